@@ -1,0 +1,441 @@
+#include "common/config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+extern char** environ;
+
+namespace sg {
+
+const char* to_string(PoolMode m) { return m == PoolMode::Session ? "session" : "transaction"; }
+
+const char* to_string(AuthMethod m) {
+    switch (m) {
+        case AuthMethod::ScramSha256: return "scram-sha-256";
+        case AuthMethod::Md5: return "md5";
+        case AuthMethod::Trust: return "trust";
+    }
+    return "?";
+}
+
+const char* to_string(KeyType t) {
+    switch (t) {
+        case KeyType::SmallInt: return "smallint";
+        case KeyType::Integer: return "integer";
+        case KeyType::BigInt: return "bigint";
+        case KeyType::Text: return "text";
+        case KeyType::Varchar: return "varchar";
+        case KeyType::Uuid: return "uuid";
+    }
+    return "?";
+}
+
+const char* to_string(TableKind k) { return k == TableKind::Reference ? "reference" : "sharded"; }
+
+std::optional<KeyType> parse_key_type(std::string_view s) {
+    if (s == "smallint" || s == "int2") return KeyType::SmallInt;
+    if (s == "integer" || s == "int" || s == "int4") return KeyType::Integer;
+    if (s == "bigint" || s == "int8") return KeyType::BigInt;
+    if (s == "text") return KeyType::Text;
+    if (s == "varchar" || s == "character varying") return KeyType::Varchar;
+    if (s == "uuid") return KeyType::Uuid;
+    return std::nullopt;
+}
+
+ConfigError::ConfigError(std::string file, std::string key, std::string problem)
+    : std::runtime_error(fmt::format("{}: {}: {}", file, key, problem)),
+      file_(std::move(file)),
+      key_(std::move(key)),
+      problem_(std::move(problem)) {}
+
+const ShardConfig* Config::find_shard(std::string_view name) const {
+    for (const auto& s : shards)
+        if (s.name == name) return &s;
+    return nullptr;
+}
+
+int Config::shard_index(std::string_view name) const {
+    for (size_t i = 0; i < shards.size(); ++i)
+        if (shards[i].name == name) return static_cast<int>(i);
+    return -1;
+}
+
+const UserConfig* Config::find_user(std::string_view name) const {
+    for (const auto& u : users)
+        if (u.name == name) return &u;
+    return nullptr;
+}
+
+int Config::default_shard_index() const {
+    if (sharding.default_shard.empty()) return 0;
+    return shard_index(sharding.default_shard);
+}
+
+std::string Config::map_path() const {
+    namespace fs = std::filesystem;
+    fs::path p(sharding.map_file);
+    if (p.is_absolute() || source.empty()) return p.string();
+    return (fs::absolute(fs::path(source)).parent_path() / p).lexically_normal().string();
+}
+
+ServerLogin server_login(const ShardConfig& shard, const UserConfig* user) {
+    ServerLogin l;
+    if (user && !user->server_user.empty()) {
+        l.user = user->server_user;
+        l.password = user->server_password;
+        return l;
+    }
+    if (!shard.user.empty()) {
+        l.user = shard.user;
+        l.password = shard.password;
+        return l;
+    }
+    if (user) {
+        l.user = user->name;
+        // A stored verifier or hash cannot be replayed to a server: only plain text can.
+        bool hashed = user->password.starts_with("SCRAM-SHA-256$") ||
+                      (user->password.starts_with("md5") && user->password.size() == 35);
+        if (!user->server_password.empty()) l.password = user->server_password;
+        else if (!hashed) l.password = user->password;
+    }
+    return l;
+}
+
+EnvMap shardgate_environment() {
+    EnvMap env;
+    for (char** e = environ; e && *e; ++e) {
+        std::string_view kv(*e);
+        if (!kv.starts_with("SHARDGATE_")) continue;
+        auto eq = kv.find('=');
+        if (eq == std::string_view::npos) continue;
+        env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+    }
+    return env;
+}
+
+namespace {
+
+// Reads one TOML table, remembering which keys were consumed so that anything left over is
+// reported as unknown (a typo must not silently fall back to a default).
+class Section {
+public:
+    Section(const std::string& file, std::string path, const toml::table* tbl, const EnvMap* env,
+            std::string env_prefix)
+        : file_(file), path_(std::move(path)), tbl_(tbl), env_(env), env_prefix_(std::move(env_prefix)) {}
+
+    std::string key_name(std::string_view key) const {
+        return path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key);
+    }
+
+    [[noreturn]] void fail(std::string_view key, std::string problem) const {
+        throw ConfigError(file_, key_name(key), std::move(problem));
+    }
+
+    void get(std::string_view key, std::string& out) {
+        if (auto v = env_value(key)) {
+            out = *v;
+            return;
+        }
+        if (const toml::node* n = node(key)) {
+            auto s = n->value<std::string>();
+            if (!n->is_string() || !s) fail(key, fmt::format("expected a string, got {}", type_name(*n)));
+            out = *s;
+        }
+    }
+
+    template <typename Int>
+    void get_int(std::string_view key, Int& out, int64_t lo, int64_t hi) {
+        int64_t v = static_cast<int64_t>(out);
+        bool present = false;
+        if (auto e = env_value(key)) {
+            char* end = nullptr;
+            errno = 0;
+            long long parsed = std::strtoll(e->c_str(), &end, 10);
+            if (e->empty() || *end != '\0' || errno != 0)
+                fail(key, fmt::format("environment override {} is not an integer: '{}'", env_name(key), *e));
+            v = parsed;
+            present = true;
+        } else if (const toml::node* n = node(key)) {
+            if (!n->is_integer()) fail(key, fmt::format("expected an integer, got {}", type_name(*n)));
+            v = *n->value<int64_t>();
+            present = true;
+        }
+        if (present && (v < lo || v > hi)) fail(key, fmt::format("{} is out of range [{}, {}]", v, lo, hi));
+        out = static_cast<Int>(v);
+    }
+
+    void get(std::string_view key, bool& out) {
+        if (auto e = env_value(key)) {
+            if (*e == "true" || *e == "1" || *e == "on") out = true;
+            else if (*e == "false" || *e == "0" || *e == "off") out = false;
+            else fail(key, fmt::format("environment override {} is not a boolean: '{}'", env_name(key), *e));
+            return;
+        }
+        if (const toml::node* n = node(key)) {
+            if (!n->is_boolean()) fail(key, fmt::format("expected a boolean, got {}", type_name(*n)));
+            out = *n->value<bool>();
+        }
+    }
+
+    bool has(std::string_view key) const { return (tbl_ && tbl_->contains(key)) || env_value(key); }
+
+    void reject_unknown() const {
+        if (!tbl_) return;
+        for (const auto& [k, v] : *tbl_) {
+            if (!seen_.count(std::string(k.str())))
+                throw ConfigError(file_, key_name(k.str()), "unknown key");
+        }
+    }
+
+private:
+    static const char* type_name(const toml::node& n) {
+        switch (n.type()) {
+            case toml::node_type::string: return "a string";
+            case toml::node_type::integer: return "an integer";
+            case toml::node_type::floating_point: return "a float";
+            case toml::node_type::boolean: return "a boolean";
+            case toml::node_type::array: return "an array";
+            case toml::node_type::table: return "a table";
+            default: return "a date/time";
+        }
+    }
+
+    std::string env_name(std::string_view key) const {
+        std::string n = env_prefix_ + std::string(key);
+        std::transform(n.begin(), n.end(), n.begin(), ::toupper);
+        return n;
+    }
+
+    std::optional<std::string> env_value(std::string_view key) const {
+        seen_.insert(std::string(key));
+        if (!env_ || env_prefix_.empty()) return std::nullopt;
+        auto it = env_->find(env_name(key));
+        if (it == env_->end()) return std::nullopt;
+        return it->second;
+    }
+
+    const toml::node* node(std::string_view key) {
+        seen_.insert(std::string(key));
+        return tbl_ ? tbl_->get(key) : nullptr;
+    }
+
+    const std::string& file_;
+    std::string path_;
+    const toml::table* tbl_;
+    const EnvMap* env_;
+    std::string env_prefix_;
+    mutable std::set<std::string> seen_;
+};
+
+const toml::table* subtable(const std::string& file, const toml::table& root, std::string_view name) {
+    const toml::node* n = root.get(name);
+    if (!n) return nullptr;
+    if (!n->is_table()) throw ConfigError(file, std::string(name), "expected a table ([" + std::string(name) + "])");
+    return n->as_table();
+}
+
+const toml::array* array_of_tables(const std::string& file, const toml::table& root, std::string_view name) {
+    const toml::node* n = root.get(name);
+    if (!n) return nullptr;
+    if (!n->is_array_of_tables())
+        throw ConfigError(file, std::string(name), "expected an array of tables ([[" + std::string(name) + "]])");
+    return n->as_array();
+}
+
+void read_proxy(Section s, ProxyConfig& p) {
+    s.get("listen_addr", p.listen_addr);
+    s.get_int("port", p.port, 1, 65535);
+    s.get_int("workers", p.workers, 1, 64);
+    std::string mode = to_string(p.pool_mode);
+    s.get("pool_mode", mode);
+    if (mode == "transaction") p.pool_mode = PoolMode::Transaction;
+    else if (mode == "session") p.pool_mode = PoolMode::Session;
+    else s.fail("pool_mode", fmt::format("'{}' is not one of: transaction, session", mode));
+    s.get_int("pool_size", p.pool_size, 1, 10000);
+    s.get_int("max_client_conn", p.max_client_conn, 1, 1000000);
+    s.get_int("pool_timeout_ms", p.pool_timeout_ms, 0, 86400000);
+    s.get_int("connect_timeout_ms", p.connect_timeout_ms, 1, 86400000);
+    s.get_int("login_timeout_ms", p.login_timeout_ms, 1, 86400000);
+    s.get_int("idle_client_timeout_s", p.idle_client_timeout_s, 0, 86400 * 365);
+    s.get_int("idle_server_timeout_s", p.idle_server_timeout_s, 0, 86400 * 365);
+    s.get_int("shutdown_timeout_s", p.shutdown_timeout_s, 0, 86400);
+    s.get_int("max_message_bytes", p.max_message_bytes, 1024, int64_t(1) << 30);
+    s.get("tls_cert", p.tls_cert);
+    s.get("tls_key", p.tls_key);
+    s.get("log_level", p.log_level);
+    static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+    if (!levels.count(p.log_level))
+        s.fail("log_level", fmt::format("'{}' is not one of: trace, debug, info, warn, error, critical, off", p.log_level));
+    if (p.tls_cert.empty() != p.tls_key.empty())
+        s.fail(p.tls_cert.empty() ? "tls_cert" : "tls_key", "tls_cert and tls_key must be set together");
+    s.reject_unknown();
+}
+
+void read_admin(Section s, AdminConfig& a) {
+    s.get("http_listen", a.http_listen);
+    if (!a.http_listen.empty() && a.http_listen.rfind(':') == std::string::npos)
+        s.fail("http_listen", fmt::format("'{}' must be HOST:PORT", a.http_listen));
+    s.get("database", a.database);
+    s.reject_unknown();
+}
+
+void read_stats(Section s, StatsConfig& st) {
+    s.get("enabled", st.enabled);
+    s.get_int("max_fingerprints", st.max_fingerprints, 1, 10000000);
+    s.get_int("slow_query_ms", st.slow_query_ms, 0, 86400000);
+    s.get("log_parameters", st.log_parameters);
+    s.get_int("n_plus_one_min", st.n_plus_one_min, 2, 1000000);
+    s.get_int("top_k_metrics", st.top_k_metrics, 0, 10000);
+    s.reject_unknown();
+}
+
+void read_sharding(Section s, ShardingConfig& sh) {
+    s.get("database", sh.database);
+    s.get_int("bucket_bits", sh.bucket_bits, 1, 16);
+    s.get("map_file", sh.map_file);
+    s.get("default_shard", sh.default_shard);
+    if (sh.database.empty()) s.fail("database", "must not be empty");
+    s.reject_unknown();
+}
+
+void read_shard(Section s, ShardConfig& sh) {
+    if (!s.has("name")) s.fail("name", "missing (every shard needs a name)");
+    s.get("name", sh.name);
+    s.get("host", sh.host);
+    s.get_int("port", sh.port, 1, 65535);
+    s.get("dbname", sh.dbname);
+    s.get("user", sh.user);
+    s.get("password", sh.password);
+    if (sh.name.empty()) s.fail("name", "must not be empty");
+    s.reject_unknown();
+}
+
+void read_table(Section s, TableConfig& t) {
+    if (!s.has("name")) s.fail("name", "missing (every table needs a name)");
+    s.get("name", t.name);
+    std::string kind = "sharded";
+    s.get("kind", kind);
+    if (kind == "sharded") t.kind = TableKind::Sharded;
+    else if (kind == "reference") t.kind = TableKind::Reference;
+    else s.fail("kind", fmt::format("'{}' is not one of: sharded, reference", kind));
+    s.get("shard_key", t.shard_key);
+    std::string key_type;
+    s.get("key_type", key_type);
+    if (t.kind == TableKind::Sharded) {
+        if (t.shard_key.empty()) s.fail("shard_key", fmt::format("sharded table '{}' has no shard_key", t.name));
+        if (key_type.empty()) s.fail("key_type", fmt::format("sharded table '{}' has no key_type", t.name));
+        auto kt = parse_key_type(key_type);
+        if (!kt)
+            s.fail("key_type", fmt::format("'{}' is not one of: smallint, integer, bigint, text, varchar, uuid", key_type));
+        t.key_type = *kt;
+    } else if (!t.shard_key.empty()) {
+        s.fail("shard_key", fmt::format("reference table '{}' cannot have a shard_key", t.name));
+    }
+    s.reject_unknown();
+}
+
+void read_user(Section s, UserConfig& u) {
+    if (!s.has("name")) s.fail("name", "missing (every user needs a name)");
+    s.get("name", u.name);
+    s.get("password", u.password);
+    std::string auth = to_string(u.auth);
+    s.get("auth", auth);
+    if (auth == "scram-sha-256") u.auth = AuthMethod::ScramSha256;
+    else if (auth == "md5") u.auth = AuthMethod::Md5;
+    else if (auth == "trust") u.auth = AuthMethod::Trust;
+    else s.fail("auth", fmt::format("'{}' is not one of: scram-sha-256, md5, trust", auth));
+    s.get("admin", u.admin);
+    s.get("server_user", u.server_user);
+    s.get("server_password", u.server_password);
+    if (u.auth != AuthMethod::Trust && u.password.empty())
+        s.fail("password", fmt::format("user '{}' uses {} but has no password", u.name, auth));
+    if (u.auth == AuthMethod::Md5 && u.password.starts_with("SCRAM-SHA-256$"))
+        s.fail("password", "a SCRAM verifier cannot be used with auth = \"md5\"");
+    if (u.auth == AuthMethod::ScramSha256 && u.password.starts_with("md5") && u.password.size() == 35)
+        s.fail("password", "an MD5 hash cannot be used with auth = \"scram-sha-256\"");
+    s.reject_unknown();
+}
+
+void validate(const std::string& file, Config& c) {
+    if (c.shards.empty()) throw ConfigError(file, "shards", "at least one [[shards]] entry is required");
+    std::map<std::string, size_t> seen;
+    for (size_t i = 0; i < c.shards.size(); ++i) {
+        auto& s = c.shards[i];
+        if (auto [it, fresh] = seen.emplace(s.name, i); !fresh)
+            throw ConfigError(file, fmt::format("shards[{}].name", i),
+                              fmt::format("duplicate shard name '{}' (also shards[{}])", s.name, it->second));
+        if (s.dbname.empty()) s.dbname = c.sharding.database;
+    }
+    if (c.shards.size() > 65535) throw ConfigError(file, "shards", "at most 65535 shards");
+    if (!c.sharding.default_shard.empty() && c.shard_index(c.sharding.default_shard) < 0)
+        throw ConfigError(file, "sharding.default_shard",
+                          fmt::format("'{}' is not the name of a [[shards]] entry", c.sharding.default_shard));
+    std::set<std::string> tables;
+    for (size_t i = 0; i < c.tables.size(); ++i) {
+        std::string n = c.tables[i].name;
+        if (n.starts_with("public.")) n = n.substr(7);
+        if (!tables.insert(n).second)
+            throw ConfigError(file, fmt::format("tables[{}].name", i), fmt::format("duplicate table '{}'", c.tables[i].name));
+    }
+    std::set<std::string> users;
+    for (size_t i = 0; i < c.users.size(); ++i)
+        if (!users.insert(c.users[i].name).second)
+            throw ConfigError(file, fmt::format("users[{}].name", i), fmt::format("duplicate user '{}'", c.users[i].name));
+}
+
+}  // namespace
+
+Config parse_config(std::string_view text, const std::string& source, const EnvMap& env) {
+    toml::table root;
+    try {
+        root = toml::parse(text, source);
+    } catch (const toml::parse_error& e) {
+        throw ConfigError(source, fmt::format("line {}", e.source().begin.line), std::string(e.description()));
+    }
+    static const std::set<std::string_view> sections{"proxy", "admin", "stats", "sharding", "shards", "tables", "users"};
+    for (const auto& [k, v] : root)
+        if (!sections.count(k.str()))
+            throw ConfigError(source, std::string(k.str()),
+                              "unknown section (expected proxy, admin, stats, sharding, shards, tables, users)");
+
+    Config c;
+    c.source = source;
+    read_proxy(Section(source, "proxy", subtable(source, root, "proxy"), &env, "SHARDGATE_PROXY_"), c.proxy);
+    read_admin(Section(source, "admin", subtable(source, root, "admin"), &env, "SHARDGATE_ADMIN_"), c.admin);
+    read_stats(Section(source, "stats", subtable(source, root, "stats"), &env, "SHARDGATE_STATS_"), c.stats);
+    read_sharding(Section(source, "sharding", subtable(source, root, "sharding"), &env, "SHARDGATE_SHARDING_"),
+                  c.sharding);
+    auto each = [&](std::string_view name, auto& out) {
+        if (const toml::array* arr = array_of_tables(source, root, name)) {
+            for (size_t i = 0; i < arr->size(); ++i) {
+                out.emplace_back();
+                Section s(source, fmt::format("{}[{}]", name, i), (*arr)[i].as_table(), nullptr, "");
+                if constexpr (std::is_same_v<std::decay_t<decltype(out)>, std::vector<ShardConfig>>) read_shard(s, out.back());
+                if constexpr (std::is_same_v<std::decay_t<decltype(out)>, std::vector<TableConfig>>) read_table(s, out.back());
+                if constexpr (std::is_same_v<std::decay_t<decltype(out)>, std::vector<UserConfig>>) read_user(s, out.back());
+            }
+        }
+    };
+    each("shards", c.shards);
+    each("tables", c.tables);
+    each("users", c.users);
+    validate(source, c);
+    return c;
+}
+
+Config load_config(const std::string& path, const EnvMap& env) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ConfigError(path, "(file)", "cannot be read: " + std::string(std::strerror(errno)));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return parse_config(ss.str(), path, env);
+}
+
+}  // namespace sg

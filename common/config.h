@@ -1,0 +1,142 @@
+// Typed configuration: the TOML file of the architecture page, loaded once and validated.
+// Every error names the file, the key and what is wrong, so an operator can fix it without
+// reading code.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sg {
+
+enum class PoolMode { Transaction, Session };
+enum class AuthMethod { ScramSha256, Md5, Trust };
+enum class KeyType { SmallInt, Integer, BigInt, Text, Varchar, Uuid };
+enum class TableKind { Sharded, Reference };
+
+const char* to_string(PoolMode m);
+const char* to_string(AuthMethod m);
+const char* to_string(KeyType t);
+const char* to_string(TableKind k);
+std::optional<KeyType> parse_key_type(std::string_view s);
+
+struct ProxyConfig {
+    std::string listen_addr = "127.0.0.1";
+    uint16_t port = 6432;
+    int workers = 1;                      // event-loop threads; each owns its own pools
+    PoolMode pool_mode = PoolMode::Transaction;
+    int pool_size = 20;                   // server connections per (shard, user)
+    int max_client_conn = 1000;
+    int pool_timeout_ms = 5000;           // how long a client waits for a server connection
+    int connect_timeout_ms = 3000;        // server connect + login
+    int login_timeout_ms = 10000;         // client startup + authentication
+    int idle_client_timeout_s = 0;        // 0 = never
+    int idle_server_timeout_s = 600;
+    int shutdown_timeout_s = 30;          // SIGTERM drain bound
+    int64_t max_message_bytes = 64 * 1024 * 1024;
+    std::string tls_cert;                 // both set => TLS offered to clients
+    std::string tls_key;
+    std::string log_level = "info";
+};
+
+struct AdminConfig {
+    std::string http_listen;              // "127.0.0.1:9930"; empty = no HTTP endpoint
+    std::string database = "shardgate";   // the console's database name; [[users]] admin = true
+};
+
+struct StatsConfig {
+    bool enabled = true;
+    int max_fingerprints = 5000;
+    int slow_query_ms = 1000;
+    bool log_parameters = false;
+    int n_plus_one_min = 5;
+    int top_k_metrics = 20;
+};
+
+struct ShardingConfig {
+    std::string database = "app";         // the logical database clients connect to
+    int bucket_bits = 12;
+    std::string map_file = "shardmap.json"; // relative paths are relative to the config file
+    std::string default_shard;            // unsharded tables; default = first shard
+};
+
+struct ShardConfig {
+    std::string name;
+    std::string host = "127.0.0.1";
+    uint16_t port = 5432;
+    std::string dbname;                   // default = sharding.database
+    std::string user;                     // server login; default = the client's server user
+    std::string password;
+};
+
+struct TableConfig {
+    std::string name;                     // "orders" or "public.orders"
+    TableKind kind = TableKind::Sharded;
+    std::string shard_key;                // sharded only
+    KeyType key_type = KeyType::BigInt;   // sharded only
+};
+
+struct UserConfig {
+    std::string name;
+    // Plain text, PostgreSQL's SCRAM verifier ("SCRAM-SHA-256$<iter>:<salt>$<stored>:<server>")
+    // or an MD5 hash ("md5" + md5(password || user)).
+    std::string password;
+    AuthMethod auth = AuthMethod::ScramSha256;
+    bool admin = false;
+    std::string server_user;              // login used towards shards; default = name
+    std::string server_password;          // default = password when it is plain text
+};
+
+struct Config {
+    std::string source;                   // the file it came from
+    ProxyConfig proxy;
+    AdminConfig admin;
+    StatsConfig stats;
+    ShardingConfig sharding;
+    std::vector<ShardConfig> shards;
+    std::vector<TableConfig> tables;
+    std::vector<UserConfig> users;
+
+    const ShardConfig* find_shard(std::string_view name) const;
+    int shard_index(std::string_view name) const;  // -1 when unknown
+    const UserConfig* find_user(std::string_view name) const;
+    int default_shard_index() const;
+    // The absolute path of the shard map file.
+    std::string map_path() const;
+};
+
+// What went wrong, where: "FILE: KEY: PROBLEM".
+class ConfigError : public std::runtime_error {
+public:
+    ConfigError(std::string file, std::string key, std::string problem);
+    const std::string& file() const { return file_; }
+    const std::string& key() const { return key_; }
+    const std::string& problem() const { return problem_; }
+
+private:
+    std::string file_, key_, problem_;
+};
+
+// The credentials the proxy presents to a shard on behalf of a client user: the user's
+// server_user/server_password, else the shard's user/password, else the client's own name and
+// (plain-text) password.
+struct ServerLogin {
+    std::string user;
+    std::string password;
+};
+ServerLogin server_login(const ShardConfig& shard, const UserConfig* user);
+
+using EnvMap = std::map<std::string, std::string>;
+
+// Reads the process environment's SHARDGATE_* variables.
+EnvMap shardgate_environment();
+
+// Parses and validates; throws ConfigError. `env` overrides keys as SHARDGATE_<SECTION>_<KEY>.
+Config load_config(const std::string& path, const EnvMap& env = {});
+Config parse_config(std::string_view toml_text, const std::string& source_name,
+                    const EnvMap& env = {});
+
+}  // namespace sg

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs every Debian package the build, the tests, the demo and the benchmarks need.
+# Idempotent: asks dpkg first and only runs apt-get when something is missing.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config git ca-certificates
+  libboost-dev libboost-system-dev libssl-dev libpq-dev
+  libpg-query-dev libprotobuf-c-dev libxxhash-dev libspdlog-dev libfmt-dev
+  libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
+  postgresql-15 postgresql-client-15 pgbouncer
+  python3 python3-psycopg2 python3-xxhash
+  libpostgresql-jdbc-java default-jdk-headless
+  nodejs npm
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+# node, npm and java may come from outside Debian on a developer machine; accept them there.
+filtered=()
+for p in "${missing[@]}"; do
+  case "$p" in
+    nodejs|npm) command -v node >/dev/null && command -v npm >/dev/null && continue ;;
+    default-jdk-headless) command -v javac >/dev/null && continue ;;
+  esac
+  filtered+=("$p")
+done
+
+if [ ${#filtered[@]} -gt 0 ]; then
+  echo "deps: installing ${filtered[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${filtered[@]}" >/dev/null
+fi
+
+# The pgbouncer package starts a system service on 6432; we never use it (benchmarks run
+# their own instance on a free port), so keep it from holding the port.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet pgbouncer 2>/dev/null; then
+  systemctl stop pgbouncer || true
+fi
+
+# node-postgres for the real-client tests (npm registry), only when not installed yet.
+if [ -f tests/clients/node/package.json ] && [ ! -d tests/clients/node/node_modules/pg ]; then
+  (cd tests/clients/node && npm install --no-audit --no-fund --silent)
+fi
+echo "deps: ok"
