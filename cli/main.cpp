@@ -70,9 +70,7 @@ int main(int argc, char** argv) {
     }
     if (*serve) {
         auto cfg = load(o);
-        if (!cfg) return 2;
-        std::cerr << "shardgate serve: the proxy (issue 3) is not in this build yet\n";
-        return 2;
+        return cfg ? sg::cli::run_serve(*cfg, o.config) : 2;
     }
     if (*route) {
         auto cfg = load(o);

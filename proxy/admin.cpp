@@ -1,0 +1,305 @@
+#include "proxy/admin.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <functional>
+#include <vector>
+
+#include "proxy/pool.h"
+#include "proxy/proxy.h"
+#include "proxy/session.h"
+#include "proxy/wire/writer.h"
+#include "proxy/wire/messages/error_response.h"
+
+#ifndef SHARDGATE_VERSION
+#define SHARDGATE_VERSION "0.1.0"
+#endif
+
+namespace sg::proxy {
+
+namespace {
+
+// A text-only result set: RowDescription, DataRows, CommandComplete.
+class ResultSet {
+public:
+    explicit ResultSet(std::vector<std::string> columns) : columns_(std::move(columns)) {}
+    void row(std::vector<std::string> values) { rows_.push_back(std::move(values)); }
+
+    void encode(std::string& out, const std::string& tag = {}) const {
+        wire::MessageWriter w(out);
+        w.begin('T');
+        w.i16(static_cast<int16_t>(columns_.size()));
+        for (const auto& c : columns_) {
+            w.cstr(c);
+            w.i32(0);      // table oid
+            w.i16(0);      // column number
+            w.i32(25);     // text
+            w.i16(-1);     // varlena
+            w.i32(-1);     // typmod
+            w.i16(0);      // text format
+        }
+        w.end();
+        for (const auto& r : rows_) {
+            w.begin('D');
+            w.i16(static_cast<int16_t>(r.size()));
+            for (const auto& v : r) {
+                w.i32(static_cast<int32_t>(v.size()));
+                w.bytes(v);
+            }
+            w.end();
+        }
+        w.begin('C');
+        w.cstr(tag.empty() ? fmt::format("SHOW {}", rows_.size()) : tag);
+        w.end();
+    }
+
+private:
+    std::vector<std::string> columns_;
+    std::vector<std::vector<std::string>> rows_;
+};
+
+void command_complete(std::string& out, std::string_view tag) {
+    wire::MessageWriter w(out);
+    w.begin('C');
+    w.cstr(tag);
+    w.end();
+}
+
+void error(std::string& out, std::string_view sqlstate, const std::string& msg) {
+    wire::MessageWriter w(out);
+    wire::ErrorBuilder(wire::Severity::Error, sqlstate, msg).encode_error(w);
+}
+
+std::string seconds_since(net::Clock::time_point t) {
+    return fmt::format("{:.1f}", std::chrono::duration<double>(net::Clock::now() - t).count());
+}
+
+using Handler = std::function<net::awaitable<void>(Proxy&, Session&, std::string&)>;
+
+struct Command {
+    const char* name;
+    const char* help;
+    Handler run;
+};
+
+net::awaitable<void> show_pools(Proxy& p, Session&, std::string& out) {
+    ResultSet rs({"shard", "user", "cl_waiting", "sv_active", "sv_idle", "sv_total", "pool_size", "checkouts",
+                  "waits", "timeouts", "connect_failures", "avg_wait_ms"});
+    for (const auto& [key, pool] : p.pools()) {
+        const auto& st = pool->stats();
+        rs.row({pool->target().shard_name, pool->target().user, std::to_string(pool->waiting()),
+                std::to_string(pool->active_count()), std::to_string(pool->idle_count()), std::to_string(pool->total()),
+                std::to_string(pool->size()), std::to_string(st.checkouts), std::to_string(st.waits),
+                std::to_string(st.timeouts), std::to_string(st.connect_failures),
+                fmt::format("{:.3f}", st.waits ? st.wait_seconds * 1000 / double(st.waits) : 0.0)});
+    }
+    rs.encode(out);
+    co_return;
+}
+
+net::awaitable<void> show_clients(Proxy& p, Session&, std::string& out) {
+    ResultSet rs({"pid", "user", "database", "addr", "state", "tls", "server_shard", "connected_s", "application_name"});
+    std::vector<Session*> all;
+    for (const auto& [pid, s] : p.sessions()) all.push_back(s);
+    std::sort(all.begin(), all.end(), [](auto* a, auto* b) { return a->pid() < b->pid(); });
+    for (auto* s : all) {
+        auto app = s->startup_parameters().find("application_name");
+        rs.row({std::to_string(s->pid()), s->user(), s->database(), s->peer(), to_string(s->state()), "",
+                s->server() ? s->server()->target().shard_name : "", seconds_since(s->connected_at()),
+                app == s->startup_parameters().end() ? "" : app->second});
+    }
+    rs.encode(out);
+    co_return;
+}
+
+net::awaitable<void> show_servers(Proxy& p, Session&, std::string& out) {
+    ResultSet rs({"id", "shard", "user", "addr", "state", "tx_status", "backend_pid", "queries", "prepared", "idle_s"});
+    for (const auto& [key, pool] : p.pools()) {
+        for (const auto& w : pool->all()) {
+            auto s = w.lock();
+            if (!s) continue;
+            rs.row({std::to_string(s->id()), s->target().shard_name, s->target().user,
+                    fmt::format("{}:{}", s->target().host, s->target().port), to_string(s->state()),
+                    std::string(1, s->tx_status()), std::to_string(s->backend_pid()), std::to_string(s->queries()),
+                    std::to_string(s->prepared().size()), seconds_since(s->last_used())});
+        }
+    }
+    rs.encode(out);
+    co_return;
+}
+
+net::awaitable<void> show_shards(Proxy& p, Session&, std::string& out) {
+    ResultSet rs({"index", "name", "host", "port", "dbname", "default", "pools", "server_connections"});
+    const auto& cfg = p.config();
+    for (size_t i = 0; i < cfg.shards.size(); ++i) {
+        int pools = 0, conns = 0;
+        for (const auto& [key, pool] : p.pools())
+            if (key.first == static_cast<int>(i)) {
+                ++pools;
+                conns += pool->total();
+            }
+        const auto& s = cfg.shards[i];
+        rs.row({std::to_string(i), s.name, s.host, std::to_string(s.port), s.dbname,
+                static_cast<int>(i) == cfg.default_shard_index() ? "yes" : "no", std::to_string(pools),
+                std::to_string(conns)});
+    }
+    rs.encode(out);
+    co_return;
+}
+
+net::awaitable<void> show_config(Proxy& p, Session&, std::string& out) {
+    const auto& c = p.config();
+    ResultSet rs({"key", "value"});
+    auto kv = [&](std::string k, std::string v) { rs.row({std::move(k), std::move(v)}); };
+    kv("config_file", c.source);
+    kv("proxy.listen_addr", c.proxy.listen_addr);
+    kv("proxy.port", std::to_string(c.proxy.port));
+    kv("proxy.workers", std::to_string(c.proxy.workers));
+    kv("proxy.pool_mode", to_string(c.proxy.pool_mode));
+    kv("proxy.pool_size", std::to_string(c.proxy.pool_size));
+    kv("proxy.max_client_conn", std::to_string(c.proxy.max_client_conn));
+    kv("proxy.pool_timeout_ms", std::to_string(c.proxy.pool_timeout_ms));
+    kv("proxy.connect_timeout_ms", std::to_string(c.proxy.connect_timeout_ms));
+    kv("proxy.login_timeout_ms", std::to_string(c.proxy.login_timeout_ms));
+    kv("proxy.idle_client_timeout_s", std::to_string(c.proxy.idle_client_timeout_s));
+    kv("proxy.idle_server_timeout_s", std::to_string(c.proxy.idle_server_timeout_s));
+    kv("proxy.shutdown_timeout_s", std::to_string(c.proxy.shutdown_timeout_s));
+    kv("proxy.max_message_bytes", std::to_string(c.proxy.max_message_bytes));
+    kv("proxy.tls", c.proxy.tls_cert.empty() ? "off" : "on");
+    kv("proxy.log_level", c.proxy.log_level);
+    kv("admin.http_listen", c.admin.http_listen);
+    kv("admin.database", c.admin.database);
+    kv("stats.enabled", c.stats.enabled ? "true" : "false");
+    kv("stats.max_fingerprints", std::to_string(c.stats.max_fingerprints));
+    kv("stats.slow_query_ms", std::to_string(c.stats.slow_query_ms));
+    kv("sharding.database", c.sharding.database);
+    kv("sharding.bucket_bits", std::to_string(c.sharding.bucket_bits));
+    kv("sharding.map_file", c.map_path());
+    kv("sharding.default_shard", c.shards[c.default_shard_index()].name);
+    rs.encode(out);
+    co_return;
+}
+
+net::awaitable<void> show_version(Proxy&, Session&, std::string& out) {
+    ResultSet rs({"version"});
+    rs.row({std::string("shardgate ") + SHARDGATE_VERSION});
+    rs.encode(out);
+    co_return;
+}
+
+net::awaitable<void> show_stats(Proxy& p, Session&, std::string& out) {
+    const auto& c = p.counters();
+    ResultSet rs({"clients_accepted", "clients_refused", "clients_connected", "login_failures", "queries",
+                  "transactions", "errors", "bytes_in", "bytes_out", "uptime_s"});
+    rs.row({std::to_string(c.clients_accepted), std::to_string(c.clients_refused), std::to_string(p.sessions().size()),
+            std::to_string(c.login_failures), std::to_string(c.queries), std::to_string(c.transactions),
+            std::to_string(c.errors), std::to_string(c.bytes_in), std::to_string(c.bytes_out),
+            seconds_since(p.started())});
+    rs.encode(out);
+    co_return;
+}
+
+net::awaitable<void> cmd_pause(Proxy& p, Session& self, std::string& out) {
+    p.pause();
+    // PAUSE returns once no client is inside a transaction (new ones wait at their next request).
+    net::asio::steady_timer t(p.io());
+    auto deadline = net::Clock::now() + std::chrono::seconds(p.config().proxy.shutdown_timeout_s);
+    while (p.active_sessions() > 0 && net::Clock::now() < deadline) {
+        t.expires_after(std::chrono::milliseconds(10));
+        boost::system::error_code ec;
+        co_await t.async_wait(net::ec_token(ec));
+    }
+    if (p.active_sessions() > 0) {
+        p.resume();
+        error(out, "57014", fmt::format("PAUSE gave up: {} client(s) still in a transaction after {}s; resumed",
+                                        p.active_sessions(), p.config().proxy.shutdown_timeout_s));
+        co_return;
+    }
+    command_complete(out, "PAUSE");
+}
+
+net::awaitable<void> cmd_resume(Proxy& p, Session&, std::string& out) {
+    p.resume();
+    command_complete(out, "RESUME");
+    co_return;
+}
+
+net::awaitable<void> cmd_reload(Proxy& p, Session&, std::string& out) {
+    std::string err = p.reload();
+    if (!err.empty()) error(out, "F0000", "RELOAD rejected: " + err);
+    else command_complete(out, "RELOAD");
+    co_return;
+}
+
+net::awaitable<void> cmd_shutdown(Proxy& p, Session&, std::string& out) {
+    command_complete(out, "SHUTDOWN");
+    p.shutdown("SHUTDOWN from the admin console");
+    co_return;
+}
+
+net::awaitable<void> show_help(Proxy&, Session&, std::string& out);
+
+const std::vector<Command>& commands() {
+    static const std::vector<Command> table{
+        {"SHOW HELP", "this list", show_help},
+        {"SHOW POOLS", "server pools per (shard, user): waiting clients, active/idle servers", show_pools},
+        {"SHOW CLIENTS", "connected clients", show_clients},
+        {"SHOW SERVERS", "server connections", show_servers},
+        {"SHOW SHARDS", "configured shards", show_shards},
+        {"SHOW STATS", "totals since start", show_stats},
+        {"SHOW CONFIG", "effective configuration", show_config},
+        {"SHOW VERSION", "shardgate version", show_version},
+        {"PAUSE", "wait for running transactions to finish; hold new ones", cmd_pause},
+        {"RESUME", "let held transactions run", cmd_resume},
+        {"RELOAD", "re-read the configuration file (also SIGHUP)", cmd_reload},
+        {"SHUTDOWN", "stop accepting, drain, exit", cmd_shutdown},
+    };
+    return table;
+}
+
+net::awaitable<void> show_help(Proxy&, Session&, std::string& out) {
+    ResultSet rs({"command", "description"});
+    for (const auto& c : commands()) rs.row({c.name, c.help});
+    rs.encode(out);
+    co_return;
+}
+
+// Upper-cases and folds whitespace; drops a trailing ';'.
+std::string normalize(std::string_view sql) {
+    std::string out;
+    bool space = false;
+    for (char c : sql) {
+        if (std::isspace(static_cast<unsigned char>(c))) {
+            space = !out.empty();
+            continue;
+        }
+        if (space) out += ' ';
+        space = false;
+        out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    while (!out.empty() && (out.back() == ';' || out.back() == ' ')) out.pop_back();
+    return out;
+}
+
+}  // namespace
+
+net::awaitable<std::string> run_admin_command(Proxy& proxy, Session& session, std::string_view sql) {
+    std::string out;
+    std::string cmd = normalize(sql);
+    if (cmd.empty()) {
+        out.append({'I', 0, 0, 0, 4});
+    } else {
+        const Command* found = nullptr;
+        for (const auto& c : commands())
+            if (cmd == c.name) found = &c;
+        if (found) co_await found->run(proxy, session, out);
+        else
+            error(out, "42601",
+                  fmt::format("unknown admin command \"{}\"; SHOW HELP lists the commands", std::string(sql)));
+    }
+    out.append({'Z', 0, 0, 0, 5, 'I'});
+    co_return out;
+}
+
+}  // namespace sg::proxy

@@ -1,0 +1,89 @@
+// Asio vocabulary shared by the network side, and the client stream that is either a plain
+// TCP socket or TLS over it (decided once, during startup).
+#pragma once
+
+#include <utility>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+
+namespace sg::net {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+template <typename T>
+using awaitable = asio::awaitable<T>;
+using asio::use_awaitable;
+
+// Errors are values on the data path: every async op is awaited through this token.
+inline auto ec_token(error_code& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
+
+using Clock = std::chrono::steady_clock;
+
+// A one-shot wake-up that coroutines on the same strand can wait for (a timer that is
+// cancelled to notify). Asio 1.74 has no channels, and this is all the sessions need.
+class Event {
+public:
+    explicit Event(asio::any_io_executor ex) : timer_(ex, Clock::time_point::max()) {}
+    awaitable<void> wait() {
+        error_code ec;
+        co_await timer_.async_wait(ec_token(ec));
+    }
+    // Waits at most `d`; returns false on timeout.
+    awaitable<bool> wait_for(Clock::duration d) {
+        timer_.expires_after(d);
+        error_code ec;
+        co_await timer_.async_wait(ec_token(ec));
+        bool notified = ec == asio::error::operation_aborted;
+        timer_.expires_at(Clock::time_point::max());
+        co_return notified;
+    }
+    void notify_all() { timer_.cancel(); }
+
+private:
+    asio::steady_timer timer_;
+};
+
+// The client side of a session: plain TCP until (and unless) the client asks for TLS.
+class ClientStream {
+public:
+    explicit ClientStream(tcp::socket s) : sock_(std::move(s)) {}
+
+    tcp::socket& socket() { return tls_ ? tls_->next_layer() : sock_; }
+    bool is_tls() const { return tls_ != nullptr; }
+
+    // Switches to TLS; bytes already buffered by the caller must be empty (the protocol says
+    // the client waits for 'S' before its ClientHello, and anything before that is refused).
+    awaitable<error_code> start_tls(asio::ssl::context& ctx) {
+        tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(sock_), ctx);
+        error_code ec;
+        co_await tls_->async_handshake(asio::ssl::stream_base::server, ec_token(ec));
+        co_return ec;
+    }
+
+    awaitable<std::size_t> read_some(asio::mutable_buffer b, error_code& ec) {
+        if (tls_) co_return co_await tls_->async_read_some(b, ec_token(ec));
+        co_return co_await sock_.async_read_some(b, ec_token(ec));
+    }
+
+    awaitable<void> write_all(asio::const_buffer b, error_code& ec) {
+        if (tls_) co_await asio::async_write(*tls_, b, ec_token(ec));
+        else co_await asio::async_write(sock_, b, ec_token(ec));
+    }
+
+    void close() {
+        error_code ec;
+        socket().shutdown(tcp::socket::shutdown_both, ec);
+        socket().close(ec);
+    }
+
+private:
+    tcp::socket sock_;
+    std::unique_ptr<asio::ssl::stream<tcp::socket>> tls_;
+};
+
+}  // namespace sg::net

@@ -1,0 +1,130 @@
+#include "proxy/pool.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace sg::proxy {
+
+namespace {
+uint64_t g_next_server_id = 1;
+}
+
+Pool::Pool(net::asio::any_io_executor ex, ServerTarget target, int size, int timeout_ms)
+    : ex_(ex), target_(std::move(target)), size_(size), timeout_ms_(timeout_ms) {}
+
+Pool::~Pool() {
+    *alive_ = false;
+    close_all("pool destroyed");
+}
+
+awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> Pool::open_new() {
+    ++total_;
+    ++connecting_;
+    auto s = std::make_shared<ServerConn>(ex_, target_, g_next_server_id++);
+    std::weak_ptr<bool> alive = alive_;
+    s->on_closed = [this, alive](ServerConn& c) {
+        if (auto a = alive.lock(); a && *a) forget(c);
+    };
+    std::string err = co_await s->connect();
+    --connecting_;
+    if (!err.empty()) {
+        --total_;
+        ++stats_.connect_failures;
+        s->on_closed = nullptr;
+        // A waiter may now be able to open a connection of its own.
+        if (!waiters_.empty()) waiters_.front()->ready.notify_all();
+        co_return PoolError{"08006", fmt::format("cannot connect to shard \"{}\" ({}:{}): {}", target_.shard_name,
+                                                 target_.host, target_.port, err)};
+    }
+    params_ = s->parameters();
+    all_.push_back(s);
+    co_return s;
+}
+
+awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> Pool::acquire() {
+    ++stats_.checkouts;
+    while (!idle_.empty()) {
+        auto s = std::move(idle_.back());  // most recently used: warm caches, fewer idle closes
+        idle_.pop_back();
+        if (s->usable()) co_return s;
+    }
+    if (total_ < size_) co_return co_await open_new();
+
+    ++stats_.waits;
+    auto start = net::Clock::now();
+    auto deadline = start + std::chrono::milliseconds(timeout_ms_);
+    Waiter w(ex_);
+    waiters_.push_back(&w);
+    for (;;) {
+        auto now = net::Clock::now();
+        bool notified = now < deadline && co_await w.ready.wait_for(deadline - now);
+        if (w.handed) break;
+        if (!notified) {
+            std::erase(waiters_, &w);
+            ++stats_.timeouts;
+            stats_.wait_seconds += std::chrono::duration<double>(net::Clock::now() - start).count();
+            co_return PoolError{"53300", fmt::format("no server connection to shard \"{}\" became free within "
+                                                     "pool_timeout_ms={} (pool_size={}); raise pool_size or "
+                                                     "shorten transactions",
+                                                     target_.shard_name, timeout_ms_, size_)};
+        }
+        // Woken without a hand-off: a slot freed up (a connection closed or failed to open).
+        if (total_ < size_) {
+            std::erase(waiters_, &w);
+            stats_.wait_seconds += std::chrono::duration<double>(net::Clock::now() - start).count();
+            co_return co_await open_new();
+        }
+    }
+    stats_.wait_seconds += std::chrono::duration<double>(net::Clock::now() - start).count();
+    co_return std::move(w.handed);
+}
+
+void Pool::release(std::shared_ptr<ServerConn> s) {
+    if (!s) return;
+    s->detach();
+    if (!s->idle_clean()) {
+        s->close(s->usable() ? "returned in a bad state (transaction open or replies owed)" : "broken");
+        return;
+    }
+    s->touch();
+    if (total_ > size_) {  // the pool was shrunk by a reload
+        s->close("pool shrunk");
+        return;
+    }
+    if (!waiters_.empty()) {
+        Waiter* w = waiters_.front();
+        waiters_.pop_front();
+        w->handed = std::move(s);
+        w->ready.notify_all();
+        return;
+    }
+    idle_.push_back(std::move(s));
+}
+
+void Pool::forget(ServerConn& c) {
+    --total_;
+    std::erase_if(idle_, [&](const auto& p) { return p.get() == &c; });
+    all_.remove_if([&](const auto& w) {
+        auto p = w.lock();
+        return !p || p.get() == &c;
+    });
+    if (!waiters_.empty()) waiters_.front()->ready.notify_all();
+}
+
+void Pool::close_idle(std::chrono::seconds idle) {
+    auto cutoff = net::Clock::now() - idle;
+    std::vector<std::shared_ptr<ServerConn>> victims;
+    for (auto& s : idle_)
+        if (s->last_used() < cutoff) victims.push_back(s);
+    for (auto& s : victims) s->close("idle_server_timeout");
+}
+
+void Pool::close_all(const std::string& why) {
+    std::vector<std::shared_ptr<ServerConn>> victims;
+    for (auto& w : all_)
+        if (auto p = w.lock()) victims.push_back(p);
+    for (auto& s : victims) s->close(why);
+    idle_.clear();
+}
+
+}  // namespace sg::proxy

@@ -1,0 +1,82 @@
+// Server connection pools, one per (shard, user). A checkout is an RAII guard: the connection
+// goes back to the pool when the guard is released, or is closed when it is not clean (a
+// transaction still open, replies still owed, a broken socket) — a connection in a bad state
+// is never handed to another client.
+#pragma once
+
+#include <deque>
+#include <list>
+#include <memory>
+#include <string>
+#include <variant>
+
+#include "proxy/server_conn.h"
+
+namespace sg::proxy {
+
+struct PoolStats {
+    uint64_t checkouts = 0;
+    uint64_t waits = 0;
+    uint64_t timeouts = 0;
+    uint64_t connect_failures = 0;
+    double wait_seconds = 0;
+};
+
+struct PoolError {
+    std::string sqlstate;  // 53300 (no connection in time) or 08006 (cannot reach the shard)
+    std::string message;
+};
+
+class Pool {
+public:
+    Pool(net::asio::any_io_executor ex, ServerTarget target, int size, int timeout_ms);
+    ~Pool();
+
+    // A connection for exclusive use, waiting up to the pool timeout when all are busy.
+    awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> acquire();
+    // Returns a connection (closing it unless it is clean).
+    void release(std::shared_ptr<ServerConn> s);
+
+    // Closes idle connections unused for longer than `idle`.
+    void close_idle(std::chrono::seconds idle);
+    void close_all(const std::string& why);
+    void resize(int size, int timeout_ms) { size_ = size; timeout_ms_ = timeout_ms; }
+
+    const ServerTarget& target() const { return target_; }
+    int size() const { return size_; }
+    int total() const { return total_; }
+    int idle_count() const { return static_cast<int>(idle_.size()); }
+    int active_count() const { return total_ - idle_count() - connecting_; }
+    int waiting() const { return static_cast<int>(waiters_.size()); }
+    const PoolStats& stats() const { return stats_; }
+    // Every live connection (for SHOW SERVERS).
+    const std::list<std::weak_ptr<ServerConn>>& all() const { return all_; }
+    // ParameterStatus values from the last login (sent to clients at their login).
+    const std::map<std::string, std::string>& server_parameters() const { return params_; }
+
+private:
+    struct Waiter {
+        explicit Waiter(net::asio::any_io_executor ex) : ready(ex) {}
+        net::Event ready;
+        std::shared_ptr<ServerConn> handed;
+    };
+
+    awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> open_new();
+    void forget(ServerConn& s);
+
+    net::asio::any_io_executor ex_;
+    ServerTarget target_;
+    int size_;
+    int timeout_ms_;
+    int total_ = 0;
+    int connecting_ = 0;
+    uint64_t next_id_ = 1;
+    std::deque<std::shared_ptr<ServerConn>> idle_;
+    std::deque<Waiter*> waiters_;
+    std::list<std::weak_ptr<ServerConn>> all_;
+    std::map<std::string, std::string> params_;
+    PoolStats stats_;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace sg::proxy

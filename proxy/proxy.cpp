@@ -1,0 +1,288 @@
+#include "proxy/proxy.h"
+
+#include <fmt/format.h>
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include "common/logging.h"
+#include "proxy/session.h"
+#include "proxy/wire/messages/error_response.h"
+#include "proxy/wire/writer.h"
+
+namespace sg::proxy {
+
+namespace asio = net::asio;
+
+Proxy::Proxy(asio::io_context& io, Config cfg, std::string config_path)
+    : io_(io),
+      cfg_(std::move(cfg)),
+      config_path_(std::move(config_path)),
+      acceptor_(io),
+      signals_(io),
+      resumed_(std::make_unique<net::Event>(io.get_executor())) {}
+
+Proxy::~Proxy() = default;
+
+std::string Proxy::build_credentials(const Config& cfg, std::map<std::string, auth::Credential>& out) {
+    for (const auto& u : cfg.users) {
+        if (u.auth == AuthMethod::Trust) continue;
+        auth::Credential c;
+        if (auto st = auth::parse_credential(u.name, u.password, c); !st.ok())
+            return fmt::format("{}: users: user \"{}\": password: {}", cfg.source, u.name, st.reason());
+        out.emplace(u.name, std::move(c));
+    }
+    return {};
+}
+
+const auth::Credential* Proxy::credential(const std::string& user) const {
+    auto it = credentials_.find(user);
+    return it == credentials_.end() ? nullptr : &it->second;
+}
+
+std::string Proxy::setup_tls() {
+    if (cfg_.proxy.tls_cert.empty()) return {};
+    auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    error_code ec;
+    ctx->use_certificate_chain_file(cfg_.proxy.tls_cert, ec);
+    if (ec) return fmt::format("{}: proxy.tls_cert: cannot load '{}': {}", cfg_.source, cfg_.proxy.tls_cert, ec.message());
+    ctx->use_private_key_file(cfg_.proxy.tls_key, asio::ssl::context::pem, ec);
+    if (ec) return fmt::format("{}: proxy.tls_key: cannot load '{}': {}", cfg_.source, cfg_.proxy.tls_key, ec.message());
+    tls_ = std::move(ctx);
+    return {};
+}
+
+std::string Proxy::start() {
+    if (auto err = build_credentials(cfg_, credentials_); !err.empty()) return err;
+    if (auto err = setup_tls(); !err.empty()) return err;
+    error_code ec;
+    auto addr = asio::ip::make_address(cfg_.proxy.listen_addr, ec);
+    if (ec) return fmt::format("{}: proxy.listen_addr: '{}' is not an IP address", cfg_.source, cfg_.proxy.listen_addr);
+    net::tcp::endpoint ep(addr, cfg_.proxy.port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(net::tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return fmt::format("cannot listen on {}:{}: {}", cfg_.proxy.listen_addr, cfg_.proxy.port, ec.message());
+    setup_signals();
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+    asio::co_spawn(io_, housekeeping(), asio::detached);
+    spdlog::info("shardgate listening on {}:{} ({} shard(s), pool_mode={}, pool_size={})", cfg_.proxy.listen_addr,
+                 cfg_.proxy.port, cfg_.shards.size(), to_string(cfg_.proxy.pool_mode), cfg_.proxy.pool_size);
+    return {};
+}
+
+void Proxy::setup_signals() {
+    signals_.add(SIGTERM);
+    signals_.add(SIGINT);
+    signals_.add(SIGHUP);
+    signals_.async_wait([this](error_code ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) {
+            std::string err = reload();
+            if (!err.empty()) spdlog::error("reload on SIGHUP rejected: {}", err);
+            setup_signals();
+            return;
+        }
+        shutdown(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    });
+}
+
+awaitable<void> Proxy::accept_loop() {
+    for (;;) {
+        error_code ec;
+        net::tcp::socket sock = co_await acceptor_.async_accept(net::ec_token(ec));
+        if (ec) {
+            if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+            spdlog::warn("accept failed: {}", ec.message());
+            continue;
+        }
+        if (static_cast<int>(sessions_.size()) >= cfg_.proxy.max_client_conn) {
+            ++counters_.clients_refused;
+            // Refused before startup: a FATAL ErrorResponse is still understood by libpq.
+            asio::co_spawn(io_, [s = std::move(sock), this]() mutable -> awaitable<void> {
+                std::string out;
+                wire::MessageWriter w(out);
+                wire::ErrorBuilder(wire::Severity::Fatal, "53300",
+                                   fmt::format("too many client connections (max_client_conn={})", cfg_.proxy.max_client_conn))
+                    .encode_error(w);
+                error_code ignore;
+                co_await asio::async_write(s, asio::buffer(out), net::ec_token(ignore));
+                s.close(ignore);
+            }, asio::detached);
+            continue;
+        }
+        ++counters_.clients_accepted;
+        auto session = std::make_shared<Session>(*this, std::move(sock));
+        asio::co_spawn(io_, [session]() { return session->run(); }, asio::detached);
+    }
+}
+
+awaitable<void> Proxy::housekeeping() {
+    asio::steady_timer t(io_);
+    while (!shutting_down_) {
+        t.expires_after(std::chrono::seconds(1));
+        error_code ec;
+        co_await t.async_wait(net::ec_token(ec));
+        if (cfg_.proxy.idle_server_timeout_s > 0)
+            for (auto& [key, pool] : pools_) pool->close_idle(std::chrono::seconds(cfg_.proxy.idle_server_timeout_s));
+        if (cfg_.proxy.idle_client_timeout_s > 0) {
+            auto cutoff = net::Clock::now() - std::chrono::seconds(cfg_.proxy.idle_client_timeout_s);
+            std::vector<Session*> idle;
+            for (auto& [pid, s] : sessions_)
+                if (s->state() == SessionState::Ready && !s->server() && s->last_activity() < cutoff) idle.push_back(s);
+            for (auto* s : idle) s->terminate("idle_client_timeout");
+        }
+    }
+}
+
+Pool& Proxy::pool(int shard, const UserConfig& user) {
+    ServerLogin login = server_login(cfg_.shards[shard], &user);
+    auto key = std::make_pair(shard, login.user);
+    auto it = pools_.find(key);
+    if (it != pools_.end()) return *it->second;
+    const auto& sc = cfg_.shards[shard];
+    ServerTarget t{shard, sc.name, sc.host, sc.port, sc.dbname, login.user, login.password, cfg_.proxy.connect_timeout_ms};
+    auto p = std::make_unique<Pool>(io_.get_executor(), t, cfg_.proxy.pool_size, cfg_.proxy.pool_timeout_ms);
+    auto& ref = *p;
+    pools_.emplace(key, std::move(p));
+    return ref;
+}
+
+int32_t Proxy::register_session(Session* s, int32_t& secret) {
+    int32_t pid;
+    do {
+        pid = next_pid_++;
+        if (next_pid_ <= 0) next_pid_ = 1000;
+    } while (sessions_.count(pid));
+    unsigned char b[4];
+    if (RAND_bytes(b, 4) != 1) {
+        b[0] = b[1] = b[2] = b[3] = 0x5a;
+    }
+    secret = static_cast<int32_t>((uint32_t(b[0]) << 24) | (uint32_t(b[1]) << 16) | (uint32_t(b[2]) << 8) | b[3]);
+    sessions_[pid] = s;
+    return pid;
+}
+
+void Proxy::unregister_session(int32_t pid) {
+    sessions_.erase(pid);
+    if (shutting_down_ && sessions_.empty()) io_.stop();
+}
+
+Session* Proxy::find_session(int32_t pid) const {
+    auto it = sessions_.find(pid);
+    return it == sessions_.end() ? nullptr : it->second;
+}
+
+void Proxy::resume() {
+    paused_ = false;
+    resumed_->notify_all();
+}
+
+awaitable<void> Proxy::wait_unpaused() {
+    while (paused_) co_await resumed_->wait();
+}
+
+int Proxy::active_sessions() const {
+    int n = 0;
+    for (const auto& [pid, s] : sessions_) n += s->server() != nullptr;
+    return n;
+}
+
+std::string Proxy::reload() {
+    Config next;
+    try {
+        next = load_config(config_path_, shardgate_environment());
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    if (next.shards.size() != cfg_.shards.size())
+        return "the list of [[shards]] changed: adding or removing shards is done with `shardgate rebalance`, "
+               "not RELOAD";
+    for (size_t i = 0; i < next.shards.size(); ++i)
+        if (next.shards[i].name != cfg_.shards[i].name)
+            return fmt::format("shards[{}].name changed from '{}' to '{}': not supported by RELOAD", i,
+                               cfg_.shards[i].name, next.shards[i].name);
+    std::map<std::string, auth::Credential> creds;
+    if (auto err = build_credentials(next, creds); !err.empty()) return err;
+    // Users are looked up by sessions through the config: keep the old entries alive for
+    // sessions that logged in under them by only ever appending... sessions hold pointers into
+    // cfg_.users, so swap the vector contents in place only when the names are unchanged.
+    bool same_users = next.users.size() == cfg_.users.size();
+    for (size_t i = 0; same_users && i < next.users.size(); ++i) same_users = next.users[i].name == cfg_.users[i].name;
+    if (!same_users && !sessions_.empty())
+        spdlog::info("reload: the user list changed; connected clients keep their login until they reconnect");
+    auto old_users = std::make_shared<std::vector<UserConfig>>(std::move(cfg_.users));
+    retired_users_.push_back(old_users);
+    cfg_.users = next.users;
+    credentials_ = std::move(creds);
+    cfg_.proxy.pool_size = next.proxy.pool_size;
+    cfg_.proxy.pool_timeout_ms = next.proxy.pool_timeout_ms;
+    cfg_.proxy.pool_mode = next.proxy.pool_mode;
+    cfg_.proxy.max_client_conn = next.proxy.max_client_conn;
+    cfg_.proxy.idle_client_timeout_s = next.proxy.idle_client_timeout_s;
+    cfg_.proxy.idle_server_timeout_s = next.proxy.idle_server_timeout_s;
+    cfg_.proxy.login_timeout_ms = next.proxy.login_timeout_ms;
+    cfg_.proxy.connect_timeout_ms = next.proxy.connect_timeout_ms;
+    cfg_.proxy.shutdown_timeout_s = next.proxy.shutdown_timeout_s;
+    cfg_.proxy.max_message_bytes = next.proxy.max_message_bytes;
+    cfg_.proxy.log_level = next.proxy.log_level;
+    cfg_.stats = next.stats;
+    cfg_.tables = next.tables;
+    cfg_.sharding.default_shard = next.sharding.default_shard;
+    set_log_level(cfg_.proxy.log_level);
+    for (auto& [key, pool] : pools_) pool->resize(cfg_.proxy.pool_size, cfg_.proxy.pool_timeout_ms);
+    spdlog::info("configuration reloaded from {}", config_path_);
+    return {};
+}
+
+void Proxy::shutdown(const std::string& why) {
+    if (shutting_down_) return;
+    shutting_down_ = true;
+    spdlog::info("shutting down ({}): no new clients; waiting up to {}s for transactions", why,
+                 cfg_.proxy.shutdown_timeout_s);
+    error_code ec;
+    acceptor_.close(ec);
+    signals_.cancel(ec);
+    asio::co_spawn(io_, drain_and_stop(), asio::detached);
+}
+
+awaitable<void> Proxy::drain_and_stop() {
+    auto deadline = net::Clock::now() + std::chrono::seconds(cfg_.proxy.shutdown_timeout_s);
+    asio::steady_timer t(io_);
+    // Idle clients go at once; clients inside a transaction get until the deadline.
+    for (;;) {
+        std::vector<Session*> idle;
+        for (auto& [pid, s] : sessions_)
+            if (!s->server()) idle.push_back(s);
+        for (auto* s : idle) s->terminate("shutdown");
+        if (sessions_.empty() || active_sessions() == 0 || net::Clock::now() >= deadline) break;
+        t.expires_after(std::chrono::milliseconds(50));
+        error_code ec;
+        co_await t.async_wait(net::ec_token(ec));
+    }
+    std::vector<Session*> rest;
+    for (auto& [pid, s] : sessions_) rest.push_back(s);
+    for (auto* s : rest) s->terminate("shutdown");
+    for (auto& [key, pool] : pools_) pool->close_all("shutdown");
+    // Give the sessions' coroutines a moment to unwind, then stop.
+    t.expires_after(std::chrono::milliseconds(100));
+    error_code ec;
+    co_await t.async_wait(net::ec_token(ec));
+    io_.stop();
+}
+
+int run_proxy(Config cfg, const std::string& config_path) {
+    asio::io_context io(1);
+    Proxy proxy(io, std::move(cfg), config_path);
+    if (std::string err = proxy.start(); !err.empty()) {
+        spdlog::error("{}", err);
+        return 1;
+    }
+    io.run();
+    spdlog::info("shardgate stopped");
+    return 0;
+}
+
+}  // namespace sg::proxy

@@ -1,0 +1,102 @@
+// The proxy: listener, the registry of client sessions, the server pools, signals, reload.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "common/config.h"
+#include "proxy/net.h"
+#include "proxy/auth/credential.h"
+#include "proxy/pool.h"
+
+namespace sg::proxy {
+
+class Session;
+
+struct ProxyCounters {
+    uint64_t clients_accepted = 0;
+    uint64_t clients_refused = 0;
+    uint64_t login_failures = 0;
+    uint64_t queries = 0;
+    uint64_t transactions = 0;
+    uint64_t errors = 0;
+    uint64_t bytes_in = 0;
+    uint64_t bytes_out = 0;
+};
+
+class Proxy {
+public:
+    Proxy(net::asio::io_context& io, Config cfg, std::string config_path);
+    ~Proxy();
+
+    // Binds the listener; returns an error text on failure.
+    std::string start();
+    // Stops accepting; lets transactions finish up to shutdown_timeout_s, then closes all.
+    void shutdown(const std::string& why);
+    // Re-reads the config file: pool sizes, timeouts, users, log level apply at once without
+    // dropping clients. Returns an error text when the new file is rejected.
+    std::string reload();
+
+    const Config& config() const { return cfg_; }
+    net::asio::io_context& io() { return io_; }
+
+    // The pool for (shard, server login of user).
+    Pool& pool(int shard, const UserConfig& user);
+    const std::map<std::pair<int, std::string>, std::unique_ptr<Pool>>& pools() const { return pools_; }
+
+    // Client registry, keyed by the BackendKeyData process id the proxy issued.
+    int32_t register_session(Session* s, int32_t& secret);
+    void unregister_session(int32_t pid);
+    Session* find_session(int32_t pid) const;
+    const std::unordered_map<int32_t, Session*>& sessions() const { return sessions_; }
+
+    // PAUSE: new transactions wait until RESUME; `wait_paused` returns when not paused.
+    void pause() { paused_ = true; }
+    void resume();
+    bool paused() const { return paused_; }
+    awaitable<void> wait_unpaused();
+    // Number of sessions holding a server connection (in a transaction or mid-request).
+    int active_sessions() const;
+
+    // The parsed password of a configured user (SCRAM secret derived once, not per login).
+    const auth::Credential* credential(const std::string& user) const;
+
+    net::asio::ssl::context* tls() { return tls_.get(); }
+    ProxyCounters& counters() { return counters_; }
+    net::Clock::time_point started() const { return started_; }
+    bool shutting_down() const { return shutting_down_; }
+
+private:
+    awaitable<void> accept_loop();
+    awaitable<void> housekeeping();
+    awaitable<void> drain_and_stop();
+    void setup_signals();
+    std::string setup_tls();
+    std::string build_credentials(const Config& cfg, std::map<std::string, auth::Credential>& out);
+
+    net::asio::io_context& io_;
+    Config cfg_;
+    std::string config_path_;
+    net::tcp::acceptor acceptor_;
+    net::asio::signal_set signals_;
+    std::unique_ptr<net::asio::ssl::context> tls_;
+    std::map<std::pair<int, std::string>, std::unique_ptr<Pool>> pools_;
+    std::map<std::string, auth::Credential> credentials_;
+    // Sessions keep pointers to their UserConfig: user lists replaced by RELOAD stay alive.
+    std::vector<std::shared_ptr<std::vector<UserConfig>>> retired_users_;
+    std::unordered_map<int32_t, Session*> sessions_;
+    int32_t next_pid_ = 1000;
+    bool paused_ = false;
+    std::unique_ptr<net::Event> resumed_;
+    bool shutting_down_ = false;
+    ProxyCounters counters_;
+    net::Clock::time_point started_ = net::Clock::now();
+};
+
+// Runs the proxy until SHUTDOWN or a signal stops it; returns the exit code.
+int run_proxy(Config cfg, const std::string& config_path);
+
+}  // namespace sg::proxy

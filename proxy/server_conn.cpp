@@ -1,0 +1,261 @@
+#include "proxy/server_conn.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "proxy/server_login.h"
+#include "proxy/wire/protocol.h"
+
+namespace sg::proxy {
+
+namespace asio = net::asio;
+
+const char* to_string(ServerState s) {
+    switch (s) {
+        case ServerState::Connecting: return "connecting";
+        case ServerState::Idle: return "idle";
+        case ServerState::Active: return "active";
+        case ServerState::Closed: return "closed";
+    }
+    return "?";
+}
+
+namespace {
+inline uint32_t be32(const char* p) {
+    return (uint32_t(uint8_t(p[0])) << 24) | (uint32_t(uint8_t(p[1])) << 16) | (uint32_t(uint8_t(p[2])) << 8) |
+           uint32_t(uint8_t(p[3]));
+}
+constexpr size_t kInitialBuffer = 16 * 1024;
+}  // namespace
+
+ServerConn::ServerConn(asio::any_io_executor ex, ServerTarget target, uint64_t id)
+    : sock_(ex), target_(std::move(target)), id_(id) {
+    rbuf_.resize(kInitialBuffer);
+}
+
+ServerConn::~ServerConn() {
+    error_code ec;
+    sock_.close(ec);
+}
+
+awaitable<std::string> ServerConn::connect() {
+    auto self = shared_from_this();
+    LoginResult r = co_await login_to_server(sock_, target_, rbuf_, rlen_);
+    if (!r.error.empty()) {
+        state_ = ServerState::Closed;
+        broken_ = true;
+        error_code ec;
+        sock_.close(ec);
+        co_return r.error;
+    }
+    backend_pid_ = r.backend_pid;
+    backend_secret_ = r.backend_secret;
+    params_ = std::move(r.parameters);
+    tx_status_ = 'I';
+    state_ = ServerState::Idle;
+    sock_.set_option(net::tcp::no_delay(true));
+    asio::co_spawn(sock_.get_executor(), [self]() { return self->read_loop(); }, asio::detached);
+    co_return std::string();
+}
+
+awaitable<error_code> ServerConn::write(std::string_view bytes) {
+    error_code ec;
+    touch();
+    co_await asio::async_write(sock_, asio::buffer(bytes.data(), bytes.size()), net::ec_token(ec));
+    if (ec) fail("write to shard failed: " + ec.message());
+    co_return ec;
+}
+
+void ServerConn::close(const std::string& why) {
+    if (state_ == ServerState::Closed) return;
+    spdlog::debug("server {} ({}) closed: {}", id_, target_.shard_name, why);
+    state_ = ServerState::Closed;
+    broken_ = true;
+    // A polite Terminate when the connection is still healthy; errors do not matter here.
+    static const char terminate[5] = {'X', 0, 0, 0, 4};
+    error_code ec;
+    sock_.non_blocking(true, ec);
+    sock_.write_some(asio::buffer(terminate, 5), ec);
+    sock_.shutdown(net::tcp::socket::shutdown_both, ec);
+    sock_.close(ec);
+    if (on_closed) on_closed(*this);
+}
+
+void ServerConn::fail(const std::string& why) {
+    if (state_ == ServerState::Closed) return;
+    broken_ = true;
+    ServerSink* sink = sink_;
+    sink_ = nullptr;
+    if (sink) sink->on_lost(*this, why);
+    close(why);
+}
+
+size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char>& readies, std::string& first_error) {
+    size_t pos = 0;
+    const char* base = rbuf_.data();
+    size_t run_start = 0, run_len = 0;  // the current contiguous range to relay
+    auto flush_run = [&] {
+        if (run_len) relay.emplace_back(base + run_start, run_len);
+        run_len = 0;
+    };
+    while (rlen_ - pos >= 5) {
+        const char type = base[pos];
+        const uint32_t len = be32(base + pos + 1);
+        if (len < 4 || len > max_message_) {
+            fail("shard sent a malformed message");
+            return pos;
+        }
+        const size_t total = size_t(len) + 1;
+        if (rlen_ - pos < total) break;
+        const char* body = base + pos + 5;
+        const size_t body_len = len - 4;
+        bool forward = true;
+
+        if (!expects_.empty() && expects_.front() == Expect::SwallowToReady) {
+            forward = false;
+            if (type == wire::be::kErrorResponse)
+                spdlog::warn("server {}: a session setting the proxy applied failed", id_);
+            if (type == wire::be::kReadyForQuery) {
+                expects_.pop_front();
+                if (body_len >= 1) tx_status_ = body[0];
+            }
+        } else {
+            switch (type) {
+                case wire::be::kParseComplete:
+                    if (!expects_.empty() && expects_.front() == Expect::ParseSwallow) {
+                        forward = false;
+                        expects_.pop_front();
+                    } else if (!expects_.empty() && expects_.front() == Expect::ParseForward) {
+                        expects_.pop_front();
+                    }
+                    break;
+                case wire::be::kCloseComplete:
+                    if (!expects_.empty() && expects_.front() == Expect::CloseForward) expects_.pop_front();
+                    break;
+                case wire::be::kErrorResponse: {
+                    // The shard skips everything up to the next Sync: so do our expectations.
+                    while (!expects_.empty() && expects_.front() != Expect::Ready &&
+                           expects_.front() != Expect::SwallowToReady)
+                        expects_.pop_front();
+                    if (first_error.empty()) {
+                        // Find the SQLSTATE field ('C').
+                        size_t i = 0;
+                        while (i < body_len && body[i] != 0) {
+                            char code = body[i++];
+                            size_t start = i;
+                            while (i < body_len && body[i] != 0) ++i;
+                            if (code == 'C') first_error.assign(body + start, i - start);
+                            ++i;
+                        }
+                        if (first_error.empty()) first_error = "XX000";
+                    }
+                    break;
+                }
+                case wire::be::kReadyForQuery:
+                    if (body_len >= 1) tx_status_ = body[0];
+                    if (!expects_.empty() && expects_.front() == Expect::Ready) expects_.pop_front();
+                    if (outstanding_ > 0) --outstanding_;
+                    readies.push_back(tx_status_);
+                    break;
+                case wire::be::kParameterStatus: {
+                    const char* nul = static_cast<const char*>(std::memchr(body, 0, body_len));
+                    if (nul) {
+                        size_t nlen = size_t(nul - body);
+                        const char* v = nul + 1;
+                        const char* vend = static_cast<const char*>(std::memchr(v, 0, body_len - nlen - 1));
+                        if (vend) params_[std::string(body, nlen)] = std::string(v, size_t(vend - v));
+                    }
+                    break;
+                }
+                default: break;
+            }
+        }
+        if (forward) {
+            if (run_len && run_start + run_len == pos) run_len += total;
+            else {
+                flush_run();
+                run_start = pos;
+                run_len = total;
+            }
+        } else {
+            flush_run();
+        }
+        pos += total;
+    }
+    flush_run();
+    return pos;
+}
+
+awaitable<void> ServerConn::read_loop() {
+    auto self = shared_from_this();
+    std::vector<asio::const_buffer> relay;
+    std::vector<char> readies;
+    std::string first_error;
+    for (;;) {
+        if (rlen_ == rbuf_.size()) rbuf_.resize(rbuf_.size() * 2);
+        error_code ec;
+        size_t n = co_await sock_.async_read_some(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
+                                                  net::ec_token(ec));
+        if (ec || state_ == ServerState::Closed) {
+            fail(ec == asio::error::eof ? "the shard closed the connection" : "read from shard failed: " + ec.message());
+            co_return;
+        }
+        rlen_ += n;
+        relay.clear();
+        readies.clear();
+        first_error.clear();
+        size_t consumed = scan(relay, readies, first_error);
+        if (!usable()) co_return;
+        // A frame larger than the buffer: grow so the next read can complete it.
+        if (consumed == 0 && rlen_ >= 5) {
+            size_t need = size_t(be32(rbuf_.data() + 1)) + 1;
+            if (need > rbuf_.size()) rbuf_.resize(need);
+        }
+        ServerSink* sink = sink_;
+        if (sink) {
+            if (!relay.empty()) co_await sink->relay(*this, relay);
+            if (!first_error.empty() && sink_ == sink) sink->on_error(*this, first_error);
+        } else if (!relay.empty()) {
+            spdlog::debug("server {}: {} unsolicited bytes while idle", id_, asio::buffer_size(relay));
+        }
+        if (consumed < rlen_) std::memmove(rbuf_.data(), rbuf_.data() + consumed, rlen_ - consumed);
+        rlen_ -= consumed;
+        // Readiness last: the session may hand this connection to someone else right here.
+        for (char st : readies) {
+            if (sink_ && sink_ == sink) sink->on_ready(*this, st);
+        }
+        if (!usable()) co_return;
+    }
+}
+
+awaitable<void> send_cancel(asio::any_io_executor ex, const ServerTarget& target, int32_t pid, int32_t secret) {
+    net::tcp::socket s(ex);
+    error_code ec;
+    net::tcp::endpoint ep(asio::ip::make_address(target.host, ec), target.port);
+    if (ec) {
+        net::tcp::resolver res(ex);
+        auto results = co_await res.async_resolve(target.host, std::to_string(target.port), net::ec_token(ec));
+        if (ec || results.empty()) co_return;
+        ep = *results.begin();
+    }
+    co_await s.async_connect(ep, net::ec_token(ec));
+    if (ec) co_return;
+    char pkt[16];
+    auto put = [&](int off, uint32_t v) {
+        pkt[off] = char(v >> 24);
+        pkt[off + 1] = char(v >> 16);
+        pkt[off + 2] = char(v >> 8);
+        pkt[off + 3] = char(v);
+    };
+    put(0, 16);
+    put(4, wire::kCancelRequestCode);
+    put(8, uint32_t(pid));
+    put(12, uint32_t(secret));
+    co_await asio::async_write(s, asio::buffer(pkt, 16), net::ec_token(ec));
+    // The shard closes the connection after acting on the request.
+    char sink[1];
+    co_await s.async_read_some(asio::buffer(sink), net::ec_token(ec));
+}
+
+}  // namespace sg::proxy

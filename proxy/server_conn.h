@@ -1,0 +1,147 @@
+// One connection from the proxy to a shard (the backend protocol side).
+//
+// A ServerConn logs in once, then a permanent reader coroutine relays what the shard sends to
+// whichever client session currently owns it. Only the owning session writes to the shard.
+// The reader knows which replies belong to messages the proxy injected (a Parse re-prepared
+// for a pooled client, a SET that carries session parameters) and swallows them, so the
+// client sees exactly the replies to what it sent.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "proxy/net.h"
+
+namespace sg::proxy {
+
+using net::awaitable;
+using net::error_code;
+
+class ServerConn;
+
+// Where a server's replies go while a client session owns it.
+class ServerSink {
+public:
+    virtual ~ServerSink() = default;
+    // Relays complete frames to the client; returns once they are written (back-pressure).
+    virtual awaitable<void> relay(ServerConn& s, const std::vector<net::asio::const_buffer>& frames) = 0;
+    // A ReadyForQuery for a client-visible request arrived; `status` is I, T or E.
+    virtual void on_ready(ServerConn& s, char status) = 0;
+    // An ErrorResponse (client-visible) was relayed; for statistics and transaction state.
+    virtual void on_error(ServerConn& s, std::string_view sqlstate) {}
+    // The connection broke; the sink must not use `s` any more.
+    virtual void on_lost(ServerConn& s, const std::string& why) = 0;
+};
+
+struct ServerTarget {
+    int shard = 0;
+    std::string shard_name;
+    std::string host;
+    uint16_t port = 0;
+    std::string dbname;
+    std::string user;
+    std::string password;
+    int connect_timeout_ms = 3000;
+};
+
+enum class ServerState { Connecting, Idle, Active, Closed };
+const char* to_string(ServerState s);
+
+class ServerConn : public std::enable_shared_from_this<ServerConn> {
+public:
+    ServerConn(net::asio::any_io_executor ex, ServerTarget target, uint64_t id);
+    ~ServerConn();
+
+    // Connects and logs in (auth, ParameterStatus, BackendKeyData, ReadyForQuery). On
+    // success starts the reader. Returns an error text on failure.
+    awaitable<std::string> connect();
+
+    // Writes bytes to the shard (owner only).
+    awaitable<error_code> write(std::string_view bytes);
+
+    // Replies expected for what the owner sends, in order (the protocol answers in order).
+    enum class Expect : uint8_t {
+        ParseForward,   // client's Parse: relay its ParseComplete
+        ParseSwallow,   // injected Parse: drop its ParseComplete
+        CloseForward,
+        Ready,          // client's Sync or Query: relay its ReadyForQuery
+        SwallowToReady  // injected simple query: drop everything up to and including its RFQ
+    };
+    void expect(Expect e) {
+        expects_.push_back(e);
+        if (e == Expect::Ready) ++outstanding_;
+    }
+    // Client-visible ReadyForQuery messages still to come.
+    int outstanding() const { return outstanding_; }
+
+    void attach(ServerSink* sink) { sink_ = sink; state_ = ServerState::Active; }
+    void detach() { sink_ = nullptr; if (state_ == ServerState::Active) state_ = ServerState::Idle; }
+    ServerSink* sink() const { return sink_; }
+
+    void close(const std::string& why);
+    bool usable() const { return state_ != ServerState::Closed && !broken_; }
+    ServerState state() const { return state_; }
+    char tx_status() const { return tx_status_; }
+    bool idle_clean() const { return usable() && tx_status_ == 'I' && outstanding_ == 0 && expects_.empty(); }
+
+    const ServerTarget& target() const { return target_; }
+    uint64_t id() const { return id_; }
+    int32_t backend_pid() const { return backend_pid_; }
+    int32_t backend_secret() const { return backend_secret_; }
+    const std::map<std::string, std::string>& parameters() const { return params_; }
+    net::Clock::time_point last_used() const { return last_used_; }
+    void touch() { last_used_ = net::Clock::now(); }
+    uint64_t queries() const { return queries_; }
+    void count_query() { ++queries_; }
+
+    // Prepared statements this connection holds (proxy-chosen ids) and the unnamed statement's
+    // owner (client id, parse sequence) so a pooled client's unnamed statement is re-prepared
+    // when it lands elsewhere.
+    std::unordered_set<uint64_t>& prepared() { return prepared_; }
+    std::pair<uint64_t, uint64_t>& unnamed_owner() { return unnamed_owner_; }
+    // Session settings applied on this connection (name -> value), to bring it in line with
+    // the next owner's settings.
+    std::map<std::string, std::string>& applied_settings() { return applied_; }
+
+    // Called when the connection closes for any reason (the pool forgets it).
+    std::function<void(ServerConn&)> on_closed;
+
+private:
+    awaitable<void> read_loop();
+    // Splits the buffered bytes into relayed ranges and events; returns the bytes consumed.
+    size_t scan(std::vector<net::asio::const_buffer>& relay, std::vector<char>& readies, std::string& first_error);
+    void fail(const std::string& why);
+
+    net::tcp::socket sock_;
+    ServerTarget target_;
+    uint64_t id_;
+    ServerState state_ = ServerState::Connecting;
+    bool broken_ = false;
+    char tx_status_ = 'I';
+    int outstanding_ = 0;
+    std::deque<Expect> expects_;
+    ServerSink* sink_ = nullptr;
+    std::string rbuf_;
+    size_t rlen_ = 0;
+    int32_t backend_pid_ = 0;
+    int32_t backend_secret_ = 0;
+    std::map<std::string, std::string> params_;
+    std::unordered_set<uint64_t> prepared_;
+    std::pair<uint64_t, uint64_t> unnamed_owner_{0, 0};
+    std::map<std::string, std::string> applied_;
+    net::Clock::time_point last_used_ = net::Clock::now();
+    uint64_t queries_ = 0;
+    size_t max_message_ = 1u << 30;
+
+    friend class ServerConnTestPeer;
+};
+
+// Sends a CancelRequest for (pid, secret) to the shard at `target` (a fresh connection).
+awaitable<void> send_cancel(net::asio::any_io_executor ex, const ServerTarget& target, int32_t pid, int32_t secret);
+
+}  // namespace sg::proxy

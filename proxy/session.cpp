@@ -1,0 +1,232 @@
+#include "proxy/session.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "proxy/admin.h"
+#include "proxy/pool.h"
+#include "proxy/proxy.h"
+#include "proxy/session_settings.h"
+#include "proxy/wire/frame.h"
+#include "proxy/wire/messages/error_response.h"
+#include "proxy/wire/messages/extended_query.h"
+#include "proxy/wire/messages/startup.h"
+#include "proxy/wire/writer.h"
+
+namespace sg::proxy {
+
+namespace asio = net::asio;
+
+namespace {
+uint64_t g_next_client_id = 1;
+
+inline uint32_t be32(const char* p) {
+    return (uint32_t(uint8_t(p[0])) << 24) | (uint32_t(uint8_t(p[1])) << 16) | (uint32_t(uint8_t(p[2])) << 8) |
+           uint32_t(uint8_t(p[3]));
+}
+
+std::string statement_server_name(uint64_t id) { return fmt::format("sg{}", id); }
+
+// The bytes of one ErrorResponse.
+std::string error_frame(wire::Severity sev, std::string_view sqlstate, const std::string& message,
+                        const std::string& hint = {}) {
+    std::string out;
+    wire::MessageWriter w(out);
+    wire::ErrorBuilder b(sev, sqlstate, message);
+    if (!hint.empty()) b.hint(hint);
+    b.encode_error(w);
+    return out;
+}
+
+void ready_frame(std::string& out, char status) {
+    out.append({'Z', 0, 0, 0, 5, status});
+}
+}  // namespace
+
+const char* to_string(SessionState s) {
+    switch (s) {
+        case SessionState::Startup: return "startup";
+        case SessionState::Authenticating: return "authenticating";
+        case SessionState::Ready: return "ready";
+        case SessionState::Busy: return "busy";
+        case SessionState::Closed: return "closed";
+    }
+    return "?";
+}
+
+Session::Session(Proxy& proxy, net::tcp::socket sock)
+    : proxy_(proxy),
+      stream_(std::move(sock)),
+      released_(proxy.io().get_executor()),
+      write_done_(proxy.io().get_executor()),
+      client_id_(g_next_client_id++) {
+    error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    peer_ = ec ? "?" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
+    stream_.socket().set_option(net::tcp::no_delay(true), ec);
+    cbuf_.resize(16 * 1024);
+}
+
+Session::~Session() {
+    if (pid_) proxy_.unregister_session(pid_);
+}
+
+void Session::transition(SessionState to) {
+    // Legal moves only; anything else is a bug in this file, logged loudly.
+    bool ok = false;
+    switch (state_) {
+        case SessionState::Startup: ok = to == SessionState::Authenticating || to == SessionState::Closed; break;
+        case SessionState::Authenticating: ok = to == SessionState::Ready || to == SessionState::Closed; break;
+        case SessionState::Ready: ok = to == SessionState::Busy || to == SessionState::Closed; break;
+        case SessionState::Busy: ok = to == SessionState::Ready || to == SessionState::Closed; break;
+        case SessionState::Closed: ok = to == SessionState::Closed; break;
+    }
+    if (!ok) spdlog::error("client {}: illegal state change {} -> {}", peer_, to_string(state_), to_string(to));
+    state_ = to;
+}
+
+awaitable<bool> Session::send(std::string_view bytes) {
+    while (writing_) co_await write_done_.wait();
+    writing_ = true;
+    error_code ec;
+    co_await stream_.write_all(asio::buffer(bytes.data(), bytes.size()), ec);
+    proxy_.counters().bytes_out += bytes.size();
+    writing_ = false;
+    write_done_.notify_all();
+    if (ec) {
+        closing_ = true;
+        co_return false;
+    }
+    co_return true;
+}
+
+awaitable<void> Session::relay(ServerConn& s, const std::vector<asio::const_buffer>& frames) {
+    while (writing_) co_await write_done_.wait();
+    writing_ = true;
+    error_code ec;
+    size_t n = 0;
+    if (stream_.is_tls()) {
+        for (const auto& b : frames) {
+            co_await stream_.write_all(b, ec);
+            if (ec) break;
+            n += b.size();
+        }
+    } else {
+        n = co_await asio::async_write(stream_.socket(), frames, net::ec_token(ec));
+    }
+    proxy_.counters().bytes_out += n;
+    writing_ = false;
+    write_done_.notify_all();
+    if (ec) closing_ = true;  // the client is gone; the serve loop notices on its next read
+}
+
+void Session::on_ready(ServerConn& s, char status) {
+    last_status_ = status;
+    if (status == 'I') ++proxy_.counters().transactions;
+    if (server_.get() != &s) return;
+    if (s.outstanding() == 0 && status == 'I' && proxy_.config().proxy.pool_mode == PoolMode::Transaction)
+        release_server();
+    if (s.outstanding() == 0) {
+        if (state_ == SessionState::Busy && !server_) transition(SessionState::Ready);
+        released_.notify_all();
+    }
+}
+
+void Session::on_error(ServerConn&, std::string_view) { ++proxy_.counters().errors; }
+
+void Session::on_lost(ServerConn& s, const std::string& why) {
+    if (server_.get() != &s) return;
+    bool mid_request = s.outstanding() > 0 || last_status_ != 'I';
+    server_->detach();
+    server_.reset();
+    server_pool_ = nullptr;
+    released_.notify_all();
+    if (mid_request) {
+        // The client was owed replies (or had a transaction open there): it cannot continue.
+        spdlog::warn("client {}: lost its shard connection mid-request: {}", peer_, why);
+        std::string msg = error_frame(wire::Severity::Fatal, "08006",
+                                      "shardgate lost the connection to the shard serving this session: " + why);
+        asio::co_spawn(proxy_.io(), [this, msg]() -> awaitable<void> {
+            co_await send(msg);
+            terminate("server lost");
+        }, asio::detached);
+    }
+}
+
+void Session::release_server() {
+    if (!server_) return;
+    auto s = std::move(server_);
+    Pool* pool = server_pool_;
+    server_pool_ = nullptr;
+    s->detach();
+    if (pool) pool->release(std::move(s));
+    else s->close("no pool");
+}
+
+void Session::terminate(const std::string& why) {
+    if (closing_ && state_ == SessionState::Closed) return;
+    spdlog::debug("client {}: closing: {}", peer_, why);
+    closing_ = true;
+    stream_.close();
+}
+
+void Session::cancel_running() {
+    if (!server_ || server_->outstanding() == 0) return;
+    asio::co_spawn(proxy_.io(), send_cancel(proxy_.io().get_executor(), server_->target(), server_->backend_pid(),
+                                            server_->backend_secret()),
+                   asio::detached);
+}
+
+char Session::transaction_status() const { return server_ ? server_->tx_status() : 'I'; }
+
+awaitable<bool> Session::read_more() {
+    if (cstart_ > 0 && cstart_ == clen_) cstart_ = clen_ = 0;
+    if (clen_ == cbuf_.size()) {
+        if (cstart_ > 0) {
+            std::memmove(cbuf_.data(), cbuf_.data() + cstart_, clen_ - cstart_);
+            clen_ -= cstart_;
+            cstart_ = 0;
+        } else {
+            cbuf_.resize(cbuf_.size() * 2);
+        }
+    }
+    error_code ec;
+    size_t n = co_await stream_.read_some(asio::buffer(cbuf_.data() + clen_, cbuf_.size() - clen_), ec);
+    if (ec || closing_) co_return false;
+    clen_ += n;
+    last_activity_ = net::Clock::now();
+    proxy_.counters().bytes_in += n;
+    co_return true;
+}
+
+awaitable<void> Session::fatal(std::string_view sqlstate, const std::string& message) {
+    co_await send(error_frame(wire::Severity::Fatal, sqlstate, message));
+}
+
+awaitable<void> Session::error_and_ready(std::string_view sqlstate, const std::string& message, std::string hint) {
+    std::string out = error_frame(wire::Severity::Error, sqlstate, message, hint);
+    ready_frame(out, transaction_status());
+    ++proxy_.counters().errors;
+    co_await send(out);
+}
+
+awaitable<void> Session::run() {
+    // Everything this session touches stays valid for its whole life: the proxy outlives it.
+    bool ok = co_await startup();
+    if (ok) co_await serve_loop();
+    // Give back (or close) the server connection: never leave it to another client dirty.
+    if (server_) {
+        if (server_->outstanding() > 0 || server_->tx_status() != 'I') {
+            server_->close("client left mid-transaction");
+            server_.reset();
+        } else {
+            release_server();
+        }
+    }
+    if (state_ != SessionState::Closed) transition(SessionState::Closed);
+    stream_.close();
+}
+
+}  // namespace sg::proxy

@@ -1,0 +1,122 @@
+// A client session: a coroutine that owns the client's socket from startup to Terminate.
+//
+// Life cycle (one transition function checks every move):
+//   Startup -> Authenticating -> Ready <-> Busy -> Closed
+// In transaction pooling a server connection is attached when a request needs one and given
+// back at the ReadyForQuery that ends the transaction; in session pooling it stays attached.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "common/config.h"
+#include "proxy/net.h"
+#include "proxy/server_conn.h"
+
+namespace sg::proxy {
+
+class Proxy;
+class Pool;
+
+enum class SessionState { Startup, Authenticating, Ready, Busy, Closed };
+const char* to_string(SessionState s);
+
+// A statement the client prepared, re-preparable on any server under a proxy-chosen name.
+struct ClientStatement {
+    uint64_t id = 0;          // server-side name is "sg<id>"
+    std::string parse_frame;  // the Parse message to send to a server lacking it
+};
+
+class Session : public ServerSink {
+public:
+    Session(Proxy& proxy, net::tcp::socket sock);
+    ~Session() override;
+
+    awaitable<void> run();
+
+    // For the admin console and cancel requests.
+    SessionState state() const { return state_; }
+    const std::string& user() const { return user_name_; }
+    const std::string& database() const { return database_; }
+    std::string peer() const { return peer_; }
+    int32_t pid() const { return pid_; }
+    int32_t secret() const { return secret_; }
+    const ServerConn* server() const { return server_.get(); }
+    net::Clock::time_point connected_at() const { return connected_at_; }
+    net::Clock::time_point last_activity() const { return last_activity_; }
+    const std::map<std::string, std::string>& startup_parameters() const { return startup_params_; }
+    bool is_admin_session() const { return admin_; }
+    // Asks the shard running this client's request to cancel it.
+    void cancel_running();
+    // Closes the client connection (SHUTDOWN, idle timeout).
+    void terminate(const std::string& why);
+
+    // ServerSink
+    awaitable<void> relay(ServerConn& s, const std::vector<net::asio::const_buffer>& frames) override;
+    void on_ready(ServerConn& s, char status) override;
+    void on_error(ServerConn& s, std::string_view sqlstate) override;
+    void on_lost(ServerConn& s, const std::string& why) override;
+
+    // Writes to the client, serialized with relays from servers.
+    awaitable<bool> send(std::string_view bytes);
+
+private:
+    void transition(SessionState to);
+    awaitable<bool> startup();
+    awaitable<bool> authenticate(const UserConfig& user);
+    awaitable<bool> read_more();
+    awaitable<void> serve_loop();
+    awaitable<void> handle_query(std::string_view frame, std::string_view sql);
+    awaitable<void> flush_batch(bool sync);
+    awaitable<void> fatal(std::string_view sqlstate, const std::string& message);
+    awaitable<void> error_and_ready(std::string_view sqlstate, const std::string& message, std::string hint = {});
+    // Gets a server on `shard` attached (waiting for the current one to be given back first
+    // when it is on another shard). Returns false after reporting the error to the client.
+    awaitable<bool> attach_server(int shard, bool report_with_ready);
+    void release_server();
+    std::string settings_sync_query(ServerConn& s);
+    void note_set_statement(std::string_view sql);
+    void translate_into(std::string& out, ServerConn& s, char type, std::string_view frame);
+    void ensure_prepared(std::string& out, ServerConn& s, std::string_view name);
+    char transaction_status() const;
+    int route_shard(std::string_view sql);
+
+    Proxy& proxy_;
+    net::ClientStream stream_;
+    SessionState state_ = SessionState::Startup;
+    std::string peer_;
+    std::string user_name_, database_;
+    const UserConfig* user_ = nullptr;
+    bool admin_ = false;
+    int32_t pid_ = 0, secret_ = 0;
+    net::Clock::time_point connected_at_ = net::Clock::now();
+    net::Clock::time_point last_activity_ = net::Clock::now();
+    std::map<std::string, std::string> startup_params_;
+
+    std::string cbuf_;         // bytes read from the client, [cstart_, clen_) unconsumed
+    size_t cstart_ = 0, clen_ = 0;
+
+    std::shared_ptr<ServerConn> server_;
+    Pool* server_pool_ = nullptr;
+    char last_status_ = 'I';   // transaction status the client last saw
+    net::Event released_;      // a server was given back (or lost)
+    bool writing_ = false;
+    net::Event write_done_;
+
+    // Extended-protocol messages held until Sync/Flush (routing needs the Bind).
+    std::string batch_;
+    bool batch_has_bind_or_parse_ = false;
+    bool skip_until_sync_ = false;
+    std::unordered_map<std::string, ClientStatement> statements_;
+    std::string unnamed_parse_;  // the client's last unnamed Parse
+    uint64_t unnamed_seq_ = 0;
+    uint64_t client_id_;
+    // Session settings: name -> the statement that sets it on a server.
+    std::map<std::string, std::string> settings_;
+    std::string forced_shard_;  // SET shardgate.shard
+    bool closing_ = false;
+};
+
+}  // namespace sg::proxy

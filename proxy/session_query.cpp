@@ -1,0 +1,367 @@
+// The request side of a client session: simple queries, extended-protocol batches, COPY
+// data, and attaching pooled server connections.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "proxy/admin.h"
+#include "proxy/pool.h"
+#include "proxy/proxy.h"
+#include "proxy/session.h"
+#include "proxy/session_settings.h"
+#include "proxy/wire/frame.h"
+#include "proxy/wire/messages/error_response.h"
+#include "proxy/wire/messages/extended_query.h"
+#include "proxy/wire/writer.h"
+
+namespace sg::proxy {
+
+namespace asio = net::asio;
+
+namespace {
+
+uint64_t g_next_statement_id = 1;
+
+std::string_view frame_body(std::string_view frame) { return frame.substr(5); }
+
+wire::Bytes bytes_of(std::string_view s) { return wire::as_bytes(s); }
+
+// Rewrites the statement name of a Bind/Describe/Close: [prefix][old name\0][rest] ->
+// [prefix][new name\0][rest]. `name_offset` is the offset of the name in the body.
+void append_renamed(std::string& out, char type, std::string_view body, size_t name_offset, std::string_view old_name,
+                    std::string_view new_name) {
+    wire::MessageWriter w(out);
+    w.begin(type);
+    w.bytes(body.substr(0, name_offset));
+    w.cstr(new_name);
+    w.bytes(body.substr(name_offset + old_name.size() + 1));
+    w.end();
+}
+
+}  // namespace
+
+int Session::route_shard(std::string_view sql) {
+    if (!forced_shard_.empty()) {
+        int i = proxy_.config().shard_index(forced_shard_);
+        if (i >= 0) return i;
+    }
+    return proxy_.config().default_shard_index();
+}
+
+std::string Session::settings_sync_query(ServerConn& s) {
+    auto& applied = s.applied_settings();
+    if (applied == settings_) return {};
+    std::string q;
+    for (const auto& [name, stmt] : applied)
+        if (!settings_.count(name)) q += "RESET " + name + ";";
+    for (const auto& [name, stmt] : settings_) {
+        auto it = applied.find(name);
+        if (it == applied.end() || it->second != stmt) q += stmt + ";";
+    }
+    applied = settings_;
+    return q;
+}
+
+void Session::note_set_statement(std::string_view sql) {
+    auto ch = parse_setting_statement(sql);
+    if (!ch || ch->proxy_local) return;
+    switch (ch->kind) {
+        case SettingChange::Set: settings_[ch->name] = ch->statement; break;
+        case SettingChange::Reset: settings_.erase(ch->name); break;
+        case SettingChange::ResetAll: settings_.clear(); break;
+    }
+}
+
+awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
+    if (server_ && server_->target().shard == shard) co_return true;
+    if (server_) {
+        if (transaction_status() != 'I') {
+            std::string msg = fmt::format(
+                "this transaction runs on shard \"{}\" and the statement needs shard \"{}\"; a transaction "
+                "cannot span shards in this version",
+                server_->target().shard_name, proxy_.config().shards[shard].name);
+            if (report_with_ready) co_await error_and_ready("0A000", msg, "commit first, or keep a transaction's statements on one shard key");
+            else co_await send(std::string());
+            co_return false;
+        }
+        // The previous request's replies are still coming: wait for its ReadyForQuery.
+        while (server_ && server_->outstanding() > 0) co_await released_.wait();
+        if (server_ && server_->target().shard != shard) release_server();
+        if (server_) co_return true;
+    }
+    if (proxy_.paused()) co_await proxy_.wait_unpaused();
+    Pool& pool = proxy_.pool(shard, *user_);
+    auto got = co_await pool.acquire();
+    if (auto* err = std::get_if<PoolError>(&got)) {
+        if (report_with_ready) co_await error_and_ready(err->sqlstate, err->message);
+        else {
+            std::string out;
+            wire::MessageWriter w(out);
+            wire::ErrorBuilder(wire::Severity::Error, err->sqlstate, err->message).encode_error(w);
+            co_await send(out);
+            skip_until_sync_ = true;
+        }
+        co_return false;
+    }
+    server_ = std::move(std::get<std::shared_ptr<ServerConn>>(got));
+    server_pool_ = &pool;
+    server_->attach(this);
+    co_return true;
+}
+
+void Session::ensure_prepared(std::string& out, ServerConn& s, std::string_view name) {
+    if (name.empty()) {
+        if (unnamed_parse_.empty()) return;
+        auto owner = std::make_pair(client_id_, unnamed_seq_);
+        if (s.unnamed_owner() != owner) {
+            out += unnamed_parse_;
+            s.expect(ServerConn::Expect::ParseSwallow);
+            s.unnamed_owner() = owner;
+        }
+        return;
+    }
+    auto it = statements_.find(std::string(name));
+    if (it == statements_.end()) return;  // the shard reports the unknown statement
+    if (s.prepared().insert(it->second.id).second) {
+        out += it->second.parse_frame;
+        s.expect(ServerConn::Expect::ParseSwallow);
+    }
+}
+
+void Session::translate_into(std::string& out, ServerConn& s, char type, std::string_view frame) {
+    std::string_view body = frame_body(frame);
+    switch (type) {
+        case 'P': {
+            wire::Parse p;
+            if (!wire::decode(bytes_of(body), p).ok()) break;
+            s.expect(ServerConn::Expect::ParseForward);
+            if (p.statement.empty()) {
+                unnamed_parse_.assign(frame);
+                ++unnamed_seq_;
+                s.unnamed_owner() = {client_id_, unnamed_seq_};
+                out.append(frame);
+                return;
+            }
+            ClientStatement st;
+            st.id = g_next_statement_id++;
+            wire::Parse renamed = p;
+            std::string sname = fmt::format("sg{}", st.id);
+            renamed.statement = sname;
+            wire::MessageWriter w(st.parse_frame);
+            wire::encode(renamed, w);
+            out += st.parse_frame;
+            s.prepared().insert(st.id);
+            statements_[std::string(p.statement)] = std::move(st);
+            return;
+        }
+        case 'B': {
+            // portal\0 statement\0 ...
+            const char* nul = static_cast<const char*>(std::memchr(body.data(), 0, body.size()));
+            if (!nul) break;
+            size_t off = size_t(nul - body.data()) + 1;
+            const char* nul2 = static_cast<const char*>(std::memchr(body.data() + off, 0, body.size() - off));
+            if (!nul2) break;
+            std::string_view stmt(body.data() + off, size_t(nul2 - (body.data() + off)));
+            ensure_prepared(out, s, stmt);
+            auto it = stmt.empty() ? statements_.end() : statements_.find(std::string(stmt));
+            if (it == statements_.end()) break;
+            append_renamed(out, 'B', body, off, stmt, fmt::format("sg{}", it->second.id));
+            return;
+        }
+        case 'D':
+        case 'C': {
+            if (body.size() < 2) break;
+            if (type == 'C') s.expect(ServerConn::Expect::CloseForward);
+            if (body[0] != 'S') break;
+            std::string_view stmt(body.data() + 1, body.size() - 2);
+            if (type == 'D') ensure_prepared(out, s, stmt);
+            auto it = stmt.empty() ? statements_.end() : statements_.find(std::string(stmt));
+            if (it == statements_.end()) break;
+            append_renamed(out, type, body, 1, stmt, fmt::format("sg{}", it->second.id));
+            if (type == 'C') {
+                s.prepared().erase(it->second.id);
+                statements_.erase(it);
+            }
+            return;
+        }
+        case 'S': s.expect(ServerConn::Expect::Ready); break;
+        default: break;
+    }
+    out.append(frame);
+}
+
+awaitable<void> Session::flush_batch(bool sync) {
+    if (batch_.empty()) co_return;
+    std::string batch = std::move(batch_);
+    batch_.clear();
+    if (skip_until_sync_) {
+        // After an error the protocol discards everything up to Sync, which gets a ReadyForQuery.
+        if (sync) {
+            skip_until_sync_ = false;
+            std::string out;
+            out.append({'Z', 0, 0, 0, 5, transaction_status()});
+            co_await send(out);
+        }
+        co_return;
+    }
+    // Route by the first Parse'd text in the batch (the router plugs in here).
+    int shard = route_shard({});
+    if (!co_await attach_server(shard, sync)) co_return;
+    if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    ServerConn& s = *server_;
+    std::string out;
+    if (std::string sync_q = settings_sync_query(s); !sync_q.empty()) {
+        wire::MessageWriter w(out);
+        w.begin('Q');
+        w.cstr(sync_q);
+        w.end();
+        s.expect(ServerConn::Expect::SwallowToReady);
+    }
+    size_t pos = 0;
+    while (pos + 5 <= batch.size()) {
+        size_t len = (size_t(uint8_t(batch[pos + 1])) << 24) | (size_t(uint8_t(batch[pos + 2])) << 16) |
+                     (size_t(uint8_t(batch[pos + 3])) << 8) | size_t(uint8_t(batch[pos + 4]));
+        std::string_view frame(batch.data() + pos, len + 1);
+        if (frame[0] == 'E') { ++proxy_.counters().queries; s.count_query(); }
+        translate_into(out, s, frame[0], frame);
+        pos += len + 1;
+    }
+    co_await s.write(out);
+}
+
+awaitable<void> Session::handle_query(std::string_view frame, std::string_view sql) {
+    ++proxy_.counters().queries;
+    if (admin_) {
+        std::string out = co_await run_admin_command(proxy_, *this, sql);
+        co_await send(out);
+        co_return;
+    }
+    if (auto ch = parse_setting_statement(sql); ch && ch->proxy_local) {
+        // shardgate.* settings are the proxy's own: answered here, never sent to a shard.
+        if (ch->name != "shardgate.shard") {
+            co_await error_and_ready("42704", fmt::format("unrecognized configuration parameter \"{}\"", ch->name));
+            co_return;
+        }
+        if (ch->kind == SettingChange::Set && proxy_.config().shard_index(ch->value) < 0) {
+            co_await error_and_ready("22023", fmt::format("shardgate.shard: no shard named \"{}\"", ch->value));
+            co_return;
+        }
+        forced_shard_ = ch->kind == SettingChange::Set ? ch->value : std::string();
+        std::string out;
+        wire::MessageWriter w(out);
+        w.begin('C');
+        w.cstr(ch->kind == SettingChange::Set ? "SET" : "RESET");
+        w.end();
+        out.append({'Z', 0, 0, 0, 5, transaction_status()});
+        co_await send(out);
+        co_return;
+    }
+    int shard = route_shard(sql);
+    if (!co_await attach_server(shard, true)) co_return;
+    if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    ServerConn& s = *server_;
+    s.count_query();
+    std::string sync_q = settings_sync_query(s);
+    note_set_statement(sql);
+    if (sync_q.empty()) {
+        s.expect(ServerConn::Expect::Ready);
+        co_await s.write(frame);
+        co_return;
+    }
+    std::string out;
+    wire::MessageWriter w(out);
+    w.begin('Q');
+    w.cstr(sync_q);
+    w.end();
+    s.expect(ServerConn::Expect::SwallowToReady);
+    s.expect(ServerConn::Expect::Ready);
+    out.append(frame);
+    // The simple query destroys the unnamed statement on that server.
+    s.unnamed_owner() = {0, 0};
+    co_await s.write(out);
+    // A SET applied through the query itself is now in effect on this server too.
+    s.applied_settings() = settings_;
+}
+
+awaitable<void> Session::serve_loop() {
+    const auto& pcfg = proxy_.config().proxy;
+    for (;;) {
+        if (closing_) co_return;
+        auto st = wire::parse_frame(wire::as_bytes(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_)),
+                                    static_cast<size_t>(pcfg.max_message_bytes));
+        if (auto* need = std::get_if<wire::NeedMore>(&st)) {
+            (void)need;
+            if (!co_await read_more()) co_return;
+            continue;
+        }
+        if (auto* bad = std::get_if<wire::Malformed>(&st)) {
+            co_await fatal("08P01", fmt::format("invalid message from client: {}", bad->reason));
+            co_return;
+        }
+        const auto& f = std::get<wire::Frame>(st);
+        std::string_view frame(cbuf_.data() + cstart_, f.size);
+        const char type = f.type;
+        switch (type) {
+            case 'Q': {
+                cstart_ += f.size;
+                if (!batch_.empty()) co_await flush_batch(false);
+                std::string_view body = frame_body(frame);
+                std::string_view sql(body.data(), body.empty() ? 0 : body.size() - 1);
+                if (body.empty() || body.back() != '\0') {
+                    co_await fatal("08P01", "invalid Query message: missing string terminator");
+                    co_return;
+                }
+                // The frame lives in cbuf_ until the next read; copy what must outlive it.
+                std::string copy(frame);
+                co_await handle_query(copy, std::string_view(copy.data() + 5, sql.size()));
+                break;
+            }
+            case 'P': case 'B': case 'D': case 'E': case 'C':
+                if (admin_) {
+                    cstart_ += f.size;
+                    co_await fatal("0A000", "the admin console supports only the simple query protocol");
+                    co_return;
+                }
+                if (!skip_until_sync_) batch_.append(frame);
+                cstart_ += f.size;
+                break;
+            case 'S':
+                batch_.append(frame);
+                cstart_ += f.size;
+                co_await flush_batch(true);
+                break;
+            case 'H':
+                batch_.append(frame);
+                cstart_ += f.size;
+                co_await flush_batch(false);
+                break;
+            case 'd': case 'c': case 'f': {
+                // COPY data: stream every consecutive copy message to the attached shard at once.
+                size_t start = cstart_;
+                cstart_ += f.size;
+                for (;;) {
+                    auto more = wire::parse_frame(wire::as_bytes(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_)),
+                                                  static_cast<size_t>(pcfg.max_message_bytes));
+                    auto* mf = std::get_if<wire::Frame>(&more);
+                    if (!mf || (mf->type != 'd' && mf->type != 'c' && mf->type != 'f')) break;
+                    cstart_ += mf->size;
+                }
+                if (server_) {
+                    std::string chunk(cbuf_.data() + start, cstart_ - start);
+                    co_await server_->write(chunk);
+                }
+                break;
+            }
+            case 'X':
+                cstart_ += f.size;
+                co_return;
+            default:
+                cstart_ += f.size;
+                co_await fatal("08P01", fmt::format("unsupported frontend message type '{}'", type));
+                co_return;
+        }
+    }
+}
+
+}  // namespace sg::proxy

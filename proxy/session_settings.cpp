@@ -1,0 +1,171 @@
+#include "proxy/session_settings.h"
+
+#include <cctype>
+
+namespace sg::proxy {
+
+namespace {
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+// A tiny cursor over SQL text: whitespace and comments are skipped between tokens.
+struct Cursor {
+    std::string_view s;
+    size_t i = 0;
+
+    void skip() {
+        for (;;) {
+            while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+            if (s.substr(i, 2) == "--") {
+                while (i < s.size() && s[i] != '\n') ++i;
+            } else if (s.substr(i, 2) == "/*") {
+                size_t end = s.find("*/", i + 2);
+                i = end == std::string_view::npos ? s.size() : end + 2;
+            } else {
+                return;
+            }
+        }
+    }
+    // An identifier (possibly dotted, possibly double-quoted parts), lower-cased unless quoted.
+    std::string ident() {
+        skip();
+        std::string out;
+        for (;;) {
+            if (i < s.size() && s[i] == '"') {
+                size_t end = s.find('"', i + 1);
+                if (end == std::string_view::npos) return {};
+                out.append(s.substr(i + 1, end - i - 1));
+                i = end + 1;
+            } else {
+                size_t start = i;
+                while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' || s[i] == '$'))
+                    ++i;
+                if (i == start) return out;
+                out += lower(s.substr(start, i - start));
+            }
+            if (i < s.size() && s[i] == '.') {
+                out += '.';
+                ++i;
+                continue;
+            }
+            return out;
+        }
+    }
+    bool keyword(std::string_view kw) {
+        skip();
+        size_t save = i;
+        std::string w = ident();
+        if (w == kw) return true;
+        i = save;
+        return false;
+    }
+    std::string_view rest() {
+        skip();
+        std::string_view r = s.substr(i);
+        while (!r.empty() && (std::isspace(static_cast<unsigned char>(r.back())) || r.back() == ';')) r.remove_suffix(1);
+        return r;
+    }
+};
+
+std::string quote_literal(std::string_view v) {
+    std::string out = "'";
+    for (char c : v) {
+        if (c == '\'') out += '\'';
+        out += c;
+    }
+    out += '\'';
+    return out;
+}
+
+// The value of `SET shardgate.x = 'v'` as plain text.
+std::string unquote(std::string_view v) {
+    if (v.size() >= 2 && v.front() == '\'' && v.back() == '\'') {
+        std::string out;
+        for (size_t i = 1; i + 1 < v.size(); ++i) {
+            out += v[i];
+            if (v[i] == '\'' && i + 2 < v.size() && v[i + 1] == '\'') ++i;
+        }
+        return out;
+    }
+    return std::string(v);
+}
+
+bool has_unquoted_semicolon(std::string_view v) {
+    bool in_quote = false;
+    for (char c : v) {
+        if (c == '\'') in_quote = !in_quote;
+        else if (c == ';' && !in_quote) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+std::optional<SettingChange> parse_setting_statement(std::string_view sql) {
+    Cursor c{sql};
+    SettingChange ch;
+    if (c.keyword("discard")) {
+        if (!c.keyword("all") || !c.rest().empty()) return std::nullopt;
+        ch.kind = SettingChange::ResetAll;
+        return ch;
+    }
+    if (c.keyword("reset")) {
+        std::string name = c.ident();
+        if (name.empty() || !c.rest().empty()) return std::nullopt;
+        if (name == "all") {
+            ch.kind = SettingChange::ResetAll;
+            return ch;
+        }
+        ch.kind = SettingChange::Reset;
+        ch.name = name;
+        ch.proxy_local = name.starts_with("shardgate.");
+        return ch;
+    }
+    if (!c.keyword("set")) return std::nullopt;
+    if (c.keyword("local")) return std::nullopt;
+    c.keyword("session");
+    size_t save = c.i;
+    std::string name = c.ident();
+    if (name.empty() || name == "transaction" || name == "characteristics" || name == "authorization" ||
+        name == "role" || name == "constraints")
+        return std::nullopt;
+    if (name == "time") {  // SET TIME ZONE value
+        if (!c.keyword("zone")) return std::nullopt;
+        name = "timezone";
+        std::string_view v = c.rest();
+        if (v.empty() || has_unquoted_semicolon(v)) return std::nullopt;
+        ch.name = name;
+        ch.statement = "SET TIME ZONE " + std::string(v);
+        return ch;
+    }
+    (void)save;
+    c.skip();
+    if (c.i < sql.size() && sql[c.i] == '=') ++c.i;
+    else if (!c.keyword("to")) return std::nullopt;
+    std::string_view value = c.rest();
+    if (value.empty() || has_unquoted_semicolon(value)) return std::nullopt;
+    ch.name = name;
+    ch.proxy_local = name.starts_with("shardgate.");
+    ch.value = unquote(value);
+    ch.statement = "SET " + name + " TO " + std::string(value);
+    if (lower(value) == "default") {
+        ch.kind = SettingChange::Reset;
+        ch.statement.clear();
+    }
+    return ch;
+}
+
+std::string startup_setting_statement(std::string_view name, std::string_view value) {
+    return "SELECT pg_catalog.set_config(" + quote_literal(name) + ", " + quote_literal(value) + ", false)";
+}
+
+bool is_connection_parameter(std::string_view name) {
+    return name == "user" || name == "database" || name == "replication" || name == "options" ||
+           name.starts_with("_pq_.");
+}
+
+}  // namespace sg::proxy

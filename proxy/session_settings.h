@@ -1,0 +1,33 @@
+// Session settings that must follow a client across pooled server connections.
+//
+// In transaction pooling consecutive transactions of one client run on different server
+// connections, so whatever the client SET for its session is re-applied to each connection
+// it lands on (and what a previous owner set is reset). Settings come from the startup
+// packet and from plain `SET name TO value` statements.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sg::proxy {
+
+struct SettingChange {
+    enum Kind { Set, Reset, ResetAll } kind = Set;
+    std::string name;       // lower-cased GUC name
+    std::string statement;  // SQL that applies it on a server (for Set)
+    bool proxy_local = false;  // shardgate.* settings never reach a server
+    std::string value;         // the value as text (for proxy-local settings)
+};
+
+// Recognises one session-level SET / RESET / DISCARD ALL statement (the whole text, an
+// optional trailing ';'). SET LOCAL and SET TRANSACTION are transaction-scoped: not tracked.
+std::optional<SettingChange> parse_setting_statement(std::string_view sql);
+
+// The statement that applies a startup parameter on a server.
+std::string startup_setting_statement(std::string_view name, std::string_view value);
+
+// Startup parameters that are not settings (the proxy consumes them itself).
+bool is_connection_parameter(std::string_view name);
+
+}  // namespace sg::proxy
