@@ -55,6 +55,12 @@ std::string Proxy::setup_tls() {
 
 std::string Proxy::start() {
     if (auto err = build_credentials(cfg_, credentials_); !err.empty()) return err;
+    auto map = router::load_or_create(cfg_.map_path(), cfg_);
+    if (!map) return map.error().message;
+    map_ = std::make_unique<router::ShardMap>(std::move(map.value()));
+    statements_ = std::make_unique<router::StatementCache>(4096, router::TableCatalog(cfg_.tables));
+    spdlog::info("shard map {} version {}: {} buckets over {} shard(s)", cfg_.map_path(), map_->version(),
+                 map_->bucket_count(), cfg_.shards.size());
     if (auto err = setup_tls(); !err.empty()) return err;
     error_code ec;
     auto addr = asio::ip::make_address(cfg_.proxy.listen_addr, ec);
@@ -206,6 +212,12 @@ std::string Proxy::reload() {
                                cfg_.shards[i].name, next.shards[i].name);
     std::map<std::string, auth::Credential> creds;
     if (auto err = build_credentials(next, creds); !err.empty()) return err;
+    auto map = router::load_or_create(next.map_path(), next);
+    if (!map) return map.error().message;
+    // A proxy never routes by an older map than one it has used.
+    if (map->version() < map_->version())
+        return fmt::format("{}: version {} is older than the version {} in use", next.map_path(), map->version(),
+                           map_->version());
     // Users are looked up by sessions through the config: keep the old entries alive for
     // sessions that logged in under them by only ever appending... sessions hold pointers into
     // cfg_.users, so swap the vector contents in place only when the names are unchanged.
@@ -230,6 +242,8 @@ std::string Proxy::reload() {
     cfg_.proxy.log_level = next.proxy.log_level;
     cfg_.stats = next.stats;
     cfg_.tables = next.tables;
+    statements_->reset(router::TableCatalog(cfg_.tables));
+    *map_ = std::move(map.value());
     cfg_.sharding.default_shard = next.sharding.default_shard;
     set_log_level(cfg_.proxy.log_level);
     for (auto& [key, pool] : pools_) pool->resize(cfg_.proxy.pool_size, cfg_.proxy.pool_timeout_ms);

@@ -11,6 +11,8 @@
 #include "proxy/net.h"
 #include "proxy/auth/credential.h"
 #include "proxy/pool.h"
+#include "router/shard_map.h"
+#include "router/statement_cache.h"
 
 namespace sg::proxy {
 
@@ -61,6 +63,10 @@ public:
     // Number of sessions holding a server connection (in a transaction or mid-request).
     int active_sessions() const;
 
+    // Routing state: analyses of recent statements, and the shard map clients are routed by.
+    router::StatementCache& statements() { return *statements_; }
+    const router::ShardMap& shard_map() const { return *map_; }
+
     // The parsed password of a configured user (SCRAM secret derived once, not per login).
     const auth::Credential* credential(const std::string& user) const;
 
@@ -85,6 +91,8 @@ private:
     std::unique_ptr<net::asio::ssl::context> tls_;
     std::map<std::pair<int, std::string>, std::unique_ptr<Pool>> pools_;
     std::map<std::string, auth::Credential> credentials_;
+    std::unique_ptr<router::StatementCache> statements_;
+    std::unique_ptr<router::ShardMap> map_;
     // Sessions keep pointers to their UserConfig: user lists replaced by RELOAD stay alive.
     std::vector<std::shared_ptr<std::vector<UserConfig>>> retired_users_;
     std::unordered_map<int32_t, Session*> sessions_;

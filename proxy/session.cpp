@@ -179,7 +179,16 @@ void Session::cancel_running() {
                    asio::detached);
 }
 
-char Session::transaction_status() const { return server_ ? server_->tx_status() : 'I'; }
+char Session::transaction_status() const {
+    if (server_) return server_->tx_status();
+    return pending_begin_.empty() ? 'I' : 'T';
+}
+
+bool Session::in_transaction() const { return transaction_status() != 'I'; }
+
+awaitable<void> Session::wait_replies_out() {
+    while (server_ && server_->outstanding() > 0) co_await released_.wait();
+}
 
 awaitable<bool> Session::read_more() {
     if (cstart_ > 0 && cstart_ == clen_) cstart_ = clen_ = 0;
@@ -206,6 +215,7 @@ awaitable<void> Session::fatal(std::string_view sqlstate, const std::string& mes
 }
 
 awaitable<void> Session::error_and_ready(std::string_view sqlstate, const std::string& message, std::string hint) {
+    co_await wait_replies_out();
     std::string out = error_frame(wire::Severity::Error, sqlstate, message, hint);
     ready_frame(out, transaction_status());
     ++proxy_.counters().errors;

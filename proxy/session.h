@@ -14,6 +14,8 @@
 #include "common/config.h"
 #include "proxy/net.h"
 #include "proxy/server_conn.h"
+#include "router/analyzer.h"
+#include "router/router.h"
 
 namespace sg::proxy {
 
@@ -27,6 +29,7 @@ const char* to_string(SessionState s);
 struct ClientStatement {
     uint64_t id = 0;          // server-side name is "sg<id>"
     std::string parse_frame;  // the Parse message to send to a server lacking it
+    std::shared_ptr<const router::Analysis> analysis;  // analysed once, at Parse
 };
 
 class Session : public ServerSink {
@@ -81,7 +84,16 @@ private:
     void translate_into(std::string& out, ServerConn& s, char type, std::string_view frame);
     void ensure_prepared(std::string& out, ServerConn& s, std::string_view name);
     char transaction_status() const;
-    int route_shard(std::string_view sql);
+    router::RouterContext router_context() const;
+    bool in_transaction() const;
+    // Replies the proxy composes itself wait until the replies owed to earlier requests are out.
+    awaitable<void> wait_replies_out();
+    awaitable<void> send_to_shard(int shard, std::string_view frame, std::string_view sql);
+    awaitable<void> handle_local(const router::Analysis& a);
+    awaitable<void> handle_session_statement(const router::Analysis& a, std::string_view frame, std::string_view sql);
+    // The shard an extended-protocol batch goes to, or -1 after reporting why it cannot go.
+    awaitable<int> route_batch(std::string_view batch, bool sync);
+    std::shared_ptr<const router::Analysis> statement_analysis(std::string_view name) const;
 
     Proxy& proxy_;
     net::ClientStream stream_;
@@ -111,6 +123,8 @@ private:
     bool skip_until_sync_ = false;
     std::unordered_map<std::string, ClientStatement> statements_;
     std::string unnamed_parse_;  // the client's last unnamed Parse
+    std::shared_ptr<const router::Analysis> unnamed_analysis_;
+    std::string pending_begin_;  // BEGIN held back until a statement picks the shard
     uint64_t unnamed_seq_ = 0;
     uint64_t client_id_;
     // Session settings: name -> the statement that sets it on a server.

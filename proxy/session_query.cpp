@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "proxy/admin.h"
+#include "proxy/fanout.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
@@ -41,26 +42,21 @@ void append_renamed(std::string& out, char type, std::string_view body, size_t n
 
 }  // namespace
 
-int Session::route_shard(std::string_view sql) {
-    if (!forced_shard_.empty()) {
-        int i = proxy_.config().shard_index(forced_shard_);
-        if (i >= 0) return i;
-    }
-    return proxy_.config().default_shard_index();
+router::RouterContext Session::router_context() const {
+    router::RouterContext ctx;
+    if (!forced_shard_.empty()) ctx.session_shard = forced_shard_;
+    ctx.default_shard = static_cast<uint16_t>(proxy_.config().default_shard_index());
+    return ctx;
+}
+
+std::shared_ptr<const router::Analysis> Session::statement_analysis(std::string_view name) const {
+    if (name.empty()) return unnamed_analysis_;
+    auto it = statements_.find(std::string(name));
+    return it == statements_.end() ? nullptr : it->second.analysis;
 }
 
 std::string Session::settings_sync_query(ServerConn& s) {
-    auto& applied = s.applied_settings();
-    if (applied == settings_) return {};
-    std::string q;
-    for (const auto& [name, stmt] : applied)
-        if (!settings_.count(name)) q += "RESET " + name + ";";
-    for (const auto& [name, stmt] : settings_) {
-        auto it = applied.find(name);
-        if (it == applied.end() || it->second != stmt) q += stmt + ";";
-    }
-    applied = settings_;
-    return q;
+    return settings_sync_statements(s.applied_settings(), settings_);
 }
 
 void Session::note_set_statement(std::string_view sql) {
@@ -138,6 +134,7 @@ void Session::translate_into(std::string& out, ServerConn& s, char type, std::st
             s.expect(ServerConn::Expect::ParseForward);
             if (p.statement.empty()) {
                 unnamed_parse_.assign(frame);
+                unnamed_analysis_ = proxy_.statements().get(std::string(p.query));
                 ++unnamed_seq_;
                 s.unnamed_owner() = {client_id_, unnamed_seq_};
                 out.append(frame);
@@ -145,6 +142,7 @@ void Session::translate_into(std::string& out, ServerConn& s, char type, std::st
             }
             ClientStatement st;
             st.id = g_next_statement_id++;
+            st.analysis = proxy_.statements().get(std::string(p.query));
             wire::Parse renamed = p;
             std::string sname = fmt::format("sg{}", st.id);
             renamed.statement = sname;
@@ -205,16 +203,21 @@ awaitable<void> Session::flush_batch(bool sync) {
         }
         co_return;
     }
-    // Route by the first Parse'd text in the batch (the router plugs in here).
-    int shard = route_shard({});
+    int shard = co_await route_batch(batch, sync);
+    if (shard < 0) co_return;
     if (!co_await attach_server(shard, sync)) co_return;
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
     ServerConn& s = *server_;
     std::string out;
-    if (std::string sync_q = settings_sync_query(s); !sync_q.empty()) {
+    std::string prelude = settings_sync_query(s);
+    if (!pending_begin_.empty()) {
+        prelude += pending_begin_;
+        pending_begin_.clear();
+    }
+    if (!prelude.empty()) {
         wire::MessageWriter w(out);
         w.begin('Q');
-        w.cstr(sync_q);
+        w.cstr(prelude);
         w.end();
         s.expect(ServerConn::Expect::SwallowToReady);
     }
@@ -230,41 +233,95 @@ awaitable<void> Session::flush_batch(bool sync) {
     co_await s.write(out);
 }
 
-awaitable<void> Session::handle_query(std::string_view frame, std::string_view sql) {
-    ++proxy_.counters().queries;
-    if (admin_) {
-        std::string out = co_await run_admin_command(proxy_, *this, sql);
-        co_await send(out);
-        co_return;
-    }
-    if (auto ch = parse_setting_statement(sql); ch && ch->proxy_local) {
-        // shardgate.* settings are the proxy's own: answered here, never sent to a shard.
-        if (ch->name != "shardgate.shard") {
-            co_await error_and_ready("42704", fmt::format("unrecognized configuration parameter \"{}\"", ch->name));
-            co_return;
-        }
-        if (ch->kind == SettingChange::Set && proxy_.config().shard_index(ch->value) < 0) {
-            co_await error_and_ready("22023", fmt::format("shardgate.shard: no shard named \"{}\"", ch->value));
-            co_return;
-        }
-        forced_shard_ = ch->kind == SettingChange::Set ? ch->value : std::string();
+awaitable<int> Session::route_batch(std::string_view batch, bool sync) {
+    // Every Bind of the batch must land on one shard: the batch is one implicit transaction.
+    std::map<std::string, std::shared_ptr<const router::Analysis>, std::less<>> parsed;
+    int shard = -1;
+    std::string shard_reason;
+    auto refuse = [&](std::string_view sqlstate, const std::string& msg) -> awaitable<int> {
+        co_await wait_replies_out();
         std::string out;
         wire::MessageWriter w(out);
-        w.begin('C');
-        w.cstr(ch->kind == SettingChange::Set ? "SET" : "RESET");
-        w.end();
-        out.append({'Z', 0, 0, 0, 5, transaction_status()});
+        wire::ErrorBuilder(wire::Severity::Error, sqlstate, msg).encode_error(w);
+        ++proxy_.counters().errors;
+        if (sync) out.append({'Z', 0, 0, 0, 5, transaction_status()});
+        else skip_until_sync_ = true;
         co_await send(out);
-        co_return;
+        co_return -1;
+    };
+    size_t pos = 0;
+    std::shared_ptr<const router::Analysis> first_parsed;
+    while (pos + 5 <= batch.size()) {
+        size_t len = (size_t(uint8_t(batch[pos + 1])) << 24) | (size_t(uint8_t(batch[pos + 2])) << 16) |
+                     (size_t(uint8_t(batch[pos + 3])) << 8) | size_t(uint8_t(batch[pos + 4]));
+        char type = batch[pos];
+        std::string_view body = batch.substr(pos + 5, len - 4);
+        pos += len + 1;
+        if (type == 'P') {
+            wire::Parse p;
+            if (!wire::decode(bytes_of(body), p).ok()) co_return co_await refuse("08P01", "invalid Parse message");
+            auto a = proxy_.statements().get(std::string(p.query));
+            parsed[std::string(p.statement)] = a;
+            if (!first_parsed) first_parsed = a;
+            continue;
+        }
+        if (type != 'B') continue;
+        wire::Bind b;
+        if (!wire::decode(bytes_of(body), b).ok()) co_return co_await refuse("08P01", "invalid Bind message");
+        auto it = parsed.find(b.statement);
+        auto a = it != parsed.end() ? it->second : statement_analysis(b.statement);
+        if (!a) continue;  // unknown statement: the shard reports it
+        router::Params params;
+        params.reserve(b.params.size());
+        for (size_t i = 0; i < b.params.size(); ++i) {
+            router::Param prm;
+            prm.null = !b.params[i].has_value();
+            prm.format = b.param_format(i) == wire::FormatCode::Binary ? router::ParamFormat::Binary
+                                                                       : router::ParamFormat::Text;
+            if (b.params[i]) prm.bytes = wire::as_chars(*b.params[i]);
+            params.push_back(prm);
+        }
+        router::Route r = router::route(*a, params, proxy_.shard_map(), router_context());
+        using K = router::Route::Kind;
+        if (r.kind == K::Error) co_return co_await refuse(r.error.sqlstate, r.error.message);
+        if (r.kind == K::Local || r.kind == K::Session) continue;
+        if (r.shards.size() != 1)
+            co_return co_await refuse(
+                "0A000", fmt::format("this statement needs {} shards; with the extended protocol a statement must "
+                                     "target one shard (send it with the simple protocol, or add the shard key)",
+                                     r.shards.size()));
+        int target = r.shards.front();
+        if (shard >= 0 && shard != target)
+            co_return co_await refuse(
+                "0A000", fmt::format("the statements sent before one Sync target different shards (\"{}\" and \"{}\"); "
+                                     "a transaction cannot span shards in this version",
+                                     proxy_.config().shards[shard].name, proxy_.config().shards[target].name));
+        shard = target;
     }
-    int shard = route_shard(sql);
+    if (shard >= 0) co_return shard;
+    if (server_) co_return server_->target().shard;
+    // No Bind (Parse/Describe only): where the text alone points, else the default shard.
+    if (first_parsed) {
+        router::Route r = router::route(*first_parsed, {}, proxy_.shard_map(), router_context());
+        if (r.kind != router::Route::Kind::Error && r.shards.size() == 1) co_return r.shards.front();
+    }
+    co_return proxy_.config().default_shard_index();
+}
+
+awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::string_view sql) {
     if (!co_await attach_server(shard, true)) co_return;
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
     ServerConn& s = *server_;
     s.count_query();
-    std::string sync_q = settings_sync_query(s);
+    std::string prelude = settings_sync_query(s);
+    if (!pending_begin_.empty()) {
+        prelude += pending_begin_;
+        pending_begin_.clear();
+    }
     note_set_statement(sql);
-    if (sync_q.empty()) {
+    // The simple query destroys the unnamed statement on that server.
+    s.unnamed_owner() = {0, 0};
+    if (prelude.empty()) {
         s.expect(ServerConn::Expect::Ready);
         co_await s.write(frame);
         co_return;
@@ -272,16 +329,143 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     std::string out;
     wire::MessageWriter w(out);
     w.begin('Q');
-    w.cstr(sync_q);
+    w.cstr(prelude);
     w.end();
     s.expect(ServerConn::Expect::SwallowToReady);
     s.expect(ServerConn::Expect::Ready);
     out.append(frame);
-    // The simple query destroys the unnamed statement on that server.
-    s.unnamed_owner() = {0, 0};
     co_await s.write(out);
-    // A SET applied through the query itself is now in effect on this server too.
+    // A SET sent in the query itself is now in effect on this server too.
     s.applied_settings() = settings_;
+}
+
+awaitable<void> Session::handle_local(const router::Analysis& a) {
+    co_await wait_replies_out();
+    std::string out;
+    wire::MessageWriter w(out);
+    using SK = router::StatementKind;
+    if (a.kind == SK::SetShard) {
+        forced_shard_ = a.session_shard;
+        w.begin('C');
+        w.cstr("SET");
+        w.end();
+    } else if (a.kind == SK::ResetShard) {
+        forced_shard_.clear();
+        w.begin('C');
+        w.cstr("RESET");
+        w.end();
+    } else {  // SHOW shardgate.shard
+        w.begin('T');
+        w.i16(1);
+        w.cstr("shardgate.shard");
+        w.i32(0);
+        w.i16(0);
+        w.i32(25);
+        w.i16(-1);
+        w.i32(-1);
+        w.i16(0);
+        w.end();
+        w.begin('D');
+        w.i16(1);
+        w.i32(static_cast<int32_t>(forced_shard_.size()));
+        w.bytes(forced_shard_);
+        w.end();
+        w.begin('C');
+        w.cstr("SHOW");
+        w.end();
+    }
+    out.append({'Z', 0, 0, 0, 5, transaction_status()});
+    co_await send(out);
+}
+
+awaitable<void> Session::handle_session_statement(const router::Analysis& a, std::string_view frame,
+                                                  std::string_view sql) {
+    using SK = router::StatementKind;
+    const int default_shard = proxy_.config().default_shard_index();
+    if (server_) {
+        co_await send_to_shard(server_->target().shard, frame, sql);
+        co_return;
+    }
+    auto local_reply = [&](std::string_view tag, char status) -> awaitable<void> {
+        co_await wait_replies_out();
+        std::string out;
+        wire::MessageWriter w(out);
+        w.begin('C');
+        w.cstr(tag);
+        w.end();
+        out.append({'Z', 0, 0, 0, 5, status});
+        co_await send(out);
+    };
+    switch (a.kind) {
+        case SK::Begin:
+            // Held back: the transaction's first statement decides which shard runs it.
+            if (pending_begin_.empty()) pending_begin_.assign(sql);
+            co_await local_reply("BEGIN", 'T');
+            co_return;
+        case SK::Commit:
+        case SK::Rollback:
+            if (!pending_begin_.empty() && !a.is_write) {
+                // Nothing ran: there is nothing to commit anywhere.
+                pending_begin_.clear();
+                co_await local_reply(a.kind == SK::Commit ? "COMMIT" : "ROLLBACK", 'I');
+                co_return;
+            }
+            break;
+        default: break;
+    }
+    int shard = default_shard;
+    if (!forced_shard_.empty()) shard = std::max(0, proxy_.config().shard_index(forced_shard_));
+    co_await send_to_shard(shard, frame, sql);
+}
+
+awaitable<void> Session::handle_query(std::string_view frame, std::string_view sql) {
+    ++proxy_.counters().queries;
+    if (admin_) {
+        co_await wait_replies_out();
+        std::string out = co_await run_admin_command(proxy_, *this, sql);
+        co_await send(out);
+        co_return;
+    }
+    auto analysis = proxy_.statements().get(std::string(sql));
+    const router::Analysis& a = *analysis;
+    router::Route r = router::route(a, {}, proxy_.shard_map(), router_context());
+    using K = router::Route::Kind;
+    switch (r.kind) {
+        case K::Error: co_await error_and_ready(r.error.sqlstate, r.error.message); co_return;
+        case K::Local: co_await handle_local(a); co_return;
+        case K::Session: co_await handle_session_statement(a, frame, sql); co_return;
+        case K::Single:
+        case K::Default: co_await send_to_shard(r.shards.front(), frame, sql); co_return;
+        case K::Multi:
+        case K::All: break;
+    }
+    if (r.shards.size() == 1 && r.insert_rows.size() <= 1) {
+        co_await send_to_shard(r.shards.front(), frame, sql);
+        co_return;
+    }
+    if (in_transaction()) {
+        co_await error_and_ready(
+            "0A000",
+            fmt::format("this statement touches {} shards and a transaction is open; a transaction cannot span "
+                        "shards in this version",
+                        r.shards.size()),
+            "run it outside the transaction, or restrict it to one shard key");
+        co_return;
+    }
+    co_await wait_replies_out();
+    release_server();
+    std::vector<ShardQuery> queries;
+    if (!r.insert_rows.empty()) {
+        for (const auto& part : r.insert_rows)
+            queries.push_back({part.shard, router::render_insert_subset(a, sql, part.rows).sql});
+    } else {
+        for (uint16_t shard : r.shards) queries.push_back({shard, std::string(sql)});
+    }
+    if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    std::string reply = co_await run_fanout(proxy_, *user_, queries, settings_);
+    note_set_statement(sql);
+    if (state_ == SessionState::Busy) transition(SessionState::Ready);
+    co_await send(reply);
 }
 
 awaitable<void> Session::serve_loop() {

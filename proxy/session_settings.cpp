@@ -163,6 +163,20 @@ std::string startup_setting_statement(std::string_view name, std::string_view va
     return "SELECT pg_catalog.set_config(" + quote_literal(name) + ", " + quote_literal(value) + ", false)";
 }
 
+std::string settings_sync_statements(std::map<std::string, std::string>& applied,
+                                     const std::map<std::string, std::string>& desired) {
+    if (applied == desired) return {};
+    std::string q;
+    for (const auto& [name, stmt] : applied)
+        if (!desired.count(name)) q += "RESET " + name + ";";
+    for (const auto& [name, stmt] : desired) {
+        auto it = applied.find(name);
+        if (it == applied.end() || it->second != stmt) q += stmt + ";";
+    }
+    applied = desired;
+    return q;
+}
+
 bool is_connection_parameter(std::string_view name) {
     return name == "user" || name == "database" || name == "replication" || name == "options" ||
            name.starts_with("_pq_.");

@@ -6,6 +6,7 @@
 // packet and from plain `SET name TO value` statements.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,11 @@ std::optional<SettingChange> parse_setting_statement(std::string_view sql);
 
 // The statement that applies a startup parameter on a server.
 std::string startup_setting_statement(std::string_view name, std::string_view value);
+
+// The statements that bring a server's `applied` settings in line with `desired` (resetting
+// what a previous owner set), and records them as applied. Empty when they already match.
+std::string settings_sync_statements(std::map<std::string, std::string>& applied,
+                                     const std::map<std::string, std::string>& desired);
 
 // Startup parameters that are not settings (the proxy consumes them itself).
 bool is_connection_parameter(std::string_view name);

@@ -1,0 +1,33 @@
+// Running one simple-protocol statement on several shards and merging the replies into the
+// single reply the client expects: one RowDescription, every shard's rows, one CommandComplete
+// with the summed count. Only used outside transactions (each shard commits on its own), and
+// only for statements the router says may be answered by concatenation.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/config.h"
+#include "proxy/net.h"
+
+namespace sg::proxy {
+
+class Proxy;
+
+struct ShardQuery {
+    uint16_t shard = 0;
+    std::string sql;
+};
+
+// Returns the complete reply for the client, up to and including ReadyForQuery ('I').
+// `settings` are the session's settings, applied on each server first.
+net::awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const std::vector<ShardQuery>& queries,
+                                       const std::map<std::string, std::string>& settings);
+
+// Merges CommandComplete tags of the same command from several shards ("UPDATE 3" +
+// "UPDATE 4" = "UPDATE 7"; "INSERT 0 2" + "INSERT 0 1" = "INSERT 0 3"; "CREATE TABLE" stays).
+std::string merge_command_tags(const std::vector<std::string>& tags);
+
+}  // namespace sg::proxy

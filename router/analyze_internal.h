@@ -1,0 +1,48 @@
+// Shared between the analyzer's translation units; not part of the router's public API.
+#pragma once
+
+#include <pg_query/pg_query.pb-c.h>
+
+#include <string>
+#include <vector>
+
+#include "router/analyzer.h"
+
+namespace sg::router::detail {
+
+struct Context {
+    const std::string& sql;
+    const TableCatalog& catalog;
+};
+
+// A table reference: the RangeVar, its [[tables]] entry (null when unlisted) and the name a
+// column qualifier uses for it (the alias when there is one).
+struct Rel {
+    const PgQuery__RangeVar* rv = nullptr;
+    const TableConfig* cfg = nullptr;
+    std::string ref_name;
+    bool sharded() const { return cfg && cfg->kind == TableKind::Sharded; }
+    bool reference() const { return cfg && cfg->kind == TableKind::Reference; }
+};
+
+Rel make_rel(const PgQuery__RangeVar& rv, const TableCatalog& catalog);
+// Every table the message reads or writes, anywhere (subqueries, CTE bodies), minus
+// references to the statement's own CTE names.
+std::vector<Rel> all_relations(const ProtobufCMessage* m, const TableCatalog& catalog);
+
+void analyze_select(const PgQuery__SelectStmt& s, const Context& ctx, Analysis& a);
+void analyze_update(const PgQuery__UpdateStmt& s, const Context& ctx, Analysis& a);
+void analyze_delete(const PgQuery__DeleteStmt& s, const Context& ctx, Analysis& a);
+void analyze_insert(const PgQuery__InsertStmt& s, const Context& ctx, Analysis& a);
+void analyze_copy(const PgQuery__CopyStmt& s, const Context& ctx, Analysis& a);
+// DDL and other utility statements: placement by the tables they name.
+void analyze_utility(const PgQuery__Node& stmt, const Context& ctx, Analysis& a);
+// Dispatch on one statement node (used for EXPLAIN / DECLARE / PREPARE bodies too).
+void analyze_node(const PgQuery__Node& stmt, const Context& ctx, Analysis& a);
+
+inline void refuse(Analysis& a, std::string message,
+                   const char* state = sqlstate::kFeatureNotSupported) {
+    if (!a.refusal) a.refusal = Error{state, std::move(message)};
+}
+
+}  // namespace sg::router::detail

@@ -1,0 +1,472 @@
+// SELECT / UPDATE / DELETE: which tables, whether sharded ones are co-located and joined on
+// their keys, and which key values the WHERE clause restricts the statement to.
+#include <algorithm>
+#include <numeric>
+#include <set>
+
+#include "router/analyze_internal.h"
+#include "router/pg_array.h"
+#include "router/sql_nodes.h"
+
+namespace sg::router::detail {
+namespace {
+
+// The FROM side of a statement: relations whose columns WHERE can see, the join conditions
+// between them, and pairs linked by JOIN ... USING (key).
+struct Scope {
+    std::vector<Rel> rels;
+    std::vector<const PgQuery__Node*> join_quals;
+    std::vector<std::pair<size_t, size_t>> links;
+};
+
+void add_from_item(const PgQuery__Node* n, const Context& ctx, Scope& scope) {
+    if (!n) return;
+    if (n->node_case == PG_QUERY__NODE__NODE_RANGE_VAR) {
+        scope.rels.push_back(make_rel(*n->range_var, ctx.catalog));
+    } else if (n->node_case == PG_QUERY__NODE__NODE_JOIN_EXPR) {
+        const PgQuery__JoinExpr& j = *n->join_expr;
+        size_t first = scope.rels.size();
+        add_from_item(j.larg, ctx, scope);
+        size_t split = scope.rels.size();
+        add_from_item(j.rarg, ctx, scope);
+        if (j.quals) scope.join_quals.push_back(j.quals);
+        // USING (c): a left and a right relation sharded on c are joined on their keys.
+        for (size_t u = 0; u < j.n_using_clause; ++u) {
+            std::string_view col = string_value(j.using_clause[u]);
+            for (size_t l = first; l < split; ++l) {
+                for (size_t r = split; r < scope.rels.size(); ++r) {
+                    if (scope.rels[l].sharded() && scope.rels[r].sharded() &&
+                        scope.rels[l].cfg->shard_key == col && scope.rels[r].cfg->shard_key == col) {
+                        scope.links.emplace_back(l, r);
+                    }
+                }
+            }
+        }
+    }
+    // Subqueries and functions in FROM are not scope members: their tables are found by
+    // all_relations() and judged there.
+}
+
+// Index into scope.rels of the sharded relation whose key column `n` names, or -1.
+int key_column_rel(const PgQuery__Node* n, const Scope& scope) {
+    auto col = column_name(n);
+    if (!col) return -1;
+    for (size_t i = 0; i < scope.rels.size(); ++i) {
+        const Rel& r = scope.rels[i];
+        if (!r.sharded() || r.cfg->shard_key != col->column) continue;
+        if (col->relation.empty()) return static_cast<int>(i);
+        if (col->relation != r.ref_name) continue;
+        if (!col->schema.empty() &&
+            (!r.rv->schemaname || col->schema != std::string_view(r.rv->schemaname))) {
+            continue;
+        }
+        return static_cast<int>(i);
+    }
+    return -1;
+}
+
+struct Candidate {
+    std::vector<KeyRef> keys;
+    std::string describe;
+};
+
+KeyRef to_ref(KeyExpr&& k) {
+    KeyRef r;
+    r.source = k.kind == KeyExpr::Kind::Param ? KeyRef::Source::Param : KeyRef::Source::Value;
+    r.value = std::move(k.value);
+    r.param = k.param;
+    r.text = std::move(k.text);
+    return r;
+}
+
+// Adds `expr` as a key value; false when it cannot be used. An invalid literal refuses the
+// statement with PostgreSQL's own coercion error.
+bool add_key(const PgQuery__Node* expr, KeyType t, Candidate& c, Analysis& a) {
+    KeyExpr k = key_expr(expr, t);
+    if (k.kind == KeyExpr::Kind::Unusable) return false;
+    if (k.kind == KeyExpr::Kind::Invalid) {
+        refuse(a, k.error.message, k.error.sqlstate.c_str());
+        return false;
+    }
+    c.keys.push_back(to_ref(std::move(k)));
+    return true;
+}
+
+// `key = ANY(...)`: an array parameter, ARRAY[...] or an array literal '{...}'.
+bool add_any_keys(const PgQuery__Node* rhs, KeyType t, Candidate& c, Analysis& a) {
+    const PgQuery__Node* inner = rhs;
+    while (inner && inner->node_case == PG_QUERY__NODE__NODE_TYPE_CAST) inner = inner->type_cast->arg;
+    if (!inner) return false;
+    if (inner->node_case == PG_QUERY__NODE__NODE_PARAM_REF) {
+        KeyRef r;
+        r.source = KeyRef::Source::ArrayParam;
+        r.param = inner->param_ref->number;
+        r.text = "$" + std::to_string(r.param);
+        c.keys.push_back(std::move(r));
+        return true;
+    }
+    if (inner->node_case == PG_QUERY__NODE__NODE_A_ARRAY_EXPR) {
+        for (size_t i = 0; i < inner->a_array_expr->n_elements; ++i) {
+            if (!add_key(inner->a_array_expr->elements[i], t, c, a)) return false;
+        }
+        return true;
+    }
+    if (inner->node_case == PG_QUERY__NODE__NODE_A_CONST &&
+        inner->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL) {
+        auto keys = parse_text_array(t, inner->a_const->sval->sval);
+        if (!keys) {
+            refuse(a, keys.error().message, keys.error().sqlstate.c_str());
+            return false;
+        }
+        for (auto& k : *keys) c.keys.push_back(KeyRef{KeyRef::Source::Value, std::move(k), 0,
+                                                      display_key(t, k)});
+        return true;
+    }
+    return false;
+}
+
+// One conjunct: either a join of two key columns (recorded as a link) or a restriction of a
+// key column to values (returned as a candidate).
+std::optional<Candidate> read_conjunct(const PgQuery__Node* n, Scope& scope, KeyType t,
+                                       Analysis& a) {
+    if (n->node_case != PG_QUERY__NODE__NODE_A_EXPR) return std::nullopt;
+    const PgQuery__AExpr& e = *n->a_expr;
+    if (operator_name(e) != "=") return std::nullopt;
+    Candidate c;
+    int l = key_column_rel(e.lexpr, scope);
+    int r = key_column_rel(e.rexpr, scope);
+    switch (e.kind) {
+        case PG_QUERY__A__EXPR__KIND__AEXPR_OP:
+            if (l >= 0 && r >= 0) {
+                scope.links.emplace_back(l, r);
+                return std::nullopt;
+            }
+            if (l >= 0 ? !add_key(e.rexpr, t, c, a) : r < 0 || !add_key(e.lexpr, t, c, a)) {
+                return std::nullopt;
+            }
+            c.describe = scope.rels[l >= 0 ? l : r].cfg->shard_key + " = ";
+            break;
+        case PG_QUERY__A__EXPR__KIND__AEXPR_IN: {
+            if (l < 0 || !e.rexpr || e.rexpr->node_case != PG_QUERY__NODE__NODE_LIST) {
+                return std::nullopt;
+            }
+            for (size_t i = 0; i < e.rexpr->list->n_items; ++i) {
+                if (!add_key(e.rexpr->list->items[i], t, c, a)) return std::nullopt;
+            }
+            c.describe = scope.rels[l].cfg->shard_key + " IN ";
+            break;
+        }
+        case PG_QUERY__A__EXPR__KIND__AEXPR_OP_ANY:
+            if (l < 0 || !add_any_keys(e.rexpr, t, c, a)) return std::nullopt;
+            c.describe = scope.rels[l].cfg->shard_key + " = ANY ";
+            break;
+        default: return std::nullopt;
+    }
+    std::string values;
+    for (const auto& k : c.keys) values += (values.empty() ? "" : ", ") + k.text;
+    c.describe += c.keys.size() == 1 && e.kind == PG_QUERY__A__EXPR__KIND__AEXPR_OP
+                      ? values
+                      : "(" + values + ")";
+    return c;
+}
+
+size_t find_root(std::vector<size_t>& parent, size_t x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+}
+
+// The placement shared by SELECT/UPDATE/DELETE once the scope is known. `all` holds every
+// table of the statement, including the scope's.
+void place(Scope& scope, const std::vector<Rel>& all, const PgQuery__Node* where, Analysis& a) {
+    // A FROM item missing from `all` names a CTE, not a table, whatever [[tables]] says.
+    for (Rel& s : scope.rels) {
+        if (std::none_of(all.begin(), all.end(), [&](const Rel& r) { return r.rv == s.rv; })) {
+            s.cfg = nullptr;
+        }
+    }
+    std::vector<size_t> sharded;
+    for (size_t i = 0; i < scope.rels.size(); ++i) {
+        if (scope.rels[i].sharded()) sharded.push_back(i);
+    }
+    const Rel* unlisted = nullptr;
+    bool any_reference = false;
+    for (const Rel& r : all) {
+        if (!r.cfg && !unlisted) unlisted = &r;
+        any_reference |= r.reference();
+        if (!r.sharded()) continue;
+        bool in_scope = std::any_of(scope.rels.begin(), scope.rels.end(),
+                                    [&](const Rel& s) { return s.rv == r.rv; });
+        if (!in_scope) {
+            refuse(a, "subquery or CTE reads sharded table \"" + r.cfg->name +
+                          "\", whose rows are spread over several shards; join it on the shard "
+                          "key in the main FROM clause instead");
+            return;
+        }
+    }
+    if (a.table.empty() && !all.empty()) {
+        const Rel& first = sharded.empty() ? all.front() : scope.rels[sharded.front()];
+        a.table = qualified_name(*first.rv);
+        if (first.cfg) a.table_config = *first.cfg;
+    }
+    if (sharded.empty()) {
+        a.placement = unlisted ? Placement::Unsharded
+                               : (any_reference ? Placement::Reference : Placement::None);
+        return;
+    }
+    const TableConfig& lead = *scope.rels[sharded.front()].cfg;
+    a.placement = Placement::Sharded;
+    a.key_type = lead.key_type;
+    if (unlisted) {
+        refuse(a, "statement combines sharded table \"" + lead.name + "\" with table \"" +
+                      qualified_name(*unlisted->rv) +
+                      "\", which is not in [[tables]] and lives only on the default shard");
+        return;
+    }
+    for (size_t i : sharded) {
+        const TableConfig& c = *scope.rels[i].cfg;
+        if (c.key_type != lead.key_type) {
+            refuse(a, "tables \"" + lead.name + "\" (" + to_string(lead.key_type) + ") and \"" +
+                          c.name + "\" (" + to_string(c.key_type) +
+                          ") are sharded on different key types, so they are not co-located");
+            return;
+        }
+    }
+    std::vector<const PgQuery__Node*> conjuncts, join_conjuncts;
+    flatten_and(where, conjuncts);
+    for (const auto* q : scope.join_quals) flatten_and(q, join_conjuncts);
+    for (const auto* q : join_conjuncts) read_conjunct(q, scope, a.key_type, a);  // links only
+    std::optional<Candidate> best;
+    for (const auto* q : conjuncts) {
+        auto c = read_conjunct(q, scope, a.key_type, a);
+        // Every conjunct alone bounds the rows to its keys, so the smallest one is exact.
+        if (c && (!best || c->keys.size() < best->keys.size())) best = std::move(c);
+    }
+    std::vector<size_t> parent(scope.rels.size());
+    std::iota(parent.begin(), parent.end(), 0);
+    for (auto [l, r] : scope.links) parent[find_root(parent, l)] = find_root(parent, r);
+    for (size_t i : sharded) {
+        if (find_root(parent, i) != find_root(parent, sharded.front())) {
+            refuse(a, "join of sharded tables \"" + lead.name + "\" and \"" +
+                          scope.rels[i].cfg->name + "\" is not on their shard keys (" +
+                          scope.rels[sharded.front()].ref_name + "." + lead.shard_key + " = " +
+                          scope.rels[i].ref_name + "." + scope.rels[i].cfg->shard_key +
+                          "); cross-shard joins are not supported");
+            return;
+        }
+    }
+    if (sharded.size() > 1) a.why.push_back("co-located join on the shard key");
+    if (best) {
+        a.keys = std::move(best->keys);
+        a.why.push_back("WHERE " + best->describe);
+    } else {
+        a.why.push_back("no usable shard-key condition on \"" + lead.name + "\"");
+    }
+}
+
+bool is_known_aggregate(std::string_view f) {
+    static const std::set<std::string_view> kAggregates = {
+        "count", "sum", "avg", "min", "max", "array_agg", "string_agg", "bool_and", "bool_or",
+        "every", "bit_and", "bit_or", "bit_xor", "json_agg", "jsonb_agg", "json_object_agg",
+        "jsonb_object_agg", "xmlagg", "stddev", "stddev_pop", "stddev_samp", "variance",
+        "var_pop", "var_samp", "corr", "covar_pop", "covar_samp", "percentile_cont",
+        "percentile_disc", "mode", "rank", "dense_rank", "range_agg", "range_intersect_agg"};
+    return kAggregates.count(f) > 0;
+}
+
+// The first aggregate or window function in `m`, not looking into subqueries.
+std::string find_aggregate(const ProtobufCMessage* m) {
+    std::string found;
+    walk(m, [&](const ProtobufCMessage& msg) {
+        if (!found.empty() || msg.descriptor == &pg_query__sub_link__descriptor) return false;
+        if (msg.descriptor != &pg_query__func_call__descriptor) return true;
+        const auto& f = reinterpret_cast<const PgQuery__FuncCall&>(msg);
+        std::string_view name = f.n_funcname ? string_value(f.funcname[f.n_funcname - 1]) : "";
+        if (f.over) {
+            found = "window function " + std::string(name) + "()";
+        } else if (f.agg_star || f.agg_distinct || f.n_agg_order || f.agg_filter ||
+                   f.agg_within_group || is_known_aggregate(name)) {
+            found = "aggregate function " + std::string(name) + "()";
+        }
+        return found.empty();
+    });
+    return found;
+}
+
+// What stops several shards' rows from being concatenated into the right answer.
+std::string fanout_blocker(const PgQuery__SelectStmt& s) {
+    for (size_t i = 0; i < s.n_target_list; ++i) {
+        auto agg = find_aggregate(&s.target_list[i]->base);
+        if (!agg.empty()) return agg;
+    }
+    if (s.n_group_clause) return "GROUP BY";
+    if (s.having_clause) return "HAVING";
+    if (s.n_distinct_clause) return "DISTINCT";
+    if (s.n_window_clause) return "WINDOW";
+    if (s.n_sort_clause) {
+        for (size_t i = 0; i < s.n_sort_clause; ++i) {
+            auto agg = find_aggregate(&s.sort_clause[i]->base);
+            if (!agg.empty()) return agg;
+        }
+        return "ORDER BY";
+    }
+    if (s.limit_count) return "LIMIT";
+    if (s.limit_offset) return "OFFSET";
+    return "";
+}
+
+const char* set_operation_name(const PgQuery__SelectStmt& s) {
+    switch (s.op) {
+        case PG_QUERY__SET_OPERATION__SETOP_UNION: return s.all ? "UNION ALL" : "UNION";
+        case PG_QUERY__SET_OPERATION__SETOP_INTERSECT: return s.all ? "INTERSECT ALL" : "INTERSECT";
+        case PG_QUERY__SET_OPERATION__SETOP_EXCEPT: return s.all ? "EXCEPT ALL" : "EXCEPT";
+        default: return nullptr;
+    }
+}
+
+// UNION/INTERSECT/EXCEPT: each arm is placed on its own; together they need the union of
+// the arms' shards (every shard when one arm has no key).
+void analyze_set_operation(const PgQuery__SelectStmt& s, const Context& ctx, Analysis& a) {
+    Analysis left, right;
+    analyze_select(*s.larg, ctx, left);
+    analyze_select(*s.rarg, ctx, right);
+    a = std::move(left);
+    if (right.refusal) refuse(a, right.refusal->message, right.refusal->sqlstate.c_str());
+    if (a.placement != right.placement || a.key_type != right.key_type) {
+        if (a.placement == Placement::Sharded || right.placement == Placement::Sharded) {
+            if (a.placement == Placement::Sharded && right.placement == Placement::Sharded) {
+                refuse(a, std::string(set_operation_name(s)) +
+                              " of tables sharded on different key types");
+            } else if (a.placement == Placement::Unsharded ||
+                       right.placement == Placement::Unsharded) {
+                refuse(a, std::string(set_operation_name(s)) +
+                              " combines a sharded table with a table that lives only on the "
+                              "default shard");
+            }
+            if (right.placement == Placement::Sharded) {
+                a.table = right.table;
+                a.table_config = right.table_config;
+                a.key_type = right.key_type;
+            }
+            a.placement = Placement::Sharded;
+        } else if (right.placement == Placement::Unsharded) {
+            a.placement = Placement::Unsharded;
+        }
+    }
+    // Both arms keyed: their key union. Otherwise the sharded arm(s) need every shard.
+    bool left_keyed = !a.keys.empty() || a.placement != Placement::Sharded;
+    bool right_keyed = !right.keys.empty() || right.placement != Placement::Sharded;
+    if (left_keyed && right_keyed) {
+        a.keys.insert(a.keys.end(), right.keys.begin(), right.keys.end());
+    } else {
+        a.keys.clear();
+    }
+    a.why.insert(a.why.end(), right.why.begin(), right.why.end());
+    a.fanout_blocker = set_operation_name(s);
+    if (s.n_sort_clause && a.fanout_blocker.empty()) a.fanout_blocker = "ORDER BY";
+}
+
+}  // namespace
+
+Rel make_rel(const PgQuery__RangeVar& rv, const TableCatalog& catalog) {
+    Rel r;
+    r.rv = &rv;
+    r.cfg = catalog.find(rv.schemaname ? rv.schemaname : "", rv.relname ? rv.relname : "");
+    r.ref_name = rv.alias && rv.alias->aliasname ? rv.alias->aliasname
+                                                 : (rv.relname ? rv.relname : "");
+    return r;
+}
+
+std::vector<Rel> all_relations(const ProtobufCMessage* m, const TableCatalog& catalog) {
+    std::set<std::string_view> ctes;
+    std::vector<const PgQuery__RangeVar*> vars;
+    walk(m, [&](const ProtobufCMessage& msg) {
+        if (msg.descriptor == &pg_query__common_table_expr__descriptor) {
+            const auto& cte = reinterpret_cast<const PgQuery__CommonTableExpr&>(msg);
+            if (cte.ctename) ctes.insert(cte.ctename);
+        } else if (msg.descriptor == &pg_query__range_var__descriptor) {
+            vars.push_back(reinterpret_cast<const PgQuery__RangeVar*>(&msg));
+        }
+        return true;
+    });
+    std::vector<Rel> out;
+    for (const auto* rv : vars) {
+        bool is_cte = (!rv->schemaname || !*rv->schemaname) && rv->relname &&
+                      ctes.count(rv->relname) > 0;
+        if (!is_cte) out.push_back(make_rel(*rv, catalog));
+    }
+    return out;
+}
+
+void analyze_select(const PgQuery__SelectStmt& s, const Context& ctx, Analysis& a) {
+    a.kind = StatementKind::Select;
+    if (set_operation_name(s) && s.larg && s.rarg) {
+        analyze_set_operation(s, ctx, a);
+        return;
+    }
+    Scope scope;
+    for (size_t i = 0; i < s.n_from_clause; ++i) add_from_item(s.from_clause[i], ctx, scope);
+    place(scope, all_relations(&s.base, ctx.catalog), s.where_clause, a);
+    a.fanout_blocker = fanout_blocker(s);
+    if (s.into_clause) {
+        a.is_write = true;
+        if (a.placement == Placement::Sharded) {
+            refuse(a, "SELECT INTO from sharded table \"" + a.table +
+                          "\" is not supported; create the table and INSERT into it");
+        }
+    }
+}
+
+void analyze_update(const PgQuery__UpdateStmt& s, const Context& ctx, Analysis& a) {
+    a.kind = StatementKind::Update;
+    a.is_write = true;
+    a.returning = s.n_returning_list > 0;
+    Scope scope;
+    scope.rels.push_back(make_rel(*s.relation, ctx.catalog));
+    a.table = qualified_name(*s.relation);
+    if (scope.rels[0].cfg) a.table_config = *scope.rels[0].cfg;
+    for (size_t i = 0; i < s.n_from_clause; ++i) add_from_item(s.from_clause[i], ctx, scope);
+    place(scope, all_relations(&s.base, ctx.catalog), s.where_clause, a);
+    const Rel& target = scope.rels[0];
+    if (target.reference() && a.placement != Placement::Reference) {
+        refuse(a, "UPDATE of reference table \"" + a.table +
+                      "\" reads tables that are not reference tables; every shard's copy must "
+                      "stay identical");
+    }
+    if (!target.sharded()) return;
+    for (size_t i = 0; i < s.n_target_list; ++i) {
+        const auto* n = s.target_list[i];
+        if (n->node_case != PG_QUERY__NODE__NODE_RES_TARGET) continue;
+        const PgQuery__ResTarget& rt = *n->res_target;
+        if (!rt.name || target.cfg->shard_key != rt.name) continue;
+        auto self = column_name(rt.val);
+        if (self && self->column == target.cfg->shard_key &&
+            (self->relation.empty() || self->relation == target.ref_name)) {
+            continue;  // SET key = key
+        }
+        KeyExpr k = key_expr(rt.val, target.cfg->key_type);
+        if (k.kind == KeyExpr::Kind::Value || k.kind == KeyExpr::Kind::Param) {
+            a.key_assignment = to_ref(std::move(k));
+        } else {
+            a.key_assignment_unusable = true;
+        }
+    }
+}
+
+void analyze_delete(const PgQuery__DeleteStmt& s, const Context& ctx, Analysis& a) {
+    a.kind = StatementKind::Delete;
+    a.is_write = true;
+    a.returning = s.n_returning_list > 0;
+    Scope scope;
+    scope.rels.push_back(make_rel(*s.relation, ctx.catalog));
+    a.table = qualified_name(*s.relation);
+    if (scope.rels[0].cfg) a.table_config = *scope.rels[0].cfg;
+    for (size_t i = 0; i < s.n_using_clause; ++i) add_from_item(s.using_clause[i], ctx, scope);
+    place(scope, all_relations(&s.base, ctx.catalog), s.where_clause, a);
+    if (scope.rels[0].reference() && a.placement != Placement::Reference) {
+        refuse(a, "DELETE from reference table \"" + a.table +
+                      "\" reads tables that are not reference tables; every shard's copy must "
+                      "stay identical");
+    }
+}
+
+}  // namespace sg::router::detail

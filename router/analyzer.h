@@ -1,0 +1,141 @@
+// Statement -> Analysis: everything about a statement that routing needs and that does not
+// depend on parameter values or on the shard map, so one analysis serves every execution of
+// a prepared statement and every repeat of a simple-protocol text (see statement_cache.h).
+// It does depend on the [[tables]] catalog: drop cached analyses when the configuration
+// reloads.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "router/catalog.h"
+#include "router/hash.h"
+#include "router/hints.h"
+#include "router/parser.h"
+#include "router/result.h"
+
+namespace sg::router {
+
+enum class StatementKind : uint8_t {
+    Empty,        // only whitespace/comments
+    Select,
+    Insert,
+    Update,
+    Delete,
+    Copy,
+    Ddl,          // CREATE/ALTER/DROP/TRUNCATE/COMMENT/GRANT ...
+    Begin,        // BEGIN / START TRANSACTION
+    Commit,       // COMMIT / END / PREPARE TRANSACTION / COMMIT PREPARED
+    Rollback,     // ROLLBACK / ABORT / ROLLBACK PREPARED
+    Savepoint,    // SAVEPOINT / RELEASE / ROLLBACK TO
+    Set,          // a PostgreSQL setting (SET / RESET / DISCARD)
+    Show,
+    SetShard,     // proxy-local: SET shardgate.shard = 's2'
+    ResetShard,   // proxy-local: RESET shardgate.shard / SET shardgate.shard TO DEFAULT
+    ShowShard,    // proxy-local: SHOW shardgate.shard
+    Utility,      // VACUUM, ANALYZE, LOCK, DO, CALL, LISTEN, EXPLAIN ...
+    Unparseable,
+    Multi,        // several statements in one simple Query message
+};
+const char* to_string(StatementKind k);
+
+// Where the statement's tables live.
+enum class Placement : uint8_t {
+    None,       // no table at all (SELECT 1, BEGIN): the default shard serves it
+    Unsharded,  // tables not in [[tables]] (perhaps with reference tables): the default shard
+    Reference,  // only reference tables: a read goes to one shard, a write to all
+    Sharded,    // sharded tables: the shards owning `keys`, every shard when there are none
+    AllShards,  // DDL and utilities every shard must run (schema changes, VACUUM ...)
+};
+const char* to_string(Placement p);
+
+// One shard-key value of the statement, resolved at analysis time when it is a literal.
+struct KeyRef {
+    enum class Source : uint8_t { Value, Param, ArrayParam };
+    Source source = Source::Value;
+    Key value;         // Source::Value
+    int param = 0;     // 1-based $n for Param / ArrayParam
+    std::string text;  // as written ("42", "'a'", "$1"), for explanations
+};
+
+// One row of INSERT ... VALUES: its key and where it is written, so the proxy can rebuild an
+// INSERT holding only some rows.
+struct InsertRow {
+    KeyRef key;
+    uint32_t begin = 0;  // byte offsets of "( ... )" in the full text, end exclusive
+    uint32_t end = 0;
+};
+
+// A `$n` in the text (ParamRef location), for renumbering when rows are dropped.
+struct ParamUse {
+    uint32_t offset = 0;
+    uint32_t length = 0;
+    int number = 0;
+};
+
+struct CopyInfo {
+    enum class Format : uint8_t { Text, Csv, Binary };
+    Format format = Format::Text;
+    bool from_stdin = true;   // COPY ... FROM STDIN (false: TO STDOUT)
+    int key_column = -1;      // 0-based position of the shard key among the listed columns
+    int column_count = 0;
+    char delimiter = '\t';
+    char quote = '"';
+    char escape = '"';
+    std::string null_string = "\\N";
+    bool header = false;
+};
+
+struct Analysis {
+    StatementKind kind = StatementKind::Empty;
+    Placement placement = Placement::None;
+    bool is_write = false;
+
+    // The statement's principal table: the INSERT/UPDATE/DELETE/COPY target, the first
+    // sharded table of a SELECT, else its first table.
+    std::string table;
+    std::optional<TableConfig> table_config;  // when `table` is in [[tables]]
+    KeyType key_type = KeyType::BigInt;        // placement == Sharded
+
+    // Shard keys the statement is restricted to; empty with Sharded means every shard.
+    std::vector<KeyRef> keys;
+    // INSERT ... VALUES rows (one or more), in order; keys is then empty.
+    std::vector<InsertRow> rows;
+    std::vector<ParamUse> params;  // every $n, in text order (INSERT only)
+    uint32_t values_begin = 0;     // span of the VALUES row list (first "(" .. last ")")
+    uint32_t values_end = 0;
+    bool returning = false;
+    // UPDATE / ON CONFLICT DO UPDATE assigning the shard key; legal only when it provably
+    // stays in the statement's bucket (checked by the router once parameters are known).
+    std::optional<KeyRef> key_assignment;
+    bool key_assignment_unusable = false;  // assigned something the router cannot evaluate
+
+    // The construct that makes concatenating several shards' results wrong ("ORDER BY",
+    // "aggregate function count()", ...); empty when concatenation is the correct answer.
+    std::string fanout_blocker;
+    // A statement that can never be routed correctly (cross-shard join, invalid key literal).
+    std::optional<Error> refusal;
+
+    std::optional<ParseError> parse_error;
+    bool names_distributed_table = false;  // unparseable text naming a sharded/reference table
+    std::optional<KeyType> hint_key_type;  // key type for a shardgate.key hint, when known
+
+    std::optional<CopyInfo> copy;
+    std::string session_shard;  // SetShard: the shard named
+    Hints hints;
+
+    // Statement span in the full text (multi-statement texts) and the parts of a Multi.
+    uint32_t stmt_begin = 0;
+    uint32_t stmt_end = 0;
+    std::vector<Analysis> statements;
+
+    // Why the analysis came out this way, for `shardgate route`.
+    std::vector<std::string> why;
+};
+
+// Never fails: parse errors, refusals and invalid literals are recorded in the Analysis.
+Analysis analyze(const std::string& sql, const TableCatalog& catalog);
+
+}  // namespace sg::router

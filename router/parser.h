@@ -1,0 +1,73 @@
+// A thin RAII layer over libpg_query (PostgreSQL's own grammar): parse to the protobuf-c node
+// structs, fingerprint, normalize, scan. Errors come back as values.
+#pragma once
+
+#include <pg_query/pg_query.pb-c.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "router/result.h"
+
+namespace sg::router {
+
+// A syntax error as PostgreSQL reports it: message ("syntax error at or near \"x\"") and the
+// 1-based character position in the statement text (0 when unknown).
+struct ParseError {
+    std::string message;
+    int cursor_pos = 0;
+};
+
+// Owns one parse: the unpacked protobuf tree lives in an arena that dies with this object.
+// Move-only; the node pointers it hands out are valid for its lifetime.
+class ParseTree {
+public:
+    ParseTree(ParseTree&&) noexcept;
+    ParseTree& operator=(ParseTree&&) noexcept;
+    ~ParseTree();
+
+    const PgQuery__ParseResult& result() const { return *result_; }
+    size_t size() const { return result_->n_stmts; }
+    const PgQuery__RawStmt& stmt(size_t i) const { return *result_->stmts[i]; }
+
+private:
+    friend Expected<ParseTree, ParseError> parse_sql(const std::string& sql);
+    struct Arena;
+    ParseTree(std::unique_ptr<Arena> arena, PgQuery__ParseResult* result);
+
+    std::unique_ptr<Arena> arena_;
+    PgQuery__ParseResult* result_ = nullptr;
+};
+
+// Parses one or more statements. The text must not contain NUL bytes (the wire protocol's
+// query strings cannot).
+Expected<ParseTree, ParseError> parse_sql(const std::string& sql);
+
+struct Fingerprint {
+    uint64_t value = 0;
+    std::string hex;  // 16 lowercase hex digits, as pg_query prints it
+};
+// Equal for statements that differ only in constants, whitespace and comments.
+Expected<Fingerprint, ParseError> fingerprint_sql(const std::string& sql);
+// Constants replaced by $n placeholders ("SELECT * FROM t WHERE id = $1").
+Expected<std::string, ParseError> normalize_sql(const std::string& sql);
+
+// One lexical token of the statement text (byte offsets, end exclusive).
+struct Token {
+    int start = 0;
+    int end = 0;
+    PgQuery__Token kind = PG_QUERY__TOKEN__NUL;
+    PgQuery__KeywordKind keyword = PG_QUERY__KEYWORD_KIND__NO_KEYWORD;
+};
+// The scanner works on text the parser rejects, which is how the router still finds the
+// table names in an unparseable statement.
+Expected<std::vector<Token>, ParseError> scan_sql(const std::string& sql);
+
+// The identifiers of a text (unquoted ones lowercased as PostgreSQL folds them, quoted ones
+// verbatim), including unreserved keywords, which are legal table names.
+std::vector<std::string> scan_identifiers(const std::string& sql);
+
+}  // namespace sg::router

@@ -1,0 +1,382 @@
+#include "router/router.h"
+
+#include <algorithm>
+#include <map>
+
+#include "router/pg_array.h"
+
+namespace sg::router {
+namespace {
+
+Route error_route(Error e) {
+    Route r;
+    r.kind = Route::Kind::Error;
+    r.error = std::move(e);
+    return r;
+}
+
+Route single(uint16_t shard, std::string why) {
+    Route r;
+    r.kind = Route::Kind::Single;
+    r.shards = {shard};
+    r.why.push_back(std::move(why));
+    return r;
+}
+
+Route all_shards(const ShardMap& map, std::string why) {
+    Route r;
+    r.kind = Route::Kind::All;
+    for (uint16_t s = 0; s < map.shard_names().size(); ++s) r.shards.push_back(s);
+    r.why.push_back(std::move(why));
+    return r;
+}
+
+Route default_shard(const RouterContext& ctx, std::string why) {
+    Route r;
+    r.kind = Route::Kind::Default;
+    r.shards = {ctx.default_shard};
+    r.why.push_back(std::move(why));
+    return r;
+}
+
+Expected<uint16_t> named_shard(const ShardMap& map, const std::string& name, const char* origin) {
+    int idx = map.shard_index(name);
+    if (idx >= 0) return static_cast<uint16_t>(idx);
+    std::string known;
+    for (const auto& n : map.shard_names()) known += (known.empty() ? "" : ", ") + n;
+    return Error{sqlstate::kInvalidParameterValue, "unknown shard \"" + name + "\" in " + origin +
+                                                       "; known shards: " + known};
+}
+
+RoutedKey place_key(const Key& k, KeyType t, const ShardMap& map) {
+    uint32_t b = bucket_of_key(k, map.bucket_bits());
+    return RoutedKey{display_key(t, k), b, map.shard_of_bucket(b)};
+}
+
+// The keys a KeyRef stands for once parameters are known (an array parameter: several).
+Status resolve(const KeyRef& ref, const Params& params, KeyType t, std::vector<Key>& out) {
+    switch (ref.source) {
+        case KeyRef::Source::Value: out.push_back(ref.value); return Ok{};
+        case KeyRef::Source::Param: {
+            auto k = param_key(params, ref.param, t);
+            if (!k) return k.error();
+            out.push_back(std::move(k.value()));
+            return Ok{};
+        }
+        case KeyRef::Source::ArrayParam: {
+            if (ref.param < 1 || static_cast<size_t>(ref.param) > params.size()) break;
+            const Param& p = params[ref.param - 1];
+            if (p.null) return Ok{};  // = ANY(NULL) matches nothing
+            auto keys = p.format == ParamFormat::Text ? parse_text_array(t, p.bytes)
+                                                      : parse_binary_array(t, p.bytes);
+            if (!keys) return keys.error();
+            for (auto& k : *keys) out.push_back(std::move(k));
+            return Ok{};
+        }
+    }
+    return Error{sqlstate::kProtocolViolation,
+                 "statement uses parameter $" + std::to_string(ref.param) + " but only " +
+                     std::to_string(params.size()) + " were bound"};
+}
+
+Route with_shards(std::vector<uint16_t> shards, const ShardMap& map) {
+    std::sort(shards.begin(), shards.end());
+    shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
+    Route r;
+    r.kind = shards.size() == 1 ? Route::Kind::Single
+             : shards.size() == map.shard_names().size() ? Route::Kind::All
+                                                         : Route::Kind::Multi;
+    r.shards = std::move(shards);
+    return r;
+}
+
+Route route_insert_rows(const Analysis& a, const Params& params, const ShardMap& map) {
+    std::map<uint16_t, std::vector<uint32_t>> by_shard;
+    std::vector<uint16_t> shards;
+    Route r;
+    std::optional<uint32_t> bucket;  // common bucket when every row shares one
+    bool one_bucket = true;
+    for (uint32_t i = 0; i < a.rows.size(); ++i) {
+        std::vector<Key> keys;
+        if (auto st = resolve(a.rows[i].key, params, a.key_type, keys); !st) {
+            return error_route(st.error());
+        }
+        RoutedKey rk = place_key(keys.front(), a.key_type, map);
+        one_bucket &= !bucket || *bucket == rk.bucket;
+        bucket = rk.bucket;
+        by_shard[rk.shard].push_back(i);
+        shards.push_back(rk.shard);
+        r.keys.push_back(std::move(rk));
+    }
+    if (a.key_assignment) {  // ON CONFLICT DO UPDATE SET key = ...
+        std::vector<Key> target;
+        if (auto st = resolve(*a.key_assignment, params, a.key_type, target); !st) {
+            return error_route(st.error());
+        }
+        if (!one_bucket || bucket_of_key(target.front(), map.bucket_bits()) != *bucket) {
+            return error_route(Error{sqlstate::kFeatureNotSupported,
+                                     "ON CONFLICT DO UPDATE would change shard key \"" +
+                                         a.table_config->shard_key +
+                                         "\" to a value in another bucket; moving rows between "
+                                         "shards is not supported"});
+        }
+    }
+    Route placed = with_shards(std::move(shards), map);
+    placed.keys = std::move(r.keys);
+    for (auto& [shard, rows] : by_shard) placed.insert_rows.push_back({shard, std::move(rows)});
+    placed.why.push_back(placed.insert_rows.size() == 1
+                             ? "every VALUES row hashes to the same shard"
+                             : "VALUES rows split over " +
+                                   std::to_string(placed.insert_rows.size()) + " shards");
+    return placed;
+}
+
+// UPDATE ... SET key = v: allowed only when v stays in the bucket the row is in.
+std::optional<Error> check_key_assignment(const Analysis& a, const Route& r, const Params& params,
+                                          const ShardMap& map) {
+    const std::string& key = a.table_config->shard_key;
+    auto refusal = [&](const std::string& detail) {
+        return Error{sqlstate::kFeatureNotSupported,
+                     "UPDATE of shard key \"" + key + "\" on sharded table \"" + a.table +
+                         "\" is refused: " + detail +
+                         "; moving rows between shards is not supported (delete and re-insert "
+                         "the row instead)"};
+    };
+    if (a.key_assignment_unusable) return refusal("the new value is not a constant or parameter");
+    if (r.keys.size() != 1) return refusal("the statement does not pin one shard-key value");
+    std::vector<Key> target;
+    if (auto st = resolve(*a.key_assignment, params, a.key_type, target); !st) return st.error();
+    uint32_t b = bucket_of_key(target.front(), map.bucket_bits());
+    if (b != r.keys.front().bucket) {
+        return refusal("the new value is in bucket " + std::to_string(b) + ", the row in bucket " +
+                       std::to_string(r.keys.front().bucket));
+    }
+    return std::nullopt;
+}
+
+bool reads_rows(const Analysis& a) {
+    return a.kind == StatementKind::Select || a.kind == StatementKind::Utility ||
+           (a.kind == StatementKind::Copy && !a.is_write);
+}
+
+Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map) {
+    if (!a.rows.empty()) return route_insert_rows(a, params, map);
+    if (a.kind == StatementKind::Copy && a.is_write) {
+        return all_shards(map, "COPY rows are split by shard key column " +
+                                   std::to_string(a.copy->key_column + 1));
+    }
+    Route r;
+    if (a.keys.empty()) {
+        r = all_shards(map, "no shard-key value: every shard");
+    } else {
+        std::vector<Key> keys;
+        for (const auto& ref : a.keys) {
+            if (auto st = resolve(ref, params, a.key_type, keys); !st) return error_route(st.error());
+        }
+        std::vector<uint16_t> shards;
+        for (const auto& k : keys) {
+            r.keys.push_back(place_key(k, a.key_type, map));
+            shards.push_back(r.keys.back().shard);
+        }
+        if (shards.empty()) return single(0, "the key list is empty: no shard holds a match");
+        Route placed = with_shards(std::move(shards), map);
+        placed.keys = std::move(r.keys);
+        r = std::move(placed);
+    }
+    if (a.key_assignment || a.key_assignment_unusable) {
+        if (auto e = check_key_assignment(a, r, params, map)) return error_route(*e);
+    }
+    if (r.kind != Route::Kind::Single && reads_rows(a) && !a.fanout_blocker.empty()) {
+        return error_route(Error{
+            sqlstate::kFeatureNotSupported,
+            "statement on sharded table \"" + a.table + "\" needs " +
+                std::to_string(r.shards.size()) + " shards and uses " + a.fanout_blocker +
+                ", which cannot be answered by concatenating the shards' rows; add a condition "
+                "on shard key \"" + (a.table_config ? a.table_config->shard_key : "") +
+                "\" or route it with /* shardgate.shard=NAME */"});
+    }
+    return r;
+}
+
+Route route_hinted(const Analysis& a, const ShardMap& map) {
+    if (a.hints.shard) {
+        auto idx = named_shard(map, *a.hints.shard, "shardgate.shard hint");
+        if (!idx) return error_route(idx.error());
+        return single(*idx, "/* shardgate.shard=" + *a.hints.shard + " */ hint");
+    }
+    if (!a.hint_key_type) {
+        return error_route(Error{sqlstate::kInvalidParameterValue,
+                                 "shardgate.key hint needs a statement on a sharded table (or "
+                                 "tables sharded on one key type)"});
+    }
+    auto key = canonical_from_text(*a.hint_key_type, *a.hints.key);
+    if (!key) return error_route(key.error());
+    Route r;
+    r.keys.push_back(place_key(*key, *a.hint_key_type, map));
+    r.kind = Route::Kind::Single;
+    r.shards = {r.keys.front().shard};
+    r.why.push_back("/* shardgate.key=" + *a.hints.key + " */ hint");
+    return r;
+}
+
+bool is_session_kind(StatementKind k) {
+    switch (k) {
+        case StatementKind::Empty:
+        case StatementKind::Begin:
+        case StatementKind::Commit:
+        case StatementKind::Rollback:
+        case StatementKind::Savepoint:
+        case StatementKind::Set:
+        case StatementKind::Show: return true;
+        default: return false;
+    }
+}
+
+Route route_one(const Analysis& a, const Params& params, const ShardMap& map,
+                const RouterContext& ctx);
+
+// Several statements in one Query message run on one connection, so they must agree.
+Route route_multi(const Analysis& a, const Params& params, const ShardMap& map,
+                  const RouterContext& ctx) {
+    std::optional<Route> chosen;
+    for (const Analysis& part : a.statements) {
+        Route r = route_one(part, params, map, ctx);
+        if (r.is_error()) return r;
+        if (r.kind == Route::Kind::Session) continue;
+        if (r.kind == Route::Kind::Local) {
+            return error_route(Error{sqlstate::kFeatureNotSupported,
+                                     "SET/RESET/SHOW shardgate.shard must be sent on its own"});
+        }
+        if (!r.insert_rows.empty() && r.insert_rows.size() > 1) {
+            return error_route(Error{sqlstate::kFeatureNotSupported,
+                                     "a multi-row INSERT spanning shards must be sent on its own, "
+                                     "not in a multi-statement query"});
+        }
+        if (chosen && chosen->shards != r.shards) {
+            return error_route(Error{sqlstate::kFeatureNotSupported,
+                                     "the statements of this multi-statement query need "
+                                     "different shards; send them separately"});
+        }
+        if (!chosen) chosen = std::move(r);
+    }
+    if (!chosen) {
+        Route r;
+        r.kind = Route::Kind::Session;
+        return r;
+    }
+    chosen->why.push_back("every statement of the query goes to the same shard(s)");
+    return *chosen;
+}
+
+Route route_one(const Analysis& a, const Params& params, const ShardMap& map,
+                const RouterContext& ctx) {
+    if (a.kind == StatementKind::Multi) return route_multi(a, params, map, ctx);
+    if (a.refusal) return error_route(*a.refusal);
+    switch (a.kind) {
+        case StatementKind::SetShard: {
+            auto idx = named_shard(map, a.session_shard, "SET shardgate.shard");
+            if (!idx) return error_route(idx.error());
+            Route r;
+            r.kind = Route::Kind::Local;
+            r.shards = {*idx};
+            return r;
+        }
+        case StatementKind::ResetShard:
+        case StatementKind::ShowShard: {
+            Route r;
+            r.kind = Route::Kind::Local;
+            return r;
+        }
+        default: break;
+    }
+    if (is_session_kind(a.kind)) {
+        Route r;
+        r.kind = Route::Kind::Session;
+        return r;
+    }
+    if (a.hints.shard || a.hints.key) return route_hinted(a, map);
+    if (ctx.session_shard) {
+        auto idx = named_shard(map, *ctx.session_shard, "SET shardgate.shard");
+        if (!idx) return error_route(idx.error());
+        return single(*idx, "session setting shardgate.shard = " + *ctx.session_shard);
+    }
+    if (a.kind == StatementKind::Unparseable) {
+        if (a.names_distributed_table) {
+            return error_route(Error{sqlstate::kSyntaxError, a.parse_error->message});
+        }
+        return default_shard(ctx, "unparseable, names no sharded or reference table");
+    }
+    switch (a.placement) {
+        case Placement::None: return default_shard(ctx, "no table: default shard");
+        case Placement::Unsharded:
+            return default_shard(ctx, "\"" + a.table + "\" is not in [[tables]]: default shard");
+        case Placement::Reference:
+            if (a.is_write) return all_shards(map, "write to reference table: every shard");
+            return default_shard(ctx, "read of reference table: one shard (the default)");
+        case Placement::AllShards: return all_shards(map, "runs on every shard");
+        case Placement::Sharded: return route_sharded(a, params, map);
+    }
+    return error_route(Error{sqlstate::kFeatureNotSupported, "statement cannot be routed"});
+}
+
+}  // namespace
+
+const char* to_string(Route::Kind k) {
+    switch (k) {
+        case Route::Kind::Single: return "single";
+        case Route::Kind::Multi: return "multi";
+        case Route::Kind::All: return "all";
+        case Route::Kind::Default: return "default";
+        case Route::Kind::Local: return "local";
+        case Route::Kind::Session: return "session";
+        case Route::Kind::Error: return "error";
+    }
+    return "unknown";
+}
+
+Expected<Key> param_key(const Params& params, int n, KeyType t) {
+    if (n < 1 || static_cast<size_t>(n) > params.size()) {
+        return Error{sqlstate::kProtocolViolation,
+                     "statement uses parameter $" + std::to_string(n) + " but only " +
+                         std::to_string(params.size()) + " were bound"};
+    }
+    const Param& p = params[n - 1];
+    if (p.null) return Key::null_key();
+    return p.format == ParamFormat::Text ? canonical_from_text(t, p.bytes)
+                                         : canonical_from_binary(t, p.bytes);
+}
+
+Route route(const Analysis& analysis, const Params& params, const ShardMap& map,
+            const RouterContext& ctx) {
+    return route_one(analysis, params, map, ctx);
+}
+
+RenderedInsert render_insert_subset(const Analysis& a, std::string_view sql,
+                                    const std::vector<uint32_t>& rows) {
+    RenderedInsert out;
+    std::map<int, int> renumbered;  // old $n -> new $k, in order of first appearance
+    auto emit = [&](uint32_t begin, uint32_t end) {
+        uint32_t at = begin;
+        for (const ParamUse& p : a.params) {
+            if (p.offset < begin || p.offset >= end) continue;
+            out.sql.append(sql.substr(at, p.offset - at));
+            auto [it, fresh] = renumbered.try_emplace(p.number, 0);
+            if (fresh) {
+                out.param_map.push_back(p.number);
+                it->second = static_cast<int>(out.param_map.size());
+            }
+            out.sql += "$" + std::to_string(it->second);
+            at = p.offset + p.length;
+        }
+        out.sql.append(sql.substr(at, end - at));
+    };
+    emit(a.stmt_begin, a.values_begin);
+    for (size_t i = 0; i < rows.size(); ++i) {
+        if (i > 0) out.sql += ", ";
+        emit(a.rows[rows[i]].begin, a.rows[rows[i]].end);
+    }
+    emit(a.values_end, a.stmt_end);
+    return out;
+}
+
+}  // namespace sg::router

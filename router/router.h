@@ -1,0 +1,82 @@
+// The routing decision: a pure function of (analysis, parameters, shard map, session context).
+// No I/O, no allocation beyond the Route itself, no exceptions: refusals are Route::Kind::Error
+// with the SQLSTATE and message the client should see.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "router/analyzer.h"
+#include "router/hash.h"
+#include "router/result.h"
+#include "router/shard_map.h"
+
+namespace sg::router {
+
+// One Bind parameter. `bytes` points into the Bind message, which outlives the routing call.
+struct Param {
+    bool null = false;
+    ParamFormat format = ParamFormat::Text;
+    std::string_view bytes;
+};
+using Params = std::vector<Param>;  // Params[0] is $1
+
+struct RouterContext {
+    std::optional<std::string> session_shard;  // SET shardgate.shard = '...'
+    uint16_t default_shard = 0;                // unsharded tables (Config::default_shard_index)
+};
+
+struct RoutedKey {
+    std::string text;  // the key value, displayed for its type
+    uint32_t bucket = 0;
+    uint16_t shard = 0;
+};
+
+// Rows of a multi-row INSERT that go to one shard (indexes into Analysis::rows).
+struct ShardRows {
+    uint16_t shard = 0;
+    std::vector<uint32_t> rows;
+};
+
+struct Route {
+    enum class Kind : uint8_t {
+        Single,   // exactly shards[0]
+        Multi,    // the shards in `shards` (sorted, unique); INSERT rows split by insert_rows
+        All,      // every shard of the map (in `shards`)
+        Default,  // the default shard (in shards[0]): unsharded tables, no table at all
+        Local,    // answered by the proxy itself (SET/RESET/SHOW shardgate.shard)
+        Session,  // transaction control and session settings: the proxy applies them to the
+                  // shard(s) the transaction or session is using
+        Error,
+    };
+    Kind kind = Kind::Default;
+    std::vector<uint16_t> shards;
+    std::vector<ShardRows> insert_rows;  // INSERT ... VALUES, one entry per shard
+    std::vector<RoutedKey> keys;
+    Error error;                         // Kind::Error
+    std::vector<std::string> why;        // the router's reasons (the analysis has its own)
+
+    bool is_error() const { return kind == Kind::Error; }
+};
+const char* to_string(Route::Kind k);
+
+Route route(const Analysis& analysis, const Params& params, const ShardMap& map,
+            const RouterContext& ctx);
+
+// An INSERT ... VALUES holding only `rows` (indexes into analysis.rows, in the order wanted),
+// keeping everything around the VALUES list (column list, ON CONFLICT, RETURNING). For the
+// extended protocol, parameters are renumbered densely: new $k is old $param_map[k-1].
+struct RenderedInsert {
+    std::string sql;
+    std::vector<int> param_map;
+};
+RenderedInsert render_insert_subset(const Analysis& analysis, std::string_view sql,
+                                    const std::vector<uint32_t>& rows);
+
+// The canonical key of parameter $n (1-based) for a key of type `t`.
+Expected<Key> param_key(const Params& params, int n, KeyType t);
+
+}  // namespace sg::router

@@ -1,0 +1,64 @@
+// Small, reusable readings of libpg_query's protobuf-c node structs.
+#pragma once
+
+#include <pg_query/pg_query.pb-c.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/config.h"
+#include "router/hash.h"
+
+namespace sg::router {
+
+// Visits every message below `root` in pre-order, looking through the Node oneof wrapper, so
+// `fn` sees RangeVar, ColumnRef, SubLink... directly. Returning false from `fn` skips that
+// message's children. Driven by the protobuf descriptors, so it never misses a node kind.
+using MessageVisitor = std::function<bool(const ProtobufCMessage&)>;
+void walk(const ProtobufCMessage* root, const MessageVisitor& fn);
+
+// The text of a String node, "" for anything else.
+std::string_view string_value(const PgQuery__Node* n);
+// A "schema.name" or "name" rendering of a RangeVar.
+std::string qualified_name(const PgQuery__RangeVar& rv);
+// A qualified name given as a list of String nodes (DROP TABLE objects, type names).
+std::vector<std::string_view> name_list(const PgQuery__Node* list_node);
+
+// The operator name of an A_Expr ("=", "<>", ...), "" when qualified or missing.
+std::string_view operator_name(const PgQuery__AExpr& e);
+
+// The conjuncts of an expression: a top-level AND tree flattened, anything else as itself.
+void flatten_and(const PgQuery__Node* expr, std::vector<const PgQuery__Node*>& out);
+
+// A ColumnRef split into qualifier parts and column name; nullopt for `*` and non-columns.
+struct ColumnName {
+    std::string_view schema;    // "" unless schema.table.column
+    std::string_view relation;  // "" when unqualified
+    std::string_view column;
+};
+std::optional<ColumnName> column_name(const PgQuery__Node* n);
+
+// The value a key position holds: a literal (already canonical for the key type) or a
+// parameter. Unusable when the expression is anything the router cannot evaluate.
+struct KeyExpr {
+    enum class Kind : uint8_t { Unusable, Value, Param, Invalid };
+    Kind kind = Kind::Unusable;
+    Key value;           // Kind::Value
+    int param = 0;       // Kind::Param, 1-based
+    std::string text;    // as written, for explanations
+    Error error;         // Kind::Invalid: the literal is not a valid key (PostgreSQL's error)
+};
+// Reads `expr` as a key value of type `t`: constants (ints, quoted strings, NULL), $n, and
+// casts to the key's own type family around them. A quoted literal that is not valid input
+// for the key type is Invalid, carrying the error PostgreSQL raises when it coerces it; a
+// numeric literal the key type cannot hold is Unusable, since PostgreSQL then compares across
+// types instead of failing.
+KeyExpr key_expr(const PgQuery__Node* expr, KeyType t);
+
+// Text of a constant suitable for canonical_from_text, or nullopt for non-constants.
+std::optional<std::string> const_text(const PgQuery__AConst& c);
+
+}  // namespace sg::router
