@@ -74,9 +74,7 @@ int main(int argc, char** argv) {
     }
     if (*route) {
         auto cfg = load(o);
-        if (!cfg) return 2;
-        std::cerr << "shardgate route: the router (issue 4) is not in this build yet\n";
-        return 2;
+        return cfg ? sg::cli::run_route(*cfg, sql, params, o.json) : 2;
     }
     if (*rebalance) {
         std::cerr << "shardgate rebalance: the online rebalancer is issue 6 and is not in this build\n";

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <optional>
 #include <cstring>
 
 #include "proxy/pool.h"
@@ -36,6 +37,8 @@ struct ShardReply {
     bool ready = false;
     bool lost = false;
     bool copy = false;
+    std::string copy_response;    // the CopyInResponse / CopyOutResponse frame
+    bool copy_in = false;
 };
 
 class Collector : public ServerSink {
@@ -45,6 +48,12 @@ public:
     void bind(ServerConn& s, size_t index) { index_of_[&s] = index; }
     std::vector<ShardReply>& replies() { return replies_; }
     bool all_ready() const { return ready_ == replies_.size(); }
+    // Every shard either entered COPY IN or finished (with an error).
+    bool all_copying_or_ready() const {
+        for (const auto& r : replies_)
+            if (!r.copy && !r.ready) return false;
+        return true;
+    }
     net::Event& done() { return done_; }
 
     awaitable<void> relay(ServerConn& s, const std::vector<asio::const_buffer>& frames) override {
@@ -59,6 +68,7 @@ public:
                 switch (type) {
                     case 'T': if (r.row_description.empty()) r.row_description.assign(frame); break;
                     case 'D': r.rows.append(frame); break;
+                    case 'd': r.rows.append(frame); break;  // COPY TO: concatenated like rows
                     case 'C': r.tags.emplace_back(frame.substr(5, frame.size() - 6)); break;
                     case 'N': r.notices.append(frame); break;
                     case 'E':
@@ -68,7 +78,12 @@ public:
                             if (wire::decode(wire::as_bytes(frame.substr(5)), e).ok()) r.error_message = e.message();
                         }
                         break;
-                    case 'G': case 'H': case 'W': r.copy = true; break;
+                    case 'G': case 'H': case 'W':
+                        r.copy = true;
+                        r.copy_in = type == 'G';
+                        if (r.copy_response.empty()) r.copy_response.assign(frame);
+                        if (all_copying_or_ready()) done_.notify_all();
+                        break;
                     default: break;
                 }
                 pos += total;
@@ -102,6 +117,15 @@ private:
     size_t ready_ = 0;
 };
 
+std::string copy_fail_frame(std::string_view why) {
+    std::string out;
+    wire::MessageWriter w(out);
+    w.begin('f');
+    w.cstr(why);
+    w.end();
+    return out;
+}
+
 std::string error_reply(std::string_view sqlstate, const std::string& message, const std::string& detail = {}) {
     std::string out;
     wire::MessageWriter w(out);
@@ -133,33 +157,36 @@ std::string merge_command_tags(const std::vector<std::string>& tags) {
     return prefix + std::to_string(total);
 }
 
-awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const std::vector<ShardQuery>& queries,
-                                  const std::map<std::string, std::string>& settings) {
-    Collector sink(proxy.io().get_executor(), queries.size());
-    std::vector<std::pair<Pool*, std::shared_ptr<ServerConn>>> servers;
-    auto give_back = [&] {
-        for (auto& [pool, s] : servers) {
-            if (s->sink() == &sink) s->detach();
-            pool->release(std::move(s));
+// Server connections on several shards, all attached to one collector, given back on exit.
+class ShardSet {
+public:
+    ShardSet(Proxy& proxy, const UserConfig& user, size_t n)
+        : proxy_(proxy), user_(user), sink_(proxy.io().get_executor(), n) {}
+    ~ShardSet() { give_back(); }
+
+    // Acquires in shard order: every multi-shard statement takes connections in the same
+    // order, so two of them waiting on full pools cannot deadlock each other.
+    awaitable<std::optional<PoolError>> acquire(const std::vector<uint16_t>& shards) {
+        for (uint16_t shard : shards) {
+            Pool& pool = proxy_.pool(shard, user_);
+            auto got = co_await pool.acquire();
+            if (auto* err = std::get_if<PoolError>(&got)) {
+                give_back();
+                co_return *err;
+            }
+            auto s = std::move(std::get<std::shared_ptr<ServerConn>>(got));
+            sink_.bind(*s, servers_.size());
+            sink_.replies()[servers_.size()].shard_name = s->target().shard_name;
+            s->attach(&sink_);
+            shard_index_[shard] = servers_.size();
+            servers_.emplace_back(&pool, std::move(s));
         }
-        servers.clear();
-    };
-    // Acquire in shard order: every fan-out takes connections in the same order, so two of
-    // them waiting on full pools cannot deadlock each other.
-    for (const auto& q : queries) {
-        Pool& pool = proxy.pool(q.shard, user);
-        auto got = co_await pool.acquire();
-        if (auto* err = std::get_if<PoolError>(&got)) {
-            give_back();
-            co_return error_reply(err->sqlstate, err->message);
-        }
-        servers.emplace_back(&pool, std::move(std::get<std::shared_ptr<ServerConn>>(got)));
+        co_return std::nullopt;
     }
-    for (size_t i = 0; i < queries.size(); ++i) {
-        ServerConn& s = *servers[i].second;
-        sink.bind(s, i);
-        sink.replies()[i].shard_name = s.target().shard_name;
-        s.attach(&sink);
+
+    // Sends `sql` as a simple Query to server i, after the session's settings.
+    awaitable<void> query(size_t i, const std::string& sql, const std::map<std::string, std::string>& settings) {
+        ServerConn& s = *servers_[i].second;
         std::string out;
         wire::MessageWriter w(out);
         if (std::string sync = settings_sync_statements(s.applied_settings(), settings); !sync.empty()) {
@@ -169,69 +196,198 @@ awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const st
             s.expect(ServerConn::Expect::SwallowToReady);
         }
         w.begin('Q');
-        w.cstr(queries[i].sql);
+        w.cstr(sql);
         w.end();
         s.expect(ServerConn::Expect::Ready);
         s.count_query();
         s.unnamed_owner() = {0, 0};
         co_await s.write(out);
     }
-    while (!sink.all_ready()) co_await sink.done().wait();
-    give_back();
 
-    auto& replies = sink.replies();
-    std::vector<std::string> failed;
-    for (const auto& r : replies)
-        if (!r.error.empty() || r.lost) failed.push_back(r.shard_name);
-    if (!failed.empty()) {
-        // Report the first failure as the shard reported it, naming every shard that failed:
-        // the others ran (and committed) their part.
-        for (const auto& r : replies) {
-            if (r.error.empty() && !r.lost) continue;
+    awaitable<void> write(size_t i, std::string_view bytes) {
+        if (servers_[i].second->usable()) co_await servers_[i].second->write(bytes);
+    }
+    size_t index_of_shard(uint16_t shard) const { return shard_index_.at(shard); }
+    size_t size() const { return servers_.size(); }
+    Collector& sink() { return sink_; }
+
+    awaitable<void> wait_ready() {
+        while (!sink_.all_ready()) co_await sink_.done().wait();
+    }
+    awaitable<void> wait_copying() {
+        while (!sink_.all_copying_or_ready()) co_await sink_.done().wait();
+    }
+
+    void give_back() {
+        for (auto& [pool, s] : servers_) {
+            if (s->sink() == &sink_) s->detach();
+            pool->release(std::move(s));
+        }
+        servers_.clear();
+    }
+
+    // The merged reply: the first failure (naming every failed shard), else one result.
+    std::string merged_reply() {
+        auto& replies = sink_.replies();
+        std::vector<std::string> failed;
+        for (const auto& r : replies)
+            if (!r.error.empty() || r.lost) failed.push_back(r.shard_name);
+        if (!failed.empty()) {
+            // The others ran (and committed) their part: say so.
             std::string detail = fmt::format("failed on shard(s): {}; succeeded on {} of {} shard(s)",
                                              fmt::join(failed, ", "), replies.size() - failed.size(), replies.size());
-            if (r.lost) co_return error_reply("08006", fmt::format("shard \"{}\": {}", r.shard_name, r.error_message), detail);
-            // Re-encode the shard's error with the detail added.
-            wire::ErrorResponse e;
-            std::string out;
-            if (wire::decode(wire::as_bytes(std::string_view(r.error).substr(5)), e).ok()) {
-                wire::ErrorBuilder b(wire::Severity::Error, e.sqlstate(),
-                                     fmt::format("shard \"{}\": {}", r.shard_name, e.message()));
-                b.detail(detail);
-                if (!e.hint().empty()) b.hint(std::string(e.hint()));
-                wire::MessageWriter w(out);
-                b.encode_error(w);
-                out.append({'Z', 0, 0, 0, 5, 'I'});
-                co_return out;
+            for (const auto& r : replies) {
+                if (r.error.empty() && !r.lost) continue;
+                if (r.lost) return error_reply("08006", fmt::format("shard \"{}\": {}", r.shard_name, r.error_message), detail);
+                wire::ErrorResponse e;
+                if (wire::decode(wire::as_bytes(std::string_view(r.error).substr(5)), e).ok()) {
+                    std::string out;
+                    wire::ErrorBuilder b(wire::Severity::Error, e.sqlstate(),
+                                         fmt::format("shard \"{}\": {}", r.shard_name, e.message()));
+                    b.detail(detail);
+                    if (!e.hint().empty()) b.hint(std::string(e.hint()));
+                    wire::MessageWriter w(out);
+                    b.encode_error(w);
+                    out.append({'Z', 0, 0, 0, 5, 'I'});
+                    return out;
+                }
+                return error_reply("XX000", fmt::format("shard \"{}\" failed", r.shard_name), detail);
             }
-            co_return error_reply("XX000", fmt::format("shard \"{}\" failed", r.shard_name), detail);
         }
-    }
-    std::string out;
-    for (const auto& r : replies) {
-        if (r.copy) co_return error_reply("0A000", "COPY on several shards at once is not supported for this statement");
-        out += r.notices;
-    }
-    for (const auto& r : replies)
-        if (!r.row_description.empty()) {
-            out += r.row_description;
-            break;
-        }
-    for (const auto& r : replies) out += r.rows;
-    // Statement by statement (a Query may hold several): merge the i-th tag of every shard.
-    size_t ntags = replies.front().tags.size();
-    for (size_t i = 0; i < ntags; ++i) {
-        std::vector<std::string> tags;
+        std::string out;
+        for (const auto& r : replies) out += r.notices;
         for (const auto& r : replies)
-            if (i < r.tags.size()) tags.push_back(r.tags[i]);
-        wire::MessageWriter w(out);
-        w.begin('C');
-        w.cstr(merge_command_tags(tags));
-        w.end();
+            if (!r.row_description.empty()) {
+                out += r.row_description;
+                break;
+            }
+        bool copy_out = !replies.front().copy_response.empty() && !replies.front().copy_in;
+        if (copy_out) out += replies.front().copy_response;
+        for (const auto& r : replies) out += r.rows;
+        if (copy_out) out.append({'c', 0, 0, 0, 4});
+        // Statement by statement (a Query may hold several): merge the i-th tag of every shard.
+        size_t ntags = replies.front().tags.size();
+        for (size_t i = 0; i < ntags; ++i) {
+            std::vector<std::string> tags;
+            for (const auto& r : replies)
+                if (i < r.tags.size()) tags.push_back(r.tags[i]);
+            wire::MessageWriter w(out);
+            w.begin('C');
+            w.cstr(merge_command_tags(tags));
+            w.end();
+        }
+        if (ntags == 0) out.append({'I', 0, 0, 0, 4});
+        out.append({'Z', 0, 0, 0, 5, 'I'});
+        return out;
     }
-    if (ntags == 0) out.append({'I', 0, 0, 0, 4});
-    out.append({'Z', 0, 0, 0, 5, 'I'});
-    co_return out;
+
+private:
+    Proxy& proxy_;
+    const UserConfig& user_;
+    Collector sink_;
+    std::vector<std::pair<Pool*, std::shared_ptr<ServerConn>>> servers_;
+    std::map<uint16_t, size_t> shard_index_;
+};
+
+awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const std::vector<ShardQuery>& queries,
+                                  const std::map<std::string, std::string>& settings) {
+    ShardSet set(proxy, user, queries.size());
+    std::vector<uint16_t> shards;
+    for (const auto& q : queries) shards.push_back(q.shard);
+    if (auto err = co_await set.acquire(shards)) co_return error_reply(err->sqlstate, err->message);
+    for (size_t i = 0; i < queries.size(); ++i) co_await set.query(i, queries[i].sql, settings);
+    co_await set.wait_copying();
+    bool copy_in = false;
+    for (size_t i = 0; i < set.size(); ++i) {
+        if (!set.sink().replies()[i].copy_in) continue;
+        // A COPY FROM that was not recognised as one to split: end it on every shard.
+        copy_in = true;
+        co_await set.write(i, copy_fail_frame("COPY FROM STDIN to several shards needs a column list"));
+    }
+    co_await set.wait_ready();
+    set.give_back();
+    if (copy_in)
+        co_return error_reply("0A000", "COPY FROM STDIN into a sharded table needs its column list, "
+                                       "e.g. COPY items (id, name) FROM STDIN, so rows can be split by shard key");
+    co_return set.merged_reply();
+}
+
+struct CopyFanout::Impl {
+    Impl(Proxy& p, const UserConfig& u) : proxy(p), user(u) {}
+    Proxy& proxy;
+    const UserConfig& user;
+    std::unique_ptr<ShardSet> set;
+    std::vector<std::string> pending;  // CopyData bytes waiting per server
+    static constexpr size_t kFlushBytes = 64 * 1024;
+
+    awaitable<void> flush(size_t i) {
+        if (pending[i].empty()) co_return;
+        std::string msg;
+        wire::MessageWriter w(msg);
+        w.begin('d');
+        w.bytes(pending[i]);
+        w.end();
+        pending[i].clear();
+        co_await set->write(i, msg);
+    }
+};
+
+CopyFanout::CopyFanout(Proxy& proxy, const UserConfig& user) : impl_(std::make_unique<Impl>(proxy, user)) {}
+CopyFanout::~CopyFanout() = default;
+
+awaitable<std::string> CopyFanout::start(const std::string& sql, const std::map<std::string, std::string>& settings,
+                                         bool& failed) {
+    auto& im = *impl_;
+    size_t n = im.proxy.config().shards.size();
+    im.set = std::make_unique<ShardSet>(im.proxy, im.user, n);
+    im.pending.assign(n, {});
+    std::vector<uint16_t> shards;
+    for (size_t i = 0; i < n; ++i) shards.push_back(static_cast<uint16_t>(i));
+    failed = true;
+    if (auto err = co_await im.set->acquire(shards)) co_return error_reply(err->sqlstate, err->message);
+    for (size_t i = 0; i < n; ++i) co_await im.set->query(i, sql, settings);
+    co_await im.set->wait_copying();
+    bool all_copy = true;
+    for (const auto& r : im.set->sink().replies()) all_copy = all_copy && r.copy && r.error.empty();
+    if (!all_copy) {
+        // Some shard refused the COPY: abort it on the others, report the refusal.
+        std::string fail = copy_fail_frame("COPY refused by another shard");
+        for (size_t i = 0; i < n; ++i)
+            if (im.set->sink().replies()[i].copy) co_await im.set->write(i, fail);
+        co_await im.set->wait_ready();
+        im.set->give_back();
+        co_return im.set->merged_reply();
+    }
+    failed = false;
+    co_return im.set->sink().replies().front().copy_response;
+}
+
+awaitable<void> CopyFanout::row(uint16_t shard, std::string_view data) {
+    auto& im = *impl_;
+    size_t i = im.set->index_of_shard(shard);
+    im.pending[i].append(data);
+    if (im.pending[i].size() >= Impl::kFlushBytes) co_await im.flush(i);
+}
+
+awaitable<void> CopyFanout::row_to_all(std::string_view data) {
+    for (size_t i = 0; i < impl_->pending.size(); ++i) impl_->pending[i].append(data);
+    co_return;
+}
+
+awaitable<std::string> CopyFanout::finish(bool ok, const std::string& fail_message) {
+    auto& im = *impl_;
+    for (size_t i = 0; i < im.set->size(); ++i) {
+        if (ok) {
+            co_await im.flush(i);
+            static const char done[5] = {'c', 0, 0, 0, 4};
+            co_await im.set->write(i, std::string_view(done, 5));
+        } else {
+            co_await im.set->write(i, copy_fail_frame(fail_message));
+        }
+    }
+    co_await im.set->wait_ready();
+    im.set->give_back();
+    co_return im.set->merged_reply();
 }
 
 }  // namespace sg::proxy

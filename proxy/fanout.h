@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,29 @@ struct ShardQuery {
 // `settings` are the session's settings, applied on each server first.
 net::awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const std::vector<ShardQuery>& queries,
                                        const std::map<std::string, std::string>& settings);
+
+// COPY ... FROM STDIN split by row: every shard gets the COPY statement, the client one
+// CopyInResponse, and each row goes to the shard owning its key. Built by the session, which
+// owns the client's byte stream.
+class CopyFanout {
+public:
+    CopyFanout(Proxy& proxy, const UserConfig& user);
+    ~CopyFanout();
+    // Starts COPY on every shard. Returns the CopyInResponse to relay, or (on failure) the
+    // complete error reply up to ReadyForQuery, with `failed` set.
+    net::awaitable<std::string> start(const std::string& sql, const std::map<std::string, std::string>& settings,
+                                      bool& failed);
+    // Queues a row for `shard`; sends it once enough is buffered.
+    net::awaitable<void> row(uint16_t shard, std::string_view data);
+    // A row every shard needs (the CSV header).
+    net::awaitable<void> row_to_all(std::string_view data);
+    // CopyDone (ok) or CopyFail (with the client's message): returns the merged reply.
+    net::awaitable<std::string> finish(bool ok, const std::string& fail_message);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
 
 // Merges CommandComplete tags of the same command from several shards ("UPDATE 3" +
 // "UPDATE 4" = "UPDATE 7"; "INSERT 0 2" + "INSERT 0 1" = "INSERT 0 3"; "CREATE TABLE" stays).

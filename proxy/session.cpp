@@ -66,7 +66,8 @@ Session::Session(Proxy& proxy, net::tcp::socket sock)
     auto ep = stream_.socket().remote_endpoint(ec);
     peer_ = ec ? "?" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
     stream_.socket().set_option(net::tcp::no_delay(true), ec);
-    cbuf_.resize(16 * 1024);
+    // Small to start (1000 idle clients should cost little); grows for large messages.
+    cbuf_.resize(4 * 1024);
 }
 
 Session::~Session() {

@@ -15,6 +15,7 @@
 #include "proxy/net.h"
 #include "proxy/server_conn.h"
 #include "router/analyzer.h"
+#include "router/literals.h"
 #include "router/router.h"
 
 namespace sg::proxy {
@@ -90,10 +91,13 @@ private:
     awaitable<void> wait_replies_out();
     awaitable<void> send_to_shard(int shard, std::string_view frame, std::string_view sql);
     awaitable<void> handle_local(const router::Analysis& a);
+    // COPY table (cols) FROM STDIN on a sharded table: each row to the shard owning its key.
+    awaitable<void> copy_in_split(const router::Analysis& a, std::string_view sql);
     awaitable<void> handle_session_statement(const router::Analysis& a, std::string_view frame, std::string_view sql);
     // The shard an extended-protocol batch goes to, or -1 after reporting why it cannot go.
     awaitable<int> route_batch(std::string_view batch, bool sync);
     std::shared_ptr<const router::Analysis> statement_analysis(std::string_view name) const;
+    std::shared_ptr<const router::Analysis> analysis_of(std::string_view sql);
 
     Proxy& proxy_;
     net::ClientStream stream_;
@@ -130,6 +134,8 @@ private:
     // Session settings: name -> the statement that sets it on a server.
     std::map<std::string, std::string> settings_;
     std::string forced_shard_;  // SET shardgate.shard
+    router::LiteralShape shape_;    // reused buffers for the simple-protocol fast path
+    router::Params shape_params_;
     bool closing_ = false;
 };
 

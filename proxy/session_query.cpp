@@ -15,6 +15,9 @@
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/extended_query.h"
 #include "proxy/wire/writer.h"
+#include "router/copy_split.h"
+#include "router/literals.h"
+#include "proxy/wire/messages/copy.h"
 
 namespace sg::proxy {
 
@@ -47,6 +50,11 @@ router::RouterContext Session::router_context() const {
     if (!forced_shard_.empty()) ctx.session_shard = forced_shard_;
     ctx.default_shard = static_cast<uint16_t>(proxy_.config().default_shard_index());
     return ctx;
+}
+
+std::shared_ptr<const router::Analysis> Session::analysis_of(std::string_view sql) {
+    auto a = proxy_.statements().find(sql);
+    return a ? a : proxy_.statements().get(std::string(sql));
 }
 
 std::shared_ptr<const router::Analysis> Session::statement_analysis(std::string_view name) const {
@@ -134,7 +142,7 @@ void Session::translate_into(std::string& out, ServerConn& s, char type, std::st
             s.expect(ServerConn::Expect::ParseForward);
             if (p.statement.empty()) {
                 unnamed_parse_.assign(frame);
-                unnamed_analysis_ = proxy_.statements().get(std::string(p.query));
+                unnamed_analysis_ = analysis_of(p.query);
                 ++unnamed_seq_;
                 s.unnamed_owner() = {client_id_, unnamed_seq_};
                 out.append(frame);
@@ -142,7 +150,7 @@ void Session::translate_into(std::string& out, ServerConn& s, char type, std::st
             }
             ClientStatement st;
             st.id = g_next_statement_id++;
-            st.analysis = proxy_.statements().get(std::string(p.query));
+            st.analysis = analysis_of(p.query);
             wire::Parse renamed = p;
             std::string sname = fmt::format("sg{}", st.id);
             renamed.statement = sname;
@@ -260,7 +268,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync) {
         if (type == 'P') {
             wire::Parse p;
             if (!wire::decode(bytes_of(body), p).ok()) co_return co_await refuse("08P01", "invalid Parse message");
-            auto a = proxy_.statements().get(std::string(p.query));
+            auto a = analysis_of(p.query);
             parsed[std::string(p.statement)] = a;
             if (!first_parsed) first_parsed = a;
             continue;
@@ -426,10 +434,29 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         co_await send(out);
         co_return;
     }
-    auto analysis = proxy_.statements().get(std::string(sql));
-    const router::Analysis& a = *analysis;
-    router::Route r = router::route(a, {}, proxy_.shard_map(), router_context());
     using K = router::Route::Kind;
+    std::shared_ptr<const router::Analysis> analysis;
+    router::Route r;
+    // Fast path: statements differing only in constants share one analysis (by their shape).
+    if (router::extract_literals(sql, shape_)) {
+        auto& cache = proxy_.statements();
+        auto a = cache.find(shape_.text);
+        if (!a) a = cache.get(shape_.text);
+        using SK = router::StatementKind;
+        if (!a->parse_error && (a->kind == SK::Select || a->kind == SK::Insert || a->kind == SK::Update ||
+                                a->kind == SK::Delete)) {
+            shape_params_.clear();
+            for (const auto& v : shape_.values) shape_params_.push_back({false, router::ParamFormat::Text, v});
+            r = router::route(*a, shape_params_, proxy_.shard_map(), router_context());
+            if (r.kind == K::Single || r.kind == K::Default) analysis = std::move(a);
+        }
+    }
+    if (!analysis) {
+        analysis = proxy_.statements().find(sql);
+        if (!analysis) analysis = proxy_.statements().get(std::string(sql));
+        r = router::route(*analysis, {}, proxy_.shard_map(), router_context());
+    }
+    const router::Analysis& a = *analysis;
     switch (r.kind) {
         case K::Error: co_await error_and_ready(r.error.sqlstate, r.error.message); co_return;
         case K::Local: co_await handle_local(a); co_return;
@@ -438,6 +465,10 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         case K::Default: co_await send_to_shard(r.shards.front(), frame, sql); co_return;
         case K::Multi:
         case K::All: break;
+    }
+    if (a.kind == router::StatementKind::Copy && a.is_write && a.copy && a.placement == router::Placement::Sharded) {
+        co_await copy_in_split(a, sql);
+        co_return;
     }
     if (r.shards.size() == 1 && r.insert_rows.size() <= 1) {
         co_await send_to_shard(r.shards.front(), frame, sql);
@@ -466,6 +497,127 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     note_set_statement(sql);
     if (state_ == SessionState::Busy) transition(SessionState::Ready);
     co_await send(reply);
+}
+
+awaitable<void> Session::copy_in_split(const router::Analysis& a, std::string_view sql) {
+    if (in_transaction()) {
+        co_await error_and_ready("0A000",
+                                 "COPY into a sharded table writes to every shard and cannot run inside a "
+                                 "transaction in this version",
+                                 "run the COPY outside the transaction");
+        co_return;
+    }
+    co_await wait_replies_out();
+    release_server();
+    if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    CopyFanout copy(proxy_, *user_);
+    bool failed = false;
+    std::string first = co_await copy.start(std::string(sql), settings_, failed);
+    co_await send(first);
+    if (failed) {
+        transition(SessionState::Ready);
+        co_return;
+    }
+    const auto& map = proxy_.shard_map();
+    const auto& pcfg = proxy_.config().proxy;
+    router::CopySplitter splitter(*a.copy);
+    std::vector<router::CopyRow> rows;
+    std::string error;  // a complete ErrorResponse once the data turned out bad
+    auto place_rows = [&]() -> awaitable<void> {
+        for (const auto& row : rows) {
+            if (!error.empty()) break;
+            if (row.header) {
+                co_await copy.row_to_all(row.data);
+                continue;
+            }
+            uint32_t bucket = 0;
+            if (row.key) {
+                auto key = router::canonical_from_text(a.key_type, *row.key);
+                if (!key) {
+                    wire::MessageWriter w(error);
+                    wire::ErrorBuilder(wire::Severity::Error, key.error().sqlstate,
+                                       fmt::format("COPY {}, row {}: shard key: {}", a.table, splitter.rows_seen(),
+                                                   key.error().message))
+                        .encode_error(w);
+                    break;
+                }
+                bucket = router::bucket_of_key(*key, map.bucket_bits());
+            }
+            co_await copy.row(map.shard_of_bucket(bucket), row.data);
+        }
+        rows.clear();
+    };
+    auto abort_copy = [&](const std::string& why) -> awaitable<void> { co_await copy.finish(false, why); };
+    for (;;) {
+        auto st = wire::parse_frame(wire::as_bytes(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_)),
+                                    static_cast<size_t>(pcfg.max_message_bytes));
+        if (std::holds_alternative<wire::NeedMore>(st)) {
+            if (!co_await read_more()) {
+                if (error.empty()) co_await abort_copy("client connection lost during COPY");
+                co_return;
+            }
+            continue;
+        }
+        if (auto* bad = std::get_if<wire::Malformed>(&st)) {
+            if (error.empty()) co_await abort_copy("client sent an invalid message during COPY");
+            co_await fatal("08P01", fmt::format("invalid message from client during COPY: {}", bad->reason));
+            closing_ = true;
+            co_return;
+        }
+        const auto f = std::get<wire::Frame>(st);
+        std::string_view body = wire::as_chars(f.body);
+        cstart_ += f.size;
+        if (f.type == 'd') {
+            if (!error.empty()) continue;  // after an error the rest of the data is discarded
+            if (auto s = splitter.feed(body, rows); !s) {
+                wire::MessageWriter w(error);
+                wire::ErrorBuilder(wire::Severity::Error, s.error().sqlstate,
+                                   fmt::format("COPY {}: {}", a.table, s.error().message))
+                    .encode_error(w);
+            }
+            co_await place_rows();
+            if (!error.empty()) co_await abort_copy("invalid COPY data");
+            continue;
+        }
+        if (f.type == 'c') {
+            if (error.empty()) {
+                if (auto s = splitter.finish(rows); !s) {
+                    wire::MessageWriter w(error);
+                    wire::ErrorBuilder(wire::Severity::Error, s.error().sqlstate,
+                                       fmt::format("COPY {}: {}", a.table, s.error().message))
+                        .encode_error(w);
+                }
+                co_await place_rows();
+            }
+            if (error.empty()) {
+                std::string reply = co_await copy.finish(true, {});
+                co_await send(reply);
+            } else {
+                co_await abort_copy("invalid COPY data");
+                error.append({'Z', 0, 0, 0, 5, 'I'});
+                co_await send(error);
+            }
+            break;
+        }
+        if (f.type == 'f') {
+            wire::CopyFail cf;
+            std::string why = wire::decode(f.body, cf).ok() ? std::string(cf.message) : "COPY failed";
+            if (error.empty()) {
+                std::string reply = co_await copy.finish(false, why);
+                co_await send(reply);
+            } else {
+                error.append({'Z', 0, 0, 0, 5, 'I'});
+                co_await send(error);
+            }
+            break;
+        }
+        if (f.type == 'H' || f.type == 'S') continue;  // ignored during COPY, as by PostgreSQL
+        if (error.empty()) co_await abort_copy("unexpected message during COPY");
+        co_await fatal("08P01", fmt::format("unexpected message type '{}' during COPY", f.type));
+        closing_ = true;
+        co_return;
+    }
+    if (state_ == SessionState::Busy) transition(SessionState::Ready);
 }
 
 awaitable<void> Session::serve_loop() {

@@ -73,8 +73,8 @@ void read_on_conflict(const PgQuery__OnConflictClause& oc, const TableConfig& t,
         KeyExpr k = key_expr(rt.val, t.key_type);
         if (k.kind == KeyExpr::Kind::Value || k.kind == KeyExpr::Kind::Param) {
             KeyRef r;
-            r.source = k.kind == KeyExpr::Kind::Param ? KeyRef::Source::Param
-                                                      : KeyRef::Source::Value;
+            r.source =
+                k.kind == KeyExpr::Kind::Param ? KeyRef::Source::Param : KeyRef::Source::Value;
             r.value = std::move(k.value);
             r.param = k.param;
             r.text = std::move(k.text);
@@ -125,15 +125,16 @@ void analyze_sharded_rows(const PgQuery__InsertStmt& s, const PgQuery__SelectStm
             return;
         }
         InsertRow ir;
-        ir.key.source = k.kind == KeyExpr::Kind::Param ? KeyRef::Source::Param
-                                                       : KeyRef::Source::Value;
+        ir.key.source =
+            k.kind == KeyExpr::Kind::Param ? KeyRef::Source::Param : KeyRef::Source::Value;
         ir.key.value = std::move(k.value);
         ir.key.param = k.param;
         ir.key.text = std::move(k.text);
         a.rows.push_back(std::move(ir));
     }
     if (!find_row_spans(ctx, a)) {
-        refuse(a, "cannot locate the VALUES rows of this INSERT in its text", sqlstate::kSyntaxError);
+        refuse(a, "cannot locate the VALUES rows of this INSERT in its text",
+               sqlstate::kSyntaxError);
         return;
     }
     collect_params(s, ctx, a);

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "router/analyze_internal.h"
+#include "router/fanout.h"
 #include "router/pg_array.h"
 #include "router/sql_nodes.h"
 
@@ -36,7 +37,8 @@ void add_from_item(const PgQuery__Node* n, const Context& ctx, Scope& scope) {
             for (size_t l = first; l < split; ++l) {
                 for (size_t r = split; r < scope.rels.size(); ++r) {
                     if (scope.rels[l].sharded() && scope.rels[r].sharded() &&
-                        scope.rels[l].cfg->shard_key == col && scope.rels[r].cfg->shard_key == col) {
+                        scope.rels[l].cfg->shard_key == col &&
+                        scope.rels[r].cfg->shard_key == col) {
                         scope.links.emplace_back(l, r);
                     }
                 }
@@ -95,7 +97,8 @@ bool add_key(const PgQuery__Node* expr, KeyType t, Candidate& c, Analysis& a) {
 // `key = ANY(...)`: an array parameter, ARRAY[...] or an array literal '{...}'.
 bool add_any_keys(const PgQuery__Node* rhs, KeyType t, Candidate& c, Analysis& a) {
     const PgQuery__Node* inner = rhs;
-    while (inner && inner->node_case == PG_QUERY__NODE__NODE_TYPE_CAST) inner = inner->type_cast->arg;
+    while (inner && inner->node_case == PG_QUERY__NODE__NODE_TYPE_CAST)
+        inner = inner->type_cast->arg;
     if (!inner) return false;
     if (inner->node_case == PG_QUERY__NODE__NODE_PARAM_REF) {
         KeyRef r;
@@ -118,8 +121,8 @@ bool add_any_keys(const PgQuery__Node* rhs, KeyType t, Candidate& c, Analysis& a
             refuse(a, keys.error().message, keys.error().sqlstate.c_str());
             return false;
         }
-        for (auto& k : *keys) c.keys.push_back(KeyRef{KeyRef::Source::Value, std::move(k), 0,
-                                                      display_key(t, k)});
+        for (auto& k : *keys)
+            c.keys.push_back(KeyRef{KeyRef::Source::Value, std::move(k), 0, display_key(t, k)});
         return true;
     }
     return false;
@@ -160,7 +163,8 @@ std::optional<Candidate> read_conjunct(const PgQuery__Node* n, Scope& scope, Key
             if (l < 0 || !add_any_keys(e.rexpr, t, c, a)) return std::nullopt;
             c.describe = scope.rels[l].cfg->shard_key + " = ANY ";
             break;
-        default: return std::nullopt;
+        default:
+            return std::nullopt;
     }
     std::string values;
     for (const auto& k : c.keys) values += (values.empty() ? "" : ", ") + k.text;
@@ -263,63 +267,16 @@ void place(Scope& scope, const std::vector<Rel>& all, const PgQuery__Node* where
     }
 }
 
-bool is_known_aggregate(std::string_view f) {
-    static const std::set<std::string_view> kAggregates = {
-        "count", "sum", "avg", "min", "max", "array_agg", "string_agg", "bool_and", "bool_or",
-        "every", "bit_and", "bit_or", "bit_xor", "json_agg", "jsonb_agg", "json_object_agg",
-        "jsonb_object_agg", "xmlagg", "stddev", "stddev_pop", "stddev_samp", "variance",
-        "var_pop", "var_samp", "corr", "covar_pop", "covar_samp", "percentile_cont",
-        "percentile_disc", "mode", "rank", "dense_rank", "range_agg", "range_intersect_agg"};
-    return kAggregates.count(f) > 0;
-}
-
-// The first aggregate or window function in `m`, not looking into subqueries.
-std::string find_aggregate(const ProtobufCMessage* m) {
-    std::string found;
-    walk(m, [&](const ProtobufCMessage& msg) {
-        if (!found.empty() || msg.descriptor == &pg_query__sub_link__descriptor) return false;
-        if (msg.descriptor != &pg_query__func_call__descriptor) return true;
-        const auto& f = reinterpret_cast<const PgQuery__FuncCall&>(msg);
-        std::string_view name = f.n_funcname ? string_value(f.funcname[f.n_funcname - 1]) : "";
-        if (f.over) {
-            found = "window function " + std::string(name) + "()";
-        } else if (f.agg_star || f.agg_distinct || f.n_agg_order || f.agg_filter ||
-                   f.agg_within_group || is_known_aggregate(name)) {
-            found = "aggregate function " + std::string(name) + "()";
-        }
-        return found.empty();
-    });
-    return found;
-}
-
-// What stops several shards' rows from being concatenated into the right answer.
-std::string fanout_blocker(const PgQuery__SelectStmt& s) {
-    for (size_t i = 0; i < s.n_target_list; ++i) {
-        auto agg = find_aggregate(&s.target_list[i]->base);
-        if (!agg.empty()) return agg;
-    }
-    if (s.n_group_clause) return "GROUP BY";
-    if (s.having_clause) return "HAVING";
-    if (s.n_distinct_clause) return "DISTINCT";
-    if (s.n_window_clause) return "WINDOW";
-    if (s.n_sort_clause) {
-        for (size_t i = 0; i < s.n_sort_clause; ++i) {
-            auto agg = find_aggregate(&s.sort_clause[i]->base);
-            if (!agg.empty()) return agg;
-        }
-        return "ORDER BY";
-    }
-    if (s.limit_count) return "LIMIT";
-    if (s.limit_offset) return "OFFSET";
-    return "";
-}
-
 const char* set_operation_name(const PgQuery__SelectStmt& s) {
     switch (s.op) {
-        case PG_QUERY__SET_OPERATION__SETOP_UNION: return s.all ? "UNION ALL" : "UNION";
-        case PG_QUERY__SET_OPERATION__SETOP_INTERSECT: return s.all ? "INTERSECT ALL" : "INTERSECT";
-        case PG_QUERY__SET_OPERATION__SETOP_EXCEPT: return s.all ? "EXCEPT ALL" : "EXCEPT";
-        default: return nullptr;
+        case PG_QUERY__SET_OPERATION__SETOP_UNION:
+            return s.all ? "UNION ALL" : "UNION";
+        case PG_QUERY__SET_OPERATION__SETOP_INTERSECT:
+            return s.all ? "INTERSECT ALL" : "INTERSECT";
+        case PG_QUERY__SET_OPERATION__SETOP_EXCEPT:
+            return s.all ? "EXCEPT ALL" : "EXCEPT";
+        default:
+            return nullptr;
     }
 }
 
@@ -371,8 +328,8 @@ Rel make_rel(const PgQuery__RangeVar& rv, const TableCatalog& catalog) {
     Rel r;
     r.rv = &rv;
     r.cfg = catalog.find(rv.schemaname ? rv.schemaname : "", rv.relname ? rv.relname : "");
-    r.ref_name = rv.alias && rv.alias->aliasname ? rv.alias->aliasname
-                                                 : (rv.relname ? rv.relname : "");
+    r.ref_name =
+        rv.alias && rv.alias->aliasname ? rv.alias->aliasname : (rv.relname ? rv.relname : "");
     return r;
 }
 
@@ -390,8 +347,8 @@ std::vector<Rel> all_relations(const ProtobufCMessage* m, const TableCatalog& ca
     });
     std::vector<Rel> out;
     for (const auto* rv : vars) {
-        bool is_cte = (!rv->schemaname || !*rv->schemaname) && rv->relname &&
-                      ctes.count(rv->relname) > 0;
+        bool is_cte =
+            (!rv->schemaname || !*rv->schemaname) && rv->relname && ctes.count(rv->relname) > 0;
         if (!is_cte) out.push_back(make_rel(*rv, catalog));
     }
     return out;

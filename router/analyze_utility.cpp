@@ -111,8 +111,10 @@ bool is_ddl(PgQuery__Node__NodeCase c) {
         case PG_QUERY__NODE__NODE_ALTER_POLICY_STMT:
         case PG_QUERY__NODE__NODE_CREATE_STATS_STMT:
         case PG_QUERY__NODE__NODE_CREATE_RANGE_STMT:
-        case PG_QUERY__NODE__NODE_ALTER_DEFAULT_PRIVILEGES_STMT: return true;
-        default: return false;
+        case PG_QUERY__NODE__NODE_ALTER_DEFAULT_PRIVILEGES_STMT:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -163,7 +165,8 @@ void analyze_copy(const PgQuery__CopyStmt& s, const Context& ctx, Analysis& a) {
     }
     if (server_file) {
         refuse(a, "COPY of " + std::string(r.sharded() ? "sharded" : "reference") + " table \"" +
-                      a.table + "\" with a server-side file or program is not supported; use "
+                      a.table +
+                      "\" with a server-side file or program is not supported; use "
                       "COPY ... FROM STDIN / TO STDOUT");
         return;
     }
@@ -185,15 +188,18 @@ void analyze_copy(const PgQuery__CopyStmt& s, const Context& ctx, Analysis& a) {
         return;
     }
     for (size_t i = 0; i < s.n_attlist; ++i) {
-        if (string_value(s.attlist[i]) == r.cfg->shard_key) a.copy->key_column = static_cast<int>(i);
+        if (string_value(s.attlist[i]) == r.cfg->shard_key)
+            a.copy->key_column = static_cast<int>(i);
     }
     if (a.copy->key_column < 0) {
-        refuse(a, "COPY into sharded table \"" + a.table + "\" must list its columns, including "
-                  "shard key \"" + r.cfg->shard_key + "\"");
+        refuse(a, "COPY into sharded table \"" + a.table +
+                      "\" must list its columns, including "
+                      "shard key \"" +
+                      r.cfg->shard_key + "\"");
         return;
     }
-    a.why.push_back("COPY rows split by column " + std::to_string(a.copy->key_column + 1) +
-                    " (" + r.cfg->shard_key + ")");
+    a.why.push_back("COPY rows split by column " + std::to_string(a.copy->key_column + 1) + " (" +
+                    r.cfg->shard_key + ")");
 }
 
 void analyze_utility(const PgQuery__Node& stmt, const Context& ctx, Analysis& a) {
@@ -219,7 +225,8 @@ void analyze_utility(const PgQuery__Node& stmt, const Context& ctx, Analysis& a)
             }
         }
     }
-    auto distributed = std::find_if(cfgs.begin(), cfgs.end(), [](const TableConfig* c) { return c; });
+    auto distributed =
+        std::find_if(cfgs.begin(), cfgs.end(), [](const TableConfig* c) { return c; });
     if (!names.empty()) a.table = names.front();
     if (distributed != cfgs.end()) {
         a.table = names[distributed - cfgs.begin()];

@@ -9,36 +9,60 @@ namespace sg::router {
 
 const char* to_string(StatementKind k) {
     switch (k) {
-        case StatementKind::Empty: return "empty";
-        case StatementKind::Select: return "select";
-        case StatementKind::Insert: return "insert";
-        case StatementKind::Update: return "update";
-        case StatementKind::Delete: return "delete";
-        case StatementKind::Copy: return "copy";
-        case StatementKind::Ddl: return "ddl";
-        case StatementKind::Begin: return "begin";
-        case StatementKind::Commit: return "commit";
-        case StatementKind::Rollback: return "rollback";
-        case StatementKind::Savepoint: return "savepoint";
-        case StatementKind::Set: return "set";
-        case StatementKind::Show: return "show";
-        case StatementKind::SetShard: return "set shardgate.shard";
-        case StatementKind::ResetShard: return "reset shardgate.shard";
-        case StatementKind::ShowShard: return "show shardgate.shard";
-        case StatementKind::Utility: return "utility";
-        case StatementKind::Unparseable: return "unparseable";
-        case StatementKind::Multi: return "multi-statement";
+        case StatementKind::Empty:
+            return "empty";
+        case StatementKind::Select:
+            return "select";
+        case StatementKind::Insert:
+            return "insert";
+        case StatementKind::Update:
+            return "update";
+        case StatementKind::Delete:
+            return "delete";
+        case StatementKind::Copy:
+            return "copy";
+        case StatementKind::Ddl:
+            return "ddl";
+        case StatementKind::Begin:
+            return "begin";
+        case StatementKind::Commit:
+            return "commit";
+        case StatementKind::Rollback:
+            return "rollback";
+        case StatementKind::Savepoint:
+            return "savepoint";
+        case StatementKind::Set:
+            return "set";
+        case StatementKind::Show:
+            return "show";
+        case StatementKind::SetShard:
+            return "set shardgate.shard";
+        case StatementKind::ResetShard:
+            return "reset shardgate.shard";
+        case StatementKind::ShowShard:
+            return "show shardgate.shard";
+        case StatementKind::Utility:
+            return "utility";
+        case StatementKind::Unparseable:
+            return "unparseable";
+        case StatementKind::Multi:
+            return "multi-statement";
     }
     return "unknown";
 }
 
 const char* to_string(Placement p) {
     switch (p) {
-        case Placement::None: return "none";
-        case Placement::Unsharded: return "unsharded";
-        case Placement::Reference: return "reference";
-        case Placement::Sharded: return "sharded";
-        case Placement::AllShards: return "all shards";
+        case Placement::None:
+            return "none";
+        case Placement::Unsharded:
+            return "unsharded";
+        case Placement::Reference:
+            return "reference";
+        case Placement::Sharded:
+            return "sharded";
+        case Placement::AllShards:
+            return "all shards";
     }
     return "unknown";
 }
@@ -51,7 +75,9 @@ constexpr std::string_view kShardSetting = "shardgate.shard";
 void analyze_transaction(const PgQuery__TransactionStmt& t, Analysis& a) {
     switch (t.kind) {
         case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN:
-        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START: a.kind = StatementKind::Begin; break;
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START:
+            a.kind = StatementKind::Begin;
+            break;
         case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT:
         case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_PREPARE:
         case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT_PREPARED:
@@ -61,7 +87,9 @@ void analyze_transaction(const PgQuery__TransactionStmt& t, Analysis& a) {
         case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_PREPARED:
             a.kind = StatementKind::Rollback;
             break;
-        default: a.kind = StatementKind::Savepoint; break;
+        default:
+            a.kind = StatementKind::Savepoint;
+            break;
     }
 }
 
@@ -102,16 +130,23 @@ void analyze_wrapped(const PgQuery__Node& inner, const char* wrapper, const Cont
 
 void analyze_node(const PgQuery__Node& stmt, const Context& ctx, Analysis& a) {
     switch (stmt.node_case) {
-        case PG_QUERY__NODE__NODE_SELECT_STMT: return analyze_select(*stmt.select_stmt, ctx, a);
-        case PG_QUERY__NODE__NODE_INSERT_STMT: return analyze_insert(*stmt.insert_stmt, ctx, a);
-        case PG_QUERY__NODE__NODE_UPDATE_STMT: return analyze_update(*stmt.update_stmt, ctx, a);
-        case PG_QUERY__NODE__NODE_DELETE_STMT: return analyze_delete(*stmt.delete_stmt, ctx, a);
-        case PG_QUERY__NODE__NODE_COPY_STMT: return analyze_copy(*stmt.copy_stmt, ctx, a);
+        case PG_QUERY__NODE__NODE_SELECT_STMT:
+            return analyze_select(*stmt.select_stmt, ctx, a);
+        case PG_QUERY__NODE__NODE_INSERT_STMT:
+            return analyze_insert(*stmt.insert_stmt, ctx, a);
+        case PG_QUERY__NODE__NODE_UPDATE_STMT:
+            return analyze_update(*stmt.update_stmt, ctx, a);
+        case PG_QUERY__NODE__NODE_DELETE_STMT:
+            return analyze_delete(*stmt.delete_stmt, ctx, a);
+        case PG_QUERY__NODE__NODE_COPY_STMT:
+            return analyze_copy(*stmt.copy_stmt, ctx, a);
         case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
             return analyze_transaction(*stmt.transaction_stmt, a);
         case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT:
             return analyze_set(*stmt.variable_set_stmt, a);
-        case PG_QUERY__NODE__NODE_DISCARD_STMT: a.kind = StatementKind::Set; return;
+        case PG_QUERY__NODE__NODE_DISCARD_STMT:
+            a.kind = StatementKind::Set;
+            return;
         case PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT: {
             std::string_view name =
                 stmt.variable_show_stmt->name ? stmt.variable_show_stmt->name : "";
@@ -139,7 +174,8 @@ void analyze_node(const PgQuery__Node& stmt, const Context& ctx, Analysis& a) {
                 return;
             }
             break;
-        default: break;
+        default:
+            break;
     }
     analyze_utility(stmt, ctx, a);
 }

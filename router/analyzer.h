@@ -19,25 +19,25 @@
 namespace sg::router {
 
 enum class StatementKind : uint8_t {
-    Empty,        // only whitespace/comments
+    Empty,  // only whitespace/comments
     Select,
     Insert,
     Update,
     Delete,
     Copy,
-    Ddl,          // CREATE/ALTER/DROP/TRUNCATE/COMMENT/GRANT ...
-    Begin,        // BEGIN / START TRANSACTION
-    Commit,       // COMMIT / END / PREPARE TRANSACTION / COMMIT PREPARED
-    Rollback,     // ROLLBACK / ABORT / ROLLBACK PREPARED
-    Savepoint,    // SAVEPOINT / RELEASE / ROLLBACK TO
-    Set,          // a PostgreSQL setting (SET / RESET / DISCARD)
+    Ddl,        // CREATE/ALTER/DROP/TRUNCATE/COMMENT/GRANT ...
+    Begin,      // BEGIN / START TRANSACTION
+    Commit,     // COMMIT / END / PREPARE TRANSACTION / COMMIT PREPARED
+    Rollback,   // ROLLBACK / ABORT / ROLLBACK PREPARED
+    Savepoint,  // SAVEPOINT / RELEASE / ROLLBACK TO
+    Set,        // a PostgreSQL setting (SET / RESET / DISCARD)
     Show,
-    SetShard,     // proxy-local: SET shardgate.shard = 's2'
-    ResetShard,   // proxy-local: RESET shardgate.shard / SET shardgate.shard TO DEFAULT
-    ShowShard,    // proxy-local: SHOW shardgate.shard
-    Utility,      // VACUUM, ANALYZE, LOCK, DO, CALL, LISTEN, EXPLAIN ...
+    SetShard,    // proxy-local: SET shardgate.shard = 's2'
+    ResetShard,  // proxy-local: RESET shardgate.shard / SET shardgate.shard TO DEFAULT
+    ShowShard,   // proxy-local: SHOW shardgate.shard
+    Utility,     // VACUUM, ANALYZE, LOCK, DO, CALL, LISTEN, EXPLAIN ...
     Unparseable,
-    Multi,        // several statements in one simple Query message
+    Multi,  // several statements in one simple Query message
 };
 const char* to_string(StatementKind k);
 
@@ -78,8 +78,8 @@ struct ParamUse {
 struct CopyInfo {
     enum class Format : uint8_t { Text, Csv, Binary };
     Format format = Format::Text;
-    bool from_stdin = true;   // COPY ... FROM STDIN (false: TO STDOUT)
-    int key_column = -1;      // 0-based position of the shard key among the listed columns
+    bool from_stdin = true;  // COPY ... FROM STDIN (false: TO STDOUT)
+    int key_column = -1;     // 0-based position of the shard key among the listed columns
     int column_count = 0;
     char delimiter = '\t';
     char quote = '"';
@@ -97,7 +97,7 @@ struct Analysis {
     // sharded table of a SELECT, else its first table.
     std::string table;
     std::optional<TableConfig> table_config;  // when `table` is in [[tables]]
-    KeyType key_type = KeyType::BigInt;        // placement == Sharded
+    KeyType key_type = KeyType::BigInt;       // placement == Sharded
 
     // Shard keys the statement is restricted to; empty with Sharded means every shard.
     std::vector<KeyRef> keys;

@@ -22,12 +22,24 @@ std::string decode_copy_text(std::string_view raw) {
         }
         char c = raw[++i];
         switch (c) {
-            case 'b': out += '\b'; break;
-            case 'f': out += '\f'; break;
-            case 'n': out += '\n'; break;
-            case 'r': out += '\r'; break;
-            case 't': out += '\t'; break;
-            case 'v': out += '\v'; break;
+            case 'b':
+                out += '\b';
+                break;
+            case 'f':
+                out += '\f';
+                break;
+            case 'n':
+                out += '\n';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            case 't':
+                out += '\t';
+                break;
+            case 'v':
+                out += '\v';
+                break;
             case 'x': {
                 int value = 0, digits = 0;
                 while (digits < 2 && i + 1 < raw.size() && hex_digit(raw[i + 1]) >= 0) {
@@ -44,8 +56,8 @@ std::string decode_copy_text(std::string_view raw) {
             default:
                 if (c >= '0' && c <= '7') {
                     int value = c - '0';
-                    for (int d = 0; d < 2 && i + 1 < raw.size() && raw[i + 1] >= '0' &&
-                                    raw[i + 1] <= '7';
+                    for (int d = 0;
+                         d < 2 && i + 1 < raw.size() && raw[i + 1] >= '0' && raw[i + 1] <= '7';
                          ++d) {
                         value = value * 8 + (raw[++i] - '0');
                     }

@@ -43,15 +43,15 @@ private:
     bool in_key_field() const { return field_ == info_.key_column; }
 
     CopyInfo info_;
-    std::string row_;          // bytes of the partial row
-    int field_ = 0;            // index of the field being read
-    std::string key_raw_;      // the key field as written (escapes and quotes kept)
-    std::string key_value_;    // CSV: the key field with quoting removed
-    bool key_quoted_ = false;  // CSV: the key field had quotes (so it is never NULL)
-    bool escaped_ = false;     // text: previous byte was a backslash
-    bool in_quotes_ = false;   // CSV
-    bool just_closed_ = false; // CSV: previous byte closed a quote (a doubled quote reopens)
-    bool csv_escaped_ = false; // CSV: previous byte was ESCAPE inside quotes (ESCAPE != QUOTE)
+    std::string row_;           // bytes of the partial row
+    int field_ = 0;             // index of the field being read
+    std::string key_raw_;       // the key field as written (escapes and quotes kept)
+    std::string key_value_;     // CSV: the key field with quoting removed
+    bool key_quoted_ = false;   // CSV: the key field had quotes (so it is never NULL)
+    bool escaped_ = false;      // text: previous byte was a backslash
+    bool in_quotes_ = false;    // CSV
+    bool just_closed_ = false;  // CSV: previous byte closed a quote (a doubled quote reopens)
+    bool csv_escaped_ = false;  // CSV: previous byte was ESCAPE inside quotes (ESCAPE != QUOTE)
     bool row_done_ = false;
     bool ended_ = false;
     bool failed_ = false;

@@ -28,15 +28,16 @@ nlohmann::json explain_route_json(const Analysis& a, const Route& r, const Shard
     j["map_version"] = map.version();
     j["keys"] = nlohmann::json::array();
     for (const auto& k : r.keys) {
-        j["keys"].push_back({{"value", k.text}, {"bucket", k.bucket},
-                             {"shard", shard_name(map, k.shard)}});
+        j["keys"].push_back(
+            {{"value", k.text}, {"bucket", k.bucket}, {"shard", shard_name(map, k.shard)}});
     }
     j["shards"] = nlohmann::json::array();
     for (uint16_t s : r.shards) j["shards"].push_back(shard_name(map, s));
     if (!r.insert_rows.empty()) {
         j["insert_rows"] = nlohmann::json::object();
         for (const auto& sr : r.insert_rows) {
-            for (uint32_t row : sr.rows) j["insert_rows"][shard_name(map, sr.shard)].push_back(row + 1);
+            for (uint32_t row : sr.rows)
+                j["insert_rows"][shard_name(map, sr.shard)].push_back(row + 1);
         }
     }
     if (r.is_error()) j["error"] = {{"sqlstate", r.error.sqlstate}, {"message", r.error.message}};
@@ -61,8 +62,8 @@ std::string explain_route(const Analysis& a, const Route& r, const ShardMap& map
     }
     line("route:", to_string(r.kind));
     for (const auto& k : r.keys) {
-        line("key:", k.text + " -> bucket " + std::to_string(k.bucket) + " -> " +
-                         shard_name(map, k.shard));
+        line("key:",
+             k.text + " -> bucket " + std::to_string(k.bucket) + " -> " + shard_name(map, k.shard));
     }
     std::string shards;
     for (uint16_t s : r.shards) shards += (shards.empty() ? "" : ", ") + shard_name(map, s);

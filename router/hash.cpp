@@ -12,12 +12,18 @@ namespace {
 
 const char* pg_type_name(KeyType t) {
     switch (t) {
-        case KeyType::SmallInt: return "smallint";
-        case KeyType::Integer: return "integer";
-        case KeyType::BigInt: return "bigint";
-        case KeyType::Text: return "text";
-        case KeyType::Varchar: return "character varying";
-        case KeyType::Uuid: return "uuid";
+        case KeyType::SmallInt:
+            return "smallint";
+        case KeyType::Integer:
+            return "integer";
+        case KeyType::BigInt:
+            return "bigint";
+        case KeyType::Text:
+            return "text";
+        case KeyType::Varchar:
+            return "character varying";
+        case KeyType::Uuid:
+            return "uuid";
     }
     return "unknown";
 }
@@ -41,7 +47,8 @@ bool in_range(KeyType t, int64_t v) {
         case KeyType::Integer:
             return v >= std::numeric_limits<int32_t>::min() &&
                    v <= std::numeric_limits<int32_t>::max();
-        default: return true;
+        default:
+            return true;
     }
 }
 

@@ -3,7 +3,9 @@
 namespace sg::router {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 // Reads `name=value` pairs inside one comment body.
 void read_comment(std::string_view body, Hints& out) {

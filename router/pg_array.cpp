@@ -15,7 +15,9 @@ Error bad_binary(const std::string& detail) {
                  "incorrect binary data format in array bind parameter: " + detail};
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 bool read_be32(std::string_view& in, int32_t& out) {
     if (in.size() < 4) return false;

@@ -39,13 +39,20 @@ Route default_shard(const RouterContext& ctx, std::string why) {
     return r;
 }
 
+// Every shard holds what the statement reads; a pinned session may use its own shard.
+Route any_one_shard(const RouterContext& ctx, std::string why) {
+    Route r = default_shard(ctx, std::move(why));
+    r.any_shard = true;
+    return r;
+}
+
 Expected<uint16_t> named_shard(const ShardMap& map, const std::string& name, const char* origin) {
     int idx = map.shard_index(name);
     if (idx >= 0) return static_cast<uint16_t>(idx);
     std::string known;
     for (const auto& n : map.shard_names()) known += (known.empty() ? "" : ", ") + n;
-    return Error{sqlstate::kInvalidParameterValue, "unknown shard \"" + name + "\" in " + origin +
-                                                       "; known shards: " + known};
+    return Error{sqlstate::kInvalidParameterValue,
+                 "unknown shard \"" + name + "\" in " + origin + "; known shards: " + known};
 }
 
 RoutedKey place_key(const Key& k, KeyType t, const ShardMap& map) {
@@ -56,7 +63,9 @@ RoutedKey place_key(const Key& k, KeyType t, const ShardMap& map) {
 // The keys a KeyRef stands for once parameters are known (an array parameter: several).
 Status resolve(const KeyRef& ref, const Params& params, KeyType t, std::vector<Key>& out) {
     switch (ref.source) {
-        case KeyRef::Source::Value: out.push_back(ref.value); return Ok{};
+        case KeyRef::Source::Value:
+            out.push_back(ref.value);
+            return Ok{};
         case KeyRef::Source::Param: {
             auto k = param_key(params, ref.param, t);
             if (!k) return k.error();
@@ -74,16 +83,16 @@ Status resolve(const KeyRef& ref, const Params& params, KeyType t, std::vector<K
             return Ok{};
         }
     }
-    return Error{sqlstate::kProtocolViolation,
-                 "statement uses parameter $" + std::to_string(ref.param) + " but only " +
-                     std::to_string(params.size()) + " were bound"};
+    return Error{sqlstate::kProtocolViolation, "statement uses parameter $" +
+                                                   std::to_string(ref.param) + " but only " +
+                                                   std::to_string(params.size()) + " were bound"};
 }
 
 Route with_shards(std::vector<uint16_t> shards, const ShardMap& map) {
     std::sort(shards.begin(), shards.end());
     shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
     Route r;
-    r.kind = shards.size() == 1 ? Route::Kind::Single
+    r.kind = shards.size() == 1                          ? Route::Kind::Single
              : shards.size() == map.shard_names().size() ? Route::Kind::All
                                                          : Route::Kind::Multi;
     r.shards = std::move(shards);
@@ -171,7 +180,8 @@ Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map
     } else {
         std::vector<Key> keys;
         for (const auto& ref : a.keys) {
-            if (auto st = resolve(ref, params, a.key_type, keys); !st) return error_route(st.error());
+            if (auto st = resolve(ref, params, a.key_type, keys); !st)
+                return error_route(st.error());
         }
         std::vector<uint16_t> shards;
         for (const auto& k : keys) {
@@ -192,7 +202,8 @@ Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map
             "statement on sharded table \"" + a.table + "\" needs " +
                 std::to_string(r.shards.size()) + " shards and uses " + a.fanout_blocker +
                 ", which cannot be answered by concatenating the shards' rows; add a condition "
-                "on shard key \"" + (a.table_config ? a.table_config->shard_key : "") +
+                "on shard key \"" +
+                (a.table_config ? a.table_config->shard_key : "") +
                 "\" or route it with /* shardgate.shard=NAME */"});
     }
     return r;
@@ -227,8 +238,10 @@ bool is_session_kind(StatementKind k) {
         case StatementKind::Rollback:
         case StatementKind::Savepoint:
         case StatementKind::Set:
-        case StatementKind::Show: return true;
-        default: return false;
+        case StatementKind::Show:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -287,7 +300,8 @@ Route route_one(const Analysis& a, const Params& params, const ShardMap& map,
             r.kind = Route::Kind::Local;
             return r;
         }
-        default: break;
+        default:
+            break;
     }
     if (is_session_kind(a.kind)) {
         Route r;
@@ -307,14 +321,17 @@ Route route_one(const Analysis& a, const Params& params, const ShardMap& map,
         return default_shard(ctx, "unparseable, names no sharded or reference table");
     }
     switch (a.placement) {
-        case Placement::None: return default_shard(ctx, "no table: default shard");
+        case Placement::None:
+            return any_one_shard(ctx, "no table: any shard (the default one)");
         case Placement::Unsharded:
             return default_shard(ctx, "\"" + a.table + "\" is not in [[tables]]: default shard");
         case Placement::Reference:
             if (a.is_write) return all_shards(map, "write to reference table: every shard");
-            return default_shard(ctx, "read of reference table: one shard (the default)");
-        case Placement::AllShards: return all_shards(map, "runs on every shard");
-        case Placement::Sharded: return route_sharded(a, params, map);
+            return any_one_shard(ctx, "read of reference table: any shard (the default one)");
+        case Placement::AllShards:
+            return all_shards(map, "runs on every shard");
+        case Placement::Sharded:
+            return route_sharded(a, params, map);
     }
     return error_route(Error{sqlstate::kFeatureNotSupported, "statement cannot be routed"});
 }
@@ -323,13 +340,20 @@ Route route_one(const Analysis& a, const Params& params, const ShardMap& map,
 
 const char* to_string(Route::Kind k) {
     switch (k) {
-        case Route::Kind::Single: return "single";
-        case Route::Kind::Multi: return "multi";
-        case Route::Kind::All: return "all";
-        case Route::Kind::Default: return "default";
-        case Route::Kind::Local: return "local";
-        case Route::Kind::Session: return "session";
-        case Route::Kind::Error: return "error";
+        case Route::Kind::Single:
+            return "single";
+        case Route::Kind::Multi:
+            return "multi";
+        case Route::Kind::All:
+            return "all";
+        case Route::Kind::Default:
+            return "default";
+        case Route::Kind::Local:
+            return "local";
+        case Route::Kind::Session:
+            return "session";
+        case Route::Kind::Error:
+            return "error";
     }
     return "unknown";
 }

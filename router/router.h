@@ -1,6 +1,6 @@
 // The routing decision: a pure function of (analysis, parameters, shard map, session context).
-// No I/O, no allocation beyond the Route itself, no exceptions: refusals are Route::Kind::Error
-// with the SQLSTATE and message the client should see.
+// No I/O and no exceptions: a refusal is Route::Kind::Error carrying the SQLSTATE and message
+// the client should see.
 #pragma once
 
 #include <cstdint>
@@ -56,8 +56,11 @@ struct Route {
     std::vector<uint16_t> shards;
     std::vector<ShardRows> insert_rows;  // INSERT ... VALUES, one entry per shard
     std::vector<RoutedKey> keys;
-    Error error;                         // Kind::Error
-    std::vector<std::string> why;        // the router's reasons (the analysis has its own)
+    // Any one shard answers correctly (reference-table reads, statements without tables): a
+    // session already pinned to a shard, e.g. inside a transaction, may use that shard.
+    bool any_shard = false;
+    Error error;                   // Kind::Error
+    std::vector<std::string> why;  // the router's reasons (the analysis has its own)
 
     bool is_error() const { return kind == Kind::Error; }
 };

@@ -18,7 +18,9 @@ Error file_error(const std::string& source, const std::string& problem) {
     return Error{sqlstate::kConfigFileError, source + ": " + problem};
 }
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+    return std::strerror(errno);
+}
 
 // write(2) until done; short writes are legal for regular files too.
 bool write_all(int fd, std::string_view data) {
@@ -69,7 +71,8 @@ Expected<ShardMap> ShardMap::from_parts(uint64_t version, int bucket_bits,
     std::set<std::string> seen;
     for (const auto& n : shard_names) {
         if (n.empty()) return file_error(source, "shards: empty shard name");
-        if (!seen.insert(n).second) return file_error(source, "shards: duplicate shard \"" + n + "\"");
+        if (!seen.insert(n).second)
+            return file_error(source, "shards: duplicate shard \"" + n + "\"");
     }
     if (map.size() != (size_t{1} << bucket_bits)) {
         return file_error(source, "map: has " + std::to_string(map.size()) +
@@ -115,8 +118,8 @@ Expected<ShardMap> ShardMap::from_json(std::string_view text, const std::string&
     map.reserve(j["map"].size());
     for (const auto& v : j["map"]) {
         if (!v.is_number_unsigned() || v.get<uint64_t>() > 0xffff) {
-            return file_error(source, "map[" + std::to_string(map.size()) +
-                                          "]: must be a shard index");
+            return file_error(source,
+                              "map[" + std::to_string(map.size()) + "]: must be a shard index");
         }
         map.push_back(static_cast<uint16_t>(v.get<uint64_t>()));
     }
@@ -220,8 +223,8 @@ Expected<ShardMap> load_or_create(const std::string& path, const Config& cfg) {
     if (file.bucket_bits() != cfg.sharding.bucket_bits) {
         return file_error(path, "bucket_bits " + std::to_string(file.bucket_bits()) +
                                     " differs from [sharding] bucket_bits " +
-                                    std::to_string(cfg.sharding.bucket_bits) + " in " +
-                                    cfg.source + "; the map file is authoritative, update the config");
+                                    std::to_string(cfg.sharding.bucket_bits) + " in " + cfg.source +
+                                    "; the map file is authoritative, update the config");
     }
     // Re-index to the configuration's shard order so a shard index means the same thing to
     // the router and to the pools.

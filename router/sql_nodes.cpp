@@ -60,7 +60,9 @@ bool value_preserving_cast(const PgQuery__TypeCast& c, KeyType key) {
     return in_family(key, string_value(tn->names[tn->n_names - 1]));
 }
 
-KeyExpr unusable() { return KeyExpr{}; }
+KeyExpr unusable() {
+    return KeyExpr{};
+}
 
 }  // namespace
 
@@ -124,11 +126,16 @@ std::optional<ColumnName> column_name(const PgQuery__Node* n) {
 
 std::optional<std::string> const_text(const PgQuery__AConst& c) {
     switch (c.val_case) {
-        case PG_QUERY__A__CONST__VAL_IVAL: return std::to_string(c.ival->ival);
-        case PG_QUERY__A__CONST__VAL_FVAL: return std::string(c.fval->fval);
-        case PG_QUERY__A__CONST__VAL_SVAL: return std::string(c.sval->sval);
-        case PG_QUERY__A__CONST__VAL_BOOLVAL: return c.boolval->boolval ? "true" : "false";
-        default: return std::nullopt;
+        case PG_QUERY__A__CONST__VAL_IVAL:
+            return std::to_string(c.ival->ival);
+        case PG_QUERY__A__CONST__VAL_FVAL:
+            return std::string(c.fval->fval);
+        case PG_QUERY__A__CONST__VAL_SVAL:
+            return std::string(c.sval->sval);
+        case PG_QUERY__A__CONST__VAL_BOOLVAL:
+            return c.boolval->boolval ? "true" : "false";
+        default:
+            return std::nullopt;
     }
 }
 
@@ -145,8 +152,10 @@ KeyExpr key_expr(const PgQuery__Node* expr, KeyType t) {
         case PG_QUERY__NODE__NODE_TYPE_CAST:
             if (!value_preserving_cast(*expr->type_cast, t)) return unusable();
             return key_expr(expr->type_cast->arg, t);
-        case PG_QUERY__NODE__NODE_A_CONST: break;
-        default: return unusable();
+        case PG_QUERY__NODE__NODE_A_CONST:
+            break;
+        default:
+            return unusable();
     }
     const PgQuery__AConst& c = *expr->a_const;
     KeyExpr k;
@@ -162,9 +171,8 @@ KeyExpr key_expr(const PgQuery__Node* expr, KeyType t) {
         case PG_QUERY__A__CONST__VAL_FVAL:
             // A number compared with a column of another numeric type never errors.
             if (!is_integer_key(t)) return unusable();
-            key = c.val_case == PG_QUERY__A__CONST__VAL_IVAL
-                      ? canonical_int(t, c.ival->ival)
-                      : canonical_from_text(t, c.fval->fval);
+            key = c.val_case == PG_QUERY__A__CONST__VAL_IVAL ? canonical_int(t, c.ival->ival)
+                                                             : canonical_from_text(t, c.fval->fval);
             if (!key) return unusable();
             k.text = *const_text(c);
             break;
@@ -177,7 +185,8 @@ KeyExpr key_expr(const PgQuery__Node* expr, KeyType t) {
                 return k;
             }
             break;
-        default: return unusable();
+        default:
+            return unusable();
     }
     k.kind = KeyExpr::Kind::Value;
     k.value = std::move(key.value());

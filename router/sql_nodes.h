@@ -46,10 +46,10 @@ std::optional<ColumnName> column_name(const PgQuery__Node* n);
 struct KeyExpr {
     enum class Kind : uint8_t { Unusable, Value, Param, Invalid };
     Kind kind = Kind::Unusable;
-    Key value;           // Kind::Value
-    int param = 0;       // Kind::Param, 1-based
-    std::string text;    // as written, for explanations
-    Error error;         // Kind::Invalid: the literal is not a valid key (PostgreSQL's error)
+    Key value;         // Kind::Value
+    int param = 0;     // Kind::Param, 1-based
+    std::string text;  // as written, for explanations
+    Error error;       // Kind::Invalid: the literal is not a valid key (PostgreSQL's error)
 };
 // Reads `expr` as a key value of type `t`: constants (ints, quoted strings, NULL), $n, and
 // casts to the key's own type family around them. A quoted literal that is not valid input

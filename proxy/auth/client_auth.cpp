@@ -16,7 +16,9 @@ AuthStep cannot_authenticate(std::string_view reason) {
 }  // namespace
 
 ClientAuth::ClientAuth(std::string user, std::string password, std::string scram_nonce)
-    : user_(std::move(user)), password_(std::move(password)), scram_nonce_(std::move(scram_nonce)) {}
+    : user_(std::move(user)),
+      password_(std::move(password)),
+      scram_nonce_(std::move(scram_nonce)) {}
 
 AuthStep ClientAuth::on_request(const wire::Authentication& request, wire::MessageWriter& out) {
     if (done_) return AuthStep::protocol_violation("authentication request after the end");
@@ -67,8 +69,7 @@ AuthStep ClientAuth::on(const wire::AuthenticationSASL& request, wire::MessageWr
     return AuthStep::next();
 }
 
-AuthStep ClientAuth::on(const wire::AuthenticationSASLContinue& request,
-                        wire::MessageWriter& out) {
+AuthStep ClientAuth::on(const wire::AuthenticationSASLContinue& request, wire::MessageWriter& out) {
     if (!scram_) return AuthStep::protocol_violation("SASLContinue before SASL");
     std::string client_final;
     const AuthStep step = scram_->on_server_first(wire::as_chars(request.data), client_final);

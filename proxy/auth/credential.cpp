@@ -4,8 +4,7 @@
 
 namespace sg::auth {
 
-wire::Status parse_credential(std::string_view user, std::string_view configured,
-                              Credential& out) {
+wire::Status parse_credential(std::string_view user, std::string_view configured, Credential& out) {
     out = Credential{};
     if (configured.starts_with(kScramSha256) && configured.size() > kScramSha256.size() &&
         configured[kScramSha256.size()] == '$') {

@@ -31,9 +31,8 @@ bool decode_digest(std::string_view b64, Sha256Digest& out) {
 }  // namespace
 
 bool is_valid_nonce(std::string_view nonce) {
-    return !nonce.empty() && std::all_of(nonce.begin(), nonce.end(), [](char c) {
-        return c >= 0x21 && c <= 0x7e && c != ',';
-    });
+    return !nonce.empty() && std::all_of(nonce.begin(), nonce.end(),
+                                         [](char c) { return c >= 0x21 && c <= 0x7e && c != ','; });
 }
 
 std::optional<std::string> make_nonce() {

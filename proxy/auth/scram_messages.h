@@ -39,7 +39,7 @@ std::string make_server_first(std::string_view nonce, std::string_view salt_b64,
 struct ClientFinalMessage {
     std::string_view channel_binding;  // still base64
     std::string_view nonce;
-    std::string_view without_proof;    // everything before ",p=", part of AuthMessage
+    std::string_view without_proof;  // everything before ",p=", part of AuthMessage
     Sha256Digest proof{};
 };
 

@@ -77,8 +77,7 @@ std::optional<ScramSecret> derive_scram_secret(std::string_view password, wire::
                                                int iterations) {
     const auto keys = derive_scram_keys(password, salt, iterations);
     if (!keys) return std::nullopt;
-    return ScramSecret{iterations, {salt.begin(), salt.end()}, keys->stored_key,
-                       keys->server_key};
+    return ScramSecret{iterations, {salt.begin(), salt.end()}, keys->stored_key, keys->server_key};
 }
 
 std::optional<ScramSecret> derive_scram_secret(std::string_view password) {

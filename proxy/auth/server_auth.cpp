@@ -21,18 +21,23 @@ AuthStep ServerAuth::start(wire::MessageWriter& out) {
                 return start_scram(out);
             }
             return start_md5(out);
-        case AuthMethod::ScramSha256: return start_scram(out);
+        case AuthMethod::ScramSha256:
+            return start_scram(out);
     }
     return finish(AuthStep::failure(wire::sqlstate::kInternalError, "unknown auth method"));
 }
 
 AuthStep ServerAuth::on_message(wire::Bytes body, wire::MessageWriter& out) {
     switch (state_) {
-        case State::AwaitMd5Password: return on_md5_password(body, out);
-        case State::AwaitSaslInitial: return on_sasl_initial(body, out);
-        case State::AwaitSaslResponse: return on_sasl_response(body, out);
+        case State::AwaitMd5Password:
+            return on_md5_password(body, out);
+        case State::AwaitSaslInitial:
+            return on_sasl_initial(body, out);
+        case State::AwaitSaslResponse:
+            return on_sasl_response(body, out);
         case State::Initial:
-        case State::Done: break;
+        case State::Done:
+            break;
     }
     return finish(AuthStep::protocol_violation("unexpected password message"));
 }

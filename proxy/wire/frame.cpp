@@ -11,9 +11,12 @@ std::uint32_t read_u32(const std::uint8_t* p) {
 
 StartupKind startup_kind(std::uint32_t code) {
     switch (code) {
-        case kNegotiateSslCode: return StartupKind::SslRequest;
-        case kNegotiateGssCode: return StartupKind::GssEncRequest;
-        case kCancelRequestCode: return StartupKind::CancelRequest;
+        case kNegotiateSslCode:
+            return StartupKind::SslRequest;
+        case kNegotiateGssCode:
+            return StartupKind::GssEncRequest;
+        case kCancelRequestCode:
+            return StartupKind::CancelRequest;
         default:
             // Any 3.x is served: a newer minor is answered with NegotiateProtocolVersion.
             return protocol_major(code) == 3 ? StartupKind::Startup
@@ -25,10 +28,13 @@ StartupKind startup_kind(std::uint32_t code) {
 bool has_valid_length(StartupKind kind, std::uint32_t length) {
     switch (kind) {
         case StartupKind::SslRequest:
-        case StartupKind::GssEncRequest: return length == 8;
-        case StartupKind::CancelRequest: return length == 16;
+        case StartupKind::GssEncRequest:
+            return length == 8;
+        case StartupKind::CancelRequest:
+            return length == 16;
         case StartupKind::Startup:
-        case StartupKind::UnsupportedProtocol: return true;
+        case StartupKind::UnsupportedProtocol:
+            return true;
     }
     return false;
 }

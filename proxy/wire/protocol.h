@@ -1,5 +1,5 @@
-// Constants of the PostgreSQL v3 protocol, named after PostgreSQL's own (pqcomm.h, protocol.h,
-// protocol.h's PqMsg_* and AUTH_REQ_*), so the source can be read side by side with the docs.
+// Constants of the PostgreSQL v3 protocol, named after PostgreSQL's own (pqcomm.h's request
+// codes, protocol.h's PqMsg_* and AUTH_REQ_*), so the source reads side by side with the docs.
 #pragma once
 
 #include <cstddef>
@@ -12,10 +12,14 @@ namespace sg::wire {
 constexpr std::uint32_t pg_protocol(std::uint32_t major, std::uint32_t minor) {
     return (major << 16) | minor;
 }
-constexpr std::uint32_t protocol_major(std::uint32_t code) { return code >> 16; }
-constexpr std::uint32_t protocol_minor(std::uint32_t code) { return code & 0xFFFF; }
+constexpr std::uint32_t protocol_major(std::uint32_t code) {
+    return code >> 16;
+}
+constexpr std::uint32_t protocol_minor(std::uint32_t code) {
+    return code & 0xFFFF;
+}
 
-inline constexpr std::uint32_t kProtocolVersion3 = pg_protocol(3, 0);          // 196608
+inline constexpr std::uint32_t kProtocolVersion3 = pg_protocol(3, 0);         // 196608
 inline constexpr std::uint32_t kCancelRequestCode = pg_protocol(1234, 5678);  // 80877102
 inline constexpr std::uint32_t kNegotiateSslCode = pg_protocol(1234, 5679);   // 80877103
 inline constexpr std::uint32_t kNegotiateGssCode = pg_protocol(1234, 5680);   // 80877104

@@ -61,7 +61,8 @@ public:
         if (failed()) return false;
         const void* nul = std::memchr(rest_.data(), 0, rest_.size());
         if (nul == nullptr) return fail_with("missing string terminator");
-        const auto len = static_cast<std::size_t>(static_cast<const std::uint8_t*>(nul) - rest_.data());
+        const auto len =
+            static_cast<std::size_t>(static_cast<const std::uint8_t*>(nul) - rest_.data());
         out = as_chars(rest_.first(len));
         rest_ = rest_.subspan(len + 1);
         return true;

@@ -30,12 +30,17 @@ Status decode(Bytes body, Authentication& out) {
     std::int32_t code = 0;
     if (!r.i32(code)) return r.status();
     switch (static_cast<AuthRequest>(code)) {
-        case AuthRequest::Ok: out = AuthenticationOk{}; break;
-        case AuthRequest::CleartextPassword: out = AuthenticationCleartextPassword{}; break;
+        case AuthRequest::Ok:
+            out = AuthenticationOk{};
+            break;
+        case AuthRequest::CleartextPassword:
+            out = AuthenticationCleartextPassword{};
+            break;
         case AuthRequest::MD5Password: {
             AuthenticationMD5Password md5;
             Bytes salt;
-            if (r.bytes(md5.salt.size(), salt)) std::copy(salt.begin(), salt.end(), md5.salt.begin());
+            if (r.bytes(md5.salt.size(), salt))
+                std::copy(salt.begin(), salt.end(), md5.salt.begin());
             out = md5;
             break;
         }
@@ -45,8 +50,12 @@ Status decode(Bytes body, Authentication& out) {
             out = std::move(sasl);
             break;
         }
-        case AuthRequest::SASLContinue: out = AuthenticationSASLContinue{r.take_rest()}; break;
-        case AuthRequest::SASLFinal: out = AuthenticationSASLFinal{r.take_rest()}; break;
+        case AuthRequest::SASLContinue:
+            out = AuthenticationSASLContinue{r.take_rest()};
+            break;
+        case AuthRequest::SASLFinal:
+            out = AuthenticationSASLFinal{r.take_rest()};
+            break;
         case AuthRequest::KerberosV5:
         case AuthRequest::GSS:
         case AuthRequest::GSSContinue:
@@ -55,7 +64,8 @@ Status decode(Bytes body, Authentication& out) {
             r.take_rest();
             out = AuthenticationUnsupported{code};
             break;
-        default: return Status::error("unknown authentication request code");
+        default:
+            return Status::error("unknown authentication request code");
     }
     return r.finish();
 }

@@ -30,8 +30,8 @@ void encode_fields(char type, const NoticeFields& msg, MessageWriter& w) {
     w.end();
 }
 
-void begin_with_required(char type, MessageWriter& w, Severity severity,
-                         std::string_view sqlstate, std::string_view message) {
+void begin_with_required(char type, MessageWriter& w, Severity severity, std::string_view sqlstate,
+                         std::string_view message) {
     w.begin(type);
     w.u8(field::kSeverity);
     w.cstr(to_string(severity));
@@ -57,21 +57,37 @@ std::string_view NoticeFields::severity() const {
     return v.empty() ? get(field::kSeverity) : v;
 }
 
-Status decode(Bytes body, ErrorResponse& out) { return decode_fields(body, out); }
-Status decode(Bytes body, NoticeResponse& out) { return decode_fields(body, out); }
-void encode(const ErrorResponse& msg, MessageWriter& w) { encode_fields(msg.kType, msg, w); }
-void encode(const NoticeResponse& msg, MessageWriter& w) { encode_fields(msg.kType, msg, w); }
+Status decode(Bytes body, ErrorResponse& out) {
+    return decode_fields(body, out);
+}
+Status decode(Bytes body, NoticeResponse& out) {
+    return decode_fields(body, out);
+}
+void encode(const ErrorResponse& msg, MessageWriter& w) {
+    encode_fields(msg.kType, msg, w);
+}
+void encode(const NoticeResponse& msg, MessageWriter& w) {
+    encode_fields(msg.kType, msg, w);
+}
 
 std::string_view to_string(Severity s) {
     switch (s) {
-        case Severity::Error: return "ERROR";
-        case Severity::Fatal: return "FATAL";
-        case Severity::Panic: return "PANIC";
-        case Severity::Warning: return "WARNING";
-        case Severity::Notice: return "NOTICE";
-        case Severity::Debug: return "DEBUG";
-        case Severity::Info: return "INFO";
-        case Severity::Log: return "LOG";
+        case Severity::Error:
+            return "ERROR";
+        case Severity::Fatal:
+            return "FATAL";
+        case Severity::Panic:
+            return "PANIC";
+        case Severity::Warning:
+            return "WARNING";
+        case Severity::Notice:
+            return "NOTICE";
+        case Severity::Debug:
+            return "DEBUG";
+        case Severity::Info:
+            return "INFO";
+        case Severity::Log:
+            return "LOG";
     }
     return "ERROR";
 }

@@ -18,8 +18,8 @@ namespace sg::wire {
 
 // Field codes (PG_DIAG_* in postgres_ext.h).
 namespace field {
-inline constexpr char kSeverity = 'S';               // localized
-inline constexpr char kSeverityNonLocalized = 'V';   // never localized (9.6+)
+inline constexpr char kSeverity = 'S';              // localized
+inline constexpr char kSeverityNonLocalized = 'V';  // never localized (9.6+)
 inline constexpr char kSqlState = 'C';
 inline constexpr char kMessage = 'M';
 inline constexpr char kDetail = 'D';

@@ -17,7 +17,7 @@ enum class FormatCode : std::int16_t { Text = 0, Binary = 1 };
 
 struct Parse {
     static constexpr char kType = fe::kParse;
-    std::string_view statement;             // "" is the unnamed statement
+    std::string_view statement;  // "" is the unnamed statement
     std::string_view query;
     std::vector<std::uint32_t> param_types;  // 0 leaves a parameter's type to the server
 };

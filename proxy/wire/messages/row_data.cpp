@@ -80,6 +80,8 @@ void encode_data_row(std::span<const Value> columns, MessageWriter& w) {
     w.end();
 }
 
-void encode(const DataRow& msg, MessageWriter& w) { encode_data_row(msg.columns, w); }
+void encode(const DataRow& msg, MessageWriter& w) {
+    encode_data_row(msg.columns, w);
+}
 
 }  // namespace sg::wire

@@ -15,12 +15,12 @@ namespace sg::wire {
 
 struct FieldDescription {
     std::string_view name;
-    std::uint32_t table_oid = 0;    // 0 when the column is not a table column
-    std::int16_t column_attr = 0;   // attribute number in that table, else 0
+    std::uint32_t table_oid = 0;   // 0 when the column is not a table column
+    std::int16_t column_attr = 0;  // attribute number in that table, else 0
     std::uint32_t type_oid = 0;
-    std::int16_t type_size = 0;     // pg_type.typlen; negative for variable width
+    std::int16_t type_size = 0;  // pg_type.typlen; negative for variable width
     std::int32_t type_modifier = -1;
-    std::int16_t format = 0;        // 0 text, 1 binary (0 in a Describe reply: not known yet)
+    std::int16_t format = 0;  // 0 text, 1 binary (0 in a Describe reply: not known yet)
 };
 
 struct RowDescription {

@@ -31,7 +31,8 @@ Status decode(const StartupFrame& frame, StartupMessage& out) {
     // name\0value\0 ... \0: an empty name is the terminator and must be the last byte.
     for (;;) {
         std::string_view name;
-        if (!r.cstr(name)) return Status::error("invalid startup packet layout: missing terminator");
+        if (!r.cstr(name))
+            return Status::error("invalid startup packet layout: missing terminator");
         if (name.empty()) break;
         std::string_view value;
         if (!r.cstr(value)) return Status::error("invalid startup packet layout: missing value");

@@ -1,0 +1,834 @@
+"""Routing over 4 real shards, verified from the outside.
+
+Every row written through shardgate is looked up on each shard directly, and must sit on the
+shard that the normative bucket hash (architecture.md: canonical bytes, XXH3-64 seed 0,
+bucket = h & 4095, default map bucket mod 4) names — computed here in Python, never by the
+proxy's code. Also: golden vectors, reads by key, fan-out reads/writes, 0A000 refusals,
+transactions pinned to one shard, reference and unlisted tables, hints, DDL, parse errors,
+and a differential run of the same statements against one plain PostgreSQL.
+
+Tables: items(id bigint), docs(slug text), things(uid uuid), orders(item_id bigint,
+co-located with items), countries (reference), notes (unlisted -> default shard s0).
+"""
+
+import collections
+import faulthandler
+import io
+import json
+import os
+import re
+import unittest
+import uuid
+
+import psycopg2
+import psycopg2.errors
+
+import pgcluster
+import pgwire
+from pgwire import INT2, INT4, INT8, TEXT, UUID, UNKNOWN, Stmt
+from sgfixture import (Deadline, Proxy, bucket_of, key_hash, keys_on_distinct_shards,
+                       shard_conn, shard_of, shard_rows)
+
+N = 4
+STATEMENT_S = 20           # bound on any one statement through the proxy
+WATCHDOG_S = 300           # a hung proxy must not hang CTest: dump stacks and exit
+PLAIN = 4                    # cluster index of the plain PostgreSQL (differential test)
+
+TABLES = [
+    {"name": "items", "shard_key": "id", "key_type": "bigint"},
+    {"name": "docs", "shard_key": "slug", "key_type": "text"},
+    {"name": "things", "shard_key": "uid", "key_type": "uuid"},
+    {"name": "orders", "shard_key": "item_id", "key_type": "bigint"},
+    {"name": "ddl_probe", "shard_key": "id", "key_type": "bigint"},
+    {"name": "countries", "kind": "reference"},
+    {"name": "ref_probe", "kind": "reference"},
+    {"name": "d_items", "shard_key": "id", "key_type": "bigint"},
+    {"name": "d_docs", "shard_key": "slug", "key_type": "text"},
+    {"name": "d_ref", "kind": "reference"},
+]
+
+SCHEMA = """
+CREATE TABLE items (id bigint PRIMARY KEY, name text, qty int NOT NULL DEFAULT 0);
+CREATE TABLE docs (slug text PRIMARY KEY, body text);
+CREATE TABLE things (uid uuid PRIMARY KEY, note text);
+CREATE TABLE orders (order_id bigint NOT NULL, item_id bigint, amount int);
+CREATE TABLE countries (code text PRIMARY KEY, name text);
+CREATE TABLE notes (id int, body text);
+CREATE TABLE whereami (name text);
+CREATE TABLE d_items (id bigint PRIMARY KEY, name text, qty int NOT NULL DEFAULT 0);
+CREATE TABLE d_docs (slug text PRIMARY KEY, body text);
+CREATE TABLE d_ref (code text PRIMARY KEY, name text);
+CREATE TABLE d_misc (id int, body text);
+"""
+
+MAIN_TABLES = "items, docs, things, orders, countries, notes"
+
+# Golden vectors: (key type, value, XXH3-64 of the canonical bytes, bucket (12 bits), shard
+# of the default 4-shard map). The same vectors pin the C++ hash in tests/unit/router.
+GOLDEN = [
+    ("bigint", 42, 0xd5a6f8c838df27c8, 1992, 0),
+    ("bigint", -1, 0x5111c7e47d784413, 1043, 3),
+    ("bigint", 0, 0xc77b3abb6f87acd9, 3289, 1),
+    ("bigint", 9223372036854775807, 0xa233cf376558df46, 3910, 2),
+    ("bigint", -9223372036854775808, 0x828f2476789a0e5f, 3679, 3),
+    ("text", "hello", 0x9555e8555c62dcfd, 3325, 1),
+    ("text", "", 0x2d06800538d394c2, 1218, 2),
+    ("text", "h\u00e9llo w\u00f6rld \u2713", 0x3fd9c9ca13db0ea8, 3752, 0),
+    ("uuid", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", 0x55df69482c6d3767, 1895, 3),
+]
+
+cluster = None
+sg = None
+shards = []                  # psycopg2 connections straight to s0..s3 (autocommit)
+plain = None                 # straight to the plain PostgreSQL
+
+
+def setUpModule():
+    global cluster, sg, shards, plain
+    faulthandler.dump_traceback_later(WATCHDOG_S, exit=True)
+    unittest.addModuleCleanup(faulthandler.cancel_dump_traceback_later)
+    cluster = pgcluster.Cluster(N + 1)
+    cluster.start()
+    unittest.addModuleCleanup(cluster.stop)
+    for i in range(N + 1):
+        cluster.psql(i, SCHEMA)
+    for i in range(N):
+        cluster.psql(i, f"INSERT INTO whereami VALUES ('s{i}')")
+    sg = Proxy(cluster, "test_routing", tables=TABLES, shards=list(range(N)),
+               proxy={"pool_size": 4, "pool_timeout_ms": 5000}).start()
+    unittest.addModuleCleanup(sg.stop)
+    shards = [shard_conn(cluster, i) for i in range(N)]
+    plain = shard_conn(cluster, PLAIN)
+    for c in shards + [plain]:
+        unittest.addModuleCleanup(c.close)
+
+
+def norm_key(v, key_type):
+    if key_type == "uuid":
+        return uuid.UUID(str(v))
+    return v
+
+
+class RoutingCase(unittest.TestCase):
+    """Helpers shared by the routing tests."""
+
+    def setUp(self):
+        for c in shards:
+            shard_rows(c, f"TRUNCATE {MAIN_TABLES}")
+        self.conn = sg.connect(autocommit=True)
+        self.addCleanup(self.conn.close)
+
+    def q(self, sql, params=None, conn=None):
+        conn = conn or self.conn
+        with Deadline(conn, STATEMENT_S, sql[:80]), conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+    def rowcount(self, sql, params=None, conn=None):
+        conn = conn or self.conn
+        with Deadline(conn, STATEMENT_S, sql[:80]), conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.rowcount
+
+    def copy(self, sql, data, size=8192):
+        with Deadline(self.conn, STATEMENT_S, sql), self.conn.cursor() as cur:
+            cur.copy_expert(sql, io.StringIO(data), size=size)
+            return cur.rowcount
+
+    def assertSqlState(self, code, sql, params=None, conn=None, message=None):
+        """Runs sql through the proxy, expects an error with SQLSTATE `code` (and a primary
+        message matching regex `message`); returns the error."""
+        with self.assertRaises(psycopg2.Error, msg=f"{sql!r} should fail with {code}") as cm:
+            self.q(sql, params, conn)
+        e = cm.exception
+        self.assertEqual(e.pgcode, code, f"{sql!r}: got {e.pgcode} {e.pgerror}")
+        if message:
+            self.assertRegex(e.diag.message_primary or "", re.compile(message, re.I))
+        return e
+
+    def on_shards(self, table, cols, where=""):
+        """{shard index: [rows]} read straight from each shard."""
+        return {i: shard_rows(c, f"SELECT {cols} FROM {table} {where}")
+                for i, c in enumerate(shards)}
+
+    def assertPlaced(self, table, keycol, key_type, expected):
+        """Every row of `table` sits on the spec's shard; the keys are exactly `expected`."""
+        seen = []
+        for i, rows in self.on_shards(table, keycol).items():
+            for (k,) in rows:
+                want = shard_of(k, key_type, N)
+                self.assertEqual(i, want, f"{table}.{keycol}={k!r} (bucket "
+                                 f"{bucket_of(k, key_type)}) is on s{i}, spec says s{want}")
+                seen.append(norm_key(k, key_type))
+        self.assertEqual(collections.Counter(seen),
+                         collections.Counter(norm_key(k, key_type) for k in expected),
+                         f"{table}: rows missing or duplicated across shards")
+
+    def wire(self):
+        c = pgwire.WireConn("127.0.0.1", sg.port, timeout=15)
+        self.addCleanup(c.close)
+        c.startup("postgres", cluster.dbname)
+        return c
+
+
+INT_KEYS = [1, 2, 3, 7, 42, 99, 100, 255, 256, 1000, 4095, 4096, 65535, 2 ** 31 - 1, 2 ** 31,
+            2 ** 32 + 5, 2 ** 62, 2 ** 63 - 1, 0, -1, -2, -42, -(2 ** 31), -(2 ** 63)] + \
+    list(range(10000, 10060))
+TEXT_KEYS = ["a", "b", "hello", "", "O'Reilly", "with space", "tab\there", "ümlaut", "日本語",
+             "emoji 🌍", "x" * 300, "back\\slash", "new\nline", "42"] + \
+    [f"doc-{i}" for i in range(40)]
+UUID_KEYS = [uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+             uuid.UUID("00000000-0000-0000-0000-000000000000"),
+             uuid.UUID("ffffffff-ffff-ffff-ffff-ffffffffffff")] + \
+    [uuid.UUID(int=(i * 0x9E3779B97F4A7C15 * 0x1000193) % (1 << 128)) for i in range(1, 41)]
+
+
+class GoldenVectorTest(RoutingCase):
+
+    def test_python_hash_matches_the_golden_vectors(self):
+        for key_type, value, h, bucket, shard in GOLDEN:
+            with self.subTest(key_type=key_type, value=value):
+                self.assertEqual(key_hash(value, key_type), h)
+                self.assertEqual(bucket_of(value, key_type), bucket)
+                self.assertEqual(shard_of(value, key_type, N), shard)
+
+    def test_golden_keys_land_on_their_fixed_shards(self):
+        for key_type, value, h, bucket, shard in GOLDEN:
+            table, col = {"bigint": ("items", "id"), "text": ("docs", "slug"),
+                          "uuid": ("things", "uid")}[key_type]
+            with self.subTest(key_type=key_type, value=value):
+                literal = value if key_type == "bigint" else str(value)
+                self.q(f"INSERT INTO {table} ({col}) VALUES (%s)", (literal,))
+                where = {i: shard_rows(c, f"SELECT count(*) FROM {table} WHERE {col} = %s",
+                                       (literal,))[0][0] for i, c in enumerate(shards)}
+                self.assertEqual(where, {i: int(i == shard) for i in range(N)},
+                                 f"{key_type} {value!r} (bucket {bucket}) must be on s{shard}")
+
+    def test_the_shard_map_file_has_the_default_layout(self):
+        # The map file is created next to the config on first start: 4096 buckets, b mod 4.
+        path = os.path.join(os.path.dirname(sg.config_path), "shardmap.json")
+        self.assertTrue(os.path.exists(path), "map_file not created at [sharding] map_file")
+        with open(path) as f:
+            text = f.read()
+        data = json.loads(text)
+        self.assertIsInstance(data, dict)
+        self.assertIn("version", data)
+
+
+class PlacementTest(RoutingCase):
+
+    def test_single_row_inserts_int_text_uuid(self):
+        for k in INT_KEYS:
+            self.assertEqual(self.rowcount("INSERT INTO items (id, name) VALUES (%s, %s)",
+                                           (k, f"item {k}")), 1)
+        for k in TEXT_KEYS:
+            self.assertEqual(self.rowcount("INSERT INTO docs (slug, body) VALUES (%s, %s)",
+                                           (k, f"body of {k}")), 1)
+        for k in UUID_KEYS:
+            self.assertEqual(self.rowcount("INSERT INTO things (uid, note) VALUES (%s::uuid, %s)",
+                                           (str(k), "n")), 1)
+        self.assertPlaced("items", "id", "bigint", INT_KEYS)
+        self.assertPlaced("docs", "slug", "text", TEXT_KEYS)
+        self.assertPlaced("things", "uid", "uuid", UUID_KEYS)
+
+    def test_key_literal_forms_hash_alike(self):
+        # A quoted literal, a cast, the key column not first, a column list in another order.
+        forms = [
+            ("INSERT INTO items (id, name) VALUES ('11', 'quoted')", 11),
+            ("INSERT INTO items (id, name) VALUES ('12'::bigint, 'cast')", 12),
+            ("INSERT INTO items (name, qty, id) VALUES ('key last', 3, 13)", 13),
+            ("INSERT INTO items (id, name) VALUES (CAST(15 AS int), 'int cast')", 15),
+            ("INSERT INTO items (id, name) VALUES (-16, 'negative')", -16),
+            ("insert into ITEMS (ID, name) values (17, 'upper case names')", 17),
+            ("INSERT INTO public.items (id, name) VALUES (18, 'schema qualified')", 18),
+        ]
+        for sql, _ in forms:
+            with self.subTest(sql=sql):
+                self.assertEqual(self.rowcount(sql), 1)
+        self.assertPlaced("items", "id", "bigint", [k for _, k in forms])
+        # Without a column list the proxy cannot see which value is the key: it may refuse
+        # (0A000), but it must never put the row on the wrong shard.
+        try:
+            self.q("INSERT INTO items VALUES (14, 'no column list', 1)")
+            placed = [k for _, k in forms] + [14]
+        except psycopg2.Error as e:
+            self.assertEqual(e.pgcode, "0A000", e.pgerror)
+            placed = [k for _, k in forms]
+        self.assertPlaced("items", "id", "bigint", placed)
+
+    def test_null_key_lands_in_bucket_zero(self):
+        self.assertEqual(self.rowcount(
+            "INSERT INTO orders (order_id, item_id, amount) VALUES (1, NULL, 5)"), 1)
+        got = {i: shard_rows(c, "SELECT count(*) FROM orders WHERE item_id IS NULL")[0][0]
+               for i, c in enumerate(shards)}
+        self.assertEqual(got, {0: 1, 1: 0, 2: 0, 3: 0}, "bucket 0 belongs to s0")
+
+    def test_multi_row_inserts_are_split_per_shard(self):
+        keys = list(range(500, 600))
+        values = ", ".join(f"({k}, 'm{k}', {k % 7})" for k in keys)
+        self.assertEqual(self.rowcount(f"INSERT INTO items (id, name, qty) VALUES {values}"),
+                         len(keys))
+        self.assertPlaced("items", "id", "bigint", keys)
+        # Non-key columns arrive intact on the shard that got the row.
+        for i, rows in self.on_shards("items", "id, name, qty").items():
+            for k, name, qty in rows:
+                self.assertEqual((name, qty), (f"m{k}", k % 7))
+
+        tvalues = ", ".join(f"('{k.replace(chr(39), chr(39) * 2)}', 'multi')"
+                            for k in TEXT_KEYS)
+        self.assertEqual(self.rowcount(f"INSERT INTO docs (slug, body) VALUES {tvalues}"),
+                         len(TEXT_KEYS))
+        self.assertPlaced("docs", "slug", "text", TEXT_KEYS)
+
+        uvalues = ", ".join(f"('{u}', 'multi')" for u in UUID_KEYS)
+        self.assertEqual(self.rowcount(f"INSERT INTO things (uid, note) VALUES {uvalues}"),
+                         len(UUID_KEYS))
+        self.assertPlaced("things", "uid", "uuid", UUID_KEYS)
+
+    def test_multi_row_insert_returning_gives_every_row(self):
+        keys = keys_on_distinct_shards("bigint", N, start=700) + [800, 801, 802, 803]
+        values = ", ".join(f"({k}, 'r{k}', {k % 10})" for k in keys)
+        rows = self.q(f"INSERT INTO items (id, name, qty) VALUES {values} "
+                      f"RETURNING id, name, qty * 2")
+        self.assertEqual(sorted(rows), sorted((k, f"r{k}", (k % 10) * 2) for k in keys))
+        self.assertPlaced("items", "id", "bigint", keys)
+
+    def test_extended_protocol_inserts_text_and_binary_params(self):
+        c = self.wire()
+        ints = INT_KEYS[:40]
+        for n, k in enumerate(ints):
+            # Alternate: text unknown-typed, text int8, binary int8, binary int4, binary int2.
+            variants = [
+                ([str(k)], [UNKNOWN], [0]),
+                ([str(k)], [INT8], [0]),
+                ([pgwire.int8_bin(k)], [INT8], [1]),
+            ]
+            if -(2 ** 31) <= k < 2 ** 31:
+                variants.append(([pgwire.int4_bin(k)], [INT4], [1]))
+            if -(2 ** 15) <= k < 2 ** 15:
+                variants.append(([pgwire.int2_bin(k)], [INT2], [1]))
+            params, types, formats = variants[n % len(variants)]
+            r = c.execute("INSERT INTO items (id, name) VALUES ($1, $2)",
+                          params + [f"ext {k}"], types + [TEXT], formats + [0])
+            self.assertEqual(r.tag, "INSERT 0 1", f"key {k} via {types}/{formats}")
+        self.assertPlaced("items", "id", "bigint", ints)
+
+        for n, k in enumerate(TEXT_KEYS):
+            fmt = n % 2
+            r = c.execute("INSERT INTO docs (slug, body) VALUES ($1, $2)",
+                          [k.encode(), "ext"], [TEXT, TEXT], [fmt, 0])
+            self.assertEqual(r.tag, "INSERT 0 1")
+        self.assertPlaced("docs", "slug", "text", TEXT_KEYS)
+
+        for n, u in enumerate(UUID_KEYS):
+            if n % 2:
+                r = c.execute("INSERT INTO things (uid, note) VALUES ($1, $2)",
+                              [pgwire.uuid_bin(u), "bin"], [UUID, TEXT], [1, 0])
+            else:
+                r = c.execute("INSERT INTO things (uid, note) VALUES ($1, $2)",
+                              [str(u), "txt"], [UNKNOWN, TEXT], [0, 0])
+            self.assertEqual(r.tag, "INSERT 0 1")
+        self.assertPlaced("things", "uid", "uuid", UUID_KEYS)
+
+    def test_extended_batch_on_one_shard_before_one_sync(self):
+        # Several Binds of one named statement before a single Sync, all on one shard.
+        c = self.wire()
+        keys = [k for k in range(2000, 2400) if shard_of(k, "bigint", N) == 2][:20]
+        stmts = [Stmt("INSERT INTO items (id, name) VALUES ($1, $2)", types=[INT8, TEXT],
+                      name="ins_one", params=[pgwire.int8_bin(keys[0]), "b"], formats=[1, 0])]
+        stmts += [Stmt(name="ins_one", params=[pgwire.int8_bin(k), "b"], formats=[1, 0])
+                  for k in keys[1:]]
+        rs = c.batch(stmts)
+        self.assertEqual([r.error for r in rs], [None] * len(keys))
+        self.assertEqual([r.tag for r in rs], ["INSERT 0 1"] * len(keys))
+        self.assertEqual(c.tx_status, "I")
+        self.assertPlaced("items", "id", "bigint", keys)
+
+    def test_extended_batch_across_shards_is_split(self):
+        # JDBC executeBatch / pipelined Binds on different shards before one Sync: the spec
+        # wants each Bind on its own shard (not a refusal).
+        c = self.wire()
+        keys = keys_on_distinct_shards("bigint", N, start=3000)
+        keys = keys + [k + 1000 for k in keys]        # a second round, shards in any order
+        # Named statement parsed once (JDBC after prepareThreshold).
+        stmts = [Stmt("INSERT INTO items (id, name) VALUES ($1, $2)", types=[INT8, TEXT],
+                      name="ins_all", params=[str(keys[0]), "x"])]
+        stmts += [Stmt(name="ins_all", params=[str(k), "x"]) for k in keys[1:]]
+        rs = c.batch(stmts)
+        errors = [r.error for r in rs if r.error]
+        self.assertEqual(errors, [], "a batch across shards must be split, not refused")
+        self.assertEqual([r.tag for r in rs], ["INSERT 0 1"] * len(keys))
+        self.assertEqual(c.tx_status, "I")
+        # Unnamed Parse per row (JDBC before prepareThreshold, node-postgres pipelining).
+        ukeys = [k + 2000 for k in keys]
+        rs = c.batch([Stmt("INSERT INTO items (id, name) VALUES ($1, $2)",
+                           params=[pgwire.int8_bin(k), "u"], types=[INT8, TEXT],
+                           formats=[1, 0]) for k in ukeys])
+        self.assertEqual([r.error for r in rs if r.error], [])
+        self.assertEqual([r.tag for r in rs], ["INSERT 0 1"] * len(ukeys))
+        self.assertPlaced("items", "id", "bigint", keys + ukeys)
+
+    def test_extended_multi_row_insert_is_split(self):
+        c = self.wire()
+        keys = keys_on_distinct_shards("bigint", N, start=5000) + [5100, 5101]
+        placeholders = ", ".join(f"(${2 * i + 1}, ${2 * i + 2})" for i in range(len(keys)))
+        params, types, formats = [], [], []
+        for i, k in enumerate(keys):
+            params += [pgwire.int8_bin(k) if i % 2 else str(k), f"e{k}"]
+            types += [INT8, TEXT]
+            formats += [i % 2, 0]
+        r = c.execute(f"INSERT INTO items (id, name) VALUES {placeholders}",
+                      params, types, formats)
+        self.assertEqual(r.tag, f"INSERT 0 {len(keys)}")
+        self.assertPlaced("items", "id", "bigint", keys)
+        r = c.execute("INSERT INTO docs (slug, body) VALUES ($1, 'a'), ($2, 'b'), ($3, 'c') "
+                      "RETURNING slug", ["hello", "", "doc-1"], [TEXT] * 3, [0, 1, 0])
+        self.assertEqual(sorted(row[0] for row in r.rows), sorted(["hello", "", "doc-1"]))
+        self.assertPlaced("docs", "slug", "text", ["hello", "", "doc-1"])
+
+    def test_copy_from_stdin_text_format(self):
+        keys = list(range(20000, 20200)) + [-5, 0, 2 ** 62]
+        data = "".join(f"{k}\tcopy {k}\\twith tab\t{k % 3}\n" for k in keys)
+        self.assertEqual(self.copy("COPY items (id, name, qty) FROM STDIN", data, size=1000),
+                         len(keys))
+        self.assertPlaced("items", "id", "bigint", keys)
+        for i, rows in self.on_shards("items", "id, name, qty").items():
+            for k, name, qty in rows:
+                self.assertEqual((name, qty), (f"copy {k}\twith tab", k % 3))
+        # NULL in a non-key column; text keys with COPY escapes (\t, \n) are unescaped first.
+        tkeys = [k for k in TEXT_KEYS if "\\" not in k and "\t" not in k and "\n" not in k]
+        tdata = "".join(f"{k}\t\\N\n" for k in tkeys) + "tab\\there\tx\nnew\\nline\tx\n"
+        self.assertEqual(self.copy("COPY docs (slug, body) FROM STDIN", tdata), len(tkeys) + 2)
+        self.assertPlaced("docs", "slug", "text", tkeys + ["tab\there", "new\nline"])
+
+    def test_copy_from_stdin_csv_format(self):
+        keys = TEXT_KEYS[:6] + ["comma, inside", 'quote " inside', "multi\nline key"]
+        lines = ["slug,body"]
+        for k in keys:
+            lines.append('"' + k.replace('"', '""') + '","body, with comma\nand newline"')
+        data = "\n".join(lines) + "\n"
+        self.assertEqual(self.copy("COPY docs (slug, body) FROM STDIN WITH (FORMAT csv, "
+                                   "HEADER true)", data, size=7), len(keys))
+        self.assertPlaced("docs", "slug", "text", keys)
+        for rows in self.on_shards("docs", "body").values():
+            for (body,) in rows:
+                self.assertEqual(body, "body, with comma\nand newline")
+        udata = "".join(f"{u},csv\n" for u in UUID_KEYS)
+        self.assertEqual(self.copy("COPY things (uid, note) FROM STDIN (FORMAT csv)", udata),
+                         len(UUID_KEYS))
+        self.assertPlaced("things", "uid", "uuid", UUID_KEYS)
+
+    def test_copy_rows_split_across_copydata_messages(self):
+        # CopyData boundaries fall mid-row and mid-value: the proxy must re-frame by row.
+        c = self.wire()
+        keys = list(range(30000, 30080))
+        data = "".join(f"{k}\tsplit {k}\t{k % 4}\n" for k in keys).encode()
+        chunks = [data[i:i + 5] for i in range(0, len(data), 5)]
+        [r] = c.query("COPY items (id, name, qty) FROM STDIN", copy_data=chunks)
+        self.assertEqual(r.tag, f"COPY {len(keys)}")
+        self.assertEqual(c.tx_status, "I")
+        self.assertPlaced("items", "id", "bigint", keys)
+
+    def test_colocated_orders_follow_their_item(self):
+        keys = keys_on_distinct_shards("bigint", N, start=40)
+        for k in keys:
+            self.q("INSERT INTO items (id, name) VALUES (%s, %s)", (k, f"item {k}"))
+            self.q("INSERT INTO orders (order_id, item_id, amount) VALUES (%s, %s, %s), "
+                   "(%s, %s, %s)", (k * 10, k, 5, k * 10 + 1, k, 7))
+        self.assertPlaced("orders", "item_id", "bigint", [k for k in keys for _ in (1, 2)])
+        for k in keys:
+            rows = self.q("SELECT i.name, o.order_id, o.amount FROM items i "
+                          "JOIN orders o ON o.item_id = i.id WHERE i.id = %s", (k,))
+            self.assertEqual(sorted(rows), [(f"item {k}", k * 10, 5),
+                                            (f"item {k}", k * 10 + 1, 7)])
+            [(total,)] = self.q("SELECT sum(amount) FROM orders WHERE item_id = %s", (k,))
+            self.assertEqual(total, 12)
+
+
+class ReadWriteTest(RoutingCase):
+
+    def setUp(self):
+        super().setUp()
+        self.keys = list(range(1, 61))
+        # Seed straight on the shards, so reads are tested independently of writes.
+        for i, c in enumerate(shards):
+            mine = [k for k in self.keys if shard_of(k, "bigint", N) == i]
+            if mine:
+                shard_rows(c, "INSERT INTO items (id, name, qty) VALUES " +
+                           ", ".join(f"({k}, 'n{k}', {k % 5})" for k in mine))
+
+    def test_reads_by_key_return_the_right_row(self):
+        for k in self.keys:
+            self.assertEqual(self.q("SELECT id, name, qty FROM items WHERE id = %s", (k,)),
+                             [(k, f"n{k}", k % 5)])
+        k = 17
+        for sql in ["SELECT name FROM items WHERE id = 17",
+                    "SELECT name FROM items WHERE 17 = id",
+                    "SELECT name FROM items WHERE id = '17'",
+                    "SELECT name FROM items WHERE id = '17'::bigint",
+                    "SELECT i.name FROM items AS i WHERE i.id = 17 AND i.qty >= 0",
+                    "SELECT name FROM public.items WHERE qty < 100 AND id = 17",
+                    "SELECT count(*)::text FROM items WHERE id = 17 HAVING count(*) > 0"]:
+            with self.subTest(sql=sql):
+                got = self.q(sql)
+                self.assertEqual(got, [("1",)] if "count" in sql else [(f"n{k}",)])
+        self.assertEqual(self.q("SELECT name FROM items WHERE id = 999999"), [])
+
+    def test_extended_reads_by_key_text_and_binary(self):
+        c = self.wire()
+        for k in self.keys[:20]:
+            r = c.execute("SELECT name FROM items WHERE id = $1", [pgwire.int8_bin(k)],
+                          [INT8], [1])
+            self.assertEqual(r.rows, [(f"n{k}",)])
+            r = c.execute("SELECT name FROM items WHERE id = $1", [str(k)], [UNKNOWN], [0])
+            self.assertEqual(r.rows, [(f"n{k}",)])
+
+    def test_reads_by_text_and_uuid_key(self):
+        for k in TEXT_KEYS:
+            self.q("INSERT INTO docs (slug, body) VALUES (%s, %s)", (k, f"b:{k}"))
+        for u in UUID_KEYS[:10]:
+            self.q("INSERT INTO things (uid, note) VALUES (%s, %s)", (str(u), f"u:{u}"))
+        for k in TEXT_KEYS:
+            self.assertEqual(self.q("SELECT body FROM docs WHERE slug = %s", (k,)),
+                             [(f"b:{k}",)])
+        for u in UUID_KEYS[:10]:
+            self.assertEqual(self.q("SELECT note FROM things WHERE uid = %s", (str(u),)),
+                             [(f"u:{u}",)])
+            self.assertEqual(self.q("SELECT note FROM things WHERE uid = %s::uuid",
+                                    (str(u).upper(),)), [(f"u:{u}",)])
+
+    def test_fanout_select_without_key_returns_the_union(self):
+        rows = self.q("SELECT id, name FROM items")
+        self.assertEqual(sorted(rows), [(k, f"n{k}") for k in self.keys])
+        rows = self.q("SELECT id FROM items WHERE qty = 3")
+        self.assertEqual(sorted(r[0] for r in rows), [k for k in self.keys if k % 5 == 3])
+        self.assertEqual(self.q("SELECT id FROM items WHERE qty > 100"), [])
+
+    def test_in_list_reads_only_those_keys(self):
+        want = [3, 8, 13, 21, 34, 55]
+        rows = self.q("SELECT id, name FROM items WHERE id IN (3, 8, 13, 21, 34, 55, 1000)")
+        self.assertEqual(sorted(rows), [(k, f"n{k}") for k in want])
+        rows = self.q("SELECT id FROM items WHERE id = ANY('{3,8,13}'::bigint[])")
+        self.assertEqual(sorted(r[0] for r in rows), [3, 8, 13])
+
+    def test_extended_any_array_param(self):
+        c = self.wire()
+        r = c.execute("SELECT id FROM items WHERE id = ANY($1)", ["{3,8,13,21,1000}"], [1016])
+        self.assertEqual(sorted(int(x[0]) for x in r.rows), [3, 8, 13, 21])
+
+    def test_fanout_update_and_delete_counts_are_summed(self):
+        n0 = sum(1 for k in self.keys if k % 5 == 0)
+        self.assertEqual(self.rowcount("UPDATE items SET qty = qty + 10 WHERE qty = 0"), n0)
+        bumped = sorted(k for i, rows in self.on_shards("items", "id", "WHERE qty >= 10")
+                        .items() for (k,) in rows)
+        self.assertEqual(bumped, [k for k in self.keys if k % 5 == 0])
+        rows = self.q("UPDATE items SET name = name || '!' WHERE qty = 1 RETURNING id")
+        self.assertEqual(sorted(r[0] for r in rows), [k for k in self.keys if k % 5 == 1])
+        n_del = sum(1 for k in self.keys if k % 5 in (0, 2))
+        self.assertEqual(self.rowcount("DELETE FROM items WHERE qty >= 10 OR qty = 2"), n_del)
+        left = sorted(k for rows in self.on_shards("items", "id").values() for (k,) in rows)
+        self.assertEqual(left, [k for k in self.keys if k % 5 not in (0, 2)])
+        # 1, 3, 4 and 9 all survived the DELETE (k % 5 is 1, 3, 4, 4); 5 did not.
+        self.assertEqual(self.rowcount("UPDATE items SET qty = 0 WHERE id IN (1, 3, 4, 5, 9)"),
+                         4)
+        self.assertEqual(self.rowcount("DELETE FROM items WHERE id = 1"), 1)
+        self.assertEqual(self.rowcount("DELETE FROM items"), len(left) - 1)
+        self.assertEqual(sum(len(r) for r in self.on_shards("items", "id").values()), 0)
+
+    def test_fanout_orderings_and_aggregates_are_refused(self):
+        cases = [
+            ("SELECT id FROM items ORDER BY id", r"order by"),
+            ("SELECT id FROM items LIMIT 5", r"limit"),
+            ("SELECT id FROM items OFFSET 5", r"offset|limit"),
+            ("SELECT count(*) FROM items", r"aggregate|count"),
+            ("SELECT sum(qty) FROM items WHERE qty > 1", r"aggregate|sum"),
+            ("SELECT qty FROM items GROUP BY qty", r"group by"),
+            ("SELECT DISTINCT qty FROM items", r"distinct"),
+            ("SELECT id, row_number() OVER (ORDER BY id) FROM items", r"window|row_number"),
+            ("SELECT id FROM items WHERE id IN (1, 2, 3, 4, 5, 6) ORDER BY id", r"order by"),
+        ]
+        for sql, construct in cases:
+            with self.subTest(sql=sql):
+                self.assertSqlState("0A000", sql, message=construct)
+        # The session is still usable, and single-shard forms of the same are fine.
+        self.assertEqual(self.q("SELECT count(*) FROM items WHERE id = 5"), [(1,)])
+        self.assertEqual(self.q("SELECT id FROM items WHERE id = 5 ORDER BY id LIMIT 1"), [(5,)])
+
+    def test_updating_the_key_to_another_bucket_is_refused(self):
+        src = 5
+        dst = next(k for k in range(1000, 2000) if shard_of(k, "bigint", N)
+                   != shard_of(src, "bigint", N))
+        with self.assertRaises(psycopg2.Error) as cm:
+            self.q("UPDATE items SET id = %s WHERE id = %s", (dst, src))
+        self.assertIsNotNone(cm.exception.pgcode, cm.exception)
+        self.assertRegex(cm.exception.diag.message_primary or "", re.compile(r"key|shard", re.I))
+        self.assertEqual(self.q("SELECT id, name FROM items WHERE id = %s", (src,)),
+                         [(src, f"n{src}")])
+        self.assertEqual(sum(shard_rows(c, "SELECT count(*) FROM items WHERE id = %s",
+                                        (dst,))[0][0] for c in shards), 0)
+
+    def test_cross_shard_transaction_is_refused_without_half_applying(self):
+        for finish, start in (("commit", 300), ("rollback", 400)):
+            a, b = keys_on_distinct_shards("bigint", N, start=start)[:2]
+            with self.subTest(finish=finish):
+                conn = sg.connect()
+                self.addCleanup(conn.close)
+                self.q("INSERT INTO items (id, name) VALUES (%s, 'first')", (a,), conn)
+                e = self.assertSqlState(
+                    "0A000", "INSERT INTO items (id, name) VALUES (%s, 'second')", (b,), conn)
+                self.assertTrue(e.diag.message_primary)
+                getattr(conn, finish)()
+                for k in (a, b):
+                    self.assertEqual(sum(shard_rows(c, "SELECT count(*) FROM items WHERE "
+                                                       "id = %s", (k,))[0][0] for c in shards),
+                                     0, f"key {k} written by a refused transaction "
+                                        f"({finish})")
+                # The connection is healthy afterwards.
+                self.assertEqual(self.q("SELECT name FROM items WHERE id = 2", conn=conn),
+                                 [("n2",)])
+                conn.commit()
+        # A read of another shard inside the transaction is refused too.
+        conn = sg.connect()
+        self.addCleanup(conn.close)
+        self.q("UPDATE items SET qty = 99 WHERE id = %s", (self.key_on(0),), conn)
+        self.assertSqlState("0A000", "SELECT name FROM items WHERE id = %s",
+                            (self.key_on(1),), conn)
+        conn.rollback()
+        self.assertNotEqual(self.q("SELECT qty FROM items WHERE id = %s", (self.key_on(0),)),
+                            [(99,)])
+
+    def key_on(self, shard):
+        return next(k for k in self.keys if shard_of(k, "bigint", N) == shard)
+
+    def test_transaction_on_one_shard_commits_every_statement(self):
+        s = 1
+        ks = [k for k in range(400, 600) if shard_of(k, "bigint", N) == s][:3]
+        conn = sg.connect()
+        self.addCleanup(conn.close)
+        for k in ks:
+            self.q("INSERT INTO items (id, name) VALUES (%s, 'tx')", (k,), conn)
+        self.q("UPDATE items SET qty = 7 WHERE id = %s", (ks[0],), conn)
+        self.assertEqual(self.q("SELECT qty FROM items WHERE id = %s", (ks[0],), conn), [(7,)])
+        conn.commit()
+        got = shard_rows(shards[s], "SELECT id, qty FROM items WHERE name = 'tx' ORDER BY id")
+        self.assertEqual(got, [(ks[0], 7), (ks[1], 0), (ks[2], 0)])
+
+    def test_reference_table_is_written_everywhere_and_read_back(self):
+        self.assertEqual(self.rowcount("INSERT INTO countries (code, name) VALUES "
+                                       "('de', 'Germany'), ('fr', 'France'), ('jp', 'Japan')"),
+                         3)
+        for i, rows in self.on_shards("countries", "code, name").items():
+            self.assertEqual(sorted(rows), [("de", "Germany"), ("fr", "France"),
+                                            ("jp", "Japan")], f"s{i}")
+        self.assertEqual(sorted(self.q("SELECT code FROM countries")),
+                         [("de",), ("fr",), ("jp",)])
+        self.assertEqual(self.rowcount("UPDATE countries SET name = 'Deutschland' "
+                                       "WHERE code = 'de'"), 1)
+        self.assertEqual(self.rowcount("DELETE FROM countries WHERE code = 'jp'"), 1)
+        for i, rows in self.on_shards("countries", "code, name").items():
+            self.assertEqual(sorted(rows), [("de", "Deutschland"), ("fr", "France")], f"s{i}")
+        # A join of a sharded row with the reference table is answered by the row's shard.
+        self.assertEqual(self.q("SELECT i.name, c.name FROM items i JOIN countries c "
+                                "ON c.code = 'fr' WHERE i.id = 4"), [("n4", "France")])
+        # Aggregates on a reference table read one copy, so they are exact.
+        self.assertEqual(self.q("SELECT count(*) FROM countries"), [(2,)])
+
+    def test_unlisted_table_lives_on_the_default_shard(self):
+        self.assertEqual(self.rowcount("INSERT INTO notes VALUES (1, 'a'), (2, 'b')"), 2)
+        got = {i: sorted(rows) for i, rows in self.on_shards("notes", "id, body").items()}
+        self.assertEqual(got, {0: [(1, "a"), (2, "b")], 1: [], 2: [], 3: []})
+        shard_rows(shards[2], "INSERT INTO notes VALUES (99, 'decoy on s2')")
+        self.assertEqual(sorted(self.q("SELECT id, body FROM notes")), [(1, "a"), (2, "b")])
+        self.assertEqual(self.q("SELECT count(*), max(id) FROM notes"), [(2, 2)])
+        self.assertEqual(self.q("SELECT name FROM whereami"), [("s0",)])
+
+    def test_hints_and_set_shardgate_shard(self):
+        self.assertEqual(self.q("SELECT name FROM whereami"), [("s0",)])
+        for s in range(N):
+            self.assertEqual(self.q(f"/* shardgate.shard=s{s} */ SELECT name FROM whereami"),
+                             [(f"s{s}",)])
+        # A hint makes an otherwise refused fan-out aggregate a single-shard statement.
+        direct = shard_rows(shards[2], "SELECT count(*) FROM items")
+        self.assertEqual(self.q("/* shardgate.shard=s2 */ SELECT count(*) FROM items"), direct)
+        k = 42
+        want = shard_of(k, "bigint", N)
+        self.assertEqual(self.q("/* shardgate.key=42 */ SELECT count(*) FROM items"),
+                         shard_rows(shards[want], "SELECT count(*) FROM items"))
+        self.assertEqual(self.q("SELECT name FROM whereami /* shardgate.shard=s3 */"),
+                         [("s3",)])
+        # SET shardgate.shard pins the session, across transactions.
+        conn = sg.connect(autocommit=True)
+        self.addCleanup(conn.close)
+        self.q("SET shardgate.shard = 's3'", conn=conn)
+        for _ in range(3):
+            self.assertEqual(self.q("SELECT name FROM whereami", conn=conn), [("s3",)])
+        self.q("SET shardgate.shard = 's1'", conn=conn)
+        self.assertEqual(self.q("SELECT name FROM whereami", conn=conn), [("s1",)])
+        with self.assertRaises(psycopg2.Error):
+            self.q("SET shardgate.shard = 'no_such_shard'", conn=conn)
+        self.assertEqual(self.q("SELECT 1", conn=conn), [(1,)])
+        # Other sessions are not affected.
+        self.assertEqual(self.q("SELECT name FROM whereami"), [("s0",)])
+
+    def test_parse_errors_come_back_as_42601(self):
+        for sql in ["SELEC id FROM items", "SELECT * FROM items WHERE id =",
+                    "INSERT INTO items (id) VALUES (1", "UPDATE items SET WHERE id = 1"]:
+            with self.subTest(sql=sql):
+                e = self.assertSqlState("42601", sql, message="syntax error")
+                self.assertEqual(e.diag.severity, "ERROR")
+        self.assertEqual(self.q("SELECT name FROM items WHERE id = 1"), [("n1",)])
+
+    def test_ddl_reaches_every_shard(self):
+        def exists_on(table):
+            return [shard_rows(c, "SELECT to_regclass(%s) IS NOT NULL", (table,))[0][0]
+                    for c in shards]
+
+        self.addCleanup(lambda: [shard_rows(c, "DROP TABLE IF EXISTS ddl_probe, ref_probe")
+                                 for c in shards])
+        self.q("CREATE TABLE ddl_probe (id bigint PRIMARY KEY, v text)")
+        self.assertEqual(exists_on("ddl_probe"), [True] * N)
+        self.q("CREATE INDEX ddl_probe_v ON ddl_probe (v)")
+        self.assertEqual(exists_on("ddl_probe_v"), [True] * N)
+        self.q("ALTER TABLE ddl_probe ADD COLUMN w int DEFAULT 3")
+        cols = [shard_rows(c, "SELECT string_agg(attname, ',' ORDER BY attnum) FROM "
+                              "pg_attribute WHERE attrelid = 'ddl_probe'::regclass "
+                              "AND attnum > 0 AND NOT attisdropped")[0][0] for c in shards]
+        self.assertEqual(cols, ["id,v,w"] * N)
+        keys = list(range(1, 41))
+        self.q("INSERT INTO ddl_probe (id, v) VALUES " + ", ".join(f"({k}, 'v')" for k in keys))
+        self.assertPlaced("ddl_probe", "id", "bigint", keys)
+        self.q("CREATE TABLE ref_probe (code text PRIMARY KEY)")
+        self.assertEqual(exists_on("ref_probe"), [True] * N)
+        self.q("DROP TABLE ddl_probe")
+        self.q("DROP TABLE ref_probe")
+        self.assertEqual(exists_on("ddl_probe"), [False] * N)
+        self.assertEqual(exists_on("ref_probe"), [False] * N)
+        # A failure on one shard is reported, not hidden.
+        shard_rows(shards[2], "CREATE TABLE ddl_probe (x int)")
+        self.assertSqlState("42P07", "CREATE TABLE ddl_probe (id bigint PRIMARY KEY)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Differential: the same statements on one plain PostgreSQL and through shardgate over 4 shards.
+
+DIFF_STATEMENTS = [
+    "INSERT INTO d_items (id, name, qty) VALUES (1, 'one', 1)",
+    "INSERT INTO d_items (id, name, qty) VALUES " +
+    ", ".join(f"({k}, 'item {k}', {k % 9})" for k in range(2, 80)),
+    "INSERT INTO d_items (id, name, qty) VALUES (80, 'x', 5) RETURNING id, name, qty",
+    "INSERT INTO d_items (id, name, qty) VALUES (81, 'a', 1), (82, 'b', 2), (83, 'c', 3), "
+    "(-84, 'd', 4) RETURNING id, qty * 2",
+    "INSERT INTO d_docs (slug, body) VALUES ('alpha', 'A'), ('beta', 'B'), ('gamma', 'G'), "
+    "('δέλτα', 'D'), ('', 'empty'), ('O''Reilly', 'quote')",
+    "INSERT INTO d_docs (slug, body) VALUES ('epsilon', NULL)",
+    "INSERT INTO d_ref (code, name) VALUES ('de', 'Germany'), ('fr', 'France')",
+    "INSERT INTO d_ref (code, name) VALUES ('it', 'Italy')",
+    "INSERT INTO d_misc VALUES (1, 'misc'), (2, 'more')",
+    "SELECT id, name, qty FROM d_items WHERE id = 7",
+    "SELECT * FROM d_items WHERE id = '7'::bigint",
+    "SELECT name FROM d_items WHERE 8 = id",
+    "SELECT i.name FROM d_items i WHERE i.id = 9 AND i.qty > 0",
+    "SELECT name FROM d_items WHERE id = 12345",
+    "SELECT id, name FROM d_items",
+    "SELECT id FROM d_items WHERE qty > 6",
+    "SELECT id, name FROM d_items WHERE id IN (1, 5, 17, 33, 999, -84)",
+    "SELECT count(*), sum(qty), max(name) FROM d_items WHERE id = 3",
+    "SELECT id, qty FROM d_items WHERE id = 3 ORDER BY id LIMIT 1",
+    "SELECT slug, body FROM d_docs WHERE slug = 'δέλτα'",
+    "SELECT slug, body FROM d_docs WHERE slug = ''",
+    "SELECT body FROM d_docs WHERE slug = 'O''Reilly'",
+    "SELECT slug FROM d_docs",
+    "SELECT slug FROM d_docs WHERE body IS NULL",
+    "SELECT * FROM d_ref",
+    "SELECT code FROM d_ref WHERE code = 'de'",
+    "SELECT count(*) FROM d_ref",
+    "SELECT i.id, r.name FROM d_items i JOIN d_ref r ON r.code = 'de' WHERE i.id = 5",
+    "UPDATE d_items SET qty = qty + 100 WHERE id = 4",
+    "UPDATE d_items SET name = name || '!' WHERE qty % 2 = 0",
+    "UPDATE d_items SET qty = 0 WHERE id IN (1, 2, 3) RETURNING id, qty",
+    "UPDATE d_items SET qty = qty WHERE id = 777",
+    "DELETE FROM d_items WHERE id = 10",
+    "DELETE FROM d_items WHERE qty > 7",
+    "DELETE FROM d_items WHERE id IN (11, 12) RETURNING id, name",
+    "UPDATE d_docs SET body = upper(body) WHERE slug = 'alpha'",
+    "UPDATE d_docs SET body = 'x' WHERE body IS NULL RETURNING slug",
+    "DELETE FROM d_docs WHERE slug IN ('beta', 'nope')",
+    "UPDATE d_ref SET name = 'Deutschland' WHERE code = 'de'",
+    "UPDATE d_ref SET name = name || '.'",
+    "DELETE FROM d_ref WHERE code = 'fr'",
+    "SELECT * FROM d_ref",
+    "INSERT INTO d_items (id, name, qty) VALUES (1, 'dup', 9) "
+    "ON CONFLICT (id) DO UPDATE SET qty = d_items.qty + excluded.qty",
+    "INSERT INTO d_items (id, name, qty) VALUES (2, 'dup', 9) ON CONFLICT DO NOTHING",
+    "SELECT id, name, qty FROM d_items WHERE id = 1",
+    "BEGIN",
+    "INSERT INTO d_items (id, name, qty) VALUES (500, 'tx', 1)",
+    "UPDATE d_items SET qty = 2 WHERE id = 500",
+    "SELECT qty FROM d_items WHERE id = 500",
+    "COMMIT",
+    "BEGIN",
+    "DELETE FROM d_items WHERE id = 500",
+    "ROLLBACK",
+    "SELECT name, qty FROM d_items WHERE id = 500",
+    "SELECT * FROM d_misc",
+    "UPDATE d_misc SET body = 'changed' WHERE id = 2",
+    "SELECT count(*), string_agg(body, ',' ORDER BY id) FROM d_misc",
+    "SELECT id, name, qty FROM d_items",
+    "SELECT slug, body FROM d_docs",
+]
+
+
+class DifferentialTest(unittest.TestCase):
+
+    def setUp(self):
+        for c in shards + [plain]:
+            shard_rows(c, "TRUNCATE d_items, d_docs, d_ref, d_misc")
+        self.proxied = sg.connect(autocommit=True)
+        self.addCleanup(self.proxied.close)
+
+    def run_on(self, conn, sql):
+        try:
+            with Deadline(conn, STATEMENT_S, sql[:80]), conn.cursor() as cur:
+                cur.execute(sql)
+                rows = cur.fetchall() if cur.description else None
+                return ("ok", cur.statusmessage.split()[0], cur.rowcount,
+                        None if rows is None else sorted(rows, key=repr))
+        except psycopg2.Error as e:
+            return ("error", e.pgcode, e.diag.message_primary)
+        except TimeoutError as e:
+            if conn is self.proxied:
+                self.proxied = sg.connect(autocommit=True)
+                self.addCleanup(self.proxied.close)
+            return ("timeout", str(e))
+
+    def test_statements_give_the_same_answers_as_one_postgresql(self):
+        mismatches = []
+        for sql in DIFF_STATEMENTS:
+            want = self.run_on(plain, sql)
+            got = self.run_on(self.proxied, sql)
+            if got[0] == "timeout":
+                self.fail(f"{sql}: {got[1]}")
+            self.assertEqual(want[0], "ok", f"the statement list is wrong: {sql}: {want}")
+            if got != want:
+                mismatches.append(f"{sql}\n    postgresql: {want}\n    shardgate:  {got}")
+        self.assertEqual(mismatches, [], "\n".join(mismatches))
+        # Final state: the union of the shards equals the plain table, each row placed right.
+        for table, cols, key, key_type in [("d_items", "id, name, qty", "id", "bigint"),
+                                           ("d_docs", "slug, body", "slug", "text")]:
+            want = sorted(shard_rows(plain, f"SELECT {cols} FROM {table}"), key=repr)
+            got = []
+            for i, c in enumerate(shards):
+                rows = shard_rows(c, f"SELECT {cols} FROM {table}")
+                for r in rows:
+                    self.assertEqual(shard_of(r[0], key_type, N), i, f"{table} {r!r} on s{i}")
+                got += rows
+            self.assertEqual(sorted(got, key=repr), want, table)
+        want_ref = sorted(shard_rows(plain, "SELECT * FROM d_ref"))
+        for i, c in enumerate(shards):
+            self.assertEqual(sorted(shard_rows(c, "SELECT * FROM d_ref")), want_ref, f"s{i}")
+        self.assertEqual(sorted(shard_rows(shards[0], "SELECT * FROM d_misc")),
+                         sorted(shard_rows(plain, "SELECT * FROM d_misc")))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,478 @@
+// Table-driven routing rules of issue 4. Each row: SQL (+ parameters) -> route kind, shards,
+// or the error it must be refused with.
+#include "router/router.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/router/router_fixture.h"
+
+namespace sg::router {
+namespace {
+
+using testing::binary_param;
+using testing::null_param;
+using testing::route_sql;
+using testing::text_param;
+using K = Route::Kind;
+
+struct Case {
+    const char* name;
+    std::string sql;
+    Params params;
+    K kind;
+    std::vector<uint16_t> shards;
+    std::string error = "";  // substring of the message when kind == Error
+    std::string sqlstate = "";
+};
+
+void PrintTo(const Case& c, std::ostream* os) {
+    *os << c.sql;
+}
+
+class Routing : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Routing, Decides) {
+    const Case& c = GetParam();
+    Route r = route_sql(c.sql, c.params);
+    EXPECT_EQ(to_string(r.kind), std::string(to_string(c.kind)))
+        << c.sql << "\n  error: " << r.error.message;
+    if (c.kind == K::Error) {
+        EXPECT_NE(r.error.message.find(c.error), std::string::npos) << r.error.message;
+        if (!c.sqlstate.empty()) {
+            EXPECT_EQ(r.error.sqlstate, c.sqlstate);
+        }
+    } else {
+        EXPECT_EQ(r.shards, c.shards) << c.sql;
+    }
+}
+
+const std::string kInt8_42("\x00\x00\x00\x00\x00\x00\x00\x2a", 8);
+const std::string kInt4_3("\x00\x00\x00\x03", 4);
+const std::string kUuidBytes("\xa0\xee\xbc\x99\x9c\x0b\x4e\xf8\xbb\x6d\x6b\xb9\xbd\x38\x0a\x11",
+                             16);
+// array_send of int8[] {1, 4}: ndim 1, no nulls, oid 20, dim (2, lb 1), elements.
+const std::string kInt8Array(
+    "\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x14\x00\x00\x00\x02\x00\x00\x00\x01"
+    "\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x01"
+    "\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x04",
+    44);
+
+const Case kOneShard[] = {
+    {"const", "SELECT abalance FROM pgbench_accounts WHERE aid = 42", {}, K::Single, {0}},
+    {"const_left", "SELECT * FROM pgbench_accounts WHERE 3 = aid", {}, K::Single, {1}},
+    {"in_and",
+     "SELECT * FROM pgbench_accounts WHERE bid = 7 AND (aid = 1 AND abalance > 0)",
+     {},
+     K::Single,
+     {2}},
+    {"quoted_cast", "SELECT * FROM pgbench_accounts WHERE aid = '42'::bigint", {}, K::Single, {0}},
+    {"quoted", "SELECT * FROM pgbench_accounts WHERE aid = '2'", {}, K::Single, {3}},
+    {"negative", "DELETE FROM pgbench_accounts WHERE aid = -1", {}, K::Single, {3}},
+    {"alias", "SELECT a.abalance FROM pgbench_accounts a WHERE a.aid = 3", {}, K::Single, {1}},
+    {"schema",
+     "UPDATE public.pgbench_accounts SET abalance = 0 WHERE public.pgbench_accounts.aid = 4",
+     {},
+     K::Single,
+     {0}},
+    {"schema_config", "SELECT * FROM orders WHERE user_id = 1", {}, K::Single, {2}},
+    {"param_text",
+     "SELECT * FROM pgbench_accounts WHERE aid = $1",
+     {text_param("42")},
+     K::Single,
+     {0}},
+    {"param_binary8",
+     "SELECT * FROM pgbench_accounts WHERE aid = $1",
+     {binary_param(kInt8_42)},
+     K::Single,
+     {0}},
+    {"param_binary4",
+     "SELECT * FROM pgbench_accounts WHERE aid = $1::int4",
+     {binary_param(kInt4_3)},
+     K::Single,
+     {1}},
+    {"param_null", "SELECT * FROM pgbench_accounts WHERE aid = $1", {null_param()}, K::Single, {0}},
+    {"text_key", "SELECT * FROM docs WHERE name = 'bob'", {}, K::Single, {1}},
+    {"text_param", "SELECT * FROM docs WHERE name = $1", {text_param("alice")}, K::Single, {0}},
+    {"uuid_key",
+     "SELECT * FROM sessions WHERE sid = 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'",
+     {},
+     K::Single,
+     {3}},
+    {"uuid_binary",
+     "SELECT * FROM sessions WHERE sid = $1",
+     {binary_param(kUuidBytes)},
+     K::Single,
+     {3}},
+    {"insert_one",
+     "INSERT INTO pgbench_accounts (aid, bid, abalance) VALUES (42, 1, 0)",
+     {},
+     K::Single,
+     {0}},
+    {"insert_param",
+     "INSERT INTO pgbench_accounts (bid, aid) VALUES ($1, $2)",
+     {text_param("9"), text_param("3")},
+     K::Single,
+     {1}},
+    {"insert_null_key", "INSERT INTO pgbench_accounts (aid) VALUES (NULL)", {}, K::Single, {0}},
+    {"on_conflict",
+     "INSERT INTO pgbench_accounts (aid, abalance) VALUES (1, 5) ON CONFLICT (aid) DO UPDATE "
+     "SET abalance = pgbench_accounts.abalance + excluded.abalance",
+     {},
+     K::Single,
+     {2}},
+    {"colocated_join",
+     "SELECT * FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id = 2",
+     {},
+     K::Single,
+     {3}},
+    {"colocated_join_key_right",
+     "SELECT * FROM users u, orders o WHERE o.user_id = u.id AND o.user_id = 3",
+     {},
+     K::Single,
+     {1}},
+    {"partial_join_links",
+     "SELECT * FROM users JOIN pgbench_accounts ON true "
+     "JOIN orders USING (id) WHERE users.id = 1 AND pgbench_accounts.aid = users.id",
+     {},
+     K::Error,
+     {},
+     "not on their shard keys"},
+    {"reference_join",
+     "SELECT * FROM users u JOIN countries c ON c.code = u.country WHERE u.id = 4",
+     {},
+     K::Single,
+     {0}},
+    {"shard_key_in_or_is_fanout",
+     "UPDATE users SET x = 1 WHERE id = 1 OR id = 2",
+     {},
+     K::All,
+     {0, 1, 2, 3}},
+};
+
+const Case kSeveralShards[] = {
+    {"in_list",
+     "SELECT * FROM pgbench_accounts WHERE aid IN (1, 2, 4, 5)",
+     {},
+     K::Multi,
+     {0, 2, 3}},
+    {"in_same_shard", "SELECT * FROM pgbench_accounts WHERE aid IN (4, 5, 42)", {}, K::Single, {0}},
+    {"in_params",
+     "SELECT * FROM pgbench_accounts WHERE aid IN ($1, $2)",
+     {text_param("1"), text_param("3")},
+     K::Multi,
+     {1, 2}},
+    {"any_text_array",
+     "SELECT * FROM pgbench_accounts WHERE aid = ANY($1)",
+     {text_param("{1,3}")},
+     K::Multi,
+     {1, 2}},
+    {"any_binary_array",
+     "SELECT * FROM pgbench_accounts WHERE aid = ANY($1::bigint[])",
+     {binary_param(kInt8Array)},
+     K::Multi,
+     {0, 2}},
+    {"any_array_literal",
+     "SELECT * FROM pgbench_accounts WHERE aid = ANY('{4,5}')",
+     {},
+     K::Single,
+     {0}},
+    {"any_array_expr",
+     "SELECT * FROM pgbench_accounts WHERE aid = ANY(ARRAY[2, 3])",
+     {},
+     K::Multi,
+     {1, 3}},
+    {"in_with_order_by",
+     "SELECT * FROM pgbench_accounts WHERE aid IN (1, 2) ORDER BY aid",
+     {},
+     K::Error,
+     {},
+     "ORDER BY",
+     "0A000"},
+};
+
+const Case kAllShards[] = {
+    {"no_key", "SELECT * FROM pgbench_accounts WHERE abalance > 10", {}, K::All, {0, 1, 2, 3}},
+    {"update_no_key", "UPDATE pgbench_accounts SET abalance = 0", {}, K::All, {0, 1, 2, 3}},
+    {"delete_no_key", "DELETE FROM users WHERE name = 'x'", {}, K::All, {0, 1, 2, 3}},
+    {"ddl_create", "CREATE TABLE users (id bigint primary key)", {}, K::All, {0, 1, 2, 3}},
+    {"ddl_alter", "ALTER TABLE public.orders ADD COLUMN note text", {}, K::All, {0, 1, 2, 3}},
+    {"ddl_drop", "DROP TABLE IF EXISTS users, countries", {}, K::All, {0, 1, 2, 3}},
+    {"ddl_index", "CREATE INDEX ON orders (created_at)", {}, K::All, {0, 1, 2, 3}},
+    {"ddl_truncate", "TRUNCATE countries", {}, K::All, {0, 1, 2, 3}},
+    {"ddl_type", "CREATE TYPE mood AS ENUM ('ok')", {}, K::All, {0, 1, 2, 3}},
+    {"reference_write", "INSERT INTO countries (code) VALUES ('fr')", {}, K::All, {0, 1, 2, 3}},
+    {"reference_update", "UPDATE countries SET name = 'x'", {}, K::All, {0, 1, 2, 3}},
+    {"fanout_ok_join",
+     "SELECT * FROM users u JOIN countries c ON c.code = u.country",
+     {},
+     K::All,
+     {0, 1, 2, 3}},
+};
+
+const Case kDefaultShard[] = {
+    {"unlisted", "SELECT * FROM logs WHERE id = 1", {}, K::Default, {0}},
+    {"unlisted_write", "INSERT INTO logs VALUES (1)", {}, K::Default, {0}},
+    {"no_table", "SELECT 1", {}, K::Default, {0}},
+    {"reference_read", "SELECT * FROM countries ORDER BY code LIMIT 3", {}, K::Default, {0}},
+    {"unlisted_ddl", "CREATE TABLE logs (id int)", {}, K::Default, {0}},
+    {"unlisted_with_reference",
+     "SELECT * FROM logs JOIN countries USING (code)",
+     {},
+     K::Default,
+     {0}},
+    {"cte_name_not_a_table",
+     "WITH users AS (SELECT 1 AS id) SELECT * FROM users",
+     {},
+     K::Default,
+     {0}},
+    {"unparseable_unsharded", "SELEC * FROM logs", {}, K::Default, {0}},
+};
+
+const Case kRefusals[] = {
+    {"order_by",
+     "SELECT * FROM pgbench_accounts ORDER BY abalance",
+     {},
+     K::Error,
+     {},
+     "ORDER BY",
+     "0A000"},
+    {"limit", "SELECT * FROM pgbench_accounts LIMIT 5", {}, K::Error, {}, "uses LIMIT"},
+    {"offset", "SELECT * FROM pgbench_accounts OFFSET 5", {}, K::Error, {}, "uses OFFSET"},
+    {"count",
+     "SELECT count(*) FROM pgbench_accounts",
+     {},
+     K::Error,
+     {},
+     "aggregate function count()"},
+    {"nested_sum",
+     "SELECT coalesce(sum(abalance), 0) FROM pgbench_accounts",
+     {},
+     K::Error,
+     {},
+     "aggregate function sum()"},
+    {"group_by", "SELECT bid FROM pgbench_accounts GROUP BY bid", {}, K::Error, {}, "GROUP BY"},
+    {"having", "SELECT 1 FROM pgbench_accounts HAVING true", {}, K::Error, {}, "HAVING"},
+    {"distinct", "SELECT DISTINCT bid FROM pgbench_accounts", {}, K::Error, {}, "DISTINCT"},
+    {"window",
+     "SELECT rank() OVER (ORDER BY abalance) FROM pgbench_accounts",
+     {},
+     K::Error,
+     {},
+     "window function rank()"},
+    {"union",
+     "SELECT aid FROM pgbench_accounts UNION SELECT id FROM users",
+     {},
+     K::Error,
+     {},
+     "UNION"},
+    {"union_single_shard_ok",
+     "SELECT aid FROM pgbench_accounts WHERE aid = 4 UNION SELECT id FROM users WHERE id = 5",
+     {},
+     K::Single,
+     {0}},
+    {"cross_shard_join",
+     "SELECT * FROM users u JOIN orders o ON o.note = u.name",
+     {},
+     K::Error,
+     {},
+     "not on their shard keys",
+     "0A000"},
+    {"different_key_types",
+     "SELECT * FROM users u JOIN docs d ON d.name = u.name",
+     {},
+     K::Error,
+     {},
+     "different key types"},
+    {"sharded_with_unlisted",
+     "SELECT * FROM users JOIN logs ON logs.uid = users.id",
+     {},
+     K::Error,
+     {},
+     "lives only on the default shard"},
+    {"subquery_on_sharded",
+     "SELECT * FROM users WHERE id = 1 AND name IN (SELECT name FROM docs)",
+     {},
+     K::Error,
+     {},
+     "subquery or CTE reads sharded table \"docs\""},
+    {"bad_literal",
+     "SELECT * FROM pgbench_accounts WHERE aid = 'abc'",
+     {},
+     K::Error,
+     {},
+     "invalid input syntax for type bigint: \"abc\"",
+     "22P02"},
+    {"bad_param",
+     "SELECT * FROM pgbench_accounts WHERE aid = $1",
+     {text_param("x1")},
+     K::Error,
+     {},
+     "invalid input syntax for type bigint: \"x1\"",
+     "22P02"},
+    {"missing_param",
+     "SELECT * FROM pgbench_accounts WHERE aid = $2",
+     {text_param("1")},
+     K::Error,
+     {},
+     "parameter $2",
+     "08P01"},
+    {"smallint_range",
+     "INSERT INTO tiny (k) VALUES ('40000')",
+     {},
+     K::Error,
+     {},
+     "out of range for type smallint",
+     "22003"},
+    {"insert_without_columns",
+     "INSERT INTO users VALUES (1, 'x')",
+     {},
+     K::Error,
+     {},
+     "must list its columns"},
+    {"insert_without_key",
+     "INSERT INTO users (name) VALUES ('x')",
+     {},
+     K::Error,
+     {},
+     "must supply shard key \"id\""},
+    {"insert_key_expression",
+     "INSERT INTO users (id) VALUES (1 + 1)",
+     {},
+     K::Error,
+     {},
+     "must be a constant or a parameter"},
+    {"insert_select",
+     "INSERT INTO users (id) SELECT id FROM logs",
+     {},
+     K::Error,
+     {},
+     "must use VALUES"},
+    {"unparseable_sharded",
+     "SELEC * FROM users WHERE id = 1",
+     {},
+     K::Error,
+     {},
+     "syntax error at or near \"SELEC\"",
+     "42601"},
+    {"create_view", "CREATE VIEW v AS SELECT * FROM users", {}, K::Error, {}, "CREATE VIEW"},
+    {"copy_binary", "COPY users (id) FROM STDIN (FORMAT binary)", {}, K::Error, {}, "binary"},
+    {"copy_no_columns", "COPY users FROM STDIN", {}, K::Error, {}, "must list its columns"},
+    {"copy_server_file", "COPY users (id) FROM '/tmp/x'", {}, K::Error, {}, "server-side file"},
+    {"multi_statement_spread",
+     "SELECT * FROM users WHERE id = 1; SELECT * FROM users WHERE id = 2",
+     {},
+     K::Error,
+     {},
+     "different shards"},
+    {"unknown_setting", "SET shardgate.nope = 1", {}, K::Error, {}, "unrecognized", "42704"},
+};
+
+const Case kKeyUpdates[] = {
+    {"same_value", "UPDATE users SET id = 3, name = 'x' WHERE id = 3", {}, K::Single, {1}},
+    {"self", "UPDATE users SET id = id WHERE id = 3", {}, K::Single, {1}},
+    {"same_param", "UPDATE users SET id = $1 WHERE id = $1", {text_param("2")}, K::Single, {3}},
+    {"other_bucket",
+     "UPDATE users SET id = 4 WHERE id = 3",
+     {},
+     K::Error,
+     {},
+     "UPDATE of shard key \"id\"",
+     "0A000"},
+    {"param_other_bucket",
+     "UPDATE users SET id = $1 WHERE id = $2",
+     {text_param("1"), text_param("2")},
+     K::Error,
+     {},
+     "the new value is in bucket"},
+    {"no_key", "UPDATE users SET id = 5", {}, K::Error, {}, "does not pin one shard-key value"},
+    {"expression",
+     "UPDATE users SET id = id + 1 WHERE id = 1",
+     {},
+     K::Error,
+     {},
+     "not a constant or parameter"},
+    {"on_conflict_moves",
+     "INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET id = 2",
+     {},
+     K::Error,
+     {},
+     "another bucket"},
+};
+
+const Case kSessionAndHints[] = {
+    {"begin", "BEGIN", {}, K::Session, {}},
+    {"commit", "COMMIT", {}, K::Session, {}},
+    {"savepoint", "SAVEPOINT a", {}, K::Session, {}},
+    {"set", "SET statement_timeout = 0", {}, K::Session, {}},
+    {"show", "SHOW search_path", {}, K::Session, {}},
+    {"set_shard", "SET shardgate.shard = 's2'", {}, K::Local, {2}},
+    {"set_shard_to", "SET shardgate.shard TO s3", {}, K::Local, {3}},
+    {"set_unknown_shard", "SET shardgate.shard = 's9'", {}, K::Error, {}, "unknown shard \"s9\""},
+    {"reset_shard", "RESET shardgate.shard", {}, K::Local, {}},
+    {"show_shard", "SHOW shardgate.shard", {}, K::Local, {}},
+    {"shard_hint", "/* shardgate.shard=s2 */ SELECT count(*) FROM users", {}, K::Single, {2}},
+    {"key_hint", "SELECT count(*) FROM users /* shardgate.key=3 */", {}, K::Single, {1}},
+    {"hint_unparseable", "/* shardgate.key=42 */ SELEC * FROM users", {}, K::Single, {0}},
+    {"hint_bad_shard", "/* shardgate.shard=zz */ SELECT 1", {}, K::Error, {}, "unknown shard"},
+    {"multi_same_shard",
+     "BEGIN; UPDATE users SET n = 1 WHERE id = 4; SELECT * FROM logs; COMMIT",
+     {},
+     K::Single,
+     {0}},
+    {"copy_from_stdin",
+     "COPY users (name, id) FROM STDIN WITH (FORMAT csv)",
+     {},
+     K::All,
+     {0, 1, 2, 3}},
+    {"copy_to_stdout", "COPY users TO STDOUT", {}, K::All, {0, 1, 2, 3}},
+    {"copy_reference", "COPY countries (code) FROM STDIN", {}, K::All, {0, 1, 2, 3}},
+    {"explain", "EXPLAIN SELECT * FROM users WHERE id = 1", {}, K::Single, {2}},
+    {"explain_fanout", "EXPLAIN SELECT * FROM users", {}, K::Error, {}, "EXPLAIN"},
+};
+
+auto case_name = [](const ::testing::TestParamInfo<Case>& info) {
+    return std::string(info.param.name);
+};
+
+INSTANTIATE_TEST_SUITE_P(OneShard, Routing, ::testing::ValuesIn(kOneShard), case_name);
+INSTANTIATE_TEST_SUITE_P(SeveralShards, Routing, ::testing::ValuesIn(kSeveralShards), case_name);
+INSTANTIATE_TEST_SUITE_P(AllShards, Routing, ::testing::ValuesIn(kAllShards), case_name);
+INSTANTIATE_TEST_SUITE_P(DefaultShard, Routing, ::testing::ValuesIn(kDefaultShard), case_name);
+INSTANTIATE_TEST_SUITE_P(Refusals, Routing, ::testing::ValuesIn(kRefusals), case_name);
+INSTANTIATE_TEST_SUITE_P(KeyUpdates, Routing, ::testing::ValuesIn(kKeyUpdates), case_name);
+INSTANTIATE_TEST_SUITE_P(SessionAndHints, Routing, ::testing::ValuesIn(kSessionAndHints),
+                         case_name);
+
+TEST(Router, SessionShardOverridesAnalysis) {
+    RouterContext ctx;
+    ctx.session_shard = "s3";
+    Route r = route_sql("SELECT count(*) FROM users", {}, ctx);
+    ASSERT_EQ(r.kind, Route::Kind::Single);
+    EXPECT_EQ(r.shards, std::vector<uint16_t>{3});
+    // Transaction control still belongs to the session, not a shard.
+    EXPECT_EQ(route_sql("BEGIN", {}, ctx).kind, Route::Kind::Session);
+}
+
+TEST(Router, DefaultShardComesFromContext) {
+    RouterContext ctx;
+    ctx.default_shard = 2;
+    EXPECT_EQ(route_sql("SELECT * FROM logs", {}, ctx).shards, std::vector<uint16_t>{2});
+}
+
+TEST(Router, ReferenceReadsMayUseAnyShard) {
+    EXPECT_TRUE(route_sql("SELECT * FROM countries").any_shard);
+    EXPECT_TRUE(route_sql("SELECT now()").any_shard);
+    EXPECT_FALSE(route_sql("SELECT * FROM logs").any_shard);
+    EXPECT_FALSE(route_sql("SELECT * FROM users WHERE id = 1").any_shard);
+}
+
+TEST(Router, ReportsKeysAndBuckets) {
+    Route r = route_sql("SELECT * FROM pgbench_accounts WHERE aid = 42");
+    ASSERT_EQ(r.keys.size(), 1u);
+    EXPECT_EQ(r.keys[0].text, "42");
+    EXPECT_EQ(r.keys[0].bucket, 1992u);
+    EXPECT_EQ(r.keys[0].shard, 0);
+}
+
+}  // namespace
+}  // namespace sg::router
