@@ -75,12 +75,15 @@ std::string seconds_since(net::Clock::time_point t) {
     return fmt::format("{:.1f}", std::chrono::duration<double>(net::Clock::now() - t).count());
 }
 
+// A handler gets the (upper-cased) text after the command name; most take none.
 using Handler = std::function<net::awaitable<void>(Proxy&, Session&, std::string&)>;
+using ArgHandler = std::function<net::awaitable<void>(Proxy&, Session&, const std::string&, std::string&)>;
 
 struct Command {
     const char* name;
     const char* help;
     Handler run;
+    ArgHandler run_args = nullptr;
 };
 
 net::awaitable<void> show_pools(Proxy& p, Session&, std::string& out) {
@@ -238,6 +241,114 @@ net::awaitable<void> cmd_shutdown(Proxy& p, Session&, std::string& out) {
     co_return;
 }
 
+net::awaitable<void> show_buckets(Proxy& p, Session&, std::string& out) {
+    ResultSet rs({"first_bucket", "last_bucket", "shard", "map_version"});
+    const auto& map = p.shard_map();
+    for (const auto& r : map.ranges())
+        rs.row({std::to_string(r.first), std::to_string(r.last), map.shard_names()[r.shard],
+                std::to_string(map.version())});
+    rs.encode(out);
+    co_return;
+}
+
+net::awaitable<void> show_map(Proxy& p, Session&, std::string& out) {
+    const auto& map = p.shard_map();
+    ResultSet rs({"version", "bucket_bits", "buckets", "shards", "file", "paused_buckets"});
+    size_t paused = 0;
+    for (uint32_t b = 0; b < map.bucket_count(); ++b) paused += p.bucket_paused(b);
+    rs.row({std::to_string(map.version()), std::to_string(map.bucket_bits()), std::to_string(map.bucket_count()),
+            std::to_string(map.shard_names().size()), p.config().map_path(), std::to_string(paused)});
+    rs.encode(out);
+    co_return;
+}
+
+net::awaitable<void> cmd_reload_map(Proxy& p, Session&, std::string& out) {
+    std::string err = p.reload_map();
+    if (!err.empty()) {
+        error(out, "F0000", "RELOAD MAP rejected: " + err);
+        co_return;
+    }
+    ResultSet rs({"version"});
+    rs.row({std::to_string(p.shard_map().version())});
+    rs.encode(out, "RELOAD MAP");
+}
+
+// "A-B,C-D TIMEOUT 100" -> ranges and timeout; false on a syntax error.
+bool parse_bucket_ranges(const std::string& args, uint32_t bucket_count,
+                         std::vector<std::pair<uint32_t, uint32_t>>& ranges, int& timeout_ms, std::string& why) {
+    std::string spec = args;
+    timeout_ms = 1000;
+    if (auto t = spec.find(" TIMEOUT "); t != std::string::npos) {
+        std::string ms = spec.substr(t + 9);
+        spec = spec.substr(0, t);
+        char* end = nullptr;
+        long v = std::strtol(ms.c_str(), &end, 10);
+        if (ms.empty() || *end != '\0' || v <= 0 || v > 3600000) {
+            why = "TIMEOUT takes milliseconds (1..3600000)";
+            return false;
+        }
+        timeout_ms = static_cast<int>(v);
+    }
+    size_t pos = 0;
+    while (pos < spec.size()) {
+        size_t comma = spec.find(',', pos);
+        std::string part = spec.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        pos = comma == std::string::npos ? spec.size() : comma + 1;
+        unsigned long a = 0, b = 0;
+        char dash = 0;
+        int n = std::sscanf(part.c_str(), " %lu %c %lu", &a, &dash, &b);
+        if (n == 1) b = a;
+        else if (n != 3 || dash != '-') {
+            why = "expected bucket ranges like 10-20,35-35";
+            return false;
+        }
+        if (a > b || b >= bucket_count) {
+            why = fmt::format("bucket range {}-{} is outside 0-{}", a, b, bucket_count - 1);
+            return false;
+        }
+        ranges.emplace_back(static_cast<uint32_t>(a), static_cast<uint32_t>(b));
+    }
+    if (ranges.empty()) {
+        why = "no buckets given";
+        return false;
+    }
+    return true;
+}
+
+net::awaitable<void> cmd_pause_buckets(Proxy& p, Session&, const std::string& args, std::string& out) {
+    std::vector<std::pair<uint32_t, uint32_t>> ranges;
+    int timeout_ms = 0;
+    std::string why;
+    if (!parse_bucket_ranges(args, p.shard_map().bucket_count(), ranges, timeout_ms, why)) {
+        error(out, "42601", "PAUSE BUCKETS: " + why);
+        co_return;
+    }
+    p.pause_buckets(ranges);
+    // Wait until no open transaction has touched a paused bucket; new statements already wait.
+    net::asio::steady_timer t(p.io());
+    auto deadline = net::Clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (p.sessions_touching_paused() > 0 && net::Clock::now() < deadline) {
+        t.expires_after(std::chrono::milliseconds(1));
+        boost::system::error_code ec;
+        co_await t.async_wait(net::ec_token(ec));
+    }
+    if (int busy = p.sessions_touching_paused(); busy > 0) {
+        p.resume_buckets();
+        error(out, "57014",
+              fmt::format("PAUSE BUCKETS gave up after {} ms: {} transaction(s) still hold those buckets; "
+                          "nothing is paused",
+                          timeout_ms, busy));
+        co_return;
+    }
+    command_complete(out, "PAUSE BUCKETS");
+}
+
+net::awaitable<void> cmd_resume_buckets(Proxy& p, Session&, std::string& out) {
+    p.resume_buckets();
+    command_complete(out, "RESUME BUCKETS");
+    co_return;
+}
+
 net::awaitable<void> show_help(Proxy&, Session&, std::string& out);
 
 const std::vector<Command>& commands() {
@@ -254,6 +365,12 @@ const std::vector<Command>& commands() {
         {"RESUME", "let held transactions run", cmd_resume},
         {"RELOAD", "re-read the configuration file (also SIGHUP)", cmd_reload},
         {"SHUTDOWN", "stop accepting, drain, exit", cmd_shutdown},
+        {"SHOW BUCKETS", "the shard map as bucket ranges, with its version", show_buckets},
+        {"SHOW MAP", "shard map version, size and paused buckets", show_map},
+        {"RELOAD MAP", "re-read the shard map file (never an older version)", cmd_reload_map},
+        {"PAUSE BUCKETS", "PAUSE BUCKETS a-b[,c-d] [TIMEOUT ms]: hold statements on those buckets", nullptr,
+         cmd_pause_buckets},
+        {"RESUME BUCKETS", "release statements held by PAUSE BUCKETS", cmd_resume_buckets},
     };
     return table;
 }
@@ -291,9 +408,17 @@ net::awaitable<std::string> run_admin_command(Proxy& proxy, Session& session, st
         out.append({'I', 0, 0, 0, 4});
     } else {
         const Command* found = nullptr;
-        for (const auto& c : commands())
-            if (cmd == c.name) found = &c;
-        if (found) co_await found->run(proxy, session, out);
+        std::string args;
+        for (const auto& c : commands()) {
+            std::string_view name = c.name;
+            if (c.run && cmd == name) found = &c;
+            if (c.run_args && cmd.starts_with(name) && (cmd.size() == name.size() || cmd[name.size()] == ' ')) {
+                found = &c;
+                args = cmd.size() > name.size() ? cmd.substr(name.size() + 1) : std::string();
+            }
+        }
+        if (found && found->run_args) co_await found->run_args(proxy, session, args, out);
+        else if (found) co_await found->run(proxy, session, out);
         else
             error(out, "42601",
                   fmt::format("unknown admin command \"{}\"; SHOW HELP lists the commands", std::string(sql)));

@@ -19,7 +19,8 @@ Proxy::Proxy(asio::io_context& io, Config cfg, std::string config_path)
       config_path_(std::move(config_path)),
       acceptor_(io),
       signals_(io),
-      resumed_(std::make_unique<net::Event>(io.get_executor())) {}
+      resumed_(std::make_unique<net::Event>(io.get_executor())),
+      buckets_resumed_(std::make_unique<net::Event>(io.get_executor())) {}
 
 Proxy::~Proxy() = default;
 
@@ -179,6 +180,43 @@ void Proxy::unregister_session(int32_t pid) {
 Session* Proxy::find_session(int32_t pid) const {
     auto it = sessions_.find(pid);
     return it == sessions_.end() ? nullptr : it->second;
+}
+
+std::string Proxy::reload_map() {
+    auto map = router::load_or_create(cfg_.map_path(), cfg_);
+    if (!map) return map.error().message;
+    if (map->version() < map_->version())
+        return fmt::format("{}: version {} is older than the version {} in use", cfg_.map_path(), map->version(),
+                           map_->version());
+    if (map->bucket_bits() != map_->bucket_bits() && map->version() == map_->version())
+        return fmt::format("{}: bucket_bits changed without a new version", cfg_.map_path());
+    if (map->version() != map_->version())
+        spdlog::info("shard map {}: version {} -> {}", cfg_.map_path(), map_->version(), map->version());
+    *map_ = std::move(map.value());
+    return {};
+}
+
+void Proxy::pause_buckets(const std::vector<std::pair<uint32_t, uint32_t>>& ranges) {
+    paused_buckets_bits_.assign(map_->bucket_count(), false);
+    buckets_paused_ = 0;
+    for (auto [first, last] : ranges)
+        for (uint32_t b = first; b <= last && b < paused_buckets_bits_.size(); ++b)
+            if (!paused_buckets_bits_[b]) {
+                paused_buckets_bits_[b] = true;
+                ++buckets_paused_;
+            }
+}
+
+void Proxy::resume_buckets() {
+    paused_buckets_bits_.clear();
+    buckets_paused_ = 0;
+    buckets_resumed_->notify_all();
+}
+
+int Proxy::sessions_touching_paused() const {
+    int n = 0;
+    for (const auto& [pid, s] : sessions_) n += s->touches_paused_bucket();
+    return n;
 }
 
 void Proxy::resume() {

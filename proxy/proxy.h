@@ -55,6 +55,20 @@ public:
     Session* find_session(int32_t pid) const;
     const std::unordered_map<int32_t, Session*>& sessions() const { return sessions_; }
 
+    // Re-reads the shard map file (RELOAD MAP, the rebalancer's switch). Refuses an older
+    // version than the one in use; returns an error text or empty.
+    std::string reload_map();
+
+    // Bucket pauses (the rebalancer's switch): statements touching a paused bucket wait until
+    // RESUME BUCKETS; PAUSE BUCKETS waits until no open transaction has touched one.
+    void pause_buckets(const std::vector<std::pair<uint32_t, uint32_t>>& ranges);
+    void resume_buckets();
+    bool any_bucket_paused() const { return buckets_paused_ > 0; }
+    bool bucket_paused(uint32_t b) const { return b < paused_buckets_bits_.size() && paused_buckets_bits_[b]; }
+    awaitable<void> wait_buckets_resumed() { co_await buckets_resumed_->wait(); }
+    // Sessions whose open transaction touched a paused bucket.
+    int sessions_touching_paused() const;
+
     // PAUSE: new transactions wait until RESUME; `wait_paused` returns when not paused.
     void pause() { paused_ = true; }
     void resume();
@@ -98,6 +112,9 @@ private:
     std::unordered_map<int32_t, Session*> sessions_;
     int32_t next_pid_ = 1000;
     bool paused_ = false;
+    std::vector<bool> paused_buckets_bits_;
+    size_t buckets_paused_ = 0;
+    std::unique_ptr<net::Event> buckets_resumed_;
     std::unique_ptr<net::Event> resumed_;
     bool shutting_down_ = false;
     ProxyCounters counters_;

@@ -126,6 +126,7 @@ awaitable<void> Session::relay(ServerConn& s, const std::vector<asio::const_buff
 void Session::on_ready(ServerConn& s, char status) {
     last_status_ = status;
     if (status == 'I') ++proxy_.counters().transactions;
+    if (status == 'I' && s.outstanding() == 0) forget_touched_buckets();
     if (server_.get() != &s) return;
     if (s.outstanding() == 0 && status == 'I' && proxy_.config().proxy.pool_mode == PoolMode::Transaction)
         release_server();
@@ -136,6 +137,37 @@ void Session::on_ready(ServerConn& s, char status) {
 }
 
 void Session::on_error(ServerConn&, std::string_view) { ++proxy_.counters().errors; }
+
+bool Session::touches_paused_bucket() const {
+    if (!proxy_.any_bucket_paused()) return false;
+    if (touched_all_buckets_) return true;
+    for (uint32_t b : touched_buckets_)
+        if (proxy_.bucket_paused(b)) return true;
+    return false;
+}
+
+void Session::forget_touched_buckets() {
+    touched_all_buckets_ = false;
+    touched_buckets_.clear();
+}
+
+awaitable<void> Session::hold_for_paused_buckets(const router::Analysis& a, const router::Route& r) {
+    // Only sharded rows move; reference and unsharded tables are never paused.
+    if (a.placement != router::Placement::Sharded) co_return;
+    bool all = r.keys.empty();
+    for (;;) {
+        bool blocked = false;
+        if (proxy_.any_bucket_paused()) {
+            if (all) blocked = true;
+            for (const auto& k : r.keys)
+                if (proxy_.bucket_paused(k.bucket)) blocked = true;
+        }
+        if (!blocked) break;
+        co_await proxy_.wait_buckets_resumed();
+    }
+    if (all) touched_all_buckets_ = true;
+    for (const auto& k : r.keys) touched_buckets_.push_back(k.bucket);
+}
 
 void Session::on_lost(ServerConn& s, const std::string& why) {
     if (server_.get() != &s) return;

@@ -52,6 +52,9 @@ public:
     net::Clock::time_point last_activity() const { return last_activity_; }
     const std::map<std::string, std::string>& startup_parameters() const { return startup_params_; }
     bool is_admin_session() const { return admin_; }
+    // Whether this client's open transaction (or running statement) touched a bucket that is
+    // now paused by the rebalancer.
+    bool touches_paused_bucket() const;
     // Asks the shard running this client's request to cancel it.
     void cancel_running();
     // Closes the client connection (SHUTDOWN, idle timeout).
@@ -86,6 +89,10 @@ private:
     void ensure_prepared(std::string& out, ServerConn& s, std::string_view name);
     char transaction_status() const;
     router::RouterContext router_context() const;
+    // The buckets a routed statement touches; waits while any of them is paused, then counts
+    // them as touched by the current transaction.
+    awaitable<void> hold_for_paused_buckets(const router::Analysis& a, const router::Route& r);
+    void forget_touched_buckets();
     bool in_transaction() const;
     // Replies the proxy composes itself wait until the replies owed to earlier requests are out.
     awaitable<void> wait_replies_out();
@@ -137,6 +144,8 @@ private:
     router::LiteralShape shape_;    // reused buffers for the simple-protocol fast path
     router::Params shape_params_;
     bool closing_ = false;
+    bool touched_all_buckets_ = false;     // this transaction ran a statement on every bucket
+    std::vector<uint32_t> touched_buckets_;
 };
 
 }  // namespace sg::proxy

@@ -293,6 +293,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync) {
         using K = router::Route::Kind;
         if (r.kind == K::Error) co_return co_await refuse(r.error.sqlstate, r.error.message);
         if (r.kind == K::Local || r.kind == K::Session) continue;
+        co_await hold_for_paused_buckets(*a, r);
         if (r.shards.size() != 1)
             co_return co_await refuse(
                 "0A000", fmt::format("this statement needs {} shards; with the extended protocol a statement must "
@@ -457,6 +458,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         r = router::route(*analysis, {}, proxy_.shard_map(), router_context());
     }
     const router::Analysis& a = *analysis;
+    if (r.kind != K::Error && r.kind != K::Local && r.kind != K::Session) co_await hold_for_paused_buckets(a, r);
     switch (r.kind) {
         case K::Error: co_await error_and_ready(r.error.sqlstate, r.error.message); co_return;
         case K::Local: co_await handle_local(a); co_return;
@@ -494,6 +496,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     }
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
     std::string reply = co_await run_fanout(proxy_, *user_, queries, settings_);
+    forget_touched_buckets();
     note_set_statement(sql);
     if (state_ == SessionState::Busy) transition(SessionState::Ready);
     co_await send(reply);
@@ -617,6 +620,7 @@ awaitable<void> Session::copy_in_split(const router::Analysis& a, std::string_vi
         closing_ = true;
         co_return;
     }
+    forget_touched_buckets();
     if (state_ == SessionState::Busy) transition(SessionState::Ready);
 }
 
