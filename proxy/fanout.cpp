@@ -38,6 +38,7 @@ struct ShardReply {
     bool lost = false;
     bool copy = false;
     std::string copy_response;    // the CopyInResponse / CopyOutResponse frame
+    std::string head;             // extended protocol: ParseComplete, BindComplete, descriptions
     bool copy_in = false;
 };
 
@@ -66,7 +67,11 @@ public:
                 size_t total = size_t(be32(p + pos + 1)) + 1;
                 std::string_view frame(reinterpret_cast<const char*>(p + pos), total);
                 switch (type) {
-                    case 'T': if (r.row_description.empty()) r.row_description.assign(frame); break;
+                    case 'T':
+                        if (r.row_description.empty()) r.row_description.assign(frame);
+                        r.head.append(frame);
+                        break;
+                    case '1': case '2': case '3': case 't': case 'n': r.head.append(frame); break;
                     case 'D': r.rows.append(frame); break;
                     case 'd': r.rows.append(frame); break;  // COPY TO: concatenated like rows
                     case 'C': r.tags.emplace_back(frame.substr(5, frame.size() - 6)); break;
@@ -204,6 +209,16 @@ public:
         co_await s.write(out);
     }
 
+    ServerConn& server(size_t i) { return *servers_[i].second; }
+
+    // Replicated writes: when every copy succeeded, the client sees the first copy's reply.
+    void keep_first_reply_only() {
+        auto& replies = sink_.replies();
+        for (const auto& r : replies)
+            if (!r.error.empty() || r.lost) return;
+        replies.resize(1);
+    }
+
     awaitable<void> write(size_t i, std::string_view bytes) {
         if (servers_[i].second->usable()) co_await servers_[i].second->write(bytes);
     }
@@ -227,7 +242,7 @@ public:
     }
 
     // The merged reply: the first failure (naming every failed shard), else one result.
-    std::string merged_reply() {
+    std::string merged_reply(bool extended = false) {
         auto& replies = sink_.replies();
         std::vector<std::string> failed;
         for (const auto& r : replies)
@@ -256,11 +271,15 @@ public:
         }
         std::string out;
         for (const auto& r : replies) out += r.notices;
-        for (const auto& r : replies)
-            if (!r.row_description.empty()) {
-                out += r.row_description;
-                break;
-            }
+        if (extended) {
+            out += replies.front().head;
+        } else {
+            for (const auto& r : replies)
+                if (!r.row_description.empty()) {
+                    out += r.row_description;
+                    break;
+                }
+        }
         bool copy_out = !replies.front().copy_response.empty() && !replies.front().copy_in;
         if (copy_out) out += replies.front().copy_response;
         for (const auto& r : replies) out += r.rows;
@@ -276,7 +295,7 @@ public:
             w.cstr(merge_command_tags(tags));
             w.end();
         }
-        if (ntags == 0) out.append({'I', 0, 0, 0, 4});
+        if (ntags == 0 && !extended) out.append({'I', 0, 0, 0, 4});
         out.append({'Z', 0, 0, 0, 5, 'I'});
         return out;
     }
@@ -290,7 +309,7 @@ private:
 };
 
 awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const std::vector<ShardQuery>& queries,
-                                  const std::map<std::string, std::string>& settings) {
+                                  const std::map<std::string, std::string>& settings, bool replicated) {
     ShardSet set(proxy, user, queries.size());
     std::vector<uint16_t> shards;
     for (const auto& q : queries) shards.push_back(q.shard);
@@ -306,10 +325,34 @@ awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const st
     }
     co_await set.wait_ready();
     set.give_back();
+    if (replicated) set.keep_first_reply_only();
     if (copy_in)
         co_return error_reply("0A000", "COPY FROM STDIN into a sharded table needs its column list, "
                                        "e.g. COPY items (id, name) FROM STDIN, so rows can be split by shard key");
     co_return set.merged_reply();
+}
+
+awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, const std::vector<uint16_t>& shards,
+                                         const std::map<std::string, std::string>& settings,
+                                         const std::function<std::string(ServerConn&)>& build) {
+    ShardSet set(proxy, user, shards.size());
+    if (auto err = co_await set.acquire(shards)) co_return error_reply(err->sqlstate, err->message);
+    for (size_t i = 0; i < set.size(); ++i) {
+        ServerConn& s = set.server(i);
+        std::string out;
+        if (std::string sync = settings_sync_statements(s.applied_settings(), settings); !sync.empty()) {
+            wire::MessageWriter w(out);
+            w.begin('Q');
+            w.cstr(sync);
+            w.end();
+            s.expect(ServerConn::Expect::SwallowToReady);
+        }
+        out += build(s);
+        co_await set.write(i, out);
+    }
+    co_await set.wait_ready();
+    set.give_back();
+    co_return set.merged_reply(true);
 }
 
 struct CopyFanout::Impl {

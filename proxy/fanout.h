@@ -4,6 +4,7 @@
 // only for statements the router says may be answered by concatenation.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -24,8 +25,18 @@ struct ShardQuery {
 
 // Returns the complete reply for the client, up to and including ReadyForQuery ('I').
 // `settings` are the session's settings, applied on each server first.
+// `replicated`: the shards hold copies of one table (reference tables): the reply is one
+// shard's, not the sum.
 net::awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const std::vector<ShardQuery>& queries,
-                                       const std::map<std::string, std::string>& settings);
+                                       const std::map<std::string, std::string>& settings, bool replicated = false);
+
+// One extended-protocol batch (Parse/Bind/Describe/Execute/Sync of one statement) on several
+// shards: `build` returns the frames for one server (translated for it, ending with Sync and
+// with its replies expected). The reply keeps the first shard's ParseComplete/BindComplete/
+// descriptions, every shard's rows and one merged CommandComplete.
+net::awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, const std::vector<uint16_t>& shards,
+                                              const std::map<std::string, std::string>& settings,
+                                              const std::function<std::string(class ServerConn&)>& build);
 
 // COPY ... FROM STDIN split by row: every shard gets the COPY statement, the client one
 // CopyInResponse, and each row goes to the shard owning its key. Built by the session, which

@@ -136,7 +136,7 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                 case wire::be::kErrorResponse: {
                     // The shard skips everything up to the next Sync: so do our expectations.
                     while (!expects_.empty() && expects_.front() != Expect::Ready &&
-                           expects_.front() != Expect::SwallowToReady)
+                           expects_.front() != Expect::SwallowToReady && expects_.front() != Expect::SyncQuiet)
                         expects_.pop_front();
                     if (first_error.empty()) {
                         // Find the SQLSTATE field ('C').
@@ -154,6 +154,12 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                 }
                 case wire::be::kReadyForQuery:
                     if (body_len >= 1) tx_status_ = body[0];
+                    if (!expects_.empty() && expects_.front() == Expect::SyncQuiet) {
+                        expects_.pop_front();
+                        forward = false;
+                        quiet_readies_.push_back(tx_status_);
+                        break;
+                    }
                     if (!expects_.empty() && expects_.front() == Expect::Ready) expects_.pop_front();
                     if (outstanding_ > 0) --outstanding_;
                     readies.push_back(tx_status_);
@@ -204,6 +210,7 @@ awaitable<void> ServerConn::read_loop() {
         rlen_ += n;
         relay.clear();
         readies.clear();
+        quiet_readies_.clear();
         first_error.clear();
         size_t consumed = scan(relay, readies, first_error);
         if (!usable()) co_return;
@@ -222,6 +229,9 @@ awaitable<void> ServerConn::read_loop() {
         if (consumed < rlen_) std::memmove(rbuf_.data(), rbuf_.data() + consumed, rlen_ - consumed);
         rlen_ -= consumed;
         // Readiness last: the session may hand this connection to someone else right here.
+        for (char st : quiet_readies_) {
+            if (sink_ && sink_ == sink) sink->on_quiet_ready(*this, st);
+        }
         for (char st : readies) {
             if (sink_ && sink_ == sink) sink->on_ready(*this, st);
         }

@@ -34,6 +34,8 @@ public:
     virtual void on_ready(ServerConn& s, char status) = 0;
     // An ErrorResponse (client-visible) was relayed; for statistics and transaction state.
     virtual void on_error(ServerConn& s, std::string_view sqlstate) {}
+    // The ReadyForQuery of a Sync the proxy added (not relayed to the client).
+    virtual void on_quiet_ready(ServerConn& s, char status) {}
     // The connection broke; the sink must not use `s` any more.
     virtual void on_lost(ServerConn& s, const std::string& why) = 0;
 };
@@ -70,7 +72,8 @@ public:
         ParseSwallow,   // injected Parse: drop its ParseComplete
         CloseForward,
         Ready,          // client's Sync or Query: relay its ReadyForQuery
-        SwallowToReady  // injected simple query: drop everything up to and including its RFQ
+        SwallowToReady, // injected simple query: drop everything up to and including its RFQ
+        SyncQuiet       // a Sync the proxy added to split a batch: its RFQ is not relayed
     };
     void expect(Expect e) {
         expects_.push_back(e);
@@ -87,7 +90,11 @@ public:
     bool usable() const { return state_ != ServerState::Closed && !broken_; }
     ServerState state() const { return state_; }
     char tx_status() const { return tx_status_; }
-    bool idle_clean() const { return usable() && tx_status_ == 'I' && outstanding_ == 0 && expects_.empty(); }
+    bool idle_clean() const {
+        return usable() && tx_status_ == 'I' && outstanding_ == 0 && expects_.empty() && synced_;
+    }
+    // False after extended-protocol messages were sent without a closing Sync.
+    void set_synced(bool synced) { synced_ = synced; }
 
     const ServerTarget& target() const { return target_; }
     uint64_t id() const { return id_; }
@@ -115,6 +122,7 @@ private:
     awaitable<void> read_loop();
     // Splits the buffered bytes into relayed ranges and events; returns the bytes consumed.
     size_t scan(std::vector<net::asio::const_buffer>& relay, std::vector<char>& readies, std::string& first_error);
+    std::vector<char> quiet_readies_;
     void fail(const std::string& why);
 
     net::tcp::socket sock_;
@@ -122,6 +130,7 @@ private:
     uint64_t id_;
     ServerState state_ = ServerState::Connecting;
     bool broken_ = false;
+    bool synced_ = true;
     char tx_status_ = 'I';
     int outstanding_ = 0;
     std::deque<Expect> expects_;

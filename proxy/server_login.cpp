@@ -61,7 +61,9 @@ awaitable<LoginResult> login_to_server(net::tcp::socket& sock, const ServerTarge
     std::string out;
     wire::MessageWriter w(out);
     wire::StartupMessage sm;
-    sm.parameters = {{"user", t.user}, {"database", t.dbname}, {"application_name", "shardgate"}};
+    // No application_name of our own: a client's RESET must fall back to the server default,
+    // and each client's own name is applied as a session setting.
+    sm.parameters = {{"user", t.user}, {"database", t.dbname}};
     wire::encode(sm, w);
     error_code ec;
     co_await asio::async_write(sock, asio::buffer(out), net::ec_token(ec));

@@ -45,6 +45,12 @@ void ready_frame(std::string& out, char status) {
 }
 }  // namespace
 
+std::string describe_type(char type) {
+    auto u = static_cast<unsigned char>(type);
+    if (u >= 0x21 && u < 0x7f) return fmt::format("'{}'", type);
+    return fmt::format("0x{:02x}", u);
+}
+
 const char* to_string(SessionState s) {
     switch (s) {
         case SessionState::Startup: return "startup";
@@ -104,6 +110,9 @@ awaitable<bool> Session::send(std::string_view bytes) {
 }
 
 awaitable<void> Session::relay(ServerConn& s, const std::vector<asio::const_buffer>& frames) {
+    // The server's reader calls in through a plain pointer; hold the session until the write
+    // completes even if the client's coroutine ends meanwhile.
+    auto self = shared_from_this();
     while (writing_) co_await write_done_.wait();
     writing_ = true;
     error_code ec;
@@ -136,7 +145,19 @@ void Session::on_ready(ServerConn& s, char status) {
     }
 }
 
-void Session::on_error(ServerConn&, std::string_view) { ++proxy_.counters().errors; }
+void Session::on_error(ServerConn&, std::string_view) {
+    ++proxy_.counters().errors;
+    split_error_ = true;
+}
+
+void Session::on_quiet_ready(ServerConn& s, char status) {
+    last_status_ = status;
+    split_piece_done_ = true;
+    if (server_.get() == &s && s.outstanding() == 0 && status == 'I' &&
+        proxy_.config().proxy.pool_mode == PoolMode::Transaction)
+        release_server();
+    released_.notify_all();
+}
 
 bool Session::touches_paused_bucket() const {
     if (!proxy_.any_bucket_paused()) return false;
@@ -181,9 +202,9 @@ void Session::on_lost(ServerConn& s, const std::string& why) {
         spdlog::warn("client {}: lost its shard connection mid-request: {}", peer_, why);
         std::string msg = error_frame(wire::Severity::Fatal, "08006",
                                       "shardgate lost the connection to the shard serving this session: " + why);
-        asio::co_spawn(proxy_.io(), [this, msg]() -> awaitable<void> {
-            co_await send(msg);
-            terminate("server lost");
+        asio::co_spawn(proxy_.io(), [self = shared_from_this(), msg]() -> awaitable<void> {
+            co_await self->send(msg);
+            self->terminate("server lost");
         }, asio::detached);
     }
 }
@@ -214,7 +235,8 @@ void Session::cancel_running() {
 
 char Session::transaction_status() const {
     if (server_) return server_->tx_status();
-    return pending_begin_.empty() ? 'I' : 'T';
+    if (pending_begin_.empty()) return 'I';
+    return virtual_failed_ ? 'E' : 'T';
 }
 
 bool Session::in_transaction() const { return transaction_status() != 'I'; }
@@ -247,8 +269,34 @@ awaitable<void> Session::fatal(std::string_view sqlstate, const std::string& mes
     co_await send(error_frame(wire::Severity::Fatal, sqlstate, message));
 }
 
+awaitable<bool> Session::abort_transaction_for_refusal(std::string_view sqlstate, const std::string& message) {
+    // A refused statement inside a transaction must fail the transaction, as any error does in
+    // PostgreSQL: a later COMMIT then rolls back instead of committing half of the work.
+    if (server_ && server_->tx_status() == 'T') {
+        std::string sql = "DO $shardgate$ BEGIN RAISE EXCEPTION USING ERRCODE = '" + std::string(sqlstate) +
+                          "', MESSAGE = " + quote_sql_literal("shardgate refused a statement: " + message) +
+                          "; END $shardgate$";
+        std::string out;
+        wire::MessageWriter w(out);
+        w.begin('Q');
+        w.cstr(sql);
+        w.end();
+        server_->expect(ServerConn::Expect::SwallowToReady);
+        co_await server_->write(out);
+        co_return true;
+    }
+    if (!server_ && !pending_begin_.empty()) virtual_failed_ = true;
+    co_return false;
+}
+
 awaitable<void> Session::error_and_ready(std::string_view sqlstate, const std::string& message, std::string hint) {
     co_await wait_replies_out();
+    if (co_await abort_transaction_for_refusal(sqlstate, message)) {
+        // The client is told the transaction status: wait (briefly) for the shard to take the abort.
+        auto deadline = net::Clock::now() + std::chrono::seconds(2);
+        while (server_ && server_->usable() && server_->tx_status() == 'T' && net::Clock::now() < deadline)
+            co_await released_.wait_for(std::chrono::milliseconds(1));
+    }
     std::string out = error_frame(wire::Severity::Error, sqlstate, message, hint);
     ready_frame(out, transaction_status());
     ++proxy_.counters().errors;

@@ -33,7 +33,11 @@ struct ClientStatement {
     std::shared_ptr<const router::Analysis> analysis;  // analysed once, at Parse
 };
 
-class Session : public ServerSink {
+// How a message type byte is named in errors: printable as 'X', anything else in hex (a NUL
+// must never reach a wire string).
+std::string describe_type(char type);
+
+class Session : public ServerSink, public std::enable_shared_from_this<Session> {
 public:
     Session(Proxy& proxy, net::tcp::socket sock);
     ~Session() override;
@@ -64,6 +68,7 @@ public:
     awaitable<void> relay(ServerConn& s, const std::vector<net::asio::const_buffer>& frames) override;
     void on_ready(ServerConn& s, char status) override;
     void on_error(ServerConn& s, std::string_view sqlstate) override;
+    void on_quiet_ready(ServerConn& s, char status) override;
     void on_lost(ServerConn& s, const std::string& why) override;
 
     // Writes to the client, serialized with relays from servers.
@@ -78,13 +83,16 @@ private:
     awaitable<void> handle_query(std::string_view frame, std::string_view sql);
     awaitable<void> flush_batch(bool sync);
     awaitable<void> fatal(std::string_view sqlstate, const std::string& message);
+    // Returns true when an abort was sent to the shard (its transaction will be failed).
+    awaitable<bool> abort_transaction_for_refusal(std::string_view sqlstate, const std::string& message);
     awaitable<void> error_and_ready(std::string_view sqlstate, const std::string& message, std::string hint = {});
     // Gets a server on `shard` attached (waiting for the current one to be given back first
     // when it is on another shard). Returns false after reporting the error to the client.
     awaitable<bool> attach_server(int shard, bool report_with_ready);
     void release_server();
     std::string settings_sync_query(ServerConn& s);
-    void note_set_statement(std::string_view sql);
+    // Tracks a SET/RESET the client sends; `applied` (the server it runs on) is updated too.
+    void note_set_statement(std::string_view sql, std::map<std::string, std::string>* applied = nullptr);
     void translate_into(std::string& out, ServerConn& s, char type, std::string_view frame);
     void ensure_prepared(std::string& out, ServerConn& s, std::string_view name);
     char transaction_status() const;
@@ -101,8 +109,16 @@ private:
     // COPY table (cols) FROM STDIN on a sharded table: each row to the shard owning its key.
     awaitable<void> copy_in_split(const router::Analysis& a, std::string_view sql);
     awaitable<void> handle_session_statement(const router::Analysis& a, std::string_view frame, std::string_view sql);
-    // The shard an extended-protocol batch goes to, or -1 after reporting why it cannot go.
-    awaitable<int> route_batch(std::string_view batch, bool sync);
+    // The shard an extended-protocol batch goes to, -1 after reporting why it cannot go, or
+    // kSplitBatch when its Binds target several shards (then `bind_shards` says which, in order).
+    static constexpr int kSplitBatch = -2;
+    static constexpr int kFanoutBatch = -3;  // one statement on several shards: `bind_shards` lists them
+    awaitable<int> route_batch(std::string_view batch, bool sync, std::vector<int>& bind_shards);
+    // Runs a batch whose Binds target several shards as consecutive per-shard pieces, each
+    // ended by a Sync of the proxy's, presenting the client one reply stream and one RFQ.
+    awaitable<void> run_split_batch(const std::string& batch, const std::vector<int>& bind_shards);
+    // Appends the translated frames of `frames` for server `s`.
+    void translate_frames(std::string& out, ServerConn& s, std::string_view frames);
     std::shared_ptr<const router::Analysis> statement_analysis(std::string_view name) const;
     std::shared_ptr<const router::Analysis> analysis_of(std::string_view sql);
 
@@ -136,6 +152,7 @@ private:
     std::string unnamed_parse_;  // the client's last unnamed Parse
     std::shared_ptr<const router::Analysis> unnamed_analysis_;
     std::string pending_begin_;  // BEGIN held back until a statement picks the shard
+    bool virtual_failed_ = false;  // a statement was refused inside the held-back transaction
     uint64_t unnamed_seq_ = 0;
     uint64_t client_id_;
     // Session settings: name -> the statement that sets it on a server.
@@ -144,6 +161,8 @@ private:
     router::LiteralShape shape_;    // reused buffers for the simple-protocol fast path
     router::Params shape_params_;
     bool closing_ = false;
+    bool split_piece_done_ = false;   // the running piece of a split batch got its RFQ
+    bool split_error_ = false;        // a piece of a split batch failed
     bool touched_all_buckets_ = false;     // this transaction ran a statement on every bucket
     std::vector<uint32_t> touched_buckets_;
 };

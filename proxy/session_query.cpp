@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
+#include <strings.h>
 
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
@@ -26,6 +27,17 @@ namespace asio = net::asio;
 namespace {
 
 uint64_t g_next_statement_id = 1;
+
+size_t count_frames(std::string_view frames, char type) {
+    size_t n = 0, pos = 0;
+    while (pos + 5 <= frames.size()) {
+        size_t len = (size_t(uint8_t(frames[pos + 1])) << 24) | (size_t(uint8_t(frames[pos + 2])) << 16) |
+                     (size_t(uint8_t(frames[pos + 3])) << 8) | size_t(uint8_t(frames[pos + 4]));
+        n += frames[pos] == type;
+        pos += len + 1;
+    }
+    return n;
+}
 
 std::string_view frame_body(std::string_view frame) { return frame.substr(5); }
 
@@ -67,13 +79,33 @@ std::string Session::settings_sync_query(ServerConn& s) {
     return settings_sync_statements(s.applied_settings(), settings_);
 }
 
-void Session::note_set_statement(std::string_view sql) {
+void Session::note_set_statement(std::string_view sql, std::map<std::string, std::string>* applied) {
     auto ch = parse_setting_statement(sql);
     if (!ch || ch->proxy_local) return;
+    // RESET returns a setting to the session's startup value, which on a pooled server is the
+    // client's startup parameter: the server itself falls back to its own default, so the
+    // startup value is re-applied before the client's next statement.
+    auto startup_value = [&](const std::string& name) -> const std::string* {
+        for (const auto& [k, v] : startup_params_)
+            if (!is_connection_parameter(k) && strcasecmp(k.c_str(), name.c_str()) == 0) return &v;
+        return nullptr;
+    };
     switch (ch->kind) {
-        case SettingChange::Set: settings_[ch->name] = ch->statement; break;
-        case SettingChange::Reset: settings_.erase(ch->name); break;
-        case SettingChange::ResetAll: settings_.clear(); break;
+        case SettingChange::Set:
+            settings_[ch->name] = ch->statement;
+            if (applied) (*applied)[ch->name] = ch->statement;
+            break;
+        case SettingChange::Reset:
+            if (const std::string* v = startup_value(ch->name)) settings_[ch->name] = startup_setting_statement(ch->name, *v);
+            else settings_.erase(ch->name);
+            if (applied) applied->erase(ch->name);
+            break;
+        case SettingChange::ResetAll:
+            settings_.clear();
+            for (const auto& [k, v] : startup_params_)
+                if (!is_connection_parameter(k)) settings_[k] = startup_setting_statement(k, v);
+            if (applied) applied->clear();
+            break;
     }
 }
 
@@ -211,7 +243,27 @@ awaitable<void> Session::flush_batch(bool sync) {
         }
         co_return;
     }
-    int shard = co_await route_batch(batch, sync);
+    std::vector<int> bind_shards;
+    int shard = co_await route_batch(batch, sync, bind_shards);
+    if (shard == kSplitBatch) {
+        co_await run_split_batch(batch, bind_shards);
+        co_return;
+    }
+    if (shard == kFanoutBatch) {
+        co_await wait_replies_out();
+        release_server();
+        std::vector<uint16_t> shards(bind_shards.begin(), bind_shards.end());
+        if (state_ == SessionState::Ready) transition(SessionState::Busy);
+        std::string reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, [&](ServerConn& s) {
+            std::string out;
+            translate_frames(out, s, batch);
+            return out;
+        });
+        forget_touched_buckets();
+        if (state_ == SessionState::Busy) transition(SessionState::Ready);
+        co_await send(reply);
+        co_return;
+    }
     if (shard < 0) co_return;
     if (!co_await attach_server(shard, sync)) co_return;
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
@@ -229,25 +281,114 @@ awaitable<void> Session::flush_batch(bool sync) {
         w.end();
         s.expect(ServerConn::Expect::SwallowToReady);
     }
+    translate_frames(out, s, batch);
+    // Messages sent without a Sync leave the shard expecting one: such a connection is not
+    // reusable by anyone else until a Sync arrives.
+    s.set_synced(sync);
+    co_await s.write(out);
+}
+
+void Session::translate_frames(std::string& out, ServerConn& s, std::string_view frames) {
     size_t pos = 0;
+    while (pos + 5 <= frames.size()) {
+        size_t len = (size_t(uint8_t(frames[pos + 1])) << 24) | (size_t(uint8_t(frames[pos + 2])) << 16) |
+                     (size_t(uint8_t(frames[pos + 3])) << 8) | size_t(uint8_t(frames[pos + 4]));
+        std::string_view frame(frames.data() + pos, len + 1);
+        if (frame[0] == 'E') {
+            ++proxy_.counters().queries;
+            s.count_query();
+        }
+        translate_into(out, s, frame[0], frame);
+        pos += len + 1;
+    }
+}
+
+awaitable<void> Session::run_split_batch(const std::string& batch, const std::vector<int>& bind_shards) {
+    // Cut the batch into pieces: a Bind opens a unit on its shard; what precedes a Bind
+    // (Parse, Describe of a statement) travels with it; Execute/Describe/Close of the portal
+    // stay with their Bind. Consecutive units on one shard form one piece.
+    struct Piece {
+        int shard;
+        std::string frames;
+    };
+    std::vector<Piece> pieces;
+    std::string pending, sync_frame;
+    size_t pos = 0, bind_index = 0;
     while (pos + 5 <= batch.size()) {
         size_t len = (size_t(uint8_t(batch[pos + 1])) << 24) | (size_t(uint8_t(batch[pos + 2])) << 16) |
                      (size_t(uint8_t(batch[pos + 3])) << 8) | size_t(uint8_t(batch[pos + 4]));
         std::string_view frame(batch.data() + pos, len + 1);
-        if (frame[0] == 'E') { ++proxy_.counters().queries; s.count_query(); }
-        translate_into(out, s, frame[0], frame);
         pos += len + 1;
+        char type = frame[0];
+        if (type == 'S') {
+            sync_frame.assign(frame);
+            continue;
+        }
+        if (type == 'B') {
+            int shard = bind_shards[bind_index++];
+            if (pieces.empty() || pieces.back().shard != shard) pieces.push_back({shard, {}});
+            pieces.back().frames += pending;
+            pending.clear();
+            pieces.back().frames.append(frame);
+            continue;
+        }
+        bool statement_level = type == 'P' || ((type == 'D' || type == 'C') && frame.size() > 5 && frame[5] == 'S');
+        if (statement_level || pieces.empty()) pending.append(frame);
+        else pieces.back().frames.append(frame);
     }
-    co_await s.write(out);
+    if (!pending.empty()) pieces.back().frames += pending;
+
+    split_error_ = false;
+    if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    for (size_t i = 0; i < pieces.size(); ++i) {
+        const bool last = i + 1 == pieces.size();
+        if (!co_await attach_server(pieces[i].shard, true)) co_return;
+        ServerConn& s = *server_;
+        std::string out;
+        if (std::string prelude = settings_sync_query(s); !prelude.empty()) {
+            wire::MessageWriter w(out);
+            w.begin('Q');
+            w.cstr(prelude);
+            w.end();
+            s.expect(ServerConn::Expect::SwallowToReady);
+        }
+        translate_frames(out, s, pieces[i].frames);
+        s.set_synced(true);  // every piece ends with a Sync
+        if (last) {
+            translate_frames(out, s, sync_frame);
+            co_await s.write(out);
+            co_return;
+        }
+        out.append({'S', 0, 0, 0, 4});
+        s.expect(ServerConn::Expect::SyncQuiet);
+        split_piece_done_ = false;
+        co_await s.write(out);
+        while (!split_piece_done_ && server_) co_await released_.wait();
+        if (split_error_ || !split_piece_done_) {
+            // As PostgreSQL skips the rest of a failed batch, so do we; the client still gets
+            // its one ReadyForQuery.
+            co_await wait_replies_out();
+            std::string rfq;
+            rfq.append({'Z', 0, 0, 0, 5, transaction_status()});
+            co_await send(rfq);
+            if (state_ == SessionState::Busy && !server_) transition(SessionState::Ready);
+            co_return;
+        }
+    }
 }
 
-awaitable<int> Session::route_batch(std::string_view batch, bool sync) {
+awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vector<int>& bind_shards) {
     // Every Bind of the batch must land on one shard: the batch is one implicit transaction.
     std::map<std::string, std::shared_ptr<const router::Analysis>, std::less<>> parsed;
     int shard = -1;
     std::string shard_reason;
     auto refuse = [&](std::string_view sqlstate, const std::string& msg) -> awaitable<int> {
         co_await wait_replies_out();
+        if (co_await abort_transaction_for_refusal(sqlstate, msg)) {
+            auto deadline = net::Clock::now() + std::chrono::seconds(2);
+            while (server_ && server_->usable() && server_->tx_status() == 'T' && net::Clock::now() < deadline)
+                co_await released_.wait_for(std::chrono::milliseconds(1));
+        }
         std::string out;
         wire::MessageWriter w(out);
         wire::ErrorBuilder(wire::Severity::Error, sqlstate, msg).encode_error(w);
@@ -258,6 +399,8 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync) {
         co_return -1;
     };
     size_t pos = 0;
+    size_t binds_seen = 0;
+    bool mixed = false;
     std::shared_ptr<const router::Analysis> first_parsed;
     while (pos + 5 <= batch.size()) {
         size_t len = (size_t(uint8_t(batch[pos + 1])) << 24) | (size_t(uint8_t(batch[pos + 2])) << 16) |
@@ -274,6 +417,9 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync) {
             continue;
         }
         if (type != 'B') continue;
+        ++binds_seen;
+        size_t bind_index = binds_seen - 1;
+        bind_shards.resize(binds_seen, -1);
         wire::Bind b;
         if (!wire::decode(bytes_of(body), b).ok()) co_return co_await refuse("08P01", "invalid Bind message");
         auto it = parsed.find(b.statement);
@@ -294,18 +440,47 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync) {
         if (r.kind == K::Error) co_return co_await refuse(r.error.sqlstate, r.error.message);
         if (r.kind == K::Local || r.kind == K::Session) continue;
         co_await hold_for_paused_buckets(*a, r);
-        if (r.shards.size() != 1)
-            co_return co_await refuse(
-                "0A000", fmt::format("this statement needs {} shards; with the extended protocol a statement must "
-                                     "target one shard (send it with the simple protocol, or add the shard key)",
-                                     r.shards.size()));
+        if (r.shards.size() != 1) {
+            // One statement on several shards: run it on each and merge, when it is the batch's
+            // only statement and no transaction is open; a split INSERT needs the simple protocol.
+            bool only_bind = binds_seen == 1 && count_frames(batch, 'B') == 1;
+            if (!r.insert_rows.empty() && r.insert_rows.size() > 1)
+                co_return co_await refuse("0A000",
+                                          "a multi-row INSERT whose rows belong to several shards must be sent with the "
+                                          "simple protocol, or as one INSERT per row");
+            if (in_transaction())
+                co_return co_await refuse(
+                    "0A000", fmt::format("this statement touches {} shards and a transaction is open; a transaction "
+                                         "cannot span shards in this version",
+                                         r.shards.size()));
+            if (!only_bind || !sync)
+                co_return co_await refuse(
+                    "0A000", fmt::format("this statement needs {} shards; send it alone before a Sync (or with the "
+                                         "simple protocol)",
+                                         r.shards.size()));
+            bind_shards.assign(r.shards.begin(), r.shards.end());
+            co_return kFanoutBatch;
+        }
         int target = r.shards.front();
-        if (shard >= 0 && shard != target)
+        bind_shards.resize(bind_index + 1, -1);
+        bind_shards[bind_index] = target;
+        if (shard >= 0 && shard != target) mixed = true;
+        if (shard < 0) shard = target;
+    }
+    if (mixed) {
+        // Autocommit batches (JDBC executeBatch, pipelines) are split per shard; each shard's
+        // part commits on its own. Inside a transaction that would not be atomic: refuse.
+        if (in_transaction() || !sync)
             co_return co_await refuse(
-                "0A000", fmt::format("the statements sent before one Sync target different shards (\"{}\" and \"{}\"); "
-                                     "a transaction cannot span shards in this version",
-                                     proxy_.config().shards[shard].name, proxy_.config().shards[target].name));
-        shard = target;
+                "0A000", "the statements sent before one Sync target different shards and a transaction is open; "
+                         "a transaction cannot span shards in this version");
+        // Binds without a route of their own (session statements) go with the previous one.
+        int last = shard;
+        for (auto& b : bind_shards) {
+            if (b < 0) b = last;
+            last = b;
+        }
+        co_return kSplitBatch;
     }
     if (shard >= 0) co_return shard;
     if (server_) co_return server_->target().shard;
@@ -327,7 +502,8 @@ awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::s
         prelude += pending_begin_;
         pending_begin_.clear();
     }
-    note_set_statement(sql);
+    // After the prelude the server's settings are the client's; the statement may change them.
+    note_set_statement(sql, &s.applied_settings());
     // The simple query destroys the unnamed statement on that server.
     s.unnamed_owner() = {0, 0};
     if (prelude.empty()) {
@@ -344,8 +520,6 @@ awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::s
     s.expect(ServerConn::Expect::Ready);
     out.append(frame);
     co_await s.write(out);
-    // A SET sent in the query itself is now in effect on this server too.
-    s.applied_settings() = settings_;
 }
 
 awaitable<void> Session::handle_local(const router::Analysis& a) {
@@ -436,6 +610,24 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         co_return;
     }
     using K = router::Route::Kind;
+    if (virtual_failed_ && !server_) {
+        // The held-back transaction failed before reaching a shard: only its end is accepted.
+        auto a = analysis_of(sql);
+        if (a->kind == router::StatementKind::Commit || a->kind == router::StatementKind::Rollback) {
+            pending_begin_.clear();
+            virtual_failed_ = false;
+            std::string out;
+            wire::MessageWriter w(out);
+            w.begin('C');
+            w.cstr("ROLLBACK");
+            w.end();
+            out.append({'Z', 0, 0, 0, 5, 'I'});
+            co_await send(out);
+        } else {
+            co_await error_and_ready("25P02", "current transaction is aborted, commands ignored until end of transaction block");
+        }
+        co_return;
+    }
     std::shared_ptr<const router::Analysis> analysis;
     router::Route r;
     // Fast path: statements differing only in constants share one analysis (by their shape).
@@ -495,7 +687,9 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         for (uint16_t shard : r.shards) queries.push_back({shard, std::string(sql)});
     }
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
-    std::string reply = co_await run_fanout(proxy_, *user_, queries, settings_);
+    // A reference table is written on every shard, but it is one table: report one copy's result.
+    bool replicated = a.placement == router::Placement::Reference;
+    std::string reply = co_await run_fanout(proxy_, *user_, queries, settings_, replicated);
     forget_touched_buckets();
     note_set_statement(sql);
     if (state_ == SessionState::Busy) transition(SessionState::Ready);
@@ -616,7 +810,7 @@ awaitable<void> Session::copy_in_split(const router::Analysis& a, std::string_vi
         }
         if (f.type == 'H' || f.type == 'S') continue;  // ignored during COPY, as by PostgreSQL
         if (error.empty()) co_await abort_copy("unexpected message during COPY");
-        co_await fatal("08P01", fmt::format("unexpected message type '{}' during COPY", f.type));
+        co_await fatal("08P01", fmt::format("unexpected message type {} during COPY", describe_type(f.type)));
         closing_ = true;
         co_return;
     }
@@ -698,7 +892,7 @@ awaitable<void> Session::serve_loop() {
                 co_return;
             default:
                 cstart_ += f.size;
-                co_await fatal("08P01", fmt::format("unsupported frontend message type '{}'", type));
+                co_await fatal("08P01", fmt::format("unsupported frontend message type {}", describe_type(type)));
                 co_return;
         }
     }

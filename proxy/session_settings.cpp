@@ -159,6 +159,8 @@ std::optional<SettingChange> parse_setting_statement(std::string_view sql) {
     return ch;
 }
 
+std::string quote_sql_literal(std::string_view v) { return quote_literal(v); }
+
 std::string startup_setting_statement(std::string_view name, std::string_view value) {
     return "SELECT pg_catalog.set_config(" + quote_literal(name) + ", " + quote_literal(value) + ", false)";
 }

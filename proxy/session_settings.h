@@ -25,6 +25,9 @@ struct SettingChange {
 // optional trailing ';'). SET LOCAL and SET TRANSACTION are transaction-scoped: not tracked.
 std::optional<SettingChange> parse_setting_statement(std::string_view sql);
 
+// A SQL string literal ('...' with quotes doubled).
+std::string quote_sql_literal(std::string_view v);
+
 // The statement that applies a startup parameter on a server.
 std::string startup_setting_statement(std::string_view name, std::string_view value);
 

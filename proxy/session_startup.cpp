@@ -63,6 +63,12 @@ awaitable<bool> Session::startup() {
         cstart_ += f.size;
         switch (f.kind) {
             case wire::StartupKind::SslRequest: {
+                // Bytes pipelined behind SSLRequest were sent before the client knew whether
+                // TLS would be used: refuse them as PostgreSQL does, whatever the answer.
+                if (cstart_ != clen_) {
+                    co_await fatal("08P01", "received unencrypted data after SSL request");
+                    co_return false;
+                }
                 if (!proxy_.tls() || stream_.is_tls()) {
                     co_await send("N");
                     continue;
@@ -199,7 +205,7 @@ awaitable<bool> Session::authenticate(const UserConfig& user) {
             const auto& f = std::get<wire::Frame>(st);
             cstart_ += f.size;
             if (f.type != 'p') {
-                co_await fatal("08P01", fmt::format("expected a password message, got message type '{}'", f.type));
+                co_await fatal("08P01", fmt::format("expected a password message, got message type {}", describe_type(f.type)));
                 co_return false;
             }
             step = sa.on_message(f.body, w);

@@ -60,23 +60,67 @@ export PGPASSWORD=app-secret PGCONNECT_TIMEOUT=5
 APP="host=127.0.0.1 port=6432 dbname=app user=app"
 ADMIN="host=127.0.0.1 port=6432 dbname=shardgate user=admin"
 
-say "An application session through shardgate (psql, SCRAM login, transaction pooling)"
+shard_port() { $PY -c "import json,sys; print(json.load(open('$DEMO/cluster/cluster.json'))['shards'][$1]['port'])"; }
+per_shard() {  # per_shard "SQL": the answer of every shard, asked directly (not through the proxy)
+  for i in 0 1 2 3; do
+    printf '  s%s: ' "$i"
+    PGPASSWORD=demo-super psql -qtAX "host=127.0.0.1 port=$(shard_port $i) dbname=app user=postgres" -c "$1"
+  done
+}
+
+say "Schema through shardgate: DDL on sharded and reference tables runs on every shard"
 psql "$APP" -v ON_ERROR_STOP=1 -e <<'SQL'
-CREATE TABLE IF NOT EXISTS notes (id bigint PRIMARY KEY, body text);
-BEGIN;
-INSERT INTO notes VALUES (1, 'hello'), (2, 'through shardgate');
-COMMIT;
-SELECT id, body FROM notes ORDER BY id;
-SET application_name = 'demo';
-SHOW application_name;
+CREATE TABLE users (id bigint PRIMARY KEY, name text, country text);
+CREATE TABLE orders (id bigserial, user_id bigint, amount numeric, PRIMARY KEY (user_id, id));
+CREATE TABLE countries (code text PRIMARY KEY, name text);
 SQL
 
-say "pgbench through shardgate (-S, prepared statements, 8 clients, 5 s)"
-pgbench -q -i -s 2 "$APP" >/dev/null 2>&1
-pgbench -n -S -M prepared -c 8 -j 2 -T 5 "$APP" 2>/dev/null | grep -E "^(tps|latency average|number of failed)"
+say "Writes are split by shard key: a multi-row INSERT, a reference-table write, a COPY of 20000 orders"
+psql "$APP" -v ON_ERROR_STOP=1 -e <<'SQL'
+INSERT INTO users (id, name, country) VALUES (1, 'ada', 'uk'), (2, 'alan', 'uk'), (3, 'grace', 'us'),
+  (4, 'edsger', 'nl'), (5, 'barbara', 'us'), (6, 'donald', 'us'), (7, 'frances', 'us'), (8, 'leslie', 'us');
+INSERT INTO countries VALUES ('uk', 'United Kingdom'), ('us', 'United States'), ('nl', 'Netherlands');
+SQL
+seq 1 20000 | awk '{ printf "%d\t%d.%02d\n", ($1 % 8) + 1, $1 % 500, $1 % 100 }' |
+  psql "$APP" -v ON_ERROR_STOP=1 -c "COPY orders (user_id, amount) FROM STDIN"
+
+say "Where the rows landed (asking each shard directly): users, orders, and the replicated countries"
+per_shard "SELECT 'users ' || count(*) || ' (ids ' || coalesce(string_agg(id::text, ',' ORDER BY id), '') || ')' FROM users"
+per_shard "SELECT 'orders ' || count(*) FROM orders"
+per_shard "SELECT 'countries ' || count(*) FROM countries"
+
+say "Reads: by key to one shard, a co-located join, a fan-out that concatenates, and a refusal"
+psql "$APP" -e <<'SQL'
+SELECT * FROM users WHERE id = 3;
+SELECT u.name, count(*) AS orders, sum(o.amount) AS total FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id = 3 GROUP BY u.name;
+SELECT id, name FROM users WHERE country = 'uk';
+SELECT count(*) FROM users;
+SQL
+
+say "shardgate route explains a decision without running it"
+"$BIN" route -c "$CFG" "UPDATE users SET name = 'grace h.' WHERE id = 3"
+"$BIN" route -c "$CFG" "SELECT * FROM orders WHERE user_id = ANY(\$1)" --param '{1,2,5}'
+
+say "A transaction stays on its shard; a statement for another shard is refused and the transaction fails"
+psql "$APP" -e <<'SQL'
+BEGIN;
+UPDATE users SET name = 'grace hopper' WHERE id = 3;
+UPDATE users SET name = 'ada lovelace' WHERE id = 1;
+COMMIT;
+SELECT id, name FROM users WHERE id IN (1, 3);
+SQL
+
+say "pgbench -S through shardgate over 4 shards (pgbench_accounts sharded on aid, 100000 rows)"
+psql "$APP" -q -c "CREATE TABLE pgbench_accounts (aid integer PRIMARY KEY, bid integer, abalance integer, filler char(84))"
+seq 1 100000 | awk '{ printf "%d\t1\t0\t\n", $1 }' | psql "$APP" -q -c "COPY pgbench_accounts (aid, bid, abalance, filler) FROM STDIN"
+cat >"$DEMO/select.sql" <<'PGB'
+\set aid random(1, 100000)
+SELECT abalance FROM pgbench_accounts WHERE aid = :aid;
+PGB
+pgbench -n -f "$DEMO/select.sql" -M prepared -c 8 -j 2 -T 5 "$APP" 2>/dev/null | grep -E "^(tps|latency average|number of failed)"
 
 say "The admin console (psql to database 'shardgate' as an admin user)"
-PGPASSWORD=admin-secret psql "$ADMIN" -c "SHOW POOLS" -c "SHOW SERVERS" -c "SHOW STATS"
+PGPASSWORD=admin-secret psql "$ADMIN" -c "SHOW SHARDS" -c "SHOW POOLS" -c "SHOW MAP" -c "SHOW STATS"
 
 say "Done. The cluster and the proxy keep running:"
 echo "  psql \"$APP\"            (password app-secret)"

@@ -24,7 +24,7 @@ import time
 import uuid as uuid_mod
 
 __all__ = ["WireConn", "PgError", "Result", "Stmt", "parse_error_fields",
-           "INT2", "INT4", "INT8", "TEXT", "VARCHAR", "UUID", "UNKNOWN",
+           "stmt_frames", "INT2", "INT4", "INT8", "TEXT", "VARCHAR", "UUID", "UNKNOWN",
            "PROTOCOL_3", "SSL_REQUEST", "GSSENC_REQUEST", "CANCEL_REQUEST",
            "startup_packet", "frame", "int8_bin", "int4_bin", "int2_bin", "uuid_bin"]
 
@@ -233,8 +233,8 @@ class WireConn:
     # -- startup -------------------------------------------------------------------------
 
     def startup(self, user, database, password=None, **params):
-        """Logs in (trust, cleartext, md5 or SCRAM-SHA-256). Returns the ParameterStatus values; raises
-        PgError on an ErrorResponse."""
+        """Logs in (trust, cleartext, md5 or SCRAM-SHA-256). Returns the ParameterStatus
+        values; raises PgError on an ErrorResponse."""
         self.send_raw(startup_packet({"user": user, "database": database, **params}))
         while True:
             m = self.recv_msg()
@@ -351,37 +351,13 @@ class WireConn:
         statement's Result has .error set). With sync=False nothing is read."""
         out = b""
         for s in stmts:
-            out += self._stmt_frames(s)
+            out += stmt_frames(s)
         if sync:
             out += frame("S")
         self.send_raw(out)
         if not sync:
             return None
         return self._collect(raise_error=raise_error)
-
-    def _stmt_frames(self, s):
-        out = b""
-        if s.prepare:
-            body = _cstr(s.name) + _cstr(s.sql) + struct.pack(">h", len(s.types))
-            body += b"".join(struct.pack(">I", t) for t in s.types)
-            out += frame("P", body)
-        body = _cstr("") + _cstr(s.name)
-        body += struct.pack(">h", len(s.formats)) + b"".join(struct.pack(">h", f)
-                                                             for f in s.formats)
-        body += struct.pack(">h", len(s.params))
-        for v in s.params:
-            if v is None:
-                body += struct.pack(">i", -1)
-            else:
-                b = v.encode() if isinstance(v, str) else bytes(v)
-                body += struct.pack(">i", len(b)) + b
-        body += struct.pack(">h", len(s.result_formats))
-        body += b"".join(struct.pack(">h", f) for f in s.result_formats)
-        out += frame("B", body)
-        if s.describe:
-            out += frame("D", b"P\0")
-        out += frame("E", b"\0" + struct.pack(">i", 0))
-        return out
 
     def execute(self, sql, params=(), types=(), formats=(), result_formats=()):
         """One statement through the extended protocol (unnamed), Sync'ed; returns its
@@ -395,6 +371,32 @@ class WireConn:
         except OSError:
             pass
         self.close()
+
+
+def stmt_frames(s):
+    """The frames of one Stmt (Parse unless prepare=False, Bind, Describe, Execute)."""
+    out = b""
+    if s.prepare:
+        body = _cstr(s.name) + _cstr(s.sql) + struct.pack(">h", len(s.types))
+        body += b"".join(struct.pack(">I", t) for t in s.types)
+        out += frame("P", body)
+    body = _cstr("") + _cstr(s.name)
+    body += struct.pack(">h", len(s.formats)) + b"".join(struct.pack(">h", f)
+                                                         for f in s.formats)
+    body += struct.pack(">h", len(s.params))
+    for v in s.params:
+        if v is None:
+            body += struct.pack(">i", -1)
+        else:
+            b = v.encode() if isinstance(v, str) else bytes(v)
+            body += struct.pack(">i", len(b)) + b
+    body += struct.pack(">h", len(s.result_formats))
+    body += b"".join(struct.pack(">h", f) for f in s.result_formats)
+    out += frame("B", body)
+    if s.describe:
+        out += frame("D", b"P\0")
+    out += frame("E", b"\0" + struct.pack(">i", 0))
+    return out
 
 
 class _Scram:

@@ -19,7 +19,6 @@ import socket
 import threading
 import struct
 import tempfile
-import time
 import uuid as uuid_mod
 
 import psycopg2

@@ -8,7 +8,9 @@ A wrong password gets 28P01 and opens nothing on the shard.
 """
 
 import faulthandler
+import os
 import random
+import shutil
 import socket
 import struct
 import time
@@ -20,7 +22,7 @@ import pgcluster
 import pgwire
 from pgwire import PROTOCOL_3, SSL_REQUEST, GSSENC_REQUEST, CANCEL_REQUEST, frame, \
     startup_packet
-from sgfixture import Proxy, shard_conn, shard_rows
+from sgfixture import Proxy, log_dir, shard_conn, shard_rows
 
 WATCHDOG_S = 240
 REFUSE_S = 5                 # how long the proxy may take to answer/close a hostile client
@@ -29,6 +31,7 @@ cluster = None
 sg = None
 shard = None
 baseline = None
+crash_count = 0
 
 USERS = [
     {"name": "postgres", "password": "", "auth": "trust", "admin": True},
@@ -82,7 +85,38 @@ def restart_proxy():
     baseline = proc_status(sg.pid)
 
 
+def probe_ok():
+    try:
+        with pgwire.WireConn("127.0.0.1", sg.port, timeout=3) as c:
+            c.startup("postgres", cluster.dbname)
+            return c.query("SELECT 1")[0].rows == [("1",)]
+    except Exception:
+        return False
+
+
+def crashed():
+    """None while the proxy answers a fresh client; otherwise the tail of its log (after
+    letting a dying process finish), and the proxy is restarted."""
+    if sg.alive() and probe_ok():
+        return None
+    deadline = time.monotonic() + 3
+    while sg.alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if sg.alive():
+        state = "still running but not answering a new client"
+    else:
+        state = f"exited with {sg.proc.proc.returncode}"
+    global crash_count
+    crash_count += 1
+    kept = os.path.join(log_dir(), f"test_proxy_hostile.crash{crash_count}.log")
+    shutil.copyfile(sg.log_path, kept)
+    tail = f"[{state}; full log {kept}] " + " | ".join(sg.log_tail(4).splitlines()[-2:])
+    restart_proxy()
+    return tail
+
+
 class HostileCase(unittest.TestCase):
+    maxDiff = None
 
     def raw(self, timeout=REFUSE_S):
         c = pgwire.WireConn("127.0.0.1", sg.port, timeout=timeout)
@@ -116,10 +150,10 @@ class HostileCase(unittest.TestCase):
         return fields
 
     def assertHealthy(self):
-        if not sg.alive():
-            tail = sg.log_tail(12)
-            restart_proxy()
-            self.fail(f"the proxy died (restarted for the next tests); log:\n{tail}")
+        tail = crashed()
+        if tail is not None:
+            self.fail(f"the proxy crashed or stopped serving (restarted for the next tests); "
+                      f"log:\n{tail}")
         c = sg.connect(autocommit=True, application_name="health-check")
         try:
             with c.cursor() as cur:
@@ -140,10 +174,9 @@ class HostileCase(unittest.TestCase):
     def survived(self, what):
         """Inside a loop of cases: a crash fails this case (with its trigger) and the proxy is
         restarted, so the remaining cases still run."""
-        if not sg.alive():
-            tail = sg.log_tail(6)
-            restart_proxy()
-            self.fail(f"the proxy died on {what}; log:\n{tail}")
+        tail = crashed()
+        if tail is not None:
+            self.fail(f"the proxy crashed or stopped serving after {what}; log:\n{tail}")
 
     def tearDown(self):
         self.assertHealthy()
@@ -409,6 +442,31 @@ class AfterLoginTest(HostileCase):
             time.sleep(0.05)
         self.assertEqual(shard_rows(shard, "SELECT count(*) FROM notes"), [(2,)])
 
+    def test_found_by_fuzzing(self):
+        # Inputs the random test once found harmful, kept as fixed cases.
+        cases = {
+            "two garbage Executes then a Query without terminator":
+                b"E\x00\x00\x00\x1e\xd0\xf1\xe5HX\xe6\x88\xdd\x96\xf8'\xa1>\xb5\x93"
+                b"\xf1-\rx\xde\xee\x1b\x99\x87\n\xafE\x00\x00\x00+\x95\xf56\x14\xb3\xe9"
+                b"\xce\rsqu\xe8\x95t%\x83\xf4q\xdd\xe6\xe0#{\x94$\xb5\xf1\r\xcd\x9d\xa7,F"
+                b"\xd3^\xb7 \x0f*Q\x00\x00\x00\n`M\xe1JY5",
+            "CopyDone outside COPY, garbage Execute, bad Query, bad Close":
+                b"c\x00\x00\x00\x1c\xbdF\xf7\xcd\xe3/\xd9z\xcf\xa6\x83\xb1\x06\xf1\xd4>"
+                b"\x01`|/\x87\xc3\xdf\x89E\x00\x00\x00'\xf6\xc4\x0c\x89\xe9\xfak<\xac\xd4"
+                b"\xde\x8bA\xe92K\xf5\xbe\x85\"_\xe3>\xc3\xf91,cJS\xba\x12=\xd8\x00Q\x00"
+                b"\x00\x00\x1f\x8a\x9e\x1e8b#\xd7\x96\x9e\x91\x13\xd1k\xd0CG\x8d\xccQ7\xed"
+                b"\xdb\xf8\x12\xa9\x1a\xcbC\x00\x00\x00%\xec17\xdd\xbc\xcb%y\xef\x19t\xe4"
+                b"\x97\x98\x84k\xad`\x04\xc7\xc7q*:_\xe8\xa8\xa7\xfa \xf7\x8e\x18",
+            "message type NUL": b"\x00\x00\x00\x00\x04",
+        }
+        for name, data in cases.items():
+            with self.subTest(case=name):
+                c = self.logged_in()
+                c.send_raw(data)
+                c.wait_closed(REFUSE_S)
+                c.abort()
+                self.survived(name)
+
     def test_random_frames_after_login(self):
         rng = random.Random(20240229)
         crashes = []
@@ -428,9 +486,12 @@ class AfterLoginTest(HostileCase):
             except (socket.timeout, ValueError, OSError):
                 pass
             c.abort()
-            if not sg.alive():
-                crashes.append(f"{data!r}: {sg.log_tail(1)}")
-                restart_proxy()
+            tail = crashed()
+            if tail is not None:
+                crashes.append(f"{data!r}: {tail}")
+                with open(os.path.join(log_dir(), f"test_proxy_hostile.crash{crash_count}.bin"),
+                          "wb") as f:
+                    f.write(data)
         self.assertEqual(crashes, [], "the proxy died on these bytes after login")
 
 

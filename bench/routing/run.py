@@ -1,0 +1,95 @@
+#!/usr/bin/python3
+"""Routing benchmark (issue 4): pgbench -S through shardgate over 4 shards against shardgate over
+1 shard, interleaved in one run, pgbench_accounts sharded on aid.
+
+    SHARDGATE_BIN=build/release/shardgate bench/routing/run.py [-T SECONDS] [--rows N] [--clients 8]
+
+The 4 shards share this machine's cores with the 1-shard cluster, the proxy and pgbench, so the
+figure is the proxy's routing cost plus 4x the server processes, not a scale-out measurement.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "harness"))
+import pgcluster  # noqa: E402
+from shardgate_proc import ShardgateProcess, free_port  # noqa: E402
+
+SCRIPT = "\\set aid random(1, {rows})\nSELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n"
+
+
+def load(env, rows):
+    ddl = "CREATE TABLE pgbench_accounts (aid integer PRIMARY KEY, bid integer, abalance integer, filler char(84))"
+    subprocess.run(["psql", "-qX", "-v", "ON_ERROR_STOP=1", "-c", ddl], env=env, check=True)
+    data = "".join(f"{i}\t1\t0\t\n" for i in range(1, rows + 1))
+    subprocess.run(["psql", "-qX", "-v", "ON_ERROR_STOP=1", "-c",
+                    "COPY pgbench_accounts (aid, bid, abalance, filler) FROM STDIN"],
+                   env=env, input=data, text=True, check=True)
+
+
+def pgbench(env, script, mode, clients, seconds):
+    out = subprocess.run(["pgbench", "-n", "-f", script, "-M", mode, "-c", str(clients), "-j", "2",
+                          "-T", str(seconds)], env=env, capture_output=True, text=True, timeout=seconds + 60)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr.strip()[-400:])
+    tps = float(re.search(r"tps = ([0-9.]+)", out.stdout).group(1))
+    lat = float(re.search(r"latency average = ([0-9.]+)", out.stdout).group(1))
+    return tps, lat
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-T", type=int, default=10)
+    ap.add_argument("--rows", type=int, default=100000)
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--modes", default="simple,prepared")
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args()
+    binary = os.environ.get("SHARDGATE_BIN", os.path.join(HERE, "..", "..", "build", "release", "shardgate"))
+    work = tempfile.mkdtemp(prefix="sg-routing-bench-")
+    script = os.path.join(work, "select.sql")
+    with open(script, "w") as f:
+        f.write(SCRIPT.format(rows=args.rows))
+    targets = {}
+    with pgcluster.Cluster(4) as four, pgcluster.Cluster(1) as one:
+        procs = []
+        try:
+            for name, cluster in (("4 shards", four), ("1 shard", one)):
+                port = free_port()
+                cfg = pgcluster.write_shardgate_config(
+                    os.path.join(work, f"{len(cluster.shards)}.toml"), cluster,
+                    proxy={"port": port, "pool_size": 20},
+                    tables=[{"name": "pgbench_accounts", "shard_key": "aid", "key_type": "integer"}])
+                proc = ShardgateProcess(cfg, port, log_path=os.path.join(work, f"{len(cluster.shards)}.log"),
+                                        binary=binary)
+                proc.start()
+                procs.append(proc)
+                env = dict(os.environ, PGHOST="127.0.0.1", PGPORT=str(port), PGDATABASE=cluster.dbname,
+                           PGUSER=cluster.superuser)
+                load(env, args.rows)
+                targets[name] = env
+            results = {}
+            for rnd in range(args.rounds):
+                for mode in args.modes.split(","):
+                    for name, env in targets.items():
+                        tps, lat = pgbench(env, script, mode, args.clients, args.T)
+                        results.setdefault((mode, name), []).append((tps, lat))
+                        print(f"round {rnd + 1} -M {mode:8s} {name:9s} tps {tps:9.0f}  avg {lat:.3f} ms", flush=True)
+            print(f"\npgbench -S (custom script), {args.rows} rows, -c {args.clients} -j 2, "
+                  f"{args.rounds} x {args.T}s interleaved\n")
+            print(f"{'mode':9s} {'4-shard tps':>12s} {'1-shard tps':>12s} {'ratio':>7s}")
+            for mode in args.modes.split(","):
+                four_tps = sum(t for t, _ in results[(mode, "4 shards")]) / args.rounds
+                one_tps = sum(t for t, _ in results[(mode, "1 shard")]) / args.rounds
+                print(f"{mode:9s} {four_tps:12.0f} {one_tps:12.0f} {four_tps / one_tps:7.2f}")
+        finally:
+            for p in procs:
+                p.stop()
+
+
+if __name__ == "__main__":
+    main()
