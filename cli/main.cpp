@@ -6,6 +6,8 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/rebalance.h"
+#include "cli/report.h"
 #include "common/config.h"
 #include "common/logging.h"
 
@@ -54,9 +56,18 @@ int main(int argc, char** argv) {
     route->add_flag("--json", o.json, "print JSON");
 
     auto* rebalance = app.add_subcommand("rebalance", "move buckets between shards (plan|run|status|verify)");
-    rebalance->allow_extras();
+    rebalance->add_option("-c,--config", o.config, "config file")->required();
+    sg::cli::RebalanceOptions rebalance_opts;
+    sg::cli::add_rebalance_options(rebalance, rebalance_opts);
+
     auto* report = app.add_subcommand("report", "print the query cost report of a running proxy");
-    report->allow_extras();
+    std::string report_dsn = "host=127.0.0.1 port=6432 dbname=shardgate";
+    std::string report_format = "text";
+    int report_top = 20;
+    report->add_option("--dsn", report_dsn, "libpq connection string of the proxy's admin console");
+    report->add_option("--format", report_format, "text|json|html")
+        ->check(CLI::IsMember({"text", "json", "html"}));
+    report->add_option("--top", report_top, "how many statements to list")->check(CLI::PositiveNumber);
 
     CLI11_PARSE(app, argc, argv);
     if (!sg::init_logging(o.log_level.empty() ? "info" : o.log_level)) {
@@ -77,12 +88,9 @@ int main(int argc, char** argv) {
         return cfg ? sg::cli::run_route(*cfg, sql, params, o.json) : 2;
     }
     if (*rebalance) {
-        std::cerr << "shardgate rebalance: the online rebalancer is issue 6 and is not in this build\n";
-        return 2;
+        auto cfg = load(o);
+        return cfg ? sg::cli::run_rebalance(*cfg, rebalance_opts) : 2;
     }
-    if (*report) {
-        std::cerr << "shardgate report: the query cost report is issue 5 and is not in this build\n";
-        return 2;
-    }
+    if (*report) return sg::cli::run_report(report_dsn, report_format, report_top);
     return 0;
 }

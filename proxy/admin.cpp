@@ -10,6 +10,7 @@
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 #include "proxy/wire/writer.h"
+#include "proxy/stats/admin_tables.h"
 #include "proxy/wire/messages/error_response.h"
 
 #ifndef SHARDGATE_VERSION
@@ -191,7 +192,24 @@ net::awaitable<void> show_version(Proxy&, Session&, std::string& out) {
     co_return;
 }
 
+// A statistics table rendered as a result set (an empty column list: a bare command tag).
+void encode_table(const stats::Table& t, std::string& out) {
+    if (t.columns.empty()) {
+        command_complete(out, t.command_tag);
+        return;
+    }
+    ResultSet rs(t.columns);
+    for (const auto& r : t.rows) rs.row(r);
+    rs.encode(out, t.command_tag);
+}
+
 net::awaitable<void> show_stats(Proxy& p, Session&, std::string& out) {
+    auto shards = p.shard_totals();
+    encode_table(stats::show_stats(p.stats(), shards), out);
+    co_return;
+}
+
+net::awaitable<void> show_totals(Proxy& p, Session&, std::string& out) {
     const auto& c = p.counters();
     ResultSet rs({"clients_accepted", "clients_refused", "clients_connected", "login_failures", "queries",
                   "transactions", "errors", "bytes_in", "bytes_out", "uptime_s"});
@@ -200,6 +218,30 @@ net::awaitable<void> show_stats(Proxy& p, Session&, std::string& out) {
             std::to_string(c.errors), std::to_string(c.bytes_in), std::to_string(c.bytes_out),
             seconds_since(p.started())});
     rs.encode(out);
+    co_return;
+}
+
+net::awaitable<void> show_queries(Proxy& p, Session&, const std::string& args, std::string& out) {
+    auto req = stats::parse_show_queries(args);
+    if (!req) {
+        error(out, "42601", req.error());
+        co_return;
+    }
+    encode_table(stats::show_queries(p.stats(), *req), out);
+}
+
+net::awaitable<void> show_slow(Proxy& p, Session&, std::string& out) {
+    encode_table(stats::show_slow(p.stats()), out);
+    co_return;
+}
+
+net::awaitable<void> show_nplusone(Proxy& p, Session&, std::string& out) {
+    encode_table(stats::show_nplusone(p.stats()), out);
+    co_return;
+}
+
+net::awaitable<void> reset_queries(Proxy& p, Session&, std::string& out) {
+    encode_table(stats::reset_queries(p.stats()), out);
     co_return;
 }
 
@@ -358,7 +400,13 @@ const std::vector<Command>& commands() {
         {"SHOW CLIENTS", "connected clients", show_clients},
         {"SHOW SERVERS", "server connections", show_servers},
         {"SHOW SHARDS", "configured shards", show_shards},
-        {"SHOW STATS", "totals since start", show_stats},
+        {"SHOW STATS", "totals per database/user and per shard", show_stats},
+        {"SHOW TOTALS", "proxy counters since start", show_totals},
+        {"SHOW QUERIES", "SHOW QUERIES [ORDER BY total|mean|p99|calls|errors] [LIMIT n]: cost per statement", nullptr,
+         show_queries},
+        {"SHOW SLOW", "recent statements slower than [stats] slow_query_ms", show_slow},
+        {"SHOW NPLUSONE", "N+1 query loops found, with what to do", show_nplusone},
+        {"RESET QUERIES", "forget per-statement statistics", reset_queries},
         {"SHOW CONFIG", "effective configuration", show_config},
         {"SHOW VERSION", "shardgate version", show_version},
         {"PAUSE", "wait for running transactions to finish; hold new ones", cmd_pause},

@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include "common/logging.h"
+#include "proxy/http/http_server.h"
 #include "proxy/session.h"
+#include "proxy/stats/prometheus.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/writer.h"
 
@@ -20,9 +22,38 @@ Proxy::Proxy(asio::io_context& io, Config cfg, std::string config_path)
       acceptor_(io),
       signals_(io),
       resumed_(std::make_unique<net::Event>(io.get_executor())),
-      buckets_resumed_(std::make_unique<net::Event>(io.get_executor())) {}
+      buckets_resumed_(std::make_unique<net::Event>(io.get_executor())),
+      stats_(std::make_unique<stats::QueryStats>(cfg_.stats)) {
+    for (const auto& s : cfg_.shards) shard_totals_.push_back(stats::ShardTotals{s.name});
+}
 
-Proxy::~Proxy() = default;
+Proxy::~Proxy() {
+    if (http_) http_->stop();
+}
+
+stats::ProxyMetrics Proxy::metrics() const {
+    stats::ProxyMetrics m;
+    for (const auto& [key, pool] : pools_) {
+        stats::PoolMetrics pm;
+        pm.shard = pool->target().shard_name;
+        pm.user = pool->target().user;
+        pm.active = pool->active_count();
+        pm.idle = pool->idle_count();
+        pm.waiting = pool->waiting();
+        pm.total = pool->total();
+        pm.checkouts = pool->stats().checkouts;
+        pm.timeouts = pool->stats().timeouts;
+        pm.wait_seconds = pool->stats().wait_seconds;
+        m.pools.push_back(std::move(pm));
+    }
+    m.shards = shard_totals_;
+    m.clients = sessions_.size();
+    m.clients_accepted = counters_.clients_accepted;
+    m.bytes_in = counters_.bytes_in;
+    m.bytes_out = counters_.bytes_out;
+    m.uptime_seconds = std::chrono::duration<double>(net::Clock::now() - started_).count();
+    return m;
+}
 
 std::string Proxy::build_credentials(const Config& cfg, std::map<std::string, auth::Credential>& out) {
     for (const auto& u : cfg.users) {
@@ -72,6 +103,13 @@ std::string Proxy::start() {
     if (!ec) acceptor_.bind(ep, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return fmt::format("cannot listen on {}:{}: {}", cfg_.proxy.listen_addr, cfg_.proxy.port, ec.message());
+    if (!cfg_.admin.http_listen.empty()) {
+        http_ = std::make_unique<http::HttpServer>();
+        std::string err = http_->start(io_, cfg_.admin.http_listen,
+                                       [this] { return stats::render_prometheus(*stats_, metrics()); });
+        if (!err.empty()) return fmt::format("{}: admin.http_listen: {}", cfg_.source, err);
+        spdlog::info("metrics on http://{}/metrics", cfg_.admin.http_listen);
+    }
     setup_signals();
     asio::co_spawn(io_, accept_loop(), asio::detached);
     asio::co_spawn(io_, housekeeping(), asio::detached);
@@ -279,6 +317,7 @@ std::string Proxy::reload() {
     cfg_.proxy.max_message_bytes = next.proxy.max_message_bytes;
     cfg_.proxy.log_level = next.proxy.log_level;
     cfg_.stats = next.stats;
+    stats_->reconfigure(cfg_.stats);
     cfg_.tables = next.tables;
     statements_->reset(router::TableCatalog(cfg_.tables));
     *map_ = std::move(map.value());
@@ -297,6 +336,7 @@ void Proxy::shutdown(const std::string& why) {
     error_code ec;
     acceptor_.close(ec);
     signals_.cancel(ec);
+    if (http_) http_->stop();
     asio::co_spawn(io_, drain_and_stop(), asio::detached);
 }
 

@@ -11,12 +11,19 @@
 #include "proxy/net.h"
 #include "proxy/auth/credential.h"
 #include "proxy/pool.h"
+#include "proxy/stats/proxy_metrics.h"
+#include "proxy/stats/query_stats.h"
 #include "router/shard_map.h"
 #include "router/statement_cache.h"
 
 namespace sg::proxy {
 
 class Session;
+}  // namespace sg::proxy
+namespace sg::http {
+class HttpServer;
+}
+namespace sg::proxy {
 
 struct ProxyCounters {
     uint64_t clients_accepted = 0;
@@ -81,6 +88,12 @@ public:
     router::StatementCache& statements() { return *statements_; }
     const router::ShardMap& shard_map() const { return *map_; }
 
+    // Query cost statistics (per fingerprint), per-shard totals and the metrics snapshot.
+    stats::QueryStats& stats() { return *stats_; }
+    stats::ShardTotals& shard_totals(int shard) { return shard_totals_[shard]; }
+    std::vector<stats::ShardTotals> shard_totals() const { return shard_totals_; }
+    stats::ProxyMetrics metrics() const;
+
     // The parsed password of a configured user (SCRAM secret derived once, not per login).
     const auth::Credential* credential(const std::string& user) const;
 
@@ -107,6 +120,9 @@ private:
     std::map<std::string, auth::Credential> credentials_;
     std::unique_ptr<router::StatementCache> statements_;
     std::unique_ptr<router::ShardMap> map_;
+    std::unique_ptr<stats::QueryStats> stats_;
+    std::vector<stats::ShardTotals> shard_totals_;
+    std::unique_ptr<http::HttpServer> http_;
     // Sessions keep pointers to their UserConfig: user lists replaced by RELOAD stay alive.
     std::vector<std::shared_ptr<std::vector<UserConfig>>> retired_users_;
     std::unordered_map<int32_t, Session*> sessions_;

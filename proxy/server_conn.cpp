@@ -130,6 +130,15 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                         expects_.pop_front();
                     }
                     break;
+                case wire::be::kCommandComplete: {
+                    // "SELECT 5", "INSERT 0 5", "UPDATE 5": the count is the last word.
+                    size_t end = body_len ? body_len - 1 : 0, i = end;
+                    while (i > 0 && body[i - 1] >= '0' && body[i - 1] <= '9') --i;
+                    uint64_t n = 0;
+                    for (size_t k = i; k < end; ++k) n = n * 10 + uint64_t(body[k] - '0');
+                    rows_ += n;
+                    break;
+                }
                 case wire::be::kCloseComplete:
                     if (!expects_.empty() && expects_.front() == Expect::CloseForward) expects_.pop_front();
                     break;
@@ -220,6 +229,7 @@ awaitable<void> ServerConn::read_loop() {
             if (need > rbuf_.size()) rbuf_.resize(need);
         }
         ServerSink* sink = sink_;
+        if (!readies.empty()) ready_at_ = net::Clock::now();
         if (sink) {
             if (!relay.empty()) co_await sink->relay(*this, relay);
             if (!first_error.empty() && sink_ == sink) sink->on_error(*this, first_error);

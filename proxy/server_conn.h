@@ -104,6 +104,11 @@ public:
     net::Clock::time_point last_used() const { return last_used_; }
     void touch() { last_used_ = net::Clock::now(); }
     uint64_t queries() const { return queries_; }
+    // When the last client-visible ReadyForQuery was handed on (its reply's end, for statistics:
+    // taken before the write, whose completion may be scheduled well after the bytes left).
+    net::Clock::time_point ready_at() const { return ready_at_; }
+    // Rows reported by CommandComplete since the last call.
+    uint64_t take_rows() { return std::exchange(rows_, 0); }
     void count_query() { ++queries_; }
 
     // Prepared statements this connection holds (proxy-chosen ids) and the unnamed statement's
@@ -145,6 +150,8 @@ private:
     std::map<std::string, std::string> applied_;
     net::Clock::time_point last_used_ = net::Clock::now();
     uint64_t queries_ = 0;
+    uint64_t rows_ = 0;
+    net::Clock::time_point ready_at_{};
     size_t max_message_ = 1u << 30;
 
     friend class ServerConnTestPeer;

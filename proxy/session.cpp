@@ -9,6 +9,7 @@
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/session_settings.h"
+#include "proxy/stats/query_event.h"
 #include "proxy/wire/frame.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/extended_query.h"
@@ -21,6 +22,10 @@ namespace asio = net::asio;
 
 namespace {
 uint64_t g_next_client_id = 1;
+
+int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(net::Clock::now().time_since_epoch()).count();
+}
 
 inline uint32_t be32(const char* p) {
     return (uint32_t(uint8_t(p[0])) << 24) | (uint32_t(uint8_t(p[1])) << 16) | (uint32_t(uint8_t(p[2])) << 8) |
@@ -134,6 +139,7 @@ awaitable<void> Session::relay(ServerConn& s, const std::vector<asio::const_buff
 
 void Session::on_ready(ServerConn& s, char status) {
     last_status_ = status;
+    stats_complete(s);
     if (status == 'I') ++proxy_.counters().transactions;
     if (status == 'I' && s.outstanding() == 0) forget_touched_buckets();
     if (server_.get() != &s) return;
@@ -145,9 +151,103 @@ void Session::on_ready(ServerConn& s, char status) {
     }
 }
 
-void Session::on_error(ServerConn&, std::string_view) {
+void Session::on_error(ServerConn&, std::string_view sqlstate) {
     ++proxy_.counters().errors;
     split_error_ = true;
+    if (!inflight_.empty() && inflight_.front().sqlstate.empty()) inflight_.front().sqlstate.assign(sqlstate);
+}
+
+void Session::stats_sent(std::string_view text, uint64_t param_hash, const std::vector<std::string>* params,
+                         int shard) {
+    if (!proxy_.stats().enabled()) return;
+    InflightRequest& r = inflight_.emplace_back();
+    r.text.assign(text);
+    r.param_hash = param_hash;
+    if (params && proxy_.config().stats.log_parameters) r.params = *params;
+    r.start_ns = req_start_ns_ ? req_start_ns_ : now_ns();
+    r.sent_ns = now_ns();
+    r.pool_wait_ns = pool_wait_ns_;
+    r.shard = shard;
+    r.in_transaction = transaction_status() != 'I';
+    pool_wait_ns_ = 0;
+    req_start_ns_ = 0;
+}
+
+void Session::stats_complete(ServerConn& s) {
+    if (inflight_.empty()) {
+        s.take_rows();
+        return;
+    }
+    InflightRequest r = std::move(inflight_.front());
+    inflight_.pop_front();
+    int64_t end = std::chrono::duration_cast<std::chrono::nanoseconds>(s.ready_at().time_since_epoch()).count();
+    stats::QueryEvent e;
+    e.text = r.text;
+    e.user = user_name_;
+    e.database = database_;
+    e.client_id = client_id_;
+    e.in_transaction = r.in_transaction;
+    e.latency_ns = end - r.start_ns;
+    e.pool_wait_ns = r.pool_wait_ns;
+    e.server_ns = end - r.sent_ns;
+    e.shards = 1;
+    e.rows = s.take_rows();
+    e.sqlstate = r.sqlstate;
+    e.params = r.params.empty() ? nullptr : &r.params;
+    e.param_hash = r.param_hash;
+    e.end_ns = 0;
+    proxy_.stats().record(e);
+    if (r.shard >= 0) {
+        auto& t = proxy_.shard_totals(r.shard);
+        ++t.queries;
+        t.errors += !r.sqlstate.empty();
+        t.server_seconds += double(e.server_ns) / 1e9;
+    }
+}
+
+void Session::stats_merged(std::string_view text, uint64_t param_hash, uint32_t shards, std::string_view reply) {
+    if (!proxy_.stats().enabled()) return;
+    // Rows and the error come from the merged reply the client got.
+    uint64_t rows = 0;
+    std::string sqlstate;
+    size_t pos = 0;
+    while (pos + 5 <= reply.size()) {
+        size_t len = be32(reply.data() + pos + 1);
+        std::string_view body = reply.substr(pos + 5, len - 4);
+        if (reply[pos] == 'C' && !body.empty()) {
+            size_t end = body.size() - 1, i = end;
+            while (i > 0 && body[i - 1] >= '0' && body[i - 1] <= '9') --i;
+            uint64_t n = 0;
+            for (size_t k = i; k < end; ++k) n = n * 10 + uint64_t(body[k] - '0');
+            rows += n;
+        } else if (reply[pos] == 'E' && sqlstate.empty()) {
+            for (size_t i = 0; i < body.size() && body[i];) {
+                char code = body[i++];
+                size_t start = i;
+                while (i < body.size() && body[i]) ++i;
+                if (code == 'C') sqlstate.assign(body.substr(start, i - start));
+                ++i;
+            }
+        }
+        pos += len + 1;
+    }
+    int64_t end = now_ns();
+    stats::QueryEvent e;
+    e.text = text;
+    e.user = user_name_;
+    e.database = database_;
+    e.client_id = client_id_;
+    e.in_transaction = false;
+    e.latency_ns = end - (req_start_ns_ ? req_start_ns_ : end);
+    e.pool_wait_ns = pool_wait_ns_;
+    e.server_ns = e.latency_ns;
+    e.shards = shards;
+    e.rows = rows;
+    e.sqlstate = sqlstate;
+    e.param_hash = param_hash;
+    proxy_.stats().record(e);
+    pool_wait_ns_ = 0;
+    req_start_ns_ = 0;
 }
 
 void Session::on_quiet_ready(ServerConn& s, char status) {
@@ -317,6 +417,7 @@ awaitable<void> Session::run() {
         }
     }
     if (state_ != SessionState::Closed) transition(SessionState::Closed);
+    proxy_.stats().forget_client(client_id_);
     stream_.close();
 }
 

@@ -6,6 +6,7 @@
 // back at the ReadyForQuery that ends the transaction; in session pooling it stays attached.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +30,7 @@ const char* to_string(SessionState s);
 // A statement the client prepared, re-preparable on any server under a proxy-chosen name.
 struct ClientStatement {
     uint64_t id = 0;          // server-side name is "sg<id>"
+    std::string query;        // its text (statistics)
     std::string parse_frame;  // the Parse message to send to a server lacking it
     std::shared_ptr<const router::Analysis> analysis;  // analysed once, at Parse
 };
@@ -36,6 +38,17 @@ struct ClientStatement {
 // How a message type byte is named in errors: printable as 'X', anything else in hex (a NUL
 // must never reach a wire string).
 std::string describe_type(char type);
+
+// A request sent to a shard whose ReadyForQuery has not come back yet (statistics).
+struct InflightRequest {
+    std::string text;  // literal-free shape or exact text
+    uint64_t param_hash = 0;
+    std::vector<std::string> params;  // only with [stats] log_parameters
+    int64_t start_ns = 0, sent_ns = 0, pool_wait_ns = 0;
+    int shard = -1;
+    bool in_transaction = false;
+    std::string sqlstate;
+};
 
 class Session : public ServerSink, public std::enable_shared_from_this<Session> {
 public:
@@ -101,10 +114,16 @@ private:
     // them as touched by the current transaction.
     awaitable<void> hold_for_paused_buckets(const router::Analysis& a, const router::Route& r);
     void forget_touched_buckets();
+    // Statistics: a request sent to one shard (completed at its ReadyForQuery), or one the
+    // proxy ran on several shards and merged itself (`reply` is what the client got).
+    void stats_sent(std::string_view text, uint64_t param_hash, const std::vector<std::string>* params, int shard);
+    void stats_complete(ServerConn& s);
+    void stats_merged(std::string_view text, uint64_t param_hash, uint32_t shards, std::string_view reply);
     bool in_transaction() const;
     // Replies the proxy composes itself wait until the replies owed to earlier requests are out.
     awaitable<void> wait_replies_out();
-    awaitable<void> send_to_shard(int shard, std::string_view frame, std::string_view sql);
+    awaitable<void> send_to_shard(int shard, std::string_view frame, std::string_view sql,
+                                  std::string_view stats_text = {});
     awaitable<void> handle_local(const router::Analysis& a);
     // COPY table (cols) FROM STDIN on a sharded table: each row to the shard owning its key.
     awaitable<void> copy_in_split(const router::Analysis& a, std::string_view sql);
@@ -160,10 +179,17 @@ private:
     std::string forced_shard_;  // SET shardgate.shard
     router::LiteralShape shape_;    // reused buffers for the simple-protocol fast path
     router::Params shape_params_;
+    bool used_shape_ = false;  // the current simple query was routed by its literal-free shape
     bool closing_ = false;
     bool split_piece_done_ = false;   // the running piece of a split batch got its RFQ
     bool split_error_ = false;        // a piece of a split batch failed
     bool touched_all_buckets_ = false;     // this transaction ran a statement on every bucket
+    std::deque<InflightRequest> inflight_;
+    int64_t req_start_ns_ = 0;   // when the current request's first message was read
+    int64_t pool_wait_ns_ = 0;   // time the current request waited for a server connection
+    std::string batch_text_;     // statement text of the batch's first Bind (statistics)
+    uint64_t batch_param_hash_ = 0;
+    std::string unnamed_query_;
     std::vector<uint32_t> touched_buckets_;
 };
 

@@ -16,6 +16,7 @@
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/extended_query.h"
 #include "proxy/wire/writer.h"
+#include "proxy/stats/query_event.h"
 #include "router/copy_split.h"
 #include "router/literals.h"
 #include "proxy/wire/messages/copy.h"
@@ -128,7 +129,9 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
     }
     if (proxy_.paused()) co_await proxy_.wait_unpaused();
     Pool& pool = proxy_.pool(shard, *user_);
+    auto wait_start = net::Clock::now();
     auto got = co_await pool.acquire();
+    pool_wait_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(net::Clock::now() - wait_start).count();
     if (auto* err = std::get_if<PoolError>(&got)) {
         if (report_with_ready) co_await error_and_ready(err->sqlstate, err->message);
         else {
@@ -175,6 +178,7 @@ void Session::translate_into(std::string& out, ServerConn& s, char type, std::st
             if (p.statement.empty()) {
                 unnamed_parse_.assign(frame);
                 unnamed_analysis_ = analysis_of(p.query);
+                unnamed_query_.assign(p.query);
                 ++unnamed_seq_;
                 s.unnamed_owner() = {client_id_, unnamed_seq_};
                 out.append(frame);
@@ -183,6 +187,7 @@ void Session::translate_into(std::string& out, ServerConn& s, char type, std::st
             ClientStatement st;
             st.id = g_next_statement_id++;
             st.analysis = analysis_of(p.query);
+            st.query.assign(p.query);
             wire::Parse renamed = p;
             std::string sname = fmt::format("sg{}", st.id);
             renamed.statement = sname;
@@ -259,6 +264,7 @@ awaitable<void> Session::flush_batch(bool sync) {
             translate_frames(out, s, batch);
             return out;
         });
+        stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
         forget_touched_buckets();
         if (state_ == SessionState::Busy) transition(SessionState::Ready);
         co_await send(reply);
@@ -281,6 +287,7 @@ awaitable<void> Session::flush_batch(bool sync) {
         w.end();
         s.expect(ServerConn::Expect::SwallowToReady);
     }
+    if (sync) stats_sent(batch_text_, batch_param_hash_, nullptr, shard);
     translate_frames(out, s, batch);
     // Messages sent without a Sync leave the shard expecting one: such a connection is not
     // reusable by anyone else until a Sync arrives.
@@ -355,6 +362,7 @@ awaitable<void> Session::run_split_batch(const std::string& batch, const std::ve
         translate_frames(out, s, pieces[i].frames);
         s.set_synced(true);  // every piece ends with a Sync
         if (last) {
+            stats_sent(batch_text_, batch_param_hash_, nullptr, pieces[i].shard);
             translate_frames(out, s, sync_frame);
             co_await s.write(out);
             co_return;
@@ -380,6 +388,9 @@ awaitable<void> Session::run_split_batch(const std::string& batch, const std::ve
 awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vector<int>& bind_shards) {
     // Every Bind of the batch must land on one shard: the batch is one implicit transaction.
     std::map<std::string, std::shared_ptr<const router::Analysis>, std::less<>> parsed;
+    std::map<std::string, std::string_view> parsed_text;
+    batch_text_.clear();
+    batch_param_hash_ = 0;
     int shard = -1;
     std::string shard_reason;
     auto refuse = [&](std::string_view sqlstate, const std::string& msg) -> awaitable<int> {
@@ -413,6 +424,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
             if (!wire::decode(bytes_of(body), p).ok()) co_return co_await refuse("08P01", "invalid Parse message");
             auto a = analysis_of(p.query);
             parsed[std::string(p.statement)] = a;
+            parsed_text[std::string(p.statement)] = p.query;
             if (!first_parsed) first_parsed = a;
             continue;
         }
@@ -424,6 +436,13 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         if (!wire::decode(bytes_of(body), b).ok()) co_return co_await refuse("08P01", "invalid Bind message");
         auto it = parsed.find(b.statement);
         auto a = it != parsed.end() ? it->second : statement_analysis(b.statement);
+        if (binds_seen == 1) {
+            if (it != parsed.end()) batch_text_.assign(parsed_text[std::string(b.statement)]);
+            else if (b.statement.empty()) batch_text_ = unnamed_query_;
+            else if (auto st = statements_.find(std::string(b.statement)); st != statements_.end())
+                batch_text_ = st->second.query;
+            batch_param_hash_ = stats::text_hash(body);
+        }
         if (!a) continue;  // unknown statement: the shard reports it
         router::Params params;
         params.reserve(b.params.size());
@@ -492,8 +511,11 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
     co_return proxy_.config().default_shard_index();
 }
 
-awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::string_view sql) {
+awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::string_view sql,
+                                       std::string_view stats_text) {
     if (!co_await attach_server(shard, true)) co_return;
+    stats_sent(stats_text.empty() ? sql : stats_text, stats::text_hash(sql), used_shape_ ? &shape_.values : nullptr,
+               shard);
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
     ServerConn& s = *server_;
     s.count_query();
@@ -630,6 +652,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     }
     std::shared_ptr<const router::Analysis> analysis;
     router::Route r;
+    used_shape_ = false;
     // Fast path: statements differing only in constants share one analysis (by their shape).
     if (router::extract_literals(sql, shape_)) {
         auto& cache = proxy_.statements();
@@ -641,7 +664,10 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
             shape_params_.clear();
             for (const auto& v : shape_.values) shape_params_.push_back({false, router::ParamFormat::Text, v});
             r = router::route(*a, shape_params_, proxy_.shard_map(), router_context());
-            if (r.kind == K::Single || r.kind == K::Default) analysis = std::move(a);
+            if (r.kind == K::Single || r.kind == K::Default) {
+                analysis = std::move(a);
+                used_shape_ = true;
+            }
         }
     }
     if (!analysis) {
@@ -656,7 +682,9 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         case K::Local: co_await handle_local(a); co_return;
         case K::Session: co_await handle_session_statement(a, frame, sql); co_return;
         case K::Single:
-        case K::Default: co_await send_to_shard(r.shards.front(), frame, sql); co_return;
+        case K::Default:
+            co_await send_to_shard(r.shards.front(), frame, sql, used_shape_ ? std::string_view(shape_.text) : sql);
+            co_return;
         case K::Multi:
         case K::All: break;
     }
@@ -690,6 +718,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     // A reference table is written on every shard, but it is one table: report one copy's result.
     bool replicated = a.placement == router::Placement::Reference;
     std::string reply = co_await run_fanout(proxy_, *user_, queries, settings_, replicated);
+    stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(queries.size()), reply);
     forget_touched_buckets();
     note_set_statement(sql);
     if (state_ == SessionState::Busy) transition(SessionState::Ready);
@@ -788,6 +817,7 @@ awaitable<void> Session::copy_in_split(const router::Analysis& a, std::string_vi
             }
             if (error.empty()) {
                 std::string reply = co_await copy.finish(true, {});
+                stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(proxy_.config().shards.size()), reply);
                 co_await send(reply);
             } else {
                 co_await abort_copy("invalid COPY data");
@@ -839,6 +869,8 @@ awaitable<void> Session::serve_loop() {
         switch (type) {
             case 'Q': {
                 cstart_ += f.size;
+                req_start_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    net::Clock::now().time_since_epoch()).count();
                 if (!batch_.empty()) co_await flush_batch(false);
                 std::string_view body = frame_body(frame);
                 std::string_view sql(body.data(), body.empty() ? 0 : body.size() - 1);
@@ -857,6 +889,9 @@ awaitable<void> Session::serve_loop() {
                     co_await fatal("0A000", "the admin console supports only the simple query protocol");
                     co_return;
                 }
+                if (batch_.empty())
+                    req_start_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        net::Clock::now().time_since_epoch()).count();
                 if (!skip_until_sync_) batch_.append(frame);
                 cstart_ += f.size;
                 break;

@@ -88,11 +88,26 @@ bool extract_literals(std::string_view s, LiteralShape& out) {
             // $n parameter or $tag$ dollar quote: either way, not for this fast path.
             return false;
         }
-        if (std::isdigit(static_cast<unsigned char>(c)) && (i == 0 || !ident_char(s[i - 1]))) {
+        if (std::isdigit(static_cast<unsigned char>(c)) &&
+            (i == 0 || (!ident_char(s[i - 1]) && s[i - 1] != '.'))) {
+            // A numeric constant: digits, an optional fraction, an optional exponent.
             size_t j = i;
-            while (j < n && std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
-            if (j < n && (s[j] == '.' || s[j] == 'e' || s[j] == 'E' || ident_char(s[j])))
-                return false;
+            auto digits = [&] {
+                while (j < n && std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
+            };
+            digits();
+            if (j < n && s[j] == '.') {
+                ++j;
+                digits();
+            }
+            if (j < n && (s[j] == 'e' || s[j] == 'E')) {
+                size_t k = j + 1;
+                if (k < n && (s[k] == '+' || s[k] == '-')) ++k;
+                if (k >= n || !std::isdigit(static_cast<unsigned char>(s[k]))) return false;
+                j = k;
+                digits();
+            }
+            if (j < n && (ident_char(s[j]) || s[j] == '.')) return false;
             out.values.emplace_back(s.substr(i, j - i));
             placeholder();
             i = j;

@@ -1,0 +1,280 @@
+#include "rebalance/cutover.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include <unistd.h>
+
+#include "rebalance/crash_point.h"
+#include "rebalance/planner.h"
+#include "router/shard_map.h"
+
+namespace sg::rebalance {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+std::string int_array(const std::vector<uint32_t>& buckets) {
+    std::string s = "{";
+    for (size_t i = 0; i < buckets.size(); ++i) s += (i ? "," : "") + std::to_string(buckets[i]);
+    return s + "}";
+}
+
+// Moves the group's rows of every table from staging into the real table on the target and
+// returns, per table, the moved primary keys as a JSON array (for the source's delete).
+Expected<std::vector<std::pair<uint64_t, std::string>>> move_on_target(SourceContext& ctx,
+                                                                       PGconn* c,
+                                                                       const std::string& label,
+                                                                       const std::string& arr) {
+    std::vector<std::pair<uint64_t, std::string>> out;
+    for (size_t i = 0; i < ctx.tables.size(); ++i) {
+        const auto& t = ctx.tables[i];
+        std::string pk_json;
+        for (int k : t.primary_key)
+            pk_json += fmt::format("{}{}, {}", pk_json.empty() ? "" : ", ",
+                                   quote_literal(c, t.columns[k]), quote_ident(c, t.columns[k]));
+        std::string cols = column_list(c, t);
+        std::string sql = fmt::format(
+            "WITH moved AS (DELETE FROM {0} WHERE shardgate_bucket = ANY($1::int[]) RETURNING *), "
+            "ins AS (INSERT INTO {1}.{2} ({3}) SELECT {3} FROM moved) "
+            "SELECT count(*), coalesce(json_agg(json_build_object({4})), '[]') FROM moved",
+            ctx.staging_ident(c, i), quote_ident(c, t.schema), quote_ident(c, t.relname), cols,
+            pk_json);
+        auto r = exec_params(c, label, sql, {arr});
+        if (!r) return r.error();
+        out.emplace_back(std::strtoull(PQgetvalue(r->get(), 0, 0), nullptr, 10),
+                         PQgetvalue(r->get(), 0, 1));
+    }
+    return out;
+}
+
+// Deletes the moved rows from the source; the counts must match what the target received, or
+// the stream missed something and nothing may commit.
+Status delete_on_source(SourceContext& ctx, PGconn* c,
+                        const std::vector<std::pair<uint64_t, std::string>>& moved) {
+    for (size_t i = 0; i < ctx.tables.size(); ++i) {
+        const auto& t = ctx.tables[i];
+        std::string real = quote_ident(c, t.schema) + "." + quote_ident(c, t.relname);
+        std::string pk;
+        for (int k : t.primary_key) pk += (pk.empty() ? "" : ", ") + quote_ident(c, t.columns[k]);
+        std::string sql = fmt::format(
+            "DELETE FROM {0} WHERE ({1}) IN (SELECT {1} FROM json_populate_recordset(NULL::{0}, "
+            "$1::json))",
+            real, pk);
+        auto r = exec_params(c, ctx.source_endpoint.label, sql, {moved[i].second});
+        if (!r) return r.error();
+        uint64_t deleted = std::strtoull(PQcmdTuples(r->get()), nullptr, 10);
+        if (deleted != moved[i].first) {
+            // Name a few staged keys the source lacks, so the cause can be traced.
+            auto gone = exec_params(
+                c, ctx.source_endpoint.label,
+                fmt::format("SELECT string_agg(row_to_json(r)::text, ' ') FROM (SELECT {1} FROM "
+                            "json_populate_recordset(NULL::{0}, $1::json) EXCEPT SELECT {1} "
+                            "FROM {0} LIMIT 5) r",
+                            real, pk),
+                {moved[i].second});
+            std::string keys = gone && PQntuples(gone->get()) ? PQgetvalue(gone->get(), 0, 0) : "";
+            return Error{"XX000",
+                         fmt::format("{}: table {}: staging had {} rows of the group but the "
+                                     "source deleted {} (staged keys missing on the source: {}); "
+                                     "the switch is rolled back. Were rows written to the shard "
+                                     "directly, bypassing the proxy?",
+                                     ctx.source_endpoint.label, t.name, moved[i].first, deleted,
+                                     keys)};
+        }
+    }
+    return Ok{};
+}
+
+void rollback(PGconn* c, const std::string& gid, bool prepared) {
+    if (prepared)
+        PQclear(PQexec(c, ("ROLLBACK PREPARED '" + gid + "'").c_str()));
+    else
+        PQclear(PQexec(c, "ROLLBACK"));
+}
+
+}  // namespace
+
+Expected<uint64_t> publish_assignment(const Config& cfg, const std::vector<uint32_t>& buckets,
+                                      const std::string& target) {
+    auto map = router::load_or_create(cfg.map_path(), cfg);
+    if (!map) return map.error();
+    int idx = map->shard_index(target);
+    if (idx < 0) return Error{"22023", "shard " + target + " is not in the map"};
+    std::vector<uint16_t> b = map->buckets();
+    bool changed = false;
+    for (uint32_t x : buckets) {
+        changed = changed || b[x] != idx;
+        b[x] = static_cast<uint16_t>(idx);
+    }
+    if (!changed) return map->version();
+    auto next = router::ShardMap::from_parts(map->version() + 1, map->bucket_bits(),
+                                             map->shard_names(), std::move(b), cfg.map_path());
+    if (!next) return next.error();
+    if (auto st = router::save_shard_map(*next, cfg.map_path()); !st) return st.error();
+    return next->version();
+}
+
+Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeStream& stream,
+                                    PGconn* source, size_t target, size_t move_index,
+                                    const std::vector<uint32_t>& buckets) {
+    SwitchResult res;
+    const auto start = Clock::now();
+    const double bound = env.max_pause_ms;
+    const std::string runs = format_runs(buckets);
+    // Unique per attempt: a fence of an aborted attempt may still arrive later and must not be
+    // mistaken for this one (that would switch before staging has every change).
+    static uint64_t attempts = 0;
+    const std::string token =
+        fmt::format("sg_rb_{}_{}_{}", env.journal.run_id, ::getpid(), ++attempts);
+    PGconn* tc = ctx.targets[target].conn.get();
+    const std::string& tlabel = ctx.targets[target].endpoint.label;
+
+    // Catch up before pausing, so the fence has little to wait for.
+    if (auto st = stream.drain(); !st) return st.error();
+    if (auto st = env.proxies.pause(runs, std::max(5, env.max_pause_ms / 3)); !st) {
+        if (st.error().sqlstate != "57014") return st.error();
+        res.reason = "in-flight transactions did not drain within the bound";
+        return res;
+    }
+    const auto paused = Clock::now();
+    auto abort = [&](std::string why, bool prepared) -> Expected<SwitchResult> {
+        rollback(tc, token, prepared);
+        rollback(source, token, prepared);
+        if (auto st = env.proxies.resume(); !st) return st.error();
+        res.reason = std::move(why);
+        return res;
+    };
+
+    auto fence = emit_fence(source, ctx.source_endpoint.label, token);
+    if (!fence) return abort("fence failed: " + fence.error().message, false);
+    auto seen = stream.pump(paused + std::chrono::microseconds(int64_t(bound * 600)), token);
+    if (!seen) {
+        (void)abort("stream failed", false);
+        return seen.error();
+    }
+    if (!*seen) return abort("catch-up did not reach the fence within the bound", false);
+    const double fence_ms = ms_since(paused);
+
+    env.journal.pending =
+        PendingSwitch{ctx.source, ctx.targets[target].shard, buckets, token, 0, false};
+    if (auto st = save_journal(env.journal, env.journal_path); !st) return st.error();
+    const std::string arr = int_array(buckets);
+    if (auto r = exec(tc, tlabel, "BEGIN"); !r) return r.error();
+    auto moved = move_on_target(ctx, tc, tlabel, arr);
+    if (!moved) return abort("target: " + moved.error().message, false);
+    if (auto r = exec(source, ctx.source_endpoint.label, "BEGIN"); !r) return r.error();
+    if (auto st = delete_on_source(ctx, source, *moved); !st) {
+        (void)abort("", false);
+        return st.error();
+    }
+    auto p1 = exec(tc, tlabel, "PREPARE TRANSACTION '" + token + "'");
+    auto p2 = exec(source, ctx.source_endpoint.label, "PREPARE TRANSACTION '" + token + "'");
+    if (!p1 || !p2) {
+        // PREPARE that fails rolls its transaction back; undo the other side.
+        if (p1) rollback(tc, token, true);
+        if (p2) rollback(source, token, true);
+        PQclear(PQexec(tc, "ROLLBACK"));
+        PQclear(PQexec(source, "ROLLBACK"));
+        (void)env.proxies.resume();
+        return (!p1 ? p1 : p2).error();
+    }
+    crash_point("switch-prepared");
+    // Commit, map write and reload still have to fit; decide only while they do.
+    const double moved_ms = ms_since(paused);
+    if (moved_ms > bound * 0.8) return abort("the move took too long for the bound", true);
+
+    auto map = router::load_or_create(env.cfg.map_path(), env.cfg);
+    if (!map) return abort("map: " + map.error().message, true);
+    env.journal.pending->map_version = map->version() + 1;
+    env.journal.pending->decided = true;
+    if (auto st = save_journal(env.journal, env.journal_path); !st)
+        return abort("journal: " + st.error().message, true);
+
+    crash_point("switch-decided");
+    // Decided: from here on only forward. A failure leaves the journal to finish the job.
+    if (auto r = exec(tc, tlabel, "COMMIT PREPARED '" + token + "'"); !r) return r.error();
+    if (auto r = exec(source, ctx.source_endpoint.label, "COMMIT PREPARED '" + token + "'"); !r)
+        return r.error();
+    const double committed_ms = ms_since(paused);
+    crash_point("switch-committed");
+    auto version = publish_assignment(env.cfg, buckets, ctx.targets[target].shard);
+    if (!version) return version.error();
+    // A proxy that has not acknowledged the new map must not serve these buckets: on a reload
+    // failure the pause stays and the run stops.
+    if (auto st = env.proxies.reload(*version); !st) return st.error();
+    if (auto st = env.proxies.resume(); !st) return st.error();
+    res.pause_ms = ms_since(paused);
+    res.switched = true;
+    for (const auto& m : *moved) res.rows += m.first;
+
+    for (uint32_t b : buckets) ctx.target_of_bucket[b] = -1;
+    auto& mv = env.journal.moves[move_index];
+    mv.switched.insert(mv.switched.end(), buckets.begin(), buckets.end());
+    std::sort(mv.switched.begin(), mv.switched.end());
+    env.journal.pending.reset();
+    env.journal.pause_ms.push_back(res.pause_ms);
+    if (auto st = save_journal(env.journal, env.journal_path); !st) return st.error();
+    spdlog::info("switched {} buckets {} -> {}: {} rows, map v{}, pause {:.1f} ms (fence at "
+                 "{:.1f}, moved at {:.1f}, committed at {:.1f}; {:.1f} ms with the drain)",
+                 buckets.size(), ctx.source, ctx.targets[target].shard, res.rows, *version,
+                 res.pause_ms, fence_ms, moved_ms, committed_ms, ms_since(start));
+    return res;
+}
+
+Status resolve_pending(CutoverEnv& env) {
+    auto& j = env.journal;
+    const bool decided = j.pending && j.pending->decided;
+    const std::string prefix = "sg_rb_" + j.run_id + "_";
+    for (const auto& shard : env.cfg.shards) {
+        Endpoint ep = shard_endpoint(env.cfg, shard);
+        auto c = connect(ep);
+        if (!c) return c.error();
+        auto r = exec_params(c->get(), ep.label,
+                             "SELECT gid FROM pg_prepared_xacts WHERE gid LIKE $1 AND "
+                             "database = current_database()",
+                             {prefix + "%"});
+        if (!r) return r.error();
+        for (int i = 0; i < PQntuples(r->get()); ++i) {
+            std::string gid = PQgetvalue(r->get(), i, 0);
+            bool commit = decided && gid == j.pending->gid;
+            spdlog::warn("{}: {} prepared switch {} left by an interrupted run", ep.label,
+                         commit ? "committing" : "rolling back", gid);
+            auto done = exec(c->get(), ep.label,
+                             (commit ? "COMMIT PREPARED '" : "ROLLBACK PREPARED '") + gid + "'");
+            if (!done) return done.error();
+        }
+    }
+    uint64_t version = 0;
+    if (decided) {
+        auto v = publish_assignment(env.cfg, j.pending->buckets, j.pending->target);
+        if (!v) return v.error();
+        version = *v;
+        for (auto& mv : j.moves) {
+            if (mv.source != j.pending->source || mv.target != j.pending->target) continue;
+            for (uint32_t b : j.pending->buckets)
+                if (!std::binary_search(mv.switched.begin(), mv.switched.end(), b))
+                    mv.switched.push_back(b);
+            std::sort(mv.switched.begin(), mv.switched.end());
+        }
+    } else {
+        auto map = router::load_or_create(env.cfg.map_path(), env.cfg);
+        if (!map) return map.error();
+        version = map->version();
+    }
+    j.pending.reset();
+    if (auto st = save_journal(j, env.journal_path); !st) return st;
+    // A crashed run may have left buckets paused: every proxy routes by the current map before
+    // any resumes.
+    if (auto st = env.proxies.reload(version); !st) return st;
+    return env.proxies.resume();
+}
+
+}  // namespace sg::rebalance

@@ -1,0 +1,41 @@
+// `rebalance run`: plans (or resumes from the journal) and moves every source's buckets:
+// publication + slot with an exported snapshot, one snapshot copy into staging, catch-up from
+// the slot, switches of small groups within the pause bound, cleanup of every replication
+// object. Sources are handled one after the other so only one slot retains WAL at a time.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "rebalance/journal.h"
+#include "rebalance/planner.h"
+
+namespace sg::rebalance {
+
+struct RunOptions {
+    PlanInput plan_input;
+    std::vector<std::string> proxies;  // extra host:port besides [proxy]
+    int max_pause_ms = 100;
+    std::string journal_path;
+};
+
+struct RunSummary {
+    uint32_t buckets = 0;
+    uint64_t rows = 0;
+    uint64_t rows_copied = 0, bytes_copied = 0;
+    double copy_seconds = 0;
+    std::vector<double> pause_ms;
+    uint32_t aborted_switches = 0;
+    bool resumed = false;
+};
+
+Expected<RunSummary> run_rebalance_moves(const Config& cfg, const RunOptions& opts);
+
+// Names of this run's replication objects on a source.
+std::string slot_name(const std::string& run_id, const std::string& source);
+std::string publication_name(const std::string& run_id);
+
+}  // namespace sg::rebalance

@@ -1,0 +1,60 @@
+#include "rebalance/progress.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace sg::rebalance {
+
+Progress::Progress(uint32_t total_buckets, uint64_t estimated_rows)
+    : total_buckets_(total_buckets), estimated_rows_(estimated_rows), tty_(isatty(2) == 1) {}
+
+void Progress::copied(uint64_t rows_scanned, uint64_t rows_moved, uint64_t bytes_moved,
+                      double seconds) {
+    // Counters restart per source; a drop means a new source began.
+    if (rows_scanned < rows_scanned_ - base_scanned_) {
+        base_scanned_ = rows_scanned_;
+        base_moved_ = rows_moved_;
+        base_bytes_ = bytes_moved_;
+    }
+    rows_scanned_ = base_scanned_ + rows_scanned;
+    rows_moved_ = base_moved_ + rows_moved;
+    bytes_moved_ = base_bytes_ + bytes_moved;
+    copy_seconds_ = seconds;
+    show(false);
+}
+
+void Progress::switched(uint32_t buckets, uint64_t rows) {
+    buckets_done_ += buckets;
+    show(false);
+}
+
+void Progress::show(bool force) {
+    auto now = Clock::now();
+    if (!force && now - last_ < (tty_ ? std::chrono::milliseconds(200) : std::chrono::seconds(5)))
+        return;
+    last_ = now;
+    double elapsed = std::chrono::duration<double>(now - start_).count();
+    double mbps = elapsed > 0 ? bytes_moved_ / 1e6 / elapsed : 0;
+    double done = total_buckets_ ? double(buckets_done_) / total_buckets_ : 1;
+    std::string eta = done > 0 && done < 1 ? fmt::format("{:.0f}s", elapsed / done - elapsed) : "-";
+    std::string line = fmt::format(
+        "buckets {}/{} switched | rows scanned {} moved {} (~{} estimated) | {:.1f} MB/s | ETA {}",
+        buckets_done_, total_buckets_, rows_scanned_, rows_moved_, estimated_rows_, mbps, eta);
+    if (tty_) {
+        std::fprintf(stderr, "\r%s\x1b[K", line.c_str());
+        dirty_ = true;
+    } else {
+        spdlog::info("progress: {}", line);
+    }
+}
+
+void Progress::finish() {
+    show(true);
+    if (tty_ && dirty_) std::fputc('\n', stderr);
+    dirty_ = false;
+}
+
+}  // namespace sg::rebalance

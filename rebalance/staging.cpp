@@ -1,0 +1,156 @@
+#include "rebalance/staging.h"
+
+#include <fmt/format.h>
+
+namespace sg::rebalance {
+namespace {
+
+std::string stmt_name(const char* kind, size_t table) {
+    return fmt::format("sg_{}_{}", kind, table);
+}
+
+std::vector<const char*> param_values(const Tuple& row, const std::vector<int>& cols) {
+    std::vector<const char*> out;
+    for (int c : cols) {
+        const auto& v = row[static_cast<size_t>(c)];
+        out.push_back(v.kind == TupleColumn::Kind::Null ? nullptr : v.value.c_str());
+    }
+    return out;
+}
+
+Status exec_checked(PGconn* c, const std::string& label, PGresult* raw) {
+    Result r(raw);
+    auto st = PQresultStatus(raw);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return Ok{};
+    const char* state = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
+    return Error{state ? state : "08006", label + ": " + PQresultErrorMessage(raw)};
+}
+
+}  // namespace
+
+Status prepare_staging(SourceContext& ctx, bool reset) {
+    for (auto& t : ctx.targets) {
+        PGconn* c = t.conn.get();
+        for (size_t i = 0; i < ctx.tables.size(); ++i) {
+            const auto& tab = ctx.tables[i];
+            std::string real = quote_ident(c, tab.schema) + "." + quote_ident(c, tab.relname);
+            std::string stg = ctx.staging_ident(c, i);
+            std::string sql = fmt::format(
+                "CREATE TABLE IF NOT EXISTS {0} (LIKE {1} INCLUDING ALL);"
+                "ALTER TABLE {0} ADD COLUMN IF NOT EXISTS shardgate_bucket integer;"
+                "CREATE INDEX IF NOT EXISTS {2} ON {0} (shardgate_bucket);{3}",
+                stg, real, quote_ident(c, ctx.staging[i] + "_bucket"),
+                reset ? fmt::format("TRUNCATE {};", stg) : "");
+            auto r = exec(c, t.endpoint.label, sql);
+            if (!r) return r.error();
+        }
+    }
+    return Ok{};
+}
+
+Status drop_staging(SourceContext& ctx) {
+    for (auto& t : ctx.targets) {
+        for (size_t i = 0; i < ctx.tables.size(); ++i) {
+            auto r = exec(t.conn.get(), t.endpoint.label,
+                          "DROP TABLE IF EXISTS " + ctx.staging_ident(t.conn.get(), i));
+            if (!r) return r.error();
+        }
+    }
+    return Ok{};
+}
+
+Status StagingWriter::prepare(size_t target, size_t table) {
+    if (prepared_.size() != ctx_.targets.size())
+        prepared_.assign(ctx_.targets.size(), std::vector<bool>(ctx_.tables.size(), false));
+    if (prepared_[target][table]) return Ok{};
+    PGconn* c = ctx_.targets[target].conn.get();
+    const auto& tab = ctx_.tables[table];
+    std::string stg = ctx_.staging_ident(c, table);
+    std::string cols, vals, sets, pk, where;
+    for (size_t i = 0; i < tab.columns.size(); ++i) {
+        std::string q = quote_ident(c, tab.columns[i]);
+        cols += q + ", ";
+        vals += fmt::format("${}, ", i + 1);
+        sets += fmt::format("{0} = EXCLUDED.{0}, ", q);
+    }
+    for (size_t k = 0; k < tab.primary_key.size(); ++k) {
+        std::string q = quote_ident(c, tab.columns[tab.primary_key[k]]);
+        pk += (k ? ", " : "") + q;
+        where += fmt::format("{}{} = ${}", k ? " AND " : "", q, k + 1);
+    }
+    std::string upsert = fmt::format(
+        "INSERT INTO {} ({}shardgate_bucket) VALUES ({}${}) ON CONFLICT ({}) DO UPDATE SET "
+        "{}shardgate_bucket = EXCLUDED.shardgate_bucket",
+        stg, cols, vals, tab.columns.size() + 1, pk, sets);
+    const auto& label = ctx_.targets[target].endpoint.label;
+    Result r1(PQprepare(c, stmt_name("up", table).c_str(), upsert.c_str(), 0, nullptr));
+    if (PQresultStatus(r1.get()) != PGRES_COMMAND_OK)
+        return Error{"XX000", label + ": " + PQresultErrorMessage(r1.get())};
+    std::string del = fmt::format("DELETE FROM {} WHERE {}", stg, where);
+    Result r2(PQprepare(c, stmt_name("del", table).c_str(), del.c_str(), 0, nullptr));
+    if (PQresultStatus(r2.get()) != PGRES_COMMAND_OK)
+        return Error{"XX000", label + ": " + PQresultErrorMessage(r2.get())};
+    prepared_[target][table] = true;
+    return Ok{};
+}
+
+Status StagingWriter::upsert(size_t target, size_t table, const Tuple& row, int64_t bucket) {
+    if (auto p = prepare(target, table); !p) return p;
+    PGconn* c = ctx_.targets[target].conn.get();
+    const auto& tab = ctx_.tables[table];
+    const auto& label = ctx_.targets[target].endpoint.label;
+    bool unchanged = false;
+    for (const auto& v : row) unchanged = unchanged || v.kind == TupleColumn::Kind::Unchanged;
+    if (unchanged) {
+        // A TOASTed value the update did not touch is not in the stream: keep staging's copy.
+        std::string sets, where;
+        std::vector<int> cols;
+        for (size_t i = 0; i < row.size(); ++i) {
+            if (row[i].kind == TupleColumn::Kind::Unchanged) continue;
+            cols.push_back(static_cast<int>(i));
+            sets += fmt::format("{}{} = ${}", sets.empty() ? "" : ", ",
+                                quote_ident(c, tab.columns[i]), cols.size());
+        }
+        for (int k : tab.primary_key) {
+            cols.push_back(k);
+            where += fmt::format("{}{} = ${}", where.empty() ? "" : " AND ",
+                                 quote_ident(c, tab.columns[k]), cols.size());
+        }
+        std::string sql = fmt::format("UPDATE {} SET {} WHERE {}", ctx_.staging_ident(c, table),
+                                      sets, where);
+        auto values = param_values(row, cols);
+        return exec_checked(c, label,
+                            PQexecParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                         values.data(), nullptr, nullptr, 0));
+    }
+    std::vector<int> cols(row.size());
+    for (size_t i = 0; i < row.size(); ++i) cols[i] = static_cast<int>(i);
+    auto values = param_values(row, cols);
+    std::string b = std::to_string(bucket);
+    values.push_back(b.c_str());
+    return exec_checked(c, label,
+                        PQexecPrepared(c, stmt_name("up", table).c_str(),
+                                       static_cast<int>(values.size()), values.data(), nullptr,
+                                       nullptr, 0));
+}
+
+Status StagingWriter::remove(size_t target, size_t table, const Tuple& row) {
+    if (auto p = prepare(target, table); !p) return p;
+    PGconn* c = ctx_.targets[target].conn.get();
+    auto values = param_values(row, ctx_.tables[table].primary_key);
+    return exec_checked(c, ctx_.targets[target].endpoint.label,
+                        PQexecPrepared(c, stmt_name("del", table).c_str(),
+                                       static_cast<int>(values.size()), values.data(), nullptr,
+                                       nullptr, 0));
+}
+
+Status StagingWriter::truncate(size_t table) {
+    for (auto& t : ctx_.targets) {
+        auto r = exec(t.conn.get(), t.endpoint.label,
+                      "TRUNCATE " + ctx_.staging_ident(t.conn.get(), table));
+        if (!r) return r.error();
+    }
+    return Ok{};
+}
+
+}  // namespace sg::rebalance
