@@ -366,7 +366,8 @@ awaitable<void> Proxy::drain_and_stop() {
 }
 
 int run_proxy(Config cfg, const std::string& config_path) {
-    asio::io_context io(1);
+    // One thread runs the loop: the reactor needs no locking for socket operations.
+    asio::io_context io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
     Proxy proxy(io, std::move(cfg), config_path);
     if (std::string err = proxy.start(); !err.empty()) {
         spdlog::error("{}", err);

@@ -132,6 +132,20 @@ private:
     // kSplitBatch when its Binds target several shards (then `bind_shards` says which, in order).
     static constexpr int kSplitBatch = -2;
     static constexpr int kFanoutBatch = -3;  // one statement on several shards: `bind_shards` lists them
+    static constexpr int kInsertSplitBatch = -4;  // one multi-row INSERT split per shard: see insert_split_
+    // The extended-protocol multi-row INSERT being split: each shard gets an INSERT of its rows
+    // with the parameters renumbered.
+    struct InsertSplit {
+        std::shared_ptr<const router::Analysis> analysis;
+        std::string query;
+        std::vector<uint32_t> param_types;
+        std::string bind_body;  // the client's Bind (a copy: the batch buffer is reused)
+        std::vector<router::ShardRows> parts;
+        bool had_parse = false;
+        bool had_describe = false;
+    };
+    InsertSplit insert_split_;
+    awaitable<void> run_insert_split(const std::string& batch);
     awaitable<int> route_batch(std::string_view batch, bool sync, std::vector<int>& bind_shards);
     // Runs a batch whose Binds target several shards as consecutive per-shard pieces, each
     // ended by a Sync of the proxy's, presenting the client one reply stream and one RFQ.

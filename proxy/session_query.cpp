@@ -254,6 +254,10 @@ awaitable<void> Session::flush_batch(bool sync) {
         co_await run_split_batch(batch, bind_shards);
         co_return;
     }
+    if (shard == kInsertSplitBatch) {
+        co_await run_insert_split(batch);
+        co_return;
+    }
     if (shard == kFanoutBatch) {
         co_await wait_replies_out();
         release_server();
@@ -308,6 +312,104 @@ void Session::translate_frames(std::string& out, ServerConn& s, std::string_view
         translate_into(out, s, frame[0], frame);
         pos += len + 1;
     }
+}
+
+awaitable<void> Session::run_insert_split(const std::string& batch) {
+    InsertSplit& sp = insert_split_;
+    // Register the client's Parse (it is not sent as is: each shard gets its own INSERT), and
+    // find the statement's text and parameter types.
+    size_t pos = 0;
+    std::string_view bind_stmt;
+    {
+        wire::Bind b;
+        if (wire::decode(bytes_of(sp.bind_body), b).ok()) bind_stmt = b.statement;
+    }
+    std::string bind_stmt_name(bind_stmt);
+    while (pos + 5 <= batch.size()) {
+        size_t len = (size_t(uint8_t(batch[pos + 1])) << 24) | (size_t(uint8_t(batch[pos + 2])) << 16) |
+                     (size_t(uint8_t(batch[pos + 3])) << 8) | size_t(uint8_t(batch[pos + 4]));
+        std::string_view frame(batch.data() + pos, len + 1);
+        pos += len + 1;
+        if (frame[0] == 'D') sp.had_describe = true;
+        if (frame[0] != 'P') continue;
+        wire::Parse p;
+        if (!wire::decode(bytes_of(frame_body(frame)), p).ok()) continue;
+        sp.had_parse = true;
+        if (p.statement.empty()) {
+            unnamed_parse_.assign(frame);
+            ++unnamed_seq_;
+            unnamed_analysis_ = analysis_of(p.query);
+            unnamed_query_.assign(p.query);
+        } else {
+            ClientStatement st;
+            st.id = g_next_statement_id++;
+            st.analysis = analysis_of(p.query);
+            st.query.assign(p.query);
+            wire::Parse renamed = p;
+            std::string sname = fmt::format("sg{}", st.id);
+            renamed.statement = sname;
+            wire::MessageWriter w(st.parse_frame);
+            wire::encode(renamed, w);
+            statements_[std::string(p.statement)] = std::move(st);
+        }
+    }
+    // The statement's text and types: from its Parse frame (this batch's or an earlier one).
+    std::string parse_frame = bind_stmt_name.empty() ? unnamed_parse_ : std::string();
+    if (!bind_stmt_name.empty())
+        if (auto it = statements_.find(bind_stmt_name); it != statements_.end()) parse_frame = it->second.parse_frame;
+    wire::Parse orig;
+    if (parse_frame.size() < 5 || !wire::decode(bytes_of(frame_body(parse_frame)), orig).ok()) {
+        co_await error_and_ready("08P01", "the INSERT to split has no Parse the proxy knows of");
+        co_return;
+    }
+    sp.query.assign(orig.query);
+    sp.param_types = orig.param_types;
+    wire::Bind bind;
+    if (!wire::decode(bytes_of(sp.bind_body), bind).ok()) {
+        co_await error_and_ready("08P01", "invalid Bind message");
+        co_return;
+    }
+    // Per shard: Parse (unnamed) + Bind with its parameters + [Describe] + Execute + Sync.
+    std::map<uint16_t, std::string> frames;
+    for (const auto& part : sp.parts) {
+        router::RenderedInsert ri = router::render_insert_subset(*sp.analysis, sp.query, part.rows);
+        std::string out;
+        wire::MessageWriter w(out);
+        wire::Parse p;
+        p.query = ri.sql;
+        for (int old : ri.param_map)
+            p.param_types.push_back(old - 1 < static_cast<int>(sp.param_types.size()) ? sp.param_types[old - 1] : 0);
+        wire::encode(p, w);
+        wire::Bind b;
+        b.result_formats = bind.result_formats;
+        for (int old : ri.param_map) {
+            b.params.push_back(bind.params[old - 1]);
+            b.param_formats.push_back(static_cast<int16_t>(bind.param_format(old - 1)));
+        }
+        wire::encode(b, w);
+        if (sp.had_describe) wire::encode(wire::Describe{wire::Target::Portal, ""}, w);
+        wire::encode(wire::Execute{"", 0}, w);
+        w.empty_message('S');
+        frames[part.shard] = std::move(out);
+    }
+    std::vector<uint16_t> shards;
+    for (const auto& [shard, f] : frames) shards.push_back(shard);
+    co_await wait_replies_out();
+    release_server();
+    if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    std::string reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, [&](ServerConn& s) {
+        const std::string& f = frames[static_cast<uint16_t>(s.target().shard)];
+        // Mirror the replies the shard owes for these frames: Parse, Sync.
+        s.expect(ServerConn::Expect::ParseForward);
+        s.expect(ServerConn::Expect::Ready);
+        s.unnamed_owner() = {0, 0};
+        return f;
+    });
+    if (!sp.had_parse && !reply.empty() && reply[0] == '1') reply.erase(0, 5);  // the client sent no Parse
+    stats_merged(sp.query, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
+    forget_touched_buckets();
+    if (state_ == SessionState::Busy) transition(SessionState::Ready);
+    co_await send(reply);
 }
 
 awaitable<void> Session::run_split_batch(const std::string& batch, const std::vector<int>& bind_shards) {
@@ -463,10 +565,6 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
             // One statement on several shards: run it on each and merge, when it is the batch's
             // only statement and no transaction is open; a split INSERT needs the simple protocol.
             bool only_bind = binds_seen == 1 && count_frames(batch, 'B') == 1;
-            if (!r.insert_rows.empty() && r.insert_rows.size() > 1)
-                co_return co_await refuse("0A000",
-                                          "a multi-row INSERT whose rows belong to several shards must be sent with the "
-                                          "simple protocol, or as one INSERT per row");
             if (in_transaction())
                 co_return co_await refuse(
                     "0A000", fmt::format("this statement touches {} shards and a transaction is open; a transaction "
@@ -477,6 +575,13 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
                     "0A000", fmt::format("this statement needs {} shards; send it alone before a Sync (or with the "
                                          "simple protocol)",
                                          r.shards.size()));
+            if (r.insert_rows.size() > 1) {
+                insert_split_ = InsertSplit{};
+                insert_split_.analysis = a;
+                insert_split_.bind_body.assign(body);
+                insert_split_.parts = r.insert_rows;
+                co_return kInsertSplitBatch;
+            }
             bind_shards.assign(r.shards.begin(), r.shards.end());
             co_return kFanoutBatch;
         }

@@ -364,8 +364,14 @@ class ConsoleTest(OpsCase):
         self.assertEqual(config["proxy.port"], str(self.sg.port))
         self.assertEqual(config["sharding.bucket_bits"], "12")
 
-        [stats] = self.sg.admin("SHOW STATS", admin)
-        self.assertGreaterEqual(int(stats["queries"]), 2)
+        stats = self.sg.admin("SHOW STATS", admin)
+        per_user = [r for r in stats if r["scope"] == "user"]
+        self.assertEqual(len(per_user), 1, stats)
+        self.assertGreaterEqual(int(per_user[0]["queries"]), 2)
+        self.assertEqual(sorted(r["shard"] for r in stats if r["scope"] == "shard"), ["s0", "s1", "s2", "s3"])
+        [totals] = self.sg.admin("SHOW TOTALS", admin)
+        self.assertGreaterEqual(int(totals["queries"]), 2)
+        self.assertGreaterEqual(int(totals["clients_accepted"]), 1)
 
         with self.assertRaises(psycopg2.Error) as cm:
             self.sg.admin("SHOW NONSENSE", admin)
