@@ -154,15 +154,29 @@ void Session::on_ready(ServerConn& s, char status) {
 void Session::on_error(ServerConn&, std::string_view sqlstate) {
     ++proxy_.counters().errors;
     split_error_ = true;
-    if (!inflight_.empty() && inflight_.front().sqlstate.empty()) inflight_.front().sqlstate.assign(sqlstate);
+    if (inflight_count_ > 0) {
+        auto& front = inflight_ring_[inflight_head_];
+        if (front.sqlstate.empty()) front.sqlstate.assign(sqlstate);
+    }
 }
 
 void Session::stats_sent(std::string_view text, uint64_t param_hash, const std::vector<std::string>* params,
                          int shard) {
     if (!proxy_.stats().enabled()) return;
-    InflightRequest& r = inflight_.emplace_back();
+    if (inflight_count_ == inflight_ring_.size()) {
+        // Grow, keeping order: the oldest request first.
+        std::vector<InflightRequest> bigger(std::max<size_t>(4, inflight_ring_.size() * 2));
+        for (size_t i = 0; i < inflight_count_; ++i)
+            bigger[i] = std::move(inflight_ring_[(inflight_head_ + i) % inflight_ring_.size()]);
+        inflight_ring_ = std::move(bigger);
+        inflight_head_ = 0;
+    }
+    InflightRequest& r = inflight_ring_[(inflight_head_ + inflight_count_) % inflight_ring_.size()];
+    ++inflight_count_;
     r.text.assign(text);
     r.param_hash = param_hash;
+    r.sqlstate.clear();
+    r.params.clear();
     if (params && proxy_.config().stats.log_parameters) r.params = *params;
     r.start_ns = req_start_ns_ ? req_start_ns_ : now_ns();
     r.sent_ns = now_ns();
@@ -174,12 +188,13 @@ void Session::stats_sent(std::string_view text, uint64_t param_hash, const std::
 }
 
 void Session::stats_complete(ServerConn& s) {
-    if (inflight_.empty()) {
+    if (inflight_count_ == 0) {
         s.take_rows();
         return;
     }
-    InflightRequest r = std::move(inflight_.front());
-    inflight_.pop_front();
+    InflightRequest& r = inflight_ring_[inflight_head_];
+    inflight_head_ = (inflight_head_ + 1) % inflight_ring_.size();
+    --inflight_count_;
     int64_t end = std::chrono::duration_cast<std::chrono::nanoseconds>(s.ready_at().time_since_epoch()).count();
     stats::QueryEvent e;
     e.text = r.text;

@@ -198,7 +198,10 @@ private:
     bool split_piece_done_ = false;   // the running piece of a split batch got its RFQ
     bool split_error_ = false;        // a piece of a split batch failed
     bool touched_all_buckets_ = false;     // this transaction ran a statement on every bucket
-    std::deque<InflightRequest> inflight_;
+    // A ring of in-flight requests: slots (and their strings' buffers) are reused, so recording
+    // costs no allocation in steady state.
+    std::vector<InflightRequest> inflight_ring_;
+    size_t inflight_head_ = 0, inflight_count_ = 0;
     int64_t req_start_ns_ = 0;   // when the current request's first message was read
     int64_t pool_wait_ns_ = 0;   // time the current request waited for a server connection
     std::string batch_text_;     // statement text of the batch's first Bind (statistics)

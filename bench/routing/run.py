@@ -48,6 +48,9 @@ def main():
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--modes", default="simple,prepared")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--pool-size", type=int, default=0,
+                    help="server connections per shard (default: clients / shards, at least 2, so both "
+                         "setups run about as many PostgreSQL backends)")
     args = ap.parse_args()
     binary = os.environ.get("SHARDGATE_BIN", os.path.join(HERE, "..", "..", "build", "release", "shardgate"))
     work = tempfile.mkdtemp(prefix="sg-routing-bench-")
@@ -62,7 +65,9 @@ def main():
                 port = free_port()
                 cfg = pgcluster.write_shardgate_config(
                     os.path.join(work, f"{len(cluster.shards)}.toml"), cluster,
-                    proxy={"port": port, "pool_size": 20},
+                    proxy={"port": port,
+                           "pool_size": args.pool_size or max(2, args.clients // len(cluster.shards))},
+                    sharding={"map_file": f"shardmap-{len(cluster.shards)}.json"},
                     tables=[{"name": "pgbench_accounts", "shard_key": "aid", "key_type": "integer"}])
                 proc = ShardgateProcess(cfg, port, log_path=os.path.join(work, f"{len(cluster.shards)}.log"),
                                         binary=binary)

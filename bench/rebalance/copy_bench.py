@@ -1,0 +1,82 @@
+#!/usr/bin/python3
+"""Copy-phase throughput of `shardgate rebalance run` against a plain
+`COPY ... TO STDOUT | COPY ... FROM STDIN` between the same two shards, in one run.
+
+Two shards; ROWS rows (default 1,000,000) all on s0 under a one-shard map; the config then
+lists s1 too, so the rebalance moves half the buckets (and half the rows) to s1. The plain copy
+moves the whole table s0 -> s1 into a same-shaped table. Reported: rows/s and MB/s of both, the
+ratio (issue 6 target: >= 0.7), and the switch pause distribution.
+
+    SHARDGATE_BIN=build/shardgate [SHARDGATE_REBALANCE_BIN=...] \
+        PYTHONPATH=tests/harness /usr/bin/python3 bench/rebalance/copy_bench.py [ROWS]
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pgcluster
+from sgfixture import Proxy
+
+ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+DDL = "CREATE TABLE items (id bigint PRIMARY KEY, val text NOT NULL, n int NOT NULL);"
+
+
+def main():
+    rebalancer = os.environ.get("SHARDGATE_REBALANCE_BIN") or os.environ["SHARDGATE_BIN"]
+    with pgcluster.Cluster(2) as c:
+        for s in range(2):
+            c.psql(s, DDL + "CREATE TABLE items_plain (LIKE items INCLUDING ALL);")
+        c.psql(0, f"INSERT INTO items SELECT g, md5(g::text) || repeat('x', 40), g % 97 "
+                  f"FROM generate_series(1, {ROWS}) g; ANALYZE items;")
+        env0, env1 = c.env(0), c.env(1)
+
+        # Plain COPY between the same two shards, through pipes (what an operator would do).
+        t0 = time.monotonic()
+        out = subprocess.Popen(["psql", "-X", "-q", "-c", "COPY items TO STDOUT"],
+                               stdout=subprocess.PIPE, env=env0)
+        sink = subprocess.run(["psql", "-X", "-q", "-c", "COPY items_plain FROM STDIN"],
+                              stdin=out.stdout, env=env1, capture_output=True)
+        out.wait()
+        plain_s = time.monotonic() - t0
+        plain_bytes = int(c.psql(1, "SELECT sum(octet_length(t::text)) FROM "
+                                    "(SELECT id, val, n FROM items_plain) t")[0][0])
+        assert sink.returncode == 0, sink.stderr
+
+        tables = [{"name": "items", "kind": "sharded", "shard_key": "id", "key_type": "bigint"}]
+        p = Proxy(c, "copybench", tables=tables, shards=[0]).start()
+        p.stop()
+        p.shards = None
+        p.start()
+        try:
+            r = subprocess.run([rebalancer, "rebalance", "run", "--json", "-c", p.config_path],
+                               capture_output=True, text=True, timeout=3600)
+        finally:
+            p.stop()
+        assert r.returncode == 0, r.stderr[-3000:]
+        summary = json.loads(r.stdout)
+        m = re.search(r"copied (\d+) of (\d+) rows", r.stderr)
+        scanned = int(m.group(2)) if m else 0
+
+    plain_rows_s = ROWS / plain_s
+    plain_mb_s = plain_bytes / 1e6 / plain_s
+    moved_rows_s = summary["copy_rows_per_s"]
+    scan_rows_s = scanned / summary["copy_seconds"] if summary["copy_seconds"] else 0
+    print(f"rows on s0: {ROWS}")
+    print(f"plain COPY s0 -> s1:      {plain_rows_s:12,.0f} rows/s {plain_mb_s:8.1f} MB/s "
+          f"({plain_s:.2f} s)")
+    print(f"rebalance copy (moved):   {moved_rows_s:12,.0f} rows/s "
+          f"{summary['copy_mb_per_s']:8.1f} MB/s ({summary['rows_copied']} rows in "
+          f"{summary['copy_seconds']:.2f} s)")
+    print(f"rebalance copy (scanned): {scan_rows_s:12,.0f} rows/s")
+    print(f"ratio moved rows/s vs plain: {moved_rows_s / plain_rows_s:.2f}; "
+          f"scanned rows/s vs plain: {scan_rows_s / plain_rows_s:.2f}")
+    print(f"switches: {summary['switches']}, pause p50 {summary['pause_ms_p50']:.1f} ms, "
+          f"p99 {summary['pause_ms_p99']:.1f} ms, max {summary['pause_ms_max']:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
