@@ -1,8 +1,6 @@
 // `shardgate rebalance plan|run|status|verify`: command output on stdout (text or --json),
 // logs and progress on stderr. Exit codes: 0 done/consistent, 1 a check failed or the run
 // stopped with an error, 2 bad usage.
-#include "cli/rebalance.h"
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -11,6 +9,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli/rebalance.h"
 #include "rebalance/estimate.h"
 #include "rebalance/journal.h"
 #include "rebalance/leftovers.h"
@@ -100,8 +99,8 @@ int cmd_plan(const Config& cfg, const RebalanceOptions& o) {
                                  m.buckets.size(), (*est)[i].rows, (*est)[i].bytes / 1e6,
                                  abbreviated(m.buckets));
     }
-    std::cout << fmt::format("{:<21} {:>8} {:>12.0f} {:>10.1f}\n", "total",
-                             plan->moved_buckets(), rows, bytes / 1e6);
+    std::cout << fmt::format("{:<21} {:>8} {:>12.0f} {:>10.1f}\n", "total", plan->moved_buckets(),
+                             rows, bytes / 1e6);
     return 0;
 }
 
@@ -123,12 +122,18 @@ int cmd_run(const Config& cfg, const RebalanceOptions& o) {
     double p50 = percentile(s->pause_ms, 0.5), p99 = percentile(s->pause_ms, 0.99);
     double mx = s->pause_ms.empty() ? 0 : *std::max_element(s->pause_ms.begin(), s->pause_ms.end());
     if (o.json) {
-        std::cout << json{{"buckets", s->buckets},          {"rows_switched", s->rows},
-                          {"rows_copied", s->rows_copied},  {"bytes_copied", s->bytes_copied},
-                          {"copy_seconds", s->copy_seconds}, {"copy_rows_per_s", rate_rows},
-                          {"copy_mb_per_s", rate_mb},        {"switches", s->pause_ms.size()},
-                          {"pause_ms_p50", p50},             {"pause_ms_p99", p99},
-                          {"pause_ms_max", mx},              {"aborted_switches", s->aborted_switches},
+        std::cout << json{{"buckets", s->buckets},
+                          {"rows_switched", s->rows},
+                          {"rows_copied", s->rows_copied},
+                          {"bytes_copied", s->bytes_copied},
+                          {"copy_seconds", s->copy_seconds},
+                          {"copy_rows_per_s", rate_rows},
+                          {"copy_mb_per_s", rate_mb},
+                          {"switches", s->pause_ms.size()},
+                          {"pause_ms_p50", p50},
+                          {"pause_ms_p99", p99},
+                          {"pause_ms_max", mx},
+                          {"aborted_switches", s->aborted_switches},
                           {"resumed", s->resumed}}
                          .dump(2)
                   << "\n";
@@ -142,9 +147,8 @@ int cmd_run(const Config& cfg, const RebalanceOptions& o) {
         "rebalance done{}: {} buckets, {} rows switched; copy {} rows / {:.1f} MB in {:.2f} s "
         "({:.0f} rows/s, {:.1f} MB/s); {} switches, pause p50 {:.1f} ms, p99 {:.1f} ms, max "
         "{:.1f} ms; {} aborted and retried\n",
-        s->resumed ? " (resumed)" : "", s->buckets, s->rows, s->rows_copied,
-        s->bytes_copied / 1e6, s->copy_seconds, rate_rows, rate_mb, s->pause_ms.size(), p50, p99,
-        mx, s->aborted_switches);
+        s->resumed ? " (resumed)" : "", s->buckets, s->rows, s->rows_copied, s->bytes_copied / 1e6,
+        s->copy_seconds, rate_rows, rate_mb, s->pause_ms.size(), p50, p99, mx, s->aborted_switches);
     return 0;
 }
 
@@ -168,8 +172,11 @@ int cmd_status(const Config& cfg, const RebalanceOptions& o) {
         if (j->has_value()) out["run"] = json::parse(rb::journal_to_json(**j));
         json objs = json::array();
         for (const auto& obj : *objects)
-            objs.push_back({{"shard", obj.shard}, {"kind", obj.kind}, {"name", obj.name},
-                            {"active", obj.active}, {"leaked", !owned(obj)}});
+            objs.push_back({{"shard", obj.shard},
+                            {"kind", obj.kind},
+                            {"name", obj.name},
+                            {"active", obj.active},
+                            {"leaked", !owned(obj)}});
         out["objects"] = objs;
         std::cout << out.dump(2) << "\n";
         return 0;
@@ -178,20 +185,19 @@ int cmd_status(const Config& cfg, const RebalanceOptions& o) {
         std::cout << "no rebalance journal at " << path << "\n";
     } else {
         const auto& jr = **j;
-        std::cout << fmt::format("rebalance {} ({}), planned from map v{}, journal {}\n",
-                                 jr.run_id, jr.finished ? "finished" : "interrupted or running",
+        std::cout << fmt::format("rebalance {} ({}), planned from map v{}, journal {}\n", jr.run_id,
+                                 jr.finished ? "finished" : "interrupted or running",
                                  jr.start_version, path);
         for (const auto& m : jr.moves)
             std::cout << fmt::format("  {} -> {}: {}/{} buckets switched, phase {}\n", m.source,
                                      m.target, m.switched.size(), m.buckets.size(),
                                      rb::to_string(m.phase));
-        if (jr.pending)
+        if (jr.pending && !jr.finished)
             std::cout << fmt::format(
-                "  switch {} of {} buckets {} -> {} was in progress ({}); `rebalance run` will "
-                "{} it\n",
-                jr.pending->gid, jr.pending->buckets.size(), jr.pending->source,
-                jr.pending->target, jr.pending->decided ? "decided" : "not decided",
-                jr.pending->decided ? "finish" : "roll back");
+                "  switch {} of {} buckets {} -> {} may have been in progress: `rebalance run` "
+                "commits it if the map already assigns them to {}, and rolls it back otherwise\n",
+                jr.pending->gid, jr.pending->buckets.size(), jr.pending->source, jr.pending->target,
+                jr.pending->target);
         if (!jr.pause_ms.empty())
             std::cout << fmt::format("  {} switches, pause p50 {:.1f} ms, p99 {:.1f} ms\n",
                                      jr.pause_ms.size(), percentile(jr.pause_ms, 0.5),
@@ -219,20 +225,24 @@ int cmd_verify(const Config& cfg, const RebalanceOptions& o) {
         for (const auto& t : r->tables) {
             json shards = json::array();
             for (const auto& s : t.shards)
-                shards.push_back({{"shard", s.shard}, {"rows", s.rows},
+                shards.push_back({{"shard", s.shard},
+                                  {"rows", s.rows},
                                   {"misplaced", s.misplaced},
                                   {"checksum", fmt::format("{:016x}", s.checksum)}});
-            tables.push_back({{"table", t.table}, {"sharded", t.sharded}, {"rows", t.rows},
-                              {"misplaced", t.misplaced},
-                              {"checksum", fmt::format("{:016x}", t.sharded ? t.checksum
-                                                                   : t.shards.empty() ? 0
-                                                                   : t.shards[0].checksum)},
-                              {"reference_consistent", t.reference_consistent},
-                              {"shards", shards}});
+            tables.push_back(
+                {{"table", t.table},
+                 {"sharded", t.sharded},
+                 {"rows", t.rows},
+                 {"misplaced", t.misplaced},
+                 {"checksum", fmt::format("{:016x}", t.sharded          ? t.checksum
+                                                     : t.shards.empty() ? 0
+                                                                        : t.shards[0].checksum)},
+                 {"reference_consistent", t.reference_consistent},
+                 {"shards", shards}});
         }
-        std::cout << json{{"map_version", r->map_version}, {"ok", r->ok()}, {"tables", tables}}
-                         .dump(2)
-                  << "\n";
+        std::cout
+            << json{{"map_version", r->map_version}, {"ok", r->ok()}, {"tables", tables}}.dump(2)
+            << "\n";
         return r->ok() ? 0 : 1;
     }
     std::cout << fmt::format("map v{}\n", r->map_version);
@@ -263,22 +273,24 @@ void add_rebalance_options(CLI::App* sub, RebalanceOptions& o) {
     sub->add_option("--max-pause-ms", o.max_pause_ms,
                     "bound on the write pause of one bucket switch (default 100)")
         ->check(CLI::Range(10, 60000));
-    sub->add_option("--parallel", o.parallel, "sources copied at once (default 1)")
+    sub->add_option("--parallel", o.parallel,
+                    "accepted for compatibility; this build moves one source shard at a time")
         ->check(CLI::Range(1, 64));
     sub->add_option_function<std::vector<std::string>>(
-           "--weight",
-           [&o](const std::vector<std::string>& specs) {
-               for (const auto& s : specs) {
-                   auto eq = s.find('=');
-                   if (eq == std::string::npos) throw CLI::ValidationError("--weight", "expected NAME=W");
-                   try {
-                       o.weights[s.substr(0, eq)] = std::stod(s.substr(eq + 1));
-                   } catch (const std::exception&) {
-                       throw CLI::ValidationError("--weight", "W in " + s + " is not a number");
-                   }
-               }
-           },
-           "relative share of a shard, NAME=W (default 1; repeat)");
+        "--weight",
+        [&o](const std::vector<std::string>& specs) {
+            for (const auto& s : specs) {
+                auto eq = s.find('=');
+                if (eq == std::string::npos)
+                    throw CLI::ValidationError("--weight", "expected NAME=W");
+                try {
+                    o.weights[s.substr(0, eq)] = std::stod(s.substr(eq + 1));
+                } catch (const std::exception&) {
+                    throw CLI::ValidationError("--weight", "W in " + s + " is not a number");
+                }
+            }
+        },
+        "relative share of a shard, NAME=W (default 1; repeat)");
     sub->add_flag("--json", o.json, "print JSON");
     sub->add_option("--state-dir", o.state_dir, "journal directory (default: the map file's)");
     sub->add_option("--proxy", o.proxies,

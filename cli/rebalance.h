@@ -2,7 +2,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <map>
 #include <string>
 #include <vector>
@@ -19,7 +18,7 @@ struct RebalanceOptions {
     int parallel = 1;
     std::map<std::string, double> weights;
     bool json = false;
-    std::string state_dir;  // journal location; default next to the map file
+    std::string state_dir;             // journal location; default next to the map file
     std::vector<std::string> proxies;  // extra proxies (host:port) besides [proxy]
 };
 

@@ -287,10 +287,11 @@ void Session::forget_touched_buckets() {
     touched_buckets_.clear();
 }
 
-awaitable<void> Session::hold_for_paused_buckets(const router::Analysis& a, const router::Route& r) {
+awaitable<bool> Session::hold_for_paused_buckets(const router::Analysis& a, const router::Route& r) {
     // Only sharded rows move; reference and unsharded tables are never paused.
-    if (a.placement != router::Placement::Sharded) co_return;
+    if (a.placement != router::Placement::Sharded) co_return false;
     bool all = r.keys.empty();
+    bool waited = false;
     for (;;) {
         bool blocked = false;
         if (proxy_.any_bucket_paused()) {
@@ -299,10 +300,12 @@ awaitable<void> Session::hold_for_paused_buckets(const router::Analysis& a, cons
                 if (proxy_.bucket_paused(k.bucket)) blocked = true;
         }
         if (!blocked) break;
+        waited = true;
         co_await proxy_.wait_buckets_resumed();
     }
     if (all) touched_all_buckets_ = true;
     for (const auto& k : r.keys) touched_buckets_.push_back(k.bucket);
+    co_return waited;
 }
 
 void Session::on_lost(ServerConn& s, const std::string& why) {

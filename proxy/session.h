@@ -111,8 +111,10 @@ private:
     char transaction_status() const;
     router::RouterContext router_context() const;
     // The buckets a routed statement touches; waits while any of them is paused, then counts
-    // them as touched by the current transaction.
-    awaitable<void> hold_for_paused_buckets(const router::Analysis& a, const router::Route& r);
+    // them as touched by the current transaction. Returns true when it waited: the map may have
+    // changed meanwhile, so the caller must route again (a held statement must never run on
+    // the old owner of a bucket that moved).
+    awaitable<bool> hold_for_paused_buckets(const router::Analysis& a, const router::Route& r);
     void forget_touched_buckets();
     // Statistics: a request sent to one shard (completed at its ReadyForQuery), or one the
     // proxy ran on several shards and merged itself (`reply` is what the client got).

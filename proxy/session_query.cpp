@@ -560,7 +560,8 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         using K = router::Route::Kind;
         if (r.kind == K::Error) co_return co_await refuse(r.error.sqlstate, r.error.message);
         if (r.kind == K::Local || r.kind == K::Session) continue;
-        co_await hold_for_paused_buckets(*a, r);
+        bool held = co_await hold_for_paused_buckets(*a, r);
+        if (held) r = router::route(*a, params, proxy_.shard_map(), router_context());
         if (r.shards.size() != 1) {
             // One statement on several shards: run it on each and merge, when it is the batch's
             // only statement and no transaction is open; a split INSERT needs the simple protocol.
@@ -781,7 +782,11 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         r = router::route(*analysis, {}, proxy_.shard_map(), router_context());
     }
     const router::Analysis& a = *analysis;
-    if (r.kind != K::Error && r.kind != K::Local && r.kind != K::Session) co_await hold_for_paused_buckets(a, r);
+    bool held = false;
+    if (r.kind != K::Error && r.kind != K::Local && r.kind != K::Session) held = co_await hold_for_paused_buckets(a, r);
+    if (held)
+        r = used_shape_ ? router::route(a, shape_params_, proxy_.shard_map(), router_context())
+                        : router::route(a, {}, proxy_.shard_map(), router_context());
     switch (r.kind) {
         case K::Error: co_await error_and_ready(r.error.sqlstate, r.error.message); co_return;
         case K::Local: co_await handle_local(a); co_return;

@@ -18,7 +18,7 @@ struct TargetConn {
 };
 
 struct SourceContext {
-    std::string source;          // shard name
+    std::string source;  // shard name
     Endpoint source_endpoint;
     std::vector<TableInfo> tables;
     int bucket_bits = 12;

@@ -15,8 +15,8 @@ constexpr size_t kFlushBytes = 256 * 1024;
 Status put(TargetConn& t, std::string& buf) {
     if (buf.empty()) return Ok{};
     if (PQputCopyData(t.conn.get(), buf.data(), static_cast<int>(buf.size())) != 1)
-        return Error{"08006", t.endpoint.label + ": COPY into staging failed: " +
-                                  PQerrorMessage(t.conn.get())};
+        return Error{"08006", t.endpoint.label +
+                                  ": COPY into staging failed: " + PQerrorMessage(t.conn.get())};
     buf.clear();
     return Ok{};
 }
@@ -48,8 +48,8 @@ Status copy_table(SourceContext& ctx, PGconn* source, size_t ti, CopyStats& stat
         if (failed.ok()) {
             std::string_view body = line.substr(0, line.size() - 1);  // drop '\n'
             auto key = copy_text_field(body, t.key_column);
-            int64_t bucket = ctx.bucket_of(t, key ? std::optional<std::string_view>(*key)
-                                                  : std::nullopt);
+            int64_t bucket =
+                ctx.bucket_of(t, key ? std::optional<std::string_view>(*key) : std::nullopt);
             int target = bucket < 0 ? -1 : ctx.target_of_bucket[static_cast<size_t>(bucket)];
             if (target >= 0) {
                 auto& buf = bufs[static_cast<size_t>(target)];
@@ -62,8 +62,9 @@ Status copy_table(SourceContext& ctx, PGconn* source, size_t ti, CopyStats& stat
         PQfreemem(row);
         if (stats.rows_scanned % 65536 == 0) progress(stats);
     }
-    if (n == -2) failed = Error{"08006", ctx.source_endpoint.label + ": COPY failed: " +
-                                             PQerrorMessage(source)};
+    if (n == -2)
+        failed =
+            Error{"08006", ctx.source_endpoint.label + ": COPY failed: " + PQerrorMessage(source)};
     if (auto st = finish_copy(source, ctx.source_endpoint.label); !st && failed.ok()) failed = st;
     for (size_t i = 0; i < ctx.targets.size(); ++i) {
         auto& tg = ctx.targets[i];
@@ -96,8 +97,7 @@ Expected<CopyStats> copy_moving_rows(SourceContext& ctx, PGconn* source,
                                      const std::function<void(const CopyStats&)>& progress) {
     auto start = std::chrono::steady_clock::now();
     std::string begin = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
-    if (!snapshot.empty())
-        begin += "; SET TRANSACTION SNAPSHOT " + quote_literal(source, snapshot);
+    if (!snapshot.empty()) begin += "; SET TRANSACTION SNAPSHOT " + quote_literal(source, snapshot);
     if (auto r = exec(source, ctx.source_endpoint.label, begin); !r) return r.error();
     CopyStats stats;
     for (size_t i = 0; i < ctx.tables.size(); ++i) {

@@ -2,11 +2,10 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-
-#include <unistd.h>
 
 #include "rebalance/crash_point.h"
 #include "rebalance/planner.h"
@@ -81,13 +80,13 @@ Status delete_on_source(SourceContext& ctx, PGconn* c,
                             real, pk),
                 {moved[i].second});
             std::string keys = gone && PQntuples(gone->get()) ? PQgetvalue(gone->get(), 0, 0) : "";
-            return Error{"XX000",
-                         fmt::format("{}: table {}: staging had {} rows of the group but the "
-                                     "source deleted {} (staged keys missing on the source: {}); "
-                                     "the switch is rolled back. Were rows written to the shard "
-                                     "directly, bypassing the proxy?",
-                                     ctx.source_endpoint.label, t.name, moved[i].first, deleted,
-                                     keys)};
+            return Error{
+                "XX000",
+                fmt::format("{}: table {}: staging had {} rows of the group but the "
+                            "source deleted {} (staged keys missing on the source: {}); "
+                            "the switch is rolled back. Were rows written to the shard "
+                            "directly, bypassing the proxy?",
+                            ctx.source_endpoint.label, t.name, moved[i].first, deleted, keys)};
         }
     }
     return Ok{};
@@ -139,12 +138,16 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
 
     // Catch up before pausing, so the fence has little to wait for.
     if (auto st = stream.drain(); !st) return st.error();
+    // What a resumed run must settle if we die inside the switch; written before the pause so
+    // no fsync of it counts against the bound.
+    env.journal.pending = PendingSwitch{ctx.source, ctx.targets[target].shard, buckets, token};
+    if (auto st = save_journal(env.journal, env.journal_path); !st) return st.error();
+    const auto paused = Clock::now();  // clients wait from the PAUSE on, drain included
     if (auto st = env.proxies.pause(runs, std::max(5, env.max_pause_ms / 3)); !st) {
         if (st.error().sqlstate != "57014") return st.error();
         res.reason = "in-flight transactions did not drain within the bound";
         return res;
     }
-    const auto paused = Clock::now();
     auto abort = [&](std::string why, bool prepared) -> Expected<SwitchResult> {
         rollback(tc, token, prepared);
         rollback(source, token, prepared);
@@ -163,9 +166,6 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
     if (!*seen) return abort("catch-up did not reach the fence within the bound", false);
     const double fence_ms = ms_since(paused);
 
-    env.journal.pending =
-        PendingSwitch{ctx.source, ctx.targets[target].shard, buckets, token, 0, false};
-    if (auto st = save_journal(env.journal, env.journal_path); !st) return st.error();
     const std::string arr = int_array(buckets);
     if (auto r = exec(tc, tlabel, "BEGIN"); !r) return r.error();
     auto moved = move_on_target(ctx, tc, tlabel, arr);
@@ -191,13 +191,10 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
     const double moved_ms = ms_since(paused);
     if (moved_ms > bound * 0.8) return abort("the move took too long for the bound", true);
 
-    auto map = router::load_or_create(env.cfg.map_path(), env.cfg);
-    if (!map) return abort("map: " + map.error().message, true);
-    env.journal.pending->map_version = map->version() + 1;
-    env.journal.pending->decided = true;
-    if (auto st = save_journal(env.journal, env.journal_path); !st)
-        return abort("journal: " + st.error().message, true);
-
+    // The decision is the map file itself: once it assigns the group to the target, a resumed
+    // run commits both prepared transactions; before that it rolls them back. One fsync.
+    auto version = publish_assignment(env.cfg, buckets, ctx.targets[target].shard);
+    if (!version) return abort("map: " + version.error().message, true);
     crash_point("switch-decided");
     // Decided: from here on only forward. A failure leaves the journal to finish the job.
     if (auto r = exec(tc, tlabel, "COMMIT PREPARED '" + token + "'"); !r) return r.error();
@@ -205,8 +202,6 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
         return r.error();
     const double committed_ms = ms_since(paused);
     crash_point("switch-committed");
-    auto version = publish_assignment(env.cfg, buckets, ctx.targets[target].shard);
-    if (!version) return version.error();
     // A proxy that has not acknowledged the new map must not serve these buckets: on a reload
     // failure the pause stays and the run stops.
     if (auto st = env.proxies.reload(*version); !st) return st.error();
@@ -222,16 +217,32 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
     env.journal.pending.reset();
     env.journal.pause_ms.push_back(res.pause_ms);
     if (auto st = save_journal(env.journal, env.journal_path); !st) return st.error();
-    spdlog::info("switched {} buckets {} -> {}: {} rows, map v{}, pause {:.1f} ms (fence at "
-                 "{:.1f}, moved at {:.1f}, committed at {:.1f}; {:.1f} ms with the drain)",
-                 buckets.size(), ctx.source, ctx.targets[target].shard, res.rows, *version,
-                 res.pause_ms, fence_ms, moved_ms, committed_ms, ms_since(start));
+    spdlog::info(
+        "switched {} buckets {} -> {}: {} rows, map v{}, pause {:.1f} ms (fence at "
+        "{:.1f}, moved at {:.1f}, committed at {:.1f}; {:.1f} ms with the drain)",
+        buckets.size(), ctx.source, ctx.targets[target].shard, res.rows, *version, res.pause_ms,
+        fence_ms, moved_ms, committed_ms, ms_since(start));
     return res;
+}
+
+// Whether the map file assigns every bucket of the pending switch to its target.
+Expected<bool> pending_decided(const Config& cfg, const PendingSwitch& p) {
+    auto map = router::load_or_create(cfg.map_path(), cfg);
+    if (!map) return map.error();
+    int idx = map->shard_index(p.target);
+    for (uint32_t b : p.buckets)
+        if (b >= map->bucket_count() || map->shard_of_bucket(b) != idx) return false;
+    return !p.buckets.empty();
 }
 
 Status resolve_pending(CutoverEnv& env) {
     auto& j = env.journal;
-    const bool decided = j.pending && j.pending->decided;
+    bool decided = false;
+    if (j.pending) {
+        auto d = pending_decided(env.cfg, *j.pending);
+        if (!d) return d.error();
+        decided = *d;
+    }
     const std::string prefix = "sg_rb_" + j.run_id + "_";
     for (const auto& shard : env.cfg.shards) {
         Endpoint ep = shard_endpoint(env.cfg, shard);

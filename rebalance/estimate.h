@@ -17,7 +17,6 @@ struct MoveEstimate {
 };
 
 // One estimate per plan.moves entry. `exact` counts rows with count(*) instead of reltuples.
-Expected<std::vector<MoveEstimate>> estimate_moves(const Config& cfg, const Plan& plan,
-                                                   bool exact);
+Expected<std::vector<MoveEstimate>> estimate_moves(const Config& cfg, const Plan& plan, bool exact);
 
 }  // namespace sg::rebalance

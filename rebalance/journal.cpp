@@ -24,8 +24,11 @@ Error journal_error(const std::string& where, const std::string& problem) {
 constexpr const char* kPhaseNames[] = {"planned", "copied", "caught-up", "switched", "cleaned"};
 
 json move_to_json(const MoveState& m) {
-    return {{"source", m.source}, {"target", m.target},         {"buckets", m.buckets},
-            {"switched", m.switched}, {"phase", to_string(m.phase)}};
+    return {{"source", m.source},
+            {"target", m.target},
+            {"buckets", m.buckets},
+            {"switched", m.switched},
+            {"phase", to_string(m.phase)}};
 }
 
 bool write_all(int fd, std::string_view data) {
@@ -55,7 +58,8 @@ std::optional<Phase> parse_phase(std::string_view s) {
 std::string Journal::staging_table(const std::string& table, const std::string& source) const {
     // One staging table per (table, source) on the target: cleaning one source's move never
     // touches rows another source is still streaming in.
-    std::string base = table.substr(table.rfind('.') == std::string::npos ? 0 : table.rfind('.') + 1);
+    std::string base =
+        table.substr(table.rfind('.') == std::string::npos ? 0 : table.rfind('.') + 1);
     return "shardgate_staging_" + base + "_" + source;
 }
 
@@ -69,14 +73,18 @@ std::string journal_to_json(const Journal& j) {
     json sources = json::object();
     for (const auto& [name, s] : j.sources)
         sources[name] = {{"slot", s.slot}, {"publication", s.publication}};
-    json out = {{"format", 1},          {"run_id", j.run_id},   {"start_version", j.start_version},
-                {"bucket_bits", j.bucket_bits}, {"moves", moves}, {"sources", sources},
-                {"pause_ms", j.pause_ms},       {"finished", j.finished}};
+    json out = {{"format", 1},
+                {"run_id", j.run_id},
+                {"start_version", j.start_version},
+                {"bucket_bits", j.bucket_bits},
+                {"moves", moves},
+                {"sources", sources},
+                {"pause_ms", j.pause_ms},
+                {"finished", j.finished}};
     if (j.pending) {
         const auto& p = *j.pending;
-        out["pending"] = {{"source", p.source},   {"target", p.target},
-                          {"buckets", p.buckets}, {"gid", p.gid},
-                          {"map_version", p.map_version}, {"decided", p.decided}};
+        out["pending"] = {
+            {"source", p.source}, {"target", p.target}, {"buckets", p.buckets}, {"gid", p.gid}};
     }
     return out.dump(1) + "\n";
 }
@@ -107,12 +115,9 @@ router::Expected<Journal> journal_from_json(std::string_view text, const std::st
                                  s.at("publication").get<std::string>()};
         if (j.contains("pending")) {
             const auto& p = j["pending"];
-            out.pending = PendingSwitch{p.at("source").get<std::string>(),
-                                        p.at("target").get<std::string>(),
-                                        p.at("buckets").get<std::vector<uint32_t>>(),
-                                        p.at("gid").get<std::string>(),
-                                        p.at("map_version").get<uint64_t>(),
-                                        p.at("decided").get<bool>()};
+            out.pending = PendingSwitch{
+                p.at("source").get<std::string>(), p.at("target").get<std::string>(),
+                p.at("buckets").get<std::vector<uint32_t>>(), p.at("gid").get<std::string>()};
         }
         out.pause_ms = j.value("pause_ms", std::vector<double>{});
         out.finished = j.value("finished", false);

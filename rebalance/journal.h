@@ -38,20 +38,19 @@ struct SourceState {
     bool operator==(const SourceState&) const = default;
 };
 
-// A switch between PREPARE and the map write. `decided` is set (and journaled) only once both
-// sides are prepared: before it a resumed run rolls both back, after it it commits both.
+// A switch in progress, journaled before its pause. Its outcome is decided by the map file: a
+// resumed run commits the prepared transactions `gid` when the map assigns `buckets` to
+// `target`, and rolls them back otherwise (the map write is the commit point).
 struct PendingSwitch {
     std::string source, target;
     std::vector<uint32_t> buckets;
-    std::string gid;            // prepared transaction id, the same on both shards
-    uint64_t map_version = 0;   // the version that assigns `buckets` to `target`
-    bool decided = false;
+    std::string gid;  // prepared transaction id, the same on both shards
     bool operator==(const PendingSwitch&) const = default;
 };
 
 struct Journal {
-    std::string run_id;         // short token naming this run's slots and publications
-    uint64_t start_version = 0; // the map version the plan was made from
+    std::string run_id;          // short token naming this run's slots and publications
+    uint64_t start_version = 0;  // the map version the plan was made from
     int bucket_bits = 0;
     std::vector<MoveState> moves;
     std::map<std::string, SourceState> sources;

@@ -18,7 +18,7 @@
 namespace sg::rebalance {
 namespace {
 
-constexpr int kMaxAbortsInARow = 30;
+constexpr int kMaxAbortsInARow = 100;  // with the backoff below, about a minute and a half
 constexpr uint32_t kMaxGroup = 256;
 
 std::string sanitize(const std::string& s) {
@@ -27,7 +27,9 @@ std::string sanitize(const std::string& s) {
     return out;
 }
 
-Status save(const Journal& j, const RunOptions& o) { return save_journal(j, o.journal_path); }
+Status save(const Journal& j, const RunOptions& o) {
+    return save_journal(j, o.journal_path);
+}
 
 // A fresh journal from the plan over the current map.
 Expected<Journal> start_journal(const Config& cfg, const RunOptions& opts) {
@@ -40,8 +42,11 @@ Expected<Journal> start_journal(const Config& cfg, const RunOptions& opts) {
     j.start_version = map->version();
     j.bucket_bits = map->bucket_bits();
     for (const auto& m : plan->moves)
-        j.moves.push_back({plan->shard_names[m.source], plan->shard_names[m.target], m.buckets,
-                           {}, Phase::Planned});
+        j.moves.push_back({plan->shard_names[m.source],
+                           plan->shard_names[m.target],
+                           m.buckets,
+                           {},
+                           Phase::Planned});
     return j;
 }
 
@@ -49,7 +54,12 @@ class SourceMover {
 public:
     SourceMover(const Config& cfg, const RunOptions& opts, Journal& j, CutoverEnv& env,
                 Progress& progress, RunSummary& summary, std::string source)
-        : cfg_(cfg), opts_(opts), j_(j), env_(env), progress_(progress), summary_(summary),
+        : cfg_(cfg),
+          opts_(opts),
+          j_(j),
+          env_(env),
+          progress_(progress),
+          summary_(summary),
           source_(std::move(source)) {}
 
     Status run();
@@ -110,7 +120,8 @@ Status SourceMover::open_context() {
     for (size_t i : my_moves()) {
         const auto& mv = j_.moves[i];
         const ShardConfig* dst = cfg_.find_shard(mv.target);
-        if (!dst) return Error{"22023", "journal names shard " + mv.target + ", absent from the config"};
+        if (!dst)
+            return Error{"22023", "journal names shard " + mv.target + ", absent from the config"};
         TargetConn tc{mv.target, shard_endpoint(cfg_, *dst), nullptr};
         auto tconn = connect(tc.endpoint);
         if (!tconn) return tconn.error();
@@ -151,9 +162,10 @@ Expected<Conn> SourceMover::create_slot_and_copy() {
     for (const auto& t : ctx_.tables)
         tables += (tables.empty() ? "" : ", ") + quote_ident(c, t.schema) + "." +
                   quote_ident(c, t.relname);
-    auto pub = exec(c, label,
-                    fmt::format("DROP PUBLICATION IF EXISTS {0}; CREATE PUBLICATION {0} FOR TABLE {1}",
-                                quote_ident(c, names.publication), tables));
+    auto pub =
+        exec(c, label,
+             fmt::format("DROP PUBLICATION IF EXISTS {0}; CREATE PUBLICATION {0} FOR TABLE {1}",
+                         quote_ident(c, names.publication), tables));
     if (!pub) return pub.error();
     if (auto st = prepare_staging(ctx_, /*reset=*/true); !st) return st.error();
 
@@ -210,20 +222,24 @@ Status SourceMover::switch_all(ChangeStream& stream) {
                 summary_.rows += r->rows;
                 summary_.pause_ms.push_back(r->pause_ms);
                 progress_.switched(static_cast<uint32_t>(left.size()), r->rows);
-                if (r->pause_ms < opts_.max_pause_ms / 4.0) group = std::min(group * 2, kMaxGroup);
+                // Aim at half the bound: the pause grows with the rows of the group.
+                double ratio =
+                    std::clamp(0.5 * opts_.max_pause_ms / std::max(r->pause_ms, 1.0), 0.5, 2.0);
+                group = std::clamp<uint32_t>(uint32_t(group * ratio), 1, kMaxGroup);
                 continue;
             }
             ++summary_.aborted_switches;
-            spdlog::warn("switch of {} bucket(s) {} -> {} aborted ({}); old owner keeps serving, "
-                         "retrying with a smaller group",
-                         left.size(), source_, mv.target, r->reason);
+            spdlog::warn(
+                "switch of {} bucket(s) {} -> {} aborted ({}); old owner keeps serving, "
+                "retrying with a smaller group",
+                left.size(), source_, mv.target, r->reason);
             group = std::max<uint32_t>(1, group / 2);
             if (++aborts >= kMaxAbortsInARow)
                 return Error{"57014", fmt::format("{} consecutive switches {} -> {} could not "
                                                   "finish within --max-pause-ms {}; raise the "
                                                   "bound or lower the write load, then rerun",
                                                   aborts, source_, mv.target, opts_.max_pause_ms)};
-            std::this_thread::sleep_for(std::chrono::milliseconds(50 * aborts));
+            std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 50 * aborts)));
         }
     }
     return Ok{};
@@ -302,7 +318,9 @@ std::string slot_name(const std::string& run_id, const std::string& source) {
     return ("sg_rb_" + run_id + "_" + sanitize(source)).substr(0, 63);
 }
 
-std::string publication_name(const std::string& run_id) { return "sg_rb_" + run_id; }
+std::string publication_name(const std::string& run_id) {
+    return "sg_rb_" + run_id;
+}
 
 Expected<RunSummary> run_rebalance_moves(const Config& cfg, const RunOptions& opts) {
     RunSummary summary;
@@ -341,7 +359,7 @@ Expected<RunSummary> run_rebalance_moves(const Config& cfg, const RunOptions& op
         if (std::find(sources.begin(), sources.end(), m.source) == sources.end())
             sources.push_back(m.source);
     }
-    Progress progress(total, 0);
+    Progress progress(total);
     for (const auto& s : sources) {
         SourceMover mover(cfg, opts, j, env, progress, summary, s);
         if (auto st = mover.run(); !st) {

@@ -44,8 +44,11 @@ Endpoint shard_endpoint(const Config& cfg, const ShardConfig& shard) {
         }
     if (!user && !cfg.users.empty()) user = &cfg.users.front();
     ServerLogin login = server_login(shard, user);
-    return Endpoint{"shard " + shard.name, shard.host, shard.port,
-                    shard.dbname.empty() ? cfg.sharding.database : shard.dbname, login.user,
+    return Endpoint{"shard " + shard.name,
+                    shard.host,
+                    shard.port,
+                    shard.dbname.empty() ? cfg.sharding.database : shard.dbname,
+                    login.user,
                     login.password};
 }
 
@@ -54,8 +57,12 @@ Expected<Endpoint> proxy_endpoint(const Config& cfg, const std::string& host, in
         bool hashed = u.password.rfind("SCRAM-SHA-256$", 0) == 0 ||
                       (u.password.size() == 35 && u.password.rfind("md5", 0) == 0);
         if (u.admin && !hashed)
-            return Endpoint{"proxy " + host + ":" + std::to_string(port), host, port,
-                            cfg.admin.database, u.name, u.password};
+            return Endpoint{"proxy " + host + ":" + std::to_string(port),
+                            host,
+                            port,
+                            cfg.admin.database,
+                            u.name,
+                            u.password};
     }
     return Error{"28000", cfg.source +
                               ": [[users]]: the rebalancer needs an admin user (admin = true) "
@@ -64,9 +71,9 @@ Expected<Endpoint> proxy_endpoint(const Config& cfg, const std::string& host, in
 
 Expected<Conn> connect(const Endpoint& ep, bool replication) {
     std::string port = std::to_string(ep.port);
-    const char* keys[] = {"host",     "port",       "dbname",           "user",
-                          "password", "connect_timeout", "application_name", "replication",
-                          nullptr};
+    const char* keys[] = {
+        "host",        "port", "dbname", "user", "password", "connect_timeout", "application_name",
+        "replication", nullptr};
     const char* vals[] = {ep.host.c_str(),
                           port.c_str(),
                           ep.dbname.c_str(),

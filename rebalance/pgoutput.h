@@ -45,8 +45,8 @@ struct PgOutputMsg {
     uint64_t lsn = 0;  // Commit: end LSN of the transaction; Message: its LSN
     RelationMsg relation;
     ChangeMsg change;
-    std::string prefix, content;       // Message
-    std::vector<uint32_t> truncated;   // Truncate: relids
+    std::string prefix, content;      // Message
+    std::vector<uint32_t> truncated;  // Truncate: relids
 };
 
 router::Expected<PgOutputMsg> decode_pgoutput(std::string_view payload);

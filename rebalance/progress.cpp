@@ -8,8 +8,7 @@
 
 namespace sg::rebalance {
 
-Progress::Progress(uint32_t total_buckets, uint64_t estimated_rows)
-    : total_buckets_(total_buckets), estimated_rows_(estimated_rows), tty_(isatty(2) == 1) {}
+Progress::Progress(uint32_t total_buckets) : total_buckets_(total_buckets), tty_(isatty(2) == 1) {}
 
 void Progress::copied(uint64_t rows_scanned, uint64_t rows_moved, uint64_t bytes_moved,
                       double seconds) {
@@ -28,6 +27,7 @@ void Progress::copied(uint64_t rows_scanned, uint64_t rows_moved, uint64_t bytes
 
 void Progress::switched(uint32_t buckets, uint64_t rows) {
     buckets_done_ += buckets;
+    rows_switched_ += rows;
     show(false);
 }
 
@@ -41,8 +41,8 @@ void Progress::show(bool force) {
     double done = total_buckets_ ? double(buckets_done_) / total_buckets_ : 1;
     std::string eta = done > 0 && done < 1 ? fmt::format("{:.0f}s", elapsed / done - elapsed) : "-";
     std::string line = fmt::format(
-        "buckets {}/{} switched | rows scanned {} moved {} (~{} estimated) | {:.1f} MB/s | ETA {}",
-        buckets_done_, total_buckets_, rows_scanned_, rows_moved_, estimated_rows_, mbps, eta);
+        "buckets {}/{} switched | rows scanned {} copied {} switched {} | {:.1f} MB/s | ETA {}",
+        buckets_done_, total_buckets_, rows_scanned_, rows_moved_, rows_switched_, mbps, eta);
     if (tty_) {
         std::fprintf(stderr, "\r%s\x1b[K", line.c_str());
         dirty_ = true;

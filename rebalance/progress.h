@@ -10,10 +10,9 @@ namespace sg::rebalance {
 
 class Progress {
 public:
-    Progress(uint32_t total_buckets, uint64_t estimated_rows);
+    explicit Progress(uint32_t total_buckets);
 
-    void copied(uint64_t rows_scanned, uint64_t rows_moved, uint64_t bytes_moved,
-                double seconds);
+    void copied(uint64_t rows_scanned, uint64_t rows_moved, uint64_t bytes_moved, double seconds);
     void switched(uint32_t buckets, uint64_t rows);
     // Ends the rewritten line so later output starts on a fresh one.
     void finish();
@@ -23,7 +22,7 @@ private:
 
     using Clock = std::chrono::steady_clock;
     uint32_t total_buckets_, buckets_done_ = 0;
-    uint64_t estimated_rows_, rows_scanned_ = 0, rows_moved_ = 0, bytes_moved_ = 0;
+    uint64_t rows_switched_ = 0, rows_scanned_ = 0, rows_moved_ = 0, bytes_moved_ = 0;
     uint64_t base_scanned_ = 0, base_moved_ = 0, base_bytes_ = 0;  // earlier sources
     double copy_seconds_ = 0;
     Clock::time_point start_ = Clock::now(), last_ = {};

@@ -116,8 +116,8 @@ Status StagingWriter::upsert(size_t target, size_t table, const Tuple& row, int6
             where += fmt::format("{}{} = ${}", where.empty() ? "" : " AND ",
                                  quote_ident(c, tab.columns[k]), cols.size());
         }
-        std::string sql = fmt::format("UPDATE {} SET {} WHERE {}", ctx_.staging_ident(c, table),
-                                      sets, where);
+        std::string sql =
+            fmt::format("UPDATE {} SET {} WHERE {}", ctx_.staging_ident(c, table), sets, where);
         auto values = param_values(row, cols);
         return exec_checked(c, label,
                             PQexecParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr,
@@ -128,20 +128,20 @@ Status StagingWriter::upsert(size_t target, size_t table, const Tuple& row, int6
     auto values = param_values(row, cols);
     std::string b = std::to_string(bucket);
     values.push_back(b.c_str());
-    return exec_checked(c, label,
-                        PQexecPrepared(c, stmt_name("up", table).c_str(),
-                                       static_cast<int>(values.size()), values.data(), nullptr,
-                                       nullptr, 0));
+    return exec_checked(
+        c, label,
+        PQexecPrepared(c, stmt_name("up", table).c_str(), static_cast<int>(values.size()),
+                       values.data(), nullptr, nullptr, 0));
 }
 
 Status StagingWriter::remove(size_t target, size_t table, const Tuple& row) {
     if (auto p = prepare(target, table); !p) return p;
     PGconn* c = ctx_.targets[target].conn.get();
     auto values = param_values(row, ctx_.tables[table].primary_key);
-    return exec_checked(c, ctx_.targets[target].endpoint.label,
-                        PQexecPrepared(c, stmt_name("del", table).c_str(),
-                                       static_cast<int>(values.size()), values.data(), nullptr,
-                                       nullptr, 0));
+    return exec_checked(
+        c, ctx_.targets[target].endpoint.label,
+        PQexecPrepared(c, stmt_name("del", table).c_str(), static_cast<int>(values.size()),
+                       values.data(), nullptr, nullptr, 0));
 }
 
 Status StagingWriter::truncate(size_t table) {

@@ -23,9 +23,10 @@ std::optional<std::string_view> key_of(const Tuple& row, int key_column) {
 }  // namespace
 
 Expected<Result> emit_fence(PGconn* source, const std::string& label, const std::string& token) {
-    std::string sql = "BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_logical_emit_message("
-                      "true, " + quote_literal(source, kFencePrefix) + ", " +
-                      quote_literal(source, token) + "); COMMIT";
+    std::string sql =
+        "BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_logical_emit_message("
+        "true, " +
+        quote_literal(source, kFencePrefix) + ", " + quote_literal(source, token) + "); COMMIT";
     return exec(source, label, sql);
 }
 
@@ -37,8 +38,8 @@ Status ChangeStream::start(const std::string& slot, const std::string& publicati
         quote_ident(c, slot), quote_literal(c, publication));
     Result r(PQexec(c, sql.c_str()));
     if (PQresultStatus(r.get()) != PGRES_COPY_BOTH)
-        return Error{"55000", ctx_.source_endpoint.label + ": START_REPLICATION failed: " +
-                                  PQerrorMessage(c)};
+        return Error{"55000", ctx_.source_endpoint.label +
+                                  ": START_REPLICATION failed: " + PQerrorMessage(c)};
     return Ok{};
 }
 

@@ -24,8 +24,8 @@ class ChangeStream {
 public:
     using Clock = std::chrono::steady_clock;
 
-    ChangeStream(SourceContext& ctx, Conn replication) : ctx_(ctx), writer_(ctx),
-                                                          repl_(std::move(replication)) {}
+    ChangeStream(SourceContext& ctx, Conn replication)
+        : ctx_(ctx), writer_(ctx), repl_(std::move(replication)) {}
 
     // START_REPLICATION from the slot's confirmed position (a restart replays from the last
     // transaction we confirmed; replaying upserts and deletes by key is idempotent).
@@ -52,8 +52,8 @@ private:
     Tuple reorder(const std::vector<int>& map, size_t ncols, const Tuple& in) const;
 
     struct Binding {
-        int table = -1;            // index into ctx_.tables; -1: not a sharded table of ours
-        std::vector<int> column;   // relation column -> TableInfo column (-1: ignored)
+        int table = -1;           // index into ctx_.tables; -1: not a sharded table of ours
+        std::vector<int> column;  // relation column -> TableInfo column (-1: ignored)
     };
 
     SourceContext& ctx_;

@@ -51,8 +51,8 @@ Expected<TableInfo> describe_table(PGconn* c, const std::string& label, const Ta
     if (info.primary_key.empty())
         return Error{"55000", label + ": table " + t.name +
                                   " has no primary key; the rebalancer replicates updates and "
-                                  "deletes by primary key: ALTER TABLE " + t.name +
-                                  " ADD PRIMARY KEY (...) on every shard, then retry"};
+                                  "deletes by primary key: ALTER TABLE " +
+                                  t.name + " ADD PRIMARY KEY (...) on every shard, then retry"};
     return info;
 }
 

@@ -10,7 +10,7 @@
 namespace sg::rebalance {
 
 struct TableInfo {
-    std::string name;       // as in [[tables]]
+    std::string name;  // as in [[tables]]
     std::string schema, relname;
     KeyType key_type = KeyType::BigInt;
     std::vector<std::string> columns;  // stored columns in attnum order (generated ones excluded)

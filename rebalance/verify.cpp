@@ -104,8 +104,7 @@ Expected<VerifyReport> verify_placement(const Config& cfg) {
             tr.misplaced += sr.misplaced;
             tr.checksum += sr.checksum;
             if (!tr.sharded && !tr.shards.empty())
-                tr.reference_consistent = tr.reference_consistent &&
-                                          sr.rows == tr.shards[0].rows &&
+                tr.reference_consistent = tr.reference_consistent && sr.rows == tr.shards[0].rows &&
                                           sr.checksum == tr.shards[0].checksum;
             tr.shards.push_back(sr);
         }

@@ -16,8 +16,8 @@ namespace sg::rebalance {
 struct ShardTableReport {
     std::string shard;
     uint64_t rows = 0;
-    uint64_t misplaced = 0;   // rows whose bucket the map gives to another shard
-    uint64_t checksum = 0;    // sum of XXH3 of each row's COPY text, mod 2^64
+    uint64_t misplaced = 0;  // rows whose bucket the map gives to another shard
+    uint64_t checksum = 0;   // sum of XXH3 of each row's COPY text, mod 2^64
 };
 
 struct TableReport {
@@ -25,7 +25,7 @@ struct TableReport {
     bool sharded = true;
     std::vector<ShardTableReport> shards;
     uint64_t rows = 0, misplaced = 0, checksum = 0;  // sharded: totals over shards
-    bool reference_consistent = true;                 // reference: every shard equal
+    bool reference_consistent = true;                // reference: every shard equal
 };
 
 struct VerifyReport {
