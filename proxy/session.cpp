@@ -32,7 +32,6 @@ inline uint32_t be32(const char* p) {
            uint32_t(uint8_t(p[3]));
 }
 
-std::string statement_server_name(uint64_t id) { return fmt::format("sg{}", id); }
 
 // The bytes of one ErrorResponse.
 std::string error_frame(wire::Severity sev, std::string_view sqlstate, const std::string& message,

@@ -15,6 +15,7 @@
 #include "common/config.h"
 #include "proxy/net.h"
 #include "proxy/server_conn.h"
+#include "proxy/wire/messages/extended_query.h"
 #include "router/analyzer.h"
 #include "router/literals.h"
 #include "router/router.h"
@@ -156,6 +157,9 @@ private:
     void translate_frames(std::string& out, ServerConn& s, std::string_view frames);
     std::shared_ptr<const router::Analysis> statement_analysis(std::string_view name) const;
     std::shared_ptr<const router::Analysis> analysis_of(std::string_view sql);
+    // Records a client's Parse (named: under a proxy-chosen server name; unnamed: as the
+    // client's current unnamed statement) and returns it.
+    const ClientStatement& register_parse(std::string_view frame, const wire::Parse& p);
 
     Proxy& proxy_;
     net::ClientStream stream_;

@@ -29,11 +29,19 @@ namespace {
 
 uint64_t g_next_statement_id = 1;
 
+std::string statement_server_name(uint64_t id) { return fmt::format("sg{}", id); }
+
+// The length field of the frame at `pos` (frames in the proxy's own buffers are complete and
+// were validated when they were read from the client).
+size_t frame_length(std::string_view frames, size_t pos) {
+    return (size_t(uint8_t(frames[pos + 1])) << 24) | (size_t(uint8_t(frames[pos + 2])) << 16) |
+           (size_t(uint8_t(frames[pos + 3])) << 8) | size_t(uint8_t(frames[pos + 4]));
+}
+
 size_t count_frames(std::string_view frames, char type) {
     size_t n = 0, pos = 0;
     while (pos + 5 <= frames.size()) {
-        size_t len = (size_t(uint8_t(frames[pos + 1])) << 24) | (size_t(uint8_t(frames[pos + 2])) << 16) |
-                     (size_t(uint8_t(frames[pos + 3])) << 8) | size_t(uint8_t(frames[pos + 4]));
+        size_t len = frame_length(frames, pos);
         n += frames[pos] == type;
         pos += len + 1;
     }
@@ -63,6 +71,28 @@ router::RouterContext Session::router_context() const {
     if (!forced_shard_.empty()) ctx.session_shard = forced_shard_;
     ctx.default_shard = static_cast<uint16_t>(proxy_.config().default_shard_index());
     return ctx;
+}
+
+const ClientStatement& Session::register_parse(std::string_view frame, const wire::Parse& p) {
+    static const ClientStatement unnamed;
+    if (p.statement.empty()) {
+        unnamed_parse_.assign(frame);
+        ++unnamed_seq_;
+        unnamed_analysis_ = analysis_of(p.query);
+        unnamed_query_.assign(p.query);
+        return unnamed;
+    }
+    // A named statement lives under a proxy-chosen name, so it can be prepared on any server.
+    ClientStatement st;
+    st.id = g_next_statement_id++;
+    st.analysis = analysis_of(p.query);
+    st.query.assign(p.query);
+    wire::Parse renamed = p;
+    std::string sname = statement_server_name(st.id);
+    renamed.statement = sname;
+    wire::MessageWriter w(st.parse_frame);
+    wire::encode(renamed, w);
+    return statements_[std::string(p.statement)] = std::move(st);
 }
 
 std::shared_ptr<const router::Analysis> Session::analysis_of(std::string_view sql) {
@@ -176,26 +206,14 @@ void Session::translate_into(std::string& out, ServerConn& s, char type, std::st
             if (!wire::decode(bytes_of(body), p).ok()) break;
             s.expect(ServerConn::Expect::ParseForward);
             if (p.statement.empty()) {
-                unnamed_parse_.assign(frame);
-                unnamed_analysis_ = analysis_of(p.query);
-                unnamed_query_.assign(p.query);
-                ++unnamed_seq_;
+                register_parse(frame, p);
                 s.unnamed_owner() = {client_id_, unnamed_seq_};
                 out.append(frame);
                 return;
             }
-            ClientStatement st;
-            st.id = g_next_statement_id++;
-            st.analysis = analysis_of(p.query);
-            st.query.assign(p.query);
-            wire::Parse renamed = p;
-            std::string sname = fmt::format("sg{}", st.id);
-            renamed.statement = sname;
-            wire::MessageWriter w(st.parse_frame);
-            wire::encode(renamed, w);
+            const ClientStatement& st = register_parse(frame, p);
             out += st.parse_frame;
             s.prepared().insert(st.id);
-            statements_[std::string(p.statement)] = std::move(st);
             return;
         }
         case 'B': {
@@ -209,7 +227,7 @@ void Session::translate_into(std::string& out, ServerConn& s, char type, std::st
             ensure_prepared(out, s, stmt);
             auto it = stmt.empty() ? statements_.end() : statements_.find(std::string(stmt));
             if (it == statements_.end()) break;
-            append_renamed(out, 'B', body, off, stmt, fmt::format("sg{}", it->second.id));
+            append_renamed(out, 'B', body, off, stmt, statement_server_name(it->second.id));
             return;
         }
         case 'D':
@@ -221,7 +239,7 @@ void Session::translate_into(std::string& out, ServerConn& s, char type, std::st
             if (type == 'D') ensure_prepared(out, s, stmt);
             auto it = stmt.empty() ? statements_.end() : statements_.find(std::string(stmt));
             if (it == statements_.end()) break;
-            append_renamed(out, type, body, 1, stmt, fmt::format("sg{}", it->second.id));
+            append_renamed(out, type, body, 1, stmt, statement_server_name(it->second.id));
             if (type == 'C') {
                 s.prepared().erase(it->second.id);
                 statements_.erase(it);
@@ -302,8 +320,7 @@ awaitable<void> Session::flush_batch(bool sync) {
 void Session::translate_frames(std::string& out, ServerConn& s, std::string_view frames) {
     size_t pos = 0;
     while (pos + 5 <= frames.size()) {
-        size_t len = (size_t(uint8_t(frames[pos + 1])) << 24) | (size_t(uint8_t(frames[pos + 2])) << 16) |
-                     (size_t(uint8_t(frames[pos + 3])) << 8) | size_t(uint8_t(frames[pos + 4]));
+        size_t len = frame_length(frames, pos);
         std::string_view frame(frames.data() + pos, len + 1);
         if (frame[0] == 'E') {
             ++proxy_.counters().queries;
@@ -326,8 +343,7 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
     }
     std::string bind_stmt_name(bind_stmt);
     while (pos + 5 <= batch.size()) {
-        size_t len = (size_t(uint8_t(batch[pos + 1])) << 24) | (size_t(uint8_t(batch[pos + 2])) << 16) |
-                     (size_t(uint8_t(batch[pos + 3])) << 8) | size_t(uint8_t(batch[pos + 4]));
+        size_t len = frame_length(batch, pos);
         std::string_view frame(batch.data() + pos, len + 1);
         pos += len + 1;
         if (frame[0] == 'D') sp.had_describe = true;
@@ -335,23 +351,7 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
         wire::Parse p;
         if (!wire::decode(bytes_of(frame_body(frame)), p).ok()) continue;
         sp.had_parse = true;
-        if (p.statement.empty()) {
-            unnamed_parse_.assign(frame);
-            ++unnamed_seq_;
-            unnamed_analysis_ = analysis_of(p.query);
-            unnamed_query_.assign(p.query);
-        } else {
-            ClientStatement st;
-            st.id = g_next_statement_id++;
-            st.analysis = analysis_of(p.query);
-            st.query.assign(p.query);
-            wire::Parse renamed = p;
-            std::string sname = fmt::format("sg{}", st.id);
-            renamed.statement = sname;
-            wire::MessageWriter w(st.parse_frame);
-            wire::encode(renamed, w);
-            statements_[std::string(p.statement)] = std::move(st);
-        }
+        register_parse(frame, p);
     }
     // The statement's text and types: from its Parse frame (this batch's or an earlier one).
     std::string parse_frame = bind_stmt_name.empty() ? unnamed_parse_ : std::string();
@@ -424,8 +424,7 @@ awaitable<void> Session::run_split_batch(const std::string& batch, const std::ve
     std::string pending, sync_frame;
     size_t pos = 0, bind_index = 0;
     while (pos + 5 <= batch.size()) {
-        size_t len = (size_t(uint8_t(batch[pos + 1])) << 24) | (size_t(uint8_t(batch[pos + 2])) << 16) |
-                     (size_t(uint8_t(batch[pos + 3])) << 8) | size_t(uint8_t(batch[pos + 4]));
+        size_t len = frame_length(batch, pos);
         std::string_view frame(batch.data() + pos, len + 1);
         pos += len + 1;
         char type = frame[0];
@@ -516,8 +515,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
     bool mixed = false;
     std::shared_ptr<const router::Analysis> first_parsed;
     while (pos + 5 <= batch.size()) {
-        size_t len = (size_t(uint8_t(batch[pos + 1])) << 24) | (size_t(uint8_t(batch[pos + 2])) << 16) |
-                     (size_t(uint8_t(batch[pos + 3])) << 8) | size_t(uint8_t(batch[pos + 4]));
+        size_t len = frame_length(batch, pos);
         char type = batch[pos];
         std::string_view body = batch.substr(pos + 5, len - 4);
         pos += len + 1;
