@@ -279,10 +279,12 @@ std::string Proxy::reload() {
     } catch (const ConfigError& e) {
         return e.what();
     }
-    if (next.shards.size() != cfg_.shards.size())
-        return "the list of [[shards]] changed: adding or removing shards is done with `shardgate rebalance`, "
-               "not RELOAD";
-    for (size_t i = 0; i < next.shards.size(); ++i)
+    // Shards may be appended (a new shard owns no buckets until `shardgate rebalance run`
+    // moves some); removing or reordering them would change what every shard index means.
+    if (next.shards.size() < cfg_.shards.size())
+        return "[[shards]] entries were removed: drain a shard with `shardgate rebalance run --drain NAME`, "
+               "then restart the proxy without it";
+    for (size_t i = 0; i < cfg_.shards.size(); ++i)
         if (next.shards[i].name != cfg_.shards[i].name)
             return fmt::format("shards[{}].name changed from '{}' to '{}': not supported by RELOAD", i,
                                cfg_.shards[i].name, next.shards[i].name);
@@ -318,6 +320,12 @@ std::string Proxy::reload() {
     cfg_.proxy.log_level = next.proxy.log_level;
     cfg_.stats = next.stats;
     stats_->reconfigure(cfg_.stats);
+    for (size_t i = cfg_.shards.size(); i < next.shards.size(); ++i) {
+        spdlog::info("reload: shard \"{}\" ({}:{}) added; it serves no buckets until a rebalance moves some",
+                     next.shards[i].name, next.shards[i].host, next.shards[i].port);
+        shard_totals_.push_back(stats::ShardTotals{next.shards[i].name});
+    }
+    cfg_.shards = next.shards;
     cfg_.tables = next.tables;
     statements_->reset(router::TableCatalog(cfg_.tables));
     *map_ = std::move(map.value());

@@ -514,6 +514,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
     size_t binds_seen = 0;
     bool mixed = false;
     std::shared_ptr<const router::Analysis> first_parsed;
+    std::string_view first_parsed_text;
     while (pos + 5 <= batch.size()) {
         size_t len = frame_length(batch, pos);
         char type = batch[pos];
@@ -525,7 +526,10 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
             auto a = analysis_of(p.query);
             parsed[std::string(p.statement)] = a;
             parsed_text[std::string(p.statement)] = p.query;
-            if (!first_parsed) first_parsed = a;
+            if (!first_parsed) {
+                first_parsed = a;
+                first_parsed_text = p.query;
+            }
             continue;
         }
         if (type != 'B') continue;
@@ -605,6 +609,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         }
         co_return kSplitBatch;
     }
+    if (batch_text_.empty()) batch_text_.assign(first_parsed_text);  // a batch without Bind
     if (shard >= 0) co_return shard;
     if (server_) co_return server_->target().shard;
     // No Bind (Parse/Describe only): where the text alone points, else the default shard.

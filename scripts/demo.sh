@@ -14,6 +14,7 @@ stop() {
     rm -f "$DEMO/shardgate.pid"
   fi
   if [ -f "$DEMO/cluster/cluster.json" ]; then $PGCLUSTER stop --dir "$DEMO/cluster" >/dev/null 2>&1 || true; fi
+  if [ -f "$DEMO/cluster5/cluster.json" ]; then $PGCLUSTER stop --dir "$DEMO/cluster5" >/dev/null 2>&1 || true; fi
 }
 
 if [ "${1:-}" = "--stop" ]; then
@@ -40,7 +41,8 @@ cluster = json.load(open(f"{demo}/cluster/cluster.json"))
 text = open("configs/shardgate.toml").read()
 for i, shard in enumerate(cluster["shards"]):
     text = text.replace(f"port = {54320 + i}", f"port = {shard['port']}")
-text = text.replace('port = 6432 ', 'port = 6432 ')
+# The rebalancer logs in to the shards as the admin user's server login: the shards' superuser.
+text = text.replace('admin = true ', 'server_user = "postgres"\nserver_password = "demo-super"\nadmin = true ')
 open(f"{demo}/shardgate.toml", "w").write(text)
 PYEOF
 CFG=$DEMO/shardgate.toml
@@ -118,6 +120,38 @@ cat >"$DEMO/select.sql" <<'PGB'
 SELECT abalance FROM pgbench_accounts WHERE aid = :aid;
 PGB
 pgbench -n -f "$DEMO/select.sql" -M prepared -c 8 -j 2 -T 5 "$APP" 2>/dev/null | grep -E "^(tps|latency average|number of failed)"
+
+say "Adding a 5th shard: start it, give it the schema, list it in the config, RELOAD (it owns no buckets yet)"
+$PGCLUSTER start --shards 1 --dir "$DEMO/cluster5" --auth scram --password demo-super --role app:app-secret
+P5=$($PY -c "import json; print(json.load(open('$DEMO/cluster5/cluster.json'))['shards'][0]['port'])")
+PGPASSWORD=demo-super pg_dump -s -h 127.0.0.1 -p "$(shard_port 0)" -U postgres app |
+  PGPASSWORD=demo-super psql -qX -h 127.0.0.1 -p "$P5" -U postgres app >/dev/null
+PGPASSWORD=demo-super pg_dump -a -t countries -h 127.0.0.1 -p "$(shard_port 0)" -U postgres app |
+  PGPASSWORD=demo-super psql -qX -h 127.0.0.1 -p "$P5" -U postgres app >/dev/null
+printf '\n[[shards]]\nname = "s4"\nhost = "127.0.0.1"\nport = %s\n' "$P5" >>"$CFG"
+PGPASSWORD=admin-secret psql "$ADMIN" -c "RELOAD"
+
+say "shardgate rebalance plan: only the buckets the new shard should own move (4096/5 at most)"
+"$BIN" rebalance plan -c "$CFG"
+
+say "shardgate rebalance run, online: pgbench keeps reading through the proxy meanwhile"
+pgbench -n -f "$DEMO/select.sql" -M prepared -c 4 -j 2 -T 20 "$APP" >"$DEMO/pgbench-during-rebalance.log" 2>&1 &
+PGB=$!
+"$BIN" rebalance run -c "$CFG" 2>&1 | tail -n 15
+wait $PGB || true
+grep -E "^(tps|number of failed)" "$DEMO/pgbench-during-rebalance.log"
+
+say "shardgate rebalance verify: every row on the shard that owns its bucket"
+"$BIN" rebalance verify -c "$CFG"
+say "Rows per shard now (asking each shard directly; s4 is the new one)"
+per_shard "SELECT 'users ' || count(*) || ', orders ' || (SELECT count(*) FROM orders) || ', accounts ' || (SELECT count(*) FROM pgbench_accounts) FROM users"
+printf '  s4: '
+PGPASSWORD=demo-super psql -qtAX "host=127.0.0.1 port=$P5 dbname=app user=postgres" -c "SELECT 'users ' || count(*) || ', orders ' || (SELECT count(*) FROM orders) || ', accounts ' || (SELECT count(*) FROM pgbench_accounts) FROM users"
+
+say "The query cost report (shardgate report): what the workload cost, statement by statement"
+"$BIN" report --dsn "host=127.0.0.1 port=6432 dbname=shardgate user=admin password=admin-secret" --top 8
+"$BIN" report --dsn "host=127.0.0.1 port=6432 dbname=shardgate user=admin password=admin-secret" --format html >"$DEMO/report.html"
+echo "  (HTML version: $DEMO/report.html)"
 
 say "The admin console (psql to database 'shardgate' as an admin user)"
 PGPASSWORD=admin-secret psql "$ADMIN" -c "SHOW SHARDS" -c "SHOW POOLS" -c "SHOW MAP" -c "SHOW STATS"
