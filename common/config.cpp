@@ -253,6 +253,9 @@ void read_proxy(Section s, ProxyConfig& p) {
     s.get("listen_addr", p.listen_addr);
     s.get_int("port", p.port, 1, 65535);
     s.get_int("workers", p.workers, 1, 64);
+    if (p.workers != 1)
+        s.fail("workers", fmt::format("{} event-loop threads requested; this version runs one (set workers = 1)",
+                                      p.workers));
     std::string mode = to_string(p.pool_mode);
     s.get("pool_mode", mode);
     if (mode == "transaction") p.pool_mode = PoolMode::Transaction;

@@ -26,7 +26,7 @@ std::optional<KeyType> parse_key_type(std::string_view s);
 struct ProxyConfig {
     std::string listen_addr = "127.0.0.1";
     uint16_t port = 6432;
-    int workers = 1;                      // event-loop threads; each owns its own pools
+    int workers = 1;                      // event-loop threads; only 1 is supported so far
     PoolMode pool_mode = PoolMode::Transaction;
     int pool_size = 20;                   // server connections per (shard, user)
     int max_client_conn = 1000;

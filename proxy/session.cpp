@@ -131,6 +131,7 @@ awaitable<void> Session::relay(ServerConn& s, const std::vector<asio::const_buff
         n = co_await asio::async_write(stream_.socket(), frames, net::ec_token(ec));
     }
     proxy_.counters().bytes_out += n;
+    relayed_bytes_ += n;
     writing_ = false;
     write_done_.notify_all();
     if (ec) closing_ = true;  // the client is gone; the serve loop notices on its next read
@@ -180,6 +181,8 @@ void Session::stats_sent(std::string_view text, uint64_t param_hash, const std::
     r.start_ns = req_start_ns_ ? req_start_ns_ : now_ns();
     r.sent_ns = now_ns();
     r.pool_wait_ns = pool_wait_ns_;
+    r.bytes_in = req_bytes_in_;
+    req_bytes_in_ = 0;
     r.shard = shard;
     r.in_transaction = transaction_status() != 'I';
     pool_wait_ns_ = 0;
@@ -206,6 +209,8 @@ void Session::stats_complete(ServerConn& s) {
     e.server_ns = end - r.sent_ns;
     e.shards = 1;
     e.rows = s.take_rows();
+    e.bytes_in = r.bytes_in;
+    e.bytes_out = std::exchange(relayed_bytes_, 0);
     e.sqlstate = r.sqlstate;
     e.params = r.params.empty() ? nullptr : &r.params;
     e.param_hash = r.param_hash;
@@ -257,6 +262,8 @@ void Session::stats_merged(std::string_view text, uint64_t param_hash, uint32_t 
     e.server_ns = e.latency_ns;
     e.shards = shards;
     e.rows = rows;
+    e.bytes_in = std::exchange(req_bytes_in_, 0);
+    e.bytes_out = reply.size();
     e.sqlstate = sqlstate;
     e.param_hash = param_hash;
     proxy_.stats().record(e);

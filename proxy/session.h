@@ -46,6 +46,7 @@ struct InflightRequest {
     uint64_t param_hash = 0;
     std::vector<std::string> params;  // only with [stats] log_parameters
     int64_t start_ns = 0, sent_ns = 0, pool_wait_ns = 0;
+    uint64_t bytes_in = 0;
     int shard = -1;
     bool in_transaction = false;
     std::string sqlstate;
@@ -210,6 +211,8 @@ private:
     size_t inflight_head_ = 0, inflight_count_ = 0;
     int64_t req_start_ns_ = 0;   // when the current request's first message was read
     int64_t pool_wait_ns_ = 0;   // time the current request waited for a server connection
+    uint64_t req_bytes_in_ = 0;  // bytes of the current request's messages
+    uint64_t relayed_bytes_ = 0; // reply bytes relayed since the last completed request
     std::string batch_text_;     // statement text of the batch's first Bind (statistics)
     uint64_t batch_param_hash_ = 0;
     std::string unnamed_query_;

@@ -982,6 +982,7 @@ awaitable<void> Session::serve_loop() {
         switch (type) {
             case 'Q': {
                 cstart_ += f.size;
+                req_bytes_in_ = f.size;
                 req_start_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                     net::Clock::now().time_since_epoch()).count();
                 if (!batch_.empty()) co_await flush_batch(false);
@@ -1006,6 +1007,7 @@ awaitable<void> Session::serve_loop() {
                     req_start_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                         net::Clock::now().time_since_epoch()).count();
                 if (!skip_until_sync_) batch_.append(frame);
+                req_bytes_in_ += f.size;
                 cstart_ += f.size;
                 break;
             case 'S':
