@@ -176,6 +176,7 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
     server_ = std::move(std::get<std::shared_ptr<ServerConn>>(got));
     server_pool_ = &pool;
     server_->attach(this);
+    server_->take_rows();  // rows counted for a previous owner are not this client's
     co_return true;
 }
 
