@@ -274,7 +274,7 @@ void add_rebalance_options(CLI::App* sub, RebalanceOptions& o) {
                     "bound on the write pause of one bucket switch (default 100)")
         ->check(CLI::Range(10, 60000));
     sub->add_option("--parallel", o.parallel,
-                    "accepted for compatibility; this build moves one source shard at a time")
+                    "source shards moved at once (only 1 in this version)")
         ->check(CLI::Range(1, 64));
     sub->add_option_function<std::vector<std::string>>(
         "--weight",
@@ -298,6 +298,11 @@ void add_rebalance_options(CLI::App* sub, RebalanceOptions& o) {
 }
 
 int run_rebalance(const Config& cfg, const RebalanceOptions& opts) {
+    if (opts.parallel != 1) {
+        std::cerr << "shardgate rebalance: --parallel " << opts.parallel
+                  << ": this version moves one source shard at a time; use --parallel 1\n";
+        return 2;
+    }
     if (opts.action == "plan") return cmd_plan(cfg, opts);
     if (opts.action == "run") return cmd_run(cfg, opts);
     if (opts.action == "status") return cmd_status(cfg, opts);
