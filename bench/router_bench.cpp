@@ -4,6 +4,7 @@
 
 #include "router/analyzer.h"
 #include "router/hash.h"
+#include "router/literals.h"
 #include "router/router.h"
 #include "router/shard_map.h"
 #include "router/statement_cache.h"
@@ -80,6 +81,28 @@ void BM_RouteRepeatedSimpleQuery(benchmark::State& state) {
     }
 }
 BENCHMARK(BM_RouteRepeatedSimpleQuery);
+
+// What the proxy does for a simple query it has not seen with these constants: extract the
+// literals, find the shape's analysis, route with the constants as text parameters.
+void BM_RouteNewConstantsViaShape(benchmark::State& state) {
+    StatementCache cache(1024, bench_catalog());
+    LiteralShape shape;
+    Params params;
+    int64_t aid = 1;
+    std::string sql;
+    for (auto _ : state) {
+        sql =
+            "SELECT abalance FROM pgbench_accounts WHERE aid = " + std::to_string(aid++ % 1000000);
+        extract_literals(sql, shape);
+        auto a = cache.find(shape.text);
+        if (!a) a = cache.get(shape.text);
+        params.clear();
+        for (const auto& v : shape.values) params.push_back({false, ParamFormat::Text, v});
+        Route r = route(*a, params, bench_map(), RouterContext{});
+        benchmark::DoNotOptimize(r.shards.data());
+    }
+}
+BENCHMARK(BM_RouteNewConstantsViaShape);
 
 }  // namespace
 }  // namespace sg::router
