@@ -407,6 +407,10 @@ awaitable<bool> Session::abort_transaction_for_refusal(std::string_view sqlstate
         w.end();
         server_->expect(ServerConn::Expect::SwallowToReady);
         co_await server_->write(out);
+        // The client is told the transaction status next: wait (briefly) for the shard to take it.
+        auto deadline = net::Clock::now() + std::chrono::seconds(2);
+        while (server_ && server_->usable() && server_->tx_status() == 'T' && net::Clock::now() < deadline)
+            co_await released_.wait_for(std::chrono::milliseconds(1));
         co_return true;
     }
     if (!server_ && !pending_begin_.empty()) virtual_failed_ = true;
@@ -415,12 +419,7 @@ awaitable<bool> Session::abort_transaction_for_refusal(std::string_view sqlstate
 
 awaitable<void> Session::error_and_ready(std::string_view sqlstate, const std::string& message, std::string hint) {
     co_await wait_replies_out();
-    if (co_await abort_transaction_for_refusal(sqlstate, message)) {
-        // The client is told the transaction status: wait (briefly) for the shard to take the abort.
-        auto deadline = net::Clock::now() + std::chrono::seconds(2);
-        while (server_ && server_->usable() && server_->tx_status() == 'T' && net::Clock::now() < deadline)
-            co_await released_.wait_for(std::chrono::milliseconds(1));
-    }
+    co_await abort_transaction_for_refusal(sqlstate, message);
     std::string out = error_frame(wire::Severity::Error, sqlstate, message, hint);
     ready_frame(out, transaction_status());
     ++proxy_.counters().errors;

@@ -98,7 +98,7 @@ private:
     awaitable<void> handle_query(std::string_view frame, std::string_view sql);
     awaitable<void> flush_batch(bool sync);
     awaitable<void> fatal(std::string_view sqlstate, const std::string& message);
-    // Returns true when an abort was sent to the shard (its transaction will be failed).
+    // Returns true when an abort was sent to the shard (and taken: its transaction is failed).
     awaitable<bool> abort_transaction_for_refusal(std::string_view sqlstate, const std::string& message);
     awaitable<void> error_and_ready(std::string_view sqlstate, const std::string& message, std::string hint = {});
     // Gets a server on `shard` attached (waiting for the current one to be given back first

@@ -497,11 +497,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
     std::string shard_reason;
     auto refuse = [&](std::string_view sqlstate, const std::string& msg) -> awaitable<int> {
         co_await wait_replies_out();
-        if (co_await abort_transaction_for_refusal(sqlstate, msg)) {
-            auto deadline = net::Clock::now() + std::chrono::seconds(2);
-            while (server_ && server_->usable() && server_->tx_status() == 'T' && net::Clock::now() < deadline)
-                co_await released_.wait_for(std::chrono::milliseconds(1));
-        }
+        co_await abort_transaction_for_refusal(sqlstate, msg);
         std::string out;
         wire::MessageWriter w(out);
         wire::ErrorBuilder(wire::Severity::Error, sqlstate, msg).encode_error(w);

@@ -373,14 +373,22 @@ void analyze_select(const PgQuery__SelectStmt& s, const Context& ctx, Analysis& 
     }
 }
 
-void analyze_update(const PgQuery__UpdateStmt& s, const Context& ctx, Analysis& a) {
-    a.kind = StatementKind::Update;
+// UPDATE and DELETE start alike: their target is the statement's table and the scope's first
+// relation.
+static Scope write_target(StatementKind kind, const PgQuery__RangeVar& relation, bool returning,
+                          const Context& ctx, Analysis& a) {
+    a.kind = kind;
     a.is_write = true;
-    a.returning = s.n_returning_list > 0;
+    a.returning = returning;
     Scope scope;
-    scope.rels.push_back(make_rel(*s.relation, ctx.catalog));
-    a.table = qualified_name(*s.relation);
+    scope.rels.push_back(make_rel(relation, ctx.catalog));
+    a.table = qualified_name(relation);
     if (scope.rels[0].cfg) a.table_config = *scope.rels[0].cfg;
+    return scope;
+}
+
+void analyze_update(const PgQuery__UpdateStmt& s, const Context& ctx, Analysis& a) {
+    Scope scope = write_target(StatementKind::Update, *s.relation, s.n_returning_list > 0, ctx, a);
     for (size_t i = 0; i < s.n_from_clause; ++i) add_from_item(s.from_clause[i], ctx, scope);
     place(scope, all_relations(&s.base, ctx.catalog), s.where_clause, a);
     const Rel& target = scope.rels[0];
@@ -410,13 +418,7 @@ void analyze_update(const PgQuery__UpdateStmt& s, const Context& ctx, Analysis& 
 }
 
 void analyze_delete(const PgQuery__DeleteStmt& s, const Context& ctx, Analysis& a) {
-    a.kind = StatementKind::Delete;
-    a.is_write = true;
-    a.returning = s.n_returning_list > 0;
-    Scope scope;
-    scope.rels.push_back(make_rel(*s.relation, ctx.catalog));
-    a.table = qualified_name(*s.relation);
-    if (scope.rels[0].cfg) a.table_config = *scope.rels[0].cfg;
+    Scope scope = write_target(StatementKind::Delete, *s.relation, s.n_returning_list > 0, ctx, a);
     for (size_t i = 0; i < s.n_using_clause; ++i) add_from_item(s.using_clause[i], ctx, scope);
     place(scope, all_relations(&s.base, ctx.catalog), s.where_clause, a);
     if (scope.rels[0].reference() && a.placement != Placement::Reference) {
