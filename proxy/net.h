@@ -10,6 +10,10 @@
 #include <memory>
 #include <optional>
 
+namespace sg::proxy {
+class ReadinessService;
+}
+
 namespace sg::net {
 
 namespace asio = boost::asio;
@@ -49,41 +53,39 @@ private:
 };
 
 // The client side of a session: plain TCP until (and unless) the client asks for TLS.
+// Plain reads go through proxy::ReadinessService (no speculative recv per message).
 class ClientStream {
 public:
     explicit ClientStream(tcp::socket s) : sock_(std::move(s)) {}
+    ~ClientStream();
+    ClientStream(const ClientStream&) = delete;
+    ClientStream& operator=(const ClientStream&) = delete;
 
     tcp::socket& socket() { return tls_ ? tls_->next_layer() : sock_; }
     bool is_tls() const { return tls_ != nullptr; }
 
     // Switches to TLS; bytes already buffered by the caller must be empty (the protocol says
     // the client waits for 'S' before its ClientHello, and anything before that is refused).
-    awaitable<error_code> start_tls(asio::ssl::context& ctx) {
-        tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(sock_), ctx);
-        error_code ec;
-        co_await tls_->async_handshake(asio::ssl::stream_base::server, ec_token(ec));
-        co_return ec;
-    }
+    awaitable<error_code> start_tls(asio::ssl::context& ctx);
 
-    awaitable<std::size_t> read_some(asio::mutable_buffer b, error_code& ec) {
-        if (tls_) co_return co_await tls_->async_read_some(b, ec_token(ec));
-        co_return co_await sock_.async_read_some(b, ec_token(ec));
-    }
+    awaitable<std::size_t> read_some(asio::mutable_buffer b, error_code& ec);
 
     awaitable<void> write_all(asio::const_buffer b, error_code& ec) {
         if (tls_) co_await asio::async_write(*tls_, b, ec_token(ec));
         else co_await asio::async_write(sock_, b, ec_token(ec));
     }
 
-    void close() {
-        error_code ec;
-        socket().shutdown(tcp::socket::shutdown_both, ec);
-        socket().close(ec);
-    }
+    // Wakes a pending read with operation_aborted and closes the socket.
+    void close();
 
 private:
+    void unregister();
+
     tcp::socket sock_;
     std::unique_ptr<asio::ssl::stream<tcp::socket>> tls_;
+    proxy::ReadinessService* readiness_ = nullptr;
+    uint64_t readiness_handle_ = 0;
+    bool readiness_tried_ = false;
 };
 
 }  // namespace sg::net

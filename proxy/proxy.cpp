@@ -21,9 +21,9 @@ Proxy::Proxy(asio::io_context& io, Config cfg, std::string config_path)
       config_path_(std::move(config_path)),
       acceptor_(io),
       signals_(io),
-      resumed_(std::make_unique<net::Event>(io.get_executor())),
+      stats_(std::make_unique<stats::QueryStats>(cfg_.stats)),
       buckets_resumed_(std::make_unique<net::Event>(io.get_executor())),
-      stats_(std::make_unique<stats::QueryStats>(cfg_.stats)) {
+      resumed_(std::make_unique<net::Event>(io.get_executor())) {
     for (const auto& s : cfg_.shards) shard_totals_.push_back(stats::ShardTotals{s.name});
 }
 

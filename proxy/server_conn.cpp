@@ -1,5 +1,7 @@
 #include "proxy/server_conn.h"
 
+#include "proxy/readiness.h"
+
 #include <spdlog/spdlog.h>
 
 #include <cstring>
@@ -35,6 +37,7 @@ ServerConn::ServerConn(asio::any_io_executor ex, ServerTarget target, uint64_t i
 }
 
 ServerConn::~ServerConn() {
+    if (readiness_handle_) readiness_->remove(readiness_handle_, sock_.native_handle());
     error_code ec;
     sock_.close(ec);
 }
@@ -55,6 +58,8 @@ awaitable<std::string> ServerConn::connect() {
     tx_status_ = 'I';
     state_ = ServerState::Idle;
     sock_.set_option(net::tcp::no_delay(true));
+    readiness_ = &ReadinessService::of(sock_.get_executor());
+    readiness_handle_ = readiness_->add(sock_.native_handle());
     asio::co_spawn(sock_.get_executor(), [self]() { return self->read_loop(); }, asio::detached);
     co_return std::string();
 }
@@ -78,6 +83,8 @@ void ServerConn::close(const std::string& why) {
     sock_.non_blocking(true, ec);
     sock_.write_some(asio::buffer(terminate, 5), ec);
     sock_.shutdown(net::tcp::socket::shutdown_both, ec);
+    if (readiness_handle_) readiness_->remove(readiness_handle_, sock_.native_handle());  // wakes read_loop
+    readiness_handle_ = 0;
     sock_.close(ec);
     if (on_closed) on_closed(*this);
 }
@@ -210,8 +217,10 @@ awaitable<void> ServerConn::read_loop() {
     for (;;) {
         if (rlen_ == rbuf_.size()) rbuf_.resize(rbuf_.size() * 2);
         error_code ec;
-        size_t n = co_await sock_.async_read_some(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
-                                                  net::ec_token(ec));
+        size_t n = 0;
+        auto space = asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_);
+        if (readiness_handle_) n = co_await readiness_->read_some(readiness_handle_, sock_.native_handle(), space, ec);
+        else n = co_await sock_.async_read_some(space, net::ec_token(ec));
         if (ec || state_ == ServerState::Closed) {
             fail(ec == asio::error::eof ? "the shard closed the connection" : "read from shard failed: " + ec.message());
             co_return;

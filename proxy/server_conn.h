@@ -23,6 +23,7 @@ using net::awaitable;
 using net::error_code;
 
 class ServerConn;
+class ReadinessService;
 
 // Where a server's replies go while a client session owns it.
 class ServerSink {
@@ -131,6 +132,8 @@ private:
     void fail(const std::string& why);
 
     net::tcp::socket sock_;
+    ReadinessService* readiness_ = nullptr;  // reads without Asio's speculative recv
+    uint64_t readiness_handle_ = 0;
     ServerTarget target_;
     uint64_t id_;
     ServerState state_ = ServerState::Connecting;

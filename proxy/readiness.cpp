@@ -1,0 +1,221 @@
+#include "proxy/readiness.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+namespace sg::proxy {
+
+namespace asio = net::asio;
+using net::error_code;
+
+namespace {
+constexpr int kBatch = 128;
+
+uint32_t slot_index(uint64_t handle) { return uint32_t(handle & 0xffffffffu); }
+uint32_t slot_generation(uint64_t handle) { return uint32_t(handle >> 32); }
+}  // namespace
+
+template <typename Handler>
+struct ReadinessService::WaiterImpl final : Waiter {
+    Handler handler;
+    explicit WaiterImpl(Handler&& h) : handler(std::move(h)) {}
+
+    void complete(error_code ec) override {
+        Handler h = std::move(handler);
+        delete this;
+        // Posted, not called: the waiting coroutine resumes from the scheduler, never nested
+        // inside whoever woke it.
+        auto ex = asio::get_associated_executor(h);
+        asio::post(ex, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
+    }
+    void destroy() override { delete this; }
+};
+
+ReadinessService::ReadinessService(asio::io_context& io)
+    : asio::execution_context::service(io), desc_(io) {
+    epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epfd_ < 0) {
+        spdlog::warn("epoll_create1 failed ({}); socket reads use Asio's reactor only", errno);
+        return;
+    }
+    error_code ec;
+    desc_.assign(epfd_, ec);
+    if (ec) {
+        spdlog::warn("cannot watch the read-readiness epoll set: {}", ec.message());
+        ::close(epfd_);
+        epfd_ = -1;
+    }
+}
+
+ReadinessService::~ReadinessService() = default;
+
+ReadinessService& ReadinessService::of(const asio::any_io_executor& ex) {
+    auto& ctx = asio::query(ex, asio::execution::context);
+    return asio::use_service<ReadinessService>(static_cast<asio::io_context&>(ctx));
+}
+
+ReadinessService::Slot* ReadinessService::slot(uint64_t handle) {
+    uint32_t idx = slot_index(handle);
+    if (idx >= slots_.size()) return nullptr;
+    Slot& s = slots_[idx];
+    if (!s.in_use || s.generation != slot_generation(handle)) return nullptr;
+    return &s;
+}
+
+uint64_t ReadinessService::add(int fd) {
+    static const bool disabled = std::getenv("SG_NO_READINESS") != nullptr;  // TEMP A/B
+    if (disabled || epfd_ < 0 || stopped_ || fd < 0) return 0;
+    uint32_t idx;
+    if (!free_.empty()) {
+        idx = free_.back();
+        free_.pop_back();
+    } else {
+        idx = uint32_t(slots_.size());
+        slots_.emplace_back();
+    }
+    Slot& s = slots_[idx];
+    if (++s.generation == 0) s.generation = 1;  // handle 0 means "not registered"
+    uint64_t handle = (uint64_t(s.generation) << 32) | idx;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.u64 = handle;
+    if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        spdlog::debug("epoll_ctl(ADD, {}) failed ({}); this socket reads through Asio", fd, errno);
+        free_.push_back(idx);
+        return 0;
+    }
+    s.in_use = true;
+    s.readable = true;
+    s.waiter = nullptr;
+    ++live_;
+    arm();
+    return handle;
+}
+
+void ReadinessService::remove(uint64_t handle, int fd) {
+    Slot* s = slot(handle);
+    if (!s) return;
+    if (fd >= 0) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    if (s->waiter) wake(*s, asio::error::operation_aborted);
+    s->in_use = false;
+    free_.push_back(slot_index(handle));
+    --live_;
+}
+
+void ReadinessService::cancel(uint64_t handle) {
+    if (Slot* s = slot(handle); s && s->waiter) wake(*s, asio::error::operation_aborted);
+}
+
+void ReadinessService::wake(Slot& s, error_code ec) {
+    Waiter* w = s.waiter;
+    s.waiter = nullptr;
+    w->complete(ec);
+}
+
+void ReadinessService::arm() {
+    if (armed_ || stopped_ || epfd_ < 0 || live_ == 0) return;
+    armed_ = true;
+    desc_.async_wait(asio::posix::stream_descriptor::wait_read, [this](error_code ec) { on_epoll(ec); });
+}
+
+void ReadinessService::on_epoll(error_code ec) {
+    armed_ = false;
+    if (stopped_ || ec == asio::error::operation_aborted) return;
+    epoll_event evs[kBatch];
+    for (;;) {
+        int n = ::epoll_wait(epfd_, evs, kBatch, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            spdlog::error("epoll_wait on the read-readiness set failed ({})", errno);
+            break;
+        }
+        for (int i = 0; i < n; ++i) {
+            Slot* s = slot(evs[i].data.u64);
+            if (!s) continue;  // unregistered since the event was queued
+            s->readable = true;
+            if (s->waiter) wake(*s, {});
+        }
+        if (n < kBatch) break;
+    }
+    arm();
+}
+
+void ReadinessService::shutdown() {
+    stopped_ = true;
+    for (Slot& s : slots_) {
+        if (s.waiter) {
+            Waiter* w = s.waiter;
+            s.waiter = nullptr;
+            w->destroy();  // the io_context is going away: handlers are destroyed, not called
+        }
+    }
+    error_code ec;
+    desc_.close(ec);  // closes epfd_
+    epfd_ = -1;
+}
+
+template <typename Token>
+auto ReadinessService::async_wait_readable(uint64_t handle, Token&& token) {
+    return asio::async_initiate<Token, void(error_code)>(
+        [this, handle](auto handler) {
+            using H = decltype(handler);
+            Slot* s = slot(handle);
+            if (!s || stopped_ || s->readable) {
+                error_code ec = (!s || stopped_) ? error_code(asio::error::operation_aborted) : error_code();
+                auto ex = asio::get_associated_executor(handler);
+                asio::post(ex, [h = std::move(handler), ec]() mutable { std::move(h)(ec); });
+                return;
+            }
+            if (s->waiter) {  // one reader per socket: a second one is a bug, fail it loudly
+                spdlog::error("two readers waiting on one socket");
+                auto ex = asio::get_associated_executor(handler);
+                asio::post(ex, [h = std::move(handler)]() mutable { std::move(h)(error_code(asio::error::in_progress)); });
+                return;
+            }
+            s->waiter = new WaiterImpl<H>(std::move(handler));
+            arm();
+        },
+        token);
+}
+
+net::awaitable<size_t> ReadinessService::read_some(uint64_t handle, int fd, asio::mutable_buffer b, error_code& ec) {
+    ec = {};
+    if (b.size() == 0) co_return 0;
+    for (;;) {
+        Slot* s = slot(handle);
+        if (!s) {
+            ec = asio::error::operation_aborted;
+            co_return 0;
+        }
+        if (s->readable) {
+            ssize_t n = ::recv(fd, b.data(), b.size(), MSG_DONTWAIT);
+            if (n > 0) {
+                // Edge-triggered: a short read emptied the socket, and data arriving after it
+                // raises a new event. A full buffer may have left more behind.
+                if (size_t(n) < b.size()) s->readable = false;
+                co_return size_t(n);
+            }
+            if (n == 0) {
+                ec = asio::error::eof;
+                co_return 0;
+            }
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                ec = error_code(errno, boost::system::system_category());
+                co_return 0;
+            }
+            s->readable = false;
+        }
+        co_await async_wait_readable(handle, net::ec_token(ec));
+        if (ec) co_return 0;
+    }
+}
+
+}  // namespace sg::proxy
