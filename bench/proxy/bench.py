@@ -3,7 +3,11 @@
 One shard (tests/harness/pgcluster.py), pgbouncer (Debian package, transaction mode) and
 shardgate ($SHARDGATE_BIN, a Release build) with the same pool size. For every query mode
 (-M simple/extended/prepared) and client count the three targets run back to back, so
-machine noise hits them alike. p99 latency comes from pgbench's per-transaction logs.
+machine noise hits them alike; with --rounds N the whole interleaved sweep repeats N times and
+each row reports the median round (by TPS). p99 latency comes from pgbench's per-transaction
+logs. "CPU us/tx" is the proxy process's own CPU time (user + system, from /proc) divided by the
+transactions pgbench completed: the cost of the proxy per query, less sensitive to the noise of
+a shared 2-core machine than TPS is.
 Then each proxy's RSS is read with 1000 idle, logged-in clients.
 
 A target that fails to start or whose run fails is reported as FAILED with the reason; the
@@ -131,7 +135,27 @@ def p99_from_logs(prefix):
     return lat[max(0, math.ceil(0.99 * len(lat)) - 1)] / 1000.0
 
 
+def cpu_ticks(pid):
+    """utime + stime of a process, in clock ticks (None when it is not readable)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def run_pgbench(target, mode, clients, duration, logdir):
+    proxy = target.name != "direct" and target.pid
+    cpu0 = cpu_ticks(target.pid) if proxy else None
+    r = _run_pgbench(target, mode, clients, duration, logdir)
+    cpu1 = cpu_ticks(target.pid) if proxy else None
+    if "tps" in r and cpu0 is not None and cpu1 is not None and r.get("transactions"):
+        r["cpu_us_per_tx"] = (cpu1 - cpu0) / os.sysconf("SC_CLK_TCK") * 1e6 / r["transactions"]
+    return r
+
+
+def _run_pgbench(target, mode, clients, duration, logdir):
     prefix = os.path.join(logdir, f"{target.name}-{mode}-{clients}")
     cmd = ["pgbench", "-n", "-S", "-M", mode, "-c", str(clients), "-j", "2",
            "-T", str(duration), "--log", f"--log-prefix={prefix}"]
@@ -144,11 +168,22 @@ def run_pgbench(target, mode, clients, duration, logdir):
     tps = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", r.stdout)
     avg = re.search(r"latency average = ([0-9.]+) ms", r.stdout)
     failed = re.search(r"number of failed transactions: (\d+)", r.stdout)
+    done = re.search(r"number of transactions actually processed: (\d+)", r.stdout)
     if r.returncode != 0 or not tps or (failed and int(failed.group(1)) > 0):
         errors = [line for line in r.stderr.splitlines() if "ERROR" in line or "FATAL" in line
                   or "error" in line] or r.stderr.strip().splitlines()[-1:] or ["no output"]
         return {"error": f"pgbench exit {r.returncode}: {errors[0].strip()[:150]}"}
-    return {"tps": float(tps.group(1)), "avg_ms": float(avg.group(1)), "p99_ms": p99}
+    return {"tps": float(tps.group(1)), "avg_ms": float(avg.group(1)), "p99_ms": p99,
+            "transactions": int(done.group(1)) if done else None}
+
+
+def median_round(runs):
+    """The run with the median TPS among a row's rounds (an error if any round failed)."""
+    errors = [r for r in runs if "error" in r]
+    if errors:
+        return errors[0]
+    ordered = sorted(runs, key=lambda r: r["tps"])
+    return dict(ordered[(len(ordered) - 1) // 2], rounds=[r["tps"] for r in runs])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,8 +196,8 @@ def fmt(v, spec):
 def print_table(results, modes, client_counts, targets):
     print()
     print(f"{'mode':<9} {'clients':>7}  {'target':<10} {'TPS':>10} {'avg ms':>8} "
-          f"{'p99 ms':>8}   {'sg/pgbouncer':>12} {'sg/direct':>9}")
-    print("-" * 88)
+          f"{'p99 ms':>8} {'CPU us/tx':>9}   {'sg/pgbouncer':>12} {'sg/direct':>9}")
+    print("-" * 98)
     for mode in modes:
         for c in client_counts:
             row = {t.name: results.get((mode, c, t.name), {}) for t in targets}
@@ -179,8 +214,8 @@ def print_table(results, modes, client_counts, targets):
                     print(f"{mode:<9} {c:>7}  {t.name:<10} FAILED: {r['error']}")
                 else:
                     print(f"{mode:<9} {c:>7}  {t.name:<10} {fmt(r.get('tps'), '10.0f')} "
-                          f"{fmt(r.get('avg_ms'), '8.3f')} {fmt(r.get('p99_ms'), '8.3f')}   "
-                          f"{ratios}")
+                          f"{fmt(r.get('avg_ms'), '8.3f')} {fmt(r.get('p99_ms'), '8.3f')} "
+                          f"{fmt(r.get('cpu_us_per_tx'), '9.1f'):>9}   {ratios}")
         print()
 
 
@@ -226,6 +261,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-T", "--duration", type=int, default=int(os.environ.get("DURATION", 10)),
                     help="seconds per pgbench run (default 10, env DURATION)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat the interleaved sweep; each row reports its median round")
     ap.add_argument("--scale", type=int, default=10)
     ap.add_argument("--pool-size", type=int, default=20,
                     help="server connections per pool, same for pgbouncer and shardgate")
@@ -278,22 +315,27 @@ def main():
 
         logdir = os.path.join(workdir, "logs")
         os.makedirs(logdir)
-        results = {}
-        total = len(modes) * len(client_counts) * len(targets)
+        runs = {}
+        total = args.rounds * len(modes) * len(client_counts) * len(targets)
         done = 0
-        for mode in modes:
-            for c in client_counts:
-                for t in targets:          # interleaved: same conditions for all three
-                    done += 1
-                    if t.error:
-                        results[(mode, c, t.name)] = {"error": f"not started: {t.error}"}
-                        continue
-                    print(f"bench: [{done}/{total}] -M {mode} -c {c} -> {t.name}", flush=True)
-                    results[(mode, c, t.name)] = run_pgbench(t, mode, c, args.duration, logdir)
+        for rnd in range(args.rounds):
+            for mode in modes:
+                for c in client_counts:
+                    for t in targets:          # interleaved: same conditions for all three
+                        done += 1
+                        if t.error:
+                            runs.setdefault((mode, c, t.name), []).append(
+                                {"error": f"not started: {t.error}"})
+                            continue
+                        print(f"bench: [{done}/{total}] -M {mode} -c {c} -> {t.name}", flush=True)
+                        runs.setdefault((mode, c, t.name), []).append(
+                            run_pgbench(t, mode, c, args.duration, logdir))
+        results = {k: median_round(v) for k, v in runs.items()}
         failures = sum("error" in r for r in results.values())
 
         print(f"\npgbench -S, scale {args.scale}, -j 2, -T {args.duration}s, pool size "
-              f"{args.pool_size} (pgbouncer {pgbouncer_version()}, transaction mode)")
+              f"{args.pool_size} (pgbouncer {pgbouncer_version()}, transaction mode), "
+              f"median of {args.rounds} interleaved round(s)")
         print_table(results, modes, client_counts, targets)
 
         if args.idle_clients:
