@@ -6,6 +6,11 @@
 
 The 4 shards share this machine's cores with the 1-shard cluster, the proxy and pgbench, so the
 figure is the proxy's routing cost plus 4x the server processes, not a scale-out measurement.
+To separate the two, the same script also runs without the proxy ("direct"): one pgbench on the
+1-shard cluster, and one pgbench per shard at the same time on the 4-shard cluster (clients
+split between them) against `direct_accounts`, an unsharded copy of all rows on every shard, so
+each lookup finds its row as it does through the proxy. The routing overhead is then
+(4-shard / 1-shard through shardgate) / (4-shard / 1-shard direct).
 """
 import argparse
 import os
@@ -41,6 +46,34 @@ def pgbench(env, script, mode, clients, seconds):
     return tps, lat
 
 
+def load_direct(cluster, rows):
+    """Every shard gets all rows in `direct_accounts` (not in [[tables]]; only direct runs read it)."""
+    sql = ("CREATE TABLE direct_accounts (aid integer PRIMARY KEY, bid integer, abalance integer, "
+           f"filler char(84)); INSERT INTO direct_accounts SELECT g, 1, 0, '' FROM generate_series(1, {rows}) g; "
+           "ANALYZE direct_accounts; ANALYZE pgbench_accounts")
+    for i in range(len(cluster.shards)):
+        subprocess.run(["psql", "-qX", "-v", "ON_ERROR_STOP=1", "-c", sql], env=cluster.env(i), check=True)
+
+
+def pgbench_direct(cluster, script, mode, clients, seconds):
+    """pgbench straight at every shard of `cluster` at once, clients split between them."""
+    procs = []
+    n = len(cluster.shards)
+    for i in range(n):
+        env = cluster.env(i)
+        share = clients // n + (1 if i < clients % n else 0)
+        procs.append(subprocess.Popen(
+            ["pgbench", "-n", "-f", script, "-M", mode, "-c", str(share), "-j", "1", "-T", str(seconds)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    total = 0.0
+    for p in procs:
+        out, err = p.communicate(timeout=seconds + 60)
+        if p.returncode != 0:
+            raise RuntimeError(err.strip()[-400:])
+        total += float(re.search(r"tps = ([0-9.]+)", out).group(1))
+    return total
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-T", type=int, default=10)
@@ -57,7 +90,11 @@ def main():
     script = os.path.join(work, "select.sql")
     with open(script, "w") as f:
         f.write(SCRIPT.format(rows=args.rows))
+    direct_script = os.path.join(work, "select-direct.sql")
+    with open(direct_script, "w") as f:
+        f.write(SCRIPT.format(rows=args.rows).replace("pgbench_accounts", "direct_accounts"))
     targets = {}
+    clusters = {}
     with pgcluster.Cluster(4) as four, pgcluster.Cluster(1) as one:
         procs = []
         try:
@@ -77,6 +114,8 @@ def main():
                            PGUSER=cluster.superuser)
                 load(env, args.rows)
                 targets[name] = env
+                clusters[name] = cluster
+                load_direct(cluster, args.rows)
             results = {}
             for rnd in range(args.rounds):
                 for mode in args.modes.split(","):
@@ -84,13 +123,24 @@ def main():
                         tps, lat = pgbench(env, script, mode, args.clients, args.T)
                         results.setdefault((mode, name), []).append((tps, lat))
                         print(f"round {rnd + 1} -M {mode:8s} {name:9s} tps {tps:9.0f}  avg {lat:.3f} ms", flush=True)
+                    for name, cluster in clusters.items():
+                        tps = pgbench_direct(cluster, direct_script, mode, args.clients, args.T)
+                        results.setdefault((mode, name + " direct"), []).append((tps, 0.0))
+                        print(f"round {rnd + 1} -M {mode:8s} {name:9s} direct tps {tps:9.0f}", flush=True)
             print(f"\npgbench -S (custom script), {args.rows} rows, -c {args.clients} -j 2, "
                   f"{args.rounds} x {args.T}s interleaved\n")
-            print(f"{'mode':9s} {'4-shard tps':>12s} {'1-shard tps':>12s} {'ratio':>7s}")
+            print(f"{'mode':9s} {'4-shard tps':>12s} {'1-shard tps':>12s} {'ratio':>7s}   "
+                  f"{'direct 4':>9s} {'direct 1':>9s} {'ratio':>7s}   {'routing overhead':>16s}")
+
+            def avg(key):
+                return sum(t for t, _ in results[key]) / args.rounds
+
             for mode in args.modes.split(","):
-                four_tps = sum(t for t, _ in results[(mode, "4 shards")]) / args.rounds
-                one_tps = sum(t for t, _ in results[(mode, "1 shard")]) / args.rounds
-                print(f"{mode:9s} {four_tps:12.0f} {one_tps:12.0f} {four_tps / one_tps:7.2f}")
+                four_tps, one_tps = avg((mode, "4 shards")), avg((mode, "1 shard"))
+                d4, d1 = avg((mode, "4 shards direct")), avg((mode, "1 shard direct"))
+                sg_ratio, direct_ratio = four_tps / one_tps, d4 / d1
+                print(f"{mode:9s} {four_tps:12.0f} {one_tps:12.0f} {sg_ratio:7.2f}   "
+                      f"{d4:9.0f} {d1:9.0f} {direct_ratio:7.2f}   {sg_ratio / direct_ratio:16.2f}")
         finally:
             for p in procs:
                 p.stop()
