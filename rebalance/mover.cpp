@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
 #include "rebalance/copier.h"
@@ -185,6 +186,9 @@ Expected<Conn> SourceMover::create_slot_and_copy() {
         progress_.copied(s.rows_scanned, s.rows_moved, s.bytes_moved, s.seconds);
     });
     if (!stats) return stats.error();
+    auto indexing = std::chrono::steady_clock::now();
+    if (auto st = index_staging(ctx_); !st) return st.error();
+    stats->seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - indexing).count();
     summary_.rows_copied += stats->rows_moved;
     summary_.bytes_copied += stats->bytes_moved;
     summary_.copy_seconds += stats->seconds;

@@ -35,12 +35,34 @@ Status prepare_staging(SourceContext& ctx, bool reset) {
             const auto& tab = ctx.tables[i];
             std::string real = quote_ident(c, tab.schema) + "." + quote_ident(c, tab.relname);
             std::string stg = ctx.staging_ident(c, i);
+            // A fresh copy loads a table without indexes (bulk load, then one index build each,
+            // as pg_dump restores); an existing staging table is one being resumed.
             std::string sql = fmt::format(
-                "CREATE TABLE IF NOT EXISTS {0} (LIKE {1} INCLUDING ALL);"
-                "ALTER TABLE {0} ADD COLUMN IF NOT EXISTS shardgate_bucket integer;"
-                "CREATE INDEX IF NOT EXISTS {2} ON {0} (shardgate_bucket);{3}",
-                stg, real, quote_ident(c, ctx.staging[i] + "_bucket"),
-                reset ? fmt::format("TRUNCATE {};", stg) : "");
+                "{2}CREATE TABLE IF NOT EXISTS {0} (LIKE {1} INCLUDING DEFAULTS INCLUDING GENERATED);"
+                "ALTER TABLE {0} ADD COLUMN IF NOT EXISTS shardgate_bucket integer;",
+                stg, real, reset ? fmt::format("DROP TABLE IF EXISTS {};", stg) : "");
+            auto r = exec(c, t.endpoint.label, sql);
+            if (!r) return r.error();
+        }
+    }
+    if (!reset) return index_staging(ctx);
+    return Ok{};
+}
+
+Status index_staging(SourceContext& ctx) {
+    for (auto& t : ctx.targets) {
+        PGconn* c = t.conn.get();
+        for (size_t i = 0; i < ctx.tables.size(); ++i) {
+            const auto& tab = ctx.tables[i];
+            std::string stg = ctx.staging_ident(c, i);
+            std::string pk;
+            for (int k : tab.primary_key) pk += (pk.empty() ? "" : ", ") + quote_ident(c, tab.columns[k]);
+            // Idempotent: a resumed run may find either index already built.
+            std::string sql = fmt::format(
+                "DO $sg$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {1}::regclass "
+                "AND contype = 'p') THEN ALTER TABLE {0} ADD PRIMARY KEY ({2}); END IF; END $sg$;"
+                "CREATE INDEX IF NOT EXISTS {3} ON {0} (shardgate_bucket);",
+                stg, quote_literal(c, stg), pk, quote_ident(c, ctx.staging[i] + "_bucket"));
             auto r = exec(c, t.endpoint.label, sql);
             if (!r) return r.error();
         }

@@ -8,9 +8,14 @@
 namespace sg::rebalance {
 
 // Creates (if missing) every staging table of `ctx` on every target, with the real table's
-// columns, primary key and indexes, plus `shardgate_bucket`. `reset` empties them first (a
-// fresh copy must not meet rows from an interrupted one).
+// columns plus `shardgate_bucket`. `reset` recreates them empty and without indexes, for a
+// fresh copy (which must not meet rows from an interrupted one); otherwise the tables are
+// being resumed and get their indexes too.
 Status prepare_staging(SourceContext& ctx, bool reset);
+
+// Builds each staging table's primary key (the catch-up upserts by it) and its bucket index
+// (switches select and delete by bucket), after the copy has bulk-loaded it. Idempotent.
+Status index_staging(SourceContext& ctx);
 
 // Drops the staging tables of `ctx` on every target (idempotent).
 Status drop_staging(SourceContext& ctx);
