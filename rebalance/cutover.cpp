@@ -136,8 +136,22 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
     PGconn* tc = ctx.targets[target].conn.get();
     const std::string& tlabel = ctx.targets[target].endpoint.label;
 
-    // Catch up before pausing, so the fence has little to wait for.
-    if (auto st = stream.drain(); !st) return st.error();
+    // Catch up before pausing, so the fence has little to wait for. An empty socket does not
+    // mean caught up (the walsender may be decoding far behind under write load): a fence
+    // emitted now, without pausing, and seen come through, does. Repeat while that took long,
+    // i.e. while the stream still lags.
+    for (int round = 0;; ++round) {
+        const auto t0 = Clock::now();
+        const std::string pre = fmt::format("{}_pre{}", token, round);
+        if (auto f = emit_fence(source, ctx.source_endpoint.label, pre); !f) return f.error();
+        auto seen = stream.pump(t0 + std::chrono::seconds(30), pre);
+        if (!seen) return seen.error();
+        if (!*seen) {
+            res.reason = "the change stream lags more than 30 s behind the source";
+            return res;
+        }
+        if (ms_since(t0) <= bound / 4 || round >= 50) break;
+    }
     // What a resumed run must settle if we die inside the switch; written before the pause so
     // no fsync of it counts against the bound.
     env.journal.pending = PendingSwitch{ctx.source, ctx.targets[target].shard, buckets, token};

@@ -1,5 +1,7 @@
 #include "rebalance/staging.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace sg::rebalance {
@@ -116,8 +118,37 @@ Status StagingWriter::prepare(size_t target, size_t table) {
     return Ok{};
 }
 
+Status StagingWriter::begin(size_t target) {
+    if (open_.size() < ctx_.targets.size()) open_.resize(ctx_.targets.size(), false);
+    if (open_[target]) return Ok{};
+    auto r = exec(ctx_.targets[target].conn.get(), ctx_.targets[target].endpoint.label, "BEGIN");
+    if (!r) return r.error();
+    open_[target] = true;
+    return Ok{};
+}
+
+bool StagingWriter::in_transaction() const {
+    return std::find(open_.begin(), open_.end(), true) != open_.end();
+}
+
+Status StagingWriter::commit() {
+    Status first = Ok{};
+    for (size_t i = 0; i < open_.size(); ++i) {
+        if (!open_[i]) continue;
+        open_[i] = false;
+        PGconn* c = ctx_.targets[i].conn.get();
+        auto r = exec(c, ctx_.targets[i].endpoint.label, "COMMIT");
+        if (!r) {
+            PQclear(PQexec(c, "ROLLBACK"));
+            if (first.ok()) first = r.error();
+        }
+    }
+    return first;
+}
+
 Status StagingWriter::upsert(size_t target, size_t table, const Tuple& row, int64_t bucket) {
     if (auto p = prepare(target, table); !p) return p;
+    if (auto b = begin(target); !b) return b;
     PGconn* c = ctx_.targets[target].conn.get();
     const auto& tab = ctx_.tables[table];
     const auto& label = ctx_.targets[target].endpoint.label;
@@ -158,6 +189,7 @@ Status StagingWriter::upsert(size_t target, size_t table, const Tuple& row, int6
 
 Status StagingWriter::remove(size_t target, size_t table, const Tuple& row) {
     if (auto p = prepare(target, table); !p) return p;
+    if (auto b = begin(target); !b) return b;
     PGconn* c = ctx_.targets[target].conn.get();
     auto values = param_values(row, ctx_.tables[table].primary_key);
     return exec_checked(
@@ -167,7 +199,9 @@ Status StagingWriter::remove(size_t target, size_t table, const Tuple& row) {
 }
 
 Status StagingWriter::truncate(size_t table) {
-    for (auto& t : ctx_.targets) {
+    for (size_t k = 0; k < ctx_.targets.size(); ++k) {
+        auto& t = ctx_.targets[k];
+        if (auto b = begin(k); !b) return b;
         auto r = exec(t.conn.get(), t.endpoint.label,
                       "TRUNCATE " + ctx_.staging_ident(t.conn.get(), table));
         if (!r) return r.error();

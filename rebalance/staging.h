@@ -27,13 +27,20 @@ class StagingWriter {
 public:
     explicit StagingWriter(SourceContext& ctx) : ctx_(ctx) {}
 
+    // Changes run inside one open transaction per target (BEGIN on the first), so a busy
+    // stream costs one commit per batch instead of one per row; commit() ends them. Nothing
+    // applied is visible (to a switch, or durable for the slot's confirmed position) before.
     Status upsert(size_t target, size_t table, const Tuple& row, int64_t bucket);
     Status remove(size_t target, size_t table, const Tuple& row);
     Status truncate(size_t table);
+    Status commit();
+    bool in_transaction() const;
 
 private:
     Status prepare(size_t target, size_t table);
+    Status begin(size_t target);
     std::vector<std::vector<bool>> prepared_;  // [target][table]
+    std::vector<bool> open_;                   // [target]: a transaction is open
     SourceContext& ctx_;
 };
 

@@ -1,6 +1,7 @@
 #include "rebalance/stream.h"
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <sys/select.h>
 
 namespace sg::rebalance {
@@ -55,7 +56,22 @@ Status ChangeStream::send_status(bool force) {
     return Ok{};
 }
 
+Status ChangeStream::flush() {
+    if (auto st = writer_.commit(); !st) return last_error_ = st, st;
+    flushed_ = std::max(flushed_, committed_lsn_);
+    batched_ = 0;
+    return Ok{};
+}
+
 Expected<bool> ChangeStream::pump(Clock::time_point until, const std::string& fence) {
+    // Whatever happens, nothing is left uncommitted on a target when this returns: a switch
+    // reads staging next, and the slot's confirmed position must not run ahead of the targets.
+    auto r = pump_changes(until, fence);
+    if (auto st = flush(); !st && r) return st.error();
+    return r;
+}
+
+Expected<bool> ChangeStream::pump_changes(Clock::time_point until, const std::string& fence) {
     PGconn* c = repl_.get();
     bool seen = false;
     for (;;) {
@@ -119,9 +135,11 @@ Status ChangeStream::handle(const PgOutputMsg& m, const std::string& fence, bool
         case PgOutputMsg::Type::Change:
             return apply(m.change);
         case PgOutputMsg::Type::Commit:
-            // Every change of this transaction is applied (each statement autocommits on the
-            // target), so the slot may forget it.
-            flushed_ = m.lsn;
+            // Applied inside the targets' open transactions; the slot may forget it once they
+            // commit (at most every 256 source transactions, and whenever pump returns).
+            committed_lsn_ = m.lsn;
+            if (!writer_.in_transaction()) flushed_ = m.lsn;
+            else if (++batched_ >= 256) return flush();
             return Ok{};
         case PgOutputMsg::Type::Message:
             if (!fence.empty() && m.prefix == kFencePrefix && m.content == fence) seen = true;

@@ -45,6 +45,9 @@ public:
     uint64_t confirmed_lsn() const { return flushed_; }
 
 private:
+    Expected<bool> pump_changes(Clock::time_point until, const std::string& fence);
+    // Commits what was applied; only then may the slot forget it.
+    Status flush();
     Status handle(const PgOutputMsg& m, const std::string& fence, bool& seen);
     Status apply(const ChangeMsg& c);
     Status send_status(bool force);
@@ -61,6 +64,8 @@ private:
     Conn repl_;
     std::map<uint32_t, Binding> relations_;
     uint64_t flushed_ = 0;
+    uint64_t committed_lsn_ = 0;  // end of the last source transaction applied (maybe uncommitted)
+    uint32_t batched_ = 0;        // source transactions applied since the last flush
     uint64_t applied_ = 0;
     Clock::time_point last_status_{};
     Status last_error_ = Ok{};
