@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -70,8 +69,7 @@ ReadinessService::Slot* ReadinessService::slot(uint64_t handle) {
 }
 
 uint64_t ReadinessService::add(int fd) {
-    static const bool disabled = std::getenv("SG_NO_READINESS") != nullptr;  // TEMP A/B
-    if (disabled || epfd_ < 0 || stopped_ || fd < 0) return 0;
+    if (epfd_ < 0 || stopped_ || fd < 0) return 0;
     uint32_t idx;
     if (!free_.empty()) {
         idx = free_.back();
@@ -84,7 +82,7 @@ uint64_t ReadinessService::add(int fd) {
     if (++s.generation == 0) s.generation = 1;  // handle 0 means "not registered"
     uint64_t handle = (uint64_t(s.generation) << 32) | idx;
     epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLET;
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
     ev.data.u64 = handle;
     if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
         spdlog::debug("epoll_ctl(ADD, {}) failed ({}); this socket reads through Asio", fd, errno);
@@ -93,6 +91,7 @@ uint64_t ReadinessService::add(int fd) {
     }
     s.in_use = true;
     s.readable = true;
+    s.hangup = false;
     s.waiter = nullptr;
     ++live_;
     arm();
@@ -140,6 +139,9 @@ void ReadinessService::on_epoll(error_code ec) {
             Slot* s = slot(evs[i].data.u64);
             if (!s) continue;  // unregistered since the event was queued
             s->readable = true;
+            // A FIN (or an error) that came with data already reported leaves no later edge:
+            // remember it, so a short read does not conclude that the socket is drained.
+            if (evs[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s->hangup = true;
             if (s->waiter) wake(*s, {});
         }
         if (n < kBatch) break;
@@ -197,9 +199,10 @@ net::awaitable<size_t> ReadinessService::read_some(uint64_t handle, int fd, asio
         if (s->readable) {
             ssize_t n = ::recv(fd, b.data(), b.size(), MSG_DONTWAIT);
             if (n > 0) {
-                // Edge-triggered: a short read emptied the socket, and data arriving after it
-                // raises a new event. A full buffer may have left more behind.
-                if (size_t(n) < b.size()) s->readable = false;
+                // Edge-triggered: a short read emptied the socket, and data (or a FIN) arriving
+                // after it raises a new event; a FIN that arrived before it was reported with
+                // EPOLLRDHUP. A full buffer may have left more behind.
+                if (size_t(n) < b.size() && !s->hangup) s->readable = false;
                 co_return size_t(n);
             }
             if (n == 0) {

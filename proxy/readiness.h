@@ -61,6 +61,7 @@ private:
         uint32_t generation = 0;
         bool in_use = false;
         bool readable = true;  // a read may find data: new sockets, epoll said so, or last read was full
+        bool hangup = false;   // epoll reported the peer's FIN or an error: keep reading until recv says so
         Waiter* waiter = nullptr;
     };
 
