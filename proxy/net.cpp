@@ -31,6 +31,15 @@ awaitable<std::size_t> ClientStream::read_some(asio::mutable_buffer b, error_cod
     co_return co_await sock_.async_read_some(b, ec_token(ec));
 }
 
+bool ClientStream::would_wait() const {
+    return !tls_ && readiness_handle_ && !readiness_->maybe_readable(readiness_handle_);
+}
+
+awaitable<void> ClientStream::wait_readable(error_code& ec) {
+    ec = {};
+    if (!tls_ && readiness_handle_) co_await readiness_->wait_readable(readiness_handle_, ec);
+}
+
 void ClientStream::close() {
     unregister();
     error_code ec;

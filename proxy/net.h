@@ -70,6 +70,11 @@ public:
 
     awaitable<std::size_t> read_some(asio::mutable_buffer b, error_code& ec);
 
+    // True when a read now would wait (plain TCP, drained): the caller may drop its buffer
+    // and wait_readable() first, so idle clients hold no read buffer.
+    bool would_wait() const;
+    awaitable<void> wait_readable(error_code& ec);
+
     awaitable<void> write_all(asio::const_buffer b, error_code& ec) {
         if (tls_) co_await asio::async_write(*tls_, b, ec_token(ec));
         else co_await asio::async_write(sock_, b, ec_token(ec));

@@ -27,6 +27,21 @@ Proxy::Proxy(asio::io_context& io, Config cfg, std::string config_path)
     for (const auto& s : cfg_.shards) shard_totals_.push_back(stats::ShardTotals{s.name});
 }
 
+std::string Proxy::take_read_buffer() {
+    if (spare_read_buffers_.empty()) return std::string(kClientReadBuffer, '\0');
+    std::string b = std::move(spare_read_buffers_.back());
+    spare_read_buffers_.pop_back();
+    return b;
+}
+
+void Proxy::give_read_buffer(std::string&& buf) {
+    // Buffers grown for a large message are freed; the spares never exceed what was in use
+    // at once, bounded anyway.
+    if (buf.size() == kClientReadBuffer && spare_read_buffers_.size() < 4096)
+        spare_read_buffers_.push_back(std::move(buf));
+    buf = std::string();
+}
+
 Proxy::~Proxy() {
     if (http_) http_->stop();
 }

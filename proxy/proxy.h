@@ -36,6 +36,9 @@ struct ProxyCounters {
     uint64_t bytes_out = 0;
 };
 
+// Initial size of a client's read buffer; it grows for larger messages.
+inline constexpr size_t kClientReadBuffer = 4 * 1024;
+
 class Proxy {
 public:
     Proxy(net::asio::io_context& io, Config cfg, std::string config_path);
@@ -99,6 +102,10 @@ public:
 
     net::asio::ssl::context* tls() { return tls_.get(); }
     ProxyCounters& counters() { return counters_; }
+    // Client read buffers of the initial size, recycled: a session waiting for its client's
+    // next message gives its buffer back, so idle clients hold none.
+    std::string take_read_buffer();
+    void give_read_buffer(std::string&& buf);
     net::Clock::time_point started() const { return started_; }
     bool shutting_down() const { return shutting_down_; }
 
@@ -134,6 +141,7 @@ private:
     std::unique_ptr<net::Event> resumed_;
     bool shutting_down_ = false;
     ProxyCounters counters_;
+    std::vector<std::string> spare_read_buffers_;
     net::Clock::time_point started_ = net::Clock::now();
 };
 

@@ -187,6 +187,22 @@ auto ReadinessService::async_wait_readable(uint64_t handle, Token&& token) {
         token);
 }
 
+bool ReadinessService::maybe_readable(uint64_t handle) {
+    Slot* s = slot(handle);
+    return !s || s->readable;
+}
+
+net::awaitable<void> ReadinessService::wait_readable(uint64_t handle, error_code& ec) {
+    ec = {};
+    Slot* s = slot(handle);
+    if (!s) {
+        ec = asio::error::operation_aborted;
+        co_return;
+    }
+    if (s->readable) co_return;
+    co_await async_wait_readable(handle, net::ec_token(ec));
+}
+
 net::awaitable<size_t> ReadinessService::read_some(uint64_t handle, int fd, asio::mutable_buffer b, error_code& ec) {
     ec = {};
     if (b.size() == 0) co_return 0;

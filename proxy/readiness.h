@@ -44,6 +44,12 @@ public:
     // eof when the peer closed; operation_aborted after cancel()/remove().
     net::awaitable<size_t> read_some(uint64_t handle, int fd, net::asio::mutable_buffer b, net::error_code& ec);
 
+    // Waits until a read may find data (or the socket was cancelled/removed), reading nothing:
+    // a caller can hold no buffer while it waits.
+    net::awaitable<void> wait_readable(uint64_t handle, net::error_code& ec);
+    // Whether a read now may find data without waiting (false only when known to be drained).
+    bool maybe_readable(uint64_t handle);
+
     size_t registered() const { return live_; }
 
 private:

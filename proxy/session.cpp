@@ -77,10 +77,11 @@ Session::Session(Proxy& proxy, net::tcp::socket sock)
     peer_ = ec ? "?" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
     stream_.socket().set_option(net::tcp::no_delay(true), ec);
     // Small to start (1000 idle clients should cost little); grows for large messages.
-    cbuf_.resize(4 * 1024);
+    cbuf_ = proxy_.take_read_buffer();
 }
 
 Session::~Session() {
+    proxy_.give_read_buffer(std::move(cbuf_));
     if (pid_) proxy_.unregister_session(pid_);
 }
 
@@ -371,6 +372,15 @@ awaitable<void> Session::wait_replies_out() {
 
 awaitable<bool> Session::read_more() {
     if (cstart_ > 0 && cstart_ == clen_) cstart_ = clen_ = 0;
+    if (clen_ == 0 && stream_.would_wait()) {
+        // Nothing buffered and nothing to read yet: wait without a buffer (an idle client then
+        // costs no read buffer), take one back when the client has sent something.
+        proxy_.give_read_buffer(std::move(cbuf_));
+        error_code wec;
+        co_await stream_.wait_readable(wec);
+        cbuf_ = proxy_.take_read_buffer();
+        if (wec || closing_) co_return false;
+    }
     if (clen_ == cbuf_.size()) {
         if (cstart_ > 0) {
             std::memmove(cbuf_.data(), cbuf_.data() + cstart_, clen_ - cstart_);
