@@ -43,8 +43,7 @@ void plan_reference_copies(Journal& j, const router::ShardMap& map, const Config
     for (const auto& source : j.source_order())
         for (auto& m : j.moves) {
             int idx = map.shard_index(m.target);
-            if (m.source != source || idx < 0 || map.owns_any(static_cast<uint16_t>(idx)))
-                continue;
+            if (m.source != source || idx < 0 || map.owns_any(static_cast<uint16_t>(idx))) continue;
             if (brought.insert(m.target).second) m.reference = ReferenceCopy::Planned;
         }
 }
@@ -155,7 +154,8 @@ Status SourceMover::open_context() {
 
 Status SourceMover::open_target(MoveState& mv, const router::ShardMap& map) {
     const ShardConfig* dst = cfg_.find_shard(mv.target);
-    if (!dst) return Error{"22023", "journal names shard " + mv.target + ", absent from the config"};
+    if (!dst)
+        return Error{"22023", "journal names shard " + mv.target + ", absent from the config"};
     TargetConn tc{mv.target, shard_endpoint(cfg_, *dst), nullptr, mv.reference};
     auto tconn = connect(tc.endpoint);
     if (!tconn) return tconn.error();
@@ -163,8 +163,8 @@ Status SourceMover::open_target(MoveState& mv, const router::ShardMap& map) {
     // A shard that owns no buckets yet gets the schema from this source.
     int idx = map.shard_index(mv.target);
     if (idx >= 0 && !map.owns_any(static_cast<uint16_t>(idx)))
-        if (auto st = ensure_schema(cfg_, ctx_.source_endpoint, data_.get(), tc.endpoint,
-                                    tc.conn.get());
+        if (auto st =
+                ensure_schema(cfg_, ctx_.source_endpoint, data_.get(), tc.endpoint, tc.conn.get());
             !st)
             return st;
     // The target must hold the same tables (with a primary key) before rows can land.

@@ -51,9 +51,9 @@ Status copy_one(SourceContext& ctx, PGconn* source, const TableInfo& t,
                       fmt::format("COPY {} ({}) FROM STDIN", real_ident(c, t), column_list(c, t)));
         if (!r) return r.error();
     }
-    auto r = exec(source, ctx.source_endpoint.label,
-                  fmt::format("COPY {} ({}) TO STDOUT", real_ident(source, t),
-                              column_list(source, t)));
+    auto r =
+        exec(source, ctx.source_endpoint.label,
+             fmt::format("COPY {} ({}) TO STDOUT", real_ident(source, t), column_list(source, t)));
     if (!r) return r.error();
     std::string buf;
     Status failed = Ok{};
@@ -155,8 +155,8 @@ Status ReferenceWriter::prepare(size_t target, size_t table) {
         fmt::format("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
                     real_ident(c, tab), cols, vals, pk, sets);
     std::string del = fmt::format("DELETE FROM {} WHERE {}", real_ident(c, tab), where);
-    for (const auto& [name, sql] : {std::pair{stmt_name("up", table), upsert},
-                                    std::pair{stmt_name("del", table), del}}) {
+    for (const auto& [name, sql] :
+         {std::pair{stmt_name("up", table), upsert}, std::pair{stmt_name("del", table), del}}) {
         Result r(PQprepare(c, name.c_str(), sql.c_str(), 0, nullptr));
         if (PQresultStatus(r.get()) != PGRES_COMMAND_OK)
             return Error{"XX000", tg.endpoint.label + ": " + PQresultErrorMessage(r.get())};

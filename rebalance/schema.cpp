@@ -98,12 +98,11 @@ Status run_one(const Command& cmd, int in, int out, const TempFd& err) {
 // pg_dump and psql reach a shard with the rebalancer's own login, passed in the environment
 // (no conninfo quoting, no password on a command line).
 std::vector<std::pair<std::string, std::string>> login_env(const Endpoint& ep) {
-    std::vector<std::pair<std::string, std::string>> env = {
-        {"PGHOST", ep.host},
-        {"PGPORT", std::to_string(ep.port)},
-        {"PGDATABASE", ep.dbname},
-        {"PGCONNECT_TIMEOUT", "10"},
-        {"PGAPPNAME", "shardgate-rebalance"}};
+    std::vector<std::pair<std::string, std::string>> env = {{"PGHOST", ep.host},
+                                                            {"PGPORT", std::to_string(ep.port)},
+                                                            {"PGDATABASE", ep.dbname},
+                                                            {"PGCONNECT_TIMEOUT", "10"},
+                                                            {"PGAPPNAME", "shardgate-rebalance"}};
     if (!ep.user.empty()) env.emplace_back("PGUSER", ep.user);
     if (!ep.password.empty()) env.emplace_back("PGPASSWORD", ep.password);
     return env;
@@ -154,13 +153,13 @@ Status compare_columns(const Config& cfg, const Endpoint& source, PGconn* sc,
         for (const auto& [col, type] : *want) {
             auto it = got->find(col);
             if (it == got->end() || it->second != type)
-                return Error{"42804",
-                             target.label + ": table " + t.name + " differs from " +
-                                 source.label + ": column " + col + " is " +
-                                 (it == got->end() ? "missing" : it->second) + " there, " + type +
-                                 " on " + source.label +
-                                 "; give it the same definition (or drop the table on " +
-                                 target.label + " to have the rebalancer copy it), then rerun"};
+                return Error{"42804", target.label + ": table " + t.name + " differs from " +
+                                          source.label + ": column " + col + " is " +
+                                          (it == got->end() ? "missing" : it->second) + " there, " +
+                                          type + " on " + source.label +
+                                          "; give it the same definition (or drop the table on " +
+                                          target.label +
+                                          " to have the rebalancer copy it), then rerun"};
         }
         for (const auto& [col, type] : *got)
             if (!want->count(col))
@@ -180,8 +179,8 @@ Status run_pipeline(const Command& producer, const Command& consumer) {
     // commit a truncated script if pg_dump died halfway through a live pipe.
     TempFd out, err1, err2;
     if (out.fd < 0 || err1.fd < 0 || err2.fd < 0)
-        return Error{"58000", std::string("cannot create a temporary file: ") +
-                                  std::strerror(errno)};
+        return Error{"58000",
+                     std::string("cannot create a temporary file: ") + std::strerror(errno)};
     if (auto st = run_one(producer, -1, out.fd, err1); !st) return st;
     if (::lseek(out.fd, 0, SEEK_SET) != 0)
         return Error{"58000", std::string("lseek failed: ") + std::strerror(errno)};
@@ -222,8 +221,7 @@ Status ensure_schema(const Config& cfg, const Endpoint& source, PGconn* source_c
             return Error{st.error().sqlstate,
                          target.label + " lacks table(s) " + join(*missing) +
                              " and copying the schema from " + source.label +
-                             " failed: " + st.error().message +
-                             "\ncreate them on " + target.label +
+                             " failed: " + st.error().message + "\ncreate them on " + target.label +
                              " with the same definition as on the other shards, then rerun"};
         auto still = missing_tables(target_conn, target.label, cfg);
         if (!still) return still.error();

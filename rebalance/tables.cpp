@@ -59,7 +59,7 @@ Expected<TableInfo> describe_table(PGconn* c, const std::string& label, const Ta
 namespace {
 
 Expected<std::vector<TableInfo>> describe_kind(PGconn* c, const std::string& label,
-                                              const Config& cfg, TableKind kind) {
+                                               const Config& cfg, TableKind kind) {
     std::vector<TableInfo> out;
     for (const auto& t : cfg.tables) {
         if (t.kind != kind) continue;

@@ -127,8 +127,9 @@ Route reference_read(const ShardMap& map, const RouterContext& ctx) {
     Route r = any_one_shard(ctx, "read of reference table: any shard (the default one)");
     if (!map.owns_any(ctx.default_shard) && !map.serving_shards().empty()) {
         r.shards = {map.serving_shards().front()};
-        r.why.back() = "read of reference table: the default shard owns no buckets, so the "
-                       "first shard that does";
+        r.why.back() =
+            "read of reference table: the default shard owns no buckets, so the "
+            "first shard that does";
     }
     return r;
 }

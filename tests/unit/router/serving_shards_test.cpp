@@ -68,8 +68,11 @@ const Case kCases[] = {
     {"ddl_truncate_ref", "TRUNCATE countries", 3, K::All, {0, 1, 2, 3}},
     {"sharded_no_key", "SELECT * FROM users WHERE name = 'x'", 3, K::Multi, {0, 1, 2}},
     {"sharded_update_no_key", "UPDATE users SET name = 'x'", 3, K::Multi, {0, 1, 2}},
-    {"sharded_join_ref", "SELECT * FROM users u JOIN countries c ON c.code = u.country", 3,
-     K::Multi, {0, 1, 2}},
+    {"sharded_join_ref",
+     "SELECT * FROM users u JOIN countries c ON c.code = u.country",
+     3,
+     K::Multi,
+     {0, 1, 2}},
     {"unlisted", "SELECT * FROM logs", 3, K::Default, {0}},
     // s1 drained: writes skip it.
     {"drained_ref_insert", "INSERT INTO countries (code) VALUES ('fr')", 1, K::Multi, {0, 2, 3}},
