@@ -279,7 +279,7 @@ Status SourceMover::switch_all(ChangeStream& stream) {
                     // held later ones; proxies now write the target's reference tables.
                     set_reference(target, ReferenceCopy::Done);
                     if (auto st = save(j_, opts_); !st) return st;
-                    spdlog::info("{}: owns buckets now; proxies write its reference tables",
+                    spdlog::info("shard {}: owns buckets now; proxies write its reference tables",
                                  mv.target);
                 }
                 summary_.buckets += left.size();

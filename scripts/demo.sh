@@ -135,7 +135,12 @@ say "shardgate rebalance plan: only the buckets the new shard should own move (4
 say "shardgate rebalance run, online: it copies the schema and the reference tables to s4, then its buckets; pgbench keeps reading through the proxy meanwhile"
 pgbench -n -f "$DEMO/select.sql" -M prepared -c 4 -j 2 -T 20 "$APP" >"$DEMO/pgbench-during-rebalance.log" 2>&1 &
 PGB=$!
-"$BIN" rebalance run -c "$CFG" 2>&1 | tail -n 15
+if ! "$BIN" rebalance run -c "$CFG" >"$DEMO/rebalance.log" 2>&1; then
+  tail -n 30 "$DEMO/rebalance.log"
+  exit 1
+fi
+grep -E "lacks|reference tables|owns buckets now" "$DEMO/rebalance.log" || true
+tail -n 8 "$DEMO/rebalance.log"
 wait $PGB || true
 grep -E "^(tps|number of failed)" "$DEMO/pgbench-during-rebalance.log"
 
