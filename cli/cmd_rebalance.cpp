@@ -51,6 +51,22 @@ std::string abbreviated(const std::vector<uint32_t>& buckets) {
     return s.size() > 60 ? s.substr(0, 57) + "..." : s;
 }
 
+// What a move does for its target's reference tables (journal.h, ReferenceCopy).
+std::string reference_note(const rb::MoveState& m) {
+    switch (m.reference) {
+        case rb::ReferenceCopy::None:
+            return "";
+        case rb::ReferenceCopy::Planned:
+            return "; reference tables: to be copied to " + m.target;
+        case rb::ReferenceCopy::Copied:
+            return "; reference tables: copied to " + m.target +
+                   ", changes streamed until its first switch";
+        case rb::ReferenceCopy::Done:
+            return "; reference tables: " + m.target + " has them, proxies write them";
+    }
+    return "";
+}
+
 int cmd_plan(const Config& cfg, const RebalanceOptions& o) {
     auto map = router::load_or_create(cfg.map_path(), cfg);
     if (!map) return fail(map.error().message);
@@ -189,9 +205,9 @@ int cmd_status(const Config& cfg, const RebalanceOptions& o) {
                                  jr.finished ? "finished" : "interrupted or running",
                                  jr.start_version, path);
         for (const auto& m : jr.moves)
-            std::cout << fmt::format("  {} -> {}: {}/{} buckets switched, phase {}\n", m.source,
+            std::cout << fmt::format("  {} -> {}: {}/{} buckets switched, phase {}{}\n", m.source,
                                      m.target, m.switched.size(), m.buckets.size(),
-                                     rb::to_string(m.phase));
+                                     rb::to_string(m.phase), reference_note(m));
         if (jr.pending && !jr.finished)
             std::cout << fmt::format(
                 "  switch {} of {} buckets {} -> {} may have been in progress: `rebalance run` "

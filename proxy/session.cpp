@@ -295,9 +295,13 @@ void Session::forget_touched_buckets() {
 }
 
 awaitable<bool> Session::hold_for_paused_buckets(const router::Analysis& a, const router::Route& r) {
-    // Only sharded rows move; reference and unsharded tables are never paused.
-    if (a.placement != router::Placement::Sharded) co_return false;
-    bool all = r.keys.empty();
+    // Only sharded rows move, so unsharded tables are never paused. A reference-table write
+    // counts as touching every bucket: the switch that gives a new shard its first buckets
+    // must hold it, so that the shard has every earlier reference change (from the
+    // rebalancer's stream) before the proxy starts writing to it directly.
+    const bool reference_write = a.placement == router::Placement::Reference && a.is_write;
+    if (a.placement != router::Placement::Sharded && !reference_write) co_return false;
+    bool all = r.keys.empty() || reference_write;
     bool waited = false;
     for (;;) {
         bool blocked = false;

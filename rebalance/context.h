@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "rebalance/journal.h"
 #include "rebalance/pg.h"
 #include "rebalance/tables.h"
 
@@ -15,6 +16,10 @@ struct TargetConn {
     std::string shard;
     Endpoint endpoint;
     Conn conn;
+    // Whether this source brings the reference tables to this target (journal.h,
+    // ReferenceCopy): Planned -> copy them with the buckets, Copied -> apply the stream's
+    // reference changes to the target's real tables.
+    ReferenceCopy reference = ReferenceCopy::None;
 };
 
 struct SourceContext {
@@ -27,6 +32,8 @@ struct SourceContext {
     std::vector<int> target_of_bucket;
     std::vector<TargetConn> targets;
     std::vector<std::string> staging;  // per table: staging table name (same on every target)
+    // The reference tables, when this source brings them to some target; empty otherwise.
+    std::vector<TableInfo> reference;
 
     // The bucket of a row whose shard-key field is `key` (nullopt = NULL), exactly as the
     // router computes it; -1 when the text is not a valid key (never for rows PostgreSQL

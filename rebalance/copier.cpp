@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "rebalance/crash_point.h"
+#include "rebalance/reference.h"
 #include "router/copy_split.h"
 
 namespace sg::rebalance {
@@ -106,6 +107,11 @@ Expected<CopyStats> copy_moving_rows(SourceContext& ctx, PGconn* source,
             exec(source, ctx.source_endpoint.label, "ROLLBACK");
             return st.error();
         }
+    }
+    // Under the same snapshot: the stream then brings every later reference change too.
+    if (auto refs = copy_reference_tables(ctx, source); !refs) {
+        exec(source, ctx.source_endpoint.label, "ROLLBACK");
+        return refs.error();
     }
     if (auto r = exec(source, ctx.source_endpoint.label, "COMMIT"); !r) return r.error();
     stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

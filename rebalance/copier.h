@@ -1,5 +1,7 @@
 // The copy phase: one scan of each sharded table on the source under the slot's exported
-// snapshot; rows of moving buckets stream into their target's staging table. Together with
+// snapshot; rows of moving buckets stream into their target's staging table. Under the same
+// snapshot, the reference tables are copied to the targets this source brings them to
+// (rebalance/reference.h). Together with
 // the slot's stream (which starts exactly at that snapshot) staging sees every committed
 // change once: no gap, no duplicate (rebalance.md, invariant 2).
 #pragma once

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -22,13 +23,16 @@ Error journal_error(const std::string& where, const std::string& problem) {
 }
 
 constexpr const char* kPhaseNames[] = {"planned", "copied", "caught-up", "switched", "cleaned"};
+constexpr const char* kReferenceNames[] = {"none", "planned", "copied", "done"};
 
 json move_to_json(const MoveState& m) {
-    return {{"source", m.source},
-            {"target", m.target},
-            {"buckets", m.buckets},
-            {"switched", m.switched},
-            {"phase", to_string(m.phase)}};
+    json out = {{"source", m.source},
+                {"target", m.target},
+                {"buckets", m.buckets},
+                {"switched", m.switched},
+                {"phase", to_string(m.phase)}};
+    if (m.reference != ReferenceCopy::None) out["reference"] = to_string(m.reference);
+    return out;
 }
 
 bool write_all(int fd, std::string_view data) {
@@ -53,6 +57,23 @@ std::optional<Phase> parse_phase(std::string_view s) {
     for (int i = 0; i < 5; ++i)
         if (s == kPhaseNames[i]) return static_cast<Phase>(i);
     return std::nullopt;
+}
+
+const char* to_string(ReferenceCopy r) {
+    return kReferenceNames[static_cast<int>(r)];
+}
+
+std::optional<ReferenceCopy> parse_reference_copy(std::string_view s) {
+    for (int i = 0; i < 4; ++i)
+        if (s == kReferenceNames[i]) return static_cast<ReferenceCopy>(i);
+    return std::nullopt;
+}
+
+std::vector<std::string> Journal::source_order() const {
+    std::vector<std::string> out;
+    for (const auto& m : moves)
+        if (std::find(out.begin(), out.end(), m.source) == out.end()) out.push_back(m.source);
+    return out;
 }
 
 std::string Journal::staging_table(const std::string& table, const std::string& source) const {
@@ -108,6 +129,9 @@ router::Expected<Journal> journal_from_json(std::string_view text, const std::st
             auto phase = parse_phase(m.at("phase").get<std::string>());
             if (!phase) return journal_error(source, "moves: unknown phase");
             ms.phase = *phase;
+            auto reference = parse_reference_copy(m.value("reference", "none"));
+            if (!reference) return journal_error(source, "moves: unknown reference state");
+            ms.reference = *reference;
             out.moves.push_back(std::move(ms));
         }
         for (const auto& [name, s] : j.at("sources").items())

@@ -23,11 +23,24 @@ enum class Phase { Planned, Copied, CaughtUp, Switched, Cleaned };
 const char* to_string(Phase p);
 std::optional<Phase> parse_phase(std::string_view s);
 
+// Whether a move also brings the reference tables to its target, and how far. Only the first
+// move (in run order) to a target that owned no buckets when the run was planned does:
+//   Planned: copy them (TRUNCATE, then COPY under the source's exported snapshot);
+//   Copied:  copied; the source's stream applies their changes to the target's real tables;
+//   Done:    the target owns buckets, so proxies write its reference tables themselves and
+//            the stream's reference changes are ignored.
+// A run resumed before Copied copies again (TRUNCATE makes that safe: nothing else writes the
+// reference tables of a shard that owns no buckets).
+enum class ReferenceCopy { None, Planned, Copied, Done };
+const char* to_string(ReferenceCopy r);
+std::optional<ReferenceCopy> parse_reference_copy(std::string_view s);
+
 struct MoveState {
     std::string source, target;
     std::vector<uint32_t> buckets;   // every bucket of the move, ascending
     std::vector<uint32_t> switched;  // buckets the target owns already, ascending
     Phase phase = Phase::Planned;
+    ReferenceCopy reference = ReferenceCopy::None;
     bool operator==(const MoveState&) const = default;
 };
 
@@ -61,6 +74,8 @@ struct Journal {
 
     // Objects named by this run, for cleanup and leak reports.
     std::string staging_table(const std::string& table, const std::string& source) const;
+    // Source shards in the order the run handles them (the order of their first move).
+    std::vector<std::string> source_order() const;
 };
 
 std::string journal_path(const std::string& state_dir);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "rebalance/copier.h"
@@ -12,6 +13,7 @@
 #include "rebalance/cutover.h"
 #include "rebalance/leftovers.h"
 #include "rebalance/progress.h"
+#include "rebalance/schema.h"
 #include "rebalance/staging.h"
 #include "rebalance/stream.h"
 #include "router/shard_map.h"
@@ -32,6 +34,21 @@ Status save(const Journal& j, const RunOptions& o) {
     return save_journal(j, o.journal_path);
 }
 
+// A target that owns no buckets gets the reference tables from the first source (in run
+// order) that moves buckets to it; until then proxies do not write its reference tables.
+void plan_reference_copies(Journal& j, const router::ShardMap& map, const Config& cfg) {
+    bool any = std::any_of(cfg.tables.begin(), cfg.tables.end(),
+                           [](const TableConfig& t) { return t.kind == TableKind::Reference; });
+    if (!any) return;
+    std::set<std::string> brought;
+    for (const auto& source : j.source_order())
+        for (auto& m : j.moves) {
+            int idx = map.shard_index(m.target);
+            if (m.source != source || idx < 0 || map.owns_any(static_cast<uint16_t>(idx))) continue;
+            if (brought.insert(m.target).second) m.reference = ReferenceCopy::Planned;
+        }
+}
+
 // A fresh journal from the plan over the current map.
 Expected<Journal> start_journal(const Config& cfg, const RunOptions& opts) {
     auto map = router::load_or_create(cfg.map_path(), cfg);
@@ -48,6 +65,7 @@ Expected<Journal> start_journal(const Config& cfg, const RunOptions& opts) {
                            m.buckets,
                            {},
                            Phase::Planned});
+    plan_reference_copies(j, *map, cfg);
     return j;
 }
 
@@ -70,6 +88,8 @@ private:
     Phase phase() const;
     void set_phase(Phase p);
     Status open_context();
+    Status open_target(MoveState& mv, const router::ShardMap& map);
+    void set_reference(size_t target, ReferenceCopy state);
     Expected<Conn> create_slot_and_copy();
     Expected<bool> slot_exists(PGconn* c);
     Status switch_all(ChangeStream& stream);
@@ -118,25 +138,60 @@ Status SourceMover::open_context() {
     ctx_.bucket_bits = j_.bucket_bits;
     ctx_.target_of_bucket.assign(size_t{1} << j_.bucket_bits, -1);
     for (const auto& t : ctx_.tables) ctx_.staging.push_back(j_.staging_table(t.name, source_));
-    for (size_t i : my_moves()) {
-        const auto& mv = j_.moves[i];
-        const ShardConfig* dst = cfg_.find_shard(mv.target);
-        if (!dst)
-            return Error{"22023", "journal names shard " + mv.target + ", absent from the config"};
-        TargetConn tc{mv.target, shard_endpoint(cfg_, *dst), nullptr};
-        auto tconn = connect(tc.endpoint);
-        if (!tconn) return tconn.error();
-        tc.conn = std::move(*tconn);
-        // The target must hold the same tables (with a primary key) before rows can land.
-        auto check = describe_sharded(tc.conn.get(), tc.endpoint.label, cfg_);
-        if (!check) return check.error();
-        int idx = static_cast<int>(ctx_.targets.size());
-        ctx_.targets.push_back(std::move(tc));
-        for (uint32_t b : mv.buckets)
-            if (!std::binary_search(mv.switched.begin(), mv.switched.end(), b))
-                ctx_.target_of_bucket[b] = idx;
+    auto map = router::load_or_create(cfg_.map_path(), cfg_);
+    if (!map) return map.error();
+    for (size_t i : my_moves())
+        if (auto st = open_target(j_.moves[i], *map); !st) return st;
+    bool brings = std::any_of(ctx_.targets.begin(), ctx_.targets.end(), [](const TargetConn& t) {
+        return t.reference == ReferenceCopy::Planned || t.reference == ReferenceCopy::Copied;
+    });
+    if (brings) {
+        auto refs = describe_reference(data_.get(), ctx_.source_endpoint.label, cfg_);
+        if (!refs) return refs.error();
+        ctx_.reference = std::move(*refs);
     }
     return Ok{};
+}
+
+Status SourceMover::open_target(MoveState& mv, const router::ShardMap& map) {
+    const ShardConfig* dst = cfg_.find_shard(mv.target);
+    if (!dst)
+        return Error{"22023", "journal names shard " + mv.target + ", absent from the config"};
+    TargetConn tc{mv.target, shard_endpoint(cfg_, *dst), nullptr, mv.reference};
+    auto tconn = connect(tc.endpoint);
+    if (!tconn) return tconn.error();
+    tc.conn = std::move(*tconn);
+    // A shard that owns no buckets yet gets the schema from this source.
+    int idx = map.shard_index(mv.target);
+    if (idx >= 0 && !map.owns_any(static_cast<uint16_t>(idx)))
+        if (auto st =
+                ensure_schema(cfg_, ctx_.source_endpoint, data_.get(), tc.endpoint, tc.conn.get());
+            !st)
+            return st;
+    // The target must hold the same tables (with a primary key) before rows can land.
+    auto check = describe_sharded(tc.conn.get(), tc.endpoint.label, cfg_);
+    if (!check) return check.error();
+    // Once the target owns buckets of this move, proxies write its reference tables.
+    // (A run that stopped right after the first switch may not have recorded it yet.)
+    if (mv.reference != ReferenceCopy::None && !mv.switched.empty())
+        tc.reference = mv.reference = ReferenceCopy::Done;
+    if (tc.reference == ReferenceCopy::Planned || tc.reference == ReferenceCopy::Copied) {
+        auto refs = describe_reference(tc.conn.get(), tc.endpoint.label, cfg_);
+        if (!refs) return refs.error();
+    }
+    int t = static_cast<int>(ctx_.targets.size());
+    ctx_.targets.push_back(std::move(tc));
+    for (uint32_t b : mv.buckets)
+        if (!std::binary_search(mv.switched.begin(), mv.switched.end(), b))
+            ctx_.target_of_bucket[b] = t;
+    return Ok{};
+}
+
+// Records a target's reference state in the context (the stream reads it) and the journal.
+void SourceMover::set_reference(size_t target, ReferenceCopy state) {
+    ctx_.targets[target].reference = state;
+    for (size_t i : my_moves())
+        if (j_.moves[i].target == ctx_.targets[target].shard) j_.moves[i].reference = state;
 }
 
 Expected<bool> SourceMover::slot_exists(PGconn* c) {
@@ -160,9 +215,10 @@ Expected<Conn> SourceMover::create_slot_and_copy() {
         if (!r) return r.error();
     }
     std::string tables;
-    for (const auto& t : ctx_.tables)
-        tables += (tables.empty() ? "" : ", ") + quote_ident(c, t.schema) + "." +
-                  quote_ident(c, t.relname);
+    for (const auto* list : {&ctx_.tables, &ctx_.reference})
+        for (const auto& t : *list)
+            tables += (tables.empty() ? "" : ", ") + quote_ident(c, t.schema) + "." +
+                      quote_ident(c, t.relname);
     auto pub =
         exec(c, label,
              fmt::format("DROP PUBLICATION IF EXISTS {0}; CREATE PUBLICATION {0} FOR TABLE {1}",
@@ -222,6 +278,14 @@ Status SourceMover::switch_all(ChangeStream& stream) {
             if (!r) return r.error();
             if (r->switched) {
                 aborts = 0;
+                if (ctx_.targets[target].reference == ReferenceCopy::Copied) {
+                    // The switch's fence brought every earlier reference change and its pause
+                    // held later ones; proxies now write the target's reference tables.
+                    set_reference(target, ReferenceCopy::Done);
+                    if (auto st = save(j_, opts_); !st) return st;
+                    spdlog::info("shard {}: owns buckets now; proxies write its reference tables",
+                                 mv.target);
+                }
                 summary_.buckets += left.size();
                 summary_.rows += r->rows;
                 summary_.pause_ms.push_back(r->pause_ms);
@@ -287,6 +351,9 @@ Status SourceMover::run() {
             auto r = create_slot_and_copy();
             if (!r) return r.error();
             repl = std::move(*r);
+            for (size_t t = 0; t < ctx_.targets.size(); ++t)
+                if (ctx_.targets[t].reference == ReferenceCopy::Planned)
+                    set_reference(t, ReferenceCopy::Copied);
             set_phase(Phase::Copied);
             if (auto st = save(j_, opts_); !st) return st;
         } else {

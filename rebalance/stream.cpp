@@ -121,14 +121,22 @@ Expected<bool> ChangeStream::pump_changes(Clock::time_point until, const std::st
 Status ChangeStream::handle(const PgOutputMsg& m, const std::string& fence, bool& seen) {
     switch (m.type) {
         case PgOutputMsg::Type::Relation: {
+            auto find = [&](const std::vector<TableInfo>& tables) {
+                for (size_t i = 0; i < tables.size(); ++i)
+                    if (tables[i].schema == m.relation.nspname &&
+                        tables[i].relname == m.relation.relname)
+                        return static_cast<int>(i);
+                return -1;
+            };
             Binding b;
-            for (size_t i = 0; i < ctx_.tables.size(); ++i)
-                if (ctx_.tables[i].schema == m.relation.nspname &&
-                    ctx_.tables[i].relname == m.relation.relname)
-                    b.table = static_cast<int>(i);
-            if (b.table >= 0)
+            b.table = find(ctx_.tables);
+            b.reference = b.table < 0 ? find(ctx_.reference) : -1;
+            const TableInfo* info = b.table >= 0       ? &ctx_.tables[b.table]
+                                    : b.reference >= 0 ? &ctx_.reference[b.reference]
+                                                       : nullptr;
+            if (info)
                 for (const auto& col : m.relation.columns)
-                    b.column.push_back(ctx_.tables[b.table].column_index(col));
+                    b.column.push_back(info->column_index(col));
             relations_[m.relation.relid] = std::move(b);
             return Ok{};
         }
@@ -147,8 +155,11 @@ Status ChangeStream::handle(const PgOutputMsg& m, const std::string& fence, bool
         case PgOutputMsg::Type::Truncate:
             for (uint32_t relid : m.truncated) {
                 auto it = relations_.find(relid);
-                if (it != relations_.end() && it->second.table >= 0)
+                if (it == relations_.end()) continue;
+                if (it->second.table >= 0)
                     if (auto st = writer_.truncate(it->second.table); !st) return st;
+                if (it->second.reference >= 0)
+                    if (auto st = references_.truncate(it->second.reference); !st) return st;
             }
             return Ok{};
         default:
@@ -169,6 +180,7 @@ Status ChangeStream::apply(const ChangeMsg& c) {
         return Error{router::sqlstate::kProtocolViolation,
                      ctx_.source_endpoint.label + ": change for an undescribed relation"};
     const Binding& b = it->second;
+    if (b.reference >= 0) return apply_reference(static_cast<size_t>(b.reference), b.column, c);
     if (b.table < 0) return Ok{};
     const TableInfo& t = ctx_.tables[b.table];
     const size_t ti = static_cast<size_t>(b.table);
@@ -203,6 +215,21 @@ Status ChangeStream::apply(const ChangeMsg& c) {
     if (target < 0) return Ok{};
     ++applied_;
     return writer_.upsert(static_cast<size_t>(target), ti, row, bucket);
+}
+
+// Reference rows carry no bucket: a change goes to every target still taking them from this
+// stream (none once each has its first buckets, when the proxies write them instead).
+Status ChangeStream::apply_reference(size_t table, const std::vector<int>& columns,
+                                     const ChangeMsg& c) {
+    if (!references_.active()) return Ok{};
+    const size_t ncols = ctx_.reference[table].columns.size();
+    ++applied_;
+    if (c.kind == ChangeMsg::Kind::Delete)
+        return references_.remove(table, reorder(columns, ncols, *c.old_tuple));
+    if (c.old_tuple)  // the primary key changed: the old row is gone
+        if (auto st = references_.remove(table, reorder(columns, ncols, *c.old_tuple)); !st)
+            return st;
+    return references_.upsert(table, reorder(columns, ncols, c.new_tuple));
 }
 
 }  // namespace sg::rebalance

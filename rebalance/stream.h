@@ -1,5 +1,7 @@
 // The catch-up phase: the source's logical replication slot streamed with pgoutput; changes
-// to rows of moving buckets are applied to the staging tables, everything else is ignored.
+// to rows of moving buckets are applied to the staging tables, changes to reference tables to
+// the targets that take them from this source (rebalance/reference.h), everything else is
+// ignored.
 // A fence (a transactional logical message emitted on the source) tells when every change
 // committed before it has been applied.
 #pragma once
@@ -10,6 +12,7 @@
 
 #include "rebalance/context.h"
 #include "rebalance/pgoutput.h"
+#include "rebalance/reference.h"
 #include "rebalance/staging.h"
 
 namespace sg::rebalance {
@@ -25,7 +28,7 @@ public:
     using Clock = std::chrono::steady_clock;
 
     ChangeStream(SourceContext& ctx, Conn replication)
-        : ctx_(ctx), writer_(ctx), repl_(std::move(replication)) {}
+        : ctx_(ctx), writer_(ctx), references_(ctx), repl_(std::move(replication)) {}
 
     // START_REPLICATION from the slot's confirmed position (a restart replays from the last
     // transaction we confirmed; replaying upserts and deletes by key is idempotent).
@@ -50,17 +53,20 @@ private:
     Status flush();
     Status handle(const PgOutputMsg& m, const std::string& fence, bool& seen);
     Status apply(const ChangeMsg& c);
+    Status apply_reference(size_t table, const std::vector<int>& columns, const ChangeMsg& c);
     Status send_status(bool force);
     // The change's tuple in TableInfo column order.
     Tuple reorder(const std::vector<int>& map, size_t ncols, const Tuple& in) const;
 
     struct Binding {
         int table = -1;           // index into ctx_.tables; -1: not a sharded table of ours
+        int reference = -1;       // index into ctx_.reference; -1: not a reference table
         std::vector<int> column;  // relation column -> TableInfo column (-1: ignored)
     };
 
     SourceContext& ctx_;
     StagingWriter writer_;
+    ReferenceWriter references_;
     Conn repl_;
     std::map<uint32_t, Binding> relations_;
     uint64_t flushed_ = 0;

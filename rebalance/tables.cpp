@@ -36,8 +36,8 @@ Expected<TableInfo> describe_table(PGconn* c, const std::string& label, const Ta
     if (!cols) return cols.error();
     for (int i = 0; i < PQntuples(cols->get()); ++i)
         info.columns.push_back(PQgetvalue(cols->get(), i, 0));
-    info.key_column = info.column_index(t.shard_key);
-    if (info.key_column < 0)
+    info.key_column = t.kind == TableKind::Sharded ? info.column_index(t.shard_key) : -1;
+    if (t.kind == TableKind::Sharded && info.key_column < 0)
         return Error{"42703", label + ": table " + t.name + " has no column " + t.shard_key +
                                   " (its shard_key in the config); fix [[tables]]"};
     auto pk = exec_params(c, label,
@@ -56,15 +56,42 @@ Expected<TableInfo> describe_table(PGconn* c, const std::string& label, const Ta
     return info;
 }
 
-Expected<std::vector<TableInfo>> describe_sharded(PGconn* c, const std::string& label,
-                                                  const Config& cfg) {
+namespace {
+
+Expected<std::vector<TableInfo>> describe_kind(PGconn* c, const std::string& label,
+                                               const Config& cfg, TableKind kind) {
     std::vector<TableInfo> out;
     for (const auto& t : cfg.tables) {
-        if (t.kind != TableKind::Sharded) continue;
+        if (t.kind != kind) continue;
         auto info = describe_table(c, label, t);
         if (!info) return info.error();
         out.push_back(std::move(*info));
     }
+    return out;
+}
+
+}  // namespace
+
+Expected<std::vector<TableInfo>> describe_sharded(PGconn* c, const std::string& label,
+                                                  const Config& cfg) {
+    return describe_kind(c, label, cfg, TableKind::Sharded);
+}
+
+Expected<std::vector<TableInfo>> describe_reference(PGconn* c, const std::string& label,
+                                                    const Config& cfg) {
+    return describe_kind(c, label, cfg, TableKind::Reference);
+}
+
+Expected<std::map<std::string, std::string>> column_types(PGconn* c, const std::string& label,
+                                                          const std::string& table) {
+    auto r = exec_params(c, label,
+                         "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                         "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+                         {table});
+    if (!r) return r.error();
+    std::map<std::string, std::string> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i)
+        out[PQgetvalue(r->get(), i, 0)] = PQgetvalue(r->get(), i, 1);
     return out;
 }
 

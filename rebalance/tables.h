@@ -1,6 +1,7 @@
 // What the rebalancer needs to know about each sharded table, read from a shard's catalog.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,7 @@ struct TableInfo {
     std::string schema, relname;
     KeyType key_type = KeyType::BigInt;
     std::vector<std::string> columns;  // stored columns in attnum order (generated ones excluded)
-    int key_column = -1;               // index of the shard key in `columns`
+    int key_column = -1;               // index of the shard key in `columns` (-1: reference)
     std::vector<int> primary_key;      // indexes in `columns`
 
     // The shard key is part of the primary key, so a replicated DELETE (which carries only the
@@ -30,6 +31,14 @@ Expected<TableInfo> describe_table(PGconn* c, const std::string& label, const Ta
 // Every sharded table of the config, as the given shard defines them.
 Expected<std::vector<TableInfo>> describe_sharded(PGconn* c, const std::string& label,
                                                   const Config& cfg);
+// Every reference table of the config (key_column -1; a primary key is required too: their
+// replicated changes are applied by it).
+Expected<std::vector<TableInfo>> describe_reference(PGconn* c, const std::string& label,
+                                                    const Config& cfg);
+
+// Column name -> type (format_type) of `table`; empty when the table does not exist.
+Expected<std::map<std::string, std::string>> column_types(PGconn* c, const std::string& label,
+                                                          const std::string& table);
 
 // Quoted, comma-separated column list, e.g. "id","name".
 std::string column_list(PGconn* c, const TableInfo& t);

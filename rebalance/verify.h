@@ -34,7 +34,9 @@ struct VerifyReport {
     bool ok() const;
 };
 
-// Reads with the rebalancer's shard login; a table missing on a shard is an error.
+// Reads with the rebalancer's shard login; a table missing on a shard that owns buckets is an
+// error. Shards that own no buckets are checked for misplaced rows only (reference tables
+// there are not kept current: proxies write them on shards that own buckets).
 Expected<VerifyReport> verify_placement(const Config& cfg);
 
 }  // namespace sg::rebalance

@@ -99,6 +99,41 @@ Route with_shards(std::vector<uint16_t> shards, const ShardMap& map) {
     return r;
 }
 
+// The shards that own buckets (kind All when that is every shard). A shard that owns none
+// holds no row of any sharded table (a new shard's copies sit in staging until its switch),
+// and may not even have the tables yet: fan-outs skip it.
+Route serving_shards(const ShardMap& map, const std::string& what) {
+    Route r = with_shards(map.serving_shards(), map);
+    r.why.push_back(r.kind == Route::Kind::All
+                        ? what + ": every shard"
+                        : what + ": every shard that owns buckets (" +
+                              std::to_string(r.shards.size()) + " of " +
+                              std::to_string(map.shard_names().size()) + ")");
+    return r;
+}
+
+// A reference-table write goes to the shards that own buckets: a shard that owns none (just
+// added, or drained) gets its copy from the rebalancer, which streams the changes made
+// meanwhile until the switch that gives it its first buckets; that switch holds reference
+// writes, so from then on the proxy's writes take over. Writing to it earlier would race
+// the rebalancer's TRUNCATE-then-COPY.
+Route reference_write(const ShardMap& map) {
+    return serving_shards(map, "write to reference table");
+}
+
+// Reference reads go to the default shard, whose copy the writes keep current as long as it
+// owns buckets; a default shard that owns none (drained) may be stale: read a serving one.
+Route reference_read(const ShardMap& map, const RouterContext& ctx) {
+    Route r = any_one_shard(ctx, "read of reference table: any shard (the default one)");
+    if (!map.owns_any(ctx.default_shard) && !map.serving_shards().empty()) {
+        r.shards = {map.serving_shards().front()};
+        r.why.back() =
+            "read of reference table: the default shard owns no buckets, so the "
+            "first shard that does";
+    }
+    return r;
+}
+
 Route route_insert_rows(const Analysis& a, const Params& params, const ShardMap& map) {
     std::map<uint16_t, std::vector<uint32_t>> by_shard;
     std::vector<uint16_t> shards;
@@ -176,7 +211,7 @@ Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map
     }
     Route r;
     if (a.keys.empty()) {
-        r = all_shards(map, "no shard-key value: every shard");
+        r = serving_shards(map, "no shard-key value");
     } else {
         std::vector<Key> keys;
         for (const auto& ref : a.keys) {
@@ -326,8 +361,8 @@ Route route_one(const Analysis& a, const Params& params, const ShardMap& map,
         case Placement::Unsharded:
             return default_shard(ctx, "\"" + a.table + "\" is not in [[tables]]: default shard");
         case Placement::Reference:
-            if (a.is_write) return all_shards(map, "write to reference table: every shard");
-            return any_one_shard(ctx, "read of reference table: any shard (the default one)");
+            if (a.is_write) return reference_write(map);
+            return reference_read(map, ctx);
         case Placement::AllShards:
             return all_shards(map, "runs on every shard");
         case Placement::Sharded:

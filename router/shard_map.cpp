@@ -56,6 +56,7 @@ ShardMap ShardMap::make_default(int bucket_bits, std::vector<std::string> shard_
     const size_t n = shard_names.empty() ? 1 : shard_names.size();
     for (size_t b = 0; b < m.map_.size(); ++b) m.map_[b] = static_cast<uint16_t>(b % n);
     m.shard_names_ = std::move(shard_names);
+    m.index_owners();
     return m;
 }
 
@@ -91,6 +92,7 @@ Expected<ShardMap> ShardMap::from_parts(uint64_t version, int bucket_bits,
     m.bucket_bits_ = bucket_bits;
     m.shard_names_ = std::move(shard_names);
     m.map_ = std::move(map);
+    m.index_owners();
     return m;
 }
 
@@ -143,6 +145,15 @@ int ShardMap::shard_index(std::string_view name) const {
     return -1;
 }
 
+void ShardMap::index_owners() {
+    owns_.assign(shard_names_.size(), false);
+    for (uint16_t s : map_)
+        if (s < owns_.size()) owns_[s] = true;
+    serving_.clear();
+    for (size_t s = 0; s < owns_.size(); ++s)
+        if (owns_[s]) serving_.push_back(static_cast<uint16_t>(s));
+}
+
 std::vector<ShardMap::Range> ShardMap::ranges() const {
     std::vector<Range> out;
     for (uint32_t b = 0; b < map_.size(); ++b) {
@@ -172,6 +183,7 @@ Expected<ShardMap> ShardMap::with_assignment(uint32_t first, uint32_t last, uint
     ShardMap m = *this;
     for (uint32_t b = first; b <= last; ++b) m.map_[b] = shard;
     m.version_ = version_ + 1;
+    m.index_owners();
     return m;
 }
 

@@ -50,6 +50,11 @@ public:
     uint16_t shard_of_bucket(uint32_t bucket) const { return map_[bucket]; }
     // Index of a shard by name, -1 when unknown.
     int shard_index(std::string_view name) const;
+    // Whether `shard` owns at least one bucket. A shard that owns none (just added, or fully
+    // drained) serves no rows; it may lack the reference tables' current rows.
+    bool owns_any(uint16_t shard) const { return shard < owns_.size() && owns_[shard]; }
+    // The shards that own at least one bucket, ascending (where reference-table writes go).
+    const std::vector<uint16_t>& serving_shards() const { return serving_; }
 
     std::vector<Range> ranges() const;
 
@@ -63,10 +68,16 @@ public:
     bool operator==(const ShardMap&) const = default;
 
 private:
+    // Derives owns_ and serving_ from map_; every constructor and mutator ends with it, so
+    // the router's per-statement questions cost nothing.
+    void index_owners();
+
     uint64_t version_ = 0;
     int bucket_bits_ = 0;
     std::vector<std::string> shard_names_;
     std::vector<uint16_t> map_;
+    std::vector<bool> owns_;         // per shard index: owns at least one bucket
+    std::vector<uint16_t> serving_;  // indexes with owns_ set, ascending
 };
 
 // Reads and validates a map file; errors name the file.

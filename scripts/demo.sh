@@ -121,23 +121,26 @@ SELECT abalance FROM pgbench_accounts WHERE aid = :aid;
 PGB
 pgbench -n -f "$DEMO/select.sql" -M prepared -c 8 -j 2 -T 5 "$APP" 2>/dev/null | grep -E "^(tps|latency average|number of failed)"
 
-say "Adding a 5th shard: start it, give it the schema, list it in the config, RELOAD (it owns no buckets yet)"
+say "Adding a 5th shard: start it empty, list it in the config, RELOAD (it owns no buckets yet)"
 $PGCLUSTER start --shards 1 --dir "$DEMO/cluster5" --auth scram --password demo-super --role app:app-secret
 P5=$($PY -c "import json; print(json.load(open('$DEMO/cluster5/cluster.json'))['shards'][0]['port'])")
-PGPASSWORD=demo-super pg_dump -s -h 127.0.0.1 -p "$(shard_port 0)" -U postgres app |
-  PGPASSWORD=demo-super psql -qX -h 127.0.0.1 -p "$P5" -U postgres app >/dev/null
-PGPASSWORD=demo-super pg_dump -a -t countries -h 127.0.0.1 -p "$(shard_port 0)" -U postgres app |
-  PGPASSWORD=demo-super psql -qX -h 127.0.0.1 -p "$P5" -U postgres app >/dev/null
 printf '\n[[shards]]\nname = "s4"\nhost = "127.0.0.1"\nport = %s\n' "$P5" >>"$CFG"
 PGPASSWORD=admin-secret psql "$ADMIN" -c "RELOAD"
+echo "  No schema and no rows on s4: until it owns buckets, reference-table writes skip it."
+psql "$APP" -v ON_ERROR_STOP=1 -e -c "INSERT INTO countries VALUES ('fr', 'France')"
 
 say "shardgate rebalance plan: only the buckets the new shard should own move (4096/5 at most)"
 "$BIN" rebalance plan -c "$CFG"
 
-say "shardgate rebalance run, online: pgbench keeps reading through the proxy meanwhile"
+say "shardgate rebalance run, online: it copies the schema and the reference tables to s4, then its buckets; pgbench keeps reading through the proxy meanwhile"
 pgbench -n -f "$DEMO/select.sql" -M prepared -c 4 -j 2 -T 20 "$APP" >"$DEMO/pgbench-during-rebalance.log" 2>&1 &
 PGB=$!
-"$BIN" rebalance run -c "$CFG" 2>&1 | tail -n 15
+if ! "$BIN" rebalance run -c "$CFG" >"$DEMO/rebalance.log" 2>&1; then
+  tail -n 30 "$DEMO/rebalance.log"
+  exit 1
+fi
+grep -E "lacks|reference tables|owns buckets now" "$DEMO/rebalance.log" || true
+tail -n 8 "$DEMO/rebalance.log"
 wait $PGB || true
 grep -E "^(tps|number of failed)" "$DEMO/pgbench-during-rebalance.log"
 
@@ -147,6 +150,11 @@ say "Rows per shard now (asking each shard directly; s4 is the new one)"
 per_shard "SELECT 'users ' || count(*) || ', orders ' || (SELECT count(*) FROM orders) || ', accounts ' || (SELECT count(*) FROM pgbench_accounts) FROM users"
 printf '  s4: '
 PGPASSWORD=demo-super psql -qtAX "host=127.0.0.1 port=$P5 dbname=app user=postgres" -c "SELECT 'users ' || count(*) || ', orders ' || (SELECT count(*) FROM orders) || ', accounts ' || (SELECT count(*) FROM pgbench_accounts) FROM users"
+say "The reference table on every shard, s4 included (copied by the rebalancer, written by the proxy since)"
+psql "$APP" -v ON_ERROR_STOP=1 -e -c "UPDATE countries SET name = 'République française' WHERE code = 'fr'"
+per_shard "SELECT string_agg(code || '=' || name, ', ' ORDER BY code) FROM countries"
+printf '  s4: '
+PGPASSWORD=demo-super psql -qtAX "host=127.0.0.1 port=$P5 dbname=app user=postgres" -c "SELECT string_agg(code || '=' || name, ', ' ORDER BY code) FROM countries"
 
 say "The query cost report (shardgate report): what the workload cost, statement by statement"
 "$BIN" report --dsn "host=127.0.0.1 port=6432 dbname=shardgate user=admin password=admin-secret" --top 8

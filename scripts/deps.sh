@@ -3,6 +3,8 @@
 # Idempotent: asks dpkg first and only runs apt-get when something is missing.
 set -euo pipefail
 
+# postgresql-client-15 also gives the rebalancer pg_dump and psql (the schema copy to a new
+# shard).
 PKGS=(
   build-essential cmake pkg-config git ca-certificates
   libboost-dev libboost-system-dev libssl-dev libpq-dev

@@ -1,9 +1,13 @@
 """Online rebalance end to end (issue 6, rebalance.md invariants 2-6), on real shards.
 
 4 shards hold two sharded tables (bigint and text keys, 100k rows each) and a reference
-table; a 5th shard joins the config and `shardgate rebalance run` moves its share while
-client threads insert, update, delete and read through the proxy. Afterwards:
+table; a 5th shard, EMPTY (no schema, no reference rows), joins the config and
+`shardgate rebalance run` gives it the schema and the reference table and moves its share
+while client threads insert, update, delete and read through the proxy, reference table
+included. Afterwards:
 - no client statement failed, and no read saw a wrong value;
+- the reference table is identical on every shard, the new one included, and equal to what
+  clients were told they wrote;
 - fan-out counts over rows nobody deletes never changed (no row seen twice or missed);
 - the rows on the shards are exactly what clients were told they wrote (no loss, no dup);
 - `rebalance verify` finds every row on its owner; the new shard holds ~20% of the rows;
@@ -33,6 +37,8 @@ ROWS = int(os.environ.get("SG_REBALANCE_ROWS", "100000"))
 PAUSE_MS = os.environ.get("SG_REBALANCE_PAUSE_MS", "250")
 WRITERS = 4
 FANOUT_IDS = 5000  # ids 1..ROWS and names acct-0..acct-(ROWS-1) are never deleted
+COUNTRIES = 200  # reference rows c1..c200; writer w owns those with g % WRITERS == w
+REFERENCE_SHARE = 0.12  # of client statements: writes to the reference table (fan-outs)
 
 TABLES = [
     {"name": "items", "kind": "sharded", "shard_key": "id", "key_type": "bigint"},
@@ -69,17 +75,18 @@ def load_initial(cluster, n_shards):
     for i in range(ROWS):
         name = f"acct-{i}"
         accts[shard_of(name, "text", n_shards)].write(f"{name}\t{i}\tnote {i}\n")
-    for s in range(len(cluster.shards)):
+    # The shards beyond the first n_shards stay empty: the rebalancer brings the schema and
+    # the reference rows.
+    for s in range(n_shards):
         c = shard_conn(cluster, s)
         with c.cursor() as cur:
             cur.execute(DDL)
             cur.execute("INSERT INTO countries SELECT 'c' || g, 'country ' || g "
-                        "FROM generate_series(1, 200) g")
-            if s < n_shards:
-                items[s].seek(0)
-                accts[s].seek(0)
-                cur.copy_expert("COPY items FROM STDIN", items[s])
-                cur.copy_expert("COPY accounts FROM STDIN", accts[s])
+                        "FROM generate_series(1, %s) g", (COUNTRIES,))
+            items[s].seek(0)
+            accts[s].seek(0)
+            cur.copy_expert("COPY items FROM STDIN", items[s])
+            cur.copy_expert("COPY accounts FROM STDIN", accts[s])
             cur.execute("ANALYZE")
         c.close()
 
@@ -94,6 +101,8 @@ class Workload:
         self.errors = []
         self.items = {i: f"v{i}" for i in range(1, ROWS + 1)}
         self.accounts = {f"acct-{i}": i for i in range(ROWS)}
+        self.countries = {f"c{g}": f"country {g}" for g in range(1, COUNTRIES + 1)}
+        self.reference_writes = 0
         self.lock = threading.Lock()
         self.max_latency = 0.0
         self.latencies = []
@@ -139,11 +148,15 @@ class Workload:
             return
         cur = conn.cursor()
         seq = 0
+        countries_old = [f"c{g}" for g in range(1, COUNTRIES + 1) if g % WRITERS == w]
+        countries_new = []
         while not self.stop.is_set():
             seq += 1
             op = rnd.random()
             try:
-                if op < 0.25:
+                if rnd.random() < REFERENCE_SHARE:
+                    self._reference_write(cur, rnd, w, seq, countries_old, countries_new)
+                elif op < 0.25:
                     self._timed(cur, "INSERT INTO items (id, val, n) VALUES (%s, %s, 1)",
                                 (next_id, f"n{next_id}"))
                     with self.lock:
@@ -195,6 +208,40 @@ class Workload:
                 conn = self.proxy.connect(autocommit=True)
                 cur = conn.cursor()
         conn.close()
+
+    def _reference_write(self, cur, rnd, w, seq, owned, added):
+        """Insert, update, delete or read a reference row this writer owns. A write goes to
+        every shard that owns buckets; the new shard gets it from the rebalancer until its
+        first switch, from the proxy after."""
+        op = rnd.random()
+        if op < 0.35:
+            code = f"w{w}-{seq}"
+            self._timed(cur, "INSERT INTO countries (code, label) VALUES (%s, %s)",
+                        (code, f"new {seq}"))
+            with self.lock:
+                self.countries[code] = f"new {seq}"
+            added.append(code)
+        elif op < 0.70:
+            code = rnd.choice(owned + added)
+            label = None if op < 0.40 else f"upd {w}-{seq}"
+            self._timed(cur, "UPDATE countries SET label = %s WHERE code = %s", (label, code))
+            with self.lock:
+                self.countries[code] = label
+        elif op < 0.85 and added:
+            code = added.pop(rnd.randrange(len(added)))
+            self._timed(cur, "DELETE FROM countries WHERE code = %s", (code,))
+            with self.lock:
+                del self.countries[code]
+        else:
+            code = rnd.choice(owned)
+            got = self._timed(cur, "SELECT label FROM countries WHERE code = %s", (code,))
+            with self.lock:
+                want = self.countries[code]
+            if got != [(want,)]:
+                self.errors.append(f"read countries {code}: got {got}, want {want}")
+            return
+        with self.lock:
+            self.reference_writes += 1
 
     def _fanout(self):
         """Fan-out reads of rows nobody deletes: a row seen twice or missed shows here."""
@@ -264,6 +311,22 @@ class RebalanceCase(unittest.TestCase):
             if leftovers:
                 problems.append(f"s{s} has leftovers {leftovers}")
             c.close()
+        # The reference table: one identical copy per shard, the new one included, equal to
+        # what clients were told they wrote.
+        for s in range(5):
+            c = shard_conn(self.cluster, s)
+            got = dict(shard_rows(c, "SELECT code, label FROM countries"))
+            c.close()
+            lost = [k for k in work.countries if k not in got]
+            extra = [k for k in got if k not in work.countries]
+            wrong = [k for k in work.countries if k in got and got[k] != work.countries[k]]
+            if lost or extra or wrong:
+                problems.append(f"countries on s{s}: {len(lost)} lost {lost[:3]}, {len(extra)} "
+                                f"unexpected {extra[:3]}, {len(wrong)} with another value "
+                                f"{[(k, got[k], work.countries[k]) for k in wrong[:3]]}")
+        if work.reference_writes < 20:
+            problems.append(f"only {work.reference_writes} reference writes: the workload did "
+                            f"not exercise the reference copy")
         for name, got, want in (("items", items, work.items), ("accounts", accounts, work.accounts)):
             lost = [k for k in want if k not in got]
             extra = [k for k in got if k not in want]
@@ -282,7 +345,8 @@ class RebalanceCase(unittest.TestCase):
         if st.returncode != 0:
             problems.append(f"status reports leftovers: {st.stdout}")
         lat = sorted(work.latencies)
-        print(f"\n{self._testMethodName}: {work.ops} client statements, new shard holds "
+        print(f"\n{self._testMethodName}: {work.ops} client statements "
+              f"({work.reference_writes} reference writes), new shard holds "
               f"{share:.1%} of rows, statement latency p50 {lat[len(lat) // 2] * 1000:.1f} ms, "
               f"p99 {lat[int(len(lat) * 0.99)] * 1000:.1f} ms, "
               f"max {work.max_latency * 1000:.1f} ms")
@@ -315,8 +379,8 @@ class RebalanceCase(unittest.TestCase):
         work = Workload(self.proxy)
         work.start()
         time.sleep(0.5)
-        points = ["copy", "catch-up", "switch-prepared", "switch-decided", "switch-committed",
-                  "cleanup"]
+        points = ["copy", "ref_copy", "catch-up", "switch-prepared", "switch-decided",
+                  "switch-committed", "cleanup"]
         for point in points:
             r = run_rebalance(self.config, "run", "--max-pause-ms", PAUSE_MS, crash_at=point)
             self.assertEqual(r.returncode, -9, f"{point}: expected a crash\n{r.stderr[-3000:]}")
@@ -327,6 +391,75 @@ class RebalanceCase(unittest.TestCase):
         work.finish()
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr[-4000:])
         self.check_final(work)
+
+
+class SchemaCopyCase(unittest.TestCase):
+    """The schema step on a shard that owns no buckets: refusals name the shard, table and
+    what to do; a partly created schema is completed; reference tables need a primary key."""
+
+    def setUp(self):
+        self.cluster = pgcluster.Cluster(3).start()
+        self.addCleanup(self.cluster.stop)
+        for s in range(2):
+            c = shard_conn(self.cluster, s)
+            with c.cursor() as cur:
+                cur.execute(DDL)
+                cur.execute("CREATE TABLE regions (name text, note text)")  # no primary key
+                cur.execute("INSERT INTO regions VALUES ('eu', 'x'), ('us', NULL)")
+                cur.execute("INSERT INTO countries SELECT 'c' || g, 'country ' || g "
+                            "FROM generate_series(1, 50) g")
+                for i in range(1, 1001):
+                    if shard_of(i, "bigint", 2) == s:
+                        cur.execute("INSERT INTO items VALUES (%s, %s, 1)", (i, f"v{i}"))
+            c.close()
+        tables = TABLES + [{"name": "regions", "kind": "reference"}]
+        self.proxy = Proxy(self.cluster, f"schema-{self._testMethodName}", tables=tables,
+                           shards=[0, 1]).start()
+        self.proxy.stop()
+        self.proxy.shards = None
+        self.proxy.start()
+        self.addCleanup(self.proxy.stop)
+        self.config = self.proxy.config_path
+
+    def run_fails(self, *needles):
+        r = run_rebalance(self.config, "run", "--max-pause-ms", PAUSE_MS)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr[-3000:])
+        for n in needles:
+            self.assertIn(n, r.stderr, r.stderr[-3000:])
+
+    def test_refusals_then_copy(self):
+        new = shard_conn(self.cluster, 2)
+        with new.cursor() as cur:  # one table right, one with another column type
+            cur.execute("CREATE TABLE items (id bigint PRIMARY KEY, val text NOT NULL, "
+                        "n int NOT NULL)")
+            cur.execute("CREATE TABLE countries (code text PRIMARY KEY, label integer)")
+        self.run_fails("shard s2", "countries", "label")
+        with new.cursor() as cur:
+            cur.execute("DROP TABLE countries")
+        # Only the missing tables are copied; then regions is refused for its missing key.
+        self.run_fails("regions", "primary key")
+        for s in range(3):
+            c = shard_conn(self.cluster, s)
+            with c.cursor() as cur:
+                cur.execute("ALTER TABLE regions ADD PRIMARY KEY (name)")
+            c.close()
+        r = run_rebalance(self.config, "run", "--json", "--max-pause-ms", PAUSE_MS)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr[-3000:])
+        v = run_rebalance(self.config, "verify")
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        for table, key in (("countries", "code"), ("regions", "name")):
+            copies = []
+            for s in range(3):
+                c = shard_conn(self.cluster, s)
+                copies.append(sorted(shard_rows(c, f"SELECT * FROM {table} ORDER BY {key}")))
+                c.close()
+            self.assertTrue(copies[0], table)
+            self.assertEqual(copies[2], copies[0], table)
+            self.assertEqual(copies[1], copies[0], table)
+        with new.cursor() as cur:
+            cur.execute("SELECT count(*) FROM items")
+            self.assertGreater(cur.fetchone()[0], 200)
+        new.close()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ Journal sample() {
     j.bucket_bits = 12;
     j.moves.push_back({"s0", "s4", {3, 7, 11}, {3}, Phase::CaughtUp});
     j.moves.push_back({"s1", "s4", {5}, {}, Phase::Planned});
+    j.moves[0].reference = ReferenceCopy::Copied;
     j.sources["s0"] = {"sg_rb_0badcafe_s0", "sg_rb_0badcafe"};
     j.pending = PendingSwitch{"s0", "s4", {7}, "sg_rb_0badcafe_12"};
     j.pause_ms = {12.5, 30};
@@ -37,6 +38,34 @@ TEST(Journal, RoundTripsThroughJson) {
     auto back = journal_from_json(journal_to_json(j), "mem");
     ASSERT_TRUE(back.ok()) << back.error().message;
     EXPECT_EQ(*back, j);
+}
+
+TEST(Journal, ReferenceCopyStateIsOptionalAndChecked) {
+    auto text = journal_to_json(sample());
+    EXPECT_NE(text.find("\"reference\": \"copied\""), std::string::npos) << text;
+    // A journal written before reference copies existed: no key means none.
+    auto back = journal_from_json(
+        R"({"format": 1, "run_id": "x", "start_version": 1, "bucket_bits": 4, "sources": {},
+            "moves": [{"source": "a", "target": "b", "buckets": [1], "switched": [],
+                       "phase": "planned"}]})",
+        "mem");
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_EQ(back->moves[0].reference, ReferenceCopy::None);
+    auto bad = journal_from_json(
+        R"({"format": 1, "run_id": "x", "start_version": 1, "bucket_bits": 4, "sources": {},
+            "moves": [{"source": "a", "target": "b", "buckets": [1], "switched": [],
+                       "phase": "planned", "reference": "maybe"}]})",
+        "mem");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find("reference"), std::string::npos);
+}
+
+TEST(Journal, SourcesRunInTheOrderOfTheirFirstMove) {
+    Journal j;
+    j.moves.push_back({"s2", "s4", {1}, {}, Phase::Planned});
+    j.moves.push_back({"s0", "s4", {2}, {}, Phase::Planned});
+    j.moves.push_back({"s2", "s5", {3}, {}, Phase::Planned});
+    EXPECT_EQ(j.source_order(), (std::vector<std::string>{"s2", "s0"}));
 }
 
 TEST(Journal, SaveLoadAndMissingFile) {

@@ -71,6 +71,30 @@ TEST(ShardMap, SplitKeepsEveryKeyOnItsShard) {
     }
 }
 
+TEST(ShardMap, ServingShardsAreTheOwnersOfSomeBucket) {
+    auto m = ShardMap::make_default(3, {"a", "b", "c"});
+    EXPECT_EQ(m.serving_shards(), (std::vector<uint16_t>{0, 1, 2}));
+    // A shard listed but owning nothing (just added): not serving, until it gets a bucket.
+    auto added = ShardMap::from_parts(2, 3, {"a", "b", "c", "d"}, m.buckets(), "mem");
+    ASSERT_TRUE(added) << added.error().message;
+    EXPECT_EQ(added->serving_shards(), (std::vector<uint16_t>{0, 1, 2}));
+    EXPECT_FALSE(added->owns_any(3));
+    EXPECT_TRUE(added->owns_any(0));
+    EXPECT_FALSE(added->owns_any(9));  // unknown index
+    auto first = added->with_assignment(5, 5, 3);
+    ASSERT_TRUE(first);
+    EXPECT_TRUE(first->owns_any(3));
+    EXPECT_EQ(first->serving_shards(), (std::vector<uint16_t>{0, 1, 2, 3}));
+    // Drained: every bucket of "b" given away.
+    auto drained = first->with_assignment(0, 7, 0);
+    ASSERT_TRUE(drained);
+    EXPECT_EQ(drained->serving_shards(), (std::vector<uint16_t>{0}));
+    EXPECT_EQ(drained->split_buckets().serving_shards(), (std::vector<uint16_t>{0}));
+    // More shards than buckets: the default layout leaves the last ones empty.
+    EXPECT_EQ(ShardMap::make_default(1, {"a", "b", "c"}).serving_shards(),
+              (std::vector<uint16_t>{0, 1}));
+}
+
 TEST(ShardMap, JsonRoundTrip) {
     auto m = *ShardMap::make_default(3, {"s0", "s1"}).with_assignment(2, 5, 1);
     auto back = ShardMap::from_json(m.to_json(), "mem");
@@ -136,6 +160,15 @@ TEST_F(ShardMapFiles, LoadOrCreateReindexesToConfigOrder) {
     EXPECT_EQ(m->shard_names(), (std::vector<std::string>{"s0", "s1"}));
     EXPECT_EQ(m->shard_of_bucket(0), 1);
     EXPECT_EQ(m->version(), 3u);
+}
+
+TEST_F(ShardMapFiles, AShardTheFileDoesNotNameIsNotServing) {
+    Config cfg = two_shard_config(path("shardgate.toml"));
+    ASSERT_TRUE(save_shard_map(ShardMap::make_default(4, {"s0"}), path("map.json")));
+    auto m = load_or_create(path("map.json"), cfg);
+    ASSERT_TRUE(m) << m.error().message;
+    EXPECT_EQ(m->serving_shards(), (std::vector<uint16_t>{0}));
+    EXPECT_FALSE(m->owns_any(1));
 }
 
 TEST_F(ShardMapFiles, BadFilesAreErrorsNamingTheFile) {
