@@ -128,6 +128,7 @@ int cmd_run(const Config& cfg, const RebalanceOptions& o) {
     }
     if (o.max_pause_ms < 10) return fail("--max-pause-ms must be at least 10");
     rb::RunOptions ro{plan_input(o), o.proxies, o.max_pause_ms, journal_file(cfg, o)};
+    ro.parallel = o.parallel;
     auto s = rb::run_rebalance_moves(cfg, ro);
     if (!s)
         return fail(s.error().message + "\nthe journal " + ro.journal_path +
@@ -290,7 +291,8 @@ void add_rebalance_options(CLI::App* sub, RebalanceOptions& o) {
                     "bound on the write pause of one bucket switch (default 100)")
         ->check(CLI::Range(10, 60000));
     sub->add_option("--parallel", o.parallel,
-                    "source shards moved at once (only 1 in this version)")
+                    "source shards copied at once, each with its own replication slot (default 1); "
+                    "switches stay one at a time")
         ->check(CLI::Range(1, 64));
     sub->add_option_function<std::vector<std::string>>(
         "--weight",
@@ -314,11 +316,6 @@ void add_rebalance_options(CLI::App* sub, RebalanceOptions& o) {
 }
 
 int run_rebalance(const Config& cfg, const RebalanceOptions& opts) {
-    if (opts.parallel != 1) {
-        std::cerr << "shardgate rebalance: --parallel " << opts.parallel
-                  << ": this version moves one source shard at a time; use --parallel 1\n";
-        return 2;
-    }
     if (opts.action == "plan") return cmd_plan(cfg, opts);
     if (opts.action == "run") return cmd_run(cfg, opts);
     if (opts.action == "status") return cmd_status(cfg, opts);

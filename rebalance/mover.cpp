@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -72,16 +74,22 @@ Expected<Journal> start_journal(const Config& cfg, const RunOptions& opts) {
 class SourceMover {
 public:
     SourceMover(const Config& cfg, const RunOptions& opts, Journal& j, CutoverEnv& env,
-                Progress& progress, RunSummary& summary, std::string source)
+                Progress& progress, RunSummary& summary, std::string source, std::mutex& shared)
         : cfg_(cfg),
           opts_(opts),
           j_(j),
           env_(env),
           progress_(progress),
           summary_(summary),
-          source_(std::move(source)) {}
+          source_(std::move(source)),
+          shared_(shared) {}
 
-    Status run();
+    // The three stages of a source, in order. open() and finish() run one source at a time;
+    // copy() may run on a thread next to other sources' copies, and takes `shared` whenever it
+    // touches the journal or the summary.
+    Status open();
+    Status copy();
+    Status finish();
 
 private:
     std::vector<size_t> my_moves() const;
@@ -102,8 +110,10 @@ private:
     Progress& progress_;
     RunSummary& summary_;
     std::string source_;
+    std::mutex& shared_;
     SourceContext ctx_;
     Conn data_;  // plain connection to the source
+    Conn repl_;  // replication connection, from copy() to finish()
     double rows_per_bucket_ = 0;
 };
 
@@ -239,15 +249,17 @@ Expected<Conn> SourceMover::create_slot_and_copy() {
     spdlog::info("{}: slot {} consistent at {}, copying under snapshot {}", label, names.slot,
                  PQgetvalue(slot->get(), 0, 1), snapshot);
     auto stats = copy_moving_rows(ctx_, c, snapshot, [&](const CopyStats& s) {
-        progress_.copied(s.rows_scanned, s.rows_moved, s.bytes_moved, s.seconds);
+        progress_.copied(source_, s.rows_scanned, s.rows_moved, s.bytes_moved);
     });
     if (!stats) return stats.error();
     auto indexing = std::chrono::steady_clock::now();
     if (auto st = index_staging(ctx_); !st) return st.error();
     stats->seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - indexing).count();
-    summary_.rows_copied += stats->rows_moved;
-    summary_.bytes_copied += stats->bytes_moved;
-    summary_.copy_seconds += stats->seconds;
+    {
+        std::lock_guard lock(shared_);
+        summary_.rows_copied += stats->rows_moved;
+        summary_.bytes_copied += stats->bytes_moved;  // copy_seconds: the group's wall time
+    }
     size_t moving = std::count_if(ctx_.target_of_bucket.begin(), ctx_.target_of_bucket.end(),
                                   [](int t) { return t >= 0; });
     rows_per_bucket_ = moving ? double(stats->rows_moved) / moving : 0;
@@ -333,37 +345,50 @@ Status SourceMover::cleanup() {
     return drop_staging(ctx_);
 }
 
-Status SourceMover::run() {
+Status SourceMover::open() {
     if (phase() == Phase::Cleaned) return Ok{};
     if (!j_.sources.count(source_)) {
         j_.sources[source_] = {slot_name(j_.run_id, source_), publication_name(j_.run_id)};
         if (auto st = save(j_, opts_); !st) return st;
     }
-    if (auto st = open_context(); !st) return st;
+    return open_context();
+}
+
+Status SourceMover::copy() {
+    Phase ph;
+    {
+        std::lock_guard lock(shared_);
+        ph = phase();
+    }
+    if (ph >= Phase::Switched) return Ok{};
+    auto exists = slot_exists(data_.get());
+    if (!exists) return exists.error();
+    if (ph == Phase::Planned || !*exists) {
+        if (ph != Phase::Planned)
+            spdlog::warn("{}: slot {} is gone; copying the unswitched buckets again", source_,
+                         j_.sources[source_].slot);
+        auto r = create_slot_and_copy();
+        if (!r) return r.error();
+        repl_ = std::move(*r);
+        std::lock_guard lock(shared_);
+        for (size_t t = 0; t < ctx_.targets.size(); ++t)
+            if (ctx_.targets[t].reference == ReferenceCopy::Planned)
+                set_reference(t, ReferenceCopy::Copied);
+        set_phase(Phase::Copied);
+        return save(j_, opts_);
+    }
+    if (auto st = prepare_staging(ctx_, /*reset=*/false); !st) return st;
+    auto r = connect(ctx_.source_endpoint, /*replication=*/true);
+    if (!r) return r.error();
+    repl_ = std::move(*r);
+    return Ok{};
+}
+
+Status SourceMover::finish() {
+    if (phase() == Phase::Cleaned) return Ok{};
     if (phase() < Phase::Switched) {
-        Conn repl;
-        auto exists = slot_exists(data_.get());
-        if (!exists) return exists.error();
-        if (phase() == Phase::Planned || !*exists) {
-            if (phase() != Phase::Planned)
-                spdlog::warn("{}: slot {} is gone; copying the unswitched buckets again", source_,
-                             j_.sources[source_].slot);
-            auto r = create_slot_and_copy();
-            if (!r) return r.error();
-            repl = std::move(*r);
-            for (size_t t = 0; t < ctx_.targets.size(); ++t)
-                if (ctx_.targets[t].reference == ReferenceCopy::Planned)
-                    set_reference(t, ReferenceCopy::Copied);
-            set_phase(Phase::Copied);
-            if (auto st = save(j_, opts_); !st) return st;
-        } else {
-            if (auto st = prepare_staging(ctx_, /*reset=*/false); !st) return st;
-            auto r = connect(ctx_.source_endpoint, /*replication=*/true);
-            if (!r) return r.error();
-            repl = std::move(*r);
-        }
         crash_point("catch-up");
-        ChangeStream stream(ctx_, std::move(repl));
+        ChangeStream stream(ctx_, std::move(repl_));
         if (auto st = stream.start(j_.sources[source_].slot, j_.sources[source_].publication); !st)
             return st;
         // Caught up: a fence emitted now has come through the stream.
@@ -381,6 +406,19 @@ Status SourceMover::run() {
     if (auto st = cleanup(); !st) return st;
     set_phase(Phase::Cleaned);
     return save(j_, opts_);
+}
+
+// Copies of `group` at once, at most one thread per source; the first error wins.
+Status copy_group(std::vector<std::unique_ptr<SourceMover>>& group) {
+    std::vector<Status> results(group.size(), Ok{});
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < group.size(); ++i)
+        threads.emplace_back([&, i] { results[i] = group[i]->copy(); });
+    results[0] = group[0]->copy();
+    for (auto& t : threads) t.join();
+    for (auto& r : results)
+        if (!r.ok()) return r;
+    return Ok{};
 }
 
 }  // namespace
@@ -431,9 +469,23 @@ Expected<RunSummary> run_rebalance_moves(const Config& cfg, const RunOptions& op
             sources.push_back(m.source);
     }
     Progress progress(total);
-    for (const auto& s : sources) {
-        SourceMover mover(cfg, opts, j, env, progress, summary, s);
-        if (auto st = mover.run(); !st) {
+    std::mutex shared;
+    const size_t width = static_cast<size_t>(std::max(1, opts.parallel));
+    for (size_t first = 0; first < sources.size(); first += width) {
+        std::vector<std::unique_ptr<SourceMover>> group;
+        for (size_t i = first; i < std::min(sources.size(), first + width); ++i)
+            group.push_back(std::make_unique<SourceMover>(cfg, opts, j, env, progress, summary,
+                                                          sources[i], shared));
+        Status st = Ok{};
+        for (auto& m : group)
+            if (st.ok()) st = m->open();
+        const auto copy_start = std::chrono::steady_clock::now();
+        if (st.ok()) st = copy_group(group);
+        summary.copy_seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - copy_start).count();
+        for (auto& m : group)
+            if (st.ok()) st = m->finish();
+        if (!st.ok()) {
             progress.finish();
             return st.error();
         }

@@ -1,7 +1,9 @@
 // `rebalance run`: plans (or resumes from the journal) and moves every source's buckets:
 // publication + slot with an exported snapshot, one snapshot copy into staging, catch-up from
 // the slot, switches of small groups within the pause bound, cleanup of every replication
-// object. Sources are handled one after the other so only one slot retains WAL at a time.
+// object. Sources are handled in groups of `parallel`: the group's copies run at once (one
+// thread each), then its sources catch up and switch one after the other; so at most
+// `parallel` slots retain WAL at a time.
 #pragma once
 
 #include <map>
@@ -20,6 +22,9 @@ struct RunOptions {
     std::vector<std::string> proxies;  // extra host:port besides [proxy]
     int max_pause_ms = 100;
     std::string journal_path;
+    // Sources copied at once (each holds a replication slot meanwhile); catch-up and switches
+    // stay one source at a time, since every switch publishes the one shard map.
+    int parallel = 1;
 };
 
 struct RunSummary {

@@ -10,22 +10,22 @@ namespace sg::rebalance {
 
 Progress::Progress(uint32_t total_buckets) : total_buckets_(total_buckets), tty_(isatty(2) == 1) {}
 
-void Progress::copied(uint64_t rows_scanned, uint64_t rows_moved, uint64_t bytes_moved,
-                      double seconds) {
-    // Counters restart per source; a drop means a new source began.
-    if (rows_scanned < rows_scanned_ - base_scanned_) {
-        base_scanned_ = rows_scanned_;
-        base_moved_ = rows_moved_;
-        base_bytes_ = bytes_moved_;
+void Progress::copied(const std::string& source, uint64_t rows_scanned, uint64_t rows_moved,
+                      uint64_t bytes_moved) {
+    std::lock_guard lock(mu_);
+    // A source copies again from zero after its slot was lost: its latest totals count.
+    per_source_[source] = Copied{rows_scanned, rows_moved, bytes_moved};
+    rows_scanned_ = rows_moved_ = bytes_moved_ = 0;
+    for (const auto& [name, c] : per_source_) {
+        rows_scanned_ += c.scanned;
+        rows_moved_ += c.moved;
+        bytes_moved_ += c.bytes;
     }
-    rows_scanned_ = base_scanned_ + rows_scanned;
-    rows_moved_ = base_moved_ + rows_moved;
-    bytes_moved_ = base_bytes_ + bytes_moved;
-    copy_seconds_ = seconds;
     show(false);
 }
 
 void Progress::switched(uint32_t buckets, uint64_t rows) {
+    std::lock_guard lock(mu_);
     buckets_done_ += buckets;
     rows_switched_ += rows;
     show(false);
@@ -52,6 +52,7 @@ void Progress::show(bool force) {
 }
 
 void Progress::finish() {
+    std::lock_guard lock(mu_);
     show(true);
     if (tty_ && dirty_) std::fputc('\n', stderr);
     dirty_ = false;

@@ -4,15 +4,20 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
 
 namespace sg::rebalance {
 
+// Thread-safe: sources copying in parallel report through one Progress.
 class Progress {
 public:
     explicit Progress(uint32_t total_buckets);
 
-    void copied(uint64_t rows_scanned, uint64_t rows_moved, uint64_t bytes_moved, double seconds);
+    // A source's running copy totals (each source counts from zero).
+    void copied(const std::string& source, uint64_t rows_scanned, uint64_t rows_moved,
+                uint64_t bytes_moved);
     void switched(uint32_t buckets, uint64_t rows);
     // Ends the rewritten line so later output starts on a fresh one.
     void finish();
@@ -23,8 +28,11 @@ private:
     using Clock = std::chrono::steady_clock;
     uint32_t total_buckets_, buckets_done_ = 0;
     uint64_t rows_switched_ = 0, rows_scanned_ = 0, rows_moved_ = 0, bytes_moved_ = 0;
-    uint64_t base_scanned_ = 0, base_moved_ = 0, base_bytes_ = 0;  // earlier sources
-    double copy_seconds_ = 0;
+    struct Copied {
+        uint64_t scanned = 0, moved = 0, bytes = 0;
+    };
+    std::map<std::string, Copied> per_source_;
+    std::mutex mu_;
     Clock::time_point start_ = Clock::now(), last_ = {};
     bool tty_;
     bool dirty_ = false;

@@ -20,6 +20,7 @@ with the same `rebalance ...` command line), else $SHARDGATE_BIN.
 """
 
 import json
+import re
 import os
 import random
 import subprocess
@@ -363,12 +364,19 @@ class RebalanceCase(unittest.TestCase):
         work = Workload(self.proxy)
         work.start()
         time.sleep(1)
-        r = run_rebalance(self.config, "run", "--json", "--max-pause-ms", PAUSE_MS)
+        r = run_rebalance(self.config, "run", "--json", "--max-pause-ms", PAUSE_MS,
+                          "--parallel", "2")
         time.sleep(1)
         work.finish()
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr[-4000:])
         summary = json.loads(r.stdout)
         print(f"\nrun: {json.dumps(summary)}")
+        # --parallel 2: two sources copied at once (the second copy starts before the first ends).
+        lines = r.stderr.splitlines()
+        starts = [i for i, line in enumerate(lines) if "copying under snapshot" in line]
+        ends = [i for i, line in enumerate(lines) if re.search(r": copied \d+ of \d+ rows", line)]
+        self.assertEqual(len(starts), 4, "one copy per source")
+        self.assertLess(starts[1], ends[0], "the first two sources' copies did not overlap")
         for line in r.stderr.splitlines():
             if "switched" in line or "copied" in line or "aborted" in line:
                 print(line)
