@@ -25,7 +25,7 @@ import time
 import pgcluster
 from sgfixture import Proxy
 
-ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+ROWS = int(sys.argv[1]) if len(sys.argv) > 1 and __name__ == "__main__" else 1_000_000
 DDL = "CREATE TABLE items (id bigint PRIMARY KEY, val text NOT NULL, n int NOT NULL);"
 
 
@@ -65,7 +65,11 @@ class Load:
                 with self.lock:
                     self.errors.append(str(e).strip())
                 continue
-            mine.append(time.monotonic() - t0)
+            took = time.monotonic() - t0
+            mine.append(took)
+            if took > 0.2 and os.environ.get("VERBOSE"):
+                print(f"slow statement: {took * 1e3:.0f} ms ending at "
+                      f"{time.strftime('%H:%M:%S')}.{int(time.time() * 1000) % 1000:03d}", flush=True)
         conn.close()
         with self.lock:
             self.latencies.extend(mine)
@@ -109,7 +113,7 @@ def main():
         assert r.returncode == 0, r.stderr[-3000:]
         summary = json.loads(r.stdout)
         if os.environ.get("VERBOSE"):   # the rebalancer's per-switch breakdown
-            print("\n".join(line for line in r.stderr.splitlines() if "switched" in line))
+            print("\n".join(line for line in r.stderr.splitlines() if "progress" not in line))
         m = re.search(r"copied (\d+) of (\d+) rows", r.stderr)
         scanned = int(m.group(2)) if m else 0
 
@@ -126,6 +130,10 @@ def main():
     print(f"rebalance copy (scanned): {scan_rows_s:12,.0f} rows/s")
     print(f"ratio moved rows/s vs plain: {moved_rows_s / plain_rows_s:.2f}; "
           f"scanned rows/s vs plain: {scan_rows_s / plain_rows_s:.2f}")
+    # 1 -> 2 equal shards: the theoretical minimum is half the rows (and half the bytes).
+    print(f"moved {summary['rows_copied']} of {ROWS} rows = {summary['rows_copied'] / ROWS:.4f} "
+          f"of the table; theoretical minimum 0.5000 (ratio "
+          f"{summary['rows_copied'] / (ROWS / 2):.4f})")
     print(f"switches: {summary['switches']}, pause p50 {summary['pause_ms_p50']:.1f} ms, "
           f"p99 {summary['pause_ms_p99']:.1f} ms, max {summary['pause_ms_max']:.1f} ms")
     lat = sorted(load.latencies)
