@@ -1034,6 +1034,32 @@ awaitable<void> Session::serve_loop() {
                 }
                 break;
             }
+            case 'F': {
+                // FunctionCall (libpq's PQfn: large objects, lo_import/lo_export). The proxy
+                // cannot see which tables the function touches: it runs where the session is
+                // (its transaction's shard, SET shardgate.shard) or on the default shard.
+                cstart_ += f.size;
+                if (admin_) {
+                    co_await fatal("0A000", "the admin console supports only the simple query protocol");
+                    co_return;
+                }
+                if (!batch_.empty()) co_await flush_batch(false);
+                req_bytes_in_ = f.size;
+                req_start_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    net::Clock::now().time_since_epoch()).count();
+                ++proxy_.counters().queries;
+                std::string copy(frame);
+                int shard = proxy_.config().default_shard_index();
+                if (server_) {
+                    shard = server_->target().shard;
+                } else if (!forced_shard_.empty()) {
+                    int idx = proxy_.shard_map().shard_index(forced_shard_);
+                    if (idx >= 0) shard = idx;
+                }
+                used_shape_ = false;
+                co_await send_to_shard(shard, copy, "<function call>");
+                break;
+            }
             case 'X':
                 cstart_ += f.size;
                 co_return;

@@ -103,6 +103,22 @@ class PsqlTest(unittest.TestCase):
             with open(dst) as f:
                 self.assertEqual(f.read(), "".join(f"{i},{i * i}\n" for i in range(10, 101, 10)))
 
+    def test_large_objects_through_function_calls(self):
+        # \lo_import and \lo_export use libpq's large-object API: FunctionCall messages
+        # (lo_open, lowrite, loread, ...) inside one transaction.
+        with tempfile.TemporaryDirectory() as d:
+            src, dst = os.path.join(d, "blob.bin"), os.path.join(d, "back.bin")
+            data = os.urandom(300_000)
+            with open(src, "wb") as f:
+                f.write(data)
+            out = self.ok(f"\\lo_import '{src}'\n\\echo oid=:LASTOID\n")
+            oid = int(out.split("oid=")[1].split()[0])
+            out = self.ok(f"SELECT length(lo_get({oid}));\n\\lo_export {oid} '{dst}'\n"
+                          f"SELECT lo_unlink({oid});\n")
+            self.assertEqual(out.split()[0], str(len(data)))
+            with open(dst, "rb") as f:
+                self.assertEqual(f.read(), data)
+
     def test_errors_without_on_error_stop_continue(self):
         r = psql("SELECT 1/0;\n"
                  "\\echo sqlstate=:LAST_ERROR_SQLSTATE\n"
