@@ -42,6 +42,15 @@ void Proxy::give_read_buffer(std::string&& buf) {
     buf = std::string();
 }
 
+const std::vector<std::string>* Proxy::known_columns(const std::string& table) const {
+    auto it = table_columns_.find(table);
+    return it == table_columns_.end() ? nullptr : &it->second;
+}
+
+void Proxy::remember_columns(const std::string& table, std::vector<std::string> columns) {
+    table_columns_[table] = std::move(columns);
+}
+
 Proxy::~Proxy() {
     if (http_) http_->stop();
 }

@@ -105,6 +105,11 @@ public:
     // Client read buffers of the initial size, recycled: a session waiting for its client's
     // next message gives its buffer back, so idle clients hold none.
     std::string take_read_buffer();
+    // Column order of sharded tables, for INSERTs without a column list: read from a shard on
+    // first use, forgotten whenever DDL goes through this proxy.
+    const std::vector<std::string>* known_columns(const std::string& table) const;
+    void remember_columns(const std::string& table, std::vector<std::string> columns);
+    void forget_columns() { table_columns_.clear(); }
     void give_read_buffer(std::string&& buf);
     net::Clock::time_point started() const { return started_; }
     bool shutting_down() const { return shutting_down_; }
@@ -142,6 +147,7 @@ private:
     bool shutting_down_ = false;
     ProxyCounters counters_;
     std::vector<std::string> spare_read_buffers_;
+    std::unordered_map<std::string, std::vector<std::string>> table_columns_;
     net::Clock::time_point started_ = net::Clock::now();
 };
 

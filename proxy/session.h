@@ -96,6 +96,9 @@ private:
     awaitable<bool> read_more();
     awaitable<void> serve_loop();
     awaitable<void> handle_query(std::string_view frame, std::string_view sql);
+    // INSERT ... VALUES into a sharded table without a column list: writes the table's columns
+    // into the text and handles that instead.
+    awaitable<void> insert_with_columns(const router::Analysis& a, std::string_view sql);
     awaitable<void> flush_batch(bool sync);
     awaitable<void> fatal(std::string_view sqlstate, const std::string& message);
     // Returns true when an abort was sent to the shard (and taken: its transaction is failed).

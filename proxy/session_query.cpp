@@ -12,6 +12,7 @@
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 #include "proxy/session_settings.h"
+#include "proxy/table_columns.h"
 #include "proxy/wire/frame.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/extended_query.h"
@@ -729,6 +730,34 @@ awaitable<void> Session::handle_session_statement(const router::Analysis& a, std
     co_await send_to_shard(shard, frame, sql);
 }
 
+awaitable<void> Session::insert_with_columns(const router::Analysis& a, std::string_view sql) {
+    const std::string table = a.table;
+    const std::vector<std::string>* known = proxy_.known_columns(table);
+    if (!known || known->size() < a.values_per_row) {
+        // Not known yet (or columns were added since): ask the default shard.
+        Pool& pool = proxy_.pool(proxy_.config().default_shard_index(), *user_);
+        auto fetched = co_await fetch_table_columns(proxy_.io().get_executor(), pool.target(), table);
+        if (!fetched) {
+            co_await error_and_ready(fetched.error().sqlstate, fetched.error().message);
+            co_return;
+        }
+        proxy_.remember_columns(table, std::move(*fetched));
+        known = proxy_.known_columns(table);
+    }
+    // As many columns as the longest row has values (PostgreSQL's positional rule); a row with
+    // more values than the table has columns keeps PostgreSQL's own error.
+    std::vector<std::string> columns(known->begin(),
+                                     known->begin() + std::min<size_t>(known->size(), a.values_per_row));
+    std::string rewritten = with_column_list(sql, a.column_list_at, columns);
+    std::string frame;
+    wire::MessageWriter w(frame);
+    w.begin('Q');
+    w.cstr(rewritten);
+    w.end();
+    --proxy_.counters().queries;  // one client statement, counted again by handle_query
+    co_await handle_query(frame, std::string_view(frame.data() + 5, rewritten.size()));
+}
+
 awaitable<void> Session::handle_query(std::string_view frame, std::string_view sql) {
     ++proxy_.counters().queries;
     if (admin_) {
@@ -787,8 +816,15 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     if (held)
         r = used_shape_ ? router::route(a, shape_params_, proxy_.shard_map(), router_context())
                         : router::route(a, {}, proxy_.shard_map(), router_context());
+    if (a.kind == router::StatementKind::Ddl) proxy_.forget_columns();  // may change a column order
     switch (r.kind) {
-        case K::Error: co_await error_and_ready(r.error.sqlstate, r.error.message); co_return;
+        case K::Error:
+            if (a.column_list_at > 0 && !a.table.empty()) {
+                co_await insert_with_columns(a, sql);
+                co_return;
+            }
+            co_await error_and_ready(r.error.sqlstate, r.error.message);
+            co_return;
         case K::Local: co_await handle_local(a); co_return;
         case K::Session: co_await handle_session_statement(a, frame, sql); co_return;
         case K::Single:

@@ -106,6 +106,11 @@ struct Analysis {
     std::vector<ParamUse> params;  // every $n, in text order (INSERT only)
     uint32_t values_begin = 0;     // span of the VALUES row list (first "(" .. last ")")
     uint32_t values_end = 0;
+    // INSERT ... VALUES into a sharded table without a column list: refused as analysed, but
+    // the proxy can supply the table's columns here (the offset of VALUES/OVERRIDING, where
+    // "(columns) " goes) and analyse the rewritten text. values_per_row: the longest row.
+    uint32_t column_list_at = 0;
+    uint32_t values_per_row = 0;
     bool returning = false;
     // UPDATE / ON CONFLICT DO UPDATE assigning the shard key; legal only when it provably
     // stays in the statement's bucket (checked by the router once parameters are known).

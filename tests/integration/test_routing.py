@@ -246,15 +246,35 @@ class PlacementTest(RoutingCase):
             with self.subTest(sql=sql):
                 self.assertEqual(self.rowcount(sql), 1)
         self.assertPlaced("items", "id", "bigint", [k for _, k in forms])
-        # Without a column list the proxy cannot see which value is the key: it may refuse
-        # (0A000), but it must never put the row on the wrong shard.
-        try:
-            self.q("INSERT INTO items VALUES (14, 'no column list', 1)")
-            placed = [k for _, k in forms] + [14]
-        except psycopg2.Error as e:
-            self.assertEqual(e.pgcode, "0A000", e.pgerror)
-            placed = [k for _, k in forms]
-        self.assertPlaced("items", "id", "bigint", placed)
+        # Without a column list the proxy reads the table's column order from a shard.
+        self.assertEqual(self.rowcount("INSERT INTO items VALUES (14, 'no column list', 1)"), 1)
+        self.assertPlaced("items", "id", "bigint", [k for _, k in forms] + [14])
+
+    def test_inserts_without_a_column_list(self):
+        # orders' shard key is its second column: placement proves the position was used.
+        keys = list(range(900, 940))
+        for k in keys[:10]:
+            self.assertEqual(self.rowcount("INSERT INTO orders VALUES (%s, %s, %s)",
+                                           (k * 10, k, k % 5)), 1)
+        values = ", ".join(f"({k * 10}, {k}, {k % 5})" for k in keys[10:])
+        self.assertEqual(self.rowcount(f"INSERT INTO orders VALUES {values}"), 30)
+        self.assertPlaced("orders", "item_id", "bigint", keys)
+        for i, rows in self.on_shards("orders", "order_id, item_id, amount").items():
+            for order_id, item_id, amount in rows:
+                self.assertEqual((order_id, amount), (item_id * 10, item_id % 5))
+        # Fewer values than columns fill the first columns, as in PostgreSQL.
+        self.assertEqual(self.rowcount("INSERT INTO docs VALUES ('short')"), 1)
+        self.assertPlaced("docs", "slug", "text", ["short"])
+        # More values than columns: PostgreSQL's own error.
+        self.assertSqlState("42601", "INSERT INTO docs VALUES ('a', 'b', 'c')",
+                            message="more expressions than target columns")
+        # A column added through the proxy is seen by the next INSERT.
+        self.q("ALTER TABLE things ADD COLUMN extra int")
+        self.addCleanup(lambda: self.q("ALTER TABLE things DROP COLUMN IF EXISTS extra"))
+        u = UUID_KEYS[0]
+        self.assertEqual(self.rowcount("INSERT INTO things VALUES (%s::uuid, 'n', 7)", (str(u),)), 1)
+        self.assertPlaced("things", "uid", "uuid", [u])
+        self.assertEqual(self.q("SELECT extra FROM things WHERE uid = %s::uuid", (str(u),)), [(7,)])
 
     def test_null_key_lands_in_bucket_zero(self):
         self.assertEqual(self.rowcount(

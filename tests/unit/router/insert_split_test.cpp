@@ -31,6 +31,30 @@ TEST(InsertSplit, SimpleProtocolRowsPerShard) {
     EXPECT_EQ(s3.sql, "INSERT INTO users (id, name) VALUES (2, 'b(,)') RETURNING id");
 }
 
+// Without a column list the INSERT is refused as analysed, with the place a column list goes,
+// so the proxy can supply the table's columns and analyse the rewritten text.
+TEST(InsertSplit, MissingColumnListIsLocated) {
+    struct Case {
+        std::string sql;
+        std::string before;  // the text up to the column list's place
+        uint32_t values;
+    } cases[] = {
+        {"INSERT INTO users VALUES (1, 'a'), (2, 'b', 3)", "INSERT INTO users ", 3},
+        {"insert into public.users as u values (1, 'a')", "insert into public.users as u ", 2},
+        {"INSERT INTO users OVERRIDING SYSTEM VALUE VALUES (1)", "INSERT INTO users ", 1},
+        {"/* c */ INSERT INTO \"users\" VALUES ((1), '(')", "/* c */ INSERT INTO \"users\" ", 2},
+    };
+    for (const auto& c : cases) {
+        Analysis a = analyze(c.sql, testing::test_catalog());
+        ASSERT_TRUE(a.refusal.has_value()) << c.sql;
+        EXPECT_NE(a.refusal->message.find("must list its columns"), std::string::npos) << c.sql;
+        EXPECT_EQ(c.sql.substr(0, a.column_list_at), c.before) << c.sql;
+        EXPECT_EQ(a.values_per_row, c.values) << c.sql;
+    }
+    // With a column list, nothing to supply.
+    EXPECT_EQ(analyze("INSERT INTO users (id) VALUES (1)", testing::test_catalog()).column_list_at, 0u);
+}
+
 TEST(InsertSplit, TwoShardsIsMulti) {
     Route r = testing::route_sql("INSERT INTO users (id) VALUES (4), (1), (5)");
     ASSERT_EQ(r.kind, Route::Kind::Multi);

@@ -1,0 +1,110 @@
+#include "proxy/table_columns.h"
+
+#include "proxy/server_login.h"
+#include "proxy/session_settings.h"
+#include "proxy/wire/frame.h"
+#include "proxy/wire/messages/error_response.h"
+#include "proxy/wire/messages/row_data.h"
+#include "proxy/wire/writer.h"
+
+namespace sg::proxy {
+
+namespace asio = net::asio;
+using net::error_code;
+
+namespace {
+
+std::string quote_ident(std::string_view name) {
+    std::string out = "\"";
+    for (char c : name) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + '"';
+}
+
+}  // namespace
+
+net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
+    asio::any_io_executor ex, const ServerTarget& target, const std::string& table) {
+    using Result = router::Expected<std::vector<std::string>>;
+    net::tcp::socket sock(ex);
+    std::string rbuf(16 * 1024, '\0');
+    size_t rlen = 0;
+    LoginResult login = co_await login_to_server(sock, target, rbuf, rlen);
+    if (!login.error.empty())
+        co_return Result(router::Error{"08006", "cannot read the columns of table \"" + table + "\" on shard \"" +
+                                                    target.shard_name + "\": " + login.error});
+    std::string out;
+    wire::MessageWriter w(out);
+    w.begin('Q');
+    w.cstr("SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass(" +
+           quote_sql_literal(table) + ") AND attnum > 0 AND NOT attisdropped ORDER BY attnum");
+    w.end();
+    out.append({'X', 0, 0, 0, 4});
+    // Bounded: a shard that stops answering closes this connection instead of hanging the client.
+    asio::steady_timer timer(ex);
+    timer.expires_after(std::chrono::milliseconds(target.connect_timeout_ms));
+    timer.async_wait([&sock](error_code e) {
+        if (e) return;
+        error_code ignored;
+        sock.close(ignored);
+    });
+    error_code ec;
+    co_await asio::async_write(sock, asio::buffer(out), net::ec_token(ec));
+    std::vector<std::string> columns;
+    std::string failure;
+    wire::DataRow row;
+    for (;;) {
+        auto st = wire::parse_frame(wire::as_bytes(std::string_view(rbuf.data(), rlen)));
+        if (auto* f = std::get_if<wire::Frame>(&st)) {
+            if (f->type == 'D' && wire::decode(f->body, row).ok() && row.columns.size() == 1 && row.columns[0]) {
+                const auto& v = *row.columns[0];
+                columns.emplace_back(reinterpret_cast<const char*>(v.data()), v.size());
+            } else if (f->type == 'E') {
+                wire::ErrorResponse e;
+                failure = wire::decode(f->body, e).ok() ? std::string(e.message()) : "error";
+            }
+            bool done = f->type == 'Z';
+            size_t used = f->size;
+            rbuf.erase(0, used);
+            rlen -= used;
+            rbuf.resize(std::max<size_t>(rbuf.size(), 16 * 1024));
+            if (done) break;
+            continue;
+        }
+        if (std::holds_alternative<wire::Malformed>(st) || ec) {
+            failure = ec ? ec.message() : "no complete answer from the shard";
+            break;
+        }
+        if (rlen == rbuf.size()) rbuf.resize(rbuf.size() * 2);
+        size_t n = co_await sock.async_read_some(asio::buffer(rbuf.data() + rlen, rbuf.size() - rlen),
+                                                 net::ec_token(ec));
+        if (ec) {
+            failure = "reading from the shard: " + ec.message();
+            break;
+        }
+        rlen += n;
+    }
+    timer.cancel();
+    error_code ignored;
+    sock.close(ignored);
+    if (!failure.empty())
+        co_return Result(router::Error{"08006", "cannot read the columns of table \"" + table + "\" on shard \"" +
+                                                    target.shard_name + "\": " + failure});
+    if (columns.empty())
+        co_return Result(router::Error{"42P01", "relation \"" + table + "\" does not exist"});
+    co_return Result(std::move(columns));
+}
+
+std::string with_column_list(std::string_view sql, uint32_t at, const std::vector<std::string>& columns) {
+    std::string list = "(";
+    for (size_t i = 0; i < columns.size(); ++i) list += (i ? ", " : "") + quote_ident(columns[i]);
+    list += ") ";
+    std::string out(sql.substr(0, at));
+    out += list;
+    out += sql.substr(at);
+    return out;
+}
+
+}  // namespace sg::proxy

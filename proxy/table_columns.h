@@ -1,0 +1,25 @@
+// The column order of a table, read from a shard's catalog on a short-lived connection of its
+// own (login, one query, Terminate). The router needs it for an INSERT without a column list:
+// the proxy writes the list into the statement, so a column order that changed since it was
+// read fails loudly in PostgreSQL instead of placing a row by the wrong value.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "proxy/net.h"
+#include "proxy/server_conn.h"
+#include "router/result.h"
+
+namespace sg::proxy {
+
+// Columns of `table` (as PostgreSQL resolves the name for that login), in attnum order,
+// without dropped ones. 42P01 when the table does not exist; 08006 when the shard cannot be
+// reached.
+net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
+    net::asio::any_io_executor ex, const ServerTarget& target, const std::string& table);
+
+// "INSERT INTO t VALUES ..." with "(c1, c2) " inserted at `at` (quoted identifiers).
+std::string with_column_list(std::string_view sql, uint32_t at, const std::vector<std::string>& columns);
+
+}  // namespace sg::proxy
