@@ -99,6 +99,11 @@ private:
     // INSERT ... VALUES into a sharded table without a column list: writes the table's columns
     // into the text and handles that instead.
     awaitable<void> insert_with_columns(const router::Analysis& a, std::string_view sql);
+    // The table's first a.values_per_row columns (read from the default shard when unknown).
+    awaitable<router::Expected<std::vector<std::string>>> columns_for_insert(const router::Analysis& a);
+    // The same for the extended protocol: Parse messages of such INSERTs in `batch` get the
+    // column list written into their query.
+    awaitable<void> add_column_lists(std::string& batch);
     awaitable<void> flush_batch(bool sync);
     awaitable<void> fatal(std::string_view sqlstate, const std::string& message);
     // Returns true when an abort was sent to the shard (and taken: its transaction is failed).
@@ -189,6 +194,7 @@ private:
 
     // Extended-protocol messages held until Sync/Flush (routing needs the Bind).
     std::string batch_;
+    bool batch_has_parse_ = false;
     bool batch_has_bind_or_parse_ = false;
     bool skip_until_sync_ = false;
     std::unordered_map<std::string, ClientStatement> statements_;

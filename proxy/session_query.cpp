@@ -268,6 +268,10 @@ awaitable<void> Session::flush_batch(bool sync) {
         }
         co_return;
     }
+    if (batch_has_parse_) {
+        batch_has_parse_ = false;
+        co_await add_column_lists(batch);
+    }
     std::vector<int> bind_shards;
     int shard = co_await route_batch(batch, sync, bind_shards);
     if (shard == kSplitBatch) {
@@ -730,25 +734,31 @@ awaitable<void> Session::handle_session_statement(const router::Analysis& a, std
     co_await send_to_shard(shard, frame, sql);
 }
 
-awaitable<void> Session::insert_with_columns(const router::Analysis& a, std::string_view sql) {
+awaitable<router::Expected<std::vector<std::string>>> Session::columns_for_insert(const router::Analysis& a) {
     const std::string table = a.table;
+    const uint32_t wanted = a.values_per_row;
     const std::vector<std::string>* known = proxy_.known_columns(table);
-    if (!known || known->size() < a.values_per_row) {
+    if (!known || known->size() < wanted) {
         // Not known yet (or columns were added since): ask the default shard.
         Pool& pool = proxy_.pool(proxy_.config().default_shard_index(), *user_);
         auto fetched = co_await fetch_table_columns(proxy_.io().get_executor(), pool.target(), table);
-        if (!fetched) {
-            co_await error_and_ready(fetched.error().sqlstate, fetched.error().message);
-            co_return;
-        }
+        if (!fetched) co_return fetched.error();
         proxy_.remember_columns(table, std::move(*fetched));
         known = proxy_.known_columns(table);
     }
     // As many columns as the longest row has values (PostgreSQL's positional rule); a row with
     // more values than the table has columns keeps PostgreSQL's own error.
-    std::vector<std::string> columns(known->begin(),
-                                     known->begin() + std::min<size_t>(known->size(), a.values_per_row));
-    std::string rewritten = with_column_list(sql, a.column_list_at, columns);
+    co_return std::vector<std::string>(known->begin(), known->begin() + std::min<size_t>(known->size(), wanted));
+}
+
+awaitable<void> Session::insert_with_columns(const router::Analysis& a, std::string_view sql) {
+    const uint32_t at = a.column_list_at;
+    auto columns = co_await columns_for_insert(a);
+    if (!columns) {
+        co_await error_and_ready(columns.error().sqlstate, columns.error().message);
+        co_return;
+    }
+    std::string rewritten = with_column_list(sql, at, *columns);
     std::string frame;
     wire::MessageWriter w(frame);
     w.begin('Q');
@@ -756,6 +766,38 @@ awaitable<void> Session::insert_with_columns(const router::Analysis& a, std::str
     w.end();
     --proxy_.counters().queries;  // one client statement, counted again by handle_query
     co_await handle_query(frame, std::string_view(frame.data() + 5, rewritten.size()));
+}
+
+awaitable<void> Session::add_column_lists(std::string& batch) {
+    std::string out;
+    bool changed = false;
+    size_t pos = 0;
+    while (pos < batch.size()) {
+        auto st = wire::parse_frame(wire::as_bytes(std::string_view(batch).substr(pos)));
+        auto* f = std::get_if<wire::Frame>(&st);
+        if (!f) co_return;  // the batch holds whole frames; leave anything odd to the normal path
+        std::string_view frame(batch.data() + pos, f->size);
+        wire::Parse p;
+        if (f->type == 'P' && wire::decode(f->body, p).ok()) {
+            auto a = analysis_of(p.query);
+            if (a->column_list_at > 0 && !a->table.empty()) {
+                auto columns = co_await columns_for_insert(*a);
+                // Unknown columns: the statement stays as sent and is refused with its reason.
+                if (columns) {
+                    std::string query = with_column_list(p.query, a->column_list_at, *columns);
+                    p.query = query;
+                    wire::MessageWriter w(out);
+                    wire::encode(p, w);
+                    changed = true;
+                    pos += f->size;
+                    continue;
+                }
+            }
+        }
+        out.append(frame);
+        pos += f->size;
+    }
+    if (changed) batch = std::move(out);
 }
 
 awaitable<void> Session::handle_query(std::string_view frame, std::string_view sql) {
@@ -1040,6 +1082,7 @@ awaitable<void> Session::serve_loop() {
                     req_start_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                         net::Clock::now().time_since_epoch()).count();
                 if (!skip_until_sync_) batch_.append(frame);
+                if (type == 'P') batch_has_parse_ = true;
                 req_bytes_in_ += f.size;
                 cstart_ += f.size;
                 break;

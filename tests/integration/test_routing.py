@@ -276,6 +276,19 @@ class PlacementTest(RoutingCase):
         self.assertPlaced("things", "uid", "uuid", [u])
         self.assertEqual(self.q("SELECT extra FROM things WHERE uid = %s::uuid", (str(u),)), [(7,)])
 
+    def test_extended_inserts_without_a_column_list(self):
+        # What JDBC's "INSERT INTO orders VALUES (?, ?, ?)" sends: Parse/Bind/Execute/Sync.
+        c = self.wire()
+        keys = list(range(950, 970))
+        for k in keys:
+            r = c.execute("INSERT INTO orders VALUES ($1, $2, $3)",
+                          [str(k * 10), str(k), str(k % 3)], [INT8, INT8, INT4], [0, 0, 0])
+            self.assertEqual(r.tag, "INSERT 0 1", f"key {k}")
+        self.assertPlaced("orders", "item_id", "bigint", keys)
+        for i, rows in self.on_shards("orders", "order_id, item_id, amount").items():
+            for order_id, item_id, amount in rows:
+                self.assertEqual((order_id, amount), (item_id * 10, item_id % 3))
+
     def test_null_key_lands_in_bucket_zero(self):
         self.assertEqual(self.rowcount(
             "INSERT INTO orders (order_id, item_id, amount) VALUES (1, NULL, 5)"), 1)
