@@ -737,14 +737,20 @@ awaitable<void> Session::handle_session_statement(const router::Analysis& a, std
 awaitable<router::Expected<std::vector<std::string>>> Session::columns_for_insert(const router::Analysis& a) {
     const std::string table = a.table;
     const uint32_t wanted = a.values_per_row;
-    const std::vector<std::string>* known = proxy_.known_columns(table);
+    // The client's search_path decides which table an unqualified name means: it is part of
+    // what is cached, and it is set before the catalog is read.
+    auto path = settings_.find("search_path");
+    const std::string key = table + '\0' + (path == settings_.end() ? std::string() : path->second);
+    const std::vector<std::string>* known = proxy_.known_columns(key);
     if (!known || known->size() < wanted) {
         // Not known yet (or columns were added since): ask the default shard.
         Pool& pool = proxy_.pool(proxy_.config().default_shard_index(), *user_);
-        auto fetched = co_await fetch_table_columns(proxy_.io().get_executor(), pool.target(), table);
+        std::map<std::string, std::string> none;
+        std::string settings = settings_sync_statements(none, settings_);
+        auto fetched = co_await fetch_table_columns(proxy_.io().get_executor(), pool.target(), table, settings);
         if (!fetched) co_return fetched.error();
-        proxy_.remember_columns(table, std::move(*fetched));
-        known = proxy_.known_columns(table);
+        proxy_.remember_columns(key, std::move(*fetched));
+        known = proxy_.known_columns(key);
     }
     // As many columns as the longest row has values (PostgreSQL's positional rule); a row with
     // more values than the table has columns keeps PostgreSQL's own error.

@@ -26,7 +26,7 @@ std::string quote_ident(std::string_view name) {
 }  // namespace
 
 net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
-    asio::any_io_executor ex, const ServerTarget& target, const std::string& table) {
+    asio::any_io_executor ex, const ServerTarget& target, const std::string& table, const std::string& settings) {
     using Result = router::Expected<std::vector<std::string>>;
     net::tcp::socket sock(ex);
     std::string rbuf(16 * 1024, '\0');
@@ -38,7 +38,7 @@ net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
     std::string out;
     wire::MessageWriter w(out);
     w.begin('Q');
-    w.cstr("SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass(" +
+    w.cstr(settings + "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass(" +
            quote_sql_literal(table) + ") AND attnum > 0 AND NOT attisdropped ORDER BY attnum");
     w.end();
     out.append({'X', 0, 0, 0, 4});

@@ -13,11 +13,12 @@
 
 namespace sg::proxy {
 
-// Columns of `table` (as PostgreSQL resolves the name for that login), in attnum order,
-// without dropped ones. 42P01 when the table does not exist; 08006 when the shard cannot be
-// reached.
+// Columns of `table`, in attnum order, without dropped ones. `settings` (SET statements, e.g.
+// the client's search_path) run first, so the name resolves as it would for the client.
+// 42P01 when the table does not exist; 08006 when the shard cannot be reached.
 net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
-    net::asio::any_io_executor ex, const ServerTarget& target, const std::string& table);
+    net::asio::any_io_executor ex, const ServerTarget& target, const std::string& table,
+    const std::string& settings = {});
 
 // "INSERT INTO t VALUES ..." with "(c1, c2) " inserted at `at` (quoted identifiers).
 std::string with_column_list(std::string_view sql, uint32_t at, const std::vector<std::string>& columns);
