@@ -16,6 +16,7 @@
 #include "proxy/wire/frame.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/extended_query.h"
+#include "proxy/wire/messages/row_data.h"
 #include "proxy/wire/writer.h"
 #include "proxy/stats/query_event.h"
 #include "router/copy_split.h"
@@ -66,6 +67,119 @@ void append_renamed(std::string& out, char type, std::string_view body, size_t n
 }
 
 }  // namespace
+
+router::RouterContext Session::merging_context() const {
+    router::RouterContext ctx = router_context();
+    ctx.merge_aggregates = true;
+    return ctx;
+}
+
+namespace {
+
+// Type names for the literals of a combining query: the types count/sum/min/max return over
+// common columns. Text-like types are left out on purpose: min/max over them depend on the
+// column's collation, which the combining query would not have.
+const char* mergeable_type_name(uint32_t oid) {
+    switch (oid) {
+        case 20: return "int8";
+        case 21: return "int2";
+        case 23: return "int4";
+        case 26: return "oid";
+        case 700: return "float4";
+        case 701: return "float8";
+        case 790: return "money";
+        case 1700: return "numeric";
+        case 1082: return "date";
+        case 1083: return "time";
+        case 1114: return "timestamp";
+        case 1184: return "timestamptz";
+        case 1186: return "interval";
+        case 1266: return "timetz";
+        default: return nullptr;
+    }
+}
+
+std::string quote_identifier(std::string_view name) {
+    std::string out = "\"";
+    for (char c : name) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + '"';
+}
+
+}  // namespace
+
+awaitable<std::string> Session::merge_aggregate_rows(const router::Analysis& a, const std::string& reply) {
+    // The shards' replies, concatenated: RowDescription, one DataRow per shard, CommandComplete,
+    // ReadyForQuery (an ErrorResponse instead when a shard failed: passed on as it is).
+    wire::RowDescription desc;
+    std::vector<std::vector<std::optional<std::string>>> rows;
+    std::string tail;  // NoticeResponses and the rest, kept in order after the answer
+    size_t pos = 0;
+    while (pos < reply.size()) {
+        auto st = wire::parse_frame(wire::as_bytes(std::string_view(reply).substr(pos)));
+        auto* f = std::get_if<wire::Frame>(&st);
+        if (!f) co_return reply;
+        if (f->type == 'E') co_return reply;
+        if (f->type == 'T') {
+            if (!wire::decode(f->body, desc).ok()) co_return reply;
+        } else if (f->type == 'D') {
+            wire::DataRow row;
+            if (!wire::decode(f->body, row).ok()) co_return reply;
+            auto& out = rows.emplace_back();
+            for (const auto& v : row.columns)
+                out.push_back(v ? std::optional<std::string>(std::string(reinterpret_cast<const char*>(v->data()), v->size()))
+                                : std::nullopt);
+        } else if (f->type == 'N') {
+            tail.append(reply, pos, f->size);
+        }
+        pos += f->size;
+    }
+    const size_t ncols = a.merge_aggregates.size();
+    std::vector<const char*> types;
+    for (const auto& fd : desc.fields) types.push_back(mergeable_type_name(fd.type_oid));
+    bool ok = desc.fields.size() == ncols && !rows.empty();
+    for (size_t i = 0; ok && i < ncols; ++i) ok = types[i] != nullptr && desc.fields[i].format == 0;
+    for (const auto& r : rows) ok = ok && r.size() == ncols;
+    std::string out;
+    if (!ok) {
+        wire::MessageWriter w(out);
+        wire::encode_error(w, wire::Severity::Error, "0A000",
+                           "statement on sharded table \"" + a.table + "\" uses " + a.fanout_blocker +
+                               " over a result type the proxy cannot combine across shards; add a condition "
+                               "on the shard key or route it with /* shardgate.shard=NAME */");
+        out.append({'Z', 0, 0, 0, 5, transaction_status()});
+        co_return out;
+    }
+    // The same aggregates over the shards' partial results, computed by PostgreSQL itself.
+    std::string sql = "SELECT ";
+    for (size_t i = 0; i < ncols; ++i) {
+        std::string col = "c" + std::to_string(i + 1);
+        switch (a.merge_aggregates[i]) {
+            case router::Analysis::Merge::Sum: sql += "sum(" + col + ")::" + types[i]; break;
+            case router::Analysis::Merge::Min: sql += "min(" + col + ")"; break;
+            case router::Analysis::Merge::Max: sql += "max(" + col + ")"; break;
+        }
+        sql += " AS " + quote_identifier(desc.fields[i].name) + (i + 1 < ncols ? ", " : "");
+    }
+    sql += " FROM (VALUES ";
+    for (size_t r = 0; r < rows.size(); ++r) {
+        sql += r ? ", (" : "(";
+        for (size_t i = 0; i < ncols; ++i) {
+            sql += rows[r][i] ? quote_sql_literal(*rows[r][i]) : std::string("NULL");
+            sql += std::string("::") + types[i] + (i + 1 < ncols ? ", " : "");
+        }
+        sql += ")";
+    }
+    sql += ") AS v(";
+    for (size_t i = 0; i < ncols; ++i) sql += "c" + std::to_string(i + 1) + (i + 1 < ncols ? ", " : "");
+    sql += ")";
+    std::vector<ShardQuery> combine{{static_cast<uint16_t>(proxy_.config().default_shard_index()), sql}};
+    std::string merged = co_await run_fanout(proxy_, *user_, combine, settings_);
+    if (tail.empty()) co_return merged;
+    co_return tail + merged;
+}
 
 router::RouterContext Session::router_context() const {
     router::RouterContext ctx;
@@ -856,14 +970,14 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     if (!analysis) {
         analysis = proxy_.statements().find(sql);
         if (!analysis) analysis = proxy_.statements().get(std::string(sql));
-        r = router::route(*analysis, {}, proxy_.shard_map(), router_context());
+        r = router::route(*analysis, {}, proxy_.shard_map(), merging_context());
     }
     const router::Analysis& a = *analysis;
     bool held = false;
     if (r.kind != K::Error && r.kind != K::Local && r.kind != K::Session) held = co_await hold_for_paused_buckets(a, r);
     if (held)
         r = used_shape_ ? router::route(a, shape_params_, proxy_.shard_map(), router_context())
-                        : router::route(a, {}, proxy_.shard_map(), router_context());
+                        : router::route(a, {}, proxy_.shard_map(), merging_context());
     if (a.kind == router::StatementKind::Ddl) proxy_.forget_columns();  // may change a column order
     switch (r.kind) {
         case K::Error:
@@ -913,6 +1027,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     bool replicated = a.placement == router::Placement::Reference;
     std::string reply = co_await run_fanout(proxy_, *user_, queries, settings_, replicated);
     stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(queries.size()), reply);
+    if (!a.merge_aggregates.empty() && queries.size() > 1) reply = co_await merge_aggregate_rows(a, reply);
     forget_touched_buckets();
     note_set_statement(sql);
     if (state_ == SessionState::Busy) transition(SessionState::Ready);

@@ -120,6 +120,13 @@ struct Analysis {
     // The construct that makes concatenating several shards' results wrong ("ORDER BY",
     // "aggregate function count()", ...); empty when concatenation is the correct answer.
     std::string fanout_blocker;
+    // A SELECT whose target list is only count/sum/min/max (no GROUP BY, ORDER BY, LIMIT, ...):
+    // each shard returns one row, and those rows combine into the answer with the same
+    // aggregates (count and sum summed, min of mins, max of maxes), one entry per column.
+    // The blocker stays set: only a caller that merges (RouterContext::merge_aggregates) may
+    // fan such a statement out.
+    enum class Merge : uint8_t { Sum, Min, Max };
+    std::vector<Merge> merge_aggregates;
     // A statement that can never be routed correctly (cross-shard join, invalid key literal).
     std::optional<Error> refusal;
 

@@ -64,4 +64,34 @@ std::string fanout_blocker(const PgQuery__SelectStmt& s) {
     return "";
 }
 
+std::vector<Analysis::Merge> mergeable_aggregates(const PgQuery__SelectStmt& s) {
+    if (s.n_target_list == 0 || s.n_group_clause || s.having_clause || s.n_distinct_clause ||
+        s.n_window_clause || s.n_sort_clause || s.limit_count || s.limit_offset || s.larg ||
+        s.rarg || s.n_locking_clause || s.into_clause || s.n_values_lists)
+        return {};
+    std::vector<Analysis::Merge> out;
+    for (size_t i = 0; i < s.n_target_list; ++i) {
+        const PgQuery__Node* n = s.target_list[i];
+        if (n->node_case != PG_QUERY__NODE__NODE_RES_TARGET || !n->res_target->val ||
+            n->res_target->val->node_case != PG_QUERY__NODE__NODE_FUNC_CALL)
+            return {};
+        const PgQuery__FuncCall& f = *n->res_target->val->func_call;
+        if (f.over || f.agg_distinct || f.n_agg_order || f.agg_filter || f.agg_within_group ||
+            f.func_variadic || f.n_funcname == 0 || f.n_funcname > 2)
+            return {};
+        if (f.n_funcname == 2 && string_value(f.funcname[0]) != "pg_catalog") return {};
+        std::string_view name = string_value(f.funcname[f.n_funcname - 1]);
+        const bool star = f.agg_star && f.n_args == 0;
+        if (!star && f.n_args != 1) return {};
+        // The argument is evaluated by each shard: it must not hold aggregates of its own.
+        if (!star && !find_aggregate(&f.args[0]->base).empty()) return {};
+        if (name == "count" || name == "sum") out.push_back(Analysis::Merge::Sum);
+        else if (name == "min" && !star) out.push_back(Analysis::Merge::Min);
+        else if (name == "max" && !star) out.push_back(Analysis::Merge::Max);
+        else return {};
+        if (name == "sum" && star) return {};
+    }
+    return out;
+}
+
 }  // namespace sg::router::detail

@@ -4,6 +4,9 @@
 #include <pg_query/pg_query.pb-c.h>
 
 #include <string>
+#include <vector>
+
+#include "router/analyzer.h"
 
 namespace sg::router::detail {
 
@@ -11,5 +14,10 @@ namespace sg::router::detail {
 // count()", ...); "" when concatenation is correct. Subqueries are not looked into: they are
 // judged by where their tables live.
 std::string fanout_blocker(const PgQuery__SelectStmt& s);
+
+// How to combine one row per shard into the answer, when `s` is a plain SELECT of count(*),
+// count(x), sum(x), min(x), max(x) and nothing else (no DISTINCT, FILTER, ORDER BY inside the
+// aggregate, GROUP BY, HAVING, ORDER BY, LIMIT, OFFSET, window, set operation); empty otherwise.
+std::vector<Analysis::Merge> mergeable_aggregates(const PgQuery__SelectStmt& s);
 
 }  // namespace sg::router::detail

@@ -203,7 +203,7 @@ bool reads_rows(const Analysis& a) {
            (a.kind == StatementKind::Copy && !a.is_write);
 }
 
-Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map) {
+Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map, bool can_merge) {
     if (!a.rows.empty()) return route_insert_rows(a, params, map);
     if (a.kind == StatementKind::Copy && a.is_write) {
         return all_shards(map, "COPY rows are split by shard key column " +
@@ -231,7 +231,8 @@ Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map
     if (a.key_assignment || a.key_assignment_unusable) {
         if (auto e = check_key_assignment(a, r, params, map)) return error_route(*e);
     }
-    if (r.kind != Route::Kind::Single && reads_rows(a) && !a.fanout_blocker.empty()) {
+    const bool merged = can_merge && !a.merge_aggregates.empty();
+    if (r.kind != Route::Kind::Single && reads_rows(a) && !a.fanout_blocker.empty() && !merged) {
         return error_route(Error{
             sqlstate::kFeatureNotSupported,
             "statement on sharded table \"" + a.table + "\" needs " +
@@ -366,7 +367,7 @@ Route route_one(const Analysis& a, const Params& params, const ShardMap& map,
         case Placement::AllShards:
             return all_shards(map, "runs on every shard");
         case Placement::Sharded:
-            return route_sharded(a, params, map);
+            return route_sharded(a, params, map, ctx.merge_aggregates);
     }
     return error_route(Error{sqlstate::kFeatureNotSupported, "statement cannot be routed"});
 }

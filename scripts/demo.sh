@@ -91,12 +91,13 @@ per_shard "SELECT 'users ' || count(*) || ' (ids ' || coalesce(string_agg(id::te
 per_shard "SELECT 'orders ' || count(*) FROM orders"
 per_shard "SELECT 'countries ' || count(*) FROM countries"
 
-say "Reads: by key to one shard, a co-located join, a fan-out that concatenates, and a refusal"
+say "Reads: by key to one shard, a co-located join, a fan-out that concatenates, aggregates combined across shards, and a refusal"
 psql "$APP" -e <<'SQL'
 SELECT * FROM users WHERE id = 3;
 SELECT u.name, count(*) AS orders, sum(o.amount) AS total FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id = 3 GROUP BY u.name;
 SELECT id, name FROM users WHERE country = 'uk';
-SELECT count(*) FROM users;
+SELECT count(*), min(id), max(id) FROM users;
+SELECT country, count(*) FROM users GROUP BY country;
 SQL
 
 say "shardgate route explains a decision without running it"

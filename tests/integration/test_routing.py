@@ -573,8 +573,11 @@ class ReadWriteTest(RoutingCase):
             ("SELECT id FROM items ORDER BY id", r"order by"),
             ("SELECT id FROM items LIMIT 5", r"limit"),
             ("SELECT id FROM items OFFSET 5", r"offset|limit"),
-            ("SELECT count(*) FROM items", r"aggregate|count"),
-            ("SELECT sum(qty) FROM items WHERE qty > 1", r"aggregate|sum"),
+            ("SELECT avg(qty) FROM items", r"aggregate|avg"),
+            ("SELECT count(DISTINCT qty) FROM items", r"aggregate|count"),
+            ("SELECT count(*) + 1 FROM items", r"aggregate|count"),
+            ("SELECT count(*) FROM items HAVING count(*) > 1", r"aggregate|count|having"),
+            ("SELECT max(name) FROM items", r"combine|aggregate"),
             ("SELECT qty FROM items GROUP BY qty", r"group by"),
             ("SELECT DISTINCT qty FROM items", r"distinct"),
             ("SELECT id, row_number() OVER (ORDER BY id) FROM items", r"window|row_number"),
@@ -586,6 +589,31 @@ class ReadWriteTest(RoutingCase):
         # The session is still usable, and single-shard forms of the same are fine.
         self.assertEqual(self.q("SELECT count(*) FROM items WHERE id = 5"), [(1,)])
         self.assertEqual(self.q("SELECT id FROM items WHERE id = 5 ORDER BY id LIMIT 1"), [(5,)])
+
+    def test_fanout_count_sum_min_max_are_combined(self):
+        # setUp seeded ids 1..60 as (k, 'n{k}', k % 5).
+        rows = [(k, f"n{k}", k % 5) for k in self.keys]
+        rows += [(k, f"m{k}", k % 13) for k in range(1001, 1141)]
+        values = ", ".join(f"({k}, '{n}', {q})" for k, n, q in rows[len(self.keys):])
+        self.q(f"INSERT INTO items (id, name, qty) VALUES {values}")
+        qty = [q for _, _, q in rows]
+        self.assertEqual(self.q("SELECT count(*) FROM items"), [(len(rows),)])
+        self.assertEqual(self.q("SELECT count(*), count(name), sum(qty), min(qty), max(id) FROM items"),
+                         [(len(rows), len(rows), sum(qty), min(qty), 1140)])
+        self.assertEqual(self.q("SELECT sum(qty) AS total, min(id) FROM items WHERE qty > 6"),
+                         [(sum(q for q in qty if q > 6), min(k for k, _, q in rows if q > 6))])
+        # Nothing matches: count 0, the others NULL, as one PostgreSQL answers.
+        self.assertEqual(self.q("SELECT count(*), sum(qty), max(qty) FROM items WHERE qty > 100"),
+                         [(0, None, None)])
+        # Column names and types are PostgreSQL's: count is bigint, sum(int) is bigint.
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT count(*), sum(qty), pg_catalog.max(qty) AS top FROM items")
+            self.assertEqual([d.name for d in cur.description], ["count", "sum", "top"])
+            self.assertEqual([d.type_code for d in cur.description], [20, 20, 23])
+        # Only some shards (IN list): combined too.
+        ids = keys_on_distinct_shards("bigint", N, start=1)[:3]
+        self.assertEqual(self.q(f"SELECT count(*), sum(id) FROM items WHERE id IN ({', '.join(map(str, ids))})"),
+                         [(len(ids), sum(ids))])
 
     def test_updating_the_key_to_another_bucket_is_refused(self):
         src = 5
