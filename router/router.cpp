@@ -232,6 +232,9 @@ Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map
         if (auto e = check_key_assignment(a, r, params, map)) return error_route(*e);
     }
     const bool merged = can_merge && !a.merge_aggregates.empty();
+    if (r.kind != Route::Kind::Single && reads_rows(a) && !a.fanout_blocker.empty() && merged)
+        r.why.push_back("each shard's one-row " + a.fanout_blocker +
+                        " result is combined by the same aggregates on the default shard");
     if (r.kind != Route::Kind::Single && reads_rows(a) && !a.fanout_blocker.empty() && !merged) {
         return error_route(Error{
             sqlstate::kFeatureNotSupported,
@@ -288,8 +291,11 @@ Route route_one(const Analysis& a, const Params& params, const ShardMap& map,
 Route route_multi(const Analysis& a, const Params& params, const ShardMap& map,
                   const RouterContext& ctx) {
     std::optional<Route> chosen;
+    // The caller merges the reply of one statement, never of a statement inside a text.
+    RouterContext part_ctx = ctx;
+    part_ctx.merge_aggregates = false;
     for (const Analysis& part : a.statements) {
-        Route r = route_one(part, params, map, ctx);
+        Route r = route_one(part, params, map, part_ctx);
         if (r.is_error()) return r;
         if (r.kind == Route::Kind::Session) continue;
         if (r.kind == Route::Kind::Local) {

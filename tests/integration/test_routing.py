@@ -578,6 +578,7 @@ class ReadWriteTest(RoutingCase):
             ("SELECT count(*) + 1 FROM items", r"aggregate|count"),
             ("SELECT count(*) FROM items HAVING count(*) > 1", r"aggregate|count|having"),
             ("SELECT max(name) FROM items", r"combine|aggregate"),
+            ("SELECT 1; SELECT count(*) FROM items", r"aggregate|count"),
             ("SELECT qty FROM items GROUP BY qty", r"group by"),
             ("SELECT DISTINCT qty FROM items", r"distinct"),
             ("SELECT id, row_number() OVER (ORDER BY id) FROM items", r"window|row_number"),

@@ -59,6 +59,9 @@ TEST(AggregateMerge, OnlyAMergingCallerMayFanThemOut) {
     Route fanned = route(a, {}, testing::test_map(), merging);
     EXPECT_EQ(fanned.kind, Route::Kind::All);
     EXPECT_EQ(fanned.shards.size(), 4u);
+    // Inside a multi-statement text the reply would be concatenated: refused even when merging.
+    Analysis multi = analyze("SELECT 1; SELECT count(*) FROM users", testing::test_catalog());
+    EXPECT_EQ(route(multi, {}, testing::test_map(), merging).kind, Route::Kind::Error);
     // With a key it is one shard either way.
     Analysis one = analyze("SELECT count(*) FROM users WHERE id = 7", testing::test_catalog());
     EXPECT_EQ(route(one, {}, testing::test_map(), RouterContext{}).kind, Route::Kind::Single);
