@@ -99,6 +99,19 @@ const char* mergeable_type_name(uint32_t oid) {
     }
 }
 
+// A GROUP BY column is only compared for equality again: text-like types are fine there.
+const char* groupable_type_name(uint32_t oid) {
+    switch (oid) {
+        case 16: return "bool";
+        case 19: return "name";
+        case 25: return "text";
+        case 1042: return "bpchar";
+        case 1043: return "varchar";
+        case 2950: return "uuid";
+        default: return mergeable_type_name(oid);
+    }
+}
+
 std::string quote_identifier(std::string_view name) {
     std::string out = "\"";
     for (char c : name) {
@@ -137,9 +150,19 @@ awaitable<std::string> Session::merge_aggregate_rows(const router::Analysis& a, 
         pos += f->size;
     }
     const size_t ncols = a.merge_aggregates.size();
+    using Merge = router::Analysis::Merge;
+    const bool grouped = std::find(a.merge_aggregates.begin(), a.merge_aggregates.end(), Merge::Group) !=
+                         a.merge_aggregates.end();
+    // No group on any shard: the concatenation (a RowDescription, no rows) is the answer.
+    if (grouped && rows.empty()) co_return reply;
     std::vector<const char*> types;
-    for (const auto& fd : desc.fields) types.push_back(mergeable_type_name(fd.type_oid));
-    bool ok = desc.fields.size() == ncols && !rows.empty();
+    for (size_t i = 0; i < desc.fields.size(); ++i)
+        types.push_back(i < ncols && a.merge_aggregates[i] == Merge::Group ? groupable_type_name(desc.fields[i].type_oid)
+                                                                           : mergeable_type_name(desc.fields[i].type_oid));
+    // The shards' rows travel back to a shard as literals: bounded, so a huge GROUP BY is refused
+    // rather than turned into a query of hundreds of megabytes.
+    constexpr size_t kMaxCombinedRows = 100000;
+    bool ok = desc.fields.size() == ncols && !rows.empty() && rows.size() <= kMaxCombinedRows;
     for (size_t i = 0; ok && i < ncols; ++i) ok = types[i] != nullptr && desc.fields[i].format == 0;
     for (const auto& r : rows) ok = ok && r.size() == ncols;
     std::string out;
@@ -147,8 +170,10 @@ awaitable<std::string> Session::merge_aggregate_rows(const router::Analysis& a, 
         wire::MessageWriter w(out);
         wire::encode_error(w, wire::Severity::Error, "0A000",
                            "statement on sharded table \"" + a.table + "\" uses " + a.fanout_blocker +
-                               " over a result type the proxy cannot combine across shards; add a condition "
-                               "on the shard key or route it with /* shardgate.shard=NAME */");
+                               (rows.size() > kMaxCombinedRows
+                                    ? " over more than 100000 groups, too many to combine across shards"
+                                    : " over a result type the proxy cannot combine across shards") +
+                               "; add a condition on the shard key or route it with /* shardgate.shard=NAME */");
         out.append({'Z', 0, 0, 0, 5, transaction_status()});
         co_return out;
     }
@@ -160,6 +185,7 @@ awaitable<std::string> Session::merge_aggregate_rows(const router::Analysis& a, 
             case router::Analysis::Merge::Sum: sql += "sum(" + col + ")::" + types[i]; break;
             case router::Analysis::Merge::Min: sql += "min(" + col + ")"; break;
             case router::Analysis::Merge::Max: sql += "max(" + col + ")"; break;
+            case router::Analysis::Merge::Group: sql += col; break;
         }
         sql += " AS " + quote_identifier(desc.fields[i].name) + (i + 1 < ncols ? ", " : "");
     }
@@ -175,6 +201,12 @@ awaitable<std::string> Session::merge_aggregate_rows(const router::Analysis& a, 
     sql += ") AS v(";
     for (size_t i = 0; i < ncols; ++i) sql += "c" + std::to_string(i + 1) + (i + 1 < ncols ? ", " : "");
     sql += ")";
+    if (grouped) {
+        std::string by;
+        for (size_t i = 0; i < ncols; ++i)
+            if (a.merge_aggregates[i] == Merge::Group) by += (by.empty() ? "" : ", ") + std::to_string(i + 1);
+        sql += " GROUP BY " + by;
+    }
     std::vector<ShardQuery> combine{{static_cast<uint16_t>(proxy_.config().default_shard_index()), sql}};
     std::string merged = co_await run_fanout(proxy_, *user_, combine, settings_);
     if (tail.empty()) co_return merged;

@@ -120,12 +120,14 @@ struct Analysis {
     // The construct that makes concatenating several shards' results wrong ("ORDER BY",
     // "aggregate function count()", ...); empty when concatenation is the correct answer.
     std::string fanout_blocker;
-    // A SELECT whose target list is only count/sum/min/max (no GROUP BY, ORDER BY, LIMIT, ...):
-    // each shard returns one row, and those rows combine into the answer with the same
-    // aggregates (count and sum summed, min of mins, max of maxes), one entry per column.
+    // A SELECT whose target list is only count/sum/min/max and the plain columns it groups by
+    // (no HAVING, ORDER BY, LIMIT, ...): each shard returns one row (per group), and those rows
+    // combine into the answer with the same aggregates (count and sum summed, min of mins, max
+    // of maxes) grouped by the same columns, one entry per column.
     // The blocker stays set: only a caller that merges (RouterContext::merge_aggregates) may
     // fan such a statement out.
-    enum class Merge : uint8_t { Sum, Min, Max };
+    // Group: a GROUP BY column, carried through and grouped by again.
+    enum class Merge : uint8_t { Sum, Min, Max, Group };
     std::vector<Merge> merge_aggregates;
     // A statement that can never be routed correctly (cross-shard join, invalid key literal).
     std::optional<Error> refusal;

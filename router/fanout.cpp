@@ -65,16 +65,35 @@ std::string fanout_blocker(const PgQuery__SelectStmt& s) {
 }
 
 std::vector<Analysis::Merge> mergeable_aggregates(const PgQuery__SelectStmt& s) {
-    if (s.n_target_list == 0 || s.n_group_clause || s.having_clause || s.n_distinct_clause ||
+    if (s.n_target_list == 0 || s.having_clause || s.n_distinct_clause ||
         s.n_window_clause || s.n_sort_clause || s.limit_count || s.limit_offset || s.larg ||
         s.rarg || s.n_locking_clause || s.into_clause || s.n_values_lists)
         return {};
+    // GROUP BY plain columns only, each of them also selected (the combining query groups the
+    // shards' rows by them again).
+    auto same_column = [](const ColumnName& x, const ColumnName& y) {
+        return x.column == y.column && x.relation == y.relation && x.schema == y.schema;
+    };
+    std::vector<ColumnName> groups;
+    for (size_t i = 0; i < s.n_group_clause; ++i) {
+        auto c = column_name(s.group_clause[i]);
+        if (!c) return {};
+        groups.push_back(*c);
+    }
+    std::vector<bool> group_selected(groups.size(), false);
     std::vector<Analysis::Merge> out;
     for (size_t i = 0; i < s.n_target_list; ++i) {
         const PgQuery__Node* n = s.target_list[i];
-        if (n->node_case != PG_QUERY__NODE__NODE_RES_TARGET || !n->res_target->val ||
-            n->res_target->val->node_case != PG_QUERY__NODE__NODE_FUNC_CALL)
-            return {};
+        if (n->node_case != PG_QUERY__NODE__NODE_RES_TARGET || !n->res_target->val) return {};
+        if (auto c = column_name(n->res_target->val)) {
+            bool found = false;
+            for (size_t g = 0; g < groups.size(); ++g)
+                if (same_column(groups[g], *c)) group_selected[g] = found = true;
+            if (!found) return {};
+            out.push_back(Analysis::Merge::Group);
+            continue;
+        }
+        if (n->res_target->val->node_case != PG_QUERY__NODE__NODE_FUNC_CALL) return {};
         const PgQuery__FuncCall& f = *n->res_target->val->func_call;
         if (f.over || f.agg_distinct || f.n_agg_order || f.agg_filter || f.agg_within_group ||
             f.func_variadic || f.n_funcname == 0 || f.n_funcname > 2)
@@ -91,6 +110,8 @@ std::vector<Analysis::Merge> mergeable_aggregates(const PgQuery__SelectStmt& s) 
         else return {};
         if (name == "sum" && star) return {};
     }
+    if (std::find(group_selected.begin(), group_selected.end(), false) != group_selected.end())
+        return {};
     return out;
 }
 

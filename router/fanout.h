@@ -15,9 +15,10 @@ namespace sg::router::detail {
 // judged by where their tables live.
 std::string fanout_blocker(const PgQuery__SelectStmt& s);
 
-// How to combine one row per shard into the answer, when `s` is a plain SELECT of count(*),
-// count(x), sum(x), min(x), max(x) and nothing else (no DISTINCT, FILTER, ORDER BY inside the
-// aggregate, GROUP BY, HAVING, ORDER BY, LIMIT, OFFSET, window, set operation); empty otherwise.
+// How to combine the shards' rows into the answer, when `s` is a plain SELECT of count(*),
+// count(x), sum(x), min(x), max(x), optionally with GROUP BY plain columns that are all in the
+// target list too, and nothing else (no DISTINCT, FILTER, ORDER BY inside the aggregate,
+// HAVING, ORDER BY, LIMIT, OFFSET, window, set operation); empty otherwise.
 std::vector<Analysis::Merge> mergeable_aggregates(const PgQuery__SelectStmt& s);
 
 }  // namespace sg::router::detail

@@ -98,6 +98,7 @@ SELECT u.name, count(*) AS orders, sum(o.amount) AS total FROM users u JOIN orde
 SELECT id, name FROM users WHERE country = 'uk';
 SELECT count(*), min(id), max(id) FROM users;
 SELECT country, count(*) FROM users GROUP BY country;
+SELECT name FROM users ORDER BY name LIMIT 3;
 SQL
 
 say "shardgate route explains a decision without running it"

@@ -579,7 +579,8 @@ class ReadWriteTest(RoutingCase):
             ("SELECT count(*) FROM items HAVING count(*) > 1", r"aggregate|count|having"),
             ("SELECT max(name) FROM items", r"combine|aggregate"),
             ("SELECT 1; SELECT count(*) FROM items", r"aggregate|count"),
-            ("SELECT qty FROM items GROUP BY qty", r"group by"),
+            ("SELECT qty, count(*) FROM items GROUP BY qty ORDER BY qty", r"aggregate|order by"),
+            ("SELECT count(*) FROM items GROUP BY qty", r"aggregate|count"),
             ("SELECT DISTINCT qty FROM items", r"distinct"),
             ("SELECT id, row_number() OVER (ORDER BY id) FROM items", r"window|row_number"),
             ("SELECT id FROM items WHERE id IN (1, 2, 3, 4, 5, 6) ORDER BY id", r"order by"),
@@ -611,6 +612,15 @@ class ReadWriteTest(RoutingCase):
             cur.execute("SELECT count(*), sum(qty), pg_catalog.max(qty) AS top FROM items")
             self.assertEqual([d.name for d in cur.description], ["count", "sum", "top"])
             self.assertEqual([d.type_code for d in cur.description], [20, 20, 23])
+        # GROUP BY plain selected columns: partial groups from every shard grouped again.
+        expected = {}
+        for _, _, q in rows:
+            expected[q] = expected.get(q, 0) + 1
+        got = self.q("SELECT qty, count(*) AS n FROM items GROUP BY qty")
+        self.assertEqual(sorted(got), sorted(expected.items()))
+        got = self.q("SELECT max(id), name FROM items WHERE id > 1100 GROUP BY name")
+        self.assertEqual(sorted(got), sorted((k, n) for k, n, _ in rows if k > 1100))
+        self.assertEqual(self.q("SELECT qty, count(*) FROM items WHERE qty > 100 GROUP BY qty"), [])
         # Only some shards (IN list): combined too.
         ids = keys_on_distinct_shards("bigint", N, start=1)[:3]
         self.assertEqual(self.q(f"SELECT count(*), sum(id) FROM items WHERE id IN ({', '.join(map(str, ids))})"),

@@ -19,6 +19,9 @@ TEST(AggregateMerge, PlainAggregatesAreMergeable) {
         {"SELECT count(name), sum(id) FROM users WHERE name <> 'x'", {M::Sum, M::Sum}},
         {"SELECT min(id) AS lo, max(id) AS hi FROM users", {M::Min, M::Max}},
         {"SELECT pg_catalog.count(*) FROM users", {M::Sum}},
+        {"SELECT name, count(*) FROM users GROUP BY name", {M::Group, M::Sum}},
+        {"SELECT max(id), u.name FROM users u WHERE id > 3 GROUP BY u.name", {M::Max, M::Group}},
+        {"SELECT name FROM users GROUP BY name", {M::Group}},
     };
     for (const auto& c : cases) {
         Analysis a = analyze(c.sql, testing::test_catalog());
@@ -35,6 +38,10 @@ TEST(AggregateMerge, EverythingElseIsNot) {
         "SELECT count(*) + 1 FROM users",
         "SELECT count(*), name FROM users",
         "SELECT count(*) FROM users GROUP BY name",
+        "SELECT name, count(*) FROM users GROUP BY name, id",
+        "SELECT lower(name), count(*) FROM users GROUP BY lower(name)",
+        "SELECT name, count(*) FROM users GROUP BY 1",
+        "SELECT name, count(*) FROM users GROUP BY name ORDER BY name",
         "SELECT count(*) FROM users HAVING count(*) > 2",
         "SELECT count(*) FROM users LIMIT 1",
         "SELECT count(*) FROM users ORDER BY 1",
