@@ -112,14 +112,6 @@ const char* groupable_type_name(uint32_t oid) {
     }
 }
 
-std::string quote_identifier(std::string_view name) {
-    std::string out = "\"";
-    for (char c : name) {
-        if (c == '"') out += '"';
-        out += c;
-    }
-    return out + '"';
-}
 
 }  // namespace
 
@@ -187,7 +179,7 @@ awaitable<std::string> Session::merge_aggregate_rows(const router::Analysis& a, 
             case router::Analysis::Merge::Max: sql += "max(" + col + ")"; break;
             case router::Analysis::Merge::Group: sql += col; break;
         }
-        sql += " AS " + quote_identifier(desc.fields[i].name) + (i + 1 < ncols ? ", " : "");
+        sql += " AS " + quote_sql_identifier(desc.fields[i].name) + (i + 1 < ncols ? ", " : "");
     }
     sql += " FROM (VALUES ";
     for (size_t r = 0; r < rows.size(); ++r) {

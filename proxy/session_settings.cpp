@@ -161,6 +161,15 @@ std::optional<SettingChange> parse_setting_statement(std::string_view sql) {
 
 std::string quote_sql_literal(std::string_view v) { return quote_literal(v); }
 
+std::string quote_sql_identifier(std::string_view name) {
+    std::string out = "\"";
+    for (char c : name) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + '"';
+}
+
 std::string startup_setting_statement(std::string_view name, std::string_view value) {
     return "SELECT pg_catalog.set_config(" + quote_literal(name) + ", " + quote_literal(value) + ", false)";
 }

@@ -27,6 +27,8 @@ std::optional<SettingChange> parse_setting_statement(std::string_view sql);
 
 // A SQL string literal ('...' with quotes doubled).
 std::string quote_sql_literal(std::string_view v);
+// "name" with embedded double quotes doubled.
+std::string quote_sql_identifier(std::string_view name);
 
 // The statement that applies a startup parameter on a server.
 std::string startup_setting_statement(std::string_view name, std::string_view value);

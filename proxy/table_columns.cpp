@@ -1,5 +1,7 @@
 #include "proxy/table_columns.h"
 
+#include <cstring>
+
 #include "proxy/server_login.h"
 #include "proxy/session_settings.h"
 #include "proxy/wire/frame.h"
@@ -12,18 +14,6 @@ namespace sg::proxy {
 namespace asio = net::asio;
 using net::error_code;
 
-namespace {
-
-std::string quote_ident(std::string_view name) {
-    std::string out = "\"";
-    for (char c : name) {
-        if (c == '"') out += '"';
-        out += c;
-    }
-    return out + '"';
-}
-
-}  // namespace
 
 net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
     asio::any_io_executor ex, const ServerTarget& target, const std::string& table, const std::string& settings) {
@@ -55,8 +45,9 @@ net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
     std::vector<std::string> columns;
     std::string failure;
     wire::DataRow row;
-    for (;;) {
-        auto st = wire::parse_frame(wire::as_bytes(std::string_view(rbuf.data(), rlen)));
+    size_t pos = 0;  // rbuf[pos, rlen) is not parsed yet
+    for (bool done = false; !done;) {
+        auto st = wire::parse_frame(wire::as_bytes(std::string_view(rbuf.data() + pos, rlen - pos)));
         if (auto* f = std::get_if<wire::Frame>(&st)) {
             if (f->type == 'D' && wire::decode(f->body, row).ok() && row.columns.size() == 1 && row.columns[0]) {
                 const auto& v = *row.columns[0];
@@ -65,18 +56,17 @@ net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
                 wire::ErrorResponse e;
                 failure = wire::decode(f->body, e).ok() ? std::string(e.message()) : "error";
             }
-            bool done = f->type == 'Z';
-            size_t used = f->size;
-            rbuf.erase(0, used);
-            rlen -= used;
-            rbuf.resize(std::max<size_t>(rbuf.size(), 16 * 1024));
-            if (done) break;
+            done = f->type == 'Z';
+            pos += f->size;
             continue;
         }
-        if (std::holds_alternative<wire::Malformed>(st) || ec) {
-            failure = ec ? ec.message() : "no complete answer from the shard";
+        if (std::holds_alternative<wire::Malformed>(st)) {
+            failure = "no complete answer from the shard";
             break;
         }
+        std::memmove(rbuf.data(), rbuf.data() + pos, rlen - pos);  // the partial frame to the front
+        rlen -= pos;
+        pos = 0;
         if (rlen == rbuf.size()) rbuf.resize(rbuf.size() * 2);
         size_t n = co_await sock.async_read_some(asio::buffer(rbuf.data() + rlen, rbuf.size() - rlen),
                                                  net::ec_token(ec));
@@ -99,7 +89,7 @@ net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
 
 std::string with_column_list(std::string_view sql, uint32_t at, const std::vector<std::string>& columns) {
     std::string list = "(";
-    for (size_t i = 0; i < columns.size(); ++i) list += (i ? ", " : "") + quote_ident(columns[i]);
+    for (size_t i = 0; i < columns.size(); ++i) list += (i ? ", " : "") + quote_sql_identifier(columns[i]);
     list += ") ";
     std::string out(sql.substr(0, at));
     out += list;

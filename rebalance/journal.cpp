@@ -1,7 +1,7 @@
 #include "rebalance/journal.h"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include "common/files.h"
+
 
 #include <algorithm>
 #include <cerrno>
@@ -33,18 +33,6 @@ json move_to_json(const MoveState& m) {
                 {"phase", to_string(m.phase)}};
     if (m.reference != ReferenceCopy::None) out["reference"] = to_string(m.reference);
     return out;
-}
-
-bool write_all(int fd, std::string_view data) {
-    while (!data.empty()) {
-        ssize_t n = ::write(fd, data.data(), data.size());
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        data.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
 }
 
 }  // namespace
@@ -164,24 +152,7 @@ router::Expected<std::optional<Journal>> load_journal(const std::string& path) {
 }
 
 router::Status save_journal(const Journal& j, const std::string& path) {
-    const std::string tmp = path + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return journal_error(tmp, std::string("cannot create: ") + std::strerror(errno));
-    bool ok = write_all(fd, journal_to_json(j)) && ::fsync(fd) == 0;
-    std::string err = ok ? "" : std::strerror(errno);
-    ::close(fd);
-    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-        if (ok) err = std::strerror(errno);
-        ::unlink(tmp.c_str());
-        return journal_error(path, "write failed: " + err);
-    }
-    // The rename is durable only once the directory entry is.
-    std::string dir = std::filesystem::path(path).parent_path().string();
-    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        ::fsync(dfd);
-        ::close(dfd);
-    }
+    if (auto p = replace_file_atomically(path, journal_to_json(j))) return journal_error(p->path, p->problem);
     return router::Ok{};
 }
 

@@ -1,7 +1,7 @@
 #include "router/shard_map.h"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include "common/files.h"
+
 
 #include <cerrno>
 #include <cstring>
@@ -16,33 +16,6 @@ namespace {
 
 Error file_error(const std::string& source, const std::string& problem) {
     return Error{sqlstate::kConfigFileError, source + ": " + problem};
-}
-
-std::string errno_text() {
-    return std::strerror(errno);
-}
-
-// write(2) until done; short writes are legal for regular files too.
-bool write_all(int fd, std::string_view data) {
-    while (!data.empty()) {
-        ssize_t n = ::write(fd, data.data(), data.size());
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        data.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-}
-
-Status fsync_path(const std::string& path, int flags) {
-    int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-    if (fd < 0) return file_error(path, "cannot open for fsync: " + errno_text());
-    int rc = ::fsync(fd);
-    std::string err = rc != 0 ? errno_text() : "";
-    ::close(fd);
-    if (rc != 0) return file_error(path, "fsync failed: " + err);
-    return Ok{};
 }
 
 }  // namespace
@@ -189,32 +162,16 @@ Expected<ShardMap> ShardMap::with_assignment(uint32_t first, uint32_t last, uint
 
 Expected<ShardMap> load_shard_map(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) return file_error(path, "cannot open: " + errno_text());
+    if (!in) return file_error(path, std::string("cannot open: ") + std::strerror(errno));
     std::stringstream buf;
     buf << in.rdbuf();
-    if (in.bad()) return file_error(path, "read failed: " + errno_text());
+    if (in.bad()) return file_error(path, std::string("read failed: ") + std::strerror(errno));
     return ShardMap::from_json(buf.str(), path);
 }
 
 Status save_shard_map(const ShardMap& map, const std::string& path) {
-    const std::string tmp = path + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return file_error(tmp, "cannot create: " + errno_text());
-    bool ok = write_all(fd, map.to_json()) && ::fsync(fd) == 0;
-    std::string err = ok ? "" : errno_text();
-    ::close(fd);
-    if (!ok) {
-        ::unlink(tmp.c_str());
-        return file_error(tmp, "write failed: " + err);
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        err = errno_text();
-        ::unlink(tmp.c_str());
-        return file_error(path, "rename failed: " + err);
-    }
-    // The rename is durable only once the directory entry is.
-    std::string dir = std::filesystem::path(path).parent_path().string();
-    return fsync_path(dir.empty() ? "." : dir, O_RDONLY | O_DIRECTORY);
+    if (auto p = replace_file_atomically(path, map.to_json())) return file_error(p->path, p->problem);
+    return Ok{};
 }
 
 Expected<ShardMap> load_or_create(const std::string& path, const Config& cfg) {
