@@ -27,7 +27,7 @@ int run_route(const Config& cfg, const std::string& sql, const std::vector<std::
     router::RouterContext ctx;
     ctx.default_shard = static_cast<uint16_t>(cfg.default_shard_index());
     // As the proxy decides a simple query (the extended protocol does not combine aggregates).
-    if (params.empty()) ctx.merge_aggregates = true;
+    if (params.empty()) ctx.merge_results = true;
     router::Route route = router::route(analysis, ps, *map, ctx);
     if (json) std::cout << router::explain_route_json(analysis, route, *map).dump(2) << "\n";
     else std::cout << router::explain_route(analysis, route, *map);

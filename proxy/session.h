@@ -104,9 +104,11 @@ private:
     // The same for the extended protocol: Parse messages of such INSERTs in `batch` get the
     // column list written into their query.
     awaitable<void> add_column_lists(std::string& batch);
-    // A fan-out of count/sum/min/max (Analysis::merge_aggregates): the shards' one-row answers
-    // combined by the same aggregates, run by PostgreSQL on the default shard.
-    awaitable<std::string> merge_aggregate_rows(const router::Analysis& a, const std::string& reply);
+    // A fan-out with an Analysis::merge plan: the shards' rows (from each running
+    // merge->shard_sql) combined into the client's answer by a query PostgreSQL runs on the
+    // default shard: aggregates re-aggregated, or the shards' own rows ordered, made distinct
+    // and cut to LIMIT/OFFSET.
+    awaitable<std::string> merge_rows(const router::Analysis& a, const std::string& reply);
     router::RouterContext merging_context() const;
     awaitable<void> flush_batch(bool sync);
     awaitable<void> fatal(std::string_view sqlstate, const std::string& message);

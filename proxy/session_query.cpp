@@ -70,7 +70,7 @@ void append_renamed(std::string& out, char type, std::string_view body, size_t n
 
 router::RouterContext Session::merging_context() const {
     router::RouterContext ctx = router_context();
-    ctx.merge_aggregates = true;
+    ctx.merge_results = true;
     return ctx;
 }
 
@@ -115,94 +115,263 @@ const char* groupable_type_name(uint32_t oid) {
 
 }  // namespace
 
-awaitable<std::string> Session::merge_aggregate_rows(const router::Analysis& a, const std::string& reply) {
-    // The shards' replies, concatenated: RowDescription, one DataRow per shard, CommandComplete,
-    // ReadyForQuery (an ErrorResponse instead when a shard failed: passed on as it is).
+namespace {
+
+// Types whose order does not depend on a collation: ORDER BY keys the combining query can sort.
+const char* orderable_type_name(uint32_t oid) {
+    switch (oid) {
+        case 16: return "bool";
+        case 2950: return "uuid";
+        default: return mergeable_type_name(oid);
+    }
+}
+
+// The shards' answers to one merged SELECT, as run_fanout concatenated them.
+struct ShardRows {
+    std::string notices;          // NoticeResponses, passed on before the answer
+    std::string row_description;  // the 'T' frame as the shards sent it
     wire::RowDescription desc;
+    std::vector<std::string_view> frames;  // each DataRow frame, as sent
     std::vector<std::vector<std::optional<std::string>>> rows;
-    std::string tail;  // NoticeResponses and the rest, kept in order after the answer
+};
+
+// Reads `reply`; false when it is not a plain result (an error, or frames that do not decode).
+bool read_shard_rows(const std::string& reply, ShardRows& out) {
     size_t pos = 0;
     while (pos < reply.size()) {
         auto st = wire::parse_frame(wire::as_bytes(std::string_view(reply).substr(pos)));
         auto* f = std::get_if<wire::Frame>(&st);
-        if (!f) co_return reply;
-        if (f->type == 'E') co_return reply;
+        if (!f || f->type == 'E') return false;
+        std::string_view whole = std::string_view(reply).substr(pos, f->size);
         if (f->type == 'T') {
-            if (!wire::decode(f->body, desc).ok()) co_return reply;
+            if (!wire::decode(f->body, out.desc).ok()) return false;
+            out.row_description.assign(whole);
         } else if (f->type == 'D') {
             wire::DataRow row;
-            if (!wire::decode(f->body, row).ok()) co_return reply;
-            auto& out = rows.emplace_back();
+            if (!wire::decode(f->body, row).ok()) return false;
+            auto& values = out.rows.emplace_back();
             for (const auto& v : row.columns)
-                out.push_back(v ? std::optional<std::string>(std::string(reinterpret_cast<const char*>(v->data()), v->size()))
-                                : std::nullopt);
+                values.push_back(v ? std::optional<std::string>(
+                                         std::string(reinterpret_cast<const char*>(v->data()), v->size()))
+                                   : std::nullopt);
+            out.frames.push_back(whole);
         } else if (f->type == 'N') {
-            tail.append(reply, pos, f->size);
+            out.notices.append(whole);
         }
         pos += f->size;
     }
-    const size_t ncols = a.merge_aggregates.size();
+    return !out.row_description.empty();
+}
+
+std::string order_by_clause(const std::vector<router::Analysis::SortKey>& keys, const std::vector<std::string>& columns) {
+    std::string sql;
+    for (size_t i = 0; i < keys.size(); ++i) {
+        sql += (i ? ", " : " ORDER BY ") + columns[i];
+        if (keys[i].descending) sql += " DESC";
+        if (keys[i].nulls_first == 1) sql += " NULLS FIRST";
+        if (keys[i].nulls_first == 0) sql += " NULLS LAST";
+    }
+    return sql;
+}
+
+std::string limit_clause(const router::Analysis::MergePlan& plan) {
+    std::string sql;
+    if (plan.limit) sql += " LIMIT " + std::to_string(*plan.limit);
+    if (plan.offset) sql += " OFFSET " + std::to_string(plan.offset);
+    return sql;
+}
+
+}  // namespace
+
+awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std::string& reply) {
     using Merge = router::Analysis::Merge;
-    const bool grouped = std::find(a.merge_aggregates.begin(), a.merge_aggregates.end(), Merge::Group) !=
-                         a.merge_aggregates.end();
-    // No group on any shard: the concatenation (a RowDescription, no rows) is the answer.
-    if (grouped && rows.empty()) co_return reply;
-    std::vector<const char*> types;
-    for (size_t i = 0; i < desc.fields.size(); ++i)
-        types.push_back(i < ncols && a.merge_aggregates[i] == Merge::Group ? groupable_type_name(desc.fields[i].type_oid)
-                                                                           : mergeable_type_name(desc.fields[i].type_oid));
-    // The shards' rows travel back to a shard as literals: bounded, so a huge GROUP BY is refused
-    // rather than turned into a query of hundreds of megabytes.
-    constexpr size_t kMaxCombinedRows = 100000;
-    bool ok = desc.fields.size() == ncols && !rows.empty() && rows.size() <= kMaxCombinedRows;
-    for (size_t i = 0; ok && i < ncols; ++i) ok = types[i] != nullptr && desc.fields[i].format == 0;
-    for (const auto& r : rows) ok = ok && r.size() == ncols;
-    std::string out;
-    if (!ok) {
+    const router::Analysis::MergePlan& plan = *a.merge;
+    ShardRows in;
+    if (!read_shard_rows(reply, in)) co_return reply;  // a shard's error (or no result): as it is
+    const auto& fields = in.desc.fields;
+    const size_t ncols = fields.size();
+    auto refuse = [&](const std::string& why) {
+        std::string out;
         wire::MessageWriter w(out);
         wire::encode_error(w, wire::Severity::Error, "0A000",
-                           "statement on sharded table \"" + a.table + "\" uses " + a.fanout_blocker +
-                               (rows.size() > kMaxCombinedRows
-                                    ? " over more than 100000 groups, too many to combine across shards"
-                                    : " over a result type the proxy cannot combine across shards") +
+                           "statement on sharded table \"" + a.table + "\" uses " + a.fanout_blocker + " " + why +
                                "; add a condition on the shard key or route it with /* shardgate.shard=NAME */");
         out.append({'Z', 0, 0, 0, 5, transaction_status()});
-        co_return out;
-    }
-    // The same aggregates over the shards' partial results, computed by PostgreSQL itself.
-    std::string sql = "SELECT ";
-    for (size_t i = 0; i < ncols; ++i) {
-        std::string col = "c" + std::to_string(i + 1);
-        switch (a.merge_aggregates[i]) {
-            case router::Analysis::Merge::Sum: sql += "sum(" + col + ")::" + types[i]; break;
-            case router::Analysis::Merge::Min: sql += "min(" + col + ")"; break;
-            case router::Analysis::Merge::Max: sql += "max(" + col + ")"; break;
-            case router::Analysis::Merge::Group: sql += col; break;
+        return out;
+    };
+    // The shards' rows travel back to a shard as literals: bounded, so a huge result is refused
+    // rather than turned into a query of hundreds of megabytes.
+    constexpr size_t kMaxCombinedRows = 100000;
+    if (in.rows.size() > kMaxCombinedRows)
+        co_return refuse("over more than 100000 rows from the shards, too many to combine across shards");
+    for (const auto& f : fields)
+        if (f.format != 0) co_return refuse("over a binary result the proxy cannot combine across shards");
+    for (const auto& r : in.rows)
+        if (r.size() != ncols) co_return reply;
+
+    // The client's columns; the shards' extra ORDER BY columns follow them.
+    if (plan.hidden > ncols) co_return reply;
+    const size_t shown = ncols - plan.hidden;
+    // ORDER BY keys, as 0-based columns of the shards' rows.
+    std::vector<size_t> sort_cols;
+    for (const auto& key : plan.order) {
+        if (key.hidden) {
+            sort_cols.push_back(shown + key.hidden - 1);
+            continue;
         }
-        sql += " AS " + quote_sql_identifier(desc.fields[i].name) + (i + 1 < ncols ? ", " : "");
+        if (key.position) {
+            if (key.position > shown) co_return refuse("with ORDER BY " + std::to_string(key.position) + ", which is not an output column");
+            sort_cols.push_back(key.position - 1);
+            continue;
+        }
+        size_t found = ncols, matches = 0;
+        for (size_t i = 0; i < shown; ++i)
+            if (fields[i].name == key.name) found = i, ++matches;
+        if (matches != 1)
+            co_return refuse("with ORDER BY " + quote_sql_identifier(key.name) +
+                             (matches ? ", which names several output columns" : ", which is not an output column"));
+        sort_cols.push_back(found);
     }
-    sql += " FROM (VALUES ";
-    for (size_t r = 0; r < rows.size(); ++r) {
-        sql += r ? ", (" : "(";
+    for (size_t c : sort_cols)
+        if (!orderable_type_name(fields[c].type_oid) ||
+            (!plan.aggregates.empty() && plan.aggregates[c] == Merge::Group && !mergeable_type_name(fields[c].type_oid)))
+            co_return refuse("with ORDER BY on " + (c < shown ? "column " + quote_sql_identifier(fields[c].name)
+                                                              : std::string("an expression")) +
+                             ", whose order across shards depends on a collation (or a type) the proxy cannot "
+                             "reproduce");
+    const size_t default_shard = proxy_.config().default_shard_index();
+    auto column = [](size_t i) { return "c" + std::to_string(i + 1); };
+
+    if (!plan.aggregates.empty()) {
+        // The same aggregates over the shards' partial results, computed by PostgreSQL itself.
+        const bool grouped = std::find(plan.aggregates.begin(), plan.aggregates.end(), Merge::Group) != plan.aggregates.end();
+        // No group on any shard: the concatenation (a RowDescription, no rows) is the answer.
+        if (grouped && in.rows.empty()) co_return reply;
+        if (ncols != plan.aggregates.size() || in.rows.empty()) co_return reply;
+        std::vector<const char*> types;
         for (size_t i = 0; i < ncols; ++i) {
-            sql += rows[r][i] ? quote_sql_literal(*rows[r][i]) : std::string("NULL");
-            sql += std::string("::") + types[i] + (i + 1 < ncols ? ", " : "");
+            types.push_back(plan.aggregates[i] == Merge::Group ? groupable_type_name(fields[i].type_oid)
+                                                               : mergeable_type_name(fields[i].type_oid));
+            if (!types.back()) co_return refuse("over a result type the proxy cannot combine across shards");
         }
+        std::string sql = "SELECT ";
+        for (size_t i = 0; i < ncols; ++i) {
+            std::string col = column(i);
+            switch (plan.aggregates[i]) {
+                case Merge::Sum: sql += "sum(" + col + ")::" + types[i]; break;
+                case Merge::Min: sql += "min(" + col + ")"; break;
+                case Merge::Max: sql += "max(" + col + ")"; break;
+                case Merge::Group: sql += col; break;
+            }
+            sql += " AS " + quote_sql_identifier(fields[i].name) + (i + 1 < ncols ? ", " : "");
+        }
+        sql += " FROM (VALUES ";
+        for (size_t r = 0; r < in.rows.size(); ++r) {
+            sql += r ? ", (" : "(";
+            for (size_t i = 0; i < ncols; ++i) {
+                sql += in.rows[r][i] ? quote_sql_literal(*in.rows[r][i]) : std::string("NULL");
+                sql += std::string("::") + types[i] + (i + 1 < ncols ? ", " : "");
+            }
+            sql += ")";
+        }
+        sql += ") AS v(";
+        for (size_t i = 0; i < ncols; ++i) sql += column(i) + (i + 1 < ncols ? ", " : "");
         sql += ")";
+        if (grouped) {
+            std::string by;
+            for (size_t i = 0; i < ncols; ++i)
+                if (plan.aggregates[i] == Merge::Group) by += (by.empty() ? "" : ", ") + std::to_string(i + 1);
+            sql += " GROUP BY " + by;
+        }
+        std::vector<std::string> positions;
+        for (size_t c : sort_cols) positions.push_back(std::to_string(c + 1));
+        sql += order_by_clause(plan.order, positions) + limit_clause(plan);
+        std::vector<ShardQuery> combine{{static_cast<uint16_t>(default_shard), sql}};
+        std::string merged = co_await run_fanout(proxy_, *user_, combine, settings_);
+        co_return in.notices + merged;
     }
-    sql += ") AS v(";
-    for (size_t i = 0; i < ncols; ++i) sql += "c" + std::to_string(i + 1) + (i + 1 < ncols ? ", " : "");
-    sql += ")";
-    if (grouped) {
-        std::string by;
-        for (size_t i = 0; i < ncols; ++i)
-            if (a.merge_aggregates[i] == Merge::Group) by += (by.empty() ? "" : ", ") + std::to_string(i + 1);
-        sql += " GROUP BY " + by;
+
+    // Plain rows: pass the shards' own DataRows through, in the order (and the subset) that the
+    // combining query picks by row number; only the ORDER BY keys (and, for DISTINCT, every
+    // column) travel to it.
+    std::vector<size_t> picked;
+    if (in.rows.empty() && plan.hidden == 0) co_return reply;
+    if (in.rows.empty()) {
+        // Nothing to order: the answer is the column description alone.
+    } else if (sort_cols.empty() && !plan.distinct) {
+        // Only LIMIT/OFFSET: without an order, any rows that many are the answer.
+        size_t first = std::min<size_t>(size_t(plan.offset), in.rows.size());
+        size_t last = plan.limit ? std::min<size_t>(first + size_t(*plan.limit), in.rows.size()) : in.rows.size();
+        for (size_t r = first; r < last; ++r) picked.push_back(r);
+    } else {
+        std::vector<size_t> sent;  // output columns given to the combining query
+        std::vector<const char*> types(ncols, nullptr);
+        if (plan.distinct) {
+            for (size_t i = 0; i < ncols; ++i) {
+                types[i] = groupable_type_name(fields[i].type_oid);
+                if (!types[i]) co_return refuse("over column " + quote_sql_identifier(fields[i].name) +
+                                                ", whose type the proxy cannot compare across shards");
+                sent.push_back(i);
+            }
+        } else {
+            for (size_t c : sort_cols)
+                if (!types[c]) {
+                    types[c] = orderable_type_name(fields[c].type_oid);
+                    sent.push_back(c);
+                }
+        }
+        std::string sql = plan.distinct ? "SELECT min(n) FROM (VALUES " : "SELECT n FROM (VALUES ";
+        for (size_t r = 0; r < in.rows.size(); ++r) {
+            sql += (r ? ", (" : "(") + std::to_string(r + 1);
+            for (size_t c : sent) {
+                sql += ", ";
+                sql += in.rows[r][c] ? quote_sql_literal(*in.rows[r][c]) : std::string("NULL");
+                sql += std::string("::") + types[c];
+            }
+            sql += ")";
+        }
+        sql += ") AS v(n";
+        for (size_t c : sent) sql += ", " + column(c);
+        sql += ")";
+        if (plan.distinct) {
+            sql += " GROUP BY ";
+            for (size_t i = 0; i < sent.size(); ++i) sql += (i ? ", " : "") + column(sent[i]);
+        }
+        std::vector<std::string> keys;
+        for (size_t c : sort_cols) keys.push_back(column(c));
+        sql += order_by_clause(plan.order, keys) + limit_clause(plan);
+        std::vector<ShardQuery> combine{{static_cast<uint16_t>(default_shard), sql}};
+        std::string order = co_await run_fanout(proxy_, *user_, combine, settings_);
+        ShardRows numbers;
+        if (!read_shard_rows(order, numbers)) co_return in.notices + order;  // its error, as it is
+        for (const auto& r : numbers.rows) {
+            size_t n = (r.size() == 1 && r[0]) ? size_t(std::strtoull(r[0]->c_str(), nullptr, 10)) : 0;
+            if (n < 1 || n > in.rows.size()) co_return refuse("and the combining query answered unexpectedly");
+            picked.push_back(n - 1);
+        }
     }
-    std::vector<ShardQuery> combine{{static_cast<uint16_t>(proxy_.config().default_shard_index()), sql}};
-    std::string merged = co_await run_fanout(proxy_, *user_, combine, settings_);
-    if (tail.empty()) co_return merged;
-    co_return tail + merged;
+    std::string out = in.notices;
+    wire::MessageWriter w(out);
+    if (plan.hidden == 0) {
+        out += in.row_description;
+        for (size_t r : picked) out.append(in.frames[r]);
+    } else {
+        // Without the extra ORDER BY columns.
+        wire::RowDescription desc;
+        desc.fields.assign(fields.begin(), fields.begin() + std::ptrdiff_t(shown));
+        wire::encode(desc, w);
+        std::vector<wire::Value> values(shown);
+        for (size_t r : picked) {
+            for (size_t i = 0; i < shown; ++i)
+                values[i] = in.rows[r][i] ? wire::Value(wire::as_bytes(std::string_view(*in.rows[r][i]))) : std::nullopt;
+            wire::encode_data_row(values, w);
+        }
+    }
+    w.begin('C');
+    w.cstr("SELECT " + std::to_string(picked.size()));
+    w.end();
+    out.append({'Z', 0, 0, 0, 5, transaction_status()});
+    co_return out;
 }
 
 router::RouterContext Session::router_context() const {
@@ -1044,14 +1213,15 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         for (const auto& part : r.insert_rows)
             queries.push_back({part.shard, router::render_insert_subset(a, sql, part.rows).sql});
     } else {
-        for (uint16_t shard : r.shards) queries.push_back({shard, std::string(sql)});
+        const bool rewritten = a.merge && !a.merge->shard_sql.empty() && r.shards.size() > 1;
+        for (uint16_t shard : r.shards) queries.push_back({shard, rewritten ? a.merge->shard_sql : std::string(sql)});
     }
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
     // A reference table is written on every shard, but it is one table: report one copy's result.
     bool replicated = a.placement == router::Placement::Reference;
     std::string reply = co_await run_fanout(proxy_, *user_, queries, settings_, replicated);
     stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(queries.size()), reply);
-    if (!a.merge_aggregates.empty() && queries.size() > 1) reply = co_await merge_aggregate_rows(a, reply);
+    if (a.merge && queries.size() > 1) reply = co_await merge_rows(a, reply);
     forget_touched_buckets();
     note_set_statement(sql);
     if (state_ == SessionState::Busy) transition(SessionState::Ready);

@@ -364,7 +364,7 @@ void analyze_select(const PgQuery__SelectStmt& s, const Context& ctx, Analysis& 
     for (size_t i = 0; i < s.n_from_clause; ++i) add_from_item(s.from_clause[i], ctx, scope);
     place(scope, all_relations(&s.base, ctx.catalog), s.where_clause, a);
     a.fanout_blocker = fanout_blocker(s);
-    if (!a.fanout_blocker.empty()) a.merge_aggregates = mergeable_aggregates(s);
+    if (!a.fanout_blocker.empty()) a.merge = merge_plan(s);
     if (s.into_clause) {
         a.is_write = true;
         if (a.placement == Placement::Sharded) {

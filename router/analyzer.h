@@ -120,15 +120,38 @@ struct Analysis {
     // The construct that makes concatenating several shards' results wrong ("ORDER BY",
     // "aggregate function count()", ...); empty when concatenation is the correct answer.
     std::string fanout_blocker;
-    // A SELECT whose target list is only count/sum/min/max and the plain columns it groups by
-    // (no HAVING, ORDER BY, LIMIT, ...): each shard returns one row (per group), and those rows
-    // combine into the answer with the same aggregates (count and sum summed, min of mins, max
-    // of maxes) grouped by the same columns, one entry per column.
-    // The blocker stays set: only a caller that merges (RouterContext::merge_aggregates) may
-    // fan such a statement out.
-    // Group: a GROUP BY column, carried through and grouped by again.
+    // How the proxy can still answer a fan-out SELECT that concatenation would get wrong: each
+    // shard runs `shard_sql` (the client's text when empty), and the shards' rows are combined
+    // by PostgreSQL itself on the default shard (see MergePlan). Unset when the statement is
+    // beyond that. The blocker stays set: only a caller that merges
+    // (RouterContext::merge_results) may fan such a statement out.
+    // Merge, per output column of an aggregating SELECT: count and sum are summed, min of mins,
+    // max of maxes; Group: a GROUP BY column, carried through and grouped by again.
     enum class Merge : uint8_t { Sum, Min, Max, Group };
-    std::vector<Merge> merge_aggregates;
+    struct SortKey {
+        uint32_t position = 0;  // 1-based output column; 0: the output column named `name`
+        std::string name;
+        bool descending = false;
+        int8_t nulls_first = -1;  // -1: PostgreSQL's default for the direction, else 0/1
+        // 1-based: the key is not an output column, so the shards return it as this extra
+        // column after the client's (see MergePlan::hidden); position and name are unused.
+        uint32_t hidden = 0;
+        bool operator==(const SortKey&) const = default;
+    };
+    struct MergePlan {
+        // One entry per output column when the SELECT aggregates (count/sum/min/max and the
+        // plain columns it groups by); empty for plain rows, which pass through unchanged.
+        std::vector<Merge> aggregates;
+        bool distinct = false;        // SELECT DISTINCT (plain rows): duplicates across shards go
+        std::vector<SortKey> order;   // ORDER BY output columns (by position or name)
+        std::optional<int64_t> limit; // LIMIT constant (none: LIMIT ALL or no LIMIT)
+        int64_t offset = 0;           // OFFSET constant
+        std::string shard_sql;        // what each shard runs, when not the client's text
+        // Plain rows ordered by something not among the output columns: shard_sql selects the
+        // ORDER BY expressions as this many extra columns at the end, dropped from the answer.
+        uint32_t hidden = 0;
+    };
+    std::optional<MergePlan> merge;
     // A statement that can never be routed correctly (cross-shard join, invalid key literal).
     std::optional<Error> refusal;
 

@@ -1,9 +1,12 @@
 #include "router/fanout.h"
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <iterator>
 #include <string_view>
 
+#include "router/parser.h"
 #include "router/sql_nodes.h"
 
 namespace sg::router::detail {
@@ -64,55 +67,227 @@ std::string fanout_blocker(const PgQuery__SelectStmt& s) {
     return "";
 }
 
-std::vector<Analysis::Merge> mergeable_aggregates(const PgQuery__SelectStmt& s) {
-    if (s.n_target_list == 0 || s.having_clause || s.n_distinct_clause ||
-        s.n_window_clause || s.n_sort_clause || s.limit_count || s.limit_offset || s.larg ||
-        s.rarg || s.n_locking_clause || s.into_clause || s.n_values_lists)
-        return {};
-    // GROUP BY plain columns only, each of them also selected (the combining query groups the
-    // shards' rows by them again).
+namespace {
+
+// Per output column, how an aggregating SELECT's partial results combine: count/sum/min/max
+// and the plain GROUP BY columns (all of them selected); nullopt for anything else.
+std::optional<std::vector<Analysis::Merge>> aggregate_columns(const PgQuery__SelectStmt& s) {
     auto same_column = [](const ColumnName& x, const ColumnName& y) {
         return x.column == y.column && x.relation == y.relation && x.schema == y.schema;
     };
     std::vector<ColumnName> groups;
     for (size_t i = 0; i < s.n_group_clause; ++i) {
         auto c = column_name(s.group_clause[i]);
-        if (!c) return {};
+        if (!c) return std::nullopt;
         groups.push_back(*c);
     }
     std::vector<bool> group_selected(groups.size(), false);
     std::vector<Analysis::Merge> out;
     for (size_t i = 0; i < s.n_target_list; ++i) {
         const PgQuery__Node* n = s.target_list[i];
-        if (n->node_case != PG_QUERY__NODE__NODE_RES_TARGET || !n->res_target->val) return {};
+        if (n->node_case != PG_QUERY__NODE__NODE_RES_TARGET || !n->res_target->val) return std::nullopt;
         if (auto c = column_name(n->res_target->val)) {
             bool found = false;
             for (size_t g = 0; g < groups.size(); ++g)
                 if (same_column(groups[g], *c)) group_selected[g] = found = true;
-            if (!found) return {};
+            if (!found) return std::nullopt;
             out.push_back(Analysis::Merge::Group);
             continue;
         }
-        if (n->res_target->val->node_case != PG_QUERY__NODE__NODE_FUNC_CALL) return {};
+        if (n->res_target->val->node_case != PG_QUERY__NODE__NODE_FUNC_CALL) return std::nullopt;
         const PgQuery__FuncCall& f = *n->res_target->val->func_call;
         if (f.over || f.agg_distinct || f.n_agg_order || f.agg_filter || f.agg_within_group ||
             f.func_variadic || f.n_funcname == 0 || f.n_funcname > 2)
-            return {};
-        if (f.n_funcname == 2 && string_value(f.funcname[0]) != "pg_catalog") return {};
+            return std::nullopt;
+        if (f.n_funcname == 2 && string_value(f.funcname[0]) != "pg_catalog") return std::nullopt;
         std::string_view name = string_value(f.funcname[f.n_funcname - 1]);
         const bool star = f.agg_star && f.n_args == 0;
-        if (!star && f.n_args != 1) return {};
+        if (!star && f.n_args != 1) return std::nullopt;
         // The argument is evaluated by each shard: it must not hold aggregates of its own.
-        if (!star && !find_aggregate(&f.args[0]->base).empty()) return {};
+        if (!star && !find_aggregate(&f.args[0]->base).empty()) return std::nullopt;
         if (name == "count" || name == "sum") out.push_back(Analysis::Merge::Sum);
         else if (name == "min" && !star) out.push_back(Analysis::Merge::Min);
         else if (name == "max" && !star) out.push_back(Analysis::Merge::Max);
-        else return {};
-        if (name == "sum" && star) return {};
+        else return std::nullopt;
+        if (name == "sum" && star) return std::nullopt;
     }
     if (std::find(group_selected.begin(), group_selected.end(), false) != group_selected.end())
-        return {};
+        return std::nullopt;
     return out;
+}
+
+// An integer constant of LIMIT/OFFSET: its value, nullopt for NULL/ALL, an error otherwise.
+struct LimitValue {
+    bool usable = false;
+    std::optional<int64_t> value;
+};
+LimitValue limit_value(const PgQuery__Node* n) {
+    if (!n) return {true, std::nullopt};
+    if (n->node_case != PG_QUERY__NODE__NODE_A_CONST) return {};
+    const PgQuery__AConst& c = *n->a_const;
+    if (c.isnull) return {true, std::nullopt};
+    if (c.val_case != PG_QUERY__A__CONST__VAL_IVAL || c.ival->ival < 0) return {};
+    return {true, int64_t(c.ival->ival)};
+}
+
+bool plain_distinct(const PgQuery__SelectStmt& s) {
+    return s.n_distinct_clause == 1 &&
+           (!s.distinct_clause[0] || s.distinct_clause[0]->node_case == PG_QUERY__NODE__NODE__NOT_SET);
+}
+
+}  // namespace
+
+std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
+    if (s.n_target_list == 0 || s.having_clause || s.n_window_clause || s.larg || s.rarg ||
+        s.n_locking_clause || s.into_clause || s.n_values_lists)
+        return std::nullopt;
+    if (s.n_distinct_clause && !plain_distinct(s)) return std::nullopt;  // DISTINCT ON
+    if (s.limit_option == PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_WITH_TIES) return std::nullopt;
+    Analysis::MergePlan plan;
+    bool aggregating = s.n_group_clause > 0;
+    for (size_t i = 0; i < s.n_target_list; ++i) {
+        std::string found = find_aggregate(&s.target_list[i]->base);
+        if (found.rfind("window", 0) == 0) return std::nullopt;
+        if (!found.empty()) aggregating = true;
+    }
+    if (aggregating) {
+        if (s.n_distinct_clause) return std::nullopt;
+        auto cols = aggregate_columns(s);
+        if (!cols) return std::nullopt;
+        plan.aggregates = std::move(*cols);
+    } else {
+        plan.distinct = s.n_distinct_clause > 0;
+    }
+
+    // ORDER BY output columns: a position, or a name the combining query finds among the
+    // shards' result columns. A qualified name is the table's column only when no output
+    // column is aliased to that name.
+    bool has_star = false;
+    std::vector<std::string_view> aliases;
+    for (size_t i = 0; i < s.n_target_list; ++i) {
+        const PgQuery__Node* n = s.target_list[i];
+        if (n->node_case != PG_QUERY__NODE__NODE_RES_TARGET) return std::nullopt;
+        const PgQuery__ResTarget& t = *n->res_target;
+        if (t.name && *t.name) aliases.push_back(t.name);
+        if (t.val && t.val->node_case == PG_QUERY__NODE__NODE_COLUMN_REF) {
+            const PgQuery__ColumnRef& c = *t.val->column_ref;
+            if (c.n_fields && c.fields[c.n_fields - 1]->node_case == PG_QUERY__NODE__NODE_A_STAR) has_star = true;
+        }
+    }
+    auto output_name = [&](std::string_view name) {
+        // Without `*`, the name must visibly be an output column: an alias or a selected column.
+        if (has_star) return true;
+        for (auto al : aliases)
+            if (al == name) return true;
+        for (size_t i = 0; i < s.n_target_list; ++i) {
+            const PgQuery__ResTarget& t = *s.target_list[i]->res_target;
+            if ((!t.name || !*t.name) && t.val)
+                if (auto c = column_name(t.val); c && c->column == name) return true;
+        }
+        return false;
+    };
+    std::vector<PgQuery__Node*> hidden_exprs;
+    for (size_t i = 0; i < s.n_sort_clause; ++i) {
+        const PgQuery__Node* n = s.sort_clause[i];
+        if (n->node_case != PG_QUERY__NODE__NODE_SORT_BY) return std::nullopt;
+        const PgQuery__SortBy& by = *n->sort_by;
+        if (by.n_use_op || by.sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_USING || !by.node) return std::nullopt;
+        Analysis::SortKey key;
+        key.descending = by.sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
+        if (by.sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST) key.nulls_first = 1;
+        if (by.sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST) key.nulls_first = 0;
+        if (by.node->node_case == PG_QUERY__NODE__NODE_A_CONST) {
+            const PgQuery__AConst& c = *by.node->a_const;
+            if (c.isnull || c.val_case != PG_QUERY__A__CONST__VAL_IVAL || c.ival->ival < 1) return std::nullopt;
+            if (!has_star && size_t(c.ival->ival) > s.n_target_list) return std::nullopt;
+            key.position = uint32_t(c.ival->ival);
+        } else {
+            auto col = column_name(by.node);
+            const bool shadowed = col && std::find(aliases.begin(), aliases.end(), col->column) != aliases.end();
+            if (col && col->relation.empty() && shadowed) {
+                key.name = std::string(col->column);  // an output alias: PostgreSQL looks there first
+            } else if (col && !shadowed && !has_star && output_name(col->column)) {
+                key.name = std::string(col->column);  // a selected column
+            } else if (!aggregating && !plan.distinct) {
+                // Evaluated per input row: plain rows carry it as an extra column (a qualified
+                // name is the table's column even when an alias shadows it).
+                key.hidden = ++plan.hidden;
+                hidden_exprs.push_back(by.node);
+            } else if (col && !shadowed && output_name(col->column)) {
+                key.name = std::string(col->column);  // found among the shards' columns, or refused then
+            } else {
+                return std::nullopt;  // DISTINCT and aggregates sort by output columns only
+            }
+        }
+        plan.order.push_back(std::move(key));
+    }
+
+    LimitValue limit = limit_value(s.limit_count);
+    LimitValue offset = limit_value(s.limit_offset);
+    if (!limit.usable || !offset.usable) return std::nullopt;
+    plan.limit = limit.value;
+    plan.offset = offset.value.value_or(0);
+
+    // What the shards run: an aggregating SELECT's partial groups all (ordering and limits apply
+    // to the combined groups only); plain rows keep ORDER BY and a LIMIT covering the OFFSET,
+    // which each shard cannot apply on its own.
+    PgQuery__SelectStmt shard = s;
+    bool rewrite = false;
+    PgQuery__Integer count_int = PG_QUERY__INTEGER__INIT;
+    PgQuery__AConst count_const = PG_QUERY__A__CONST__INIT;
+    PgQuery__Node count_node = PG_QUERY__NODE__INIT;
+    if (aggregating) {
+        if (s.n_sort_clause || s.limit_count || s.limit_offset) {
+            shard.n_sort_clause = 0;
+            shard.sort_clause = nullptr;
+            shard.limit_count = shard.limit_offset = nullptr;
+            shard.limit_option = PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_DEFAULT;
+            rewrite = true;
+        }
+    } else if (s.limit_offset) {
+        shard.limit_offset = nullptr;
+        if (plan.limit) {
+            int64_t covering = *plan.limit + plan.offset;
+            if (covering > INT32_MAX) return std::nullopt;
+            count_int.ival = int32_t(covering);
+            count_const.val_case = PG_QUERY__A__CONST__VAL_IVAL;
+            count_const.ival = &count_int;
+            count_node.node_case = PG_QUERY__NODE__NODE_A_CONST;
+            count_node.a_const = &count_const;
+            shard.limit_count = &count_node;
+            shard.limit_option = PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_COUNT;
+        } else {
+            shard.limit_count = nullptr;
+        }
+        rewrite = true;
+    }
+    // Hidden sort columns: the ORDER BY expressions again, selected after the client's columns.
+    std::vector<PgQuery__Node*> targets;
+    std::vector<PgQuery__ResTarget> extra(hidden_exprs.size());
+    std::vector<PgQuery__Node> extra_nodes(hidden_exprs.size());
+    std::vector<std::string> extra_names(hidden_exprs.size());
+    if (!hidden_exprs.empty()) {
+        targets.assign(s.target_list, s.target_list + s.n_target_list);
+        for (size_t i = 0; i < hidden_exprs.size(); ++i) {
+            extra[i] = PG_QUERY__RES_TARGET__INIT;
+            extra_names[i] = "shardgate_sort_" + std::to_string(i + 1);
+            extra[i].name = extra_names[i].data();
+            extra[i].val = hidden_exprs[i];
+            extra_nodes[i] = PG_QUERY__NODE__INIT;
+            extra_nodes[i].node_case = PG_QUERY__NODE__NODE_RES_TARGET;
+            extra_nodes[i].res_target = &extra[i];
+            targets.push_back(&extra_nodes[i]);
+        }
+        shard.target_list = targets.data();
+        shard.n_target_list = targets.size();
+        rewrite = true;
+    }
+    if (rewrite) {
+        auto sql = deparse_select(shard);
+        if (!sql) return std::nullopt;
+        plan.shard_sql = std::move(*sql);
+    }
+    return plan;
 }
 
 }  // namespace sg::router::detail

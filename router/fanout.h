@@ -3,6 +3,7 @@
 
 #include <pg_query/pg_query.pb-c.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,10 +16,13 @@ namespace sg::router::detail {
 // judged by where their tables live.
 std::string fanout_blocker(const PgQuery__SelectStmt& s);
 
-// How to combine the shards' rows into the answer, when `s` is a plain SELECT of count(*),
-// count(x), sum(x), min(x), max(x), optionally with GROUP BY plain columns that are all in the
-// target list too, and nothing else (no DISTINCT, FILTER, ORDER BY inside the aggregate,
-// HAVING, ORDER BY, LIMIT, OFFSET, window, set operation); empty otherwise.
-std::vector<Analysis::Merge> mergeable_aggregates(const PgQuery__SelectStmt& s);
+// How the proxy combines the shards' rows of a fan-out SELECT that concatenation would get
+// wrong (see Analysis::MergePlan); nullopt when it cannot. Combinable:
+// - count(*), count(x), sum(x), min(x), max(x), with GROUP BY plain columns that are all
+//   selected too (no DISTINCT/FILTER/ORDER BY inside the aggregate, no HAVING);
+// - plain rows with DISTINCT (not DISTINCT ON);
+// - either of them with ORDER BY output columns (positions or names) and integer LIMIT/OFFSET.
+// Window functions, set operations and locking clauses are not.
+std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s);
 
 }  // namespace sg::router::detail

@@ -45,6 +45,31 @@ ParseError to_parse_error(const PgQueryError* e) {
 
 }  // namespace
 
+Expected<std::string, ParseError> deparse_select(const PgQuery__SelectStmt& select) {
+    PgQuery__Node node = PG_QUERY__NODE__INIT;
+    node.node_case = PG_QUERY__NODE__NODE_SELECT_STMT;
+    node.select_stmt = const_cast<PgQuery__SelectStmt*>(&select);  // packed, never written
+    PgQuery__RawStmt raw = PG_QUERY__RAW_STMT__INIT;
+    raw.stmt = &node;
+    PgQuery__RawStmt* stmts[1] = {&raw};
+    PgQuery__ParseResult tree = PG_QUERY__PARSE_RESULT__INIT;
+    tree.version = PG_VERSION_NUM;
+    tree.n_stmts = 1;
+    tree.stmts = stmts;
+    std::string packed(pg_query__parse_result__get_packed_size(&tree), '\0');
+    pg_query__parse_result__pack(&tree, reinterpret_cast<uint8_t*>(packed.data()));
+    PgQueryProtobuf pb{packed.size(), packed.data()};
+    PgQueryDeparseResult r = pg_query_deparse_protobuf(pb);
+    if (r.error) {
+        ParseError err = to_parse_error(r.error);
+        pg_query_free_deparse_result(r);
+        return err;
+    }
+    std::string out = r.query ? r.query : "";
+    pg_query_free_deparse_result(r);
+    return out;
+}
+
 Expected<ParseTree, ParseError> parse_sql(const std::string& sql) {
     PgQueryProtobufParseResult r = pg_query_parse_protobuf(sql.c_str());
     if (r.error) {

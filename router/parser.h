@@ -46,6 +46,10 @@ private:
 // query strings cannot).
 Expected<ParseTree, ParseError> parse_sql(const std::string& sql);
 
+// PostgreSQL text for one SELECT (libpg_query's deparser): how a rewritten statement (the
+// proxy's edits to a parsed tree) goes back to a shard.
+Expected<std::string, ParseError> deparse_select(const PgQuery__SelectStmt& select);
+
 struct Fingerprint {
     uint64_t value = 0;
     std::string hex;  // 16 lowercase hex digits, as pg_query prints it

@@ -203,6 +203,20 @@ bool reads_rows(const Analysis& a) {
            (a.kind == StatementKind::Copy && !a.is_write);
 }
 
+// How a merged fan-out is answered, for `shardgate route` and the logs.
+std::string describe_merge(const Analysis::MergePlan& m, const std::string& blocker) {
+    std::string out = "uses " + blocker + ": ";
+    if (!m.aggregates.empty()) out += "each shard's partial aggregates are combined by the same aggregates";
+    else if (m.distinct) out += "the shards' distinct rows are made distinct again";
+    else out += "the shards' rows are merged";
+    if (!m.order.empty()) out += ", in ORDER BY order";
+    if (m.limit) out += ", LIMIT " + std::to_string(*m.limit);
+    if (m.offset) out += ", OFFSET " + std::to_string(m.offset);
+    out += " (computed on the default shard)";
+    if (!m.shard_sql.empty()) out += "; each shard runs: " + m.shard_sql;
+    return out;
+}
+
 Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map, bool can_merge) {
     if (!a.rows.empty()) return route_insert_rows(a, params, map);
     if (a.kind == StatementKind::Copy && a.is_write) {
@@ -231,10 +245,9 @@ Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map
     if (a.key_assignment || a.key_assignment_unusable) {
         if (auto e = check_key_assignment(a, r, params, map)) return error_route(*e);
     }
-    const bool merged = can_merge && !a.merge_aggregates.empty();
+    const bool merged = can_merge && a.merge.has_value();
     if (r.kind != Route::Kind::Single && reads_rows(a) && !a.fanout_blocker.empty() && merged)
-        r.why.push_back("each shard's one-row " + a.fanout_blocker +
-                        " result is combined by the same aggregates on the default shard");
+        r.why.push_back(describe_merge(*a.merge, a.fanout_blocker));
     if (r.kind != Route::Kind::Single && reads_rows(a) && !a.fanout_blocker.empty() && !merged) {
         return error_route(Error{
             sqlstate::kFeatureNotSupported,
@@ -293,7 +306,7 @@ Route route_multi(const Analysis& a, const Params& params, const ShardMap& map,
     std::optional<Route> chosen;
     // The caller merges the reply of one statement, never of a statement inside a text.
     RouterContext part_ctx = ctx;
-    part_ctx.merge_aggregates = false;
+    part_ctx.merge_results = false;
     for (const Analysis& part : a.statements) {
         Route r = route_one(part, params, map, part_ctx);
         if (r.is_error()) return r;
@@ -373,7 +386,7 @@ Route route_one(const Analysis& a, const Params& params, const ShardMap& map,
         case Placement::AllShards:
             return all_shards(map, "runs on every shard");
         case Placement::Sharded:
-            return route_sharded(a, params, map, ctx.merge_aggregates);
+            return route_sharded(a, params, map, ctx.merge_results);
     }
     return error_route(Error{sqlstate::kFeatureNotSupported, "statement cannot be routed"});
 }

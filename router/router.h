@@ -27,8 +27,8 @@ using Params = std::vector<Param>;  // Params[0] is $1
 struct RouterContext {
     std::optional<std::string> session_shard;  // SET shardgate.shard = '...'
     uint16_t default_shard = 0;                // unsharded tables (Config::default_shard_index)
-    // The caller combines the one-row results of Analysis::merge_aggregates statements.
-    bool merge_aggregates = false;
+    // The caller combines the shards' rows of statements with an Analysis::merge plan.
+    bool merge_results = false;
 };
 
 struct RoutedKey {

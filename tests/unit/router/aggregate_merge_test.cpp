@@ -1,5 +1,5 @@
-// Fan-out aggregates the proxy combines (count/sum/min/max with nothing else): recognised by
-// the analyzer, still refused by the router unless the caller says it merges.
+// Fan-out SELECTs the proxy combines (aggregates, ORDER BY, LIMIT/OFFSET, DISTINCT): recognised
+// by the analyzer with a merge plan, still refused by the router unless the caller merges.
 #include <gtest/gtest.h>
 
 #include "router/router.h"
@@ -25,7 +25,8 @@ TEST(AggregateMerge, PlainAggregatesAreMergeable) {
     };
     for (const auto& c : cases) {
         Analysis a = analyze(c.sql, testing::test_catalog());
-        EXPECT_EQ(a.merge_aggregates, c.merge) << c.sql;
+        ASSERT_TRUE(a.merge) << c.sql;
+        EXPECT_EQ(a.merge->aggregates, c.merge) << c.sql;
         EXPECT_FALSE(a.fanout_blocker.empty()) << c.sql;
     }
 }
@@ -41,18 +42,74 @@ TEST(AggregateMerge, EverythingElseIsNot) {
         "SELECT name, count(*) FROM users GROUP BY name, id",
         "SELECT lower(name), count(*) FROM users GROUP BY lower(name)",
         "SELECT name, count(*) FROM users GROUP BY 1",
-        "SELECT name, count(*) FROM users GROUP BY name ORDER BY name",
         "SELECT count(*) FROM users HAVING count(*) > 2",
-        "SELECT count(*) FROM users LIMIT 1",
-        "SELECT count(*) FROM users ORDER BY 1",
         "SELECT sum(count(*)) OVER () FROM users",
         "SELECT string_agg(name, ',') FROM users",
         "SELECT myschema.sum(id) FROM users",
-        "SELECT id FROM users",
+        "SELECT id FROM users ORDER BY 2",
+        "SELECT id FROM users ORDER BY id USING <",
+        "SELECT id FROM users LIMIT $1",
+        "SELECT id FROM users LIMIT 2 + 1",
+        "SELECT id FROM users ORDER BY id FETCH FIRST 3 ROWS WITH TIES",
+        "SELECT DISTINCT ON (name) name, id FROM users",
+        "SELECT DISTINCT id FROM users ORDER BY name",
+        "SELECT name, count(*) FROM users GROUP BY name ORDER BY count(*)",
+        "SELECT DISTINCT count(*) FROM users",
+        "SELECT id, row_number() OVER () FROM users ORDER BY id",
+        "SELECT id FROM users UNION SELECT id FROM users",
+        "SELECT id FROM users ORDER BY id FOR UPDATE",
     };
     for (const char* sql : cases) {
         Analysis a = analyze(sql, testing::test_catalog());
-        EXPECT_TRUE(a.merge_aggregates.empty()) << sql;
+        EXPECT_FALSE(a.merge) << sql;
+    }
+}
+
+TEST(AggregateMerge, OrderLimitAndDistinctArePlanned) {
+    using K = Analysis::SortKey;
+    struct Case {
+        const char* sql;
+        std::vector<K> order;
+        std::optional<int64_t> limit;
+        int64_t offset;
+        bool distinct;
+        const char* shard_sql;  // "" when the shards run the client's text
+    } cases[] = {
+        {"SELECT id, name FROM users ORDER BY id DESC LIMIT 10", {{0, "id", true, -1}}, 10, 0, false, ""},
+        {"SELECT * FROM users ORDER BY 2, id NULLS FIRST", {{2, "", false, -1}, {0, "", false, 1, 1}}, {}, 0, false,
+         "SELECT *, id AS shardgate_sort_1 FROM users ORDER BY 2, id NULLS FIRST"},
+        {"SELECT u.id AS k FROM users u ORDER BY k LIMIT 5 OFFSET 20", {{0, "k", false, -1}}, 5, 20, false,
+         "SELECT u.id AS k FROM users u ORDER BY k LIMIT 25"},
+        {"SELECT id FROM users OFFSET 3", {}, {}, 3, false, "SELECT id FROM users"},
+        {"SELECT id FROM users ORDER BY users.id DESC NULLS LAST FETCH FIRST 2 ROWS ONLY", {{0, "id", true, 0}}, 2, 0,
+         false, ""},
+        {"SELECT id FROM users LIMIT ALL", {}, {}, 0, false, ""},
+        {"SELECT DISTINCT name FROM users ORDER BY name LIMIT 3", {{0, "name", false, -1}}, 3, 0, true, ""},
+        // Not output columns: the shards select them after the client's columns.
+        {"SELECT id FROM users ORDER BY name DESC, 1", {{0, "", true, -1, 1}, {1, "", false, -1}}, {}, 0, false,
+         "SELECT id, name AS shardgate_sort_1 FROM users ORDER BY name DESC, 1"},
+        {"SELECT id AS name FROM users ORDER BY users.name, lower(name) LIMIT 4 OFFSET 1",
+         {{0, "", false, -1, 1}, {0, "", false, -1, 2}}, 4, 1, false,
+         "SELECT id AS name, users.name AS shardgate_sort_1, lower(name) AS shardgate_sort_2 FROM users "
+         "ORDER BY users.name, lower(name) LIMIT 5"},
+        {"SELECT * FROM users u ORDER BY u.id", {{0, "", false, -1, 1}}, {}, 0, false,
+         "SELECT *, u.id AS shardgate_sort_1 FROM users u ORDER BY u.id"},
+        {"SELECT name, count(*) AS n FROM users GROUP BY name ORDER BY n DESC LIMIT 3 OFFSET 1",
+         {{0, "n", true, -1}}, 3, 1, false, "SELECT name, count(*) AS n FROM users GROUP BY name"},
+    };
+    for (const auto& c : cases) {
+        Analysis a = analyze(c.sql, testing::test_catalog());
+        ASSERT_TRUE(a.merge) << c.sql;
+        EXPECT_EQ(a.merge->order, c.order) << c.sql;
+        EXPECT_EQ(a.merge->limit, c.limit) << c.sql;
+        EXPECT_EQ(a.merge->offset, c.offset) << c.sql;
+        EXPECT_EQ(a.merge->distinct, c.distinct) << c.sql;
+        EXPECT_EQ(a.merge->shard_sql, c.shard_sql) << c.sql;
+        // What the shards run is itself a statement the router plans the same way.
+        if (*c.shard_sql) {
+            Analysis shard = analyze(c.shard_sql, testing::test_catalog());
+            EXPECT_EQ(shard.placement, Placement::Sharded) << c.shard_sql;
+        }
     }
 }
 
@@ -62,7 +119,7 @@ TEST(AggregateMerge, OnlyAMergingCallerMayFanThemOut) {
     EXPECT_EQ(refused.kind, Route::Kind::Error);
     EXPECT_EQ(refused.error.sqlstate, "0A000");
     RouterContext merging;
-    merging.merge_aggregates = true;
+    merging.merge_results = true;
     Route fanned = route(a, {}, testing::test_map(), merging);
     EXPECT_EQ(fanned.kind, Route::Kind::All);
     EXPECT_EQ(fanned.shards.size(), 4u);
@@ -72,6 +129,13 @@ TEST(AggregateMerge, OnlyAMergingCallerMayFanThemOut) {
     // With a key it is one shard either way.
     Analysis one = analyze("SELECT count(*) FROM users WHERE id = 7", testing::test_catalog());
     EXPECT_EQ(route(one, {}, testing::test_map(), RouterContext{}).kind, Route::Kind::Single);
+    // Ordered and limited rows: the same.
+    Analysis top = analyze("SELECT id FROM users ORDER BY id LIMIT 3", testing::test_catalog());
+    EXPECT_EQ(route(top, {}, testing::test_map(), RouterContext{}).kind, Route::Kind::Error);
+    Route merged = route(top, {}, testing::test_map(), merging);
+    EXPECT_EQ(merged.kind, Route::Kind::All);
+    ASSERT_FALSE(merged.why.empty());
+    EXPECT_NE(merged.why.back().find("LIMIT 3"), std::string::npos) << merged.why.back();
 }
 
 }  // namespace
