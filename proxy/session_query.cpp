@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <climits>
+#include <cmath>
 #include <cstring>
 #include <strings.h>
 
@@ -181,22 +183,113 @@ std::string limit_clause(const router::Analysis::MergePlan& plan) {
     return sql;
 }
 
-}  // namespace
 
-awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std::string& reply) {
+// The combined answer: the client's RowDescription and DataRows, or an ErrorResponse frame
+// (the merge was refused, or the combining query failed).
+struct MergedRows {
+    std::string error;
+    std::string row_description;
+    std::string rows;
+    size_t count = 0;
+};
+
+// A binary-format value as PostgreSQL's text output would spell it, for the types an ORDER BY
+// or DISTINCT key may have; nullopt for the others.
+std::optional<std::string> binary_as_text(uint32_t oid, std::string_view v) {
+    auto be = [&](size_t n) {
+        uint64_t x = 0;
+        for (size_t i = 0; i < n; ++i) x = (x << 8) | uint8_t(v[i]);
+        return x;
+    };
+    auto civil = [](int64_t days, int& y, unsigned& m, unsigned& d) {  // days since 1970-01-01
+        days += 719468;
+        const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+        const unsigned doe = unsigned(days - era * 146097);
+        const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        const unsigned mp = (5 * doy + 2) / 153;
+        d = doy - (153 * mp + 2) / 5 + 1;
+        m = mp < 10 ? mp + 3 : mp - 9;
+        y = int(yoe + era * 400) + (m <= 2);
+    };
+    constexpr int64_t kEpoch2000 = 10957;  // days from 1970-01-01 to 2000-01-01
+    switch (oid) {
+        case 16: return v.size() == 1 ? std::optional<std::string>(v[0] ? "true" : "false") : std::nullopt;
+        case 21: return v.size() == 2 ? std::optional<std::string>(std::to_string(int16_t(be(2)))) : std::nullopt;
+        case 23: return v.size() == 4 ? std::optional<std::string>(std::to_string(int32_t(be(4)))) : std::nullopt;
+        case 20: return v.size() == 8 ? std::optional<std::string>(std::to_string(int64_t(be(8)))) : std::nullopt;
+        case 700:
+        case 701: {
+            double x;
+            if (v.size() == 4) {
+                uint32_t bits = uint32_t(be(4));
+                float f;
+                std::memcpy(&f, &bits, 4);
+                x = f;
+            } else if (v.size() == 8) {
+                uint64_t bits = be(8);
+                std::memcpy(&x, &bits, 8);
+            } else {
+                return std::nullopt;
+            }
+            if (std::isnan(x)) return "NaN";
+            if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
+            return fmt::format("{}", x);  // shortest text that reads back as the same value
+        }
+        case 2950: {
+            if (v.size() != 16) return std::nullopt;
+            std::string out;
+            for (size_t i = 0; i < 16; ++i) {
+                if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+                out += fmt::format("{:02x}", uint8_t(v[i]));
+            }
+            return out;
+        }
+        case 1082: {
+            if (v.size() != 4) return std::nullopt;
+            int32_t days = int32_t(be(4));
+            if (days == INT32_MAX) return "infinity";
+            if (days == INT32_MIN) return "-infinity";
+            int y;
+            unsigned m, d;
+            civil(days + kEpoch2000, y, m, d);
+            if (y < 1) return std::nullopt;
+            return fmt::format("{:04}-{:02}-{:02}", y, m, d);
+        }
+        case 1114:
+        case 1184: {
+            if (v.size() != 8) return std::nullopt;
+            int64_t us = int64_t(be(8));
+            if (us == INT64_MAX) return "infinity";
+            if (us == INT64_MIN) return "-infinity";
+            constexpr int64_t kDay = 86400000000LL;
+            int64_t days = us >= 0 ? us / kDay : -((-us + kDay - 1) / kDay);
+            int64_t rest = us - days * kDay;
+            int y;
+            unsigned m, d;
+            civil(days + kEpoch2000, y, m, d);
+            if (y < 1) return std::nullopt;
+            return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}{}", y, m, d, rest / 3600000000LL,
+                               rest / 60000000LL % 60, rest / 1000000 % 60, rest % 1000000, oid == 1184 ? "+00" : "");
+        }
+        default: return std::nullopt;
+    }
+}
+
+// Combines the shards' rows by a query PostgreSQL runs on the default shard (see
+// Analysis::MergePlan). `formats`: the result formats the client asked for (empty: text).
+awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const std::map<std::string, std::string>& settings,
+                                   const router::Analysis& a, const ShardRows& in, const std::vector<int16_t>& formats) {
     using Merge = router::Analysis::Merge;
     const router::Analysis::MergePlan& plan = *a.merge;
-    ShardRows in;
-    if (!read_shard_rows(reply, in)) co_return reply;  // a shard's error (or no result): as it is
     const auto& fields = in.desc.fields;
     const size_t ncols = fields.size();
+    MergedRows out;
     auto refuse = [&](const std::string& why) {
-        std::string out;
-        wire::MessageWriter w(out);
+        wire::MessageWriter w(out.error);
         wire::encode_error(w, wire::Severity::Error, "0A000",
                            "statement on sharded table \"" + a.table + "\" uses " + a.fanout_blocker + " " + why +
                                "; add a condition on the shard key or route it with /* shardgate.shard=NAME */");
-        out.append({'Z', 0, 0, 0, 5, transaction_status()});
         return out;
     };
     // The shards' rows travel back to a shard as literals: bounded, so a huge result is refused
@@ -204,14 +297,12 @@ awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std:
     constexpr size_t kMaxCombinedRows = 100000;
     if (in.rows.size() > kMaxCombinedRows)
         co_return refuse("over more than 100000 rows from the shards, too many to combine across shards");
-    for (const auto& f : fields)
-        if (f.format != 0) co_return refuse("over a binary result the proxy cannot combine across shards");
     for (const auto& r : in.rows)
-        if (r.size() != ncols) co_return reply;
-
+        if (r.size() != ncols) co_return refuse("and the shards answered with rows of different widths");
     // The client's columns; the shards' extra ORDER BY columns follow them.
-    if (plan.hidden > ncols) co_return reply;
+    if (plan.hidden > ncols) co_return refuse("and the shards answered without its ORDER BY columns");
     const size_t shown = ncols - plan.hidden;
+
     // ORDER BY keys, as 0-based columns of the shards' rows.
     std::vector<size_t> sort_cols;
     for (const auto& key : plan.order) {
@@ -220,7 +311,8 @@ awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std:
             continue;
         }
         if (key.position) {
-            if (key.position > shown) co_return refuse("with ORDER BY " + std::to_string(key.position) + ", which is not an output column");
+            if (key.position > shown)
+                co_return refuse("with ORDER BY " + std::to_string(key.position) + ", which is not an output column");
             sort_cols.push_back(key.position - 1);
             continue;
         }
@@ -235,19 +327,58 @@ awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std:
     for (size_t c : sort_cols)
         if (!orderable_type_name(fields[c].type_oid) ||
             (!plan.aggregates.empty() && plan.aggregates[c] == Merge::Group && !mergeable_type_name(fields[c].type_oid)))
-            co_return refuse("with ORDER BY on " + (c < shown ? "column " + quote_sql_identifier(fields[c].name)
-                                                              : std::string("an expression")) +
+            co_return refuse("with ORDER BY on " +
+                             (c < shown ? "column " + quote_sql_identifier(fields[c].name) : std::string("an expression")) +
                              ", whose order across shards depends on a collation (or a type) the proxy cannot "
                              "reproduce");
-    const size_t default_shard = proxy_.config().default_shard_index();
+    const auto default_shard = static_cast<uint16_t>(proxy.config().default_shard_index());
     auto column = [](size_t i) { return "c" + std::to_string(i + 1); };
+    // One value as a typed literal of the combining query.
+    auto literal = [&](size_t row, size_t c, const char* type) -> std::optional<std::string> {
+        const auto& v = in.rows[row][c];
+        if (!v) return std::string("NULL::") + type;
+        if (fields[c].format == 0) return quote_sql_literal(*v) + "::" + type;
+        auto text = binary_as_text(fields[c].type_oid, *v);
+        if (!text) return std::nullopt;
+        return quote_sql_literal(*text) + "::" + type;
+    };
+    // Runs a combining query (extended protocol, the client's result formats); its description
+    // and rows, or its error.
+    auto run_combining = [&](const std::string& sql, const std::vector<int16_t>& result_formats) -> awaitable<ShardRows> {
+        std::string frames;
+        wire::MessageWriter w(frames);
+        wire::Parse p;
+        p.query = sql;
+        wire::encode(p, w);
+        wire::Bind b;
+        b.result_formats = result_formats;
+        wire::encode(b, w);
+        wire::encode(wire::Describe{wire::Target::Portal, ""}, w);
+        wire::encode(wire::Execute{"", 0}, w);
+        w.empty_message('S');
+        const std::vector<uint16_t> target{default_shard};
+        std::string reply = co_await run_fanout_frames(proxy, user, target, settings, [&](ServerConn& s) {
+            s.expect(ServerConn::Expect::Ready);
+            s.unnamed_owner() = {0, 0};
+            return frames;
+        });
+        ShardRows got;
+        if (!read_shard_rows(reply, got)) {
+            size_t pos = 0;  // its ErrorResponse, without the ReadyForQuery
+            while (pos + 5 <= reply.size()) {
+                size_t total = frame_length(reply, pos) + 1;
+                if (reply[pos] == 'E') got.notices.assign(reply, pos, total);
+                pos += total;
+            }
+            got.row_description.clear();
+        }
+        co_return got;
+    };
 
     if (!plan.aggregates.empty()) {
         // The same aggregates over the shards' partial results, computed by PostgreSQL itself.
         const bool grouped = std::find(plan.aggregates.begin(), plan.aggregates.end(), Merge::Group) != plan.aggregates.end();
-        // No group on any shard: the concatenation (a RowDescription, no rows) is the answer.
-        if (grouped && in.rows.empty()) co_return reply;
-        if (ncols != plan.aggregates.size() || in.rows.empty()) co_return reply;
+        if (ncols != plan.aggregates.size()) co_return refuse("and the shards answered with other columns");
         std::vector<const char*> types;
         for (size_t i = 0; i < ncols; ++i) {
             types.push_back(plan.aggregates[i] == Merge::Group ? groupable_type_name(fields[i].type_oid)
@@ -265,18 +396,26 @@ awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std:
             }
             sql += " AS " + quote_sql_identifier(fields[i].name) + (i + 1 < ncols ? ", " : "");
         }
+        // No group on any shard: no rows (a one-row answer needs at least one partial row).
         sql += " FROM (VALUES ";
+        if (in.rows.empty()) {
+            sql += "(";
+            for (size_t i = 0; i < ncols; ++i) sql += std::string("NULL::") + types[i] + (i + 1 < ncols ? ", " : "");
+            sql += ")";
+        }
         for (size_t r = 0; r < in.rows.size(); ++r) {
             sql += r ? ", (" : "(";
             for (size_t i = 0; i < ncols; ++i) {
-                sql += in.rows[r][i] ? quote_sql_literal(*in.rows[r][i]) : std::string("NULL");
-                sql += std::string("::") + types[i] + (i + 1 < ncols ? ", " : "");
+                auto lit = literal(r, i, types[i]);
+                if (!lit) co_return refuse("over a result type the proxy cannot combine across shards");
+                sql += *lit + (i + 1 < ncols ? ", " : "");
             }
             sql += ")";
         }
         sql += ") AS v(";
         for (size_t i = 0; i < ncols; ++i) sql += column(i) + (i + 1 < ncols ? ", " : "");
         sql += ")";
+        if (in.rows.empty()) sql += " WHERE false";
         if (grouped) {
             std::string by;
             for (size_t i = 0; i < ncols; ++i)
@@ -286,16 +425,21 @@ awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std:
         std::vector<std::string> positions;
         for (size_t c : sort_cols) positions.push_back(std::to_string(c + 1));
         sql += order_by_clause(plan.order, positions) + limit_clause(plan);
-        std::vector<ShardQuery> combine{{static_cast<uint16_t>(default_shard), sql}};
-        std::string merged = co_await run_fanout(proxy_, *user_, combine, settings_);
-        co_return in.notices + merged;
+        ShardRows got = co_await run_combining(sql, formats);
+        if (got.row_description.empty()) {
+            out.error = got.notices;
+            co_return out;
+        }
+        out.row_description = got.row_description;
+        for (auto f : got.frames) out.rows.append(f);
+        out.count = got.frames.size();
+        co_return out;
     }
 
     // Plain rows: pass the shards' own DataRows through, in the order (and the subset) that the
     // combining query picks by row number; only the ORDER BY keys (and, for DISTINCT, every
     // column) travel to it.
     std::vector<size_t> picked;
-    if (in.rows.empty() && plan.hidden == 0) co_return reply;
     if (in.rows.empty()) {
         // Nothing to order: the answer is the column description alone.
     } else if (sort_cols.empty() && !plan.distinct) {
@@ -304,13 +448,14 @@ awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std:
         size_t last = plan.limit ? std::min<size_t>(first + size_t(*plan.limit), in.rows.size()) : in.rows.size();
         for (size_t r = first; r < last; ++r) picked.push_back(r);
     } else {
-        std::vector<size_t> sent;  // output columns given to the combining query
+        std::vector<size_t> sent;  // columns given to the combining query
         std::vector<const char*> types(ncols, nullptr);
         if (plan.distinct) {
             for (size_t i = 0; i < ncols; ++i) {
                 types[i] = groupable_type_name(fields[i].type_oid);
-                if (!types[i]) co_return refuse("over column " + quote_sql_identifier(fields[i].name) +
-                                                ", whose type the proxy cannot compare across shards");
+                if (!types[i])
+                    co_return refuse("over column " + quote_sql_identifier(fields[i].name) +
+                                     ", whose type the proxy cannot compare across shards");
                 sent.push_back(i);
             }
         } else {
@@ -324,9 +469,11 @@ awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std:
         for (size_t r = 0; r < in.rows.size(); ++r) {
             sql += (r ? ", (" : "(") + std::to_string(r + 1);
             for (size_t c : sent) {
-                sql += ", ";
-                sql += in.rows[r][c] ? quote_sql_literal(*in.rows[r][c]) : std::string("NULL");
-                sql += std::string("::") + types[c];
+                auto lit = literal(r, c, types[c]);
+                if (!lit)
+                    co_return refuse("over column " + quote_sql_identifier(fields[c].name) +
+                                     ", whose binary values the proxy cannot compare across shards");
+                sql += ", " + *lit;
             }
             sql += ")";
         }
@@ -340,26 +487,27 @@ awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std:
         std::vector<std::string> keys;
         for (size_t c : sort_cols) keys.push_back(column(c));
         sql += order_by_clause(plan.order, keys) + limit_clause(plan);
-        std::vector<ShardQuery> combine{{static_cast<uint16_t>(default_shard), sql}};
-        std::string order = co_await run_fanout(proxy_, *user_, combine, settings_);
-        ShardRows numbers;
-        if (!read_shard_rows(order, numbers)) co_return in.notices + order;  // its error, as it is
+        ShardRows numbers = co_await run_combining(sql, {});
+        if (numbers.row_description.empty()) {
+            out.error = numbers.notices;
+            co_return out;
+        }
         for (const auto& r : numbers.rows) {
             size_t n = (r.size() == 1 && r[0]) ? size_t(std::strtoull(r[0]->c_str(), nullptr, 10)) : 0;
             if (n < 1 || n > in.rows.size()) co_return refuse("and the combining query answered unexpectedly");
             picked.push_back(n - 1);
         }
     }
-    std::string out = in.notices;
-    wire::MessageWriter w(out);
+    wire::MessageWriter w(out.rows);
     if (plan.hidden == 0) {
-        out += in.row_description;
-        for (size_t r : picked) out.append(in.frames[r]);
+        out.row_description = in.row_description;
+        for (size_t r : picked) out.rows.append(in.frames[r]);
     } else {
         // Without the extra ORDER BY columns.
         wire::RowDescription desc;
         desc.fields.assign(fields.begin(), fields.begin() + std::ptrdiff_t(shown));
-        wire::encode(desc, w);
+        wire::MessageWriter dw(out.row_description);
+        wire::encode(desc, dw);
         std::vector<wire::Value> values(shown);
         for (size_t r : picked) {
             for (size_t i = 0; i < shown; ++i)
@@ -367,9 +515,31 @@ awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std:
             wire::encode_data_row(values, w);
         }
     }
+    out.count = picked.size();
+    co_return out;
+}
+
+void append_select_tag(std::string& out, size_t count) {
+    wire::MessageWriter w(out);
     w.begin('C');
-    w.cstr("SELECT " + std::to_string(picked.size()));
+    w.cstr("SELECT " + std::to_string(count));
     w.end();
+}
+
+}  // namespace
+
+awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std::string& reply) {
+    ShardRows in;
+    if (!read_shard_rows(reply, in)) co_return reply;  // a shard's error (or no result): as it is
+    MergedRows m = co_await combine_rows(proxy_, *user_, settings_, a, in, {});
+    std::string out = in.notices;
+    if (!m.error.empty()) {
+        out += m.error;
+    } else {
+        out += m.row_description;
+        out += m.rows;
+        append_select_tag(out, m.count);
+    }
     out.append({'Z', 0, 0, 0, 5, transaction_status()});
     co_return out;
 }
