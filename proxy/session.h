@@ -151,6 +151,7 @@ private:
     static constexpr int kSplitBatch = -2;
     static constexpr int kFanoutBatch = -3;  // one statement on several shards: `bind_shards` lists them
     static constexpr int kInsertSplitBatch = -4;  // one multi-row INSERT split per shard: see insert_split_
+    static constexpr int kMergedBatch = -5;  // one SELECT on several shards, combined: see merged_analysis_
     // The extended-protocol multi-row INSERT being split: each shard gets an INSERT of its rows
     // with the parameters renumbered.
     struct InsertSplit {
@@ -164,6 +165,11 @@ private:
     };
     InsertSplit insert_split_;
     awaitable<void> run_insert_split(const std::string& batch);
+    // The extended protocol's form of merge_rows: the batch's one Bind runs on `shards` (each
+    // with the statement's Analysis::merge shard_sql, as its own unnamed statement), and the
+    // client gets the replies its messages call for, around the combined rows.
+    std::shared_ptr<const router::Analysis> merged_analysis_;
+    awaitable<void> run_merged_batch(const std::string& batch, const std::vector<int>& shards);
     awaitable<int> route_batch(std::string_view batch, bool sync, std::vector<int>& bind_shards);
     // Runs a batch whose Binds target several shards as consecutive per-shard pieces, each
     // ended by a Sync of the proxy's, presenting the client one reply stream and one RFQ.

@@ -759,6 +759,10 @@ awaitable<void> Session::flush_batch(bool sync) {
         co_await run_insert_split(batch);
         co_return;
     }
+    if (shard == kMergedBatch) {
+        co_await run_merged_batch(batch, bind_shards);
+        co_return;
+    }
     if (shard == kFanoutBatch) {
         co_await wait_replies_out();
         release_server();
@@ -893,6 +897,171 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
     forget_touched_buckets();
     if (state_ == SessionState::Busy) transition(SessionState::Ready);
     co_await send(reply);
+}
+
+awaitable<void> Session::run_merged_batch(const std::string& batch, const std::vector<int>& bind_shards) {
+    auto analysis = std::move(merged_analysis_);
+    const router::Analysis& a = *analysis;
+    const router::Analysis::MergePlan& plan = *a.merge;
+    // The client's messages: statements it defines are registered as usual; the shards run
+    // their own unnamed statement instead.
+    wire::Bind bind;
+    std::string bind_body;
+    bool describe_statement = false;
+    size_t pos = 0;
+    while (pos + 5 <= batch.size()) {
+        size_t len = frame_length(batch, pos);
+        std::string_view frame(batch.data() + pos, len + 1);
+        pos += len + 1;
+        std::string_view body = frame_body(frame);
+        if (frame[0] == 'P') {
+            wire::Parse p;
+            if (wire::decode(bytes_of(body), p).ok()) register_parse(frame, p);
+        } else if (frame[0] == 'B') {
+            bind_body.assign(body);
+        } else if (frame[0] == 'D' && !body.empty() && body[0] == 'S') {
+            describe_statement = true;
+        } else if (frame[0] == 'E') {
+            wire::Execute e;
+            if (wire::decode(bytes_of(body), e).ok() && e.max_rows != 0) {
+                co_await error_and_ready("0A000", "a statement combined across shards is read whole: Execute with a row "
+                                                  "limit (a cursor's fetch size) is not supported; run it in one fetch");
+                co_return;
+            }
+        } else if (frame[0] == 'C' && body.size() >= 2 && body[0] == 'S') {
+            // Closed here; the shards' copies of it go with their connections.
+            statements_.erase(std::string(body.substr(1, body.size() - 2)));
+        }
+    }
+    if (!wire::decode(bytes_of(bind_body), bind).ok()) {
+        co_await error_and_ready("08P01", "invalid Bind message");
+        co_return;
+    }
+    std::string parse_frame = bind.statement.empty() ? unnamed_parse_ : std::string();
+    if (!bind.statement.empty())
+        if (auto it = statements_.find(std::string(bind.statement)); it != statements_.end()) parse_frame = it->second.parse_frame;
+    wire::Parse orig;
+    if (parse_frame.size() < 5 || !wire::decode(bytes_of(frame_body(parse_frame)), orig).ok()) {
+        co_await error_and_ready("26000", "the statement to combine across shards has no Parse the proxy knows of");
+        co_return;
+    }
+    // Result formats on the shards: text for what is combined (aggregates, extra ORDER BY
+    // columns), the client's own for rows passed through.
+    std::vector<int16_t> shard_formats;
+    if (plan.aggregates.empty() && !bind.result_formats.empty()) {
+        if (bind.result_formats.size() == 1) {
+            // One code for every column: the extra ORDER BY columns come back binary too (read
+            // as text for the types that allow it).
+            if (bind.result_formats[0] != 0) shard_formats = bind.result_formats;
+        } else {
+            shard_formats = bind.result_formats;
+            shard_formats.resize(shard_formats.size() + plan.hidden, 0);
+        }
+    }
+    std::string frames;
+    {
+        wire::MessageWriter w(frames);
+        wire::Parse p;
+        p.query = plan.shard_sql.empty() ? orig.query : std::string_view(plan.shard_sql);
+        p.param_types = orig.param_types;
+        wire::encode(p, w);
+        if (describe_statement) wire::encode(wire::Describe{wire::Target::Statement, ""}, w);
+        wire::Bind b;
+        b.param_formats = bind.param_formats;
+        b.params = bind.params;
+        b.result_formats = shard_formats;
+        wire::encode(b, w);
+        wire::encode(wire::Describe{wire::Target::Portal, ""}, w);
+        wire::encode(wire::Execute{"", 0}, w);
+        w.empty_message('S');
+    }
+    std::vector<uint16_t> shards(bind_shards.begin(), bind_shards.end());
+    co_await wait_replies_out();
+    release_server();
+    if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    std::string reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, [&](ServerConn& s) {
+        s.expect(ServerConn::Expect::ParseForward);
+        s.expect(ServerConn::Expect::Ready);
+        s.unnamed_owner() = {0, 0};
+        return frames;
+    });
+    stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
+    forget_touched_buckets();
+    // The first shard's answers to Describe (statement), then the rows of every shard.
+    std::string param_description, statement_description, notices;
+    ShardRows in;
+    bool failed = false, seen_bind = false;
+    std::string rows_part;
+    pos = 0;
+    while (pos + 5 <= reply.size()) {
+        size_t total = frame_length(reply, pos) + 1;
+        std::string_view frame(reply.data() + pos, total);
+        pos += total;
+        switch (frame[0]) {
+            case 'E': failed = true; break;
+            case 't': param_description.assign(frame); break;
+            case 'n': if (!seen_bind) statement_description.assign(frame); break;
+            case '2': seen_bind = true; break;
+            case 'T':
+                if (!seen_bind) statement_description.assign(frame);
+                else rows_part.append(frame);
+                break;
+            case 'D': rows_part.append(frame); break;
+            default: break;
+        }
+    }
+    std::string out;
+    if (failed || !read_shard_rows(rows_part, in)) {
+        out = reply;  // a shard's error (with its ReadyForQuery), as it is
+    } else {
+        MergedRows m = co_await combine_rows(proxy_, *user_, settings_, a, in, bind.result_formats);
+        for (size_t p2 = 0; p2 + 5 <= reply.size();) {
+            size_t total = frame_length(reply, p2) + 1;
+            if (reply[p2] == 'N') out.append(reply, p2, total);
+            p2 += total;
+        }
+        if (!m.error.empty()) {
+            out += m.error;
+        } else {
+            // The client's statement description shows its own columns only.
+            if (plan.hidden && statement_description.size() > 5 && statement_description[0] == 'T') {
+                wire::RowDescription d;
+                if (wire::decode(wire::as_bytes(std::string_view(statement_description).substr(5)), d).ok() &&
+                    d.fields.size() >= plan.hidden) {
+                    d.fields.resize(d.fields.size() - plan.hidden);
+                    std::string t;
+                    wire::MessageWriter tw(t);
+                    wire::encode(d, tw);
+                    statement_description = std::move(t);
+                }
+            }
+            // Answer each message of the batch in its order.
+            wire::MessageWriter w(out);
+            for (size_t p3 = 0; p3 + 5 <= batch.size();) {
+                size_t len = frame_length(batch, p3);
+                char type = batch[p3];
+                char target = len >= 5 ? batch[p3 + 5] : 0;
+                p3 += len + 1;
+                switch (type) {
+                    case 'P': w.empty_message('1'); break;
+                    case 'B': w.empty_message('2'); break;
+                    case 'D':
+                        if (target == 'S') out += param_description + statement_description;
+                        else out += m.row_description;
+                        break;
+                    case 'E':
+                        out += m.rows;
+                        append_select_tag(out, m.count);
+                        break;
+                    case 'C': w.empty_message('3'); break;
+                    default: break;
+                }
+            }
+        }
+        out.append({'Z', 0, 0, 0, 5, transaction_status()});
+    }
+    if (state_ == SessionState::Busy) transition(SessionState::Ready);
+    co_await send(out);
 }
 
 awaitable<void> Session::run_split_batch(const std::string& batch, const std::vector<int>& bind_shards) {
@@ -1037,12 +1206,16 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
             if (b.params[i]) prm.bytes = wire::as_chars(*b.params[i]);
             params.push_back(prm);
         }
-        router::Route r = router::route(*a, params, proxy_.shard_map(), router_context());
+        // A SELECT the proxy can combine across shards, alone before its Sync and outside a
+        // transaction, is routed as a merging caller.
+        const bool may_merge = a->merge && sync && !in_transaction() && binds_seen == 1 && count_frames(batch, 'B') == 1;
+        const router::RouterContext ctx = may_merge ? merging_context() : router_context();
+        router::Route r = router::route(*a, params, proxy_.shard_map(), ctx);
         using K = router::Route::Kind;
         if (r.kind == K::Error) co_return co_await refuse(r.error.sqlstate, r.error.message);
         if (r.kind == K::Local || r.kind == K::Session) continue;
         bool held = co_await hold_for_paused_buckets(*a, r);
-        if (held) r = router::route(*a, params, proxy_.shard_map(), router_context());
+        if (held) r = router::route(*a, params, proxy_.shard_map(), ctx);
         if (r.shards.size() != 1) {
             // One statement on several shards: run it on each and merge, when it is the batch's
             // only statement and no transaction is open; a split INSERT needs the simple protocol.
@@ -1065,6 +1238,10 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
                 co_return kInsertSplitBatch;
             }
             bind_shards.assign(r.shards.begin(), r.shards.end());
+            if (may_merge && r.insert_rows.empty()) {
+                merged_analysis_ = a;
+                co_return kMergedBatch;
+            }
             co_return kFanoutBatch;
         }
         int target = r.shards.front();

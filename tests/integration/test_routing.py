@@ -17,6 +17,10 @@ import io
 import json
 import os
 import re
+import shutil
+import struct
+import subprocess
+import tempfile
 import unittest
 import uuid
 
@@ -681,6 +685,106 @@ class ReadWriteTest(RoutingCase):
             cur.execute("SELECT id, name FROM items ORDER BY id LIMIT 1")
             self.assertEqual([d.type_code for d in cur.description], [20, 25])
             self.assertEqual(cur.statusmessage, "SELECT 1")
+
+    def test_extended_protocol_merges(self):
+        rows = [(k, f"n{k}", k % 5) for k in self.keys]
+        c = self.wire()
+        # Text results, unnamed statement, a parameter in WHERE.
+        r = c.execute("SELECT id, name FROM items WHERE qty <> $1 ORDER BY id DESC LIMIT 4 OFFSET 1", ["99"])
+        self.assertEqual(r.columns, ["id", "name"])
+        self.assertEqual(r.rows, [(str(k), n) for k, n, _ in sorted(rows, reverse=True)][1:5])
+        self.assertEqual(r.tag, "SELECT 4")
+        # Binary results, as drivers ask for them: the shards' rows pass through, their keys read.
+        r = c.execute("SELECT id, qty FROM items WHERE id > $1 ORDER BY id DESC LIMIT 3", ["0"],
+                      result_formats=[1, 1])
+        self.assertEqual([(struct.unpack(">q", a)[0], struct.unpack(">i", b)[0]) for a, b in r.rows],
+                         [(k, q) for k, _, q in sorted(rows, reverse=True)][:3])
+        # Ordered by what is not selected, one binary code for every column.
+        want = [k for k, _, q in sorted(rows, key=lambda x: (-x[2], x[0]))][:3]
+        r = c.execute("SELECT id FROM items WHERE id > $1 ORDER BY qty DESC, id LIMIT 3", ["0"], result_formats=[1])
+        self.assertEqual(r.columns, ["id"])
+        self.assertEqual([struct.unpack(">q", v)[0] for (v,) in r.rows], want)
+        # Aggregates, binary: combined by the default shard in the format asked for.
+        r = c.execute("SELECT count(*), sum(qty) FROM items WHERE id > $1", [pgwire.int8_bin(10)],
+                      types=[INT8], formats=[1], result_formats=[1])
+        self.assertEqual([tuple(struct.unpack(">q", v)[0] for v in row) for row in r.rows],
+                         [(50, sum(q for k, _, q in rows if k > 10))])
+        # A named statement, reused by a later batch with another parameter.
+        sql = "SELECT qty, count(*) AS n FROM items WHERE id > $1 GROUP BY qty ORDER BY n DESC, qty LIMIT 2"
+        first = c.batch([Stmt(sql, ["0"], name="by_qty")], raise_error=True)[0]
+        again = c.batch([Stmt(name="by_qty", params=["30"], prepare=False)], raise_error=True)[0]
+        for got, low in ((first, 0), (again, 30)):
+            counts = collections.Counter(q for k, _, q in rows if k > low)
+            self.assertEqual(got.rows, [(str(q), str(n)) for q, n in
+                                        sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:2]])
+        # Describe of the statement shows the client's columns, not the extra ORDER BY one.
+        body = b"s_desc\0SELECT name FROM items WHERE id > $1 ORDER BY qty, id\0" + struct.pack(">h", 0)
+        c.send_raw(pgwire.frame("P", body) + pgwire.frame("D", b"Ss_desc\0") +
+                   pgwire.stmt_frames(Stmt(name="s_desc", params=["55"], prepare=False, describe=False)) +
+                   pgwire.frame("S"))
+        got = c._collect(raise_error=True)[0]
+        self.assertEqual(got.columns, ["name"])
+        self.assertEqual(got.rows, [(n,) for k, n, q in sorted(rows, key=lambda x: (x[2], x[0])) if k > 55])
+        # Still refused: what cannot be combined, and a merge inside a transaction.
+        r = c.batch([Stmt("SELECT avg(qty) FROM items WHERE id > $1", ["0"])])[0]
+        self.assertEqual(r.error.fields.get("C"), "0A000")
+        c.query("BEGIN")
+        r = c.batch([Stmt("SELECT id FROM items WHERE id > $1 ORDER BY id LIMIT 1", ["0"])])[0]
+        self.assertEqual(r.error.fields.get("C"), "0A000")
+        c.query("ROLLBACK")
+        self.assertEqual(c.execute("SELECT count(*) FROM items WHERE id > $1", ["0"]).rows, [("60",)])
+
+    def test_drivers_get_merged_results(self):
+        rows = [(k, f"n{k}", k % 5) for k in self.keys]
+        env = dict(os.environ, PGHOST="127.0.0.1", PGPORT=str(sg.port), PGUSER="postgres",
+                   PGPASSWORD="", PGDATABASE=cluster.dbname)
+        src = os.environ.get("SHARDGATE_SOURCE", os.path.join(os.path.dirname(__file__), "..", ".."))
+        # node-postgres: parameterized queries use the extended protocol, text results.
+        node_dir = os.path.join(src, "tests", "clients", "node")
+        r = subprocess.run(["node", "client.js", "fanout"], cwd=node_dir, env=env, capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = json.loads(r.stdout)
+        self.assertEqual(got["agg"], [{"n": str(sum(1 for k, _, q in rows if q >= 2)),
+                                       "s": str(sum(q for _, _, q in rows if q >= 2)),
+                                       "top": str(max(k for k, _, q in rows if q >= 2))}])
+        self.assertEqual(got["aggFields"], ["n", "s", "top"])
+        counts = collections.Counter(q for _, _, q in rows)
+        self.assertEqual(got["grouped"], [{"qty": q, "n": str(n)} for q, n in
+                                          sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]])
+        counts30 = collections.Counter(q for k, _, q in rows if k > 30)
+        self.assertEqual(got["again"], [{"qty": q, "n": str(n)} for q, n in
+                                        sorted(counts30.items(), key=lambda kv: (-kv[1], kv[0]))[:3]])
+        self.assertEqual(got["top"], [{"id": str(k), "name": n} for k, n, _ in sorted(rows, reverse=True)][1:5])
+        self.assertEqual(got["hidden"], [{"name": n} for k, n, q in sorted(rows, key=lambda x: (-x[2], x[0]))][:3])
+        self.assertEqual(got["hiddenFields"], ["name"])
+        self.assertEqual(got["distinct"], [4, 3, 2, 1, 0])
+        self.assertEqual(got["refused"], "0A000")
+        self.assertEqual(got["after"], [{"n": "1"}])
+        # JDBC: PreparedStatements past prepareThreshold (named statements, binary results).
+        jar = "/usr/share/java/postgresql.jar"
+        classes = tempfile.mkdtemp(prefix="sg-jdbc-routing-")
+        self.addCleanup(shutil.rmtree, classes, ignore_errors=True)
+        r = subprocess.run(["javac", "-cp", jar, "-d", classes,
+                            os.path.join(src, "tests", "clients", "java", "TestClient.java")],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = subprocess.run(["java", "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-cp", f"{classes}:{jar}",
+                            "TestClient", "fanout",
+                            f"jdbc:postgresql://127.0.0.1:{sg.port}/{cluster.dbname}?sslmode=disable"],
+                           env=env, capture_output=True, text=True, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = json.loads(r.stdout)
+        by_id = sorted(rows, reverse=True)
+        self.assertEqual(got["q0"], " ".join(f"{k}:{q}" for k, _, q in by_id[:3]))
+        self.assertEqual(got["q1"], " ".join(f"{q}:{n}:{min(k for k, _, x in rows if x == q)}"
+                                             for q, n in sorted(counts.items())))
+        self.assertEqual(got["q2"], " ".join(n for k, n, q in sorted(rows, key=lambda x: (-x[2], x[0]))[1:3]))
+        self.assertEqual(got["q3"], "4 3 2 1 0")
+        for q in range(4):
+            self.assertTrue(got[f"q{q}Stable"], f"q{q} changed answers across executions: {got}")
+            self.assertTrue(got[f"q{q}ServerPrepared"], got)
+        self.assertEqual(got["avgState"], "0A000")
 
     def test_updating_the_key_to_another_bucket_is_refused(self):
         src = 5

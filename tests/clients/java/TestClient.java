@@ -293,6 +293,51 @@ public final class TestClient {
         return out;
     }
 
+    // Against several shards (test_routing.py seeds table items): SELECTs the proxy combines
+    // across shards, run as PreparedStatements past prepareThreshold, when the driver switches
+    // to a named server statement and binary results.
+    static Map<String, Object> fanout() throws SQLException {
+        Map<String, Object> out = new LinkedHashMap<>();
+        String[] queries = {
+            "SELECT id, qty FROM items WHERE qty >= ? ORDER BY id DESC LIMIT 3",
+            "SELECT qty, count(*), min(id) FROM items WHERE id > ? GROUP BY qty ORDER BY qty",
+            "SELECT name FROM items WHERE id >= ? ORDER BY qty DESC, id LIMIT 2 OFFSET 1",
+            "SELECT DISTINCT qty FROM items WHERE id > ? ORDER BY qty DESC",
+        };
+        try (Connection c = connect("prepareThreshold=3")) {
+            int q = 0;
+            for (String sql : queries) {
+                List<String> answers = new ArrayList<>();
+                boolean serverPrepared;
+                try (PreparedStatement ps = c.prepareStatement(sql)) {
+                    for (int i = 0; i < 6; i++) {
+                        ps.setInt(1, 0);
+                        StringBuilder sb = new StringBuilder();
+                        try (ResultSet rs = ps.executeQuery()) {
+                            int n = rs.getMetaData().getColumnCount();
+                            while (rs.next()) {
+                                for (int k = 1; k <= n; k++) sb.append(k > 1 ? ":" : "").append(rs.getString(k));
+                                sb.append(' ');
+                            }
+                        }
+                        answers.add(sb.toString().trim());
+                    }
+                    serverPrepared = ps.unwrap(PGStatement.class).isUseServerPrepare();
+                }
+                // Every execution, text or binary, must give the same answer.
+                out.put("q" + q, answers.get(0));
+                out.put("q" + q + "Stable", answers.stream().distinct().count() == 1);
+                out.put("q" + q + "ServerPrepared", serverPrepared);
+                ++q;
+            }
+            try (PreparedStatement ps = c.prepareStatement("SELECT avg(qty) FROM items WHERE id > ?")) {
+                ps.setInt(1, 0);
+                out.put("avgState", sqlState(() -> ps.executeQuery().close()));
+            }
+        }
+        return out;
+    }
+
     public static void main(String[] args) throws Exception {
         if (args.length != 2) {
             System.err.println("usage: TestClient <case> <jdbc-url>");
@@ -306,6 +351,7 @@ public final class TestClient {
             case "transactions": result = transactions(); break;
             case "binary": result = binary(); break;
             case "errors": result = errors(); break;
+            case "fanout": result = fanout(); break;
             default:
                 System.err.println("unknown case " + args[0]);
                 System.exit(2);

@@ -33,6 +33,28 @@ async function errorOf(promise) {
 }
 
 const cases = {
+  // Against several shards (test_routing.py seeds table items): SELECTs the proxy combines
+  // across shards, with parameters (the extended protocol), unnamed and named.
+  async fanout() {
+    return withClient(async (c) => {
+      const agg = await c.query('SELECT count(*) AS n, sum(qty) AS s, max(id) AS top FROM items WHERE qty >= $1', [2]);
+      const byQty = { name: 'by_qty', text: 'SELECT qty, count(*) AS n FROM items WHERE id > $1 GROUP BY qty ORDER BY n DESC, qty LIMIT 3' };
+      const grouped = await c.query({ ...byQty, values: [0] });
+      const again = await c.query({ ...byQty, values: [30] });
+      const top = await c.query('SELECT id, name FROM items WHERE qty <> $1 ORDER BY id DESC LIMIT 4 OFFSET 1', [99]);
+      const hidden = await c.query('SELECT name FROM items WHERE id < $1 ORDER BY qty DESC, id LIMIT 3', [100]);
+      const distinct = await c.query('SELECT DISTINCT qty FROM items WHERE id >= $1 ORDER BY qty DESC', [1]);
+      const refused = await errorOf(c.query('SELECT avg(qty) FROM items WHERE id > $1', [0]));
+      const after = await c.query('SELECT count(*) AS n FROM items WHERE id = $1', [7]);
+      return {
+        agg: agg.rows, aggFields: agg.fields.map((f) => f.name),
+        grouped: grouped.rows, again: again.rows,
+        top: top.rows, hidden: hidden.rows, hiddenFields: hidden.fields.map((f) => f.name),
+        distinct: distinct.rows.map((r) => r.qty), refused: refused && refused.code, after: after.rows,
+      };
+    });
+  },
+
   // Parameters of many types, sent with the extended protocol.
   async params() {
     return withClient(async (c) => {
