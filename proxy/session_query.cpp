@@ -378,23 +378,39 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
     if (!plan.aggregates.empty()) {
         // The same aggregates over the shards' partial results, computed by PostgreSQL itself.
         const bool grouped = std::find(plan.aggregates.begin(), plan.aggregates.end(), Merge::Group) != plan.aggregates.end();
-        if (ncols != plan.aggregates.size()) co_return refuse("and the shards answered with other columns");
+        if (shown != plan.aggregates.size()) co_return refuse("and the shards answered with other columns");
         std::vector<const char*> types;
         for (size_t i = 0; i < ncols; ++i) {
-            types.push_back(plan.aggregates[i] == Merge::Group ? groupable_type_name(fields[i].type_oid)
-                                                               : mergeable_type_name(fields[i].type_oid));
+            if (i >= shown) types.push_back(fields[i].type_oid == 20 ? "int8" : nullptr);  // avg's count
+            else if (plan.aggregates[i] == Merge::Group) types.push_back(groupable_type_name(fields[i].type_oid));
+            else if (plan.aggregates[i] != Merge::Avg) types.push_back(mergeable_type_name(fields[i].type_oid));
+            else {
+                // avg(x) over the shards' sum(x): PostgreSQL's avg keeps numeric for integers and
+                // numerics, float8 for float8, interval for interval; float4 sums lose digits.
+                const uint32_t t = fields[i].type_oid;
+                types.push_back(t == 20 || t == 1700 || t == 701 || t == 1186 ? mergeable_type_name(t) : nullptr);
+            }
             if (!types.back()) co_return refuse("over a result type the proxy cannot combine across shards");
         }
         std::string sql = "SELECT ";
-        for (size_t i = 0; i < ncols; ++i) {
+        size_t avg_index = 0;
+        for (size_t i = 0; i < shown; ++i) {
             std::string col = column(i);
             switch (plan.aggregates[i]) {
                 case Merge::Sum: sql += "sum(" + col + ")::" + types[i]; break;
                 case Merge::Min: sql += "min(" + col + ")"; break;
                 case Merge::Max: sql += "max(" + col + ")"; break;
+                case Merge::Avg: {
+                    // The same division PostgreSQL's avg ends with (numeric_div for numerics).
+                    std::string count = "nullif(sum(" + column(shown + avg_index++) + "), 0)";
+                    const uint32_t t = fields[i].type_oid;
+                    if (t == 20 || t == 1700) sql += "sum(" + col + ")::numeric / " + count + "::numeric";
+                    else sql += "sum(" + col + ") / " + count + "::float8";
+                    break;
+                }
                 case Merge::Group: sql += col; break;
             }
-            sql += " AS " + quote_sql_identifier(fields[i].name) + (i + 1 < ncols ? ", " : "");
+            sql += " AS " + quote_sql_identifier(fields[i].name) + (i + 1 < shown ? ", " : "");
         }
         // No group on any shard: no rows (a one-row answer needs at least one partial row).
         sql += " FROM (VALUES ";
@@ -1023,8 +1039,20 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
         if (!m.error.empty()) {
             out += m.error;
         } else {
-            // The client's statement description shows its own columns only.
-            if (plan.hidden && statement_description.size() > 5 && statement_description[0] == 'T') {
+            // The client's statement description shows its own columns only: for aggregates,
+            // those of the combined answer (an average is numeric where the shards' sums were
+            // not), as a statement's description has them (text format).
+            if (!plan.aggregates.empty() && statement_description.size() > 5 && statement_description[0] == 'T' &&
+                m.row_description.size() > 5) {
+                wire::RowDescription d;
+                if (wire::decode(wire::as_bytes(std::string_view(m.row_description).substr(5)), d).ok()) {
+                    for (auto& f : d.fields) f.format = 0;
+                    std::string t;
+                    wire::MessageWriter tw(t);
+                    wire::encode(d, tw);
+                    statement_description = std::move(t);
+                }
+            } else if (plan.hidden && statement_description.size() > 5 && statement_description[0] == 'T') {
                 wire::RowDescription d;
                 if (wire::decode(wire::as_bytes(std::string_view(statement_description).substr(5)), d).ok() &&
                     d.fields.size() >= plan.hidden) {

@@ -126,8 +126,10 @@ struct Analysis {
     // beyond that. The blocker stays set: only a caller that merges
     // (RouterContext::merge_results) may fan such a statement out.
     // Merge, per output column of an aggregating SELECT: count and sum are summed, min of mins,
-    // max of maxes; Group: a GROUP BY column, carried through and grouped by again.
-    enum class Merge : uint8_t { Sum, Min, Max, Group };
+    // max of maxes; Avg: the shards return sum(x) there and count(x) as an extra column, and the
+    // combined average is the sum of sums over the sum of counts; Group: a GROUP BY column,
+    // carried through and grouped by again.
+    enum class Merge : uint8_t { Sum, Min, Max, Avg, Group };
     struct SortKey {
         uint32_t position = 0;  // 1-based output column; 0: the output column named `name`
         std::string name;
@@ -147,8 +149,9 @@ struct Analysis {
         std::optional<int64_t> limit; // LIMIT constant (none: LIMIT ALL or no LIMIT)
         int64_t offset = 0;           // OFFSET constant
         std::string shard_sql;        // what each shard runs, when not the client's text
-        // Plain rows ordered by something not among the output columns: shard_sql selects the
-        // ORDER BY expressions as this many extra columns at the end, dropped from the answer.
+        // Extra columns shard_sql selects after the client's, dropped from the answer: the
+        // ORDER BY expressions of plain rows that are not output columns, or the count(x) of
+        // each avg(x) (in the order of the avg columns).
         uint32_t hidden = 0;
     };
     std::optional<MergePlan> merge;

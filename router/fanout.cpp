@@ -108,6 +108,7 @@ std::optional<std::vector<Analysis::Merge>> aggregate_columns(const PgQuery__Sel
         if (name == "count" || name == "sum") out.push_back(Analysis::Merge::Sum);
         else if (name == "min" && !star) out.push_back(Analysis::Merge::Min);
         else if (name == "max" && !star) out.push_back(Analysis::Merge::Max);
+        else if (name == "avg" && !star) out.push_back(Analysis::Merge::Avg);
         else return std::nullopt;
         if (name == "sum" && star) return std::nullopt;
     }
@@ -263,6 +264,7 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
     }
     // Hidden sort columns: the ORDER BY expressions again, selected after the client's columns.
     std::vector<PgQuery__Node*> targets;
+    std::vector<PgQuery__Node> avg_wrappers;
     std::vector<PgQuery__ResTarget> extra(hidden_exprs.size());
     std::vector<PgQuery__Node> extra_nodes(hidden_exprs.size());
     std::vector<std::string> extra_names(hidden_exprs.size());
@@ -278,6 +280,68 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
             extra_nodes[i].res_target = &extra[i];
             targets.push_back(&extra_nodes[i]);
         }
+        shard.target_list = targets.data();
+        shard.n_target_list = targets.size();
+        rewrite = true;
+    }
+    // avg(x): sum(x) in its place, named as the client's column, and count(x) at the end.
+    std::vector<PgQuery__FuncCall> avg_calls;
+    std::vector<PgQuery__ResTarget> avg_targets;
+    std::vector<PgQuery__Node> avg_nodes;
+    std::vector<std::string> avg_names;
+    size_t avgs = std::count(plan.aggregates.begin(), plan.aggregates.end(), Analysis::Merge::Avg);
+    PgQuery__String sum_name = PG_QUERY__STRING__INIT, count_name = PG_QUERY__STRING__INIT;
+    PgQuery__Node sum_name_node = PG_QUERY__NODE__INIT, count_name_node = PG_QUERY__NODE__INIT;
+    PgQuery__Node* sum_funcname[1] = {&sum_name_node};
+    PgQuery__Node* count_funcname[1] = {&count_name_node};
+    if (avgs) {
+        sum_name.sval = const_cast<char*>("sum");
+        count_name.sval = const_cast<char*>("count");
+        sum_name_node.node_case = count_name_node.node_case = PG_QUERY__NODE__NODE_STRING;
+        sum_name_node.string = &sum_name;
+        count_name_node.string = &count_name;
+        avg_calls.resize(2 * avgs);
+        avg_targets.resize(2 * avgs);
+        avg_nodes.resize(2 * avgs);
+        avg_names.resize(2 * avgs);
+        targets.assign(s.target_list, s.target_list + s.n_target_list);
+        size_t k = 0;
+        for (size_t i = 0; i < s.n_target_list; ++i) {
+            if (plan.aggregates[i] != Analysis::Merge::Avg) continue;
+            const PgQuery__ResTarget& t = *s.target_list[i]->res_target;
+            for (int part = 0; part < 2; ++part) {
+                const size_t j = 2 * k + size_t(part);
+                avg_calls[j] = *t.val->func_call;
+                avg_calls[j].n_funcname = 1;
+                avg_calls[j].funcname = part == 0 ? sum_funcname : count_funcname;
+                avg_targets[j] = PG_QUERY__RES_TARGET__INIT;
+                avg_names[j] = part == 0 ? (t.name && *t.name ? std::string(t.name) : std::string("avg"))
+                                         : "shardgate_avg_count_" + std::to_string(k + 1);
+                avg_targets[j].name = avg_names[j].data();
+                avg_nodes[j] = PG_QUERY__NODE__INIT;
+                avg_nodes[j].node_case = PG_QUERY__NODE__NODE_FUNC_CALL;
+                avg_nodes[j].func_call = &avg_calls[j];
+                // The ResTarget's value is a Node wrapping the call.
+                avg_targets[j].val = &avg_nodes[j];
+            }
+            ++k;
+        }
+        // Targets are Nodes wrapping ResTargets.
+        avg_wrappers.resize(2 * avgs);
+        k = 0;
+        for (size_t i = 0; i < s.n_target_list; ++i) {
+            if (plan.aggregates[i] != Analysis::Merge::Avg) continue;
+            for (int part = 0; part < 2; ++part) {
+                const size_t j = 2 * k + size_t(part);
+                avg_wrappers[j] = PG_QUERY__NODE__INIT;
+                avg_wrappers[j].node_case = PG_QUERY__NODE__NODE_RES_TARGET;
+                avg_wrappers[j].res_target = &avg_targets[j];
+            }
+            targets[i] = &avg_wrappers[2 * k];
+            targets.push_back(&avg_wrappers[2 * k + 1]);
+            ++k;
+        }
+        plan.hidden = uint32_t(avgs);
         shard.target_list = targets.data();
         shard.n_target_list = targets.size();
         rewrite = true;

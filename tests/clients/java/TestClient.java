@@ -330,9 +330,9 @@ public final class TestClient {
                 out.put("q" + q + "ServerPrepared", serverPrepared);
                 ++q;
             }
-            try (PreparedStatement ps = c.prepareStatement("SELECT avg(qty) FROM items WHERE id > ?")) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT count(DISTINCT qty) FROM items WHERE id > ?")) {
                 ps.setInt(1, 0);
-                out.put("avgState", sqlState(() -> ps.executeQuery().close()));
+                out.put("refusedState", sqlState(() -> ps.executeQuery().close()));
             }
         }
         return out;

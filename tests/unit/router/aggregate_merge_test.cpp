@@ -22,6 +22,7 @@ TEST(AggregateMerge, PlainAggregatesAreMergeable) {
         {"SELECT name, count(*) FROM users GROUP BY name", {M::Group, M::Sum}},
         {"SELECT max(id), u.name FROM users u WHERE id > 3 GROUP BY u.name", {M::Max, M::Group}},
         {"SELECT name FROM users GROUP BY name", {M::Group}},
+        {"SELECT avg(id), name FROM users GROUP BY name", {M::Avg, M::Group}},
     };
     for (const auto& c : cases) {
         Analysis a = analyze(c.sql, testing::test_catalog());
@@ -33,8 +34,9 @@ TEST(AggregateMerge, PlainAggregatesAreMergeable) {
 
 TEST(AggregateMerge, EverythingElseIsNot) {
     const char* cases[] = {
-        "SELECT avg(id) FROM users",
         "SELECT count(DISTINCT name) FROM users",
+        "SELECT avg(DISTINCT id) FROM users",
+        "SELECT avg(*) FROM users",
         "SELECT count(*) FILTER (WHERE id > 1) FROM users",
         "SELECT count(*) + 1 FROM users",
         "SELECT count(*), name FROM users",
@@ -94,6 +96,11 @@ TEST(AggregateMerge, OrderLimitAndDistinctArePlanned) {
          "ORDER BY users.name, lower(name) LIMIT 5"},
         {"SELECT * FROM users u ORDER BY u.id", {{0, "", false, -1, 1}}, {}, 0, false,
          "SELECT *, u.id AS shardgate_sort_1 FROM users u ORDER BY u.id"},
+        // avg(x): the shards return sum(x) in its place and count(x) after the client's columns.
+        {"SELECT name, avg(id) AS a, avg(id + 1) FROM users GROUP BY name ORDER BY a DESC", {{0, "a", true, -1}}, {}, 0,
+         false,
+         "SELECT name, sum(id) AS a, sum(id + 1) AS avg, count(id) AS shardgate_avg_count_1, count(id + 1) AS "
+         "shardgate_avg_count_2 FROM users GROUP BY name"},
         {"SELECT name, count(*) AS n FROM users GROUP BY name ORDER BY n DESC LIMIT 3 OFFSET 1",
          {{0, "n", true, -1}}, 3, 1, false, "SELECT name, count(*) AS n FROM users GROUP BY name"},
     };
