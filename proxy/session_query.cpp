@@ -342,9 +342,8 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         if (!text) return std::nullopt;
         return quote_sql_literal(*text) + "::" + type;
     };
-    // Runs a combining query (extended protocol, the client's result formats); its description
-    // and rows, or its error.
-    auto run_combining = [&](const std::string& sql, const std::vector<int16_t>& result_formats) -> awaitable<ShardRows> {
+    // Runs a combining query (extended protocol, the client's result formats); its reply.
+    auto run_combining = [&](const std::string& sql, const std::vector<int16_t>& result_formats) -> awaitable<std::string> {
         std::string frames;
         wire::MessageWriter w(frames);
         wire::Parse p;
@@ -357,22 +356,22 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         wire::encode(wire::Execute{"", 0}, w);
         w.empty_message('S');
         const std::vector<uint16_t> target{default_shard};
-        std::string reply = co_await run_fanout_frames(proxy, user, target, settings, [&](ServerConn& s) {
+        co_return co_await run_fanout_frames(proxy, user, target, settings, [&](ServerConn& s) {
             s.expect(ServerConn::Expect::Ready);
             s.unnamed_owner() = {0, 0};
             return frames;
         });
-        ShardRows got;
-        if (!read_shard_rows(reply, got)) {
-            size_t pos = 0;  // its ErrorResponse, without the ReadyForQuery
-            while (pos + 5 <= reply.size()) {
-                size_t total = frame_length(reply, pos) + 1;
-                if (reply[pos] == 'E') got.notices.assign(reply, pos, total);
-                pos += total;
-            }
-            got.row_description.clear();
+    };
+    // Its description and rows (views into `reply`), or false with out.error set to its error.
+    auto read_combined = [&](const std::string& reply, ShardRows& got) {
+        if (read_shard_rows(reply, got)) return true;
+        for (size_t pos = 0; pos + 5 <= reply.size();) {
+            size_t total = frame_length(reply, pos) + 1;
+            if (reply[pos] == 'E') out.error.assign(reply, pos, total);
+            pos += total;
         }
-        co_return got;
+        if (out.error.empty()) refuse("and the combining query answered unexpectedly");
+        return false;
     };
 
     if (!plan.aggregates.empty()) {
@@ -434,18 +433,16 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         if (in.rows.empty()) sql += " WHERE false";
         if (grouped) {
             std::string by;
-            for (size_t i = 0; i < ncols; ++i)
+            for (size_t i = 0; i < shown; ++i)
                 if (plan.aggregates[i] == Merge::Group) by += (by.empty() ? "" : ", ") + std::to_string(i + 1);
             sql += " GROUP BY " + by;
         }
         std::vector<std::string> positions;
         for (size_t c : sort_cols) positions.push_back(std::to_string(c + 1));
         sql += order_by_clause(plan.order, positions) + limit_clause(plan);
-        ShardRows got = co_await run_combining(sql, formats);
-        if (got.row_description.empty()) {
-            out.error = got.notices;
-            co_return out;
-        }
+        const std::string reply = co_await run_combining(sql, formats);
+        ShardRows got;
+        if (!read_combined(reply, got)) co_return out;
         out.row_description = got.row_description;
         for (auto f : got.frames) out.rows.append(f);
         out.count = got.frames.size();
@@ -503,11 +500,9 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         std::vector<std::string> keys;
         for (size_t c : sort_cols) keys.push_back(column(c));
         sql += order_by_clause(plan.order, keys) + limit_clause(plan);
-        ShardRows numbers = co_await run_combining(sql, {});
-        if (numbers.row_description.empty()) {
-            out.error = numbers.notices;
-            co_return out;
-        }
+        const std::string reply = co_await run_combining(sql, {});
+        ShardRows numbers;
+        if (!read_combined(reply, numbers)) co_return out;
         for (const auto& r : numbers.rows) {
             size_t n = (r.size() == 1 && r[0]) ? size_t(std::strtoull(r[0]->c_str(), nullptr, 10)) : 0;
             if (n < 1 || n > in.rows.size()) co_return refuse("and the combining query answered unexpectedly");
