@@ -378,11 +378,20 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         // The same aggregates over the shards' partial results, computed by PostgreSQL itself.
         const bool grouped = std::find(plan.aggregates.begin(), plan.aggregates.end(), Merge::Group) != plan.aggregates.end();
         if (shown != plan.aggregates.size()) co_return refuse("and the shards answered with other columns");
+        const size_t avgs = size_t(std::count(plan.aggregates.begin(), plan.aggregates.end(), Merge::Avg));
+        if (ncols != shown + avgs + plan.extra_aggregates.size())
+            co_return refuse("and the shards answered with other columns");
+        // How column i combines: the client's columns, avg's counts, then HAVING's aggregates.
+        auto kind_of = [&](size_t i) {
+            if (i < shown) return plan.aggregates[i];
+            if (i < shown + avgs) return Merge::Sum;
+            return plan.extra_aggregates[i - shown - avgs];
+        };
         std::vector<const char*> types;
         for (size_t i = 0; i < ncols; ++i) {
-            if (i >= shown) types.push_back(fields[i].type_oid == 20 ? "int8" : nullptr);  // avg's count
-            else if (plan.aggregates[i] == Merge::Group) types.push_back(groupable_type_name(fields[i].type_oid));
-            else if (plan.aggregates[i] != Merge::Avg) types.push_back(mergeable_type_name(fields[i].type_oid));
+            if (i >= shown && i < shown + avgs) types.push_back(fields[i].type_oid == 20 ? "int8" : nullptr);
+            else if (kind_of(i) == Merge::Group) types.push_back(groupable_type_name(fields[i].type_oid));
+            else if (kind_of(i) != Merge::Avg) types.push_back(mergeable_type_name(fields[i].type_oid));
             else {
                 // avg(x) over the shards' sum(x): PostgreSQL's avg keeps numeric for integers and
                 // numerics, float8 for float8, interval for interval; float4 sums lose digits.
@@ -391,26 +400,30 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
             }
             if (!types.back()) co_return refuse("over a result type the proxy cannot combine across shards");
         }
-        std::string sql = "SELECT ";
-        size_t avg_index = 0;
-        for (size_t i = 0; i < shown; ++i) {
+        // The combined value of column i, as an expression over the VALUES columns.
+        std::vector<size_t> avg_count(shown, 0);
+        for (size_t i = 0, k = 0; i < shown; ++i)
+            if (plan.aggregates[i] == Merge::Avg) avg_count[i] = shown + k++;
+        auto combined = [&](size_t i) -> std::string {
             std::string col = column(i);
-            switch (plan.aggregates[i]) {
-                case Merge::Sum: sql += "sum(" + col + ")::" + types[i]; break;
-                case Merge::Min: sql += "min(" + col + ")"; break;
-                case Merge::Max: sql += "max(" + col + ")"; break;
+            switch (kind_of(i)) {
+                case Merge::Sum: return "sum(" + col + ")::" + types[i];
+                case Merge::Min: return "min(" + col + ")";
+                case Merge::Max: return "max(" + col + ")";
                 case Merge::Avg: {
                     // The same division PostgreSQL's avg ends with (numeric_div for numerics).
-                    std::string count = "nullif(sum(" + column(shown + avg_index++) + "), 0)";
+                    std::string count = "nullif(sum(" + column(avg_count[i]) + "), 0)";
                     const uint32_t t = fields[i].type_oid;
-                    if (t == 20 || t == 1700) sql += "sum(" + col + ")::numeric / " + count + "::numeric";
-                    else sql += "sum(" + col + ") / " + count + "::float8";
-                    break;
+                    if (t == 20 || t == 1700) return "sum(" + col + ")::numeric / " + count + "::numeric";
+                    return "sum(" + col + ") / " + count + "::float8";
                 }
-                case Merge::Group: sql += col; break;
+                case Merge::Group: return col;
             }
-            sql += " AS " + quote_sql_identifier(fields[i].name) + (i + 1 < shown ? ", " : "");
-        }
+            return col;
+        };
+        std::string sql = "SELECT ";
+        for (size_t i = 0; i < shown; ++i)
+            sql += combined(i) + " AS " + quote_sql_identifier(fields[i].name) + (i + 1 < shown ? ", " : "");
         // No group on any shard: no rows (a one-row answer needs at least one partial row).
         sql += " FROM (VALUES ";
         if (in.rows.empty()) {
@@ -436,6 +449,26 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
             for (size_t i = 0; i < shown; ++i)
                 if (plan.aggregates[i] == Merge::Group) by += (by.empty() ? "" : ", ") + std::to_string(i + 1);
             sql += " GROUP BY " + by;
+        }
+        if (!plan.having.empty()) {
+            // The client's HAVING over the combined values.
+            const std::string_view mark = router::Analysis::kHavingPlaceholder;
+            std::string having;
+            for (size_t pos = 0; pos < plan.having.size();) {
+                size_t at = plan.having.find(mark, pos);
+                if (at == std::string::npos) {
+                    having.append(plan.having, pos);
+                    break;
+                }
+                having.append(plan.having, pos, at - pos);
+                size_t end = at + mark.size(), n = 0;
+                while (end < plan.having.size() && std::isdigit(static_cast<unsigned char>(plan.having[end])))
+                    n = n * 10 + size_t(plan.having[end++] - '0');
+                if (end == at + mark.size() || n >= ncols) co_return refuse("with a HAVING the proxy cannot rewrite");
+                having += "(" + combined(n) + ")";
+                pos = end;
+            }
+            sql += " HAVING " + having;
         }
         std::vector<std::string> positions;
         for (size_t c : sort_cols) positions.push_back(std::to_string(c + 1));

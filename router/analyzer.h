@@ -150,11 +150,18 @@ struct Analysis {
         int64_t offset = 0;           // OFFSET constant
         std::string shard_sql;        // what each shard runs, when not the client's text
         // Extra columns shard_sql selects after the client's, dropped from the answer: the
-        // ORDER BY expressions of plain rows that are not output columns, or the count(x) of
-        // each avg(x) (in the order of the avg columns).
+        // ORDER BY expressions of plain rows that are not output columns; for aggregates, the
+        // count(x) of each avg(x) (in the order of the avg columns), then extra_aggregates.
         uint32_t hidden = 0;
+        // HAVING, applied to the combined groups (the shards return every group): its text, in
+        // which kHavingPlaceholder + N stands for the combined value of the shards' column N
+        // (an aggregate, a GROUP BY column, or one of extra_aggregates: aggregates HAVING uses
+        // and the client does not select, which the shards compute as extra columns).
+        std::string having;
+        std::vector<Merge> extra_aggregates;
     };
     std::optional<MergePlan> merge;
+    static constexpr std::string_view kHavingPlaceholder = "shardgate_having_column_";
     // A statement that can never be routed correctly (cross-shard join, invalid key literal).
     std::optional<Error> refusal;
 

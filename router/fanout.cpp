@@ -1,9 +1,12 @@
 #include "router/fanout.h"
 
 #include <algorithm>
+#include <array>
+#include <deque>
 #include <climits>
 #include <cstdint>
 #include <iterator>
+#include <memory>
 #include <string_view>
 
 #include "router/parser.h"
@@ -69,7 +72,28 @@ std::string fanout_blocker(const PgQuery__SelectStmt& s) {
 
 namespace {
 
-// Per output column, how an aggregating SELECT's partial results combine: count/sum/min/max
+// How the shards' partial results of one aggregate call combine: count(*), count(x), sum(x),
+// min(x), max(x), avg(x) (plain, built in, the argument free of aggregates); nullopt otherwise.
+std::optional<Analysis::Merge> aggregate_kind(const PgQuery__FuncCall& f) {
+    if (f.over || f.agg_distinct || f.n_agg_order || f.agg_filter || f.agg_within_group || f.func_variadic ||
+        f.n_funcname == 0 || f.n_funcname > 2)
+        return std::nullopt;
+    if (f.n_funcname == 2 && string_value(f.funcname[0]) != "pg_catalog") return std::nullopt;
+    std::string_view name = string_value(f.funcname[f.n_funcname - 1]);
+    const bool star = f.agg_star && f.n_args == 0;
+    if (!star && f.n_args != 1) return std::nullopt;
+    // The argument is evaluated by each shard: it must not hold aggregates of its own.
+    if (!star && !find_aggregate(&f.args[0]->base).empty()) return std::nullopt;
+    if (name == "count") return Analysis::Merge::Sum;
+    if (star) return std::nullopt;
+    if (name == "sum") return Analysis::Merge::Sum;
+    if (name == "min") return Analysis::Merge::Min;
+    if (name == "max") return Analysis::Merge::Max;
+    if (name == "avg") return Analysis::Merge::Avg;
+    return std::nullopt;
+}
+
+// Per output column, how an aggregating SELECT's partial results combine: count/sum/min/max/avg
 // and the plain GROUP BY columns (all of them selected); nullopt for anything else.
 std::optional<std::vector<Analysis::Merge>> aggregate_columns(const PgQuery__SelectStmt& s) {
     auto same_column = [](const ColumnName& x, const ColumnName& y) {
@@ -95,22 +119,9 @@ std::optional<std::vector<Analysis::Merge>> aggregate_columns(const PgQuery__Sel
             continue;
         }
         if (n->res_target->val->node_case != PG_QUERY__NODE__NODE_FUNC_CALL) return std::nullopt;
-        const PgQuery__FuncCall& f = *n->res_target->val->func_call;
-        if (f.over || f.agg_distinct || f.n_agg_order || f.agg_filter || f.agg_within_group ||
-            f.func_variadic || f.n_funcname == 0 || f.n_funcname > 2)
-            return std::nullopt;
-        if (f.n_funcname == 2 && string_value(f.funcname[0]) != "pg_catalog") return std::nullopt;
-        std::string_view name = string_value(f.funcname[f.n_funcname - 1]);
-        const bool star = f.agg_star && f.n_args == 0;
-        if (!star && f.n_args != 1) return std::nullopt;
-        // The argument is evaluated by each shard: it must not hold aggregates of its own.
-        if (!star && !find_aggregate(&f.args[0]->base).empty()) return std::nullopt;
-        if (name == "count" || name == "sum") out.push_back(Analysis::Merge::Sum);
-        else if (name == "min" && !star) out.push_back(Analysis::Merge::Min);
-        else if (name == "max" && !star) out.push_back(Analysis::Merge::Max);
-        else if (name == "avg" && !star) out.push_back(Analysis::Merge::Avg);
-        else return std::nullopt;
-        if (name == "sum" && star) return std::nullopt;
+        auto kind = aggregate_kind(*n->res_target->val->func_call);
+        if (!kind) return std::nullopt;
+        out.push_back(*kind);
     }
     if (std::find(group_selected.begin(), group_selected.end(), false) != group_selected.end())
         return std::nullopt;
@@ -139,7 +150,7 @@ bool plain_distinct(const PgQuery__SelectStmt& s) {
 }  // namespace
 
 std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
-    if (s.n_target_list == 0 || s.having_clause || s.n_window_clause || s.larg || s.rarg ||
+    if (s.n_target_list == 0 || s.n_window_clause || s.larg || s.rarg ||
         s.n_locking_clause || s.into_clause || s.n_values_lists)
         return std::nullopt;
     if (s.n_distinct_clause && !plain_distinct(s)) return std::nullopt;  // DISTINCT ON
@@ -157,6 +168,7 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
         if (!cols) return std::nullopt;
         plan.aggregates = std::move(*cols);
     } else {
+        if (s.having_clause) return std::nullopt;
         plan.distinct = s.n_distinct_clause > 0;
     }
 
@@ -223,6 +235,98 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
         plan.order.push_back(std::move(key));
     }
 
+    // HAVING: applied by the combining query to the combined groups. Its aggregates and
+    // GROUP BY columns become placeholders for the combined values: the client's own columns
+    // when it selects the same expression, else extra aggregates the shards compute.
+    std::shared_ptr<PgQuery__Node> having_copy;  // owns the calls in having_extras
+    std::vector<PgQuery__FuncCall*> having_extras;
+    std::deque<std::string> names;
+    std::deque<PgQuery__String> strings;
+    std::deque<PgQuery__Node> string_nodes, extra_call_nodes;
+    std::deque<std::array<PgQuery__Node*, 1>> fields;
+    std::deque<PgQuery__ColumnRef> refs;
+    if (s.having_clause) {
+        having_copy = copy_node(*s.having_clause);
+        if (!having_copy) return std::nullopt;
+        std::vector<std::string> target_text;
+        for (size_t i = 0; i < s.n_target_list; ++i) {
+            auto t = deparse_expression(*s.target_list[i]->res_target->val);
+            if (!t) return std::nullopt;
+            target_text.push_back(std::move(*t));
+        }
+        const size_t avgs = std::count(plan.aggregates.begin(), plan.aggregates.end(), Analysis::Merge::Avg);
+        auto placeholder = [&](PgQuery__Node& n, size_t column) {
+            names.push_back(std::string(Analysis::kHavingPlaceholder) + std::to_string(column));
+            PgQuery__String& str = strings.emplace_back();
+            str = PG_QUERY__STRING__INIT;
+            str.sval = names.back().data();
+            PgQuery__Node& sn = string_nodes.emplace_back();
+            sn = PG_QUERY__NODE__INIT;
+            sn.node_case = PG_QUERY__NODE__NODE_STRING;
+            sn.string = &str;
+            auto& f = fields.emplace_back();
+            f[0] = &sn;
+            PgQuery__ColumnRef& ref = refs.emplace_back();
+            ref = PG_QUERY__COLUMN_REF__INIT;
+            ref.n_fields = 1;
+            ref.fields = f.data();
+            n.node_case = PG_QUERY__NODE__NODE_COLUMN_REF;
+            n.column_ref = &ref;
+        };
+        bool ok = true;
+        rewrite_nodes(&having_copy->base, [&](PgQuery__Node& n) {
+            if (!ok) return false;
+            if (n.node_case == PG_QUERY__NODE__NODE_SUB_LINK) {
+                ok = false;  // a subquery: evaluated where?
+                return false;
+            }
+            if (n.node_case == PG_QUERY__NODE__NODE_COLUMN_REF) {
+                auto c = column_name(&n);
+                for (size_t i = 0; c && i < s.n_target_list; ++i) {
+                    if (plan.aggregates[i] != Analysis::Merge::Group) continue;
+                    auto t = column_name(s.target_list[i]->res_target->val);
+                    if (t && t->column == c->column &&
+                        (c->relation.empty() || t->relation.empty() || c->relation == t->relation)) {
+                        placeholder(n, i);
+                        return false;
+                    }
+                }
+                ok = false;  // not a grouped column the client selects
+                return false;
+            }
+            if (n.node_case != PG_QUERY__NODE__NODE_FUNC_CALL) return true;
+            const PgQuery__FuncCall& f = *n.func_call;
+            if (find_aggregate(&n.base).empty()) return true;  // a plain function around aggregates
+            std::string_view fname = f.n_funcname ? string_value(f.funcname[f.n_funcname - 1]) : "";
+            if (!f.over && !f.agg_star && !f.agg_distinct && !f.n_agg_order && !f.agg_filter &&
+                !f.agg_within_group && !is_known_aggregate(fname))
+                return true;  // the aggregate is inside its arguments
+            auto text = deparse_expression(n);
+            if (!text) {
+                ok = false;
+                return false;
+            }
+            for (size_t i = 0; i < s.n_target_list; ++i)
+                if (plan.aggregates[i] != Analysis::Merge::Group && target_text[i] == *text) {
+                    placeholder(n, i);
+                    return false;
+                }
+            auto kind = aggregate_kind(f);
+            if (!kind || *kind == Analysis::Merge::Avg) {
+                ok = false;  // an average would need its own count: select it to use it here
+                return false;
+            }
+            having_extras.push_back(n.func_call);
+            plan.extra_aggregates.push_back(*kind);
+            placeholder(n, s.n_target_list + avgs + having_extras.size() - 1);
+            return false;
+        });
+        if (!ok) return std::nullopt;
+        auto text = deparse_expression(*having_copy);
+        if (!text) return std::nullopt;
+        plan.having = std::move(*text);
+    }
+
     LimitValue limit = limit_value(s.limit_count);
     LimitValue offset = limit_value(s.limit_offset);
     if (!limit.usable || !offset.usable) return std::nullopt;
@@ -238,6 +342,10 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
     PgQuery__AConst count_const = PG_QUERY__A__CONST__INIT;
     PgQuery__Node count_node = PG_QUERY__NODE__INIT;
     if (aggregating) {
+        if (s.having_clause) {
+            shard.having_clause = nullptr;
+            rewrite = true;
+        }
         if (s.n_sort_clause || s.limit_count || s.limit_offset) {
             shard.n_sort_clause = 0;
             shard.sort_clause = nullptr;
@@ -342,6 +450,31 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
             ++k;
         }
         plan.hidden = uint32_t(avgs);
+        shard.target_list = targets.data();
+        shard.n_target_list = targets.size();
+        rewrite = true;
+    }
+    // HAVING's own aggregates, after avg's counts.
+    std::vector<PgQuery__ResTarget> having_targets(having_extras.size());
+    std::vector<PgQuery__Node> having_wrappers(having_extras.size());
+    std::vector<std::string> having_names(having_extras.size());
+    if (!having_extras.empty()) {
+        if (targets.empty()) targets.assign(s.target_list, s.target_list + s.n_target_list);
+        for (size_t k = 0; k < having_extras.size(); ++k) {
+            PgQuery__Node& call = extra_call_nodes.emplace_back();
+            call = PG_QUERY__NODE__INIT;
+            call.node_case = PG_QUERY__NODE__NODE_FUNC_CALL;
+            call.func_call = having_extras[k];
+            having_targets[k] = PG_QUERY__RES_TARGET__INIT;
+            having_names[k] = "shardgate_having_" + std::to_string(k + 1);
+            having_targets[k].name = having_names[k].data();
+            having_targets[k].val = &call;
+            having_wrappers[k] = PG_QUERY__NODE__INIT;
+            having_wrappers[k].node_case = PG_QUERY__NODE__NODE_RES_TARGET;
+            having_wrappers[k].res_target = &having_targets[k];
+            targets.push_back(&having_wrappers[k]);
+        }
+        plan.hidden += uint32_t(having_extras.size());
         shard.target_list = targets.data();
         shard.n_target_list = targets.size();
         rewrite = true;

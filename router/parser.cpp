@@ -70,6 +70,36 @@ Expected<std::string, ParseError> deparse_select(const PgQuery__SelectStmt& sele
     return out;
 }
 
+Expected<std::string, ParseError> deparse_expression(const PgQuery__Node& expr) {
+    PgQuery__ResTarget target = PG_QUERY__RES_TARGET__INIT;
+    target.val = const_cast<PgQuery__Node*>(&expr);  // packed, never written
+    PgQuery__Node target_node = PG_QUERY__NODE__INIT;
+    target_node.node_case = PG_QUERY__NODE__NODE_RES_TARGET;
+    target_node.res_target = &target;
+    PgQuery__Node* targets[1] = {&target_node};
+    PgQuery__SelectStmt select = PG_QUERY__SELECT_STMT__INIT;
+    select.n_target_list = 1;
+    select.target_list = targets;
+    select.limit_option = PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_DEFAULT;
+    select.op = PG_QUERY__SET_OPERATION__SETOP_NONE;
+    auto sql = deparse_select(select);
+    if (!sql) return sql.error();
+    constexpr std::string_view kPrefix = "SELECT ";
+    if (sql->rfind(kPrefix, 0) != 0) return ParseError{"unexpected deparsed text: " + *sql, 0};
+    return sql->substr(kPrefix.size());
+}
+
+std::shared_ptr<PgQuery__Node> copy_node(const PgQuery__Node& node) {
+    std::string packed(pg_query__node__get_packed_size(&node), '\0');
+    pg_query__node__pack(&node, reinterpret_cast<uint8_t*>(packed.data()));
+    auto arena = std::make_shared<ParseTree::Arena>();
+    ProtobufCAllocator allocator{&ParseTree::Arena::alloc_cb, &ParseTree::Arena::free_cb, arena.get()};
+    PgQuery__Node* copy =
+        pg_query__node__unpack(&allocator, packed.size(), reinterpret_cast<const uint8_t*>(packed.data()));
+    if (!copy) return nullptr;
+    return std::shared_ptr<PgQuery__Node>(arena, copy);  // shares the arena's lifetime
+}
+
 Expected<ParseTree, ParseError> parse_sql(const std::string& sql) {
     PgQueryProtobufParseResult r = pg_query_parse_protobuf(sql.c_str());
     if (r.error) {

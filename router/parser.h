@@ -35,6 +35,7 @@ public:
 
 private:
     friend Expected<ParseTree, ParseError> parse_sql(const std::string& sql);
+    friend std::shared_ptr<PgQuery__Node> copy_node(const PgQuery__Node& node);
     struct Arena;
     ParseTree(std::unique_ptr<Arena> arena, PgQuery__ParseResult* result);
 
@@ -49,6 +50,13 @@ Expected<ParseTree, ParseError> parse_sql(const std::string& sql);
 // PostgreSQL text for one SELECT (libpg_query's deparser): how a rewritten statement (the
 // proxy's edits to a parsed tree) goes back to a shard.
 Expected<std::string, ParseError> deparse_select(const PgQuery__SelectStmt& select);
+
+// The text of one expression (deparsed as a SELECT's only column).
+Expected<std::string, ParseError> deparse_expression(const PgQuery__Node& expr);
+
+// A deep copy of a parse tree node, to be rewritten without touching the tree it came from;
+// the copy (and everything below it) lives as long as the returned pointer.
+std::shared_ptr<PgQuery__Node> copy_node(const PgQuery__Node& node);
 
 struct Fingerprint {
     uint64_t value = 0;

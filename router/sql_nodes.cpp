@@ -41,6 +41,36 @@ void walk_message(const ProtobufCMessage* m, const MessageVisitor& fn) {
     }
 }
 
+void rewrite_message(ProtobufCMessage* m, const NodeRewriter& fn) {
+    const ProtobufCMessageDescriptor* d = m->descriptor;
+    if (d == &pg_query__node__descriptor) {
+        auto* node = reinterpret_cast<PgQuery__Node*>(m);
+        if (node->node_case == PG_QUERY__NODE__NODE__NOT_SET || !fn(*node)) return;
+        const ProtobufCFieldDescriptor* f =
+            protobuf_c_message_descriptor_get_field(d, static_cast<unsigned>(node->node_case));
+        if (f == nullptr) return;
+        if (auto* child = *reinterpret_cast<ProtobufCMessage**>(reinterpret_cast<char*>(m) + f->offset))
+            rewrite_message(child, fn);
+        return;
+    }
+    char* base = reinterpret_cast<char*>(m);
+    for (unsigned i = 0; i < d->n_fields; ++i) {
+        const ProtobufCFieldDescriptor& f = d->fields[i];
+        if (f.type != PROTOBUF_C_TYPE_MESSAGE) continue;
+        if (f.label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *reinterpret_cast<const size_t*>(base + f.quantifier_offset);
+            auto** items = *reinterpret_cast<ProtobufCMessage***>(base + f.offset);
+            for (size_t k = 0; k < n; ++k)
+                if (items[k]) rewrite_message(items[k], fn);
+            continue;
+        }
+        if ((f.flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *reinterpret_cast<const uint32_t*>(base + f.quantifier_offset) != f.id)
+            continue;
+        if (auto* child = *reinterpret_cast<ProtobufCMessage**>(base + f.offset)) rewrite_message(child, fn);
+    }
+}
+
 bool in_family(KeyType key, std::string_view type) {
     if (is_integer_key(key)) {
         return type == "int2" || type == "int4" || type == "int8" || type == "smallint" ||
@@ -68,6 +98,10 @@ KeyExpr unusable() {
 
 void walk(const ProtobufCMessage* root, const MessageVisitor& fn) {
     if (root) walk_message(root, fn);
+}
+
+void rewrite_nodes(ProtobufCMessage* root, const NodeRewriter& fn) {
+    if (root) rewrite_message(root, fn);
 }
 
 std::string_view string_value(const PgQuery__Node* n) {

@@ -20,6 +20,11 @@ namespace sg::router {
 using MessageVisitor = std::function<bool(const ProtobufCMessage&)>;
 void walk(const ProtobufCMessage* root, const MessageVisitor& fn);
 
+// Visits every Node below `root` (the oneof wrappers themselves, so `fn` may rewrite one in
+// place); returning false from `fn` skips what that Node holds.
+using NodeRewriter = std::function<bool(PgQuery__Node&)>;
+void rewrite_nodes(ProtobufCMessage* root, const NodeRewriter& fn);
+
 // The text of a String node, "" for anything else.
 std::string_view string_value(const PgQuery__Node* n);
 // A "schema.name" or "name" rendering of a RangeVar.

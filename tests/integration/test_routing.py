@@ -577,7 +577,8 @@ class ReadWriteTest(RoutingCase):
             ("SELECT avg(qty::float4) FROM items", r"aggregate|avg|combine"),
             ("SELECT count(DISTINCT qty) FROM items", r"aggregate|count"),
             ("SELECT count(*) + 1 FROM items", r"aggregate|count"),
-            ("SELECT count(*) FROM items HAVING count(*) > 1", r"aggregate|count|having"),
+            ("SELECT count(*) FROM items HAVING count(DISTINCT qty) > 1", r"aggregate|count|having"),
+            ("SELECT qty, count(*) FROM items GROUP BY qty HAVING avg(id) > 1", r"aggregate|count|having"),
             ("SELECT max(name) FROM items", r"combine|aggregate"),
             ("SELECT 1; SELECT count(*) FROM items", r"aggregate|count"),
             ("SELECT count(*) FROM items GROUP BY qty", r"aggregate|count"),
@@ -1025,6 +1026,12 @@ DIFF_STATEMENTS = [
     "ORDER BY a DESC, qty" + IN_ORDER,
     "SELECT avg(qty) FROM d_items WHERE qty > 100",
     "SELECT avg(make_interval(secs => qty)) FROM d_items",
+    "SELECT qty, count(*) AS n FROM d_items GROUP BY qty HAVING count(*) > 8 ORDER BY qty" + IN_ORDER,
+    "SELECT qty, sum(id) FROM d_items GROUP BY qty HAVING max(id) > 70 AND qty <> 3",
+    "SELECT qty, avg(id) AS a FROM d_items GROUP BY qty HAVING round(avg(id)) >= 40 OR min(id) < 3 "
+    "ORDER BY a LIMIT 3" + IN_ORDER,
+    "SELECT count(*) FROM d_items HAVING count(*) > 1000",
+    "SELECT count(*), max(qty) FROM d_items HAVING min(qty) >= 0",
 ]
 
 

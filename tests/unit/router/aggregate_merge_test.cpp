@@ -44,7 +44,11 @@ TEST(AggregateMerge, EverythingElseIsNot) {
         "SELECT name, count(*) FROM users GROUP BY name, id",
         "SELECT lower(name), count(*) FROM users GROUP BY lower(name)",
         "SELECT name, count(*) FROM users GROUP BY 1",
-        "SELECT count(*) FROM users HAVING count(*) > 2",
+        "SELECT count(*) FROM users HAVING count(DISTINCT name) > 2",
+        "SELECT count(*) FROM users HAVING avg(id) > 2",
+        "SELECT name, count(*) FROM users GROUP BY name, id HAVING id > 2",
+        "SELECT count(*) FROM users HAVING count(*) > (SELECT 1)",
+        "SELECT id FROM users HAVING true",
         "SELECT sum(count(*)) OVER () FROM users",
         "SELECT string_agg(name, ',') FROM users",
         "SELECT myschema.sum(id) FROM users",
@@ -117,6 +121,36 @@ TEST(AggregateMerge, OrderLimitAndDistinctArePlanned) {
             Analysis shard = analyze(c.shard_sql, testing::test_catalog());
             EXPECT_EQ(shard.placement, Placement::Sharded) << c.shard_sql;
         }
+    }
+}
+
+TEST(AggregateMerge, HavingIsAppliedToTheCombinedGroups) {
+    struct Case {
+        const char* sql;
+        const char* having;
+        std::vector<M> extra;
+        const char* shard_sql;
+    } cases[] = {
+        {"SELECT count(*) FROM users HAVING count(*) > 2", "shardgate_having_column_0 > 2", {},
+         "SELECT count(*) FROM users"},
+        {"SELECT name, count(*) FROM users GROUP BY name HAVING max(id) > 3 AND users.name <> 'x'",
+         "shardgate_having_column_2 > 3 AND shardgate_having_column_0 <> 'x'", {M::Max},
+         "SELECT name, count(*), max(id) AS shardgate_having_1 FROM users GROUP BY name"},
+        {"SELECT name, avg(id) AS a FROM users GROUP BY name HAVING abs(avg(id)) < 10 OR COUNT(*) = 1 "
+         "ORDER BY a LIMIT 5",
+         "abs(shardgate_having_column_1) < 10 OR shardgate_having_column_3 = 1", {M::Sum},
+         "SELECT name, sum(id) AS a, count(id) AS shardgate_avg_count_1, count(*) AS shardgate_having_1 FROM users "
+         "GROUP BY name"},
+    };
+    for (const auto& c : cases) {
+        Analysis a = analyze(c.sql, testing::test_catalog());
+        ASSERT_TRUE(a.merge) << c.sql;
+        EXPECT_EQ(a.merge->having, c.having) << c.sql;
+        EXPECT_EQ(a.merge->extra_aggregates, c.extra) << c.sql;
+        EXPECT_EQ(a.merge->shard_sql, c.shard_sql) << c.sql;
+        EXPECT_EQ(a.merge->hidden, std::count(a.merge->aggregates.begin(), a.merge->aggregates.end(), M::Avg) +
+                                       c.extra.size())
+            << c.sql;
     }
 }
 
