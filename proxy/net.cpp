@@ -31,6 +31,11 @@ awaitable<std::size_t> ClientStream::read_some(asio::mutable_buffer b, error_cod
     co_return co_await sock_.async_read_some(b, ec_token(ec));
 }
 
+std::optional<std::size_t> ClientStream::try_read(asio::mutable_buffer b, error_code& ec) {
+    if (tls_ || !readiness_handle_) return std::nullopt;
+    return readiness_->try_read(readiness_handle_, sock_.native_handle(), b, ec);
+}
+
 bool ClientStream::would_wait() const {
     return !tls_ && readiness_handle_ && !readiness_->maybe_readable(readiness_handle_);
 }

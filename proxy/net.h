@@ -73,6 +73,8 @@ public:
     // True when a read now would wait (plain TCP, drained): the caller may drop its buffer
     // and wait_readable() first, so idle clients hold no read buffer.
     bool would_wait() const;
+    // read_some without suspending (plain TCP once registered): nullopt when it would wait.
+    std::optional<std::size_t> try_read(asio::mutable_buffer b, error_code& ec);
     awaitable<void> wait_readable(error_code& ec);
 
     awaitable<void> write_all(asio::const_buffer b, error_code& ec) {

@@ -34,6 +34,9 @@ public:
 
     // A connection for exclusive use, waiting up to the pool timeout when all are busy.
     awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> acquire();
+    // acquire()'s common case, without suspending: the most recently used idle connection, or
+    // nullptr when there is none (acquire() then opens one or waits).
+    std::shared_ptr<ServerConn> take_idle();
     // Returns a connection (closing it unless it is clean).
     void release(std::shared_ptr<ServerConn> s);
 

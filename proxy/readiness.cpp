@@ -203,35 +203,41 @@ net::awaitable<void> ReadinessService::wait_readable(uint64_t handle, error_code
     co_await async_wait_readable(handle, net::ec_token(ec));
 }
 
-net::awaitable<size_t> ReadinessService::read_some(uint64_t handle, int fd, asio::mutable_buffer b, error_code& ec) {
+std::optional<size_t> ReadinessService::try_read(uint64_t handle, int fd, asio::mutable_buffer b, error_code& ec) {
     ec = {};
-    if (b.size() == 0) co_return 0;
+    if (b.size() == 0) return 0;
     for (;;) {
         Slot* s = slot(handle);
         if (!s) {
             ec = asio::error::operation_aborted;
-            co_return 0;
+            return 0;
         }
-        if (s->readable) {
-            ssize_t n = ::recv(fd, b.data(), b.size(), MSG_DONTWAIT);
-            if (n > 0) {
-                // Edge-triggered: a short read emptied the socket, and data (or a FIN) arriving
-                // after it raises a new event; a FIN that arrived before it was reported with
-                // EPOLLRDHUP. A full buffer may have left more behind.
-                if (size_t(n) < b.size() && !s->hangup) s->readable = false;
-                co_return size_t(n);
-            }
-            if (n == 0) {
-                ec = asio::error::eof;
-                co_return 0;
-            }
-            if (errno == EINTR) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                ec = error_code(errno, boost::system::system_category());
-                co_return 0;
-            }
-            s->readable = false;
+        if (!s->readable) return std::nullopt;
+        ssize_t n = ::recv(fd, b.data(), b.size(), MSG_DONTWAIT);
+        if (n > 0) {
+            // Edge-triggered: a short read emptied the socket, and data (or a FIN) arriving
+            // after it raises a new event; a FIN that arrived before it was reported with
+            // EPOLLRDHUP. A full buffer may have left more behind.
+            if (size_t(n) < b.size() && !s->hangup) s->readable = false;
+            return size_t(n);
         }
+        if (n == 0) {
+            ec = asio::error::eof;
+            return 0;
+        }
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            ec = error_code(errno, boost::system::system_category());
+            return 0;
+        }
+        s->readable = false;
+        return std::nullopt;
+    }
+}
+
+net::awaitable<size_t> ReadinessService::read_some(uint64_t handle, int fd, asio::mutable_buffer b, error_code& ec) {
+    for (;;) {
+        if (auto n = try_read(handle, fd, b, ec)) co_return *n;
         co_await async_wait_readable(handle, net::ec_token(ec));
         if (ec) co_return 0;
     }

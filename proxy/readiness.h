@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -43,6 +44,10 @@ public:
     // Reads what is there (at most b.size() bytes), waiting for epoll when nothing is.
     // eof when the peer closed; operation_aborted after cancel()/remove().
     net::awaitable<size_t> read_some(uint64_t handle, int fd, net::asio::mutable_buffer b, net::error_code& ec);
+
+    // read_some without suspending: the bytes read (0 with ec set at eof or on an error), or
+    // nullopt when the socket has nothing now and the caller must wait (read_some does).
+    std::optional<size_t> try_read(uint64_t handle, int fd, net::asio::mutable_buffer b, net::error_code& ec);
 
     // Waits until a read may find data (or the socket was cancelled/removed), reading nothing:
     // a caller can hold no buffer while it waits.

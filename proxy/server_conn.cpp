@@ -219,7 +219,10 @@ awaitable<void> ServerConn::read_loop() {
         error_code ec;
         size_t n = 0;
         auto space = asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_);
-        if (readiness_handle_) n = co_await readiness_->read_some(readiness_handle_, sock_.native_handle(), space, ec);
+        std::optional<size_t> now;  // most replies are there already: no suspension for them
+        if (readiness_handle_) now = readiness_->try_read(readiness_handle_, sock_.native_handle(), space, ec);
+        if (now) n = *now;
+        else if (readiness_handle_) n = co_await readiness_->read_some(readiness_handle_, sock_.native_handle(), space, ec);
         else n = co_await sock_.async_read_some(space, net::ec_token(ec));
         if (ec || state_ == ServerState::Closed) {
             fail(ec == asio::error::eof ? "the shard closed the connection" : "read from shard failed: " + ec.message());

@@ -294,13 +294,22 @@ void Session::forget_touched_buckets() {
     touched_buckets_.clear();
 }
 
+bool Session::touch_buckets_unless_paused(const router::Analysis& a, const router::Route& r) {
+    const bool reference_write = a.placement == router::Placement::Reference && a.is_write;
+    if (a.placement != router::Placement::Sharded && !reference_write) return true;
+    if (proxy_.any_bucket_paused()) return false;
+    if (r.keys.empty() || reference_write) touched_all_buckets_ = true;
+    for (const auto& k : r.keys) touched_buckets_.push_back(k.bucket);
+    return true;
+}
+
 awaitable<bool> Session::hold_for_paused_buckets(const router::Analysis& a, const router::Route& r) {
     // Only sharded rows move, so unsharded tables are never paused. A reference-table write
     // counts as touching every bucket: the switch that gives a new shard its first buckets
     // must hold it, so that the shard has every earlier reference change (from the
     // rebalancer's stream) before the proxy starts writing to it directly.
+    if (touch_buckets_unless_paused(a, r)) co_return false;  // nothing paused: no waiting
     const bool reference_write = a.placement == router::Placement::Reference && a.is_write;
-    if (a.placement != router::Placement::Sharded && !reference_write) co_return false;
     bool all = r.keys.empty() || reference_write;
     bool waited = false;
     for (;;) {
@@ -395,7 +404,11 @@ awaitable<bool> Session::read_more() {
         }
     }
     error_code ec;
-    size_t n = co_await stream_.read_some(asio::buffer(cbuf_.data() + clen_, cbuf_.size() - clen_), ec);
+    auto space = asio::buffer(cbuf_.data() + clen_, cbuf_.size() - clen_);
+    auto now = stream_.try_read(space, ec);  // usually there: the wait above said so
+    size_t n = 0;
+    if (now) n = *now;
+    else n = co_await stream_.read_some(space, ec);  // (not in ?: — GCC 12 miscompiles co_await there)
     if (ec || closing_) co_return false;
     clen_ += n;
     last_activity_ = net::Clock::now();

@@ -131,6 +131,12 @@ private:
     // changed meanwhile, so the caller must route again (a held statement must never run on
     // the old owner of a bucket that moved).
     awaitable<bool> hold_for_paused_buckets(const router::Analysis& a, const router::Route& r);
+    // Its common case, without suspending: when no bucket the statement touches can be paused,
+    // notes the buckets and returns true; false when hold_for_paused_buckets must decide.
+    bool touch_buckets_unless_paused(const router::Analysis& a, const router::Route& r);
+    // attach_server's common case, without suspending: an idle pooled connection to `shard`
+    // (or the one attached already); false when attach_server must decide.
+    bool attach_idle_server(int shard);
     void forget_touched_buckets();
     // Statistics: a request sent to one shard (completed at its ReadyForQuery), or one the
     // proxy ran on several shards and merged itself (`reply` is what the client got).
@@ -218,6 +224,7 @@ private:
     uint64_t client_id_;
     // Session settings: name -> the statement that sets it on a server.
     std::map<std::string, std::string> settings_;
+    std::string query_copy_;  // the Query message being handled (serve_loop)
     std::string forced_shard_;  // SET shardgate.shard
     router::LiteralShape shape_;    // reused buffers for the simple-protocol fast path
     router::Params shape_params_;

@@ -592,6 +592,7 @@ router::RouterContext Session::router_context() const {
     router::RouterContext ctx;
     if (!forced_shard_.empty()) ctx.session_shard = forced_shard_;
     ctx.default_shard = static_cast<uint16_t>(proxy_.config().default_shard_index());
+    ctx.explain = false;
     return ctx;
 }
 
@@ -660,6 +661,19 @@ void Session::note_set_statement(std::string_view sql, std::map<std::string, std
             if (applied) applied->clear();
             break;
     }
+}
+
+bool Session::attach_idle_server(int shard) {
+    if (server_) return server_->target().shard == shard;
+    if (proxy_.paused()) return false;
+    Pool& pool = proxy_.pool(shard, *user_);
+    auto s = pool.take_idle();
+    if (!s) return false;
+    server_ = std::move(s);
+    server_pool_ = &pool;
+    server_->attach(this);
+    server_->take_rows();  // rows counted for a previous owner are not this client's
+    return true;
 }
 
 awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
@@ -824,7 +838,9 @@ awaitable<void> Session::flush_batch(bool sync) {
         co_return;
     }
     if (shard < 0) co_return;
-    if (!co_await attach_server(shard, sync)) co_return;
+    if (!attach_idle_server(shard)) {
+        if (!co_await attach_server(shard, sync)) co_return;
+    }
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
     ServerConn& s = *server_;
     std::string out;
@@ -1196,8 +1212,19 @@ awaitable<void> Session::run_split_batch(const std::string& batch, const std::ve
 
 awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vector<int>& bind_shards) {
     // Every Bind of the batch must land on one shard: the batch is one implicit transaction.
-    std::map<std::string, std::shared_ptr<const router::Analysis>, std::less<>> parsed;
-    std::map<std::string, std::string_view> parsed_text;
+    // The batch's Parse messages: statement name, its analysis and text (views into `batch`;
+    // a later Parse of the same name wins, as on the server).
+    struct Parsed {
+        std::string_view name;
+        std::shared_ptr<const router::Analysis> analysis;
+        std::string_view text;
+    };
+    std::vector<Parsed> parsed;
+    auto find_parsed = [&](std::string_view name) -> const Parsed* {
+        for (auto it = parsed.rbegin(); it != parsed.rend(); ++it)
+            if (it->name == name) return &*it;
+        return nullptr;
+    };
     batch_text_.clear();
     batch_param_hash_ = 0;
     int shard = -1;
@@ -1228,8 +1255,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
             wire::Parse p;
             if (!wire::decode(bytes_of(body), p).ok()) co_return co_await refuse("08P01", "invalid Parse message");
             auto a = analysis_of(p.query);
-            parsed[std::string(p.statement)] = a;
-            parsed_text[std::string(p.statement)] = p.query;
+            parsed.push_back({p.statement, a, p.query});
             if (!first_parsed) {
                 first_parsed = a;
                 first_parsed_text = p.query;
@@ -1242,10 +1268,10 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         bind_shards.resize(binds_seen, -1);
         wire::Bind b;
         if (!wire::decode(bytes_of(body), b).ok()) co_return co_await refuse("08P01", "invalid Bind message");
-        auto it = parsed.find(b.statement);
-        auto a = it != parsed.end() ? it->second : statement_analysis(b.statement);
+        const Parsed* it = find_parsed(b.statement);
+        auto a = it ? it->analysis : statement_analysis(b.statement);
         if (binds_seen == 1) {
-            if (it != parsed.end()) batch_text_.assign(parsed_text[std::string(b.statement)]);
+            if (it) batch_text_.assign(it->text);
             else if (b.statement.empty()) batch_text_ = unnamed_query_;
             else if (auto st = statements_.find(std::string(b.statement)); st != statements_.end())
                 batch_text_ = st->second.query;
@@ -1270,7 +1296,8 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         using K = router::Route::Kind;
         if (r.kind == K::Error) co_return co_await refuse(r.error.sqlstate, r.error.message);
         if (r.kind == K::Local || r.kind == K::Session) continue;
-        bool held = co_await hold_for_paused_buckets(*a, r);
+        bool held = false;
+        if (!touch_buckets_unless_paused(*a, r)) held = co_await hold_for_paused_buckets(*a, r);
         if (held) r = router::route(*a, params, proxy_.shard_map(), ctx);
         if (r.shards.size() != 1) {
             // One statement on several shards: run it on each and merge, when it is the batch's
@@ -1334,7 +1361,9 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
 
 awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::string_view sql,
                                        std::string_view stats_text) {
-    if (!co_await attach_server(shard, true)) co_return;
+    if (!attach_idle_server(shard)) {
+        if (!co_await attach_server(shard, true)) co_return;
+    }
     stats_sent(stats_text.empty() ? sql : stats_text, stats::text_hash(sql), used_shape_ ? &shape_.values : nullptr,
                shard);
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
@@ -1485,7 +1514,7 @@ awaitable<void> Session::insert_with_columns(const router::Analysis& a, std::str
 }
 
 awaitable<void> Session::add_column_lists(std::string& batch) {
-    std::string out;
+    std::string out;  // the rewritten batch, from the first Parse that changes
     bool changed = false;
     size_t pos = 0;
     while (pos < batch.size()) {
@@ -1500,6 +1529,7 @@ awaitable<void> Session::add_column_lists(std::string& batch) {
                 auto columns = co_await columns_for_insert(*a);
                 // Unknown columns: the statement stays as sent and is refused with its reason.
                 if (columns) {
+                    if (!changed) out.assign(batch, 0, pos);
                     std::string query = with_column_list(p.query, a->column_list_at, *columns);
                     p.query = query;
                     wire::MessageWriter w(out);
@@ -1510,7 +1540,7 @@ awaitable<void> Session::add_column_lists(std::string& batch) {
                 }
             }
         }
-        out.append(frame);
+        if (changed) out.append(frame);
         pos += f->size;
     }
     if (changed) batch = std::move(out);
@@ -1570,7 +1600,8 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     }
     const router::Analysis& a = *analysis;
     bool held = false;
-    if (r.kind != K::Error && r.kind != K::Local && r.kind != K::Session) held = co_await hold_for_paused_buckets(a, r);
+    if (r.kind != K::Error && r.kind != K::Local && r.kind != K::Session && !touch_buckets_unless_paused(a, r))
+        held = co_await hold_for_paused_buckets(a, r);
     if (held)
         r = used_shape_ ? router::route(a, shape_params_, proxy_.shard_map(), router_context())
                         : router::route(a, {}, proxy_.shard_map(), merging_context());
@@ -1785,9 +1816,11 @@ awaitable<void> Session::serve_loop() {
                     co_await fatal("08P01", "invalid Query message: missing string terminator");
                     co_return;
                 }
-                // The frame lives in cbuf_ until the next read; copy what must outlive it.
-                std::string copy(frame);
-                co_await handle_query(copy, std::string_view(copy.data() + 5, sql.size()));
+                // The frame lives in cbuf_ until the next read; copy what must outlive it (into
+                // a buffer kept for it: handle_query is never re-entered).
+                query_copy_.assign(frame);
+                co_await handle_query(query_copy_, std::string_view(query_copy_.data() + 5, sql.size()));
+                if (query_copy_.capacity() > 64 * 1024) std::string().swap(query_copy_);  // idle sessions stay small
                 break;
             }
             case 'P': case 'B': case 'D': case 'E': case 'C':

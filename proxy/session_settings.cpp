@@ -1,5 +1,7 @@
 #include "proxy/session_settings.h"
 
+#include <strings.h>
+
 #include <cctype>
 
 namespace sg::proxy {
@@ -107,6 +109,12 @@ bool has_unquoted_semicolon(std::string_view v) {
 
 std::optional<SettingChange> parse_setting_statement(std::string_view sql) {
     Cursor c{sql};
+    // Every statement passes through here: rule out the others by their first word, quickly.
+    c.skip();
+    auto starts_with = [&](std::string_view kw) {
+        return sql.size() - c.i >= kw.size() && strncasecmp(sql.data() + c.i, kw.data(), kw.size()) == 0;
+    };
+    if (!starts_with("set") && !starts_with("reset") && !starts_with("discard")) return std::nullopt;
     SettingChange ch;
     if (c.keyword("discard")) {
         if (!c.keyword("all") || !c.rest().empty()) return std::nullopt;

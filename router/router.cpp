@@ -55,9 +55,9 @@ Expected<uint16_t> named_shard(const ShardMap& map, const std::string& name, con
                  "unknown shard \"" + name + "\" in " + origin + "; known shards: " + known};
 }
 
-RoutedKey place_key(const Key& k, KeyType t, const ShardMap& map) {
+RoutedKey place_key(const Key& k, KeyType t, const ShardMap& map, bool explain = true) {
     uint32_t b = bucket_of_key(k, map.bucket_bits());
-    return RoutedKey{display_key(t, k), b, map.shard_of_bucket(b)};
+    return RoutedKey{explain ? display_key(t, k) : std::string(), b, map.shard_of_bucket(b)};
 }
 
 // The keys a KeyRef stands for once parameters are known (an array parameter: several).
@@ -209,6 +209,7 @@ std::string describe_merge(const Analysis::MergePlan& m, const std::string& bloc
     if (!m.aggregates.empty()) out += "each shard's partial aggregates are combined by the same aggregates";
     else if (m.distinct) out += "the shards' distinct rows are made distinct again";
     else out += "the shards' rows are merged";
+    if (!m.having.empty()) out += ", HAVING applied to the combined groups";
     if (!m.order.empty()) out += ", in ORDER BY order";
     if (m.limit) out += ", LIMIT " + std::to_string(*m.limit);
     if (m.offset) out += ", OFFSET " + std::to_string(m.offset);
@@ -217,7 +218,8 @@ std::string describe_merge(const Analysis::MergePlan& m, const std::string& bloc
     return out;
 }
 
-Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map, bool can_merge) {
+Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map, const RouterContext& ctx) {
+    const bool can_merge = ctx.merge_results;
     if (!a.rows.empty()) return route_insert_rows(a, params, map);
     if (a.kind == StatementKind::Copy && a.is_write) {
         return all_shards(map, "COPY rows are split by shard key column " +
@@ -233,8 +235,10 @@ Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map
                 return error_route(st.error());
         }
         std::vector<uint16_t> shards;
+        r.keys.reserve(keys.size());
+        shards.reserve(keys.size());
         for (const auto& k : keys) {
-            r.keys.push_back(place_key(k, a.key_type, map));
+            r.keys.push_back(place_key(k, a.key_type, map, ctx.explain));
             shards.push_back(r.keys.back().shard);
         }
         if (shards.empty()) return single(0, "the key list is empty: no shard holds a match");
@@ -386,7 +390,7 @@ Route route_one(const Analysis& a, const Params& params, const ShardMap& map,
         case Placement::AllShards:
             return all_shards(map, "runs on every shard");
         case Placement::Sharded:
-            return route_sharded(a, params, map, ctx.merge_results);
+            return route_sharded(a, params, map, ctx);
     }
     return error_route(Error{sqlstate::kFeatureNotSupported, "statement cannot be routed"});
 }

@@ -29,10 +29,12 @@ struct RouterContext {
     uint16_t default_shard = 0;                // unsharded tables (Config::default_shard_index)
     // The caller combines the shards' rows of statements with an Analysis::merge plan.
     bool merge_results = false;
+    // Fill in the explanations (Route::why, RoutedKey::text); the proxy's hot path does not.
+    bool explain = true;
 };
 
 struct RoutedKey {
-    std::string text;  // the key value, displayed for its type
+    std::string text;  // the key value, displayed for its type (when explaining)
     uint32_t bucket = 0;
     uint16_t shard = 0;
 };
