@@ -94,7 +94,12 @@ private:
     awaitable<bool> startup();
     awaitable<bool> authenticate(const UserConfig& user);
     awaitable<bool> read_more();
-    awaitable<void> serve_loop();
+    // Serves what the client sends; true when everything buffered is handled and the client
+    // has sent nothing more (the caller waits, then calls again), false when the session ends.
+    awaitable<bool> serve_loop();
+    // Waits for the client to send something (at once when something is buffered or readable);
+    // false when the session is closing.
+    awaitable<bool> wait_for_client();
     awaitable<void> handle_query(std::string_view frame, std::string_view sql);
     // INSERT ... VALUES into a sharded table without a column list: writes the table's columns
     // into the text and handles that instead.

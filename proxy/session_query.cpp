@@ -1785,20 +1785,21 @@ awaitable<void> Session::copy_in_split(const router::Analysis& a, std::string_vi
     if (state_ == SessionState::Busy) transition(SessionState::Ready);
 }
 
-awaitable<void> Session::serve_loop() {
+awaitable<bool> Session::serve_loop() {
     const auto& pcfg = proxy_.config().proxy;
     for (;;) {
-        if (closing_) co_return;
+        if (closing_) co_return false;
         auto st = wire::parse_frame(wire::as_bytes(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_)),
                                     static_cast<size_t>(pcfg.max_message_bytes));
         if (auto* need = std::get_if<wire::NeedMore>(&st)) {
             (void)need;
-            if (!co_await read_more()) co_return;
+            if (cstart_ == clen_ && stream_.would_wait()) co_return true;  // idle: waited for by run()
+            if (!co_await read_more()) co_return false;
             continue;
         }
         if (auto* bad = std::get_if<wire::Malformed>(&st)) {
             co_await fatal("08P01", fmt::format("invalid message from client: {}", bad->reason));
-            co_return;
+            co_return false;
         }
         const auto& f = std::get<wire::Frame>(st);
         std::string_view frame(cbuf_.data() + cstart_, f.size);
@@ -1814,7 +1815,7 @@ awaitable<void> Session::serve_loop() {
                 std::string_view sql(body.data(), body.empty() ? 0 : body.size() - 1);
                 if (body.empty() || body.back() != '\0') {
                     co_await fatal("08P01", "invalid Query message: missing string terminator");
-                    co_return;
+                    co_return false;
                 }
                 // The frame lives in cbuf_ until the next read; copy what must outlive it (into
                 // a buffer kept for it: handle_query is never re-entered).
@@ -1827,7 +1828,7 @@ awaitable<void> Session::serve_loop() {
                 if (admin_) {
                     cstart_ += f.size;
                     co_await fatal("0A000", "the admin console supports only the simple query protocol");
-                    co_return;
+                    co_return false;
                 }
                 if (batch_.empty())
                     req_start_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -1871,7 +1872,7 @@ awaitable<void> Session::serve_loop() {
                 cstart_ += f.size;
                 if (admin_) {
                     co_await fatal("0A000", "the admin console supports only the simple query protocol");
-                    co_return;
+                    co_return false;
                 }
                 if (!batch_.empty()) co_await flush_batch(false);
                 req_bytes_in_ = f.size;
@@ -1892,11 +1893,11 @@ awaitable<void> Session::serve_loop() {
             }
             case 'X':
                 cstart_ += f.size;
-                co_return;
+                co_return false;
             default:
                 cstart_ += f.size;
                 co_await fatal("08P01", fmt::format("unsupported frontend message type {}", describe_type(type)));
-                co_return;
+                co_return false;
         }
     }
 }
