@@ -91,13 +91,16 @@ per_shard "SELECT 'users ' || count(*) || ' (ids ' || coalesce(string_agg(id::te
 per_shard "SELECT 'orders ' || count(*) FROM orders"
 per_shard "SELECT 'countries ' || count(*) FROM countries"
 
-say "Reads: by key to one shard, a co-located join, a fan-out that concatenates, aggregates combined across shards, and a refusal"
+say "Reads: by key to one shard, a co-located join, a fan-out that concatenates, results combined across shards (aggregates, HAVING, ORDER BY/LIMIT, DISTINCT), and a refusal"
 psql "$APP" -e <<'SQL'
 SELECT * FROM users WHERE id = 3;
 SELECT u.name, count(*) AS orders, sum(o.amount) AS total FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id = 3 GROUP BY u.name;
 SELECT id, name FROM users WHERE country = 'uk';
 SELECT count(*), min(id), max(id) FROM users;
 SELECT country, count(*) FROM users GROUP BY country;
+SELECT user_id, count(*) AS orders, avg(amount) AS mean FROM orders GROUP BY user_id HAVING sum(amount) > 622000 ORDER BY mean DESC, user_id LIMIT 3;
+SELECT id, name FROM users ORDER BY id DESC LIMIT 3 OFFSET 1;
+SELECT DISTINCT country FROM users;
 SELECT name FROM users ORDER BY name LIMIT 3;
 SQL
 
