@@ -288,7 +288,8 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
     auto refuse = [&](const std::string& why) {
         wire::MessageWriter w(out.error);
         wire::encode_error(w, wire::Severity::Error, "0A000",
-                           "statement on sharded table \"" + a.table + "\" uses " + a.fanout_blocker + " " + why +
+                           "statement on sharded table \"" + a.table + "\" uses " + a.fanout_blocker +
+                               ", which the proxy cannot combine across shards here: " + why +
                                "; add a condition on the shard key or route it with /* shardgate.shard=NAME */");
         return out;
     };
@@ -296,11 +297,11 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
     // rather than turned into a query of hundreds of megabytes.
     constexpr size_t kMaxCombinedRows = 100000;
     if (in.rows.size() > kMaxCombinedRows)
-        co_return refuse("over more than 100000 rows from the shards, too many to combine across shards");
+        co_return refuse("the shards returned more than 100000 rows");
     for (const auto& r : in.rows)
-        if (r.size() != ncols) co_return refuse("and the shards answered with rows of different widths");
+        if (r.size() != ncols) co_return refuse("the shards answered with rows of different widths");
     // The client's columns; the shards' extra ORDER BY columns follow them.
-    if (plan.hidden > ncols) co_return refuse("and the shards answered without its ORDER BY columns");
+    if (plan.hidden > ncols) co_return refuse("the shards answered without its ORDER BY columns");
     const size_t shown = ncols - plan.hidden;
 
     // ORDER BY keys, as 0-based columns of the shards' rows.
@@ -312,7 +313,7 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         }
         if (key.position) {
             if (key.position > shown)
-                co_return refuse("with ORDER BY " + std::to_string(key.position) + ", which is not an output column");
+                co_return refuse("ORDER BY " + std::to_string(key.position) + " is not an output column");
             sort_cols.push_back(key.position - 1);
             continue;
         }
@@ -320,17 +321,16 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         for (size_t i = 0; i < shown; ++i)
             if (fields[i].name == key.name) found = i, ++matches;
         if (matches != 1)
-            co_return refuse("with ORDER BY " + quote_sql_identifier(key.name) +
-                             (matches ? ", which names several output columns" : ", which is not an output column"));
+            co_return refuse("ORDER BY " + quote_sql_identifier(key.name) +
+                             (matches ? " names several output columns" : " is not an output column"));
         sort_cols.push_back(found);
     }
     for (size_t c : sort_cols)
         if (!orderable_type_name(fields[c].type_oid) ||
             (!plan.aggregates.empty() && plan.aggregates[c] == Merge::Group && !mergeable_type_name(fields[c].type_oid)))
-            co_return refuse("with ORDER BY on " +
-                             (c < shown ? "column " + quote_sql_identifier(fields[c].name) : std::string("an expression")) +
-                             ", whose order across shards depends on a collation (or a type) the proxy cannot "
-                             "reproduce");
+            co_return refuse("the order of " +
+                             (c < shown ? "column " + quote_sql_identifier(fields[c].name) : std::string("an ORDER BY expression")) +
+                             " depends on a collation (or a type) the proxy cannot reproduce");
     const auto default_shard = static_cast<uint16_t>(proxy.config().default_shard_index());
     auto column = [](size_t i) { return "c" + std::to_string(i + 1); };
     // One value as a typed literal of the combining query.
@@ -370,17 +370,17 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
             if (reply[pos] == 'E') out.error.assign(reply, pos, total);
             pos += total;
         }
-        if (out.error.empty()) refuse("and the combining query answered unexpectedly");
+        if (out.error.empty()) refuse("the combining query answered unexpectedly");
         return false;
     };
 
     if (!plan.aggregates.empty()) {
         // The same aggregates over the shards' partial results, computed by PostgreSQL itself.
         const bool grouped = std::find(plan.aggregates.begin(), plan.aggregates.end(), Merge::Group) != plan.aggregates.end();
-        if (shown != plan.aggregates.size()) co_return refuse("and the shards answered with other columns");
+        if (shown != plan.aggregates.size()) co_return refuse("the shards answered with other columns");
         const size_t avgs = size_t(std::count(plan.aggregates.begin(), plan.aggregates.end(), Merge::Avg));
         if (ncols != shown + avgs + plan.extra_aggregates.size())
-            co_return refuse("and the shards answered with other columns");
+            co_return refuse("the shards answered with other columns");
         // How column i combines: the client's columns, avg's counts, then HAVING's aggregates.
         auto kind_of = [&](size_t i) {
             if (i < shown) return plan.aggregates[i];
@@ -398,7 +398,7 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
                 const uint32_t t = fields[i].type_oid;
                 types.push_back(t == 20 || t == 1700 || t == 701 || t == 1186 ? mergeable_type_name(t) : nullptr);
             }
-            if (!types.back()) co_return refuse("over a result type the proxy cannot combine across shards");
+            if (!types.back()) co_return refuse("a result column has a type the proxy cannot combine (min/max of text depend on a collation)");
         }
         // The combined value of column i, as an expression over the VALUES columns.
         std::vector<size_t> avg_count(shown, 0);
@@ -435,7 +435,7 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
             sql += r ? ", (" : "(";
             for (size_t i = 0; i < ncols; ++i) {
                 auto lit = literal(r, i, types[i]);
-                if (!lit) co_return refuse("over a result type the proxy cannot combine across shards");
+                if (!lit) co_return refuse("a result column has a type the proxy cannot combine (min/max of text depend on a collation)");
                 sql += *lit + (i + 1 < ncols ? ", " : "");
             }
             sql += ")";
@@ -464,7 +464,7 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
                 size_t end = at + mark.size(), n = 0;
                 while (end < plan.having.size() && std::isdigit(static_cast<unsigned char>(plan.having[end])))
                     n = n * 10 + size_t(plan.having[end++] - '0');
-                if (end == at + mark.size() || n >= ncols) co_return refuse("with a HAVING the proxy cannot rewrite");
+                if (end == at + mark.size() || n >= ncols) co_return refuse("its HAVING could not be rewritten");
                 having += "(" + combined(n) + ")";
                 pos = end;
             }
@@ -500,8 +500,8 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
             for (size_t i = 0; i < ncols; ++i) {
                 types[i] = groupable_type_name(fields[i].type_oid);
                 if (!types[i])
-                    co_return refuse("over column " + quote_sql_identifier(fields[i].name) +
-                                     ", whose type the proxy cannot compare across shards");
+                    co_return refuse("column " + quote_sql_identifier(fields[i].name) +
+                                     " has a type the proxy cannot compare");
                 sent.push_back(i);
             }
         } else {
@@ -517,8 +517,8 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
             for (size_t c : sent) {
                 auto lit = literal(r, c, types[c]);
                 if (!lit)
-                    co_return refuse("over column " + quote_sql_identifier(fields[c].name) +
-                                     ", whose binary values the proxy cannot compare across shards");
+                    co_return refuse("column " + quote_sql_identifier(fields[c].name) +
+                                     " comes in a binary format the proxy cannot read; ask for text results");
                 sql += ", " + *lit;
             }
             sql += ")";
@@ -538,7 +538,7 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         if (!read_combined(reply, numbers)) co_return out;
         for (const auto& r : numbers.rows) {
             size_t n = (r.size() == 1 && r[0]) ? size_t(std::strtoull(r[0]->c_str(), nullptr, 10)) : 0;
-            if (n < 1 || n > in.rows.size()) co_return refuse("and the combining query answered unexpectedly");
+            if (n < 1 || n > in.rows.size()) co_return refuse("the combining query answered unexpectedly");
             picked.push_back(n - 1);
         }
     }
