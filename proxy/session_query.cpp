@@ -325,9 +325,17 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
                              (matches ? " names several output columns" : " is not an output column"));
         sort_cols.push_back(found);
     }
+    // Whether the combining query can sort by column c (by the value it computes there).
+    auto sortable = [&](size_t c) {
+        if (plan.aggregates.empty() || c >= shown) return orderable_type_name(fields[c].type_oid) != nullptr;
+        switch (plan.aggregates[c]) {
+            case Merge::CountDistinct: return true;  // a count
+            case Merge::Group: return mergeable_type_name(fields[c].type_oid) != nullptr;  // not text
+            default: return orderable_type_name(fields[c].type_oid) != nullptr;
+        }
+    };
     for (size_t c : sort_cols)
-        if (!orderable_type_name(fields[c].type_oid) ||
-            (!plan.aggregates.empty() && plan.aggregates[c] == Merge::Group && !mergeable_type_name(fields[c].type_oid)))
+        if (!sortable(c))
             co_return refuse("the order of " +
                              (c < shown ? "column " + quote_sql_identifier(fields[c].name) : std::string("an ORDER BY expression")) +
                              " depends on a collation (or a type) the proxy cannot reproduce");
@@ -390,7 +398,8 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         std::vector<const char*> types;
         for (size_t i = 0; i < ncols; ++i) {
             if (i >= shown && i < shown + avgs) types.push_back(fields[i].type_oid == 20 ? "int8" : nullptr);
-            else if (kind_of(i) == Merge::Group) types.push_back(groupable_type_name(fields[i].type_oid));
+            else if (kind_of(i) == Merge::Group || kind_of(i) == Merge::CountDistinct)
+                types.push_back(groupable_type_name(fields[i].type_oid));
             else if (kind_of(i) != Merge::Avg) types.push_back(mergeable_type_name(fields[i].type_oid));
             else {
                 // avg(x) over the shards' sum(x): PostgreSQL's avg keeps numeric for integers and
@@ -418,6 +427,7 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
                     return "sum(" + col + ") / " + count + "::float8";
                 }
                 case Merge::Group: return col;
+                case Merge::CountDistinct: return "count(DISTINCT " + col + ")";
             }
             return col;
         };

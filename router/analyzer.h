@@ -128,8 +128,10 @@ struct Analysis {
     // Merge, per output column of an aggregating SELECT: count and sum are summed, min of mins,
     // max of maxes; Avg: the shards return sum(x) there and count(x) as an extra column, and the
     // combined average is the sum of sums over the sum of counts; Group: a GROUP BY column,
-    // carried through and grouped by again.
-    enum class Merge : uint8_t { Sum, Min, Max, Avg, Group };
+    // carried through and grouped by again; CountDistinct: count(DISTINCT x), for which each
+    // shard groups by x as well and returns x in its place, and the combined value counts the
+    // distinct x of all shards.
+    enum class Merge : uint8_t { Sum, Min, Max, Avg, Group, CountDistinct };
     struct SortKey {
         uint32_t position = 0;  // 1-based output column; 0: the output column named `name`
         std::string name;

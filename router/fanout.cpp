@@ -93,6 +93,15 @@ std::optional<Analysis::Merge> aggregate_kind(const PgQuery__FuncCall& f) {
     return std::nullopt;
 }
 
+// count(DISTINCT x), plain (x free of aggregates).
+bool is_count_distinct(const PgQuery__FuncCall& f) {
+    if (!f.agg_distinct || f.over || f.agg_star || f.n_agg_order || f.agg_filter || f.agg_within_group ||
+        f.func_variadic || f.n_args != 1 || f.n_funcname == 0 || f.n_funcname > 2)
+        return false;
+    if (f.n_funcname == 2 && string_value(f.funcname[0]) != "pg_catalog") return false;
+    return string_value(f.funcname[f.n_funcname - 1]) == "count" && find_aggregate(&f.args[0]->base).empty();
+}
+
 // Per output column, how an aggregating SELECT's partial results combine: count/sum/min/max/avg
 // and the plain GROUP BY columns (all of them selected); nullopt for anything else.
 std::optional<std::vector<Analysis::Merge>> aggregate_columns(const PgQuery__SelectStmt& s) {
@@ -119,6 +128,10 @@ std::optional<std::vector<Analysis::Merge>> aggregate_columns(const PgQuery__Sel
             continue;
         }
         if (n->res_target->val->node_case != PG_QUERY__NODE__NODE_FUNC_CALL) return std::nullopt;
+        if (is_count_distinct(*n->res_target->val->func_call)) {
+            out.push_back(Analysis::Merge::CountDistinct);
+            continue;
+        }
         auto kind = aggregate_kind(*n->res_target->val->func_call);
         if (!kind) return std::nullopt;
         out.push_back(*kind);
@@ -452,6 +465,38 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
         plan.hidden = uint32_t(avgs);
         shard.target_list = targets.data();
         shard.n_target_list = targets.size();
+        rewrite = true;
+    }
+    // count(DISTINCT x): x in its place, and in the GROUP BY, so that each shard returns each
+    // of its distinct values (per group); the combining query counts them.
+    const size_t distincts =
+        std::count(plan.aggregates.begin(), plan.aggregates.end(), Analysis::Merge::CountDistinct);
+    std::vector<PgQuery__ResTarget> distinct_targets(distincts);
+    std::vector<PgQuery__Node> distinct_wrappers(distincts);
+    std::vector<std::string> distinct_names(distincts);
+    std::vector<PgQuery__Node*> groups;
+    if (distincts) {
+        if (targets.empty()) targets.assign(s.target_list, s.target_list + s.n_target_list);
+        groups.assign(s.group_clause, s.group_clause + s.n_group_clause);
+        for (size_t i = 0, k = 0; i < s.n_target_list; ++i) {
+            if (plan.aggregates[i] != Analysis::Merge::CountDistinct) continue;
+            const PgQuery__ResTarget& t = *s.target_list[i]->res_target;
+            PgQuery__Node* arg = t.val->func_call->args[0];
+            distinct_targets[k] = PG_QUERY__RES_TARGET__INIT;
+            distinct_names[k] = t.name && *t.name ? std::string(t.name) : std::string("count");
+            distinct_targets[k].name = distinct_names[k].data();
+            distinct_targets[k].val = arg;
+            distinct_wrappers[k] = PG_QUERY__NODE__INIT;
+            distinct_wrappers[k].node_case = PG_QUERY__NODE__NODE_RES_TARGET;
+            distinct_wrappers[k].res_target = &distinct_targets[k];
+            targets[i] = &distinct_wrappers[k];
+            groups.push_back(arg);
+            ++k;
+        }
+        shard.target_list = targets.data();
+        shard.n_target_list = targets.size();
+        shard.group_clause = groups.data();
+        shard.n_group_clause = groups.size();
         rewrite = true;
     }
     // HAVING's own aggregates, after avg's counts.

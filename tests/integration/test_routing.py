@@ -575,9 +575,10 @@ class ReadWriteTest(RoutingCase):
     def test_fanout_orderings_and_aggregates_are_refused(self):
         cases = [
             ("SELECT avg(qty::float4) FROM items", r"aggregate|avg|combine"),
-            ("SELECT count(DISTINCT qty) FROM items", r"aggregate|count"),
+            ("SELECT count(DISTINCT qty) FILTER (WHERE id > 1) FROM items", r"aggregate|count"),
             ("SELECT count(*) + 1 FROM items", r"aggregate|count"),
             ("SELECT count(*) FROM items HAVING count(DISTINCT qty) > 1", r"aggregate|count|having"),
+            ("SELECT string_agg(name, ',') FROM items", r"aggregate|string_agg"),
             ("SELECT qty, count(*) FROM items GROUP BY qty HAVING avg(id) > 1", r"aggregate|count|having"),
             ("SELECT max(name) FROM items", r"combine|aggregate"),
             ("SELECT 1; SELECT count(*) FROM items", r"aggregate|count"),
@@ -727,7 +728,7 @@ class ReadWriteTest(RoutingCase):
         self.assertEqual(got.columns, ["name"])
         self.assertEqual(got.rows, [(n,) for k, n, q in sorted(rows, key=lambda x: (x[2], x[0])) if k > 55])
         # Still refused: what cannot be combined, and a merge inside a transaction.
-        r = c.batch([Stmt("SELECT count(DISTINCT qty) FROM items WHERE id > $1", ["0"])])[0]
+        r = c.batch([Stmt("SELECT string_agg(name, ',') FROM items WHERE id > $1", ["0"])])[0]
         self.assertEqual(r.error.fields.get("C"), "0A000")
         c.query("BEGIN")
         r = c.batch([Stmt("SELECT id FROM items WHERE id > $1 ORDER BY id LIMIT 1", ["0"])])[0]
@@ -1032,6 +1033,9 @@ DIFF_STATEMENTS = [
     "ORDER BY a LIMIT 3" + IN_ORDER,
     "SELECT count(*) FROM d_items HAVING count(*) > 1000",
     "SELECT count(*), max(qty) FROM d_items HAVING min(qty) >= 0",
+    "SELECT count(DISTINCT qty), count(*), sum(id) FROM d_items",
+    "SELECT qty, count(DISTINCT name) AS names, avg(id) FROM d_items GROUP BY qty ORDER BY names DESC, qty" + IN_ORDER,
+    "SELECT count(DISTINCT name) FROM d_items WHERE qty > 100",
 ]
 
 

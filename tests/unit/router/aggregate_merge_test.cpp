@@ -23,6 +23,7 @@ TEST(AggregateMerge, PlainAggregatesAreMergeable) {
         {"SELECT max(id), u.name FROM users u WHERE id > 3 GROUP BY u.name", {M::Max, M::Group}},
         {"SELECT name FROM users GROUP BY name", {M::Group}},
         {"SELECT avg(id), name FROM users GROUP BY name", {M::Avg, M::Group}},
+        {"SELECT count(DISTINCT name), count(*) FROM users", {M::CountDistinct, M::Sum}},
     };
     for (const auto& c : cases) {
         Analysis a = analyze(c.sql, testing::test_catalog());
@@ -34,7 +35,7 @@ TEST(AggregateMerge, PlainAggregatesAreMergeable) {
 
 TEST(AggregateMerge, EverythingElseIsNot) {
     const char* cases[] = {
-        "SELECT count(DISTINCT name) FROM users",
+        "SELECT count(DISTINCT name) FILTER (WHERE id > 1) FROM users",
         "SELECT avg(DISTINCT id) FROM users",
         "SELECT avg(*) FROM users",
         "SELECT count(*) FILTER (WHERE id > 1) FROM users",
@@ -105,6 +106,9 @@ TEST(AggregateMerge, OrderLimitAndDistinctArePlanned) {
          false,
          "SELECT name, sum(id) AS a, sum(id + 1) AS avg, count(id) AS shardgate_avg_count_1, count(id + 1) AS "
          "shardgate_avg_count_2 FROM users GROUP BY name"},
+        // count(DISTINCT x): x grouped on the shards, counted by the combining query.
+        {"SELECT name, count(DISTINCT id) AS ids, sum(id) FROM users GROUP BY name ORDER BY ids", {{0, "ids", false, -1}},
+         {}, 0, false, "SELECT name, id AS ids, sum(id) FROM users GROUP BY name, id"},
         {"SELECT name, count(*) AS n FROM users GROUP BY name ORDER BY n DESC LIMIT 3 OFFSET 1",
          {{0, "n", true, -1}}, 3, 1, false, "SELECT name, count(*) AS n FROM users GROUP BY name"},
     };
