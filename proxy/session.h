@@ -113,7 +113,8 @@ private:
     // merge->shard_sql) combined into the client's answer by a query PostgreSQL runs on the
     // default shard: aggregates re-aggregated, or the shards' own rows ordered, made distinct
     // and cut to LIMIT/OFFSET.
-    awaitable<std::string> merge_rows(const router::Analysis& a, const std::string& reply);
+    // description_shard: the shard whose RowDescription the reply carries (its table OIDs).
+    awaitable<std::string> merge_rows(const router::Analysis& a, const std::string& reply, uint16_t description_shard);
     router::RouterContext merging_context() const;
     awaitable<void> flush_batch(bool sync);
     awaitable<void> fatal(std::string_view sqlstate, const std::string& message);

@@ -279,7 +279,8 @@ std::optional<std::string> binary_as_text(uint32_t oid, std::string_view v) {
 // Combines the shards' rows by a query PostgreSQL runs on the default shard (see
 // Analysis::MergePlan). `formats`: the result formats the client asked for (empty: text).
 awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const std::map<std::string, std::string>& settings,
-                                   const router::Analysis& a, const ShardRows& in, const std::vector<int16_t>& formats) {
+                                   const router::Analysis& a, const ShardRows& in, const std::vector<int16_t>& formats,
+                                   uint16_t description_shard) {
     using Merge = router::Analysis::Merge;
     const router::Analysis::MergePlan& plan = *a.merge;
     const auto& fields = in.desc.fields;
@@ -334,12 +335,48 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
             default: return orderable_type_name(fields[c].type_oid) != nullptr;
         }
     };
-    for (size_t c : sort_cols)
-        if (!sortable(c))
+    const auto default_shard = static_cast<uint16_t>(proxy.config().default_shard_index());
+    // One row of a query run on one shard (simple protocol), or nothing.
+    auto ask = [&](uint16_t shard, std::string sql) -> awaitable<std::vector<std::optional<std::string>>> {
+        std::vector<ShardQuery> q{{shard, std::move(sql)}};
+        const std::string reply = co_await run_fanout(proxy, user, q, settings);
+        ShardRows got;
+        if (!read_shard_rows(reply, got) || got.rows.size() != 1) co_return std::vector<std::optional<std::string>>{};
+        co_return got.rows.front();
+    };
+    // A text key that is a table column sorts by that column's collation: read it from the
+    // shard that described the rows, and sort by it on the default shard ("" when it is the
+    // database default and both databases sort alike). nullopt when it cannot be known.
+    std::vector<std::string> collate(ncols);
+    auto collation_of = [&](size_t c) -> awaitable<std::optional<std::string>> {
+        const auto& f = fields[c];
+        if (!groupable_type_name(f.type_oid) || f.table_oid == 0 || f.column_attr <= 0) co_return std::nullopt;
+        const std::string db_locale =
+            "SELECT datlocprovider::text || '/' || datcollate || '/' || datctype || '/' || coalesce(daticulocale, '') "
+            "FROM pg_database WHERE datname = current_database()";
+        auto col = co_await ask(description_shard,
+                                fmt::format("SELECT CASE WHEN c.oid = 100 THEN '' ELSE quote_ident(n.nspname) || '.' || "
+                                            "quote_ident(c.collname) END, ({}) FROM pg_attribute a JOIN pg_collation c "
+                                            "ON c.oid = a.attcollation JOIN pg_namespace n ON n.oid = c.collnamespace "
+                                            "WHERE a.attrelid = {} AND a.attnum = {}",
+                                            db_locale, f.table_oid, f.column_attr));
+        if (col.size() != 2 || !col[0] || !col[1]) co_return std::nullopt;
+        if (!col[0]->empty()) co_return " COLLATE " + *col[0];
+        if (description_shard == default_shard) co_return std::string();
+        auto here = co_await ask(default_shard, db_locale);
+        if (here.size() != 1 || !here[0] || *here[0] != *col[1]) co_return std::nullopt;
+        co_return std::string();
+    };
+    for (size_t c : sort_cols) {
+        if (sortable(c)) continue;
+        auto clause = co_await collation_of(c);
+        if (!clause)
             co_return refuse("the order of " +
                              (c < shown ? "column " + quote_sql_identifier(fields[c].name) : std::string("an ORDER BY expression")) +
                              " depends on a collation (or a type) the proxy cannot reproduce");
-    const auto default_shard = static_cast<uint16_t>(proxy.config().default_shard_index());
+        collate[c] = *clause;
+        if (collate[c].empty()) collate[c] = " COLLATE \"default\"";  // the database's own order
+    }
     auto column = [](size_t i) { return "c" + std::to_string(i + 1); };
     // One value as a typed literal of the combining query.
     auto literal = [&](size_t row, size_t c, const char* type) -> std::optional<std::string> {
@@ -480,8 +517,8 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
             }
             sql += " HAVING " + having;
         }
-        std::vector<std::string> positions;
-        for (size_t c : sort_cols) positions.push_back(std::to_string(c + 1));
+        std::vector<std::string> positions;  // (a collated key by its column: "1 COLLATE x" is no position)
+        for (size_t c : sort_cols) positions.push_back(collate[c].empty() ? std::to_string(c + 1) : column(c) + collate[c]);
         sql += order_by_clause(plan.order, positions) + limit_clause(plan);
         const std::string reply = co_await run_combining(sql, formats);
         ShardRows got;
@@ -517,7 +554,8 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         } else {
             for (size_t c : sort_cols)
                 if (!types[c]) {
-                    types[c] = orderable_type_name(fields[c].type_oid);
+                    types[c] = collate[c].empty() ? orderable_type_name(fields[c].type_oid)
+                                                  : groupable_type_name(fields[c].type_oid);
                     sent.push_back(c);
                 }
         }
@@ -541,7 +579,7 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
             for (size_t i = 0; i < sent.size(); ++i) sql += (i ? ", " : "") + column(sent[i]);
         }
         std::vector<std::string> keys;
-        for (size_t c : sort_cols) keys.push_back(column(c));
+        for (size_t c : sort_cols) keys.push_back(column(c) + collate[c]);
         sql += order_by_clause(plan.order, keys) + limit_clause(plan);
         const std::string reply = co_await run_combining(sql, {});
         ShardRows numbers;
@@ -582,10 +620,11 @@ void append_select_tag(std::string& out, size_t count) {
 
 }  // namespace
 
-awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std::string& reply) {
+awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std::string& reply,
+                                           uint16_t description_shard) {
     ShardRows in;
     if (!read_shard_rows(reply, in)) co_return reply;  // a shard's error (or no result): as it is
-    MergedRows m = co_await combine_rows(proxy_, *user_, settings_, a, in, {});
+    MergedRows m = co_await combine_rows(proxy_, *user_, settings_, a, in, {}, description_shard);
     std::string out = in.notices;
     if (!m.error.empty()) {
         out += m.error;
@@ -1084,7 +1123,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
     if (failed || !read_shard_rows(rows_part, in)) {
         out = reply;  // a shard's error (with its ReadyForQuery), as it is
     } else {
-        MergedRows m = co_await combine_rows(proxy_, *user_, settings_, a, in, bind.result_formats);
+        MergedRows m = co_await combine_rows(proxy_, *user_, settings_, a, in, bind.result_formats, shards.front());
         for (size_t p2 = 0; p2 + 5 <= reply.size();) {
             size_t total = frame_length(reply, p2) + 1;
             if (reply[p2] == 'N') out.append(reply, p2, total);
@@ -1665,7 +1704,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     bool replicated = a.placement == router::Placement::Reference;
     std::string reply = co_await run_fanout(proxy_, *user_, queries, settings_, replicated);
     stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(queries.size()), reply);
-    if (a.merge && queries.size() > 1) reply = co_await merge_rows(a, reply);
+    if (a.merge && queries.size() > 1) reply = co_await merge_rows(a, reply, queries.front().shard);
     forget_touched_buckets();
     note_set_statement(sql);
     if (state_ == SessionState::Busy) transition(SessionState::Ready);

@@ -102,6 +102,7 @@ SELECT user_id, count(*) AS orders, avg(amount) AS mean FROM orders GROUP BY use
 SELECT id, name FROM users ORDER BY id DESC LIMIT 3 OFFSET 1;
 SELECT DISTINCT country FROM users;
 SELECT name FROM users ORDER BY name LIMIT 3;
+SELECT name FROM users ORDER BY lower(name) LIMIT 3;
 SQL
 
 say "shardgate route explains a decision without running it"

@@ -49,6 +49,7 @@ TABLES = [
     {"name": "d_items", "shard_key": "id", "key_type": "bigint"},
     {"name": "d_docs", "shard_key": "slug", "key_type": "text"},
     {"name": "d_ref", "kind": "reference"},
+    {"name": "coll_words", "shard_key": "id", "key_type": "bigint"},
 ]
 
 SCHEMA = """
@@ -63,9 +64,10 @@ CREATE TABLE d_items (id bigint PRIMARY KEY, name text, qty int NOT NULL DEFAULT
 CREATE TABLE d_docs (slug text PRIMARY KEY, body text);
 CREATE TABLE d_ref (code text PRIMARY KEY, name text);
 CREATE TABLE d_misc (id int, body text);
+CREATE TABLE coll_words (id bigint PRIMARY KEY, word text COLLATE "en-x-icu", plain text);
 """
 
-MAIN_TABLES = "items, docs, things, orders, countries, notes"
+MAIN_TABLES = "items, docs, things, orders, countries, notes, coll_words"
 
 # Golden vectors: (key type, value, XXH3-64 of the canonical bytes, bucket (12 bits), shard
 # of the default 4-shard map). The same vectors pin the C++ hash in tests/unit/router.
@@ -586,9 +588,9 @@ class ReadWriteTest(RoutingCase):
             ("SELECT id, row_number() OVER (ORDER BY id) FROM items", r"window|row_number"),
             ("SELECT id FROM items ORDER BY lower(name)", r"order by.*collation"),
             ("SELECT DISTINCT id FROM items ORDER BY qty", r"distinct"),
-            # Text order depends on the column's collation, which the proxy cannot see.
-            ("SELECT name FROM items ORDER BY name", r"order by.*collation"),
-            ("SELECT * FROM items ORDER BY name LIMIT 3", r"order by.*collation"),
+            # A text expression's collation is not a column's: the proxy cannot know it.
+            ("SELECT id FROM items ORDER BY name || ''", r"order by.*collation"),
+            ("SELECT name FROM items ORDER BY name COLLATE \"C\"", r"order by.*collation"),
             ("SELECT DISTINCT ON (qty) qty, id FROM items", r"distinct"),
             ("SELECT id FROM items ORDER BY id FOR UPDATE", r"order by"),
         ]
@@ -687,6 +689,30 @@ class ReadWriteTest(RoutingCase):
             cur.execute("SELECT id, name FROM items ORDER BY id LIMIT 1")
             self.assertEqual([d.type_code for d in cur.description], [20, 25])
             self.assertEqual(cur.statusmessage, "SELECT 1")
+
+    def test_text_order_follows_the_column_collation(self):
+        words = ["b", "B", "a", "A", "é", "E", "e", "Z", "z", "ä", "10", "9", "", "b"]
+        values = ", ".join(f"({i + 1}, '{w}', '{w}')" for i, w in enumerate(words))
+        self.q(f"INSERT INTO coll_words (id, word, plain) VALUES {values}")
+        shard_rows(plain, "TRUNCATE coll_words")
+        shard_rows(plain, f"INSERT INTO coll_words (id, word, plain) VALUES {values}")
+        # word is COLLATE "en-x-icu" (a before A before b), plain has the database's (C.UTF-8).
+        for sql in ["SELECT word FROM coll_words ORDER BY word, id",
+                    "SELECT plain, id FROM coll_words ORDER BY plain DESC, id LIMIT 5",
+                    "SELECT id FROM coll_words ORDER BY word DESC, id LIMIT 4 OFFSET 2",
+                    "SELECT * FROM coll_words ORDER BY word, id DESC",
+                    "SELECT word, count(*) FROM coll_words GROUP BY word ORDER BY word",
+                    "SELECT DISTINCT plain FROM coll_words ORDER BY plain"]:
+            with self.subTest(sql=sql):
+                self.assertEqual(self.q(sql), shard_rows(plain, sql))
+        # The two orders differ, so the comparison above can tell them apart.
+        self.assertNotEqual(self.q("SELECT word FROM coll_words ORDER BY word, id"),
+                            self.q("SELECT plain FROM coll_words ORDER BY plain, id"))
+        # And through the extended protocol.
+        c = self.wire()
+        r = c.execute("SELECT word FROM coll_words WHERE id > $1 ORDER BY word DESC, id", ["0"])
+        self.assertEqual([w for (w,) in r.rows],
+                         [w for (w,) in shard_rows(plain, "SELECT word FROM coll_words ORDER BY word DESC, id")])
 
     def test_extended_protocol_merges(self):
         rows = [(k, f"n{k}", k % 5) for k in self.keys]
