@@ -307,8 +307,8 @@ awaitable<bool> Session::hold_for_paused_buckets(const router::Analysis& a, cons
     // Only sharded rows move, so unsharded tables are never paused. A reference-table write
     // counts as touching every bucket: the switch that gives a new shard its first buckets
     // must hold it, so that the shard has every earlier reference change (from the
-    // rebalancer's stream) before the proxy starts writing to it directly.
-    if (touch_buckets_unless_paused(a, r)) co_return false;  // nothing paused: no waiting
+    // rebalancer's stream) before the proxy starts writing to it directly. Callers try
+    // touch_buckets_unless_paused first: here some bucket is paused.
     const bool reference_write = a.placement == router::Placement::Reference && a.is_write;
     bool all = r.keys.empty() || reference_write;
     bool waited = false;

@@ -137,8 +137,9 @@ private:
     // changed meanwhile, so the caller must route again (a held statement must never run on
     // the old owner of a bucket that moved).
     awaitable<bool> hold_for_paused_buckets(const router::Analysis& a, const router::Route& r);
-    // Its common case, without suspending: when no bucket the statement touches can be paused,
-    // notes the buckets and returns true; false when hold_for_paused_buckets must decide.
+    // Its common case, without suspending (callers try it first): when no bucket the statement
+    // touches can be paused, notes the buckets and returns true; false when
+    // hold_for_paused_buckets must decide.
     bool touch_buckets_unless_paused(const router::Analysis& a, const router::Route& r);
     // attach_server's common case, without suspending: an idle pooled connection to `shard`
     // (or the one attached already); false when attach_server must decide.
@@ -189,6 +190,9 @@ private:
     // Appends the translated frames of `frames` for server `s`.
     void translate_frames(std::string& out, ServerConn& s, std::string_view frames);
     std::shared_ptr<const router::Analysis> statement_analysis(std::string_view name) const;
+    // The Parse of a statement the client defined ("" the unnamed one); views into the proxy's
+    // copy of its frame. False when there is none.
+    bool statement_parse(std::string_view name, wire::Parse& out) const;
     std::shared_ptr<const router::Analysis> analysis_of(std::string_view sql);
     // Records a client's Parse (named: under a proxy-chosen server name; unnamed: as the
     // client's current unnamed statement) and returns it.

@@ -114,11 +114,6 @@ const char* groupable_type_name(uint32_t oid) {
     }
 }
 
-
-}  // namespace
-
-namespace {
-
 // Types whose order does not depend on a collation: ORDER BY keys the combining query can sort.
 const char* orderable_type_name(uint32_t oid) {
     switch (oid) {
@@ -182,7 +177,6 @@ std::string limit_clause(const router::Analysis::MergePlan& plan) {
     if (plan.offset) sql += " OFFSET " + std::to_string(plan.offset);
     return sql;
 }
-
 
 // The combined answer: the client's RowDescription and DataRows, or an ErrorResponse frame
 // (the merge was refused, or the combining query failed).
@@ -678,6 +672,16 @@ std::shared_ptr<const router::Analysis> Session::statement_analysis(std::string_
     return it == statements_.end() ? nullptr : it->second.analysis;
 }
 
+bool Session::statement_parse(std::string_view name, wire::Parse& out) const {
+    const std::string* frame = &unnamed_parse_;
+    if (!name.empty()) {
+        auto it = statements_.find(std::string(name));
+        if (it == statements_.end()) return false;
+        frame = &it->second.parse_frame;
+    }
+    return frame->size() >= 5 && wire::decode(bytes_of(frame_body(*frame)), out).ok();
+}
+
 std::string Session::settings_sync_query(ServerConn& s) {
     return settings_sync_statements(s.applied_settings(), settings_);
 }
@@ -950,11 +954,8 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
         register_parse(frame, p);
     }
     // The statement's text and types: from its Parse frame (this batch's or an earlier one).
-    std::string parse_frame = bind_stmt_name.empty() ? unnamed_parse_ : std::string();
-    if (!bind_stmt_name.empty())
-        if (auto it = statements_.find(bind_stmt_name); it != statements_.end()) parse_frame = it->second.parse_frame;
     wire::Parse orig;
-    if (parse_frame.size() < 5 || !wire::decode(bytes_of(frame_body(parse_frame)), orig).ok()) {
+    if (!statement_parse(bind_stmt_name, orig)) {
         co_await error_and_ready("08P01", "the INSERT to split has no Parse the proxy knows of");
         co_return;
     }
@@ -1046,11 +1047,8 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
         co_await error_and_ready("08P01", "invalid Bind message");
         co_return;
     }
-    std::string parse_frame = bind.statement.empty() ? unnamed_parse_ : std::string();
-    if (!bind.statement.empty())
-        if (auto it = statements_.find(std::string(bind.statement)); it != statements_.end()) parse_frame = it->second.parse_frame;
     wire::Parse orig;
-    if (parse_frame.size() < 5 || !wire::decode(bytes_of(frame_body(parse_frame)), orig).ok()) {
+    if (!statement_parse(bind.statement, orig)) {
         co_await error_and_ready("26000", "the statement to combine across shards has no Parse the proxy knows of");
         co_return;
     }
@@ -1108,6 +1106,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
         pos += total;
         switch (frame[0]) {
             case 'E': failed = true; break;
+            case 'N': notices.append(frame); break;
             case 't': param_description.assign(frame); break;
             case 'n': if (!seen_bind) statement_description.assign(frame); break;
             case '2': seen_bind = true; break;
@@ -1124,32 +1123,21 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
         out = reply;  // a shard's error (with its ReadyForQuery), as it is
     } else {
         MergedRows m = co_await combine_rows(proxy_, *user_, settings_, a, in, bind.result_formats, shards.front());
-        for (size_t p2 = 0; p2 + 5 <= reply.size();) {
-            size_t total = frame_length(reply, p2) + 1;
-            if (reply[p2] == 'N') out.append(reply, p2, total);
-            p2 += total;
-        }
+        out = std::move(notices);
         if (!m.error.empty()) {
             out += m.error;
         } else {
             // The client's statement description shows its own columns only: for aggregates,
             // those of the combined answer (an average is numeric where the shards' sums were
             // not), as a statement's description has them (text format).
-            if (!plan.aggregates.empty() && statement_description.size() > 5 && statement_description[0] == 'T' &&
-                m.row_description.size() > 5) {
+            if (statement_description.size() > 5 && statement_description[0] == 'T' &&
+                (!plan.aggregates.empty() || plan.hidden)) {
+                const std::string& from = plan.aggregates.empty() ? statement_description : m.row_description;
                 wire::RowDescription d;
-                if (wire::decode(wire::as_bytes(std::string_view(m.row_description).substr(5)), d).ok()) {
+                if (from.size() > 5 && wire::decode(wire::as_bytes(std::string_view(from).substr(5)), d).ok() &&
+                    d.fields.size() >= (plan.aggregates.empty() ? plan.hidden : 0)) {
+                    if (plan.aggregates.empty()) d.fields.resize(d.fields.size() - plan.hidden);
                     for (auto& f : d.fields) f.format = 0;
-                    std::string t;
-                    wire::MessageWriter tw(t);
-                    wire::encode(d, tw);
-                    statement_description = std::move(t);
-                }
-            } else if (plan.hidden && statement_description.size() > 5 && statement_description[0] == 'T') {
-                wire::RowDescription d;
-                if (wire::decode(wire::as_bytes(std::string_view(statement_description).substr(5)), d).ok() &&
-                    d.fields.size() >= plan.hidden) {
-                    d.fields.resize(d.fields.size() - plan.hidden);
                     std::string t;
                     wire::MessageWriter tw(t);
                     wire::encode(d, tw);

@@ -160,6 +160,83 @@ bool plain_distinct(const PgQuery__SelectStmt& s) {
            (!s.distinct_clause[0] || s.distinct_clause[0]->node_case == PG_QUERY__NODE__NODE__NOT_SET);
 }
 
+// The nodes a rewrite of the client's statement adds, owned here (deques keep their
+// addresses); everything they do not replace still points into the client's tree.
+class NodeFactory {
+public:
+    // A one-element list holding a String node.
+    PgQuery__Node** name_list(std::string text) {
+        PgQuery__String& str = strings_.emplace_back();
+        str = PG_QUERY__STRING__INIT;
+        str.sval = names_.emplace_back(std::move(text)).data();
+        PgQuery__Node& n = node(PG_QUERY__NODE__NODE_STRING);
+        n.string = &str;
+        auto& list = lists_.emplace_back();
+        list[0] = &n;
+        return list.data();
+    }
+    // `name` AS the value: a target list entry.
+    PgQuery__Node* target(std::string name, PgQuery__Node* val) {
+        PgQuery__ResTarget& t = targets_.emplace_back();
+        t = PG_QUERY__RES_TARGET__INIT;
+        t.name = names_.emplace_back(std::move(name)).data();
+        t.val = val;
+        PgQuery__Node& n = node(PG_QUERY__NODE__NODE_RES_TARGET);
+        n.res_target = &t;
+        return &n;
+    }
+    PgQuery__Node* call(PgQuery__FuncCall* f) {
+        PgQuery__Node& n = node(PG_QUERY__NODE__NODE_FUNC_CALL);
+        n.func_call = f;
+        return &n;
+    }
+    // The same call (arguments and all) of another function.
+    PgQuery__Node* call_renamed(const PgQuery__FuncCall& like, const char* function) {
+        PgQuery__FuncCall& f = calls_.emplace_back(like);
+        f.n_funcname = 1;
+        f.funcname = name_list(function);
+        return call(&f);
+    }
+    // Turns `n` into a reference to the column `name`.
+    void make_column_ref(PgQuery__Node& n, std::string name) {
+        PgQuery__ColumnRef& ref = refs_.emplace_back();
+        ref = PG_QUERY__COLUMN_REF__INIT;
+        ref.n_fields = 1;
+        ref.fields = name_list(std::move(name));
+        n.node_case = PG_QUERY__NODE__NODE_COLUMN_REF;
+        n.column_ref = &ref;
+    }
+    PgQuery__Node* integer(int32_t v) {
+        PgQuery__Integer& i = integers_.emplace_back();
+        i = PG_QUERY__INTEGER__INIT;
+        i.ival = v;
+        PgQuery__AConst& c = consts_.emplace_back();
+        c = PG_QUERY__A__CONST__INIT;
+        c.val_case = PG_QUERY__A__CONST__VAL_IVAL;
+        c.ival = &i;
+        PgQuery__Node& n = node(PG_QUERY__NODE__NODE_A_CONST);
+        n.a_const = &c;
+        return &n;
+    }
+
+private:
+    PgQuery__Node& node(PgQuery__Node__NodeCase kind) {
+        PgQuery__Node& n = nodes_.emplace_back();
+        n = PG_QUERY__NODE__INIT;
+        n.node_case = kind;
+        return n;
+    }
+    std::deque<std::string> names_;
+    std::deque<PgQuery__String> strings_;
+    std::deque<PgQuery__Node> nodes_;
+    std::deque<std::array<PgQuery__Node*, 1>> lists_;
+    std::deque<PgQuery__ResTarget> targets_;
+    std::deque<PgQuery__FuncCall> calls_;
+    std::deque<PgQuery__ColumnRef> refs_;
+    std::deque<PgQuery__Integer> integers_;
+    std::deque<PgQuery__AConst> consts_;
+};
+
 }  // namespace
 
 std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
@@ -251,13 +328,9 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
     // HAVING: applied by the combining query to the combined groups. Its aggregates and
     // GROUP BY columns become placeholders for the combined values: the client's own columns
     // when it selects the same expression, else extra aggregates the shards compute.
+    NodeFactory make;
     std::shared_ptr<PgQuery__Node> having_copy;  // owns the calls in having_extras
     std::vector<PgQuery__FuncCall*> having_extras;
-    std::deque<std::string> names;
-    std::deque<PgQuery__String> strings;
-    std::deque<PgQuery__Node> string_nodes, extra_call_nodes;
-    std::deque<std::array<PgQuery__Node*, 1>> fields;
-    std::deque<PgQuery__ColumnRef> refs;
     if (s.having_clause) {
         having_copy = copy_node(*s.having_clause);
         if (!having_copy) return std::nullopt;
@@ -269,22 +342,7 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
         }
         const size_t avgs = std::count(plan.aggregates.begin(), plan.aggregates.end(), Analysis::Merge::Avg);
         auto placeholder = [&](PgQuery__Node& n, size_t column) {
-            names.push_back(std::string(Analysis::kHavingPlaceholder) + std::to_string(column));
-            PgQuery__String& str = strings.emplace_back();
-            str = PG_QUERY__STRING__INIT;
-            str.sval = names.back().data();
-            PgQuery__Node& sn = string_nodes.emplace_back();
-            sn = PG_QUERY__NODE__INIT;
-            sn.node_case = PG_QUERY__NODE__NODE_STRING;
-            sn.string = &str;
-            auto& f = fields.emplace_back();
-            f[0] = &sn;
-            PgQuery__ColumnRef& ref = refs.emplace_back();
-            ref = PG_QUERY__COLUMN_REF__INIT;
-            ref.n_fields = 1;
-            ref.fields = f.data();
-            n.node_case = PG_QUERY__NODE__NODE_COLUMN_REF;
-            n.column_ref = &ref;
+            make.make_column_ref(n, std::string(Analysis::kHavingPlaceholder) + std::to_string(column));
         };
         bool ok = true;
         rewrite_nodes(&having_copy->base, [&](PgQuery__Node& n) {
@@ -351,9 +409,6 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
     // which each shard cannot apply on its own.
     PgQuery__SelectStmt shard = s;
     bool rewrite = false;
-    PgQuery__Integer count_int = PG_QUERY__INTEGER__INIT;
-    PgQuery__AConst count_const = PG_QUERY__A__CONST__INIT;
-    PgQuery__Node count_node = PG_QUERY__NODE__INIT;
     if (aggregating) {
         if (s.having_clause) {
             shard.having_clause = nullptr;
@@ -371,158 +426,50 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
         if (plan.limit) {
             int64_t covering = *plan.limit + plan.offset;
             if (covering > INT32_MAX) return std::nullopt;
-            count_int.ival = int32_t(covering);
-            count_const.val_case = PG_QUERY__A__CONST__VAL_IVAL;
-            count_const.ival = &count_int;
-            count_node.node_case = PG_QUERY__NODE__NODE_A_CONST;
-            count_node.a_const = &count_const;
-            shard.limit_count = &count_node;
+            shard.limit_count = make.integer(int32_t(covering));
             shard.limit_option = PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_COUNT;
         } else {
             shard.limit_count = nullptr;
         }
         rewrite = true;
     }
-    // Hidden sort columns: the ORDER BY expressions again, selected after the client's columns.
-    std::vector<PgQuery__Node*> targets;
-    std::vector<PgQuery__Node> avg_wrappers;
-    std::vector<PgQuery__ResTarget> extra(hidden_exprs.size());
-    std::vector<PgQuery__Node> extra_nodes(hidden_exprs.size());
-    std::vector<std::string> extra_names(hidden_exprs.size());
-    if (!hidden_exprs.empty()) {
-        targets.assign(s.target_list, s.target_list + s.n_target_list);
-        for (size_t i = 0; i < hidden_exprs.size(); ++i) {
-            extra[i] = PG_QUERY__RES_TARGET__INIT;
-            extra_names[i] = "shardgate_sort_" + std::to_string(i + 1);
-            extra[i].name = extra_names[i].data();
-            extra[i].val = hidden_exprs[i];
-            extra_nodes[i] = PG_QUERY__NODE__INIT;
-            extra_nodes[i].node_case = PG_QUERY__NODE__NODE_RES_TARGET;
-            extra_nodes[i].res_target = &extra[i];
-            targets.push_back(&extra_nodes[i]);
-        }
-        shard.target_list = targets.data();
-        shard.n_target_list = targets.size();
-        rewrite = true;
-    }
-    // avg(x): sum(x) in its place, named as the client's column, and count(x) at the end.
-    std::vector<PgQuery__FuncCall> avg_calls;
-    std::vector<PgQuery__ResTarget> avg_targets;
-    std::vector<PgQuery__Node> avg_nodes;
-    std::vector<std::string> avg_names;
-    size_t avgs = std::count(plan.aggregates.begin(), plan.aggregates.end(), Analysis::Merge::Avg);
-    PgQuery__String sum_name = PG_QUERY__STRING__INIT, count_name = PG_QUERY__STRING__INIT;
-    PgQuery__Node sum_name_node = PG_QUERY__NODE__INIT, count_name_node = PG_QUERY__NODE__INIT;
-    PgQuery__Node* sum_funcname[1] = {&sum_name_node};
-    PgQuery__Node* count_funcname[1] = {&count_name_node};
-    if (avgs) {
-        sum_name.sval = const_cast<char*>("sum");
-        count_name.sval = const_cast<char*>("count");
-        sum_name_node.node_case = count_name_node.node_case = PG_QUERY__NODE__NODE_STRING;
-        sum_name_node.string = &sum_name;
-        count_name_node.string = &count_name;
-        avg_calls.resize(2 * avgs);
-        avg_targets.resize(2 * avgs);
-        avg_nodes.resize(2 * avgs);
-        avg_names.resize(2 * avgs);
-        targets.assign(s.target_list, s.target_list + s.n_target_list);
-        size_t k = 0;
-        for (size_t i = 0; i < s.n_target_list; ++i) {
-            if (plan.aggregates[i] != Analysis::Merge::Avg) continue;
-            const PgQuery__ResTarget& t = *s.target_list[i]->res_target;
-            for (int part = 0; part < 2; ++part) {
-                const size_t j = 2 * k + size_t(part);
-                avg_calls[j] = *t.val->func_call;
-                avg_calls[j].n_funcname = 1;
-                avg_calls[j].funcname = part == 0 ? sum_funcname : count_funcname;
-                avg_targets[j] = PG_QUERY__RES_TARGET__INIT;
-                avg_names[j] = part == 0 ? (t.name && *t.name ? std::string(t.name) : std::string("avg"))
-                                         : "shardgate_avg_count_" + std::to_string(k + 1);
-                avg_targets[j].name = avg_names[j].data();
-                avg_nodes[j] = PG_QUERY__NODE__INIT;
-                avg_nodes[j].node_case = PG_QUERY__NODE__NODE_FUNC_CALL;
-                avg_nodes[j].func_call = &avg_calls[j];
-                // The ResTarget's value is a Node wrapping the call.
-                avg_targets[j].val = &avg_nodes[j];
-            }
-            ++k;
-        }
-        // Targets are Nodes wrapping ResTargets.
-        avg_wrappers.resize(2 * avgs);
-        k = 0;
-        for (size_t i = 0; i < s.n_target_list; ++i) {
-            if (plan.aggregates[i] != Analysis::Merge::Avg) continue;
-            for (int part = 0; part < 2; ++part) {
-                const size_t j = 2 * k + size_t(part);
-                avg_wrappers[j] = PG_QUERY__NODE__INIT;
-                avg_wrappers[j].node_case = PG_QUERY__NODE__NODE_RES_TARGET;
-                avg_wrappers[j].res_target = &avg_targets[j];
-            }
-            targets[i] = &avg_wrappers[2 * k];
-            targets.push_back(&avg_wrappers[2 * k + 1]);
-            ++k;
-        }
-        plan.hidden = uint32_t(avgs);
-        shard.target_list = targets.data();
-        shard.n_target_list = targets.size();
-        rewrite = true;
-    }
-    // count(DISTINCT x): x in its place, and in the GROUP BY, so that each shard returns each
-    // of its distinct values (per group); the combining query counts them.
-    const size_t distincts =
-        std::count(plan.aggregates.begin(), plan.aggregates.end(), Analysis::Merge::CountDistinct);
-    std::vector<PgQuery__ResTarget> distinct_targets(distincts);
-    std::vector<PgQuery__Node> distinct_wrappers(distincts);
-    std::vector<std::string> distinct_names(distincts);
-    std::vector<PgQuery__Node*> groups;
-    if (distincts) {
-        if (targets.empty()) targets.assign(s.target_list, s.target_list + s.n_target_list);
-        groups.assign(s.group_clause, s.group_clause + s.n_group_clause);
-        for (size_t i = 0, k = 0; i < s.n_target_list; ++i) {
-            if (plan.aggregates[i] != Analysis::Merge::CountDistinct) continue;
-            const PgQuery__ResTarget& t = *s.target_list[i]->res_target;
+    // The target list: the client's columns (some replaced), then the extra columns. Plain rows:
+    // the ORDER BY expressions that are not output columns. Aggregates: avg(x) becomes sum(x)
+    // with count(x) at the end; count(DISTINCT x) becomes x, grouped by as well; then HAVING's
+    // own aggregates.
+    std::vector<PgQuery__Node*> targets(s.target_list, s.target_list + s.n_target_list);
+    std::vector<PgQuery__Node*> groups(s.group_clause, s.group_clause + s.n_group_clause);
+    bool targets_changed = false;
+    for (size_t i = 0; i < hidden_exprs.size(); ++i)
+        targets.push_back(make.target("shardgate_sort_" + std::to_string(i + 1), hidden_exprs[i]));
+    std::vector<PgQuery__Node*> avg_counts;
+    for (size_t i = 0; i < plan.aggregates.size(); ++i) {
+        const PgQuery__ResTarget& t = *s.target_list[i]->res_target;
+        auto name_or = [&](const char* fallback) { return t.name && *t.name ? std::string(t.name) : std::string(fallback); };
+        if (plan.aggregates[i] == Analysis::Merge::Avg) {
+            targets[i] = make.target(name_or("avg"), make.call_renamed(*t.val->func_call, "sum"));
+            avg_counts.push_back(make.target("shardgate_avg_count_" + std::to_string(avg_counts.size() + 1),
+                                             make.call_renamed(*t.val->func_call, "count")));
+            targets_changed = true;
+        } else if (plan.aggregates[i] == Analysis::Merge::CountDistinct) {
             PgQuery__Node* arg = t.val->func_call->args[0];
-            distinct_targets[k] = PG_QUERY__RES_TARGET__INIT;
-            distinct_names[k] = t.name && *t.name ? std::string(t.name) : std::string("count");
-            distinct_targets[k].name = distinct_names[k].data();
-            distinct_targets[k].val = arg;
-            distinct_wrappers[k] = PG_QUERY__NODE__INIT;
-            distinct_wrappers[k].node_case = PG_QUERY__NODE__NODE_RES_TARGET;
-            distinct_wrappers[k].res_target = &distinct_targets[k];
-            targets[i] = &distinct_wrappers[k];
+            targets[i] = make.target(name_or("count"), arg);
             groups.push_back(arg);
-            ++k;
+            targets_changed = true;
         }
+    }
+    targets.insert(targets.end(), avg_counts.begin(), avg_counts.end());
+    for (size_t k = 0; k < having_extras.size(); ++k)
+        targets.push_back(make.target("shardgate_having_" + std::to_string(k + 1), make.call(having_extras[k])));
+    plan.hidden += uint32_t(avg_counts.size() + having_extras.size());
+    if (targets_changed || targets.size() != s.n_target_list) {
         shard.target_list = targets.data();
         shard.n_target_list = targets.size();
+        rewrite = true;
+    }
+    if (groups.size() != s.n_group_clause) {
         shard.group_clause = groups.data();
         shard.n_group_clause = groups.size();
-        rewrite = true;
-    }
-    // HAVING's own aggregates, after avg's counts.
-    std::vector<PgQuery__ResTarget> having_targets(having_extras.size());
-    std::vector<PgQuery__Node> having_wrappers(having_extras.size());
-    std::vector<std::string> having_names(having_extras.size());
-    if (!having_extras.empty()) {
-        if (targets.empty()) targets.assign(s.target_list, s.target_list + s.n_target_list);
-        for (size_t k = 0; k < having_extras.size(); ++k) {
-            PgQuery__Node& call = extra_call_nodes.emplace_back();
-            call = PG_QUERY__NODE__INIT;
-            call.node_case = PG_QUERY__NODE__NODE_FUNC_CALL;
-            call.func_call = having_extras[k];
-            having_targets[k] = PG_QUERY__RES_TARGET__INIT;
-            having_names[k] = "shardgate_having_" + std::to_string(k + 1);
-            having_targets[k].name = having_names[k].data();
-            having_targets[k].val = &call;
-            having_wrappers[k] = PG_QUERY__NODE__INIT;
-            having_wrappers[k].node_case = PG_QUERY__NODE__NODE_RES_TARGET;
-            having_wrappers[k].res_target = &having_targets[k];
-            targets.push_back(&having_wrappers[k]);
-        }
-        plan.hidden += uint32_t(having_extras.size());
-        shard.target_list = targets.data();
-        shard.n_target_list = targets.size();
-        rewrite = true;
     }
     if (rewrite) {
         auto sql = deparse_select(shard);
