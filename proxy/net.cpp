@@ -2,7 +2,72 @@
 
 #include "proxy/readiness.h"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <vector>
+
 namespace sg::net {
+
+std::size_t send_now(int fd, const asio::const_buffer* bufs, std::size_t count, error_code& ec) {
+    ec = {};
+    constexpr std::size_t kIov = 64;
+    std::size_t total = 0;
+    std::size_t i = 0, off = 0;  // the next byte to send: bufs[i], offset off
+    while (i < count) {
+        iovec iov[kIov];
+        std::size_t k = 0, want = 0;
+        for (std::size_t j = i; j < count && k < kIov; ++j) {
+            std::size_t skip = j == i ? off : 0;
+            if (bufs[j].size() == skip) continue;
+            iov[k].iov_base = const_cast<char*>(static_cast<const char*>(bufs[j].data())) + skip;
+            iov[k].iov_len = bufs[j].size() - skip;
+            want += iov[k].iov_len;
+            ++k;
+        }
+        if (k == 0) break;
+        ssize_t n;
+        if (k == 1) {
+            n = ::send(fd, iov[0].iov_base, iov[0].iov_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        } else {
+            msghdr m{};
+            m.msg_iov = iov;
+            m.msg_iovlen = k;
+            n = ::sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) ec = error_code(errno, boost::system::system_category());
+            break;
+        }
+        total += std::size_t(n);
+        // Advance (i, off) past the n bytes just written.
+        std::size_t left = std::size_t(n);
+        while (i < count && left >= bufs[i].size() - off) {
+            left -= bufs[i].size() - off;
+            off = 0;
+            ++i;
+        }
+        off += left;
+        if (std::size_t(n) < want) break;  // the socket's buffer is full: the rest waits
+    }
+    return total;
+}
+
+awaitable<std::size_t> write_rest(tcp::socket& sock, const asio::const_buffer* bufs, std::size_t count,
+                                  std::size_t done, error_code& ec) {
+    std::vector<asio::const_buffer> rest;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (done >= bufs[i].size()) {
+            done -= bufs[i].size();
+            continue;
+        }
+        rest.push_back(bufs[i] + done);
+        done = 0;
+    }
+    co_return co_await asio::async_write(sock, rest, ec_token(ec));
+}
 
 ClientStream::~ClientStream() { unregister(); }
 

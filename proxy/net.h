@@ -28,6 +28,30 @@ inline auto ec_token(error_code& ec) { return asio::redirect_error(asio::use_awa
 
 using Clock = std::chrono::steady_clock;
 
+// Writes as much of `bufs` as the socket takes now, without waiting: the bytes written (all of
+// them, almost always, on a proxy's small messages). `ec` is set on an error other than "would
+// block". Callers write the rest with write_rest(), which waits for the socket.
+std::size_t send_now(int fd, const asio::const_buffer* bufs, std::size_t count, error_code& ec);
+
+// Writes what send_now() left of `bufs` (skipping `done` bytes), waiting for the socket: the slow
+// path of a write, taken only when the peer reads slower than the proxy writes.
+awaitable<std::size_t> write_rest(tcp::socket& sock, const asio::const_buffer* bufs, std::size_t count,
+                                  std::size_t done, error_code& ec);
+
+// Writes all of `bufs` on a plain TCP socket, suspending only when the socket cannot take it
+// at once (Asio's async_write always completes through the scheduler, even when its first
+// send wrote everything: a coroutine round trip per message).
+inline awaitable<std::size_t> write_plain(tcp::socket& sock, const asio::const_buffer* bufs, std::size_t count,
+                                          error_code& ec) {
+    ec = {};
+    std::size_t n = send_now(sock.native_handle(), bufs, count, ec);
+    if (ec) co_return n;
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < count; ++i) total += bufs[i].size();
+    if (n == total) co_return n;
+    co_return n + co_await write_rest(sock, bufs, count, n, ec);
+}
+
 // A one-shot wake-up that coroutines on the same strand can wait for (a timer that is
 // cancelled to notify). Asio 1.74 has no channels, and this is all the sessions need.
 class Event {
@@ -79,7 +103,7 @@ public:
 
     awaitable<void> write_all(asio::const_buffer b, error_code& ec) {
         if (tls_) co_await asio::async_write(*tls_, b, ec_token(ec));
-        else co_await asio::async_write(sock_, b, ec_token(ec));
+        else co_await write_plain(sock_, &b, 1, ec);
     }
 
     // Wakes a pending read with operation_aborted and closes the socket.

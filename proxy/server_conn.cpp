@@ -67,7 +67,8 @@ awaitable<std::string> ServerConn::connect() {
 awaitable<error_code> ServerConn::write(std::string_view bytes) {
     error_code ec;
     touch();
-    co_await asio::async_write(sock_, asio::buffer(bytes.data(), bytes.size()), net::ec_token(ec));
+    asio::const_buffer b(bytes.data(), bytes.size());
+    co_await net::write_plain(sock_, &b, 1, ec);
     if (ec) fail("write to shard failed: " + ec.message());
     co_return ec;
 }

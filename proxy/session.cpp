@@ -129,7 +129,7 @@ awaitable<void> Session::relay(ServerConn& s, const std::vector<asio::const_buff
             n += b.size();
         }
     } else {
-        n = co_await asio::async_write(stream_.socket(), frames, net::ec_token(ec));
+        n = co_await net::write_plain(stream_.socket(), frames.data(), frames.size(), ec);
     }
     proxy_.counters().bytes_out += n;
     relayed_bytes_ += n;

@@ -11,10 +11,15 @@ To separate the two, the same script also runs without the proxy ("direct"): one
 split between them) against `direct_accounts`, an unsharded copy of all rows on every shard, so
 each lookup finds its row as it does through the proxy. The routing overhead is then
 (4-shard / 1-shard through shardgate) / (4-shard / 1-shard direct).
+
+Each run through shardgate also reports CPU time per transaction, user + system, of the
+cluster's PostgreSQL processes (postmasters and their backends), of shardgate and of pgbench:
+it shows where a lower 4-shard figure comes from.
 """
 import argparse
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -34,6 +39,32 @@ def load(env, rows):
     subprocess.run(["psql", "-qX", "-v", "ON_ERROR_STOP=1", "-c",
                     "COPY pgbench_accounts (aid, bid, abalance, filler) FROM STDIN"],
                    env=env, input=data, text=True, check=True)
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pids):
+    """CPU seconds (user + system) of `pids` and of their live child processes."""
+    parents = set(pids)
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # fields[1] is the parent pid; [11] and [12] are utime and stime in clock ticks.
+        if int(entry) in parents or int(fields[1]) in parents:
+            total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
+def children_cpu():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def pgbench(env, script, mode, clients, seconds):
@@ -120,9 +151,18 @@ def main():
             for rnd in range(args.rounds):
                 for mode in args.modes.split(","):
                     for name, env in targets.items():
+                        shard_pids = [s.pid for s in clusters[name].shards]
+                        sg_pid = procs[list(targets).index(name)].pid
+                        pg0, sg0, bench0 = proc_cpu(shard_pids), proc_cpu([sg_pid]), children_cpu()
                         tps, lat = pgbench(env, script, mode, args.clients, args.T)
+                        txs = tps * args.T
+                        cpu = ((proc_cpu(shard_pids) - pg0) / txs * 1e6, (proc_cpu([sg_pid]) - sg0) / txs * 1e6,
+                               (children_cpu() - bench0) / txs * 1e6)
                         results.setdefault((mode, name), []).append((tps, lat))
-                        print(f"round {rnd + 1} -M {mode:8s} {name:9s} tps {tps:9.0f}  avg {lat:.3f} ms", flush=True)
+                        results.setdefault((mode, name, "cpu"), []).append(cpu)
+                        print(f"round {rnd + 1} -M {mode:8s} {name:9s} tps {tps:9.0f}  avg {lat:.3f} ms  "
+                              f"CPU us/tx: postgres {cpu[0]:.1f}, shardgate {cpu[1]:.1f}, pgbench {cpu[2]:.1f}",
+                              flush=True)
                     for name, cluster in clusters.items():
                         tps = pgbench_direct(cluster, direct_script, mode, args.clients, args.T)
                         results.setdefault((mode, name + " direct"), []).append((tps, 0.0))
@@ -141,6 +181,13 @@ def main():
                 sg_ratio, direct_ratio = four_tps / one_tps, d4 / d1
                 print(f"{mode:9s} {four_tps:12.0f} {one_tps:12.0f} {sg_ratio:7.2f}   "
                       f"{d4:9.0f} {d1:9.0f} {direct_ratio:7.2f}   {sg_ratio / direct_ratio:16.2f}")
+            print(f"\nCPU per transaction through shardgate (us, user + system, mean of rounds)\n")
+            print(f"{'mode':9s} {'setup':9s} {'postgres':>9s} {'shardgate':>10s} {'pgbench':>8s}")
+            for mode in args.modes.split(","):
+                for name in targets:
+                    rows = results[(mode, name, "cpu")]
+                    pg, sg, pb = (sum(r[i] for r in rows) / len(rows) for i in range(3))
+                    print(f"{mode:9s} {name:9s} {pg:9.1f} {sg:10.1f} {pb:8.1f}")
         finally:
             for p in procs:
                 p.stop()

@@ -4,9 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+
+#include <array>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sg::proxy {
 namespace {
@@ -155,6 +160,78 @@ TEST(Readiness, AStaleHandleIsRefused) {
     });
     EXPECT_EQ(ec, asio::error::operation_aborted);
     rs.remove(h2, server.native_handle());
+}
+
+}  // namespace
+}  // namespace sg::proxy
+
+namespace sg::proxy {
+namespace {
+
+// The write fast path: send_now() writes what the socket takes without waiting, write_plain()
+// writes the rest once the peer reads, and every byte arrives once, in order, across buffers.
+TEST(PlainWrite, PartialSendsResumeWhereTheyStopped) {
+    asio::io_context io(1);
+    auto [server, client] = connected_pair(io);
+    int small = 4096;
+    ::setsockopt(server.native_handle(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    // Three buffers of different sizes (one empty), far more than both socket buffers hold.
+    std::string a(3000000, '\0'), b, c(123457, '\0');
+    for (size_t i = 0; i < a.size(); ++i) a[i] = char('a' + i % 26);
+    for (size_t i = 0; i < c.size(); ++i) c[i] = char('0' + i % 10);
+    std::vector<asio::const_buffer> bufs{asio::buffer(a), asio::buffer(b), asio::buffer(c)};
+
+    error_code ec;
+    size_t now = net::send_now(server.native_handle(), bufs.data(), bufs.size(), ec);
+    EXPECT_FALSE(ec);
+    EXPECT_GT(now, 0u);
+    EXPECT_LT(now, a.size() + c.size()) << "the socket took everything; the test needs a partial write";
+
+    std::string got;
+    size_t written = 0;
+    error_code wec;
+    bool done = false;
+    asio::co_spawn(io, [&]() -> net::awaitable<void> {
+        written = now + co_await net::write_rest(server, bufs.data(), bufs.size(), now, wec);
+        done = true;
+    }, asio::detached);
+    // The reader drains the client side while the rest is written.
+    std::function<void()> drain;
+    std::array<char, 8192> rb{};
+    drain = [&] {
+        client.async_read_some(asio::buffer(rb), [&](error_code rec, size_t n) {
+            got.append(rb.data(), n);
+            if (!rec && got.size() < a.size() + c.size()) drain();
+        });
+    };
+    drain();
+    io.run_for(std::chrono::seconds(10));
+    ASSERT_TRUE(done);
+    EXPECT_FALSE(wec);
+    EXPECT_EQ(written, a.size() + c.size());
+    EXPECT_EQ(got, a + c);
+}
+
+TEST(PlainWrite, WritePlainWritesSmallMessagesAtOnceAndReportsAClosedPeer) {
+    asio::io_context io(1);
+    auto [server, client] = connected_pair(io);
+    run(io, [&]() -> net::awaitable<void> {
+        std::string m1 = "first", m2 = "second";
+        std::array<asio::const_buffer, 2> bufs{asio::buffer(m1), asio::buffer(m2)};
+        error_code ec;
+        size_t n = co_await net::write_plain(server, bufs.data(), bufs.size(), ec);
+        EXPECT_FALSE(ec);
+        EXPECT_EQ(n, m1.size() + m2.size());
+        char rb[32];
+        size_t r = asio::read(client, asio::buffer(rb, n));
+        EXPECT_EQ(std::string(rb, r), "firstsecond");
+        // A peer that is gone: the write fails with an error (EPIPE/ECONNRESET), never SIGPIPE.
+        client.close();
+        std::string big(1 << 20, 'x');
+        asio::const_buffer bb = asio::buffer(big);
+        for (int i = 0; i < 8 && !ec; ++i) co_await net::write_plain(server, &bb, 1, ec);
+        EXPECT_TRUE(ec);
+    });
 }
 
 }  // namespace
