@@ -17,6 +17,36 @@ using net::error_code;
 namespace {
 constexpr int kBatch = 128;
 
+// Waiters are allocated and freed once per wait, twice per transaction: recycle their blocks
+// (the service is single-threaded; blocks of one size, larger waiters use the heap).
+constexpr size_t kWaiterBlock = 128;
+struct FreeBlock {
+    FreeBlock* next;
+};
+thread_local FreeBlock* t_free_blocks = nullptr;
+thread_local size_t t_free_count = 0;
+
+void* waiter_alloc(size_t n) {
+    if (n <= kWaiterBlock && t_free_blocks) {
+        FreeBlock* b = t_free_blocks;
+        t_free_blocks = b->next;
+        --t_free_count;
+        return b;
+    }
+    return ::operator new(n <= kWaiterBlock ? kWaiterBlock : n);
+}
+
+void waiter_free(void* p, size_t n) {
+    if (n <= kWaiterBlock && t_free_count < 4096) {
+        auto* b = static_cast<FreeBlock*>(p);
+        b->next = t_free_blocks;
+        t_free_blocks = b;
+        ++t_free_count;
+        return;
+    }
+    ::operator delete(p);
+}
+
 uint32_t slot_index(uint64_t handle) { return uint32_t(handle & 0xffffffffu); }
 uint32_t slot_generation(uint64_t handle) { return uint32_t(handle >> 32); }
 }  // namespace
@@ -26,11 +56,18 @@ struct ReadinessService::WaiterImpl final : Waiter {
     Handler handler;
     explicit WaiterImpl(Handler&& h) : handler(std::move(h)) {}
 
-    void complete(error_code ec) override {
+    static void* operator new(size_t n) { return waiter_alloc(n); }
+    static void operator delete(void* p, size_t n) { waiter_free(p, n); }
+
+    void complete(error_code ec, bool now) override {
         Handler h = std::move(handler);
         delete this;
-        // Posted, not called: the waiting coroutine resumes from the scheduler, never nested
-        // inside whoever woke it.
+        if (now) {
+            std::move(h)(ec);
+            return;
+        }
+        // Posted, not called: a coroutine woken by cancel() or remove() resumes from the
+        // scheduler, never nested inside whoever woke it.
         auto ex = asio::get_associated_executor(h);
         asio::post(ex, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
     }
@@ -112,10 +149,10 @@ void ReadinessService::cancel(uint64_t handle) {
     if (Slot* s = slot(handle); s && s->waiter) wake(*s, asio::error::operation_aborted);
 }
 
-void ReadinessService::wake(Slot& s, error_code ec) {
+void ReadinessService::wake(Slot& s, error_code ec, bool now) {
     Waiter* w = s.waiter;
     s.waiter = nullptr;
-    w->complete(ec);
+    w->complete(ec, now);
 }
 
 void ReadinessService::arm() {
@@ -136,13 +173,18 @@ void ReadinessService::on_epoll(error_code ec) {
             break;
         }
         for (int i = 0; i < n; ++i) {
+            // Looked up per event: a coroutine resumed by an earlier one may have registered
+            // sockets (moving slots_) or unregistered this one.
             Slot* s = slot(evs[i].data.u64);
             if (!s) continue;  // unregistered since the event was queued
             s->readable = true;
             // A FIN (or an error) that came with data already reported leaves no later edge:
             // remember it, so a short read does not conclude that the socket is drained.
             if (evs[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s->hangup = true;
-            if (s->waiter) wake(*s, {});
+            // This handler runs straight from the scheduler: the coroutine resumes here, at
+            // once, and returns when it waits again.
+            if (s->waiter) wake(*s, {}, true);
+            if (stopped_) return;
         }
         if (n < kBatch) break;
     }
