@@ -103,7 +103,7 @@ public:
     int32_t backend_secret() const { return backend_secret_; }
     const std::map<std::string, std::string>& parameters() const { return params_; }
     net::Clock::time_point last_used() const { return last_used_; }
-    void touch() { last_used_ = net::Clock::now(); }
+    void touch() { last_used_ = net::coarse_now(); }
     uint64_t queries() const { return queries_; }
     // When the last client-visible ReadyForQuery was handed on (its reply's end, for statistics:
     // taken before the write, whose completion may be scheduled well after the bytes left).

@@ -179,8 +179,8 @@ void Session::stats_sent(std::string_view text, uint64_t param_hash, const std::
     r.sqlstate.clear();
     r.params.clear();
     if (params && proxy_.config().stats.log_parameters) r.params = *params;
-    r.start_ns = req_start_ns_ ? req_start_ns_ : now_ns();
     r.sent_ns = now_ns();
+    r.start_ns = req_start_ns_ ? req_start_ns_ : r.sent_ns;
     r.pool_wait_ns = pool_wait_ns_;
     r.bytes_in = req_bytes_in_;
     req_bytes_in_ = 0;
@@ -215,7 +215,7 @@ void Session::stats_complete(ServerConn& s) {
     e.sqlstate = r.sqlstate;
     e.params = r.params.empty() ? nullptr : &r.params;
     e.param_hash = r.param_hash;
-    e.end_ns = 0;
+    e.end_ns = end;
     proxy_.stats().record(e);
     if (r.shard >= 0) {
         auto& t = proxy_.shard_totals(r.shard);
@@ -419,7 +419,7 @@ awaitable<bool> Session::read_more() {
     else n = co_await stream_.read_some(space, ec);  // (not in ?: — GCC 12 miscompiles co_await there)
     if (ec || closing_) co_return false;
     clen_ += n;
-    last_activity_ = net::Clock::now();
+    last_activity_ = net::coarse_now();
     proxy_.counters().bytes_in += n;
     co_return true;
 }

@@ -1,13 +1,18 @@
 #include "router/literals.h"
 
-#include <cctype>
 
 namespace sg::router {
 
 namespace {
 
-bool ident_char(char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$';
+// As PostgreSQL's lexer: ASCII letters, digits, '_', '$' and every byte >= 0x80 (so a
+// non-ASCII identifier such as café1 keeps its digit). Plain comparisons: this runs per byte of
+// every simple-protocol statement, and <cctype> calls are not inlined.
+inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+inline bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+inline bool ident_char(char c) {
+    auto u = static_cast<unsigned char>(c);
+    return ((u | 0x20) >= 'a' && (u | 0x20) <= 'z') || is_digit(c) || c == '_' || c == '$' || u >= 0x80;
 }
 
 }  // namespace
@@ -77,7 +82,7 @@ bool extract_literals(std::string_view s, LiteralShape& out) {
             }
             // 'a' 'b' (adjacent constants continued across a newline) would need joining.
             size_t k = j + 1;
-            while (k < n && std::isspace(static_cast<unsigned char>(s[k]))) ++k;
+            while (k < n && is_space(s[k])) ++k;
             if (k < n && s[k] == '\'') return false;
             out.values.push_back(std::move(value));
             placeholder();
@@ -88,12 +93,12 @@ bool extract_literals(std::string_view s, LiteralShape& out) {
             // $n parameter or $tag$ dollar quote: either way, not for this fast path.
             return false;
         }
-        if (std::isdigit(static_cast<unsigned char>(c)) &&
+        if (is_digit(c) &&
             (i == 0 || (!ident_char(s[i - 1]) && s[i - 1] != '.'))) {
             // A numeric constant: digits, an optional fraction, an optional exponent.
             size_t j = i;
             auto digits = [&] {
-                while (j < n && std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
+                while (j < n && is_digit(s[j])) ++j;
             };
             digits();
             if (j < n && s[j] == '.') {
@@ -103,7 +108,7 @@ bool extract_literals(std::string_view s, LiteralShape& out) {
             if (j < n && (s[j] == 'e' || s[j] == 'E')) {
                 size_t k = j + 1;
                 if (k < n && (s[k] == '+' || s[k] == '-')) ++k;
-                if (k >= n || !std::isdigit(static_cast<unsigned char>(s[k]))) return false;
+                if (k >= n || !is_digit(s[k])) return false;
                 j = k;
                 digits();
             }

@@ -30,6 +30,9 @@ TEST(Literals, ShapesAndValues) {
          true,
          "SELECT \"col 1\" FROM t WHERE x = $1 -- 9\n",
          {"4"}},
+        // Non-ASCII identifiers keep their digits, as PostgreSQL's lexer reads them.
+        {"SELECT café1 FROM t WHERE k = 3", true, "SELECT café1 FROM t WHERE k = $1", {"3"}},
+        {"SELECT x\tFROM t\nWHERE k = 3\r\n", true, "SELECT x\tFROM t\nWHERE k = $1\r\n", {"3"}},
         {"SELECT now()", false, "", {}},                  // no constants
         {"SELECT * FROM t WHERE a = $1", false, "", {}},  // already parameterised
         {"SELECT $$x$$", false, "", {}},                  // dollar quoting
