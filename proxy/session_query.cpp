@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cctype>
+#include <charconv>
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -291,6 +293,8 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
     // The shards' rows travel back to a shard as literals: bounded, so a huge result is refused
     // rather than turned into a query of hundreds of megabytes.
     constexpr size_t kMaxCombinedRows = 100000;
+    if (plan.limit_param || plan.offset_param)  // run_merged_batch binds them; nothing else can
+        co_return refuse("its LIMIT/OFFSET parameter has no bound value");
     if (in.rows.size() > kMaxCombinedRows)
         co_return refuse("the shards returned more than 100000 rows");
     for (const auto& r : in.rows)
@@ -603,6 +607,69 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
     }
     out.count = picked.size();
     co_return out;
+}
+
+// A LIMIT/OFFSET parameter's bound value, as PostgreSQL reads it for a bigint: nullopt for
+// NULL; on a bad value, `error` is set to (SQLSTATE, message).
+std::optional<int64_t> bound_integer(const wire::Bind& b, uint32_t number, std::pair<std::string, std::string>& error) {
+    if (number == 0 || number > b.params.size()) {
+        error = {"08P01", fmt::format("bind message supplies {} parameters, but the statement uses ${}",
+                                      b.params.size(), number)};
+        return std::nullopt;
+    }
+    const wire::Value& v = b.params[number - 1];
+    if (!v) return std::nullopt;
+    if (b.param_format(number - 1) == wire::FormatCode::Binary) {
+        const auto& d = *v;
+        if (d.size() != 8 && d.size() != 4 && d.size() != 2) {
+            error = {"22P03", fmt::format("incorrect binary data format in bind parameter {}", number)};
+            return std::nullopt;
+        }
+        uint64_t u = 0;
+        for (uint8_t byte : d) u = (u << 8) | byte;
+        // Sign-extend from the value's width (int2/int4 when the client declared those).
+        unsigned bits = unsigned(d.size()) * 8;
+        if (bits < 64 && (u >> (bits - 1)) & 1) u |= ~uint64_t(0) << bits;
+        return int64_t(u);
+    }
+    std::string_view text = wire::as_chars(*v);
+    std::string_view t = text;
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
+    if (!t.empty() && t.front() == '+') t.remove_prefix(1);
+    int64_t value = 0;
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
+    if (t.empty() || ec != std::errc() || end != t.data() + t.size()) {
+        error = {ec == std::errc::result_out_of_range ? "22003" : "22P02",
+                 ec == std::errc::result_out_of_range
+                     ? fmt::format("value \"{}\" is out of range for type bigint", text)
+                     : fmt::format("invalid input syntax for type bigint: \"{}\"", text)};
+        return std::nullopt;
+    }
+    return value;
+}
+
+// LIMIT $n / OFFSET $n of a combined statement: the plan with this execution's values in place
+// of the parameters. False (with `error` set) when a value is not one PostgreSQL would take.
+bool bind_limits(router::Analysis::MergePlan& plan, const wire::Bind& b, std::pair<std::string, std::string>& error) {
+    if (plan.limit_param) {
+        plan.limit = bound_integer(b, plan.limit_param, error);
+        if (!error.first.empty()) return false;
+        if (plan.limit && *plan.limit < 0) {
+            error = {"2201W", "LIMIT must not be negative"};
+            return false;
+        }
+    }
+    if (plan.offset_param) {
+        plan.offset = bound_integer(b, plan.offset_param, error).value_or(0);  // OFFSET NULL: 0
+        if (!error.first.empty()) return false;
+        if (plan.offset < 0) {
+            error = {"2201X", "OFFSET must not be negative"};
+            return false;
+        }
+    }
+    plan.limit_param = plan.offset_param = 0;
+    return true;
 }
 
 void append_select_tag(std::string& out, size_t count) {
@@ -1052,6 +1119,17 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
         co_await error_and_ready("26000", "the statement to combine across shards has no Parse the proxy knows of");
         co_return;
     }
+    // LIMIT $n / OFFSET $n: this execution's values, for the combining step (`bound`); the
+    // shards compute their own LIMIT from the same parameters.
+    std::optional<router::Analysis> bound;
+    if (plan.limit_param || plan.offset_param) {
+        bound = a;
+        std::pair<std::string, std::string> bad;
+        if (!bind_limits(*bound->merge, bind, bad)) {
+            co_await error_and_ready(bad.first, bad.second);
+            co_return;
+        }
+    }
     // Result formats on the shards: text for what is combined (aggregates, extra ORDER BY
     // columns), the client's own for rows passed through.
     std::vector<int16_t> shard_formats;
@@ -1071,6 +1149,13 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
         wire::Parse p;
         p.query = plan.shard_sql.empty() ? orig.query : std::string_view(plan.shard_sql);
         p.param_types = orig.param_types;
+        // A LIMIT/OFFSET parameter the shards' statement may no longer mention still needs a
+        // type there: bigint, as PostgreSQL infers for LIMIT $n, unless the client declared one.
+        for (uint32_t n : {plan.limit_param, plan.offset_param}) {
+            if (n == 0) continue;
+            if (p.param_types.size() < n) p.param_types.resize(n, 0);
+            if (p.param_types[n - 1] == 0) p.param_types[n - 1] = 20;  // int8
+        }
         wire::encode(p, w);
         if (describe_statement) wire::encode(wire::Describe{wire::Target::Statement, ""}, w);
         wire::Bind b;
@@ -1122,7 +1207,8 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
     if (failed || !read_shard_rows(rows_part, in)) {
         out = reply;  // a shard's error (with its ReadyForQuery), as it is
     } else {
-        MergedRows m = co_await combine_rows(proxy_, *user_, settings_, a, in, bind.result_formats, shards.front());
+        MergedRows m = co_await combine_rows(proxy_, *user_, settings_, bound ? *bound : a, in, bind.result_formats,
+                                             shards.front());
         out = std::move(notices);
         if (!m.error.empty()) {
             out += m.error;

@@ -150,6 +150,14 @@ struct Analysis {
         std::vector<SortKey> order;   // ORDER BY output columns (by position or name)
         std::optional<int64_t> limit; // LIMIT constant (none: LIMIT ALL or no LIMIT)
         int64_t offset = 0;           // OFFSET constant
+        // LIMIT $n / OFFSET $n: the 1-based parameter whose bound value replaces `limit` /
+        // `offset` at each execution (0: the constant above). Each shard runs its own bigint
+        // LIMIT: `$n`, or the sum of the limit and the offset when there is an offset. When
+        // shard_sql no longer mentions one of them (aggregates drop LIMIT/OFFSET, plain rows
+        // drop OFFSET), the proxy declares its type (bigint unless the client declared one) in
+        // the shards' Parse.
+        uint32_t limit_param = 0;
+        uint32_t offset_param = 0;
         std::string shard_sql;        // what each shard runs, when not the client's text
         // Extra columns shard_sql selects after the client's, dropped from the answer: the
         // ORDER BY expressions of plain rows that are not output columns; for aggregates, the

@@ -141,13 +141,19 @@ std::optional<std::vector<Analysis::Merge>> aggregate_columns(const PgQuery__Sel
     return out;
 }
 
-// An integer constant of LIMIT/OFFSET: its value, nullopt for NULL/ALL, an error otherwise.
+// An integer constant of LIMIT/OFFSET: its value, nullopt for NULL/ALL; or a parameter
+// ($n, bound at each execution); unusable otherwise.
 struct LimitValue {
     bool usable = false;
     std::optional<int64_t> value;
+    uint32_t param = 0;
 };
 LimitValue limit_value(const PgQuery__Node* n) {
     if (!n) return {true, std::nullopt};
+    if (n->node_case == PG_QUERY__NODE__NODE_PARAM_REF) {
+        if (n->param_ref->number <= 0) return {};
+        return {true, std::nullopt, uint32_t(n->param_ref->number)};
+    }
     if (n->node_case != PG_QUERY__NODE__NODE_A_CONST) return {};
     const PgQuery__AConst& c = *n->a_const;
     if (c.isnull) return {true, std::nullopt};
@@ -206,6 +212,44 @@ public:
         n.node_case = PG_QUERY__NODE__NODE_COLUMN_REF;
         n.column_ref = &ref;
     }
+    // `$number::pg_catalog.int8`: a LIMIT/OFFSET parameter as the bigint PostgreSQL takes it as.
+    PgQuery__Node* bigint_param(uint32_t number) {
+        PgQuery__ParamRef& p = params_.emplace_back();
+        p = PG_QUERY__PARAM_REF__INIT;
+        p.number = int32_t(number);
+        PgQuery__Node& pn = node(PG_QUERY__NODE__NODE_PARAM_REF);
+        pn.param_ref = &p;
+        PgQuery__TypeName& t = type_names_.emplace_back();
+        t = PG_QUERY__TYPE_NAME__INIT;
+        auto& names = pairs_.emplace_back();
+        names[0] = name_list("pg_catalog")[0];
+        names[1] = name_list("int8")[0];
+        t.n_names = 2;
+        t.names = names.data();
+        t.typemod = -1;
+        PgQuery__TypeCast& c = casts_.emplace_back();
+        c = PG_QUERY__TYPE_CAST__INIT;
+        c.arg = &pn;
+        c.type_name = &t;
+        c.location = -1;
+        PgQuery__Node& n = node(PG_QUERY__NODE__NODE_TYPE_CAST);
+        n.type_cast = &c;
+        return &n;
+    }
+    // `a + b`.
+    PgQuery__Node* plus(PgQuery__Node* a, PgQuery__Node* b) {
+        PgQuery__AExpr& e = exprs_.emplace_back();
+        e = PG_QUERY__A__EXPR__INIT;
+        e.kind = PG_QUERY__A__EXPR__KIND__AEXPR_OP;
+        e.n_name = 1;
+        e.name = name_list("+");
+        e.lexpr = a;
+        e.rexpr = b;
+        e.location = -1;
+        PgQuery__Node& n = node(PG_QUERY__NODE__NODE_A_EXPR);
+        n.a_expr = &e;
+        return &n;
+    }
     PgQuery__Node* integer(int32_t v) {
         PgQuery__Integer& i = integers_.emplace_back();
         i = PG_QUERY__INTEGER__INIT;
@@ -235,6 +279,11 @@ private:
     std::deque<PgQuery__ColumnRef> refs_;
     std::deque<PgQuery__Integer> integers_;
     std::deque<PgQuery__AConst> consts_;
+    std::deque<PgQuery__ParamRef> params_;
+    std::deque<PgQuery__TypeName> type_names_;
+    std::deque<PgQuery__TypeCast> casts_;
+    std::deque<PgQuery__AExpr> exprs_;
+    std::deque<std::array<PgQuery__Node*, 2>> pairs_;
 };
 
 }  // namespace
@@ -403,6 +452,8 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
     if (!limit.usable || !offset.usable) return std::nullopt;
     plan.limit = limit.value;
     plan.offset = offset.value.value_or(0);
+    plan.limit_param = limit.param;
+    plan.offset_param = offset.param;
 
     // What the shards run: an aggregating SELECT's partial groups all (ordering and limits apply
     // to the combined groups only); plain rows keep ORDER BY and a LIMIT covering the OFFSET,
@@ -423,7 +474,20 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
         }
     } else if (s.limit_offset) {
         shard.limit_offset = nullptr;
-        if (plan.limit) {
+        if (plan.limit_param || plan.offset_param) {
+            // A LIMIT covering the OFFSET, computed by the shard from the bound values.
+            if (plan.limit || plan.limit_param) {
+                auto operand = [&](uint32_t param, int64_t value) -> PgQuery__Node* {
+                    return param ? make.bigint_param(param) : make.integer(int32_t(value));
+                };
+                if (plan.limit.value_or(0) > INT32_MAX || plan.offset > INT32_MAX) return std::nullopt;
+                shard.limit_count = make.plus(operand(plan.limit_param, plan.limit.value_or(0)),
+                                              operand(plan.offset_param, plan.offset));
+                shard.limit_option = PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_COUNT;
+            } else {
+                shard.limit_count = nullptr;
+            }
+        } else if (plan.limit) {
             int64_t covering = *plan.limit + plan.offset;
             if (covering > INT32_MAX) return std::nullopt;
             shard.limit_count = make.integer(int32_t(covering));

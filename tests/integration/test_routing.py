@@ -756,10 +756,42 @@ class ReadWriteTest(RoutingCase):
         # Still refused: what cannot be combined, and a merge inside a transaction.
         r = c.batch([Stmt("SELECT string_agg(name, ',') FROM items WHERE id > $1", ["0"])])[0]
         self.assertEqual(r.error.fields.get("C"), "0A000")
+        r = c.batch([Stmt("SELECT id FROM items ORDER BY id LIMIT $1 + 1", ["1"])])[0]
+        self.assertEqual(r.error.fields.get("C"), "0A000")
         c.query("BEGIN")
         r = c.batch([Stmt("SELECT id FROM items WHERE id > $1 ORDER BY id LIMIT 1", ["0"])])[0]
         self.assertEqual(r.error.fields.get("C"), "0A000")
         c.query("ROLLBACK")
+        self.assertEqual(c.execute("SELECT count(*) FROM items WHERE id > $1", ["0"]).rows, [("60",)])
+
+    def test_extended_limit_and_offset_parameters(self):
+        rows = [(k, f"n{k}", k % 5) for k in self.keys]
+        by_id = [k for k, _, _ in sorted(rows)]
+        c = self.wire()
+        sql = "SELECT id FROM items WHERE id > $1 ORDER BY id LIMIT $2 OFFSET $3"
+        # Text parameters; one named statement executed with several values.
+        first = c.batch([Stmt(sql, ["0", "4", "2"], name="page")], raise_error=True)[0]
+        self.assertEqual([int(v) for (v,) in first.rows], by_id[2:6])
+        for limit, offset in (("3", "0"), ("10", "55"), (None, "57"), ("2", None), ("0", "5")):
+            got = c.batch([Stmt(name="page", params=["0", limit, offset], prepare=False)], raise_error=True)[0]
+            start = int(offset or 0)
+            want = by_id[start:] if limit is None else by_id[start:start + int(limit)]
+            self.assertEqual([int(v) for (v,) in got.rows], want, (limit, offset))
+        # Binary bigint parameters, as JDBC binds them.
+        r = c.execute("SELECT id FROM items WHERE id > $1 ORDER BY id DESC LIMIT $2", [pgwire.int8_bin(0),
+                      pgwire.int8_bin(3)], types=[INT8, INT8], formats=[1])
+        self.assertEqual([int(v) for (v,) in r.rows], by_id[::-1][:3])
+        # Aggregates page through their combined groups.
+        counts = collections.Counter(q for _, _, q in rows)
+        groups = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        r = c.execute("SELECT qty, count(*) AS n FROM items GROUP BY qty ORDER BY n DESC, qty LIMIT $1 OFFSET $2",
+                      ["2", "1"])
+        self.assertEqual(r.rows, [(str(q), str(n)) for q, n in groups[1:3]])
+        # Values PostgreSQL refuses are refused the same way.
+        for params, state in ((["0", "-1", "0"], "2201W"), (["0", "1", "-2"], "2201X"),
+                              (["0", "ten", "0"], "22P02")):
+            r = c.batch([Stmt(name="page", params=params, prepare=False)])[0]
+            self.assertEqual(r.error.fields.get("C"), state, params)
         self.assertEqual(c.execute("SELECT count(*) FROM items WHERE id > $1", ["0"]).rows, [("60",)])
 
     def test_drivers_get_merged_results(self):

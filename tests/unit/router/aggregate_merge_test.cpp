@@ -55,8 +55,8 @@ TEST(AggregateMerge, EverythingElseIsNot) {
         "SELECT myschema.sum(id) FROM users",
         "SELECT id FROM users ORDER BY 2",
         "SELECT id FROM users ORDER BY id USING <",
-        "SELECT id FROM users LIMIT $1",
         "SELECT id FROM users LIMIT 2 + 1",
+        "SELECT id FROM users LIMIT $1 + 1",
         "SELECT id FROM users ORDER BY id FETCH FIRST 3 ROWS WITH TIES",
         "SELECT DISTINCT ON (name) name, id FROM users",
         "SELECT DISTINCT id FROM users ORDER BY name",
@@ -125,6 +125,39 @@ TEST(AggregateMerge, OrderLimitAndDistinctArePlanned) {
             Analysis shard = analyze(c.shard_sql, testing::test_catalog());
             EXPECT_EQ(shard.placement, Placement::Sharded) << c.shard_sql;
         }
+    }
+}
+
+TEST(AggregateMerge, LimitAndOffsetParametersAreBoundPerExecution) {
+    struct Case {
+        const char* sql;
+        uint32_t limit_param, offset_param;
+        std::optional<int64_t> limit;
+        int64_t offset;
+        const char* shard_sql;  // "" when the shards run the client's text
+    } cases[] = {
+        // The shards apply the client's own LIMIT $n.
+        {"SELECT id FROM users ORDER BY id LIMIT $1", 1, 0, {}, 0, ""},
+        // With an OFFSET, each shard returns the first limit + offset rows, as bigint arithmetic.
+        {"SELECT id FROM users WHERE name = $1 ORDER BY id LIMIT $2 OFFSET $3", 2, 3, {}, 0,
+         "SELECT id FROM users WHERE name = $1 ORDER BY id LIMIT ($2::bigint + $3::bigint)"},
+        {"SELECT id FROM users ORDER BY id LIMIT 10 OFFSET $1", 0, 1, 10, 0,
+         "SELECT id FROM users ORDER BY id LIMIT (10 + $1::bigint)"},
+        {"SELECT id FROM users ORDER BY id LIMIT $1 OFFSET 5", 1, 0, {}, 5,
+         "SELECT id FROM users ORDER BY id LIMIT ($1::bigint + 5)"},
+        {"SELECT id FROM users ORDER BY id OFFSET $1", 0, 1, {}, 0, "SELECT id FROM users ORDER BY id"},
+        // Aggregates: the shards return every group, LIMIT and OFFSET apply to the combined ones.
+        {"SELECT name, count(*) FROM users GROUP BY name ORDER BY 2 DESC LIMIT $1 OFFSET $2", 1, 2, {}, 0,
+         "SELECT name, count(*) FROM users GROUP BY name"},
+    };
+    for (const auto& c : cases) {
+        Analysis a = analyze(c.sql, testing::test_catalog());
+        ASSERT_TRUE(a.merge) << c.sql;
+        EXPECT_EQ(a.merge->limit_param, c.limit_param) << c.sql;
+        EXPECT_EQ(a.merge->offset_param, c.offset_param) << c.sql;
+        EXPECT_EQ(a.merge->limit, c.limit) << c.sql;
+        EXPECT_EQ(a.merge->offset, c.offset) << c.sql;
+        EXPECT_EQ(a.merge->shard_sql, c.shard_sql) << c.sql;
     }
 }
 
