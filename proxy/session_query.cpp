@@ -305,9 +305,11 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
 
     // ORDER BY keys, as 0-based columns of the shards' rows.
     std::vector<size_t> sort_cols;
+    std::vector<std::string> explicit_collation(ncols);  // ORDER BY expr COLLATE x: " COLLATE x"
     for (const auto& key : plan.order) {
         if (key.hidden) {
             sort_cols.push_back(shown + key.hidden - 1);
+            if (!key.collation.empty()) explicit_collation[sort_cols.back()] = " COLLATE " + key.collation;
             continue;
         }
         if (key.position) {
@@ -366,6 +368,12 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         co_return std::string();
     };
     for (size_t c : sort_cols) {
+        if (!explicit_collation[c].empty()) {
+            if (!groupable_type_name(fields[c].type_oid))
+                co_return refuse("an ORDER BY expression with COLLATE has a type the proxy cannot compare");
+            collate[c] = explicit_collation[c];  // the shard computed the value; this is its order
+            continue;
+        }
         if (sortable(c)) continue;
         auto clause = co_await collation_of(c);
         if (!clause)
@@ -435,6 +443,12 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
             if (i >= shown && i < shown + avgs) types.push_back(fields[i].type_oid == 20 ? "int8" : nullptr);
             else if (kind_of(i) == Merge::Group || kind_of(i) == Merge::CountDistinct)
                 types.push_back(groupable_type_name(fields[i].type_oid));
+            else if (kind_of(i) == Merge::BoolAnd || kind_of(i) == Merge::BoolOr)
+                types.push_back(fields[i].type_oid == 16 ? "bool" : nullptr);
+            else if (kind_of(i) == Merge::BitAnd || kind_of(i) == Merge::BitOr || kind_of(i) == Merge::BitXor)  // integers
+                types.push_back(fields[i].type_oid == 20 || fields[i].type_oid == 21 || fields[i].type_oid == 23
+                                    ? mergeable_type_name(fields[i].type_oid)
+                                    : nullptr);
             else if (kind_of(i) != Merge::Avg) types.push_back(mergeable_type_name(fields[i].type_oid));
             else {
                 // avg(x) over the shards' sum(x): PostgreSQL's avg keeps numeric for integers and
@@ -463,6 +477,11 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
                 }
                 case Merge::Group: return col;
                 case Merge::CountDistinct: return "count(DISTINCT " + col + ")";
+                case Merge::BoolAnd: return "bool_and(" + col + ")";
+                case Merge::BoolOr: return "bool_or(" + col + ")";
+                case Merge::BitAnd: return "bit_and(" + col + ")";
+                case Merge::BitOr: return "bit_or(" + col + ")";
+                case Merge::BitXor: return "bit_xor(" + col + ")";
             }
             return col;
         };

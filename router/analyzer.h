@@ -131,7 +131,9 @@ struct Analysis {
     // carried through and grouped by again; CountDistinct: count(DISTINCT x), for which each
     // shard groups by x as well and returns x in its place, and the combined value counts the
     // distinct x of all shards.
-    enum class Merge : uint8_t { Sum, Min, Max, Avg, Group, CountDistinct };
+    // BoolAnd/BoolOr/BitAnd/BitOr/BitXor: bool_and (and every), bool_or, bit_and, bit_or, bit_xor, combined by
+    // the same aggregate over the shards' partial values.
+    enum class Merge : uint8_t { Sum, Min, Max, Avg, Group, CountDistinct, BoolAnd, BoolOr, BitAnd, BitOr, BitXor };
     struct SortKey {
         uint32_t position = 0;  // 1-based output column; 0: the output column named `name`
         std::string name;
@@ -140,6 +142,9 @@ struct Analysis {
         // 1-based: the key is not an output column, so the shards return it as this extra
         // column after the client's (see MergePlan::hidden); position and name are unused.
         uint32_t hidden = 0;
+        // `expr COLLATE name` (a hidden key): the collation the combining query sorts by,
+        // quoted as SQL ("pg_catalog"."C"); empty otherwise.
+        std::string collation;
         bool operator==(const SortKey&) const = default;
     };
     struct MergePlan {

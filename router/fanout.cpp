@@ -73,7 +73,8 @@ std::string fanout_blocker(const PgQuery__SelectStmt& s) {
 namespace {
 
 // How the shards' partial results of one aggregate call combine: count(*), count(x), sum(x),
-// min(x), max(x), avg(x) (plain, built in, the argument free of aggregates); nullopt otherwise.
+// min(x), max(x), avg(x), bool_and/every/bool_or(x), bit_and/bit_or/bit_xor(x) (plain, built in, the
+// argument free of aggregates); nullopt otherwise.
 std::optional<Analysis::Merge> aggregate_kind(const PgQuery__FuncCall& f) {
     if (f.over || f.agg_distinct || f.n_agg_order || f.agg_filter || f.agg_within_group || f.func_variadic ||
         f.n_funcname == 0 || f.n_funcname > 2)
@@ -90,6 +91,11 @@ std::optional<Analysis::Merge> aggregate_kind(const PgQuery__FuncCall& f) {
     if (name == "min") return Analysis::Merge::Min;
     if (name == "max") return Analysis::Merge::Max;
     if (name == "avg") return Analysis::Merge::Avg;
+    if (name == "bool_and" || name == "every") return Analysis::Merge::BoolAnd;
+    if (name == "bool_or") return Analysis::Merge::BoolOr;
+    if (name == "bit_and") return Analysis::Merge::BitAnd;
+    if (name == "bit_or") return Analysis::Merge::BitOr;
+    if (name == "bit_xor") return Analysis::Merge::BitXor;
     return std::nullopt;
 }
 
@@ -365,6 +371,18 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
                 // name is the table's column even when an alias shadows it).
                 key.hidden = ++plan.hidden;
                 hidden_exprs.push_back(by.node);
+                // An explicit collation says how the combining query must compare the values.
+                if (by.node->node_case == PG_QUERY__NODE__NODE_COLLATE_CLAUSE) {
+                    const PgQuery__CollateClause& cc = *by.node->collate_clause;
+                    for (size_t k = 0; k < cc.n_collname; ++k) {
+                        if (cc.collname[k]->node_case != PG_QUERY__NODE__NODE_STRING) return std::nullopt;
+                        std::string_view part = cc.collname[k]->string->sval;
+                        key.collation += k ? ".\"" : "\"";
+                        for (char ch : part) key.collation += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+                        key.collation += '"';
+                    }
+                    if (key.collation.empty()) return std::nullopt;
+                }
             } else if (col && !shadowed && output_name(col->column)) {
                 key.name = std::string(col->column);  // found among the shards' columns, or refused then
             } else {

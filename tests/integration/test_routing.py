@@ -590,7 +590,7 @@ class ReadWriteTest(RoutingCase):
             ("SELECT DISTINCT id FROM items ORDER BY qty", r"distinct"),
             # A text expression's collation is not a column's: the proxy cannot know it.
             ("SELECT id FROM items ORDER BY name || ''", r"order by.*collation"),
-            ("SELECT name FROM items ORDER BY name COLLATE \"C\"", r"order by.*collation"),
+            ("SELECT DISTINCT name FROM items ORDER BY name COLLATE \"C\"", r"distinct"),
             ("SELECT DISTINCT ON (qty) qty, id FROM items", r"distinct"),
             ("SELECT id FROM items ORDER BY id FOR UPDATE", r"order by"),
         ]
@@ -702,7 +702,11 @@ class ReadWriteTest(RoutingCase):
                     "SELECT id FROM coll_words ORDER BY word DESC, id LIMIT 4 OFFSET 2",
                     "SELECT * FROM coll_words ORDER BY word, id DESC",
                     "SELECT word, count(*) FROM coll_words GROUP BY word ORDER BY word",
-                    "SELECT DISTINCT plain FROM coll_words ORDER BY plain"]:
+                    "SELECT DISTINCT plain FROM coll_words ORDER BY plain",
+                    # An explicit collation is the order, whatever the column's.
+                    "SELECT word FROM coll_words ORDER BY word COLLATE \"C\", id",
+                    "SELECT id, plain FROM coll_words ORDER BY plain COLLATE \"en-x-icu\" DESC, id LIMIT 6",
+                    "SELECT id FROM coll_words ORDER BY lower(word) COLLATE pg_catalog.\"C\", id"]:
             with self.subTest(sql=sql):
                 self.assertEqual(self.q(sql), shard_rows(plain, sql))
         # The two orders differ, so the comparison above can tell them apart.
@@ -1094,6 +1098,10 @@ DIFF_STATEMENTS = [
     "SELECT count(DISTINCT qty), count(*), sum(id) FROM d_items",
     "SELECT qty, count(DISTINCT name) AS names, avg(id) FROM d_items GROUP BY qty ORDER BY names DESC, qty" + IN_ORDER,
     "SELECT count(DISTINCT name) FROM d_items WHERE qty > 100",
+    "SELECT bool_and(qty > 0), bool_or(qty > 8), every(id > 0), bit_and(qty), bit_or(id), bit_xor(id) FROM d_items",
+    "SELECT qty, bool_or(id % 7 = 0) AS sevens, bit_or(id) FROM d_items GROUP BY qty "
+    "HAVING bool_and(id > 1) ORDER BY qty" + IN_ORDER,
+    "SELECT bool_and(true), bit_or(qty) FROM d_items WHERE qty > 100",
 ]
 
 

@@ -24,6 +24,9 @@ TEST(AggregateMerge, PlainAggregatesAreMergeable) {
         {"SELECT name FROM users GROUP BY name", {M::Group}},
         {"SELECT avg(id), name FROM users GROUP BY name", {M::Avg, M::Group}},
         {"SELECT count(DISTINCT name), count(*) FROM users", {M::CountDistinct, M::Sum}},
+        {"SELECT bool_and(id > 0), every(id > 1), bool_or(name = 'x'), bit_and(id), bit_or(id), bit_xor(id) "
+         "FROM users",
+         {M::BoolAnd, M::BoolAnd, M::BoolOr, M::BitAnd, M::BitOr, M::BitXor}},
     };
     for (const auto& c : cases) {
         Analysis a = analyze(c.sql, testing::test_catalog());
@@ -99,6 +102,10 @@ TEST(AggregateMerge, OrderLimitAndDistinctArePlanned) {
          {{0, "", false, -1, 1}, {0, "", false, -1, 2}}, 4, 1, false,
          "SELECT id AS name, users.name AS shardgate_sort_1, lower(name) AS shardgate_sort_2 FROM users "
          "ORDER BY users.name, lower(name) LIMIT 5"},
+        {"SELECT id FROM users ORDER BY lower(name) COLLATE pg_catalog.\"C\" DESC",
+         {{0, "", true, -1, 1, "\"pg_catalog\".\"C\""}}, {}, 0, false,
+         "SELECT id, lower(name) COLLATE pg_catalog.\"C\" AS shardgate_sort_1 FROM users ORDER BY lower(name) "
+         "COLLATE pg_catalog.\"C\" DESC"},
         {"SELECT * FROM users u ORDER BY u.id", {{0, "", false, -1, 1}}, {}, 0, false,
          "SELECT *, u.id AS shardgate_sort_1 FROM users u ORDER BY u.id"},
         // avg(x): the shards return sum(x) in its place and count(x) after the client's columns.
