@@ -443,6 +443,8 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
             if (i >= shown && i < shown + avgs) types.push_back(fields[i].type_oid == 20 ? "int8" : nullptr);
             else if (kind_of(i) == Merge::Group || kind_of(i) == Merge::CountDistinct)
                 types.push_back(groupable_type_name(fields[i].type_oid));
+            else if (kind_of(i) == Merge::StringAgg)
+                types.push_back(fields[i].type_oid == 25 && i < plan.separators.size() ? "text" : nullptr);
             else if (kind_of(i) == Merge::BoolAnd || kind_of(i) == Merge::BoolOr)
                 types.push_back(fields[i].type_oid == 16 ? "bool" : nullptr);
             else if (kind_of(i) == Merge::BitAnd || kind_of(i) == Merge::BitOr || kind_of(i) == Merge::BitXor)  // integers
@@ -482,6 +484,7 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
                 case Merge::BitAnd: return "bit_and(" + col + ")";
                 case Merge::BitOr: return "bit_or(" + col + ")";
                 case Merge::BitXor: return "bit_xor(" + col + ")";
+                case Merge::StringAgg: return "string_agg(" + col + ", " + plan.separators[i] + ")";
             }
             return col;
         };

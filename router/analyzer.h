@@ -132,8 +132,10 @@ struct Analysis {
     // shard groups by x as well and returns x in its place, and the combined value counts the
     // distinct x of all shards.
     // BoolAnd/BoolOr/BitAnd/BitOr/BitXor: bool_and (and every), bool_or, bit_and, bit_or, bit_xor, combined by
-    // the same aggregate over the shards' partial values.
-    enum class Merge : uint8_t { Sum, Min, Max, Avg, Group, CountDistinct, BoolAnd, BoolOr, BitAnd, BitOr, BitXor };
+    // the same aggregate over the shards' partial values. StringAgg: string_agg(x, 'sep') of
+    // text without ORDER BY (its order is unspecified): the shards' strings joined by the same
+    // separator (MergePlan::separators).
+    enum class Merge : uint8_t { Sum, Min, Max, Avg, Group, CountDistinct, BoolAnd, BoolOr, BitAnd, BitOr, BitXor, StringAgg };
     struct SortKey {
         uint32_t position = 0;  // 1-based output column; 0: the output column named `name`
         std::string name;
@@ -151,6 +153,8 @@ struct Analysis {
         // One entry per output column when the SELECT aggregates (count/sum/min/max and the
         // plain columns it groups by); empty for plain rows, which pass through unchanged.
         std::vector<Merge> aggregates;
+        // Per output column, for StringAgg: the separator as an SQL string literal ('…').
+        std::vector<std::string> separators;
         bool distinct = false;        // SELECT DISTINCT (plain rows): duplicates across shards go
         std::vector<SortKey> order;   // ORDER BY output columns (by position or name)
         std::optional<int64_t> limit; // LIMIT constant (none: LIMIT ALL or no LIMIT)

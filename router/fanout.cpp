@@ -72,6 +72,16 @@ std::string fanout_blocker(const PgQuery__SelectStmt& s) {
 
 namespace {
 
+// string_agg(x, 'sep'): the separator, a string constant, as an SQL literal; nullopt otherwise.
+std::optional<std::string> string_agg_separator(const PgQuery__FuncCall& f) {
+    if (f.n_args != 2 || f.args[1]->node_case != PG_QUERY__NODE__NODE_A_CONST) return std::nullopt;
+    const PgQuery__AConst& c = *f.args[1]->a_const;
+    if (c.isnull || c.val_case != PG_QUERY__A__CONST__VAL_SVAL) return std::nullopt;
+    std::string out = "'";
+    for (const char* p = c.sval->sval; *p; ++p) out += *p == '\'' ? std::string("''") : std::string(1, *p);
+    return out + "'";
+}
+
 // How the shards' partial results of one aggregate call combine: count(*), count(x), sum(x),
 // min(x), max(x), avg(x), bool_and/every/bool_or(x), bit_and/bit_or/bit_xor(x) (plain, built in, the
 // argument free of aggregates); nullopt otherwise.
@@ -82,6 +92,10 @@ std::optional<Analysis::Merge> aggregate_kind(const PgQuery__FuncCall& f) {
     if (f.n_funcname == 2 && string_value(f.funcname[0]) != "pg_catalog") return std::nullopt;
     std::string_view name = string_value(f.funcname[f.n_funcname - 1]);
     const bool star = f.agg_star && f.n_args == 0;
+    if (name == "string_agg" && f.n_args == 2 && string_agg_separator(f)) {
+        if (!find_aggregate(&f.args[0]->base).empty()) return std::nullopt;
+        return Analysis::Merge::StringAgg;
+    }
     if (!star && f.n_args != 1) return std::nullopt;
     // The argument is evaluated by each shard: it must not hold aggregates of its own.
     if (!star && !find_aggregate(&f.args[0]->base).empty()) return std::nullopt;
@@ -110,7 +124,8 @@ bool is_count_distinct(const PgQuery__FuncCall& f) {
 
 // Per output column, how an aggregating SELECT's partial results combine: count/sum/min/max/avg
 // and the plain GROUP BY columns (all of them selected); nullopt for anything else.
-std::optional<std::vector<Analysis::Merge>> aggregate_columns(const PgQuery__SelectStmt& s) {
+std::optional<std::vector<Analysis::Merge>> aggregate_columns(const PgQuery__SelectStmt& s,
+                                                             std::vector<std::string>& separators) {
     auto same_column = [](const ColumnName& x, const ColumnName& y) {
         return x.column == y.column && x.relation == y.relation && x.schema == y.schema;
     };
@@ -141,6 +156,10 @@ std::optional<std::vector<Analysis::Merge>> aggregate_columns(const PgQuery__Sel
         auto kind = aggregate_kind(*n->res_target->val->func_call);
         if (!kind) return std::nullopt;
         out.push_back(*kind);
+        if (*kind == Analysis::Merge::StringAgg) {
+            separators.resize(out.size());
+            separators.back() = *string_agg_separator(*n->res_target->val->func_call);
+        }
     }
     if (std::find(group_selected.begin(), group_selected.end(), false) != group_selected.end())
         return std::nullopt;
@@ -309,9 +328,10 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
     }
     if (aggregating) {
         if (s.n_distinct_clause) return std::nullopt;
-        auto cols = aggregate_columns(s);
+        auto cols = aggregate_columns(s, plan.separators);
         if (!cols) return std::nullopt;
         plan.aggregates = std::move(*cols);
+        if (!plan.separators.empty()) plan.separators.resize(plan.aggregates.size());
     } else {
         if (s.having_clause) return std::nullopt;
         plan.distinct = s.n_distinct_clause > 0;
@@ -450,7 +470,7 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
                     return false;
                 }
             auto kind = aggregate_kind(f);
-            if (!kind || *kind == Analysis::Merge::Avg) {
+            if (!kind || *kind == Analysis::Merge::Avg || *kind == Analysis::Merge::StringAgg) {
                 ok = false;  // an average would need its own count: select it to use it here
                 return false;
             }

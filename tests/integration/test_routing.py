@@ -580,7 +580,7 @@ class ReadWriteTest(RoutingCase):
             ("SELECT count(DISTINCT qty) FILTER (WHERE id > 1) FROM items", r"aggregate|count"),
             ("SELECT count(*) + 1 FROM items", r"aggregate|count"),
             ("SELECT count(*) FROM items HAVING count(DISTINCT qty) > 1", r"aggregate|count|having"),
-            ("SELECT string_agg(name, ',') FROM items", r"aggregate|string_agg"),
+            ("SELECT string_agg(name, ',' ORDER BY name) FROM items", r"aggregate|string_agg"),
             ("SELECT qty, count(*) FROM items GROUP BY qty HAVING avg(id) > 1", r"aggregate|count|having"),
             ("SELECT max(name) FROM items", r"combine|aggregate"),
             ("SELECT 1; SELECT count(*) FROM items", r"aggregate|count"),
@@ -758,7 +758,7 @@ class ReadWriteTest(RoutingCase):
         self.assertEqual(got.columns, ["name"])
         self.assertEqual(got.rows, [(n,) for k, n, q in sorted(rows, key=lambda x: (x[2], x[0])) if k > 55])
         # Still refused: what cannot be combined, and a merge inside a transaction.
-        r = c.batch([Stmt("SELECT string_agg(name, ',') FROM items WHERE id > $1", ["0"])])[0]
+        r = c.batch([Stmt("SELECT string_agg(name, ',' ORDER BY id) FROM items WHERE id > $1", ["0"])])[0]
         self.assertEqual(r.error.fields.get("C"), "0A000")
         r = c.batch([Stmt("SELECT id FROM items ORDER BY id LIMIT $1 + 1", ["1"])])[0]
         self.assertEqual(r.error.fields.get("C"), "0A000")
@@ -767,6 +767,22 @@ class ReadWriteTest(RoutingCase):
         self.assertEqual(r.error.fields.get("C"), "0A000")
         c.query("ROLLBACK")
         self.assertEqual(c.execute("SELECT count(*) FROM items WHERE id > $1", ["0"]).rows, [("60",)])
+
+    def test_string_agg_joins_every_shards_strings(self):
+        rows = [(k, f"n{k}", k % 5) for k in self.keys]
+        # Without ORDER BY the order of the pieces is unspecified (as in PostgreSQL): compare
+        # the pieces.
+        (joined,), = self.q("SELECT string_agg(name, ', ') FROM items")
+        self.assertEqual(sorted(joined.split(", ")), sorted(n for _, n, _ in rows))
+        got = self.q("SELECT qty, string_agg(name, '|') AS names, count(*) FROM items GROUP BY qty ORDER BY qty")
+        self.assertEqual([(q, sorted(s.split("|")), n) for q, s, n in got],
+                         [(q, sorted(n for _, n, x in rows if x == q), sum(1 for *_, x in rows if x == q))
+                          for q in sorted({x for *_, x in rows})])
+        # No rows anywhere: NULL, as PostgreSQL answers.
+        self.assertEqual(self.q("SELECT string_agg(name, ',') FROM items WHERE qty > 100"), [(None,)])
+        c = self.wire()
+        r = c.execute("SELECT string_agg(name, $$;$$) FROM items WHERE id > $1", ["55"])
+        self.assertEqual(sorted(r.rows[0][0].split(";")), sorted(n for k, n, _ in rows if k > 55))
 
     def test_extended_limit_and_offset_parameters(self):
         rows = [(k, f"n{k}", k % 5) for k in self.keys]

@@ -330,7 +330,7 @@ public final class TestClient {
                 out.put("q" + q + "ServerPrepared", serverPrepared);
                 ++q;
             }
-            try (PreparedStatement ps = c.prepareStatement("SELECT string_agg(name, ',') FROM items WHERE id > ?")) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT string_agg(name, ',' ORDER BY id) FROM items WHERE id > ?")) {
                 ps.setInt(1, 0);
                 out.put("refusedState", sqlState(() -> ps.executeQuery().close()));
             }

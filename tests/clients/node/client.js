@@ -44,7 +44,7 @@ const cases = {
       const top = await c.query('SELECT id, name FROM items WHERE qty <> $1 ORDER BY id DESC LIMIT 4 OFFSET 1', [99]);
       const hidden = await c.query('SELECT name FROM items WHERE id < $1 ORDER BY qty DESC, id LIMIT 3', [100]);
       const distinct = await c.query('SELECT DISTINCT qty FROM items WHERE id >= $1 ORDER BY qty DESC', [1]);
-      const refused = await errorOf(c.query("SELECT string_agg(name, ',') FROM items WHERE id > $1", [0]));
+      const refused = await errorOf(c.query("SELECT string_agg(name, ',' ORDER BY id) FROM items WHERE id > $1", [0]));
       const avg = await c.query('SELECT avg(qty) AS a FROM items WHERE id > $1', [0]);
       const after = await c.query('SELECT count(*) AS n FROM items WHERE id = $1', [7]);
       return {

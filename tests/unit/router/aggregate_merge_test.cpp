@@ -27,6 +27,7 @@ TEST(AggregateMerge, PlainAggregatesAreMergeable) {
         {"SELECT bool_and(id > 0), every(id > 1), bool_or(name = 'x'), bit_and(id), bit_or(id), bit_xor(id) "
          "FROM users",
          {M::BoolAnd, M::BoolAnd, M::BoolOr, M::BitAnd, M::BitOr, M::BitXor}},
+        {"SELECT name, string_agg(name, ', ') FROM users GROUP BY name", {M::Group, M::StringAgg}},
     };
     for (const auto& c : cases) {
         Analysis a = analyze(c.sql, testing::test_catalog());
@@ -54,7 +55,10 @@ TEST(AggregateMerge, EverythingElseIsNot) {
         "SELECT count(*) FROM users HAVING count(*) > (SELECT 1)",
         "SELECT id FROM users HAVING true",
         "SELECT sum(count(*)) OVER () FROM users",
-        "SELECT string_agg(name, ',') FROM users",
+        "SELECT string_agg(name, ',' ORDER BY name) FROM users",
+        "SELECT string_agg(name, name) FROM users",
+        "SELECT string_agg(DISTINCT name, ',') FROM users",
+        "SELECT count(*) FROM users HAVING string_agg(name, ',') <> ''",
         "SELECT myschema.sum(id) FROM users",
         "SELECT id FROM users ORDER BY 2",
         "SELECT id FROM users ORDER BY id USING <",
@@ -133,6 +137,15 @@ TEST(AggregateMerge, OrderLimitAndDistinctArePlanned) {
             EXPECT_EQ(shard.placement, Placement::Sharded) << c.shard_sql;
         }
     }
+}
+
+TEST(AggregateMerge, StringAggKeepsItsSeparator) {
+    Analysis a = analyze("SELECT string_agg(name, 'it''s'), count(*), string_agg(name, '') FROM users",
+                         testing::test_catalog());
+    ASSERT_TRUE(a.merge);
+    EXPECT_EQ(a.merge->aggregates, (std::vector<M>{M::StringAgg, M::Sum, M::StringAgg}));
+    EXPECT_EQ(a.merge->separators, (std::vector<std::string>{"'it''s'", "", "''"}));
+    EXPECT_EQ(a.merge->shard_sql, "");  // each shard aggregates its own rows as the client wrote it
 }
 
 TEST(AggregateMerge, LimitAndOffsetParametersAreBoundPerExecution) {
