@@ -306,10 +306,13 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
     // ORDER BY keys, as 0-based columns of the shards' rows.
     std::vector<size_t> sort_cols;
     std::vector<std::string> explicit_collation(ncols);  // ORDER BY expr COLLATE x: " COLLATE x"
+    std::vector<size_t> collation_source(ncols, ncols);  // ORDER BY lower(col): col's column
     for (const auto& key : plan.order) {
         if (key.hidden) {
             sort_cols.push_back(shown + key.hidden - 1);
             if (!key.collation.empty()) explicit_collation[sort_cols.back()] = " COLLATE " + key.collation;
+            if (key.collation_from && shown + key.collation_from - 1 < ncols)
+                collation_source[sort_cols.back()] = shown + key.collation_from - 1;
             continue;
         }
         if (key.position) {
@@ -375,7 +378,13 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
             continue;
         }
         if (sortable(c)) continue;
-        auto clause = co_await collation_of(c);
+        // A text expression over one column sorts by that column's collation.
+        std::optional<std::string> clause;
+        if (collation_source[c] < ncols) {
+            if (groupable_type_name(fields[c].type_oid)) clause = co_await collation_of(collation_source[c]);
+        } else {
+            clause = co_await collation_of(c);
+        }
         if (!clause)
             co_return refuse("the order of " +
                              (c < shown ? "column " + quote_sql_identifier(fields[c].name) : std::string("an ORDER BY expression")) +

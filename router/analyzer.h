@@ -147,6 +147,10 @@ struct Analysis {
         // `expr COLLATE name` (a hidden key): the collation the combining query sorts by,
         // quoted as SQL ("pg_catalog"."C"); empty otherwise.
         std::string collation;
+        // A hidden key over exactly one table column (lower(name), name || 'x'): PostgreSQL
+        // gives the expression that column's collation. The shards also return the column as
+        // this extra column (1-based, like `hidden`), so the proxy can read its collation.
+        uint32_t collation_from = 0;
         bool operator==(const SortKey&) const = default;
     };
     struct MergePlan {

@@ -186,6 +186,47 @@ LimitValue limit_value(const PgQuery__Node* n) {
     return {true, int64_t(c.ival->ival)};
 }
 
+// The one column an expression reads, when it reads exactly one (possibly several times) and
+// sets no collation of its own (no COLLATE, no subquery): the column whose collation
+// PostgreSQL derives for a text expression over it. nullptr otherwise.
+PgQuery__Node* sole_column(PgQuery__Node* expr) {
+    // A bare column is its own: the shards' column already names its table and attribute.
+    if (expr->node_case == PG_QUERY__NODE__NODE_COLUMN_REF) return nullptr;
+    PgQuery__Node* found = nullptr;
+    std::optional<ColumnName> name;
+    bool ok = true;
+    walk(&expr->base, [&](const ProtobufCMessage& msg) {
+        if (!ok) return false;
+        if (msg.descriptor == &pg_query__sub_link__descriptor ||
+            msg.descriptor == &pg_query__collate_clause__descriptor) {
+            ok = false;
+            return false;
+        }
+        if (msg.descriptor != &pg_query__column_ref__descriptor) return true;
+        const auto& ref = reinterpret_cast<const PgQuery__ColumnRef&>(msg);
+        for (size_t i = 0; i < ref.n_fields; ++i)
+            if (ref.fields[i]->node_case != PG_QUERY__NODE__NODE_STRING) ok = false;  // a star
+        return false;
+    });
+    if (!ok) return nullptr;
+    // Second pass over the nodes themselves (walk() visits messages): the ColumnRef nodes.
+    rewrite_nodes(&expr->base, [&](PgQuery__Node& n) {
+        if (!ok) return false;
+        if (n.node_case != PG_QUERY__NODE__NODE_COLUMN_REF) return true;
+        auto c = column_name(&n);
+        if (!c) {
+            ok = false;
+        } else if (!name) {
+            name = c;
+            found = &n;
+        } else if (name->column != c->column || name->relation != c->relation || name->schema != c->schema) {
+            ok = false;  // two columns: their collations may differ
+        }
+        return false;
+    });
+    return ok ? found : nullptr;
+}
+
 bool plain_distinct(const PgQuery__SelectStmt& s) {
     return s.n_distinct_clause == 1 &&
            (!s.distinct_clause[0] || s.distinct_clause[0]->node_case == PG_QUERY__NODE__NODE__NOT_SET);
@@ -392,7 +433,12 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
                 key.hidden = ++plan.hidden;
                 hidden_exprs.push_back(by.node);
                 // An explicit collation says how the combining query must compare the values.
-                if (by.node->node_case == PG_QUERY__NODE__NODE_COLLATE_CLAUSE) {
+                if (by.node->node_case != PG_QUERY__NODE__NODE_COLLATE_CLAUSE) {
+                    if (PgQuery__Node* only = sole_column(by.node)) {
+                        key.collation_from = ++plan.hidden;
+                        hidden_exprs.push_back(only);
+                    }
+                } else {
                     const PgQuery__CollateClause& cc = *by.node->collate_clause;
                     for (size_t k = 0; k < cc.n_collname; ++k) {
                         if (cc.collname[k]->node_case != PG_QUERY__NODE__NODE_STRING) return std::nullopt;

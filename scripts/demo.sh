@@ -102,7 +102,9 @@ SELECT user_id, count(*) AS orders, avg(amount) AS mean FROM orders GROUP BY use
 SELECT id, name FROM users ORDER BY id DESC LIMIT 3 OFFSET 1;
 SELECT DISTINCT country FROM users;
 SELECT name FROM users ORDER BY name LIMIT 3;
-SELECT name FROM users ORDER BY lower(name) LIMIT 3;
+SELECT name FROM users ORDER BY lower(name) DESC LIMIT 3;
+SELECT country, string_agg(name, ', ') AS names FROM users GROUP BY country;
+SELECT name FROM users ORDER BY name || country LIMIT 3;
 SQL
 
 say "shardgate route explains a decision without running it"

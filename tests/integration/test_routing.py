@@ -586,10 +586,10 @@ class ReadWriteTest(RoutingCase):
             ("SELECT 1; SELECT count(*) FROM items", r"aggregate|count"),
             ("SELECT count(*) FROM items GROUP BY qty", r"aggregate|count"),
             ("SELECT id, row_number() OVER (ORDER BY id) FROM items", r"window|row_number"),
-            ("SELECT id FROM items ORDER BY lower(name)", r"order by.*collation"),
+            ("SELECT id FROM items ORDER BY name || qty::text", r"order by.*collation"),
             ("SELECT DISTINCT id FROM items ORDER BY qty", r"distinct"),
-            # A text expression's collation is not a column's: the proxy cannot know it.
-            ("SELECT id FROM items ORDER BY name || ''", r"order by.*collation"),
+            # A text expression over two columns: the proxy does not derive its collation.
+            ("SELECT id FROM items ORDER BY coalesce(name, id::text)", r"order by.*collation"),
             ("SELECT DISTINCT name FROM items ORDER BY name COLLATE \"C\"", r"distinct"),
             ("SELECT DISTINCT ON (qty) qty, id FROM items", r"distinct"),
             ("SELECT id FROM items ORDER BY id FOR UPDATE", r"order by"),
@@ -706,7 +706,11 @@ class ReadWriteTest(RoutingCase):
                     # An explicit collation is the order, whatever the column's.
                     "SELECT word FROM coll_words ORDER BY word COLLATE \"C\", id",
                     "SELECT id, plain FROM coll_words ORDER BY plain COLLATE \"en-x-icu\" DESC, id LIMIT 6",
-                    "SELECT id FROM coll_words ORDER BY lower(word) COLLATE pg_catalog.\"C\", id"]:
+                    "SELECT id FROM coll_words ORDER BY lower(word) COLLATE pg_catalog.\"C\", id",
+                    # A text expression over one column has that column's collation.
+                    "SELECT id FROM coll_words ORDER BY lower(word), id",
+                    "SELECT plain, id FROM coll_words ORDER BY upper(plain) DESC, id",
+                    "SELECT id, word FROM coll_words ORDER BY word || '', id LIMIT 5"]:
             with self.subTest(sql=sql):
                 self.assertEqual(self.q(sql), shard_rows(plain, sql))
         # The two orders differ, so the comparison above can tell them apart.

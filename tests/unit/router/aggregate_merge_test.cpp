@@ -102,10 +102,17 @@ TEST(AggregateMerge, OrderLimitAndDistinctArePlanned) {
         // Not output columns: the shards select them after the client's columns.
         {"SELECT id FROM users ORDER BY name DESC, 1", {{0, "", true, -1, 1}, {1, "", false, -1}}, {}, 0, false,
          "SELECT id, name AS shardgate_sort_1 FROM users ORDER BY name DESC, 1"},
+        // A text expression over one column: that column comes back too, for its collation.
         {"SELECT id AS name FROM users ORDER BY users.name, lower(name) LIMIT 4 OFFSET 1",
-         {{0, "", false, -1, 1}, {0, "", false, -1, 2}}, 4, 1, false,
-         "SELECT id AS name, users.name AS shardgate_sort_1, lower(name) AS shardgate_sort_2 FROM users "
-         "ORDER BY users.name, lower(name) LIMIT 5"},
+         {{0, "", false, -1, 1}, {0, "", false, -1, 2, "", 3}}, 4, 1, false,
+         "SELECT id AS name, users.name AS shardgate_sort_1, lower(name) AS shardgate_sort_2, name AS "
+         "shardgate_sort_3 FROM users ORDER BY users.name, lower(name) LIMIT 5"},
+        {"SELECT id FROM users ORDER BY name || name, id", {{0, "", false, -1, 1, "", 2}, {0, "id", false, -1}}, {}, 0,
+         false,
+         "SELECT id, name || name AS shardgate_sort_1, name AS shardgate_sort_2 FROM users ORDER BY name || name, id"},
+        // Two columns (or none): no single collation to read; the proxy decides by the type.
+        {"SELECT id FROM users ORDER BY name || id::text", {{0, "", false, -1, 1}}, {}, 0, false,
+         "SELECT id, name || id::text AS shardgate_sort_1 FROM users ORDER BY name || id::text"},
         {"SELECT id FROM users ORDER BY lower(name) COLLATE pg_catalog.\"C\" DESC",
          {{0, "", true, -1, 1, "\"pg_catalog\".\"C\""}}, {}, 0, false,
          "SELECT id, lower(name) COLLATE pg_catalog.\"C\" AS shardgate_sort_1 FROM users ORDER BY lower(name) "
