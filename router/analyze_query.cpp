@@ -320,6 +320,9 @@ void analyze_set_operation(const PgQuery__SelectStmt& s, const Context& ctx, Ana
     a.why.insert(a.why.end(), right.why.begin(), right.why.end());
     a.fanout_blocker = set_operation_name(s);
     if (s.n_sort_clause && a.fanout_blocker.empty()) a.fanout_blocker = "ORDER BY";
+    // The left arm's own merge plan (its aggregates, its ORDER BY) says nothing about how the
+    // shards' answers to the whole set operation combine: combining by it would be wrong.
+    a.merge.reset();
 }
 
 }  // namespace

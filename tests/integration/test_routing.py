@@ -592,6 +592,8 @@ class ReadWriteTest(RoutingCase):
             ("SELECT id FROM items ORDER BY coalesce(name, id::text)", r"order by.*collation"),
             ("SELECT DISTINCT name FROM items ORDER BY name COLLATE \"C\"", r"distinct"),
             ("SELECT DISTINCT ON (qty) qty, id FROM items", r"distinct"),
+            # Set operations over arms that aggregate: never combined by an arm's own plan.
+            ("SELECT count(*) FROM items UNION ALL SELECT count(*) FROM items", r"union"),
             ("SELECT id FROM items ORDER BY id FOR UPDATE", r"order by"),
         ]
         for sql, construct in cases:

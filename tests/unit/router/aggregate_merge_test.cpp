@@ -71,6 +71,10 @@ TEST(AggregateMerge, EverythingElseIsNot) {
         "SELECT DISTINCT count(*) FROM users",
         "SELECT id, row_number() OVER () FROM users ORDER BY id",
         "SELECT id FROM users UNION SELECT id FROM users",
+        // An arm's own plan must not be taken for the set operation's.
+        "SELECT count(*) FROM users UNION ALL SELECT count(*) FROM users",
+        "(SELECT id FROM users ORDER BY id LIMIT 2) UNION ALL SELECT id FROM users",
+        "(SELECT max(id) FROM users) EXCEPT (SELECT min(id) FROM users)",
         "SELECT id FROM users ORDER BY id FOR UPDATE",
     };
     for (const char* sql : cases) {
