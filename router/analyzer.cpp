@@ -123,6 +123,9 @@ void analyze_wrapped(const PgQuery__Node& inner, const char* wrapper, const Cont
     analyze_node(inner, ctx, a);
     a.kind = StatementKind::Utility;
     if (a.fanout_blocker.empty()) a.fanout_blocker = wrapper;
+    // The proxy combines a SELECT's rows, never a plan's text or a cursor's later FETCHes
+    // (which would reach one shard): the statement's merge plan does not carry over.
+    a.merge.reset();
     a.why.push_back(std::string(wrapper) + " runs where its statement runs");
 }
 

@@ -594,6 +594,10 @@ class ReadWriteTest(RoutingCase):
             ("SELECT DISTINCT ON (qty) qty, id FROM items", r"distinct"),
             # Set operations over arms that aggregate: never combined by an arm's own plan.
             ("SELECT count(*) FROM items UNION ALL SELECT count(*) FROM items", r"union"),
+            # A cursor's FETCH would reach one shard; a plan is not rows to combine.
+            ("DECLARE c CURSOR WITH HOLD FOR SELECT count(*) FROM items", r"aggregate|count"),
+            ("DECLARE c CURSOR WITH HOLD FOR SELECT id FROM items", r"declare"),
+            ("EXPLAIN SELECT count(*) FROM items", r"aggregate|count"),
             ("SELECT id FROM items ORDER BY id FOR UPDATE", r"order by"),
         ]
         for sql, construct in cases:

@@ -75,6 +75,10 @@ TEST(AggregateMerge, EverythingElseIsNot) {
         "SELECT count(*) FROM users UNION ALL SELECT count(*) FROM users",
         "(SELECT id FROM users ORDER BY id LIMIT 2) UNION ALL SELECT id FROM users",
         "(SELECT max(id) FROM users) EXCEPT (SELECT min(id) FROM users)",
+        // Wrappers: a plan's text or a cursor's FETCHes are not the SELECT's rows.
+        "EXPLAIN SELECT count(*) FROM users",
+        "DECLARE c CURSOR WITH HOLD FOR SELECT count(*) FROM users",
+        "DECLARE c CURSOR WITH HOLD FOR SELECT id FROM users ORDER BY id LIMIT 3",
         "SELECT id FROM users ORDER BY id FOR UPDATE",
     };
     for (const char* sql : cases) {
