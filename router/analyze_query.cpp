@@ -286,6 +286,11 @@ void analyze_set_operation(const PgQuery__SelectStmt& s, const Context& ctx, Ana
     Analysis left, right;
     analyze_select(*s.larg, ctx, left);
     analyze_select(*s.rarg, ctx, right);
+    // Each arm's own rows concatenate across shards (no aggregate, ORDER BY, LIMIT, DISTINCT,
+    // set operation of its own needing more).
+    const bool arms_concatenate = left.fanout_blocker.empty() && right.fanout_blocker.empty();
+    // Every row of both arms comes from exactly one shard: UNION ALL of them concatenates.
+    const bool arms_partitioned = left.placement == Placement::Sharded && right.placement == Placement::Sharded;
     a = std::move(left);
     if (right.refusal) refuse(a, right.refusal->message, right.refusal->sqlstate.c_str());
     if (a.placement != right.placement || a.key_type != right.key_type) {
@@ -319,10 +324,20 @@ void analyze_set_operation(const PgQuery__SelectStmt& s, const Context& ctx, Ana
     }
     a.why.insert(a.why.end(), right.why.begin(), right.why.end());
     a.fanout_blocker = set_operation_name(s);
-    if (s.n_sort_clause && a.fanout_blocker.empty()) a.fanout_blocker = "ORDER BY";
     // The left arm's own merge plan (its aggregates, its ORDER BY) says nothing about how the
     // shards' answers to the whole set operation combine: combining by it would be wrong.
     a.merge.reset();
+    // UNION ALL of partitioned arms is the shards' rows together; UNION is the same, made
+    // distinct again (a reference or table-less arm's rows, on every shard, collapse too).
+    // INTERSECT and EXCEPT compare rows that live on different shards: refused.
+    if (s.op == PG_QUERY__SET_OPERATION__SETOP_UNION && arms_concatenate && (!s.all || arms_partitioned)) {
+        if (s.all && !s.n_sort_clause && !s.limit_count && !s.limit_offset) {
+            a.fanout_blocker.clear();
+        } else {
+            if (s.all) a.fanout_blocker = s.n_sort_clause ? "ORDER BY" : (s.limit_count ? "LIMIT" : "OFFSET");
+            a.merge = set_operation_merge_plan(s);
+        }
+    }
 }
 
 }  // namespace

@@ -352,7 +352,101 @@ private:
     std::deque<std::array<PgQuery__Node*, 2>> pairs_;
 };
 
+// Plain rows with an OFFSET: no shard may skip rows on its own. The shard's statement drops
+// the OFFSET and returns the first limit + offset rows instead (computed by the shard from the
+// bound values for $n), or all of them without a LIMIT. False when the sum does not fit.
+bool cover_offset(PgQuery__SelectStmt& shard, const Analysis::MergePlan& plan, NodeFactory& make) {
+    shard.limit_offset = nullptr;
+    if (plan.limit_param || plan.offset_param) {
+        if (plan.limit || plan.limit_param) {
+            auto operand = [&](uint32_t param, int64_t value) -> PgQuery__Node* {
+                return param ? make.bigint_param(param) : make.integer(int32_t(value));
+            };
+            if (plan.limit.value_or(0) > INT32_MAX || plan.offset > INT32_MAX) return false;
+            shard.limit_count = make.plus(operand(plan.limit_param, plan.limit.value_or(0)),
+                                          operand(plan.offset_param, plan.offset));
+            shard.limit_option = PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_COUNT;
+        } else {
+            shard.limit_count = nullptr;
+        }
+    } else if (plan.limit) {
+        int64_t covering = *plan.limit + plan.offset;
+        if (covering > INT32_MAX) return false;
+        shard.limit_count = make.integer(int32_t(covering));
+        shard.limit_option = PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_COUNT;
+    } else {
+        shard.limit_count = nullptr;
+    }
+    return true;
+}
+
 }  // namespace
+
+std::optional<Analysis::MergePlan> set_operation_merge_plan(const PgQuery__SelectStmt& s) {
+    if (s.op != PG_QUERY__SET_OPERATION__SETOP_UNION || s.n_locking_clause || s.into_clause ||
+        s.limit_option == PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_WITH_TIES)
+        return std::nullopt;
+    Analysis::MergePlan plan;
+    plan.distinct = !s.all;
+    // The output columns are named by the leftmost arm.
+    const PgQuery__SelectStmt* first = &s;
+    while (first->larg) first = first->larg;
+    std::vector<std::string_view> names;
+    bool star = false;
+    for (size_t i = 0; i < first->n_target_list; ++i) {
+        const PgQuery__Node* n = first->target_list[i];
+        if (n->node_case != PG_QUERY__NODE__NODE_RES_TARGET) return std::nullopt;
+        const PgQuery__ResTarget& t = *n->res_target;
+        if (t.name && *t.name) {
+            names.push_back(t.name);
+        } else if (auto c = column_name(t.val)) {
+            names.push_back(c->column);
+        } else {
+            if (t.val && t.val->node_case == PG_QUERY__NODE__NODE_COLUMN_REF) star = true;
+            names.push_back("");
+        }
+    }
+    // ORDER BY of a set operation names output columns or their positions (PostgreSQL allows
+    // nothing else there).
+    for (size_t i = 0; i < s.n_sort_clause; ++i) {
+        const PgQuery__Node* n = s.sort_clause[i];
+        if (n->node_case != PG_QUERY__NODE__NODE_SORT_BY) return std::nullopt;
+        const PgQuery__SortBy& by = *n->sort_by;
+        if (by.n_use_op || by.sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_USING || !by.node) return std::nullopt;
+        Analysis::SortKey key;
+        key.descending = by.sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
+        if (by.sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST) key.nulls_first = 1;
+        if (by.sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST) key.nulls_first = 0;
+        if (by.node->node_case == PG_QUERY__NODE__NODE_A_CONST) {
+            const PgQuery__AConst& c = *by.node->a_const;
+            if (c.isnull || c.val_case != PG_QUERY__A__CONST__VAL_IVAL || c.ival->ival < 1) return std::nullopt;
+            if (!star && size_t(c.ival->ival) > names.size()) return std::nullopt;
+            key.position = uint32_t(c.ival->ival);
+        } else {
+            auto c = column_name(by.node);
+            if (!c || !c->relation.empty()) return std::nullopt;
+            if (!star && std::find(names.begin(), names.end(), c->column) == names.end()) return std::nullopt;
+            key.name = std::string(c->column);
+        }
+        plan.order.push_back(std::move(key));
+    }
+    LimitValue limit = limit_value(s.limit_count);
+    LimitValue offset = limit_value(s.limit_offset);
+    if (!limit.usable || !offset.usable) return std::nullopt;
+    plan.limit = limit.value;
+    plan.offset = offset.value.value_or(0);
+    plan.limit_param = limit.param;
+    plan.offset_param = offset.param;
+    if (s.limit_offset) {
+        NodeFactory make;
+        PgQuery__SelectStmt shard = s;
+        if (!cover_offset(shard, plan, make)) return std::nullopt;
+        auto sql = deparse_select(shard);
+        if (!sql) return std::nullopt;
+        plan.shard_sql = std::move(*sql);
+    }
+    return plan;
+}
 
 std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
     if (s.n_target_list == 0 || s.n_window_clause || s.larg || s.rarg ||
@@ -557,28 +651,7 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
             rewrite = true;
         }
     } else if (s.limit_offset) {
-        shard.limit_offset = nullptr;
-        if (plan.limit_param || plan.offset_param) {
-            // A LIMIT covering the OFFSET, computed by the shard from the bound values.
-            if (plan.limit || plan.limit_param) {
-                auto operand = [&](uint32_t param, int64_t value) -> PgQuery__Node* {
-                    return param ? make.bigint_param(param) : make.integer(int32_t(value));
-                };
-                if (plan.limit.value_or(0) > INT32_MAX || plan.offset > INT32_MAX) return std::nullopt;
-                shard.limit_count = make.plus(operand(plan.limit_param, plan.limit.value_or(0)),
-                                              operand(plan.offset_param, plan.offset));
-                shard.limit_option = PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_COUNT;
-            } else {
-                shard.limit_count = nullptr;
-            }
-        } else if (plan.limit) {
-            int64_t covering = *plan.limit + plan.offset;
-            if (covering > INT32_MAX) return std::nullopt;
-            shard.limit_count = make.integer(int32_t(covering));
-            shard.limit_option = PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_COUNT;
-        } else {
-            shard.limit_count = nullptr;
-        }
+        if (!cover_offset(shard, plan, make)) return std::nullopt;
         rewrite = true;
     }
     // The target list: the client's columns (some replaced), then the extra columns. Plain rows:

@@ -25,4 +25,10 @@ std::string fanout_blocker(const PgQuery__SelectStmt& s);
 // Window functions, set operations and locking clauses are not.
 std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s);
 
+// UNION [ALL] of arms whose own rows concatenate (the caller checks the arms): the shards run
+// the whole set operation; UNION's rows are made distinct again, and the set operation's ORDER
+// BY (output names or positions) and LIMIT/OFFSET apply to the combined rows. nullopt for
+// INTERSECT/EXCEPT and anything else.
+std::optional<Analysis::MergePlan> set_operation_merge_plan(const PgQuery__SelectStmt& s);
+
 }  // namespace sg::router::detail

@@ -594,6 +594,10 @@ class ReadWriteTest(RoutingCase):
             ("SELECT DISTINCT ON (qty) qty, id FROM items", r"distinct"),
             # Set operations over arms that aggregate: never combined by an arm's own plan.
             ("SELECT count(*) FROM items UNION ALL SELECT count(*) FROM items", r"union"),
+            ("SELECT id FROM items INTERSECT SELECT id FROM items", r"intersect"),
+            ("SELECT id FROM items UNION ALL SELECT 1", r"union"),
+            # A set operation's text column is no table's: its collation is not known.
+            ("SELECT name FROM items UNION SELECT name FROM items ORDER BY 1", r"collation"),
             # A cursor's FETCH would reach one shard; a plan is not rows to combine.
             ("DECLARE c CURSOR WITH HOLD FOR SELECT count(*) FROM items", r"aggregate|count"),
             ("DECLARE c CURSOR WITH HOLD FOR SELECT id FROM items", r"declare"),
@@ -767,6 +771,12 @@ class ReadWriteTest(RoutingCase):
         got = c._collect(raise_error=True)[0]
         self.assertEqual(got.columns, ["name"])
         self.assertEqual(got.rows, [(n,) for k, n, q in sorted(rows, key=lambda x: (x[2], x[0])) if k > 55])
+        # Set operations: UNION ALL concatenated, UNION made distinct, ORDER BY/LIMIT on top.
+        r = c.execute("SELECT id FROM items WHERE id > $1 UNION ALL SELECT id FROM items WHERE id < $2", ["55", "4"])
+        self.assertEqual(sorted(int(v) for (v,) in r.rows), [k for k in self.keys if k > 55 or k < 4])
+        r = c.execute("SELECT qty FROM items WHERE id > $1 UNION SELECT qty FROM items ORDER BY 1 DESC LIMIT $2",
+                      ["0", "3"])
+        self.assertEqual([int(v) for (v,) in r.rows], [4, 3, 2])
         # Still refused: what cannot be combined, and a merge inside a transaction.
         r = c.batch([Stmt("SELECT string_agg(name, ',' ORDER BY id) FROM items WHERE id > $1", ["0"])])[0]
         self.assertEqual(r.error.fields.get("C"), "0A000")
@@ -1128,6 +1138,14 @@ DIFF_STATEMENTS = [
     "SELECT qty, bool_or(id % 7 = 0) AS sevens, bit_or(id) FROM d_items GROUP BY qty "
     "HAVING bool_and(id > 1) ORDER BY qty" + IN_ORDER,
     "SELECT bool_and(true), bit_or(qty) FROM d_items WHERE qty > 100",
+    "SELECT id, name FROM d_items WHERE qty < 3 UNION ALL SELECT id, name FROM d_items WHERE qty > 6",
+    "SELECT qty FROM d_items UNION SELECT qty + 100 FROM d_items",
+    "SELECT id FROM d_items WHERE qty = 1 UNION ALL SELECT id FROM d_items WHERE qty = 2 "
+    "ORDER BY id DESC LIMIT 5 OFFSET 2" + IN_ORDER,
+    "SELECT name AS label FROM d_items UNION SELECT name FROM d_ref",
+    "SELECT slug FROM d_docs UNION SELECT code FROM d_ref",
+    "SELECT id, qty FROM d_items WHERE id < 30 UNION SELECT qty, id FROM d_items WHERE id < 30 "
+    "ORDER BY 1, 2 LIMIT 8" + IN_ORDER,
 ]
 
 

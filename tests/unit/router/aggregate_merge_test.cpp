@@ -70,7 +70,14 @@ TEST(AggregateMerge, EverythingElseIsNot) {
         "SELECT name, count(*) FROM users GROUP BY name ORDER BY count(*)",
         "SELECT DISTINCT count(*) FROM users",
         "SELECT id, row_number() OVER () FROM users ORDER BY id",
-        "SELECT id FROM users UNION SELECT id FROM users",
+        "SELECT id FROM users INTERSECT SELECT id FROM users",
+        "SELECT id FROM users EXCEPT ALL SELECT id FROM users",
+        // UNION ALL with rows that are on every shard (a reference table, no table at all).
+        "SELECT id FROM users UNION ALL SELECT id FROM countries ORDER BY 1",
+        "SELECT id FROM users UNION ALL SELECT 1 ORDER BY 1",
+        // An arm that needs combining of its own, or ORDER BY an expression.
+        "SELECT id FROM users UNION (SELECT id FROM users ORDER BY id LIMIT 1)",
+        "SELECT id FROM users UNION SELECT id FROM users ORDER BY id + 1",
         // An arm's own plan must not be taken for the set operation's.
         "SELECT count(*) FROM users UNION ALL SELECT count(*) FROM users",
         "(SELECT id FROM users ORDER BY id LIMIT 2) UNION ALL SELECT id FROM users",
@@ -151,6 +158,39 @@ TEST(AggregateMerge, OrderLimitAndDistinctArePlanned) {
             Analysis shard = analyze(c.shard_sql, testing::test_catalog());
             EXPECT_EQ(shard.placement, Placement::Sharded) << c.shard_sql;
         }
+    }
+}
+
+TEST(AggregateMerge, UnionsAreConcatenatedOrMadeDistinct) {
+    // UNION ALL of sharded arms: the shards' rows together, nothing to combine.
+    Analysis all = analyze("SELECT id FROM users WHERE id > 3 UNION ALL SELECT user_id FROM orders",
+                           testing::test_catalog());
+    EXPECT_EQ(all.fanout_blocker, "");
+    EXPECT_FALSE(all.merge);
+    struct Case {
+        const char* sql;
+        bool distinct;
+        std::vector<Analysis::SortKey> order;
+        std::optional<int64_t> limit;
+        int64_t offset;
+        const char* shard_sql;
+    } cases[] = {
+        {"SELECT id FROM users UNION SELECT user_id FROM orders", true, {}, {}, 0, ""},
+        // A reference arm's rows, on every shard, collapse in the distinct rows.
+        {"SELECT id FROM users UNION SELECT id FROM countries ORDER BY 1 DESC", true, {{1, "", true, -1}}, {}, 0, ""},
+        {"SELECT id, name AS n FROM users UNION ALL SELECT id, name FROM users ORDER BY n LIMIT 3 OFFSET 1", false,
+         {{0, "n", false, -1}}, 3, 1,
+         "SELECT id, name AS n FROM users UNION ALL SELECT id, name FROM users ORDER BY n LIMIT 4"},
+    };
+    for (const auto& c : cases) {
+        Analysis a = analyze(c.sql, testing::test_catalog());
+        ASSERT_TRUE(a.merge) << c.sql;
+        EXPECT_EQ(a.merge->distinct, c.distinct) << c.sql;
+        EXPECT_EQ(a.merge->order, c.order) << c.sql;
+        EXPECT_EQ(a.merge->limit, c.limit) << c.sql;
+        EXPECT_EQ(a.merge->offset, c.offset) << c.sql;
+        EXPECT_EQ(a.merge->shard_sql, c.shard_sql) << c.sql;
+        EXPECT_TRUE(a.merge->aggregates.empty()) << c.sql;
     }
 }
 
