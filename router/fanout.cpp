@@ -352,6 +352,31 @@ private:
     std::deque<std::array<PgQuery__Node*, 2>> pairs_;
 };
 
+// One ORDER BY item: its direction, its NULLS placement and its position when it is one
+// (ORDER BY 2; `outputs` columns, any number with a `*`). nullopt for what the combining query
+// cannot reproduce (USING an operator, a position out of range).
+struct SortItem {
+    Analysis::SortKey key;
+    const PgQuery__SortBy* by = nullptr;
+};
+std::optional<SortItem> sort_item(const PgQuery__Node* n, size_t outputs, bool star) {
+    if (n->node_case != PG_QUERY__NODE__NODE_SORT_BY) return std::nullopt;
+    const PgQuery__SortBy& by = *n->sort_by;
+    if (by.n_use_op || by.sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_USING || !by.node) return std::nullopt;
+    SortItem item;
+    item.by = &by;
+    item.key.descending = by.sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
+    if (by.sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST) item.key.nulls_first = 1;
+    if (by.sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST) item.key.nulls_first = 0;
+    if (by.node->node_case == PG_QUERY__NODE__NODE_A_CONST) {
+        const PgQuery__AConst& c = *by.node->a_const;
+        if (c.isnull || c.val_case != PG_QUERY__A__CONST__VAL_IVAL || c.ival->ival < 1) return std::nullopt;
+        if (!star && size_t(c.ival->ival) > outputs) return std::nullopt;
+        item.key.position = uint32_t(c.ival->ival);
+    }
+    return item;
+}
+
 // Plain rows with an OFFSET: no shard may skip rows on its own. The shard's statement drops
 // the OFFSET and returns the first limit + offset rows instead (computed by the shard from the
 // bound values for $n), or all of them without a LIMIT. False when the sum does not fit.
@@ -409,20 +434,11 @@ std::optional<Analysis::MergePlan> set_operation_merge_plan(const PgQuery__Selec
     // ORDER BY of a set operation names output columns or their positions (PostgreSQL allows
     // nothing else there).
     for (size_t i = 0; i < s.n_sort_clause; ++i) {
-        const PgQuery__Node* n = s.sort_clause[i];
-        if (n->node_case != PG_QUERY__NODE__NODE_SORT_BY) return std::nullopt;
-        const PgQuery__SortBy& by = *n->sort_by;
-        if (by.n_use_op || by.sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_USING || !by.node) return std::nullopt;
-        Analysis::SortKey key;
-        key.descending = by.sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
-        if (by.sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST) key.nulls_first = 1;
-        if (by.sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST) key.nulls_first = 0;
-        if (by.node->node_case == PG_QUERY__NODE__NODE_A_CONST) {
-            const PgQuery__AConst& c = *by.node->a_const;
-            if (c.isnull || c.val_case != PG_QUERY__A__CONST__VAL_IVAL || c.ival->ival < 1) return std::nullopt;
-            if (!star && size_t(c.ival->ival) > names.size()) return std::nullopt;
-            key.position = uint32_t(c.ival->ival);
-        } else {
+        auto item = sort_item(s.sort_clause[i], names.size(), star);
+        if (!item) return std::nullopt;
+        Analysis::SortKey key = std::move(item->key);
+        const PgQuery__SortBy& by = *item->by;
+        if (!key.position) {
             auto c = column_name(by.node);
             if (!c || !c->relation.empty()) return std::nullopt;
             if (!star && std::find(names.begin(), names.end(), c->column) == names.end()) return std::nullopt;
@@ -501,20 +517,11 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
     };
     std::vector<PgQuery__Node*> hidden_exprs;
     for (size_t i = 0; i < s.n_sort_clause; ++i) {
-        const PgQuery__Node* n = s.sort_clause[i];
-        if (n->node_case != PG_QUERY__NODE__NODE_SORT_BY) return std::nullopt;
-        const PgQuery__SortBy& by = *n->sort_by;
-        if (by.n_use_op || by.sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_USING || !by.node) return std::nullopt;
-        Analysis::SortKey key;
-        key.descending = by.sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
-        if (by.sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST) key.nulls_first = 1;
-        if (by.sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST) key.nulls_first = 0;
-        if (by.node->node_case == PG_QUERY__NODE__NODE_A_CONST) {
-            const PgQuery__AConst& c = *by.node->a_const;
-            if (c.isnull || c.val_case != PG_QUERY__A__CONST__VAL_IVAL || c.ival->ival < 1) return std::nullopt;
-            if (!has_star && size_t(c.ival->ival) > s.n_target_list) return std::nullopt;
-            key.position = uint32_t(c.ival->ival);
-        } else {
+        auto item = sort_item(s.sort_clause[i], s.n_target_list, has_star);
+        if (!item) return std::nullopt;
+        Analysis::SortKey key = std::move(item->key);
+        const PgQuery__SortBy& by = *item->by;
+        if (!key.position) {
             auto col = column_name(by.node);
             const bool shadowed = col && std::find(aliases.begin(), aliases.end(), col->column) != aliases.end();
             if (col && col->relation.empty() && shadowed) {
