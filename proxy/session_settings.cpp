@@ -73,10 +73,13 @@ struct Cursor {
     }
 };
 
+// As PostgreSQL's quote_literal(): a value with a backslash becomes an E'' string (backslashes
+// doubled), read alike whatever standard_conforming_strings the session has.
 std::string quote_literal(std::string_view v) {
-    std::string out = "'";
+    const bool escape = v.find('\\') != std::string_view::npos;
+    std::string out = escape ? "E'" : "'";
     for (char c : v) {
-        if (c == '\'') out += '\'';
+        if (c == '\'' || (escape && c == '\\')) out += c;
         out += c;
     }
     out += '\'';

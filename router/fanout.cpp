@@ -77,8 +77,13 @@ std::optional<std::string> string_agg_separator(const PgQuery__FuncCall& f) {
     if (f.n_args != 2 || f.args[1]->node_case != PG_QUERY__NODE__NODE_A_CONST) return std::nullopt;
     const PgQuery__AConst& c = *f.args[1]->a_const;
     if (c.isnull || c.val_case != PG_QUERY__A__CONST__VAL_SVAL) return std::nullopt;
-    std::string out = "'";
-    for (const char* p = c.sval->sval; *p; ++p) out += *p == '\'' ? std::string("''") : std::string(1, *p);
+    // E'' when there is a backslash: read alike whatever standard_conforming_strings is.
+    const bool escape = std::string_view(c.sval->sval).find('\\') != std::string_view::npos;
+    std::string out = escape ? "E'" : "'";
+    for (const char* p = c.sval->sval; *p; ++p) {
+        if (*p == '\'' || (escape && *p == '\\')) out += *p;
+        out += *p;
+    }
     return out + "'";
 }
 

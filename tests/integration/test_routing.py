@@ -804,6 +804,20 @@ class ReadWriteTest(RoutingCase):
         r = c.execute("SELECT string_agg(name, $$;$$) FROM items WHERE id > $1", ["55"])
         self.assertEqual(sorted(r.rows[0][0].split(";")), sorted(n for k, n, _ in rows if k > 55))
 
+    def test_combined_text_with_backslashes_whatever_standard_conforming_strings(self):
+        names = sorted(f"n{k}" for k in self.keys)
+        for setting in ("on", "off"):
+            with self.subTest(standard_conforming_strings=setting):
+                self.q(f"SET standard_conforming_strings = {setting}")
+                try:
+                    # The shards' values travel to the combining query as literals.
+                    got = self.q("SELECT DISTINCT name || E'\\\\' AS v FROM items")
+                    self.assertEqual(sorted(v for (v,) in got), sorted(n + "\\" for n in names))
+                    (joined,), = self.q("SELECT string_agg(name, E'\\\\') FROM items")
+                    self.assertEqual(sorted(joined.split("\\")), names)
+                finally:
+                    self.q("RESET standard_conforming_strings")
+
     def test_extended_limit_and_offset_parameters(self):
         rows = [(k, f"n{k}", k % 5) for k in self.keys]
         by_id = [k for k, _, _ in sorted(rows)]

@@ -67,6 +67,13 @@ TEST(SessionSettings, SyncResetsWhatAPreviousOwnerSetAndAppliesTheRest) {
     EXPECT_EQ(settings_sync_statements(applied, desired), "") << "nothing to do once in line";
 }
 
+TEST(SessionSettings, LiteralsReadAlikeWhateverStandardConformingStrings) {
+    EXPECT_EQ(quote_sql_literal("it's"), "'it''s'");
+    EXPECT_EQ(quote_sql_literal(""), "''");
+    // A backslash: an E'' string with it doubled (as PostgreSQL's quote_literal()).
+    EXPECT_EQ(quote_sql_literal("a\\b'c"), "E'a\\\\b''c'");
+}
+
 TEST(FanoutTags, CountsAreSummedOnlyWhenEveryTagHasOne) {
     EXPECT_EQ(merge_command_tags({"UPDATE 3", "UPDATE 4"}), "UPDATE 7");
     EXPECT_EQ(merge_command_tags({"INSERT 0 2", "INSERT 0 1"}), "INSERT 0 3");

@@ -200,6 +200,9 @@ TEST(AggregateMerge, StringAggKeepsItsSeparator) {
     ASSERT_TRUE(a.merge);
     EXPECT_EQ(a.merge->aggregates, (std::vector<M>{M::StringAgg, M::Sum, M::StringAgg}));
     EXPECT_EQ(a.merge->separators, (std::vector<std::string>{"'it''s'", "", "''"}));
+    Analysis b = analyze("SELECT string_agg(name, E'\\\\') FROM users", testing::test_catalog());
+    ASSERT_TRUE(b.merge);
+    EXPECT_EQ(b.merge->separators, (std::vector<std::string>{"E'\\\\'"}));  // one backslash
     EXPECT_EQ(a.merge->shard_sql, "");  // each shard aggregates its own rows as the client wrote it
 }
 
