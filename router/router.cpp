@@ -152,6 +152,13 @@ Route route_insert_rows(const Analysis& a, const Params& params, const ShardMap&
         shards.push_back(rk.shard);
         r.keys.push_back(std::move(rk));
     }
+    if (a.key_assignment_unusable) {  // ON CONFLICT DO UPDATE SET key = <an expression>
+        return error_route(Error{sqlstate::kFeatureNotSupported,
+                                 "ON CONFLICT DO UPDATE sets shard key \"" + a.table_config->shard_key +
+                                     "\" to an expression the router cannot place (only a constant, a "
+                                     "parameter or excluded." + a.table_config->shard_key +
+                                     "); moving rows between shards is not supported"});
+    }
     if (a.key_assignment) {  // ON CONFLICT DO UPDATE SET key = ...
         std::vector<Key> target;
         if (auto st = resolve(*a.key_assignment, params, a.key_type, target); !st) {

@@ -913,6 +913,14 @@ class ReadWriteTest(RoutingCase):
                          [(src, f"n{src}")])
         self.assertEqual(sum(shard_rows(c, "SELECT count(*) FROM items WHERE id = %s",
                                         (dst,))[0][0] for c in shards), 0)
+        # An upsert that would compute a new key is refused too, and changes nothing.
+        for sql in ("INSERT INTO items (id, name) VALUES (%s, 'x') ON CONFLICT (id) DO UPDATE "
+                    "SET id = excluded.id + 1000",
+                    "INSERT INTO items (id, name) VALUES (%s, 'x') ON CONFLICT (id) DO UPDATE "
+                    "SET (id, name) = (items.id * 7, 'y')"):
+            with self.subTest(sql=sql):
+                self.assertSqlState("0A000", sql % src, message="key")
+                self.assertEqual(self.q("SELECT id, name FROM items WHERE id = %s", (src,)), [(src, f"n{src}")])
 
     def test_cross_shard_transaction_is_refused_without_half_applying(self):
         for finish, start in (("commit", 300), ("rollback", 400)):

@@ -397,6 +397,24 @@ const Case kKeyUpdates[] = {
      K::Error,
      {},
      "another bucket"},
+    // An expression could move the row anywhere: refused, in either SET form.
+    {"on_conflict_expression",
+     "INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET id = excluded.id + 1",
+     {},
+     K::Error,
+     {},
+     "to an expression"},
+    {"on_conflict_multi_assign",
+     "INSERT INTO users (id, name) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET (id, name) = (users.id * 2, 'b')",
+     {},
+     K::Error,
+     {},
+     "to an expression"},
+    {"on_conflict_keeps_key",
+     "INSERT INTO users (id, name) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET id = excluded.id, name = 'b'",
+     {},
+     K::Single,
+     {2}},
 };
 
 const Case kSessionAndHints[] = {
