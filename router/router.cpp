@@ -272,10 +272,32 @@ Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map
     return r;
 }
 
-Route route_hinted(const Analysis& a, const ShardMap& map) {
+// Manual routing sends a statement where it is told, but never an INSERT of a row whose key
+// belongs to another shard: that row would be stored where no read by its key finds it.
+std::optional<Error> misplaced_insert(const Analysis& a, const Params& params, const ShardMap& map,
+                                      uint16_t shard, const std::string& how) {
+    if (a.kind != StatementKind::Insert || a.placement != Placement::Sharded) return std::nullopt;
+    for (const auto& row : a.rows) {
+        std::vector<Key> keys;
+        if (!resolve(row.key, params, a.key_type, keys) || keys.empty()) continue;  // reported when routed
+        RoutedKey rk = place_key(keys.front(), a.key_type, map);
+        if (rk.shard == shard) continue;
+        const auto& names = map.shard_names();
+        return Error{sqlstate::kFeatureNotSupported,
+                     "INSERT of a row whose shard key " + rk.text + " belongs on shard \"" +
+                         (rk.shard < names.size() ? names[rk.shard] : std::to_string(rk.shard)) +
+                         "\" (bucket " + std::to_string(rk.bucket) + "), but " + how + " sends it to shard \"" +
+                         (shard < names.size() ? names[shard] : std::to_string(shard)) +
+                         "\"; drop the manual routing for this INSERT"};
+    }
+    return std::nullopt;
+}
+
+Route route_hinted(const Analysis& a, const Params& params, const ShardMap& map) {
     if (a.hints.shard) {
         auto idx = named_shard(map, *a.hints.shard, "shardgate.shard hint");
         if (!idx) return error_route(idx.error());
+        if (auto e = misplaced_insert(a, params, map, *idx, "the shardgate.shard hint")) return error_route(*e);
         return single(*idx, "/* shardgate.shard=" + *a.hints.shard + " */ hint");
     }
     if (!a.hint_key_type) {
@@ -289,6 +311,7 @@ Route route_hinted(const Analysis& a, const ShardMap& map) {
     r.keys.push_back(place_key(*key, *a.hint_key_type, map));
     r.kind = Route::Kind::Single;
     r.shards = {r.keys.front().shard};
+    if (auto e = misplaced_insert(a, params, map, r.shards.front(), "the shardgate.key hint")) return error_route(*e);
     r.why.push_back("/* shardgate.key=" + *a.hints.key + " */ hint");
     return r;
 }
@@ -374,10 +397,11 @@ Route route_one(const Analysis& a, const Params& params, const ShardMap& map,
         r.kind = Route::Kind::Session;
         return r;
     }
-    if (a.hints.shard || a.hints.key) return route_hinted(a, map);
+    if (a.hints.shard || a.hints.key) return route_hinted(a, params, map);
     if (ctx.session_shard) {
         auto idx = named_shard(map, *ctx.session_shard, "SET shardgate.shard");
         if (!idx) return error_route(idx.error());
+        if (auto e = misplaced_insert(a, params, map, *idx, "SET shardgate.shard")) return error_route(*e);
         return single(*idx, "session setting shardgate.shard = " + *ctx.session_shard);
     }
     if (a.kind == StatementKind::Unparseable) {

@@ -1024,6 +1024,14 @@ class ReadWriteTest(RoutingCase):
         self.assertEqual(self.q("SELECT 1", conn=conn), [(1,)])
         # Other sessions are not affected.
         self.assertEqual(self.q("SELECT name FROM whereami"), [("s0",)])
+        # Manual routing never stores a row on a shard its key does not belong to.
+        key = next(k for k in range(7000, 8000) if shard_of(k, "bigint", N) != 1)
+        self.assertSqlState("0A000", f"INSERT INTO items (id, name) VALUES ({key}, 'm')", conn=conn,
+                            message="belongs on shard")
+        self.assertSqlState("0A000", f"/* shardgate.shard=s1 */ INSERT INTO items (id, name) VALUES ({key}, 'm')",
+                            message="belongs on shard")
+        self.assertEqual(sum(shard_rows(c, "SELECT count(*) FROM items WHERE id = %s", (key,))[0][0]
+                             for c in shards), 0)
 
     def test_parse_errors_come_back_as_42601(self):
         for sql in ["SELEC id FROM items", "SELECT * FROM items WHERE id =",

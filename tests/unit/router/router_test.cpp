@@ -432,6 +432,12 @@ const Case kSessionAndHints[] = {
     {"key_hint", "SELECT count(*) FROM users /* shardgate.key=3 */", {}, K::Single, {1}},
     {"hint_unparseable", "/* shardgate.key=42 */ SELEC * FROM users", {}, K::Single, {0}},
     {"hint_bad_shard", "/* shardgate.shard=zz */ SELECT 1", {}, K::Error, {}, "unknown shard"},
+    // Manual routing never stores a row where its key does not belong (1 -> s2, 4 -> s0).
+    {"hint_insert_elsewhere", "/* shardgate.shard=s0 */ INSERT INTO users (id) VALUES (1)", {}, K::Error, {},
+     "belongs on shard \"s2\""},
+    {"hint_insert_its_shard", "/* shardgate.shard=s2 */ INSERT INTO users (id) VALUES (1)", {}, K::Single, {2}},
+    {"key_hint_insert_elsewhere", "/* shardgate.key=4 */ INSERT INTO users (id) VALUES (1)", {}, K::Error, {},
+     "belongs on shard \"s2\""},
     {"multi_same_shard",
      "BEGIN; UPDATE users SET n = 1 WHERE id = 4; SELECT * FROM logs; COMMIT",
      {},
@@ -469,6 +475,11 @@ TEST(Router, SessionShardOverridesAnalysis) {
     EXPECT_EQ(r.shards, std::vector<uint16_t>{3});
     // Transaction control still belongs to the session, not a shard.
     EXPECT_EQ(route_sql("BEGIN", {}, ctx).kind, Route::Kind::Session);
+    // A row is never stored on a shard its key does not belong to (1 -> s2, 3 -> s1, 2 -> s3).
+    Route misplaced = route_sql("INSERT INTO users (id) VALUES (2), (1)", {}, ctx);
+    ASSERT_EQ(misplaced.kind, Route::Kind::Error);
+    EXPECT_NE(misplaced.error.message.find("belongs on shard \"s2\""), std::string::npos) << misplaced.error.message;
+    EXPECT_EQ(route_sql("INSERT INTO users (id) VALUES (2)", {}, ctx).shards, std::vector<uint16_t>{3});
 }
 
 TEST(Router, DefaultShardComesFromContext) {
