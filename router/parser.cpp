@@ -165,7 +165,38 @@ Expected<std::vector<Token>, ParseError> scan_sql(const std::string& sql) {
 std::vector<std::string> scan_identifiers(const std::string& sql) {
     std::vector<std::string> out;
     auto tokens = scan_sql(sql);
-    if (!tokens) return out;
+    if (!tokens) {
+        // Text even the scanner rejects (say, 1_000 on PostgreSQL 15): every word that could be
+        // a name, unquoted ones folded to lower case, so a table it mentions is still noticed.
+        auto ident_byte = [](char c) {
+            auto u = static_cast<unsigned char>(c);
+            return (u | 0x20) >= 'a' && (u | 0x20) <= 'z' ? true : (c >= '0' && c <= '9') || c == '_' || c == '$' || u >= 0x80;
+        };
+        for (size_t i = 0; i < sql.size();) {
+            if (sql[i] == '"') {
+                std::string name;
+                size_t j = i + 1;
+                for (; j < sql.size(); ++j) {
+                    if (sql[j] != '"') name += sql[j];
+                    else if (j + 1 < sql.size() && sql[j + 1] == '"') name += sql[j++];
+                    else break;
+                }
+                out.push_back(std::move(name));
+                i = j + 1;
+            } else if (ident_byte(sql[i])) {
+                size_t j = i;
+                while (j < sql.size() && ident_byte(sql[j])) ++j;
+                std::string word = sql.substr(i, j - i);
+                for (char& c : word)
+                    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+                out.push_back(std::move(word));
+                i = j;
+            } else {
+                ++i;
+            }
+        }
+        return out;
+    }
     for (const Token& t : *tokens) {
         std::string text = sql.substr(t.start, t.end - t.start);
         if (t.kind == PG_QUERY__TOKEN__IDENT) {

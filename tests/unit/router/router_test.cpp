@@ -354,6 +354,9 @@ const Case kRefusals[] = {
      {},
      "syntax error at or near \"SELEC\"",
      "42601"},
+    // Text even the scanner rejects still names its tables: never run on the default shard.
+    {"unscannable_sharded", "SELECT * FROM \"Users\", users WHERE id = 1_000", {}, K::Error, {}, "", "42601"},
+    {"unscannable_unsharded", "SELECT * FROM logs WHERE id = 1_000", {}, K::Default, {0}},
     {"create_view", "CREATE VIEW v AS SELECT * FROM users", {}, K::Error, {}, "CREATE VIEW"},
     {"copy_binary", "COPY users (id) FROM STDIN (FORMAT binary)", {}, K::Error, {}, "binary"},
     {"copy_no_columns", "COPY users FROM STDIN", {}, K::Error, {}, "must list its columns"},
