@@ -54,12 +54,8 @@ std::shared_ptr<ServerConn> Pool::take_idle() {
 }
 
 awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> Pool::acquire() {
+    if (auto s = take_idle()) co_return s;  // (counted there)
     ++stats_.checkouts;
-    while (!idle_.empty()) {
-        auto s = std::move(idle_.back());  // most recently used: warm caches, fewer idle closes
-        idle_.pop_back();
-        if (s->usable()) co_return s;
-    }
     if (total_ < size_) co_return co_await open_new();
 
     ++stats_.waits;

@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <cctype>
-#include <charconv>
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -650,34 +649,14 @@ std::optional<int64_t> bound_integer(const wire::Bind& b, uint32_t number, std::
     }
     const wire::Value& v = b.params[number - 1];
     if (!v) return std::nullopt;
-    if (b.param_format(number - 1) == wire::FormatCode::Binary) {
-        const auto& d = *v;
-        if (d.size() != 8 && d.size() != 4 && d.size() != 2) {
-            error = {"22P03", fmt::format("incorrect binary data format in bind parameter {}", number)};
-            return std::nullopt;
-        }
-        uint64_t u = 0;
-        for (uint8_t byte : d) u = (u << 8) | byte;
-        // Sign-extend from the value's width (int2/int4 when the client declared those).
-        unsigned bits = unsigned(d.size()) * 8;
-        if (bits < 64 && (u >> (bits - 1)) & 1) u |= ~uint64_t(0) << bits;
-        return int64_t(u);
-    }
-    std::string_view text = wire::as_chars(*v);
-    std::string_view t = text;
-    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
-    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
-    if (!t.empty() && t.front() == '+') t.remove_prefix(1);
-    int64_t value = 0;
-    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
-    if (t.empty() || ec != std::errc() || end != t.data() + t.size()) {
-        error = {ec == std::errc::result_out_of_range ? "22003" : "22P02",
-                 ec == std::errc::result_out_of_range
-                     ? fmt::format("value \"{}\" is out of range for type bigint", text)
-                     : fmt::format("invalid input syntax for type bigint: \"{}\"", text)};
+    const auto format = b.param_format(number - 1) == wire::FormatCode::Binary ? router::ParamFormat::Binary
+                                                                                 : router::ParamFormat::Text;
+    auto value = router::bigint_value(format, wire::as_chars(*v));
+    if (!value) {
+        error = {value.error().sqlstate, value.error().message};
         return std::nullopt;
     }
-    return value;
+    return *value;
 }
 
 // LIMIT $n / OFFSET $n of a combined statement: the plan with this execution's values in place

@@ -1,5 +1,7 @@
 #include "proxy/session_settings.h"
 
+#include "router/sql_nodes.h"
+
 #include <strings.h>
 
 #include <cctype>
@@ -73,18 +75,7 @@ struct Cursor {
     }
 };
 
-// As PostgreSQL's quote_literal(): a value with a backslash becomes an E'' string (backslashes
-// doubled), read alike whatever standard_conforming_strings the session has.
-std::string quote_literal(std::string_view v) {
-    const bool escape = v.find('\\') != std::string_view::npos;
-    std::string out = escape ? "E'" : "'";
-    for (char c : v) {
-        if (c == '\'' || (escape && c == '\\')) out += c;
-        out += c;
-    }
-    out += '\'';
-    return out;
-}
+std::string quote_literal(std::string_view v) { return router::sql_string_literal(v); }
 
 // The value of `SET shardgate.x = 'v'` as plain text.
 std::string unquote(std::string_view v) {

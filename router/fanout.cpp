@@ -77,14 +77,7 @@ std::optional<std::string> string_agg_separator(const PgQuery__FuncCall& f) {
     if (f.n_args != 2 || f.args[1]->node_case != PG_QUERY__NODE__NODE_A_CONST) return std::nullopt;
     const PgQuery__AConst& c = *f.args[1]->a_const;
     if (c.isnull || c.val_case != PG_QUERY__A__CONST__VAL_SVAL) return std::nullopt;
-    // E'' when there is a backslash: read alike whatever standard_conforming_strings is.
-    const bool escape = std::string_view(c.sval->sval).find('\\') != std::string_view::npos;
-    std::string out = escape ? "E'" : "'";
-    for (const char* p = c.sval->sval; *p; ++p) {
-        if (*p == '\'' || (escape && *p == '\\')) out += *p;
-        out += *p;
-    }
-    return out + "'";
+    return sql_string_literal(c.sval->sval);
 }
 
 // How the shards' partial results of one aggregate call combine: count(*), count(x), sum(x),
@@ -200,27 +193,16 @@ PgQuery__Node* sole_column(PgQuery__Node* expr) {
     PgQuery__Node* found = nullptr;
     std::optional<ColumnName> name;
     bool ok = true;
-    walk(&expr->base, [&](const ProtobufCMessage& msg) {
-        if (!ok) return false;
-        if (msg.descriptor == &pg_query__sub_link__descriptor ||
-            msg.descriptor == &pg_query__collate_clause__descriptor) {
-            ok = false;
-            return false;
-        }
-        if (msg.descriptor != &pg_query__column_ref__descriptor) return true;
-        const auto& ref = reinterpret_cast<const PgQuery__ColumnRef&>(msg);
-        for (size_t i = 0; i < ref.n_fields; ++i)
-            if (ref.fields[i]->node_case != PG_QUERY__NODE__NODE_STRING) ok = false;  // a star
-        return false;
-    });
-    if (!ok) return nullptr;
-    // Second pass over the nodes themselves (walk() visits messages): the ColumnRef nodes.
     rewrite_nodes(&expr->base, [&](PgQuery__Node& n) {
         if (!ok) return false;
+        if (n.node_case == PG_QUERY__NODE__NODE_SUB_LINK || n.node_case == PG_QUERY__NODE__NODE_COLLATE_CLAUSE) {
+            ok = false;  // a collation of its own, or one from elsewhere
+            return false;
+        }
         if (n.node_case != PG_QUERY__NODE__NODE_COLUMN_REF) return true;
         auto c = column_name(&n);
         if (!c) {
-            ok = false;
+            ok = false;  // a star
         } else if (!name) {
             name = c;
             found = &n;
@@ -230,6 +212,19 @@ PgQuery__Node* sole_column(PgQuery__Node* expr) {
         return false;
     });
     return ok ? found : nullptr;
+}
+
+// The statement's LIMIT and OFFSET into `plan` (constants or parameters); false when either is
+// something else.
+bool read_limits(const PgQuery__SelectStmt& s, Analysis::MergePlan& plan) {
+    LimitValue limit = limit_value(s.limit_count);
+    LimitValue offset = limit_value(s.limit_offset);
+    if (!limit.usable || !offset.usable) return false;
+    plan.limit = limit.value;
+    plan.offset = offset.value.value_or(0);
+    plan.limit_param = limit.param;
+    plan.offset_param = offset.param;
+    return true;
 }
 
 bool plain_distinct(const PgQuery__SelectStmt& s) {
@@ -451,13 +446,7 @@ std::optional<Analysis::MergePlan> set_operation_merge_plan(const PgQuery__Selec
         }
         plan.order.push_back(std::move(key));
     }
-    LimitValue limit = limit_value(s.limit_count);
-    LimitValue offset = limit_value(s.limit_offset);
-    if (!limit.usable || !offset.usable) return std::nullopt;
-    plan.limit = limit.value;
-    plan.offset = offset.value.value_or(0);
-    plan.limit_param = limit.param;
-    plan.offset_param = offset.param;
+    if (!read_limits(s, plan)) return std::nullopt;
     if (s.limit_offset) {
         NodeFactory make;
         PgQuery__SelectStmt shard = s;
@@ -637,13 +626,7 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
         plan.having = std::move(*text);
     }
 
-    LimitValue limit = limit_value(s.limit_count);
-    LimitValue offset = limit_value(s.limit_offset);
-    if (!limit.usable || !offset.usable) return std::nullopt;
-    plan.limit = limit.value;
-    plan.offset = offset.value.value_or(0);
-    plan.limit_param = limit.param;
-    plan.offset_param = offset.param;
+    if (!read_limits(s, plan)) return std::nullopt;
 
     // What the shards run: an aggregating SELECT's partial groups all (ordering and limits apply
     // to the combined groups only); plain rows keep ORDER BY and a LIMIT covering the OFFSET,

@@ -64,7 +64,7 @@ bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-Expected<Key> int_from_text(KeyType t, std::string_view text) {
+Expected<int64_t> int_value_from_text(KeyType t, std::string_view text) {
     std::string_view s = text;
     while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
     while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
@@ -87,7 +87,13 @@ Expected<Key> int_from_text(KeyType t, std::string_view text) {
         acc = -acc;
     }
     if (!in_range(t, acc)) return out_of_range(t, text);
-    return int_key(acc);
+    return acc;
+}
+
+Expected<Key> int_from_text(KeyType t, std::string_view text) {
+    auto v = int_value_from_text(t, text);
+    if (!v) return v.error();
+    return int_key(*v);
 }
 
 int hex_value(char c) {
@@ -129,6 +135,16 @@ int64_t read_be_signed(std::string_view b) {
 }
 
 }  // namespace
+
+Expected<int64_t> bigint_value(ParamFormat f, std::string_view value) {
+    if (f == ParamFormat::Text) return int_value_from_text(KeyType::BigInt, value);
+    if (value.size() != 2 && value.size() != 4 && value.size() != 8) {
+        return Error{sqlstate::kInvalidBinaryRepresentation,
+                     "incorrect binary data format in bind parameter: " + std::to_string(value.size()) +
+                         " bytes for an integer"};
+    }
+    return read_be_signed(value);
+}
 
 bool is_integer_key(KeyType t) {
     return t == KeyType::SmallInt || t == KeyType::Integer || t == KeyType::BigInt;

@@ -40,6 +40,10 @@ Expected<Key> canonical_from_text(KeyType t, std::string_view text);
 // (the client may bind int2/int4/int8 to any integer key), 16 bytes for uuid, raw bytes for text.
 Expected<Key> canonical_from_binary(KeyType t, std::string_view bytes);
 
+// A bigint as PostgreSQL reads one bound in this format (int8in; binary: 2, 4 or 8 big-endian
+// bytes, as a client binds int2/int4/int8), or the error it would raise.
+Expected<int64_t> bigint_value(ParamFormat f, std::string_view value);
+
 // XXH3_64bits of the canonical bytes, seed 0. Meaningless for a NULL key (see bucket_of_key).
 uint64_t key_hash(std::string_view canonical_bytes);
 

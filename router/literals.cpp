@@ -5,15 +5,10 @@ namespace sg::router {
 
 namespace {
 
-// As PostgreSQL's lexer: ASCII letters, digits, '_', '$' and every byte >= 0x80 (so a
-// non-ASCII identifier such as café1 keeps its digit). Plain comparisons: this runs per byte of
-// every simple-protocol statement, and <cctype> calls are not inlined.
+// Plain comparisons (<cctype> calls are not inlined, and this runs per byte).
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
 inline bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-inline bool ident_char(char c) {
-    auto u = static_cast<unsigned char>(c);
-    return ((u | 0x20) >= 'a' && (u | 0x20) <= 'z') || is_digit(c) || c == '_' || c == '$' || u >= 0x80;
-}
+inline bool ident_char(char c) { return sql_ident_byte(c); }
 
 }  // namespace
 

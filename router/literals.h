@@ -19,6 +19,14 @@ struct LiteralShape {
     std::vector<std::string> values;  // the constants' text values, $1 first
 };
 
+// A byte of an identifier, as PostgreSQL's lexer reads them: ASCII letters, digits, '_', '$'
+// and every byte >= 0x80 (so a non-ASCII identifier such as café1 keeps its digit). Plain
+// comparisons: it runs per byte of every simple-protocol statement.
+inline bool sql_ident_byte(char c) {
+    auto u = static_cast<unsigned char>(c);
+    return ((u | 0x20) >= 'a' && (u | 0x20) <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '$' || u >= 0x80;
+}
+
 // False when the text has no constants, already has $n parameters, or looks unusual.
 bool extract_literals(std::string_view sql, LiteralShape& out);
 

@@ -1,5 +1,7 @@
 #include "router/parser.h"
 
+#include "router/literals.h"
+
 #include <pg_query.h>
 
 #include <cstdio>
@@ -168,10 +170,6 @@ std::vector<std::string> scan_identifiers(const std::string& sql) {
     if (!tokens) {
         // Text even the scanner rejects (say, 1_000 on PostgreSQL 15): every word that could be
         // a name, unquoted ones folded to lower case, so a table it mentions is still noticed.
-        auto ident_byte = [](char c) {
-            auto u = static_cast<unsigned char>(c);
-            return (u | 0x20) >= 'a' && (u | 0x20) <= 'z' ? true : (c >= '0' && c <= '9') || c == '_' || c == '$' || u >= 0x80;
-        };
         for (size_t i = 0; i < sql.size();) {
             if (sql[i] == '"') {
                 std::string name;
@@ -183,9 +181,9 @@ std::vector<std::string> scan_identifiers(const std::string& sql) {
                 }
                 out.push_back(std::move(name));
                 i = j + 1;
-            } else if (ident_byte(sql[i])) {
+            } else if (sql_ident_byte(sql[i])) {
                 size_t j = i;
-                while (j < sql.size() && ident_byte(sql[j])) ++j;
+                while (j < sql.size() && sql_ident_byte(sql[j])) ++j;
                 std::string word = sql.substr(i, j - i);
                 for (char& c : word)
                     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');

@@ -282,13 +282,14 @@ std::optional<Error> misplaced_insert(const Analysis& a, const Params& params, c
         if (!resolve(row.key, params, a.key_type, keys) || keys.empty()) continue;  // reported when routed
         RoutedKey rk = place_key(keys.front(), a.key_type, map);
         if (rk.shard == shard) continue;
-        const auto& names = map.shard_names();
+        auto name = [&](uint16_t i) {
+            const auto& names = map.shard_names();
+            return i < names.size() ? names[i] : std::to_string(i);
+        };
         return Error{sqlstate::kFeatureNotSupported,
-                     "INSERT of a row whose shard key " + rk.text + " belongs on shard \"" +
-                         (rk.shard < names.size() ? names[rk.shard] : std::to_string(rk.shard)) +
+                     "INSERT of a row whose shard key " + rk.text + " belongs on shard \"" + name(rk.shard) +
                          "\" (bucket " + std::to_string(rk.bucket) + "), but " + how + " sends it to shard \"" +
-                         (shard < names.size() ? names[shard] : std::to_string(shard)) +
-                         "\"; drop the manual routing for this INSERT"};
+                         name(shard) + "\"; drop the manual routing for this INSERT"};
     }
     return std::nullopt;
 }

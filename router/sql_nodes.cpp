@@ -104,6 +104,17 @@ void rewrite_nodes(ProtobufCMessage* root, const NodeRewriter& fn) {
     if (root) rewrite_message(root, fn);
 }
 
+std::string sql_string_literal(std::string_view v) {
+    const bool escape = v.find('\\') != std::string_view::npos;
+    std::string out = escape ? "E'" : "'";
+    for (char c : v) {
+        if (c == '\'' || (escape && c == '\\')) out += c;
+        out += c;
+    }
+    out += '\'';
+    return out;
+}
+
 std::string_view string_value(const PgQuery__Node* n) {
     if (n && n->node_case == PG_QUERY__NODE__NODE_STRING && n->string && n->string->sval) {
         return n->string->sval;

@@ -25,6 +25,10 @@ void walk(const ProtobufCMessage* root, const MessageVisitor& fn);
 using NodeRewriter = std::function<bool(PgQuery__Node&)>;
 void rewrite_nodes(ProtobufCMessage* root, const NodeRewriter& fn);
 
+// `v` as an SQL string constant, as PostgreSQL's quote_literal() writes it: E'' with backslashes
+// doubled when there is one, so it reads alike whatever standard_conforming_strings is.
+std::string sql_string_literal(std::string_view v);
+
 // The text of a String node, "" for anything else.
 std::string_view string_value(const PgQuery__Node* n);
 // A "schema.name" or "name" rendering of a RangeVar.
