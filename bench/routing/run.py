@@ -45,7 +45,8 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def proc_cpu(pids):
-    """CPU seconds (user + system) of `pids` and of their live child processes."""
+    """CPU seconds (user + system) of `pids` and of their child processes, live or exited (a
+    postmaster reaps its backends, so their time is in its cutime/cstime)."""
     parents = set(pids)
     total = 0
     for entry in os.listdir("/proc"):
@@ -57,7 +58,9 @@ def proc_cpu(pids):
         except OSError:
             continue
         # fields[1] is the parent pid; [11] and [12] are utime and stime in clock ticks.
-        if int(entry) in parents or int(fields[1]) in parents:
+        if int(entry) in parents:
+            total += sum(int(x) for x in fields[11:15])
+        elif int(fields[1]) in parents:
             total += int(fields[11]) + int(fields[12])
     return total / TICK
 
@@ -164,9 +167,14 @@ def main():
                               f"CPU us/tx: postgres {cpu[0]:.1f}, shardgate {cpu[1]:.1f}, pgbench {cpu[2]:.1f}",
                               flush=True)
                     for name, cluster in clusters.items():
+                        shard_pids = [s.pid for s in cluster.shards]
+                        pg0 = proc_cpu(shard_pids)
                         tps = pgbench_direct(cluster, direct_script, mode, args.clients, args.T)
+                        pg_cpu = (proc_cpu(shard_pids) - pg0) / (tps * args.T) * 1e6
                         results.setdefault((mode, name + " direct"), []).append((tps, 0.0))
-                        print(f"round {rnd + 1} -M {mode:8s} {name:9s} direct tps {tps:9.0f}", flush=True)
+                        results.setdefault((mode, name + " direct", "cpu"), []).append((pg_cpu, 0.0, 0.0))
+                        print(f"round {rnd + 1} -M {mode:8s} {name:9s} direct tps {tps:9.0f}  "
+                              f"CPU us/tx: postgres {pg_cpu:.1f}", flush=True)
             print(f"\npgbench -S (custom script), {args.rows} rows, -c {args.clients} -j 2, "
                   f"{args.rounds} x {args.T}s interleaved\n")
             print(f"{'mode':9s} {'4-shard tps':>12s} {'1-shard tps':>12s} {'ratio':>7s}   "
@@ -181,13 +189,17 @@ def main():
                 sg_ratio, direct_ratio = four_tps / one_tps, d4 / d1
                 print(f"{mode:9s} {four_tps:12.0f} {one_tps:12.0f} {sg_ratio:7.2f}   "
                       f"{d4:9.0f} {d1:9.0f} {direct_ratio:7.2f}   {sg_ratio / direct_ratio:16.2f}")
-            print(f"\nCPU per transaction through shardgate (us, user + system, mean of rounds)\n")
+            print(f"\nCPU per transaction through shardgate, then of PostgreSQL alone in the direct runs "
+                  f"(us, user + system, mean of rounds)\n")
             print(f"{'mode':9s} {'setup':9s} {'postgres':>9s} {'shardgate':>10s} {'pgbench':>8s}")
             for mode in args.modes.split(","):
                 for name in targets:
                     rows = results[(mode, name, "cpu")]
                     pg, sg, pb = (sum(r[i] for r in rows) / len(rows) for i in range(3))
                     print(f"{mode:9s} {name:9s} {pg:9.1f} {sg:10.1f} {pb:8.1f}")
+                for name in targets:
+                    rows = results[(mode, name + " direct", "cpu")]
+                    print(f"{mode:9s} {name + ' direct':16s} {sum(r[0] for r in rows) / len(rows):9.1f}")
         finally:
             for p in procs:
                 p.stop()
