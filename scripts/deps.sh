@@ -4,11 +4,13 @@
 set -euo pipefail
 
 # postgresql-client-15 also gives the rebalancer pg_dump and psql (the schema copy to a new
-# shard).
+# shard). postgresql-server-dev-15 has the parse node headers router/raw_tree.cpp reads
+# libpg_query's raw parse trees with.
 PKGS=(
   build-essential cmake pkg-config git ca-certificates
   libboost-dev libboost-system-dev libssl-dev libpq-dev
   libpg-query-dev libprotobuf-c-dev libxxhash-dev libspdlog-dev libfmt-dev
+  postgresql-server-dev-15
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
