@@ -109,6 +109,7 @@ private:
     // The same for the extended protocol: Parse messages of such INSERTs in `batch` get the
     // column list written into their query.
     awaitable<void> add_column_lists(std::string& batch);
+    bool needs_column_lists(std::string_view batch);
     // A fan-out with an Analysis::merge plan: the shards' rows (from each running
     // merge->shard_sql) combined into the client's answer by a query PostgreSQL runs on the
     // default shard: aggregates re-aggregated, or the shards' own rows ordered, made distinct
@@ -255,6 +256,19 @@ private:
     uint64_t batch_param_hash_ = 0;
     std::string unnamed_query_;
     std::vector<uint32_t> touched_buckets_;
+    // Buffers of the extended protocol's per-transaction path, kept between transactions so a
+    // steady stream of Parse/Bind/Execute/Sync allocates nothing (see Recycled in
+    // session_query.cpp for how they are lent and taken back).
+    std::string batch_spare_;
+    std::string out_spare_;
+    std::vector<int> bind_shards_;
+    wire::Bind bind_scratch_;
+    router::Params bind_params_;
+    // The last statement text analysis_of() looked up, with its analysis and the statement
+    // cache's generation: a batch's Parse is looked at several times on its way to the shard.
+    std::string memo_sql_;
+    std::shared_ptr<const router::Analysis> memo_analysis_;
+    uint64_t memo_generation_ = 0;
 };
 
 }  // namespace sg::proxy

@@ -1,5 +1,6 @@
 // The request side of a client session: simple queries, extended-protocol batches, COPY
 // data, and attaching pooled server connections.
+#include <boost/container/small_vector.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -38,6 +39,25 @@ std::string statement_server_name(uint64_t id) { return fmt::format("sg{}", id);
 
 // The length field of the frame at `pos` (frames in the proxy's own buffers are complete and
 // were validated when they were read from the client).
+// Lends a session's kept buffer to one pass of the per-transaction path and takes it back,
+// emptied, when the pass ends (whichever way), so steady traffic reuses one allocation. A
+// buffer grown past 64 KiB is let go instead: an idle session stays small.
+class Recycled {
+public:
+    Recycled(std::string& lent, std::string& home) : lent_(lent), home_(home) {}
+    Recycled(const Recycled&) = delete;
+    Recycled& operator=(const Recycled&) = delete;
+    ~Recycled() {
+        if (lent_.capacity() > 64 * 1024 || home_.capacity() >= lent_.capacity()) return;
+        lent_.clear();
+        home_.swap(lent_);
+    }
+
+private:
+    std::string& lent_;
+    std::string& home_;
+};
+
 size_t frame_length(std::string_view frames, size_t pos) {
     return (size_t(uint8_t(frames[pos + 1])) << 24) | (size_t(uint8_t(frames[pos + 2])) << 16) |
            (size_t(uint8_t(frames[pos + 3])) << 8) | size_t(uint8_t(frames[pos + 4]));
@@ -739,8 +759,18 @@ const ClientStatement& Session::register_parse(std::string_view frame, const wir
 }
 
 std::shared_ptr<const router::Analysis> Session::analysis_of(std::string_view sql) {
-    auto a = proxy_.statements().find(sql);
-    return a ? a : proxy_.statements().get(std::string(sql));
+    auto& cache = proxy_.statements();
+    if (memo_analysis_ && memo_generation_ == cache.generation() && sql == memo_sql_) return memo_analysis_;
+    auto a = cache.find(sql);
+    if (!a) a = cache.get(std::string(sql));
+    memo_sql_.assign(sql);
+    memo_analysis_ = a;
+    memo_generation_ = cache.generation();
+    if (memo_sql_.capacity() > 64 * 1024) {  // an idle session stays small
+        std::string().swap(memo_sql_);
+        memo_analysis_.reset();
+    }
+    return a;
 }
 
 std::shared_ptr<const router::Analysis> Session::statement_analysis(std::string_view name) const {
@@ -921,8 +951,12 @@ void Session::translate_into(std::string& out, ServerConn& s, char type, std::st
 
 awaitable<void> Session::flush_batch(bool sync) {
     if (batch_.empty()) co_return;
+    // The batch leaves batch_ (messages read meanwhile start the next one); both buffers come
+    // back when this flush ends.
     std::string batch = std::move(batch_);
+    batch_ = std::move(batch_spare_);
     batch_.clear();
+    Recycled keep_batch(batch, batch_spare_);
     if (skip_until_sync_) {
         // After an error the protocol discards everything up to Sync, which gets a ReadyForQuery.
         if (sync) {
@@ -935,9 +969,10 @@ awaitable<void> Session::flush_batch(bool sync) {
     }
     if (batch_has_parse_) {
         batch_has_parse_ = false;
-        co_await add_column_lists(batch);
+        if (needs_column_lists(batch)) co_await add_column_lists(batch);
     }
-    std::vector<int> bind_shards;
+    std::vector<int>& bind_shards = bind_shards_;  // flush_batch is never re-entered (serve_loop awaits it)
+    bind_shards.clear();
     int shard = co_await route_batch(batch, sync, bind_shards);
     if (shard == kSplitBatch) {
         co_await run_split_batch(batch, bind_shards);
@@ -973,7 +1008,9 @@ awaitable<void> Session::flush_batch(bool sync) {
     }
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
     ServerConn& s = *server_;
-    std::string out;
+    std::string out = std::move(out_spare_);
+    out.clear();
+    Recycled keep_out(out, out_spare_);
     std::string prelude = settings_sync_query(s);
     if (!pending_begin_.empty()) {
         prelude += pending_begin_;
@@ -1352,7 +1389,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         std::shared_ptr<const router::Analysis> analysis;
         std::string_view text;
     };
-    std::vector<Parsed> parsed;
+    boost::container::small_vector<Parsed, 2> parsed;
     auto find_parsed = [&](std::string_view name) -> const Parsed* {
         for (auto it = parsed.rbegin(); it != parsed.rend(); ++it)
             if (it->name == name) return &*it;
@@ -1399,7 +1436,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         ++binds_seen;
         size_t bind_index = binds_seen - 1;
         bind_shards.resize(binds_seen, -1);
-        wire::Bind b;
+        wire::Bind& b = bind_scratch_;  // decoding reuses its vectors
         if (!wire::decode(bytes_of(body), b).ok()) co_return co_await refuse("08P01", "invalid Bind message");
         const Parsed* it = find_parsed(b.statement);
         auto a = it ? it->analysis : statement_analysis(b.statement);
@@ -1411,8 +1448,8 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
             batch_param_hash_ = stats::text_hash(body);
         }
         if (!a) continue;  // unknown statement: the shard reports it
-        router::Params params;
-        params.reserve(b.params.size());
+        router::Params& params = bind_params_;
+        params.clear();
         for (size_t i = 0; i < b.params.size(); ++i) {
             router::Param prm;
             prm.null = !b.params[i].has_value();
@@ -1644,6 +1681,22 @@ awaitable<void> Session::insert_with_columns(const router::Analysis& a, std::str
     w.end();
     --proxy_.counters().queries;  // one client statement, counted again by handle_query
     co_await handle_query(frame, std::string_view(frame.data() + 5, rewritten.size()));
+}
+
+// Whether a Parse of the batch is an INSERT without a column list (add_column_lists' work):
+// checked first so the common batch does not start that coroutine.
+bool Session::needs_column_lists(std::string_view batch) {
+    wire::Parse p;
+    for (size_t pos = 0; pos + 5 <= batch.size();) {
+        size_t len = frame_length(batch, pos);
+        if (len < 4 || pos + len + 1 > batch.size()) return true;  // odd: let add_column_lists look
+        if (batch[pos] == 'P' && wire::decode(bytes_of(batch.substr(pos + 5, len - 4)), p).ok()) {
+            auto a = analysis_of(p.query);
+            if (a->column_list_at > 0 && !a->table.empty()) return true;
+        }
+        pos += len + 1;
+    }
+    return false;
 }
 
 awaitable<void> Session::add_column_lists(std::string& batch) {

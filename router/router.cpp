@@ -15,33 +15,38 @@ Route error_route(Error e) {
     return r;
 }
 
-Route single(uint16_t shard, std::string why) {
+// The reasons of a route (Route::why) are written only when the caller asked for them
+// (`shardgate route`, the logs): `why` is called then, so the proxy's hot path builds no text.
+template <class Why>
+Route because(Route r, const RouterContext& ctx, Why&& why) {
+    if (ctx.explain) r.why.push_back(why());
+    return r;
+}
+
+Route single(uint16_t shard) {
     Route r;
     r.kind = Route::Kind::Single;
     r.shards = {shard};
-    r.why.push_back(std::move(why));
     return r;
 }
 
-Route all_shards(const ShardMap& map, std::string why) {
+Route all_shards(const ShardMap& map) {
     Route r;
     r.kind = Route::Kind::All;
     for (uint16_t s = 0; s < map.shard_names().size(); ++s) r.shards.push_back(s);
-    r.why.push_back(std::move(why));
     return r;
 }
 
-Route default_shard(const RouterContext& ctx, std::string why) {
+Route default_shard(const RouterContext& ctx) {
     Route r;
     r.kind = Route::Kind::Default;
     r.shards = {ctx.default_shard};
-    r.why.push_back(std::move(why));
     return r;
 }
 
 // Every shard holds what the statement reads; a pinned session may use its own shard.
-Route any_one_shard(const RouterContext& ctx, std::string why) {
-    Route r = default_shard(ctx, std::move(why));
+Route any_one_shard(const RouterContext& ctx) {
+    Route r = default_shard(ctx);
     r.any_shard = true;
     return r;
 }
@@ -102,14 +107,15 @@ Route with_shards(std::vector<uint16_t> shards, const ShardMap& map) {
 // The shards that own buckets (kind All when that is every shard). A shard that owns none
 // holds no row of any sharded table (a new shard's copies sit in staging until its switch),
 // and may not even have the tables yet: fan-outs skip it.
-Route serving_shards(const ShardMap& map, const std::string& what) {
+Route serving_shards(const ShardMap& map, const RouterContext& ctx, const char* what) {
     Route r = with_shards(map.serving_shards(), map);
-    r.why.push_back(r.kind == Route::Kind::All
-                        ? what + ": every shard"
-                        : what + ": every shard that owns buckets (" +
-                              std::to_string(r.shards.size()) + " of " +
-                              std::to_string(map.shard_names().size()) + ")");
-    return r;
+    const size_t n = r.shards.size();
+    const bool every = r.kind == Route::Kind::All;
+    return because(std::move(r), ctx, [&] {
+        return every ? std::string(what) + ": every shard"
+                     : std::string(what) + ": every shard that owns buckets (" + std::to_string(n) +
+                           " of " + std::to_string(map.shard_names().size()) + ")";
+    });
 }
 
 // A reference-table write goes to the shards that own buckets: a shard that owns none (just
@@ -117,24 +123,24 @@ Route serving_shards(const ShardMap& map, const std::string& what) {
 // meanwhile until the switch that gives it its first buckets; that switch holds reference
 // writes, so from then on the proxy's writes take over. Writing to it earlier would race
 // the rebalancer's TRUNCATE-then-COPY.
-Route reference_write(const ShardMap& map) {
-    return serving_shards(map, "write to reference table");
+Route reference_write(const ShardMap& map, const RouterContext& ctx) {
+    return serving_shards(map, ctx, "write to reference table");
 }
 
 // Reference reads go to the default shard, whose copy the writes keep current as long as it
 // owns buckets; a default shard that owns none (drained) may be stale: read a serving one.
 Route reference_read(const ShardMap& map, const RouterContext& ctx) {
-    Route r = any_one_shard(ctx, "read of reference table: any shard (the default one)");
+    Route r = any_one_shard(ctx);
     if (!map.owns_any(ctx.default_shard) && !map.serving_shards().empty()) {
         r.shards = {map.serving_shards().front()};
-        r.why.back() =
-            "read of reference table: the default shard owns no buckets, so the "
-            "first shard that does";
+        return because(std::move(r), ctx, [] {
+            return "read of reference table: the default shard owns no buckets, so the first shard that does";
+        });
     }
-    return r;
+    return because(std::move(r), ctx, [] { return "read of reference table: any shard (the default one)"; });
 }
 
-Route route_insert_rows(const Analysis& a, const Params& params, const ShardMap& map) {
+Route route_insert_rows(const Analysis& a, const Params& params, const ShardMap& map, const RouterContext& ctx) {
     std::map<uint16_t, std::vector<uint32_t>> by_shard;
     std::vector<uint16_t> shards;
     Route r;
@@ -145,7 +151,7 @@ Route route_insert_rows(const Analysis& a, const Params& params, const ShardMap&
         if (auto st = resolve(a.rows[i].key, params, a.key_type, keys); !st) {
             return error_route(st.error());
         }
-        RoutedKey rk = place_key(keys.front(), a.key_type, map);
+        RoutedKey rk = place_key(keys.front(), a.key_type, map, ctx.explain);
         one_bucket &= !bucket || *bucket == rk.bucket;
         bucket = rk.bucket;
         by_shard[rk.shard].push_back(i);
@@ -175,11 +181,11 @@ Route route_insert_rows(const Analysis& a, const Params& params, const ShardMap&
     Route placed = with_shards(std::move(shards), map);
     placed.keys = std::move(r.keys);
     for (auto& [shard, rows] : by_shard) placed.insert_rows.push_back({shard, std::move(rows)});
-    placed.why.push_back(placed.insert_rows.size() == 1
-                             ? "every VALUES row hashes to the same shard"
-                             : "VALUES rows split over " +
-                                   std::to_string(placed.insert_rows.size()) + " shards");
-    return placed;
+    const size_t parts = placed.insert_rows.size();
+    return because(std::move(placed), ctx, [&] {
+        return parts == 1 ? std::string("every VALUES row hashes to the same shard")
+                          : "VALUES rows split over " + std::to_string(parts) + " shards";
+    });
 }
 
 // UPDATE ... SET key = v: allowed only when v stays in the bucket the row is in.
@@ -227,14 +233,15 @@ std::string describe_merge(const Analysis::MergePlan& m, const std::string& bloc
 
 Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map, const RouterContext& ctx) {
     const bool can_merge = ctx.merge_results;
-    if (!a.rows.empty()) return route_insert_rows(a, params, map);
+    if (!a.rows.empty()) return route_insert_rows(a, params, map, ctx);
     if (a.kind == StatementKind::Copy && a.is_write) {
-        return all_shards(map, "COPY rows are split by shard key column " +
-                                   std::to_string(a.copy->key_column + 1));
+        return because(all_shards(map), ctx, [&] {
+            return "COPY rows are split by shard key column " + std::to_string(a.copy->key_column + 1);
+        });
     }
     Route r;
     if (a.keys.empty()) {
-        r = serving_shards(map, "no shard-key value");
+        r = serving_shards(map, ctx, "no shard-key value");
     } else {
         std::vector<Key> keys;
         for (const auto& ref : a.keys) {
@@ -248,7 +255,8 @@ Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map
             r.keys.push_back(place_key(k, a.key_type, map, ctx.explain));
             shards.push_back(r.keys.back().shard);
         }
-        if (shards.empty()) return single(0, "the key list is empty: no shard holds a match");
+        if (shards.empty())
+            return because(single(0), ctx, [] { return "the key list is empty: no shard holds a match"; });
         Route placed = with_shards(std::move(shards), map);
         placed.keys = std::move(r.keys);
         r = std::move(placed);
@@ -257,7 +265,7 @@ Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map
         if (auto e = check_key_assignment(a, r, params, map)) return error_route(*e);
     }
     const bool merged = can_merge && a.merge.has_value();
-    if (r.kind != Route::Kind::Single && reads_rows(a) && !a.fanout_blocker.empty() && merged)
+    if (r.kind != Route::Kind::Single && reads_rows(a) && !a.fanout_blocker.empty() && merged && ctx.explain)
         r.why.push_back(describe_merge(*a.merge, a.fanout_blocker));
     if (r.kind != Route::Kind::Single && reads_rows(a) && !a.fanout_blocker.empty() && !merged) {
         return error_route(Error{
@@ -294,12 +302,12 @@ std::optional<Error> misplaced_insert(const Analysis& a, const Params& params, c
     return std::nullopt;
 }
 
-Route route_hinted(const Analysis& a, const Params& params, const ShardMap& map) {
+Route route_hinted(const Analysis& a, const Params& params, const ShardMap& map, const RouterContext& ctx) {
     if (a.hints.shard) {
         auto idx = named_shard(map, *a.hints.shard, "shardgate.shard hint");
         if (!idx) return error_route(idx.error());
         if (auto e = misplaced_insert(a, params, map, *idx, "the shardgate.shard hint")) return error_route(*e);
-        return single(*idx, "/* shardgate.shard=" + *a.hints.shard + " */ hint");
+        return because(single(*idx), ctx, [&] { return "/* shardgate.shard=" + *a.hints.shard + " */ hint"; });
     }
     if (!a.hint_key_type) {
         return error_route(Error{sqlstate::kInvalidParameterValue,
@@ -309,12 +317,11 @@ Route route_hinted(const Analysis& a, const Params& params, const ShardMap& map)
     auto key = canonical_from_text(*a.hint_key_type, *a.hints.key);
     if (!key) return error_route(key.error());
     Route r;
-    r.keys.push_back(place_key(*key, *a.hint_key_type, map));
+    r.keys.push_back(place_key(*key, *a.hint_key_type, map, ctx.explain));
     r.kind = Route::Kind::Single;
     r.shards = {r.keys.front().shard};
     if (auto e = misplaced_insert(a, params, map, r.shards.front(), "the shardgate.key hint")) return error_route(*e);
-    r.why.push_back("/* shardgate.key=" + *a.hints.key + " */ hint");
-    return r;
+    return because(std::move(r), ctx, [&] { return "/* shardgate.key=" + *a.hints.key + " */ hint"; });
 }
 
 bool is_session_kind(StatementKind k) {
@@ -367,8 +374,7 @@ Route route_multi(const Analysis& a, const Params& params, const ShardMap& map,
         r.kind = Route::Kind::Session;
         return r;
     }
-    chosen->why.push_back("every statement of the query goes to the same shard(s)");
-    return *chosen;
+    return because(std::move(*chosen), ctx, [] { return "every statement of the query goes to the same shard(s)"; });
 }
 
 Route route_one(const Analysis& a, const Params& params, const ShardMap& map,
@@ -398,29 +404,29 @@ Route route_one(const Analysis& a, const Params& params, const ShardMap& map,
         r.kind = Route::Kind::Session;
         return r;
     }
-    if (a.hints.shard || a.hints.key) return route_hinted(a, params, map);
+    if (a.hints.shard || a.hints.key) return route_hinted(a, params, map, ctx);
     if (ctx.session_shard) {
         auto idx = named_shard(map, *ctx.session_shard, "SET shardgate.shard");
         if (!idx) return error_route(idx.error());
         if (auto e = misplaced_insert(a, params, map, *idx, "SET shardgate.shard")) return error_route(*e);
-        return single(*idx, "session setting shardgate.shard = " + *ctx.session_shard);
+        return because(single(*idx), ctx, [&] { return "session setting shardgate.shard = " + *ctx.session_shard; });
     }
     if (a.kind == StatementKind::Unparseable) {
         if (a.names_distributed_table) {
             return error_route(Error{sqlstate::kSyntaxError, a.parse_error->message});
         }
-        return default_shard(ctx, "unparseable, names no sharded or reference table");
+        return because(default_shard(ctx), ctx, [] { return "unparseable, names no sharded or reference table"; });
     }
     switch (a.placement) {
         case Placement::None:
-            return any_one_shard(ctx, "no table: any shard (the default one)");
+            return because(any_one_shard(ctx), ctx, [] { return "no table: any shard (the default one)"; });
         case Placement::Unsharded:
-            return default_shard(ctx, "\"" + a.table + "\" is not in [[tables]]: default shard");
+            return because(default_shard(ctx), ctx, [&] { return "\"" + a.table + "\" is not in [[tables]]: default shard"; });
         case Placement::Reference:
-            if (a.is_write) return reference_write(map);
+            if (a.is_write) return reference_write(map, ctx);
             return reference_read(map, ctx);
         case Placement::AllShards:
-            return all_shards(map, "runs on every shard");
+            return because(all_shards(map), ctx, [] { return "runs on every shard"; });
         case Placement::Sharded:
             return route_sharded(a, params, map, ctx);
     }

@@ -30,6 +30,7 @@ void StatementCache::reset(TableCatalog catalog) {
     index_.clear();
     lru_.clear();
     catalog_ = std::move(catalog);
+    ++generation_;
 }
 
 }  // namespace sg::router

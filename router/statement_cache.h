@@ -27,6 +27,9 @@ public:
 
     // Configuration reload: analyses depend on [[tables]], so all of them go.
     void reset(TableCatalog catalog);
+    // Changes at every reset(): an analysis remembered outside the cache is current only while
+    // the generation it was found in is.
+    uint64_t generation() const { return generation_; }
 
     const TableCatalog& catalog() const { return catalog_; }
     size_t size() const { return index_.size(); }
@@ -46,6 +49,7 @@ private:
     TableCatalog catalog_;
     uint64_t hits_ = 0;
     uint64_t misses_ = 0;
+    uint64_t generation_ = 0;
 };
 
 }  // namespace sg::router

@@ -46,6 +46,27 @@ TEST_P(Routing, Decides) {
     }
 }
 
+// The proxy routes without explanations (no text built on its hot path); the decision must be
+// the same one.
+TEST_P(Routing, DecidesTheSameWithoutExplaining) {
+    const Case& c = GetParam();
+    RouterContext quiet;
+    quiet.explain = false;
+    Route r = route_sql(c.sql, c.params, quiet);
+    Route explained = route_sql(c.sql, c.params);
+    EXPECT_EQ(r.kind, explained.kind) << c.sql;
+    EXPECT_EQ(r.shards, explained.shards) << c.sql;
+    EXPECT_EQ(r.any_shard, explained.any_shard) << c.sql;
+    EXPECT_EQ(r.error.message, explained.error.message) << c.sql;
+    ASSERT_EQ(r.keys.size(), explained.keys.size()) << c.sql;
+    for (size_t i = 0; i < r.keys.size(); ++i) {
+        EXPECT_EQ(r.keys[i].bucket, explained.keys[i].bucket) << c.sql;
+        EXPECT_EQ(r.keys[i].shard, explained.keys[i].shard) << c.sql;
+    }
+    EXPECT_EQ(r.insert_rows.size(), explained.insert_rows.size()) << c.sql;
+    EXPECT_TRUE(r.why.empty()) << c.sql << ": " << r.why.front();
+}
+
 const std::string kInt8_42("\x00\x00\x00\x00\x00\x00\x00\x2a", 8);
 const std::string kInt4_3("\x00\x00\x00\x03", 4);
 const std::string kUuidBytes("\xa0\xee\xbc\x99\x9c\x0b\x4e\xf8\xbb\x6d\x6b\xb9\xbd\x38\x0a\x11",

@@ -27,8 +27,10 @@ TEST(StatementCache, AnalysesOnceAndEvictsLeastRecentlyUsed) {
 TEST(StatementCache, ResetDropsAnalysesOfTheOldCatalog) {
     StatementCache cache(8, testing::test_catalog());
     EXPECT_EQ(cache.get("SELECT * FROM logs")->placement, Placement::Unsharded);
+    const uint64_t before = cache.generation();  // sessions remember analyses of a generation
     cache.reset(TableCatalog({TableConfig{"logs", TableKind::Sharded, "id", KeyType::BigInt}}));
     EXPECT_EQ(cache.size(), 0u);
+    EXPECT_NE(cache.generation(), before);
     EXPECT_EQ(cache.get("SELECT * FROM logs")->placement, Placement::Sharded);
 }
 
