@@ -57,7 +57,7 @@ public:
     }
     net::Event& done() { return done_; }
 
-    awaitable<void> relay(ServerConn& s, const std::vector<asio::const_buffer>& frames) override {
+    awaitable<void> relay(ServerConn& s, const std::vector<asio::const_buffer>& frames, size_t) override {
         ShardReply& r = replies_[index_of_[&s]];
         for (const auto& b : frames) {
             const auto* p = static_cast<const uint8_t*>(b.data());

@@ -64,6 +64,16 @@ awaitable<std::string> ServerConn::connect() {
     co_return std::string();
 }
 
+size_t ServerConn::write_now(std::string_view bytes) {
+    error_code ec;
+    touch();
+    asio::const_buffer b(bytes.data(), bytes.size());
+    size_t n = net::send_now(sock_.native_handle(), &b, 1, ec);
+    if (!ec) return n;
+    fail("write to shard failed: " + ec.message());
+    return bytes.size();  // nothing more goes to this connection
+}
+
 awaitable<error_code> ServerConn::write(std::string_view bytes) {
     error_code ec;
     touch();
@@ -244,7 +254,10 @@ awaitable<void> ServerConn::read_loop() {
         ServerSink* sink = sink_;
         if (!readies.empty()) ready_at_ = net::Clock::now();
         if (sink) {
-            if (!relay.empty()) co_await sink->relay(*this, relay);
+            if (!relay.empty()) {
+                size_t done = sink->relay_now(*this, relay);
+                if (done < net::asio::buffer_size(relay)) co_await sink->relay(*this, relay, done);
+            }
             if (!first_error.empty() && sink_ == sink) sink->on_error(*this, first_error);
         } else if (!relay.empty()) {
             spdlog::debug("server {}: {} unsolicited bytes while idle", id_, asio::buffer_size(relay));

@@ -30,7 +30,13 @@ class ServerSink {
 public:
     virtual ~ServerSink() = default;
     // Relays complete frames to the client; returns once they are written (back-pressure).
-    virtual awaitable<void> relay(ServerConn& s, const std::vector<net::asio::const_buffer>& frames) = 0;
+    // `done` bytes of them were already written by relay_now().
+    virtual awaitable<void> relay(ServerConn& s, const std::vector<net::asio::const_buffer>& frames,
+                                  size_t done = 0) = 0;
+    // The common case without starting a coroutine: the bytes of `frames` written at once,
+    // without waiting; relay() is then called for the rest only if some are left. A sink that
+    // cannot write at once (busy, TLS) writes nothing here.
+    virtual size_t relay_now(ServerConn& s, const std::vector<net::asio::const_buffer>& frames) { return 0; }
     // A ReadyForQuery for a client-visible request arrived; `status` is I, T or E.
     virtual void on_ready(ServerConn& s, char status) = 0;
     // An ErrorResponse (client-visible) was relayed; for statistics and transaction state.
@@ -66,6 +72,10 @@ public:
 
     // Writes bytes to the shard (owner only).
     awaitable<error_code> write(std::string_view bytes);
+    // The same without suspending, for a socket that takes all of `bytes` at once (the usual
+    // case, and then no coroutine is started): the bytes written; the caller finishes with
+    // write() when fewer. An error fails the connection as write() does and counts as written.
+    size_t write_now(std::string_view bytes);
 
     // Replies expected for what the owner sends, in order (the protocol answers in order).
     enum class Expect : uint8_t {

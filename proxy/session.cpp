@@ -114,7 +114,20 @@ awaitable<bool> Session::send(std::string_view bytes) {
     co_return true;
 }
 
-awaitable<void> Session::relay(ServerConn& s, const std::vector<asio::const_buffer>& frames) {
+size_t Session::relay_now(ServerConn&, const std::vector<asio::const_buffer>& frames) {
+    if (writing_ || stream_.is_tls() || closing_) return 0;
+    error_code ec;
+    size_t n = net::send_now(stream_.socket().native_handle(), frames.data(), frames.size(), ec);
+    proxy_.counters().bytes_out += n;
+    relayed_bytes_ += n;
+    if (ec) {
+        closing_ = true;  // the client is gone; the serve loop notices on its next read
+        return asio::buffer_size(frames);  // nothing more to write to it
+    }
+    return n;
+}
+
+awaitable<void> Session::relay(ServerConn& s, const std::vector<asio::const_buffer>& frames, size_t done) {
     // The server's reader calls in through a plain pointer; hold the session until the write
     // completes even if the client's coroutine ends meanwhile.
     auto self = shared_from_this();
@@ -123,11 +136,19 @@ awaitable<void> Session::relay(ServerConn& s, const std::vector<asio::const_buff
     error_code ec;
     size_t n = 0;
     if (stream_.is_tls()) {
+        size_t skip = done;
         for (const auto& b : frames) {
-            co_await stream_.write_all(b, ec);
+            if (skip >= b.size()) {
+                skip -= b.size();
+                continue;
+            }
+            co_await stream_.write_all(asio::buffer(static_cast<const char*>(b.data()) + skip, b.size() - skip), ec);
             if (ec) break;
-            n += b.size();
+            n += b.size() - skip;
+            skip = 0;
         }
+    } else if (done > 0) {
+        n = co_await net::write_rest(stream_.socket(), frames.data(), frames.size(), done, ec);
     } else {
         n = co_await net::write_plain(stream_.socket(), frames.data(), frames.size(), ec);
     }

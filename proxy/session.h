@@ -80,7 +80,9 @@ public:
     void terminate(const std::string& why);
 
     // ServerSink
-    awaitable<void> relay(ServerConn& s, const std::vector<net::asio::const_buffer>& frames) override;
+    awaitable<void> relay(ServerConn& s, const std::vector<net::asio::const_buffer>& frames,
+                          size_t done = 0) override;
+    size_t relay_now(ServerConn& s, const std::vector<net::asio::const_buffer>& frames) override;
     void on_ready(ServerConn& s, char status) override;
     void on_error(ServerConn& s, std::string_view sqlstate) override;
     void on_quiet_ready(ServerConn& s, char status) override;

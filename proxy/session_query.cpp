@@ -1028,7 +1028,8 @@ awaitable<void> Session::flush_batch(bool sync) {
     // Messages sent without a Sync leave the shard expecting one: such a connection is not
     // reusable by anyone else until a Sync arrives.
     s.set_synced(sync);
-    co_await s.write(out);
+    size_t sent = s.write_now(out);  // all of it, almost always: no write coroutine
+    if (sent < out.size()) co_await s.write(std::string_view(out).substr(sent));
 }
 
 void Session::translate_frames(std::string& out, ServerConn& s, std::string_view frames) {
@@ -1550,7 +1551,8 @@ awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::s
     s.unnamed_owner() = {0, 0};
     if (prelude.empty()) {
         s.expect(ServerConn::Expect::Ready);
-        co_await s.write(frame);
+        size_t sent = s.write_now(frame);  // all of it, almost always: no write coroutine
+        if (sent < frame.size()) co_await s.write(frame.substr(sent));
         co_return;
     }
     std::string out;

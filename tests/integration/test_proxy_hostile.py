@@ -8,6 +8,7 @@ A wrong password gets 28P01 and opens nothing on the shard.
 """
 
 import faulthandler
+import hashlib
 import os
 import random
 import shutil
@@ -493,6 +494,34 @@ class AfterLoginTest(HostileCase):
                           "wb") as f:
                     f.write(data)
         self.assertEqual(crashes, [], "the proxy died on these bytes after login")
+
+
+class SlowReaderTest(HostileCase):
+
+    def test_a_reply_larger_than_the_socket_takes_reaches_a_slow_reader_whole(self):
+        """A client that reads only after a pause, with a small receive buffer: the proxy
+        writes what the socket takes and the rest as the client reads (the partial-write path
+        of a relay), in both protocols; every row arrives, in order, and the session goes on."""
+        n = 20000
+        sql = f"SELECT g, repeat(md5(g::text), 16) FROM generate_series(1, {n}) g"
+        want = hashlib.sha256("".join(f"{g}:{hashlib.md5(str(g).encode()).hexdigest() * 16};"
+                                      for g in range(1, n + 1)).encode()).hexdigest()
+        for protocol in ("simple", "extended"):
+            c = self.logged_in()
+            # Small, but above the loopback MSS (a window below it stalls TCP itself).
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
+            if protocol == "simple":
+                c.send("Q", sql.encode() + b"\0")
+            else:
+                c.send_raw(pgwire.stmt_frames(pgwire.Stmt(sql)) + frame("S"))
+            time.sleep(1.0)  # the reply (about 10 MB) piles up in the proxy meanwhile
+            result = c._collect()[0]
+            self.assertEqual(len(result.rows), n, protocol)
+            got = hashlib.sha256("".join(f"{a}:{b};" for a, b in result.rows).encode()).hexdigest()
+            self.assertEqual(got, want, f"{protocol}: the rows arrived damaged or out of order")
+            self.assertEqual(c.query("SELECT 41 + 1")[0].rows, [("42",)], protocol)
+            c.terminate()
+        self.assertIsNone(crashed())
 
 
 class WrongPasswordTest(HostileCase):
