@@ -5,6 +5,7 @@
 
 #include <pg_query.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -137,6 +138,17 @@ Expected<ParseTree, ParseError> parse_sql(const std::string& sql) {
     if (!fast) return fast.error();
     if (*fast != nullptr) return ParseTree(std::move(arena), *fast);
 
+    // The protobuf path recurses through the tree (libpg_query's packer, protobuf-c's
+    // unpacker) and cannot be told to stop at a depth: measure first.
+    if (sql.size() > size_t(kMaxParseDepth)) {  // shorter texts cannot nest that deep
+        auto bound = nesting_bound(sql);
+        if (bound && *bound > kMaxParseDepth) {
+            return ParseError{"statement may be nested up to " + std::to_string(*bound) +
+                                  " levels deep, more than the " + std::to_string(kMaxParseDepth) +
+                                  " shardgate analyses",
+                              0, "54001"};
+        }
+    }
     arena = std::make_unique<ParseTree::Arena>();
     allocator.allocator_data = arena.get();
     auto tree = unpack_protobuf(sql, allocator);
@@ -187,6 +199,54 @@ Expected<std::vector<Token>, ParseError> scan_sql(const std::string& sql) {
     }
     pg_query__scan_result__free_unpacked(scan, nullptr);
     return tokens;
+}
+
+std::optional<int> nesting_bound(const std::string& sql) {
+    auto tokens = scan_sql(sql);
+    if (!tokens) return std::nullopt;
+    // run[i]: tokens of the unbroken expression at bracket level i so far; `open` is the sum
+    // of (1 + run) over the enclosing levels.
+    std::vector<int> run{0};
+    int open = 0, set_operations = 0, bound = 0;
+    for (const Token& t : *tokens) {
+        switch (t.kind) {
+            case PG_QUERY__TOKEN__SQL_COMMENT:
+            case PG_QUERY__TOKEN__C_COMMENT:
+                continue;
+            case PG_QUERY__TOKEN__ASCII_40:  // (
+            case PG_QUERY__TOKEN__ASCII_91:  // [
+                open += 1 + run.back();
+                run.push_back(0);
+                break;
+            case PG_QUERY__TOKEN__ASCII_41:  // )
+            case PG_QUERY__TOKEN__ASCII_93:  // ]
+                if (run.size() > 1) {
+                    run.pop_back();
+                    open -= 1 + run.back();
+                }
+                ++run.back();  // the bracketed item is a term of the enclosing expression
+                break;
+            case PG_QUERY__TOKEN__ASCII_44:  // ,
+                run.back() = 0;
+                break;
+            case PG_QUERY__TOKEN__ASCII_59:  // ;
+                run.assign(1, 0);
+                open = 0;
+                set_operations = 0;
+                break;
+            case PG_QUERY__TOKEN__UNION:
+            case PG_QUERY__TOKEN__INTERSECT:
+            case PG_QUERY__TOKEN__EXCEPT:
+                ++set_operations;
+                ++run.back();
+                break;
+            default:
+                ++run.back();
+                break;
+        }
+        bound = std::max(bound, open + run.back() + set_operations);
+    }
+    return bound;
 }
 
 std::vector<std::string> scan_identifiers(const std::string& sql) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,7 +20,16 @@ namespace sg::router {
 struct ParseError {
     std::string message;
     int cursor_pos = 0;
+    // 42601 (syntax error), or 54001 for a statement nested more deeply than the proxy parses
+    // (kMaxParseDepth): the recursive passes over a tree must not run out of stack.
+    std::string sqlstate = "42601";
 };
+
+// The deepest parse tree (levels of nested expressions and set operations) the proxy
+// analyses, far beyond what applications write, and shallow enough that every recursive pass
+// (even in an AddressSanitizer build, whose frames are several times larger) stays well
+// within a thread's 8 MB stack.
+inline constexpr int kMaxParseDepth = 3000;
 
 // Owns one parse: the unpacked protobuf tree lives in an arena that dies with this object.
 // Move-only; the node pointers it hands out are valid for its lifetime.
@@ -77,6 +87,14 @@ struct Token {
 // The scanner works on text the parser rejects, which is how the router still finds the
 // table names in an unparseable statement.
 Expected<std::vector<Token>, ParseError> scan_sql(const std::string& sql);
+
+// An upper bound of how deep the statement's parse tree can be, from its tokens alone (no
+// recursion, so any text can be measured): nesting comes from brackets, from the tokens of an
+// unbroken expression (operators, casts, JOIN chains: every level takes a token of its own),
+// and from set operations; commas and semicolons separate siblings. nullopt when the text
+// cannot be scanned. Passes that recurse through trees they did not build (libpg_query's
+// protobuf packer, fingerprint, normalize) check it first.
+std::optional<int> nesting_bound(const std::string& sql);
 
 // The identifiers of a text (unquoted ones lowercased as PostgreSQL folds them, quoted ones
 // verbatim), including unreserved keywords, which are legal table names.

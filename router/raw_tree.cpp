@@ -320,6 +320,9 @@ public:
 
     PgQuery__ParseResult* parse_result(const List* stmts);
     bool ok() const { return ok_; }
+    // Gave up because the tree is deeper than kMaxParseDepth (the protobuf path, whose packer
+    // recurses too, must not be tried either).
+    bool too_deep() const { return too_deep_; }
 
 private:
     template <class T>
@@ -396,8 +399,29 @@ private:
     PgQuery__DefElem* def_elem(const DefElem& n);
     PgQuery__List* list_node(const List& n);
 
+    // One level down the tree for the lifetime of this object; false (and the conversion
+    // given up) past kMaxParseDepth.
+    class Descent {
+    public:
+        explicit Descent(Converter& c) : c_(c) { ++c_.depth_; }
+        ~Descent() { --c_.depth_; }
+        Descent(const Descent&) = delete;
+        Descent& operator=(const Descent&) = delete;
+        bool ok() {
+            if (c_.depth_ <= kMaxParseDepth) return true;
+            c_.too_deep_ = true;
+            c_.give_up();
+            return false;
+        }
+
+    private:
+        Converter& c_;
+    };
+
     ProtobufCAllocator& allocator_;
     bool ok_ = true;
+    bool too_deep_ = false;
+    int depth_ = 0;
 };
 
 char* Converter::string(const char* s) {
@@ -435,6 +459,8 @@ PgQuery__Node* Converter::element(const void* n) {
 
 PgQuery__Node* Converter::node(const void* n) {
     if (n == nullptr || !ok_) return nullptr;
+    Descent down(*this);
+    if (!down.ok()) return nullptr;
     PgQuery__Node* out = make<PgQuery__Node>(PG_QUERY__NODE__INIT);
     switch (nodeTag(n)) {
         case T_SelectStmt:
@@ -685,8 +711,10 @@ PgQuery__RawStmt* Converter::raw_stmt(const RawStmt& n) {
 
 // Also the set operation's arms (larg, rarg), which are SelectStmts without a Node wrapper.
 PgQuery__SelectStmt* Converter::select_stmt(const SelectStmt* n) {
-    if (n == nullptr) return nullptr;
+    if (n == nullptr || !ok_) return nullptr;
     if (n->intoClause != nullptr) return give_up();  // SELECT INTO creates a table
+    Descent down(*this);
+    if (!down.ok()) return nullptr;
     auto* out = make<PgQuery__SelectStmt>(PG_QUERY__SELECT_STMT__INIT);
     list(n->distinctClause, &out->n_distinct_clause, &out->distinct_clause);
     list(n->targetList, &out->n_target_list, &out->target_list);
@@ -1225,6 +1253,11 @@ Expected<PgQuery__ParseResult*, ParseError> parse_raw_tree(const char* sql,
     }
     Converter converter(allocator);
     PgQuery__ParseResult* tree = converter.parse_result(raw.tree());
+    if (converter.too_deep()) {
+        return ParseError{"statement is nested more than " + std::to_string(kMaxParseDepth) +
+                              " levels deep, more than shardgate analyses",
+                          0, "54001"};
+    }
     return converter.ok() ? tree : nullptr;
 }
 

@@ -15,9 +15,10 @@ namespace sg::router {
 // pg_query_parse_protobuf()'s bytes gives: absent strings are "" and empty repeated fields
 // are null.
 //
-// A syntax error comes back as pg_query_parse_protobuf() reports it. A null tree means the
-// statement holds a node (or a field value) the converter does not handle; the caller then
-// takes the protobuf path, which handles everything.
+// A syntax error comes back as pg_query_parse_protobuf() reports it, and a tree deeper than
+// kMaxParseDepth as a 54001 error. A null tree means the statement holds a node (or a field
+// value) the converter does not handle; the caller then takes the protobuf path, which handles
+// everything.
 Expected<PgQuery__ParseResult*, ParseError> parse_raw_tree(const char* sql,
                                                            ProtobufCAllocator& allocator);
 

@@ -413,7 +413,7 @@ Route route_one(const Analysis& a, const Params& params, const ShardMap& map,
     }
     if (a.kind == StatementKind::Unparseable) {
         if (a.names_distributed_table) {
-            return error_route(Error{sqlstate::kSyntaxError, a.parse_error->message});
+            return error_route(Error{a.parse_error->sqlstate, a.parse_error->message});
         }
         return because(default_shard(ctx), ctx, [] { return "unparseable, names no sharded or reference table"; });
     }

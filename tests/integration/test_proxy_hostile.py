@@ -524,6 +524,25 @@ class SlowReaderTest(HostileCase):
         self.assertIsNone(crashed())
 
 
+class DeepStatementTest(HostileCase):
+
+    def test_a_statement_nested_60000_levels_deep_is_an_error_not_a_crash(self):
+        """Parsing recurses: 60000 levels used to overflow the proxy's stack (every client
+        lost). Now the client gets 54001 (stack depth exceeded, from the proxy or PostgreSQL)
+        and the session goes on, in both protocols."""
+        deep = "SELECT " + "+".join(["1"] * 60000) + " FROM notes"
+        c = sg.connect(autocommit=True)
+        for params in (None, (1,)):
+            with c.cursor() as cur:
+                with self.assertRaises(psycopg2.Error) as caught:
+                    cur.execute(deep + (" WHERE id = %s" if params else ""), params)
+                self.assertEqual(caught.exception.pgcode, "54001", caught.exception.pgerror)
+                cur.execute("SELECT count(*) FROM notes")
+                self.assertEqual(cur.fetchone()[0], 2)
+        c.close()
+        self.assertIsNone(crashed())
+
+
 class WrongPasswordTest(HostileCase):
 
     def backends(self, user):

@@ -46,6 +46,24 @@ TEST_P(Routing, Decides) {
     }
 }
 
+// A statement too deep to analyse is refused with 54001 when it names a sharded table, and
+// passed to the default shard otherwise (which applies its own stack limit), never a crash.
+TEST(RoutingLimits, TooDeepStatements) {
+    std::string sum;
+    for (int i = 0; i < kMaxParseDepth + 100; ++i) sum += i ? "+1" : "1";
+    Route sharded = route_sql("SELECT " + sum + " FROM users WHERE id = 1");
+    EXPECT_EQ(sharded.kind, K::Error);
+    EXPECT_EQ(sharded.error.sqlstate, "54001");
+    Route tableless = route_sql("SELECT " + sum);
+    EXPECT_EQ(tableless.kind, K::Default);
+    // Just within the limit, every pass of the analysis runs (and routes by the key).
+    std::string within;
+    for (int i = 0; i < kMaxParseDepth - 10; ++i) within += i ? "+1" : "1";
+    Route ok = route_sql("SELECT " + within + " FROM users WHERE id = 1");
+    EXPECT_EQ(ok.kind, K::Single);
+    EXPECT_EQ(ok.shards, std::vector<uint16_t>{2});
+}
+
 // The proxy routes without explanations (no text built on its hot path); the decision must be
 // the same one.
 TEST_P(Routing, DecidesTheSameWithoutExplaining) {

@@ -224,6 +224,20 @@ TEST(SlowLog, RingIsBounded) {
     EXPECT_EQ(log.total(), 10u);
 }
 
+// libpg_query's fingerprint and normalization recurse: a text nested too deep is grouped by
+// its text (no crash), a long flat one still gets libpg_query's fingerprint.
+TEST(Shape, DeepTextsAreGroupedByTextLongFlatOnesByFingerprint) {
+    std::string deep = "SELECT 1";
+    for (int i = 0; i < 60000; ++i) deep += "+1";
+    auto d = make_shape(deep);
+    EXPECT_EQ(d->hex.front(), 't');
+    std::string in = "SELECT * FROM t WHERE id IN (1";
+    for (int i = 0; i < 20000; ++i) in += ", 12345";
+    auto w = make_shape(in + ")");
+    EXPECT_NE(w->hex.front(), 't');
+    EXPECT_EQ(w->fingerprint, make_shape(in + ", 7)")->fingerprint);  // constants do not count
+}
+
 TEST(ParamHash, DistinguishesValuesAndBoundaries) {
     const std::vector<std::string> a{"ab", "c"}, b{"a", "bc"}, c{"ab", "c"};
     EXPECT_NE(param_hash(a), param_hash(b));
