@@ -105,9 +105,15 @@ bool ClientStream::would_wait() const {
     return !tls_ && readiness_handle_ && !readiness_->maybe_readable(readiness_handle_);
 }
 
+namespace {
+awaitable<void> nothing_to_wait() { co_return; }
+}  // namespace
+
+// Not a coroutine itself: the caller awaits the readiness wait directly.
 awaitable<void> ClientStream::wait_readable(error_code& ec) {
     ec = {};
-    if (!tls_ && readiness_handle_) co_await readiness_->wait_readable(readiness_handle_, ec);
+    if (!tls_ && readiness_handle_) return readiness_->wait_readable(readiness_handle_, ec);
+    return nothing_to_wait();
 }
 
 void ClientStream::close() {

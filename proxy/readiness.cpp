@@ -234,15 +234,12 @@ bool ReadinessService::maybe_readable(uint64_t handle) {
     return !s || s->readable;
 }
 
+// Not a coroutine itself: the caller awaits the wait operation directly, one coroutine frame
+// less per wait (an unknown handle or a readable socket completes at once through the
+// initiation).
 net::awaitable<void> ReadinessService::wait_readable(uint64_t handle, error_code& ec) {
     ec = {};
-    Slot* s = slot(handle);
-    if (!s) {
-        ec = asio::error::operation_aborted;
-        co_return;
-    }
-    if (s->readable) co_return;
-    co_await async_wait_readable(handle, net::ec_token(ec));
+    return async_wait_readable(handle, net::ec_token(ec));
 }
 
 std::optional<size_t> ReadinessService::try_read(uint64_t handle, int fd, asio::mutable_buffer b, error_code& ec) {

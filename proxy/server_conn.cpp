@@ -230,11 +230,19 @@ awaitable<void> ServerConn::read_loop() {
         error_code ec;
         size_t n = 0;
         auto space = asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_);
-        std::optional<size_t> now;  // most replies are there already: no suspension for them
-        if (readiness_handle_) now = readiness_->try_read(readiness_handle_, sock_.native_handle(), space, ec);
-        if (now) n = *now;
-        else if (readiness_handle_) n = co_await readiness_->read_some(readiness_handle_, sock_.native_handle(), space, ec);
-        else n = co_await sock_.async_read_some(space, net::ec_token(ec));
+        if (readiness_handle_) {
+            // Most replies are there already: no suspension for them. Otherwise wait for epoll
+            // in this frame (no nested read coroutine) and read what arrived.
+            std::optional<size_t> now = readiness_->try_read(readiness_handle_, sock_.native_handle(), space, ec);
+            if (!now) {
+                co_await readiness_->wait_readable(readiness_handle_, ec);
+                if (!ec && state_ != ServerState::Closed) continue;
+                now = 0;
+            }
+            n = *now;
+        } else {
+            n = co_await sock_.async_read_some(space, net::ec_token(ec));
+        }
         if (ec || state_ == ServerState::Closed) {
             fail(ec == asio::error::eof ? "the shard closed the connection" : "read from shard failed: " + ec.message());
             co_return;
