@@ -75,8 +75,6 @@ struct Cursor {
     }
 };
 
-std::string quote_literal(std::string_view v) { return router::sql_string_literal(v); }
-
 // The value of `SET shardgate.x = 'v'` as plain text.
 std::string unquote(std::string_view v) {
     if (v.size() >= 2 && v.front() == '\'' && v.back() == '\'') {
@@ -161,7 +159,7 @@ std::optional<SettingChange> parse_setting_statement(std::string_view sql) {
     return ch;
 }
 
-std::string quote_sql_literal(std::string_view v) { return quote_literal(v); }
+std::string quote_sql_literal(std::string_view v) { return router::sql_string_literal(v); }
 
 std::string quote_sql_identifier(std::string_view name) {
     std::string out = "\"";
@@ -173,7 +171,7 @@ std::string quote_sql_identifier(std::string_view name) {
 }
 
 std::string startup_setting_statement(std::string_view name, std::string_view value) {
-    return "SELECT pg_catalog.set_config(" + quote_literal(name) + ", " + quote_literal(value) + ", false)";
+    return "SELECT pg_catalog.set_config(" + quote_sql_literal(name) + ", " + quote_sql_literal(value) + ", false)";
 }
 
 std::string settings_sync_statements(std::map<std::string, std::string>& applied,

@@ -25,7 +25,7 @@ struct SettingChange {
 // optional trailing ';'). SET LOCAL and SET TRANSACTION are transaction-scoped: not tracked.
 std::optional<SettingChange> parse_setting_statement(std::string_view sql);
 
-// A SQL string literal ('...' with quotes doubled).
+// A SQL string literal as PostgreSQL's quote_literal() writes it (router::sql_string_literal).
 std::string quote_sql_literal(std::string_view v);
 // "name" with embedded double quotes doubled.
 std::string quote_sql_identifier(std::string_view name);

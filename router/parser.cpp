@@ -140,14 +140,11 @@ Expected<ParseTree, ParseError> parse_sql(const std::string& sql) {
 
     // The protobuf path recurses through the tree (libpg_query's packer, protobuf-c's
     // unpacker) and cannot be told to stop at a depth: measure first.
-    if (sql.size() > size_t(kMaxParseDepth)) {  // shorter texts cannot nest that deep
-        auto bound = nesting_bound(sql);
-        if (bound && *bound > kMaxParseDepth) {
-            return ParseError{"statement may be nested up to " + std::to_string(*bound) +
-                                  " levels deep, more than the " + std::to_string(kMaxParseDepth) +
-                                  " shardgate analyses",
-                              0, "54001"};
-        }
+    if (auto deep = excess_nesting(sql)) {
+        return ParseError{"statement may be nested up to " + std::to_string(*deep) +
+                              " levels deep, more than the " + std::to_string(kMaxParseDepth) +
+                              " shardgate analyses",
+                          0, "54001"};
     }
     arena = std::make_unique<ParseTree::Arena>();
     allocator.allocator_data = arena.get();
@@ -247,6 +244,13 @@ std::optional<int> nesting_bound(const std::string& sql) {
         bound = std::max(bound, open + run.back() + set_operations);
     }
     return bound;
+}
+
+std::optional<int> excess_nesting(const std::string& sql) {
+    if (sql.size() <= size_t(kMaxParseDepth)) return std::nullopt;  // every level takes a byte
+    auto bound = nesting_bound(sql);
+    if (bound && *bound > kMaxParseDepth) return bound;
+    return std::nullopt;
 }
 
 std::vector<std::string> scan_identifiers(const std::string& sql) {

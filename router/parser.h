@@ -95,6 +95,9 @@ Expected<std::vector<Token>, ParseError> scan_sql(const std::string& sql);
 // cannot be scanned. Passes that recurse through trees they did not build (libpg_query's
 // protobuf packer, fingerprint, normalize) check it first.
 std::optional<int> nesting_bound(const std::string& sql);
+// nesting_bound() when it exceeds kMaxParseDepth; nullopt for a text that cannot nest that deep
+// (one shorter than the limit is not even scanned) or cannot be scanned.
+std::optional<int> excess_nesting(const std::string& sql);
 
 // The identifiers of a text (unquoted ones lowercased as PostgreSQL folds them, quoted ones
 // verbatim), including unreserved keywords, which are legal table names.

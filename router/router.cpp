@@ -264,10 +264,11 @@ Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map
     if (a.key_assignment || a.key_assignment_unusable) {
         if (auto e = check_key_assignment(a, r, params, map)) return error_route(*e);
     }
-    const bool merged = can_merge && a.merge.has_value();
-    if (r.kind != Route::Kind::Single && reads_rows(a) && !a.fanout_blocker.empty() && merged && ctx.explain)
-        r.why.push_back(describe_merge(*a.merge, a.fanout_blocker));
-    if (r.kind != Route::Kind::Single && reads_rows(a) && !a.fanout_blocker.empty() && !merged) {
+    if (r.kind != Route::Kind::Single && reads_rows(a) && !a.fanout_blocker.empty()) {
+        if (can_merge && a.merge.has_value()) {
+            if (ctx.explain) r.why.push_back(describe_merge(*a.merge, a.fanout_blocker));
+            return r;
+        }
         return error_route(Error{
             sqlstate::kFeatureNotSupported,
             "statement on sharded table \"" + a.table + "\" needs " +
@@ -288,14 +289,15 @@ std::optional<Error> misplaced_insert(const Analysis& a, const Params& params, c
     for (const auto& row : a.rows) {
         std::vector<Key> keys;
         if (!resolve(row.key, params, a.key_type, keys) || keys.empty()) continue;  // reported when routed
-        RoutedKey rk = place_key(keys.front(), a.key_type, map);
+        RoutedKey rk = place_key(keys.front(), a.key_type, map, false);
         if (rk.shard == shard) continue;
         auto name = [&](uint16_t i) {
             const auto& names = map.shard_names();
             return i < names.size() ? names[i] : std::to_string(i);
         };
         return Error{sqlstate::kFeatureNotSupported,
-                     "INSERT of a row whose shard key " + rk.text + " belongs on shard \"" + name(rk.shard) +
+                     "INSERT of a row whose shard key " + display_key(a.key_type, keys.front()) +
+                         " belongs on shard \"" + name(rk.shard) +
                          "\" (bucket " + std::to_string(rk.bucket) + "), but " + how + " sends it to shard \"" +
                          name(shard) + "\"; drop the manual routing for this INSERT"};
     }

@@ -73,18 +73,13 @@ bool is_control(std::string_view text) {
 
 }  // namespace
 
-// libpg_query's fingerprint and normalization recurse through the parse tree: a text that may
-// nest deeper than the router parses is grouped by its text instead.
-static bool shallow_enough(const std::string& text) {
-    if (text.size() <= size_t(router::kMaxParseDepth)) return true;
-    auto bound = router::nesting_bound(text);
-    return bound && *bound <= router::kMaxParseDepth;
-}
-
 std::shared_ptr<const Shape> make_shape(const std::string& text) {
     auto shape = std::make_shared<Shape>();
-    auto fp = shallow_enough(text) ? router::fingerprint_sql(text)
-                                   : router::Expected<router::Fingerprint, router::ParseError>(router::ParseError{});
+    // libpg_query's fingerprint and normalization recurse through the parse tree: a text that
+    // may nest deeper than the router parses is grouped by its text instead.
+    auto fp = !router::excess_nesting(text)
+                  ? router::fingerprint_sql(text)
+                  : router::Expected<router::Fingerprint, router::ParseError>(router::ParseError{});
     auto norm = fp ? router::normalize_sql(text)
                    : router::Expected<std::string, router::ParseError>(router::ParseError{});
     if (fp && norm) {

@@ -69,6 +69,25 @@ const T& member(const ProtobufCMessage* m, unsigned offset) {
 std::string same_message(const ProtobufCMessage* a, const ProtobufCMessage* b,
                          const std::string& path);
 
+size_t value_size(const ProtobufCFieldDescriptor& f) {
+    switch (f.type) {
+        case PROTOBUF_C_TYPE_STRING:
+        case PROTOBUF_C_TYPE_MESSAGE:
+            return sizeof(void*);
+        case PROTOBUF_C_TYPE_INT64:
+        case PROTOBUF_C_TYPE_SINT64:
+        case PROTOBUF_C_TYPE_SFIXED64:
+        case PROTOBUF_C_TYPE_UINT64:
+        case PROTOBUF_C_TYPE_FIXED64:
+        case PROTOBUF_C_TYPE_DOUBLE:
+            return 8;
+        case PROTOBUF_C_TYPE_BYTES:
+            return sizeof(ProtobufCBinaryData);
+        default:  // 32-bit integers, enums, floats and protobuf_c_boolean
+            return 4;
+    }
+}
+
 // One field of two messages of the same type: "" when they match, else where they differ.
 // Stricter than comparing packed bytes: a string must be non-null (unpacking never leaves
 // one null) and an empty repeated field must be a null array, as unpacking leaves them.
@@ -84,36 +103,10 @@ std::string same_value(const ProtobufCFieldDescriptor& f, const void* a, const v
         case PROTOBUF_C_TYPE_MESSAGE:
             return same_message(*static_cast<const ProtobufCMessage* const*>(a),
                                 *static_cast<const ProtobufCMessage* const*>(b), path);
-        case PROTOBUF_C_TYPE_INT64:
-        case PROTOBUF_C_TYPE_SINT64:
-        case PROTOBUF_C_TYPE_SFIXED64:
-        case PROTOBUF_C_TYPE_UINT64:
-        case PROTOBUF_C_TYPE_FIXED64:
-        case PROTOBUF_C_TYPE_DOUBLE:
-            return std::memcmp(a, b, 8) == 0 ? "" : path + ": 64-bit values differ";
         case PROTOBUF_C_TYPE_BYTES:
             return path + ": bytes field (none expected)";
-        default:  // 32-bit integers, enums, floats and protobuf_c_boolean
-            return std::memcmp(a, b, 4) == 0 ? "" : path + ": 32-bit values differ";
-    }
-}
-
-size_t value_size(const ProtobufCFieldDescriptor& f) {
-    switch (f.type) {
-        case PROTOBUF_C_TYPE_STRING:
-        case PROTOBUF_C_TYPE_MESSAGE:
-            return sizeof(void*);
-        case PROTOBUF_C_TYPE_INT64:
-        case PROTOBUF_C_TYPE_SINT64:
-        case PROTOBUF_C_TYPE_SFIXED64:
-        case PROTOBUF_C_TYPE_UINT64:
-        case PROTOBUF_C_TYPE_FIXED64:
-        case PROTOBUF_C_TYPE_DOUBLE:
-            return 8;
-        case PROTOBUF_C_TYPE_BYTES:
-            return sizeof(ProtobufCBinaryData);
-        default:
-            return 4;
+        default:  // scalars
+            return std::memcmp(a, b, value_size(f)) == 0 ? "" : path + ": values differ";
     }
 }
 
