@@ -103,11 +103,12 @@ private:
     // false when the session is closing.
     awaitable<bool> wait_for_client();
     awaitable<void> handle_query(std::string_view frame, std::string_view sql);
-    // INSERT ... VALUES into a sharded table without a column list: writes the table's columns
-    // into the text and handles that instead.
-    awaitable<void> insert_with_columns(const router::Analysis& a, std::string_view sql);
-    // The table's first a.values_per_row columns (read from the default shard when unknown).
-    awaitable<router::Expected<std::vector<std::string>>> columns_for_insert(const router::Analysis& a);
+    // INSERT ... VALUES or COPY ... FROM into a sharded table without a column list: writes the
+    // table's columns into the text and handles that instead.
+    awaitable<void> run_with_columns(const router::Analysis& a, std::string_view sql);
+    // The columns such a statement lists implicitly (read from the default shard's catalog):
+    // for INSERT the table's first a.values_per_row columns (cached), for COPY every stored one.
+    awaitable<router::Expected<std::vector<std::string>>> missing_columns(const router::Analysis& a);
     // The same for the extended protocol: Parse messages of such INSERTs in `batch` get the
     // column list written into their query.
     awaitable<void> add_column_lists(std::string& batch);

@@ -1645,8 +1645,16 @@ awaitable<void> Session::handle_session_statement(const router::Analysis& a, std
     co_await send_to_shard(shard, frame, sql);
 }
 
-awaitable<router::Expected<std::vector<std::string>>> Session::columns_for_insert(const router::Analysis& a) {
+awaitable<router::Expected<std::vector<std::string>>> Session::missing_columns(const router::Analysis& a) {
     const std::string table = a.table;
+    if (a.kind == router::StatementKind::Copy) {
+        // COPY without a column list reads every stored column: read them now, not from the
+        // cache, since a COPY's rows cannot tell that a column was added since.
+        Pool& pool = proxy_.pool(proxy_.config().default_shard_index(), *user_);
+        std::map<std::string, std::string> none;
+        co_return co_await fetch_table_columns(proxy_.io().get_executor(), pool.target(), table,
+                                               settings_sync_statements(none, settings_), true);
+    }
     const uint32_t wanted = a.values_per_row;
     // The client's search_path decides which table an unqualified name means: it is part of
     // what is cached, and it is set before the catalog is read.
@@ -1668,9 +1676,9 @@ awaitable<router::Expected<std::vector<std::string>>> Session::columns_for_inser
     co_return std::vector<std::string>(known->begin(), known->begin() + std::min<size_t>(known->size(), wanted));
 }
 
-awaitable<void> Session::insert_with_columns(const router::Analysis& a, std::string_view sql) {
+awaitable<void> Session::run_with_columns(const router::Analysis& a, std::string_view sql) {
     const uint32_t at = a.column_list_at;
-    auto columns = co_await columns_for_insert(a);
+    auto columns = co_await missing_columns(a);
     if (!columns) {
         co_await error_and_ready(columns.error().sqlstate, columns.error().message);
         co_return;
@@ -1714,7 +1722,7 @@ awaitable<void> Session::add_column_lists(std::string& batch) {
         if (f->type == 'P' && wire::decode(f->body, p).ok()) {
             auto a = analysis_of(p.query);
             if (a->column_list_at > 0 && !a->table.empty()) {
-                auto columns = co_await columns_for_insert(*a);
+                auto columns = co_await missing_columns(*a);
                 // Unknown columns: the statement stays as sent and is refused with its reason.
                 if (columns) {
                     if (!changed) out.assign(batch, 0, pos);
@@ -1797,7 +1805,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     switch (r.kind) {
         case K::Error:
             if (a.column_list_at > 0 && !a.table.empty()) {
-                co_await insert_with_columns(a, sql);
+                co_await run_with_columns(a, sql);
                 co_return;
             }
             co_await error_and_ready(r.error.sqlstate, r.error.message);

@@ -16,7 +16,8 @@ using net::error_code;
 
 
 net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
-    asio::any_io_executor ex, const ServerTarget& target, const std::string& table, const std::string& settings) {
+    asio::any_io_executor ex, const ServerTarget& target, const std::string& table, const std::string& settings,
+    bool stored_only) {
     using Result = router::Expected<std::vector<std::string>>;
     net::tcp::socket sock(ex);
     std::string rbuf(16 * 1024, '\0');
@@ -29,7 +30,8 @@ net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
     wire::MessageWriter w(out);
     w.begin('Q');
     w.cstr(settings + "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass(" +
-           quote_sql_literal(table) + ") AND attnum > 0 AND NOT attisdropped ORDER BY attnum");
+           quote_sql_literal(table) + ") AND attnum > 0 AND NOT attisdropped" +
+           (stored_only ? " AND attgenerated = ''" : "") + " ORDER BY attnum");
     w.end();
     out.append({'X', 0, 0, 0, 4});
     // Bounded: a shard that stops answering closes this connection instead of hanging the client.

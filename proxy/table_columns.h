@@ -1,5 +1,6 @@
 // The column order of a table, read from a shard's catalog on a short-lived connection of its
-// own (login, one query, Terminate). The router needs it for an INSERT without a column list:
+// own (login, one query, Terminate). The router needs it for an INSERT or a COPY FROM without a
+// column list:
 // the proxy writes the list into the statement, so a column order that changed since it was
 // read fails loudly in PostgreSQL instead of placing a row by the wrong value.
 #pragma once
@@ -13,14 +14,16 @@
 
 namespace sg::proxy {
 
-// Columns of `table`, in attnum order, without dropped ones. `settings` (SET statements, e.g.
+// Columns of `table`, in attnum order, without dropped ones (and, with `stored_only`, without
+// generated ones: the columns COPY reads when it lists none). `settings` (SET statements, e.g.
 // the client's search_path) run first, so the name resolves as it would for the client.
 // 42P01 when the table does not exist; 08006 when the shard cannot be reached.
 net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
     net::asio::any_io_executor ex, const ServerTarget& target, const std::string& table,
-    const std::string& settings = {});
+    const std::string& settings = {}, bool stored_only = false);
 
-// "INSERT INTO t VALUES ..." with "(c1, c2) " inserted at `at` (quoted identifiers).
+// "INSERT INTO t VALUES ..." (or "COPY t FROM ...") with "(c1, c2) " inserted at `at` (quoted
+// identifiers).
 std::string with_column_list(std::string_view sql, uint32_t at, const std::vector<std::string>& columns);
 
 }  // namespace sg::proxy

@@ -85,30 +85,13 @@ void read_on_conflict(const PgQuery__OnConflictClause& oc, const TableConfig& t,
     }
 }
 
-// Where a column list would go in an INSERT that has none: before the first VALUES or
-// OVERRIDING at parenthesis depth 0 after the target table (after any alias). 0: not found.
-uint32_t column_list_position(const Context& ctx, const Analysis& a, int32_t relation_at) {
-    auto tokens = scan_sql(ctx.sql);
-    if (!tokens) return 0;
-    int depth = 0;
-    for (const Token& t : *tokens) {
-        if (t.start < relation_at || static_cast<uint32_t>(t.start) < a.stmt_begin) continue;
-        if (static_cast<uint32_t>(t.start) >= a.stmt_end) return 0;
-        if (t.kind == PG_QUERY__TOKEN__ASCII_40) ++depth;
-        if (t.kind == PG_QUERY__TOKEN__ASCII_41) --depth;
-        if (depth == 0 && (t.kind == PG_QUERY__TOKEN__VALUES || t.kind == PG_QUERY__TOKEN__OVERRIDING))
-            return static_cast<uint32_t>(t.start);
-    }
-    return 0;
-}
-
 void analyze_sharded_rows(const PgQuery__InsertStmt& s, const PgQuery__SelectStmt& values,
                           const TableConfig& t, const Context& ctx, Analysis& a) {
     if (s.n_cols == 0) {
         refuse(a, "INSERT into sharded table \"" + t.name +
                       "\" must list its columns, so the router can find shard key \"" +
                       t.shard_key + "\"");
-        a.column_list_at = column_list_position(ctx, a, s.relation->location);
+        a.column_list_at = column_list_position(ctx, a, s.relation->location, PG_QUERY__TOKEN__VALUES);
         for (size_t r = 0; r < values.n_values_lists; ++r) {
             const PgQuery__Node* row = values.values_lists[r];
             if (row->node_case == PG_QUERY__NODE__NODE_LIST)
@@ -214,6 +197,22 @@ void analyze_insert(const PgQuery__InsertStmt& s, const Context& ctx, Analysis& 
     }
     analyze_sharded_rows(s, *values, *target.cfg, ctx, a);
     if (s.on_conflict_clause) read_on_conflict(*s.on_conflict_clause, *target.cfg, a);
+}
+
+uint32_t column_list_position(const Context& ctx, const Analysis& a, int32_t relation_at, int keyword) {
+    auto tokens = scan_sql(ctx.sql);
+    if (!tokens) return 0;
+    int depth = 0;
+    for (const Token& t : *tokens) {
+        if (t.start < relation_at || static_cast<uint32_t>(t.start) < a.stmt_begin) continue;
+        if (static_cast<uint32_t>(t.start) >= a.stmt_end) return 0;
+        if (t.kind == PG_QUERY__TOKEN__ASCII_40) ++depth;
+        if (t.kind == PG_QUERY__TOKEN__ASCII_41) --depth;
+        if (depth == 0 && (t.kind == keyword ||
+                           (keyword == PG_QUERY__TOKEN__VALUES && t.kind == PG_QUERY__TOKEN__OVERRIDING)))
+            return static_cast<uint32_t>(t.start);
+    }
+    return 0;
 }
 
 }  // namespace sg::router::detail

@@ -37,6 +37,10 @@ void analyze_insert(const PgQuery__InsertStmt& s, const Context& ctx, Analysis& 
 void analyze_copy(const PgQuery__CopyStmt& s, const Context& ctx, Analysis& a);
 // DDL and other utility statements: placement by the tables they name.
 void analyze_utility(const PgQuery__Node& stmt, const Context& ctx, Analysis& a);
+// Where a missing column list goes in an INSERT or COPY naming the table at `relation_at`: the
+// offset of the first `keyword` token (or OVERRIDING, for INSERT) at parenthesis depth 0 after
+// the table (after any alias). 0: not found.
+uint32_t column_list_position(const Context& ctx, const Analysis& a, int32_t relation_at, int keyword);
 // Dispatch on one statement node (used for EXPLAIN / DECLARE / PREPARE bodies too).
 void analyze_node(const PgQuery__Node& stmt, const Context& ctx, Analysis& a);
 

@@ -191,11 +191,17 @@ void analyze_copy(const PgQuery__CopyStmt& s, const Context& ctx, Analysis& a) {
         if (string_value(s.attlist[i]) == r.cfg->shard_key)
             a.copy->key_column = static_cast<int>(i);
     }
+    if (a.copy->key_column < 0 && s.n_attlist == 0) {
+        // All the table's columns, in its order: refused as analysed, but the proxy can read
+        // them from the catalog, write them in and analyse the rewritten text (as for INSERT).
+        refuse(a, "COPY into sharded table \"" + a.table + "\" without a column list: the router needs "
+                      "the table's columns to find shard key \"" + r.cfg->shard_key + "\"");
+        a.column_list_at = column_list_position(ctx, a, s.relation->location, PG_QUERY__TOKEN__FROM);
+        return;
+    }
     if (a.copy->key_column < 0) {
         refuse(a, "COPY into sharded table \"" + a.table +
-                      "\" must list its columns, including "
-                      "shard key \"" +
-                      r.cfg->shard_key + "\"");
+                      "\" must list its shard key \"" + r.cfg->shard_key + "\" among its columns");
         return;
     }
     a.why.push_back("COPY rows split by column " + std::to_string(a.copy->key_column + 1) + " (" +

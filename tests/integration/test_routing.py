@@ -50,6 +50,7 @@ TABLES = [
     {"name": "d_docs", "shard_key": "slug", "key_type": "text"},
     {"name": "d_ref", "kind": "reference"},
     {"name": "coll_words", "shard_key": "id", "key_type": "bigint"},
+    {"name": "copy_gen", "shard_key": "id", "key_type": "bigint"},
 ]
 
 SCHEMA = """
@@ -456,6 +457,32 @@ class PlacementTest(RoutingCase):
         self.assertEqual(self.copy("COPY things (uid, note) FROM STDIN (FORMAT csv)", udata),
                          len(UUID_KEYS))
         self.assertPlaced("things", "uid", "uuid", UUID_KEYS)
+
+    def test_copy_without_column_list(self):
+        # psycopg2's copy_from() lists no columns ("COPY copy_gen FROM stdin WITH DELIMITER ...").
+        # The proxy reads the table's stored columns from the catalog, in the table's order (the
+        # key is not first here), leaving out the generated one as PostgreSQL's COPY does.
+        self.q("DROP TABLE IF EXISTS copy_gen")
+        self.q("CREATE TABLE copy_gen (note text, id bigint PRIMARY KEY, "
+               "doubled bigint GENERATED ALWAYS AS (id * 2) STORED, qty int)")
+        self.addCleanup(self.q, "DROP TABLE IF EXISTS copy_gen")
+        keys = list(range(500, 540)) + [-7, 2 ** 40]
+        data = "".join(f"note {k}\t{k}\t{k % 7}\n" for k in keys)
+        with Deadline(self.conn, STATEMENT_S, "copy_from"), self.conn.cursor() as cur:
+            cur.copy_from(io.StringIO(data), "copy_gen")
+            self.assertEqual(cur.rowcount, len(keys))
+        self.assertPlaced("copy_gen", "id", "bigint", keys)
+        for rows in self.on_shards("copy_gen", "note, id, doubled, qty").values():
+            for note, k, doubled, qty in rows:
+                self.assertEqual((note, doubled, qty), (f"note {k}", 2 * k, k % 7))
+        # CSV through the simple protocol, a column added since the last COPY included.
+        self.q("ALTER TABLE copy_gen ADD COLUMN extra text")
+        self.assertEqual(self.copy("COPY copy_gen FROM STDIN (FORMAT csv)", "x,9001,1,e\n"), 1)
+        self.assertEqual(self.q("SELECT note, doubled, qty, extra FROM copy_gen WHERE id = 9001"),
+                         [("x", 18002, 1, "e")])
+        # A table in [[tables]] that the shards do not have: PostgreSQL's error, no rows written.
+        self.q("DROP TABLE copy_gen")
+        self.assertSqlState("42P01", "COPY copy_gen FROM STDIN", message="does not exist")
 
     def test_copy_rows_split_across_copydata_messages(self):
         # CopyData boundaries fall mid-row and mid-value: the proxy must re-frame by row.

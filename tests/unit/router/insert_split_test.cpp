@@ -55,6 +55,29 @@ TEST(InsertSplit, MissingColumnListIsLocated) {
     EXPECT_EQ(analyze("INSERT INTO users (id) VALUES (1)", testing::test_catalog()).column_list_at, 0u);
 }
 
+// COPY ... FROM STDIN without a column list: the list goes before FROM (the proxy supplies every
+// column the table stores, as PostgreSQL's COPY would read them).
+TEST(InsertSplit, CopyMissingColumnListIsLocated) {
+    struct Case {
+        std::string sql;
+        std::string before;
+    } cases[] = {
+        {"COPY users FROM STDIN", "COPY users "},
+        {"copy public.users from stdin with (format csv)", "copy public.users "},
+        {"/* x */ COPY \"users\"\nFROM STDIN", "/* x */ COPY \"users\"\n"},
+    };
+    for (const auto& c : cases) {
+        Analysis a = analyze(c.sql, testing::test_catalog());
+        ASSERT_TRUE(a.refusal.has_value()) << c.sql;
+        EXPECT_NE(a.refusal->message.find("without a column list"), std::string::npos) << c.sql;
+        EXPECT_EQ(c.sql.substr(0, a.column_list_at), c.before) << c.sql;
+    }
+    // A listed COPY, a COPY TO and an unsharded table need nothing.
+    EXPECT_EQ(analyze("COPY users (id) FROM STDIN", testing::test_catalog()).column_list_at, 0u);
+    EXPECT_EQ(analyze("COPY users TO STDOUT", testing::test_catalog()).column_list_at, 0u);
+    EXPECT_EQ(analyze("COPY logs FROM STDIN", testing::test_catalog()).column_list_at, 0u);
+}
+
 TEST(InsertSplit, TwoShardsIsMulti) {
     Route r = testing::route_sql("INSERT INTO users (id) VALUES (4), (1), (5)");
     ASSERT_EQ(r.kind, Route::Kind::Multi);
