@@ -3,8 +3,10 @@
 One shard (tests/harness/pgcluster.py), pgbouncer (Debian package, transaction mode) and
 shardgate ($SHARDGATE_BIN, a Release build) with the same pool size. For every query mode
 (-M simple/extended/prepared) and client count the three targets run back to back, so
-machine noise hits them alike; with --rounds N the whole interleaved sweep repeats N times and
-each row reports the median round (by TPS). p99 latency comes from pgbench's per-transaction
+machine noise hits them alike; with --rounds N the whole interleaved sweep repeats N times, the
+targets' order rotating from round to round (no target always runs first or last), and each row
+reports the median round (by TPS). The sg/pgbouncer ratio is also given per round (the two ran
+seconds apart in it): its median and range say more about a noisy machine than one ratio does. p99 latency comes from pgbench's per-transaction
 logs. "CPU us/tx" is the proxy process's own CPU time (user + system, from /proc) divided by the
 transactions pgbench completed: the cost of the proxy per query, less sensitive to the noise of
 a shared 2-core machine than TPS is.
@@ -210,6 +212,10 @@ def print_table(results, modes, client_counts, targets):
                         row.get("direct", {}).get("tps")
                     ratios = f"{fmt(sg / pgb if sg and pgb else None, '.2f'):>12} " \
                              f"{fmt(sg / direct if sg and direct else None, '.2f'):>9}"
+                    paired = sorted(r.get("paired") or [])
+                    if len(paired) > 1:
+                        ratios += (f"   per round {paired[(len(paired) - 1) // 2]:.2f} "
+                                   f"({paired[0]:.2f}..{paired[-1]:.2f})")
                 if "error" in r:
                     print(f"{mode:<9} {c:>7}  {t.name:<10} FAILED: {r['error']}")
                 else:
@@ -321,7 +327,8 @@ def main():
         for rnd in range(args.rounds):
             for mode in modes:
                 for c in client_counts:
-                    for t in targets:          # interleaved: same conditions for all three
+                    shift = rnd % len(targets)  # rotated: each target takes every position
+                    for t in targets[shift:] + targets[:shift]:  # interleaved: same conditions
                         done += 1
                         if t.error:
                             runs.setdefault((mode, c, t.name), []).append(
@@ -331,6 +338,11 @@ def main():
                         runs.setdefault((mode, c, t.name), []).append(
                             run_pgbench(t, mode, c, args.duration, logdir))
         results = {k: median_round(v) for k, v in runs.items()}
+        for (mode, c, name), rs in runs.items():  # per-round shardgate/pgbouncer ratios
+            if name == "shardgate" and (mode, c, "pgbouncer") in runs:
+                pairs = zip(rs, runs[(mode, c, "pgbouncer")])
+                results[(mode, c, name)]["paired"] = [
+                    a["tps"] / b["tps"] for a, b in pairs if "tps" in a and "tps" in b and b["tps"]]
         failures = sum("error" in r for r in results.values())
 
         print(f"\npgbench -S, scale {args.scale}, -j 2, -T {args.duration}s, pool size "
