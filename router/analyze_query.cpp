@@ -179,45 +179,192 @@ size_t find_root(std::vector<size_t>& parent, size_t x) {
     return x;
 }
 
+// A FROM item missing from `all` names a CTE, not a table, whatever [[tables]] says.
+void forget_cte_names(Scope& scope, const std::vector<Rel>& all) {
+    for (Rel& s : scope.rels) {
+        if (std::none_of(all.begin(), all.end(), [&](const Rel& r) { return r.rv == s.rv; })) s.cfg = nullptr;
+    }
+}
+
+// Every name a FROM list makes visible to column references: tables' aliases or names,
+// subqueries', functions' and joins' aliases.
+void from_names(const PgQuery__Node* n, std::set<std::string_view>& out) {
+    if (!n) return;
+    switch (n->node_case) {
+        case PG_QUERY__NODE__NODE_RANGE_VAR: {
+            const auto& rv = *n->range_var;
+            out.insert(rv.alias && rv.alias->aliasname ? rv.alias->aliasname : (rv.relname ? rv.relname : ""));
+            break;
+        }
+        case PG_QUERY__NODE__NODE_RANGE_SUBSELECT:
+            if (n->range_subselect->alias && n->range_subselect->alias->aliasname)
+                out.insert(n->range_subselect->alias->aliasname);
+            break;
+        case PG_QUERY__NODE__NODE_RANGE_FUNCTION:
+            if (n->range_function->alias && n->range_function->alias->aliasname)
+                out.insert(n->range_function->alias->aliasname);
+            break;
+        case PG_QUERY__NODE__NODE_JOIN_EXPR:
+            if (n->join_expr->alias && n->join_expr->alias->aliasname) out.insert(n->join_expr->alias->aliasname);
+            from_names(n->join_expr->larg, out);
+            from_names(n->join_expr->rarg, out);
+            break;
+        default:
+            break;
+    }
+}
+
+// `x IN (SELECT k FROM ...)` (or `x = ANY (SELECT ...)`) with x a shard-key column of `scope`:
+// the subquery, when it selects its own table's shard key, is a semi-join on the keys.
+const PgQuery__SelectStmt* key_semi_join(const PgQuery__Node* n, const Scope& scope) {
+    if (!n || n->node_case != PG_QUERY__NODE__NODE_SUB_LINK) return nullptr;
+    const PgQuery__SubLink& l = *n->sub_link;
+    if (l.sub_link_type != PG_QUERY__SUB_LINK_TYPE__ANY_SUBLINK) return nullptr;
+    if (l.n_oper_name > 1 || (l.n_oper_name == 1 && string_value(l.oper_name[0]) != "=")) return nullptr;
+    if (key_column_rel(l.testexpr, scope) < 0) return nullptr;
+    if (!l.subselect || l.subselect->node_case != PG_QUERY__NODE__NODE_SELECT_STMT) return nullptr;
+    return l.subselect->select_stmt;
+}
+
+// Sharded tables read below the statement's own FROM: in subqueries (FROM, WHERE, the select
+// list) and CTE bodies. Each such SELECT must keep the sharded rows it reads on a known shard:
+// - its WHERE restricts them to shard-key values: recorded in a.nested_keys (the router then
+//   requires the whole statement to run on the one shard holding them);
+// - or it is correlated on the shard key with a sharded table of the statement's FROM
+//   (`o.user_id = u.id`), or is the subquery of a top-level `key IN (SELECT key ...)`
+//   semi-join: each outer row's matches live on that row's shard, so every shard answers for
+//   its own rows.
+// Anything else is left out of `covered`, and the caller refuses the statement. The sharded
+// tables of one such SELECT must be joined on their keys, as in the statement's FROM.
+void place_nested(const ProtobufCMessage* root, const void* self, const Scope& outer,
+                  const std::set<const PgQuery__SelectStmt*>& semi_joins, const std::vector<Rel>& all,
+                  const Context& ctx, std::optional<KeyType>& key_type, Analysis& a,
+                  std::set<const PgQuery__RangeVar*>& covered) {
+    std::vector<const PgQuery__SelectStmt*> nested;
+    walk(root, [&](const ProtobufCMessage& m) {
+        if (m.descriptor == &pg_query__select_stmt__descriptor && &m != self)
+            nested.push_back(reinterpret_cast<const PgQuery__SelectStmt*>(&m));
+        return true;
+    });
+    // A qualifier any nested FROM defines may mean that level's table, not the statement's:
+    // such a reference never counts as a correlation with the outer statement.
+    std::set<std::string_view> nested_names;
+    for (const auto* n : nested)
+        for (size_t i = 0; i < n->n_from_clause; ++i) from_names(n->from_clause[i], nested_names);
+    for (const auto* n : nested) {
+        if (n->op != PG_QUERY__SET_OPERATION__SET_OPERATION_UNDEFINED &&
+            n->op != PG_QUERY__SET_OPERATION__SETOP_NONE)
+            continue;  // its arms are SELECTs of their own
+        Scope sc;
+        for (size_t i = 0; i < n->n_from_clause; ++i) add_from_item(n->from_clause[i], ctx, sc);
+        forget_cte_names(sc, all);
+        std::vector<size_t> sharded;
+        for (size_t i = 0; i < sc.rels.size(); ++i) {
+            if (!sc.rels[i].sharded()) continue;
+            sharded.push_back(i);
+            if (!key_type) key_type = sc.rels[i].cfg->key_type;
+            if (sc.rels[i].cfg->key_type != *key_type) return;  // not co-located: refused by the caller
+        }
+        if (sharded.empty()) continue;
+        std::vector<const PgQuery__Node*> conjuncts, join_conjuncts;
+        flatten_and(n->where_clause, conjuncts);
+        for (const auto* q : sc.join_quals) flatten_and(q, join_conjuncts);
+        for (const auto* q : join_conjuncts) read_conjunct(q, sc, *key_type, a);  // links only
+        bool correlated = false;
+        if (semi_joins.count(n) && n->n_target_list == 1 &&
+            n->target_list[0]->node_case == PG_QUERY__NODE__NODE_RES_TARGET &&
+            key_column_rel(n->target_list[0]->res_target->val, sc) >= 0) {
+            correlated = true;
+        }
+        std::optional<Candidate> best;
+        for (const auto* q : conjuncts) {
+            if (q->node_case == PG_QUERY__NODE__NODE_A_EXPR && q->a_expr->kind == PG_QUERY__A__EXPR__KIND__AEXPR_OP &&
+                operator_name(*q->a_expr) == "=") {
+                // inner.key = outer.key, the outer side named by a qualifier no nested FROM defines.
+                const PgQuery__AExpr& e = *q->a_expr;
+                for (auto [mine, theirs] : {std::pair{e.lexpr, e.rexpr}, std::pair{e.rexpr, e.lexpr}}) {
+                    auto col = column_name(theirs);
+                    if (key_column_rel(mine, sc) >= 0 && col && !col->relation.empty() &&
+                        !nested_names.count(col->relation) && key_column_rel(theirs, outer) >= 0) {
+                        correlated = true;
+                    }
+                }
+            }
+            auto c = read_conjunct(q, sc, *key_type, a);
+            if (c && (!best || c->keys.size() < best->keys.size())) best = std::move(c);
+        }
+        std::vector<size_t> parent(sc.rels.size());
+        std::iota(parent.begin(), parent.end(), 0);
+        for (auto [l, r] : sc.links) parent[find_root(parent, l)] = find_root(parent, r);
+        bool joined = std::all_of(sharded.begin(), sharded.end(), [&](size_t i) {
+            return find_root(parent, i) == find_root(parent, sharded.front());
+        });
+        if (!joined || (!best && !correlated)) continue;  // not covered: refused by the caller
+        if (correlated) {
+            a.why.push_back("subquery on \"" + sc.rels[sharded.front()].cfg->name +
+                            "\" follows the outer rows by shard key");
+        } else {
+            a.nested_keys.push_back(std::move(best->keys));
+            a.why.push_back("subquery on \"" + sc.rels[sharded.front()].cfg->name + "\": WHERE " + best->describe);
+        }
+        for (const Rel& r : sc.rels) covered.insert(r.rv);
+    }
+}
+
 // The placement shared by SELECT/UPDATE/DELETE once the scope is known. `all` holds every
 // table of the statement, including the scope's.
-void place(Scope& scope, const std::vector<Rel>& all, const PgQuery__Node* where, Analysis& a) {
-    // A FROM item missing from `all` names a CTE, not a table, whatever [[tables]] says.
-    for (Rel& s : scope.rels) {
-        if (std::none_of(all.begin(), all.end(), [&](const Rel& r) { return r.rv == s.rv; })) {
-            s.cfg = nullptr;
-        }
-    }
+void place(Scope& scope, const std::vector<Rel>& all, const PgQuery__Node* where, const ProtobufCMessage* root,
+           const void* self, const Context& ctx, Analysis& a) {
+    forget_cte_names(scope, all);
     std::vector<size_t> sharded;
     for (size_t i = 0; i < scope.rels.size(); ++i) {
         if (scope.rels[i].sharded()) sharded.push_back(i);
     }
+    std::vector<const PgQuery__Node*> conjuncts, join_conjuncts;
+    flatten_and(where, conjuncts);
+    std::set<const PgQuery__SelectStmt*> semi_joins;
+    for (const auto* q : conjuncts)
+        if (const auto* sub = key_semi_join(q, scope)) semi_joins.insert(sub);
+    std::optional<KeyType> key_type;
+    if (!sharded.empty()) key_type = scope.rels[sharded.front()].cfg->key_type;
+    std::set<const PgQuery__RangeVar*> covered;
+    for (size_t i : sharded) covered.insert(scope.rels[i].rv);
+    bool nested_sharded = false;
+    for (const Rel& r : all) nested_sharded |= r.sharded() && !covered.count(r.rv);
+    if (nested_sharded) place_nested(root, self, scope, semi_joins, all, ctx, key_type, a, covered);
     const Rel* unlisted = nullptr;
+    const Rel* lead_rel = sharded.empty() ? nullptr : &scope.rels[sharded.front()];
     bool any_reference = false;
     for (const Rel& r : all) {
         if (!r.cfg && !unlisted) unlisted = &r;
         any_reference |= r.reference();
         if (!r.sharded()) continue;
-        bool in_scope = std::any_of(scope.rels.begin(), scope.rels.end(),
-                                    [&](const Rel& s) { return s.rv == r.rv; });
-        if (!in_scope) {
+        if (!lead_rel) lead_rel = &r;
+        if (r.cfg->key_type != lead_rel->cfg->key_type) {
+            refuse(a, "tables \"" + lead_rel->cfg->name + "\" (" + to_string(lead_rel->cfg->key_type) +
+                          ") and \"" + r.cfg->name + "\" (" + to_string(r.cfg->key_type) +
+                          ") are sharded on different key types, so they are not co-located");
+            return;
+        }
+        if (!covered.count(r.rv)) {
             refuse(a, "subquery or CTE reads sharded table \"" + r.cfg->name +
-                          "\", whose rows are spread over several shards; join it on the shard "
-                          "key in the main FROM clause instead");
+                          "\" without a shard-key condition of its own or a correlation on the shard key "
+                          "with the outer query, so its rows are spread over several shards; restrict it "
+                          "by its shard key or join it on the shard key in the main FROM clause instead");
             return;
         }
     }
     if (a.table.empty() && !all.empty()) {
-        const Rel& first = sharded.empty() ? all.front() : scope.rels[sharded.front()];
+        const Rel& first = lead_rel ? *lead_rel : all.front();
         a.table = qualified_name(*first.rv);
         if (first.cfg) a.table_config = *first.cfg;
     }
-    if (sharded.empty()) {
+    if (!lead_rel) {
         a.placement = unlisted ? Placement::Unsharded
                                : (any_reference ? Placement::Reference : Placement::None);
         return;
     }
-    const TableConfig& lead = *scope.rels[sharded.front()].cfg;
+    const TableConfig& lead = *lead_rel->cfg;
     a.placement = Placement::Sharded;
     a.key_type = lead.key_type;
     if (unlisted) {
@@ -226,17 +373,10 @@ void place(Scope& scope, const std::vector<Rel>& all, const PgQuery__Node* where
                       "\", which is not in [[tables]] and lives only on the default shard");
         return;
     }
-    for (size_t i : sharded) {
-        const TableConfig& c = *scope.rels[i].cfg;
-        if (c.key_type != lead.key_type) {
-            refuse(a, "tables \"" + lead.name + "\" (" + to_string(lead.key_type) + ") and \"" +
-                          c.name + "\" (" + to_string(c.key_type) +
-                          ") are sharded on different key types, so they are not co-located");
-            return;
-        }
+    if (sharded.empty()) {  // only subqueries and CTE bodies read sharded tables
+        a.nested_only = true;
+        return;
     }
-    std::vector<const PgQuery__Node*> conjuncts, join_conjuncts;
-    flatten_and(where, conjuncts);
     for (const auto* q : scope.join_quals) flatten_and(q, join_conjuncts);
     for (const auto* q : join_conjuncts) read_conjunct(q, scope, a.key_type, a);  // links only
     std::optional<Candidate> best;
@@ -380,7 +520,7 @@ void analyze_select(const PgQuery__SelectStmt& s, const Context& ctx, Analysis& 
     }
     Scope scope;
     for (size_t i = 0; i < s.n_from_clause; ++i) add_from_item(s.from_clause[i], ctx, scope);
-    place(scope, all_relations(&s.base, ctx.catalog), s.where_clause, a);
+    place(scope, all_relations(&s.base, ctx.catalog), s.where_clause, &s.base, &s, ctx, a);
     a.fanout_blocker = fanout_blocker(s);
     if (!a.fanout_blocker.empty()) a.merge = merge_plan(s);
     if (s.into_clause) {
@@ -409,7 +549,7 @@ static Scope write_target(StatementKind kind, const PgQuery__RangeVar& relation,
 void analyze_update(const PgQuery__UpdateStmt& s, const Context& ctx, Analysis& a) {
     Scope scope = write_target(StatementKind::Update, *s.relation, s.n_returning_list > 0, ctx, a);
     for (size_t i = 0; i < s.n_from_clause; ++i) add_from_item(s.from_clause[i], ctx, scope);
-    place(scope, all_relations(&s.base, ctx.catalog), s.where_clause, a);
+    place(scope, all_relations(&s.base, ctx.catalog), s.where_clause, &s.base, nullptr, ctx, a);
     const Rel& target = scope.rels[0];
     if (target.reference() && a.placement != Placement::Reference) {
         refuse(a, "UPDATE of reference table \"" + a.table +
@@ -439,7 +579,7 @@ void analyze_update(const PgQuery__UpdateStmt& s, const Context& ctx, Analysis& 
 void analyze_delete(const PgQuery__DeleteStmt& s, const Context& ctx, Analysis& a) {
     Scope scope = write_target(StatementKind::Delete, *s.relation, s.n_returning_list > 0, ctx, a);
     for (size_t i = 0; i < s.n_using_clause; ++i) add_from_item(s.using_clause[i], ctx, scope);
-    place(scope, all_relations(&s.base, ctx.catalog), s.where_clause, a);
+    place(scope, all_relations(&s.base, ctx.catalog), s.where_clause, &s.base, nullptr, ctx, a);
     if (scope.rels[0].reference() && a.placement != Placement::Reference) {
         refuse(a, "DELETE from reference table \"" + a.table +
                       "\" reads tables that are not reference tables; every shard's copy must "

@@ -101,6 +101,14 @@ struct Analysis {
 
     // Shard keys the statement is restricted to; empty with Sharded means every shard.
     std::vector<KeyRef> keys;
+    // Subqueries and CTE bodies whose sharded rows their own WHERE restricts to shard-key values
+    // (one list per such SELECT): the statement is answered correctly only on the one shard
+    // holding all of them, and the router refuses it otherwise. (Subqueries correlated on the
+    // shard key with the statement's own tables need nothing: they follow those rows.)
+    std::vector<std::vector<KeyRef>> nested_keys;
+    // Only subqueries/CTE bodies read sharded tables (the statement's own FROM has none): the
+    // nested keys alone choose the shard.
+    bool nested_only = false;
     // INSERT ... VALUES rows (one or more), in order; keys is then empty.
     std::vector<InsertRow> rows;
     std::vector<ParamUse> params;  // every $n, in text order (INSERT only)

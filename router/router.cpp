@@ -231,6 +231,42 @@ std::string describe_merge(const Analysis::MergePlan& m, const std::string& bloc
     return out;
 }
 
+// Subqueries restricted to shard-key values read only the rows one shard holds for them: the
+// statement is right only on that shard, so every such subquery and the statement itself must
+// come to one shard (the statement's own keys, when it has none, are the subqueries'). The
+// subqueries' keys join the route's, so their buckets count as touched (rebalancing holds).
+std::optional<Error> place_nested_keys(const Analysis& a, const Params& params, const ShardMap& map,
+                                       const RouterContext& ctx, Route& r) {
+    std::vector<RoutedKey> placed;
+    for (const auto& refs : a.nested_keys) {
+        std::vector<Key> keys;
+        for (const auto& ref : refs) {
+            if (auto st = resolve(ref, params, a.key_type, keys); !st) return st.error();
+        }
+        for (const auto& k : keys) placed.push_back(place_key(k, a.key_type, map, ctx.explain));
+    }
+    if (placed.empty()) return std::nullopt;  // empty key lists: those subqueries match nothing
+    if (a.nested_only) {
+        r = single(placed.front().shard);
+        if (ctx.explain) r.why.push_back("the subqueries' shard-key values decide the shard");
+    }
+    auto name = [&](uint16_t i) {
+        const auto& names = map.shard_names();
+        return i < names.size() ? names[i] : std::to_string(i);
+    };
+    for (const auto& k : placed) {
+        if (r.kind == Route::Kind::Single && k.shard == r.shards.front()) continue;
+        return Error{sqlstate::kFeatureNotSupported,
+                     "a subquery or CTE of this statement reads sharded table rows on shard \"" + name(k.shard) +
+                         "\" while the statement " +
+                         (r.kind == Route::Kind::Single ? "runs on shard \"" + name(r.shards.front()) + "\""
+                                                        : "needs " + std::to_string(r.shards.size()) + " shards") +
+                         "; a statement and its subqueries must stay on one shard in this version"};
+    }
+    for (auto& k : placed) r.keys.push_back(std::move(k));
+    return std::nullopt;
+}
+
 Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map, const RouterContext& ctx) {
     const bool can_merge = ctx.merge_results;
     if (!a.rows.empty()) return route_insert_rows(a, params, map, ctx);
@@ -263,6 +299,9 @@ Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map
     }
     if (a.key_assignment || a.key_assignment_unusable) {
         if (auto e = check_key_assignment(a, r, params, map)) return error_route(*e);
+    }
+    if (!a.nested_keys.empty()) {
+        if (auto e = place_nested_keys(a, params, map, ctx, r)) return error_route(*e);
     }
     if (r.kind != Route::Kind::Single && reads_rows(a) && !a.fanout_blocker.empty()) {
         if (can_merge && a.merge.has_value()) {

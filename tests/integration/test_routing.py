@@ -1203,6 +1203,21 @@ DIFF_STATEMENTS = [
     "SELECT slug FROM d_docs UNION SELECT code FROM d_ref",
     "SELECT id, qty FROM d_items WHERE id < 30 UNION SELECT qty, id FROM d_items WHERE id < 30 "
     "ORDER BY 1, 2 LIMIT 8" + IN_ORDER,
+    # Subqueries and CTE bodies restricted to the statement's shard, or correlated with its rows
+    # on the shard key (d_items with itself: co-located).
+    "WITH x AS (SELECT * FROM d_items WHERE id = 5) SELECT id, name, qty FROM x",
+    "SELECT id, name FROM d_items WHERE id = 6 AND qty <= (SELECT qty FROM d_items WHERE id = 6)",
+    "SELECT code FROM d_ref WHERE name IN (SELECT 'Deutschland.' FROM d_items WHERE id = 7)",
+    "SELECT i.id, i.name FROM d_items i WHERE EXISTS (SELECT 1 FROM d_items j WHERE j.id = i.id AND j.qty > 4)",
+    "SELECT id FROM d_items WHERE id IN (SELECT id FROM d_items WHERE qty = 2)",
+    "SELECT i.id, (SELECT count(*) FROM d_items j WHERE j.id = i.id AND j.qty > 3) FROM d_items i",
+    "SELECT count(*) FROM d_items i WHERE NOT EXISTS (SELECT 1 FROM d_items j WHERE i.id = j.id AND j.qty > 5)",
+    "SELECT i.qty, count(*) FROM d_items i WHERE EXISTS (SELECT 1 FROM d_items j WHERE j.id = i.id) "
+    "GROUP BY i.qty ORDER BY i.qty" + IN_ORDER,
+    "UPDATE d_items i SET qty = qty + 1 WHERE EXISTS (SELECT 1 FROM d_items j WHERE j.id = i.id AND j.qty = 1) "
+    "RETURNING id, qty",
+    "DELETE FROM d_items i WHERE i.id = 9 AND EXISTS (SELECT 1 FROM d_items j WHERE j.id = i.id)",
+    "SELECT id, qty FROM d_items",
 ]
 
 
