@@ -215,7 +215,9 @@ void from_names(const PgQuery__Node* n, std::set<std::string_view>& out) {
 }
 
 // `x IN (SELECT k FROM ...)` (or `x = ANY (SELECT ...)`) with x a shard-key column of `scope`:
-// the subquery, when it selects its own table's shard key, is a semi-join on the keys.
+// the subquery, when it selects its own table's shard key, is a semi-join on the keys. Each
+// shard then finds the keys of its own rows, as long as which rows qualify does not depend on
+// rows elsewhere: a LIMIT or OFFSET in the subquery would (its first n rows of all shards).
 const PgQuery__SelectStmt* key_semi_join(const PgQuery__Node* n, const Scope& scope) {
     if (!n || n->node_case != PG_QUERY__NODE__NODE_SUB_LINK) return nullptr;
     const PgQuery__SubLink& l = *n->sub_link;
@@ -223,7 +225,9 @@ const PgQuery__SelectStmt* key_semi_join(const PgQuery__Node* n, const Scope& sc
     if (l.n_oper_name > 1 || (l.n_oper_name == 1 && string_value(l.oper_name[0]) != "=")) return nullptr;
     if (key_column_rel(l.testexpr, scope) < 0) return nullptr;
     if (!l.subselect || l.subselect->node_case != PG_QUERY__NODE__NODE_SELECT_STMT) return nullptr;
-    return l.subselect->select_stmt;
+    const PgQuery__SelectStmt* sub = l.subselect->select_stmt;
+    if (sub->limit_count || sub->limit_offset) return nullptr;
+    return sub;
 }
 
 // Sharded tables read below the statement's own FROM: in subqueries (FROM, WHERE, the select

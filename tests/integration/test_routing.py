@@ -1210,6 +1210,7 @@ DIFF_STATEMENTS = [
     "SELECT code FROM d_ref WHERE name IN (SELECT 'Deutschland.' FROM d_items WHERE id = 7)",
     "SELECT i.id, i.name FROM d_items i WHERE EXISTS (SELECT 1 FROM d_items j WHERE j.id = i.id AND j.qty > 4)",
     "SELECT id FROM d_items WHERE id IN (SELECT id FROM d_items WHERE qty = 2)",
+    "SELECT id FROM d_items WHERE id = ANY (SELECT id FROM d_items GROUP BY id HAVING sum(qty) > 6)",
     "SELECT i.id, (SELECT count(*) FROM d_items j WHERE j.id = i.id AND j.qty > 3) FROM d_items i",
     "SELECT count(*) FROM d_items i WHERE NOT EXISTS (SELECT 1 FROM d_items j WHERE i.id = j.id AND j.qty > 5)",
     "SELECT i.qty, count(*) FROM d_items i WHERE EXISTS (SELECT 1 FROM d_items j WHERE j.id = i.id) "

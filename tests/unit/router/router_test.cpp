@@ -415,6 +415,12 @@ const Case kRefusals[] = {
      K::Error,
      {},
      "subquery or CTE reads sharded table"},
+    {"semi_join_with_limit",  // the subquery's first 10 rows of all shards, not of each
+     "SELECT * FROM users WHERE id IN (SELECT user_id FROM public.orders ORDER BY amount DESC LIMIT 10)",
+     {},
+     K::Error,
+     {},
+     "subquery or CTE reads sharded table"},
     {"semi_join_in_select_list",
      "SELECT id IN (SELECT user_id FROM public.orders) FROM users",
      {},
