@@ -131,7 +131,37 @@ bool add_any_keys(const PgQuery__Node* rhs, KeyType t, Candidate& c, Analysis& a
 // One conjunct: either a join of two key columns (recorded as a link) or a restriction of a
 // key column to values (returned as a candidate).
 std::optional<Candidate> read_conjunct(const PgQuery__Node* n, Scope& scope, KeyType t,
+                                       Analysis& a);
+
+// `A OR B OR ...` where every arm restricts a key (alone or among its AND-ed conditions): the
+// rows are bounded by the union of the arms' keys. A join condition inside an arm joins
+// nothing (the other arms let rows through without it), so arms are read on a scratch scope.
+std::optional<Candidate> read_disjunction(const PgQuery__BoolExpr& e, const Scope& scope, KeyType t,
+                                          Analysis& a) {
+    Candidate all;
+    for (size_t i = 0; i < e.n_args; ++i) {
+        std::vector<const PgQuery__Node*> conjuncts;
+        flatten_and(e.args[i], conjuncts);
+        std::optional<Candidate> best;
+        for (const auto* q : conjuncts) {
+            Scope scratch = scope;
+            auto c = read_conjunct(q, scratch, t, a);
+            if (c && (!best || c->keys.size() < best->keys.size())) best = std::move(c);
+        }
+        if (!best) return std::nullopt;
+        for (auto& k : best->keys) all.keys.push_back(std::move(k));
+        all.describe += (i ? " OR " : "(") + best->describe;
+    }
+    all.describe += ")";
+    return all;
+}
+
+std::optional<Candidate> read_conjunct(const PgQuery__Node* n, Scope& scope, KeyType t,
                                        Analysis& a) {
+    if (n->node_case == PG_QUERY__NODE__NODE_BOOL_EXPR &&
+        n->bool_expr->boolop == PG_QUERY__BOOL_EXPR_TYPE__OR_EXPR) {
+        return read_disjunction(*n->bool_expr, scope, t, a);
+    }
     if (n->node_case != PG_QUERY__NODE__NODE_A_EXPR) return std::nullopt;
     const PgQuery__AExpr& e = *n->a_expr;
     if (operator_name(e) != "=") return std::nullopt;

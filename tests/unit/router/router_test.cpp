@@ -181,11 +181,12 @@ const Case kOneShard[] = {
      {},
      K::Single,
      {0}},
-    {"shard_key_in_or_is_fanout",
-     "UPDATE users SET x = 1 WHERE id = 1 OR id = 2",
+    {"or_with_non_key_arm_is_fanout",
+     "UPDATE users SET x = 1 WHERE id = 4 OR name = 'x'",
      {},
      K::All,
      {0, 1, 2, 3}},
+    {"or_of_keys_same_shard", "SELECT * FROM users WHERE id = 4 OR id = 5", {}, K::Single, {0}},
     // Subqueries and CTE bodies: restricted by their own shard key to the statement's shard, or
     // correlated with it on the shard key (4, 5 and 42 are on shard 0).
     {"cte_restricted", "WITH x AS (SELECT * FROM users WHERE id = 4) SELECT * FROM x", {}, K::Single, {0}},
@@ -218,6 +219,11 @@ const Case kOneShard[] = {
 };
 
 const Case kSeveralShards[] = {
+    {"or_of_keys",
+     "UPDATE pgbench_accounts SET abalance = 0 WHERE aid = 1 OR (aid = 2 AND abalance > 0) OR aid IN (4, 5)",
+     {},
+     K::Multi,
+     {0, 2, 3}},
     {"in_list",
      "SELECT * FROM pgbench_accounts WHERE aid IN (1, 2, 4, 5)",
      {},
@@ -318,6 +324,12 @@ const Case kDefaultShard[] = {
 };
 
 const Case kRefusals[] = {
+    {"or_join_arm_links_nothing",
+     "SELECT * FROM users u, public.orders o WHERE u.id = 4 OR u.id = o.user_id",
+     {},
+     K::Error,
+     {},
+     "is not on their shard keys"},
     {"order_by",
      "SELECT * FROM pgbench_accounts ORDER BY abalance",
      {},
