@@ -157,6 +157,7 @@ private:
     bool in_transaction() const;
     // Replies the proxy composes itself wait until the replies owed to earlier requests are out.
     awaitable<void> wait_replies_out();
+    int route_target(const router::Route& r) const;
     awaitable<void> send_to_shard(int shard, std::string_view frame, std::string_view sql,
                                   std::string_view stats_text = {});
     awaitable<void> handle_local(const router::Analysis& a);

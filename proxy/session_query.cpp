@@ -1467,6 +1467,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         using K = router::Route::Kind;
         if (r.kind == K::Error) co_return co_await refuse(r.error.sqlstate, r.error.message);
         if (r.kind == K::Local || r.kind == K::Session) continue;
+        if (r.any_shard) continue;  // goes with the batch's other statements, or where the session is
         bool held = false;
         if (!touch_buckets_unless_paused(*a, r)) held = co_await hold_for_paused_buckets(*a, r);
         if (held) r = router::route(*a, params, proxy_.shard_map(), ctx);
@@ -1528,6 +1529,13 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         if (r.kind != router::Route::Kind::Error && r.shards.size() == 1) co_return r.shards.front();
     }
     co_return proxy_.config().default_shard_index();
+}
+
+// A statement every shard answers alike (no table, a reference-table read, a cursor's FETCH)
+// runs where the session already is: inside a transaction it must.
+int Session::route_target(const router::Route& r) const {
+    if (r.any_shard && server_) return server_->target().shard;
+    return r.shards.front();
 }
 
 awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::string_view sql,
@@ -1814,7 +1822,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         case K::Session: co_await handle_session_statement(a, frame, sql); co_return;
         case K::Single:
         case K::Default:
-            co_await send_to_shard(r.shards.front(), frame, sql, used_shape_ ? std::string_view(shape_.text) : sql);
+            co_await send_to_shard(route_target(r), frame, sql, used_shape_ ? std::string_view(shape_.text) : sql);
             co_return;
         case K::Multi:
         case K::All: break;

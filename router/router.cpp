@@ -133,6 +133,7 @@ Route reference_read(const ShardMap& map, const RouterContext& ctx) {
     Route r = any_one_shard(ctx);
     if (!map.owns_any(ctx.default_shard) && !map.serving_shards().empty()) {
         r.shards = {map.serving_shards().front()};
+        r.any_shard = false;  // a shard without buckets (a session may be pinned to one) may be stale
         return because(std::move(r), ctx, [] {
             return "read of reference table: the default shard owns no buckets, so the first shard that does";
         });
@@ -387,6 +388,7 @@ Route route_one(const Analysis& a, const Params& params, const ShardMap& map,
 Route route_multi(const Analysis& a, const Params& params, const ShardMap& map,
                   const RouterContext& ctx) {
     std::optional<Route> chosen;
+    std::optional<Route> anywhere;  // the first statement any shard answers
     // The caller merges the reply of one statement, never of a statement inside a text.
     RouterContext part_ctx = ctx;
     part_ctx.merge_results = false;
@@ -394,6 +396,10 @@ Route route_multi(const Analysis& a, const Params& params, const ShardMap& map,
         Route r = route_one(part, params, map, part_ctx);
         if (r.is_error()) return r;
         if (r.kind == Route::Kind::Session) continue;
+        if (r.any_shard) {  // goes wherever the others go
+            if (!anywhere) anywhere = std::move(r);
+            continue;
+        }
         if (r.kind == Route::Kind::Local) {
             return error_route(Error{sqlstate::kFeatureNotSupported,
                                      "SET/RESET/SHOW shardgate.shard must be sent on its own"});
@@ -410,6 +416,7 @@ Route route_multi(const Analysis& a, const Params& params, const ShardMap& map,
         }
         if (!chosen) chosen = std::move(r);
     }
+    if (!chosen) chosen = std::move(anywhere);
     if (!chosen) {
         Route r;
         r.kind = Route::Kind::Session;

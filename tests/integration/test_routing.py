@@ -991,9 +991,32 @@ class ReadWriteTest(RoutingCase):
             self.q("INSERT INTO items (id, name) VALUES (%s, 'tx')", (k,), conn)
         self.q("UPDATE items SET qty = 7 WHERE id = %s", (ks[0],), conn)
         self.assertEqual(self.q("SELECT qty FROM items WHERE id = %s", (ks[0],), conn), [(7,)])
+        # Statements every shard answers (no table, a reference-table read, a cursor) run on the
+        # transaction's shard, and see its uncommitted rows.
+        self.assertEqual(self.q("SELECT 1", conn=conn), [(1,)])
+        self.assertEqual(self.q("SELECT count(*) FROM countries WHERE code = 'zz'", conn=conn), [(0,)])
+        self.q("DECLARE c CURSOR FOR SELECT id, name FROM items WHERE id = %s", (ks[1],), conn)
+        self.assertEqual(self.q("FETCH 1 FROM c", conn=conn), [(ks[1], "tx")])
+        self.q("CLOSE c", conn=conn)
+        self.assertEqual(self.q("SELECT now() = statement_timestamp(); SELECT qty FROM items WHERE id = %s",
+                                (ks[0],), conn), [(7,)])
         conn.commit()
         got = shard_rows(shards[s], "SELECT id, qty FROM items WHERE name = 'tx' ORDER BY id")
         self.assertEqual(got, [(ks[0], 7), (ks[1], 0), (ks[2], 0)])
+
+    def test_extended_batch_without_table_follows_the_transaction(self):
+        s = 2
+        k = next(k for k in range(700, 900) if shard_of(k, "bigint", N) == s)
+        c = self.wire()
+        c.query("BEGIN")
+        c.execute("INSERT INTO items (id, name) VALUES ($1, 'ext')", [str(k)])
+        self.assertEqual(c.execute("SELECT 1").rows, [("1",)])
+        # One batch: a key statement and table-less ones, before one Sync.
+        rs = c.batch([pgwire.Stmt("SELECT name FROM items WHERE id = $1", [str(k)]),
+                      pgwire.Stmt("SELECT 2"), pgwire.Stmt("SELECT count(*) FROM countries")])
+        self.assertEqual([r.rows for r in rs], [[("ext",)], [("2",)], [("0",)]])
+        c.query("ROLLBACK")
+        self.assertEqual(shard_rows(shards[s], "SELECT count(*) FROM items WHERE id = %s", (k,)), [(0,)])
 
     def test_reference_table_is_written_everywhere_and_read_back(self):
         self.assertEqual(self.rowcount("INSERT INTO countries (code, name) VALUES "

@@ -671,6 +671,14 @@ TEST(Router, ReferenceReadsMayUseAnyShard) {
     EXPECT_TRUE(route_sql("SELECT now()").any_shard);
     EXPECT_FALSE(route_sql("SELECT * FROM logs").any_shard);
     EXPECT_FALSE(route_sql("SELECT * FROM users WHERE id = 1").any_shard);
+    EXPECT_TRUE(route_sql("FETCH 10 FROM c").any_shard);
+    // In a multi-statement text, such statements go wherever the others go.
+    Route keyed = route_sql("SELECT * FROM users WHERE id = 1");
+    ASSERT_NE(keyed.shards, std::vector<uint16_t>{0});
+    Route mixed = route_sql("SELECT 1; SELECT * FROM users WHERE id = 1; SELECT * FROM countries");
+    EXPECT_EQ(mixed.shards, keyed.shards);
+    EXPECT_FALSE(mixed.any_shard);
+    EXPECT_TRUE(route_sql("SELECT 1; SELECT now()").any_shard);
 }
 
 TEST(Router, ReportsKeysAndBuckets) {
