@@ -163,6 +163,7 @@ private:
     awaitable<void> handle_local(const router::Analysis& a);
     // COPY table (cols) FROM STDIN on a sharded table: each row to the shard owning its key.
     awaitable<void> copy_in_split(const router::Analysis& a, std::string_view sql);
+    awaitable<void> hold_set_local(std::string_view sql);
     awaitable<void> handle_session_statement(const router::Analysis& a, std::string_view frame, std::string_view sql);
     // The shard an extended-protocol batch goes to, -1 after reporting why it cannot go, or
     // kSplitBatch when its Binds target several shards (then `bind_shards` says which, in order).

@@ -1613,6 +1613,38 @@ awaitable<void> Session::handle_local(const router::Analysis& a) {
     co_await send(out);
 }
 
+// SET LOCAL while the BEGIN is held back (`BEGIN; SET LOCAL app.tenant = '7'; SELECT ... WHERE
+// key = ...`): sending it would settle the transaction on the default shard. It is checked there
+// instead, outside any transaction (PostgreSQL validates the setting, warns and changes
+// nothing), and held with the BEGIN for the shard the transaction's first statement needs.
+awaitable<void> Session::hold_set_local(std::string_view sql) {
+    co_await wait_replies_out();
+    std::vector<ShardQuery> check{{static_cast<uint16_t>(proxy_.config().default_shard_index()), std::string(sql)}};
+    std::string reply = co_await run_fanout(proxy_, *user_, check, settings_);
+    std::string out;
+    for (size_t pos = 0; pos < reply.size();) {
+        auto st = wire::parse_frame(wire::as_bytes(std::string_view(reply).substr(pos)));
+        auto* f = std::get_if<wire::Frame>(&st);
+        if (!f) break;
+        if (f->type == 'E') out.assign(reply, pos, f->size);  // the client sees PostgreSQL's error
+        pos += f->size;
+    }
+    if (!out.empty()) {
+        virtual_failed_ = true;  // as PostgreSQL: the transaction is aborted
+        ++proxy_.counters().errors;
+    } else {
+        pending_begin_ += "\n;\n";  // the newlines end a trailing -- comment of either text
+        pending_begin_ += sql;
+        pending_begin_ += '\n';
+        wire::MessageWriter w(out);
+        w.begin('C');
+        w.cstr("SET");
+        w.end();
+    }
+    out.append({'Z', 0, 0, 0, 5, transaction_status()});
+    co_await send(out);
+}
+
 awaitable<void> Session::handle_session_statement(const router::Analysis& a, std::string_view frame,
                                                   std::string_view sql) {
     using SK = router::StatementKind;
@@ -1637,6 +1669,12 @@ awaitable<void> Session::handle_session_statement(const router::Analysis& a, std
             if (pending_begin_.empty()) pending_begin_.assign(sql);
             co_await local_reply("BEGIN", 'T');
             co_return;
+        case SK::Set:
+            if (a.set_local && !pending_begin_.empty() && forced_shard_.empty()) {
+                co_await hold_set_local(sql);
+                co_return;
+            }
+            break;
         case SK::Commit:
         case SK::Rollback:
             if (!pending_begin_.empty() && !a.is_write) {

@@ -97,7 +97,10 @@ void analyze_transaction(const PgQuery__TransactionStmt& t, Analysis& a) {
 void analyze_set(const PgQuery__VariableSetStmt& s, Analysis& a) {
     a.kind = StatementKind::Set;
     std::string_view name = s.name ? s.name : "";
-    if (name.rfind("shardgate.", 0) != 0) return;
+    if (name.rfind("shardgate.", 0) != 0) {
+        a.set_local = s.is_local;
+        return;
+    }
     if (name != kShardSetting) {
         refuse(a, "unrecognized configuration parameter \"" + std::string(name) + "\"",
                sqlstate::kUndefinedObject);

@@ -120,6 +120,7 @@ struct Analysis {
     uint32_t column_list_at = 0;
     uint32_t values_per_row = 0;
     bool returning = false;
+    bool set_local = false;  // SET LOCAL of a PostgreSQL setting (kind Set)
     // UPDATE / ON CONFLICT DO UPDATE assigning the shard key; legal only when it provably
     // stays in the statement's bucket (checked by the router once parameters are known).
     std::optional<KeyRef> key_assignment;

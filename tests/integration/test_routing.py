@@ -1004,6 +1004,28 @@ class ReadWriteTest(RoutingCase):
         got = shard_rows(shards[s], "SELECT id, qty FROM items WHERE name = 'tx' ORDER BY id")
         self.assertEqual(got, [(ks[0], 7), (ks[1], 0), (ks[2], 0)])
 
+    def test_set_local_before_the_first_statement_leaves_the_shard_open(self):
+        # psycopg2 sends BEGIN first; SET LOCAL (multi-tenant apps set a tenant this way) must
+        # not settle the transaction on the default shard before the keyed statement comes.
+        s = 3
+        k = next(k for k in range(900, 1100) if shard_of(k, "bigint", N) == s)
+        conn = sg.connect()
+        self.addCleanup(conn.close)
+        self.q("SET LOCAL statement_timeout = '7s'", conn=conn)
+        self.q("SET LOCAL app.tenant = '42'", conn=conn)
+        self.q("INSERT INTO items (id, name) VALUES (%s, current_setting('app.tenant'))", (k,), conn)
+        self.assertEqual(self.q("SHOW statement_timeout", conn=conn), [("7s",)])
+        conn.commit()
+        self.assertEqual(shard_rows(shards[s], "SELECT name FROM items WHERE id = %s", (k,)), [("42",)])
+        self.assertEqual(self.q("SHOW statement_timeout", conn=conn), [("0",)])  # LOCAL: gone
+        conn.commit()
+        # A value PostgreSQL rejects fails there and then, and aborts the transaction.
+        self.assertSqlState("22023", "SET LOCAL statement_timeout = 'soon'", conn=conn)
+        self.assertSqlState("25P02", "SELECT name FROM items WHERE id = %s", (k,), conn)
+        conn.rollback()
+        self.assertEqual(self.q("SELECT name FROM items WHERE id = %s", (k,), conn), [("42",)])
+        conn.rollback()
+
     def test_extended_batch_without_table_follows_the_transaction(self):
         s = 2
         k = next(k for k in range(700, 900) if shard_of(k, "bigint", N) == s)
