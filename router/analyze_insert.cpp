@@ -149,6 +149,72 @@ void analyze_sharded_rows(const PgQuery__InsertStmt& s, const PgQuery__SelectStm
 
 }  // namespace
 
+// INSERT INTO t (..., key, ...) SELECT ..., k, ... FROM u ... where k is the shard key of a
+// table u co-located with t: every row stays with the key of the row it comes from, so each
+// shard copies its own rows (the SELECT's shards, as routed by its own WHERE). On several
+// shards the SELECT must choose its rows one key at a time: no LIMIT/OFFSET, window function
+// or DISTINCT ON (aggregates are fine: a group holding a bare key column is one key's rows).
+void analyze_colocated_insert_select(const PgQuery__InsertStmt& s, const PgQuery__SelectStmt& sel,
+                                     const TableConfig& t, const Context& ctx, Analysis& a) {
+    a.placement = Placement::Sharded;
+    a.key_type = t.key_type;
+    auto refuse_it = [&](const std::string& why) {
+        refuse(a, "INSERT ... SELECT into sharded table \"" + t.name + "\" " + why +
+                      "; only a SELECT of a co-located table's shard key into \"" + t.shard_key +
+                      "\" keeps every row on its shard");
+    };
+    int key_index = -1;
+    for (size_t i = 0; i < s.n_cols; ++i) {
+        const auto* c = s.cols[i];
+        if (c->node_case == PG_QUERY__NODE__NODE_RES_TARGET && c->res_target->name && t.shard_key == c->res_target->name)
+            key_index = static_cast<int>(i);
+    }
+    if (key_index < 0) return refuse_it("does not list shard key \"" + t.shard_key + "\" among its columns");
+    if (sel.op != PG_QUERY__SET_OPERATION__SET_OPERATION_UNDEFINED && sel.op != PG_QUERY__SET_OPERATION__SETOP_NONE)
+        return refuse_it("selects a set operation");
+    bool star = false;
+    walk(&sel.base, [&](const ProtobufCMessage& m) {
+        if (m.descriptor == &pg_query__a__star__descriptor) star = true;
+        return !star;
+    });
+    if (star && std::any_of(sel.target_list, sel.target_list + sel.n_target_list, [&](const PgQuery__Node* n) {
+            const PgQuery__Node* v = n->node_case == PG_QUERY__NODE__NODE_RES_TARGET ? n->res_target->val : nullptr;
+            auto col = column_name(v);
+            return !col;  // `*` or `t.*` in the select list: positions unknown
+        }))
+        return refuse_it("selects *");
+    if (static_cast<size_t>(key_index) >= sel.n_target_list ||
+        sel.target_list[key_index]->node_case != PG_QUERY__NODE__NODE_RES_TARGET ||
+        !selects_shard_key(sel, sel.target_list[key_index]->res_target->val, ctx))
+        return refuse_it("takes \"" + t.shard_key + "\" from something else than a co-located table's shard key");
+    Analysis from;
+    analyze_select(sel, ctx, from);
+    if (from.refusal) {
+        a.refusal = std::move(from.refusal);
+        return;
+    }
+    if (from.placement != Placement::Sharded || from.key_type != t.key_type)
+        return refuse_it("reads tables not co-located with it");
+    bool window = false;
+    walk(&sel.base, [&](const ProtobufCMessage& m) {
+        if (m.descriptor == &pg_query__func_call__descriptor &&
+            reinterpret_cast<const PgQuery__FuncCall&>(m).over)
+            window = true;
+        return !window;
+    });
+    bool distinct_on = std::any_of(sel.distinct_clause, sel.distinct_clause + sel.n_distinct_clause,
+                                   [](const PgQuery__Node* n) { return n && n->node_case != PG_QUERY__NODE__NODE__NOT_SET; });
+    const bool one_key_at_a_time = !sel.limit_count && !sel.limit_offset && !window && !distinct_on;
+    a.keys = std::move(from.keys);
+    a.nested_keys = std::move(from.nested_keys);
+    a.why = std::move(from.why);
+    a.why.push_back("INSERT ... SELECT of the shard key: every row stays on its shard");
+    // Several shards answering alone would each apply LIMIT/window/DISTINCT ON to their rows.
+    if (!one_key_at_a_time) a.fanout_blocker = "LIMIT, OFFSET, a window function or DISTINCT ON in INSERT ... SELECT";
+    a.colocated_select = true;
+    if (s.on_conflict_clause) read_on_conflict(*s.on_conflict_clause, t, a);
+}
+
 void analyze_insert(const PgQuery__InsertStmt& s, const Context& ctx, Analysis& a) {
     a.kind = StatementKind::Insert;
     a.is_write = true;
@@ -164,6 +230,13 @@ void analyze_insert(const PgQuery__InsertStmt& s, const Context& ctx, Analysis& 
         if (r.rv == s.relation) continue;
         if (r.sharded() && !sharded_source) sharded_source = &r;
         if (!r.cfg && !unlisted_source) unlisted_source = &r;
+    }
+    const PgQuery__Node* src = s.select_stmt;
+    const PgQuery__SelectStmt* select =
+        src && src->node_case == PG_QUERY__NODE__NODE_SELECT_STMT ? src->select_stmt : nullptr;
+    if (sharded_source && target.sharded() && select && select->n_values_lists == 0) {
+        analyze_colocated_insert_select(s, *select, *target.cfg, ctx, a);
+        return;
     }
     if (sharded_source) {
         refuse(a, "INSERT reads sharded table \"" + sharded_source->cfg->name +
@@ -186,9 +259,7 @@ void analyze_insert(const PgQuery__InsertStmt& s, const Context& ctx, Analysis& 
     }
     a.placement = Placement::Sharded;
     a.key_type = target.cfg->key_type;
-    const PgQuery__Node* src = s.select_stmt;
-    const PgQuery__SelectStmt* values =
-        src && src->node_case == PG_QUERY__NODE__NODE_SELECT_STMT ? src->select_stmt : nullptr;
+    const PgQuery__SelectStmt* values = select;
     if (!values || values->n_values_lists == 0 || unlisted_source) {
         refuse(a, "INSERT into sharded table \"" + a.table +
                       "\" must use VALUES; INSERT ... SELECT and DEFAULT VALUES cannot be "

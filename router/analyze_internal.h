@@ -41,6 +41,8 @@ void analyze_utility(const PgQuery__Node& stmt, const Context& ctx, Analysis& a)
 // offset of the first `keyword` token (or OVERRIDING, for INSERT) at parenthesis depth 0 after
 // the table (after any alias). 0: not found.
 uint32_t column_list_position(const Context& ctx, const Analysis& a, int32_t relation_at, int keyword);
+// Whether `expr` is the shard key column of a sharded table in the FROM clause of `s`.
+bool selects_shard_key(const PgQuery__SelectStmt& s, const PgQuery__Node* expr, const Context& ctx);
 // Dispatch on one statement node (used for EXPLAIN / DECLARE / PREPARE bodies too).
 void analyze_node(const PgQuery__Node& stmt, const Context& ctx, Analysis& a);
 

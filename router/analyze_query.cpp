@@ -546,6 +546,13 @@ std::vector<Rel> all_relations(const ProtobufCMessage* m, const TableCatalog& ca
     return out;
 }
 
+bool selects_shard_key(const PgQuery__SelectStmt& s, const PgQuery__Node* expr, const Context& ctx) {
+    Scope scope;
+    for (size_t i = 0; i < s.n_from_clause; ++i) add_from_item(s.from_clause[i], ctx, scope);
+    forget_cte_names(scope, all_relations(&s.base, ctx.catalog));
+    return key_column_rel(expr, scope) >= 0;
+}
+
 void analyze_select(const PgQuery__SelectStmt& s, const Context& ctx, Analysis& a) {
     a.kind = StatementKind::Select;
     if (set_operation_name(s) && s.larg && s.rarg) {

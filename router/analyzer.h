@@ -121,6 +121,10 @@ struct Analysis {
     uint32_t values_per_row = 0;
     bool returning = false;
     bool set_local = false;  // SET LOCAL of a PostgreSQL setting (kind Set)
+    // INSERT ... SELECT of a co-located table's shard key: runs on the SELECT's shards, each
+    // copying its own rows (keys are the SELECT's; a multi-shard run is refused when
+    // fanout_blocker is set).
+    bool colocated_select = false;
     // UPDATE / ON CONFLICT DO UPDATE assigning the shard key; legal only when it provably
     // stays in the statement's bucket (checked by the router once parameters are known).
     std::optional<KeyRef> key_assignment;

@@ -304,6 +304,13 @@ Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map
     if (!a.nested_keys.empty()) {
         if (auto e = place_nested_keys(a, params, map, ctx, r)) return error_route(*e);
     }
+    if (a.colocated_select && r.kind != Route::Kind::Single && !a.fanout_blocker.empty()) {
+        return error_route(Error{sqlstate::kFeatureNotSupported,
+                                 "INSERT ... SELECT into sharded table \"" + a.table + "\" needs " +
+                                     std::to_string(r.shards.size()) + " shards and uses " + a.fanout_blocker +
+                                     ", which each shard would apply to its own rows only; restrict the SELECT "
+                                     "to one shard by its shard key"});
+    }
     if (r.kind != Route::Kind::Single && reads_rows(a) && !a.fanout_blocker.empty()) {
         if (can_merge && a.merge.has_value()) {
             if (ctx.explain) r.why.push_back(describe_merge(*a.merge, a.fanout_blocker));

@@ -484,6 +484,23 @@ class PlacementTest(RoutingCase):
         self.q("DROP TABLE copy_gen")
         self.assertSqlState("42P01", "COPY copy_gen FROM STDIN", message="does not exist")
 
+    def test_insert_select_of_the_shard_key_keeps_rows_on_their_shard(self):
+        keys = list(range(3000, 3040)) + [-3, 2 ** 50]
+        self.q("INSERT INTO items (id, name, qty) VALUES " + ", ".join(f"({k}, 'i{k}', {k % 5})" for k in keys))
+        # orders are co-located with items (bigint keys): each shard copies its own items.
+        self.assertEqual(self.rowcount("INSERT INTO orders (order_id, item_id, amount) "
+                                       "SELECT id * 10, id, qty FROM items WHERE qty > 0"),
+                         sum(1 for k in keys if k % 5))
+        self.assertPlaced("orders", "item_id", "bigint", [k for k in keys if k % 5])
+        # Restricted by key: one shard, RETURNING through the proxy.
+        k = keys[0]
+        self.assertEqual(self.q("INSERT INTO orders (item_id, order_id, amount) SELECT id, 1, 7 FROM items "
+                                "WHERE id = %s RETURNING item_id, amount", (k,)), [(k, 7)])
+        # A LIMIT over every shard's rows is refused, and writes nothing.
+        self.assertSqlState("0A000", "INSERT INTO orders (order_id, item_id) SELECT 2, id FROM items "
+                                     "ORDER BY id LIMIT 3", message="own rows only")
+        self.assertEqual(self.q("SELECT count(*) FROM orders WHERE order_id = 2"), [(0,)])
+
     def test_copy_rows_split_across_copydata_messages(self):
         # CopyData boundaries fall mid-row and mid-value: the proxy must re-frame by row.
         c = self.wire()
@@ -1267,6 +1284,12 @@ DIFF_STATEMENTS = [
     "UPDATE d_items i SET qty = qty + 1 WHERE EXISTS (SELECT 1 FROM d_items j WHERE j.id = i.id AND j.qty = 1) "
     "RETURNING id, qty",
     "DELETE FROM d_items i WHERE i.id = 9 AND EXISTS (SELECT 1 FROM d_items j WHERE j.id = i.id)",
+    # INSERT ... SELECT of the shard key: every shard copies its own rows.
+    "INSERT INTO d_items (id, name, qty) SELECT id, name, qty + 1 FROM d_items WHERE qty > 5 "
+    "ON CONFLICT (id) DO UPDATE SET qty = d_items.qty + excluded.qty RETURNING id, qty",
+    "INSERT INTO d_items (name, id, qty) SELECT name || '+', id, qty FROM d_items WHERE id IN (5, 6) "
+    "ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+    "INSERT INTO d_items (id, name) SELECT id, 'copy' FROM d_items WHERE id = 7 ON CONFLICT DO NOTHING",
     "SELECT id, qty FROM d_items",
 ]
 
