@@ -91,7 +91,7 @@ per_shard "SELECT 'users ' || count(*) || ' (ids ' || coalesce(string_agg(id::te
 per_shard "SELECT 'orders ' || count(*) FROM orders"
 per_shard "SELECT 'countries ' || count(*) FROM countries"
 
-say "Reads: by key to one shard, a co-located join, a fan-out that concatenates, results combined across shards (aggregates, HAVING, ORDER BY/LIMIT, DISTINCT), and a refusal"
+say "Reads: by key to one shard, a co-located join, a fan-out that concatenates, results combined across shards (aggregates, HAVING, ORDER BY/LIMIT, DISTINCT), a co-located EXISTS subquery on every shard, an OR of keys, and a refusal"
 psql "$APP" -e <<'SQL'
 SELECT * FROM users WHERE id = 3;
 SELECT u.name, count(*) AS orders, sum(o.amount) AS total FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id = 3 GROUP BY u.name;
@@ -104,6 +104,8 @@ SELECT DISTINCT country FROM users;
 SELECT name FROM users ORDER BY name LIMIT 3;
 SELECT name FROM users ORDER BY lower(name) DESC LIMIT 3;
 SELECT country, string_agg(name, ', ') AS names FROM users GROUP BY country;
+SELECT u.name FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u.id AND o.amount > 499.98) ORDER BY 1;
+SELECT name FROM users WHERE id = 4 OR id = 7 ORDER BY name;
 SELECT name FROM users ORDER BY name || country LIMIT 3;
 SQL
 
