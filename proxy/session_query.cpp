@@ -970,6 +970,11 @@ awaitable<void> Session::flush_batch(bool sync) {
     if (batch_has_parse_) {
         batch_has_parse_ = false;
         if (needs_column_lists(batch)) co_await add_column_lists(batch);
+        if (sync && !server_ && co_await hold_session_batch(batch)) co_return;
+    }
+    if (virtual_failed_ && !server_) {
+        co_await answer_failed_transaction(batch, sync);
+        co_return;
     }
     std::vector<int>& bind_shards = bind_shards_;  // flush_batch is never re-entered (serve_loop awaits it)
     bind_shards.clear();
@@ -1398,6 +1403,8 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
     };
     batch_text_.clear();
     batch_param_hash_ = 0;
+    // A failed transaction accepts only its end: its shard answers as PostgreSQL does.
+    if (server_ && server_->tx_status() == 'E') co_return server_->target().shard;
     int shard = -1;
     std::string shard_reason;
     auto refuse = [&](std::string_view sqlstate, const std::string& msg) -> awaitable<int> {
@@ -1613,29 +1620,235 @@ awaitable<void> Session::handle_local(const router::Analysis& a) {
     co_await send(out);
 }
 
+// An extended-protocol batch holding only BEGIN and SET LOCAL, all unnamed and without
+// parameters (JDBC with autocommit off sends its BEGIN along with the first statement, so a
+// first `SET LOCAL` comes as [BEGIN, SET LOCAL, Sync]): answered here and held back with the
+// transaction, as in the simple protocol, instead of settling it on the default shard. False
+// (nothing done) for any other batch.
+awaitable<bool> Session::hold_session_batch(std::string_view batch) {
+    if (server_ || virtual_failed_ || !forced_shard_.empty()) co_return false;
+    using SK = router::StatementKind;
+    // First pass, without side effects: is this such a batch?
+    std::shared_ptr<const router::Analysis> current;
+    bool in_tx = !pending_begin_.empty();
+    for (size_t pos = 0; pos + 5 <= batch.size();) {
+        size_t len = frame_length(batch, pos);
+        char type = batch[pos];
+        std::string_view body = batch.substr(pos + 5, len - 4);
+        pos += len + 1;
+        switch (type) {
+            case 'P': {
+                wire::Parse p;
+                if (!wire::decode(bytes_of(body), p).ok() || !p.statement.empty()) co_return false;
+                current = analysis_of(p.query);
+                if (current->kind != SK::Begin && !(current->kind == SK::Set && current->set_local)) co_return false;
+                break;
+            }
+            case 'B': {
+                wire::Bind& b = bind_scratch_;
+                if (!current || !wire::decode(bytes_of(body), b).ok() || !b.portal.empty() || !b.statement.empty() ||
+                    !b.params.empty())
+                    co_return false;
+                break;
+            }
+            case 'D':
+                if (body.size() != 2 || (body[0] != 'P' && body[0] != 'S') || body[1] != 0) co_return false;
+                break;
+            case 'E':
+                if (!current || body.empty() || body[0] != 0) co_return false;
+                // BEGIN inside a transaction and SET LOCAL outside one only warn in PostgreSQL:
+                // leave those to it.
+                if ((current->kind == SK::Begin) == in_tx) co_return false;
+                in_tx = true;
+                break;
+            case 'S': break;
+            default: co_return false;
+        }
+    }
+    // Second pass: answer every message, hold the statements.
+    co_await wait_replies_out();
+    std::string out;
+    wire::MessageWriter w(out);
+    std::string_view current_sql;
+    for (size_t pos = 0; pos + 5 <= batch.size();) {
+        size_t len = frame_length(batch, pos);
+        char type = batch[pos];
+        std::string_view frame = batch.substr(pos, len + 1);
+        std::string_view body = batch.substr(pos + 5, len - 4);
+        pos += len + 1;
+        if (skip_until_sync_ && type != 'S') continue;
+        switch (type) {
+            case 'P': {
+                wire::Parse p;
+                (void)wire::decode(bytes_of(body), p);
+                register_parse(frame, p);  // the client's unnamed statement is this one now
+                current = unnamed_analysis_;
+                current_sql = unnamed_query_;
+                w.begin('1');
+                w.end();
+                break;
+            }
+            case 'B':
+                w.begin('2');
+                w.end();
+                break;
+            case 'D':
+                if (body[0] == 'S') {
+                    w.begin('t');
+                    w.i16(0);
+                    w.end();
+                }
+                w.begin('n');
+                w.end();
+                break;
+            case 'E':
+                if (current->kind == SK::Begin) {
+                    pending_begin_.assign(current_sql);
+                    w.begin('C');
+                    w.cstr("BEGIN");
+                    w.end();
+                } else if (std::string error = co_await check_set_local(current_sql); !error.empty()) {
+                    out += error;
+                    virtual_failed_ = true;
+                    skip_until_sync_ = true;
+                } else {
+                    hold_with_begin(current_sql);
+                    w.begin('C');
+                    w.cstr("SET");
+                    w.end();
+                }
+                break;
+            case 'S':
+                skip_until_sync_ = false;
+                out.append({'Z', 0, 0, 0, 5, transaction_status()});
+                break;
+        }
+    }
+    co_await send(out);
+    co_return true;
+}
+
+// The held-back transaction failed before reaching a shard: as in PostgreSQL, only its end
+// (COMMIT or ROLLBACK, which roll it back) is accepted; anything else gets 25P02 and the rest of
+// the batch is skipped until Sync.
+awaitable<void> Session::answer_failed_transaction(std::string_view batch, bool sync) {
+    co_await wait_replies_out();
+    using SK = router::StatementKind;
+    std::string out;
+    wire::MessageWriter w(out);
+    std::shared_ptr<const router::Analysis> current = unnamed_analysis_;
+    auto ends = [&](const std::shared_ptr<const router::Analysis>& a) {
+        return a && (a->kind == SK::Commit || a->kind == SK::Rollback);
+    };
+    auto reject = [&] {
+        wire::ErrorBuilder(wire::Severity::Error, "25P02",
+                           "current transaction is aborted, commands ignored until end of transaction block")
+            .encode_error(w);
+        ++proxy_.counters().errors;
+        skip_until_sync_ = true;
+    };
+    for (size_t pos = 0; pos + 5 <= batch.size();) {
+        size_t len = frame_length(batch, pos);
+        char type = batch[pos];
+        std::string_view frame = batch.substr(pos, len + 1);
+        std::string_view body = batch.substr(pos + 5, len - 4);
+        pos += len + 1;
+        if (skip_until_sync_ && type != 'S') continue;
+        switch (type) {
+            case 'P': {
+                wire::Parse p;
+                if (!wire::decode(bytes_of(body), p).ok() || !ends(analysis_of(p.query))) {
+                    reject();
+                    break;
+                }
+                register_parse(frame, p);
+                current = p.statement.empty() ? unnamed_analysis_ : statement_analysis(p.statement);
+                w.begin('1');
+                w.end();
+                break;
+            }
+            case 'B': {
+                wire::Bind& b = bind_scratch_;
+                if (!wire::decode(bytes_of(body), b).ok()) {
+                    reject();
+                    break;
+                }
+                current = b.statement.empty() ? unnamed_analysis_ : statement_analysis(b.statement);
+                if (!ends(current)) {
+                    reject();
+                    break;
+                }
+                w.begin('2');
+                w.end();
+                break;
+            }
+            case 'D':
+                if (!body.empty() && body[0] == 'S') {
+                    w.begin('t');
+                    w.i16(0);
+                    w.end();
+                }
+                w.begin('n');
+                w.end();
+                break;
+            case 'E':
+                if (!ends(current)) {
+                    reject();
+                    break;
+                }
+                pending_begin_.clear();
+                virtual_failed_ = false;
+                w.begin('C');
+                w.cstr("ROLLBACK");
+                w.end();
+                break;
+            case 'S':
+                skip_until_sync_ = false;
+                out.append({'Z', 0, 0, 0, 5, transaction_status()});
+                break;
+            default:  // Close, Flush: nothing to say
+                break;
+        }
+    }
+    if (!sync && out.empty()) co_return;
+    co_await send(out);
+}
+
+// PostgreSQL's ErrorResponse for `sql` (a SET LOCAL) run on the default shard outside any
+// transaction, where it only validates the setting; empty when it is valid.
+awaitable<std::string> Session::check_set_local(std::string_view sql) {
+    std::vector<ShardQuery> check{{static_cast<uint16_t>(proxy_.config().default_shard_index()), std::string(sql)}};
+    std::string reply = co_await run_fanout(proxy_, *user_, check, settings_);
+    for (size_t pos = 0; pos < reply.size();) {
+        auto st = wire::parse_frame(wire::as_bytes(std::string_view(reply).substr(pos)));
+        auto* f = std::get_if<wire::Frame>(&st);
+        if (!f) break;
+        if (f->type == 'E') {
+            ++proxy_.counters().errors;
+            co_return reply.substr(pos, f->size);
+        }
+        pos += f->size;
+    }
+    co_return std::string();
+}
+
+void Session::hold_with_begin(std::string_view sql) {
+    pending_begin_ += "\n;\n";  // the newlines end a trailing -- comment of either text
+    pending_begin_ += sql;
+    pending_begin_ += '\n';
+}
+
 // SET LOCAL while the BEGIN is held back (`BEGIN; SET LOCAL app.tenant = '7'; SELECT ... WHERE
 // key = ...`): sending it would settle the transaction on the default shard. It is checked there
 // instead, outside any transaction (PostgreSQL validates the setting, warns and changes
 // nothing), and held with the BEGIN for the shard the transaction's first statement needs.
 awaitable<void> Session::hold_set_local(std::string_view sql) {
     co_await wait_replies_out();
-    std::vector<ShardQuery> check{{static_cast<uint16_t>(proxy_.config().default_shard_index()), std::string(sql)}};
-    std::string reply = co_await run_fanout(proxy_, *user_, check, settings_);
-    std::string out;
-    for (size_t pos = 0; pos < reply.size();) {
-        auto st = wire::parse_frame(wire::as_bytes(std::string_view(reply).substr(pos)));
-        auto* f = std::get_if<wire::Frame>(&st);
-        if (!f) break;
-        if (f->type == 'E') out.assign(reply, pos, f->size);  // the client sees PostgreSQL's error
-        pos += f->size;
-    }
+    std::string out = co_await check_set_local(sql);  // the client sees PostgreSQL's error
     if (!out.empty()) {
         virtual_failed_ = true;  // as PostgreSQL: the transaction is aborted
-        ++proxy_.counters().errors;
     } else {
-        pending_begin_ += "\n;\n";  // the newlines end a trailing -- comment of either text
-        pending_begin_ += sql;
-        pending_begin_ += '\n';
+        hold_with_begin(sql);
         wire::MessageWriter w(out);
         w.begin('C');
         w.cstr("SET");
@@ -1813,6 +2026,12 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         } else {
             co_await error_and_ready("25P02", "current transaction is aborted, commands ignored until end of transaction block");
         }
+        co_return;
+    }
+    if (server_ && server_->tx_status() == 'E') {
+        // A failed transaction accepts only its end, wherever the statement would go: the
+        // transaction's shard gives PostgreSQL's own answer (25P02, or the ROLLBACK).
+        co_await send_to_shard(server_->target().shard, frame, sql);
         co_return;
     }
     std::shared_ptr<const router::Analysis> analysis;

@@ -1043,6 +1043,46 @@ class ReadWriteTest(RoutingCase):
         self.assertEqual(self.q("SELECT name FROM items WHERE id = %s", (k,), conn), [("42",)])
         conn.rollback()
 
+    def test_extended_begin_and_set_local_batch_is_held_back(self):
+        # JDBC with autocommit off: [BEGIN, SET LOCAL] in one batch, then the keyed statement.
+        s = 3
+        k = next(k for k in range(1100, 1300) if shard_of(k, "bigint", N) == s)
+        c = self.wire()
+        rs = c.batch([pgwire.Stmt("BEGIN"), pgwire.Stmt("SET LOCAL app.tenant = '9'")], raise_error=True)
+        self.assertEqual([r.tag for r in rs], ["BEGIN", "SET"])
+        self.assertEqual(c.tx_status, "T")
+        c.execute("INSERT INTO items (id, name) VALUES ($1, current_setting('app.tenant'))", [str(k)])
+        c.execute("COMMIT")
+        self.assertEqual(shard_rows(shards[s], "SELECT name FROM items WHERE id = %s", (k,)), [("9",)])
+        # A bad value: PostgreSQL's error, the transaction aborted until ROLLBACK, whether the
+        # batch was held back (BEGIN and SET LOCAL only) or ran on the default shard (with a
+        # SELECT 1), and whichever shard the next statement would need.
+        for tail in ([], [pgwire.Stmt("SELECT 1")]):
+            with self.subTest(held=not tail):
+                rs = c.batch([pgwire.Stmt("BEGIN"), pgwire.Stmt("SET LOCAL statement_timeout = 'soon'")] + tail)
+                self.assertEqual(rs[0].tag, "BEGIN")
+                self.assertEqual(rs[1].error.sqlstate, "22023")
+                self.assertEqual(len(rs), 2)
+                self.assertEqual(c.tx_status, "E")
+                with self.assertRaises(pgwire.PgError) as cm:
+                    c.execute("SELECT name FROM items WHERE id = $1", [str(k)])
+                self.assertEqual(cm.exception.sqlstate, "25P02")
+                self.assertEqual(c.tx_status, "E")
+                c.execute("ROLLBACK")
+                self.assertEqual(c.tx_status, "I")
+                self.assertEqual(c.execute("SELECT name FROM items WHERE id = $1", [str(k)]).rows, [("9",)])
+        # The same in the simple protocol, after the transaction settled on a shard.
+        other = next(j for j in range(1300, 1500) if shard_of(j, "bigint", N) != s)
+        c.query("BEGIN")
+        c.query(f"SELECT name FROM items WHERE id = {k}")
+        with self.assertRaises(pgwire.PgError):
+            c.query("SELECT 1/0")
+        with self.assertRaises(pgwire.PgError) as cm:
+            c.query(f"SELECT name FROM items WHERE id = {other}")
+        self.assertEqual(cm.exception.sqlstate, "25P02")
+        c.query("ROLLBACK")
+        self.assertEqual(c.tx_status, "I")
+
     def test_extended_batch_without_table_follows_the_transaction(self):
         s = 2
         k = next(k for k in range(700, 900) if shard_of(k, "bigint", N) == s)
