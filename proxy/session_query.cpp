@@ -63,6 +63,25 @@ size_t frame_length(std::string_view frames, size_t pos) {
            (size_t(uint8_t(frames[pos + 3])) << 8) | size_t(uint8_t(frames[pos + 4]));
 }
 
+// Walks the whole messages of a batch: `for (BatchFrames f{batch}; f.next();) use f.type, f.frame, f.body`.
+struct BatchFrames {
+    std::string_view batch;
+    size_t pos = 0;
+    char type = 0;
+    std::string_view frame;  // the whole message
+    std::string_view body;   // after type and length
+
+    bool next() {
+        if (pos + 5 > batch.size()) return false;
+        size_t len = frame_length(batch, pos);
+        type = batch[pos];
+        frame = batch.substr(pos, len + 1);
+        body = batch.substr(pos + 5, len - 4);
+        pos += len + 1;
+        return true;
+    }
+};
+
 size_t count_frames(std::string_view frames, char type) {
     size_t n = 0, pos = 0;
     while (pos + 5 <= frames.size()) {
@@ -1631,12 +1650,9 @@ awaitable<bool> Session::hold_session_batch(std::string_view batch) {
     // First pass, without side effects: is this such a batch?
     std::shared_ptr<const router::Analysis> current;
     bool in_tx = !pending_begin_.empty();
-    for (size_t pos = 0; pos + 5 <= batch.size();) {
-        size_t len = frame_length(batch, pos);
-        char type = batch[pos];
-        std::string_view body = batch.substr(pos + 5, len - 4);
-        pos += len + 1;
-        switch (type) {
+    for (BatchFrames f{batch}; f.next();) {
+        std::string_view body = f.body;
+        switch (f.type) {
             case 'P': {
                 wire::Parse p;
                 if (!wire::decode(bytes_of(body), p).ok() || !p.statement.empty()) co_return false;
@@ -1670,12 +1686,9 @@ awaitable<bool> Session::hold_session_batch(std::string_view batch) {
     std::string out;
     wire::MessageWriter w(out);
     std::string_view current_sql;
-    for (size_t pos = 0; pos + 5 <= batch.size();) {
-        size_t len = frame_length(batch, pos);
-        char type = batch[pos];
-        std::string_view frame = batch.substr(pos, len + 1);
-        std::string_view body = batch.substr(pos + 5, len - 4);
-        pos += len + 1;
+    for (BatchFrames f{batch}; f.next();) {
+        const char type = f.type;
+        std::string_view frame = f.frame, body = f.body;
         if (skip_until_sync_ && type != 'S') continue;
         switch (type) {
             case 'P': {
@@ -1747,12 +1760,9 @@ awaitable<void> Session::answer_failed_transaction(std::string_view batch, bool 
         ++proxy_.counters().errors;
         skip_until_sync_ = true;
     };
-    for (size_t pos = 0; pos + 5 <= batch.size();) {
-        size_t len = frame_length(batch, pos);
-        char type = batch[pos];
-        std::string_view frame = batch.substr(pos, len + 1);
-        std::string_view body = batch.substr(pos + 5, len - 4);
-        pos += len + 1;
+    for (BatchFrames f{batch}; f.next();) {
+        const char type = f.type;
+        std::string_view frame = f.frame, body = f.body;
         if (skip_until_sync_ && type != 'S') continue;
         switch (type) {
             case 'P': {
