@@ -164,7 +164,8 @@ private:
     // COPY table (cols) FROM STDIN on a sharded table: each row to the shard owning its key.
     awaitable<void> copy_in_split(const router::Analysis& a, std::string_view sql);
     awaitable<void> hold_set_local(std::string_view sql);
-    awaitable<bool> hold_session_batch(std::string_view batch);
+    bool holdable_session_batch(std::string_view batch);
+    awaitable<void> hold_session_batch(std::string_view batch);
     awaitable<void> answer_failed_transaction(std::string_view batch, bool sync);
     awaitable<std::string> check_set_local(std::string_view sql);
     void hold_with_begin(std::string_view sql);

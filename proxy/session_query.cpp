@@ -989,7 +989,10 @@ awaitable<void> Session::flush_batch(bool sync) {
     if (batch_has_parse_) {
         batch_has_parse_ = false;
         if (needs_column_lists(batch)) co_await add_column_lists(batch);
-        if (sync && !server_ && co_await hold_session_batch(batch)) co_return;
+        if (sync && holdable_session_batch(batch)) {
+            co_await hold_session_batch(batch);
+            co_return;
+        }
     }
     if (virtual_failed_ && !server_) {
         co_await answer_failed_transaction(batch, sync);
@@ -1642,12 +1645,12 @@ awaitable<void> Session::handle_local(const router::Analysis& a) {
 // An extended-protocol batch holding only BEGIN and SET LOCAL, all unnamed and without
 // parameters (JDBC with autocommit off sends its BEGIN along with the first statement, so a
 // first `SET LOCAL` comes as [BEGIN, SET LOCAL, Sync]): answered here and held back with the
-// transaction, as in the simple protocol, instead of settling it on the default shard. False
-// (nothing done) for any other batch.
-awaitable<bool> Session::hold_session_batch(std::string_view batch) {
-    if (server_ || virtual_failed_ || !forced_shard_.empty()) co_return false;
+// transaction, as in the simple protocol, instead of settling it on the default shard.
+// holdable_session_batch() tells such a batch (no side effects, no coroutine: every extended
+// batch with a Parse asks); hold_session_batch() answers it.
+bool Session::holdable_session_batch(std::string_view batch) {
+    if (server_ || virtual_failed_ || !forced_shard_.empty()) return false;
     using SK = router::StatementKind;
-    // First pass, without side effects: is this such a batch?
     std::shared_ptr<const router::Analysis> current;
     bool in_tx = !pending_begin_.empty();
     for (BatchFrames f{batch}; f.next();) {
@@ -1655,32 +1658,38 @@ awaitable<bool> Session::hold_session_batch(std::string_view batch) {
         switch (f.type) {
             case 'P': {
                 wire::Parse p;
-                if (!wire::decode(bytes_of(body), p).ok() || !p.statement.empty()) co_return false;
+                if (!wire::decode(bytes_of(body), p).ok() || !p.statement.empty()) return false;
                 current = analysis_of(p.query);
-                if (current->kind != SK::Begin && !(current->kind == SK::Set && current->set_local)) co_return false;
+                if (current->kind != SK::Begin && !(current->kind == SK::Set && current->set_local)) return false;
                 break;
             }
             case 'B': {
                 wire::Bind& b = bind_scratch_;
                 if (!current || !wire::decode(bytes_of(body), b).ok() || !b.portal.empty() || !b.statement.empty() ||
                     !b.params.empty())
-                    co_return false;
+                    return false;
                 break;
             }
             case 'D':
-                if (body.size() != 2 || (body[0] != 'P' && body[0] != 'S') || body[1] != 0) co_return false;
+                if (body.size() != 2 || (body[0] != 'P' && body[0] != 'S') || body[1] != 0) return false;
                 break;
             case 'E':
-                if (!current || body.empty() || body[0] != 0) co_return false;
+                if (!current || body.empty() || body[0] != 0) return false;
                 // BEGIN inside a transaction and SET LOCAL outside one only warn in PostgreSQL:
                 // leave those to it.
-                if ((current->kind == SK::Begin) == in_tx) co_return false;
+                if ((current->kind == SK::Begin) == in_tx) return false;
                 in_tx = true;
                 break;
             case 'S': break;
-            default: co_return false;
+            default: return false;
         }
     }
+    return true;
+}
+
+awaitable<void> Session::hold_session_batch(std::string_view batch) {
+    using SK = router::StatementKind;
+    std::shared_ptr<const router::Analysis> current;
     // Second pass: answer every message, hold the statements.
     co_await wait_replies_out();
     std::string out;
@@ -1738,7 +1747,6 @@ awaitable<bool> Session::hold_session_batch(std::string_view batch) {
         }
     }
     co_await send(out);
-    co_return true;
 }
 
 // The held-back transaction failed before reaching a shard: as in PostgreSQL, only its end
