@@ -273,7 +273,7 @@ const PgQuery__SelectStmt* key_semi_join(const PgQuery__Node* n, const Scope& sc
 void place_nested(const ProtobufCMessage* root, const void* self, const Scope& outer,
                   const std::set<const PgQuery__SelectStmt*>& semi_joins, const std::vector<Rel>& all,
                   const Context& ctx, std::optional<KeyType>& key_type, Analysis& a,
-                  std::set<const PgQuery__RangeVar*>& covered) {
+                  std::vector<const PgQuery__RangeVar*>& covered) {
     std::vector<const PgQuery__SelectStmt*> nested;
     walk(root, [&](const ProtobufCMessage& m) {
         if (m.descriptor == &pg_query__select_stmt__descriptor && &m != self)
@@ -341,7 +341,7 @@ void place_nested(const ProtobufCMessage* root, const void* self, const Scope& o
             a.nested_keys.push_back(std::move(best->keys));
             a.why.push_back("subquery on \"" + sc.rels[sharded.front()].cfg->name + "\": WHERE " + best->describe);
         }
-        for (const Rel& r : sc.rels) covered.insert(r.rv);
+        for (const Rel& r : sc.rels) covered.push_back(r.rv);
     }
 }
 
@@ -361,10 +361,14 @@ void place(Scope& scope, const std::vector<Rel>& all, const PgQuery__Node* where
         if (const auto* sub = key_semi_join(q, scope)) semi_joins.insert(sub);
     std::optional<KeyType> key_type;
     if (!sharded.empty()) key_type = scope.rels[sharded.front()].cfg->key_type;
-    std::set<const PgQuery__RangeVar*> covered;
-    for (size_t i : sharded) covered.insert(scope.rels[i].rv);
+    // The sharded tables whose rows are accounted for (a handful: searched linearly).
+    std::vector<const PgQuery__RangeVar*> covered;
+    for (size_t i : sharded) covered.push_back(scope.rels[i].rv);
+    auto is_covered = [&](const PgQuery__RangeVar* rv) {
+        return std::find(covered.begin(), covered.end(), rv) != covered.end();
+    };
     bool nested_sharded = false;
-    for (const Rel& r : all) nested_sharded |= r.sharded() && !covered.count(r.rv);
+    for (const Rel& r : all) nested_sharded |= r.sharded() && !is_covered(r.rv);
     if (nested_sharded) place_nested(root, self, scope, semi_joins, all, ctx, key_type, a, covered);
     const Rel* unlisted = nullptr;
     const Rel* lead_rel = sharded.empty() ? nullptr : &scope.rels[sharded.front()];
@@ -380,7 +384,7 @@ void place(Scope& scope, const std::vector<Rel>& all, const PgQuery__Node* where
                           ") are sharded on different key types, so they are not co-located");
             return;
         }
-        if (!covered.count(r.rv)) {
+        if (!is_covered(r.rv)) {
             refuse(a, "subquery or CTE reads sharded table \"" + r.cfg->name +
                           "\" without a shard-key condition of its own or a correlation on the shard key "
                           "with the outer query, so its rows are spread over several shards; restrict it "
