@@ -170,6 +170,8 @@ void analyze_colocated_insert_select(const PgQuery__InsertStmt& s, const PgQuery
             key_index = static_cast<int>(i);
     }
     if (key_index < 0) return refuse_it("does not list shard key \"" + t.shard_key + "\" among its columns");
+    // The SELECT is analysed on its own: a CTE of the INSERT would look like a table to it.
+    if (s.with_clause) return refuse_it("has a WITH clause");
     if (sel.op != PG_QUERY__SET_OPERATION__SET_OPERATION_UNDEFINED && sel.op != PG_QUERY__SET_OPERATION__SETOP_NONE)
         return refuse_it("selects a set operation");
     bool star = false;

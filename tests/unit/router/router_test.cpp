@@ -457,6 +457,13 @@ const Case kRefusals[] = {
      {},
      "from something else than"},
     {"insert_select_star", "INSERT INTO public.orders (user_id) SELECT * FROM users", {}, K::Error, {}, "selects *"},
+    {"insert_select_cte_named_like_a_table",  // "users" here is the CTE: orders rows, not users
+     "WITH users AS (SELECT * FROM public.orders WHERE user_id = 4) INSERT INTO public.orders (user_id) "
+     "SELECT id FROM users",
+     {},
+     K::Error,
+     {},
+     "WITH clause"},
     {"insert_select_other_key_type",
      "INSERT INTO public.orders (user_id) SELECT k FROM tiny WHERE k = 1",
      {},
