@@ -206,13 +206,14 @@ void analyze_colocated_insert_select(const PgQuery__InsertStmt& s, const PgQuery
     });
     bool distinct_on = std::any_of(sel.distinct_clause, sel.distinct_clause + sel.n_distinct_clause,
                                    [](const PgQuery__Node* n) { return n && n->node_case != PG_QUERY__NODE__NODE__NOT_SET; });
-    const bool one_key_at_a_time = !sel.limit_count && !sel.limit_offset && !window && !distinct_on;
+    const char* across_keys = sel.limit_count ? "LIMIT" : sel.limit_offset ? "OFFSET" : window ? "a window function"
+                              : distinct_on ? "DISTINCT ON" : nullptr;
     a.keys = std::move(from.keys);
     a.nested_keys = std::move(from.nested_keys);
     a.why = std::move(from.why);
     a.why.push_back("INSERT ... SELECT of the shard key: every row stays on its shard");
     // Several shards answering alone would each apply LIMIT/window/DISTINCT ON to their rows.
-    if (!one_key_at_a_time) a.fanout_blocker = "LIMIT, OFFSET, a window function or DISTINCT ON in INSERT ... SELECT";
+    if (across_keys) a.fanout_blocker = across_keys;
     a.colocated_select = true;
     if (s.on_conflict_clause) read_on_conflict(*s.on_conflict_clause, t, a);
 }
