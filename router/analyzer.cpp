@@ -98,7 +98,8 @@ void analyze_set(const PgQuery__VariableSetStmt& s, Analysis& a) {
     a.kind = StatementKind::Set;
     std::string_view name = s.name ? s.name : "";
     if (name.rfind("shardgate.", 0) != 0) {
-        a.set_local = s.is_local;
+        // SET LOCAL, and SET TRANSACTION (isolation, read only): both last only for the transaction.
+        a.set_local = s.is_local || (s.kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_MULTI && name == "TRANSACTION");
         return;
     }
     if (name != kShardSetting) {

@@ -120,7 +120,7 @@ struct Analysis {
     uint32_t column_list_at = 0;
     uint32_t values_per_row = 0;
     bool returning = false;
-    bool set_local = false;  // SET LOCAL of a PostgreSQL setting (kind Set)
+    bool set_local = false;  // SET LOCAL or SET TRANSACTION: for the transaction only (kind Set)
     // INSERT ... SELECT of a co-located table's shard key: runs on the SELECT's shards, each
     // copying its own rows (keys are the SELECT's; a multi-shard run is refused when
     // fanout_blocker is set).

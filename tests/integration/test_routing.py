@@ -1028,10 +1028,12 @@ class ReadWriteTest(RoutingCase):
         k = next(k for k in range(900, 1100) if shard_of(k, "bigint", N) == s)
         conn = sg.connect()
         self.addCleanup(conn.close)
+        self.q("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", conn=conn)
         self.q("SET LOCAL statement_timeout = '7s'", conn=conn)
         self.q("SET LOCAL app.tenant = '42'", conn=conn)
         self.q("INSERT INTO items (id, name) VALUES (%s, current_setting('app.tenant'))", (k,), conn)
         self.assertEqual(self.q("SHOW statement_timeout", conn=conn), [("7s",)])
+        self.assertEqual(self.q("SHOW transaction_isolation", conn=conn), [("repeatable read",)])
         conn.commit()
         self.assertEqual(shard_rows(shards[s], "SELECT name FROM items WHERE id = %s", (k,)), [("42",)])
         self.assertEqual(self.q("SHOW statement_timeout", conn=conn), [("0",)])  # LOCAL: gone
