@@ -1723,23 +1723,27 @@ awaitable<void> Session::hold_session_batch(std::string_view batch) {
                 w.begin('n');
                 w.end();
                 break;
-            case 'E':
+            case 'E': {
                 if (current->kind == SK::Begin) {
                     pending_begin_.assign(current_sql);
                     w.begin('C');
                     w.cstr("BEGIN");
                     w.end();
-                } else if (std::string error = co_await check_set_local(current_sql); !error.empty()) {
+                    break;
+                }
+                std::string error = co_await check_set_local(current_sql);  // (not in an if: GCC 12)
+                if (!error.empty()) {
                     out += error;
                     virtual_failed_ = true;
                     skip_until_sync_ = true;
-                } else {
-                    hold_with_begin(current_sql);
-                    w.begin('C');
-                    w.cstr("SET");
-                    w.end();
+                    break;
                 }
+                hold_with_begin(current_sql);
+                w.begin('C');
+                w.cstr("SET");
+                w.end();
                 break;
+            }
             case 'S':
                 skip_until_sync_ = false;
                 out.append({'Z', 0, 0, 0, 5, transaction_status()});

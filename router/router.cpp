@@ -246,7 +246,15 @@ std::optional<Error> place_nested_keys(const Analysis& a, const Params& params, 
         }
         for (const auto& k : keys) placed.push_back(place_key(k, a.key_type, map, ctx.explain));
     }
-    if (placed.empty()) return std::nullopt;  // empty key lists: those subqueries match nothing
+    if (placed.empty()) {  // empty key lists: those subqueries match nothing on any shard
+        // Only they read sharded tables: any one shard answers (never all: the reference or
+        // table-less rows around them would come once per shard).
+        if (a.nested_only) {
+            const bool default_serves = map.owns_any(ctx.default_shard) || map.serving_shards().empty();
+            r = single(default_serves ? ctx.default_shard : map.serving_shards().front());
+        }
+        return std::nullopt;
+    }
     if (a.nested_only) {
         r = single(placed.front().shard);
         if (ctx.explain) r.why.push_back("the subqueries' shard-key values decide the shard");

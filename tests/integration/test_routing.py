@@ -1316,6 +1316,7 @@ DIFF_STATEMENTS = [
     "WITH x AS (SELECT * FROM d_items WHERE id = 5) SELECT id, name, qty FROM x",
     "SELECT id, name FROM d_items WHERE id = 6 AND qty <= (SELECT qty FROM d_items WHERE id = 6)",
     "SELECT code FROM d_ref WHERE name IN (SELECT 'Deutschland.' FROM d_items WHERE id = 7)",
+    "SELECT code FROM d_ref WHERE code NOT IN (SELECT name FROM d_items WHERE id = ANY('{}'))",
     "SELECT i.id, i.name FROM d_items i WHERE EXISTS (SELECT 1 FROM d_items j WHERE j.id = i.id AND j.qty > 4)",
     "SELECT id FROM d_items WHERE id IN (SELECT id FROM d_items WHERE qty = 2)",
     "SELECT id FROM d_items WHERE id = ANY (SELECT id FROM d_items GROUP BY id HAVING sum(qty) > 6)",

@@ -216,6 +216,11 @@ const Case kOneShard[] = {
      {text_param("4"), text_param("5")},
      K::Single,
      {0}},
+    {"only_subquery_matches_nothing",  // one shard answers, never every shard (the rows would repeat)
+     "SELECT * FROM countries WHERE code NOT IN (SELECT country FROM users WHERE id = ANY('{}'))",
+     {},
+     K::Single,
+     {0}},
     {"only_subquery_reads_sharded",
      "SELECT * FROM countries WHERE code IN (SELECT country FROM users WHERE id = 42)",
      {},
