@@ -135,17 +135,11 @@ awaitable<void> Session::relay(ServerConn& s, const std::vector<asio::const_buff
     writing_ = true;
     error_code ec;
     size_t n = 0;
-    if (stream_.is_tls()) {
-        size_t skip = done;
+    if (stream_.is_tls()) {  // relay_now() writes nothing to a TLS client: done is 0
         for (const auto& b : frames) {
-            if (skip >= b.size()) {
-                skip -= b.size();
-                continue;
-            }
-            co_await stream_.write_all(asio::buffer(static_cast<const char*>(b.data()) + skip, b.size() - skip), ec);
+            co_await stream_.write_all(b, ec);
             if (ec) break;
-            n += b.size() - skip;
-            skip = 0;
+            n += b.size();
         }
     } else if (done > 0) {
         n = co_await net::write_rest(stream_.socket(), frames.data(), frames.size(), done, ec);

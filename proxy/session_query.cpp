@@ -18,8 +18,10 @@
 #include "proxy/session_settings.h"
 #include "proxy/table_columns.h"
 #include "proxy/wire/frame.h"
+#include "proxy/wire/messages/command_complete.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/extended_query.h"
+#include "proxy/wire/messages/extended_replies.h"
 #include "proxy/wire/messages/row_data.h"
 #include "proxy/wire/writer.h"
 #include "proxy/stats/query_event.h"
@@ -81,6 +83,21 @@ struct BatchFrames {
         return true;
     }
 };
+
+// What PostgreSQL answers to the messages of an extended batch returning no rows, for the
+// batches the proxy answers itself: ParseComplete, BindComplete, and for Describe no parameters
+// (of a statement) and NoData. Execute and Sync are the caller's.
+void acknowledge(char type, std::string_view body, wire::MessageWriter& w) {
+    switch (type) {
+        case 'P': wire::encode(wire::ParseComplete{}, w); break;
+        case 'B': wire::encode(wire::BindComplete{}, w); break;
+        case 'D':
+            if (!body.empty() && body[0] == 'S') wire::encode(wire::ParameterDescription{}, w);
+            wire::encode(wire::NoData{}, w);
+            break;
+        default: break;
+    }
+}
 
 size_t count_frames(std::string_view frames, char type) {
     size_t n = 0, pos = 0;
@@ -1706,29 +1723,15 @@ awaitable<void> Session::hold_session_batch(std::string_view batch) {
                 register_parse(frame, p);  // the client's unnamed statement is this one now
                 current = unnamed_analysis_;
                 current_sql = unnamed_query_;
-                w.begin('1');
-                w.end();
+                acknowledge(type, body, w);
                 break;
             }
             case 'B':
-                w.begin('2');
-                w.end();
-                break;
-            case 'D':
-                if (body[0] == 'S') {
-                    w.begin('t');
-                    w.i16(0);
-                    w.end();
-                }
-                w.begin('n');
-                w.end();
-                break;
+            case 'D': acknowledge(type, body, w); break;
             case 'E': {
                 if (current->kind == SK::Begin) {
                     pending_begin_.assign(current_sql);
-                    w.begin('C');
-                    w.cstr("BEGIN");
-                    w.end();
+                    wire::encode(wire::CommandComplete{"BEGIN"}, w);
                     break;
                 }
                 std::string error = co_await check_set_local(current_sql);  // (not in an if: GCC 12)
@@ -1739,9 +1742,7 @@ awaitable<void> Session::hold_session_batch(std::string_view batch) {
                     break;
                 }
                 hold_with_begin(current_sql);
-                w.begin('C');
-                w.cstr("SET");
-                w.end();
+                wire::encode(wire::CommandComplete{"SET"}, w);
                 break;
             }
             case 'S':
@@ -1785,8 +1786,7 @@ awaitable<void> Session::answer_failed_transaction(std::string_view batch, bool 
                 }
                 register_parse(frame, p);
                 current = p.statement.empty() ? unnamed_analysis_ : statement_analysis(p.statement);
-                w.begin('1');
-                w.end();
+                acknowledge(type, body, w);
                 break;
             }
             case 'B': {
@@ -1800,19 +1800,10 @@ awaitable<void> Session::answer_failed_transaction(std::string_view batch, bool 
                     reject();
                     break;
                 }
-                w.begin('2');
-                w.end();
+                acknowledge(type, body, w);
                 break;
             }
-            case 'D':
-                if (!body.empty() && body[0] == 'S') {
-                    w.begin('t');
-                    w.i16(0);
-                    w.end();
-                }
-                w.begin('n');
-                w.end();
-                break;
+            case 'D': acknowledge(type, body, w); break;
             case 'E':
                 if (!ends(current)) {
                     reject();
@@ -1820,9 +1811,7 @@ awaitable<void> Session::answer_failed_transaction(std::string_view batch, bool 
                 }
                 pending_begin_.clear();
                 virtual_failed_ = false;
-                w.begin('C');
-                w.cstr("ROLLBACK");
-                w.end();
+                wire::encode(wire::CommandComplete{"ROLLBACK"}, w);
                 break;
             case 'S':
                 skip_until_sync_ = false;
@@ -1872,9 +1861,7 @@ awaitable<void> Session::hold_set_local(std::string_view sql) {
     } else {
         hold_with_begin(sql);
         wire::MessageWriter w(out);
-        w.begin('C');
-        w.cstr("SET");
-        w.end();
+        wire::encode(wire::CommandComplete{"SET"}, w);
     }
     out.append({'Z', 0, 0, 0, 5, transaction_status()});
     co_await send(out);
@@ -1928,26 +1915,24 @@ awaitable<void> Session::handle_session_statement(const router::Analysis& a, std
 
 awaitable<router::Expected<std::vector<std::string>>> Session::missing_columns(const router::Analysis& a) {
     const std::string table = a.table;
-    if (a.kind == router::StatementKind::Copy) {
-        // COPY without a column list reads every stored column: read them now, not from the
-        // cache, since a COPY's rows cannot tell that a column was added since.
-        Pool& pool = proxy_.pool(proxy_.config().default_shard_index(), *user_);
-        std::map<std::string, std::string> none;
-        co_return co_await fetch_table_columns(proxy_.io().get_executor(), pool.target(), table,
-                                               settings_sync_statements(none, settings_), true);
-    }
+    // Read from the default shard's catalog, with the client's settings (its search_path
+    // decides which table an unqualified name means). Kept in this frame: the fetch holds them
+    // by reference.
+    const ServerTarget& target = proxy_.pool(proxy_.config().default_shard_index(), *user_).target();
+    std::map<std::string, std::string> none;
+    const std::string settings = settings_sync_statements(none, settings_);
+    // COPY without a column list reads every stored column: read them now, not from the cache,
+    // since a COPY's rows cannot tell that a column was added since.
+    if (a.kind == router::StatementKind::Copy)
+        co_return co_await fetch_table_columns(proxy_.io().get_executor(), target, table, settings, true);
     const uint32_t wanted = a.values_per_row;
-    // The client's search_path decides which table an unqualified name means: it is part of
-    // what is cached, and it is set before the catalog is read.
+    // The search_path is part of what is cached.
     auto path = settings_.find("search_path");
     const std::string key = table + '\0' + (path == settings_.end() ? std::string() : path->second);
     const std::vector<std::string>* known = proxy_.known_columns(key);
     if (!known || known->size() < wanted) {
         // Not known yet (or columns were added since): ask the default shard.
-        Pool& pool = proxy_.pool(proxy_.config().default_shard_index(), *user_);
-        std::map<std::string, std::string> none;
-        std::string settings = settings_sync_statements(none, settings_);
-        auto fetched = co_await fetch_table_columns(proxy_.io().get_executor(), pool.target(), table, settings);
+        auto fetched = co_await fetch_table_columns(proxy_.io().get_executor(), target, table, settings);
         if (!fetched) co_return fetched.error();
         proxy_.remember_columns(key, std::move(*fetched));
         known = proxy_.known_columns(key);

@@ -174,15 +174,12 @@ void analyze_colocated_insert_select(const PgQuery__InsertStmt& s, const PgQuery
     if (s.with_clause) return refuse_it("has a WITH clause");
     if (sel.op != PG_QUERY__SET_OPERATION__SET_OPERATION_UNDEFINED && sel.op != PG_QUERY__SET_OPERATION__SETOP_NONE)
         return refuse_it("selects a set operation");
-    bool star = false;
-    walk(&sel.base, [&](const ProtobufCMessage& m) {
-        if (m.descriptor == &pg_query__a__star__descriptor) star = true;
-        return !star;
-    });
-    if (star && std::any_of(sel.target_list, sel.target_list + sel.n_target_list, [&](const PgQuery__Node* n) {
+    // `*` or `t.*` in the select list: the positions of the columns are unknown.
+    if (std::any_of(sel.target_list, sel.target_list + sel.n_target_list, [](const PgQuery__Node* n) {
             const PgQuery__Node* v = n->node_case == PG_QUERY__NODE__NODE_RES_TARGET ? n->res_target->val : nullptr;
-            auto col = column_name(v);
-            return !col;  // `*` or `t.*` in the select list: positions unknown
+            if (!v || v->node_case != PG_QUERY__NODE__NODE_COLUMN_REF || v->column_ref->n_fields == 0) return false;
+            const PgQuery__ColumnRef& c = *v->column_ref;
+            return c.fields[c.n_fields - 1]->node_case == PG_QUERY__NODE__NODE_A_STAR;
         }))
         return refuse_it("selects *");
     if (static_cast<size_t>(key_index) >= sel.n_target_list ||
@@ -262,14 +259,13 @@ void analyze_insert(const PgQuery__InsertStmt& s, const Context& ctx, Analysis& 
     }
     a.placement = Placement::Sharded;
     a.key_type = target.cfg->key_type;
-    const PgQuery__SelectStmt* values = select;
-    if (!values || values->n_values_lists == 0 || unlisted_source) {
+    if (!select || select->n_values_lists == 0 || unlisted_source) {
         refuse(a, "INSERT into sharded table \"" + a.table +
                       "\" must use VALUES; INSERT ... SELECT and DEFAULT VALUES cannot be "
                       "routed by shard key");
         return;
     }
-    analyze_sharded_rows(s, *values, *target.cfg, ctx, a);
+    analyze_sharded_rows(s, *select, *target.cfg, ctx, a);
     if (s.on_conflict_clause) read_on_conflict(*s.on_conflict_clause, *target.cfg, a);
 }
 

@@ -313,6 +313,12 @@ const Case kAllShards[] = {
      {},
      K::All,
      {0, 1, 2, 3}},
+    {"insert_select_star_only_in_a_subquery",
+     "INSERT INTO public.orders (user_id, amount) SELECT user_id, sum(amount) FROM public.orders o "
+     "WHERE EXISTS (SELECT * FROM users u WHERE u.id = o.user_id) GROUP BY user_id",
+     {},
+     K::All,
+     {0, 1, 2, 3}},
     {"key_semi_join",
      "SELECT * FROM users WHERE id IN (SELECT user_id FROM public.orders WHERE amount > 5)",
      {},
