@@ -273,6 +273,7 @@ void read_proxy(Section s, ProxyConfig& p) {
     s.get("tls_cert", p.tls_cert);
     s.get("tls_key", p.tls_key);
     s.get("log_level", p.log_level);
+    s.get("prepare_lookups", p.prepare_lookups);
     static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
     if (!levels.count(p.log_level))
         s.fail("log_level", fmt::format("'{}' is not one of: trace, debug, info, warn, error, critical, off", p.log_level));

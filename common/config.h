@@ -40,6 +40,9 @@ struct ProxyConfig {
     std::string tls_cert;                 // both set => TLS offered to clients
     std::string tls_key;
     std::string log_level = "info";
+    // Simple-protocol point lookups (Analysis::simple_lookup on a unique column) run as
+    // statements prepared once per server connection.
+    bool prepare_lookups = true;
 };
 
 struct AdminConfig {

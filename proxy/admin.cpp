@@ -172,6 +172,7 @@ net::awaitable<void> show_config(Proxy& p, Session&, std::string& out) {
     kv("proxy.max_message_bytes", std::to_string(c.proxy.max_message_bytes));
     kv("proxy.tls", c.proxy.tls_cert.empty() ? "off" : "on");
     kv("proxy.log_level", c.proxy.log_level);
+    kv("proxy.prepare_lookups", c.proxy.prepare_lookups ? "true" : "false");
     kv("admin.http_listen", c.admin.http_listen);
     kv("admin.database", c.admin.database);
     kv("stats.enabled", c.stats.enabled ? "true" : "false");
@@ -212,10 +213,10 @@ net::awaitable<void> show_stats(Proxy& p, Session&, std::string& out) {
 net::awaitable<void> show_totals(Proxy& p, Session&, std::string& out) {
     const auto& c = p.counters();
     ResultSet rs({"clients_accepted", "clients_refused", "clients_connected", "login_failures", "queries",
-                  "transactions", "errors", "bytes_in", "bytes_out", "uptime_s"});
+                  "transactions", "errors", "lookups_prepared", "bytes_in", "bytes_out", "uptime_s"});
     rs.row({std::to_string(c.clients_accepted), std::to_string(c.clients_refused), std::to_string(p.sessions().size()),
             std::to_string(c.login_failures), std::to_string(c.queries), std::to_string(c.transactions),
-            std::to_string(c.errors), std::to_string(c.bytes_in), std::to_string(c.bytes_out),
+            std::to_string(c.errors), std::to_string(c.lookups_prepared), std::to_string(c.bytes_in), std::to_string(c.bytes_out),
             seconds_since(p.started())});
     rs.encode(out);
     co_return;

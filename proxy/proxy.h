@@ -11,6 +11,7 @@
 #include "proxy/net.h"
 #include "proxy/auth/credential.h"
 #include "proxy/pool.h"
+#include "proxy/prepared_lookups.h"
 #include "proxy/stats/proxy_metrics.h"
 #include "proxy/stats/query_stats.h"
 #include "router/shard_map.h"
@@ -32,6 +33,7 @@ struct ProxyCounters {
     uint64_t queries = 0;
     uint64_t transactions = 0;
     uint64_t errors = 0;
+    uint64_t lookups_prepared = 0;  // simple queries run as prepared lookups (prepare_lookups)
     uint64_t bytes_in = 0;
     uint64_t bytes_out = 0;
 };
@@ -109,7 +111,11 @@ public:
     // first use, forgotten whenever DDL goes through this proxy.
     const std::vector<std::string>* known_columns(const std::string& table) const;
     void remember_columns(const std::string& table, std::vector<std::string> columns);
-    void forget_columns() { table_columns_.clear(); }
+    void forget_columns() {
+        table_columns_.clear();
+        lookups_.schema_changed();
+    }
+    PreparedLookups& lookups() { return lookups_; }
     void give_read_buffer(std::string&& buf);
     net::Clock::time_point started() const { return started_; }
     bool shutting_down() const { return shutting_down_; }
@@ -148,6 +154,7 @@ private:
     ProxyCounters counters_;
     std::vector<std::string> spare_read_buffers_;
     std::unordered_map<std::string, std::vector<std::string>> table_columns_;
+    PreparedLookups lookups_;
     net::Clock::time_point started_ = net::Clock::now();
 };
 

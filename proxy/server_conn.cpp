@@ -148,6 +148,12 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                         expects_.pop_front();
                     }
                     break;
+                case wire::be::kBindComplete:
+                    if (!expects_.empty() && expects_.front() == Expect::BindSwallow) {
+                        forward = false;
+                        expects_.pop_front();
+                    }
+                    break;
                 case wire::be::kCommandComplete: {
                     // "SELECT 5", "INSERT 0 5", "UPDATE 5": the count is the last word.
                     size_t end = body_len ? body_len - 1 : 0, i = end;

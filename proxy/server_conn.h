@@ -81,6 +81,7 @@ public:
     enum class Expect : uint8_t {
         ParseForward,   // client's Parse: relay its ParseComplete
         ParseSwallow,   // injected Parse: drop its ParseComplete
+        BindSwallow,    // injected Bind: drop its BindComplete
         CloseForward,
         Ready,          // client's Sync or Query: relay its ReadyForQuery
         SwallowToReady, // injected simple query: drop everything up to and including its RFQ
@@ -127,6 +128,8 @@ public:
     // when it lands elsewhere.
     std::unordered_set<uint64_t>& prepared() { return prepared_; }
     std::pair<uint64_t, uint64_t>& unnamed_owner() { return unnamed_owner_; }
+    // How many of prepared() the proxy made itself for simple-protocol lookups (bounded).
+    uint32_t& lookups_prepared() { return lookups_prepared_; }
     // Session settings applied on this connection (name -> value), to bring it in line with
     // the next owner's settings.
     std::map<std::string, std::string>& applied_settings() { return applied_; }
@@ -160,6 +163,7 @@ private:
     std::map<std::string, std::string> params_;
     std::unordered_set<uint64_t> prepared_;
     std::pair<uint64_t, uint64_t> unnamed_owner_{0, 0};
+    uint32_t lookups_prepared_ = 0;
     std::map<std::string, std::string> applied_;
     net::Clock::time_point last_used_ = net::Clock::now();
     uint64_t queries_ = 0;

@@ -158,6 +158,7 @@ void Session::on_ready(ServerConn& s, char status) {
     stats_complete(s);
     if (status == 'I') ++proxy_.counters().transactions;
     if (status == 'I' && s.outstanding() == 0) forget_touched_buckets();
+    if (s.outstanding() == 0) lookups_unconfirmed_.clear();
     if (server_.get() != &s) return;
     if (s.outstanding() == 0 && status == 'I' && proxy_.config().proxy.pool_mode == PoolMode::Transaction)
         release_server();
@@ -167,8 +168,16 @@ void Session::on_ready(ServerConn& s, char status) {
     }
 }
 
-void Session::on_error(ServerConn&, std::string_view sqlstate) {
+void Session::on_error(ServerConn& s, std::string_view sqlstate) {
     ++proxy_.counters().errors;
+    // A lookup run as a prepared statement failed, or one sent with it did: its statement may
+    // not exist on this server (its Parse failed, a DISCARD ALL dropped it) or may no longer
+    // fit its table. It gets a new name, prepared afresh where it is next used.
+    for (auto& [st, id] : lookups_unconfirmed_) {
+        s.prepared().erase(id);
+        proxy_.lookups().retire(*st, id);
+    }
+    lookups_unconfirmed_.clear();
     split_error_ = true;
     if (inflight_count_ > 0) {
         auto& front = inflight_ring_[inflight_head_];
@@ -345,6 +354,7 @@ awaitable<bool> Session::hold_for_paused_buckets(const router::Analysis& a, cons
 
 void Session::on_lost(ServerConn& s, const std::string& why) {
     if (server_.get() != &s) return;
+    lookups_unconfirmed_.clear();
     bool mid_request = s.outstanding() > 0 || last_status_ != 'I';
     server_->detach();
     server_.reset();

@@ -14,6 +14,7 @@
 
 #include "common/config.h"
 #include "proxy/net.h"
+#include "proxy/prepared_lookups.h"
 #include "proxy/server_conn.h"
 #include "proxy/wire/messages/extended_query.h"
 #include "router/analyzer.h"
@@ -161,6 +162,12 @@ private:
     awaitable<void> send_to_shard(int shard, std::string_view frame, std::string_view sql,
                                   std::string_view stats_text = {});
     awaitable<void> handle_local(const router::Analysis& a);
+    // [proxy] prepare_lookups (see prepared_lookups.h): the prepared statement the current
+    // simple query (routed by its shape_) runs as, or null when it runs as it came.
+    PreparedLookups::Statement* lookup_statement(const router::Analysis& a);
+    // Runs the current simple query as `st` with shape_'s values on `shard`.
+    awaitable<void> send_lookup(int shard, PreparedLookups::Statement& st, std::string_view frame,
+                                std::string_view sql);
     // COPY table (cols) FROM STDIN on a sharded table: each row to the shard owning its key.
     awaitable<void> copy_in_split(const router::Analysis& a, std::string_view sql);
     awaitable<void> hold_set_local(std::string_view sql);
@@ -250,6 +257,10 @@ private:
     router::LiteralShape shape_;    // reused buffers for the simple-protocol fast path
     router::Params shape_params_;
     bool used_shape_ = false;  // the current simple query was routed by its literal-free shape
+    // Lookups sent to the attached server whose ReadyForQuery has not come (statement, its id
+    // then): an error among their replies retires those names (see on_error).
+    std::vector<std::pair<PreparedLookups::Statement*, uint64_t>> lookups_unconfirmed_;
+    std::string lookup_out_;  // the messages of send_lookup, reused
     bool closing_ = false;
     bool split_piece_done_ = false;   // the running piece of a split batch got its RFQ
     bool split_error_ = false;        // a piece of a split batch failed

@@ -35,9 +35,25 @@ namespace asio = net::asio;
 
 namespace {
 
-uint64_t g_next_statement_id = 1;
-
 std::string statement_server_name(uint64_t id) { return fmt::format("sg{}", id); }
+
+// DISCARD ALL and DEALLOCATE [PREPARE] ALL drop every prepared statement of the server
+// connection they run on, the proxy's own names included.
+bool drops_prepared_statements(std::string_view sql) {
+    size_t i = 0;
+    auto word = [&](std::string_view w) {
+        while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+        if (sql.size() - i < w.size() || strncasecmp(sql.data() + i, w.data(), w.size()) != 0) return false;
+        size_t end = i + w.size();
+        if (end < sql.size() && router::sql_ident_byte(sql[end])) return false;
+        i = end;
+        return true;
+    };
+    if (word("discard")) return word("all");
+    if (!word("deallocate")) return false;
+    word("prepare");
+    return word("all");
+}
 
 // The length field of the frame at `pos` (frames in the proxy's own buffers are complete and
 // were validated when they were read from the client).
@@ -783,7 +799,7 @@ const ClientStatement& Session::register_parse(std::string_view frame, const wir
     }
     // A named statement lives under a proxy-chosen name, so it can be prepared on any server.
     ClientStatement st;
-    st.id = g_next_statement_id++;
+    st.id = next_statement_id();
     st.analysis = analysis_of(p.query);
     st.query.assign(p.query);
     wire::Parse renamed = p;
@@ -1603,6 +1619,10 @@ awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::s
     note_set_statement(sql, &s.applied_settings());
     // The simple query destroys the unnamed statement on that server.
     s.unnamed_owner() = {0, 0};
+    if (drops_prepared_statements(sql)) {
+        s.prepared().clear();
+        s.lookups_prepared() = 0;
+    }
     if (prelude.empty()) {
         s.expect(ServerConn::Expect::Ready);
         size_t sent = s.write_now(frame);  // all of it, almost always: no write coroutine
@@ -1618,6 +1638,140 @@ awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::s
     s.expect(ServerConn::Expect::Ready);
     out.append(frame);
     co_await s.write(out);
+}
+
+namespace {
+
+// Looks up the unique columns of a table in the background and records them in the registry
+// (by value: the session that asked may be gone when this ends).
+awaitable<void> read_unique_columns(Proxy& proxy, ServerTarget target, std::string table_key, std::string name,
+                                    std::string settings) {
+    auto unique = co_await fetch_unique_columns(proxy.io().get_executor(), target, name, settings);
+    PreparedLookups::Table& t = proxy.lookups().table(table_key);
+    t.fetching = false;
+    t.read_at = net::coarse_now();
+    if (!unique) {
+        // Not now (the shard is unreachable): lookups run unprepared until the next try.
+        spdlog::debug("prepare_lookups: {}", unique.error().message);
+        t.known = false;
+        co_return;
+    }
+    t.unique = std::move(*unique);
+    t.known = true;
+}
+
+}  // namespace
+
+PreparedLookups::Statement* Session::lookup_statement(const router::Analysis& a) {
+    if (!a.simple_lookup || a.kind != router::StatementKind::Select || !proxy_.config().proxy.prepare_lookups)
+        return nullptr;
+    // Outside transactions only: a prepared statement whose table changed under it fails where
+    // the text would not (PostgreSQL: "cached plan must not change result type"), and such a
+    // failure must not abort a client's transaction.
+    if (transaction_status() != 'I' || !pending_begin_.empty() || virtual_failed_) return nullptr;
+    const auto& columns = a.simple_lookup->columns;
+    if (shape_.types.size() != columns.size()) return nullptr;
+    // Numbers only: a quoted constant that is not valid for its column fails at Bind, with an
+    // error worded unlike the one the text gets.
+    for (uint32_t t : shape_.types)
+        if (t == 0) return nullptr;
+    auto path = settings_.find("search_path");
+    std::string_view search_path = path == settings_.end() ? std::string_view() : std::string_view(path->second);
+    PreparedLookups& lookups = proxy_.lookups();
+    PreparedLookups::Statement* st = lookups.find(shape_.text, shape_.types, search_path);
+    if (!st) {
+        st = lookups.add(shape_.text, shape_.types, search_path,
+                         PreparedLookups::table_key(a.simple_lookup->schema, a.simple_lookup->table, search_path));
+        if (!st) return nullptr;
+    }
+    PreparedLookups::Table& t = lookups.table(st->table_key);
+    if (!t.fetching && (!t.known || net::coarse_now() - t.read_at > PreparedLookups::kRecheck)) {
+        t.fetching = true;
+        const ServerTarget& target = proxy_.pool(proxy_.config().default_shard_index(), *user_).target();
+        std::map<std::string, std::string> none;
+        std::string name = a.simple_lookup->schema.empty()
+                               ? quote_sql_identifier(a.simple_lookup->table)
+                               : quote_sql_identifier(a.simple_lookup->schema) + "." +
+                                     quote_sql_identifier(a.simple_lookup->table);
+        asio::co_spawn(proxy_.io(),
+                       read_unique_columns(proxy_, target, st->table_key, std::move(name),
+                                           settings_sync_statements(none, settings_)),
+                       asio::detached);
+    }
+    if (!t.known) return nullptr;
+    for (const auto& c : columns)
+        for (const auto& u : t.unique)
+            if (c == u) return st;
+    return nullptr;
+}
+
+awaitable<void> Session::send_lookup(int shard, PreparedLookups::Statement& st, std::string_view frame,
+                                     std::string_view sql) {
+    if (!attach_idle_server(shard)) {
+        if (!co_await attach_server(shard, true)) co_return;
+    }
+    ServerConn& s = *server_;
+    const uint64_t id = st.id;
+    const bool prepared = s.prepared().count(id) > 0;
+    if (!prepared && s.lookups_prepared() >= PreparedLookups::kMaxPerServer) {
+        // This connection holds enough of them: the text runs as it came.
+        co_await send_to_shard(shard, frame, sql, shape_.text);
+        co_return;
+    }
+    stats_sent(shape_.text, stats::text_hash(sql), &shape_.values, shard);
+    if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    s.count_query();
+    std::string& out = lookup_out_;
+    out.clear();
+    wire::MessageWriter w(out);
+    std::string prelude = settings_sync_query(s);
+    if (!prelude.empty()) {
+        w.begin('Q');
+        w.cstr(prelude);
+        w.end();
+        s.expect(ServerConn::Expect::SwallowToReady);
+    }
+    char name[24];
+    auto end = fmt::format_to_n(name, sizeof name - 1, "sg{}", id).out;
+    std::string_view sname(name, size_t(end - name));
+    const auto n = static_cast<int16_t>(shape_.values.size());
+    if (!prepared) {
+        w.begin('P');
+        w.cstr(sname);
+        w.cstr(shape_.text);
+        w.i16(n);
+        for (uint32_t t : shape_.types) w.u32(t);
+        w.end();
+        s.expect(ServerConn::Expect::ParseSwallow);
+        s.prepared().insert(id);
+        ++s.lookups_prepared();
+    }
+    w.begin('B');
+    w.cstr("");
+    w.cstr(sname);
+    w.i16(0);  // every parameter in text format
+    w.i16(n);
+    for (const auto& v : shape_.values) {
+        w.i32(static_cast<int32_t>(v.size()));
+        w.bytes(v);
+    }
+    w.i16(0);  // every result column in text format, as the simple protocol sends them
+    w.end();
+    s.expect(ServerConn::Expect::BindSwallow);
+    w.begin('D');  // the RowDescription the simple protocol sends before the rows
+    w.u8('P');
+    w.cstr("");
+    w.end();
+    w.begin('E');
+    w.cstr("");
+    w.i32(0);
+    w.end();
+    w.empty_message('S');
+    s.expect(ServerConn::Expect::Ready);
+    lookups_unconfirmed_.emplace_back(&st, id);
+    ++proxy_.counters().lookups_prepared;
+    size_t sent = s.write_now(out);
+    if (sent < out.size()) co_await s.write(std::string_view(out).substr(sent));
 }
 
 awaitable<void> Session::handle_local(const router::Analysis& a) {
@@ -2086,6 +2240,12 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         case K::Session: co_await handle_session_statement(a, frame, sql); co_return;
         case K::Single:
         case K::Default:
+            if (used_shape_ && a.simple_lookup) {
+                if (PreparedLookups::Statement* st = lookup_statement(a)) {
+                    co_await send_lookup(route_target(r), *st, frame, sql);
+                    co_return;
+                }
+            }
             co_await send_to_shard(route_target(r), frame, sql, used_shape_ ? std::string_view(shape_.text) : sql);
             co_return;
         case K::Multi:

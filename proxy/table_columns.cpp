@@ -15,23 +15,25 @@ namespace asio = net::asio;
 using net::error_code;
 
 
-net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
-    asio::any_io_executor ex, const ServerTarget& target, const std::string& table, const std::string& settings,
-    bool stored_only) {
-    using Result = router::Expected<std::vector<std::string>>;
+namespace {
+
+// Runs `query` (one text, settings first) on a short-lived connection of its own: the first
+// column of every row, or the reason it failed in `failure`.
+net::awaitable<std::vector<std::string>> catalog_column(asio::any_io_executor ex, const ServerTarget& target,
+                                                        std::string query, std::string& failure) {
+    std::vector<std::string> values;
     net::tcp::socket sock(ex);
     std::string rbuf(16 * 1024, '\0');
     size_t rlen = 0;
     LoginResult login = co_await login_to_server(sock, target, rbuf, rlen);
-    if (!login.error.empty())
-        co_return Result(router::Error{"08006", "cannot read the columns of table \"" + table + "\" on shard \"" +
-                                                    target.shard_name + "\": " + login.error});
+    if (!login.error.empty()) {
+        failure = login.error;
+        co_return values;
+    }
     std::string out;
     wire::MessageWriter w(out);
     w.begin('Q');
-    w.cstr(settings + "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass(" +
-           quote_sql_literal(table) + ") AND attnum > 0 AND NOT attisdropped" +
-           (stored_only ? " AND attgenerated = ''" : "") + " ORDER BY attnum");
+    w.cstr(query);
     w.end();
     out.append({'X', 0, 0, 0, 4});
     // Bounded: a shard that stops answering closes this connection instead of hanging the client.
@@ -44,17 +46,15 @@ net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
     });
     error_code ec;
     co_await asio::async_write(sock, asio::buffer(out), net::ec_token(ec));
-    std::vector<std::string> columns;
-    std::string failure;
     wire::DataRow row;
     size_t pos = 0;  // rbuf[pos, rlen) is not parsed yet
     for (bool done = false; !done;) {
         auto st = wire::parse_frame(wire::as_bytes(std::string_view(rbuf.data() + pos, rlen - pos)));
         if (auto* f = std::get_if<wire::Frame>(&st)) {
-            if (f->type == 'D' && wire::decode(f->body, row).ok() && row.columns.size() == 1 && row.columns[0]) {
+            if (f->type == 'D' && wire::decode(f->body, row).ok() && !row.columns.empty() && row.columns[0]) {
                 const auto& v = *row.columns[0];
-                columns.emplace_back(reinterpret_cast<const char*>(v.data()), v.size());
-            } else if (f->type == 'E') {
+                values.emplace_back(reinterpret_cast<const char*>(v.data()), v.size());
+            } else if (f->type == 'E' && failure.empty()) {
                 wire::ErrorResponse e;
                 failure = wire::decode(f->body, e).ok() ? std::string(e.message()) : "error";
             }
@@ -81,11 +81,45 @@ net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
     timer.cancel();
     error_code ignored;
     sock.close(ignored);
+    co_return values;
+}
+
+}  // namespace
+
+net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
+    asio::any_io_executor ex, const ServerTarget& target, const std::string& table, const std::string& settings,
+    bool stored_only) {
+    using Result = router::Expected<std::vector<std::string>>;
+    std::string failure;
+    std::vector<std::string> columns = co_await catalog_column(
+        ex, target,
+        settings + "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass(" +
+            quote_sql_literal(table) + ") AND attnum > 0 AND NOT attisdropped" +
+            (stored_only ? " AND attgenerated = ''" : "") + " ORDER BY attnum",
+        failure);
     if (!failure.empty())
         co_return Result(router::Error{"08006", "cannot read the columns of table \"" + table + "\" on shard \"" +
                                                     target.shard_name + "\": " + failure});
     if (columns.empty())
         co_return Result(router::Error{"42P01", "relation \"" + table + "\" does not exist"});
+    co_return Result(std::move(columns));
+}
+
+net::awaitable<router::Expected<std::vector<std::string>>> fetch_unique_columns(
+    asio::any_io_executor ex, const ServerTarget& target, const std::string& table, const std::string& settings) {
+    using Result = router::Expected<std::vector<std::string>>;
+    std::string failure;
+    // Valid, non-partial unique indexes (a primary key is one) over exactly one plain column.
+    std::vector<std::string> columns = co_await catalog_column(
+        ex, target,
+        settings + "SELECT a.attname FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = "
+                   "i.indrelid AND a.attnum = i.indkey[0] WHERE i.indrelid = pg_catalog.to_regclass(" +
+            quote_sql_literal(table) +
+            ") AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL",
+        failure);
+    if (!failure.empty())
+        co_return Result(router::Error{"08006", "cannot read the unique columns of table \"" + table +
+                                                    "\" on shard \"" + target.shard_name + "\": " + failure});
     co_return Result(std::move(columns));
 }
 

@@ -22,6 +22,13 @@ net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
     net::asio::any_io_executor ex, const ServerTarget& target, const std::string& table,
     const std::string& settings = {}, bool stored_only = false);
 
+// The columns of `table` that have a unique index of their own (one plain column, valid, not
+// partial; a one-column primary key is one): `column = value` finds at most one row. Empty when
+// there is none or no such table; 08006 when the shard cannot be reached.
+net::awaitable<router::Expected<std::vector<std::string>>> fetch_unique_columns(
+    net::asio::any_io_executor ex, const ServerTarget& target, const std::string& table,
+    const std::string& settings = {});
+
 // "INSERT INTO t VALUES ..." (or "COPY t FROM ...") with "(c1, c2) " inserted at `at` (quoted
 // identifiers).
 std::string with_column_list(std::string_view sql, uint32_t at, const std::vector<std::string>& columns);

@@ -198,6 +198,19 @@ struct Analysis {
     };
     std::optional<MergePlan> merge;
     static constexpr std::string_view kHavingPlaceholder = "shardgate_having_column_";
+    // A SELECT from one table whose parameters all appear as `column = $n` conditions ANDed at
+    // the top of its WHERE, and which selects no `*` (simple_lookup). For such a shape the proxy
+    // may run the client's simple-protocol text as this statement prepared once per server
+    // connection, with the constants as parameters declared with the constants' own types: the
+    // answer is the text's, and PostgreSQL plans it once instead of on every execution. The
+    // proxy does so only when one of `columns` (one per $n, $1 first) has a unique index, so the
+    // plan PostgreSQL keeps cannot be worse than one made for the value.
+    struct Lookup {
+        std::string schema;  // as written; "" when unqualified
+        std::string table;
+        std::vector<std::string> columns;
+    };
+    std::optional<Lookup> simple_lookup;
     // A statement that can never be routed correctly (cross-shard join, invalid key literal).
     std::optional<Error> refusal;
 

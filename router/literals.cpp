@@ -12,9 +12,23 @@ inline bool ident_char(char c) { return sql_ident_byte(c); }
 
 }  // namespace
 
+uint32_t numeric_constant_type(std::string_view v) {
+    constexpr uint32_t kInt4 = 23, kInt8 = 20, kNumeric = 1700;
+    for (char c : v)
+        if (!is_digit(c)) return kNumeric;  // a fraction or an exponent
+    size_t i = 0;
+    while (i + 1 < v.size() && v[i] == '0') ++i;  // leading zeros do not count
+    std::string_view d = v.substr(i);
+    auto fits = [&](std::string_view max) { return d.size() < max.size() || (d.size() == max.size() && d <= max); };
+    if (fits("2147483647")) return kInt4;
+    if (fits("9223372036854775807")) return kInt8;
+    return kNumeric;
+}
+
 bool extract_literals(std::string_view s, LiteralShape& out) {
     out.text.clear();
     out.values.clear();
+    out.types.clear();
     out.text.reserve(s.size() + 8);
     size_t i = 0;
     const size_t n = s.size();
@@ -80,6 +94,7 @@ bool extract_literals(std::string_view s, LiteralShape& out) {
             while (k < n && is_space(s[k])) ++k;
             if (k < n && s[k] == '\'') return false;
             out.values.push_back(std::move(value));
+            out.types.push_back(0);
             placeholder();
             i = j + 1;
             continue;
@@ -109,6 +124,7 @@ bool extract_literals(std::string_view s, LiteralShape& out) {
             }
             if (j < n && (ident_char(s[j]) || s[j] == '.')) return false;
             out.values.emplace_back(s.substr(i, j - i));
+            out.types.push_back(numeric_constant_type(out.values.back()));
             placeholder();
             i = j;
             continue;

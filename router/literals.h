@@ -8,6 +8,7 @@
 // original text, so a wrong guess here costs speed, never correctness.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,7 +18,14 @@ namespace sg::router {
 struct LiteralShape {
     std::string text;                 // the statement with $1..$n for its constants
     std::vector<std::string> values;  // the constants' text values, $1 first
+    // Per constant, the type PostgreSQL's grammar gives it: int4 (23) for an integer that fits,
+    // int8 (20) for a larger one, numeric (1700) beyond that or with a fraction or exponent;
+    // 0 (unknown) for a quoted string. A parameter declared with it means what the constant did.
+    std::vector<uint32_t> types;
 };
+
+// The type a numeric constant of the SQL text `digits` has (see LiteralShape::types).
+uint32_t numeric_constant_type(std::string_view digits);
 
 // A byte of an identifier, as PostgreSQL's lexer reads them: ASCII letters, digits, '_', '$'
 // and every byte >= 0x80 (so a non-ASCII identifier such as café1 keeps its digit). Plain
