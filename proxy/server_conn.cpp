@@ -129,6 +129,13 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
         const char* body = base + pos + 5;
         const size_t body_len = len - 4;
         bool forward = true;
+        while (!expects_.empty() && expects_.front() == Expect::ParseSynthesize) {
+            static constexpr char kParseComplete[] = {wire::be::kParseComplete, 0, 0, 0, 4};
+            flush_run();
+            run_start = pos;
+            relay.emplace_back(kParseComplete, sizeof kParseComplete);
+            expects_.pop_front();
+        }
 
         if (!expects_.empty() && expects_.front() == Expect::SwallowToReady) {
             forward = false;

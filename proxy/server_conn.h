@@ -82,6 +82,8 @@ public:
         ParseForward,   // client's Parse: relay its ParseComplete
         ParseSwallow,   // injected Parse: drop its ParseComplete
         BindSwallow,    // injected Bind: drop its BindComplete
+        ParseSynthesize,// client's Parse answered by the proxy: a ParseComplete goes to the
+                        // client before the next reply (the statement was prepared already)
         CloseForward,
         Ready,          // client's Sync or Query: relay its ReadyForQuery
         SwallowToReady, // injected simple query: drop everything up to and including its RFQ

@@ -165,6 +165,13 @@ private:
     // [proxy] prepare_lookups (see prepared_lookups.h): the prepared statement the current
     // simple query (routed by its shape_) runs as, or null when it runs as it came.
     PreparedLookups::Statement* lookup_statement(const router::Analysis& a);
+    // The same for a statement text with parameters of `types` (a client's unnamed Parse).
+    PreparedLookups::Statement* lookup_statement(const router::Analysis& a, std::string_view text,
+                                                 const std::vector<uint32_t>& types);
+    // An extended batch of one unnamed statement (Parse, Bind, Describe, Execute, Sync) that is
+    // a lookup: translated into `out` to run as its prepared statement. False (nothing written)
+    // otherwise.
+    bool translate_lookup_batch(std::string& out, ServerConn& s, std::string_view batch);
     // Runs the current simple query as `st` with shape_'s values on `shard`.
     awaitable<void> send_lookup(int shard, PreparedLookups::Statement& st, std::string_view frame,
                                 std::string_view sql);

@@ -1019,6 +1019,9 @@ awaitable<void> Session::flush_batch(bool sync) {
         }
         co_return;
     }
+    // A lone unnamed statement with its Sync may be a lookup (translate_lookup_batch).
+    const bool lookup_candidate = sync && batch_has_parse_ && proxy_.config().proxy.prepare_lookups &&
+                                  pending_begin_.empty() && batch.size() > 5 && batch[0] == 'P' && batch[5] == 0;
     if (batch_has_parse_) {
         batch_has_parse_ = false;
         if (needs_column_lists(batch)) co_await add_column_lists(batch);
@@ -1084,7 +1087,7 @@ awaitable<void> Session::flush_batch(bool sync) {
         s.expect(ServerConn::Expect::SwallowToReady);
     }
     if (sync) stats_sent(batch_text_, batch_param_hash_, nullptr, shard);
-    translate_frames(out, s, batch);
+    if (!lookup_candidate || !translate_lookup_batch(out, s, batch)) translate_frames(out, s, batch);
     // Messages sent without a Sync leave the shard expecting one: such a connection is not
     // reusable by anyone else until a Sync arrives.
     s.set_synced(sync);
@@ -1462,11 +1465,23 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
     if (server_ && server_->tx_status() == 'E') co_return server_->target().shard;
     int shard = -1;
     std::string shard_reason;
-    auto refuse = [&](std::string_view sqlstate, const std::string& msg) -> awaitable<int> {
+    // parsed_before: the refused Bind's offset when only Parse messages come before it: those
+    // succeed first, as on a server (ParseComplete each, and the statements exist afterwards).
+    auto refuse = [&](std::string_view sqlstate, const std::string& msg, size_t parsed_before = 0) -> awaitable<int> {
         co_await wait_replies_out();
         co_await abort_transaction_for_refusal(sqlstate, msg);
         std::string out;
         wire::MessageWriter w(out);
+        if (parsed_before > 0 && count_frames(batch.substr(0, parsed_before), 'P') > 0) {
+            bool only_parses = true;
+            for (BatchFrames f{batch.substr(0, parsed_before)}; f.next();) only_parses = only_parses && f.type == 'P';
+            for (BatchFrames f{batch.substr(0, parsed_before)}; only_parses && f.next();) {
+                wire::Parse p;
+                if (!wire::decode(bytes_of(f.body), p).ok()) break;
+                register_parse(f.frame, p);
+                wire::encode(wire::ParseComplete{}, w);
+            }
+        }
         wire::ErrorBuilder(wire::Severity::Error, sqlstate, msg).encode_error(w);
         ++proxy_.counters().errors;
         if (sync) out.append({'Z', 0, 0, 0, 5, transaction_status()});
@@ -1496,6 +1511,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
             continue;
         }
         if (type != 'B') continue;
+        const size_t bind_at = pos - (len + 1);
         ++binds_seen;
         size_t bind_index = binds_seen - 1;
         bind_shards.resize(binds_seen, -1);
@@ -1527,7 +1543,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         const router::RouterContext ctx = may_merge ? merging_context() : router_context();
         router::Route r = router::route(*a, params, proxy_.shard_map(), ctx);
         using K = router::Route::Kind;
-        if (r.kind == K::Error) co_return co_await refuse(r.error.sqlstate, r.error.message);
+        if (r.kind == K::Error) co_return co_await refuse(r.error.sqlstate, r.error.message, bind_at);
         if (r.kind == K::Local || r.kind == K::Session) continue;
         if (r.any_shard) continue;  // goes with the batch's other statements, or where the session is
         bool held = false;
@@ -1662,25 +1678,20 @@ awaitable<void> read_unique_columns(Proxy& proxy, ServerTarget target, std::stri
 
 }  // namespace
 
-PreparedLookups::Statement* Session::lookup_statement(const router::Analysis& a) {
+PreparedLookups::Statement* Session::lookup_statement(const router::Analysis& a, std::string_view text,
+                                                     const std::vector<uint32_t>& types) {
     if (!a.simple_lookup || a.kind != router::StatementKind::Select || !proxy_.config().proxy.prepare_lookups)
         return nullptr;
     // Outside transactions only: a prepared statement whose table changed under it fails where
     // the text would not (PostgreSQL: "cached plan must not change result type"), and such a
     // failure must not abort a client's transaction.
     if (transaction_status() != 'I' || !pending_begin_.empty() || virtual_failed_) return nullptr;
-    const auto& columns = a.simple_lookup->columns;
-    if (shape_.types.size() != columns.size()) return nullptr;
-    // Numbers only: a quoted constant that is not valid for its column fails at Bind, with an
-    // error worded unlike the one the text gets.
-    for (uint32_t t : shape_.types)
-        if (t == 0) return nullptr;
     auto path = settings_.find("search_path");
     std::string_view search_path = path == settings_.end() ? std::string_view() : std::string_view(path->second);
     PreparedLookups& lookups = proxy_.lookups();
-    PreparedLookups::Statement* st = lookups.find(shape_.text, shape_.types, search_path);
+    PreparedLookups::Statement* st = lookups.find(text, types, search_path);
     if (!st) {
-        st = lookups.add(shape_.text, shape_.types, search_path,
+        st = lookups.add(text, types, search_path,
                          PreparedLookups::table_key(a.simple_lookup->schema, a.simple_lookup->table, search_path));
         if (!st) return nullptr;
     }
@@ -1699,10 +1710,89 @@ PreparedLookups::Statement* Session::lookup_statement(const router::Analysis& a)
                        asio::detached);
     }
     if (!t.known) return nullptr;
-    for (const auto& c : columns)
+    for (const auto& c : a.simple_lookup->columns)
         for (const auto& u : t.unique)
             if (c == u) return st;
     return nullptr;
+}
+
+PreparedLookups::Statement* Session::lookup_statement(const router::Analysis& a) {
+    if (!a.simple_lookup || shape_.types.size() != a.simple_lookup->columns.size()) return nullptr;
+    // Numbers only: a quoted constant that is not valid for its column fails at Bind, with an
+    // error worded unlike the one the text gets.
+    for (uint32_t t : shape_.types)
+        if (t == 0) return nullptr;
+    return lookup_statement(a, shape_.text, shape_.types);
+}
+
+bool Session::translate_lookup_batch(std::string& out, ServerConn& s, std::string_view batch) {
+    // Exactly Parse (unnamed), its Bind and an optional Describe (in either order), Execute,
+    // Sync: one statement in its own implicit transaction.
+    std::string_view parse, bind, describe, execute;
+    bool describe_first = false, synced = false;
+    for (BatchFrames f{batch}; f.next();) {
+        if (synced) return false;
+        std::string_view* slot = nullptr;
+        switch (f.type) {
+            case 'P': slot = &parse; break;
+            case 'B': slot = &bind; break;
+            case 'D':
+                slot = &describe;
+                describe_first = bind.empty();
+                break;
+            case 'E': slot = &execute; break;
+            case 'S': synced = true; continue;
+            default: return false;
+        }
+        // Each once; the Parse first, the Execute after the others.
+        if (!slot->empty() || (f.type != 'P' && parse.empty()) || !execute.empty()) return false;
+        *slot = f.frame;
+    }
+    if (parse.empty() || bind.empty() || execute.empty() || !synced) return false;
+    wire::Parse p;
+    if (!wire::decode(bytes_of(frame_body(parse)), p).ok() || !p.statement.empty()) return false;
+    std::string_view bind_body = frame_body(bind);
+    const char* nul = static_cast<const char*>(std::memchr(bind_body.data(), 0, bind_body.size()));
+    if (!nul || size_t(nul - bind_body.data()) + 1 >= bind_body.size() || nul[1] != 0) return false;  // of ""
+    const size_t stmt_at = size_t(nul - bind_body.data()) + 1;
+    std::string_view describe_body = describe.empty() ? std::string_view() : frame_body(describe);
+    if (!describe.empty() && (describe_body.size() != 2 || describe_body[1] != 0)) return false;  // "" only
+    auto a = analysis_of(p.query);
+    PreparedLookups::Statement* st = lookup_statement(*a, p.query, p.param_types);
+    if (!st) return false;
+
+    const uint64_t id = st->id;
+    const bool prepared = s.prepared().count(id) > 0;
+    if (!prepared && s.lookups_prepared() >= PreparedLookups::kMaxPerServer) return false;
+    register_parse(parse, p);  // the client's unnamed statement, re-prepared if a later Bind needs it
+    char name[24];
+    auto end = fmt::format_to_n(name, sizeof name - 1, "sg{}", id).out;
+    std::string_view sname(name, size_t(end - name));
+    if (prepared) {
+        s.expect(ServerConn::Expect::ParseSynthesize);  // the client's ParseComplete, from the proxy
+    } else {
+        wire::Parse renamed = p;
+        renamed.statement = sname;
+        wire::MessageWriter w(out);
+        wire::encode(renamed, w);
+        s.expect(ServerConn::Expect::ParseForward);
+        s.prepared().insert(id);
+        ++s.lookups_prepared();
+    }
+    auto append_describe = [&] {
+        if (describe.empty()) return;
+        if (describe_body[0] == 'S') append_renamed(out, 'D', describe_body, 1, "", sname);
+        else out.append(describe);
+    };
+    if (describe_first) append_describe();
+    append_renamed(out, 'B', bind_body, stmt_at, "", sname);
+    if (!describe_first) append_describe();
+    out.append(execute);
+    out.append({'S', 0, 0, 0, 4});
+    s.expect(ServerConn::Expect::Ready);
+    lookups_unconfirmed_.emplace_back(st, id);
+    ++proxy_.counters().lookups_prepared;
+    return true;
 }
 
 awaitable<void> Session::send_lookup(int shard, PreparedLookups::Statement& st, std::string_view frame,

@@ -1398,6 +1398,72 @@ class PreparedLookupTest(RoutingCase):
                         and "1e2" not in sql:
                     self.assertTrue(prepared, f"{sql!r} did not run prepared")
 
+    def test_extended_unnamed_lookups_run_prepared_with_the_same_replies(self):
+        """node-postgres, JDBC before prepareThreshold and pgbench -M extended send every query
+        as an unnamed Parse/Bind/Describe/Execute/Sync: the proxy binds a lookup's prepared
+        statement instead, and the client gets the very messages PostgreSQL sends for its own."""
+        rows = "(1, 'one', 1), (2, 'two', 2), (5000000000, 'big', 3)"
+        self.q(f"INSERT INTO items (id, name, qty) VALUES {rows}")
+        shard_rows(plain, "TRUNCATE items")
+        shard_rows(plain, f"INSERT INTO items (id, name, qty) VALUES {rows}")
+        via = self.wire()
+        direct = pgwire.WireConn("127.0.0.1", cluster.shards[PLAIN].port, timeout=15)
+        self.addCleanup(direct.close)
+        direct.startup("postgres", cluster.dbname)
+
+        def exchange(conn, frames):
+            """Every message of the reply, up to ReadyForQuery (errors by SQLSTATE)."""
+            conn.send_raw(frames + pgwire.frame("S"))
+            out = []
+            while True:
+                t, p = conn.recv_msg()
+                out.append((t, pgwire.parse_error_fields(p).get("C") if t == "E" else p))
+                if t == "Z":
+                    return out
+
+        def parse(sql, types=()):
+            return pgwire.frame("P", b"\0" + sql.encode() + b"\0" + struct.pack(">h", len(types)) +
+                                b"".join(struct.pack(">I", t) for t in types))
+
+        def bind(*values, binary=False, result_binary=False):
+            body = b"\0\0" + (struct.pack(">hh", 1, 1) if binary else struct.pack(">h", 0))
+            body += struct.pack(">h", len(values))
+            body += b"".join(struct.pack(">i", len(v)) + v for v in values)
+            body += struct.pack(">hh", 1, 1) if result_binary else struct.pack(">h", 0)
+            return pgwire.frame("B", body)
+
+        run = pgwire.frame("D", b"P\0") + pgwire.frame("E", b"\0" + struct.pack(">i", 0))
+        lookup = "SELECT name, qty FROM items WHERE id = $1"
+        deadline = time.monotonic() + 10
+        while True:
+            before = self.prepared_count()
+            exchange(via, parse(lookup, [INT8]) + bind(b"2") + run)
+            if self.prepared_count() > before:
+                break
+            self.assertLess(time.monotonic(), deadline, "the lookup never ran prepared")
+            time.sleep(0.05)
+        cases = {
+            "typed, text": parse(lookup, [INT8]) + bind(b"2") + run,
+            "again (prepared already)": parse(lookup, [INT8]) + bind(b"1") + run,
+            "binary in and out": parse(lookup, [INT8]) + bind(pgwire.int8_bin(5000000000), binary=True, result_binary=True) + run,
+            "untyped, on another shard": parse(lookup) + bind(b"5000000000") + run,
+            "missing row": parse(lookup, [INT8]) + bind(b"77") + run,
+            "Bind only: the unnamed statement again": bind(b"1") + run,
+            "Describe of the statement": parse(lookup, [INT8]) + pgwire.frame("D", b"S\0") + bind(b"2") +
+            pgwire.frame("E", b"\0" + struct.pack(">i", 0)),
+            "invalid key (the router refuses it)": parse(lookup, [INT8]) + bind(b"abc") + run,
+            "invalid value (the shard refuses it)":
+            parse(lookup + " AND qty = $2", [INT8, INT4]) + bind(b"1", b"abc") + run,
+            "after the errors": parse(lookup, [INT8]) + bind(b"1") + run,
+        }
+        for label, frames in cases.items():
+            with self.subTest(label):
+                before = self.prepared_count()
+                got, want = exchange(via, frames), exchange(direct, frames)
+                self.assertEqual(got, want)
+                if "Bind only" not in label and "router" not in label:
+                    self.assertGreater(self.prepared_count(), before, f"{label}: not run prepared")
+
     def test_lookups_that_stay_as_they_came(self):
         self.q("INSERT INTO items (id, name) VALUES (1, 'one'), (2, 'two')")
         self.q("INSERT INTO notes (id, body) VALUES (1, 'x')")
