@@ -73,6 +73,7 @@ stats::ProxyMetrics Proxy::metrics() const {
     m.shards = shard_totals_;
     m.clients = sessions_.size();
     m.clients_accepted = counters_.clients_accepted;
+    m.lookups_prepared = counters_.lookups_prepared;
     m.bytes_in = counters_.bytes_in;
     m.bytes_out = counters_.bytes_out;
     m.uptime_seconds = std::chrono::duration<double>(net::Clock::now() - started_).count();

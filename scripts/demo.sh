@@ -130,6 +130,9 @@ cat >"$DEMO/select.sql" <<'PGB'
 SELECT abalance FROM pgbench_accounts WHERE aid = :aid;
 PGB
 pgbench -n -f "$DEMO/select.sql" -M prepared -c 8 -j 2 -T 5 "$APP" 2>/dev/null | grep -E "^(tps|latency average|number of failed)"
+say "The same as simple-protocol texts: each lookup runs as a statement the proxy prepared once per server connection (prepare_lookups)"
+pgbench -n -f "$DEMO/select.sql" -M simple -c 8 -j 2 -T 5 "$APP" 2>/dev/null | grep -E "^(tps|latency average|number of failed)"
+PGPASSWORD=admin-secret psql "$ADMIN" -x -c "SHOW TOTALS" | grep -E "^(queries|lookups_prepared) "
 
 say "Adding a 5th shard: start it empty, list it in the config, RELOAD (it owns no buckets yet)"
 $PGCLUSTER start --shards 1 --dir "$DEMO/cluster5" --auth scram --password demo-super --role app:app-secret

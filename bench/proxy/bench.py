@@ -203,11 +203,11 @@ def print_table(results, modes, client_counts, targets):
     for mode in modes:
         for c in client_counts:
             row = {t.name: results.get((mode, c, t.name), {}) for t in targets}
-            sg = row.get("shardgate", {}).get("tps")
             for t in targets:
                 r = row[t.name]
                 ratios = ""
-                if t.name == "shardgate":
+                sg = r.get("tps")
+                if is_shardgate(t.name):
                     pgb, direct = row.get("pgbouncer", {}).get("tps"), \
                         row.get("direct", {}).get("tps")
                     ratios = f"{fmt(sg / pgb if sg and pgb else None, '.2f'):>12} " \
@@ -238,29 +238,33 @@ def measure_idle_memory(target, n):
 
 # ---------------------------------------------------------------------------------------------
 
-def start_shardgate(cluster, pool_size, workdir, workers):
+def is_shardgate(name):
+    return name == "shardgate" or name.startswith("sg-")
+
+
+def start_shardgate(cluster, pool_size, workdir, workers, name="shardgate", extra=None):
     binary = os.environ.get("SHARDGATE_BIN")
     if not binary:
-        return None, Target("shardgate", error="SHARDGATE_BIN is not set")
+        return None, Target(name, error="SHARDGATE_BIN is not set")
     port = pgcluster.free_port()
     proxy = {"port": port, "pool_mode": "transaction", "pool_size": pool_size,
-             "max_client_conn": 5000, "log_level": "warn"}
+             "max_client_conn": 5000, "log_level": "warn", **(extra or {})}
     if workers:
         proxy["workers"] = workers
     config = pgcluster.write_shardgate_config(
-        os.path.join(workdir, "shardgate.toml"), cluster, proxy=proxy,
+        os.path.join(workdir, f"{name}.toml"), cluster, proxy=proxy,
         users=[{"name": USER, "password": PASSWORD, "auth": "scram-sha-256",
                 "server_user": USER, "server_password": PASSWORD}])
-    log = os.path.join(workdir, "shardgate.log")
+    log = os.path.join(workdir, f"{name}.log")
     try:
         sg = shardgate_proc.ShardgateProcess(config, port, log_path=log, binary=binary).start()
     except Exception as e:
         # The first line says what happened, the log's last line usually says why.
         first = str(e).splitlines()[0].split("; log ")[0]
         why = [line for line in pgcluster.log_tail(log, 20).splitlines() if line.strip()]
-        return None, Target("shardgate", error=f"{first}: {why[-1] if why else 'empty log'} "
-                                                f"(log: {log})")
-    return sg, Target("shardgate", port=port, pid=sg.pid)
+        return None, Target(name, error=f"{first}: {why[-1] if why else 'empty log'} "
+                                          f"(log: {log})")
+    return sg, Target(name, port=port, pid=sg.pid)
 
 
 def main():
@@ -279,6 +283,8 @@ def main():
                     help="idle connections for the memory measurement (0 = skip)")
     ap.add_argument("--workers", type=int, default=0,
                     help="shardgate [proxy] workers (default: shardgate's default)")
+    ap.add_argument("--unprepared", action="store_true",
+                    help="also run shardgate with [proxy] prepare_lookups = false (target sg-noprep)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
     modes = args.modes.split(",")
@@ -291,7 +297,7 @@ def main():
     cluster = pgcluster.Cluster(1, auth="scram", password=SUPERUSER_PASSWORD, dbname=DBNAME,
                                 roles={USER: PASSWORD}, db_owner=USER,
                                 workdir=os.path.join(workdir, "cluster"))
-    bouncer = sg = None
+    bouncer = sg = sg_noprep = None
     failures = 0
     try:
         cluster.start()
@@ -315,6 +321,10 @@ def main():
         if "shardgate" in wanted:
             sg, t = start_shardgate(cluster, args.pool_size, workdir, args.workers)
             targets.append(t)
+            if args.unprepared:
+                sg_noprep, t = start_shardgate(cluster, args.pool_size, workdir, args.workers,
+                                               name="sg-noprep", extra={"prepare_lookups": False})
+                targets.append(t)
         for t in targets:
             state = f"FAILED to start: {t.error}" if t.error else f"port {t.port} pid {t.pid}"
             print(f"bench: {t.name:<10} {state}", flush=True)
@@ -339,7 +349,7 @@ def main():
                             run_pgbench(t, mode, c, args.duration, logdir))
         results = {k: median_round(v) for k, v in runs.items()}
         for (mode, c, name), rs in runs.items():  # per-round shardgate/pgbouncer ratios
-            if name == "shardgate" and (mode, c, "pgbouncer") in runs:
+            if is_shardgate(name) and (mode, c, "pgbouncer") in runs:
                 pairs = zip(rs, runs[(mode, c, "pgbouncer")])
                 results[(mode, c, name)]["paired"] = [
                     a["tps"] / b["tps"] for a, b in pairs if "tps" in a and "tps" in b and b["tps"]]
@@ -353,7 +363,7 @@ def main():
         if args.idle_clients:
             print(f"memory with {args.idle_clients} idle client connections (VmRSS):")
             for t in targets:
-                if t.name == "direct" or t.error:
+                if t.name == "direct" or t.error or t.name == "sg-noprep":
                     continue
                 try:
                     before, during, secs = measure_idle_memory(t, args.idle_clients)
@@ -367,6 +377,8 @@ def main():
     finally:
         if sg:
             sg.stop()
+        if sg_noprep:
+            sg_noprep.stop()
         if bouncer:
             bouncer.stop()
         cluster.stop()

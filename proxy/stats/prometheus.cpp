@@ -270,6 +270,9 @@ void proxy_families(Exposition& x, const ProxyMetrics& p) {
     x.sample("shardgate_client_connections", {}, p.clients);
     x.family("shardgate_clients_accepted_total", "counter", "Client connections accepted.");
     x.sample("shardgate_clients_accepted_total", {}, p.clients_accepted);
+    x.family("shardgate_lookups_prepared_total", "counter",
+             "Lookups run as statements prepared once per server connection ([proxy] prepare_lookups).");
+    x.sample("shardgate_lookups_prepared_total", {}, p.lookups_prepared);
     x.family("shardgate_client_received_bytes_total", "counter", "Bytes received from clients.");
     x.sample("shardgate_client_received_bytes_total", {}, p.bytes_in);
     x.family("shardgate_client_sent_bytes_total", "counter", "Bytes sent to clients.");

@@ -31,6 +31,7 @@ struct ProxyMetrics {
     std::vector<ShardTotals> shards;
     uint64_t clients = 0;                  // connected now
     uint64_t clients_accepted = 0;         // since start
+    uint64_t lookups_prepared = 0;         // statements run as prepared lookups, since start
     uint64_t bytes_in = 0, bytes_out = 0;  // client side, since start
     double uptime_seconds = 0;
 };
