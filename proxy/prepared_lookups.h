@@ -40,7 +40,7 @@ public:
         bool known = false;     // `unique` was read
         bool fetching = false;  // a read is under way
         std::vector<std::string> unique;
-        net::Clock::time_point read_at{};
+        net::Clock::time_point read_at{};  // the last read (or failed try); {} before any
     };
 
     // "schema\0table\0search_path": the same name means another table under another path.

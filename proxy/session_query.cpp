@@ -1667,9 +1667,8 @@ awaitable<void> read_unique_columns(Proxy& proxy, ServerTarget target, std::stri
     t.fetching = false;
     t.read_at = net::coarse_now();
     if (!unique) {
-        // Not now (the shard is unreachable): lookups run unprepared until the next try.
+        // Not now (the shard is unreachable): what was known stays, until the next try.
         spdlog::debug("prepare_lookups: {}", unique.error().message);
-        t.known = false;
         co_return;
     }
     t.unique = std::move(*unique);
@@ -1696,7 +1695,9 @@ PreparedLookups::Statement* Session::lookup_statement(const router::Analysis& a,
         if (!st) return nullptr;
     }
     PreparedLookups::Table& t = lookups.table(st->table_key);
-    if (!t.fetching && (!t.known || net::coarse_now() - t.read_at > PreparedLookups::kRecheck)) {
+    // Read on first use and again every kRecheck (also after a failed read: a shard that is
+    // down is not asked again on every lookup).
+    if (!t.fetching && (t.read_at == net::Clock::time_point{} || net::coarse_now() - t.read_at > PreparedLookups::kRecheck)) {
         t.fetching = true;
         const ServerTarget& target = proxy_.pool(proxy_.config().default_shard_index(), *user_).target();
         std::map<std::string, std::string> none;
