@@ -1719,10 +1719,15 @@ PreparedLookups::Statement* Session::lookup_statement(const router::Analysis& a,
 
 PreparedLookups::Statement* Session::lookup_statement(const router::Analysis& a) {
     if (!a.simple_lookup || shape_.types.size() != a.simple_lookup->columns.size()) return nullptr;
-    // Numbers only: a quoted constant that is not valid for its column fails at Bind, with an
-    // error worded unlike the one the text gets.
-    for (uint32_t t : shape_.types)
-        if (t == 0) return nullptr;
+    // A quoted constant that is not valid input for its column fails at Bind, with an error
+    // worded unlike the one the text gets: quoted constants only as the value of a text, varchar
+    // or uuid shard key, which the router has checked (an invalid one is refused before this).
+    const bool quoted_key_ok = a.placement == router::Placement::Sharded && a.table_config &&
+                               (a.key_type == KeyType::Text || a.key_type == KeyType::Varchar ||
+                                a.key_type == KeyType::Uuid);
+    for (size_t i = 0; i < shape_.types.size(); ++i)
+        if (shape_.types[i] == 0 && (!quoted_key_ok || a.simple_lookup->columns[i] != a.table_config->shard_key))
+            return nullptr;
     return lookup_statement(a, shape_.text, shape_.types);
 }
 

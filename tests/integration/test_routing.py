@@ -1464,6 +1464,38 @@ class PreparedLookupTest(RoutingCase):
                 if "Bind only" not in label and "router" not in label:
                     self.assertGreater(self.prepared_count(), before, f"{label}: not run prepared")
 
+    def test_lookups_by_text_and_uuid_shard_keys(self):
+        """A quoted constant becomes a parameter only as the value of a text, varchar or uuid
+        shard key, which the router has checked: such lookups run prepared as well."""
+        docs = [(k, f"body {i}") for i, k in enumerate(TEXT_KEYS)]
+        things = [(str(u), f"note {i}") for i, u in enumerate(UUID_KEYS)]
+        for conn in (self.conn, plain):
+            if conn is plain:
+                shard_rows(plain, "TRUNCATE docs, things")
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO docs (slug, body) VALUES (%s, %s)", docs)
+                cur.executemany("INSERT INTO things (uid, note) VALUES (%s, %s)", things)
+        self.warm("SELECT body FROM docs WHERE slug = 'a'")
+        self.warm(f"SELECT note FROM things WHERE uid = '{UUID_KEYS[0]}'")
+        u = UUID_KEYS[0]
+        texts = [self.conn.cursor().mogrify("SELECT body FROM docs WHERE slug = %s", (k,)).decode()
+                 for k in TEXT_KEYS + ["missing"]]
+        texts += [f"SELECT note FROM things WHERE uid = '{v}'" for v in UUID_KEYS] + [
+            f"SELECT note FROM things WHERE uid = '{str(u).upper()}'",
+            f"SELECT note FROM things WHERE uid = '{{{u}}}'",
+            f"SELECT note FROM things WHERE uid = '{u.hex}'",
+            "SELECT note, uid FROM things WHERE uid = '00000000-0000-0000-0000-00000000abcd'",
+        ]
+        for sql in texts:
+            with self.subTest(sql=sql):
+                got, _, prepared = self.run_lookup(sql)
+                self.assertEqual(got, self.on_plain(sql))
+                if "\\" not in sql:  # a backslash leaves the text to the parser
+                    self.assertTrue(prepared, f"{sql!r} did not run prepared")
+        # An invalid key is refused as PostgreSQL refuses it, prepared or not.
+        e = self.assertSqlState("22P02", "SELECT note FROM things WHERE uid = 'not-a-uuid'")
+        self.assertIn("uuid", e.diag.message_primary)
+
     def test_lookups_that_stay_as_they_came(self):
         self.q("INSERT INTO items (id, name) VALUES (1, 'one'), (2, 'two')")
         self.q("INSERT INTO notes (id, body) VALUES (1, 'x')")
