@@ -30,7 +30,8 @@ class PreparedLookups {
 public:
     static constexpr auto kRecheck = std::chrono::seconds(30);
     static constexpr size_t kMaxStatements = 10000;  // distinct shapes given a server-side name
-    static constexpr uint32_t kMaxPerServer = 500;   // lookups one server connection prepares
+    static constexpr uint32_t kMaxPerServer = 200;   // lookups one server connection prepares (each
+                                                     // costs the backend its plan's memory)
 
     struct Statement {
         uint64_t id = 0;        // server-side name "sg<id>"; replaced when it may be stale

@@ -1496,6 +1496,35 @@ class PreparedLookupTest(RoutingCase):
         e = self.assertSqlState("22P02", "SELECT note FROM things WHERE uid = 'not-a-uuid'")
         self.assertIn("uuid", e.diag.message_primary)
 
+    def test_a_server_connection_prepares_a_bounded_number_of_lookups(self):
+        """Each prepared lookup costs its backend a plan: past 200 on one server connection, new
+        shapes run as they came (answers unchanged), the prepared ones stay prepared."""
+        self.q("CREATE TABLE lk_cap (id int PRIMARY KEY, v int)")
+        self.addCleanup(lambda: self.q("DROP TABLE IF EXISTS lk_cap"))
+        self.q("INSERT INTO lk_cap VALUES (1, 10)")
+        one = Proxy(cluster, "test_routing_lookup_cap", tables=TABLES, shards=list(range(N)),
+                    proxy={"pool_size": 1}).start()   # one server connection per shard
+        self.addCleanup(one.stop)
+        conn = one.connect(autocommit=True)
+        self.addCleanup(conn.close)
+
+        def lookup(alias):
+            [t0] = one.admin("SHOW TOTALS")
+            with conn.cursor() as cur:
+                cur.execute(f"SELECT v AS {alias} FROM lk_cap WHERE id = 1")
+                self.assertEqual(cur.fetchall(), [(10,)])
+            [t1] = one.admin("SHOW TOTALS")
+            return int(t1["lookups_prepared"]) > int(t0["lookups_prepared"])
+
+        deadline = time.monotonic() + 10
+        while not lookup("c0"):
+            self.assertLess(time.monotonic(), deadline, "never ran prepared")
+            time.sleep(0.05)
+        prepared = [lookup(f"c{i}") for i in range(1, 211)]
+        self.assertEqual(prepared, [True] * 199 + [False] * 11)
+        self.assertTrue(lookup("c5"))     # prepared already: still used
+        self.assertFalse(lookup("c205"))
+
     def test_lookups_that_stay_as_they_came(self):
         self.q("INSERT INTO items (id, name) VALUES (1, 'one'), (2, 'two')")
         self.q("INSERT INTO notes (id, body) VALUES (1, 'x')")
