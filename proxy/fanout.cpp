@@ -193,13 +193,8 @@ public:
     awaitable<void> query(size_t i, const std::string& sql, const std::map<std::string, std::string>& settings) {
         ServerConn& s = *servers_[i].second;
         std::string out;
+        s.add_quiet_query(out, settings_sync_statements(s.applied_settings(), settings));
         wire::MessageWriter w(out);
-        if (std::string sync = settings_sync_statements(s.applied_settings(), settings); !sync.empty()) {
-            w.begin('Q');
-            w.cstr(sync);
-            w.end();
-            s.expect(ServerConn::Expect::SwallowToReady);
-        }
         w.begin('Q');
         w.cstr(sql);
         w.end();
@@ -340,13 +335,7 @@ awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, c
     for (size_t i = 0; i < set.size(); ++i) {
         ServerConn& s = set.server(i);
         std::string out;
-        if (std::string sync = settings_sync_statements(s.applied_settings(), settings); !sync.empty()) {
-            wire::MessageWriter w(out);
-            w.begin('Q');
-            w.cstr(sync);
-            w.end();
-            s.expect(ServerConn::Expect::SwallowToReady);
-        }
+        s.add_quiet_query(out, settings_sync_statements(s.applied_settings(), settings));
         out += build(s);
         co_await set.write(i, out);
     }

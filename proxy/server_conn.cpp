@@ -8,6 +8,7 @@
 
 #include "proxy/server_login.h"
 #include "proxy/wire/protocol.h"
+#include "proxy/wire/writer.h"
 
 namespace sg::proxy {
 
@@ -109,6 +110,16 @@ void ServerConn::fail(const std::string& why) {
     close(why);
 }
 
+bool ServerConn::add_quiet_query(std::string& out, std::string_view sql) {
+    if (sql.empty()) return false;
+    wire::MessageWriter w(out);
+    w.begin('Q');
+    w.cstr(sql);
+    w.end();
+    expect(Expect::SwallowToReady);
+    return true;
+}
+
 size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char>& readies, std::string& first_error) {
     size_t pos = 0;
     const char* base = rbuf_.data();
@@ -132,7 +143,6 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
         while (!expects_.empty() && expects_.front() == Expect::ParseSynthesize) {
             static constexpr char kParseComplete[] = {wire::be::kParseComplete, 0, 0, 0, 4};
             flush_run();
-            run_start = pos;
             relay.emplace_back(kParseComplete, sizeof kParseComplete);
             expects_.pop_front();
         }

@@ -93,6 +93,10 @@ public:
         expects_.push_back(e);
         if (e == Expect::Ready) ++outstanding_;
     }
+    // Appends `sql` to `out` as a simple Query the proxy itself sends (session settings, a held
+    // BEGIN): its replies, up to and including its ReadyForQuery, are not relayed. Nothing when
+    // `sql` is empty; returns whether something was appended.
+    bool add_quiet_query(std::string& out, std::string_view sql);
     // Client-visible ReadyForQuery messages still to come.
     int outstanding() const { return outstanding_; }
 

@@ -461,11 +461,7 @@ awaitable<bool> Session::abort_transaction_for_refusal(std::string_view sqlstate
                           "', MESSAGE = " + quote_sql_literal("shardgate refused a statement: " + message) +
                           "; END $shardgate$";
         std::string out;
-        wire::MessageWriter w(out);
-        w.begin('Q');
-        w.cstr(sql);
-        w.end();
-        server_->expect(ServerConn::Expect::SwallowToReady);
+        server_->add_quiet_query(out, sql);
         co_await server_->write(out);
         // The client is told the transaction status next: wait (briefly) for the shard to take it.
         auto deadline = net::Clock::now() + std::chrono::seconds(2);

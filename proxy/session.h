@@ -131,6 +131,9 @@ private:
     awaitable<bool> attach_server(int shard, bool report_with_ready);
     void release_server();
     std::string settings_sync_query(ServerConn& s);
+    // That and the held-back BEGIN, as the quiet Query that starts a request to `s` (see
+    // ServerConn::add_quiet_query); false when there is nothing to send.
+    bool add_prelude(std::string& out, ServerConn& s);
     // Tracks a SET/RESET the client sends; `applied` (the server it runs on) is updated too.
     void note_set_statement(std::string_view sql, std::map<std::string, std::string>* applied = nullptr);
     void translate_into(std::string& out, ServerConn& s, char type, std::string_view frame);

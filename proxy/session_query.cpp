@@ -845,6 +845,13 @@ std::string Session::settings_sync_query(ServerConn& s) {
     return settings_sync_statements(s.applied_settings(), settings_);
 }
 
+bool Session::add_prelude(std::string& out, ServerConn& s) {
+    std::string prelude = settings_sync_query(s);
+    prelude += pending_begin_;
+    pending_begin_.clear();
+    return s.add_quiet_query(out, prelude);
+}
+
 void Session::note_set_statement(std::string_view sql, std::map<std::string, std::string>* applied) {
     auto ch = parse_setting_statement(sql);
     if (!ch || ch->proxy_local) return;
@@ -1074,18 +1081,7 @@ awaitable<void> Session::flush_batch(bool sync) {
     std::string out = std::move(out_spare_);
     out.clear();
     Recycled keep_out(out, out_spare_);
-    std::string prelude = settings_sync_query(s);
-    if (!pending_begin_.empty()) {
-        prelude += pending_begin_;
-        pending_begin_.clear();
-    }
-    if (!prelude.empty()) {
-        wire::MessageWriter w(out);
-        w.begin('Q');
-        w.cstr(prelude);
-        w.end();
-        s.expect(ServerConn::Expect::SwallowToReady);
-    }
+    add_prelude(out, s);
     if (sync) stats_sent(batch_text_, batch_param_hash_, nullptr, shard);
     if (!lookup_candidate || !translate_lookup_batch(out, s, batch)) translate_frames(out, s, batch);
     // Messages sent without a Sync leave the shard expecting one: such a connection is not
@@ -1411,13 +1407,7 @@ awaitable<void> Session::run_split_batch(const std::string& batch, const std::ve
         if (!co_await attach_server(pieces[i].shard, true)) co_return;
         ServerConn& s = *server_;
         std::string out;
-        if (std::string prelude = settings_sync_query(s); !prelude.empty()) {
-            wire::MessageWriter w(out);
-            w.begin('Q');
-            w.cstr(prelude);
-            w.end();
-            s.expect(ServerConn::Expect::SwallowToReady);
-        }
+        s.add_quiet_query(out, settings_sync_query(s));
         translate_frames(out, s, pieces[i].frames);
         s.set_synced(true);  // every piece ends with a Sync
         if (last) {
@@ -1472,7 +1462,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         co_await abort_transaction_for_refusal(sqlstate, msg);
         std::string out;
         wire::MessageWriter w(out);
-        if (parsed_before > 0 && count_frames(batch.substr(0, parsed_before), 'P') > 0) {
+        if (parsed_before > 0) {
             bool only_parses = true;
             for (BatchFrames f{batch.substr(0, parsed_before)}; f.next();) only_parses = only_parses && f.type == 'P';
             for (BatchFrames f{batch.substr(0, parsed_before)}; only_parses && f.next();) {
@@ -1626,11 +1616,8 @@ awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::s
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
     ServerConn& s = *server_;
     s.count_query();
-    std::string prelude = settings_sync_query(s);
-    if (!pending_begin_.empty()) {
-        prelude += pending_begin_;
-        pending_begin_.clear();
-    }
+    std::string out;
+    const bool prelude = add_prelude(out, s);
     // After the prelude the server's settings are the client's; the statement may change them.
     note_set_statement(sql, &s.applied_settings());
     // The simple query destroys the unnamed statement on that server.
@@ -1639,19 +1626,12 @@ awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::s
         s.prepared().clear();
         s.lookups_prepared() = 0;
     }
-    if (prelude.empty()) {
-        s.expect(ServerConn::Expect::Ready);
+    s.expect(ServerConn::Expect::Ready);
+    if (!prelude) {
         size_t sent = s.write_now(frame);  // all of it, almost always: no write coroutine
         if (sent < frame.size()) co_await s.write(frame.substr(sent));
         co_return;
     }
-    std::string out;
-    wire::MessageWriter w(out);
-    w.begin('Q');
-    w.cstr(prelude);
-    w.end();
-    s.expect(ServerConn::Expect::SwallowToReady);
-    s.expect(ServerConn::Expect::Ready);
     out.append(frame);
     co_await s.write(out);
 }
@@ -1771,9 +1751,7 @@ bool Session::translate_lookup_batch(std::string& out, ServerConn& s, std::strin
     const bool prepared = s.prepared().count(id) > 0;
     if (!prepared && s.lookups_prepared() >= PreparedLookups::kMaxPerServer) return false;
     register_parse(parse, p);  // the client's unnamed statement, re-prepared if a later Bind needs it
-    char name[24];
-    auto end = fmt::format_to_n(name, sizeof name - 1, "sg{}", id).out;
-    std::string_view sname(name, size_t(end - name));
+    const std::string sname = statement_server_name(id);
     if (prepared) {
         s.expect(ServerConn::Expect::ParseSynthesize);  // the client's ParseComplete, from the proxy
     } else {
@@ -1819,50 +1797,29 @@ awaitable<void> Session::send_lookup(int shard, PreparedLookups::Statement& st, 
     s.count_query();
     std::string& out = lookup_out_;
     out.clear();
+    add_prelude(out, s);
+    const std::string name = statement_server_name(id);
     wire::MessageWriter w(out);
-    std::string prelude = settings_sync_query(s);
-    if (!prelude.empty()) {
-        w.begin('Q');
-        w.cstr(prelude);
-        w.end();
-        s.expect(ServerConn::Expect::SwallowToReady);
-    }
-    char name[24];
-    auto end = fmt::format_to_n(name, sizeof name - 1, "sg{}", id).out;
-    std::string_view sname(name, size_t(end - name));
-    const auto n = static_cast<int16_t>(shape_.values.size());
     if (!prepared) {
-        w.begin('P');
-        w.cstr(sname);
-        w.cstr(shape_.text);
-        w.i16(n);
-        for (uint32_t t : shape_.types) w.u32(t);
-        w.end();
+        wire::encode(wire::Parse{name, shape_.text, shape_.types}, w);
         s.expect(ServerConn::Expect::ParseSwallow);
         s.prepared().insert(id);
         ++s.lookups_prepared();
     }
-    w.begin('B');
-    w.cstr("");
-    w.cstr(sname);
-    w.i16(0);  // every parameter in text format
-    w.i16(n);
-    for (const auto& v : shape_.values) {
-        w.i32(static_cast<int32_t>(v.size()));
-        w.bytes(v);
-    }
-    w.i16(0);  // every result column in text format, as the simple protocol sends them
-    w.end();
+    // The constants as text parameters; every result column in text, as the simple protocol
+    // sends them (no format codes). bind_scratch_ is free: only flush_batch uses it otherwise.
+    wire::Bind& b = bind_scratch_;
+    b.portal = {};
+    b.statement = name;
+    b.param_formats.clear();
+    b.result_formats.clear();
+    b.params.clear();
+    for (const auto& v : shape_.values) b.params.emplace_back(wire::as_bytes(v));
+    wire::encode(b, w);
     s.expect(ServerConn::Expect::BindSwallow);
-    w.begin('D');  // the RowDescription the simple protocol sends before the rows
-    w.u8('P');
-    w.cstr("");
-    w.end();
-    w.begin('E');
-    w.cstr("");
-    w.i32(0);
-    w.end();
-    w.empty_message('S');
+    wire::encode(wire::Describe{wire::Target::Portal, {}}, w);  // the simple protocol's RowDescription
+    wire::encode(wire::Execute{}, w);
+    wire::encode(wire::Sync{}, w);
     s.expect(ServerConn::Expect::Ready);
     lookups_unconfirmed_.emplace_back(&st, id);
     ++proxy_.counters().lookups_prepared;
@@ -2336,7 +2293,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         case K::Session: co_await handle_session_statement(a, frame, sql); co_return;
         case K::Single:
         case K::Default:
-            if (used_shape_ && a.simple_lookup) {
+            if (used_shape_) {
                 if (PreparedLookups::Statement* st = lookup_statement(a)) {
                     co_await send_lookup(route_target(r), *st, frame, sql);
                     co_return;
