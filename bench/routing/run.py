@@ -83,10 +83,13 @@ def pgbench(env, script, mode, clients, seconds):
 def load_direct(cluster, rows):
     """Every shard gets all rows in `direct_accounts` (not in [[tables]]; only direct runs read it)."""
     sql = ("CREATE TABLE direct_accounts (aid integer PRIMARY KEY, bid integer, abalance integer, "
-           f"filler char(84)); INSERT INTO direct_accounts SELECT g, 1, 0, '' FROM generate_series(1, {rows}) g; "
-           "ANALYZE direct_accounts; ANALYZE pgbench_accounts")
+           f"filler char(84)); INSERT INTO direct_accounts SELECT g, 1, 0, '' FROM generate_series(1, {rows}) g")
     for i in range(len(cluster.shards)):
-        subprocess.run(["psql", "-qX", "-v", "ON_ERROR_STOP=1", "-c", sql], env=cluster.env(i), check=True)
+        # VACUUM sets the hint bits and the visibility map now, and CHECKPOINT writes what the load
+        # dirtied, so neither lands in whichever measured run comes first.
+        subprocess.run(["psql", "-qX", "-v", "ON_ERROR_STOP=1", "-c", sql,
+                        "-c", "VACUUM (ANALYZE) direct_accounts", "-c", "VACUUM (ANALYZE) pgbench_accounts",
+                        "-c", "CHECKPOINT"], env=cluster.env(i), check=True)
 
 
 def pgbench_direct(cluster, script, mode, clients, seconds):
@@ -150,10 +153,18 @@ def main():
                 targets[name] = env
                 clusters[name] = cluster
                 load_direct(cluster, args.rows)
+            # Warm-up, not measured: server connections opened, lookups prepared, caches filled.
+            for mode in args.modes.split(","):
+                for env in targets.values():
+                    pgbench(env, script, mode, args.clients, 2)
             results = {}
             for rnd in range(args.rounds):
+                # Alternate which setup runs first, so a drift of the machine over a round (another
+                # tenant, a PostgreSQL background task) does not always fall on the same one.
+                order = list(targets) if rnd % 2 == 0 else list(reversed(targets))
                 for mode in args.modes.split(","):
-                    for name, env in targets.items():
+                    for name in order:
+                        env = targets[name]
                         shard_pids = [s.pid for s in clusters[name].shards]
                         sg_pid = procs[list(targets).index(name)].pid
                         pg0, sg0, bench0 = proc_cpu(shard_pids), proc_cpu([sg_pid]), children_cpu()
@@ -166,7 +177,8 @@ def main():
                         print(f"round {rnd + 1} -M {mode:8s} {name:9s} tps {tps:9.0f}  avg {lat:.3f} ms  "
                               f"CPU us/tx: postgres {cpu[0]:.1f}, shardgate {cpu[1]:.1f}, pgbench {cpu[2]:.1f}",
                               flush=True)
-                    for name, cluster in clusters.items():
+                    for name in order:
+                        cluster = clusters[name]
                         shard_pids = [s.pid for s in cluster.shards]
                         pg0 = proc_cpu(shard_pids)
                         tps = pgbench_direct(cluster, direct_script, mode, args.clients, args.T)
@@ -176,12 +188,19 @@ def main():
                         print(f"round {rnd + 1} -M {mode:8s} {name:9s} direct tps {tps:9.0f}  "
                               f"CPU us/tx: postgres {pg_cpu:.1f}", flush=True)
             print(f"\npgbench -S (custom script), {args.rows} rows, -c {args.clients} -j 2, "
-                  f"{args.rounds} x {args.T}s interleaved\n")
+                  f"{args.rounds} x {args.T}s interleaved, order alternating by round\n")
             print(f"{'mode':9s} {'4-shard tps':>12s} {'1-shard tps':>12s} {'ratio':>7s}   "
                   f"{'direct 4':>9s} {'direct 1':>9s} {'ratio':>7s}   {'routing overhead':>16s}")
 
             def avg(key):
                 return sum(t for t, _ in results[key]) / args.rounds
+
+            def per_round(a, b):
+                return [x[0] / y[0] for x, y in zip(results[a], results[b])]
+
+            def median(xs):
+                xs = sorted(xs)
+                return (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2
 
             for mode in args.modes.split(","):
                 four_tps, one_tps = avg((mode, "4 shards")), avg((mode, "1 shard"))
@@ -189,6 +208,11 @@ def main():
                 sg_ratio, direct_ratio = four_tps / one_tps, d4 / d1
                 print(f"{mode:9s} {four_tps:12.0f} {one_tps:12.0f} {sg_ratio:7.2f}   "
                       f"{d4:9.0f} {d1:9.0f} {direct_ratio:7.2f}   {sg_ratio / direct_ratio:16.2f}")
+            print("\n4-shard / 1-shard TPS per round (a round runs both back to back), and its median\n")
+            for mode in args.modes.split(","):
+                for label, suffix in (("shardgate", ""), ("direct", " direct")):
+                    rs = per_round((mode, "4 shards" + suffix), (mode, "1 shard" + suffix))
+                    print(f"{mode:9s} {label:9s} {' '.join(f'{r:.2f}' for r in rs)}   median {median(rs):.2f}")
             print(f"\nCPU per transaction through shardgate, then of PostgreSQL alone in the direct runs "
                   f"(us, user + system, mean of rounds)\n")
             print(f"{'mode':9s} {'setup':9s} {'postgres':>9s} {'shardgate':>10s} {'pgbench':>8s}")
