@@ -74,17 +74,37 @@ struct ReadinessService::WaiterImpl final : Waiter {
     void destroy() override { delete this; }
 };
 
+// The reactor operation that watches the set: it "performs" as done and exhausted, so Asio
+// completes it when epoll reported an edge since the last completion (at start, or when the edge
+// comes) and otherwise queues it without touching epoll. Completion runs on_epoll.
+struct ReadinessService::ArmOp final : asio::detail::reactor_op {
+    ReadinessService* service;
+
+    explicit ArmOp(ReadinessService* s) : reactor_op(error_code(), &ArmOp::do_perform, &ArmOp::do_complete), service(s) {}
+
+    static status do_perform(reactor_op*) { return done_and_exhausted; }
+
+    // owner is null when the scheduler destroys the operation unrun (shutdown).
+    static void do_complete(void* owner, asio::detail::operation* base, const error_code&, std::size_t) {
+        auto* op = static_cast<ArmOp*>(base);
+        ReadinessService* s = op->service;
+        error_code ec = op->ec_;
+        delete op;
+        if (owner) s->on_epoll(ec);
+    }
+};
+
 ReadinessService::ReadinessService(asio::io_context& io)
-    : asio::execution_context::service(io), desc_(io) {
+    : asio::execution_context::service(io), reactor_(asio::use_service<asio::detail::reactor>(io)) {
     epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epfd_ < 0) {
         spdlog::warn("epoll_create1 failed ({}); socket reads use Asio's reactor only", errno);
         return;
     }
-    error_code ec;
-    desc_.assign(epfd_, ec);
-    if (ec) {
-        spdlog::warn("cannot watch the read-readiness epoll set: {}", ec.message());
+    if (int err = reactor_.register_descriptor(epfd_, reactor_data_); err != 0) {
+        spdlog::warn("cannot watch the read-readiness epoll set (errno {}); socket reads use Asio's reactor only",
+                     err);
+        reactor_.cleanup_descriptor_data(reactor_data_);
         ::close(epfd_);
         epfd_ = -1;
     }
@@ -158,7 +178,8 @@ void ReadinessService::wake(Slot& s, error_code ec, bool now) {
 void ReadinessService::arm() {
     if (armed_ || stopped_ || epfd_ < 0 || live_ == 0) return;
     armed_ = true;
-    desc_.async_wait(asio::posix::stream_descriptor::wait_read, [this](error_code ec) { on_epoll(ec); });
+    reactor_.start_op(asio::detail::reactor::read_op, epfd_, reactor_data_, new ArmOp(this),
+                      /*is_continuation=*/false, /*allow_speculative=*/true);
 }
 
 void ReadinessService::on_epoll(error_code ec) {
@@ -200,9 +221,13 @@ void ReadinessService::shutdown() {
             w->destroy();  // the io_context is going away: handlers are destroyed, not called
         }
     }
-    error_code ec;
-    desc_.close(ec);  // closes epfd_
-    epfd_ = -1;
+    if (epfd_ >= 0) {
+        // A queued ArmOp is handed back to the scheduler, which destroys it unrun.
+        reactor_.deregister_descriptor(epfd_, reactor_data_, /*closing=*/true);
+        reactor_.cleanup_descriptor_data(reactor_data_);
+        ::close(epfd_);
+        epfd_ = -1;
+    }
 }
 
 template <typename Token>

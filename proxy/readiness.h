@@ -8,6 +8,13 @@
 // coroutine waits otherwise. One extra epoll_wait per loop iteration replaces one extra recv()
 // per message.
 //
+// The set itself is watched through Asio's reactor with an operation of our own rather than
+// stream_descriptor::async_wait: Asio starts a wait without trying it first, and so re-arms the
+// descriptor with epoll_ctl(MOD) every time (once per loop iteration). Our operation is started
+// the way Asio starts a speculative read (an edge seen since the last completion completes it at
+// once; otherwise it is queued without a system call), so re-arming costs nothing. That uses
+// Asio's detail reactor interface (Boost 1.74, as Debian 12 ships it).
+//
 // Single-threaded: the service belongs to an io_context run by one thread, as the proxy's is.
 #pragma once
 
@@ -18,7 +25,7 @@
 
 #include "proxy/net.h"
 
-#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/detail/reactor.hpp>
 
 namespace sg::proxy {
 
@@ -87,8 +94,11 @@ private:
     template <typename Token>
     auto async_wait_readable(uint64_t handle, Token&& token);
 
+    struct ArmOp;
+
     int epfd_ = -1;
-    net::asio::posix::stream_descriptor desc_;
+    net::asio::detail::reactor& reactor_;
+    net::asio::detail::reactor::per_descriptor_data reactor_data_ = nullptr;
     bool armed_ = false;
     bool stopped_ = false;
     std::vector<Slot> slots_;

@@ -145,6 +145,53 @@ TEST(Readiness, CancelAndRemoveWakeAWaitingReader) {
     EXPECT_EQ(rs.registered(), 0u);
 }
 
+TEST(Readiness, EdgesThatComeWhileTheSetIsNotWatchedAreNotLost) {
+    // Many sockets, many short rounds: data lands while the service is between waits (handling
+    // a batch, or with no wait started yet) as well as while it waits. Every byte must be read,
+    // with no read left waiting on data that has arrived.
+    constexpr int kPairs = 12;
+    constexpr int kRounds = 300;
+    asio::io_context io(1);
+    auto& rs = ReadinessService::of(io.get_executor());
+    std::vector<Pair> pairs;
+    std::vector<uint64_t> handles;
+    for (int i = 0; i < kPairs; ++i) {
+        pairs.push_back(connected_pair(io));
+        handles.push_back(rs.add(pairs.back().server.native_handle()));
+        ASSERT_NE(handles.back(), 0u);
+    }
+    std::vector<size_t> got(kPairs, 0);
+    int finished = 0;
+    for (int i = 0; i < kPairs; ++i) {
+        // Reader i echoes each byte back once it has read it; the writer below sends the next
+        // byte to a socket only after its echo, so every round needs a fresh edge.
+        asio::co_spawn(io, [&, i]() -> net::awaitable<void> {
+            char buf[8];
+            while (got[i] < size_t(kRounds)) {
+                error_code ec;
+                size_t n = co_await rs.read_some(handles[i], pairs[i].server.native_handle(), asio::buffer(buf), ec);
+                if (ec) co_return;
+                got[i] += n;
+                co_await asio::async_write(pairs[i].server, asio::buffer(buf, n), net::ec_token(ec));
+            }
+        }, asio::detached);
+        asio::co_spawn(io, [&, i]() -> net::awaitable<void> {
+            char c = 'x', echo;
+            for (int r = 0; r < kRounds; ++r) {
+                error_code ec;
+                co_await asio::async_write(pairs[i].client, asio::buffer(&c, 1), net::ec_token(ec));
+                co_await asio::async_read(pairs[i].client, asio::buffer(&echo, 1), net::ec_token(ec));
+                if (ec) co_return;
+            }
+            if (++finished == kPairs) io.stop();
+        }, asio::detached);
+    }
+    io.run_for(std::chrono::seconds(10));
+    EXPECT_EQ(finished, kPairs) << "a reader missed an edge and waited for data already there";
+    for (int i = 0; i < kPairs; ++i) EXPECT_EQ(got[i], size_t(kRounds)) << "pair " << i;
+    for (int i = 0; i < kPairs; ++i) rs.remove(handles[i], pairs[i].server.native_handle());
+}
+
 TEST(Readiness, AStaleHandleIsRefused) {
     asio::io_context io(1);
     auto [server, client] = connected_pair(io);
