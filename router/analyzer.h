@@ -167,8 +167,9 @@ struct Analysis {
         bool operator==(const SortKey&) const = default;
     };
     struct MergePlan {
-        // One entry per output column when the SELECT aggregates (count/sum/min/max and the
-        // plain columns it groups by); empty for plain rows, which pass through unchanged.
+        // One entry per output column when the SELECT aggregates (how each aggregate combines,
+        // Group for the plain columns it groups by); empty for plain rows, which pass through
+        // unchanged.
         std::vector<Merge> aggregates;
         // Per output column, for StringAgg: the separator as an SQL string literal ('…').
         std::vector<std::string> separators;

@@ -18,11 +18,14 @@ std::string fanout_blocker(const PgQuery__SelectStmt& s);
 
 // How the proxy combines the shards' rows of a fan-out SELECT that concatenation would get
 // wrong (see Analysis::MergePlan); nullopt when it cannot. Combinable:
-// - count(*), count(x), sum(x), min(x), max(x), with GROUP BY plain columns that are all
-//   selected too (no DISTINCT/FILTER/ORDER BY inside the aggregate, no HAVING);
+// - aggregates whose per-shard values combine (Analysis::Merge: count, sum, min, max, avg via
+//   each shard's sum and count, count(DISTINCT), bool_and/or, bit_and/or/xor, string_agg),
+//   with GROUP BY and a HAVING that the combining query applies to the combined groups;
 // - plain rows with DISTINCT (not DISTINCT ON);
-// - either of them with ORDER BY output columns (positions or names) and integer LIMIT/OFFSET.
-// Window functions, set operations and locking clauses are not.
+// - either of them with ORDER BY (output columns; for plain rows also other expressions, which
+//   the shards return as hidden columns) and LIMIT/OFFSET (constants or parameters).
+// Window functions, set operations (see set_operation_merge_plan), WITH TIES and locking
+// clauses are not.
 std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s);
 
 // UNION [ALL] of arms whose own rows concatenate (the caller checks the arms): the shards run
