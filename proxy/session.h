@@ -164,6 +164,9 @@ private:
     int route_target(const router::Route& r) const;
     awaitable<void> send_to_shard(int shard, std::string_view frame, std::string_view sql,
                                   std::string_view stats_text = {});
+    // The current simple query goes to `s` (attached, of `shard`): its statistics (under
+    // `stats_text`, else `sql`), the Busy state, the server's query count.
+    void note_simple_query_sent(ServerConn& s, int shard, std::string_view sql, std::string_view stats_text);
     awaitable<void> handle_local(const router::Analysis& a);
     // [proxy] prepare_lookups (see prepared_lookups.h): the prepared statement the current
     // simple query (routed by its shape_) runs as, or null when it runs as it came.

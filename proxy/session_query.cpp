@@ -86,8 +86,8 @@ struct BatchFrames {
     std::string_view batch;
     size_t pos = 0;
     char type = 0;
-    std::string_view frame;  // the whole message
-    std::string_view body;   // after type and length
+    std::string_view frame{};  // the whole message
+    std::string_view body{};   // after type and length
 
     bool next() {
         if (pos + 5 > batch.size()) return false;
@@ -1606,16 +1606,20 @@ int Session::route_target(const router::Route& r) const {
     return r.shards.front();
 }
 
+void Session::note_simple_query_sent(ServerConn& s, int shard, std::string_view sql, std::string_view stats_text) {
+    stats_sent(stats_text.empty() ? sql : stats_text, stats::text_hash(sql), used_shape_ ? &shape_.values : nullptr,
+               shard);
+    if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    s.count_query();
+}
+
 awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::string_view sql,
                                        std::string_view stats_text) {
     if (!attach_idle_server(shard)) {
         if (!co_await attach_server(shard, true)) co_return;
     }
-    stats_sent(stats_text.empty() ? sql : stats_text, stats::text_hash(sql), used_shape_ ? &shape_.values : nullptr,
-               shard);
-    if (state_ == SessionState::Ready) transition(SessionState::Busy);
     ServerConn& s = *server_;
-    s.count_query();
+    note_simple_query_sent(s, shard, sql, stats_text);
     std::string out;
     const bool prelude = add_prelude(out, s);
     // After the prelude the server's settings are the client's; the statement may change them.
@@ -1792,9 +1796,7 @@ awaitable<void> Session::send_lookup(int shard, PreparedLookups::Statement& st, 
         co_await send_to_shard(shard, frame, sql, shape_.text);
         co_return;
     }
-    stats_sent(shape_.text, stats::text_hash(sql), &shape_.values, shard);
-    if (state_ == SessionState::Ready) transition(SessionState::Busy);
-    s.count_query();
+    note_simple_query_sent(s, shard, sql, shape_.text);
     std::string& out = lookup_out_;
     out.clear();
     add_prelude(out, s);

@@ -18,18 +18,23 @@ using net::error_code;
 namespace {
 
 // Runs `query` (one text, settings first) on a short-lived connection of its own: the first
-// column of every row, or the reason it failed in `failure`.
-net::awaitable<std::vector<std::string>> catalog_column(asio::any_io_executor ex, const ServerTarget& target,
-                                                        std::string query, std::string& failure) {
+// column of every row, or 08006 saying it could not read the `what` of `table`.
+net::awaitable<router::Expected<std::vector<std::string>>> catalog_column(asio::any_io_executor ex,
+                                                                          const ServerTarget& target,
+                                                                          const std::string& table,
+                                                                          std::string_view what, std::string query) {
+    using Result = router::Expected<std::vector<std::string>>;
+    auto failed = [&](const std::string& why) {
+        return Result(router::Error{"08006", "cannot read the " + std::string(what) + " of table \"" + table +
+                                                 "\" on shard \"" + target.shard_name + "\": " + why});
+    };
     std::vector<std::string> values;
+    std::string failure;
     net::tcp::socket sock(ex);
     std::string rbuf(16 * 1024, '\0');
     size_t rlen = 0;
     LoginResult login = co_await login_to_server(sock, target, rbuf, rlen);
-    if (!login.error.empty()) {
-        failure = login.error;
-        co_return values;
-    }
+    if (!login.error.empty()) co_return failed(login.error);
     std::string out;
     wire::MessageWriter w(out);
     w.begin('Q');
@@ -81,7 +86,8 @@ net::awaitable<std::vector<std::string>> catalog_column(asio::any_io_executor ex
     timer.cancel();
     error_code ignored;
     sock.close(ignored);
-    co_return values;
+    if (!failure.empty()) co_return failed(failure);
+    co_return Result(std::move(values));
 }
 
 }  // namespace
@@ -90,37 +96,25 @@ net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
     asio::any_io_executor ex, const ServerTarget& target, const std::string& table, const std::string& settings,
     bool stored_only) {
     using Result = router::Expected<std::vector<std::string>>;
-    std::string failure;
-    std::vector<std::string> columns = co_await catalog_column(
-        ex, target,
+    Result columns = co_await catalog_column(
+        ex, target, table, "columns",
         settings + "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass(" +
             quote_sql_literal(table) + ") AND attnum > 0 AND NOT attisdropped" +
-            (stored_only ? " AND attgenerated = ''" : "") + " ORDER BY attnum",
-        failure);
-    if (!failure.empty())
-        co_return Result(router::Error{"08006", "cannot read the columns of table \"" + table + "\" on shard \"" +
-                                                    target.shard_name + "\": " + failure});
-    if (columns.empty())
+            (stored_only ? " AND attgenerated = ''" : "") + " ORDER BY attnum");
+    if (columns && columns->empty())
         co_return Result(router::Error{"42P01", "relation \"" + table + "\" does not exist"});
-    co_return Result(std::move(columns));
+    co_return columns;
 }
 
 net::awaitable<router::Expected<std::vector<std::string>>> fetch_unique_columns(
     asio::any_io_executor ex, const ServerTarget& target, const std::string& table, const std::string& settings) {
-    using Result = router::Expected<std::vector<std::string>>;
-    std::string failure;
     // Valid, non-partial unique indexes (a primary key is one) over exactly one plain column.
-    std::vector<std::string> columns = co_await catalog_column(
-        ex, target,
+    co_return co_await catalog_column(
+        ex, target, table, "unique columns",
         settings + "SELECT a.attname FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = "
                    "i.indrelid AND a.attnum = i.indkey[0] WHERE i.indrelid = pg_catalog.to_regclass(" +
             quote_sql_literal(table) +
-            ") AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL",
-        failure);
-    if (!failure.empty())
-        co_return Result(router::Error{"08006", "cannot read the unique columns of table \"" + table +
-                                                    "\" on shard \"" + target.shard_name + "\": " + failure});
-    co_return Result(std::move(columns));
+            ") AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL");
 }
 
 std::string with_column_list(std::string_view sql, uint32_t at, const std::vector<std::string>& columns) {
