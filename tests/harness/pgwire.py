@@ -96,6 +96,8 @@ class Result:
     def __init__(self):
         self.columns = []
         self.formats = []
+        self.types = []             # RowDescription type OIDs
+        self.typmods = []           # RowDescription type modifiers
         self.rows = []
         self.tag = None
         self.error = None           # PgError when this statement failed
@@ -299,7 +301,7 @@ class WireConn:
                 raise ConnectionError("server closed the connection mid-reply")
             t, p = m
             if t == "T":
-                cur.columns, cur.formats = _row_description(p)
+                cur.columns, cur.formats, cur.types, cur.typmods = _row_description(p)
             elif t == "D":
                 cur.rows.append(_data_row(p, cur.formats))
             elif t == "C":
@@ -433,16 +435,19 @@ class _Scram:
 
 
 def _row_description(p):
+    """RowDescription -> (names, format codes, type OIDs, type modifiers)."""
     (n,) = struct.unpack(">h", p[:2])
-    pos, names, formats = 2, [], []
+    pos, names, formats, types, typmods = 2, [], [], [], []
     for _ in range(n):
         end = p.index(b"\0", pos)
         names.append(p[pos:end].decode())
         pos = end + 1
-        _table, _col, _typ, _size, _mod, fmt = struct.unpack(">IhIhih", p[pos:pos + 18])
+        _table, _col, typ, _size, mod, fmt = struct.unpack(">IhIhih", p[pos:pos + 18])
         formats.append(fmt)
+        types.append(typ)
+        typmods.append(mod)
         pos += 18
-    return names, formats
+    return names, formats, types, typmods
 
 
 def _data_row(p, formats):
