@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 TEST_BUILD ?= build/test
 REL_BUILD ?= build/release
 
-.PHONY: all deps build build-release test unit demo demo-stop bench fuzz format tidy clean
+.PHONY: all deps build build-release test unit demo demo-stop bench fuzz fuzz-sql format tidy clean
 
 all: build-release
 
@@ -37,6 +37,13 @@ bench: build-release
 
 fuzz:
 	@tests/fuzz/run.sh 60
+
+# Differential SQL fuzzer (tests/differential/README.md): SEED, N statements and/or MINUTES;
+# FINDINGS names the file minimised failures go to; FUZZ_ARGS e.g. --exclude-open.
+fuzz-sql: build
+	@SHARDGATE_BIN=$(TEST_BUILD)/shardgate PYTHONPATH=tests/harness /usr/bin/python3 \
+	  tests/differential/fuzz.py --seed $(or $(SEED),1) $(if $(N),--n $(N)) \
+	  $(if $(MINUTES),--minutes $(MINUTES)) --findings $(or $(FINDINGS),differential-findings.jsonl) $(FUZZ_ARGS)
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.h')

@@ -27,12 +27,15 @@ class Counts:
         self.verdicts = collections.Counter()
         self.refused = collections.Counter()          # construct -> count
         self.by_production = collections.defaultdict(collections.Counter)
+        self.by_feature = collections.defaultdict(collections.Counter)
         self.statements = 0
         self.findings = []                            # minimised failure records
 
     def add(self, v):
         self.verdicts[v.verdict] += 1
         self.by_production[v.case.production][v.verdict] += 1
+        for f in v.case.features:
+            self.by_feature[f][v.verdict] += 1
         if v.verdict == "refused":
             self.refused[v.reason] += 1
 
@@ -44,12 +47,14 @@ class Counts:
             lines.append("refused by construct:")
             for c, n in self.refused.most_common():
                 lines.append(f"  {n:>6}  {c}")
-        lines.append("by production (agree/refused/wrong/other_error/crash):")
-        for p in sorted(self.by_production):
-            c = self.by_production[p]
-            lines.append(f"  {p:<26} " + "/".join(str(c.get(k, 0)) for k in
-                                                    ("agree", "refused", "wrong",
-                                                     "other_error", "crash")))
+        for title, table in (("production", self.by_production),
+                             ("feature", self.by_feature)):
+            lines.append(f"by {title} (agree/refused/wrong/other_error/crash):")
+            for p in sorted(table):
+                c = table[p]
+                lines.append(f"  {p:<26} " + "/".join(str(c.get(k, 0)) for k in
+                                                        ("agree", "refused", "wrong",
+                                                         "other_error", "crash")))
         if self.findings:
             lines.append("failures (minimised):")
             for f in self.findings:
@@ -82,7 +87,9 @@ def campaign(runner, seed, n=None, minutes=None, exclude=(), findings_path=None,
             break
         if counts.statements and counts.statements % RESET_EVERY == 0:
             runner.env.reset_all()
+        gen.features = set()
         case = gen_write(gen) if gen.chance(write_share) else gen_read(gen)
+        case.features = sorted(gen.features)
         counts.statements += 1
         for protocol, profile in modes_for(case, rng):
             v = runner.run_case(case, protocol, profile)

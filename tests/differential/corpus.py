@@ -41,6 +41,7 @@ def record(v, original=None):
     sql = v.case.render(False)[0]
     param_sql, params = v.case.render(True)
     rec = {"verdict": v.verdict, "reason": v.reason, "production": v.case.production,
+           "features": list(v.case.features),
            "protocol": v.protocol, "profile": v.profile, "kind": v.case.kind,
            "table": v.case.table, "ordered": v.case.ordered(), "sql": sql,
            "param_sql": param_sql, "params": [lit_to_json(p) for p in params],

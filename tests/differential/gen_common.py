@@ -22,6 +22,10 @@ class Gen:
         self.keys = keys
         self.exclude = set(exclude)
         self.fresh = 100000
+        self.features = set()      # sub-productions used by the case being generated
+
+    def mark(self, name):
+        self.features.add(name)
 
     def pick(self, seq):
         return self.rng.choice(seq)
@@ -78,14 +82,17 @@ class Gen:
         v = self.value(table, key)
         form = self.rng.randrange(6)
         if form == 1 and kind in ("int4", "int8") and self.allowed("key_text_cast"):
+            self.mark("key_text_cast")
             return Frag(col, " = ", Lit(str(v), "text", cast="::" + KEY_SQL_TYPE[kind]))
         if form == 2 and kind in ("int4", "int8"):
             return Frag(col, " = ", Lit(v, "int8", typed=True))
         if form == 3 and kind == "text":
             return Frag(col, " = ", Lit(v, "varchar", cast="::varchar"))
         if form == 4 and kind == "int4" and self.allowed("key_int8_param"):
+            self.mark("key_int8_param")
             return Frag(col, " = ", Lit(self.pick([v, 2**31 + 5, -2**33]), "int8"))
         if form == 5 and kind == "text" and self.allowed("key_bpchar"):
+            self.mark("key_bpchar")
             return Frag(col, " = ", Lit(v, "bpchar", cast="::bpchar"))
         return Frag(col, " = ", Lit(v, kind, infer=self.chance(0.3)))
 
@@ -106,9 +113,11 @@ class Gen:
         col = f"{alias}{key}"
         if kind == "text" and self.allowed("any_cast") and self.chance(0.3):
             cast = self.pick(["::bpchar[]", "::varchar(2)[]", "::varchar[]"])
+            self.mark("any_cast")
             return Frag(col, " = ANY(", Lit(vals, "text[]", cast=cast), ")")
         if kind in ("int4", "int8") and self.allowed("any_numeric") and self.chance(0.2):
             nv = [decimal.Decimal(v) if v is not None else None for v in vals]
+            self.mark("any_numeric")
             if self.chance(0.5):
                 nv.append(decimal.Decimal("5.0"))
             return Frag(col, " = ANY(", Lit(nv, "numeric[]"), ")")

@@ -55,6 +55,8 @@ def select_items(gen, alias, table, n_max=4):
             items.append(Choice(f"{ref}::text AS {c}_txt", simpler=[ref]))
         else:
             items.append(ref)
+        if kind == "timestamptz":
+            gen.mark("timestamptz_out")
     return items
 
 
@@ -69,6 +71,10 @@ def where_extra(gen, alias, table):
                     [gen.col_pred("c.", child) for _ in range(gen.rng.randrange(0, 2))],
                     sep=" AND ")
         r = gen.rng.randrange(6)
+        if r == 3 and not gen.allowed("semi_distinct_on"):
+            r = 2
+        gen.mark(["exists", "not_exists", "semi_in", "semi_distinct_on", "scalar_where",
+                  "ref_semi"][r])
         if r == 0:
             p = Frag("EXISTS (SELECT 1 FROM ", child, " c WHERE ", inner, ")")
         elif r == 1:
@@ -76,7 +82,7 @@ def where_extra(gen, alias, table):
         elif r == 2:
             p = Frag(f"{alias}{key} IN (SELECT c.{ckey} FROM {child} c",
                      Opt(" WHERE ", gen.col_pred("c.", child)), ")")
-        elif r == 3 and gen.allowed("semi_distinct_on"):
+        elif r == 3:
             col = gen.pick([c for c in _cols(child) if c not in (ckey, ROW_ID[child])])
             p = Frag(f"{alias}{key} IN (SELECT DISTINCT ON (c.{col}) c.{ckey} FROM {child} c "
                      f"ORDER BY c.{col}, c.{ROW_ID[child]})")
@@ -90,6 +96,7 @@ def where_extra(gen, alias, table):
         preds.append(simpler_true(p))
     if gen.chance(0.05) and gen.allowed("scalar_uncorrelated"):
         num = NUMERIC_COLS[table][0]
+        gen.mark("scalar_uncorrelated")
         preds.append(simpler_true(Frag(f"{alias}{num} > (SELECT avg({num}) FROM {table})")))
     return preds
 
@@ -158,11 +165,12 @@ def gen_rows(gen, table):
         items.append("r.label")
     if CHILD.get(table) and gen.chance(0.15):
         child = CHILD[table]
+        gen.mark("scalar_select")
         items.append(Choice(f"(SELECT count(*) FROM {child} c2 WHERE c2.{SCHEMA[child][1]} = "
                             f"a.{SCHEMA[table][1]}) AS n_children", simpler=["0 AS zero"]))
     distinct = False
     window = None
-    if gen.chance(0.12) and gen.allowed("window"):
+    if gen.chance(0.12) and gen.allowed("window") and "val" in _cols(table):
         part = gen.pick(["", "PARTITION BY a.grp "])
         w = gen.pick([f"row_number() OVER ({part}ORDER BY {rid[0]})",
                       f"rank() OVER ({part}ORDER BY a.val)",
@@ -176,9 +184,11 @@ def gen_rows(gen, table):
     order_cols = [f"a.{c}" for c in _cols(table) if COLUMN_KIND[(table, c)] != "float8"]
     if gen.chance(0.1) and gen.allowed("float_order") and table == "t_int":
         order_cols = ["a.f"]
+        gen.mark("float_order")
     if window and gen.chance(0.3) and gen.allowed("window_order"):
         order_cols = [window]
         prod = "window_order"
+        gen.mark("window_order")
     if gen.chance(0.12) and not window:
         distinct = True
         prod = "distinct" if prod == "rows" else prod
@@ -216,7 +226,12 @@ def gen_aggregate(gen, table):
                              (["min(a.ts)"] if gen.allowed("timestamptz_out") else [])))
     items = [f"{alias}{g}" for g in groups] + aggs
     prod = "aggregate"
+    if any("DISTINCT" in a for a in aggs):
+        gen.mark("count_distinct")
+    if any("a.ts" in a for a in aggs):
+        gen.mark("timestamptz_out")
     if groups and set(groups) & TYPMOD_COLS:
+        gen.mark("group_typmod")
         prod = "aggregate_typmod"
     where = _where(gen, alias, table, key_chance=0.3)
     group = Opt(" GROUP BY ", Seq([Keep(f"{alias}{g}") for g in groups]),
@@ -227,6 +242,8 @@ def gen_aggregate(gen, table):
                      gen.pick([" > ", " >= ", " < "]),
                      Lit(gen.rng.randrange(0, 4), "int4", param_ok=gen.allowed("having_param")))
         prod = "aggregate_having"
+        if gen.allowed("having_param"):
+            gen.mark("having_param")
     order, tail = _order_limit(gen, [], [f"{alias}{g}" for g in groups] or ["1"])
     tree = Frag("SELECT ", Seq(items), f" FROM {table} a", where or "", group, having,
                 order or "", *tail)
@@ -280,6 +297,7 @@ def gen_unlisted(gen):
 
 
 def gen_function(gen):
+    gen.mark("sql_function")
     tree = gen.pick([Frag("SELECT sg_count_int() AS n"),
                      Frag("SELECT id, sg_count_int() AS n FROM t_int WHERE ",
                           gen.key_eq("", "t_int"))])

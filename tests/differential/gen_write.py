@@ -55,6 +55,7 @@ def gen_insert(gen, table):
     rows = [_row(gen, table, cols, dup and i == n - 1) for i in range(n)]
     if dup:
         prod = "insert_dup"
+        gen.mark("insert_dup")
     conflict = ""
     rowid = "cid" if "cid" in cols_all else key
     if gen.chance(0.2) and gen.allowed("insert_on_conflict"):
@@ -71,6 +72,8 @@ def gen_insert(gen, table):
         if n > 1 and not conflict:
             prod = "insert_returning" if gen.allowed("insert_returning") else prod
             in_order = gen.allowed("insert_returning")
+            if in_order:
+                gen.mark("insert_returning")
     tree = Frag(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ",
                 Seq(rows), conflict, returning)
     c = Case(tree, "write", prod, table=table, in_order=in_order)
@@ -101,9 +104,11 @@ def gen_update(gen, table):
     if gen.chance(0.05) and gen.allowed("update_key"):
         sets.append(Frag(f"{key} = ", gen.lit(table, key)))
         prod = "update_key"
+        gen.mark("update_key")
     if gen.chance(0.05) and gen.allowed("update_fail") and num == "val":
         sets = [Frag(f"{num} = 100 / ({num} - ", Lit(gen.rng.randrange(-9, 9), "int4"), ")")]
         prod = "update_fail"
+        gen.mark("update_fail")
     preds = [Choice(p, simpler=["true"]) for p in gen.where("", table, 0.75)]
     preds += where_extra_plain(gen, table)
     where = Opt(" WHERE ", Seq(preds, sep=" AND ")) if preds else ""
@@ -129,6 +134,7 @@ def gen_delete(gen, table):
         preds = [Frag(f"{key} IN (SELECT DISTINCT ON (c.{SCHEMA[child][0][2]}) c.{key} "
                       f"FROM {child} c ORDER BY c.{SCHEMA[child][0][2]}, c.cid)")]
         prod = "delete_semi_distinct_on"
+        gen.mark("delete_semi_distinct_on")
     if not preds:
         preds = [Frag(f"{key} = ", gen.lit(table, key))]
     ret = Opt(" RETURNING ", gen.pick(["*", key])) if gen.chance(0.3) else ""
@@ -139,7 +145,9 @@ def gen_delete(gen, table):
 
 
 def gen_other_write(gen):
-    r = gen.rng.randrange(6)
+    r = gen.rng.randrange(6) if gen.allowed("reference_write") else gen.rng.randrange(3, 6)
+    if r < 3:
+        gen.mark("reference_write")
     if r == 0:
         gen.fresh += 1
         tree = Frag("INSERT INTO r_kind (kind, label) VALUES (", Lit(gen.fresh, "int4"), ", ",
@@ -165,8 +173,11 @@ def gen_other_write(gen):
 
 
 def gen_ddl(gen):
-    t = gen.pick(["t_int", "t_big", "t_text", "r_kind", "u_misc"])
+    t = gen.pick(["t_int", "t_big", "t_text", "r_kind"] +
+                 (["u_misc"] if gen.allowed("ddl_unlisted") else []))
     col = gen.pick([c for c in SCHEMA[t][0] if c != SCHEMA[t][1]])
+    if t == "u_misc":
+        gen.mark("ddl_unlisted")
     sql = gen.pick([f"CREATE INDEX IF NOT EXISTS sgx_{t}_{col} ON {t} ({col})",
                     f"DROP INDEX IF EXISTS sgx_{t}_{col}",
                     f"COMMENT ON TABLE {t} IS 'fuzz {gen.rng.randrange(100)}'",

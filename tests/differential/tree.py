@@ -91,6 +91,7 @@ class Case:
         self.order = order
         self.in_order = in_order
         self.paramable = paramable
+        self.features = []            # sub-productions used (set by the campaign)
 
     def ordered(self):
         return self.in_order or (self.order is not None and self.order.present)
@@ -105,6 +106,7 @@ class Case:
 
     def to_json(self):
         return {"sql": self.sql(), "kind": self.kind, "production": self.production,
+                "features": self.features,
                 "table": self.table, "ordered": self.ordered()}
 
     def valid(self):
