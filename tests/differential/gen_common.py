@@ -93,7 +93,8 @@ class Gen:
             return Frag(col, " = ", Lit(self.pick([v, 2**31 + 5, -2**33]), "int8"))
         if form == 5 and kind == "text" and self.allowed("key_bpchar"):
             self.mark("key_bpchar")
-            return Frag(col, " = ", Lit(v, "bpchar", cast="::bpchar"))
+            # bpchar drops trailing spaces when compared: 'alpha  '::bpchar finds 'alpha'
+            return Frag(col, " = ", Lit(v + "  ", "bpchar", cast="::bpchar"))
         return Frag(col, " = ", Lit(v, kind, infer=self.chance(0.3)))
 
     def key_in(self, alias, table):

@@ -138,7 +138,7 @@ def _from(gen, table):
     if r == 1 and child and gen.allowed("left_join"):
         return (Frag(f"{table} a LEFT JOIN {child} c ON c.{SCHEMA[child][1]} = a.{key}"), "a.",
                 rid + [f"c.{ROW_ID[child]}"], "left_join")
-    if r == 2 and gen.allowed("ref_join"):
+    if r == 2 and gen.allowed("ref_join") and "grp" in _cols(table):
         return Frag(f"{table} a JOIN r_kind r ON r.kind = a.grp"), "a.", rid, "ref_join"
     if r == 3 and child and gen.allowed("lateral"):
         cid = ROW_ID[child]
