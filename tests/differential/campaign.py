@@ -96,7 +96,9 @@ def campaign(runner, seed, n=None, minutes=None, exclude=(), findings_path=None,
             counts.add(v)
             if v.verdict not in FAILURES:
                 continue
-            key = (v.verdict, v.reason, case.production, protocol, profile)
+            # one minimisation per kind of failure: a class keeps failing the same way in
+            # every protocol and profile, and minimising costs up to 150 executions
+            key = (v.verdict, v.reason, case.production, tuple(case.features))
             if key in seen or len(counts.findings) >= max_findings:
                 continue
             seen.add(key)

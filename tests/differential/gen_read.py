@@ -170,7 +170,10 @@ def gen_rows(gen, table):
                             f"a.{SCHEMA[table][1]}) AS n_children", simpler=["0 AS zero"]))
     distinct = False
     window = None
-    if gen.chance(0.12) and gen.allowed("window") and "val" in _cols(table):
+    # a window's ORDER BY names the lead table's row id: only deterministic when the FROM
+    # yields one row per lead row (no child join, no LATERAL)
+    if gen.chance(0.12) and gen.allowed("window") and "val" in _cols(table) and \
+            prod in ("rows", "ref_join", "subquery_from"):
         part = gen.pick(["", "PARTITION BY a.grp "])
         w = gen.pick([f"row_number() OVER ({part}ORDER BY {rid[0]})",
                       f"rank() OVER ({part}ORDER BY a.val)",
