@@ -3,6 +3,7 @@ keys, misses, negatives, NULL), key predicates with casts, and column predicates
 
 import datetime
 import decimal
+import uuid
 
 from dataset import COLUMN_KIND, SCHEMA, WORDS
 from tree import Choice, Frag, Seq
@@ -58,7 +59,6 @@ class Gen:
         if kind == "bool":
             return r.random() < 0.5
         if kind == "uuid":
-            import uuid
             return uuid.UUID(int=r.getrandbits(128), version=4)
         if kind == "date":
             return datetime.date(2024, 1, 1) + datetime.timedelta(days=r.randrange(0, 60))

@@ -177,7 +177,7 @@ def gen_rows(gen, table):
         part = gen.pick(["", "PARTITION BY a.grp "])
         w = gen.pick([f"row_number() OVER ({part}ORDER BY {rid[0]})",
                       f"rank() OVER ({part}ORDER BY a.val)",
-                      f"dense_rank() OVER (ORDER BY a.grp NULLS FIRST)",
+                      "dense_rank() OVER (ORDER BY a.grp NULLS FIRST)",
                       f"sum(a.val) OVER ({part.strip()})", "count(*) OVER ()",
                       f"lag(a.val) OVER (ORDER BY {rid[0]})"])
         items.append(w + " AS w")

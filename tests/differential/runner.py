@@ -2,15 +2,17 @@
 
 Reads run on the oracle and on the proxy. Writes run on the proxy first: when it refuses, the
 oracle does not run them (a refused write must change nothing, which the table check then
-verifies); otherwise the oracle runs them too, and the written table is compared in full and
-its placement checked (env.check_table). On any difference the table is rewritten on both
+verifies); otherwise the oracle runs them too, and every table is compared in full and its
+placement checked (env.check_table). On any difference the table is rewritten on both
 sides from the oracle's rows, so one finding does not cascade. DDL is followed by a catalog
 comparison of every shard with the oracle.
 """
 
 import copy
 
-from compare import PROFILES, connect, judge, run
+from compare import connect, judge, run
+from dataset import SCHEMA
+from tree import mutations
 
 
 class Verdict:
@@ -90,9 +92,13 @@ class Runner:
             if problem:
                 self._repair_catalog(case)
         else:
-            problem = self.env.check_table(case.table)
-            if problem:
-                self.env.restore(case.table, self.env.snapshot(case.table))
+            # every table, not only the written one: a write must not touch the others
+            problem = None
+            for table in [case.table] + [t for t in SCHEMA if t != case.table]:
+                p = self.env.check_table(table)
+                if p:
+                    problem = problem or p
+                    self.env.restore(table, self.env.snapshot(table))
         if problem and v.verdict in ("agree", "refused"):
             kind = "placement" if "maps to" in problem else "contents"
             what = "refused write changed rows: " if v.verdict == "refused" else ""
@@ -115,7 +121,6 @@ class Runner:
         """Shrinks verdict.case while it fails with the same signature (verdict and reason),
         in the same protocol and settings. Writes restart from the table's rows as they were
         before the statement each time. Returns the smallest failing Verdict found."""
-        from tree import mutations
         case = verdict.case
         pre = copy.deepcopy(verdict.pre_rows) if hasattr(verdict, "pre_rows") else None
         best = verdict

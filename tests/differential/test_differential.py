@@ -17,7 +17,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "harness"))
 
-import psycopg2  # noqa: E402
 
 import corpus  # noqa: E402
 import dataset  # noqa: E402
