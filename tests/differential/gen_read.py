@@ -216,10 +216,11 @@ def gen_aggregate(gen, table):
         if gen.chance(0.8) else []
     nums = NUMERIC_COLS[table]
     n = gen.pick(nums)
+    maxable = [c for c in select_cols(gen, table) if COLUMN_KIND[(table, c)] != "bool"]
     agg_pool = ["count(*)", f"count({alias}{n})", f"sum({alias}{n})", f"min({alias}{n})",
                 f"max({alias}{n})", f"avg({alias}{n})", "count(*)::int AS cnt",
                 f"coalesce(sum({alias}{n}), 0) AS s0",
-                f"max({alias}{gen.pick(select_cols(gen, table))})"]
+                f"max({alias}{gen.pick(maxable)})"]
     if gen.allowed("count_distinct"):
         agg_pool.append(f"count(DISTINCT {alias}{n})")
     aggs = [gen.pick(agg_pool) for _ in range(gen.rng.randrange(1, 4))]
@@ -240,7 +241,12 @@ def gen_aggregate(gen, table):
     group = Opt(" GROUP BY ", Seq([Keep(f"{alias}{g}") for g in groups]),
                 droppable=False) if groups else ""
     having = ""
-    if gen.chance(0.3):
+    if gen.chance(0.08):
+        gen.mark("having_subquery")
+        having = Opt(" HAVING count(*) > (SELECT count(*) FROM r_kind WHERE kind > ",
+                     Lit(gen.rng.randrange(6), "int4"), ")")
+        prod = "aggregate_having"
+    elif gen.chance(0.3):
         having = Opt(" HAVING ", gen.pick(["count(*)", f"sum({alias}{n})", f"max({alias}{n})"]),
                      gen.pick([" > ", " >= ", " < "]),
                      Lit(gen.rng.randrange(0, 4), "int4", param_ok=gen.allowed("having_param")))

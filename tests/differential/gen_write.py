@@ -30,7 +30,9 @@ def _row(gen, table, cols, dup):
     key = SCHEMA[table][1]
     vals = []
     for c in cols:
-        if c == "cid":
+        if c == "cid" and dup:
+            v = gen.rng.randrange(1, 60)       # an existing child row id (see gen_insert)
+        elif c == "cid":
             gen.fresh += 1
             v = gen.fresh
         elif c == key and table not in CHILD.values():
@@ -51,11 +53,15 @@ def gen_insert(gen, table):
     cols = must + gen.rng.sample(rest, gen.rng.randrange(0, len(rest) + 1))
     n = gen.pick([1, 1, 2, 3, 5])
     prod = "insert"
-    dup = gen.chance(0.1) and gen.allowed("insert_dup") and table not in CHILD.values()
+    child = table in CHILD.values()
+    # insert_dup: the last row repeats an existing shard key; dup_nonkey_unique: it repeats
+    # the child table's primary key cid, which does not contain the shard key, so the
+    # duplicate may land on another shard than the existing row
+    dup = gen.chance(0.1) and gen.allowed("dup_nonkey_unique" if child else "insert_dup")
     rows = [_row(gen, table, cols, dup and i == n - 1) for i in range(n)]
     if dup:
-        prod = "insert_dup"
-        gen.mark("insert_dup")
+        prod = "dup_nonkey_unique" if child else "insert_dup"
+        gen.mark(prod)
     conflict = ""
     rowid = "cid" if "cid" in cols_all else key
     if gen.chance(0.2) and gen.allowed("insert_on_conflict"):
@@ -81,8 +87,10 @@ def gen_insert(gen, table):
 
 
 def gen_insert_select(gen):
-    gen.fresh += 1000
-    base = gen.fresh
+    # cid = id + base: each statement a range of its own (ids stay below 10^6), apart from
+    # gen.fresh's; it wraps after 1500 statements, long after the tables were reset
+    gen.select_count = getattr(gen, "select_count", 0) + 1
+    base = 50000000 + (gen.select_count % 1500) * 1000000
     preds = [Choice(p, simpler=["true"]) for p in gen.where("a.", "t_int", 0.4)] or ["true"]
     tree = Frag(f"INSERT INTO t_intc (cid, id, qty, label) SELECT a.id + {base}, a.id, a.grp, "
                 "a.name FROM t_int a WHERE ", Seq(preds, sep=" AND "),
@@ -98,6 +106,12 @@ def gen_update(gen, table):
                    simpler=[f"{num} = {num}"])]
     prod = "update"
     other = [c for c in cols if c not in (key, "cid", num)]
+    if table in CHILD and gen.chance(0.2):
+        child = CHILD[table]
+        gen.mark("set_subquery")
+        sets.append(Choice(f"grp = (SELECT count(*) FROM {child} c WHERE c.{SCHEMA[child][1]} = "
+                           f"{table}.{key})", simpler=["grp = grp"]))
+        other = [c for c in other if c != "grp"]
     if other and gen.chance(0.4):
         c = gen.pick(other)
         sets.append(Frag(f"{c} = ", gen.lit(table, c)))
