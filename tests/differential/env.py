@@ -15,6 +15,7 @@ import psycopg2.extras
 
 import dataset
 import pgcluster
+import shardgate_proc
 from sgfixture import Proxy, shard_conn, shard_of
 
 N_SHARDS = 4
@@ -42,6 +43,9 @@ class Env:
         self.rows = dataset.build_rows()
 
     def start(self):
+        # a long fuzz run is meant to run niced on a busy machine: give the servers time
+        pgcluster.START_TIMEOUT_S = max(pgcluster.START_TIMEOUT_S, 300)
+        shardgate_proc.START_TIMEOUT_S = max(shardgate_proc.START_TIMEOUT_S, 120)
         self.cluster = pgcluster.Cluster(N_SHARDS + 1).start()
         try:
             self.proxy = Proxy(self.cluster, self.name, tables=dataset.TABLES,

@@ -19,6 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "harness"))
 
+import compare  # noqa: E402
 from campaign import campaign  # noqa: E402
 from env import Env  # noqa: E402
 from runner import Runner  # noqa: E402
@@ -40,7 +41,10 @@ def main(argv=None):
                          "(exclusions.py), as the make test slice does")
     ap.add_argument("--no-minimise", action="store_true")
     ap.add_argument("--write-share", type=float, default=0.3)
+    ap.add_argument("--statement-timeout", type=float, default=60,
+                    help="seconds without an answer before the proxy counts as crashed")
     args = ap.parse_args(argv)
+    compare.STATEMENT_TIMEOUT_S = args.statement_timeout
     if args.n is None and args.minutes is None:
         args.n = 300
     exclude = list(args.exclude)
