@@ -119,6 +119,31 @@ def issue_cases(env):
         _rec("section 4: text ORDER BY with binary results",
              "SELECT k FROM t_text ORDER BY k", protocol="ext_binary", ordered=True),
     ]
+    # found by this fuzzer (minimised, then written on fixed keys)
+    c1 = next(r for r in env.rows["t_intc"] if r[0] == 1)
+    other = next(i for i in ids if shard_of(i, "integer") != shard_of(c1[1], "integer"))
+    out += [
+        _rec("found here: a text parameter cast to the key type, sent in binary, is read as "
+             "the key's binary form (22P03)",
+             f"SELECT id FROM t_int WHERE id = '{a}'::integer", protocol="ext_binary",
+             param_sql="SELECT id FROM t_int WHERE id = $1::integer",
+             params=[{"kind": "text", "value": str(a), "infer": False}]),
+        _rec("found here: UPDATE of a reference table over the extended protocol reports the "
+             "sum of the shards' counts", "UPDATE r_kind SET label = 'x' WHERE kind = 1",
+             protocol="ext_text", kind="write", table="r_kind",
+             param_sql="UPDATE r_kind SET label = $1 WHERE kind = $2",
+             params=[{"kind": "text", "value": "x", "infer": False},
+                     {"kind": "int4", "value": "1", "infer": False}]),
+        _rec("found here: COMMENT ON an unlisted table is sent to every shard (42P01)",
+             "COMMENT ON TABLE u_misc IS 'fuzz'", kind="ddl"),
+        _rec("found here: a primary key without the shard key is unique per shard only",
+             f"INSERT INTO t_intc (cid, id, label) VALUES (1, {other}, 'dup')", kind="write",
+             table="t_intc"),
+        _rec("class 12: multi-row INSERT ... RETURNING in VALUES order (text key)",
+             "INSERT INTO t_text (k, grp) VALUES ('new1', 1), ('Nëw2', 2), ('new3', 3), "
+             "('n''4', 4), ('new5', 5), ('new6', 6) RETURNING k", kind="write",
+             table="t_text", ordered=True),
+    ]
     return out
 
 
