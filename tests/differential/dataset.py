@@ -30,6 +30,7 @@ TABLES = [
     {"name": "t_uuid", "shard_key": "u", "key_type": "uuid"},
     {"name": "t_empty", "shard_key": "id", "key_type": "integer"},
     {"name": "r_kind", "kind": "reference"},
+    {"name": "t_ci", "shard_key": "k", "key_type": "text"},
 ]
 
 DDL = [
@@ -45,6 +46,16 @@ DDL = [
     "CREATE TABLE u_misc (id int, grp int, txt text)",
 ]
 
+# A case-insensitive (nondeterministic) ICU collation, created straight on every server, and
+# a table whose text shard key uses it (issue 16, class 3). Its CREATE TABLE goes through the
+# proxy; when the proxy refuses it (0A000), the table is left out on both sides.
+CI_COLLATION = ("CREATE COLLATION IF NOT EXISTS sg_ci (provider = icu, "
+                "locale = 'und-u-ks-level2', deterministic = false)")
+OPTIONAL_DDL = {
+    "t_ci": "CREATE TABLE t_ci (k text COLLATE sg_ci PRIMARY KEY, grp int, val int, "
+            "tag text COLLATE sg_ci)",
+}
+
 # name -> (columns in order, key column, key type or 'reference'/'unlisted', unique columns)
 SCHEMA = {
     "t_int": (["id", "grp", "val", "score", "f", "name", "note", "ts", "d", "flag"],
@@ -57,10 +68,11 @@ SCHEMA = {
     "t_empty": (["id", "grp", "val"], "id", "integer"),
     "r_kind": (["kind", "label"], None, "reference"),
     "u_misc": (["id", "grp", "txt"], None, "unlisted"),
+    "t_ci": (["k", "grp", "val", "tag"], "k", "text"),
 }
 # the column that identifies a row (every table but u_misc has one)
 ROW_ID = {"t_int": "id", "t_intc": "cid", "t_big": "k", "t_bigc": "cid", "t_text": "k",
-          "t_uuid": "u", "t_empty": "id", "r_kind": "kind", "u_misc": None}
+          "t_uuid": "u", "t_empty": "id", "r_kind": "kind", "u_misc": None, "t_ci": "k"}
 
 # column -> value kind (values.TYPES names)
 COLUMN_KIND = {
@@ -79,6 +91,8 @@ COLUMN_KIND = {
     ("t_empty", "id"): "int4", ("t_empty", "grp"): "int4", ("t_empty", "val"): "int4",
     ("r_kind", "kind"): "int4", ("r_kind", "label"): "text",
     ("u_misc", "id"): "int4", ("u_misc", "grp"): "int4", ("u_misc", "txt"): "text",
+    ("t_ci", "k"): "text", ("t_ci", "grp"): "int4", ("t_ci", "val"): "int4",
+    ("t_ci", "tag"): "text",
 }
 
 WORDS = ["alpha", "Beta", "beta", "gamma", "Δelta", "épsilon", "zeta", "ŋ", "日本", "a b",
@@ -139,6 +153,9 @@ def _rows(rng):
                       for _ in range(40)]
     rows["t_empty"] = []
     rows["r_kind"] = [(k, rng.choice(WORDS)) for k in range(0, 6)]
+    # keys distinct under the case-insensitive collation; tags differ only in case
+    rows["t_ci"] = [(k, rng.randrange(0, 3), rng.randrange(-9, 9), rng.choice(["x", "X", "y"]))
+                    for k in ["Dave", "alpha", "BETA", "Gamma", "ärger", "Zulu", "k7", "Q"]]
     rows["u_misc"] = [(rng.randrange(0, 10), maybe(rng.randrange(0, 3)), rng.choice(WORDS))
                       for _ in range(25)]
     return rows
@@ -151,7 +168,8 @@ def build_rows(seed=SEED):
 def key_values(rows):
     """Existing keys per sharded table (for point lookups that hit)."""
     out = {}
-    for t, (cols, key, _kt) in SCHEMA.items():
+    for t in rows:
+        cols, key, _kt = SCHEMA[t]
         if key is None:
             continue
         i = cols.index(key)

@@ -41,6 +41,7 @@ class Env:
         self.shards = []
         self.oracle = None
         self.rows = dataset.build_rows()
+        self.unavailable = {}         # optional table -> the proxy's refusal of its DDL
 
     def start(self):
         # a long fuzz run is meant to run niced on a busy machine: give the servers time
@@ -84,16 +85,34 @@ class Env:
 
     # -- setup ---------------------------------------------------------------------------
 
+    @property
+    def tables(self):
+        """The tables both sides hold."""
+        return [t for t in dataset.SCHEMA if t not in self.unavailable]
+
     def _create(self):
+        for c in self.shards + [self.oracle]:
+            with c.cursor() as cur:
+                cur.execute(dataset.CI_COLLATION)
         pc = self.proxy.connect(autocommit=True)
         try:
             with pc.cursor() as cur:
                 for ddl in dataset.DDL + FUNCTIONS:
                     cur.execute(ddl)
+            for table, ddl in dataset.OPTIONAL_DDL.items():
+                try:
+                    with pc.cursor() as cur:
+                        cur.execute(ddl)
+                except psycopg2.Error as e:
+                    if e.pgcode != "0A000":
+                        raise
+                    self.unavailable[table] = e.diag.message_primary
+                    del self.rows[table]
         finally:
             pc.close()
         with self.oracle.cursor() as cur:
-            for ddl in dataset.DDL + FUNCTIONS:
+            for ddl in dataset.DDL + FUNCTIONS + [d for t, d in dataset.OPTIONAL_DDL.items()
+                                                  if t not in self.unavailable]:
                 cur.execute(ddl)
         problem = self.catalog_problem()
         if problem:
@@ -113,7 +132,7 @@ class Env:
                     psycopg2.extras.execute_values(cur, sql, rows, page_size=50)
         finally:
             pc.close()
-        for table in dataset.SCHEMA:
+        for table in self.tables:
             problem = self.check_table(table)
             if problem:
                 raise SetupError(f"loading through the proxy: {problem}")

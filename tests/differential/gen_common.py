@@ -28,6 +28,18 @@ class Gen:
     def mark(self, name):
         self.features.add(name)
 
+    def tables(self, names):
+        """`names` without the case-insensitive table when it is absent or switched off;
+        marks the feature when it is picked."""
+        ok = "t_ci" in self.keys and self.allowed("ci_collation")
+        return [t for t in names if t != "t_ci" or ok]
+
+    def pick_table(self, names):
+        t = self.pick(self.tables(names))
+        if t == "t_ci":
+            self.mark("ci_collation")
+        return t
+
     def pick(self, seq):
         return self.rng.choice(seq)
 
@@ -44,7 +56,10 @@ class Gen:
         kind = COLUMN_KIND[(table, col)]
         key = SCHEMA[table][1]
         if col == key and table in self.keys and self.keys[table] and self.chance(0.8):
-            return self.pick(self.keys[table])
+            v = self.pick(self.keys[table])
+            if table == "t_ci" and self.chance(0.6):
+                v = self.pick([v.lower(), v.upper(), v.swapcase()])   # equal under sg_ci
+            return v
         r = self.rng
         if kind in ("int2", "int4"):
             return r.choice([r.randrange(-40, 300), 0, -1, r.randrange(0, 5)])

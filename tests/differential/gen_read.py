@@ -20,10 +20,13 @@ READ_PRODUCTIONS = ["rows", "aggregate", "distinct", "window", "window_order", "
 
 GROUPABLE = {"t_int": ["grp", "flag", "name", "score", "d"], "t_big": ["grp", "txt"],
              "t_text": ["grp", "note"], "t_uuid": ["grp"], "t_empty": ["grp"],
-             "t_intc": ["qty", "label"], "t_bigc": ["amount"]}
+             "t_intc": ["qty", "label"], "t_bigc": ["amount"], "t_ci": ["grp"]}
+# t_ci's k and tag compare case-insensitively: which spelling DISTINCT, GROUP BY or a set
+# operation outputs for 'x'/'X' is up to the plan, so they are never grouped or deduplicated
 TYPMOD_COLS = {"score", "name", "note", "amount"}     # numeric(p,s) / varchar(n) columns
 NUMERIC_COLS = {"t_int": ["val", "score", "grp"], "t_big": ["val", "k"], "t_text": ["val"],
-                "t_uuid": ["val"], "t_empty": ["val"], "t_intc": ["qty"], "t_bigc": ["amount"]}
+                "t_uuid": ["val"], "t_empty": ["val"], "t_intc": ["qty"], "t_bigc": ["amount"],
+                "t_ci": ["val"]}
 
 
 def _cols(table):
@@ -192,7 +195,7 @@ def gen_rows(gen, table):
         order_cols = [window]
         prod = "window_order"
         gen.mark("window_order")
-    if gen.chance(0.12) and not window:
+    if gen.chance(0.12) and not window and table != "t_ci":
         distinct = True
         prod = "distinct" if prod == "rows" else prod
     if distinct:
@@ -216,7 +219,8 @@ def gen_aggregate(gen, table):
         if gen.chance(0.8) else []
     nums = NUMERIC_COLS[table]
     n = gen.pick(nums)
-    maxable = [c for c in select_cols(gen, table) if COLUMN_KIND[(table, c)] != "bool"]
+    maxable = [c for c in select_cols(gen, table) if COLUMN_KIND[(table, c)] != "bool" and
+               (table, c) != ("t_ci", "tag")]
     agg_pool = ["count(*)", f"count({alias}{n})", f"sum({alias}{n})", f"min({alias}{n})",
                 f"max({alias}{n})", f"avg({alias}{n})", "count(*)::int AS cnt",
                 f"coalesce(sum({alias}{n}), 0) AS s0",
@@ -224,6 +228,8 @@ def gen_aggregate(gen, table):
     if gen.allowed("count_distinct"):
         agg_pool.append(f"count(DISTINCT {alias}{n})")
     aggs = [gen.pick(agg_pool) for _ in range(gen.rng.randrange(1, 4))]
+    if table == "t_ci" and gen.chance(0.5):
+        aggs.append("count(DISTINCT a.tag)")
     if table == "t_int" and gen.chance(0.2):
         aggs.append(gen.pick(["bool_and(a.flag)", "string_agg(a.name, ',' ORDER BY a.name)",
                               "max(a.d)", "bit_or(a.val)"] +
@@ -264,6 +270,7 @@ def gen_setop(gen, table):
                           gen.rng.randrange(1, 3))
     op = gen.pick([" UNION ", " UNION ALL ", " INTERSECT ", " EXCEPT "])
     other = table if gen.chance(0.7) else gen.pick(SHARDED + ["r_kind", "u_misc"])
+    assert table != "t_ci"
     ocols = cols if other == table else None
     if ocols is None:
         ocols = [c for c in _cols(other)][:len(cols)]
@@ -314,7 +321,7 @@ def gen_function(gen):
 
 
 def gen_read(gen):
-    table = gen.pick(SHARDED + ["t_int", "t_int", "t_big", "r_kind", "t_intc"])
+    table = gen.pick_table(SHARDED + ["t_int", "t_int", "t_big", "r_kind", "t_intc", "t_ci"])
     r = gen.rng.random()
     if table == "r_kind":
         items = gen.rng.sample(["kind", "label"], gen.rng.randrange(1, 3))
@@ -330,7 +337,7 @@ def gen_read(gen):
         c = gen_aggregate(gen, table)
         if gen.allowed(c.production):
             return c
-    if r < 0.40 and gen.allowed("setop"):
+    if r < 0.40 and gen.allowed("setop") and table != "t_ci":
         return gen_setop(gen, table)
     if r < 0.46 and gen.allowed("cte"):
         return gen_wrapped(gen, table)

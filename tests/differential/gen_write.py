@@ -11,7 +11,7 @@ from gen_read import where_extra
 from tree import Case, Choice, Frag, Opt, Seq
 from values import Lit
 
-WRITE_TABLES = ["t_int", "t_int", "t_big", "t_text", "t_uuid", "t_intc", "t_bigc"]
+WRITE_TABLES = ["t_int", "t_int", "t_big", "t_text", "t_uuid", "t_intc", "t_bigc", "t_ci"]
 
 
 def fresh_key(gen, table):
@@ -209,7 +209,7 @@ def gen_write(gen):
         return gen_other_write(gen)
     if r < 0.22 and gen.allowed("insert_select"):
         return gen_insert_select(gen)
-    table = gen.pick(WRITE_TABLES)
+    table = gen.pick_table(WRITE_TABLES)
     if r < 0.55:
         return gen_insert(gen, table)
     if r < 0.8:

@@ -11,7 +11,6 @@ comparison of every shard with the oracle.
 import copy
 
 from compare import connect, judge, run
-from dataset import SCHEMA
 from tree import mutations
 
 
@@ -94,7 +93,7 @@ class Runner:
         else:
             # every table, not only the written one: a write must not touch the others
             problem = None
-            for table in [case.table] + [t for t in SCHEMA if t != case.table]:
+            for table in [case.table] + [t for t in self.env.tables if t != case.table]:
                 p = self.env.check_table(table)
                 if p:
                     problem = problem or p
