@@ -10,6 +10,8 @@ rewrites a table on both sides from given rows, straight into each shard, so a d
 found by one statement does not spill into the next ones.
 """
 
+import os
+
 import psycopg2
 import psycopg2.extras
 
@@ -74,6 +76,20 @@ class Env:
         if self.cluster is not None:
             self.cluster.stop()
             self.cluster = None
+
+    def renice(self, niceness):
+        """Lowers the priority of this process, the servers and the proxy (and the server
+        backends forked so far; later ones inherit it from their postmaster), after a setup
+        that ran at normal priority: a long run then takes only what the machine spares."""
+        pids = {os.getpid(), self.proxy.pid} | {s.pid for s in self.cluster.shards}
+        pids.discard(None)
+        for pid in list(pids):
+            pids |= _children(pid)
+        for pid in pids:
+            try:
+                os.setpriority(os.PRIO_PROCESS, pid, niceness)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def restart_proxy(self):
         """After a crash: a fresh proxy process on the same shards."""
@@ -212,6 +228,20 @@ class Env:
         """Every table back to the initial rows (keeps long runs from draining tables)."""
         for table, rows in self.rows.items():
             self.restore(table, rows)
+
+
+def _children(pid):
+    """PIDs whose parent is `pid` (from /proc)."""
+    out = set()
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.add(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
 
 
 def _unlisted(name):

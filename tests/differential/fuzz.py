@@ -41,6 +41,9 @@ def main(argv=None):
                          "(exclusions.py), as the make test slice does")
     ap.add_argument("--no-minimise", action="store_true")
     ap.add_argument("--write-share", type=float, default=0.3)
+    ap.add_argument("--nice", type=int, default=None,
+                    help="after setup, lower this process's, the servers' and the proxy's "
+                         "priority to this niceness (setup runs at normal priority)")
     ap.add_argument("--statement-timeout", type=float, default=60,
                     help="seconds without an answer before the proxy counts as crashed")
     args = ap.parse_args(argv)
@@ -54,6 +57,8 @@ def main(argv=None):
     env = Env("fuzz_sql").start()
     for table, why in env.unavailable.items():
         print(f"left out {table}: the proxy refused its CREATE TABLE ({why})", flush=True)
+    if args.nice is not None:
+        env.renice(args.nice)
     try:
         runner = Runner(env)
         counts = campaign(runner, args.seed, n=args.n, minutes=args.minutes, exclude=exclude,
