@@ -39,8 +39,9 @@ OPEN_CLASS_EXCLUSIONS = {
                    " fail with 22P02/22P03",
     "key_int8_param": "section 3: an integer key against an int8 parameter above 2^31 fails "
                       "with 22003 instead of matching no row",
-    "key_text_cast": "found here: a text parameter cast to the key type ($1::bigint), sent in "
-                     "binary, is read as the key's binary form (22P03)",
+    "key_text_cast": "found here: a text parameter cast to the key type ($1::integer), sent in "
+                     "binary, is read as the key's binary form: 22P03, or (2, 4 or 8 bytes "
+                     "long) rows looked up on the wrong shard",
     "reference_write": "found here: INSERT/UPDATE of a reference table over the extended "
                        "protocol reports the sum of the shards' counts (INSERT 0 4, UPDATE 4 "
                        "for one row)",

@@ -228,7 +228,7 @@ def gen_aggregate(gen, table):
     if gen.allowed("count_distinct"):
         agg_pool.append(f"count(DISTINCT {alias}{n})")
     aggs = [gen.pick(agg_pool) for _ in range(gen.rng.randrange(1, 4))]
-    if table == "t_ci" and gen.chance(0.5):
+    if table == "t_ci" and gen.chance(0.5) and gen.allowed("count_distinct"):
         aggs.append("count(DISTINCT a.tag)")
     if table == "t_int" and gen.chance(0.2):
         aggs.append(gen.pick(["bool_and(a.flag)", "string_agg(a.name, ',' ORDER BY a.name)",
