@@ -65,24 +65,30 @@ def run(conn, case, protocol):
     """Runs `case` on `conn`; never raises for what the server does."""
     try:
         if protocol == "simple":
-            rs = conn.query(case.render(False)[0], raise_error=False)
+            rs = conn.query("; ".join(s for s, _ in case.statements(False)), raise_error=False)
         else:
-            sql, params = case.render(True)
             binary = protocol == "ext_binary"
-            values, types, formats = bind_values(params, binary)
-            rs = conn.batch([Stmt(sql, values, types=types, formats=formats,
-                                  result_formats=[1] if binary else [])])
+            batch = []
+            for sql, params in case.statements(True):
+                values, types, formats = bind_values(params, binary)
+                batch.append(Stmt(sql, values, types=types, formats=formats,
+                                  result_formats=[1] if binary else []))
+            rs = conn.batch(batch)
     except (socket.timeout, TimeoutError) as e:
         return Outcome("lost", detail=f"timeout: {e}")
     except (ConnectionError, OSError, ValueError, pgwire.PgError) as e:
         return Outcome("lost", detail=f"{type(e).__name__}: {e}")
     if not rs:
         return Outcome("ok", columns=[], types=[], typmods=[], formats=[], rows=[], tag=None)
-    r = rs[-1] if rs[-1].error else rs[0]
-    if r.error is not None:
-        return Outcome("error", sqlstate=r.error.sqlstate, message=r.error.message)
+    failed = [r for r in rs if r.error is not None]
+    if failed:                    # a batch stops at its first error
+        e = failed[0].error
+        return Outcome("error", sqlstate=e.sqlstate, message=e.message)
+    r = rs[-1]
+    # a batch: every statement's tag, every row (the last statement's columns)
     return Outcome("ok", columns=r.columns, types=r.types, typmods=r.typmods,
-                   formats=r.formats, rows=r.rows, tag=r.tag)
+                   formats=r.formats, rows=[row for x in rs for row in x.rows],
+                   tag="; ".join(str(x.tag) for x in rs))
 
 
 def construct_of(message):

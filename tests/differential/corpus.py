@@ -26,11 +26,20 @@ class FixedCase(Case):
         self.sql_text = rec["sql"]
         self.param_sql = rec.get("param_sql") or rec["sql"]
         self.params = [lit_from_json(p) for p in rec.get("params", [])]
+        self.batch = rec.get("batch")
 
     def render(self, parameterised):
         if parameterised:
             return self.param_sql, list(self.params)
         return self.sql_text, []
+
+    def statements(self, parameterised):
+        if not self.batch:
+            return [self.render(parameterised)]
+        if parameterised:
+            return [(b["param_sql"], [lit_from_json(p) for p in b["params"]])
+                    for b in self.batch]
+        return [(b["sql"], []) for b in self.batch]
 
     def sql(self):
         return self.sql_text
@@ -48,6 +57,10 @@ def record(v, original=None):
            "detail": v.detail[:2000]}
     if original is not None and original != sql:
         rec["original_sql"] = original
+    stmts = v.case.statements(False)
+    if len(stmts) > 1:
+        rec["batch"] = [{"sql": s, "param_sql": ps, "params": [lit_to_json(p) for p in pp]}
+                        for (s, _), (ps, pp) in zip(stmts, v.case.statements(True))]
     return rec
 
 

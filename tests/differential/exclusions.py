@@ -18,6 +18,8 @@ OPEN_CLASS_EXCLUSIONS = {
     "ci_collation": "class 3: a text shard key under a nondeterministic (case-insensitive) ICU "
                     "collation: lookups miss other spellings, duplicates accepted, merged "
                     "count(DISTINCT) counts spellings",
+    "batch_dup": "class 2: a batch (several statements before one Sync, or in one Query) whose "
+                 "last INSERT repeats a key keeps the other statements' changes",
     "any_cast": "class 4: casts around = ANY(...) arrays (bpchar[], varchar(n)[]) dropped "
                 "before routing",
     "key_bpchar": "class 5: a bpchar constant/parameter against a text key routed with its "

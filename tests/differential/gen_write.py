@@ -8,7 +8,7 @@ import uuid as uuid_mod
 from dataset import COLUMN_KIND, SCHEMA
 from gen_common import CHILD
 from gen_read import where_extra
-from tree import Case, Choice, Frag, Opt, Seq
+from tree import BatchCase, Case, Choice, Frag, Opt, Seq
 from values import Lit
 
 WRITE_TABLES = ["t_int", "t_int", "t_big", "t_text", "t_uuid", "t_intc", "t_bigc", "t_ci"]
@@ -201,8 +201,31 @@ def gen_ddl(gen):
     return Case(Frag(sql), "ddl", "ddl", paramable=False)
 
 
+def gen_batch(gen):
+    """2-4 writes of one table sent together (one implicit transaction in PostgreSQL):
+    single-row INSERTs and UPDATEs by key; with batch_dup the last INSERT repeats a key."""
+    table = gen.pick_table(["t_int", "t_big", "t_text", "t_uuid", "t_ci"])
+    key = SCHEMA[table][1]
+    cols = [key, "grp", "val"]
+    dup = gen.chance(0.4) and gen.allowed("batch_dup")
+    n = gen.rng.randrange(2, 5)
+    stmts = []
+    for i in range(n):
+        if i < n - 1 and gen.chance(0.3):
+            stmts.append(Frag(f"UPDATE {table} SET val = val + 1 WHERE {key} = ",
+                              gen.lit(table, key)))
+        else:
+            stmts.append(Frag(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ",
+                              _row(gen, table, cols, dup and i == n - 1)))
+    prod = "batch_dup" if dup else "batch"
+    gen.mark(prod)
+    return BatchCase(Seq(stmts, sep="; "), "write", prod, table=table)
+
+
 def gen_write(gen):
     r = gen.rng.random()
+    if r > 0.95 and gen.allowed("batch"):
+        return gen_batch(gen)
     if r < 0.05 and gen.allowed("ddl"):
         return gen_ddl(gen)
     if r < 0.15:

@@ -28,7 +28,7 @@ from sgfixture import shard_of  # noqa: E402
 from tree import Case, Frag  # noqa: E402
 
 SLICE_SEED = int(os.environ.get("SG_DIFF_SEED", "16"))
-SLICE_N = int(os.environ.get("SG_DIFF_N", "260"))
+SLICE_N = int(os.environ.get("SG_DIFF_N", "360"))
 WATCHDOG_S = 600
 
 env = None

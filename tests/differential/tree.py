@@ -104,6 +104,10 @@ class Case:
     def sql(self):
         return self.render(False)[0]
 
+    def statements(self, parameterised):
+        """[(sql, params)] of the messages to send: one statement here."""
+        return [self.render(parameterised)]
+
     def to_json(self):
         return {"sql": self.sql(), "kind": self.kind, "production": self.production,
                 "features": self.features,
@@ -116,6 +120,26 @@ class Case:
                 if any(isinstance(r, Opt) and not r.present for r in n.requires):
                     return False
         return True
+
+
+class BatchCase(Case):
+    """Several statements sent together: one Query with `;` between them (simple protocol)
+    or Parse/Bind/Execute for each before one Sync (extended). PostgreSQL runs either as one
+    implicit transaction: an error in one undoes the others. tree: a Seq of statements."""
+
+    def render(self, parameterised):
+        sqls, params = [], []
+        for sql, p in self.statements(parameterised):
+            sqls.append(sql)
+            params += p
+        return "; ".join(sqls), params
+
+    def statements(self, parameterised):
+        out = []
+        for item in self.tree.items:
+            ctx = RenderCtx(parameterised and self.paramable)
+            out.append((item.render(ctx), ctx.params or []))
+        return out
 
 
 def mutations(case):
