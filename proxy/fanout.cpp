@@ -1,5 +1,7 @@
 #include "proxy/fanout.h"
 
+#include "proxy/notice_merge.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -265,7 +267,9 @@ public:
             }
         }
         std::string out;
-        for (const auto& r : replies) out += r.notices;
+        std::vector<std::string_view> notices;  // each distinct one once, not once per shard
+        for (const auto& r : replies) notices.emplace_back(r.notices);
+        out += merge_notices(notices);
         if (extended) {
             out += replies.front().head;
         } else {

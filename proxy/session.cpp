@@ -154,6 +154,7 @@ awaitable<void> Session::relay(ServerConn& s, const std::vector<asio::const_buff
 }
 
 void Session::on_ready(ServerConn& s, char status) {
+    settings_tracker_.ready(status, s.ready_failed(), s.applied_settings());
     last_status_ = status;
     stats_complete(s);
     if (status == 'I') ++proxy_.counters().transactions;
@@ -305,6 +306,8 @@ void Session::on_quiet_ready(ServerConn& s, char status) {
     released_.notify_all();
 }
 
+void Session::on_quiet_done(ServerConn&) { released_.notify_all(); }
+
 bool Session::touches_paused_bucket() const {
     if (!proxy_.any_bucket_paused()) return false;
     if (touched_all_buckets_) return true;
@@ -355,6 +358,7 @@ awaitable<bool> Session::hold_for_paused_buckets(const router::Analysis& a, cons
 void Session::on_lost(ServerConn& s, const std::string& why) {
     if (server_.get() != &s) return;
     lookups_unconfirmed_.clear();
+    settings_tracker_.lost();
     bool mid_request = s.outstanding() > 0 || last_status_ != 'I';
     server_->detach();
     server_.reset();
