@@ -394,6 +394,7 @@ void Session::terminate(const std::string& why) {
 }
 
 void Session::cancel_running() {
+    fanout_legs_.cancel_all(proxy_.io().get_executor());  // a multi-shard statement: every leg
     if (!server_ || server_->outstanding() == 0) return;
     asio::co_spawn(proxy_.io(), send_cancel(proxy_.io().get_executor(), server_->target(), server_->backend_pid(),
                                             server_->backend_secret()),
@@ -461,6 +462,10 @@ awaitable<bool> Session::abort_transaction_for_refusal(std::string_view sqlstate
     // A refused statement inside a transaction must fail the transaction, as any error does in
     // PostgreSQL: a later COMMIT then rolls back instead of committing half of the work.
     if (server_ && server_->tx_status() == 'T') {
+        // (Not a setting that failed: the log says which case it is.)
+        spdlog::info("client {}: statement refused inside a transaction on shard {}, whose transaction is now failed "
+                     "(the client's settings stay): {} [{}]",
+                     peer_, server_->target().shard_name, message, sqlstate);
         std::string sql = "DO $shardgate$ BEGIN RAISE EXCEPTION USING ERRCODE = '" + std::string(sqlstate) +
                           "', MESSAGE = " + quote_sql_literal("shardgate refused a statement: " + message) +
                           "; END $shardgate$";
@@ -499,6 +504,13 @@ awaitable<void> Session::run() {
     // Give back (or close) the server connection: never leave it to another client dirty.
     if (server_) {
         if (server_->outstanding() > 0 || server_->tx_status() != 'I') {
+            // A statement still running would run to its end: the shard does not notice the
+            // closed connection until it writes. Cancel it first.
+            if (server_->outstanding() > 0)
+                asio::co_spawn(proxy_.io(),
+                               send_cancel(proxy_.io().get_executor(), server_->target(), server_->backend_pid(),
+                                           server_->backend_secret()),
+                               asio::detached);
             server_->close("client left mid-transaction");
             server_.reset();
         } else {

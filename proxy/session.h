@@ -14,6 +14,7 @@
 
 #include "common/config.h"
 #include "proxy/net.h"
+#include "proxy/fanout_legs.h"
 #include "proxy/prepared_lookups.h"
 #include "proxy/server_conn.h"
 #include "proxy/session_state.h"
@@ -143,6 +144,7 @@ private:
     // Tells settings_tracker_ what a Sync'ed extended batch about to go to `s` executes.
     void track_batch_settings(ServerConn& s, std::string_view batch);
     std::vector<std::string_view> batch_texts_;  // its buffer, reused
+    FanoutLegs fanout_legs_;  // the servers of the multi-shard statement running (cancel)
     void translate_into(std::string& out, ServerConn& s, char type, std::string_view frame);
     void ensure_prepared(std::string& out, ServerConn& s, std::string_view name);
     char transaction_status() const;

@@ -12,6 +12,7 @@
 
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
+#include "proxy/fanout_legs.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
@@ -1033,6 +1034,7 @@ awaitable<void> Session::flush_batch(bool sync) {
         release_server();
         std::vector<uint16_t> shards(bind_shards.begin(), bind_shards.end());
         if (state_ == SessionState::Ready) transition(SessionState::Busy);
+        FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
         std::string reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, [&](ServerConn& s) {
             std::string out;
             translate_frames(out, s, batch);
@@ -1145,6 +1147,7 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
     co_await wait_replies_out();
     release_server();
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
     std::string reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, [&](ServerConn& s) {
         const std::string& f = frames[static_cast<uint16_t>(s.target().shard)];
         // Mirror the replies the shard owes for these frames: Parse, Sync.
@@ -1255,6 +1258,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
     co_await wait_replies_out();
     release_server();
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
     std::string reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, [&](ServerConn& s) {
         s.expect(ServerConn::Expect::ParseForward);
         s.expect(ServerConn::Expect::Ready);
@@ -2243,10 +2247,6 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         co_return;
     }
     const SessionStateUse state_use = session_state_use(sql);
-    if (state_use.kind != SessionStateUse::None) {
-        bool answered = co_await guard_session_state(state_use);  // (not in an if: GCC 12)
-        if (answered) co_return;
-    }
     const bool uses_cursor = state_use.kind == SessionStateUse::CursorOp;
     std::shared_ptr<const router::Analysis> analysis;
     router::Route r;
@@ -2274,6 +2274,10 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         r = router::route(*analysis, {}, proxy_.shard_map(), merging_context());
     }
     const router::Analysis& a = *analysis;
+    if (state_use.kind != SessionStateUse::None && r.kind != K::Error) {  // (the router's refusal first)
+        bool answered = co_await guard_session_state(state_use);  // (not in an if: GCC 12)
+        if (answered) co_return;
+    }
     bool held = false;
     if (r.kind != K::Error && r.kind != K::Local && r.kind != K::Session && !touch_buckets_unless_paused(a, r))
         held = co_await hold_for_paused_buckets(a, r);
@@ -2335,6 +2339,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
     // A reference table is written on every shard, but it is one table: report one copy's result.
     bool replicated = a.placement == router::Placement::Reference;
+    FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
     std::string reply = co_await run_fanout(proxy_, *user_, queries, settings_, replicated);
     stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(queries.size()), reply);
     if (a.merge && queries.size() > 1) reply = co_await merge_rows(a, reply, queries.front().shard);
@@ -2354,6 +2359,7 @@ awaitable<void> Session::copy_in_split(const router::Analysis& a, std::string_vi
     co_await wait_replies_out();
     release_server();
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
     CopyFanout copy(proxy_, *user_);
     bool failed = false;
     std::string first = co_await copy.start(std::string(sql), settings_, failed);

@@ -21,6 +21,10 @@ connection of a shard, so whatever leaks would show.
 
 import faulthandler
 import io
+import os
+import socket
+import threading
+import time
 import unittest
 
 import psycopg2
@@ -63,6 +67,8 @@ def setUpModule():
     shards = [shard_conn(cluster, i) for i in range(N)]
     for c in shards:
         unittest.addModuleCleanup(c.close)
+    for i in range(N):
+        shard_rows(shards[i], "INSERT INTO items VALUES (%s, 'resident')", (key_on(i, 500),))
     tx = Proxy(cluster, "pooling_tx", tables=TABLES,
                proxy={"pool_mode": "transaction", "pool_size": 1}).start()
     unittest.addModuleCleanup(tx.stop)
@@ -217,6 +223,18 @@ class Settings(unittest.TestCase):
         c.rollback()
         with open(tx.log_path) as f:
             self.assertIn("default_text_search_config", f.read())
+        # A multi-shard statement: refused with the error too, and it does not run anywhere.
+        c.autocommit = True
+        with c.cursor() as cur:
+            cur.execute("SET default_text_search_config = 'public.sg_only_s0'")
+            with self.assertRaises(psycopg2.Error) as cm:
+                cur.execute("UPDATE items SET name = 'must not run' WHERE name = 'resident'")
+            self.assertIn("default_text_search_config", str(cm.exception))
+            self.assertEqual(shard_rows(shards[0], "SELECT count(*) FROM items WHERE name = 'must not run'"),
+                             [(0,)])
+            cur.execute("RESET default_text_search_config")
+            cur.execute("SELECT count(*) FROM items WHERE name = 'resident'")
+            self.assertEqual(cur.fetchone()[0], N)
 
     def test_settings_survive_a_rolled_back_and_a_refused_transaction(self):
         c = self.conn
@@ -241,6 +259,29 @@ class Settings(unittest.TestCase):
                 with self.assertRaises(psycopg2.errors.QueryCanceled):
                     cur.execute("SELECT pg_sleep(3), count(*) FROM items WHERE id = %s", (key,))
             c.rollback()
+
+    def test_extended_protocol_set_is_tracked_only_when_accepted(self):
+        with pgwire.WireConn("127.0.0.1", tx.port) as w:
+            w.startup("postgres", cluster.dbname)
+            w.execute("SET work_mem = '7MB'")
+            with self.assertRaises(pgwire.PgError):
+                w.execute("SET TIME ZONE 'bogus/zone'")
+            for shard in range(N):
+                w.query("BEGIN")
+                w.query(f"SELECT count(*) FROM items WHERE id = {key_on(shard)}")
+                [r] = w.query("SELECT current_setting('work_mem'), current_setting('TimeZone') <> 'bogus/zone'")
+                self.assertEqual(r.rows, [("7MB", "t")])
+                w.query("COMMIT")
+        # It did not stay behind on the server connections for the next client.
+        other = tx.connect(autocommit=True)
+        self.addCleanup(other.close)
+        for shard in range(N):
+            with other.cursor() as cur:
+                cur.execute("BEGIN")
+                cur.execute("SELECT count(*) FROM items WHERE id = %s", (key_on(shard),))
+                cur.execute("SHOW work_mem")
+                self.assertNotEqual(cur.fetchone()[0], "7MB")
+                cur.execute("COMMIT")
 
     def test_search_path_follows_the_client_to_every_shard(self):
         c = self.conn
@@ -361,6 +402,62 @@ class SessionState(unittest.TestCase):
             [r] = w.query("SELECT 7")  # the transaction is fine (no 25P02)
             self.assertEqual(r.rows, [("7",)])
             w.query("COMMIT")
+
+
+def running_on(shard, marker):
+    return shard_rows(shards[shard], "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                                     "AND pid <> pg_backend_pid() AND query LIKE %s",
+                      (f"%{marker}%",))[0][0]
+
+
+def wait_for(cond, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+class Cancel(unittest.TestCase):
+    def test_cancel_request_reaches_every_leg_of_a_multi_shard_statement(self):
+        conn = tx.connect(autocommit=True)
+        self.addCleanup(conn.close)
+        marker = f"sg_cancel_legs_{os.getpid()}"
+        def cancel_when_running():
+            if wait_for(lambda: all(running_on(i, marker) for i in range(N)), 10):
+                conn.cancel()
+        timer = threading.Thread(target=cancel_when_running)
+        timer.start()
+        self.addCleanup(timer.join)
+        start = time.monotonic()
+        with self.assertRaises(psycopg2.errors.QueryCanceled):
+            with conn.cursor() as cur:
+                cur.execute(f"SELECT i.id FROM items i, pg_sleep(8) s /* {marker} */")
+        self.assertLess(time.monotonic() - start, 6)
+        self.assertTrue(wait_for(lambda: not any(running_on(i, marker) for i in range(N)), 5))
+
+    def test_a_client_that_leaves_mid_statement_has_it_cancelled(self):
+        conn = tx.connect(autocommit=True)
+        self.addCleanup(conn.close)
+        marker = f"sg_client_left_{os.getpid()}"
+
+        def run():
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(f"SELECT pg_sleep(30), count(*) /* {marker} */ FROM items WHERE id = %s",
+                                (key_on(1),))
+            except psycopg2.Error:
+                pass
+        t = threading.Thread(target=run)
+        t.start()
+        self.addCleanup(t.join)
+        self.assertTrue(wait_for(lambda: running_on(1, marker) == 1, 10))
+        s = socket.socket(fileno=os.dup(conn.fileno()))
+        s.shutdown(socket.SHUT_RDWR)
+        s.close()
+        self.assertTrue(wait_for(lambda: running_on(1, marker) == 0, 5),
+                        "the statement kept running on the shard after its client left")
 
 
 class SessionPooling(unittest.TestCase):
