@@ -1,5 +1,8 @@
 #include "proxy/fanout.h"
 
+#include "proxy/fanout_legs.h"
+#include "proxy/notice_merge.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -104,6 +107,7 @@ public:
         }
         if (all_ready()) done_.notify_all();
     }
+    void on_quiet_done(ServerConn&) override { done_.notify_all(); }
     void on_lost(ServerConn& s, const std::string& why) override {
         ShardReply& r = replies_[index_of_[&s]];
         r.lost = true;
@@ -166,7 +170,7 @@ std::string merge_command_tags(const std::vector<std::string>& tags) {
 class ShardSet {
 public:
     ShardSet(Proxy& proxy, const UserConfig& user, size_t n)
-        : proxy_(proxy), user_(user), sink_(proxy.io().get_executor(), n) {}
+        : proxy_(proxy), user_(user), sink_(proxy.io().get_executor(), n), legs_(FanoutLegs::take_armed()) {}
     ~ShardSet() { give_back(); }
 
     // Acquires in shard order: every multi-shard statement takes connections in the same
@@ -183,6 +187,7 @@ public:
             sink_.bind(*s, servers_.size());
             sink_.replies()[servers_.size()].shard_name = s->target().shard_name;
             s->attach(&sink_);
+            if (legs_) legs_->add(s);  // a cancel of the client's statement reaches every leg
             shard_index_[shard] = servers_.size();
             servers_.emplace_back(&pool, std::move(s));
         }
@@ -205,6 +210,71 @@ public:
     }
 
     ServerConn& server(size_t i) { return *servers_[i].second; }
+
+    // The session's settings on every leg first, each in a query of its own, waited for: the
+    // statement never runs on a leg with settings other than the client's, and a setting a
+    // shard refuses fails the statement, naming it, instead of being skipped quietly. Returns
+    // the error reply, empty when every leg carries the settings.
+    awaitable<std::string> apply_settings(const std::map<std::string, std::string>& settings) {
+        struct Sent {
+            std::vector<std::pair<std::string, std::string>> list;
+            uint64_t first = 0, last = 0;
+        };
+        std::vector<Sent> sent(servers_.size());
+        bool any = false;
+        for (size_t i = 0; i < servers_.size(); ++i) {
+            ServerConn& s = *servers_[i].second;
+            sent[i].list = settings_sync_list(s.applied_settings(), settings);
+            if (sent[i].list.empty()) continue;
+            any = true;
+            sent[i].first = s.quiet_sent();
+            std::string out;
+            for (const auto& [name, statement] : sent[i].list) s.add_quiet_query(out, statement);
+            sent[i].last = s.quiet_sent();
+            co_await write(i, out);
+        }
+        if (!any) co_return std::string();
+        const auto deadline = net::Clock::now() + std::chrono::seconds(10);
+        for (;;) {
+            bool waiting = false;
+            for (size_t i = 0; i < servers_.size(); ++i)
+                waiting = waiting || (servers_[i].second->usable() && servers_[i].second->quiet_done() < sent[i].last);
+            const auto now = net::Clock::now();
+            if (!waiting || now >= deadline) break;
+            co_await sink_.done().wait_for(deadline - now);
+        }
+        std::string failure;
+        for (size_t i = 0; i < servers_.size(); ++i) {
+            ServerConn& s = *servers_[i].second;
+            if (sent[i].list.empty()) continue;
+            std::string why;
+            if (!s.usable() || s.quiet_done() < sent[i].last) {
+                why = "the shard did not confirm them";
+                if (failure.empty())
+                    failure = error_reply("08006", fmt::format("shard \"{}\" did not confirm this session's settings",
+                                                               s.target().shard_name));
+            }
+            for (const auto& f : s.quiet_failures_since(sent[i].first)) {
+                if (f.number >= sent[i].last) continue;
+                const auto& [name, statement] = sent[i].list[f.number - sent[i].first];
+                spdlog::warn("shard {} refused the session setting \"{}\" when shardgate applied it for a multi-shard "
+                             "statement ({}): {} [{}]; the statement did not run and the client gets the error",
+                             s.target().shard_name, name.empty() ? "all" : name, statement, f.message, f.sqlstate);
+                if (failure.empty())
+                    failure = error_reply(f.sqlstate.empty() ? "XX000" : f.sqlstate,
+                                          fmt::format("shardgate could not apply the session setting \"{}\" on shard "
+                                                      "\"{}\": {}; the statement did not run",
+                                                      name, s.target().shard_name, f.message));
+                why = f.message;
+            }
+            // What that server carries is not known now: reset before its next use.
+            if (!why.empty()) {
+                s.applied_settings().clear();
+                s.applied_settings()[kUnknownSettings] = std::string();
+            }
+        }
+        co_return failure;
+    }
 
     // Replicated writes: when every copy succeeded, the client sees the first copy's reply.
     void keep_first_reply_only() {
@@ -229,6 +299,7 @@ public:
     }
 
     void give_back() {
+        if (legs_) legs_->clear();
         for (auto& [pool, s] : servers_) {
             if (s->sink() == &sink_) s->detach();
             pool->release(std::move(s));
@@ -265,7 +336,9 @@ public:
             }
         }
         std::string out;
-        for (const auto& r : replies) out += r.notices;
+        std::vector<std::string_view> notices;  // each distinct one once, not once per shard
+        for (const auto& r : replies) notices.emplace_back(r.notices);
+        out += merge_notices(notices);
         if (extended) {
             out += replies.front().head;
         } else {
@@ -301,6 +374,7 @@ private:
     Collector sink_;
     std::vector<std::pair<Pool*, std::shared_ptr<ServerConn>>> servers_;
     std::map<uint16_t, size_t> shard_index_;
+    FanoutLegs* legs_ = nullptr;  // the client's, when it armed them
 };
 
 awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const std::vector<ShardQuery>& queries,
@@ -309,6 +383,7 @@ awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const st
     std::vector<uint16_t> shards;
     for (const auto& q : queries) shards.push_back(q.shard);
     if (auto err = co_await set.acquire(shards)) co_return error_reply(err->sqlstate, err->message);
+    if (std::string failed = co_await set.apply_settings(settings); !failed.empty()) co_return failed;
     for (size_t i = 0; i < queries.size(); ++i) co_await set.query(i, queries[i].sql, settings);
     co_await set.wait_copying();
     bool copy_in = false;
@@ -332,6 +407,7 @@ awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, c
                                          const std::function<std::string(ServerConn&)>& build) {
     ShardSet set(proxy, user, shards.size());
     if (auto err = co_await set.acquire(shards)) co_return error_reply(err->sqlstate, err->message);
+    if (std::string failed = co_await set.apply_settings(settings); !failed.empty()) co_return failed;
     for (size_t i = 0; i < set.size(); ++i) {
         ServerConn& s = set.server(i);
         std::string out;
@@ -377,6 +453,7 @@ awaitable<std::string> CopyFanout::start(const std::string& sql, const std::map<
     for (size_t i = 0; i < n; ++i) shards.push_back(static_cast<uint16_t>(i));
     failed = true;
     if (auto err = co_await im.set->acquire(shards)) co_return error_reply(err->sqlstate, err->message);
+    if (std::string refused = co_await im.set->apply_settings(settings); !refused.empty()) co_return refused;
     for (size_t i = 0; i < n; ++i) co_await im.set->query(i, sql, settings);
     co_await im.set->wait_copying();
     bool all_copy = true;

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "proxy/server_login.h"
+#include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/protocol.h"
 #include "proxy/wire/writer.h"
 
@@ -117,7 +118,15 @@ bool ServerConn::add_quiet_query(std::string& out, std::string_view sql) {
     w.cstr(sql);
     w.end();
     expect(Expect::SwallowToReady);
+    ++quiet_sent_;
     return true;
+}
+
+std::vector<ServerConn::QuietFailure> ServerConn::quiet_failures_since(uint64_t from) const {
+    std::vector<QuietFailure> out;
+    for (const auto& f : quiet_failures_)
+        if (f.number >= from) out.push_back(f);
+    return out;
 }
 
 size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char>& readies, std::string& first_error) {
@@ -149,11 +158,24 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
 
         if (!expects_.empty() && expects_.front() == Expect::SwallowToReady) {
             forward = false;
-            if (type == wire::be::kErrorResponse)
-                spdlog::warn("server {}: a session setting the proxy applied failed", id_);
+            if (type == wire::be::kErrorResponse) {
+                // Recorded for the sender (which reports it, naming what failed); kept few.
+                QuietFailure f;
+                f.number = quiet_done_;
+                wire::ErrorResponse e;
+                if (wire::decode(wire::as_bytes(std::string_view(body, body_len)), e).ok()) {
+                    f.sqlstate = std::string(e.sqlstate());
+                    f.message = std::string(e.message());
+                }
+                spdlog::debug("server {}: quiet query {} failed: {} ({})", id_, f.number, f.message, f.sqlstate);
+                if (quiet_failures_.size() == 16) quiet_failures_.pop_front();
+                quiet_failures_.push_back(std::move(f));
+            }
             if (type == wire::be::kReadyForQuery) {
                 expects_.pop_front();
                 if (body_len >= 1) tx_status_ = body[0];
+                ++quiet_done_;
+                quiet_answered_ = true;
             }
         } else {
             switch (type) {
@@ -184,6 +206,7 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                     if (!expects_.empty() && expects_.front() == Expect::CloseForward) expects_.pop_front();
                     break;
                 case wire::be::kErrorResponse: {
+                    error_before_ready_ = true;
                     // The shard skips everything up to the next Sync: so do our expectations.
                     while (!expects_.empty() && expects_.front() != Expect::Ready &&
                            expects_.front() != Expect::SwallowToReady && expects_.front() != Expect::SyncQuiet)
@@ -207,12 +230,14 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                     if (!expects_.empty() && expects_.front() == Expect::SyncQuiet) {
                         expects_.pop_front();
                         forward = false;
+                        error_before_ready_ = false;  // the piece's error: reported by the session
                         quiet_readies_.push_back(tx_status_);
                         break;
                     }
                     if (!expects_.empty() && expects_.front() == Expect::Ready) expects_.pop_front();
                     if (outstanding_ > 0) --outstanding_;
                     readies.push_back(tx_status_);
+                    ready_errors_.push_back(std::exchange(error_before_ready_, false));
                     break;
                 case wire::be::kParameterStatus: {
                     const char* nul = static_cast<const char*>(std::memchr(body, 0, body_len));
@@ -273,6 +298,8 @@ awaitable<void> ServerConn::read_loop() {
         rlen_ += n;
         relay.clear();
         readies.clear();
+        ready_errors_.clear();
+        quiet_answered_ = false;
         quiet_readies_.clear();
         first_error.clear();
         size_t consumed = scan(relay, readies, first_error);
@@ -299,8 +326,10 @@ awaitable<void> ServerConn::read_loop() {
         for (char st : quiet_readies_) {
             if (sink_ && sink_ == sink) sink->on_quiet_ready(*this, st);
         }
-        for (char st : readies) {
-            if (sink_ && sink_ == sink) sink->on_ready(*this, st);
+        if (quiet_answered_ && sink_ && sink_ == sink) sink->on_quiet_done(*this);
+        for (size_t i = 0; i < readies.size(); ++i) {
+            ready_failed_ = ready_errors_[i];
+            if (sink_ && sink_ == sink) sink->on_ready(*this, readies[i]);
         }
         if (!usable()) co_return;
     }

@@ -43,6 +43,8 @@ public:
     virtual void on_error(ServerConn& s, std::string_view sqlstate) {}
     // The ReadyForQuery of a Sync the proxy added (not relayed to the client).
     virtual void on_quiet_ready(ServerConn& s, char status) {}
+    // A quiet query (add_quiet_query) was answered; see ServerConn::quiet_done().
+    virtual void on_quiet_done(ServerConn& s) {}
     // The connection broke; the sink must not use `s` any more.
     virtual void on_lost(ServerConn& s, const std::string& why) = 0;
 };
@@ -99,6 +101,20 @@ public:
     bool add_quiet_query(std::string& out, std::string_view sql);
     // Client-visible ReadyForQuery messages still to come.
     int outstanding() const { return outstanding_; }
+    // Quiet queries sent and answered so far (numbered from 0 in the order sent), and the
+    // errors some of them got: a quiet query's failure is never only swallowed, its sender
+    // can tell which one failed and why.
+    struct QuietFailure {
+        uint64_t number = 0;
+        std::string sqlstate, message;
+    };
+    uint64_t quiet_sent() const { return quiet_sent_; }
+    uint64_t quiet_done() const { return quiet_done_; }
+    // The failures of quiet queries numbered `from` or later (older ones are forgotten).
+    std::vector<QuietFailure> quiet_failures_since(uint64_t from) const;
+    // Whether the client-visible ReadyForQuery being handed to on_ready() ended a request that
+    // got an ErrorResponse.
+    bool ready_failed() const { return ready_failed_; }
 
     void attach(ServerSink* sink) { sink_ = sink; state_ = ServerState::Active; }
     void detach() { sink_ = nullptr; if (state_ == ServerState::Active) state_ = ServerState::Idle; }
@@ -148,6 +164,12 @@ private:
     // Splits the buffered bytes into relayed ranges and events; returns the bytes consumed.
     size_t scan(std::vector<net::asio::const_buffer>& relay, std::vector<char>& readies, std::string& first_error);
     std::vector<char> quiet_readies_;
+    std::vector<bool> ready_errors_;  // per entry of `readies`: an error came before it
+    bool error_before_ready_ = false;
+    bool ready_failed_ = false;
+    uint64_t quiet_sent_ = 0, quiet_done_ = 0;
+    bool quiet_answered_ = false;  // in this scan
+    std::deque<QuietFailure> quiet_failures_;  // the last few
     void fail(const std::string& why);
 
     net::tcp::socket sock_;

@@ -154,6 +154,7 @@ awaitable<void> Session::relay(ServerConn& s, const std::vector<asio::const_buff
 }
 
 void Session::on_ready(ServerConn& s, char status) {
+    settings_tracker_.ready(status, s.ready_failed(), s.applied_settings());
     last_status_ = status;
     stats_complete(s);
     if (status == 'I') ++proxy_.counters().transactions;
@@ -305,6 +306,8 @@ void Session::on_quiet_ready(ServerConn& s, char status) {
     released_.notify_all();
 }
 
+void Session::on_quiet_done(ServerConn&) { released_.notify_all(); }
+
 bool Session::touches_paused_bucket() const {
     if (!proxy_.any_bucket_paused()) return false;
     if (touched_all_buckets_) return true;
@@ -355,6 +358,7 @@ awaitable<bool> Session::hold_for_paused_buckets(const router::Analysis& a, cons
 void Session::on_lost(ServerConn& s, const std::string& why) {
     if (server_.get() != &s) return;
     lookups_unconfirmed_.clear();
+    settings_tracker_.lost();
     bool mid_request = s.outstanding() > 0 || last_status_ != 'I';
     server_->detach();
     server_.reset();
@@ -390,6 +394,7 @@ void Session::terminate(const std::string& why) {
 }
 
 void Session::cancel_running() {
+    fanout_legs_.cancel_all(proxy_.io().get_executor());  // a multi-shard statement: every leg
     if (!server_ || server_->outstanding() == 0) return;
     asio::co_spawn(proxy_.io(), send_cancel(proxy_.io().get_executor(), server_->target(), server_->backend_pid(),
                                             server_->backend_secret()),
@@ -457,6 +462,10 @@ awaitable<bool> Session::abort_transaction_for_refusal(std::string_view sqlstate
     // A refused statement inside a transaction must fail the transaction, as any error does in
     // PostgreSQL: a later COMMIT then rolls back instead of committing half of the work.
     if (server_ && server_->tx_status() == 'T') {
+        // (Not a setting that failed: the log says which case it is.)
+        spdlog::info("client {}: statement refused inside a transaction on shard {}, whose transaction is now failed "
+                     "(the client's settings stay): {} [{}]",
+                     peer_, server_->target().shard_name, message, sqlstate);
         std::string sql = "DO $shardgate$ BEGIN RAISE EXCEPTION USING ERRCODE = '" + std::string(sqlstate) +
                           "', MESSAGE = " + quote_sql_literal("shardgate refused a statement: " + message) +
                           "; END $shardgate$";
@@ -495,6 +504,13 @@ awaitable<void> Session::run() {
     // Give back (or close) the server connection: never leave it to another client dirty.
     if (server_) {
         if (server_->outstanding() > 0 || server_->tx_status() != 'I') {
+            // A statement still running would run to its end: the shard does not notice the
+            // closed connection until it writes. Cancel it first.
+            if (server_->outstanding() > 0)
+                asio::co_spawn(proxy_.io(),
+                               send_cancel(proxy_.io().get_executor(), server_->target(), server_->backend_pid(),
+                                           server_->backend_secret()),
+                               asio::detached);
             server_->close("client left mid-transaction");
             server_.reset();
         } else {

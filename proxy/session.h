@@ -14,8 +14,11 @@
 
 #include "common/config.h"
 #include "proxy/net.h"
+#include "proxy/fanout_legs.h"
 #include "proxy/prepared_lookups.h"
 #include "proxy/server_conn.h"
+#include "proxy/session_state.h"
+#include "proxy/settings_tracker.h"
 #include "proxy/wire/messages/extended_query.h"
 #include "router/analyzer.h"
 #include "router/literals.h"
@@ -87,6 +90,7 @@ public:
     void on_ready(ServerConn& s, char status) override;
     void on_error(ServerConn& s, std::string_view sqlstate) override;
     void on_quiet_ready(ServerConn& s, char status) override;
+    void on_quiet_done(ServerConn& s) override;
     void on_lost(ServerConn& s, const std::string& why) override;
 
     // Writes to the client, serialized with relays from servers.
@@ -134,8 +138,13 @@ private:
     // That and the held-back BEGIN, as the quiet Query that starts a request to `s` (see
     // ServerConn::add_quiet_query); false when there is nothing to send.
     bool add_prelude(std::string& out, ServerConn& s);
-    // Tracks a SET/RESET the client sends; `applied` (the server it runs on) is updated too.
-    void note_set_statement(std::string_view sql, std::map<std::string, std::string>* applied = nullptr);
+    // Brings the attached server's settings in line with the client's before a request (see
+    // session_sync.cpp): false after the client was told why not (the request must not run).
+    awaitable<bool> sync_settings(bool report_with_ready);
+    // Tells settings_tracker_ what a Sync'ed extended batch about to go to `s` executes.
+    void track_batch_settings(ServerConn& s, std::string_view batch);
+    std::vector<std::string_view> batch_texts_;  // its buffer, reused
+    FanoutLegs fanout_legs_;  // the servers of the multi-shard statement running (cancel)
     void translate_into(std::string& out, ServerConn& s, char type, std::string_view frame);
     void ensure_prepared(std::string& out, ServerConn& s, std::string_view name);
     char transaction_status() const;
@@ -161,7 +170,11 @@ private:
     bool in_transaction() const;
     // Replies the proxy composes itself wait until the replies owed to earlier requests are out.
     awaitable<void> wait_replies_out();
-    int route_target(const router::Route& r) const;
+    // `uses_cursor`: a FETCH/MOVE/CLOSE, which runs where its cursor was declared.
+    int route_target(const router::Route& r, bool uses_cursor = false) const;
+    // Session-scoped state (session_state_guard.cpp): true when the statement was answered
+    // here (refused in transaction pooling, or a DEALLOCATE the proxy answers itself).
+    awaitable<bool> guard_session_state(const SessionStateUse& use);
     awaitable<void> send_to_shard(int shard, std::string_view frame, std::string_view sql,
                                   std::string_view stats_text = {});
     // The current simple query goes to `s` (attached, of `shard`): its statistics (under
@@ -263,8 +276,10 @@ private:
     bool virtual_failed_ = false;  // a statement was refused inside the held-back transaction
     uint64_t unnamed_seq_ = 0;
     uint64_t client_id_;
-    // Session settings: name -> the statement that sets it on a server.
-    std::map<std::string, std::string> settings_;
+    // Session settings (name -> the statement that sets it on a server), recorded once a
+    // server accepted them, with transaction semantics; settings_ is its current view.
+    SettingsTracker settings_tracker_;
+    const std::map<std::string, std::string>& settings_ = settings_tracker_.current();
     std::string query_copy_;  // the Query message being handled (serve_loop)
     std::string forced_shard_;  // SET shardgate.shard
     router::LiteralShape shape_;    // reused buffers for the simple-protocol fast path

@@ -12,6 +12,7 @@
 
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
+#include "proxy/fanout_legs.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
@@ -846,40 +847,12 @@ std::string Session::settings_sync_query(ServerConn& s) {
 }
 
 bool Session::add_prelude(std::string& out, ServerConn& s) {
-    std::string prelude = settings_sync_query(s);
-    prelude += pending_begin_;
+    // Settings were synced by sync_settings() already (nothing left here then). Never in one
+    // text with the BEGIN: a failing SET would make PostgreSQL skip the BEGIN.
+    bool any = s.add_quiet_query(out, settings_sync_query(s));
+    any = s.add_quiet_query(out, pending_begin_) || any;
     pending_begin_.clear();
-    return s.add_quiet_query(out, prelude);
-}
-
-void Session::note_set_statement(std::string_view sql, std::map<std::string, std::string>* applied) {
-    auto ch = parse_setting_statement(sql);
-    if (!ch || ch->proxy_local) return;
-    // RESET returns a setting to the session's startup value, which on a pooled server is the
-    // client's startup parameter: the server itself falls back to its own default, so the
-    // startup value is re-applied before the client's next statement.
-    auto startup_value = [&](const std::string& name) -> const std::string* {
-        for (const auto& [k, v] : startup_params_)
-            if (!is_connection_parameter(k) && strcasecmp(k.c_str(), name.c_str()) == 0) return &v;
-        return nullptr;
-    };
-    switch (ch->kind) {
-        case SettingChange::Set:
-            settings_[ch->name] = ch->statement;
-            if (applied) (*applied)[ch->name] = ch->statement;
-            break;
-        case SettingChange::Reset:
-            if (const std::string* v = startup_value(ch->name)) settings_[ch->name] = startup_setting_statement(ch->name, *v);
-            else settings_.erase(ch->name);
-            if (applied) applied->erase(ch->name);
-            break;
-        case SettingChange::ResetAll:
-            settings_.clear();
-            for (const auto& [k, v] : startup_params_)
-                if (!is_connection_parameter(k)) settings_[k] = startup_setting_statement(k, v);
-            if (applied) applied->clear();
-            break;
-    }
+    return any;
 }
 
 bool Session::attach_idle_server(int shard) {
@@ -1061,6 +1034,7 @@ awaitable<void> Session::flush_batch(bool sync) {
         release_server();
         std::vector<uint16_t> shards(bind_shards.begin(), bind_shards.end());
         if (state_ == SessionState::Ready) transition(SessionState::Busy);
+        FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
         std::string reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, [&](ServerConn& s) {
             std::string out;
             translate_frames(out, s, batch);
@@ -1076,11 +1050,16 @@ awaitable<void> Session::flush_batch(bool sync) {
     if (!attach_idle_server(shard)) {
         if (!co_await attach_server(shard, sync)) co_return;
     }
+    if (server_->applied_settings() != settings_) {
+        bool synced = co_await sync_settings(sync);  // (not in a condition: GCC 12)
+        if (!synced) co_return;
+    }
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
     ServerConn& s = *server_;
     std::string out = std::move(out_spare_);
     out.clear();
     Recycled keep_out(out, out_spare_);
+    if (sync) track_batch_settings(s, batch);
     add_prelude(out, s);
     if (sync) stats_sent(batch_text_, batch_param_hash_, nullptr, shard);
     if (!lookup_candidate || !translate_lookup_batch(out, s, batch)) translate_frames(out, s, batch);
@@ -1168,6 +1147,7 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
     co_await wait_replies_out();
     release_server();
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
     std::string reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, [&](ServerConn& s) {
         const std::string& f = frames[static_cast<uint16_t>(s.target().shard)];
         // Mirror the replies the shard owes for these frames: Parse, Sync.
@@ -1278,6 +1258,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
     co_await wait_replies_out();
     release_server();
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
     std::string reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, [&](ServerConn& s) {
         s.expect(ServerConn::Expect::ParseForward);
         s.expect(ServerConn::Expect::Ready);
@@ -1405,6 +1386,10 @@ awaitable<void> Session::run_split_batch(const std::string& batch, const std::ve
     for (size_t i = 0; i < pieces.size(); ++i) {
         const bool last = i + 1 == pieces.size();
         if (!co_await attach_server(pieces[i].shard, true)) co_return;
+        if (server_->applied_settings() != settings_) {
+            bool synced = co_await sync_settings(true);  // (not in a condition: GCC 12)
+            if (!synced) co_return;
+        }
         ServerConn& s = *server_;
         std::string out;
         s.add_quiet_query(out, settings_sync_query(s));
@@ -1599,10 +1584,13 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
     co_return proxy_.config().default_shard_index();
 }
 
-// A statement every shard answers alike (no table, a reference-table read, a cursor's FETCH)
-// runs where the session already is: inside a transaction it must.
-int Session::route_target(const router::Route& r) const {
-    if (r.any_shard && server_) return server_->target().shard;
+// A statement every shard answers alike (no table, a reference-table read) runs where the
+// session already is inside a transaction (it must), and a cursor's FETCH where the cursor is.
+// Otherwise on the default shard, as on one PostgreSQL: in session pooling a server stays
+// attached between transactions, and NOTIFY, nextval() or a pg_stat_activity read must not
+// depend on which shard the session used last.
+int Session::route_target(const router::Route& r, bool uses_cursor) const {
+    if (r.any_shard && server_ && (uses_cursor || transaction_status() != 'I')) return server_->target().shard;
     return r.shards.front();
 }
 
@@ -1618,12 +1606,16 @@ awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::s
     if (!attach_idle_server(shard)) {
         if (!co_await attach_server(shard, true)) co_return;
     }
+    if (server_->applied_settings() != settings_) {
+        bool synced = co_await sync_settings(true);  // (not in a condition: GCC 12)
+        if (!synced) co_return;
+    }
     ServerConn& s = *server_;
     note_simple_query_sent(s, shard, sql, stats_text);
+    // A SET counts once the server accepted it (at its ReadyForQuery), with transaction semantics.
+    settings_tracker_.sent(sql, s.outstanding(), in_transaction());
     std::string out;
     const bool prelude = add_prelude(out, s);
-    // After the prelude the server's settings are the client's; the statement may change them.
-    note_set_statement(sql, &s.applied_settings());
     // The simple query destroys the unnamed statement on that server.
     s.unnamed_owner() = {0, 0};
     if (drops_prepared_statements(sql)) {
@@ -1787,6 +1779,10 @@ awaitable<void> Session::send_lookup(int shard, PreparedLookups::Statement& st, 
                                      std::string_view sql) {
     if (!attach_idle_server(shard)) {
         if (!co_await attach_server(shard, true)) co_return;
+    }
+    if (server_->applied_settings() != settings_) {
+        bool synced = co_await sync_settings(true);  // (not in a condition: GCC 12)
+        if (!synced) co_return;
     }
     ServerConn& s = *server_;
     const uint64_t id = st.id;
@@ -2250,6 +2246,8 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         co_await send_to_shard(server_->target().shard, frame, sql);
         co_return;
     }
+    const SessionStateUse state_use = session_state_use(sql);
+    const bool uses_cursor = state_use.kind == SessionStateUse::CursorOp;
     std::shared_ptr<const router::Analysis> analysis;
     router::Route r;
     used_shape_ = false;
@@ -2276,6 +2274,10 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         r = router::route(*analysis, {}, proxy_.shard_map(), merging_context());
     }
     const router::Analysis& a = *analysis;
+    if (state_use.kind != SessionStateUse::None && r.kind != K::Error) {  // (the router's refusal first)
+        bool answered = co_await guard_session_state(state_use);  // (not in an if: GCC 12)
+        if (answered) co_return;
+    }
     bool held = false;
     if (r.kind != K::Error && r.kind != K::Local && r.kind != K::Session && !touch_buckets_unless_paused(a, r))
         held = co_await hold_for_paused_buckets(a, r);
@@ -2297,11 +2299,12 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         case K::Default:
             if (used_shape_) {
                 if (PreparedLookups::Statement* st = lookup_statement(a)) {
-                    co_await send_lookup(route_target(r), *st, frame, sql);
+                    co_await send_lookup(route_target(r, uses_cursor), *st, frame, sql);
                     co_return;
                 }
             }
-            co_await send_to_shard(route_target(r), frame, sql, used_shape_ ? std::string_view(shape_.text) : sql);
+            co_await send_to_shard(route_target(r, uses_cursor), frame, sql,
+                                   used_shape_ ? std::string_view(shape_.text) : sql);
             co_return;
         case K::Multi:
         case K::All: break;
@@ -2336,11 +2339,11 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
     // A reference table is written on every shard, but it is one table: report one copy's result.
     bool replicated = a.placement == router::Placement::Reference;
+    FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
     std::string reply = co_await run_fanout(proxy_, *user_, queries, settings_, replicated);
     stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(queries.size()), reply);
     if (a.merge && queries.size() > 1) reply = co_await merge_rows(a, reply, queries.front().shard);
     forget_touched_buckets();
-    note_set_statement(sql);
     if (state_ == SessionState::Busy) transition(SessionState::Ready);
     co_await send(reply);
 }
@@ -2356,6 +2359,7 @@ awaitable<void> Session::copy_in_split(const router::Analysis& a, std::string_vi
     co_await wait_replies_out();
     release_server();
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
     CopyFanout copy(proxy_, *user_);
     bool failed = false;
     std::string first = co_await copy.start(std::string(sql), settings_, failed);

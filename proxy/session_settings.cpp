@@ -1,5 +1,6 @@
 #include "proxy/session_settings.h"
 
+#include "proxy/sql_words.h"
 #include "router/sql_nodes.h"
 
 #include <strings.h>
@@ -10,70 +11,8 @@ namespace sg::proxy {
 
 namespace {
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
-// A tiny cursor over SQL text: whitespace and comments are skipped between tokens.
-struct Cursor {
-    std::string_view s;
-    size_t i = 0;
-
-    void skip() {
-        for (;;) {
-            while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-            if (s.substr(i, 2) == "--") {
-                while (i < s.size() && s[i] != '\n') ++i;
-            } else if (s.substr(i, 2) == "/*") {
-                size_t end = s.find("*/", i + 2);
-                i = end == std::string_view::npos ? s.size() : end + 2;
-            } else {
-                return;
-            }
-        }
-    }
-    // An identifier (possibly dotted, possibly double-quoted parts), lower-cased unless quoted.
-    std::string ident() {
-        skip();
-        std::string out;
-        for (;;) {
-            if (i < s.size() && s[i] == '"') {
-                size_t end = s.find('"', i + 1);
-                if (end == std::string_view::npos) return {};
-                out.append(s.substr(i + 1, end - i - 1));
-                i = end + 1;
-            } else {
-                size_t start = i;
-                while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' || s[i] == '$'))
-                    ++i;
-                if (i == start) return out;
-                out += lower(s.substr(start, i - start));
-            }
-            if (i < s.size() && s[i] == '.') {
-                out += '.';
-                ++i;
-                continue;
-            }
-            return out;
-        }
-    }
-    bool keyword(std::string_view kw) {
-        skip();
-        size_t save = i;
-        std::string w = ident();
-        if (w == kw) return true;
-        i = save;
-        return false;
-    }
-    std::string_view rest() {
-        skip();
-        std::string_view r = s.substr(i);
-        while (!r.empty() && (std::isspace(static_cast<unsigned char>(r.back())) || r.back() == ';')) r.remove_suffix(1);
-        return r;
-    }
-};
+using sql_words::Cursor;
+using sql_words::lower;
 
 // The value of `SET shardgate.x = 'v'` as plain text.
 std::string unquote(std::string_view v) {
@@ -174,17 +113,36 @@ std::string startup_setting_statement(std::string_view name, std::string_view va
     return "SELECT pg_catalog.set_config(" + quote_sql_literal(name) + ", " + quote_sql_literal(value) + ", false)";
 }
 
-std::string settings_sync_statements(std::map<std::string, std::string>& applied,
-                                     const std::map<std::string, std::string>& desired) {
-    if (applied == desired) return {};
-    std::string q;
+std::vector<std::pair<std::string, std::string>> settings_sync_list(std::map<std::string, std::string>& applied,
+                                                                    const std::map<std::string, std::string>& desired) {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (applied == desired) return out;
+    if (applied.count(kUnknownSettings)) {
+        out.emplace_back(std::string(), "RESET ALL");
+        applied.clear();
+    }
     for (const auto& [name, stmt] : applied)
-        if (!desired.count(name)) q += "RESET " + name + ";";
+        if (!desired.count(name)) {
+            // Names come from the client (startup parameters too): anything but a plain
+            // (dotted) identifier is quoted.
+            bool plain = !name.empty();
+            for (char c : name)
+                plain = plain && (std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
+                                  c == '_' || c == '.' || c == '$');
+            out.emplace_back(name, "RESET " + (plain ? name : quote_sql_identifier(name)));
+        }
     for (const auto& [name, stmt] : desired) {
         auto it = applied.find(name);
-        if (it == applied.end() || it->second != stmt) q += stmt + ";";
+        if (it == applied.end() || it->second != stmt) out.emplace_back(name, stmt);
     }
     applied = desired;
+    return out;
+}
+
+std::string settings_sync_statements(std::map<std::string, std::string>& applied,
+                                     const std::map<std::string, std::string>& desired) {
+    std::string q;
+    for (const auto& [name, stmt] : settings_sync_list(applied, desired)) q += stmt + ";";
     return q;
 }
 

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace sg::proxy {
 
@@ -33,8 +35,16 @@ std::string quote_sql_identifier(std::string_view name);
 // The statement that applies a startup parameter on a server.
 std::string startup_setting_statement(std::string_view name, std::string_view value);
 
+// In a server's record of applied settings: what the server carries is not known (it is reset
+// with RESET ALL before its next use).
+inline constexpr char kUnknownSettings[] = "\x01unknown";
+
 // The statements that bring a server's `applied` settings in line with `desired` (resetting
-// what a previous owner set), and records them as applied. Empty when they already match.
+// what a previous owner set), one per setting (name, statement; name "" for RESET ALL), and
+// records them as applied. Empty when they already match.
+std::vector<std::pair<std::string, std::string>> settings_sync_list(std::map<std::string, std::string>& applied,
+                                                                    const std::map<std::string, std::string>& desired);
+// The same as one text (statements separated by ';').
 std::string settings_sync_statements(std::map<std::string, std::string>& applied,
                                      const std::map<std::string, std::string>& desired);
 

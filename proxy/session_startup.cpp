@@ -154,7 +154,7 @@ awaitable<bool> Session::startup() {
     if (params.empty()) params = fallback_parameters();
     for (const auto& [name, value] : startup_params_) {
         if (is_connection_parameter(name)) continue;
-        settings_[name] = startup_setting_statement(name, value);
+        settings_tracker_.add_startup(name, startup_setting_statement(name, value));
         for (auto& [pname, pvalue] : params)
             if (strcasecmp(pname.c_str(), name.c_str()) == 0) pvalue = value;
     }

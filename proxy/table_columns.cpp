@@ -56,7 +56,11 @@ net::awaitable<router::Expected<std::vector<std::string>>> catalog_column(asio::
     for (bool done = false; !done;) {
         auto st = wire::parse_frame(wire::as_bytes(std::string_view(rbuf.data() + pos, rlen - pos)));
         if (auto* f = std::get_if<wire::Frame>(&st)) {
-            if (f->type == 'D' && wire::decode(f->body, row).ok() && !row.columns.empty() && row.columns[0]) {
+            if (f->type == 'T') {
+                // A new result set: only the last one (the catalog query, after the settings
+                // statements, which may return rows of their own: set_config(...)) is the answer.
+                values.clear();
+            } else if (f->type == 'D' && wire::decode(f->body, row).ok() && !row.columns.empty() && row.columns[0]) {
                 const auto& v = *row.columns[0];
                 values.emplace_back(reinterpret_cast<const char*>(v.data()), v.size());
             } else if (f->type == 'E' && failure.empty()) {
