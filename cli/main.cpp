@@ -60,6 +60,11 @@ int main(int argc, char** argv) {
     sg::cli::RebalanceOptions rebalance_opts;
     sg::cli::add_rebalance_options(rebalance, rebalance_opts);
 
+    auto* recover = app.add_subcommand("recover", "resolve prepared transactions left by two-phase commits");
+    recover->add_option("-c,--config", o.config, "config file")->required();
+    bool recover_all = false;
+    recover->add_flag("--all", recover_all, "also the young ones (only when no proxy is running)");
+
     auto* report = app.add_subcommand("report", "print the query cost report of a running proxy");
     std::string report_dsn = "host=127.0.0.1 port=6432 dbname=shardgate";
     std::string report_format = "text";
@@ -90,6 +95,10 @@ int main(int argc, char** argv) {
     if (*rebalance) {
         auto cfg = load(o);
         return cfg ? sg::cli::run_rebalance(*cfg, rebalance_opts) : 2;
+    }
+    if (*recover) {
+        auto cfg = load(o);
+        return cfg ? sg::cli::run_recover(*cfg, recover_all) : 2;
     }
     if (*report) return sg::cli::run_report(report_dsn, report_format, report_top);
     return 0;

@@ -300,6 +300,19 @@ void read_stats(Section s, StatsConfig& st) {
     s.reject_unknown();
 }
 
+void read_transactions(Section s, TransactionsConfig& t) {
+    s.get("two_phase_commit", t.two_phase_commit);
+    s.get_int("max_participants", t.max_participants, 0, 65536);
+    s.get("instance_id", t.instance_id);
+    s.get_int("recovery_interval_s", t.recovery_interval_s, 1, 86400);
+    s.get_int("recovery_grace_s", t.recovery_grace_s, 1, 86400);
+    s.get_int("step_timeout_ms", t.step_timeout_ms, 100, 3600000);
+    // Another proxy's transaction must be older than any of its protocol steps can take.
+    if (t.recovery_grace_s * 1000 <= 2 * t.step_timeout_ms)
+        s.fail("recovery_grace_s", "must exceed twice step_timeout_ms (a live proxy's commit could be undone)");
+    s.reject_unknown();
+}
+
 void read_sharding(Section s, ShardingConfig& sh) {
     s.get("database", sh.database);
     s.get_int("bucket_bits", sh.bucket_bits, 1, 16);
@@ -403,17 +416,21 @@ Config parse_config(std::string_view text, const std::string& source, const EnvM
     } catch (const toml::parse_error& e) {
         throw ConfigError(source, fmt::format("line {}", e.source().begin.line), std::string(e.description()));
     }
-    static const std::set<std::string_view> sections{"proxy", "admin", "stats", "sharding", "shards", "tables", "users"};
+    static const std::set<std::string_view> sections{"proxy",  "admin",  "stats", "transactions",
+                                                    "sharding", "shards", "tables", "users"};
     for (const auto& [k, v] : root)
         if (!sections.count(k.str()))
             throw ConfigError(source, std::string(k.str()),
-                              "unknown section (expected proxy, admin, stats, sharding, shards, tables, users)");
+                              "unknown section (expected proxy, admin, stats, transactions, sharding, shards, tables, users)");
 
     Config c;
     c.source = source;
     read_proxy(Section(source, "proxy", subtable(source, root, "proxy"), &env, "SHARDGATE_PROXY_"), c.proxy);
     read_admin(Section(source, "admin", subtable(source, root, "admin"), &env, "SHARDGATE_ADMIN_"), c.admin);
     read_stats(Section(source, "stats", subtable(source, root, "stats"), &env, "SHARDGATE_STATS_"), c.stats);
+    read_transactions(Section(source, "transactions", subtable(source, root, "transactions"), &env,
+                              "SHARDGATE_TRANSACTIONS_"),
+                      c.transactions);
     read_sharding(Section(source, "sharding", subtable(source, root, "sharding"), &env, "SHARDGATE_SHARDING_"),
                   c.sharding);
     auto each = [&](std::string_view name, auto& out) {

@@ -59,6 +59,16 @@ struct StatsConfig {
     int top_k_metrics = 20;
 };
 
+// [transactions]: multi-shard atomicity (see proxy/txn/coordinator.h).
+struct TransactionsConfig {
+    bool two_phase_commit = true;         // off: multi-shard writes run per shard, as before
+    int max_participants = 0;             // shards one atomic unit may span; 0 = no limit
+    std::string instance_id;              // names this proxy in its gids; default host-port
+    int recovery_interval_s = 30;         // periodic resolution of prepared leftovers
+    int recovery_grace_s = 60;            // another proxy's prepared transaction is left alone this long
+    int step_timeout_ms = 10000;          // bound on each PREPARE/COMMIT PREPARED round trip
+};
+
 struct ShardingConfig {
     std::string database = "app";         // the logical database clients connect to
     int bucket_bits = 12;
@@ -98,6 +108,7 @@ struct Config {
     ProxyConfig proxy;
     AdminConfig admin;
     StatsConfig stats;
+    TransactionsConfig transactions;
     ShardingConfig sharding;
     std::vector<ShardConfig> shards;
     std::vector<TableConfig> tables;

@@ -1,6 +1,7 @@
 #include "proxy/admin.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <functional>
@@ -9,6 +10,7 @@
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
+#include "proxy/txn/coordinator.h"
 #include "proxy/wire/writer.h"
 #include "proxy/stats/admin_tables.h"
 #include "proxy/wire/messages/error_response.h"
@@ -148,6 +150,15 @@ net::awaitable<void> show_shards(Proxy& p, Session&, std::string& out) {
                 static_cast<int>(i) == cfg.default_shard_index() ? "yes" : "no", std::to_string(pools),
                 std::to_string(conns)});
     }
+    rs.encode(out);
+    co_return;
+}
+
+// In-flight two-phase commits of this proxy (proxy/txn/coordinator.h).
+net::awaitable<void> show_transactions(Proxy& p, Session&, std::string& out) {
+    ResultSet rs({"gid", "participants", "phase", "age_s"});
+    for (const auto& f : p.txn().snapshot())
+        rs.row({f.gid, fmt::format("{}", fmt::join(f.shards, ",")), f.phase, seconds_since(f.started)});
     rs.encode(out);
     co_return;
 }
@@ -401,6 +412,7 @@ const std::vector<Command>& commands() {
         {"SHOW CLIENTS", "connected clients", show_clients},
         {"SHOW SERVERS", "server connections", show_servers},
         {"SHOW SHARDS", "configured shards", show_shards},
+        {"SHOW TRANSACTIONS", "two-phase commits in flight: gid, participant shards, phase, age", show_transactions},
         {"SHOW STATS", "totals per database/user and per shard", show_stats},
         {"SHOW TOTALS", "proxy counters since start", show_totals},
         {"SHOW QUERIES", "SHOW QUERIES [ORDER BY total|mean|p99|calls|errors] [LIMIT n]: cost per statement", nullptr,

@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <cstring>
@@ -15,6 +16,9 @@
 #include "proxy/proxy.h"
 #include "proxy/server_conn.h"
 #include "proxy/session_settings.h"
+#include "proxy/txn/coordinator.h"
+#include "proxy/txn/participants.h"
+#include "proxy/txn/policy.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/writer.h"
 
@@ -43,6 +47,7 @@ struct ShardReply {
     std::string copy_response;    // the CopyInResponse / CopyOutResponse frame
     std::string head;             // extended protocol: ParseComplete, BindComplete, descriptions
     bool copy_in = false;
+    std::string raw;              // every frame but ReadyForQuery, in order (batch pieces)
 };
 
 class Collector : public ServerSink {
@@ -59,6 +64,43 @@ public:
         return true;
     }
     net::Event& done() { return done_; }
+    // Forgets the replies (not which shard is which, nor a broken connection) before the next
+    // round of queries.
+    void reset() {
+        ready_ = 0;
+        for (auto& r : replies_) {
+            std::string name = std::move(r.shard_name);
+            bool lost = r.lost;
+            std::string why = lost ? r.error_message : std::string();
+            r = ShardReply{};
+            r.shard_name = std::move(name);
+            r.lost = lost;
+            r.error_message = std::move(why);
+        }
+    }
+    // Forgets shard i's reply before its next request (one shard at a time).
+    void reset_one(size_t i) {
+        ShardReply& r = replies_[i];
+        if (r.ready) --ready_;
+        std::string name = std::move(r.shard_name);
+        bool lost = r.lost;
+        std::string why = lost ? r.error_message : std::string();
+        r = ShardReply{};
+        r.shard_name = std::move(name);
+        r.lost = lost;
+        r.error_message = std::move(why);
+        if (lost) {
+            r.ready = true;
+            ++ready_;
+        }
+    }
+    // A participant left out of a round (or broken) counts as answered.
+    void mark_ready(size_t i) {
+        if (!replies_[i].ready) {
+            replies_[i].ready = true;
+            ++ready_;
+        }
+    }
 
     awaitable<void> relay(ServerConn& s, const std::vector<asio::const_buffer>& frames, size_t) override {
         ShardReply& r = replies_[index_of_[&s]];
@@ -69,6 +111,7 @@ public:
                 char type = static_cast<char>(p[pos]);
                 size_t total = size_t(be32(p + pos + 1)) + 1;
                 std::string_view frame(reinterpret_cast<const char*>(p + pos), total);
+                if (type != 'Z') r.raw.append(frame);
                 switch (type) {
                     case 'T':
                         if (r.row_description.empty()) r.row_description.assign(frame);
@@ -90,7 +133,7 @@ public:
                         r.copy = true;
                         r.copy_in = type == 'G';
                         if (r.copy_response.empty()) r.copy_response.assign(frame);
-                        if (all_copying_or_ready()) done_.notify_all();
+                        done_.notify_all();
                         break;
                     default: break;
                 }
@@ -105,7 +148,7 @@ public:
             r.ready = true;
             ++ready_;
         }
-        if (all_ready()) done_.notify_all();
+        done_.notify_all();  // waiters check their own condition (all, or one shard's)
     }
     void on_quiet_done(ServerConn&) override { done_.notify_all(); }
     void on_lost(ServerConn& s, const std::string& why) override {
@@ -167,7 +210,8 @@ std::string merge_command_tags(const std::vector<std::string>& tags) {
 }
 
 // Server connections on several shards, all attached to one collector, given back on exit.
-class ShardSet {
+// As the participants of an atomic statement (each BEGIN'd), the commit protocol drives them.
+class ShardSet : public txn::Participants {
 public:
     ShardSet(Proxy& proxy, const UserConfig& user, size_t n)
         : proxy_(proxy), user_(user), sink_(proxy.io().get_executor(), n), legs_(FanoutLegs::take_armed()) {}
@@ -194,11 +238,14 @@ public:
         co_return std::nullopt;
     }
 
-    // Sends `sql` as a simple Query to server i, after the session's settings.
-    awaitable<void> query(size_t i, const std::string& sql, const std::map<std::string, std::string>& settings) {
+    // Sends `sql` as a simple Query to server i, after the session's settings (and, with
+    // `begin`, inside a transaction the commit protocol ends).
+    awaitable<void> query(size_t i, const std::string& sql, const std::map<std::string, std::string>& settings,
+                          bool begin = false) {
         ServerConn& s = *servers_[i].second;
         std::string out;
         s.add_quiet_query(out, settings_sync_statements(s.applied_settings(), settings));
+        if (begin) s.add_quiet_query(out, "BEGIN");
         wire::MessageWriter w(out);
         w.begin('Q');
         w.cstr(sql);
@@ -276,6 +323,86 @@ public:
         co_return failure;
     }
 
+    // txn::Participants
+    size_t count() const override { return servers_.size(); }
+    int shard(size_t i) const override { return servers_[i].second->target().shard; }
+    std::string shard_name(size_t i) const override { return servers_[i].second->target().shard_name; }
+    awaitable<std::vector<txn::StepOutcome>> step(const std::vector<std::string>& sql) override {
+        sink_.reset();
+        for (size_t i = 0; i < servers_.size(); ++i) {
+            ServerConn& s = *servers_[i].second;
+            if (sql[i].empty() || !s.usable() || s.sink() != &sink_) {
+                if (!sql[i].empty() && !sink_.replies()[i].lost) {
+                    sink_.replies()[i].lost = true;
+                    sink_.replies()[i].error_message = "connection closed";
+                }
+                sink_.mark_ready(i);
+                continue;
+            }
+            std::string out;
+            wire::MessageWriter w(out);
+            w.begin('Q');
+            w.cstr(sql[i]);
+            w.end();
+            s.expect(ServerConn::Expect::Ready);
+            co_await s.write(out);
+        }
+        // Bounded: a shard that does not answer is cut off and counts as broken (its part is
+        // then resolved by recovery).
+        const auto deadline = net::Clock::now() + std::chrono::milliseconds(proxy_.config().transactions.step_timeout_ms);
+        while (!sink_.all_ready()) {
+            auto left = deadline - net::Clock::now();
+            if (left <= net::Clock::duration::zero() || !co_await sink_.done().wait_for(left)) {
+                if (sink_.all_ready()) break;
+                for (size_t i = 0; i < servers_.size(); ++i) {
+                    auto& r = sink_.replies()[i];
+                    if (r.ready) continue;
+                    r.lost = true;
+                    r.error_message = "no answer within [transactions] step_timeout_ms";
+                    servers_[i].second->close("commit step timed out");
+                    sink_.mark_ready(i);
+                }
+                break;
+            }
+        }
+        std::vector<txn::StepOutcome> out(servers_.size());
+        for (size_t i = 0; i < servers_.size(); ++i) {
+            const ShardReply& r = sink_.replies()[i];
+            txn::StepOutcome& o = out[i];
+            o.lost = !sql[i].empty() && r.lost;
+            o.ok = sql[i].empty() || (!r.lost && r.error.empty());
+            o.message = r.error_message;
+            if (!r.error.empty()) {
+                wire::ErrorResponse e;
+                if (wire::decode(wire::as_bytes(std::string_view(r.error).substr(5)), e).ok())
+                    o.sqlstate = std::string(e.sqlstate());
+            }
+        }
+        co_return out;
+    }
+    // Whether every shard ran its part without an error.
+    bool all_succeeded() const {
+        for (const auto& r : const_cast<ShardSet*>(this)->sink_.replies())
+            if (!r.error.empty() || r.lost) return false;
+        return true;
+    }
+    // Ends the participants' transactions: commit when every part succeeded, else roll back.
+    // Returns the reply to send instead of the merged one, or empty.
+    awaitable<std::string> finish_atomic(bool extended) {
+        if (!all_succeeded()) {
+            std::string reply = merged_reply(extended, true);
+            co_await proxy_.txn().rollback(*this);
+            co_return reply;
+        }
+        // The statement's own replies are kept for the client; the commit rounds reuse the sink.
+        std::vector<ShardReply> kept = sink_.replies();
+        std::vector<bool> wrote(servers_.size(), true);
+        txn::CommitResult r = co_await proxy_.txn().commit(*this, wrote);
+        sink_.replies() = std::move(kept);
+        if (r.committed()) co_return std::string();
+        co_return error_reply(r.sqlstate, r.message, r.detail);
+    }
+
     // Replicated writes: when every copy succeeded, the client sees the first copy's reply.
     void keep_first_reply_only() {
         auto& replies = sink_.replies();
@@ -294,6 +421,36 @@ public:
     awaitable<void> wait_ready() {
         while (!sink_.all_ready()) co_await sink_.done().wait();
     }
+    // Until server i answered (or entered COPY).
+    awaitable<void> wait_one(size_t i) {
+        while (!sink_.replies()[i].ready && !sink_.replies()[i].copy) co_await sink_.done().wait();
+    }
+    // Indexes of the servers in shard order.
+    std::vector<size_t> shard_order() const {
+        std::vector<size_t> order(servers_.size());
+        for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::stable_sort(order.begin(), order.end(),
+                         [&](size_t a, size_t b) { return servers_[a].second->target().shard < servers_[b].second->target().shard; });
+        return order;
+    }
+    // An atomic multi-shard write runs on one shard after another, in shard order, each
+    // holding its locks until the commit: two such writes then wait for each other's locks in
+    // shard order, so they cannot deadlock across shards (a wait on one shard is PostgreSQL's
+    // to resolve, deadlock detector included). Run in parallel, each could hold one shard's
+    // rows while waiting for the other's on another shard, forever. `send(i)` starts server
+    // i's part; the rest is skipped after the first failure (those servers count as answered).
+    awaitable<void> run_in_shard_order(const std::function<awaitable<void>(size_t)>& send) {
+        auto order = shard_order();
+        size_t k = 0;
+        for (; k < order.size(); ++k) {
+            co_await send(order[k]);
+            co_await wait_one(order[k]);
+            const ShardReply& r = sink_.replies()[order[k]];
+            if (r.copy || r.lost || !r.error.empty()) break;
+        }
+        for (size_t j = k + 1; j < order.size(); ++j) sink_.mark_ready(order[j]);
+    }
+
     awaitable<void> wait_copying() {
         while (!sink_.all_copying_or_ready()) co_await sink_.done().wait();
     }
@@ -308,15 +465,18 @@ public:
     }
 
     // The merged reply: the first failure (naming every failed shard), else one result.
-    std::string merged_reply(bool extended = false) {
+    // `atomic`: the statement ran inside transactions that are rolled back on failure.
+    std::string merged_reply(bool extended = false, bool atomic = false) {
         auto& replies = sink_.replies();
         std::vector<std::string> failed;
         for (const auto& r : replies)
             if (!r.error.empty() || r.lost) failed.push_back(r.shard_name);
         if (!failed.empty()) {
-            // The others ran (and committed) their part: say so.
-            std::string detail = fmt::format("failed on shard(s): {}; succeeded on {} of {} shard(s)",
-                                             fmt::join(failed, ", "), replies.size() - failed.size(), replies.size());
+            // Without a transaction around it, the others ran (and committed) their part: say so.
+            std::string detail =
+                atomic ? fmt::format("failed on shard(s): {}; no shard's change was kept", fmt::join(failed, ", "))
+                       : fmt::format("failed on shard(s): {}; succeeded on {} of {} shard(s)", fmt::join(failed, ", "),
+                                     replies.size() - failed.size(), replies.size());
             for (const auto& r : replies) {
                 if (r.error.empty() && !r.lost) continue;
                 if (r.lost) return error_reply("08006", fmt::format("shard \"{}\": {}", r.shard_name, r.error_message), detail);
@@ -378,13 +538,22 @@ private:
 };
 
 awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const std::vector<ShardQuery>& queries,
-                                  const std::map<std::string, std::string>& settings, bool replicated) {
+                                  const std::map<std::string, std::string>& settings, bool replicated, bool atomic) {
     ShardSet set(proxy, user, queries.size());
     std::vector<uint16_t> shards;
     for (const auto& q : queries) shards.push_back(q.shard);
+    if (atomic) {
+        if (auto refusal = txn::participants_refusal(proxy.config(), shards.size()))
+            co_return error_reply(refusal->sqlstate, refusal->message);
+    }
     if (auto err = co_await set.acquire(shards)) co_return error_reply(err->sqlstate, err->message);
     if (std::string failed = co_await set.apply_settings(settings); !failed.empty()) co_return failed;
-    for (size_t i = 0; i < queries.size(); ++i) co_await set.query(i, queries[i].sql, settings);
+    if (atomic) {
+        co_await set.run_in_shard_order(
+            [&](size_t i) -> awaitable<void> { co_await set.query(i, queries[i].sql, settings, true); });
+    } else {
+        for (size_t i = 0; i < queries.size(); ++i) co_await set.query(i, queries[i].sql, settings);
+    }
     co_await set.wait_copying();
     bool copy_in = false;
     for (size_t i = 0; i < set.size(); ++i) {
@@ -394,6 +563,10 @@ awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const st
         co_await set.write(i, copy_fail_frame("COPY FROM STDIN to several shards needs a column list"));
     }
     co_await set.wait_ready();
+    if (atomic) {
+        if (copy_in) co_await proxy.txn().rollback(set);
+        else if (std::string failed = co_await set.finish_atomic(false); !failed.empty()) co_return failed;
+    }
     set.give_back();
     if (replicated) set.keep_first_reply_only();
     if (copy_in)
@@ -404,20 +577,91 @@ awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const st
 
 awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, const std::vector<uint16_t>& shards,
                                          const std::map<std::string, std::string>& settings,
-                                         const std::function<std::string(ServerConn&)>& build) {
+                                         const std::function<std::string(ServerConn&)>& build, bool atomic) {
     ShardSet set(proxy, user, shards.size());
+    if (atomic) {
+        if (auto refusal = txn::participants_refusal(proxy.config(), shards.size()))
+            co_return error_reply(refusal->sqlstate, refusal->message);
+    }
     if (auto err = co_await set.acquire(shards)) co_return error_reply(err->sqlstate, err->message);
     if (std::string failed = co_await set.apply_settings(settings); !failed.empty()) co_return failed;
-    for (size_t i = 0; i < set.size(); ++i) {
+    auto send = [&](size_t i) -> awaitable<void> {
         ServerConn& s = set.server(i);
         std::string out;
         s.add_quiet_query(out, settings_sync_statements(s.applied_settings(), settings));
+        if (atomic) s.add_quiet_query(out, "BEGIN");
         out += build(s);
         co_await set.write(i, out);
+    };
+    if (atomic) {
+        co_await set.run_in_shard_order(send);
+    } else {
+        for (size_t i = 0; i < set.size(); ++i) co_await send(i);
     }
     co_await set.wait_ready();
+    if (atomic) {
+        if (std::string failed = co_await set.finish_atomic(true); !failed.empty()) co_return failed;
+    }
     set.give_back();
     co_return set.merged_reply(true);
+}
+
+awaitable<std::string> run_pieces_atomic(Proxy& proxy, const UserConfig& user, const std::vector<BatchPiece>& pieces,
+                                         const std::map<std::string, std::string>& settings,
+                                         const std::function<std::string(size_t, ServerConn&)>& build) {
+    std::vector<uint16_t> shards;
+    for (const auto& p : pieces) shards.push_back(p.shard);
+    std::sort(shards.begin(), shards.end());
+    shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
+    if (auto refusal = txn::participants_refusal(proxy.config(), shards.size()))
+        co_return error_reply(refusal->sqlstate, refusal->message);
+    ShardSet set(proxy, user, shards.size());
+    if (auto err = co_await set.acquire(shards)) co_return error_reply(err->sqlstate, err->message);
+    if (std::string failed = co_await set.apply_settings(settings); !failed.empty()) co_return failed;
+    std::vector<bool> begun(shards.size(), false), wrote(shards.size(), false);
+    std::string reply;
+    bool failed = false;
+    for (size_t i = 0; i < pieces.size() && !failed; ++i) {
+        const size_t k = set.index_of_shard(pieces[i].shard);
+        ServerConn& s = set.server(k);
+        set.sink().reset_one(k);
+        if (!s.usable()) {
+            failed = true;
+            break;
+        }
+        std::string out;
+        if (!begun[k]) {
+            s.add_quiet_query(out, settings_sync_statements(s.applied_settings(), settings));
+            s.add_quiet_query(out, "BEGIN");
+            begun[k] = true;
+        }
+        wrote[k] = wrote[k] || pieces[i].writes;
+        out += build(i, s);
+        // Our Sync ends the piece (inside the transaction: it commits nothing).
+        wire::MessageWriter w(out);
+        w.empty_message('S');
+        s.expect(ServerConn::Expect::Ready);
+        s.set_synced(true);
+        co_await set.write(k, out);
+        while (!set.sink().replies()[k].ready) co_await set.sink().done().wait();
+        const ShardReply& r = set.sink().replies()[k];
+        reply += r.raw;
+        if (r.lost) {
+            std::string e = error_reply("08006", fmt::format("shard \"{}\": {}", r.shard_name, r.error_message));
+            reply += e.substr(0, e.size() - 6);  // without its ReadyForQuery
+        }
+        // As PostgreSQL skips the rest of a batch after an error, so do we.
+        failed = r.lost || !r.error.empty();
+    }
+    if (failed) {
+        co_await proxy.txn().rollback(set);
+        reply.append({'Z', 0, 0, 0, 5, 'I'});
+        co_return reply;
+    }
+    txn::CommitResult c = co_await proxy.txn().commit(set, wrote);
+    if (!c.committed()) co_return reply + error_reply(c.sqlstate, c.message, c.detail);
+    reply.append({'Z', 0, 0, 0, 5, 'I'});
+    co_return reply;
 }
 
 struct CopyFanout::Impl {
@@ -425,6 +669,7 @@ struct CopyFanout::Impl {
     Proxy& proxy;
     const UserConfig& user;
     std::unique_ptr<ShardSet> set;
+    bool atomic = false;               // every shard's COPY runs in a transaction, committed as one
     std::vector<std::string> pending;  // CopyData bytes waiting per server
     static constexpr size_t kFlushBytes = 64 * 1024;
 
@@ -452,9 +697,14 @@ awaitable<std::string> CopyFanout::start(const std::string& sql, const std::map<
     std::vector<uint16_t> shards;
     for (size_t i = 0; i < n; ++i) shards.push_back(static_cast<uint16_t>(i));
     failed = true;
+    im.atomic = txn::atomic_writes(im.proxy.config());
+    if (im.atomic) {
+        if (auto refusal = txn::participants_refusal(im.proxy.config(), n))
+            co_return error_reply(refusal->sqlstate, refusal->message);
+    }
     if (auto err = co_await im.set->acquire(shards)) co_return error_reply(err->sqlstate, err->message);
     if (std::string refused = co_await im.set->apply_settings(settings); !refused.empty()) co_return refused;
-    for (size_t i = 0; i < n; ++i) co_await im.set->query(i, sql, settings);
+    for (size_t i = 0; i < n; ++i) co_await im.set->query(i, sql, settings, im.atomic);
     co_await im.set->wait_copying();
     bool all_copy = true;
     for (const auto& r : im.set->sink().replies()) all_copy = all_copy && r.copy && r.error.empty();
@@ -464,8 +714,9 @@ awaitable<std::string> CopyFanout::start(const std::string& sql, const std::map<
         for (size_t i = 0; i < n; ++i)
             if (im.set->sink().replies()[i].copy) co_await im.set->write(i, fail);
         co_await im.set->wait_ready();
+        if (im.atomic) co_await im.proxy.txn().rollback(*im.set);
         im.set->give_back();
-        co_return im.set->merged_reply();
+        co_return im.set->merged_reply(false, im.atomic);
     }
     failed = false;
     co_return im.set->sink().replies().front().copy_response;
@@ -495,6 +746,9 @@ awaitable<std::string> CopyFanout::finish(bool ok, const std::string& fail_messa
         }
     }
     co_await im.set->wait_ready();
+    if (im.atomic) {
+        if (std::string failed = co_await im.set->finish_atomic(false); !failed.empty()) co_return failed;
+    }
     im.set->give_back();
     co_return im.set->merged_reply();
 }

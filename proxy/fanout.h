@@ -27,8 +27,11 @@ struct ShardQuery {
 // `settings` are the session's settings, applied on each server first.
 // `replicated`: the shards hold copies of one table (reference tables): the reply is one
 // shard's, not the sum.
+// `atomic`: every shard runs its part in a transaction, and they commit as one (two-phase
+// commit, proxy/txn/coordinator.h) or all roll back; the client gets the first error.
 net::awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const std::vector<ShardQuery>& queries,
-                                       const std::map<std::string, std::string>& settings, bool replicated = false);
+                                       const std::map<std::string, std::string>& settings, bool replicated = false,
+                                       bool atomic = false);
 
 // One extended-protocol batch (Parse/Bind/Describe/Execute/Sync of one statement) on several
 // shards: `build` returns the frames for one server (translated for it, ending with Sync and
@@ -36,11 +39,27 @@ net::awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, con
 // descriptions, every shard's rows and one merged CommandComplete.
 net::awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, const std::vector<uint16_t>& shards,
                                               const std::map<std::string, std::string>& settings,
-                                              const std::function<std::string(class ServerConn&)>& build);
+                                              const std::function<std::string(class ServerConn&)>& build,
+                                              bool atomic = false);
+
+// An extended-protocol batch whose Binds go to several shards, outside a transaction: its
+// pieces (consecutive messages for one shard) run in order, each shard inside one transaction,
+// and the shards commit as one at the batch's Sync (two-phase commit when several wrote) or all
+// roll back after the first error, as PostgreSQL does with the implicit transaction of a
+// batch. `build(i, server)` returns piece i's translated frames (without Sync). The reply holds
+// every piece's replies in order and one ReadyForQuery.
+struct BatchPiece {
+    uint16_t shard = 0;
+    bool writes = true;  // false: only reads (its shard may commit without PREPARE)
+};
+net::awaitable<std::string> run_pieces_atomic(Proxy& proxy, const UserConfig& user, const std::vector<BatchPiece>& pieces,
+                                              const std::map<std::string, std::string>& settings,
+                                              const std::function<std::string(size_t, class ServerConn&)>& build);
 
 // COPY ... FROM STDIN split by row: every shard gets the COPY statement, the client one
 // CopyInResponse, and each row goes to the shard owning its key. Built by the session, which
-// owns the client's byte stream.
+// owns the client's byte stream. With [transactions] two_phase_commit the shards' COPYs commit
+// as one or not at all.
 class CopyFanout {
 public:
     CopyFanout(Proxy& proxy, const UserConfig& user);

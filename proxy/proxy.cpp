@@ -8,6 +8,8 @@
 #include "proxy/http/http_server.h"
 #include "proxy/session.h"
 #include "proxy/stats/prometheus.h"
+#include "proxy/txn/coordinator.h"
+#include "proxy/txn/startup.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/writer.h"
 
@@ -24,6 +26,7 @@ Proxy::Proxy(asio::io_context& io, Config cfg, std::string config_path)
       stats_(std::make_unique<stats::QueryStats>(cfg_.stats)),
       buckets_resumed_(std::make_unique<net::Event>(io.get_executor())),
       resumed_(std::make_unique<net::Event>(io.get_executor())) {
+    txn_ = std::make_unique<txn::Coordinator>(cfg_);
     for (const auto& s : cfg_.shards) shard_totals_.push_back(stats::ShardTotals{s.name});
 }
 
@@ -52,6 +55,7 @@ void Proxy::remember_columns(const std::string& table, std::vector<std::string> 
 }
 
 Proxy::~Proxy() {
+    recovery_.reset();  // joins its thread before the coordinator it reads goes
     if (http_) http_->stop();
 }
 
@@ -119,6 +123,9 @@ std::string Proxy::start() {
     spdlog::info("shard map {} version {}: {} buckets over {} shard(s)", cfg_.map_path(), map_->version(),
                  map_->bucket_count(), cfg_.shards.size());
     if (auto err = setup_tls(); !err.empty()) return err;
+    // Prepared leftovers of this instance's previous life are resolved before clients can
+    // connect (and before the port accepts, so "accepting" means "recovered").
+    recovery_ = txn::start_recovery(cfg_, *txn_);
     error_code ec;
     auto addr = asio::ip::make_address(cfg_.proxy.listen_addr, ec);
     if (ec) return fmt::format("{}: proxy.listen_addr: '{}' is not an IP address", cfg_.source, cfg_.proxy.listen_addr);
@@ -131,7 +138,7 @@ std::string Proxy::start() {
     if (!cfg_.admin.http_listen.empty()) {
         http_ = std::make_unique<http::HttpServer>();
         std::string err = http_->start(io_, cfg_.admin.http_listen,
-                                       [this] { return stats::render_prometheus(*stats_, metrics()); });
+                                       [this] { return stats::render_prometheus(*stats_, metrics()) + txn::render_metrics(*txn_); });
         if (!err.empty()) return fmt::format("{}: admin.http_listen: {}", cfg_.source, err);
         spdlog::info("metrics on http://{}/metrics", cfg_.admin.http_listen);
     }
@@ -351,6 +358,7 @@ std::string Proxy::reload() {
         shard_totals_.push_back(stats::ShardTotals{next.shards[i].name});
     }
     cfg_.shards = next.shards;
+    if (recovery_) recovery_->reconfigure(cfg_);
     cfg_.tables = next.tables;
     statements_->reset(router::TableCatalog(cfg_.tables));
     *map_ = std::move(map.value());

@@ -24,6 +24,10 @@ class Session;
 namespace sg::http {
 class HttpServer;
 }
+namespace sg::proxy::txn {
+class Coordinator;
+class RecoveryWorker;
+}  // namespace sg::proxy::txn
 namespace sg::proxy {
 
 struct ProxyCounters {
@@ -116,6 +120,8 @@ public:
         lookups_.schema_changed();
     }
     PreparedLookups& lookups() { return lookups_; }
+    // Multi-shard commits (two-phase commit) and their recovery.
+    txn::Coordinator& txn() { return *txn_; }
     void give_read_buffer(std::string&& buf);
     net::Clock::time_point started() const { return started_; }
     bool shutting_down() const { return shutting_down_; }
@@ -141,6 +147,8 @@ private:
     std::unique_ptr<stats::QueryStats> stats_;
     std::vector<stats::ShardTotals> shard_totals_;
     std::unique_ptr<http::HttpServer> http_;
+    std::unique_ptr<txn::Coordinator> txn_;
+    std::unique_ptr<txn::RecoveryWorker> recovery_;
     // Sessions keep pointers to their UserConfig: user lists replaced by RELOAD stay alive.
     std::vector<std::shared_ptr<std::vector<UserConfig>>> retired_users_;
     std::unordered_map<int32_t, Session*> sessions_;

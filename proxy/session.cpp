@@ -402,6 +402,7 @@ void Session::cancel_running() {
 }
 
 char Session::transaction_status() const {
+    if (held_failed()) return 'E';  // a multi-shard transaction failed in the proxy (session_txn.cpp)
     if (server_) return server_->tx_status();
     if (pending_begin_.empty()) return 'I';
     return virtual_failed_ ? 'E' : 'T';

@@ -19,6 +19,7 @@
 #include "proxy/server_conn.h"
 #include "proxy/session_state.h"
 #include "proxy/settings_tracker.h"
+#include "proxy/txn/savepoints.h"
 #include "proxy/wire/messages/extended_query.h"
 #include "router/analyzer.h"
 #include "router/literals.h"
@@ -28,6 +29,9 @@ namespace sg::proxy {
 
 class Proxy;
 class Pool;
+namespace txn {
+struct HeldTransaction;
+}
 
 enum class SessionState { Startup, Authenticating, Ready, Busy, Closed };
 const char* to_string(SessionState s);
@@ -221,6 +225,29 @@ private:
         bool had_describe = false;
     };
     InsertSplit insert_split_;
+    // A transaction spanning shards (session_txn.cpp). The attached server runs the current
+    // statement; held_ parks the other participants. txn_begin_ (the client's BEGIN) and the
+    // open savepoints are replayed on each shard the transaction joins; txn_wrote_ lists the
+    // shards that ran a write (a shard that only read commits without PREPARE).
+    std::shared_ptr<txn::HeldTransaction> held_;
+    std::string txn_begin_;
+    txn::Savepoints txn_savepoints_;
+    std::vector<int> txn_wrote_;
+    bool multi_shard() const;
+    bool held_failed() const;
+    void begin_transaction(std::string_view sql);
+    void note_transaction_write(bool writes, int shard);
+    awaitable<bool> join_shard(int shard, bool report_with_ready);
+    // COMMIT, ROLLBACK and savepoints of a transaction (simple protocol): true when answered
+    // here (the multi-shard end), false when the statement goes on to the attached shard.
+    awaitable<bool> transaction_control(std::string_view sql);
+    // The same for an extended-protocol batch of one such statement.
+    awaitable<bool> transaction_control_batch(std::string_view batch, bool sync);
+    // Ends the multi-shard transaction everywhere; returns the reply for its end statement
+    // (CommandComplete or ErrorResponse, without ReadyForQuery).
+    awaitable<std::string> end_multi_shard(bool commit);
+    // Applies a savepoint command on the parked participants; false (reported) on failure.
+    awaitable<bool> savepoint_on_parked(std::string_view sql);
     awaitable<void> run_insert_split(const std::string& batch);
     // The extended protocol's form of merge_rows: the batch's one Bind runs on `shards` (each
     // with the statement's Analysis::merge shard_sql, as its own unnamed statement), and the
@@ -231,6 +258,10 @@ private:
     // Runs a batch whose Binds target several shards as consecutive per-shard pieces, each
     // ended by a Sync of the proxy's, presenting the client one reply stream and one RFQ.
     awaitable<void> run_split_batch(const std::string& batch, const std::vector<int>& bind_shards);
+    // Its form outside a transaction (session_split_atomic.cpp): the pieces (shard, frames
+    // without the Sync) commit on every shard as one at the Sync, or none does. False (nothing
+    // done) when the batch holds transaction control (BEGIN, COMMIT, SAVEPOINT ...) of its own.
+    awaitable<bool> run_split_batch_atomic(const std::vector<std::pair<int, std::string>>& pieces);
     // Appends the translated frames of `frames` for server `s`.
     void translate_frames(std::string& out, ServerConn& s, std::string_view frames);
     std::shared_ptr<const router::Analysis> statement_analysis(std::string_view name) const;

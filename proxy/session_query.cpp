@@ -18,6 +18,7 @@
 #include "proxy/session.h"
 #include "proxy/session_settings.h"
 #include "proxy/table_columns.h"
+#include "proxy/txn/policy.h"
 #include "proxy/wire/frame.h"
 #include "proxy/wire/messages/command_complete.h"
 #include "proxy/wire/messages/error_response.h"
@@ -871,6 +872,9 @@ bool Session::attach_idle_server(int shard) {
 awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
     if (server_ && server_->target().shard == shard) co_return true;
     if (server_) {
+        // A transaction spanning shards: the other shard joins it (session_txn.cpp).
+        if (transaction_status() == 'T' && !txn_begin_.empty() && proxy_.config().transactions.two_phase_commit)
+            co_return co_await join_shard(shard, report_with_ready);
         if (transaction_status() != 'I') {
             std::string msg = fmt::format(
                 "this transaction runs on shard \"{}\" and the statement needs shard \"{}\"; a transaction "
@@ -1014,6 +1018,7 @@ awaitable<void> Session::flush_batch(bool sync) {
         co_await answer_failed_transaction(batch, sync);
         co_return;
     }
+    if (in_transaction() && co_await transaction_control_batch(batch, sync)) co_return;  // session_txn.cpp
     std::vector<int>& bind_shards = bind_shards_;  // flush_batch is never re-entered (serve_loop awaits it)
     bind_shards.clear();
     int shard = co_await route_batch(batch, sync, bind_shards);
@@ -1035,11 +1040,15 @@ awaitable<void> Session::flush_batch(bool sync) {
         std::vector<uint16_t> shards(bind_shards.begin(), bind_shards.end());
         if (state_ == SessionState::Ready) transition(SessionState::Busy);
         FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
-        std::string reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, [&](ServerConn& s) {
-            std::string out;
-            translate_frames(out, s, batch);
-            return out;
-        });
+        const bool atomic = txn::atomic_statement(proxy_.config(), analysis_of(batch_text_)->is_write, batch_text_);
+        std::string reply = co_await run_fanout_frames(
+            proxy_, *user_, shards, settings_,
+            [&](ServerConn& s) {
+                std::string out;
+                translate_frames(out, s, batch);
+                return out;
+            },
+            atomic);
         stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
         forget_touched_buckets();
         if (state_ == SessionState::Busy) transition(SessionState::Ready);
@@ -1047,6 +1056,10 @@ awaitable<void> Session::flush_batch(bool sync) {
         co_return;
     }
     if (shard < 0) co_return;
+    if (in_transaction()) {
+        auto ba = batch_text_.empty() ? nullptr : analysis_of(batch_text_);
+        note_transaction_write(!ba || ba->is_write || ba->kind != router::StatementKind::Select, shard);
+    }
     if (!attach_idle_server(shard)) {
         if (!co_await attach_server(shard, sync)) co_return;
     }
@@ -1148,14 +1161,17 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
     release_server();
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
     FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
-    std::string reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, [&](ServerConn& s) {
-        const std::string& f = frames[static_cast<uint16_t>(s.target().shard)];
-        // Mirror the replies the shard owes for these frames: Parse, Sync.
-        s.expect(ServerConn::Expect::ParseForward);
-        s.expect(ServerConn::Expect::Ready);
-        s.unnamed_owner() = {0, 0};
-        return f;
-    });
+    std::string reply = co_await run_fanout_frames(
+        proxy_, *user_, shards, settings_,
+        [&](ServerConn& s) {
+            const std::string& f = frames[static_cast<uint16_t>(s.target().shard)];
+            // Mirror the replies the shard owes for these frames: Parse, Sync.
+            s.expect(ServerConn::Expect::ParseForward);
+            s.expect(ServerConn::Expect::Ready);
+            s.unnamed_owner() = {0, 0};
+            return f;
+        },
+        txn::atomic_writes(proxy_.config()));
     if (!sp.had_parse && !reply.empty() && reply[0] == '1') reply.erase(0, 5);  // the client sent no Parse
     stats_merged(sp.query, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
     forget_touched_buckets();
@@ -1381,6 +1397,11 @@ awaitable<void> Session::run_split_batch(const std::string& batch, const std::ve
     }
     if (!pending.empty()) pieces.back().frames += pending;
 
+    if (!sync_frame.empty() && !in_transaction() && txn::atomic_writes(proxy_.config())) {
+        std::vector<std::pair<int, std::string>> parts;
+        for (const auto& p : pieces) parts.emplace_back(p.shard, p.frames);
+        if (co_await run_split_batch_atomic(parts)) co_return;
+    }
     split_error_ = false;
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
     for (size_t i = 0; i < pieces.size(); ++i) {
@@ -1935,6 +1956,7 @@ awaitable<void> Session::hold_session_batch(std::string_view batch) {
             case 'D': acknowledge(type, body, w); break;
             case 'E': {
                 if (current->kind == SK::Begin) {
+                    if (!in_transaction()) begin_transaction(current_sql);
                     pending_begin_.assign(current_sql);
                     wire::encode(wire::CommandComplete{"BEGIN"}, w);
                     break;
@@ -2076,6 +2098,7 @@ awaitable<void> Session::handle_session_statement(const router::Analysis& a, std
                                                   std::string_view sql) {
     using SK = router::StatementKind;
     const int default_shard = proxy_.config().default_shard_index();
+    if (a.kind == SK::Begin && !in_transaction()) begin_transaction(sql);
     if (server_) {
         co_await send_to_shard(server_->target().shard, frame, sql);
         co_return;
@@ -2240,6 +2263,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         }
         co_return;
     }
+    if (in_transaction() && co_await transaction_control(sql)) co_return;  // session_txn.cpp
     if (server_ && server_->tx_status() == 'E') {
         // A failed transaction accepts only its end, wherever the statement would go: the
         // transaction's shard gives PostgreSQL's own answer (25P02, or the ROLLBACK).
@@ -2297,6 +2321,8 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         case K::Session: co_await handle_session_statement(a, frame, sql); co_return;
         case K::Single:
         case K::Default:
+            if (in_transaction())
+                note_transaction_write(a.is_write || a.kind != router::StatementKind::Select, route_target(r));
             if (used_shape_) {
                 if (PreparedLookups::Statement* st = lookup_statement(a)) {
                     co_await send_lookup(route_target(r, uses_cursor), *st, frame, sql);
@@ -2320,8 +2346,8 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     if (in_transaction()) {
         co_await error_and_ready(
             "0A000",
-            fmt::format("this statement touches {} shards and a transaction is open; a transaction cannot span "
-                        "shards in this version",
+            fmt::format("this statement touches {} shards and a transaction is open; a statement on several "
+                        "shards cannot run inside a transaction in this version",
                         r.shards.size()),
             "run it outside the transaction, or restrict it to one shard key");
         co_return;
@@ -2340,7 +2366,8 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     // A reference table is written on every shard, but it is one table: report one copy's result.
     bool replicated = a.placement == router::Placement::Reference;
     FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
-    std::string reply = co_await run_fanout(proxy_, *user_, queries, settings_, replicated);
+    std::string reply = co_await run_fanout(proxy_, *user_, queries, settings_, replicated,
+                                            txn::atomic_statement(proxy_.config(), a.is_write, sql));
     stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(queries.size()), reply);
     if (a.merge && queries.size() > 1) reply = co_await merge_rows(a, reply, queries.front().shard);
     forget_touched_buckets();
