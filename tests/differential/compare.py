@@ -107,11 +107,11 @@ def judge(case, want, got):
     """(verdict, reason, detail). reason is what the minimiser keeps stable."""
     if got.status == "lost":
         return "crash", "crash", got.detail
+    if want.status == "error" and got.status == "error" and got.sqlstate == want.sqlstate:
+        return "agree", "", ""        # also PostgreSQL's own 0A000 (LIKE under sg_ci)
     if got.status == "error" and got.sqlstate == "0A000":
         return "refused", construct_of(got.message), got.message
     if want.status == "error":
-        if got.status == "error" and got.sqlstate == want.sqlstate:
-            return "agree", "", ""
         return "wrong", "error-mismatch", f"oracle {want.brief()}\nproxy  {got.brief()}"
     if got.status == "error":
         return "other_error", got.sqlstate, f"oracle {want.brief()}\nproxy  {got.brief()}"

@@ -163,7 +163,13 @@ def gen_rows(gen, table):
     frm, alias, rid, prod = _from(gen, table)
     items = select_items(gen, alias, table)
     if prod in ("join", "left_join") and gen.chance(0.7):
-        items.append(gen.pick([f"c.{c}" for c in _cols(CHILD[table])]))
+        # a child column named like a lead-table column (c.id next to ORDER BY a.id)
+        ccols = [c for c in _cols(CHILD[table])
+                 if gen.allowed("order_name_clash") or c not in _cols(table)]
+        col = gen.pick(ccols)
+        if col in _cols(table):
+            gen.mark("order_name_clash")
+        items.append(f"c.{col}")
     if prod == "ref_join":
         items.append("r.label")
     if CHILD.get(table) and gen.chance(0.15):

@@ -10,7 +10,7 @@ comparison of every shard with the oracle.
 
 import copy
 
-from compare import connect, judge, run
+from compare import connect, construct_of, judge, run
 from tree import mutations
 
 
@@ -80,7 +80,8 @@ class Runner:
         if got.status == "lost":
             v = Verdict("crash", "crash", got.detail, case, protocol, profile)
         elif got.status == "error" and got.sqlstate == "0A000":
-            v = Verdict(*judge(case, got, got), case, protocol, profile)
+            v = Verdict("refused", construct_of(got.message), got.message, case, protocol,
+                        profile)
         else:
             want = run(oracle, case, protocol)
             if want.status == "lost":

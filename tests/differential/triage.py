@@ -143,6 +143,9 @@ def issue_cases(env):
              param_sql="UPDATE r_kind SET label = $1 WHERE kind = $2",
              params=[{"kind": "text", "value": "x", "infer": False},
                      {"kind": "int4", "value": "1", "infer": False}]),
+        _rec("found here: a merged ORDER BY a.id sorts by the output column c.id of the same "
+             "name", "SELECT c.id FROM t_int a LEFT JOIN t_intc c ON c.id = a.id "
+             "ORDER BY a.id, c.cid", ordered=True),
         _rec("found here: COMMENT ON an unlisted table is sent to every shard (42P01)",
              "COMMENT ON TABLE u_misc IS 'fuzz'", kind="ddl"),
         _rec("found here: a primary key without the shard key is unique per shard only",
