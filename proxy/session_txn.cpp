@@ -150,7 +150,8 @@ awaitable<bool> Session::join_shard(int shard, bool report_with_ready) {
         server_->attach(this);
         server_->take_rows();
         // Sent quietly before the statement (add_prelude), like a held-back BEGIN.
-        pending_begin_ = txn_begin_ + txn_savepoints_.replay();
+        // (A BEGIN the client sent inside an extended batch was not seen apart: plain BEGIN.)
+        pending_begin_ = (txn_begin_.empty() ? std::string("BEGIN") : txn_begin_) + txn_savepoints_.replay();
         co_return true;
     }
     co_await refuse("08006", fmt::format("the connection to shard \"{}\" held by this transaction was lost",
