@@ -228,7 +228,9 @@ private:
     // A transaction spanning shards (session_txn.cpp). The attached server runs the current
     // statement; held_ parks the other participants. txn_begin_ (the client's BEGIN) and the
     // open savepoints are replayed on each shard the transaction joins; txn_wrote_ lists the
-    // shards that ran a write (a shard that only read commits without PREPARE).
+    // shards that ran a write since the transaction's BEGIN (or since the last multi-shard
+    // end: noted for every statement, so a write the proxy saw before it knew a transaction
+    // was open counts too). A shard not in it only read and commits without PREPARE.
     std::shared_ptr<txn::HeldTransaction> held_;
     std::string txn_begin_;
     txn::Savepoints txn_savepoints_;

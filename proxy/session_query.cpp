@@ -873,7 +873,7 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
     if (server_ && server_->target().shard == shard) co_return true;
     if (server_) {
         // A transaction spanning shards: the other shard joins it (session_txn.cpp).
-        if (transaction_status() == 'T' && !txn_begin_.empty() && proxy_.config().transactions.two_phase_commit)
+        if (transaction_status() == 'T' && proxy_.config().transactions.two_phase_commit)
             co_return co_await join_shard(shard, report_with_ready);
         if (transaction_status() != 'I') {
             std::string msg = fmt::format(
@@ -1056,7 +1056,7 @@ awaitable<void> Session::flush_batch(bool sync) {
         co_return;
     }
     if (shard < 0) co_return;
-    if (in_transaction()) {
+    {
         auto ba = batch_text_.empty() ? nullptr : analysis_of(batch_text_);
         note_transaction_write(!ba || ba->is_write || ba->kind != router::StatementKind::Select, shard);
     }
@@ -1407,6 +1407,7 @@ awaitable<void> Session::run_split_batch(const std::string& batch, const std::ve
     for (size_t i = 0; i < pieces.size(); ++i) {
         const bool last = i + 1 == pieces.size();
         if (!co_await attach_server(pieces[i].shard, true)) co_return;
+        note_transaction_write(true, pieces[i].shard);
         if (server_->applied_settings() != settings_) {
             bool synced = co_await sync_settings(true);  // (not in a condition: GCC 12)
             if (!synced) co_return;
@@ -2321,8 +2322,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         case K::Session: co_await handle_session_statement(a, frame, sql); co_return;
         case K::Single:
         case K::Default:
-            if (in_transaction())
-                note_transaction_write(a.is_write || a.kind != router::StatementKind::Select, route_target(r));
+            note_transaction_write(a.is_write || a.kind != router::StatementKind::Select, route_target(r));
             if (used_shape_) {
                 if (PreparedLookups::Statement* st = lookup_statement(a)) {
                     co_await send_lookup(route_target(r, uses_cursor), *st, frame, sql);

@@ -150,7 +150,8 @@ awaitable<bool> Session::join_shard(int shard, bool report_with_ready) {
         server_->attach(this);
         server_->take_rows();
         // Sent quietly before the statement (add_prelude), like a held-back BEGIN.
-        pending_begin_ = txn_begin_ + txn_savepoints_.replay();
+        // (A BEGIN the client sent inside an extended batch was not seen apart: plain BEGIN.)
+        pending_begin_ = (txn_begin_.empty() ? std::string("BEGIN") : txn_begin_) + txn_savepoints_.replay();
         co_return true;
     }
     co_await refuse("08006", fmt::format("the connection to shard \"{}\" held by this transaction was lost",
@@ -253,10 +254,15 @@ awaitable<bool> Session::transaction_control(std::string_view sql) {
             if (!co_await savepoint_on_parked(sql)) co_return true;
             if (cmd && cmd->kind == txn::SavepointCommand::Kind::RollbackTo) held_->failed = false;
         }
-        if (cmd) txn_savepoints_.apply(*cmd);
+        if (cmd) {
+            txn_savepoints_.apply(*cmd);
+            if (held_ && cmd->kind == txn::SavepointCommand::Kind::RollbackTo) held_->failed = false;
+        }
         co_return false;  // the attached shard runs it and answers
     }
-    if (!multi_shard()) co_return false;
+    // Ours to end: a transaction with parked participants, or one the proxy failed (a shard it
+    // could not join): its attached shard alone must not commit.
+    if (!multi_shard() && !held_failed()) co_return false;
     if (a->kind == SK::Commit || a->kind == SK::Rollback) {
         if (client_two_phase(sql)) {
             co_await error_and_ready("0A000", "PREPARE TRANSACTION of a transaction spanning shards is not supported; "
@@ -303,18 +309,27 @@ awaitable<bool> Session::transaction_control_batch(std::string_view batch, bool 
             }
         }
     }
-    if (binds != 1 || query.empty() || !maybe_transaction_control(query)) co_return false;
-    auto a = analysis_of(query);
+    auto a = binds == 1 && !query.empty() && maybe_transaction_control(query) ? analysis_of(query) : nullptr;
+    if (held_failed() && !(a && (a->kind == SK::Commit || a->kind == SK::Rollback || a->kind == SK::Savepoint))) {
+        // Failed in the proxy: only its end (or ROLLBACK TO) is accepted, as by PostgreSQL.
+        co_await answer_failed_transaction(batch, sync);
+        co_return true;
+    }
+    if (!a) co_return false;
     if (a->kind == SK::Savepoint) {
         auto cmd = txn::parse_savepoint(query);
         if (multi_shard()) {
             if (!co_await savepoint_on_parked(query)) co_return true;
             if (cmd && cmd->kind == txn::SavepointCommand::Kind::RollbackTo) held_->failed = false;
         }
-        if (cmd) txn_savepoints_.apply(*cmd);
+        if (cmd) {
+            txn_savepoints_.apply(*cmd);
+            if (held_ && cmd->kind == txn::SavepointCommand::Kind::RollbackTo) held_->failed = false;
+        }
         co_return false;
     }
-    if (!multi_shard() || !sync || (a->kind != SK::Commit && a->kind != SK::Rollback)) co_return false;
+    if ((!multi_shard() && !held_failed()) || !sync || (a->kind != SK::Commit && a->kind != SK::Rollback))
+        co_return false;
     if (client_two_phase(query)) co_return false;  // the attached shard refuses it in a transaction
     // Answered here: the replies each message calls for, with the end's outcome at Execute.
     std::string end = co_await end_multi_shard(a->kind == SK::Commit);

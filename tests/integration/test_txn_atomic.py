@@ -329,8 +329,9 @@ class AtomicStatements(Base):
         self.assertEqual(self.prepared_left(), [])
 
 
-class TwoPhaseCommitOff(Base):
-    """[transactions] two_phase_commit = false: transactions stay on one shard, as before."""
+class TransactionSettings(Base):
+    """[transactions] two_phase_commit = false (transactions stay on one shard, as before) and
+    max_participants."""
 
     def test_cross_shard_transaction_refused(self):
         proxy = Proxy(self.cluster, "txn_off", tables=TABLES)
@@ -347,6 +348,32 @@ class TwoPhaseCommitOff(Base):
             conn.rollback()
             conn.close()
             self.assertEqual(self.all_rows(), [])
+        finally:
+            proxy.stop()
+
+
+    def test_max_participants_bounds_transactions_and_statements(self):
+        proxy = Proxy(self.cluster, "txn_max", tables=TABLES)
+        proxy.write_config()
+        append_transactions(proxy.config_path, max_participants=2)
+        proxy.proc = shardgate_proc.ShardgateProcess(proxy.config_path, proxy.port, log_path=proxy.log_path).start()
+        try:
+            per = keys_per_shard(1)
+            conn = proxy.connect()
+            cur = conn.cursor()
+            cur.execute(f"INSERT INTO items (id, val) VALUES ({per[0][0]}, 1)")
+            cur.execute(f"INSERT INTO items (id, val) VALUES ({per[1][0]}, 1)")
+            with self.assertRaises(psycopg2.errors.FeatureNotSupported):
+                cur.execute(f"INSERT INTO items (id, val) VALUES ({per[2][0]}, 1)")
+            with self.assertRaises(psycopg2.errors.InFailedSqlTransaction):
+                cur.execute(f"SELECT val FROM items WHERE id = {per[0][0]}")
+            conn.commit()  # rolls back: the transaction failed
+            conn.autocommit = True
+            with self.assertRaises(psycopg2.errors.FeatureNotSupported):
+                cur.execute("INSERT INTO items (id, val) VALUES " + ", ".join(f"({per[s][0]}, 1)" for s in range(N)))
+            conn.close()
+            self.assertEqual(self.all_rows(), [])
+            self.assertEqual(self.prepared_left(), [])
         finally:
             proxy.stop()
 

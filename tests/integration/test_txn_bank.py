@@ -34,7 +34,7 @@ ACCOUNTS = 200
 START = 1000
 CLIENTS = 6
 KILLS = 3
-RUN_S = float(os.environ.get("SG_BANK_SECONDS", "16"))
+RUN_S = float(os.environ.get("SG_BANK_SECONDS", "10"))
 TABLES = [{"name": "accounts", "kind": "sharded", "shard_key": "id", "key_type": "bigint"}]
 
 
