@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "proxy/net.h"
 #include "proxy/auth/credential.h"
+#include "proxy/function_guard.h"
 #include "proxy/pool.h"
 #include "proxy/prepared_lookups.h"
 #include "proxy/stats/proxy_metrics.h"
@@ -114,7 +115,10 @@ public:
     void forget_columns() {
         table_columns_.clear();
         lookups_.schema_changed();
+        risky_functions_.loaded.reset();  // a function may have been created or replaced
     }
+    // User-defined functions that read sharded tables (proxy/function_guard.h).
+    RiskyFunctions& risky_functions() { return risky_functions_; }
     PreparedLookups& lookups() { return lookups_; }
     void give_read_buffer(std::string&& buf);
     net::Clock::time_point started() const { return started_; }
@@ -155,6 +159,7 @@ private:
     std::vector<std::string> spare_read_buffers_;
     std::unordered_map<std::string, std::vector<std::string>> table_columns_;
     PreparedLookups lookups_;
+    RiskyFunctions risky_functions_;
     net::Clock::time_point started_ = net::Clock::now();
 };
 

@@ -95,6 +95,7 @@ class Result:
 
     def __init__(self):
         self.columns = []
+        self.types = []             # (type oid, type modifier) per column
         self.formats = []
         self.rows = []
         self.tag = None
@@ -300,6 +301,7 @@ class WireConn:
             t, p = m
             if t == "T":
                 cur.columns, cur.formats = _row_description(p)
+                cur.types = _row_types(p)
             elif t == "D":
                 cur.rows.append(_data_row(p, cur.formats))
             elif t == "C":
@@ -443,6 +445,18 @@ def _row_description(p):
         formats.append(fmt)
         pos += 18
     return names, formats
+
+
+def _row_types(p):
+    """(type oid, type modifier) of each column of a RowDescription."""
+    (n,) = struct.unpack(">h", p[:2])
+    pos, types = 2, []
+    for _ in range(n):
+        pos = p.index(b"\0", pos) + 1
+        _table, _col, typ, _size, mod, _fmt = struct.unpack(">IhIhih", p[pos:pos + 18])
+        types.append((typ, mod))
+        pos += 18
+    return types
 
 
 def _data_row(p, formats):
