@@ -1,5 +1,6 @@
 // `shardgate check`: validate the config and reach every shard, one row per shard.
 #include "cli/commands.h"
+#include "cli/check_tables.h"
 
 #include <fmt/format.h>
 #include <libpq-fe.h>
@@ -18,6 +19,7 @@ struct ShardProbe {
     std::string version;
     double latency_ms = 0;
     std::string error;
+    std::vector<std::string> problems;  // what the shard's schema gets wrong (check_tables.h)
 };
 
 ShardProbe probe(const Config& cfg, const ShardConfig& shard) {
@@ -43,6 +45,7 @@ ShardProbe probe(const Config& cfg, const ShardConfig& shard) {
             p.latency_ms = std::chrono::duration<double, std::milli>(end - start).count();
             const char* v = PQparameterStatus(conn, "server_version");
             p.version = v ? v : "";
+            p.problems = table_problems(conn, cfg);
         } else {
             p.error = PQresultErrorMessage(r);
         }
@@ -63,13 +66,14 @@ int run_check(const Config& cfg, bool json) {
     std::vector<ShardProbe> rows;
     for (const auto& s : cfg.shards) rows.push_back(probe(cfg, s));
     bool all_ok = true;
-    for (const auto& r : rows) all_ok = all_ok && r.reachable;
+    for (const auto& r : rows) all_ok = all_ok && r.reachable && r.problems.empty();
 
     if (json) {
         nlohmann::json out = nlohmann::json::array();
         for (const auto& r : rows)
             out.push_back({{"shard", r.name}, {"address", r.address}, {"reachable", r.reachable},
-                           {"server_version", r.version}, {"latency_ms", r.latency_ms}, {"error", r.error}});
+                           {"server_version", r.version}, {"latency_ms", r.latency_ms}, {"error", r.error},
+                           {"problems", r.problems}});
         std::cout << nlohmann::json{{"config", cfg.source}, {"ok", all_ok}, {"shards", out}}.dump(2) << "\n";
         return all_ok ? 0 : 1;
     }
@@ -87,6 +91,8 @@ int run_check(const Config& cfg, bool json) {
     for (const auto& r : rows) bad += !r.reachable;
     if (bad) std::cout << fmt::format("\n{} of {} shard(s) unreachable\n", bad, rows.size());
     else std::cout << fmt::format("\nall {} shard(s) reachable\n", rows.size());
+    for (const auto& r : rows)
+        for (const auto& p : r.problems) std::cout << fmt::format("shard {}: {}\n", r.name, p);
     return all_ok ? 0 : 1;
 }
 

@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "proxy/net.h"
 #include "proxy/auth/credential.h"
+#include "proxy/function_guard.h"
 #include "proxy/pool.h"
 #include "proxy/prepared_lookups.h"
 #include "proxy/stats/proxy_metrics.h"
@@ -118,7 +119,10 @@ public:
     void forget_columns() {
         table_columns_.clear();
         lookups_.schema_changed();
+        risky_functions_.loaded.reset();  // a function may have been created or replaced
     }
+    // User-defined functions that read sharded tables (proxy/function_guard.h).
+    RiskyFunctions& risky_functions() { return risky_functions_; }
     PreparedLookups& lookups() { return lookups_; }
     // Multi-shard commits (two-phase commit) and their recovery.
     txn::Coordinator& txn() { return *txn_; }
@@ -163,6 +167,7 @@ private:
     std::vector<std::string> spare_read_buffers_;
     std::unordered_map<std::string, std::vector<std::string>> table_columns_;
     PreparedLookups lookups_;
+    RiskyFunctions risky_functions_;
     net::Clock::time_point started_ = net::Clock::now();
 };
 

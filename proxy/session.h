@@ -270,6 +270,14 @@ private:
     // The Parse of a statement the client defined ("" the unnamed one); views into the proxy's
     // copy of its frame. False when there is none.
     bool statement_parse(std::string_view name, wire::Parse& out) const;
+    // Gives the Bind parameters that the router reads as shard keys the types the client
+    // declared for them in Parse (`batch_types`: that Parse's, when it is in this batch;
+    // otherwise the stored statement `name`'s). See proxy/param_types.cpp.
+    void declare_param_types(router::Params& params, const std::vector<uint32_t>* batch_types,
+                             const router::Analysis& a, std::string_view name) const;
+    // The 0A000 refusal of a statement calling a user-defined function that reads sharded
+    // tables (proxy/function_guard.h), or nullopt. See proxy/session_functions.cpp.
+    net::awaitable<std::optional<router::Error>> risky_function_refusal(std::string_view sql);
     std::shared_ptr<const router::Analysis> analysis_of(std::string_view sql);
     // Records a client's Parse (named: under a proxy-chosen server name; unnamed: as the
     // client's current unnamed statement) and returns it.

@@ -13,6 +13,9 @@
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_legs.h"
+#include "proxy/having_params.h"
+#include "proxy/merge_combine.h"
+#include "proxy/returning_order.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
@@ -151,619 +154,6 @@ router::RouterContext Session::merging_context() const {
     return ctx;
 }
 
-namespace {
-
-// Type names for the literals of a combining query: the types count/sum/min/max return over
-// common columns. Text-like types are left out on purpose: min/max over them depend on the
-// column's collation, which the combining query would not have.
-const char* mergeable_type_name(uint32_t oid) {
-    switch (oid) {
-        case 20: return "int8";
-        case 21: return "int2";
-        case 23: return "int4";
-        case 26: return "oid";
-        case 700: return "float4";
-        case 701: return "float8";
-        case 790: return "money";
-        case 1700: return "numeric";
-        case 1082: return "date";
-        case 1083: return "time";
-        case 1114: return "timestamp";
-        case 1184: return "timestamptz";
-        case 1186: return "interval";
-        case 1266: return "timetz";
-        default: return nullptr;
-    }
-}
-
-// A GROUP BY column is only compared for equality again: text-like types are fine there.
-const char* groupable_type_name(uint32_t oid) {
-    switch (oid) {
-        case 16: return "bool";
-        case 19: return "name";
-        case 25: return "text";
-        case 1042: return "bpchar";
-        case 1043: return "varchar";
-        case 2950: return "uuid";
-        default: return mergeable_type_name(oid);
-    }
-}
-
-// Types whose order does not depend on a collation: ORDER BY keys the combining query can sort.
-const char* orderable_type_name(uint32_t oid) {
-    switch (oid) {
-        case 16: return "bool";
-        case 2950: return "uuid";
-        default: return mergeable_type_name(oid);
-    }
-}
-
-// The shards' answers to one merged SELECT, as run_fanout concatenated them.
-struct ShardRows {
-    std::string notices;          // NoticeResponses, passed on before the answer
-    std::string row_description;  // the 'T' frame as the shards sent it
-    wire::RowDescription desc;
-    std::vector<std::string_view> frames;  // each DataRow frame, as sent
-    std::vector<std::vector<std::optional<std::string>>> rows;
-};
-
-// Reads `reply`; false when it is not a plain result (an error, or frames that do not decode).
-bool read_shard_rows(const std::string& reply, ShardRows& out) {
-    size_t pos = 0;
-    while (pos < reply.size()) {
-        auto st = wire::parse_frame(wire::as_bytes(std::string_view(reply).substr(pos)));
-        auto* f = std::get_if<wire::Frame>(&st);
-        if (!f || f->type == 'E') return false;
-        std::string_view whole = std::string_view(reply).substr(pos, f->size);
-        if (f->type == 'T') {
-            if (!wire::decode(f->body, out.desc).ok()) return false;
-            out.row_description.assign(whole);
-        } else if (f->type == 'D') {
-            wire::DataRow row;
-            if (!wire::decode(f->body, row).ok()) return false;
-            auto& values = out.rows.emplace_back();
-            for (const auto& v : row.columns)
-                values.push_back(v ? std::optional<std::string>(
-                                         std::string(reinterpret_cast<const char*>(v->data()), v->size()))
-                                   : std::nullopt);
-            out.frames.push_back(whole);
-        } else if (f->type == 'N') {
-            out.notices.append(whole);
-        }
-        pos += f->size;
-    }
-    return !out.row_description.empty();
-}
-
-std::string order_by_clause(const std::vector<router::Analysis::SortKey>& keys, const std::vector<std::string>& columns) {
-    std::string sql;
-    for (size_t i = 0; i < keys.size(); ++i) {
-        sql += (i ? ", " : " ORDER BY ") + columns[i];
-        if (keys[i].descending) sql += " DESC";
-        if (keys[i].nulls_first == 1) sql += " NULLS FIRST";
-        if (keys[i].nulls_first == 0) sql += " NULLS LAST";
-    }
-    return sql;
-}
-
-std::string limit_clause(const router::Analysis::MergePlan& plan) {
-    std::string sql;
-    if (plan.limit) sql += " LIMIT " + std::to_string(*plan.limit);
-    if (plan.offset) sql += " OFFSET " + std::to_string(plan.offset);
-    return sql;
-}
-
-// The combined answer: the client's RowDescription and DataRows, or an ErrorResponse frame
-// (the merge was refused, or the combining query failed).
-struct MergedRows {
-    std::string error;
-    std::string row_description;
-    std::string rows;
-    size_t count = 0;
-};
-
-// A binary-format value as PostgreSQL's text output would spell it, for the types an ORDER BY
-// or DISTINCT key may have; nullopt for the others.
-std::optional<std::string> binary_as_text(uint32_t oid, std::string_view v) {
-    auto be = [&](size_t n) {
-        uint64_t x = 0;
-        for (size_t i = 0; i < n; ++i) x = (x << 8) | uint8_t(v[i]);
-        return x;
-    };
-    auto civil = [](int64_t days, int& y, unsigned& m, unsigned& d) {  // days since 1970-01-01
-        days += 719468;
-        const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-        const unsigned doe = unsigned(days - era * 146097);
-        const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        const unsigned mp = (5 * doy + 2) / 153;
-        d = doy - (153 * mp + 2) / 5 + 1;
-        m = mp < 10 ? mp + 3 : mp - 9;
-        y = int(yoe + era * 400) + (m <= 2);
-    };
-    constexpr int64_t kEpoch2000 = 10957;  // days from 1970-01-01 to 2000-01-01
-    switch (oid) {
-        case 16: return v.size() == 1 ? std::optional<std::string>(v[0] ? "true" : "false") : std::nullopt;
-        case 21: return v.size() == 2 ? std::optional<std::string>(std::to_string(int16_t(be(2)))) : std::nullopt;
-        case 23: return v.size() == 4 ? std::optional<std::string>(std::to_string(int32_t(be(4)))) : std::nullopt;
-        case 20: return v.size() == 8 ? std::optional<std::string>(std::to_string(int64_t(be(8)))) : std::nullopt;
-        case 700:
-        case 701: {
-            double x;
-            if (v.size() == 4) {
-                uint32_t bits = uint32_t(be(4));
-                float f;
-                std::memcpy(&f, &bits, 4);
-                x = f;
-            } else if (v.size() == 8) {
-                uint64_t bits = be(8);
-                std::memcpy(&x, &bits, 8);
-            } else {
-                return std::nullopt;
-            }
-            if (std::isnan(x)) return "NaN";
-            if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
-            return fmt::format("{}", x);  // shortest text that reads back as the same value
-        }
-        case 2950: {
-            if (v.size() != 16) return std::nullopt;
-            std::string out;
-            for (size_t i = 0; i < 16; ++i) {
-                if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-                out += fmt::format("{:02x}", uint8_t(v[i]));
-            }
-            return out;
-        }
-        case 1082: {
-            if (v.size() != 4) return std::nullopt;
-            int32_t days = int32_t(be(4));
-            if (days == INT32_MAX) return "infinity";
-            if (days == INT32_MIN) return "-infinity";
-            int y;
-            unsigned m, d;
-            civil(days + kEpoch2000, y, m, d);
-            if (y < 1) return std::nullopt;
-            return fmt::format("{:04}-{:02}-{:02}", y, m, d);
-        }
-        case 1114:
-        case 1184: {
-            if (v.size() != 8) return std::nullopt;
-            int64_t us = int64_t(be(8));
-            if (us == INT64_MAX) return "infinity";
-            if (us == INT64_MIN) return "-infinity";
-            constexpr int64_t kDay = 86400000000LL;
-            int64_t days = us >= 0 ? us / kDay : -((-us + kDay - 1) / kDay);
-            int64_t rest = us - days * kDay;
-            int y;
-            unsigned m, d;
-            civil(days + kEpoch2000, y, m, d);
-            if (y < 1) return std::nullopt;
-            return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}{}", y, m, d, rest / 3600000000LL,
-                               rest / 60000000LL % 60, rest / 1000000 % 60, rest % 1000000, oid == 1184 ? "+00" : "");
-        }
-        default: return std::nullopt;
-    }
-}
-
-// Combines the shards' rows by a query PostgreSQL runs on the default shard (see
-// Analysis::MergePlan). `formats`: the result formats the client asked for (empty: text).
-awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const std::map<std::string, std::string>& settings,
-                                   const router::Analysis& a, const ShardRows& in, const std::vector<int16_t>& formats,
-                                   uint16_t description_shard) {
-    using Merge = router::Analysis::Merge;
-    const router::Analysis::MergePlan& plan = *a.merge;
-    const auto& fields = in.desc.fields;
-    const size_t ncols = fields.size();
-    MergedRows out;
-    auto refuse = [&](const std::string& why) {
-        wire::MessageWriter w(out.error);
-        wire::encode_error(w, wire::Severity::Error, "0A000",
-                           "statement on sharded table \"" + a.table + "\" uses " + a.fanout_blocker +
-                               ", which the proxy cannot combine across shards here: " + why +
-                               "; add a condition on the shard key or route it with /* shardgate.shard=NAME */");
-        return out;
-    };
-    // The shards' rows travel back to a shard as literals: bounded, so a huge result is refused
-    // rather than turned into a query of hundreds of megabytes.
-    constexpr size_t kMaxCombinedRows = 100000;
-    if (plan.limit_param || plan.offset_param)  // run_merged_batch binds them; nothing else can
-        co_return refuse("its LIMIT/OFFSET parameter has no bound value");
-    if (in.rows.size() > kMaxCombinedRows)
-        co_return refuse("the shards returned more than 100000 rows");
-    for (const auto& r : in.rows)
-        if (r.size() != ncols) co_return refuse("the shards answered with rows of different widths");
-    // The client's columns; the shards' extra ORDER BY columns follow them.
-    if (plan.hidden > ncols) co_return refuse("the shards answered without its ORDER BY columns");
-    const size_t shown = ncols - plan.hidden;
-
-    // ORDER BY keys, as 0-based columns of the shards' rows.
-    std::vector<size_t> sort_cols;
-    std::vector<std::string> explicit_collation(ncols);  // ORDER BY expr COLLATE x: " COLLATE x"
-    std::vector<size_t> collation_source(ncols, ncols);  // ORDER BY lower(col): col's column
-    for (const auto& key : plan.order) {
-        if (key.hidden) {
-            sort_cols.push_back(shown + key.hidden - 1);
-            if (!key.collation.empty()) explicit_collation[sort_cols.back()] = " COLLATE " + key.collation;
-            if (key.collation_from && shown + key.collation_from - 1 < ncols)
-                collation_source[sort_cols.back()] = shown + key.collation_from - 1;
-            continue;
-        }
-        if (key.position) {
-            if (key.position > shown)
-                co_return refuse("ORDER BY " + std::to_string(key.position) + " is not an output column");
-            sort_cols.push_back(key.position - 1);
-            continue;
-        }
-        size_t found = ncols, matches = 0;
-        for (size_t i = 0; i < shown; ++i)
-            if (fields[i].name == key.name) found = i, ++matches;
-        if (matches != 1)
-            co_return refuse("ORDER BY " + quote_sql_identifier(key.name) +
-                             (matches ? " names several output columns" : " is not an output column"));
-        sort_cols.push_back(found);
-    }
-    // Whether the combining query can sort by column c (by the value it computes there).
-    auto sortable = [&](size_t c) {
-        if (plan.aggregates.empty() || c >= shown) return orderable_type_name(fields[c].type_oid) != nullptr;
-        switch (plan.aggregates[c]) {
-            case Merge::CountDistinct: return true;  // a count
-            case Merge::Group: return mergeable_type_name(fields[c].type_oid) != nullptr;  // not text
-            default: return orderable_type_name(fields[c].type_oid) != nullptr;
-        }
-    };
-    const auto default_shard = static_cast<uint16_t>(proxy.config().default_shard_index());
-    // One row of a query run on one shard (simple protocol), or nothing.
-    auto ask = [&](uint16_t shard, std::string sql) -> awaitable<std::vector<std::optional<std::string>>> {
-        std::vector<ShardQuery> q{{shard, std::move(sql)}};
-        const std::string reply = co_await run_fanout(proxy, user, q, settings);
-        ShardRows got;
-        if (!read_shard_rows(reply, got) || got.rows.size() != 1) co_return std::vector<std::optional<std::string>>{};
-        co_return got.rows.front();
-    };
-    // A text key that is a table column sorts by that column's collation: read it from the
-    // shard that described the rows, and sort by it on the default shard ("" when it is the
-    // database default and both databases sort alike). nullopt when it cannot be known.
-    std::vector<std::string> collate(ncols);
-    auto collation_of = [&](size_t c) -> awaitable<std::optional<std::string>> {
-        const auto& f = fields[c];
-        if (!groupable_type_name(f.type_oid) || f.table_oid == 0 || f.column_attr <= 0) co_return std::nullopt;
-        const std::string db_locale =
-            "SELECT datlocprovider::text || '/' || datcollate || '/' || datctype || '/' || coalesce(daticulocale, '') "
-            "FROM pg_database WHERE datname = current_database()";
-        auto col = co_await ask(description_shard,
-                                fmt::format("SELECT CASE WHEN c.oid = 100 THEN '' ELSE quote_ident(n.nspname) || '.' || "
-                                            "quote_ident(c.collname) END, ({}) FROM pg_attribute a JOIN pg_collation c "
-                                            "ON c.oid = a.attcollation JOIN pg_namespace n ON n.oid = c.collnamespace "
-                                            "WHERE a.attrelid = {} AND a.attnum = {}",
-                                            db_locale, f.table_oid, f.column_attr));
-        if (col.size() != 2 || !col[0] || !col[1]) co_return std::nullopt;
-        if (!col[0]->empty()) co_return " COLLATE " + *col[0];
-        if (description_shard == default_shard) co_return std::string();
-        auto here = co_await ask(default_shard, db_locale);
-        if (here.size() != 1 || !here[0] || *here[0] != *col[1]) co_return std::nullopt;
-        co_return std::string();
-    };
-    for (size_t c : sort_cols) {
-        if (!explicit_collation[c].empty()) {
-            if (!groupable_type_name(fields[c].type_oid))
-                co_return refuse("an ORDER BY expression with COLLATE has a type the proxy cannot compare");
-            collate[c] = explicit_collation[c];  // the shard computed the value; this is its order
-            continue;
-        }
-        if (sortable(c)) continue;
-        // A text expression over one column sorts by that column's collation.
-        std::optional<std::string> clause;
-        if (collation_source[c] < ncols) {
-            if (groupable_type_name(fields[c].type_oid)) clause = co_await collation_of(collation_source[c]);
-        } else {
-            clause = co_await collation_of(c);
-        }
-        if (!clause)
-            co_return refuse("the order of " +
-                             (c < shown ? "column " + quote_sql_identifier(fields[c].name) : std::string("an ORDER BY expression")) +
-                             " depends on a collation (or a type) the proxy cannot reproduce");
-        collate[c] = *clause;
-        if (collate[c].empty()) collate[c] = " COLLATE \"default\"";  // the database's own order
-    }
-    auto column = [](size_t i) { return "c" + std::to_string(i + 1); };
-    // One value as a typed literal of the combining query.
-    auto literal = [&](size_t row, size_t c, const char* type) -> std::optional<std::string> {
-        const auto& v = in.rows[row][c];
-        if (!v) return std::string("NULL::") + type;
-        if (fields[c].format == 0) return quote_sql_literal(*v) + "::" + type;
-        auto text = binary_as_text(fields[c].type_oid, *v);
-        if (!text) return std::nullopt;
-        return quote_sql_literal(*text) + "::" + type;
-    };
-    // Runs a combining query (extended protocol, the client's result formats); its reply.
-    auto run_combining = [&](const std::string& sql, const std::vector<int16_t>& result_formats) -> awaitable<std::string> {
-        std::string frames;
-        wire::MessageWriter w(frames);
-        wire::Parse p;
-        p.query = sql;
-        wire::encode(p, w);
-        wire::Bind b;
-        b.result_formats = result_formats;
-        wire::encode(b, w);
-        wire::encode(wire::Describe{wire::Target::Portal, ""}, w);
-        wire::encode(wire::Execute{"", 0}, w);
-        w.empty_message('S');
-        const std::vector<uint16_t> target{default_shard};
-        co_return co_await run_fanout_frames(proxy, user, target, settings, [&](ServerConn& s) {
-            s.expect(ServerConn::Expect::Ready);
-            s.unnamed_owner() = {0, 0};
-            return frames;
-        });
-    };
-    // Its description and rows (views into `reply`), or false with out.error set to its error.
-    auto read_combined = [&](const std::string& reply, ShardRows& got) {
-        if (read_shard_rows(reply, got)) return true;
-        for (size_t pos = 0; pos + 5 <= reply.size();) {
-            size_t total = frame_length(reply, pos) + 1;
-            if (reply[pos] == 'E') out.error.assign(reply, pos, total);
-            pos += total;
-        }
-        if (out.error.empty()) refuse("the combining query answered unexpectedly");
-        return false;
-    };
-
-    if (!plan.aggregates.empty()) {
-        // The same aggregates over the shards' partial results, computed by PostgreSQL itself.
-        const bool grouped = std::find(plan.aggregates.begin(), plan.aggregates.end(), Merge::Group) != plan.aggregates.end();
-        if (shown != plan.aggregates.size()) co_return refuse("the shards answered with other columns");
-        const size_t avgs = size_t(std::count(plan.aggregates.begin(), plan.aggregates.end(), Merge::Avg));
-        if (ncols != shown + avgs + plan.extra_aggregates.size())
-            co_return refuse("the shards answered with other columns");
-        // How column i combines: the client's columns, avg's counts, then HAVING's aggregates.
-        auto kind_of = [&](size_t i) {
-            if (i < shown) return plan.aggregates[i];
-            if (i < shown + avgs) return Merge::Sum;
-            return plan.extra_aggregates[i - shown - avgs];
-        };
-        std::vector<const char*> types;
-        for (size_t i = 0; i < ncols; ++i) {
-            if (i >= shown && i < shown + avgs) types.push_back(fields[i].type_oid == 20 ? "int8" : nullptr);
-            else if (kind_of(i) == Merge::Group || kind_of(i) == Merge::CountDistinct)
-                types.push_back(groupable_type_name(fields[i].type_oid));
-            else if (kind_of(i) == Merge::StringAgg)
-                types.push_back(fields[i].type_oid == 25 && i < plan.separators.size() ? "text" : nullptr);
-            else if (kind_of(i) == Merge::BoolAnd || kind_of(i) == Merge::BoolOr)
-                types.push_back(fields[i].type_oid == 16 ? "bool" : nullptr);
-            else if (kind_of(i) == Merge::BitAnd || kind_of(i) == Merge::BitOr || kind_of(i) == Merge::BitXor)  // integers
-                types.push_back(fields[i].type_oid == 20 || fields[i].type_oid == 21 || fields[i].type_oid == 23
-                                    ? mergeable_type_name(fields[i].type_oid)
-                                    : nullptr);
-            else if (kind_of(i) != Merge::Avg) types.push_back(mergeable_type_name(fields[i].type_oid));
-            else {
-                // avg(x) over the shards' sum(x): PostgreSQL's avg keeps numeric for integers and
-                // numerics, float8 for float8, interval for interval; float4 sums lose digits.
-                const uint32_t t = fields[i].type_oid;
-                types.push_back(t == 20 || t == 1700 || t == 701 || t == 1186 ? mergeable_type_name(t) : nullptr);
-            }
-            if (!types.back()) co_return refuse("a result column has a type the proxy cannot combine (min/max of text depend on a collation)");
-        }
-        // The combined value of column i, as an expression over the VALUES columns.
-        std::vector<size_t> avg_count(shown, 0);
-        for (size_t i = 0, k = 0; i < shown; ++i)
-            if (plan.aggregates[i] == Merge::Avg) avg_count[i] = shown + k++;
-        auto combined = [&](size_t i) -> std::string {
-            std::string col = column(i);
-            switch (kind_of(i)) {
-                case Merge::Sum: return "sum(" + col + ")::" + types[i];
-                case Merge::Min: return "min(" + col + ")";
-                case Merge::Max: return "max(" + col + ")";
-                case Merge::Avg: {
-                    // The same division PostgreSQL's avg ends with (numeric_div for numerics).
-                    std::string count = "nullif(sum(" + column(avg_count[i]) + "), 0)";
-                    const uint32_t t = fields[i].type_oid;
-                    if (t == 20 || t == 1700) return "sum(" + col + ")::numeric / " + count + "::numeric";
-                    return "sum(" + col + ") / " + count + "::float8";
-                }
-                case Merge::Group: return col;
-                case Merge::CountDistinct: return "count(DISTINCT " + col + ")";
-                case Merge::BoolAnd: return "bool_and(" + col + ")";
-                case Merge::BoolOr: return "bool_or(" + col + ")";
-                case Merge::BitAnd: return "bit_and(" + col + ")";
-                case Merge::BitOr: return "bit_or(" + col + ")";
-                case Merge::BitXor: return "bit_xor(" + col + ")";
-                case Merge::StringAgg: return "string_agg(" + col + ", " + plan.separators[i] + ")";
-            }
-            return col;
-        };
-        std::string sql = "SELECT ";
-        for (size_t i = 0; i < shown; ++i)
-            sql += combined(i) + " AS " + quote_sql_identifier(fields[i].name) + (i + 1 < shown ? ", " : "");
-        // No group on any shard: no rows (a one-row answer needs at least one partial row).
-        sql += " FROM (VALUES ";
-        if (in.rows.empty()) {
-            sql += "(";
-            for (size_t i = 0; i < ncols; ++i) sql += std::string("NULL::") + types[i] + (i + 1 < ncols ? ", " : "");
-            sql += ")";
-        }
-        for (size_t r = 0; r < in.rows.size(); ++r) {
-            sql += r ? ", (" : "(";
-            for (size_t i = 0; i < ncols; ++i) {
-                auto lit = literal(r, i, types[i]);
-                if (!lit) co_return refuse("a result column has a type the proxy cannot combine (min/max of text depend on a collation)");
-                sql += *lit + (i + 1 < ncols ? ", " : "");
-            }
-            sql += ")";
-        }
-        sql += ") AS v(";
-        for (size_t i = 0; i < ncols; ++i) sql += column(i) + (i + 1 < ncols ? ", " : "");
-        sql += ")";
-        if (in.rows.empty()) sql += " WHERE false";
-        if (grouped) {
-            std::string by;
-            for (size_t i = 0; i < shown; ++i)
-                if (plan.aggregates[i] == Merge::Group) by += (by.empty() ? "" : ", ") + std::to_string(i + 1);
-            sql += " GROUP BY " + by;
-        }
-        if (!plan.having.empty()) {
-            // The client's HAVING over the combined values.
-            const std::string_view mark = router::Analysis::kHavingPlaceholder;
-            std::string having;
-            for (size_t pos = 0; pos < plan.having.size();) {
-                size_t at = plan.having.find(mark, pos);
-                if (at == std::string::npos) {
-                    having.append(plan.having, pos);
-                    break;
-                }
-                having.append(plan.having, pos, at - pos);
-                size_t end = at + mark.size(), n = 0;
-                while (end < plan.having.size() && std::isdigit(static_cast<unsigned char>(plan.having[end])))
-                    n = n * 10 + size_t(plan.having[end++] - '0');
-                if (end == at + mark.size() || n >= ncols) co_return refuse("its HAVING could not be rewritten");
-                having += "(" + combined(n) + ")";
-                pos = end;
-            }
-            sql += " HAVING " + having;
-        }
-        std::vector<std::string> positions;  // (a collated key by its column: "1 COLLATE x" is no position)
-        for (size_t c : sort_cols) positions.push_back(collate[c].empty() ? std::to_string(c + 1) : column(c) + collate[c]);
-        sql += order_by_clause(plan.order, positions) + limit_clause(plan);
-        const std::string reply = co_await run_combining(sql, formats);
-        ShardRows got;
-        if (!read_combined(reply, got)) co_return out;
-        out.row_description = got.row_description;
-        for (auto f : got.frames) out.rows.append(f);
-        out.count = got.frames.size();
-        co_return out;
-    }
-
-    // Plain rows: pass the shards' own DataRows through, in the order (and the subset) that the
-    // combining query picks by row number; only the ORDER BY keys (and, for DISTINCT, every
-    // column) travel to it.
-    std::vector<size_t> picked;
-    if (in.rows.empty()) {
-        // Nothing to order: the answer is the column description alone.
-    } else if (sort_cols.empty() && !plan.distinct) {
-        // Only LIMIT/OFFSET: without an order, any rows that many are the answer.
-        size_t first = std::min<size_t>(size_t(plan.offset), in.rows.size());
-        size_t last = plan.limit ? std::min<size_t>(first + size_t(*plan.limit), in.rows.size()) : in.rows.size();
-        for (size_t r = first; r < last; ++r) picked.push_back(r);
-    } else {
-        std::vector<size_t> sent;  // columns given to the combining query
-        std::vector<const char*> types(ncols, nullptr);
-        if (plan.distinct) {
-            for (size_t i = 0; i < ncols; ++i) {
-                types[i] = groupable_type_name(fields[i].type_oid);
-                if (!types[i])
-                    co_return refuse("column " + quote_sql_identifier(fields[i].name) +
-                                     " has a type the proxy cannot compare");
-                sent.push_back(i);
-            }
-        } else {
-            for (size_t c : sort_cols)
-                if (!types[c]) {
-                    types[c] = collate[c].empty() ? orderable_type_name(fields[c].type_oid)
-                                                  : groupable_type_name(fields[c].type_oid);
-                    sent.push_back(c);
-                }
-        }
-        std::string sql = plan.distinct ? "SELECT min(n) FROM (VALUES " : "SELECT n FROM (VALUES ";
-        for (size_t r = 0; r < in.rows.size(); ++r) {
-            sql += (r ? ", (" : "(") + std::to_string(r + 1);
-            for (size_t c : sent) {
-                auto lit = literal(r, c, types[c]);
-                if (!lit)
-                    co_return refuse("column " + quote_sql_identifier(fields[c].name) +
-                                     " comes in a binary format the proxy cannot read; ask for text results");
-                sql += ", " + *lit;
-            }
-            sql += ")";
-        }
-        sql += ") AS v(n";
-        for (size_t c : sent) sql += ", " + column(c);
-        sql += ")";
-        if (plan.distinct) {
-            sql += " GROUP BY ";
-            for (size_t i = 0; i < sent.size(); ++i) sql += (i ? ", " : "") + column(sent[i]);
-        }
-        std::vector<std::string> keys;
-        for (size_t c : sort_cols) keys.push_back(column(c) + collate[c]);
-        sql += order_by_clause(plan.order, keys) + limit_clause(plan);
-        const std::string reply = co_await run_combining(sql, {});
-        ShardRows numbers;
-        if (!read_combined(reply, numbers)) co_return out;
-        for (const auto& r : numbers.rows) {
-            size_t n = (r.size() == 1 && r[0]) ? size_t(std::strtoull(r[0]->c_str(), nullptr, 10)) : 0;
-            if (n < 1 || n > in.rows.size()) co_return refuse("the combining query answered unexpectedly");
-            picked.push_back(n - 1);
-        }
-    }
-    wire::MessageWriter w(out.rows);
-    if (plan.hidden == 0) {
-        out.row_description = in.row_description;
-        for (size_t r : picked) out.rows.append(in.frames[r]);
-    } else {
-        // Without the extra ORDER BY columns.
-        wire::RowDescription desc;
-        desc.fields.assign(fields.begin(), fields.begin() + std::ptrdiff_t(shown));
-        wire::MessageWriter dw(out.row_description);
-        wire::encode(desc, dw);
-        std::vector<wire::Value> values(shown);
-        for (size_t r : picked) {
-            for (size_t i = 0; i < shown; ++i)
-                values[i] = in.rows[r][i] ? wire::Value(wire::as_bytes(std::string_view(*in.rows[r][i]))) : std::nullopt;
-            wire::encode_data_row(values, w);
-        }
-    }
-    out.count = picked.size();
-    co_return out;
-}
-
-// A LIMIT/OFFSET parameter's bound value, as PostgreSQL reads it for a bigint: nullopt for
-// NULL; on a bad value, `error` is set to (SQLSTATE, message).
-std::optional<int64_t> bound_integer(const wire::Bind& b, uint32_t number, std::pair<std::string, std::string>& error) {
-    if (number == 0 || number > b.params.size()) {
-        error = {"08P01", fmt::format("bind message supplies {} parameters, but the statement uses ${}",
-                                      b.params.size(), number)};
-        return std::nullopt;
-    }
-    const wire::Value& v = b.params[number - 1];
-    if (!v) return std::nullopt;
-    const auto format = b.param_format(number - 1) == wire::FormatCode::Binary ? router::ParamFormat::Binary
-                                                                                 : router::ParamFormat::Text;
-    auto value = router::bigint_value(format, wire::as_chars(*v));
-    if (!value) {
-        error = {value.error().sqlstate, value.error().message};
-        return std::nullopt;
-    }
-    return *value;
-}
-
-// LIMIT $n / OFFSET $n of a combined statement: the plan with this execution's values in place
-// of the parameters. False (with `error` set) when a value is not one PostgreSQL would take.
-bool bind_limits(router::Analysis::MergePlan& plan, const wire::Bind& b, std::pair<std::string, std::string>& error) {
-    if (plan.limit_param) {
-        plan.limit = bound_integer(b, plan.limit_param, error);
-        if (!error.first.empty()) return false;
-        if (plan.limit && *plan.limit < 0) {
-            error = {"2201W", "LIMIT must not be negative"};
-            return false;
-        }
-    }
-    if (plan.offset_param) {
-        plan.offset = bound_integer(b, plan.offset_param, error).value_or(0);  // OFFSET NULL: 0
-        if (!error.first.empty()) return false;
-        if (plan.offset < 0) {
-            error = {"2201X", "OFFSET must not be negative"};
-            return false;
-        }
-    }
-    plan.limit_param = plan.offset_param = 0;
-    return true;
-}
-
-void append_select_tag(std::string& out, size_t count) {
-    wire::MessageWriter w(out);
-    w.begin('C');
-    w.cstr("SELECT " + std::to_string(count));
-    w.end();
-}
-
-}  // namespace
 
 awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std::string& reply,
                                            uint16_t description_shard) {
@@ -1228,7 +618,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
     if (plan.limit_param || plan.offset_param) {
         bound = a;
         std::pair<std::string, std::string> bad;
-        if (!bind_limits(*bound->merge, bind, bad)) {
+        if (!bind_limits(*bound->merge, bind, orig.param_types, bad)) {
             co_await error_and_ready(bad.first, bad.second);
             co_return;
         }
@@ -1259,6 +649,8 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
             if (p.param_types.size() < n) p.param_types.resize(n, 0);
             if (p.param_types[n - 1] == 0) p.param_types[n - 1] = 20;  // int8
         }
+        // A parameter only the dropped HAVING used: the shards ignore it, but must type it.
+        declare_unused_params(p.param_types, p.query, bind);
         wire::encode(p, w);
         if (describe_statement) wire::encode(wire::Describe{wire::Target::Statement, ""}, w);
         wire::Bind b;
@@ -1312,7 +704,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
         out = reply;  // a shard's error (with its ReadyForQuery), as it is
     } else {
         MergedRows m = co_await combine_rows(proxy_, *user_, settings_, bound ? *bound : a, in, bind.result_formats,
-                                             shards.front());
+                                             shards.front(), &bind, &orig.param_types);
         out = std::move(notices);
         if (!m.error.empty()) {
             out += m.error;
@@ -1449,6 +841,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         std::string_view name;
         std::shared_ptr<const router::Analysis> analysis;
         std::string_view text;
+        std::vector<uint32_t> param_types;  // as declared (router::Param::type_oid)
     };
     boost::container::small_vector<Parsed, 2> parsed;
     auto find_parsed = [&](std::string_view name) -> const Parsed* {
@@ -1499,8 +892,10 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         if (type == 'P') {
             wire::Parse p;
             if (!wire::decode(bytes_of(body), p).ok()) co_return co_await refuse("08P01", "invalid Parse message");
+            if (auto refusal = co_await risky_function_refusal(p.query))
+                co_return co_await refuse(refusal->sqlstate, refusal->message);
             auto a = analysis_of(p.query);
-            parsed.push_back({p.statement, a, p.query});
+            parsed.push_back({p.statement, a, p.query, std::move(p.param_types)});
             if (!first_parsed) {
                 first_parsed = a;
                 first_parsed_text = p.query;
@@ -1534,6 +929,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
             if (b.params[i]) prm.bytes = wire::as_chars(*b.params[i]);
             params.push_back(prm);
         }
+        declare_param_types(params, it ? &it->param_types : nullptr, *a, b.statement);
         // A SELECT the proxy can combine across shards, alone before its Sync and outside a
         // transaction, is routed as a merging caller.
         const bool may_merge = a->merge && sync && !in_transaction() && binds_seen == 1 && count_frames(batch, 'B') == 1;
@@ -2271,6 +1667,10 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         co_await send_to_shard(server_->target().shard, frame, sql);
         co_return;
     }
+    if (auto refusal = co_await risky_function_refusal(sql)) {
+        co_await error_and_ready(refusal->sqlstate, refusal->message);
+        co_return;
+    }
     const SessionStateUse state_use = session_state_use(sql);
     const bool uses_cursor = state_use.kind == SessionStateUse::CursorOp;
     std::shared_ptr<const router::Analysis> analysis;
@@ -2368,6 +1768,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
     std::string reply = co_await run_fanout(proxy_, *user_, queries, settings_, replicated,
                                             txn::atomic_statement(proxy_.config(), a.is_write, sql));
+    if (a.returning && r.insert_rows.size() > 1) reply = returning_in_values_order(reply, r.insert_rows);
     stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(queries.size()), reply);
     if (a.merge && queries.size() > 1) reply = co_await merge_rows(a, reply, queries.front().shard);
     forget_touched_buckets();

@@ -96,6 +96,11 @@ net::awaitable<router::Expected<std::vector<std::string>>> catalog_column(asio::
 
 }  // namespace
 
+net::awaitable<router::Expected<std::vector<std::string>>> fetch_catalog_values(
+    asio::any_io_executor ex, const ServerTarget& target, const std::string& what, std::string query) {
+    co_return co_await catalog_column(ex, target, "pg_catalog", what, std::move(query));
+}
+
 net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
     asio::any_io_executor ex, const ServerTarget& target, const std::string& table, const std::string& settings,
     bool stored_only) {

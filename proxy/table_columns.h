@@ -29,6 +29,11 @@ net::awaitable<router::Expected<std::vector<std::string>>> fetch_unique_columns(
     net::asio::any_io_executor ex, const ServerTarget& target, const std::string& table,
     const std::string& settings = {});
 
+// The first column of every row `query` returns, read on a short-lived connection of its own
+// (any catalog query); 08006 saying it could not read `what` when the shard cannot be reached.
+net::awaitable<router::Expected<std::vector<std::string>>> fetch_catalog_values(
+    net::asio::any_io_executor ex, const ServerTarget& target, const std::string& what, std::string query);
+
 // "INSERT INTO t VALUES ..." (or "COPY t FROM ...") with "(c1, c2) " inserted at `at` (quoted
 // identifiers).
 std::string with_column_list(std::string_view sql, uint32_t at, const std::vector<std::string>& columns);

@@ -60,6 +60,11 @@ void collect_params(const PgQuery__InsertStmt& s, const Context& ctx, Analysis& 
               [](const ParamUse& x, const ParamUse& y) { return x.offset < y.offset; });
 }
 
+// ON CONFLICT DO NOTHING, or DO UPDATE ... WHERE: a VALUES row may return no RETURNING row.
+bool may_skip_rows(const PgQuery__OnConflictClause* oc) {
+    return oc && (oc->action != PG_QUERY__ON_CONFLICT_ACTION__ONCONFLICT_UPDATE || oc->where_clause);
+}
+
 // ON CONFLICT DO UPDATE SET key = ...: `excluded.key` keeps the row's key; anything else is
 // a key assignment the router must check.
 void read_on_conflict(const PgQuery__OnConflictClause& oc, const TableConfig& t, Analysis& a) {
@@ -212,6 +217,7 @@ void analyze_colocated_insert_select(const PgQuery__InsertStmt& s, const PgQuery
     // Several shards answering alone would each apply LIMIT/window/DISTINCT ON to their rows.
     if (across_keys) a.fanout_blocker = across_keys;
     a.colocated_select = true;
+    a.on_conflict = may_skip_rows(s.on_conflict_clause);
     if (s.on_conflict_clause) read_on_conflict(*s.on_conflict_clause, t, a);
 }
 
@@ -266,6 +272,7 @@ void analyze_insert(const PgQuery__InsertStmt& s, const Context& ctx, Analysis& 
         return;
     }
     analyze_sharded_rows(s, *select, *target.cfg, ctx, a);
+    a.on_conflict = may_skip_rows(s.on_conflict_clause);
     if (s.on_conflict_clause) read_on_conflict(*s.on_conflict_clause, *target.cfg, a);
 }
 

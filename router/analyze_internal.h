@@ -46,6 +46,13 @@ bool selects_shard_key(const PgQuery__SelectStmt& s, const PgQuery__Node* expr, 
 // Dispatch on one statement node (used for EXPLAIN / DECLARE / PREPARE bodies too).
 void analyze_node(const PgQuery__Node& stmt, const Context& ctx, Analysis& a);
 
+// DDL on a [[tables]] table that later answers would get wrong (sequence-fed columns, a shard
+// key collation that may be nondeterministic): refused (analyze_ddl.cpp).
+void check_table_ddl(const PgQuery__Node& stmt, const Context& ctx, Analysis& a);
+// nextval()/currval()/setval()/lastval() in a statement on sharded or reference tables: refused
+// (sequences live on the default shard).
+void check_sequence_use(const PgQuery__Node& stmt, Analysis& a);
+
 inline void refuse(Analysis& a, std::string message,
                    const char* state = sqlstate::kFeatureNotSupported) {
     if (!a.refusal) a.refusal = Error{state, std::move(message)};

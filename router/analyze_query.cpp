@@ -96,9 +96,14 @@ bool add_key(const PgQuery__Node* expr, KeyType t, Candidate& c, Analysis& a) {
 
 // `key = ANY(...)`: an array parameter, ARRAY[...] or an array literal '{...}'.
 bool add_any_keys(const PgQuery__Node* rhs, KeyType t, Candidate& c, Analysis& a) {
+    // Every cast must keep the elements' values (not `::bpchar[]`, `::varchar(2)[]`,
+    // `::numeric[]`): otherwise the condition bounds nothing the router can compute, and the
+    // statement runs where its other conditions say (every shard when none).
     const PgQuery__Node* inner = rhs;
-    while (inner && inner->node_case == PG_QUERY__NODE__NODE_TYPE_CAST)
+    while (inner && inner->node_case == PG_QUERY__NODE__NODE_TYPE_CAST) {
+        if (!value_preserving_array_cast(*inner->type_cast, t)) return false;
         inner = inner->type_cast->arg;
+    }
     if (!inner) return false;
     if (inner->node_case == PG_QUERY__NODE__NODE_PARAM_REF) {
         KeyRef r;
@@ -116,13 +121,18 @@ bool add_any_keys(const PgQuery__Node* rhs, KeyType t, Candidate& c, Analysis& a
     }
     if (inner->node_case == PG_QUERY__NODE__NODE_A_CONST &&
         inner->a_const->val_case == PG_QUERY__A__CONST__VAL_SVAL) {
-        auto keys = parse_text_array(t, inner->a_const->sval->sval);
+        const std::string_view text = inner->a_const->sval->sval;
+        // A multi-dimensional array matches its elements too: left to the shards.
+        if (is_multidimensional_text_array(text)) return false;
+        auto keys = parse_text_array(t, text);
         if (!keys) {
             refuse(a, keys.error().message, keys.error().sqlstate.c_str());
             return false;
         }
-        for (auto& k : *keys)
-            c.keys.push_back(KeyRef{KeyRef::Source::Value, std::move(k), 0, display_key(t, k)});
+        for (auto& k : *keys) {
+            std::string shown = display_key(t, k);  // before k is moved from
+            c.keys.push_back(KeyRef{KeyRef::Source::Value, std::move(k), 0, std::move(shown)});
+        }
         return true;
     }
     return false;
@@ -247,7 +257,7 @@ void from_names(const PgQuery__Node* n, std::set<std::string_view>& out) {
 // `x IN (SELECT k FROM ...)` (or `x = ANY (SELECT ...)`) with x a shard-key column of `scope`:
 // the subquery, when it selects its own table's shard key, is a semi-join on the keys. Each
 // shard then finds the keys of its own rows, as long as which rows qualify does not depend on
-// rows elsewhere: a LIMIT or OFFSET in the subquery would (its first n rows of all shards).
+// rows elsewhere (see cross_shard_construct).
 const PgQuery__SelectStmt* key_semi_join(const PgQuery__Node* n, const Scope& scope) {
     if (!n || n->node_case != PG_QUERY__NODE__NODE_SUB_LINK) return nullptr;
     const PgQuery__SubLink& l = *n->sub_link;
@@ -256,8 +266,37 @@ const PgQuery__SelectStmt* key_semi_join(const PgQuery__Node* n, const Scope& sc
     if (key_column_rel(l.testexpr, scope) < 0) return nullptr;
     if (!l.subselect || l.subselect->node_case != PG_QUERY__NODE__NODE_SELECT_STMT) return nullptr;
     const PgQuery__SelectStmt* sub = l.subselect->select_stmt;
-    if (sub->limit_count || sub->limit_offset) return nullptr;
     return sub;
+}
+
+// The construct of `sub`, the subquery of a `key IN (SELECT key ...)` semi-join, that makes
+// which of its rows qualify depend on rows of other shards; "" when each shard's answer is
+// exactly the keys of its own rows that the subquery returns over all shards. Each row's fate
+// must depend on that row alone, or on the rows sharing its key (one shard's): DISTINCT ON
+// keeps one row per group of all shards, window functions see every shard's rows, aggregates
+// and HAVING do unless the groups include the key (LIMIT/OFFSET: see key_semi_join).
+std::string cross_shard_construct(const PgQuery__SelectStmt& sub, const Scope& sc) {
+    if (sub.n_distinct_clause &&
+        !(sub.n_distinct_clause == 1 &&
+          (!sub.distinct_clause[0] || sub.distinct_clause[0]->node_case == PG_QUERY__NODE__NODE__NOT_SET)))
+        return "DISTINCT ON";
+    if (sub.limit_count) return "LIMIT";  // its first n rows of all shards
+    if (sub.limit_offset) return "OFFSET";
+    if (sub.n_window_clause) return "WINDOW";
+    bool aggregating = sub.n_group_clause > 0 || sub.having_clause;
+    std::vector<const ProtobufCMessage*> parts;
+    for (size_t i = 0; i < sub.n_target_list; ++i) parts.push_back(&sub.target_list[i]->base);
+    for (size_t i = 0; i < sub.n_sort_clause; ++i) parts.push_back(&sub.sort_clause[i]->base);
+    if (sub.having_clause) parts.push_back(&sub.having_clause->base);
+    for (const auto* m : parts) {
+        std::string found = find_aggregate(m);
+        if (found.rfind("window", 0) == 0) return found;
+        if (!found.empty()) aggregating = true;
+    }
+    if (!aggregating) return "";
+    for (size_t i = 0; i < sub.n_group_clause; ++i)
+        if (key_column_rel(sub.group_clause[i], sc) >= 0) return "";
+    return sub.n_group_clause ? "GROUP BY without the shard key" : "an aggregate";
 }
 
 // Sharded tables read below the statement's own FROM: in subqueries (FROM, WHERE, the select
@@ -305,10 +344,12 @@ void place_nested(const ProtobufCMessage* root, const void* self, const Scope& o
         for (const auto* q : sc.join_quals) flatten_and(q, join_conjuncts);
         for (const auto* q : join_conjuncts) read_conjunct(q, sc, *key_type, a);  // links only
         bool correlated = false;
+        std::string semi_join_blocker;
         if (semi_joins.count(n) && n->n_target_list == 1 &&
             n->target_list[0]->node_case == PG_QUERY__NODE__NODE_RES_TARGET &&
             key_column_rel(n->target_list[0]->res_target->val, sc) >= 0) {
-            correlated = true;
+            semi_join_blocker = cross_shard_construct(*n, sc);
+            correlated = semi_join_blocker.empty();
         }
         std::optional<Candidate> best;
         for (const auto* q : conjuncts) {
@@ -333,7 +374,14 @@ void place_nested(const ProtobufCMessage* root, const void* self, const Scope& o
         bool joined = std::all_of(sharded.begin(), sharded.end(), [&](size_t i) {
             return find_root(parent, i) == find_root(parent, sharded.front());
         });
-        if (!joined || (!best && !correlated)) continue;  // not covered: refused by the caller
+        if (!joined || (!best && !correlated)) {  // not covered: refused by the caller
+            if (joined && !semi_join_blocker.empty())
+                refuse(a, "subquery of a `" + sc.rels[sharded.front()].cfg->shard_key + " IN (SELECT ...)` on sharded table \"" +
+                              sc.rels[sharded.front()].cfg->name + "\" uses " + semi_join_blocker +
+                              ", which would pick its rows on each shard separately; restrict the subquery by its "
+                              "shard key");
+            continue;
+        }
         if (correlated) {
             a.why.push_back("subquery on \"" + sc.rels[sharded.front()].cfg->name +
                             "\" follows the outer rows by shard key");

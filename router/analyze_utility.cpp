@@ -234,6 +234,16 @@ void analyze_utility(const PgQuery__Node& stmt, const Context& ctx, Analysis& a)
     auto distributed =
         std::find_if(cfgs.begin(), cfgs.end(), [](const TableConfig* c) { return c; });
     if (!names.empty()) a.table = names.front();
+    if (distributed != cfgs.end() && ddl) check_table_ddl(stmt, ctx, a);
+    // Sequences are unlisted objects: they live on the default shard, where CREATE SEQUENCE
+    // (naming no [[tables]] table) goes, and so does their DROP.
+    const bool drops_sequences = stmt.node_case == PG_QUERY__NODE__NODE_DROP_STMT &&
+                                 stmt.drop_stmt->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_SEQUENCE;
+    if (drops_sequences) {
+        a.placement = Placement::Unsharded;
+        a.why.push_back("DROP SEQUENCE: sequences live on the default shard");
+        return;
+    }
     if (distributed != cfgs.end()) {
         a.table = names[distributed - cfgs.begin()];
         a.table_config = **distributed;

@@ -233,7 +233,10 @@ Analysis analyze(const std::string& sql, const TableCatalog& catalog) {
         out.stmt_begin = static_cast<uint32_t>(begin);
         out.stmt_end = raw.stmt_len == 0 ? static_cast<uint32_t>(sql.size())
                                          : static_cast<uint32_t>(raw.stmt_location + raw.stmt_len);
-        if (raw.stmt) detail::analyze_node(*raw.stmt, ctx, out);
+        if (raw.stmt) {
+            detail::analyze_node(*raw.stmt, ctx, out);
+            detail::check_sequence_use(*raw.stmt, out);
+        }
         if (out.placement == Placement::Sharded) out.hint_key_type = out.key_type;
     };
     if (tree->size() == 1) {

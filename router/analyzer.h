@@ -120,6 +120,7 @@ struct Analysis {
     uint32_t column_list_at = 0;
     uint32_t values_per_row = 0;
     bool returning = false;
+    bool on_conflict = false;  // ON CONFLICT DO NOTHING or DO UPDATE ... WHERE: rows may return nothing
     bool set_local = false;  // SET LOCAL or SET TRANSACTION: for the transaction only (kind Set)
     // INSERT ... SELECT of a co-located table's shard key: runs on the SELECT's shards, each
     // copying its own rows (keys are the SELECT's; a multi-shard run is refused when
@@ -148,7 +149,9 @@ struct Analysis {
     // the same aggregate over the shards' partial values. StringAgg: string_agg(x, 'sep') of
     // text without ORDER BY (its order is unspecified): the shards' strings joined by the same
     // separator (MergePlan::separators).
-    enum class Merge : uint8_t { Sum, Min, Max, Avg, Group, CountDistinct, BoolAnd, BoolOr, BitAnd, BitOr, BitXor, StringAgg };
+    // Count: count(*) / count(x), summed like Sum but 0 (not NULL) when no shard has a partial
+    // row (each shard returns none when it groups, as for count(DISTINCT x) beside it).
+    enum class Merge : uint8_t { Sum, Min, Max, Avg, Group, CountDistinct, BoolAnd, BoolOr, BitAnd, BitOr, BitXor, StringAgg, Count };
     struct SortKey {
         uint32_t position = 0;  // 1-based output column; 0: the output column named `name`
         std::string name;

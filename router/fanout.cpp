@@ -28,7 +28,8 @@ bool is_known_aggregate(std::string_view f) {
     return std::find(std::begin(kAggregates), std::end(kAggregates), f) != std::end(kAggregates);
 }
 
-// The first aggregate or window function in `m`, not looking into subqueries.
+}  // namespace
+
 std::string find_aggregate(const ProtobufCMessage* m) {
     std::string found;
     walk(m, [&](const ProtobufCMessage& msg) {
@@ -46,8 +47,6 @@ std::string find_aggregate(const ProtobufCMessage* m) {
     });
     return found;
 }
-
-}  // namespace
 
 std::string fanout_blocker(const PgQuery__SelectStmt& s) {
     for (size_t i = 0; i < s.n_target_list; ++i) {
@@ -97,7 +96,7 @@ std::optional<Analysis::Merge> aggregate_kind(const PgQuery__FuncCall& f) {
     if (!star && f.n_args != 1) return std::nullopt;
     // The argument is evaluated by each shard: it must not hold aggregates of its own.
     if (!star && !find_aggregate(&f.args[0]->base).empty()) return std::nullopt;
-    if (name == "count") return Analysis::Merge::Sum;
+    if (name == "count") return Analysis::Merge::Count;
     if (star) return std::nullopt;
     if (name == "sum") return Analysis::Merge::Sum;
     if (name == "min") return Analysis::Merge::Min;
@@ -511,6 +510,8 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
     };
     std::vector<PgQuery__Node*> hidden_exprs;
     for (size_t i = 0; i < s.n_sort_clause; ++i) {
+        // A window function in ORDER BY would be computed over each shard's rows alone.
+        if (find_aggregate(&s.sort_clause[i]->base).rfind("window", 0) == 0) return std::nullopt;
         auto item = sort_item(s.sort_clause[i], s.n_target_list, has_star);
         if (!item) return std::nullopt;
         Analysis::SortKey key = std::move(item->key);

@@ -11,6 +11,10 @@
 
 namespace sg::router::detail {
 
+// The first aggregate or window function in `m` ("aggregate function count()", "window function
+// rank()"), not looking into subqueries; "" when there is none.
+std::string find_aggregate(const ProtobufCMessage* m);
+
 // The first such construct, named for the error message ("ORDER BY", "aggregate function
 // count()", ...); "" when concatenation is correct. Subqueries are not looked into: they are
 // judged by where their tables live.

@@ -1,5 +1,6 @@
 #include "router/pg_array.h"
 
+#include <algorithm>
 #include <string>
 
 namespace sg::router {
@@ -29,6 +30,28 @@ bool read_be32(std::string_view& in, int32_t& out) {
 }
 
 }  // namespace
+
+bool is_multidimensional_text_array(std::string_view text) {
+    size_t i = 0;
+    while (i < text.size() && is_space(text[i])) ++i;
+    if (i < text.size() && text[i] == '[') {  // bounds: one "[lo:hi]" per dimension
+        auto eq = text.find('=', i);
+        std::string_view bounds = text.substr(i, eq == std::string_view::npos ? std::string_view::npos : eq - i);
+        if (std::count(bounds.begin(), bounds.end(), '[') > 1) return true;
+        if (eq == std::string_view::npos) return false;
+        i = eq + 1;
+    }
+    while (i < text.size() && is_space(text[i])) ++i;
+    if (i >= text.size() || text[i] != '{') return false;
+    ++i;
+    while (i < text.size() && is_space(text[i])) ++i;
+    return i < text.size() && text[i] == '{';
+}
+
+bool is_multidimensional_binary_array(std::string_view bytes) {
+    int32_t ndim = 0;
+    return read_be32(bytes, ndim) && ndim > 1;
+}
 
 Expected<std::vector<Key>> parse_text_array(KeyType t, std::string_view text) {
     std::string_view s = text;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "router/param_keys.h"
 #include "router/pg_array.h"
 
 namespace sg::router {
@@ -65,32 +66,32 @@ RoutedKey place_key(const Key& k, KeyType t, const ShardMap& map, bool explain =
     return RoutedKey{explain ? display_key(t, k) : std::string(), b, map.shard_of_bucket(b)};
 }
 
-// The keys a KeyRef stands for once parameters are known (an array parameter: several).
-Status resolve(const KeyRef& ref, const Params& params, KeyType t, std::vector<Key>& out) {
-    switch (ref.source) {
-        case KeyRef::Source::Value:
-            out.push_back(ref.value);
-            return Ok{};
-        case KeyRef::Source::Param: {
-            auto k = param_key(params, ref.param, t);
-            if (!k) return k.error();
-            out.push_back(std::move(k.value()));
-            return Ok{};
-        }
-        case KeyRef::Source::ArrayParam: {
-            if (ref.param < 1 || static_cast<size_t>(ref.param) > params.size()) break;
-            const Param& p = params[ref.param - 1];
-            if (p.null) return Ok{};  // = ANY(NULL) matches nothing
-            auto keys = p.format == ParamFormat::Text ? parse_text_array(t, p.bytes)
-                                                      : parse_binary_array(t, p.bytes);
-            if (!keys) return keys.error();
-            for (auto& k : *keys) out.push_back(std::move(k));
-            return Ok{};
-        }
+// The keys a KeyRef stands for once parameters are known (an array parameter: several), as
+// the statement uses them (see param_keys.h). `unbounded`: a parameter's type makes the matching
+// keys unknowable (every shard may hold rows); only comparisons can be.
+Status resolve(const KeyRef& ref, const Params& params, KeyType t, std::vector<Key>& out,
+               KeyUse use = KeyUse::Assign, bool* unbounded = nullptr) {
+    if (ref.source == KeyRef::Source::Value) {
+        out.push_back(ref.value);
+        return Ok{};
     }
-    return Error{sqlstate::kProtocolViolation, "statement uses parameter $" +
-                                                   std::to_string(ref.param) + " but only " +
-                                                   std::to_string(params.size()) + " were bound"};
+    if (ref.param < 1 || static_cast<size_t>(ref.param) > params.size()) {
+        return Error{sqlstate::kProtocolViolation, "statement uses parameter $" + std::to_string(ref.param) +
+                                                       " but only " + std::to_string(params.size()) +
+                                                       " were bound"};
+    }
+    const Param& p = params[ref.param - 1];
+    ParamKeys got;
+    if (auto st = param_keys(p.null, p.format, p.bytes, p.type_oid, ref.source == KeyRef::Source::ArrayParam, t,
+                             use, got);
+        !st)
+        return st;
+    if (got.unbounded) {
+        if (unbounded) *unbounded = true;
+        return Ok{};
+    }
+    for (auto& k : got.keys) out.push_back(std::move(k));
+    return Ok{};
 }
 
 Route with_shards(std::vector<uint16_t> shards, const ShardMap& map) {
@@ -179,6 +180,16 @@ Route route_insert_rows(const Analysis& a, const Params& params, const ShardMap&
                                          "shards is not supported"});
         }
     }
+    // RETURNING rows come back in VALUES order: the proxy puts each shard's rows back in their
+    // places, which needs every row to return one. ON CONFLICT DO NOTHING and DO UPDATE ...
+    // WHERE may skip rows (a.on_conflict), and then which returned row is which cannot be told.
+    if (a.returning && a.on_conflict && by_shard.size() > 1) {
+        return error_route(Error{sqlstate::kFeatureNotSupported,
+                                 "INSERT ... ON CONFLICT DO NOTHING (or DO UPDATE ... WHERE) ... RETURNING into sharded table \"" + a.table +
+                                     "\" with rows for " + std::to_string(by_shard.size()) +
+                                     " shards: the returned rows could not be put in VALUES order; insert the "
+                                     "rows of each shard key separately"});
+    }
     Route placed = with_shards(std::move(shards), map);
     placed.keys = std::move(r.keys);
     for (auto& [shard, rows] : by_shard) placed.insert_rows.push_back({shard, std::move(rows)});
@@ -241,9 +252,14 @@ std::optional<Error> place_nested_keys(const Analysis& a, const Params& params, 
     std::vector<RoutedKey> placed;
     for (const auto& refs : a.nested_keys) {
         std::vector<Key> keys;
+        bool unbounded = false;
         for (const auto& ref : refs) {
-            if (auto st = resolve(ref, params, a.key_type, keys); !st) return st.error();
+            if (auto st = resolve(ref, params, a.key_type, keys, KeyUse::Compare, &unbounded); !st) return st.error();
         }
+        if (unbounded)
+            return Error{sqlstate::kFeatureNotSupported,
+                         "a subquery or CTE of this statement compares the shard key with a parameter whose declared "
+                         "type leaves its shard unknown; bind it as the key's type"};
         for (const auto& k : keys) placed.push_back(place_key(k, a.key_type, map, ctx.explain));
     }
     if (placed.empty()) {  // empty key lists: those subqueries match nothing on any shard
@@ -276,7 +292,16 @@ std::optional<Error> place_nested_keys(const Analysis& a, const Params& params, 
     return std::nullopt;
 }
 
-Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map, const RouterContext& ctx) {
+Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map, const RouterContext& ctx,
+                    bool ignore_keys = false);
+
+// A statement whose keys a parameter leaves unknown: it runs where it would without them.
+Route route_unbounded(const Analysis& a, const Params& params, const ShardMap& map, const RouterContext& ctx) {
+    return route_sharded(a, params, map, ctx, true);
+}
+
+Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map, const RouterContext& ctx,
+                    bool ignore_keys) {
     const bool can_merge = ctx.merge_results;
     if (!a.rows.empty()) return route_insert_rows(a, params, map, ctx);
     if (a.kind == StatementKind::Copy && a.is_write) {
@@ -285,14 +310,17 @@ Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map
         });
     }
     Route r;
-    if (a.keys.empty()) {
-        r = serving_shards(map, ctx, "no shard-key value");
+    if (a.keys.empty() || ignore_keys) {
+        r = serving_shards(map, ctx, ignore_keys ? "a parameter's declared type leaves the matching keys unknown"
+                                                 : "no shard-key value");
     } else {
         std::vector<Key> keys;
+        bool unbounded = false;
         for (const auto& ref : a.keys) {
-            if (auto st = resolve(ref, params, a.key_type, keys); !st)
+            if (auto st = resolve(ref, params, a.key_type, keys, KeyUse::Compare, &unbounded); !st)
                 return error_route(st.error());
         }
+        if (unbounded) return route_unbounded(a, params, map, ctx);
         std::vector<uint16_t> shards;
         r.keys.reserve(keys.size());
         shards.reserve(keys.size());
@@ -525,9 +553,10 @@ Expected<Key> param_key(const Params& params, int n, KeyType t) {
                          std::to_string(params.size()) + " were bound"};
     }
     const Param& p = params[n - 1];
-    if (p.null) return Key::null_key();
-    return p.format == ParamFormat::Text ? canonical_from_text(t, p.bytes)
-                                         : canonical_from_binary(t, p.bytes);
+    ParamKeys got;
+    if (auto st = param_keys(p.null, p.format, p.bytes, p.type_oid, false, t, KeyUse::Assign, got); !st)
+        return st.error();
+    return std::move(got.keys.front());
 }
 
 Route route(const Analysis& analysis, const Params& params, const ShardMap& map,

@@ -21,6 +21,7 @@ struct Param {
     bool null = false;
     ParamFormat format = ParamFormat::Text;
     std::string_view bytes;
+    uint32_t type_oid = 0;  // the type the client declared in Parse; 0: left to the server
 };
 using Params = std::vector<Param>;  // Params[0] is $1
 

@@ -90,6 +90,25 @@ bool value_preserving_cast(const PgQuery__TypeCast& c, KeyType key) {
     return in_family(key, string_value(tn->names[tn->n_names - 1]));
 }
 
+}  // namespace
+
+bool value_preserving_array_cast(const PgQuery__TypeCast& c, KeyType key) {
+    const PgQuery__TypeName* tn = c.type_name;
+    if (tn == nullptr || tn->n_names == 0 || tn->n_array_bounds != 1 || tn->n_typmods > 0) return false;
+    const std::string_view type = string_value(tn->names[tn->n_names - 1]);
+    if (!in_family(key, type)) return false;
+    if (!is_integer_key(key)) return true;
+    // The elements are read as the key's type: a wider element type would hold values the key
+    // type cannot, which PostgreSQL compares (matching nothing) instead of rejecting.
+    auto width = [](std::string_view t) {
+        return t == "int2" || t == "smallint" ? 2 : t == "int8" || t == "bigint" ? 8 : 4;
+    };
+    const int key_width = key == KeyType::SmallInt ? 2 : key == KeyType::Integer ? 4 : 8;
+    return width(type) <= key_width;
+}
+
+namespace {
+
 KeyExpr unusable() {
     return KeyExpr{};
 }

@@ -67,6 +67,12 @@ struct KeyExpr {
 // types instead of failing.
 KeyExpr key_expr(const PgQuery__Node* expr, KeyType t);
 
+// Whether a cast around a `key = ANY(...)` array keeps its elements' values: a one-dimensional
+// array of the key's own type family without a length modifier (`::bigint[]`, `::text[]`).
+// Anything else (`::bpchar[]` trims, `::varchar(2)[]` truncates, `::numeric[]` compares across
+// types) changes what the elements match.
+bool value_preserving_array_cast(const PgQuery__TypeCast& c, KeyType key);
+
 // Text of a constant suitable for canonical_from_text, or nullopt for non-constants.
 std::optional<std::string> const_text(const PgQuery__AConst& c);
 

@@ -450,6 +450,7 @@ def _row_description(p):
     return names, formats, types, typmods
 
 
+
 def _data_row(p, formats):
     (n,) = struct.unpack(">h", p[:2])
     pos, row = 2, []

@@ -492,7 +492,7 @@ const Case kRefusals[] = {
      {},
      K::Error,
      {},
-     "subquery or CTE reads sharded table"},
+     "uses LIMIT"},
     {"semi_join_in_select_list",
      "SELECT id IN (SELECT user_id FROM public.orders) FROM users",
      {},

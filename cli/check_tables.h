@@ -1,0 +1,19 @@
+// `shardgate check`: what a shard's schema says about the [[tables]] that would make answers
+// wrong. A shard key under a nondeterministic collation ('Dave' equals 'dave', but their bytes
+// hash to different buckets) and a sequence-fed column (serial, identity, DEFAULT nextval) on a
+// sharded or reference table (each shard's sequence hands out the same numbers) are reported.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+
+namespace sg::cli {
+
+// One line per problem found on the shard behind `conn` (a table missing there is not one).
+std::vector<std::string> table_problems(PGconn* conn, const Config& cfg);
+
+}  // namespace sg::cli

@@ -1,0 +1,48 @@
+// Refusing statements that call a user-defined function reading sharded tables (see
+// proxy/function_guard.h): the list of such functions comes from the default shard's catalog,
+// shared by every session through the Proxy and refreshed every RiskyFunctions::kRefresh.
+#include <spdlog/spdlog.h>
+
+#include "proxy/proxy.h"
+#include "proxy/session.h"
+#include "proxy/table_columns.h"
+
+namespace sg::proxy {
+
+namespace {
+
+std::optional<router::Error> refusal_for(std::string_view sql, const std::vector<std::string>& names) {
+    const std::string f = called_function(sql, names);
+    if (f.empty()) return std::nullopt;
+    return router::Error{"0A000", "function " + f + "() reads sharded tables in its body, which would see only the "
+                                                    "rows of the shard the statement runs on; query the tables in "
+                                                    "the statement itself"};
+}
+
+}  // namespace
+
+net::awaitable<std::optional<router::Error>> Session::risky_function_refusal(std::string_view sql) {
+    RiskyFunctions& known = proxy_.risky_functions();
+    // One fetch at a time; meanwhile the others use the list they have. A statement arriving
+    // before any list exists waits for its own fetch.
+    if (known.fresh(std::chrono::steady_clock::now()) || (known.loading && known.loaded))
+        co_return refusal_for(sql, known.names);
+    const std::string text(sql);  // `sql` may point into a buffer that changes while fetching
+    known.loading = true;
+    const ServerTarget& target = proxy_.pool(proxy_.config().default_shard_index(), *user_).target();
+    auto fetched = co_await fetch_catalog_values(proxy_.io().get_executor(), target, "user-defined functions",
+                                                 risky_functions_query(proxy_.config().tables));
+    known.loading = false;
+    if (fetched) {
+        known.names = std::move(*fetched);
+        known.loaded = std::chrono::steady_clock::now();
+    } else if (!known.loaded) {
+        co_return router::Error{"0A000", "cannot check which user-defined functions read sharded tables: " +
+                                             fetched.error().message};
+    } else {
+        spdlog::warn("keeping the previous list of functions that read sharded tables: {}", fetched.error().message);
+    }
+    co_return refusal_for(text, known.names);
+}
+
+}  // namespace sg::proxy
