@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "common/health_config.h"
+
 namespace sg {
 
 enum class PoolMode { Transaction, Session };
@@ -98,6 +100,7 @@ struct Config {
     ProxyConfig proxy;
     AdminConfig admin;
     StatsConfig stats;
+    HealthConfig health;
     ShardingConfig sharding;
     std::vector<ShardConfig> shards;
     std::vector<TableConfig> tables;
