@@ -282,6 +282,23 @@ void read_proxy(Section s, ProxyConfig& p) {
     s.reject_unknown();
 }
 
+void read_health(Section s, HealthConfig& h) {
+    s.get_int("query_timeout_ms", h.query_timeout_ms, 0, 86400000);
+    s.get_int("query_timeout_grace_ms", h.query_timeout_grace_ms, 1, 600000);
+    s.get_int("server_check_delay_ms", h.server_check_delay_ms, 0, 86400000);
+    s.get_int("server_lifetime_s", h.server_lifetime_s, 0, 86400 * 365);
+    s.get("tcp_keepalive", h.tcp_keepalive);
+    s.get_int("tcp_keepidle_s", h.tcp_keepidle_s, 1, 86400);
+    s.get_int("tcp_keepintvl_s", h.tcp_keepintvl_s, 1, 86400);
+    s.get_int("tcp_keepcnt", h.tcp_keepcnt, 1, 127);
+    s.get_int("tcp_user_timeout_ms", h.tcp_user_timeout_ms, 0, 86400000);
+    s.get("check_enabled", h.check_enabled);
+    s.get_int("check_interval_ms", h.check_interval_ms, 10, 3600000);
+    s.get_int("check_timeout_ms", h.check_timeout_ms, 10, 600000);
+    s.get_int("breaker_failures", h.breaker_failures, 1, 1000);
+    s.reject_unknown();
+}
+
 void read_admin(Section s, AdminConfig& a) {
     s.get("http_listen", a.http_listen);
     if (!a.http_listen.empty() && a.http_listen.rfind(':') == std::string::npos)
@@ -416,12 +433,13 @@ Config parse_config(std::string_view text, const std::string& source, const EnvM
     } catch (const toml::parse_error& e) {
         throw ConfigError(source, fmt::format("line {}", e.source().begin.line), std::string(e.description()));
     }
-    static const std::set<std::string_view> sections{"proxy",  "admin",  "stats", "transactions",
+    static const std::set<std::string_view> sections{"proxy",    "admin",  "stats",  "transactions", "health",
                                                     "sharding", "shards", "tables", "users"};
     for (const auto& [k, v] : root)
         if (!sections.count(k.str()))
             throw ConfigError(source, std::string(k.str()),
-                              "unknown section (expected proxy, admin, stats, transactions, sharding, shards, tables, users)");
+                              "unknown section (expected proxy, admin, stats, transactions, health, sharding, shards, "
+                              "tables, users)");
 
     Config c;
     c.source = source;
@@ -431,6 +449,7 @@ Config parse_config(std::string_view text, const std::string& source, const EnvM
     read_transactions(Section(source, "transactions", subtable(source, root, "transactions"), &env,
                               "SHARDGATE_TRANSACTIONS_"),
                       c.transactions);
+    read_health(Section(source, "health", subtable(source, root, "health"), &env, "SHARDGATE_HEALTH_"), c.health);
     read_sharding(Section(source, "sharding", subtable(source, root, "sharding"), &env, "SHARDGATE_SHARDING_"),
                   c.sharding);
     auto each = [&](std::string_view name, auto& out) {

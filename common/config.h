@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "common/health_config.h"
+
 namespace sg {
 
 enum class PoolMode { Transaction, Session };
@@ -109,6 +111,7 @@ struct Config {
     AdminConfig admin;
     StatsConfig stats;
     TransactionsConfig transactions;
+    HealthConfig health;
     ShardingConfig sharding;
     std::vector<ShardConfig> shards;
     std::vector<TableConfig> tables;

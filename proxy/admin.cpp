@@ -7,6 +7,7 @@
 #include <functional>
 #include <vector>
 
+#include "proxy/health/report.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
@@ -120,7 +121,8 @@ net::awaitable<void> show_clients(Proxy& p, Session&, std::string& out) {
 }
 
 net::awaitable<void> show_servers(Proxy& p, Session&, std::string& out) {
-    ResultSet rs({"id", "shard", "user", "addr", "state", "tx_status", "backend_pid", "queries", "prepared", "idle_s"});
+    ResultSet rs({"id", "shard", "user", "addr", "state", "tx_status", "backend_pid", "queries", "prepared", "idle_s",
+                  "shard_state"});
     for (const auto& [key, pool] : p.pools()) {
         for (const auto& w : pool->all()) {
             auto s = w.lock();
@@ -128,7 +130,8 @@ net::awaitable<void> show_servers(Proxy& p, Session&, std::string& out) {
             rs.row({std::to_string(s->id()), s->target().shard_name, s->target().user,
                     fmt::format("{}:{}", s->target().host, s->target().port), to_string(s->state()),
                     std::string(1, s->tx_status()), std::to_string(s->backend_pid()), std::to_string(s->queries()),
-                    std::to_string(s->prepared().size()), seconds_since(s->last_used())});
+                    std::to_string(s->prepared().size()), seconds_since(s->last_used()),
+                    health::shard_health_values(p.health(), s->target().shard).front()});
         }
     }
     rs.encode(out);
@@ -136,7 +139,9 @@ net::awaitable<void> show_servers(Proxy& p, Session&, std::string& out) {
 }
 
 net::awaitable<void> show_shards(Proxy& p, Session&, std::string& out) {
-    ResultSet rs({"index", "name", "host", "port", "dbname", "default", "pools", "server_connections"});
+    std::vector<std::string> columns{"index", "name", "host", "port", "dbname", "default", "pools", "server_connections"};
+    for (auto& c : health::shard_health_columns()) columns.push_back(std::move(c));  // proxy/health/report.h
+    ResultSet rs(std::move(columns));
     const auto& cfg = p.config();
     for (size_t i = 0; i < cfg.shards.size(); ++i) {
         int pools = 0, conns = 0;
@@ -146,9 +151,11 @@ net::awaitable<void> show_shards(Proxy& p, Session&, std::string& out) {
                 conns += pool->total();
             }
         const auto& s = cfg.shards[i];
-        rs.row({std::to_string(i), s.name, s.host, std::to_string(s.port), s.dbname,
-                static_cast<int>(i) == cfg.default_shard_index() ? "yes" : "no", std::to_string(pools),
-                std::to_string(conns)});
+        std::vector<std::string> row{std::to_string(i), s.name, s.host, std::to_string(s.port), s.dbname,
+                                     static_cast<int>(i) == cfg.default_shard_index() ? "yes" : "no",
+                                     std::to_string(pools), std::to_string(conns)};
+        for (auto& v : health::shard_health_values(p.health(), static_cast<int>(i))) row.push_back(std::move(v));
+        rs.row(std::move(row));
     }
     rs.encode(out);
     co_return;

@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "proxy/health/probe.h"
+#include "proxy/health/shard_health.h"
+
 namespace sg::proxy {
 
 namespace {
@@ -17,32 +20,57 @@ Pool::~Pool() {
     close_all("pool destroyed");
 }
 
+bool Pool::refused() const { return checks_.health && !checks_.health->admits(); }
+
+PoolError Pool::refusal() const { return PoolError{"08006", checks_.health->refusal()}; }
+
 awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> Pool::open_new() {
+    if (refused()) {
+        if (!waiters_.empty()) waiters_.front()->ready.notify_all();  // they get the refusal too
+        co_return refusal();
+    }
     ++total_;
     ++connecting_;
     auto s = std::make_shared<ServerConn>(ex_, target_, g_next_server_id++);
-    std::weak_ptr<bool> alive = alive_;
-    s->on_closed = [this, alive](ServerConn& c) {
-        if (auto a = alive.lock(); a && *a) forget(c);
-    };
+    opening_.push_back(s.get());
     std::string err = co_await s->connect();
+    std::erase(opening_, s.get());
     --connecting_;
     if (!err.empty()) {
         --total_;
         ++stats_.connect_failures;
-        s->on_closed = nullptr;
         // A waiter may now be able to open a connection of its own.
         if (!waiters_.empty()) waiters_.front()->ready.notify_all();
+        // Aborted by an opened breaker (fail_all), or it opened meanwhile: say why.
+        if (refused()) co_return refusal();
+        // Only a shard that did not answer is sick; one that refused the login (a wrong password,
+        // too many connections) answered. Starting up or shutting down (57P0x) counts as sick.
+        const std::string& refused_state = s->login_refused_sqlstate();
+        if (checks_.health && (refused_state.empty() || refused_state.starts_with("57P0"))) {
+            ++checks_.health->connect_failures;
+            checks_.health->failure("connect: " + err);
+        }
+        if (refused()) co_return refusal();
         co_return PoolError{"08006", fmt::format("cannot connect to shard \"{}\" ({}:{}): {}", target_.shard_name,
                                                  target_.host, target_.port, err)};
     }
+    std::weak_ptr<bool> alive = alive_;
+    s->on_closed = [this, alive](ServerConn& c) {
+        if (auto a = alive.lock(); a && *a) forget(c);
+    };
     params_ = s->parameters();
     all_.push_back(s);
     co_return s;
 }
 
 std::shared_ptr<ServerConn> Pool::take_idle() {
+    if (refused()) return nullptr;
     while (!idle_.empty()) {
+        // Unused for longer than server_check_delay_ms: acquire() checks it first. The newest
+        // is at the back, so the rest are at least as old.
+        if (checks_.check_delay_ms > 0 &&
+            idle_.back()->last_used() < net::coarse_now() - std::chrono::milliseconds(checks_.check_delay_ms))
+            return nullptr;
         auto s = std::move(idle_.back());  // most recently used: warm caches, fewer idle closes
         idle_.pop_back();
         if (s->usable()) {
@@ -54,7 +82,25 @@ std::shared_ptr<ServerConn> Pool::take_idle() {
 }
 
 awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> Pool::acquire() {
+    if (refused()) co_return refusal();
     if (auto s = take_idle()) co_return s;  // (counted there)
+    // Idle connections unused for longer than server_check_delay_ms answer an empty query
+    // (bounded by check_timeout_ms) before a client gets one; one that does not is closed.
+    while (!idle_.empty() && !refused()) {
+        auto s = std::move(idle_.back());
+        idle_.pop_back();
+        if (!s->usable()) continue;
+        std::string err = co_await health::probe(*s, std::chrono::milliseconds(checks_.check_timeout_ms));
+        if (err.empty() && s->usable()) {
+            s->touch();
+            ++stats_.checkouts;
+            co_return s;
+        }
+        ++stats_.check_failures;
+        s->close("server check failed: " + err);
+        if (checks_.health) checks_.health->failure("server check: " + err);
+    }
+    if (refused()) co_return refusal();
     ++stats_.checkouts;
     if (total_ < size_) co_return co_await open_new();
 
@@ -67,6 +113,10 @@ awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> Pool::acquire() 
         auto now = net::Clock::now();
         bool notified = now < deadline && co_await w.ready.wait_for(deadline - now);
         if (w.handed) break;
+        if (refused()) {  // the breaker opened while waiting
+            std::erase(waiters_, &w);
+            co_return refusal();
+        }
         if (!notified) {
             std::erase(waiters_, &w);
             ++stats_.timeouts;
@@ -99,6 +149,15 @@ void Pool::release(std::shared_ptr<ServerConn> s) {
         s->close("pool shrunk");
         return;
     }
+    if (s->target().epoch != epoch_) {
+        s->close("the shard's address changed (RELOAD)");
+        return;
+    }
+    if (checks_.lifetime_s > 0 && s->last_used() - s->created_at() > std::chrono::seconds(checks_.lifetime_s)) {
+        ++stats_.lifetime_closes;
+        s->close("server_lifetime_s");
+        return;
+    }
     if (!waiters_.empty()) {
         Waiter* w = waiters_.front();
         waiters_.pop_front();
@@ -125,6 +184,34 @@ void Pool::close_idle(std::chrono::seconds idle) {
     for (auto& s : idle_)
         if (s->last_used() < cutoff) victims.push_back(s);
     for (auto& s : victims) s->close("idle_server_timeout");
+}
+
+void Pool::fail_all(const std::string& sqlstate, const std::string& why) {
+    std::vector<std::shared_ptr<ServerConn>> victims;
+    for (auto& w : all_)
+        if (auto p = w.lock()) victims.push_back(p);
+    // Logging in: closing the socket ends the login (open_new then reports the refusal).
+    for (ServerConn* p : std::vector<ServerConn*>(opening_)) p->close(why);
+    for (auto& s : victims) s->abort(sqlstate, why);
+    idle_.clear();
+    for (Waiter* w : waiters_) w->ready.notify_all();
+}
+
+void Pool::close_expired(std::chrono::seconds lifetime) {
+    auto cutoff = net::coarse_now() - lifetime;
+    std::vector<std::shared_ptr<ServerConn>> victims;
+    for (auto& s : idle_)
+        if (s->created_at() < cutoff) victims.push_back(s);
+    stats_.lifetime_closes += victims.size();
+    for (auto& s : victims) s->close("server_lifetime_s");
+}
+
+void Pool::retarget(const std::string& host, uint16_t port) {
+    target_.host = host;
+    target_.port = port;
+    target_.epoch = ++epoch_;
+    std::vector<std::shared_ptr<ServerConn>> victims(idle_.begin(), idle_.end());
+    for (auto& s : victims) s->close("the shard's address changed (RELOAD)");
 }
 
 void Pool::close_all(const std::string& why) {

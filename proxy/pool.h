@@ -12,6 +12,10 @@
 
 #include "proxy/server_conn.h"
 
+namespace sg::proxy::health {
+struct ShardHealth;
+}
+
 namespace sg::proxy {
 
 struct PoolStats {
@@ -19,7 +23,18 @@ struct PoolStats {
     uint64_t waits = 0;
     uint64_t timeouts = 0;
     uint64_t connect_failures = 0;
+    uint64_t check_failures = 0;    // idle connections that failed the server_check_delay check
+    uint64_t lifetime_closes = 0;   // closed for being older than server_lifetime_s
     double wait_seconds = 0;
+};
+
+// The health side of a pool (see proxy/health): the shard's breaker, and the checks on idle
+// and old connections.
+struct PoolChecks {
+    health::ShardHealth* health = nullptr;  // null: no breaker (tests, tools)
+    int check_delay_ms = 0;                 // check idle connections unused this long; 0 = never
+    int check_timeout_ms = 1000;
+    int lifetime_s = 0;                     // close connections this old when released; 0 = never
 };
 
 struct PoolError {
@@ -44,6 +59,15 @@ public:
     void close_idle(std::chrono::seconds idle);
     void close_all(const std::string& why);
     void resize(int size, int timeout_ms) { size_ = size; timeout_ms_ = timeout_ms; }
+    void set_checks(const PoolChecks& c) { checks_ = c; }
+    // Fails every connection (those logging in too) with `sqlstate`/`why` told to their owners,
+    // and wakes the waiters (an opened breaker: nobody may keep waiting on a frozen shard).
+    void fail_all(const std::string& sqlstate, const std::string& why);
+    // Closes idle connections older than `lifetime`.
+    void close_expired(std::chrono::seconds lifetime);
+    // The shard moved (RELOAD of host/port): new connections go to the new address, idle ones
+    // are closed, busy ones are closed when given back.
+    void retarget(const std::string& host, uint16_t port);
 
     const ServerTarget& target() const { return target_; }
     int size() const { return size_; }
@@ -66,6 +90,8 @@ private:
 
     awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> open_new();
     void forget(ServerConn& s);
+    bool refused() const;
+    PoolError refusal() const;
 
     net::asio::any_io_executor ex_;
     ServerTarget target_;
@@ -78,6 +104,9 @@ private:
     std::deque<Waiter*> waiters_;
     std::list<std::weak_ptr<ServerConn>> all_;
     std::map<std::string, std::string> params_;
+    std::vector<ServerConn*> opening_;  // logging in (owned by their open_new frames)
+    PoolChecks checks_;
+    uint32_t epoch_ = 0;  // bumped by retarget(); a connection of an older one is not reused
     PoolStats stats_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

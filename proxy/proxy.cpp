@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include "common/logging.h"
+#include "proxy/front_door.h"
+#include "proxy/health/report.h"
 #include "proxy/http/http_server.h"
 #include "proxy/session.h"
 #include "proxy/stats/prometheus.h"
@@ -23,6 +25,7 @@ Proxy::Proxy(asio::io_context& io, Config cfg, std::string config_path)
       config_path_(std::move(config_path)),
       acceptor_(io),
       signals_(io),
+      health_(std::make_unique<health::Monitor>(*this)),
       stats_(std::make_unique<stats::QueryStats>(cfg_.stats)),
       buckets_resumed_(std::make_unique<net::Event>(io.get_executor())),
       resumed_(std::make_unique<net::Event>(io.get_executor())) {
@@ -137,14 +140,20 @@ std::string Proxy::start() {
     if (ec) return fmt::format("cannot listen on {}:{}: {}", cfg_.proxy.listen_addr, cfg_.proxy.port, ec.message());
     if (!cfg_.admin.http_listen.empty()) {
         http_ = std::make_unique<http::HttpServer>();
-        std::string err = http_->start(io_, cfg_.admin.http_listen,
-                                       [this] { return stats::render_prometheus(*stats_, metrics()) + txn::render_metrics(*txn_); });
+        std::string err = http_->start(
+            io_, cfg_.admin.http_listen,
+            [this] {
+                return stats::render_prometheus(*stats_, metrics()) + txn::render_metrics(*txn_) +
+                       health::render_prometheus(*health_);
+            },
+            http::Limits{}, [this] { return health::readiness(*health_); });
         if (!err.empty()) return fmt::format("{}: admin.http_listen: {}", cfg_.source, err);
         spdlog::info("metrics on http://{}/metrics", cfg_.admin.http_listen);
     }
     setup_signals();
     asio::co_spawn(io_, accept_loop(), asio::detached);
     asio::co_spawn(io_, housekeeping(), asio::detached);
+    health_->start();
     spdlog::info("shardgate listening on {}:{} ({} shard(s), pool_mode={}, pool_size={})", cfg_.proxy.listen_addr,
                  cfg_.proxy.port, cfg_.shards.size(), to_string(cfg_.proxy.pool_mode), cfg_.proxy.pool_size);
     return {};
@@ -172,27 +181,40 @@ awaitable<void> Proxy::accept_loop() {
         net::tcp::socket sock = co_await acceptor_.async_accept(net::ec_token(ec));
         if (ec) {
             if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+            if (auto pause = accept_backoff(ec)) {
+                // The connection stays in the backlog: accepting again at once would spin.
+                if (counters_.accept_backoffs++ % 100 == 0)
+                    spdlog::error("accept failed: {} ({} time(s) so far); pausing accepts for {} ms", ec.message(),
+                                  counters_.accept_backoffs, pause->count());
+                asio::steady_timer t(io_, *pause);
+                co_await t.async_wait(net::ec_token(ec));
+                continue;
+            }
             spdlog::warn("accept failed: {}", ec.message());
             continue;
         }
-        if (static_cast<int>(sessions_.size()) >= cfg_.proxy.max_client_conn) {
+        // Connections still logging in count: they hold a descriptor and a session already.
+        if (*live_clients_ >= cfg_.proxy.max_client_conn) {
             ++counters_.clients_refused;
-            // Refused before startup: a FATAL ErrorResponse is still understood by libpq.
-            asio::co_spawn(io_, [s = std::move(sock), this]() mutable -> awaitable<void> {
-                std::string out;
-                wire::MessageWriter w(out);
-                wire::ErrorBuilder(wire::Severity::Fatal, "53300",
-                                   fmt::format("too many client connections (max_client_conn={})", cfg_.proxy.max_client_conn))
-                    .encode_error(w);
-                error_code ignore;
-                co_await asio::async_write(s, asio::buffer(out), net::ec_token(ignore));
-                s.close(ignore);
-            }, asio::detached);
+            std::string out;
+            wire::MessageWriter w(out);
+            wire::ErrorBuilder(wire::Severity::Fatal, "53300",
+                               fmt::format("too many client connections (max_client_conn={})", cfg_.proxy.max_client_conn))
+                .encode_error(w);
+            asio::co_spawn(io_, refuse_connection(std::move(sock), std::move(out), std::chrono::milliseconds(2000)),
+                           asio::detached);
             continue;
         }
         ++counters_.clients_accepted;
         auto session = std::make_shared<Session>(*this, std::move(sock));
-        asio::co_spawn(io_, [session]() { return session->run(); }, asio::detached);
+        ++*live_clients_;
+        asio::co_spawn(io_, [live = live_clients_, session]() -> awaitable<void> {
+            struct Count {  // the session's coroutine ends however it ends
+                std::shared_ptr<int> n;
+                ~Count() { --*n; }
+            } count{live};
+            co_await session->run();
+        }, asio::detached);
     }
 }
 
@@ -209,7 +231,8 @@ awaitable<void> Proxy::housekeeping() {
             std::vector<Session*> idle;
             for (auto& [pid, s] : sessions_)
                 if (s->state() == SessionState::Ready && !s->server() && s->last_activity() < cutoff) idle.push_back(s);
-            for (auto* s : idle) s->terminate("idle_client_timeout");
+            for (auto* s : idle)
+                s->terminate_with("57P01", "terminating connection due to idle_client_timeout_s", "idle_client_timeout");
         }
     }
 }
@@ -220,8 +243,20 @@ Pool& Proxy::pool(int shard, const UserConfig& user) {
     auto it = pools_.find(key);
     if (it != pools_.end()) return *it->second;
     const auto& sc = cfg_.shards[shard];
-    ServerTarget t{shard, sc.name, sc.host, sc.port, sc.dbname, login.user, login.password, cfg_.proxy.connect_timeout_ms};
+    const HealthConfig& hc = cfg_.health;
+    ServerTarget t{shard,
+                   sc.name,
+                   sc.host,
+                   sc.port,
+                   sc.dbname,
+                   login.user,
+                   login.password,
+                   cfg_.proxy.connect_timeout_ms,
+                   health::TcpOptions{hc.tcp_keepalive, hc.tcp_keepidle_s, hc.tcp_keepintvl_s, hc.tcp_keepcnt,
+                                      hc.tcp_user_timeout_ms},
+                   0};
     auto p = std::make_unique<Pool>(io_.get_executor(), t, cfg_.proxy.pool_size, cfg_.proxy.pool_timeout_ms);
+    p->set_checks(PoolChecks{health_->shard(shard), hc.server_check_delay_ms, hc.check_timeout_ms, hc.server_lifetime_s});
     auto& ref = *p;
     pools_.emplace(key, std::move(p));
     return ref;
@@ -351,6 +386,7 @@ std::string Proxy::reload() {
     cfg_.proxy.max_message_bytes = next.proxy.max_message_bytes;
     cfg_.proxy.log_level = next.proxy.log_level;
     cfg_.stats = next.stats;
+    cfg_.health = next.health;
     stats_->reconfigure(cfg_.stats);
     for (size_t i = cfg_.shards.size(); i < next.shards.size(); ++i) {
         spdlog::info("reload: shard \"{}\" ({}:{}) added; it serves no buckets until a rebalance moves some",
@@ -364,7 +400,13 @@ std::string Proxy::reload() {
     *map_ = std::move(map.value());
     cfg_.sharding.default_shard = next.sharding.default_shard;
     set_log_level(cfg_.proxy.log_level);
-    for (auto& [key, pool] : pools_) pool->resize(cfg_.proxy.pool_size, cfg_.proxy.pool_timeout_ms);
+    health_->reconfigure();  // after cfg_.shards: moved endpoints, new shards
+    for (auto& [key, pool] : pools_) {
+        pool->resize(cfg_.proxy.pool_size, cfg_.proxy.pool_timeout_ms);
+        const HealthConfig& hc = cfg_.health;
+        pool->set_checks(PoolChecks{health_->shard(key.first), hc.server_check_delay_ms, hc.check_timeout_ms,
+                                    hc.server_lifetime_s});
+    }
     spdlog::info("configuration reloaded from {}", config_path_);
     return {};
 }
@@ -389,7 +431,7 @@ awaitable<void> Proxy::drain_and_stop() {
         std::vector<Session*> idle;
         for (auto& [pid, s] : sessions_)
             if (!s->server()) idle.push_back(s);
-        for (auto* s : idle) s->terminate("shutdown");
+        for (auto* s : idle) s->terminate_with("57P01", "terminating connection: shardgate is shutting down", "shutdown");
         if (sessions_.empty() || active_sessions() == 0 || net::Clock::now() >= deadline) break;
         t.expires_after(std::chrono::milliseconds(50));
         error_code ec;
@@ -397,7 +439,9 @@ awaitable<void> Proxy::drain_and_stop() {
     }
     std::vector<Session*> rest;
     for (auto& [pid, s] : sessions_) rest.push_back(s);
-    for (auto* s : rest) s->terminate("shutdown");
+    for (auto* s : rest)
+        s->terminate_with("57P01", "terminating connection: shardgate is shutting down (shutdown_timeout_s passed)",
+                          "shutdown");
     for (auto& [key, pool] : pools_) pool->close_all("shutdown");
     // Give the sessions' coroutines a moment to unwind, then stop.
     t.expires_after(std::chrono::milliseconds(100));

@@ -11,6 +11,7 @@
 #include "proxy/net.h"
 #include "proxy/auth/credential.h"
 #include "proxy/function_guard.h"
+#include "proxy/health/monitor.h"
 #include "proxy/pool.h"
 #include "proxy/prepared_lookups.h"
 #include "proxy/stats/proxy_metrics.h"
@@ -34,6 +35,7 @@ namespace sg::proxy {
 struct ProxyCounters {
     uint64_t clients_accepted = 0;
     uint64_t clients_refused = 0;
+    uint64_t accept_backoffs = 0;  // accept paused: out of file descriptors (or memory)
     uint64_t login_failures = 0;
     uint64_t queries = 0;
     uint64_t transactions = 0;
@@ -65,6 +67,9 @@ public:
     // The pool for (shard, server login of user).
     Pool& pool(int shard, const UserConfig& user);
     const std::map<std::pair<int, std::string>, std::unique_ptr<Pool>>& pools() const { return pools_; }
+    // Shard health: breakers, checks, query_timeout_ms (proxy/health).
+    health::Monitor& health() { return *health_; }
+    const health::Monitor& health() const { return *health_; }
 
     // Client registry, keyed by the BackendKeyData process id the proxy issued.
     int32_t register_session(Session* s, int32_t& secret);
@@ -128,6 +133,8 @@ public:
     txn::Coordinator& txn() { return *txn_; }
     void give_read_buffer(std::string&& buf);
     net::Clock::time_point started() const { return started_; }
+    // Client connections alive, logged in or still logging in (what max_client_conn bounds).
+    int live_clients() const { return *live_clients_; }
     bool shutting_down() const { return shutting_down_; }
 
 private:
@@ -144,6 +151,7 @@ private:
     net::tcp::acceptor acceptor_;
     net::asio::signal_set signals_;
     std::unique_ptr<net::asio::ssl::context> tls_;
+    std::unique_ptr<health::Monitor> health_;  // before pools_: outlives them
     std::map<std::pair<int, std::string>, std::unique_ptr<Pool>> pools_;
     std::map<std::string, auth::Credential> credentials_;
     std::unique_ptr<router::StatementCache> statements_;
@@ -163,6 +171,8 @@ private:
     std::unique_ptr<net::Event> buckets_resumed_;
     std::unique_ptr<net::Event> resumed_;
     bool shutting_down_ = false;
+    // Shared with the sessions' coroutines, whose frames may be destroyed after the Proxy.
+    std::shared_ptr<int> live_clients_ = std::make_shared<int>(0);
     ProxyCounters counters_;
     std::vector<std::string> spare_read_buffers_;
     std::unordered_map<std::string, std::vector<std::string>> table_columns_;

@@ -50,6 +50,7 @@ awaitable<std::string> ServerConn::connect() {
     if (!r.error.empty()) {
         state_ = ServerState::Closed;
         broken_ = true;
+        login_refused_sqlstate_ = r.refused_sqlstate;
         error_code ec;
         sock_.close(ec);
         co_return r.error;
@@ -60,6 +61,8 @@ awaitable<std::string> ServerConn::connect() {
     tx_status_ = 'I';
     state_ = ServerState::Idle;
     sock_.set_option(net::tcp::no_delay(true));
+    if (std::string err = health::apply_tcp_options(sock_.native_handle(), target_.tcp); !err.empty())
+        spdlog::warn("server {} ({}): {}", id_, target_.shard_name, err);
     readiness_ = &ReadinessService::of(sock_.get_executor());
     readiness_handle_ = readiness_->add(sock_.native_handle());
     asio::co_spawn(sock_.get_executor(), [self]() { return self->read_loop(); }, asio::detached);
@@ -310,7 +313,13 @@ awaitable<void> ServerConn::read_loop() {
             if (need > rbuf_.size()) rbuf_.resize(need);
         }
         ServerSink* sink = sink_;
-        if (!readies.empty()) ready_at_ = net::Clock::now();
+        if (!readies.empty()) {
+            ready_at_ = net::Clock::now();
+            if (outstanding_ > 0) {  // the next pipelined request starts now (query_timeout_ms)
+                busy_since_ = ready_at_;
+                cancel_sent_ = false;
+            }
+        }
         if (sink) {
             if (!relay.empty()) {
                 size_t done = sink->relay_now(*this, relay);

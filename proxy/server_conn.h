@@ -15,6 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "proxy/health/tcp_options.h"
 #include "proxy/net.h"
 
 namespace sg::proxy {
@@ -58,6 +59,8 @@ struct ServerTarget {
     std::string user;
     std::string password;
     int connect_timeout_ms = 3000;
+    health::TcpOptions tcp;  // applied once logged in
+    uint32_t epoch = 0;      // the pool's address generation (see Pool::retarget)
 };
 
 enum class ServerState { Connecting, Idle, Active, Closed };
@@ -93,7 +96,7 @@ public:
     };
     void expect(Expect e) {
         expects_.push_back(e);
-        if (e == Expect::Ready) ++outstanding_;
+        if (e == Expect::Ready && outstanding_++ == 0) start_busy();
     }
     // Appends `sql` to `out` as a simple Query the proxy itself sends (session settings, a held
     // BEGIN): its replies, up to and including its ReadyForQuery, are not relayed. Nothing when
@@ -121,6 +124,24 @@ public:
     ServerSink* sink() const { return sink_; }
 
     void close(const std::string& why);
+    // Fails the connection from outside (query timeout, an opened circuit breaker): the owner is
+    // told through on_lost, and lost_sqlstate() says what to answer its client.
+    void abort(std::string sqlstate, const std::string& why) {
+        lost_sqlstate_ = std::move(sqlstate);
+        fail(why);
+    }
+    // The SQLSTATE a client owed replies gets when the connection is lost (08006 unless
+    // abort() said otherwise).
+    const std::string& lost_sqlstate() const { return lost_sqlstate_; }
+    // Since when the shard owes a client-visible reply (outstanding() > 0): the request's
+    // start, moved on at each ReadyForQuery while more are owed. For query_timeout_ms.
+    net::Clock::time_point busy_since() const { return busy_since_; }
+    bool cancel_sent() const { return cancel_sent_; }
+    void mark_cancel_sent() { cancel_sent_ = true; }
+    net::Clock::time_point created_at() const { return created_at_; }
+    // After a failed connect(): the SQLSTATE of the shard's refusal, empty when the shard
+    // never answered (refused, reset, timed out): only the latter says the shard is sick.
+    const std::string& login_refused_sqlstate() const { return login_refused_sqlstate_; }
     bool usable() const { return state_ != ServerState::Closed && !broken_; }
     ServerState state() const { return state_; }
     char tx_status() const { return tx_status_; }
@@ -171,6 +192,10 @@ private:
     bool quiet_answered_ = false;  // in this scan
     std::deque<QuietFailure> quiet_failures_;  // the last few
     void fail(const std::string& why);
+    void start_busy() {
+        busy_since_ = net::coarse_now();
+        cancel_sent_ = false;
+    }
 
     net::tcp::socket sock_;
     ReadinessService* readiness_ = nullptr;  // reads without Asio's speculative recv
@@ -198,6 +223,11 @@ private:
     uint64_t rows_ = 0;
     net::Clock::time_point ready_at_{};
     size_t max_message_ = 1u << 30;
+    net::Clock::time_point busy_since_{};
+    bool cancel_sent_ = false;
+    net::Clock::time_point created_at_ = net::coarse_now();
+    std::string lost_sqlstate_ = "08006";
+    std::string login_refused_sqlstate_;
 
     friend class ServerConnTestPeer;
 };

@@ -92,6 +92,7 @@ awaitable<LoginResult> login_to_server(net::tcp::socket& sock, const ServerTarge
                 if (!wire::decode(f.body, req).ok()) co_return finish("the shard sent a malformed authentication request");
                 out.clear();
                 auth::AuthStep step = ca.on_request(req, w);
+                if (step.failed()) r.refused_sqlstate = "28000";
                 if (step.failed()) co_return finish(fmt::format("authentication as \"{}\" failed: {}", t.user, step.reason));
                 if (!out.empty()) {
                     co_await asio::async_write(sock, asio::buffer(out), net::ec_token(ec));
@@ -115,8 +116,11 @@ awaitable<LoginResult> login_to_server(net::tcp::socket& sock, const ServerTarge
             case 'E': {
                 wire::ErrorResponse e;
                 std::string msg = "the shard refused the login";
-                if (wire::decode(f.body, e).ok())
+                r.refused_sqlstate = "XX000";
+                if (wire::decode(f.body, e).ok()) {
                     msg = fmt::format("{} (SQLSTATE {})", e.message(), e.sqlstate());
+                    r.refused_sqlstate = std::string(e.sqlstate());
+                }
                 co_return finish(msg);
             }
             case 'Z': {

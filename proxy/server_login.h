@@ -12,6 +12,7 @@ namespace sg::proxy {
 
 struct LoginResult {
     std::string error;  // empty on success
+    std::string refused_sqlstate;  // the shard answered the login with this error (or 28000)
     int32_t backend_pid = 0;
     int32_t backend_secret = 0;
     std::map<std::string, std::string> parameters;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "proxy/admin.h"
+#include "proxy/health/probe.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/session_settings.h"
@@ -367,8 +368,11 @@ void Session::on_lost(ServerConn& s, const std::string& why) {
     if (mid_request) {
         // The client was owed replies (or had a transaction open there): it cannot continue.
         spdlog::warn("client {}: lost its shard connection mid-request: {}", peer_, why);
-        std::string msg = error_frame(wire::Severity::Fatal, "08006",
-                                      "shardgate lost the connection to the shard serving this session: " + why);
+        // A connection the proxy failed on purpose (query_timeout_ms) carries its own SQLSTATE.
+        bool lost = s.lost_sqlstate() == "08006";
+        std::string msg = error_frame(wire::Severity::Fatal, s.lost_sqlstate(),
+                                      lost ? "shardgate lost the connection to the shard serving this session: " + why
+                                           : why);
         asio::co_spawn(proxy_.io(), [self = shared_from_this(), msg]() -> awaitable<void> {
             co_await self->send(msg);
             self->terminate("server lost");
@@ -396,9 +400,9 @@ void Session::terminate(const std::string& why) {
 void Session::cancel_running() {
     fanout_legs_.cancel_all(proxy_.io().get_executor());  // a multi-shard statement: every leg
     if (!server_ || server_->outstanding() == 0) return;
-    asio::co_spawn(proxy_.io(), send_cancel(proxy_.io().get_executor(), server_->target(), server_->backend_pid(),
-                                            server_->backend_secret()),
-                   asio::detached);
+    // Bounded: a frozen shard accepts the cancel's connection but never acts on it.
+    health::send_cancel_bounded(proxy_.io().get_executor(), server_->target(), server_->backend_pid(),
+                                server_->backend_secret(), std::chrono::milliseconds(proxy_.config().proxy.connect_timeout_ms));
 }
 
 char Session::transaction_status() const {

@@ -86,6 +86,8 @@ public:
     void cancel_running();
     // Closes the client connection (SHUTDOWN, idle timeout).
     void terminate(const std::string& why);
+    // The same after a best-effort FATAL ErrorResponse (session_goodbye.cpp).
+    void terminate_with(std::string_view sqlstate, const std::string& message, const std::string& why);
 
     // ServerSink
     awaitable<void> relay(ServerConn& s, const std::vector<net::asio::const_buffer>& frames,

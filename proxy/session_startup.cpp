@@ -40,7 +40,7 @@ awaitable<bool> Session::startup() {
     watchdog->async_wait([this, watchdog](error_code ec) {
         if (!ec && (state_ == SessionState::Startup || state_ == SessionState::Authenticating)) {
             spdlog::info("client {}: login timeout", peer_);
-            terminate("login timeout");
+            terminate_with("08P01", "canceling authentication due to timeout (login_timeout_ms)", "login timeout");
         }
     });
     struct Disarm {

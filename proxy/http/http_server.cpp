@@ -19,6 +19,7 @@ struct ServerState {
     explicit ServerState(net::asio::io_context& io) : acceptor(io) {}
     tcp::acceptor acceptor;
     BodyFn metrics;
+    ReadyFn ready;
     Limits limits;
     int connections = 0;
     bool stopped = false;
@@ -74,7 +75,7 @@ net::awaitable<void> serve_connection(std::shared_ptr<ServerState> st, tcp::sock
         const bool keep_alive = req.keep_alive() && !st->stopped;
         auto res = make_response(
             handle_request(std::string_view(req.method_string().data(), req.method_string().size()),
-                           std::string_view(req.target().data(), req.target().size()), st->metrics),
+                           std::string_view(req.target().data(), req.target().size()), st->metrics, st->ready),
             req.version(), keep_alive);
         stream.expires_after(st->limits.io_timeout);
         co_await bhttp::async_write(stream, res, net::ec_token(ec));
@@ -119,12 +120,16 @@ net::awaitable<void> accept_loop(std::shared_ptr<ServerState> st) {
 }  // namespace
 
 Response handle_request(std::string_view method, std::string_view target,
-                        const BodyFn& metrics_body) {
+                        const BodyFn& metrics_body, const ReadyFn& ready) {
     const std::string_view path = target.substr(0, target.find('?'));
-    if (path != "/metrics" && path != "/healthz")
+    if (path != "/metrics" && path != "/healthz" && path != "/readyz")
         return {404, "text/plain; charset=utf-8", "not found\n"};
     if (method != "GET") return {405, "text/plain; charset=utf-8", "only GET is supported\n"};
     if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+    if (path == "/readyz") {
+        Readiness r = ready ? ready() : Readiness{true, "ready\n"};
+        return {r.ready ? 200u : 503u, "text/plain; charset=utf-8", std::move(r.text)};
+    }
     return {200, stats::kPrometheusContentType, metrics_body ? metrics_body() : std::string()};
 }
 
@@ -146,7 +151,7 @@ HttpServer::~HttpServer() {
 }
 
 std::string HttpServer::start(net::asio::io_context& io, const std::string& listen,
-                              BodyFn metrics_body, Limits limits) {
+                              BodyFn metrics_body, Limits limits, ReadyFn ready) {
     stop();
     std::string host;
     uint16_t port = 0;
@@ -158,6 +163,7 @@ std::string HttpServer::start(net::asio::io_context& io, const std::string& list
         return "http_listen '" + listen + "': cannot resolve " + host + ": " + ec.message();
     auto st = std::make_shared<ServerState>(io);
     st->metrics = std::move(metrics_body);
+    st->ready = std::move(ready);
     st->limits = limits;
     const tcp::endpoint ep = endpoints.begin()->endpoint();
     st->acceptor.open(ep.protocol(), ec);

@@ -1,5 +1,6 @@
 // The HTTP endpoint of [admin] http_listen: GET /metrics (Prometheus text format) and
-// GET /healthz ("ok"); any other path is 404, any other method 405.
+// GET /healthz ("ok", liveness: always cheap), GET /readyz (200, or 503 naming the degraded
+// shards); any other path is 404, any other method 405.
 //
 // Hostile clients cost bounded resources: a request's header and body are size-limited, each
 // read and write has a deadline, connections are capped, and a malformed request gets a 400
@@ -33,8 +34,14 @@ struct Response {
     std::string body;
 };
 using BodyFn = std::function<std::string()>;
+// Readiness: true when every shard can be served, with a text for the body either way.
+struct Readiness {
+    bool ready = true;
+    std::string text;
+};
+using ReadyFn = std::function<Readiness()>;
 Response handle_request(std::string_view method, std::string_view target,
-                        const BodyFn& metrics_body);
+                        const BodyFn& metrics_body, const ReadyFn& ready = {});
 
 // "HOST:PORT" ("127.0.0.1:9930", "[::1]:9930", "localhost:0") -> host and port; false when
 // it is not of that form.
@@ -51,7 +58,7 @@ public:
 
     // Binds and starts accepting on `io`. Returns "" or why it cannot listen (for the log).
     std::string start(net::asio::io_context& io, const std::string& listen, BodyFn metrics_body,
-                      Limits limits = {});
+                      Limits limits = {}, ReadyFn ready = {});
     // Stops accepting; connections in progress end at their next deadline or request.
     void stop();
     // The bound port (useful with port 0); 0 when not listening.

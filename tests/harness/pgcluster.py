@@ -571,7 +571,7 @@ def _toml_table(header, values):
 
 def write_shardgate_config(path, cluster, proxy=None, admin=None, stats=None, sharding=None,
                            tables=(), users=None, shard_user=None, shard_password=None,
-                           shards=None):
+                           shards=None, health=None):
     """Writes a shardgate TOML config for `cluster` (keys as in common/config.h).
 
     proxy/admin/stats/sharding: dicts of keys for those sections (e.g. proxy={"port": 6543,
@@ -591,6 +591,8 @@ def write_shardgate_config(path, cluster, proxy=None, admin=None, stats=None, sh
         parts.append(_toml_table("[admin]", admin))
     if stats:
         parts.append(_toml_table("[stats]", stats))
+    if health:
+        parts.append(_toml_table("[health]", health))
     parts.append(_toml_table("[sharding]", sharding))
     for i in (shards if shards is not None else range(len(cluster.shards))):
         s = cluster.shards[i]

@@ -101,7 +101,7 @@ class Proxy:
     """One shardgate process with its own config file in the cluster's work directory."""
 
     def __init__(self, cluster, name, proxy=None, tables=(), users=None, sharding=None,
-                 admin=None, stats=None, shards=None, user="postgres", password=None):
+                 admin=None, stats=None, shards=None, user="postgres", password=None, health=None):
         self.cluster = cluster
         self.name = name
         self.proxy_keys = dict(proxy or {})
@@ -110,6 +110,7 @@ class Proxy:
         self.sharding = sharding
         self.admin_keys = admin if admin is not None else {"http_listen": ""}
         self.stats = stats
+        self.health = health
         self.shards = shards
         self.user = user
         self.password = password
@@ -125,7 +126,7 @@ class Proxy:
             users = [{"name": "postgres", "password": "", "auth": "trust", "admin": True}]
         pgcluster.write_shardgate_config(
             self.config_path, self.cluster, proxy={"port": self.port, **self.proxy_keys},
-            admin=self.admin_keys, stats=self.stats, sharding=self.sharding,
+            admin=self.admin_keys, stats=self.stats, health=self.health, sharding=self.sharding,
             tables=self.tables, users=users, shards=self.shards)
         return self.config_path
 

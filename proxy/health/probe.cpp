@@ -1,0 +1,131 @@
+#include "proxy/health/probe.h"
+
+#include <fmt/format.h>
+
+#include "proxy/wire/messages/error_response.h"
+#include "proxy/wire/messages/simple_query.h"
+#include "proxy/wire/messages/startup.h"
+#include "proxy/wire/writer.h"
+
+namespace sg::proxy::health {
+
+namespace asio = net::asio;
+
+namespace {
+
+// Receives the replies of the probe's empty query: only the ReadyForQuery (or the loss of the
+// connection) matters; an ErrorResponse is remembered for the failure text.
+class ProbeSink : public ServerSink {
+public:
+    explicit ProbeSink(asio::any_io_executor ex) : done(ex) {}
+
+    awaitable<void> relay(ServerConn&, const std::vector<asio::const_buffer>& frames,
+                          size_t) override {
+        for (const auto& b : frames) {
+            std::string_view bytes(static_cast<const char*>(b.data()), b.size());
+            while (bytes.size() >= 5) {
+                uint32_t len = (uint32_t(uint8_t(bytes[1])) << 24) |
+                               (uint32_t(uint8_t(bytes[2])) << 16) |
+                               (uint32_t(uint8_t(bytes[3])) << 8) | uint32_t(uint8_t(bytes[4]));
+                if (len < 4 || bytes.size() < size_t(len) + 1) break;
+                if (bytes[0] == 'E' && error.empty()) {
+                    wire::ErrorResponse e;
+                    error = "the shard answered with an error";
+                    if (wire::decode(wire::as_bytes(bytes.substr(5, len - 4)), e).ok())
+                        error = fmt::format("{} (SQLSTATE {})", e.message(), e.sqlstate());
+                }
+                bytes.remove_prefix(size_t(len) + 1);
+            }
+        }
+        co_return;
+    }
+    void on_ready(ServerConn&, char) override {
+        ready = true;
+        done.notify_all();
+    }
+    void on_lost(ServerConn&, const std::string& why) override {
+        lost = why;
+        done.notify_all();
+    }
+
+    net::Event done;
+    bool ready = false;
+    std::string error;
+    std::string lost;
+};
+
+}  // namespace
+
+awaitable<std::string> probe(ServerConn& s, std::chrono::milliseconds timeout) {
+    if (!s.usable()) co_return "the connection is closed";
+    auto keep = s.shared_from_this();  // the read loop may drop its reference on failure
+    ProbeSink sink(co_await asio::this_coro::executor);
+    s.attach(&sink);
+    std::string out;
+    wire::MessageWriter w(out);
+    wire::encode(wire::Query{""}, w);
+    s.expect(ServerConn::Expect::Ready);
+    auto deadline = net::Clock::now() + timeout;
+    size_t n = s.write_now(out);
+    if (n < out.size() && s.usable()) co_await s.write(std::string_view(out).substr(n));
+    // Single-threaded: the sink can only be notified while this coroutine is suspended, so the
+    // flags are checked before every wait.
+    while (!sink.ready && sink.lost.empty() && s.usable()) {
+        auto now = net::Clock::now();
+        if (now >= deadline || !co_await sink.done.wait_for(deadline - now)) break;
+    }
+    if (s.sink() == &sink) s.detach();
+    if (!sink.lost.empty()) co_return sink.lost;
+    if (!sink.ready) co_return fmt::format("no answer within {} ms", timeout.count());
+    if (!sink.error.empty()) co_return sink.error;
+    co_return std::string();
+}
+
+void send_cancel_bounded(asio::any_io_executor ex, const ServerTarget& target, int32_t pid,
+                         int32_t secret, std::chrono::milliseconds timeout) {
+    struct State {
+        explicit State(asio::any_io_executor ex) : sock(ex), timer(ex) {}
+        net::tcp::socket sock;
+        asio::steady_timer timer;
+    };
+    auto st = std::make_shared<State>(ex);
+    st->timer.expires_after(timeout);
+    // Closing the socket ends whatever step is pending.
+    st->timer.async_wait([st](error_code ec) {
+        if (!ec) {
+            error_code ignore;
+            st->sock.close(ignore);
+        }
+    });
+    asio::co_spawn(
+        ex,
+        [st, host = target.host, port = target.port, pid, secret]() -> awaitable<void> {
+            error_code ec;
+            net::tcp::endpoint ep(asio::ip::make_address(host, ec), port);
+            if (ec) {
+                net::tcp::resolver res(st->sock.get_executor());
+                auto results =
+                    co_await res.async_resolve(host, std::to_string(port), net::ec_token(ec));
+                if (ec || results.empty()) co_return;
+                ep = *results.begin();
+            }
+            co_await st->sock.async_connect(ep, net::ec_token(ec));
+            if (!ec) {
+                std::string out;
+                wire::MessageWriter w(out);
+                wire::encode(wire::CancelRequest{pid, secret}, w);
+                co_await asio::async_write(st->sock, asio::buffer(out), net::ec_token(ec));
+            }
+            if (!ec) {
+                // The shard closes the connection after acting on the request.
+                char sink[1];
+                co_await st->sock.async_read_some(asio::buffer(sink), net::ec_token(ec));
+            }
+            st->timer.cancel();
+            error_code ignore;
+            st->sock.close(ignore);
+        },
+        asio::detached);
+}
+
+}  // namespace sg::proxy::health

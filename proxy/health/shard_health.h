@@ -1,0 +1,53 @@
+// What the proxy knows about the health of one shard endpoint: its circuit breaker, the
+// background check's figures and the failure counters behind SHOW SHARDS and /metrics.
+// Pools consult admits() before handing out a connection and report passive failures here.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "proxy/health/breaker.h"
+
+namespace sg::proxy {
+class ServerConn;
+}
+
+namespace sg::proxy::health {
+
+class Monitor;
+
+struct ShardHealth {
+    int shard = 0;
+    std::string name;
+    std::string host;
+    uint16_t port = 0;
+    Breaker breaker;
+    Monitor* monitor = nullptr;
+
+    uint64_t checks = 0;
+    uint64_t check_failures = 0;
+    uint64_t connect_failures = 0;  // pool connects that got no answer (passive signal)
+    uint64_t query_timeouts = 0;    // statements past query_timeout_ms (cancel sent)
+    uint64_t dropped_timeouts = 0;  // of those, connections dropped: the cancel got no answer
+    double last_check_seconds = 0;  // latency of the last check (connect when needed + query)
+    double check_seconds_sum = 0;
+    SysTime last_check_at{};
+    bool last_check_ok = false;
+    std::shared_ptr<ServerConn> conn;  // the checker's own connection, kept between checks
+
+    // Statements for this shard may run (the breaker is closed).
+    bool admits() const { return breaker.admits(); }
+    std::string endpoint() const;
+    // up (closed, no failure pending), down (closed, failures below the threshold), open,
+    // half-open.
+    const char* state_name() const;
+    // The 08006 message a refused statement gets: the shard, the reason, since when.
+    std::string refusal() const;
+    // A passive failure signal (a connect that got no answer, a statement the shard did not
+    // answer); may open the breaker (see Monitor::report).
+    void failure(std::string_view reason);
+};
+
+}  // namespace sg::proxy::health
