@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <chrono>
 #include <optional>
 #include <cstring>
 
@@ -40,7 +41,33 @@ struct ShardReply {
     std::string copy_response;    // the CopyInResponse / CopyOutResponse frame
     std::string head;             // extended protocol: ParseComplete, BindComplete, descriptions
     bool copy_in = false;
+    // Statistics of this leg (steady-clock nanoseconds; bytes as framed on the wire).
+    int shard = -1;
+    int64_t pool_wait_ns = 0, sent_ns = 0, ready_ns = 0;
+    uint64_t bytes_sent = 0, bytes_received = 0, data_rows = 0;
 };
+
+int64_t steady_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(net::Clock::now().time_since_epoch()).count();
+}
+
+// The rows of a leg: the counts of its command tags ("SELECT 3", "UPDATE 2", "INSERT 0 1"),
+// else its DataRows (a tag without a count).
+uint64_t leg_rows(const ShardReply& r) {
+    uint64_t n = 0;
+    bool counted = false;
+    for (const auto& t : r.tags) {
+        const size_t sp = t.rfind(' ');
+        if (sp == std::string::npos) continue;
+        uint64_t v = 0;
+        auto [end, ec] = std::from_chars(t.data() + sp + 1, t.data() + t.size(), v);
+        if (ec == std::errc() && end == t.data() + t.size()) {
+            n += v;
+            counted = true;
+        }
+    }
+    return counted ? n : r.data_rows;
+}
 
 class Collector : public ServerSink {
 public:
@@ -62,6 +89,7 @@ public:
         for (const auto& b : frames) {
             const auto* p = static_cast<const uint8_t*>(b.data());
             size_t n = b.size(), pos = 0;
+            r.bytes_received += n;
             while (pos + 5 <= n) {
                 char type = static_cast<char>(p[pos]);
                 size_t total = size_t(be32(p + pos + 1)) + 1;
@@ -72,7 +100,10 @@ public:
                         r.head.append(frame);
                         break;
                     case '1': case '2': case '3': case 't': case 'n': r.head.append(frame); break;
-                    case 'D': r.rows.append(frame); break;
+                    case 'D':
+                        r.rows.append(frame);
+                        ++r.data_rows;
+                        break;
                     case 'd': r.rows.append(frame); break;  // COPY TO: concatenated like rows
                     case 'C': r.tags.emplace_back(frame.substr(5, frame.size() - 6)); break;
                     case 'N': r.notices.append(frame); break;
@@ -100,6 +131,7 @@ public:
         ShardReply& r = replies_[index_of_[&s]];
         if (!r.ready) {
             r.ready = true;
+            r.ready_ns = steady_ns();
             ++ready_;
         }
         if (all_ready()) done_.notify_all();
@@ -110,6 +142,7 @@ public:
         if (r.error.empty()) r.error_message = why;
         if (!r.ready) {
             r.ready = true;
+            r.ready_ns = steady_ns();
             ++ready_;
         }
         if (all_ready()) done_.notify_all();
@@ -174,6 +207,7 @@ public:
     awaitable<std::optional<PoolError>> acquire(const std::vector<uint16_t>& shards) {
         for (uint16_t shard : shards) {
             Pool& pool = proxy_.pool(shard, user_);
+            const int64_t wait_start = steady_ns();
             auto got = co_await pool.acquire();
             if (auto* err = std::get_if<PoolError>(&got)) {
                 give_back();
@@ -181,7 +215,10 @@ public:
             }
             auto s = std::move(std::get<std::shared_ptr<ServerConn>>(got));
             sink_.bind(*s, servers_.size());
-            sink_.replies()[servers_.size()].shard_name = s->target().shard_name;
+            ShardReply& reply = sink_.replies()[servers_.size()];
+            reply.shard_name = s->target().shard_name;
+            reply.shard = shard;
+            reply.pool_wait_ns = steady_ns() - wait_start;
             s->attach(&sink_);
             shard_index_[shard] = servers_.size();
             servers_.emplace_back(&pool, std::move(s));
@@ -201,7 +238,26 @@ public:
         s.expect(ServerConn::Expect::Ready);
         s.count_query();
         s.unnamed_owner() = {0, 0};
+        note_sent(i, out.size());
         co_await s.write(out);
+    }
+
+    // Statistics: request bytes sent to server i, and when its leg started (the first send).
+    void note_sent(size_t i, size_t bytes) {
+        ShardReply& r = sink_.replies()[i];
+        if (r.sent_ns == 0) r.sent_ns = steady_ns();
+        r.bytes_sent += bytes;
+    }
+
+    // Each server's leg, for the statistics.
+    void legs(std::vector<stats::ShardLeg>& out) {
+        out.clear();
+        for (const auto& r : sink_.replies()) {
+            if (r.shard < 0) continue;
+            const int64_t end = r.ready_ns ? r.ready_ns : steady_ns();
+            out.push_back({r.shard, r.sent_ns ? end - r.sent_ns : 0, r.pool_wait_ns, leg_rows(r), r.bytes_sent,
+                           r.bytes_received, !r.error.empty() || r.lost});
+        }
     }
 
     ServerConn& server(size_t i) { return *servers_[i].second; }
@@ -304,7 +360,8 @@ private:
 };
 
 awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const std::vector<ShardQuery>& queries,
-                                  const std::map<std::string, std::string>& settings, bool replicated) {
+                                  const std::map<std::string, std::string>& settings, bool replicated,
+                                  std::vector<stats::ShardLeg>* legs) {
     ShardSet set(proxy, user, queries.size());
     std::vector<uint16_t> shards;
     for (const auto& q : queries) shards.push_back(q.shard);
@@ -320,6 +377,7 @@ awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const st
     }
     co_await set.wait_ready();
     set.give_back();
+    if (legs) set.legs(*legs);
     if (replicated) set.keep_first_reply_only();
     if (copy_in)
         co_return error_reply("0A000", "COPY FROM STDIN into a sharded table needs its column list, "
@@ -329,7 +387,8 @@ awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const st
 
 awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, const std::vector<uint16_t>& shards,
                                          const std::map<std::string, std::string>& settings,
-                                         const std::function<std::string(ServerConn&)>& build) {
+                                         const std::function<std::string(ServerConn&)>& build,
+                                         std::vector<stats::ShardLeg>* legs) {
     ShardSet set(proxy, user, shards.size());
     if (auto err = co_await set.acquire(shards)) co_return error_reply(err->sqlstate, err->message);
     for (size_t i = 0; i < set.size(); ++i) {
@@ -337,10 +396,12 @@ awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, c
         std::string out;
         s.add_quiet_query(out, settings_sync_statements(s.applied_settings(), settings));
         out += build(s);
+        set.note_sent(i, out.size());
         co_await set.write(i, out);
     }
     co_await set.wait_ready();
     set.give_back();
+    if (legs) set.legs(*legs);
     co_return set.merged_reply(true);
 }
 

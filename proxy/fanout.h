@@ -13,6 +13,7 @@
 
 #include "common/config.h"
 #include "proxy/net.h"
+#include "proxy/stats/shard_figures.h"
 
 namespace sg::proxy {
 
@@ -27,8 +28,10 @@ struct ShardQuery {
 // `settings` are the session's settings, applied on each server first.
 // `replicated`: the shards hold copies of one table (reference tables): the reply is one
 // shard's, not the sum.
+// `legs` (statistics), when given, is set to each shard's part: its time, rows, bytes, error.
 net::awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const std::vector<ShardQuery>& queries,
-                                       const std::map<std::string, std::string>& settings, bool replicated = false);
+                                       const std::map<std::string, std::string>& settings, bool replicated = false,
+                                       std::vector<stats::ShardLeg>* legs = nullptr);
 
 // One extended-protocol batch (Parse/Bind/Describe/Execute/Sync of one statement) on several
 // shards: `build` returns the frames for one server (translated for it, ending with Sync and
@@ -36,7 +39,8 @@ net::awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, con
 // descriptions, every shard's rows and one merged CommandComplete.
 net::awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, const std::vector<uint16_t>& shards,
                                               const std::map<std::string, std::string>& settings,
-                                              const std::function<std::string(class ServerConn&)>& build);
+                                              const std::function<std::string(class ServerConn&)>& build,
+                                              std::vector<stats::ShardLeg>* legs = nullptr);
 
 // COPY ... FROM STDIN split by row: every shard gets the COPY statement, the client one
 // CopyInResponse, and each row goes to the shard owning its key. Built by the session, which

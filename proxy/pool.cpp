@@ -95,6 +95,10 @@ void Pool::release(std::shared_ptr<ServerConn> s) {
         return;
     }
     s->touch();
+    if (s->id() < reconnect_below_) {
+        s->close("RECONNECT from the admin console");
+        return;
+    }
     if (total_ > size_) {  // the pool was shrunk by a reload
         s->close("pool shrunk");
         return;
@@ -125,6 +129,12 @@ void Pool::close_idle(std::chrono::seconds idle) {
     for (auto& s : idle_)
         if (s->last_used() < cutoff) victims.push_back(s);
     for (auto& s : victims) s->close("idle_server_timeout");
+}
+
+void Pool::reconnect() {
+    reconnect_below_ = g_next_server_id;
+    std::vector<std::shared_ptr<ServerConn>> idle(idle_.begin(), idle_.end());
+    for (auto& s : idle) s->close("RECONNECT from the admin console");
 }
 
 void Pool::close_all(const std::string& why) {
