@@ -73,6 +73,13 @@ int main(int argc, char** argv) {
     report->add_option("--format", report_format, "text|json|html")
         ->check(CLI::IsMember({"text", "json", "html"}));
     report->add_option("--top", report_top, "how many statements to list")->check(CLI::PositiveNumber);
+    bool report_include_held = false;
+    std::string report_since, report_window;
+    report->add_option("--since", report_since, "report only the last DURATION (90s, 10m, 2h)");
+    report->add_option("--window", report_window,
+                       "report the last DURATION and what got slower against the DURATION before it");
+    report->add_flag("--include-held", report_include_held,
+                     "rank statements by their time including time held by a pause");
 
     CLI11_PARSE(app, argc, argv);
     if (!sg::init_logging(o.log_level.empty() ? "info" : o.log_level)) {
@@ -100,6 +107,7 @@ int main(int argc, char** argv) {
         auto cfg = load(o);
         return cfg ? sg::cli::run_recover(*cfg, recover_all) : 2;
     }
-    if (*report) return sg::cli::run_report(report_dsn, report_format, report_top);
+    if (*report) return sg::cli::run_report(report_dsn, report_format, report_top, report_include_held, report_since,
+                                             report_window);
     return 0;
 }

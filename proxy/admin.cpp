@@ -8,12 +8,15 @@
 #include <vector>
 
 #include "proxy/health/report.h"
+#include "proxy/admin_pgbouncer.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 #include "proxy/txn/coordinator.h"
 #include "proxy/wire/writer.h"
+#include "proxy/stats/admin_shards.h"
 #include "proxy/stats/admin_tables.h"
+#include "proxy/stats/admin_windows.h"
 #include "proxy/wire/messages/error_response.h"
 
 #ifndef SHARDGATE_VERSION
@@ -91,15 +94,20 @@ struct Command {
 };
 
 net::awaitable<void> show_pools(Proxy& p, Session&, std::string& out) {
+    // "database" (the shard) to sv_login: pgbouncer's columns, for pgbouncer_exporter.
     ResultSet rs({"shard", "user", "cl_waiting", "sv_active", "sv_idle", "sv_total", "pool_size", "checkouts",
-                  "waits", "timeouts", "connect_failures", "avg_wait_ms"});
+                  "waits", "timeouts", "connect_failures", "avg_wait_ms", "database", "cl_active", "sv_used",
+                  "sv_tested", "sv_login", "pool_mode"});
     for (const auto& [key, pool] : p.pools()) {
         const auto& st = pool->stats();
         rs.row({pool->target().shard_name, pool->target().user, std::to_string(pool->waiting()),
                 std::to_string(pool->active_count()), std::to_string(pool->idle_count()), std::to_string(pool->total()),
                 std::to_string(pool->size()), std::to_string(st.checkouts), std::to_string(st.waits),
                 std::to_string(st.timeouts), std::to_string(st.connect_failures),
-                fmt::format("{:.3f}", st.waits ? st.wait_seconds * 1000 / double(st.waits) : 0.0)});
+                fmt::format("{:.3f}", st.waits ? st.wait_seconds * 1000 / double(st.waits) : 0.0),
+                pool->target().shard_name, std::to_string(pool->active_count()), "0", "0",
+                std::to_string(pool->total() - pool->idle_count() - pool->active_count()),
+                to_string(p.config().proxy.pool_mode)});
     }
     rs.encode(out);
     co_return;
@@ -172,8 +180,9 @@ net::awaitable<void> show_transactions(Proxy& p, Session&, std::string& out) {
 
 net::awaitable<void> show_config(Proxy& p, Session&, std::string& out) {
     const auto& c = p.config();
-    ResultSet rs({"key", "value"});
-    auto kv = [&](std::string k, std::string v) { rs.row({std::move(k), std::move(v)}); };
+    // key, value, default, changeable: pgbouncer's columns (the exporter needs 3 or 4).
+    ResultSet rs({"key", "value", "default", "changeable"});
+    auto kv = [&](std::string k, std::string v) { rs.row({std::move(k), std::move(v), "", "no"}); };
     kv("config_file", c.source);
     kv("proxy.listen_addr", c.proxy.listen_addr);
     kv("proxy.port", std::to_string(c.proxy.port));
@@ -200,6 +209,9 @@ net::awaitable<void> show_config(Proxy& p, Session&, std::string& out) {
     kv("sharding.bucket_bits", std::to_string(c.sharding.bucket_bits));
     kv("sharding.map_file", c.map_path());
     kv("sharding.default_shard", c.shards[c.default_shard_index()].name);
+    kv("max_client_conn", std::to_string(c.proxy.max_client_conn));  // pgbouncer's names
+    kv("default_pool_size", std::to_string(c.proxy.pool_size));
+    kv("pool_mode", to_string(c.proxy.pool_mode));
     rs.encode(out);
     co_return;
 }
@@ -257,6 +269,62 @@ net::awaitable<void> show_slow(Proxy& p, Session&, std::string& out) {
 net::awaitable<void> show_nplusone(Proxy& p, Session&, std::string& out) {
     encode_table(stats::show_nplusone(p.stats()), out);
     co_return;
+}
+
+net::awaitable<void> show_shard_stats(Proxy& p, Session&, std::string& out) {
+    std::vector<std::string> names;
+    for (const auto& s : p.config().shards) names.push_back(s.name);
+    encode_table(stats::show_shard_stats(p.stats(), names), out);
+    co_return;
+}
+
+net::awaitable<void> show_refusals(Proxy& p, Session&, std::string& out) {
+    encode_table(stats::show_refusals(p.stats()), out);
+    co_return;
+}
+
+// pgbouncer's commands (admin_pgbouncer.h).
+template <stats::Table (*F)(Proxy&)>
+net::awaitable<void> pgbouncer_table(Proxy& p, Session&, std::string& out) {
+    encode_table(F(p), out);
+    co_return;
+}
+
+template <stats::Table (*F)(Proxy&, const std::string&, std::string&)>
+net::awaitable<void> pgbouncer_command(Proxy& p, Session&, const std::string& args, std::string& out) {
+    std::string err;
+    auto t = F(p, args, err);
+    if (!err.empty()) error(out, "42601", err);
+    else encode_table(t, out);
+    co_return;
+}
+
+net::awaitable<void> show_window(Proxy& p, Session&, const std::string& args, std::string& out) {
+    auto req = stats::parse_show_window(args);
+    if (!req) error(out, "42601", req.error());
+    else encode_table(stats::show_window(p.stats(), *req), out);
+    co_return;
+}
+
+net::awaitable<void> show_windows(Proxy& p, Session&, std::string& out) {
+    encode_table(stats::show_windows(p.stats()), out);
+    co_return;
+}
+
+net::awaitable<void> show_stats_period(Proxy& p, Session&, std::string& out) {
+    encode_table(stats::show_stats_period(p.stats()), out);
+    co_return;
+}
+
+net::awaitable<void> set_window_seconds(Proxy& p, Session&, const std::string& args, std::string& out) {
+    char* end = nullptr;
+    const long v = std::strtol(args.c_str(), &end, 10);
+    if (args.empty() || *end != '\0' || v < 1 || v > 3600) {
+        error(out, "22023", "SET WINDOW_SECONDS takes the interval width in seconds (1..3600)");
+        co_return;
+    }
+    p.stats().set_window_width(std::chrono::seconds(v));
+    command_complete(out, "SET");
 }
 
 net::awaitable<void> reset_queries(Proxy& p, Session&, std::string& out) {
@@ -422,11 +490,30 @@ const std::vector<Command>& commands() {
         {"SHOW TRANSACTIONS", "two-phase commits in flight: gid, participant shards, phase, age", show_transactions},
         {"SHOW STATS", "totals per database/user and per shard", show_stats},
         {"SHOW TOTALS", "proxy counters since start", show_totals},
-        {"SHOW QUERIES", "SHOW QUERIES [ORDER BY total|mean|p99|calls|errors] [LIMIT n]: cost per statement", nullptr,
+        {"SHOW QUERIES", "SHOW QUERIES [ORDER BY total|total_with_held|held|mean|p99|calls|errors] [LIMIT n]: cost per statement", nullptr,
          show_queries},
         {"SHOW SLOW", "recent statements slower than [stats] slow_query_ms", show_slow},
         {"SHOW NPLUSONE", "N+1 query loops found, with what to do", show_nplusone},
+        {"SHOW SHARD STATS", "each shard's statement legs, per statement, with the straggler shard", show_shard_stats},
+        {"SHOW REFUSALS", "statements the proxy refused, by construct, with a way around each", show_refusals},
         {"RESET QUERIES", "forget per-statement statistics", reset_queries},
+        {"SHOW WINDOW", "SHOW WINDOW [n] [OFFSET m]: cost per statement over the last n intervals, m intervals ago",
+         nullptr, show_window},
+        {"SHOW WINDOWS", "totals per interval (the last 60 intervals of WINDOW_SECONDS, default 60)", show_windows},
+        {"SHOW STATS_PERIOD", "when statistics started and were last reset; the interval width", show_stats_period},
+        {"SET WINDOW_SECONDS", "SET WINDOW_SECONDS n: width of the statistics' intervals (starts them over)", nullptr,
+         set_window_seconds},
+        {"SHOW DATABASES", "pgbouncer's SHOW DATABASES: one row per shard", pgbouncer_table<pgb_show_databases>},
+        {"SHOW LISTS", "pgbouncer's SHOW LISTS: counts of shards, users, pools, clients, servers",
+         pgbouncer_table<pgb_show_lists>},
+        {"SHOW USERS", "pgbouncer's SHOW USERS", pgbouncer_table<pgb_show_users>},
+        {"SHOW STATS_TOTALS", "pgbouncer's SHOW STATS_TOTALS per database (times in microseconds)",
+         pgbouncer_table<pgb_show_stats_totals>},
+        {"SHOW STATS_AVERAGES", "pgbouncer's SHOW STATS_AVERAGES per database, since the last reset",
+         pgbouncer_table<pgb_show_stats_averages>},
+        {"KILL", "KILL shard: close every server connection to the shard now", nullptr, pgbouncer_command<pgb_kill>},
+        {"RECONNECT", "RECONNECT [shard]: renew server connections (idle now, busy ones when released)", nullptr,
+         pgbouncer_command<pgb_reconnect>},
         {"SHOW CONFIG", "effective configuration", show_config},
         {"SHOW VERSION", "shardgate version", show_version},
         {"PAUSE", "wait for running transactions to finish; hold new ones", cmd_pause},

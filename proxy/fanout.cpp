@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <optional>
 #include <cstring>
 
@@ -48,7 +49,33 @@ struct ShardReply {
     std::string head;             // extended protocol: ParseComplete, BindComplete, descriptions
     bool copy_in = false;
     std::string raw;              // every frame but ReadyForQuery, in order (batch pieces)
+    // Statistics of this leg (steady-clock nanoseconds; bytes as framed on the wire).
+    int shard = -1;
+    int64_t pool_wait_ns = 0, sent_ns = 0, ready_ns = 0;
+    uint64_t bytes_sent = 0, bytes_received = 0, data_rows = 0;
 };
+
+int64_t steady_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(net::Clock::now().time_since_epoch()).count();
+}
+
+// The rows of a leg: the counts of its command tags ("SELECT 3", "UPDATE 2", "INSERT 0 1"),
+// else its DataRows (a tag without a count).
+uint64_t leg_rows(const ShardReply& r) {
+    uint64_t n = 0;
+    bool counted = false;
+    for (const auto& t : r.tags) {
+        const size_t sp = t.rfind(' ');
+        if (sp == std::string::npos) continue;
+        uint64_t v = 0;
+        auto [end, ec] = std::from_chars(t.data() + sp + 1, t.data() + t.size(), v);
+        if (ec == std::errc() && end == t.data() + t.size()) {
+            n += v;
+            counted = true;
+        }
+    }
+    return counted ? n : r.data_rows;
+}
 
 class Collector : public ServerSink {
 public:
@@ -107,6 +134,7 @@ public:
         for (const auto& b : frames) {
             const auto* p = static_cast<const uint8_t*>(b.data());
             size_t n = b.size(), pos = 0;
+            r.bytes_received += n;
             while (pos + 5 <= n) {
                 char type = static_cast<char>(p[pos]);
                 size_t total = size_t(be32(p + pos + 1)) + 1;
@@ -118,7 +146,10 @@ public:
                         r.head.append(frame);
                         break;
                     case '1': case '2': case '3': case 't': case 'n': r.head.append(frame); break;
-                    case 'D': r.rows.append(frame); break;
+                    case 'D':
+                        r.rows.append(frame);
+                        ++r.data_rows;
+                        break;
                     case 'd': r.rows.append(frame); break;  // COPY TO: concatenated like rows
                     case 'C': r.tags.emplace_back(frame.substr(5, frame.size() - 6)); break;
                     case 'N': r.notices.append(frame); break;
@@ -146,6 +177,7 @@ public:
         ShardReply& r = replies_[index_of_[&s]];
         if (!r.ready) {
             r.ready = true;
+            r.ready_ns = steady_ns();
             ++ready_;
         }
         done_.notify_all();  // waiters check their own condition (all, or one shard's)
@@ -157,6 +189,7 @@ public:
         if (r.error.empty()) r.error_message = why;
         if (!r.ready) {
             r.ready = true;
+            r.ready_ns = steady_ns();
             ++ready_;
         }
         if (all_ready()) done_.notify_all();
@@ -222,6 +255,7 @@ public:
     awaitable<std::optional<PoolError>> acquire(const std::vector<uint16_t>& shards) {
         for (uint16_t shard : shards) {
             Pool& pool = proxy_.pool(shard, user_);
+            const int64_t wait_start = steady_ns();
             auto got = co_await pool.acquire();
             if (auto* err = std::get_if<PoolError>(&got)) {
                 give_back();
@@ -229,7 +263,10 @@ public:
             }
             auto s = std::move(std::get<std::shared_ptr<ServerConn>>(got));
             sink_.bind(*s, servers_.size());
-            sink_.replies()[servers_.size()].shard_name = s->target().shard_name;
+            ShardReply& reply = sink_.replies()[servers_.size()];
+            reply.shard_name = s->target().shard_name;
+            reply.shard = shard;
+            reply.pool_wait_ns = steady_ns() - wait_start;
             s->attach(&sink_);
             if (legs_) legs_->add(s);  // a cancel of the client's statement reaches every leg
             shard_index_[shard] = servers_.size();
@@ -253,7 +290,26 @@ public:
         s.expect(ServerConn::Expect::Ready);
         s.count_query();
         s.unnamed_owner() = {0, 0};
+        note_sent(i, out.size());
         co_await s.write(out);
+    }
+
+    // Statistics: request bytes sent to server i, and when its leg started (the first send).
+    void note_sent(size_t i, size_t bytes) {
+        ShardReply& r = sink_.replies()[i];
+        if (r.sent_ns == 0) r.sent_ns = steady_ns();
+        r.bytes_sent += bytes;
+    }
+
+    // Each server's leg, for the statistics.
+    void legs(std::vector<stats::ShardLeg>& out) {
+        out.clear();
+        for (const auto& r : sink_.replies()) {
+            if (r.shard < 0) continue;
+            const int64_t end = r.ready_ns ? r.ready_ns : steady_ns();
+            out.push_back({r.shard, r.sent_ns ? end - r.sent_ns : 0, r.pool_wait_ns, leg_rows(r), r.bytes_sent,
+                           r.bytes_received, !r.error.empty() || r.lost});
+        }
     }
 
     ServerConn& server(size_t i) { return *servers_[i].second; }
@@ -538,7 +594,8 @@ private:
 };
 
 awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const std::vector<ShardQuery>& queries,
-                                  const std::map<std::string, std::string>& settings, bool replicated, bool atomic) {
+                                  const std::map<std::string, std::string>& settings, bool replicated, bool atomic,
+                                  std::vector<stats::ShardLeg>* legs) {
     ShardSet set(proxy, user, queries.size());
     std::vector<uint16_t> shards;
     for (const auto& q : queries) shards.push_back(q.shard);
@@ -568,6 +625,7 @@ awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const st
         else if (std::string failed = co_await set.finish_atomic(false); !failed.empty()) co_return failed;
     }
     set.give_back();
+    if (legs) set.legs(*legs);
     if (replicated) set.keep_first_reply_only();
     if (copy_in)
         co_return error_reply("0A000", "COPY FROM STDIN into a sharded table needs its column list, "
@@ -577,7 +635,8 @@ awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const st
 
 awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, const std::vector<uint16_t>& shards,
                                          const std::map<std::string, std::string>& settings,
-                                         const std::function<std::string(ServerConn&)>& build, bool atomic) {
+                                         const std::function<std::string(ServerConn&)>& build, bool atomic,
+                                         std::vector<stats::ShardLeg>* legs) {
     ShardSet set(proxy, user, shards.size());
     if (atomic) {
         if (auto refusal = txn::participants_refusal(proxy.config(), shards.size()))
@@ -591,6 +650,7 @@ awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, c
         s.add_quiet_query(out, settings_sync_statements(s.applied_settings(), settings));
         if (atomic) s.add_quiet_query(out, "BEGIN");
         out += build(s);
+        set.note_sent(i, out.size());
         co_await set.write(i, out);
     };
     if (atomic) {
@@ -603,6 +663,7 @@ awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, c
         if (std::string failed = co_await set.finish_atomic(true); !failed.empty()) co_return failed;
     }
     set.give_back();
+    if (legs) set.legs(*legs);
     co_return set.merged_reply(true);
 }
 

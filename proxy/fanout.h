@@ -13,6 +13,7 @@
 
 #include "common/config.h"
 #include "proxy/net.h"
+#include "proxy/stats/shard_figures.h"
 
 namespace sg::proxy {
 
@@ -29,9 +30,10 @@ struct ShardQuery {
 // shard's, not the sum.
 // `atomic`: every shard runs its part in a transaction, and they commit as one (two-phase
 // commit, proxy/txn/coordinator.h) or all roll back; the client gets the first error.
+// `legs` (statistics), when given, is set to each shard's part: its time, rows, bytes, error.
 net::awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const std::vector<ShardQuery>& queries,
                                        const std::map<std::string, std::string>& settings, bool replicated = false,
-                                       bool atomic = false);
+                                       bool atomic = false, std::vector<stats::ShardLeg>* legs = nullptr);
 
 // One extended-protocol batch (Parse/Bind/Describe/Execute/Sync of one statement) on several
 // shards: `build` returns the frames for one server (translated for it, ending with Sync and
@@ -40,7 +42,7 @@ net::awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, con
 net::awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, const std::vector<uint16_t>& shards,
                                               const std::map<std::string, std::string>& settings,
                                               const std::function<std::string(class ServerConn&)>& build,
-                                              bool atomic = false);
+                                              bool atomic = false, std::vector<stats::ShardLeg>* legs = nullptr);
 
 // An extended-protocol batch whose Binds go to several shards, outside a transaction: its
 // pieces (consecutive messages for one shard) run in order, each shard inside one transaction,

@@ -145,6 +145,10 @@ void Pool::release(std::shared_ptr<ServerConn> s) {
         return;
     }
     s->touch();
+    if (s->id() < reconnect_below_) {
+        s->close("RECONNECT from the admin console");
+        return;
+    }
     if (total_ > size_) {  // the pool was shrunk by a reload
         s->close("pool shrunk");
         return;
@@ -212,6 +216,12 @@ void Pool::retarget(const std::string& host, uint16_t port) {
     target_.epoch = ++epoch_;
     std::vector<std::shared_ptr<ServerConn>> victims(idle_.begin(), idle_.end());
     for (auto& s : victims) s->close("the shard's address changed (RELOAD)");
+}
+
+void Pool::reconnect() {
+    reconnect_below_ = g_next_server_id;
+    std::vector<std::shared_ptr<ServerConn>> idle(idle_.begin(), idle_.end());
+    for (auto& s : idle) s->close("RECONNECT from the admin console");
 }
 
 void Pool::close_all(const std::string& why) {

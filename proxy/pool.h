@@ -58,6 +58,8 @@ public:
     // Closes idle connections unused for longer than `idle`.
     void close_idle(std::chrono::seconds idle);
     void close_all(const std::string& why);
+    // RECONNECT: idle connections close now, the others when given back.
+    void reconnect();
     void resize(int size, int timeout_ms) { size_ = size; timeout_ms_ = timeout_ms; }
     void set_checks(const PoolChecks& c) { checks_ = c; }
     // Fails every connection (those logging in too) with `sqlstate`/`why` told to their owners,
@@ -99,6 +101,7 @@ private:
     int timeout_ms_;
     int total_ = 0;
     int connecting_ = 0;
+    uint64_t reconnect_below_ = 0;  // connections with a smaller id close when given back
     uint64_t next_id_ = 1;
     std::deque<std::shared_ptr<ServerConn>> idle_;
     std::deque<Waiter*> waiters_;

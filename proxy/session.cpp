@@ -75,7 +75,7 @@ Session::Session(Proxy& proxy, net::tcp::socket sock)
       client_id_(g_next_client_id++) {
     error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
-    peer_ = ec ? "?" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
+    peer_ = addr_ = ec ? "?" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
     stream_.socket().set_option(net::tcp::no_delay(true), ec);
     // Small to start (1000 idle clients should cost little); grows for large messages.
     cbuf_ = proxy_.take_read_buffer();
@@ -208,6 +208,7 @@ void Session::stats_sent(std::string_view text, uint64_t param_hash, const std::
     r.sent_ns = now_ns();
     r.start_ns = req_start_ns_ ? req_start_ns_ : r.sent_ns;
     r.pool_wait_ns = pool_wait_ns_;
+    r.held_ns = std::exchange(held_ns_, 0);
     r.bytes_in = req_bytes_in_;
     req_bytes_in_ = 0;
     r.shard = shard;
@@ -242,13 +243,11 @@ void Session::stats_complete(ServerConn& s) {
     e.params = r.params.empty() ? nullptr : &r.params;
     e.param_hash = r.param_hash;
     e.end_ns = end;
+    e.held_ns = r.held_ns;
+    const stats::ShardLeg leg{r.shard, e.server_ns, r.pool_wait_ns, e.rows, r.bytes_in, e.bytes_out, !r.sqlstate.empty()};
+    if (r.shard >= 0) e.legs = {&leg, 1};
     proxy_.stats().record(e);
-    if (r.shard >= 0) {
-        auto& t = proxy_.shard_totals(r.shard);
-        ++t.queries;
-        t.errors += !r.sqlstate.empty();
-        t.server_seconds += double(e.server_ns) / 1e9;
-    }
+    count_shard_legs(e.legs);
 }
 
 void Session::stats_merged(std::string_view text, uint64_t param_hash, uint32_t shards, std::string_view reply) {
@@ -293,7 +292,12 @@ void Session::stats_merged(std::string_view text, uint64_t param_hash, uint32_t 
     e.bytes_out = reply.size();
     e.sqlstate = sqlstate;
     e.param_hash = param_hash;
+    e.held_ns = std::exchange(held_ns_, 0);
+    e.server_ns -= std::min(e.held_ns, e.server_ns);  // a fan-out's time is the shards' except what a pause held
+    e.legs = leg_stats_;
     proxy_.stats().record(e);
+    count_shard_legs(e.legs);
+    leg_stats_.clear();
     pool_wait_ns_ = 0;
     req_start_ns_ = 0;
 }
@@ -340,6 +344,7 @@ awaitable<bool> Session::hold_for_paused_buckets(const router::Analysis& a, cons
     const bool reference_write = a.placement == router::Placement::Reference && a.is_write;
     bool all = r.keys.empty() || reference_write;
     bool waited = false;
+    const int64_t hold_start = now_ns();
     for (;;) {
         bool blocked = false;
         if (proxy_.any_bucket_paused()) {
@@ -353,6 +358,7 @@ awaitable<bool> Session::hold_for_paused_buckets(const router::Analysis& a, cons
     }
     if (all) touched_all_buckets_ = true;
     for (const auto& k : r.keys) touched_buckets_.push_back(k.bucket);
+    if (waited) held_ns_ += now_ns() - hold_start;  // the statistics report it apart from the proxy's cost
     co_return waited;
 }
 
@@ -490,6 +496,7 @@ awaitable<bool> Session::abort_transaction_for_refusal(std::string_view sqlstate
 awaitable<void> Session::error_and_ready(std::string_view sqlstate, const std::string& message, std::string hint) {
     co_await wait_replies_out();
     co_await abort_transaction_for_refusal(sqlstate, message);
+    if (sqlstate == "0A000") stats_refused({}, message);
     std::string out = error_frame(wire::Severity::Error, sqlstate, message, hint);
     ready_frame(out, transaction_status());
     ++proxy_.counters().errors;

@@ -20,6 +20,7 @@
 #include "proxy/session_state.h"
 #include "proxy/settings_tracker.h"
 #include "proxy/txn/savepoints.h"
+#include "proxy/stats/shard_figures.h"
 #include "proxy/wire/messages/extended_query.h"
 #include "router/analyzer.h"
 #include "router/literals.h"
@@ -53,7 +54,7 @@ struct InflightRequest {
     std::string text;  // literal-free shape or exact text
     uint64_t param_hash = 0;
     std::vector<std::string> params;  // only with [stats] log_parameters
-    int64_t start_ns = 0, sent_ns = 0, pool_wait_ns = 0;
+    int64_t start_ns = 0, sent_ns = 0, pool_wait_ns = 0, held_ns = 0;
     uint64_t bytes_in = 0;
     int shard = -1;
     bool in_transaction = false;
@@ -71,7 +72,7 @@ public:
     SessionState state() const { return state_; }
     const std::string& user() const { return user_name_; }
     const std::string& database() const { return database_; }
-    std::string peer() const { return peer_; }
+    std::string peer() const { return addr_; }  // host:port
     int32_t pid() const { return pid_; }
     int32_t secret() const { return secret_; }
     const ServerConn* server() const { return server_.get(); }
@@ -173,6 +174,13 @@ private:
     void stats_sent(std::string_view text, uint64_t param_hash, const std::vector<std::string>* params, int shard);
     void stats_complete(ServerConn& s);
     void stats_merged(std::string_view text, uint64_t param_hash, uint32_t shards, std::string_view reply);
+    // A statement the proxy refused with 0A000 (session_stats.cpp): `text` may be empty (then
+    // the simple query being handled, else the batch's statement).
+    void stats_refused(std::string_view text, std::string_view message);
+    // Adds legs to the proxy's lifetime per-shard counters (session_stats.cpp).
+    void count_shard_legs(std::span<const stats::ShardLeg> legs);
+    // Waits out a PAUSE; returns the nanoseconds held (session_stats.cpp).
+    awaitable<int64_t> timed_wait_unpaused();
     bool in_transaction() const;
     // Replies the proxy composes itself wait until the replies owed to earlier requests are out.
     awaitable<void> wait_replies_out();
@@ -288,7 +296,8 @@ private:
     Proxy& proxy_;
     net::ClientStream stream_;
     SessionState state_ = SessionState::Startup;
-    std::string peer_;
+    std::string peer_;  // how logs name the client: "host:port", then "pid (host:port)"
+    std::string addr_;  // host:port
     std::string user_name_, database_;
     const UserConfig* user_ = nullptr;
     bool admin_ = false;
@@ -345,6 +354,12 @@ private:
     uint64_t req_bytes_in_ = 0;  // bytes of the current request's messages
     uint64_t relayed_bytes_ = 0; // reply bytes relayed since the last completed request
     std::string batch_text_;     // statement text of the batch's first Bind (statistics)
+    // The simple query being handled (a view into the client's buffer, valid while
+    // handle_query runs; emptied when an extended-protocol batch is routed): what a refusal
+    // is recorded under.
+    std::string_view query_text_;
+    int64_t held_ns_ = 0;        // time the current request was held by a pause
+    std::vector<stats::ShardLeg> leg_stats_;  // the legs of the last fan-out (statistics)
     uint64_t batch_param_hash_ = 0;
     std::string unnamed_query_;
     std::vector<uint32_t> touched_buckets_;

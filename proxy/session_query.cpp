@@ -279,7 +279,7 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
         if (server_ && server_->target().shard != shard) release_server();
         if (server_) co_return true;
     }
-    if (proxy_.paused()) co_await proxy_.wait_unpaused();
+    if (proxy_.paused()) held_ns_ += co_await timed_wait_unpaused();  // held apart from the proxy's cost
     Pool& pool = proxy_.pool(shard, *user_);
     auto wait_start = net::Clock::now();
     auto got = co_await pool.acquire();
@@ -438,7 +438,7 @@ awaitable<void> Session::flush_batch(bool sync) {
                 translate_frames(out, s, batch);
                 return out;
             },
-            atomic);
+            atomic, &leg_stats_);
         stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
         forget_touched_buckets();
         if (state_ == SessionState::Busy) transition(SessionState::Ready);
@@ -561,7 +561,7 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
             s.unnamed_owner() = {0, 0};
             return f;
         },
-        txn::atomic_writes(proxy_.config()));
+        txn::atomic_writes(proxy_.config()), &leg_stats_);
     if (!sp.had_parse && !reply.empty() && reply[0] == '1') reply.erase(0, 5);  // the client sent no Parse
     stats_merged(sp.query, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
     forget_touched_buckets();
@@ -672,7 +672,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
         s.expect(ServerConn::Expect::Ready);
         s.unnamed_owner() = {0, 0};
         return frames;
-    });
+    }, false, &leg_stats_);
     stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
     forget_touched_buckets();
     // The first shard's answers to Describe (statement), then the rows of every shard.
@@ -850,6 +850,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         return nullptr;
     };
     batch_text_.clear();
+    query_text_ = {};
     batch_param_hash_ = 0;
     // A failed transaction accepts only its end: its shard answers as PostgreSQL does.
     if (server_ && server_->tx_status() == 'E') co_return server_->target().shard;
@@ -860,6 +861,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
     auto refuse = [&](std::string_view sqlstate, const std::string& msg, size_t parsed_before = 0) -> awaitable<int> {
         co_await wait_replies_out();
         co_await abort_transaction_for_refusal(sqlstate, msg);
+        if (sqlstate == "0A000") stats_refused({}, msg);
         std::string out;
         wire::MessageWriter w(out);
         if (parsed_before > 0) {
@@ -1635,6 +1637,7 @@ awaitable<void> Session::add_column_lists(std::string& batch) {
 
 awaitable<void> Session::handle_query(std::string_view frame, std::string_view sql) {
     ++proxy_.counters().queries;
+    query_text_ = sql;
     if (admin_) {
         co_await wait_replies_out();
         std::string out = co_await run_admin_command(proxy_, *this, sql);
@@ -1767,7 +1770,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     bool replicated = a.placement == router::Placement::Reference;
     FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
     std::string reply = co_await run_fanout(proxy_, *user_, queries, settings_, replicated,
-                                            txn::atomic_statement(proxy_.config(), a.is_write, sql));
+                                            txn::atomic_statement(proxy_.config(), a.is_write, sql), &leg_stats_);
     if (a.returning && r.insert_rows.size() > 1) reply = returning_in_values_order(reply, r.insert_rows);
     stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(queries.size()), reply);
     if (a.merge && queries.size() > 1) reply = co_await merge_rows(a, reply, queries.front().shard);

@@ -160,6 +160,9 @@ awaitable<bool> Session::startup() {
     }
 
     pid_ = proxy_.register_session(this, secret_);
+    // One id for the client everywhere: SHOW CLIENTS' pid, SHOW SLOW's client_id, the logs.
+    client_id_ = uint64_t(pid_);
+    peer_ = fmt::format("{} ({})", pid_, addr_);
     std::string out;
     wire::MessageWriter w(out);
     for (const auto& [name, value] : params) wire::encode(wire::ParameterStatus{name, value}, w);

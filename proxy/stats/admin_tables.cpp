@@ -50,8 +50,12 @@ struct QueryRow {
 
 double order_value(const QueryRow& r, QueryOrder o) {
     switch (o) {
-        case QueryOrder::Total:
+        case QueryOrder::Total:  // the statement's own cost: time held by a pause is not
+            return double(r.f->working_ns());
+        case QueryOrder::TotalWithHeld:
             return double(r.f->total_ns());
+        case QueryOrder::Held:
+            return double(r.f->held_ns);
         case QueryOrder::Mean:
             return r.f->mean_ns();
         case QueryOrder::P99:
@@ -83,7 +87,7 @@ router::Expected<QueriesRequest, std::string> parse_show_queries(std::string_vie
         tail.remove_suffix(1);
     const auto w = words(tail);
     const std::string usage =
-        "usage: SHOW QUERIES [ORDER BY total|mean|p99|calls|errors] [LIMIT n]";
+        "usage: SHOW QUERIES [ORDER BY total|total_with_held|held|mean|p99|calls|errors] [LIMIT n]";
     QueriesRequest req;
     size_t i = 0;
     if (i < w.size() && upper(w[i]) == "ORDER") {
@@ -91,6 +95,10 @@ router::Expected<QueriesRequest, std::string> parse_show_queries(std::string_vie
         const std::string key = upper(w[i + 2]);
         if (key == "TOTAL")
             req.order = QueryOrder::Total;
+        else if (key == "TOTAL_WITH_HELD")
+            req.order = QueryOrder::TotalWithHeld;
+        else if (key == "HELD")
+            req.order = QueryOrder::Held;
         else if (key == "MEAN")
             req.order = QueryOrder::Mean;
         else if (key == "P99")
@@ -151,6 +159,7 @@ Table show_queries(const QueryStats& stats, const QueriesRequest& request) {
              "pool_wait_ms",
              "shard_ms",
              "proxy_ms",
+             "held_ms",
              "local_calls",
              "single_shard_calls",
              "fanout_calls",
@@ -180,6 +189,7 @@ Table show_queries(const QueryStats& stats, const QueriesRequest& request) {
                           format_ms(double(f.pool_wait_ns)),
                           format_ms(double(f.server_ns)),
                           format_ms(double(f.proxy_ns)),
+                          format_ms(double(f.held_ns)),
                           std::to_string(f.local_calls),
                           std::to_string(f.single_shard),
                           std::to_string(f.fanout),
@@ -214,8 +224,7 @@ Table show_nplusone(const QueryStats& stats) {
     std::sort(all.begin(), all.end(), [](const NPlusOneFinding* a, const NPlusOneFinding* b) {
         if (a->fanout() != b->fanout()) return a->fanout();  // fan-out N+1s are worse: first
         if (a->total_ns != b->total_ns) return a->total_ns > b->total_ns;
-        return std::tie(a->source->hex, a->repeated->hex) <
-               std::tie(b->source->hex, b->repeated->hex);
+        return a->repeated->hex < b->repeated->hex;
     });
     Table t{{"kind", "source_fingerprint", "repeated_fingerprint", "bursts", "fanout_bursts",
              "repeats", "avg_burst", "max_burst", "total_ms", "user", "database", "source_query",
@@ -228,12 +237,13 @@ Table show_nplusone(const QueryStats& stats) {
             advice +=
                 "; every repeat also runs on several shards, so add the shard key to its WHERE";
         t.rows.push_back(
-            {f->fanout() ? "fan-out N+1" : "N+1", f->source->hex, f->repeated->hex,
+            {f->fanout() ? "fan-out N+1" : "N+1", f->source ? f->source->hex : "", f->repeated->hex,
              std::to_string(f->bursts), std::to_string(f->fanout_bursts),
              std::to_string(f->repeats),
              fmt::format("{:.1f}", f->bursts ? double(f->repeats) / double(f->bursts) : 0.0),
              std::to_string(f->max_burst), format_ms(double(f->total_ns)), f->user, f->database,
-             f->source->normalized, f->repeated->normalized, std::move(advice)});
+             f->source ? f->source->normalized : "(none: the loop began the session)",
+             f->repeated->normalized, std::move(advice)});
     }
     return t;
 }

@@ -2,7 +2,8 @@
 // RowDescription (all columns text), DataRows and CommandComplete; times are milliseconds
 // with three decimals, so psql output and `shardgate report` read the same figures.
 //
-//   SHOW QUERIES [ORDER BY total|mean|p99|calls|errors] [LIMIT n]   (descending; default total)
+//   SHOW QUERIES [ORDER BY total|total_with_held|held|mean|p99|calls|errors] [LIMIT n]
+//                      (descending; default total, which leaves out time held by a pause)
 //   SHOW SLOW          recent slow statements, newest first
 //   SHOW NPLUSONE      N+1 findings, most time first
 //   SHOW STATS         totals per (database, user) and per shard
@@ -28,7 +29,8 @@ struct Table {
     std::string command_tag;  // empty: "SHOW <rows>"
 };
 
-enum class QueryOrder { Total, Mean, P99, Calls, Errors };
+// Total: time without pause-held time (the statement's own cost); TotalWithHeld: with it.
+enum class QueryOrder { Total, TotalWithHeld, Held, Mean, P99, Calls, Errors };
 
 struct QueriesRequest {
     QueryOrder order = QueryOrder::Total;

@@ -12,6 +12,7 @@ uint64_t non_negative(int64_t v) {
 
 void Figures::add(const QueryEvent& e) {
     ++calls;
+    transactions += !e.in_transaction;
     rows += e.rows;
     bytes_in += e.bytes_in;
     bytes_out += e.bytes_out;
@@ -25,7 +26,9 @@ void Figures::add(const QueryEvent& e) {
     max_shards = std::max(max_shards, e.shards);
     pool_wait_ns += non_negative(e.pool_wait_ns);
     server_ns += non_negative(std::min(e.server_ns, e.latency_ns));
-    proxy_ns += non_negative(e.latency_ns - std::max<int64_t>(e.server_ns, 0));
+    const int64_t held = std::clamp<int64_t>(e.held_ns, 0, std::max<int64_t>(e.latency_ns, 0));
+    held_ns += uint64_t(held);
+    proxy_ns += non_negative(e.latency_ns - std::max<int64_t>(e.server_ns, 0) - held);
     latency.record(e.latency_ns);
     if (!e.sqlstate.empty()) {
         ++errors;
@@ -35,6 +38,7 @@ void Figures::add(const QueryEvent& e) {
 
 void Figures::merge(const Figures& o) {
     calls += o.calls;
+    transactions += o.transactions;
     errors += o.errors;
     rows += o.rows;
     bytes_in += o.bytes_in;
@@ -47,6 +51,7 @@ void Figures::merge(const Figures& o) {
     pool_wait_ns += o.pool_wait_ns;
     server_ns += o.server_ns;
     proxy_ns += o.proxy_ns;
+    held_ns += o.held_ns;
     latency.merge(o.latency);
     for (const auto& ec : o.errors_by_state) add_error(ec.state(), ec.count);
 }

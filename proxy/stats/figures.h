@@ -24,6 +24,7 @@ struct ErrorCount {
 
 struct Figures {
     uint64_t calls = 0;
+    uint64_t transactions = 0;  // calls that began outside a transaction (BEGIN or autocommit)
     uint64_t errors = 0;
     uint64_t rows = 0;
     uint64_t bytes_in = 0, bytes_out = 0;
@@ -34,7 +35,8 @@ struct Figures {
     uint32_t max_shards = 0;
     uint64_t pool_wait_ns = 0;
     uint64_t server_ns = 0;  // time in the shards
-    uint64_t proxy_ns = 0;   // latency - server_ns: what the proxy added (pool wait included)
+    uint64_t held_ns = 0;    // held by a pause (an operator's PAUSE or a rebalance switch)
+    uint64_t proxy_ns = 0;   // latency - server_ns - held_ns: what the proxy added (pool wait included)
     LogHistogram latency;    // client-visible latency; its sum is the total time
     std::vector<ErrorCount> errors_by_state;  // sorted by SQLSTATE; a handful at most
 
@@ -42,6 +44,8 @@ struct Figures {
     void merge(const Figures& other);
 
     uint64_t total_ns() const { return latency.sum(); }
+    // The time the statement itself cost: the total without pause-held time.
+    uint64_t working_ns() const { return total_ns() > held_ns ? total_ns() - held_ns : 0; }
     double mean_ns() const { return latency.mean(); }
     double shards_per_call() const { return calls ? double(shards_sum) / double(calls) : 0.0; }
 

@@ -12,95 +12,140 @@ constexpr size_t kMaxTrails = 100'000;
 uint64_t non_negative(int64_t v) {
     return v > 0 ? static_cast<uint64_t>(v) : 0;
 }
+
+// COPY moves data in bulk: it is neither a loop's source nor a member.
+bool transparent(const Shape& s) {
+    return s.control || s.normalized.starts_with("COPY ") || s.normalized.starts_with("copy ");
+}
 }  // namespace
 
 NPlusOneDetector::NPlusOneDetector(int min_repeats, int64_t window_ns, size_t max_findings)
     : min_repeats_(min_repeats), window_ns_(window_ns), max_findings_(max_findings) {}
 
+const NPlusOneDetector::Run* NPlusOneDetector::run_of(const Trail& t, uint64_t fingerprint) {
+    for (const auto& r : t.runs)
+        if (r.repeated->fingerprint == fingerprint) return &r;
+    return nullptr;
+}
+
+std::shared_ptr<const Shape> NPlusOneDetector::resolved_source(const Trail& t, const Run& r) {
+    std::shared_ptr<const Shape> src = r.source;
+    uint64_t start = r.start_seq;
+    // A source that was called again after the run started is a member of the same loop: the
+    // loop's source is what came before it. At most kMaxBody steps (the runs are that many).
+    for (size_t step = 0; src && step < kMaxBody; ++step) {
+        const Run* member = run_of(t, src->fingerprint);
+        if (!member || member->last_seq <= start || member == &r) break;
+        src = member->source;
+        start = member->start_seq;
+    }
+    return src;
+}
+
 bool NPlusOneDetector::observe(const QueryEvent& e, const std::shared_ptr<const Shape>& shape,
                                int64_t start_ns, int64_t end_ns) {
     if (trails_.size() >= kMaxTrails && !trails_.contains(e.client_id)) prune_idle(end_ns);
     Trail& t = trails_[e.client_id];
-    const bool connected = t.previous && ((e.in_transaction && t.last_in_tx) ||
-                                          start_ns - t.last_end_ns <= window_ns_);
     t.last_end_ns = end_ns;
     t.last_in_tx = e.in_transaction;
-    if (shape->control) {
-        // Transparent inside a chain; after a break it must not link what follows to the past.
-        if (!connected) {
-            t = Trail{};
-            t.last_end_ns = end_ns;
-            t.last_in_tx = e.in_transaction;
+    if (transparent(*shape)) return false;
+    ++t.seq;
+    const uint64_t fp = shape->fingerprint;
+    // Runs that are over: too many statements or too long since their last call, or their
+    // source runs again after they repeated (the next round of an outer loop).
+    // (Decided for all runs first: resolving a source reads the other runs.)
+    std::vector<bool> over(t.runs.size());
+    for (size_t i = 0; i < t.runs.size(); ++i) {
+        const Run& r = t.runs[i];
+        if (t.seq - r.last_seq > kMaxBody) {
+            over[i] = true;
+        } else if (r.repeated->fingerprint == fp) {
+            over[i] = start_ns - r.last_end_ns > window_ns_;
+        } else if (r.count >= 2) {
+            const auto src = resolved_source(t, r);
+            over[i] = src && src->fingerprint == fp;
         }
-        return false;
     }
-    if (!connected || shape->fingerprint != t.previous->fingerprint) {
-        start_run(t, e, shape, connected);
-        return false;
+    for (size_t i = t.runs.size(); i-- > 0;)
+        if (over[i]) t.runs.erase(t.runs.begin() + std::ptrdiff_t(i));
+    bool flagged = false;
+    auto it = std::find_if(t.runs.begin(), t.runs.end(),
+                           [&](const Run& r) { return r.repeated->fingerprint == fp; });
+    if (it == t.runs.end()) {
+        if (t.runs.size() >= kMaxBody) {
+            auto oldest = std::min_element(t.runs.begin(), t.runs.end(),
+                                           [](const Run& a, const Run& b) { return a.last_seq < b.last_seq; });
+            t.runs.erase(oldest);
+        }
+        Run r;
+        r.repeated = shape;
+        r.source = t.previous;
+        r.start_seq = r.last_seq = t.seq;
+        r.last_end_ns = end_ns;
+        r.last_param = e.param_hash;
+        r.count = 1;
+        r.ns = non_negative(e.latency_ns);
+        r.fanout = e.shards > 1;
+        t.runs.push_back(std::move(r));
+    } else {
+        Run& r = *it;
+        // The same statement again: only a call with other parameters is another "N".
+        const bool differs = shape->parameters > 0 && (e.param_hash == 0 || e.param_hash != r.last_param);
+        r.last_param = e.param_hash;
+        r.last_seq = t.seq;
+        r.last_end_ns = end_ns;
+        if (differs) {
+            const bool was_flagged = r.flagged;
+            count_call(t, r, e);
+            flagged = !was_flagged && r.flagged;
+        }
     }
-    // The same statement again: only a call with other parameters is another "N".
-    const bool differs =
-        shape->parameters > 0 && (e.param_hash == 0 || e.param_hash != t.last_param);
-    t.last_param = e.param_hash;
-    if (!differs) return false;
-    extend_run(t, e);
-    if (t.flagged || !t.source || t.run < static_cast<uint64_t>(min_repeats_)) return false;
-    return flag_burst(t, e);
-}
-
-void NPlusOneDetector::start_run(Trail& t, const QueryEvent& e,
-                                 const std::shared_ptr<const Shape>& shape, bool connected) {
-    if (connected)
-        t.source = std::move(t.previous);
-    else
-        t.source.reset();
     t.previous = shape;
-    t.last_param = e.param_hash;
-    t.run = 1;
-    t.run_ns = non_negative(e.latency_ns);
-    t.run_fanout = e.shards > 1;
-    t.flagged = false;
+    return flagged;
 }
 
-void NPlusOneDetector::extend_run(Trail& t, const QueryEvent& e) {
-    ++t.run;
-    t.run_ns += non_negative(e.latency_ns);
-    const bool newly_fanout = e.shards > 1 && !t.run_fanout;
-    t.run_fanout = t.run_fanout || e.shards > 1;
-    if (!t.flagged) return;
-    auto it = findings_.find(Key{t.source->fingerprint, t.previous->fingerprint});
+void NPlusOneDetector::count_call(Trail& t, Run& r, const QueryEvent& e) {
+    ++r.count;
+    r.ns += non_negative(e.latency_ns);
+    const bool newly_fanout = e.shards > 1 && !r.fanout;
+    r.fanout = r.fanout || e.shards > 1;
+    if (!r.flagged) {
+        if (r.count >= static_cast<uint64_t>(std::max(min_repeats_, 2))) flag_burst(t, r, e);
+        return;
+    }
+    auto it = findings_.find(r.repeated->fingerprint);
     if (it == findings_.end()) return;  // reset (or dropped) while the burst went on
     NPlusOneFinding& f = it->second;
     ++f.repeats;
     f.total_ns += non_negative(e.latency_ns);
-    f.max_burst = std::max(f.max_burst, t.run);
+    f.max_burst = std::max(f.max_burst, r.count);
     if (newly_fanout) ++f.fanout_bursts;
 }
 
-bool NPlusOneDetector::flag_burst(Trail& t, const QueryEvent& e) {
-    t.flagged = true;
+void NPlusOneDetector::flag_burst(Trail& t, Run& r, const QueryEvent& e) {
+    r.flagged = true;
     ++bursts_total_;
-    NPlusOneFinding* f = finding_for(t, e);
-    if (!f) return true;
+    NPlusOneFinding* f = finding_for(r);
+    if (!f) return;
     ++f->bursts;
-    f->repeats += t.run;
-    f->total_ns += t.run_ns;
-    f->max_burst = std::max(f->max_burst, t.run);
-    if (t.run_fanout) ++f->fanout_bursts;
+    f->repeats += r.count;
+    f->total_ns += r.ns;
+    f->max_burst = std::max(f->max_burst, r.count);
+    if (r.fanout) ++f->fanout_bursts;
+    f->source = resolved_source(t, r);
     if (f->user != e.user) f->user.assign(e.user);
     if (f->database != e.database) f->database.assign(e.database);
-    return true;
 }
 
-NPlusOneFinding* NPlusOneDetector::finding_for(const Trail& t, const QueryEvent& e) {
-    const Key key{t.source->fingerprint, t.previous->fingerprint};
+NPlusOneFinding* NPlusOneDetector::finding_for(const Run& r) {
+    const Key key = r.repeated->fingerprint;
     if (auto it = findings_.find(key); it != findings_.end()) return &it->second;
     if (max_findings_ == 0) {
         ++dropped_;
         return nullptr;
     }
     if (findings_.size() >= max_findings_) {
-        // The pair seen in the fewest bursts makes room: findings are bounded like fingerprints.
+        // The statement seen in the fewest bursts makes room: findings are bounded like fingerprints.
         auto victim = std::min_element(
             findings_.begin(), findings_.end(),
             [](const auto& a, const auto& b) { return a.second.bursts < b.second.bursts; });
@@ -108,17 +153,13 @@ NPlusOneFinding* NPlusOneDetector::finding_for(const Trail& t, const QueryEvent&
         ++dropped_;
     }
     NPlusOneFinding& f = findings_[key];
-    f.source = t.source;
-    f.repeated = t.previous;
+    f.repeated = r.repeated;
     return &f;
 }
 
 void NPlusOneDetector::clear() {
     findings_.clear();
-    for (auto& [id, t] : trails_) {
-        t.flagged = false;
-        t.run = 0;
-    }
+    for (auto& [id, t] : trails_) t.runs.clear();
 }
 
 void NPlusOneDetector::prune_idle(int64_t now_ns) {

@@ -157,6 +157,27 @@ void query_families(Exposition& x, const QueryStats& stats) {
     x.family("shardgate_stats_evictions_total", "counter",
              "Statement groups folded into the other row.");
     x.sample("shardgate_stats_evictions_total", {}, stats.evictions_total());
+
+    x.family("shardgate_refused_statements_total", "counter",
+             "Statements the proxy refused (SQLSTATE 0A000), by the construct it cannot run.");
+    for (const auto& [construct, n] : stats.refusals().by_construct_total())
+        x.sample("shardgate_refused_statements_total", {{"construct", construct}}, n);
+}
+
+// Per-shard leg latency since the last reset (quantiles), by shard name.
+void shard_legs(Exposition& x, const QueryStats& stats, const ProxyMetrics& p) {
+    x.family("shardgate_shard_leg_duration_seconds", "summary",
+             "Time statement legs spent in each shard (single-shard and fan-out legs), since RESET QUERIES.");
+    const PerShard& legs = stats.shard_figures();
+    for (size_t i = 0; i < p.shards.size() && i < legs.size(); ++i) {
+        const ShardFigures& f = legs[i];
+        const std::string_view shard = p.shards[i].shard;
+        for (double q : {0.5, 0.95, 0.99})
+            x.sample("shardgate_shard_leg_duration_seconds", {{"shard", shard}, {"quantile", fmt::format("{}", q)}},
+                     double(f.latency.percentile(q)) / 1e9);
+        x.sample("shardgate_shard_leg_duration_seconds_sum", {{"shard", shard}}, seconds(f.total_ns()));
+        x.sample("shardgate_shard_leg_duration_seconds_count", {{"shard", shard}}, f.calls);
+    }
 }
 
 // Per-statement series for the top K groups by total time only.
@@ -251,8 +272,12 @@ void proxy_families(Exposition& x, const ProxyMetrics& p) {
         double (*value)(const ShardTotals&);
     };
     static const ShardCounter shard[] = {
-        {"shardgate_shard_queries_total", "Requests sent to the shard.",
+        {"shardgate_shard_queries_total", "Statement legs sent to the shard (single-shard and fan-out).",
          [](const ShardTotals& s) { return double(s.queries); }},
+        {"shardgate_shard_rows_total", "Rows the shard returned or affected.",
+         [](const ShardTotals& s) { return double(s.rows); }},
+        {"shardgate_shard_pool_wait_seconds_total", "Time legs waited for a connection to the shard.",
+         [](const ShardTotals& s) { return s.pool_wait_seconds; }},
         {"shardgate_shard_errors_total", "Errors the shard returned.",
          [](const ShardTotals& s) { return double(s.errors); }},
         {"shardgate_shard_seconds_total", "Time spent waiting on the shard.",
@@ -303,6 +328,7 @@ std::string render_prometheus(const QueryStats& stats, const ProxyMetrics& proxy
     Exposition x;
     query_families(x, stats);
     top_statements(x, stats);
+    shard_legs(x, stats, proxy);
     proxy_families(x, proxy);
     return x.take();
 }

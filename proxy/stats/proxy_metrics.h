@@ -20,10 +20,12 @@ struct PoolMetrics {
 // One shard, since start.
 struct ShardTotals {
     std::string shard;
-    uint64_t queries = 0;  // requests sent to the shard
+    uint64_t queries = 0;  // statement legs sent to the shard (single-shard and fan-out)
     uint64_t errors = 0;   // ErrorResponses it returned
+    uint64_t rows = 0;     // rows it returned or affected
     uint64_t bytes_in = 0, bytes_out = 0;
     double server_seconds = 0;  // first byte sent -> its ReadyForQuery
+    double pool_wait_seconds = 0;  // legs waiting for a connection to it
 };
 
 struct ProxyMetrics {

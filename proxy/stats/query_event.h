@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/stats/shard_figures.h"
+
 namespace sg::stats {
 
 struct QueryEvent {
@@ -18,6 +20,7 @@ struct QueryEvent {
     bool in_transaction = false;  // inside an explicit transaction
     int64_t latency_ns = 0;       // client-visible: request received -> ReadyForQuery sent
     int64_t pool_wait_ns = 0;     // time waiting for a server connection
+    int64_t held_ns = 0;          // time held by a pause (PAUSE, PAUSE BUCKETS): not the proxy's cost
     int64_t server_ns = 0;        // first byte sent to a shard -> its ReadyForQuery received
     uint32_t shards = 1;          // shards touched (0 = answered by the proxy itself)
     uint64_t rows = 0;            // rows from CommandComplete / DataRow count
@@ -32,6 +35,9 @@ struct QueryEvent {
     // When the reply ended, steady_clock nanoseconds since its epoch; 0 = now (the recorder
     // reads the clock). Gaps between a client's statements come from end_ns - latency_ns.
     int64_t end_ns = 0;
+    // Every shard leg of the statement (one for a single-shard statement, one per shard of a
+    // fan-out); empty when the proxy answered itself or the statement was refused.
+    std::span<const ShardLeg> legs;
 };
 
 // FNV-1a over the values, each prefixed by its length so ("ab", "c") and ("a", "bc") differ.

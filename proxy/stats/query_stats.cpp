@@ -17,6 +17,11 @@ size_t shape_entries(const StatsConfig& c) {
 }
 constexpr size_t kShapeBytes = 32u << 20;
 
+// Refused shapes are few in a working application; the bound keeps a hostile one cheap.
+size_t refusal_rows(const StatsConfig& c) {
+    return std::clamp<size_t>(size_t(std::max(c.max_fingerprints, 1)), 1, 1000);
+}
+
 // pg_stat_statements' decay: uniform within a round, it lets fresh groups (usage 1) outrank
 // groups that were busy long ago.
 constexpr double kUsageDecay = 0.99;
@@ -47,7 +52,9 @@ QueryStats::QueryStats(const StatsConfig& cfg)
       shapes_(shape_entries(cfg), kShapeBytes),
       slow_(cfg.slow_query_ms, cfg.log_parameters),
       nplusone_(cfg.n_plus_one_min, NPlusOneDetector::kDefaultWindowNs,
-                size_t(cfg.max_fingerprints)) {}
+                size_t(cfg.max_fingerprints)),
+      refusals_(refusal_rows(cfg)),
+      windows_(kWindowWidth, kWindows, size_t(std::max(cfg.max_fingerprints, 1))) {}
 
 void QueryStats::reconfigure(const StatsConfig& cfg) {
     cfg_ = cfg;
@@ -55,6 +62,8 @@ void QueryStats::reconfigure(const StatsConfig& cfg) {
     slow_.configure(cfg.slow_query_ms, cfg.log_parameters);
     nplusone_.set_min_repeats(cfg.n_plus_one_min);
     nplusone_.set_max_findings(size_t(cfg.max_fingerprints));
+    refusals_.set_max_rows(refusal_rows(cfg));
+    windows_.configure(windows_.width(), size_t(std::max(cfg.max_fingerprints, 1)));
     if (groups_.size() > size_t(cfg.max_fingerprints)) evict_round(size_t(cfg.max_fingerprints));
 }
 
@@ -67,6 +76,11 @@ void QueryStats::record(const QueryEvent& e) {
     g.usage += 1;
     g.last = ++seq_;
     g.totals->add(e);
+    if (!e.legs.empty()) {
+        add_legs(g.shards, e.legs);
+        add_legs(shard_figures_, e.legs);
+    }
+    windows_.record(e, shape, end_ns);
     if (slow_.is_slow(e.latency_ns)) slow_.record(e, shape);
     nplusone_.observe(e, shape, end_ns - std::max<int64_t>(e.latency_ns, 0), end_ns);
 }
@@ -112,7 +126,17 @@ void QueryStats::evict_round(size_t keep) {
     }
 }
 
+void QueryStats::record_refusal(const QueryEvent& e, std::string_view message) {
+    if (!cfg_.enabled) return;
+    record(e);
+    refusals_.record(shapes_.get(e.text), e.user, e.database, message);
+}
+
 void QueryStats::reset() {
+    since_ = std::chrono::system_clock::now();
+    refusals_.clear();
+    shard_figures_.clear();
+    windows_.clear();
     groups_.clear();
     other_.clear();
     evictions_ = 0;

@@ -10,6 +10,7 @@
 // so the groups plus the other rows always add up to the totals.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -22,8 +23,11 @@
 #include "proxy/stats/figures.h"
 #include "proxy/stats/nplusone.h"
 #include "proxy/stats/query_event.h"
+#include "proxy/stats/refusals.h"
+#include "proxy/stats/shard_figures.h"
 #include "proxy/stats/shape_cache.h"
 #include "proxy/stats/slow_log.h"
+#include "proxy/stats/windows.h"
 
 namespace sg::stats {
 
@@ -42,6 +46,7 @@ struct Totals {
 struct Group {
     std::shared_ptr<const Shape> shape;
     Figures figures;
+    PerShard shards;           // its legs, shard by shard
     Totals* totals = nullptr;  // of its (database, user); totals are never erased
     double usage = 0;          // decayed call count: what eviction ranks by
     uint64_t last = 0;  // sequence number of the latest call: ties go least recently used first
@@ -56,6 +61,9 @@ public:
     bool enabled() const { return cfg_.enabled; }
 
     void record(const QueryEvent& e);
+    // A statement the proxy refused (0A000): counted as a statement that failed with that
+    // SQLSTATE (SHOW QUERIES) and as a refusal of its construct (SHOW REFUSALS, /metrics).
+    void record_refusal(const QueryEvent& e, std::string_view message);
     // The client disconnected (its N+1 run state goes).
     void forget_client(uint64_t client_id) { nplusone_.forget_client(client_id); }
     // RESET QUERIES: groups, other rows, evictions, the slow ring and N+1 findings start over.
@@ -100,6 +108,18 @@ public:
     const SlowLog& slow() const { return slow_; }
     const NPlusOneDetector& nplusone() const { return nplusone_; }
     const ShapeCache& shapes() const { return shapes_; }
+    const RefusalLog& refusals() const { return refusals_; }
+    // Every leg of every statement since the last reset, shard by shard.
+    const PerShard& shard_figures() const { return shard_figures_; }
+    // When counting started: at start, then at each RESET QUERIES.
+    std::chrono::system_clock::time_point since() const { return since_; }
+    std::chrono::system_clock::time_point started() const { return started_; }
+    // The same statistics in fixed intervals (the last kWindows of window width each).
+    const Windows& windows() const { return windows_; }
+    // The console's SET WINDOW_SECONDS: another width starts the intervals over.
+    void set_window_width(std::chrono::seconds width) { windows_.configure(width, size_t(cfg_.max_fingerprints)); }
+    static constexpr size_t kWindows = 60;
+    static constexpr std::chrono::seconds kWindowWidth{60};
 
 private:
     Group& group_for(const std::shared_ptr<const Shape>& shape, const QueryEvent& e);
@@ -113,6 +133,11 @@ private:
     std::map<std::pair<std::string, std::string>, Totals> totals_;
     SlowLog slow_;
     NPlusOneDetector nplusone_;
+    RefusalLog refusals_;
+    PerShard shard_figures_;
+    std::chrono::system_clock::time_point since_ = std::chrono::system_clock::now();
+    std::chrono::system_clock::time_point started_ = since_;
+    Windows windows_;
     uint64_t evictions_ = 0, evictions_total_ = 0;
     uint64_t seq_ = 0;
 };

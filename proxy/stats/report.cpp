@@ -7,28 +7,11 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "proxy/stats/report_rows.h"
+
 namespace sg::stats::report {
 
 namespace {
-
-// A row read by column name: the console's column order may grow without breaking the report.
-class RowReader {
-public:
-    RowReader(const Table& t, const std::vector<std::string>& row) : t_(t), row_(row) {}
-    std::string str(std::string_view col) const {
-        for (size_t i = 0; i < t_.columns.size() && i < row_.size(); ++i)
-            if (t_.columns[i] == col) return row_[i];
-        return {};
-    }
-    double num(std::string_view col) const { return std::strtod(str(col).c_str(), nullptr); }
-    uint64_t count(std::string_view col) const {
-        return std::strtoull(str(col).c_str(), nullptr, 10);
-    }
-
-private:
-    const Table& t_;
-    const std::vector<std::string>& row_;
-};
 
 Statement read_statement(const RowReader& r) {
     Statement s;
@@ -48,6 +31,8 @@ Statement read_statement(const RowReader& r) {
     s.pool_wait_ms = r.num("pool_wait_ms");
     s.shard_ms = r.num("shard_ms");
     s.proxy_ms = r.num("proxy_ms");
+    s.held_ms = r.num("held_ms");
+    s.p50_ms = r.num("p50_ms");
     s.avg_shards = r.num("avg_shards");
     s.rows_per_call = s.calls ? double(s.rows) / double(s.calls) : 0;
     s.error_rate = s.calls ? 100.0 * double(s.errors) / double(s.calls) : 0;
@@ -103,26 +88,42 @@ void statement_findings(const Statement& s, double total_ms, std::vector<Finding
 }
 
 int kind_rank(const std::string& kind) {
-    static const char* order[] = {"fan-out N+1", "N+1", "fan-out", "errors", "pool wait"};
-    for (int i = 0; i < 5; ++i)
+    static const char* order[] = {"fan-out N+1", "N+1", "slow shard", "fan-out", "errors", "pool wait"};
+    for (int i = 0; i < 6; ++i)
         if (kind == order[i]) return i;
-    return 5;
+    return 6;
 }
 
 }  // namespace
 
 Report build(const Table& queries, const Table& nplusone, const Table& slow, int top) {
+    Inputs in;
+    in.queries = queries;
+    in.nplusone = nplusone;
+    in.slow = slow;
+    in.top = top;
+    return build(in);
+}
+
+Report build(const Inputs& in) {
+    const Table &queries = in.queries, &nplusone = in.nplusone, &slow = in.slow;
+    const int top = in.top;
     Report r;
+    r.include_held = in.include_held;
     std::vector<Statement> all;
     for (const auto& row : queries.rows) all.push_back(read_statement(RowReader(queries, row)));
+    // Time held by a pause is the operator's (or the rebalancer's), not the statement's: it is
+    // left out of the ranking and the shares unless asked for.
+    auto ranked_ms = [&](const Statement& s) { return in.include_held ? s.total_ms : s.total_ms - s.held_ms; };
     for (const auto& s : all) {
         r.calls += s.calls;
-        r.total_ms += s.total_ms;
+        r.total_ms += ranked_ms(s);
+        r.held_ms += s.held_ms;
     }
     r.statement_count = all.size();
-    for (auto& s : all) s.pct_total = r.total_ms > 0 ? 100.0 * s.total_ms / r.total_ms : 0;
-    std::stable_sort(all.begin(), all.end(), [](const Statement& a, const Statement& b) {
-        return a.total_ms > b.total_ms;
+    for (auto& s : all) s.pct_total = r.total_ms > 0 ? 100.0 * ranked_ms(s) / r.total_ms : 0;
+    std::stable_sort(all.begin(), all.end(), [&](const Statement& a, const Statement& b) {
+        return ranked_ms(a) > ranked_ms(b);
     });
     for (const auto& s : all) statement_findings(s, r.total_ms, r.findings);
     for (const auto& row : nplusone.rows) {
@@ -135,6 +136,8 @@ Report build(const Table& queries, const Table& nplusone, const Table& slow, int
                          n.str("source_query"), n.str("total_ms")),
              n.str("suggestion"), n.num("total_ms")});
     }
+    add_shard_sections(r, in.shard_stats, in.refusals);  // adds a "slow shard" finding per straggler
+    add_window_sections(r, in.period, in.windows, in.queries, in.previous, in.scope);
     std::stable_sort(r.findings.begin(), r.findings.end(), [](const Finding& a, const Finding& b) {
         if (kind_rank(a.kind) != kind_rank(b.kind)) return kind_rank(a.kind) < kind_rank(b.kind);
         return a.total_ms > b.total_ms;
@@ -152,21 +155,25 @@ Report build(const Table& queries, const Table& nplusone, const Table& slow, int
 
 std::string render_text(const Report& r) {
     std::string out =
-        fmt::format("shardgate query cost report\n{} statements, {} calls, {:.3f} ms in all\n\n",
-                    r.statement_count, r.calls, r.total_ms);
+        fmt::format("shardgate query cost report\n{} statements, {} calls, {:.3f} ms in all{}\n",
+                    r.statement_count, r.calls, r.total_ms,
+                    r.held_ms > 0 ? fmt::format(" ({} {:.3f} ms held by pauses)",
+                                                r.include_held ? "including" : "not counting", r.held_ms)
+                                  : std::string());
+    out += render_period_text(r) + "\n";
     out +=
-        fmt::format("{:>3} {:>6} {:>12} {:>9} {:>10} {:>10} {:>10} {:>9} {:>7} {:>6} {:>7}  {}\n",
-                    "#", "time%", "total_ms", "calls", "mean_ms", "p95_ms", "p99_ms", "rows/call",
-                    "shards", "err%", "proxy%", "statement");
+        fmt::format("{:>3} {:>6} {:>12} {:>9} {:>10} {:>10} {:>10} {:>10} {:>9} {:>7} {:>6} {:>7} {:>10}  {}\n",
+                    "#", "time%", "total_ms", "calls", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "rows/call",
+                    "shards", "err%", "proxy%", "held_ms", "statement");
     int rank = 0;
     for (const auto& s : r.top) {
         std::string q = s.query.size() > 80 ? s.query.substr(0, 77) + "..." : s.query;
         std::replace(q.begin(), q.end(), '\n', ' ');
         out += fmt::format(
-            "{:>3} {:>6.1f} {:>12.3f} {:>9} {:>10.3f} {:>10.3f} {:>10.3f} {:>9.1f} {:>7.2f} "
-            "{:>6.1f} {:>7.1f}  {}\n",
-            ++rank, s.pct_total, s.total_ms, s.calls, s.mean_ms, s.p95_ms, s.p99_ms,
-            s.rows_per_call, s.avg_shards, s.error_rate, s.proxy_pct, q);
+            "{:>3} {:>6.1f} {:>12.3f} {:>9} {:>10.3f} {:>10.3f} {:>10.3f} {:>10.3f} {:>9.1f} {:>7.2f} "
+            "{:>6.1f} {:>7.1f} {:>10.3f}  {}\n",
+            ++rank, s.pct_total, s.total_ms, s.calls, s.mean_ms, s.p50_ms, s.p95_ms, s.p99_ms,
+            s.rows_per_call, s.avg_shards, s.error_rate, s.proxy_pct, s.held_ms, q);
         out += fmt::format("    fingerprint {} (user {}, database {})\n", s.fingerprint, s.user,
                            s.database);
     }
@@ -177,6 +184,9 @@ std::string render_text(const Report& r) {
         out += fmt::format("- [{}] {}\n    statement: {}\n    seen: {}\n    do: {}\n", f.kind,
                            f.fingerprint, f.query, f.detail, f.advice);
     }
+    out += render_slower_text(r);
+    out += render_shards_text(r);
+    out += render_refusals_text(r);
     out += "\nRecent slow statements\n";
     if (r.slow.empty()) out += "  none\n";
     for (const auto& s : r.slow) {
@@ -204,7 +214,9 @@ std::string render_json(const Report& r) {
                                    {"total_ms", s.total_ms},
                                    {"pct_total", s.pct_total},
                                    {"mean_ms", s.mean_ms},
+                                   {"p50_ms", s.p50_ms},
                                    {"p95_ms", s.p95_ms},
+                                   {"held_ms", s.held_ms},
                                    {"p99_ms", s.p99_ms},
                                    {"rows_per_call", s.rows_per_call},
                                    {"shards_per_call", s.avg_shards},
@@ -236,6 +248,37 @@ std::string render_json(const Report& r) {
                              {"sqlstate", s.sqlstate},
                              {"query", s.query}});
     }
+    j["summary"]["held_ms"] = r.held_ms;
+    j["period"] = {{"from", r.covers_from}, {"to", r.covers_to}, {"reset_at", r.reset_at}, {"scope", r.scope}};
+    j["intervals"] = nlohmann::json::array();
+    for (const auto& i : r.intervals)
+        j["intervals"].push_back({{"start", i.start}, {"calls", i.calls}, {"total_ms", i.total_ms},
+                                  {"p50_ms", i.p50_ms}, {"p95_ms", i.p95_ms}});
+    if (r.compared) {
+        j["slower"] = nlohmann::json::array();
+        for (const auto& s : r.slower)
+            j["slower"].push_back({{"fingerprint", s.fingerprint}, {"query", s.query}, {"p95_before_ms", s.p95_before},
+                                   {"p95_now_ms", s.p95_now}, {"total_before_ms", s.total_before},
+                                   {"total_now_ms", s.total_now}, {"calls_before", s.calls_before},
+                                   {"calls_now", s.calls_now}});
+    }
+    j["summary"]["include_held"] = r.include_held;
+    j["shards"] = nlohmann::json::array();
+    for (const auto& s : r.shards)
+        j["shards"].push_back({{"shard", s.shard}, {"calls", s.calls}, {"errors", s.errors}, {"rows", s.rows},
+                               {"bytes_sent", s.bytes_sent}, {"bytes_received", s.bytes_received},
+                               {"total_ms", s.total_ms}, {"mean_ms", s.mean_ms}, {"p50_ms", s.p50_ms},
+                               {"p95_ms", s.p95_ms}, {"max_ms", s.max_ms}, {"pool_wait_ms", s.pool_wait_ms}});
+    j["stragglers"] = nlohmann::json::array();
+    for (const auto& s : r.stragglers)
+        j["stragglers"].push_back({{"shard", s.shard}, {"fingerprint", s.fingerprint}, {"query", s.query},
+                                   {"calls", s.calls}, {"p50_ms", s.p50_ms}, {"over_median_ms", s.over_median_ms},
+                                   {"ratio", s.ratio}, {"rows_share_pct", s.rows_share},
+                                   {"pool_wait_ms", s.pool_wait_ms}, {"shard_ms", s.shard_ms}});
+    j["refusals"] = nlohmann::json::array();
+    for (const auto& f : r.refusals)
+        j["refusals"].push_back({{"construct", f.construct}, {"count", f.count}, {"fingerprint", f.fingerprint},
+                                 {"query", f.query}, {"message", f.message}, {"way_around", f.way_around}});
     // Replace, not throw, on text that is not UTF-8: a report must always come out.
     return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }

@@ -103,20 +103,20 @@ std::string chart(const Report& r) {
 
 std::string statements_table(const Report& r) {
     std::string t =
-        "<table><thead><tr><th>#</th><th>time %</th><th>total ms</th><th>calls</th><th>mean "
-        "ms</th><th>p95 ms</th>"
-        "<th>p99 ms</th><th>rows/call</th><th>shards/call</th><th>error %</th><th>proxy %</th>"
+        "<table class=\"sortable\" id=\"statements\"><thead><tr><th>#</th><th>time %</th><th>total ms</th><th>calls</th><th>mean "
+        "ms</th><th>p50 ms</th><th>p95 ms</th>"
+        "<th>p99 ms</th><th>rows/call</th><th>shards/call</th><th>error %</th><th>proxy %</th><th>held ms</th>"
         "<th class=\"q\">statement</th></tr></thead><tbody>";
     int rank = 0;
     for (const auto& s : r.top) {
         t += fmt::format(
-            "<tr><td>{}</td><td>{:.1f}</td><td>{:.3f}</td><td>{}</td><td>{:.3f}</td><td>{:.3f}</"
+            "<tr><td>{}</td><td>{:.1f}</td><td>{:.3f}</td><td>{}</td><td>{:.3f}</td><td>{:.3f}</td><td>{:.3f}</"
             "td><td>{:.3f}</td>"
-            "<td>{:.1f}</td><td>{:.2f}</td><td>{:.1f}</td><td>{:.1f}</td><td "
+            "<td>{:.1f}</td><td>{:.2f}</td><td>{:.1f}</td><td>{:.1f}</td><td>{:.3f}</td><td "
             "class=\"q\"><code>{}</code><br>"
             "<span class=\"muted\">{} &middot; {} @ {}</span></td></tr>",
-            ++rank, s.pct_total, s.total_ms, s.calls, s.mean_ms, s.p95_ms, s.p99_ms,
-            s.rows_per_call, s.avg_shards, s.error_rate, s.proxy_pct, esc(s.query),
+            ++rank, s.pct_total, s.total_ms, s.calls, s.mean_ms, s.p50_ms, s.p95_ms, s.p99_ms,
+            s.rows_per_call, s.avg_shards, s.error_rate, s.proxy_pct, s.held_ms, esc(s.query),
             esc(s.fingerprint), esc(s.user), esc(s.database));
     }
     return t + "</tbody></table>";
@@ -127,7 +127,7 @@ std::string findings_html(const Report& r) {
         return "<p>No N+1 loops, fan-out hot spots, error-prone statements or pool waits.</p>";
     std::string out;
     for (const auto& f : r.findings) {
-        const int sev = f.kind == "fan-out N+1" ? 0 : f.kind == "N+1" ? 1 : 2;
+        const int sev = f.kind == "fan-out N+1" ? 0 : (f.kind == "N+1" || f.kind == "slow shard") ? 1 : 2;
         out += fmt::format(
             "<div class=\"finding sev{}\"><span class=\"kind\">{}</span> <span "
             "class=\"muted\">{}</span><br>"
@@ -164,9 +164,16 @@ std::string render_html(const Report& r) {
     page += "</style></head><body><h1>shardgate query cost report</h1>";
     page += fmt::format("<p class=\"summary\">{} statements, {} calls, {:.3f} ms in all.</p>",
                         r.statement_count, r.calls, r.total_ms);
+    if (!r.covers_from.empty())
+        page += fmt::format("<p class=\"summary\" id=\"period\">Covers {} to {}{}; statistics last reset at {}.</p>",
+                            esc(r.covers_from), esc(r.covers_to), r.scope.empty() ? "" : " (" + esc(r.scope) + ")",
+                            esc(r.reset_at));
     page += "<h2>Where the time goes</h2>" + chart(r);
     page += "<h2>Top statements by total time</h2>" + statements_table(r);
     page += "<h2>Findings</h2>" + findings_html(r);
+    page += render_windows_html(r);
+    page += "<h2>Shards</h2>" + render_shards_html(r);
+    page += "<h2>Refused statements, by construct, with a way around each</h2>" + render_refusals_html(r);
     page += "<h2>Recent slow statements</h2>" + slow_table(r);
     page += "</body></html>\n";
     return page;

@@ -129,7 +129,7 @@ TEST(ShowSlowAndStats, Rows) {
     EXPECT_EQ(slow.rows[0][col(slow, "query")], "SELECT pg_sleep($1)");
     EXPECT_EQ(slow.rows[0][col(slow, "at")].size(), 24u);  // 2024-01-02T03:04:05.678Z
 
-    const ShardTotals shards[] = {{"s0", 5, 1, 10, 20, 0.5}};
+    const ShardTotals shards[] = {{"s0", 5, 1, 0, 10, 20, 0.5}};
     Table st = show_stats(s, shards);
     ASSERT_EQ(st.rows.size(), 2u);
     EXPECT_EQ(st.rows[0][col(st, "scope")], "user");

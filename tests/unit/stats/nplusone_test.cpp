@@ -103,11 +103,11 @@ TEST(NPlusOne, BelowTheThresholdIsNotFlagged) {
     EXPECT_TRUE(s.nplusone().findings().empty());
 }
 
-TEST(NPlusOne, SlowAutocommitCallsAreNotALoop) {
+TEST(NPlusOne, CallsSecondsApartAreNotALoop) {
     QueryStats s(testing::config(100, 5));
     Client c(s, 1);
     c.run("SELECT id FROM orders");
-    c.loop(10, false, 1, 500 * kMs);  // half a second apart: separate requests
+    c.loop(10, false, 1, 2000 * kMs);  // two seconds apart: separate requests
     EXPECT_TRUE(s.nplusone().findings().empty());
 }
 
@@ -127,21 +127,115 @@ TEST(NPlusOne, StatementsWithoutParametersAreNotAnNPlusOne) {
     EXPECT_TRUE(s.nplusone().findings().empty());
 }
 
-TEST(NPlusOne, NeedsADifferentStatementBefore) {
+TEST(NPlusOne, ALoopTheSessionBeganWithIsStillFound) {
+    // The list may have run on another connection of the application's pool.
     QueryStats s(testing::config(100, 5));
     Client c(s, 1);
-    c.loop(10);  // the first thing the client does: a batch, not a loop over a result
-    EXPECT_TRUE(s.nplusone().findings().empty());
+    c.loop(10);
+    const NPlusOneFinding* f = only_finding(s);
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->source, nullptr);
+    EXPECT_EQ(f->repeats, 10u);
 }
 
-TEST(NPlusOne, InterleavedStatementsAreNotARun) {
+const NPlusOneFinding* finding_of(const QueryStats& s, const std::string& repeated) {
+    for (const auto& [k, f] : s.nplusone().findings())
+        if (f.repeated->normalized == repeated) return &f;
+    return nullptr;
+}
+
+TEST(NPlusOne, OtherStatementsBetweenIterations) {
+    // for each order: SELECT its lines; UPDATE it; (a log line without parameters)
     QueryStats s(testing::config(100, 5));
     Client c(s, 1);
+    c.run("SELECT id FROM orders WHERE customer_id = $1", 7);
     for (int i = 0; i < 10; ++i) {
         c.run("SELECT * FROM order_lines WHERE order_id = $1", 100 + i);
-        c.run("UPDATE orders SET seen = true WHERE id = $1", 100 + i);
+        c.run("UPDATE orders SET seen = now() WHERE id = $1", 100 + i);
+        c.run("SELECT now()");
     }
-    EXPECT_TRUE(s.nplusone().findings().empty());
+    const NPlusOneFinding* lines = finding_of(s, "SELECT * FROM order_lines WHERE order_id = $1");
+    const NPlusOneFinding* update = finding_of(s, "UPDATE orders SET seen = now() WHERE id = $1");
+    ASSERT_NE(lines, nullptr);
+    ASSERT_NE(update, nullptr);
+    EXPECT_EQ(lines->repeats, 10u);
+    EXPECT_EQ(update->repeats, 10u);
+    EXPECT_EQ(lines->bursts, 1u);
+    // Both are attributed to the list, not to each other.
+    ASSERT_NE(lines->source, nullptr);
+    ASSERT_NE(update->source, nullptr);
+    EXPECT_EQ(lines->source->normalized, "SELECT id FROM orders WHERE customer_id = $1");
+    EXPECT_EQ(update->source->normalized, "SELECT id FROM orders WHERE customer_id = $1");
+    EXPECT_EQ(finding_of(s, "SELECT now()"), nullptr);  // no parameters: never an N+1
+}
+
+TEST(NPlusOne, ABodyLongerThanTheLimitIsNotOneLoop) {
+    QueryStats s(testing::config(100, 5));
+    Client c(s, 1);
+    c.run("SELECT id FROM orders");
+    for (int i = 0; i < 10; ++i) {
+        c.run("SELECT * FROM order_lines WHERE order_id = $1", 100 + i);
+        for (uint64_t k = 0; k < NPlusOneDetector::kMaxBody; ++k)
+            c.run("SELECT * FROM t" + std::to_string(k) + " WHERE x = $1", 5);
+    }
+    EXPECT_EQ(finding_of(s, "SELECT * FROM order_lines WHERE order_id = $1"), nullptr);
+}
+
+// The same 200-iteration loop after different prefixes: always one finding, same figures.
+TEST(NPlusOne, TheSameLoopIsFoundWhateverPrecededIt) {
+    const std::vector<std::vector<std::string>> prefixes{
+        {},
+        {"COPY items (id, name) FROM STDIN"},
+        {"SELECT id FROM customers", "COPY items (id, name) FROM STDIN"},
+        {"BEGIN", "SELECT 1", "COMMIT"},
+        {"SELECT id FROM orders WHERE customer_id = $1"},  // the list twice
+    };
+    for (const auto& prefix : prefixes) {
+        for (int64_t pause : {int64_t{0}, 300 * kMs, 5000 * kMs}) {
+            QueryStats s(testing::config(100, 5));
+            Client c(s, 1);
+            for (const auto& p : prefix) c.run(p, 1);
+            c.run("SELECT id FROM orders WHERE customer_id = $1", 7, false, 1, pause);
+            c.loop(200);
+            const NPlusOneFinding* f = finding_of(s, "SELECT * FROM order_lines WHERE order_id = $1");
+            ASSERT_NE(f, nullptr) << "prefix of " << prefix.size() << ", pause " << pause;
+            EXPECT_EQ(f->bursts, 1u);
+            EXPECT_EQ(f->repeats, 200u);
+            ASSERT_NE(f->source, nullptr);
+            EXPECT_EQ(f->source->normalized, "SELECT id FROM orders WHERE customer_id = $1");
+            EXPECT_EQ(s.nplusone().findings().size(), 1u);
+        }
+    }
+}
+
+TEST(NPlusOne, ACopyBeforeOrInsideIsNotTheSource) {
+    QueryStats s(testing::config(100, 5));
+    Client c(s, 1);
+    c.run("SELECT id FROM orders WHERE customer_id = $1", 7);
+    c.run("COPY audit (id, what) FROM STDIN");
+    for (int i = 0; i < 6; ++i) {
+        c.run("SELECT * FROM order_lines WHERE order_id = $1", 100 + i);
+        if (i == 2) c.run("COPY audit (id, what) FROM STDIN");
+    }
+    const NPlusOneFinding* f = only_finding(s);
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->repeats, 6u);
+    EXPECT_EQ(f->source->normalized, "SELECT id FROM orders WHERE customer_id = $1");
+}
+
+TEST(NPlusOne, ATransactionPerIterationIsOneLoop) {
+    QueryStats s(testing::config(100, 5));
+    Client c(s, 1);
+    c.run("SELECT id FROM orders");
+    for (int i = 0; i < 8; ++i) {
+        c.run("BEGIN", 0, true);
+        c.run("SELECT * FROM order_lines WHERE order_id = $1", 100 + i, true);
+        c.run("COMMIT", 0, false);
+    }
+    const NPlusOneFinding* f = only_finding(s);
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->repeats, 8u);
+    EXPECT_EQ(f->bursts, 1u);
 }
 
 TEST(NPlusOne, ClientsAreTrackedSeparately) {

@@ -146,7 +146,7 @@ QueryStats workload() {
 ProxyMetrics proxy_metrics() {
     ProxyMetrics m;
     m.pools.push_back({"s0", "app", 2, 3, 1, 5, 100, 2, 0.25});
-    m.shards.push_back({"s0", 1012, 1, 5000, 6000, 1.5});
+    m.shards.push_back({"s0", 1012, 1, 0, 5000, 6000, 1.5});
     m.clients = 4;
     m.clients_accepted = 9;
     m.bytes_in = 123;
