@@ -132,7 +132,9 @@ Expected<std::string> dump_pattern(PGconn* c, const std::string& label, const st
 Status copy_schema(const Endpoint& source, const Endpoint& target,
                    const std::vector<std::string>& only) {
     Command dump{{"pg_dump", "--schema-only", "--no-publications", "--no-subscriptions",
-                  "--exclude-table=*.shardgate_staging_*"},
+                  "--exclude-table=*.shardgate_staging_*",
+                  // The map stamp is each shard's own (rebalance/stamps.h), never copied.
+                  "--exclude-schema=shardgate"},
                  login_env(source)};
     for (const auto& t : only) dump.argv.push_back("--table=" + t);
     Command load{{"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"},
