@@ -67,14 +67,16 @@ int run_check(const Config& cfg, bool json) {
     for (const auto& s : cfg.shards) rows.push_back(probe(cfg, s));
     bool all_ok = true;
     for (const auto& r : rows) all_ok = all_ok && r.reachable && r.problems.empty();
+    nlohmann::json map_report;
 
     if (json) {
+        all_ok = check_map(cfg, &map_report) && all_ok;
         nlohmann::json out = nlohmann::json::array();
         for (const auto& r : rows)
             out.push_back({{"shard", r.name}, {"address", r.address}, {"reachable", r.reachable},
                            {"server_version", r.version}, {"latency_ms", r.latency_ms}, {"error", r.error},
                            {"problems", r.problems}});
-        std::cout << nlohmann::json{{"config", cfg.source}, {"ok", all_ok}, {"shards", out}}.dump(2) << "\n";
+        std::cout << nlohmann::json{{"config", cfg.source}, {"ok", all_ok}, {"shards", out}, {"map", map_report}}.dump(2) << "\n";
         return all_ok ? 0 : 1;
     }
     std::cout << fmt::format("config {} is valid: {} shard(s), {} table(s), {} user(s), bucket_bits={}\n\n",
@@ -93,6 +95,7 @@ int run_check(const Config& cfg, bool json) {
     else std::cout << fmt::format("\nall {} shard(s) reachable\n", rows.size());
     for (const auto& r : rows)
         for (const auto& p : r.problems) std::cout << fmt::format("shard {}: {}\n", r.name, p);
+    all_ok = check_map(cfg, nullptr) && all_ok;
     return all_ok ? 0 : 1;
 }
 

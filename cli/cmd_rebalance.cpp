@@ -13,6 +13,7 @@
 #include "rebalance/estimate.h"
 #include "rebalance/journal.h"
 #include "rebalance/leftovers.h"
+#include "rebalance/map_gate.h"
 #include "rebalance/mover.h"
 #include "rebalance/planner.h"
 #include "rebalance/verify.h"
@@ -68,7 +69,7 @@ std::string reference_note(const rb::MoveState& m) {
 }
 
 int cmd_plan(const Config& cfg, const RebalanceOptions& o) {
-    auto map = router::load_or_create(cfg.map_path(), cfg);
+    auto map = router::load_configured_map(cfg.map_path(), cfg);
     if (!map) return fail(map.error().message);
     auto plan = rb::plan_moves(*map, plan_input(o));
     if (!plan) return fail(plan.error().message);
@@ -316,6 +317,12 @@ void add_rebalance_options(CLI::App* sub, RebalanceOptions& o) {
 }
 
 int run_rebalance(const Config& cfg, const RebalanceOptions& opts) {
+    if (opts.action == "plan" || opts.action == "run" || opts.action == "verify") {
+        // Never plan, move or judge rows by a map the shards have moved past (issue 22).
+        auto gated = rb::open_cluster_map(cfg, rb::GateMode::Bootstrap);
+        if (!gated) return fail(gated.error().message);
+        if (!gated->map.fence().empty()) return fail(gated->map.fence());
+    }
     if (opts.action == "plan") return cmd_plan(cfg, opts);
     if (opts.action == "run") return cmd_run(cfg, opts);
     if (opts.action == "status") return cmd_status(cfg, opts);

@@ -47,6 +47,9 @@ int main(int argc, char** argv) {
     check->add_option("-c,--config", o.config, "config file")->required();
     check->add_flag("--json", o.json, "print JSON");
 
+    auto* init = app.add_subcommand("init", "create the cluster's shard map (version 1) and stamp every shard");
+    init->add_option("-c,--config", o.config, "config file")->required();
+
     auto* route = app.add_subcommand("route", "explain where a statement goes");
     route->add_option("-c,--config", o.config, "config file")->required();
     std::string sql;
@@ -94,6 +97,10 @@ int main(int argc, char** argv) {
     if (*serve) {
         auto cfg = load(o);
         return cfg ? sg::cli::run_serve(*cfg, o.config) : 2;
+    }
+    if (*init) {
+        auto cfg = load(o);
+        return cfg ? sg::cli::run_init(*cfg) : 2;
     }
     if (*route) {
         auto cfg = load(o);

@@ -18,6 +18,7 @@
 #include "proxy/stats/admin_tables.h"
 #include "proxy/stats/admin_windows.h"
 #include "proxy/wire/messages/error_response.h"
+#include "router/map_stamp.h"
 
 #ifndef SHARDGATE_VERSION
 #define SHARDGATE_VERSION "0.1.0"
@@ -382,11 +383,12 @@ net::awaitable<void> show_buckets(Proxy& p, Session&, std::string& out) {
 
 net::awaitable<void> show_map(Proxy& p, Session&, std::string& out) {
     const auto& map = p.shard_map();
-    ResultSet rs({"version", "bucket_bits", "buckets", "shards", "file", "paused_buckets"});
+    ResultSet rs({"version", "bucket_bits", "buckets", "shards", "file", "paused_buckets", "content_hash", "refused"});
     size_t paused = 0;
     for (uint32_t b = 0; b < map.bucket_count(); ++b) paused += p.bucket_paused(b);
     rs.row({std::to_string(map.version()), std::to_string(map.bucket_bits()), std::to_string(map.bucket_count()),
-            std::to_string(map.shard_names().size()), p.config().map_path(), std::to_string(paused)});
+            std::to_string(map.shard_names().size()), p.config().map_path(), std::to_string(paused),
+            router::content_hash(map), map.fence()});
     rs.encode(out);
     co_return;
 }

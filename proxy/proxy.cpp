@@ -9,6 +9,8 @@
 #include "proxy/health/report.h"
 #include "proxy/http/http_server.h"
 #include "proxy/session.h"
+#include "proxy/stamp_watcher.h"
+#include "rebalance/map_gate.h"
 #include "proxy/stats/prometheus.h"
 #include "proxy/txn/coordinator.h"
 #include "proxy/txn/startup.h"
@@ -60,6 +62,7 @@ void Proxy::remember_columns(const std::string& table, std::vector<std::string> 
 Proxy::~Proxy() {
     recovery_.reset();  // joins its thread before the coordinator it reads goes
     if (http_) http_->stop();
+    stamp_watcher_.reset();  // joins its thread before anything it reports to goes away
 }
 
 stats::ProxyMetrics Proxy::metrics() const {
@@ -119,12 +122,19 @@ std::string Proxy::setup_tls() {
 
 std::string Proxy::start() {
     if (auto err = build_credentials(cfg_, credentials_); !err.empty()) return err;
-    auto map = router::load_or_create(cfg_.map_path(), cfg_);
-    if (!map) return map.error().message;
-    map_ = std::make_unique<router::ShardMap>(std::move(map.value()));
+    auto gated = rebalance::open_cluster_map(cfg_, rebalance::GateMode::Bootstrap);
+    if (!gated) return gated.error().message;
+    map_ = std::make_unique<router::ShardMap>(std::move(gated->map));
+    map_from_file_ = gated->from_file;
+    stamp_readings_ = std::move(gated->readings);
     statements_ = std::make_unique<router::StatementCache>(4096, router::TableCatalog(cfg_.tables));
-    spdlog::info("shard map {} version {}: {} buckets over {} shard(s)", cfg_.map_path(), map_->version(),
-                 map_->bucket_count(), cfg_.shards.size());
+    if (!map_->fence().empty())
+        spdlog::error("sharded statements are refused: {}", map_->fence());
+    else
+        spdlog::info("shard map {} version {} (hash {}): {} buckets over {} shard(s)", cfg_.map_path(),
+                     map_->version(), router::content_hash(*map_), map_->bucket_count(), cfg_.shards.size());
+    stamp_watcher_ = std::make_unique<StampWatcher>(
+        io_, cfg_, kStampPollInterval, [this](std::vector<router::ShardStampReading> r) { on_stamp_readings(std::move(r)); });
     if (auto err = setup_tls(); !err.empty()) return err;
     // Prepared leftovers of this instance's previous life are resolved before clients can
     // connect (and before the port accepts, so "accepting" means "recovered").
@@ -288,17 +298,61 @@ Session* Proxy::find_session(int32_t pid) const {
 }
 
 std::string Proxy::reload_map() {
-    auto map = router::load_or_create(cfg_.map_path(), cfg_);
+    auto map = router::load_configured_map(cfg_.map_path(), cfg_);
     if (!map) return map.error().message;
-    if (map->version() < map_->version())
-        return fmt::format("{}: version {} is older than the version {} in use", cfg_.map_path(), map->version(),
-                           map_->version());
-    if (map->bucket_bits() != map_->bucket_bits() && map->version() == map_->version())
-        return fmt::format("{}: bucket_bits changed without a new version", cfg_.map_path());
-    if (map->version() != map_->version())
+    if (map_from_file_) {
+        if (map->version() < map_->version())
+            return fmt::format("{}: version {} is older than the version {} in use", cfg_.map_path(), map->version(),
+                               map_->version());
+        if (map->bucket_bits() != map_->bucket_bits() && map->version() == map_->version())
+            return fmt::format("{}: bucket_bits changed without a new version", cfg_.map_path());
+    }
+    if (map->version() != map_->version() || !map_from_file_)
         spdlog::info("shard map {}: version {} -> {}", cfg_.map_path(), map_->version(), map->version());
     *map_ = std::move(map.value());
+    map_from_file_ = true;
+    refresh_fence(false);
+    // Confirm the new map against the shards at once rather than at the next interval.
+    if (stamp_watcher_) stamp_watcher_->poll_now();
     return {};
+}
+
+void Proxy::on_stamp_readings(std::vector<router::ShardStampReading> readings) {
+    stamp_readings_ = std::move(readings);
+    refresh_fence(true);
+}
+
+void Proxy::refresh_fence(bool try_file) {
+    if (!map_) return;
+    const std::string before = map_->fence();
+    auto verdict = router::judge_map(map_from_file_ ? map_.get() : nullptr, stamp_readings_, cfg_.map_path());
+    // A newer stamp usually means the rebalancer switched buckets and has written the file
+    // already (it writes the file before it commits): load it rather than refuse.
+    if (!verdict.fence.empty() && try_file && verdict.newest &&
+        (!map_from_file_ || verdict.newest->version > map_->version())) {
+        auto file = router::load_configured_map(cfg_.map_path(), cfg_);
+        if (file && (!map_from_file_ || file->version() > map_->version())) {
+            auto v2 = router::judge_map(&*file, stamp_readings_, cfg_.map_path());
+            if (v2.fence.empty()) {
+                spdlog::info("shard map {}: version {} -> {} (a shard carries version {})", cfg_.map_path(),
+                             map_->version(), file->version(), verdict.newest->version);
+                *map_ = std::move(*file);
+                map_from_file_ = true;
+                verdict = std::move(v2);
+            }
+        }
+    }
+    std::string fence = verdict.fence;
+    // A placeholder (no map file at start) never routes, whatever the shards say.
+    if (!map_from_file_ && fence.empty()) fence = before.empty() ? "no shard map file " + cfg_.map_path() : before;
+    if (fence != before) {
+        if (fence.empty())
+            spdlog::info("shard map version {} agrees with the shards again: routing sharded statements",
+                         map_->version());
+        else
+            spdlog::error("sharded statements are refused: {}", fence);
+    }
+    map_->set_fence(std::move(fence));
 }
 
 void Proxy::pause_buckets(const std::vector<std::pair<uint32_t, uint32_t>>& ranges) {
@@ -357,10 +411,10 @@ std::string Proxy::reload() {
                                cfg_.shards[i].name, next.shards[i].name);
     std::map<std::string, auth::Credential> creds;
     if (auto err = build_credentials(next, creds); !err.empty()) return err;
-    auto map = router::load_or_create(next.map_path(), next);
-    if (!map) return map.error().message;
+    auto map = router::load_configured_map(next.map_path(), next);
+    if (!map && map_from_file_) return map.error().message;
     // A proxy never routes by an older map than one it has used.
-    if (map->version() < map_->version())
+    if (map && map->version() < map_->version())
         return fmt::format("{}: version {} is older than the version {} in use", next.map_path(), map->version(),
                            map_->version());
     // Users are looked up by sessions through the config: keep the old entries alive for
@@ -397,7 +451,12 @@ std::string Proxy::reload() {
     if (recovery_) recovery_->reconfigure(cfg_);
     cfg_.tables = next.tables;
     statements_->reset(router::TableCatalog(cfg_.tables));
-    *map_ = std::move(map.value());
+    if (map) {
+        *map_ = std::move(map.value());
+        map_from_file_ = true;
+    }
+    refresh_fence(false);
+    if (stamp_watcher_) stamp_watcher_->set_shards(cfg_);
     cfg_.sharding.default_shard = next.sharding.default_shard;
     set_log_level(cfg_.proxy.log_level);
     health_->reconfigure();  // after cfg_.shards: moved endpoints, new shards

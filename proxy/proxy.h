@@ -16,12 +16,14 @@
 #include "proxy/prepared_lookups.h"
 #include "proxy/stats/proxy_metrics.h"
 #include "proxy/stats/query_stats.h"
+#include "router/map_stamp.h"
 #include "router/shard_map.h"
 #include "router/statement_cache.h"
 
 namespace sg::proxy {
 
 class Session;
+class StampWatcher;
 }  // namespace sg::proxy
 namespace sg::http {
 class HttpServer;
@@ -47,6 +49,9 @@ struct ProxyCounters {
 
 // Initial size of a client's read buffer; it grows for larger messages.
 inline constexpr size_t kClientReadBuffer = 4 * 1024;
+// How often the shards' map stamps are read (router/map_stamp.h): the longest a proxy the
+// rebalancer did not pause can route by a map the cluster has moved past.
+inline constexpr std::chrono::milliseconds kStampPollInterval{200};
 
 class Proxy {
 public:
@@ -80,6 +85,10 @@ public:
     // Re-reads the shard map file (RELOAD MAP, the rebalancer's switch). Refuses an older
     // version than the one in use; returns an error text or empty.
     std::string reload_map();
+    // The shards' map stamps, as the StampWatcher read them: the map is fenced while a shard
+    // carries a newer map (or another map of its version), after first trying the map file.
+    void on_stamp_readings(std::vector<router::ShardStampReading> readings);
+    const std::vector<router::ShardStampReading>& stamp_readings() const { return stamp_readings_; }
 
     // Bucket pauses (the rebalancer's switch): statements touching a paused bucket wait until
     // RESUME BUCKETS; PAUSE BUCKETS waits until no open transaction has touched one.
@@ -144,6 +153,9 @@ private:
     void setup_signals();
     std::string setup_tls();
     std::string build_credentials(const Config& cfg, std::map<std::string, auth::Credential>& out);
+    // Judges map_ against the last stamp readings and sets or lifts its fence; when fenced by
+    // a newer stamp, first loads the map file, which the rebalancer may have written already.
+    void refresh_fence(bool try_file);
 
     net::asio::io_context& io_;
     Config cfg_;
@@ -156,6 +168,9 @@ private:
     std::map<std::string, auth::Credential> credentials_;
     std::unique_ptr<router::StatementCache> statements_;
     std::unique_ptr<router::ShardMap> map_;
+    bool map_from_file_ = false;  // false: a fenced placeholder (no usable map file at start)
+    std::vector<router::ShardStampReading> stamp_readings_;
+    std::unique_ptr<StampWatcher> stamp_watcher_;
     std::unique_ptr<stats::QueryStats> stats_;
     std::vector<stats::ShardTotals> shard_totals_;
     std::unique_ptr<http::HttpServer> http_;

@@ -9,6 +9,7 @@
 
 #include "rebalance/crash_point.h"
 #include "rebalance/planner.h"
+#include "rebalance/stamps.h"
 #include "router/shard_map.h"
 
 namespace sg::rebalance {
@@ -101,9 +102,9 @@ void rollback(PGconn* c, const std::string& gid, bool prepared) {
 
 }  // namespace
 
-Expected<uint64_t> publish_assignment(const Config& cfg, const std::vector<uint32_t>& buckets,
-                                      const std::string& target) {
-    auto map = router::load_or_create(cfg.map_path(), cfg);
+Expected<router::ShardMap> assigned_map(const Config& cfg, const std::vector<uint32_t>& buckets,
+                                        const std::string& target) {
+    auto map = router::load_configured_map(cfg.map_path(), cfg);
     if (!map) return map.error();
     int idx = map->shard_index(target);
     if (idx < 0) return Error{"22023", "shard " + target + " is not in the map"};
@@ -113,10 +114,18 @@ Expected<uint64_t> publish_assignment(const Config& cfg, const std::vector<uint3
         changed = changed || b[x] != idx;
         b[x] = static_cast<uint16_t>(idx);
     }
-    if (!changed) return map->version();
-    auto next = router::ShardMap::from_parts(map->version() + 1, map->bucket_bits(),
-                                             map->shard_names(), std::move(b), cfg.map_path());
+    if (!changed) return map;
+    return router::ShardMap::from_parts(map->version() + 1, map->bucket_bits(), map->shard_names(),
+                                        std::move(b), cfg.map_path());
+}
+
+Expected<uint64_t> publish_assignment(const Config& cfg, const std::vector<uint32_t>& buckets,
+                                      const std::string& target) {
+    auto current = router::load_configured_map(cfg.map_path(), cfg);
+    if (!current) return current.error();
+    auto next = assigned_map(cfg, buckets, target);
     if (!next) return next.error();
+    if (next->version() == current->version()) return next->version();
     if (auto st = router::save_shard_map(*next, cfg.map_path()); !st) return st.error();
     return next->version();
 }
@@ -135,6 +144,13 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
         fmt::format("sg_rb_{}_{}_{}", env.journal.run_id, ::getpid(), ++attempts);
     PGconn* tc = ctx.targets[target].conn.get();
     const std::string& tlabel = ctx.targets[target].endpoint.label;
+    // The map after this switch, stamped on both shards inside the prepared transactions that
+    // move the rows: a proxy still routing by the old map finds its version behind the stamp.
+    auto next_map = assigned_map(env.cfg, buckets, ctx.targets[target].shard);
+    if (!next_map) return next_map.error();
+    const router::MapStamp next_stamp = router::stamp_of(*next_map);
+    if (auto st = ensure_stamp_table(tc, tlabel); !st) return st.error();
+    if (auto st = ensure_stamp_table(source, ctx.source_endpoint.label); !st) return st.error();
 
     // Catch up before pausing, so the fence has little to wait for. An empty socket does not
     // mean caught up (the walsender may be decoding far behind under write load): a fence
@@ -189,6 +205,11 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
         (void)abort("", false);
         return st.error();
     }
+    for (auto [conn, label] : {std::pair{tc, tlabel}, std::pair{source, ctx.source_endpoint.label}})
+        if (auto st = write_stamp(conn, label, next_stamp); !st) {
+            (void)abort("", false);
+            return st.error();
+        }
     auto p1 = exec(tc, tlabel, "PREPARE TRANSACTION '" + token + "'");
     auto p2 = exec(source, ctx.source_endpoint.label, "PREPARE TRANSACTION '" + token + "'");
     if (!p1 || !p2) {
@@ -242,7 +263,7 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
 
 // Whether the map file assigns every bucket of the pending switch to its target.
 Expected<bool> pending_decided(const Config& cfg, const PendingSwitch& p) {
-    auto map = router::load_or_create(cfg.map_path(), cfg);
+    auto map = router::load_configured_map(cfg.map_path(), cfg);
     if (!map) return map.error();
     int idx = map->shard_index(p.target);
     for (uint32_t b : p.buckets)
@@ -291,7 +312,7 @@ Status resolve_pending(CutoverEnv& env) {
             std::sort(mv.switched.begin(), mv.switched.end());
         }
     } else {
-        auto map = router::load_or_create(env.cfg.map_path(), env.cfg);
+        auto map = router::load_configured_map(env.cfg.map_path(), env.cfg);
         if (!map) return map.error();
         version = map->version();
     }

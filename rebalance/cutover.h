@@ -18,6 +18,7 @@
 #include "rebalance/journal.h"
 #include "rebalance/proxies.h"
 #include "rebalance/stream.h"
+#include "router/shard_map.h"
 
 namespace sg::rebalance {
 
@@ -46,6 +47,11 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
 // journal recorded the decision and rolled back otherwise, the map is brought to the decided
 // version, and every proxy reloads it and resumes.
 Status resolve_pending(CutoverEnv& env);
+
+// The map file's map with `buckets` assigned to shard `target`, version + 1 (unchanged when it
+// assigns them already); nothing is written.
+Expected<router::ShardMap> assigned_map(const Config& cfg, const std::vector<uint32_t>& buckets,
+                                        const std::string& target);
 
 // The map with `buckets` assigned to shard `target` (by name), version + 1, saved atomically;
 // a map that already assigns them is left alone. Returns the version in force.

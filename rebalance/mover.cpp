@@ -53,7 +53,7 @@ void plan_reference_copies(Journal& j, const router::ShardMap& map, const Config
 
 // A fresh journal from the plan over the current map.
 Expected<Journal> start_journal(const Config& cfg, const RunOptions& opts) {
-    auto map = router::load_or_create(cfg.map_path(), cfg);
+    auto map = router::load_configured_map(cfg.map_path(), cfg);
     if (!map) return map.error();
     auto plan = plan_moves(*map, opts.plan_input);
     if (!plan) return plan.error();
@@ -148,7 +148,7 @@ Status SourceMover::open_context() {
     ctx_.bucket_bits = j_.bucket_bits;
     ctx_.target_of_bucket.assign(size_t{1} << j_.bucket_bits, -1);
     for (const auto& t : ctx_.tables) ctx_.staging.push_back(j_.staging_table(t.name, source_));
-    auto map = router::load_or_create(cfg_.map_path(), cfg_);
+    auto map = router::load_configured_map(cfg_.map_path(), cfg_);
     if (!map) return map.error();
     for (size_t i : my_moves())
         if (auto st = open_target(j_.moves[i], *map); !st) return st;

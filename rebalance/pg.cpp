@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace sg::rebalance {
 namespace {
 
@@ -71,6 +73,7 @@ Expected<Endpoint> proxy_endpoint(const Config& cfg, const std::string& host, in
 
 Expected<Conn> connect(const Endpoint& ep, bool replication) {
     std::string port = std::to_string(ep.port);
+    std::string timeout = std::to_string(std::max(1, ep.connect_timeout_s));
     const char* keys[] = {
         "host",        "port", "dbname", "user", "password", "connect_timeout", "application_name",
         "replication", nullptr};
@@ -79,8 +82,8 @@ Expected<Conn> connect(const Endpoint& ep, bool replication) {
                           ep.dbname.c_str(),
                           ep.user.empty() ? nullptr : ep.user.c_str(),
                           ep.password.empty() ? nullptr : ep.password.c_str(),
-                          "10",
-                          "shardgate-rebalance",
+                          timeout.c_str(),
+                          ep.application.c_str(),
                           replication ? "database" : nullptr,
                           nullptr};
     if (!replication) keys[7] = nullptr;

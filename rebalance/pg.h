@@ -34,6 +34,8 @@ struct Endpoint {
     std::string host;
     int port = 0;
     std::string dbname, user, password;
+    int connect_timeout_s = 10;
+    std::string application = "shardgate-rebalance";  // application_name on the server
 };
 
 // The login the rebalancer uses on a shard: the shard's own user, else the config's first

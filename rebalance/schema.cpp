@@ -133,8 +133,8 @@ Status copy_schema(const Endpoint& source, const Endpoint& target,
                    const std::vector<std::string>& only) {
     Command dump{{"pg_dump", "--schema-only", "--no-publications", "--no-subscriptions",
                   "--exclude-table=*.shardgate_staging_*",
-                  // The proxy's own bookkeeping (two-phase commit decisions): each shard has
-                  // its own, created by the proxy.
+                  // shardgate's own schema (two-phase commit decisions, the map stamp) is each
+                  // shard's own, never copied.
                   "--exclude-schema=shardgate"},
                  login_env(source)};
     for (const auto& t : only) dump.argv.push_back("--table=" + t);

@@ -47,7 +47,7 @@ bool VerifyReport::ok() const {
 }
 
 Expected<VerifyReport> verify_placement(const Config& cfg) {
-    auto map = router::load_or_create(cfg.map_path(), cfg);
+    auto map = router::load_configured_map(cfg.map_path(), cfg);
     if (!map) return map.error();
     VerifyReport report;
     report.map_version = map->version();

@@ -24,6 +24,7 @@ inline constexpr const char* kInvalidParameterValue = "22023";
 inline constexpr const char* kUndefinedObject = "42704";
 inline constexpr const char* kProtocolViolation = "08P01";
 inline constexpr const char* kConfigFileError = "F0000";
+inline constexpr const char* kObjectNotInPrerequisiteState = "55000";
 }  // namespace sqlstate
 
 // A value or an error (std::expected arrives with C++23; this is the subset the router uses).

@@ -495,6 +495,12 @@ Route route_one(const Analysis& a, const Params& params, const ShardMap& map,
         r.kind = Route::Kind::Session;
         return r;
     }
+    // A fenced map (a shard carries a newer one, or there is none) must not decide where rows
+    // live: statements that depend on bucket ownership are refused, naming the versions. A
+    // shard named explicitly (hint, SET shardgate.shard) does not depend on the map.
+    if (!map.fence().empty() && !a.hints.shard && !ctx.session_shard &&
+        (a.hints.key || a.placement == Placement::Sharded || a.placement == Placement::Reference))
+        return error_route(Error{sqlstate::kObjectNotInPrerequisiteState, map.fence()});
     if (a.hints.shard || a.hints.key) return route_hinted(a, params, map, ctx);
     if (ctx.session_shard) {
         auto idx = named_shard(map, *ctx.session_shard, "SET shardgate.shard");

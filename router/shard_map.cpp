@@ -174,18 +174,21 @@ Status save_shard_map(const ShardMap& map, const std::string& path) {
     return Ok{};
 }
 
-Expected<ShardMap> load_or_create(const std::string& path, const Config& cfg) {
+Expected<ShardMap> default_map(const Config& cfg) {
+    std::vector<std::string> config_names;
+    for (const auto& s : cfg.shards) config_names.push_back(s.name);
+    ShardMap m = ShardMap::make_default(cfg.sharding.bucket_bits, config_names);
+    return ShardMap::from_parts(m.version(), m.bucket_bits(), m.shard_names(), m.buckets(),
+                                cfg.source);
+}
+
+Expected<ShardMap> load_configured_map(const std::string& path, const Config& cfg) {
     std::vector<std::string> config_names;
     for (const auto& s : cfg.shards) config_names.push_back(s.name);
     std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) {
-        ShardMap m = ShardMap::make_default(cfg.sharding.bucket_bits, config_names);
-        auto valid = ShardMap::from_parts(m.version(), m.bucket_bits(), m.shard_names(),
-                                          m.buckets(), cfg.source);
-        if (!valid) return valid.error();
-        if (auto saved = save_shard_map(m, path); !saved) return saved.error();
-        return m;
-    }
+    if (!std::filesystem::exists(path, ec))
+        return file_error(path, "the shard map file does not exist; `shardgate init -c " +
+                                    cfg.source + "` creates it for a new cluster");
     auto loaded = load_shard_map(path);
     if (!loaded) return loaded.error();
     const ShardMap& file = *loaded;

@@ -65,6 +65,12 @@ public:
     // cutover step).
     Expected<ShardMap> with_assignment(uint32_t first, uint32_t last, uint16_t shard) const;
 
+    // Non-empty: this map must not route statements that depend on bucket ownership (a shard
+    // carries a newer map, or there is no map file; router/map_stamp.h). The router answers
+    // them with SQLSTATE 55000 and this text. Not part of the file.
+    const std::string& fence() const { return fence_; }
+    void set_fence(std::string why) { fence_ = std::move(why); }
+
     bool operator==(const ShardMap&) const = default;
 
 private:
@@ -78,16 +84,20 @@ private:
     std::vector<uint16_t> map_;
     std::vector<bool> owns_;         // per shard index: owns at least one bucket
     std::vector<uint16_t> serving_;  // indexes with owns_ set, ascending
+    std::string fence_;
 };
 
 // Reads and validates a map file; errors name the file.
 Expected<ShardMap> load_shard_map(const std::string& path);
 // Atomic replacement of `path`: a reader sees the old map or the new one, never a mix.
 Status save_shard_map(const ShardMap& map, const std::string& path);
-// Loads cfg.map_path(), or creates and persists the default layout over cfg's shards when the
-// file does not exist. The result's shard indexes follow cfg.shards order (shards the file does
-// not name own no buckets yet); a file naming an unconfigured shard or disagreeing with
-// [sharding] bucket_bits is an error naming both files.
-Expected<ShardMap> load_or_create(const std::string& path, const Config& cfg);
+// Loads the map file `path` for cfg. The result's shard indexes follow cfg.shards order (shards
+// the file does not name own no buckets yet); a missing file, a file naming an unconfigured
+// shard or disagreeing with [sharding] bucket_bits is an error naming both files. Nothing here
+// creates a map: only `shardgate init` or a brand-new cluster's first start does
+// (rebalance/map_gate.h), since a map invented beside the cluster's routes rows wrongly.
+Expected<ShardMap> load_configured_map(const std::string& path, const Config& cfg);
+// The default layout over cfg's shards, version 1 (what `shardgate init` creates).
+Expected<ShardMap> default_map(const Config& cfg);
 
 }  // namespace sg::router

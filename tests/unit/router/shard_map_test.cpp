@@ -139,23 +139,27 @@ TEST_F(ShardMapFiles, SaveLoadRoundTripLeavesNoTemporary) {
     EXPECT_EQ(*load_shard_map(path("map.json")), next);
 }
 
-TEST_F(ShardMapFiles, LoadOrCreateWritesTheDefault) {
+TEST_F(ShardMapFiles, AMissingFileIsAnErrorNeverADefault) {
+    // A map invented beside the cluster's routes rows wrongly (issue 22): loading never
+    // creates one; default_map() is only what `shardgate init` writes.
     Config cfg = two_shard_config(path("shardgate.toml"));
-    auto created = load_or_create(path("map.json"), cfg);
-    ASSERT_TRUE(created) << created.error().message;
-    EXPECT_EQ(created->bucket_count(), 16u);
-    EXPECT_EQ(created->shard_of_bucket(3), 1);
-    ASSERT_TRUE(fs::exists(path("map.json")));
-    auto again = load_or_create(path("map.json"), cfg);
-    ASSERT_TRUE(again);
-    EXPECT_EQ(*again, *created);
+    auto missing = load_configured_map(path("map.json"), cfg);
+    ASSERT_FALSE(missing);
+    EXPECT_NE(missing.error().message.find("does not exist"), std::string::npos);
+    EXPECT_NE(missing.error().message.find("shardgate init"), std::string::npos);
+    EXPECT_FALSE(fs::exists(path("map.json")));
+    auto d = default_map(cfg);
+    ASSERT_TRUE(d) << d.error().message;
+    EXPECT_EQ(d->bucket_count(), 16u);
+    EXPECT_EQ(d->shard_of_bucket(3), 1);
+    EXPECT_EQ(d->version(), 1u);
 }
 
-TEST_F(ShardMapFiles, LoadOrCreateReindexesToConfigOrder) {
+TEST_F(ShardMapFiles, LoadReindexesToConfigOrder) {
     Config cfg = two_shard_config(path("shardgate.toml"));
     auto file = ShardMap::make_default(4, {"s1"}, 3);  // every bucket on s1
     ASSERT_TRUE(save_shard_map(file, path("map.json")));
-    auto m = load_or_create(path("map.json"), cfg);
+    auto m = load_configured_map(path("map.json"), cfg);
     ASSERT_TRUE(m) << m.error().message;
     EXPECT_EQ(m->shard_names(), (std::vector<std::string>{"s0", "s1"}));
     EXPECT_EQ(m->shard_of_bucket(0), 1);
@@ -165,7 +169,7 @@ TEST_F(ShardMapFiles, LoadOrCreateReindexesToConfigOrder) {
 TEST_F(ShardMapFiles, AShardTheFileDoesNotNameIsNotServing) {
     Config cfg = two_shard_config(path("shardgate.toml"));
     ASSERT_TRUE(save_shard_map(ShardMap::make_default(4, {"s0"}), path("map.json")));
-    auto m = load_or_create(path("map.json"), cfg);
+    auto m = load_configured_map(path("map.json"), cfg);
     ASSERT_TRUE(m) << m.error().message;
     EXPECT_EQ(m->serving_shards(), (std::vector<uint16_t>{0}));
     EXPECT_FALSE(m->owns_any(1));
@@ -174,17 +178,17 @@ TEST_F(ShardMapFiles, AShardTheFileDoesNotNameIsNotServing) {
 TEST_F(ShardMapFiles, BadFilesAreErrorsNamingTheFile) {
     Config cfg = two_shard_config(path("shardgate.toml"));
     write(path("garbage.json"), "not json");
-    auto g = load_or_create(path("garbage.json"), cfg);
+    auto g = load_configured_map(path("garbage.json"), cfg);
     ASSERT_FALSE(g);
     EXPECT_EQ(g.error().message, path("garbage.json") + ": not valid JSON");
 
     ASSERT_TRUE(save_shard_map(ShardMap::make_default(4, {"s0", "s9"}), path("unknown.json")));
-    auto u = load_or_create(path("unknown.json"), cfg);
+    auto u = load_configured_map(path("unknown.json"), cfg);
     ASSERT_FALSE(u);
     EXPECT_NE(u.error().message.find("\"s9\" is not a [[shards]] entry"), std::string::npos);
 
     ASSERT_TRUE(save_shard_map(ShardMap::make_default(5, {"s0", "s1"}), path("bits.json")));
-    auto b = load_or_create(path("bits.json"), cfg);
+    auto b = load_configured_map(path("bits.json"), cfg);
     ASSERT_FALSE(b);
     EXPECT_NE(b.error().message.find("bucket_bits 5 differs"), std::string::npos);
 

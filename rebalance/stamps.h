@@ -1,0 +1,48 @@
+// The map stamp on the shards (router/map_stamp.h): the table shardgate.map_stamp holds one row,
+// the version and content hash of the last map that changed the shard's ownership. The
+// rebalancer writes it inside the same prepared transactions that move rows, so a shard's rows
+// and its stamp change together; readers are proxies (fencing) and the tools at start.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rebalance/pg.h"
+#include "router/map_stamp.h"
+
+namespace sg::rebalance {
+
+// Creates the schema and table when missing (readable by every role, so any proxy login can
+// check it). Must run outside a transaction that has to stay short.
+Status ensure_stamp_table(PGconn* c, const std::string& label);
+// nullopt when the shard carries no stamp (no table, or no row).
+Expected<std::optional<router::MapStamp>> read_stamp(PGconn* c, const std::string& label);
+// Sets the stamp (in the caller's transaction, if one is open). Never lowers it: a shard that
+// carries a newer version refuses, naming both, since then the writer's map is stale.
+Status write_stamp(PGconn* c, const std::string& label, const router::MapStamp& stamp);
+
+// Keeps one connection per shard and reads every shard's stamp; a shard that cannot be reached
+// is a reading with reachable = false (its connection is retried on the next read).
+class StampReader {
+public:
+    StampReader(const Config& cfg, int connect_timeout_s);
+    std::vector<router::ShardStampReading> read_all();
+    // The shards to read from now on (a reload may add shards).
+    void set_shards(const Config& cfg);
+
+private:
+    struct Shard {
+        std::string name;
+        Endpoint endpoint;
+        Conn conn;
+    };
+    std::vector<Shard> shards_;
+    int timeout_s_;
+};
+
+// Stamps every shard of cfg with `stamp` (creating the table); `only_unstamped` leaves shards
+// that carry any stamp alone. The first failure is returned.
+Status stamp_shards(const Config& cfg, const router::MapStamp& stamp, bool only_unstamped);
+
+}  // namespace sg::rebalance
