@@ -28,7 +28,10 @@ PROTOCOLS = ["simple", "ext_text", "ext_binary"]
 PROFILES = {
     "default": [],
     "kolkata_sql_dmy": ["SET TimeZone = 'Asia/Kolkata'", "SET DateStyle = 'SQL, DMY'"],
+    # DateStyle 'Postgres' alone keeps the session's current order (MDY unless changed)
     "kolkata_postgres": ["SET TimeZone = 'Asia/Kolkata'", "SET DateStyle = 'Postgres'"],
+    # the same with the order spelled out (used when datestyle_partial is switched off)
+    "kolkata_postgres_mdy": ["SET TimeZone = 'Asia/Kolkata'", "SET DateStyle = 'Postgres, MDY'"],
     "float_digits_0": ["SET extra_float_digits = 0"],
     "scs_off": ["SET standard_conforming_strings = off"],
 }
