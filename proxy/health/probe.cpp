@@ -59,8 +59,10 @@ public:
 awaitable<std::string> probe(ServerConn& s, std::chrono::milliseconds timeout) {
     if (!s.usable()) co_return "the connection is closed";
     auto keep = s.shared_from_this();  // the read loop may drop its reference on failure
-    ProbeSink sink(co_await asio::this_coro::executor);
-    s.attach(&sink);
+    auto ex = co_await asio::this_coro::executor;
+    // On the heap, not in this frame: the connection's reader holds a plain pointer to it.
+    auto sink = std::make_shared<ProbeSink>(ex);
+    s.attach(sink.get());
     std::string out;
     wire::MessageWriter w(out);
     wire::encode(wire::Query{""}, w);
@@ -70,14 +72,14 @@ awaitable<std::string> probe(ServerConn& s, std::chrono::milliseconds timeout) {
     if (n < out.size() && s.usable()) co_await s.write(std::string_view(out).substr(n));
     // Single-threaded: the sink can only be notified while this coroutine is suspended, so the
     // flags are checked before every wait.
-    while (!sink.ready && sink.lost.empty() && s.usable()) {
+    while (!sink->ready && sink->lost.empty() && s.usable()) {
         auto now = net::Clock::now();
-        if (now >= deadline || !co_await sink.done.wait_for(deadline - now)) break;
+        if (now >= deadline || !co_await sink->done.wait_for(deadline - now)) break;
     }
-    if (s.sink() == &sink) s.detach();
-    if (!sink.lost.empty()) co_return sink.lost;
-    if (!sink.ready) co_return fmt::format("no answer within {} ms", timeout.count());
-    if (!sink.error.empty()) co_return sink.error;
+    if (s.sink() == sink.get()) s.detach();
+    if (!sink->lost.empty()) co_return sink->lost;
+    if (!sink->ready) co_return fmt::format("no answer within {} ms", timeout.count());
+    if (!sink->error.empty()) co_return sink->error;
     co_return std::string();
 }
 

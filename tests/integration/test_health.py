@@ -214,6 +214,7 @@ class TimeoutsTest(unittest.TestCase):
     def test_server_lifetime(self):
         c = self.connect()
         k = key_on(2)
+        time.sleep(2.2)  # connections left by other tests expire first: the next one is fresh
         first = q(c, f"SELECT pg_backend_pid() FROM items WHERE id = {k}")[0][0]
         self.assertEqual(q(c, f"SELECT pg_backend_pid() FROM items WHERE id = {k}")[0][0], first)
         time.sleep(2.2)  # server_lifetime_s = 1; the sweep closes it while idle
@@ -389,7 +390,7 @@ class BreakerTest(unittest.TestCase):
                     with self.assertRaises(psycopg2.Error) as cm:
                         q(c, "SELECT count(*) FROM items")
                     self.assertEqual(cm.exception.pgcode, "08006")
-                    self.assertLess(time.monotonic() - t0, 0.05)
+                    self.assertLess(time.monotonic() - t0, 0.5)  # not the 3 s connect timeout
                     # Visibility while it is down.
                     status, body = self.fetch("/readyz")
                     self.assertEqual(status, 503, body)
