@@ -19,8 +19,8 @@ int run_recover(const Config& cfg, bool all) {
     o.grace_s = cfg.transactions.recovery_grace_s;
     o.everything = all;
     proxy::txn::RecoveryReport rep = proxy::txn::recover(cfg, o);
-    std::cout << fmt::format("committed {}, rolled back {}, left {}, decision rows deleted {}\n", rep.committed,
-                             rep.rolled_back, rep.left, rep.decisions_deleted);
+    std::cout << fmt::format("committed {}, rolled back {}, left {}, decision rows deleted {}\n",
+                             rep.committed, rep.rolled_back, rep.left, rep.decisions_deleted);
     for (const auto& p : rep.problems) std::cout << "  " << p << "\n";
     return rep.left == 0 && rep.problems.empty() ? 0 : 1;
 }

@@ -20,7 +20,8 @@ size_t length_at(std::string_view frames, size_t pos) {
 
 }  // namespace
 
-awaitable<bool> Session::run_split_batch_atomic(const std::vector<std::pair<int, std::string>>& pieces) {
+awaitable<bool> Session::run_split_batch_atomic(
+    const std::vector<std::pair<int, std::string>>& pieces) {
     // Which pieces only read: a shard that only read commits without PREPARE. A statement the
     // proxy cannot see (no Parse it knows) counts as a write.
     std::vector<BatchPiece> specs;
@@ -36,7 +37,8 @@ awaitable<bool> Session::run_split_batch_atomic(const std::vector<std::pair<int,
             auto body = wire::as_bytes(frame.substr(5));
             if (frame[0] == 'P') {
                 wire::Parse p;
-                if (wire::decode(body, p).ok()) parsed_here[std::string(p.statement)] = analysis_of(p.query);
+                if (wire::decode(body, p).ok())
+                    parsed_here[std::string(p.statement)] = analysis_of(p.query);
             } else if (frame[0] == 'B') {
                 wire::Bind b;
                 std::shared_ptr<const router::Analysis> a;
@@ -45,8 +47,8 @@ awaitable<bool> Session::run_split_batch_atomic(const std::vector<std::pair<int,
                     a = it != parsed_here.end() ? it->second : statement_analysis(b.statement);
                 }
                 using SK = router::StatementKind;
-                if (a && (a->kind == SK::Begin || a->kind == SK::Commit || a->kind == SK::Rollback ||
-                          a->kind == SK::Savepoint))
+                if (a && (a->kind == SK::Begin || a->kind == SK::Commit ||
+                          a->kind == SK::Rollback || a->kind == SK::Savepoint))
                     co_return false;  // the batch manages its own transaction
                 if (!a || a->is_write || a->kind != SK::Select) spec.writes = true;
             }
@@ -56,16 +58,18 @@ awaitable<bool> Session::run_split_batch_atomic(const std::vector<std::pair<int,
     co_await wait_replies_out();
     release_server();
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
-    std::string reply = co_await run_pieces_atomic(proxy_, *user_, specs, settings_, [&](size_t i, ServerConn& s) {
-        std::string out;
-        translate_frames(out, s, pieces[i].second);
-        return out;
-    });
+    std::string reply =
+        co_await run_pieces_atomic(proxy_, *user_, specs, settings_, [&](size_t i, ServerConn& s) {
+            std::string out;
+            translate_frames(out, s, pieces[i].second);
+            return out;
+        });
     size_t shards = 0;
     {
         std::vector<uint16_t> seen;
         for (const auto& sp : specs)
-            if (std::find(seen.begin(), seen.end(), sp.shard) == seen.end()) seen.push_back(sp.shard);
+            if (std::find(seen.begin(), seen.end(), sp.shard) == seen.end())
+                seen.push_back(sp.shard);
         shards = seen.size();
     }
     stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards), reply);

@@ -45,7 +45,8 @@ size_t length_at(std::string_view frames, size_t pos) {
 // PREPARE TRANSACTION / COMMIT PREPARED / ROLLBACK PREPARED: the client's own two-phase commit.
 bool client_two_phase(std::string_view sql) {
     std::string head;
-    for (char c : sql.substr(0, 64)) head += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (char c : sql.substr(0, 64))
+        head += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     auto pos = head.find_first_not_of(" \t\r\n");
     head = pos == std::string::npos ? std::string() : head.substr(pos);
     return head.rfind("PREPARE", 0) == 0 || head.find(" PREPARED") != std::string::npos;
@@ -56,19 +57,24 @@ bool client_two_phase(std::string_view sql) {
 bool maybe_transaction_control(std::string_view sql) {
     size_t i = 0;
     while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
-    if (i < sql.size() && (sql[i] == '/' || sql[i] == '-' || sql[i] == '(')) return true;  // comments: analyse
+    if (i < sql.size() && (sql[i] == '/' || sql[i] == '-' || sql[i] == '('))
+        return true;  // comments: analyse
     std::string word;
     while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i])) && word.size() < 10)
         word += static_cast<char>(std::tolower(static_cast<unsigned char>(sql[i++])));
-    return word == "commit" || word == "end" || word == "rollback" || word == "abort" || word == "prepare" ||
-           word == "savepoint" || word == "release";
+    return word == "commit" || word == "end" || word == "rollback" || word == "abort" ||
+           word == "prepare" || word == "savepoint" || word == "release";
 }
 
 }  // namespace
 
-bool Session::multi_shard() const { return held_ && !held_->parked.empty(); }
+bool Session::multi_shard() const {
+    return held_ && !held_->parked.empty();
+}
 
-bool Session::held_failed() const { return held_ && held_->failed; }
+bool Session::held_failed() const {
+    return held_ && held_->failed;
+}
 
 void Session::begin_transaction(std::string_view sql) {
     txn_begin_.assign(sql);
@@ -96,19 +102,24 @@ awaitable<bool> Session::join_shard(int shard, bool report_with_ready) {
     };
     while (server_ && server_->outstanding() > 0) co_await released_.wait();
     if (!server_ || server_->tx_status() != 'T') {
-        co_await refuse("25P02", "current transaction is aborted, commands ignored until end of transaction block");
+        co_await refuse(
+            "25P02",
+            "current transaction is aborted, commands ignored until end of transaction block");
         co_return false;
     }
     if (!held_) held_ = std::make_shared<txn::HeldTransaction>();
-    auto parked_here = std::find_if(held_->parked.begin(), held_->parked.end(),
-                                    [&](const txn::HeldMember& m) { return m.conn->target().shard == shard; });
+    auto parked_here =
+        std::find_if(held_->parked.begin(), held_->parked.end(),
+                     [&](const txn::HeldMember& m) { return m.conn->target().shard == shard; });
     const int max = proxy_.config().transactions.max_participants;
-    const size_t participants = held_->parked.size() + 1 + (parked_here == held_->parked.end() ? 1 : 0);
+    const size_t participants =
+        held_->parked.size() + 1 + (parked_here == held_->parked.end() ? 1 : 0);
     if (max > 0 && participants > static_cast<size_t>(max)) {
         held_->failed = true;
-        co_await refuse("0A000", fmt::format("this transaction would span {} shards, more than [transactions] "
-                                             "max_participants = {}",
-                                             participants, max));
+        co_await refuse(
+            "0A000", fmt::format("this transaction would span {} shards, more than [transactions] "
+                                 "max_participants = {}",
+                                 participants, max));
         co_return false;
     }
     // Park the attached server; its transaction stays open.
@@ -131,7 +142,8 @@ awaitable<bool> Session::join_shard(int shard, bool report_with_ready) {
         auto wait_start = net::Clock::now();
         auto got = co_await pool.acquire();
         pool_wait_ns_ +=
-            std::chrono::duration_cast<std::chrono::nanoseconds>(net::Clock::now() - wait_start).count();
+            std::chrono::duration_cast<std::chrono::nanoseconds>(net::Clock::now() - wait_start)
+                .count();
         if (auto* err = std::get_if<PoolError>(&got)) {
             // The transaction cannot go on without that shard: it fails, as PostgreSQL's does
             // after an error. The previous shard becomes the attached one again.
@@ -141,8 +153,9 @@ awaitable<bool> Session::join_shard(int shard, bool report_with_ready) {
             server_ = std::move(back.conn);
             server_pool_ = back.pool;
             server_->attach(this);
-            co_await refuse(err->sqlstate, fmt::format("joining shard \"{}\" to the transaction: {}",
-                                                       proxy_.config().shards[shard].name, err->message));
+            co_await refuse(err->sqlstate,
+                            fmt::format("joining shard \"{}\" to the transaction: {}",
+                                        proxy_.config().shards[shard].name, err->message));
             co_return false;
         }
         server_ = std::move(std::get<std::shared_ptr<ServerConn>>(got));
@@ -151,11 +164,13 @@ awaitable<bool> Session::join_shard(int shard, bool report_with_ready) {
         server_->take_rows();
         // Sent quietly before the statement (add_prelude), like a held-back BEGIN.
         // (A BEGIN the client sent inside an extended batch was not seen apart: plain BEGIN.)
-        pending_begin_ = (txn_begin_.empty() ? std::string("BEGIN") : txn_begin_) + txn_savepoints_.replay();
+        pending_begin_ =
+            (txn_begin_.empty() ? std::string("BEGIN") : txn_begin_) + txn_savepoints_.replay();
         co_return true;
     }
-    co_await refuse("08006", fmt::format("the connection to shard \"{}\" held by this transaction was lost",
-                                         proxy_.config().shards[shard].name));
+    co_await refuse("08006",
+                    fmt::format("the connection to shard \"{}\" held by this transaction was lost",
+                                proxy_.config().shards[shard].name));
     held_->failed = true;
     co_return false;
 }
@@ -166,14 +181,16 @@ awaitable<bool> Session::savepoint_on_parked(std::string_view sql) {
     for (const auto& m : held_->parked) conns.push_back(m.conn);
     std::vector<txn::StepOutcome> out;
     {
-        txn::ConnParticipants p(proxy_.io().get_executor(), conns, proxy_.config().transactions.step_timeout_ms);
+        txn::ConnParticipants p(proxy_.io().get_executor(), conns,
+                                proxy_.config().transactions.step_timeout_ms);
         out = co_await p.step(std::vector<std::string>(conns.size(), std::string(sql)));
     }
     for (size_t i = 0; i < out.size(); ++i) {
         if (out[i].ok) continue;
         held_->failed = true;
-        co_await error_and_ready(out[i].lost ? "08006" : out[i].sqlstate,
-                                 fmt::format("shard \"{}\": {}", conns[i]->target().shard_name, out[i].message));
+        co_await error_and_ready(
+            out[i].lost ? "08006" : out[i].sqlstate,
+            fmt::format("shard \"{}\": {}", conns[i]->target().shard_name, out[i].message));
         co_return false;
     }
     co_return true;
@@ -197,11 +214,13 @@ awaitable<std::string> Session::end_multi_shard(bool commit) {
     std::string reply;
     {
         wire::MessageWriter w(reply);
-        txn::ConnParticipants p(proxy_.io().get_executor(), conns, proxy_.config().transactions.step_timeout_ms);
+        txn::ConnParticipants p(proxy_.io().get_executor(), conns,
+                                proxy_.config().transactions.step_timeout_ms);
         if (commit && !failed) {
             std::vector<bool> wrote;
             for (const auto& c : conns)
-                wrote.push_back(std::find(txn_wrote_.begin(), txn_wrote_.end(), c->target().shard) != txn_wrote_.end());
+                wrote.push_back(std::find(txn_wrote_.begin(), txn_wrote_.end(),
+                                          c->target().shard) != txn_wrote_.end());
             txn::CommitResult r = co_await proxy_.txn().commit(p, wrote);
             if (r.committed()) {
                 w.begin('C');
@@ -223,12 +242,16 @@ awaitable<std::string> Session::end_multi_shard(bool commit) {
     const bool keep_attached = proxy_.config().proxy.pool_mode == PoolMode::Session;
     for (size_t i = 0; i < conns.size(); ++i) {
         if (server_ && conns[i] == server_) {
-            if (keep_attached && server_->usable()) server_->attach(this);
-            else release_server();
+            if (keep_attached && server_->usable())
+                server_->attach(this);
+            else
+                release_server();
             continue;
         }
-        if (pools[i]) pools[i]->release(std::move(conns[i]));
-        else conns[i]->close("no pool");
+        if (pools[i])
+            pools[i]->release(std::move(conns[i]));
+        else
+            conns[i]->close("no pool");
     }
     held_.reset();
     txn_begin_.clear();
@@ -256,7 +279,8 @@ awaitable<bool> Session::transaction_control(std::string_view sql) {
         }
         if (cmd) {
             txn_savepoints_.apply(*cmd);
-            if (held_ && cmd->kind == txn::SavepointCommand::Kind::RollbackTo) held_->failed = false;
+            if (held_ && cmd->kind == txn::SavepointCommand::Kind::RollbackTo)
+                held_->failed = false;
         }
         co_return false;  // the attached shard runs it and answers
     }
@@ -265,8 +289,10 @@ awaitable<bool> Session::transaction_control(std::string_view sql) {
     if (!multi_shard() && !held_failed()) co_return false;
     if (a->kind == SK::Commit || a->kind == SK::Rollback) {
         if (client_two_phase(sql)) {
-            co_await error_and_ready("0A000", "PREPARE TRANSACTION of a transaction spanning shards is not supported; "
-                                              "shardgate commits it atomically itself at COMMIT");
+            co_await error_and_ready(
+                "0A000",
+                "PREPARE TRANSACTION of a transaction spanning shards is not supported; "
+                "shardgate commits it atomically itself at COMMIT");
             co_return true;
         }
         std::string reply = co_await end_multi_shard(a->kind == SK::Commit);
@@ -275,7 +301,9 @@ awaitable<bool> Session::transaction_control(std::string_view sql) {
         co_return true;
     }
     if (held_->failed) {
-        co_await error_and_ready("25P02", "current transaction is aborted, commands ignored until end of transaction block");
+        co_await error_and_ready(
+            "25P02",
+            "current transaction is aborted, commands ignored until end of transaction block");
         co_return true;
     }
     co_return false;
@@ -309,8 +337,10 @@ awaitable<bool> Session::transaction_control_batch(std::string_view batch, bool 
             }
         }
     }
-    auto a = binds == 1 && !query.empty() && maybe_transaction_control(query) ? analysis_of(query) : nullptr;
-    if (held_failed() && !(a && (a->kind == SK::Commit || a->kind == SK::Rollback || a->kind == SK::Savepoint))) {
+    auto a = binds == 1 && !query.empty() && maybe_transaction_control(query) ? analysis_of(query)
+                                                                              : nullptr;
+    if (held_failed() &&
+        !(a && (a->kind == SK::Commit || a->kind == SK::Rollback || a->kind == SK::Savepoint))) {
         // Failed in the proxy: only its end (or ROLLBACK TO) is accepted, as by PostgreSQL.
         co_await answer_failed_transaction(batch, sync);
         co_return true;
@@ -324,11 +354,13 @@ awaitable<bool> Session::transaction_control_batch(std::string_view batch, bool 
         }
         if (cmd) {
             txn_savepoints_.apply(*cmd);
-            if (held_ && cmd->kind == txn::SavepointCommand::Kind::RollbackTo) held_->failed = false;
+            if (held_ && cmd->kind == txn::SavepointCommand::Kind::RollbackTo)
+                held_->failed = false;
         }
         co_return false;
     }
-    if ((!multi_shard() && !held_failed()) || !sync || (a->kind != SK::Commit && a->kind != SK::Rollback))
+    if ((!multi_shard() && !held_failed()) || !sync ||
+        (a->kind != SK::Commit && a->kind != SK::Rollback))
         co_return false;
     if (client_two_phase(query)) co_return false;  // the attached shard refuses it in a transaction
     // Answered here: the replies each message calls for, with the end's outcome at Execute.
@@ -348,7 +380,9 @@ awaitable<bool> Session::transaction_control_batch(std::string_view batch, bool 
                 w.empty_message('1');
                 break;
             }
-            case 'B': w.empty_message('2'); break;
+            case 'B':
+                w.empty_message('2');
+                break;
             case 'D':
                 if (frame.size() > 5 && frame[5] == 'S') {
                     w.begin('t');
@@ -361,8 +395,11 @@ awaitable<bool> Session::transaction_control_batch(std::string_view batch, bool 
                 out += end;
                 failed = end.empty() || end[0] != 'C';
                 break;
-            case 'C': w.empty_message('3'); break;
-            default: break;
+            case 'C':
+                w.empty_message('3');
+                break;
+            default:
+                break;
         }
     }
     out.append({'Z', 0, 0, 0, 5, 'I'});

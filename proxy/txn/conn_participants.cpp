@@ -7,12 +7,18 @@
 
 namespace sg::proxy::txn {
 
-ConnParticipants::ConnParticipants(net::asio::any_io_executor ex, std::vector<std::shared_ptr<ServerConn>> conns,
+ConnParticipants::ConnParticipants(net::asio::any_io_executor ex,
+                                   std::vector<std::shared_ptr<ServerConn>> conns,
                                    int step_timeout_ms)
-    : conns_(std::move(conns)), state_(conns_.size()), done_(ex), step_timeout_ms_(step_timeout_ms) {
+    : conns_(std::move(conns)),
+      state_(conns_.size()),
+      done_(ex),
+      step_timeout_ms_(step_timeout_ms) {
     for (size_t i = 0; i < conns_.size(); ++i) {
-        if (conns_[i]->usable()) conns_[i]->attach(this);
-        else state_[i].lost = true;
+        if (conns_[i]->usable())
+            conns_[i]->attach(this);
+        else
+            state_[i].lost = true;
     }
 }
 
@@ -27,15 +33,18 @@ size_t ConnParticipants::index_of(const ServerConn& s) const {
     return conns_.size();
 }
 
-awaitable<void> ConnParticipants::relay(ServerConn& s, const std::vector<net::asio::const_buffer>& frames, size_t) {
+awaitable<void> ConnParticipants::relay(ServerConn& s,
+                                        const std::vector<net::asio::const_buffer>& frames,
+                                        size_t) {
     size_t i = index_of(s);
     if (i == conns_.size()) co_return;
     for (const auto& b : frames) {
         const auto* p = static_cast<const uint8_t*>(b.data());
         size_t n = b.size(), pos = 0;
         while (pos + 5 <= n) {
-            size_t total = ((size_t(p[pos + 1]) << 24) | (size_t(p[pos + 2]) << 16) | (size_t(p[pos + 3]) << 8) |
-                            size_t(p[pos + 4])) + 1;
+            size_t total = ((size_t(p[pos + 1]) << 24) | (size_t(p[pos + 2]) << 16) |
+                            (size_t(p[pos + 3]) << 8) | size_t(p[pos + 4])) +
+                           1;
             if (p[pos] == 'E' && state_[i].sqlstate.empty()) {
                 wire::ErrorResponse e;
                 std::string_view body(reinterpret_cast<const char*>(p + pos + 5), total - 5);
@@ -68,7 +77,8 @@ void ConnParticipants::on_lost(ServerConn& s, const std::string& why) {
     done_.notify_all();
 }
 
-net::awaitable<std::vector<StepOutcome>> ConnParticipants::step(const std::vector<std::string>& sql) {
+net::awaitable<std::vector<StepOutcome>> ConnParticipants::step(
+    const std::vector<std::string>& sql) {
     for (size_t i = 0; i < conns_.size(); ++i) {
         State& st = state_[i];
         st.sqlstate.clear();

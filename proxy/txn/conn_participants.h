@@ -13,7 +13,8 @@ namespace sg::proxy::txn {
 
 class ConnParticipants : public Participants, private ServerSink {
 public:
-    ConnParticipants(net::asio::any_io_executor ex, std::vector<std::shared_ptr<ServerConn>> conns, int step_timeout_ms);
+    ConnParticipants(net::asio::any_io_executor ex, std::vector<std::shared_ptr<ServerConn>> conns,
+                     int step_timeout_ms);
     ~ConnParticipants() override;
 
     size_t count() const override { return conns_.size(); }
@@ -27,7 +28,8 @@ private:
         std::string sqlstate, message;
     };
     size_t index_of(const ServerConn& s) const;
-    awaitable<void> relay(ServerConn& s, const std::vector<net::asio::const_buffer>& frames, size_t done) override;
+    awaitable<void> relay(ServerConn& s, const std::vector<net::asio::const_buffer>& frames,
+                          size_t done) override;
     void on_ready(ServerConn& s, char status) override;
     void on_lost(ServerConn& s, const std::string& why) override;
 

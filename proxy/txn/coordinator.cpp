@@ -25,12 +25,14 @@ std::string default_instance(const Config& cfg) {
 }
 
 int64_t now_us() {
-    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
 // The first failure among `out` (participants `which`), as the client should see it.
-CommitResult failure_of(Participants& p, const std::vector<StepOutcome>& out, const std::vector<size_t>& which) {
+CommitResult failure_of(Participants& p, const std::vector<StepOutcome>& out,
+                        const std::vector<size_t>& which) {
     for (size_t i : which) {
         const StepOutcome& o = out[i];
         if (o.ok) continue;
@@ -38,7 +40,8 @@ CommitResult failure_of(Participants& p, const std::vector<StepOutcome>& out, co
         r.kind = CommitResult::Kind::Failed;
         if (o.lost) {
             r.sqlstate = "08006";
-            r.message = fmt::format("shard \"{}\": connection lost while committing: {}", p.shard_name(i), o.message);
+            r.message = fmt::format("shard \"{}\": connection lost while committing: {}",
+                                    p.shard_name(i), o.message);
         } else {
             r.sqlstate = o.sqlstate.empty() ? "XX000" : o.sqlstate;
             r.message = fmt::format("shard \"{}\": {}", p.shard_name(i), o.message);
@@ -52,15 +55,17 @@ CommitResult failure_of(Participants& p, const std::vector<StepOutcome>& out, co
 
 Coordinator::Coordinator(const Config& cfg)
     : cfg_(cfg.transactions),
-      instance_(sanitize_instance(cfg.transactions.instance_id.empty() ? default_instance(cfg)
-                                                                        : cfg.transactions.instance_id)),
+      instance_(sanitize_instance(cfg.transactions.instance_id.empty()
+                                      ? default_instance(cfg)
+                                      : cfg.transactions.instance_id)),
       epoch_us_(static_cast<uint64_t>(now_us())) {}
 
 std::string Coordinator::next_gid(int coordinator_shard) {
     return make_gid(instance_, coordinator_shard, epoch_us_, ++sequence_);
 }
 
-void Coordinator::begin_flight(const std::string& gid, Participants& p, const std::vector<size_t>& writers) {
+void Coordinator::begin_flight(const std::string& gid, Participants& p,
+                               const std::vector<size_t>& writers) {
     InFlight f;
     f.gid = gid;
     for (size_t i : writers) f.shards.push_back(p.shard_name(i));
@@ -117,7 +122,8 @@ net::awaitable<CommitResult> Coordinator::commit(Participants& p, const std::vec
     const auto started = net::Clock::now();
     auto elapsed_us = [&] {
         return static_cast<uint64_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(net::Clock::now() - started).count());
+            std::chrono::duration_cast<std::chrono::microseconds>(net::Clock::now() - started)
+                .count());
     };
     const size_t n = p.count();
     std::vector<size_t> writers, all;
@@ -156,7 +162,8 @@ net::awaitable<CommitResult> Coordinator::commit(Participants& p, const std::vec
 
     // 1. PREPARE everywhere; the coordinator's transaction also records the decision row.
     std::vector<std::string> sql(n);
-    for (size_t i = 0; i < n; ++i) sql[i] = wrote[i] ? fmt::format("PREPARE TRANSACTION '{}'", gid) : "COMMIT";
+    for (size_t i = 0; i < n; ++i)
+        sql[i] = wrote[i] ? fmt::format("PREPARE TRANSACTION '{}'", gid) : "COMMIT";
     const bool ddl = !table_ready(p.shard(coord));
     sql[coord] = fmt::format("{}{}INSERT INTO shardgate.commit_decisions (gid) VALUES ('{}'); {}",
                              ddl ? kDecisionTableDdl : "", ddl ? "; " : "", gid, sql[coord]);
@@ -174,15 +181,18 @@ net::awaitable<CommitResult> Coordinator::commit(Participants& p, const std::vec
         std::vector<std::string> undo(n);
         bool lost = false;
         for (size_t i : writers) {
-            if (prepared[i].lost) lost = true;
-            else undo[i] = prepared[i].ok ? fmt::format("ROLLBACK PREPARED '{}'", gid) : "ROLLBACK";
+            if (prepared[i].lost)
+                lost = true;
+            else
+                undo[i] = prepared[i].ok ? fmt::format("ROLLBACK PREPARED '{}'", gid) : "ROLLBACK";
         }
         auto undone = co_await p.step(undo);
         for (size_t i : writers) lost = lost || (prepared[i].ok && !undone[i].ok);
         end_flight(gid, lost);
         counters_.aborts.fetch_add(1, std::memory_order_relaxed);
         r.detail = "the transaction was rolled back on every shard";
-        if (r.sqlstate == "55000" && r.message.find("prepared transactions are disabled") != std::string::npos)
+        if (r.sqlstate == "55000" &&
+            r.message.find("prepared transactions are disabled") != std::string::npos)
             r.detail += "; two-phase commit needs max_prepared_transactions > 0 on every shard";
         co_return r;
     }
@@ -203,11 +213,13 @@ net::awaitable<CommitResult> Coordinator::commit(Participants& p, const std::vec
             counters_.unknown_outcomes.fetch_add(1, std::memory_order_relaxed);
             r.kind = CommitResult::Kind::Unknown;
             r.sqlstate = "08007";
-            r.message = fmt::format("shard \"{}\": connection lost while committing; the outcome is unknown",
-                                    p.shard_name(coord));
-            r.detail = fmt::format("global transaction {} will be committed or rolled back on every shard by "
-                                   "recovery, as one",
-                                   gid);
+            r.message = fmt::format(
+                "shard \"{}\": connection lost while committing; the outcome is unknown",
+                p.shard_name(coord));
+            r.detail = fmt::format(
+                "global transaction {} will be committed or rolled back on every shard by "
+                "recovery, as one",
+                gid);
             co_return r;
         }
         // It refused: nothing committed it, so no decision exists (only a recovery that took
@@ -251,8 +263,10 @@ net::awaitable<CommitResult> Coordinator::commit(Participants& p, const std::vec
     for (size_t i : writers)
         if (i != coord && !committed[i].ok) {
             leftover = true;
-            spdlog::warn("transaction {}: COMMIT PREPARED on shard \"{}\" failed ({}); recovery will retry it", gid,
-                         p.shard_name(i), committed[i].message);
+            spdlog::warn(
+                "transaction {}: COMMIT PREPARED on shard \"{}\" failed ({}); recovery will retry "
+                "it",
+                gid, p.shard_name(i), committed[i].message);
         }
     end_flight(gid, leftover);
     counters_.two_phase_commits.fetch_add(1, std::memory_order_relaxed);

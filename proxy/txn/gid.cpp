@@ -11,14 +11,17 @@ namespace sg::proxy::txn {
 std::string sanitize_instance(std::string_view raw) {
     std::string out;
     for (char c : raw) {
-        if (std::isalnum(static_cast<unsigned char>(c)) || c == '-') out += c;
-        else out += '-';
+        if (std::isalnum(static_cast<unsigned char>(c)) || c == '-')
+            out += c;
+        else
+            out += '-';
         if (out.size() >= 64) break;  // a gid is at most 200 bytes
     }
     return out.empty() ? std::string("proxy") : out;
 }
 
-std::string make_gid(std::string_view instance, int coordinator, uint64_t epoch_us, uint64_t sequence) {
+std::string make_gid(std::string_view instance, int coordinator, uint64_t epoch_us,
+                     uint64_t sequence) {
     return fmt::format("{}{}_{}_{}_{}", kGidPrefix, instance, coordinator, epoch_us, sequence);
 }
 
@@ -47,7 +50,8 @@ std::optional<GidParts> parse_gid(std::string_view gid) {
     GidParts p;
     p.instance = std::string(f[0]);
     uint64_t coord = 0;
-    if (!number(f[1], coord) || coord > 65535 || !number(f[2], p.epoch_us) || !number(f[3], p.sequence))
+    if (!number(f[1], coord) || coord > 65535 || !number(f[2], p.epoch_us) ||
+        !number(f[3], p.sequence))
         return std::nullopt;
     p.coordinator = static_cast<int>(coord);
     return p;

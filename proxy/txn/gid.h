@@ -26,7 +26,8 @@ struct GidParts {
 
 // Only letters, digits and '-' survive (the id is quoted in SQL and '_' separates fields).
 std::string sanitize_instance(std::string_view raw);
-std::string make_gid(std::string_view instance, int coordinator, uint64_t epoch_us, uint64_t sequence);
+std::string make_gid(std::string_view instance, int coordinator, uint64_t epoch_us,
+                     uint64_t sequence);
 std::optional<GidParts> parse_gid(std::string_view gid);
 
 }  // namespace sg::proxy::txn

@@ -44,20 +44,24 @@ std::vector<std::string> words(std::string_view sql) {
 
 }  // namespace
 
-bool atomic_writes(const Config& cfg) { return cfg.transactions.two_phase_commit; }
+bool atomic_writes(const Config& cfg) {
+    return cfg.transactions.two_phase_commit;
+}
 
 bool atomic_statement(const Config& cfg, bool is_write, std::string_view sql) {
     if (!is_write || !atomic_writes(cfg)) return false;
     auto w = words(sql);
     if (w.empty()) return false;
-    if (w[0] == "VACUUM" || w[0] == "CLUSTER" || w[0] == "REINDEX" || w[0] == "CHECKPOINT") return false;
+    if (w[0] == "VACUUM" || w[0] == "CLUSTER" || w[0] == "REINDEX" || w[0] == "CHECKPOINT")
+        return false;
     // PREPARE TRANSACTION refuses a transaction that touched temporary objects.
     for (size_t i = 0; i < w.size() && i < 3; ++i)
         if (w[i] == "TEMP" || w[i] == "TEMPORARY") return false;
     for (size_t i = 0; i < w.size(); ++i) {
         if (w[i] == "CONCURRENTLY") return false;
         if (i + 1 < w.size() && (w[i] == "CREATE" || w[i] == "DROP" || w[i] == "ALTER") &&
-            (w[i + 1] == "DATABASE" || w[i + 1] == "TABLESPACE" || w[i + 1] == "SYSTEM" || w[i + 1] == "SUBSCRIPTION"))
+            (w[i + 1] == "DATABASE" || w[i + 1] == "TABLESPACE" || w[i + 1] == "SYSTEM" ||
+             w[i + 1] == "SUBSCRIPTION"))
             return false;
     }
     return true;
@@ -66,8 +70,10 @@ bool atomic_statement(const Config& cfg, bool is_write, std::string_view sql) {
 std::optional<Refusal> participants_refusal(const Config& cfg, size_t participants) {
     int max = cfg.transactions.max_participants;
     if (max <= 0 || participants <= static_cast<size_t>(max)) return std::nullopt;
-    return Refusal{"0A000", fmt::format("this write spans {} shards, more than [transactions] max_participants = {}",
-                                        participants, max)};
+    return Refusal{
+        "0A000",
+        fmt::format("this write spans {} shards, more than [transactions] max_participants = {}",
+                    participants, max)};
 }
 
 }  // namespace sg::proxy::txn

@@ -33,13 +33,17 @@ std::string one_line(std::string s) {
 
 // A connection to a shard as `login` (a prepared transaction can only be finished by its
 // owner or a superuser).
-Conn connect(const Config& cfg, const ShardConfig& shard, const ServerLogin& login, std::string& error) {
+Conn connect(const Config& cfg, const ShardConfig& shard, const ServerLogin& login,
+             std::string& error) {
     const std::string dbname = shard.dbname.empty() ? cfg.sharding.database : shard.dbname;
     const std::string port = std::to_string(shard.port);
     const std::string timeout = std::to_string(std::max(1, cfg.proxy.connect_timeout_ms / 1000));
-    const char* keys[] = {"host", "port", "dbname", "user", "password", "connect_timeout", "application_name", nullptr};
-    const char* vals[] = {shard.host.c_str(), port.c_str(), dbname.c_str(), login.user.c_str(),
-                          login.password.c_str(), timeout.c_str(), "shardgate-recovery", nullptr};
+    const char* keys[] = {
+        "host", "port", "dbname", "user", "password", "connect_timeout", "application_name",
+        nullptr};
+    const char* vals[] = {
+        shard.host.c_str(),     port.c_str(),    dbname.c_str(),       login.user.c_str(),
+        login.password.c_str(), timeout.c_str(), "shardgate-recovery", nullptr};
     Conn c(PQconnectdbParams(keys, vals, 0));
     if (!c || PQstatus(c.get()) != CONNECTION_OK) {
         error = c ? one_line(PQerrorMessage(c.get())) : "out of memory";
@@ -47,17 +51,20 @@ Conn connect(const Config& cfg, const ShardConfig& shard, const ServerLogin& log
     }
     // NOTICEs ("schema already exists, skipping") go to the debug log, not to stderr.
     PQsetNoticeProcessor(
-        c.get(), [](void*, const char* msg) { spdlog::debug("recovery: {}", one_line(msg)); }, nullptr);
+        c.get(), [](void*, const char* msg) { spdlog::debug("recovery: {}", one_line(msg)); },
+        nullptr);
     return c;
 }
 
 // Runs `sql` (with text parameters); empty error on success.
-Result exec(PGconn* c, const std::string& sql, const std::vector<std::string>& params, std::string& error) {
+Result exec(PGconn* c, const std::string& sql, const std::vector<std::string>& params,
+            std::string& error) {
     std::vector<const char*> p;
     for (const auto& s : params) p.push_back(s.c_str());
     // Without parameters through PQexec: the decision table's DDL is several statements.
     Result r(p.empty() ? PQexec(c, sql.c_str())
-                       : PQexecParams(c, sql.c_str(), static_cast<int>(p.size()), nullptr, p.data(), nullptr, nullptr, 0));
+                       : PQexecParams(c, sql.c_str(), static_cast<int>(p.size()), nullptr, p.data(),
+                                      nullptr, nullptr, 0));
     auto st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         error = one_line(r ? PQresultErrorMessage(r.get()) : PQerrorMessage(c));
@@ -101,7 +108,9 @@ private:
     std::map<std::pair<int, std::string>, Conn> conns_;
 };
 
-bool gone(const std::string& error) { return error.rfind("42704", 0) == 0; }
+bool gone(const std::string& error) {
+    return error.rfind("42704", 0) == 0;
+}
 
 }  // namespace
 
@@ -126,11 +135,14 @@ RecoveryReport recover(const Config& cfg, const RecoveryOptions& o) {
         exec(c, kDecisionTableDdl, {}, err);
         if (!err.empty()) {
             exec(c, "SELECT 1 FROM shardgate.commit_decisions LIMIT 0", {}, err);
-            if (!err.empty()) rep.problems.push_back(fmt::format("shard \"{}\": decision table: {}", cfg.shards[i].name, err));
+            if (!err.empty())
+                rep.problems.push_back(
+                    fmt::format("shard \"{}\": decision table: {}", cfg.shards[i].name, err));
         }
         if (err.empty() && o.table_ready) o.table_ready(i);
         Result r = exec(c,
-                        "SELECT gid, owner, extract(epoch FROM now() - prepared)::float8 FROM pg_prepared_xacts "
+                        "SELECT gid, owner, extract(epoch FROM now() - prepared)::float8 FROM "
+                        "pg_prepared_xacts "
                         "WHERE gid LIKE 'sgx\\_%' AND database = current_database()",
                         {}, err);
         if (!r) {
@@ -141,7 +153,8 @@ RecoveryReport recover(const Config& cfg, const RecoveryOptions& o) {
         for (int row = 0; row < PQntuples(r.get()); ++row) {
             std::string gid = PQgetvalue(r.get(), row, 0);
             all_gids.insert(gid);
-            found[gid][i] = Prepared{PQgetvalue(r.get(), row, 1), std::atof(PQgetvalue(r.get(), row, 2))};
+            found[gid][i] =
+                Prepared{PQgetvalue(r.get(), row, 1), std::atof(PQgetvalue(r.get(), row, 2))};
         }
     }
 
@@ -149,7 +162,8 @@ RecoveryReport recover(const Config& cfg, const RecoveryOptions& o) {
         auto parts = parse_gid(gid);
         if (!parts || parts->coordinator >= n) {
             ++rep.left;
-            rep.problems.push_back(fmt::format("{}: not a gid of this configuration; left alone", gid));
+            rep.problems.push_back(
+                fmt::format("{}: not a gid of this configuration; left alone", gid));
             continue;
         }
         double age = 0;
@@ -165,8 +179,9 @@ RecoveryReport recover(const Config& cfg, const RecoveryOptions& o) {
         const int coord = parts->coordinator;
         if (!reachable[coord]) {
             ++rep.left;
-            rep.problems.push_back(fmt::format("{}: coordinator shard \"{}\" unreachable; left for later", gid,
-                                               cfg.shards[coord].name));
+            rep.problems.push_back(
+                fmt::format("{}: coordinator shard \"{}\" unreachable; left for later", gid,
+                            cfg.shards[coord].name));
             continue;
         }
         std::string err;
@@ -182,15 +197,19 @@ RecoveryReport recover(const Config& cfg, const RecoveryOptions& o) {
                                                    cfg.shards[coord].name, err));
                 continue;
             }
-            spdlog::info("recovery: rolled back prepared transaction {} on coordinator shard \"{}\" (undecided)", gid,
-                         cfg.shards[coord].name);
+            spdlog::info(
+                "recovery: rolled back prepared transaction {} on coordinator shard \"{}\" "
+                "(undecided)",
+                gid, cfg.shards[coord].name);
         } else {
             PGconn* c = shards.get(coord, "", err);
-            Result r = c ? exec(c, "SELECT 1 FROM shardgate.commit_decisions WHERE gid = $1", {gid}, err) : nullptr;
+            Result r =
+                c ? exec(c, "SELECT 1 FROM shardgate.commit_decisions WHERE gid = $1", {gid}, err)
+                  : nullptr;
             if (!r) {
                 ++rep.left;
-                rep.problems.push_back(fmt::format("{}: reading the decision on shard \"{}\": {}", gid,
-                                                   cfg.shards[coord].name, err));
+                rep.problems.push_back(fmt::format("{}: reading the decision on shard \"{}\": {}",
+                                                   gid, cfg.shards[coord].name, err));
                 continue;
             }
             commit = PQntuples(r.get()) > 0;
@@ -199,16 +218,21 @@ RecoveryReport recover(const Config& cfg, const RecoveryOptions& o) {
         for (const auto& [shard, p] : where) {
             if (shard == coord) continue;
             PGconn* c = shards.get(shard, p.owner, err);
-            if (c) exec(c, fmt::format("{} PREPARED '{}'", commit ? "COMMIT" : "ROLLBACK", gid), {}, err);
+            if (c)
+                exec(c, fmt::format("{} PREPARED '{}'", commit ? "COMMIT" : "ROLLBACK", gid), {},
+                     err);
             if (!err.empty() && !gone(err)) {
                 all_done = false;
                 rep.problems.push_back(fmt::format("{}: {} PREPARED on shard \"{}\": {}", gid,
-                                                   commit ? "COMMIT" : "ROLLBACK", cfg.shards[shard].name, err));
+                                                   commit ? "COMMIT" : "ROLLBACK",
+                                                   cfg.shards[shard].name, err));
                 continue;
             }
-            spdlog::info("recovery: {} prepared transaction {} on shard \"{}\" (decision on shard \"{}\": {})",
-                         commit ? "committed" : "rolled back", gid, cfg.shards[shard].name, cfg.shards[coord].name,
-                         commit ? "commit" : "none, so roll back");
+            spdlog::info(
+                "recovery: {} prepared transaction {} on shard \"{}\" (decision on shard \"{}\": "
+                "{})",
+                commit ? "committed" : "rolled back", gid, cfg.shards[shard].name,
+                cfg.shards[coord].name, commit ? "commit" : "none, so roll back");
         }
         if (!all_done) {
             ++rep.left;
@@ -231,7 +255,8 @@ RecoveryReport recover(const Config& cfg, const RecoveryOptions& o) {
             PGconn* c = shards.get(i, "", err);
             if (!c) continue;
             Result r = exec(c,
-                            "DELETE FROM shardgate.commit_decisions WHERE decided_at < now() - make_interval(secs => "
+                            "DELETE FROM shardgate.commit_decisions WHERE decided_at < now() - "
+                            "make_interval(secs => "
                             "$1::float8) AND gid <> ALL ($2::text[])",
                             {std::to_string(o.everything ? 0 : o.grace_s), list}, err);
             if (r) rep.decisions_deleted += std::atoi(PQcmdTuples(r.get()));
@@ -240,8 +265,12 @@ RecoveryReport recover(const Config& cfg, const RecoveryOptions& o) {
     return rep;
 }
 
-RecoveryWorker::RecoveryWorker(Config cfg, RecoveryOptions o, std::function<void(const RecoveryReport&)> done)
-    : cfg_(std::move(cfg)), opts_(std::move(o)), done_(std::move(done)), thread_([this] { loop(); }) {}
+RecoveryWorker::RecoveryWorker(Config cfg, RecoveryOptions o,
+                               std::function<void(const RecoveryReport&)> done)
+    : cfg_(std::move(cfg)),
+      opts_(std::move(o)),
+      done_(std::move(done)),
+      thread_([this] { loop(); }) {}
 
 RecoveryWorker::~RecoveryWorker() {
     {

@@ -42,8 +42,8 @@ struct Lexer {
             }
             return std::nullopt;
         }
-        while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' || s[i] == '$' ||
-                                static_cast<unsigned char>(s[i]) >= 0x80)) {
+        while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' ||
+                                s[i] == '$' || static_cast<unsigned char>(s[i]) >= 0x80)) {
             out += static_cast<char>(std::tolower(static_cast<unsigned char>(s[i])));
             ++i;
         }
@@ -84,8 +84,10 @@ std::optional<SavepointCommand> parse_savepoint(std::string_view sql) {
         // "RELEASE SAVEPOINT x" (or a savepoint named savepoint: "RELEASE savepoint")
         size_t after = lx.i;
         auto real = lx.ident();
-        if (real) name = real;
-        else lx.i = after;
+        if (real)
+            name = real;
+        else
+            lx.i = after;
     }
     (void)mark;
     if (!lx.at_end()) return std::nullopt;

@@ -18,12 +18,12 @@ TEST(Gid, RoundTrips) {
 }
 
 TEST(Gid, RejectsOtherNamespaces) {
-    EXPECT_FALSE(parse_gid("sg_rb_run1_3"));         // the rebalancer's switch
-    EXPECT_FALSE(parse_gid("sgx_a_b_1_2"));          // coordinator not a number
-    EXPECT_FALSE(parse_gid("sgx_a_1_2"));            // a field missing
-    EXPECT_FALSE(parse_gid("sgx__1_2_3"));           // no instance
-    EXPECT_FALSE(parse_gid("sgx_a_1_2_3_4"));        // one too many
-    EXPECT_FALSE(parse_gid("sgx_a_70000_2_3"));      // not a shard index
+    EXPECT_FALSE(parse_gid("sg_rb_run1_3"));     // the rebalancer's switch
+    EXPECT_FALSE(parse_gid("sgx_a_b_1_2"));      // coordinator not a number
+    EXPECT_FALSE(parse_gid("sgx_a_1_2"));        // a field missing
+    EXPECT_FALSE(parse_gid("sgx__1_2_3"));       // no instance
+    EXPECT_FALSE(parse_gid("sgx_a_1_2_3_4"));    // one too many
+    EXPECT_FALSE(parse_gid("sgx_a_70000_2_3"));  // not a shard index
 }
 
 TEST(Gid, InstanceIsSanitized) {
@@ -72,10 +72,13 @@ name = "s1"
     EXPECT_FALSE(c.transactions.two_phase_commit);
     EXPECT_EQ(c.transactions.max_participants, 3);
     EXPECT_EQ(c.transactions.instance_id, "a1");
-    EXPECT_THROW(parse_config("[transactions]\nrecovery_grace_s = 1\nstep_timeout_ms = 1000\n[[shards]]\nname = \"s\"\n",
+    EXPECT_THROW(parse_config("[transactions]\nrecovery_grace_s = 1\nstep_timeout_ms = "
+                              "1000\n[[shards]]\nname = \"s\"\n",
                               "t.toml", {}),
                  ConfigError);
-    EXPECT_THROW(parse_config("[transactions]\nbogus = 1\n[[shards]]\nname = \"s\"\n", "t.toml", {}), ConfigError);
+    EXPECT_THROW(
+        parse_config("[transactions]\nbogus = 1\n[[shards]]\nname = \"s\"\n", "t.toml", {}),
+        ConfigError);
 }
 
 }  // namespace sg::proxy::txn
@@ -111,7 +114,8 @@ TEST(Savepoints, ParsesPostgresForms) {
 
 TEST(Savepoints, FollowPostgresStackRules) {
     Savepoints s;
-    for (const char* sql : {"SAVEPOINT a", "SAVEPOINT b", "SAVEPOINT a", "SAVEPOINT c"}) s.apply(*parse_savepoint(sql));
+    for (const char* sql : {"SAVEPOINT a", "SAVEPOINT b", "SAVEPOINT a", "SAVEPOINT c"})
+        s.apply(*parse_savepoint(sql));
     s.apply(*parse_savepoint("ROLLBACK TO a"));  // the latest a: c goes, a stays
     EXPECT_EQ(s.open(), (std::vector<std::string>{"a", "b", "a"}));
     s.apply(*parse_savepoint("RELEASE b"));  // b and everything after it
