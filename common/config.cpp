@@ -270,6 +270,7 @@ void read_proxy(Section s, ProxyConfig& p) {
     s.get_int("idle_server_timeout_s", p.idle_server_timeout_s, 0, 86400 * 365);
     s.get_int("shutdown_timeout_s", p.shutdown_timeout_s, 0, 86400);
     s.get_int("max_message_bytes", p.max_message_bytes, 1024, int64_t(1) << 30);
+    s.get_int("max_merge_bytes", p.max_merge_bytes, 1024, int64_t(1) << 40);
     s.get("tls_cert", p.tls_cert);
     s.get("tls_key", p.tls_key);
     s.get("log_level", p.log_level);

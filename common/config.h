@@ -39,6 +39,9 @@ struct ProxyConfig {
     int idle_server_timeout_s = 600;
     int shutdown_timeout_s = 30;          // SIGTERM drain bound
     int64_t max_message_bytes = 64 * 1024 * 1024;
+    // What merging a multi-shard statement may buffer (every shard's rows, before the client
+    // gets them); past it the statement fails with 54000 and its legs are cancelled.
+    int64_t max_merge_bytes = int64_t(1) << 30;
     std::string tls_cert;                 // both set => TLS offered to clients
     std::string tls_key;
     std::string log_level = "info";

@@ -79,7 +79,10 @@ uint64_t leg_rows(const ShardReply& r) {
 
 class Collector : public ServerSink {
 public:
-    Collector(asio::any_io_executor ex, size_t n) : done_(ex), replies_(n) {}
+    // `budget`: the bytes of rows all shards' replies may hold together ([proxy] max_merge_bytes).
+    Collector(asio::any_io_executor ex, size_t n, size_t budget) : done_(ex), replies_(n), budget_(budget) {}
+    // The rows went past the budget: the rest are dropped and the statement fails.
+    bool overflowed() const { return overflowed_; }
 
     void bind(ServerConn& s, size_t index) { index_of_[&s] = index; }
     std::vector<ShardReply>& replies() { return replies_; }
@@ -147,10 +150,17 @@ public:
                         break;
                     case '1': case '2': case '3': case 't': case 'n': r.head.append(frame); break;
                     case 'D':
+                    case 'd':  // COPY TO: concatenated like rows
+                        if (overflowed_) break;
+                        if (buffered_ + frame.size() > budget_) {
+                            overflowed_ = true;
+                            done_.notify_all();  // the set cancels the legs
+                            break;
+                        }
+                        buffered_ += frame.size();
                         r.rows.append(frame);
-                        ++r.data_rows;
+                        if (frame[0] == 'D') ++r.data_rows;
                         break;
-                    case 'd': r.rows.append(frame); break;  // COPY TO: concatenated like rows
                     case 'C': r.tags.emplace_back(frame.substr(5, frame.size() - 6)); break;
                     case 'N': r.notices.append(frame); break;
                     case 'E':
@@ -200,6 +210,8 @@ private:
     std::vector<ShardReply> replies_;
     std::map<const ServerConn*, size_t> index_of_;
     size_t ready_ = 0;
+    size_t budget_ = SIZE_MAX, buffered_ = 0;
+    bool overflowed_ = false;
 };
 
 std::string copy_fail_frame(std::string_view why) {
@@ -247,7 +259,10 @@ std::string merge_command_tags(const std::vector<std::string>& tags) {
 class ShardSet : public txn::Participants {
 public:
     ShardSet(Proxy& proxy, const UserConfig& user, size_t n)
-        : proxy_(proxy), user_(user), sink_(proxy.io().get_executor(), n), legs_(FanoutLegs::take_armed()) {}
+        : proxy_(proxy),
+          user_(user),
+          sink_(proxy.io().get_executor(), n, static_cast<size_t>(proxy.config().proxy.max_merge_bytes)),
+          legs_(FanoutLegs::take_armed()) {}
     ~ShardSet() { give_back(); }
 
     // Acquires in shard order: every multi-shard statement takes connections in the same
@@ -475,7 +490,20 @@ public:
     Collector& sink() { return sink_; }
 
     awaitable<void> wait_ready() {
-        while (!sink_.all_ready()) co_await sink_.done().wait();
+        bool cancelled = false;
+        while (!sink_.all_ready()) {
+            if (sink_.overflowed() && !cancelled) {
+                // Nothing more of it can reach the client: stop the shards' work.
+                cancelled = true;
+                for (auto& [pool, s] : servers_)
+                    if (s->usable() && s->outstanding() > 0)
+                        asio::co_spawn(proxy_.io(),
+                                       send_cancel(proxy_.io().get_executor(), s->target(), s->backend_pid(),
+                                                   s->backend_secret()),
+                                       asio::detached);
+            }
+            co_await sink_.done().wait();
+        }
     }
     // Until server i answered (or entered COPY).
     awaitable<void> wait_one(size_t i) {
@@ -524,6 +552,13 @@ public:
     // `atomic`: the statement ran inside transactions that are rolled back on failure.
     std::string merged_reply(bool extended = false, bool atomic = false) {
         auto& replies = sink_.replies();
+        if (sink_.overflowed())
+            return error_reply("54000",
+                               fmt::format("the rows of this multi-shard statement exceed [proxy] max_merge_bytes "
+                                           "({} bytes), what shardgate may buffer to merge them; the statement was "
+                                           "cancelled on every shard",
+                                           proxy_.config().proxy.max_merge_bytes),
+                               "add a LIMIT or narrower conditions, or raise max_merge_bytes");
         std::vector<std::string> failed;
         for (const auto& r : replies)
             if (!r.error.empty() || r.lost) failed.push_back(r.shard_name);

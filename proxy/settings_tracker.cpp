@@ -84,13 +84,30 @@ std::optional<SettingsTracker::Step> SettingsTracker::step_of(std::string_view s
     return step;
 }
 
+namespace {
+// A text of several statements that may hold a SET / RESET / DISCARD (words, roughly: a false
+// positive only costs a reset of the server connection).
+bool may_hold_untracked_setting(std::string_view sql) {
+    if (sql.find(';') == std::string_view::npos) return false;
+    for (std::string_view kw : {"set", "reset", "discard"})
+        for (size_t i = 0; i + kw.size() <= sql.size(); ++i)
+            if (strncasecmp(sql.data() + i, kw.data(), kw.size()) == 0 &&
+                (i == 0 || !std::isalnum(static_cast<unsigned char>(sql[i - 1]))) &&
+                (i + kw.size() == sql.size() || std::isspace(static_cast<unsigned char>(sql[i + kw.size()]))))
+                return true;
+    return false;
+}
+}  // namespace
+
 void SettingsTracker::sent(std::string_view sql, int ahead, bool in_transaction) {
     std::optional<Step> step = step_of(sql);
+    const bool untracked = !step && may_hold_untracked_setting(sql);
     // Only requests that change something are remembered; the rest are counted by `at`.
-    if (!step && in_transaction == open_) return;
+    if (!step && !untracked && in_transaction == open_) return;
     Pending p;
     p.at = readies_ + static_cast<uint64_t>(ahead < 0 ? 0 : ahead);
     p.in_transaction = in_transaction;
+    p.untracked = untracked;
     if (step) p.steps.push_back(std::move(*step));
     pending_.push_back(std::move(p));
 }
@@ -182,6 +199,14 @@ void SettingsTracker::ready(char status, bool failed, Settings& applied) {
                     break;
                 case TransactionControl::None: break;
             }
+        }
+    }
+    if (mine && mine->untracked) untracked_ = true;
+    if (status == 'I' && untracked_) {
+        untracked_ = false;
+        if (!applied.count(kUnknownSettings)) {
+            applied.clear();
+            applied[kUnknownSettings] = std::string();
         }
     }
     if (status == 'I') {

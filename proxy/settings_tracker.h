@@ -69,6 +69,7 @@ private:
         uint64_t at = 0;  // the number of the ReadyForQuery that ends it
         std::vector<Step> steps;
         bool in_transaction = false;
+        bool untracked = false;  // a multi-statement text that may change settings
     };
     // The step `sql` is, if it is one (a setting or transaction control).
     static std::optional<Step> step_of(std::string_view sql);
@@ -81,6 +82,10 @@ private:
     uint64_t readies_ = 0;  // ReadyForQuery messages seen
     bool open_ = false;     // the last status was T or E
     bool aborted_ = false;  // the last status was E
+    // Settings may have changed in ways not tracked (`SET a = 1; SELECT ...`): once the
+    // transaction is over, the server is reset before its next use, so nothing leaks to the
+    // clients that share it next (the client loses that untracked setting, as documented).
+    bool untracked_ = false;
 };
 
 }  // namespace sg::proxy

@@ -283,6 +283,15 @@ class Settings(unittest.TestCase):
                 self.assertNotEqual(cur.fetchone()[0], "7MB")
                 cur.execute("COMMIT")
 
+    def test_untracked_set_in_a_multi_statement_text_does_not_leak(self):
+        c = self.conn
+        c.autocommit = True
+        with c.cursor() as cur:
+            cur.execute("SET work_mem = '11MB'; SELECT 1")
+        other = tx.connect(autocommit=True)
+        self.addCleanup(other.close)
+        self.assertNotEqual(one(other, "SHOW work_mem"), "11MB")
+
     def test_search_path_follows_the_client_to_every_shard(self):
         c = self.conn
         c.autocommit = True
@@ -458,6 +467,29 @@ class Cancel(unittest.TestCase):
         s.close()
         self.assertTrue(wait_for(lambda: running_on(1, marker) == 0, 5),
                         "the statement kept running on the shard after its client left")
+
+
+class MergeLimit(unittest.TestCase):
+    def test_rows_past_max_merge_bytes_fail_with_54000_and_the_session_goes_on(self):
+        capped = Proxy(cluster, "pooling_cap", tables=TABLES,
+                       proxy={"pool_size": 2, "max_merge_bytes": 20000}).start()
+        self.addCleanup(capped.stop)
+        conn = capped.connect(autocommit=True)
+        self.addCleanup(conn.close)
+        with conn.cursor() as cur:
+            with self.assertRaises(psycopg2.errors.ProgramLimitExceeded) as cm:
+                cur.execute("SELECT i.id, repeat('x', 1000) FROM items i, generate_series(1, 50) g "
+                            "WHERE i.name = 'resident'")
+            self.assertIn("max_merge_bytes", str(cm.exception))
+            cur.execute("SELECT count(*) FROM items WHERE name = 'resident'")
+            self.assertEqual(cur.fetchone()[0], N)
+        # Under the limit the same rows come through the uncapped proxy.
+        other = tx.connect(autocommit=True)
+        self.addCleanup(other.close)
+        with other.cursor() as cur:
+            cur.execute("SELECT i.id, repeat('x', 1000) FROM items i, generate_series(1, 50) g "
+                        "WHERE i.name = 'resident'")
+            self.assertEqual(len(cur.fetchall()), 50 * N)
 
 
 class SessionPooling(unittest.TestCase):

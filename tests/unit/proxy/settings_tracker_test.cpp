@@ -133,6 +133,23 @@ TEST(SettingsTracker, UnseenTransactionEndMarksTheServerUnknown) {
     EXPECT_EQ(sync.front().second, "RESET ALL");
 }
 
+TEST(SettingsTracker, UntrackedSetInAMultiStatementTextResetsTheServerAfterwards) {
+    Client c;
+    c.run("SET work_mem = '2MB'", 'I');
+    c.run("BEGIN", 'T');
+    c.run("SET lock_timeout = 1; SELECT 1", 'T');
+    EXPECT_FALSE(c.applied.count(kUnknownSettings));  // not inside the transaction
+    c.run("COMMIT", 'I');
+    EXPECT_TRUE(c.applied.count(kUnknownSettings));
+    auto sync = settings_sync_list(c.applied, c.t.current());
+    ASSERT_EQ(sync.size(), 2u);
+    EXPECT_EQ(sync[0].second, "RESET ALL");
+    EXPECT_EQ(sync[1].second, "SET work_mem TO '2MB'");
+    Client d;
+    d.run("SELECT 'offset'; SELECT 2", 'I');
+    EXPECT_FALSE(d.applied.count(kUnknownSettings));
+}
+
 TEST(SettingsTracker, DropForgetsARefusedSetting) {
     Client c;
     c.t.add_startup("timezone", startup_setting_statement("timezone", "UTC"));
