@@ -24,7 +24,7 @@ std::optional<router::Error> refusal_for(std::string_view sql, const std::vector
 net::awaitable<std::optional<router::Error>> Session::risky_function_refusal(std::string_view sql) {
     RiskyFunctions& known = proxy_.risky_functions();
     // One fetch at a time; meanwhile the others use the list they have. A statement arriving
-    // before any list exists waits for its own fetch.
+    // before any list was read waits for a fetch of its own.
     if (known.fresh(std::chrono::steady_clock::now()) || (known.loading && known.loaded))
         co_return refusal_for(sql, known.names);
     const std::string text(sql);  // `sql` may point into a buffer that changes while fetching
@@ -33,15 +33,17 @@ net::awaitable<std::optional<router::Error>> Session::risky_function_refusal(std
     auto fetched = co_await fetch_catalog_values(proxy_.io().get_executor(), target, "user-defined functions",
                                                  risky_functions_query(proxy_.config().tables));
     known.loading = false;
+    // A default shard that cannot be reached keeps the last list (none before the first read)
+    // until the next refresh: statements to the other shards keep running meanwhile, and no
+    // statement waits on that shard's connect timeout more than once per kRefresh.
     if (fetched) {
         known.names = std::move(*fetched);
-        known.loaded = std::chrono::steady_clock::now();
-    } else if (!known.loaded) {
-        co_return router::Error{"0A000", "cannot check which user-defined functions read sharded tables: " +
-                                             fetched.error().message};
     } else {
-        spdlog::warn("keeping the previous list of functions that read sharded tables: {}", fetched.error().message);
+        spdlog::warn("cannot read which user-defined functions read sharded tables; keeping the last list ({} "
+                     "names) for {} s: {}",
+                     known.names.size(), RiskyFunctions::kRefresh.count(), fetched.error().message);
     }
+    known.loaded = std::chrono::steady_clock::now();
     co_return refusal_for(text, known.names);
 }
 
