@@ -9,7 +9,9 @@
 // read from the text), or calls such a function (to a fixed point). C functions are trusted:
 // extensions read no application tables. The list is read from the default shard's catalog
 // and kept for kRefresh; DDL through the proxy drops it, so a function created elsewhere is
-// seen at the latest after kRefresh.
+// seen at the latest after kRefresh. While the default shard cannot be reached the last list
+// read is kept (none before the first read): a gap, chosen so that one shard down does not
+// stop the others.
 #pragma once
 
 #include <chrono>

@@ -3,6 +3,8 @@
 // shared by every session through the Proxy and refreshed every RiskyFunctions::kRefresh.
 #include <spdlog/spdlog.h>
 
+#include <cctype>
+
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 #include "proxy/table_columns.h"
@@ -19,28 +21,64 @@ std::optional<router::Error> refusal_for(std::string_view sql, const std::vector
                                                     "the statement itself"};
 }
 
+// Whether `sql` may call a function at all: some "(" right after a word or a quoted name.
+// (Also true for `IN (`, `VALUES (`: only a cheap filter.)
+bool may_call_function(std::string_view sql) {
+    for (size_t i = 0; i < sql.size(); ++i) {
+        if (sql[i] != '(') continue;
+        size_t j = i;
+        while (j > 0 && std::isspace(static_cast<unsigned char>(sql[j - 1]))) --j;
+        if (j > 0 && (std::isalnum(static_cast<unsigned char>(sql[j - 1])) || sql[j - 1] == '_' || sql[j - 1] == '"'))
+            return true;
+    }
+    return false;
+}
+
+// Reads the list from the default shard into the proxy (one fetch at a time). A shard that
+// cannot be reached keeps the last list (none before the first read) until the next refresh:
+// statements to the other shards keep running meanwhile.
+net::awaitable<void> refresh(Proxy& proxy, ServerTarget target) {
+    RiskyFunctions& known = proxy.risky_functions();
+    known.loading = true;
+    auto fetched = co_await fetch_catalog_values(proxy.io().get_executor(), target, "user-defined functions",
+                                                 risky_functions_query(proxy.config().tables));
+    known.loading = false;
+    if (fetched) {
+        known.names = std::move(*fetched);
+    } else {
+        spdlog::warn("cannot read which user-defined functions read sharded tables; keeping the last list ({} "
+                     "names) for {} s: {}",
+                     known.names.size(), RiskyFunctions::kRefresh.count(), fetched.error().message);
+    }
+    known.loaded = std::chrono::steady_clock::now();
+}
+
 }  // namespace
 
 net::awaitable<std::optional<router::Error>> Session::risky_function_refusal(std::string_view sql) {
     RiskyFunctions& known = proxy_.risky_functions();
-    // One fetch at a time; meanwhile the others use the list they have. A statement arriving
-    // before any list exists waits for its own fetch.
-    if (known.fresh(std::chrono::steady_clock::now()) || (known.loading && known.loaded))
-        co_return refusal_for(sql, known.names);
-    const std::string text(sql);  // `sql` may point into a buffer that changes while fetching
-    known.loading = true;
+    const bool calls = may_call_function(sql);
+    if (known.fresh(std::chrono::steady_clock::now())) co_return calls ? refusal_for(sql, known.names) : std::nullopt;
     const ServerTarget& target = proxy_.pool(proxy_.config().default_shard_index(), *user_).target();
-    auto fetched = co_await fetch_catalog_values(proxy_.io().get_executor(), target, "user-defined functions",
-                                                 risky_functions_query(proxy_.config().tables));
-    known.loading = false;
-    if (fetched) {
-        known.names = std::move(*fetched);
-        known.loaded = std::chrono::steady_clock::now();
-    } else if (!known.loaded) {
-        co_return router::Error{"0A000", "cannot check which user-defined functions read sharded tables: " +
-                                             fetched.error().message};
+    if (known.loaded || !calls) {
+        // A list read before (stale by time) serves while a new one is read in the background;
+        // a statement that calls nothing only starts the first read.
+        if (!known.loading) net::asio::co_spawn(proxy_.io(), refresh(proxy_, target), net::asio::detached);
+        co_return calls ? refusal_for(sql, known.names) : std::nullopt;
+    }
+    // No list yet (first use, or dropped by DDL through the proxy): wait for one, bounded by the
+    // catalog read's own timeout.
+    const std::string text(sql);  // `sql` may point into a buffer that changes meanwhile
+    if (!known.loading) {
+        co_await refresh(proxy_, target);
     } else {
-        spdlog::warn("keeping the previous list of functions that read sharded tables: {}", fetched.error().message);
+        net::asio::steady_timer pause(proxy_.io());
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(target.connect_timeout_ms) +
+                              std::chrono::seconds(1);
+        while (known.loading && std::chrono::steady_clock::now() < deadline) {
+            pause.expires_after(std::chrono::milliseconds(5));
+            co_await pause.async_wait(net::asio::use_awaitable);
+        }
     }
     co_return refusal_for(text, known.names);
 }

@@ -1277,7 +1277,8 @@ DIFF_STATEMENTS = [
     "SELECT id FROM d_items WHERE id IN (1, 5, 17, 33, -84) ORDER BY id" + IN_ORDER,
     "SELECT id FROM d_items WHERE qty > 100 ORDER BY id LIMIT 2" + IN_ORDER,
     "SELECT avg(qty) AS mean, avg(id), count(*) FROM d_items",
-    "SELECT qty, avg(id) AS a, avg(qty::float8) AS f, avg(id::numeric(10, 2)) FROM d_items GROUP BY qty "
+    # (avg of float8 is refused across shards: its overflow check needs every row, issue 16)
+    "SELECT qty, avg(id) AS a, avg(id::numeric(10, 2)) FROM d_items GROUP BY qty "
     "ORDER BY a DESC, qty" + IN_ORDER,
     "SELECT avg(qty) FROM d_items WHERE qty > 100",
     "SELECT avg(make_interval(secs => qty)) FROM d_items",
