@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/rebalance.h"
+#include "rebalance/abort.h"
 #include "rebalance/estimate.h"
 #include "rebalance/journal.h"
 #include "rebalance/leftovers.h"
@@ -283,9 +284,9 @@ int cmd_verify(const Config& cfg, const RebalanceOptions& o) {
 }  // namespace
 
 void add_rebalance_options(CLI::App* sub, RebalanceOptions& o) {
-    sub->add_option("action", o.action, "plan | run | status | verify")
+    sub->add_option("action", o.action, "plan | run | status | verify | abort")
         ->required()
-        ->check(CLI::IsMember({"plan", "run", "status", "verify"}));
+        ->check(CLI::IsMember({"plan", "run", "status", "verify", "abort"}));
     sub->add_option("--drain", o.drain, "empty this shard (repeat for several)");
     sub->add_flag("--dry-run", o.dry_run, "run: print the plan, move nothing");
     sub->add_option("--max-pause-ms", o.max_pause_ms,
@@ -327,6 +328,14 @@ int run_rebalance(const Config& cfg, const RebalanceOptions& opts) {
     if (opts.action == "run") return cmd_run(cfg, opts);
     if (opts.action == "status") return cmd_status(cfg, opts);
     if (opts.action == "verify") return cmd_verify(cfg, opts);
+    if (opts.action == "abort") {
+        const std::string path = journal_file(cfg, opts);
+        auto dropped = rb::abort_rebalance(cfg, opts.proxies, path);
+        if (!dropped) return fail(dropped.error().message + "\nthe journal " + path + " is kept; run abort again");
+        for (const auto& o : *dropped) std::cout << fmt::format("{}: dropped {} {}\n", o.shard, o.kind, o.name);
+        std::cout << fmt::format("rebalance aborted: {} object(s) dropped, journal {} removed\n", dropped->size(), path);
+        return 0;
+    }
     std::cerr << "shardgate rebalance: unknown action '" << opts.action
               << "'; use plan, run, status or verify\n";
     return 2;

@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
     route->add_option("--param", params, "a parameter value ($1, $2, ... in order)");
     route->add_flag("--json", o.json, "print JSON");
 
-    auto* rebalance = app.add_subcommand("rebalance", "move buckets between shards (plan|run|status|verify)");
+    auto* rebalance = app.add_subcommand("rebalance", "move buckets between shards (plan|run|status|verify|abort)");
     rebalance->add_option("-c,--config", o.config, "config file")->required();
     sg::cli::RebalanceOptions rebalance_opts;
     sg::cli::add_rebalance_options(rebalance, rebalance_opts);

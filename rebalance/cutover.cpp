@@ -149,8 +149,9 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
     auto next_map = assigned_map(env.cfg, buckets, ctx.targets[target].shard);
     if (!next_map) return next_map.error();
     const router::MapStamp next_stamp = router::stamp_of(*next_map);
-    if (auto st = ensure_stamp_table(tc, tlabel); !st) return st.error();
-    if (auto st = ensure_stamp_table(source, ctx.source_endpoint.label); !st) return st.error();
+    if (auto st = check_stamp_before(tc, tlabel, next_stamp); !st) return st.error();
+    if (auto st = check_stamp_before(source, ctx.source_endpoint.label, next_stamp); !st) return st.error();
+    const std::string stamp_and_prepare = stamp_statement(next_stamp) + "; PREPARE TRANSACTION '" + token + "'";
 
     // Catch up before pausing, so the fence has little to wait for. An empty socket does not
     // mean caught up (the walsender may be decoding far behind under write load): a fence
@@ -205,13 +206,8 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
         (void)abort("", false);
         return st.error();
     }
-    for (auto [conn, label] : {std::pair{tc, tlabel}, std::pair{source, ctx.source_endpoint.label}})
-        if (auto st = write_stamp(conn, label, next_stamp); !st) {
-            (void)abort("", false);
-            return st.error();
-        }
-    auto p1 = exec(tc, tlabel, "PREPARE TRANSACTION '" + token + "'");
-    auto p2 = exec(source, ctx.source_endpoint.label, "PREPARE TRANSACTION '" + token + "'");
+    auto p1 = exec(tc, tlabel, stamp_and_prepare);
+    auto p2 = exec(source, ctx.source_endpoint.label, stamp_and_prepare);
     if (!p1 || !p2) {
         // PREPARE that fails rolls its transaction back; undo the other side.
         if (p1) rollback(tc, token, true);

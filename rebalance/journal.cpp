@@ -85,6 +85,8 @@ std::string journal_to_json(const Journal& j) {
     json out = {{"format", 1},
                 {"run_id", j.run_id},
                 {"start_version", j.start_version},
+                {"start_hash", j.start_hash},
+                {"system_ids", j.system_ids},
                 {"bucket_bits", j.bucket_bits},
                 {"moves", moves},
                 {"sources", sources},
@@ -107,6 +109,8 @@ router::Expected<Journal> journal_from_json(std::string_view text, const std::st
         Journal out;
         out.run_id = j.at("run_id").get<std::string>();
         out.start_version = j.at("start_version").get<uint64_t>();
+        out.start_hash = j.value("start_hash", std::string());
+        out.system_ids = j.value("system_ids", std::map<std::string, std::string>{});
         out.bucket_bits = j.at("bucket_bits").get<int>();
         for (const auto& m : j.at("moves")) {
             MoveState ms;

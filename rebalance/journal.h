@@ -64,6 +64,11 @@ struct PendingSwitch {
 struct Journal {
     std::string run_id;          // short token naming this run's slots and publications
     uint64_t start_version = 0;  // the map version the plan was made from
+    // What the journal is bound to (journal_binding.h): the content hash of the map the plan
+    // was made from (versions repeat when a map is created afresh; content does not), and each
+    // shard's PostgreSQL system identifier (a shard rebuilt under the same name differs).
+    std::string start_hash;
+    std::map<std::string, std::string> system_ids;
     int bucket_bits = 0;
     std::vector<MoveState> moves;
     std::map<std::string, SourceState> sources;

@@ -13,11 +13,13 @@
 #include "rebalance/copier.h"
 #include "rebalance/crash_point.h"
 #include "rebalance/cutover.h"
+#include "rebalance/journal_binding.h"
 #include "rebalance/leftovers.h"
 #include "rebalance/progress.h"
 #include "rebalance/schema.h"
 #include "rebalance/staging.h"
 #include "rebalance/stream.h"
+#include "router/map_stamp.h"
 #include "router/shard_map.h"
 
 namespace sg::rebalance {
@@ -60,6 +62,10 @@ Expected<Journal> start_journal(const Config& cfg, const RunOptions& opts) {
     Journal j;
     j.run_id = new_run_id();
     j.start_version = map->version();
+    j.start_hash = router::content_hash(*map);
+    auto ids = read_system_ids(cfg);
+    if (!ids) return ids.error();
+    j.system_ids = std::move(*ids);
     j.bucket_bits = map->bucket_bits();
     for (const auto& m : plan->moves)
         j.moves.push_back({plan->shard_names[m.source],
@@ -438,6 +444,12 @@ Expected<RunSummary> run_rebalance_moves(const Config& cfg, const RunOptions& op
     Journal j;
     if (loaded->has_value() && !(*loaded)->finished) {
         j = std::move(**loaded);
+        // Only against the map and shards it was written for (journal_binding.h).
+        auto current = router::load_configured_map(cfg.map_path(), cfg);
+        if (!current) return current.error();
+        auto ids = read_system_ids(cfg);
+        if (!ids) return ids.error();
+        if (auto st = check_binding(j, *current, *ids, opts.journal_path); !st) return st.error();
         summary.resumed = true;
         spdlog::info("resuming rebalance {} from {}", j.run_id, opts.journal_path);
     } else {

@@ -62,6 +62,26 @@ Status write_stamp(PGconn* c, const std::string& label, const router::MapStamp& 
                                       label, theirs, stamp.version, stamp.hash)};
 }
 
+Status check_stamp_before(PGconn* c, const std::string& label, const router::MapStamp& next) {
+    if (auto st = ensure_stamp_table(c, label); !st) return st;
+    auto cur = read_stamp(c, label);
+    if (!cur) return cur.error();
+    if (*cur && ((*cur)->version > next.version || ((*cur)->version == next.version && (*cur)->hash != next.hash)))
+        return Error{"55000", fmt::format("{}: carries map version {} (hash {}); this switch would stamp version {} "
+                                          "(hash {}): the map file is stale or forked, not switching",
+                                          label, (*cur)->version, (*cur)->hash, next.version, next.hash)};
+    return Ok{};
+}
+
+std::string stamp_statement(const router::MapStamp& next) {
+    // Both values are ours (a number and 16 hex digits): no quoting issue.
+    return fmt::format(
+        "INSERT INTO shardgate.map_stamp AS s (singleton, version, content_hash) VALUES (true, {0}, '{1}') "
+        "ON CONFLICT (singleton) DO UPDATE SET version = EXCLUDED.version, content_hash = "
+        "EXCLUDED.content_hash, stamped_at = now() WHERE s.version <= EXCLUDED.version",
+        next.version, next.hash);
+}
+
 StampReader::StampReader(const Config& cfg, int connect_timeout_s) : timeout_s_(connect_timeout_s) {
     set_shards(cfg);
 }

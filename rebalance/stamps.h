@@ -22,6 +22,14 @@ Expected<std::optional<router::MapStamp>> read_stamp(PGconn* c, const std::strin
 // carries a newer version refuses, naming both, since then the writer's map is stale.
 Status write_stamp(PGconn* c, const std::string& label, const router::MapStamp& stamp);
 
+// Before a switch, outside its pause: creates the table when missing and refuses when the
+// shard already carries a map newer than `next` (or another map of its version).
+Status check_stamp_before(PGconn* c, const std::string& label, const router::MapStamp& next);
+// The statement that stamps `next` inside the switch's transaction, to be sent with its
+// PREPARE TRANSACTION in one round trip (the pause pays no extra one). Monotonic: a newer
+// stamp is left alone (check_stamp_before refused that case already).
+std::string stamp_statement(const router::MapStamp& next);
+
 // Keeps one connection per shard and reads every shard's stamp; a shard that cannot be reached
 // is a reading with reachable = false (its connection is retried on the next read).
 class StampReader {
