@@ -53,15 +53,26 @@ bool NPlusOneDetector::observe(const QueryEvent& e, const std::shared_ptr<const 
     const uint64_t fp = shape->fingerprint;
     // Runs that are over: too many statements or too long since their last call, or their
     // source runs again after they repeated (the next round of an outer loop).
+    // A statement new to the client's recent past, arriving while a loop repeats, ends that
+    // loop: a loop body's statements all appear in its first iteration.
     // (Decided for all runs first: resolving a source reads the other runs.)
     std::vector<bool> over(t.runs.size());
+    bool is_new = true;
     for (size_t i = 0; i < t.runs.size(); ++i) {
         const Run& r = t.runs[i];
         if (t.seq - r.last_seq > kMaxBody) {
             over[i] = true;
         } else if (r.repeated->fingerprint == fp) {
             over[i] = start_ns - r.last_end_ns > window_ns_;
-        } else if (r.count >= 2) {
+            is_new = over[i];
+        }
+    }
+    for (size_t i = 0; i < t.runs.size(); ++i) {
+        const Run& r = t.runs[i];
+        if (over[i] || r.repeated->fingerprint == fp || r.count < 2) continue;
+        if (is_new) {
+            over[i] = true;
+        } else {
             const auto src = resolved_source(t, r);
             over[i] = src && src->fingerprint == fp;
         }

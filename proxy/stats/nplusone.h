@@ -13,7 +13,9 @@
 //   - The source of a run is the statement just before its first call, skipping the loop's
 //     other members (statements called again since the run started): for "list; A; B; A; B"
 //     both A's and B's source is "list". A run ends when its source runs again (the next
-//     round of an outer loop starts a new burst).
+//     round of an outer loop starts a new burst), and when a statement new to the client's
+//     recent past arrives after it repeated (a loop body's statements all appear in its first
+//     iteration, so a new one means the loop is over).
 //   - Transaction control (BEGIN, COMMIT, SET, ...) and COPY are transparent: they neither
 //     extend, break nor start anything.
 //   - A loop the client began with (no statement before it) is still a loop: its source is

@@ -208,6 +208,22 @@ TEST(NPlusOne, TheSameLoopIsFoundWhateverPrecededIt) {
     }
 }
 
+TEST(NPlusOne, EarlierCallsOfTheStatementDoNotJoinTheLoop) {
+    // Two lookups, then the list, then the loop: the loop is the list's.
+    QueryStats s(testing::config(100, 5));
+    Client c(s, 1);
+    for (int i = 0; i < 50; ++i) c.run("SELECT pg_sleep($1)", 2);
+    c.run("SELECT * FROM order_lines WHERE order_id = $1", 1);
+    c.run("SELECT * FROM order_lines WHERE order_id = $1", 2);
+    c.run("SELECT id FROM orders WHERE customer_id = $1", 7);
+    c.loop(10);
+    const NPlusOneFinding* f = only_finding(s);
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->repeats, 10u);
+    ASSERT_NE(f->source, nullptr);
+    EXPECT_EQ(f->source->normalized, "SELECT id FROM orders WHERE customer_id = $1");
+}
+
 TEST(NPlusOne, ACopyBeforeOrInsideIsNotTheSource) {
     QueryStats s(testing::config(100, 5));
     Client c(s, 1);
