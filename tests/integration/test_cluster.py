@@ -125,6 +125,8 @@ def parse_check_table(text):
     rows, header = [], None
     for line in text.splitlines():
         if "|" not in line:
+            if rows:
+                break                      # the shards table ended (the map report follows)
             continue
         cells = [c.strip() for c in line.split("|")]
         if line.lstrip().startswith("|"):

@@ -546,13 +546,17 @@ class DeepStatementTest(HostileCase):
 class WrongPasswordTest(HostileCase):
 
     def backends(self, user):
-        return shard_rows(shard, "SELECT count(*) FROM pg_stat_activity WHERE usename = %s",
-                          (user,))[0][0]
+        # The proxy's own stamp reader (rebalance/stamps.cpp) is not a client's login.
+        return shard_rows(shard, "SELECT count(*) FROM pg_stat_activity WHERE usename = %s "
+                          "AND application_name <> 'shardgate-map-stamps'", (user,))[0][0]
 
     def test_wrong_password_is_28p01_and_reaches_no_shard(self):
         for user, good in (("scram_user", "scram-pw"), ("md5_user", "md5-pw")):
             with self.subTest(user=user):
-                self.assertEqual(self.backends(user), 0)
+                # The proxy's background health check (proxy/health) may hold one connection
+                # as this user: what counts is that failed logins add none.
+                before = self.backends(user)
+                self.assertLessEqual(before, 1)
                 for attempt in ("wrong", "", good + "x"):
                     c = self.raw(timeout=10)
                     with self.assertRaises(pgwire.PgError) as cm:
@@ -563,7 +567,7 @@ class WrongPasswordTest(HostileCase):
                 with self.assertRaises(psycopg2.OperationalError) as cm:
                     psycopg2.connect(sg.dsn(user=user, password="nope"))
                 self.assertIn("password authentication failed", str(cm.exception))
-                self.assertEqual(self.backends(user), 0,
+                self.assertEqual(self.backends(user), before,
                                  f"a failed login of {user} opened a shard connection")
                 pools = [r for r in sg.admin("SHOW POOLS") if r["user"] == user]
                 self.assertTrue(all(int(r["sv_total"]) == 0 for r in pools), pools)
