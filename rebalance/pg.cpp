@@ -74,9 +74,21 @@ Expected<Endpoint> proxy_endpoint(const Config& cfg, const std::string& host, in
 Expected<Conn> connect(const Endpoint& ep, bool replication) {
     std::string port = std::to_string(ep.port);
     std::string timeout = std::to_string(std::max(1, ep.connect_timeout_s));
-    const char* keys[] = {
-        "host",        "port", "dbname", "user", "password", "connect_timeout", "application_name",
-        "replication", nullptr};
+    // TCP keepalive bounds how long a silent shard (frozen, partitioned) can hold this
+    // connection's reads, instead of the kernel's two hours.
+    const char* keys[] = {"host",
+                          "port",
+                          "dbname",
+                          "user",
+                          "password",
+                          "connect_timeout",
+                          "application_name",
+                          "keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "replication",
+                          nullptr};
     const char* vals[] = {ep.host.c_str(),
                           port.c_str(),
                           ep.dbname.c_str(),
@@ -84,9 +96,13 @@ Expected<Conn> connect(const Endpoint& ep, bool replication) {
                           ep.password.empty() ? nullptr : ep.password.c_str(),
                           timeout.c_str(),
                           ep.application.c_str(),
+                          "1",
+                          "10",
+                          "5",
+                          "3",
                           replication ? "database" : nullptr,
                           nullptr};
-    if (!replication) keys[7] = nullptr;
+    if (!replication) keys[11] = nullptr;
     Conn c(PQconnectdbParams(keys, vals, 0));
     if (PQstatus(c.get()) != CONNECTION_OK)
         return Error{"08001", ep.label + " (" + ep.host + ":" + port +

@@ -234,9 +234,9 @@ class TimeoutsTest(unittest.TestCase):
         self.assertTrue(mine, out)
         for line in mine:
             # timer:(keepalive,16sec,0): armed with tcp_keepidle_s = 17, not the kernel's 2 h.
-            m = re.search(r"timer:\(keepalive,(?:(\d+)min)?(\d+)(?:\.\d+)?(m?sec)", line)
+            m = re.search(r"timer:\(keepalive,(?:(\d+)min)?(\d+)(?:\.\d+)?(msec|ms|sec)", line)
             self.assertIsNotNone(m, line)
-            seconds = int(m.group(1) or 0) * 60 + int(m.group(2)) / (1000 if m.group(3) == "msec" else 1)
+            seconds = int(m.group(1) or 0) * 60 + int(m.group(2)) / (1 if m.group(3) == "sec" else 1000)
             self.assertLessEqual(seconds, 17, line)
 
 
