@@ -22,6 +22,7 @@
 #include "proxy/txn/policy.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/writer.h"
+#include "proxy/spawn.h"
 
 namespace sg::proxy {
 
@@ -500,7 +501,7 @@ public:
                         asio::co_spawn(proxy_.io(),
                                        send_cancel(proxy_.io().get_executor(), s->target(), s->backend_pid(),
                                                    s->backend_secret()),
-                                       asio::detached);
+                                       LogUnhandled("fan-out cancel"));
             }
             co_await sink_.done().wait();
         }

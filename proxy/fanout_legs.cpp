@@ -1,6 +1,7 @@
 #include "proxy/fanout_legs.h"
 
 #include "proxy/server_conn.h"
+#include "proxy/spawn.h"
 
 namespace sg::proxy {
 
@@ -21,7 +22,7 @@ void FanoutLegs::cancel_all(net::asio::any_io_executor ex) const {
         auto s = weak.lock();
         if (!s || !s->usable() || s->outstanding() == 0) continue;
         net::asio::co_spawn(ex, send_cancel(ex, s->target(), s->backend_pid(), s->backend_secret()),
-                            net::asio::detached);
+                            LogUnhandled("fan-out cancel"));
     }
 }
 

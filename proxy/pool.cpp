@@ -111,7 +111,8 @@ awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> Pool::acquire() 
     waiters_.push_back(&w);
     for (;;) {
         auto now = net::Clock::now();
-        bool notified = now < deadline && co_await w.ready.wait_for(deadline - now);
+        bool notified = false;  // (no co_await inside && or ?:, which GCC 12 miscompiles)
+        if (now < deadline) notified = co_await w.ready.wait_for(deadline - now);
         if (w.handed) break;
         if (refused()) {  // the breaker opened while waiting
             std::erase(waiters_, &w);

@@ -1,7 +1,8 @@
-// Server connection pools, one per (shard, user). A checkout is an RAII guard: the connection
-// goes back to the pool when the guard is released, or is closed when it is not clean (a
-// transaction still open, replies still owed, a broken socket) — a connection in a bad state
-// is never handed to another client.
+// Server connection pools, one per (shard, user). acquire() hands out a connection for
+// exclusive use; release() takes it back only when it is clean (no transaction open, no replies
+// owed, socket healthy) and closes it otherwise — a connection in a bad state is never handed to
+// another client. Sessions release what they hold on every exit path (Session::run's end, and
+// ~Session for a coroutine destroyed before it).
 #pragma once
 
 #include <deque>
@@ -102,7 +103,6 @@ private:
     int total_ = 0;
     int connecting_ = 0;
     uint64_t reconnect_below_ = 0;  // connections with a smaller id close when given back
-    uint64_t next_id_ = 1;
     std::deque<std::shared_ptr<ServerConn>> idle_;
     std::deque<Waiter*> waiters_;
     std::list<std::weak_ptr<ServerConn>> all_;

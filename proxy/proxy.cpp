@@ -16,6 +16,7 @@
 #include "proxy/txn/startup.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/writer.h"
+#include "proxy/spawn.h"
 
 namespace sg::proxy {
 
@@ -32,6 +33,7 @@ Proxy::Proxy(asio::io_context& io, Config cfg, std::string config_path)
       buckets_resumed_(std::make_unique<net::Event>(io.get_executor())),
       resumed_(std::make_unique<net::Event>(io.get_executor())) {
     txn_ = std::make_unique<txn::Coordinator>(cfg_);
+    users_ = std::make_shared<const std::vector<UserConfig>>(cfg_.users);
     for (const auto& s : cfg_.shards) shard_totals_.push_back(stats::ShardTotals{s.name});
 }
 
@@ -161,8 +163,8 @@ std::string Proxy::start() {
         spdlog::info("metrics on http://{}/metrics", cfg_.admin.http_listen);
     }
     setup_signals();
-    asio::co_spawn(io_, accept_loop(), asio::detached);
-    asio::co_spawn(io_, housekeeping(), asio::detached);
+    asio::co_spawn(io_, accept_loop(), LogUnhandled("accept loop"));
+    asio::co_spawn(io_, housekeeping(), LogUnhandled("housekeeping"));
     health_->start();
     spdlog::info("shardgate listening on {}:{} ({} shard(s), pool_mode={}, pool_size={})", cfg_.proxy.listen_addr,
                  cfg_.proxy.port, cfg_.shards.size(), to_string(cfg_.proxy.pool_mode), cfg_.proxy.pool_size);
@@ -212,7 +214,7 @@ awaitable<void> Proxy::accept_loop() {
                                fmt::format("too many client connections (max_client_conn={})", cfg_.proxy.max_client_conn))
                 .encode_error(w);
             asio::co_spawn(io_, refuse_connection(std::move(sock), std::move(out), std::chrono::milliseconds(2000)),
-                           asio::detached);
+                           LogUnhandled("max_client_conn refusal"));
             continue;
         }
         ++counters_.clients_accepted;
@@ -224,7 +226,7 @@ awaitable<void> Proxy::accept_loop() {
                 ~Count() { --*n; }
             } count{live};
             co_await session->run();
-        }, asio::detached);
+        }, LogUnhandled("client session"));
     }
 }
 
@@ -417,15 +419,11 @@ std::string Proxy::reload() {
     if (map && map->version() < map_->version())
         return fmt::format("{}: version {} is older than the version {} in use", next.map_path(), map->version(),
                            map_->version());
-    // Users are looked up by sessions through the config: keep the old entries alive for
-    // sessions that logged in under them by only ever appending... sessions hold pointers into
-    // cfg_.users, so swap the vector contents in place only when the names are unchanged.
     bool same_users = next.users.size() == cfg_.users.size();
     for (size_t i = 0; same_users && i < next.users.size(); ++i) same_users = next.users[i].name == cfg_.users[i].name;
     if (!same_users && !sessions_.empty())
         spdlog::info("reload: the user list changed; connected clients keep their login until they reconnect");
-    auto old_users = std::make_shared<std::vector<UserConfig>>(std::move(cfg_.users));
-    retired_users_.push_back(old_users);
+    users_ = std::make_shared<const std::vector<UserConfig>>(next.users);
     cfg_.users = next.users;
     credentials_ = std::move(creds);
     cfg_.proxy.pool_size = next.proxy.pool_size;
@@ -479,7 +477,7 @@ void Proxy::shutdown(const std::string& why) {
     acceptor_.close(ec);
     signals_.cancel(ec);
     if (http_) http_->stop();
-    asio::co_spawn(io_, drain_and_stop(), asio::detached);
+    asio::co_spawn(io_, drain_and_stop(), LogUnhandled("shutdown drain"));
 }
 
 awaitable<void> Proxy::drain_and_stop() {
@@ -509,15 +507,29 @@ awaitable<void> Proxy::drain_and_stop() {
     io_.stop();
 }
 
+namespace {
+// An io_context whose pending work can be destroyed before it is: coroutine frames still
+// suspended when the loop stops (sessions, loops) point at the Proxy, so they must be
+// destroyed while it lives, and the Proxy's sockets and timers need the io_context's services.
+// Order: run, shut down (destroys pending handlers and frames), destroy Proxy, destroy loop.
+class EventLoop : public asio::io_context {
+public:
+    using asio::io_context::io_context;
+    using asio::execution_context::shutdown;
+};
+}  // namespace
+
 int run_proxy(Config cfg, const std::string& config_path) {
     // One thread runs the loop: the reactor needs no locking for socket operations.
-    asio::io_context io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
+    EventLoop io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
     Proxy proxy(io, std::move(cfg), config_path);
     if (std::string err = proxy.start(); !err.empty()) {
         spdlog::error("{}", err);
+        io.shutdown();
         return 1;
     }
     io.run();
+    io.shutdown();
     spdlog::info("shardgate stopped");
     return 0;
 }

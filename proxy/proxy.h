@@ -68,6 +68,8 @@ public:
 
     const Config& config() const { return cfg_; }
     net::asio::io_context& io() { return io_; }
+    // The current user list (replaced, never modified, by RELOAD).
+    std::shared_ptr<const std::vector<UserConfig>> users() const { return users_; }
 
     // The pool for (shard, server login of user).
     Pool& pool(int shard, const UserConfig& user);
@@ -176,8 +178,9 @@ private:
     std::unique_ptr<http::HttpServer> http_;
     std::unique_ptr<txn::Coordinator> txn_;
     std::unique_ptr<txn::RecoveryWorker> recovery_;
-    // Sessions keep pointers to their UserConfig: user lists replaced by RELOAD stay alive.
-    std::vector<std::shared_ptr<std::vector<UserConfig>>> retired_users_;
+    // The user list sessions log in against. A session keeps the list it logged in with (it
+    // holds a pointer into it): a list replaced by RELOAD lives until its last session ends.
+    std::shared_ptr<const std::vector<UserConfig>> users_;
     std::unordered_map<int32_t, Session*> sessions_;
     int32_t next_pid_ = 1000;
     bool paused_ = false;

@@ -10,6 +10,7 @@
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/protocol.h"
 #include "proxy/wire/writer.h"
+#include "proxy/spawn.h"
 
 namespace sg::proxy {
 
@@ -65,7 +66,7 @@ awaitable<std::string> ServerConn::connect() {
         spdlog::warn("server {} ({}): {}", id_, target_.shard_name, err);
     readiness_ = &ReadinessService::of(sock_.get_executor());
     readiness_handle_ = readiness_->add(sock_.native_handle());
-    asio::co_spawn(sock_.get_executor(), [self]() { return self->read_loop(); }, asio::detached);
+    asio::co_spawn(sock_.get_executor(), [self]() { return self->read_loop(); }, LogUnhandled("server read loop"));
     co_return std::string();
 }
 

@@ -16,6 +16,7 @@
 #include "proxy/wire/messages/extended_query.h"
 #include "proxy/wire/messages/startup.h"
 #include "proxy/wire/writer.h"
+#include "proxy/spawn.h"
 
 namespace sg::proxy {
 
@@ -82,6 +83,14 @@ Session::Session(Proxy& proxy, net::tcp::socket sock)
 }
 
 Session::~Session() {
+    // run() gives the server connection back on its way out; a session whose coroutine never
+    // got there (destroyed at shutdown, or ended by an exception) still holds it. Its state is
+    // unknown, so it is closed, never pooled, and it must stop pointing at this session.
+    if (server_) {
+        server_->detach();
+        server_->close("client session destroyed while holding it");
+        server_.reset();
+    }
     proxy_.give_read_buffer(std::move(cbuf_));
     if (pid_) proxy_.unregister_session(pid_);
 }
@@ -382,7 +391,7 @@ void Session::on_lost(ServerConn& s, const std::string& why) {
         asio::co_spawn(proxy_.io(), [self = shared_from_this(), msg]() -> awaitable<void> {
             co_await self->send(msg);
             self->terminate("server lost");
-        }, asio::detached);
+        }, LogUnhandled("session: server-lost notice"));
     }
 }
 
@@ -522,7 +531,7 @@ awaitable<void> Session::run() {
                 asio::co_spawn(proxy_.io(),
                                send_cancel(proxy_.io().get_executor(), server_->target(), server_->backend_pid(),
                                            server_->backend_secret()),
-                               asio::detached);
+                               LogUnhandled("session: cancel on leaving"));
             server_->close("client left mid-transaction");
             server_.reset();
         } else {

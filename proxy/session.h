@@ -79,7 +79,6 @@ public:
     net::Clock::time_point connected_at() const { return connected_at_; }
     net::Clock::time_point last_activity() const { return last_activity_; }
     const std::map<std::string, std::string>& startup_parameters() const { return startup_params_; }
-    bool is_admin_session() const { return admin_; }
     // Whether this client's open transaction (or running statement) touched a bucket that is
     // now paused by the rebalancer.
     bool touches_paused_bucket() const;
@@ -299,6 +298,7 @@ private:
     std::string peer_;  // how logs name the client: "host:port", then "pid (host:port)"
     std::string addr_;  // host:port
     std::string user_name_, database_;
+    std::shared_ptr<const std::vector<UserConfig>> user_list_;  // keeps *user_ alive across RELOAD
     const UserConfig* user_ = nullptr;
     bool admin_ = false;
     int32_t pid_ = 0, secret_ = 0;
@@ -319,7 +319,6 @@ private:
     // Extended-protocol messages held until Sync/Flush (routing needs the Bind).
     std::string batch_;
     bool batch_has_parse_ = false;
-    bool batch_has_bind_or_parse_ = false;
     bool skip_until_sync_ = false;
     std::unordered_map<std::string, ClientStatement> statements_;
     std::string unnamed_parse_;  // the client's last unnamed Parse

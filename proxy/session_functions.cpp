@@ -8,6 +8,7 @@
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 #include "proxy/table_columns.h"
+#include "proxy/spawn.h"
 
 namespace sg::proxy {
 
@@ -63,7 +64,7 @@ net::awaitable<std::optional<router::Error>> Session::risky_function_refusal(std
     if (known.loaded || !calls) {
         // A list read before (stale by time) serves while a new one is read in the background;
         // a statement that calls nothing only starts the first read.
-        if (!known.loading) net::asio::co_spawn(proxy_.io(), refresh(proxy_, target), net::asio::detached);
+        if (!known.loading) net::asio::co_spawn(proxy_.io(), refresh(proxy_, target), LogUnhandled("function list refresh"));
         co_return calls ? refusal_for(sql, known.names) : std::nullopt;
     }
     // No list yet (first use, or dropped by DDL through the proxy): wait for one, bounded by the

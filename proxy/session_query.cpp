@@ -33,6 +33,7 @@
 #include "router/copy_split.h"
 #include "router/literals.h"
 #include "proxy/wire/messages/copy.h"
+#include "proxy/spawn.h"
 
 namespace sg::proxy {
 
@@ -408,7 +409,10 @@ awaitable<void> Session::flush_batch(bool sync) {
         co_await answer_failed_transaction(batch, sync);
         co_return;
     }
-    if (in_transaction() && co_await transaction_control_batch(batch, sync)) co_return;  // session_txn.cpp
+    if (in_transaction()) {  // (no co_await inside && or ?:, which GCC 12 miscompiles)
+        bool handled = co_await transaction_control_batch(batch, sync);
+        if (handled) co_return;
+    }  // session_txn.cpp
     std::vector<int>& bind_shards = bind_shards_;  // flush_batch is never re-entered (serve_loop awaits it)
     bind_shards.clear();
     int shard = co_await route_batch(batch, sync, bind_shards);
@@ -1104,7 +1108,7 @@ PreparedLookups::Statement* Session::lookup_statement(const router::Analysis& a,
         asio::co_spawn(proxy_.io(),
                        read_unique_columns(proxy_, target, st->table_key, std::move(name),
                                            settings_sync_statements(none, settings_)),
-                       asio::detached);
+                       LogUnhandled("unique-column lookup"));
     }
     if (!t.known) return nullptr;
     for (const auto& c : a.simple_lookup->columns)
@@ -1663,7 +1667,10 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         }
         co_return;
     }
-    if (in_transaction() && co_await transaction_control(sql)) co_return;  // session_txn.cpp
+    if (in_transaction()) {  // (no co_await inside && or ?:, which GCC 12 miscompiles)
+        bool handled = co_await transaction_control(sql);
+        if (handled) co_return;
+    }  // session_txn.cpp
     if (server_ && server_->tx_status() == 'E') {
         // A failed transaction accepts only its end, wherever the statement would go: the
         // transaction's shard gives PostgreSQL's own answer (25P02, or the ROLLBACK).

@@ -119,7 +119,10 @@ awaitable<bool> Session::startup() {
         co_return false;
     }
     const Config& cfg = proxy_.config();
-    user_ = cfg.find_user(user_name_);
+    user_list_ = proxy_.users();
+    user_ = nullptr;
+    for (const auto& u : *user_list_)
+        if (u.name == user_name_) user_ = &u;
     admin_ = database_ == cfg.admin.database;
 
     // (A named local, not a conditional temporary: GCC 12 mishandles those inside co_await.)
@@ -192,7 +195,10 @@ awaitable<bool> Session::authenticate(const UserConfig& user) {
             // AuthenticationOk is already in `out`; the rest of the login follows it.
             co_return co_await send(out);
         }
-        if (!out.empty() && !co_await send(out)) co_return false;
+        if (!out.empty()) {  // (no co_await inside && or ?:, which GCC 12 miscompiles)
+            bool sent = co_await send(out);
+            if (!sent) co_return false;
+        }
         out.clear();
         // The client's answer: one 'p' message, small.
         for (;;) {

@@ -7,6 +7,7 @@
 
 #include "proxy/health/probe.h"
 #include "proxy/proxy.h"
+#include "proxy/spawn.h"
 
 namespace sg::proxy::health {
 
@@ -73,15 +74,15 @@ void Monitor::add_shard(int i) {
     h->monitor = this;
     shards_.push_back(std::move(h));
     if (started_)
-        asio::co_spawn(proxy_.io(), check_loop(shards_.back().get(), alive_), asio::detached);
+        asio::co_spawn(proxy_.io(), check_loop(shards_.back().get(), alive_), LogUnhandled("health check"));
 }
 
 void Monitor::start() {
     for (size_t i = shards_.size(); i < proxy_.config().shards.size(); ++i) add_shard(int(i));
     started_ = true;
     for (auto& h : shards_)
-        asio::co_spawn(proxy_.io(), check_loop(h.get(), alive_), asio::detached);
-    asio::co_spawn(proxy_.io(), sweep_loop(alive_), asio::detached);
+        asio::co_spawn(proxy_.io(), check_loop(h.get(), alive_), LogUnhandled("health check"));
+    asio::co_spawn(proxy_.io(), sweep_loop(alive_), LogUnhandled("health sweep"));
 }
 
 void Monitor::reconfigure() {

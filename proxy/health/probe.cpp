@@ -6,6 +6,7 @@
 #include "proxy/wire/messages/simple_query.h"
 #include "proxy/wire/messages/startup.h"
 #include "proxy/wire/writer.h"
+#include "proxy/spawn.h"
 
 namespace sg::proxy::health {
 
@@ -127,7 +128,7 @@ void send_cancel_bounded(asio::any_io_executor ex, const ServerTarget& target, i
             error_code ignore;
             st->sock.close(ignore);
         },
-        asio::detached);
+        LogUnhandled("cancel request"));
 }
 
 }  // namespace sg::proxy::health

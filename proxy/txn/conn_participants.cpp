@@ -105,7 +105,9 @@ net::awaitable<std::vector<StepOutcome>> ConnParticipants::step(
     const auto deadline = net::Clock::now() + std::chrono::milliseconds(step_timeout_ms_);
     while (pending()) {
         auto left = deadline - net::Clock::now();
-        if (left <= net::Clock::duration::zero() || !co_await done_.wait_for(left)) {
+        bool woke = false;  // (no co_await inside || or ?:, which GCC 12 miscompiles)
+        if (left > net::Clock::duration::zero()) woke = co_await done_.wait_for(left);
+        if (!woke) {
             for (size_t i = 0; i < conns_.size(); ++i)
                 if (state_[i].waiting) {
                     state_[i].waiting = false;

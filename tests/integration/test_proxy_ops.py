@@ -498,12 +498,27 @@ class SigtermTest(OpsCase):
         self.addCleanup(sg.stop)
         intx = self.connect(sg)
         q(intx, "INSERT INTO notes VALUES (200, 'never committed')")
+        # A statement still running on a shard when the loop stops: its session's coroutine is
+        # destroyed suspended, holding a server connection (once a use-after-free at exit).
+        sleeper = self.connect(sg)
+        running = Background(lambda: q(sleeper, "SELECT pg_sleep(30)", timeout=40))
+        wait_until(lambda: shard_rows(shards[0], "SELECT count(*) FROM pg_stat_activity WHERE "
+                                                 "query = 'SELECT pg_sleep(30)'")[0][0] >= 1,
+                   5, "the sleeping statement to start")
         proc = sg.proc.proc
         t0 = time.monotonic()
         os.kill(sg.pid, signal.SIGTERM)
         proc.wait(10)
         self.assertGreaterEqual(time.monotonic() - t0, 0.9)
         self.assertLess(time.monotonic() - t0, 6)
+        # A clean exit: no sanitizer report, no unhandled exception.
+        self.assertEqual(proc.returncode, 0, sg.log_tail())
+        with open(sg.log_path) as f:
+            log = f.read()
+        for bad in ("AddressSanitizer", "runtime error", "unhandled exception"):
+            self.assertNotIn(bad, log)
+        with self.assertRaises(psycopg2.Error):
+            running.wait(10)
         with self.assertRaises(psycopg2.Error):
             q(intx, "SELECT 1", timeout=5)
         wait_until(lambda: shard_rows(shards[0], "SELECT count(*) FROM pg_stat_activity WHERE "
