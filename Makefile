@@ -3,8 +3,9 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 TEST_BUILD ?= build/test
 REL_BUILD ?= build/release
+WERROR_BUILD ?= build/werror
 
-.PHONY: all deps build build-release test unit demo demo-stop bench fuzz fuzz-sql format tidy clean
+.PHONY: all deps build build-release build-proxy hygiene format-check test unit demo demo-stop bench fuzz fuzz-sql format tidy clean
 
 all: build-release
 
@@ -20,13 +21,28 @@ build-release: deps
 	@cmake -S . -B $(REL_BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(REL_BUILD) -j$(JOBS)
 
-test: build
+# Only the proxy binary (what the demo runs): no tests, no benchmarks.
+build-proxy: deps
+	@cmake -S . -B $(REL_BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(REL_BUILD) -j$(JOBS) --target shardgate
+
+test: build hygiene
 	@cd $(TEST_BUILD) && ctest --output-on-failure --timeout 900 -j1
+
+# What CI enforces besides the tests: a release build of everything (proxy, tests, benchmarks)
+# with warnings as errors, and a 60 s run of the fuzz target.
+hygiene: deps
+	@cmake -S . -B $(WERROR_BUILD) -DCMAKE_BUILD_TYPE=Release -DSHARDGATE_WERROR=ON >/dev/null
+	@cmake --build $(WERROR_BUILD) -j$(JOBS)
+	@tests/fuzz/run.sh 60
+
+format-check:
+	@clang-format --dry-run --Werror $$(git ls-files '*.cpp' '*.h')
 
 unit: build
 	@cd $(TEST_BUILD) && ctest --output-on-failure -L unit
 
-demo: build-release
+demo: build-proxy
 	@scripts/demo.sh $(REL_BUILD)/shardgate
 
 demo-stop:

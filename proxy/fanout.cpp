@@ -95,24 +95,8 @@ public:
         return true;
     }
     net::Event& done() { return done_; }
-    // Forgets the replies (not which shard is which, nor a broken connection) before the next
-    // round of queries.
-    void reset() {
-        ready_ = 0;
-        for (auto& r : replies_) {
-            std::string name = std::move(r.shard_name);
-            bool lost = r.lost;
-            std::string why = lost ? r.error_message : std::string();
-            r = ShardReply{};
-            r.shard_name = std::move(name);
-            r.lost = lost;
-            r.error_message = std::move(why);
-        }
-    }
-    // Forgets shard i's reply before its next request (one shard at a time).
-    void reset_one(size_t i) {
-        ShardReply& r = replies_[i];
-        if (r.ready) --ready_;
+    // A reply emptied for the next request; which shard it is and a broken connection stay.
+    static void forget_reply(ShardReply& r) {
         std::string name = std::move(r.shard_name);
         bool lost = r.lost;
         std::string why = lost ? r.error_message : std::string();
@@ -120,7 +104,19 @@ public:
         r.shard_name = std::move(name);
         r.lost = lost;
         r.error_message = std::move(why);
-        if (lost) {
+    }
+    // Forgets the replies (not which shard is which, nor a broken connection) before the next
+    // round of queries.
+    void reset() {
+        ready_ = 0;
+        for (auto& r : replies_) forget_reply(r);
+    }
+    // Forgets shard i's reply before its next request (one shard at a time).
+    void reset_one(size_t i) {
+        ShardReply& r = replies_[i];
+        if (r.ready) --ready_;
+        forget_reply(r);
+        if (r.lost) {
             r.ready = true;
             ++ready_;
         }

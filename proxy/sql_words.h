@@ -1,9 +1,10 @@
 // A tiny tokenizer over SQL text, enough to recognise the few statements the proxy tracks by
 // their words (SET, RESET, SAVEPOINT, ...): whitespace and comments are skipped between tokens,
-// identifiers are lower-cased unless double-quoted.
+// identifiers are folded as PostgreSQL folds them (lower-cased unless double-quoted).
 #pragma once
 
 #include <cctype>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,23 +34,43 @@ struct Cursor {
             }
         }
     }
-    // An identifier (possibly dotted, possibly double-quoted parts), lower-cased unless quoted.
-    std::string ident() {
+    // One identifier part, folded as PostgreSQL folds it: lower-cased unless double-quoted (a
+    // doubled quote inside stands for one); high-bit bytes belong to identifiers. nullopt at the
+    // end of the text, on an unterminated quote, or on anything that is not an identifier.
+    std::optional<std::string> name() {
         skip();
+        if (i >= s.size()) return std::nullopt;
+        std::string out;
+        if (s[i] == '"') {
+            for (++i; i < s.size(); ++i) {
+                if (s[i] != '"') {
+                    out += s[i];
+                } else if (i + 1 < s.size() && s[i + 1] == '"') {
+                    out += '"';
+                    ++i;
+                } else {
+                    ++i;
+                    return out;
+                }
+            }
+            return std::nullopt;
+        }
+        while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' || s[i] == '$' ||
+                                static_cast<unsigned char>(s[i]) >= 0x80)) {
+            out += static_cast<char>(std::tolower(static_cast<unsigned char>(s[i])));
+            ++i;
+        }
+        if (out.empty()) return std::nullopt;
+        return out;
+    }
+    // An identifier, possibly dotted ("schema.table"), parts folded as name() folds them; empty
+    // when there is none.
+    std::string ident() {
         std::string out;
         for (;;) {
-            if (i < s.size() && s[i] == '"') {
-                size_t end = s.find('"', i + 1);
-                if (end == std::string_view::npos) return {};
-                out.append(s.substr(i + 1, end - i - 1));
-                i = end + 1;
-            } else {
-                size_t start = i;
-                while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' || s[i] == '$'))
-                    ++i;
-                if (i == start) return out;
-                out += lower(s.substr(start, i - start));
-            }
+            auto part = name();
+            if (!part) return out;
+            out += *part;
             if (i < s.size() && s[i] == '.') {
                 out += '.';
                 ++i;
@@ -57,6 +78,13 @@ struct Cursor {
             }
             return out;
         }
+    }
+    // Only whitespace, comments and at most one ';' left.
+    bool at_end() {
+        skip();
+        if (i < s.size() && s[i] == ';') ++i;
+        skip();
+        return i >= s.size();
     }
     bool keyword(std::string_view kw) {
         skip();

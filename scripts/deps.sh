@@ -13,7 +13,7 @@ PKGS=(
   postgresql-server-dev-15
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format clang-tidy
   postgresql-15 postgresql-client-15 pgbouncer prometheus
   python3 python3-psycopg2 python3-xxhash
   libpostgresql-jdbc-java default-jdk-headless
