@@ -337,7 +337,7 @@ class WrongAnswers(unittest.TestCase):
 
     def test_found_qualified_order_by_is_the_tables_column(self):
         # SELECT b.id ... ORDER BY a.id: rows without a match (b.id NULL) sort by a.id.
-        self.check("SELECT b.id FROM w_small a LEFT JOIN w_items b ON b.id = a.id AND b.grp = 1 "
+        self.check("SELECT b.id FROM w_items a LEFT JOIN w_items b ON b.id = a.id AND b.grp = 1 "
                    "ORDER BY a.id DESC, b.id")
 
     def test_found_refusal_after_the_shards_answered_is_counted(self):
@@ -349,6 +349,7 @@ class WrongAnswers(unittest.TestCase):
         rows = [x for x in sg.admin("SHOW REFUSALS") if x["query"] == sql]
         self.assertEqual(len(rows), 1, sg.admin("SHOW REFUSALS"))
         self.assertEqual(int(rows[0]["count"]), 1)
+        self.assertEqual(rows[0]["construct"], "combining binary results across shards")
 
 
 if __name__ == "__main__":
