@@ -41,6 +41,21 @@ std::vector<std::string> table_problems(PGconn* conn, const Config& cfg) {
                                           "(equal keys would hash to different shards)",
                                           t.name, t.shard_key, r.at(0)));
         }
+        if (t.kind == TableKind::Sharded) {
+            // Each shard enforces a unique index over its own rows: one without the shard key
+            // among its key columns accepts duplicates on different shards.
+            auto loose = rows_of(conn,
+                                 "SELECT c.relname FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = "
+                                 "i.indexrelid WHERE i.indrelid = pg_catalog.to_regclass($1) AND i.indisunique AND "
+                                 "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a, pg_catalog.unnest("
+                                 "i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, n) WHERE a.attrelid = "
+                                 "i.indrelid AND a.attname = $2 AND a.attnum = k.attnum AND k.n <= i.indnkeyatts)",
+                                 {t.name, t.shard_key}, error);
+            for (const auto& r : loose)
+                out.push_back(fmt::format("table \"{}\": unique index \"{}\" does not include shard key \"{}\" "
+                                          "(each shard enforces it over its own rows only)",
+                                          t.name, r.at(0), t.shard_key));
+        }
         auto fed = rows_of(conn,
                            "SELECT a.attname FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d ON "
                            "d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = "

@@ -668,7 +668,7 @@ awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const st
 awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, const std::vector<uint16_t>& shards,
                                          const std::map<std::string, std::string>& settings,
                                          const std::function<std::string(ServerConn&)>& build, bool atomic,
-                                         std::vector<stats::ShardLeg>* legs) {
+                                         std::vector<stats::ShardLeg>* legs, bool replicated) {
     ShardSet set(proxy, user, shards.size());
     if (atomic) {
         if (auto refusal = txn::participants_refusal(proxy.config(), shards.size()))
@@ -696,6 +696,7 @@ awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, c
     }
     set.give_back();
     if (legs) set.legs(*legs);
+    if (replicated) set.keep_first_reply_only();
     co_return set.merged_reply(true);
 }
 

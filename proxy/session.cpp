@@ -263,7 +263,7 @@ void Session::stats_merged(std::string_view text, uint64_t param_hash, uint32_t 
     if (!proxy_.stats().enabled()) return;
     // Rows and the error come from the merged reply the client got.
     uint64_t rows = 0;
-    std::string sqlstate;
+    std::string sqlstate, message;
     size_t pos = 0;
     while (pos + 5 <= reply.size()) {
         size_t len = be32(reply.data() + pos + 1);
@@ -280,6 +280,7 @@ void Session::stats_merged(std::string_view text, uint64_t param_hash, uint32_t 
                 size_t start = i;
                 while (i < body.size() && body[i]) ++i;
                 if (code == 'C') sqlstate.assign(body.substr(start, i - start));
+                if (code == 'M') message.assign(body.substr(start, i - start));
                 ++i;
             }
         }
@@ -304,7 +305,10 @@ void Session::stats_merged(std::string_view text, uint64_t param_hash, uint32_t 
     e.held_ns = std::exchange(held_ns_, 0);
     e.server_ns -= std::min(e.held_ns, e.server_ns);  // a fan-out's time is the shards' except what a pause held
     e.legs = leg_stats_;
-    proxy_.stats().record(e);
+    // A refusal raised after the shards answered (the combining step could not show its
+    // answer right) is a refusal of its construct, like one raised before they ran.
+    if (sqlstate == "0A000" && message.rfind("shard \"", 0) != 0) proxy_.stats().record_refusal(e, message);
+    else proxy_.stats().record(e);
     count_shard_legs(e.legs);
     leg_stats_.clear();
     pool_wait_ns_ = 0;

@@ -442,7 +442,7 @@ awaitable<void> Session::flush_batch(bool sync) {
                 translate_frames(out, s, batch);
                 return out;
             },
-            atomic, &leg_stats_);
+            atomic, &leg_stats_, router::writes_reference_table(*analysis_of(batch_text_)));
         stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
         forget_touched_buckets();
         if (state_ == SessionState::Busy) transition(SessionState::Ready);
@@ -677,7 +677,6 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
         s.unnamed_owner() = {0, 0};
         return frames;
     }, false, &leg_stats_);
-    stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
     forget_touched_buckets();
     // The first shard's answers to Describe (statement), then the rows of every shard.
     std::string param_description, statement_description, notices;
@@ -755,6 +754,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
         }
         out.append({'Z', 0, 0, 0, 5, transaction_status()});
     }
+    stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()), out);  // a refusal counts as one
     if (state_ == SessionState::Busy) transition(SessionState::Ready);
     co_await send(out);
 }
@@ -1779,8 +1779,8 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     std::string reply = co_await run_fanout(proxy_, *user_, queries, settings_, replicated,
                                             txn::atomic_statement(proxy_.config(), a.is_write, sql), &leg_stats_);
     if (a.returning && r.insert_rows.size() > 1) reply = returning_in_values_order(reply, r.insert_rows);
-    stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(queries.size()), reply);
     if (a.merge && queries.size() > 1) reply = co_await merge_rows(a, reply, queries.front().shard);
+    stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(queries.size()), reply);  // after: refusals count
     forget_touched_buckets();
     if (state_ == SessionState::Busy) transition(SessionState::Ready);
     co_await send(reply);

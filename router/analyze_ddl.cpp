@@ -81,6 +81,7 @@ void check_column_def(const TableConfig& t, const PgQuery__ColumnDef& d, Analysi
         const PgQuery__Constraint& k = *d.constraints[i]->constraint;
         if (k.contype == PG_QUERY__CONSTR_TYPE__CONSTR_IDENTITY) c.identity = true;
         if (k.contype == PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT && k.raw_expr) c.default_expr = k.raw_expr;
+        check_unique_constraint(t, k, c.name, a);
     }
     check_column(c, a);
 }
@@ -91,14 +92,19 @@ void check_table_ddl(const PgQuery__Node& stmt, const Context& ctx, Analysis& a)
     const PgQuery__RangeVar* rv = nullptr;
     if (stmt.node_case == PG_QUERY__NODE__NODE_CREATE_STMT) rv = stmt.create_stmt->relation;
     if (stmt.node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_STMT) rv = stmt.alter_table_stmt->relation;
+    if (stmt.node_case == PG_QUERY__NODE__NODE_INDEX_STMT) rv = stmt.index_stmt->relation;
     if (!rv) return;
     const TableConfig* t = make_rel(*rv, ctx.catalog).cfg;
     if (!t) return;
+    if (stmt.node_case == PG_QUERY__NODE__NODE_INDEX_STMT) return check_unique_index(*stmt.index_stmt, *t, a);
     if (stmt.node_case == PG_QUERY__NODE__NODE_CREATE_STMT) {
         const PgQuery__CreateStmt& s = *stmt.create_stmt;
-        for (size_t i = 0; i < s.n_table_elts; ++i)
+        for (size_t i = 0; i < s.n_table_elts; ++i) {
             if (s.table_elts[i]->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF)
                 check_column_def(*t, *s.table_elts[i]->column_def, a);
+            if (s.table_elts[i]->node_case == PG_QUERY__NODE__NODE_CONSTRAINT)
+                check_unique_constraint(*t, *s.table_elts[i]->constraint, "", a);
+        }
         return;
     }
     const PgQuery__AlterTableStmt& s = *stmt.alter_table_stmt;
@@ -117,6 +123,10 @@ void check_table_ddl(const PgQuery__Node& stmt, const Context& ctx, Analysis& a)
                 break;
             case PG_QUERY__ALTER_TABLE_TYPE__AT_ColumnDefault:
                 check_column(Column{*t, cmd.name ? cmd.name : "", nullptr, nullptr, def}, a);
+                break;
+            case PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint:
+                if (def && def->node_case == PG_QUERY__NODE__NODE_CONSTRAINT)
+                    check_unique_constraint(*t, *def->constraint, "", a);
                 break;
             case PG_QUERY__ALTER_TABLE_TYPE__AT_AddIdentity:
                 check_column(Column{*t, cmd.name ? cmd.name : "", nullptr, nullptr, nullptr, true}, a);

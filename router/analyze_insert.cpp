@@ -83,6 +83,7 @@ void read_on_conflict(const PgQuery__OnConflictClause& oc, const TableConfig& t,
             r.value = std::move(k.value);
             r.param = k.param;
             r.text = std::move(k.text);
+            r.cast = k.cast;
             a.key_assignment = std::move(r);
         } else {
             a.key_assignment_unusable = true;
@@ -141,6 +142,7 @@ void analyze_sharded_rows(const PgQuery__InsertStmt& s, const PgQuery__SelectStm
         ir.key.value = std::move(k.value);
         ir.key.param = k.param;
         ir.key.text = std::move(k.text);
+        ir.key.cast = k.cast;
         a.rows.push_back(std::move(ir));
     }
     if (!find_row_spans(ctx, a)) {

@@ -49,6 +49,12 @@ void analyze_node(const PgQuery__Node& stmt, const Context& ctx, Analysis& a);
 // DDL on a [[tables]] table that later answers would get wrong (sequence-fed columns, a shard
 // key collation that may be nondeterministic): refused (analyze_ddl.cpp).
 void check_table_ddl(const PgQuery__Node& stmt, const Context& ctx, Analysis& a);
+// PRIMARY KEY / UNIQUE constraints and unique indexes on a sharded table that leave out its
+// shard key (unique per shard only): refused (analyze_unique.cpp). `column`: the column a
+// column constraint is declared on ("" for a table constraint).
+void check_unique_constraint(const TableConfig& t, const PgQuery__Constraint& c, std::string_view column,
+                             Analysis& a);
+void check_unique_index(const PgQuery__IndexStmt& s, const TableConfig& t, Analysis& a);
 // nextval()/currval()/setval()/lastval() in a statement on sharded or reference tables: refused
 // (sequences live on the default shard).
 void check_sequence_use(const PgQuery__Node& stmt, Analysis& a);

@@ -78,6 +78,7 @@ KeyRef to_ref(KeyExpr&& k) {
     r.value = std::move(k.value);
     r.param = k.param;
     r.text = std::move(k.text);
+    r.cast = k.cast;
     return r;
 }
 

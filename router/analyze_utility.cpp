@@ -136,6 +136,24 @@ void add_dropped_tables(const PgQuery__DropStmt& d, const Context& ctx,
     }
 }
 
+// The table COMMENT ON TABLE / VIEW / COLUMN / SEQUENCE ... names (a name list, not a
+// RangeVar): the comment goes where that relation lives (an unlisted one: the default shard
+// only; sent to every shard it fails with 42P01 on those without it).
+void add_commented_table(const PgQuery__CommentStmt& c, const Context& ctx, std::vector<std::string>& names,
+                         std::vector<const TableConfig*>& cfgs) {
+    const bool column = c.objtype == PG_QUERY__OBJECT_TYPE__OBJECT_COLUMN;
+    if (!column && c.objtype != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE && c.objtype != PG_QUERY__OBJECT_TYPE__OBJECT_VIEW &&
+        c.objtype != PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW && c.objtype != PG_QUERY__OBJECT_TYPE__OBJECT_FOREIGN_TABLE &&
+        c.objtype != PG_QUERY__OBJECT_TYPE__OBJECT_SEQUENCE)
+        return;
+    auto parts = name_list(c.object);
+    if (column && !parts.empty()) parts.pop_back();  // [schema.]table.column
+    if (parts.empty() || parts.size() > 2) return;
+    std::string_view schema = parts.size() == 2 ? parts[0] : "";
+    names.push_back((schema.empty() ? "" : std::string(schema) + ".") + std::string(parts.back()));
+    cfgs.push_back(ctx.catalog.find(schema, parts.back()));
+}
+
 // The query body of CREATE TABLE AS / CREATE VIEW, whose rows would come from one shard only.
 const PgQuery__Node* defining_query(const PgQuery__Node& stmt) {
     if (stmt.node_case == PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT) {
@@ -221,6 +239,7 @@ void analyze_utility(const PgQuery__Node& stmt, const Context& ctx, Analysis& a)
     if (stmt.node_case == PG_QUERY__NODE__NODE_DROP_STMT) {
         add_dropped_tables(*stmt.drop_stmt, ctx, names, cfgs);
     }
+    if (stmt.node_case == PG_QUERY__NODE__NODE_COMMENT_STMT) add_commented_table(*stmt.comment_stmt, ctx, names, cfgs);
     if (const PgQuery__Node* q = defining_query(stmt)) {
         for (const Rel& r : all_relations(&q->base, ctx.catalog)) {
             if (r.cfg) {

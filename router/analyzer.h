@@ -58,6 +58,7 @@ struct KeyRef {
     Key value;         // Source::Value
     int param = 0;     // 1-based $n for Param / ArrayParam
     std::string text;  // as written ("42", "'a'", "$1"), for explanations
+    std::optional<KeyType> cast;  // Source::Param: `$n::type` (see KeyExpr::cast)
 };
 
 // One row of INSERT ... VALUES: its key and where it is written, so the proxy can rebuild an
@@ -234,6 +235,12 @@ struct Analysis {
     // Why the analysis came out this way, for `shardgate route`.
     std::vector<std::string> why;
 };
+
+// A write to a reference table: every shard holds a copy of the one table, so its result is
+// one copy's (row counts are not summed).
+inline bool writes_reference_table(const Analysis& a) {
+    return a.placement == Placement::Reference && a.is_write;
+}
 
 // Never fails: parse errors, refusals and invalid literals are recorded in the Analysis.
 Analysis analyze(const std::string& sql, const TableCatalog& catalog);

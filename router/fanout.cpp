@@ -496,15 +496,36 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
             if (c.n_fields && c.fields[c.n_fields - 1]->node_case == PG_QUERY__NODE__NODE_A_STAR) has_star = true;
         }
     }
-    auto output_name = [&](std::string_view name) {
+    auto output_name = [&](const ColumnName& col) {
+        if (!col.relation.empty()) {
+            // `a.id` is the output column id only when exactly one output is named id and it
+            // is a.id itself: `SELECT c.id ... ORDER BY a.id` sorts by a's column, not c's. An
+            // unqualified `id` is a.id when a has one (else `a.id` fails; both: ambiguous).
+            if (has_star) return false;
+            int named = 0;
+            bool same = false;
+            for (size_t i = 0; i < s.n_target_list; ++i) {
+                const PgQuery__ResTarget& t = *s.target_list[i]->res_target;
+                if (t.name && *t.name) {
+                    named += t.name == col.column;
+                    continue;
+                }
+                auto c = t.val ? column_name(t.val) : std::nullopt;
+                if (!c || c->column != col.column) continue;
+                ++named;
+                same = same || c->relation.empty() ||
+                       (c->relation == col.relation && (col.schema.empty() || c->schema == col.schema));
+            }
+            return named == 1 && same;
+        }
         // Without `*`, the name must visibly be an output column: an alias or a selected column.
         if (has_star) return true;
         for (auto al : aliases)
-            if (al == name) return true;
+            if (al == col.column) return true;
         for (size_t i = 0; i < s.n_target_list; ++i) {
             const PgQuery__ResTarget& t = *s.target_list[i]->res_target;
             if ((!t.name || !*t.name) && t.val)
-                if (auto c = column_name(t.val); c && c->column == name) return true;
+                if (auto c = column_name(t.val); c && c->column == col.column) return true;
         }
         return false;
     };
@@ -521,7 +542,7 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
             const bool shadowed = col && std::find(aliases.begin(), aliases.end(), col->column) != aliases.end();
             if (col && col->relation.empty() && shadowed) {
                 key.name = std::string(col->column);  // an output alias: PostgreSQL looks there first
-            } else if (col && !shadowed && !has_star && output_name(col->column)) {
+            } else if (col && !shadowed && !has_star && output_name(*col)) {
                 key.name = std::string(col->column);  // a selected column
             } else if (!aggregating && !plan.distinct) {
                 // Evaluated per input row: plain rows carry it as an extra column (a qualified
@@ -545,7 +566,7 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
                     }
                     if (key.collation.empty()) return std::nullopt;
                 }
-            } else if (col && !shadowed && output_name(col->column)) {
+            } else if (col && !shadowed && output_name(*col)) {
                 key.name = std::string(col->column);  // found among the shards' columns, or refused then
             } else {
                 return std::nullopt;  // DISTINCT and aggregates sort by output columns only

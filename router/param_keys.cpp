@@ -14,6 +14,7 @@ namespace {
 // Type OIDs of pg_type (stable since PostgreSQL 7).
 constexpr uint32_t kInt8 = 20, kInt2 = 21, kInt4 = 23, kFloat4 = 700, kFloat8 = 701, kBpchar = 1042,
                    kNumeric = 1700;
+constexpr uint32_t kName = 19, kText = 25, kUnknown = 705, kVarchar = 1043, kUuid = 2950;
 constexpr uint32_t kInt4Array = 1007, kInt8Array = 1016, kFloat4Array = 1021,
                    kFloat8Array = 1022, kBpcharArray = 1014, kNumericArray = 1231;
 
@@ -169,7 +170,82 @@ std::optional<Status> numeric_against_integer(ParamFormat f, std::string_view by
     return std::nullopt;
 }
 
+// Types whose binary send format is their text: such a value sent in binary is its text.
+bool textual(uint32_t oid) {
+    return oid == kText || oid == kVarchar || oid == kBpchar || oid == kName || oid == kUnknown;
+}
+
+// Whether a binary array's elements (array_send: ndim, flags, element oid, ...) are textual.
+bool textual_elements(std::string_view bytes) {
+    if (bytes.size() < 12) return false;
+    uint32_t oid = 0;
+    for (size_t i = 8; i < 12; ++i) oid = (oid << 8) | uint8_t(bytes[i]);
+    return textual(oid);
+}
+
+// The integer a canonical integer key holds (8 little-endian bytes, hash.h).
+int64_t key_int(const Key& k) {
+    uint64_t u = 0;
+    for (int i = 7; i >= 0; --i) u = (u << 8) | uint8_t(k.bytes[size_t(i)]);
+    return int64_t(u);
+}
+
 }  // namespace
+
+Status cast_param_keys(bool null, ParamFormat format, std::string_view bytes, uint32_t type_oid, KeyType cast,
+                       KeyType t, KeyUse use, ParamKeys& out) {
+    if (null) {
+        out.keys.push_back(Key::null_key());
+        return Ok{};
+    }
+    ParamKeys as_cast;
+    if (textual(type_oid)) {
+        // The cast reads the text with the target type's input function (in either format the
+        // bytes are the text); bpchar loses its trailing spaces when converted to text/varchar.
+        if (type_oid == kBpchar && !is_integer_key(cast))
+            while (!bytes.empty() && bytes.back() == ' ') bytes.remove_suffix(1);
+        auto k = canonical_from_text(cast, bytes);
+        if (!k) return k.error();
+        as_cast.keys.push_back(std::move(k.value()));
+    } else if (type_oid == 0 || (type_oid == kUuid && cast == KeyType::Uuid)) {
+        // Left to the server, the parameter takes the cast's type.
+        auto k = format == ParamFormat::Text ? canonical_from_text(cast, bytes) : canonical_from_binary(cast, bytes);
+        if (!k) return k.error();
+        as_cast.keys.push_back(std::move(k.value()));
+    } else if (is_integer_key(cast)) {
+        // Integers, numeric (rounded), floats (rint), as the explicit cast converts them.
+        auto st = numeric_against_integer(format, bytes, type_oid, cast, KeyUse::Assign, as_cast);
+        if (!st) {
+            if (use == KeyUse::Compare) {
+                out.unbounded = true;
+                return Ok{};
+            }
+            return Error{sqlstate::kFeatureNotSupported,
+                         "a shard-key parameter cast to an integer type must be bound as an integer, numeric, "
+                         "float or text"};
+        }
+        if (!*st) return *st;
+    } else {
+        // Another type cast to text or uuid (an int4 `$1::text`): its output text is not what
+        // was bound, so which keys match is left to the shards.
+        if (use == KeyUse::Compare) {
+            out.unbounded = true;
+            return Ok{};
+        }
+        return Error{sqlstate::kFeatureNotSupported,
+                     "a shard-key parameter cast to the key's type must be bound as text or as that type"};
+    }
+    for (auto& k : as_cast.keys) {
+        // A wider cast type than the key's (`int_key = $1::bigint`) compares across types: a
+        // value outside the key type's range matches nothing; stored, it fails as the cast does.
+        if (is_integer_key(t) && !k.null) {
+            if (auto st = integer_key(key_int(k), t, use, out); !st) return st;
+            continue;
+        }
+        out.keys.push_back(std::move(k));
+    }
+    return Ok{};
+}
 
 Status param_keys(bool null, ParamFormat format, std::string_view bytes, uint32_t type_oid, bool array, KeyType t,
                   KeyUse use, ParamKeys& out) {
@@ -183,6 +259,16 @@ Status param_keys(bool null, ParamFormat format, std::string_view bytes, uint32_
             (integer && (type_oid == kNumericArray || type_oid == kFloat4Array || type_oid == kFloat8Array ||
                          (type_oid == kInt8Array && key_width < 8) || (type_oid == kInt4Array && key_width < 4))) ||
             (!integer && type_oid == kBpcharArray);
+        // A scalar text type bound for an array (`= ANY($1::int[])`, $1 declared text) is the
+        // array's text form in either format.
+        if (format == ParamFormat::Binary && textual(type_oid)) format = ParamFormat::Text;
+        // Binary text elements against a non-text key are converted by the shards' input
+        // functions (spaces, signs, leading zeros): not read as the key's binary form.
+        if (format == ParamFormat::Binary && !(t == KeyType::Text || t == KeyType::Varchar) &&
+            textual_elements(bytes)) {
+            out.unbounded = true;
+            return Ok{};
+        }
         const bool multi = format == ParamFormat::Text ? is_multidimensional_text_array(bytes)
                                                        : is_multidimensional_binary_array(bytes);
         if (multi || cross_type) {
@@ -210,6 +296,8 @@ Status param_keys(bool null, ParamFormat format, std::string_view bytes, uint32_
         }
         while (!bytes.empty() && bytes.back() == ' ') bytes.remove_suffix(1);
     }
+    // A text type's binary form is its text.
+    if (format == ParamFormat::Binary && textual(type_oid)) format = ParamFormat::Text;
     auto k = format == ParamFormat::Text ? canonical_from_text(t, bytes) : canonical_from_binary(t, bytes);
     if (!k) return k.error();
     out.keys.push_back(std::move(k.value()));

@@ -31,6 +31,12 @@ struct ParamKeys {
 Status param_keys(bool null, ParamFormat format, std::string_view bytes, uint32_t type_oid, bool array,
                   KeyType t, KeyUse use, ParamKeys& out);
 
+// A scalar parameter written with one explicit cast in the key's family (`$1::integer`,
+// `$1::text`): the value the cast produces from the declared type, then compared with (or
+// stored into) the key of type `t`.
+Status cast_param_keys(bool null, ParamFormat format, std::string_view bytes, uint32_t type_oid, KeyType cast,
+                       KeyType t, KeyUse use, ParamKeys& out);
+
 // A parameter of declared type `type_oid` as PostgreSQL converts it to bigint for LIMIT/OFFSET:
 // integers as they are, numeric rounded half away from zero, float4/float8 rounded half to even.
 Expected<int64_t> bigint_param(ParamFormat format, std::string_view bytes, uint32_t type_oid);

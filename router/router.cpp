@@ -82,8 +82,9 @@ Status resolve(const KeyRef& ref, const Params& params, KeyType t, std::vector<K
     }
     const Param& p = params[ref.param - 1];
     ParamKeys got;
-    if (auto st = param_keys(p.null, p.format, p.bytes, p.type_oid, ref.source == KeyRef::Source::ArrayParam, t,
-                             use, got);
+    if (auto st = ref.cast ? cast_param_keys(p.null, p.format, p.bytes, p.type_oid, *ref.cast, t, use, got)
+                           : param_keys(p.null, p.format, p.bytes, p.type_oid,
+                                        ref.source == KeyRef::Source::ArrayParam, t, use, got);
         !st)
         return st;
     if (got.unbounded) {

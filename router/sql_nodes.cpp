@@ -80,6 +80,16 @@ bool in_family(KeyType key, std::string_view type) {
     return type == "text" || type == "varchar";
 }
 
+// The key type a cast in the key's family names (`int2` -> SmallInt, `varchar` -> Varchar).
+KeyType cast_key_type(std::string_view type, KeyType key) {
+    if (type == "int2" || type == "smallint") return KeyType::SmallInt;
+    if (type == "int4" || type == "integer" || type == "int") return KeyType::Integer;
+    if (type == "int8" || type == "bigint") return KeyType::BigInt;
+    if (type == "varchar") return KeyType::Varchar;
+    if (type == "text") return KeyType::Text;
+    return key;  // uuid
+}
+
 // A cast keeps the key usable only when it converts to the key's own type family without
 // changing the value (varchar(n) may truncate, so a length modifier disqualifies it).
 bool value_preserving_cast(const PgQuery__TypeCast& c, KeyType key) {
@@ -213,9 +223,16 @@ KeyExpr key_expr(const PgQuery__Node* expr, KeyType t) {
             k.text = "$" + std::to_string(k.param);
             return k;
         }
-        case PG_QUERY__NODE__NODE_TYPE_CAST:
+        case PG_QUERY__NODE__NODE_TYPE_CAST: {
             if (!value_preserving_cast(*expr->type_cast, t)) return unusable();
-            return key_expr(expr->type_cast->arg, t);
+            KeyExpr inner = key_expr(expr->type_cast->arg, t);
+            if (inner.kind != KeyExpr::Kind::Param) return inner;
+            // `$1::bigint::integer`: chains of conversions are left to the shards.
+            if (inner.cast) return unusable();
+            const PgQuery__TypeName& tn = *expr->type_cast->type_name;
+            inner.cast = cast_key_type(string_value(tn.names[tn.n_names - 1]), t);
+            return inner;
+        }
         case PG_QUERY__NODE__NODE_A_CONST:
             break;
         default:

@@ -59,6 +59,10 @@ struct KeyExpr {
     int param = 0;     // Kind::Param, 1-based
     std::string text;  // as written, for explanations
     Error error;       // Kind::Invalid: the literal is not a valid key (PostgreSQL's error)
+    // Kind::Param written with one explicit cast (`$1::integer`): the type it names. PostgreSQL
+    // converts the bound value to that type with the cast's semantics (text read by the
+    // type's input function, numeric rounded, an out-of-range value an error) before comparing.
+    std::optional<KeyType> cast;
 };
 // Reads `expr` as a key value of type `t`: constants (ints, quoted strings, NULL), $n, and
 // casts to the key's own type family around them. A quoted literal that is not valid input

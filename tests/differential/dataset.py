@@ -36,9 +36,11 @@ TABLES = [
 DDL = [
     "CREATE TABLE t_int (id integer PRIMARY KEY, grp int, val int, score numeric(12,2), "
     "f float8, name varchar(40), note text, ts timestamptz, d date, flag boolean)",
-    "CREATE TABLE t_intc (cid integer PRIMARY KEY, id integer, qty int, label text)",
+    # A child's row id cid is unique together with the shard key (a unique constraint without
+    # the key is refused: each shard would enforce it over its own rows only).
+    "CREATE TABLE t_intc (cid integer NOT NULL, id integer, qty int, label text, UNIQUE (cid, id))",
     "CREATE TABLE t_big (k bigint PRIMARY KEY, grp int, val int, txt text)",
-    "CREATE TABLE t_bigc (cid bigint PRIMARY KEY, k bigint, amount numeric(10,2))",
+    "CREATE TABLE t_bigc (cid bigint NOT NULL, k bigint, amount numeric(10,2), UNIQUE (cid, k))",
     "CREATE TABLE t_text (k text PRIMARY KEY, grp int, val int, note varchar(20))",
     "CREATE TABLE t_uuid (u uuid PRIMARY KEY, grp int, val int)",
     "CREATE TABLE t_empty (id integer PRIMARY KEY, grp int, val int)",

@@ -54,16 +54,15 @@ def gen_insert(gen, table):
     n = gen.pick([1, 1, 2, 3, 5])
     prod = "insert"
     child = table in CHILD.values()
-    # insert_dup: the last row repeats an existing shard key; dup_nonkey_unique: it repeats
-    # the child table's primary key cid, which does not contain the shard key, so the
-    # duplicate may land on another shard than the existing row
-    dup = gen.chance(0.1) and gen.allowed("dup_nonkey_unique" if child else "insert_dup")
+    # insert_dup: the last row repeats an existing shard key (child tables' row ids cid stay
+    # unique: they identify rows in ordered comparisons, and are only unique with the key)
+    dup = not child and gen.chance(0.1) and gen.allowed("insert_dup")
     rows = [_row(gen, table, cols, dup and i == n - 1) for i in range(n)]
     if dup:
-        prod = "dup_nonkey_unique" if child else "insert_dup"
+        prod = "insert_dup"
         gen.mark(prod)
     conflict = ""
-    rowid = "cid" if "cid" in cols_all else key
+    rowid = f"cid, {key}" if "cid" in cols_all else key
     if gen.chance(0.2) and gen.allowed("insert_on_conflict"):
         upd = [c for c in cols if c not in must]
         if upd and gen.chance(0.6):
@@ -192,6 +191,15 @@ def gen_ddl(gen):
     col = gen.pick([c for c in SCHEMA[t][0] if c != SCHEMA[t][1]])
     if t == "u_misc":
         gen.mark("ddl_unlisted")
+    # a unique constraint or index without the shard key is refused (0A000; never run on the
+    # oracle); with it, accepted
+    uniq = gen.pick(["t_intc", "t_bigc", "t_int"])
+    other = gen.pick([c for c in SCHEMA[uniq][0] if c != SCHEMA[uniq][1]])
+    if gen.chance(0.1):
+        sql = gen.pick([f"ALTER TABLE {uniq} ADD CONSTRAINT sgu_{uniq} UNIQUE ({other})",
+                        f"CREATE UNIQUE INDEX sgu_{uniq}_{other} ON {uniq} ({other})",
+                        f"ALTER TABLE {uniq} ADD CONSTRAINT sgu_{uniq} PRIMARY KEY ({other})"])
+        return Case(Frag(sql), "ddl", "ddl_unique", paramable=False)
     sql = gen.pick([f"CREATE INDEX IF NOT EXISTS sgx_{t}_{col} ON {t} ({col})",
                     f"DROP INDEX IF EXISTS sgx_{t}_{col}",
                     f"COMMENT ON TABLE {t} IS 'fuzz {gen.rng.randrange(100)}'",

@@ -32,6 +32,7 @@ TABLES = [
     {"name": "w_ret", "shard_key": "id", "key_type": "bigint"},
     {"name": "w_cikey", "shard_key": "k", "key_type": "text"},
     {"name": "w_serial", "shard_key": "id", "key_type": "bigint"},
+    {"name": "w_ref", "kind": "reference"},
 ]
 
 # Created on every server directly (shards and oracle alike).
@@ -44,6 +45,8 @@ CREATE TABLE w_small (id integer PRIMARY KEY, v int);
 CREATE TABLE w_ci (id bigint PRIMARY KEY, name text COLLATE ci);
 CREATE TABLE w_big (id bigint PRIMARY KEY, x float8);
 CREATE TABLE w_ret (id bigint PRIMARY KEY, note text);
+CREATE TABLE w_ref (k int PRIMARY KEY, label text);
+INSERT INTO w_ref VALUES (1, 'one'), (2, 'two'), (3, 'three');
 """
 
 # 2-character text keys: chosen below so that the padded or longer spelling lands elsewhere.
@@ -290,6 +293,63 @@ class WrongAnswers(unittest.TestCase):
             self.assertEqual(p.query("SELECT nextval('w_seq')")[0].rows, [("1",)])
             self.assertEqual(p.query("DROP SEQUENCE w_seq")[0].tag, "DROP SEQUENCE")
         self.refused("SELECT nextval('w_seq'), id FROM w_items WHERE id = 1", "nextval")
+
+    # -- found by the differential fuzzer (tests/differential) ------------------------------
+
+    def test_found_text_parameter_cast_to_the_key_type_in_binary(self):
+        # `id = $1::integer` with $1 declared text and sent in binary: the bytes are its text.
+        for v in ("7", "11", "-3", "40"):
+            self.check(Stmt("SELECT id, grp FROM w_small WHERE id = $1::integer", [v], types=[25], formats=[1]),
+                       ordered=False)
+            self.check(Stmt("SELECT id FROM w_items WHERE id = $1::bigint", [v], types=[1043], formats=[1]),
+                       ordered=False)
+        self.check(Stmt("SELECT id FROM w_small WHERE id = $1::integer", ["1.5"], types=[25], formats=[1]))
+        self.check(Stmt("SELECT id FROM w_small WHERE id = $1::integer", ["4.5"], types=[1700]))
+
+    def test_found_reference_write_counts_once_over_the_extended_protocol(self):
+        self.check(Stmt("UPDATE w_ref SET label = $1 WHERE k = $2", ["uno", "1"], types=[25, 23]))
+        self.check(Stmt("INSERT INTO w_ref (k, label) VALUES ($1, $2)", ["4", "four"], types=[23, 25]))
+        self.check(Stmt("DELETE FROM w_ref WHERE k >= $1", ["3"], types=[23]))
+
+    def test_found_comment_on_an_unlisted_table(self):
+        # The unlisted table lives on the default shard (and the oracle) only.
+        for i in (0, ORACLE):
+            cluster.psql(i, "CREATE TABLE IF NOT EXISTS w_unlisted (a int)")
+        self.check("COMMENT ON TABLE w_unlisted IS 'only here'")
+        self.check("COMMENT ON COLUMN w_unlisted.a IS 'only here'")
+
+    def test_found_unique_constraint_without_the_shard_key(self):
+        self.refused("ALTER TABLE w_items ADD CONSTRAINT w_items_name_key UNIQUE (name)",
+                     'constraint "w_items_name_key" on sharded table "w_items" does not include shard key')
+        self.refused("CREATE UNIQUE INDEX w_items_grp ON w_items (grp)", "does not include shard key")
+        self.refused("CREATE TABLE w_serial (id bigint, code text PRIMARY KEY)", "PRIMARY KEY constraint")
+        with connect_proxy() as p:
+            p.query("CREATE UNIQUE INDEX w_items_grp_id ON w_items (grp, id)")
+            p.query("DROP INDEX w_items_grp_id")
+        # Made on the shards directly, `shardgate check` reports it.
+        for i in range(N):
+            cluster.psql(i, "CREATE TABLE IF NOT EXISTS w_serial (id bigint, code text UNIQUE)")
+        out = subprocess.run([os.environ["SHARDGATE_BIN"], "check", "-c", sg.config_path],
+                             capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(out.returncode, 0, out.stdout)
+        self.assertIn('unique index "w_serial_code_key" does not include shard key "id"', out.stdout)
+        self.assertNotIn('unique index "w_items_pkey"', out.stdout)
+
+    def test_found_qualified_order_by_is_the_tables_column(self):
+        # SELECT b.id ... ORDER BY a.id: rows without a match (b.id NULL) sort by a.id.
+        self.check("SELECT b.id FROM w_items a LEFT JOIN w_items b ON b.id = a.id AND b.grp = 1 "
+                   "ORDER BY a.id DESC, b.id")
+
+    def test_found_refusal_after_the_shards_answered_is_counted(self):
+        sql = "SELECT name FROM w_items ORDER BY name, id"
+        with connect_proxy() as p:
+            r = p.batch([Stmt(sql, result_formats=[1])])
+        self.assertIsNotNone(r[-1].error)
+        self.assertEqual(r[-1].error.sqlstate, "0A000", r[-1].error)
+        rows = [x for x in sg.admin("SHOW REFUSALS") if x["query"] == sql]
+        self.assertEqual(len(rows), 1, sg.admin("SHOW REFUSALS"))
+        self.assertEqual(int(rows[0]["count"]), 1)
+        self.assertEqual(rows[0]["construct"], "combining binary results across shards")
 
 
 if __name__ == "__main__":

@@ -126,6 +126,13 @@ TEST(Refusals, ConstructsAreNamedFromTheRoutersMessages) {
                                "span shards in this version")
                   .construct,
               "transaction across shards");
+    // Raised by the combining step after the shards answered: not a binary COPY.
+    EXPECT_EQ(classify_refusal("statement on sharded table \"t\" uses ORDER BY, which the proxy cannot combine "
+                               "across shards here: column \"k\" comes in a binary format the proxy cannot read")
+                  .construct,
+              "combining binary results across shards");
+    EXPECT_EQ(classify_refusal("COPY FROM STDIN in binary format into sharded table \"t\" is not supported").construct,
+              "COPY in binary format into a sharded table");
     const auto unknown = classify_refusal("frobnicating a widget is not supported: never");
     EXPECT_EQ(unknown.construct, "frobnicating a widget is not supported");
     EXPECT_FALSE(unknown.way_around.empty());
