@@ -8,6 +8,7 @@ Figures are printed with a "FIGURE" prefix (ctest -V shows them).
 """
 
 import faulthandler
+import itertools
 import re
 import threading
 import time
@@ -35,7 +36,7 @@ metrics_port = None
 
 
 def keys_on(shard, n, start=1):
-    return [k for k in range(start, 10 ** 7) if shard_of(k, "bigint", N) == shard][:n]
+    return list(itertools.islice((k for k in itertools.count(start) if shard_of(k, "bigint", N) == shard), n))
 
 
 def setUpModule():
@@ -163,11 +164,14 @@ class T2Lag(unittest.TestCase):
         reader = sg.connect(autocommit=True)
         try:
             self.assertEqual(q(reader, on_s1(IN_RECOVERY)), [(True,)])
+            t0 = time.monotonic()
             cluster.psql_at(standby, "SELECT pg_wal_replay_pause()")
             try:
                 paused_at = time.monotonic()
                 k = keys_on(REPLICATED, 3)[2]
                 cluster.psql(REPLICATED, f"INSERT INTO items VALUES ({k}, 'lag') ON CONFLICT DO NOTHING")
+                print(f"FIGURE lag: pause took {paused_at - t0:.2f}s, the write {time.monotonic() - paused_at:.2f}s",
+                      flush=True)
                 # The standby's lag passes the bound: reads move to the primary.
                 wait_for(lambda: q(reader, on_s1(IN_RECOVERY)) == [(False,)], 10,
                          "reads move off the lagging standby")
@@ -230,7 +234,7 @@ class Load:
 class T3Failover(unittest.TestCase):
     def test_failover_under_load(self):
         wait_for(lambda: standby_state() == "standby", 20, "the standby is eligible for reads")
-        s1_keys = iter(keys_on(REPLICATED, 100000, start=1000))
+        s1_keys = (k for k in itertools.count(1000) if shard_of(k, "bigint", N) == REPLICATED)
         s0_keys = keys_on(0, 50)
         lock = threading.Lock()
 
@@ -312,7 +316,8 @@ class T3Failover(unittest.TestCase):
         self.assertEqual(row["primary"], f"{standby.host}:{standby.port}")
         self.assertEqual(row["failovers"], "1")
         self.assertIn(f'shardgate_failovers_total{{shard="s{REPLICATED}"}} 1', metrics())
-        self.assertIn("failover: primary", open(sg.log_path).read())
+        with open(sg.log_path) as f:
+            self.assertIn("failover: primary", f.read())
 
 
 if __name__ == "__main__":
