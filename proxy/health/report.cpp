@@ -131,7 +131,7 @@ std::vector<std::string> shard_health_values(const Monitor& m, int i) {
     if (!h) return std::vector<std::string>(shard_health_columns().size());
     return {h->state_name(),
             format_utc(h->breaker.since()),
-            h->breaker.last_error(),
+            h->write_block.empty() ? h->breaker.last_error() : h->write_block,
             h->breaker.last_error().empty() ? "" : format_utc(h->breaker.last_error_at()),
             h->checks ? fmt::format("{:.1f}", h->last_check_seconds * 1000) : "",
             std::to_string(h->connect_failures),

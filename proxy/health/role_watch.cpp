@@ -11,6 +11,7 @@
 // writes for the shard. Two endpoints answering as primary (split brain): writes for the
 // shard are refused until only one does, rather than guessed.
 #include <fmt/format.h>
+#include <algorithm>
 #include <spdlog/spdlog.h>
 
 #include "proxy/health/monitor.h"
@@ -117,7 +118,11 @@ awaitable<void> Monitor::role_loop(ShardHealth* h, int endpoint, std::shared_ptr
             note_role(*h, endpoint, err, r);
             apply_roles(*h);
         }
-        timer.expires_after(std::chrono::milliseconds(hc.check_interval_ms));
+        // While the shard has no usable primary a promotion is what everyone waits for: look
+        // more often, so writes follow it within about 100 ms whatever check_interval_ms is.
+        int wait_ms = hc.check_interval_ms;
+        if (!h->breaker.admits() || !h->write_block.empty()) wait_ms = std::min(wait_ms, 100);
+        timer.expires_after(std::chrono::milliseconds(wait_ms));
         error_code ec;
         co_await timer.async_wait(net::ec_token(ec));
     }

@@ -320,5 +320,42 @@ class T3Failover(unittest.TestCase):
             self.assertIn("failover: primary", f.read())
 
 
+
+class T4SplitBrain(unittest.TestCase):
+    def test_two_primaries_stop_the_shards_writes(self):
+        row = next(r for r in sg.admin("SHOW SHARDS") if r["name"] == f"s{REPLICATED}")
+        if row["primary"] != f"{standby.host}:{standby.port}":
+            self.skipTest("needs the failover of T3Failover (run the whole module)")
+        k = next(k for k in itertools.count(10 ** 6) if shard_of(k, "bigint", N) == REPLICATED)
+        k0 = keys_on(0, 1)[0]
+        write = f"INSERT INTO items VALUES ({k}, 'sb') ON CONFLICT (id) DO UPDATE SET name = 'sb'"
+        c = sg.connect(autocommit=True)
+        try:
+            q(c, write)
+            # The old primary comes back as it was: a second primary (split brain).
+            cluster.start_shard(REPLICATED)
+            try:
+                def refused():
+                    try:
+                        q(c, write)
+                    except psycopg2.Error as e:
+                        return e
+                    return None
+                e = wait_for(refused, 10, "writes refused while two endpoints are primary")
+                self.assertEqual(e.pgcode, "08006", f"{type(e).__name__}: {e}")
+                self.assertIn("split brain", str(e))
+                self.assertIn(f"{standby.host}:{standby.port}", str(e))
+                # The other shard is untouched.
+                q(c, f"INSERT INTO items VALUES ({k0}, 'sb') ON CONFLICT (id) DO UPDATE SET name = 'sb'")
+                self.assertIn("split brain", endpoints() + str(sg.admin("SHOW SHARDS")))
+            finally:
+                cluster.crash(cluster.shards[REPLICATED])
+            # One primary again: writes go on, to the promoted standby.
+            wait_for(lambda: refused() is None, 10, "writes resume once one primary is left")
+            self.assertEqual(cluster.psql_at(standby, f"SELECT name FROM items WHERE id = {k}"), [("sb",)])
+        finally:
+            c.close()
+
+
 if __name__ == "__main__":
     unittest.main()
