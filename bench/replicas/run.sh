@@ -11,4 +11,4 @@ if [ -n "${SHARDGATE_BIN:-}" ]; then
   export SHARDGATE_BIN
 fi
 export PYTHONPATH="$root/tests/harness:$root/bench/proxy${PYTHONPATH:+:$PYTHONPATH}"
-exec /usr/bin/python3 "$root/bench/replicas/bench.py" "$@"
+exec /usr/bin/python3 "$root/bench/replicas/replica_bench.py" "$@"
