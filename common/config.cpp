@@ -10,6 +10,8 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "common/replica_config_parse.h"
+
 extern char** environ;
 
 namespace sg {
@@ -184,6 +186,22 @@ public:
         }
     }
 
+    const std::string& file() const { return file_; }
+
+    // The raw node of `key` (marked as read), for values the typed getters do not cover.
+    const toml::node* raw(std::string_view key) { return node(key); }
+
+    void get(std::string_view key, std::optional<ReadFrom>& out) {
+        std::string v;
+        if (!has(key)) {
+            node(key);
+            return;
+        }
+        get(key, v);
+        out = parse_read_from(v);
+        if (!out) fail(key, fmt::format("'{}' is not one of: primary, replica, any", v));
+    }
+
     bool has(std::string_view key) const { return (tbl_ && tbl_->contains(key)) || env_value(key); }
 
     void reject_unknown() const {
@@ -275,6 +293,11 @@ void read_proxy(Section s, ProxyConfig& p) {
     s.get("tls_key", p.tls_key);
     s.get("log_level", p.log_level);
     s.get("prepare_lookups", p.prepare_lookups);
+    std::optional<ReadFrom> read_from;
+    s.get("read_from", read_from);
+    if (read_from) p.read_from = *read_from;
+    s.get_int("max_replica_lag_ms", p.max_replica_lag_ms, 1, 86400000);
+    s.get_int("read_your_writes_ms", p.read_your_writes_ms, 0, 86400000);
     static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
     if (!levels.count(p.log_level))
         s.fail("log_level", fmt::format("'{}' is not one of: trace, debug, info, warn, error, critical, off", p.log_level));
@@ -348,6 +371,7 @@ void read_shard(Section s, ShardConfig& sh) {
     s.get("dbname", sh.dbname);
     s.get("user", sh.user);
     s.get("password", sh.password);
+    if (const toml::node* n = s.raw("replicas")) sh.replicas = parse_replicas(*n, s.file(), s.key_name("replicas"), sh.host);
     if (sh.name.empty()) s.fail("name", "must not be empty");
     s.reject_unknown();
 }
@@ -389,6 +413,7 @@ void read_user(Section s, UserConfig& u) {
     s.get("admin", u.admin);
     s.get("server_user", u.server_user);
     s.get("server_password", u.server_password);
+    s.get("read_from", u.read_from);
     if (u.auth != AuthMethod::Trust && u.password.empty())
         s.fail("password", fmt::format("user '{}' uses {} but has no password", u.name, auth));
     if (u.auth == AuthMethod::Md5 && u.password.starts_with("SCRAM-SHA-256$"))
@@ -407,6 +432,14 @@ void validate(const std::string& file, Config& c) {
             throw ConfigError(file, fmt::format("shards[{}].name", i),
                               fmt::format("duplicate shard name '{}' (also shards[{}])", s.name, it->second));
         if (s.dbname.empty()) s.dbname = c.sharding.database;
+        for (size_t r = 0; r < s.replicas.size(); ++r) {
+            bool dup = s.replicas[r].host == s.host && s.replicas[r].port == s.port;
+            for (size_t q = 0; q < r; ++q) dup = dup || s.replicas[q] == s.replicas[r];
+            if (dup)
+                throw ConfigError(file, fmt::format("shards[{}].replicas[{}]", i, r),
+                                  fmt::format("{}:{} is listed twice for shard '{}'", s.replicas[r].host,
+                                              s.replicas[r].port, s.name));
+        }
     }
     if (c.shards.size() > 65535) throw ConfigError(file, "shards", "at most 65535 shards");
     if (!c.sharding.default_shard.empty() && c.shard_index(c.sharding.default_shard) < 0)

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/health_config.h"
+#include "common/replica_config.h"
 
 namespace sg {
 
@@ -48,6 +49,13 @@ struct ProxyConfig {
     // Simple-protocol point lookups (Analysis::simple_lookup on a unique column) run as
     // statements prepared once per server connection.
     bool prepare_lookups = true;
+    // Replicas (common/replica_config.h): where reads outside transactions go, how far behind a
+    // standby may be to serve them, and how long after its own write a client reads from the
+    // primary (0 = never; the default equals max_replica_lag_ms, so a client always sees its
+    // own writes: a standby within the lag bound has replayed anything older than the bound).
+    ReadFrom read_from = ReadFrom::Primary;
+    int max_replica_lag_ms = 1000;
+    int read_your_writes_ms = 1000;
 };
 
 struct AdminConfig {
@@ -88,6 +96,7 @@ struct ShardConfig {
     std::string dbname;                   // default = sharding.database
     std::string user;                     // server login; default = the client's server user
     std::string password;
+    std::vector<ReplicaEndpoint> replicas;  // standbys, any of which may be promoted
 };
 
 struct TableConfig {
@@ -106,6 +115,7 @@ struct UserConfig {
     bool admin = false;
     std::string server_user;              // login used towards shards; default = name
     std::string server_password;          // default = password when it is plain text
+    std::optional<ReadFrom> read_from;    // overrides [proxy] read_from for this user
 };
 
 struct Config {

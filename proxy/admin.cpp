@@ -131,7 +131,7 @@ net::awaitable<void> show_clients(Proxy& p, Session&, std::string& out) {
 
 net::awaitable<void> show_servers(Proxy& p, Session&, std::string& out) {
     ResultSet rs({"id", "shard", "user", "addr", "state", "tx_status", "backend_pid", "queries", "prepared", "idle_s",
-                  "shard_state"});
+                  "shard_state", "role"});
     for (const auto& [key, pool] : p.pools()) {
         for (const auto& w : pool->all()) {
             auto s = w.lock();
@@ -140,7 +140,8 @@ net::awaitable<void> show_servers(Proxy& p, Session&, std::string& out) {
                     fmt::format("{}:{}", s->target().host, s->target().port), to_string(s->state()),
                     std::string(1, s->tx_status()), std::to_string(s->backend_pid()), std::to_string(s->queries()),
                     std::to_string(s->prepared().size()), seconds_since(s->last_used()),
-                    health::shard_health_values(p.health(), s->target().shard).front()});
+                    health::shard_health_values(p.health(), s->target().shard).front(),
+                    s->target().read_endpoint < 0 ? "primary" : "standby"});
         }
     }
     rs.encode(out);

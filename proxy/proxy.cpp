@@ -256,10 +256,12 @@ Pool& Proxy::pool(int shard, const UserConfig& user) {
     if (it != pools_.end()) return *it->second;
     const auto& sc = cfg_.shards[shard];
     const HealthConfig& hc = cfg_.health;
+    // After a failover the shard's primary is not the configured host (proxy/health/role_watch.cpp).
+    const health::ShardHealth* h = health_->shard(shard);
     ServerTarget t{shard,
                    sc.name,
-                   sc.host,
-                   sc.port,
+                   h ? h->host : sc.host,
+                   h ? h->port : sc.port,
                    sc.dbname,
                    login.user,
                    login.password,
@@ -461,8 +463,8 @@ std::string Proxy::reload() {
     for (auto& [key, pool] : pools_) {
         pool->resize(cfg_.proxy.pool_size, cfg_.proxy.pool_timeout_ms);
         const HealthConfig& hc = cfg_.health;
-        pool->set_checks(PoolChecks{health_->shard(key.first), hc.server_check_delay_ms, hc.check_timeout_ms,
-                                    hc.server_lifetime_s});
+        pool->set_checks(PoolChecks{pool->target().read_endpoint < 0 ? health_->shard(key.first) : nullptr,
+                                    hc.server_check_delay_ms, hc.check_timeout_ms, hc.server_lifetime_s});
     }
     spdlog::info("configuration reloaded from {}", config_path_);
     return {};

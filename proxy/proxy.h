@@ -73,6 +73,9 @@ public:
 
     // The pool for (shard, server login of user).
     Pool& pool(int shard, const UserConfig& user);
+    // The read pool for (shard, standby endpoint, server login of user) (proxy/read_pools.cpp);
+    // kept in pools() under the key (shard, "<login>@<endpoint>").
+    Pool& read_pool(int shard, int endpoint, const UserConfig& user);
     const std::map<std::pair<int, std::string>, std::unique_ptr<Pool>>& pools() const { return pools_; }
     // Shard health: breakers, checks, query_timeout_ms (proxy/health).
     health::Monitor& health() { return *health_; }

@@ -61,6 +61,9 @@ struct ServerTarget {
     int connect_timeout_ms = 3000;
     health::TcpOptions tcp;  // applied once logged in
     uint32_t epoch = 0;      // the pool's address generation (see Pool::retarget)
+    // -1: the shard's primary (writes and reads); >= 0: a read pool of that standby endpoint
+    // (proxy/health/shard_health.h), which only replica-safe reads outside transactions use.
+    int read_endpoint = -1;
 };
 
 enum class ServerState { Connecting, Idle, Active, Closed };

@@ -167,6 +167,14 @@ private:
     // attach_server's common case, without suspending: an idle pooled connection to `shard`
     // (or the one attached already); false when attach_server must decide.
     bool attach_idle_server(int shard);
+    // session_read_route.cpp (issue 19): where the next attach of a statement for `shard` takes
+    // its server from (a standby's read pool for a replica-safe read, else the primary), and the
+    // client's last write for read_your_writes_ms.
+    void plan_read(const router::Analysis* a, int shard);
+    Pool& pool_for(int shard, int plan);
+    // The attached server may serve a statement for `shard` planned for `plan` (a primary
+    // connection serves anything; a standby's only reads planned for it).
+    bool server_fits(int shard, int plan) const;
     void forget_touched_buckets();
     // Statistics: a request sent to one shard (completed at its ReadyForQuery), or one the
     // proxy ran on several shards and merged itself (`reply` is what the client got).
@@ -311,6 +319,8 @@ private:
 
     std::shared_ptr<ServerConn> server_;
     Pool* server_pool_ = nullptr;
+    int read_plan_ = -1;  // plan_read(): the next attach's standby endpoint; -1 the primary
+    net::Clock::time_point last_write_at_{};
     char last_status_ = 'I';   // transaction status the client last saw
     net::Event released_;      // a server was given back (or lost)
     bool writing_ = false;

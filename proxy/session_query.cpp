@@ -248,11 +248,16 @@ bool Session::add_prelude(std::string& out, ServerConn& s) {
 }
 
 bool Session::attach_idle_server(int shard) {
-    if (server_) return server_->target().shard == shard;
+    if (server_) {
+        if (!server_fits(shard, read_plan_)) return false;
+        read_plan_ = -1;
+        return true;
+    }
     if (proxy_.paused()) return false;
-    Pool& pool = proxy_.pool(shard, *user_);
+    Pool& pool = pool_for(shard, read_plan_);
     auto s = pool.take_idle();
     if (!s) return false;
+    read_plan_ = -1;
     server_ = std::move(s);
     server_pool_ = &pool;
     server_->attach(this);
@@ -261,7 +266,8 @@ bool Session::attach_idle_server(int shard) {
 }
 
 awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
-    if (server_ && server_->target().shard == shard) co_return true;
+    const int plan = std::exchange(read_plan_, -1);
+    if (server_ && server_fits(shard, plan)) co_return true;
     if (server_) {
         // A transaction spanning shards: the other shard joins it (session_txn.cpp).
         if (transaction_status() == 'T' && proxy_.config().transactions.two_phase_commit)
@@ -277,11 +283,11 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
         }
         // The previous request's replies are still coming: wait for its ReadyForQuery.
         while (server_ && server_->outstanding() > 0) co_await released_.wait();
-        if (server_ && server_->target().shard != shard) release_server();
+        if (server_ && !server_fits(shard, plan)) release_server();
         if (server_) co_return true;
     }
     if (proxy_.paused()) held_ns_ += co_await timed_wait_unpaused();  // held apart from the proxy's cost
-    Pool& pool = proxy_.pool(shard, *user_);
+    Pool& pool = pool_for(shard, plan);
     auto wait_start = net::Clock::now();
     auto got = co_await pool.acquire();
     pool_wait_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(net::Clock::now() - wait_start).count();
@@ -435,6 +441,7 @@ awaitable<void> Session::flush_batch(bool sync) {
         if (state_ == SessionState::Ready) transition(SessionState::Busy);
         FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
         const bool atomic = txn::atomic_statement(proxy_.config(), analysis_of(batch_text_)->is_write, batch_text_);
+        plan_read(analysis_of(batch_text_).get(), -1);  // a write: reads follow it to the primary
         std::string reply = co_await run_fanout_frames(
             proxy_, *user_, shards, settings_,
             [&](ServerConn& s) {
@@ -453,6 +460,7 @@ awaitable<void> Session::flush_batch(bool sync) {
     {
         auto ba = batch_text_.empty() ? nullptr : analysis_of(batch_text_);
         note_transaction_write(!ba || ba->is_write || ba->kind != router::StatementKind::Select, shard);
+        plan_read(ba.get(), shard);
     }
     if (!attach_idle_server(shard)) {
         if (!co_await attach_server(shard, sync)) co_return;
@@ -1733,6 +1741,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         case K::Single:
         case K::Default:
             note_transaction_write(a.is_write || a.kind != router::StatementKind::Select, route_target(r));
+            plan_read(&a, route_target(r, uses_cursor));
             if (used_shape_) {
                 if (PreparedLookups::Statement* st = lookup_statement(a)) {
                     co_await send_lookup(route_target(r, uses_cursor), *st, frame, sql);
@@ -1745,6 +1754,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         case K::Multi:
         case K::All: break;
     }
+    plan_read(&a, -1);  // a multi-shard write: reads follow it to the primary
     if (a.kind == router::StatementKind::Copy && a.is_write && a.copy && a.placement == router::Placement::Sharded) {
         co_await copy_in_split(a, sql);
         co_return;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "router/analyze_internal.h"
+#include "router/replica_safe.h"
 #include "router/fanout.h"
 #include "router/pg_array.h"
 #include "router/sql_nodes.h"
@@ -656,6 +657,11 @@ static std::optional<Analysis::Lookup> simple_lookup(const PgQuery__SelectStmt& 
 void analyze_select(const PgQuery__SelectStmt& s, const Context& ctx, Analysis& a) {
     a.kind = StatementKind::Select;
     a.simple_lookup = simple_lookup(s);
+    if (std::string blocker = replica_blocker(s.base); blocker.empty()) {
+        a.replica_safe = true;
+    } else {
+        a.why.push_back("runs on the primary, never a standby: " + blocker);
+    }
     if (set_operation_name(s) && s.larg && s.rarg) {
         analyze_set_operation(s, ctx, a);
         return;

@@ -249,6 +249,9 @@ Analysis analyze(const std::string& sql, const TableCatalog& catalog) {
             a.statements.push_back(std::move(part));
         }
     }
+    if (a.hints.read_from && !parse_read_from(*a.hints.read_from))
+        detail::refuse(a, "hint shardgate.read_from='" + *a.hints.read_from + "' is not one of: primary, replica, any",
+                       sqlstate::kInvalidParameterValue);
     return a;
 }
 

@@ -93,6 +93,8 @@ struct Analysis {
     StatementKind kind = StatementKind::Empty;
     Placement placement = Placement::None;
     bool is_write = false;
+    // A SELECT a standby may answer (router/replica_safe.h); false for everything else.
+    bool replica_safe = false;
 
     // The statement's principal table: the INSERT/UPDATE/DELETE/COPY target, the first
     // sharded table of a SELECT, else its first table.

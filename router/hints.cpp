@@ -40,6 +40,7 @@ void read_comment(std::string_view body, Hints& out) {
         if (value.empty()) continue;
         if (name == "shard") out.shard = std::move(value);
         if (name == "key") out.key = std::move(value);
+        if (name == "read_from") out.read_from = std::move(value);
     }
 }
 

@@ -28,6 +28,7 @@ std::string ShardHealth::endpoint() const {
 }
 
 const char* ShardHealth::state_name() const {
+    if (!write_block.empty() && breaker.admits()) return "no-primary";
     switch (breaker.state()) {
         case BreakerState::Closed:
             return breaker.consecutive_failures() > 0 ? "down" : "up";
@@ -39,7 +40,13 @@ const char* ShardHealth::state_name() const {
     return "?";
 }
 
+std::string EndpointHealth::endpoint() const {
+    return fmt::format("{}:{}", host, port);
+}
+
 std::string ShardHealth::refusal() const {
+    if (!write_block.empty() && breaker.admits())
+        return fmt::format("shard \"{}\" refuses statements for its primary: {}", name, write_block);
     return fmt::format(
         "shard \"{}\" ({}) is unavailable since {}: {} (circuit breaker {}; statements for it "
         "fail at once until a health check gets an answer)",
@@ -58,8 +65,11 @@ Monitor::Monitor(Proxy& proxy) : proxy_(proxy) {}
 
 Monitor::~Monitor() {
     *alive_ = false;
-    for (auto& h : shards_)
+    for (auto& h : shards_) {
         if (h->conn) h->conn->close("shutdown");
+        for (auto& e : h->endpoints)
+            if (e.conn) e.conn->close("shutdown");
+    }
 }
 
 void Monitor::add_shard(int i) {
@@ -69,19 +79,25 @@ void Monitor::add_shard(int i) {
     h->name = sc.name;
     h->host = sc.host;
     h->port = sc.port;
+    h->config_host = sc.host;
+    h->config_port = sc.port;
     h->breaker.set_threshold(proxy_.config().health.breaker_failures);
     h->breaker.reset(sys_now());
     h->monitor = this;
     shards_.push_back(std::move(h));
-    if (started_)
+    if (started_) {
         asio::co_spawn(proxy_.io(), check_loop(shards_.back().get(), alive_), LogUnhandled("health check"));
+        sync_endpoints(*shards_.back());
+    }
 }
 
 void Monitor::start() {
     for (size_t i = shards_.size(); i < proxy_.config().shards.size(); ++i) add_shard(int(i));
     started_ = true;
-    for (auto& h : shards_)
+    for (auto& h : shards_) {
         asio::co_spawn(proxy_.io(), check_loop(h.get(), alive_), LogUnhandled("health check"));
+        sync_endpoints(*h);
+    }
     asio::co_spawn(proxy_.io(), sweep_loop(alive_), LogUnhandled("health sweep"));
 }
 
@@ -90,7 +106,12 @@ void Monitor::reconfigure() {
     for (auto& h : shards_) {
         h->breaker.set_threshold(cfg.health.breaker_failures);
         const auto& sc = cfg.shards[h->shard];
-        if (sc.host == h->host && sc.port == h->port) continue;
+        sync_endpoints(*h);
+        // Compared with what the config said, not with the current primary: after a failover
+        // h->host is the promoted standby, and an unrelated RELOAD must not move writes back.
+        if (sc.host == h->config_host && sc.port == h->config_port) continue;
+        h->config_host = sc.host;
+        h->config_port = sc.port;
         spdlog::warn(
             "shard \"{}\": endpoint {} -> {}:{} (RELOAD): new connections go to the new address; "
             "old ones "
@@ -102,7 +123,8 @@ void Monitor::reconfigure() {
         if (h->conn) h->conn->close("the shard's address changed");
         h->conn.reset();
         for (auto& [key, pool] : proxy_.pools())
-            if (pool->target().shard == h->shard) pool->retarget(sc.host, sc.port);
+            if (pool->target().shard == h->shard && pool->target().read_endpoint < 0)
+                pool->retarget(sc.host, sc.port);
     }
     for (size_t i = shards_.size(); i < cfg.shards.size(); ++i) add_shard(int(i));
 }
@@ -133,7 +155,8 @@ void Monitor::report(ShardHealth& h, const std::optional<BreakerChange>& change)
 void Monitor::fail_shard(ShardHealth& h) {
     std::string why = h.refusal();
     for (auto& [key, pool] : proxy_.pools())
-        if (pool->target().shard == h.shard) pool->fail_all("08006", why);
+        if (pool->target().shard == h.shard && pool->target().read_endpoint < 0)
+            pool->fail_all("08006", why);
 }
 
 ServerTarget Monitor::check_target(const ShardHealth& h) const {
@@ -261,7 +284,7 @@ void Monitor::sweep_queries() {
             hc.query_timeout_ms, s->target().shard_name, hc.query_timeout_grace_ms);
         spdlog::warn("server {} (shard \"{}\"): {}", s->id(), s->target().shard_name, why);
         s->abort("57014", why);
-        if (h)
+        if (h && s->target().read_endpoint < 0)  // a standby's silence is its role check's business
             h->failure(fmt::format(
                 "a statement passed query_timeout_ms={} and the shard did not answer its cancel",
                 hc.query_timeout_ms));

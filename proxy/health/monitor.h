@@ -58,6 +58,15 @@ private:
     ServerTarget check_target(const ShardHealth& h) const;
     void add_shard(int i);
 
+    // role_watch.cpp: the roles and lag of a shard's endpoints, and failover.
+    void sync_endpoints(ShardHealth& h);
+    awaitable<void> role_loop(ShardHealth* h, int endpoint, std::shared_ptr<bool> alive);
+    awaitable<std::string> role_check_once(ShardHealth& h, int endpoint, RoleReading& out);
+    void note_role(ShardHealth& h, int endpoint, const std::string& err, const RoleReading& r);
+    void apply_roles(ShardHealth& h);
+    void fail_over(ShardHealth& h, int to);
+    ServerTarget endpoint_target(const ShardHealth& h, const EndpointHealth& e) const;
+
     Proxy& proxy_;
     std::vector<std::unique_ptr<ShardHealth>> shards_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "proxy/wire/messages/error_response.h"
+#include "proxy/wire/messages/row_data.h"
 #include "proxy/wire/messages/simple_query.h"
 #include "proxy/wire/messages/startup.h"
 #include "proxy/wire/writer.h"
@@ -29,6 +30,14 @@ public:
                                (uint32_t(uint8_t(bytes[2])) << 16) |
                                (uint32_t(uint8_t(bytes[3])) << 8) | uint32_t(uint8_t(bytes[4]));
                 if (len < 4 || bytes.size() < size_t(len) + 1) break;
+                if (bytes[0] == 'D' && !got_row) {
+                    wire::DataRow r;
+                    if (wire::decode(wire::as_bytes(bytes.substr(5, len - 4)), r).ok()) {
+                        got_row = true;
+                        for (const auto& v : r.columns)
+                            row.push_back(v ? std::optional<std::string>(std::string(wire::as_chars(*v))) : std::nullopt);
+                    }
+                }
                 if (bytes[0] == 'E' && error.empty()) {
                     wire::ErrorResponse e;
                     error = "the shard answered with an error";
@@ -53,11 +62,18 @@ public:
     bool ready = false;
     std::string error;
     std::string lost;
+    bool got_row = false;
+    ProbeRow row;
 };
 
 }  // namespace
 
 awaitable<std::string> probe(ServerConn& s, std::chrono::milliseconds timeout) {
+    co_return co_await probe_query(s, "", timeout, nullptr);
+}
+
+awaitable<std::string> probe_query(ServerConn& s, std::string_view sql,
+                                   std::chrono::milliseconds timeout, ProbeRow* row) {
     if (!s.usable()) co_return "the connection is closed";
     auto keep = s.shared_from_this();  // the read loop may drop its reference on failure
     auto ex = co_await asio::this_coro::executor;
@@ -66,7 +82,7 @@ awaitable<std::string> probe(ServerConn& s, std::chrono::milliseconds timeout) {
     s.attach(sink.get());
     std::string out;
     wire::MessageWriter w(out);
-    wire::encode(wire::Query{""}, w);
+    wire::encode(wire::Query{sql}, w);
     s.expect(ServerConn::Expect::Ready);
     auto deadline = net::Clock::now() + timeout;
     size_t n = s.write_now(out);
@@ -81,6 +97,7 @@ awaitable<std::string> probe(ServerConn& s, std::chrono::milliseconds timeout) {
     if (!sink->lost.empty()) co_return sink->lost;
     if (!sink->ready) co_return fmt::format("no answer within {} ms", timeout.count());
     if (!sink->error.empty()) co_return sink->error;
+    if (row) *row = std::move(sink->row);
     co_return std::string();
 }
 

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
+#include <vector>
 #include <string>
 
 #include "proxy/server_conn.h"
@@ -13,6 +15,12 @@ namespace sg::proxy::health {
 // ReadyForQuery. Returns "" when the shard answered, else why not. On failure the caller
 // closes `s`: replies may still be owed on it.
 awaitable<std::string> probe(ServerConn& s, std::chrono::milliseconds timeout);
+
+// The same with a query of the monitor's own (`sql`, one statement): the values of its first
+// row go to `row` (NULL as nullopt; empty when it returned none).
+using ProbeRow = std::vector<std::optional<std::string>>;
+awaitable<std::string> probe_query(ServerConn& s, std::string_view sql,
+                                   std::chrono::milliseconds timeout, ProbeRow* row);
 
 // Sends a CancelRequest for (pid, secret) to `target` on a connection of its own, abandoned
 // after `timeout` (a frozen postmaster accepts TCP connections but never acts on them).

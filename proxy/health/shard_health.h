@@ -7,8 +7,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "proxy/health/breaker.h"
+#include "proxy/health/roles.h"
 
 namespace sg::proxy {
 class ServerConn;
@@ -17,6 +19,25 @@ class ServerConn;
 namespace sg::proxy::health {
 
 class Monitor;
+
+// One host of a shard with standbys (issue 19): index 0 is the [[shards]] host, 1.. its
+// `replicas` in order. Its role check (role_watch.cpp) keeps these current.
+struct EndpointHealth {
+    int index = 0;
+    std::string host;
+    uint16_t port = 0;
+    bool answered = false;  // the last role check got an answer
+    RoleReading reading;    // of the last answer
+    bool eligible = false;  // may serve reads now (read_eligible)
+    std::string state = "unknown";  // primary, standby, lagging, detached, down, unknown
+    std::string last_error;
+    SysTime last_error_at{};
+    SysTime since{};        // of `state`
+    uint64_t checks = 0;
+    uint64_t failures = 0;
+    std::shared_ptr<ServerConn> conn;  // the role check's own connection
+    std::string endpoint() const;
+};
 
 struct ShardHealth {
     int shard = 0;
@@ -37,8 +58,19 @@ struct ShardHealth {
     bool last_check_ok = false;
     std::shared_ptr<ServerConn> conn;  // the checker's own connection, kept between checks
 
+    // Standbys and failover (only when the shard lists replicas). host/port above are the
+    // current primary's; config_host/config_port what the config says, so a RELOAD moves the
+    // shard only when the config changed, not back to a primary that failed over.
+    std::string config_host;
+    uint16_t config_port = 0;
+    std::vector<EndpointHealth> endpoints;
+    int primary = 0;           // index into endpoints
+    uint64_t failovers = 0;
+    // Non-empty: writes are refused with this reason (split brain, primary in recovery).
+    std::string write_block;
+
     // Statements for this shard may run (the breaker is closed).
-    bool admits() const { return breaker.admits(); }
+    bool admits() const { return breaker.admits() && write_block.empty(); }
     std::string endpoint() const;
     // up (closed, no failure pending), down (closed, failures below the threshold), open,
     // half-open.

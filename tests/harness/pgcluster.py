@@ -231,6 +231,7 @@ class Cluster:
         self._own_workdir = workdir is None
         self.workdir = os.path.abspath(workdir) if workdir else None
         self.shards = []
+        self.replicas = {}          # shard index -> [Shard]: streaming standbys (add_replica)
         self._started = False
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -278,7 +279,8 @@ class Cluster:
         if not self._started:
             return
         errors = []
-        for shard in self.shards:
+        standbys = [r for rs in self.replicas.values() for r in rs]
+        for shard in standbys + self.shards:
             try:
                 self._terminate(shard)
             except ClusterError as e:
@@ -286,7 +288,7 @@ class Cluster:
         self._started = False
         _live_clusters.discard(self)
         if not self.keep_data and not errors:
-            for shard in self.shards:
+            for shard in standbys + self.shards:
                 shutil.rmtree(os.path.dirname(shard.datadir), ignore_errors=True)
             if self._own_workdir:
                 shutil.rmtree(self.workdir, ignore_errors=True)
@@ -308,6 +310,67 @@ class Cluster:
             return
         self._launch(shard, port=shard.port)
         self._await_ready(shard)
+
+    # -- streaming standbys (issue 19) --------------------------------------------------------
+
+    def add_replica(self, i):
+        """Makes a streaming standby of shard i with `pg_basebackup -R` (as the server user),
+        starts it and waits until it accepts connections and streams. Returns its Shard
+        (also in self.replicas[i]; stopped with the cluster, even on failure)."""
+        primary = self.shards[i]
+        k = len(self.replicas.get(i, []))
+        standby = Shard(f"s{i}r{k}", None, os.path.join(self.workdir, f"s{i}r{k}", "data"))
+        os.makedirs(os.path.dirname(standby.datadir), exist_ok=True)
+        _chown_to_server_user(os.path.dirname(standby.datadir))
+        self.replicas.setdefault(i, []).append(standby)
+        user, password = self.credentials()
+        env = dict(os.environ)
+        if password:
+            env["PGPASSWORD"] = password
+        r = subprocess.run([os.path.join(PG_BIN, "pg_basebackup"), "-h", primary.host,
+                            "-p", str(primary.port), "-U", user, "-D", standby.datadir,
+                            "-R", "-X", "stream", "--checkpoint=fast", "--no-sync"],
+                           capture_output=True, text=True, timeout=120, cwd="/", env=env,
+                           **_run_as_server_user())
+        if r.returncode != 0:
+            raise ClusterError(f"pg_basebackup of {primary.name} failed:\n{r.stdout}{r.stderr}")
+        with open(os.path.join(standby.datadir, "postgresql.auto.conf"), "a") as f:
+            f.write(f"unix_socket_directories = '{standby.datadir}'\n")
+        self._launch(standby, port=None)
+        self._await_ready(standby)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while self.psql_at(standby, "SELECT count(*) FROM pg_stat_wal_receiver "
+                                    "WHERE status = 'streaming'")[0][0] != "1":
+            if time.monotonic() > deadline:
+                raise ClusterError(f"{standby.name} does not stream; log:\n{log_tail(standby.logfile)}")
+            time.sleep(0.05)
+        return standby
+
+    def promote(self, standby):
+        """`pg_ctl promote -w` of a standby: returns once it accepts writes."""
+        r = subprocess.run([os.path.join(PG_BIN, "pg_ctl"), "promote", "-w", "-t", "60",
+                            "-D", standby.datadir], capture_output=True, text=True,
+                           timeout=90, cwd="/", **_run_as_server_user())
+        if r.returncode != 0:
+            raise ClusterError(f"pg_ctl promote {standby.name} failed:\n{r.stdout}{r.stderr}")
+
+    def crash(self, shard):
+        """`pg_ctl stop -m immediate` of one server (SIGQUIT to the postmaster: every backend
+        exits at once, no checkpoint), bounded; its data stays."""
+        self._terminate(shard, first=signal.SIGQUIT)
+
+    def env_at(self, shard, dbname=None):
+        """PG* variables for any server (a shard or a standby), as the superuser."""
+        user, password = self.credentials()
+        env = dict(os.environ, PGHOST=shard.host, PGPORT=str(shard.port),
+                   PGDATABASE=dbname or self.dbname, PGUSER=user, PGCONNECT_TIMEOUT="10")
+        env.pop("PGPASSWORD", None)
+        if password:
+            env["PGPASSWORD"] = password
+        return env
+
+    def psql_at(self, shard, sql, dbname=None, timeout=PSQL_TIMEOUT_S):
+        return run_psql(self.env_at(shard, dbname), sql, timeout=timeout)
 
     # -- client side ------------------------------------------------------------------------
 
@@ -484,13 +547,13 @@ class Cluster:
             grants = "".join(f"GRANT ALL ON SCHEMA public TO {_ident(r)};" for r in self.roles)
             self.psql(idx, grants)
 
-    def _terminate(self, shard):
+    def _terminate(self, shard, first=signal.SIGINT):
         """Fast shutdown, then immediate, then SIGKILL; each step bounded."""
         if not shard.running:
             shard._proc = None
             return
-        for sig, wait_s in ((signal.SIGINT, STOP_TIMEOUT_S), (signal.SIGQUIT, 10),
-                            (signal.SIGKILL, 10)):
+        steps = ((signal.SIGINT, STOP_TIMEOUT_S), (signal.SIGQUIT, 10), (signal.SIGKILL, 10))
+        for sig, wait_s in (s for s in steps if s[0] != signal.SIGINT or first == signal.SIGINT):
             try:
                 os.kill(shard.pid, sig)
             except ProcessLookupError:
@@ -571,7 +634,7 @@ def _toml_table(header, values):
 
 def write_shardgate_config(path, cluster, proxy=None, admin=None, stats=None, sharding=None,
                            tables=(), users=None, shard_user=None, shard_password=None,
-                           shards=None, health=None):
+                           shards=None, health=None, replicas=True):
     """Writes a shardgate TOML config for `cluster` (keys as in common/config.h).
 
     proxy/admin/stats/sharding: dicts of keys for those sections (e.g. proxy={"port": 6543,
@@ -579,7 +642,8 @@ def write_shardgate_config(path, cluster, proxy=None, admin=None, stats=None, sh
     key_type; users: dicts with name, password, auth, admin, server_user, server_password —
     default: the cluster's superuser with its password. shard_user/shard_password: the login
     every [[shards]] entry uses (omitted when None, so the user's server login applies).
-    shards: indexes of the cluster's shards to include (default all). Returns `path`."""
+    shards: indexes of the cluster's shards to include (default all). replicas: list the
+    standbys of add_replica() as each shard's `replicas` (default). Returns `path`."""
     proxy = {"listen_addr": "127.0.0.1", **(proxy or {})}
     sharding = {"database": cluster.dbname, **(sharding or {})}
     if users is None:
@@ -599,6 +663,10 @@ def write_shardgate_config(path, cluster, proxy=None, admin=None, stats=None, sh
         parts.append(_toml_table("[[shards]]", {
             "name": s.name, "host": s.host, "port": s.port, "dbname": cluster.dbname,
             "user": shard_user, "password": shard_password}))
+        standbys = cluster.replicas.get(i, []) if replicas else []
+        if standbys:  # an array of inline tables (_toml_value writes no tables)
+            parts[-1] += "replicas = [" + ", ".join(
+                f'{{ host = "{r.host}", port = {r.port} }}' for r in standbys) + "]\n"
     for t in tables:
         parts.append(_toml_table("[[tables]]", t))
     for u in users:
