@@ -19,7 +19,8 @@ std::string_view trim(std::string_view s) {
 bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
     for (size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+        if (std::tolower(static_cast<unsigned char>(a[i])) !=
+            std::tolower(static_cast<unsigned char>(b[i])))
             return false;
     return true;
 }
@@ -37,7 +38,8 @@ bool basic_auth_ok(std::string_view authorization, std::string_view expected) {
     auto got = auth::sha256(wire::Bytes(decoded->data(), decoded->size()));
     auto want = auth::sha256(wire::as_bytes(expected));
     if (!got || !want) return false;
-    return auth::constant_time_equal(wire::Bytes(got->data(), got->size()), wire::Bytes(want->data(), want->size()));
+    return auth::constant_time_equal(wire::Bytes(got->data(), got->size()),
+                                     wire::Bytes(want->data(), want->size()));
 }
 
 }  // namespace sg::http

@@ -15,7 +15,8 @@ bool is_digit(char c) {
 }
 // PostgreSQL's ident_start / ident_cont (bytes >= 0x80 are letters to its lexer).
 bool ident_start(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || static_cast<unsigned char>(c) >= 0x80;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           static_cast<unsigned char>(c) >= 0x80;
 }
 bool ident_cont(char c) {
     return ident_start(c) || is_digit(c) || c == '$';
@@ -30,7 +31,8 @@ bool word_is(std::string_view w, std::string_view lower_word) {
     return true;
 }
 
-constexpr std::array<std::string_view, 7> kDml{"select", "insert", "update", "delete", "merge", "with", "values"};
+constexpr std::array<std::string_view, 7> kDml{"select", "insert", "update", "delete",
+                                               "merge",  "with",   "values"};
 
 // Past a quoted string starting at s[i] == '\''; `backslash`: E'' escapes. npos: unterminated.
 size_t skip_quoted(std::string_view s, size_t i, bool backslash) {
@@ -120,7 +122,8 @@ bool literal_key(std::string_view s, std::string& out) {
     };
     while (i < s.size()) {
         const char c = s[i];
-        if (static_cast<unsigned char>(c) < 0x09) return false;  // not SQL; and the markers are \x01
+        if (static_cast<unsigned char>(c) < 0x09)
+            return false;  // not SQL; and the markers are \x01
         if (is_space(c)) {
             copy(i, i + 1);
             ++i;
@@ -146,7 +149,8 @@ bool literal_key(std::string_view s, std::string& out) {
             literal('s');
             i = end;
         } else if (c == '"') {
-            const size_t end = s.find('"', i + 1);  // "" inside is two adjacent quoted parts: same bytes
+            const size_t end =
+                s.find('"', i + 1);  // "" inside is two adjacent quoted parts: same bytes
             if (end == std::string_view::npos) return false;
             copy(i, end + 1);
             i = end + 1;
@@ -191,15 +195,18 @@ bool literal_key(std::string_view s, std::string& out) {
                 const size_t end = skip_quoted(s, j, lower(c) == 'e');
                 if (end == std::string_view::npos) return false;
                 // An escape may be invalid (an error the parser raises for this text only).
-                if (lower(c) == 'e' && s.substr(j, end - j).find('\\') != std::string_view::npos) return false;
+                if (lower(c) == 'e' && s.substr(j, end - j).find('\\') != std::string_view::npos)
+                    return false;
                 literal(lower(c) == 'b' || lower(c) == 'x' ? 'b' : 's');
                 i = end;
                 continue;
             }
-            if (word.size() == 1 && lower(c) == 'u' && j + 1 < s.size() && s[j] == '&' && s[j + 1] == '\'') {
+            if (word.size() == 1 && lower(c) == 'u' && j + 1 < s.size() && s[j] == '&' &&
+                s[j + 1] == '\'') {
                 const size_t end = skip_quoted(s, j + 1, false);
                 if (end == std::string_view::npos) return false;
-                if (s.substr(j, end - j).find('\\') != std::string_view::npos) return false;  // as E''
+                if (s.substr(j, end - j).find('\\') != std::string_view::npos)
+                    return false;  // as E''
                 literal('s');
                 i = end;
                 continue;

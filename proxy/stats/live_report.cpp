@@ -27,7 +27,8 @@ void cap(std::vector<T>& v, size_t n) {
 
 }  // namespace
 
-report::Report build(const QueryStats& stats, std::span<const std::string> shard_names, const Options& options) {
+report::Report build(const QueryStats& stats, std::span<const std::string> shard_names,
+                     const Options& options) {
     report::Inputs in;
     in.top = std::max(1, options.top);
     in.queries = show_queries(stats, QueriesRequest{});
@@ -78,9 +79,10 @@ void Pages::refresh() {
 std::string Pages::html() {
     refresh();
     if (html_.empty())
-        html_ = report::render_live_html(
-            report_, options_.refresh_seconds,
-            fmt::format("built {} (at most every {} ms)", report_.generated_at, options_.max_age.count()));
+        html_ =
+            report::render_live_html(report_, options_.refresh_seconds,
+                                     fmt::format("built {} (at most every {} ms)",
+                                                 report_.generated_at, options_.max_age.count()));
     return html_;
 }
 

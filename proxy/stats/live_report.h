@@ -21,16 +21,17 @@ namespace sg::stats::live {
 
 struct Options {
     int top = 20;
-    size_t max_rows = 50;            // findings, slow statements, refusals, stragglers, "what got slower"
-    size_t max_query_chars = 2000;   // per query text
-    size_t compare_intervals = 5;    // "what got slower": the last 5 intervals against the 5 before
-    int refresh_seconds = 10;        // the page's own refresh
+    size_t max_rows = 50;  // findings, slow statements, refusals, stragglers, "what got slower"
+    size_t max_query_chars = 2000;  // per query text
+    size_t compare_intervals = 5;   // "what got slower": the last 5 intervals against the 5 before
+    int refresh_seconds = 10;       // the page's own refresh
     std::chrono::milliseconds max_age{2000};
 };
 
 // The report over everything since the last reset, with the last `compare_intervals`
 // intervals compared against the ones before.
-report::Report build(const QueryStats& stats, std::span<const std::string> shard_names, const Options& options);
+report::Report build(const QueryStats& stats, std::span<const std::string> shard_names,
+                     const Options& options);
 
 // Caps a built report's lists and texts to the options' bounds.
 void bound(report::Report& r, const Options& options);

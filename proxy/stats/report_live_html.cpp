@@ -19,11 +19,20 @@ std::string esc(std::string_view s) {
     std::string out;
     for (char c : s) {
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            default: out += c;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            default:
+                out += c;
         }
     }
     return out;
@@ -126,7 +135,8 @@ constexpr const char* kScript = R"JS(
 std::string render_live_html(const Report& r, int refresh_seconds, const std::string& status) {
     const int refresh = std::max(1, refresh_seconds);
     std::string script = kScript;
-    for (size_t at = script.find("REFRESH"); at != std::string::npos; at = script.find("REFRESH", at))
+    for (size_t at = script.find("REFRESH"); at != std::string::npos;
+         at = script.find("REFRESH", at))
         script.replace(at, 7, std::to_string(refresh));
     std::string page = fmt::format(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -136,7 +146,9 @@ std::string render_live_html(const Report& r, int refresh_seconds, const std::st
         refresh);
     page += html_style();
     page += kLiveStyle;
-    page += "</style></head><body><h1>shardgate query cost report <span class=\"muted\">live</span></h1>";
+    page +=
+        "</style></head><body><h1>shardgate query cost report <span "
+        "class=\"muted\">live</span></h1>";
     page += fmt::format("<p id=\"live-status\">{}; refreshes every {} s</p>", esc(status), refresh);
     page += "<main id=\"report\">";
     page += render_html_sections(r);

@@ -23,20 +23,28 @@ TEST(BasicAuth, GuardsTheReportPagesButNotMetricsOrProbes) {
     int built = 0;
     Endpoints e{[] { return std::string("m 1\n"); },
                 {},
-                [&] { ++built; return std::string("<html>"); },
-                [&] { ++built; return std::string("{}"); },
+                [&] {
+                    ++built;
+                    return std::string("<html>");
+                },
+                [&] {
+                    ++built;
+                    return std::string("{}");
+                },
                 [] { return std::string("admin:s3cret"); }};
     Response r = handle_request(Request{"GET", "/", ""}, e);
     EXPECT_EQ(r.status, 401u);
     ASSERT_EQ(r.headers.size(), 2u);
     EXPECT_EQ(r.headers[0].first, "WWW-Authenticate");
-    EXPECT_EQ(handle_request(Request{"GET", "/report.json", "Basic YWRtaW46czNjcmU="}, e).status, 401u);
+    EXPECT_EQ(handle_request(Request{"GET", "/report.json", "Basic YWRtaW46czNjcmU="}, e).status,
+              401u);
     EXPECT_EQ(built, 0);  // nothing built for an unauthenticated request
     r = handle_request(Request{"GET", "/?x=1", "Basic YWRtaW46czNjcmV0"}, e);
     EXPECT_EQ(r.status, 200u);
     EXPECT_EQ(r.body, "<html>");
-    EXPECT_EQ(handle_request(Request{"GET", "/report.json", "Basic YWRtaW46czNjcmV0"}, e).content_type,
-              "application/json");
+    EXPECT_EQ(
+        handle_request(Request{"GET", "/report.json", "Basic YWRtaW46czNjcmV0"}, e).content_type,
+        "application/json");
     EXPECT_EQ(handle_request(Request{"POST", "/", "Basic YWRtaW46czNjcmV0"}, e).status, 405u);
     EXPECT_EQ(handle_request(Request{"GET", "/metrics", ""}, e).status, 200u);
     EXPECT_EQ(handle_request(Request{"GET", "/healthz", ""}, e).status, 200u);

@@ -34,7 +34,8 @@ QueryStats workload() {
     }
     auto refused = event("SELECT a.id FROM items a JOIN items b ON a.name = b.name", kMs, "0A000");
     s.record_refusal(refused, "joins of two sharded tables are not supported");
-    for (int i = 0; i < 12; ++i) s.record(event("SELECT name FROM items WHERE id = " + std::to_string(i), kMs));
+    for (int i = 0; i < 12; ++i)
+        s.record(event("SELECT name FROM items WHERE id = " + std::to_string(i), kMs));
     return s;
 }
 
@@ -81,7 +82,8 @@ TEST(LiveReport, BoundedWhateverTheWorkload) {
     const std::string long_text = "SELECT '" + std::string(10000, 'x') + "' FROM items WHERE id = ";
     for (int i = 0; i < 300; ++i) {
         // 300 shapes, each failing (a finding each) and slow enough for the slow log.
-        const std::string text = "SELECT c" + std::to_string(i) + " FROM items /* " + long_text + " */";
+        const std::string text =
+            "SELECT c" + std::to_string(i) + " FROM items /* " + long_text + " */";
         s.record(event(text, 60 * kMs, "23505"));
     }
     live::Options o;
@@ -126,7 +128,12 @@ TEST(LiveReport, PagesAreRebuiltAtMostOncePerMaxAge) {
     EXPECT_NE(j.find("\"calls\": 1"), std::string::npos);
     live::Options fresh;
     fresh.max_age = std::chrono::milliseconds(0);
-    live::Pages always([&] { ++built; return report::Report{}; }, fresh);
+    live::Pages always(
+        [&] {
+            ++built;
+            return report::Report{};
+        },
+        fresh);
     always.html();
     always.json();
     EXPECT_EQ(built, 3);
