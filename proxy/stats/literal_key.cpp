@@ -1,3 +1,7 @@
+// Where it pays: a simple-protocol point lookup already reaches the statistics as the router's
+// literal-free shape (Session::note_simple_query_sent), so pgbench -S never missed the shape
+// cache; the texts that did are the ones recorded as sent: fan-outs merged by the proxy
+// (stats_merged), refused statements, and whatever the router's literal extraction passes by.
 #include "proxy/stats/literal_key.h"
 
 #include <array>
