@@ -323,10 +323,23 @@ void read_health(Section s, HealthConfig& h) {
     s.reject_unknown();
 }
 
+// "user:password" as HTTP Basic sends it: the user part cannot hold a colon, neither part may
+// be empty, and control characters cannot be typed into a browser's login prompt.
+void check_http_auth(Section& s, const std::string& v) {
+    const size_t colon = v.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == v.size())
+        s.fail("http_auth", "must be \"user:password\" (both non-empty)");
+    for (char c : v)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+            s.fail("http_auth", "must not contain control characters");
+}
+
 void read_admin(Section s, AdminConfig& a) {
     s.get("http_listen", a.http_listen);
     if (!a.http_listen.empty() && a.http_listen.rfind(':') == std::string::npos)
         s.fail("http_listen", fmt::format("'{}' must be HOST:PORT", a.http_listen));
+    s.get("http_auth", a.http_auth);
+    if (!a.http_auth.empty()) check_http_auth(s, a.http_auth);
     s.get("database", a.database);
     s.reject_unknown();
 }
@@ -338,6 +351,9 @@ void read_stats(Section s, StatsConfig& st) {
     s.get("log_parameters", st.log_parameters);
     s.get_int("n_plus_one_min", st.n_plus_one_min, 2, 1000000);
     s.get_int("top_k_metrics", st.top_k_metrics, 0, 10000);
+    // Each interval may hold max_fingerprints statement cells: the count bounds that memory.
+    s.get_int("window_seconds", st.window_seconds, 1, 3600);
+    s.get_int("window_count", st.window_count, 2, 1440);
     s.reject_unknown();
 }
 

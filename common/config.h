@@ -60,6 +60,9 @@ struct ProxyConfig {
 
 struct AdminConfig {
     std::string http_listen;              // "127.0.0.1:9930"; empty = no HTTP endpoint
+    // "user:password" HTTP Basic credentials the live report (/ and /report.json) requires;
+    // empty = open. /metrics, /healthz and /readyz never ask for them.
+    std::string http_auth;
     std::string database = "shardgate";   // the console's database name; [[users]] admin = true
 };
 
@@ -70,6 +73,10 @@ struct StatsConfig {
     bool log_parameters = false;
     int n_plus_one_min = 5;
     int top_k_metrics = 20;
+    // The time windows (SHOW WINDOW(S), report --since/--window): window_count intervals of
+    // window_seconds each are kept besides the totals.
+    int window_seconds = 60;
+    int window_count = 60;
 };
 
 // [transactions]: multi-shard atomicity (see proxy/txn/coordinator.h).

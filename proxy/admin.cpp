@@ -203,10 +203,13 @@ net::awaitable<void> show_config(Proxy& p, Session&, std::string& out) {
     kv("proxy.log_level", c.proxy.log_level);
     kv("proxy.prepare_lookups", c.proxy.prepare_lookups ? "true" : "false");
     kv("admin.http_listen", c.admin.http_listen);
+    kv("admin.http_auth", c.admin.http_auth.empty() ? "" : "(set)");  // never the secret
     kv("admin.database", c.admin.database);
     kv("stats.enabled", c.stats.enabled ? "true" : "false");
     kv("stats.max_fingerprints", std::to_string(c.stats.max_fingerprints));
     kv("stats.slow_query_ms", std::to_string(c.stats.slow_query_ms));
+    kv("stats.window_seconds", std::to_string(c.stats.window_seconds));
+    kv("stats.window_count", std::to_string(c.stats.window_count));
     kv("sharding.database", c.sharding.database);
     kv("sharding.bucket_bits", std::to_string(c.sharding.bucket_bits));
     kv("sharding.map_file", c.map_path());
@@ -502,7 +505,7 @@ const std::vector<Command>& commands() {
         {"RESET QUERIES", "forget per-statement statistics", reset_queries},
         {"SHOW WINDOW", "SHOW WINDOW [n] [OFFSET m]: cost per statement over the last n intervals, m intervals ago",
          nullptr, show_window},
-        {"SHOW WINDOWS", "totals per interval (the last 60 intervals of WINDOW_SECONDS, default 60)", show_windows},
+        {"SHOW WINDOWS", "totals per interval (the last [stats] window_count intervals of window_seconds)", show_windows},
         {"SHOW STATS_PERIOD", "when statistics started and were last reset; the interval width", show_stats_period},
         {"SET WINDOW_SECONDS", "SET WINDOW_SECONDS n: width of the statistics' intervals (starts them over)", nullptr,
          set_window_seconds},

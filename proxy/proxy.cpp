@@ -11,6 +11,7 @@
 #include "proxy/session.h"
 #include "proxy/stamp_watcher.h"
 #include "rebalance/map_gate.h"
+#include "proxy/stats/live_report.h"
 #include "proxy/stats/prometheus.h"
 #include "proxy/txn/coordinator.h"
 #include "proxy/txn/startup.h"
@@ -152,15 +153,26 @@ std::string Proxy::start() {
     if (ec) return fmt::format("cannot listen on {}:{}: {}", cfg_.proxy.listen_addr, cfg_.proxy.port, ec.message());
     if (!cfg_.admin.http_listen.empty()) {
         http_ = std::make_unique<http::HttpServer>();
-        std::string err = http_->start(
-            io_, cfg_.admin.http_listen,
+        // The live report is built on this event loop (QueryStats is single-threaded) when a
+        // page is asked for, at most once per Options::max_age.
+        auto pages = std::make_shared<stats::live::Pages>(
+            [this] {
+                std::vector<std::string> names;
+                for (const auto& s : cfg_.shards) names.push_back(s.name);
+                return stats::live::build(*stats_, names, stats::live::Options{});
+            },
+            stats::live::Options{});
+        http::Endpoints endpoints{
             [this] {
                 return stats::render_prometheus(*stats_, metrics()) + txn::render_metrics(*txn_) +
                        health::render_prometheus(*health_);
             },
-            http::Limits{}, [this] { return health::readiness(*health_); });
+            [this] { return health::readiness(*health_); }, [pages] { return pages->html(); },
+            [pages] { return pages->json(); }, [this] { return cfg_.admin.http_auth; }};
+        std::string err = http_->start(io_, cfg_.admin.http_listen, std::move(endpoints));
         if (!err.empty()) return fmt::format("{}: admin.http_listen: {}", cfg_.source, err);
-        spdlog::info("metrics on http://{}/metrics", cfg_.admin.http_listen);
+        spdlog::info("metrics on http://{}/metrics, live report on http://{}/{}", cfg_.admin.http_listen,
+                     cfg_.admin.http_listen, cfg_.admin.http_auth.empty() ? "" : " (http_auth)");
     }
     setup_signals();
     asio::co_spawn(io_, accept_loop(), LogUnhandled("accept loop"));
@@ -440,6 +452,7 @@ std::string Proxy::reload() {
     cfg_.proxy.max_message_bytes = next.proxy.max_message_bytes;
     cfg_.proxy.log_level = next.proxy.log_level;
     cfg_.stats = next.stats;
+    cfg_.admin.http_auth = next.admin.http_auth;  // read by the HTTP listener at each request
     cfg_.health = next.health;
     stats_->reconfigure(cfg_.stats);
     for (size_t i = cfg_.shards.size(); i < next.shards.size(); ++i) {

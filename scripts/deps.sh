@@ -3,6 +3,7 @@
 # Idempotent: asks dpkg first and only runs apt-get when something is missing.
 set -euo pipefail
 
+# chromium renders the live report page headless in tests/integration/test_live_page.py.
 # postgresql-client-15 also gives the rebalancer pg_dump and psql (the schema copy to a new
 # shard). postgresql-server-dev-15 has the parse node headers router/raw_tree.cpp reads
 # libpg_query's raw parse trees with.
@@ -18,6 +19,7 @@ PKGS=(
   python3 python3-psycopg2 python3-xxhash
   libpostgresql-jdbc-java default-jdk-headless
   nodejs npm
+  chromium
 )
 
 missing=()
@@ -33,6 +35,7 @@ for p in "${missing[@]}"; do
   case "$p" in
     nodejs|npm) command -v node >/dev/null && command -v npm >/dev/null && continue ;;
     default-jdk-headless) command -v javac >/dev/null && continue ;;
+    chromium) command -v chromium >/dev/null && continue ;;
   esac
   filtered+=("$p")
 done

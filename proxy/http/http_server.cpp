@@ -7,6 +7,7 @@
 #include <charconv>
 #include <exception>
 
+#include "proxy/http/basic_auth.h"
 #include "proxy/stats/prometheus.h"
 
 namespace sg::http {
@@ -18,8 +19,7 @@ using net::tcp;
 struct ServerState {
     explicit ServerState(net::asio::io_context& io) : acceptor(io) {}
     tcp::acceptor acceptor;
-    BodyFn metrics;
-    ReadyFn ready;
+    Endpoints endpoints;
     Limits limits;
     int connections = 0;
     bool stopped = false;
@@ -40,6 +40,7 @@ bhttp::response<bhttp::string_body> make_response(const Response& r, unsigned ve
     res.set(bhttp::field::server, "shardgate");
     res.set(bhttp::field::content_type, r.content_type);
     if (r.status == 405) res.set(bhttp::field::allow, "GET");
+    for (const auto& [name, value] : r.headers) res.set(name, value);
     res.keep_alive(keep_alive);
     res.body() = r.body;
     res.prepare_payload();
@@ -65,7 +66,7 @@ net::awaitable<void> serve_connection(std::shared_ptr<ServerState> st, tcp::sock
         if (ec) {
             // Malformed or oversized: say so once and hang up.
             auto res = make_response(
-                {400, "text/plain; charset=utf-8", "bad request: " + ec.message() + "\n"}, 11,
+                {400, "text/plain; charset=utf-8", "bad request: " + ec.message() + "\n", {}}, 11,
                 false);
             stream.expires_after(st->limits.io_timeout);
             co_await bhttp::async_write(stream, res, net::ec_token(ec));
@@ -73,10 +74,11 @@ net::awaitable<void> serve_connection(std::shared_ptr<ServerState> st, tcp::sock
         }
         const auto& req = parser.get();
         const bool keep_alive = req.keep_alive() && !st->stopped;
-        auto res = make_response(
-            handle_request(std::string_view(req.method_string().data(), req.method_string().size()),
-                           std::string_view(req.target().data(), req.target().size()), st->metrics, st->ready),
-            req.version(), keep_alive);
+        auto sv = [](auto s) { return std::string_view(s.data(), s.size()); };
+        auto authorization = req.find(bhttp::field::authorization);
+        const Request request{sv(req.method_string()), sv(req.target()),
+                              authorization == req.end() ? std::string_view() : sv(authorization->value())};
+        auto res = make_response(handle_request(request, st->endpoints), req.version(), keep_alive);
         stream.expires_after(st->limits.io_timeout);
         co_await bhttp::async_write(stream, res, net::ec_token(ec));
         if (ec || !keep_alive) break;
@@ -119,18 +121,33 @@ net::awaitable<void> accept_loop(std::shared_ptr<ServerState> st) {
 
 }  // namespace
 
-Response handle_request(std::string_view method, std::string_view target,
-                        const BodyFn& metrics_body, const ReadyFn& ready) {
-    const std::string_view path = target.substr(0, target.find('?'));
-    if (path != "/metrics" && path != "/healthz" && path != "/readyz")
-        return {404, "text/plain; charset=utf-8", "not found\n"};
-    if (method != "GET") return {405, "text/plain; charset=utf-8", "only GET is supported\n"};
-    if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+Response handle_request(const Request& request, const Endpoints& e) {
+    const std::string_view path = request.target.substr(0, request.target.find('?'));
+    const bool report = path == "/" || path == "/report.json";
+    const bool known = path == "/metrics" || path == "/healthz" || path == "/readyz" ||
+                       (path == "/" && e.report_html) || (path == "/report.json" && e.report_json);
+    if (!known) return {404, "text/plain; charset=utf-8", "not found\n", {}};
+    if (request.method != "GET") return {405, "text/plain; charset=utf-8", "only GET is supported\n", {}};
+    if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n", {}};
     if (path == "/readyz") {
-        Readiness r = ready ? ready() : Readiness{true, "ready\n"};
-        return {r.ready ? 200u : 503u, "text/plain; charset=utf-8", std::move(r.text)};
+        Readiness r = e.ready ? e.ready() : Readiness{true, "ready\n"};
+        return {r.ready ? 200u : 503u, "text/plain; charset=utf-8", std::move(r.text), {}};
     }
-    return {200, stats::kPrometheusContentType, metrics_body ? metrics_body() : std::string()};
+    if (report) {
+        const std::string expected = e.credentials ? e.credentials() : std::string();
+        if (!expected.empty() && !basic_auth_ok(request.authorization, expected))
+            return {401, "text/plain; charset=utf-8", "authentication required ([admin] http_auth)\n",
+                    {{"WWW-Authenticate", std::string(kBasicChallenge)}, {"Cache-Control", "no-store"}}};
+        if (path == "/report.json")
+            return {200, "application/json", e.report_json(), {{"Cache-Control", "no-store"}}};
+        return {200, "text/html; charset=utf-8", e.report_html(), {{"Cache-Control", "no-store"}}};
+    }
+    return {200, stats::kPrometheusContentType, e.metrics ? e.metrics() : std::string(), {}};
+}
+
+Response handle_request(std::string_view method, std::string_view target, const BodyFn& metrics_body,
+                        const ReadyFn& ready) {
+    return handle_request(Request{method, target, {}}, Endpoints{metrics_body, ready, {}, {}, {}});
 }
 
 bool split_listen(std::string_view listen, std::string& host, uint16_t& port) {
@@ -150,8 +167,8 @@ HttpServer::~HttpServer() {
     stop();
 }
 
-std::string HttpServer::start(net::asio::io_context& io, const std::string& listen,
-                              BodyFn metrics_body, Limits limits, ReadyFn ready) {
+std::string HttpServer::start(net::asio::io_context& io, const std::string& listen, Endpoints served,
+                              Limits limits) {
     stop();
     std::string host;
     uint16_t port = 0;
@@ -162,8 +179,7 @@ std::string HttpServer::start(net::asio::io_context& io, const std::string& list
     if (ec || endpoints.empty())
         return "http_listen '" + listen + "': cannot resolve " + host + ": " + ec.message();
     auto st = std::make_shared<ServerState>(io);
-    st->metrics = std::move(metrics_body);
-    st->ready = std::move(ready);
+    st->endpoints = std::move(served);
     st->limits = limits;
     const tcp::endpoint ep = endpoints.begin()->endpoint();
     st->acceptor.open(ep.protocol(), ec);

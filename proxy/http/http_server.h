@@ -1,6 +1,11 @@
 // The HTTP endpoint of [admin] http_listen: GET /metrics (Prometheus text format) and
 // GET /healthz ("ok", liveness: always cheap), GET /readyz (200, or 503 naming the degraded
-// shards); any other path is 404, any other method 405.
+// shards), GET / (the live query cost report, HTML) and GET /report.json (the same report as
+// JSON); any other path is 404, any other method 405.
+//
+// [admin] http_auth guards the report pages only: / and /report.json answer 401 with a Basic
+// challenge unless the request carries the configured credentials. /metrics, /healthz and
+// /readyz stay open, as Prometheus scrapers and orchestrator probes expect.
 //
 // Hostile clients cost bounded resources: a request's header and body are size-limited, each
 // read and write has a deadline, connections are capped, and a malformed request gets a 400
@@ -14,6 +19,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "proxy/net.h"
 
@@ -32,6 +39,7 @@ struct Response {
     unsigned status = 200;
     std::string content_type;
     std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type
 };
 using BodyFn = std::function<std::string()>;
 // Readiness: true when every shard can be served, with a text for the body either way.
@@ -40,6 +48,24 @@ struct Readiness {
     std::string text;
 };
 using ReadyFn = std::function<Readiness()>;
+
+// What the listener serves; an empty function makes its path 404.
+struct Endpoints {
+    BodyFn metrics;
+    ReadyFn ready;
+    BodyFn report_html, report_json;  // "/" and "/report.json"
+    // The "user:password" the report pages require, read at each request (RELOAD may change
+    // it); empty or unset: the pages are open.
+    std::function<std::string()> credentials;
+};
+
+struct Request {
+    std::string_view method, target;
+    std::string_view authorization;  // the Authorization header, empty when absent
+};
+
+Response handle_request(const Request& request, const Endpoints& endpoints);
+// /metrics, /healthz and /readyz only (the report pages are 404).
 Response handle_request(std::string_view method, std::string_view target,
                         const BodyFn& metrics_body, const ReadyFn& ready = {});
 
@@ -57,8 +83,8 @@ public:
     HttpServer& operator=(const HttpServer&) = delete;
 
     // Binds and starts accepting on `io`. Returns "" or why it cannot listen (for the log).
-    std::string start(net::asio::io_context& io, const std::string& listen, BodyFn metrics_body,
-                      Limits limits = {}, ReadyFn ready = {});
+    std::string start(net::asio::io_context& io, const std::string& listen, Endpoints endpoints,
+                      Limits limits = {});
     // Stops accepting; connections in progress end at their next deadline or request.
     void stop();
     // The bound port (useful with port 0); 0 when not listening.

@@ -1,6 +1,7 @@
 #include "proxy/stats/nplusone.h"
 
 #include <algorithm>
+#include <array>
 
 namespace sg::stats {
 
@@ -56,7 +57,8 @@ bool NPlusOneDetector::observe(const QueryEvent& e, const std::shared_ptr<const 
     // A statement new to the client's recent past, arriving while a loop repeats, ends that
     // loop: a loop body's statements all appear in its first iteration.
     // (Decided for all runs first: resolving a source reads the other runs.)
-    std::vector<bool> over(t.runs.size());
+    // At most kMaxBody runs (a new one replaces the oldest): no allocation per statement.
+    std::array<bool, kMaxBody> over{};
     bool is_new = true;
     for (size_t i = 0; i < t.runs.size(); ++i) {
         const Run& r = t.runs[i];

@@ -54,16 +54,20 @@ QueryStats::QueryStats(const StatsConfig& cfg)
       nplusone_(cfg.n_plus_one_min, NPlusOneDetector::kDefaultWindowNs,
                 size_t(cfg.max_fingerprints)),
       refusals_(refusal_rows(cfg)),
-      windows_(kWindowWidth, kWindows, size_t(std::max(cfg.max_fingerprints, 1))) {}
+      windows_(std::chrono::seconds(cfg.window_seconds), size_t(cfg.window_count),
+               size_t(std::max(cfg.max_fingerprints, 1))) {}
 
 void QueryStats::reconfigure(const StatsConfig& cfg) {
+    // A width set at the console (SET WINDOW_SECONDS) stays until the file's width changes.
+    const bool width_changed = cfg.window_seconds != cfg_.window_seconds;
     cfg_ = cfg;
     shapes_.resize(shape_entries(cfg), kShapeBytes);
     slow_.configure(cfg.slow_query_ms, cfg.log_parameters);
     nplusone_.set_min_repeats(cfg.n_plus_one_min);
     nplusone_.set_max_findings(size_t(cfg.max_fingerprints));
     refusals_.set_max_rows(refusal_rows(cfg));
-    windows_.configure(windows_.width(), size_t(std::max(cfg.max_fingerprints, 1)));
+    windows_.configure(width_changed ? std::chrono::seconds(cfg.window_seconds) : windows_.width(),
+                       size_t(cfg.window_count), size_t(std::max(cfg.max_fingerprints, 1)));
     if (groups_.size() > size_t(cfg.max_fingerprints)) evict_round(size_t(cfg.max_fingerprints));
 }
 

@@ -114,12 +114,13 @@ public:
     // When counting started: at start, then at each RESET QUERIES.
     std::chrono::system_clock::time_point since() const { return since_; }
     std::chrono::system_clock::time_point started() const { return started_; }
-    // The same statistics in fixed intervals (the last kWindows of window width each).
+    // The same statistics in fixed intervals ([stats] window_count of window_seconds each).
     const Windows& windows() const { return windows_; }
-    // The console's SET WINDOW_SECONDS: another width starts the intervals over.
-    void set_window_width(std::chrono::seconds width) { windows_.configure(width, size_t(cfg_.max_fingerprints)); }
-    static constexpr size_t kWindows = 60;
-    static constexpr std::chrono::seconds kWindowWidth{60};
+    // The console's SET WINDOW_SECONDS: another width starts the intervals over (until a
+    // RELOAD that changes [stats] window_seconds).
+    void set_window_width(std::chrono::seconds width) {
+        windows_.configure(width, windows_.count(), size_t(std::max(cfg_.max_fingerprints, 1)));
+    }
 
 private:
     Group& group_for(const std::shared_ptr<const Shape>& shape, const QueryEvent& e);

@@ -137,7 +137,8 @@ Report build(const Inputs& in) {
              n.str("suggestion"), n.num("total_ms")});
     }
     add_shard_sections(r, in.shard_stats, in.refusals);  // adds a "slow shard" finding per straggler
-    add_window_sections(r, in.period, in.windows, in.queries, in.previous, in.scope);
+    add_window_sections(r, in.period, in.windows, in.current.columns.empty() ? in.queries : in.current, in.previous,
+                        in.scope);
     std::stable_sort(r.findings.begin(), r.findings.end(), [](const Finding& a, const Finding& b) {
         if (kind_rank(a.kind) != kind_rank(b.kind)) return kind_rank(a.kind) < kind_rank(b.kind);
         return a.total_ms > b.total_ms;
@@ -249,12 +250,15 @@ std::string render_json(const Report& r) {
                              {"query", s.query}});
     }
     j["summary"]["held_ms"] = r.held_ms;
-    j["period"] = {{"from", r.covers_from}, {"to", r.covers_to}, {"reset_at", r.reset_at}, {"scope", r.scope}};
+    j["period"] = {{"from", r.covers_from}, {"to", r.covers_to}, {"reset_at", r.reset_at}, {"scope", r.scope},
+                   {"window_seconds", r.window_seconds}, {"window_count", r.window_count}};
     j["intervals"] = nlohmann::json::array();
     for (const auto& i : r.intervals)
         j["intervals"].push_back({{"start", i.start}, {"calls", i.calls}, {"total_ms", i.total_ms},
                                   {"p50_ms", i.p50_ms}, {"p95_ms", i.p95_ms}});
     if (r.compared) {
+        j["compared"] = {{"from", r.current_from}, {"to", r.current_to}, {"previous_from", r.previous_from},
+                         {"previous_to", r.previous_to}};
         j["slower"] = nlohmann::json::array();
         for (const auto& s : r.slower)
             j["slower"].push_back({{"fingerprint", s.fingerprint}, {"query", s.query}, {"p95_before_ms", s.p95_before},

@@ -95,9 +95,10 @@ struct Report {
     double held_ms = 0;                 // all statements' pause-held time
     // The period: what the figures cover, and when the statistics were last reset.
     std::string covers_from, covers_to, reset_at, generated_at, scope;
+    long window_seconds = 0, window_count = 0;  // the proxy's intervals ([stats] window_*); 0: unknown
     std::vector<IntervalPoint> intervals;
     bool compared = false;  // --window: the window against the one before it
-    std::string previous_from, previous_to;
+    std::string current_from, current_to, previous_from, previous_to;
     std::vector<Slower> slower;  // the most grown first
 };
 
@@ -107,6 +108,7 @@ struct Inputs {
     Table queries, nplusone, slow, shard_stats, refusals;
     Table period, windows;  // SHOW STATS_PERIOD, SHOW WINDOWS
     Table previous;         // the window before (SHOW WINDOW n OFFSET n): compared when it has columns
+    Table current;          // what `previous` is compared with; no columns: `queries`
     std::string scope;      // e.g. "the last 10 minutes" when `queries` is a window
     int top = 10;
     bool include_held = false;  // rank statements by their time including pause-held time
@@ -126,11 +128,20 @@ std::string render_refusals_html(const Report& r);
 void add_window_sections(Report& r, const Table& period, const Table& windows, const Table& current,
                          const Table& previous, const std::string& scope);
 std::string render_period_text(const Report& r);
+std::string render_intervals_note(const Report& r);  // "; intervals of 60 s, the last 60 kept"
 std::string render_slower_text(const Report& r);
 std::string render_windows_html(const Report& r);
 
 std::string render_text(const Report& r);
 std::string render_json(const Report& r);
 std::string render_html(const Report& r);
+// The pieces of render_html the live page (report_live_html.cpp) wraps: the page's CSS and
+// every section, from the summary to the slow statements.
+std::string html_style();
+std::string render_html_sections(const Report& r);
+// The live page of the HTTP listener: render_html's sections inside <main id="report">, with
+// sortable tables and a refresh every `refresh_seconds` that fetches the page again and swaps
+// the sections in (a meta refresh without JavaScript). `status` is a line about the build.
+std::string render_live_html(const Report& r, int refresh_seconds, const std::string& status);
 
 }  // namespace sg::stats::report

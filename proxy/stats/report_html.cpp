@@ -140,7 +140,7 @@ std::string findings_html(const Report& r) {
 std::string slow_table(const Report& r) {
     if (r.slow.empty()) return "<p>None recorded.</p>";
     std::string t =
-        "<table><thead><tr><th "
+        "<table class=\"sortable\" id=\"slow\"><thead><tr><th "
         "class=\"q\">at</th><th>ms</th><th>shards</th><th>rows</th><th>sqlstate</th>"
         "<th class=\"q\">statement</th></tr></thead><tbody>";
     for (const auto& s : r.slow) {
@@ -155,19 +155,17 @@ std::string slow_table(const Report& r) {
 
 }  // namespace
 
-std::string render_html(const Report& r) {
-    std::string page =
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        "<title>shardgate query cost report</title><style>";
-    page += kStyle;
-    page += "</style></head><body><h1>shardgate query cost report</h1>";
-    page += fmt::format("<p class=\"summary\">{} statements, {} calls, {:.3f} ms in all.</p>",
+std::string html_style() {
+    return kStyle;
+}
+
+std::string render_html_sections(const Report& r) {
+    std::string page = fmt::format("<p class=\"summary\">{} statements, {} calls, {:.3f} ms in all.</p>",
                         r.statement_count, r.calls, r.total_ms);
     if (!r.covers_from.empty())
-        page += fmt::format("<p class=\"summary\" id=\"period\">Covers {} to {}{}; statistics last reset at {}.</p>",
+        page += fmt::format("<p class=\"summary\" id=\"period\">Covers {} to {}{}; statistics last reset at {}{}.</p>",
                             esc(r.covers_from), esc(r.covers_to), r.scope.empty() ? "" : " (" + esc(r.scope) + ")",
-                            esc(r.reset_at));
+                            esc(r.reset_at), esc(render_intervals_note(r)));
     page += "<h2>Where the time goes</h2>" + chart(r);
     page += "<h2>Top statements by total time</h2>" + statements_table(r);
     page += "<h2>Findings</h2>" + findings_html(r);
@@ -175,6 +173,17 @@ std::string render_html(const Report& r) {
     page += "<h2>Shards</h2>" + render_shards_html(r);
     page += "<h2>Refused statements, by construct, with a way around each</h2>" + render_refusals_html(r);
     page += "<h2>Recent slow statements</h2>" + slow_table(r);
+    return page;
+}
+
+std::string render_html(const Report& r) {
+    std::string page =
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        "<title>shardgate query cost report</title><style>";
+    page += kStyle;
+    page += "</style></head><body><h1>shardgate query cost report</h1>";
+    page += render_html_sections(r);
     page += "</body></html>\n";
     return page;
 }

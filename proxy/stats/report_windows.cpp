@@ -45,6 +45,12 @@ std::map<std::string, Figures3> by_statement(const Table& t) {
     return out;
 }
 
+// The window compared against; a window without calls has no bounds to show.
+std::string previous_window(const Report& r) {
+    if (r.previous_from.empty()) return "the window before it (no calls)";
+    return r.previous_from + " to " + r.previous_to;
+}
+
 }  // namespace
 
 void add_window_sections(Report& r, const Table& period, const Table& windows, const Table& current,
@@ -55,6 +61,8 @@ void add_window_sections(Report& r, const Table& period, const Table& windows, c
         r.generated_at = p.str("now");
         r.covers_from = p.str("reset_at");
         r.covers_to = p.str("now");
+        r.window_seconds = long(p.count("window_seconds"));
+        r.window_count = long(p.count("windows_kept"));
     }
     if (!current.rows.empty() && !scope.empty()) {
         RowReader c(current, current.rows.front());
@@ -69,6 +77,13 @@ void add_window_sections(Report& r, const Table& period, const Table& windows, c
     }
     if (previous.columns.empty()) return;
     r.compared = true;
+    r.current_from = r.covers_from;
+    r.current_to = r.covers_to;
+    if (!current.rows.empty()) {
+        RowReader c(current, current.rows.front());
+        r.current_from = c.str("window_start");
+        r.current_to = c.str("window_end");
+    }
     if (!previous.rows.empty()) {
         RowReader p(previous, previous.rows.front());
         r.previous_from = p.str("window_start");
@@ -96,15 +111,20 @@ void add_window_sections(Report& r, const Table& period, const Table& windows, c
 std::string render_period_text(const Report& r) {
     std::string out;
     if (!r.covers_from.empty())
-        out += fmt::format("covers {} to {}{}; statistics last reset at {}\n", r.covers_from, r.covers_to,
-                           r.scope.empty() ? "" : " (" + r.scope + ")", r.reset_at);
+        out += fmt::format("covers {} to {}{}; statistics last reset at {}{}\n", r.covers_from, r.covers_to,
+                           r.scope.empty() ? "" : " (" + r.scope + ")", r.reset_at, render_intervals_note(r));
     return out;
+}
+
+std::string render_intervals_note(const Report& r) {
+    if (r.window_seconds <= 0) return {};
+    return fmt::format("; intervals of {} s, the last {} kept", r.window_seconds, r.window_count);
 }
 
 std::string render_slower_text(const Report& r) {
     if (!r.compared) return {};
-    std::string out = fmt::format("\nWhat got slower: {} to {} against {} to {}\n", r.covers_from, r.covers_to,
-                                  r.previous_from, r.previous_to);
+    std::string out = fmt::format("\nWhat got slower: {} to {} against {}\n", r.current_from, r.current_to,
+                                  previous_window(r));
     if (r.slower.empty()) return out + "  nothing: no statement's p95 or total time grew\n";
     for (const auto& s : r.slower)
         out += fmt::format("  p95 {:.3f} -> {:.3f} ms, total {:.3f} -> {:.3f} ms, calls {} -> {}  {}\n", s.p95_before,
@@ -116,8 +136,8 @@ std::string render_slower_text(const Report& r) {
 std::string render_windows_html(const Report& r) {
     std::string out;
     if (r.compared) {
-        out += fmt::format("<h2>What got slower</h2><p class=\"muted\">{} to {} against {} to {}</p>", esc(r.covers_from),
-                           esc(r.covers_to), esc(r.previous_from), esc(r.previous_to));
+        out += fmt::format("<h2>What got slower</h2><p class=\"muted\">{} to {} against {}</p>", esc(r.current_from),
+                           esc(r.current_to), esc(previous_window(r)));
         if (r.slower.empty()) {
             out += "<p>No statement's p95 or total time grew.</p>";
         } else {

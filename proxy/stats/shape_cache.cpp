@@ -5,6 +5,7 @@
 #include <array>
 #include <cctype>
 
+#include "proxy/stats/literal_key.h"
 #include "proxy/stats/query_event.h"
 #include "router/parser.h"
 
@@ -86,6 +87,7 @@ std::shared_ptr<const Shape> make_shape(const std::string& text) {
         shape->fingerprint = fp->value;
         shape->hex = fp->hex;
         shape->normalized = bounded(std::move(norm.value()));
+        shape->parsed = true;
     } else {
         // Top bit set keeps these apart from libpg_query fingerprints of the same value.
         shape->fingerprint = text_hash(text) | (uint64_t{1} << 63);
@@ -97,17 +99,24 @@ std::shared_ptr<const Shape> make_shape(const std::string& text) {
     return shape;
 }
 
+const std::shared_ptr<const Shape>& ShapeCache::hit(Index::iterator it) {
+    ++hits_;
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second->shape;
+}
+
 const std::shared_ptr<const Shape>& ShapeCache::get(std::string_view text) {
-    if (auto it = index_.find(text); it != index_.end()) {
-        ++hits_;
-        lru_.splice(lru_.begin(), lru_, it->second);
-        return it->second->shape;
-    }
+    const bool has_key = literal_key(text, key_);
+    if (has_key)
+        if (auto it = keyed_.find(std::string_view(key_)); it != keyed_.end()) return hit(it);
+    if (auto it = index_.find(text); it != index_.end()) return hit(it);
     ++misses_;
     std::string owned(text);
     auto shape = make_shape(owned);
-    lru_.push_front(Entry{std::move(owned), std::move(shape)});
-    index_.emplace(lru_.front().text, lru_.begin());
+    // Only a parsed text stands for its key: an unparsed one is grouped by its exact bytes.
+    const bool keyed = has_key && shape->parsed;
+    lru_.push_front(Entry{keyed ? key_ : std::move(owned), std::move(shape), keyed});
+    (keyed ? keyed_ : index_).emplace(lru_.front().text, lru_.begin());
     bytes_ += lru_.front().text.size() + lru_.front().shape->normalized.size();
     trim();
     // trim() never removes the front entry: max_entries >= 1 and the newest is never trimmed.
@@ -122,6 +131,7 @@ void ShapeCache::resize(size_t max_entries, size_t max_bytes) {
 
 void ShapeCache::clear() {
     index_.clear();
+    keyed_.clear();
     lru_.clear();
     bytes_ = 0;
 }
@@ -130,7 +140,7 @@ void ShapeCache::trim() {
     while (lru_.size() > 1 && (lru_.size() > max_entries_ || bytes_ > max_bytes_)) {
         const Entry& victim = lru_.back();
         bytes_ -= victim.text.size() + victim.shape->normalized.size();
-        index_.erase(victim.text);
+        (victim.keyed ? keyed_ : index_).erase(victim.text);
         lru_.pop_back();
     }
 }

@@ -18,12 +18,13 @@ Windows::Windows(std::chrono::seconds width, size_t count, size_t max_cells)
       steady_origin_ns_(steady_now()),
       system_origin_(std::chrono::system_clock::now()) {}
 
-void Windows::configure(std::chrono::seconds width, size_t max_cells) {
+void Windows::configure(std::chrono::seconds width, size_t count, size_t max_cells) {
     max_cells_ = max_cells;
     const int64_t w = std::max<int64_t>(1, width.count()) * 1'000'000'000;
-    if (w != width_ns_) {  // intervals of another width cannot be compared: start over
+    count = std::max<size_t>(count, 2);
+    if (w != width_ns_ || count != ring_.size()) {
         width_ns_ = w;
-        clear();
+        ring_.assign(count, WindowInterval{});
     }
 }
 

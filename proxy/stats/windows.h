@@ -1,5 +1,6 @@
 // Statistics in fixed intervals besides the totals (as pg_stat_monitor keeps buckets): a ring
-// of the last `count` intervals of `width` each (default 60 x 1 minute), per (fingerprint,
+// of the last `count` intervals of `width` each ([stats] window_count x window_seconds, default
+// 60 x 1 minute), per (fingerprint,
 // user, database), so a report can cover a window ("the last 10 minutes") and compare two
 // ("what got slower"). Interval i covers steady-clock [i*width, (i+1)*width); its wall-clock
 // bounds come from the clocks' offset taken once.
@@ -38,7 +39,9 @@ struct WindowInterval {
 class Windows {
 public:
     Windows(std::chrono::seconds width, size_t count, size_t max_cells);
-    void configure(std::chrono::seconds width, size_t max_cells);
+    // Another width or count starts the intervals over (intervals of different widths cannot
+    // be merged or compared); max_cells applies from the next new cell.
+    void configure(std::chrono::seconds width, size_t count, size_t max_cells);
 
     void record(const QueryEvent& e, const std::shared_ptr<const Shape>& shape, int64_t end_ns);
     void clear();

@@ -178,3 +178,32 @@ TEST(Config, ExampleConfigsAreValid) {
 
 }  // namespace
 }  // namespace sg
+
+namespace sg {
+namespace {
+
+TEST(Config, StatsWindowsAndHttpAuth) {
+    const std::string shard = "[[shards]]\nname = \"s0\"\n";
+    Config d = parse_config(shard, "test.toml");
+    EXPECT_EQ(d.stats.window_seconds, 60);
+    EXPECT_EQ(d.stats.window_count, 60);
+    EXPECT_EQ(d.admin.http_auth, "");
+    Config c = parse_config(shard + "[stats]\nwindow_seconds = 10\nwindow_count = 360\n[admin]\nhttp_auth = "
+                                    "\"ops:pa:ss\"\n",
+                            "test.toml");
+    EXPECT_EQ(c.stats.window_seconds, 10);
+    EXPECT_EQ(c.stats.window_count, 360);
+    EXPECT_EQ(c.admin.http_auth, "ops:pa:ss");  // the password may hold colons, the user may not
+    expect_error(shard + "[stats]\nwindow_seconds = 0\n", "stats.window_seconds", "out of range");
+    expect_error(shard + "[stats]\nwindow_seconds = 3601\n", "stats.window_seconds", "out of range");
+    expect_error(shard + "[stats]\nwindow_count = 1\n", "stats.window_count", "out of range");
+    expect_error(shard + "[stats]\nwindow_count = 1441\n", "stats.window_count", "out of range");
+    expect_error(shard + "[stats]\nwindow_count = \"many\"\n", "stats.window_count", "expected an integer");
+    expect_error(shard + "[admin]\nhttp_auth = \"nopassword\"\n", "admin.http_auth", "user:password");
+    expect_error(shard + "[admin]\nhttp_auth = \":secret\"\n", "admin.http_auth", "user:password");
+    expect_error(shard + "[admin]\nhttp_auth = \"ops:\"\n", "admin.http_auth", "user:password");
+    expect_error(shard + "[admin]\nhttp_auth = \"ops:a\\nb\"\n", "admin.http_auth", "control characters");
+}
+
+}  // namespace
+}  // namespace sg

@@ -76,7 +76,11 @@ protected:
         ASSERT_EQ(
             server.start(
                 io, "127.0.0.1:0",
-                [this] { return "shardgate_queries_total " + std::to_string(++scrapes) + "\n"; },
+                Endpoints{[this] { return "shardgate_queries_total " + std::to_string(++scrapes) + "\n"; },
+                          {},
+                          [] { return std::string("<!DOCTYPE html><p>report</p>"); },
+                          [] { return std::string("{}"); },
+                          [this] { return credentials; }},
                 limits),
             "");
         ASSERT_NE(server.port(), 0);
@@ -84,7 +88,28 @@ protected:
     asio::io_context io;
     HttpServer server;
     int scrapes = 0;
+    std::string credentials;
 };
+
+TEST_F(HttpServerTest, ReportPagesAskForBasicAuthWhenConfigured) {
+    std::string r = exchange(io, server.port(), "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+    EXPECT_NE(r.find("Content-Type: text/html; charset=utf-8"), std::string::npos) << r;
+    credentials = "admin:s3cret";
+    r = exchange(io, server.port(), "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(r.rfind("HTTP/1.1 401", 0), 0u) << r;
+    EXPECT_NE(r.find("WWW-Authenticate: Basic realm=\"shardgate\""), std::string::npos) << r;
+    EXPECT_EQ(r.find("report"), std::string::npos) << r;
+    // base64("admin:s3cret") = YWRtaW46czNjcmV0
+    r = exchange(io, server.port(),
+                 "GET /report.json HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWRtaW46czNjcmV0\r\n"
+                 "Connection: close\r\n\r\n");
+    EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+    EXPECT_NE(r.find("Content-Type: application/json"), std::string::npos) << r;
+    // Metrics and probes stay open.
+    r = exchange(io, server.port(), "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+}
 
 TEST_F(HttpServerTest, ServesMetricsAndHealth) {
     std::string r = exchange(io, server.port(),

@@ -98,5 +98,53 @@ TEST(Windows, ComparisonFindsWhatGotSlower) {
     EXPECT_NE(html.find("id=\"slower\""), std::string::npos);
 }
 
+
+TEST(Windows, WidthAndCountComeFromTheConfiguration) {
+    StatsConfig c = config();
+    c.window_seconds = 10;
+    c.window_count = 3;
+    QueryStats s(c);
+    EXPECT_EQ(s.windows().width(), std::chrono::seconds(10));
+    EXPECT_EQ(s.windows().count(), 3u);
+    // Five intervals with calls, only the last three kept.
+    for (int ago = 0; ago < 5; ++ago) record(s, "SELECT * FROM items WHERE id = 1", kMs, ago + 1, ago);
+    const Table all = show_windows(s);
+    ASSERT_EQ(all.rows.size(), 3u);
+    const Table period = show_stats_period(s);
+    ASSERT_EQ(period.rows.size(), 1u);
+    EXPECT_EQ(period.rows[0][3], "10");  // window_seconds
+    EXPECT_EQ(period.rows[0][4], "3");   // windows_kept
+    // 1 + 2 + 3 calls in the kept intervals (now, 1 and 2 intervals ago).
+    auto calls = [](const Table& t) {
+        for (size_t i = 0; i < t.columns.size(); ++i)
+            if (t.columns[i] == "calls") return t.rows[0][i];
+        return std::string("?");
+    };
+    EXPECT_EQ(calls(show_window(s, {})), "6");
+
+    // The report states the intervals it was built over.
+    report::Inputs in;
+    in.period = period;
+    in.windows = all;
+    in.queries = show_queries(s, {});
+    const auto r = report::build(in);
+    EXPECT_EQ(r.window_seconds, 10);
+    EXPECT_EQ(r.window_count, 3);
+    EXPECT_NE(report::render_text(r).find("intervals of 10 s, the last 3 kept"), std::string::npos);
+    EXPECT_NE(report::render_html(r).find("intervals of 10 s, the last 3 kept"), std::string::npos);
+
+    // RELOAD: another count starts over; a console SET WINDOW_SECONDS survives a reload that
+    // leaves the file's width alone, and yields to one that changes it.
+    s.set_window_width(std::chrono::seconds(20));
+    c.window_count = 4;
+    s.reconfigure(c);
+    EXPECT_EQ(s.windows().count(), 4u);
+    EXPECT_EQ(s.windows().width(), std::chrono::seconds(20));
+    EXPECT_TRUE(show_windows(s).rows.empty());
+    c.window_seconds = 30;
+    s.reconfigure(c);
+    EXPECT_EQ(s.windows().width(), std::chrono::seconds(30));
+}
+
 }  // namespace
 }  // namespace sg::stats
