@@ -7,8 +7,10 @@
 //  - a connection that confirmed generation G of the proxy's map is not asked again until the
 //    map changes: routing stays a lookup in memory;
 //  - a shard stamped with a newer map than the proxy's (or the same version with another
-//    content hash) refuses the statement loudly: 55000 naming both versions, and the proxy
-//    fences (or reloads) its map at once instead of at the stamp watcher's next reading;
+//    content hash) makes the proxy load its map file at once (the rebalancer writes it before
+//    it commits a switch); the statement runs only when the map then agrees with the shard and
+//    owns every bucket the transaction touched as before; otherwise it is refused loudly, 55000
+//    naming both versions, and the map is fenced;
 //  - the check is bounded (kCheckTimeout), like every wait.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -39,6 +41,15 @@ std::string stamp_check_sql(uint64_t version, const std::string& hash) {
         "RAISE EXCEPTION USING ERRCODE = '55000', MESSAGE = '{2}' || v || ' ' || h; "
         "END IF; END IF; END$sg$",
         version, hash, kMarker);
+}
+
+bool same_owners(const router::ShardMap& a, const router::ShardMap& b, const std::vector<uint32_t>& buckets) {
+    if (a.bucket_count() != b.bucket_count()) return false;
+    for (uint32_t x : buckets) {
+        if (x >= a.bucket_count()) return false;
+        if (a.shard_names()[a.shard_of_bucket(x)] != b.shard_names()[b.shard_of_bucket(x)]) return false;
+    }
+    return true;
 }
 
 }  // namespace
@@ -77,19 +88,31 @@ awaitable<bool> Session::check_map_stamp(bool report_with_ready) {
                 std::istringstream in(f.message.substr(kMarker.size()));
                 router::MapStamp theirs;
                 in >> theirs.version >> theirs.hash;
+                // Usually the rebalancer committed a switch and has not told this proxy yet: it
+                // wrote the map file first, so load it. The route stands when the new map agrees
+                // with the shard and owns every bucket this transaction touched as the old one
+                // did (a switched bucket was paused, and is routed again after the pause).
+                const router::ShardMap before = proxy_.shard_map();
+                proxy_.note_shard_stamp(s.target().shard, theirs);
+                const router::ShardMap& now = proxy_.shard_map();
+                if (now.fence().empty() && now.version() >= theirs.version &&
+                    same_owners(before, now, touched_buckets_) && !touched_all_buckets_) {
+                    sqlstate.clear();
+                    continue;
+                }
+                sqlstate = "55000";
                 message = fmt::format(
                     "this proxy routes by shard map version {} (hash {}) but shard \"{}\" carries version {} (hash "
                     "{}): the cluster has moved past this proxy's map, so the statement did not run. Give the "
                     "proxy the current map file ({}) and run RELOAD MAP, or restart it",
                     version, hash, shard, theirs.version, theirs.hash, proxy_.config().map_path());
                 spdlog::error("client {}: {}", peer_, message);
-                proxy_.note_shard_stamp(s.target().shard, theirs);
             } else {
                 message = fmt::format("shardgate could not check the map stamp of shard \"{}\": {}", shard, f.message);
             }
         }
         if (sqlstate.empty()) {
-            s.set_map_checked(generation);
+            s.set_map_checked(proxy_.map_generation() == generation ? generation : 0);
             co_return true;
         }
     }
