@@ -283,7 +283,8 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
         if (server_ && server_->target().shard != shard) release_server();
         if (server_) co_return true;
     }
-    auto refused = co_await hold_while_paused(shard);  // session_pause.cpp
+    std::optional<PoolError> refused;
+    if (proxy_.paused()) refused = co_await hold_while_paused(shard);  // session_pause.cpp
     Pool& pool = proxy_.pool(shard, *user_);
     auto wait_start = net::Clock::now();
     std::variant<std::shared_ptr<ServerConn>, PoolError> got = refused ? std::move(*refused) : PoolError{};
