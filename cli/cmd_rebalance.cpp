@@ -11,6 +11,7 @@
 
 #include "cli/rebalance.h"
 #include "rebalance/abort.h"
+#include "rebalance/interrupt.h"
 #include "rebalance/estimate.h"
 #include "rebalance/journal.h"
 #include "rebalance/leftovers.h"
@@ -131,6 +132,8 @@ int cmd_run(const Config& cfg, const RebalanceOptions& o) {
     if (o.max_pause_ms < 10) return fail("--max-pause-ms must be at least 10");
     rb::RunOptions ro{plan_input(o), o.proxies, o.max_pause_ms, journal_file(cfg, o)};
     ro.parallel = o.parallel;
+    ro.lease_ms = o.pause_lease_ms;
+    rb::install_interrupt_handlers();  // Ctrl-C mid-switch resumes the paused buckets first
     auto s = rb::run_rebalance_moves(cfg, ro);
     if (!s)
         return fail(s.error().message + "\nthe journal " + ro.journal_path +
@@ -292,6 +295,10 @@ void add_rebalance_options(CLI::App* sub, RebalanceOptions& o) {
     sub->add_option("--max-pause-ms", o.max_pause_ms,
                     "bound on the write pause of one bucket switch (default 100)")
         ->check(CLI::Range(10, 60000));
+    sub->add_option("--pause-lease-ms", o.pause_lease_ms,
+                    "lease of a switch's pause on the proxies: if this process dies mid-switch, they "
+                    "resume by themselves within it (default max(2000, 10 x --max-pause-ms))")
+        ->check(CLI::Range(100, 600000));
     sub->add_option("--parallel", o.parallel,
                     "source shards copied at once, each with its own replication slot (default 1); "
                     "switches stay one at a time")

@@ -15,6 +15,7 @@ struct RebalanceOptions {
     std::vector<std::string> drain;
     bool dry_run = false;
     int max_pause_ms = 100;
+    int pause_lease_ms = 0;  // 0: max(2000, 10 x max_pause_ms)
     int parallel = 1;
     std::map<std::string, double> weights;
     bool json = false;

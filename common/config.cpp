@@ -282,6 +282,8 @@ void read_proxy(Section s, ProxyConfig& p) {
     s.get_int("pool_size", p.pool_size, 1, 10000);
     s.get_int("max_client_conn", p.max_client_conn, 1, 1000000);
     s.get_int("pool_timeout_ms", p.pool_timeout_ms, 0, 86400000);
+    s.get_int("max_pause_ms", p.max_pause_ms, 10, 86400000);
+    s.get_int("stamp_poll_ms", p.stamp_poll_ms, 10, 3600000);
     s.get_int("connect_timeout_ms", p.connect_timeout_ms, 1, 86400000);
     s.get_int("login_timeout_ms", p.login_timeout_ms, 1, 86400000);
     s.get_int("idle_client_timeout_s", p.idle_client_timeout_s, 0, 86400 * 365);

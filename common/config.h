@@ -34,6 +34,8 @@ struct ProxyConfig {
     int pool_size = 20;                   // server connections per (shard, user)
     int max_client_conn = 1000;
     int pool_timeout_ms = 5000;           // how long a client waits for a server connection
+    int max_pause_ms = 60000;             // lease of a PAUSE without TIMEOUT; longest a client is held
+    int stamp_poll_ms = 200;              // how often the shards' map stamps are read (issue 22)
     int connect_timeout_ms = 3000;        // server connect + login
     int login_timeout_ms = 10000;         // client startup + authentication
     int idle_client_timeout_s = 0;        // 0 = never

@@ -4,10 +4,12 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <ctime>
 #include <functional>
 #include <vector>
 
 #include "proxy/health/report.h"
+#include "proxy/admin_pause.h"
 #include "proxy/admin_pgbouncer.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
@@ -79,6 +81,19 @@ void error(std::string& out, std::string_view sqlstate, const std::string& msg) 
     wire::ErrorBuilder(wire::Severity::Error, sqlstate, msg).encode_error(w);
 }
 
+int64_t ms_since(net::Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(net::Clock::now() - t).count();
+}
+
+std::string utc_time(std::chrono::system_clock::time_point t) {
+    const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    return buf;
+}
+
 std::string seconds_since(net::Clock::time_point t) {
     return fmt::format("{:.1f}", std::chrono::duration<double>(net::Clock::now() - t).count());
 }
@@ -101,7 +116,9 @@ net::awaitable<void> show_pools(Proxy& p, Session&, std::string& out) {
                   "sv_tested", "sv_login", "pool_mode"});
     for (const auto& [key, pool] : p.pools()) {
         const auto& st = pool->stats();
-        rs.row({pool->target().shard_name, pool->target().user, std::to_string(pool->waiting()),
+        // cl_waiting: clients waiting for a connection, and those a pause holds for this pool.
+        const int waiting = pool->waiting() + p.held_clients(key.first, key.second);
+        rs.row({pool->target().shard_name, pool->target().user, std::to_string(waiting),
                 std::to_string(pool->active_count()), std::to_string(pool->idle_count()), std::to_string(pool->total()),
                 std::to_string(pool->size()), std::to_string(st.checkouts), std::to_string(st.waits),
                 std::to_string(st.timeouts), std::to_string(st.connect_failures),
@@ -115,15 +132,18 @@ net::awaitable<void> show_pools(Proxy& p, Session&, std::string& out) {
 }
 
 net::awaitable<void> show_clients(Proxy& p, Session&, std::string& out) {
-    ResultSet rs({"pid", "user", "database", "addr", "state", "tls", "server_shard", "connected_s", "application_name"});
+    ResultSet rs({"pid", "user", "database", "addr", "state", "tls", "server_shard", "connected_s", "application_name",
+                  "waiting_since", "wait_ms", "pause_id"});
     std::vector<Session*> all;
     for (const auto& [pid, s] : p.sessions()) all.push_back(s);
     std::sort(all.begin(), all.end(), [](auto* a, auto* b) { return a->pid() < b->pid(); });
     for (auto* s : all) {
         auto app = s->startup_parameters().find("application_name");
-        rs.row({std::to_string(s->pid()), s->user(), s->database(), s->peer(), to_string(s->state()), "",
-                s->server() ? s->server()->target().shard_name : "", seconds_since(s->connected_at()),
-                app == s->startup_parameters().end() ? "" : app->second});
+        const auto& held = s->paused_hold();  // a client held by a pause shows as "paused" (issue 22)
+        rs.row({std::to_string(s->pid()), s->user(), s->database(), s->peer(), held ? "paused" : to_string(s->state()),
+                "", s->server() ? s->server()->target().shard_name : "", seconds_since(s->connected_at()),
+                app == s->startup_parameters().end() ? "" : app->second, held ? utc_time(held->since_wall) : "",
+                held ? std::to_string(ms_since(held->since)) : "", held ? std::to_string(held->pause_id) : ""});
     }
     rs.encode(out);
     co_return;
@@ -337,31 +357,6 @@ net::awaitable<void> reset_queries(Proxy& p, Session&, std::string& out) {
     co_return;
 }
 
-net::awaitable<void> cmd_pause(Proxy& p, Session& self, std::string& out) {
-    p.pause();
-    // PAUSE returns once no client is inside a transaction (new ones wait at their next request).
-    net::asio::steady_timer t(p.io());
-    auto deadline = net::Clock::now() + std::chrono::seconds(p.config().proxy.shutdown_timeout_s);
-    while (p.active_sessions() > 0 && net::Clock::now() < deadline) {
-        t.expires_after(std::chrono::milliseconds(10));
-        boost::system::error_code ec;
-        co_await t.async_wait(net::ec_token(ec));
-    }
-    if (p.active_sessions() > 0) {
-        p.resume();
-        error(out, "57014", fmt::format("PAUSE gave up: {} client(s) still in a transaction after {}s; resumed",
-                                        p.active_sessions(), p.config().proxy.shutdown_timeout_s));
-        co_return;
-    }
-    command_complete(out, "PAUSE");
-}
-
-net::awaitable<void> cmd_resume(Proxy& p, Session&, std::string& out) {
-    p.resume();
-    command_complete(out, "RESUME");
-    co_return;
-}
-
 net::awaitable<void> cmd_reload(Proxy& p, Session&, std::string& out) {
     std::string err = p.reload();
     if (!err.empty()) error(out, "F0000", "RELOAD rejected: " + err);
@@ -387,12 +382,15 @@ net::awaitable<void> show_buckets(Proxy& p, Session&, std::string& out) {
 
 net::awaitable<void> show_map(Proxy& p, Session&, std::string& out) {
     const auto& map = p.shard_map();
-    ResultSet rs({"version", "bucket_bits", "buckets", "shards", "file", "paused_buckets", "content_hash", "refused"});
+    ResultSet rs({"version", "bucket_bits", "buckets", "shards", "file", "paused_buckets", "content_hash", "refused",
+                  "pause_owner", "pause_expires_in_ms"});
     size_t paused = 0;
     for (uint32_t b = 0; b < map.bucket_count(); ++b) paused += p.bucket_paused(b);
+    const auto& lease = p.pauses().bucket_lease().held();  // SHOW PAUSES has the details
     rs.row({std::to_string(map.version()), std::to_string(map.bucket_bits()), std::to_string(map.bucket_count()),
             std::to_string(map.shard_names().size()), p.config().map_path(), std::to_string(paused),
-            router::content_hash(map), map.fence()});
+            router::content_hash(map), map.fence(), lease ? lease->owner : "",
+            lease ? std::to_string(std::max<int64_t>(0, -ms_since(lease->expires))) : ""});
     rs.encode(out);
     co_return;
 }
@@ -408,79 +406,25 @@ net::awaitable<void> cmd_reload_map(Proxy& p, Session&, std::string& out) {
     rs.encode(out, "RELOAD MAP");
 }
 
-// "A-B,C-D TIMEOUT 100" -> ranges and timeout; false on a syntax error.
-bool parse_bucket_ranges(const std::string& args, uint32_t bucket_count,
-                         std::vector<std::pair<uint32_t, uint32_t>>& ranges, int& timeout_ms, std::string& why) {
-    std::string spec = args;
-    timeout_ms = 1000;
-    if (auto t = spec.find(" TIMEOUT "); t != std::string::npos) {
-        std::string ms = spec.substr(t + 9);
-        spec = spec.substr(0, t);
-        char* end = nullptr;
-        long v = std::strtol(ms.c_str(), &end, 10);
-        if (ms.empty() || *end != '\0' || v <= 0 || v > 3600000) {
-            why = "TIMEOUT takes milliseconds (1..3600000)";
-            return false;
-        }
-        timeout_ms = static_cast<int>(v);
-    }
-    size_t pos = 0;
-    while (pos < spec.size()) {
-        size_t comma = spec.find(',', pos);
-        std::string part = spec.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-        pos = comma == std::string::npos ? spec.size() : comma + 1;
-        unsigned long a = 0, b = 0;
-        char dash = 0;
-        int n = std::sscanf(part.c_str(), " %lu %c %lu", &a, &dash, &b);
-        if (n == 1) b = a;
-        else if (n != 3 || dash != '-') {
-            why = "expected bucket ranges like 10-20,35-35";
-            return false;
-        }
-        if (a > b || b >= bucket_count) {
-            why = fmt::format("bucket range {}-{} is outside 0-{}", a, b, bucket_count - 1);
-            return false;
-        }
-        ranges.emplace_back(static_cast<uint32_t>(a), static_cast<uint32_t>(b));
-    }
-    if (ranges.empty()) {
-        why = "no buckets given";
-        return false;
-    }
-    return true;
+// The pause commands (proxy/admin_pause.h) as console handlers.
+void send_reply(const AdminReply& r, std::string& out) {
+    if (!r.sqlstate.empty()) error(out, r.sqlstate, r.message);
+    else encode_table(r.table, out);
 }
 
-net::awaitable<void> cmd_pause_buckets(Proxy& p, Session&, const std::string& args, std::string& out) {
-    std::vector<std::pair<uint32_t, uint32_t>> ranges;
-    int timeout_ms = 0;
-    std::string why;
-    if (!parse_bucket_ranges(args, p.shard_map().bucket_count(), ranges, timeout_ms, why)) {
-        error(out, "42601", "PAUSE BUCKETS: " + why);
-        co_return;
-    }
-    p.pause_buckets(ranges);
-    // Wait until no open transaction has touched a paused bucket; new statements already wait.
-    net::asio::steady_timer t(p.io());
-    auto deadline = net::Clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (p.sessions_touching_paused() > 0 && net::Clock::now() < deadline) {
-        t.expires_after(std::chrono::milliseconds(1));
-        boost::system::error_code ec;
-        co_await t.async_wait(net::ec_token(ec));
-    }
-    if (int busy = p.sessions_touching_paused(); busy > 0) {
-        p.resume_buckets();
-        error(out, "57014",
-              fmt::format("PAUSE BUCKETS gave up after {} ms: {} transaction(s) still hold those buckets; "
-                          "nothing is paused",
-                          timeout_ms, busy));
-        co_return;
-    }
-    command_complete(out, "PAUSE BUCKETS");
+net::awaitable<void> cmd_pause(Proxy& p, Session& self, const std::string& args, std::string& out) {
+    send_reply(co_await admin_pause(p, self, args), out);
 }
-
-net::awaitable<void> cmd_resume_buckets(Proxy& p, Session&, std::string& out) {
-    p.resume_buckets();
-    command_complete(out, "RESUME BUCKETS");
+net::awaitable<void> cmd_pause_buckets(Proxy& p, Session& self, const std::string& args, std::string& out) {
+    send_reply(co_await admin_pause_buckets(p, self, args), out);
+}
+template <AdminReply (*F)(Proxy&, const std::string&)>
+net::awaitable<void> pause_command(Proxy& p, Session&, const std::string& args, std::string& out) {
+    send_reply(F(p, args), out);
+    co_return;
+}
+net::awaitable<void> show_pauses(Proxy& p, Session&, std::string& out) {
+    send_reply(admin_show_pauses(p), out);
     co_return;
 }
 
@@ -522,16 +466,21 @@ const std::vector<Command>& commands() {
          pgbouncer_command<pgb_reconnect>},
         {"SHOW CONFIG", "effective configuration", show_config},
         {"SHOW VERSION", "shardgate version", show_version},
-        {"PAUSE", "wait for running transactions to finish; hold new ones", cmd_pause},
-        {"RESUME", "let held transactions run", cmd_resume},
+        {"PAUSE", "PAUSE [TIMEOUT ms]: wait for running transactions to finish; hold new ones (lapses after ms, "
+                  "default [proxy] max_pause_ms)", nullptr, cmd_pause},
+        {"RESUME", "RESUME [ID n]: let held transactions run", nullptr, pause_command<admin_resume>},
         {"RELOAD", "re-read the configuration file (also SIGHUP)", cmd_reload},
         {"SHUTDOWN", "stop accepting, drain, exit", cmd_shutdown},
         {"SHOW BUCKETS", "the shard map as bucket ranges, with its version", show_buckets},
         {"SHOW MAP", "shard map version, size and paused buckets", show_map},
         {"RELOAD MAP", "re-read the shard map file (never an older version)", cmd_reload_map},
-        {"PAUSE BUCKETS", "PAUSE BUCKETS a-b[,c-d] [TIMEOUT ms]: hold statements on those buckets", nullptr,
-         cmd_pause_buckets},
-        {"RESUME BUCKETS", "release statements held by PAUSE BUCKETS", cmd_resume_buckets},
+        {"PAUSE BUCKETS", "PAUSE BUCKETS a-b[,c-d] [TIMEOUT ms] [DRAIN ms]: hold statements on those buckets "
+                          "(lapses after ms)", nullptr, cmd_pause_buckets},
+        {"RESUME BUCKETS", "RESUME BUCKETS [ID n]: release statements held by PAUSE BUCKETS", nullptr,
+         pause_command<admin_resume_buckets>},
+        {"RENEW", "RENEW PAUSE ID n | RENEW BUCKETS ID n: extend a pause's lease", nullptr,
+         pause_command<admin_renew>},
+        {"SHOW PAUSES", "pauses in force: owner, age, lease, expiry, held clients", show_pauses},
     };
     return table;
 }

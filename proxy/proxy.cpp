@@ -31,8 +31,7 @@ Proxy::Proxy(asio::io_context& io, Config cfg, std::string config_path)
       signals_(io),
       health_(std::make_unique<health::Monitor>(*this)),
       stats_(std::make_unique<stats::QueryStats>(cfg_.stats)),
-      buckets_resumed_(std::make_unique<net::Event>(io.get_executor())),
-      resumed_(std::make_unique<net::Event>(io.get_executor())) {
+      pauses_(std::make_unique<PauseControl>(io.get_executor())) {
     txn_ = std::make_unique<txn::Coordinator>(cfg_);
     users_ = std::make_shared<const std::vector<UserConfig>>(cfg_.users);
     for (const auto& s : cfg_.shards) shard_totals_.push_back(stats::ShardTotals{s.name});
@@ -76,7 +75,7 @@ stats::ProxyMetrics Proxy::metrics() const {
         pm.user = pool->target().user;
         pm.active = pool->active_count();
         pm.idle = pool->idle_count();
-        pm.waiting = pool->waiting();
+        pm.waiting = pool->waiting() + held_clients(key.first, key.second);  // as SHOW POOLS' cl_waiting
         pm.total = pool->total();
         pm.checkouts = pool->stats().checkouts;
         pm.timeouts = pool->stats().timeouts;
@@ -87,6 +86,9 @@ stats::ProxyMetrics Proxy::metrics() const {
     m.clients = sessions_.size();
     m.clients_accepted = counters_.clients_accepted;
     m.lookups_prepared = counters_.lookups_prepared;
+    m.clients_paused = static_cast<uint64_t>(std::max(0, pauses_->held_clients()));
+    m.pauses_active = pauses_->views().size();
+    m.pause_expired = pauses_->expired_total();
     m.bytes_in = counters_.bytes_in;
     m.bytes_out = counters_.bytes_out;
     m.uptime_seconds = std::chrono::duration<double>(net::Clock::now() - started_).count();
@@ -137,7 +139,7 @@ std::string Proxy::start() {
         spdlog::info("shard map {} version {} (hash {}): {} buckets over {} shard(s)", cfg_.map_path(),
                      map_->version(), router::content_hash(*map_), map_->bucket_count(), cfg_.shards.size());
     stamp_watcher_ = std::make_unique<StampWatcher>(
-        io_, cfg_, kStampPollInterval, [this](std::vector<router::ShardStampReading> r) { on_stamp_readings(std::move(r)); });
+        io_, cfg_, std::chrono::milliseconds(cfg_.proxy.stamp_poll_ms), [this](std::vector<router::ShardStampReading> r) { on_stamp_readings(std::move(r)); });
     if (auto err = setup_tls(); !err.empty()) return err;
     // Prepared leftovers of this instance's previous life are resolved before clients can
     // connect (and before the port accepts, so "accepting" means "recovered").
@@ -167,8 +169,16 @@ std::string Proxy::start() {
                 return stats::render_prometheus(*stats_, metrics()) + txn::render_metrics(*txn_) +
                        health::render_prometheus(*health_);
             },
-            [this] { return health::readiness(*health_); }, [pages] { return pages->html(); },
-            [pages] { return pages->json(); }, [this] { return cfg_.admin.http_auth; }};
+            [this] {
+                auto r = health::readiness(*health_);
+                // A pause stuck past its bound: not ready for new clients (proxy/pause_control.h).
+                std::string stuck = stuck_pauses(*pauses_, std::chrono::milliseconds(cfg_.proxy.max_pause_ms),
+                                                 net::Clock::now());
+                if (!stuck.empty()) r = {false, (r.ready ? std::string("degraded\n") : r.text) + stuck};
+                return r;
+            },
+            [pages] { return pages->html(); }, [pages] { return pages->json(); },
+            [this] { return cfg_.admin.http_auth; }};
         std::string err = http_->start(io_, cfg_.admin.http_listen, std::move(endpoints));
         if (!err.empty()) return fmt::format("{}: admin.http_listen: {}", cfg_.source, err);
         spdlog::info("metrics on http://{}/metrics, live report on http://{}/{}", cfg_.admin.http_listen,
@@ -326,6 +336,7 @@ std::string Proxy::reload_map() {
     if (map->version() != map_->version() || !map_from_file_)
         spdlog::info("shard map {}: version {} -> {}", cfg_.map_path(), map_->version(), map->version());
     *map_ = std::move(map.value());
+    ++map_generation_;
     map_from_file_ = true;
     refresh_fence(false);
     // Confirm the new map against the shards at once rather than at the next interval.
@@ -353,6 +364,7 @@ void Proxy::refresh_fence(bool try_file) {
                 spdlog::info("shard map {}: version {} -> {} (a shard carries version {})", cfg_.map_path(),
                              map_->version(), file->version(), verdict.newest->version);
                 *map_ = std::move(*file);
+                ++map_generation_;
                 map_from_file_ = true;
                 verdict = std::move(v2);
             }
@@ -371,36 +383,10 @@ void Proxy::refresh_fence(bool try_file) {
     map_->set_fence(std::move(fence));
 }
 
-void Proxy::pause_buckets(const std::vector<std::pair<uint32_t, uint32_t>>& ranges) {
-    paused_buckets_bits_.assign(map_->bucket_count(), false);
-    buckets_paused_ = 0;
-    for (auto [first, last] : ranges)
-        for (uint32_t b = first; b <= last && b < paused_buckets_bits_.size(); ++b)
-            if (!paused_buckets_bits_[b]) {
-                paused_buckets_bits_[b] = true;
-                ++buckets_paused_;
-            }
-}
-
-void Proxy::resume_buckets() {
-    paused_buckets_bits_.clear();
-    buckets_paused_ = 0;
-    buckets_resumed_->notify_all();
-}
-
 int Proxy::sessions_touching_paused() const {
     int n = 0;
     for (const auto& [pid, s] : sessions_) n += s->touches_paused_bucket();
     return n;
-}
-
-void Proxy::resume() {
-    paused_ = false;
-    resumed_->notify_all();
-}
-
-awaitable<void> Proxy::wait_unpaused() {
-    while (paused_) co_await resumed_->wait();
 }
 
 int Proxy::active_sessions() const {
@@ -442,6 +428,7 @@ std::string Proxy::reload() {
     credentials_ = std::move(creds);
     cfg_.proxy.pool_size = next.proxy.pool_size;
     cfg_.proxy.pool_timeout_ms = next.proxy.pool_timeout_ms;
+    cfg_.proxy.max_pause_ms = next.proxy.max_pause_ms;
     cfg_.proxy.pool_mode = next.proxy.pool_mode;
     cfg_.proxy.max_client_conn = next.proxy.max_client_conn;
     cfg_.proxy.idle_client_timeout_s = next.proxy.idle_client_timeout_s;
@@ -466,6 +453,7 @@ std::string Proxy::reload() {
     statements_->reset(router::TableCatalog(cfg_.tables));
     if (map) {
         *map_ = std::move(map.value());
+        ++map_generation_;
         map_from_file_ = true;
     }
     refresh_fence(false);

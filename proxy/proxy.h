@@ -12,6 +12,7 @@
 #include "proxy/auth/credential.h"
 #include "proxy/function_guard.h"
 #include "proxy/health/monitor.h"
+#include "proxy/pause_control.h"
 #include "proxy/pool.h"
 #include "proxy/prepared_lookups.h"
 #include "proxy/stats/proxy_metrics.h"
@@ -49,9 +50,6 @@ struct ProxyCounters {
 
 // Initial size of a client's read buffer; it grows for larger messages.
 inline constexpr size_t kClientReadBuffer = 4 * 1024;
-// How often the shards' map stamps are read (router/map_stamp.h): the longest a proxy the
-// rebalancer did not pause can route by a map the cluster has moved past.
-inline constexpr std::chrono::milliseconds kStampPollInterval{200};
 
 class Proxy {
 public:
@@ -95,21 +93,26 @@ public:
     void on_stamp_readings(std::vector<router::ShardStampReading> readings);
     const std::vector<router::ShardStampReading>& stamp_readings() const { return stamp_readings_; }
 
-    // Bucket pauses (the rebalancer's switch): statements touching a paused bucket wait until
-    // RESUME BUCKETS; PAUSE BUCKETS waits until no open transaction has touched one.
-    void pause_buckets(const std::vector<std::pair<uint32_t, uint32_t>>& ranges);
-    void resume_buckets();
-    bool any_bucket_paused() const { return buckets_paused_ > 0; }
-    bool bucket_paused(uint32_t b) const { return b < paused_buckets_bits_.size() && paused_buckets_bits_[b]; }
-    awaitable<void> wait_buckets_resumed() { co_await buckets_resumed_->wait(); }
+    // Pauses with leases (proxy/pause_control.h): PAUSE holds new transactions, PAUSE BUCKETS
+    // holds statements touching those buckets (the rebalancer's switch); each lapses unless
+    // renewed or resumed in time.
+    PauseControl& pauses() { return *pauses_; }
+    const PauseControl& pauses() const { return *pauses_; }
+    bool any_bucket_paused() const { return pauses_->any_bucket_paused(); }
+    bool bucket_paused(uint32_t b) const { return pauses_->bucket_paused(b); }
+    bool paused() const { return pauses_->proxy_paused(); }
     // Sessions whose open transaction touched a paused bucket.
     int sessions_touching_paused() const;
+    // Clients held by a pause now, per pool key (shard, server login): SHOW POOLS' cl_waiting.
+    int held_clients(int shard, const std::string& server_user) const;
 
-    // PAUSE: new transactions wait until RESUME; `wait_paused` returns when not paused.
-    void pause() { paused_ = true; }
-    void resume();
-    bool paused() const { return paused_; }
-    awaitable<void> wait_unpaused();
+    // Bumped whenever the map clients are routed by changes: a server connection checks its
+    // shard's stamp at checkout when it last checked under another generation
+    // (proxy/session_map_check.cpp).
+    uint64_t map_generation() const { return map_generation_; }
+    // A stamp a checkout read from `shard` that contradicts the map: fences (or reloads) at once
+    // rather than at the stamp watcher's next reading.
+    void note_shard_stamp(int shard, const router::MapStamp& stamp);
     // Number of sessions holding a server connection (in a transaction or mid-request).
     int active_sessions() const;
 
@@ -186,11 +189,8 @@ private:
     std::shared_ptr<const std::vector<UserConfig>> users_;
     std::unordered_map<int32_t, Session*> sessions_;
     int32_t next_pid_ = 1000;
-    bool paused_ = false;
-    std::vector<bool> paused_buckets_bits_;
-    size_t buckets_paused_ = 0;
-    std::unique_ptr<net::Event> buckets_resumed_;
-    std::unique_ptr<net::Event> resumed_;
+    std::unique_ptr<PauseControl> pauses_;
+    uint64_t map_generation_ = 1;
     bool shutting_down_ = false;
     // Shared with the sessions' coroutines, whose frames may be destroyed after the Proxy.
     std::shared_ptr<int> live_clients_ = std::make_shared<int>(0);

@@ -121,6 +121,10 @@ public:
     // Whether the client-visible ReadyForQuery being handed to on_ready() ended a request that
     // got an ErrorResponse.
     bool ready_failed() const { return ready_failed_; }
+    // The proxy's map generation under which this connection last confirmed its shard's map
+    // stamp (0: never); see Session::check_map_stamp.
+    uint64_t map_checked() const { return map_checked_; }
+    void set_map_checked(uint64_t generation) { map_checked_ = generation; }
 
     void attach(ServerSink* sink) { sink_ = sink; state_ = ServerState::Active; }
     void detach() { sink_ = nullptr; if (state_ == ServerState::Active) state_ = ServerState::Idle; }
@@ -192,6 +196,7 @@ private:
     bool error_before_ready_ = false;
     bool ready_failed_ = false;
     uint64_t quiet_sent_ = 0, quiet_done_ = 0;
+    uint64_t map_checked_ = 0;
     bool quiet_answered_ = false;  // in this scan
     std::deque<QuietFailure> quiet_failures_;  // the last few
     void fail(const std::string& why);

@@ -348,33 +348,6 @@ bool Session::touch_buckets_unless_paused(const router::Analysis& a, const route
     return true;
 }
 
-awaitable<bool> Session::hold_for_paused_buckets(const router::Analysis& a, const router::Route& r) {
-    // Only sharded rows move, so unsharded tables are never paused. A reference-table write
-    // counts as touching every bucket: the switch that gives a new shard its first buckets
-    // must hold it, so that the shard has every earlier reference change (from the
-    // rebalancer's stream) before the proxy starts writing to it directly. Callers try
-    // touch_buckets_unless_paused first: here some bucket is paused.
-    const bool reference_write = a.placement == router::Placement::Reference && a.is_write;
-    bool all = r.keys.empty() || reference_write;
-    bool waited = false;
-    const int64_t hold_start = now_ns();
-    for (;;) {
-        bool blocked = false;
-        if (proxy_.any_bucket_paused()) {
-            if (all) blocked = true;
-            for (const auto& k : r.keys)
-                if (proxy_.bucket_paused(k.bucket)) blocked = true;
-        }
-        if (!blocked) break;
-        waited = true;
-        co_await proxy_.wait_buckets_resumed();
-    }
-    if (all) touched_all_buckets_ = true;
-    for (const auto& k : r.keys) touched_buckets_.push_back(k.bucket);
-    if (waited) held_ns_ += now_ns() - hold_start;  // the statistics report it apart from the proxy's cost
-    co_return waited;
-}
-
 void Session::on_lost(ServerConn& s, const std::string& why) {
     if (server_.get() != &s) return;
     lookups_unconfirmed_.clear();

@@ -9,12 +9,14 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "common/config.h"
 #include "proxy/net.h"
 #include "proxy/fanout_legs.h"
+#include "proxy/pool.h"
 #include "proxy/prepared_lookups.h"
 #include "proxy/server_conn.h"
 #include "proxy/session_state.h"
@@ -82,6 +84,16 @@ public:
     // Whether this client's open transaction (or running statement) touched a bucket that is
     // now paused by the rebalancer.
     bool touches_paused_bucket() const;
+    // The pause holding this client now, if one is (proxy/session_pause.cpp): SHOW CLIENTS
+    // shows it as state "paused", SHOW POOLS counts it in cl_waiting.
+    struct Held {
+        net::Clock::time_point since;
+        std::chrono::system_clock::time_point since_wall;
+        uint64_t pause_id = 0;
+        int shard = -1;  // the pool it counts in (its route's first shard); -1: none yet
+    };
+    const std::optional<Held>& paused_hold() const { return paused_hold_; }
+    const UserConfig* user_config() const { return user_; }
     // Asks the shard running this client's request to cancel it.
     void cancel_running();
     // Closes the client connection (SHUTDOWN, idle timeout).
@@ -159,7 +171,9 @@ private:
     // them as touched by the current transaction. Returns true when it waited: the map may have
     // changed meanwhile, so the caller must route again (a held statement must never run on
     // the old owner of a bucket that moved).
-    awaitable<bool> hold_for_paused_buckets(const router::Analysis& a, const router::Route& r);
+    // Waits at most [proxy] max_pause_ms: past that `r` becomes an Error route (57014 naming
+    // the pause) and it returns false.
+    awaitable<bool> hold_for_paused_buckets(const router::Analysis& a, router::Route& r);
     // Its common case, without suspending (callers try it first): when no bucket the statement
     // touches can be paused, notes the buckets and returns true; false when
     // hold_for_paused_buckets must decide.
@@ -186,8 +200,12 @@ private:
     void stats_refused(std::string_view text, std::string_view message);
     // Adds legs to the proxy's lifetime per-shard counters (session_stats.cpp).
     void count_shard_legs(std::span<const stats::ShardLeg> legs);
-    // Waits out a PAUSE; returns the nanoseconds held (session_stats.cpp).
-    awaitable<int64_t> timed_wait_unpaused();
+    // Waits out a PAUSE for at most [proxy] max_pause_ms, counting the time as held
+    // (session_pause.cpp); past the bound, the error to answer (57014 naming the pause).
+    awaitable<std::optional<PoolError>> hold_while_paused(int shard);
+    // Checks the shard's map stamp on the attached connection when the proxy's map changed
+    // since it last did (session_map_check.cpp); false when it answered the client already.
+    awaitable<bool> check_map_stamp(bool report_with_ready);
     bool in_transaction() const;
     // Replies the proxy composes itself wait until the replies owed to earlier requests are out.
     awaitable<void> wait_replies_out();
@@ -308,6 +326,7 @@ private:
     std::string user_name_, database_;
     std::shared_ptr<const std::vector<UserConfig>> user_list_;  // keeps *user_ alive across RELOAD
     const UserConfig* user_ = nullptr;
+    std::optional<Held> paused_hold_;
     bool admin_ = false;
     int32_t pid_ = 0, secret_ = 0;
     net::Clock::time_point connected_at_ = net::Clock::now();

@@ -257,6 +257,10 @@ bool Session::attach_idle_server(int shard) {
     Pool& pool = pool_for(shard, read_plan_);
     auto s = pool.take_idle();
     if (!s) return false;
+    if (s->map_checked() != proxy_.map_generation()) {  // attach_server checks its stamp first
+        pool.release(std::move(s));
+        return false;
+    }
     read_plan_ = -1;
     server_ = std::move(s);
     server_pool_ = &pool;
@@ -286,10 +290,12 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
         if (server_ && !server_fits(shard, plan)) release_server();
         if (server_) co_return true;
     }
-    if (proxy_.paused()) held_ns_ += co_await timed_wait_unpaused();  // held apart from the proxy's cost
+    std::optional<PoolError> refused;
+    if (proxy_.paused()) refused = co_await hold_while_paused(shard);  // session_pause.cpp
     Pool& pool = pool_for(shard, plan);
     auto wait_start = net::Clock::now();
-    auto got = co_await pool.acquire();
+    std::variant<std::shared_ptr<ServerConn>, PoolError> got = refused ? std::move(*refused) : PoolError{};
+    if (!refused) got = co_await pool.acquire();
     pool_wait_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(net::Clock::now() - wait_start).count();
     if (auto* err = std::get_if<PoolError>(&got)) {
         if (report_with_ready) co_await error_and_ready(err->sqlstate, err->message);
@@ -306,6 +312,7 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
     server_pool_ = &pool;
     server_->attach(this);
     server_->take_rows();  // rows counted for a previous owner are not this client's
+    if (server_->map_checked() != proxy_.map_generation()) co_return co_await check_map_stamp(report_with_ready);
     co_return true;
 }
 
@@ -956,6 +963,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         bool held = false;
         if (!touch_buckets_unless_paused(*a, r)) held = co_await hold_for_paused_buckets(*a, r);
         if (held) r = router::route(*a, params, proxy_.shard_map(), ctx);
+        if (r.kind == K::Error) co_return co_await refuse(r.error.sqlstate, r.error.message, bind_at);
         if (r.shards.size() != 1) {
             // One statement on several shards: run it on each and merge, when it is the batch's
             // only statement and no transaction is open; a split INSERT needs the simple protocol.

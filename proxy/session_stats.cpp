@@ -50,10 +50,4 @@ void Session::count_shard_legs(std::span<const stats::ShardLeg> legs) {
         if (l.shard >= 0 && size_t(l.shard) < shards) stats::add_leg(proxy_.shard_totals(l.shard), l);
 }
 
-awaitable<int64_t> Session::timed_wait_unpaused() {
-    const int64_t start = steady_ns();
-    co_await proxy_.wait_unpaused();
-    co_return steady_ns() - start;
-}
-
 }  // namespace sg::proxy

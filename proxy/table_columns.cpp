@@ -1,6 +1,7 @@
 #include "proxy/table_columns.h"
 
 #include <cstring>
+#include <memory>
 
 #include "proxy/server_login.h"
 #include "proxy/session_settings.h"
@@ -44,8 +45,11 @@ net::awaitable<router::Expected<std::vector<std::string>>> catalog_column(asio::
     // Bounded: a shard that stops answering closes this connection instead of hanging the client.
     asio::steady_timer timer(ex);
     timer.expires_after(std::chrono::milliseconds(target.connect_timeout_ms));
-    timer.async_wait([&sock](error_code e) {
-        if (e) return;
+    // The expiry may already be queued when the answer completes: `finished` keeps that late
+    // handler from touching the socket of a frame that is gone (an ASan use-after-free).
+    auto finished = std::make_shared<bool>(false);
+    timer.async_wait([&sock, finished](error_code e) {
+        if (e || *finished) return;
         error_code ignored;
         sock.close(ignored);
     });
@@ -87,6 +91,7 @@ net::awaitable<router::Expected<std::vector<std::string>>> catalog_column(asio::
         }
         rlen += n;
     }
+    *finished = true;
     timer.cancel();
     error_code ignored;
     sock.close(ignored);

@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "rebalance/crash_point.h"
+#include "rebalance/interrupt.h"
 #include "rebalance/planner.h"
 #include "rebalance/stamps.h"
 #include "router/shard_map.h"
@@ -174,7 +175,8 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
     env.journal.pending = PendingSwitch{ctx.source, ctx.targets[target].shard, buckets, token};
     if (auto st = save_journal(env.journal, env.journal_path); !st) return st.error();
     const auto paused = Clock::now();  // clients wait from the PAUSE on, drain included
-    if (auto st = env.proxies.pause(runs, std::max(5, env.max_pause_ms / 3)); !st) {
+    SwitchInProgress in_switch;  // Ctrl-C now aborts the switch instead of killing the process
+    if (auto st = env.proxies.pause(runs, std::max(5, env.max_pause_ms / 3), env.lease_ms); !st) {
         if (st.error().sqlstate != "57014") return st.error();
         res.reason = "in-flight transactions did not drain within the bound";
         return res;
@@ -195,6 +197,7 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
         return seen.error();
     }
     if (!*seen) return abort("catch-up did not reach the fence within the bound", false);
+    if (interrupted()) return abort(fmt::format("interrupted by signal {}", interrupt_signal()), false);
     const double fence_ms = ms_since(paused);
 
     const std::string arr = int_array(buckets);
@@ -222,6 +225,12 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
     // they have taken up to ~40% of a 100 ms bound).
     const double moved_ms = ms_since(paused);
     if (moved_ms > bound * 0.6) return abort("the move took too long for the bound", true);
+    if (interrupted()) return abort(fmt::format("interrupted by signal {}", interrupt_signal()), true);
+    // Every proxy must still hold this switch's pause: one whose lease lapsed served the old
+    // owner meanwhile, and those writes are not in the moved rows. The renewal also gives the
+    // rest of the switch (decision, commits, reload) a full lease.
+    if (auto st = env.proxies.renew(); !st)
+        return abort("the pause could not be renewed before the decision: " + st.error().message, true);
 
     // The decision is the map file itself: once it assigns the group to the target, a resumed
     // run commits both prepared transactions; before that it rolls them back. One fsync.
@@ -237,7 +246,12 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
     // A proxy that has not acknowledged the new map must not serve these buckets: on a reload
     // failure the pause stays and the run stops.
     if (auto st = env.proxies.reload(*version); !st) return st.error();
-    if (auto st = env.proxies.resume(); !st) return st.error();
+    std::vector<std::string> lapsed;
+    if (auto st = env.proxies.resume(&lapsed); !st) return st.error();
+    for (const auto& proxy : lapsed)
+        spdlog::error("{}: the pause of buckets {} lapsed after the switch was decided (the lease is {} ms): "
+                      "that proxy may have routed to {} meanwhile; run `shardgate rebalance verify`",
+                      proxy, runs, env.lease_ms, ctx.source);
     res.pause_ms = ms_since(paused);
     res.switched = true;
     for (const auto& m : *moved) res.rows += m.first;

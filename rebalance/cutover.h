@@ -5,6 +5,10 @@
 //   3. one prepared transaction on the target moves the group's rows from staging into the
 //      real table, one on the source deletes them; the decision is journaled, both commit;
 //   4. the new map version is written, every proxy reloads it, then every proxy resumes.
+// The pause has a lease (env.lease_ms): it is renewed just before the decision, and a proxy
+// whose pause lapsed refuses the renewal, so the switch aborts instead of deciding against a
+// proxy that served the old owner meanwhile. SIGINT/SIGTERM abort an undecided switch
+// (rebalance/interrupt.h).
 // Fan-out reads never see the rows twice or miss them: they are paused while both commits
 // happen, and before that the copies only exist in staging, which no application query names.
 // When the bound would be exceeded before the decision, everything is rolled back and the old
@@ -35,6 +39,9 @@ struct CutoverEnv {
     std::string journal_path;
     ProxySet& proxies;
     int max_pause_ms = 100;
+    // The lease of each switch's pause on the proxies: a rebalancer that dies mid-switch
+    // releases the buckets within it (the old owner serves). Renewed before the decision.
+    int lease_ms = 2000;
 };
 
 // Switches `buckets` of move `move_index` (journal.moves). An error means the run must stop

@@ -1,5 +1,7 @@
 #include "rebalance/mover.h"
 
+#include "rebalance/interrupt.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -12,6 +14,7 @@
 
 #include "rebalance/copier.h"
 #include "rebalance/crash_point.h"
+#include "rebalance/interrupt.h"
 #include "rebalance/cutover.h"
 #include "rebalance/journal_binding.h"
 #include "rebalance/leftovers.h"
@@ -294,6 +297,11 @@ Status SourceMover::switch_all(ChangeStream& stream) {
             left.resize(std::min<size_t>(left.size(), group));
             auto r = switch_group(env_, ctx_, stream, data_.get(), target, mi, left);
             if (!r) return r.error();
+            if (interrupted())  // the switch aborted (or finished) and every proxy resumed
+                return Error{"57014", fmt::format("interrupted by signal {}: the paused buckets were resumed; run "
+                                                  "`shardgate rebalance run` to continue or `shardgate rebalance "
+                                                  "abort` to undo",
+                                                  interrupt_signal())};
             if (r->switched) {
                 aborts = 0;
                 if (ctx_.targets[target].reference == ReferenceCopy::Copied) {
@@ -468,9 +476,10 @@ Expected<RunSummary> run_rebalance_moves(const Config& cfg, const RunOptions& op
         }
         if (auto st = save(j, opts); !st) return st.error();
     }
-    auto proxies = ProxySet::connect_all(cfg, opts.proxies);
+    auto proxies = ProxySet::connect_all(cfg, opts.proxies, "shardgate rebalance " + j.run_id);
     if (!proxies) return proxies.error();
-    CutoverEnv env{cfg, j, opts.journal_path, *proxies, opts.max_pause_ms};
+    CutoverEnv env{cfg, j, opts.journal_path, *proxies, opts.max_pause_ms,
+                   opts.lease_ms > 0 ? opts.lease_ms : std::max(2000, 10 * opts.max_pause_ms)};
     if (auto st = resolve_pending(env); !st) return st.error();
 
     uint32_t total = 0;

@@ -22,6 +22,8 @@ struct RunOptions {
     std::vector<std::string> proxies;  // extra host:port besides [proxy]
     int max_pause_ms = 100;
     std::string journal_path;
+    // Lease of each switch's pause on the proxies (0: max(2000, 10 x max_pause_ms)).
+    int lease_ms = 0;
     // Sources copied at once (each holds a replication slot meanwhile); catch-up and switches
     // stay one source at a time, since every switch publishes the one shard map.
     int parallel = 1;

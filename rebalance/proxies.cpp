@@ -5,7 +5,8 @@
 
 namespace sg::rebalance {
 
-Expected<ProxySet> ProxySet::connect_all(const Config& cfg, const std::vector<std::string>& extra) {
+Expected<ProxySet> ProxySet::connect_all(const Config& cfg, const std::vector<std::string>& extra,
+                                         const std::string& application) {
     std::vector<std::pair<std::string, int>> addrs;
     std::string host = cfg.proxy.listen_addr;
     if (host.empty() || host == "0.0.0.0" || host == "*") host = "127.0.0.1";
@@ -20,13 +21,14 @@ Expected<ProxySet> ProxySet::connect_all(const Config& cfg, const std::vector<st
     for (const auto& [h, port] : addrs) {
         auto ep = proxy_endpoint(cfg, h, port);
         if (!ep) return ep.error();
+        ep->application = application;
         auto c = connect(*ep);
         if (!c)
             return Error{c.error().sqlstate,
                          c.error().message +
                              " (every proxy must be reachable to switch buckets safely; start it "
                              "or fix --proxy)"};
-        set.conns_.push_back(Proxy{*ep, std::move(*c)});
+        set.conns_.push_back(Proxy{*ep, std::move(*c), 0});
     }
     return set;
 }
@@ -44,14 +46,25 @@ Expected<Result> ProxySet::run(Proxy& p, const std::string& sql) {
     return exec(p.conn.get(), p.endpoint.label, sql);
 }
 
-Status ProxySet::pause(const std::string& runs, int timeout_ms) {
-    std::string sql = fmt::format("PAUSE BUCKETS {} TIMEOUT {}", runs, timeout_ms);
+Status ProxySet::pause(const std::string& runs, int drain_ms, int lease_ms) {
+    std::string sql = fmt::format("PAUSE BUCKETS {} TIMEOUT {} DRAIN {}", runs, lease_ms, drain_ms);
     for (size_t i = 0; i < conns_.size(); ++i) {
         auto r = run(conns_[i], sql);
         if (!r) {
-            for (size_t k = 0; k < i; ++k) run(conns_[k], "RESUME BUCKETS");
+            (void)resume();
             return r.error();
         }
+        // The answer names the pause: renewals and the resume name it in turn.
+        conns_[i].pause_id = PQntuples(r->get()) > 0 ? std::strtoull(PQgetvalue(r->get(), 0, 0), nullptr, 10) : 0;
+    }
+    return Ok{};
+}
+
+Status ProxySet::renew() {
+    for (auto& p : conns_) {
+        if (p.pause_id == 0) continue;
+        auto r = run(p, fmt::format("RENEW BUCKETS ID {}", p.pause_id));
+        if (!r) return r.error();
     }
     return Ok{};
 }
@@ -71,10 +84,18 @@ Status ProxySet::reload(uint64_t version) {
     return Ok{};
 }
 
-Status ProxySet::resume() {
+Status ProxySet::resume(std::vector<std::string>* lapsed) {
     Status first = Ok{};
     for (auto& p : conns_) {
-        auto r = run(p, "RESUME BUCKETS");
+        const uint64_t id = p.pause_id;
+        p.pause_id = 0;
+        auto r = run(p, id ? fmt::format("RESUME BUCKETS ID {}", id) : std::string("RESUME BUCKETS"));
+        if (!r && r.error().sqlstate == "55000") {
+            // Lapsed (or replaced): the proxy released the buckets already.
+            spdlog::warn("{}", r.error().message);
+            if (lapsed) lapsed->push_back(p.endpoint.label);
+            continue;
+        }
         if (!r && first.ok()) first = r.error();
     }
     return first;

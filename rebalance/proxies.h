@@ -1,8 +1,15 @@
 // The rebalancer's side of the proxy admin console: every proxy of the deployment pauses the
 // buckets being switched, loads the new map version, and resumes — all of them acknowledge the
 // new map before any resumes (rebalance.md, invariant 3).
+//
+// Every pause has a lease (proxy/pause_lease.h): a proxy lifts it by itself when the
+// rebalancer does not renew or resume it in time (Ctrl-C, kill -9, a lost connection). Each
+// proxy's pause is known by the id its PAUSE BUCKETS answered; renew() and resume() name it,
+// so a pause that lapsed is reported, never silently replaced: a switch whose pause lapsed on
+// some proxy (which then served the old owner) must not be decided.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -12,21 +19,28 @@ namespace sg::rebalance {
 
 class ProxySet {
 public:
-    // `extra` are additional "host:port" proxies besides the config's [proxy] address.
-    static Expected<ProxySet> connect_all(const Config& cfg, const std::vector<std::string>& extra);
+    // `extra` are additional "host:port" proxies besides the config's [proxy] address;
+    // `application` is the application_name the proxies show as the pauses' owner.
+    static Expected<ProxySet> connect_all(const Config& cfg, const std::vector<std::string>& extra,
+                                          const std::string& application = "shardgate-rebalance");
 
-    // PAUSE BUCKETS on every proxy; when one cannot drain within `timeout_ms` (57014) or
-    // fails, the ones already paused are resumed and the error returned.
-    Status pause(const std::string& runs, int timeout_ms);
+    // PAUSE BUCKETS on every proxy with a lease of `lease_ms`; when one cannot drain within
+    // `drain_ms` (57014) or fails, the ones already paused are resumed and the error returned.
+    Status pause(const std::string& runs, int drain_ms, int lease_ms);
+    // RENEW BUCKETS on every proxy: an error (55000) names a proxy whose pause lapsed or ended.
+    Status renew();
     // RELOAD MAP on every proxy; each must answer a version >= `version`.
     Status reload(uint64_t version);
-    Status resume();
+    // RESUME BUCKETS on every proxy (naming this set's pause where it has one). A pause that
+    // lapsed already is released: logged, not an error. `lapsed` (optional) gets their labels.
+    Status resume(std::vector<std::string>* lapsed = nullptr);
     size_t size() const { return conns_.size(); }
 
 private:
     struct Proxy {
         Endpoint endpoint;
         Conn conn;
+        uint64_t pause_id = 0;  // the pause this set holds there (0: none)
     };
     Status reconnect(Proxy& p);
     Expected<Result> run(Proxy& p, const std::string& sql);

@@ -295,6 +295,13 @@ void proxy_families(Exposition& x, const ProxyMetrics& p) {
     x.sample("shardgate_client_connections", {}, p.clients);
     x.family("shardgate_clients_accepted_total", "counter", "Client connections accepted.");
     x.sample("shardgate_clients_accepted_total", {}, p.clients_accepted);
+    x.family("shardgate_clients_paused", "gauge", "Clients held by a pause (PAUSE, PAUSE BUCKETS) now.");
+    x.sample("shardgate_clients_paused", {}, p.clients_paused);
+    x.family("shardgate_pauses_active", "gauge", "Pauses in force now (SHOW PAUSES).");
+    x.sample("shardgate_pauses_active", {}, p.pauses_active);
+    x.family("shardgate_pause_expired_total", "counter",
+             "Pauses lifted because their lease ran out (no RESUME or renewal in time).");
+    x.sample("shardgate_pause_expired_total", {}, p.pause_expired);
     x.family("shardgate_lookups_prepared_total", "counter",
              "Lookups run as statements prepared once per server connection ([proxy] prepare_lookups).");
     x.sample("shardgate_lookups_prepared_total", {}, p.lookups_prepared);

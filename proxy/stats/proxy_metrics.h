@@ -34,6 +34,9 @@ struct ProxyMetrics {
     uint64_t clients = 0;                  // connected now
     uint64_t clients_accepted = 0;         // since start
     uint64_t lookups_prepared = 0;         // statements run as prepared lookups, since start
+    uint64_t clients_paused = 0;           // clients a pause (PAUSE, PAUSE BUCKETS) holds now
+    uint64_t pauses_active = 0;            // pauses in force now
+    uint64_t pause_expired = 0;            // pauses lifted because their lease ran out, since start
     uint64_t bytes_in = 0, bytes_out = 0;  // client side, since start
     double uptime_seconds = 0;
 };
