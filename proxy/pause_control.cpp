@@ -1,4 +1,5 @@
 #include "proxy/pause_control.h"
+#include "proxy/spawn.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -109,7 +110,7 @@ void PauseControl::lapse_due(net::Clock::time_point now) {
 void PauseControl::ensure_ticker() {
     if (ticking_) return;
     ticking_ = true;
-    net::asio::co_spawn(ex_, tick(alive_), net::asio::detached);
+    net::asio::co_spawn(ex_, tick(alive_), LogUnhandled("pause lease timer"));
 }
 
 // Lifts pauses whose lease ran out, and wakes held clients every kTick so each can check its

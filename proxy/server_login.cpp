@@ -1,5 +1,6 @@
 #include "proxy/server_login.h"
 
+#include <memory>
 #include <fmt/format.h>
 
 #include "proxy/auth/client_auth.h"
@@ -42,8 +43,11 @@ awaitable<LoginResult> login_to_server(net::tcp::socket& sock, const ServerTarge
     // One deadline for connect + login: closing the socket aborts whatever is pending.
     asio::steady_timer deadline(sock.get_executor(), std::chrono::milliseconds(t.connect_timeout_ms));
     bool timed_out = false;
-    deadline.async_wait([&](error_code ec) {
-        if (!ec) {
+    // A deadline that fired just as the login ended has its handler queued already (cancel()
+    // cannot withdraw it): it acts only while this frame, which `alive` lives in, exists.
+    auto alive = std::make_shared<bool>(true);
+    deadline.async_wait([&, weak = std::weak_ptr<bool>(alive)](error_code ec) {
+        if (!ec && !weak.expired()) {
             timed_out = true;
             error_code ignore;
             sock.close(ignore);

@@ -511,12 +511,11 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
     // Register the client's Parse (it is not sent as is: each shard gets its own INSERT), and
     // find the statement's text and parameter types.
     size_t pos = 0;
-    std::string_view bind_stmt;
+    std::string bind_stmt_name;
     {
         wire::Bind b;
-        if (wire::decode(bytes_of(sp.bind_body), b).ok()) bind_stmt = b.statement;
+        if (wire::decode(bytes_of(sp.bind_body), b).ok()) bind_stmt_name = b.statement;
     }
-    std::string bind_stmt_name(bind_stmt);
     while (pos + 5 <= batch.size()) {
         size_t len = frame_length(batch, pos);
         std::string_view frame(batch.data() + pos, len + 1);
@@ -582,6 +581,7 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
         },
         txn::atomic_writes(proxy_.config()), &leg_stats_);
     if (!sp.had_parse && !reply.empty() && reply[0] == '1') reply.erase(0, 5);  // the client sent no Parse
+    if (sp.analysis->returning) reply = returning_in_values_order(reply, sp.parts);  // parts: in shard order
     stats_merged(sp.query, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
     forget_touched_buckets();
     if (state_ == SessionState::Busy) transition(SessionState::Ready);

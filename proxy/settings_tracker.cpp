@@ -1,5 +1,8 @@
 #include "proxy/settings_tracker.h"
 
+#include "proxy/datestyle.h"
+#include "proxy/session_settings.h"
+
 #include "proxy/sql_words.h"
 
 #include <strings.h>
@@ -124,10 +127,22 @@ void SettingsTracker::sent_batch(const std::vector<std::string_view>& texts, int
 
 void SettingsTracker::apply(const SettingChange& ch, Settings& applied) {
     switch (ch.kind) {
-        case SettingChange::Set:
-            current_[ch.name] = ch.statement;
+        case SettingChange::Set: {
+            std::string statement = ch.statement;
+            if (ch.name == "datestyle") {
+                // A partial DateStyle keeps the session's other part; the server ran it over
+                // whatever it had (maybe another client's order): the client's session holds
+                // the complete value, which differs from the server's record, so it is synced
+                // before the client's next statement.
+                auto prev = current_.find(ch.name);
+                std::string_view before = prev != current_.end() ? datestyle_of_statement(prev->second) : "";
+                if (auto full = complete_datestyle(before, ch.value))
+                    statement = "SET datestyle TO " + quote_sql_literal(*full);
+            }
+            current_[ch.name] = statement;
             applied[ch.name] = ch.statement;
             break;
+        }
         case SettingChange::Reset:
             // RESET returns a setting to the session's startup value, which on a pooled server
             // is the client's startup parameter: the server itself fell back to its own default,

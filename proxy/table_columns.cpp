@@ -1,7 +1,8 @@
 #include "proxy/table_columns.h"
 
-#include <cstring>
 #include <memory>
+
+#include <cstring>
 
 #include "proxy/server_login.h"
 #include "proxy/session_settings.h"
@@ -45,11 +46,12 @@ net::awaitable<router::Expected<std::vector<std::string>>> catalog_column(asio::
     // Bounded: a shard that stops answering closes this connection instead of hanging the client.
     asio::steady_timer timer(ex);
     timer.expires_after(std::chrono::milliseconds(target.connect_timeout_ms));
-    // The expiry may already be queued when the answer completes: `finished` keeps that late
-    // handler from touching the socket of a frame that is gone (an ASan use-after-free).
-    auto finished = std::make_shared<bool>(false);
-    timer.async_wait([&sock, finished](error_code e) {
-        if (e || *finished) return;
+    // A timer that fired just before the answer came has its handler queued already, and
+    // cancel() cannot withdraw it: it may run after this frame (and `sock`) is gone. It only
+    // touches the socket while `alive` (owned by this frame) exists.
+    auto alive = std::make_shared<bool>(true);
+    timer.async_wait([&sock, weak = std::weak_ptr<bool>(alive)](error_code e) {
+        if (e || weak.expired()) return;
         error_code ignored;
         sock.close(ignored);
     });
@@ -91,7 +93,6 @@ net::awaitable<router::Expected<std::vector<std::string>>> catalog_column(asio::
         }
         rlen += n;
     }
-    *finished = true;
     timer.cancel();
     error_code ignored;
     sock.close(ignored);

@@ -529,6 +529,24 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
         }
         return false;
     };
+    // `SELECT id, id ... ORDER BY id`: a name several outputs carry is PostgreSQL's to resolve
+    // only when they are one expression (else it fails: ambiguous). Same unaliased column
+    // references: the first one's position (1-based), else 0.
+    auto repeated_output = [&](std::string_view name) -> uint32_t {
+        std::optional<ColumnName> first;
+        uint32_t at = 0, count = 0;
+        for (size_t i = 0; i < s.n_target_list; ++i) {
+            const PgQuery__ResTarget& t = *s.target_list[i]->res_target;
+            auto c = t.val ? column_name(t.val) : std::nullopt;
+            const std::string_view out = t.name && *t.name ? std::string_view(t.name) : c ? c->column : "";
+            if (out != name) continue;
+            if (!c || (t.name && *t.name)) return 0;
+            if (count++ == 0) first = c, at = uint32_t(i + 1);
+            else if (c->column != first->column || c->relation != first->relation || c->schema != first->schema)
+                return 0;
+        }
+        return count > 1 ? at : 0;
+    };
     std::vector<PgQuery__Node*> hidden_exprs;
     for (size_t i = 0; i < s.n_sort_clause; ++i) {
         // A window function in ORDER BY would be computed over each shard's rows alone.
@@ -542,6 +560,8 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
             const bool shadowed = col && std::find(aliases.begin(), aliases.end(), col->column) != aliases.end();
             if (col && col->relation.empty() && shadowed) {
                 key.name = std::string(col->column);  // an output alias: PostgreSQL looks there first
+            } else if (col && !shadowed && !has_star && col->relation.empty() && repeated_output(col->column)) {
+                key.position = repeated_output(col->column);  // one column selected more than once
             } else if (col && !shadowed && !has_star && output_name(*col)) {
                 key.name = std::string(col->column);  // a selected column
             } else if (!aggregating && !plan.distinct) {

@@ -3,12 +3,8 @@ answer or error that is still open. Each switch names the class it hides; README
 same. Remove a switch once its fix is merged: the slice then generates the production again and
 fails if the class comes back. `fuzz.py` runs everything unless given --exclude-open.
 
-Every class of issue 16 (sections 2-3) and every class this fuzzer found before is fixed or
-refused (their cases are in corpus.jsonl); only the pooling leak below stays switched off.
+Every class of issue 16 (sections 2-3) and every class this fuzzer found so far is fixed or
+refused (their cases are in corpus.jsonl): no switch is left.
 """
 
-OPEN_CLASS_EXCLUSIONS = {
-    "datestyle_partial": "found here (pooling, issue 17's area): after SET DateStyle = "
-                         "'Postgres' a client may get another client's day-month order (DMY) "
-                         "left on the pooled server connection; the slice spells the order out",
-}
+OPEN_CLASS_EXCLUSIONS = {}

@@ -209,6 +209,12 @@ def gen_rows(gen, table):
         # ORDER BY of a DISTINCT may only name output columns: order by all of them
         order, tail = _order_limit(gen, [], [str(k + 1) for k in range(len(rendered))])
         items = [Keep(i) if isinstance(i, str) else Keep(i.parts[0]) for i in items]
+    elif prod == "rows" and gen.chance(0.1):
+        # the row id selected twice, ORDER BY its bare name (section 4: SELECT id, id ...
+        # ORDER BY id): PostgreSQL resolves it, the two outputs being one column
+        gen.mark("repeated_output")
+        items = [Keep(rid[0]), Keep(rid[0])] + items
+        order, tail = _order_limit(gen, [], [r.split(".")[-1] for r in rid], force_order=True)
     else:
         order, tail = _order_limit(gen, order_cols, rid)
     tree = Frag("SELECT ", "DISTINCT " if distinct else "", Seq(items), " FROM ", frm,

@@ -183,6 +183,28 @@ class Settings(unittest.TestCase):
                 self.assertEqual(cur.fetchone()[0], "6MB")
             c.commit()
 
+    def test_partial_datestyle_keeps_the_clients_own_order(self):
+        # One server per shard: B's statements run where A left DateStyle 'SQL, DMY'. B's
+        # SET DateStyle = 'Postgres' keeps B's order (MDY), as on its own PostgreSQL session.
+        a = self.conn
+        a.autocommit = True
+        b = tx.connect()
+        self.addCleanup(b.close)
+        b.autocommit = True
+        with a.cursor() as cur:
+            cur.execute("SET DateStyle = 'SQL, DMY'")
+        self.assertEqual(one(a, "SELECT '2024-02-15'::date::text"), "15/02/2024")
+        with b.cursor() as cur:
+            cur.execute("SET DateStyle = 'Postgres'")
+        self.assertEqual(one(b, "SELECT '2024-02-15'::date::text"), "02-15-2024")
+        self.assertEqual(one(b, "SHOW DateStyle"), "Postgres, MDY")
+        with a.cursor() as cur:
+            cur.execute("SET DateStyle = 'Postgres'")
+        self.assertEqual(one(a, "SELECT '2024-02-15'::date::text"), "15-02-2024")
+        self.assertEqual(one(b, "SELECT '2024-02-15'::date::text"), "02-15-2024")
+        with a.cursor() as cur:
+            cur.execute("RESET DateStyle")
+
     def test_reset_and_reset_all(self):
         c = self.conn
         c.autocommit = True

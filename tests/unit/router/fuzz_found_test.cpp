@@ -119,5 +119,19 @@ TEST(FuzzFound, QualifiedOrderByNamesTheTablesColumn) {
     EXPECT_FALSE(agg.merge && !agg.merge->order.empty() && agg.merge->order[0].name == "id");
 }
 
+TEST(FuzzFound, OneColumnSelectedTwiceSortsByItsFirstOutput) {
+    // Section 4: `SELECT id, id ... ORDER BY id`, one column under one name twice.
+    Analysis a = analyze("SELECT id, id, name FROM users ORDER BY id DESC", test_catalog());
+    ASSERT_TRUE(a.merge) << (a.refusal ? a.refusal->message : "");
+    ASSERT_EQ(a.merge->order.size(), 1u);
+    EXPECT_EQ(a.merge->order[0].position, 1u);
+    EXPECT_TRUE(a.merge->order[0].descending);
+    // Different columns under one name are ambiguous (PostgreSQL fails): not resolved here.
+    Analysis two = analyze("SELECT u.id, v.id FROM users u JOIN users v ON v.id = u.id ORDER BY id", test_catalog());
+    EXPECT_FALSE(two.merge && !two.merge->order.empty() && two.merge->order[0].position != 0);
+    Analysis aliased = analyze("SELECT id, name AS id FROM users ORDER BY id", test_catalog());
+    EXPECT_FALSE(aliased.merge && !aliased.merge->order.empty() && aliased.merge->order[0].position != 0);
+}
+
 }  // namespace
 }  // namespace sg::router
