@@ -1,0 +1,317 @@
+// The extended-protocol batch dispatcher: a batch (Parse/Bind/Describe/Execute up to Sync or
+// Flush) is routed as a whole and sent to one shard, split by shard, merged, or answered here.
+#include <boost/container/small_vector.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <cctype>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <strings.h>
+#include "proxy/admin.h"
+#include "proxy/fanout.h"
+#include "proxy/fanout_legs.h"
+#include "proxy/having_params.h"
+#include "proxy/merge_combine.h"
+#include "proxy/returning_order.h"
+#include "proxy/pool.h"
+#include "proxy/proxy.h"
+#include "proxy/session.h"
+#include "proxy/session_settings.h"
+#include "proxy/table_columns.h"
+#include "proxy/txn/policy.h"
+#include "proxy/wire/frame.h"
+#include "proxy/wire/messages/command_complete.h"
+#include "proxy/wire/messages/error_response.h"
+#include "proxy/wire/messages/extended_query.h"
+#include "proxy/wire/messages/extended_replies.h"
+#include "proxy/wire/messages/row_data.h"
+#include "proxy/wire/writer.h"
+#include "proxy/stats/query_event.h"
+#include "router/copy_split.h"
+#include "router/literals.h"
+#include "proxy/wire/messages/copy.h"
+#include "proxy/spawn.h"
+#include "proxy/session_frames.h"
+
+namespace sg::proxy {
+
+namespace asio = net::asio;
+using namespace session_frames;
+
+awaitable<void> Session::flush_batch(bool sync) {
+    if (batch_.empty()) co_return;
+    // The batch leaves batch_ (messages read meanwhile start the next one); both buffers come
+    // back when this flush ends.
+    std::string batch = std::move(batch_);
+    batch_ = std::move(batch_spare_);
+    batch_.clear();
+    Recycled keep_batch(batch, batch_spare_);
+    if (skip_until_sync_) {
+        // After an error the protocol discards everything up to Sync, which gets a ReadyForQuery.
+        if (sync) {
+            skip_until_sync_ = false;
+            std::string out;
+            out.append({'Z', 0, 0, 0, 5, transaction_status()});
+            co_await send(out);
+        }
+        co_return;
+    }
+    // A lone unnamed statement with its Sync may be a lookup (translate_lookup_batch).
+    const bool lookup_candidate = sync && batch_has_parse_ && proxy_.config().proxy.prepare_lookups &&
+                                  pending_begin_.empty() && batch.size() > 5 && batch[0] == 'P' && batch[5] == 0;
+    if (batch_has_parse_) {
+        batch_has_parse_ = false;
+        if (needs_column_lists(batch)) co_await add_column_lists(batch);
+        if (sync && holdable_session_batch(batch)) {
+            co_await hold_session_batch(batch);
+            co_return;
+        }
+    }
+    if (virtual_failed_ && !server_) {
+        co_await answer_failed_transaction(batch, sync);
+        co_return;
+    }
+    if (in_transaction()) {  // (no co_await inside && or ?:, which GCC 12 miscompiles)
+        bool handled = co_await transaction_control_batch(batch, sync);
+        if (handled) co_return;
+    }  // session_txn.cpp
+    std::vector<int>& bind_shards = bind_shards_;  // flush_batch is never re-entered (serve_loop awaits it)
+    bind_shards.clear();
+    int shard = co_await route_batch(batch, sync, bind_shards);
+    if (shard == kSplitBatch) {
+        co_await run_split_batch(batch, bind_shards);
+        co_return;
+    }
+    if (shard == kInsertSplitBatch) {
+        co_await run_insert_split(batch);
+        co_return;
+    }
+    if (shard == kMergedBatch) {
+        co_await run_merged_batch(batch, bind_shards);
+        co_return;
+    }
+    if (shard == kFanoutBatch) {
+        co_await wait_replies_out();
+        release_server();
+        std::vector<uint16_t> shards(bind_shards.begin(), bind_shards.end());
+        if (state_ == SessionState::Ready) transition(SessionState::Busy);
+        FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
+        const bool atomic = txn::atomic_statement(proxy_.config(), analysis_of(batch_text_)->is_write, batch_text_);
+        plan_read(analysis_of(batch_text_).get(), -1);  // a write: reads follow it to the primary
+        std::string reply = co_await run_fanout_frames(
+            proxy_, *user_, shards, settings_,
+            [&](ServerConn& s) {
+                std::string out;
+                translate_frames(out, s, batch);
+                return out;
+            },
+            atomic, &leg_stats_, router::writes_reference_table(*analysis_of(batch_text_)));
+        stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
+        forget_touched_buckets();
+        if (state_ == SessionState::Busy) transition(SessionState::Ready);
+        co_await send(reply);
+        co_return;
+    }
+    if (shard < 0) co_return;
+    {
+        auto ba = batch_text_.empty() ? nullptr : analysis_of(batch_text_);
+        note_transaction_write(!ba || ba->is_write || ba->kind != router::StatementKind::Select, shard);
+        plan_read(ba.get(), shard);
+    }
+    if (!attach_idle_server(shard)) {
+        if (!co_await attach_server(shard, sync)) co_return;
+    }
+    if (server_->applied_settings() != settings_) {
+        bool synced = co_await sync_settings(sync);  // (not in a condition: GCC 12)
+        if (!synced) co_return;
+    }
+    if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    ServerConn& s = *server_;
+    std::string out = std::move(out_spare_);
+    out.clear();
+    Recycled keep_out(out, out_spare_);
+    if (sync) track_batch_settings(s, batch);
+    add_prelude(out, s);
+    if (sync) stats_sent(batch_text_, batch_param_hash_, nullptr, shard);
+    if (!lookup_candidate || !translate_lookup_batch(out, s, batch)) translate_frames(out, s, batch);
+    // Messages sent without a Sync leave the shard expecting one: such a connection is not
+    // reusable by anyone else until a Sync arrives.
+    s.set_synced(sync);
+    size_t sent = s.write_now(out);  // all of it, almost always: no write coroutine
+    if (sent < out.size()) co_await s.write(std::string_view(out).substr(sent));
+}
+
+awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vector<int>& bind_shards) {
+    // Every Bind of the batch must land on one shard: the batch is one implicit transaction.
+    // The batch's Parse messages: statement name, its analysis and text (views into `batch`;
+    // a later Parse of the same name wins, as on the server).
+    struct Parsed {
+        std::string_view name;
+        std::shared_ptr<const router::Analysis> analysis;
+        std::string_view text;
+        std::vector<uint32_t> param_types;  // as declared (router::Param::type_oid)
+    };
+    boost::container::small_vector<Parsed, 2> parsed;
+    auto find_parsed = [&](std::string_view name) -> const Parsed* {
+        for (auto it = parsed.rbegin(); it != parsed.rend(); ++it)
+            if (it->name == name) return &*it;
+        return nullptr;
+    };
+    batch_text_.clear();
+    query_text_ = {};
+    batch_param_hash_ = 0;
+    // A failed transaction accepts only its end: its shard answers as PostgreSQL does.
+    if (server_ && server_->tx_status() == 'E') co_return server_->target().shard;
+    int shard = -1;
+    std::string shard_reason;
+    // parsed_before: the refused Bind's offset when only Parse messages come before it: those
+    // succeed first, as on a server (ParseComplete each, and the statements exist afterwards).
+    auto refuse = [&](std::string_view sqlstate, const std::string& msg, size_t parsed_before = 0) -> awaitable<int> {
+        co_await wait_replies_out();
+        co_await abort_transaction_for_refusal(sqlstate, msg);
+        if (sqlstate == "0A000") stats_refused({}, msg);
+        std::string out;
+        wire::MessageWriter w(out);
+        if (parsed_before > 0) {
+            bool only_parses = true;
+            for (BatchFrames f{batch.substr(0, parsed_before)}; f.next();) only_parses = only_parses && f.type == 'P';
+            for (BatchFrames f{batch.substr(0, parsed_before)}; only_parses && f.next();) {
+                wire::Parse p;
+                if (!wire::decode(bytes_of(f.body), p).ok()) break;
+                register_parse(f.frame, p);
+                wire::encode(wire::ParseComplete{}, w);
+            }
+        }
+        wire::ErrorBuilder(wire::Severity::Error, sqlstate, msg).encode_error(w);
+        ++proxy_.counters().errors;
+        if (sync) out.append({'Z', 0, 0, 0, 5, transaction_status()});
+        else skip_until_sync_ = true;
+        co_await send(out);
+        co_return -1;
+    };
+    size_t pos = 0;
+    size_t binds_seen = 0;
+    bool mixed = false;
+    std::shared_ptr<const router::Analysis> first_parsed;
+    std::string_view first_parsed_text;
+    while (pos + 5 <= batch.size()) {
+        size_t len = frame_length(batch, pos);
+        char type = batch[pos];
+        std::string_view body = batch.substr(pos + 5, len - 4);
+        pos += len + 1;
+        if (type == 'P') {
+            wire::Parse p;
+            if (!wire::decode(bytes_of(body), p).ok()) co_return co_await refuse("08P01", "invalid Parse message");
+            if (auto refusal = co_await risky_function_refusal(p.query))
+                co_return co_await refuse(refusal->sqlstate, refusal->message);
+            auto a = analysis_of(p.query);
+            parsed.push_back({p.statement, a, p.query, std::move(p.param_types)});
+            if (!first_parsed) {
+                first_parsed = a;
+                first_parsed_text = p.query;
+            }
+            continue;
+        }
+        if (type != 'B') continue;
+        const size_t bind_at = pos - (len + 1);
+        ++binds_seen;
+        size_t bind_index = binds_seen - 1;
+        bind_shards.resize(binds_seen, -1);
+        wire::Bind& b = bind_scratch_;  // decoding reuses its vectors
+        if (!wire::decode(bytes_of(body), b).ok()) co_return co_await refuse("08P01", "invalid Bind message");
+        const Parsed* it = find_parsed(b.statement);
+        auto a = it ? it->analysis : statement_analysis(b.statement);
+        if (binds_seen == 1) {
+            if (it) batch_text_.assign(it->text);
+            else if (b.statement.empty()) batch_text_ = unnamed_query_;
+            else if (auto st = statements_.find(std::string(b.statement)); st != statements_.end())
+                batch_text_ = st->second.query;
+            batch_param_hash_ = stats::text_hash(body);
+        }
+        if (!a) continue;  // unknown statement: the shard reports it
+        router::Params& params = bind_params_;
+        params.clear();
+        for (size_t i = 0; i < b.params.size(); ++i) {
+            router::Param prm;
+            prm.null = !b.params[i].has_value();
+            prm.format = b.param_format(i) == wire::FormatCode::Binary ? router::ParamFormat::Binary
+                                                                       : router::ParamFormat::Text;
+            if (b.params[i]) prm.bytes = wire::as_chars(*b.params[i]);
+            params.push_back(prm);
+        }
+        declare_param_types(params, it ? &it->param_types : nullptr, *a, b.statement);
+        // A SELECT the proxy can combine across shards, alone before its Sync and outside a
+        // transaction, is routed as a merging caller.
+        const bool may_merge = a->merge && sync && !in_transaction() && binds_seen == 1 && count_frames(batch, 'B') == 1;
+        const router::RouterContext ctx = may_merge ? merging_context() : router_context();
+        router::Route r = router::route(*a, params, proxy_.shard_map(), ctx);
+        using K = router::Route::Kind;
+        if (r.kind == K::Error) co_return co_await refuse(r.error.sqlstate, r.error.message, bind_at);
+        if (r.kind == K::Local || r.kind == K::Session) continue;
+        if (r.any_shard) continue;  // goes with the batch's other statements, or where the session is
+        bool held = false;
+        if (!touch_buckets_unless_paused(*a, r)) held = co_await hold_for_paused_buckets(*a, r);
+        if (held) r = router::route(*a, params, proxy_.shard_map(), ctx);
+        if (r.kind == K::Error) co_return co_await refuse(r.error.sqlstate, r.error.message, bind_at);
+        if (r.shards.size() != 1) {
+            // One statement on several shards: run it on each and merge, when it is the batch's
+            // only statement and no transaction is open; a split INSERT needs the simple protocol.
+            bool only_bind = binds_seen == 1 && count_frames(batch, 'B') == 1;
+            if (in_transaction())
+                co_return co_await refuse(
+                    "0A000", fmt::format("this statement touches {} shards and a transaction is open; a transaction "
+                                         "cannot span shards in this version",
+                                         r.shards.size()));
+            if (!only_bind || !sync)
+                co_return co_await refuse(
+                    "0A000", fmt::format("this statement needs {} shards; send it alone before a Sync (or with the "
+                                         "simple protocol)",
+                                         r.shards.size()));
+            if (r.insert_rows.size() > 1) {
+                insert_split_ = InsertSplit{};
+                insert_split_.analysis = a;
+                insert_split_.bind_body.assign(body);
+                insert_split_.parts = r.insert_rows;
+                co_return kInsertSplitBatch;
+            }
+            bind_shards.assign(r.shards.begin(), r.shards.end());
+            if (may_merge && r.insert_rows.empty()) {
+                merged_analysis_ = a;
+                co_return kMergedBatch;
+            }
+            co_return kFanoutBatch;
+        }
+        int target = r.shards.front();
+        bind_shards.resize(bind_index + 1, -1);
+        bind_shards[bind_index] = target;
+        if (shard >= 0 && shard != target) mixed = true;
+        if (shard < 0) shard = target;
+    }
+    if (mixed) {
+        // Autocommit batches (JDBC executeBatch, pipelines) are split per shard; each shard's
+        // part commits on its own. Inside a transaction that would not be atomic: refuse.
+        if (in_transaction() || !sync)
+            co_return co_await refuse(
+                "0A000", "the statements sent before one Sync target different shards and a transaction is open; "
+                         "a transaction cannot span shards in this version");
+        // Binds without a route of their own (session statements) go with the previous one.
+        int last = shard;
+        for (auto& b : bind_shards) {
+            if (b < 0) b = last;
+            last = b;
+        }
+        co_return kSplitBatch;
+    }
+    if (batch_text_.empty()) batch_text_.assign(first_parsed_text);  // a batch without Bind
+    if (shard >= 0) co_return shard;
+    if (server_) co_return server_->target().shard;
+    // No Bind (Parse/Describe only): where the text alone points, else the default shard.
+    if (first_parsed) {
+        router::Route r = router::route(*first_parsed, {}, proxy_.shard_map(), router_context());
+        if (r.kind != router::Route::Kind::Error && r.shards.size() == 1) co_return r.shards.front();
+    }
+    co_return proxy_.config().default_shard_index();
+}
+
+}  // namespace sg::proxy

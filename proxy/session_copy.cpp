@@ -1,0 +1,166 @@
+// COPY FROM STDIN into a sharded table: rows are split by shard key as they stream in and
+// the whole COPY commits on every shard or none.
+#include <boost/container/small_vector.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <cctype>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <strings.h>
+#include "proxy/admin.h"
+#include "proxy/fanout.h"
+#include "proxy/fanout_legs.h"
+#include "proxy/having_params.h"
+#include "proxy/merge_combine.h"
+#include "proxy/returning_order.h"
+#include "proxy/pool.h"
+#include "proxy/proxy.h"
+#include "proxy/session.h"
+#include "proxy/session_settings.h"
+#include "proxy/table_columns.h"
+#include "proxy/txn/policy.h"
+#include "proxy/wire/frame.h"
+#include "proxy/wire/messages/command_complete.h"
+#include "proxy/wire/messages/error_response.h"
+#include "proxy/wire/messages/extended_query.h"
+#include "proxy/wire/messages/extended_replies.h"
+#include "proxy/wire/messages/row_data.h"
+#include "proxy/wire/writer.h"
+#include "proxy/stats/query_event.h"
+#include "router/copy_split.h"
+#include "router/literals.h"
+#include "proxy/wire/messages/copy.h"
+#include "proxy/spawn.h"
+#include "proxy/session_frames.h"
+
+namespace sg::proxy {
+
+namespace asio = net::asio;
+using namespace session_frames;
+
+awaitable<void> Session::copy_in_split(const router::Analysis& a, std::string_view sql) {
+    if (in_transaction()) {
+        co_await error_and_ready("0A000",
+                                 "COPY into a sharded table writes to every shard and cannot run inside a "
+                                 "transaction in this version",
+                                 "run the COPY outside the transaction");
+        co_return;
+    }
+    co_await wait_replies_out();
+    release_server();
+    if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
+    CopyFanout copy(proxy_, *user_);
+    bool failed = false;
+    std::string first = co_await copy.start(std::string(sql), settings_, failed);
+    co_await send(first);
+    if (failed) {
+        transition(SessionState::Ready);
+        co_return;
+    }
+    const auto& map = proxy_.shard_map();
+    const auto& pcfg = proxy_.config().proxy;
+    router::CopySplitter splitter(*a.copy);
+    std::vector<router::CopyRow> rows;
+    std::string error;  // a complete ErrorResponse once the data turned out bad
+    auto place_rows = [&]() -> awaitable<void> {
+        for (const auto& row : rows) {
+            if (!error.empty()) break;
+            if (row.header) {
+                co_await copy.row_to_all(row.data);
+                continue;
+            }
+            uint32_t bucket = 0;
+            if (row.key) {
+                auto key = router::canonical_from_text(a.key_type, *row.key);
+                if (!key) {
+                    wire::MessageWriter w(error);
+                    wire::ErrorBuilder(wire::Severity::Error, key.error().sqlstate,
+                                       fmt::format("COPY {}, row {}: shard key: {}", a.table, splitter.rows_seen(),
+                                                   key.error().message))
+                        .encode_error(w);
+                    break;
+                }
+                bucket = router::bucket_of_key(*key, map.bucket_bits());
+            }
+            co_await copy.row(map.shard_of_bucket(bucket), row.data);
+        }
+        rows.clear();
+    };
+    auto abort_copy = [&](const std::string& why) -> awaitable<void> { co_await copy.finish(false, why); };
+    for (;;) {
+        auto st = wire::parse_frame(wire::as_bytes(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_)),
+                                    static_cast<size_t>(pcfg.max_message_bytes));
+        if (std::holds_alternative<wire::NeedMore>(st)) {
+            if (!co_await read_more()) {
+                if (error.empty()) co_await abort_copy("client connection lost during COPY");
+                co_return;
+            }
+            continue;
+        }
+        if (auto* bad = std::get_if<wire::Malformed>(&st)) {
+            if (error.empty()) co_await abort_copy("client sent an invalid message during COPY");
+            co_await fatal("08P01", fmt::format("invalid message from client during COPY: {}", bad->reason));
+            closing_ = true;
+            co_return;
+        }
+        const auto f = std::get<wire::Frame>(st);
+        std::string_view body = wire::as_chars(f.body);
+        cstart_ += f.size;
+        if (f.type == 'd') {
+            if (!error.empty()) continue;  // after an error the rest of the data is discarded
+            if (auto s = splitter.feed(body, rows); !s) {
+                wire::MessageWriter w(error);
+                wire::ErrorBuilder(wire::Severity::Error, s.error().sqlstate,
+                                   fmt::format("COPY {}: {}", a.table, s.error().message))
+                    .encode_error(w);
+            }
+            co_await place_rows();
+            if (!error.empty()) co_await abort_copy("invalid COPY data");
+            continue;
+        }
+        if (f.type == 'c') {
+            if (error.empty()) {
+                if (auto s = splitter.finish(rows); !s) {
+                    wire::MessageWriter w(error);
+                    wire::ErrorBuilder(wire::Severity::Error, s.error().sqlstate,
+                                       fmt::format("COPY {}: {}", a.table, s.error().message))
+                        .encode_error(w);
+                }
+                co_await place_rows();
+            }
+            if (error.empty()) {
+                std::string reply = co_await copy.finish(true, {});
+                stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(proxy_.config().shards.size()), reply);
+                co_await send(reply);
+            } else {
+                co_await abort_copy("invalid COPY data");
+                error.append({'Z', 0, 0, 0, 5, 'I'});
+                co_await send(error);
+            }
+            break;
+        }
+        if (f.type == 'f') {
+            wire::CopyFail cf;
+            std::string why = wire::decode(f.body, cf).ok() ? std::string(cf.message) : "COPY failed";
+            if (error.empty()) {
+                std::string reply = co_await copy.finish(false, why);
+                co_await send(reply);
+            } else {
+                error.append({'Z', 0, 0, 0, 5, 'I'});
+                co_await send(error);
+            }
+            break;
+        }
+        if (f.type == 'H' || f.type == 'S') continue;  // ignored during COPY, as by PostgreSQL
+        if (error.empty()) co_await abort_copy("unexpected message during COPY");
+        co_await fatal("08P01", fmt::format("unexpected message type {} during COPY", describe_type(f.type)));
+        closing_ = true;
+        co_return;
+    }
+    forget_touched_buckets();
+    if (state_ == SessionState::Busy) transition(SessionState::Ready);
+}
+
+}  // namespace sg::proxy

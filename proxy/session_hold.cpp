@@ -1,0 +1,299 @@
+// Statements the session answers or holds back itself: BEGIN held until the transaction's
+// first statement picks its shard, SET LOCAL, session-mode statements, and the failed
+// transaction's 25P02 answers.
+#include <boost/container/small_vector.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <cctype>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <strings.h>
+#include "proxy/admin.h"
+#include "proxy/fanout.h"
+#include "proxy/fanout_legs.h"
+#include "proxy/having_params.h"
+#include "proxy/merge_combine.h"
+#include "proxy/returning_order.h"
+#include "proxy/pool.h"
+#include "proxy/proxy.h"
+#include "proxy/session.h"
+#include "proxy/session_settings.h"
+#include "proxy/table_columns.h"
+#include "proxy/txn/policy.h"
+#include "proxy/wire/frame.h"
+#include "proxy/wire/messages/command_complete.h"
+#include "proxy/wire/messages/error_response.h"
+#include "proxy/wire/messages/extended_query.h"
+#include "proxy/wire/messages/extended_replies.h"
+#include "proxy/wire/messages/row_data.h"
+#include "proxy/wire/writer.h"
+#include "proxy/stats/query_event.h"
+#include "router/copy_split.h"
+#include "router/literals.h"
+#include "proxy/wire/messages/copy.h"
+#include "proxy/spawn.h"
+#include "proxy/session_frames.h"
+
+namespace sg::proxy {
+
+namespace asio = net::asio;
+using namespace session_frames;
+
+// An extended-protocol batch holding only BEGIN and SET LOCAL, all unnamed and without
+// parameters (JDBC with autocommit off sends its BEGIN along with the first statement, so a
+// first `SET LOCAL` comes as [BEGIN, SET LOCAL, Sync]): answered here and held back with the
+// transaction, as in the simple protocol, instead of settling it on the default shard.
+// holdable_session_batch() tells such a batch (no side effects, no coroutine: every extended
+// batch with a Parse asks); hold_session_batch() answers it.
+bool Session::holdable_session_batch(std::string_view batch) {
+    if (server_ || virtual_failed_ || !forced_shard_.empty()) return false;
+    using SK = router::StatementKind;
+    std::shared_ptr<const router::Analysis> current;
+    bool in_tx = !pending_begin_.empty();
+    for (BatchFrames f{batch}; f.next();) {
+        std::string_view body = f.body;
+        switch (f.type) {
+            case 'P': {
+                wire::Parse p;
+                if (!wire::decode(bytes_of(body), p).ok() || !p.statement.empty()) return false;
+                current = analysis_of(p.query);
+                if (current->kind != SK::Begin && !(current->kind == SK::Set && current->set_local)) return false;
+                break;
+            }
+            case 'B': {
+                wire::Bind& b = bind_scratch_;
+                if (!current || !wire::decode(bytes_of(body), b).ok() || !b.portal.empty() || !b.statement.empty() ||
+                    !b.params.empty())
+                    return false;
+                break;
+            }
+            case 'D':
+                if (body.size() != 2 || (body[0] != 'P' && body[0] != 'S') || body[1] != 0) return false;
+                break;
+            case 'E':
+                if (!current || body.empty() || body[0] != 0) return false;
+                // BEGIN inside a transaction and SET LOCAL outside one only warn in PostgreSQL:
+                // leave those to it.
+                if ((current->kind == SK::Begin) == in_tx) return false;
+                in_tx = true;
+                break;
+            case 'S': break;
+            default: return false;
+        }
+    }
+    return true;
+}
+
+awaitable<void> Session::hold_session_batch(std::string_view batch) {
+    using SK = router::StatementKind;
+    std::shared_ptr<const router::Analysis> current;
+    // Second pass: answer every message, hold the statements.
+    co_await wait_replies_out();
+    std::string out;
+    wire::MessageWriter w(out);
+    std::string_view current_sql;
+    for (BatchFrames f{batch}; f.next();) {
+        const char type = f.type;
+        std::string_view frame = f.frame, body = f.body;
+        if (skip_until_sync_ && type != 'S') continue;
+        switch (type) {
+            case 'P': {
+                wire::Parse p;
+                (void)wire::decode(bytes_of(body), p);
+                register_parse(frame, p);  // the client's unnamed statement is this one now
+                current = unnamed_analysis_;
+                current_sql = unnamed_query_;
+                acknowledge(type, body, w);
+                break;
+            }
+            case 'B':
+            case 'D': acknowledge(type, body, w); break;
+            case 'E': {
+                if (current->kind == SK::Begin) {
+                    if (!in_transaction()) begin_transaction(current_sql);
+                    pending_begin_.assign(current_sql);
+                    wire::encode(wire::CommandComplete{"BEGIN"}, w);
+                    break;
+                }
+                std::string error = co_await check_set_local(current_sql);  // (not in an if: GCC 12)
+                if (!error.empty()) {
+                    out += error;
+                    virtual_failed_ = true;
+                    skip_until_sync_ = true;
+                    break;
+                }
+                hold_with_begin(current_sql);
+                wire::encode(wire::CommandComplete{"SET"}, w);
+                break;
+            }
+            case 'S':
+                skip_until_sync_ = false;
+                out.append({'Z', 0, 0, 0, 5, transaction_status()});
+                break;
+        }
+    }
+    co_await send(out);
+}
+
+// The held-back transaction failed before reaching a shard: as in PostgreSQL, only its end
+// (COMMIT or ROLLBACK, which roll it back) is accepted; anything else gets 25P02 and the rest of
+// the batch is skipped until Sync.
+awaitable<void> Session::answer_failed_transaction(std::string_view batch, bool sync) {
+    co_await wait_replies_out();
+    using SK = router::StatementKind;
+    std::string out;
+    wire::MessageWriter w(out);
+    std::shared_ptr<const router::Analysis> current = unnamed_analysis_;
+    auto ends = [&](const std::shared_ptr<const router::Analysis>& a) {
+        return a && (a->kind == SK::Commit || a->kind == SK::Rollback);
+    };
+    auto reject = [&] {
+        wire::ErrorBuilder(wire::Severity::Error, "25P02",
+                           "current transaction is aborted, commands ignored until end of transaction block")
+            .encode_error(w);
+        ++proxy_.counters().errors;
+        skip_until_sync_ = true;
+    };
+    for (BatchFrames f{batch}; f.next();) {
+        const char type = f.type;
+        std::string_view frame = f.frame, body = f.body;
+        if (skip_until_sync_ && type != 'S') continue;
+        switch (type) {
+            case 'P': {
+                wire::Parse p;
+                if (!wire::decode(bytes_of(body), p).ok() || !ends(analysis_of(p.query))) {
+                    reject();
+                    break;
+                }
+                register_parse(frame, p);
+                current = p.statement.empty() ? unnamed_analysis_ : statement_analysis(p.statement);
+                acknowledge(type, body, w);
+                break;
+            }
+            case 'B': {
+                wire::Bind& b = bind_scratch_;
+                if (!wire::decode(bytes_of(body), b).ok()) {
+                    reject();
+                    break;
+                }
+                current = b.statement.empty() ? unnamed_analysis_ : statement_analysis(b.statement);
+                if (!ends(current)) {
+                    reject();
+                    break;
+                }
+                acknowledge(type, body, w);
+                break;
+            }
+            case 'D': acknowledge(type, body, w); break;
+            case 'E':
+                if (!ends(current)) {
+                    reject();
+                    break;
+                }
+                pending_begin_.clear();
+                virtual_failed_ = false;
+                wire::encode(wire::CommandComplete{"ROLLBACK"}, w);
+                break;
+            case 'S':
+                skip_until_sync_ = false;
+                out.append({'Z', 0, 0, 0, 5, transaction_status()});
+                break;
+            default:  // Close, Flush: nothing to say
+                break;
+        }
+    }
+    if (!sync && out.empty()) co_return;
+    co_await send(out);
+}
+
+// PostgreSQL's ErrorResponse for `sql` (a SET LOCAL) run on the default shard outside any
+// transaction, where it only validates the setting; empty when it is valid.
+awaitable<std::string> Session::check_set_local(std::string_view sql) {
+    std::vector<ShardQuery> check{{static_cast<uint16_t>(proxy_.config().default_shard_index()), std::string(sql)}};
+    std::string reply = co_await run_fanout(proxy_, *user_, check, settings_);
+    for (size_t pos = 0; pos < reply.size();) {
+        auto st = wire::parse_frame(wire::as_bytes(std::string_view(reply).substr(pos)));
+        auto* f = std::get_if<wire::Frame>(&st);
+        if (!f) break;
+        if (f->type == 'E') {
+            ++proxy_.counters().errors;
+            co_return reply.substr(pos, f->size);
+        }
+        pos += f->size;
+    }
+    co_return std::string();
+}
+
+void Session::hold_with_begin(std::string_view sql) {
+    pending_begin_ += "\n;\n";  // the newlines end a trailing -- comment of either text
+    pending_begin_ += sql;
+    pending_begin_ += '\n';
+}
+
+// SET LOCAL while the BEGIN is held back (`BEGIN; SET LOCAL app.tenant = '7'; SELECT ... WHERE
+// key = ...`): sending it would settle the transaction on the default shard. It is checked there
+// instead, outside any transaction (PostgreSQL validates the setting, warns and changes
+// nothing), and held with the BEGIN for the shard the transaction's first statement needs.
+awaitable<void> Session::hold_set_local(std::string_view sql) {
+    co_await wait_replies_out();
+    std::string out = co_await check_set_local(sql);  // the client sees PostgreSQL's error
+    if (!out.empty()) {
+        virtual_failed_ = true;  // as PostgreSQL: the transaction is aborted
+    } else {
+        hold_with_begin(sql);
+        wire::MessageWriter w(out);
+        wire::encode(wire::CommandComplete{"SET"}, w);
+    }
+    out.append({'Z', 0, 0, 0, 5, transaction_status()});
+    co_await send(out);
+}
+
+awaitable<void> Session::handle_session_statement(const router::Analysis& a, std::string_view frame,
+                                                  std::string_view sql) {
+    using SK = router::StatementKind;
+    const int default_shard = proxy_.config().default_shard_index();
+    if (a.kind == SK::Begin && !in_transaction()) begin_transaction(sql);
+    if (server_) {
+        co_await send_to_shard(server_->target().shard, frame, sql);
+        co_return;
+    }
+    auto local_reply = [&](std::string_view tag, char status) -> awaitable<void> {
+        co_await wait_replies_out();
+        std::string out;
+        wire::MessageWriter w(out);
+        w.begin('C');
+        w.cstr(tag);
+        w.end();
+        out.append({'Z', 0, 0, 0, 5, status});
+        co_await send(out);
+    };
+    switch (a.kind) {
+        case SK::Begin:
+            // Held back: the transaction's first statement decides which shard runs it.
+            if (pending_begin_.empty()) pending_begin_.assign(sql);
+            co_await local_reply("BEGIN", 'T');
+            co_return;
+        case SK::Set:
+            if (a.set_local && !pending_begin_.empty() && forced_shard_.empty()) {
+                co_await hold_set_local(sql);
+                co_return;
+            }
+            break;
+        case SK::Commit:
+        case SK::Rollback:
+            if (!pending_begin_.empty() && !a.is_write) {
+                // Nothing ran: there is nothing to commit anywhere.
+                pending_begin_.clear();
+                co_await local_reply(a.kind == SK::Commit ? "COMMIT" : "ROLLBACK", 'I');
+                co_return;
+            }
+            break;
+        default: break;
+    }
+    int shard = default_shard;
+    if (!forced_shard_.empty()) shard = std::max(0, proxy_.config().shard_index(forced_shard_));
+    co_await send_to_shard(shard, frame, sql);
+}
+
+}  // namespace sg::proxy
