@@ -46,6 +46,7 @@ struct QueryRow {
     std::string_view user, database;
     const Figures* f;
     std::string query;
+    const RefusalRow* refused = nullptr;  // the same shape refused (by construct), if it was
 };
 
 double order_value(const QueryRow& r, QueryOrder o) {
@@ -134,6 +135,21 @@ Table show_queries(const QueryStats& stats, const QueriesRequest& request) {
         rows.push_back({"other", key.second, key.first, &f,
                         fmt::format("(statements evicted from the statistics: {} in all)",
                                     stats.evictions())});
+    // Refused statements count here too (a user migrating an application asks "what does it
+    // send that the proxy refuses" first): on their shape's row, or on a row of their own with
+    // no executions. One shape refused for two constructs gets one row per construct.
+    static const Figures kNotRun{};
+    for (const auto& ref : stats.refusals().rows()) {
+        QueryRow* same = nullptr;
+        for (auto& r : rows)
+            if (!r.refused && r.fingerprint == ref.shape->hex && r.user == ref.user && r.database == ref.database)
+                same = &r;
+        if (same) {
+            same->refused = &ref;
+        } else {
+            rows.push_back({ref.shape->hex, ref.user, ref.database, &kNotRun, ref.shape->normalized, &ref});
+        }
+    }
     std::sort(rows.begin(), rows.end(), [&](const QueryRow& a, const QueryRow& b) {
         const double x = order_value(a, request.order), y = order_value(b, request.order);
         if (x != y) return x > y;
@@ -167,7 +183,9 @@ Table show_queries(const QueryStats& stats, const QueriesRequest& request) {
              "max_shards",
              "bytes_in",
              "bytes_out",
-             "query"},
+             "query",
+             "refused",
+             "refused_construct"},
             {},
             {}};
     for (const auto& r : rows) {
@@ -197,7 +215,9 @@ Table show_queries(const QueryStats& stats, const QueriesRequest& request) {
                           std::to_string(f.max_shards),
                           std::to_string(f.bytes_in),
                           std::to_string(f.bytes_out),
-                          r.query});
+                          r.query,
+                          std::to_string(r.refused ? r.refused->count : 0),
+                          r.refused ? r.refused->construct : std::string()});
     }
     return t;
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "proxy/stats/admin_shards.h"
+#include "proxy/stats/admin_tables.h"
 #include "proxy/stats/query_stats.h"
 #include "proxy/stats/refusals.h"
 #include "proxy/stats/report.h"
@@ -157,6 +158,11 @@ TEST(Refusals, CountedPerShapeAndConstructAndAsFailedStatements) {
     // Also a statement that failed with 0A000, as SHOW QUERIES shows it.
     ASSERT_EQ(s.groups().size(), 1u);
     EXPECT_EQ(s.groups().begin()->second.figures.errors, 3u);
+    // ...with the refusal's count and construct on that row.
+    const Table q = show_queries(s, QueriesRequest{});
+    ASSERT_EQ(q.rows.size(), 1u);
+    EXPECT_EQ(cell(q, q.rows[0], "refused"), "3");
+    EXPECT_EQ(cell(q, q.rows[0], "refused_construct"), "join not on the shard keys");
     s.reset();
     EXPECT_TRUE(s.refusals().rows().empty());
     EXPECT_EQ(s.refusals().by_construct_total().at("join not on the shard keys"), 3u);  // a counter: kept
