@@ -26,11 +26,12 @@ build-proxy: deps
 	@cmake -S . -B $(REL_BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(REL_BUILD) -j$(JOBS) --target shardgate
 
-test: build hygiene
+test: build
 	@cd $(TEST_BUILD) && ctest --output-on-failure --timeout 900 -j1
 
-# What CI enforces besides the tests: a release build of everything (proxy, tests, benchmarks)
-# with warnings as errors, and a 60 s run of the fuzz target.
+# Build hygiene: a release build of everything (proxy, tests, benchmarks) with warnings as
+# errors, and a 60 s run of the fuzz target. Not yet part of `make test`: the merged tree's
+# -Werror release build has not been run to the end (see the session note).
 hygiene: deps
 	@cmake -S . -B $(WERROR_BUILD) -DCMAKE_BUILD_TYPE=Release -DSHARDGATE_WERROR=ON >/dev/null
 	@cmake --build $(WERROR_BUILD) -j$(JOBS)
