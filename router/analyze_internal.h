@@ -31,6 +31,13 @@ Rel make_rel(const PgQuery__RangeVar& rv, const TableCatalog& catalog);
 std::vector<Rel> all_relations(const ProtobufCMessage* m, const TableCatalog& catalog);
 
 void analyze_select(const PgQuery__SelectStmt& s, const Context& ctx, Analysis& a);
+// "UNION", "INTERSECT ALL", ... for a set operation, nullptr for a plain SELECT.
+const char* set_operation_name(const PgQuery__SelectStmt& s);
+// UNION/INTERSECT/EXCEPT (analyze_setop.cpp).
+void analyze_set_operation(const PgQuery__SelectStmt& s, const Context& ctx, Analysis& a);
+// One table, no `*`, and every $n one side of a `column = $n` at the top of WHERE
+// (simple_lookup.cpp); nullopt otherwise.
+std::optional<Analysis::Lookup> simple_lookup(const PgQuery__SelectStmt& s);
 void analyze_update(const PgQuery__UpdateStmt& s, const Context& ctx, Analysis& a);
 void analyze_delete(const PgQuery__DeleteStmt& s, const Context& ctx, Analysis& a);
 void analyze_insert(const PgQuery__InsertStmt& s, const Context& ctx, Analysis& a);

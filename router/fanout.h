@@ -5,11 +5,15 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "router/analyzer.h"
 
 namespace sg::router::detail {
+
+// A built-in aggregate's name (user-defined ones are not recognisable from the text alone).
+bool is_known_aggregate(std::string_view name);
 
 // The first aggregate or window function in `m` ("aggregate function count()", "window function
 // rank()"), not looking into subqueries; "" when there is none.

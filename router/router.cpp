@@ -571,32 +571,4 @@ Route route(const Analysis& analysis, const Params& params, const ShardMap& map,
     return route_one(analysis, params, map, ctx);
 }
 
-RenderedInsert render_insert_subset(const Analysis& a, std::string_view sql,
-                                    const std::vector<uint32_t>& rows) {
-    RenderedInsert out;
-    std::map<int, int> renumbered;  // old $n -> new $k, in order of first appearance
-    auto emit = [&](uint32_t begin, uint32_t end) {
-        uint32_t at = begin;
-        for (const ParamUse& p : a.params) {
-            if (p.offset < begin || p.offset >= end) continue;
-            out.sql.append(sql.substr(at, p.offset - at));
-            auto [it, fresh] = renumbered.try_emplace(p.number, 0);
-            if (fresh) {
-                out.param_map.push_back(p.number);
-                it->second = static_cast<int>(out.param_map.size());
-            }
-            out.sql += "$" + std::to_string(it->second);
-            at = p.offset + p.length;
-        }
-        out.sql.append(sql.substr(at, end - at));
-    };
-    emit(a.stmt_begin, a.values_begin);
-    for (size_t i = 0; i < rows.size(); ++i) {
-        if (i > 0) out.sql += ", ";
-        emit(a.rows[rows[i]].begin, a.rows[rows[i]].end);
-    }
-    emit(a.values_end, a.stmt_end);
-    return out;
-}
-
 }  // namespace sg::router
