@@ -276,25 +276,31 @@ Pool& Proxy::pool(int shard, const UserConfig& user) {
     auto key = std::make_pair(shard, login.user);
     auto it = pools_.find(key);
     if (it != pools_.end()) return *it->second;
-    const auto& sc = cfg_.shards[shard];
-    const HealthConfig& hc = cfg_.health;
     // After a failover the shard's primary is not the configured host (proxy/health/role_watch.cpp).
-    const health::ShardHealth* h = health_->shard(shard);
+    health::ShardHealth* h = health_->shard(shard);
+    const auto& sc = cfg_.shards[shard];
+    return add_pool(std::move(key), shard, login, h ? h->host : sc.host, h ? h->port : sc.port, -1, h);
+}
+
+Pool& Proxy::add_pool(std::pair<int, std::string> key, int shard, const ServerLogin& login, const std::string& host,
+                      uint16_t port, int read_endpoint, health::ShardHealth* breaker) {
+    const HealthConfig& hc = cfg_.health;
     ServerTarget t{shard,
-                   sc.name,
-                   h ? h->host : sc.host,
-                   h ? h->port : sc.port,
-                   sc.dbname,
+                   cfg_.shards[shard].name,
+                   host,
+                   port,
+                   cfg_.shards[shard].dbname,
                    login.user,
                    login.password,
                    cfg_.proxy.connect_timeout_ms,
                    health::TcpOptions{hc.tcp_keepalive, hc.tcp_keepidle_s, hc.tcp_keepintvl_s, hc.tcp_keepcnt,
                                       hc.tcp_user_timeout_ms},
-                   0};
+                   0,
+                   read_endpoint};
     auto p = std::make_unique<Pool>(io_.get_executor(), t, cfg_.proxy.pool_size, cfg_.proxy.pool_timeout_ms);
-    p->set_checks(PoolChecks{health_->shard(shard), hc.server_check_delay_ms, hc.check_timeout_ms, hc.server_lifetime_s});
+    p->set_checks(PoolChecks{breaker, hc.server_check_delay_ms, hc.check_timeout_ms, hc.server_lifetime_s});
     auto& ref = *p;
-    pools_.emplace(key, std::move(p));
+    pools_.emplace(std::move(key), std::move(p));
     return ref;
 }
 

@@ -155,6 +155,10 @@ public:
     bool shutting_down() const { return shutting_down_; }
 
 private:
+    // A new pool of server connections to host:port as `login` (the primary's when read_endpoint
+    // is -1, else a standby's read pool), registered under `key`; `breaker`: the shard's, or null.
+    Pool& add_pool(std::pair<int, std::string> key, int shard, const ServerLogin& login, const std::string& host,
+                   uint16_t port, int read_endpoint, health::ShardHealth* breaker);
     awaitable<void> accept_loop();
     awaitable<void> housekeeping();
     awaitable<void> drain_and_stop();

@@ -12,26 +12,8 @@ Pool& Proxy::read_pool(int shard, int endpoint, const UserConfig& user) {
     auto key = std::make_pair(shard, login.user + "@" + std::to_string(endpoint));
     auto it = pools_.find(key);
     if (it != pools_.end()) return *it->second;
-    const auto& sc = cfg_.shards[shard];
-    const HealthConfig& hc = cfg_.health;
     const health::EndpointHealth& e = health_->shard(shard)->endpoints.at(endpoint);
-    ServerTarget t{shard,
-                   sc.name,
-                   e.host,
-                   e.port,
-                   sc.dbname,
-                   login.user,
-                   login.password,
-                   cfg_.proxy.connect_timeout_ms,
-                   health::TcpOptions{hc.tcp_keepalive, hc.tcp_keepidle_s, hc.tcp_keepintvl_s, hc.tcp_keepcnt,
-                                      hc.tcp_user_timeout_ms},
-                   0,
-                   endpoint};
-    auto p = std::make_unique<Pool>(io_.get_executor(), t, cfg_.proxy.pool_size, cfg_.proxy.pool_timeout_ms);
-    p->set_checks(PoolChecks{nullptr, hc.server_check_delay_ms, hc.check_timeout_ms, hc.server_lifetime_s});
-    auto& ref = *p;
-    pools_.emplace(key, std::move(p));
-    return ref;
+    return add_pool(std::move(key), shard, login, e.host, e.port, endpoint, nullptr);
 }
 
 }  // namespace sg::proxy

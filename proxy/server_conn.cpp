@@ -81,6 +81,9 @@ size_t ServerConn::write_now(std::string_view bytes) {
 }
 
 awaitable<error_code> ServerConn::write(std::string_view bytes) {
+    // The owner may drop its reference while this write is suspended (an abort from the health
+    // monitor resets the session's pointer in on_lost): the connection outlives its own write.
+    auto self = shared_from_this();
     error_code ec;
     touch();
     asio::const_buffer b(bytes.data(), bytes.size());

@@ -159,6 +159,11 @@ private:
     // Brings the attached server's settings in line with the client's before a request (see
     // session_sync.cpp): false after the client was told why not (the request must not run).
     awaitable<bool> sync_settings(bool report_with_ready);
+    // A server connection could not be made ready for the client's request (settings re-apply
+    // or map-stamp check failed): the error as a reply of its own, or inside the running
+    // extended batch (skipped to its Sync).
+    awaitable<void> report_attach_failure(bool report_with_ready, std::string_view sqlstate,
+                                          const std::string& message);
     // Tells settings_tracker_ what a Sync'ed extended batch about to go to `s` executes.
     void track_batch_settings(ServerConn& s, std::string_view batch);
     std::vector<std::string_view> batch_texts_;  // its buffer, reused

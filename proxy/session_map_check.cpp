@@ -129,17 +129,7 @@ awaitable<bool> Session::check_map_stamp(bool report_with_ready) {
         keep->close("map stamp check failed");
     }
     released_.notify_all();
-    if (report_with_ready) {
-        co_await error_and_ready(sqlstate, message);
-    } else {
-        if (!pending_begin_.empty()) virtual_failed_ = true;
-        std::string err;
-        wire::MessageWriter w(err);
-        wire::ErrorBuilder(wire::Severity::Error, sqlstate, message).encode_error(w);
-        ++proxy_.counters().errors;
-        co_await send(err);
-        skip_until_sync_ = true;
-    }
+    co_await report_attach_failure(report_with_ready, sqlstate, message);  // session_sync.cpp
     co_return false;
 }
 

@@ -86,19 +86,25 @@ awaitable<bool> Session::sync_settings(bool report_with_ready) {
         terminate("settings sync failed inside a transaction");
         co_return false;
     }
+    co_await report_attach_failure(report_with_ready, sqlstate, message);
+    co_return false;
+}
+
+awaitable<void> Session::report_attach_failure(bool report_with_ready, std::string_view sqlstate,
+                                               const std::string& message) {
     if (report_with_ready) {
         // A transaction the proxy held back (BEGIN not sent yet) fails, as in PostgreSQL.
         co_await error_and_ready(sqlstate, message);
-    } else {
-        if (!pending_begin_.empty()) virtual_failed_ = true;
-        std::string err;
-        wire::MessageWriter w(err);
-        wire::ErrorBuilder(wire::Severity::Error, sqlstate, message).encode_error(w);
-        ++proxy_.counters().errors;
-        co_await send(err);
-        skip_until_sync_ = true;
+        co_return;
     }
-    co_return false;
+    // Inside an extended batch: the error now, the rest of the batch skipped until its Sync.
+    if (!pending_begin_.empty()) virtual_failed_ = true;
+    std::string err;
+    wire::MessageWriter w(err);
+    wire::ErrorBuilder(wire::Severity::Error, sqlstate, message).encode_error(w);
+    ++proxy_.counters().errors;
+    co_await send(err);
+    skip_until_sync_ = true;
 }
 
 namespace {

@@ -4,38 +4,13 @@
 
 #include <algorithm>
 
+#include "proxy/stats/html_escape.h"
 #include "proxy/stats/report.h"
 
 namespace sg::stats::report {
 
 namespace {
 
-std::string esc(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (char c : s) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
-}
 
 std::string shorten(std::string_view q, size_t n) {
     std::string s(q.substr(0, n));
@@ -73,7 +48,7 @@ std::string chart(const Report& r) {
     auto bar = [&](const std::string& label, double pct, double shard_pct) {
         const double w = bar_w * pct / 100.0, ws = bar_w * shard_pct / 100.0;
         svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", label_w - 8,
-                           y + 15, esc(label));
+                           y + 15, html_escape(label));
         svg +=
             fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{:.1f}\" height=\"{}\" fill=\"#90cdf4\"/>",
                         label_w, y, w, bar_h);
@@ -116,8 +91,8 @@ std::string statements_table(const Report& r) {
             "class=\"q\"><code>{}</code><br>"
             "<span class=\"muted\">{} &middot; {} @ {}</span></td></tr>",
             ++rank, s.pct_total, s.total_ms, s.calls, s.mean_ms, s.p50_ms, s.p95_ms, s.p99_ms,
-            s.rows_per_call, s.avg_shards, s.error_rate, s.proxy_pct, s.held_ms, esc(s.query),
-            esc(s.fingerprint), esc(s.user), esc(s.database));
+            s.rows_per_call, s.avg_shards, s.error_rate, s.proxy_pct, s.held_ms, html_escape(s.query),
+            html_escape(s.fingerprint), html_escape(s.user), html_escape(s.database));
     }
     return t + "</tbody></table>";
 }
@@ -132,7 +107,7 @@ std::string findings_html(const Report& r) {
             "<div class=\"finding sev{}\"><span class=\"kind\">{}</span> <span "
             "class=\"muted\">{}</span><br>"
             "<code>{}</code><br>{}<br><span class=\"do\">What to do:</span> {}</div>",
-            sev, esc(f.kind), esc(f.fingerprint), esc(f.query), esc(f.detail), esc(f.advice));
+            sev, html_escape(f.kind), html_escape(f.fingerprint), html_escape(f.query), html_escape(f.detail), html_escape(f.advice));
     }
     return out;
 }
@@ -148,7 +123,7 @@ std::string slow_table(const Report& r) {
             "<tr><td class=\"q\">{}</td><td>{:.3f}</td><td>{}</td><td>{}</td><td>{}</td><td "
             "class=\"q\"><code>{}</code>"
             "</td></tr>",
-            esc(s.at), s.duration_ms, s.shards, s.rows, esc(s.sqlstate), esc(s.query));
+            html_escape(s.at), s.duration_ms, s.shards, s.rows, html_escape(s.sqlstate), html_escape(s.query));
     }
     return t + "</tbody></table>";
 }
@@ -164,8 +139,8 @@ std::string render_html_sections(const Report& r) {
                         r.statement_count, r.calls, r.total_ms);
     if (!r.covers_from.empty())
         page += fmt::format("<p class=\"summary\" id=\"period\">Covers {} to {}{}; statistics last reset at {}{}.</p>",
-                            esc(r.covers_from), esc(r.covers_to), r.scope.empty() ? "" : " (" + esc(r.scope) + ")",
-                            esc(r.reset_at), esc(render_intervals_note(r)));
+                            html_escape(r.covers_from), html_escape(r.covers_to), r.scope.empty() ? "" : " (" + html_escape(r.scope) + ")",
+                            html_escape(r.reset_at), html_escape(render_intervals_note(r)));
     page += "<h2>Where the time goes</h2>" + chart(r);
     page += "<h2>Top statements by total time</h2>" + statements_table(r);
     page += "<h2>Findings</h2>" + findings_html(r);

@@ -9,34 +9,13 @@
 
 #include <algorithm>
 
+#include "proxy/stats/html_escape.h"
 #include "proxy/stats/report.h"
 
 namespace sg::stats::report {
 
 namespace {
 
-std::string esc(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
-}
 
 constexpr const char* kLiveStyle = R"(
 table.sortable th{cursor:pointer;user-select:none}table.sortable th:hover{background:#e6ebf2}
@@ -149,7 +128,7 @@ std::string render_live_html(const Report& r, int refresh_seconds, const std::st
     page +=
         "</style></head><body><h1>shardgate query cost report <span "
         "class=\"muted\">live</span></h1>";
-    page += fmt::format("<p id=\"live-status\">{}; refreshes every {} s</p>", esc(status), refresh);
+    page += fmt::format("<p id=\"live-status\">{}; refreshes every {} s</p>", html_escape(status), refresh);
     page += "<main id=\"report\">";
     page += render_html_sections(r);
     page += "</main><script>";

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "proxy/stats/html_escape.h"
 #include "proxy/stats/report.h"
 #include "proxy/stats/report_rows.h"
 
@@ -12,20 +13,6 @@ namespace sg::stats::report {
 
 namespace {
 
-std::string esc(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
 
 std::string one_line(std::string_view q, size_t n) {
     std::string s(q.substr(0, n));
@@ -163,7 +150,7 @@ std::string render_shards_html(const Report& r) {
     int y = 0;
     for (const auto& s : r.shards) {
         const double w50 = top > 0 ? bar_w * s.p50_ms / top : 0, w95 = top > 0 ? bar_w * s.p95_ms / top : 0;
-        svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", label_w - 8, y + 24, esc(s.shard));
+        svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", label_w - 8, y + 24, html_escape(s.shard));
         svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{:.1f}\" height=\"{}\" fill=\"#2b6cb0\"/>", label_w, y,
                            w50, bar_h);
         svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\">p50 {:.3f} ms</text>", label_w + w50 + 6, y + 15, s.p50_ms);
@@ -182,7 +169,7 @@ std::string render_shards_html(const Report& r) {
         t += fmt::format(
             "<tr><td class=\"q\">{}</td><td>{}</td><td>{:.3f}</td><td>{:.3f}</td><td>{:.3f}</td><td>{:.3f}</td>"
             "<td>{:.3f}</td><td>{:.3f}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(s.shard), s.calls, s.total_ms, s.mean_ms, s.p50_ms, s.p95_ms, s.max_ms, s.pool_wait_ms, s.errors,
+            html_escape(s.shard), s.calls, s.total_ms, s.mean_ms, s.p50_ms, s.p95_ms, s.max_ms, s.pool_wait_ms, s.errors,
             s.rows, s.bytes_sent, s.bytes_received);
     t += "</tbody></table>";
     std::string st = "<h3>Statements that make a shard slow</h3>";
@@ -197,8 +184,8 @@ std::string render_shards_html(const Report& r) {
                 "<tr><td class=\"q straggler\">{}</td><td>{:.3f}</td><td>{:.2f}</td><td>{:.3f}</td><td>{}</td>"
                 "<td>{:.0f}</td><td>{:.3f}</td><td>{:.3f}</td><td class=\"q\"><code>{}</code><br><span "
                 "class=\"muted\">{}</span></td></tr>",
-                esc(s.shard), s.over_median_ms, s.ratio, s.p50_ms, s.calls, s.rows_share, s.pool_wait_ms,
-                s.shard_ms, esc(s.query), esc(s.fingerprint));
+                html_escape(s.shard), s.over_median_ms, s.ratio, s.p50_ms, s.calls, s.rows_share, s.pool_wait_ms,
+                s.shard_ms, html_escape(s.query), html_escape(s.fingerprint));
         st += "</tbody></table>";
     }
     return svg + t + st;
@@ -213,7 +200,7 @@ std::string render_refusals_html(const Report& r) {
         t += fmt::format(
             "<tr><td class=\"q\">{}</td><td>{}</td><td class=\"q\"><code>{}</code><br><span "
             "class=\"muted\">{}</span></td><td class=\"q\">{}</td></tr>",
-            esc(f.construct), f.count, esc(f.query), esc(f.message), esc(f.way_around));
+            html_escape(f.construct), f.count, html_escape(f.query), html_escape(f.message), html_escape(f.way_around));
     return t + "</tbody></table>";
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "proxy/stats/html_escape.h"
 #include "proxy/stats/report.h"
 #include "proxy/stats/report_rows.h"
 
@@ -12,19 +13,6 @@ namespace sg::stats::report {
 
 namespace {
 
-std::string esc(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
 
 struct Figures3 {
     std::string query;
@@ -136,8 +124,8 @@ std::string render_slower_text(const Report& r) {
 std::string render_windows_html(const Report& r) {
     std::string out;
     if (r.compared) {
-        out += fmt::format("<h2>What got slower</h2><p class=\"muted\">{} to {} against {}</p>", esc(r.current_from),
-                           esc(r.current_to), esc(previous_window(r)));
+        out += fmt::format("<h2>What got slower</h2><p class=\"muted\">{} to {} against {}</p>", html_escape(r.current_from),
+                           html_escape(r.current_to), html_escape(previous_window(r)));
         if (r.slower.empty()) {
             out += "<p>No statement's p95 or total time grew.</p>";
         } else {
@@ -148,7 +136,7 @@ std::string render_windows_html(const Report& r) {
                 out += fmt::format("<tr><td>{:.3f}</td><td>{:.3f}</td><td>{:.3f}</td><td>{:.3f}</td><td>{}</td><td>{}</td>"
                                    "<td class=\"q\"><code>{}</code></td></tr>",
                                    s.p95_before, s.p95_now, s.total_before, s.total_now, s.calls_before, s.calls_now,
-                                   esc(s.query));
+                                   html_escape(s.query));
             out += "</tbody></table>";
         }
     }
@@ -165,11 +153,11 @@ std::string render_windows_html(const Report& r) {
         const double bh = top > 0 ? h * i.total_ms / top : 0;
         out += fmt::format("<rect x=\"{}\" y=\"{:.1f}\" width=\"{}\" height=\"{:.1f}\" fill=\"#2b6cb0\"><title>{}: "
                            "{:.3f} ms in {} calls, p95 {:.3f} ms</title></rect>",
-                           x, h - bh, bar_w, bh, esc(i.start), i.total_ms, i.calls, i.p95_ms);
+                           x, h - bh, bar_w, bh, html_escape(i.start), i.total_ms, i.calls, i.p95_ms);
         x += bar_w + gap;
     }
     out += fmt::format("<text x=\"0\" y=\"12\">{:.0f} ms</text><text x=\"50\" y=\"{}\">{}</text></svg>", top, h + 16,
-                       esc(r.intervals.front().start));
+                       html_escape(r.intervals.front().start));
     return out;
 }
 
