@@ -116,6 +116,10 @@ awaitable<void> ClientStream::wait_readable(error_code& ec) {
     return nothing_to_wait();
 }
 
+void ClientStream::cancel_wait() {
+    if (!tls_ && readiness_handle_) readiness_->cancel(readiness_handle_);
+}
+
 void ClientStream::close() {
     unregister();
     error_code ec;

@@ -118,6 +118,11 @@ public:
 
     // Wakes a pending read with operation_aborted and closes the socket.
     void close();
+    // Whether wait_readable() really waits for the socket (plain TCP, registered with epoll):
+    // only then can a watcher tell a closed peer from one that said nothing.
+    bool watchable() const { return !tls_ && readiness_handle_ != 0; }
+    // Wakes a pending wait_readable() with operation_aborted; the socket stays open.
+    void cancel_wait();
 
 private:
     void unregister();

@@ -96,6 +96,19 @@ public:
     const UserConfig* user_config() const { return user_; }
     // Asks the shard running this client's request to cancel it.
     void cancel_running();
+    // While a multi-shard statement runs, the session's coroutine waits for the shards and reads
+    // nothing from its client: ClientWatch (session_client_watch.cpp) watches the client's socket
+    // meanwhile and cancels every leg when the client disconnects.
+    class ClientWatch {
+    public:
+        explicit ClientWatch(Session& s);
+        ~ClientWatch();
+        ClientWatch(const ClientWatch&) = delete;
+        ClientWatch& operator=(const ClientWatch&) = delete;
+
+    private:
+        Session& s_;
+    };
     // Closes the client connection (SHUTDOWN, idle timeout).
     void terminate(const std::string& why);
     // The same after a best-effort FATAL ErrorResponse (session_goodbye.cpp).
@@ -168,6 +181,7 @@ private:
     void track_batch_settings(ServerConn& s, std::string_view batch);
     std::vector<std::string_view> batch_texts_;  // its buffer, reused
     FanoutLegs fanout_legs_;  // the servers of the multi-shard statement running (cancel)
+    bool client_watch_ = false;  // a ClientWatch waits on the client's socket
     void translate_into(std::string& out, ServerConn& s, char type, std::string_view frame);
     void ensure_prepared(std::string& out, ServerConn& s, std::string_view name);
     char transaction_status() const;

@@ -96,6 +96,7 @@ awaitable<void> Session::flush_batch(bool sync) {
         release_server();
         std::vector<uint16_t> shards(bind_shards.begin(), bind_shards.end());
         if (state_ == SessionState::Ready) transition(SessionState::Busy);
+        ClientWatch client_watch(*this);  // a client that leaves cancels every leg
         FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
         const bool atomic = txn::atomic_statement(proxy_.config(), analysis_of(batch_text_)->is_write, batch_text_);
         plan_read(analysis_of(batch_text_).get(), -1);  // a write: reads follow it to the primary

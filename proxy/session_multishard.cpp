@@ -124,6 +124,7 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
     co_await wait_replies_out();
     release_server();
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    ClientWatch client_watch(*this);  // a client that leaves cancels every leg
     FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
     std::string reply = co_await run_fanout_frames(
         proxy_, *user_, shards, settings_,
@@ -241,6 +242,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
     co_await wait_replies_out();
     release_server();
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    ClientWatch client_watch(*this);  // a client that leaves cancels every leg
     FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
     std::string reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, [&](ServerConn& s) {
         s.expect(ServerConn::Expect::ParseForward);

@@ -273,6 +273,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
     // A reference table is written on every shard, but it is one table: report one copy's result.
     bool replicated = a.placement == router::Placement::Reference;
+    ClientWatch client_watch(*this);  // a client that leaves cancels every leg
     FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
     std::string reply = co_await run_fanout(proxy_, *user_, queries, settings_, replicated,
                                             txn::atomic_statement(proxy_.config(), a.is_write, sql), &leg_stats_);

@@ -491,6 +491,34 @@ class Cancel(unittest.TestCase):
                         "the statement kept running on the shard after its client left")
 
 
+    def test_a_client_that_leaves_mid_multi_shard_statement_has_every_leg_cancelled(self):
+        conn = tx.connect(autocommit=True)
+        self.addCleanup(conn.close)
+        marker = f"sg_client_left_legs_{os.getpid()}"
+
+        def run():
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(f"SELECT i.id FROM items i, pg_sleep(30) s /* {marker} */")
+            except psycopg2.Error:
+                pass
+        t = threading.Thread(target=run)
+        t.start()
+        self.addCleanup(t.join)
+        self.assertTrue(wait_for(lambda: all(running_on(i, marker) for i in range(N)), 10))
+        s = socket.socket(fileno=os.dup(conn.fileno()))
+        s.shutdown(socket.SHUT_RDWR)
+        s.close()
+        self.assertTrue(wait_for(lambda: not any(running_on(i, marker) for i in range(N)), 5),
+                        "the multi-shard statement kept running on the shards after its client left")
+        with open(tx.log_path) as f:
+            self.assertIn("left during a multi-shard statement: cancelling it on every shard", f.read())
+        # The proxy goes on serving (the one pooled connection per shard was given back clean).
+        other = tx.connect(autocommit=True)
+        self.addCleanup(other.close)
+        self.assertEqual(one(other, "SELECT count(*) FROM items WHERE id = %s", (key_on(0, 500),)), 1)
+
+
 class MergeLimit(unittest.TestCase):
     def test_rows_past_max_merge_bytes_fail_with_54000_and_the_session_goes_on(self):
         capped = Proxy(cluster, "pooling_cap", tables=TABLES,
