@@ -454,7 +454,6 @@ std::string Proxy::reload() {
         shard_totals_.push_back(stats::ShardTotals{next.shards[i].name});
     }
     cfg_.shards = next.shards;
-    if (recovery_) recovery_->reconfigure(cfg_);
     cfg_.tables = next.tables;
     statements_->reset(router::TableCatalog(cfg_.tables));
     if (map) {
@@ -463,10 +462,10 @@ std::string Proxy::reload() {
         map_from_file_ = true;
     }
     refresh_fence(false);
-    if (stamp_watcher_) stamp_watcher_->set_shards(cfg_);
     cfg_.sharding.default_shard = next.sharding.default_shard;
     set_log_level(cfg_.proxy.log_level);
     health_->reconfigure();  // after cfg_.shards: moved endpoints, new shards
+    primary_moved();  // after the monitor: its primaries are the live addresses
     for (auto& [key, pool] : pools_) {
         pool->resize(cfg_.proxy.pool_size, cfg_.proxy.pool_timeout_ms);
         const HealthConfig& hc = cfg_.health;
@@ -541,6 +540,24 @@ int run_proxy(Config cfg, const std::string& config_path) {
     io.shutdown();
     spdlog::info("shardgate stopped");
     return 0;
+}
+
+Config Proxy::live_config() const {
+    Config live = cfg_;
+    for (size_t i = 0; i < live.shards.size(); ++i)
+        if (const health::ShardHealth* h = health_ ? health_->shard(static_cast<int>(i)) : nullptr;
+            h && !h->host.empty()) {
+            live.shards[i].host = h->host;
+            live.shards[i].port = h->port;
+        }
+    return live;
+}
+
+void Proxy::primary_moved() {
+    if (!recovery_ && !stamp_watcher_) return;
+    const Config live = live_config();
+    if (recovery_) recovery_->reconfigure(live);
+    if (stamp_watcher_) stamp_watcher_->set_shards(live);
 }
 
 }  // namespace sg::proxy

@@ -91,6 +91,10 @@ public:
     // The shards' map stamps, as the StampWatcher read them: the map is fenced while a shard
     // carries a newer map (or another map of its version), after first trying the map file.
     void on_stamp_readings(std::vector<router::ShardStampReading> readings);
+    // A shard failed over (health/role_watch.cpp): the proxy's own libpq clients of the shards
+    // (the map-stamp watcher, two-phase-commit recovery) follow it to the new primary, as the
+    // pools do, so prepared transactions there are still resolved.
+    void primary_moved();
     const std::vector<router::ShardStampReading>& stamp_readings() const { return stamp_readings_; }
 
     // Pauses with leases (proxy/pause_control.h): PAUSE holds new transactions, PAUSE BUCKETS
@@ -168,6 +172,8 @@ private:
     // Judges map_ against the last stamp readings and sets or lifts its fence; when fenced by
     // a newer stamp, first loads the map file, which the rebalancer may have written already.
     void refresh_fence(bool try_file);
+    // cfg_ with each shard's address replaced by its current primary's (after failovers).
+    Config live_config() const;
 
     net::asio::io_context& io_;
     Config cfg_;

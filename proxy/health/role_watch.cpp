@@ -220,6 +220,7 @@ void Monitor::fail_over(ShardHealth& h, int to) {
     h.conn.reset();
     h.breaker.reset(sys_now());
     for (auto& x : h.endpoints) x.eligible = x.eligible && x.index != to;
+    proxy_.primary_moved();  // 2PC recovery and the stamp watcher follow it too
 }
 
 }  // namespace sg::proxy::health

@@ -101,8 +101,10 @@ class Proxy:
     """One shardgate process with its own config file in the cluster's work directory."""
 
     def __init__(self, cluster, name, proxy=None, tables=(), users=None, sharding=None,
-                 admin=None, stats=None, shards=None, user="postgres", password=None, health=None):
+                 admin=None, stats=None, shards=None, user="postgres", password=None, health=None,
+                 extra_toml=""):
         self.cluster = cluster
+        self.extra_toml = extra_toml  # appended verbatim (sections the helper has no keys for)
         self.name = name
         self.proxy_keys = dict(proxy or {})
         self.tables = list(tables)
@@ -128,6 +130,9 @@ class Proxy:
             self.config_path, self.cluster, proxy={"port": self.port, **self.proxy_keys},
             admin=self.admin_keys, stats=self.stats, health=self.health, sharding=self.sharding,
             tables=self.tables, users=users, shards=self.shards)
+        if self.extra_toml:
+            with open(self.config_path, "a") as f:
+                f.write("\n" + self.extra_toml + "\n")
         return self.config_path
 
     def start(self):

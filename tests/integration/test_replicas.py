@@ -9,6 +9,7 @@ Figures are printed with a "FIGURE" prefix (ctest -V shows them).
 
 import faulthandler
 import itertools
+import os
 import re
 import threading
 import time
@@ -54,7 +55,10 @@ def setUpModule():
                proxy={"read_from": "replica", "max_replica_lag_ms": MAX_LAG_MS,
                       "read_your_writes_ms": RYW_MS, "pool_size": 8},
                admin={"http_listen": f"127.0.0.1:{metrics_port}"},
-               health={"check_interval_ms": 200, "check_timeout_ms": 500})
+               health={"check_interval_ms": 200, "check_timeout_ms": 500},
+               # Two-phase-commit recovery every second, foreign leftovers after one second.
+               extra_toml="[transactions]\nrecovery_interval_s = 1\nrecovery_grace_s = 1\n"
+                          "step_timeout_ms = 400")
     sg.start()
     unittest.addModuleCleanup(sg.stop)
 
@@ -318,6 +322,14 @@ class T3Failover(unittest.TestCase):
         self.assertIn(f'shardgate_failovers_total{{shard="s{REPLICATED}"}} 1', metrics())
         with open(sg.log_path) as f:
             self.assertIn("failover: primary", f.read())
+        # Two-phase-commit recovery follows the shard to its new primary: a prepared leftover of
+        # a dead proxy there (no decision row on its coordinator, this shard) is rolled back.
+        gid = f"sgx_deadproxy-1_{REPLICATED}_1_{os.getpid()}"
+        cluster.psql_at(standby, f"BEGIN; INSERT INTO items VALUES ({10 ** 9 + 7}, 'leftover'); "
+                                 f"PREPARE TRANSACTION '{gid}'")
+        wait_for(lambda: cluster.psql_at(standby, f"SELECT count(*) FROM pg_prepared_xacts WHERE gid = '{gid}'")
+                 == [("0",)] or None, 10, "recovery resolves a prepared leftover on the promoted standby")
+        self.assertEqual(cluster.psql_at(standby, f"SELECT count(*) FROM items WHERE id = {10 ** 9 + 7}"), [("0",)])
 
 
 
