@@ -139,40 +139,66 @@ awaitable<std::string> run_pieces_atomic(Proxy& proxy, const UserConfig& user, c
     ShardSet set(proxy, user, shards.size());
     if (auto err = co_await set.acquire(shards)) co_return error_reply(err->sqlstate, err->message);
     if (std::string failed = co_await set.apply_settings(settings); !failed.empty()) co_return failed;
-    std::vector<bool> begun(shards.size(), false), wrote(shards.size(), false);
+    // Pipelined: each shard gets all of its pieces in one write (each piece ends with a Sync
+    // inside the shard's transaction, so its reply ends with a ReadyForQuery), all shards at
+    // once; the replies are then put together in the batch's order. One round trip per shard
+    // instead of one per piece (a 20,000-Bind batch over 4 shards had ~15,000). Pieces of one
+    // shard still run in batch order there; pieces on different shards touch different rows.
+    // PostgreSQL stops a batch at its first error: the client gets the replies up to the first
+    // failed piece in batch order and nothing after it; whatever other shards ran beyond it is
+    // rolled back with the rest (a failed batch commits nothing), as its implicit transaction.
+    std::vector<bool> wrote(shards.size(), false);
+    std::vector<size_t> count(shards.size(), 0), ordinal(pieces.size(), 0);
+    std::vector<std::string> out(shards.size());
+    for (size_t i = 0; i < pieces.size(); ++i) {
+        const size_t k = set.index_of_shard(pieces[i].shard);
+        ServerConn& s = set.server(k);
+        if (count[k] == 0) {
+            set.sink().reset_one(k);
+            s.add_quiet_query(out[k], settings_sync_statements(s.applied_settings(), settings));
+            s.add_quiet_query(out[k], "BEGIN");
+        }
+        ordinal[i] = count[k]++;
+        wrote[k] = wrote[k] || pieces[i].writes;
+        out[k] += build(i, s);
+        // Our Sync ends the piece (inside the transaction: it commits nothing).
+        wire::MessageWriter w(out[k]);
+        w.empty_message('S');
+        s.expect(ServerConn::Expect::Ready);
+        s.set_synced(true);
+    }
+    for (size_t k = 0; k < shards.size(); ++k)
+        if (count[k] > 0 && set.server(k).usable()) co_await set.write(k, out[k]);
+    auto answered = [&](size_t k) {
+        const ShardReply& r = set.sink().replies()[k];
+        return r.lost || !set.server(k).usable() || r.ready_at.size() >= count[k];
+    };
+    for (size_t k = 0; k < shards.size(); ++k)
+        while (!answered(k)) co_await set.sink().done().wait();
     std::string reply;
     bool failed = false;
     for (size_t i = 0; i < pieces.size() && !failed; ++i) {
         const size_t k = set.index_of_shard(pieces[i].shard);
-        ServerConn& s = set.server(k);
-        set.sink().reset_one(k);
-        if (!s.usable()) {
+        const ShardReply& r = set.sink().replies()[k];
+        const size_t j = ordinal[i];
+        if (j >= r.ready_at.size()) {
+            // The shard's connection broke before this piece's reply ended: what came of it
+            // is relayed, then the loss.
+            reply += r.raw.substr(j == 0 ? 0 : std::min(r.ready_at[j - 1], r.raw.size()));
+            std::string e = error_reply("08006", fmt::format("shard \"{}\": {}", r.shard_name,
+                                                             r.error_message.empty() ? "connection lost" : r.error_message));
+            reply += e.substr(0, e.size() - 6);  // without its ReadyForQuery
             failed = true;
             break;
         }
-        std::string out;
-        if (!begun[k]) {
-            s.add_quiet_query(out, settings_sync_statements(s.applied_settings(), settings));
-            s.add_quiet_query(out, "BEGIN");
-            begun[k] = true;
-        }
-        wrote[k] = wrote[k] || pieces[i].writes;
-        out += build(i, s);
-        // Our Sync ends the piece (inside the transaction: it commits nothing).
-        wire::MessageWriter w(out);
-        w.empty_message('S');
-        s.expect(ServerConn::Expect::Ready);
-        s.set_synced(true);
-        co_await set.write(k, out);
-        while (!set.sink().replies()[k].ready) co_await set.sink().done().wait();
-        const ShardReply& r = set.sink().replies()[k];
-        reply += r.raw;
-        if (r.lost) {
-            std::string e = error_reply("08006", fmt::format("shard \"{}\": {}", r.shard_name, r.error_message));
-            reply += e.substr(0, e.size() - 6);  // without its ReadyForQuery
-        }
+        const size_t from = j == 0 ? 0 : r.ready_at[j - 1];
+        const std::string_view piece(r.raw.data() + from, r.ready_at[j] - from);
+        reply.append(piece);
         // As PostgreSQL skips the rest of a batch after an error, so do we.
-        failed = r.lost || !r.error.empty();
+        for (size_t pos = 0; pos + 5 <= piece.size();) {
+            if (piece[pos] == 'E') failed = true;
+            pos += size_t(be32(reinterpret_cast<const uint8_t*>(piece.data() + pos + 1))) + 1;
+        }
     }
     if (failed) {
         co_await proxy.txn().rollback(set);

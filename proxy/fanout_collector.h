@@ -49,6 +49,7 @@ struct ShardReply {
     std::string head;             // extended protocol: ParseComplete, BindComplete, descriptions
     bool copy_in = false;
     std::string raw;              // every frame but ReadyForQuery, in order (batch pieces)
+    std::vector<size_t> ready_at; // raw.size() at each ReadyForQuery: where each Sync's reply ends
     // Statistics of this leg (steady-clock nanoseconds; bytes as framed on the wire).
     int shard = -1;
     int64_t pool_wait_ns = 0, sent_ns = 0, ready_ns = 0;
@@ -139,6 +140,7 @@ public:
                 size_t total = size_t(be32(p + pos + 1)) + 1;
                 std::string_view frame(reinterpret_cast<const char*>(p + pos), total);
                 if (type != 'Z') r.raw.append(frame);
+                else r.ready_at.push_back(r.raw.size());
                 switch (type) {
                     case 'T':
                         if (r.row_description.empty()) r.row_description.assign(frame);

@@ -108,6 +108,7 @@ public:
 
     private:
         Session& s_;
+        bool owner_ = false;  // false when another watch was in force already (nested)
     };
     // Closes the client connection (SHUTDOWN, idle timeout).
     void terminate(const std::string& why);
@@ -181,7 +182,8 @@ private:
     void track_batch_settings(ServerConn& s, std::string_view batch);
     std::vector<std::string_view> batch_texts_;  // its buffer, reused
     FanoutLegs fanout_legs_;  // the servers of the multi-shard statement running (cancel)
-    bool client_watch_ = false;  // a ClientWatch waits on the client's socket
+    bool client_watch_ = false;      // a ClientWatch is in force
+    uint64_t client_watch_gen_ = 0;  // which one (its coroutine may start after it ended)
     void translate_into(std::string& out, ServerConn& s, char type, std::string_view frame);
     void ensure_prepared(std::string& out, ServerConn& s, std::string_view name);
     char transaction_status() const;

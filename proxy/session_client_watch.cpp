@@ -22,13 +22,18 @@ namespace asio = net::asio;
 Session::ClientWatch::ClientWatch(Session& s) : s_(s) {
     // Requests already buffered: the client is there, and the session reads them next.
     if (s.client_watch_ || !s.stream_.watchable() || s.cstart_ < s.clen_) return;
-    s.client_watch_ = true;
-    asio::co_spawn(s.proxy_.io(), [self = s.shared_from_this()]() -> awaitable<void> {
+    s.client_watch_ = owner_ = true;
+    const uint64_t gen = ++s.client_watch_gen_;
+    asio::co_spawn(s.proxy_.io(), [self = s.shared_from_this(), gen]() -> awaitable<void> {
+        auto mine = [&] { return self->client_watch_ && self->client_watch_gen_ == gen; };
+        // Started after its statement ended (a fast fan-out): the session may be reading the
+        // client itself by now, and a socket has one reader. Leave it alone.
+        if (!mine() || self->closing_) co_return;
         error_code ec;
         co_await self->stream_.wait_readable(ec);
-        // Ended by ~ClientWatch (operation_aborted, or the flag already down): the statement is over.
-        const bool watching = std::exchange(self->client_watch_, false);
-        if (ec || !watching || self->closing_) co_return;
+        // Woken by ~ClientWatch (operation_aborted): the statement is over.
+        if (ec || !mine() || self->closing_) co_return;
+        self->client_watch_ = false;
         char byte;
         const ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) co_return;
@@ -40,7 +45,7 @@ Session::ClientWatch::ClientWatch(Session& s) : s_(s) {
 Session::ClientWatch::~ClientWatch() {
     // The wait is woken with operation_aborted at once (the readiness slot is free again before
     // the session's next read), and the coroutine ends when it runs.
-    if (!std::exchange(s_.client_watch_, false)) return;
+    if (!owner_ || !std::exchange(s_.client_watch_, false)) return;
     s_.stream_.cancel_wait();
 }
 

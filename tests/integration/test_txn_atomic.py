@@ -312,6 +312,26 @@ class AtomicStatements(Base):
         self.assertEqual(self.all_rows(), sorted((k, 1) for k in keys))
         self.assertEqual(self.prepared_left(), [])
 
+    def test_pipelined_batch_replies_come_in_batch_order(self):
+        # Each shard gets its pieces in one write; the replies are put back in batch order,
+        # and a piece reads what an earlier piece of the batch wrote on its shard.
+        per = keys_per_shard(3)
+        keys = [per[s][i] for i in range(3) for s in range(N)]
+        stmts = []
+        for k in keys:
+            stmts.append(Stmt("INSERT INTO items (id, val) VALUES ($1, $2) RETURNING id", [str(k), "2"],
+                              types=[INT8, 0]))
+            stmts.append(Stmt("SELECT val FROM items WHERE id = $1", [str(k)], types=[INT8]))
+        with self.wire() as c:
+            rs = c.batch(stmts)
+            self.assertEqual(c.tx_status, "I")
+        want = []
+        for k in keys:
+            want += [("INSERT 0 1", [(str(k),)]), ("SELECT 1", [("2",)])]
+        self.assertEqual([(r.tag, r.rows) for r in rs], want)
+        self.assertEqual(self.all_rows(), sorted((k, 2) for k in keys))
+        self.assertEqual(self.prepared_left(), [])
+
     def test_failing_bind_in_pipelined_batch_changes_nothing(self):
         per = keys_per_shard(2)
         keys = [per[s][i] for i in range(2) for s in range(N)]
