@@ -121,26 +121,35 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
     }
     std::vector<uint16_t> shards;
     for (const auto& [shard, f] : frames) shards.push_back(shard);
-    co_await wait_replies_out();
-    release_server();
-    if (state_ == SessionState::Ready) transition(SessionState::Busy);
-    FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
-    std::string reply = co_await run_fanout_frames(
-        proxy_, *user_, shards, settings_,
-        [&](ServerConn& s) {
-            const std::string& f = frames[static_cast<uint16_t>(s.target().shard)];
-            // Mirror the replies the shard owes for these frames: Parse, Sync.
-            s.expect(ServerConn::Expect::ParseForward);
-            s.expect(ServerConn::Expect::Ready);
-            s.unnamed_owner() = {0, 0};
-            return f;
-        },
-        txn::atomic_writes(proxy_.config()), &leg_stats_);
+    auto build = [&](ServerConn& s) {
+        const std::string& f = frames[static_cast<uint16_t>(s.target().shard)];
+        // Mirror the replies the shard owes for these frames: Parse, Sync.
+        s.expect(ServerConn::Expect::ParseForward);
+        s.expect(ServerConn::Expect::Ready);
+        s.unnamed_owner() = {0, 0};
+        return f;
+    };
+    const bool in_txn = in_transaction();
+    std::string reply;
+    if (in_txn) {  // on the transaction's participants (session_txn_fanout.cpp)
+        auto got = co_await frames_in_transaction(shards, true, sp.query, build, false);
+        if (!got) co_return;
+        reply = std::move(*got);
+    } else {
+        co_await wait_replies_out();
+        release_server();
+        if (state_ == SessionState::Ready) transition(SessionState::Busy);
+        FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
+        reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, build, txn::atomic_writes(proxy_.config()),
+                                           &leg_stats_);
+    }
     if (!sp.had_parse && !reply.empty() && reply[0] == '1') reply.erase(0, 5);  // the client sent no Parse
     if (sp.analysis->returning) reply = returning_in_values_order(reply, sp.parts);  // parts: in shard order
     stats_merged(sp.query, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
-    forget_touched_buckets();
-    if (state_ == SessionState::Busy) transition(SessionState::Ready);
+    if (!in_txn) {
+        forget_touched_buckets();
+        if (state_ == SessionState::Busy) transition(SessionState::Ready);
+    }
     co_await send(reply);
 }
 
@@ -238,17 +247,26 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
         w.empty_message('S');
     }
     std::vector<uint16_t> shards(bind_shards.begin(), bind_shards.end());
-    co_await wait_replies_out();
-    release_server();
-    if (state_ == SessionState::Ready) transition(SessionState::Busy);
-    FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
-    std::string reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, [&](ServerConn& s) {
+    auto build = [&](ServerConn& s) {
         s.expect(ServerConn::Expect::ParseForward);
         s.expect(ServerConn::Expect::Ready);
         s.unnamed_owner() = {0, 0};
         return frames;
-    }, false, &leg_stats_);
-    forget_touched_buckets();
+    };
+    const bool in_txn = in_transaction();
+    std::string reply;
+    if (in_txn) {  // on the transaction's participants, seeing its writes (session_txn_fanout.cpp)
+        auto got = co_await frames_in_transaction(shards, false, orig.query, build, false);
+        if (!got) co_return;
+        reply = std::move(*got);
+    } else {
+        co_await wait_replies_out();
+        release_server();
+        if (state_ == SessionState::Ready) transition(SessionState::Busy);
+        FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
+        reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, build, false, &leg_stats_);
+        forget_touched_buckets();
+    }
     // The first shard's answers to Describe (statement), then the rows of every shard.
     std::string param_description, statement_description, notices;
     ShardRows in;
@@ -326,7 +344,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
         out.append({'Z', 0, 0, 0, 5, transaction_status()});
     }
     stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()), out);  // a refusal counts as one
-    if (state_ == SessionState::Busy) transition(SessionState::Ready);
+    if (state_ == SessionState::Busy && !in_txn) transition(SessionState::Ready);
     co_await send(out);
 }
 
