@@ -18,6 +18,7 @@
 #include "proxy/net.h"
 #include "proxy/fanout_held.h"
 #include "proxy/fanout_legs.h"
+#include "proxy/merge_combine.h"
 #include "proxy/pool.h"
 #include "proxy/prepared_lookups.h"
 #include "proxy/server_conn.h"
@@ -304,6 +305,10 @@ private:
         const std::function<awaitable<HeldFanoutResult>(const std::vector<HeldLeg>&)>& run);
     // An extended-protocol batch's one statement on `shards` inside the transaction (as
     // run_fanout_frames outside one): the reply, or nothing when refused (already answered).
+    // The combining step of a merge inside a transaction runs on the transaction's own
+    // participant of the shard it needs, when it has one (session_txn_fanout.cpp).
+    CombineRunner transaction_combine_runner();
+    std::shared_ptr<ServerConn> participant_on(uint16_t shard);
     awaitable<std::optional<std::string>> frames_in_transaction(
         const std::vector<uint16_t>& shards, bool writes, std::string_view sql,
         const std::function<std::string(ServerConn&)>& build, bool replicated);

@@ -17,6 +17,7 @@
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
+#include "proxy/txn/held.h"
 #include "proxy/session_settings.h"
 #include "proxy/table_columns.h"
 #include "proxy/txn/policy.h"
@@ -49,10 +50,16 @@ awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std:
                                            uint16_t description_shard) {
     ShardRows in;
     if (!read_shard_rows(reply, in)) co_return reply;  // a shard's error (or no result): as it is
-    MergedRows m = co_await combine_rows(proxy_, *user_, settings_, a, in, {}, description_shard);
+    // Inside a transaction: on its participants where it has them (session_txn_fanout.cpp).
+    const bool in_txn = in_transaction();
+    CombineRunner runner;
+    if (in_txn) runner = transaction_combine_runner();
+    MergedRows m =
+        co_await combine_rows(proxy_, *user_, settings_, a, in, {}, description_shard, nullptr, nullptr, in_txn ? &runner : nullptr);
     std::string out = in.notices;
     if (!m.error.empty()) {
         out += m.error;
+        if (in_txn && held_) held_->failed = true;  // an error fails the transaction
     } else {
         out += m.row_description;
         out += m.rows;
@@ -295,11 +302,14 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
     if (failed || !read_shard_rows(rows_part, in)) {
         out = reply;  // a shard's error (with its ReadyForQuery), as it is
     } else {
+        CombineRunner runner;
+        if (in_txn) runner = transaction_combine_runner();
         MergedRows m = co_await combine_rows(proxy_, *user_, settings_, bound ? *bound : a, in, bind.result_formats,
-                                             shards.front(), &bind, &orig.param_types);
+                                             shards.front(), &bind, &orig.param_types, in_txn ? &runner : nullptr);
         out = std::move(notices);
         if (!m.error.empty()) {
             out += m.error;
+            if (in_txn && held_) held_->failed = true;  // an error fails the transaction
         } else {
             // The client's statement description shows its own columns only: for aggregates,
             // those of the combined answer (an average is numeric where the shards' sums were

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <set>
 
+#include "proxy/fanout.h"
 #include "proxy/fanout_held.h"
 #include "proxy/fanout_legs.h"
 #include "proxy/pool.h"
@@ -192,6 +193,62 @@ awaitable<std::optional<std::string>> Session::frames_in_transaction(
         });
     if (!res) co_return std::nullopt;
     co_return std::move(res->reply);
+}
+
+std::shared_ptr<ServerConn> Session::participant_on(uint16_t shard) {
+    std::shared_ptr<ServerConn> conn;
+    if (server_ && server_->target().shard == shard) conn = server_;
+    if (!conn && held_)
+        for (const auto& m : held_->parked)
+            if (m.conn->target().shard == shard) conn = m.conn;
+    if (!conn || !conn->usable() || conn->tx_status() != 'T') return nullptr;
+    // Only one carrying the session's settings (nothing is SET inside the transaction here).
+    auto applied = conn->applied_settings();
+    if (!settings_sync_list(applied, settings_).empty()) return nullptr;
+    return conn;
+}
+
+CombineRunner Session::transaction_combine_runner() {
+    // On a participant: its part runs inside the transaction; an error there fails the
+    // transaction, as the same error would in one PostgreSQL. Elsewhere: a pooled connection.
+    auto on_held = [this](std::shared_ptr<ServerConn> conn,
+                          std::function<awaitable<HeldFanoutResult>(const std::vector<HeldLeg>&)> run)
+        -> awaitable<std::string> {
+        const bool attached = conn == server_;
+        if (attached) conn->detach();
+        std::vector<HeldLeg> legs(1);
+        legs[0].conn = conn;
+        HeldFanoutResult res = co_await run(legs);
+        if (attached && conn == server_) conn->attach(this);
+        if (res.failed && held_) held_->failed = true;
+        co_return std::move(res.reply);
+    };
+    CombineRunner r;
+    r.query = [this, on_held](uint16_t shard, const std::string& sql) -> awaitable<std::string> {
+        auto conn = participant_on(shard);
+        if (!conn) {
+            std::vector<ShardQuery> q{{shard, sql}};
+            co_return co_await run_fanout(proxy_, *user_, q, settings_);
+        }
+        co_return co_await on_held(conn, [&](const std::vector<HeldLeg>& legs) -> awaitable<HeldFanoutResult> {
+            std::vector<HeldLeg> l = legs;
+            l[0].sql = sql;
+            co_return co_await run_fanout_held(proxy_, *user_, l, settings_, false, false, nullptr);
+        });
+    };
+    r.frames = [this, on_held](uint16_t shard,
+                               const std::function<std::string(ServerConn&)>& build) -> awaitable<std::string> {
+        auto conn = participant_on(shard);
+        if (!conn) {
+            const std::vector<uint16_t> target{shard};
+            co_return co_await run_fanout_frames(proxy_, *user_, target, settings_, build);
+        }
+        co_return co_await on_held(conn, [&](const std::vector<HeldLeg>& legs) -> awaitable<HeldFanoutResult> {
+            co_return co_await run_fanout_frames_held(
+                proxy_, *user_, legs, settings_, [&](size_t, ServerConn& s) { return build(s); }, false, nullptr);
+        });
+    };
+    return r;
 }
 
 }  // namespace sg::proxy

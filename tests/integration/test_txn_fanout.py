@@ -324,8 +324,8 @@ class FanoutInTransaction(Base):
 
 
 class Settings(Base):
-    def start(self, name, **txn):
-        proxy = Proxy(cluster, name, tables=TABLES, shards=list(range(N)))
+    def start(self, name, proxy_keys=None, **txn):
+        proxy = Proxy(cluster, name, tables=TABLES, shards=list(range(N)), proxy=proxy_keys)
         proxy.write_config()
         append_transactions(proxy.config_path, **txn)
         proxy.proc = shardgate_proc.ShardgateProcess(proxy.config_path, proxy.port, log_path=proxy.log_path).start()
@@ -344,6 +344,18 @@ class Settings(Base):
             c.close()
             self.assertStored()
         finally:
+            proxy.stop()
+
+    def test_merge_with_one_server_connection_per_shard(self):
+        # The combining step of a merge runs on the transaction's own connection to the default
+        # shard: with pool_size = 1 there is no other to take.
+        proxy = self.start("txn_fanout_pool1", {"pool_size": 1, "pool_timeout_ms": 3000})
+        try:
+            self.proxy = proxy
+            self.both([f"INSERT INTO items VALUES ({keys_on(1, 1)[0]}, 1, 3)"] + FanoutInTransaction.READS +
+                      ["UPDATE items SET val = val + 1"] + FanoutInTransaction.READS)
+        finally:
+            self.proxy = None
             proxy.stop()
 
     def test_max_participants(self):
