@@ -74,8 +74,15 @@ awaitable<std::optional<HeldFanoutResult>> Session::run_on_participants(
     for (int shard : needed) {
         auto it = have.find(shard);
         if (it == have.end()) continue;
+        if (!it->second.first->usable()) {
+            if (held_) held_->failed = true;  // (before the answer: its status is the failed one)
+            co_await error_and_ready("08006",
+                                     fmt::format("the connection to shard \"{}\" held by this transaction was lost",
+                                                 it->second.first->target().shard_name));
+            co_return std::nullopt;
+        }
         auto applied = it->second.first->applied_settings();  // a copy: only compared
-        if (!settings_sync_list(applied, settings_).empty() || !it->second.first->usable()) {
+        if (!settings_sync_list(applied, settings_).empty()) {
             co_await error_and_ready(
                 "0A000",
                 fmt::format("a statement on several shards inside a transaction after a session setting changed "
