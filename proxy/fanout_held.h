@@ -41,18 +41,19 @@ struct HeldFanoutResult {
 // otherwise all at once (reads). `replicated`: a reference-table write, reported once.
 // Every wait is bounded: the join by [transactions] step_timeout_ms, the settings by 10 s;
 // the statement itself as any statement (statement_timeout, the client's cancel).
-net::awaitable<HeldFanoutResult> run_fanout_held(Proxy& proxy, const UserConfig& user, const std::vector<HeldLeg>& legs,
-                                                 const std::map<std::string, std::string>& settings, bool replicated,
-                                                 bool in_shard_order, std::vector<stats::ShardLeg>* leg_stats);
+net::awaitable<HeldFanoutResult> run_fanout_held(Proxy& proxy, const UserConfig& user,
+                                                 const std::vector<HeldLeg>& legs,
+                                                 const std::map<std::string, std::string>& settings,
+                                                 bool replicated, bool in_shard_order,
+                                                 std::vector<stats::ShardLeg>* leg_stats);
 
 // The extended-protocol form: `build(i, server)` returns leg i's frames (translated for that
 // server, ending with Sync, its replies expected); the reply keeps the first leg's
 // ParseComplete/BindComplete/descriptions, every leg's rows and one merged CommandComplete.
-net::awaitable<HeldFanoutResult> run_fanout_frames_held(Proxy& proxy, const UserConfig& user,
-                                                        const std::vector<HeldLeg>& legs,
-                                                        const std::map<std::string, std::string>& settings,
-                                                        const std::function<std::string(size_t, ServerConn&)>& build,
-                                                        bool in_shard_order, std::vector<stats::ShardLeg>* leg_stats,
-                                                        bool replicated = false);
+net::awaitable<HeldFanoutResult> run_fanout_frames_held(
+    Proxy& proxy, const UserConfig& user, const std::vector<HeldLeg>& legs,
+    const std::map<std::string, std::string>& settings,
+    const std::function<std::string(size_t, ServerConn&)>& build, bool in_shard_order,
+    std::vector<stats::ShardLeg>* leg_stats, bool replicated = false);
 
 }  // namespace sg::proxy

@@ -39,15 +39,17 @@ awaitable<std::optional<HeldFanoutResult>> Session::run_on_participants(
     co_await wait_replies_out();
     if (transaction_status() != 'T') {
         co_await error_and_ready(
-            "25P02", "current transaction is aborted, commands ignored until end of transaction block");
+            "25P02",
+            "current transaction is aborted, commands ignored until end of transaction block");
         co_return std::nullopt;
     }
     if (writes && !txn::atomic_statement(proxy_.config(), true, sql)) {
         // Temporary objects (PREPARE TRANSACTION refuses them), VACUUM, CONCURRENTLY, ...
-        co_await error_and_ready("0A000",
-                                 "this statement (temporary objects, VACUUM, CONCURRENTLY, database-level DDL) "
-                                 "cannot run on several shards inside a transaction, which commits with "
-                                 "PREPARE TRANSACTION");
+        co_await error_and_ready(
+            "0A000",
+            "this statement (temporary objects, VACUUM, CONCURRENTLY, database-level DDL) "
+            "cannot run on several shards inside a transaction, which commits with "
+            "PREPARE TRANSACTION");
         co_return std::nullopt;
     }
     // The transaction's participants now, by shard.
@@ -76,16 +78,18 @@ awaitable<std::optional<HeldFanoutResult>> Session::run_on_participants(
         if (it == have.end()) continue;
         if (!it->second.first->usable()) {
             if (held_) held_->failed = true;  // (before the answer: its status is the failed one)
-            co_await error_and_ready("08006",
-                                     fmt::format("the connection to shard \"{}\" held by this transaction was lost",
-                                                 it->second.first->target().shard_name));
+            co_await error_and_ready(
+                "08006",
+                fmt::format("the connection to shard \"{}\" held by this transaction was lost",
+                            it->second.first->target().shard_name));
             co_return std::nullopt;
         }
         auto applied = it->second.first->applied_settings();  // a copy: only compared
         if (!settings_sync_list(applied, settings_).empty()) {
             co_await error_and_ready(
                 "0A000",
-                fmt::format("a statement on several shards inside a transaction after a session setting changed "
+                fmt::format("a statement on several shards inside a transaction after a session "
+                            "setting changed "
                             "in it (shard \"{}\" does not carry it) is not supported",
                             it->second.first->target().shard_name),
                 "set it before BEGIN, or keep such a transaction's statements on one shard key");
@@ -99,7 +103,8 @@ awaitable<std::optional<HeldFanoutResult>> Session::run_on_participants(
         auto wait_start = net::Clock::now();
         auto got = co_await pool.acquire();
         pool_wait_ns_ +=
-            std::chrono::duration_cast<std::chrono::nanoseconds>(net::Clock::now() - wait_start).count();
+            std::chrono::duration_cast<std::chrono::nanoseconds>(net::Clock::now() - wait_start)
+                .count();
         if (auto* err = std::get_if<PoolError>(&got)) {
             for (auto& [s, m] : joined) m.second->release(std::move(m.first));  // never began
             co_await error_and_ready(err->sqlstate,
@@ -115,8 +120,9 @@ awaitable<std::optional<HeldFanoutResult>> Session::run_on_participants(
     // it), else the client's BEGIN and the open savepoints.
     const bool begin_held = !server_ && !pending_begin_.empty();
     const std::string join_sql =
-        begin_held ? pending_begin_
-                   : (txn_begin_.empty() ? std::string("BEGIN") : txn_begin_) + txn_savepoints_.replay();
+        begin_held
+            ? pending_begin_
+            : (txn_begin_.empty() ? std::string("BEGIN") : txn_begin_) + txn_savepoints_.replay();
     std::vector<HeldLeg> legs;
     for (uint16_t shard : shards) {
         auto j = joined.find(shard);
@@ -146,11 +152,14 @@ awaitable<std::optional<HeldFanoutResult>> Session::run_on_participants(
     for (int shard : needed) note_transaction_write(writes, shard);
     if (res.failed) {
         held_->failed = true;
-        spdlog::debug("client {}: a statement on {} shards failed inside a transaction; the transaction is failed",
-                      peer_, shards.size());
+        spdlog::debug(
+            "client {}: a statement on {} shards failed inside a transaction; the transaction is "
+            "failed",
+            peer_, shards.size());
     }
     // The reply ends with a ReadyForQuery: the transaction's status (failed or not).
-    if (res.reply.size() >= 6 && res.reply[res.reply.size() - 6] == 'Z') res.reply.back() = transaction_status();
+    if (res.reply.size() >= 6 && res.reply[res.reply.size() - 6] == 'Z')
+        res.reply.back() = transaction_status();
     co_return res;
 }
 
@@ -177,12 +186,14 @@ awaitable<void> Session::fanout_in_transaction(const router::Analysis& a, const 
         shards, writes, sql, [&](const std::vector<HeldLeg>& given) -> awaitable<HeldFanoutResult> {
             std::vector<HeldLeg> legs = given;
             for (size_t i = 0; i < legs.size(); ++i) legs[i].sql = texts[i];
-            co_return co_await run_fanout_held(proxy_, *user_, legs, settings_, replicated, writes, &leg_stats_);
+            co_return co_await run_fanout_held(proxy_, *user_, legs, settings_, replicated, writes,
+                                               &leg_stats_);
         });
     if (!res) co_return;
     std::string reply = std::move(res->reply);
     if (!res->failed) {
-        if (a.returning && r.insert_rows.size() > 1) reply = returning_in_values_order(reply, r.insert_rows);
+        if (a.returning && r.insert_rows.size() > 1)
+            reply = returning_in_values_order(reply, r.insert_rows);
         if (a.merge && shards.size() > 1) reply = co_await merge_rows(a, reply, shards.front());
     }
     stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(shards.size()), reply);
@@ -195,8 +206,8 @@ awaitable<std::optional<std::string>> Session::frames_in_transaction(
     auto res = co_await run_on_participants(
         shards, writes, sql, [&](const std::vector<HeldLeg>& legs) -> awaitable<HeldFanoutResult> {
             co_return co_await run_fanout_frames_held(
-                proxy_, *user_, legs, settings_, [&](size_t, ServerConn& s) { return build(s); }, writes,
-                &leg_stats_, replicated);
+                proxy_, *user_, legs, settings_, [&](size_t, ServerConn& s) { return build(s); },
+                writes, &leg_stats_, replicated);
         });
     if (!res) co_return std::nullopt;
     co_return std::move(res->reply);
@@ -218,8 +229,9 @@ std::shared_ptr<ServerConn> Session::participant_on(uint16_t shard) {
 CombineRunner Session::transaction_combine_runner() {
     // On a participant: its part runs inside the transaction; an error there fails the
     // transaction, as the same error would in one PostgreSQL. Elsewhere: a pooled connection.
-    auto on_held = [this](std::shared_ptr<ServerConn> conn,
-                          std::function<awaitable<HeldFanoutResult>(const std::vector<HeldLeg>&)> run)
+    auto on_held = [this](
+                       std::shared_ptr<ServerConn> conn,
+                       std::function<awaitable<HeldFanoutResult>(const std::vector<HeldLeg>&)> run)
         -> awaitable<std::string> {
         const bool attached = conn == server_;
         if (attached) conn->detach();
@@ -237,23 +249,28 @@ CombineRunner Session::transaction_combine_runner() {
             std::vector<ShardQuery> q{{shard, sql}};
             co_return co_await run_fanout(proxy_, *user_, q, settings_);
         }
-        co_return co_await on_held(conn, [&](const std::vector<HeldLeg>& legs) -> awaitable<HeldFanoutResult> {
-            std::vector<HeldLeg> l = legs;
-            l[0].sql = sql;
-            co_return co_await run_fanout_held(proxy_, *user_, l, settings_, false, false, nullptr);
-        });
+        co_return co_await on_held(
+            conn, [&](const std::vector<HeldLeg>& legs) -> awaitable<HeldFanoutResult> {
+                std::vector<HeldLeg> l = legs;
+                l[0].sql = sql;
+                co_return co_await run_fanout_held(proxy_, *user_, l, settings_, false, false,
+                                                   nullptr);
+            });
     };
-    r.frames = [this, on_held](uint16_t shard,
-                               const std::function<std::string(ServerConn&)>& build) -> awaitable<std::string> {
+    r.frames = [this, on_held](
+                   uint16_t shard,
+                   const std::function<std::string(ServerConn&)>& build) -> awaitable<std::string> {
         auto conn = participant_on(shard);
         if (!conn) {
             const std::vector<uint16_t> target{shard};
             co_return co_await run_fanout_frames(proxy_, *user_, target, settings_, build);
         }
-        co_return co_await on_held(conn, [&](const std::vector<HeldLeg>& legs) -> awaitable<HeldFanoutResult> {
-            co_return co_await run_fanout_frames_held(
-                proxy_, *user_, legs, settings_, [&](size_t, ServerConn& s) { return build(s); }, false, nullptr);
-        });
+        co_return co_await on_held(
+            conn, [&](const std::vector<HeldLeg>& legs) -> awaitable<HeldFanoutResult> {
+                co_return co_await run_fanout_frames_held(
+                    proxy_, *user_, legs, settings_,
+                    [&](size_t, ServerConn& s) { return build(s); }, false, nullptr);
+            });
     };
     return r;
 }
