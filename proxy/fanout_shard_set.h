@@ -44,6 +44,43 @@ public:
         co_return std::nullopt;
     }
 
+    // Takes a connection the caller holds (a transaction's participant) into the set, in the
+    // order given; hand_back() returns it detached, never to a pool (the caller owns it).
+    void adopt(std::shared_ptr<ServerConn> s) {
+        sink_.bind(*s, servers_.size());
+        ShardReply& reply = sink_.replies()[servers_.size()];
+        reply.shard_name = s->target().shard_name;
+        reply.shard = s->target().shard;
+        s->attach(&sink_);
+        if (legs_) legs_->add(s);
+        shard_index_[static_cast<uint16_t>(s->target().shard)] = servers_.size();
+        servers_.emplace_back(nullptr, std::move(s));
+    }
+    // Detaches every connection and forgets them (adopted ones stay with their owner).
+    void hand_back() {
+        if (legs_) legs_->clear();
+        for (auto& [pool, s] : servers_)
+            if (s->sink() == &sink_) s->detach();
+        servers_.clear();
+    }
+
+    // Sends `sql` as a simple Query to server i after `prelude` (quiet, e.g. a joining
+    // participant's BEGIN and savepoints; empty: none). Settings are applied before.
+    awaitable<void> query_after(size_t i, const std::string& prelude, const std::string& sql) {
+        ServerConn& s = *servers_[i].second;
+        std::string out;
+        s.add_quiet_query(out, prelude);
+        wire::MessageWriter w(out);
+        w.begin('Q');
+        w.cstr(sql);
+        w.end();
+        s.expect(ServerConn::Expect::Ready);
+        s.count_query();
+        s.unnamed_owner() = {0, 0};
+        note_sent(i, out.size());
+        co_await s.write(out);
+    }
+
     // Sends `sql` as a simple Query to server i, after the session's settings (and, with
     // `begin`, inside a transaction the commit protocol ends).
     awaitable<void> query(size_t i, const std::string& sql, const std::map<std::string, std::string>& settings,
@@ -297,7 +334,7 @@ public:
         if (legs_) legs_->clear();
         for (auto& [pool, s] : servers_) {
             if (s->sink() == &sink_) s->detach();
-            pool->release(std::move(s));
+            if (pool) pool->release(std::move(s));  // (adopted ones: their owner's)
         }
         servers_.clear();
     }

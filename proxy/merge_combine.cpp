@@ -106,7 +106,7 @@ bool read_shard_rows(const std::string& reply, ShardRows& out) {
 awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const std::map<std::string, std::string>& settings,
                                    const router::Analysis& a, const ShardRows& in, const std::vector<int16_t>& formats,
                                    uint16_t description_shard, const wire::Bind* bind,
-                                   const std::vector<uint32_t>* param_types) {
+                                   const std::vector<uint32_t>* param_types, const CombineRunner* runner) {
     using Merge = router::Analysis::Merge;
     const router::Analysis::MergePlan& plan = *a.merge;
     const auto& fields = in.desc.fields;
@@ -171,8 +171,13 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
     const auto default_shard = static_cast<uint16_t>(proxy.config().default_shard_index());
     // One row of a query run on one shard (simple protocol), or nothing.
     auto ask = [&](uint16_t shard, std::string sql) -> awaitable<std::vector<std::optional<std::string>>> {
-        std::vector<ShardQuery> q{{shard, std::move(sql)}};
-        const std::string reply = co_await run_fanout(proxy, user, q, settings);
+        std::string reply;
+        if (runner) {
+            reply = co_await runner->query(shard, sql);
+        } else {
+            std::vector<ShardQuery> q{{shard, std::move(sql)}};
+            reply = co_await run_fanout(proxy, user, q, settings);
+        }
         ShardRows got;
         if (!read_shard_rows(reply, got) || got.rows.size() != 1) co_return std::vector<std::optional<std::string>>{};
         co_return got.rows.front();
@@ -270,12 +275,14 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         wire::encode(wire::Describe{wire::Target::Portal, ""}, w);
         wire::encode(wire::Execute{"", 0}, w);
         w.empty_message('S');
-        const std::vector<uint16_t> target{default_shard};
-        co_return co_await run_fanout_frames(proxy, user, target, settings, [&](ServerConn& s) {
+        auto build = [&](ServerConn& s) {
             s.expect(ServerConn::Expect::Ready);
             s.unnamed_owner() = {0, 0};
             return frames;
-        });
+        };
+        if (runner) co_return co_await runner->frames(default_shard, build);
+        const std::vector<uint16_t> target{default_shard};
+        co_return co_await run_fanout_frames(proxy, user, target, settings, build);
     };
     // Its description and rows (views into `reply`), or false with out.error set to its error.
     auto read_combined = [&](const std::string& reply, ShardRows& got) {

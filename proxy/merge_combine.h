@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -43,6 +44,18 @@ struct MergedRows {
     size_t count = 0;
 };
 
+class ServerConn;
+
+// Where the combining step runs its queries on a shard. Without one: a pooled connection there,
+// outside any transaction. Inside a client's transaction the session gives its own participant
+// on that shard when it has one (the pool may have no other connection free, and the catalog
+// the transaction changed is seen as it sees it). Each returns the complete reply.
+struct CombineRunner {
+    std::function<net::awaitable<std::string>(uint16_t shard, const std::string& sql)> query;
+    std::function<net::awaitable<std::string>(uint16_t shard, const std::function<std::string(ServerConn&)>& build)>
+        frames;
+};
+
 // Combines the shards' rows by a query PostgreSQL runs on the default shard (see
 // Analysis::MergePlan). `formats`: the result formats the client asked for (empty: text).
 // `settings`: the client's session settings; the combining query runs under them, so the
@@ -53,7 +66,8 @@ net::awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user,
                                         const router::Analysis& a, const ShardRows& in,
                                         const std::vector<int16_t>& formats, uint16_t description_shard,
                                         const wire::Bind* bind = nullptr,
-                                        const std::vector<uint32_t>* param_types = nullptr);
+                                        const std::vector<uint32_t>* param_types = nullptr,
+                                        const CombineRunner* runner = nullptr);
 
 // LIMIT $n / OFFSET $n of a combined statement: the plan with this execution's values in place
 // of the parameters, read as the types the client declared (`param_types`, from its Parse: a

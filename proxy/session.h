@@ -7,6 +7,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,7 +16,9 @@
 
 #include "common/config.h"
 #include "proxy/net.h"
+#include "proxy/fanout_held.h"
 #include "proxy/fanout_legs.h"
+#include "proxy/merge_combine.h"
 #include "proxy/pool.h"
 #include "proxy/prepared_lookups.h"
 #include "proxy/server_conn.h"
@@ -306,6 +309,25 @@ private:
     awaitable<std::string> end_multi_shard(bool commit);
     // Applies a savepoint command on the parked participants; false (reported) on failure.
     awaitable<bool> savepoint_on_parked(std::string_view sql);
+    // A statement on several shards inside an open transaction (session_txn_fanout.cpp): each
+    // shard's part runs on the transaction's participant there (a missing shard joins, in
+    // shard order), so reads see the transaction's own writes and writes commit with it.
+    awaitable<void> fanout_in_transaction(const router::Analysis& a, const router::Route& r, std::string_view sql);
+    // The participants on `shards` (the order the reply keeps) run `run`, then go back to the
+    // transaction. Returns its result with the reply's ReadyForQuery status set, or nothing
+    // when the statement was refused (already answered). `writes`: the shards become writers.
+    awaitable<std::optional<HeldFanoutResult>> run_on_participants(
+        const std::vector<uint16_t>& shards, bool writes, std::string_view sql,
+        const std::function<awaitable<HeldFanoutResult>(const std::vector<HeldLeg>&)>& run);
+    // An extended-protocol batch's one statement on `shards` inside the transaction (as
+    // run_fanout_frames outside one): the reply, or nothing when refused (already answered).
+    // The combining step of a merge inside a transaction runs on the transaction's own
+    // participant of the shard it needs, when it has one (session_txn_fanout.cpp).
+    CombineRunner transaction_combine_runner();
+    std::shared_ptr<ServerConn> participant_on(uint16_t shard);
+    awaitable<std::optional<std::string>> frames_in_transaction(
+        const std::vector<uint16_t>& shards, bool writes, std::string_view sql,
+        const std::function<std::string(ServerConn&)>& build, bool replicated);
     awaitable<void> run_insert_split(const std::string& batch);
     // The extended protocol's form of merge_rows: the batch's one Bind runs on `shards` (each
     // with the statement's Analysis::merge shard_sql, as its own unnamed statement), and the

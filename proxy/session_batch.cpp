@@ -91,6 +91,23 @@ awaitable<void> Session::flush_batch(bool sync) {
         co_await run_merged_batch(batch, bind_shards);
         co_return;
     }
+    if (shard == kFanoutBatch && in_transaction()) {
+        // Inside a transaction: on its participants (session_txn_fanout.cpp).
+        std::vector<uint16_t> shards(bind_shards.begin(), bind_shards.end());
+        auto ba = analysis_of(batch_text_);
+        auto reply = co_await frames_in_transaction(
+            shards, ba->is_write || ba->kind != router::StatementKind::Select, batch_text_,
+            [&](ServerConn& s) {
+                std::string out;
+                translate_frames(out, s, batch);
+                return out;
+            },
+            router::writes_reference_table(*ba));
+        if (!reply) co_return;
+        stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()), *reply);
+        co_await send(*reply);
+        co_return;
+    }
     if (shard == kFanoutBatch) {
         co_await wait_replies_out();
         release_server();
@@ -244,7 +261,8 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         declare_param_types(params, it ? &it->param_types : nullptr, *a, b.statement);
         // A SELECT the proxy can combine across shards, alone before its Sync and outside a
         // transaction, is routed as a merging caller.
-        const bool may_merge = a->merge && sync && !in_transaction() && binds_seen == 1 && count_frames(batch, 'B') == 1;
+        const bool may_merge = a->merge && sync && (!in_transaction() || proxy_.config().transactions.two_phase_commit) &&
+                               binds_seen == 1 && count_frames(batch, 'B') == 1;
         const router::RouterContext ctx = may_merge ? merging_context() : router_context();
         router::Route r = router::route(*a, params, proxy_.shard_map(), ctx);
         using K = router::Route::Kind;
@@ -259,7 +277,9 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
             // One statement on several shards: run it on each and merge, when it is the batch's
             // only statement and no transaction is open; a split INSERT needs the simple protocol.
             bool only_bind = binds_seen == 1 && count_frames(batch, 'B') == 1;
-            if (in_transaction())
+            // (Inside a transaction it runs on the transaction's participants when it may span
+            // shards: session_txn_fanout.cpp.)
+            if (in_transaction() && !proxy_.config().transactions.two_phase_commit)
                 co_return co_await refuse(
                     "0A000", fmt::format("this statement touches {} shards and a transaction is open; a transaction "
                                          "cannot span shards in this version",

@@ -17,6 +17,7 @@
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
+#include "proxy/txn/held.h"
 #include "proxy/session_settings.h"
 #include "proxy/table_columns.h"
 #include "proxy/txn/policy.h"
@@ -49,10 +50,16 @@ awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std:
                                            uint16_t description_shard) {
     ShardRows in;
     if (!read_shard_rows(reply, in)) co_return reply;  // a shard's error (or no result): as it is
-    MergedRows m = co_await combine_rows(proxy_, *user_, settings_, a, in, {}, description_shard);
+    // Inside a transaction: on its participants where it has them (session_txn_fanout.cpp).
+    const bool in_txn = in_transaction();
+    CombineRunner runner;
+    if (in_txn) runner = transaction_combine_runner();
+    MergedRows m =
+        co_await combine_rows(proxy_, *user_, settings_, a, in, {}, description_shard, nullptr, nullptr, in_txn ? &runner : nullptr);
     std::string out = in.notices;
     if (!m.error.empty()) {
         out += m.error;
+        if (in_txn && held_) held_->failed = true;  // an error fails the transaction
     } else {
         out += m.row_description;
         out += m.rows;
@@ -121,27 +128,36 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
     }
     std::vector<uint16_t> shards;
     for (const auto& [shard, f] : frames) shards.push_back(shard);
-    co_await wait_replies_out();
-    release_server();
-    if (state_ == SessionState::Ready) transition(SessionState::Busy);
+    auto build = [&](ServerConn& s) {
+        const std::string& f = frames[static_cast<uint16_t>(s.target().shard)];
+        // Mirror the replies the shard owes for these frames: Parse, Sync.
+        s.expect(ServerConn::Expect::ParseForward);
+        s.expect(ServerConn::Expect::Ready);
+        s.unnamed_owner() = {0, 0};
+        return f;
+    };
+    const bool in_txn = in_transaction();
+    std::string reply;
     ClientWatch client_watch(*this);  // a client that leaves cancels every leg
-    FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
-    std::string reply = co_await run_fanout_frames(
-        proxy_, *user_, shards, settings_,
-        [&](ServerConn& s) {
-            const std::string& f = frames[static_cast<uint16_t>(s.target().shard)];
-            // Mirror the replies the shard owes for these frames: Parse, Sync.
-            s.expect(ServerConn::Expect::ParseForward);
-            s.expect(ServerConn::Expect::Ready);
-            s.unnamed_owner() = {0, 0};
-            return f;
-        },
-        txn::atomic_writes(proxy_.config()), &leg_stats_);
+    if (in_txn) {  // on the transaction's participants (session_txn_fanout.cpp)
+        auto got = co_await frames_in_transaction(shards, true, sp.query, build, false);
+        if (!got) co_return;
+        reply = std::move(*got);
+    } else {
+        co_await wait_replies_out();
+        release_server();
+        if (state_ == SessionState::Ready) transition(SessionState::Busy);
+        FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
+        reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, build, txn::atomic_writes(proxy_.config()),
+                                           &leg_stats_);
+    }
     if (!sp.had_parse && !reply.empty() && reply[0] == '1') reply.erase(0, 5);  // the client sent no Parse
     if (sp.analysis->returning) reply = returning_in_values_order(reply, sp.parts);  // parts: in shard order
     stats_merged(sp.query, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
-    forget_touched_buckets();
-    if (state_ == SessionState::Busy) transition(SessionState::Ready);
+    if (!in_txn) {
+        forget_touched_buckets();
+        if (state_ == SessionState::Busy) transition(SessionState::Ready);
+    }
     co_await send(reply);
 }
 
@@ -239,18 +255,27 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
         w.empty_message('S');
     }
     std::vector<uint16_t> shards(bind_shards.begin(), bind_shards.end());
-    co_await wait_replies_out();
-    release_server();
-    if (state_ == SessionState::Ready) transition(SessionState::Busy);
-    ClientWatch client_watch(*this);  // a client that leaves cancels every leg
-    FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
-    std::string reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, [&](ServerConn& s) {
+    auto build = [&](ServerConn& s) {
         s.expect(ServerConn::Expect::ParseForward);
         s.expect(ServerConn::Expect::Ready);
         s.unnamed_owner() = {0, 0};
         return frames;
-    }, false, &leg_stats_);
-    forget_touched_buckets();
+    };
+    const bool in_txn = in_transaction();
+    std::string reply;
+    ClientWatch client_watch(*this);  // a client that leaves cancels every leg
+    if (in_txn) {  // on the transaction's participants, seeing its writes (session_txn_fanout.cpp)
+        auto got = co_await frames_in_transaction(shards, false, orig.query, build, false);
+        if (!got) co_return;
+        reply = std::move(*got);
+    } else {
+        co_await wait_replies_out();
+        release_server();
+        if (state_ == SessionState::Ready) transition(SessionState::Busy);
+        FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
+        reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, build, false, &leg_stats_);
+        forget_touched_buckets();
+    }
     // The first shard's answers to Describe (statement), then the rows of every shard.
     std::string param_description, statement_description, notices;
     ShardRows in;
@@ -279,11 +304,14 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
     if (failed || !read_shard_rows(rows_part, in)) {
         out = reply;  // a shard's error (with its ReadyForQuery), as it is
     } else {
+        CombineRunner runner;
+        if (in_txn) runner = transaction_combine_runner();
         MergedRows m = co_await combine_rows(proxy_, *user_, settings_, bound ? *bound : a, in, bind.result_formats,
-                                             shards.front(), &bind, &orig.param_types);
+                                             shards.front(), &bind, &orig.param_types, in_txn ? &runner : nullptr);
         out = std::move(notices);
         if (!m.error.empty()) {
             out += m.error;
+            if (in_txn && held_) held_->failed = true;  // an error fails the transaction
         } else {
             // The client's statement description shows its own columns only: for aggregates,
             // those of the combined answer (an average is numeric where the shards' sums were
@@ -328,7 +356,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
         out.append({'Z', 0, 0, 0, 5, transaction_status()});
     }
     stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()), out);  // a refusal counts as one
-    if (state_ == SessionState::Busy) transition(SessionState::Ready);
+    if (state_ == SessionState::Busy && !in_txn) transition(SessionState::Ready);
     co_await send(out);
 }
 

@@ -251,6 +251,11 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         co_await send_to_shard(r.shards.front(), frame, sql);
         co_return;
     }
+    if (in_transaction() && proxy_.config().transactions.two_phase_commit) {
+        ClientWatch client_watch(*this);  // a client that leaves cancels every leg
+        co_await fanout_in_transaction(a, r, sql);  // session_txn_fanout.cpp
+        co_return;
+    }
     if (in_transaction()) {
         co_await error_and_ready(
             "0A000",
