@@ -121,12 +121,14 @@ Expected<router::ShardMap> assigned_map(const Config& cfg, const std::vector<uin
 }
 
 Expected<uint64_t> publish_assignment(const Config& cfg, const std::vector<uint32_t>& buckets,
-                                      const std::string& target) {
+                                      const std::string& target, const MapPublisher& publish) {
     auto current = router::load_configured_map(cfg.map_path(), cfg);
     if (!current) return current.error();
     auto next = assigned_map(cfg, buckets, target);
     if (!next) return next.error();
     if (next->version() == current->version()) return next->version();
+    if (publish)
+        if (auto st = publish(*next); !st) return st.error();
     if (auto st = router::save_shard_map(*next, cfg.map_path()); !st) return st.error();
     return next->version();
 }
@@ -234,7 +236,7 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
 
     // The decision is the map file itself: once it assigns the group to the target, a resumed
     // run commits both prepared transactions; before that it rolls them back. One fsync.
-    auto version = publish_assignment(env.cfg, buckets, ctx.targets[target].shard);
+    auto version = publish_assignment(env.cfg, buckets, ctx.targets[target].shard, env.publish_map);
     if (!version) return abort("map: " + version.error().message, true);
     crash_point("switch-decided");
     // Decided: from here on only forward. A failure leaves the journal to finish the job.
@@ -311,7 +313,7 @@ Status resolve_pending(CutoverEnv& env) {
     }
     uint64_t version = 0;
     if (decided) {
-        auto v = publish_assignment(env.cfg, j.pending->buckets, j.pending->target);
+        auto v = publish_assignment(env.cfg, j.pending->buckets, j.pending->target, env.publish_map);
         if (!v) return v.error();
         version = *v;
         for (auto& mv : j.moves) {

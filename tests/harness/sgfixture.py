@@ -101,7 +101,8 @@ class Proxy:
     """One shardgate process with its own config file in the cluster's work directory."""
 
     def __init__(self, cluster, name, proxy=None, tables=(), users=None, sharding=None,
-                 admin=None, stats=None, shards=None, user="postgres", password=None, health=None):
+                 admin=None, stats=None, shards=None, user="postgres", password=None, health=None,
+                 cluster_section=None):
         self.cluster = cluster
         self.name = name
         self.proxy_keys = dict(proxy or {})
@@ -111,6 +112,7 @@ class Proxy:
         self.admin_keys = admin if admin is not None else {"http_listen": ""}
         self.stats = stats
         self.health = health
+        self.cluster_section = cluster_section   # [cluster] keys (etcd), or None
         self.shards = shards
         self.user = user
         self.password = password
@@ -127,7 +129,7 @@ class Proxy:
         pgcluster.write_shardgate_config(
             self.config_path, self.cluster, proxy={"port": self.port, **self.proxy_keys},
             admin=self.admin_keys, stats=self.stats, health=self.health, sharding=self.sharding,
-            tables=self.tables, users=users, shards=self.shards)
+            tables=self.tables, users=users, shards=self.shards, cluster_section=self.cluster_section)
         return self.config_path
 
     def start(self):

@@ -1,0 +1,16 @@
+// How the rebalancer hands a new map version to the cluster's authoritative store besides the
+// map file (etcd, issue 22). Empty for the file-based default.
+#pragma once
+
+#include <functional>
+
+#include "router/result.h"
+#include "router/shard_map.h"
+
+namespace sg::rebalance {
+
+// Publishes `next` before the map file is written; an error means it is not published (the
+// switch is not decided and is rolled back).
+using MapPublisher = std::function<router::Status(const router::ShardMap& next)>;
+
+}  // namespace sg::rebalance
