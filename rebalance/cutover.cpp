@@ -240,6 +240,12 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
     if (!version) return abort("map: " + version.error().message, true);
     crash_point("switch-decided");
     // Decided: from here on only forward. A failure leaves the journal to finish the job.
+    // With etcd the proxies' watches load the decided version at once; every proxy must route
+    // by it before the commits stamp the shards with it, or a statement of an unpaused bucket
+    // that meets the new stamp first finds its proxy's map stale and is refused (the switched
+    // buckets themselves stay paused until after the commits).
+    if (env.publish_map)
+        if (auto st = env.proxies.reload(*version); !st) return st.error();
     if (auto r = exec(tc, tlabel, "COMMIT PREPARED '" + token + "'"); !r) return r.error();
     if (auto r = exec(source, ctx.source_endpoint.label, "COMMIT PREPARED '" + token + "'"); !r)
         return r.error();
