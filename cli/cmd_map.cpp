@@ -20,13 +20,15 @@ namespace sg::cli {
 namespace {
 
 cluster::EtcdOptions etcd_options(const Config& cfg) {
-    return cluster::EtcdOptions{cfg.cluster.etcd, std::chrono::milliseconds(cfg.cluster.etcd_timeout_ms)};
+    return cluster::EtcdOptions{cfg.cluster.etcd,
+                                std::chrono::milliseconds(cfg.cluster.etcd_timeout_ms)};
 }
 
 bool require_etcd(const Config& cfg, const char* verb) {
     if (cfg.cluster.uses_etcd()) return true;
-    std::cerr << fmt::format("shardgate map {}: {} has no [cluster] etcd; the map lives in {} (see shardgate init)\n",
-                             verb, cfg.source, cfg.map_path());
+    std::cerr << fmt::format(
+        "shardgate map {}: {} has no [cluster] etcd; the map lives in {} (see shardgate init)\n",
+        verb, cfg.source, cfg.map_path());
     return false;
 }
 
@@ -41,9 +43,10 @@ int run_map_show(const Config& cfg, bool json) {
         return 1;
     }
     if (!*r) {
-        std::cerr << fmt::format("shardgate map show: etcd key {} does not exist (no proxy or tool has "
-                                 "published a map yet)\n",
-                                 cfg.cluster.map_key());
+        std::cerr << fmt::format(
+            "shardgate map show: etcd key {} does not exist (no proxy or tool has "
+            "published a map yet)\n",
+            cfg.cluster.map_key());
         return 1;
     }
     const auto& s = **r;
@@ -51,11 +54,13 @@ int run_map_show(const Config& cfg, bool json) {
         std::cout << s.map.to_json() << "\n";
         return 0;
     }
-    std::cout << fmt::format("etcd key {}: map version {} (hash {}), mod_revision {}, {} buckets over {} shard(s)\n",
-                             cfg.cluster.map_key(), s.map.version(), router::content_hash(s.map), s.mod_revision,
-                             s.map.bucket_count(), s.map.shard_names().size());
+    std::cout << fmt::format(
+        "etcd key {}: map version {} (hash {}), mod_revision {}, {} buckets over {} shard(s)\n",
+        cfg.cluster.map_key(), s.map.version(), router::content_hash(s.map), s.mod_revision,
+        s.map.bucket_count(), s.map.shard_names().size());
     for (const auto& range : s.map.ranges())
-        std::cout << fmt::format("  buckets {}-{} -> {}\n", range.first, range.last, s.map.shard_names()[range.shard]);
+        std::cout << fmt::format("  buckets {}-{} -> {}\n", range.first, range.last,
+                                 s.map.shard_names()[range.shard]);
     return 0;
 }
 
@@ -84,13 +89,16 @@ int run_map_publish(const Config& cfg, const std::string& map_path) {
         return 1;
     }
     if (!p->published) {
-        std::cerr << fmt::format("shardgate map publish: etcd key {} changed while publishing (now version {}); "
-                                 "nothing written, read it again\n",
-                                 cfg.cluster.map_key(), p->current ? std::to_string(p->current->map.version()) : "absent");
+        std::cerr << fmt::format(
+            "shardgate map publish: etcd key {} changed while publishing (now version {}); "
+            "nothing written, read it again\n",
+            cfg.cluster.map_key(),
+            p->current ? std::to_string(p->current->map.version()) : "absent");
         return 1;
     }
-    std::cout << fmt::format("published map version {} (hash {}) to etcd key {} (mod_revision {})\n",
-                             next->version(), router::content_hash(*next), cfg.cluster.map_key(), p->mod_revision);
+    std::cout << fmt::format(
+        "published map version {} (hash {}) to etcd key {} (mod_revision {})\n", next->version(),
+        router::content_hash(*next), cfg.cluster.map_key(), p->mod_revision);
     return 0;
 }
 

@@ -16,7 +16,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::string lock_key(const Config& cfg) { return cfg.cluster.prefix + "/rebalance/lock"; }
+std::string lock_key(const Config& cfg) {
+    return cfg.cluster.prefix + "/rebalance/lock";
+}
 
 cluster::EtcdOptions options(const Config& cfg) {
     return {cfg.cluster.etcd, milliseconds(cfg.cluster.etcd_timeout_ms)};
@@ -36,20 +38,25 @@ cluster::EtcdResult<std::unique_ptr<EtcdRebalance>> EtcdRebalance::open(const Co
     std::unique_ptr<EtcdRebalance> r(new EtcdRebalance(cfg));
     auto& etcd = r->etcd_;
     auto grant = etcd.lease_grant(cfg.cluster.lease_ttl_s);
-    if (!grant) return cluster::EtcdError{"cannot take the rebalance lock: " + grant.error().message};
+    if (!grant)
+        return cluster::EtcdError{"cannot take the rebalance lock: " + grant.error().message};
     r->lease_ = grant->id;
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) != 0) host[0] = 0;
-    const std::string holder = nlohmann::json{{"host", host}, {"pid", static_cast<int64_t>(::getpid())}}.dump();
+    const std::string holder =
+        nlohmann::json{{"host", host}, {"pid", static_cast<int64_t>(::getpid())}}.dump();
     auto taken = etcd.cas(lock_key(cfg), holder, 0, r->lease_);
     if (!taken || !taken->succeeded) {
         (void)etcd.lease_revoke(r->lease_);
         r->lease_ = 0;
-        if (!taken) return cluster::EtcdError{"cannot take the rebalance lock: " + taken.error().message};
-        return cluster::EtcdError{fmt::format(
-            "another rebalance holds the lock {} ({}); one rebalancer per cluster: wait for it, or for its "
-            "lease of at most {} s to expire if it died",
-            lock_key(cfg), taken->current ? taken->current->value : "gone again", cfg.cluster.lease_ttl_s)};
+        if (!taken)
+            return cluster::EtcdError{"cannot take the rebalance lock: " + taken.error().message};
+        return cluster::EtcdError{
+            fmt::format("another rebalance holds the lock {} ({}); one rebalancer per cluster: "
+                        "wait for it, or for its "
+                        "lease of at most {} s to expire if it died",
+                        lock_key(cfg), taken->current ? taken->current->value : "gone again",
+                        cfg.cluster.lease_ttl_s)};
     }
     r->renewer_ = std::thread([p = r.get()] { p->renew_loop(); });
     // The local file (read by planning, the journal binding and the switches) is the etcd map
@@ -63,12 +70,13 @@ cluster::EtcdResult<std::unique_ptr<EtcdRebalance>> EtcdRebalance::open(const Co
     if (!regs) return regs.error();
     for (const auto& kv : regs->kvs) {
         auto j = nlohmann::json::parse(kv.value, nullptr, false);
-        if (j.is_discarded() || !j.is_object() || !j.contains("address") || !j["address"].is_string())
+        if (j.is_discarded() || !j.is_object() || !j.contains("address") ||
+            !j["address"].is_string())
             return cluster::EtcdError{"unreadable proxy registration " + kv.key + ": " + kv.value};
         r->proxies_.push_back(j["address"].get<std::string>());
     }
-    spdlog::info("rebalance lock {} taken; {} proxies registered: {}", lock_key(cfg), r->proxies_.size(),
-                 fmt::join(r->proxies_, ", "));
+    spdlog::info("rebalance lock {} taken; {} proxies registered: {}", lock_key(cfg),
+                 r->proxies_.size(), fmt::join(r->proxies_, ", "));
     return r;
 }
 
@@ -90,7 +98,8 @@ void EtcdRebalance::renew_loop() {
         if (std::chrono::steady_clock::now() < next) continue;
         auto k = etcd.lease_keepalive(lease_);
         if (k && *k == 0) {
-            spdlog::error("the rebalance lock's lease expired: no further map version can be published");
+            spdlog::error(
+                "the rebalance lock's lease expired: no further map version can be published");
             lost_ = true;
             return;
         }
@@ -101,15 +110,20 @@ void EtcdRebalance::renew_loop() {
 rebalance::MapPublisher EtcdRebalance::publisher() {
     return [this](const router::ShardMap& next) -> router::Status {
         const std::string key = cfg_.cluster.map_key();
-        if (lost_) return router::Error{"55000", "the rebalance lock was lost (its lease expired); not publishing"};
+        if (lost_)
+            return router::Error{"55000",
+                                 "the rebalance lock was lost (its lease expired); not publishing"};
         auto t = etcd_.cas_guarded(key, next.to_json(), map_mod_revision_, lock_key(cfg_), lease_);
-        if (!t) return router::Error{"08006", "etcd: publishing map version " + std::to_string(next.version()) +
-                                                  ": " + t.error().message};
+        if (!t)
+            return router::Error{"08006", "etcd: publishing map version " +
+                                              std::to_string(next.version()) + ": " +
+                                              t.error().message};
         if (!t->succeeded)
-            return router::Error{"55000", fmt::format("etcd: map version {} not published: the map key changed "
-                                                      "since this run read it, or the rebalance lock is no longer "
-                                                      "held by this run",
-                                                      next.version())};
+            return router::Error{
+                "55000", fmt::format("etcd: map version {} not published: the map key changed "
+                                     "since this run read it, or the rebalance lock is no longer "
+                                     "held by this run",
+                                     next.version())};
         map_mod_revision_ = t->revision;
         return router::Ok{};
     };

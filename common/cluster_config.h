@@ -10,10 +10,10 @@
 namespace sg {
 
 struct ClusterConfig {
-    std::vector<std::string> etcd;             // "host:port" of the etcd members; empty: no etcd
+    std::vector<std::string> etcd;              // "host:port" of the etcd members; empty: no etcd
     std::string prefix = "/shardgate/default";  // every key of this cluster lives under it
-    int lease_ttl_s = 5;                       // a proxy's registration outlives it this long
-    int etcd_timeout_ms = 2000;                // bound on each etcd request, per member tried
+    int lease_ttl_s = 5;                        // a proxy's registration outlives it this long
+    int etcd_timeout_ms = 2000;                 // bound on each etcd request, per member tried
 
     bool uses_etcd() const { return !etcd.empty(); }
     std::string map_key() const { return prefix + "/map"; }

@@ -23,14 +23,16 @@ std::string Proxy::sync_map_from_etcd() {
 
 void Proxy::start_etcd_agent() {
     if (!cfg_.cluster.uses_etcd()) return;
-    cluster::EtcdAgent::Identity id{txn_->instance(), fmt::format("{}:{}", cfg_.proxy.listen_addr, cfg_.proxy.port),
+    cluster::EtcdAgent::Identity id{txn_->instance(),
+                                    fmt::format("{}:{}", cfg_.proxy.listen_addr, cfg_.proxy.port),
                                     cfg_.admin.http_listen};
-    etcd_agent_ = std::make_unique<cluster::EtcdAgent>(io_, cfg_, std::move(id), map_->version(), [this] {
-        if (shutting_down_) return;
-        std::string err = reload_map();
-        if (!err.empty()) spdlog::error("etcd: the new map was not loaded: {}", err);
-        report_to_etcd();
-    });
+    etcd_agent_ =
+        std::make_unique<cluster::EtcdAgent>(io_, cfg_, std::move(id), map_->version(), [this] {
+            if (shutting_down_) return;
+            std::string err = reload_map();
+            if (!err.empty()) spdlog::error("etcd: the new map was not loaded: {}", err);
+            report_to_etcd();
+        });
     report_to_etcd();
 }
 
@@ -64,7 +66,8 @@ std::string Proxy::etcd_fence() const {
     // treats it as gone only after its lease expired).
     if (st.connected || std::chrono::steady_clock::now() - st.last_renewal <= lease) return {};
     return fmt::format(
-        "this proxy lost its etcd session more than lease_ttl_s = {} s ago ({}): it cannot confirm the "
+        "this proxy lost its etcd session more than lease_ttl_s = {} s ago ({}): it cannot confirm "
+        "the "
         "cluster's shard map, so sharded statements are refused until etcd answers again",
         cfg_.cluster.lease_ttl_s, st.last_error.empty() ? "no answer" : st.last_error);
 }

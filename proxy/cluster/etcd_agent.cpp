@@ -18,12 +18,14 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kRetry{200};  // after a failed request, before the next try
 
-bool lease_not_found(const std::string& msg) { return msg.find("requested lease not found") != std::string::npos; }
+bool lease_not_found(const std::string& msg) {
+    return msg.find("requested lease not found") != std::string::npos;
+}
 
 }  // namespace
 
-EtcdAgent::EtcdAgent(net::asio::io_context& io, const Config& cfg, Identity id, uint64_t start_version,
-                     std::function<void()> on_new_map)
+EtcdAgent::EtcdAgent(net::asio::io_context& io, const Config& cfg, Identity id,
+                     uint64_t start_version, std::function<void()> on_new_map)
     : io_(io), cfg_(cfg), id_(std::move(id)), on_new_map_(std::move(on_new_map)) {
     local_version_ = start_version;
     written_version_ = start_version;
@@ -89,7 +91,8 @@ bool EtcdAgent::apply(const std::string& value, int64_t mod_revision) {
         return false;
     }
     written_version_ = m->version();
-    spdlog::info("etcd: map version {} published (mod_revision {}), loading it", m->version(), mod_revision);
+    spdlog::info("etcd: map version {} published (mod_revision {}), loading it", m->version(),
+                 mod_revision);
     net::asio::post(io_, on_new_map_);
     return true;
 }
@@ -119,8 +122,11 @@ void EtcdAgent::watch_loop() {
             key, r->revision + 1,
             [&](const WatchMessage& msg) {
                 for (const auto& ev : msg.events) {
-                    if (ev.type == WatchEvent::Type::Put) apply(ev.kv.value, ev.kv.mod_revision);
-                    else spdlog::warn("etcd: key {} was deleted; keeping map version {}", key, written_version_);
+                    if (ev.type == WatchEvent::Type::Put)
+                        apply(ev.kv.value, ev.kv.mod_revision);
+                    else
+                        spdlog::warn("etcd: key {} was deleted; keeping map version {}", key,
+                                     written_version_);
                 }
                 return !stop_.load();
             },
@@ -172,7 +178,9 @@ void EtcdAgent::lease_loop() {
             }
             lease = g->id;
             std::lock_guard lock(mu_);
-            if (!state_.connected) spdlog::info("etcd: connected ({}), lease {:x} of {} s", etcd.current_endpoint(), lease, ttl);
+            if (!state_.connected)
+                spdlog::info("etcd: connected ({}), lease {:x} of {} s", etcd.current_endpoint(),
+                             lease, ttl);
             state_.connected = true;
             state_.endpoint = etcd.current_endpoint();
             state_.lease_id = lease;
@@ -205,8 +213,11 @@ void EtcdAgent::lease_loop() {
         if (Clock::now() >= next_renewal) {
             auto k = etcd.lease_keepalive(lease);
             if (!k || *k == 0) {
-                if (!k) failed(k.error().message);
-                else spdlog::warn("etcd: lease {:x} expired; registering again under a new one", lease);
+                if (!k)
+                    failed(k.error().message);
+                else
+                    spdlog::warn("etcd: lease {:x} expired; registering again under a new one",
+                                 lease);
                 if (k) lease = 0;
                 if (!k) next_renewal = Clock::now() + kRetry;
                 std::lock_guard lock(mu_);
@@ -214,7 +225,8 @@ void EtcdAgent::lease_loop() {
                 continue;
             }
             std::lock_guard lock(mu_);
-            if (!state_.connected) spdlog::info("etcd: connected again ({})", etcd.current_endpoint());
+            if (!state_.connected)
+                spdlog::info("etcd: connected again ({})", etcd.current_endpoint());
             state_.connected = true;
             state_.endpoint = etcd.current_endpoint();
             state_.lease_ttl_left_s = *k;

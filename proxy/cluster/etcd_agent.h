@@ -28,12 +28,12 @@ namespace sg::cluster {
 
 // What SHOW MAP and /metrics report about etcd.
 struct EtcdState {
-    bool connected = false;          // the lease thread's last request succeeded
-    std::string endpoint;            // the member that answered it
-    int64_t lease_id = 0;            // 0: no lease held now
-    int64_t lease_ttl_left_s = 0;    // at the last renewal
-    bool watching = false;           // the map watch is established
-    uint64_t etcd_map_version = 0;   // the newest map version seen in etcd
+    bool connected = false;         // the lease thread's last request succeeded
+    std::string endpoint;           // the member that answered it
+    int64_t lease_id = 0;           // 0: no lease held now
+    int64_t lease_ttl_left_s = 0;   // at the last renewal
+    bool watching = false;          // the map watch is established
+    uint64_t etcd_map_version = 0;  // the newest map version seen in etcd
     int64_t etcd_map_mod_revision = 0;
     std::string last_error;
     // When the lease was last renewed or granted (at first: when the agent started, right

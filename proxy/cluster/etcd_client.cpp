@@ -19,7 +19,9 @@ using error_code = boost::system::error_code;
 template <typename T>
 using awaitable = asio::awaitable<T>;
 
-inline auto ec_token(error_code& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
+inline auto ec_token(error_code& ec) {
+    return asio::redirect_error(asio::use_awaitable, ec);
+}
 
 struct Endpoint {
     std::string host;
@@ -39,7 +41,8 @@ struct Reply {
     std::string body;
 };
 
-http::request<http::string_body> make_request(const Endpoint& ep, const char* path, const std::string& body) {
+http::request<http::string_body> make_request(const Endpoint& ep, const char* path,
+                                              const std::string& body) {
     http::request<http::string_body> req{http::verb::post, path, 11};
     req.set(http::field::host, ep.host + ":" + ep.port);
     req.set(http::field::content_type, "application/json");
@@ -117,11 +120,12 @@ struct EtcdClient::Impl {
             if (ec) {
                 drop();
                 if (reused && ec != beast::error::timeout) continue;
-                co_return Reply{(ec == beast::error::timeout ? std::string("timed out after ") +
-                                                                   std::to_string(timeout.count()) + " ms"
-                                                             : ec.message()),
-                             0,
-                             {}};
+                co_return Reply{
+                    (ec == beast::error::timeout
+                         ? std::string("timed out after ") + std::to_string(timeout.count()) + " ms"
+                         : ec.message()),
+                    0,
+                    {}};
             }
             if (!res.keep_alive()) drop();
             co_return Reply{"", res.result_int(), std::move(res.body())};
@@ -130,10 +134,15 @@ struct EtcdClient::Impl {
     }
 };
 
-EtcdClient::EtcdClient(EtcdOptions opts) : opts_(std::move(opts)), impl_(std::make_unique<Impl>()) {}
-EtcdClient::~EtcdClient() { impl_->drop(); }
+EtcdClient::EtcdClient(EtcdOptions opts)
+    : opts_(std::move(opts)), impl_(std::make_unique<Impl>()) {}
+EtcdClient::~EtcdClient() {
+    impl_->drop();
+}
 
-std::string EtcdClient::current_endpoint() const { return impl_->answered; }
+std::string EtcdClient::current_endpoint() const {
+    return impl_->answered;
+}
 
 EtcdResult<std::string> EtcdClient::post(const char* path, const std::string& body) {
     if (opts_.endpoints.empty()) return EtcdError{"etcd: no endpoints configured"};
@@ -152,7 +161,8 @@ EtcdResult<std::string> EtcdClient::post(const char* path, const std::string& bo
             impl_->answered = name;
             return std::move(r.body);
         }
-        std::string why = r.failure.empty() ? "HTTP " + std::to_string(r.status) + " " + r.body : r.failure;
+        std::string why =
+            r.failure.empty() ? "HTTP " + std::to_string(r.status) + " " + r.body : r.failure;
         spdlog::debug("etcd {} {}: {}", name, path, why);
         if (!failures.empty()) failures += "; ";
         failures += name + ": " + why;
@@ -174,17 +184,18 @@ EtcdResult<int64_t> EtcdClient::put(std::string_view key, std::string_view value
     return decode_put(*body);
 }
 
-EtcdResult<TxnResult> EtcdClient::cas(std::string_view key, std::string_view value, int64_t expected_mod_revision,
-                                      int64_t lease) {
+EtcdResult<TxnResult> EtcdClient::cas(std::string_view key, std::string_view value,
+                                      int64_t expected_mod_revision, int64_t lease) {
     auto body = post("/v3/kv/txn", encode_cas(key, value, expected_mod_revision, lease));
     if (!body) return body.error();
     return decode_txn(*body);
 }
 
 EtcdResult<TxnResult> EtcdClient::cas_guarded(std::string_view key, std::string_view value,
-                                              int64_t expected_mod_revision, std::string_view guard_key,
-                                              int64_t guard_lease) {
-    auto body = post("/v3/kv/txn", encode_cas_guarded(key, value, expected_mod_revision, guard_key, guard_lease));
+                                              int64_t expected_mod_revision,
+                                              std::string_view guard_key, int64_t guard_lease) {
+    auto body = post("/v3/kv/txn",
+                     encode_cas_guarded(key, value, expected_mod_revision, guard_key, guard_lease));
     if (!body) return body.error();
     return decode_txn(*body);
 }
@@ -226,7 +237,8 @@ EtcdResult<router::Ok> EtcdClient::lease_revoke(int64_t id) {
 
 EtcdResult<router::Ok> EtcdClient::watch(std::string_view key, int64_t start_revision,
                                          const std::function<bool(const WatchMessage&)>& on_message,
-                                         const std::atomic<bool>& stop, std::chrono::milliseconds poll,
+                                         const std::atomic<bool>& stop,
+                                         std::chrono::milliseconds poll,
                                          std::chrono::milliseconds idle_limit) {
     if (opts_.endpoints.empty()) return EtcdError{"etcd: no endpoints configured"};
     // The watch takes its own connection to the member unary calls use now, so a request on
@@ -260,7 +272,8 @@ EtcdResult<router::Ok> EtcdClient::watch(std::string_view key, int64_t start_rev
             co_return 0;
         }
         if (parser.get().result_int() != 200) {
-            result = EtcdError{"etcd watch " + name + ": HTTP " + std::to_string(parser.get().result_int())};
+            result = EtcdError{"etcd watch " + name + ": HTTP " +
+                               std::to_string(parser.get().result_int())};
             co_return 0;
         }
         stream.expires_never();  // the stream is idle between changes; the poll loop bounds it
@@ -283,9 +296,10 @@ EtcdResult<router::Ok> EtcdClient::watch(std::string_view key, int64_t start_rev
                 }
                 if (msg->canceled) {
                     result = EtcdError{"etcd watch canceled: " + msg->cancel_reason +
-                                       (msg->compact_revision ? " (compacted at revision " +
-                                                                    std::to_string(msg->compact_revision) + ")"
-                                                              : std::string())};
+                                       (msg->compact_revision
+                                            ? " (compacted at revision " +
+                                                  std::to_string(msg->compact_revision) + ")"
+                                            : std::string())};
                     co_return 0;
                 }
                 if (!on_message(*msg)) {
@@ -315,8 +329,10 @@ EtcdResult<router::Ok> EtcdClient::watch(std::string_view key, int64_t start_rev
         }
     }
     if (handed_up) return router::Ok{};
-    if (result) impl_->answered = name;
-    else impl_->current = (impl_->current + 1) % opts_.endpoints.size();  // next watch elsewhere
+    if (result)
+        impl_->answered = name;
+    else
+        impl_->current = (impl_->current + 1) % opts_.endpoints.size();  // next watch elsewhere
     return result;
 }
 

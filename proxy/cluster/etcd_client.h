@@ -37,11 +37,12 @@ public:
     EtcdResult<RangeResult> get(std::string_view key, bool prefix = false);
     EtcdResult<int64_t> put(std::string_view key, std::string_view value, int64_t lease = 0);
     // Compare-and-swap on the key's mod_revision (0: create only).
-    EtcdResult<TxnResult> cas(std::string_view key, std::string_view value, int64_t expected_mod_revision,
-                              int64_t lease = 0);
+    EtcdResult<TxnResult> cas(std::string_view key, std::string_view value,
+                              int64_t expected_mod_revision, int64_t lease = 0);
     // Compare-and-swap that also requires `guard_key` to be held under `guard_lease`.
-    EtcdResult<TxnResult> cas_guarded(std::string_view key, std::string_view value, int64_t expected_mod_revision,
-                                      std::string_view guard_key, int64_t guard_lease);
+    EtcdResult<TxnResult> cas_guarded(std::string_view key, std::string_view value,
+                                      int64_t expected_mod_revision, std::string_view guard_key,
+                                      int64_t guard_lease);
     // Deletes `key` if it is still held under `lease`; whether it was.
     EtcdResult<bool> delete_if_lease(std::string_view key, int64_t lease);
     EtcdResult<LeaseGrant> lease_grant(int64_t ttl_s);
@@ -55,11 +56,11 @@ public:
     // nothing either): then it returns Ok. Returns the error that broke the stream (an
     // endpoint failing, a canceled watch). Either way the caller re-reads the key and watches
     // again from the revision it has seen, so no change is missed.
-    EtcdResult<router::Ok> watch(std::string_view key, int64_t start_revision,
-                                 const std::function<bool(const WatchMessage&)>& on_message,
-                                 const std::atomic<bool>& stop,
-                                 std::chrono::milliseconds poll = std::chrono::milliseconds(100),
-                                 std::chrono::milliseconds idle_limit = std::chrono::milliseconds(5000));
+    EtcdResult<router::Ok> watch(
+        std::string_view key, int64_t start_revision,
+        const std::function<bool(const WatchMessage&)>& on_message, const std::atomic<bool>& stop,
+        std::chrono::milliseconds poll = std::chrono::milliseconds(100),
+        std::chrono::milliseconds idle_limit = std::chrono::milliseconds(5000));
 
     // The endpoint that answered last ("" before the first success).
     std::string current_endpoint() const;

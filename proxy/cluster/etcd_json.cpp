@@ -10,9 +10,13 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string b64(std::string_view s) { return auth::base64_encode(wire::as_bytes(s)); }
+std::string b64(std::string_view s) {
+    return auth::base64_encode(wire::as_bytes(s));
+}
 
-EtcdError bad(std::string_view what) { return EtcdError{"etcd: malformed response: " + std::string(what)}; }
+EtcdError bad(std::string_view what) {
+    return EtcdError{"etcd: malformed response: " + std::string(what)};
+}
 
 // Parses without throwing; nullopt when the text is not JSON or not an object.
 std::optional<json> parse_object(std::string_view body) {
@@ -62,8 +66,9 @@ std::optional<KeyValue> decode_kv(const json& j) {
     if (!j.is_object()) return std::nullopt;
     KeyValue kv;
     if (!get_b64(j, "key", kv.key) || !get_b64(j, "value", kv.value) ||
-        !get_int(j, "create_revision", kv.create_revision) || !get_int(j, "mod_revision", kv.mod_revision) ||
-        !get_int(j, "version", kv.version) || !get_int(j, "lease", kv.lease))
+        !get_int(j, "create_revision", kv.create_revision) ||
+        !get_int(j, "mod_revision", kv.mod_revision) || !get_int(j, "version", kv.version) ||
+        !get_int(j, "lease", kv.lease))
         return std::nullopt;
     return kv;
 }
@@ -121,20 +126,23 @@ std::string encode_put(std::string_view key, std::string_view value, int64_t lea
     return j.dump();
 }
 
-std::string encode_cas(std::string_view key, std::string_view value, int64_t expected_mod_revision, int64_t lease) {
+std::string encode_cas(std::string_view key, std::string_view value, int64_t expected_mod_revision,
+                       int64_t lease) {
     json put{{"key", b64(key)}, {"value", b64(value)}};
     if (lease != 0) put["lease"] = std::to_string(lease);
-    json j{{"compare", json::array({json{{"key", b64(key)},
-                                         {"target", "MOD"},
-                                         {"result", "EQUAL"},
-                                         {"mod_revision", std::to_string(expected_mod_revision)}}})},
-           {"success", json::array({json{{"request_put", put}}})},
-           {"failure", json::array({json{{"request_range", json{{"key", b64(key)}}}}})}};
+    json j{
+        {"compare", json::array({json{{"key", b64(key)},
+                                      {"target", "MOD"},
+                                      {"result", "EQUAL"},
+                                      {"mod_revision", std::to_string(expected_mod_revision)}}})},
+        {"success", json::array({json{{"request_put", put}}})},
+        {"failure", json::array({json{{"request_range", json{{"key", b64(key)}}}}})}};
     return j.dump();
 }
 
-std::string encode_cas_guarded(std::string_view key, std::string_view value, int64_t expected_mod_revision,
-                               std::string_view guard_key, int64_t guard_lease) {
+std::string encode_cas_guarded(std::string_view key, std::string_view value,
+                               int64_t expected_mod_revision, std::string_view guard_key,
+                               int64_t guard_lease) {
     json j = json::parse(encode_cas(key, value, expected_mod_revision));
     j["compare"].push_back(json{{"key", b64(guard_key)},
                                 {"target", "LEASE"},
@@ -152,9 +160,13 @@ std::string encode_delete_if_lease(std::string_view key, int64_t lease) {
     return j.dump();
 }
 
-std::string encode_lease_grant(int64_t ttl_s) { return json{{"TTL", std::to_string(ttl_s)}, {"ID", "0"}}.dump(); }
+std::string encode_lease_grant(int64_t ttl_s) {
+    return json{{"TTL", std::to_string(ttl_s)}, {"ID", "0"}}.dump();
+}
 
-std::string encode_lease_id(int64_t id) { return json{{"ID", std::to_string(id)}}.dump(); }
+std::string encode_lease_id(int64_t id) {
+    return json{{"ID", std::to_string(id)}}.dump();
+}
 
 std::string encode_watch_create(std::string_view key, int64_t start_revision, bool prefix) {
     json c{{"key", b64(key)}};
@@ -172,10 +184,14 @@ std::optional<std::string> decode_error(std::string_view body) {
     // object {"grpc_code": N, "http_code": N, "message": "text", ...} under "error".
     const json& e = *it;
     std::string msg;
-    if (e.is_string()) msg = e.get<std::string>();
-    else if (e.is_object() && e.contains("message") && e["message"].is_string()) msg = e["message"].get<std::string>();
-    else msg = e.dump();
-    if (auto m = j->find("message"); msg.empty() && m != j->end() && m->is_string()) msg = m->get<std::string>();
+    if (e.is_string())
+        msg = e.get<std::string>();
+    else if (e.is_object() && e.contains("message") && e["message"].is_string())
+        msg = e["message"].get<std::string>();
+    else
+        msg = e.dump();
+    if (auto m = j->find("message"); msg.empty() && m != j->end() && m->is_string())
+        msg = m->get<std::string>();
     return msg.empty() ? std::string("unknown error") : msg;
 }
 
@@ -209,7 +225,8 @@ EtcdResult<TxnResult> decode_txn(std::string_view body) {
     for (const auto& one : *resp) {
         if (!one.is_object() || !one.contains("response_range")) continue;
         std::vector<KeyValue> kvs;
-        if (!decode_kvs(one["response_range"].value("kvs", json()), kvs)) return bad("txn range kvs");
+        if (!decode_kvs(one["response_range"].value("kvs", json()), kvs))
+            return bad("txn range kvs");
         if (!kvs.empty()) r.current = std::move(kvs.front());
     }
     return r;
@@ -220,7 +237,8 @@ EtcdResult<LeaseGrant> decode_lease_grant(std::string_view body) {
     if (!j) return j.error();
     LeaseGrant g;
     if (!get_int(*j, "ID", g.id) || !get_int(*j, "TTL", g.ttl_s)) return bad("lease grant");
-    if (auto e = j->find("error"); e != j->end() && e->is_string() && !e->get<std::string>().empty())
+    if (auto e = j->find("error");
+        e != j->end() && e->is_string() && !e->get<std::string>().empty())
         return EtcdError{"etcd: lease grant: " + e->get<std::string>()};
     if (g.id == 0 || g.ttl_s <= 0) return bad("lease grant without ID or TTL");
     return g;
@@ -245,8 +263,10 @@ EtcdResult<WatchMessage> decode_watch(std::string_view body) {
     if (!header_revision(*res, m.revision)) return bad("watch header");
     m.created = get_bool(*res, "created");
     m.canceled = get_bool(*res, "canceled");
-    if (auto r = res->find("cancel_reason"); r != res->end() && r->is_string()) m.cancel_reason = r->get<std::string>();
-    if (!get_int(*res, "compact_revision", m.compact_revision)) return bad("watch compact_revision");
+    if (auto r = res->find("cancel_reason"); r != res->end() && r->is_string())
+        m.cancel_reason = r->get<std::string>();
+    if (!get_int(*res, "compact_revision", m.compact_revision))
+        return bad("watch compact_revision");
     auto evs = res->find("events");
     if (evs != res->end() && !evs->is_null()) {
         if (!evs->is_array()) return bad("watch events");

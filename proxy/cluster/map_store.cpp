@@ -21,13 +21,15 @@ EtcdResult<std::optional<StoredMap>> read_map(EtcdClient& etcd, const ClusterCon
     return std::optional<StoredMap>(StoredMap{std::move(*m), kv->mod_revision, r->revision});
 }
 
-EtcdResult<PublishResult> publish_map(EtcdClient& etcd, const ClusterConfig& cluster, const router::ShardMap& next,
-                                      int64_t expected_mod_revision, uint64_t expected_version) {
+EtcdResult<PublishResult> publish_map(EtcdClient& etcd, const ClusterConfig& cluster,
+                                      const router::ShardMap& next, int64_t expected_mod_revision,
+                                      uint64_t expected_version) {
     const std::string key = cluster.map_key();
     if (next.version() <= expected_version)
-        return EtcdError{fmt::format("map version {} is not newer than version {} in etcd key {}; publish "
-                                     "version {} or later",
-                                     next.version(), expected_version, key, expected_version + 1)};
+        return EtcdError{
+            fmt::format("map version {} is not newer than version {} in etcd key {}; publish "
+                        "version {} or later",
+                        next.version(), expected_version, key, expected_version + 1)};
     auto t = etcd.cas(key, next.to_json(), expected_mod_revision);
     if (!t) return t.error();
     PublishResult out;
@@ -45,13 +47,15 @@ EtcdResult<PublishResult> publish_map(EtcdClient& etcd, const ClusterConfig& clu
 }
 
 EtcdResult<router::Ok> check_map_against_config(const router::ShardMap& map, const Config& cfg,
-                                               const std::string& source) {
+                                                const std::string& source) {
     if (map.bucket_bits() != cfg.sharding.bucket_bits)
-        return EtcdError{fmt::format("{}: bucket_bits {} differs from [sharding] bucket_bits {} in {}", source,
-                                     map.bucket_bits(), cfg.sharding.bucket_bits, cfg.source)};
+        return EtcdError{
+            fmt::format("{}: bucket_bits {} differs from [sharding] bucket_bits {} in {}", source,
+                        map.bucket_bits(), cfg.sharding.bucket_bits, cfg.source)};
     for (const auto& name : map.shard_names())
         if (cfg.shard_index(name) < 0)
-            return EtcdError{fmt::format("{}: shard '{}' is not a [[shards]] entry of {}", source, name, cfg.source)};
+            return EtcdError{fmt::format("{}: shard '{}' is not a [[shards]] entry of {}", source,
+                                         name, cfg.source)};
     return router::Ok{};
 }
 

@@ -39,12 +39,13 @@ struct PublishResult {
 // Publishes `next` if the key's mod_revision is still `expected_mod_revision` (0: the key must
 // not exist). Refuses (error) a version not greater than `expected_version` (the stored map's
 // version when read; 0 when absent).
-EtcdResult<PublishResult> publish_map(EtcdClient& etcd, const ClusterConfig& cluster, const router::ShardMap& next,
-                                      int64_t expected_mod_revision, uint64_t expected_version);
+EtcdResult<PublishResult> publish_map(EtcdClient& etcd, const ClusterConfig& cluster,
+                                      const router::ShardMap& next, int64_t expected_mod_revision,
+                                      uint64_t expected_version);
 
 // Whether `map` fits `cfg`: bucket_bits as configured and every shard it names configured.
 // The error says which and where.
 EtcdResult<router::Ok> check_map_against_config(const router::ShardMap& map, const Config& cfg,
-                                               const std::string& source);
+                                                const std::string& source);
 
 }  // namespace sg::cluster

@@ -27,10 +27,11 @@ TEST(ClusterConfig, AbsentMeansNoEtcd) {
 }
 
 TEST(ClusterConfig, ReadsEveryKey) {
-    Config c = parse_config(kShards +
-                                "[cluster]\netcd = [\"127.0.0.1:2379\", \"10.0.0.2:22379\"]\n"
-                                "prefix = \"/shardgate/orders\"\nlease_ttl_s = 7\netcd_timeout_ms = 900\n",
-                            "c.toml");
+    Config c =
+        parse_config(kShards +
+                         "[cluster]\netcd = [\"127.0.0.1:2379\", \"10.0.0.2:22379\"]\n"
+                         "prefix = \"/shardgate/orders\"\nlease_ttl_s = 7\netcd_timeout_ms = 900\n",
+                     "c.toml");
     ASSERT_TRUE(c.cluster.uses_etcd());
     EXPECT_EQ(c.cluster.etcd, (std::vector<std::string>{"127.0.0.1:2379", "10.0.0.2:22379"}));
     EXPECT_EQ(c.cluster.map_key(), "/shardgate/orders/map");
@@ -41,13 +42,14 @@ TEST(ClusterConfig, ReadsEveryKey) {
 TEST(ClusterConfig, RejectsBadValuesNamingTheKey) {
     expect_error("[cluster]\netcd = \"127.0.0.1:2379\"\n", "cluster.etcd", "array");
     expect_error("[cluster]\netcd = []\n", "cluster.etcd", "at least one");
-    expect_error("[cluster]\netcd = [\"127.0.0.1:2379\", \"nohost\"]\n", "cluster.etcd[1]", "host:port");
+    expect_error("[cluster]\netcd = [\"127.0.0.1:2379\", \"nohost\"]\n", "cluster.etcd[1]",
+                 "host:port");
     expect_error("[cluster]\netcd = [\"127.0.0.1:99999\"]\n", "cluster.etcd[0]", "host:port");
     expect_error("[cluster]\nprefix = \"shardgate\"\n", "cluster.prefix", "must start with '/'");
     expect_error("[cluster]\nprefix = \"/shardgate/\"\n", "cluster.prefix", "not end with '/'");
     expect_error("[cluster]\nlease_ttl_s = 1\n", "cluster.lease_ttl_s", "out of range");
-    expect_error("[cluster]\netcd = [\"h:1\"]\nlease_ttl_s = 2\netcd_timeout_ms = 1000\n", "cluster.etcd_timeout_ms",
-                 "half of lease_ttl_s");
+    expect_error("[cluster]\netcd = [\"h:1\"]\nlease_ttl_s = 2\netcd_timeout_ms = 1000\n",
+                 "cluster.etcd_timeout_ms", "half of lease_ttl_s");
     expect_error("[cluster]\nendpoints = [\"h:1\"]\n", "cluster.endpoints", "unknown key");
 }
 

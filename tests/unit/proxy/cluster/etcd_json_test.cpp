@@ -1,10 +1,10 @@
 // The etcd gateway's JSON bodies, encoded and decoded without I/O. The response texts are what
 // etcd 3.4's gateway answered to curl (int64 as strings, defaults omitted).
+#include "proxy/cluster/etcd_json.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-
-#include "proxy/cluster/etcd_json.h"
 
 namespace sg::cluster {
 namespace {
@@ -61,7 +61,8 @@ TEST(EtcdJson, DecodesRange) {
 }
 
 TEST(EtcdJson, DecodesTxnSuccessAndFailure) {
-    auto ok = decode_txn(R"({"header":{"revision":"5"},"succeeded":true,"responses":[{"response_put":{"header":{}}}]})");
+    auto ok = decode_txn(
+        R"({"header":{"revision":"5"},"succeeded":true,"responses":[{"response_put":{"header":{}}}]})");
     ASSERT_TRUE(ok);
     EXPECT_TRUE(ok->succeeded);
     EXPECT_EQ(ok->revision, 5);
@@ -73,18 +74,21 @@ TEST(EtcdJson, DecodesTxnSuccessAndFailure) {
     EXPECT_FALSE(lost->succeeded);
     ASSERT_TRUE(lost->current.has_value());
     EXPECT_EQ(lost->current->value, "bar");
-    auto absent = decode_txn(R"({"header":{"revision":"2"},"responses":[{"response_range":{"header":{}}}]})");
+    auto absent =
+        decode_txn(R"({"header":{"revision":"2"},"responses":[{"response_range":{"header":{}}}]})");
     ASSERT_TRUE(absent);
     EXPECT_FALSE(absent->current.has_value());
 }
 
 TEST(EtcdJson, DecodesLeases) {
-    auto g = decode_lease_grant(R"({"header":{"revision":"1"},"ID":"1140152113727109638","TTL":"5"})");
+    auto g =
+        decode_lease_grant(R"({"header":{"revision":"1"},"ID":"1140152113727109638","TTL":"5"})");
     ASSERT_TRUE(g);
     EXPECT_EQ(g->id, 1140152113727109638LL);
     EXPECT_EQ(g->ttl_s, 5);
     EXPECT_FALSE(decode_lease_grant(R"({"header":{"revision":"1"},"TTL":"5"})"));
-    auto alive = decode_keepalive(R"({"result":{"header":{"revision":"2"},"ID":"12345","TTL":"4"}})");
+    auto alive =
+        decode_keepalive(R"({"result":{"header":{"revision":"2"},"ID":"12345","TTL":"4"}})");
     ASSERT_TRUE(alive);
     EXPECT_EQ(*alive, 4);
     auto gone = decode_keepalive(R"({"result":{"header":{"revision":"2"},"ID":"12345"}})");
@@ -106,8 +110,8 @@ TEST(EtcdJson, DecodesWatchMessages) {
     EXPECT_EQ(change->events[0].kv.value, "baz");
     EXPECT_EQ(change->events[0].kv.mod_revision, 3);
     EXPECT_EQ(change->events[1].type, WatchEvent::Type::Delete);
-    auto canceled =
-        decode_watch(R"({"result":{"header":{"revision":"9"},"canceled":true,"compact_revision":"5","cancel_reason":"x"}})");
+    auto canceled = decode_watch(
+        R"({"result":{"header":{"revision":"9"},"canceled":true,"compact_revision":"5","cancel_reason":"x"}})");
     ASSERT_TRUE(canceled);
     EXPECT_TRUE(canceled->canceled);
     EXPECT_EQ(canceled->compact_revision, 5);
@@ -118,12 +122,14 @@ TEST(EtcdJson, ErrorsAreValuesNeverThrows) {
         R"({"error":"json: cannot unmarshal number","message":"json: cannot unmarshal number","code":3})");
     ASSERT_FALSE(e);
     EXPECT_NE(e.error().message.find("cannot unmarshal"), std::string::npos);
-    auto streamed = decode_watch(R"({"error":{"grpc_code":14,"http_code":503,"message":"no leader"}})");
+    auto streamed =
+        decode_watch(R"({"error":{"grpc_code":14,"http_code":503,"message":"no leader"}})");
     ASSERT_FALSE(streamed);
     EXPECT_NE(streamed.error().message.find("no leader"), std::string::npos);
-    for (const char* junk : {"", "nope", "[1,2]", R"({"kvs":5})", R"({"kvs":[{"key":"***"}]})",
-                             R"({"header":{"revision":"abc"}})", R"({"result":{"events":[{"kv":{"key":1}}]}})",
-                             R"({"result":{"TTL":[1]}})"}) {
+    for (const char* junk :
+         {"", "nope", "[1,2]", R"({"kvs":5})", R"({"kvs":[{"key":"***"}]})",
+          R"({"header":{"revision":"abc"}})", R"({"result":{"events":[{"kv":{"key":1}}]}})",
+          R"({"result":{"TTL":[1]}})"}) {
         EXPECT_FALSE(decode_range(junk) && decode_watch(junk) && decode_keepalive(junk)) << junk;
     }
     EXPECT_FALSE(decode_range(R"({"kvs":[{"key":"***"}]})"));
