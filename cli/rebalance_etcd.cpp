@@ -114,18 +114,39 @@ rebalance::MapPublisher EtcdRebalance::publisher() {
             return router::Error{"55000",
                                  "the rebalance lock was lost (its lease expired); not publishing"};
         auto t = etcd_.cas_guarded(key, next.to_json(), map_mod_revision_, lock_key(cfg_), lease_);
-        if (!t)
-            return router::Error{"08006", "etcd: publishing map version " +
-                                              std::to_string(next.version()) + ": " +
-                                              t.error().message};
-        if (!t->succeeded)
+        if (t && t->succeeded) {
+            map_mod_revision_ = t->revision;
+            return router::Ok{};
+        }
+        // A request that timed out may have been applied, and a retry on another member then
+        // fails its compare: what etcd holds now decides (bounded by the lock's lease).
+        const std::string want = next.to_json();
+        const auto deadline =
+            std::chrono::steady_clock::now() + std::chrono::seconds(cfg_.cluster.lease_ttl_s);
+        std::string why = t ? "the compare failed" : t.error().message;
+        while (std::chrono::steady_clock::now() < deadline) {
+            auto cur = etcd_.get(key);
+            if (!cur) {
+                why = cur.error().message;
+                std::this_thread::sleep_for(milliseconds(100));
+                continue;
+            }
+            const cluster::KeyValue* kv = cur->first();
+            if (kv && kv->value == want) {
+                map_mod_revision_ = kv->mod_revision;
+                return router::Ok{};  // it was ours
+            }
             return router::Error{
-                "55000", fmt::format("etcd: map version {} not published: the map key changed "
-                                     "since this run read it, or the rebalance lock is no longer "
-                                     "held by this run",
-                                     next.version())};
-        map_mod_revision_ = t->revision;
-        return router::Ok{};
+                "55000", fmt::format("etcd: map version {} not published ({}): the map key "
+                                     "changed since this run read it, or the rebalance lock is "
+                                     "no longer held by this run",
+                                     next.version(), why)};
+        }
+        return router::Error{
+            rebalance::kDecidedElsewhere,
+            fmt::format("etcd: cannot tell whether map version {} was published ({}); stopping "
+                        "without rolling the switch back: rerun `shardgate rebalance run`",
+                        next.version(), why)};
     };
 }
 

@@ -129,7 +129,12 @@ Expected<uint64_t> publish_assignment(const Config& cfg, const std::vector<uint3
     if (next->version() == current->version()) return next->version();
     if (publish)
         if (auto st = publish(*next); !st) return st.error();
-    if (auto st = router::save_shard_map(*next, cfg.map_path()); !st) return st.error();
+    if (auto st = router::save_shard_map(*next, cfg.map_path()); !st) {
+        // Published in etcd, the switch is decided whatever the file says: it must not be
+        // rolled back (the proxies load the published version). A rerun syncs the file.
+        if (publish) return Error{kDecidedElsewhere, st.error().message};
+        return st.error();
+    }
     return next->version();
 }
 
@@ -237,6 +242,9 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
     // The decision is the map file itself: once it assigns the group to the target, a resumed
     // run commits both prepared transactions; before that it rolls them back. One fsync.
     auto version = publish_assignment(env.cfg, buckets, ctx.targets[target].shard, env.publish_map);
+    // Possibly or certainly decided in etcd: stop without rolling back; the rerun settles the
+    // prepared switch by what etcd holds (resolve_pending).
+    if (!version && version.error().sqlstate == kDecidedElsewhere) return version.error();
     if (!version) return abort("map: " + version.error().message, true);
     crash_point("switch-decided");
     // Decided: from here on only forward. A failure leaves the journal to finish the job.

@@ -10,7 +10,10 @@
 namespace sg::rebalance {
 
 // Publishes `next` before the map file is written; an error means it is not published (the
-// switch is not decided and is rolled back).
+// switch is not decided and is rolled back), except an error with SQLSTATE kDecidedElsewhere
+// (40003, statement_completion_unknown): it may be (or is) published, so the switch must not
+// be rolled back; the run stops and its rerun settles the switch by what the store holds.
 using MapPublisher = std::function<router::Status(const router::ShardMap& next)>;
+inline constexpr const char* kDecidedElsewhere = "40003";
 
 }  // namespace sg::rebalance
