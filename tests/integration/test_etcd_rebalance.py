@@ -113,7 +113,15 @@ class EtcdRebalance(unittest.TestCase):
             time.sleep(0.05)
         self.assertTrue(all(r["map_version"] == final["version"] for r in regs.values()), regs)
         self.assertIsNone(self.etcd.get(PREFIX + "/rebalance/lock"), "the lock must be released")
-        tr.RebalanceCase.check_final(self, work)
+        try:
+            tr.RebalanceCase.check_final(self, work)
+        except AssertionError:
+            # The rebalancer's own account of its switches (aborted ones and why) is what
+            # explains a wrong row.
+            print("rebalancer log (tail):\n" + "\n".join(
+                line for line in err.splitlines()[-400:]
+                if any(w in line for w in ("abort", "error", "switched", "etcd", "warn"))))
+            raise
 
 
 if __name__ == "__main__":
