@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/rebalance.h"
+#include "cli/rebalance_etcd.h"
 #include "rebalance/abort.h"
 #include "rebalance/interrupt.h"
 #include "rebalance/estimate.h"
@@ -133,6 +134,16 @@ int cmd_run(const Config& cfg, const RebalanceOptions& o) {
     rb::RunOptions ro{plan_input(o), o.proxies, o.max_pause_ms, journal_file(cfg, o)};
     ro.parallel = o.parallel;
     ro.lease_ms = o.pause_lease_ms;
+    // [cluster] etcd: the lock, the registered proxies and every map version through etcd.
+    std::unique_ptr<EtcdRebalance> etcd;
+    if (cfg.cluster.uses_etcd()) {
+        auto e = EtcdRebalance::open(cfg);
+        if (!e) return fail(e.error().message);
+        etcd = std::move(*e);
+        ro.proxies = etcd->proxies();
+        ro.proxies_exact = true;
+        ro.publish_map = etcd->publisher();
+    }
     rb::install_interrupt_handlers();  // Ctrl-C mid-switch resumes the paused buckets first
     auto s = rb::run_rebalance_moves(cfg, ro);
     if (!s)
@@ -325,6 +336,8 @@ void add_rebalance_options(CLI::App* sub, RebalanceOptions& o) {
 }
 
 int run_rebalance(const Config& cfg, const RebalanceOptions& opts) {
+    // With etcd, the map file is the local copy of the etcd map: bring it up to date first.
+    if (auto err = sync_rebalance_map(cfg); !err.empty()) return fail(err);
     if (opts.action == "plan" || opts.action == "run" || opts.action == "verify") {
         // Never plan, move or judge rows by a map the shards have moved past (issue 22).
         auto gated = rb::open_cluster_map(cfg, rb::GateMode::Bootstrap);

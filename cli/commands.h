@@ -18,6 +18,9 @@ int run_init(const Config& cfg);
 // Reports the map file against every shard's stamp (text on stdout, or into *json_out);
 // whether they agree.
 bool check_map(const Config& cfg, nlohmann::json* json_out);
+// `shardgate map show|publish`: the shard map in etcd (cli/cmd_map.cpp).
+int run_map_show(const Config& cfg, bool json);
+int run_map_publish(const Config& cfg, const std::string& map_path);
 int run_route(const Config& cfg, const std::string& sql, const std::vector<std::string>& params, bool json);
 
 }  // namespace sg::cli

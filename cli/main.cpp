@@ -58,6 +58,13 @@ int main(int argc, char** argv) {
     route->add_option("--param", params, "a parameter value ($1, $2, ... in order)");
     route->add_flag("--json", o.json, "print JSON");
 
+    auto* map = app.add_subcommand("map", "the shard map in etcd ([cluster] etcd): show | publish --map FILE");
+    map->add_option("-c,--config", o.config, "config file")->required();
+    std::string map_action, map_file;
+    map->add_option("action", map_action, "show|publish")->required()->check(CLI::IsMember({"show", "publish"}));
+    map->add_option("--map", map_file, "publish: the map JSON file (its version must be newer than etcd's)");
+    map->add_flag("--json", o.json, "show: print the map JSON");
+
     auto* rebalance = app.add_subcommand("rebalance", "move buckets between shards (plan|run|status|verify|abort)");
     rebalance->add_option("-c,--config", o.config, "config file")->required();
     sg::cli::RebalanceOptions rebalance_opts;
@@ -105,6 +112,16 @@ int main(int argc, char** argv) {
     if (*route) {
         auto cfg = load(o);
         return cfg ? sg::cli::run_route(*cfg, sql, params, o.json) : 2;
+    }
+    if (*map) {
+        auto cfg = load(o);
+        if (!cfg) return 2;
+        if (map_action == "show") return sg::cli::run_map_show(*cfg, o.json);
+        if (map_file.empty()) {
+            std::cerr << "shardgate map publish: --map FILE is required\n";
+            return 2;
+        }
+        return sg::cli::run_map_publish(*cfg, map_file);
     }
     if (*rebalance) {
         auto cfg = load(o);

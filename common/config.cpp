@@ -10,6 +10,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "common/cluster_config_parse.h"
 #include "common/replica_config_parse.h"
 
 extern char** environ;
@@ -486,11 +487,11 @@ Config parse_config(std::string_view text, const std::string& source, const EnvM
         throw ConfigError(source, fmt::format("line {}", e.source().begin.line), std::string(e.description()));
     }
     static const std::set<std::string_view> sections{"proxy",    "admin",  "stats",  "transactions", "health",
-                                                    "sharding", "shards", "tables", "users"};
+                                                    "sharding", "cluster", "shards", "tables", "users"};
     for (const auto& [k, v] : root)
         if (!sections.count(k.str()))
             throw ConfigError(source, std::string(k.str()),
-                              "unknown section (expected proxy, admin, stats, transactions, health, sharding, shards, "
+                              "unknown section (expected proxy, admin, stats, transactions, health, sharding, cluster, shards, "
                               "tables, users)");
 
     Config c;
@@ -504,6 +505,7 @@ Config parse_config(std::string_view text, const std::string& source, const EnvM
     read_health(Section(source, "health", subtable(source, root, "health"), &env, "SHARDGATE_HEALTH_"), c.health);
     read_sharding(Section(source, "sharding", subtable(source, root, "sharding"), &env, "SHARDGATE_SHARDING_"),
                   c.sharding);
+    c.cluster = parse_cluster(subtable(source, root, "cluster"), source);
     auto each = [&](std::string_view name, auto& out) {
         if (const toml::array* arr = array_of_tables(source, root, name)) {
             for (size_t i = 0; i < arr->size(); ++i) {

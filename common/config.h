@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cluster_config.h"
 #include "common/health_config.h"
 #include "common/replica_config.h"
 
@@ -135,6 +136,7 @@ struct Config {
     TransactionsConfig transactions;
     HealthConfig health;
     ShardingConfig sharding;
+    ClusterConfig cluster;
     std::vector<ShardConfig> shards;
     std::vector<TableConfig> tables;
     std::vector<UserConfig> users;

@@ -11,6 +11,7 @@
 #include "proxy/health/report.h"
 #include "proxy/admin_pause.h"
 #include "proxy/admin_pgbouncer.h"
+#include "proxy/cluster/etcd_agent.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
@@ -383,14 +384,19 @@ net::awaitable<void> show_buckets(Proxy& p, Session&, std::string& out) {
 net::awaitable<void> show_map(Proxy& p, Session&, std::string& out) {
     const auto& map = p.shard_map();
     ResultSet rs({"version", "bucket_bits", "buckets", "shards", "file", "paused_buckets", "content_hash", "refused",
-                  "pause_owner", "pause_expires_in_ms"});
+                  "pause_owner", "pause_expires_in_ms", "etcd_endpoint", "etcd_connected", "etcd_lease",
+                  "etcd_map_version"});
+    const auto etcd = p.etcd_state();  // empty columns without [cluster] etcd
     size_t paused = 0;
     for (uint32_t b = 0; b < map.bucket_count(); ++b) paused += p.bucket_paused(b);
     const auto& lease = p.pauses().bucket_lease().held();  // SHOW PAUSES has the details
     rs.row({std::to_string(map.version()), std::to_string(map.bucket_bits()), std::to_string(map.bucket_count()),
             std::to_string(map.shard_names().size()), p.config().map_path(), std::to_string(paused),
             router::content_hash(map), map.fence(), lease ? lease->owner : "",
-            lease ? std::to_string(std::max<int64_t>(0, -ms_since(lease->expires))) : ""});
+            lease ? std::to_string(std::max<int64_t>(0, -ms_since(lease->expires))) : "",
+            etcd ? etcd->endpoint : "", etcd ? (etcd->connected ? "yes" : "no") : "",
+            etcd && etcd->lease_id ? fmt::format("{:x}", etcd->lease_id) : "",
+            etcd ? std::to_string(etcd->etcd_map_version) : ""});
     rs.encode(out);
     co_return;
 }

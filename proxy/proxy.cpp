@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/logging.h"
+#include "proxy/cluster/etcd_agent.h"
 #include "proxy/front_door.h"
 #include "proxy/health/report.h"
 #include "proxy/http/http_server.h"
@@ -62,6 +63,7 @@ void Proxy::remember_columns(const std::string& table, std::vector<std::string> 
 }
 
 Proxy::~Proxy() {
+    etcd_agent_.reset();  // joins its threads before anything they post to goes away
     recovery_.reset();  // joins its thread before the coordinator it reads goes
     if (http_) http_->stop();
     stamp_watcher_.reset();  // joins its thread before anything it reports to goes away
@@ -127,6 +129,7 @@ std::string Proxy::setup_tls() {
 
 std::string Proxy::start() {
     if (auto err = build_credentials(cfg_, credentials_); !err.empty()) return err;
+    if (auto err = sync_map_from_etcd(); !err.empty()) return err;
     auto gated = rebalance::open_cluster_map(cfg_, rebalance::GateMode::Bootstrap);
     if (!gated) return gated.error().message;
     map_ = std::make_unique<router::ShardMap>(std::move(gated->map));
@@ -167,7 +170,7 @@ std::string Proxy::start() {
         http::Endpoints endpoints{
             [this] {
                 return stats::render_prometheus(*stats_, metrics()) + txn::render_metrics(*txn_) +
-                       health::render_prometheus(*health_);
+                       health::render_prometheus(*health_) + etcd_metrics();
             },
             [this] {
                 auto r = health::readiness(*health_);
@@ -188,6 +191,7 @@ std::string Proxy::start() {
     asio::co_spawn(io_, accept_loop(), LogUnhandled("accept loop"));
     asio::co_spawn(io_, housekeeping(), LogUnhandled("housekeeping"));
     health_->start();
+    start_etcd_agent();
     spdlog::info("shardgate listening on {}:{} ({} shard(s), pool_mode={}, pool_size={})", cfg_.proxy.listen_addr,
                  cfg_.proxy.port, cfg_.shards.size(), to_string(cfg_.proxy.pool_mode), cfg_.proxy.pool_size);
     return {};
@@ -258,6 +262,8 @@ awaitable<void> Proxy::housekeeping() {
         t.expires_after(std::chrono::seconds(1));
         error_code ec;
         co_await t.async_wait(net::ec_token(ec));
+        report_to_etcd();  // pauses come and go without a map change
+        check_etcd_session();
         if (cfg_.proxy.idle_server_timeout_s > 0)
             for (auto& [key, pool] : pools_) pool->close_idle(std::chrono::seconds(cfg_.proxy.idle_server_timeout_s));
         if (cfg_.proxy.idle_client_timeout_s > 0) {
@@ -379,6 +385,8 @@ void Proxy::refresh_fence(bool try_file) {
     std::string fence = verdict.fence;
     // A placeholder (no map file at start) never routes, whatever the shards say.
     if (!map_from_file_ && fence.empty()) fence = before.empty() ? "no shard map file " + cfg_.map_path() : before;
+    // Cut off from etcd past its lease, this proxy may have missed a newer map (proxy_etcd.cpp).
+    if (fence.empty()) fence = etcd_fence();
     if (fence != before) {
         if (fence.empty())
             spdlog::info("shard map version {} agrees with the shards again: routing sharded statements",

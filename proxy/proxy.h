@@ -4,6 +4,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -29,6 +30,10 @@ class StampWatcher;
 namespace sg::http {
 class HttpServer;
 }
+namespace sg::cluster {
+class EtcdAgent;
+struct EtcdState;
+}  // namespace sg::cluster
 namespace sg::proxy::txn {
 class Coordinator;
 class RecoveryWorker;
@@ -120,6 +125,12 @@ public:
     // Number of sessions holding a server connection (in a transaction or mid-request).
     int active_sessions() const;
 
+    // [cluster] etcd (proxy/proxy_etcd.cpp): the map follows the etcd key and this proxy keeps
+    // a registration there; nullopt without etcd.
+    std::optional<cluster::EtcdState> etcd_state() const;
+    // The etcd part of /metrics ("" without etcd).
+    std::string etcd_metrics() const;
+
     // Routing state: analyses of recent statements, and the shard map clients are routed by.
     router::StatementCache& statements() { return *statements_; }
     const router::ShardMap& shard_map() const { return *map_; }
@@ -174,6 +185,16 @@ private:
     void refresh_fence(bool try_file);
     // cfg_ with each shard's address replaced by its current primary's (after failovers).
     Config live_config() const;
+    // Before the map is opened: makes the map file hold the etcd map (or publishes the first
+    // one); an error text when etcd cannot give a map. After start: the agent.
+    std::string sync_map_from_etcd();
+    void start_etcd_agent();
+    // Hands the agent the map version routed by and the paused buckets, for the registration.
+    void report_to_etcd();
+    // Non-empty while the etcd session is lost for longer than the lease: the text refusing
+    // sharded statements. check_etcd_session() re-judges the fence when that changes.
+    std::string etcd_fence() const;
+    void check_etcd_session();
 
     net::asio::io_context& io_;
     Config cfg_;
@@ -204,6 +225,9 @@ private:
     bool shutting_down_ = false;
     // Shared with the sessions' coroutines, whose frames may be destroyed after the Proxy.
     std::shared_ptr<int> live_clients_ = std::make_shared<int>(0);
+    // Last: its threads post to the event loop and read cfg_, so it goes first.
+    std::unique_ptr<cluster::EtcdAgent> etcd_agent_;
+    bool etcd_fenced_ = false;  // etcd_fence() was non-empty at the last check
     ProxyCounters counters_;
     std::vector<std::string> spare_read_buffers_;
     std::unordered_map<std::string, std::vector<std::string>> table_columns_;

@@ -121,13 +121,20 @@ Expected<router::ShardMap> assigned_map(const Config& cfg, const std::vector<uin
 }
 
 Expected<uint64_t> publish_assignment(const Config& cfg, const std::vector<uint32_t>& buckets,
-                                      const std::string& target) {
+                                      const std::string& target, const MapPublisher& publish) {
     auto current = router::load_configured_map(cfg.map_path(), cfg);
     if (!current) return current.error();
     auto next = assigned_map(cfg, buckets, target);
     if (!next) return next.error();
     if (next->version() == current->version()) return next->version();
-    if (auto st = router::save_shard_map(*next, cfg.map_path()); !st) return st.error();
+    if (publish)
+        if (auto st = publish(*next); !st) return st.error();
+    if (auto st = router::save_shard_map(*next, cfg.map_path()); !st) {
+        // Published in etcd, the switch is decided whatever the file says: it must not be
+        // rolled back (the proxies load the published version). A rerun syncs the file.
+        if (publish) return Error{kDecidedElsewhere, st.error().message};
+        return st.error();
+    }
     return next->version();
 }
 
@@ -234,10 +241,19 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
 
     // The decision is the map file itself: once it assigns the group to the target, a resumed
     // run commits both prepared transactions; before that it rolls them back. One fsync.
-    auto version = publish_assignment(env.cfg, buckets, ctx.targets[target].shard);
+    auto version = publish_assignment(env.cfg, buckets, ctx.targets[target].shard, env.publish_map);
+    // Possibly or certainly decided in etcd: stop without rolling back; the rerun settles the
+    // prepared switch by what etcd holds (resolve_pending).
+    if (!version && version.error().sqlstate == kDecidedElsewhere) return version.error();
     if (!version) return abort("map: " + version.error().message, true);
     crash_point("switch-decided");
     // Decided: from here on only forward. A failure leaves the journal to finish the job.
+    // With etcd the proxies' watches load the decided version at once; every proxy must route
+    // by it before the commits stamp the shards with it, or a statement of an unpaused bucket
+    // that meets the new stamp first finds its proxy's map stale and is refused (the switched
+    // buckets themselves stay paused until after the commits).
+    if (env.publish_map)
+        if (auto st = env.proxies.reload(*version); !st) return st.error();
     if (auto r = exec(tc, tlabel, "COMMIT PREPARED '" + token + "'"); !r) return r.error();
     if (auto r = exec(source, ctx.source_endpoint.label, "COMMIT PREPARED '" + token + "'"); !r)
         return r.error();
@@ -311,7 +327,7 @@ Status resolve_pending(CutoverEnv& env) {
     }
     uint64_t version = 0;
     if (decided) {
-        auto v = publish_assignment(env.cfg, j.pending->buckets, j.pending->target);
+        auto v = publish_assignment(env.cfg, j.pending->buckets, j.pending->target, env.publish_map);
         if (!v) return v.error();
         version = *v;
         for (auto& mv : j.moves) {

@@ -20,6 +20,7 @@
 
 #include "rebalance/context.h"
 #include "rebalance/journal.h"
+#include "rebalance/map_publisher.h"
 #include "rebalance/proxies.h"
 #include "rebalance/stream.h"
 #include "router/shard_map.h"
@@ -42,6 +43,9 @@ struct CutoverEnv {
     // The lease of each switch's pause on the proxies: a rebalancer that dies mid-switch
     // releases the buckets within it (the old owner serves). Renewed before the decision.
     int lease_ms = 2000;
+    // The cluster's authoritative map store besides the file (etcd; rebalance/mover.h
+    // RunOptions::publish_map): empty for the file-based default.
+    MapPublisher publish_map;
 };
 
 // Switches `buckets` of move `move_index` (journal.moves). An error means the run must stop
@@ -60,9 +64,10 @@ Status resolve_pending(CutoverEnv& env);
 Expected<router::ShardMap> assigned_map(const Config& cfg, const std::vector<uint32_t>& buckets,
                                         const std::string& target);
 
-// The map with `buckets` assigned to shard `target` (by name), version + 1, saved atomically;
+// The map with `buckets` assigned to shard `target` (by name), version + 1, published through
+// `publish` first when given (etcd: that publication is the decision) and saved atomically;
 // a map that already assigns them is left alone. Returns the version in force.
 Expected<uint64_t> publish_assignment(const Config& cfg, const std::vector<uint32_t>& buckets,
-                                      const std::string& target);
+                                      const std::string& target, const MapPublisher& publish = {});
 
 }  // namespace sg::rebalance

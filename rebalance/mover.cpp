@@ -476,10 +476,10 @@ Expected<RunSummary> run_rebalance_moves(const Config& cfg, const RunOptions& op
         }
         if (auto st = save(j, opts); !st) return st.error();
     }
-    auto proxies = ProxySet::connect_all(cfg, opts.proxies, "shardgate rebalance " + j.run_id);
+    auto proxies = ProxySet::connect_all(cfg, opts.proxies, "shardgate rebalance " + j.run_id, opts.proxies_exact);
     if (!proxies) return proxies.error();
     CutoverEnv env{cfg, j, opts.journal_path, *proxies, opts.max_pause_ms,
-                   opts.lease_ms > 0 ? opts.lease_ms : std::max(2000, 10 * opts.max_pause_ms)};
+                   opts.lease_ms > 0 ? opts.lease_ms : std::max(2000, 10 * opts.max_pause_ms), opts.publish_map};
     if (auto st = resolve_pending(env); !st) return st.error();
 
     uint32_t total = 0;

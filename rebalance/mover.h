@@ -13,6 +13,7 @@
 
 #include "common/config.h"
 #include "rebalance/journal.h"
+#include "rebalance/map_publisher.h"
 #include "rebalance/planner.h"
 
 namespace sg::rebalance {
@@ -27,6 +28,10 @@ struct RunOptions {
     // Sources copied at once (each holds a replication slot meanwhile); catch-up and switches
     // stay one source at a time, since every switch publishes the one shard map.
     int parallel = 1;
+    // [cluster] etcd: `proxies` is the whole set (the registered proxies, [proxy] not added)
+    // and every new map version goes to etcd by compare-and-swap before the file.
+    bool proxies_exact = false;
+    MapPublisher publish_map;
 };
 
 struct RunSummary {

@@ -3,14 +3,17 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <thread>
+
 namespace sg::rebalance {
 
 Expected<ProxySet> ProxySet::connect_all(const Config& cfg, const std::vector<std::string>& extra,
-                                         const std::string& application) {
+                                         const std::string& application, bool exact) {
     std::vector<std::pair<std::string, int>> addrs;
     std::string host = cfg.proxy.listen_addr;
     if (host.empty() || host == "0.0.0.0" || host == "*") host = "127.0.0.1";
-    addrs.emplace_back(host, cfg.proxy.port);
+    if (!exact) addrs.emplace_back(host, cfg.proxy.port);
     for (const auto& e : extra) {
         auto colon = e.rfind(':');
         if (colon == std::string::npos)
@@ -71,11 +74,17 @@ Status ProxySet::renew() {
 
 Status ProxySet::reload(uint64_t version) {
     for (auto& p : conns_) {
-        auto r = run(p, "RELOAD MAP");
-        if (!r) return r.error();
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kReloadWaitMs);
         uint64_t got = 0;
-        if (PQntuples(r->get()) > 0 && PQnfields(r->get()) > 0)
-            got = std::strtoull(PQgetvalue(r->get(), 0, 0), nullptr, 10);
+        for (;;) {
+            auto r = run(p, "RELOAD MAP");
+            if (!r) return r.error();
+            got = 0;
+            if (PQntuples(r->get()) > 0 && PQnfields(r->get()) > 0)
+                got = std::strtoull(PQgetvalue(r->get(), 0, 0), nullptr, 10);
+            if (got >= version || std::chrono::steady_clock::now() >= deadline) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
         if (got < version)
             return Error{"55000", fmt::format("{}: RELOAD MAP answered version {}, expected {} or "
                                               "newer; is it reading the same map file?",

@@ -19,22 +19,27 @@ namespace sg::rebalance {
 
 class ProxySet {
 public:
-    // `extra` are additional "host:port" proxies besides the config's [proxy] address;
-    // `application` is the application_name the proxies show as the pauses' owner.
+    // `extra` are additional "host:port" proxies besides the config's [proxy] address (with
+    // `exact`, the whole set: the proxies registered in etcd); `application` is the
+    // application_name the proxies show as the pauses' owner.
     static Expected<ProxySet> connect_all(const Config& cfg, const std::vector<std::string>& extra,
-                                          const std::string& application = "shardgate-rebalance");
+                                          const std::string& application = "shardgate-rebalance",
+                                          bool exact = false);
 
     // PAUSE BUCKETS on every proxy with a lease of `lease_ms`; when one cannot drain within
     // `drain_ms` (57014) or fails, the ones already paused are resumed and the error returned.
     Status pause(const std::string& runs, int drain_ms, int lease_ms);
     // RENEW BUCKETS on every proxy: an error (55000) names a proxy whose pause lapsed or ended.
     Status renew();
-    // RELOAD MAP on every proxy; each must answer a version >= `version`.
+    // RELOAD MAP on every proxy; each must answer a version >= `version` within
+    // kReloadWaitMs (a proxy following etcd has its copy written by its watch a moment after
+    // the publication, so an older answer is asked again until then).
     Status reload(uint64_t version);
     // RESUME BUCKETS on every proxy (naming this set's pause where it has one). A pause that
     // lapsed already is released: logged, not an error. `lapsed` (optional) gets their labels.
     Status resume(std::vector<std::string>* lapsed = nullptr);
     size_t size() const { return conns_.size(); }
+    static constexpr int kReloadWaitMs = 3000;
 
 private:
     struct Proxy {

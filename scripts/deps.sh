@@ -6,7 +6,8 @@ set -euo pipefail
 # chromium renders the live report page headless in tests/integration/test_live_page.py.
 # postgresql-client-15 also gives the rebalancer pg_dump and psql (the schema copy to a new
 # shard). postgresql-server-dev-15 has the parse node headers router/raw_tree.cpp reads
-# libpg_query's raw parse trees with.
+# libpg_query's raw parse trees with. etcd-server/etcd-client run the 3-node etcd cluster
+# the multi-proxy tests coordinate through (tests/harness/etcdcluster.py).
 PKGS=(
   build-essential cmake pkg-config git ca-certificates
   libboost-dev libboost-system-dev libssl-dev libpq-dev
@@ -16,6 +17,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format clang-tidy
   postgresql-15 postgresql-client-15 pgbouncer prometheus
+  etcd-server etcd-client
   python3 python3-psycopg2 python3-xxhash
   libpostgresql-jdbc-java default-jdk-headless
   nodejs npm
@@ -52,6 +54,10 @@ fi
 # their own instance on a free port), so keep it from holding the port.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet pgbouncer 2>/dev/null; then
   systemctl stop pgbouncer || true
+fi
+# Likewise etcd-server starts a system member on 2379; tests run their own cluster.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
+  systemctl stop etcd || true
 fi
 
 # node-postgres for the real-client tests (npm registry), only when not installed yet.

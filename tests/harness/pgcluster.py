@@ -634,7 +634,7 @@ def _toml_table(header, values):
 
 def write_shardgate_config(path, cluster, proxy=None, admin=None, stats=None, sharding=None,
                            tables=(), users=None, shard_user=None, shard_password=None,
-                           shards=None, health=None, replicas=True):
+                           shards=None, health=None, replicas=True, cluster_section=None):
     """Writes a shardgate TOML config for `cluster` (keys as in common/config.h).
 
     proxy/admin/stats/sharding: dicts of keys for those sections (e.g. proxy={"port": 6543,
@@ -643,7 +643,8 @@ def write_shardgate_config(path, cluster, proxy=None, admin=None, stats=None, sh
     default: the cluster's superuser with its password. shard_user/shard_password: the login
     every [[shards]] entry uses (omitted when None, so the user's server login applies).
     shards: indexes of the cluster's shards to include (default all). replicas: list the
-    standbys of add_replica() as each shard's `replicas` (default). Returns `path`."""
+    standbys of add_replica() as each shard's `replicas` (default). cluster_section: keys of
+    [cluster] (etcd, prefix, lease_ttl_s), omitted when None. Returns `path`."""
     proxy = {"listen_addr": "127.0.0.1", **(proxy or {})}
     sharding = {"database": cluster.dbname, **(sharding or {})}
     if users is None:
@@ -658,6 +659,8 @@ def write_shardgate_config(path, cluster, proxy=None, admin=None, stats=None, sh
     if health:
         parts.append(_toml_table("[health]", health))
     parts.append(_toml_table("[sharding]", sharding))
+    if cluster_section:
+        parts.append(_toml_table("[cluster]", cluster_section))
     for i in (shards if shards is not None else range(len(cluster.shards))):
         s = cluster.shards[i]
         parts.append(_toml_table("[[shards]]", {

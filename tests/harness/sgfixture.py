@@ -102,7 +102,7 @@ class Proxy:
 
     def __init__(self, cluster, name, proxy=None, tables=(), users=None, sharding=None,
                  admin=None, stats=None, shards=None, user="postgres", password=None, health=None,
-                 extra_toml=""):
+                 cluster_section=None, extra_toml=""):
         self.cluster = cluster
         self.extra_toml = extra_toml  # appended verbatim (sections the helper has no keys for)
         self.name = name
@@ -113,6 +113,7 @@ class Proxy:
         self.admin_keys = admin if admin is not None else {"http_listen": ""}
         self.stats = stats
         self.health = health
+        self.cluster_section = cluster_section   # [cluster] keys (etcd), or None
         self.shards = shards
         self.user = user
         self.password = password
@@ -129,7 +130,7 @@ class Proxy:
         pgcluster.write_shardgate_config(
             self.config_path, self.cluster, proxy={"port": self.port, **self.proxy_keys},
             admin=self.admin_keys, stats=self.stats, health=self.health, sharding=self.sharding,
-            tables=self.tables, users=users, shards=self.shards)
+            tables=self.tables, users=users, shards=self.shards, cluster_section=self.cluster_section)
         if self.extra_toml:
             with open(self.config_path, "a") as f:
                 f.write("\n" + self.extra_toml + "\n")

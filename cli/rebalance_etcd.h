@@ -1,0 +1,58 @@
+// `shardgate rebalance` with [cluster] etcd (issue 22): no --proxy list, one rebalancer per
+// cluster, every map version decided in etcd.
+//
+// - The lock: `<prefix>/rebalance/lock`, created only if absent, under a lease this process
+//   renews from a thread of its own; another rebalancer finds it and refuses. A rebalancer
+//   that dies loses it at the lease's expiry.
+// - The proxies: those registered under `<prefix>/proxies/` when the run starts (each holds
+//   its registration under its own lease; a proxy that died disappears at its expiry).
+// - The decision of a switch is the compare-and-swap of `<prefix>/map` from the version the
+//   run read to V+1, guarded by the lock's lease: a rebalancer that lost its lock cannot
+//   publish, and neither can one whose view of the map is stale. The proxies' watches load
+//   V+1 and ProxySet::reload waits until each answers it before any resumes.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/config.h"
+#include "proxy/cluster/etcd_client.h"
+#include "rebalance/map_publisher.h"
+
+namespace sg::cli {
+
+class EtcdRebalance {
+public:
+    // Syncs the local map file from etcd, takes the lock and reads the registrations; the
+    // error says what is in the way (another rebalancer's lock, etcd unreachable).
+    static cluster::EtcdResult<std::unique_ptr<EtcdRebalance>> open(const Config& cfg);
+    ~EtcdRebalance();  // stops renewing and releases the lock (if still ours)
+    EtcdRebalance(const EtcdRebalance&) = delete;
+    EtcdRebalance& operator=(const EtcdRebalance&) = delete;
+
+    // "host:port" of every registered proxy.
+    const std::vector<std::string>& proxies() const { return proxies_; }
+    rebalance::MapPublisher publisher();
+
+private:
+    explicit EtcdRebalance(const Config& cfg);
+    void renew_loop();
+
+    const Config& cfg_;
+    cluster::EtcdClient etcd_;
+    int64_t lease_ = 0;
+    int64_t map_mod_revision_ = 0;
+    std::vector<std::string> proxies_;
+    std::atomic<bool> stop_{false};
+    std::atomic<bool> lost_{false};
+    std::thread renewer_;
+};
+
+// Makes the local map file hold the etcd map (plan, verify, status, abort read it); an error
+// text when etcd cannot give one. Empty without [cluster] etcd.
+std::string sync_rebalance_map(const Config& cfg);
+
+}  // namespace sg::cli

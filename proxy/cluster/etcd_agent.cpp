@@ -1,0 +1,244 @@
+#include "proxy/cluster/etcd_agent.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "proxy/cluster/etcd_client.h"
+#include "proxy/cluster/map_store.h"
+
+namespace sg::cluster {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kRetry{200};  // after a failed request, before the next try
+
+bool lease_not_found(const std::string& msg) {
+    return msg.find("requested lease not found") != std::string::npos;
+}
+
+}  // namespace
+
+EtcdAgent::EtcdAgent(net::asio::io_context& io, const Config& cfg, Identity id,
+                     uint64_t start_version, std::function<void()> on_new_map)
+    : io_(io), cfg_(cfg), id_(std::move(id)), on_new_map_(std::move(on_new_map)) {
+    local_version_ = start_version;
+    written_version_ = start_version;
+    state_.etcd_map_version = start_version;
+    // The proxy read the map from etcd just before: the session counts as alive from here.
+    state_.last_renewal = Clock::now();
+    watch_thread_ = std::thread([this] { watch_loop(); });
+    lease_thread_ = std::thread([this] { lease_loop(); });
+}
+
+EtcdAgent::~EtcdAgent() {
+    stop_ = true;
+    cv_.notify_all();
+    watch_thread_.join();
+    lease_thread_.join();
+}
+
+void EtcdAgent::set_local_state(uint64_t map_version, std::string paused_buckets) {
+    {
+        std::lock_guard lock(mu_);
+        if (map_version == local_version_ && paused_buckets == paused_buckets_) return;
+        local_version_ = map_version;
+        paused_buckets_ = std::move(paused_buckets);
+        registration_dirty_ = true;
+    }
+    cv_.notify_all();
+}
+
+EtcdState EtcdAgent::state() const {
+    std::lock_guard lock(mu_);
+    return state_;
+}
+
+bool EtcdAgent::nap(milliseconds d) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, d, [this] { return stop_.load(); });
+    return !stop_;
+}
+
+bool EtcdAgent::apply(const std::string& value, int64_t mod_revision) {
+    const std::string key = cfg_.cluster.map_key();
+    auto m = parse_stored_map(value, key);
+    if (!m) {
+        spdlog::error("etcd: ignoring an unreadable map: {}", m.error().message);
+        std::lock_guard lock(mu_);
+        state_.last_error = m.error().message;
+        return false;
+    }
+    {
+        std::lock_guard lock(mu_);
+        if (m->version() > state_.etcd_map_version || mod_revision > state_.etcd_map_mod_revision) {
+            state_.etcd_map_version = std::max(state_.etcd_map_version, m->version());
+            state_.etcd_map_mod_revision = mod_revision;
+        }
+    }
+    if (m->version() <= written_version_) return true;  // this version or a newer one is applied
+    // Whether it fits the proxy's config (which RELOAD may have changed since this agent
+    // started: shards added) is judged by the load (router::load_configured_map): a map that
+    // does not fit is refused there and the proxy keeps its version, which its registration
+    // shows, so a rebalancer waits for it rather than switching past it.
+    if (auto saved = router::save_shard_map(*m, cfg_.map_path()); !saved) {
+        spdlog::error("etcd: map version {} not applied: {}", m->version(), saved.error().message);
+        return false;
+    }
+    written_version_ = m->version();
+    spdlog::info("etcd: map version {} published (mod_revision {}), loading it", m->version(),
+                 mod_revision);
+    net::asio::post(io_, on_new_map_);
+    return true;
+}
+
+void EtcdAgent::watch_loop() {
+    EtcdClient etcd({cfg_.cluster.etcd, milliseconds(cfg_.cluster.etcd_timeout_ms)});
+    const std::string key = cfg_.cluster.map_key();
+    // A member that hangs without closing the stream sends nothing either: re-read this often.
+    const milliseconds idle_limit(std::max(1000, cfg_.cluster.lease_ttl_s * 1000 / 2));
+    while (!stop_) {
+        auto r = etcd.get(key);
+        if (!r) {
+            {
+                std::lock_guard lock(mu_);
+                state_.watching = false;
+                state_.last_error = r.error().message;
+            }
+            nap(kRetry);
+            continue;
+        }
+        if (const KeyValue* kv = r->first()) apply(kv->value, kv->mod_revision);
+        {
+            std::lock_guard lock(mu_);
+            state_.watching = true;
+        }
+        auto w = etcd.watch(
+            key, r->revision + 1,
+            [&](const WatchMessage& msg) {
+                for (const auto& ev : msg.events) {
+                    if (ev.type == WatchEvent::Type::Put)
+                        apply(ev.kv.value, ev.kv.mod_revision);
+                    else
+                        spdlog::warn("etcd: key {} was deleted; keeping map version {}", key,
+                                     written_version_);
+                }
+                return !stop_.load();
+            },
+            stop_, milliseconds(100), idle_limit);
+        {
+            std::lock_guard lock(mu_);
+            state_.watching = false;
+            if (!w) state_.last_error = w.error().message;
+        }
+        if (!w) {
+            spdlog::debug("etcd watch of {} broke: {}", key, w.error().message);
+            nap(milliseconds(50));
+        }
+    }
+}
+
+std::string EtcdAgent::registration_json() {
+    // Called with mu_ held.
+    nlohmann::json j{{"instance", id_.instance},
+                     {"address", id_.address},
+                     {"http", id_.http},
+                     {"map_version", local_version_},
+                     {"paused_buckets", paused_buckets_},
+                     {"pid", static_cast<int64_t>(::getpid())},
+                     {"lease_ttl_s", cfg_.cluster.lease_ttl_s}};
+    return j.dump();
+}
+
+void EtcdAgent::lease_loop() {
+    EtcdClient etcd({cfg_.cluster.etcd, milliseconds(cfg_.cluster.etcd_timeout_ms)});
+    const std::string key = cfg_.cluster.proxies_prefix() + id_.instance;
+    const int ttl = cfg_.cluster.lease_ttl_s;
+    const milliseconds renew_every(ttl * 1000 / 3);
+    int64_t lease = 0;
+    auto next_renewal = Clock::now();
+    auto failed = [&](const std::string& why) {
+        std::lock_guard lock(mu_);
+        if (state_.connected) spdlog::warn("etcd: {}", why);
+        state_.connected = false;
+        state_.last_error = why;
+    };
+    while (!stop_) {
+        if (lease == 0) {
+            auto g = etcd.lease_grant(ttl);
+            if (!g) {
+                failed(g.error().message);
+                nap(kRetry);
+                continue;
+            }
+            lease = g->id;
+            std::lock_guard lock(mu_);
+            if (!state_.connected)
+                spdlog::info("etcd: connected ({}), lease {:x} of {} s", etcd.current_endpoint(),
+                             lease, ttl);
+            state_.connected = true;
+            state_.endpoint = etcd.current_endpoint();
+            state_.lease_id = lease;
+            state_.lease_ttl_left_s = g->ttl_s;
+            state_.last_renewal = Clock::now();
+            registration_dirty_ = true;
+            next_renewal = Clock::now() + renew_every;
+        }
+        std::string reg;
+        {
+            std::lock_guard lock(mu_);
+            if (registration_dirty_) {
+                reg = registration_json();
+                registration_dirty_ = false;
+            }
+        }
+        if (!reg.empty()) {
+            auto p = etcd.put(key, reg, lease);
+            if (!p) {
+                {
+                    std::lock_guard lock(mu_);
+                    registration_dirty_ = true;
+                }
+                if (lease_not_found(p.error().message)) lease = 0;
+                failed(p.error().message);
+                nap(kRetry);
+                continue;
+            }
+        }
+        if (Clock::now() >= next_renewal) {
+            auto k = etcd.lease_keepalive(lease);
+            if (!k || *k == 0) {
+                if (!k)
+                    failed(k.error().message);
+                else
+                    spdlog::warn("etcd: lease {:x} expired; registering again under a new one",
+                                 lease);
+                if (k) lease = 0;
+                if (!k) next_renewal = Clock::now() + kRetry;
+                std::lock_guard lock(mu_);
+                if (k) state_.lease_id = 0;
+                continue;
+            }
+            std::lock_guard lock(mu_);
+            if (!state_.connected)
+                spdlog::info("etcd: connected again ({})", etcd.current_endpoint());
+            state_.connected = true;
+            state_.endpoint = etcd.current_endpoint();
+            state_.lease_ttl_left_s = *k;
+            state_.last_renewal = Clock::now();
+            next_renewal = Clock::now() + renew_every;
+        }
+        std::unique_lock lock(mu_);
+        auto until = std::min(next_renewal, Clock::now() + milliseconds(100));
+        cv_.wait_until(lock, until, [this] { return stop_.load() || registration_dirty_; });
+    }
+    // Leaving: the registration goes at once instead of at the lease's expiry.
+    if (lease != 0) (void)etcd.lease_revoke(lease);
+}
+
+}  // namespace sg::cluster

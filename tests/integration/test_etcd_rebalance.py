@@ -1,0 +1,128 @@
+"""The rebalancer through etcd (issue 22): 3 proxies, 4 -> 5 shards, no --proxy list.
+
+A 3-node etcd holds the map; three proxies follow it and register under leases. While client
+threads write and read through all three proxies (round robin: each thread sticks to one),
+`shardgate rebalance run` takes the cluster's rebalance lock, finds the proxies from their
+registrations, and publishes every switch's map version to etcd by compare-and-swap (the
+decision), before the proxies reload it and resume. Afterwards: zero client errors, zero lost,
+duplicated or misplaced rows (test_rebalance.RebalanceCase.check_final, which also runs
+`rebalance verify`), every proxy routes by etcd's final version and registers it, and the
+lock is released. A second rebalancer finds the lock taken while one runs.
+"""
+
+import itertools
+import json
+import subprocess
+import time
+import unittest
+
+import pgcluster
+import test_rebalance as tr
+from etcdcluster import EtcdCluster
+from sgfixture import Proxy
+
+tr.ROWS = 20000          # enough rows for ~800 buckets of data; keeps the test well under 90 s
+PREFIX = "/shardgate/rbtest"
+
+
+class RoundRobin:
+    """Looks like one proxy to tr.Workload; each connection goes to the next proxy."""
+
+    def __init__(self, proxies):
+        self._next = itertools.cycle(proxies)
+
+    def connect(self, **kw):
+        return next(self._next).connect(**kw)
+
+
+class EtcdRebalance(unittest.TestCase):
+    def setUp(self):
+        self.cluster = pgcluster.Cluster(5).start()
+        self.addCleanup(self.cluster.stop)
+        self.etcd = EtcdCluster(3).start()
+        self.addCleanup(self.etcd.stop)
+        tr.load_initial(self.cluster, 4)
+        section = {"etcd": self.etcd.endpoints(), "prefix": PREFIX, "lease_ttl_s": 3,
+                   "etcd_timeout_ms": 500}
+        self.proxies = []
+        for name in ("rbe-a", "rbe-b", "rbe-c"):
+            p = Proxy(self.cluster, name, tables=tr.TABLES, shards=[0, 1, 2, 3], proxy={"pool_size": 8},
+                      sharding={"map_file": f"{name}.map.json"}, cluster_section=section)
+            self.addCleanup(p.stop)
+            self.proxies.append(p)
+        # The first proxy of the brand-new cluster publishes map v1 over the 4 loaded shards;
+        # then every proxy runs with the 5th shard listed (it owns nothing until the run).
+        a = self.proxies[0].start()
+        a.stop()
+        self.assertEqual(json.loads(self.etcd.get(PREFIX + "/map"))["version"], 1)
+        for p in self.proxies:
+            p.shards = None
+            p.start()
+        self.config = self.proxies[0].config_path
+
+    def registrations(self):
+        return {k: json.loads(v) for k, v in self.etcd.get_prefix(PREFIX + "/proxies/").items()}
+
+    def test_rebalance_through_etcd(self):
+        deadline = time.monotonic() + 5
+        while len(self.registrations()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(len(self.registrations()), 3)
+
+        work = tr.Workload(RoundRobin(self.proxies))
+        work.start()
+        time.sleep(1)
+        # A concurrent rebalancer is refused while this one holds the lock.
+        run = subprocess.Popen([tr.rebalancer_bin(), "rebalance", "run", "--json", "--max-pause-ms", tr.PAUSE_MS,
+                                "-c", self.config], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 20
+            while self.etcd.get(PREFIX + "/rebalance/lock") is None and time.monotonic() < deadline \
+                    and run.poll() is None:
+                time.sleep(0.02)
+            second = tr.run_rebalance(self.config, "run", "--max-pause-ms", tr.PAUSE_MS, timeout=60)
+            self.assertNotEqual(second.returncode, 0, second.stdout)
+            self.assertIn("another rebalance holds the lock", second.stderr)
+            out, err = run.communicate(timeout=600)
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+        time.sleep(1)
+        work.finish()
+        self.assertEqual(run.returncode, 0, out + err[-4000:])
+        summary = json.loads(out)
+        self.assertEqual(summary["buckets"], 819)
+        p50, p99, mx = summary["pause_ms_p50"], summary["pause_ms_p99"], summary["pause_ms_max"]
+        print(f"\nFIGURE etcd rebalance 4->5 shards with 3 proxies: {summary['switches']} switches, "
+              f"pause p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {mx:.1f} ms "
+              f"(--max-pause-ms {tr.PAUSE_MS}, Debug+ASan build)")
+
+        final = json.loads(self.etcd.get(PREFIX + "/map"))
+        self.assertGreater(final["version"], 1)
+        self.assertEqual(final["shards"][4] if len(final["shards"]) > 4 else None, "s4")
+        for p in self.proxies:
+            m = p.admin("SHOW MAP")[0]
+            self.assertEqual(int(m["version"]), final["version"], p.name)
+            self.assertEqual(m["refused"], "", p.name)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            regs = self.registrations()
+            if all(r["map_version"] == final["version"] and r["paused_buckets"] == "" for r in regs.values()):
+                break
+            time.sleep(0.05)
+        self.assertTrue(all(r["map_version"] == final["version"] for r in regs.values()), regs)
+        self.assertIsNone(self.etcd.get(PREFIX + "/rebalance/lock"), "the lock must be released")
+        try:
+            tr.RebalanceCase.check_final(self, work)
+        except AssertionError:
+            # The rebalancer's own account of its switches (aborted ones and why) is what
+            # explains a wrong row.
+            print("rebalancer log (tail):\n" + "\n".join(
+                line for line in err.splitlines()[-400:]
+                if any(w in line for w in ("abort", "error", "switched", "etcd", "warn"))))
+            raise
+
+
+if __name__ == "__main__":
+    unittest.main()
