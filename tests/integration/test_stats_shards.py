@@ -235,7 +235,8 @@ class PauseHeldTest(unittest.TestCase):
         self.assertTrue(done.is_set())
         row = next(r for r in proxy.admin("SHOW QUERIES") if r["query"].startswith("SELECT name, $1 FROM items"))
         self.assertGreater(float(row["held_ms"]), 900)
-        self.assertLess(float(row["proxy_ms"]), 100)  # held time is not the proxy's
+        # Held time is not the proxy's (the hold was 1 s; a loaded ASan proxy takes milliseconds).
+        self.assertLess(float(row["proxy_ms"]), 500)
         text = report("--format", "text", "--top", "1")
         self.assertNotIn("'held'", text.split("Findings")[0])
         self.assertNotIn("SELECT name, $1 FROM items", text.split("Findings")[0])
@@ -270,7 +271,7 @@ class WindowsTest(unittest.TestCase):
             adm.close()
         self.assertEqual((len(now), len(before)), (1, 1))
         self.assertGreater(float(now[0]["p95_ms"]), 150)
-        self.assertLess(float(before[0]["p95_ms"]), 100)
+        self.assertLess(float(before[0]["p95_ms"]), 150)  # 1 ms calls; slow ones take 200 ms
         # The report over the same windows (a second later: which calls fall in which window
         # moves with it, so only its shape is checked here; windows_test.cpp checks the comparison).
         data = json.loads(report("--format", "json", "--window", "4s"))
