@@ -73,7 +73,7 @@ per_shard() {  # per_shard "SQL": the answer of every shard, asked directly (not
 say "Schema through shardgate: DDL on sharded and reference tables runs on every shard"
 psql "$APP" -v ON_ERROR_STOP=1 -e <<'SQL'
 CREATE TABLE users (id bigint PRIMARY KEY, name text, country text);
-CREATE TABLE orders (id bigserial, user_id bigint, amount numeric, PRIMARY KEY (user_id, id));
+CREATE TABLE orders (id bigint, user_id bigint, amount numeric, PRIMARY KEY (user_id, id));
 CREATE TABLE countries (code text PRIMARY KEY, name text);
 SQL
 
@@ -83,8 +83,9 @@ INSERT INTO users (id, name, country) VALUES (1, 'ada', 'uk'), (2, 'alan', 'uk')
   (4, 'edsger', 'nl'), (5, 'barbara', 'us'), (6, 'donald', 'us'), (7, 'frances', 'us'), (8, 'leslie', 'us');
 INSERT INTO countries VALUES ('uk', 'United Kingdom'), ('us', 'United States'), ('nl', 'Netherlands');
 SQL
-seq 1 20000 | awk '{ printf "%d\t%d.%02d\n", ($1 % 8) + 1, $1 % 500, $1 % 100 }' |
-  psql "$APP" -v ON_ERROR_STOP=1 -c "COPY orders (user_id, amount) FROM STDIN"
+# Order ids come from the application (a sequence would repeat its values on every shard).
+seq 1 20000 | awk '{ printf "%d\t%d\t%d.%02d\n", $1, ($1 % 8) + 1, $1 % 500, $1 % 100 }' |
+  psql "$APP" -v ON_ERROR_STOP=1 -c "COPY orders (id, user_id, amount) FROM STDIN"
 
 say "Where the rows landed (asking each shard directly): users, orders, and the replicated countries"
 per_shard "SELECT 'users ' || count(*) || ' (ids ' || coalesce(string_agg(id::text, ',' ORDER BY id), '') || ')' FROM users"

@@ -76,6 +76,38 @@ Result exec(PGconn* c, const std::string& sql, const std::vector<std::string>& p
     return r;
 }
 
+// The decision table is created by whichever login gets there first (this pass, as the admin
+// login; or a client's coordinator): every configured user's shard login must be able to
+// record decisions (INSERT) and read them, or a multi-shard write of a user other than the
+// table's owner fails with "permission denied" (seen with `make demo`: the admin login created
+// it, the app login could not commit its DDL). Granted to those roles only, not to PUBLIC: a
+// decision row decides a prepared transaction's fate. A role the shard does not know, or a
+// login without the right to grant, leaves a debug line; the insert's error then says why.
+void grant_decisions(const Config& cfg, int shard, PGconn* c) {
+    std::set<std::string> roles;
+    for (const auto& u : cfg.users) roles.insert(server_login(cfg.shards[shard], &u).user);
+    for (const auto& role : roles) {
+        if (role.empty()) continue;
+        std::string err;
+        // Most passes find the grants in place: no catalog write then.
+        Result has = exec(c,
+                          "SELECT has_schema_privilege($1, 'shardgate', 'USAGE') AND "
+                          "has_table_privilege($1, 'shardgate.commit_decisions', 'SELECT, INSERT')",
+                          {role}, err);
+        if (!has || (PQntuples(has.get()) == 1 && std::string_view(PQgetvalue(has.get(), 0, 0)) == "t")) {
+            if (!err.empty()) spdlog::debug("recovery: shard \"{}\": role {}: {}", cfg.shards[shard].name, role, err);
+            continue;
+        }
+        char* quoted = PQescapeIdentifier(c, role.c_str(), role.size());
+        if (!quoted) continue;
+        const std::string q(quoted);
+        PQfreemem(quoted);
+        exec(c, "GRANT USAGE ON SCHEMA shardgate TO " + q + "; GRANT SELECT, INSERT ON shardgate.commit_decisions TO " + q,
+             {}, err);
+        if (!err.empty()) spdlog::debug("recovery: shard \"{}\": grant to {}: {}", cfg.shards[shard].name, role, err);
+    }
+}
+
 struct Prepared {
     std::string owner;
     double age_s = 0;
@@ -139,6 +171,7 @@ RecoveryReport recover(const Config& cfg, const RecoveryOptions& o) {
                 rep.problems.push_back(
                     fmt::format("shard \"{}\": decision table: {}", cfg.shards[i].name, err));
         }
+        if (err.empty()) grant_decisions(cfg, i, c);
         if (err.empty() && o.table_ready) o.table_ready(i);
         Result r = exec(c,
                         "SELECT gid, owner, extract(epoch FROM now() - prepared)::float8 FROM "
