@@ -367,6 +367,7 @@ void read_transactions(Section s, TransactionsConfig& t) {
     s.get_int("recovery_interval_s", t.recovery_interval_s, 1, 86400);
     s.get_int("recovery_grace_s", t.recovery_grace_s, 1, 86400);
     s.get_int("step_timeout_ms", t.step_timeout_ms, 100, 3600000);
+    s.get_int("deadlock_timeout_ms", t.deadlock_timeout_ms, 0, 3600000);
     // Another proxy's transaction must be older than any of its protocol steps can take.
     if (t.recovery_grace_s * 1000 <= 2 * t.step_timeout_ms)
         s.fail("recovery_grace_s", "must exceed twice step_timeout_ms (a live proxy's commit could be undone)");

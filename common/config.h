@@ -90,6 +90,10 @@ struct TransactionsConfig {
     int recovery_interval_s = 30;         // periodic resolution of prepared leftovers
     int recovery_grace_s = 60;            // another proxy's prepared transaction is left alone this long
     int step_timeout_ms = 10000;          // bound on each PREPARE/COMMIT PREPARED round trip
+    // A statement of a transaction spanning shards that waits this long starts a search for a
+    // deadlock across shards (proxy/txn/deadlock_detector.h); 0 = no search. Above the shards'
+    // own deadlock_timeout (1 s by default), so that PostgreSQL breaks single-shard cycles first.
+    int deadlock_timeout_ms = 2000;
 };
 
 struct ShardingConfig {

@@ -1,6 +1,7 @@
 #include "proxy/fanout.h"
 
 #include "proxy/fanout_shard_set.h"
+#include "proxy/fanout_pieces.h"
 
 #include "proxy/fanout_legs.h"
 #include "proxy/notice_merge.h"
@@ -139,76 +140,20 @@ awaitable<std::string> run_pieces_atomic(Proxy& proxy, const UserConfig& user, c
     ShardSet set(proxy, user, shards.size());
     if (auto err = co_await set.acquire(shards)) co_return error_reply(err->sqlstate, err->message);
     if (std::string failed = co_await set.apply_settings(settings); !failed.empty()) co_return failed;
-    // Pipelined: each shard gets all of its pieces in one write (each piece ends with a Sync
-    // inside the shard's transaction, so its reply ends with a ReadyForQuery), all shards at
-    // once; the replies are then put together in the batch's order. One round trip per shard
-    // instead of one per piece (a 20,000-Bind batch over 4 shards had ~15,000). Pieces of one
-    // shard still run in batch order there; pieces on different shards touch different rows.
-    // PostgreSQL stops a batch at its first error: the client gets the replies up to the first
-    // failed piece in batch order and nothing after it; whatever other shards ran beyond it is
-    // rolled back with the rest (a failed batch commits nothing), as its implicit transaction.
-    std::vector<bool> wrote(shards.size(), false);
-    std::vector<size_t> count(shards.size(), 0), ordinal(pieces.size(), 0);
-    std::vector<std::string> out(shards.size());
-    for (size_t i = 0; i < pieces.size(); ++i) {
-        const size_t k = set.index_of_shard(pieces[i].shard);
-        ServerConn& s = set.server(k);
-        if (count[k] == 0) {
-            set.sink().reset_one(k);
-            s.add_quiet_query(out[k], settings_sync_statements(s.applied_settings(), settings));
-            s.add_quiet_query(out[k], "BEGIN");
-        }
-        ordinal[i] = count[k]++;
-        wrote[k] = wrote[k] || pieces[i].writes;
-        out[k] += build(i, s);
-        // Our Sync ends the piece (inside the transaction: it commits nothing).
-        wire::MessageWriter w(out[k]);
-        w.empty_message('S');
-        s.expect(ServerConn::Expect::Ready);
-        s.set_synced(true);
-    }
-    for (size_t k = 0; k < shards.size(); ++k)
-        if (count[k] > 0 && set.server(k).usable()) co_await set.write(k, out[k]);
-    auto answered = [&](size_t k) {
-        const ShardReply& r = set.sink().replies()[k];
-        return r.lost || !set.server(k).usable() || r.ready_at.size() >= count[k];
-    };
-    for (size_t k = 0; k < shards.size(); ++k)
-        while (!answered(k)) co_await set.sink().done().wait();
-    std::string reply;
-    bool failed = false;
-    for (size_t i = 0; i < pieces.size() && !failed; ++i) {
-        const size_t k = set.index_of_shard(pieces[i].shard);
-        const ShardReply& r = set.sink().replies()[k];
-        const size_t j = ordinal[i];
-        if (j >= r.ready_at.size()) {
-            // The shard's connection broke before this piece's reply ended: what came of it
-            // is relayed, then the loss.
-            reply += r.raw.substr(j == 0 ? 0 : std::min(r.ready_at[j - 1], r.raw.size()));
-            std::string e = error_reply("08006", fmt::format("shard \"{}\": {}", r.shard_name,
-                                                             r.error_message.empty() ? "connection lost" : r.error_message));
-            reply += e.substr(0, e.size() - 6);  // without its ReadyForQuery
-            failed = true;
-            break;
-        }
-        const size_t from = j == 0 ? 0 : r.ready_at[j - 1];
-        const std::string_view piece(r.raw.data() + from, r.ready_at[j] - from);
-        reply.append(piece);
-        // As PostgreSQL skips the rest of a batch after an error, so do we.
-        for (size_t pos = 0; pos + 5 <= piece.size();) {
-            if (piece[pos] == 'E') failed = true;
-            pos += size_t(be32(reinterpret_cast<const uint8_t*>(piece.data() + pos + 1))) + 1;
-        }
-    }
-    if (failed) {
+    // Each shard's part in a transaction of its own, ended below for all of them as one.
+    PiecesOutcome o = co_await pipeline_pieces(set, pieces, build, [&](ServerConn& s, std::string& out) {
+        s.add_quiet_query(out, settings_sync_statements(s.applied_settings(), settings));
+        s.add_quiet_query(out, "BEGIN");
+    });
+    if (o.failed) {
         co_await proxy.txn().rollback(set);
-        reply.append({'Z', 0, 0, 0, 5, 'I'});
-        co_return reply;
+        o.reply.append({'Z', 0, 0, 0, 5, 'I'});
+        co_return o.reply;
     }
-    txn::CommitResult c = co_await proxy.txn().commit(set, wrote);
-    if (!c.committed()) co_return reply + error_reply(c.sqlstate, c.message, c.detail);
-    reply.append({'Z', 0, 0, 0, 5, 'I'});
-    co_return reply;
+    txn::CommitResult c = co_await proxy.txn().commit(set, o.wrote);
+    if (!c.committed()) co_return o.reply + error_reply(c.sqlstate, c.message, c.detail);
+    o.reply.append({'Z', 0, 0, 0, 5, 'I'});
+    co_return o.reply;
 }
 
 struct CopyFanout::Impl {
@@ -217,6 +162,8 @@ struct CopyFanout::Impl {
     const UserConfig& user;
     std::unique_ptr<ShardSet> set;
     bool atomic = false;               // every shard's COPY runs in a transaction, committed as one
+    bool held = false;                 // on a client transaction's participants (start_held)
+    bool failed = false;               // some shard's COPY failed
     std::vector<std::string> pending;  // CopyData bytes waiting per server
     static constexpr size_t kFlushBytes = 64 * 1024;
 
@@ -269,6 +216,38 @@ awaitable<std::string> CopyFanout::start(const std::string& sql, const std::map<
     co_return im.set->sink().replies().front().copy_response;
 }
 
+awaitable<std::string> CopyFanout::start_held(const std::vector<HeldLeg>& legs, const std::string& sql,
+                                              const std::map<std::string, std::string>& settings, bool& failed) {
+    auto& im = *impl_;
+    im.held = true;
+    im.set = std::make_unique<ShardSet>(im.proxy, im.user, legs.size());
+    im.pending.assign(legs.size(), {});
+    for (const auto& leg : legs) im.set->adopt(leg.conn);
+    failed = true;
+    im.failed = true;
+    if (std::string refused = co_await prepare_held_legs(*im.set, legs, settings); !refused.empty()) {
+        im.set->hand_back();
+        co_return refused;
+    }
+    for (size_t i = 0; i < legs.size(); ++i) co_await im.set->query_after(i, std::string(), sql);
+    co_await im.set->wait_copying();
+    bool all_copy = true;
+    for (const auto& r : im.set->sink().replies()) all_copy = all_copy && r.copy && r.error.empty();
+    if (!all_copy) {
+        std::string fail = copy_fail_frame("COPY refused by another shard");
+        for (size_t i = 0; i < legs.size(); ++i)
+            if (im.set->sink().replies()[i].copy) co_await im.set->write(i, fail);
+        co_await im.set->wait_ready();
+        im.set->hand_back();
+        co_return im.set->merged_reply(false, true);
+    }
+    failed = false;
+    im.failed = false;
+    co_return im.set->sink().replies().front().copy_response;
+}
+
+bool CopyFanout::failed() const { return impl_->failed; }
+
 awaitable<void> CopyFanout::row(uint16_t shard, std::string_view data) {
     auto& im = *impl_;
     size_t i = im.set->index_of_shard(shard);
@@ -293,6 +272,12 @@ awaitable<std::string> CopyFanout::finish(bool ok, const std::string& fail_messa
         }
     }
     co_await im.set->wait_ready();
+    im.failed = !ok || !im.set->all_succeeded();
+    if (im.held) {
+        // The transaction's participants go back to it; a failure fails the transaction.
+        im.set->hand_back();
+        co_return im.set->merged_reply(false, true);
+    }
     if (im.atomic) {
         if (std::string failed = co_await im.set->finish_atomic(false); !failed.empty()) co_return failed;
     }

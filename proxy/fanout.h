@@ -17,6 +17,8 @@
 
 namespace sg::proxy {
 
+struct HeldLeg;  // fanout_held.h
+
 class Proxy;
 
 struct ShardQuery {
@@ -72,6 +74,13 @@ public:
     // complete error reply up to ReadyForQuery, with `failed` set.
     net::awaitable<std::string> start(const std::string& sql, const std::map<std::string, std::string>& settings,
                                       bool& failed);
+    // The same inside a transaction, on its participants (`legs`, one per shard, in shard
+    // order; fanout_held.h): no transaction of the COPY's own; it commits or rolls back with
+    // the client's transaction, and a failure fails that transaction.
+    net::awaitable<std::string> start_held(const std::vector<HeldLeg>& legs, const std::string& sql,
+                                           const std::map<std::string, std::string>& settings, bool& failed);
+    // After finish(): whether some shard's COPY failed (inside a transaction: it is failed).
+    bool failed() const;
     // Queues a row for `shard`; sends it once enough is buffered.
     net::awaitable<void> row(uint16_t shard, std::string_view data);
     // A row every shard needs (the CSV header).

@@ -1,18 +1,16 @@
 #include "proxy/fanout_held.h"
 
+#include "proxy/fanout_pieces.h"
 #include "proxy/fanout_shard_set.h"
 
 namespace sg::proxy {
 
 using namespace fanout_detail;
 
-namespace {
+namespace fanout_detail {
 
-// The session's settings on every leg, then the joining legs' BEGIN, each confirmed, so no part
-// ever runs on a shard outside the transaction (where it would commit on its own). Returns the
-// error reply, or empty.
-awaitable<std::string> prepare_legs(ShardSet& set, const std::vector<HeldLeg>& legs,
-                                    const std::map<std::string, std::string>& settings) {
+awaitable<std::string> prepare_held_legs(ShardSet& set, const std::vector<HeldLeg>& legs,
+                                         const std::map<std::string, std::string>& settings) {
     // A joining connection comes from the pool and gets the settings before its BEGIN; a
     // participant already in the transaction carries them (the session checked).
     if (std::string failed = co_await set.apply_settings(settings); !failed.empty())
@@ -43,7 +41,7 @@ awaitable<std::string> prepare_legs(ShardSet& set, const std::vector<HeldLeg>& l
     co_return std::string();
 }
 
-}  // namespace
+}  // namespace fanout_detail
 
 awaitable<HeldFanoutResult> run_fanout_held(Proxy& proxy, const UserConfig& user,
                                             const std::vector<HeldLeg>& legs,
@@ -53,7 +51,7 @@ awaitable<HeldFanoutResult> run_fanout_held(Proxy& proxy, const UserConfig& user
     HeldFanoutResult out;
     ShardSet set(proxy, user, legs.size());
     for (const auto& leg : legs) set.adopt(leg.conn);
-    if (std::string failed = co_await prepare_legs(set, legs, settings); !failed.empty()) {
+    if (std::string failed = co_await prepare_held_legs(set, legs, settings); !failed.empty()) {
         set.hand_back();
         co_return HeldFanoutResult{std::move(failed), true};
     }
@@ -100,7 +98,7 @@ awaitable<HeldFanoutResult> run_fanout_frames_held(
     std::vector<stats::ShardLeg>* leg_stats, bool replicated) {
     ShardSet set(proxy, user, legs.size());
     for (const auto& leg : legs) set.adopt(leg.conn);
-    if (std::string failed = co_await prepare_legs(set, legs, settings); !failed.empty()) {
+    if (std::string failed = co_await prepare_held_legs(set, legs, settings); !failed.empty()) {
         set.hand_back();
         co_return HeldFanoutResult{std::move(failed), true};
     }
@@ -121,6 +119,26 @@ awaitable<HeldFanoutResult> run_fanout_frames_held(
     if (replicated && !out.failed) set.keep_first_reply_only();
     out.reply = set.merged_reply(true, true);
     set.hand_back();
+    co_return out;
+}
+
+awaitable<HeldFanoutResult> run_pieces_held(
+    Proxy& proxy, const UserConfig& user, const std::vector<HeldLeg>& legs,
+    const std::map<std::string, std::string>& settings, const std::vector<BatchPiece>& pieces,
+    const std::function<std::string(size_t, ServerConn&)>& build) {
+    ShardSet set(proxy, user, legs.size());
+    for (const auto& leg : legs) set.adopt(leg.conn);
+    if (std::string failed = co_await prepare_held_legs(set, legs, settings); !failed.empty()) {
+        set.hand_back();
+        co_return HeldFanoutResult{std::move(failed), true};
+    }
+    // No prelude: the participants carry the session's settings and are in the transaction.
+    PiecesOutcome o = co_await pipeline_pieces(set, pieces, build, {});
+    set.hand_back();
+    o.reply.append({'Z', 0, 0, 0, 5, 'T'});
+    HeldFanoutResult out;
+    out.reply = std::move(o.reply);
+    out.failed = o.failed;
     co_return out;
 }
 

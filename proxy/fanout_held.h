@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "proxy/fanout.h"
 #include "proxy/net.h"
 #include "proxy/stats/shard_figures.h"
 
@@ -55,5 +56,15 @@ net::awaitable<HeldFanoutResult> run_fanout_frames_held(
     const std::map<std::string, std::string>& settings,
     const std::function<std::string(size_t, ServerConn&)>& build, bool in_shard_order,
     std::vector<stats::ShardLeg>* leg_stats, bool replicated = false);
+
+// An extended-protocol batch whose Binds go to several shards, inside the transaction: its
+// pieces pipelined on the participants (fanout_pieces.h), replies in batch order up to the
+// first failed piece, which fails the transaction (what other shards ran beyond it is undone
+// with the failed transaction, by ROLLBACK or ROLLBACK TO SAVEPOINT). `legs`: one per shard
+// the pieces go to. The reply ends with a ReadyForQuery whose status byte the caller sets.
+net::awaitable<HeldFanoutResult> run_pieces_held(
+    Proxy& proxy, const UserConfig& user, const std::vector<HeldLeg>& legs,
+    const std::map<std::string, std::string>& settings, const std::vector<BatchPiece>& pieces,
+    const std::function<std::string(size_t, ServerConn&)>& build);
 
 }  // namespace sg::proxy

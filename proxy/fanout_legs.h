@@ -27,6 +27,13 @@ public:
     void add(const std::shared_ptr<ServerConn>& s) { legs_.push_back(s); }
     void clear() { legs_.clear(); }
     bool empty() const { return legs_.empty(); }
+    // The legs whose connections are still alive.
+    std::vector<std::shared_ptr<ServerConn>> alive() const {
+        std::vector<std::shared_ptr<ServerConn>> out;
+        for (const auto& w : legs_)
+            if (auto s = w.lock()) out.push_back(std::move(s));
+        return out;
+    }
     // Sends a CancelRequest to every leg still owing replies.
     void cancel_all(net::asio::any_io_executor ex) const;
 

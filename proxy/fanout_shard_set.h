@@ -5,6 +5,7 @@
 
 #include "proxy/fanout.h"
 #include "proxy/fanout_collector.h"
+#include "proxy/fanout_held.h"
 
 namespace sg::proxy::fanout_detail {
 
@@ -418,5 +419,11 @@ private:
     std::map<uint16_t, size_t> shard_index_;
     FanoutLegs* legs_ = nullptr;  // the client's, when it armed them
 };
+
+// The legs of a statement inside a transaction (fanout_held.cpp), adopted into `set`: the
+// session's settings on every one, then the joining legs' BEGIN, each confirmed, so no part ever
+// runs on a shard outside the transaction. Returns the error reply, or empty.
+awaitable<std::string> prepare_held_legs(ShardSet& set, const std::vector<HeldLeg>& legs,
+                                         const std::map<std::string, std::string>& settings);
 
 }  // namespace sg::proxy::fanout_detail

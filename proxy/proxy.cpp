@@ -1,4 +1,5 @@
 #include "proxy/proxy.h"
+#include "proxy/txn/deadlock_detector.h"
 
 #include <fmt/format.h>
 #include <openssl/rand.h>
@@ -147,6 +148,7 @@ std::string Proxy::start() {
     // Prepared leftovers of this instance's previous life are resolved before clients can
     // connect (and before the port accepts, so "accepting" means "recovered").
     recovery_ = txn::start_recovery(cfg_, *txn_);
+    deadlocks_ = std::make_unique<txn::DeadlockDetector>(*this);
     error_code ec;
     auto addr = asio::ip::make_address(cfg_.proxy.listen_addr, ec);
     if (ec) return fmt::format("{}: proxy.listen_addr: '{}' is not an IP address", cfg_.source, cfg_.proxy.listen_addr);

@@ -37,6 +37,7 @@ struct EtcdState;
 namespace sg::proxy::txn {
 class Coordinator;
 class RecoveryWorker;
+class DeadlockDetector;
 }  // namespace sg::proxy::txn
 namespace sg::proxy {
 
@@ -215,6 +216,7 @@ private:
     std::unique_ptr<http::HttpServer> http_;
     std::unique_ptr<txn::Coordinator> txn_;
     std::unique_ptr<txn::RecoveryWorker> recovery_;
+    std::unique_ptr<txn::DeadlockDetector> deadlocks_;  // deadlocks across shards
     // The user list sessions log in against. A session keeps the list it logged in with (it
     // holds a pointer into it): a list replaced by RELOAD lives until its last session ends.
     std::shared_ptr<const std::vector<UserConfig>> users_;

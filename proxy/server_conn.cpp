@@ -27,6 +27,18 @@ const char* to_string(ServerState s) {
 }
 
 namespace {
+
+
+// The ErrorResponse a deadlock victim gets (see ServerConn::mark_deadlock_victim).
+std::string deadlock_error(const std::string& detail) {
+    std::string out;
+    wire::MessageWriter w(out);
+    wire::ErrorBuilder(wire::Severity::Error, "40P01", "deadlock detected")
+        .detail(detail)
+        .hint("The transaction was chosen to break a deadlock that spans shards; retry it.")
+        .encode_error(w);
+    return out;
+}
 inline uint32_t be32(const char* p) {
     return (uint32_t(uint8_t(p[0])) << 24) | (uint32_t(uint8_t(p[1])) << 16) | (uint32_t(uint8_t(p[2])) << 8) |
            uint32_t(uint8_t(p[3]));
@@ -137,6 +149,7 @@ std::vector<ServerConn::QuietFailure> ServerConn::quiet_failures_since(uint64_t 
 }
 
 size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char>& readies, std::string& first_error) {
+    rewritten_.clear();  // the previous scan's relay is written by now
     size_t pos = 0;
     const char* base = rbuf_.data();
     size_t run_start = 0, run_len = 0;  // the current contiguous range to relay
@@ -218,18 +231,28 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                     while (!expects_.empty() && expects_.front() != Expect::Ready &&
                            expects_.front() != Expect::SwallowToReady && expects_.front() != Expect::SyncQuiet)
                         expects_.pop_front();
-                    if (first_error.empty()) {
-                        // Find the SQLSTATE field ('C').
-                        size_t i = 0;
-                        while (i < body_len && body[i] != 0) {
-                            char code = body[i++];
-                            size_t start = i;
-                            while (i < body_len && body[i] != 0) ++i;
-                            if (code == 'C') first_error.assign(body + start, i - start);
-                            ++i;
-                        }
-                        if (first_error.empty()) first_error = "XX000";
+                    // Find the SQLSTATE field ('C').
+                    std::string code;
+                    size_t i = 0;
+                    while (i < body_len && body[i] != 0) {
+                        char field = body[i++];
+                        size_t start = i;
+                        while (i < body_len && body[i] != 0) ++i;
+                        if (field == 'C') code.assign(body + start, i - start);
+                        ++i;
                     }
+                    if (code.empty()) code = "XX000";
+                    if (!deadlock_detail_.empty() && code == "57014") {
+                        // The detector's cancel of a deadlock's victim: answered as PostgreSQL
+                        // answers its own deadlock victims.
+                        forward = false;
+                        flush_run();
+                        rewritten_.push_back(deadlock_error(deadlock_detail_));
+                        relay.emplace_back(rewritten_.back().data(), rewritten_.back().size());
+                        deadlock_detail_.clear();
+                        code = "40P01";
+                    }
+                    if (first_error.empty()) first_error = std::move(code);
                     break;
                 }
                 case wire::be::kReadyForQuery:
@@ -243,6 +266,7 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                     }
                     if (!expects_.empty() && expects_.front() == Expect::Ready) expects_.pop_front();
                     if (outstanding_ > 0) --outstanding_;
+                    deadlock_detail_.clear();  // the victim's request ended (a cancel that came too late)
                     readies.push_back(tx_status_);
                     ready_errors_.push_back(std::exchange(error_before_ready_, false));
                     break;

@@ -146,6 +146,13 @@ public:
     bool cancel_sent() const { return cancel_sent_; }
     void mark_cancel_sent() { cancel_sent_ = true; }
     net::Clock::time_point created_at() const { return created_at_; }
+    // The deadlock detector (txn/deadlock_detector.h) chose the statement this connection runs
+    // as a deadlock's victim and cancels it: the shard's 57014 for it reaches the client as
+    // 40P01 "deadlock detected" with `detail`, as PostgreSQL answers its own deadlock victims
+    // (applications retry 40P01, not a cancel). Forgotten at the request's ReadyForQuery, so a
+    // cancel that arrives too late cannot relabel a later one.
+    void mark_deadlock_victim(std::string detail) { deadlock_detail_ = std::move(detail); }
+    bool deadlock_victim() const { return !deadlock_detail_.empty(); }
     // After a failed connect(): the SQLSTATE of the shard's refusal, empty when the shard
     // never answered (refused, reset, timed out): only the latter says the shard is sick.
     const std::string& login_refused_sqlstate() const { return login_refused_sqlstate_; }
@@ -235,6 +242,8 @@ private:
     bool cancel_sent_ = false;
     net::Clock::time_point created_at_ = net::coarse_now();
     std::string lost_sqlstate_ = "08006";
+    std::string deadlock_detail_;
+    std::deque<std::string> rewritten_;  // frames relayed in place of the shard's (this scan)
     std::string login_refused_sqlstate_;
 
     friend class ServerConnTestPeer;

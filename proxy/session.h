@@ -35,6 +35,7 @@ namespace sg::proxy {
 
 class Proxy;
 class Pool;
+class CopyFanout;
 namespace txn {
 struct HeldTransaction;
 }
@@ -99,6 +100,17 @@ public:
     const UserConfig* user_config() const { return user_; }
     // Asks the shard running this client's request to cancel it.
     void cancel_running();
+    // This client's open transaction when it spans shards (session_deadlock.cpp): since when it
+    // does, and every server connection it holds (attached, parked, a running fan-out's legs).
+    // For the detector of deadlocks across shards (txn/deadlock_detector.h).
+    struct SpanningTransaction {
+        net::Clock::time_point since;
+        std::vector<std::shared_ptr<ServerConn>> conns;
+    };
+    std::optional<SpanningTransaction> spanning_transaction() const;
+    // This transaction was chosen as a deadlock's victim: its parked participants fail too, so
+    // that they release their locks now (session_deadlock.cpp). Returns how many.
+    int abort_parked_participants();
     // While a multi-shard statement runs, the session's coroutine waits for the shards and reads
     // nothing from its client: ClientWatch (session_client_watch.cpp) watches the client's socket
     // meanwhile and cancels every leg when the client disconnects.
@@ -259,6 +271,14 @@ private:
                                 std::string_view sql);
     // COPY table (cols) FROM STDIN on a sharded table: each row to the shard owning its key.
     awaitable<void> copy_in_split(const router::Analysis& a, std::string_view sql);
+    // The client's COPY data placed row by row on `copy`'s shards until CopyDone or CopyFail:
+    // the reply that ends the COPY (up to a ReadyForQuery whose status the caller may set), and
+    // whether it failed; nothing when the session ends (the client left or broke the protocol).
+    struct CopyEnd {
+        std::string reply;
+        bool failed = false;
+    };
+    awaitable<std::optional<CopyEnd>> copy_rows(const router::Analysis& a, std::string_view sql, CopyFanout& copy);
     awaitable<void> hold_set_local(std::string_view sql);
     bool holdable_session_batch(std::string_view batch);
     awaitable<void> hold_session_batch(std::string_view batch);
@@ -338,9 +358,12 @@ private:
     // Runs a batch whose Binds target several shards as consecutive per-shard pieces, each
     // ended by a Sync of the proxy's, presenting the client one reply stream and one RFQ.
     awaitable<void> run_split_batch(const std::string& batch, const std::vector<int>& bind_shards);
-    // Its form outside a transaction (session_split_atomic.cpp): the pieces (shard, frames
-    // without the Sync) commit on every shard as one at the Sync, or none does. False (nothing
-    // done) when the batch holds transaction control (BEGIN, COMMIT, SAVEPOINT ...) of its own.
+    // Its form when the batch ends with the client's Sync (session_split_atomic.cpp), the
+    // pieces being (shard, frames without the Sync): outside a transaction they commit on every
+    // shard as one at the Sync, or none does; inside one they run on the transaction's
+    // participants (shards joining as needed) and a failed piece fails the transaction. False
+    // (nothing done) when the batch holds transaction control (BEGIN, COMMIT, SAVEPOINT ...) of
+    // its own outside a transaction; inside one, such a batch is refused (answered, true).
     awaitable<bool> run_split_batch_atomic(const std::vector<std::pair<int, std::string>>& pieces);
     // Appends the translated frames of `frames` for server `s`.
     void translate_frames(std::string& out, ServerConn& s, std::string_view frames);

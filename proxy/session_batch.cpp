@@ -310,12 +310,17 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         if (shard < 0) shard = target;
     }
     if (mixed) {
-        // Autocommit batches (JDBC executeBatch, pipelines) are split per shard; each shard's
-        // part commits on its own. Inside a transaction that would not be atomic: refuse.
-        if (in_transaction() || !sync)
+        // Batches (JDBC executeBatch, pipelines) are split per shard: outside a transaction
+        // made atomic at their Sync, inside one run on its participants (two-phase commit at
+        // COMMIT). Without a Sync yet (Flush), or without two-phase commit inside a transaction,
+        // there is no way to keep them all-or-nothing: refused.
+        if (!sync)
+            co_return co_await refuse(
+                "0A000", "the statements sent before a Flush target different shards; send them with a Sync");
+        if (in_transaction() && !proxy_.config().transactions.two_phase_commit)
             co_return co_await refuse(
                 "0A000", "the statements sent before one Sync target different shards and a transaction is open; "
-                         "a transaction cannot span shards in this version");
+                         "a transaction spans shards only with [transactions] two_phase_commit = true");
         // Binds without a route of their own (session statements) go with the previous one.
         int last = shard;
         for (auto& b : bind_shards) {

@@ -41,10 +41,39 @@ using namespace session_frames;
 
 awaitable<void> Session::copy_in_split(const router::Analysis& a, std::string_view sql) {
     if (in_transaction()) {
-        co_await error_and_ready("0A000",
-                                 "COPY into a sharded table writes to every shard and cannot run inside a "
-                                 "transaction in this version",
-                                 "run the COPY outside the transaction");
+        if (!proxy_.config().transactions.two_phase_commit) {
+            co_await error_and_ready("0A000",
+                                     "COPY into a sharded table writes to every shard, and a transaction spans "
+                                     "shards only with [transactions] two_phase_commit = true",
+                                     "run the COPY outside the transaction");
+            co_return;
+        }
+        // On the transaction's participants (every shard joins): the rows stay uncommitted until
+        // the client's COMMIT, and a failed COPY fails the transaction, as in PostgreSQL.
+        std::vector<uint16_t> shards;
+        for (size_t i = 0; i < proxy_.config().shards.size(); ++i) shards.push_back(static_cast<uint16_t>(i));
+        auto res = co_await run_on_participants(
+            shards, true, sql, [&](const std::vector<HeldLeg>& legs) -> awaitable<HeldFanoutResult> {
+                CopyFanout copy(proxy_, *user_);
+                bool failed = false;
+                std::string first = co_await copy.start_held(legs, std::string(sql), settings_, failed);
+                HeldFanoutResult out;
+                out.failed = true;
+                if (failed) {
+                    out.reply = std::move(first);
+                    co_return out;
+                }
+                co_await send(first);
+                std::optional<CopyEnd> end = co_await copy_rows(a, sql, copy);
+                if (!end) co_return out;  // the session is closing
+                out.reply = std::move(end->reply);
+                out.failed = end->failed || copy.failed();
+                co_return out;
+            });
+        if (res && !res->reply.empty()) {
+            stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(shards.size()), res->reply);
+            co_await send(res->reply);
+        }
         co_return;
     }
     co_await wait_replies_out();
@@ -59,6 +88,18 @@ awaitable<void> Session::copy_in_split(const router::Analysis& a, std::string_vi
         transition(SessionState::Ready);
         co_return;
     }
+    std::optional<CopyEnd> end = co_await copy_rows(a, sql, copy);
+    if (end) {
+        if (!end->failed)
+            stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(proxy_.config().shards.size()), end->reply);
+        co_await send(end->reply);
+    }
+    forget_touched_buckets();
+    if (state_ == SessionState::Busy) transition(SessionState::Ready);
+}
+
+awaitable<std::optional<Session::CopyEnd>> Session::copy_rows(const router::Analysis& a, std::string_view sql,
+                                                              CopyFanout& copy) {
     const auto& map = proxy_.shard_map();
     const auto& pcfg = proxy_.config().proxy;
     router::CopySplitter splitter(*a.copy);
@@ -95,7 +136,7 @@ awaitable<void> Session::copy_in_split(const router::Analysis& a, std::string_vi
         if (std::holds_alternative<wire::NeedMore>(st)) {
             if (!co_await read_more()) {
                 if (error.empty()) co_await abort_copy("client connection lost during COPY");
-                co_return;
+                co_return std::nullopt;
             }
             continue;
         }
@@ -103,7 +144,7 @@ awaitable<void> Session::copy_in_split(const router::Analysis& a, std::string_vi
             if (error.empty()) co_await abort_copy("client sent an invalid message during COPY");
             co_await fatal("08P01", fmt::format("invalid message from client during COPY: {}", bad->reason));
             closing_ = true;
-            co_return;
+            co_return std::nullopt;
         }
         const auto f = std::get<wire::Frame>(st);
         std::string_view body = wire::as_chars(f.body);
@@ -130,37 +171,38 @@ awaitable<void> Session::copy_in_split(const router::Analysis& a, std::string_vi
                 }
                 co_await place_rows();
             }
+            // (Named results, no co_await or temporaries inside co_return: GCC 12 freed the
+            // moved string of `co_return CopyEnd{std::move(error), ...}` with the frame.)
+            std::optional<CopyEnd> end(std::in_place);
             if (error.empty()) {
-                std::string reply = co_await copy.finish(true, {});
-                stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(proxy_.config().shards.size()), reply);
-                co_await send(reply);
+                end->reply = co_await copy.finish(true, {});
             } else {
                 co_await abort_copy("invalid COPY data");
                 error.append({'Z', 0, 0, 0, 5, 'I'});
-                co_await send(error);
+                end->reply = std::move(error);
+                end->failed = true;
             }
-            break;
+            co_return end;
         }
         if (f.type == 'f') {
             wire::CopyFail cf;
             std::string why = wire::decode(f.body, cf).ok() ? std::string(cf.message) : "COPY failed";
+            std::optional<CopyEnd> end(std::in_place);
+            end->failed = true;
             if (error.empty()) {
-                std::string reply = co_await copy.finish(false, why);
-                co_await send(reply);
+                end->reply = co_await copy.finish(false, why);
             } else {
                 error.append({'Z', 0, 0, 0, 5, 'I'});
-                co_await send(error);
+                end->reply = std::move(error);
             }
-            break;
+            co_return end;
         }
         if (f.type == 'H' || f.type == 'S') continue;  // ignored during COPY, as by PostgreSQL
         if (error.empty()) co_await abort_copy("unexpected message during COPY");
         co_await fatal("08P01", fmt::format("unexpected message type {} during COPY", describe_type(f.type)));
         closing_ = true;
-        co_return;
+        co_return std::nullopt;
     }
-    forget_touched_buckets();
-    if (state_ == SessionState::Busy) transition(SessionState::Ready);
 }
 
 }  // namespace sg::proxy

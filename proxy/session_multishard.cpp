@@ -394,7 +394,7 @@ awaitable<void> Session::run_split_batch(const std::string& batch, const std::ve
     }
     if (!pending.empty()) pieces.back().frames += pending;
 
-    if (!sync_frame.empty() && !in_transaction() && txn::atomic_writes(proxy_.config())) {
+    if (!sync_frame.empty() && txn::atomic_writes(proxy_.config())) {
         std::vector<std::pair<int, std::string>> parts;
         for (const auto& p : pieces) parts.emplace_back(p.shard, p.frames);
         if (co_await run_split_batch_atomic(parts)) co_return;

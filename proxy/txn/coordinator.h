@@ -49,6 +49,7 @@ struct TxnCounters {
     std::atomic<uint64_t> unknown_outcomes{0};
     std::atomic<uint64_t> recovered_commits{0};
     std::atomic<uint64_t> recovered_rollbacks{0};
+    std::atomic<uint64_t> deadlocks{0};  // deadlocks across shards broken (deadlock_detector.h)
     std::atomic<uint64_t> two_phase_latency_us_sum{0};
     std::atomic<uint64_t> single_latency_us_sum{0};
 };

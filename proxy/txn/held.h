@@ -25,6 +25,9 @@ struct HeldTransaction {
     HeldTransaction& operator=(const HeldTransaction&) = delete;
     ~HeldTransaction();  // closes what is still parked (see session_txn.cpp)
     std::vector<HeldMember> parked;
+    // When the transaction first spanned a second shard: its age for the deadlock detector,
+    // which breaks a deadlock by cancelling the youngest transaction in it.
+    net::Clock::time_point since = net::Clock::now();
     // A statement failed where the proxy answered itself (no shard connection for it): the
     // transaction only accepts its end, as PostgreSQL's failed transaction does.
     bool failed = false;

@@ -74,6 +74,9 @@ std::string render_metrics(Coordinator& c) {
             k.recovered_commits.load());
     counter("shardgate_txn_recovered_rollbacks_total",
             "Prepared leftovers rolled back by recovery.", k.recovered_rollbacks.load());
+    counter("shardgate_txn_deadlocks_total",
+            "Deadlocks across shards broken by cancelling a transaction (40P01).",
+            k.deadlocks.load());
     counter("shardgate_txn_two_phase_commit_seconds_total", "Time spent in two-phase commits.",
             k.two_phase_latency_us_sum.load() / 1e6);
     out += fmt::format(

@@ -26,7 +26,7 @@ import psycopg2.errors
 import pgcluster
 import sgfixture
 import shardgate_proc
-from pgwire import WireConn, Stmt, INT8
+from pgwire import PgError, WireConn, Stmt, INT8
 from sgfixture import Proxy, shard_conn, shard_rows, shard_of
 
 N = 4
@@ -157,6 +157,38 @@ class AtomicStatements(Base):
         good = "\n".join(lines[:-1]) + "\n"
         self.run_sql("COPY items (id, val) FROM STDIN", good)
         self.assertEqual(len(self.all_rows()), 4 * N)
+
+    def test_copy_inside_a_transaction(self):
+        # psycopg2 outside autocommit: every COPY runs inside the driver's transaction.
+        import io
+        per = keys_per_shard(3)
+        lines = [f"{k}\t4" for ks in per.values() for k in ks]
+        conn = self.proxy.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"INSERT INTO items (id, val) VALUES ({per[0][0] + 100000}, 8)")
+                cur.copy_expert("COPY items (id, val) FROM STDIN", io.StringIO("\n".join(lines) + "\n"))
+                self.assertEqual(cur.rowcount, 3 * N)
+                # The transaction sees its rows on every shard; nobody else does before COMMIT.
+                cur.execute("SELECT count(*) FROM items")
+                self.assertEqual(cur.fetchone()[0], 3 * N + 1)
+                self.assertEqual(self.all_rows(), [])
+            conn.commit()
+            self.assertEqual(len(self.all_rows()), 3 * N + 1)
+            self.assertEqual(self.prepared_left(), [])
+            # A bad row fails the transaction (25P02 until ROLLBACK), and ROLLBACK undoes it all.
+            with conn.cursor() as cur:
+                cur.execute("DELETE FROM items")
+                bad = [f"{k + 200000}\t1" for ks in per.values() for k in ks] + [f"{per[2][0] + 300000}\t500"]
+                with self.assertRaises(psycopg2.errors.CheckViolation):
+                    cur.copy_expert("COPY items (id, val) FROM STDIN", io.StringIO("\n".join(bad) + "\n"))
+                with self.assertRaises(psycopg2.errors.InFailedSqlTransaction):
+                    cur.execute("SELECT 1")
+            conn.rollback()
+        finally:
+            conn.close()
+        self.assertEqual(len(self.all_rows()), 3 * N + 1)
+        self.assertEqual(self.prepared_left(), [])
 
     def test_ddl_broadcast_failing_on_one_shard_changes_nothing(self):
         # DDL on a sharded table runs on every shard; shard 3 already has the column.
@@ -346,6 +378,49 @@ class AtomicStatements(Base):
             # The connection goes on working.
             self.assertEqual(c.execute("SELECT count(*) FROM items").rows, [("0",)])
         self.assertEqual(self.all_rows(), [])
+        self.assertEqual(self.prepared_left(), [])
+
+    def test_pipelined_batch_inside_a_transaction(self):
+        # JDBC executeBatch with autocommit off: BEGIN; a batch over every shard; COMMIT.
+        per = keys_per_shard(2)
+        keys = [per[s][i] for i in range(2) for s in range(N)]
+        with self.wire() as c:
+            c.execute("BEGIN")
+            rs = c.batch([Stmt("INSERT INTO items (id, val) VALUES ($1, $2) RETURNING id", [str(k), "3"],
+                               types=[INT8, 0]) for k in keys])
+            self.assertEqual([(r.tag, r.rows) for r in rs], [("INSERT 0 1", [(str(k),)]) for k in keys])
+            self.assertEqual(c.tx_status, "T")
+            # The transaction reads its own writes on every shard; nobody else sees them yet.
+            self.assertEqual(c.execute("SELECT count(*) FROM items").rows, [(str(len(keys)),)])
+            self.assertEqual(self.all_rows(), [])
+            self.assertEqual(c.execute("COMMIT").tag, "COMMIT")
+            self.assertEqual(c.tx_status, "I")
+        self.assertEqual(self.all_rows(), sorted((k, 3) for k in keys))
+        self.assertEqual(self.prepared_left(), [])
+
+    def test_failing_bind_in_a_batch_inside_a_transaction_fails_it(self):
+        per = keys_per_shard(3)
+        keep = per[0][2]
+        keys = [per[s][i] for i in range(2) for s in range(N)]
+        stmts = [Stmt("INSERT INTO items (id, val) VALUES ($1, $2)", [str(k), "1"], types=[INT8, 0]) for k in keys]
+        stmts[5] = Stmt("INSERT INTO items (id, val) VALUES ($1, $2)", [str(keys[5]), "500"], types=[INT8, 0])
+        with self.wire() as c:
+            c.execute("BEGIN")
+            c.execute("INSERT INTO items (id, val) VALUES ($1, $2)", [str(keep), "9"], types=[INT8, 0])
+            c.execute("SAVEPOINT sp")
+            rs = c.batch(stmts)
+            self.assertEqual(len(rs), 6)  # the replies stop at the failed piece, in batch order
+            self.assertEqual(rs[5].error.sqlstate, "23514")
+            self.assertEqual(c.tx_status, "E")
+            with self.assertRaises(PgError) as e:
+                c.execute("SELECT 1")
+            self.assertEqual(e.exception.sqlstate, "25P02")
+            # ROLLBACK TO SAVEPOINT undoes the batch on every shard; the transaction goes on.
+            c.execute("ROLLBACK TO SAVEPOINT sp")
+            self.assertEqual(c.tx_status, "T")
+            self.assertEqual(c.execute("SELECT count(*) FROM items").rows, [("1",)])
+            c.execute("COMMIT")
+        self.assertEqual(self.all_rows(), [(keep, 9)])
         self.assertEqual(self.prepared_left(), [])
 
 
