@@ -36,16 +36,18 @@ constexpr std::string_view kMode = "in transaction pooling (pool_mode = \"transa
 awaitable<void> Session::handle_listen(std::string_view sql) {
     auto st = notify::parse_listen_statement(sql);
     if (!st) {
-        co_await error_and_ready("0A000", fmt::format("LISTEN / UNLISTEN together with other statements in one query "
-                                                      "is not supported {}; send it as a query of its own",
-                                                      kMode));
+        co_await error_and_ready(
+            "0A000", fmt::format("LISTEN / UNLISTEN together with other statements in one query "
+                                 "is not supported {}; send it as a query of its own",
+                                 kMode));
         co_return;
     }
     co_await wait_replies_out();
     std::string out;
     wire::MessageWriter w(out);
     co_await run_listen(*st, w);
-    wire::encode(wire::ReadyForQuery{static_cast<wire::TransactionStatus>(transaction_status())}, w);
+    wire::encode(wire::ReadyForQuery{static_cast<wire::TransactionStatus>(transaction_status())},
+                 w);
     co_await send(out);
 }
 
@@ -58,16 +60,18 @@ awaitable<void> Session::run_listen(const notify::ListenStatement& st, wire::Mes
         wire::ErrorBuilder(wire::Severity::Error, sqlstate, message).encode_error(w);
     };
     if (in_transaction()) {
-        co_await refuse("0A000", fmt::format("{} inside a transaction block is not supported {}; run it outside the "
-                                             "transaction (autocommit)",
-                                             st.kind == notify::ListenStatement::Listen ? "LISTEN" : "UNLISTEN",
-                                             kMode));
+        co_await refuse(
+            "0A000",
+            fmt::format("{} inside a transaction block is not supported {}; run it outside the "
+                        "transaction (autocommit)",
+                        st.kind == notify::ListenStatement::Listen ? "LISTEN" : "UNLISTEN", kMode));
         co_return;
     }
     auto& service = proxy_.notify();
     const std::string key = user_->name;
     if (!st.truncated.empty())
-        wire::ErrorBuilder(wire::Severity::Notice, "42622", notify::truncation_notice(st)).encode_notice(w);
+        wire::ErrorBuilder(wire::Severity::Notice, "42622", notify::truncation_notice(st))
+            .encode_notice(w);
     switch (st.kind) {
         case notify::ListenStatement::Listen: {
             if (!inbox_) {
@@ -77,8 +81,10 @@ awaitable<void> Session::run_listen(const notify::ListenStatement& st, wire::Mes
                 });
             }
             // At most a login and one round trip per shard, each bounded by connect_timeout_ms.
-            const auto timeout = std::chrono::milliseconds(2 * std::max(proxy_.config().proxy.connect_timeout_ms, 500));
-            auto failure = co_await service.listen(key, client_id_, inbox_.get(), st.channel, timeout);
+            const auto timeout = std::chrono::milliseconds(
+                2 * std::max(proxy_.config().proxy.connect_timeout_ms, 500));
+            auto failure =
+                co_await service.listen(key, client_id_, inbox_.get(), st.channel, timeout);
             if (failure) {
                 co_await refuse(failure->sqlstate, failure->message);
                 co_return;
@@ -103,14 +109,16 @@ awaitable<void> Session::run_listen(const notify::ListenStatement& st, wire::Mes
 awaitable<bool> Session::answer_listen_batch(std::string_view batch) {
     if (batch.size() < 5 || batch[0] != 'P') co_return false;
     // A failed transaction answers 25P02 (or its end) as usual: not here.
-    if (virtual_failed_ || held_failed() || (server_ && server_->tx_status() == 'E')) co_return false;
+    if (virtual_failed_ || held_failed() || (server_ && server_->tx_status() == 'E'))
+        co_return false;
     std::optional<notify::ListenStatement> st;
     size_t n = 0;
     for (BatchFrames f{batch}; f.next(); ++n) {
         bool fits = false;
         if (n == 0) {  // the Parse (batch[0] is 'P')
             wire::Parse p;
-            fits = wire::decode(bytes_of(f.body), p).ok() && p.statement.empty() && p.param_types.empty();
+            fits = wire::decode(bytes_of(f.body), p).ok() && p.statement.empty() &&
+                   p.param_types.empty();
             const auto use = fits ? session_state_use(p.query).kind : SessionStateUse::None;
             if (use == SessionStateUse::Listen || use == SessionStateUse::Unlisten)
                 st = notify::parse_listen_statement(p.query);
@@ -132,10 +140,13 @@ awaitable<bool> Session::answer_listen_batch(std::string_view batch) {
     std::string out;
     wire::MessageWriter w(out);
     for (BatchFrames f{batch}; f.next();) {
-        if (f.type == 'E') co_await run_listen(*st, w);
-        else if (f.type != 'S') acknowledge(f.type, f.body, w);
+        if (f.type == 'E')
+            co_await run_listen(*st, w);
+        else if (f.type != 'S')
+            acknowledge(f.type, f.body, w);
     }
-    wire::encode(wire::ReadyForQuery{static_cast<wire::TransactionStatus>(transaction_status())}, w);
+    wire::encode(wire::ReadyForQuery{static_cast<wire::TransactionStatus>(transaction_status())},
+                 w);
     ++proxy_.counters().queries;
     co_await send(out);
     co_return true;
@@ -151,19 +162,23 @@ std::string Session::listen_batch_refusal(std::string_view query) const {
     if (proxy_.config().proxy.pool_mode != PoolMode::Transaction) return {};
     const auto use = session_state_use(query).kind;
     if (use != SessionStateUse::Listen && use != SessionStateUse::Unlisten) return {};
-    return fmt::format("LISTEN / UNLISTEN in an extended-protocol batch other than [Parse (unnamed, no parameters), "
-                       "Bind, Describe, Execute, Sync] is not supported {}; send it in a batch of its own or with the "
-                       "simple query protocol",
-                       kMode);
+    return fmt::format(
+        "LISTEN / UNLISTEN in an extended-protocol batch other than [Parse (unnamed, no "
+        "parameters), "
+        "Bind, Describe, Execute, Sync] is not supported {}; send it in a batch of its own or with "
+        "the "
+        "simple query protocol",
+        kMode);
 }
 
 bool Session::notifications_deliverable() const {
-    return parked_ && !closing_ && transaction_status() == 'I' && (!server_ || server_->outstanding() == 0) &&
-           batch_.empty() && !skip_until_sync_;
+    return parked_ && !closing_ && transaction_status() == 'I' &&
+           (!server_ || server_->outstanding() == 0) && batch_.empty() && !skip_until_sync_;
 }
 
 void Session::wake_notifications() {
-    if (!inbox_ || inbox_->empty() || flushing_notifications_ || !notifications_deliverable()) return;
+    if (!inbox_ || inbox_->empty() || flushing_notifications_ || !notifications_deliverable())
+        return;
     flushing_notifications_ = true;
     asio::co_spawn(
         proxy_.io(),

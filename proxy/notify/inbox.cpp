@@ -19,17 +19,25 @@ std::string NotificationQueue::take_all() {
 
 Inbox::Inbox(NotifyService& service, std::string key, SubscriberId id, std::string client,
              std::function<void()> wake)
-    : service_(service), key_(std::move(key)), id_(id), client_(std::move(client)), wake_(std::move(wake)) {}
+    : service_(service),
+      key_(std::move(key)),
+      id_(id),
+      client_(std::move(client)),
+      wake_(std::move(wake)) {}
 
-Inbox::~Inbox() { service_.unlisten_all(key_, id_); }
+Inbox::~Inbox() {
+    service_.unlisten_all(key_, id_);
+}
 
 void Inbox::deliver_notification(std::string_view frame) {
     if (!queue_.push(frame)) {
         ++service_.counters().dropped;
         if (!dropping_)
-            spdlog::warn("client {}: {} notifications are waiting to be read; further ones are dropped until it "
-                         "reads them",
-                         client_, kMaxQueued);
+            spdlog::warn(
+                "client {}: {} notifications are waiting to be read; further ones are dropped "
+                "until it "
+                "reads them",
+                client_, kMaxQueued);
         dropping_ = true;
         return;
     }

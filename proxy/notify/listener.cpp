@@ -24,18 +24,28 @@ constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kMaxMessage = 64 * 1024 * 1024;  // a notification's payload is < 8000 bytes
 }  // namespace
 
-ShardListener::ShardListener(asio::any_io_executor ex, int shard, std::function<ServerTarget()> target,
-                             Events events)
-    : ex_(ex), shard_(shard), target_(std::move(target)), events_(std::move(events)), backoff_(ex) {}
+ShardListener::ShardListener(asio::any_io_executor ex, int shard,
+                             std::function<ServerTarget()> target, Events events)
+    : ex_(ex),
+      shard_(shard),
+      target_(std::move(target)),
+      events_(std::move(events)),
+      backoff_(ex) {}
 
 void ShardListener::start() {
-    asio::co_spawn(ex_, [self = shared_from_this()]() { return self->run(); }, LogUnhandled("notify listener"));
+    asio::co_spawn(
+        ex_, [self = shared_from_this()]() { return self->run(); },
+        LogUnhandled("notify listener"));
 }
 
 void ShardListener::stop() {
     stopped_ = true;
     backoff_.cancel();
     drop_connection();
+}
+
+void ShardListener::kick() {
+    if (!connected_) backoff_.cancel();
 }
 
 void ShardListener::drop_connection() {
@@ -52,8 +62,9 @@ void ShardListener::send(const std::string& sql, uint64_t seq) {
     inflight_.push_back(seq);
     if (!writing_) {
         writing_ = true;
-        asio::co_spawn(ex_, [self = shared_from_this()]() { return self->write_loop(); },
-                       LogUnhandled("notify listener write"));
+        asio::co_spawn(
+            ex_, [self = shared_from_this()]() { return self->write_loop(); },
+            LogUnhandled("notify listener write"));
     }
 }
 
@@ -86,7 +97,8 @@ net::awaitable<void> ShardListener::run() {
         std::string why;
         bool was_connected = false;
         if (r.error.empty()) {
-            if (std::string err = health::apply_tcp_options(sock_->native_handle(), t.tcp); !err.empty())
+            if (std::string err = health::apply_tcp_options(sock_->native_handle(), t.tcp);
+                !err.empty())
                 spdlog::warn("notify listener ({}): {}", t.shard_name, err);
             backend_pid_ = r.backend_pid;
             connected_ = true;
@@ -95,7 +107,8 @@ net::awaitable<void> ShardListener::run() {
             inflight_.clear();
             out_.clear();
             backoff = kMinBackoff;
-            spdlog::debug("notify listener ({}): connected, backend pid {}", t.shard_name, backend_pid_);
+            spdlog::debug("notify listener ({}): connected, backend pid {}", t.shard_name,
+                          backend_pid_);
             events_.connected(shard_);
             why = co_await read_loop();
             connected_ = false;
@@ -108,10 +121,16 @@ net::awaitable<void> ShardListener::run() {
         last_error_ = why;
         if (stopped_) break;
         events_.lost(shard_, why, was_connected);
-        backoff_.expires_after(backoff);
+        // Nobody listens: no point in retrying until someone does (kick()).
+        if (!events_.wanted()) {
+            backoff = kMinBackoff;
+            backoff_.expires_at(net::Clock::time_point::max());
+        } else {
+            backoff_.expires_after(backoff);
+            backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
+        }
         error_code ec;
         co_await backoff_.async_wait(net::ec_token(ec));
-        backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
     }
     connected_ = false;
     sock_.reset();
@@ -122,10 +141,12 @@ net::awaitable<std::string> ShardListener::read_loop() {
         if (std::string err = scan(); !err.empty()) co_return err;
         if (rlen_ == rbuf_.size()) rbuf_.resize(rbuf_.size() * 2);
         error_code ec;
-        size_t n = co_await sock_->async_read_some(asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
-                                                   net::ec_token(ec));
+        size_t n = co_await sock_->async_read_some(
+            asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_), net::ec_token(ec));
         if (stopped_) co_return "stopped";
-        if (ec) co_return ec == asio::error::eof ? "the shard closed the connection" : "read failed: " + ec.message();
+        if (ec)
+            co_return ec == asio::error::eof ? "the shard closed the connection"
+                                             : "read failed: " + ec.message();
         rlen_ += n;
     }
 }
@@ -134,7 +155,8 @@ std::string ShardListener::scan() {
     size_t pos = 0;
     std::string err;
     while (err.empty()) {
-        auto st = wire::parse_frame(wire::as_bytes(std::string_view(rbuf_.data() + pos, rlen_ - pos)), kMaxMessage);
+        auto st = wire::parse_frame(
+            wire::as_bytes(std::string_view(rbuf_.data() + pos, rlen_ - pos)), kMaxMessage);
         if (std::holds_alternative<wire::NeedMore>(st)) break;
         if (auto* bad = std::get_if<wire::Malformed>(&st)) {
             err = fmt::format("the shard sent a malformed message: {}", bad->reason);
@@ -143,7 +165,9 @@ std::string ShardListener::scan() {
         const auto& f = std::get<wire::Frame>(st);
         std::string_view frame(rbuf_.data() + pos, f.size);
         switch (f.type) {
-            case wire::be::kNotificationResponse: events_.notification(shard_, frame); break;
+            case wire::be::kNotificationResponse:
+                events_.notification(shard_, frame);
+                break;
             case wire::be::kErrorResponse: {
                 wire::ErrorResponse e;
                 if (wire::decode(f.body, e).ok())
@@ -152,7 +176,8 @@ std::string ShardListener::scan() {
                     failure_ = "an unreadable error";
                 failed_command_ = true;
                 // No ReadyForQuery follows a FATAL one: the server closes the connection.
-                if (e.severity() == "FATAL" || e.severity() == "PANIC") err = "the shard ended the session: " + failure_;
+                if (e.severity() == "FATAL" || e.severity() == "PANIC")
+                    err = "the shard ended the session: " + failure_;
                 break;
             }
             case wire::be::kReadyForQuery:
@@ -167,7 +192,8 @@ std::string ShardListener::scan() {
                     events_.acknowledged(shard_, seq);
                 }
                 break;
-            default: break;  // CommandComplete, NoticeResponse, ParameterStatus
+            default:
+                break;  // CommandComplete, NoticeResponse, ParameterStatus
         }
         pos += f.size;
     }

@@ -8,7 +8,7 @@
 //
 // A lost connection (or a failed command, after which the server's state is unknown) is
 // closed and reconnected with backoff (100 ms doubling up to 5 s), for as long as the
-// listener is not stopped.
+// listener is not stopped and some channel is wanted.
 #pragma once
 
 #include <chrono>
@@ -32,14 +32,20 @@ public:
         std::function<void(int shard, const std::string& why, bool was_connected)> lost;
         std::function<void(int shard, uint64_t seq)> acknowledged;
         std::function<void(int shard, std::string_view frame)> notification;  // a whole 'A' frame
+        // Whether any channel is wanted: a listener that lost (or never got) its connection
+        // connects again only then, and waits for kick() otherwise.
+        std::function<bool()> wanted;
     };
     // `target` is asked for the shard's address at every (re)connection: after a failover it
     // names the new primary.
-    ShardListener(net::asio::any_io_executor ex, int shard, std::function<ServerTarget()> target, Events events);
+    ShardListener(net::asio::any_io_executor ex, int shard, std::function<ServerTarget()> target,
+                  Events events);
 
     void start();
     // Closes the connection for good (no reconnection).
     void stop();
+    // A channel is wanted now: connect at once if waiting to (skips the backoff).
+    void kick();
     // Sends one command (a simple query); acknowledged with `seq` once its ReadyForQuery came
     // without an error. Only while connected.
     void send(const std::string& sql, uint64_t seq);

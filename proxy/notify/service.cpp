@@ -10,7 +10,9 @@ namespace sg::proxy::notify {
 NotifyService::NotifyService(net::asio::any_io_executor ex, int shards, TargetsFn targets)
     : ex_(ex), shards_(shards), targets_(std::move(targets)) {}
 
-NotifyService::~NotifyService() { stop(); }
+NotifyService::~NotifyService() {
+    stop();
+}
 
 void NotifyService::stop() {
     stopped_ = true;
@@ -36,11 +38,17 @@ NotifyService::Group& NotifyService::group(const std::string& login) {
         auto t = targets_(shard, login);
         const std::string name = t ? t->shard_name : std::to_string(shard);
         if (was_connected)
-            spdlog::warn("LISTEN connection to shard {} (login {}) lost: {}; reconnecting (notifications sent on "
-                         "that shard meanwhile are lost)",
-                         name, login, why);
+            spdlog::warn(
+                "LISTEN connection to shard {} (user {}) lost: {}; reconnecting (notifications "
+                "sent on "
+                "that shard meanwhile are lost)",
+                name, login, why);
         else
-            spdlog::warn("LISTEN connection to shard {} (login {}) could not be made: {}; retrying", name, login, why);
+            spdlog::warn(
+                "LISTEN connection to shard {} (user {}) could not be made: {}; retrying while a "
+                "client "
+                "listens",
+                name, login, why);
         gp->changed();
     };
     ev.acknowledged = [this, gp](int shard, uint64_t seq) {
@@ -49,6 +57,7 @@ NotifyService::Group& NotifyService::group(const std::string& login) {
         gp->changed();
     };
     ev.notification = [this, gp](int, std::string_view frame) { on_notification(*gp, frame); };
+    ev.wanted = [gp] { return !gp->hub.empty(); };
     for (int shard = 0; shard < shards_; ++shard) {
         auto target = [this, shard, login]() -> ServerTarget {
             auto t = targets_(shard, login);
@@ -89,13 +98,14 @@ void NotifyService::on_notification(Group& g, std::string_view frame) {
     }
 }
 
-net::awaitable<std::optional<ListenFailure>> NotifyService::listen(const std::string& login, SubscriberId id,
-                                                                     Subscriber* sub, const std::string& channel,
-                                                                     std::chrono::milliseconds timeout) {
+net::awaitable<std::optional<ListenFailure>> NotifyService::listen(
+    const std::string& login, SubscriberId id, Subscriber* sub, const std::string& channel,
+    std::chrono::milliseconds timeout) {
     if (stopped_) co_return ListenFailure{"57P01", "shardgate is shutting down"};
     Group& g = group(login);
     g.subscribers[id] = sub;
     g.hub.listen(id, channel);
+    for (auto& l : g.listeners) l->kick();
     pump_all(g);
     const auto deadline = net::Clock::now() + timeout;
     net::asio::steady_timer timer(ex_);
@@ -122,11 +132,12 @@ net::awaitable<std::optional<ListenFailure>> NotifyService::listen(const std::st
     if (!g.hub.channels_of(id)) g.subscribers.erase(id);
     pump_all(g);
     ++counters_.listens_failed;
-    co_return ListenFailure{"08006", fmt::format("LISTEN {} failed: {} (waited at most {} ms)", quote_channel(channel),
-                                                 detail, timeout.count())};
+    co_return ListenFailure{"08006", fmt::format("LISTEN {} failed: {} (waited at most {} ms)",
+                                                 quote_channel(channel), detail, timeout.count())};
 }
 
-void NotifyService::unlisten(const std::string& login, SubscriberId id, const std::string& channel) {
+void NotifyService::unlisten(const std::string& login, SubscriberId id,
+                             const std::string& channel) {
     auto it = groups_.find(login);
     if (it == groups_.end()) return;
     Group& g = *it->second;
@@ -166,7 +177,8 @@ std::vector<int32_t> NotifyService::listener_pids(const std::string& login) cons
     std::vector<int32_t> out;
     auto it = groups_.find(login);
     if (it == groups_.end()) return out;
-    for (const auto& l : it->second->listeners) out.push_back(l->connected() ? l->backend_pid() : -1);
+    for (const auto& l : it->second->listeners)
+        out.push_back(l->connected() ? l->backend_pid() : -1);
     return out;
 }
 

@@ -1,6 +1,7 @@
 // LISTEN/NOTIFY in transaction pooling: the proxy-wide service that client sessions subscribe
-// through. Per (database, server login) a group keeps a NotifyHub (who listens on what) and
-// one ShardListener per shard; each NotificationResponse a listener receives is handed to
+// through. Per configured user (`login` below: the user whose server login each shard's
+// listener logs in as, to the shard's database) a group keeps a NotifyHub (who listens on
+// what) and one ShardListener per shard; each NotificationResponse a listener receives is handed to
 // every session subscribed to its channel (Subscriber::deliver_notification), which queues it
 // and writes it to its client between transactions (proxy/session_listen.cpp).
 //
@@ -34,11 +35,11 @@ public:
 };
 
 struct NotifyCounters {
-    uint64_t received = 0;          // NotificationResponse messages the listeners got
-    uint64_t delivered = 0;         // queued for a client (one per subscriber)
-    uint64_t dropped = 0;           // not queued: the client's queue was full (counted by sessions)
-    uint64_t listener_losses = 0;   // listener connections lost (or refused) and reconnected
-    uint64_t listens_failed = 0;    // client LISTENs answered with an error
+    uint64_t received = 0;         // NotificationResponse messages the listeners got
+    uint64_t delivered = 0;        // queued for a client (one per subscriber)
+    uint64_t dropped = 0;          // not queued: the client's queue was full (counted by sessions)
+    uint64_t listener_losses = 0;  // listener connections lost (or refused) and reconnected
+    uint64_t listens_failed = 0;   // client LISTENs answered with an error
 };
 
 struct ListenFailure {
@@ -48,19 +49,20 @@ struct ListenFailure {
 
 class NotifyService {
 public:
-    // `targets(login, dbname-less key)`: the current address of each shard for a server login
-    // (the pool's target: after a failover, the new primary). Called at each (re)connection.
-    using TargetsFn = std::function<std::optional<ServerTarget>(int shard, const std::string& login)>;
+    // `targets(shard, login)`: where and how the listener of `shard` logs in for that user (the
+    // target of the user's pool: after a failover, the new primary). Called at each connection.
+    using TargetsFn =
+        std::function<std::optional<ServerTarget>(int shard, const std::string& login)>;
     NotifyService(net::asio::any_io_executor ex, int shards, TargetsFn targets);
     ~NotifyService();
     NotifyService(const NotifyService&) = delete;
     NotifyService& operator=(const NotifyService&) = delete;
 
-    // Subscribes `sub` to `channel` for server login `login` and waits until every shard's
+    // Subscribes `sub` to `channel` for user `login` and waits until every shard's
     // listener is confirmed to LISTEN on it, at most `timeout`; on failure the subscription
     // is undone and the failure says which shard and why (08006).
-    net::awaitable<std::optional<ListenFailure>> listen(const std::string& login, SubscriberId id, Subscriber* sub,
-                                                        const std::string& channel,
+    net::awaitable<std::optional<ListenFailure>> listen(const std::string& login, SubscriberId id,
+                                                        Subscriber* sub, const std::string& channel,
                                                         std::chrono::milliseconds timeout);
     void unlisten(const std::string& login, SubscriberId id, const std::string& channel);
     void unlisten_all(const std::string& login, SubscriberId id);

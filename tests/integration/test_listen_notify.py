@@ -208,6 +208,22 @@ class ListenNotify(unittest.TestCase):
         l.commit()
         self.assertEqual(wait_notifies(l), [("busy_ch", "later")])
 
+    def test_queue_of_a_client_that_does_not_take_them_is_bounded(self):
+        l = self.listen("cap_ch")
+        l.autocommit = False
+        run(l, "SELECT count(*) FROM items WHERE id = %s", (key_on(1),))  # busy in a transaction
+        dropped = metric("shardgate_notify_dropped_total")
+        run(self.notifier, "SELECT count(pg_notify('cap_ch', g::text)) FROM generate_series(1, 10050) g")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and metric("shardgate_notify_dropped_total") < dropped + 50:
+            time.sleep(0.1)
+        self.assertEqual(metric("shardgate_notify_dropped_total"), dropped + 50)  # the cap is 10000
+        l.commit()
+        got = wait_notifies(l, 10000, timeout=10)
+        self.assertEqual([p for _, p in got], [str(i) for i in range(1, 10001)])
+        with open(tx.log_path) as f:
+            self.assertIn("further ones are dropped", f.read())
+
     def test_listen_inside_a_transaction_block_is_refused(self):
         c = tx.connect()
         self.addCleanup(c.close)
