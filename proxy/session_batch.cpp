@@ -231,6 +231,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
             if (auto refusal = co_await risky_function_refusal(p.query))
                 co_return co_await refuse(refusal->sqlstate, refusal->message);
             if (std::string why = listen_batch_refusal(p.query); !why.empty()) co_return co_await refuse("0A000", why);
+            if (inbox_) listen_discard_all(p.query);  // DISCARD ALL unlistens everything (session_listen.cpp)
             auto a = analysis_of(p.query);
             parsed.push_back({p.statement, a, p.query, std::move(p.param_types)});
             if (!first_parsed) {

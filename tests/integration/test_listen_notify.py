@@ -312,6 +312,13 @@ class ListenNotify(unittest.TestCase):
             run(self.notifier, "NOTIFY ext_ch, 'not any more'")
             with self.assertRaises(socket.timeout):
                 w.recv_msg(timeout=QUIET)
+            # DISCARD ALL through the extended protocol unlistens too.
+            w.batch([pgwire.Stmt("LISTEN ext_discard")], raise_error=True)
+            [r] = w.batch([pgwire.Stmt("DISCARD ALL")], raise_error=True)
+            self.assertEqual(r.tag, "DISCARD ALL")
+            run(self.notifier, "NOTIFY ext_discard, 'discarded'")
+            with self.assertRaises(socket.timeout):
+                w.recv_msg(timeout=QUIET)
 
     def test_listen_fails_in_bounded_time_naming_a_shard_it_cannot_listen_on(self):
         # The user "nolisten" may log in on s0 only: its listening connection to s1 is refused.
