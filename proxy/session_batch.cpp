@@ -13,6 +13,7 @@
 #include "proxy/fanout_legs.h"
 #include "proxy/having_params.h"
 #include "proxy/merge_combine.h"
+#include "proxy/notify/listen_statement.h"
 #include "proxy/returning_order.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
@@ -60,7 +61,8 @@ awaitable<void> Session::flush_batch(bool sync) {
     // A lone unnamed statement with its Sync may be a lookup (translate_lookup_batch).
     const bool lookup_candidate = sync && batch_has_parse_ && proxy_.config().proxy.prepare_lookups &&
                                   pending_begin_.empty() && batch.size() > 5 && batch[0] == 'P' && batch[5] == 0;
-    if (batch_has_parse_ && sync && batch[0] == 'P' && proxy_.config().proxy.pool_mode == PoolMode::Transaction) {
+    if (batch_has_parse_ && sync && proxy_.config().proxy.pool_mode == PoolMode::Transaction &&
+        notify::first_parse_listens(batch)) {
         bool answered = co_await answer_listen_batch(batch);  // session_listen.cpp (not in an if: GCC 12)
         if (answered) {
             batch_has_parse_ = false;

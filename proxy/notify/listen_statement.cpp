@@ -1,5 +1,7 @@
 #include "proxy/notify/listen_statement.h"
 
+#include <strings.h>
+
 #include "proxy/sql_words.h"
 
 namespace sg::proxy::notify {
@@ -39,6 +41,25 @@ std::optional<ListenStatement> parse_listen_statement(std::string_view sql) {
     st.channel = truncate_identifier(*name);
     if (st.channel.size() != name->size()) st.truncated = *name;
     return st;
+}
+
+bool first_parse_listens(std::string_view batch) {
+    if (batch.size() < 6 || batch[0] != 'P') return false;
+    const size_t len = (size_t(uint8_t(batch[1])) << 24) | (size_t(uint8_t(batch[2])) << 16) |
+                       (size_t(uint8_t(batch[3])) << 8) | size_t(uint8_t(batch[4]));
+    if (len < 4 || len + 1 > batch.size()) return false;
+    std::string_view body = batch.substr(5, len - 4);
+    const size_t name_end = body.find('\0');
+    if (name_end == std::string_view::npos) return false;
+    std::string_view query = body.substr(name_end + 1);
+    query = query.substr(0, query.find('\0'));
+    sql_words::Cursor c{query};
+    c.skip();
+    std::string_view rest = query.substr(c.i);
+    for (std::string_view kw : {"listen", "unlisten"})
+        if (rest.size() >= kw.size() && strncasecmp(rest.data(), kw.data(), kw.size()) == 0)
+            return true;
+    return false;
 }
 
 bool is_discard_all(std::string_view sql) {

@@ -143,6 +143,25 @@ TEST(ListenStatement, RecognisesDiscardAll) {
     EXPECT_FALSE(is_discard_all("DISCARD ALL; SELECT 1"));
 }
 
+// A Parse message: name, query, no parameter types.
+std::string parse_frame(const std::string& name, const std::string& query) {
+    std::string body = name + '\0' + query + '\0' + std::string(2, '\0');
+    const uint32_t len = static_cast<uint32_t>(body.size() + 4);
+    std::string out = "P";
+    for (int shift : {24, 16, 8, 0}) out += static_cast<char>((len >> shift) & 0xff);
+    return out + body;
+}
+
+TEST(ListenStatement, TellsABatchStartingWithAListen) {
+    EXPECT_TRUE(first_parse_listens(parse_frame("", "LISTEN a") + std::string("S\0\0\0\4", 5)));
+    EXPECT_TRUE(first_parse_listens(parse_frame("s1", " /* c */ unlisten *")));
+    EXPECT_FALSE(first_parse_listens(parse_frame("", "SELECT 1")));
+    EXPECT_FALSE(
+        first_parse_listens(parse_frame("listen", "SELECT 1")));  // the name is not the query
+    EXPECT_FALSE(first_parse_listens(std::string_view("B\0\0\0\4", 5)));
+    EXPECT_FALSE(first_parse_listens(parse_frame("", "LISTEN a").substr(0, 8)));  // truncated
+}
+
 TEST(NotificationQueue, KeepsOrderAndDropsPastItsCap) {
     NotificationQueue q(2);
     EXPECT_TRUE(q.push("one"));
