@@ -10,6 +10,7 @@
 #include "proxy/front_door.h"
 #include "proxy/health/report.h"
 #include "proxy/http/http_server.h"
+#include "proxy/notify/service.h"
 #include "proxy/session.h"
 #include "proxy/stamp_watcher.h"
 #include "rebalance/map_gate.h"
@@ -36,6 +37,7 @@ Proxy::Proxy(asio::io_context& io, Config cfg, std::string config_path)
       pauses_(std::make_unique<PauseControl>(io.get_executor())) {
     txn_ = std::make_unique<txn::Coordinator>(cfg_);
     users_ = std::make_shared<const std::vector<UserConfig>>(cfg_.users);
+    make_notify_service();
     for (const auto& s : cfg_.shards) shard_totals_.push_back(stats::ShardTotals{s.name});
 }
 
@@ -172,7 +174,7 @@ std::string Proxy::start() {
         http::Endpoints endpoints{
             [this] {
                 return stats::render_prometheus(*stats_, metrics()) + txn::render_metrics(*txn_) +
-                       health::render_prometheus(*health_) + etcd_metrics();
+                       health::render_prometheus(*health_) + etcd_metrics() + notify_metrics();
             },
             [this] {
                 auto r = health::readiness(*health_);
@@ -517,6 +519,7 @@ awaitable<void> Proxy::drain_and_stop() {
     for (auto* s : rest)
         s->terminate_with("57P01", "terminating connection: shardgate is shutting down (shutdown_timeout_s passed)",
                           "shutdown");
+    notify_->stop();
     for (auto& [key, pool] : pools_) pool->close_all("shutdown");
     // Give the sessions' coroutines a moment to unwind, then stop.
     t.expires_after(std::chrono::milliseconds(100));

@@ -34,6 +34,9 @@ namespace sg::cluster {
 class EtcdAgent;
 struct EtcdState;
 }  // namespace sg::cluster
+namespace sg::proxy::notify {
+class NotifyService;
+}
 namespace sg::proxy::txn {
 class Coordinator;
 class RecoveryWorker;
@@ -164,6 +167,10 @@ public:
     PreparedLookups& lookups() { return lookups_; }
     // Multi-shard commits (two-phase commit) and their recovery.
     txn::Coordinator& txn() { return *txn_; }
+    // LISTEN/NOTIFY in transaction pooling (proxy/notify/service.h).
+    notify::NotifyService& notify() { return *notify_; }
+    // Its part of /metrics (proxy/proxy_notify.cpp).
+    std::string notify_metrics() const;
     void give_read_buffer(std::string&& buf);
     net::Clock::time_point started() const { return started_; }
     // Client connections alive, logged in or still logging in (what max_client_conn bounds).
@@ -190,6 +197,8 @@ private:
     // one); an error text when etcd cannot give a map. After start: the agent.
     std::string sync_map_from_etcd();
     void start_etcd_agent();
+    // Creates notify_ (proxy/proxy_notify.cpp).
+    void make_notify_service();
     // Hands the agent the map version routed by and the paused buckets, for the registration.
     void report_to_etcd();
     // Non-empty while the etcd session is lost for longer than the lease: the text refusing
@@ -215,6 +224,7 @@ private:
     std::vector<stats::ShardTotals> shard_totals_;
     std::unique_ptr<http::HttpServer> http_;
     std::unique_ptr<txn::Coordinator> txn_;
+    std::unique_ptr<notify::NotifyService> notify_;
     std::unique_ptr<txn::RecoveryWorker> recovery_;
     std::unique_ptr<txn::DeadlockDetector> deadlocks_;  // deadlocks across shards
     // The user list sessions log in against. A session keeps the list it logged in with (it

@@ -7,6 +7,7 @@
 
 #include "proxy/admin.h"
 #include "proxy/health/probe.h"
+#include "proxy/notify/inbox.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/session_settings.h"
@@ -177,6 +178,7 @@ void Session::on_ready(ServerConn& s, char status) {
         if (state_ == SessionState::Busy && !server_) transition(SessionState::Ready);
         released_.notify_all();
     }
+    if (inbox_) wake_notifications();  // a notification waits for this ReadyForQuery 'I'
 }
 
 void Session::on_error(ServerConn& s, std::string_view sqlstate) {
@@ -495,7 +497,10 @@ awaitable<void> Session::run() {
     // An idle client waits here, in small coroutine frames (serve_loop's is large), holding no
     // read buffer: that is most of what 1000 idle clients cost.
     while (ok) {  // (no co_await inside && or ?:, which GCC 12 miscompiles)
+        parked_ = true;
+        if (inbox_) wake_notifications();  // queued while the last request ran
         bool more = co_await wait_for_client();
+        parked_ = false;
         if (!more) break;
         ok = co_await serve_loop();
     }
@@ -516,6 +521,7 @@ awaitable<void> Session::run() {
         }
     }
     if (state_ != SessionState::Closed) transition(SessionState::Closed);
+    inbox_.reset();  // unlistens everything, as a disconnect does
     proxy_.stats().forget_client(client_id_);
     stream_.close();
 }

@@ -39,6 +39,10 @@ class CopyFanout;
 namespace txn {
 struct HeldTransaction;
 }
+namespace notify {
+class Inbox;
+struct ListenStatement;
+}
 
 enum class SessionState { Startup, Authenticating, Ready, Busy, Closed };
 const char* to_string(SessionState s);
@@ -250,6 +254,25 @@ private:
     // Session-scoped state (session_state_guard.cpp): true when the statement was answered
     // here (refused in transaction pooling, or a DEALLOCATE the proxy answers itself).
     awaitable<bool> guard_session_state(const SessionStateUse& use);
+    // LISTEN / UNLISTEN in transaction pooling, answered by the proxy, and the delivery of
+    // notifications between transactions (session_listen.cpp). inbox_ is the subscription
+    // (RAII: gone with the session); parked_: run() waits for the client's next message.
+    awaitable<void> handle_listen(std::string_view sql);
+    // Carries one out (after any refusal's ErrorResponse or the CommandComplete goes to `w`).
+    awaitable<void> run_listen(const notify::ListenStatement& st, wire::MessageWriter& w);
+    // An extended-protocol batch of one LISTEN / UNLISTEN: answered (true), or false when
+    // `batch` is not one.
+    awaitable<bool> answer_listen_batch(std::string_view batch);
+    void listen_discard_all(std::string_view sql);
+    // The 0A000 message refusing LISTEN / UNLISTEN sent with the extended protocol in
+    // transaction pooling (not carried there yet); empty otherwise.
+    std::string listen_batch_refusal(std::string_view query) const;
+    bool notifications_deliverable() const;
+    void wake_notifications();
+    awaitable<void> flush_notifications();
+    std::unique_ptr<notify::Inbox> inbox_;
+    bool parked_ = false;
+    bool flushing_notifications_ = false;
     awaitable<void> send_to_shard(int shard, std::string_view frame, std::string_view sql,
                                   std::string_view stats_text = {});
     // The current simple query goes to `s` (attached, of `shard`): its statistics (under

@@ -13,6 +13,7 @@
 #include "proxy/fanout_legs.h"
 #include "proxy/having_params.h"
 #include "proxy/merge_combine.h"
+#include "proxy/notify/listen_statement.h"
 #include "proxy/returning_order.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
@@ -60,6 +61,14 @@ awaitable<void> Session::flush_batch(bool sync) {
     // A lone unnamed statement with its Sync may be a lookup (translate_lookup_batch).
     const bool lookup_candidate = sync && batch_has_parse_ && proxy_.config().proxy.prepare_lookups &&
                                   pending_begin_.empty() && batch.size() > 5 && batch[0] == 'P' && batch[5] == 0;
+    if (batch_has_parse_ && sync && proxy_.config().proxy.pool_mode == PoolMode::Transaction &&
+        notify::first_parse_listens(batch)) {
+        bool answered = co_await answer_listen_batch(batch);  // session_listen.cpp (not in an if: GCC 12)
+        if (answered) {
+            batch_has_parse_ = false;
+            co_return;
+        }
+    }
     if (batch_has_parse_) {
         batch_has_parse_ = false;
         if (needs_column_lists(batch)) co_await add_column_lists(batch);
@@ -223,6 +232,8 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
             if (!wire::decode(bytes_of(body), p).ok()) co_return co_await refuse("08P01", "invalid Parse message");
             if (auto refusal = co_await risky_function_refusal(p.query))
                 co_return co_await refuse(refusal->sqlstate, refusal->message);
+            if (std::string why = listen_batch_refusal(p.query); !why.empty()) co_return co_await refuse("0A000", why);
+            if (inbox_) listen_discard_all(p.query);  // DISCARD ALL unlistens everything (session_listen.cpp)
             auto a = analysis_of(p.query);
             parsed.push_back({p.statement, a, p.query, std::move(p.param_types)});
             if (!first_parsed) {

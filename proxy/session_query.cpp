@@ -178,6 +178,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         co_return;
     }
     const SessionStateUse state_use = session_state_use(sql);
+    if (inbox_) listen_discard_all(sql);  // DISCARD ALL unlistens everything (session_listen.cpp)
     const bool uses_cursor = state_use.kind == SessionStateUse::CursorOp;
     std::shared_ptr<const router::Analysis> analysis;
     router::Route r;

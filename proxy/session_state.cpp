@@ -88,7 +88,7 @@ bool may_use_session_state(std::string_view sql) {
     sql_words::Cursor c{sql};
     c.skip();
     std::string_view rest = sql.substr(c.i);
-    for (std::string_view kw : {"set", "declare", "prepare", "execute", "deallocate", "listen", "fetch", "move", "close"})
+    for (std::string_view kw : {"set", "declare", "prepare", "execute", "deallocate", "listen", "unlisten", "fetch", "move", "close"})
         if (rest.size() >= kw.size() && contains_nocase(rest.substr(0, kw.size()), kw)) return true;
     return contains_nocase(sql, "temp") || contains_nocase(sql, "advisory");
 }
@@ -151,8 +151,8 @@ SessionStateUse session_state_use(std::string_view sql) {
             use.kind = SessionStateUse::SetRole;
         return use;
     }
-    if (first == "listen") {
-        use.kind = SessionStateUse::Listen;
+    if (first == "listen" || first == "unlisten") {
+        use.kind = first == "listen" ? SessionStateUse::Listen : SessionStateUse::Unlisten;
         return use;
     }
     if (first == "fetch" || first == "move" || first == "close") {
@@ -191,8 +191,6 @@ std::string transaction_pooling_refusal(const SessionStateUse& use) {
         case SessionStateUse::SqlPrepare:
             return std::string("an SQL prepared statement (PREPARE / EXECUTE)") + tail +
                    ", or the extended protocol's prepared statements, which shardgate carries";
-        case SessionStateUse::Listen:
-            return std::string("LISTEN") + tail;
         case SessionStateUse::SetRole:
             return std::string("SET ROLE / SET SESSION AUTHORIZATION") + tail +
                    ", or SET LOCAL ROLE inside a transaction";

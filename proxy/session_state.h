@@ -3,8 +3,9 @@
 // In transaction pooling a client's next transaction may run on another server connection,
 // and its current one serves other clients next: state that outlives a transaction on the
 // server (a temporary table, a WITH HOLD cursor, a session-level advisory lock, an SQL
-// PREPAREd statement, LISTEN) would be lost for its client and visible to others. Such
-// statements are refused there (0A000, the message names the construct); README "What
+// PREPAREd statement) would be lost for its client and visible to others. Such statements are
+// refused there (0A000, the message names the construct), except LISTEN / UNLISTEN, which the
+// proxy carries itself there (proxy/notify, proxy/session_listen.cpp); README "What
 // transaction pooling carries" lists what happens to each kind of state in each pool mode.
 #pragma once
 
@@ -22,6 +23,7 @@ struct SessionStateUse {
         SqlPrepare,    // PREPARE name AS ... / EXECUTE name
         Deallocate,    // DEALLOCATE [PREPARE] name | ALL (`name` says which; "" for ALL)
         Listen,        // LISTEN channel
+        Unlisten,      // UNLISTEN channel | *
         CursorOp,      // FETCH / MOVE / CLOSE: uses a cursor where it was declared
         SetRole,       // SET [SESSION] ROLE / SET SESSION AUTHORIZATION (not SET LOCAL)
     } kind = None;

@@ -26,6 +26,12 @@ awaitable<bool> Session::guard_session_state(const SessionStateUse& use) {
     switch (use.kind) {
         case SessionStateUse::None:
         case SessionStateUse::CursorOp: co_return false;
+        case SessionStateUse::Listen:
+        case SessionStateUse::Unlisten:
+            // Session pooling: the server connection stays the client's, LISTEN goes to it.
+            if (!transaction_pooling) co_return false;
+            co_await handle_listen(query_text_);  // session_listen.cpp
+            co_return true;
         case SessionStateUse::Deallocate: {
             if (use.name.empty()) {
                 if (!transaction_pooling) co_return false;  // the server drops its SQL-prepared ones too

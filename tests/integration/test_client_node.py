@@ -34,6 +34,10 @@ def run_case(name):
 
 class NodePostgresTest(unittest.TestCase):
 
+    def test_listen_notify(self):
+        got = run_case("listen")
+        self.assertEqual(got, {"channelsOk": True, "payloads": ["one", "two"]})
+
     def test_parameterized_query_types(self):
         got = run_case("params")
         self.assertEqual(got, {

@@ -33,6 +33,31 @@ async function errorOf(promise) {
 }
 
 const cases = {
+  // LISTEN/NOTIFY (issue 17): another client's NOTIFY arrives with its payload; one sent in a
+  // rolled-back transaction never does, one in a committed transaction does at COMMIT.
+  async listen() {
+    const ch = `node_ch_${suffix}`;
+    return withClient(async (l) => withClient(async (n) => {
+      const got = [];
+      let wake = null;
+      l.on('notification', (m) => { got.push([m.channel, m.payload]); if (wake) wake(); });
+      await l.query(`LISTEN ${ch}`);
+      await n.query(`NOTIFY ${ch}, 'one'`);
+      await n.query('BEGIN');
+      await n.query('SELECT pg_notify($1, $2)', [ch, 'rolled back']);
+      await n.query('ROLLBACK');
+      await n.query('BEGIN');
+      await n.query('SELECT pg_notify($1, $2)', [ch, 'two']);
+      await n.query('COMMIT');
+      const deadline = Date.now() + 5000;
+      while (got.length < 2 && Date.now() < deadline) {
+        await new Promise((r) => { wake = r; setTimeout(r, 100); });
+      }
+      await l.query(`UNLISTEN ${ch}`);
+      return { channelsOk: got.every(([c]) => c === ch), payloads: got.map(([, p]) => p) };
+    }));
+  },
+
   // Against several shards (test_routing.py seeds table items): SELECTs the proxy combines
   // across shards, with parameters (the extended protocol), unnamed and named.
   async fanout() {

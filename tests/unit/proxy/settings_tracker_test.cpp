@@ -200,13 +200,16 @@ TEST(SessionStateUse, RecognisesSessionScopedState) {
     EXPECT_EQ(all.kind, K::Deallocate);
     EXPECT_EQ(all.name, "");
     EXPECT_EQ(session_state_use("LISTEN jobs").kind, K::Listen);
+    EXPECT_EQ(session_state_use("  unlisten *").kind, K::Unlisten);
     EXPECT_EQ(session_state_use("FETCH 10 FROM c").kind, K::CursorOp);
     EXPECT_EQ(session_state_use("SET ROLE app").kind, K::SetRole);
     EXPECT_EQ(session_state_use("SET SESSION AUTHORIZATION app").kind, K::SetRole);
     EXPECT_EQ(session_state_use("SET LOCAL ROLE app").kind, K::None);
     EXPECT_EQ(session_state_use("SET work_mem = '1MB'").kind, K::None);
     EXPECT_EQ(session_state_use("SELECT 1").kind, K::None);
-    EXPECT_FALSE(transaction_pooling_refusal(session_state_use("LISTEN x")).empty());
+    // LISTEN / UNLISTEN are carried in transaction pooling (proxy/notify), not refused.
+    EXPECT_TRUE(transaction_pooling_refusal(session_state_use("LISTEN x")).empty());
+    EXPECT_FALSE(transaction_pooling_refusal(session_state_use("SET ROLE app")).empty());
 }
 
 }  // namespace

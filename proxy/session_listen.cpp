@@ -1,0 +1,203 @@
+// LISTEN / UNLISTEN in transaction pooling, and the delivery of notifications to the client
+// (see proxy/notify/service.h for the listening side).
+//
+// The proxy answers LISTEN itself, once every shard's listening connection confirmed its
+// LISTEN: a NOTIFY issued after the client saw "LISTEN" reaches it, wherever it runs.
+// Notifications are written to the client only between transactions, as PostgreSQL sends
+// them: when the session waits for its client's next message outside a transaction, with no
+// reply owed (at once, or right after the ReadyForQuery 'I' that ends the current request).
+//
+// LISTEN / UNLISTEN inside a transaction block is refused (0A000): in PostgreSQL it takes
+// effect at COMMIT and is dropped at ROLLBACK (and with a rolled-back savepoint), which the
+// proxy does not follow yet; refusing is the honest answer until it does.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "proxy/notify/inbox.h"
+#include "proxy/notify/listen_statement.h"
+#include "proxy/proxy.h"
+#include "proxy/session.h"
+#include "proxy/session_frames.h"
+#include "proxy/spawn.h"
+#include "proxy/wire/messages/command_complete.h"
+#include "proxy/wire/messages/error_response.h"
+#include "proxy/wire/messages/session_status.h"
+#include "proxy/wire/writer.h"
+
+namespace sg::proxy {
+
+namespace asio = net::asio;
+using namespace session_frames;
+
+namespace {
+constexpr std::string_view kMode = "in transaction pooling (pool_mode = \"transaction\")";
+}
+
+awaitable<void> Session::handle_listen(std::string_view sql) {
+    auto st = notify::parse_listen_statement(sql);
+    if (!st) {
+        co_await error_and_ready(
+            "0A000", fmt::format("LISTEN / UNLISTEN together with other statements in one query "
+                                 "is not supported {}; send it as a query of its own",
+                                 kMode));
+        co_return;
+    }
+    co_await wait_replies_out();
+    std::string out;
+    wire::MessageWriter w(out);
+    co_await run_listen(*st, w);
+    wire::encode(wire::ReadyForQuery{static_cast<wire::TransactionStatus>(transaction_status())},
+                 w);
+    co_await send(out);
+}
+
+awaitable<void> Session::run_listen(const notify::ListenStatement& st, wire::MessageWriter& w) {
+    auto refuse = [&](std::string_view sqlstate, const std::string& message) -> awaitable<void> {
+        // As error_and_ready does: a refusal fails an open transaction, as any error does.
+        co_await abort_transaction_for_refusal(sqlstate, message);
+        if (sqlstate == "0A000") stats_refused({}, message);
+        ++proxy_.counters().errors;
+        wire::ErrorBuilder(wire::Severity::Error, sqlstate, message).encode_error(w);
+    };
+    if (in_transaction()) {
+        co_await refuse(
+            "0A000",
+            fmt::format("{} inside a transaction block is not supported {}; run it outside the "
+                        "transaction (autocommit)",
+                        st.kind == notify::ListenStatement::Listen ? "LISTEN" : "UNLISTEN", kMode));
+        co_return;
+    }
+    auto& service = proxy_.notify();
+    const std::string key = user_->name;
+    if (!st.truncated.empty())
+        wire::ErrorBuilder(wire::Severity::Notice, "42622", notify::truncation_notice(st))
+            .encode_notice(w);
+    switch (st.kind) {
+        case notify::ListenStatement::Listen: {
+            if (!inbox_) {
+                std::weak_ptr<Session> weak = weak_from_this();
+                inbox_ = std::make_unique<notify::Inbox>(service, key, client_id_, peer_, [weak] {
+                    if (auto self = weak.lock()) self->wake_notifications();
+                });
+            }
+            // At most a login and one round trip per shard, each bounded by connect_timeout_ms.
+            const auto timeout = std::chrono::milliseconds(
+                2 * std::max(proxy_.config().proxy.connect_timeout_ms, 500));
+            auto failure =
+                co_await service.listen(key, client_id_, inbox_.get(), st.channel, timeout);
+            if (failure) {
+                co_await refuse(failure->sqlstate, failure->message);
+                co_return;
+            }
+            wire::encode(wire::CommandComplete{"LISTEN"}, w);
+            break;
+        }
+        case notify::ListenStatement::Unlisten:
+            if (inbox_) service.unlisten(key, client_id_, st.channel);
+            wire::encode(wire::CommandComplete{"UNLISTEN"}, w);
+            break;
+        case notify::ListenStatement::UnlistenAll:
+            if (inbox_) service.unlisten_all(key, client_id_);
+            wire::encode(wire::CommandComplete{"UNLISTEN"}, w);
+            break;
+    }
+}
+
+// The extended protocol's form, as drivers send it (JDBC for every statement): one unnamed
+// Parse of a LISTEN / UNLISTEN without parameters, its Bind, an optional Describe, Execute and
+// Sync. Anything else holding a LISTEN is refused by listen_batch_refusal().
+awaitable<bool> Session::answer_listen_batch(std::string_view batch) {
+    if (batch.size() < 5 || batch[0] != 'P') co_return false;
+    // A failed transaction answers 25P02 (or its end) as usual: not here.
+    if (virtual_failed_ || held_failed() || (server_ && server_->tx_status() == 'E'))
+        co_return false;
+    std::optional<notify::ListenStatement> st;
+    size_t n = 0;
+    for (BatchFrames f{batch}; f.next(); ++n) {
+        bool fits = false;
+        if (n == 0) {  // the Parse (batch[0] is 'P')
+            wire::Parse p;
+            fits = wire::decode(bytes_of(f.body), p).ok() && p.statement.empty() &&
+                   p.param_types.empty();
+            const auto use = fits ? session_state_use(p.query).kind : SessionStateUse::None;
+            if (use == SessionStateUse::Listen || use == SessionStateUse::Unlisten)
+                st = notify::parse_listen_statement(p.query);
+            fits = st.has_value();
+        } else if (n == 1) {
+            wire::Bind& b = bind_scratch_;
+            fits = f.type == 'B' && wire::decode(bytes_of(f.body), b).ok() && b.statement.empty() &&
+                   b.portal.empty() && b.params.empty();
+        } else if (f.type == 'D') {
+            fits = n == 2;
+        } else if (f.type == 'E') {
+            fits = !f.body.empty() && f.body[0] == 0;  // the unnamed portal
+        } else {
+            fits = f.type == 'S' && f.pos == batch.size();
+        }
+        if (!fits) co_return false;
+    }
+    co_await wait_replies_out();
+    std::string out;
+    wire::MessageWriter w(out);
+    for (BatchFrames f{batch}; f.next();) {
+        if (f.type == 'E')
+            co_await run_listen(*st, w);
+        else if (f.type != 'S')
+            acknowledge(f.type, f.body, w);
+    }
+    wire::encode(wire::ReadyForQuery{static_cast<wire::TransactionStatus>(transaction_status())},
+                 w);
+    ++proxy_.counters().queries;
+    co_await send(out);
+    co_return true;
+}
+
+void Session::listen_discard_all(std::string_view sql) {
+    // DISCARD ALL cannot run inside a transaction block (PostgreSQL refuses it there).
+    if (!inbox_ || in_transaction() || !notify::is_discard_all(sql)) return;
+    proxy_.notify().unlisten_all(inbox_->key(), client_id_);
+}
+
+std::string Session::listen_batch_refusal(std::string_view query) const {
+    if (proxy_.config().proxy.pool_mode != PoolMode::Transaction) return {};
+    const auto use = session_state_use(query).kind;
+    if (use != SessionStateUse::Listen && use != SessionStateUse::Unlisten) return {};
+    return fmt::format(
+        "LISTEN / UNLISTEN in an extended-protocol batch other than [Parse (unnamed, no "
+        "parameters), "
+        "Bind, Describe, Execute, Sync] is not supported {}; send it in a batch of its own or with "
+        "the "
+        "simple query protocol",
+        kMode);
+}
+
+bool Session::notifications_deliverable() const {
+    return parked_ && !closing_ && transaction_status() == 'I' &&
+           (!server_ || server_->outstanding() == 0) && batch_.empty() && !skip_until_sync_;
+}
+
+void Session::wake_notifications() {
+    if (!inbox_ || inbox_->empty() || flushing_notifications_ || !notifications_deliverable())
+        return;
+    flushing_notifications_ = true;
+    asio::co_spawn(
+        proxy_.io(),
+        [self = shared_from_this()]() -> awaitable<void> {
+            co_await self->flush_notifications();
+            self->flushing_notifications_ = false;
+        },
+        LogUnhandled("session: notifications"));
+}
+
+awaitable<void> Session::flush_notifications() {
+    while (inbox_ && !inbox_->empty()) {
+        // Never between the frames of a reply: wait for any write in progress, then judge
+        // again (the client may have sent a request meanwhile).
+        while (writing_) co_await write_done_.wait();
+        if (!notifications_deliverable()) co_return;
+        std::string out = inbox_->take_all();
+        if (!co_await send(out)) co_return;
+    }
+}
+
+}  // namespace sg::proxy

@@ -1,0 +1,345 @@
+"""LISTEN/NOTIFY in transaction pooling (issue 17), against a 2-shard cluster through the real
+proxy with psycopg2 (conn.poll() + conn.notifies).
+
+The proxy keeps one listening connection per shard (not from the pool) that LISTENs on the
+union of its clients' channels, and forwards each notification to the clients listening on
+its channel, between their transactions. A NOTIFY runs where its transaction runs: on the
+default shard outside a transaction, on the transaction's shard inside one.
+
+pool_size = 1 per shard: the listening connections must not take the pool's only slot.
+"""
+
+import faulthandler
+import re
+import select
+import socket
+import struct
+import time
+import unittest
+import urllib.request
+
+import psycopg2
+import psycopg2.errors
+
+import pgcluster
+import pgwire
+from sgfixture import Proxy, shard_conn, shard_of, shard_rows
+
+N = 2
+TABLES = [{"name": "items", "shard_key": "id", "key_type": "bigint"}]
+SCHEMA = "CREATE TABLE items (id bigint PRIMARY KEY, name text);"
+QUIET = 0.4  # how long "nothing arrives" is watched, after a notification that did arrive
+
+cluster = None
+shards = []
+tx = None      # transaction pooling
+sess = None    # session pooling
+metrics_port = None
+
+
+def key_on(shard, skip=0):
+    keys = [k for k in range(1, 10000) if shard_of(k, "bigint", N) == shard]
+    return keys[skip]
+
+
+def setUpModule():
+    global cluster, shards, tx, sess, metrics_port
+    faulthandler.dump_traceback_later(120, exit=True)
+    unittest.addModuleCleanup(faulthandler.cancel_dump_traceback_later)
+    cluster = pgcluster.Cluster(N)
+    cluster.start()
+    unittest.addModuleCleanup(cluster.stop)
+    for i in range(N):
+        cluster.psql(i, SCHEMA)
+        cluster.psql(i, f"CREATE ROLE nolisten {'LOGIN' if i == 0 else 'NOLOGIN'}; GRANT ALL ON items TO nolisten;")
+    shards = [shard_conn(cluster, i) for i in range(N)]
+    for c in shards:
+        unittest.addModuleCleanup(c.close)
+    metrics_port = pgcluster.free_port()
+    tx = Proxy(cluster, "listen_tx", tables=TABLES,
+               proxy={"pool_mode": "transaction", "pool_size": 1, "pool_timeout_ms": 3000,
+                      "connect_timeout_ms": 500},
+               users=[{"name": "postgres", "password": "", "auth": "trust", "admin": True},
+                      {"name": "nolisten", "password": "", "auth": "trust", "server_user": "nolisten"}],
+               admin={"http_listen": f"127.0.0.1:{metrics_port}"}).start()
+    unittest.addModuleCleanup(tx.stop)
+    sess = Proxy(cluster, "listen_session", tables=TABLES,
+                 proxy={"pool_mode": "session", "pool_size": 4}).start()
+    unittest.addModuleCleanup(sess.stop)
+
+
+def metric(name):
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as r:
+        body = r.read().decode()
+    m = re.search(rf"^{name} (\S+)$", body, re.M)
+    assert m, f"{name} not in /metrics"
+    return float(m.group(1))
+
+
+def listener(proxy=None, *channels):
+    c = (proxy or tx).connect(autocommit=True)
+    with c.cursor() as cur:
+        for ch in channels:
+            cur.execute(f"LISTEN {ch}")
+    return c
+
+
+def run(conn, sql, params=None):
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+
+
+def wait_notifies(conn, n=1, timeout=5.0):
+    """The notifications `conn` got, once it has `n` (or after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    conn.poll()
+    while len(conn.notifies) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        select.select([conn], [], [], left)
+        conn.poll()
+    got = [(x.channel, x.payload) for x in conn.notifies]
+    conn.notifies.clear()
+    return got
+
+
+def listener_queries(shard):
+    """What the proxy's listening connections on `shard` ran last (pg_stat_activity)."""
+    rows = shard_rows(shards[shard], "SELECT query FROM pg_stat_activity WHERE query ~ '^(UN)?LISTEN ' "
+                                     "AND pid <> pg_backend_pid()")
+    return [r[0] for r in rows]
+
+
+class ListenNotify(unittest.TestCase):
+
+    def setUp(self):
+        self.notifier = tx.connect(autocommit=True)
+        self.addCleanup(self.notifier.close)
+
+    def listen(self, *channels, proxy=None):
+        c = listener(proxy, *channels)
+        self.addCleanup(c.close)
+        return c
+
+    def test_notify_from_another_client_arrives_with_its_payload(self):
+        l = self.listen("jobs")
+        # LISTEN waited for both of this user's (user "nolisten" may have one more)
+        self.assertGreaterEqual(metric("shardgate_notify_listeners_connected"), N)
+        run(self.notifier, "NOTIFY jobs, 'hello'")
+        self.assertEqual(wait_notifies(l), [("jobs", "hello")])
+        run(self.notifier, "NOTIFY jobs")
+        self.assertEqual(wait_notifies(l), [("jobs", "")])
+
+    def test_pg_notify(self):
+        l = self.listen("fn_channel")
+        run(self.notifier, "SELECT pg_notify('fn_channel', 'via function')")
+        self.assertEqual(wait_notifies(l), [("fn_channel", "via function")])
+
+    def test_channel_names_fold_as_in_postgres(self):
+        l = self.listen("MixedCase", '"Quoted Name"')
+        run(self.notifier, "NOTIFY mixedcase, 'folded'")
+        run(self.notifier, """NOTIFY "Quoted Name", 'kept'""")
+        self.assertEqual(wait_notifies(l, 2), [("mixedcase", "folded"), ("Quoted Name", "kept")])
+
+    def test_notify_in_a_transaction_arrives_at_commit_never_after_rollback(self):
+        l = self.listen("txn_ch")
+        self.notifier.autocommit = False
+        run(self.notifier, "NOTIFY txn_ch, 'rolled back'")
+        time.sleep(QUIET)
+        self.assertEqual(wait_notifies(l, timeout=QUIET), [])
+        self.notifier.rollback()
+        run(self.notifier, "NOTIFY txn_ch, 'committed'")
+        self.assertEqual(wait_notifies(l, timeout=QUIET), [])  # not before COMMIT
+        self.notifier.commit()
+        self.assertEqual(wait_notifies(l), [("txn_ch", "committed")])
+
+    def test_notify_in_a_transaction_on_the_non_default_shard_arrives(self):
+        l = self.listen("pinned")
+        self.notifier.autocommit = False
+        key = key_on(1, 3)
+        run(self.notifier, "INSERT INTO items VALUES (%s, 'pins the transaction to s1')", (key,))
+        run(self.notifier, "NOTIFY pinned, 'from s1'")
+        run(self.notifier, "SELECT pg_notify('pinned', 'pg_notify from s1')")
+        self.notifier.commit()
+        self.assertEqual(wait_notifies(l, 2), [("pinned", "from s1"), ("pinned", "pg_notify from s1")])
+        self.assertEqual(shard_rows(shards[1], "SELECT count(*) FROM items WHERE id = %s", (key,)), [(1,)])
+
+    def test_unlisten_stops_delivery(self):
+        l = self.listen("u1", "u2", "u3")
+        sync = self.listen("u_sync")
+        run(l, "UNLISTEN u1")
+        run(self.notifier, "NOTIFY u1, 'after unlisten'")
+        run(self.notifier, "NOTIFY u2, 'still listened'")
+        self.assertEqual(wait_notifies(l), [("u2", "still listened")])
+        run(l, "UNLISTEN *")
+        run(self.notifier, "NOTIFY u2, 'gone'")
+        run(self.notifier, "NOTIFY u3, 'gone'")
+        run(self.notifier, "NOTIFY u_sync")
+        self.assertEqual(wait_notifies(sync), [("u_sync", "")])
+        self.assertEqual(wait_notifies(l, timeout=QUIET), [])
+
+    def test_two_listeners_both_get_it_and_others_nothing(self):
+        a = self.listen("shared_ch")
+        b = self.listen("shared_ch")
+        other = self.listen("unrelated_ch")
+        quiet = tx.connect(autocommit=True)
+        self.addCleanup(quiet.close)
+        run(self.notifier, "NOTIFY shared_ch, 'to both'")
+        self.assertEqual(wait_notifies(a), [("shared_ch", "to both")])
+        self.assertEqual(wait_notifies(b), [("shared_ch", "to both")])
+        self.assertEqual(wait_notifies(other, timeout=QUIET), [])
+        self.assertEqual(wait_notifies(quiet, timeout=QUIET), [])
+
+    def test_self_notification_is_delivered(self):
+        l = self.listen("self_ch")
+        run(l, "NOTIFY self_ch, 'me'")
+        self.assertEqual(wait_notifies(l), [("self_ch", "me")])
+
+    def test_notification_waits_for_the_listeners_transaction_to_end(self):
+        l = self.listen("busy_ch")
+        l.autocommit = False
+        # A transaction open on s1 (pool_size 1: s0, where NOTIFY runs, stays free).
+        run(l, "SELECT count(*) FROM items WHERE id = %s", (key_on(1),))
+        run(self.notifier, "NOTIFY busy_ch, 'later'")
+        time.sleep(QUIET)
+        run(l, "SELECT 1")
+        self.assertEqual([(x.channel, x.payload) for x in l.notifies], [], "delivered inside a transaction")
+        l.commit()
+        self.assertEqual(wait_notifies(l), [("busy_ch", "later")])
+
+    def test_queue_of_a_client_that_does_not_take_them_is_bounded(self):
+        l = self.listen("cap_ch")
+        l.autocommit = False
+        run(l, "SELECT count(*) FROM items WHERE id = %s", (key_on(1),))  # busy in a transaction
+        dropped = metric("shardgate_notify_dropped_total")
+        run(self.notifier, "SELECT count(pg_notify('cap_ch', g::text)) FROM generate_series(1, 10050) g")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and metric("shardgate_notify_dropped_total") < dropped + 50:
+            time.sleep(0.1)
+        self.assertEqual(metric("shardgate_notify_dropped_total"), dropped + 50)  # the cap is 10000
+        l.commit()
+        got = wait_notifies(l, 10000, timeout=10)
+        self.assertEqual([p for _, p in got], [str(i) for i in range(1, 10001)])
+        with open(tx.log_path) as f:
+            self.assertIn("further ones are dropped", f.read())
+
+    def test_listen_inside_a_transaction_block_is_refused(self):
+        c = tx.connect()
+        self.addCleanup(c.close)
+        with self.assertRaises(psycopg2.errors.FeatureNotSupported) as cm:
+            run(c, "LISTEN in_txn")
+        self.assertIn("LISTEN inside a transaction block", str(cm.exception))
+        c.rollback()
+
+    def test_listen_with_other_statements_is_refused(self):
+        c = tx.connect(autocommit=True)
+        self.addCleanup(c.close)
+        with self.assertRaises(psycopg2.errors.FeatureNotSupported):
+            run(c, "LISTEN multi; SELECT 1")
+
+    def wait_listener_ran(self, text, shards_=range(N)):
+        """Waits until the last command of the listening connection of each shard holds `text`."""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if all(any(text in q for q in listener_queries(s)) for s in shards_):
+                return
+            time.sleep(0.05)
+        self.fail(f"{text!r} not run by the listening connections: {[listener_queries(s) for s in shards_]}")
+
+    def test_disconnect_and_discard_all_clean_up(self):
+        l = listener(None, "cleanup_ch")
+        self.wait_listener_ran('LISTEN "cleanup_ch";')
+        l.close()
+        self.wait_listener_ran('UNLISTEN "cleanup_ch";')
+        d = self.listen("discard_ch")
+        run(d, "DISCARD ALL")
+        self.wait_listener_ran('UNLISTEN "discard_ch";')
+        run(self.notifier, "NOTIFY discard_ch")
+        self.assertEqual(wait_notifies(d, timeout=QUIET), [])
+        # And a LISTEN afterwards works again for the same client.
+        run(d, "LISTEN discard_ch")
+        run(self.notifier, "NOTIFY discard_ch, 'again'")
+        self.assertEqual(wait_notifies(d), [("discard_ch", "again")])
+
+    def test_listeners_do_not_take_the_pool_slot(self):
+        ls = [self.listen(f"slot_ch{i}") for i in range(3)]
+        worker = tx.connect()
+        self.addCleanup(worker.close)
+        start = time.monotonic()
+        for i in range(10):
+            for shard in range(N):
+                run(worker, "INSERT INTO items VALUES (%s, 'slot') ON CONFLICT (id) DO NOTHING",
+                    (key_on(shard, 100 + i),))
+                worker.commit()
+        self.assertLess(time.monotonic() - start, 2.5)  # pool_timeout_ms is 3000
+        run(self.notifier, "NOTIFY slot_ch2, 'x'")
+        self.assertEqual(wait_notifies(ls[2]), [("slot_ch2", "x")])
+        rows = tx.admin("SHOW POOLS")
+        self.assertTrue(rows)
+
+    def test_lost_listener_connection_reconnects(self):
+        l = self.listen("reconnect_ch")
+        losses = metric("shardgate_notify_listener_losses_total")
+        shard_rows(shards[0], "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE query ~ '^(UN)?LISTEN ' AND pid <> pg_backend_pid()")
+        deadline = time.monotonic() + 10
+        got = []
+        while time.monotonic() < deadline and not got:
+            run(self.notifier, "NOTIFY reconnect_ch, 'after reconnect'")
+            got = wait_notifies(l, timeout=0.3)
+        self.assertEqual(got[:1], [("reconnect_ch", "after reconnect")])
+        self.assertGreaterEqual(metric("shardgate_notify_listener_losses_total"), losses + 1)
+        with open(tx.log_path) as f:
+            self.assertRegex(f.read(), r"LISTEN connection to shard \S+ .*lost")
+
+    def test_extended_protocol_listen(self):
+        # JDBC sends every statement so: Parse, Bind, Describe, Execute, Sync.
+        with pgwire.WireConn("127.0.0.1", tx.port) as w:
+            w.startup("postgres", cluster.dbname)
+            [r] = w.batch([pgwire.Stmt("LISTEN ext_ch")], raise_error=True)
+            self.assertEqual((r.tag, w.tx_status), ("LISTEN", "I"))
+            run(self.notifier, "NOTIFY ext_ch, 'extended'")
+            m = w.recv_msg(timeout=5)
+            self.assertIsNotNone(m)
+            self.assertEqual(m[0], "A")
+            channel, payload = m[1][4:].split(b"\0")[:2]
+            self.assertEqual((channel, payload), (b"ext_ch", b"extended"))
+            rs = w.batch([pgwire.Stmt("LISTEN ext_other"), pgwire.Stmt("SELECT 1")])
+            self.assertEqual(rs[0].error.fields.get("C"), "0A000")
+            [r] = w.batch([pgwire.Stmt("UNLISTEN ext_ch")], raise_error=True)
+            self.assertEqual(r.tag, "UNLISTEN")
+            run(self.notifier, "NOTIFY ext_ch, 'not any more'")
+            with self.assertRaises(socket.timeout):
+                w.recv_msg(timeout=QUIET)
+            # DISCARD ALL through the extended protocol unlistens too.
+            w.batch([pgwire.Stmt("LISTEN ext_discard")], raise_error=True)
+            [r] = w.batch([pgwire.Stmt("DISCARD ALL")], raise_error=True)
+            self.assertEqual(r.tag, "DISCARD ALL")
+            run(self.notifier, "NOTIFY ext_discard, 'discarded'")
+            with self.assertRaises(socket.timeout):
+                w.recv_msg(timeout=QUIET)
+
+    def test_listen_fails_in_bounded_time_naming_a_shard_it_cannot_listen_on(self):
+        # The user "nolisten" may log in on s0 only: its listening connection to s1 is refused.
+        c = tx.connect(user="nolisten", autocommit=True)
+        self.addCleanup(c.close)
+        start = time.monotonic()
+        with self.assertRaises(psycopg2.errors.ConnectionFailure) as cm:  # 08006
+            run(c, "LISTEN down_ch")
+        self.assertLess(time.monotonic() - start, 3.0)  # twice connect_timeout_ms, and margin
+        self.assertIn(f'shard "{cluster.shards[1].name}"', str(cm.exception))
+        self.assertIn("not permitted to log in", str(cm.exception))
+        run(c, "SELECT 1")  # the session goes on
+        self.assertGreaterEqual(metric("shardgate_notify_listen_failures_total"), 1)
+
+    def test_session_pooling_passes_listen_through(self):
+        l = self.listen("sess_ch", proxy=sess)
+        n = sess.connect(autocommit=True)
+        self.addCleanup(n.close)
+        run(n, "NOTIFY sess_ch, 'session pooling'")
+        self.assertEqual(wait_notifies(l), [("sess_ch", "session pooling")])
+
+
+if __name__ == "__main__":
+    unittest.main()
