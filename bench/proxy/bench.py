@@ -157,9 +157,12 @@ def run_pgbench(target, mode, clients, duration, logdir):
     return r
 
 
+WORKLOAD = ["-S"]  # --tpcb: pgbench's built-in TPC-B-like transaction instead
+
+
 def _run_pgbench(target, mode, clients, duration, logdir):
     prefix = os.path.join(logdir, f"{target.name}-{mode}-{clients}")
-    cmd = ["pgbench", "-n", "-S", "-M", mode, "-c", str(clients), "-j", "2",
+    cmd = ["pgbench", "-n", *WORKLOAD, "-M", mode, "-c", str(clients), "-j", "2",
            "-T", str(duration), "--log", f"--log-prefix={prefix}"]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, env=pgbench_env(target.port),
@@ -242,8 +245,8 @@ def is_shardgate(name):
     return name == "shardgate" or name.startswith("sg-")
 
 
-def start_shardgate(cluster, pool_size, workdir, workers, name="shardgate", extra=None):
-    binary = os.environ.get("SHARDGATE_BIN")
+def start_shardgate(cluster, pool_size, workdir, workers, name="shardgate", extra=None, binary=None):
+    binary = binary or os.environ.get("SHARDGATE_BIN")
     if not binary:
         return None, Target(name, error="SHARDGATE_BIN is not set")
     port = pgcluster.free_port()
@@ -285,8 +288,16 @@ def main():
                     help="shardgate [proxy] workers (default: shardgate's default)")
     ap.add_argument("--unprepared", action="store_true",
                     help="also run shardgate with [proxy] prepare_lookups = false (target sg-noprep)")
+    ap.add_argument("--baseline-bin", default="",
+                    help="also run this shardgate binary (an older build) as target sg-base, "
+                         "interleaved with the others; its ratio to shardgate is reported")
+    ap.add_argument("--tpcb", action="store_true",
+                    help="pgbench's TPC-B-like transaction (BEGIN; 3 UPDATEs, SELECT, INSERT; "
+                         "END) instead of -S: one-shard transactions through the proxy")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
+    if args.tpcb:
+        WORKLOAD[:] = []
     modes = args.modes.split(",")
     client_counts = [int(c) for c in args.clients.split(",")]
     wanted = args.targets.split(",")
@@ -297,7 +308,7 @@ def main():
     cluster = pgcluster.Cluster(1, auth="scram", password=SUPERUSER_PASSWORD, dbname=DBNAME,
                                 roles={USER: PASSWORD}, db_owner=USER,
                                 workdir=os.path.join(workdir, "cluster"))
-    bouncer = sg = sg_noprep = None
+    bouncer = sg = sg_noprep = sg_base = None
     failures = 0
     try:
         cluster.start()
@@ -321,6 +332,10 @@ def main():
         if "shardgate" in wanted:
             sg, t = start_shardgate(cluster, args.pool_size, workdir, args.workers)
             targets.append(t)
+            if args.baseline_bin:
+                sg_base, t = start_shardgate(cluster, args.pool_size, workdir, args.workers,
+                                             name="sg-base", binary=os.path.realpath(args.baseline_bin))
+                targets.append(t)
             if args.unprepared:
                 sg_noprep, t = start_shardgate(cluster, args.pool_size, workdir, args.workers,
                                                name="sg-noprep", extra={"prepare_lookups": False})
@@ -355,10 +370,20 @@ def main():
                     a["tps"] / b["tps"] for a, b in pairs if "tps" in a and "tps" in b and b["tps"]]
         failures = sum("error" in r for r in results.values())
 
-        print(f"\npgbench -S, scale {args.scale}, -j 2, -T {args.duration}s, pool size "
+        print(f"\npgbench {'TPC-B-like' if args.tpcb else '-S'}, scale {args.scale}, -j 2, -T {args.duration}s, pool size "
               f"{args.pool_size} (pgbouncer {pgbouncer_version()}, transaction mode), "
               f"median of {args.rounds} interleaved round(s)")
         print_table(results, modes, client_counts, targets)
+        if args.baseline_bin:
+            print("shardgate / sg-base (this build against the baseline binary, per round):")
+            for mode in modes:
+                for c in client_counts:
+                    a, b = runs.get((mode, c, "shardgate"), []), runs.get((mode, c, "sg-base"), [])
+                    ratios = sorted(x["tps"] / y["tps"] for x, y in zip(a, b)
+                                    if "tps" in x and "tps" in y and y["tps"])
+                    if ratios:
+                        print(f"  -M {mode:<9} -c {c:<4} median {ratios[(len(ratios) - 1) // 2]:.3f} "
+                              f"({ratios[0]:.3f}..{ratios[-1]:.3f}, {len(ratios)} rounds)")
 
         if args.idle_clients:
             print(f"memory with {args.idle_clients} idle client connections (VmRSS):")
@@ -379,6 +404,8 @@ def main():
             sg.stop()
         if sg_noprep:
             sg_noprep.stop()
+        if sg_base:
+            sg_base.stop()
         if bouncer:
             bouncer.stop()
         cluster.stop()
