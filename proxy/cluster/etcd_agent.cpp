@@ -70,6 +70,7 @@ std::chrono::milliseconds EtcdAgent::routing_window() const {
 }
 
 void EtcdAgent::reconfirm() {
+    ++confirm_epoch_;
     confirmed_lease_ = 0;
     routable_until_.store(0, std::memory_order_release);
     cv_.notify_all();
@@ -84,6 +85,8 @@ void EtcdAgent::extend_window(Clock::time_point sent) {
 }
 
 void EtcdAgent::confirm_after_read(EtcdClient& etcd, int64_t lease, Clock::time_point sent) {
+    // A reconfirm() after this read started asks for a newer read: this one must not confirm.
+    const uint64_t epoch = confirm_epoch_.load();
     auto r = etcd.get(cfg_.cluster.map_key());
     if (!r) {
         std::lock_guard lock(mu_);
@@ -97,8 +100,9 @@ void EtcdAgent::confirm_after_read(EtcdClient& etcd, int64_t lease, Clock::time_
         version = state_.etcd_map_version;
     }
     // Posted after apply()'s on_new_map: the event loop loads the map first, then judges.
-    net::asio::post(io_, [this, lease, sent, version] {
-        if (routed_version_() < version) return;  // not loaded (refused): the loop asks again
+    net::asio::post(io_, [this, lease, sent, version, epoch] {
+        if (confirm_epoch_.load() != epoch) return;  // read before a reconfirm(): too old
+        if (routed_version_() < version) return;     // not loaded (refused): the loop asks again
         confirmed_lease_ = lease;
         extend_window(sent);
         on_session_();

@@ -123,6 +123,8 @@ private:
     // The lease whose registration preceded a map read the event loop has loaded (0: none):
     // only its keepalives extend the routing window.
     std::atomic<int64_t> confirmed_lease_{0};
+    // Bumped by reconfirm(): a confirmation whose map read started before it is discarded.
+    std::atomic<uint64_t> confirm_epoch_{0};
     std::atomic<bool> stop_{false};
     std::thread watch_thread_;
     std::thread lease_thread_;
