@@ -15,6 +15,9 @@ clients writing and reading through all three while `shardgate rebalance run` mo
    and joins the run's next switch, if one is left.
 3. The etcd leader is killed (SIGKILL) while the run goes on: the run completes, or stops
    cleanly and a rerun completes.
+4. A run that dies inside a switch (`--drain s5`, killed at switch-prepared) is ended by
+   `rebalance abort` through etcd without --proxy (once the dead run's lock lease expired):
+   the undecided switch rolled back, nothing left on the shards, every proxy resumed.
 
 Afterwards: the run succeeded; every acknowledged write is on the shard that owns its bucket
 under etcd's final map, with its acknowledged value, exactly once (none lost, none misplaced;
@@ -389,6 +392,33 @@ class EtcdFailures(unittest.TestCase):
                 line for line in err.splitlines()[-300:]
                 if any(w in line for w in ("abort", "error", "answer", "lease", "switched", "warn"))))
         self.assertEqual(problems[:20], [])
+
+        # -- 4. `rebalance abort` through etcd (no --proxy) ends an interrupted run -----------
+        before = self.etcd_map()["version"]
+        crashed = tr.run_rebalance(self.config, "run", "--drain", "s5", "--max-pause-ms", tr.PAUSE_MS,
+                                   crash_at="switch-prepared", timeout=120)
+        self.assertNotEqual(crashed.returncode, 0, crashed.stdout)
+        # The dead rebalancer's lock goes with its lease; until then abort is refused, saying so.
+        early = tr.run_rebalance(self.config, "abort", timeout=60)
+        if early.returncode != 0:
+            self.assertIn("another rebalance holds the lock", early.stderr)
+            self.wait_for("the dead rebalancer's lock to expire",
+                          lambda: self.etcd.get(PREFIX + "/rebalance/lock") is None, TTL_S + 5, step=0.1)
+            early = tr.run_rebalance(self.config, "abort", timeout=60)
+        self.assertEqual(early.returncode, 0, early.stdout + early.stderr[-3000:])
+        self.assertIn("rebalance aborted", early.stdout)
+        self.assertEqual(self.etcd_map()["version"], before, "the undecided switch must be rolled back")
+        self.assertIsNone(self.etcd.get(PREFIX + "/rebalance/lock"), "abort releases the lock")
+        st = tr.run_rebalance(self.config, "status", timeout=60)
+        self.assertEqual(st.returncode, 0, "leftovers after abort: " + st.stdout + st.stderr)
+        for s_i in range(N_SHARDS):
+            sc = shard_conn(self.cluster, s_i)
+            self.assertEqual(shard_rows(sc, "SELECT count(*) FROM pg_prepared_xacts")[0][0], 0)
+            sc.close()
+        for p in self.proxies:
+            self.wait_for(f"{p.name} resumed", lambda: not p.admin("SHOW PAUSES"), 5, step=0.05)
+        verify = tr.run_rebalance(self.config, "verify", timeout=120)
+        self.assertEqual(verify.returncode, 0, verify.stdout[-2000:])
 
         # RELOAD with a changed [cluster] key is refused as a whole, naming the key.
         a.cluster_section = dict(a.cluster_section, lease_ttl_s=TTL_S + 2)
