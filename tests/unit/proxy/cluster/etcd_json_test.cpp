@@ -178,7 +178,8 @@ TEST(EtcdJson, GuardedCasCanRequireNoNewKeysUnderAPrefix) {
     EXPECT_EQ(c["result"], "LESS");
     EXPECT_EQ(c["create_revision"], "41");
     // Without a prefix, no such compare.
-    EXPECT_EQ(nlohmann::json::parse(encode_cas_guarded("m", "v", 12, "lock", 99))["compare"].size(), 2u);
+    EXPECT_EQ(nlohmann::json::parse(encode_cas_guarded("m", "v", 12, "lock", 99))["compare"].size(),
+              2u);
 }
 
 }  // namespace
