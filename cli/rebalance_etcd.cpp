@@ -105,7 +105,8 @@ router::Expected<std::vector<rebalance::RegisteredProxy>> EtcdRebalance::list() 
         auto j = nlohmann::json::parse(kv.value, nullptr, false);
         if (j.is_discarded() || !j.is_object() || !j.contains("address") ||
             !j["address"].is_string())
-            return router::Error{"XX000", "unreadable proxy registration " + kv.key + ": " + kv.value};
+            return router::Error{"XX000",
+                                 "unreadable proxy registration " + kv.key + ": " + kv.value};
         int ttl = cfg_.cluster.lease_ttl_s;
         if (j.contains("lease_ttl_s") && j["lease_ttl_s"].is_number_integer())
             ttl = j["lease_ttl_s"].get<int>();

@@ -16,9 +16,8 @@
 // same wait happens at once, and the switch goes on without a proxy whose lease expired.
 #pragma once
 
-#include <optional>
-
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,7 +64,7 @@ private:
     struct Proxy {
         Endpoint endpoint;
         Conn conn;
-        uint64_t pause_id = 0;  // the pause this set holds there (0: none)
+        uint64_t pause_id = 0;               // the pause this set holds there (0: none)
         std::optional<RegisteredProxy> reg;  // with a registry
         bool unanswered = false;             // a request got no answer (or the link failed)
         bool gone = false;                   // its lease expired: left out from now on
