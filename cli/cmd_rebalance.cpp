@@ -140,7 +140,7 @@ int cmd_run(const Config& cfg, const RebalanceOptions& o) {
         auto e = EtcdRebalance::open(cfg);
         if (!e) return fail(e.error().message);
         etcd = std::move(*e);
-        ro.proxies = etcd->proxies();
+        ro.registry = etcd.get();
         ro.proxies_exact = true;
         ro.publish_map = etcd->publisher();
     }
@@ -350,7 +350,15 @@ int run_rebalance(const Config& cfg, const RebalanceOptions& opts) {
     if (opts.action == "verify") return cmd_verify(cfg, opts);
     if (opts.action == "abort") {
         const std::string path = journal_file(cfg, opts);
-        auto dropped = rb::abort_rebalance(cfg, opts.proxies, path);
+        // With etcd: under the rebalance lock (no run may be going on), the registered proxies.
+        std::unique_ptr<EtcdRebalance> etcd;
+        if (cfg.cluster.uses_etcd()) {
+            auto e = EtcdRebalance::open(cfg);
+            if (!e) return fail(e.error().message);
+            etcd = std::move(*e);
+        }
+        auto dropped = etcd ? rb::abort_rebalance(cfg, opts.proxies, path, etcd.get(), etcd->publisher())
+                            : rb::abort_rebalance(cfg, opts.proxies, path);
         if (!dropped) return fail(dropped.error().message + "\nthe journal " + path + " is kept; run abort again");
         for (const auto& o : *dropped) std::cout << fmt::format("{}: dropped {} {}\n", o.shard, o.kind, o.name);
         std::cout << fmt::format("rebalance aborted: {} object(s) dropped, journal {} removed\n", dropped->size(), path);

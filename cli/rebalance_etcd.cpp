@@ -66,17 +66,7 @@ cluster::EtcdResult<std::unique_ptr<EtcdRebalance>> EtcdRebalance::open(const Co
     if (!stored) return stored.error();
     if (!*stored) return cluster::EtcdError{"etcd key " + cfg.cluster.map_key() + " vanished"};
     r->map_mod_revision_ = (*stored)->mod_revision;
-    auto regs = etcd.get(cfg.cluster.proxies_prefix(), true);
-    if (!regs) return regs.error();
-    for (const auto& kv : regs->kvs) {
-        auto j = nlohmann::json::parse(kv.value, nullptr, false);
-        if (j.is_discarded() || !j.is_object() || !j.contains("address") ||
-            !j["address"].is_string())
-            return cluster::EtcdError{"unreadable proxy registration " + kv.key + ": " + kv.value};
-        r->proxies_.push_back(j["address"].get<std::string>());
-    }
-    spdlog::info("rebalance lock {} taken; {} proxies registered: {}", lock_key(cfg),
-                 r->proxies_.size(), fmt::join(r->proxies_, ", "));
+    spdlog::info("rebalance lock {} taken", lock_key(cfg));
     return r;
 }
 
@@ -107,13 +97,40 @@ void EtcdRebalance::renew_loop() {
     }
 }
 
+router::Expected<std::vector<rebalance::RegisteredProxy>> EtcdRebalance::list() {
+    auto regs = etcd_.get(cfg_.cluster.proxies_prefix(), true);
+    if (!regs) return router::Error{"08006", regs.error().message};
+    std::vector<rebalance::RegisteredProxy> out;
+    for (const auto& kv : regs->kvs) {
+        auto j = nlohmann::json::parse(kv.value, nullptr, false);
+        if (j.is_discarded() || !j.is_object() || !j.contains("address") ||
+            !j["address"].is_string())
+            return router::Error{"XX000",
+                                 "unreadable proxy registration " + kv.key + ": " + kv.value};
+        int ttl = cfg_.cluster.lease_ttl_s;
+        if (j.contains("lease_ttl_s") && j["lease_ttl_s"].is_number_integer())
+            ttl = j["lease_ttl_s"].get<int>();
+        out.push_back({kv.key, j["address"].get<std::string>(), kv.lease, ttl});
+    }
+    registrations_revision_ = regs->revision;
+    return out;
+}
+
+router::Expected<bool> EtcdRebalance::gone(const rebalance::RegisteredProxy& p) {
+    auto r = etcd_.get(p.key);
+    if (!r) return router::Error{"08006", r.error().message};
+    const cluster::KeyValue* kv = r->first();
+    return kv == nullptr || kv->lease != p.lease;
+}
+
 rebalance::MapPublisher EtcdRebalance::publisher() {
     return [this](const router::ShardMap& next) -> router::Status {
         const std::string key = cfg_.cluster.map_key();
         if (lost_)
             return router::Error{"55000",
                                  "the rebalance lock was lost (its lease expired); not publishing"};
-        auto t = etcd_.cas_guarded(key, next.to_json(), map_mod_revision_, lock_key(cfg_), lease_);
+        auto t = etcd_.cas_guarded(key, next.to_json(), map_mod_revision_, lock_key(cfg_), lease_,
+                                   cfg_.cluster.proxies_prefix(), registrations_revision_);
         if (t && t->succeeded) {
             map_mod_revision_ = t->revision;
             return router::Ok{};
@@ -136,6 +153,12 @@ rebalance::MapPublisher EtcdRebalance::publisher() {
                 map_mod_revision_ = kv->mod_revision;
                 return router::Ok{};  // it was ours
             }
+            if (kv && kv->mod_revision == map_mod_revision_)
+                return router::Error{
+                    "55000", fmt::format("etcd: map version {} not published: a proxy registered "
+                                         "after this switch read the registrations (or the "
+                                         "rebalance lock was lost); the switch is retried with it",
+                                         next.version())};
             return router::Error{
                 "55000", fmt::format("etcd: map version {} not published ({}): the map key "
                                      "changed since this run read it, or the rebalance lock is "

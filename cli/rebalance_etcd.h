@@ -4,12 +4,15 @@
 // - The lock: `<prefix>/rebalance/lock`, created only if absent, under a lease this process
 //   renews from a thread of its own; another rebalancer finds it and refuses. A rebalancer
 //   that dies loses it at the lease's expiry.
-// - The proxies: those registered under `<prefix>/proxies/` when the run starts (each holds
-//   its registration under its own lease; a proxy that died disappears at its expiry).
+// - The proxies: those registered under `<prefix>/proxies/`, read again before every switch
+//   (rebalance/proxy_registry.h); each holds its registration under its own lease, so one
+//   that died or froze disappears at its expiry, and only then is it switched without.
 // - The decision of a switch is the compare-and-swap of `<prefix>/map` from the version the
 //   run read to V+1, guarded by the lock's lease: a rebalancer that lost its lock cannot
-//   publish, and neither can one whose view of the map is stale. The proxies' watches load
-//   V+1 and ProxySet::reload waits until each answers it before any resumes.
+//   publish, and neither can one whose view of the map is stale, nor one that has not seen a
+//   proxy that registered after its last reading of the registrations (compare on their
+//   create revisions). The proxies' watches load V+1 and ProxySet::reload waits until each
+//   answers it before any resumes.
 #pragma once
 
 #include <atomic>
@@ -21,21 +24,22 @@
 #include "common/config.h"
 #include "proxy/cluster/etcd_client.h"
 #include "rebalance/map_publisher.h"
+#include "rebalance/proxy_registry.h"
 
 namespace sg::cli {
 
-class EtcdRebalance {
+class EtcdRebalance : public rebalance::ProxyRegistry {
 public:
     // Syncs the local map file from etcd, takes the lock and reads the registrations; the
     // error says what is in the way (another rebalancer's lock, etcd unreachable).
     static cluster::EtcdResult<std::unique_ptr<EtcdRebalance>> open(const Config& cfg);
-    ~EtcdRebalance();  // stops renewing and releases the lock (if still ours)
+    ~EtcdRebalance() override;  // stops renewing and releases the lock (if still ours)
     EtcdRebalance(const EtcdRebalance&) = delete;
     EtcdRebalance& operator=(const EtcdRebalance&) = delete;
 
-    // "host:port" of every registered proxy.
-    const std::vector<std::string>& proxies() const { return proxies_; }
     rebalance::MapPublisher publisher();
+    router::Expected<std::vector<rebalance::RegisteredProxy>> list() override;
+    router::Expected<bool> gone(const rebalance::RegisteredProxy& p) override;
 
 private:
     explicit EtcdRebalance(const Config& cfg);
@@ -45,7 +49,7 @@ private:
     cluster::EtcdClient etcd_;
     int64_t lease_ = 0;
     int64_t map_mod_revision_ = 0;
-    std::vector<std::string> proxies_;
+    int64_t registrations_revision_ = 0;  // of the last list(): the decision's compare
     std::atomic<bool> stop_{false};
     std::atomic<bool> lost_{false};
     std::thread renewer_;

@@ -100,6 +100,7 @@ void PauseControl::lapse_due(net::Clock::time_point now) {
     const std::string runs = bucket_runs_;
     if (auto gone = buckets_.lapse_if_due(now)) {
         ++expired_total_;
+        if (on_buckets_lapsed_) on_buckets_lapsed_();
         clear_bits();
         spdlog::warn("pause {} (PAUSE BUCKETS {} by {}) lapsed: no RESUME or renewal within its {} ms lease; "
                      "the buckets are released and their current owner keeps serving ({} client(s) were held)",

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -66,6 +67,10 @@ public:
     // "pause 7 (buckets 3-5, by rebalance x)": how messages name a pause.
     std::string describe(PauseKind kind) const;
 
+    // Runs when a bucket pause lapses, before its held clients are released: with etcd the
+    // switch may have been decided meanwhile, so the proxy re-reads the map before it routes.
+    void set_on_buckets_lapsed(std::function<void()> fn) { on_buckets_lapsed_ = std::move(fn); }
+
     uint64_t expired_total() const { return expired_total_; }
     int held_clients() const { return held_clients_; }
     // A client starts / stops being held (Session's HeldMark).
@@ -90,6 +95,7 @@ private:
     int held_clients_ = 0;
     bool ticking_ = false;
     std::unique_ptr<net::Event> proxy_changed_, buckets_changed_;
+    std::function<void()> on_buckets_lapsed_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
+#include "common/cluster_reload.h"
 #include "common/logging.h"
 #include "proxy/cluster/etcd_agent.h"
 #include "proxy/front_door.h"
@@ -420,6 +421,7 @@ std::string Proxy::reload() {
     } catch (const ConfigError& e) {
         return e.what();
     }
+    if (auto why = cluster_reload_refusal(cfg_.cluster, next.cluster); !why.empty()) return why;
     // Shards may be appended (a new shard owns no buckets until `shardgate rebalance run`
     // moves some); removing or reordering them would change what every shard index means.
     if (next.shards.size() < cfg_.shards.size())

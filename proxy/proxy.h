@@ -138,6 +138,9 @@ public:
     // Routing state: analyses of recent statements, and the shard map clients are routed by.
     router::StatementCache& statements() { return *statements_; }
     const router::ShardMap& shard_map() const { return *map_; }
+    // The map to route by: with etcd, past the routing window of the last confirmed lease
+    // (proxy/cluster/etcd_agent.h) it is fenced first. One coarse clock read per statement.
+    const router::ShardMap& shard_map();
 
     // Query cost statistics (per fingerprint), per-shard totals and the metrics snapshot.
     stats::QueryStats& stats() { return *stats_; }
@@ -201,7 +204,7 @@ private:
     void make_notify_service();
     // Hands the agent the map version routed by and the paused buckets, for the registration.
     void report_to_etcd();
-    // Non-empty while the etcd session is lost for longer than the lease: the text refusing
+    // Non-empty past the routing window of the last confirmed etcd lease: the text refusing
     // sharded statements. check_etcd_session() re-judges the fence when that changes.
     std::string etcd_fence() const;
     void check_etcd_session();

@@ -9,6 +9,7 @@
 
 #include "proxy/cluster/etcd_agent.h"
 #include "proxy/cluster/etcd_bootstrap.h"
+#include "proxy/pause_control.h"
 #include "proxy/proxy.h"
 #include "proxy/txn/coordinator.h"
 
@@ -26,13 +27,19 @@ void Proxy::start_etcd_agent() {
     cluster::EtcdAgent::Identity id{txn_->instance(),
                                     fmt::format("{}:{}", cfg_.proxy.listen_addr, cfg_.proxy.port),
                                     cfg_.admin.http_listen};
-    etcd_agent_ =
-        std::make_unique<cluster::EtcdAgent>(io_, cfg_, std::move(id), map_->version(), [this] {
+    etcd_agent_ = std::make_unique<cluster::EtcdAgent>(
+        io_, cfg_, std::move(id), map_->version(),
+        [this] {
             if (shutting_down_) return;
             std::string err = reload_map();
             if (!err.empty()) spdlog::error("etcd: the new map was not loaded: {}", err);
             report_to_etcd();
-        });
+        },
+        [this] { return map_->version(); }, [this] { check_etcd_session(); });
+    pauses_->set_on_buckets_lapsed([this] {
+        etcd_agent_->reconfirm();
+        check_etcd_session();
+    });
     report_to_etcd();
 }
 
@@ -59,17 +66,33 @@ void Proxy::report_to_etcd() {
 
 std::string Proxy::etcd_fence() const {
     if (!etcd_agent_) return {};
+    // A rebalancer treats a proxy that does not answer as gone once its lease has expired and
+    // switches without it; the lease cannot expire before the routing window ends (a frozen
+    // process, e.g. SIGSTOP, wakes past it with statements waiting in its sockets).
+    const auto now = net::Clock::now();
+    const auto until = etcd_agent_->routable_until();
+    if (now < until) return {};
     const auto st = etcd_agent_->state();
-    const auto lease = std::chrono::seconds(cfg_.cluster.lease_ttl_s);
-    // Connected, or cut off for less than the lease: the cluster cannot have moved past this
-    // proxy's map without it (a rebalancer waits for a registered proxy's acknowledgement, and
-    // treats it as gone only after its lease expired).
-    if (st.connected || std::chrono::steady_clock::now() - st.last_renewal <= lease) return {};
+    if (until.time_since_epoch().count() == 0)
+        return fmt::format(
+            "a switch's pause lapsed on this proxy: it re-reads the shard map from etcd before it "
+            "routes sharded statements again (map version {} may be stale); retry in a moment",
+            map_->version());
+    const auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(
+        now - (until - etcd_agent_->routing_window()));
     return fmt::format(
-        "this proxy lost its etcd session more than lease_ttl_s = {} s ago ({}): it cannot confirm "
-        "the "
-        "cluster's shard map, so sharded statements are refused until etcd answers again",
-        cfg_.cluster.lease_ttl_s, st.last_error.empty() ? "no answer" : st.last_error);
+        "this proxy's etcd lease (lease_ttl_s = {} s) was last confirmed {} ms ago ({}): the "
+        "cluster may have moved its shard map past version {} without it, so sharded "
+        "statements are refused until the proxy has registered again and re-read the map from "
+        "etcd",
+        cfg_.cluster.lease_ttl_s, ago.count(), st.last_error.empty() ? "no answer" : st.last_error,
+        map_->version());
+}
+
+const router::ShardMap& Proxy::shard_map() {
+    if (etcd_agent_ && !etcd_fenced_ && net::coarse_now() >= etcd_agent_->routable_until())
+        check_etcd_session();
+    return *map_;
 }
 
 void Proxy::check_etcd_session() {

@@ -14,14 +14,16 @@ namespace sg::rebalance {
 
 Expected<std::vector<RebalanceObject>> abort_rebalance(const Config& cfg,
                                                        const std::vector<std::string>& proxies,
-                                                       const std::string& journal_path) {
+                                                       const std::string& journal_path,
+                                                       ProxyRegistry* registry, MapPublisher publish) {
     auto loaded = load_journal(journal_path);
     if (!loaded) return loaded.error();
     if (loaded->has_value() && !(*loaded)->finished) {
         Journal j = std::move(**loaded);
-        auto set = ProxySet::connect_all(cfg, proxies);
+        auto set = registry ? ProxySet::from_registry(cfg, *registry, "shardgate rebalance abort")
+                            : ProxySet::connect_all(cfg, proxies);
         if (!set) return set.error();
-        CutoverEnv env{cfg, j, journal_path, *set, 100};
+        CutoverEnv env{cfg, j, journal_path, *set, 100, 2000, std::move(publish)};
         // Before anything is dropped: a decided switch must commit, not vanish with the rest.
         if (auto st = resolve_pending(env); !st) return st.error();
         spdlog::info("aborting rebalance {}: {} buckets already switched stay where they are", j.run_id,

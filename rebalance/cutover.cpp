@@ -142,6 +142,9 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
                                     PGconn* source, size_t target, size_t move_index,
                                     const std::vector<uint32_t>& buckets) {
     SwitchResult res;
+    // With etcd: the proxies registered now, each answering or gone (lease expired); one that
+    // registers after this reading makes the decision's compare fail (the switch retries).
+    if (auto st = env.proxies.refresh(); !st) return st.error();
     const auto start = Clock::now();
     const double bound = env.max_pause_ms;
     const std::string runs = format_runs(buckets);
@@ -184,6 +187,11 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
     const auto paused = Clock::now();  // clients wait from the PAUSE on, drain included
     SwitchInProgress in_switch;  // Ctrl-C now aborts the switch instead of killing the process
     if (auto st = env.proxies.pause(runs, std::max(5, env.max_pause_ms / 3), env.lease_ms); !st) {
+        // A registered proxy that did not answer: the next switch's refresh waits for it.
+        if (env.proxies.any_unanswered()) {
+            res.reason = "a proxy did not answer the pause: " + st.error().message;
+            return res;
+        }
         if (st.error().sqlstate != "57014") return st.error();
         res.reason = "in-flight transactions did not drain within the bound";
         return res;

@@ -476,7 +476,9 @@ Expected<RunSummary> run_rebalance_moves(const Config& cfg, const RunOptions& op
         }
         if (auto st = save(j, opts); !st) return st.error();
     }
-    auto proxies = ProxySet::connect_all(cfg, opts.proxies, "shardgate rebalance " + j.run_id, opts.proxies_exact);
+    const std::string application = "shardgate rebalance " + j.run_id;
+    auto proxies = opts.registry ? ProxySet::from_registry(cfg, *opts.registry, application)
+                                 : ProxySet::connect_all(cfg, opts.proxies, application, opts.proxies_exact);
     if (!proxies) return proxies.error();
     CutoverEnv env{cfg, j, opts.journal_path, *proxies, opts.max_pause_ms,
                    opts.lease_ms > 0 ? opts.lease_ms : std::max(2000, 10 * opts.max_pause_ms), opts.publish_map};

@@ -15,6 +15,7 @@
 #include "rebalance/journal.h"
 #include "rebalance/map_publisher.h"
 #include "rebalance/planner.h"
+#include "rebalance/proxy_registry.h"
 
 namespace sg::rebalance {
 
@@ -32,6 +33,9 @@ struct RunOptions {
     // and every new map version goes to etcd by compare-and-swap before the file.
     bool proxies_exact = false;
     MapPublisher publish_map;
+    // [cluster] etcd: the registered proxies, read again before every switch (replaces
+    // `proxies`); must outlive the run.
+    ProxyRegistry* registry = nullptr;
 };
 
 struct RunSummary {

@@ -15,6 +15,7 @@ stop() {
   fi
   if [ -f "$DEMO/cluster/cluster.json" ]; then $PGCLUSTER stop --dir "$DEMO/cluster" >/dev/null 2>&1 || true; fi
   if [ -f "$DEMO/cluster5/cluster.json" ]; then $PGCLUSTER stop --dir "$DEMO/cluster5" >/dev/null 2>&1 || true; fi
+  "$ROOT/scripts/demo_etcd.sh" --stop "$DEMO/etcd"
 }
 
 if [ "${1:-}" = "--stop" ]; then
@@ -177,6 +178,9 @@ echo "  (HTML version: $DEMO/report.html)"
 
 say "The admin console (psql to database 'shardgate' as an admin user)"
 PGPASSWORD=admin-secret psql "$ADMIN" -c "SHOW SHARDS" -c "SHOW POOLS" -c "SHOW MAP" -c "SHOW STATS"
+
+say "Several proxies through etcd (scripts/demo_etcd.sh)"
+"$ROOT/scripts/demo_etcd.sh" "$BIN" "$DEMO/etcd"
 
 say "Done. The cluster and the proxy keep running:"
 echo "  psql \"$APP\"            (password app-secret)"

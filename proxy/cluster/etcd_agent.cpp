@@ -25,13 +25,21 @@ bool lease_not_found(const std::string& msg) {
 }  // namespace
 
 EtcdAgent::EtcdAgent(net::asio::io_context& io, const Config& cfg, Identity id,
-                     uint64_t start_version, std::function<void()> on_new_map)
-    : io_(io), cfg_(cfg), id_(std::move(id)), on_new_map_(std::move(on_new_map)) {
+                     uint64_t start_version, std::function<void()> on_new_map,
+                     std::function<uint64_t()> routed_version, std::function<void()> on_session)
+    : io_(io),
+      cfg_(cfg),
+      id_(std::move(id)),
+      on_new_map_(std::move(on_new_map)),
+      routed_version_(std::move(routed_version)),
+      on_session_(std::move(on_session)) {
     local_version_ = start_version;
     written_version_ = start_version;
     state_.etcd_map_version = start_version;
-    // The proxy read the map from etcd just before: the session counts as alive from here.
+    // The proxy read the map from etcd just before: the session counts as alive from here,
+    // and the first lease (a few ms away) confirms it by a map read after its registration.
     state_.last_renewal = Clock::now();
+    extend_window(state_.last_renewal);
     watch_thread_ = std::thread([this] { watch_loop(); });
     lease_thread_ = std::thread([this] { lease_loop(); });
 }
@@ -54,6 +62,53 @@ void EtcdAgent::set_local_state(uint64_t map_version, std::string paused_buckets
     cv_.notify_all();
 }
 
+std::chrono::milliseconds EtcdAgent::routing_window() const {
+    // The margin covers etcd's expiry check (every 500 ms on the leader) running early against
+    // our clock, and the coarse clock the hot path reads (a few ms behind).
+    const milliseconds ttl(cfg_.cluster.lease_ttl_s * 1000);
+    return ttl - std::max(milliseconds(250), ttl / 6);
+}
+
+void EtcdAgent::reconfirm() {
+    ++confirm_epoch_;
+    confirmed_lease_ = 0;
+    routable_until_.store(0, std::memory_order_release);
+    cv_.notify_all();
+}
+
+void EtcdAgent::extend_window(Clock::time_point sent) {
+    const auto until = (sent + routing_window()).time_since_epoch().count();
+    auto cur = routable_until_.load(std::memory_order_relaxed);
+    while (cur < until &&
+           !routable_until_.compare_exchange_weak(cur, until, std::memory_order_release)) {
+    }
+}
+
+void EtcdAgent::confirm_after_read(EtcdClient& etcd, int64_t lease, Clock::time_point sent) {
+    // A reconfirm() after this read started asks for a newer read: this one must not confirm.
+    const uint64_t epoch = confirm_epoch_.load();
+    auto r = etcd.get(cfg_.cluster.map_key());
+    if (!r) {
+        std::lock_guard lock(mu_);
+        state_.last_error = r.error().message;
+        return;
+    }
+    uint64_t version = 0;
+    if (const KeyValue* kv = r->first()) {
+        if (!apply(kv->value, kv->mod_revision)) return;
+        std::lock_guard lock(mu_);
+        version = state_.etcd_map_version;
+    }
+    // Posted after apply()'s on_new_map: the event loop loads the map first, then judges.
+    net::asio::post(io_, [this, lease, sent, version, epoch] {
+        if (confirm_epoch_.load() != epoch) return;  // read before a reconfirm(): too old
+        if (routed_version_() < version) return;     // not loaded (refused): the loop asks again
+        confirmed_lease_ = lease;
+        extend_window(sent);
+        on_session_();
+    });
+}
+
 EtcdState EtcdAgent::state() const {
     std::lock_guard lock(mu_);
     return state_;
@@ -66,6 +121,8 @@ bool EtcdAgent::nap(milliseconds d) {
 }
 
 bool EtcdAgent::apply(const std::string& value, int64_t mod_revision) {
+    // The watch thread and the lease thread (confirming a new lease) both apply what they read.
+    std::lock_guard applying(apply_mu_);
     const std::string key = cfg_.cluster.map_key();
     auto m = parse_stored_map(value, key);
     if (!m) {
@@ -162,6 +219,9 @@ void EtcdAgent::lease_loop() {
     const milliseconds renew_every(ttl * 1000 / 3);
     int64_t lease = 0;
     auto next_renewal = Clock::now();
+    Clock::time_point lease_sent{};  // when the last successful grant/keepalive was sent
+    bool fresh_lease = false;        // granted, registration not yet created under it
+    auto next_confirm = Clock::now();
     auto failed = [&](const std::string& why) {
         std::lock_guard lock(mu_);
         if (state_.connected) spdlog::warn("etcd: {}", why);
@@ -170,6 +230,7 @@ void EtcdAgent::lease_loop() {
     };
     while (!stop_) {
         if (lease == 0) {
+            const auto sent = Clock::now();
             auto g = etcd.lease_grant(ttl);
             if (!g) {
                 failed(g.error().message);
@@ -177,6 +238,9 @@ void EtcdAgent::lease_loop() {
                 continue;
             }
             lease = g->id;
+            lease_sent = sent;
+            fresh_lease = true;
+            next_confirm = Clock::now();
             std::lock_guard lock(mu_);
             if (!state_.connected)
                 spdlog::info("etcd: connected ({}), lease {:x} of {} s", etcd.current_endpoint(),
@@ -197,6 +261,21 @@ void EtcdAgent::lease_loop() {
                 registration_dirty_ = false;
             }
         }
+        // A new lease registers a new incarnation: the key is created afresh (not rewritten
+        // under the new lease), so its create revision tells a rebalancer that it joined after
+        // the registrations it read (its decision's compare fails and the switch retries).
+        if (!reg.empty() && fresh_lease) {
+            if (auto d = etcd.remove(key); !d) {
+                {
+                    std::lock_guard lock(mu_);
+                    registration_dirty_ = true;
+                }
+                failed(d.error().message);
+                nap(kRetry);
+                continue;
+            }
+            fresh_lease = false;
+        }
         if (!reg.empty()) {
             auto p = etcd.put(key, reg, lease);
             if (!p) {
@@ -210,7 +289,13 @@ void EtcdAgent::lease_loop() {
                 continue;
             }
         }
+        // The registration is written under `lease` now; a map read from here on confirms it.
+        if (confirmed_lease_.load() != lease && Clock::now() >= next_confirm) {
+            confirm_after_read(etcd, lease, lease_sent);
+            next_confirm = Clock::now() + kRetry;
+        }
         if (Clock::now() >= next_renewal) {
+            const auto sent = Clock::now();
             auto k = etcd.lease_keepalive(lease);
             if (!k || *k == 0) {
                 if (!k)
@@ -232,9 +317,12 @@ void EtcdAgent::lease_loop() {
             state_.lease_ttl_left_s = *k;
             state_.last_renewal = Clock::now();
             next_renewal = Clock::now() + renew_every;
+            lease_sent = sent;
+            if (confirmed_lease_.load() == lease) extend_window(sent);
         }
         std::unique_lock lock(mu_);
         auto until = std::min(next_renewal, Clock::now() + milliseconds(100));
+        if (confirmed_lease_.load() != lease) until = std::min(until, next_confirm);
         cv_.wait_until(lock, until, [this] { return stop_.load() || registration_dirty_; });
     }
     // Leaving: the registration goes at once instead of at the lease's expiry.

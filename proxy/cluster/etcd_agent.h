@@ -11,6 +11,16 @@
 //   paused_buckets, pid} under it, rewriting it when the proxy's state changes. A lease found
 //   gone (expired while etcd was unreachable) is replaced and the registration written again.
 // The hot path never waits for either: routing stays a lookup in memory.
+//
+// The routing window (issue 22, a proxy frozen by SIGSTOP, a long GC-like stall, a partition):
+// a rebalancer treats a registered proxy that does not answer as gone once its lease has
+// expired in etcd, and may then switch buckets without it. The lease cannot expire before
+// (send time of the last successful grant or keepalive) + TTL, so the proxy routes sharded
+// statements only until that instant minus a margin (`routable_until`, one clock comparison per
+// statement, no I/O). Past it, it routes again only after a lease of which it is sure: a new
+// lease is confirmed by writing the registration under it FIRST and reading the map key AFTER
+// (a rebalancer's decision compares the registrations' create revisions, rebalance side), and
+// by the event loop having loaded that map; only then do keepalives extend the window again.
 #pragma once
 
 #include <atomic>
@@ -25,6 +35,8 @@
 #include "proxy/net.h"
 
 namespace sg::cluster {
+
+class EtcdClient;
 
 // What SHOW MAP and /metrics report about etcd.
 struct EtcdState {
@@ -48,9 +60,12 @@ public:
         std::string address;   // host:port clients and the admin console use
         std::string http;      // admin.http_listen, may be empty
     };
-    // `on_new_map` runs on `io`'s thread after the local map file received a newer version.
+    // `on_new_map` runs on `io`'s thread after the local map file received a newer version;
+    // `routed_version` (on `io`'s thread) is the version the proxy routes by, and
+    // `on_session` (on `io`'s thread) is told when the routing window was confirmed again.
     EtcdAgent(net::asio::io_context& io, const Config& cfg, Identity id, uint64_t start_version,
-              std::function<void()> on_new_map);
+              std::function<void()> on_new_map, std::function<uint64_t()> routed_version,
+              std::function<void()> on_session);
     ~EtcdAgent();  // stops both threads (each wakes within ~100 ms) and waits for them
     EtcdAgent(const EtcdAgent&) = delete;
     EtcdAgent& operator=(const EtcdAgent&) = delete;
@@ -59,21 +74,42 @@ public:
     // ("3-5,9"). Any thread; the registration is rewritten within ~100 ms when it changed.
     void set_local_state(uint64_t map_version, std::string paused_buckets);
     EtcdState state() const;
+    // Sharded statements may be routed before this instant only (see the top of this file).
+    // Lock-free: read once per statement.
+    std::chrono::steady_clock::time_point routable_until() const {
+        return std::chrono::steady_clock::time_point(
+            std::chrono::steady_clock::duration(routable_until_.load(std::memory_order_acquire)));
+    }
+    // Closes the routing window until the next map read after a registration under the current
+    // lease is loaded (~100 ms): for a proxy whose switch pause lapsed (proxy/pause_control.h).
+    void reconfirm();
+    // TTL minus the margin: how long after a keepalive was sent the proxy may still route.
+    std::chrono::milliseconds routing_window() const;
 
 private:
     void watch_loop();
     void lease_loop();
     // Writes a newer map to the local file and tells the event loop; false when it does not fit.
+    // Any thread.
     bool apply(const std::string& value, int64_t mod_revision);
     std::string registration_json();
     // Sleeps up to `d` or until stop; false when stopping.
     bool nap(std::chrono::milliseconds d);
+    // Moves routable_until_ to `sent` + routing_window() unless it is later already.
+    void extend_window(std::chrono::steady_clock::time_point sent);
+    // With the registration written under `lease`: reads the map key, applies it, and asks
+    // the event loop to confirm `lease` once it routes by that version (or a newer one).
+    void confirm_after_read(EtcdClient& etcd, int64_t lease,
+                            std::chrono::steady_clock::time_point sent);
 
     net::asio::io_context& io_;
     Config cfg_;
     Identity id_;
     std::function<void()> on_new_map_;
+    std::function<uint64_t()> routed_version_;
+    std::function<void()> on_session_;
 
+    std::mutex apply_mu_;  // one apply() at a time: it writes the map file
     mutable std::mutex mu_;
     std::condition_variable cv_;
     EtcdState state_;
@@ -82,6 +118,13 @@ private:
     bool registration_dirty_ = true;
     uint64_t written_version_ = 0;  // the newest version written to the local file
 
+    // steady_clock ticks; see routable_until().
+    std::atomic<std::chrono::steady_clock::rep> routable_until_{0};
+    // The lease whose registration preceded a map read the event loop has loaded (0: none):
+    // only its keepalives extend the routing window.
+    std::atomic<int64_t> confirmed_lease_{0};
+    // Bumped by reconfirm(): a confirmation whose map read started before it is discarded.
+    std::atomic<uint64_t> confirm_epoch_{0};
     std::atomic<bool> stop_{false};
     std::thread watch_thread_;
     std::thread lease_thread_;

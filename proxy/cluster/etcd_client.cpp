@@ -184,6 +184,13 @@ EtcdResult<int64_t> EtcdClient::put(std::string_view key, std::string_view value
     return decode_put(*body);
 }
 
+EtcdResult<int64_t> EtcdClient::remove(std::string_view key) {
+    // DeleteRange takes the same body as Range; its answer has the same header as Put's.
+    auto body = post("/v3/kv/deleterange", encode_range(key));
+    if (!body) return body.error();
+    return decode_put(*body);
+}
+
 EtcdResult<TxnResult> EtcdClient::cas(std::string_view key, std::string_view value,
                                       int64_t expected_mod_revision, int64_t lease) {
     auto body = post("/v3/kv/txn", encode_cas(key, value, expected_mod_revision, lease));
@@ -193,9 +200,11 @@ EtcdResult<TxnResult> EtcdClient::cas(std::string_view key, std::string_view val
 
 EtcdResult<TxnResult> EtcdClient::cas_guarded(std::string_view key, std::string_view value,
                                               int64_t expected_mod_revision,
-                                              std::string_view guard_key, int64_t guard_lease) {
-    auto body = post("/v3/kv/txn",
-                     encode_cas_guarded(key, value, expected_mod_revision, guard_key, guard_lease));
+                                              std::string_view guard_key, int64_t guard_lease,
+                                              std::string_view stable_prefix,
+                                              int64_t stable_since) {
+    auto body = post("/v3/kv/txn", encode_cas_guarded(key, value, expected_mod_revision, guard_key,
+                                                      guard_lease, stable_prefix, stable_since));
     if (!body) return body.error();
     return decode_txn(*body);
 }

@@ -36,13 +36,17 @@ public:
 
     EtcdResult<RangeResult> get(std::string_view key, bool prefix = false);
     EtcdResult<int64_t> put(std::string_view key, std::string_view value, int64_t lease = 0);
+    // Deletes the key (absent is fine); the store's revision after it.
+    EtcdResult<int64_t> remove(std::string_view key);
     // Compare-and-swap on the key's mod_revision (0: create only).
     EtcdResult<TxnResult> cas(std::string_view key, std::string_view value,
                               int64_t expected_mod_revision, int64_t lease = 0);
-    // Compare-and-swap that also requires `guard_key` to be held under `guard_lease`.
+    // Compare-and-swap that also requires `guard_key` to be held under `guard_lease` (and,
+    // with `stable_prefix`, no key under it created after `stable_since`).
     EtcdResult<TxnResult> cas_guarded(std::string_view key, std::string_view value,
                                       int64_t expected_mod_revision, std::string_view guard_key,
-                                      int64_t guard_lease);
+                                      int64_t guard_lease, std::string_view stable_prefix = {},
+                                      int64_t stable_since = 0);
     // Deletes `key` if it is still held under `lease`; whether it was.
     EtcdResult<bool> delete_if_lease(std::string_view key, int64_t lease);
     EtcdResult<LeaseGrant> lease_grant(int64_t ttl_s);

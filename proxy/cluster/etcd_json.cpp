@@ -142,12 +142,21 @@ std::string encode_cas(std::string_view key, std::string_view value, int64_t exp
 
 std::string encode_cas_guarded(std::string_view key, std::string_view value,
                                int64_t expected_mod_revision, std::string_view guard_key,
-                               int64_t guard_lease) {
+                               int64_t guard_lease, std::string_view stable_prefix,
+                               int64_t stable_since) {
     json j = json::parse(encode_cas(key, value, expected_mod_revision));
     j["compare"].push_back(json{{"key", b64(guard_key)},
                                 {"target", "LEASE"},
                                 {"result", "EQUAL"},
                                 {"lease", std::to_string(guard_lease)}});
+    // A range compare holds for every key in [prefix, prefix_end); with no key it compares
+    // an absent key's create_revision 0, which holds too.
+    if (!stable_prefix.empty())
+        j["compare"].push_back(json{{"key", b64(stable_prefix)},
+                                    {"range_end", b64(prefix_end(stable_prefix))},
+                                    {"target", "CREATE"},
+                                    {"result", "LESS"},
+                                    {"create_revision", std::to_string(stable_since + 1)}});
     return j.dump();
 }
 

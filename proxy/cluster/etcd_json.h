@@ -82,9 +82,12 @@ std::string encode_cas(std::string_view key, std::string_view value, int64_t exp
                        int64_t lease = 0);
 // The same, and only while `guard_key` is held under `guard_lease` (a lock: a holder whose
 // lease expired cannot write any more, even with a correct mod_revision).
+// With `stable_prefix`: also only while no key under it was created after revision
+// `stable_since` (the rebalancer's "no proxy registered since I read the registrations").
 std::string encode_cas_guarded(std::string_view key, std::string_view value,
                                int64_t expected_mod_revision, std::string_view guard_key,
-                               int64_t guard_lease);
+                               int64_t guard_lease, std::string_view stable_prefix = {},
+                               int64_t stable_since = 0);
 // Deletes the key only if it is still held under `lease` (releasing a lock we own, not one a
 // successor took after our lease expired).
 std::string encode_delete_if_lease(std::string_view key, int64_t lease);

@@ -165,5 +165,22 @@ TEST(EtcdJson, GuardedCasAlsoComparesTheLockLease) {
     EXPECT_EQ(t["compare"][1]["lease"], "99");
 }
 
+// The rebalancer's decision also requires that no proxy registered after its reading of the
+// registrations (revision 40): every key under the prefix has create_revision < 41.
+TEST(EtcdJson, GuardedCasCanRequireNoNewKeysUnderAPrefix) {
+    nlohmann::json t =
+        nlohmann::json::parse(encode_cas_guarded("m", "v", 12, "lock", 99, "/p/proxies/", 40));
+    ASSERT_EQ(t["compare"].size(), 3u);
+    const auto& c = t["compare"][2];
+    EXPECT_EQ(c["key"], "L3AvcHJveGllcy8=");        // "/p/proxies/"
+    EXPECT_EQ(c["range_end"], "L3AvcHJveGllczA=");  // prefix_end: "/p/proxies0"
+    EXPECT_EQ(c["target"], "CREATE");
+    EXPECT_EQ(c["result"], "LESS");
+    EXPECT_EQ(c["create_revision"], "41");
+    // Without a prefix, no such compare.
+    EXPECT_EQ(nlohmann::json::parse(encode_cas_guarded("m", "v", 12, "lock", 99))["compare"].size(),
+              2u);
+}
+
 }  // namespace
 }  // namespace sg::cluster

@@ -1,0 +1,49 @@
+// Where the rebalancer learns which proxies exist and when one is gone (issue 22, etcd).
+//
+// With a registry, a proxy that does not answer (frozen by SIGSTOP, killed, cut off) is
+// treated as gone only once its registration's lease has expired: from then on it cannot
+// route sharded statements any more (it fences itself at the end of its routing window,
+// proxy/cluster/etcd_agent.h), so a switch may be decided without it. Before that, the
+// rebalancer waits (bounded by the lease TTL plus a margin) instead of deciding.
+// Without a registry (file-based default), the static --proxy list is the set, and a proxy
+// that does not answer stops the run.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "rebalance/pg.h"
+
+namespace sg::rebalance {
+
+struct RegisteredProxy {
+    std::string key;      // the registration's key
+    std::string address;  // host:port of its client and admin listener
+    int64_t lease = 0;    // the lease it is held under: another lease is another incarnation
+    int ttl_s = 0;        // that lease's TTL
+};
+
+class ProxyRegistry {
+public:
+    virtual ~ProxyRegistry() = default;
+    // The proxies registered now. The next decision (map publication) is also made to require
+    // that no proxy registered after this reading (a compare in the same transaction), so a
+    // proxy that joins meanwhile makes the decision fail and the switch retry with it.
+    virtual Expected<std::vector<RegisteredProxy>> list() = 0;
+    // Whether `p`'s registration is gone (its lease expired or was revoked, or the key is held
+    // under another lease: a new incarnation). One look, no waiting.
+    virtual Expected<bool> gone(const RegisteredProxy& p) = 0;
+};
+
+// How long a registered proxy may take to answer one admin request before it is suspected.
+inline constexpr std::chrono::milliseconds kProxyAnswerBound{1500};
+
+// How long to wait for a silent proxy's lease to expire: its TTL, etcd's expiry check
+// (every 500 ms on the leader) and a leader election, which extends every lease.
+inline std::chrono::milliseconds lease_expiry_bound(const RegisteredProxy& p) {
+    return std::chrono::milliseconds(int64_t(p.ttl_s) * 1000 + 3000);
+}
+
+}  // namespace sg::rebalance
