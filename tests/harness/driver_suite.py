@@ -59,7 +59,7 @@ def require_tool(path_or_cmd, install):
 def run_client(cmd, T, cwd=None, timeout=60, env=None):
     """Runs a driver program against target T (PG* variables and SG_* test parameters in its
     environment); returns its stdout. A non-zero exit fails the test with its output."""
-    e = T.env(**(env or {}))
+    e = T.env(SG_MODE=T.mode, SG_POOL_MODE=T.pool_mode, **(env or {}))
     r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=e, timeout=timeout)
     if r.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} via {T.describe()} ({T.pool_mode} pooling) "
