@@ -220,7 +220,12 @@ class Matrix:
             self.cluster.stop()
 
 
-def start_matrix(name, shards=2, tables=(ACCOUNTS,), pool_size=POOL_SIZE,
+# Session pooling keeps a server connection per client: room for a driver's 24 concurrent
+# clients plus its main connection.
+MATRIX_POOL_SIZE = 32
+
+
+def start_matrix(name, shards=2, tables=(ACCOUNTS,), pool_size=MATRIX_POOL_SIZE,
                  pool_modes=POOL_MODES):
     """A sharded target per pool mode for the driver module `name` (logs under
     $TMPDIR/shardgate-logs/<name>-<pool mode>.log). `tables` are [[tables]] entries."""

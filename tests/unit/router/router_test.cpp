@@ -690,6 +690,9 @@ const Case kSessionAndHints[] = {
     {"copy_reference", "COPY countries (code) FROM STDIN", {}, K::All, {0, 1, 2, 3}},
     {"explain", "EXPLAIN SELECT * FROM users WHERE id = 1", {}, K::Single, {2}},
     {"explain_fanout", "EXPLAIN SELECT * FROM users", {}, K::Error, {}, "EXPLAIN"},
+    // The wrapper is named before what it wraps: without the ORDER BY it is still refused.
+    {"declare_ordered_fanout", "DECLARE c CURSOR FOR SELECT * FROM users ORDER BY id", {}, K::Error, {},
+     "uses DECLARE CURSOR of ORDER BY"},
 };
 
 auto case_name = [](const ::testing::TestParamInfo<Case>& info) {
