@@ -22,7 +22,7 @@ PKGS=(
   etcd-server etcd-client
   python3 python3-psycopg2 python3-xxhash
   python3-psycopg python3-psycopg-pool python3-asyncpg python3-sqlalchemy
-  ruby ruby-pg php-cli php-pgsql
+  ruby ruby-pg ruby-activerecord php-cli php-pgsql
   libpostgresql-jdbc-java default-jdk-headless
   nodejs npm
   chromium
