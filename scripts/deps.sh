@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # The driver matrix (tests/integration/test_driver_*.py) runs psycopg 3 (with its pool),
-# asyncpg, SQLAlchemy, Ruby pg and PHP PDO from Debian's packages.
+# asyncpg, SQLAlchemy, Ruby pg, ActiveRecord, PHP PDO and Go pgx v4 from Debian's packages.
 # chromium renders the live report page headless in tests/integration/test_live_page.py.
 # postgresql-client-15 also gives the rebalancer pg_dump and psql (the schema copy to a new
 # shard). postgresql-server-dev-15 has the parse node headers router/raw_tree.cpp reads
@@ -23,6 +23,7 @@ PKGS=(
   python3 python3-psycopg2 python3-xxhash
   python3-psycopg python3-psycopg-pool python3-asyncpg python3-sqlalchemy
   ruby ruby-pg ruby-activerecord php-cli php-pgsql
+  golang-go golang-github-jackc-pgx-v4-dev
   libpostgresql-jdbc-java default-jdk-headless
   nodejs npm
   chromium

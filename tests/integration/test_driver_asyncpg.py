@@ -6,7 +6,6 @@ concurrent tasks, cursors in a transaction (portals fetched in pieces), COPY bot
 SG_TARGET=direct runs the same cases against one PostgreSQL."""
 
 import asyncio
-import io
 import random
 import unittest
 
@@ -234,17 +233,15 @@ class Cases(driver_suite.AccountsChecks):
         records = [(k, f"copied {k}", k) for k in keys]
 
         async def body(conn):
-            # Expected refusal: copy_records_to_table sends binary COPY data, which the proxy
-            # does not split by key: 0A000 naming the binary format (direct: copied).
-            async def binary():
-                return await conn.copy_records_to_table("accounts", records=records,
-                                                        columns=["id", "owner", "balance"])
-            got = await self.expect_refusal_async(binary, "binary format")
-            if got is None:                 # the same rows as CSV
-                csv = "".join(f"{k},copied {k},{k}\n" for k, _, _ in records).encode()
-                got = await conn.copy_to_table("accounts", source=io.BytesIO(csv),
-                                               columns=["id", "owner", "balance"], format="csv")
+            # copy_records_to_table sends binary COPY data, split by key over the shards.
+            got = await conn.copy_records_to_table("accounts", records=records,
+                                                   columns=["id", "owner", "balance"])
             self.assertEqual(got, f"COPY {len(keys)}")
+            # A failing tuple (a key that exists) applies nothing anywhere.
+            with self.assertRaises(asyncpg.exceptions.UniqueViolationError):
+                await conn.copy_records_to_table("accounts", records=[(10_000_001, "n", 1),
+                                                                      records[-1]],
+                                                 columns=["id", "owner", "balance"])
             self.assertEqual(await conn.fetchval("SELECT count(*) FROM accounts"), len(keys))
             out = CollectBytes()
             await conn.copy_from_query("SELECT id, owner, balance FROM accounts", output=out,

@@ -9,10 +9,13 @@ namespace {
 
 TEST(CursorPlaces, TheCursorADeclareNames) {
     EXPECT_EQ(declared_cursor("DECLARE c CURSOR FOR SELECT 1"), "c");
-    EXPECT_EQ(declared_cursor("declare Big_One no scroll cursor with hold for select 1"), "big_one");
+    EXPECT_EQ(declared_cursor("declare Big_One no scroll cursor with hold for select 1"),
+              "big_one");
     EXPECT_EQ(declared_cursor("DECLARE \"pdo_crsr_00000001\" SCROLL CURSOR WITH HOLD FOR SELECT 1"),
               "pdo_crsr_00000001");
-    EXPECT_EQ(declared_cursor("/* c */ DECLARE \"My \"\"Cur\" BINARY INSENSITIVE CURSOR FOR SELECT 1"), "My \"Cur");
+    EXPECT_EQ(
+        declared_cursor("/* c */ DECLARE \"My \"\"Cur\" BINARY INSENSITIVE CURSOR FOR SELECT 1"),
+        "My \"Cur");
     EXPECT_EQ(declared_cursor("SELECT 1"), std::nullopt);
     EXPECT_EQ(declared_cursor("DECLARE"), std::nullopt);
 }
