@@ -9,6 +9,12 @@ the PostgreSQL shard instead, which validates the tests themselves without the p
         global T
         T = client_target.start("psql")
         unittest.addModuleCleanup(T.close)
+
+The driver matrix (test_driver_*.py) asks for start_matrix() instead: 2 shards with the
+`accounts` table sharded on id, and one proxy per pool mode (transaction, session) in front of
+the same cluster; each Target then also reads rows straight from every shard (all_rows,
+placement_errors, prepared_xacts) and knows which keys live on which shard
+(keys_on_two_shards, by the spec's hash).
 """
 
 import os
