@@ -186,8 +186,8 @@ awaitable<bool> Session::refuse_suspended_merged_portal(std::string_view batch, 
         }
         if (type == 'E' && unnamed) {
             const std::string msg =
-                "the unnamed portal holds a statement combined across shards that was cut at its row limit; its "
-                "remaining rows cannot be fetched (run it without a row limit)";
+                "a statement combined across shards is read whole: the unnamed portal was cut at its row limit and "
+                "its remaining rows cannot be fetched (run it without a row limit)";
             co_await wait_replies_out();
             co_await abort_transaction_for_refusal("0A000", msg);
             if (held_) held_->failed = true;  // an error fails the transaction
