@@ -5,6 +5,7 @@
 
 #include "proxy/fanout.h"
 #include "proxy/fanout_collector.h"
+#include "proxy/copy_out_binary.h"
 #include "proxy/fanout_held.h"
 
 namespace sg::proxy::fanout_detail {
@@ -392,8 +393,18 @@ public:
                 }
         }
         bool copy_out = !replies.front().copy_response.empty() && !replies.front().copy_in;
-        if (copy_out) out += replies.front().copy_response;
-        for (const auto& r : replies) out += r.rows;
+        if (copy_out && copy_out_is_binary(replies.front().copy_response)) {
+            // Binary COPY: one header and one trailer, not one per shard (copy_out_binary.h).
+            std::vector<std::string_view> streams;
+            for (const auto& r : replies) streams.emplace_back(r.rows);
+            auto joined = join_binary_copy_out(streams);
+            if (!joined) return error_reply(joined.error().sqlstate, joined.error().message);
+            out += replies.front().copy_response;
+            out += *joined;
+        } else {
+            if (copy_out) out += replies.front().copy_response;
+            for (const auto& r : replies) out += r.rows;
+        }
         if (copy_out) out.append({'c', 0, 0, 0, 4});
         // Statement by statement (a Query may hold several): merge the i-th tag of every shard.
         size_t ntags = replies.front().tags.size();

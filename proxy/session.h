@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "common/config.h"
+#include "proxy/cursor_places.h"
 #include "proxy/net.h"
 #include "proxy/fanout_held.h"
 #include "proxy/fanout_legs.h"
@@ -376,6 +377,21 @@ private:
     // with the statement's Analysis::merge shard_sql, as its own unnamed statement), and the
     // client gets the replies its messages call for, around the combined rows.
     std::shared_ptr<const router::Analysis> merged_analysis_;
+    // A combined statement's unnamed portal was suspended at its row limit inside a transaction:
+    // an Execute before the next Bind cannot get the rest and is refused (session_multishard.cpp).
+    bool merged_portal_suspended_ = false;
+    // Which participant each cursor / named portal of the open transaction lives on
+    // (session_cursors.cpp).
+    CursorPlaces cursor_places_;
+    // An Execute of a suspended combined portal (merged_portal_suspended_): refused, true.
+    // Cursors of a transaction spanning shards (session_cursors.cpp): the shard a FETCH/MOVE/
+    // CLOSE or a portal's Execute/Describe/Close must go to, if the cursor is known; and
+    // noting where a DECLARE or a named portal's Bind runs.
+    int cursor_target(std::string_view sql, bool uses_cursor, int target);
+    std::optional<int> cursor_shard_of(std::string_view sql);
+    std::optional<int> portal_shard(char type, std::string_view body);
+    void note_cursor(std::string_view sql, std::string_view portal, int shard);
+    awaitable<bool> refuse_suspended_merged_portal(std::string_view batch, bool sync);
     awaitable<void> run_merged_batch(const std::string& batch, const std::vector<int>& shards);
     awaitable<int> route_batch(std::string_view batch, bool sync, std::vector<int>& bind_shards);
     // Runs a batch whose Binds target several shards as consecutive per-shard pieces, each

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <strings.h>
+#include "proxy/cursor_statement.h"
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_legs.h"
@@ -81,6 +82,10 @@ awaitable<void> Session::flush_batch(bool sync) {
         co_await answer_failed_transaction(batch, sync);
         co_return;
     }
+    if (merged_portal_suspended_) {
+        bool refused = co_await refuse_suspended_merged_portal(batch, sync);  // session_multishard.cpp
+        if (refused) co_return;
+    }
     if (in_transaction()) {  // (no co_await inside && or ?:, which GCC 12 miscompiles)
         bool handled = co_await transaction_control_batch(batch, sync);
         if (handled) co_return;
@@ -143,7 +148,11 @@ awaitable<void> Session::flush_batch(bool sync) {
     if (shard < 0) co_return;
     {
         auto ba = batch_text_.empty() ? nullptr : analysis_of(batch_text_);
-        note_transaction_write(!ba || ba->is_write || ba->kind != router::StatementKind::Select, shard);
+        // A cursor's DECLARE (of a read) and FETCH/MOVE/CLOSE only read: that shard need not
+        // PREPARE (which PostgreSQL refuses after a cursor WITH HOLD was declared).
+        note_transaction_write(!ba || ba->is_write ||
+                                   (ba->kind != router::StatementKind::Select && !cursor_statement(batch_text_)),
+                               shard);
         plan_read(ba.get(), shard);
     }
     if (!attach_idle_server(shard)) {
@@ -220,6 +229,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
     size_t pos = 0;
     size_t binds_seen = 0;
     bool mixed = false;
+    bool session_statement = false;  // a Bind of transaction control or a setting
     std::shared_ptr<const router::Analysis> first_parsed;
     std::string_view first_parsed_text;
     while (pos + 5 <= batch.size()) {
@@ -242,7 +252,16 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
             }
             continue;
         }
-        if (type != 'B') continue;
+        if (type != 'B') {
+            // A cursor's portal used without its Bind in this batch: where it was bound.
+            if (binds_seen == 0) {
+                if (auto at = portal_shard(type, body)) {
+                    if (shard >= 0 && shard != *at) mixed = true;
+                    if (shard < 0) shard = *at;
+                }
+            }
+            continue;
+        }
         const size_t bind_at = pos - (len + 1);
         ++binds_seen;
         size_t bind_index = binds_seen - 1;
@@ -274,12 +293,31 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         // transaction, is routed as a merging caller.
         const bool may_merge = a->merge && sync && (!in_transaction() || proxy_.config().transactions.two_phase_commit) &&
                                binds_seen == 1 && count_frames(batch, 'B') == 1;
-        const router::RouterContext ctx = may_merge ? merging_context() : router_context();
+        // A mergeable statement that may not merge here (batched with others) is still routed
+        // as a merging caller would, so that it is refused below for being batched, naming that,
+        // rather than for its merge.
+        const router::RouterContext ctx = a->merge ? merging_context() : router_context();
         router::Route r = router::route(*a, params, proxy_.shard_map(), ctx);
         using K = router::Route::Kind;
         if (r.kind == K::Error) co_return co_await refuse(r.error.sqlstate, r.error.message, bind_at);
+        if (r.kind == K::Session) session_statement = true;
         if (r.kind == K::Local || r.kind == K::Session) continue;
-        if (r.any_shard) continue;  // goes with the batch's other statements, or where the session is
+        // The Bind's statement text (for its cursor, if it declares or uses one).
+        std::string_view bind_text = it ? it->text : std::string_view();
+        if (!it && b.statement.empty()) bind_text = unnamed_query_;
+        else if (!it)
+            if (auto st = statements_.find(std::string(b.statement)); st != statements_.end()) bind_text = st->second.query;
+        if (r.any_shard) {
+            // A FETCH/MOVE/CLOSE of a cursor declared on a participant goes there; others go
+            // with the batch's other statements, or where the session is.
+            if (auto at = cursor_shard_of(bind_text)) {
+                bind_shards.resize(bind_index + 1, -1);
+                bind_shards[bind_index] = *at;
+                if (shard >= 0 && shard != *at) mixed = true;
+                if (shard < 0) shard = *at;
+            }
+            continue;
+        }
         bool held = false;
         if (!touch_buckets_unless_paused(*a, r)) held = co_await hold_for_paused_buckets(*a, r);
         if (held) r = router::route(*a, params, proxy_.shard_map(), ctx);
@@ -297,8 +335,9 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
                                          r.shards.size()));
             if (!only_bind || !sync)
                 co_return co_await refuse(
-                    "0A000", fmt::format("this statement needs {} shards; send it alone before a Sync (or with the "
-                                         "simple protocol)",
+                    "0A000", fmt::format("this statement needs {} shards and is batched with other statements "
+                                         "before one Sync (a pipeline); a statement on several shards must be "
+                                         "alone before its Sync (or sent with the simple protocol)",
                                          r.shards.size()));
             if (r.insert_rows.size() > 1) {
                 insert_split_ = InsertSplit{};
@@ -317,6 +356,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         int target = r.shards.front();
         bind_shards.resize(bind_index + 1, -1);
         bind_shards[bind_index] = target;
+        note_cursor(bind_text, b.portal, target);  // a DECLARE, or a named portal: it lives there
         if (shard >= 0 && shard != target) mixed = true;
         if (shard < 0) shard = target;
     }
@@ -332,6 +372,13 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
             co_return co_await refuse(
                 "0A000", "the statements sent before one Sync target different shards and a transaction is open; "
                          "a transaction spans shards only with [transactions] two_phase_commit = true");
+        // Its pieces go straight to the participants: a COMMIT, ROLLBACK, SAVEPOINT or SET among
+        // them would end or change one participant's transaction behind the two-phase commit.
+        if (in_transaction() && session_statement)
+            co_return co_await refuse(
+                "0A000", "the statements sent before one Sync target different shards of the open transaction and "
+                         "include transaction control or a SET (COMMIT, ROLLBACK, SAVEPOINT, ...); send those after "
+                         "a Sync of their own");
         // Binds without a route of their own (session statements) go with the previous one.
         int last = shard;
         for (auto& b : bind_shards) {

@@ -29,6 +29,7 @@
 #include "proxy/wire/writer.h"
 #include "proxy/stats/query_event.h"
 #include "router/copy_split.h"
+#include "router/copy_split_binary.h"
 #include "router/literals.h"
 #include "proxy/wire/messages/copy.h"
 #include "proxy/spawn.h"
@@ -102,7 +103,10 @@ awaitable<std::optional<Session::CopyEnd>> Session::copy_rows(const router::Anal
                                                               CopyFanout& copy) {
     const auto& map = proxy_.shard_map();
     const auto& pcfg = proxy_.config().proxy;
+    // Text and CSV rows, or binary tuples (asyncpg's copy_records_to_table, pgx CopyFrom).
     router::CopySplitter splitter(*a.copy);
+    router::BinaryCopySplitter binary(a.copy->key_column);
+    const bool is_binary = a.copy->format == router::CopyInfo::Format::Binary;
     std::vector<router::CopyRow> rows;
     std::string error;  // a complete ErrorResponse once the data turned out bad
     auto place_rows = [&]() -> awaitable<void> {
@@ -114,11 +118,12 @@ awaitable<std::optional<Session::CopyEnd>> Session::copy_rows(const router::Anal
             }
             uint32_t bucket = 0;
             if (row.key) {
-                auto key = router::canonical_from_text(a.key_type, *row.key);
+                auto key = row.key_binary ? router::canonical_from_binary(a.key_type, *row.key)
+                                          : router::canonical_from_text(a.key_type, *row.key);
                 if (!key) {
                     wire::MessageWriter w(error);
                     wire::ErrorBuilder(wire::Severity::Error, key.error().sqlstate,
-                                       fmt::format("COPY {}, row {}: shard key: {}", a.table, splitter.rows_seen(),
+                                       fmt::format("COPY {}, row {}: shard key: {}", a.table, is_binary ? binary.rows_seen() : splitter.rows_seen(),
                                                    key.error().message))
                         .encode_error(w);
                     break;
@@ -151,7 +156,7 @@ awaitable<std::optional<Session::CopyEnd>> Session::copy_rows(const router::Anal
         cstart_ += f.size;
         if (f.type == 'd') {
             if (!error.empty()) continue;  // after an error the rest of the data is discarded
-            if (auto s = splitter.feed(body, rows); !s) {
+            if (auto s = is_binary ? binary.feed(body, rows) : splitter.feed(body, rows); !s) {
                 wire::MessageWriter w(error);
                 wire::ErrorBuilder(wire::Severity::Error, s.error().sqlstate,
                                    fmt::format("COPY {}: {}", a.table, s.error().message))
@@ -163,7 +168,7 @@ awaitable<std::optional<Session::CopyEnd>> Session::copy_rows(const router::Anal
         }
         if (f.type == 'c') {
             if (error.empty()) {
-                if (auto s = splitter.finish(rows); !s) {
+                if (auto s = is_binary ? binary.finish(rows) : splitter.finish(rows); !s) {
                     wire::MessageWriter w(error);
                     wire::ErrorBuilder(wire::Severity::Error, s.error().sqlstate,
                                        fmt::format("COPY {}: {}", a.table, s.error().message))

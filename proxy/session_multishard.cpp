@@ -161,6 +161,49 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
     co_await send(reply);
 }
 
+namespace {
+
+// The first `n` DataRow frames of `rows` (frames back to back).
+std::string_view first_data_rows(std::string_view rows, size_t n) {
+    size_t pos = 0;
+    for (size_t i = 0; i < n && pos + 5 <= rows.size(); ++i) pos += frame_length(rows, pos) + 1;
+    return rows.substr(0, pos);
+}
+
+}  // namespace
+
+awaitable<bool> Session::refuse_suspended_merged_portal(std::string_view batch, bool sync) {
+    if (!in_transaction()) merged_portal_suspended_ = false;  // the portal ended with it
+    if (!merged_portal_suspended_) co_return false;
+    for (size_t pos = 0; pos + 5 <= batch.size();) {
+        const size_t len = frame_length(batch, pos);
+        const char type = batch[pos];
+        const bool unnamed = len >= 5 && batch[pos + 5] == '\0';  // the portal name comes first
+        pos += len + 1;
+        if (type == 'B' && unnamed) {
+            merged_portal_suspended_ = false;  // a new unnamed portal replaces it
+            co_return false;
+        }
+        if (type == 'E' && unnamed) {
+            const std::string msg =
+                "a statement combined across shards is read whole: the unnamed portal was cut at its row limit and "
+                "its remaining rows cannot be fetched (run it without a row limit)";
+            co_await wait_replies_out();
+            co_await abort_transaction_for_refusal("0A000", msg);
+            if (held_) held_->failed = true;  // an error fails the transaction
+            stats_refused({}, msg);
+            std::string out;
+            wire::MessageWriter w(out);
+            wire::ErrorBuilder(wire::Severity::Error, "0A000", msg).encode_error(w);
+            if (sync) out.append({'Z', 0, 0, 0, 5, transaction_status()});
+            else skip_until_sync_ = true;
+            co_await send(out);
+            co_return true;
+        }
+    }
+    co_return false;
+}
+
 awaitable<void> Session::run_merged_batch(const std::string& batch, const std::vector<int>& bind_shards) {
     auto analysis = std::move(merged_analysis_);
     const router::Analysis& a = *analysis;
@@ -170,6 +213,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
     wire::Bind bind;
     std::string bind_body;
     bool describe_statement = false;
+    size_t row_limit = 0;  // Execute's max_rows; 0: every row
     size_t pos = 0;
     while (pos + 5 <= batch.size()) {
         size_t len = frame_length(batch, pos);
@@ -184,12 +228,14 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
         } else if (frame[0] == 'D' && !body.empty() && body[0] == 'S') {
             describe_statement = true;
         } else if (frame[0] == 'E') {
+            // A row limit: the combined rows are cut after max_rows and the portal reported
+            // suspended, as PostgreSQL does. Only where no later Execute can ask for the rest:
+            // the batch ends with Sync (this path), which outside a transaction closes every
+            // portal; inside one, the unnamed portal is replaced by the next Bind, and an
+            // Execute without a Bind before it is refused meanwhile (merged_portal_suspended_).
+            // A named portal inside a transaction is a cursor the client may go on fetching.
             wire::Execute e;
-            if (wire::decode(bytes_of(body), e).ok() && e.max_rows != 0) {
-                co_await error_and_ready("0A000", "a statement combined across shards is read whole: Execute with a row "
-                                                  "limit (a cursor's fetch size) is not supported; run it in one fetch");
-                co_return;
-            }
+            if (wire::decode(bytes_of(body), e).ok() && e.max_rows > 0) row_limit = static_cast<size_t>(e.max_rows);
         } else if (frame[0] == 'C' && body.size() >= 2 && body[0] == 'S') {
             // Closed here; the shards' copies of it go with their connections.
             statements_.erase(std::string(body.substr(1, body.size() - 2)));
@@ -197,6 +243,15 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
     }
     if (!wire::decode(bytes_of(bind_body), bind).ok()) {
         co_await error_and_ready("08P01", "invalid Bind message");
+        co_return;
+    }
+    if (in_transaction() && !bind.portal.empty()) {
+        // A named portal outlives this Sync inside a transaction, and a later Execute of it
+        // (a cursor fetched in pieces) would find no such portal on any shard.
+        co_await error_and_ready("0A000",
+                                 "a statement combined across shards is read whole: a named portal (a cursor fetched "
+                                 "in pieces) over it inside a transaction is not supported; fetch it with the unnamed "
+                                 "portal");
         co_return;
     }
     wire::Parse orig;
@@ -345,8 +400,14 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
                         else out += m.row_description;
                         break;
                     case 'E':
-                        out += m.rows;
-                        append_select_tag(out, m.count);
+                        if (row_limit > 0 && row_limit < m.count) {
+                            out += first_data_rows(m.rows, row_limit);
+                            wire::encode(wire::PortalSuspended{}, w);
+                            merged_portal_suspended_ = in_txn;
+                        } else {
+                            out += m.rows;
+                            append_select_tag(out, m.count);
+                        }
                         break;
                     case 'C': w.empty_message('3'); break;
                     default: break;
@@ -411,7 +472,7 @@ awaitable<void> Session::run_split_batch(const std::string& batch, const std::ve
         }
         ServerConn& s = *server_;
         std::string out;
-        s.add_quiet_query(out, settings_sync_query(s));
+        add_prelude(out, s);  // settings, and the transaction's held-back BEGIN on its first shard
         translate_frames(out, s, pieces[i].frames);
         s.set_synced(true);  // every piece ends with a Sync
         if (last) {

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <strings.h>
+#include "proxy/cursor_statement.h"
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_legs.h"
@@ -228,18 +229,22 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         case K::Local: co_await handle_local(a); co_return;
         case K::Session: co_await handle_session_statement(a, frame, sql); co_return;
         case K::Single:
-        case K::Default:
-            note_transaction_write(a.is_write || a.kind != router::StatementKind::Select, route_target(r));
-            plan_read(&a, route_target(r, uses_cursor));
+        case K::Default: {
+            // A cursor's statements go where it was declared (session_cursors.cpp).
+            const int target = cursor_target(sql, uses_cursor, route_target(r, uses_cursor));
+            // A cursor's DECLARE (of a read) and FETCH/MOVE/CLOSE only read (cursor_places.h).
+            note_transaction_write(a.is_write || (a.kind != router::StatementKind::Select && !cursor_statement(sql)),
+                                   uses_cursor ? target : route_target(r));
+            plan_read(&a, target);
             if (used_shape_) {
                 if (PreparedLookups::Statement* st = lookup_statement(a)) {
-                    co_await send_lookup(route_target(r, uses_cursor), *st, frame, sql);
+                    co_await send_lookup(target, *st, frame, sql);
                     co_return;
                 }
             }
-            co_await send_to_shard(route_target(r, uses_cursor), frame, sql,
-                                   used_shape_ ? std::string_view(shape_.text) : sql);
+            co_await send_to_shard(target, frame, sql, used_shape_ ? std::string_view(shape_.text) : sql);
             co_return;
+        }
         case K::Multi:
         case K::All: break;
     }

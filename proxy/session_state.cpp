@@ -159,12 +159,13 @@ SessionStateUse session_state_use(std::string_view sql) {
         use.kind = SessionStateUse::CursorOp;
         return use;
     }
-    // Session-level advisory locks anywhere in the statement (the _xact_ forms end with their
-    // transaction and are fine).
-    static constexpr std::string_view kLocks[] = {"pg_advisory_lock",        "pg_advisory_lock_shared",
-                                                  "pg_try_advisory_lock",    "pg_try_advisory_lock_shared",
-                                                  "pg_advisory_unlock",      "pg_advisory_unlock_shared",
-                                                  "pg_advisory_unlock_all"};
+    // Session-level advisory locks taken anywhere in the statement (the _xact_ forms end with
+    // their transaction and are fine). The unlock functions are not refused: since no session
+    // lock can be taken in transaction pooling, no server connection holds one, and they answer
+    // as they would for a client holding none (pool resets such as asyncpg's call
+    // pg_advisory_unlock_all()).
+    static constexpr std::string_view kLocks[] = {"pg_advisory_lock", "pg_advisory_lock_shared",
+                                                  "pg_try_advisory_lock", "pg_try_advisory_lock_shared"};
     for (const auto& word : w)
         for (auto lock : kLocks)
             if (word == lock) {

@@ -200,11 +200,7 @@ void analyze_copy(const PgQuery__CopyStmt& s, const Context& ctx, Analysis& a) {
         a.why.push_back("COPY TO reads every shard");
         return;
     }
-    if (a.copy->format == CopyInfo::Format::Binary) {
-        refuse(a, "COPY FROM STDIN in binary format into sharded table \"" + a.table +
-                      "\" is not supported; use text or CSV format");
-        return;
-    }
+    // Binary data is split by router/copy_split_binary.h, text and CSV by copy_split.h.
     for (size_t i = 0; i < s.n_attlist; ++i) {
         if (string_value(s.attlist[i]) == r.cfg->shard_key)
             a.copy->key_column = static_cast<int>(i);

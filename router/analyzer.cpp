@@ -126,7 +126,8 @@ void analyze_wrapped(const PgQuery__Node& inner, const char* wrapper, const Cont
                      Analysis& a) {
     analyze_node(inner, ctx, a);
     a.kind = StatementKind::Utility;
-    if (a.fanout_blocker.empty()) a.fanout_blocker = wrapper;
+    // The wrapper is named first: without the inner construct it would still be refused.
+    a.fanout_blocker = a.fanout_blocker.empty() ? std::string(wrapper) : std::string(wrapper) + " of " + a.fanout_blocker;
     // The proxy combines a SELECT's rows, never a plan's text or a cursor's later FETCHes
     // (which would reach one shard): the statement's merge plan does not carry over.
     a.merge.reset();

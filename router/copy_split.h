@@ -18,6 +18,7 @@ struct CopyRow {
     std::string data;                // the row's bytes as received, line terminator included
     std::optional<std::string> key;  // the decoded key field; nullopt when it is NULL
     bool header = false;             // CSV HEADER line: every shard expects it
+    bool key_binary = false;         // `key` is the field's binary bytes (binary COPY)
 };
 
 class CopySplitter {

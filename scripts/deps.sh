@@ -3,6 +3,8 @@
 # Idempotent: asks dpkg first and only runs apt-get when something is missing.
 set -euo pipefail
 
+# The driver matrix (tests/integration/test_driver_*.py) runs psycopg 3 (with its pool),
+# asyncpg, SQLAlchemy, Ruby pg, ActiveRecord, PHP PDO and Go pgx v4 from Debian's packages.
 # chromium renders the live report page headless in tests/integration/test_live_page.py.
 # postgresql-client-15 also gives the rebalancer pg_dump and psql (the schema copy to a new
 # shard). postgresql-server-dev-15 has the parse node headers router/raw_tree.cpp reads
@@ -19,6 +21,9 @@ PKGS=(
   postgresql-15 postgresql-client-15 pgbouncer prometheus
   etcd-server etcd-client
   python3 python3-psycopg2 python3-xxhash
+  python3-psycopg python3-psycopg-pool python3-asyncpg python3-sqlalchemy
+  ruby ruby-pg ruby-activerecord php-cli php-pgsql
+  golang-go golang-github-jackc-pgx-v4-dev
   libpostgresql-jdbc-java default-jdk-headless
   nodejs npm
   chromium
@@ -60,8 +65,14 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/d
   systemctl stop etcd || true
 fi
 
-# node-postgres for the real-client tests (npm registry), only when not installed yet.
-if [ -f tests/clients/node/package.json ] && [ ! -d tests/clients/node/node_modules/pg ]; then
-  (cd tests/clients/node && npm install --no-audit --no-fund --silent)
+# node-postgres, postgres.js, knex, Sequelize and TypeORM for the real-client tests (npm
+# registry, tests/clients/node/package.json), only when one of them is not installed yet.
+if [ -f tests/clients/node/package.json ]; then
+  for m in pg postgres knex sequelize typeorm reflect-metadata; do
+    if [ ! -d "tests/clients/node/node_modules/$m" ]; then
+      (cd tests/clients/node && npm install --no-audit --no-fund --silent)
+      break
+    fi
+  done
 fi
 echo "deps: ok"

@@ -55,7 +55,7 @@ constexpr std::array kRules{
          "use the extended protocol (driver-side prepared statements)"},
     Rule{"read whole", "partial Execute of a statement combined across shards",
          "Execute it without a row limit (no cursor fetch size), or restrict it to one shard key"},
-    Rule{"send it alone before a Sync", "multi-shard statement in a pipelined batch",
+    Rule{"must be alone before its Sync", "multi-shard statement in a pipelined batch",
          "send the statement alone before its Sync, or restrict it to one shard key"},
     Rule{"multi-statement query", "multi-statement query across shards", "send the statements separately"},
     Rule{"must be sent on its own", "multi-statement query across shards", "send the statements separately"},

@@ -275,6 +275,8 @@ const Case kSeveralShards[] = {
 };
 
 const Case kAllShards[] = {
+    // Binary COPY is split by tuple like text (router/copy_split_binary.h).
+    {"copy_binary", "COPY users (id) FROM STDIN (FORMAT binary)", {}, K::All, {0, 1, 2, 3}},
     {"no_key", "SELECT * FROM pgbench_accounts WHERE abalance > 10", {}, K::All, {0, 1, 2, 3}},
     {"update_no_key", "UPDATE pgbench_accounts SET abalance = 0", {}, K::All, {0, 1, 2, 3}},
     {"delete_no_key", "DELETE FROM users WHERE name = 'x'", {}, K::All, {0, 1, 2, 3}},
@@ -592,7 +594,6 @@ const Case kRefusals[] = {
     {"unscannable_sharded", "SELECT * FROM \"Users\", users WHERE id = 1_000", {}, K::Error, {}, "", "42601"},
     {"unscannable_unsharded", "SELECT * FROM logs WHERE id = 1_000", {}, K::Default, {0}},
     {"create_view", "CREATE VIEW v AS SELECT * FROM users", {}, K::Error, {}, "CREATE VIEW"},
-    {"copy_binary", "COPY users (id) FROM STDIN (FORMAT binary)", {}, K::Error, {}, "binary"},
     {"copy_no_columns", "COPY users FROM STDIN", {}, K::Error, {}, "without a column list"},
     {"copy_without_key", "COPY users (name) FROM STDIN", {}, K::Error, {}, "must list its shard key"},
     {"copy_server_file", "COPY users (id) FROM '/tmp/x'", {}, K::Error, {}, "server-side file"},
@@ -690,6 +691,9 @@ const Case kSessionAndHints[] = {
     {"copy_reference", "COPY countries (code) FROM STDIN", {}, K::All, {0, 1, 2, 3}},
     {"explain", "EXPLAIN SELECT * FROM users WHERE id = 1", {}, K::Single, {2}},
     {"explain_fanout", "EXPLAIN SELECT * FROM users", {}, K::Error, {}, "EXPLAIN"},
+    // The wrapper is named before what it wraps: without the ORDER BY it is still refused.
+    {"declare_ordered_fanout", "DECLARE c CURSOR FOR SELECT * FROM users ORDER BY id", {}, K::Error, {},
+     "uses DECLARE CURSOR of ORDER BY"},
 };
 
 auto case_name = [](const ::testing::TestParamInfo<Case>& info) {
