@@ -139,7 +139,7 @@ net::awaitable<CommitResult> Coordinator::commit(Participants& p, const std::vec
         CommitResult r = failure_of(p, out, writers.empty() ? all : writers);
         if (r.committed()) {
             counters_.single_shard_commits.fetch_add(1, std::memory_order_relaxed);
-            counters_.single_latency_us_sum.fetch_add(elapsed_us(), std::memory_order_relaxed);
+            counters_.single_latency.observe(elapsed_us());
         } else {
             counters_.aborts.fetch_add(1, std::memory_order_relaxed);
             if (r.sqlstate == "08006") {
@@ -270,7 +270,7 @@ net::awaitable<CommitResult> Coordinator::commit(Participants& p, const std::vec
         }
     end_flight(gid, leftover);
     counters_.two_phase_commits.fetch_add(1, std::memory_order_relaxed);
-    counters_.two_phase_latency_us_sum.fetch_add(elapsed_us(), std::memory_order_relaxed);
+    counters_.two_phase_latency.observe(elapsed_us());
     co_return CommitResult{};
 }
 

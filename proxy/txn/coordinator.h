@@ -31,6 +31,7 @@
 
 #include "common/config.h"
 #include "proxy/net.h"
+#include "proxy/txn/latency_histogram.h"
 #include "proxy/txn/participants.h"
 
 namespace sg::proxy::txn {
@@ -50,8 +51,8 @@ struct TxnCounters {
     std::atomic<uint64_t> recovered_commits{0};
     std::atomic<uint64_t> recovered_rollbacks{0};
     std::atomic<uint64_t> deadlocks{0};  // deadlocks across shards broken (deadlock_detector.h)
-    std::atomic<uint64_t> two_phase_latency_us_sum{0};
-    std::atomic<uint64_t> single_latency_us_sum{0};
+    LatencyHistogram two_phase_latency;  // COMMIT of a transaction where several shards wrote
+    LatencyHistogram single_latency;     // COMMIT where at most one participant wrote
 };
 
 // A two-phase commit this proxy is running (SHOW TRANSACTIONS).

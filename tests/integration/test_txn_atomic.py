@@ -225,12 +225,18 @@ class AtomicStatements(Base):
         rows = self.proxy.admin("SHOW TRANSACTIONS")
         self.assertEqual(rows, [])  # nothing in flight between statements
         commits, aborts = self.metric("shardgate_txn_two_phase_commits_total"), self.metric("shardgate_txn_aborts_total")
+        histogram = 'shardgate_txn_commit_seconds_count{kind="two_phase"}'
+        observed = self.metric(histogram)
         keys = [k for ks in keys_per_shard(1).values() for k in ks]
         self.run_sql("INSERT INTO items (id, val) VALUES " + ", ".join(f"({k}, 1)" for k in keys))
         with self.assertRaises(psycopg2.errors.UniqueViolation):
             self.run_sql("INSERT INTO items (id, val) VALUES " + ", ".join(f"({k}, 1)" for k in keys))
         self.assertEqual(self.metric("shardgate_txn_two_phase_commits_total"), commits + 1)
         self.assertEqual(self.metric("shardgate_txn_aborts_total"), aborts + 1)
+        # The commit's latency went into the histogram (buckets cumulative up to +Inf).
+        self.assertEqual(self.metric(histogram), observed + 1)
+        self.assertEqual(self.metric('shardgate_txn_commit_seconds_bucket{kind="two_phase",le="+Inf"}'),
+                         observed + 1)
 
     # -- transactions spanning shards (BEGIN ... COMMIT) --------------------------------------
 
