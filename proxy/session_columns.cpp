@@ -49,8 +49,13 @@ awaitable<router::Expected<std::vector<std::string>>> Session::missing_columns(c
     const std::string settings = settings_sync_statements(none, settings_);
     // COPY without a column list reads every stored column: read them now, not from the cache,
     // since a COPY's rows cannot tell that a column was added since.
-    if (a.kind == router::StatementKind::Copy)
-        co_return co_await fetch_table_columns(proxy_.io().get_executor(), target, table, settings, true);
+    if (a.kind == router::StatementKind::Copy) {
+        // (The result in a named local, not `co_return co_await ...`: GCC 12 at -O2 crashed the
+        // release build right after this fetch resumed, COPY without a column list.)
+        router::Expected<std::vector<std::string>> all =
+            co_await fetch_table_columns(proxy_.io().get_executor(), target, table, settings, true);
+        co_return all;
+    }
     const uint32_t wanted = a.values_per_row;
     // The search_path is part of what is cached.
     auto path = settings_.find("search_path");
