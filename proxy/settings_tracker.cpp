@@ -88,17 +88,44 @@ std::optional<SettingsTracker::Step> SettingsTracker::step_of(std::string_view s
 }
 
 namespace {
-// A text of several statements that may hold a SET / RESET / DISCARD (words, roughly: a false
-// positive only costs a reset of the server connection).
+// Where the statement beginning at `i` has its first word: after blanks, '(' and comments;
+// npos when nothing follows.
+size_t first_word(std::string_view sql, size_t i) {
+    for (;;) {
+        while (i < sql.size() && (std::isspace(static_cast<unsigned char>(sql[i])) || sql[i] == '(')) ++i;
+        if (sql.substr(i).starts_with("--")) {
+            i = sql.find('\n', i);
+        } else if (sql.substr(i).starts_with("/*")) {
+            i = sql.find("*/", i + 2);
+            if (i != std::string_view::npos) i += 2;
+        } else {
+            return i < sql.size() ? i : std::string_view::npos;
+        }
+        if (i == std::string_view::npos) return i;
+    }
+}
+
+// A text with a ';' that may hold a SET / RESET / DISCARD: one of whose statements (the first,
+// or one after a ';') starts with one of those words (after blanks, comments and
+// parentheses). A ';' inside a literal only adds a candidate: a false positive costs a reset
+// of the server connection before its next use (a round trip), a false negative would lose a
+// setting, and every real statement start follows a real ';'. A trailing ';' (pgbench's
+// `UPDATE ... SET ...;`) starts nothing: such a text is one statement.
 bool may_hold_untracked_setting(std::string_view sql) {
-    if (sql.find(';') == std::string_view::npos) return false;
-    for (std::string_view kw : {"set", "reset", "discard"})
-        for (size_t i = 0; i + kw.size() <= sql.size(); ++i)
-            if (strncasecmp(sql.data() + i, kw.data(), kw.size()) == 0 &&
-                (i == 0 || !std::isalnum(static_cast<unsigned char>(sql[i - 1]))) &&
-                (i + kw.size() == sql.size() || std::isspace(static_cast<unsigned char>(sql[i + kw.size()]))))
-                return true;
-    return false;
+    if (sql.find(';') == std::string_view::npos) return false;  // one statement: step_of judged it
+    for (size_t start = 0;;) {  // 0, then just after each ';'
+        if (size_t i = first_word(sql, start); i != std::string_view::npos) {
+            for (std::string_view kw : {"set", "reset", "discard"}) {
+                const size_t end = i + kw.size();
+                if (end <= sql.size() && strncasecmp(sql.data() + i, kw.data(), kw.size()) == 0 &&
+                    (end == sql.size() || !(std::isalnum(static_cast<unsigned char>(sql[end])) || sql[end] == '_')))
+                    return true;
+            }
+        }
+        const size_t semi = sql.find(';', start);
+        if (semi == std::string_view::npos) return false;
+        start = semi + 1;
+    }
 }
 }  // namespace
 
