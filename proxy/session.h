@@ -410,6 +410,8 @@ private:
     // The Parse of a statement the client defined ("" the unnamed one); views into the proxy's
     // copy of its frame. False when there is none.
     bool statement_parse(std::string_view name, wire::Parse& out) const;
+    // The text of a statement the client defined, a view of the proxy's copy; "" when none.
+    std::string_view statement_text(std::string_view name) const;
     // Gives the Bind parameters that the router reads as shard keys the types the client
     // declared for them in Parse (`batch_types`: that Parse's, when it is in this batch;
     // otherwise the stored statement `name`'s). See proxy/param_types.cpp.

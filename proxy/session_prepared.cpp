@@ -83,6 +83,12 @@ std::shared_ptr<const router::Analysis> Session::statement_analysis(std::string_
     return it == statements_.end() ? nullptr : it->second.analysis;
 }
 
+std::string_view Session::statement_text(std::string_view name) const {
+    if (name.empty()) return unnamed_parse_.empty() ? std::string_view() : std::string_view(unnamed_query_);
+    auto it = statements_.find(std::string(name));
+    return it == statements_.end() ? std::string_view() : std::string_view(it->second.query);
+}
+
 bool Session::statement_parse(std::string_view name, wire::Parse& out) const {
     const std::string* frame = &unnamed_parse_;
     if (!name.empty()) {

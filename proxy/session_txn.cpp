@@ -21,6 +21,7 @@
 #include "proxy/txn/held.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/extended_query.h"
+#include "proxy/wire/reader.h"
 #include "proxy/wire/writer.h"
 
 namespace sg::proxy {
@@ -59,9 +60,11 @@ bool maybe_transaction_control(std::string_view sql) {
     while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
     if (i < sql.size() && (sql[i] == '/' || sql[i] == '-' || sql[i] == '('))
         return true;  // comments: analyse
-    std::string word;
-    while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i])) && word.size() < 10)
-        word += static_cast<char>(std::tolower(static_cast<unsigned char>(sql[i++])));
+    char buf[10];  // the first word, lower case (no allocation: this runs per statement)
+    size_t n = 0;
+    while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i])) && n < sizeof buf)
+        buf[n++] = static_cast<char>(std::tolower(static_cast<unsigned char>(sql[i++])));
+    const std::string_view word(buf, n);
     return word == "commit" || word == "end" || word == "rollback" || word == "abort" ||
            word == "prepare" || word == "savepoint" || word == "release";
 }
@@ -311,8 +314,10 @@ awaitable<bool> Session::transaction_control(std::string_view sql) {
 
 awaitable<bool> Session::transaction_control_batch(std::string_view batch, bool sync) {
     using SK = router::StatementKind;
-    // The batch's one statement, if it has exactly one Bind.
-    std::string query;
+    // The batch's one statement, if it has exactly one Bind: its text, a view of the batch or of
+    // the stored statement (neither changes while this runs). Only the names are read, not the
+    // parameters: most batches of a transaction are plain statements, on the hot path.
+    std::string_view query;
     int binds = 0;
     std::string_view last_parse_name;
     bool parse_seen = false;
@@ -320,21 +325,18 @@ awaitable<bool> Session::transaction_control_batch(std::string_view batch, bool 
         size_t len = length_at(batch, pos);
         std::string_view frame(batch.data() + pos, len + 1);
         pos += len + 1;
-        auto body = wire::as_bytes(frame.substr(5));
+        wire::BodyReader r(wire::as_bytes(frame.substr(5)));
+        std::string_view first, second;  // Parse: statement, query; Bind: portal, statement
         if (frame[0] == 'P') {
-            wire::Parse p;
-            if (wire::decode(body, p).ok()) {
-                query.assign(p.query);
-                last_parse_name = p.statement;
+            if (r.cstr(first) && r.cstr(second)) {
+                query = second;
+                last_parse_name = first;
                 parse_seen = true;
             }
         } else if (frame[0] == 'B') {
             ++binds;
-            wire::Bind b;
-            if (wire::decode(body, b).ok() && !(parse_seen && b.statement == last_parse_name)) {
-                wire::Parse known;
-                if (statement_parse(b.statement, known)) query.assign(known.query);
-            }
+            if (r.cstr(first) && r.cstr(second) && !(parse_seen && second == last_parse_name))
+                query = statement_text(second);
         }
     }
     auto a = binds == 1 && !query.empty() && maybe_transaction_control(query) ? analysis_of(query)

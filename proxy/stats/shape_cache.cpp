@@ -106,6 +106,11 @@ const std::shared_ptr<const Shape>& ShapeCache::hit(Index::iterator it) {
 }
 
 const std::shared_ptr<const Shape>& ShapeCache::get(std::string_view text) {
+    // A text without constants (a prepared statement's, with $n parameters) is its own key:
+    // found without computing it. No clash: the key of a text with constants holds the marker
+    // \x01, and a text holding \x01 is not looked up this way.
+    if (text.find('\x01') == std::string_view::npos)
+        if (auto it = keyed_.find(text); it != keyed_.end()) return hit(it);
     const bool has_key = literal_key(text, key_);
     if (has_key)
         if (auto it = keyed_.find(std::string_view(key_)); it != keyed_.end()) return hit(it);

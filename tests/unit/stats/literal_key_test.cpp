@@ -95,6 +95,20 @@ TEST(LiteralKey, KindsStayApart) {
     EXPECT_NE(key("SELECT B'1'"), key("SELECT '1'"));
 }
 
+// A text without constants (a prepared statement's) is found by its own bytes, and a text
+// holding the key marker never reaches another text's entry that way.
+TEST(ShapeCache, TextsWithoutConstantsAreTheirOwnKey) {
+    ShapeCache cache(100, 1 << 20);
+    const auto p = cache.get("UPDATE t SET a = a + $1 WHERE id = $2");
+    EXPECT_EQ(cache.get("UPDATE t SET a = a + $1 WHERE id = $2")->fingerprint, p->fingerprint);
+    EXPECT_EQ(cache.hits(), 1u);
+    const auto lit = cache.get("SELECT 5");
+    std::string marked;
+    ASSERT_TRUE(literal_key("SELECT 5", marked));
+    EXPECT_NE(marked, "SELECT 5");
+    EXPECT_NE(cache.get(marked)->hex, lit->hex);  // the key's bytes as a text: not "SELECT 5"
+}
+
 TEST(ShapeCache, LiteralTextsShareOneEntryButUnparsedTextsKeepTheirOwn) {
     ShapeCache cache(100, 1 << 20);
     for (int i = 0; i < 50; ++i)
