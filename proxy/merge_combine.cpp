@@ -280,9 +280,13 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
             s.unnamed_owner() = {0, 0};
             return frames;
         };
-        if (runner) co_return co_await runner->frames(default_shard, build);
+        if (runner) {
+            auto awaited = co_await runner->frames(default_shard, build);
+            co_return awaited;
+        }
         const std::vector<uint16_t> target{default_shard};
-        co_return co_await run_fanout_frames(proxy, user, target, settings, build);
+        auto awaited = co_await run_fanout_frames(proxy, user, target, settings, build);
+        co_return awaited;
     };
     // Its description and rows (views into `reply`), or false with out.error set to its error.
     auto read_combined = [&](const std::string& reply, ShardRows& got) {

@@ -66,7 +66,8 @@ awaitable<std::size_t> write_rest(tcp::socket& sock, const asio::const_buffer* b
         rest.push_back(bufs[i] + done);
         done = 0;
     }
-    co_return co_await asio::async_write(sock, rest, ec_token(ec));
+    auto awaited = co_await asio::async_write(sock, rest, ec_token(ec));
+    co_return awaited;
 }
 
 ClientStream::~ClientStream() { unregister(); }
@@ -86,14 +87,21 @@ awaitable<error_code> ClientStream::start_tls(asio::ssl::context& ctx) {
 }
 
 awaitable<std::size_t> ClientStream::read_some(asio::mutable_buffer b, error_code& ec) {
-    if (tls_) co_return co_await tls_->async_read_some(b, ec_token(ec));
+    if (tls_) {
+        auto awaited = co_await tls_->async_read_some(b, ec_token(ec));
+        co_return awaited;
+    }
     if (!readiness_tried_) {
         readiness_tried_ = true;
         readiness_ = &proxy::ReadinessService::of(sock_.get_executor());
         readiness_handle_ = readiness_->add(sock_.native_handle());
     }
-    if (readiness_handle_) co_return co_await readiness_->read_some(readiness_handle_, sock_.native_handle(), b, ec);
-    co_return co_await sock_.async_read_some(b, ec_token(ec));
+    if (readiness_handle_) {
+        auto awaited = co_await readiness_->read_some(readiness_handle_, sock_.native_handle(), b, ec);
+        co_return awaited;
+    }
+    auto awaited = co_await sock_.async_read_some(b, ec_token(ec));
+    co_return awaited;
 }
 
 std::optional<std::size_t> ClientStream::try_read(asio::mutable_buffer b, error_code& ec) {

@@ -102,7 +102,10 @@ awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> Pool::acquire() 
     }
     if (refused()) co_return refusal();
     ++stats_.checkouts;
-    if (total_ < size_) co_return co_await open_new();
+    if (total_ < size_) {
+        auto awaited = co_await open_new();
+        co_return awaited;
+    }
 
     ++stats_.waits;
     auto start = net::Clock::now();
@@ -131,7 +134,8 @@ awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> Pool::acquire() 
         if (total_ < size_) {
             std::erase(waiters_, &w);
             stats_.wait_seconds += std::chrono::duration<double>(net::Clock::now() - start).count();
-            co_return co_await open_new();
+            auto awaited = co_await open_new();
+            co_return awaited;
         }
     }
     stats_.wait_seconds += std::chrono::duration<double>(net::Clock::now() - start).count();

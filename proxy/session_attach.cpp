@@ -79,8 +79,10 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
     if (server_ && server_fits(shard, plan)) co_return true;
     if (server_) {
         // A transaction spanning shards: the other shard joins it (session_txn.cpp).
-        if (transaction_status() == 'T' && proxy_.config().transactions.two_phase_commit)
-            co_return co_await join_shard(shard, report_with_ready);
+        if (transaction_status() == 'T' && proxy_.config().transactions.two_phase_commit) {
+            auto awaited = co_await join_shard(shard, report_with_ready);
+            co_return awaited;
+        }
         if (transaction_status() != 'I') {
             std::string msg = fmt::format(
                 "this transaction runs on shard \"{}\" and the statement needs shard \"{}\"; a transaction "
@@ -117,7 +119,10 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
     server_pool_ = &pool;
     server_->attach(this);
     server_->take_rows();  // rows counted for a previous owner are not this client's
-    if (server_->map_checked() != proxy_.map_generation()) co_return co_await check_map_stamp(report_with_ready);
+    if (server_->map_checked() != proxy_.map_generation()) {
+        auto awaited = co_await check_map_stamp(report_with_ready);
+        co_return awaited;
+    }
     co_return true;
 }
 

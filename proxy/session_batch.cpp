@@ -239,10 +239,18 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         pos += len + 1;
         if (type == 'P') {
             wire::Parse p;
-            if (!wire::decode(bytes_of(body), p).ok()) co_return co_await refuse("08P01", "invalid Parse message");
-            if (auto refusal = co_await risky_function_refusal(p.query))
-                co_return co_await refuse(refusal->sqlstate, refusal->message);
-            if (std::string why = listen_batch_refusal(p.query); !why.empty()) co_return co_await refuse("0A000", why);
+            if (!wire::decode(bytes_of(body), p).ok()) {
+                auto awaited = co_await refuse("08P01", "invalid Parse message");
+                co_return awaited;
+            }
+            if (auto refusal = co_await risky_function_refusal(p.query)) {
+                auto awaited = co_await refuse(refusal->sqlstate, refusal->message);
+                co_return awaited;
+            }
+            if (std::string why = listen_batch_refusal(p.query); !why.empty()) {
+                auto awaited = co_await refuse("0A000", why);
+                co_return awaited;
+            }
             if (inbox_) listen_discard_all(p.query);  // DISCARD ALL unlistens everything (session_listen.cpp)
             auto a = analysis_of(p.query);
             parsed.push_back({p.statement, a, p.query, std::move(p.param_types)});
@@ -267,7 +275,10 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         size_t bind_index = binds_seen - 1;
         bind_shards.resize(binds_seen, -1);
         wire::Bind& b = bind_scratch_;  // decoding reuses its vectors
-        if (!wire::decode(bytes_of(body), b).ok()) co_return co_await refuse("08P01", "invalid Bind message");
+        if (!wire::decode(bytes_of(body), b).ok()) {
+            auto awaited = co_await refuse("08P01", "invalid Bind message");
+            co_return awaited;
+        }
         const Parsed* it = find_parsed(b.statement);
         auto a = it ? it->analysis : statement_analysis(b.statement);
         if (binds_seen == 1) {
@@ -299,7 +310,10 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         const router::RouterContext ctx = a->merge ? merging_context() : router_context();
         router::Route r = router::route(*a, params, proxy_.shard_map(), ctx);
         using K = router::Route::Kind;
-        if (r.kind == K::Error) co_return co_await refuse(r.error.sqlstate, r.error.message, bind_at);
+        if (r.kind == K::Error) {
+            auto awaited = co_await refuse(r.error.sqlstate, r.error.message, bind_at);
+            co_return awaited;
+        }
         if (r.kind == K::Session) session_statement = true;
         if (r.kind == K::Local || r.kind == K::Session) continue;
         // The Bind's statement text (for its cursor, if it declares or uses one).
@@ -321,24 +335,31 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         bool held = false;
         if (!touch_buckets_unless_paused(*a, r)) held = co_await hold_for_paused_buckets(*a, r);
         if (held) r = router::route(*a, params, proxy_.shard_map(), ctx);
-        if (r.kind == K::Error) co_return co_await refuse(r.error.sqlstate, r.error.message, bind_at);
+        if (r.kind == K::Error) {
+            auto awaited = co_await refuse(r.error.sqlstate, r.error.message, bind_at);
+            co_return awaited;
+        }
         if (r.shards.size() != 1) {
             // One statement on several shards: run it on each and merge, when it is the batch's
             // only statement and no transaction is open; a split INSERT needs the simple protocol.
             bool only_bind = binds_seen == 1 && count_frames(batch, 'B') == 1;
             // (Inside a transaction it runs on the transaction's participants when it may span
             // shards: session_txn_fanout.cpp.)
-            if (in_transaction() && !proxy_.config().transactions.two_phase_commit)
-                co_return co_await refuse(
+            if (in_transaction() && !proxy_.config().transactions.two_phase_commit) {
+                auto awaited = co_await refuse(
                     "0A000", fmt::format("this statement touches {} shards and a transaction is open; a transaction "
                                          "cannot span shards in this version",
                                          r.shards.size()));
-            if (!only_bind || !sync)
-                co_return co_await refuse(
+                co_return awaited;
+            }
+            if (!only_bind || !sync) {
+                auto awaited = co_await refuse(
                     "0A000", fmt::format("this statement needs {} shards and is batched with other statements "
                                          "before one Sync (a pipeline); a statement on several shards must be "
                                          "alone before its Sync (or sent with the simple protocol)",
                                          r.shards.size()));
+                co_return awaited;
+            }
             if (r.insert_rows.size() > 1) {
                 insert_split_ = InsertSplit{};
                 insert_split_.analysis = a;
@@ -365,20 +386,26 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         // made atomic at their Sync, inside one run on its participants (two-phase commit at
         // COMMIT). Without a Sync yet (Flush), or without two-phase commit inside a transaction,
         // there is no way to keep them all-or-nothing: refused.
-        if (!sync)
-            co_return co_await refuse(
+        if (!sync) {
+            auto awaited = co_await refuse(
                 "0A000", "the statements sent before a Flush target different shards; send them with a Sync");
-        if (in_transaction() && !proxy_.config().transactions.two_phase_commit)
-            co_return co_await refuse(
+            co_return awaited;
+        }
+        if (in_transaction() && !proxy_.config().transactions.two_phase_commit) {
+            auto awaited = co_await refuse(
                 "0A000", "the statements sent before one Sync target different shards and a transaction is open; "
                          "a transaction spans shards only with [transactions] two_phase_commit = true");
+            co_return awaited;
+        }
         // Its pieces go straight to the participants: a COMMIT, ROLLBACK, SAVEPOINT or SET among
         // them would end or change one participant's transaction behind the two-phase commit.
-        if (in_transaction() && session_statement)
-            co_return co_await refuse(
+        if (in_transaction() && session_statement) {
+            auto awaited = co_await refuse(
                 "0A000", "the statements sent before one Sync target different shards of the open transaction and "
                          "include transaction control or a SET (COMMIT, ROLLBACK, SAVEPOINT, ...); send those after "
                          "a Sync of their own");
+            co_return awaited;
+        }
         // Binds without a route of their own (session statements) go with the previous one.
         int last = shard;
         for (auto& b : bind_shards) {

@@ -83,7 +83,8 @@ awaitable<bool> Session::run_split_batch_atomic(
         ClientWatch client_watch(*this);  // a client that leaves cancels every leg
         auto res = co_await run_on_participants(
             shards, writes, batch_text_, [&](const std::vector<HeldLeg>& legs) -> awaitable<HeldFanoutResult> {
-                co_return co_await run_pieces_held(proxy_, *user_, legs, settings_, specs, build);
+                auto awaited = co_await run_pieces_held(proxy_, *user_, legs, settings_, specs, build);
+                co_return awaited;
             });
         if (!res) co_return true;  // refused, answered
         stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()), res->reply);

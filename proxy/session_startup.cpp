@@ -173,7 +173,8 @@ awaitable<bool> Session::startup() {
     out.append({'Z', 0, 0, 0, 5, 'I'});
     transition(SessionState::Ready);
     spdlog::debug("client {}: logged in as {} to {}", peer_, user_name_, database_);
-    co_return co_await send(out);
+    auto awaited = co_await send(out);
+    co_return awaited;
 }
 
 awaitable<bool> Session::authenticate(const UserConfig& user) {
@@ -193,7 +194,8 @@ awaitable<bool> Session::authenticate(const UserConfig& user) {
         }
         if (step.status == auth::AuthStatus::Success) {
             // AuthenticationOk is already in `out`; the rest of the login follows it.
-            co_return co_await send(out);
+            auto awaited = co_await send(out);
+            co_return awaited;
         }
         if (!out.empty()) {  // (no co_await inside && or ?:, which GCC 12 miscompiles)
             bool sent = co_await send(out);

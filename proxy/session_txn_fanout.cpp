@@ -186,8 +186,9 @@ awaitable<void> Session::fanout_in_transaction(const router::Analysis& a, const 
         shards, writes, sql, [&](const std::vector<HeldLeg>& given) -> awaitable<HeldFanoutResult> {
             std::vector<HeldLeg> legs = given;
             for (size_t i = 0; i < legs.size(); ++i) legs[i].sql = texts[i];
-            co_return co_await run_fanout_held(proxy_, *user_, legs, settings_, replicated, writes,
+            auto awaited = co_await run_fanout_held(proxy_, *user_, legs, settings_, replicated, writes,
                                                &leg_stats_);
+            co_return awaited;
         });
     if (!res) co_return;
     std::string reply = std::move(res->reply);
@@ -205,9 +206,10 @@ awaitable<std::optional<std::string>> Session::frames_in_transaction(
     const std::function<std::string(ServerConn&)>& build, bool replicated) {
     auto res = co_await run_on_participants(
         shards, writes, sql, [&](const std::vector<HeldLeg>& legs) -> awaitable<HeldFanoutResult> {
-            co_return co_await run_fanout_frames_held(
+            auto awaited = co_await run_fanout_frames_held(
                 proxy_, *user_, legs, settings_, [&](size_t, ServerConn& s) { return build(s); },
                 writes, &leg_stats_, replicated);
+            co_return awaited;
         });
     if (!res) co_return std::nullopt;
     co_return std::move(res->reply);
@@ -247,15 +249,18 @@ CombineRunner Session::transaction_combine_runner() {
         auto conn = participant_on(shard);
         if (!conn) {
             std::vector<ShardQuery> q{{shard, sql}};
-            co_return co_await run_fanout(proxy_, *user_, q, settings_);
+            auto awaited = co_await run_fanout(proxy_, *user_, q, settings_);
+            co_return awaited;
         }
-        co_return co_await on_held(
+        auto awaited = co_await on_held(
             conn, [&](const std::vector<HeldLeg>& legs) -> awaitable<HeldFanoutResult> {
                 std::vector<HeldLeg> l = legs;
                 l[0].sql = sql;
-                co_return co_await run_fanout_held(proxy_, *user_, l, settings_, false, false,
+                auto awaited = co_await run_fanout_held(proxy_, *user_, l, settings_, false, false,
                                                    nullptr);
+                co_return awaited;
             });
+        co_return awaited;
     };
     r.frames = [this, on_held](
                    uint16_t shard,
@@ -263,14 +268,17 @@ CombineRunner Session::transaction_combine_runner() {
         auto conn = participant_on(shard);
         if (!conn) {
             const std::vector<uint16_t> target{shard};
-            co_return co_await run_fanout_frames(proxy_, *user_, target, settings_, build);
+            auto awaited = co_await run_fanout_frames(proxy_, *user_, target, settings_, build);
+            co_return awaited;
         }
-        co_return co_await on_held(
+        auto awaited = co_await on_held(
             conn, [&](const std::vector<HeldLeg>& legs) -> awaitable<HeldFanoutResult> {
-                co_return co_await run_fanout_frames_held(
+                auto awaited = co_await run_fanout_frames_held(
                     proxy_, *user_, legs, settings_,
                     [&](size_t, ServerConn& s) { return build(s); }, false, nullptr);
+                co_return awaited;
             });
+        co_return awaited;
     };
     return r;
 }

@@ -104,7 +104,8 @@ net::awaitable<router::Expected<std::vector<std::string>>> catalog_column(asio::
 
 net::awaitable<router::Expected<std::vector<std::string>>> fetch_catalog_values(
     asio::any_io_executor ex, const ServerTarget& target, const std::string& what, std::string query) {
-    co_return co_await catalog_column(ex, target, "pg_catalog", what, std::move(query));
+    auto awaited = co_await catalog_column(ex, target, "pg_catalog", what, std::move(query));
+    co_return awaited;
 }
 
 net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
@@ -124,12 +125,13 @@ net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
 net::awaitable<router::Expected<std::vector<std::string>>> fetch_unique_columns(
     asio::any_io_executor ex, const ServerTarget& target, const std::string& table, const std::string& settings) {
     // Valid, non-partial unique indexes (a primary key is one) over exactly one plain column.
-    co_return co_await catalog_column(
+    auto awaited = co_await catalog_column(
         ex, target, table, "unique columns",
         settings + "SELECT a.attname FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = "
                    "i.indrelid AND a.attnum = i.indkey[0] WHERE i.indrelid = pg_catalog.to_regclass(" +
             quote_sql_literal(table) +
             ") AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL");
+    co_return awaited;
 }
 
 std::string with_column_list(std::string_view sql, uint32_t at, const std::vector<std::string>& columns) {

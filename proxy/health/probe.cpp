@@ -69,7 +69,8 @@ public:
 }  // namespace
 
 awaitable<std::string> probe(ServerConn& s, std::chrono::milliseconds timeout) {
-    co_return co_await probe_query(s, "", timeout, nullptr);
+    auto awaited = co_await probe_query(s, "", timeout, nullptr);
+    co_return awaited;
 }
 
 awaitable<std::string> probe_query(ServerConn& s, std::string_view sql,
@@ -91,7 +92,9 @@ awaitable<std::string> probe_query(ServerConn& s, std::string_view sql,
     // flags are checked before every wait.
     while (!sink->ready && sink->lost.empty() && s.usable()) {
         auto now = net::Clock::now();
-        if (now >= deadline || !co_await sink->done.wait_for(deadline - now)) break;
+        if (now >= deadline) break;
+        const bool woken = co_await sink->done.wait_for(deadline - now);  // (not inside ||: GCC 12)
+        if (!woken) break;
     }
     if (s.sink() == sink.get()) s.detach();
     if (!sink->lost.empty()) co_return sink->lost;
