@@ -123,15 +123,12 @@ class Base(unittest.TestCase):
         return out
 
 
-class Detection(Base):
-
-    def test_two_transactions_locking_two_shards_in_opposite_orders(self):
-        a, b = self.keys[0], self.keys[1]
-        before = self.metric("shardgate_txn_deadlocks_total")
-        old, young = self.connect(), self.connect()
+    def opposite_orders(self, old, young, a, b):
+        """`old` locks key a, `young` key b (on another shard); then old waits for b and young
+        asks for a, closing the cycle. Returns (first, second, when second was sent)."""
         self.exec(old, f"UPDATE accounts SET balance = balance - 1 WHERE id = {a}")
         self.exec(young, f"UPDATE accounts SET balance = balance - 2 WHERE id = {b}")
-        # The old transaction spans both shards first: it waits on shard 1 for the young one.
+        # The old transaction spans both shards first: it waits on b's shard for the young one.
         first = Statement(old, f"UPDATE accounts SET balance = balance + 1 WHERE id = {b}")
         first.start()
         time.sleep(0.3)
@@ -139,6 +136,16 @@ class Detection(Base):
         started = time.monotonic()
         second = Statement(young, f"UPDATE accounts SET balance = balance + 2 WHERE id = {a}")
         second.start()
+        return first, second, started
+
+
+class Detection(Base):
+
+    def test_two_transactions_locking_two_shards_in_opposite_orders(self):
+        a, b = self.keys[0], self.keys[1]
+        before = self.metric("shardgate_txn_deadlocks_total")
+        old, young = self.connect(), self.connect()
+        first, second, started = self.opposite_orders(old, young, a, b)
         second.join(30)
         self.assertFalse(second.is_alive(), "the deadlock across shards was not broken within 30 s")
         # The survivor goes on before the victim's client rolls back, as in PostgreSQL (the
@@ -282,13 +289,7 @@ class Off(Base):
         young.autocommit = True
         self.exec(young, "SET lock_timeout = '1500ms'")  # a session setting
         young.autocommit = False
-        self.exec(old, f"UPDATE accounts SET balance = balance - 1 WHERE id = {a}")
-        self.exec(young, f"UPDATE accounts SET balance = balance - 2 WHERE id = {b}")
-        first = Statement(old, f"UPDATE accounts SET balance = balance + 1 WHERE id = {b}")
-        first.start()
-        time.sleep(0.3)
-        second = Statement(young, f"UPDATE accounts SET balance = balance + 2 WHERE id = {a}")
-        second.start()
+        first, second, _ = self.opposite_orders(old, young, a, b)
         second.join(20)
         self.assertEqual(second.error.pgcode if second.error else None, "55P03")
         young.rollback()  # its lock on the other shard is held until then
