@@ -58,12 +58,16 @@ awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const st
                                   std::vector<stats::ShardLeg>* legs) {
     ShardSet set(proxy, user, queries.size());
     std::vector<uint16_t> shards;
-    for (const auto& q : queries) shards.push_back(q.shard);
+    std::vector<int> endpoints;
+    for (const auto& q : queries) {
+        shards.push_back(q.shard);
+        endpoints.push_back(atomic ? -1 : q.read_endpoint);  // (a write is never planned on a standby)
+    }
     if (atomic) {
         if (auto refusal = txn::participants_refusal(proxy.config(), shards.size()))
             co_return error_reply(refusal->sqlstate, refusal->message);
     }
-    if (auto err = co_await set.acquire(shards)) co_return error_reply(err->sqlstate, err->message);
+    if (auto err = co_await set.acquire(shards, &endpoints)) co_return error_reply(err->sqlstate, err->message);
     if (std::string failed = co_await set.apply_settings(settings); !failed.empty()) co_return failed;
     if (atomic) {
         co_await set.run_in_shard_order(

@@ -24,6 +24,8 @@ class Proxy;
 struct ShardQuery {
     uint16_t shard = 0;
     std::string sql;
+    // A read's standby endpoint on that shard (Proxy::read_or_primary_pool); -1: the primary.
+    int read_endpoint = -1;
 };
 
 // Returns the complete reply for the client, up to and including ReadyForQuery ('I').

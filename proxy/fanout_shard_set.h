@@ -23,9 +23,13 @@ public:
 
     // Acquires in shard order: every multi-shard statement takes connections in the same
     // order, so two of them waiting on full pools cannot deadlock each other.
-    awaitable<std::optional<PoolError>> acquire(const std::vector<uint16_t>& shards) {
-        for (uint16_t shard : shards) {
-            Pool& pool = proxy_.pool(shard, user_);
+    // `endpoints` (when given, one per shard): a read's standby endpoint, -1 the primary.
+    awaitable<std::optional<PoolError>> acquire(const std::vector<uint16_t>& shards,
+                                                const std::vector<int>* endpoints = nullptr) {
+        for (size_t k = 0; k < shards.size(); ++k) {
+            const uint16_t shard = shards[k];
+            const int endpoint = endpoints ? (*endpoints)[k] : -1;
+            Pool& pool = endpoint >= 0 ? proxy_.read_or_primary_pool(shard, endpoint, user_) : proxy_.pool(shard, user_);
             const int64_t wait_start = steady_ns();
             auto got = co_await pool.acquire();
             if (auto* err = std::get_if<PoolError>(&got)) {

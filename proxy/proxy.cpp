@@ -458,6 +458,9 @@ std::string Proxy::reload() {
     cfg_.proxy.shutdown_timeout_s = next.proxy.shutdown_timeout_s;
     cfg_.proxy.max_message_bytes = next.proxy.max_message_bytes;
     cfg_.proxy.log_level = next.proxy.log_level;
+    cfg_.proxy.read_from = next.proxy.read_from;  // (replicas: read per statement, at once)
+    cfg_.proxy.max_replica_lag_ms = next.proxy.max_replica_lag_ms;
+    cfg_.proxy.read_your_writes_ms = next.proxy.read_your_writes_ms;
     cfg_.stats = next.stats;
     cfg_.admin.http_auth = next.admin.http_auth;  // read by the HTTP listener at each request
     cfg_.health = next.health;

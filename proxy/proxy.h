@@ -83,6 +83,9 @@ public:
     // The read pool for (shard, standby endpoint, server login of user) (proxy/read_pools.cpp);
     // kept in pools() under the key (shard, "<login>@<endpoint>").
     Pool& read_pool(int shard, int endpoint, const UserConfig& user);
+    // read_pool() when `endpoint` is still one of the shard's standbys, else the primary pool
+    // (the endpoint left the configuration, or was promoted, since the read was planned).
+    Pool& read_or_primary_pool(int shard, int endpoint, const UserConfig& user);
     const std::map<std::pair<int, std::string>, std::unique_ptr<Pool>>& pools() const { return pools_; }
     // Shard health: breakers, checks, query_timeout_ms (proxy/health).
     health::Monitor& health() { return *health_; }

@@ -16,4 +16,11 @@ Pool& Proxy::read_pool(int shard, int endpoint, const UserConfig& user) {
     return add_pool(std::move(key), shard, login, e.host, e.port, endpoint, nullptr);
 }
 
+Pool& Proxy::read_or_primary_pool(int shard, int endpoint, const UserConfig& user) {
+    const health::ShardHealth* h = health_->shard(shard);
+    if (h && endpoint >= 0 && size_t(endpoint) < h->endpoints.size() && endpoint != h->primary)
+        return read_pool(shard, endpoint, user);
+    return pool(shard, user);
+}
+
 }  // namespace sg::proxy

@@ -226,6 +226,15 @@ private:
     // its server from (a standby's read pool for a replica-safe read, else the primary), and the
     // client's last write for read_your_writes_ms.
     void plan_read(const router::Analysis* a, int shard);
+    // The legs of a multi-shard statement: each shard's endpoint (-1 the primary).
+    std::vector<int> plan_fanout_reads(const router::Analysis& a, const std::vector<uint16_t>& shards);
+    int read_endpoint_for(const router::Analysis& a, int shard);
+    // The endpoint for a read by `mode` on `shard`, never `exclude` (-1 the primary, -2 none);
+    // `primary_failed`: the primary just failed this read (its standbys may serve it at once).
+    int pick_read_endpoint(ReadFrom mode, int shard, int exclude, bool primary_failed);
+    // A read whose server could not be had (connect failure, breaker open): the pool of another
+    // healthy endpoint of the shard to try once, or null (session_read_route.cpp).
+    Pool* read_retry_pool(int shard, const Pool& failed);
     Pool& pool_for(int shard, int plan);
     // The attached server may serve a statement for `shard` planned for `plan` (a primary
     // connection serves anything; a standby's only reads planned for it).
@@ -445,6 +454,9 @@ private:
 
     std::shared_ptr<ServerConn> server_;
     Pool* server_pool_ = nullptr;
+    // plan_read(): the next attach is a read that may go to another endpoint when its server
+    // cannot be had (its read_from); consumed by the attach like read_plan_.
+    std::optional<ReadFrom> retry_read_;
     int read_plan_ = -1;  // plan_read(): the next attach's standby endpoint; -1 the primary
     net::Clock::time_point last_write_at_{};
     char last_status_ = 'I';   // transaction status the client last saw

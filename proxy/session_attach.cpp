@@ -12,6 +12,7 @@
 #include "proxy/fanout.h"
 #include "proxy/fanout_legs.h"
 #include "proxy/having_params.h"
+#include "proxy/health/monitor.h"
 #include "proxy/merge_combine.h"
 #include "proxy/returning_order.h"
 #include "proxy/pool.h"
@@ -56,6 +57,7 @@ bool Session::attach_idle_server(int shard) {
     if (server_) {
         if (!server_fits(shard, read_plan_)) return false;
         read_plan_ = -1;
+        retry_read_.reset();
         return true;
     }
     if (proxy_.paused()) return false;
@@ -67,6 +69,7 @@ bool Session::attach_idle_server(int shard) {
         return false;
     }
     read_plan_ = -1;
+    retry_read_.reset();
     server_ = std::move(s);
     server_pool_ = &pool;
     server_->attach(this);
@@ -76,6 +79,7 @@ bool Session::attach_idle_server(int shard) {
 
 awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
     const int plan = std::exchange(read_plan_, -1);
+    const std::optional<ReadFrom> retry = std::exchange(retry_read_, std::nullopt);
     if (server_ && server_fits(shard, plan)) co_return true;
     if (server_) {
         // A transaction spanning shards: the other shard joins it (session_txn.cpp).
@@ -99,10 +103,23 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
     }
     std::optional<PoolError> refused;
     if (proxy_.paused()) refused = co_await hold_while_paused(shard);  // session_pause.cpp
-    Pool& pool = pool_for(shard, plan);
+    Pool* pool_used = &pool_for(shard, plan);
     auto wait_start = net::Clock::now();
     std::variant<std::shared_ptr<ServerConn>, PoolError> got = refused ? std::move(*refused) : PoolError{};
-    if (!refused) got = co_await pool.acquire();
+    if (!refused) got = co_await pool_used->acquire();
+    if (auto* err = std::get_if<PoolError>(&got); err && !refused && retry && err->sqlstate == "08006") {
+        // A read whose endpoint could not be reached (connect failure, breaker open): nothing
+        // reached the client yet, so it goes once to another healthy endpoint of the shard.
+        retry_read_ = retry;
+        if (Pool* other = read_retry_pool(shard, *pool_used)) {
+            spdlog::info("client {}: read retried on {}:{} of shard \"{}\": {}", peer_, other->target().host,
+                         other->target().port, other->target().shard_name, err->message);
+            if (health::ShardHealth* h = proxy_.health().shard(shard)) ++h->read_retries;
+            pool_used = other;
+            got = co_await other->acquire();
+        }
+    }
+    Pool& pool = *pool_used;
     pool_wait_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(net::Clock::now() - wait_start).count();
     if (auto* err = std::get_if<PoolError>(&got)) {
         if (report_with_ready) co_await error_and_ready(err->sqlstate, err->message);

@@ -248,12 +248,14 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         case K::Multi:
         case K::All: break;
     }
-    plan_read(&a, -1);  // a multi-shard write: reads follow it to the primary
+    // Each leg's endpoint (session_read_route.cpp); a write: reads follow it to the primary.
+    const std::vector<int> read_legs = plan_fanout_reads(a, r.shards);
     if (a.kind == router::StatementKind::Copy && a.is_write && a.copy && a.placement == router::Placement::Sharded) {
         co_await copy_in_split(a, sql);
         co_return;
     }
     if (r.shards.size() == 1 && r.insert_rows.size() <= 1) {
+        plan_read(&a, r.shards.front());
         co_await send_to_shard(r.shards.front(), frame, sql);
         co_return;
     }
@@ -279,7 +281,8 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
             queries.push_back({part.shard, router::render_insert_subset(a, sql, part.rows).sql});
     } else {
         const bool rewritten = a.merge && !a.merge->shard_sql.empty() && r.shards.size() > 1;
-        for (uint16_t shard : r.shards) queries.push_back({shard, rewritten ? a.merge->shard_sql : std::string(sql)});
+        for (size_t i = 0; i < r.shards.size(); ++i)
+            queries.push_back({r.shards[i], rewritten ? a.merge->shard_sql : std::string(sql), read_legs[i]});
     }
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
     // A reference table is written on every shard, but it is one table: report one copy's result.

@@ -106,7 +106,14 @@ void Monitor::reconfigure() {
     for (auto& h : shards_) {
         h->breaker.set_threshold(cfg.health.breaker_failures);
         const auto& sc = cfg.shards[h->shard];
+        std::vector<std::string> before;
+        for (const auto& e : h->endpoints) before.push_back(e.endpoint());
         sync_endpoints(*h);
+        for (size_t i = before.size(); i < h->endpoints.size(); ++i)
+            spdlog::warn("shard \"{}\": endpoint {} added (RELOAD)", h->name, h->endpoints[i].endpoint());
+        for (size_t i = h->endpoints.size(); i < before.size(); ++i)
+            spdlog::warn("shard \"{}\": endpoint {} removed (RELOAD): reads leave it, its connections drain",
+                         h->name, before[i]);
         // Compared with what the config said, not with the current primary: after a failover
         // h->host is the promoted standby, and an unrelated RELOAD must not move writes back.
         if (sc.host == h->config_host && sc.port == h->config_port) continue;
@@ -231,6 +238,15 @@ awaitable<void> Monitor::check_loop(ShardHealth* h, std::shared_ptr<bool> alive)
             h->last_check_ok = err.empty();
             if (err.empty()) {
                 report(*h, h->breaker.on_success(sys_now()));
+            } else if (h->breaker.admits() && primary_answered_since(*h, t0)) {
+                // The shard answered pooled statements while the check waited: the check itself
+                // was slow (a CPU-starved host: a new backend's fork and login past
+                // check_timeout_ms), not the shard. Opening the breaker would fail every
+                // statement in flight on a shard that is serving them.
+                ++h->check_failures;
+                ++h->checks_overruled;
+                spdlog::debug("shard \"{}\": health check failed ({}) but pooled connections got answers meanwhile",
+                              h->name, err);
             } else {
                 ++h->check_failures;
                 report(*h, h->breaker.on_failure(sys_now(), "health check: " + err));
@@ -244,6 +260,15 @@ awaitable<void> Monitor::check_loop(ShardHealth* h, std::shared_ptr<bool> alive)
         error_code ec;
         co_await timer.async_wait(net::ec_token(ec));
     }
+}
+
+bool Monitor::primary_answered_since(const ShardHealth& h, net::Clock::time_point t) const {
+    for (const auto& [key, pool] : proxy_.pools()) {
+        if (pool->target().shard != h.shard || pool->target().read_endpoint >= 0) continue;
+        for (const auto& w : pool->all())
+            if (auto s = w.lock(); s && s->usable() && s->ready_at() >= t) return true;
+    }
+    return false;
 }
 
 void Monitor::sweep_queries() {

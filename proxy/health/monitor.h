@@ -54,6 +54,8 @@ private:
     awaitable<void> sweep_loop(std::shared_ptr<bool> alive);
     awaitable<std::string> check_once(ShardHealth& h);
     void sweep_queries();
+    // A connection of the shard's primary pools got a ReadyForQuery at or after `t`.
+    bool primary_answered_since(const ShardHealth& h, net::Clock::time_point t) const;
     void fail_shard(ShardHealth& h);
     ServerTarget check_target(const ShardHealth& h) const;
     void add_shard(int i);

@@ -67,11 +67,21 @@ void Monitor::sync_endpoints(ShardHealth& h) {
         e.host = want[i].first;
         e.port = want[i].second;
         e.since = sys_now();
+        // A read pool left from an endpoint once at this index (removed by an earlier RELOAD)
+        // would still point at that one's address.
+        for (auto& [key, pool] : proxy_.pools())
+            if (pool->target().shard == h.shard && pool->target().read_endpoint == int(i))
+                pool->retarget(e.host, e.port);
         h.endpoints.push_back(std::move(e));
     }
-    // Endpoints dropped from the config: their loops end, their read pools are not chosen again.
+    // Endpoints dropped from the config: their loops end, their read pools are not chosen again
+    // (Proxy::read_or_primary_pool) and drain: idle connections close now, busy ones when given
+    // back.
     while (h.endpoints.size() > want.size()) {
-        if (h.endpoints.back().conn) h.endpoints.back().conn->close("the endpoint left the configuration");
+        auto& gone = h.endpoints.back();
+        if (gone.conn) gone.conn->close("the endpoint left the configuration");
+        for (auto& [key, pool] : proxy_.pools())
+            if (pool->target().shard == h.shard && pool->target().read_endpoint == gone.index) pool->reconnect();
         h.endpoints.pop_back();
     }
     if (h.primary >= int(h.endpoints.size())) h.primary = 0;

@@ -17,7 +17,8 @@ const char* const kRoleQuery =
     "SELECT pg_catalog.pg_is_in_recovery(), "
     "pg_catalog.pg_is_in_recovery() AND pg_catalog.pg_last_wal_receive_lsn() IS NOT NULL AND "
     "pg_catalog.pg_last_wal_receive_lsn() <= pg_catalog.pg_last_wal_replay_lsn(), "
-    "EXISTS (SELECT 1 FROM pg_catalog.pg_stat_wal_receiver WHERE status = 'streaming'), "
+    "EXISTS (SELECT 1 FROM pg_catalog.pg_stat_wal_receiver WHERE status = 'streaming' OR "
+    "(status IS NULL AND pid IS NOT NULL)), "
     "EXTRACT(EPOCH FROM pg_catalog.now() - pg_catalog.pg_last_xact_replay_timestamp())";
 
 namespace {

@@ -22,6 +22,13 @@ const char* to_string(Role r);
 // lag is the time since its last replayed commit, an over-estimate that errs towards the
 // primary (a standby whose replay is paused, or that is behind, stops serving reads once the
 // oldest missing commit is older than the bound).
+//
+// Streaming: pg_stat_wal_receiver shows its status only to roles with pg_read_all_stats; to
+// any other login (the usual application role the check logs in as) it shows the receiver's
+// pid and NULL elsewhere. Without the privilege a running receiver process counts as
+// streaming: it exists while connected or connecting to the primary, and a receiver that loses
+// the primary exits (it is restarted every wal_retrieve_retry_interval). Reading the status as
+// "not streaming" instead banned every standby from reads while its primary was up.
 extern const char* const kRoleQuery;
 
 struct RoleReading {

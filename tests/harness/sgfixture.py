@@ -102,8 +102,9 @@ class Proxy:
 
     def __init__(self, cluster, name, proxy=None, tables=(), users=None, sharding=None,
                  admin=None, stats=None, shards=None, user="postgres", password=None, health=None,
-                 cluster_section=None, extra_toml=""):
+                 cluster_section=None, extra_toml="", replicas=True):
         self.cluster = cluster
+        self.replicas = replicas  # list the cluster's standbys (add_replica) in [[shards]]
         self.extra_toml = extra_toml  # appended verbatim (sections the helper has no keys for)
         self.name = name
         self.proxy_keys = dict(proxy or {})
@@ -130,7 +131,8 @@ class Proxy:
         pgcluster.write_shardgate_config(
             self.config_path, self.cluster, proxy={"port": self.port, **self.proxy_keys},
             admin=self.admin_keys, stats=self.stats, health=self.health, sharding=self.sharding,
-            tables=self.tables, users=users, shards=self.shards, cluster_section=self.cluster_section)
+            tables=self.tables, users=users, shards=self.shards, cluster_section=self.cluster_section,
+            replicas=self.replicas)
         if self.extra_toml:
             with open(self.config_path, "a") as f:
                 f.write("\n" + self.extra_toml + "\n")
