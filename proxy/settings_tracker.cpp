@@ -196,20 +196,26 @@ void SettingsTracker::ready(char status, bool failed, Settings& applied) {
                         current_ = savepoints_[size_t(i)].second;
                         applied = current_;
                         savepoints_.resize(size_t(i) + 1);
+                        if (observer_) observer_->rolled_back_to(savepoints_.size());
                     }
                     break;
                 case TransactionControl::Release:
-                    if (long i = find(); i >= 0) savepoints_.resize(size_t(i));
+                    if (long i = find(); i >= 0) {
+                        savepoints_.resize(size_t(i));
+                        if (observer_) observer_->released(savepoints_.size());
+                    }
                     break;
                 case TransactionControl::Commit:
                     // COMMIT of a failed transaction rolls it back (its tag is ROLLBACK).
                     if (aborted_) roll_back(applied);
                     else committed_ = current_;  // also COMMIT AND CHAIN, which stays open
                     savepoints_.clear();
+                    if (observer_) observer_->ended(!aborted_);
                     ended = true;
                     break;
                 case TransactionControl::Rollback:
                     roll_back(applied);
+                    if (observer_) observer_->ended(false);
                     ended = true;
                     break;
                 case TransactionControl::None: break;
@@ -231,6 +237,7 @@ void SettingsTracker::ready(char status, bool failed, Settings& applied) {
             // settled above
         } else if (failed && ends_tried) {
             roll_back(applied);  // a COMMIT that failed (a deferred constraint) rolled back
+            if (observer_) observer_->ended(false);
         } else if (current_ != committed_) {
             // The transaction ended in a way not seen here (a multi-statement text). Best
             // guess for the client; the server is reset before its next use, so what it
@@ -240,6 +247,8 @@ void SettingsTracker::ready(char status, bool failed, Settings& applied) {
             applied.clear();
             applied[kUnknownSettings] = std::string();
         }
+        // A transaction that ended unseen (see above): committed unless something failed.
+        if (observer_ && was_open && !ended && !(failed && ends_tried)) observer_->ended(!failed && !aborted_);
         savepoints_.clear();
     }
     open_ = status != 'I';
@@ -247,6 +256,7 @@ void SettingsTracker::ready(char status, bool failed, Settings& applied) {
 }
 
 void SettingsTracker::lost() {
+    if (observer_) observer_->ended(false);  // the transaction died with the connection
     pending_.clear();
     savepoints_.clear();
     current_ = committed_;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "proxy/session_settings.h"
+#include "proxy/transaction_observer.h"
 
 namespace sg::proxy {
 
@@ -60,6 +61,11 @@ public:
     // A setting a server refused when the proxy re-applied it: the session no longer has it.
     void drop(const std::string& name);
 
+    // Told what the client's transactions do (null: nobody); must outlive its use here.
+    void set_observer(TransactionObserver* observer) { observer_ = observer; }
+    // The savepoints open in the client's transaction (see transaction_observer.h).
+    size_t savepoint_depth() const { return savepoints_.size(); }
+
 private:
     struct Step {
         std::optional<SettingChange> change;
@@ -79,6 +85,7 @@ private:
     Settings startup_, current_, committed_;
     std::vector<std::pair<std::string, Settings>> savepoints_;  // name, settings when it was set
     std::deque<Pending> pending_;
+    TransactionObserver* observer_ = nullptr;
     uint64_t readies_ = 0;  // ReadyForQuery messages seen
     bool open_ = false;     // the last status was T or E
     bool aborted_ = false;  // the last status was E

@@ -67,6 +67,11 @@ bool is_discard_all(std::string_view sql) {
     return c.keyword("discard") && c.keyword("all") && c.at_end();
 }
 
+bool is_prepare_transaction(std::string_view sql) {
+    sql_words::Cursor c{sql};
+    return c.keyword("prepare") && c.keyword("transaction");
+}
+
 std::string truncation_notice(const ListenStatement& st) {
     return "identifier \"" + st.truncated + "\" will be truncated to \"" + st.channel + "\"";
 }

@@ -32,6 +32,9 @@ bool first_parse_listens(std::string_view batch);
 // Whether `sql` is exactly one DISCARD ALL (which unlistens everything, as in PostgreSQL).
 bool is_discard_all(std::string_view sql);
 
+// Whether `sql` starts with PREPARE TRANSACTION.
+bool is_prepare_transaction(std::string_view sql);
+
 // PostgreSQL's NOTICE text for an identifier truncated to `to`.
 std::string truncation_notice(const ListenStatement& st);
 
