@@ -58,8 +58,10 @@ bool Session::holdable_session_batch(std::string_view batch) {
         switch (f.type) {
             case 'P': {
                 wire::Parse p;
-                if (!wire::decode(bytes_of(body), p).ok() || !p.statement.empty()) return false;
+                if (!wire::decode(bytes_of(body), p).ok()) return false;
                 current = analysis_of(p.query);
+                // Named: only a BEGIN (pgjdbc names the statements it ran 5 times).
+                if (!p.statement.empty() && current->kind != SK::Begin) return false;
                 // Also LISTEN / UNLISTEN in transaction pooling (in effect at COMMIT).
                 if (current->kind != SK::Begin && !(current->kind == SK::Set && current->set_local) &&
                     !(listens && notify::parse_listen_statement(p.query)))
@@ -68,9 +70,17 @@ bool Session::holdable_session_batch(std::string_view batch) {
             }
             case 'B': {
                 wire::Bind& b = bind_scratch_;
-                if (!current || !wire::decode(bytes_of(body), b).ok() || !b.portal.empty() || !b.statement.empty() ||
-                    !b.params.empty())
-                    return false;
+                if (!wire::decode(bytes_of(body), b).ok() || !b.portal.empty() || !b.params.empty()) return false;
+                if (!b.statement.empty()) {
+                    // A BEGIN the client prepared under a name (pgjdbc, after 5 uses); a name
+                    // parsed in this batch is found the same way once registered, so ask the
+                    // batch's own Parse first.
+                    auto named = statement_analysis(b.statement);
+                    if (!named && !(current && current->kind == SK::Begin)) return false;
+                    if (named) current = named;
+                    if (current->kind != SK::Begin) return false;
+                }
+                if (!current) return false;
                 break;
             }
             case 'D':
@@ -82,6 +92,9 @@ bool Session::holdable_session_batch(std::string_view batch) {
                 // leave those to it.
                 if ((current->kind == SK::Begin) == in_tx) return false;
                 in_tx = true;
+                break;
+            case 'C':  // pgjdbc's Close of statements it freed, sent before its next query
+                if (current || body.size() < 2 || (body[0] != 'S' && body[0] != 'P')) return false;
                 break;
             case 'S': break;
             default: return false;
@@ -98,6 +111,7 @@ awaitable<void> Session::hold_session_batch(std::string_view batch) {
     std::string out;
     wire::MessageWriter w(out);
     std::string_view current_sql;
+    std::string named_sql;  // the text of a named BEGIN
     for (BatchFrames f{batch}; f.next();) {
         const char type = f.type;
         std::string_view frame = f.frame, body = f.body;
@@ -107,13 +121,28 @@ awaitable<void> Session::hold_session_batch(std::string_view batch) {
                 wire::Parse p;
                 (void)wire::decode(bytes_of(body), p);
                 register_parse(frame, p);  // the client's unnamed statement is this one now
-                current = unnamed_analysis_;
-                current_sql = unnamed_query_;
+                if (p.statement.empty()) {
+                    current = unnamed_analysis_;
+                    current_sql = unnamed_query_;
+                }
                 acknowledge(type, body, w);
                 break;
             }
-            case 'B':
+            case 'B': {
+                wire::Bind& b = bind_scratch_;
+                if (wire::decode(bytes_of(body), b).ok() && !b.statement.empty()) {
+                    wire::Parse known;  // a named BEGIN (holdable_session_batch checked)
+                    if (statement_parse(b.statement, known)) {
+                        named_sql.assign(known.query);
+                        current = statement_analysis(b.statement);
+                        current_sql = named_sql;
+                    }
+                }
+                acknowledge(type, body, w);
+                break;
+            }
             case 'D': acknowledge(type, body, w); break;
+            case 'C': answer_close(body, w); break;  // session_listen.cpp
             case 'E': {
                 if (current->kind == SK::Begin) {
                     if (!in_transaction()) begin_transaction(current_sql);

@@ -21,6 +21,7 @@
 #include "proxy/spawn.h"
 #include "proxy/wire/messages/command_complete.h"
 #include "proxy/wire/messages/error_response.h"
+#include "proxy/wire/messages/extended_replies.h"
 #include "proxy/wire/messages/session_status.h"
 #include "proxy/wire/writer.h"
 
@@ -141,9 +142,10 @@ awaitable<bool> Session::run_listen(const notify::ListenStatement& st, wire::Mes
 
 // The extended protocol's form, as drivers send it (JDBC for every statement): one unnamed
 // Parse of a LISTEN / UNLISTEN without parameters, its Bind, an optional Describe, Execute and
-// Sync. Anything else holding a LISTEN is refused by listen_batch_refusal().
+// Sync, after any Close messages (pgjdbc sends the Close of statements it freed with its next
+// query). Anything else holding a LISTEN is refused by listen_batch_refusal().
 awaitable<bool> Session::answer_listen_batch(std::string_view batch) {
-    if (batch.size() < 5 || batch[0] != 'P') co_return false;
+    if (batch.size() < 5 || (batch[0] != 'P' && batch[0] != 'C')) co_return false;
     // A failed transaction answers 25P02 (or its end) as usual: not here.
     if (virtual_failed_ || held_failed() || (server_ && server_->tx_status() == 'E'))
         co_return false;
@@ -151,7 +153,14 @@ awaitable<bool> Session::answer_listen_batch(std::string_view batch) {
     size_t n = 0;
     for (BatchFrames f{batch}; f.next(); ++n) {
         bool fits = false;
-        if (n == 0) {  // the Parse (batch[0] is 'P')
+        if (n == 0 && f.type == 'C') {  // leading Close messages (answered below)
+            // (A portal of an open transaction lives on its server: not answered here.)
+            fits = f.body.size() >= 2 && (f.body[0] == 'S' || (f.body[0] == 'P' && !server_));
+            if (!fits) co_return false;
+            n = size_t(-1);  // the Parse is still the first of the rest
+            continue;
+        }
+        if (n == 0) {  // the Parse
             wire::Parse p;
             fits = wire::decode(bytes_of(f.body), p).ok() && p.statement.empty() &&
                    p.param_types.empty();
@@ -176,16 +185,28 @@ awaitable<bool> Session::answer_listen_batch(std::string_view batch) {
     std::string out;
     wire::MessageWriter w(out);
     for (BatchFrames f{batch}; f.next();) {
-        if (f.type == 'E')
+        if (f.type == 'C') {
+            answer_close(f.body, w);
+        } else if (f.type == 'E') {
             co_await run_listen(*st, w);
-        else if (f.type != 'S')
+        } else if (f.type != 'S') {
             acknowledge(f.type, f.body, w);
+        }
     }
     wire::encode(wire::ReadyForQuery{static_cast<wire::TransactionStatus>(transaction_status())},
                  w);
     ++proxy_.counters().queries;
     co_await send(out);
     co_return true;
+}
+
+void Session::answer_close(std::string_view body, wire::MessageWriter& w) {
+    // A statement the client prepared is gone, as DEALLOCATE answers it (its server copies,
+    // under the proxy's names, are never used again); an unnamed or named portal outside a
+    // transaction is gone already (the callers see only Close before the batch's BEGIN).
+    if (body.size() >= 2 && body[0] == 'S')
+        statements_.erase(std::string(body.substr(1, body.size() - 2)));
+    wire::encode(wire::CloseComplete{}, w);
 }
 
 awaitable<bool> Session::refuse_prepare_after_listen(std::string_view sql) {

@@ -13,10 +13,14 @@
 //    ReadyForQuery does not say;
 //  - a SET in a query that runs on several shards (the statement is sent to every shard, on
 //    connections the client does not keep);
-//  - LISTEN / UNLISTEN among other statements in transaction pooling (the proxy answers
-//    LISTEN itself; it must be a query of its own there).
+//  - LISTEN among other statements in transaction pooling (the proxy answers LISTEN itself;
+//    it must be a query of its own there). An UNLISTEN among them (asyncpg's pool reset sends
+//    `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;`) is carried: it takes
+//    effect once the query succeeded, or with the COMMIT of the transaction block it is in.
 #include <fmt/format.h>
 
+#include "proxy/notify/inbox.h"
+#include "proxy/notify/listen_statement.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 #include "proxy/session_settings.h"
@@ -31,6 +35,7 @@ awaitable<bool> Session::guard_multi_statement(const router::Analysis& a, std::s
     const bool transaction_pooling = proxy_.config().proxy.pool_mode == PoolMode::Transaction;
     std::string_view setting, control;
     bool unknown_setting = false;
+    std::vector<notify::ListenStatement> unlistens;
     for (const auto& part : a.statements) {
         if (part.stmt_end <= part.stmt_begin || part.stmt_end > sql.size()) continue;
         const std::string_view text = sql.substr(part.stmt_begin, part.stmt_end - part.stmt_begin);
@@ -45,11 +50,15 @@ awaitable<bool> Session::guard_multi_statement(const router::Analysis& a, std::s
             control = text;
         if (transaction_pooling) {
             const auto use = session_state_use(text).kind;
-            if (use == SessionStateUse::Listen || use == SessionStateUse::Unlisten) {
+            auto st = use == SessionStateUse::Unlisten ? notify::parse_listen_statement(text)
+                                                       : std::nullopt;
+            if (st) {
+                unlistens.push_back(std::move(*st));
+            } else if (use == SessionStateUse::Listen || use == SessionStateUse::Unlisten) {
                 multi_texts_.clear();
                 co_await error_and_ready(
-                    "0A000", "LISTEN / UNLISTEN together with other statements in one query is "
-                             "not supported in transaction pooling (pool_mode = \"transaction\"); "
+                    "0A000", "LISTEN together with other statements in one query is not "
+                             "supported in transaction pooling (pool_mode = \"transaction\"); "
                              "send it as a query of its own");
                 co_return true;
             }
@@ -79,9 +88,25 @@ awaitable<bool> Session::guard_multi_statement(const router::Analysis& a, std::s
         co_return true;
     }
     // Nothing to track, or not sent through send_to_shard (which hands them to the tracker).
+    // The UNLISTENs wait for the query's (or its transaction block's) success, told by the
+    // settings tracker (its observer is the inbox): the texts go to it whatever they hold.
     const bool fans_out =
         (r.kind == router::Route::Kind::Multi || r.kind == router::Route::Kind::All) &&
         r.shards.size() > 1;
+    if (inbox_ && !unlistens.empty() && (fans_out || unknown_setting)) {
+        multi_texts_.clear();
+        co_await error_and_ready(
+            "0A000", "UNLISTEN in a query of several statements that runs on several shards or "
+                     "holds a SET the proxy does not track is not supported in transaction "
+                     "pooling; send it as a query of its own");
+        co_return true;
+    }
+    multi_observed_ = inbox_ && !unlistens.empty();
+    if (multi_observed_) {
+        for (const auto& st : unlistens)
+            inbox_->channels().add(st, settings_tracker_.savepoint_depth());
+        co_return false;
+    }
     // A setting the tracker cannot read: the text goes to it whole, which marks the server for
     // a reset before its next use (nothing leaks; the client loses that setting, as before).
     if ((setting.empty() && control.empty()) || fans_out || unknown_setting) multi_texts_.clear();

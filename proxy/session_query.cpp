@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <strings.h>
+#include <utility>
 #include "proxy/cursor_statement.h"
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
@@ -80,7 +81,8 @@ awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::s
     // A SET counts once the server accepted it (at its ReadyForQuery), with transaction semantics;
     // the statements of a query of several as one implicit transaction (session_multi_statement.cpp).
     if (!multi_texts_.empty()) {
-        settings_tracker_.sent_batch(multi_texts_, s.outstanding(), in_transaction());
+        settings_tracker_.sent_batch(multi_texts_, s.outstanding(), in_transaction(),
+                                     std::exchange(multi_observed_, false));
         multi_texts_.clear();
     } else {
         settings_tracker_.sent(sql, s.outstanding(), in_transaction());
@@ -146,6 +148,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     ++proxy_.counters().queries;
     query_text_ = sql;
     multi_texts_.clear();  // (set for this query by guard_multi_statement only)
+    multi_observed_ = false;
     if (admin_) {
         co_await wait_replies_out();
         std::string out = co_await run_admin_command(proxy_, *this, sql);

@@ -115,11 +115,13 @@ void SettingsTracker::sent(std::string_view sql, int ahead, bool in_transaction)
     pending_.push_back(std::move(p));
 }
 
-void SettingsTracker::sent_batch(const std::vector<std::string_view>& texts, int ahead, bool in_transaction) {
+void SettingsTracker::sent_batch(const std::vector<std::string_view>& texts, int ahead, bool in_transaction,
+                                 bool observed) {
     Pending p;
+    p.observed = observed;
     for (std::string_view t : texts)
         if (auto step = step_of(t)) p.steps.push_back(std::move(*step));
-    if (p.steps.empty() && in_transaction == open_) return;
+    if (p.steps.empty() && in_transaction == open_ && !observed) return;
     p.at = readies_ + static_cast<uint64_t>(ahead < 0 ? 0 : ahead);
     p.in_transaction = in_transaction;
     pending_.push_back(std::move(p));
@@ -175,6 +177,8 @@ void SettingsTracker::ready(char status, bool failed, Settings& applied) {
         pending_.pop_front();
     }
     const bool was_open = open_ || (mine && mine->in_transaction);
+    // A query of several statements outside a transaction block: one implicit transaction.
+    if (mine && mine->observed && !was_open && observer_ && status == 'I') observer_->ended(!failed);
     bool ended = false;      // a COMMIT or ROLLBACK among the steps settled the transaction
     bool ends_tried = false;  // there was one, but the request failed
     if (mine) {

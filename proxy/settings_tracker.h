@@ -52,7 +52,11 @@ public:
     // The same for an extended-protocol batch ending with Sync: the texts of the statements
     // it executes, in order (the batch is one implicit transaction: an error anywhere in it
     // means none of its SETs took).
-    void sent_batch(const std::vector<std::string_view>& texts, int ahead, bool in_transaction);
+    // `observed`: the observer holds changes of this request's (an UNLISTEN among the statements
+    // of one query): outside a transaction block it is told ended(succeeded) at its
+    // ReadyForQuery.
+    void sent_batch(const std::vector<std::string_view>& texts, int ahead, bool in_transaction,
+                    bool observed = false);
     // A client-visible ReadyForQuery with `status`; `failed`: its request got an ErrorResponse.
     // `applied` is that server's record of what it carries.
     void ready(char status, bool failed, Settings& applied);
@@ -76,6 +80,7 @@ private:
         std::vector<Step> steps;
         bool in_transaction = false;
         bool untracked = false;  // a multi-statement text that may change settings
+        bool observed = false;   // see sent_batch
     };
     // The step `sql` is, if it is one (a setting or transaction control).
     static std::optional<Step> step_of(std::string_view sql);
