@@ -149,6 +149,10 @@ void Pool::release(std::shared_ptr<ServerConn> s) {
         s->close(s->usable() ? "returned in a bad state (transaction open or replies owed)" : "broken");
         return;
     }
+    if (s->listened()) {
+        s->close("it ran LISTEN for its last client; its notifications must not reach the next one");
+        return;
+    }
     s->touch();
     if (s->id() < reconnect_below_) {
         s->close("RECONNECT from the admin console");

@@ -220,6 +220,8 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                     uint64_t n = 0;
                     for (size_t k = i; k < end; ++k) n = n * 10 + uint64_t(body[k] - '0');
                     rows_ += n;
+                    // A LISTEN ran here (session pooling passes it through): see listened().
+                    if (body_len == 7 && std::memcmp(body, "LISTEN", 6) == 0) listened_ = true;
                     break;
                 }
                 case wire::be::kCloseComplete:

@@ -159,6 +159,10 @@ public:
     bool usable() const { return state_ != ServerState::Closed && !broken_; }
     ServerState state() const { return state_; }
     char tx_status() const { return tx_status_; }
+    // A LISTEN ran on this connection (only in session pooling, or a LISTEN inside a text of
+    // several statements): its notifications would reach the next client that takes it, so it
+    // is closed instead of going back to its pool.
+    bool listened() const { return listened_; }
     bool idle_clean() const {
         return usable() && tx_status_ == 'I' && outstanding_ == 0 && expects_.empty() && synced_;
     }
@@ -219,6 +223,7 @@ private:
     uint64_t id_;
     ServerState state_ = ServerState::Connecting;
     bool broken_ = false;
+    bool listened_ = false;
     bool synced_ = true;
     char tx_status_ = 'I';
     int outstanding_ = 0;

@@ -521,7 +521,7 @@ awaitable<void> Session::run() {
         }
     }
     if (state_ != SessionState::Closed) transition(SessionState::Closed);
-    inbox_.reset();  // unlistens everything, as a disconnect does
+    drop_inbox();  // unlistens everything, as a disconnect does
     proxy_.stats().forget_client(client_id_);
     stream_.close();
 }

@@ -269,7 +269,25 @@ private:
     // (RAII: gone with the session); parked_: run() waits for the client's next message.
     awaitable<void> handle_listen(std::string_view sql);
     // Carries one out (after any refusal's ErrorResponse or the CommandComplete goes to `w`).
-    awaitable<void> run_listen(const notify::ListenStatement& st, wire::MessageWriter& w);
+    // False when it was refused.
+    awaitable<bool> run_listen(const notify::ListenStatement& st, wire::MessageWriter& w);
+    void ensure_inbox();
+    void drop_inbox();
+    // Ends of a transaction the proxy settles itself (held back, multi-shard): LISTEN /
+    // UNLISTEN issued in it take effect or are dropped (others come from settings_tracker_).
+    void listen_transaction_ended(bool committed);
+    // A Close message ahead of a batch the proxy answers itself (pgjdbc sends those).
+    void answer_close(std::string_view body, wire::MessageWriter& w);
+    // A simple query of several statements (session_multi_statement.cpp): refused (true) when
+    // it mixes what the proxy cannot carry; else multi_texts_ holds its statements' texts for
+    // the settings tracker when it may change settings or the transaction.
+    awaitable<bool> guard_multi_statement(const router::Analysis& a, std::string_view sql,
+                                          const router::Route& r);
+    std::vector<std::string_view> multi_texts_;
+    bool multi_observed_ = false;  // its UNLISTENs wait for its outcome (the tracker's observer)
+    // PREPARE TRANSACTION of a transaction that issued LISTEN / UNLISTEN: refused as by
+    // PostgreSQL (session_listen.cpp); true when answered.
+    awaitable<bool> refuse_prepare_after_listen(std::string_view sql);
     // An extended-protocol batch of one LISTEN / UNLISTEN: answered (true), or false when
     // `batch` is not one.
     awaitable<bool> answer_listen_batch(std::string_view batch);

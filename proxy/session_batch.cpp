@@ -416,7 +416,12 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
     }
     if (batch_text_.empty()) batch_text_.assign(first_parsed_text);  // a batch without Bind
     if (shard >= 0) co_return shard;
-    if (server_) co_return server_->target().shard;
+    // Statements any shard answers (no table: LISTEN, NOTIFY, nextval) run where the session's
+    // transaction is; outside one on the default shard, as in the simple protocol (route_target):
+    // in session pooling they must not depend on the shard the session used last.
+    // (Transaction control and settings stay where the session is, as before.)
+    if (server_ && (transaction_status() != 'I' || binds_seen == 0 || session_statement))
+        co_return server_->target().shard;
     // No Bind (Parse/Describe only): where the text alone points, else the default shard.
     if (first_parsed) {
         router::Route r = router::route(*first_parsed, {}, proxy_.shard_map(), router_context());

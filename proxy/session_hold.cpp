@@ -14,6 +14,7 @@
 #include "proxy/fanout_legs.h"
 #include "proxy/having_params.h"
 #include "proxy/merge_combine.h"
+#include "proxy/notify/listen_statement.h"
 #include "proxy/returning_order.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
@@ -40,10 +41,10 @@ namespace sg::proxy {
 namespace asio = net::asio;
 using namespace session_frames;
 
-// An extended-protocol batch holding only BEGIN and SET LOCAL, all unnamed and without
-// parameters (JDBC with autocommit off sends its BEGIN along with the first statement, so a
-// first `SET LOCAL` comes as [BEGIN, SET LOCAL, Sync]): answered here and held back with the
-// transaction, as in the simple protocol, instead of settling it on the default shard.
+// An extended-protocol batch holding only BEGIN and SET LOCAL (and, in transaction pooling,
+// LISTEN / UNLISTEN, which the proxy answers), all unnamed and without parameters (JDBC with
+// autocommit off sends its BEGIN along with the first statement, so a first `SET LOCAL` comes
+// as [BEGIN, SET LOCAL, Sync]): answered here and held back with the transaction, as in the simple protocol, instead of settling it on the default shard.
 // holdable_session_batch() tells such a batch (no side effects, no coroutine: every extended
 // batch with a Parse asks); hold_session_batch() answers it.
 bool Session::holdable_session_batch(std::string_view batch) {
@@ -51,21 +52,35 @@ bool Session::holdable_session_batch(std::string_view batch) {
     using SK = router::StatementKind;
     std::shared_ptr<const router::Analysis> current;
     bool in_tx = !pending_begin_.empty();
+    const bool listens = proxy_.config().proxy.pool_mode == PoolMode::Transaction;
     for (BatchFrames f{batch}; f.next();) {
         std::string_view body = f.body;
         switch (f.type) {
             case 'P': {
                 wire::Parse p;
-                if (!wire::decode(bytes_of(body), p).ok() || !p.statement.empty()) return false;
+                if (!wire::decode(bytes_of(body), p).ok()) return false;
                 current = analysis_of(p.query);
-                if (current->kind != SK::Begin && !(current->kind == SK::Set && current->set_local)) return false;
+                // Named: only a BEGIN (pgjdbc names the statements it ran 5 times).
+                if (!p.statement.empty() && current->kind != SK::Begin) return false;
+                // Also LISTEN / UNLISTEN in transaction pooling (in effect at COMMIT).
+                if (current->kind != SK::Begin && !(current->kind == SK::Set && current->set_local) &&
+                    !(listens && notify::parse_listen_statement(p.query)))
+                    return false;
                 break;
             }
             case 'B': {
                 wire::Bind& b = bind_scratch_;
-                if (!current || !wire::decode(bytes_of(body), b).ok() || !b.portal.empty() || !b.statement.empty() ||
-                    !b.params.empty())
-                    return false;
+                if (!wire::decode(bytes_of(body), b).ok() || !b.portal.empty() || !b.params.empty()) return false;
+                if (!b.statement.empty()) {
+                    // A BEGIN the client prepared under a name (pgjdbc, after 5 uses); a name
+                    // parsed in this batch is found the same way once registered, so ask the
+                    // batch's own Parse first.
+                    auto named = statement_analysis(b.statement);
+                    if (!named && !(current && current->kind == SK::Begin)) return false;
+                    if (named) current = named;
+                    if (current->kind != SK::Begin) return false;
+                }
+                if (!current) return false;
                 break;
             }
             case 'D':
@@ -77,6 +92,9 @@ bool Session::holdable_session_batch(std::string_view batch) {
                 // leave those to it.
                 if ((current->kind == SK::Begin) == in_tx) return false;
                 in_tx = true;
+                break;
+            case 'C':  // pgjdbc's Close of statements it freed, sent before its next query
+                if (current || body.size() < 2 || (body[0] != 'S' && body[0] != 'P')) return false;
                 break;
             case 'S': break;
             default: return false;
@@ -93,6 +111,7 @@ awaitable<void> Session::hold_session_batch(std::string_view batch) {
     std::string out;
     wire::MessageWriter w(out);
     std::string_view current_sql;
+    std::string named_sql;  // the text of a named BEGIN
     for (BatchFrames f{batch}; f.next();) {
         const char type = f.type;
         std::string_view frame = f.frame, body = f.body;
@@ -102,18 +121,38 @@ awaitable<void> Session::hold_session_batch(std::string_view batch) {
                 wire::Parse p;
                 (void)wire::decode(bytes_of(body), p);
                 register_parse(frame, p);  // the client's unnamed statement is this one now
-                current = unnamed_analysis_;
-                current_sql = unnamed_query_;
+                if (p.statement.empty()) {
+                    current = unnamed_analysis_;
+                    current_sql = unnamed_query_;
+                }
                 acknowledge(type, body, w);
                 break;
             }
-            case 'B':
+            case 'B': {
+                wire::Bind& b = bind_scratch_;
+                if (wire::decode(bytes_of(body), b).ok() && !b.statement.empty()) {
+                    wire::Parse known;  // a named BEGIN (holdable_session_batch checked)
+                    if (statement_parse(b.statement, known)) {
+                        named_sql.assign(known.query);
+                        current = statement_analysis(b.statement);
+                        current_sql = named_sql;
+                    }
+                }
+                acknowledge(type, body, w);
+                break;
+            }
             case 'D': acknowledge(type, body, w); break;
+            case 'C': answer_close(body, w); break;  // session_listen.cpp
             case 'E': {
                 if (current->kind == SK::Begin) {
                     if (!in_transaction()) begin_transaction(current_sql);
                     pending_begin_.assign(current_sql);
                     wire::encode(wire::CommandComplete{"BEGIN"}, w);
+                    break;
+                }
+                if (auto st = notify::parse_listen_statement(current_sql)) {
+                    bool ok = co_await run_listen(*st, w);  // session_listen.cpp
+                    if (!ok) skip_until_sync_ = true;
                     break;
                 }
                 std::string error = co_await check_set_local(current_sql);  // (not in an if: GCC 12)
@@ -193,6 +232,7 @@ awaitable<void> Session::answer_failed_transaction(std::string_view batch, bool 
                 }
                 pending_begin_.clear();
                 virtual_failed_ = false;
+                listen_transaction_ended(false);
                 wire::encode(wire::CommandComplete{"ROLLBACK"}, w);
                 break;
             case 'S':
@@ -283,8 +323,10 @@ awaitable<void> Session::handle_session_statement(const router::Analysis& a, std
         case SK::Commit:
         case SK::Rollback:
             if (!pending_begin_.empty() && !a.is_write) {
-                // Nothing ran: there is nothing to commit anywhere.
+                // Nothing ran: there is nothing to commit anywhere (LISTEN / UNLISTEN of the
+                // transaction take effect now).
                 pending_begin_.clear();
+                listen_transaction_ended(a.kind == SK::Commit);
                 co_await local_reply(a.kind == SK::Commit ? "COMMIT" : "ROLLBACK", 'I');
                 co_return;
             }

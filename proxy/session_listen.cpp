@@ -7,9 +7,9 @@
 // them: when the session waits for its client's next message outside a transaction, with no
 // reply owed (at once, or right after the ReadyForQuery 'I' that ends the current request).
 //
-// LISTEN / UNLISTEN inside a transaction block is refused (0A000): in PostgreSQL it takes
-// effect at COMMIT and is dropped at ROLLBACK (and with a rolled-back savepoint), which the
-// proxy does not follow yet; refusing is the honest answer until it does.
+// LISTEN / UNLISTEN inside a transaction block is answered at once and takes effect at COMMIT,
+// as in PostgreSQL (proxy/notify/listen_txn.h; the transaction's end comes from the settings
+// tracker, or from the proxy's own end of a held-back or multi-shard transaction).
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -21,6 +21,7 @@
 #include "proxy/spawn.h"
 #include "proxy/wire/messages/command_complete.h"
 #include "proxy/wire/messages/error_response.h"
+#include "proxy/wire/messages/extended_replies.h"
 #include "proxy/wire/messages/session_status.h"
 #include "proxy/wire/writer.h"
 
@@ -51,7 +52,25 @@ awaitable<void> Session::handle_listen(std::string_view sql) {
     co_await send(out);
 }
 
-awaitable<void> Session::run_listen(const notify::ListenStatement& st, wire::MessageWriter& w) {
+void Session::ensure_inbox() {
+    if (inbox_) return;
+    std::weak_ptr<Session> weak = weak_from_this();
+    inbox_ = std::make_unique<notify::Inbox>(proxy_.notify(), user_->name, client_id_, peer_, [weak] {
+        if (auto self = weak.lock()) self->wake_notifications();
+    });
+    settings_tracker_.set_observer(inbox_.get());  // its transaction's end applies what waits
+}
+
+void Session::drop_inbox() {
+    settings_tracker_.set_observer(nullptr);
+    inbox_.reset();  // unlistens everything, as a disconnect does
+}
+
+void Session::listen_transaction_ended(bool committed) {
+    if (inbox_) inbox_->ended(committed);
+}
+
+awaitable<bool> Session::run_listen(const notify::ListenStatement& st, wire::MessageWriter& w) {
     auto refuse = [&](std::string_view sqlstate, const std::string& message) -> awaitable<void> {
         // As error_and_ready does: a refusal fails an open transaction, as any error does.
         co_await abort_transaction_for_refusal(sqlstate, message);
@@ -59,55 +78,74 @@ awaitable<void> Session::run_listen(const notify::ListenStatement& st, wire::Mes
         ++proxy_.counters().errors;
         wire::ErrorBuilder(wire::Severity::Error, sqlstate, message).encode_error(w);
     };
-    if (in_transaction()) {
-        co_await refuse(
-            "0A000",
-            fmt::format("{} inside a transaction block is not supported {}; run it outside the "
-                        "transaction (autocommit)",
-                        st.kind == notify::ListenStatement::Listen ? "LISTEN" : "UNLISTEN", kMode));
-        co_return;
-    }
     auto& service = proxy_.notify();
     const std::string key = user_->name;
     if (!st.truncated.empty())
         wire::ErrorBuilder(wire::Severity::Notice, "42622", notify::truncation_notice(st))
             .encode_notice(w);
+    const bool listen = st.kind == notify::ListenStatement::Listen;
+    // At most a login and one round trip per shard, each bounded by connect_timeout_ms.
+    const auto timeout =
+        std::chrono::milliseconds(2 * std::max(proxy_.config().proxy.connect_timeout_ms, 500));
+    if (in_transaction()) {
+        // Answered now, in effect at COMMIT. A new channel is subscribed at once (its
+        // notifications are dropped unless the transaction commits): the COMMIT itself then
+        // needs no I/O of the proxy's, and a NOTIFY of this same transaction reaches it.
+        if (listen) {
+            ensure_inbox();
+            auto& channels = inbox_->channels();
+            if (channels.needs_subscription(st.channel)) {
+                auto failure =
+                    co_await service.listen(key, client_id_, inbox_.get(), st.channel, timeout);
+                if (failure) {
+                    co_await refuse(failure->sqlstate, failure->message);
+                    co_return false;
+                }
+                channels.subscribed(st.channel);
+            }
+        }
+        if (inbox_) inbox_->channels().add(st, settings_tracker_.savepoint_depth());
+        wire::encode(wire::CommandComplete{listen ? "LISTEN" : "UNLISTEN"}, w);
+        co_return true;
+    }
     switch (st.kind) {
         case notify::ListenStatement::Listen: {
-            if (!inbox_) {
-                std::weak_ptr<Session> weak = weak_from_this();
-                inbox_ = std::make_unique<notify::Inbox>(service, key, client_id_, peer_, [weak] {
-                    if (auto self = weak.lock()) self->wake_notifications();
-                });
-            }
-            // At most a login and one round trip per shard, each bounded by connect_timeout_ms.
-            const auto timeout = std::chrono::milliseconds(
-                2 * std::max(proxy_.config().proxy.connect_timeout_ms, 500));
+            ensure_inbox();
+            inbox_->channels().listened(st.channel);
             auto failure =
                 co_await service.listen(key, client_id_, inbox_.get(), st.channel, timeout);
             if (failure) {
+                if (inbox_) inbox_->channels().unlistened(st.channel);  // the service undid it
                 co_await refuse(failure->sqlstate, failure->message);
-                co_return;
+                co_return false;
             }
             wire::encode(wire::CommandComplete{"LISTEN"}, w);
             break;
         }
         case notify::ListenStatement::Unlisten:
-            if (inbox_) service.unlisten(key, client_id_, st.channel);
+            if (inbox_) {
+                service.unlisten(key, client_id_, st.channel);
+                inbox_->channels().unlistened(st.channel);
+            }
             wire::encode(wire::CommandComplete{"UNLISTEN"}, w);
             break;
         case notify::ListenStatement::UnlistenAll:
-            if (inbox_) service.unlisten_all(key, client_id_);
+            if (inbox_) {
+                service.unlisten_all(key, client_id_);
+                inbox_->channels().unlistened_all();
+            }
             wire::encode(wire::CommandComplete{"UNLISTEN"}, w);
             break;
     }
+    co_return true;
 }
 
 // The extended protocol's form, as drivers send it (JDBC for every statement): one unnamed
 // Parse of a LISTEN / UNLISTEN without parameters, its Bind, an optional Describe, Execute and
-// Sync. Anything else holding a LISTEN is refused by listen_batch_refusal().
+// Sync, after any Close messages (pgjdbc sends the Close of statements it freed with its next
+// query). Anything else holding a LISTEN is refused by listen_batch_refusal().
 awaitable<bool> Session::answer_listen_batch(std::string_view batch) {
-    if (batch.size() < 5 || batch[0] != 'P') co_return false;
+    if (batch.size() < 5 || (batch[0] != 'P' && batch[0] != 'C')) co_return false;
     // A failed transaction answers 25P02 (or its end) as usual: not here.
     if (virtual_failed_ || held_failed() || (server_ && server_->tx_status() == 'E'))
         co_return false;
@@ -115,7 +153,14 @@ awaitable<bool> Session::answer_listen_batch(std::string_view batch) {
     size_t n = 0;
     for (BatchFrames f{batch}; f.next(); ++n) {
         bool fits = false;
-        if (n == 0) {  // the Parse (batch[0] is 'P')
+        if (n == 0 && f.type == 'C') {  // leading Close messages (answered below)
+            // (A portal of an open transaction lives on its server: not answered here.)
+            fits = f.body.size() >= 2 && (f.body[0] == 'S' || (f.body[0] == 'P' && !server_));
+            if (!fits) co_return false;
+            n = size_t(-1);  // the Parse is still the first of the rest
+            continue;
+        }
+        if (n == 0) {  // the Parse
             wire::Parse p;
             fits = wire::decode(bytes_of(f.body), p).ok() && p.statement.empty() &&
                    p.param_types.empty();
@@ -140,10 +185,13 @@ awaitable<bool> Session::answer_listen_batch(std::string_view batch) {
     std::string out;
     wire::MessageWriter w(out);
     for (BatchFrames f{batch}; f.next();) {
-        if (f.type == 'E')
+        if (f.type == 'C') {
+            answer_close(f.body, w);
+        } else if (f.type == 'E') {
             co_await run_listen(*st, w);
-        else if (f.type != 'S')
+        } else if (f.type != 'S') {
             acknowledge(f.type, f.body, w);
+        }
     }
     wire::encode(wire::ReadyForQuery{static_cast<wire::TransactionStatus>(transaction_status())},
                  w);
@@ -152,10 +200,30 @@ awaitable<bool> Session::answer_listen_batch(std::string_view batch) {
     co_return true;
 }
 
+void Session::answer_close(std::string_view body, wire::MessageWriter& w) {
+    // A statement the client prepared is gone, as DEALLOCATE answers it (its server copies,
+    // under the proxy's names, are never used again); an unnamed or named portal outside a
+    // transaction is gone already (the callers see only Close before the batch's BEGIN).
+    if (body.size() >= 2 && body[0] == 'S')
+        statements_.erase(std::string(body.substr(1, body.size() - 2)));
+    wire::encode(wire::CloseComplete{}, w);
+}
+
+awaitable<bool> Session::refuse_prepare_after_listen(std::string_view sql) {
+    if (!inbox_->channels().has_actions()) co_return false;
+    if (!notify::is_prepare_transaction(sql)) co_return false;
+    // PostgreSQL's own refusal (a prepared transaction cannot keep a LISTEN for later).
+    co_await error_and_ready("0A000",
+                             "cannot PREPARE a transaction that has executed LISTEN, UNLISTEN, or "
+                             "NOTIFY");
+    co_return true;
+}
+
 void Session::listen_discard_all(std::string_view sql) {
     // DISCARD ALL cannot run inside a transaction block (PostgreSQL refuses it there).
     if (!inbox_ || in_transaction() || !notify::is_discard_all(sql)) return;
     proxy_.notify().unlisten_all(inbox_->key(), client_id_);
+    inbox_->channels().unlistened_all();
 }
 
 std::string Session::listen_batch_refusal(std::string_view query) const {

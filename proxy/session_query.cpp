@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <strings.h>
+#include <utility>
 #include "proxy/cursor_statement.h"
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
@@ -77,8 +78,15 @@ awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::s
     }
     ServerConn& s = *server_;
     note_simple_query_sent(s, shard, sql, stats_text);
-    // A SET counts once the server accepted it (at its ReadyForQuery), with transaction semantics.
-    settings_tracker_.sent(sql, s.outstanding(), in_transaction());
+    // A SET counts once the server accepted it (at its ReadyForQuery), with transaction semantics;
+    // the statements of a query of several as one implicit transaction (session_multi_statement.cpp).
+    if (!multi_texts_.empty()) {
+        settings_tracker_.sent_batch(multi_texts_, s.outstanding(), in_transaction(),
+                                     std::exchange(multi_observed_, false));
+        multi_texts_.clear();
+    } else {
+        settings_tracker_.sent(sql, s.outstanding(), in_transaction());
+    }
     std::string out;
     const bool prelude = add_prelude(out, s);
     // The simple query destroys the unnamed statement on that server.
@@ -139,6 +147,8 @@ awaitable<void> Session::handle_local(const router::Analysis& a) {
 awaitable<void> Session::handle_query(std::string_view frame, std::string_view sql) {
     ++proxy_.counters().queries;
     query_text_ = sql;
+    multi_texts_.clear();  // (set for this query by guard_multi_statement only)
+    multi_observed_ = false;
     if (admin_) {
         co_await wait_replies_out();
         std::string out = co_await run_admin_command(proxy_, *this, sql);
@@ -152,6 +162,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         if (a->kind == router::StatementKind::Commit || a->kind == router::StatementKind::Rollback) {
             pending_begin_.clear();
             virtual_failed_ = false;
+            listen_transaction_ended(false);
             std::string out;
             wire::MessageWriter w(out);
             w.begin('C');
@@ -166,6 +177,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     }
     if (in_transaction()) {  // (no co_await inside && or ?:, which GCC 12 miscompiles)
         bool handled = co_await transaction_control(sql);
+        if (!handled && inbox_) handled = co_await refuse_prepare_after_listen(sql);
         if (handled) co_return;
     }  // session_txn.cpp
     if (server_ && server_->tx_status() == 'E') {
@@ -217,6 +229,10 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     if (held)
         r = used_shape_ ? router::route(a, shape_params_, proxy_.shard_map(), router_context())
                         : router::route(a, {}, proxy_.shard_map(), merging_context());
+    if (a.kind == router::StatementKind::Multi && r.kind != K::Error) {
+        bool refused = co_await guard_multi_statement(a, sql, r);  // (not in an if: GCC 12)
+        if (refused) co_return;
+    }
     if (a.kind == router::StatementKind::Ddl) proxy_.forget_columns();  // may change a column order
     switch (r.kind) {
         case K::Error:

@@ -225,6 +225,7 @@ awaitable<std::string> Session::end_multi_shard(bool commit) {
                 wrote.push_back(std::find(txn_wrote_.begin(), txn_wrote_.end(),
                                           c->target().shard) != txn_wrote_.end());
             txn::CommitResult r = co_await proxy_.txn().commit(p, wrote);
+            listen_transaction_ended(r.committed());  // after every shard's answer (2PC too)
             if (r.committed()) {
                 w.begin('C');
                 w.cstr("COMMIT");
@@ -236,6 +237,7 @@ awaitable<std::string> Session::end_multi_shard(bool commit) {
             }
         } else {
             co_await proxy_.txn().rollback(p);
+            listen_transaction_ended(false);
             w.begin('C');
             w.cstr("ROLLBACK");  // what PostgreSQL answers to COMMIT of a failed transaction too
             w.end();

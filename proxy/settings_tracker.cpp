@@ -142,11 +142,13 @@ void SettingsTracker::sent(std::string_view sql, int ahead, bool in_transaction)
     pending_.push_back(std::move(p));
 }
 
-void SettingsTracker::sent_batch(const std::vector<std::string_view>& texts, int ahead, bool in_transaction) {
+void SettingsTracker::sent_batch(const std::vector<std::string_view>& texts, int ahead, bool in_transaction,
+                                 bool observed) {
     Pending p;
+    p.observed = observed;
     for (std::string_view t : texts)
         if (auto step = step_of(t)) p.steps.push_back(std::move(*step));
-    if (p.steps.empty() && in_transaction == open_) return;
+    if (p.steps.empty() && in_transaction == open_ && !observed) return;
     p.at = readies_ + static_cast<uint64_t>(ahead < 0 ? 0 : ahead);
     p.in_transaction = in_transaction;
     pending_.push_back(std::move(p));
@@ -202,6 +204,8 @@ void SettingsTracker::ready(char status, bool failed, Settings& applied) {
         pending_.pop_front();
     }
     const bool was_open = open_ || (mine && mine->in_transaction);
+    // A query of several statements outside a transaction block: one implicit transaction.
+    if (mine && mine->observed && !was_open && observer_ && status == 'I') observer_->ended(!failed);
     bool ended = false;      // a COMMIT or ROLLBACK among the steps settled the transaction
     bool ends_tried = false;  // there was one, but the request failed
     if (mine) {
@@ -223,20 +227,26 @@ void SettingsTracker::ready(char status, bool failed, Settings& applied) {
                         current_ = savepoints_[size_t(i)].second;
                         applied = current_;
                         savepoints_.resize(size_t(i) + 1);
+                        if (observer_) observer_->rolled_back_to(savepoints_.size());
                     }
                     break;
                 case TransactionControl::Release:
-                    if (long i = find(); i >= 0) savepoints_.resize(size_t(i));
+                    if (long i = find(); i >= 0) {
+                        savepoints_.resize(size_t(i));
+                        if (observer_) observer_->released(savepoints_.size());
+                    }
                     break;
                 case TransactionControl::Commit:
                     // COMMIT of a failed transaction rolls it back (its tag is ROLLBACK).
                     if (aborted_) roll_back(applied);
                     else committed_ = current_;  // also COMMIT AND CHAIN, which stays open
                     savepoints_.clear();
+                    if (observer_) observer_->ended(!aborted_);
                     ended = true;
                     break;
                 case TransactionControl::Rollback:
                     roll_back(applied);
+                    if (observer_) observer_->ended(false);
                     ended = true;
                     break;
                 case TransactionControl::None: break;
@@ -258,6 +268,7 @@ void SettingsTracker::ready(char status, bool failed, Settings& applied) {
             // settled above
         } else if (failed && ends_tried) {
             roll_back(applied);  // a COMMIT that failed (a deferred constraint) rolled back
+            if (observer_) observer_->ended(false);
         } else if (current_ != committed_) {
             // The transaction ended in a way not seen here (a multi-statement text). Best
             // guess for the client; the server is reset before its next use, so what it
@@ -267,6 +278,8 @@ void SettingsTracker::ready(char status, bool failed, Settings& applied) {
             applied.clear();
             applied[kUnknownSettings] = std::string();
         }
+        // A transaction that ended unseen (see above): committed unless something failed.
+        if (observer_ && was_open && !ended && !(failed && ends_tried)) observer_->ended(!failed && !aborted_);
         savepoints_.clear();
     }
     open_ = status != 'I';
@@ -274,6 +287,7 @@ void SettingsTracker::ready(char status, bool failed, Settings& applied) {
 }
 
 void SettingsTracker::lost() {
+    if (observer_) observer_->ended(false);  // the transaction died with the connection
     pending_.clear();
     savepoints_.clear();
     current_ = committed_;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "proxy/session_settings.h"
+#include "proxy/transaction_observer.h"
 
 namespace sg::proxy {
 
@@ -51,7 +52,11 @@ public:
     // The same for an extended-protocol batch ending with Sync: the texts of the statements
     // it executes, in order (the batch is one implicit transaction: an error anywhere in it
     // means none of its SETs took).
-    void sent_batch(const std::vector<std::string_view>& texts, int ahead, bool in_transaction);
+    // `observed`: the observer holds changes of this request's (an UNLISTEN among the statements
+    // of one query): outside a transaction block it is told ended(succeeded) at its
+    // ReadyForQuery.
+    void sent_batch(const std::vector<std::string_view>& texts, int ahead, bool in_transaction,
+                    bool observed = false);
     // A client-visible ReadyForQuery with `status`; `failed`: its request got an ErrorResponse.
     // `applied` is that server's record of what it carries.
     void ready(char status, bool failed, Settings& applied);
@@ -59,6 +64,11 @@ public:
     void lost();
     // A setting a server refused when the proxy re-applied it: the session no longer has it.
     void drop(const std::string& name);
+
+    // Told what the client's transactions do (null: nobody); must outlive its use here.
+    void set_observer(TransactionObserver* observer) { observer_ = observer; }
+    // The savepoints open in the client's transaction (see transaction_observer.h).
+    size_t savepoint_depth() const { return savepoints_.size(); }
 
 private:
     struct Step {
@@ -70,6 +80,7 @@ private:
         std::vector<Step> steps;
         bool in_transaction = false;
         bool untracked = false;  // a multi-statement text that may change settings
+        bool observed = false;   // see sent_batch
     };
     // The step `sql` is, if it is one (a setting or transaction control).
     static std::optional<Step> step_of(std::string_view sql);
@@ -79,6 +90,7 @@ private:
     Settings startup_, current_, committed_;
     std::vector<std::pair<std::string, Settings>> savepoints_;  // name, settings when it was set
     std::deque<Pending> pending_;
+    TransactionObserver* observer_ = nullptr;
     uint64_t readies_ = 0;  // ReadyForQuery messages seen
     bool open_ = false;     // the last status was T or E
     bool aborted_ = false;  // the last status was E

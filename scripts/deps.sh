@@ -24,7 +24,7 @@ PKGS=(
   python3-psycopg python3-psycopg-pool python3-asyncpg python3-sqlalchemy
   ruby ruby-pg ruby-activerecord php-cli php-pgsql
   golang-go golang-github-jackc-pgx-v4-dev
-  libpostgresql-jdbc-java default-jdk-headless
+  libpostgresql-jdbc-java default-jdk-headless libhikaricp-java
   nodejs npm
   chromium
 )

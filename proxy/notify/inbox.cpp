@@ -30,6 +30,8 @@ Inbox::~Inbox() {
 }
 
 void Inbox::deliver_notification(std::string_view frame) {
+    // A channel LISTENed in the client's open transaction, before its COMMIT: not yet.
+    if (!txn_.accepts(notification_channel(frame))) return;
     if (!queue_.push(frame)) {
         ++service_.counters().dropped;
         if (!dropping_)
@@ -43,6 +45,16 @@ void Inbox::deliver_notification(std::string_view frame) {
     }
     dropping_ = false;
     wake_();
+}
+
+}  // namespace sg::proxy::notify
+
+namespace sg::proxy::notify {
+
+void Inbox::ended(bool committed) {
+    if (!txn_.pending()) return;
+    for (const auto& ch : txn_.end(committed)) service_.unlisten(key_, id_, ch);
+    queue_.remove_if([&](std::string_view f) { return !txn_.accepts(notification_channel(f)); });
 }
 
 }  // namespace sg::proxy::notify

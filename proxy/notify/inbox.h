@@ -17,7 +17,9 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/notify/listen_txn.h"
 #include "proxy/notify/service.h"
+#include "proxy/transaction_observer.h"
 
 namespace sg::proxy::notify {
 
@@ -31,13 +33,22 @@ public:
     std::string take_all();
     bool empty() const { return frames_.empty(); }
     size_t size() const { return frames_.size(); }
+    // Drops the queued frames `drop(frame)` is true for.
+    template <class Pred>
+    void remove_if(Pred drop) {
+        std::erase_if(frames_, [&](const std::string& f) { return drop(std::string_view(f)); });
+    }
 
 private:
     size_t cap_;
     std::deque<std::string> frames_;
 };
 
-class Inbox : public Subscriber {
+// Also the observer of its client's transaction (TransactionObserver): LISTEN / UNLISTEN
+// inside a transaction block take effect at COMMIT (listen_txn.h); only notifications on a
+// channel the client listens on are queued, and those queued for a channel it no longer
+// listens on when its transaction ends are dropped (PostgreSQL checks at delivery).
+class Inbox : public Subscriber, public TransactionObserver {
 public:
     static constexpr size_t kMaxQueued = 10000;
     // `wake` is called when a notification was queued (the session flushes when it may).
@@ -52,6 +63,11 @@ public:
     std::string take_all() { return queue_.take_all(); }
     const std::string& key() const { return key_; }
     SubscriberId id() const { return id_; }
+    ListenTransaction& channels() { return txn_; }
+
+    void rolled_back_to(size_t depth) override { txn_.rolled_back_to(depth); }
+    void released(size_t depth) override { txn_.released(depth); }
+    void ended(bool committed) override;
 
 private:
     NotifyService& service_;
@@ -61,6 +77,7 @@ private:
     std::function<void()> wake_;
     NotificationQueue queue_{kMaxQueued};
     bool dropping_ = false;  // logs once per run of drops
+    ListenTransaction txn_;
 };
 
 }  // namespace sg::proxy::notify

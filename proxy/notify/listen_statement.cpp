@@ -44,6 +44,13 @@ std::optional<ListenStatement> parse_listen_statement(std::string_view sql) {
 }
 
 bool first_parse_listens(std::string_view batch) {
+    // Past any leading Close messages (pgjdbc sends those with its next query).
+    while (batch.size() >= 5 && batch[0] == 'C') {
+        const size_t n = (size_t(uint8_t(batch[1])) << 24) | (size_t(uint8_t(batch[2])) << 16) |
+                         (size_t(uint8_t(batch[3])) << 8) | size_t(uint8_t(batch[4]));
+        if (n < 4 || n + 1 > batch.size()) return false;
+        batch.remove_prefix(n + 1);
+    }
     if (batch.size() < 6 || batch[0] != 'P') return false;
     const size_t len = (size_t(uint8_t(batch[1])) << 24) | (size_t(uint8_t(batch[2])) << 16) |
                        (size_t(uint8_t(batch[3])) << 8) | size_t(uint8_t(batch[4]));
@@ -65,6 +72,11 @@ bool first_parse_listens(std::string_view batch) {
 bool is_discard_all(std::string_view sql) {
     sql_words::Cursor c{sql};
     return c.keyword("discard") && c.keyword("all") && c.at_end();
+}
+
+bool is_prepare_transaction(std::string_view sql) {
+    sql_words::Cursor c{sql};
+    return c.keyword("prepare") && c.keyword("transaction");
 }
 
 std::string truncation_notice(const ListenStatement& st) {

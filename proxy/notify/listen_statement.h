@@ -26,11 +26,15 @@ struct ListenStatement {
 std::optional<ListenStatement> parse_listen_statement(std::string_view sql);
 
 // Without allocating (every extended batch in transaction pooling asks): whether the first
-// message of `batch` is a Parse whose query starts with LISTEN or UNLISTEN.
+// message of `batch` after any Close messages is a Parse whose query starts with LISTEN or
+// UNLISTEN.
 bool first_parse_listens(std::string_view batch);
 
 // Whether `sql` is exactly one DISCARD ALL (which unlistens everything, as in PostgreSQL).
 bool is_discard_all(std::string_view sql);
+
+// Whether `sql` starts with PREPARE TRANSACTION.
+bool is_prepare_transaction(std::string_view sql);
 
 // PostgreSQL's NOTICE text for an identifier truncated to `to`.
 std::string truncation_notice(const ListenStatement& st);

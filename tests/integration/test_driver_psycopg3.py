@@ -7,6 +7,7 @@ SG_TARGET=direct runs the same cases against one PostgreSQL."""
 
 import random
 import threading
+import time
 import unittest
 
 import client_target
@@ -49,6 +50,33 @@ class Cases(driver_suite.AccountsChecks):
         with self.conn.cursor() as cur:
             cur.executemany("INSERT INTO accounts (id, owner, balance) VALUES (%s, %s, %s)",
                             rows)
+
+    def test_listen_notify_with_notifies(self):
+        # Notifications through psycopg's notify handlers; LISTEN inside a transaction takes
+        # effect at COMMIT, is dropped by a ROLLBACK.
+        listener = self.connect()
+        self.addCleanup(listener.close)
+        listener.execute("LISTEN psycopg3_plain")
+        with listener.transaction():
+            listener.execute("LISTEN psycopg3_committed")
+        with self.assertRaises(ZeroDivisionError):
+            with listener.transaction():
+                listener.execute("LISTEN psycopg3_rolled_back")
+                raise ZeroDivisionError()
+        self.conn.execute("NOTIFY psycopg3_rolled_back, 'no'")
+        self.conn.execute("NOTIFY psycopg3_plain, 'one'")
+        with self.conn.transaction():
+            self.conn.execute("NOTIFY psycopg3_committed, 'two'")
+        self.conn.execute("NOTIFY psycopg3_plain, 'sync'")
+        # (psycopg 3.1's notifies() generator has no timeout: a handler, polled with a deadline.)
+        got = []
+        listener.add_notify_handler(lambda n: got.append((n.channel, n.payload)))
+        deadline = time.monotonic() + 10
+        while ("psycopg3_plain", "sync") not in got and time.monotonic() < deadline:
+            listener.execute("SELECT 1")
+            time.sleep(0.02)
+        self.assertEqual(got, [("psycopg3_plain", "one"), ("psycopg3_committed", "two"),
+                               ("psycopg3_plain", "sync")])
 
     def test_crud_by_key_with_server_prepares_and_binary_results(self):
         conn = self.connect(prepare_threshold=0)

@@ -20,6 +20,7 @@ import urllib.request
 
 import psycopg2
 import psycopg2.errors
+import psycopg2.extensions
 
 import pgcluster
 import pgwire
@@ -224,13 +225,16 @@ class ListenNotify(unittest.TestCase):
         with open(tx.log_path) as f:
             self.assertIn("further ones are dropped", f.read())
 
-    def test_listen_inside_a_transaction_block_is_refused(self):
+    def test_listen_inside_a_transaction_block_takes_effect_at_commit(self):
+        # (Savepoints, failed COMMITs, two shards, JDBC's form: test_listen_txn.py.)
         c = tx.connect()
         self.addCleanup(c.close)
-        with self.assertRaises(psycopg2.errors.FeatureNotSupported) as cm:
-            run(c, "LISTEN in_txn")
-        self.assertIn("LISTEN inside a transaction block", str(cm.exception))
-        c.rollback()
+        run(c, "LISTEN in_txn")
+        self.assertEqual(c.get_transaction_status(), psycopg2.extensions.TRANSACTION_STATUS_INTRANS)
+        c.commit()
+        c.autocommit = True
+        run(self.notifier, "NOTIFY in_txn, 'after'")
+        self.assertEqual(wait_notifies(c), [("in_txn", "after")])
 
     def test_listen_with_other_statements_is_refused(self):
         c = tx.connect(autocommit=True)

@@ -12,7 +12,7 @@ row, against a 2-shard cluster through the real proxy (issue 17):
   temp tables  refused (ON COMMIT DROP inside a transaction works)
   advisory     session-level lock functions refused; the _xact_ forms work
   LISTEN       carried in transaction pooling (tests/integration/test_listen_notify.py);
-               refused inside a transaction block there
+               inside a transaction block in effect at COMMIT (test_listen_txn.py)
   SET ROLE     refused in transaction pooling (SET LOCAL ROLE works)
   session pool statements without a table go to the default shard
 
@@ -410,9 +410,27 @@ class SessionState(unittest.TestCase):
         self.conn.rollback()
 
     def test_listen_inside_a_transaction_block(self):
-        # Outside one, LISTEN works (test_listen_notify.py); inside one it is refused until the
-        # proxy follows its COMMIT / ROLLBACK semantics.
-        self.refused("LISTEN jobs", "LISTEN inside a transaction block")
+        # Outside one, LISTEN works (test_listen_notify.py); inside one it is answered at once
+        # and takes effect at COMMIT, never after a ROLLBACK (in detail: test_listen_txn.py).
+        notifier = tx.connect(autocommit=True)
+        self.addCleanup(notifier.close)
+        with self.conn.cursor() as cur:
+            cur.execute("LISTEN state_rolled_back")
+            self.assertEqual(cur.statusmessage, "LISTEN")
+            self.conn.rollback()
+            cur.execute("LISTEN state_committed")
+            self.conn.commit()
+        with notifier.cursor() as cur:
+            cur.execute("NOTIFY state_rolled_back, 'no'")
+            cur.execute("NOTIFY state_committed, 'yes'")
+        deadline = time.monotonic() + 5
+        while not self.conn.notifies and time.monotonic() < deadline:
+            time.sleep(0.05)
+            self.conn.poll()
+        time.sleep(0.2)
+        self.conn.poll()
+        self.assertEqual([(n.channel, n.payload) for n in self.conn.notifies],
+                         [("state_committed", "yes")])
 
     def test_set_role(self):
         self.refused("SET ROLE postgres", "SET ROLE")

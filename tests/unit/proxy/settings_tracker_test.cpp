@@ -235,5 +235,49 @@ TEST(SessionStateUse, RecognisesSessionScopedState) {
     EXPECT_FALSE(transaction_pooling_refusal(session_state_use("SET ROLE app")).empty());
 }
 
+// What an observer (LISTEN inside a transaction) is told.
+struct Recorder : TransactionObserver {
+    std::vector<std::string> events;
+    void rolled_back_to(size_t depth) override { events.push_back("rollback_to " + std::to_string(depth)); }
+    void released(size_t depth) override { events.push_back("release " + std::to_string(depth)); }
+    void ended(bool committed) override { events.push_back(committed ? "commit" : "rollback"); }
+};
+
+TEST(SettingsTracker, TellsItsObserverSavepointsAndTheTransactionsEnd) {
+    Client c;
+    Recorder r;
+    c.t.set_observer(&r);
+    c.run("BEGIN", 'T');
+    c.run("SAVEPOINT a", 'T');
+    EXPECT_EQ(c.t.savepoint_depth(), 1u);
+    c.run("SAVEPOINT b", 'T');
+    c.run("RELEASE SAVEPOINT b", 'T');
+    c.run("ROLLBACK TO SAVEPOINT a", 'T');
+    c.run("COMMIT", 'I');
+    EXPECT_EQ(r.events, (std::vector<std::string>{"release 1", "rollback_to 1", "commit"}));
+    r.events.clear();
+    c.run("BEGIN", 'T');
+    c.run("SELECT 1/0", 'E', true);
+    c.run("COMMIT", 'I');  // of a failed transaction: rolled back
+    c.run("BEGIN", 'T');
+    c.run("COMMIT", 'I', /*failed=*/true);  // a deferred constraint failed it
+    c.run("BEGIN", 'T');
+    c.run("ROLLBACK", 'I');
+    EXPECT_EQ(r.events, (std::vector<std::string>{"rollback", "rollback", "rollback"}));
+}
+
+TEST(SettingsTracker, StatementsOfOneQueryAreOneImplicitTransaction) {
+    Client c;
+    c.t.sent_batch({"SET work_mem = '2MB'", "SET statement_timeout = '5s'", "SELECT 1"}, 0, false);
+    c.t.ready('I', false, c.applied);
+    EXPECT_EQ(c.value("work_mem"), "SET work_mem TO '2MB'");
+    EXPECT_EQ(c.value("statement_timeout"), "SET statement_timeout TO '5s'");
+    EXPECT_EQ(c.t.committed(), c.t.current());
+    c.t.sent_batch({"SET work_mem = '3MB'", "SELECT 1/0"}, 0, false);
+    c.t.ready('I', /*failed=*/true, c.applied);
+    EXPECT_EQ(c.value("work_mem"), "SET work_mem TO '2MB'");
+    EXPECT_EQ(c.applied, c.t.current());
+}
+
 }  // namespace
 }  // namespace sg::proxy
