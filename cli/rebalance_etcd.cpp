@@ -130,7 +130,7 @@ rebalance::MapPublisher EtcdRebalance::publisher() {
             return router::Error{"55000",
                                  "the rebalance lock was lost (its lease expired); not publishing"};
         auto t = etcd_.cas_guarded(key, next.to_json(), map_mod_revision_, lock_key(cfg_), lease_,
-                                   cfg_.cluster.proxies_prefix(), registrations_revision_);
+                                   cfg_.cluster.proxies_prefix(), registrations_revision_, pinned_);
         if (t && t->succeeded) {
             map_mod_revision_ = t->revision;
             return router::Ok{};
@@ -156,8 +156,10 @@ rebalance::MapPublisher EtcdRebalance::publisher() {
             if (kv && kv->mod_revision == map_mod_revision_)
                 return router::Error{
                     "55000", fmt::format("etcd: map version {} not published: a proxy registered "
-                                         "after this switch read the registrations (or the "
-                                         "rebalance lock was lost); the switch is retried with it",
+                                         "after this switch read the registrations, or one that "
+                                         "acknowledged the pause changed its registration (its "
+                                         "pause lapsed), or the rebalance lock was lost; the "
+                                         "switch is retried",
                                          next.version())};
             return router::Error{
                 "55000", fmt::format("etcd: map version {} not published ({}): the map key "

@@ -38,6 +38,13 @@ public:
     EtcdRebalance& operator=(const EtcdRebalance&) = delete;
 
     rebalance::MapPublisher publisher();
+    // For the pauses through etcd (cli/rebalance_pauses.h), on the run's thread: the client,
+    // the lock's lease (the pause key lives under it), the registrations' revision the next
+    // decision compares against, and the acknowledging registrations it requires unchanged.
+    cluster::EtcdClient& client() { return etcd_; }
+    int64_t lease() const { return lease_; }
+    void set_registrations_revision(int64_t r) { registrations_revision_ = r; }
+    void pin_registrations(cluster::KeyRevisions pinned) { pinned_ = std::move(pinned); }
     router::Expected<std::vector<rebalance::RegisteredProxy>> list() override;
     router::Expected<bool> gone(const rebalance::RegisteredProxy& p) override;
 
@@ -50,6 +57,7 @@ private:
     int64_t lease_ = 0;
     int64_t map_mod_revision_ = 0;
     int64_t registrations_revision_ = 0;  // of the last list(): the decision's compare
+    cluster::KeyRevisions pinned_;         // registrations that must not have changed
     std::atomic<bool> stop_{false};
     std::atomic<bool> lost_{false};
     std::thread renewer_;

@@ -70,7 +70,7 @@ Expected<Result> ProxySet::run(Proxy& p, const std::string& sql) {
     return r;
 }
 
-Status ProxySet::pause(const std::string& runs, int drain_ms, int lease_ms) {
+Status ProxySet::pause(const std::string& runs, uint64_t /*from_version*/, int drain_ms, int lease_ms) {
     std::string sql = fmt::format("PAUSE BUCKETS {} TIMEOUT {} DRAIN {}", runs, lease_ms, drain_ms);
     lease_ms_ = lease_ms;
     for (size_t i = 0; i < conns_.size(); ++i) {

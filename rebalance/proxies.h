@@ -23,10 +23,11 @@
 
 #include "rebalance/pg.h"
 #include "rebalance/proxy_registry.h"
+#include "rebalance/switch_participants.h"
 
 namespace sg::rebalance {
 
-class ProxySet {
+class ProxySet : public SwitchParticipants {
 public:
     // `extra` are additional "host:port" proxies besides the config's [proxy] address (with
     // `exact`, the whole set: the proxies registered in etcd); `application` is the
@@ -41,22 +42,22 @@ public:
     // With a registry: the registered proxies now (new ones connected, gone ones left out,
     // unanswered ones settled); an error when one neither answers nor lets its lease expire
     // within its bound. Without: nothing.
-    Status refresh();
+    Status refresh() override;
     // Whether a request of the last pause/renew went unanswered (the switch must abort).
-    bool any_unanswered() const;
+    bool any_unanswered() const override;
 
     // PAUSE BUCKETS on every proxy with a lease of `lease_ms`; when one cannot drain within
     // `drain_ms` (57014) or fails, the ones already paused are resumed and the error returned.
-    Status pause(const std::string& runs, int drain_ms, int lease_ms);
+    Status pause(const std::string& runs, uint64_t from_version, int drain_ms, int lease_ms) override;
     // RENEW BUCKETS on every proxy: an error (55000) names a proxy whose pause lapsed or ended.
-    Status renew();
+    Status renew() override;
     // RELOAD MAP on every proxy; each must answer a version >= `version` within
     // kReloadWaitMs (a proxy following etcd has its copy written by its watch a moment after
     // the publication, so an older answer is asked again until then).
-    Status reload(uint64_t version);
+    Status reload(uint64_t version) override;
     // RESUME BUCKETS on every proxy (naming this set's pause where it has one). A pause that
     // lapsed already is released: logged, not an error. `lapsed` (optional) gets their labels.
-    Status resume(std::vector<std::string>* lapsed = nullptr);
+    Status resume(std::vector<std::string>* lapsed = nullptr) override;
     size_t size() const { return conns_.size(); }
     static constexpr int kReloadWaitMs = 3000;
 
