@@ -97,32 +97,6 @@ void EtcdRebalance::renew_loop() {
     }
 }
 
-router::Expected<std::vector<rebalance::RegisteredProxy>> EtcdRebalance::list() {
-    auto regs = etcd_.get(cfg_.cluster.proxies_prefix(), true);
-    if (!regs) return router::Error{"08006", regs.error().message};
-    std::vector<rebalance::RegisteredProxy> out;
-    for (const auto& kv : regs->kvs) {
-        auto j = nlohmann::json::parse(kv.value, nullptr, false);
-        if (j.is_discarded() || !j.is_object() || !j.contains("address") ||
-            !j["address"].is_string())
-            return router::Error{"XX000",
-                                 "unreadable proxy registration " + kv.key + ": " + kv.value};
-        int ttl = cfg_.cluster.lease_ttl_s;
-        if (j.contains("lease_ttl_s") && j["lease_ttl_s"].is_number_integer())
-            ttl = j["lease_ttl_s"].get<int>();
-        out.push_back({kv.key, j["address"].get<std::string>(), kv.lease, ttl});
-    }
-    registrations_revision_ = regs->revision;
-    return out;
-}
-
-router::Expected<bool> EtcdRebalance::gone(const rebalance::RegisteredProxy& p) {
-    auto r = etcd_.get(p.key);
-    if (!r) return router::Error{"08006", r.error().message};
-    const cluster::KeyValue* kv = r->first();
-    return kv == nullptr || kv->lease != p.lease;
-}
-
 rebalance::MapPublisher EtcdRebalance::publisher() {
     return [this](const router::ShardMap& next) -> router::Status {
         const std::string key = cfg_.cluster.map_key();
