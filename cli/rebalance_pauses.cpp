@@ -243,37 +243,11 @@ Status EtcdPauses::pause(const std::string& runs, uint64_t from_version, int dra
 }
 
 Status EtcdPauses::renew() {
-    if (!order_) return Ok{};
-    ++order_->renewal;
-    if (auto st = put_order(); !st) return st;
-    auto s = read();
-    if (!s) return s.error();
-    std::vector<std::string> lost;
-    for (auto& m : members_) {
-        if (m.gone) continue;
-        auto it = s->regs.find(m.key);
-        if (it == s->regs.end()) {
-            // Its lease expired: it fences itself (its pin is dropped below).
-            spdlog::warn("{}: its lease {:x} expired during the switch; it fences itself",
-                         m.label(), m.lease);
-            m.gone = true;
-            continue;
-        }
-        const auto& ack = it->second.reg.pause;
-        if (it->second.lease != m.lease || !ack || ack->id != order_->id ||
-            ack->state != cluster::kPauseHeld) {
-            lost.push_back(
-                fmt::format("{} ({})", m.label(),
-                            ack && ack->id == order_->id ? ack->state : "registered again"));
-            continue;
-        }
-        // Rewritten while still holding this pause (its paused buckets reported): still no lapse.
-        m.mod_revision = it->second.mod_revision;
-    }
-    if (!lost.empty())
-        return Error{"55000",
-                     fmt::format("the pause {} is no longer held by {}", order_->id, join(lost))};
-    pin();
+    // No round trip here: whether every proxy still holds the pause is checked by the decision
+    // itself, whose compare-and-swap requires every acknowledging registration unchanged
+    // (pin()), and a proxy whose pause lapsed rewrote its own first (the switch then aborts:
+    // "map: ... not published"). Only the lease is kept long for the rest of the switch.
+    renew_if_due();
     return Ok{};
 }
 

@@ -8,7 +8,8 @@
 //           ends the pause: 57014); pin the acknowledging registrations' mod_revisions, which
 //           the decision (the map's compare-and-swap) requires unchanged — a proxy whose pause
 //           lapses rewrites its registration before it routes again;
-//   renew   rewrite the order (its proxies extend their pause) and check the acknowledgements;
+//   renew   rewrite the order when a quarter of its lease has passed (its proxies extend their
+//           pause); a lapse is caught by the decision's compare on the pinned registrations;
 //   reload  wait until every member registers map version >= V;
 //   resume  delete the key.
 // A member that does not acknowledge within the bound is "unanswered": the undecided switch

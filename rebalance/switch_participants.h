@@ -6,7 +6,9 @@
 //  - pause() returns only once every live proxy holds the buckets (new statements on them wait,
 //    no open transaction that touched them is left), each pause with a lease of `lease_ms`;
 //    57014 when some proxy could not drain in time (nothing stays paused then);
-//  - renew() extends every proxy's pause and fails (55000) when one of them lapsed or ended;
+//  - renew() extends every proxy's pause; a pause that lapsed or ended on some proxy makes it
+//    fail (55000, consoles) or the decision fail (etcd: the map's compare-and-swap requires the
+//    acknowledging registrations unchanged), so the switch is not decided either way;
 //  - reload(v) returns once every live proxy routes by version v or newer;
 //  - resume() ends the pauses; a pause that had lapsed is reported in `lapsed`, not an error;
 //  - a proxy that did not answer is "unanswered" (the undecided switch aborts); refresh()

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "proxy/cluster/etcd_client.h"
 #include "proxy/cluster/map_store.h"
@@ -56,7 +57,10 @@ EtcdAgent::~EtcdAgent() {
 void EtcdAgent::set_local_state(uint64_t map_version, std::string paused_buckets) {
     {
         std::lock_guard lock(mu_);
-        if (map_version == local_version_ && paused_buckets == paused_buckets_ && !registration_dirty_) return;
+        if (staged_ack_) pause_ack_ = *std::exchange(staged_ack_, std::nullopt);
+        if (map_version == local_version_ && paused_buckets == paused_buckets_ &&
+            !registration_dirty_)
+            return;
         local_version_ = map_version;
         paused_buckets_ = std::move(paused_buckets);
         registration_dirty_ = true;
@@ -69,8 +73,10 @@ void EtcdAgent::set_pause_ack(std::optional<PauseAck> ack) {
         std::lock_guard lock(mu_);
         const bool same = ack.has_value() == pause_ack_.has_value() &&
                           (!ack || (ack->id == pause_ack_->id && ack->state == pause_ack_->state));
-        if (same) return;
-        pause_ack_ = std::move(ack);
+        if (same && !staged_ack_) return;
+        // Staged: published with the state of the set_local_state() (or reconfirm()) that
+        // follows, never alone (a write in between would pair it with stale paused buckets).
+        staged_ack_ = std::move(ack);
         registration_dirty_ = true;
     }
     // No wake-up here: the caller's set_local_state() (or reconfirm()) follows at once, so the
@@ -88,6 +94,7 @@ void EtcdAgent::reconfirm() {
     {
         std::lock_guard lock(mu_);
         ++confirm_epoch_;
+        if (staged_ack_) pause_ack_ = *std::exchange(staged_ack_, std::nullopt);
         registration_dirty_ = true;  // written again before the confirming map read
     }
     confirmed_lease_ = 0;
@@ -190,7 +197,8 @@ void EtcdAgent::watch_loop() {
         if (!value.empty()) {
             auto o = parse_pause_order(value);
             if (!o) {
-                spdlog::error("etcd: ignoring an unreadable pause {}: {}", pause_key, o.error().message);
+                spdlog::error("etcd: ignoring an unreadable pause {}: {}", pause_key,
+                              o.error().message);
                 return;
             }
             order = std::move(*o);
@@ -227,8 +235,8 @@ void EtcdAgent::watch_loop() {
                         if (put)
                             apply(ev.kv.value, ev.kv.mod_revision);
                         else
-                            spdlog::warn("etcd: key {} was deleted; keeping map version {}", map_key,
-                                         written_version_);
+                            spdlog::warn("etcd: key {} was deleted; keeping map version {}",
+                                         map_key, written_version_);
                     } else if (ev.kv.key == pause_key) {
                         pause_changed(put ? ev.kv.value : std::string());
                     }
@@ -250,16 +258,16 @@ void EtcdAgent::watch_loop() {
 
 std::string EtcdAgent::registration_json() {
     // Called with mu_ held.
-    nlohmann::json j{{"instance", id_.instance},
-                     {"address", id_.address},
-                     {"http", id_.http},
-                     {"map_version", local_version_},
-                     {"paused_buckets", paused_buckets_},
-                     {"pause", pause_ack_ ? nlohmann::json{{"id", pause_ack_->id},
-                                                           {"state", pause_ack_->state}}
-                                          : nlohmann::json()},
-                     {"pid", static_cast<int64_t>(::getpid())},
-                     {"lease_ttl_s", cfg_.cluster.lease_ttl_s}};
+    nlohmann::json j{
+        {"instance", id_.instance},
+        {"address", id_.address},
+        {"http", id_.http},
+        {"map_version", local_version_},
+        {"paused_buckets", paused_buckets_},
+        {"pause", pause_ack_ ? nlohmann::json{{"id", pause_ack_->id}, {"state", pause_ack_->state}}
+                             : nlohmann::json()},
+        {"pid", static_cast<int64_t>(::getpid())},
+        {"lease_ttl_s", cfg_.cluster.lease_ttl_s}};
     return j.dump();
 }
 

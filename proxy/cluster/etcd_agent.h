@@ -130,6 +130,7 @@ private:
     uint64_t local_version_ = 0;
     std::string paused_buckets_;
     std::optional<PauseAck> pause_ack_;
+    std::optional<std::optional<PauseAck>> staged_ack_;  // set_pause_ack(), not yet published
     bool registration_dirty_ = true;
     uint64_t written_version_ = 0;  // the newest version written to the local file
 
