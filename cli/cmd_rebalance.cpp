@@ -11,6 +11,7 @@
 
 #include "cli/rebalance.h"
 #include "cli/rebalance_etcd.h"
+#include "cli/rebalance_pauses.h"
 #include "rebalance/abort.h"
 #include "rebalance/interrupt.h"
 #include "rebalance/estimate.h"
@@ -136,11 +137,13 @@ int cmd_run(const Config& cfg, const RebalanceOptions& o) {
     ro.lease_ms = o.pause_lease_ms;
     // [cluster] etcd: the lock, the registered proxies and every map version through etcd.
     std::unique_ptr<EtcdRebalance> etcd;
+    std::unique_ptr<EtcdPauses> pauses;  // destroyed before the lock it lives under
     if (cfg.cluster.uses_etcd()) {
         auto e = EtcdRebalance::open(cfg);
         if (!e) return fail(e.error().message);
         etcd = std::move(*e);
-        ro.registry = etcd.get();
+        pauses = std::make_unique<EtcdPauses>(cfg, *etcd);
+        ro.participants = pauses.get();
         ro.proxies_exact = true;
         ro.publish_map = etcd->publisher();
     }
@@ -352,12 +355,14 @@ int run_rebalance(const Config& cfg, const RebalanceOptions& opts) {
         const std::string path = journal_file(cfg, opts);
         // With etcd: under the rebalance lock (no run may be going on), the registered proxies.
         std::unique_ptr<EtcdRebalance> etcd;
+        std::unique_ptr<EtcdPauses> pauses;
         if (cfg.cluster.uses_etcd()) {
             auto e = EtcdRebalance::open(cfg);
             if (!e) return fail(e.error().message);
             etcd = std::move(*e);
+            pauses = std::make_unique<EtcdPauses>(cfg, *etcd);
         }
-        auto dropped = etcd ? rb::abort_rebalance(cfg, opts.proxies, path, etcd.get(), etcd->publisher())
+        auto dropped = etcd ? rb::abort_rebalance(cfg, opts.proxies, path, pauses.get(), etcd->publisher())
                             : rb::abort_rebalance(cfg, opts.proxies, path);
         if (!dropped) return fail(dropped.error().message + "\nthe journal " + path + " is kept; run abort again");
         for (const auto& o : *dropped) std::cout << fmt::format("{}: dropped {} {}\n", o.shard, o.kind, o.name);

@@ -97,32 +97,6 @@ void EtcdRebalance::renew_loop() {
     }
 }
 
-router::Expected<std::vector<rebalance::RegisteredProxy>> EtcdRebalance::list() {
-    auto regs = etcd_.get(cfg_.cluster.proxies_prefix(), true);
-    if (!regs) return router::Error{"08006", regs.error().message};
-    std::vector<rebalance::RegisteredProxy> out;
-    for (const auto& kv : regs->kvs) {
-        auto j = nlohmann::json::parse(kv.value, nullptr, false);
-        if (j.is_discarded() || !j.is_object() || !j.contains("address") ||
-            !j["address"].is_string())
-            return router::Error{"XX000",
-                                 "unreadable proxy registration " + kv.key + ": " + kv.value};
-        int ttl = cfg_.cluster.lease_ttl_s;
-        if (j.contains("lease_ttl_s") && j["lease_ttl_s"].is_number_integer())
-            ttl = j["lease_ttl_s"].get<int>();
-        out.push_back({kv.key, j["address"].get<std::string>(), kv.lease, ttl});
-    }
-    registrations_revision_ = regs->revision;
-    return out;
-}
-
-router::Expected<bool> EtcdRebalance::gone(const rebalance::RegisteredProxy& p) {
-    auto r = etcd_.get(p.key);
-    if (!r) return router::Error{"08006", r.error().message};
-    const cluster::KeyValue* kv = r->first();
-    return kv == nullptr || kv->lease != p.lease;
-}
-
 rebalance::MapPublisher EtcdRebalance::publisher() {
     return [this](const router::ShardMap& next) -> router::Status {
         const std::string key = cfg_.cluster.map_key();
@@ -130,7 +104,7 @@ rebalance::MapPublisher EtcdRebalance::publisher() {
             return router::Error{"55000",
                                  "the rebalance lock was lost (its lease expired); not publishing"};
         auto t = etcd_.cas_guarded(key, next.to_json(), map_mod_revision_, lock_key(cfg_), lease_,
-                                   cfg_.cluster.proxies_prefix(), registrations_revision_);
+                                   cfg_.cluster.proxies_prefix(), registrations_revision_, pinned_);
         if (t && t->succeeded) {
             map_mod_revision_ = t->revision;
             return router::Ok{};
@@ -156,8 +130,10 @@ rebalance::MapPublisher EtcdRebalance::publisher() {
             if (kv && kv->mod_revision == map_mod_revision_)
                 return router::Error{
                     "55000", fmt::format("etcd: map version {} not published: a proxy registered "
-                                         "after this switch read the registrations (or the "
-                                         "rebalance lock was lost); the switch is retried with it",
+                                         "after this switch read the registrations, or one that "
+                                         "acknowledged the pause changed its registration (its "
+                                         "pause lapsed), or the rebalance lock was lost; the "
+                                         "switch is retried",
                                          next.version())};
             return router::Error{
                 "55000", fmt::format("etcd: map version {} not published ({}): the map key "

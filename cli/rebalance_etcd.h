@@ -5,7 +5,7 @@
 //   renews from a thread of its own; another rebalancer finds it and refuses. A rebalancer
 //   that dies loses it at the lease's expiry.
 // - The proxies: those registered under `<prefix>/proxies/`, read again before every switch
-//   (rebalance/proxy_registry.h); each holds its registration under its own lease, so one
+//   (cli/rebalance_pauses.h); each holds its registration under its own lease, so one
 //   that died or froze disappears at its expiry, and only then is it switched without.
 // - The decision of a switch is the compare-and-swap of `<prefix>/map` from the version the
 //   run read to V+1, guarded by the lock's lease: a rebalancer that lost its lock cannot
@@ -28,18 +28,23 @@
 
 namespace sg::cli {
 
-class EtcdRebalance : public rebalance::ProxyRegistry {
+class EtcdRebalance {
 public:
     // Syncs the local map file from etcd, takes the lock and reads the registrations; the
     // error says what is in the way (another rebalancer's lock, etcd unreachable).
     static cluster::EtcdResult<std::unique_ptr<EtcdRebalance>> open(const Config& cfg);
-    ~EtcdRebalance() override;  // stops renewing and releases the lock (if still ours)
+    ~EtcdRebalance();  // stops renewing and releases the lock (if still ours)
     EtcdRebalance(const EtcdRebalance&) = delete;
     EtcdRebalance& operator=(const EtcdRebalance&) = delete;
 
     rebalance::MapPublisher publisher();
-    router::Expected<std::vector<rebalance::RegisteredProxy>> list() override;
-    router::Expected<bool> gone(const rebalance::RegisteredProxy& p) override;
+    // For the pauses through etcd (cli/rebalance_pauses.h), on the run's thread: the client,
+    // the lock's lease (the pause key lives under it), the registrations' revision the next
+    // decision compares against, and the acknowledging registrations it requires unchanged.
+    cluster::EtcdClient& client() { return etcd_; }
+    int64_t lease() const { return lease_; }
+    void set_registrations_revision(int64_t r) { registrations_revision_ = r; }
+    void pin_registrations(cluster::KeyRevisions pinned) { pinned_ = std::move(pinned); }
 
 private:
     explicit EtcdRebalance(const Config& cfg);
@@ -49,7 +54,8 @@ private:
     cluster::EtcdClient etcd_;
     int64_t lease_ = 0;
     int64_t map_mod_revision_ = 0;
-    int64_t registrations_revision_ = 0;  // of the last list(): the decision's compare
+    int64_t registrations_revision_ = 0;  // of the switch's reading: the decision's compare
+    cluster::KeyRevisions pinned_;         // registrations that must not have changed
     std::atomic<bool> stop_{false};
     std::atomic<bool> lost_{false};
     std::thread renewer_;

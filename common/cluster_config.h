@@ -18,6 +18,8 @@ struct ClusterConfig {
     bool uses_etcd() const { return !etcd.empty(); }
     std::string map_key() const { return prefix + "/map"; }
     std::string proxies_prefix() const { return prefix + "/proxies/"; }
+    // The rebalancer's switch pause, under its lock's lease (proxy/cluster/pause_order.h).
+    std::string pause_key() const { return prefix + "/pause"; }
 };
 
 }  // namespace sg

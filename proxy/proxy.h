@@ -32,6 +32,7 @@ class HttpServer;
 }
 namespace sg::cluster {
 class EtcdAgent;
+struct PauseOrder;
 struct EtcdState;
 }  // namespace sg::cluster
 namespace sg::proxy::notify {
@@ -211,6 +212,13 @@ private:
     // sharded statements. check_etcd_session() re-judges the fence when that changes.
     std::string etcd_fence() const;
     void check_etcd_session();
+    // The rebalancer's switch pause through etcd (proxy/proxy_etcd_pause.cpp): a new order
+    // pauses, the same one renews, nullptr (the key is gone) resumes; acknowledged in the
+    // registration. etcd_pause_lapsed() runs when a bucket pause lapses.
+    void on_etcd_pause(const cluster::PauseOrder* order);
+    net::awaitable<void> drain_etcd_pause(std::string id, uint64_t local, std::chrono::milliseconds bound);
+    void etcd_pause_lapsed();
+    void end_etcd_pause();
 
     net::asio::io_context& io_;
     Config cfg_;
@@ -246,6 +254,8 @@ private:
     // Last: its threads post to the event loop and read cfg_, so it goes first.
     std::unique_ptr<cluster::EtcdAgent> etcd_agent_;
     bool etcd_fenced_ = false;  // etcd_fence() was non-empty at the last check
+    std::string etcd_pause_id_;      // the etcd pause order seen last ("": none in force)
+    uint64_t etcd_pause_local_ = 0;  // its PauseControl id while it holds buckets (0: not)
     ProxyCounters counters_;
     std::vector<std::string> spare_read_buffers_;
     std::unordered_map<std::string, std::vector<std::string>> table_columns_;

@@ -35,8 +35,12 @@ void Proxy::start_etcd_agent() {
             if (!err.empty()) spdlog::error("etcd: the new map was not loaded: {}", err);
             report_to_etcd();
         },
-        [this] { return map_->version(); }, [this] { check_etcd_session(); });
+        [this] { return map_->version(); }, [this] { check_etcd_session(); },
+        [this](std::optional<cluster::PauseOrder> order) {
+            if (!shutting_down_) on_etcd_pause(order ? &*order : nullptr);
+        });
     pauses_->set_on_buckets_lapsed([this] {
+        etcd_pause_lapsed();  // the acknowledgement first: reconfirm() writes it before routing
         etcd_agent_->reconfirm();
         check_etcd_session();
     });

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "rebalance/cutover.h"
 #include "rebalance/journal.h"
@@ -15,14 +16,20 @@ namespace sg::rebalance {
 Expected<std::vector<RebalanceObject>> abort_rebalance(const Config& cfg,
                                                        const std::vector<std::string>& proxies,
                                                        const std::string& journal_path,
-                                                       ProxyRegistry* registry, MapPublisher publish) {
+                                                       SwitchParticipants* participants, MapPublisher publish) {
     auto loaded = load_journal(journal_path);
     if (!loaded) return loaded.error();
     if (loaded->has_value() && !(*loaded)->finished) {
         Journal j = std::move(**loaded);
-        auto set = registry ? ProxySet::from_registry(cfg, *registry, "shardgate rebalance abort")
-                            : ProxySet::connect_all(cfg, proxies);
-        if (!set) return set.error();
+        std::optional<ProxySet> consoles;
+        SwitchParticipants* set = participants;
+        if (!set) {
+            auto c = ProxySet::connect_all(cfg, proxies);
+            if (!c) return c.error();
+            consoles.emplace(std::move(*c));
+            set = &*consoles;
+        }
+        if (auto st = set->refresh(); !st) return st.error();
         CutoverEnv env{cfg, j, journal_path, *set, 100, 2000, std::move(publish)};
         // Before anything is dropped: a decided switch must commit, not vanish with the rest.
         if (auto st = resolve_pending(env); !st) return st.error();

@@ -11,17 +11,17 @@
 #include "rebalance/leftovers.h"
 #include "rebalance/map_publisher.h"
 #include "rebalance/pg.h"
-#include "rebalance/proxy_registry.h"
+#include "rebalance/switch_participants.h"
 
 namespace sg::rebalance {
 
 // What was dropped; an error leaves the journal in place so abort can be run again.
-// With etcd (`registry`, `publish`: the lock holder's, cli/rebalance_etcd.h) the proxies
-// are the registered ones and a decided switch is settled against the etcd map.
+// With etcd (`participants`, `publish`: the lock holder's, cli/rebalance_pauses.h) the
+// proxies are the registered ones and a decided switch is settled against the etcd map.
 Expected<std::vector<RebalanceObject>> abort_rebalance(const Config& cfg,
                                                        const std::vector<std::string>& proxies,
                                                        const std::string& journal_path,
-                                                       ProxyRegistry* registry = nullptr,
+                                                       SwitchParticipants* participants = nullptr,
                                                        MapPublisher publish = {});
 
 }  // namespace sg::rebalance

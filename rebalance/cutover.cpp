@@ -186,7 +186,8 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
     if (auto st = save_journal(env.journal, env.journal_path); !st) return st.error();
     const auto paused = Clock::now();  // clients wait from the PAUSE on, drain included
     SwitchInProgress in_switch;  // Ctrl-C now aborts the switch instead of killing the process
-    if (auto st = env.proxies.pause(runs, std::max(5, env.max_pause_ms / 3), env.lease_ms); !st) {
+    if (auto st = env.proxies.pause(runs, next_map->version() - 1, std::max(5, env.max_pause_ms / 3), env.lease_ms);
+        !st) {
         // A registered proxy that did not answer: the next switch's refresh waits for it.
         if (env.proxies.any_unanswered()) {
             res.reason = "a proxy did not answer the pause: " + st.error().message;
@@ -204,6 +205,7 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
         return res;
     };
 
+    crash_point("switch-paused");
     auto fence = emit_fence(source, ctx.source_endpoint.label, token);
     if (!fence) return abort("fence failed: " + fence.error().message, false);
     auto seen = stream.pump(paused + std::chrono::microseconds(int64_t(bound * 600)), token);

@@ -21,7 +21,7 @@
 #include "rebalance/context.h"
 #include "rebalance/journal.h"
 #include "rebalance/map_publisher.h"
-#include "rebalance/proxies.h"
+#include "rebalance/switch_participants.h"
 #include "rebalance/stream.h"
 #include "router/shard_map.h"
 
@@ -38,7 +38,7 @@ struct CutoverEnv {
     const Config& cfg;
     Journal& journal;
     std::string journal_path;
-    ProxySet& proxies;
+    SwitchParticipants& proxies;
     int max_pause_ms = 100;
     // The lease of each switch's pause on the proxies: a rebalancer that dies mid-switch
     // releases the buckets within it (the old owner serves). Renewed before the decision.

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "rebalance/crash_point.h"
 #include "rebalance/interrupt.h"
 #include "rebalance/cutover.h"
+#include "rebalance/proxies.h"
 #include "rebalance/journal_binding.h"
 #include "rebalance/leftovers.h"
 #include "rebalance/progress.h"
@@ -477,9 +479,15 @@ Expected<RunSummary> run_rebalance_moves(const Config& cfg, const RunOptions& op
         if (auto st = save(j, opts); !st) return st.error();
     }
     const std::string application = "shardgate rebalance " + j.run_id;
-    auto proxies = opts.registry ? ProxySet::from_registry(cfg, *opts.registry, application)
-                                 : ProxySet::connect_all(cfg, opts.proxies, application, opts.proxies_exact);
-    if (!proxies) return proxies.error();
+    std::optional<ProxySet> consoles;  // the file-based default: the proxies' admin consoles
+    SwitchParticipants* proxies = opts.participants;
+    if (!proxies) {
+        auto set = ProxySet::connect_all(cfg, opts.proxies, application, opts.proxies_exact);
+        if (!set) return set.error();
+        consoles.emplace(std::move(*set));
+        proxies = &*consoles;
+    }
+    if (auto st = proxies->refresh(); !st) return st.error();
     CutoverEnv env{cfg, j, opts.journal_path, *proxies, opts.max_pause_ms,
                    opts.lease_ms > 0 ? opts.lease_ms : std::max(2000, 10 * opts.max_pause_ms), opts.publish_map};
     if (auto st = resolve_pending(env); !st) return st.error();

@@ -15,7 +15,7 @@
 #include "rebalance/journal.h"
 #include "rebalance/map_publisher.h"
 #include "rebalance/planner.h"
-#include "rebalance/proxy_registry.h"
+#include "rebalance/switch_participants.h"
 
 namespace sg::rebalance {
 
@@ -33,9 +33,9 @@ struct RunOptions {
     // and every new map version goes to etcd by compare-and-swap before the file.
     bool proxies_exact = false;
     MapPublisher publish_map;
-    // [cluster] etcd: the registered proxies, read again before every switch (replaces
-    // `proxies`); must outlive the run.
-    ProxyRegistry* registry = nullptr;
+    // [cluster] etcd: the registered proxies, paused through etcd and read again before every
+    // switch (replaces `proxies`; cli/rebalance_pauses.h); must outlive the run.
+    SwitchParticipants* participants = nullptr;
 };
 
 struct RunSummary {

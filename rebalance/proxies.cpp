@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "rebalance/pg_timed.h"
+#include "rebalance/proxy_registry.h"
 
 namespace sg::rebalance {
 
@@ -33,7 +34,7 @@ Expected<ProxySet> ProxySet::connect_all(const Config& cfg, const std::vector<st
                          c.error().message +
                              " (every proxy must be reachable to switch buckets safely; start it "
                              "or fix --proxy)"};
-        set.conns_.push_back(Proxy{*ep, std::move(*c), 0, std::nullopt, false, false});
+        set.conns_.push_back(Proxy{*ep, std::move(*c), 0});
     }
     return set;
 }
@@ -46,49 +47,35 @@ Status ProxySet::reconnect(Proxy& p) {
 }
 
 Expected<Result> ProxySet::run(Proxy& p, const std::string& sql) {
-    if (!p.reg) {
-        if (PQstatus(p.conn.get()) != CONNECTION_OK)
-            if (auto st = reconnect(p); !st) return st.error();
-        return exec(p.conn.get(), p.endpoint.label, sql);
-    }
-    // A registered proxy: bounded; no answer or a broken link makes it "unanswered" (the
-    // connection is dropped: a late answer must not be read as the next request's).
-    if (!p.conn || PQstatus(p.conn.get()) != CONNECTION_OK) {
-        if (auto st = reconnect(p); !st) {
-            p.unanswered = true;
-            p.conn.reset();
-            return st.error();
-        }
-    }
+    if (!p.conn || PQstatus(p.conn.get()) != CONNECTION_OK)
+        if (auto st = reconnect(p); !st) return st.error();
+    // Bounded: a frozen proxy (its kernel still accepts) must not hang the run. A late answer
+    // must not be read as the next request's, so the connection is dropped on a timeout.
     auto r = exec_timed(p.conn.get(), p.endpoint.label, sql, kProxyAnswerBound);
-    if (!r && (r.error().sqlstate.rfind("08", 0) == 0 || PQstatus(p.conn.get()) != CONNECTION_OK)) {
-        p.unanswered = true;
+    if (!r && (r.error().sqlstate == kNoAnswer || PQstatus(p.conn.get()) != CONNECTION_OK))
         p.conn.reset();
-        spdlog::warn("{} (registered under lease {:x}) did not answer: {}", p.endpoint.label, p.reg->lease,
-                     r.error().message);
-    }
     return r;
 }
 
-Status ProxySet::pause(const std::string& runs, int drain_ms, int lease_ms) {
+Status ProxySet::pause(const std::string& runs, uint64_t /*from_version*/, int drain_ms,
+                       int lease_ms) {
     std::string sql = fmt::format("PAUSE BUCKETS {} TIMEOUT {} DRAIN {}", runs, lease_ms, drain_ms);
-    lease_ms_ = lease_ms;
     for (size_t i = 0; i < conns_.size(); ++i) {
-        if (conns_[i].gone) continue;
         auto r = run(conns_[i], sql);
         if (!r) {
             (void)resume();
             return r.error();
         }
         // The answer names the pause: renewals and the resume name it in turn.
-        conns_[i].pause_id = PQntuples(r->get()) > 0 ? std::strtoull(PQgetvalue(r->get(), 0, 0), nullptr, 10) : 0;
+        conns_[i].pause_id =
+            PQntuples(r->get()) > 0 ? std::strtoull(PQgetvalue(r->get(), 0, 0), nullptr, 10) : 0;
     }
     return Ok{};
 }
 
 Status ProxySet::renew() {
     for (auto& p : conns_) {
-        if (p.pause_id == 0 || p.gone) continue;
+        if (p.pause_id == 0) continue;
         auto r = run(p, fmt::format("RENEW BUCKETS ID {}", p.pause_id));
         if (!r) return r.error();
     }
@@ -97,20 +84,10 @@ Status ProxySet::renew() {
 
 Status ProxySet::reload(uint64_t version) {
     for (auto& p : conns_) {
-        if (p.gone) continue;
         auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kReloadWaitMs);
         uint64_t got = 0;
-        int settles = 0;
         for (;;) {
             auto r = run(p, "RELOAD MAP");
-            if (!r && p.unanswered && ++settles <= 2) {
-                // After a decision nothing is rolled back: wait until it answers again or its
-                // lease expired (it fences itself then, and is left out).
-                if (auto st = settle(p); !st) return st;
-                if (p.gone) break;
-                deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kReloadWaitMs);
-                continue;
-            }
             if (!r) return r.error();
             got = 0;
             if (PQntuples(r->get()) > 0 && PQnfields(r->get()) > 0)
@@ -118,7 +95,7 @@ Status ProxySet::reload(uint64_t version) {
             if (got >= version || std::chrono::steady_clock::now() >= deadline) break;
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
-        if (!p.gone && got < version)
+        if (got < version)
             return Error{"55000", fmt::format("{}: RELOAD MAP answered version {}, expected {} or "
                                               "newer; is it reading the same map file?",
                                               p.endpoint.label, got, version)};
@@ -131,10 +108,8 @@ Status ProxySet::resume(std::vector<std::string>* lapsed) {
     for (auto& p : conns_) {
         const uint64_t id = p.pause_id;
         p.pause_id = 0;
-        // A proxy that did not answer is not asked again here: its pause lapses by its lease.
-        if (p.gone || (p.reg && p.unanswered)) continue;
-        auto r = run(p, id ? fmt::format("RESUME BUCKETS ID {}", id) : std::string("RESUME BUCKETS"));
-        if (!r && p.unanswered) continue;
+        auto r =
+            run(p, id ? fmt::format("RESUME BUCKETS ID {}", id) : std::string("RESUME BUCKETS"));
         if (!r && r.error().sqlstate == "55000") {
             // Lapsed (or replaced): the proxy released the buckets already.
             spdlog::warn("{}", r.error().message);

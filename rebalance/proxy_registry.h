@@ -1,12 +1,12 @@
-// Where the rebalancer learns which proxies exist and when one is gone (issue 22, etcd).
+// The registered proxies as the rebalancer sees them (issue 22, etcd; cli/rebalance_pauses.h).
 //
-// With a registry, a proxy that does not answer (frozen by SIGSTOP, killed, cut off) is
+// A proxy that does not answer (frozen by SIGSTOP, killed, cut off) is
 // treated as gone only once its registration's lease has expired: from then on it cannot
 // route sharded statements any more (it fences itself at the end of its routing window,
 // proxy/cluster/etcd_agent.h), so a switch may be decided without it. Before that, the
 // rebalancer waits (bounded by the lease TTL plus a margin) instead of deciding.
-// Without a registry (file-based default), the static --proxy list is the set, and a proxy
-// that does not answer stops the run.
+// Without etcd (file-based default), the static --proxy list is the set, and a proxy that
+// does not answer stops the run.
 #pragma once
 
 #include <chrono>
@@ -25,19 +25,8 @@ struct RegisteredProxy {
     int ttl_s = 0;        // that lease's TTL
 };
 
-class ProxyRegistry {
-public:
-    virtual ~ProxyRegistry() = default;
-    // The proxies registered now. The next decision (map publication) is also made to require
-    // that no proxy registered after this reading (a compare in the same transaction), so a
-    // proxy that joins meanwhile makes the decision fail and the switch retry with it.
-    virtual Expected<std::vector<RegisteredProxy>> list() = 0;
-    // Whether `p`'s registration is gone (its lease expired or was revoked, or the key is held
-    // under another lease: a new incarnation). One look, no waiting.
-    virtual Expected<bool> gone(const RegisteredProxy& p) = 0;
-};
-
-// How long a registered proxy may take to answer one admin request before it is suspected.
+// How long a registered proxy may take to acknowledge a pause, beyond its drain bound, before
+// it is suspected.
 inline constexpr std::chrono::milliseconds kProxyAnswerBound{1500};
 
 // How long to wait for a silent proxy's lease to expire: its TTL, etcd's expiry check

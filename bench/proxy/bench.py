@@ -12,6 +12,12 @@ transactions pgbench completed: the cost of the proxy per query, less sensitive 
 a shared 2-core machine than TPS is.
 Then each proxy's RSS is read with 1000 idle, logged-in clients.
 
+With --etcd a one-node etcd (tests/harness/etcdcluster.py) holds the shard map, and a second
+shardgate, sg-etcd, follows it ([cluster] etcd: map watched, registration under a lease,
+routing window checked per statement) next to the file-based shardgate, interleaved: the
+sg-etcd/shardgate ratio per round shows what following etcd costs on the hot path (issue 22:
+routing stays a lookup in memory).
+
 A target that fails to start or whose run fails is reported as FAILED with the reason; the
 other targets still run. Exit status: 0 when every run succeeded, 1 otherwise.
 
@@ -245,7 +251,8 @@ def is_shardgate(name):
     return name == "shardgate" or name.startswith("sg-")
 
 
-def start_shardgate(cluster, pool_size, workdir, workers, name="shardgate", extra=None, binary=None):
+def start_shardgate(cluster, pool_size, workdir, workers, name="shardgate", extra=None, binary=None,
+                    cluster_section=None, sharding=None):
     binary = binary or os.environ.get("SHARDGATE_BIN")
     if not binary:
         return None, Target(name, error="SHARDGATE_BIN is not set")
@@ -255,7 +262,8 @@ def start_shardgate(cluster, pool_size, workdir, workers, name="shardgate", extr
     if workers:
         proxy["workers"] = workers
     config = pgcluster.write_shardgate_config(
-        os.path.join(workdir, f"{name}.toml"), cluster, proxy=proxy,
+        os.path.join(workdir, f"{name}.toml"), cluster, proxy=proxy, cluster_section=cluster_section,
+        sharding=sharding,
         users=[{"name": USER, "password": PASSWORD, "auth": "scram-sha-256",
                 "server_user": USER, "server_password": PASSWORD}])
     log = os.path.join(workdir, f"{name}.log")
@@ -294,6 +302,9 @@ def main():
     ap.add_argument("--tpcb", action="store_true",
                     help="pgbench's TPC-B-like transaction (BEGIN; 3 UPDATEs, SELECT, INSERT; "
                          "END) instead of -S: one-shard transactions through the proxy")
+    ap.add_argument("--etcd", action="store_true",
+                    help="also run a shardgate following its map in a one-node etcd (target "
+                         "sg-etcd), interleaved; its ratio to the file-based shardgate is reported")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
     if args.tpcb:
@@ -308,7 +319,7 @@ def main():
     cluster = pgcluster.Cluster(1, auth="scram", password=SUPERUSER_PASSWORD, dbname=DBNAME,
                                 roles={USER: PASSWORD}, db_owner=USER,
                                 workdir=os.path.join(workdir, "cluster"))
-    bouncer = sg = sg_noprep = sg_base = None
+    bouncer = sg = sg_noprep = sg_base = sg_etcd = etcd = None
     failures = 0
     try:
         cluster.start()
@@ -335,6 +346,15 @@ def main():
             if args.baseline_bin:
                 sg_base, t = start_shardgate(cluster, args.pool_size, workdir, args.workers,
                                              name="sg-base", binary=os.path.realpath(args.baseline_bin))
+                targets.append(t)
+            if args.etcd:
+                from etcdcluster import EtcdCluster
+                etcd = EtcdCluster(1).start()
+                sg_etcd, t = start_shardgate(
+                    cluster, args.pool_size, workdir, args.workers, name="sg-etcd",
+                    # Same map file: the file-based proxy wrote version 1 (and stamped the
+                    # shard); this one publishes it to the empty etcd and follows the key.
+                    cluster_section={"etcd": etcd.endpoints(), "prefix": "/shardgate/bench"})
                 targets.append(t)
             if args.unprepared:
                 sg_noprep, t = start_shardgate(cluster, args.pool_size, workdir, args.workers,
@@ -374,11 +394,16 @@ def main():
               f"{args.pool_size} (pgbouncer {pgbouncer_version()}, transaction mode), "
               f"median of {args.rounds} interleaved round(s)")
         print_table(results, modes, client_counts, targets)
-        if args.baseline_bin:
-            print("shardgate / sg-base (this build against the baseline binary, per round):")
+        for enabled, top, bottom, what in ((args.baseline_bin, "shardgate", "sg-base",
+                                            "this build against the baseline binary"),
+                                           (args.etcd, "sg-etcd", "shardgate",
+                                            "following etcd against the file-based map")):
+            if not enabled:
+                continue
+            print(f"{top} / {bottom} ({what}, per round):")
             for mode in modes:
                 for c in client_counts:
-                    a, b = runs.get((mode, c, "shardgate"), []), runs.get((mode, c, "sg-base"), [])
+                    a, b = runs.get((mode, c, top), []), runs.get((mode, c, bottom), [])
                     ratios = sorted(x["tps"] / y["tps"] for x, y in zip(a, b)
                                     if "tps" in x and "tps" in y and y["tps"])
                     if ratios:
@@ -406,6 +431,10 @@ def main():
             sg_noprep.stop()
         if sg_base:
             sg_base.stop()
+        if sg_etcd:
+            sg_etcd.stop()
+        if etcd:
+            etcd.stop()
         if bouncer:
             bouncer.stop()
         cluster.stop()

@@ -15,6 +15,12 @@ each lookup finds its row as it does through the proxy. The routing overhead is 
 Each run through shardgate also reports CPU time per transaction, user + system, of the
 cluster's PostgreSQL processes (postmasters and their backends), of shardgate and of pgbench:
 it shows where a lower 4-shard figure comes from.
+
+With --etcd a third shardgate over the same 4 shards follows its map in a one-node etcd
+([cluster] etcd: the map watched, a registration under a lease, the routing window checked per
+statement), interleaved with the others: its TPS against the file-based 4-shard proxy's, per
+round, is what following etcd costs on the routing path (issue 22: routing stays a lookup in
+memory).
 """
 import argparse
 import os
@@ -121,6 +127,8 @@ def main():
     ap.add_argument("--pool-size", type=int, default=0,
                     help="server connections per shard (default: clients / shards, at least 2, so both "
                          "setups run about as many PostgreSQL backends)")
+    ap.add_argument("--etcd", action="store_true",
+                    help="also run a 4-shard shardgate following its map in etcd (see the top)")
     args = ap.parse_args()
     binary = os.environ.get("SHARDGATE_BIN", os.path.join(HERE, "..", "..", "build", "release", "shardgate"))
     work = tempfile.mkdtemp(prefix="sg-routing-bench-")
@@ -134,6 +142,7 @@ def main():
     clusters = {}
     with pgcluster.Cluster(4) as four, pgcluster.Cluster(1) as one:
         procs = []
+        etcd = None
         try:
             for name, cluster in (("4 shards", four), ("1 shard", one)):
                 port = free_port()
@@ -153,6 +162,23 @@ def main():
                 targets[name] = env
                 clusters[name] = cluster
                 load_direct(cluster, args.rows)
+            if args.etcd:
+                from etcdcluster import EtcdCluster
+                etcd = EtcdCluster(1).start()
+                port = free_port()
+                # The 4-shard proxy's map file (version 1, stamped on the shards): this proxy
+                # publishes it to the empty etcd, then follows the key.
+                cfg = pgcluster.write_shardgate_config(
+                    os.path.join(work, "4-etcd.toml"), four,
+                    proxy={"port": port, "pool_size": args.pool_size or max(2, args.clients // 4)},
+                    sharding={"map_file": "shardmap-4.json"},
+                    tables=[{"name": "pgbench_accounts", "shard_key": "aid", "key_type": "integer"}],
+                    cluster_section={"etcd": etcd.endpoints(), "prefix": "/shardgate/routing-bench"})
+                proc = ShardgateProcess(cfg, port, log_path=os.path.join(work, "4-etcd.log"), binary=binary)
+                proc.start()
+                procs.append(proc)
+                targets["4 shards etcd"] = dict(targets["4 shards"], PGPORT=str(port))
+                clusters["4 shards etcd"] = four
             # Warm-up, not measured: server connections opened, lookups prepared, caches filled.
             for mode in args.modes.split(","):
                 for env in targets.values():
@@ -178,6 +204,8 @@ def main():
                               f"CPU us/tx: postgres {cpu[0]:.1f}, shardgate {cpu[1]:.1f}, pgbench {cpu[2]:.1f}",
                               flush=True)
                     for name in order:
+                        if name.endswith("etcd"):
+                            continue  # the direct runs are the 4-shard ones
                         cluster = clusters[name]
                         shard_pids = [s.pid for s in cluster.shards]
                         pg0 = proc_cpu(shard_pids)
@@ -213,6 +241,11 @@ def main():
                 for label, suffix in (("shardgate", ""), ("direct", " direct")):
                     rs = per_round((mode, "4 shards" + suffix), (mode, "1 shard" + suffix))
                     print(f"{mode:9s} {label:9s} {' '.join(f'{r:.2f}' for r in rs)}   median {median(rs):.2f}")
+            if args.etcd:
+                print("\n4-shard etcd / 4-shard file-based map TPS per round, and its median\n")
+                for mode in args.modes.split(","):
+                    rs = per_round((mode, "4 shards etcd"), (mode, "4 shards"))
+                    print(f"{mode:9s} {' '.join(f'{r:.3f}' for r in rs)}   median {median(rs):.3f}")
             print(f"\nCPU per transaction through shardgate, then of PostgreSQL alone in the direct runs "
                   f"(us, user + system, mean of rounds)\n")
             print(f"{'mode':9s} {'setup':9s} {'postgres':>9s} {'shardgate':>10s} {'pgbench':>8s}")
@@ -222,11 +255,15 @@ def main():
                     pg, sg, pb = (sum(r[i] for r in rows) / len(rows) for i in range(3))
                     print(f"{mode:9s} {name:9s} {pg:9.1f} {sg:10.1f} {pb:8.1f}")
                 for name in targets:
+                    if (mode, name + " direct", "cpu") not in results:
+                        continue
                     rows = results[(mode, name + " direct", "cpu")]
                     print(f"{mode:9s} {name + ' direct':16s} {sum(r[0] for r in rows) / len(rows):9.1f}")
         finally:
             for p in procs:
                 p.stop()
+            if etcd:
+                etcd.stop()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "proxy/cluster/etcd_client.h"
 #include "proxy/cluster/map_store.h"
@@ -26,13 +27,15 @@ bool lease_not_found(const std::string& msg) {
 
 EtcdAgent::EtcdAgent(net::asio::io_context& io, const Config& cfg, Identity id,
                      uint64_t start_version, std::function<void()> on_new_map,
-                     std::function<uint64_t()> routed_version, std::function<void()> on_session)
+                     std::function<uint64_t()> routed_version, std::function<void()> on_session,
+                     std::function<void(std::optional<PauseOrder>)> on_pause)
     : io_(io),
       cfg_(cfg),
       id_(std::move(id)),
       on_new_map_(std::move(on_new_map)),
       routed_version_(std::move(routed_version)),
-      on_session_(std::move(on_session)) {
+      on_session_(std::move(on_session)),
+      on_pause_(std::move(on_pause)) {
     local_version_ = start_version;
     written_version_ = start_version;
     state_.etcd_map_version = start_version;
@@ -54,12 +57,30 @@ EtcdAgent::~EtcdAgent() {
 void EtcdAgent::set_local_state(uint64_t map_version, std::string paused_buckets) {
     {
         std::lock_guard lock(mu_);
-        if (map_version == local_version_ && paused_buckets == paused_buckets_) return;
+        if (staged_ack_) pause_ack_ = *std::exchange(staged_ack_, std::nullopt);
+        if (map_version == local_version_ && paused_buckets == paused_buckets_ &&
+            !registration_dirty_)
+            return;
         local_version_ = map_version;
         paused_buckets_ = std::move(paused_buckets);
         registration_dirty_ = true;
     }
     cv_.notify_all();
+}
+
+void EtcdAgent::set_pause_ack(std::optional<PauseAck> ack) {
+    {
+        std::lock_guard lock(mu_);
+        const bool same = ack.has_value() == pause_ack_.has_value() &&
+                          (!ack || (ack->id == pause_ack_->id && ack->state == pause_ack_->state));
+        if (same && !staged_ack_) return;
+        // Staged: published with the state of the set_local_state() (or reconfirm()) that
+        // follows, never alone (a write in between would pair it with stale paused buckets).
+        staged_ack_ = std::move(ack);
+        registration_dirty_ = true;
+    }
+    // No wake-up here: the caller's set_local_state() (or reconfirm()) follows at once, so the
+    // acknowledgement and the paused buckets go out in one write.
 }
 
 std::chrono::milliseconds EtcdAgent::routing_window() const {
@@ -70,7 +91,12 @@ std::chrono::milliseconds EtcdAgent::routing_window() const {
 }
 
 void EtcdAgent::reconfirm() {
-    ++confirm_epoch_;
+    {
+        std::lock_guard lock(mu_);
+        ++confirm_epoch_;
+        if (staged_ack_) pause_ack_ = *std::exchange(staged_ack_, std::nullopt);
+        registration_dirty_ = true;  // written again before the confirming map read
+    }
     confirmed_lease_ = 0;
     routable_until_.store(0, std::memory_order_release);
     cv_.notify_all();
@@ -156,11 +182,31 @@ bool EtcdAgent::apply(const std::string& value, int64_t mod_revision) {
 
 void EtcdAgent::watch_loop() {
     EtcdClient etcd({cfg_.cluster.etcd, milliseconds(cfg_.cluster.etcd_timeout_ms)});
-    const std::string key = cfg_.cluster.map_key();
+    const std::string prefix = cfg_.cluster.prefix + "/";
+    const std::string map_key = cfg_.cluster.map_key();
+    const std::string pause_key = cfg_.cluster.pause_key();
     // A member that hangs without closing the stream sends nothing either: re-read this often.
     const milliseconds idle_limit(std::max(1000, cfg_.cluster.lease_ttl_s * 1000 / 2));
+    std::string pause_value;  // the pause key's value as last handed on ("": none)
+    // Hands a change of the pause key to the event loop, after the map versions applied before
+    // it (both are posted to the same loop, in this order).
+    auto pause_changed = [&](const std::string& value) {
+        if (value == pause_value) return;
+        pause_value = value;
+        std::optional<PauseOrder> order;
+        if (!value.empty()) {
+            auto o = parse_pause_order(value);
+            if (!o) {
+                spdlog::error("etcd: ignoring an unreadable pause {}: {}", pause_key,
+                              o.error().message);
+                return;
+            }
+            order = std::move(*o);
+        }
+        net::asio::post(io_, [this, order = std::move(order)] { on_pause_(order); });
+    };
     while (!stop_) {
-        auto r = etcd.get(key);
+        auto r = etcd.get(prefix, true);
         if (!r) {
             {
                 std::lock_guard lock(mu_);
@@ -170,31 +216,41 @@ void EtcdAgent::watch_loop() {
             nap(kRetry);
             continue;
         }
-        if (const KeyValue* kv = r->first()) apply(kv->value, kv->mod_revision);
+        std::string pause_now;
+        for (const auto& kv : r->kvs) {
+            if (kv.key == map_key) apply(kv.value, kv.mod_revision);
+            if (kv.key == pause_key) pause_now = kv.value;
+        }
+        pause_changed(pause_now);
         {
             std::lock_guard lock(mu_);
             state_.watching = true;
         }
         auto w = etcd.watch(
-            key, r->revision + 1,
+            prefix, r->revision + 1,
             [&](const WatchMessage& msg) {
                 for (const auto& ev : msg.events) {
-                    if (ev.type == WatchEvent::Type::Put)
-                        apply(ev.kv.value, ev.kv.mod_revision);
-                    else
-                        spdlog::warn("etcd: key {} was deleted; keeping map version {}", key,
-                                     written_version_);
+                    const bool put = ev.type == WatchEvent::Type::Put;
+                    if (ev.kv.key == map_key) {
+                        if (put)
+                            apply(ev.kv.value, ev.kv.mod_revision);
+                        else
+                            spdlog::warn("etcd: key {} was deleted; keeping map version {}",
+                                         map_key, written_version_);
+                    } else if (ev.kv.key == pause_key) {
+                        pause_changed(put ? ev.kv.value : std::string());
+                    }
                 }
                 return !stop_.load();
             },
-            stop_, milliseconds(100), idle_limit);
+            stop_, milliseconds(100), idle_limit, true);
         {
             std::lock_guard lock(mu_);
             state_.watching = false;
             if (!w) state_.last_error = w.error().message;
         }
         if (!w) {
-            spdlog::debug("etcd watch of {} broke: {}", key, w.error().message);
+            spdlog::debug("etcd watch of {} broke: {}", prefix, w.error().message);
             nap(milliseconds(50));
         }
     }
@@ -202,13 +258,16 @@ void EtcdAgent::watch_loop() {
 
 std::string EtcdAgent::registration_json() {
     // Called with mu_ held.
-    nlohmann::json j{{"instance", id_.instance},
-                     {"address", id_.address},
-                     {"http", id_.http},
-                     {"map_version", local_version_},
-                     {"paused_buckets", paused_buckets_},
-                     {"pid", static_cast<int64_t>(::getpid())},
-                     {"lease_ttl_s", cfg_.cluster.lease_ttl_s}};
+    nlohmann::json j{
+        {"instance", id_.instance},
+        {"address", id_.address},
+        {"http", id_.http},
+        {"map_version", local_version_},
+        {"paused_buckets", paused_buckets_},
+        {"pause", pause_ack_ ? nlohmann::json{{"id", pause_ack_->id}, {"state", pause_ack_->state}}
+                             : nlohmann::json()},
+        {"pid", static_cast<int64_t>(::getpid())},
+        {"lease_ttl_s", cfg_.cluster.lease_ttl_s}};
     return j.dump();
 }
 
@@ -254,10 +313,12 @@ void EtcdAgent::lease_loop() {
             next_renewal = Clock::now() + renew_every;
         }
         std::string reg;
+        uint64_t reg_epoch = 0;
         {
             std::lock_guard lock(mu_);
             if (registration_dirty_) {
                 reg = registration_json();
+                reg_epoch = confirm_epoch_.load();
                 registration_dirty_ = false;
             }
         }
@@ -288,9 +349,11 @@ void EtcdAgent::lease_loop() {
                 nap(kRetry);
                 continue;
             }
+            registered_epoch_ = reg_epoch;
         }
         // The registration is written under `lease` now; a map read from here on confirms it.
-        if (confirmed_lease_.load() != lease && Clock::now() >= next_confirm) {
+        if (confirmed_lease_.load() != lease && registered_epoch_.load() == confirm_epoch_.load() &&
+            Clock::now() >= next_confirm) {
             confirm_after_read(etcd, lease, lease_sent);
             next_confirm = Clock::now() + kRetry;
         }

@@ -1,14 +1,19 @@
 // A proxy's life in etcd (issue 22): it follows the map key and keeps its registration alive.
 //
 // Two threads, each with its own EtcdClient, so a slow request of one never delays the other:
-// - the watch thread reads `<prefix>/map` and watches it from the revision read; every newer
+// - the watch thread reads the keys under `<prefix>/` and watches them from the revision read
+//   (one stream, so changes arrive in revision order): for `<prefix>/map`, every newer
 //   version that fits the config is written to the proxy's local map file and announced to the
 //   event loop (`on_new_map`), which loads it through RELOAD MAP's path (never an older
 //   version; the shards' stamps still checked). After any break (member down, idle stream,
-//   canceled watch) it reads the key again before watching, so no version is missed;
+//   canceled watch) it reads the keys again before watching, so no version is missed; the
+//   rebalancer's switch pause `<prefix>/pause` (proxy/cluster/pause_order.h) is handed to the
+//   event loop (`on_pause`, nullopt when the key is gone) after every map version published
+//   before it;
 // - the lease thread holds a lease of lease_ttl_s, renews it every third of the TTL and keeps
 //   `<prefix>/proxies/<instance>` = {instance, address, admin, http, map_version,
-//   paused_buckets, pid} under it, rewriting it when the proxy's state changes. A lease found
+//   paused_buckets, pause (the acknowledgement), pid} under it, rewriting it when the proxy's
+//   state changes. A lease found
 //   gone (expired while etcd was unreachable) is replaced and the registration written again.
 // The hot path never waits for either: routing stays a lookup in memory.
 //
@@ -28,10 +33,12 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "common/config.h"
+#include "proxy/cluster/pause_order.h"
 #include "proxy/net.h"
 
 namespace sg::cluster {
@@ -65,7 +72,8 @@ public:
     // `on_session` (on `io`'s thread) is told when the routing window was confirmed again.
     EtcdAgent(net::asio::io_context& io, const Config& cfg, Identity id, uint64_t start_version,
               std::function<void()> on_new_map, std::function<uint64_t()> routed_version,
-              std::function<void()> on_session);
+              std::function<void()> on_session,
+              std::function<void(std::optional<PauseOrder>)> on_pause);
     ~EtcdAgent();  // stops both threads (each wakes within ~100 ms) and waits for them
     EtcdAgent(const EtcdAgent&) = delete;
     EtcdAgent& operator=(const EtcdAgent&) = delete;
@@ -73,6 +81,9 @@ public:
     // The proxy's state to register: the map version it routes by and its paused buckets
     // ("3-5,9"). Any thread; the registration is rewritten within ~100 ms when it changed.
     void set_local_state(uint64_t map_version, std::string paused_buckets);
+    // The acknowledgement of the last etcd pause (nullopt: none), written with the next
+    // set_local_state() or reconfirm(), which the caller makes right after.
+    void set_pause_ack(std::optional<PauseAck> ack);
     EtcdState state() const;
     // Sharded statements may be routed before this instant only (see the top of this file).
     // Lock-free: read once per statement.
@@ -82,6 +93,8 @@ public:
     }
     // Closes the routing window until the next map read after a registration under the current
     // lease is loaded (~100 ms): for a proxy whose switch pause lapsed (proxy/pause_control.h).
+    // The registration is written again first (with the state set before this call), so a
+    // rebalancer's decision comparing it sees the lapse or is seen by that map read.
     void reconfirm();
     // TTL minus the margin: how long after a keepalive was sent the proxy may still route.
     std::chrono::milliseconds routing_window() const;
@@ -108,6 +121,7 @@ private:
     std::function<void()> on_new_map_;
     std::function<uint64_t()> routed_version_;
     std::function<void()> on_session_;
+    std::function<void(std::optional<PauseOrder>)> on_pause_;
 
     std::mutex apply_mu_;  // one apply() at a time: it writes the map file
     mutable std::mutex mu_;
@@ -115,6 +129,8 @@ private:
     EtcdState state_;
     uint64_t local_version_ = 0;
     std::string paused_buckets_;
+    std::optional<PauseAck> pause_ack_;
+    std::optional<std::optional<PauseAck>> staged_ack_;  // set_pause_ack(), not yet published
     bool registration_dirty_ = true;
     uint64_t written_version_ = 0;  // the newest version written to the local file
 
@@ -125,6 +141,9 @@ private:
     std::atomic<int64_t> confirmed_lease_{0};
     // Bumped by reconfirm(): a confirmation whose map read started before it is discarded.
     std::atomic<uint64_t> confirm_epoch_{0};
+    // The confirm_epoch_ the last registration written was built in: a map read confirms only
+    // after a registration of the current epoch (one written after the last reconfirm()).
+    std::atomic<uint64_t> registered_epoch_{0};
     std::atomic<bool> stop_{false};
     std::thread watch_thread_;
     std::thread lease_thread_;

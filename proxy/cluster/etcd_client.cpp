@@ -202,9 +202,10 @@ EtcdResult<TxnResult> EtcdClient::cas_guarded(std::string_view key, std::string_
                                               int64_t expected_mod_revision,
                                               std::string_view guard_key, int64_t guard_lease,
                                               std::string_view stable_prefix,
-                                              int64_t stable_since) {
+                                              int64_t stable_since, const KeyRevisions& unchanged) {
     auto body = post("/v3/kv/txn", encode_cas_guarded(key, value, expected_mod_revision, guard_key,
-                                                      guard_lease, stable_prefix, stable_since));
+                                                      guard_lease, stable_prefix, stable_since,
+                                                      unchanged));
     if (!body) return body.error();
     return decode_txn(*body);
 }
@@ -248,14 +249,14 @@ EtcdResult<router::Ok> EtcdClient::watch(std::string_view key, int64_t start_rev
                                          const std::function<bool(const WatchMessage&)>& on_message,
                                          const std::atomic<bool>& stop,
                                          std::chrono::milliseconds poll,
-                                         std::chrono::milliseconds idle_limit) {
+                                         std::chrono::milliseconds idle_limit, bool prefix) {
     if (opts_.endpoints.empty()) return EtcdError{"etcd: no endpoints configured"};
     // The watch takes its own connection to the member unary calls use now, so a request on
     // the unary connection never waits behind the stream.
     const std::string name = opts_.endpoints[impl_->current % opts_.endpoints.size()];
     auto ep = split_endpoint(name);
     if (!ep) return EtcdError{"etcd: endpoint '" + name + "' is not host:port"};
-    const std::string body = encode_watch_create(key, start_revision);
+    const std::string body = encode_watch_create(key, start_revision, prefix);
     asio::io_context& ioc = impl_->ioc;
     beast::tcp_stream stream(ioc);
     bool done = false;

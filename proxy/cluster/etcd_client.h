@@ -46,7 +46,7 @@ public:
     EtcdResult<TxnResult> cas_guarded(std::string_view key, std::string_view value,
                                       int64_t expected_mod_revision, std::string_view guard_key,
                                       int64_t guard_lease, std::string_view stable_prefix = {},
-                                      int64_t stable_since = 0);
+                                      int64_t stable_since = 0, const KeyRevisions& unchanged = {});
     // Deletes `key` if it is still held under `lease`; whether it was.
     EtcdResult<bool> delete_if_lease(std::string_view key, int64_t lease);
     EtcdResult<LeaseGrant> lease_grant(int64_t ttl_s);
@@ -54,7 +54,7 @@ public:
     EtcdResult<int64_t> lease_keepalive(int64_t id);
     EtcdResult<router::Ok> lease_revoke(int64_t id);
 
-    // Watches `key` from `start_revision` (0: from now), handing each message to `on_message`
+    // Watches `key` (with `prefix`: every key under it) from `start_revision` (0: from now), handing each message to `on_message`
     // until it returns false, `stop` becomes true (checked at least every `poll`) or nothing
     // arrived for `idle_limit` (a member that hangs without closing the connection sends
     // nothing either): then it returns Ok. Returns the error that broke the stream (an
@@ -64,7 +64,7 @@ public:
         std::string_view key, int64_t start_revision,
         const std::function<bool(const WatchMessage&)>& on_message, const std::atomic<bool>& stop,
         std::chrono::milliseconds poll = std::chrono::milliseconds(100),
-        std::chrono::milliseconds idle_limit = std::chrono::milliseconds(5000));
+        std::chrono::milliseconds idle_limit = std::chrono::milliseconds(5000), bool prefix = false);
 
     // The endpoint that answered last ("" before the first success).
     std::string current_endpoint() const;

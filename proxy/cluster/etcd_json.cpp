@@ -143,7 +143,7 @@ std::string encode_cas(std::string_view key, std::string_view value, int64_t exp
 std::string encode_cas_guarded(std::string_view key, std::string_view value,
                                int64_t expected_mod_revision, std::string_view guard_key,
                                int64_t guard_lease, std::string_view stable_prefix,
-                               int64_t stable_since) {
+                               int64_t stable_since, const KeyRevisions& unchanged) {
     json j = json::parse(encode_cas(key, value, expected_mod_revision));
     j["compare"].push_back(json{{"key", b64(guard_key)},
                                 {"target", "LEASE"},
@@ -157,6 +157,11 @@ std::string encode_cas_guarded(std::string_view key, std::string_view value,
                                     {"target", "CREATE"},
                                     {"result", "LESS"},
                                     {"create_revision", std::to_string(stable_since + 1)}});
+    for (const auto& [k, rev] : unchanged)
+        j["compare"].push_back(json{{"key", b64(k)},
+                                    {"target", "MOD"},
+                                    {"result", "EQUAL"},
+                                    {"mod_revision", std::to_string(rev)}});
     return j.dump();
 }
 

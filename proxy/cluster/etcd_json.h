@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "router/result.h"
@@ -84,10 +85,13 @@ std::string encode_cas(std::string_view key, std::string_view value, int64_t exp
 // lease expired cannot write any more, even with a correct mod_revision).
 // With `stable_prefix`: also only while no key under it was created after revision
 // `stable_since` (the rebalancer's "no proxy registered since I read the registrations").
+// With `unchanged`: also only while each of those keys still has that mod_revision (the
+// proxies' registrations as they acknowledged a pause: one whose pause lapsed rewrote its own).
+using KeyRevisions = std::vector<std::pair<std::string, int64_t>>;
 std::string encode_cas_guarded(std::string_view key, std::string_view value,
                                int64_t expected_mod_revision, std::string_view guard_key,
                                int64_t guard_lease, std::string_view stable_prefix = {},
-                               int64_t stable_since = 0);
+                               int64_t stable_since = 0, const KeyRevisions& unchanged = {});
 // Deletes the key only if it is still held under `lease` (releasing a lock we own, not one a
 // successor took after our lease expired).
 std::string encode_delete_if_lease(std::string_view key, int64_t lease);

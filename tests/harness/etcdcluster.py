@@ -272,3 +272,24 @@ class EtcdCluster:
         r = self.ctl("get", prefix, "--prefix", "-w", "json")
         return {base64.b64decode(kv["key"]).decode(): base64.b64decode(kv.get("value", "")).decode()
                 for kv in json.loads(r.stdout).get("kvs") or []}
+
+
+def range_http(endpoint, prefix, timeout=2.0):
+    """(revision, {key: (value, mod_revision, lease)}) of every key under `prefix`, read in one
+    request through the member's HTTP/JSON gateway: one consistent snapshot in ~1 ms, fast
+    enough to poll through a switch that lasts a few hundred ms (etcdctl takes ~30 ms a call)."""
+    import base64
+    import urllib.request
+    end = bytearray(prefix.encode())
+    end[-1] += 1
+    body = json.dumps({"key": base64.b64encode(prefix.encode()).decode(),
+                       "range_end": base64.b64encode(bytes(end)).decode()}).encode()
+    req = urllib.request.Request(f"http://{endpoint}/v3/kv/range", data=body,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        j = json.loads(r.read())
+    kvs = {}
+    for kv in j.get("kvs") or []:
+        kvs[base64.b64decode(kv["key"]).decode()] = (base64.b64decode(kv.get("value", "")).decode(),
+                                                     int(kv.get("mod_revision", 0)), int(kv.get("lease", 0)))
+    return int(j["header"]["revision"]), kvs
