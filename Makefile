@@ -3,7 +3,6 @@ SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 TEST_BUILD ?= build/test
 REL_BUILD ?= build/release
-WERROR_BUILD ?= build/werror
 
 .PHONY: all deps build build-release build-proxy hygiene format-check test unit demo demo-stop bench fuzz fuzz-sql format tidy clean
 
@@ -12,29 +11,31 @@ all: build-release
 deps:
 	@scripts/deps.sh
 
+# Release builds treat warnings as errors (GCC 12's known false positives are kept as warnings
+# in CMakeLists.txt, each with its reason; optimisation is what brings the flow-based ones).
 # Tests run against a Debug build with AddressSanitizer and UBSan.
 build: deps
-	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSHARDGATE_SANITIZE=ON -DSHARDGATE_BENCH=OFF >/dev/null
+	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSHARDGATE_SANITIZE=ON -DSHARDGATE_BENCH=OFF -DSHARDGATE_WERROR=OFF >/dev/null
 	@cmake --build $(TEST_BUILD) -j$(JOBS)
 
 build-release: deps
-	@cmake -S . -B $(REL_BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake -S . -B $(REL_BUILD) -DCMAKE_BUILD_TYPE=Release -DSHARDGATE_WERROR=ON >/dev/null
 	@cmake --build $(REL_BUILD) -j$(JOBS)
 
 # Only the proxy binary (what the demo runs): no tests, no benchmarks.
 build-proxy: deps
-	@cmake -S . -B $(REL_BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake -S . -B $(REL_BUILD) -DCMAKE_BUILD_TYPE=Release -DSHARDGATE_WERROR=ON >/dev/null
 	@cmake --build $(REL_BUILD) -j$(JOBS) --target shardgate
 
-test: build
+# CI's command: the Debug build with sanitizers, the -Werror Release build of the proxy, a 60 s
+# run of the wire fuzz target, then every test.
+test: build build-proxy
+	@tests/fuzz/run.sh 60
 	@cd $(TEST_BUILD) && ctest --output-on-failure --timeout 900 -j1
 
-# Build hygiene: a release build of everything (proxy, tests, benchmarks) with warnings as
-# errors, and a 60 s run of the fuzz target. Not yet part of `make test`: the merged tree's
-# -Werror release build has not been run to the end (see the session note).
-hygiene: deps
-	@cmake -S . -B $(WERROR_BUILD) -DCMAKE_BUILD_TYPE=Release -DSHARDGATE_WERROR=ON >/dev/null
-	@cmake --build $(WERROR_BUILD) -j$(JOBS)
+# Build hygiene beyond `make test`: the -Werror release build of every target (tests and
+# benchmarks too) and the fuzz run.
+hygiene: build-release
 	@tests/fuzz/run.sh 60
 
 format-check:
@@ -65,8 +66,13 @@ fuzz-sql: build
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.h')
 
+# clang-tidy 14 does not see GCC's coroutine support through Boost 1.74's detection, so the two
+# BOOST_ASIO_HAS_* defines GCC gets implicitly are given to it (without them every coroutine
+# header fails to parse). TIDY_FILES narrows the run (default: every source of the product).
+TIDY_FILES ?= $$(git ls-files 'common/*.cpp' 'router/*.cpp' 'proxy/*.cpp' 'rebalance/*.cpp' 'cli/*.cpp')
 tidy: build
-	@clang-tidy -p $(TEST_BUILD) $$(git ls-files 'common/*.cpp' 'router/*.cpp' 'proxy/*.cpp' 'rebalance/*.cpp' 'cli/*.cpp')
+	@clang-tidy -p $(TEST_BUILD) --quiet --extra-arg=-DBOOST_ASIO_HAS_CO_AWAIT \
+	  --extra-arg=-DBOOST_ASIO_HAS_STD_COROUTINE $(TIDY_FILES)
 
 clean:
 	rm -rf build

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "common/sqlstate.h"
 #include "proxy/cluster/etcd_bootstrap.h"
 #include "proxy/cluster/map_store.h"
 
@@ -101,7 +102,7 @@ rebalance::MapPublisher EtcdRebalance::publisher() {
     return [this](const router::ShardMap& next) -> router::Status {
         const std::string key = cfg_.cluster.map_key();
         if (lost_)
-            return router::Error{"55000",
+            return router::Error{sqlstate::kObjectNotInPrerequisiteState,
                                  "the rebalance lock was lost (its lease expired); not publishing"};
         auto t = etcd_.cas_guarded(key, next.to_json(), map_mod_revision_, lock_key(cfg_), lease_,
                                    cfg_.cluster.proxies_prefix(), registrations_revision_, pinned_);
@@ -129,14 +130,14 @@ rebalance::MapPublisher EtcdRebalance::publisher() {
             }
             if (kv && kv->mod_revision == map_mod_revision_)
                 return router::Error{
-                    "55000", fmt::format("etcd: map version {} not published: a proxy registered "
+                    sqlstate::kObjectNotInPrerequisiteState, fmt::format("etcd: map version {} not published: a proxy registered "
                                          "after this switch read the registrations, or one that "
                                          "acknowledged the pause changed its registration (its "
                                          "pause lapsed), or the rebalance lock was lost; the "
                                          "switch is retried",
                                          next.version())};
             return router::Error{
-                "55000", fmt::format("etcd: map version {} not published ({}): the map key "
+                sqlstate::kObjectNotInPrerequisiteState, fmt::format("etcd: map version {} not published ({}): the map key "
                                      "changed since this run read it, or the rebalance lock is "
                                      "no longer held by this run",
                                      next.version(), why)};

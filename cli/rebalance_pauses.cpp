@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "common/sqlstate.h"
 #include "rebalance/proxies.h"
 #include "rebalance/proxy_registry.h"
 
@@ -43,13 +44,13 @@ EtcdPauses::~EtcdPauses() {
 
 rebalance::Expected<EtcdPauses::Snapshot> EtcdPauses::read() {
     auto r = lock_.client().get(cfg_.cluster.proxies_prefix(), true);
-    if (!r) return Error{"08006", r.error().message};
+    if (!r) return Error{sqlstate::kConnectionFailure, r.error().message};
     Snapshot s;
     s.revision = r->revision;
     for (const auto& kv : r->kvs) {
         auto reg = cluster::parse_registration(kv.value);
         if (!reg)
-            return Error{"XX000", "proxy registration " + kv.key + ": " + reg.error().message};
+            return Error{sqlstate::kInternalError, "proxy registration " + kv.key + ": " + reg.error().message};
         s.regs[kv.key] = Reading{kv.lease, kv.mod_revision, std::move(*reg)};
     }
     return s;
@@ -65,7 +66,7 @@ Status EtcdPauses::put_order() {
                                 lock_.lease());
     renewed_at_ = Clock::now();
     if (!p)
-        return Error{"08006", "etcd: cannot write the pause " + cfg_.cluster.pause_key() + ": " +
+        return Error{sqlstate::kConnectionFailure, "etcd: cannot write the pause " + cfg_.cluster.pause_key() + ": " +
                                   p.error().message};
     return Ok{};
 }
@@ -115,7 +116,7 @@ Status EtcdPauses::settle(Member& m) {
         std::this_thread::sleep_for(milliseconds(50));
     }
     return Error{
-        "08006",
+        sqlstate::kConnectionFailure,
         fmt::format(
             "{} neither answers nor let its lease {:x} expire within {} ms ({}); the switch "
             "cannot be finished without it: check that proxy, then rerun `shardgate rebalance run`",
@@ -215,14 +216,14 @@ Status EtcdPauses::pause(const std::string& runs, uint64_t from_version, int dra
         if (!drain_failed.empty()) {
             (void)resume();
             return Error{
-                "57014",
+                sqlstate::kQueryCanceled,
                 fmt::format("{}: transactions on buckets {} did not finish within {} ms; nothing "
                             "is paused",
                             join(drain_failed), runs, drain_ms)};
         }
         if (!other.empty()) {
             (void)resume();
-            return Error{"55000", "the pause through etcd failed: " + join(other)};
+            return Error{sqlstate::kObjectNotInPrerequisiteState, "the pause through etcd failed: " + join(other)};
         }
         if (waiting.empty()) {
             pin();
@@ -233,7 +234,7 @@ Status EtcdPauses::pause(const std::string& runs, uint64_t from_version, int dra
                 if (std::find(waiting.begin(), waiting.end(), m.label()) != waiting.end())
                     m.unanswered = true;
             (void)resume();
-            return Error{"08006", fmt::format("{} did not acknowledge the pause {} within {} ms{}",
+            return Error{sqlstate::kConnectionFailure, fmt::format("{} did not acknowledge the pause {} within {} ms{}",
                                               join(waiting), order_ ? order_->id : std::string(),
                                               drain_ms + rebalance::kProxyAnswerBound.count(),
                                               last_error.empty() ? "" : " (" + last_error + ")")};
@@ -288,7 +289,7 @@ Status EtcdPauses::reload(uint64_t version) {
         if (behind.empty()) return Ok{};
         if (Clock::now() >= deadline)
             return Error{
-                "55000",
+                sqlstate::kObjectNotInPrerequisiteState,
                 fmt::format("{} did not register map version {} within {} ms{}; is its config "
                             "missing a shard of that map?",
                             join(behind), version, bound_ms,
@@ -317,7 +318,7 @@ Status EtcdPauses::resume(std::vector<std::string>* lapsed) {
     auto d = lock_.client().delete_if_lease(cfg_.cluster.pause_key(), lock_.lease());
     if (!d)
         return Error{
-            "08006",
+            sqlstate::kConnectionFailure,
             fmt::format("etcd: the pause {} could not be deleted ({}); it ends when the rebalance "
                         "lock's lease expires",
                         id, d.error().message)};

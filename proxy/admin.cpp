@@ -8,6 +8,7 @@
 #include <functional>
 #include <vector>
 
+#include "common/sqlstate.h"
 #include "proxy/health/report.h"
 #include "proxy/admin_pause.h"
 #include "proxy/admin_pgbouncer.h"
@@ -22,6 +23,8 @@
 #include "proxy/stats/admin_windows.h"
 #include "proxy/wire/messages/error_response.h"
 #include "router/map_stamp.h"
+#include "proxy/wire/messages/session_status.h"
+#include "proxy/wire/protocol.h"
 
 #ifndef SHARDGATE_VERSION
 #define SHARDGATE_VERSION "0.1.0"
@@ -281,7 +284,7 @@ net::awaitable<void> show_totals(Proxy& p, Session&, std::string& out) {
 net::awaitable<void> show_queries(Proxy& p, Session&, const std::string& args, std::string& out) {
     auto req = stats::parse_show_queries(args);
     if (!req) {
-        error(out, "42601", req.error());
+        error(out, sqlstate::kSyntaxError, req.error());
         co_return;
     }
     encode_table(stats::show_queries(p.stats(), *req), out);
@@ -320,14 +323,14 @@ template <stats::Table (*F)(Proxy&, const std::string&, std::string&)>
 net::awaitable<void> pgbouncer_command(Proxy& p, Session&, const std::string& args, std::string& out) {
     std::string err;
     auto t = F(p, args, err);
-    if (!err.empty()) error(out, "42601", err);
+    if (!err.empty()) error(out, sqlstate::kSyntaxError, err);
     else encode_table(t, out);
     co_return;
 }
 
 net::awaitable<void> show_window(Proxy& p, Session&, const std::string& args, std::string& out) {
     auto req = stats::parse_show_window(args);
-    if (!req) error(out, "42601", req.error());
+    if (!req) error(out, sqlstate::kSyntaxError, req.error());
     else encode_table(stats::show_window(p.stats(), *req), out);
     co_return;
 }
@@ -346,7 +349,7 @@ net::awaitable<void> set_window_seconds(Proxy& p, Session&, const std::string& a
     char* end = nullptr;
     const long v = std::strtol(args.c_str(), &end, 10);
     if (args.empty() || *end != '\0' || v < 1 || v > 3600) {
-        error(out, "22023", "SET WINDOW_SECONDS takes the interval width in seconds (1..3600)");
+        error(out, sqlstate::kInvalidParameterValue, "SET WINDOW_SECONDS takes the interval width in seconds (1..3600)");
         co_return;
     }
     p.stats().set_window_width(std::chrono::seconds(v));
@@ -360,7 +363,7 @@ net::awaitable<void> reset_queries(Proxy& p, Session&, std::string& out) {
 
 net::awaitable<void> cmd_reload(Proxy& p, Session&, std::string& out) {
     std::string err = p.reload();
-    if (!err.empty()) error(out, "F0000", "RELOAD rejected: " + err);
+    if (!err.empty()) error(out, sqlstate::kConfigFileError, "RELOAD rejected: " + err);
     else command_complete(out, "RELOAD");
     co_return;
 }
@@ -404,7 +407,7 @@ net::awaitable<void> show_map(Proxy& p, Session&, std::string& out) {
 net::awaitable<void> cmd_reload_map(Proxy& p, Session&, std::string& out) {
     std::string err = p.reload_map();
     if (!err.empty()) {
-        error(out, "F0000", "RELOAD MAP rejected: " + err);
+        error(out, sqlstate::kConfigFileError, "RELOAD MAP rejected: " + err);
         co_return;
     }
     ResultSet rs({"version"});
@@ -521,7 +524,7 @@ net::awaitable<std::string> run_admin_command(Proxy& proxy, Session& session, st
     std::string out;
     std::string cmd = normalize(sql);
     if (cmd.empty()) {
-        out.append({'I', 0, 0, 0, 4});
+        wire::MessageWriter(out).empty_message(wire::be::kEmptyQueryResponse);
     } else {
         const Command* found = nullptr;
         std::string args;
@@ -536,10 +539,10 @@ net::awaitable<std::string> run_admin_command(Proxy& proxy, Session& session, st
         if (found && found->run_args) co_await found->run_args(proxy, session, args, out);
         else if (found) co_await found->run(proxy, session, out);
         else
-            error(out, "42601",
+            error(out, sqlstate::kSyntaxError,
                   fmt::format("unknown admin command \"{}\"; SHOW HELP lists the commands", std::string(sql)));
     }
-    out.append({'Z', 0, 0, 0, 5, 'I'});
+    wire::append_ready_for_query(out, 'I');
     co_return out;
 }
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/sqlstate.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 
@@ -101,13 +102,13 @@ AdminReply id_row(uint64_t id, milliseconds lease, std::string tag) {
 AdminReply not_held(const char* what, uint64_t id, LeaseCheck c) {
     switch (c) {
         case LeaseCheck::Lapsed:
-            return fail("55000", fmt::format("{}: pause {} lapsed (its lease ran out without a renewal) and was lifted; "
+            return fail(sqlstate::kObjectNotInPrerequisiteState, fmt::format("{}: pause {} lapsed (its lease ran out without a renewal) and was lifted; "
                                              "clients ran meanwhile, so whatever needed it must start over",
                                              what, id));
         case LeaseCheck::Ended:
-            return fail("55000", fmt::format("{}: pause {} is no longer in force (resumed, or replaced by another pause)",
+            return fail(sqlstate::kObjectNotInPrerequisiteState, fmt::format("{}: pause {} is no longer in force (resumed, or replaced by another pause)",
                                              what, id));
-        default: return fail("55000", fmt::format("{}: there is no pause {} on this proxy", what, id));
+        default: return fail(sqlstate::kObjectNotInPrerequisiteState, fmt::format("{}: there is no pause {} on this proxy", what, id));
     }
 }
 
@@ -158,7 +159,7 @@ net::awaitable<AdminReply> admin_pause(Proxy& p, Session& self, const std::strin
     std::string why;
     milliseconds lease{};
     if (!parse_options(args, {"TIMEOUT"}, o, why) || !o.spec.empty() || !lease_of(p, o, lease, why))
-        co_return fail("42601", "PAUSE [TIMEOUT ms]: " + (why.empty() ? "unexpected \"" + o.spec + "\"" : why));
+        co_return fail(sqlstate::kSyntaxError, "PAUSE [TIMEOUT ms]: " + (why.empty() ? "unexpected \"" + o.spec + "\"" : why));
     const uint64_t id = p.pauses().pause_proxy(owner_of(self), lease);
     // Returns once no client is inside a transaction (new ones wait at their next request).
     const milliseconds bound = std::min<milliseconds>(lease, std::chrono::seconds(p.config().proxy.shutdown_timeout_s));
@@ -166,7 +167,7 @@ net::awaitable<AdminReply> admin_pause(Proxy& p, Session& self, const std::strin
     if (!drained) {
         const int busy = p.active_sessions();
         p.pauses().resume_proxy(id);
-        co_return fail("57014", fmt::format("PAUSE gave up: {} client(s) still in a transaction after {} ms; resumed",
+        co_return fail(sqlstate::kQueryCanceled, fmt::format("PAUSE gave up: {} client(s) still in a transaction after {} ms; resumed",
                                             busy, bound.count()));
     }
     if (p.pauses().proxy_lease().check(id) != LeaseCheck::Held)
@@ -178,7 +179,7 @@ AdminReply admin_resume(Proxy& p, const std::string& args) {
     Options o;
     std::string why;
     if (!parse_options(args, {"ID"}, o, why) || !o.spec.empty())
-        return fail("42601", "RESUME [ID n]: " + (why.empty() ? "unexpected \"" + o.spec + "\"" : why));
+        return fail(sqlstate::kSyntaxError, "RESUME [ID n]: " + (why.empty() ? "unexpected \"" + o.spec + "\"" : why));
     const uint64_t id = o.values.count("ID") ? uint64_t(o.values["ID"]) : 0;
     LeaseCheck c = p.pauses().resume_proxy(id);
     if (id != 0 && c != LeaseCheck::Held) return not_held("RESUME", id, c);
@@ -192,7 +193,7 @@ net::awaitable<AdminReply> admin_pause_buckets(Proxy& p, Session& self, const st
     milliseconds lease{};
     if (!parse_options(args, {"TIMEOUT", "DRAIN"}, o, why) || !lease_of(p, o, lease, why) ||
         !parse_bucket_runs(o.spec, p.shard_map().bucket_count(), ranges, why))
-        co_return fail("42601", "PAUSE BUCKETS a-b[,c-d] [TIMEOUT ms] [DRAIN ms]: " + why);
+        co_return fail(sqlstate::kSyntaxError, "PAUSE BUCKETS a-b[,c-d] [TIMEOUT ms] [DRAIN ms]: " + why);
     milliseconds drain_bound = std::min(lease, milliseconds(1000));
     if (auto it = o.values.find("DRAIN"); it != o.values.end()) drain_bound = std::min(lease, milliseconds(it->second));
     const uint64_t id = p.pauses().pause_buckets(ranges, p.shard_map().bucket_count(), owner_of(self), lease);
@@ -202,7 +203,7 @@ net::awaitable<AdminReply> admin_pause_buckets(Proxy& p, Session& self, const st
     if (!drained) {
         const int busy = p.sessions_touching_paused();
         p.pauses().resume_buckets(id);
-        co_return fail("57014", fmt::format("PAUSE BUCKETS gave up after {} ms: {} transaction(s) still hold those "
+        co_return fail(sqlstate::kQueryCanceled, fmt::format("PAUSE BUCKETS gave up after {} ms: {} transaction(s) still hold those "
                                             "buckets; nothing is paused",
                                             drain_bound.count(), busy));
     }
@@ -215,7 +216,7 @@ AdminReply admin_resume_buckets(Proxy& p, const std::string& args) {
     Options o;
     std::string why;
     if (!parse_options(args, {"ID"}, o, why) || !o.spec.empty())
-        return fail("42601", "RESUME BUCKETS [ID n]: " + (why.empty() ? "unexpected \"" + o.spec + "\"" : why));
+        return fail(sqlstate::kSyntaxError, "RESUME BUCKETS [ID n]: " + (why.empty() ? "unexpected \"" + o.spec + "\"" : why));
     const uint64_t id = o.values.count("ID") ? uint64_t(o.values["ID"]) : 0;
     LeaseCheck c = p.pauses().resume_buckets(id);
     if (id != 0 && c != LeaseCheck::Held) return not_held("RESUME BUCKETS", id, c);
@@ -226,7 +227,7 @@ AdminReply admin_renew(Proxy& p, const std::string& args) {
     Options o;
     std::string why;
     if (!parse_options(args, {"ID"}, o, why) || (o.spec != "PAUSE" && o.spec != "BUCKETS") || !o.values.count("ID"))
-        return fail("42601", "RENEW PAUSE ID n | RENEW BUCKETS ID n" + (why.empty() ? "" : ": " + why));
+        return fail(sqlstate::kSyntaxError, "RENEW PAUSE ID n | RENEW BUCKETS ID n" + (why.empty() ? "" : ": " + why));
     const uint64_t id = uint64_t(o.values["ID"]);
     const bool buckets = o.spec == "BUCKETS";
     LeaseCheck c = buckets ? p.pauses().renew_buckets(id) : p.pauses().renew_proxy(id);

@@ -6,7 +6,10 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/sqlstate.h"
 #include "proxy/wire/writer.h"
+#include "proxy/wire/frame_cursor.h"
+#include "proxy/wire/protocol.h"
 
 namespace sg::proxy {
 
@@ -15,21 +18,14 @@ namespace {
 constexpr char kSignature[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0'};
 constexpr size_t kFixedHeader = 11 + 4 + 4;  // signature, flags, header-extension length
 
-uint32_t be32(const unsigned char* p) {
-    return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
-}
-
 // The payloads of a run of CopyData frames, in order (views into `frames`).
 bool payloads(std::string_view frames, std::vector<std::string_view>& out) {
-    size_t pos = 0;
-    while (pos < frames.size()) {
-        if (frames.size() - pos < 5 || frames[pos] != 'd') return false;
-        const uint32_t len = be32(reinterpret_cast<const unsigned char*>(frames.data() + pos + 1));
-        if (len < 4 || frames.size() - pos - 1 < len) return false;
-        out.push_back(frames.substr(pos + 5, len - 4));
-        pos += 1 + len;
+    wire::FrameCursor cursor(frames);
+    while (auto f = cursor.next()) {
+        if (f->type != wire::be::kCopyData) return false;
+        out.push_back(f->body);
     }
-    return true;
+    return cursor.at_end();
 }
 
 // The first `n` bytes of the stream `parts` joined (fewer when it is shorter).
@@ -56,7 +52,7 @@ router::Expected<std::string> join_binary_copy_out(const std::vector<std::string
         std::vector<std::string_view> parts;
         if (!payloads(per_shard[shard], parts))
             return router::Error{
-                "08P01",
+                sqlstate::kProtocolViolation,
                 fmt::format("shard {}'s COPY data is not a sequence of CopyData messages", shard)};
         size_t total = 0;
         for (auto p : parts) total += p.size();
@@ -65,12 +61,12 @@ router::Expected<std::string> join_binary_copy_out(const std::vector<std::string
         if (head.size() < kFixedHeader ||
             std::memcmp(head.data(), kSignature, sizeof kSignature) != 0)
             return router::Error{
-                "08P01", fmt::format("shard {}'s binary COPY data has no valid header", shard)};
+                sqlstate::kProtocolViolation, fmt::format("shard {}'s binary COPY data has no valid header", shard)};
         const size_t header =
-            kFixedHeader + be32(reinterpret_cast<const unsigned char*>(head.data() + 15));
+            kFixedHeader + wire::load_be32(head.data() + 15);
         if (total < header + 2)
             return router::Error{
-                "08P01", fmt::format("shard {}'s binary COPY data ends before its trailer", shard)};
+                sqlstate::kProtocolViolation, fmt::format("shard {}'s binary COPY data ends before its trailer", shard)};
         std::string last2;  // the stream's last two bytes, from its last parts backwards
         for (auto it = parts.rbegin(); it != parts.rend() && last2.size() < 2; ++it) {
             const size_t take = std::min(it->size(), 2 - last2.size());
@@ -78,7 +74,7 @@ router::Expected<std::string> join_binary_copy_out(const std::vector<std::string
         }
         if (last2 != std::string_view("\xff\xff", 2))
             return router::Error{
-                "08P01",
+                sqlstate::kProtocolViolation,
                 fmt::format("shard {}'s binary COPY data does not end with the trailer", shard)};
         // Keep [keep_from, keep_to) of this shard's stream: the first shard keeps its header,
         // the last keeps its trailer.

@@ -1,5 +1,6 @@
 #include "proxy/fanout.h"
 
+#include "common/sqlstate.h"
 #include "proxy/fanout_shard_set.h"
 #include "proxy/fanout_pieces.h"
 
@@ -26,6 +27,8 @@
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/writer.h"
 #include "proxy/spawn.h"
+#include "proxy/wire/messages/session_status.h"
+#include "proxy/wire/protocol.h"
 
 namespace sg::proxy {
 
@@ -92,7 +95,7 @@ awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const st
     if (legs) set.legs(*legs);
     if (replicated) set.keep_first_reply_only();
     if (copy_in)
-        co_return error_reply("0A000", "COPY FROM STDIN into a sharded table needs its column list, "
+        co_return error_reply(sqlstate::kFeatureNotSupported, "COPY FROM STDIN into a sharded table needs its column list, "
                                        "e.g. COPY items (id, name) FROM STDIN, so rows can be split by shard key");
     co_return set.merged_reply();
 }
@@ -151,12 +154,12 @@ awaitable<std::string> run_pieces_atomic(Proxy& proxy, const UserConfig& user, c
     });
     if (o.failed) {
         co_await proxy.txn().rollback(set);
-        o.reply.append({'Z', 0, 0, 0, 5, 'I'});
+        wire::append_ready_for_query(o.reply, 'I');
         co_return o.reply;
     }
     txn::CommitResult c = co_await proxy.txn().commit(set, o.wrote);
     if (!c.committed()) co_return o.reply + error_reply(c.sqlstate, c.message, c.detail);
-    o.reply.append({'Z', 0, 0, 0, 5, 'I'});
+    wire::append_ready_for_query(o.reply, 'I');
     co_return o.reply;
 }
 
@@ -269,8 +272,9 @@ awaitable<std::string> CopyFanout::finish(bool ok, const std::string& fail_messa
     for (size_t i = 0; i < im.set->size(); ++i) {
         if (ok) {
             co_await im.flush(i);
-            static const char done[5] = {'c', 0, 0, 0, 4};
-            co_await im.set->write(i, std::string_view(done, 5));
+            std::string done;
+            wire::MessageWriter(done).empty_message(wire::fe::kCopyDone);
+            co_await im.set->write(i, done);
         } else {
             co_await im.set->write(i, copy_fail_frame(fail_message));
         }

@@ -23,15 +23,13 @@
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/writer.h"
 #include "proxy/spawn.h"
+#include "proxy/wire/frame_cursor.h"
+#include "proxy/wire/messages/session_status.h"
 
 namespace sg::proxy::fanout_detail {
 
 namespace asio = net::asio;
 
-
-inline uint32_t be32(const uint8_t* p) {
-    return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
-}
 
 // What one shard answered.
 struct ShardReply {
@@ -132,13 +130,12 @@ public:
     awaitable<void> relay(ServerConn& s, const std::vector<asio::const_buffer>& frames, size_t) override {
         ShardReply& r = replies_[index_of_[&s]];
         for (const auto& b : frames) {
-            const auto* p = static_cast<const uint8_t*>(b.data());
-            size_t n = b.size(), pos = 0;
-            r.bytes_received += n;
-            while (pos + 5 <= n) {
-                char type = static_cast<char>(p[pos]);
-                size_t total = size_t(be32(p + pos + 1)) + 1;
-                std::string_view frame(reinterpret_cast<const char*>(p + pos), total);
+            r.bytes_received += b.size();
+            // The server connection relays whole frames only.
+            wire::FrameCursor cursor(std::string_view(static_cast<const char*>(b.data()), b.size()));
+            while (auto f = cursor.next()) {
+                const char type = f->type;
+                const std::string_view frame = f->whole;
                 if (type != 'Z') r.raw.append(frame);
                 else r.ready_at.push_back(r.raw.size());
                 switch (type) {
@@ -176,7 +173,6 @@ public:
                         break;
                     default: break;
                 }
-                pos += total;
             }
         }
         co_return;
@@ -227,7 +223,7 @@ inline std::string error_reply(std::string_view sqlstate, const std::string& mes
     wire::ErrorBuilder b(wire::Severity::Error, sqlstate, message);
     if (!detail.empty()) b.detail(detail);
     b.encode_error(w);
-    out.append({'Z', 0, 0, 0, 5, 'I'});
+    wire::append_ready_for_query(out, 'I');
     return out;
 }
 

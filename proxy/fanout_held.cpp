@@ -1,7 +1,9 @@
 #include "proxy/fanout_held.h"
 
+#include "common/sqlstate.h"
 #include "proxy/fanout_pieces.h"
 #include "proxy/fanout_shard_set.h"
+#include "proxy/wire/messages/session_status.h"
 
 namespace sg::proxy {
 
@@ -30,7 +32,7 @@ awaitable<std::string> prepare_held_legs(ShardSet& set, const std::vector<HeldLe
                               ? std::string("it did not start the transaction")
                               : joined[i].message;
         co_return error_reply(
-            joined[i].lost ? "08006" : (joined[i].sqlstate.empty() ? "XX000" : joined[i].sqlstate),
+            joined[i].lost ? sqlstate::kConnectionFailure : (joined[i].sqlstate.empty() ? sqlstate::kInternalError : joined[i].sqlstate),
             fmt::format("joining shard \"{}\" to the transaction: {}",
                         legs[i].conn->target().shard_name, why));
     }
@@ -78,7 +80,7 @@ awaitable<HeldFanoutResult> run_fanout_held(Proxy& proxy, const UserConfig& user
         set.hand_back();
         co_return HeldFanoutResult{
             error_reply(
-                "0A000",
+                sqlstate::kFeatureNotSupported,
                 "COPY FROM STDIN into a sharded table needs its column list, e.g. COPY items (id, "
                 "name) FROM STDIN, so rows can be split by shard key"),
             true};
@@ -135,7 +137,7 @@ awaitable<HeldFanoutResult> run_pieces_held(
     // No prelude: the participants carry the session's settings and are in the transaction.
     PiecesOutcome o = co_await pipeline_pieces(set, pieces, build, {});
     set.hand_back();
-    o.reply.append({'Z', 0, 0, 0, 5, 'T'});
+    wire::append_ready_for_query(o.reply, 'T');
     HeldFanoutResult out;
     out.reply = std::move(o.reply);
     out.failed = o.failed;

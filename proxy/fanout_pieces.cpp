@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include "common/sqlstate.h"
 #include "proxy/server_conn.h"
+#include "proxy/wire/frame_cursor.h"
+#include "proxy/wire/protocol.h"
 #include "proxy/wire/writer.h"
 
 namespace sg::proxy::fanout_detail {
@@ -52,7 +55,7 @@ net::awaitable<PiecesOutcome> pipeline_pieces(
             // The shard's connection broke before this piece's reply ended: what came of it
             // is relayed, then the loss.
             o.reply += r.raw.substr(j == 0 ? 0 : std::min(r.ready_at[j - 1], r.raw.size()));
-            std::string e = error_reply("08006", fmt::format("shard \"{}\": {}", r.shard_name,
+            std::string e = error_reply(sqlstate::kConnectionFailure, fmt::format("shard \"{}\": {}", r.shard_name,
                                                              r.error_message.empty() ? "connection lost" : r.error_message));
             o.reply += e.substr(0, e.size() - 6);  // without its ReadyForQuery
             o.failed = true;
@@ -62,10 +65,9 @@ net::awaitable<PiecesOutcome> pipeline_pieces(
         const std::string_view piece(r.raw.data() + from, r.ready_at[j] - from);
         o.reply.append(piece);
         // As PostgreSQL skips the rest of a batch after an error, so do we.
-        for (size_t pos = 0; pos + 5 <= piece.size();) {
-            if (piece[pos] == 'E') o.failed = true;
-            pos += size_t(be32(reinterpret_cast<const uint8_t*>(piece.data() + pos + 1))) + 1;
-        }
+        wire::FrameCursor cursor(piece);
+        while (auto f = cursor.next())
+            if (f->type == wire::be::kErrorResponse) o.failed = true;
     }
     co_return o;
 }

@@ -3,10 +3,14 @@
 // protocol drives them. Internal to proxy/fanout.cpp.
 #pragma once
 
+#include "common/sqlstate.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_collector.h"
 #include "proxy/copy_out_binary.h"
 #include "proxy/fanout_held.h"
+#include "proxy/wire/messages/session_status.h"
+#include "proxy/wire/writer.h"
+#include "proxy/wire/protocol.h"
 
 namespace sg::proxy::fanout_detail {
 
@@ -166,7 +170,7 @@ public:
             if (!s.usable() || s.quiet_done() < sent[i].last) {
                 why = "the shard did not confirm them";
                 if (failure.empty())
-                    failure = error_reply("08006", fmt::format("shard \"{}\" did not confirm this session's settings",
+                    failure = error_reply(sqlstate::kConnectionFailure, fmt::format("shard \"{}\" did not confirm this session's settings",
                                                                s.target().shard_name));
             }
             for (const auto& f : s.quiet_failures_since(sent[i].first)) {
@@ -176,7 +180,7 @@ public:
                              "statement ({}): {} [{}]; the statement did not run and the client gets the error",
                              s.target().shard_name, name.empty() ? "all" : name, statement, f.message, f.sqlstate);
                 if (failure.empty())
-                    failure = error_reply(f.sqlstate.empty() ? "XX000" : f.sqlstate,
+                    failure = error_reply(f.sqlstate.empty() ? sqlstate::kInternalError : f.sqlstate,
                                           fmt::format("shardgate could not apply the session setting \"{}\" on shard "
                                                       "\"{}\": {}; the statement did not run",
                                                       name, s.target().shard_name, f.message));
@@ -350,7 +354,7 @@ public:
     std::string merged_reply(bool extended = false, bool atomic = false) {
         auto& replies = sink_.replies();
         if (sink_.overflowed())
-            return error_reply("54000",
+            return error_reply(sqlstate::kProgramLimitExceeded,
                                fmt::format("the rows of this multi-shard statement exceed [proxy] max_merge_bytes "
                                            "({} bytes), what shardgate may buffer to merge them; the statement was "
                                            "cancelled on every shard",
@@ -367,7 +371,7 @@ public:
                                      replies.size() - failed.size(), replies.size());
             for (const auto& r : replies) {
                 if (r.error.empty() && !r.lost) continue;
-                if (r.lost) return error_reply("08006", fmt::format("shard \"{}\": {}", r.shard_name, r.error_message), detail);
+                if (r.lost) return error_reply(sqlstate::kConnectionFailure, fmt::format("shard \"{}\": {}", r.shard_name, r.error_message), detail);
                 wire::ErrorResponse e;
                 if (wire::decode(wire::as_bytes(std::string_view(r.error).substr(5)), e).ok()) {
                     std::string out;
@@ -377,10 +381,10 @@ public:
                     if (!e.hint().empty()) b.hint(std::string(e.hint()));
                     wire::MessageWriter w(out);
                     b.encode_error(w);
-                    out.append({'Z', 0, 0, 0, 5, 'I'});
+                    wire::append_ready_for_query(out, 'I');
                     return out;
                 }
-                return error_reply("XX000", fmt::format("shard \"{}\" failed", r.shard_name), detail);
+                return error_reply(sqlstate::kInternalError, fmt::format("shard \"{}\" failed", r.shard_name), detail);
             }
         }
         std::string out;
@@ -409,7 +413,7 @@ public:
             if (copy_out) out += replies.front().copy_response;
             for (const auto& r : replies) out += r.rows;
         }
-        if (copy_out) out.append({'c', 0, 0, 0, 4});
+        if (copy_out) wire::MessageWriter(out).empty_message(wire::be::kCopyDone);
         // Statement by statement (a Query may hold several): merge the i-th tag of every shard.
         size_t ntags = replies.front().tags.size();
         for (size_t i = 0; i < ntags; ++i) {
@@ -421,8 +425,8 @@ public:
             w.cstr(merge_command_tags(tags));
             w.end();
         }
-        if (ntags == 0 && !extended) out.append({'I', 0, 0, 0, 4});
-        out.append({'Z', 0, 0, 0, 5, 'I'});
+        if (ntags == 0 && !extended) wire::MessageWriter(out).empty_message(wire::be::kEmptyQueryResponse);
+        wire::append_ready_for_query(out, 'I');
         return out;
     }
 

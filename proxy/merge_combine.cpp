@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "common/sqlstate.h"
 #include "proxy/fanout.h"
 #include "proxy/having_params.h"
 #include "proxy/merge_checks.h"
@@ -54,7 +55,7 @@ std::string limit_clause(const router::Analysis::MergePlan& plan) {
 std::optional<int64_t> bound_integer(const wire::Bind& b, uint32_t number, const std::vector<uint32_t>& types,
                                      std::pair<std::string, std::string>& error) {
     if (number == 0 || number > b.params.size()) {
-        error = {"08P01", fmt::format("bind message supplies {} parameters, but the statement uses ${}",
+        error = {sqlstate::kProtocolViolation, fmt::format("bind message supplies {} parameters, but the statement uses ${}",
                                       b.params.size(), number)};
         return std::nullopt;
     }
@@ -114,7 +115,7 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
     MergedRows out;
     auto refuse = [&](const std::string& why) {
         wire::MessageWriter w(out.error);
-        wire::encode_error(w, wire::Severity::Error, "0A000",
+        wire::encode_error(w, wire::Severity::Error, sqlstate::kFeatureNotSupported,
                            "statement on sharded table \"" + a.table + "\" uses " + a.fanout_blocker +
                                ", which the proxy cannot combine across shards here: " + why +
                                "; add a condition on the shard key or route it with /* shardgate.shard=NAME */");
@@ -552,7 +553,7 @@ bool bind_limits(router::Analysis::MergePlan& plan, const wire::Bind& b, const s
         plan.limit = bound_integer(b, plan.limit_param, param_types, error);
         if (!error.first.empty()) return false;
         if (plan.limit && *plan.limit < 0) {
-            error = {"2201W", "LIMIT must not be negative"};
+            error = {sqlstate::kInvalidRowCountInLimitClause, "LIMIT must not be negative"};
             return false;
         }
     }
@@ -560,7 +561,7 @@ bool bind_limits(router::Analysis::MergePlan& plan, const wire::Bind& b, const s
         plan.offset = bound_integer(b, plan.offset_param, param_types, error).value_or(0);  // OFFSET NULL: 0
         if (!error.first.empty()) return false;
         if (plan.offset < 0) {
-            error = {"2201X", "OFFSET must not be negative"};
+            error = {sqlstate::kInvalidRowCountInResultOffsetClause, "OFFSET must not be negative"};
             return false;
         }
     }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/sqlstate.h"
 #include "proxy/health/probe.h"
 #include "proxy/health/shard_health.h"
 
@@ -22,7 +23,7 @@ Pool::~Pool() {
 
 bool Pool::refused() const { return checks_.health && !checks_.health->admits(); }
 
-PoolError Pool::refusal() const { return PoolError{"08006", checks_.health->refusal()}; }
+PoolError Pool::refusal() const { return PoolError{sqlstate::kConnectionFailure, checks_.health->refusal()}; }
 
 awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> Pool::open_new() {
     if (refused()) {
@@ -51,7 +52,7 @@ awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> Pool::open_new()
             checks_.health->failure("connect: " + err);
         }
         if (refused()) co_return refusal();
-        co_return PoolError{"08006", fmt::format("cannot connect to shard \"{}\" ({}:{}): {}", target_.shard_name,
+        co_return PoolError{sqlstate::kConnectionFailure, fmt::format("cannot connect to shard \"{}\" ({}:{}): {}", target_.shard_name,
                                                  target_.host, target_.port, err)};
     }
     std::weak_ptr<bool> alive = alive_;
@@ -125,7 +126,7 @@ awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> Pool::acquire() 
             std::erase(waiters_, &w);
             ++stats_.timeouts;
             stats_.wait_seconds += std::chrono::duration<double>(net::Clock::now() - start).count();
-            co_return PoolError{"53300", fmt::format("no server connection to shard \"{}\" became free within "
+            co_return PoolError{sqlstate::kTooManyConnections, fmt::format("no server connection to shard \"{}\" became free within "
                                                      "pool_timeout_ms={} (pool_size={}); raise pool_size or "
                                                      "shorten transactions",
                                                      target_.shard_name, timeout_ms_, size_)};

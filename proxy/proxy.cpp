@@ -1,4 +1,5 @@
 #include "proxy/proxy.h"
+#include "common/sqlstate.h"
 #include "proxy/txn/deadlock_detector.h"
 
 #include <fmt/format.h>
@@ -22,6 +23,7 @@
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/writer.h"
 #include "proxy/spawn.h"
+#include "proxy/wire/frame_cursor.h"
 
 namespace sg::proxy {
 
@@ -106,7 +108,7 @@ std::string Proxy::build_credentials(const Config& cfg, std::map<std::string, au
         if (u.auth == AuthMethod::Trust) continue;
         auth::Credential c;
         if (auto st = auth::parse_credential(u.name, u.password, c); !st.ok())
-            return fmt::format("{}: users: user \"{}\": password: {}", cfg.source, u.name, st.reason());
+            return fmt::format("{}: users: user \"{}\": password: {}", cfg.source, u.name, st.error());
         out.emplace(u.name, std::move(c));
     }
     return {};
@@ -241,7 +243,7 @@ awaitable<void> Proxy::accept_loop() {
             ++counters_.clients_refused;
             std::string out;
             wire::MessageWriter w(out);
-            wire::ErrorBuilder(wire::Severity::Fatal, "53300",
+            wire::ErrorBuilder(wire::Severity::Fatal, sqlstate::kTooManyConnections,
                                fmt::format("too many client connections (max_client_conn={})", cfg_.proxy.max_client_conn))
                 .encode_error(w);
             asio::co_spawn(io_, refuse_connection(std::move(sock), std::move(out), std::chrono::milliseconds(2000)),
@@ -277,7 +279,7 @@ awaitable<void> Proxy::housekeeping() {
             for (auto& [pid, s] : sessions_)
                 if (s->state() == SessionState::Ready && !s->server() && s->last_activity() < cutoff) idle.push_back(s);
             for (auto* s : idle)
-                s->terminate_with("57P01", "terminating connection due to idle_client_timeout_s", "idle_client_timeout");
+                s->terminate_with(sqlstate::kAdminShutdown, "terminating connection due to idle_client_timeout_s", "idle_client_timeout");
         }
     }
 }
@@ -325,7 +327,7 @@ int32_t Proxy::register_session(Session* s, int32_t& secret) {
     if (RAND_bytes(b, 4) != 1) {
         b[0] = b[1] = b[2] = b[3] = 0x5a;
     }
-    secret = static_cast<int32_t>((uint32_t(b[0]) << 24) | (uint32_t(b[1]) << 16) | (uint32_t(b[2]) << 8) | b[3]);
+    secret = static_cast<int32_t>(wire::load_be32(b));
     sessions_[pid] = s;
     return pid;
 }
@@ -513,7 +515,7 @@ awaitable<void> Proxy::drain_and_stop() {
         std::vector<Session*> idle;
         for (auto& [pid, s] : sessions_)
             if (!s->server()) idle.push_back(s);
-        for (auto* s : idle) s->terminate_with("57P01", "terminating connection: shardgate is shutting down", "shutdown");
+        for (auto* s : idle) s->terminate_with(sqlstate::kAdminShutdown, "terminating connection: shardgate is shutting down", "shutdown");
         if (sessions_.empty() || active_sessions() == 0 || net::Clock::now() >= deadline) break;
         t.expires_after(std::chrono::milliseconds(50));
         error_code ec;
@@ -522,7 +524,7 @@ awaitable<void> Proxy::drain_and_stop() {
     std::vector<Session*> rest;
     for (auto& [pid, s] : sessions_) rest.push_back(s);
     for (auto* s : rest)
-        s->terminate_with("57P01", "terminating connection: shardgate is shutting down (shutdown_timeout_s passed)",
+        s->terminate_with(sqlstate::kAdminShutdown, "terminating connection: shardgate is shutting down (shutdown_timeout_s passed)",
                           "shutdown");
     notify_->stop();
     for (auto& [key, pool] : pools_) pool->close_all("shutdown");

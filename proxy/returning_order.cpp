@@ -1,5 +1,8 @@
 #include "proxy/returning_order.h"
 
+#include "proxy/wire/frame_cursor.h"
+#include "proxy/wire/protocol.h"
+
 #include <cstdint>
 #include <string_view>
 
@@ -11,18 +14,16 @@ std::string returning_in_values_order(const std::string& reply, const std::vecto
     // The DataRows, which run_fanout keeps together: [first, last) bytes of the reply.
     std::vector<std::string_view> rows;
     size_t first = std::string::npos, last = 0;
-    for (size_t pos = 0; pos + 5 <= reply.size();) {
-        const size_t len = (size_t(uint8_t(reply[pos + 1])) << 24) | (size_t(uint8_t(reply[pos + 2])) << 16) |
-                           (size_t(uint8_t(reply[pos + 3])) << 8) | size_t(uint8_t(reply[pos + 4]));
-        if (len < 4 || pos + 1 + len > reply.size()) return reply;
-        if (reply[pos] == 'D') {
-            if (first == std::string::npos) first = pos;
-            else if (last != pos) return reply;  // not contiguous: not run_fanout's shape
-            rows.emplace_back(reply.data() + pos, len + 1);
-            last = pos + len + 1;
+    wire::FrameCursor cursor(reply);
+    while (auto f = cursor.next()) {
+        if (f->type == wire::be::kDataRow) {
+            if (first == std::string::npos) first = f->offset;
+            else if (last != f->offset) return reply;  // not contiguous: not run_fanout's shape
+            rows.push_back(f->whole);
+            last = f->offset + f->whole.size();
         }
-        pos += len + 1;
     }
+    if (!cursor.at_end()) return reply;
     if (rows.size() != total || total == 0) return reply;
     std::vector<std::string_view> ordered(total);
     size_t k = 0;

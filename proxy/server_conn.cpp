@@ -1,5 +1,6 @@
 #include "proxy/server_conn.h"
 
+#include "common/sqlstate.h"
 #include "proxy/readiness.h"
 
 #include <spdlog/spdlog.h>
@@ -11,6 +12,7 @@
 #include "proxy/wire/protocol.h"
 #include "proxy/wire/writer.h"
 #include "proxy/spawn.h"
+#include "proxy/wire/frame_cursor.h"
 
 namespace sg::proxy {
 
@@ -33,15 +35,11 @@ namespace {
 std::string deadlock_error(const std::string& detail) {
     std::string out;
     wire::MessageWriter w(out);
-    wire::ErrorBuilder(wire::Severity::Error, "40P01", "deadlock detected")
+    wire::ErrorBuilder(wire::Severity::Error, sqlstate::kDeadlockDetected, "deadlock detected")
         .detail(detail)
         .hint("The transaction was chosen to break a deadlock that spans shards; retry it.")
         .encode_error(w);
     return out;
-}
-inline uint32_t be32(const char* p) {
-    return (uint32_t(uint8_t(p[0])) << 24) | (uint32_t(uint8_t(p[1])) << 16) | (uint32_t(uint8_t(p[2])) << 8) |
-           uint32_t(uint8_t(p[3]));
 }
 constexpr size_t kInitialBuffer = 16 * 1024;
 }  // namespace
@@ -110,10 +108,11 @@ void ServerConn::close(const std::string& why) {
     state_ = ServerState::Closed;
     broken_ = true;
     // A polite Terminate when the connection is still healthy; errors do not matter here.
-    static const char terminate[5] = {'X', 0, 0, 0, 4};
+    std::string terminate;
+    wire::MessageWriter(terminate).empty_message(wire::fe::kTerminate);
     error_code ec;
     sock_.non_blocking(true, ec);
-    sock_.write_some(asio::buffer(terminate, 5), ec);
+    sock_.write_some(asio::buffer(terminate), ec);
     sock_.shutdown(net::tcp::socket::shutdown_both, ec);
     if (readiness_handle_) readiness_->remove(readiness_handle_, sock_.native_handle());  // wakes read_loop
     readiness_handle_ = 0;
@@ -159,7 +158,7 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
     };
     while (rlen_ - pos >= 5) {
         const char type = base[pos];
-        const uint32_t len = be32(base + pos + 1);
+        const uint32_t len = wire::load_be32(base + pos + 1);
         if (len < 4 || len > max_message_) {
             fail("shard sent a malformed message");
             return pos;
@@ -243,8 +242,8 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                         if (field == 'C') code.assign(body + start, i - start);
                         ++i;
                     }
-                    if (code.empty()) code = "XX000";
-                    if (!deadlock_detail_.empty() && code == "57014") {
+                    if (code.empty()) code = sqlstate::kInternalError;
+                    if (!deadlock_detail_.empty() && code == sqlstate::kQueryCanceled) {
                         // The detector's cancel of a deadlock's victim: answered as PostgreSQL
                         // answers its own deadlock victims.
                         forward = false;
@@ -252,7 +251,7 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                         rewritten_.push_back(deadlock_error(deadlock_detail_));
                         relay.emplace_back(rewritten_.back().data(), rewritten_.back().size());
                         deadlock_detail_.clear();
-                        code = "40P01";
+                        code = sqlstate::kDeadlockDetected;
                     }
                     if (first_error.empty()) first_error = std::move(code);
                     break;
@@ -339,7 +338,7 @@ awaitable<void> ServerConn::read_loop() {
         if (!usable()) co_return;
         // A frame larger than the buffer: grow so the next read can complete it.
         if (consumed == 0 && rlen_ >= 5) {
-            size_t need = size_t(be32(rbuf_.data() + 1)) + 1;
+            size_t need = size_t(wire::load_be32(rbuf_.data() + 1)) + 1;
             if (need > rbuf_.size()) rbuf_.resize(need);
         }
         ServerSink* sink = sink_;

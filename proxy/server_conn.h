@@ -15,6 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/sqlstate.h"
 #include "proxy/health/tcp_options.h"
 #include "proxy/net.h"
 
@@ -246,7 +247,7 @@ private:
     net::Clock::time_point busy_since_{};
     bool cancel_sent_ = false;
     net::Clock::time_point created_at_ = net::coarse_now();
-    std::string lost_sqlstate_ = "08006";
+    std::string lost_sqlstate_ = sqlstate::kConnectionFailure;
     std::string deadlock_detail_;
     std::deque<std::string> rewritten_;  // frames relayed in place of the shard's (this scan)
     std::string login_refused_sqlstate_;

@@ -3,6 +3,7 @@
 #include <memory>
 #include <fmt/format.h>
 
+#include "common/sqlstate.h"
 #include "proxy/auth/client_auth.h"
 #include "proxy/wire/frame.h"
 #include "proxy/wire/messages/authentication.h"
@@ -96,7 +97,7 @@ awaitable<LoginResult> login_to_server(net::tcp::socket& sock, const ServerTarge
                 if (!wire::decode(f.body, req).ok()) co_return finish("the shard sent a malformed authentication request");
                 out.clear();
                 auth::AuthStep step = ca.on_request(req, w);
-                if (step.failed()) r.refused_sqlstate = "28000";
+                if (step.failed()) r.refused_sqlstate = sqlstate::kInvalidAuthorizationSpecification;
                 if (step.failed()) co_return finish(fmt::format("authentication as \"{}\" failed: {}", t.user, step.reason));
                 if (!out.empty()) {
                     co_await asio::async_write(sock, asio::buffer(out), net::ec_token(ec));
@@ -120,7 +121,7 @@ awaitable<LoginResult> login_to_server(net::tcp::socket& sock, const ServerTarge
             case 'E': {
                 wire::ErrorResponse e;
                 std::string msg = "the shard refused the login";
-                r.refused_sqlstate = "XX000";
+                r.refused_sqlstate = sqlstate::kInternalError;
                 if (wire::decode(f.body, e).ok()) {
                     msg = fmt::format("{} (SQLSTATE {})", e.message(), e.sqlstate());
                     r.refused_sqlstate = std::string(e.sqlstate());

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "common/sqlstate.h"
 #include "proxy/admin.h"
 #include "proxy/health/probe.h"
 #include "proxy/notify/inbox.h"
@@ -18,6 +19,9 @@
 #include "proxy/wire/messages/startup.h"
 #include "proxy/wire/writer.h"
 #include "proxy/spawn.h"
+#include "proxy/wire/frame_cursor.h"
+#include "proxy/wire/messages/command_complete.h"
+#include "proxy/wire/messages/session_status.h"
 
 namespace sg::proxy {
 
@@ -30,10 +34,6 @@ int64_t now_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(net::Clock::now().time_since_epoch()).count();
 }
 
-inline uint32_t be32(const char* p) {
-    return (uint32_t(uint8_t(p[0])) << 24) | (uint32_t(uint8_t(p[1])) << 16) | (uint32_t(uint8_t(p[2])) << 8) |
-           uint32_t(uint8_t(p[3]));
-}
 
 
 // The bytes of one ErrorResponse.
@@ -48,7 +48,7 @@ std::string error_frame(wire::Severity sev, std::string_view sqlstate, const std
 }
 
 void ready_frame(std::string& out, char status) {
-    out.append({'Z', 0, 0, 0, 5, status});
+    wire::append_ready_for_query(out, status);
 }
 }  // namespace
 
@@ -266,27 +266,18 @@ void Session::stats_merged(std::string_view text, uint64_t param_hash, uint32_t 
     // Rows and the error come from the merged reply the client got.
     uint64_t rows = 0;
     std::string sqlstate, message;
-    size_t pos = 0;
-    while (pos + 5 <= reply.size()) {
-        size_t len = be32(reply.data() + pos + 1);
-        std::string_view body = reply.substr(pos + 5, len - 4);
-        if (reply[pos] == 'C' && !body.empty()) {
-            size_t end = body.size() - 1, i = end;
-            while (i > 0 && body[i - 1] >= '0' && body[i - 1] <= '9') --i;
-            uint64_t n = 0;
-            for (size_t k = i; k < end; ++k) n = n * 10 + uint64_t(body[k] - '0');
-            rows += n;
-        } else if (reply[pos] == 'E' && sqlstate.empty()) {
-            for (size_t i = 0; i < body.size() && body[i];) {
-                char code = body[i++];
-                size_t start = i;
-                while (i < body.size() && body[i]) ++i;
-                if (code == 'C') sqlstate.assign(body.substr(start, i - start));
-                if (code == 'M') message.assign(body.substr(start, i - start));
-                ++i;
-            }
+    wire::FrameCursor cursor(reply);
+    while (auto f = cursor.next()) {
+        if (f->type == wire::be::kCommandComplete) {
+            wire::CommandComplete cc;
+            if (!wire::decode(wire::as_bytes(f->body), cc).ok()) continue;
+            if (auto tag = wire::parse_row_count_tag(cc.tag)) rows += tag->rows;
+        } else if (f->type == wire::be::kErrorResponse && sqlstate.empty()) {
+            wire::ErrorResponse err;
+            if (!wire::decode(wire::as_bytes(f->body), err).ok()) continue;
+            sqlstate.assign(err.sqlstate());
+            message.assign(err.message());
         }
-        pos += len + 1;
     }
     int64_t end = now_ns();
     stats::QueryEvent e;
@@ -309,7 +300,7 @@ void Session::stats_merged(std::string_view text, uint64_t param_hash, uint32_t 
     e.legs = leg_stats_;
     // A refusal raised after the shards answered (the combining step could not show its
     // answer right) is a refusal of its construct, like one raised before they ran.
-    if (sqlstate == "0A000" && message.rfind("shard \"", 0) != 0) proxy_.stats().record_refusal(e, message);
+    if (sqlstate == sqlstate::kFeatureNotSupported && message.rfind("shard \"", 0) != 0) proxy_.stats().record_refusal(e, message);
     else proxy_.stats().record(e);
     count_shard_legs(e.legs);
     leg_stats_.clear();
@@ -363,7 +354,7 @@ void Session::on_lost(ServerConn& s, const std::string& why) {
         // The client was owed replies (or had a transaction open there): it cannot continue.
         spdlog::warn("client {}: lost its shard connection mid-request: {}", peer_, why);
         // A connection the proxy failed on purpose (query_timeout_ms) carries its own SQLSTATE.
-        bool lost = s.lost_sqlstate() == "08006";
+        bool lost = s.lost_sqlstate() == sqlstate::kConnectionFailure;
         std::string msg = error_frame(wire::Severity::Fatal, s.lost_sqlstate(),
                                       lost ? "shardgate lost the connection to the shard serving this session: " + why
                                            : why);
@@ -484,7 +475,7 @@ awaitable<bool> Session::abort_transaction_for_refusal(std::string_view sqlstate
 awaitable<void> Session::error_and_ready(std::string_view sqlstate, const std::string& message, std::string hint) {
     co_await wait_replies_out();
     co_await abort_transaction_for_refusal(sqlstate, message);
-    if (sqlstate == "0A000") stats_refused({}, message);
+    if (sqlstate == sqlstate::kFeatureNotSupported) stats_refused({}, message);
     std::string out = error_frame(wire::Severity::Error, sqlstate, message, hint);
     ready_frame(out, transaction_status());
     ++proxy_.counters().errors;

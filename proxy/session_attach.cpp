@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <strings.h>
+#include "common/sqlstate.h"
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_legs.h"
@@ -92,7 +93,7 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
                 "this transaction runs on shard \"{}\" and the statement needs shard \"{}\"; a transaction "
                 "cannot span shards in this version",
                 server_->target().shard_name, proxy_.config().shards[shard].name);
-            if (report_with_ready) co_await error_and_ready("0A000", msg, "commit first, or keep a transaction's statements on one shard key");
+            if (report_with_ready) co_await error_and_ready(sqlstate::kFeatureNotSupported, msg, "commit first, or keep a transaction's statements on one shard key");
             else co_await send(std::string());
             co_return false;
         }
@@ -107,7 +108,7 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
     auto wait_start = net::Clock::now();
     std::variant<std::shared_ptr<ServerConn>, PoolError> got = refused ? std::move(*refused) : PoolError{};
     if (!refused) got = co_await pool_used->acquire();
-    if (auto* err = std::get_if<PoolError>(&got); err && !refused && retry && err->sqlstate == "08006") {
+    if (auto* err = std::get_if<PoolError>(&got); err && !refused && retry && err->sqlstate == sqlstate::kConnectionFailure) {
         // A read whose endpoint could not be reached (connect failure, breaker open): nothing
         // reached the client yet, so it goes once to another healthy endpoint of the shard.
         retry_read_ = retry;

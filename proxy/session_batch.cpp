@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <strings.h>
+#include "common/sqlstate.h"
 #include "proxy/cursor_statement.h"
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
@@ -35,6 +36,7 @@
 #include "proxy/wire/messages/copy.h"
 #include "proxy/spawn.h"
 #include "proxy/session_frames.h"
+#include "proxy/wire/messages/session_status.h"
 
 namespace sg::proxy {
 
@@ -54,7 +56,7 @@ awaitable<void> Session::flush_batch(bool sync) {
         if (sync) {
             skip_until_sync_ = false;
             std::string out;
-            out.append({'Z', 0, 0, 0, 5, transaction_status()});
+            wire::append_ready_for_query(out, transaction_status());
             co_await send(out);
         }
         co_return;
@@ -206,7 +208,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
     auto refuse = [&](std::string_view sqlstate, const std::string& msg, size_t parsed_before = 0) -> awaitable<int> {
         co_await wait_replies_out();
         co_await abort_transaction_for_refusal(sqlstate, msg);
-        if (sqlstate == "0A000") stats_refused({}, msg);
+        if (sqlstate == sqlstate::kFeatureNotSupported) stats_refused({}, msg);
         std::string out;
         wire::MessageWriter w(out);
         if (parsed_before > 0) {
@@ -221,7 +223,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         }
         wire::ErrorBuilder(wire::Severity::Error, sqlstate, msg).encode_error(w);
         ++proxy_.counters().errors;
-        if (sync) out.append({'Z', 0, 0, 0, 5, transaction_status()});
+        if (sync) wire::append_ready_for_query(out, transaction_status());
         else skip_until_sync_ = true;
         co_await send(out);
         co_return -1;
@@ -240,7 +242,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         if (type == 'P') {
             wire::Parse p;
             if (!wire::decode(bytes_of(body), p).ok()) {
-                auto awaited = co_await refuse("08P01", "invalid Parse message");
+                auto awaited = co_await refuse(sqlstate::kProtocolViolation, "invalid Parse message");
                 co_return awaited;
             }
             if (auto refusal = co_await risky_function_refusal(p.query)) {
@@ -248,7 +250,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
                 co_return awaited;
             }
             if (std::string why = listen_batch_refusal(p.query); !why.empty()) {
-                auto awaited = co_await refuse("0A000", why);
+                auto awaited = co_await refuse(sqlstate::kFeatureNotSupported, why);
                 co_return awaited;
             }
             if (inbox_) listen_discard_all(p.query);  // DISCARD ALL unlistens everything (session_listen.cpp)
@@ -276,7 +278,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         bind_shards.resize(binds_seen, -1);
         wire::Bind& b = bind_scratch_;  // decoding reuses its vectors
         if (!wire::decode(bytes_of(body), b).ok()) {
-            auto awaited = co_await refuse("08P01", "invalid Bind message");
+            auto awaited = co_await refuse(sqlstate::kProtocolViolation, "invalid Bind message");
             co_return awaited;
         }
         const Parsed* it = find_parsed(b.statement);
@@ -347,14 +349,14 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
             // shards: session_txn_fanout.cpp.)
             if (in_transaction() && !proxy_.config().transactions.two_phase_commit) {
                 auto awaited = co_await refuse(
-                    "0A000", fmt::format("this statement touches {} shards and a transaction is open; a transaction "
+                    sqlstate::kFeatureNotSupported, fmt::format("this statement touches {} shards and a transaction is open; a transaction "
                                          "cannot span shards in this version",
                                          r.shards.size()));
                 co_return awaited;
             }
             if (!only_bind || !sync) {
                 auto awaited = co_await refuse(
-                    "0A000", fmt::format("this statement needs {} shards and is batched with other statements "
+                    sqlstate::kFeatureNotSupported, fmt::format("this statement needs {} shards and is batched with other statements "
                                          "before one Sync (a pipeline); a statement on several shards must be "
                                          "alone before its Sync (or sent with the simple protocol)",
                                          r.shards.size()));
@@ -388,12 +390,12 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         // there is no way to keep them all-or-nothing: refused.
         if (!sync) {
             auto awaited = co_await refuse(
-                "0A000", "the statements sent before a Flush target different shards; send them with a Sync");
+                sqlstate::kFeatureNotSupported, "the statements sent before a Flush target different shards; send them with a Sync");
             co_return awaited;
         }
         if (in_transaction() && !proxy_.config().transactions.two_phase_commit) {
             auto awaited = co_await refuse(
-                "0A000", "the statements sent before one Sync target different shards and a transaction is open; "
+                sqlstate::kFeatureNotSupported, "the statements sent before one Sync target different shards and a transaction is open; "
                          "a transaction spans shards only with [transactions] two_phase_commit = true");
             co_return awaited;
         }
@@ -401,7 +403,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         // them would end or change one participant's transaction behind the two-phase commit.
         if (in_transaction() && session_statement) {
             auto awaited = co_await refuse(
-                "0A000", "the statements sent before one Sync target different shards of the open transaction and "
+                sqlstate::kFeatureNotSupported, "the statements sent before one Sync target different shards of the open transaction and "
                          "include transaction control or a SET (COMMIT, ROLLBACK, SAVEPOINT, ...); send those after "
                          "a Sync of their own");
             co_return awaited;

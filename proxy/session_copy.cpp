@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <strings.h>
+#include "common/sqlstate.h"
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_legs.h"
@@ -34,6 +35,7 @@
 #include "proxy/wire/messages/copy.h"
 #include "proxy/spawn.h"
 #include "proxy/session_frames.h"
+#include "proxy/wire/messages/session_status.h"
 
 namespace sg::proxy {
 
@@ -43,7 +45,7 @@ using namespace session_frames;
 awaitable<void> Session::copy_in_split(const router::Analysis& a, std::string_view sql) {
     if (in_transaction()) {
         if (!proxy_.config().transactions.two_phase_commit) {
-            co_await error_and_ready("0A000",
+            co_await error_and_ready(sqlstate::kFeatureNotSupported,
                                      "COPY into a sharded table writes to every shard, and a transaction spans "
                                      "shards only with [transactions] two_phase_commit = true",
                                      "run the COPY outside the transaction");
@@ -147,7 +149,7 @@ awaitable<std::optional<Session::CopyEnd>> Session::copy_rows(const router::Anal
         }
         if (auto* bad = std::get_if<wire::Malformed>(&st)) {
             if (error.empty()) co_await abort_copy("client sent an invalid message during COPY");
-            co_await fatal("08P01", fmt::format("invalid message from client during COPY: {}", bad->reason));
+            co_await fatal(sqlstate::kProtocolViolation, fmt::format("invalid message from client during COPY: {}", bad->reason));
             closing_ = true;
             co_return std::nullopt;
         }
@@ -183,7 +185,7 @@ awaitable<std::optional<Session::CopyEnd>> Session::copy_rows(const router::Anal
                 end->reply = co_await copy.finish(true, {});
             } else {
                 co_await abort_copy("invalid COPY data");
-                error.append({'Z', 0, 0, 0, 5, 'I'});
+                wire::append_ready_for_query(error, 'I');
                 end->reply = std::move(error);
                 end->failed = true;
             }
@@ -197,14 +199,14 @@ awaitable<std::optional<Session::CopyEnd>> Session::copy_rows(const router::Anal
             if (error.empty()) {
                 end->reply = co_await copy.finish(false, why);
             } else {
-                error.append({'Z', 0, 0, 0, 5, 'I'});
+                wire::append_ready_for_query(error, 'I');
                 end->reply = std::move(error);
             }
             co_return end;
         }
         if (f.type == 'H' || f.type == 'S') continue;  // ignored during COPY, as by PostgreSQL
         if (error.empty()) co_await abort_copy("unexpected message during COPY");
-        co_await fatal("08P01", fmt::format("unexpected message type {} during COPY", describe_type(f.type)));
+        co_await fatal(sqlstate::kProtocolViolation, fmt::format("unexpected message type {} during COPY", describe_type(f.type)));
         closing_ = true;
         co_return std::nullopt;
     }

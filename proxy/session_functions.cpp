@@ -5,6 +5,7 @@
 
 #include <cctype>
 
+#include "common/sqlstate.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 #include "proxy/table_columns.h"
@@ -17,7 +18,7 @@ namespace {
 std::optional<router::Error> refusal_for(std::string_view sql, const std::vector<std::string>& names) {
     const std::string f = called_function(sql, names);
     if (f.empty()) return std::nullopt;
-    return router::Error{"0A000", "function " + f + "() reads sharded tables in its body, which would see only the "
+    return router::Error{sqlstate::kFeatureNotSupported, "function " + f + "() reads sharded tables in its body, which would see only the "
                                                     "rows of the shard the statement runs on; query the tables in "
                                                     "the statement itself"};
 }

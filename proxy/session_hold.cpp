@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <strings.h>
+#include "common/sqlstate.h"
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_legs.h"
@@ -35,6 +36,7 @@
 #include "proxy/wire/messages/copy.h"
 #include "proxy/spawn.h"
 #include "proxy/session_frames.h"
+#include "proxy/wire/messages/session_status.h"
 
 namespace sg::proxy {
 
@@ -168,7 +170,7 @@ awaitable<void> Session::hold_session_batch(std::string_view batch) {
             }
             case 'S':
                 skip_until_sync_ = false;
-                out.append({'Z', 0, 0, 0, 5, transaction_status()});
+                wire::append_ready_for_query(out, transaction_status());
                 break;
         }
     }
@@ -188,7 +190,7 @@ awaitable<void> Session::answer_failed_transaction(std::string_view batch, bool 
         return a && (a->kind == SK::Commit || a->kind == SK::Rollback);
     };
     auto reject = [&] {
-        wire::ErrorBuilder(wire::Severity::Error, "25P02",
+        wire::ErrorBuilder(wire::Severity::Error, sqlstate::kInFailedSqlTransaction,
                            "current transaction is aborted, commands ignored until end of transaction block")
             .encode_error(w);
         ++proxy_.counters().errors;
@@ -237,7 +239,7 @@ awaitable<void> Session::answer_failed_transaction(std::string_view batch, bool 
                 break;
             case 'S':
                 skip_until_sync_ = false;
-                out.append({'Z', 0, 0, 0, 5, transaction_status()});
+                wire::append_ready_for_query(out, transaction_status());
                 break;
             default:  // Close, Flush: nothing to say
                 break;
@@ -285,7 +287,7 @@ awaitable<void> Session::hold_set_local(std::string_view sql) {
         wire::MessageWriter w(out);
         wire::encode(wire::CommandComplete{"SET"}, w);
     }
-    out.append({'Z', 0, 0, 0, 5, transaction_status()});
+    wire::append_ready_for_query(out, transaction_status());
     co_await send(out);
 }
 
@@ -305,7 +307,7 @@ awaitable<void> Session::handle_session_statement(const router::Analysis& a, std
         w.begin('C');
         w.cstr(tag);
         w.end();
-        out.append({'Z', 0, 0, 0, 5, status});
+        wire::append_ready_for_query(out, status);
         co_await send(out);
     };
     switch (a.kind) {

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/sqlstate.h"
 #include "proxy/notify/inbox.h"
 #include "proxy/notify/listen_statement.h"
 #include "proxy/proxy.h"
@@ -38,7 +39,7 @@ awaitable<void> Session::handle_listen(std::string_view sql) {
     auto st = notify::parse_listen_statement(sql);
     if (!st) {
         co_await error_and_ready(
-            "0A000", fmt::format("LISTEN / UNLISTEN together with other statements in one query "
+            sqlstate::kFeatureNotSupported, fmt::format("LISTEN / UNLISTEN together with other statements in one query "
                                  "is not supported {}; send it as a query of its own",
                                  kMode));
         co_return;
@@ -74,14 +75,14 @@ awaitable<bool> Session::run_listen(const notify::ListenStatement& st, wire::Mes
     auto refuse = [&](std::string_view sqlstate, const std::string& message) -> awaitable<void> {
         // As error_and_ready does: a refusal fails an open transaction, as any error does.
         co_await abort_transaction_for_refusal(sqlstate, message);
-        if (sqlstate == "0A000") stats_refused({}, message);
+        if (sqlstate == sqlstate::kFeatureNotSupported) stats_refused({}, message);
         ++proxy_.counters().errors;
         wire::ErrorBuilder(wire::Severity::Error, sqlstate, message).encode_error(w);
     };
     auto& service = proxy_.notify();
     const std::string key = user_->name;
     if (!st.truncated.empty())
-        wire::ErrorBuilder(wire::Severity::Notice, "42622", notify::truncation_notice(st))
+        wire::ErrorBuilder(wire::Severity::Notice, sqlstate::kNameTooLong, notify::truncation_notice(st))
             .encode_notice(w);
     const bool listen = st.kind == notify::ListenStatement::Listen;
     // At most a login and one round trip per shard, each bounded by connect_timeout_ms.
@@ -213,7 +214,7 @@ awaitable<bool> Session::refuse_prepare_after_listen(std::string_view sql) {
     if (!inbox_->channels().has_actions()) co_return false;
     if (!notify::is_prepare_transaction(sql)) co_return false;
     // PostgreSQL's own refusal (a prepared transaction cannot keep a LISTEN for later).
-    co_await error_and_ready("0A000",
+    co_await error_and_ready(sqlstate::kFeatureNotSupported,
                              "cannot PREPARE a transaction that has executed LISTEN, UNLISTEN, or "
                              "NOTIFY");
     co_return true;

@@ -33,6 +33,7 @@
 #include "proxy/wire/messages/copy.h"
 #include "proxy/spawn.h"
 #include "proxy/session_frames.h"
+#include "proxy/wire/protocol.h"
 
 namespace sg::proxy {
 
@@ -175,7 +176,7 @@ bool Session::translate_lookup_batch(std::string& out, ServerConn& s, std::strin
     append_renamed(out, 'B', bind_body, stmt_at, "", sname);
     if (!describe_first) append_describe();
     out.append(execute);
-    out.append({'S', 0, 0, 0, 4});
+    wire::MessageWriter(out).empty_message(wire::fe::kSync);
     s.expect(ServerConn::Expect::Ready);
     lookups_unconfirmed_.emplace_back(st, id);
     ++proxy_.counters().lookups_prepared;

@@ -17,6 +17,7 @@
 
 #include <sstream>
 
+#include "common/sqlstate.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 #include "proxy/wire/messages/error_response.h"
@@ -74,16 +75,16 @@ awaitable<bool> Session::check_map_stamp(bool report_with_ready) {
     std::string sqlstate, message;
     const std::string& shard = s.target().shard_name;
     if (!s.usable() || server_ != keep) {
-        sqlstate = "08006";
+        sqlstate = sqlstate::kConnectionFailure;
         message = fmt::format("shardgate lost the connection to shard \"{}\" while checking its map stamp", shard);
     } else if (s.quiet_done() <= first) {
-        sqlstate = "08006";
+        sqlstate = sqlstate::kConnectionFailure;
         message = fmt::format("shard \"{}\" did not answer the map stamp check within {} s", shard,
                               std::chrono::duration_cast<std::chrono::seconds>(kCheckTimeout).count());
     } else {
         for (const auto& f : s.quiet_failures_since(first)) {
             if (f.number != first) continue;
-            sqlstate = f.sqlstate.empty() ? "XX000" : f.sqlstate;
+            sqlstate = f.sqlstate.empty() ? sqlstate::kInternalError : f.sqlstate;
             if (f.message.rfind(kMarker, 0) == 0) {
                 std::istringstream in(f.message.substr(kMarker.size()));
                 router::MapStamp theirs;
@@ -100,7 +101,7 @@ awaitable<bool> Session::check_map_stamp(bool report_with_ready) {
                     sqlstate.clear();
                     continue;
                 }
-                sqlstate = "55000";
+                sqlstate = sqlstate::kObjectNotInPrerequisiteState;
                 message = fmt::format(
                     "this proxy routes by shard map version {} (hash {}) but shard \"{}\" carries version {} (hash "
                     "{}): the cluster has moved past this proxy's map, so the statement did not run. Give the "
@@ -118,7 +119,7 @@ awaitable<bool> Session::check_map_stamp(bool report_with_ready) {
     }
     // The connection is sound (a DO block failed, outside any transaction): back to the pool,
     // unchecked, so the next checkout asks again.
-    if (server_ == keep && sqlstate != "08006") {
+    if (server_ == keep && sqlstate != sqlstate::kConnectionFailure) {
         release_server();
     } else {
         if (server_ == keep) {

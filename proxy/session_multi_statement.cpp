@@ -19,6 +19,7 @@
 //    effect once the query succeeded, or with the COMMIT of the transaction block it is in.
 #include <fmt/format.h>
 
+#include "common/sqlstate.h"
 #include "proxy/notify/inbox.h"
 #include "proxy/notify/listen_statement.h"
 #include "proxy/proxy.h"
@@ -57,7 +58,7 @@ awaitable<bool> Session::guard_multi_statement(const router::Analysis& a, std::s
             } else if (use == SessionStateUse::Listen || use == SessionStateUse::Unlisten) {
                 multi_texts_.clear();
                 co_await error_and_ready(
-                    "0A000", "LISTEN together with other statements in one query is not "
+                    sqlstate::kFeatureNotSupported, "LISTEN together with other statements in one query is not "
                              "supported in transaction pooling (pool_mode = \"transaction\"); "
                              "send it as a query of its own");
                 co_return true;
@@ -84,7 +85,7 @@ awaitable<bool> Session::guard_multi_statement(const router::Analysis& a, std::s
     }
     if (!refusal.empty()) {
         multi_texts_.clear();
-        co_await error_and_ready("0A000", refusal);
+        co_await error_and_ready(sqlstate::kFeatureNotSupported, refusal);
         co_return true;
     }
     // Nothing to track, or not sent through send_to_shard (which hands them to the tracker).
@@ -96,7 +97,7 @@ awaitable<bool> Session::guard_multi_statement(const router::Analysis& a, std::s
     if (inbox_ && !unlistens.empty() && (fans_out || unknown_setting)) {
         multi_texts_.clear();
         co_await error_and_ready(
-            "0A000", "UNLISTEN in a query of several statements that runs on several shards or "
+            sqlstate::kFeatureNotSupported, "UNLISTEN in a query of several statements that runs on several shards or "
                      "holds a SET the proxy does not track is not supported in transaction "
                      "pooling; send it as a query of its own");
         co_return true;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <strings.h>
+#include "common/sqlstate.h"
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_legs.h"
@@ -34,6 +35,8 @@
 #include "proxy/wire/messages/copy.h"
 #include "proxy/spawn.h"
 #include "proxy/session_frames.h"
+#include "proxy/wire/messages/session_status.h"
+#include "proxy/wire/protocol.h"
 
 namespace sg::proxy {
 
@@ -65,7 +68,7 @@ awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std:
         out += m.rows;
         append_select_tag(out, m.count);
     }
-    out.append({'Z', 0, 0, 0, 5, transaction_status()});
+    wire::append_ready_for_query(out, transaction_status());
     co_return out;
 }
 
@@ -93,14 +96,14 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
     // The statement's text and types: from its Parse frame (this batch's or an earlier one).
     wire::Parse orig;
     if (!statement_parse(bind_stmt_name, orig)) {
-        co_await error_and_ready("08P01", "the INSERT to split has no Parse the proxy knows of");
+        co_await error_and_ready(sqlstate::kProtocolViolation, "the INSERT to split has no Parse the proxy knows of");
         co_return;
     }
     sp.query.assign(orig.query);
     sp.param_types = orig.param_types;
     wire::Bind bind;
     if (!wire::decode(bytes_of(sp.bind_body), bind).ok()) {
-        co_await error_and_ready("08P01", "invalid Bind message");
+        co_await error_and_ready(sqlstate::kProtocolViolation, "invalid Bind message");
         co_return;
     }
     // Per shard: Parse (unnamed) + Bind with its parameters + [Describe] + Execute + Sync.
@@ -189,13 +192,13 @@ awaitable<bool> Session::refuse_suspended_merged_portal(std::string_view batch, 
                 "a statement combined across shards is read whole: the unnamed portal was cut at its row limit and "
                 "its remaining rows cannot be fetched (run it without a row limit)";
             co_await wait_replies_out();
-            co_await abort_transaction_for_refusal("0A000", msg);
+            co_await abort_transaction_for_refusal(sqlstate::kFeatureNotSupported, msg);
             if (held_) held_->failed = true;  // an error fails the transaction
             stats_refused({}, msg);
             std::string out;
             wire::MessageWriter w(out);
-            wire::ErrorBuilder(wire::Severity::Error, "0A000", msg).encode_error(w);
-            if (sync) out.append({'Z', 0, 0, 0, 5, transaction_status()});
+            wire::ErrorBuilder(wire::Severity::Error, sqlstate::kFeatureNotSupported, msg).encode_error(w);
+            if (sync) wire::append_ready_for_query(out, transaction_status());
             else skip_until_sync_ = true;
             co_await send(out);
             co_return true;
@@ -242,13 +245,13 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
         }
     }
     if (!wire::decode(bytes_of(bind_body), bind).ok()) {
-        co_await error_and_ready("08P01", "invalid Bind message");
+        co_await error_and_ready(sqlstate::kProtocolViolation, "invalid Bind message");
         co_return;
     }
     if (in_transaction() && !bind.portal.empty()) {
         // A named portal outlives this Sync inside a transaction, and a later Execute of it
         // (a cursor fetched in pieces) would find no such portal on any shard.
-        co_await error_and_ready("0A000",
+        co_await error_and_ready(sqlstate::kFeatureNotSupported,
                                  "a statement combined across shards is read whole: a named portal (a cursor fetched "
                                  "in pieces) over it inside a transaction is not supported; fetch it with the unnamed "
                                  "portal");
@@ -256,7 +259,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
     }
     wire::Parse orig;
     if (!statement_parse(bind.statement, orig)) {
-        co_await error_and_ready("26000", "the statement to combine across shards has no Parse the proxy knows of");
+        co_await error_and_ready(sqlstate::kInvalidSqlStatementName, "the statement to combine across shards has no Parse the proxy knows of");
         co_return;
     }
     // LIMIT $n / OFFSET $n: this execution's values, for the combining step (`bound`); the
@@ -414,7 +417,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
                 }
             }
         }
-        out.append({'Z', 0, 0, 0, 5, transaction_status()});
+        wire::append_ready_for_query(out, transaction_status());
     }
     stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()), out);  // a refusal counts as one
     if (state_ == SessionState::Busy && !in_txn) transition(SessionState::Ready);
@@ -481,7 +484,7 @@ awaitable<void> Session::run_split_batch(const std::string& batch, const std::ve
             co_await s.write(out);
             co_return;
         }
-        out.append({'S', 0, 0, 0, 4});
+        wire::MessageWriter(out).empty_message(wire::fe::kSync);
         s.expect(ServerConn::Expect::SyncQuiet);
         split_piece_done_ = false;
         co_await s.write(out);
@@ -491,7 +494,7 @@ awaitable<void> Session::run_split_batch(const std::string& batch, const std::ve
             // its one ReadyForQuery.
             co_await wait_replies_out();
             std::string rfq;
-            rfq.append({'Z', 0, 0, 0, 5, transaction_status()});
+            wire::append_ready_for_query(rfq, transaction_status());
             co_await send(rfq);
             if (state_ == SessionState::Busy && !server_) transition(SessionState::Ready);
             co_return;

@@ -9,6 +9,7 @@
 //  - the time held is counted apart from the proxy's and the shards' cost (held_ns_).
 #include <fmt/format.h>
 
+#include "common/sqlstate.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 
@@ -60,7 +61,7 @@ awaitable<std::optional<PoolError>> Session::hold_while_paused(int shard) {
         HeldMark mark(pauses, paused_hold_, pauses.proxy_lease().held()->id, shard);
         while (pauses.proxy_paused()) {
             if (net::Clock::now() >= deadline) {
-                refused = PoolError{"57014", held_too_long(pauses.describe(PauseKind::Proxy), bound_ms)};
+                refused = PoolError{sqlstate::kQueryCanceled, held_too_long(pauses.describe(PauseKind::Proxy), bound_ms)};
                 break;
             }
             co_await pauses.wait_proxy_change();
@@ -110,7 +111,7 @@ awaitable<bool> Session::hold_for_paused_buckets(const router::Analysis& a, rout
     if (too_long) {
         r = router::Route{};
         r.kind = router::Route::Kind::Error;
-        r.error = router::Error{"57014", held_too_long(pauses.describe(PauseKind::Buckets), bound_ms)};
+        r.error = router::Error{sqlstate::kQueryCanceled, held_too_long(pauses.describe(PauseKind::Buckets), bound_ms)};
         co_return false;
     }
     if (all) touched_all_buckets_ = true;

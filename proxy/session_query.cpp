@@ -10,6 +10,7 @@
 #include <cstring>
 #include <strings.h>
 #include <utility>
+#include "common/sqlstate.h"
 #include "proxy/cursor_statement.h"
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
@@ -36,6 +37,7 @@
 #include "proxy/wire/messages/copy.h"
 #include "proxy/spawn.h"
 #include "proxy/session_frames.h"
+#include "proxy/wire/messages/session_status.h"
 
 namespace sg::proxy {
 
@@ -140,7 +142,7 @@ awaitable<void> Session::handle_local(const router::Analysis& a) {
         w.cstr("SHOW");
         w.end();
     }
-    out.append({'Z', 0, 0, 0, 5, transaction_status()});
+    wire::append_ready_for_query(out, transaction_status());
     co_await send(out);
 }
 
@@ -168,10 +170,10 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
             w.begin('C');
             w.cstr("ROLLBACK");
             w.end();
-            out.append({'Z', 0, 0, 0, 5, 'I'});
+            wire::append_ready_for_query(out, 'I');
             co_await send(out);
         } else {
-            co_await error_and_ready("25P02", "current transaction is aborted, commands ignored until end of transaction block");
+            co_await error_and_ready(sqlstate::kInFailedSqlTransaction, "current transaction is aborted, commands ignored until end of transaction block");
         }
         co_return;
     }
@@ -282,7 +284,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     }
     if (in_transaction()) {
         co_await error_and_ready(
-            "0A000",
+            sqlstate::kFeatureNotSupported,
             fmt::format("this statement touches {} shards and a transaction is open; a statement on several "
                         "shards cannot run inside a transaction in this version",
                         r.shards.size()),
@@ -328,7 +330,7 @@ awaitable<bool> Session::serve_loop() {
             continue;
         }
         if (auto* bad = std::get_if<wire::Malformed>(&st)) {
-            co_await fatal("08P01", fmt::format("invalid message from client: {}", bad->reason));
+            co_await fatal(sqlstate::kProtocolViolation, fmt::format("invalid message from client: {}", bad->reason));
             co_return false;
         }
         const auto& f = std::get<wire::Frame>(st);
@@ -344,7 +346,7 @@ awaitable<bool> Session::serve_loop() {
                 std::string_view body = frame_body(frame);
                 std::string_view sql(body.data(), body.empty() ? 0 : body.size() - 1);
                 if (body.empty() || body.back() != '\0') {
-                    co_await fatal("08P01", "invalid Query message: missing string terminator");
+                    co_await fatal(sqlstate::kProtocolViolation, "invalid Query message: missing string terminator");
                     co_return false;
                 }
                 // The frame lives in cbuf_ until the next read; copy what must outlive it (into
@@ -357,7 +359,7 @@ awaitable<bool> Session::serve_loop() {
             case 'P': case 'B': case 'D': case 'E': case 'C':
                 if (admin_) {
                     cstart_ += f.size;
-                    co_await fatal("0A000", "the admin console supports only the simple query protocol");
+                    co_await fatal(sqlstate::kFeatureNotSupported, "the admin console supports only the simple query protocol");
                     co_return false;
                 }
                 if (batch_.empty())
@@ -401,7 +403,7 @@ awaitable<bool> Session::serve_loop() {
                 // (its transaction's shard, SET shardgate.shard) or on the default shard.
                 cstart_ += f.size;
                 if (admin_) {
-                    co_await fatal("0A000", "the admin console supports only the simple query protocol");
+                    co_await fatal(sqlstate::kFeatureNotSupported, "the admin console supports only the simple query protocol");
                     co_return false;
                 }
                 if (!batch_.empty()) co_await flush_batch(false);
@@ -426,7 +428,7 @@ awaitable<bool> Session::serve_loop() {
                 co_return false;
             default:
                 cstart_ += f.size;
-                co_await fatal("08P01", fmt::format("unsupported frontend message type {}", describe_type(type)));
+                co_await fatal(sqlstate::kProtocolViolation, fmt::format("unsupported frontend message type {}", describe_type(type)));
                 co_return false;
         }
     }

@@ -10,20 +10,21 @@
 
 #include <algorithm>
 
+#include "common/sqlstate.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_held.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 #include "proxy/wire/messages/extended_query.h"
 #include "proxy/wire/writer.h"
+#include "proxy/wire/frame_cursor.h"
 
 namespace sg::proxy {
 
 namespace {
 
 size_t length_at(std::string_view frames, size_t pos) {
-    const auto* p = reinterpret_cast<const unsigned char*>(frames.data() + pos + 1);
-    return (size_t(p[0]) << 24) | (size_t(p[1]) << 16) | (size_t(p[2]) << 8) | size_t(p[3]);
+    return wire::load_be32(frames.data() + pos + 1);
 }
 
 }  // namespace
@@ -59,7 +60,7 @@ awaitable<bool> Session::run_split_batch_atomic(
                           a->kind == SK::Rollback || a->kind == SK::Savepoint)) {
                     if (!in_transaction()) co_return false;  // the batch manages its own transaction
                     co_await error_and_ready(
-                        "0A000",
+                        sqlstate::kFeatureNotSupported,
                         "transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT) in a batch whose statements "
                         "go to several shards inside a transaction is not supported; send it after a Sync");
                     co_return true;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/sqlstate.h"
 #include "proxy/auth/server_auth.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
@@ -40,7 +41,7 @@ awaitable<bool> Session::startup() {
     watchdog->async_wait([this, watchdog](error_code ec) {
         if (!ec && (state_ == SessionState::Startup || state_ == SessionState::Authenticating)) {
             spdlog::info("client {}: login timeout", peer_);
-            terminate_with("08P01", "canceling authentication due to timeout (login_timeout_ms)", "login timeout");
+            terminate_with(sqlstate::kProtocolViolation, "canceling authentication due to timeout (login_timeout_ms)", "login timeout");
         }
     });
     struct Disarm {
@@ -56,7 +57,7 @@ awaitable<bool> Session::startup() {
             continue;
         }
         if (auto* bad = std::get_if<wire::Malformed>(&st)) {
-            co_await fatal("08P01", fmt::format("invalid startup packet: {}", bad->reason));
+            co_await fatal(sqlstate::kProtocolViolation, fmt::format("invalid startup packet: {}", bad->reason));
             co_return false;
         }
         const auto& f = std::get<wire::StartupFrame>(st);
@@ -66,7 +67,7 @@ awaitable<bool> Session::startup() {
                 // Bytes pipelined behind SSLRequest were sent before the client knew whether
                 // TLS would be used: refuse them as PostgreSQL does, whatever the answer.
                 if (cstart_ != clen_) {
-                    co_await fatal("08P01", "received unencrypted data after SSL request");
+                    co_await fatal(sqlstate::kProtocolViolation, "received unencrypted data after SSL request");
                     co_return false;
                 }
                 if (!proxy_.tls() || stream_.is_tls()) {
@@ -99,11 +100,11 @@ awaitable<bool> Session::startup() {
                 co_return false;  // a cancel connection never gets a reply
             }
             case wire::StartupKind::UnsupportedProtocol:
-                co_await fatal("0A000", wire::unsupported_protocol_message(f.code));
+                co_await fatal(sqlstate::kFeatureNotSupported, wire::unsupported_protocol_message(f.code));
                 co_return false;
             case wire::StartupKind::Startup:
                 if (!wire::decode(f, msg).ok()) {
-                    co_await fatal("08P01", "invalid startup packet");
+                    co_await fatal(sqlstate::kProtocolViolation, "invalid startup packet");
                     co_return false;
                 }
                 break;
@@ -115,7 +116,7 @@ awaitable<bool> Session::startup() {
     database_ = std::string(msg.database());
     for (const auto& p : msg.parameters) startup_params_[std::string(p.name)] = std::string(p.value);
     if (user_name_.empty()) {
-        co_await fatal("28000", "no PostgreSQL user name specified in startup packet");
+        co_await fatal(sqlstate::kInvalidAuthorizationSpecification, "no PostgreSQL user name specified in startup packet");
         co_return false;
     }
     const Config& cfg = proxy_.config();
@@ -131,16 +132,16 @@ awaitable<bool> Session::startup() {
     bool authenticated = co_await authenticate(login_user);
     if (!authenticated) co_return false;
     if (admin_ && !user_->admin) {
-        co_await fatal("28000", fmt::format("user \"{}\" is not an admin user of the shardgate console", user_name_));
+        co_await fatal(sqlstate::kInvalidAuthorizationSpecification, fmt::format("user \"{}\" is not an admin user of the shardgate console", user_name_));
         co_return false;
     }
     if (!admin_ && database_ != cfg.sharding.database) {
-        co_await fatal("3D000", fmt::format("database \"{}\" does not exist (this shardgate serves \"{}\")", database_,
+        co_await fatal(sqlstate::kInvalidCatalogName, fmt::format("database \"{}\" does not exist (this shardgate serves \"{}\")", database_,
                                             cfg.sharding.database));
         co_return false;
     }
     if (proxy_.shutting_down()) {
-        co_await fatal("57P01", "shardgate is shutting down");
+        co_await fatal(sqlstate::kAdminShutdown, "shardgate is shutting down");
         co_return false;
     }
 
@@ -170,7 +171,7 @@ awaitable<bool> Session::startup() {
     wire::MessageWriter w(out);
     for (const auto& [name, value] : params) wire::encode(wire::ParameterStatus{name, value}, w);
     wire::encode(wire::BackendKeyData{pid_, secret_}, w);
-    out.append({'Z', 0, 0, 0, 5, 'I'});
+    wire::append_ready_for_query(out, 'I');
     transition(SessionState::Ready);
     spdlog::debug("client {}: logged in as {} to {}", peer_, user_name_, database_);
     auto awaited = co_await send(out);
@@ -210,13 +211,13 @@ awaitable<bool> Session::authenticate(const UserConfig& user) {
                 continue;
             }
             if (auto* bad = std::get_if<wire::Malformed>(&st)) {
-                co_await fatal("08P01", fmt::format("invalid authentication message: {}", bad->reason));
+                co_await fatal(sqlstate::kProtocolViolation, fmt::format("invalid authentication message: {}", bad->reason));
                 co_return false;
             }
             const auto& f = std::get<wire::Frame>(st);
             cstart_ += f.size;
             if (f.type != 'p') {
-                co_await fatal("08P01", fmt::format("expected a password message, got message type {}", describe_type(f.type)));
+                co_await fatal(sqlstate::kProtocolViolation, fmt::format("expected a password message, got message type {}", describe_type(f.type)));
                 co_return false;
             }
             step = sa.on_message(f.body, w);

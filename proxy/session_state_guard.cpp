@@ -6,10 +6,12 @@
 #include <spdlog/spdlog.h>
 
 #include "common/config.h"
+#include "common/sqlstate.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 #include "proxy/wire/messages/command_complete.h"
 #include "proxy/wire/writer.h"
+#include "proxy/wire/messages/session_status.h"
 
 namespace sg::proxy {
 
@@ -20,7 +22,7 @@ awaitable<bool> Session::guard_session_state(const SessionStateUse& use) {
         std::string out;
         wire::MessageWriter w(out);
         wire::encode(wire::CommandComplete{tag}, w);
-        out.append({'Z', 0, 0, 0, 5, transaction_status()});
+        wire::append_ready_for_query(out, transaction_status());
         co_await send(out);
     };
     switch (use.kind) {
@@ -48,13 +50,13 @@ awaitable<bool> Session::guard_session_state(const SessionStateUse& use) {
             }
             if (!transaction_pooling) co_return false;
             // SQL PREPARE is refused in transaction pooling: no such statement exists anywhere.
-            co_await error_and_ready("26000", "prepared statement \"" + use.name + "\" does not exist");
+            co_await error_and_ready(sqlstate::kInvalidSqlStatementName, "prepared statement \"" + use.name + "\" does not exist");
             co_return true;
         }
         default: break;
     }
     if (!transaction_pooling) co_return false;
-    co_await error_and_ready("0A000", transaction_pooling_refusal(use));
+    co_await error_and_ready(sqlstate::kFeatureNotSupported, transaction_pooling_refusal(use));
     co_return true;
 }
 

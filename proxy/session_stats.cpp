@@ -3,6 +3,7 @@
 // stats_complete and stats_merged, live in session.cpp next to the reply handling.)
 #include <chrono>
 
+#include "common/sqlstate.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 #include "proxy/stats/query_event.h"
@@ -34,7 +35,7 @@ void Session::stats_refused(std::string_view text, std::string_view message) {
     e.held_ns = held_ns_;
     e.shards = 0;  // answered by the proxy itself
     e.bytes_in = req_bytes_in_;
-    e.sqlstate = "0A000";
+    e.sqlstate = sqlstate::kFeatureNotSupported;
     e.param_hash = stats::text_hash(text);
     e.end_ns = end;
     proxy_.stats().record_refusal(e, message);

@@ -13,9 +13,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/sqlstate.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 #include "proxy/session_settings.h"
+#include "proxy/wire/frame_cursor.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/writer.h"
 
@@ -45,11 +47,11 @@ awaitable<bool> Session::sync_settings(bool report_with_ready) {
     }
     std::string sqlstate, message;
     if (!s.usable() || server_ != keep) {
-        sqlstate = "08006";
+        sqlstate = sqlstate::kConnectionFailure;
         message = fmt::format("shardgate lost the connection to shard \"{}\" while re-applying this session's settings",
                               s.target().shard_name);
     } else if (s.quiet_done() < last) {
-        sqlstate = "08006";
+        sqlstate = sqlstate::kConnectionFailure;
         message = fmt::format("shard \"{}\" did not confirm this session's settings within {} s", s.target().shard_name,
                               std::chrono::duration_cast<std::chrono::seconds>(kSyncTimeout).count());
     } else {
@@ -62,7 +64,7 @@ awaitable<bool> Session::sync_settings(bool report_with_ready) {
                 "[{}]; the setting is dropped from the session and the client gets the error",
                 peer_, s.target().shard_name, name.empty() ? "all" : name, statement, f.message, f.sqlstate);
             if (sqlstate.empty()) {
-                sqlstate = f.sqlstate.empty() ? "XX000" : f.sqlstate;
+                sqlstate = f.sqlstate.empty() ? sqlstate::kInternalError : f.sqlstate;
                 message = fmt::format(
                     "shardgate could not re-apply the session setting \"{}\" on shard \"{}\": {}; the setting was "
                     "removed from this session and the statement did not run",
@@ -108,10 +110,6 @@ awaitable<void> Session::report_attach_failure(bool report_with_ready, std::stri
 }
 
 namespace {
-uint32_t be32(const char* p) {
-    return (uint32_t(uint8_t(p[0])) << 24) | (uint32_t(uint8_t(p[1])) << 16) | (uint32_t(uint8_t(p[2])) << 8) |
-           uint32_t(uint8_t(p[3]));
-}
 // The NUL-terminated string at `pos` of `body` (advancing `pos`); empty when there is none.
 std::string_view cstr_at(std::string_view body, size_t& pos) {
     size_t end = body.find('\0', pos);
@@ -132,11 +130,10 @@ void Session::track_batch_settings(ServerConn& s, std::string_view batch) {
     texts.clear();
     std::string_view unnamed = unnamed_query_, current;
     std::vector<std::pair<std::string_view, std::string_view>> parsed;  // name, text (rare: small)
-    for (size_t pos = 0; pos + 5 <= batch.size();) {
-        const char type = batch[pos];
-        const size_t len = be32(batch.data() + pos + 1);
-        std::string_view body = batch.substr(pos + 5, len - 4);
-        pos += len + 1;
+    wire::FrameCursor cursor(batch);
+    while (auto f = cursor.next()) {
+        const char type = f->type;
+        const std::string_view body = f->body;
         size_t at = 0;
         if (type == 'P') {
             std::string_view name = cstr_at(body, at), text = cstr_at(body, at);

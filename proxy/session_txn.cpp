@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/sqlstate.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
@@ -23,6 +24,8 @@
 #include "proxy/wire/messages/extended_query.h"
 #include "proxy/wire/reader.h"
 #include "proxy/wire/writer.h"
+#include "proxy/wire/messages/session_status.h"
+#include "proxy/wire/frame_cursor.h"
 
 namespace sg::proxy {
 
@@ -39,8 +42,7 @@ HeldTransaction::~HeldTransaction() {
 namespace {
 
 size_t length_at(std::string_view frames, size_t pos) {
-    const auto* p = reinterpret_cast<const unsigned char*>(frames.data() + pos + 1);
-    return (size_t(p[0]) << 24) | (size_t(p[1]) << 16) | (size_t(p[2]) << 8) | size_t(p[3]);
+    return wire::load_be32(frames.data() + pos + 1);
 }
 
 // PREPARE TRANSACTION / COMMIT PREPARED / ROLLBACK PREPARED: the client's own two-phase commit.
@@ -106,7 +108,7 @@ awaitable<bool> Session::join_shard(int shard, bool report_with_ready) {
     while (server_ && server_->outstanding() > 0) co_await released_.wait();
     if (!server_ || server_->tx_status() != 'T') {
         co_await refuse(
-            "25P02",
+            sqlstate::kInFailedSqlTransaction,
             "current transaction is aborted, commands ignored until end of transaction block");
         co_return false;
     }
@@ -120,7 +122,7 @@ awaitable<bool> Session::join_shard(int shard, bool report_with_ready) {
     if (max > 0 && participants > static_cast<size_t>(max)) {
         held_->failed = true;
         co_await refuse(
-            "0A000", fmt::format("this transaction would span {} shards, more than [transactions] "
+            sqlstate::kFeatureNotSupported, fmt::format("this transaction would span {} shards, more than [transactions] "
                                  "max_participants = {}",
                                  participants, max));
         co_return false;
@@ -171,7 +173,7 @@ awaitable<bool> Session::join_shard(int shard, bool report_with_ready) {
             (txn_begin_.empty() ? std::string("BEGIN") : txn_begin_) + txn_savepoints_.replay();
         co_return true;
     }
-    co_await refuse("08006",
+    co_await refuse(sqlstate::kConnectionFailure,
                     fmt::format("the connection to shard \"{}\" held by this transaction was lost",
                                 proxy_.config().shards[shard].name));
     held_->failed = true;
@@ -192,7 +194,7 @@ awaitable<bool> Session::savepoint_on_parked(std::string_view sql) {
         if (out[i].ok) continue;
         held_->failed = true;
         co_await error_and_ready(
-            out[i].lost ? "08006" : out[i].sqlstate,
+            out[i].lost ? sqlstate::kConnectionFailure : out[i].sqlstate,
             fmt::format("shard \"{}\": {}", conns[i]->target().shard_name, out[i].message));
         co_return false;
     }
@@ -295,19 +297,19 @@ awaitable<bool> Session::transaction_control(std::string_view sql) {
     if (a->kind == SK::Commit || a->kind == SK::Rollback) {
         if (client_two_phase(sql)) {
             co_await error_and_ready(
-                "0A000",
+                sqlstate::kFeatureNotSupported,
                 "PREPARE TRANSACTION of a transaction spanning shards is not supported; "
                 "shardgate commits it atomically itself at COMMIT");
             co_return true;
         }
         std::string reply = co_await end_multi_shard(a->kind == SK::Commit);
-        reply.append({'Z', 0, 0, 0, 5, 'I'});
+        wire::append_ready_for_query(reply, 'I');
         co_await send(reply);
         co_return true;
     }
     if (held_->failed) {
         co_await error_and_ready(
-            "25P02",
+            sqlstate::kInFailedSqlTransaction,
             "current transaction is aborted, commands ignored until end of transaction block");
         co_return true;
     }
@@ -406,7 +408,7 @@ awaitable<bool> Session::transaction_control_batch(std::string_view batch, bool 
                 break;
         }
     }
-    out.append({'Z', 0, 0, 0, 5, 'I'});
+    wire::append_ready_for_query(out, 'I');
     co_await send(out);
     co_return true;
 }

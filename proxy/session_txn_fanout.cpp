@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/sqlstate.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_held.h"
 #include "proxy/fanout_legs.h"
@@ -39,14 +40,14 @@ awaitable<std::optional<HeldFanoutResult>> Session::run_on_participants(
     co_await wait_replies_out();
     if (transaction_status() != 'T') {
         co_await error_and_ready(
-            "25P02",
+            sqlstate::kInFailedSqlTransaction,
             "current transaction is aborted, commands ignored until end of transaction block");
         co_return std::nullopt;
     }
     if (writes && !txn::atomic_statement(proxy_.config(), true, sql)) {
         // Temporary objects (PREPARE TRANSACTION refuses them), VACUUM, CONCURRENTLY, ...
         co_await error_and_ready(
-            "0A000",
+            sqlstate::kFeatureNotSupported,
             "this statement (temporary objects, VACUUM, CONCURRENTLY, database-level DDL) "
             "cannot run on several shards inside a transaction, which commits with "
             "PREPARE TRANSACTION");
@@ -66,7 +67,7 @@ awaitable<std::optional<HeldFanoutResult>> Session::run_on_participants(
     const size_t participants = have.size() + missing.size();
     if (max > 0 && participants > static_cast<size_t>(max)) {
         co_await error_and_ready(
-            "0A000", fmt::format("this transaction would span {} shards, more than [transactions] "
+            sqlstate::kFeatureNotSupported, fmt::format("this transaction would span {} shards, more than [transactions] "
                                  "max_participants = {}",
                                  participants, max));
         co_return std::nullopt;
@@ -79,7 +80,7 @@ awaitable<std::optional<HeldFanoutResult>> Session::run_on_participants(
         if (!it->second.first->usable()) {
             if (held_) held_->failed = true;  // (before the answer: its status is the failed one)
             co_await error_and_ready(
-                "08006",
+                sqlstate::kConnectionFailure,
                 fmt::format("the connection to shard \"{}\" held by this transaction was lost",
                             it->second.first->target().shard_name));
             co_return std::nullopt;
@@ -87,7 +88,7 @@ awaitable<std::optional<HeldFanoutResult>> Session::run_on_participants(
         auto applied = it->second.first->applied_settings();  // a copy: only compared
         if (!settings_sync_list(applied, settings_).empty()) {
             co_await error_and_ready(
-                "0A000",
+                sqlstate::kFeatureNotSupported,
                 fmt::format("a statement on several shards inside a transaction after a session "
                             "setting changed "
                             "in it (shard \"{}\" does not carry it) is not supported",

@@ -4,12 +4,14 @@
 
 #include <cstring>
 
+#include "common/sqlstate.h"
 #include "proxy/server_login.h"
 #include "proxy/session_settings.h"
 #include "proxy/wire/frame.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/row_data.h"
 #include "proxy/wire/writer.h"
+#include "proxy/wire/protocol.h"
 
 namespace sg::proxy {
 
@@ -27,7 +29,7 @@ net::awaitable<router::Expected<std::vector<std::string>>> catalog_column(asio::
                                                                           std::string_view what, std::string query) {
     using Result = router::Expected<std::vector<std::string>>;
     auto failed = [&](const std::string& why) {
-        return Result(router::Error{"08006", "cannot read the " + std::string(what) + " of table \"" + table +
+        return Result(router::Error{sqlstate::kConnectionFailure, "cannot read the " + std::string(what) + " of table \"" + table +
                                                  "\" on shard \"" + target.shard_name + "\": " + why});
     };
     std::vector<std::string> values;
@@ -42,7 +44,7 @@ net::awaitable<router::Expected<std::vector<std::string>>> catalog_column(asio::
     w.begin('Q');
     w.cstr(query);
     w.end();
-    out.append({'X', 0, 0, 0, 4});
+    w.empty_message(wire::fe::kTerminate);
     // Bounded: a shard that stops answering closes this connection instead of hanging the client.
     asio::steady_timer timer(ex);
     timer.expires_after(std::chrono::milliseconds(target.connect_timeout_ms));
@@ -118,7 +120,7 @@ net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
             quote_sql_literal(table) + ") AND attnum > 0 AND NOT attisdropped" +
             (stored_only ? " AND attgenerated = ''" : "") + " ORDER BY attnum");
     if (columns && columns->empty())
-        co_return Result(router::Error{"42P01", "relation \"" + table + "\" does not exist"});
+        co_return Result(router::Error{sqlstate::kUndefinedTable, "relation \"" + table + "\" does not exist"});
     co_return columns;
 }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <optional>
 
+#include "common/sqlstate.h"
 #include "rebalance/cutover.h"
 #include "rebalance/journal.h"
 #include "rebalance/proxies.h"
@@ -43,7 +44,7 @@ Expected<std::vector<RebalanceObject>> abort_rebalance(const Config& cfg,
     auto dropped = drop_rebalance_objects(cfg);
     if (!dropped) return dropped.error();
     if (std::remove(journal_path.c_str()) != 0 && errno != ENOENT)
-        return Error{"58030", journal_path + ": cannot remove: " + std::strerror(errno)};
+        return Error{sqlstate::kIoError, journal_path + ": cannot remove: " + std::strerror(errno)};
     return dropped;
 }
 

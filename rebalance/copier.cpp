@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "common/sqlstate.h"
 #include "rebalance/crash_point.h"
 #include "rebalance/reference.h"
 #include "router/copy_split.h"
@@ -16,7 +17,7 @@ constexpr size_t kFlushBytes = 256 * 1024;
 Status put(TargetConn& t, std::string& buf) {
     if (buf.empty()) return Ok{};
     if (PQputCopyData(t.conn.get(), buf.data(), static_cast<int>(buf.size())) != 1)
-        return Error{"08006", t.endpoint.label +
+        return Error{sqlstate::kConnectionFailure, t.endpoint.label +
                                   ": COPY into staging failed: " + PQerrorMessage(t.conn.get())};
     buf.clear();
     return Ok{};
@@ -65,7 +66,7 @@ Status copy_table(SourceContext& ctx, PGconn* source, size_t ti, CopyStats& stat
     }
     if (n == -2)
         failed =
-            Error{"08006", ctx.source_endpoint.label + ": COPY failed: " + PQerrorMessage(source)};
+            Error{sqlstate::kConnectionFailure, ctx.source_endpoint.label + ": COPY failed: " + PQerrorMessage(source)};
     if (auto st = finish_copy(source, ctx.source_endpoint.label); !st && failed.ok()) failed = st;
     for (size_t i = 0; i < ctx.targets.size(); ++i) {
         auto& tg = ctx.targets[i];
@@ -104,13 +105,15 @@ Expected<CopyStats> copy_moving_rows(SourceContext& ctx, PGconn* source,
     for (size_t i = 0; i < ctx.tables.size(); ++i) {
         if (i > 0) crash_point("copy");
         if (auto st = copy_table(ctx, source, i, stats, progress); !st) {
-            exec(source, ctx.source_endpoint.label, "ROLLBACK");
+            // Ending the read-only snapshot is best effort: the copy's own error is what the
+            // caller must see, and the connection is closed by the caller either way.
+            (void)exec(source, ctx.source_endpoint.label, "ROLLBACK");
             return st.error();
         }
     }
     // Under the same snapshot: the stream then brings every later reference change too.
     if (auto refs = copy_reference_tables(ctx, source); !refs) {
-        exec(source, ctx.source_endpoint.label, "ROLLBACK");
+        (void)exec(source, ctx.source_endpoint.label, "ROLLBACK");  // best effort, as above
         return refs.error();
     }
     if (auto r = exec(source, ctx.source_endpoint.label, "COMMIT"); !r) return r.error();

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "common/sqlstate.h"
 #include "rebalance/crash_point.h"
 #include "rebalance/interrupt.h"
 #include "rebalance/planner.h"
@@ -83,7 +84,7 @@ Status delete_on_source(SourceContext& ctx, PGconn* c,
                 {moved[i].second});
             std::string keys = gone && PQntuples(gone->get()) ? PQgetvalue(gone->get(), 0, 0) : "";
             return Error{
-                "XX000",
+                sqlstate::kInternalError,
                 fmt::format("{}: table {}: staging had {} rows of the group but the "
                             "source deleted {} (staged keys missing on the source: {}); "
                             "the switch is rolled back. Were rows written to the shard "
@@ -108,7 +109,7 @@ Expected<router::ShardMap> assigned_map(const Config& cfg, const std::vector<uin
     auto map = router::load_configured_map(cfg.map_path(), cfg);
     if (!map) return map.error();
     int idx = map->shard_index(target);
-    if (idx < 0) return Error{"22023", "shard " + target + " is not in the map"};
+    if (idx < 0) return Error{sqlstate::kInvalidParameterValue, "shard " + target + " is not in the map"};
     std::vector<uint16_t> b = map->buckets();
     bool changed = false;
     for (uint32_t x : buckets) {
@@ -193,7 +194,7 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
             res.reason = "a proxy did not answer the pause: " + st.error().message;
             return res;
         }
-        if (st.error().sqlstate != "57014") return st.error();
+        if (st.error().sqlstate != sqlstate::kQueryCanceled) return st.error();
         res.reason = "in-flight transactions did not drain within the bound";
         return res;
     }

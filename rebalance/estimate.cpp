@@ -1,4 +1,5 @@
 #include "rebalance/estimate.h"
+#include "common/sqlstate.h"
 
 #include <fmt/format.h>
 
@@ -13,7 +14,7 @@ Expected<std::vector<MoveEstimate>> estimate_moves(const Config& cfg, const Plan
     for (const auto& m : plan.moves) {
         if (per_source.count(m.source)) continue;
         const ShardConfig* s = cfg.find_shard(plan.shard_names[m.source]);
-        if (!s) return Error{"22023", "shard " + plan.shard_names[m.source] + " not in config"};
+        if (!s) return Error{sqlstate::kInvalidParameterValue, "shard " + plan.shard_names[m.source] + " not in config"};
         Endpoint ep = shard_endpoint(cfg, *s);
         auto c = connect(ep);
         if (!c) return c.error();
@@ -27,7 +28,7 @@ Expected<std::vector<MoveEstimate>> estimate_moves(const Config& cfg, const Plan
                                  {t.name});
             if (!r) return r.error();
             if (PQntuples(r->get()) == 0)
-                return Error{"42P01", ep.label + ": table " + t.name + " does not exist"};
+                return Error{sqlstate::kUndefinedTable, ep.label + ": table " + t.name + " does not exist"};
             double rows = std::atof(PQgetvalue(r->get(), 0, 0));
             total.bytes += std::atof(PQgetvalue(r->get(), 0, 1));
             if (exact || rows == 0) {

@@ -19,7 +19,7 @@ using nlohmann::json;
 using router::Error;
 
 Error journal_error(const std::string& where, const std::string& problem) {
-    return Error{router::sqlstate::kConfigFileError, where + ": " + problem};
+    return Error{sqlstate::kConfigFileError, where + ": " + problem};
 }
 
 constexpr const char* kPhaseNames[] = {"planned", "copied", "caught-up", "switched", "cleaned"};

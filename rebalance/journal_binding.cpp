@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/sqlstate.h"
 #include "router/map_stamp.h"
 
 namespace sg::rebalance {
@@ -44,7 +45,7 @@ Status check_binding(const Journal& j, const router::ShardMap& current,
         return Ok{};
     }
     if (current.bucket_bits() != j.bucket_bits || start_hash_from(j, current) != j.start_hash)
-        return Error{"55000",
+        return Error{sqlstate::kObjectNotInPrerequisiteState,
                      fmt::format("{} was written for map version {} (hash {}, {} bits), but the current map is "
                                  "version {} (hash {}, {} bits) and is not that map with this run's switches "
                                  "applied: its plan would move buckets from shards that no longer own them. "
@@ -55,7 +56,7 @@ Status check_binding(const Journal& j, const router::ShardMap& current,
     for (const auto& [shard, id] : j.system_ids) {
         auto it = ids.find(shard);
         if (it != ids.end() && it->second != id)
-            return Error{"55000", fmt::format("{} was written when shard \"{}\" was PostgreSQL system {}, but it "
+            return Error{sqlstate::kObjectNotInPrerequisiteState, fmt::format("{} was written when shard \"{}\" was PostgreSQL system {}, but it "
                                               "is now system {}: another server under the same name. Not "
                                               "resumed; run `shardgate rebalance abort`, then plan again",
                                               journal_path, shard, id, it->second)};

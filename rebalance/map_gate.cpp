@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "common/sqlstate.h"
 #include "rebalance/stamps.h"
 
 namespace sg::rebalance {
@@ -32,7 +33,7 @@ Expected<GatedMap> open_cluster_map(const Config& cfg, GateMode mode) {
         g.from_file = true;
         g.verdict = router::judge_map(&g.map, g.readings, path);
         if (!g.verdict.fence.empty()) {
-            if (mode == GateMode::Init) return Error{"55000", g.verdict.fence};
+            if (mode == GateMode::Init) return Error{sqlstate::kObjectNotInPrerequisiteState, g.verdict.fence};
             g.map.set_fence(g.verdict.fence);
             return g;
         }
@@ -60,7 +61,7 @@ Expected<GatedMap> open_cluster_map(const Config& cfg, GateMode mode) {
             "shard, then restart, or copy the cluster's map file to {}",
             path, unreachable_list(g.readings), path);
     if (!refusal.empty()) {
-        if (mode == GateMode::Init) return Error{"55000", refusal};
+        if (mode == GateMode::Init) return Error{sqlstate::kObjectNotInPrerequisiteState, refusal};
         g.map.set_fence(refusal);
         return g;
     }

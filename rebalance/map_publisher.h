@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "common/sqlstate.h"
 #include "router/result.h"
 #include "router/shard_map.h"
 
@@ -14,6 +15,6 @@ namespace sg::rebalance {
 // (40003, statement_completion_unknown): it may be (or is) published, so the switch must not
 // be rolled back; the run stops and its rerun settles the switch by what the store holds.
 using MapPublisher = std::function<router::Status(const router::ShardMap& next)>;
-inline constexpr const char* kDecidedElsewhere = "40003";
+inline constexpr const char* kDecidedElsewhere = sqlstate::kStatementCompletionUnknown;
 
 }  // namespace sg::rebalance

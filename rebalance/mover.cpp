@@ -1,5 +1,6 @@
 #include "rebalance/mover.h"
 
+#include "common/sqlstate.h"
 #include "rebalance/interrupt.h"
 
 #include <fmt/format.h>
@@ -147,7 +148,7 @@ void SourceMover::set_phase(Phase p) {
 
 Status SourceMover::open_context() {
     const ShardConfig* src = cfg_.find_shard(source_);
-    if (!src) return Error{"22023", "journal names shard " + source_ + ", absent from the config"};
+    if (!src) return Error{sqlstate::kInvalidParameterValue, "journal names shard " + source_ + ", absent from the config"};
     ctx_.source = source_;
     ctx_.source_endpoint = shard_endpoint(cfg_, *src);
     auto c = connect(ctx_.source_endpoint);
@@ -177,7 +178,7 @@ Status SourceMover::open_context() {
 Status SourceMover::open_target(MoveState& mv, const router::ShardMap& map) {
     const ShardConfig* dst = cfg_.find_shard(mv.target);
     if (!dst)
-        return Error{"22023", "journal names shard " + mv.target + ", absent from the config"};
+        return Error{sqlstate::kInvalidParameterValue, "journal names shard " + mv.target + ", absent from the config"};
     TargetConn tc{mv.target, shard_endpoint(cfg_, *dst), nullptr, mv.reference};
     auto tconn = connect(tc.endpoint);
     if (!tconn) return tconn.error();
@@ -300,7 +301,7 @@ Status SourceMover::switch_all(ChangeStream& stream) {
             auto r = switch_group(env_, ctx_, stream, data_.get(), target, mi, left);
             if (!r) return r.error();
             if (interrupted())  // the switch aborted (or finished) and every proxy resumed
-                return Error{"57014", fmt::format("interrupted by signal {}: the paused buckets were resumed; run "
+                return Error{sqlstate::kQueryCanceled, fmt::format("interrupted by signal {}: the paused buckets were resumed; run "
                                                   "`shardgate rebalance run` to continue or `shardgate rebalance "
                                                   "abort` to undo",
                                                   interrupt_signal())};
@@ -331,7 +332,7 @@ Status SourceMover::switch_all(ChangeStream& stream) {
                 left.size(), source_, mv.target, r->reason);
             group = std::max<uint32_t>(1, group / 2);
             if (++aborts >= kMaxAbortsInARow)
-                return Error{"57014", fmt::format("{} consecutive switches {} -> {} could not "
+                return Error{sqlstate::kQueryCanceled, fmt::format("{} consecutive switches {} -> {} could not "
                                                   "finish within --max-pause-ms {}; raise the "
                                                   "bound or lower the write load, then rerun",
                                                   aborts, source_, mv.target, opts_.max_pause_ms)};

@@ -1,4 +1,5 @@
 #include "rebalance/pg.h"
+#include "common/sqlstate.h"
 
 #include <spdlog/spdlog.h>
 
@@ -18,7 +19,7 @@ Error result_error(PGresult* r, PGconn* c, const std::string& label) {
     const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
     std::string msg = r ? PQresultErrorMessage(r) : "";
     if (msg.empty()) msg = PQerrorMessage(c);
-    return Error{state ? state : "08006", label + ": " + trimmed(msg)};
+    return Error{state ? state : sqlstate::kConnectionFailure, label + ": " + trimmed(msg)};
 }
 
 Expected<Result> check(PGresult* raw, PGconn* c, const std::string& label) {
@@ -66,7 +67,7 @@ Expected<Endpoint> proxy_endpoint(const Config& cfg, const std::string& host, in
                             u.name,
                             u.password};
     }
-    return Error{"28000", cfg.source +
+    return Error{sqlstate::kInvalidAuthorizationSpecification, cfg.source +
                               ": [[users]]: the rebalancer needs an admin user (admin = true) "
                               "with a plain-text password to reach the proxy admin console"};
 }
@@ -105,7 +106,7 @@ Expected<Conn> connect(const Endpoint& ep, bool replication) {
     if (!replication) keys[11] = nullptr;
     Conn c(PQconnectdbParams(keys, vals, 0));
     if (PQstatus(c.get()) != CONNECTION_OK)
-        return Error{"08001", ep.label + " (" + ep.host + ":" + port +
+        return Error{sqlstate::kSqlclientUnableToEstablishSqlconnection, ep.label + " (" + ep.host + ":" + port +
                                   "): cannot connect: " + trimmed(PQerrorMessage(c.get()))};
     // Server notices (DROP ... IF EXISTS, ROLLBACK outside a transaction) are expected here;
     // they go to the debug log instead of the terminal.

@@ -6,12 +6,13 @@
 #include <chrono>
 #include <string>
 
+#include "common/sqlstate.h"
 #include "rebalance/pg.h"
 
 namespace sg::rebalance {
 
 // SQLSTATE of "no answer within the bound" (connection_failure: the link is dropped).
-inline constexpr const char* kNoAnswer = "08006";
+inline constexpr const char* kNoAnswer = sqlstate::kConnectionFailure;
 
 Expected<Result> exec_timed(PGconn* c, const std::string& label, const std::string& sql,
                             std::chrono::milliseconds bound);

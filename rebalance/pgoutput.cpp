@@ -8,7 +8,7 @@ namespace {
 using router::Error;
 
 Error malformed(const char* what) {
-    return Error{router::sqlstate::kProtocolViolation,
+    return Error{sqlstate::kProtocolViolation,
                  std::string("malformed replication message: ") + what};
 }
 

@@ -8,7 +8,7 @@ namespace sg::rebalance {
 namespace {
 
 Error plan_error(std::string message) {
-    return Error{router::sqlstate::kInvalidParameterValue, std::move(message)};
+    return Error{sqlstate::kInvalidParameterValue, std::move(message)};
 }
 
 // Quotas within one bucket of each share that keep the most buckets in place: every shard gets

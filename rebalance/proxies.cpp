@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "common/sqlstate.h"
 #include "rebalance/pg_timed.h"
 #include "rebalance/proxy_registry.h"
 
@@ -20,7 +21,7 @@ Expected<ProxySet> ProxySet::connect_all(const Config& cfg, const std::vector<st
     for (const auto& e : extra) {
         auto colon = e.rfind(':');
         if (colon == std::string::npos)
-            return Error{"22023", "--proxy " + e + ": expected host:port"};
+            return Error{sqlstate::kInvalidParameterValue, "--proxy " + e + ": expected host:port"};
         addrs.emplace_back(e.substr(0, colon), std::atoi(e.substr(colon + 1).c_str()));
     }
     ProxySet set;
@@ -96,7 +97,7 @@ Status ProxySet::reload(uint64_t version) {
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
         if (got < version)
-            return Error{"55000", fmt::format("{}: RELOAD MAP answered version {}, expected {} or "
+            return Error{sqlstate::kObjectNotInPrerequisiteState, fmt::format("{}: RELOAD MAP answered version {}, expected {} or "
                                               "newer; is it reading the same map file?",
                                               p.endpoint.label, got, version)};
     }
@@ -110,7 +111,7 @@ Status ProxySet::resume(std::vector<std::string>* lapsed) {
         p.pause_id = 0;
         auto r =
             run(p, id ? fmt::format("RESUME BUCKETS ID {}", id) : std::string("RESUME BUCKETS"));
-        if (!r && r.error().sqlstate == "55000") {
+        if (!r && r.error().sqlstate == sqlstate::kObjectNotInPrerequisiteState) {
             // Lapsed (or replaced): the proxy released the buckets already.
             spdlog::warn("{}", r.error().message);
             if (lapsed) lapsed->push_back(p.endpoint.label);

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/sqlstate.h"
 #include "rebalance/tables.h"
 
 extern char** environ;
@@ -83,16 +84,16 @@ Status run_one(const Command& cmd, int in, int out, const TempFd& err) {
     int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0)
-        return Error{"58P01", "cannot run " + cmd.argv[0] + ": " + std::strerror(rc) +
+        return Error{sqlstate::kUndefinedFile, "cannot run " + cmd.argv[0] + ": " + std::strerror(rc) +
                                   " (it comes with Debian's postgresql-client; scripts/deps.sh "
                                   "installs it)"};
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return Error{"58000", "waitpid " + cmd.argv[0] + " failed"};
+        if (errno != EINTR) return Error{sqlstate::kSystemError, "waitpid " + cmd.argv[0] + " failed"};
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Ok{};
     std::string why = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
                                         : "signal " + std::to_string(WTERMSIG(status));
-    return Error{"58000", cmd.argv[0] + " failed (" + why + "): " + err.tail(2000)};
+    return Error{sqlstate::kSystemError, cmd.argv[0] + " failed (" + why + "): " + err.tail(2000)};
 }
 
 // pg_dump and psql reach a shard with the rebalancer's own login, passed in the environment
@@ -123,7 +124,7 @@ Expected<std::string> dump_pattern(PGconn* c, const std::string& label, const st
                          {table});
     if (!r) return r.error();
     if (PQntuples(r->get()) != 1)
-        return Error{"42P01", label + ": table " + table +
+        return Error{sqlstate::kUndefinedTable, label + ": table " + table +
                                   " does not exist on the source either; create it on every "
                                   "shard, or remove it from [[tables]]"};
     return std::string(PQgetvalue(r->get(), 0, 0));
@@ -156,7 +157,7 @@ Status compare_columns(const Config& cfg, const Endpoint& source, PGconn* sc,
         for (const auto& [col, type] : *want) {
             auto it = got->find(col);
             if (it == got->end() || it->second != type)
-                return Error{"42804", target.label + ": table " + t.name + " differs from " +
+                return Error{sqlstate::kDatatypeMismatch, target.label + ": table " + t.name + " differs from " +
                                           source.label + ": column " + col + " is " +
                                           (it == got->end() ? "missing" : it->second) + " there, " +
                                           type + " on " + source.label +
@@ -166,7 +167,7 @@ Status compare_columns(const Config& cfg, const Endpoint& source, PGconn* sc,
         }
         for (const auto& [col, type] : *got)
             if (!want->count(col))
-                return Error{"42804", target.label + ": table " + t.name + " has column " + col +
+                return Error{sqlstate::kDatatypeMismatch, target.label + ": table " + t.name + " has column " + col +
                                           ", which " + source.label +
                                           " lacks; give every shard the same definition (or "
                                           "drop the table on " +
@@ -182,11 +183,11 @@ Status run_pipeline(const Command& producer, const Command& consumer) {
     // commit a truncated script if pg_dump died halfway through a live pipe.
     TempFd out, err1, err2;
     if (out.fd < 0 || err1.fd < 0 || err2.fd < 0)
-        return Error{"58000",
+        return Error{sqlstate::kSystemError,
                      std::string("cannot create a temporary file: ") + std::strerror(errno)};
     if (auto st = run_one(producer, -1, out.fd, err1); !st) return st;
     if (::lseek(out.fd, 0, SEEK_SET) != 0)
-        return Error{"58000", std::string("lseek failed: ") + std::strerror(errno)};
+        return Error{sqlstate::kSystemError, std::string("lseek failed: ") + std::strerror(errno)};
     return run_one(consumer, out.fd, -1, err2);
 }
 
@@ -229,7 +230,7 @@ Status ensure_schema(const Config& cfg, const Endpoint& source, PGconn* source_c
         auto still = missing_tables(target_conn, target.label, cfg);
         if (!still) return still.error();
         if (!still->empty())
-            return Error{"42P01", target.label + ": table(s) " + join(*still) +
+            return Error{sqlstate::kUndefinedTable, target.label + ": table(s) " + join(*still) +
                                       " still missing after copying the schema from " +
                                       source.label + "; create them there, then rerun"};
     }

@@ -1,4 +1,5 @@
 #include "rebalance/staging.h"
+#include "common/sqlstate.h"
 
 #include <algorithm>
 
@@ -25,7 +26,7 @@ Status exec_checked(PGconn* c, const std::string& label, PGresult* raw) {
     auto st = PQresultStatus(raw);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return Ok{};
     const char* state = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
-    return Error{state ? state : "08006", label + ": " + PQresultErrorMessage(raw)};
+    return Error{state ? state : sqlstate::kConnectionFailure, label + ": " + PQresultErrorMessage(raw)};
 }
 
 }  // namespace
@@ -109,11 +110,11 @@ Status StagingWriter::prepare(size_t target, size_t table) {
     const auto& label = ctx_.targets[target].endpoint.label;
     Result r1(PQprepare(c, stmt_name("up", table).c_str(), upsert.c_str(), 0, nullptr));
     if (PQresultStatus(r1.get()) != PGRES_COMMAND_OK)
-        return Error{"XX000", label + ": " + PQresultErrorMessage(r1.get())};
+        return Error{sqlstate::kInternalError, label + ": " + PQresultErrorMessage(r1.get())};
     std::string del = fmt::format("DELETE FROM {} WHERE {}", stg, where);
     Result r2(PQprepare(c, stmt_name("del", table).c_str(), del.c_str(), 0, nullptr));
     if (PQresultStatus(r2.get()) != PGRES_COMMAND_OK)
-        return Error{"XX000", label + ": " + PQresultErrorMessage(r2.get())};
+        return Error{sqlstate::kInternalError, label + ": " + PQresultErrorMessage(r2.get())};
     prepared_[target][table] = true;
     return Ok{};
 }

@@ -1,4 +1,5 @@
 #include "rebalance/stamps.h"
+#include "common/sqlstate.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -57,7 +58,7 @@ Status write_stamp(PGconn* c, const std::string& label, const router::MapStamp& 
     auto now = read_stamp(c, label);
     std::string theirs = now && *now ? fmt::format("version {} (hash {})", (*now)->version, (*now)->hash)
                                      : std::string("another stamp");
-    return Error{"55000", fmt::format("{}: carries map {}, refusing to stamp version {} (hash {}): "
+    return Error{sqlstate::kObjectNotInPrerequisiteState, fmt::format("{}: carries map {}, refusing to stamp version {} (hash {}): "
                                       "the map being written is stale or forked",
                                       label, theirs, stamp.version, stamp.hash)};
 }
@@ -67,7 +68,7 @@ Status check_stamp_before(PGconn* c, const std::string& label, const router::Map
     auto cur = read_stamp(c, label);
     if (!cur) return cur.error();
     if (*cur && ((*cur)->version > next.version || ((*cur)->version == next.version && (*cur)->hash != next.hash)))
-        return Error{"55000", fmt::format("{}: carries map version {} (hash {}); this switch would stamp version {} "
+        return Error{sqlstate::kObjectNotInPrerequisiteState, fmt::format("{}: carries map version {} (hash {}); this switch would stamp version {} "
                                           "(hash {}): the map file is stale or forked, not switching",
                                           label, (*cur)->version, (*cur)->hash, next.version, next.hash)};
     return Ok{};

@@ -1,4 +1,5 @@
 #include "rebalance/stream.h"
+#include "common/sqlstate.h"
 
 #include <fmt/format.h>
 #include <algorithm>
@@ -39,7 +40,7 @@ Status ChangeStream::start(const std::string& slot, const std::string& publicati
         quote_ident(c, slot), quote_literal(c, publication));
     Result r(PQexec(c, sql.c_str()));
     if (PQresultStatus(r.get()) != PGRES_COPY_BOTH)
-        return Error{"55000", ctx_.source_endpoint.label +
+        return Error{sqlstate::kObjectNotInPrerequisiteState, ctx_.source_endpoint.label +
                                   ": START_REPLICATION failed: " + PQerrorMessage(c)};
     return Ok{};
 }
@@ -51,7 +52,7 @@ Status ChangeStream::send_status(bool force) {
     std::string msg = encode_status_update(flushed_, pg_now_us());
     if (PQputCopyData(repl_.get(), msg.data(), static_cast<int>(msg.size())) != 1 ||
         PQflush(repl_.get()) != 0)
-        return Error{"08006", ctx_.source_endpoint.label +
+        return Error{sqlstate::kConnectionFailure, ctx_.source_endpoint.label +
                                   ": cannot send standby status: " + PQerrorMessage(repl_.get())};
     return Ok{};
 }
@@ -93,7 +94,7 @@ Expected<bool> ChangeStream::pump_changes(Clock::time_point until, const std::st
             continue;
         }
         if (n == -1 || n == -2) {
-            Error e{"08006", ctx_.source_endpoint.label +
+            Error e{sqlstate::kConnectionFailure, ctx_.source_endpoint.label +
                                  ": replication stream ended: " + PQerrorMessage(c)};
             last_error_ = e;
             return e;
@@ -111,9 +112,9 @@ Expected<bool> ChangeStream::pump_changes(Clock::time_point until, const std::st
         timeval tv{static_cast<time_t>(left.count() / 1000000),
                    static_cast<suseconds_t>(left.count() % 1000000)};
         if (select(fd + 1, &rd, nullptr, nullptr, &tv) < 0 && errno != EINTR)
-            return Error{"08006", ctx_.source_endpoint.label + ": select failed"};
+            return Error{sqlstate::kConnectionFailure, ctx_.source_endpoint.label + ": select failed"};
         if (PQconsumeInput(c) != 1)
-            return Error{"08006", ctx_.source_endpoint.label +
+            return Error{sqlstate::kConnectionFailure, ctx_.source_endpoint.label +
                                       ": replication connection lost: " + PQerrorMessage(c)};
     }
 }
@@ -177,7 +178,7 @@ Tuple ChangeStream::reorder(const std::vector<int>& map, size_t ncols, const Tup
 Status ChangeStream::apply(const ChangeMsg& c) {
     auto it = relations_.find(c.relid);
     if (it == relations_.end())
-        return Error{router::sqlstate::kProtocolViolation,
+        return Error{sqlstate::kProtocolViolation,
                      ctx_.source_endpoint.label + ": change for an undescribed relation"};
     const Binding& b = it->second;
     if (b.reference >= 0) return apply_reference(static_cast<size_t>(b.reference), b.column, c);

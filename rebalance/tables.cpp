@@ -1,4 +1,5 @@
 #include "rebalance/tables.h"
+#include "common/sqlstate.h"
 
 #include <algorithm>
 
@@ -23,7 +24,7 @@ Expected<TableInfo> describe_table(PGconn* c, const std::string& label, const Ta
                            {t.name});
     if (!rel) return rel.error();
     if (PQntuples(rel->get()) != 1)
-        return Error{"42P01", label + ": table " + t.name +
+        return Error{sqlstate::kUndefinedTable, label + ": table " + t.name +
                                   " does not exist; create it on every shard (new ones too) "
                                   "with the same definition before rebalancing"};
     info.schema = PQgetvalue(rel->get(), 0, 0);
@@ -38,7 +39,7 @@ Expected<TableInfo> describe_table(PGconn* c, const std::string& label, const Ta
         info.columns.push_back(PQgetvalue(cols->get(), i, 0));
     info.key_column = t.kind == TableKind::Sharded ? info.column_index(t.shard_key) : -1;
     if (t.kind == TableKind::Sharded && info.key_column < 0)
-        return Error{"42703", label + ": table " + t.name + " has no column " + t.shard_key +
+        return Error{sqlstate::kUndefinedColumn, label + ": table " + t.name + " has no column " + t.shard_key +
                                   " (its shard_key in the config); fix [[tables]]"};
     auto pk = exec_params(c, label,
                           "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON "
@@ -49,7 +50,7 @@ Expected<TableInfo> describe_table(PGconn* c, const std::string& label, const Ta
     for (int i = 0; i < PQntuples(pk->get()); ++i)
         info.primary_key.push_back(info.column_index(PQgetvalue(pk->get(), i, 0)));
     if (info.primary_key.empty())
-        return Error{"55000", label + ": table " + t.name +
+        return Error{sqlstate::kObjectNotInPrerequisiteState, label + ": table " + t.name +
                                   " has no primary key; the rebalancer replicates updates and "
                                   "deletes by primary key: ALTER TABLE " +
                                   t.name + " ADD PRIMARY KEY (...) on every shard, then retry"};

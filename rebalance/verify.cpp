@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/sqlstate.h"
 #include "rebalance/copier.h"
 #include "rebalance/tables.h"
 #include "router/hash.h"
@@ -34,7 +35,7 @@ Status scan(PGconn* c, const std::string& label, const TableInfo& t, bool sharde
         }
         PQfreemem(row);
     }
-    if (n == -2) return Error{"08006", label + ": COPY failed: " + PQerrorMessage(c)};
+    if (n == -2) return Error{sqlstate::kConnectionFailure, label + ": COPY failed: " + PQerrorMessage(c)};
     return finish_copy(c, label);
 }
 
@@ -83,7 +84,7 @@ Expected<VerifyReport> verify_placement(const Config& cfg) {
                                         {tc.name});
                 if (!cols) return cols.error();
                 if (PQntuples(cols->get()) == 0)
-                    return Error{"42P01", ep.label + ": table " + tc.name + " does not exist"};
+                    return Error{sqlstate::kUndefinedTable, ep.label + ": table " + tc.name + " does not exist"};
                 tc.shard_key = PQgetvalue(cols->get(), 0, 0);
             }
             auto info = describe_table(c->get(), ep.label, tc);

@@ -1,4 +1,5 @@
 #include "router/copy_split.h"
+#include "common/sqlstate.h"
 
 namespace sg::router {
 namespace {
@@ -148,7 +149,7 @@ Status CopySplitter::end_row(std::vector<CopyRow>& out) {
     if (!row.header) {
         if (field_ < info_.key_column) {
             failed_ = true;
-            return Error{"22P04", "COPY row " + std::to_string(rows_) + " has " +
+            return Error{sqlstate::kBadCopyFileFormat, "COPY row " + std::to_string(rows_) + " has " +
                                       std::to_string(field_ + 1) +
                                       " column(s); the shard key is column " +
                                       std::to_string(info_.key_column + 1)};
@@ -176,7 +177,7 @@ Status CopySplitter::end_row(std::vector<CopyRow>& out) {
 }
 
 Status CopySplitter::feed(std::string_view chunk, std::vector<CopyRow>& out) {
-    if (failed_) return Error{"22P04", "COPY data already rejected"};
+    if (failed_) return Error{sqlstate::kBadCopyFileFormat, "COPY data already rejected"};
     for (char c : chunk) {
         if (ended_) return Ok{};
         row_ += c;
@@ -193,11 +194,11 @@ Status CopySplitter::feed(std::string_view chunk, std::vector<CopyRow>& out) {
 }
 
 Status CopySplitter::finish(std::vector<CopyRow>& out) {
-    if (failed_) return Error{"22P04", "COPY data already rejected"};
+    if (failed_) return Error{sqlstate::kBadCopyFileFormat, "COPY data already rejected"};
     if (ended_ || row_.empty()) return Ok{};
     if (in_quotes_) {
         failed_ = true;
-        return Error{"22P04", "unterminated CSV quoted field"};
+        return Error{sqlstate::kBadCopyFileFormat, "unterminated CSV quoted field"};
     }
     return end_row(out);
 }

@@ -1,4 +1,5 @@
 #include "router/copy_split_binary.h"
+#include "common/sqlstate.h"
 
 #include <cstring>
 #include <optional>
@@ -24,11 +25,11 @@ int16_t be16(const char* p) {
 
 Status BinaryCopySplitter::fail(std::string message) {
     failed_ = true;
-    return Error{"22P04", std::move(message)};
+    return Error{sqlstate::kBadCopyFileFormat, std::move(message)};
 }
 
 Status BinaryCopySplitter::feed(std::string_view chunk, std::vector<CopyRow>& out) {
-    if (failed_) return Error{"22P04", "COPY data already rejected"};
+    if (failed_) return Error{sqlstate::kBadCopyFileFormat, "COPY data already rejected"};
     if (ended_) return Ok{};
     buf_.append(chunk);
     size_t pos = 0;  // bytes of buf_ already cut into rows
@@ -93,7 +94,7 @@ Status BinaryCopySplitter::feed(std::string_view chunk, std::vector<CopyRow>& ou
 
 Status BinaryCopySplitter::finish(std::vector<CopyRow>& out) {
     (void)out;
-    if (failed_) return Error{"22P04", "COPY data already rejected"};
+    if (failed_) return Error{sqlstate::kBadCopyFileFormat, "COPY data already rejected"};
     if (!header_done_) return fail("COPY file signature not recognized");
     if (!ended_ && !buf_.empty()) return fail("unexpected EOF in COPY data");
     return Ok{};

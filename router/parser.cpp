@@ -1,5 +1,6 @@
 #include "router/parser.h"
 
+#include "common/sqlstate.h"
 #include "router/literals.h"
 #include "router/raw_tree.h"
 
@@ -144,7 +145,7 @@ Expected<ParseTree, ParseError> parse_sql(const std::string& sql) {
         return ParseError{"statement may be nested up to " + std::to_string(*deep) +
                               " levels deep, more than the " + std::to_string(kMaxParseDepth) +
                               " shardgate analyses",
-                          0, "54001"};
+                          0, sqlstate::kStatementTooComplex};
     }
     arena = std::make_unique<ParseTree::Arena>();
     allocator.allocator_data = arena.get();

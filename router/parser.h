@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/sqlstate.h"
 #include "router/result.h"
 
 namespace sg::router {
@@ -22,7 +23,7 @@ struct ParseError {
     int cursor_pos = 0;
     // 42601 (syntax error), or 54001 for a statement nested more deeply than the proxy parses
     // (kMaxParseDepth): the recursive passes over a tree must not run out of stack.
-    std::string sqlstate = "42601";
+    std::string sqlstate = sqlstate::kSyntaxError;
 };
 
 // The deepest parse tree (levels of nested expressions and set operations) the proxy

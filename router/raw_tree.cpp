@@ -7,6 +7,7 @@
 // This is the only file that sees PostgreSQL's server headers: they define macros (printf,
 // Max, foreach, ...) that must not reach the rest of the code, so they come last.
 #include "router/raw_tree.h"
+#include "common/sqlstate.h"
 
 #include <pg_query.h>
 
@@ -1256,7 +1257,7 @@ Expected<PgQuery__ParseResult*, ParseError> parse_raw_tree(const char* sql,
     if (converter.too_deep()) {
         return ParseError{"statement is nested more than " + std::to_string(kMaxParseDepth) +
                               " levels deep, more than shardgate analyses",
-                          0, "54001"};
+                          0, sqlstate::kStatementTooComplex};
     }
     return converter.ok() ? tree : nullptr;
 }

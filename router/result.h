@@ -2,8 +2,9 @@
 #pragma once
 
 #include <string>
-#include <utility>
-#include <variant>
+
+#include "common/expected.h"
+#include "common/sqlstate.h"
 
 namespace sg::router {
 
@@ -13,46 +14,12 @@ struct Error {
     std::string message;
 };
 
-// SQLSTATEs the router reports, named as PostgreSQL names them.
-namespace sqlstate {
-inline constexpr const char* kSyntaxError = "42601";
-inline constexpr const char* kFeatureNotSupported = "0A000";
-inline constexpr const char* kInvalidTextRepresentation = "22P02";
-inline constexpr const char* kNumericValueOutOfRange = "22003";
-inline constexpr const char* kInvalidBinaryRepresentation = "22P03";
-inline constexpr const char* kInvalidParameterValue = "22023";
-inline constexpr const char* kUndefinedObject = "42704";
-inline constexpr const char* kProtocolViolation = "08P01";
-inline constexpr const char* kConfigFileError = "F0000";
-inline constexpr const char* kObjectNotInPrerequisiteState = "55000";
-}  // namespace sqlstate
-
-// A value or an error (std::expected arrives with C++23; this is the subset the router uses).
+// A value or an error: the project's one Expected (common/expected.h), with the router's
+// Error as the default error type.
 template <class T, class E = Error>
-class Expected {
-public:
-    Expected(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
-    Expected(E error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit
-
-    bool ok() const { return v_.index() == 0; }
-    explicit operator bool() const { return ok(); }
-
-    T& value() & { return std::get<0>(v_); }
-    const T& value() const& { return std::get<0>(v_); }
-    T&& value() && { return std::get<0>(std::move(v_)); }
-    const E& error() const { return std::get<1>(v_); }
-
-    T* operator->() { return &value(); }
-    const T* operator->() const { return &value(); }
-    T& operator*() & { return value(); }
-    const T& operator*() const& { return value(); }
-
-private:
-    std::variant<T, E> v_;
-};
-
-// For operations that produce nothing but may fail.
-struct Ok {};
+using Expected = sg::Expected<T, E>;
+using sg::Ok;
+using sg::unexpected;
 using Status = Expected<Ok>;
 
 }  // namespace sg::router

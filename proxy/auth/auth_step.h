@@ -5,7 +5,7 @@
 
 #include <string_view>
 
-#include "proxy/wire/sqlstate.h"
+#include "common/sqlstate.h"
 
 namespace sg::auth {
 
@@ -29,7 +29,7 @@ struct AuthStep {
         return {AuthStatus::Failure, sqlstate, reason};
     }
     static constexpr AuthStep protocol_violation(std::string_view reason) {
-        return failure(wire::sqlstate::kProtocolViolation, reason);
+        return failure(sqlstate::kProtocolViolation, reason);
     }
 
     constexpr bool failed() const { return status == AuthStatus::Failure; }

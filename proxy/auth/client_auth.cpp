@@ -10,7 +10,7 @@ namespace sg::auth {
 namespace {
 
 AuthStep cannot_authenticate(std::string_view reason) {
-    return AuthStep::failure(wire::sqlstate::kInvalidAuthorizationSpecification, reason);
+    return AuthStep::failure(sqlstate::kInvalidAuthorizationSpecification, reason);
 }
 
 }  // namespace
@@ -48,7 +48,7 @@ AuthStep ClientAuth::on(const wire::AuthenticationMD5Password& request, wire::Me
     const auto hash = is_md5_hash(password_) ? std::optional<std::string>(password_)
                                              : md5_password_hash(user_, password_);
     const auto response = hash ? md5_salted_response(*hash, request.salt) : std::nullopt;
-    if (!response) return AuthStep::failure(wire::sqlstate::kInternalError, "MD5 failed");
+    if (!response) return AuthStep::failure(sqlstate::kInternalError, "MD5 failed");
     wire::encode(wire::PasswordMessage{*response}, out);
     return AuthStep::next();
 }
@@ -64,7 +64,7 @@ AuthStep ClientAuth::on(const wire::AuthenticationSASL& request, wire::MessageWr
     }
     scram_.emplace(password_, scram_nonce_);
     const auto first = scram_->client_first();
-    if (!first) return AuthStep::failure(wire::sqlstate::kInternalError, "no random nonce");
+    if (!first) return AuthStep::failure(sqlstate::kInternalError, "no random nonce");
     wire::encode(wire::SASLInitialResponse{kScramSha256, wire::as_bytes(*first)}, out);
     return AuthStep::next();
 }

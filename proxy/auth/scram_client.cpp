@@ -34,7 +34,7 @@ AuthStep ScramClient::on_server_first(std::string_view message, std::string& cli
     state_ = State::Done;
     ServerFirstMessage first;
     if (wire::Status s = parse_server_first(message, first); !s) {
-        return AuthStep::protocol_violation(s.reason());
+        return AuthStep::protocol_violation(s.error());
     }
     // The server must extend our nonce, not replace it: that is what binds its answer to us.
     if (first.nonce.size() <= client_nonce_.size() || !first.nonce.starts_with(client_nonce_)) {
@@ -42,7 +42,7 @@ AuthStep ScramClient::on_server_first(std::string_view message, std::string& cli
     }
     const auto keys = derive_scram_keys(password_, first.salt, first.iterations);
     if (!keys)
-        return AuthStep::failure(wire::sqlstate::kInternalError, "SCRAM key derivation failed");
+        return AuthStep::failure(sqlstate::kInternalError, "SCRAM key derivation failed");
 
     std::string without_proof = "c=";
     without_proof.append(kGs2HeaderBase64).append(",r=").append(first.nonce);
@@ -51,7 +51,7 @@ AuthStep ScramClient::on_server_first(std::string_view message, std::string& cli
     const auto client_signature = hmac_sha256(keys->stored_key, wire::as_bytes(auth_message));
     const auto server_signature = hmac_sha256(keys->server_key, wire::as_bytes(auth_message));
     if (!client_signature || !server_signature) {
-        return AuthStep::failure(wire::sqlstate::kInternalError, "HMAC failed");
+        return AuthStep::failure(sqlstate::kInternalError, "HMAC failed");
     }
     Sha256Digest proof{};
     for (std::size_t i = 0; i < proof.size(); ++i) {
@@ -70,13 +70,13 @@ AuthStep ScramClient::on_server_final(std::string_view message) {
     state_ = State::Done;
     ServerFinalMessage final_msg;
     if (wire::Status s = parse_server_final(message, final_msg); !s) {
-        return AuthStep::protocol_violation(s.reason());
+        return AuthStep::protocol_violation(s.error());
     }
     if (!final_msg.signature) {
-        return AuthStep::failure(wire::sqlstate::kInvalidPassword, "server rejected SCRAM proof");
+        return AuthStep::failure(sqlstate::kInvalidPassword, "server rejected SCRAM proof");
     }
     if (!constant_time_equal(*final_msg.signature, expected_server_signature_)) {
-        return AuthStep::failure(wire::sqlstate::kInvalidAuthorizationSpecification,
+        return AuthStep::failure(sqlstate::kInvalidAuthorizationSpecification,
                                  "incorrect server signature");
     }
     state_ = State::Verified;

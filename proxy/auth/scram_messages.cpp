@@ -43,31 +43,31 @@ std::optional<std::string> make_nonce() {
 
 wire::Status parse_client_first(std::string_view text, ClientFirstMessage& out) {
     using wire::Status;
-    if (text.size() < 3) return Status::error("malformed SCRAM message: client-first too short");
+    if (text.size() < 3) return sg::unexpected("malformed SCRAM message: client-first too short");
     out.cbind_flag = text[0];
     if (out.cbind_flag == 'p') {
-        return Status::error(
+        return sg::unexpected(
             "malformed SCRAM message: client selected SCRAM-SHA-256 without channel binding, "
             "but the message includes channel binding data");
     }
     if (out.cbind_flag != 'n' && out.cbind_flag != 'y') {
-        return Status::error("malformed SCRAM message: unexpected channel-binding flag");
+        return sg::unexpected("malformed SCRAM message: unexpected channel-binding flag");
     }
-    if (text[1] != ',') return Status::error("malformed SCRAM message: comma expected");
+    if (text[1] != ',') return sg::unexpected("malformed SCRAM message: comma expected");
     if (text[2] == 'a') {
-        return Status::error("client uses authorization identity, but it is not supported");
+        return sg::unexpected("client uses authorization identity, but it is not supported");
     }
-    if (text[2] != ',') return Status::error("malformed SCRAM message: comma expected");
+    if (text[2] != ',') return sg::unexpected("malformed SCRAM message: comma expected");
     out.gs2_header = text.substr(0, 3);
     out.bare = text.substr(3);
     std::string_view rest = out.bare;
     if (rest.starts_with("m=")) {
-        return Status::error("client requires an unsupported SCRAM extension");
+        return sg::unexpected("client requires an unsupported SCRAM extension");
     }
     if (!read_attribute(rest, 'n', out.user) || !read_attribute(rest, 'r', out.nonce)) {
-        return Status::error("malformed SCRAM message: expected n= and r= attributes");
+        return sg::unexpected("malformed SCRAM message: expected n= and r= attributes");
     }
-    if (!is_valid_nonce(out.nonce)) return Status::error("malformed SCRAM message: invalid nonce");
+    if (!is_valid_nonce(out.nonce)) return sg::unexpected("malformed SCRAM message: invalid nonce");
     // Any further attributes are extensions, which RFC 5802 says to ignore here.
     return {};
 }
@@ -77,18 +77,18 @@ wire::Status parse_server_first(std::string_view text, ServerFirstMessage& out) 
     std::string_view salt, iterations;
     if (!read_attribute(text, 'r', out.nonce) || !read_attribute(text, 's', salt) ||
         !read_attribute(text, 'i', iterations)) {
-        return Status::error("malformed SCRAM message: expected r=, s= and i= attributes");
+        return sg::unexpected("malformed SCRAM message: expected r=, s= and i= attributes");
     }
-    if (!is_valid_nonce(out.nonce)) return Status::error("malformed SCRAM message: invalid nonce");
+    if (!is_valid_nonce(out.nonce)) return sg::unexpected("malformed SCRAM message: invalid nonce");
     auto salt_bytes = base64_decode(salt);
     if (!salt_bytes || salt_bytes->empty()) {
-        return Status::error("malformed SCRAM message: invalid salt");
+        return sg::unexpected("malformed SCRAM message: invalid salt");
     }
     out.salt = std::move(*salt_bytes);
     const char* end = iterations.data() + iterations.size();
     const auto [ptr, ec] = std::from_chars(iterations.data(), end, out.iterations);
     if (ec != std::errc{} || ptr != end || out.iterations < 1) {
-        return Status::error("malformed SCRAM message: invalid iteration count");
+        return sg::unexpected("malformed SCRAM message: invalid iteration count");
     }
     return {};
 }
@@ -108,15 +108,15 @@ wire::Status parse_client_final(std::string_view text, ClientFinalMessage& out) 
     // The proof is always the last attribute; AuthMessage covers everything before it.
     const std::size_t proof_at = text.rfind(",p=");
     if (proof_at == std::string_view::npos) {
-        return Status::error("malformed SCRAM message: proof missing");
+        return sg::unexpected("malformed SCRAM message: proof missing");
     }
     out.without_proof = text.substr(0, proof_at);
     if (!decode_digest(text.substr(proof_at + 3), out.proof)) {
-        return Status::error("malformed SCRAM message: invalid proof");
+        return sg::unexpected("malformed SCRAM message: invalid proof");
     }
     std::string_view rest = out.without_proof;
     if (!read_attribute(rest, 'c', out.channel_binding) || !read_attribute(rest, 'r', out.nonce)) {
-        return Status::error("malformed SCRAM message: expected c= and r= attributes");
+        return sg::unexpected("malformed SCRAM message: expected c= and r= attributes");
     }
     return {};
 }
@@ -132,7 +132,7 @@ wire::Status parse_server_final(std::string_view text, ServerFinalMessage& out) 
     }
     Sha256Digest signature{};
     if (!read_attribute(text, 'v', value) || !decode_digest(value, signature)) {
-        return Status::error("malformed SCRAM message: invalid server signature");
+        return sg::unexpected("malformed SCRAM message: invalid server signature");
     }
     out.signature = signature;
     return {};

@@ -45,12 +45,12 @@ AuthStep ScramServer::on_client_first(std::string_view message, std::string& ser
     state_ = State::Done;  // any early return below ends the exchange
     ClientFirstMessage first;
     if (wire::Status s = parse_client_first(message, first); !s) {
-        return AuthStep::protocol_violation(s.reason());
+        return AuthStep::protocol_violation(s.error());
     }
     if (server_nonce_.empty()) {
         auto nonce = make_nonce();
         if (!nonce) {
-            return AuthStep::failure(wire::sqlstate::kInternalError, "could not generate nonce");
+            return AuthStep::failure(sqlstate::kInternalError, "could not generate nonce");
         }
         server_nonce_ = std::move(*nonce);
     }
@@ -69,7 +69,7 @@ AuthStep ScramServer::on_client_final(std::string_view message, std::string& ser
     state_ = State::Done;
     ClientFinalMessage final_msg;
     if (wire::Status s = parse_client_final(message, final_msg); !s) {
-        return AuthStep::protocol_violation(s.reason());
+        return AuthStep::protocol_violation(s.error());
     }
     if (final_msg.channel_binding != base64_encode(wire::as_bytes(gs2_header_))) {
         return AuthStep::protocol_violation(
@@ -82,7 +82,7 @@ AuthStep ScramServer::on_client_final(std::string_view message, std::string& ser
     const std::string auth_message = auth_message_prefix_ + std::string(final_msg.without_proof);
     const auto client_signature = hmac_sha256(secret_.stored_key, wire::as_bytes(auth_message));
     if (!client_signature) {
-        return AuthStep::failure(wire::sqlstate::kInternalError, "HMAC failed");
+        return AuthStep::failure(sqlstate::kInternalError, "HMAC failed");
     }
     // ClientKey = ClientProof XOR ClientSignature; the proof holds iff H(ClientKey) = StoredKey.
     Sha256Digest client_key{};
@@ -90,14 +90,14 @@ AuthStep ScramServer::on_client_final(std::string_view message, std::string& ser
         client_key[i] = final_msg.proof[i] ^ (*client_signature)[i];
     }
     const auto stored_key = sha256(client_key);
-    if (!stored_key) return AuthStep::failure(wire::sqlstate::kInternalError, "SHA-256 failed");
+    if (!stored_key) return AuthStep::failure(sqlstate::kInternalError, "SHA-256 failed");
     if (!constant_time_equal(*stored_key, secret_.stored_key) || always_fail_) {
-        return AuthStep::failure(wire::sqlstate::kInvalidPassword, "SCRAM proof does not match");
+        return AuthStep::failure(sqlstate::kInvalidPassword, "SCRAM proof does not match");
     }
 
     const auto server_signature = hmac_sha256(secret_.server_key, wire::as_bytes(auth_message));
     if (!server_signature) {
-        return AuthStep::failure(wire::sqlstate::kInternalError, "HMAC failed");
+        return AuthStep::failure(sqlstate::kInternalError, "HMAC failed");
     }
     server_final = "v=" + base64_encode(*server_signature);
     return AuthStep::success();

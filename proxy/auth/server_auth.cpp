@@ -24,7 +24,7 @@ AuthStep ServerAuth::start(wire::MessageWriter& out) {
         case AuthMethod::ScramSha256:
             return start_scram(out);
     }
-    return finish(AuthStep::failure(wire::sqlstate::kInternalError, "unknown auth method"));
+    return finish(AuthStep::failure(sqlstate::kInternalError, "unknown auth method"));
 }
 
 AuthStep ServerAuth::on_message(wire::Bytes body, wire::MessageWriter& out) {
@@ -44,7 +44,7 @@ AuthStep ServerAuth::on_message(wire::Bytes body, wire::MessageWriter& out) {
 
 AuthStep ServerAuth::start_md5(wire::MessageWriter& out) {
     if (!random_bytes(md5_salt_)) {
-        return finish(AuthStep::failure(wire::sqlstate::kInternalError, "no random salt"));
+        return finish(AuthStep::failure(sqlstate::kInternalError, "no random salt"));
     }
     wire::encode(wire::AuthenticationMD5Password{md5_salt_}, out);
     state_ = State::AwaitMd5Password;
@@ -55,7 +55,7 @@ AuthStep ServerAuth::start_scram(wire::MessageWriter& out) {
     const ScramSecret* secret = credential_ != nullptr ? credential_->scram() : nullptr;
     scram_ = secret != nullptr ? std::optional<ScramServer>(ScramServer(*secret))
                                : ScramServer::for_unknown_user(user_);
-    if (!scram_) return finish(AuthStep::failure(wire::sqlstate::kInternalError, "no random key"));
+    if (!scram_) return finish(AuthStep::failure(sqlstate::kInternalError, "no random key"));
     wire::encode(wire::AuthenticationSASL{{kScramSha256}}, out);
     state_ = State::AwaitSaslInitial;
     return AuthStep::next();
@@ -64,13 +64,13 @@ AuthStep ServerAuth::start_scram(wire::MessageWriter& out) {
 AuthStep ServerAuth::on_md5_password(wire::Bytes body, wire::MessageWriter& out) {
     wire::PasswordMessage msg;
     if (wire::Status s = wire::decode(body, msg); !s) {
-        return finish(AuthStep::protocol_violation(s.reason()));
+        return finish(AuthStep::protocol_violation(s.error()));
     }
     const std::string* hash = credential_ != nullptr ? credential_->md5_hash() : nullptr;
     const auto expected = hash != nullptr ? md5_salted_response(*hash, md5_salt_) : std::nullopt;
     if (!expected ||
         !constant_time_equal(wire::as_bytes(*expected), wire::as_bytes(msg.password))) {
-        return finish(AuthStep::failure(wire::sqlstate::kInvalidPassword, "MD5 password mismatch"));
+        return finish(AuthStep::failure(sqlstate::kInvalidPassword, "MD5 password mismatch"));
     }
     wire::encode(wire::AuthenticationOk{}, out);
     return finish(AuthStep::success());
@@ -79,7 +79,7 @@ AuthStep ServerAuth::on_md5_password(wire::Bytes body, wire::MessageWriter& out)
 AuthStep ServerAuth::on_sasl_initial(wire::Bytes body, wire::MessageWriter& out) {
     wire::SASLInitialResponse msg;
     if (wire::Status s = wire::decode(body, msg); !s) {
-        return finish(AuthStep::protocol_violation(s.reason()));
+        return finish(AuthStep::protocol_violation(s.error()));
     }
     if (msg.mechanism != kScramSha256) {
         return finish(AuthStep::protocol_violation(
@@ -99,7 +99,7 @@ AuthStep ServerAuth::on_sasl_initial(wire::Bytes body, wire::MessageWriter& out)
 AuthStep ServerAuth::on_sasl_response(wire::Bytes body, wire::MessageWriter& out) {
     wire::SASLResponse msg;
     if (wire::Status s = wire::decode(body, msg); !s) {
-        return finish(AuthStep::protocol_violation(s.reason()));
+        return finish(AuthStep::protocol_violation(s.error()));
     }
     std::string server_final;
     const AuthStep step = scram_->on_client_final(wire::as_chars(msg.data), server_final);
@@ -115,13 +115,13 @@ AuthStep ServerAuth::finish(AuthStep step) {
 }
 
 void ServerAuth::encode_failure(const AuthStep& step, wire::MessageWriter& out) const {
-    if (step.sqlstate == wire::sqlstate::kInvalidPassword) {
+    if (step.sqlstate == sqlstate::kInvalidPassword) {
         wire::encode_error(out, wire::Severity::Fatal, step.sqlstate,
                            "password authentication failed for user \"" + user_ + "\"");
         return;
     }
     wire::encode_error(out, wire::Severity::Fatal,
-                       step.sqlstate.empty() ? wire::sqlstate::kProtocolViolation : step.sqlstate,
+                       step.sqlstate.empty() ? sqlstate::kProtocolViolation : step.sqlstate,
                        step.reason);
 }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "common/sqlstate.h"
 #include "proxy/health/probe.h"
 #include "proxy/proxy.h"
 #include "proxy/spawn.h"
@@ -163,7 +164,7 @@ void Monitor::fail_shard(ShardHealth& h) {
     std::string why = h.refusal();
     for (auto& [key, pool] : proxy_.pools())
         if (pool->target().shard == h.shard && pool->target().read_endpoint < 0)
-            pool->fail_all("08006", why);
+            pool->fail_all(sqlstate::kConnectionFailure, why);
 }
 
 ServerTarget Monitor::check_target(const ShardHealth& h) const {
@@ -308,7 +309,7 @@ void Monitor::sweep_queries() {
             "(the connection to it was closed)",
             hc.query_timeout_ms, s->target().shard_name, hc.query_timeout_grace_ms);
         spdlog::warn("server {} (shard \"{}\"): {}", s->id(), s->target().shard_name, why);
-        s->abort("57014", why);
+        s->abort(sqlstate::kQueryCanceled, why);
         if (h && s->target().read_endpoint < 0)  // a standby's silence is its role check's business
             h->failure(fmt::format(
                 "a statement passed query_timeout_ms={} and the shard did not answer its cancel",

@@ -8,6 +8,7 @@
 #include "proxy/wire/messages/startup.h"
 #include "proxy/wire/writer.h"
 #include "proxy/spawn.h"
+#include "proxy/wire/frame_cursor.h"
 
 namespace sg::proxy::health {
 
@@ -24,27 +25,22 @@ public:
     awaitable<void> relay(ServerConn&, const std::vector<asio::const_buffer>& frames,
                           size_t) override {
         for (const auto& b : frames) {
-            std::string_view bytes(static_cast<const char*>(b.data()), b.size());
-            while (bytes.size() >= 5) {
-                uint32_t len = (uint32_t(uint8_t(bytes[1])) << 24) |
-                               (uint32_t(uint8_t(bytes[2])) << 16) |
-                               (uint32_t(uint8_t(bytes[3])) << 8) | uint32_t(uint8_t(bytes[4]));
-                if (len < 4 || bytes.size() < size_t(len) + 1) break;
-                if (bytes[0] == 'D' && !got_row) {
+            wire::FrameCursor cursor(std::string_view(static_cast<const char*>(b.data()), b.size()));
+            while (auto f = cursor.next()) {
+                if (f->type == wire::be::kDataRow && !got_row) {
                     wire::DataRow r;
-                    if (wire::decode(wire::as_bytes(bytes.substr(5, len - 4)), r).ok()) {
+                    if (wire::decode(wire::as_bytes(f->body), r).ok()) {
                         got_row = true;
                         for (const auto& v : r.columns)
                             row.push_back(v ? std::optional<std::string>(std::string(wire::as_chars(*v))) : std::nullopt);
                     }
                 }
-                if (bytes[0] == 'E' && error.empty()) {
+                if (f->type == wire::be::kErrorResponse && error.empty()) {
                     wire::ErrorResponse e;
                     error = "the shard answered with an error";
-                    if (wire::decode(wire::as_bytes(bytes.substr(5, len - 4)), e).ok())
+                    if (wire::decode(wire::as_bytes(f->body), e).ok())
                         error = fmt::format("{} (SQLSTATE {})", e.message(), e.sqlstate());
                 }
-                bytes.remove_prefix(size_t(len) + 1);
             }
         }
         co_return;

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <spdlog/spdlog.h>
 
+#include "common/sqlstate.h"
 #include "proxy/health/monitor.h"
 #include "proxy/health/probe.h"
 #include "proxy/proxy.h"
@@ -220,7 +221,7 @@ void Monitor::fail_over(ShardHealth& h, int to) {
     for (auto& [key, pool] : proxy_.pools()) {
         if (pool->target().shard != h.shard || pool->target().read_endpoint >= 0) continue;
         pool->retarget(e.host, e.port);
-        pool->fail_all("08006", why);
+        pool->fail_all(sqlstate::kConnectionFailure, why);
     }
     h.primary = to;
     h.host = e.host;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/sqlstate.h"
 #include "proxy/wire/messages/session_status.h"
 
 namespace sg::proxy::notify {
@@ -101,7 +102,7 @@ void NotifyService::on_notification(Group& g, std::string_view frame) {
 net::awaitable<std::optional<ListenFailure>> NotifyService::listen(
     const std::string& login, SubscriberId id, Subscriber* sub, const std::string& channel,
     std::chrono::milliseconds timeout) {
-    if (stopped_) co_return ListenFailure{"57P01", "shardgate is shutting down"};
+    if (stopped_) co_return ListenFailure{sqlstate::kAdminShutdown, "shardgate is shutting down"};
     Group& g = group(login);
     g.subscribers[id] = sub;
     g.hub.listen(id, channel);
@@ -132,7 +133,7 @@ net::awaitable<std::optional<ListenFailure>> NotifyService::listen(
     if (!g.hub.channels_of(id)) g.subscribers.erase(id);
     pump_all(g);
     ++counters_.listens_failed;
-    co_return ListenFailure{"08006", fmt::format("LISTEN {} failed: {} (waited at most {} ms)",
+    co_return ListenFailure{sqlstate::kConnectionFailure, fmt::format("LISTEN {} failed: {} (waited at most {} ms)",
                                                  quote_channel(channel), detail, timeout.count())};
 }
 

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "common/sqlstate.h"
 #include "proxy/stats/report_rows.h"
 
 namespace sg::stats::report {
@@ -45,14 +46,14 @@ std::string error_advice(const std::string& by_state) {
     const std::string first = by_state.substr(0, by_state.find('='));
     if (first.starts_with("23"))
         return "a constraint rejects these calls: check first or use INSERT ... ON CONFLICT";
-    if (first == "40001" || first == "40P01")
+    if (first == sqlstate::kSerializationFailure || first == sqlstate::kDeadlockDetected)
         return "serialization failures or deadlocks: keep transactions short, touch rows in one "
                "order, retry";
-    if (first == "57014")
+    if (first == sqlstate::kQueryCanceled)
         return "statements hit a timeout or were cancelled: narrow them or add an index";
     if (first.starts_with("42"))
         return "the statement itself is wrong (syntax or missing object): a bug to fix";
-    if (first == "53300")
+    if (first == sqlstate::kTooManyConnections)
         return "no server connection in time: raise [proxy] pool_size or shorten transactions";
     if (first.starts_with("0A"))
         return "shardgate cannot run it as written: see the error message for the rewrite";

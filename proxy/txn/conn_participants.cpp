@@ -2,8 +2,10 @@
 
 #include <chrono>
 
+#include "common/sqlstate.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/writer.h"
+#include "proxy/wire/frame_cursor.h"
 
 namespace sg::proxy::txn {
 
@@ -39,23 +41,17 @@ awaitable<void> ConnParticipants::relay(ServerConn& s,
     size_t i = index_of(s);
     if (i == conns_.size()) co_return;
     for (const auto& b : frames) {
-        const auto* p = static_cast<const uint8_t*>(b.data());
-        size_t n = b.size(), pos = 0;
-        while (pos + 5 <= n) {
-            size_t total = ((size_t(p[pos + 1]) << 24) | (size_t(p[pos + 2]) << 16) |
-                            (size_t(p[pos + 3]) << 8) | size_t(p[pos + 4])) +
-                           1;
-            if (p[pos] == 'E' && state_[i].sqlstate.empty()) {
+        wire::FrameCursor cursor(std::string_view(static_cast<const char*>(b.data()), b.size()));
+        while (auto f = cursor.next()) {
+            if (f->type == wire::be::kErrorResponse && state_[i].sqlstate.empty()) {
                 wire::ErrorResponse e;
-                std::string_view body(reinterpret_cast<const char*>(p + pos + 5), total - 5);
-                if (wire::decode(wire::as_bytes(body), e).ok()) {
+                if (wire::decode(wire::as_bytes(f->body), e).ok()) {
                     state_[i].sqlstate = std::string(e.sqlstate());
                     state_[i].message = std::string(e.message());
                 } else {
-                    state_[i].sqlstate = "XX000";
+                    state_[i].sqlstate = sqlstate::kInternalError;
                 }
             }
-            pos += total;
         }
     }
     co_return;

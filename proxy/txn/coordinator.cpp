@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "common/sqlstate.h"
 #include "proxy/txn/fault.h"
 #include "proxy/txn/gid.h"
 
@@ -39,11 +40,11 @@ CommitResult failure_of(Participants& p, const std::vector<StepOutcome>& out,
         CommitResult r;
         r.kind = CommitResult::Kind::Failed;
         if (o.lost) {
-            r.sqlstate = "08006";
+            r.sqlstate = sqlstate::kConnectionFailure;
             r.message = fmt::format("shard \"{}\": connection lost while committing: {}",
                                     p.shard_name(i), o.message);
         } else {
-            r.sqlstate = o.sqlstate.empty() ? "XX000" : o.sqlstate;
+            r.sqlstate = o.sqlstate.empty() ? sqlstate::kInternalError : o.sqlstate;
             r.message = fmt::format("shard \"{}\": {}", p.shard_name(i), o.message);
         }
         return r;
@@ -142,10 +143,10 @@ net::awaitable<CommitResult> Coordinator::commit(Participants& p, const std::vec
             counters_.single_latency.observe(elapsed_us());
         } else {
             counters_.aborts.fetch_add(1, std::memory_order_relaxed);
-            if (r.sqlstate == "08006") {
+            if (r.sqlstate == sqlstate::kConnectionFailure) {
                 // The COMMIT may or may not have happened on the shard that broke.
                 r.kind = CommitResult::Kind::Unknown;
-                r.sqlstate = "08007";
+                r.sqlstate = sqlstate::kTransactionResolutionUnknown;
                 r.detail = "the connection broke during COMMIT; the shard may have committed";
             }
         }
@@ -191,7 +192,7 @@ net::awaitable<CommitResult> Coordinator::commit(Participants& p, const std::vec
         end_flight(gid, lost);
         counters_.aborts.fetch_add(1, std::memory_order_relaxed);
         r.detail = "the transaction was rolled back on every shard";
-        if (r.sqlstate == "55000" &&
+        if (r.sqlstate == sqlstate::kObjectNotInPrerequisiteState &&
             r.message.find("prepared transactions are disabled") != std::string::npos)
             r.detail += "; two-phase commit needs max_prepared_transactions > 0 on every shard";
         co_return r;
@@ -212,7 +213,7 @@ net::awaitable<CommitResult> Coordinator::commit(Participants& p, const std::vec
             end_flight(gid, true);
             counters_.unknown_outcomes.fetch_add(1, std::memory_order_relaxed);
             r.kind = CommitResult::Kind::Unknown;
-            r.sqlstate = "08007";
+            r.sqlstate = sqlstate::kTransactionResolutionUnknown;
             r.message = fmt::format(
                 "shard \"{}\": connection lost while committing; the outcome is unknown",
                 p.shard_name(coord));
@@ -235,7 +236,7 @@ net::awaitable<CommitResult> Coordinator::commit(Participants& p, const std::vec
         end_flight(gid, lost);
         counters_.aborts.fetch_add(1, std::memory_order_relaxed);
         r.kind = CommitResult::Kind::Failed;
-        r.sqlstate = "40000";
+        r.sqlstate = sqlstate::kTransactionRollback;
         r.message = fmt::format("shard \"{}\": the commit decision failed: {}", p.shard_name(coord),
                                 decided[coord].message);
         r.detail = "the transaction was rolled back on every shard";

@@ -1,4 +1,5 @@
 #include "proxy/txn/policy.h"
+#include "common/sqlstate.h"
 
 #include <fmt/format.h>
 
@@ -71,7 +72,7 @@ std::optional<Refusal> participants_refusal(const Config& cfg, size_t participan
     int max = cfg.transactions.max_participants;
     if (max <= 0 || participants <= static_cast<size_t>(max)) return std::nullopt;
     return Refusal{
-        "0A000",
+        sqlstate::kFeatureNotSupported,
         fmt::format("this write spans {} shards, more than [transactions] max_participants = {}",
                     participants, max)};
 }

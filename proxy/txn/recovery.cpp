@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 
+#include "common/sqlstate.h"
 #include "proxy/txn/coordinator.h"
 #include "proxy/txn/gid.h"
 
@@ -141,7 +142,7 @@ private:
 };
 
 bool gone(const std::string& error) {
-    return error.rfind("42704", 0) == 0;
+    return error.rfind(sqlstate::kUndefinedObject, 0) == 0;
 }
 
 }  // namespace

@@ -92,7 +92,7 @@ public:
     }
 
     bool fail_with(const char* reason) {
-        if (!failed()) status_ = Status::error(reason);
+        if (!failed()) status_ = sg::unexpected(reason);
         return false;
     }
 
@@ -104,7 +104,7 @@ public:
     // disagree about the layout, which PostgreSQL also rejects ("invalid message format").
     Status finish() const {
         if (failed()) return status_;
-        if (!rest_.empty()) return Status::error("invalid message format: trailing bytes");
+        if (!rest_.empty()) return sg::unexpected("invalid message format: trailing bytes");
         return {};
     }
 

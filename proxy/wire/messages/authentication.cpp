@@ -65,7 +65,7 @@ Status decode(Bytes body, Authentication& out) {
             out = AuthenticationUnsupported{code};
             break;
         default:
-            return Status::error("unknown authentication request code");
+            return sg::unexpected("unknown authentication request code");
     }
     return r.finish();
 }
@@ -137,7 +137,7 @@ Status decode(Bytes body, SASLInitialResponse& out) {
     r.cstr(out.mechanism);
     r.i32(length);
     out.data.reset();
-    if (length < -1) return Status::error("invalid SASL initial response length");
+    if (length < -1) return sg::unexpected("invalid SASL initial response length");
     if (length >= 0) {
         Bytes data;
         if (r.bytes(static_cast<std::size_t>(length), data)) out.data = data;

@@ -17,7 +17,7 @@ struct EmptyMessage {
 // A body must be empty: PostgreSQL rejects extra bytes as "invalid message format".
 template <char Type>
 Status decode(Bytes body, EmptyMessage<Type>& /*out*/) {
-    return body.empty() ? Status{} : Status::error("invalid message format: trailing bytes");
+    return body.empty() ? Status{} : sg::unexpected("invalid message format: trailing bytes");
 }
 
 template <char Type>

@@ -91,10 +91,10 @@ Status decode(Bytes body, Bind& out) {
     if (Status s = r.finish(); !s) return s;
     const std::size_t formats = out.param_formats.size();
     if (formats > 1 && formats != out.params.size()) {
-        return Status::error("bind message parameter format count does not match parameters");
+        return sg::unexpected("bind message parameter format count does not match parameters");
     }
     for (std::int16_t f : out.param_formats) {
-        if (f != 0 && f != 1) return Status::error("unsupported format code");
+        if (f != 0 && f != 1) return sg::unexpected("unsupported format code");
     }
     return {};
 }

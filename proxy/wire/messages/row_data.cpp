@@ -58,7 +58,7 @@ Status decode(Bytes body, DataRow& out) {
             out.columns.emplace_back(std::nullopt);
             continue;
         }
-        if (length < -1) return Status::error("invalid column length");
+        if (length < -1) return sg::unexpected("invalid column length");
         Bytes value;
         if (!r.bytes(static_cast<std::size_t>(length), value)) break;
         out.columns.emplace_back(value);

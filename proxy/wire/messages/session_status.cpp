@@ -36,7 +36,7 @@ Status decode(Bytes body, ReadyForQuery& out) {
     BodyReader r(body);
     std::uint8_t status = 0;
     if (r.u8(status) && status != 'I' && status != 'T' && status != 'E') {
-        return Status::error("invalid transaction status");
+        return sg::unexpected("invalid transaction status");
     }
     out.status = static_cast<TransactionStatus>(status);
     return r.finish();
@@ -45,6 +45,13 @@ Status decode(Bytes body, ReadyForQuery& out) {
 void encode(const ReadyForQuery& msg, MessageWriter& w) {
     w.begin(ReadyForQuery::kType);
     w.u8(static_cast<std::uint8_t>(msg.status));
+    w.end();
+}
+
+void append_ready_for_query(std::string& out, char status) {
+    MessageWriter w(out);
+    w.begin(ReadyForQuery::kType);
+    w.u8(static_cast<std::uint8_t>(status));
     w.end();
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "proxy/wire/bytes.h"
@@ -44,6 +45,8 @@ struct ReadyForQuery {
 
 Status decode(Bytes body, ReadyForQuery& out);
 void encode(const ReadyForQuery& msg, MessageWriter& w);
+// Appends a whole ReadyForQuery frame: `status` is the byte the session tracks ('I', 'T', 'E').
+void append_ready_for_query(std::string& out, char status);
 
 struct NotificationResponse {
     static constexpr char kType = be::kNotificationResponse;

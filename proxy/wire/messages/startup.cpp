@@ -24,7 +24,7 @@ std::string_view StartupMessage::database() const {
 }
 
 Status decode(const StartupFrame& frame, StartupMessage& out) {
-    if (frame.kind != StartupKind::Startup) return Status::error("not a startup message");
+    if (frame.kind != StartupKind::Startup) return sg::unexpected("not a startup message");
     out.protocol = frame.code;
     out.parameters.clear();
     BodyReader r(frame.body);
@@ -32,10 +32,10 @@ Status decode(const StartupFrame& frame, StartupMessage& out) {
     for (;;) {
         std::string_view name;
         if (!r.cstr(name))
-            return Status::error("invalid startup packet layout: missing terminator");
+            return sg::unexpected("invalid startup packet layout: missing terminator");
         if (name.empty()) break;
         std::string_view value;
-        if (!r.cstr(value)) return Status::error("invalid startup packet layout: missing value");
+        if (!r.cstr(value)) return sg::unexpected("invalid startup packet layout: missing value");
         out.parameters.push_back({name, value});
     }
     return r.finish();
@@ -53,7 +53,7 @@ void encode(const StartupMessage& msg, MessageWriter& w) {
 }
 
 Status decode(const StartupFrame& frame, CancelRequest& out) {
-    if (frame.kind != StartupKind::CancelRequest) return Status::error("not a cancel request");
+    if (frame.kind != StartupKind::CancelRequest) return sg::unexpected("not a cancel request");
     BodyReader r(frame.body);
     r.i32(out.process_id);
     r.i32(out.secret_key);
@@ -86,7 +86,7 @@ Status decode(Bytes body, NegotiateProtocolVersion& out) {
     r.i32(out.newest_minor);
     r.i32(count);
     out.unrecognized.clear();
-    if (count < 0) return Status::error("negative option count");
+    if (count < 0) return sg::unexpected("negative option count");
     if (!r.count_fits(static_cast<std::size_t>(count), 1)) return r.status();
     out.unrecognized.reserve(static_cast<std::size_t>(count));
     for (std::int32_t i = 0; i < count; ++i) {

@@ -87,7 +87,7 @@ void expect_success(const Login& l) {
 
 void expect_wrong_password(const Login& l, std::string_view user = "alice") {
     EXPECT_EQ(l.server_step.status, AuthStatus::Failure);
-    EXPECT_EQ(l.server_step.sqlstate, wire::sqlstate::kInvalidPassword);
+    EXPECT_EQ(l.server_step.sqlstate, sqlstate::kInvalidPassword);
     EXPECT_EQ(l.error_message,
               "password authentication failed for user \"" + std::string(user) + "\"");
 }
@@ -178,7 +178,7 @@ TEST(ServerAuth, ProtocolViolationsAre08P01) {
         ASSERT_EQ(server.start(w).status, AuthStatus::Continue);
         const AuthStep step = server.on_message(wire::as_bytes(c_.body), w);
         EXPECT_EQ(step.status, AuthStatus::Failure) << c_.what;
-        EXPECT_EQ(step.sqlstate, wire::sqlstate::kProtocolViolation) << c_.what;
+        EXPECT_EQ(step.sqlstate, sqlstate::kProtocolViolation) << c_.what;
     }
 }
 

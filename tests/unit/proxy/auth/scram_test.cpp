@@ -95,7 +95,7 @@ TEST(ScramClient, ServerErrorIsAFailure) {
     (void)client.client_first();
     std::string client_final;
     ASSERT_FALSE(client.on_server_first(kPgServerFirst, client_final).failed());
-    EXPECT_EQ(client.on_server_final("e=invalid-proof").sqlstate, wire::sqlstate::kInvalidPassword);
+    EXPECT_EQ(client.on_server_final("e=invalid-proof").sqlstate, sqlstate::kInvalidPassword);
 }
 
 struct Exchange {
@@ -123,7 +123,7 @@ TEST(ScramServer, AgainstOurClient) {
     EXPECT_EQ(run("s3cret", "s3cret").final.status, AuthStatus::Success);
     const Exchange wrong = run("s3cret", "guess");
     EXPECT_EQ(wrong.final.status, AuthStatus::Failure);
-    EXPECT_EQ(wrong.final.sqlstate, wire::sqlstate::kInvalidPassword);
+    EXPECT_EQ(wrong.final.sqlstate, sqlstate::kInvalidPassword);
     EXPECT_TRUE(wrong.server_final.empty()) << "no signature for a failed proof";
 }
 
@@ -146,7 +146,7 @@ TEST(ScramServer, Gs2HeaderHandlingFollowsPostgreSQL) {
                                  "", "n,"}) {
         const AuthStep step = client_first_step(bad);
         EXPECT_EQ(step.status, AuthStatus::Failure) << bad;
-        EXPECT_EQ(step.sqlstate, wire::sqlstate::kProtocolViolation) << bad;
+        EXPECT_EQ(step.sqlstate, sqlstate::kProtocolViolation) << bad;
     }
 }
 
@@ -157,7 +157,7 @@ TEST(ScramServer, ChannelBindingAttributeMustEchoTheGs2Header) {
     std::string tampered(kPgClientFinal);
     tampered.replace(2, 4, "eSws");  // claims "y,," although the client sent "n,,"
     EXPECT_EQ(server.on_client_final(tampered, server_final).sqlstate,
-              wire::sqlstate::kProtocolViolation);
+              sqlstate::kProtocolViolation);
 }
 
 TEST(ScramServer, RejectsAWrongNonceAndMessagesOutOfOrder) {
@@ -168,7 +168,7 @@ TEST(ScramServer, RejectsAWrongNonceAndMessagesOutOfOrder) {
     ScramServer other(*parse_scram_verifier(kPgVerifier), "differentServerNonce");
     ASSERT_FALSE(other.on_client_first(kPgClientFirst, out).failed());
     EXPECT_EQ(other.on_client_final(kPgClientFinal, out).sqlstate,
-              wire::sqlstate::kProtocolViolation);
+              sqlstate::kProtocolViolation);
     EXPECT_TRUE(other.on_client_first(kPgClientFirst, out).failed()) << "no second round";
 }
 

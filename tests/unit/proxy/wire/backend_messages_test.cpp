@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "proxy/wire/messages.h"
-#include "proxy/wire/sqlstate.h"
+#include "common/sqlstate.h"
 #include "tests/unit/proxy/wire/wire_test_util.h"
 
 namespace sg::wire {

@@ -32,7 +32,7 @@ Msg round_trip(const Msg& msg, std::string& storage) {
     EXPECT_EQ(frame.type, Msg::kType);
     Msg out;
     const Status status = decode(frame.body, out);
-    EXPECT_TRUE(status.ok()) << status.reason();
+    EXPECT_TRUE(status.ok()) << status.error();
     return out;
 }
 
