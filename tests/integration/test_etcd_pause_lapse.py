@@ -4,10 +4,10 @@ The rule: a switch is decided (the map's compare-and-swap to V+1) only if every 
 acknowledged its pause still holds it (its registration unchanged since the acknowledgement),
 and a proxy whose pause bound elapses resumes the buckets on the old owner.
 
-3-node etcd, 3 proxies, 2 loaded shards -> 3. Proxy C's [proxy] max_pause_ms is 1200 ms, which
+3-node etcd, 3 proxies, 2 loaded shards -> 3. Proxy C's [proxy] max_pause_ms is 1500 ms, which
 caps its pause of every switch; A and B hold the rebalancer's lease (10 s). The rebalancer is
 slowed once, right before its first decision (SHARDGATE_REBALANCE_DELAY_AT=switch-deciding:
-2500:1): C's pause lapses between its acknowledgement and the decision. Writers run through
+3000:1): C's pause lapses between its acknowledgement and the decision. Writers run through
 all three proxies the whole time. Checked:
 - while that pause key is there, C's registration says "lapsed" and the map never moves to
   V+1; a write through C into the paused buckets succeeds then (C serves the old owner);
@@ -33,8 +33,8 @@ from sgfixture import Proxy, bucket_of, shard_conn, shard_rows
 tr.ROWS = 2000
 PREFIX = "/shardgate/pauselapse"
 BITS = 6
-C_MAX_PAUSE_MS = 1200
-DELAY_MS = 2500
+C_MAX_PAUSE_MS = 1500
+DELAY_MS = 3000
 
 
 def runs_to_set(runs):
