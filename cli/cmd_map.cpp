@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "proxy/cluster/etcd_client.h"
 #include "proxy/cluster/map_store.h"
+#include "proxy/cluster/shard_list.h"
 #include "router/map_stamp.h"
 
 namespace sg::cli {
@@ -79,6 +80,14 @@ int run_map_publish(const Config& cfg, const std::string& map_path) {
     auto cur = cluster::read_map(etcd, cfg.cluster);
     if (!cur) {
         std::cerr << "shardgate map publish: " << cur.error().message << "\n";
+        return 1;
+    }
+    // The shard list before the map: a proxy learns a shard's address from it before a map
+    // naming the shard arrives. This config's endpoints are published (an operator's explicit
+    // act); shards only etcd lists stay listed.
+    if (auto listed = cluster::publish_shards(etcd, cfg.cluster, cfg.shards, true); !listed) {
+        std::cerr << "shardgate map publish: cannot write the shard list: "
+                  << listed.error().message << "\n";
         return 1;
     }
     const int64_t mod_rev = *cur ? (*cur)->mod_revision : 0;

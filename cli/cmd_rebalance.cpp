@@ -338,8 +338,12 @@ void add_rebalance_options(CLI::App* sub, RebalanceOptions& o) {
                     "another proxy HOST:PORT to switch besides [proxy] (repeat)");
 }
 
-int run_rebalance(const Config& cfg, const RebalanceOptions& opts) {
-    // With etcd, the map file is the local copy of the etcd map: bring it up to date first.
+int run_rebalance(const Config& configured, const RebalanceOptions& opts) {
+    // With etcd, the shards follow etcd's list (a config lacking a shard, or naming another
+    // endpoint, is completed or corrected by it) and the map file is the local copy of the
+    // etcd map: bring both up to date first.
+    Config cfg = configured;
+    if (auto err = follow_rebalance_shards(cfg); !err.empty()) return fail(err);
     if (auto err = sync_rebalance_map(cfg); !err.empty()) return fail(err);
     if (opts.action == "plan" || opts.action == "run" || opts.action == "verify") {
         // Never plan, move or judge rows by a map the shards have moved past (issue 22).

@@ -10,6 +10,7 @@
 #include "common/sqlstate.h"
 #include "proxy/cluster/etcd_bootstrap.h"
 #include "proxy/cluster/map_store.h"
+#include "proxy/cluster/shard_list.h"
 
 namespace sg::cli {
 
@@ -26,6 +27,11 @@ cluster::EtcdOptions options(const Config& cfg) {
 }
 
 }  // namespace
+
+std::string follow_rebalance_shards(Config& cfg) {
+    auto r = cluster::follow_etcd_shards(cfg);
+    return r ? std::string() : r.error().message;
+}
 
 std::string sync_rebalance_map(const Config& cfg) {
     if (!cfg.cluster.uses_etcd()) return {};
@@ -60,6 +66,11 @@ cluster::EtcdResult<std::unique_ptr<EtcdRebalance>> EtcdRebalance::open(const Co
                         cfg.cluster.lease_ttl_s)};
     }
     r->renewer_ = std::thread([p = r.get()] { p->renew_loop(); });
+    // The shard list names every shard of this run's config before any map version that gives
+    // a new one buckets is published (a proxy's watch delivers the list first, so it knows the
+    // shard's address when that map arrives). Under the lock: no other rebalancer writes it.
+    if (auto listed = cluster::publish_shards(etcd, cfg.cluster, cfg.shards, false); !listed)
+        return cluster::EtcdError{"cannot write the shard list to etcd: " + listed.error().message};
     // The local file (read by planning, the journal binding and the switches) is the etcd map
     // as of now, read under the lock, so no other rebalancer changes it until we are done.
     if (auto v = cluster::sync_map_file_from_etcd(cfg); !v) return v.error();

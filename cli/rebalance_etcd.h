@@ -61,6 +61,10 @@ private:
     std::thread renewer_;
 };
 
+// Makes cfg.shards follow etcd's shard list (proxy/cluster/shard_list.h); an error text when
+// etcd cannot give it. Nothing without [cluster] etcd.
+std::string follow_rebalance_shards(Config& cfg);
+
 // Makes the local map file hold the etcd map (plan, verify, status, abort read it); an error
 // text when etcd cannot give one. Empty without [cluster] etcd.
 std::string sync_rebalance_map(const Config& cfg);

@@ -17,6 +17,8 @@ struct ClusterConfig {
 
     bool uses_etcd() const { return !etcd.empty(); }
     std::string map_key() const { return prefix + "/map"; }
+    // Names and endpoints of the shards (proxy/cluster/shard_list.h), never credentials.
+    std::string shards_key() const { return prefix + "/shards"; }
     std::string proxies_prefix() const { return prefix + "/proxies/"; }
     // The rebalancer's switch pause, under its lock's lease (proxy/cluster/pause_order.h).
     std::string pause_key() const { return prefix + "/pause"; }

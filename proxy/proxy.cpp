@@ -424,6 +424,7 @@ std::string Proxy::reload() {
         return e.what();
     }
     if (auto why = cluster_reload_refusal(cfg_.cluster, next.cluster); !why.empty()) return why;
+    next.shards = shards_following_etcd(next.shards);  // with etcd, its shard list rules
     // Shards may be appended (a new shard owns no buckets until `shardgate rebalance run`
     // moves some); removing or reordering them would change what every shard index means.
     if (next.shards.size() < cfg_.shards.size())

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -204,6 +205,12 @@ private:
     // one); an error text when etcd cannot give a map. After start: the agent.
     std::string sync_map_from_etcd();
     void start_etcd_agent();
+    // The shard list in etcd (proxy/proxy_etcd_shards.cpp): at start cfg_.shards follows it
+    // (an error text when etcd cannot give it); the watch hands each new list to
+    // on_etcd_shards(); RELOAD passes the file's [[shards]] through shards_following_etcd().
+    std::string follow_etcd_shards_at_start();
+    void on_etcd_shards(std::vector<ShardConfig> list);
+    std::vector<ShardConfig> shards_following_etcd(const std::vector<ShardConfig>& configured);
     // Creates notify_ (proxy/proxy_notify.cpp).
     void make_notify_service();
     // Hands the agent the map version routed by and the paused buckets, for the registration.
@@ -256,6 +263,8 @@ private:
     bool etcd_fenced_ = false;  // etcd_fence() was non-empty at the last check
     std::string etcd_pause_id_;      // the etcd pause order seen last ("": none in force)
     uint64_t etcd_pause_local_ = 0;  // its PauseControl id while it holds buckets (0: not)
+    std::optional<std::vector<ShardConfig>> etcd_shards_;  // etcd's shard list, as last watched
+    std::set<std::string> etcd_shard_notes_;              // differences logged already
     ProxyCounters counters_;
     std::vector<std::string> spare_read_buffers_;
     std::unordered_map<std::string, std::vector<std::string>> table_columns_;

@@ -17,6 +17,8 @@ namespace sg::proxy {
 
 std::string Proxy::sync_map_from_etcd() {
     if (!cfg_.cluster.uses_etcd()) return {};
+    // The shard list first: etcd's map may name a shard only etcd's list gives.
+    if (auto err = follow_etcd_shards_at_start(); !err.empty()) return err;
     auto v = cluster::sync_map_file_from_etcd(cfg_);
     if (!v) return v.error().message;
     return {};
@@ -38,6 +40,9 @@ void Proxy::start_etcd_agent() {
         [this] { return map_->version(); }, [this] { check_etcd_session(); },
         [this](std::optional<cluster::PauseOrder> order) {
             if (!shutting_down_) on_etcd_pause(order ? &*order : nullptr);
+        },
+        [this](std::vector<ShardConfig> list) {
+            if (!shutting_down_) on_etcd_shards(std::move(list));
         });
     pauses_->set_on_buckets_lapsed([this] {
         etcd_pause_lapsed();  // the acknowledgement first: reconfirm() writes it before routing

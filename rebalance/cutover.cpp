@@ -250,6 +250,7 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
     if (auto st = env.proxies.renew(); !st)
         return abort("the pause could not be renewed before the decision: " + st.error().message, true);
 
+    crash_point("switch-deciding");
     // The decision is the map file itself: once it assigns the group to the target, a resumed
     // run commits both prepared transactions; before that it rolls them back. One fsync.
     auto version = publish_assignment(env.cfg, buckets, ctx.targets[target].shard, env.publish_map);

@@ -9,6 +9,7 @@
 
 #include "proxy/cluster/etcd_client.h"
 #include "proxy/cluster/map_store.h"
+#include "proxy/cluster/shard_list.h"
 
 namespace sg::cluster {
 
@@ -28,14 +29,16 @@ bool lease_not_found(const std::string& msg) {
 EtcdAgent::EtcdAgent(net::asio::io_context& io, const Config& cfg, Identity id,
                      uint64_t start_version, std::function<void()> on_new_map,
                      std::function<uint64_t()> routed_version, std::function<void()> on_session,
-                     std::function<void(std::optional<PauseOrder>)> on_pause)
+                     std::function<void(std::optional<PauseOrder>)> on_pause,
+                     std::function<void(std::vector<ShardConfig>)> on_shards)
     : io_(io),
       cfg_(cfg),
       id_(std::move(id)),
       on_new_map_(std::move(on_new_map)),
       routed_version_(std::move(routed_version)),
       on_session_(std::move(on_session)),
-      on_pause_(std::move(on_pause)) {
+      on_pause_(std::move(on_pause)),
+      on_shards_(std::move(on_shards)) {
     local_version_ = start_version;
     written_version_ = start_version;
     state_.etcd_map_version = start_version;
@@ -185,6 +188,7 @@ void EtcdAgent::watch_loop() {
     const std::string prefix = cfg_.cluster.prefix + "/";
     const std::string map_key = cfg_.cluster.map_key();
     const std::string pause_key = cfg_.cluster.pause_key();
+    const std::string shards_key = cfg_.cluster.shards_key();
     // A member that hangs without closing the stream sends nothing either: re-read this often.
     const milliseconds idle_limit(std::max(1000, cfg_.cluster.lease_ttl_s * 1000 / 2));
     std::string pause_value;  // the pause key's value as last handed on ("": none)
@@ -205,6 +209,19 @@ void EtcdAgent::watch_loop() {
         }
         net::asio::post(io_, [this, order = std::move(order)] { on_pause_(order); });
     };
+    std::string shards_value;  // the shard list as last handed on
+    // Hands a new shard list to the event loop, before any map applied after it.
+    auto shards_changed = [&](const std::string& value) {
+        if (value == shards_value) return;
+        shards_value = value;
+        auto list = parse_shard_list(value, shards_key);
+        if (!list) {
+            spdlog::error("etcd: ignoring an unreadable shard list: {}", list.error().message);
+            return;
+        }
+        net::asio::post(io_,
+                        [this, list = std::move(*list)]() mutable { on_shards_(std::move(list)); });
+    };
     while (!stop_) {
         auto r = etcd.get(prefix, true);
         if (!r) {
@@ -217,6 +234,9 @@ void EtcdAgent::watch_loop() {
             continue;
         }
         std::string pause_now;
+        // The shard list first: the map read with it may name a shard only it gives.
+        for (const auto& kv : r->kvs)
+            if (kv.key == shards_key) shards_changed(kv.value);
         for (const auto& kv : r->kvs) {
             if (kv.key == map_key) apply(kv.value, kv.mod_revision);
             if (kv.key == pause_key) pause_now = kv.value;
@@ -239,6 +259,8 @@ void EtcdAgent::watch_loop() {
                                          map_key, written_version_);
                     } else if (ev.kv.key == pause_key) {
                         pause_changed(put ? ev.kv.value : std::string());
+                    } else if (ev.kv.key == shards_key && put) {
+                        shards_changed(ev.kv.value);
                     }
                 }
                 return !stop_.load();

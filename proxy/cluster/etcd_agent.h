@@ -9,7 +9,9 @@
 //   canceled watch) it reads the keys again before watching, so no version is missed; the
 //   rebalancer's switch pause `<prefix>/pause` (proxy/cluster/pause_order.h) is handed to the
 //   event loop (`on_pause`, nullopt when the key is gone) after every map version published
-//   before it;
+//   before it; the shard list `<prefix>/shards` (proxy/cluster/shard_list.h) is handed on
+//   (`on_shards`) in the same order, so a map naming a new shard reaches the event loop after
+//   the list that gives the shard's address (at a (re)read: the list before the map);
 // - the lease thread holds a lease of lease_ttl_s, renews it every third of the TTL and keeps
 //   `<prefix>/proxies/<instance>` = {instance, address, admin, http, map_version,
 //   paused_buckets, pause (the acknowledgement), pid} under it, rewriting it when the proxy's
@@ -36,6 +38,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/config.h"
 #include "proxy/cluster/pause_order.h"
@@ -73,7 +76,8 @@ public:
     EtcdAgent(net::asio::io_context& io, const Config& cfg, Identity id, uint64_t start_version,
               std::function<void()> on_new_map, std::function<uint64_t()> routed_version,
               std::function<void()> on_session,
-              std::function<void(std::optional<PauseOrder>)> on_pause);
+              std::function<void(std::optional<PauseOrder>)> on_pause,
+              std::function<void(std::vector<ShardConfig>)> on_shards);
     ~EtcdAgent();  // stops both threads (each wakes within ~100 ms) and waits for them
     EtcdAgent(const EtcdAgent&) = delete;
     EtcdAgent& operator=(const EtcdAgent&) = delete;
@@ -122,6 +126,7 @@ private:
     std::function<uint64_t()> routed_version_;
     std::function<void()> on_session_;
     std::function<void(std::optional<PauseOrder>)> on_pause_;
+    std::function<void(std::vector<ShardConfig>)> on_shards_;
 
     std::mutex apply_mu_;  // one apply() at a time: it writes the map file
     mutable std::mutex mu_;
