@@ -132,7 +132,11 @@ int cmd_run(const Config& cfg, const RebalanceOptions& o) {
         return rc;
     }
     if (o.max_pause_ms < 10) return fail("--max-pause-ms must be at least 10");
-    rb::RunOptions ro{plan_input(o), o.proxies, o.max_pause_ms, journal_file(cfg, o)};
+    rb::RunOptions ro;
+    ro.plan_input = plan_input(o);
+    ro.proxies = o.proxies;
+    ro.max_pause_ms = o.max_pause_ms;
+    ro.journal_path = journal_file(cfg, o);
     ro.parallel = o.parallel;
     ro.lease_ms = o.pause_lease_ms;
     // [cluster] etcd: the lock, the registered proxies and every map version through etcd.

@@ -133,7 +133,7 @@ bool add_any_keys(const PgQuery__Node* rhs, KeyType t, Candidate& c, Analysis& a
         }
         for (auto& k : *keys) {
             std::string shown = display_key(t, k);  // before k is moved from
-            c.keys.push_back(KeyRef{KeyRef::Source::Value, std::move(k), 0, std::move(shown)});
+            c.keys.push_back(KeyRef{KeyRef::Source::Value, std::move(k), 0, std::move(shown), std::nullopt});
         }
         return true;
     }
