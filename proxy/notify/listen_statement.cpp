@@ -59,7 +59,10 @@ bool first_parse_listens(std::string_view batch) {
     const size_t name_end = body.find('\0');
     if (name_end == std::string_view::npos) return false;
     std::string_view query = body.substr(name_end + 1);
-    query = query.substr(0, query.find('\0'));
+    return starts_with_listen(query.substr(0, query.find('\0')));
+}
+
+bool starts_with_listen(std::string_view query) {
     sql_words::Cursor c{query};
     c.skip();
     std::string_view rest = query.substr(c.i);
