@@ -59,10 +59,18 @@ awaitable<bool> Session::answer_listen_batch(std::string_view batch) {
                 wire::encode(wire::ParseComplete{}, w);
                 break;
             }
-            case Step::Bind: wire::encode(wire::BindComplete{}, w); break;
-            case Step::DescribeStatement: acknowledge('D', "S", w); break;
-            case Step::DescribePortal: acknowledge('D', "P", w); break;
-            case Step::Close: answer_close(step.body, w); break;  // session_listen.cpp
+            case Step::Bind:
+                wire::encode(wire::BindComplete{}, w);
+                break;
+            case Step::DescribeStatement:
+                acknowledge('D', "S", w);
+                break;
+            case Step::DescribePortal:
+                acknowledge('D', "P", w);
+                break;
+            case Step::Close:
+                answer_close(step.body, w);
+                break;  // session_listen.cpp
             case Step::Execute: {
                 bool ok = co_await run_listen(step.st, w, /*implicit_block=*/!in_block,
                                               /*notice=*/false);

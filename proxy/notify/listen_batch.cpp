@@ -30,7 +30,9 @@ bool next_frame(std::string_view batch, size_t& pos, Frame& f) {
     return true;
 }
 
-wire::Bytes bytes(std::string_view s) { return wire::as_bytes(s); }
+wire::Bytes bytes(std::string_view s) {
+    return wire::as_bytes(s);
+}
 
 }  // namespace
 
@@ -122,8 +124,10 @@ std::optional<ListenBatchPlan> plan_listen_batch(std::string_view batch,
                 wire::Close c;
                 if (!wire::decode(bytes(f.body), c).ok()) return std::nullopt;
                 if (c.target == wire::Target::Statement) {
-                    if (auto it = parsed.find(c.name); it != parsed.end()) it->second.reset();
-                    else parsed[std::string(c.name)] = std::nullopt;
+                    if (auto it = parsed.find(c.name); it != parsed.end())
+                        it->second.reset();
+                    else
+                        parsed[std::string(c.name)] = std::nullopt;
                 } else if (portals.count(c.name)) {
                     return std::nullopt;  // bound and closed unexecuted: not worth carrying
                 } else if (!executed_portals.count(c.name) && portals_on_server) {
@@ -132,9 +136,16 @@ std::optional<ListenBatchPlan> plan_listen_batch(std::string_view batch,
                 step.kind = ListenBatchStep::Close;
                 break;
             }
-            case 'S': step.kind = ListenBatchStep::Sync; ended = true; break;
-            case 'H': step.kind = ListenBatchStep::Flush; ended = true; break;
-            default: return std::nullopt;
+            case 'S':
+                step.kind = ListenBatchStep::Sync;
+                ended = true;
+                break;
+            case 'H':
+                step.kind = ListenBatchStep::Flush;
+                ended = true;
+                break;
+            default:
+                return std::nullopt;
         }
         plan.steps.push_back(std::move(step));
     }

@@ -236,11 +236,48 @@ class ListenNotify(unittest.TestCase):
         run(self.notifier, "NOTIFY in_txn, 'after'")
         self.assertEqual(wait_notifies(c), [("in_txn", "after")])
 
-    def test_listen_with_other_statements_is_refused(self):
+    def test_listen_among_other_statements_answers_as_postgres_does(self):
+        # One simple query: the client sees what one PostgreSQL sends (shard 0 directly).
+        Q = lambda sql: pgwire.frame("Q", pgwire._cstr(sql))
+        long = "m" * 70
+        steps = [(Q("LISTEN multi_a; SELECT 1"), None), (Q("SELECT 1 AS x; LISTEN multi_b"), None),
+                 (Q(f"LISTEN multi_c; LISTEN {long}; UNLISTEN multi_a"), None),
+                 (Q("LISTEN multi_d; SELECT 1/0; LISTEN multi_e"), None),
+                 (Q("BEGIN"), None), (Q("SELECT 2; LISTEN multi_f"), None), (Q("ROLLBACK"), None)]
+        self.assertEqual(self.exchange(tx.port, steps),
+                         self.exchange(cluster.shards[0].port, steps))
+        # Refused (0A000, naming the construct) where the outcome could not be told or the
+        # query runs on several shards.
         c = tx.connect(autocommit=True)
         self.addCleanup(c.close)
-        with self.assertRaises(psycopg2.errors.FeatureNotSupported):
-            run(c, "LISTEN multi; SELECT 1")
+        for sql, construct in [("LISTEN multi_g; COMMIT", "transaction control (COMMIT)"),
+                               ("BEGIN; LISTEN multi_g", "transaction control (BEGIN)"),
+                               ("LISTEN multi_g; SELECT id FROM items", "several shards")]:
+            with self.assertRaises(psycopg2.errors.FeatureNotSupported) as cm:
+                run(c, sql)
+            self.assertIn(construct, str(cm.exception))
+        run(self.notifier, "NOTIFY multi_g, 'refused'")
+        self.assertEqual(wait_notifies(c, timeout=QUIET), [])
+
+    def test_listen_among_other_statements_takes_effect_if_the_query_succeeded(self):
+        c = tx.connect(autocommit=True)
+        self.addCleanup(c.close)
+        run(c, "SELECT 1; LISTEN multi_ok")
+        # A NOTIFY in the same query reaches it once (not also through the shard's connection).
+        run(c, f"LISTEN multi_self; INSERT INTO items (id, name) VALUES ({key_on(1, 7)}, 'm') "
+               "ON CONFLICT (id) DO NOTHING; NOTIFY multi_self, 'self'")
+        with self.assertRaises(psycopg2.errors.DivisionByZero):
+            run(c, "LISTEN multi_failed; SELECT 1/0")
+        c.autocommit = False
+        run(c, "LISTEN multi_rolled_back; SELECT 1")
+        c.rollback()
+        run(c, "LISTEN multi_committed; SELECT 1")
+        c.commit()
+        for ch in ("multi_failed", "multi_rolled_back", "multi_ok", "multi_committed"):
+            run(self.notifier, f"NOTIFY {ch}, '{ch}'")
+        self.assertEqual(wait_notifies(c, 3), [("multi_self", "self"), ("multi_ok", "multi_ok"),
+                                               ("multi_committed", "multi_committed")])
+        self.assertEqual(wait_notifies(c, timeout=QUIET), [])
 
     def wait_listener_ran(self, text, shards_=range(N)):
         """Waits until the last command of the listening connection of each shard holds `text`."""

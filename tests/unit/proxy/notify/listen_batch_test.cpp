@@ -128,8 +128,14 @@ TEST(ListenBatch, DeclinesWhatItCannotAnswerExactly) {
         return !plan_listen_batch(b.bytes, known.fn(), in_block, on_server).has_value();
     };
     // Another statement in the same pipeline (it runs on a shard).
-    EXPECT_TRUE(declined(Batch().parse("", "LISTEN a").bind("", "").execute("").parse("", "SELECT 1")
-                             .bind("", "").execute("").sync()));
+    EXPECT_TRUE(declined(Batch()
+                             .parse("", "LISTEN a")
+                             .bind("", "")
+                             .execute("")
+                             .parse("", "SELECT 1")
+                             .bind("", "")
+                             .execute("")
+                             .sync()));
     EXPECT_TRUE(declined(Batch().bind("", "sel").execute("").bind("", "l").execute("").sync()));
     // Several statements in one Parse, parameters, declared parameter types.
     EXPECT_TRUE(declined(Batch().parse("", "LISTEN a; SELECT 1").bind("", "").execute("").sync()));
@@ -153,7 +159,8 @@ TEST(ListenBatch, DeclinesWhatItCannotAnswerExactly) {
     EXPECT_TRUE(declined(Batch().bind("", "l").execute("").sync().sync()));
     EXPECT_TRUE(declined(Batch().bind("", "nope").execute("").sync()));
     // A closed statement is gone for the rest of the batch.
-    EXPECT_TRUE(declined(Batch().close(wire::Target::Statement, "l").bind("", "l").execute("").sync()));
+    EXPECT_TRUE(
+        declined(Batch().close(wire::Target::Statement, "l").bind("", "l").execute("").sync()));
 }
 
 TEST(ListenBatch, ReportsTheTruncatedChannelAtParse) {
