@@ -169,6 +169,7 @@ public:
     }
     // False after extended-protocol messages were sent without a closing Sync.
     void set_synced(bool synced) { synced_ = synced; }
+    bool synced() const { return synced_; }
 
     const ServerTarget& target() const { return target_; }
     uint64_t id() const { return id_; }

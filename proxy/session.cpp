@@ -9,6 +9,7 @@
 #include "proxy/admin.h"
 #include "proxy/health/probe.h"
 #include "proxy/notify/inbox.h"
+#include "proxy/notify/relay_filter.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/session_settings.h"
@@ -125,8 +126,17 @@ awaitable<bool> Session::send(std::string_view bytes) {
     co_return true;
 }
 
-size_t Session::relay_now(ServerConn&, const std::vector<asio::const_buffer>& frames) {
+namespace {
+// A pooled server connection that ran a client's LISTEN (transaction pooling): its own
+// notifications are not relayed (proxy/notify/relay_filter.h).
+bool drops_notifications(const Proxy& proxy, const ServerConn& s) {
+    return s.listened() && proxy.config().proxy.pool_mode == PoolMode::Transaction;
+}
+}  // namespace
+
+size_t Session::relay_now(ServerConn& s, const std::vector<asio::const_buffer>& frames) {
     if (writing_ || stream_.is_tls() || closing_) return 0;
+    if (drops_notifications(proxy_, s)) return 0;  // relay() filters them
     error_code ec;
     size_t n = net::send_now(stream_.socket().native_handle(), frames.data(), frames.size(), ec);
     proxy_.counters().bytes_out += n;
@@ -142,20 +152,25 @@ awaitable<void> Session::relay(ServerConn& s, const std::vector<asio::const_buff
     // The server's reader calls in through a plain pointer; hold the session until the write
     // completes even if the client's coroutine ends meanwhile.
     auto self = shared_from_this();
+    // (relay_now() wrote nothing of frames to be filtered: done is 0 for them.)
+    const bool filter = done == 0 && drops_notifications(proxy_, s);
+    std::vector<asio::const_buffer> kept;
+    if (filter) kept = notify::without_notifications(frames);
+    const auto& out = filter ? kept : frames;
     while (writing_) co_await write_done_.wait();
     writing_ = true;
     error_code ec;
     size_t n = 0;
     if (stream_.is_tls()) {  // relay_now() writes nothing to a TLS client: done is 0
-        for (const auto& b : frames) {
+        for (const auto& b : out) {
             co_await stream_.write_all(b, ec);
             if (ec) break;
             n += b.size();
         }
     } else if (done > 0) {
-        n = co_await net::write_rest(stream_.socket(), frames.data(), frames.size(), done, ec);
+        n = co_await net::write_rest(stream_.socket(), out.data(), out.size(), done, ec);
     } else {
-        n = co_await net::write_plain(stream_.socket(), frames.data(), frames.size(), ec);
+        n = co_await net::write_plain(stream_.socket(), out.data(), out.size(), ec);
     }
     proxy_.counters().bytes_out += n;
     relayed_bytes_ += n;

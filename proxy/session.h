@@ -269,8 +269,11 @@ private:
     // (RAII: gone with the session); parked_: run() waits for the client's next message.
     awaitable<void> handle_listen(std::string_view sql);
     // Carries one out (after any refusal's ErrorResponse or the CommandComplete goes to `w`).
-    // False when it was refused.
-    awaitable<bool> run_listen(const notify::ListenStatement& st, wire::MessageWriter& w);
+    // False when it was refused. `implicit_block`: outside a transaction block, it is staged
+    // as inside one, and the caller ends the implicit transaction (inbox_->ended()).
+    // `notice`: the truncation NOTICE goes with it (the extended protocol sends it at Parse).
+    awaitable<bool> run_listen(const notify::ListenStatement& st, wire::MessageWriter& w,
+                               bool implicit_block = false, bool notice = true);
     void ensure_inbox();
     void drop_inbox();
     // Ends of a transaction the proxy settles itself (held back, multi-shard): LISTEN /
@@ -288,12 +291,15 @@ private:
     // PREPARE TRANSACTION of a transaction that issued LISTEN / UNLISTEN: refused as by
     // PostgreSQL (session_listen.cpp); true when answered.
     awaitable<bool> refuse_prepare_after_listen(std::string_view sql);
-    // An extended-protocol batch of one LISTEN / UNLISTEN: answered (true), or false when
-    // `batch` is not one.
+    // An extended-protocol batch of LISTEN / UNLISTEN messages (proxy/notify/listen_batch.h):
+    // answered (true), or false when `batch` is not one (session_listen_batch.cpp).
     awaitable<bool> answer_listen_batch(std::string_view batch);
+    // The client prepared a LISTEN / UNLISTEN statement (in transaction pooling): its later
+    // batches may Bind it (checked by flush_batch and route_batch only from then on).
+    bool listen_prepared_ = false;
     void listen_discard_all(std::string_view sql);
     // The 0A000 message refusing LISTEN / UNLISTEN sent with the extended protocol in
-    // transaction pooling (not carried there yet); empty otherwise.
+    // transaction pooling in a batch the proxy cannot answer itself; empty otherwise.
     std::string listen_batch_refusal(std::string_view query) const;
     bool notifications_deliverable() const;
     void wake_notifications();

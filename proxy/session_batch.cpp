@@ -64,9 +64,12 @@ awaitable<void> Session::flush_batch(bool sync) {
     // A lone unnamed statement with its Sync may be a lookup (translate_lookup_batch).
     const bool lookup_candidate = sync && batch_has_parse_ && proxy_.config().proxy.prepare_lookups &&
                                   pending_begin_.empty() && batch.size() > 5 && batch[0] == 'P' && batch[5] == 0;
-    if (batch_has_parse_ && sync && proxy_.config().proxy.pool_mode == PoolMode::Transaction &&
-        notify::first_parse_listens(batch)) {
-        bool answered = co_await answer_listen_batch(batch);  // session_listen.cpp (not in an if: GCC 12)
+    // LISTEN / UNLISTEN prepared or run in transaction pooling: answered here
+    // (session_listen_batch.cpp) when the batch holds nothing else, ending with Sync or Flush.
+    if (proxy_.config().proxy.pool_mode == PoolMode::Transaction &&
+        ((batch_has_parse_ && notify::first_parse_listens(batch)) || listen_prepared_) &&
+        batch.size() >= 5 && (sync || batch[batch.size() - 5] == 'H')) {
+        bool answered = co_await answer_listen_batch(batch);  // session_listen_batch.cpp (not in an if: GCC 12)
         if (answered) {
             batch_has_parse_ = false;
             co_return;
@@ -282,6 +285,12 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
             co_return awaited;
         }
         const Parsed* it = find_parsed(b.statement);
+        if (!it && listen_prepared_) {  // a LISTEN the client prepared before, among others
+            if (std::string why = listen_batch_refusal(statement_text(b.statement)); !why.empty()) {
+                auto awaited = co_await refuse(sqlstate::kFeatureNotSupported, why);
+                co_return awaited;
+            }
+        }
         auto a = it ? it->analysis : statement_analysis(b.statement);
         if (binds_seen == 1) {
             if (it) batch_text_.assign(it->text);

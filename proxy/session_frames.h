@@ -7,12 +7,14 @@
 #include <fmt/format.h>
 #include <cctype>
 #include <strings.h>
+#include <algorithm>
 #include <string>
 #include <string_view>
 
 #include "proxy/wire/messages/extended_replies.h"
 #include "proxy/wire/writer.h"
 #include "router/literals.h"
+#include "proxy/wire/frame_cursor.h"
 
 namespace sg::proxy::session_frames {
 
@@ -59,8 +61,7 @@ private:
 };
 
 inline size_t frame_length(std::string_view frames, size_t pos) {
-    return (size_t(uint8_t(frames[pos + 1])) << 24) | (size_t(uint8_t(frames[pos + 2])) << 16) |
-           (size_t(uint8_t(frames[pos + 3])) << 8) | size_t(uint8_t(frames[pos + 4]));
+    return wire::load_be32(frames.data() + pos + 1);
 }
 
 // Walks the whole messages of a batch: `for (BatchFrames f{batch}; f.next();) use f.type, f.frame, f.body`.
@@ -72,12 +73,13 @@ struct BatchFrames {
     std::string_view body{};   // after type and length
 
     bool next() {
-        if (pos + 5 > batch.size()) return false;
-        size_t len = frame_length(batch, pos);
-        type = batch[pos];
-        frame = batch.substr(pos, len + 1);
-        body = batch.substr(pos + 5, len - 4);
-        pos += len + 1;
+        wire::FrameCursor cursor(batch.substr(std::min(pos, batch.size())));
+        const auto f = cursor.next();  // whole messages only: a short or malformed one ends the walk
+        if (!f) return false;
+        type = f->type;
+        frame = f->whole;
+        body = f->body;
+        pos += f->whole.size();
         return true;
     }
 };

@@ -71,7 +71,8 @@ void Session::listen_transaction_ended(bool committed) {
     if (inbox_) inbox_->ended(committed);
 }
 
-awaitable<bool> Session::run_listen(const notify::ListenStatement& st, wire::MessageWriter& w) {
+awaitable<bool> Session::run_listen(const notify::ListenStatement& st, wire::MessageWriter& w,
+                                    bool implicit_block, bool notice) {
     auto refuse = [&](std::string_view sqlstate, const std::string& message) -> awaitable<void> {
         // As error_and_ready does: a refusal fails an open transaction, as any error does.
         co_await abort_transaction_for_refusal(sqlstate, message);
@@ -81,15 +82,15 @@ awaitable<bool> Session::run_listen(const notify::ListenStatement& st, wire::Mes
     };
     auto& service = proxy_.notify();
     const std::string key = user_->name;
-    if (!st.truncated.empty())
+    if (notice && !st.truncated.empty())
         wire::ErrorBuilder(wire::Severity::Notice, sqlstate::kNameTooLong, notify::truncation_notice(st))
             .encode_notice(w);
     const bool listen = st.kind == notify::ListenStatement::Listen;
     // At most a login and one round trip per shard, each bounded by connect_timeout_ms.
     const auto timeout =
         std::chrono::milliseconds(2 * std::max(proxy_.config().proxy.connect_timeout_ms, 500));
-    if (in_transaction()) {
-        // Answered now, in effect at COMMIT. A new channel is subscribed at once (its
+    if (in_transaction() || implicit_block) {
+        // Answered now, in effect at COMMIT (of an implicit block: its caller ends it). A new channel is subscribed at once (its
         // notifications are dropped unless the transaction commits): the COMMIT itself then
         // needs no I/O of the proxy's, and a NOTIFY of this same transaction reaches it.
         if (listen) {
@@ -141,66 +142,6 @@ awaitable<bool> Session::run_listen(const notify::ListenStatement& st, wire::Mes
     co_return true;
 }
 
-// The extended protocol's form, as drivers send it (JDBC for every statement): one unnamed
-// Parse of a LISTEN / UNLISTEN without parameters, its Bind, an optional Describe, Execute and
-// Sync, after any Close messages (pgjdbc sends the Close of statements it freed with its next
-// query). Anything else holding a LISTEN is refused by listen_batch_refusal().
-awaitable<bool> Session::answer_listen_batch(std::string_view batch) {
-    if (batch.size() < 5 || (batch[0] != 'P' && batch[0] != 'C')) co_return false;
-    // A failed transaction answers 25P02 (or its end) as usual: not here.
-    if (virtual_failed_ || held_failed() || (server_ && server_->tx_status() == 'E'))
-        co_return false;
-    std::optional<notify::ListenStatement> st;
-    size_t n = 0;
-    for (BatchFrames f{batch}; f.next(); ++n) {
-        bool fits = false;
-        if (n == 0 && f.type == 'C') {  // leading Close messages (answered below)
-            // (A portal of an open transaction lives on its server: not answered here.)
-            fits = f.body.size() >= 2 && (f.body[0] == 'S' || (f.body[0] == 'P' && !server_));
-            if (!fits) co_return false;
-            n = size_t(-1);  // the Parse is still the first of the rest
-            continue;
-        }
-        if (n == 0) {  // the Parse
-            wire::Parse p;
-            fits = wire::decode(bytes_of(f.body), p).ok() && p.statement.empty() &&
-                   p.param_types.empty();
-            const auto use = fits ? session_state_use(p.query).kind : SessionStateUse::None;
-            if (use == SessionStateUse::Listen || use == SessionStateUse::Unlisten)
-                st = notify::parse_listen_statement(p.query);
-            fits = st.has_value();
-        } else if (n == 1) {
-            wire::Bind& b = bind_scratch_;
-            fits = f.type == 'B' && wire::decode(bytes_of(f.body), b).ok() && b.statement.empty() &&
-                   b.portal.empty() && b.params.empty();
-        } else if (f.type == 'D') {
-            fits = n == 2;
-        } else if (f.type == 'E') {
-            fits = !f.body.empty() && f.body[0] == 0;  // the unnamed portal
-        } else {
-            fits = f.type == 'S' && f.pos == batch.size();
-        }
-        if (!fits) co_return false;
-    }
-    co_await wait_replies_out();
-    std::string out;
-    wire::MessageWriter w(out);
-    for (BatchFrames f{batch}; f.next();) {
-        if (f.type == 'C') {
-            answer_close(f.body, w);
-        } else if (f.type == 'E') {
-            co_await run_listen(*st, w);
-        } else if (f.type != 'S') {
-            acknowledge(f.type, f.body, w);
-        }
-    }
-    wire::encode(wire::ReadyForQuery{static_cast<wire::TransactionStatus>(transaction_status())},
-                 w);
-    ++proxy_.counters().queries;
-    co_await send(out);
-    co_return true;
-}
-
 void Session::answer_close(std::string_view body, wire::MessageWriter& w) {
     // A statement the client prepared is gone, as DEALLOCATE answers it (its server copies,
     // under the proxy's names, are never used again); an unnamed or named portal outside a
@@ -232,11 +173,9 @@ std::string Session::listen_batch_refusal(std::string_view query) const {
     const auto use = session_state_use(query).kind;
     if (use != SessionStateUse::Listen && use != SessionStateUse::Unlisten) return {};
     return fmt::format(
-        "LISTEN / UNLISTEN in an extended-protocol batch other than [Parse (unnamed, no "
-        "parameters), "
-        "Bind, Describe, Execute, Sync] is not supported {}; send it in a batch of its own or with "
-        "the "
-        "simple query protocol",
+        "LISTEN / UNLISTEN pipelined with other statements before one Sync (an extended-protocol "
+        "batch) is not supported {}; send it in a batch of its own (Parse, Bind, Describe, "
+        "Execute, Close, then Sync or Flush) or with the simple query protocol",
         kMode);
 }
 

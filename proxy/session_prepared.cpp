@@ -14,6 +14,7 @@
 #include "proxy/fanout_legs.h"
 #include "proxy/having_params.h"
 #include "proxy/merge_combine.h"
+#include "proxy/notify/listen_statement.h"
 #include "proxy/returning_order.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
@@ -42,6 +43,10 @@ using namespace session_frames;
 
 const ClientStatement& Session::register_parse(std::string_view frame, const wire::Parse& p) {
     static const ClientStatement unnamed;
+    // (A LISTEN statement's later Binds must not reach a pooled server: session_listen_batch.cpp.)
+    if (!listen_prepared_ && notify::starts_with_listen(p.query) &&
+        proxy_.config().proxy.pool_mode == PoolMode::Transaction)
+        listen_prepared_ = true;
     if (p.statement.empty()) {
         unnamed_parse_.assign(frame);
         ++unnamed_seq_;

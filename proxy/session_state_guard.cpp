@@ -7,6 +7,7 @@
 
 #include "common/config.h"
 #include "common/sqlstate.h"
+#include "proxy/notify/listen_statement.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 #include "proxy/wire/messages/command_complete.h"
@@ -32,6 +33,10 @@ awaitable<bool> Session::guard_session_state(const SessionStateUse& use) {
         case SessionStateUse::Unlisten:
             // Session pooling: the server connection stays the client's, LISTEN goes to it.
             if (!transaction_pooling) co_return false;
+            // Among other statements: carried by guard_multi_statement (session_multi_statement.cpp).
+            if (!notify::parse_listen_statement(query_text_) &&
+                analysis_of(query_text_)->kind == router::StatementKind::Multi)
+                co_return false;
             co_await handle_listen(query_text_);  // session_listen.cpp
             co_return true;
         case SessionStateUse::Deallocate: {

@@ -3,6 +3,8 @@
 #include <strings.h>
 
 #include "proxy/sql_words.h"
+#include "proxy/wire/frame_cursor.h"
+#include "proxy/wire/protocol.h"
 
 namespace sg::proxy::notify {
 
@@ -45,21 +47,18 @@ std::optional<ListenStatement> parse_listen_statement(std::string_view sql) {
 
 bool first_parse_listens(std::string_view batch) {
     // Past any leading Close messages (pgjdbc sends those with its next query).
-    while (batch.size() >= 5 && batch[0] == 'C') {
-        const size_t n = (size_t(uint8_t(batch[1])) << 24) | (size_t(uint8_t(batch[2])) << 16) |
-                         (size_t(uint8_t(batch[3])) << 8) | size_t(uint8_t(batch[4]));
-        if (n < 4 || n + 1 > batch.size()) return false;
-        batch.remove_prefix(n + 1);
-    }
-    if (batch.size() < 6 || batch[0] != 'P') return false;
-    const size_t len = (size_t(uint8_t(batch[1])) << 24) | (size_t(uint8_t(batch[2])) << 16) |
-                       (size_t(uint8_t(batch[3])) << 8) | size_t(uint8_t(batch[4]));
-    if (len < 4 || len + 1 > batch.size()) return false;
-    std::string_view body = batch.substr(5, len - 4);
+    wire::FrameCursor cursor(batch);
+    auto f = cursor.next();
+    while (f && f->type == wire::fe::kClose) f = cursor.next();
+    if (!f || f->type != wire::fe::kParse || f->body.empty()) return false;
+    const std::string_view body = f->body;
     const size_t name_end = body.find('\0');
     if (name_end == std::string_view::npos) return false;
     std::string_view query = body.substr(name_end + 1);
-    query = query.substr(0, query.find('\0'));
+    return starts_with_listen(query.substr(0, query.find('\0')));
+}
+
+bool starts_with_listen(std::string_view query) {
     sql_words::Cursor c{query};
     c.skip();
     std::string_view rest = query.substr(c.i);

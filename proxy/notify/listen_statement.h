@@ -29,6 +29,8 @@ std::optional<ListenStatement> parse_listen_statement(std::string_view sql);
 // message of `batch` after any Close messages is a Parse whose query starts with LISTEN or
 // UNLISTEN.
 bool first_parse_listens(std::string_view batch);
+// Whether `query` starts (past whitespace and comments) with the word LISTEN or UNLISTEN.
+bool starts_with_listen(std::string_view query);
 
 // Whether `sql` is exactly one DISCARD ALL (which unlistens everything, as in PostgreSQL).
 bool is_discard_all(std::string_view sql);

@@ -69,19 +69,11 @@ class Cases(driver_suite.AccountsChecks):
         return asyncio.run(asyncio.wait_for(main(), 60))
 
     def test_listen_notify_with_add_listener(self):
-        # add_listener LISTENs (outside a transaction), remove_listener UNLISTENs; a NOTIFY in
-        # a transaction arrives at its COMMIT, never after a ROLLBACK.
-        if self.T.mode != "direct" and self.pool_mode == "transaction":
-            # An expected refusal: asyncpg LISTENs through a named prepared statement, which
-            # transaction pooling does not carry yet (the test fails the day it does).
-            async def refused(conn):
-                with self.assertRaises(asyncpg.exceptions.FeatureNotSupportedError) as e:
-                    await conn.add_listener("asyncpg_ch", lambda *args: None)
-                self.assertIn("LISTEN / UNLISTEN in an extended-protocol batch", str(e.exception))
-                self.assertEqual(await conn.fetchval("SELECT 1"), 1)
-            self.run_async(refused)
-            return
-
+        # add_listener LISTENs (outside a transaction) through a named prepared statement
+        # ([Parse, Describe, Flush] then [Bind, Execute, Sync]), remove_listener UNLISTENs; a
+        # NOTIFY in a transaction arrives at its COMMIT, never after a ROLLBACK; a second
+        # add_listener reuses the cached LISTEN statement; a listener added inside a rolled-back
+        # transaction hears nothing; without the statement cache (the unnamed statement) too.
         async def body(conn):
             got = asyncio.Queue()
 
@@ -90,6 +82,7 @@ class Cases(driver_suite.AccountsChecks):
             await conn.add_listener("asyncpg_ch", callback)
             await conn.add_listener("asyncpg_sync", callback)
             notifier = await asyncpg.connect(**kwargs(self.T))
+            uncached = await asyncpg.connect(statement_cache_size=0, **kwargs(self.T))
             try:
                 await notifier.execute("NOTIFY asyncpg_ch, 'one'")
                 with self.assertRaises(ZeroDivisionError):
@@ -103,10 +96,32 @@ class Cases(driver_suite.AccountsChecks):
                 await notifier.execute("NOTIFY asyncpg_ch, 'after UNLISTEN'")
                 await notifier.execute("NOTIFY asyncpg_sync")
                 seen.append(await asyncio.wait_for(got.get(), 10))
+                # The cached LISTEN statement again.
+                await conn.add_listener("asyncpg_ch", callback)
+                await notifier.execute("NOTIFY asyncpg_ch, 'three'")
+                seen.append(await asyncio.wait_for(got.get(), 10))
+                # Inside a transaction that rolls back: never in effect.
+                with self.assertRaises(ZeroDivisionError):
+                    async with conn.transaction():
+                        await conn.add_listener("asyncpg_rb", callback)
+                        raise ZeroDivisionError()
+                # Without the statement cache: the unnamed statement.
+                await uncached.add_listener("asyncpg_unnamed", callback)
+                await notifier.execute("NOTIFY asyncpg_rb, 'rolled back listen'")
+                await notifier.execute("NOTIFY asyncpg_unnamed, 'four'")
+                seen.append(await asyncio.wait_for(got.get(), 10))
+                await uncached.remove_listener("asyncpg_unnamed", callback)
+                await notifier.execute("NOTIFY asyncpg_unnamed, 'after UNLISTEN'")
+                await notifier.execute("NOTIFY asyncpg_sync, 'last'")
+                seen.append(await asyncio.wait_for(got.get(), 10))
                 self.assertEqual(seen, [("asyncpg_ch", "one"), ("asyncpg_ch", "two"),
-                                        ("asyncpg_sync", "")])
+                                        ("asyncpg_sync", ""), ("asyncpg_ch", "three"),
+                                        ("asyncpg_unnamed", "four"), ("asyncpg_sync", "last")])
+                self.assertTrue(got.empty())
+                self.assertEqual(await conn.fetchval("SELECT 1"), 1)
             finally:
                 await notifier.close()
+                await uncached.close()
         self.run_async(body)
 
     def test_crud_by_key_through_the_statement_cache(self):

@@ -236,11 +236,48 @@ class ListenNotify(unittest.TestCase):
         run(self.notifier, "NOTIFY in_txn, 'after'")
         self.assertEqual(wait_notifies(c), [("in_txn", "after")])
 
-    def test_listen_with_other_statements_is_refused(self):
+    def test_listen_among_other_statements_answers_as_postgres_does(self):
+        # One simple query: the client sees what one PostgreSQL sends (shard 0 directly).
+        Q = lambda sql: pgwire.frame("Q", pgwire._cstr(sql))
+        long = "m" * 70
+        steps = [(Q("LISTEN multi_a; SELECT 1"), None), (Q("SELECT 1 AS x; LISTEN multi_b"), None),
+                 (Q(f"LISTEN multi_c; LISTEN {long}; UNLISTEN multi_a"), None),
+                 (Q("LISTEN multi_d; SELECT 1/0; LISTEN multi_e"), None),
+                 (Q("BEGIN"), None), (Q("SELECT 2; LISTEN multi_f"), None), (Q("ROLLBACK"), None)]
+        self.assertEqual(self.exchange(tx.port, steps),
+                         self.exchange(cluster.shards[0].port, steps))
+        # Refused (0A000, naming the construct) where the outcome could not be told or the
+        # query runs on several shards.
         c = tx.connect(autocommit=True)
         self.addCleanup(c.close)
-        with self.assertRaises(psycopg2.errors.FeatureNotSupported):
-            run(c, "LISTEN multi; SELECT 1")
+        for sql, construct in [("LISTEN multi_g; COMMIT", "transaction control (COMMIT)"),
+                               ("BEGIN; LISTEN multi_g", "transaction control (BEGIN)"),
+                               ("LISTEN multi_g; SELECT id FROM items", "several shards")]:
+            with self.assertRaises(psycopg2.errors.FeatureNotSupported) as cm:
+                run(c, sql)
+            self.assertIn(construct, str(cm.exception))
+        run(self.notifier, "NOTIFY multi_g, 'refused'")
+        self.assertEqual(wait_notifies(c, timeout=QUIET), [])
+
+    def test_listen_among_other_statements_takes_effect_if_the_query_succeeded(self):
+        c = tx.connect(autocommit=True)
+        self.addCleanup(c.close)
+        run(c, "SELECT 1; LISTEN multi_ok")
+        # A NOTIFY in the same query reaches it once (not also through the shard's connection).
+        run(c, f"LISTEN multi_self; INSERT INTO items (id, name) VALUES ({key_on(1, 7)}, 'm') "
+               "ON CONFLICT (id) DO NOTHING; NOTIFY multi_self, 'self'")
+        with self.assertRaises(psycopg2.errors.DivisionByZero):
+            run(c, "LISTEN multi_failed; SELECT 1/0")
+        c.autocommit = False
+        run(c, "LISTEN multi_rolled_back; SELECT 1")
+        c.rollback()
+        run(c, "LISTEN multi_committed; SELECT 1")
+        c.commit()
+        for ch in ("multi_failed", "multi_rolled_back", "multi_ok", "multi_committed"):
+            run(self.notifier, f"NOTIFY {ch}, '{ch}'")
+        self.assertEqual(wait_notifies(c, 3), [("multi_self", "self"), ("multi_ok", "multi_ok"),
+                                               ("multi_committed", "multi_committed")])
+        self.assertEqual(wait_notifies(c, timeout=QUIET), [])
 
     def wait_listener_ran(self, text, shards_=range(N)):
         """Waits until the last command of the listening connection of each shard holds `text`."""
@@ -323,6 +360,114 @@ class ListenNotify(unittest.TestCase):
             run(self.notifier, "NOTIFY ext_discard, 'discarded'")
             with self.assertRaises(socket.timeout):
                 w.recv_msg(timeout=QUIET)
+
+    def exchange(self, port, steps):
+        """Sends each step's frames on a fresh connection and reads its answer: until
+        ReadyForQuery, or `n` messages after a Flush. Returns the messages as (type, payload),
+        ErrorResponse / NoticeResponse reduced to their code and message."""
+        out = []
+        with pgwire.WireConn("127.0.0.1", port) as w:
+            w.startup("postgres", cluster.dbname)
+            for frames, n in steps:
+                w.send_raw(frames)
+                got = []
+                while n is None or len(got) < n:
+                    t, p = w.recv_msg(timeout=5)
+                    if t in "EN":
+                        f = pgwire.parse_error_fields(p)
+                        p = (f.get("C"), f.get("M"))
+                    got.append((t, p))
+                    if n is None and t == "Z":
+                        break
+                out.append(got)
+            # Nothing else arrives (no stray reply, no ReadyForQuery too many).
+            with self.assertRaises(socket.timeout):
+                w.recv_msg(timeout=0.2)
+        return out
+
+    def test_extended_listen_answers_as_postgres_does(self):
+        # asyncpg's form (a named statement prepared with a Flush, run by Bind/Execute/Sync,
+        # reused), a pipeline of several with Closes, one inside a transaction block, a
+        # truncated channel name (its NOTICE comes at Parse): the same messages as from one
+        # PostgreSQL (shard 0 directly).
+        f = pgwire.frame
+        P = lambda name, sql: f("P", pgwire._cstr(name) + pgwire._cstr(sql) + b"\0\0")
+        B = lambda stmt, portal="": f("B", pgwire._cstr(portal) + pgwire._cstr(stmt) +
+                                      b"\0\0\0\0\0\1\0\1")
+        D = lambda kind, name: f("D", kind + pgwire._cstr(name))
+        E = lambda portal="": f("E", pgwire._cstr(portal) + b"\0\0\0\0")
+        C = lambda kind, name: f("C", kind + pgwire._cstr(name))
+        S, H, Q = f("S"), f("H"), lambda sql: f("Q", pgwire._cstr(sql))
+        long = "x" * 70
+        steps = [
+            (P("stmt_l", "LISTEN wire_a") + D(b"S", "stmt_l") + H, 3),
+            (B("stmt_l") + E() + S, None),
+            (P("stmt_u", "UNLISTEN wire_a") + D(b"S", "stmt_u") + H, 3),
+            (B("stmt_u") + E() + S, None),
+            (B("stmt_l") + E() + S, None),                       # the cached LISTEN again
+            (P("", "LISTEN wire_b") + B("") + D(b"P", "") + E() + P("", "unlisten *") +
+             B("", "p1") + D(b"S", "") + E("p1") + C(b"P", "p1") + C(b"S", "stmt_u") +
+             C(b"S", "never_prepared") + S, None),
+            (Q("BEGIN"), None),
+            (P("stmt_t", f"LISTEN {long}") + B("stmt_t") + E() + S, None),
+            (B("stmt_l") + E() + H, 2),                          # inside the block: a Flush
+            (S, None),
+            (Q("ROLLBACK"), None),
+            (D(b"S", "stmt_t") + S, None),
+        ]
+        direct = self.exchange(cluster.shards[0].port, steps)
+        proxied = self.exchange(tx.port, steps)
+        self.assertEqual(proxied, direct)
+        self.assertIn(("N", ("42622", f'identifier "{long}" will be truncated to "{long[:63]}"')),
+                      direct[7])
+        self.assertEqual(direct[8], [("2", b""), ("C", b"LISTEN\0")])
+
+    def test_listen_through_asyncpgs_statement_form_delivers(self):
+        # Named statement prepared with a Flush, then run; outside and inside a block; UNLISTEN
+        # through a reused statement stops delivery; a LISTEN of a failed pipeline never
+        # takes effect; a prepared LISTEN bound among other statements is refused.
+        f = pgwire.frame
+        P = lambda name, sql: f("P", pgwire._cstr(name) + pgwire._cstr(sql) + b"\0\0")
+        B = lambda stmt: f("B", b"\0" + pgwire._cstr(stmt) + b"\0\0\0\0\0\0")
+        E, S, H = f("E", b"\0\0\0\0\0"), f("S"), f("H")
+        with pgwire.WireConn("127.0.0.1", tx.port) as w:
+            w.startup("postgres", cluster.dbname)
+
+            def run_steps(frames, n=None):
+                w.send_raw(frames)
+                got = []
+                while n is None or len(got) < n:
+                    t, p = w.recv_msg(timeout=5)
+                    got.append((t, p))
+                    if n is None and t == "Z":
+                        return got
+                return got
+            run_steps(P("l", "LISTEN named_ch") + f("D", b"Sl\0") + H, 3)
+            run_steps(P("u", "UNLISTEN named_ch") + H, 1)
+            self.assertEqual(run_steps(B("l") + E + S)[-2:], [("C", b"LISTEN\0"), ("Z", b"I")])
+            run(self.notifier, "NOTIFY named_ch, 'one'")
+            self.assertEqual(w.recv_msg(timeout=5)[1][4:], b"named_ch\0one\0")
+            self.assertEqual(run_steps(B("u") + E + S)[-1], ("Z", b"I"))
+            run(self.notifier, "NOTIFY named_ch, 'after unlisten'")
+            with self.assertRaises(socket.timeout):
+                w.recv_msg(timeout=QUIET)
+            # Inside a block: in effect at COMMIT.
+            w.query("BEGIN")
+            self.assertEqual(run_steps(B("l") + E + S)[-1], ("Z", b"T"))
+            w.query("COMMIT")
+            run(self.notifier, "NOTIFY named_ch, 'committed'")
+            self.assertEqual(w.recv_msg(timeout=5)[1][4:], b"named_ch\0committed\0")
+            run_steps(B("u") + E + S)
+            # Bound among other statements before one Sync: refused, naming the construct.
+            got = run_steps(P("", "SELECT 1") + B("") + E + B("l") + E + S)
+            errors = [pgwire.parse_error_fields(p) for t, p in got if t == "E"]
+            self.assertEqual([e["C"] for e in errors], ["0A000"])
+            self.assertIn("LISTEN / UNLISTEN pipelined with other statements", errors[0]["M"])
+            self.assertEqual(got[-1], ("Z", b"I"))
+            run(self.notifier, "NOTIFY named_ch, 'refused'")
+            with self.assertRaises(socket.timeout):
+                w.recv_msg(timeout=QUIET)
+            self.assertEqual(w.execute("SELECT 7").rows, [("7",)])
 
     def test_listen_fails_in_bounded_time_naming_a_shard_it_cannot_listen_on(self):
         # The user "nolisten" may log in on s0 only: its listening connection to s1 is refused.

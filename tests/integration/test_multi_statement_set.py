@@ -159,12 +159,24 @@ class MultiStatementSet(unittest.TestCase):
                 self.assertIn("runs on 2 shards", str(cm.exception))
                 self.assertEqual(settings(a), [("4MB", "0")] * 2)
 
-    def test_listen_among_other_statements_is_refused_in_transaction_pooling(self):
+    def test_listen_among_settings_and_other_statements(self):
+        # Carried in transaction pooling (test_listen_notify.py checks the notifications): the
+        # SET and the LISTEN both count once the query succeeded, as on one PostgreSQL; with
+        # transaction control in the same query, LISTEN is refused there.
+        for name in ("transaction", "session", "direct"):
+            with self.subTest(target=name):
+                a = targets[name](autocommit=True)
+                self.addCleanup(a.close)
+                self.assertEqual(one(a, "SET work_mem = '5MB'; LISTEN multi_ch; SELECT 1"), (1,))
+                self.assertEqual([w for w, _ in settings(a)], ["5MB"] * 2)
+                with self.assertRaises(psycopg2.errors.DivisionByZero):
+                    one(a, "SET work_mem = '6MB'; LISTEN multi_ch2; SELECT 1/0")
+                self.assertEqual([w for w, _ in settings(a)], ["5MB"] * 2)
         a = targets["transaction"](autocommit=True)
         self.addCleanup(a.close)
-        for sql in ("SELECT 1; LISTEN multi_ch", "LISTEN multi_ch; SELECT 1"):
-            with self.assertRaises(psycopg2.errors.FeatureNotSupported):
-                one(a, sql)
+        with self.assertRaises(psycopg2.errors.FeatureNotSupported) as cm:
+            one(a, "LISTEN multi_ch; COMMIT; SELECT 1")
+        self.assertIn("transaction control (COMMIT)", str(cm.exception))
 
 
 if __name__ == "__main__":

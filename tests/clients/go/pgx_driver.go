@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgconn"
 	"github.com/jackc/pgx/v4"
@@ -165,6 +166,39 @@ func main() {
 		pgx.CopyFromRows([][]interface{}{{s0[2], "copied", int64(7)}, {s1[2], "copied", int64(7)}}))
 	must(err)
 	check("copied", copied, 2)
+
+	// LISTEN/NOTIFY on a connection of its own (one LISTEN sent as a simple query, one through a
+	// named prepared statement): a NOTIFY from another connection of the pool arrives with its
+	// payload; after UNLISTEN only the channel still listened on is heard.
+	lc, err := pool.Acquire(ctx)
+	must(err)
+	_, err = lc.Exec(ctx, "LISTEN pgx_ch")
+	must(err)
+	_, err = lc.Conn().Prepare(ctx, "listen_sync", "LISTEN pgx_sync")
+	must(err)
+	_, err = lc.Exec(ctx, "listen_sync")
+	must(err)
+	wait := func() string {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		n, err := lc.Conn().WaitForNotification(wctx)
+		must(err)
+		return n.Channel + ":" + n.Payload
+	}
+	_, err = pool.Exec(ctx, "SELECT pg_notify($1, $2)", "pgx_ch", "hello")
+	must(err)
+	check("notification", wait(), "pgx_ch:hello")
+	_, err = lc.Exec(ctx, "UNLISTEN pgx_ch")
+	must(err)
+	_, err = pool.Exec(ctx, "NOTIFY pgx_ch, 'after UNLISTEN'")
+	must(err)
+	_, err = pool.Exec(ctx, "NOTIFY pgx_sync, 'last'")
+	must(err)
+	check("after UNLISTEN", wait(), "pgx_sync:last")
+	_, err = lc.Exec(ctx, "UNLISTEN *")
+	must(err)
+	must(lc.Conn().Deallocate(ctx, "listen_sync"))
+	lc.Release()
 
 	// 24 goroutines on the pool of 20.
 	var wg sync.WaitGroup

@@ -92,6 +92,33 @@ async function postgresjs() {
     let out = '';
     for await (const chunk of await sql`COPY accounts (id) TO STDOUT`.readable()) out += chunk;
     assert.strictEqual(out.trim().split('\n').length, 6);
+    // LISTEN/NOTIFY: sql.listen (its own connection; postgres.js prepares the LISTEN as a
+    // named statement); a NOTIFY from the pool arrives with its payload; after unlisten only
+    // the channel still listened on is heard.
+    const heard = [];
+    const waiters = [];
+    const onNotify = (channel) => (payload) => {
+      heard.push([channel, payload]);
+      waiters.splice(0).forEach((wake) => wake());
+    };
+    const nextHeard = async () => {
+      const deadline = Date.now() + 10000;
+      while (!heard.length) {
+        if (Date.now() > deadline) throw new Error('no notification within 10 s');
+        await new Promise((wake) => { waiters.push(wake); setTimeout(wake, 200); });
+      }
+      return heard.shift();
+    };
+    const ch = await sql.listen('pgjs_ch', onNotify('pgjs_ch'));
+    const sync = await sql.listen('pgjs_sync', onNotify('pgjs_sync'));
+    await sql.notify('pgjs_ch', 'hello');
+    assert.deepStrictEqual(await nextHeard(), ['pgjs_ch', 'hello']);
+    await ch.unlisten();
+    await sql`NOTIFY pgjs_ch, 'after UNLISTEN'`;
+    await sql`SELECT pg_notify('pgjs_sync', 'last')`;
+    assert.deepStrictEqual(await nextHeard(), ['pgjs_sync', 'last']);
+    assert.strictEqual(heard.length, 0);
+    await sync.unlisten();
     // 24 concurrent tasks on the pool.
     await Promise.all(Array.from({ length: 24 }, (_, t) => (async () => {
       for (let i = 0; i < 1; i++) {

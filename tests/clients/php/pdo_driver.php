@@ -115,6 +115,24 @@ try {
 }
 check("cursor refused as expected", $cursor, $expect_refusal ? 'refused' : 'ok');
 
+// LISTEN/NOTIFY (one LISTEN through PDO::exec, one through a prepared statement: server-side
+// with native prepares): a NOTIFY from another connection arrives with its payload
+// (pgsqlGetNotify); after UNLISTEN only the channel still listened on is heard.
+$listener = connect($mode);
+$listener->exec("LISTEN pdo_ch");
+$listener->prepare("LISTEN pdo_sync")->execute();
+$heard = function () use ($listener) {
+    $n = $listener->pgsqlGetNotify(PDO::FETCH_ASSOC, 10000);
+    return $n === false ? false : [$n['message'], $n['payload']];
+};
+$db->prepare("SELECT pg_notify(?, ?)")->execute(["pdo_ch", "hello"]);
+check("notification", $heard(), ["pdo_ch", "hello"]);
+$listener->exec("UNLISTEN pdo_ch");
+$db->exec("NOTIFY pdo_ch, 'after UNLISTEN'");
+$db->exec("NOTIFY pdo_sync, 'last'");
+check("after UNLISTEN", $heard(), ["pdo_sync", "last"]);
+$listener = null;
+
 // COPY both ways over both shards.
 check("copy in", $db->pgsqlCopyFromArray("accounts", ["$s0[2]\tcopied\t7", "$s1[2]\tcopied\t7"]), true);
 $out = $db->pgsqlCopyToArray("accounts");

@@ -105,6 +105,25 @@ conn.copy_data("COPY accounts (id, owner) TO STDOUT") do
 end
 check("copy out rows", out.lines.size, keys.size - 1 + 2)
 
+# LISTEN/NOTIFY (one LISTEN sent as a simple query, one with exec_params: the extended
+# protocol): a NOTIFY from another connection arrives with its payload; after UNLISTEN only the
+# channel still listened on is heard.
+listener = connect
+listener.exec("LISTEN ruby_ch")
+listener.exec_params("LISTEN ruby_sync", [])
+heard = lambda do
+  got = nil
+  listener.wait_for_notify(10) { |channel, _pid, payload| got = [channel, payload] }
+  got
+end
+conn.exec_params("SELECT pg_notify($1, $2)", ["ruby_ch", "hello"])
+check("notification", heard.call, ["ruby_ch", "hello"])
+listener.exec("UNLISTEN ruby_ch")
+conn.exec("NOTIFY ruby_ch, 'after UNLISTEN'")
+conn.exec("NOTIFY ruby_sync, 'last'")
+check("after UNLISTEN", heard.call, ["ruby_sync", "last"])
+listener.close
+
 # 24 threads, each with its own connection, moving money between the shards.
 threads = (0...24).map do |t|
   Thread.new do
