@@ -69,9 +69,20 @@ awaitable<std::string> ServerConn::connect() {
     backend_pid_ = r.backend_pid;
     backend_secret_ = r.backend_secret;
     params_ = std::move(r.parameters);
+    // The socket can be closed under the login (its connect timeout or the health monitor's
+    // abort fired as the last reply arrived): that is a lost connection, reported as a value —
+    // an exception here would end the client's whole session.
+    error_code opt_ec;
+    if (sock_.is_open()) sock_.set_option(net::tcp::no_delay(true), opt_ec);
+    if (!sock_.is_open() || opt_ec) {
+        state_ = ServerState::Closed;
+        broken_ = true;
+        error_code ec;
+        sock_.close(ec);
+        co_return "connection to shard lost right after login" + (opt_ec ? ": " + opt_ec.message() : std::string());
+    }
     tx_status_ = 'I';
     state_ = ServerState::Idle;
-    sock_.set_option(net::tcp::no_delay(true));
     if (std::string err = health::apply_tcp_options(sock_.native_handle(), target_.tcp); !err.empty())
         spdlog::warn("server {} ({}): {}", id_, target_.shard_name, err);
     readiness_ = &ReadinessService::of(sock_.get_executor());
