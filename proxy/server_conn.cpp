@@ -148,6 +148,35 @@ std::vector<ServerConn::QuietFailure> ServerConn::quiet_failures_since(uint64_t 
     return out;
 }
 
+namespace {
+
+// A NoticeResponse/ErrorResponse body that announces the backend's exit: 57P01
+// (admin_shutdown: pg_terminate_backend, a fast or immediate shutdown) or 57P02
+// (crash_shutdown: another backend crashed).
+bool is_goodbye(const char* body, size_t body_len) {
+    size_t i = 0;
+    while (i < body_len && body[i] != 0) {
+        const char field = body[i++];
+        const size_t start = i;
+        while (i < body_len && body[i] != 0) ++i;
+        if (field == 'C') {
+            std::string_view code(body + start, i - start);
+            return code == "57P01" || code == "57P02";
+        }
+        ++i;
+    }
+    return false;
+}
+
+// Replies that start an answer and commit nothing (see ServerConn::hold_answer_start).
+bool answer_start(char type) {
+    using namespace wire::be;
+    return type == kParseComplete || type == kBindComplete || type == kParameterDescription || type == kNoData ||
+           type == kRowDescription;
+}
+
+}  // namespace
+
 size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char>& readies, std::string& first_error) {
     rewritten_.clear();  // the previous scan's relay is written by now
     size_t pos = 0;
@@ -172,7 +201,8 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
         while (!expects_.empty() && expects_.front() == Expect::ParseSynthesize) {
             static constexpr char kParseComplete[] = {wire::be::kParseComplete, 0, 0, 0, 4};
             flush_run();
-            relay.emplace_back(kParseComplete, sizeof kParseComplete);
+            if (holding_) held_.append(kParseComplete, sizeof kParseComplete);
+            else relay.emplace_back(kParseComplete, sizeof kParseComplete);
             expects_.pop_front();
         }
 
@@ -197,7 +227,20 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                 ++quiet_done_;
                 quiet_answered_ = true;
             }
+        } else if (holding_ && (type == wire::be::kNoticeResponse || type == wire::be::kErrorResponse) &&
+                   is_goodbye(body, body_len)) {
+            forward = false;  // the shard's last words: held (hold_answer_start)
+            held_.append(base + pos, total);
         } else {
+            if (holding_ && !answer_start(type)) {
+                // The answer proper starts: the held start goes out first, and nothing more is held.
+                holding_ = false;
+                if (!held_.empty()) {
+                    flush_run();
+                    rewritten_.push_back(std::exchange(held_, std::string()));
+                    relay.emplace_back(rewritten_.back().data(), rewritten_.back().size());
+                }
+            }
             switch (type) {
                 case wire::be::kParseComplete:
                     if (!expects_.empty() && expects_.front() == Expect::ParseSwallow) {
@@ -285,7 +328,10 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                 default: break;
             }
         }
-        if (forward) {
+        if (forward && holding_) {
+            flush_run();
+            held_.append(base + pos, total);  // an answer_start() reply: held
+        } else if (forward) {
             if (run_len && run_start + run_len == pos) run_len += total;
             else {
                 flush_run();

@@ -127,7 +127,23 @@ public:
     void set_map_checked(uint64_t generation) { map_checked_ = generation; }
 
     void attach(ServerSink* sink) { sink_ = sink; state_ = ServerState::Active; }
-    void detach() { sink_ = nullptr; if (state_ == ServerState::Active) state_ = ServerState::Idle; }
+    void detach() {
+        sink_ = nullptr;
+        holding_ = false;
+        if (state_ == ServerState::Active) state_ = ServerState::Idle;
+    }
+    // For the request just sent (alone on the connection): the start of its answer that commits
+    // nothing is kept here instead of being relayed, so the owner can still retry a read of which
+    // its client has seen nothing when the connection is lost (Session's lost-read retry).
+    // Held: ParseComplete, BindComplete, ParameterDescription, NoData, RowDescription (PostgreSQL
+    // flushes a buffered RowDescription with its last words), and the shard's last words before it
+    // closes the connection (a NoticeResponse or ErrorResponse with SQLSTATE 57P01 or 57P02:
+    // terminated by an administrator, a fast or immediate shutdown, another backend's crash).
+    // Anything else (the first row, a CommandComplete, an error, ReadyForQuery) ends the hold:
+    // what was held is relayed first, in order. take_held() hands over what is held (relayed
+    // before reporting the loss when not retrying).
+    void hold_answer_start() { holding_ = true; }
+    std::string take_held() { return std::exchange(held_, std::string()); }
     ServerSink* sink() const { return sink_; }
 
     void close(const std::string& why);
@@ -250,6 +266,8 @@ private:
     std::string deadlock_detail_;
     std::deque<std::string> rewritten_;  // frames relayed in place of the shard's (this scan)
     std::string login_refused_sqlstate_;
+    bool holding_ = false;
+    std::string held_;  // hold_answer_start()
 
     friend class ServerConnTestPeer;
 };
