@@ -168,12 +168,9 @@ bool is_goodbye(const char* body, size_t body_len) {
     return false;
 }
 
-// Replies that start an answer and commit nothing (see ServerConn::hold_answer_start).
-bool answer_start(char type) {
-    using namespace wire::be;
-    return type == kParseComplete || type == kBindComplete || type == kParameterDescription || type == kNoData ||
-           type == kRowDescription;
-}
+// How much of an answer ServerConn::hold_answer_start() keeps: a point read's whole answer,
+// and a bounded copy of a larger one's start.
+constexpr size_t kHoldBytes = 32 * 1024;
 
 }  // namespace
 
@@ -232,8 +229,9 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
             forward = false;  // the shard's last words: held (hold_answer_start)
             held_.append(base + pos, total);
         } else {
-            if (holding_ && !answer_start(type)) {
-                // The answer proper starts: the held start goes out first, and nothing more is held.
+            if (holding_ && (type == wire::be::kReadyForQuery || type == wire::be::kErrorResponse ||
+                             held_.size() + total > kHoldBytes)) {
+                // The answer ends (or is large): what was held goes out first, nothing more is held.
                 holding_ = false;
                 if (!held_.empty()) {
                     flush_run();
@@ -330,7 +328,7 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
         }
         if (forward && holding_) {
             flush_run();
-            held_.append(base + pos, total);  // an answer_start() reply: held
+            held_.append(base + pos, total);
         } else if (forward) {
             if (run_len && run_start + run_len == pos) run_len += total;
             else {

@@ -13,10 +13,10 @@
 // read's ReadyForQuery before it reads the client's next message (so a later request cannot
 // overtake the resent one), and on_lost takes the loss only while relayed_total_ has not moved
 // since the read was sent and no relay is being written: then the client has seen nothing of
-// the answer. The start of the answer that commits nothing (RowDescription and the like, which
-// PostgreSQL flushes with its last words) and the shard's last words (a 57P01/57P02 notice or
-// FATAL before it closes) are held by the connection meanwhile (ServerConn::hold_answer_start):
-// dropped with a retry (the new endpoint sends its own), relayed before the 08006 otherwise. A read the proxy failed on purpose (query_timeout_ms: 57014) is not retried.
+// the answer. The answer's first 32 KiB (all of a point read's: PostgreSQL flushes what it
+// buffered with its last words) and the shard's last words (a 57P01/57P02 notice or FATAL before
+// it closes) are held by the connection meanwhile (ServerConn::hold_answer_start): dropped with
+// a retry (the new endpoint answers afresh), relayed before the 08006 otherwise. A read the proxy failed on purpose (query_timeout_ms: 57014) is not retried.
 #include <spdlog/spdlog.h>
 
 #include "proxy/health/monitor.h"
