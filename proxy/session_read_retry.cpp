@@ -16,7 +16,8 @@
 // the answer. The answer's first 32 KiB (all of a point read's: PostgreSQL flushes what it
 // buffered with its last words) and the shard's last words (a 57P01/57P02 notice or FATAL before
 // it closes) are held by the connection meanwhile (ServerConn::hold_answer_start): dropped with
-// a retry (the new endpoint answers afresh), relayed before the 08006 otherwise. A read the proxy failed on purpose (query_timeout_ms: 57014) is not retried.
+// a retry (the new endpoint answers afresh), relayed before the 08006 otherwise. A read the proxy
+// failed on purpose (query_timeout_ms: 57014) is not retried.
 #include <spdlog/spdlog.h>
 
 #include "proxy/health/monitor.h"
@@ -39,7 +40,8 @@ bool Session::arm_lost_read(std::string_view batch) {
     if (!batch.empty()) {
         char last = 0;
         for (session_frames::BatchFrames f{batch}; f.next();) {
-            if (f.type != 'P' && f.type != 'B' && f.type != 'D' && f.type != 'E' && f.type != 'S') return false;
+            if (f.type != 'P' && f.type != 'B' && f.type != 'D' && f.type != 'E' && f.type != 'S')
+                return false;
             last = f.type;
         }
         if (last != 'S') return false;
@@ -67,12 +69,13 @@ bool Session::lost_read_taken(ServerConn& s, const std::string& why) {
     return true;
 }
 
-awaitable<void> Session::await_read_or_retry(int shard,
-                                             const std::function<void(ServerConn&, std::string&)>& resend) {
+awaitable<void> Session::await_read_or_retry(
+    int shard, const std::function<void(ServerConn&, std::string&)>& resend) {
     if (!lost_read_.mode) co_return;
     {
         ClientWatch client_watch(*this);  // a client that leaves cancels the read meanwhile
-        while (!lost_read_.lost && server_ && server_.get() == lost_read_.server && server_->outstanding() > 0)
+        while (!lost_read_.lost && server_ && server_.get() == lost_read_.server &&
+               server_->outstanding() > 0)
             co_await released_.wait();
     }
     const bool lost = std::exchange(lost_read_.lost, false);
@@ -90,19 +93,23 @@ awaitable<void> Session::await_read_or_retry(int shard,
     if (other && !proxy_.paused()) got = co_await other->acquire();
     if (std::holds_alternative<PoolError>(got)) {
         // As on_lost answers a lost request: what the shard sent (held), then 08006, and goodbye.
-        spdlog::warn("client {}: lost its shard connection mid-request: {} (no other endpoint to retry the read on)",
-                     peer_, why);
+        spdlog::warn(
+            "client {}: lost its shard connection mid-request: {} (no other endpoint to retry the "
+            "read on)",
+            peer_, why);
         std::string out = held;
         wire::MessageWriter w(out);
-        wire::ErrorBuilder(wire::Severity::Fatal, "08006",
-                           "shardgate lost the connection to the shard serving this session: " + why)
+        wire::ErrorBuilder(
+            wire::Severity::Fatal, "08006",
+            "shardgate lost the connection to the shard serving this session: " + why)
             .encode_error(w);
         co_await send(out);
         terminate("server lost");
         co_return;
     }
-    spdlog::info("client {}: read retried on {}:{} of shard \"{}\" after its connection was lost: {}", peer_,
-                 other->target().host, other->target().port, other->target().shard_name, why);
+    spdlog::info(
+        "client {}: read retried on {}:{} of shard \"{}\" after its connection was lost: {}", peer_,
+        other->target().host, other->target().port, other->target().shard_name, why);
     if (health::ShardHealth* h = proxy_.health().shard(shard)) ++h->read_retries_lost;
     server_ = std::move(std::get<std::shared_ptr<ServerConn>>(got));
     server_pool_ = other;
