@@ -103,13 +103,16 @@ awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const st
 awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, const std::vector<uint16_t>& shards,
                                          const std::map<std::string, std::string>& settings,
                                          const std::function<std::string(ServerConn&)>& build, bool atomic,
-                                         std::vector<stats::ShardLeg>* legs, bool replicated) {
+                                         std::vector<stats::ShardLeg>* legs, bool replicated,
+                                         const std::vector<int>* endpoints) {
     ShardSet set(proxy, user, shards.size());
     if (atomic) {
         if (auto refusal = txn::participants_refusal(proxy.config(), shards.size()))
             co_return error_reply(refusal->sqlstate, refusal->message);
     }
-    if (auto err = co_await set.acquire(shards)) co_return error_reply(err->sqlstate, err->message);
+    // (a write is never planned on a standby; an atomic statement takes the primaries regardless)
+    const std::vector<int>* legs_at = atomic || !endpoints || endpoints->size() != shards.size() ? nullptr : endpoints;
+    if (auto err = co_await set.acquire(shards, legs_at)) co_return error_reply(err->sqlstate, err->message);
     if (std::string failed = co_await set.apply_settings(settings); !failed.empty()) co_return failed;
     auto send = [&](size_t i) -> awaitable<void> {
         ServerConn& s = set.server(i);

@@ -44,11 +44,13 @@ net::awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, con
 // with its replies expected). The reply keeps the first shard's ParseComplete/BindComplete/
 // descriptions, every shard's rows and one merged CommandComplete; `replicated` as above
 // (a reference-table write reports one copy's count, as the one table's would be).
+// `endpoints` (one per shard, when given): a read's standby endpoint on that shard, -1 the
+// primary, as ShardQuery::read_endpoint; ignored for an atomic statement.
 net::awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, const std::vector<uint16_t>& shards,
                                               const std::map<std::string, std::string>& settings,
                                               const std::function<std::string(class ServerConn&)>& build,
                                               bool atomic = false, std::vector<stats::ShardLeg>* legs = nullptr,
-                                              bool replicated = false);
+                                              bool replicated = false, const std::vector<int>* endpoints = nullptr);
 
 // An extended-protocol batch whose Binds go to several shards, outside a transaction: its
 // pieces (consecutive messages for one shard) run in order, each shard inside one transaction,

@@ -158,6 +158,32 @@ std::vector<ServerConn::QuietFailure> ServerConn::quiet_failures_since(uint64_t 
     return out;
 }
 
+namespace {
+
+// A NoticeResponse/ErrorResponse body that announces the backend's exit: 57P01
+// (admin_shutdown: pg_terminate_backend, a fast or immediate shutdown) or 57P02
+// (crash_shutdown: another backend crashed).
+bool is_goodbye(const char* body, size_t body_len) {
+    size_t i = 0;
+    while (i < body_len && body[i] != 0) {
+        const char field = body[i++];
+        const size_t start = i;
+        while (i < body_len && body[i] != 0) ++i;
+        if (field == 'C') {
+            std::string_view code(body + start, i - start);
+            return code == sqlstate::kAdminShutdown || code == "57P02";
+        }
+        ++i;
+    }
+    return false;
+}
+
+// How much of an answer ServerConn::hold_answer_start() keeps: a point read's whole answer,
+// and a bounded copy of a larger one's start.
+constexpr size_t kHoldBytes = 32 * 1024;
+
+}  // namespace
+
 size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char>& readies, std::string& first_error) {
     rewritten_.clear();  // the previous scan's relay is written by now
     size_t pos = 0;
@@ -182,7 +208,8 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
         while (!expects_.empty() && expects_.front() == Expect::ParseSynthesize) {
             static constexpr char kParseComplete[] = {wire::be::kParseComplete, 0, 0, 0, 4};
             flush_run();
-            relay.emplace_back(kParseComplete, sizeof kParseComplete);
+            if (holding_) held_.append(kParseComplete, sizeof kParseComplete);
+            else relay.emplace_back(kParseComplete, sizeof kParseComplete);
             expects_.pop_front();
         }
 
@@ -207,7 +234,21 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                 ++quiet_done_;
                 quiet_answered_ = true;
             }
+        } else if (holding_ && (type == wire::be::kNoticeResponse || type == wire::be::kErrorResponse) &&
+                   is_goodbye(body, body_len)) {
+            forward = false;  // the shard's last words: held (hold_answer_start)
+            held_.append(base + pos, total);
         } else {
+            if (holding_ && (type == wire::be::kReadyForQuery || type == wire::be::kErrorResponse ||
+                             held_.size() + total > kHoldBytes)) {
+                // The answer ends (or is large): what was held goes out first, nothing more is held.
+                holding_ = false;
+                if (!held_.empty()) {
+                    flush_run();
+                    rewritten_.push_back(std::exchange(held_, std::string()));
+                    relay.emplace_back(rewritten_.back().data(), rewritten_.back().size());
+                }
+            }
             switch (type) {
                 case wire::be::kParseComplete:
                     if (!expects_.empty() && expects_.front() == Expect::ParseSwallow) {
@@ -295,7 +336,10 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                 default: break;
             }
         }
-        if (forward) {
+        if (forward && holding_) {
+            flush_run();
+            held_.append(base + pos, total);
+        } else if (forward) {
             if (run_len && run_start + run_len == pos) run_len += total;
             else {
                 flush_run();

@@ -128,7 +128,23 @@ public:
     void set_map_checked(uint64_t generation) { map_checked_ = generation; }
 
     void attach(ServerSink* sink) { sink_ = sink; state_ = ServerState::Active; }
-    void detach() { sink_ = nullptr; if (state_ == ServerState::Active) state_ = ServerState::Idle; }
+    void detach() {
+        sink_ = nullptr;
+        holding_ = false;
+        if (state_ == ServerState::Active) state_ = ServerState::Idle;
+    }
+    // For the request just sent (alone on the connection): its answer is kept here instead of
+    // being relayed, so the owner can still retry a read of which its client has seen nothing
+    // when the connection is lost (Session's lost-read retry): up to 32 KiB of it (PostgreSQL
+    // flushes what it buffered, a RowDescription or rows, with its last words), and the shard's
+    // last words before it closes the connection (a NoticeResponse or ErrorResponse with SQLSTATE
+    // 57P01 or 57P02: terminated by an administrator, a fast or immediate shutdown, another
+    // backend's crash). Its ReadyForQuery, an error, or more than 32 KiB end the hold: what was
+    // held is relayed first, in order, and the rest streams as usual. take_held() hands over what
+    // is held (relayed before reporting the loss when not retrying).
+    //
+    void hold_answer_start() { holding_ = true; }
+    std::string take_held() { return std::exchange(held_, std::string()); }
     ServerSink* sink() const { return sink_; }
 
     void close(const std::string& why);
@@ -252,6 +268,8 @@ private:
     std::string deadlock_detail_;
     std::deque<std::string> rewritten_;  // frames relayed in place of the shard's (this scan)
     std::string login_refused_sqlstate_;
+    bool holding_ = false;
+    std::string held_;  // hold_answer_start()
 
     friend class ServerConnTestPeer;
 };

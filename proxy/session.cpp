@@ -141,6 +141,7 @@ size_t Session::relay_now(ServerConn& s, const std::vector<asio::const_buffer>& 
     size_t n = net::send_now(stream_.socket().native_handle(), frames.data(), frames.size(), ec);
     proxy_.counters().bytes_out += n;
     relayed_bytes_ += n;
+    relayed_total_ += n;
     if (ec) {
         closing_ = true;  // the client is gone; the serve loop notices on its next read
         return asio::buffer_size(frames);  // nothing more to write to it
@@ -174,6 +175,7 @@ awaitable<void> Session::relay(ServerConn& s, const std::vector<asio::const_buff
     }
     proxy_.counters().bytes_out += n;
     relayed_bytes_ += n;
+    relayed_total_ += n;
     writing_ = false;
     write_done_.notify_all();
     if (ec) closing_ = true;  // the client is gone; the serve loop notices on its next read
@@ -366,11 +368,14 @@ void Session::on_lost(ServerConn& s, const std::string& why) {
     server_pool_ = nullptr;
     released_.notify_all();
     if (mid_request) {
+        if (lost_read_taken(s, why)) return;  // a read the client saw nothing of: sent elsewhere
         // The client was owed replies (or had a transaction open there): it cannot continue.
         spdlog::warn("client {}: lost its shard connection mid-request: {}", peer_, why);
         // A connection the proxy failed on purpose (query_timeout_ms) carries its own SQLSTATE.
         bool lost = s.lost_sqlstate() == sqlstate::kConnectionFailure;
-        std::string msg = error_frame(wire::Severity::Fatal, s.lost_sqlstate(),
+        // The shard's last words first, when they were held for a retry (ServerConn::hold_answer_start).
+        std::string msg = s.take_held() +
+                          error_frame(wire::Severity::Fatal, s.lost_sqlstate(),
                                       lost ? "shardgate lost the connection to the shard serving this session: " + why
                                            : why);
         asio::co_spawn(proxy_.io(), [self = shared_from_this(), msg]() -> awaitable<void> {

@@ -226,6 +226,9 @@ private:
     // its server from (a standby's read pool for a replica-safe read, else the primary), and the
     // client's last write for read_your_writes_ms.
     void plan_read(const router::Analysis* a, int shard);
+    // A write the router did not analyse as one statement (a pipeline split by shard, a split
+    // INSERT): the client's reads keep to the primaries for read_your_writes_ms.
+    void note_client_write();
     // The legs of a multi-shard statement: each shard's endpoint (-1 the primary).
     std::vector<int> plan_fanout_reads(const router::Analysis& a, const std::vector<uint16_t>& shards);
     int read_endpoint_for(const router::Analysis& a, int shard);
@@ -234,7 +237,18 @@ private:
     int pick_read_endpoint(ReadFrom mode, int shard, int exclude, bool primary_failed);
     // A read whose server could not be had (connect failure, breaker open): the pool of another
     // healthy endpoint of the shard to try once, or null (session_read_route.cpp).
-    Pool* read_retry_pool(int shard, const Pool& failed);
+    // `failed_endpoint`: the endpoint that failed (-1 the primary); `failed`: its pool, if known.
+    Pool* read_retry_pool(int shard, int failed_endpoint, const Pool* failed);
+    // session_read_retry.cpp: a read lost after it was sent, before any byte of its answer
+    // reached the client, goes once to another endpoint. arm_lost_read() right after the
+    // request was written (it must be alone on the connection); then await_read_or_retry()
+    // waits for its ReadyForQuery, or for its loss, and resends it (`resend` appends the
+    // request's frames for the new server). lost_read_taken() is on_lost's part.
+    // `batch`: an extended-protocol batch, armed only when made of Parse, Bind, Describe,
+    // Execute and its closing Sync (a Close or Flush among them would not replay the same).
+    bool arm_lost_read(std::string_view batch = {});
+    awaitable<void> await_read_or_retry(int shard, const std::function<void(ServerConn&, std::string&)>& resend);
+    bool lost_read_taken(ServerConn& s, const std::string& why);
     Pool& pool_for(int shard, int plan);
     // The attached server may serve a statement for `shard` planned for `plan` (a primary
     // connection serves anything; a standby's only reads planned for it).
@@ -255,7 +269,9 @@ private:
     awaitable<std::optional<PoolError>> hold_while_paused(int shard);
     // Checks the shard's map stamp on the attached connection when the proxy's map changed
     // since it last did (session_map_check.cpp); false when it answered the client already.
-    awaitable<bool> check_map_stamp(bool report_with_ready);
+    // With `lost`: a connection lost during the check (08006) is not reported; its message is
+    // set there instead (the caller may try another endpoint: a read nothing was sent for yet).
+    awaitable<bool> check_map_stamp(bool report_with_ready, std::string* lost = nullptr);
     bool in_transaction() const;
     // Replies the proxy composes itself wait until the replies owed to earlier requests are out.
     awaitable<void> wait_replies_out();
@@ -482,6 +498,19 @@ private:
     // cannot be had (its read_from); consumed by the attach like read_plan_.
     std::optional<ReadFrom> retry_read_;
     int read_plan_ = -1;  // plan_read(): the next attach's standby endpoint; -1 the primary
+    // The read whose server the last attach gave (its read_from while it may be retried after
+    // a loss; session_read_retry.cpp), and the one armed for that after it was sent.
+    struct LostRead {
+        std::optional<ReadFrom> attached;  // set by the attach, consumed by arm_lost_read()
+        std::optional<ReadFrom> mode;      // armed
+        ServerConn* server = nullptr;      // the connection it was sent on (compared, never used)
+        int endpoint = -1;                 // its endpoint (-1 the primary)
+        uint64_t relayed_at = 0;           // relayed_total_ when it was sent
+        bool lost = false;                 // on_lost took it: no byte reached the client
+        std::string why, held;             // the loss, and what the shard sent (ServerConn::take_held)
+    } lost_read_;
+    uint64_t relayed_total_ = 0;  // reply bytes relayed to the client, ever
+    bool batch_writes_ = false;   // route_batch(): some Bind of the batch is not a replica-safe read
     net::Clock::time_point last_write_at_{};
     char last_status_ = 'I';   // transaction status the client last saw
     net::Event released_;      // a server was given back (or lost)

@@ -55,10 +55,11 @@ bool Session::add_prelude(std::string& out, ServerConn& s) {
 }
 
 bool Session::attach_idle_server(int shard) {
+    lost_read_.attached.reset();
     if (server_) {
         if (!server_fits(shard, read_plan_)) return false;
         read_plan_ = -1;
-        retry_read_.reset();
+        lost_read_.attached = std::exchange(retry_read_, std::nullopt);
         return true;
     }
     if (proxy_.paused()) return false;
@@ -70,7 +71,7 @@ bool Session::attach_idle_server(int shard) {
         return false;
     }
     read_plan_ = -1;
-    retry_read_.reset();
+    lost_read_.attached = std::exchange(retry_read_, std::nullopt);
     server_ = std::move(s);
     server_pool_ = &pool;
     server_->attach(this);
@@ -81,7 +82,11 @@ bool Session::attach_idle_server(int shard) {
 awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
     const int plan = std::exchange(read_plan_, -1);
     const std::optional<ReadFrom> retry = std::exchange(retry_read_, std::nullopt);
-    if (server_ && server_fits(shard, plan)) co_return true;
+    lost_read_.attached.reset();
+    if (server_ && server_fits(shard, plan)) {
+        lost_read_.attached = retry;
+        co_return true;
+    }
     if (server_) {
         // A transaction spanning shards: the other shard joins it (session_txn.cpp).
         if (transaction_status() == 'T' && proxy_.config().transactions.two_phase_commit) {
@@ -100,48 +105,72 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
         // The previous request's replies are still coming: wait for its ReadyForQuery.
         while (server_ && server_->outstanding() > 0) co_await released_.wait();
         if (server_ && !server_fits(shard, plan)) release_server();
-        if (server_) co_return true;
+        if (server_) {
+            lost_read_.attached = retry;
+            co_return true;
+        }
     }
     std::optional<PoolError> refused;
     if (proxy_.paused()) refused = co_await hold_while_paused(shard);  // session_pause.cpp
     Pool* pool_used = &pool_for(shard, plan);
-    auto wait_start = net::Clock::now();
-    std::variant<std::shared_ptr<ServerConn>, PoolError> got = refused ? std::move(*refused) : PoolError{};
-    if (!refused) got = co_await pool_used->acquire();
-    if (auto* err = std::get_if<PoolError>(&got); err && !refused && retry && err->sqlstate == sqlstate::kConnectionFailure) {
-        // A read whose endpoint could not be reached (connect failure, breaker open): nothing
-        // reached the client yet, so it goes once to another healthy endpoint of the shard.
+    bool retried = false;  // once only: and then not again if its connection is lost
+    // A read whose endpoint could not be reached (connect failure, breaker open), or whose new
+    // connection was lost during its map stamp check: nothing reached the client yet, so it goes
+    // once to another healthy endpoint of the shard.
+    auto retry_pool = [&](const std::string& why) -> Pool* {
+        if (!retry || retried) return nullptr;
         retry_read_ = retry;
-        if (Pool* other = read_retry_pool(shard, *pool_used)) {
-            spdlog::info("client {}: read retried on {}:{} of shard \"{}\": {}", peer_, other->target().host,
-                         other->target().port, other->target().shard_name, err->message);
-            if (health::ShardHealth* h = proxy_.health().shard(shard)) ++h->read_retries;
-            pool_used = other;
-            got = co_await other->acquire();
+        Pool* other = read_retry_pool(shard, pool_used->target().read_endpoint, pool_used);
+        if (!other) return nullptr;
+        spdlog::info("client {}: read retried on {}:{} of shard \"{}\": {}", peer_, other->target().host,
+                     other->target().port, other->target().shard_name, why);
+        if (health::ShardHealth* h = proxy_.health().shard(shard)) ++h->read_retries;
+        retried = true;
+        return other;
+    };
+    for (;;) {
+        auto wait_start = net::Clock::now();
+        std::variant<std::shared_ptr<ServerConn>, PoolError> got = PoolError{};
+        if (refused) got = *refused;
+        else got = co_await pool_used->acquire();
+        pool_wait_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(net::Clock::now() - wait_start).count();
+        if (auto* err = std::get_if<PoolError>(&got)) {
+            if (!refused && err->sqlstate == sqlstate::kConnectionFailure) {
+                if (Pool* other = retry_pool(err->message)) {
+                    pool_used = other;
+                    continue;
+                }
+            }
+            if (report_with_ready) co_await error_and_ready(err->sqlstate, err->message);
+            else {
+                std::string out;
+                wire::MessageWriter w(out);
+                wire::ErrorBuilder(wire::Severity::Error, err->sqlstate, err->message).encode_error(w);
+                co_await send(out);
+                skip_until_sync_ = true;
+            }
+            co_return false;
         }
-    }
-    Pool& pool = *pool_used;
-    pool_wait_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(net::Clock::now() - wait_start).count();
-    if (auto* err = std::get_if<PoolError>(&got)) {
-        if (report_with_ready) co_await error_and_ready(err->sqlstate, err->message);
-        else {
-            std::string out;
-            wire::MessageWriter w(out);
-            wire::ErrorBuilder(wire::Severity::Error, err->sqlstate, err->message).encode_error(w);
-            co_await send(out);
-            skip_until_sync_ = true;
+        server_ = std::move(std::get<std::shared_ptr<ServerConn>>(got));
+        server_pool_ = pool_used;
+        server_->attach(this);
+        server_->take_rows();  // rows counted for a previous owner are not this client's
+        if (server_->map_checked() != proxy_.map_generation()) {
+            std::string lost;
+            bool checked = co_await check_map_stamp(report_with_ready, retry && !retried ? &lost : nullptr);
+            if (!checked && !lost.empty()) {
+                if (Pool* other = retry_pool(lost)) {
+                    pool_used = other;
+                    continue;
+                }
+                co_await report_attach_failure(report_with_ready, sqlstate::kConnectionFailure, lost);
+                co_return false;
+            }
+            if (!checked) co_return false;
         }
-        co_return false;
+        if (!retried) lost_read_.attached = retry;
+        co_return true;
     }
-    server_ = std::move(std::get<std::shared_ptr<ServerConn>>(got));
-    server_pool_ = &pool;
-    server_->attach(this);
-    server_->take_rows();  // rows counted for a previous owner are not this client's
-    if (server_->map_checked() != proxy_.map_generation()) {
-        auto awaited = co_await check_map_stamp(report_with_ready);
-        co_return awaited;
-    }
-    co_return true;
 }
 
 }  // namespace sg::proxy

@@ -19,6 +19,7 @@
 #include "proxy/returning_order.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
+#include "proxy/read_route.h"
 #include "proxy/session.h"
 #include "proxy/session_settings.h"
 #include "proxy/table_columns.h"
@@ -99,10 +100,12 @@ awaitable<void> Session::flush_batch(bool sync) {
     bind_shards.clear();
     int shard = co_await route_batch(batch, sync, bind_shards);
     if (shard == kSplitBatch) {
+        if (batch_writes_) note_client_write();
         co_await run_split_batch(batch, bind_shards);
         co_return;
     }
     if (shard == kInsertSplitBatch) {
+        note_client_write();
         co_await run_insert_split(batch);
         co_return;
     }
@@ -114,6 +117,7 @@ awaitable<void> Session::flush_batch(bool sync) {
         // Inside a transaction: on its participants (session_txn_fanout.cpp).
         std::vector<uint16_t> shards(bind_shards.begin(), bind_shards.end());
         auto ba = analysis_of(batch_text_);
+        if (counts_as_write(*ba)) note_client_write();  // read_your_writes_ms after the COMMIT too
         auto reply = co_await frames_in_transaction(
             shards, ba->is_write || ba->kind != router::StatementKind::Select, batch_text_,
             [&](ServerConn& s) {
@@ -135,7 +139,9 @@ awaitable<void> Session::flush_batch(bool sync) {
         ClientWatch client_watch(*this);  // a client that leaves cancels every leg
         FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
         const bool atomic = txn::atomic_statement(proxy_.config(), analysis_of(batch_text_)->is_write, batch_text_);
-        plan_read(analysis_of(batch_text_).get(), -1);  // a write: reads follow it to the primary
+        // Each leg's endpoint by the simple protocol's rules (session_read_route.cpp); a write:
+        // reads follow it to the primary.
+        const std::vector<int> read_legs = plan_fanout_reads(*analysis_of(batch_text_), shards);
         std::string reply = co_await run_fanout_frames(
             proxy_, *user_, shards, settings_,
             [&](ServerConn& s) {
@@ -143,7 +149,7 @@ awaitable<void> Session::flush_batch(bool sync) {
                 translate_frames(out, s, batch);
                 return out;
             },
-            atomic, &leg_stats_, router::writes_reference_table(*analysis_of(batch_text_)));
+            atomic, &leg_stats_, router::writes_reference_table(*analysis_of(batch_text_)), &read_legs);
         stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
         forget_touched_buckets();
         if (state_ == SessionState::Busy) transition(SessionState::Ready);
@@ -158,7 +164,14 @@ awaitable<void> Session::flush_batch(bool sync) {
         note_transaction_write(!ba || ba->is_write ||
                                    (ba->kind != router::StatementKind::Select && !cursor_statement(batch_text_)),
                                shard);
-        plan_read(ba.get(), shard);
+        // Several statements in one batch (a pipeline): the primary (the first one's plan would
+        // take the others along to a standby); a write among them counts for read_your_writes_ms.
+        if (count_frames(batch, 'B') > 1) {
+            plan_read(nullptr, shard);
+            if (batch_writes_) note_client_write();
+        } else {
+            plan_read(ba.get(), shard);
+        }
     }
     if (!attach_idle_server(shard)) {
         if (!co_await attach_server(shard, sync)) co_return;
@@ -179,8 +192,18 @@ awaitable<void> Session::flush_batch(bool sync) {
     // Messages sent without a Sync leave the shard expecting one: such a connection is not
     // reusable by anyone else until a Sync arrives.
     s.set_synced(sync);
+    // A read that may go elsewhere if this connection is lost before it is answered
+    // (session_read_retry.cpp): armed before the write, which may fail at once.
+    bool armed = false;
+    if (sync) armed = arm_lost_read(batch);
+    else lost_read_.attached.reset();
     size_t sent = s.write_now(out);  // all of it, almost always: no write coroutine
     if (sent < out.size()) co_await s.write(std::string_view(out).substr(sent));
+    if (armed)
+        co_await await_read_or_retry(shard, [&](ServerConn& n, std::string& o) {
+            translate_frames(o, n, batch);
+            n.set_synced(true);
+        });
 }
 
 awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vector<int>& bind_shards) {
@@ -202,6 +225,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
     batch_text_.clear();
     query_text_ = {};
     batch_param_hash_ = 0;
+    batch_writes_ = false;
     // A failed transaction accepts only its end: its shard answers as PostgreSQL does.
     if (server_ && server_->tx_status() == 'E') co_return server_->target().shard;
     int shard = -1;
@@ -299,7 +323,8 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
                 batch_text_ = st->second.query;
             batch_param_hash_ = stats::text_hash(body);
         }
-        if (!a) continue;  // unknown statement: the shard reports it
+        if (!a || counts_as_write(*a)) batch_writes_ = true;  // (unknown: the shard reports it)
+        if (!a) continue;
         router::Params& params = bind_params_;
         params.clear();
         for (size_t i = 0; i < b.params.size(); ++i) {

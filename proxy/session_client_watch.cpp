@@ -37,8 +37,8 @@ Session::ClientWatch::ClientWatch(Session& s) : s_(s) {
         char byte;
         const ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) co_return;
-        spdlog::info("client {}: left during a multi-shard statement: cancelling it on every shard", self->peer_);
-        self->fanout_legs_.cancel_all(self->proxy_.io().get_executor());
+        spdlog::info("client {}: left during a statement: cancelling it on every shard it runs on", self->peer_);
+        self->cancel_running();  // a fan-out's legs, or the one server of a read awaited for its retry
     }, LogUnhandled("session: client watch"));
 }
 

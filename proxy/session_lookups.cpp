@@ -196,7 +196,10 @@ awaitable<void> Session::send_lookup(int shard, PreparedLookups::Statement& st, 
     const uint64_t id = st.id;
     const bool prepared = s.prepared().count(id) > 0;
     if (!prepared && s.lookups_prepared() >= PreparedLookups::kMaxPerServer) {
-        // This connection holds enough of them: the text runs as it came.
+        // This connection holds enough of them: the text runs as it came (its attach takes the
+        // read's retry back: session_read_retry.cpp).
+        retry_read_ = std::exchange(lost_read_.attached, std::nullopt);
+        read_plan_ = server_->target().read_endpoint;  // and stays on the endpoint planned
         co_await send_to_shard(shard, frame, sql, shape_.text);
         co_return;
     }
@@ -229,8 +232,18 @@ awaitable<void> Session::send_lookup(int shard, PreparedLookups::Statement& st, 
     s.expect(ServerConn::Expect::Ready);
     lookups_unconfirmed_.emplace_back(&st, id);
     ++proxy_.counters().lookups_prepared;
+    // A read that may go elsewhere if this connection is lost before it is answered
+    // (session_read_retry.cpp); it is resent as the client's own text, which answers the same.
+    const bool armed = arm_lost_read();
+    std::string resent = armed ? std::string(frame) : std::string();
     size_t sent = s.write_now(out);
     if (sent < out.size()) co_await s.write(std::string_view(out).substr(sent));
+    if (armed)
+        co_await await_read_or_retry(shard, [&](ServerConn& n, std::string& o) {
+            n.unnamed_owner() = {0, 0};
+            n.expect(ServerConn::Expect::Ready);
+            o += resent;
+        });
 }
 
 }  // namespace sg::proxy

@@ -55,7 +55,7 @@ bool same_owners(const router::ShardMap& a, const router::ShardMap& b, const std
 
 }  // namespace
 
-awaitable<bool> Session::check_map_stamp(bool report_with_ready) {
+awaitable<bool> Session::check_map_stamp(bool report_with_ready, std::string* lost) {
     std::shared_ptr<ServerConn> keep = server_;
     ServerConn& s = *keep;
     const uint64_t generation = proxy_.map_generation();
@@ -130,6 +130,10 @@ awaitable<bool> Session::check_map_stamp(bool report_with_ready) {
         keep->close("map stamp check failed");
     }
     released_.notify_all();
+    if (lost && sqlstate == sqlstate::kConnectionFailure) {
+        *lost = message;  // the caller decides (a read may go to another endpoint)
+        co_return false;
+    }
     co_await report_attach_failure(report_with_ready, sqlstate, message);  // session_sync.cpp
     co_return false;
 }

@@ -330,8 +330,11 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
         co_await wait_replies_out();
         release_server();
         if (state_ == SessionState::Ready) transition(SessionState::Busy);
+        // Each leg's endpoint by the simple protocol's rules (session_read_route.cpp).
+        const std::vector<int> read_legs = plan_fanout_reads(a, shards);
         FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
-        reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, build, false, &leg_stats_);
+        reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, build, false, &leg_stats_, false,
+                                           &read_legs);
         forget_touched_buckets();
     }
     // The first shard's answers to Describe (statement), then the rows of every shard.

@@ -98,13 +98,23 @@ awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::s
         s.lookups_prepared() = 0;
     }
     s.expect(ServerConn::Expect::Ready);
+    // A read that may go elsewhere if this connection is lost before it is answered
+    // (session_read_retry.cpp): armed before the write, which may fail at once.
+    const bool armed = arm_lost_read();
+    std::string resent = armed ? std::string(frame) : std::string();
     if (!prelude) {
         size_t sent = s.write_now(frame);  // all of it, almost always: no write coroutine
         if (sent < frame.size()) co_await s.write(frame.substr(sent));
-        co_return;
+    } else {
+        out.append(frame);
+        co_await s.write(out);
     }
-    out.append(frame);
-    co_await s.write(out);
+    if (armed)
+        co_await await_read_or_retry(shard, [&](ServerConn& n, std::string& o) {
+            n.unnamed_owner() = {0, 0};
+            n.expect(ServerConn::Expect::Ready);
+            o += resent;
+        });
 }
 
 awaitable<void> Session::handle_local(const router::Analysis& a) {

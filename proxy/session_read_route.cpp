@@ -20,7 +20,7 @@ void Session::plan_read(const router::Analysis* a, int shard) {
     retry_read_.reset();
     if (!a) return;
     if (counts_as_write(*a)) {
-        if (proxy_.config().proxy.read_your_writes_ms > 0) last_write_at_ = net::Clock::now();
+        note_client_write();
         return;
     }
     if (server_ && server_->target().read_endpoint < 0) return;  // a primary connection is at hand
@@ -36,12 +36,16 @@ void Session::plan_read(const router::Analysis* a, int shard) {
     }
 }
 
+void Session::note_client_write() {
+    if (proxy_.config().proxy.read_your_writes_ms > 0) last_write_at_ = net::Clock::now();
+}
+
 std::vector<int> Session::plan_fanout_reads(const router::Analysis& a, const std::vector<uint16_t>& shards) {
     read_plan_ = -1;
     retry_read_.reset();
     std::vector<int> plan(shards.size(), -1);
     if (counts_as_write(a)) {
-        if (proxy_.config().proxy.read_your_writes_ms > 0) last_write_at_ = net::Clock::now();
+        note_client_write();
         return plan;
     }
     // Each leg by the single-shard rules, judged for every shard at the same moment: the
@@ -81,20 +85,19 @@ int Session::pick_read_endpoint(ReadFrom mode, int shard, int exclude, bool prim
                                 std::span<const ReadOption>(options.data(), options.size()));
 }
 
-Pool* Session::read_retry_pool(int shard, const Pool& failed) {
+Pool* Session::read_retry_pool(int shard, int failed_endpoint, const Pool* failed) {
     const std::optional<ReadFrom> mode = std::exchange(retry_read_, std::nullopt);
     if (!mode) return nullptr;
     const health::ShardHealth* h = proxy_.health().shard(shard);
     if (!h) return nullptr;
     // Once only, and never back to the endpoint that failed. The primary failing counts as "down"
     // for the standbys' eligibility: one whose receiver lost it is as fresh as anything reachable.
-    const int failed_endpoint = failed.target().read_endpoint;  // -1: the primary
     const bool primary_failed = failed_endpoint < 0;
     const int to = pick_read_endpoint(*mode, shard, failed_endpoint, primary_failed);
     if (to == failed_endpoint) return nullptr;
     if (to < 0) return h->admits() ? &proxy_.pool(shard, *user_) : nullptr;
     Pool& p = proxy_.read_or_primary_pool(shard, to, *user_);
-    return &p == &failed ? nullptr : &p;
+    return &p == failed ? nullptr : &p;
 }
 
 Pool& Session::pool_for(int shard, int plan) {

@@ -9,11 +9,11 @@
 namespace sg::router {
 namespace {
 
-// Built-ins that read nothing but their arguments (or the catalog / the clock) and write
+// Built-ins that read nothing but their arguments (or the catalog / the clock; pg_sleep waits) and write
 // nothing, kept sorted for binary search. Deliberately absent: sequence functions,
 // set_config(), advisory locks, txid_current()/pg_current_xact_id() (they assign a
 // transaction id), large-object writers, pg_notify(), and admin functions.
-constexpr std::array<std::string_view, 129> kReadOnly = {
+constexpr std::array<std::string_view, 131> kReadOnly = {
     "abs",          "age",            "array_agg",        "array_length",   "array_lower",
     "array_position", "array_to_string", "array_upper",   "avg",            "bit_and",
     "bit_or",       "bit_xor",        "bool_and",         "bool_or",        "btrim",
@@ -33,6 +33,7 @@ constexpr std::array<std::string_view, 129> kReadOnly = {
     "make_date",    "make_interval",  "make_timestamp",   "max",            "md5",
     "min",          "mod",            "now",              "nullif",         "octet_length",
     "pg_is_in_recovery", "pg_last_wal_replay_lsn", "pg_last_xact_replay_timestamp",
+    "pg_sleep",     "pg_sleep_for",
     "position",     "power",          "random",           "rank",           "regexp_match",
     "regexp_matches", "regexp_replace", "repeat",         "replace",        "reverse",
     "right",        "round",          "row_number",       "rpad",           "rtrim",

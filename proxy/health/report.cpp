@@ -60,9 +60,6 @@ std::string render_prometheus(const Monitor& m) {
         {"shardgate_shard_checks_overruled_total", "counter",
          "failed health checks not counted against the shard: its pooled statements got answers meanwhile",
          [](const ShardHealth& h) { return std::to_string(h.checks_overruled); }},
-        {"shardgate_shard_read_retries_total", "counter",
-         "reads sent once to another endpoint of the shard after theirs could not be reached",
-         [](const ShardHealth& h) { return std::to_string(h.read_retries); }},
         {"shardgate_shard_connect_failures_total", "counter", "server connects that got no answer",
          [](const ShardHealth& h) { return std::to_string(h.connect_failures); }},
         {"shardgate_shard_query_timeouts_total", "counter",
@@ -75,6 +72,15 @@ std::string render_prometheus(const Monitor& m) {
             out += fmt::format("{}{{shard=\"{}\",endpoint=\"{}\"}} {}\n", s.name,
                                label_escape(h->name), label_escape(h->endpoint()), s.value(*h));
     }
+    // By reason: "unreachable" (connect failure, breaker open: nothing was sent), "lost" (the
+    // connection was lost after the read was sent, before any byte of its answer was relayed).
+    out += "# HELP shardgate_shard_read_retries_total reads sent once to another endpoint of the shard after "
+           "theirs could not be reached (reason unreachable) or was lost before answering (reason lost)\n"
+           "# TYPE shardgate_shard_read_retries_total counter\n";
+    for (const auto& h : m.shards())
+        for (const auto& [reason, n] : {std::pair{"unreachable", h->read_retries}, std::pair{"lost", h->read_retries_lost}})
+            out += fmt::format("shardgate_shard_read_retries_total{{shard=\"{}\",endpoint=\"{}\",reason=\"{}\"}} {}\n",
+                               label_escape(h->name), label_escape(h->endpoint()), reason, n);
     render_endpoints(m, out);
     return out;
 }

@@ -50,7 +50,8 @@ struct ShardHealth {
     uint64_t checks = 0;
     uint64_t check_failures = 0;
     uint64_t checks_overruled = 0;
-    uint64_t read_retries = 0;  // reads sent to another endpoint after theirs could not be reached  // failed checks not counted: pooled statements got answers meanwhile
+    uint64_t read_retries = 0;  // reads sent to another endpoint after theirs could not be reached
+    uint64_t read_retries_lost = 0;  // ... after their connection was lost before any answer
     uint64_t connect_failures = 0;  // pool connects that got no answer (passive signal)
     uint64_t query_timeouts = 0;    // statements past query_timeout_ms (cancel sent)
     uint64_t dropped_timeouts = 0;  // of those, connections dropped: the cancel got no answer
