@@ -291,6 +291,8 @@ void read_proxy(Section s, ProxyConfig& p) {
     s.get_int("idle_server_timeout_s", p.idle_server_timeout_s, 0, 86400 * 365);
     s.get_int("shutdown_timeout_s", p.shutdown_timeout_s, 0, 86400);
     s.get_int("max_message_bytes", p.max_message_bytes, 1024, int64_t(1) << 30);
+    s.get_int("offload_parse_bytes", p.offload_parse_bytes, 0, int64_t(1) << 40);
+    s.get_int("analysis_threads", p.analysis_threads, 1, 64);
     s.get_int("max_merge_bytes", p.max_merge_bytes, 1024, int64_t(1) << 40);
     s.get("tls_cert", p.tls_cert);
     s.get("tls_key", p.tls_key);

@@ -43,6 +43,10 @@ struct ProxyConfig {
     int idle_server_timeout_s = 600;
     int shutdown_timeout_s = 30;          // SIGTERM drain bound
     int64_t max_message_bytes = 64 * 1024 * 1024;
+    // A simple-protocol statement of at least this many bytes is parsed, scanned and rewritten on
+    // an analysis worker thread, not on the event loop (proxy/analysis_workers.h); 0 = never.
+    int64_t offload_parse_bytes = 256 * 1024;
+    int analysis_threads = 2;  // the workers (fixed at start: a RELOAD does not resize them)
     // What merging a multi-shard statement may buffer (every shard's rows, before the client
     // gets them); past it the statement fails with 54000 and its legs are cancelled.
     int64_t max_merge_bytes = int64_t(1) << 30;

@@ -32,6 +32,17 @@ std::string risky_functions_query(const std::vector<TableConfig>& tables) {
            "SELECT name FROM risky";
 }
 
+bool may_call_function(std::string_view sql) {
+    for (size_t i = 0; i < sql.size(); ++i) {
+        if (sql[i] != '(') continue;
+        size_t j = i;
+        while (j > 0 && std::isspace(static_cast<unsigned char>(sql[j - 1]))) --j;
+        if (j > 0 && (std::isalnum(static_cast<unsigned char>(sql[j - 1])) || sql[j - 1] == '_' || sql[j - 1] == '"'))
+            return true;
+    }
+    return false;
+}
+
 std::string called_function(std::string_view sql, const std::vector<std::string>& names) {
     if (names.empty()) return {};
     for (size_t i = 0; i < sql.size();) {

@@ -36,6 +36,10 @@ struct RiskyFunctions {
 // The catalog query: one row per risky function name (lower case), for these tables.
 std::string risky_functions_query(const std::vector<TableConfig>& tables);
 
+// Whether `sql` may call a function at all: some "(" right after a word or a quoted name.
+// (Also true for `IN (`, `VALUES (`: only a cheap filter, one pass over the text.)
+bool may_call_function(std::string_view sql);
+
 // The first of `names` that `sql` calls (the name, then optional blanks and "(", outside string
 // literals and quoted identifiers, as a whole word, any case); "" when none.
 std::string called_function(std::string_view sql, const std::vector<std::string>& names);

@@ -1,5 +1,6 @@
 #include "proxy/proxy.h"
 #include "common/sqlstate.h"
+#include "proxy/analysis_workers.h"
 #include "proxy/txn/deadlock_detector.h"
 
 #include <fmt/format.h>
@@ -69,6 +70,7 @@ void Proxy::remember_columns(const std::string& table, std::vector<std::string> 
 }
 
 Proxy::~Proxy() {
+    analysis_workers_.reset();  // waits for the jobs running; their results are posted to io_
     etcd_agent_.reset();  // joins its threads before anything they post to goes away
     recovery_.reset();  // joins its thread before the coordinator it reads goes
     if (http_) http_->stop();
@@ -142,6 +144,7 @@ std::string Proxy::start() {
     map_from_file_ = gated->from_file;
     stamp_readings_ = std::move(gated->readings);
     statements_ = std::make_unique<router::StatementCache>(4096, router::TableCatalog(cfg_.tables));
+    analysis_workers_ = std::make_unique<AnalysisWorkers>(cfg_.proxy.analysis_threads);
     if (!map_->fence().empty())
         spdlog::error("sharded statements are refused: {}", map_->fence());
     else

@@ -27,6 +27,7 @@ namespace sg::proxy {
 
 class Session;
 class StampWatcher;
+class AnalysisWorkers;
 }  // namespace sg::proxy
 namespace sg::http {
 class HttpServer;
@@ -147,6 +148,8 @@ public:
     // (proxy/cluster/etcd_agent.h) it is fenced first. One coarse clock read per statement.
     const router::ShardMap& shard_map();
 
+    // Threads that analyse large statement texts off the event loop (proxy/analysis_workers.h).
+    AnalysisWorkers& analysis_workers() { return *analysis_workers_; }
     // Query cost statistics (per fingerprint), per-shard totals and the metrics snapshot.
     stats::QueryStats& stats() { return *stats_; }
     stats::ShardTotals& shard_totals(int shard) { return shard_totals_[shard]; }
@@ -237,6 +240,7 @@ private:
     std::map<std::pair<int, std::string>, std::unique_ptr<Pool>> pools_;
     std::map<std::string, auth::Credential> credentials_;
     std::unique_ptr<router::StatementCache> statements_;
+    std::unique_ptr<AnalysisWorkers> analysis_workers_;  // joined first in ~Proxy
     std::unique_ptr<router::ShardMap> map_;
     bool map_from_file_ = false;  // false: a fenced placeholder (no usable map file at start)
     std::vector<router::ShardStampReading> stamp_readings_;

@@ -228,7 +228,13 @@ void Session::stats_sent(std::string_view text, uint64_t param_hash, const std::
     }
     InflightRequest& r = inflight_ring_[(inflight_head_ + inflight_count_) % inflight_ring_.size()];
     ++inflight_count_;
-    r.text.assign(text);
+    if (const auto* shape = large_stats_shape_for(text)) {  // a large text: not copied again
+        r.shape = *shape;
+        r.text.assign(r.shape->normalized);
+    } else {
+        r.shape.reset();
+        r.text.assign(text);
+    }
     r.param_hash = param_hash;
     r.sqlstate.clear();
     r.params.clear();
@@ -256,6 +262,7 @@ void Session::stats_complete(ServerConn& s) {
     int64_t end = std::chrono::duration_cast<std::chrono::nanoseconds>(s.ready_at().time_since_epoch()).count();
     stats::QueryEvent e;
     e.text = r.text;
+    e.shape = r.shape ? &r.shape : nullptr;
     e.user = user_name_;
     e.database = database_;
     e.client_id = client_id_;
@@ -299,6 +306,7 @@ void Session::stats_merged(std::string_view text, uint64_t param_hash, uint32_t 
     int64_t end = now_ns();
     stats::QueryEvent e;
     e.text = text;
+    e.shape = large_stats_shape_for(text);
     e.user = user_name_;
     e.database = database_;
     e.client_id = client_id_;

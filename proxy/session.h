@@ -19,6 +19,7 @@
 #include "proxy/net.h"
 #include "proxy/fanout_held.h"
 #include "proxy/fanout_legs.h"
+#include "proxy/large_statement.h"
 #include "proxy/merge_combine.h"
 #include "proxy/pool.h"
 #include "proxy/prepared_lookups.h"
@@ -63,6 +64,7 @@ std::string describe_type(char type);
 // A request sent to a shard whose ReadyForQuery has not come back yet (statistics).
 struct InflightRequest {
     std::string text;  // literal-free shape or exact text
+    std::shared_ptr<const stats::Shape> shape;  // text's shape, computed off the loop (large text)
     uint64_t param_hash = 0;
     std::vector<std::string> params;  // only with [stats] log_parameters
     int64_t start_ns = 0, sent_ns = 0, pool_wait_ns = 0, held_ns = 0;
@@ -468,8 +470,31 @@ private:
                              const router::Analysis& a, std::string_view name) const;
     // The 0A000 refusal of a statement calling a user-defined function that reads sharded
     // tables (proxy/function_guard.h), or nullopt. See proxy/session_functions.cpp.
-    net::awaitable<std::optional<router::Error>> risky_function_refusal(std::string_view sql);
+    // `calls`: may_call_function(sql) when already known (computed off the loop for a large text).
+    net::awaitable<std::optional<router::Error>> risky_function_refusal(std::string_view sql,
+                                                                       std::optional<bool> calls = std::nullopt);
     std::shared_ptr<const router::Analysis> analysis_of(std::string_view sql);
+    // Large simple queries (proxy/session_large_query.cpp): read into a buffer of their own and
+    // analysed on the proxy's analysis workers, so the event loop keeps serving other clients.
+    bool large_query_ahead(size_t frame_size) const;
+    awaitable<bool> serve_large_query(size_t frame_size);  // false: the session ends
+    bool is_large(std::string_view sql) const;
+    // Fills large_facts_ for `sql` (a view into large_frame_); false when the client left
+    // meanwhile (the statement is dropped, not run).
+    awaitable<bool> study_large(std::string_view sql);
+    awaitable<std::shared_ptr<const router::Analysis>> analyse_large(std::string_view sql);
+    // The shards' statements of a multi-shard route, and txn::atomic_statement of the text.
+    awaitable<std::pair<std::vector<ShardQuery>, bool>> large_fanout_off_loop(std::shared_ptr<const router::Analysis> a,
+                                                                              std::string_view sql,
+                                                                              const router::Route& r,
+                                                                              const std::vector<int>& read_legs);
+    // The statistics' shape of a large `text`, computed off the loop for stats_sent/_merged.
+    awaitable<void> prepare_large_stats(std::string_view text);
+    const std::shared_ptr<const stats::Shape>* large_stats_shape_for(std::string_view text) const;
+    // run_with_columns for a large text: the rewritten Query built off the loop.
+    awaitable<void> run_large_with_columns(std::string_view sql, uint32_t at, std::string list);
+    // The client closed its connection (a peek saw EOF); false through TLS (cannot tell).
+    bool client_gone();
     // Records a client's Parse (named: under a proxy-chosen server name; unnamed: as the
     // client's current unnamed statement) and returns it.
     const ClientStatement& register_parse(std::string_view frame, const wire::Parse& p);
@@ -576,6 +601,15 @@ private:
     std::string memo_sql_;
     std::shared_ptr<const router::Analysis> memo_analysis_;
     uint64_t memo_generation_ = 0;
+    // The large Query message being handled (null otherwise): owned, so a worker analysing it
+    // never reads freed memory, even when the session ends first (session_large_query.cpp).
+    std::shared_ptr<const std::string> large_frame_;
+    std::optional<LargeTextFacts> large_facts_;  // study_large's results for the text in it
+    struct LargeStats {
+        const char* data = nullptr;  // the text the shape is of (a view: compared, not read)
+        size_t size = 0;
+        std::shared_ptr<const stats::Shape> shape;
+    } large_stats_;
 };
 
 }  // namespace sg::proxy

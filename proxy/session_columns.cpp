@@ -80,6 +80,10 @@ awaitable<void> Session::run_with_columns(const router::Analysis& a, std::string
         co_await error_and_ready(columns.error().sqlstate, columns.error().message);
         co_return;
     }
+    if (is_large(sql)) {  // rewritten off the event loop (session_large_query.cpp)
+        co_await run_large_with_columns(sql, at, column_list_text(*columns));
+        co_return;
+    }
     std::string rewritten = with_column_list(sql, at, *columns);
     std::string frame;
     wire::MessageWriter w(frame);

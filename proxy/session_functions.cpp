@@ -23,19 +23,6 @@ std::optional<router::Error> refusal_for(std::string_view sql, const std::vector
                                                     "the statement itself"};
 }
 
-// Whether `sql` may call a function at all: some "(" right after a word or a quoted name.
-// (Also true for `IN (`, `VALUES (`: only a cheap filter.)
-bool may_call_function(std::string_view sql) {
-    for (size_t i = 0; i < sql.size(); ++i) {
-        if (sql[i] != '(') continue;
-        size_t j = i;
-        while (j > 0 && std::isspace(static_cast<unsigned char>(sql[j - 1]))) --j;
-        if (j > 0 && (std::isalnum(static_cast<unsigned char>(sql[j - 1])) || sql[j - 1] == '_' || sql[j - 1] == '"'))
-            return true;
-    }
-    return false;
-}
-
 // Reads the list from the default shard into the proxy (one fetch at a time). A shard that
 // cannot be reached keeps the last list (none before the first read) until the next refresh:
 // statements to the other shards keep running meanwhile.
@@ -57,9 +44,10 @@ net::awaitable<void> refresh(Proxy& proxy, ServerTarget target) {
 
 }  // namespace
 
-net::awaitable<std::optional<router::Error>> Session::risky_function_refusal(std::string_view sql) {
+net::awaitable<std::optional<router::Error>> Session::risky_function_refusal(std::string_view sql,
+                                                                            std::optional<bool> calls_known) {
     RiskyFunctions& known = proxy_.risky_functions();
-    const bool calls = may_call_function(sql);
+    const bool calls = calls_known ? *calls_known : may_call_function(sql);
     if (known.fresh(std::chrono::steady_clock::now())) co_return calls ? refusal_for(sql, known.names) : std::nullopt;
     const ServerTarget& target = proxy_.pool(proxy_.config().default_shard_index(), *user_).target();
     if (known.loaded || !calls) {

@@ -63,7 +63,8 @@ int Session::route_target(const router::Route& r, bool uses_cursor) const {
 }
 
 void Session::note_simple_query_sent(ServerConn& s, int shard, std::string_view sql, std::string_view stats_text) {
-    stats_sent(stats_text.empty() ? sql : stats_text, stats::text_hash(sql), used_shape_ ? &shape_.values : nullptr,
+    const uint64_t hash = large_facts_ && is_large(sql) ? large_facts_->text_hash : stats::text_hash(sql);
+    stats_sent(stats_text.empty() ? sql : stats_text, hash, used_shape_ ? &shape_.values : nullptr,
                shard);
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
     s.count_query();
@@ -187,6 +188,12 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         }
         co_return;
     }
+    // A large text is read through once, off the event loop (session_large_query.cpp).
+    const bool large = is_large(sql);
+    if (large) {
+        bool present = co_await study_large(sql);  // (not in an if: GCC 12)
+        if (!present) co_return;
+    }
     if (in_transaction()) {  // (no co_await inside && or ?:, which GCC 12 miscompiles)
         bool handled = co_await transaction_control(sql);
         if (!handled && inbox_) handled = co_await refuse_prepare_after_listen(sql);
@@ -198,21 +205,29 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         co_await send_to_shard(server_->target().shard, frame, sql);
         co_return;
     }
-    if (auto refusal = co_await risky_function_refusal(sql)) {
+    std::optional<bool> calls_function;  // (computed here: GCC 12 miscompiles ?: in a co_await's operands)
+    if (large) calls_function = large_facts_->calls_function;
+    if (auto refusal = co_await risky_function_refusal(sql, calls_function)) {
         co_await error_and_ready(refusal->sqlstate, refusal->message);
         co_return;
     }
-    const SessionStateUse state_use = session_state_use(sql);
+    const SessionStateUse state_use = large ? large_facts_->state_use : session_state_use(sql);
     if (inbox_) listen_discard_all(sql);  // DISCARD ALL unlistens everything (session_listen.cpp)
     const bool uses_cursor = state_use.kind == SessionStateUse::CursorOp;
     std::shared_ptr<const router::Analysis> analysis;
     router::Route r;
     used_shape_ = false;
     // Fast path: statements differing only in constants share one analysis (by their shape).
-    if (router::extract_literals(sql, shape_)) {
-        auto& cache = proxy_.statements();
-        auto a = cache.find(shape_.text);
-        if (!a) a = cache.get(shape_.text);
+    if (large ? large_facts_->shaped : router::extract_literals(sql, shape_)) {
+        std::shared_ptr<const router::Analysis> a;
+        if (large) {
+            shape_ = std::move(large_facts_->shape);
+            a = large_facts_->shape_analysis;
+        } else {
+            auto& cache = proxy_.statements();
+            a = cache.find(shape_.text);
+            if (!a) a = cache.get(shape_.text);
+        }
         using SK = router::StatementKind;
         if (!a->parse_error && (a->kind == SK::Select || a->kind == SK::Insert || a->kind == SK::Update ||
                                 a->kind == SK::Delete)) {
@@ -226,8 +241,13 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         }
     }
     if (!analysis) {
-        analysis = proxy_.statements().find(sql);
-        if (!analysis) analysis = proxy_.statements().get(std::string(sql));
+        if (large) {
+            analysis = co_await analyse_large(sql);  // not cached: the key would be the large text
+            if (client_gone()) co_return;
+        } else {
+            analysis = proxy_.statements().find(sql);
+            if (!analysis) analysis = proxy_.statements().get(std::string(sql));
+        }
         r = router::route(*analysis, {}, proxy_.shard_map(), merging_context());
     }
     const router::Analysis& a = *analysis;
@@ -270,6 +290,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
                     co_return;
                 }
             }
+            if (large) co_await prepare_large_stats(used_shape_ ? std::string_view(shape_.text) : sql);
             co_await send_to_shard(target, frame, sql, used_shape_ ? std::string_view(shape_.text) : sql);
             co_return;
         }
@@ -284,6 +305,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     }
     if (r.shards.size() == 1 && r.insert_rows.size() <= 1) {
         plan_read(&a, r.shards.front());
+        if (large) co_await prepare_large_stats(sql);
         co_await send_to_shard(r.shards.front(), frame, sql);
         co_return;
     }
@@ -304,13 +326,13 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     co_await wait_replies_out();
     release_server();
     std::vector<ShardQuery> queries;
-    if (!r.insert_rows.empty()) {
-        for (const auto& part : r.insert_rows)
-            queries.push_back({part.shard, router::render_insert_subset(a, sql, part.rows).sql});
+    bool atomic = false;
+    if (large) {  // the text split (or copied) per shard, and scanned, off the loop
+        std::tie(queries, atomic) = co_await large_fanout_off_loop(analysis, sql, r, read_legs);
+        co_await prepare_large_stats(sql);
     } else {
-        const bool rewritten = a.merge && !a.merge->shard_sql.empty() && r.shards.size() > 1;
-        for (size_t i = 0; i < r.shards.size(); ++i)
-            queries.push_back({r.shards[i], rewritten ? a.merge->shard_sql : std::string(sql), read_legs[i]});
+        queries = shard_queries(a, sql, r, read_legs);
+        atomic = txn::atomic_statement(proxy_.config(), a.is_write, sql);
     }
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
     // A reference table is written on every shard, but it is one table: report one copy's result.
@@ -318,10 +340,11 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     ClientWatch client_watch(*this);  // a client that leaves cancels every leg
     FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
     std::string reply = co_await run_fanout(proxy_, *user_, queries, settings_, replicated,
-                                            txn::atomic_statement(proxy_.config(), a.is_write, sql), &leg_stats_);
+                                            atomic, &leg_stats_);
     if (a.returning && r.insert_rows.size() > 1) reply = returning_in_values_order(reply, r.insert_rows);
     if (a.merge && queries.size() > 1) reply = co_await merge_rows(a, reply, queries.front().shard);
-    stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(queries.size()), reply);  // after: refusals count
+    stats_merged(sql, large ? large_facts_->text_hash : stats::text_hash(sql), static_cast<uint32_t>(queries.size()),
+                 reply);  // after: refusals count
     forget_touched_buckets();
     if (state_ == SessionState::Busy) transition(SessionState::Ready);
     co_await send(reply);
@@ -334,7 +357,11 @@ awaitable<bool> Session::serve_loop() {
         auto st = wire::parse_frame(wire::as_bytes(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_)),
                                     static_cast<size_t>(pcfg.max_message_bytes));
         if (auto* need = std::get_if<wire::NeedMore>(&st)) {
-            (void)need;
+            if (large_query_ahead(need->at_least)) {  // read and analysed apart (session_large_query.cpp)
+                bool served = co_await serve_large_query(need->at_least);  // (not in an if: GCC 12)
+                if (!served) co_return false;
+                continue;
+            }
             if (cstart_ == clen_ && stream_.would_wait()) co_return true;  // idle: waited for by run()
             if (!co_await read_more()) co_return false;
             continue;
@@ -348,6 +375,11 @@ awaitable<bool> Session::serve_loop() {
         const char type = f.type;
         switch (type) {
             case 'Q': {
+                if (large_query_ahead(f.size)) {  // (already buffered whole: a grown read buffer)
+                    bool served = co_await serve_large_query(f.size);  // (not in an if: GCC 12)
+                    if (!served) co_return false;
+                    break;
+                }
                 cstart_ += f.size;
                 req_bytes_in_ = f.size;
                 req_start_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(

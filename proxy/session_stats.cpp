@@ -23,9 +23,13 @@ void Session::stats_refused(std::string_view text, std::string_view message) {
     // A refusal before the statement's text is known (a batch refused at its first message)
     // still counts, under a name that says so.
     if (text.empty()) text = "(statement not identified)";
+    // A large text refused before its statistics' shape was computed off the loop: recorded
+    // under its first bytes, not fingerprinted on the event loop (session_large_query.cpp).
+    if (is_large(text) && !large_stats_shape_for(text)) text = text.substr(0, 4096);
     const int64_t end = steady_ns();
     stats::QueryEvent e;
     e.text = text;
+    e.shape = large_stats_shape_for(text);
     e.user = user_name_;
     e.database = database_;
     e.client_id = client_id_;

@@ -136,10 +136,15 @@ net::awaitable<router::Expected<std::vector<std::string>>> fetch_unique_columns(
     co_return awaited;
 }
 
-std::string with_column_list(std::string_view sql, uint32_t at, const std::vector<std::string>& columns) {
+std::string column_list_text(const std::vector<std::string>& columns) {
     std::string list = "(";
     for (size_t i = 0; i < columns.size(); ++i) list += (i ? ", " : "") + quote_sql_identifier(columns[i]);
     list += ") ";
+    return list;
+}
+
+std::string with_column_list(std::string_view sql, uint32_t at, const std::vector<std::string>& columns) {
+    const std::string list = column_list_text(columns);
     std::string out(sql.substr(0, at));
     out += list;
     out += sql.substr(at);

@@ -37,5 +37,7 @@ net::awaitable<router::Expected<std::vector<std::string>>> fetch_catalog_values(
 // "INSERT INTO t VALUES ..." (or "COPY t FROM ...") with "(c1, c2) " inserted at `at` (quoted
 // identifiers).
 std::string with_column_list(std::string_view sql, uint32_t at, const std::vector<std::string>& columns);
+// The inserted text alone: "(c1, c2) ".
+std::string column_list_text(const std::vector<std::string>& columns);
 
 }  // namespace sg::proxy

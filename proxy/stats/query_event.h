@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -11,6 +12,8 @@
 #include "proxy/stats/shard_figures.h"
 
 namespace sg::stats {
+
+struct Shape;
 
 struct QueryEvent {
     std::string_view
@@ -38,6 +41,9 @@ struct QueryEvent {
     // Every shard leg of the statement (one for a single-shard statement, one per shard of a
     // fan-out); empty when the proxy answered itself or the statement was refused.
     std::span<const ShardLeg> legs;
+    // The shape of `text`, when the caller computed it already (off the event loop, for a large
+    // text: proxy/session_large_query.cpp); null: the recorder looks it up by `text`.
+    const std::shared_ptr<const Shape>* shape = nullptr;
 };
 
 // FNV-1a over the values, each prefixed by its length so ("ab", "c") and ("a", "bc") differ.
