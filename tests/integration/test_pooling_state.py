@@ -537,7 +537,7 @@ class Cancel(unittest.TestCase):
         self.assertTrue(wait_for(lambda: not any(running_on(i, marker) for i in range(N)), 5),
                         "the multi-shard statement kept running on the shards after its client left")
         with open(tx.log_path) as f:
-            self.assertIn("left during a multi-shard statement: cancelling it on every shard", f.read())
+            self.assertIn("left during a statement: cancelling it on every shard it runs on", f.read())
         # The proxy goes on serving (the one pooled connection per shard was given back clean).
         other = tx.connect(autocommit=True)
         self.addCleanup(other.close)
