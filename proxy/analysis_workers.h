@@ -38,8 +38,9 @@ public:
     net::awaitable<std::invoke_result_t<F&>> run(F job) {
         using R = std::invoke_result_t<F&>;
         auto loop = co_await net::asio::this_coro::executor;
-        co_return co_await net::asio::async_initiate<decltype(net::asio::use_awaitable),
-                                                     void(std::exception_ptr, R)>(
+        // (A named local, not `co_return co_await`: GCC 12 miscompiles that shape.)
+        R result = co_await net::asio::async_initiate<decltype(net::asio::use_awaitable),
+                                                      void(std::exception_ptr, R)>(
             [this, loop](auto handler, F job) {
                 // The loop counts the job as outstanding work until its result is posted back,
                 // so the event loop does not run out of work while a worker holds its handler.
@@ -61,6 +62,7 @@ public:
                     });
             },
             net::asio::use_awaitable, std::move(job));
+        co_return result;
     }
 
     int threads() const { return threads_; }

@@ -128,7 +128,8 @@ awaitable<std::shared_ptr<const router::Analysis>> Session::analyse_large(std::s
         (void)owner;
         return analyze_large_text(sql, catalog);
     };
-    co_return co_await proxy_.analysis_workers().run(std::move(job));
+    auto result = co_await proxy_.analysis_workers().run(std::move(job));  // (not co_return co_await: GCC 12)
+    co_return result;
 }
 
 awaitable<std::pair<std::vector<ShardQuery>, bool>> Session::large_fanout_off_loop(
@@ -141,7 +142,8 @@ awaitable<std::pair<std::vector<ShardQuery>, bool>> Session::large_fanout_off_lo
         return std::pair{shard_queries(*a, sql, r, read_legs),
                          txn::atomic_statement(cfg, a->is_write, sql)};
     };
-    co_return co_await proxy_.analysis_workers().run(std::move(job));
+    auto result = co_await proxy_.analysis_workers().run(std::move(job));  // (not co_return co_await: GCC 12)
+    co_return result;
 }
 
 awaitable<void> Session::prepare_large_stats(std::string_view text) {
