@@ -1,6 +1,6 @@
 // `shardgate check`: validate the config and reach every shard, one row per shard.
-#include "cli/commands.h"
 #include "cli/check_tables.h"
+#include "cli/commands.h"
 
 #include <fmt/format.h>
 #include <libpq-fe.h>
@@ -30,11 +30,17 @@ ShardProbe probe(const Config& cfg, const ShardConfig& shard) {
     ServerLogin login = server_login(shard, user);
     std::string port = std::to_string(shard.port);
     std::string timeout = std::to_string(std::max(1, cfg.proxy.connect_timeout_ms / 1000));
-    const char* keys[] = {"host", "port", "dbname", "user", "password", "connect_timeout", "application_name", nullptr};
-    const char* vals[] = {shard.host.c_str(), port.c_str(), shard.dbname.c_str(),
+    const char* keys[] = {
+        "host", "port", "dbname", "user", "password", "connect_timeout", "application_name",
+        nullptr};
+    const char* vals[] = {shard.host.c_str(),
+                          port.c_str(),
+                          shard.dbname.c_str(),
                           login.user.empty() ? nullptr : login.user.c_str(),
                           login.password.empty() ? nullptr : login.password.c_str(),
-                          timeout.c_str(), "shardgate-check", nullptr};
+                          timeout.c_str(),
+                          "shardgate-check",
+                          nullptr};
     auto start = std::chrono::steady_clock::now();
     PGconn* conn = PQconnectdbParams(keys, vals, 0);
     if (PQstatus(conn) == CONNECTION_OK) {
@@ -54,7 +60,8 @@ ShardProbe probe(const Config& cfg, const ShardConfig& shard) {
         p.error = PQerrorMessage(conn);
     }
     PQfinish(conn);
-    while (!p.error.empty() && (p.error.back() == '\n' || p.error.back() == ' ')) p.error.pop_back();
+    while (!p.error.empty() && (p.error.back() == '\n' || p.error.back() == ' '))
+        p.error.pop_back();
     for (auto& ch : p.error)
         if (ch == '\n' || ch == '\t') ch = ' ';
     return p;
@@ -73,26 +80,37 @@ int run_check(const Config& cfg, bool json) {
         all_ok = check_map(cfg, &map_report) && all_ok;
         nlohmann::json out = nlohmann::json::array();
         for (const auto& r : rows)
-            out.push_back({{"shard", r.name}, {"address", r.address}, {"reachable", r.reachable},
-                           {"server_version", r.version}, {"latency_ms", r.latency_ms}, {"error", r.error},
+            out.push_back({{"shard", r.name},
+                           {"address", r.address},
+                           {"reachable", r.reachable},
+                           {"server_version", r.version},
+                           {"latency_ms", r.latency_ms},
+                           {"error", r.error},
                            {"problems", r.problems}});
-        std::cout << nlohmann::json{{"config", cfg.source}, {"ok", all_ok}, {"shards", out}, {"map", map_report}}.dump(2) << "\n";
+        std::cout << nlohmann::json{{"config", cfg.source},
+                                    {"ok", all_ok},
+                                    {"shards", out},
+                                    {"map", map_report}}
+                         .dump(2)
+                  << "\n";
         return all_ok ? 0 : 1;
     }
-    std::cout << fmt::format("config {} is valid: {} shard(s), {} table(s), {} user(s), bucket_bits={}\n\n",
-                             cfg.source, cfg.shards.size(), cfg.tables.size(), cfg.users.size(),
-                             cfg.sharding.bucket_bits);
-    std::cout << fmt::format("{:<12} | {:<21} | {:<9} | {:<14} | {:>10} | {}\n", "shard", "address", "reachable",
-                             "server_version", "latency_ms", "error");
+    std::cout << fmt::format(
+        "config {} is valid: {} shard(s), {} table(s), {} user(s), bucket_bits={}\n\n", cfg.source,
+        cfg.shards.size(), cfg.tables.size(), cfg.users.size(), cfg.sharding.bucket_bits);
+    std::cout << fmt::format("{:<12} | {:<21} | {:<9} | {:<14} | {:>10} | {}\n", "shard", "address",
+                             "reachable", "server_version", "latency_ms", "error");
     std::cout << std::string(90, '-') << "\n";
     for (const auto& r : rows)
-        std::cout << fmt::format("{:<12} | {:<21} | {:<9} | {:<14} | {:>10} | {}\n", r.name, r.address,
-                                 r.reachable ? "yes" : "NO", r.version,
+        std::cout << fmt::format("{:<12} | {:<21} | {:<9} | {:<14} | {:>10} | {}\n", r.name,
+                                 r.address, r.reachable ? "yes" : "NO", r.version,
                                  r.reachable ? fmt::format("{:.2f}", r.latency_ms) : "-", r.error);
     size_t bad = 0;
     for (const auto& r : rows) bad += !r.reachable;
-    if (bad) std::cout << fmt::format("\n{} of {} shard(s) unreachable\n", bad, rows.size());
-    else std::cout << fmt::format("\nall {} shard(s) reachable\n", rows.size());
+    if (bad)
+        std::cout << fmt::format("\n{} of {} shard(s) unreachable\n", bad, rows.size());
+    else
+        std::cout << fmt::format("\nall {} shard(s) reachable\n", rows.size());
     for (const auto& r : rows)
         for (const auto& p : r.problems) std::cout << fmt::format("shard {}: {}\n", r.name, p);
     all_ok = check_map(cfg, nullptr) && all_ok;

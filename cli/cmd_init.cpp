@@ -18,14 +18,15 @@ int run_init(const Config& cfg) {
         return 1;
     }
     if (g->created)
-        std::cout << fmt::format("created {}: map version 1 (hash {}), {} buckets over {} shard(s); "
-                                 "every shard stamped\n",
-                                 cfg.map_path(), router::content_hash(g->map), g->map.bucket_count(),
-                                 cfg.shards.size());
+        std::cout << fmt::format(
+            "created {}: map version 1 (hash {}), {} buckets over {} shard(s); "
+            "every shard stamped\n",
+            cfg.map_path(), router::content_hash(g->map), g->map.bucket_count(), cfg.shards.size());
     else
-        std::cout << fmt::format("{} exists: map version {} (hash {}) agrees with the shards; shards "
-                                 "without a stamp were stamped with it\n",
-                                 cfg.map_path(), g->map.version(), router::content_hash(g->map));
+        std::cout << fmt::format(
+            "{} exists: map version {} (hash {}) agrees with the shards; shards "
+            "without a stamp were stamped with it\n",
+            cfg.map_path(), g->map.version(), router::content_hash(g->map));
     return 0;
 }
 

@@ -13,8 +13,8 @@
 #include "cli/rebalance_etcd.h"
 #include "cli/rebalance_pauses.h"
 #include "rebalance/abort.h"
-#include "rebalance/interrupt.h"
 #include "rebalance/estimate.h"
+#include "rebalance/interrupt.h"
 #include "rebalance/journal.h"
 #include "rebalance/leftovers.h"
 #include "rebalance/map_gate.h"
@@ -313,9 +313,10 @@ void add_rebalance_options(CLI::App* sub, RebalanceOptions& o) {
     sub->add_option("--max-pause-ms", o.max_pause_ms,
                     "bound on the write pause of one bucket switch (default 100)")
         ->check(CLI::Range(10, 60000));
-    sub->add_option("--pause-lease-ms", o.pause_lease_ms,
-                    "lease of a switch's pause on the proxies: if this process dies mid-switch, they "
-                    "resume by themselves within it (default max(2000, 10 x --max-pause-ms))")
+    sub->add_option(
+           "--pause-lease-ms", o.pause_lease_ms,
+           "lease of a switch's pause on the proxies: if this process dies mid-switch, they "
+           "resume by themselves within it (default max(2000, 10 x --max-pause-ms))")
         ->check(CLI::Range(100, 600000));
     sub->add_option("--parallel", o.parallel,
                     "source shards copied at once, each with its own replication slot (default 1); "
@@ -370,11 +371,16 @@ int run_rebalance(const Config& configured, const RebalanceOptions& opts) {
             etcd = std::move(*e);
             pauses = std::make_unique<EtcdPauses>(cfg, *etcd);
         }
-        auto dropped = etcd ? rb::abort_rebalance(cfg, opts.proxies, path, pauses.get(), etcd->publisher())
-                            : rb::abort_rebalance(cfg, opts.proxies, path);
-        if (!dropped) return fail(dropped.error().message + "\nthe journal " + path + " is kept; run abort again");
-        for (const auto& o : *dropped) std::cout << fmt::format("{}: dropped {} {}\n", o.shard, o.kind, o.name);
-        std::cout << fmt::format("rebalance aborted: {} object(s) dropped, journal {} removed\n", dropped->size(), path);
+        auto dropped =
+            etcd ? rb::abort_rebalance(cfg, opts.proxies, path, pauses.get(), etcd->publisher())
+                 : rb::abort_rebalance(cfg, opts.proxies, path);
+        if (!dropped)
+            return fail(dropped.error().message + "\nthe journal " + path +
+                        " is kept; run abort again");
+        for (const auto& o : *dropped)
+            std::cout << fmt::format("{}: dropped {} {}\n", o.shard, o.kind, o.name);
+        std::cout << fmt::format("rebalance aborted: {} object(s) dropped, journal {} removed\n",
+                                 dropped->size(), path);
         return 0;
     }
     std::cerr << "shardgate rebalance: unknown action '" << opts.action

@@ -58,11 +58,13 @@ int run_report(const std::string& admin_dsn, const std::string& format, int top,
                const std::string& since, const std::string& window) {
     const long since_s = parse_duration(since), window_s = parse_duration(window);
     if ((!since.empty() && since_s == 0) || (!window.empty() && window_s == 0)) {
-        std::cerr << "shardgate report: --since and --window take a duration such as 90s, 10m or 2h\n";
+        std::cerr
+            << "shardgate report: --since and --window take a duration such as 90s, 10m or 2h\n";
         return 2;
     }
     if (since_s && window_s) {
-        std::cerr << "shardgate report: give --since (one window) or --window (compared with the one before), "
+        std::cerr << "shardgate report: give --since (one window) or --window (compared with the "
+                     "one before), "
                      "not both\n";
         return 2;
     }
@@ -84,21 +86,27 @@ int run_report(const std::string& admin_dsn, const std::string& format, int top,
     stats::report::Inputs in;
     in.top = top;
     in.include_held = include_held;
-    if (!fetch(conn.get(), "SHOW STATS_PERIOD", in.period) || !fetch(conn.get(), "SHOW WINDOWS", in.windows) ||
-        !fetch(conn.get(), "SHOW NPLUSONE", in.nplusone) || !fetch(conn.get(), "SHOW SLOW", in.slow) ||
-        !fetch(conn.get(), "SHOW SHARD STATS", in.shard_stats) || !fetch(conn.get(), "SHOW REFUSALS", in.refusals))
+    if (!fetch(conn.get(), "SHOW STATS_PERIOD", in.period) ||
+        !fetch(conn.get(), "SHOW WINDOWS", in.windows) ||
+        !fetch(conn.get(), "SHOW NPLUSONE", in.nplusone) ||
+        !fetch(conn.get(), "SHOW SLOW", in.slow) ||
+        !fetch(conn.get(), "SHOW SHARD STATS", in.shard_stats) ||
+        !fetch(conn.get(), "SHOW REFUSALS", in.refusals))
         return 1;
     if (const long seconds = since_s ? since_s : window_s; seconds) {
         // A window is a whole number of the proxy's intervals, rounded up.
         long width = 60;
         if (!in.period.rows.empty())
             for (size_t c = 0; c < in.period.columns.size(); ++c)
-                if (in.period.columns[c] == "window_seconds") width = std::max(1L, std::atol(in.period.rows[0][c].c_str()));
+                if (in.period.columns[c] == "window_seconds")
+                    width = std::max(1L, std::atol(in.period.rows[0][c].c_str()));
         const long n = (seconds + width - 1) / width;
         in.scope = "the last " + (since_s ? since : window);
         if (!fetch(conn.get(), ("SHOW WINDOW " + std::to_string(n)).c_str(), in.queries)) return 1;
-        if (window_s && !fetch(conn.get(), ("SHOW WINDOW " + std::to_string(n) + " OFFSET " + std::to_string(n)).c_str(),
-                               in.previous))
+        if (window_s &&
+            !fetch(conn.get(),
+                   ("SHOW WINDOW " + std::to_string(n) + " OFFSET " + std::to_string(n)).c_str(),
+                   in.previous))
             return 1;
     } else if (!fetch(conn.get(), "SHOW QUERIES", in.queries)) {
         return 1;

@@ -11,7 +11,8 @@
 
 namespace sg::cli {
 
-int run_route(const Config& cfg, const std::string& sql, const std::vector<std::string>& params, bool json) {
+int run_route(const Config& cfg, const std::string& sql, const std::vector<std::string>& params,
+              bool json) {
     // Explaining never writes. Without a map file the default layout is what a first start
     // would create, but only for a cluster whose shards carry no map; a map the shards have
     // moved past refuses sharded statements, as a proxy would (rebalance/map_gate.h).
@@ -20,9 +21,11 @@ int run_route(const Config& cfg, const std::string& sql, const std::vector<std::
         std::cerr << "shardgate route: " << map.error().message << "\n";
         return 2;
     }
-    if (!map->map.fence().empty()) std::cerr << "shardgate route: " << map->map.fence() << "\n";
+    if (!map->map.fence().empty())
+        std::cerr << "shardgate route: " << map->map.fence() << "\n";
     else if (!map->from_file)
-        std::cerr << "shardgate route: no map file yet; explaining with the default layout a first start creates\n";
+        std::cerr << "shardgate route: no map file yet; explaining with the default layout a first "
+                     "start creates\n";
     router::Analysis analysis = router::analyze(sql, router::TableCatalog(cfg.tables));
     router::Params ps;
     for (const auto& p : params) ps.push_back({false, router::ParamFormat::Text, p});
@@ -31,8 +34,10 @@ int run_route(const Config& cfg, const std::string& sql, const std::vector<std::
     // As the proxy decides a simple query (the extended protocol does not combine aggregates).
     if (params.empty()) ctx.merge_results = true;
     router::Route route = router::route(analysis, ps, map->map, ctx);
-    if (json) std::cout << router::explain_route_json(analysis, route, map->map).dump(2) << "\n";
-    else std::cout << router::explain_route(analysis, route, map->map);
+    if (json)
+        std::cout << router::explain_route_json(analysis, route, map->map).dump(2) << "\n";
+    else
+        std::cout << router::explain_route(analysis, route, map->map);
     return route.is_error() ? 1 : 0;
 }
 

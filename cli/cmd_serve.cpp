@@ -4,6 +4,8 @@
 
 namespace sg::cli {
 
-int run_serve(const Config& cfg, const std::string& config_path) { return proxy::run_proxy(cfg, config_path); }
+int run_serve(const Config& cfg, const std::string& config_path) {
+    return proxy::run_proxy(cfg, config_path);
+}
 
 }  // namespace sg::cli

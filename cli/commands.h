@@ -21,6 +21,7 @@ bool check_map(const Config& cfg, nlohmann::json* json_out);
 // `shardgate map show|publish`: the shard map in etcd (cli/cmd_map.cpp).
 int run_map_show(const Config& cfg, bool json);
 int run_map_publish(const Config& cfg, const std::string& map_path);
-int run_route(const Config& cfg, const std::string& sql, const std::vector<std::string>& params, bool json);
+int run_route(const Config& cfg, const std::string& sql, const std::vector<std::string>& params,
+              bool json);
 
 }  // namespace sg::cli

@@ -1,7 +1,7 @@
 // shardgate: one binary, one subcommand per job (CLI11).
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <iostream>
 
@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
     CLI::App app{"shardgate: a sharding proxy for PostgreSQL"};
     app.require_subcommand(1);
     Options o;
-    app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error|critical|off (overrides [proxy] log_level)");
+    app.add_option("--log-level", o.log_level,
+                   "trace|debug|info|warn|error|critical|off (overrides [proxy] log_level)");
     app.set_version_flag("--version", std::string("shardgate ") + SHARDGATE_VERSION);
 
     auto* serve = app.add_subcommand("serve", "run the proxy");
@@ -47,7 +48,8 @@ int main(int argc, char** argv) {
     check->add_option("-c,--config", o.config, "config file")->required();
     check->add_flag("--json", o.json, "print JSON");
 
-    auto* init = app.add_subcommand("init", "create the cluster's shard map (version 1) and stamp every shard");
+    auto* init = app.add_subcommand(
+        "init", "create the cluster's shard map (version 1) and stamp every shard");
     init->add_option("-c,--config", o.config, "config file")->required();
 
     auto* route = app.add_subcommand("route", "explain where a statement goes");
@@ -58,19 +60,25 @@ int main(int argc, char** argv) {
     route->add_option("--param", params, "a parameter value ($1, $2, ... in order)");
     route->add_flag("--json", o.json, "print JSON");
 
-    auto* map = app.add_subcommand("map", "the shard map in etcd ([cluster] etcd): show | publish --map FILE");
+    auto* map = app.add_subcommand(
+        "map", "the shard map in etcd ([cluster] etcd): show | publish --map FILE");
     map->add_option("-c,--config", o.config, "config file")->required();
     std::string map_action, map_file;
-    map->add_option("action", map_action, "show|publish")->required()->check(CLI::IsMember({"show", "publish"}));
-    map->add_option("--map", map_file, "publish: the map JSON file (its version must be newer than etcd's)");
+    map->add_option("action", map_action, "show|publish")
+        ->required()
+        ->check(CLI::IsMember({"show", "publish"}));
+    map->add_option("--map", map_file,
+                    "publish: the map JSON file (its version must be newer than etcd's)");
     map->add_flag("--json", o.json, "show: print the map JSON");
 
-    auto* rebalance = app.add_subcommand("rebalance", "move buckets between shards (plan|run|status|verify|abort)");
+    auto* rebalance = app.add_subcommand(
+        "rebalance", "move buckets between shards (plan|run|status|verify|abort)");
     rebalance->add_option("-c,--config", o.config, "config file")->required();
     sg::cli::RebalanceOptions rebalance_opts;
     sg::cli::add_rebalance_options(rebalance, rebalance_opts);
 
-    auto* recover = app.add_subcommand("recover", "resolve prepared transactions left by two-phase commits");
+    auto* recover =
+        app.add_subcommand("recover", "resolve prepared transactions left by two-phase commits");
     recover->add_option("-c,--config", o.config, "config file")->required();
     bool recover_all = false;
     recover->add_flag("--all", recover_all, "also the young ones (only when no proxy is running)");
@@ -82,12 +90,14 @@ int main(int argc, char** argv) {
     report->add_option("--dsn", report_dsn, "libpq connection string of the proxy's admin console");
     report->add_option("--format", report_format, "text|json|html")
         ->check(CLI::IsMember({"text", "json", "html"}));
-    report->add_option("--top", report_top, "how many statements to list")->check(CLI::PositiveNumber);
+    report->add_option("--top", report_top, "how many statements to list")
+        ->check(CLI::PositiveNumber);
     bool report_include_held = false;
     std::string report_since, report_window;
     report->add_option("--since", report_since, "report only the last DURATION (90s, 10m, 2h)");
-    report->add_option("--window", report_window,
-                       "report the last DURATION and what got slower against the DURATION before it");
+    report->add_option(
+        "--window", report_window,
+        "report the last DURATION and what got slower against the DURATION before it");
     report->add_flag("--include-held", report_include_held,
                      "rank statements by their time including time held by a pause");
 
@@ -131,7 +141,8 @@ int main(int argc, char** argv) {
         auto cfg = load(o);
         return cfg ? sg::cli::run_recover(*cfg, recover_all) : 2;
     }
-    if (*report) return sg::cli::run_report(report_dsn, report_format, report_top, report_include_held, report_since,
-                                             report_window);
+    if (*report)
+        return sg::cli::run_report(report_dsn, report_format, report_top, report_include_held,
+                                   report_since, report_window);
     return 0;
 }

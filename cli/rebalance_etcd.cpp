@@ -141,17 +141,19 @@ rebalance::MapPublisher EtcdRebalance::publisher() {
             }
             if (kv && kv->mod_revision == map_mod_revision_)
                 return router::Error{
-                    sqlstate::kObjectNotInPrerequisiteState, fmt::format("etcd: map version {} not published: a proxy registered "
-                                         "after this switch read the registrations, or one that "
-                                         "acknowledged the pause changed its registration (its "
-                                         "pause lapsed), or the rebalance lock was lost; the "
-                                         "switch is retried",
-                                         next.version())};
+                    sqlstate::kObjectNotInPrerequisiteState,
+                    fmt::format("etcd: map version {} not published: a proxy registered "
+                                "after this switch read the registrations, or one that "
+                                "acknowledged the pause changed its registration (its "
+                                "pause lapsed), or the rebalance lock was lost; the "
+                                "switch is retried",
+                                next.version())};
             return router::Error{
-                sqlstate::kObjectNotInPrerequisiteState, fmt::format("etcd: map version {} not published ({}): the map key "
-                                     "changed since this run read it, or the rebalance lock is "
-                                     "no longer held by this run",
-                                     next.version(), why)};
+                sqlstate::kObjectNotInPrerequisiteState,
+                fmt::format("etcd: map version {} not published ({}): the map key "
+                            "changed since this run read it, or the rebalance lock is "
+                            "no longer held by this run",
+                            next.version(), why)};
         }
         return router::Error{
             rebalance::kDecidedElsewhere,

@@ -55,7 +55,7 @@ private:
     int64_t lease_ = 0;
     int64_t map_mod_revision_ = 0;
     int64_t registrations_revision_ = 0;  // of the switch's reading: the decision's compare
-    cluster::KeyRevisions pinned_;         // registrations that must not have changed
+    cluster::KeyRevisions pinned_;        // registrations that must not have changed
     std::atomic<bool> stop_{false};
     std::atomic<bool> lost_{false};
     std::thread renewer_;

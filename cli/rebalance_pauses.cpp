@@ -50,7 +50,8 @@ rebalance::Expected<EtcdPauses::Snapshot> EtcdPauses::read() {
     for (const auto& kv : r->kvs) {
         auto reg = cluster::parse_registration(kv.value);
         if (!reg)
-            return Error{sqlstate::kInternalError, "proxy registration " + kv.key + ": " + reg.error().message};
+            return Error{sqlstate::kInternalError,
+                         "proxy registration " + kv.key + ": " + reg.error().message};
         s.regs[kv.key] = Reading{kv.lease, kv.mod_revision, std::move(*reg)};
     }
     return s;
@@ -66,8 +67,9 @@ Status EtcdPauses::put_order() {
                                 lock_.lease());
     renewed_at_ = Clock::now();
     if (!p)
-        return Error{sqlstate::kConnectionFailure, "etcd: cannot write the pause " + cfg_.cluster.pause_key() + ": " +
-                                  p.error().message};
+        return Error{
+            sqlstate::kConnectionFailure,
+            "etcd: cannot write the pause " + cfg_.cluster.pause_key() + ": " + p.error().message};
     return Ok{};
 }
 
@@ -223,7 +225,8 @@ Status EtcdPauses::pause(const std::string& runs, uint64_t from_version, int dra
         }
         if (!other.empty()) {
             (void)resume();
-            return Error{sqlstate::kObjectNotInPrerequisiteState, "the pause through etcd failed: " + join(other)};
+            return Error{sqlstate::kObjectNotInPrerequisiteState,
+                         "the pause through etcd failed: " + join(other)};
         }
         if (waiting.empty()) {
             pin();
@@ -234,10 +237,11 @@ Status EtcdPauses::pause(const std::string& runs, uint64_t from_version, int dra
                 if (std::find(waiting.begin(), waiting.end(), m.label()) != waiting.end())
                     m.unanswered = true;
             (void)resume();
-            return Error{sqlstate::kConnectionFailure, fmt::format("{} did not acknowledge the pause {} within {} ms{}",
-                                              join(waiting), order_ ? order_->id : std::string(),
-                                              drain_ms + rebalance::kProxyAnswerBound.count(),
-                                              last_error.empty() ? "" : " (" + last_error + ")")};
+            return Error{sqlstate::kConnectionFailure,
+                         fmt::format("{} did not acknowledge the pause {} within {} ms{}",
+                                     join(waiting), order_ ? order_->id : std::string(),
+                                     drain_ms + rebalance::kProxyAnswerBound.count(),
+                                     last_error.empty() ? "" : " (" + last_error + ")")};
         }
         std::this_thread::sleep_for(kPoll);
     }

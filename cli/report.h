@@ -12,7 +12,8 @@ namespace sg::cli {
 // proxy could not be read, 2 bad arguments.
 // since: report only the last DURATION ("10m"); window: the last DURATION compared with the
 // DURATION before it ("what got slower").
-int run_report(const std::string& admin_dsn, const std::string& format, int top, bool include_held = false,
-               const std::string& since = {}, const std::string& window = {});
+int run_report(const std::string& admin_dsn, const std::string& format, int top,
+               bool include_held = false, const std::string& since = {},
+               const std::string& window = {});
 
 }  // namespace sg::cli

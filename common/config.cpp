@@ -2,13 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "common/cluster_config_parse.h"
 #include "common/replica_config_parse.h"
@@ -17,30 +17,43 @@ extern char** environ;
 
 namespace sg {
 
-const char* to_string(PoolMode m) { return m == PoolMode::Session ? "session" : "transaction"; }
+const char* to_string(PoolMode m) {
+    return m == PoolMode::Session ? "session" : "transaction";
+}
 
 const char* to_string(AuthMethod m) {
     switch (m) {
-        case AuthMethod::ScramSha256: return "scram-sha-256";
-        case AuthMethod::Md5: return "md5";
-        case AuthMethod::Trust: return "trust";
+        case AuthMethod::ScramSha256:
+            return "scram-sha-256";
+        case AuthMethod::Md5:
+            return "md5";
+        case AuthMethod::Trust:
+            return "trust";
     }
     return "?";
 }
 
 const char* to_string(KeyType t) {
     switch (t) {
-        case KeyType::SmallInt: return "smallint";
-        case KeyType::Integer: return "integer";
-        case KeyType::BigInt: return "bigint";
-        case KeyType::Text: return "text";
-        case KeyType::Varchar: return "varchar";
-        case KeyType::Uuid: return "uuid";
+        case KeyType::SmallInt:
+            return "smallint";
+        case KeyType::Integer:
+            return "integer";
+        case KeyType::BigInt:
+            return "bigint";
+        case KeyType::Text:
+            return "text";
+        case KeyType::Varchar:
+            return "varchar";
+        case KeyType::Uuid:
+            return "uuid";
     }
     return "?";
 }
 
-const char* to_string(TableKind k) { return k == TableKind::Reference ? "reference" : "sharded"; }
+const char* to_string(TableKind k) {
+    return k == TableKind::Reference ? "reference" : "sharded";
+}
 
 std::optional<KeyType> parse_key_type(std::string_view s) {
     if (s == "smallint" || s == "int2") return KeyType::SmallInt;
@@ -105,8 +118,10 @@ ServerLogin server_login(const ShardConfig& shard, const UserConfig* user) {
         // A stored verifier or hash cannot be replayed to a server: only plain text can.
         bool hashed = user->password.starts_with("SCRAM-SHA-256$") ||
                       (user->password.starts_with("md5") && user->password.size() == 35);
-        if (!user->server_password.empty()) l.password = user->server_password;
-        else if (!hashed) l.password = user->password;
+        if (!user->server_password.empty())
+            l.password = user->server_password;
+        else if (!hashed)
+            l.password = user->password;
     }
     return l;
 }
@@ -131,7 +146,11 @@ class Section {
 public:
     Section(const std::string& file, std::string path, const toml::table* tbl, const EnvMap* env,
             std::string env_prefix)
-        : file_(file), path_(std::move(path)), tbl_(tbl), env_(env), env_prefix_(std::move(env_prefix)) {}
+        : file_(file),
+          path_(std::move(path)),
+          tbl_(tbl),
+          env_(env),
+          env_prefix_(std::move(env_prefix)) {}
 
     std::string key_name(std::string_view key) const {
         return path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key);
@@ -148,7 +167,8 @@ public:
         }
         if (const toml::node* n = node(key)) {
             auto s = n->value<std::string>();
-            if (!n->is_string() || !s) fail(key, fmt::format("expected a string, got {}", type_name(*n)));
+            if (!n->is_string() || !s)
+                fail(key, fmt::format("expected a string, got {}", type_name(*n)));
             out = *s;
         }
     }
@@ -162,27 +182,35 @@ public:
             errno = 0;
             long long parsed = std::strtoll(e->c_str(), &end, 10);
             if (e->empty() || *end != '\0' || errno != 0)
-                fail(key, fmt::format("environment override {} is not an integer: '{}'", env_name(key), *e));
+                fail(key, fmt::format("environment override {} is not an integer: '{}'",
+                                      env_name(key), *e));
             v = parsed;
             present = true;
         } else if (const toml::node* n = node(key)) {
-            if (!n->is_integer()) fail(key, fmt::format("expected an integer, got {}", type_name(*n)));
+            if (!n->is_integer())
+                fail(key, fmt::format("expected an integer, got {}", type_name(*n)));
             v = *n->value<int64_t>();
             present = true;
         }
-        if (present && (v < lo || v > hi)) fail(key, fmt::format("{} is out of range [{}, {}]", v, lo, hi));
+        if (present && (v < lo || v > hi))
+            fail(key, fmt::format("{} is out of range [{}, {}]", v, lo, hi));
         out = static_cast<Int>(v);
     }
 
     void get(std::string_view key, bool& out) {
         if (auto e = env_value(key)) {
-            if (*e == "true" || *e == "1" || *e == "on") out = true;
-            else if (*e == "false" || *e == "0" || *e == "off") out = false;
-            else fail(key, fmt::format("environment override {} is not a boolean: '{}'", env_name(key), *e));
+            if (*e == "true" || *e == "1" || *e == "on")
+                out = true;
+            else if (*e == "false" || *e == "0" || *e == "off")
+                out = false;
+            else
+                fail(key, fmt::format("environment override {} is not a boolean: '{}'",
+                                      env_name(key), *e));
             return;
         }
         if (const toml::node* n = node(key)) {
-            if (!n->is_boolean()) fail(key, fmt::format("expected a boolean, got {}", type_name(*n)));
+            if (!n->is_boolean())
+                fail(key, fmt::format("expected a boolean, got {}", type_name(*n)));
             out = *n->value<bool>();
         }
     }
@@ -216,13 +244,20 @@ public:
 private:
     static const char* type_name(const toml::node& n) {
         switch (n.type()) {
-            case toml::node_type::string: return "a string";
-            case toml::node_type::integer: return "an integer";
-            case toml::node_type::floating_point: return "a float";
-            case toml::node_type::boolean: return "a boolean";
-            case toml::node_type::array: return "an array";
-            case toml::node_type::table: return "a table";
-            default: return "a date/time";
+            case toml::node_type::string:
+                return "a string";
+            case toml::node_type::integer:
+                return "an integer";
+            case toml::node_type::floating_point:
+                return "a float";
+            case toml::node_type::boolean:
+                return "a boolean";
+            case toml::node_type::array:
+                return "an array";
+            case toml::node_type::table:
+                return "a table";
+            default:
+                return "a date/time";
         }
     }
 
@@ -253,18 +288,23 @@ private:
     mutable std::set<std::string> seen_;
 };
 
-const toml::table* subtable(const std::string& file, const toml::table& root, std::string_view name) {
+const toml::table* subtable(const std::string& file, const toml::table& root,
+                            std::string_view name) {
     const toml::node* n = root.get(name);
     if (!n) return nullptr;
-    if (!n->is_table()) throw ConfigError(file, std::string(name), "expected a table ([" + std::string(name) + "])");
+    if (!n->is_table())
+        throw ConfigError(file, std::string(name),
+                          "expected a table ([" + std::string(name) + "])");
     return n->as_table();
 }
 
-const toml::array* array_of_tables(const std::string& file, const toml::table& root, std::string_view name) {
+const toml::array* array_of_tables(const std::string& file, const toml::table& root,
+                                   std::string_view name) {
     const toml::node* n = root.get(name);
     if (!n) return nullptr;
     if (!n->is_array_of_tables())
-        throw ConfigError(file, std::string(name), "expected an array of tables ([[" + std::string(name) + "]])");
+        throw ConfigError(file, std::string(name),
+                          "expected an array of tables ([[" + std::string(name) + "]])");
     return n->as_array();
 }
 
@@ -273,13 +313,18 @@ void read_proxy(Section s, ProxyConfig& p) {
     s.get_int("port", p.port, 1, 65535);
     s.get_int("workers", p.workers, 1, 64);
     if (p.workers != 1)
-        s.fail("workers", fmt::format("{} event-loop threads requested; this version runs one (set workers = 1)",
-                                      p.workers));
+        s.fail(
+            "workers",
+            fmt::format("{} event-loop threads requested; this version runs one (set workers = 1)",
+                        p.workers));
     std::string mode = to_string(p.pool_mode);
     s.get("pool_mode", mode);
-    if (mode == "transaction") p.pool_mode = PoolMode::Transaction;
-    else if (mode == "session") p.pool_mode = PoolMode::Session;
-    else s.fail("pool_mode", fmt::format("'{}' is not one of: transaction, session", mode));
+    if (mode == "transaction")
+        p.pool_mode = PoolMode::Transaction;
+    else if (mode == "session")
+        p.pool_mode = PoolMode::Session;
+    else
+        s.fail("pool_mode", fmt::format("'{}' is not one of: transaction, session", mode));
     s.get_int("pool_size", p.pool_size, 1, 10000);
     s.get_int("max_client_conn", p.max_client_conn, 1, 1000000);
     s.get_int("pool_timeout_ms", p.pool_timeout_ms, 0, 86400000);
@@ -303,11 +348,15 @@ void read_proxy(Section s, ProxyConfig& p) {
     if (read_from) p.read_from = *read_from;
     s.get_int("max_replica_lag_ms", p.max_replica_lag_ms, 1, 86400000);
     s.get_int("read_your_writes_ms", p.read_your_writes_ms, 0, 86400000);
-    static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+    static const std::set<std::string> levels{"trace", "debug",    "info", "warn",
+                                              "error", "critical", "off"};
     if (!levels.count(p.log_level))
-        s.fail("log_level", fmt::format("'{}' is not one of: trace, debug, info, warn, error, critical, off", p.log_level));
+        s.fail("log_level",
+               fmt::format("'{}' is not one of: trace, debug, info, warn, error, critical, off",
+                           p.log_level));
     if (p.tls_cert.empty() != p.tls_key.empty())
-        s.fail(p.tls_cert.empty() ? "tls_cert" : "tls_key", "tls_cert and tls_key must be set together");
+        s.fail(p.tls_cert.empty() ? "tls_cert" : "tls_key",
+               "tls_cert and tls_key must be set together");
     s.reject_unknown();
 }
 
@@ -372,7 +421,8 @@ void read_transactions(Section s, TransactionsConfig& t) {
     s.get_int("deadlock_timeout_ms", t.deadlock_timeout_ms, 0, 3600000);
     // Another proxy's transaction must be older than any of its protocol steps can take.
     if (t.recovery_grace_s * 1000 <= 2 * t.step_timeout_ms)
-        s.fail("recovery_grace_s", "must exceed twice step_timeout_ms (a live proxy's commit could be undone)");
+        s.fail("recovery_grace_s",
+               "must exceed twice step_timeout_ms (a live proxy's commit could be undone)");
     s.reject_unknown();
 }
 
@@ -393,7 +443,8 @@ void read_shard(Section s, ShardConfig& sh) {
     s.get("dbname", sh.dbname);
     s.get("user", sh.user);
     s.get("password", sh.password);
-    if (const toml::node* n = s.raw("replicas")) sh.replicas = parse_replicas(*n, s.file(), s.key_name("replicas"), sh.host);
+    if (const toml::node* n = s.raw("replicas"))
+        sh.replicas = parse_replicas(*n, s.file(), s.key_name("replicas"), sh.host);
     if (sh.name.empty()) s.fail("name", "must not be empty");
     s.reject_unknown();
 }
@@ -403,18 +454,25 @@ void read_table(Section s, TableConfig& t) {
     s.get("name", t.name);
     std::string kind = "sharded";
     s.get("kind", kind);
-    if (kind == "sharded") t.kind = TableKind::Sharded;
-    else if (kind == "reference") t.kind = TableKind::Reference;
-    else s.fail("kind", fmt::format("'{}' is not one of: sharded, reference", kind));
+    if (kind == "sharded")
+        t.kind = TableKind::Sharded;
+    else if (kind == "reference")
+        t.kind = TableKind::Reference;
+    else
+        s.fail("kind", fmt::format("'{}' is not one of: sharded, reference", kind));
     s.get("shard_key", t.shard_key);
     std::string key_type;
     s.get("key_type", key_type);
     if (t.kind == TableKind::Sharded) {
-        if (t.shard_key.empty()) s.fail("shard_key", fmt::format("sharded table '{}' has no shard_key", t.name));
-        if (key_type.empty()) s.fail("key_type", fmt::format("sharded table '{}' has no key_type", t.name));
+        if (t.shard_key.empty())
+            s.fail("shard_key", fmt::format("sharded table '{}' has no shard_key", t.name));
+        if (key_type.empty())
+            s.fail("key_type", fmt::format("sharded table '{}' has no key_type", t.name));
         auto kt = parse_key_type(key_type);
         if (!kt)
-            s.fail("key_type", fmt::format("'{}' is not one of: smallint, integer, bigint, text, varchar, uuid", key_type));
+            s.fail("key_type",
+                   fmt::format("'{}' is not one of: smallint, integer, bigint, text, varchar, uuid",
+                               key_type));
         t.key_type = *kt;
     } else if (!t.shard_key.empty()) {
         s.fail("shard_key", fmt::format("reference table '{}' cannot have a shard_key", t.name));
@@ -428,10 +486,14 @@ void read_user(Section s, UserConfig& u) {
     s.get("password", u.password);
     std::string auth = to_string(u.auth);
     s.get("auth", auth);
-    if (auth == "scram-sha-256") u.auth = AuthMethod::ScramSha256;
-    else if (auth == "md5") u.auth = AuthMethod::Md5;
-    else if (auth == "trust") u.auth = AuthMethod::Trust;
-    else s.fail("auth", fmt::format("'{}' is not one of: scram-sha-256, md5, trust", auth));
+    if (auth == "scram-sha-256")
+        u.auth = AuthMethod::ScramSha256;
+    else if (auth == "md5")
+        u.auth = AuthMethod::Md5;
+    else if (auth == "trust")
+        u.auth = AuthMethod::Trust;
+    else
+        s.fail("auth", fmt::format("'{}' is not one of: scram-sha-256, md5, trust", auth));
     s.get("admin", u.admin);
     s.get("server_user", u.server_user);
     s.get("server_password", u.server_password);
@@ -440,44 +502,50 @@ void read_user(Section s, UserConfig& u) {
         s.fail("password", fmt::format("user '{}' uses {} but has no password", u.name, auth));
     if (u.auth == AuthMethod::Md5 && u.password.starts_with("SCRAM-SHA-256$"))
         s.fail("password", "a SCRAM verifier cannot be used with auth = \"md5\"");
-    if (u.auth == AuthMethod::ScramSha256 && u.password.starts_with("md5") && u.password.size() == 35)
+    if (u.auth == AuthMethod::ScramSha256 && u.password.starts_with("md5") &&
+        u.password.size() == 35)
         s.fail("password", "an MD5 hash cannot be used with auth = \"scram-sha-256\"");
     s.reject_unknown();
 }
 
 void validate(const std::string& file, Config& c) {
-    if (c.shards.empty()) throw ConfigError(file, "shards", "at least one [[shards]] entry is required");
+    if (c.shards.empty())
+        throw ConfigError(file, "shards", "at least one [[shards]] entry is required");
     std::map<std::string, size_t> seen;
     for (size_t i = 0; i < c.shards.size(); ++i) {
         auto& s = c.shards[i];
         if (auto [it, fresh] = seen.emplace(s.name, i); !fresh)
-            throw ConfigError(file, fmt::format("shards[{}].name", i),
-                              fmt::format("duplicate shard name '{}' (also shards[{}])", s.name, it->second));
+            throw ConfigError(
+                file, fmt::format("shards[{}].name", i),
+                fmt::format("duplicate shard name '{}' (also shards[{}])", s.name, it->second));
         if (s.dbname.empty()) s.dbname = c.sharding.database;
         for (size_t r = 0; r < s.replicas.size(); ++r) {
             bool dup = s.replicas[r].host == s.host && s.replicas[r].port == s.port;
             for (size_t q = 0; q < r; ++q) dup = dup || s.replicas[q] == s.replicas[r];
             if (dup)
                 throw ConfigError(file, fmt::format("shards[{}].replicas[{}]", i, r),
-                                  fmt::format("{}:{} is listed twice for shard '{}'", s.replicas[r].host,
-                                              s.replicas[r].port, s.name));
+                                  fmt::format("{}:{} is listed twice for shard '{}'",
+                                              s.replicas[r].host, s.replicas[r].port, s.name));
         }
     }
     if (c.shards.size() > 65535) throw ConfigError(file, "shards", "at most 65535 shards");
     if (!c.sharding.default_shard.empty() && c.shard_index(c.sharding.default_shard) < 0)
-        throw ConfigError(file, "sharding.default_shard",
-                          fmt::format("'{}' is not the name of a [[shards]] entry", c.sharding.default_shard));
+        throw ConfigError(
+            file, "sharding.default_shard",
+            fmt::format("'{}' is not the name of a [[shards]] entry", c.sharding.default_shard));
     std::set<std::string> tables;
     for (size_t i = 0; i < c.tables.size(); ++i) {
         std::string n = c.tables[i].name;
         if (n.starts_with("public.")) n = n.substr(7);
         if (!tables.insert(n).second)
-            throw ConfigError(file, fmt::format("tables[{}].name", i), fmt::format("duplicate table '{}'", c.tables[i].name));
+            throw ConfigError(file, fmt::format("tables[{}].name", i),
+                              fmt::format("duplicate table '{}'", c.tables[i].name));
     }
     std::set<std::string> users;
     for (size_t i = 0; i < c.users.size(); ++i)
         if (!users.insert(c.users[i].name).second)
-            throw ConfigError(file, fmt::format("users[{}].name", i), fmt::format("duplicate user '{}'", c.users[i].name));
+            throw ConfigError(file, fmt::format("users[{}].name", i),
+                              fmt::format("duplicate user '{}'", c.users[i].name));
 }
 
 }  // namespace
@@ -487,36 +555,49 @@ Config parse_config(std::string_view text, const std::string& source, const EnvM
     try {
         root = toml::parse(text, source);
     } catch (const toml::parse_error& e) {
-        throw ConfigError(source, fmt::format("line {}", e.source().begin.line), std::string(e.description()));
+        throw ConfigError(source, fmt::format("line {}", e.source().begin.line),
+                          std::string(e.description()));
     }
-    static const std::set<std::string_view> sections{"proxy",    "admin",  "stats",  "transactions", "health",
-                                                    "sharding", "cluster", "shards", "tables", "users"};
+    static const std::set<std::string_view> sections{
+        "proxy",    "admin",   "stats",  "transactions", "health",
+        "sharding", "cluster", "shards", "tables",       "users"};
     for (const auto& [k, v] : root)
         if (!sections.count(k.str()))
             throw ConfigError(source, std::string(k.str()),
-                              "unknown section (expected proxy, admin, stats, transactions, health, sharding, cluster, shards, "
+                              "unknown section (expected proxy, admin, stats, transactions, "
+                              "health, sharding, cluster, shards, "
                               "tables, users)");
 
     Config c;
     c.source = source;
-    read_proxy(Section(source, "proxy", subtable(source, root, "proxy"), &env, "SHARDGATE_PROXY_"), c.proxy);
-    read_admin(Section(source, "admin", subtable(source, root, "admin"), &env, "SHARDGATE_ADMIN_"), c.admin);
-    read_stats(Section(source, "stats", subtable(source, root, "stats"), &env, "SHARDGATE_STATS_"), c.stats);
+    read_proxy(Section(source, "proxy", subtable(source, root, "proxy"), &env, "SHARDGATE_PROXY_"),
+               c.proxy);
+    read_admin(Section(source, "admin", subtable(source, root, "admin"), &env, "SHARDGATE_ADMIN_"),
+               c.admin);
+    read_stats(Section(source, "stats", subtable(source, root, "stats"), &env, "SHARDGATE_STATS_"),
+               c.stats);
     read_transactions(Section(source, "transactions", subtable(source, root, "transactions"), &env,
                               "SHARDGATE_TRANSACTIONS_"),
                       c.transactions);
-    read_health(Section(source, "health", subtable(source, root, "health"), &env, "SHARDGATE_HEALTH_"), c.health);
-    read_sharding(Section(source, "sharding", subtable(source, root, "sharding"), &env, "SHARDGATE_SHARDING_"),
+    read_health(
+        Section(source, "health", subtable(source, root, "health"), &env, "SHARDGATE_HEALTH_"),
+        c.health);
+    read_sharding(Section(source, "sharding", subtable(source, root, "sharding"), &env,
+                          "SHARDGATE_SHARDING_"),
                   c.sharding);
     c.cluster = parse_cluster(subtable(source, root, "cluster"), source);
     auto each = [&](std::string_view name, auto& out) {
         if (const toml::array* arr = array_of_tables(source, root, name)) {
             for (size_t i = 0; i < arr->size(); ++i) {
                 out.emplace_back();
-                Section s(source, fmt::format("{}[{}]", name, i), (*arr)[i].as_table(), nullptr, "");
-                if constexpr (std::is_same_v<std::decay_t<decltype(out)>, std::vector<ShardConfig>>) read_shard(s, out.back());
-                if constexpr (std::is_same_v<std::decay_t<decltype(out)>, std::vector<TableConfig>>) read_table(s, out.back());
-                if constexpr (std::is_same_v<std::decay_t<decltype(out)>, std::vector<UserConfig>>) read_user(s, out.back());
+                Section s(source, fmt::format("{}[{}]", name, i), (*arr)[i].as_table(), nullptr,
+                          "");
+                if constexpr (std::is_same_v<std::decay_t<decltype(out)>, std::vector<ShardConfig>>)
+                    read_shard(s, out.back());
+                if constexpr (std::is_same_v<std::decay_t<decltype(out)>, std::vector<TableConfig>>)
+                    read_table(s, out.back());
+                if constexpr (std::is_same_v<std::decay_t<decltype(out)>, std::vector<UserConfig>>)
+                    read_user(s, out.back());
             }
         }
     };
@@ -529,7 +610,8 @@ Config parse_config(std::string_view text, const std::string& source, const EnvM
 
 Config load_config(const std::string& path, const EnvMap& env) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw ConfigError(path, "(file)", "cannot be read: " + std::string(std::strerror(errno)));
+    if (!in)
+        throw ConfigError(path, "(file)", "cannot be read: " + std::string(std::strerror(errno)));
     std::stringstream ss;
     ss << in.rdbuf();
     return parse_config(ss.str(), path, env);

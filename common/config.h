@@ -30,18 +30,18 @@ std::optional<KeyType> parse_key_type(std::string_view s);
 struct ProxyConfig {
     std::string listen_addr = "127.0.0.1";
     uint16_t port = 6432;
-    int workers = 1;                      // event-loop threads; only 1 is supported so far
+    int workers = 1;  // event-loop threads; only 1 is supported so far
     PoolMode pool_mode = PoolMode::Transaction;
-    int pool_size = 20;                   // server connections per (shard, user)
+    int pool_size = 20;  // server connections per (shard, user)
     int max_client_conn = 1000;
-    int pool_timeout_ms = 5000;           // how long a client waits for a server connection
-    int max_pause_ms = 60000;             // lease of a PAUSE without TIMEOUT; longest a client is held
-    int stamp_poll_ms = 200;              // how often the shards' map stamps are read (issue 22)
-    int connect_timeout_ms = 3000;        // server connect + login
-    int login_timeout_ms = 10000;         // client startup + authentication
-    int idle_client_timeout_s = 0;        // 0 = never
+    int pool_timeout_ms = 5000;     // how long a client waits for a server connection
+    int max_pause_ms = 60000;       // lease of a PAUSE without TIMEOUT; longest a client is held
+    int stamp_poll_ms = 200;        // how often the shards' map stamps are read (issue 22)
+    int connect_timeout_ms = 3000;  // server connect + login
+    int login_timeout_ms = 10000;   // client startup + authentication
+    int idle_client_timeout_s = 0;  // 0 = never
     int idle_server_timeout_s = 600;
-    int shutdown_timeout_s = 30;          // SIGTERM drain bound
+    int shutdown_timeout_s = 30;  // SIGTERM drain bound
     int64_t max_message_bytes = 64 * 1024 * 1024;
     // A simple-protocol statement of at least this many bytes is parsed, scanned and rewritten on
     // an analysis worker thread, not on the event loop (proxy/analysis_workers.h); 0 = never.
@@ -50,7 +50,7 @@ struct ProxyConfig {
     // What merging a multi-shard statement may buffer (every shard's rows, before the client
     // gets them); past it the statement fails with 54000 and its legs are cancelled.
     int64_t max_merge_bytes = int64_t(1) << 30;
-    std::string tls_cert;                 // both set => TLS offered to clients
+    std::string tls_cert;  // both set => TLS offered to clients
     std::string tls_key;
     std::string log_level = "info";
     // Simple-protocol point lookups (Analysis::simple_lookup on a unique column) run as
@@ -66,11 +66,11 @@ struct ProxyConfig {
 };
 
 struct AdminConfig {
-    std::string http_listen;              // "127.0.0.1:9930"; empty = no HTTP endpoint
+    std::string http_listen;  // "127.0.0.1:9930"; empty = no HTTP endpoint
     // "user:password" HTTP Basic credentials the live report (/ and /report.json) requires;
     // empty = open. /metrics, /healthz and /readyz never ask for them.
     std::string http_auth;
-    std::string database = "shardgate";   // the console's database name; [[users]] admin = true
+    std::string database = "shardgate";  // the console's database name; [[users]] admin = true
 };
 
 struct StatsConfig {
@@ -88,12 +88,12 @@ struct StatsConfig {
 
 // [transactions]: multi-shard atomicity (see proxy/txn/coordinator.h).
 struct TransactionsConfig {
-    bool two_phase_commit = true;         // off: multi-shard writes run per shard, as before
-    int max_participants = 0;             // shards one atomic unit may span; 0 = no limit
-    std::string instance_id;              // names this proxy in its gids; default host-port
-    int recovery_interval_s = 30;         // periodic resolution of prepared leftovers
-    int recovery_grace_s = 60;            // another proxy's prepared transaction is left alone this long
-    int step_timeout_ms = 10000;          // bound on each PREPARE/COMMIT PREPARED round trip
+    bool two_phase_commit = true;  // off: multi-shard writes run per shard, as before
+    int max_participants = 0;      // shards one atomic unit may span; 0 = no limit
+    std::string instance_id;       // names this proxy in its gids; default host-port
+    int recovery_interval_s = 30;  // periodic resolution of prepared leftovers
+    int recovery_grace_s = 60;     // another proxy's prepared transaction is left alone this long
+    int step_timeout_ms = 10000;   // bound on each PREPARE/COMMIT PREPARED round trip
     // A statement of a transaction spanning shards that waits this long starts a search for a
     // deadlock across shards (proxy/txn/deadlock_detector.h); 0 = no search. Above the shards'
     // own deadlock_timeout (1 s by default), so that PostgreSQL breaks single-shard cycles first.
@@ -101,27 +101,27 @@ struct TransactionsConfig {
 };
 
 struct ShardingConfig {
-    std::string database = "app";         // the logical database clients connect to
+    std::string database = "app";  // the logical database clients connect to
     int bucket_bits = 12;
-    std::string map_file = "shardmap.json"; // relative paths are relative to the config file
-    std::string default_shard;            // unsharded tables; default = first shard
+    std::string map_file = "shardmap.json";  // relative paths are relative to the config file
+    std::string default_shard;               // unsharded tables; default = first shard
 };
 
 struct ShardConfig {
     std::string name;
     std::string host = "127.0.0.1";
     uint16_t port = 5432;
-    std::string dbname;                   // default = sharding.database
-    std::string user;                     // server login; default = the client's server user
+    std::string dbname;  // default = sharding.database
+    std::string user;    // server login; default = the client's server user
     std::string password;
     std::vector<ReplicaEndpoint> replicas;  // standbys, any of which may be promoted
 };
 
 struct TableConfig {
-    std::string name;                     // "orders" or "public.orders"
+    std::string name;  // "orders" or "public.orders"
     TableKind kind = TableKind::Sharded;
-    std::string shard_key;                // sharded only
-    KeyType key_type = KeyType::BigInt;   // sharded only
+    std::string shard_key;               // sharded only
+    KeyType key_type = KeyType::BigInt;  // sharded only
 };
 
 struct UserConfig {
@@ -131,13 +131,13 @@ struct UserConfig {
     std::string password;
     AuthMethod auth = AuthMethod::ScramSha256;
     bool admin = false;
-    std::string server_user;              // login used towards shards; default = name
-    std::string server_password;          // default = password when it is plain text
-    std::optional<ReadFrom> read_from;    // overrides [proxy] read_from for this user
+    std::string server_user;            // login used towards shards; default = name
+    std::string server_password;        // default = password when it is plain text
+    std::optional<ReadFrom> read_from;  // overrides [proxy] read_from for this user
 };
 
 struct Config {
-    std::string source;                   // the file it came from
+    std::string source;  // the file it came from
     ProxyConfig proxy;
     AdminConfig admin;
     StatsConfig stats;

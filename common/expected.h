@@ -34,16 +34,16 @@ template <class T, class E>
 class [[nodiscard]] Expected {
 public:
     // A default-constructed Expected holds a value-initialised T (Status: ok), as std::expected.
-    constexpr Expected()
-        requires std::is_default_constructible_v<T>
-        : v_(std::in_place_index<0>) {}
-    constexpr Expected(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
-    constexpr Expected(E error)  // NOLINT: implicit
+    constexpr Expected() requires std::is_default_constructible_v<T> : v_(std::in_place_index<0>) {}
+    constexpr Expected(T value)
+        : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
+    constexpr Expected(E error)                            // NOLINT: implicit
         requires(!std::is_same_v<T, E>)
         : v_(std::in_place_index<1>, std::move(error)) {}
     template <class G>
-        requires std::is_constructible_v<E, G>
-    constexpr Expected(Unexpected<G> u) : v_(std::in_place_index<1>, E(std::move(u.error))) {}  // NOLINT
+    requires std::is_constructible_v<E, G>
+    constexpr Expected(Unexpected<G> u)
+        : v_(std::in_place_index<1>, E(std::move(u.error))) {}  // NOLINT
 
     constexpr bool ok() const { return v_.index() == 0; }
     constexpr explicit operator bool() const { return ok(); }

@@ -12,7 +12,9 @@
 namespace sg {
 namespace {
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+    return std::strerror(errno);
+}
 
 // write(2) until done; short writes are legal for regular files too.
 bool write_all(int fd, std::string_view data) {
@@ -29,12 +31,14 @@ bool write_all(int fd, std::string_view data) {
 
 }  // namespace
 
-std::optional<FileProblem> replace_file_atomically(const std::string& path, std::string_view content) {
+std::optional<FileProblem> replace_file_atomically(const std::string& path,
+                                                   std::string_view content) {
     // A temporary name of this writer's own: two writers of one file (a proxy's etcd watch and
     // a rebalancer sharing its config, both writing a version they just saw published) must
     // not write into, or rename away, each other's temporary file. Each rename is whole.
     static std::atomic<uint64_t> seq{0};
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(++seq);
+    const std::string tmp =
+        path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(++seq);
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return FileProblem{tmp, "cannot create: " + errno_text()};
     bool ok = write_all(fd, content) && ::fsync(fd) == 0;

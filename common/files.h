@@ -15,6 +15,7 @@ struct FileProblem {
 };
 
 // nullopt on success.
-std::optional<FileProblem> replace_file_atomically(const std::string& path, std::string_view content);
+std::optional<FileProblem> replace_file_atomically(const std::string& path,
+                                                   std::string_view content);
 
 }  // namespace sg

@@ -1,12 +1,14 @@
 // The console's pause commands (issue 22), each pause with a lease (proxy/pause_control.h):
 //   PAUSE [TIMEOUT ms]                       hold new transactions; lapses after ms
-//   RESUME [ID n]                            end it (with ID: only that pause; a lapsed one is an error)
-//   PAUSE BUCKETS a-b[,c] [TIMEOUT ms] [DRAIN ms]
-//                                            hold statements on those buckets; DRAIN bounds the wait for
-//                                            open transactions that touched them (default min(ms, 1000))
+//   RESUME [ID n]                            end it (with ID: only that pause; a lapsed one is an
+//   error) PAUSE BUCKETS a-b[,c] [TIMEOUT ms] [DRAIN ms]
+//                                            hold statements on those buckets; DRAIN bounds the
+//                                            wait for open transactions that touched them (default
+//                                            min(ms, 1000))
 //   RESUME BUCKETS [ID n]
 //   RENEW PAUSE ID n | RENEW BUCKETS ID n    extend the lease (the rebalancer does, while it works)
-//   SHOW PAUSES                              pauses in force: owner, age, lease, expiry, held clients
+//   SHOW PAUSES                              pauses in force: owner, age, lease, expiry, held
+//   clients
 // TIMEOUT defaults to [proxy] max_pause_ms and may not exceed it: no client waits longer.
 // PAUSE and PAUSE BUCKETS answer one row (id, lease_ms): the id names the pause to RESUME/RENEW.
 // Owner: the console client's application_name, user and address.

@@ -41,8 +41,9 @@ int find_shard(const Proxy& p, const std::string& name) {
 }  // namespace
 
 stats::Table pgb_show_databases(Proxy& p) {
-    stats::Table t{{"name", "host", "port", "database", "force_user", "pool_size", "min_pool_size", "reserve_pool",
-                    "pool_mode", "max_connections", "current_connections", "paused", "disabled"},
+    stats::Table t{{"name", "host", "port", "database", "force_user", "pool_size", "min_pool_size",
+                    "reserve_pool", "pool_mode", "max_connections", "current_connections", "paused",
+                    "disabled"},
                    {},
                    {}};
     const auto& cfg = p.config();
@@ -51,9 +52,11 @@ stats::Table pgb_show_databases(Proxy& p) {
         for (const auto& [key, pool] : p.pools())
             if (key.first == int(i)) conns += pool->total();
         const auto& s = cfg.shards[i];
-        t.rows.push_back({s.name, s.host, std::to_string(s.port), s.dbname.empty() ? cfg.sharding.database : s.dbname,
-                          s.user, std::to_string(cfg.proxy.pool_size), "0", "0", to_string(cfg.proxy.pool_mode), "0",
-                          std::to_string(conns), p.paused() ? "1" : "0", "0"});
+        t.rows.push_back({s.name, s.host, std::to_string(s.port),
+                          s.dbname.empty() ? cfg.sharding.database : s.dbname, s.user,
+                          std::to_string(cfg.proxy.pool_size), "0", "0",
+                          to_string(cfg.proxy.pool_mode), "0", std::to_string(conns),
+                          p.paused() ? "1" : "0", "0"});
     }
     return t;
 }
@@ -88,10 +91,11 @@ stats::Table pgb_show_lists(Proxy& p) {
 }
 
 stats::Table pgb_show_users(Proxy& p) {
-    stats::Table t{{"name", "pool_size", "reserve_pool_size", "pool_mode", "max_user_connections",
-                    "current_connections", "max_user_client_connections", "current_client_connections"},
-                   {},
-                   {}};
+    stats::Table t{
+        {"name", "pool_size", "reserve_pool_size", "pool_mode", "max_user_connections",
+         "current_connections", "max_user_client_connections", "current_client_connections"},
+        {},
+        {}};
     const auto& cfg = p.config();
     for (const auto& u : cfg.users) {
         const std::string& login = u.server_user.empty() ? u.name : u.server_user;
@@ -100,15 +104,16 @@ stats::Table pgb_show_users(Proxy& p) {
             if (key.second == login) servers += pool->total();
         uint64_t clients = 0;
         for (const auto& [pid, s] : p.sessions()) clients += s->user() == u.name;
-        t.rows.push_back({u.name, std::to_string(cfg.proxy.pool_size), "0", to_string(cfg.proxy.pool_mode), "0",
-                          std::to_string(servers), "0", num(clients)});
+        t.rows.push_back({u.name, std::to_string(cfg.proxy.pool_size), "0",
+                          to_string(cfg.proxy.pool_mode), "0", std::to_string(servers), "0",
+                          num(clients)});
     }
     return t;
 }
 
 stats::Table pgb_show_stats_totals(Proxy& p) {
-    stats::Table t{{"database", "xact_count", "query_count", "bytes_received", "bytes_sent", "query_time",
-                    "wait_time"},
+    stats::Table t{{"database", "xact_count", "query_count", "bytes_received", "bytes_sent",
+                    "query_time", "wait_time"},
                    {},
                    {}};
     for (const auto& [db, f] : figures_by_database(p))
@@ -118,16 +123,19 @@ stats::Table pgb_show_stats_totals(Proxy& p) {
 }
 
 stats::Table pgb_show_stats_averages(Proxy& p) {
-    stats::Table t{{"database", "xact_count", "query_count", "bytes_received", "bytes_sent", "query_time",
-                    "wait_time"},
+    stats::Table t{{"database", "xact_count", "query_count", "bytes_received", "bytes_sent",
+                    "query_time", "wait_time"},
                    {},
                    {}};
     const double seconds = std::max(
-        1e-3, std::chrono::duration<double>(std::chrono::system_clock::now() - p.stats().since()).count());
+        1e-3, std::chrono::duration<double>(std::chrono::system_clock::now() - p.stats().since())
+                  .count());
     for (const auto& [db, f] : figures_by_database(p)) {
         const double calls = double(std::max<uint64_t>(f.calls, 1));
-        t.rows.push_back({db, num(uint64_t(double(f.transactions) / seconds)), num(uint64_t(double(f.calls) / seconds)),
-                          num(uint64_t(double(f.bytes_in) / seconds)), num(uint64_t(double(f.bytes_out) / seconds)),
+        t.rows.push_back({db, num(uint64_t(double(f.transactions) / seconds)),
+                          num(uint64_t(double(f.calls) / seconds)),
+                          num(uint64_t(double(f.bytes_in) / seconds)),
+                          num(uint64_t(double(f.bytes_out) / seconds)),
                           num(uint64_t(double(f.server_ns) / 1000 / calls)),
                           num(uint64_t(double(f.pool_wait_ns) / 1000 / calls))});
     }

@@ -7,9 +7,9 @@
 #include <cstring>
 
 #include "common/sqlstate.h"
-#include "proxy/wire/writer.h"
 #include "proxy/wire/frame_cursor.h"
 #include "proxy/wire/protocol.h"
+#include "proxy/wire/writer.h"
 
 namespace sg::proxy {
 
@@ -61,12 +61,13 @@ router::Expected<std::string> join_binary_copy_out(const std::vector<std::string
         if (head.size() < kFixedHeader ||
             std::memcmp(head.data(), kSignature, sizeof kSignature) != 0)
             return router::Error{
-                sqlstate::kProtocolViolation, fmt::format("shard {}'s binary COPY data has no valid header", shard)};
-        const size_t header =
-            kFixedHeader + wire::load_be32(head.data() + 15);
+                sqlstate::kProtocolViolation,
+                fmt::format("shard {}'s binary COPY data has no valid header", shard)};
+        const size_t header = kFixedHeader + wire::load_be32(head.data() + 15);
         if (total < header + 2)
             return router::Error{
-                sqlstate::kProtocolViolation, fmt::format("shard {}'s binary COPY data ends before its trailer", shard)};
+                sqlstate::kProtocolViolation,
+                fmt::format("shard {}'s binary COPY data ends before its trailer", shard)};
         std::string last2;  // the stream's last two bytes, from its last parts backwards
         for (auto it = parts.rbegin(); it != parts.rend() && last2.size() < 2; ++it) {
             const size_t take = std::min(it->size(), 2 - last2.size());

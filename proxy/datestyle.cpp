@@ -52,21 +52,25 @@ std::optional<std::string> complete_datestyle(std::string_view previous, std::st
         const char* s = style_of(t);
         const char* o = order_of(t);
         if (!s && !o) return std::nullopt;  // DEFAULT or not a keyword
-        if ((s && new_style && std::string_view(s) != new_style) || (o && new_order && std::string_view(o) != new_order))
+        if ((s && new_style && std::string_view(s) != new_style) ||
+            (o && new_order && std::string_view(o) != new_order))
             return std::nullopt;  // conflicting: PostgreSQL rejects it
         if (s) new_style = s;
         if (o) new_order = o;
     }
     if (!new_style && !new_order) return std::nullopt;
     if (new_style) style = new_style;
-    if (new_order) order = new_order;
-    else if (new_style && std::string_view(new_style) == "German") order = "DMY";
+    if (new_order)
+        order = new_order;
+    else if (new_style && std::string_view(new_style) == "German")
+        order = "DMY";
     return style + ", " + order;
 }
 
 std::string_view datestyle_of_statement(std::string_view statement) {
     constexpr std::string_view kPrefix = "SET datestyle TO ";
-    if (statement.size() < kPrefix.size() || strncasecmp(statement.data(), kPrefix.data(), kPrefix.size()) != 0)
+    if (statement.size() < kPrefix.size() ||
+        strncasecmp(statement.data(), kPrefix.data(), kPrefix.size()) != 0)
         return {};
     return statement.substr(kPrefix.size());
 }

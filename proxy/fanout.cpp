@@ -1,8 +1,8 @@
 #include "proxy/fanout.h"
 
 #include "common/sqlstate.h"
-#include "proxy/fanout_shard_set.h"
 #include "proxy/fanout_pieces.h"
+#include "proxy/fanout_shard_set.h"
 
 #include "proxy/fanout_legs.h"
 #include "proxy/notice_merge.h"
@@ -14,27 +14,26 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <optional>
 #include <cstring>
+#include <optional>
 
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/server_conn.h"
 #include "proxy/session_settings.h"
+#include "proxy/spawn.h"
 #include "proxy/txn/coordinator.h"
 #include "proxy/txn/participants.h"
 #include "proxy/txn/policy.h"
 #include "proxy/wire/messages/error_response.h"
-#include "proxy/wire/writer.h"
-#include "proxy/spawn.h"
 #include "proxy/wire/messages/session_status.h"
 #include "proxy/wire/protocol.h"
+#include "proxy/wire/writer.h"
 
 namespace sg::proxy {
 
 namespace asio = net::asio;
 using namespace fanout_detail;
-
 
 std::string merge_command_tags(const std::vector<std::string>& tags) {
     if (tags.empty()) return {};
@@ -55,26 +54,31 @@ std::string merge_command_tags(const std::vector<std::string>& tags) {
     return prefix + std::to_string(total);
 }
 
-
-awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const std::vector<ShardQuery>& queries,
-                                  const std::map<std::string, std::string>& settings, bool replicated, bool atomic,
+awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user,
+                                  const std::vector<ShardQuery>& queries,
+                                  const std::map<std::string, std::string>& settings,
+                                  bool replicated, bool atomic,
                                   std::vector<stats::ShardLeg>* legs) {
     ShardSet set(proxy, user, queries.size());
     std::vector<uint16_t> shards;
     std::vector<int> endpoints;
     for (const auto& q : queries) {
         shards.push_back(q.shard);
-        endpoints.push_back(atomic ? -1 : q.read_endpoint);  // (a write is never planned on a standby)
+        endpoints.push_back(atomic ? -1
+                                   : q.read_endpoint);  // (a write is never planned on a standby)
     }
     if (atomic) {
         if (auto refusal = txn::participants_refusal(proxy.config(), shards.size()))
             co_return error_reply(refusal->sqlstate, refusal->message);
     }
-    if (auto err = co_await set.acquire(shards, &endpoints)) co_return error_reply(err->sqlstate, err->message);
-    if (std::string failed = co_await set.apply_settings(settings); !failed.empty()) co_return failed;
+    if (auto err = co_await set.acquire(shards, &endpoints))
+        co_return error_reply(err->sqlstate, err->message);
+    if (std::string failed = co_await set.apply_settings(settings); !failed.empty())
+        co_return failed;
     if (atomic) {
-        co_await set.run_in_shard_order(
-            [&](size_t i) -> awaitable<void> { co_await set.query(i, queries[i].sql, settings, true); });
+        co_await set.run_in_shard_order([&](size_t i) -> awaitable<void> {
+            co_await set.query(i, queries[i].sql, settings, true);
+        });
     } else {
         for (size_t i = 0; i < queries.size(); ++i) co_await set.query(i, queries[i].sql, settings);
     }
@@ -84,36 +88,45 @@ awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const st
         if (!set.sink().replies()[i].copy_in) continue;
         // A COPY FROM that was not recognised as one to split: end it on every shard.
         copy_in = true;
-        co_await set.write(i, copy_fail_frame("COPY FROM STDIN to several shards needs a column list"));
+        co_await set.write(
+            i, copy_fail_frame("COPY FROM STDIN to several shards needs a column list"));
     }
     co_await set.wait_ready();
     if (atomic) {
-        if (copy_in) co_await proxy.txn().rollback(set);
-        else if (std::string failed = co_await set.finish_atomic(false); !failed.empty()) co_return failed;
+        if (copy_in)
+            co_await proxy.txn().rollback(set);
+        else if (std::string failed = co_await set.finish_atomic(false); !failed.empty())
+            co_return failed;
     }
     set.give_back();
     if (legs) set.legs(*legs);
     if (replicated) set.keep_first_reply_only();
     if (copy_in)
-        co_return error_reply(sqlstate::kFeatureNotSupported, "COPY FROM STDIN into a sharded table needs its column list, "
-                                       "e.g. COPY items (id, name) FROM STDIN, so rows can be split by shard key");
+        co_return error_reply(
+            sqlstate::kFeatureNotSupported,
+            "COPY FROM STDIN into a sharded table needs its column list, "
+            "e.g. COPY items (id, name) FROM STDIN, so rows can be split by shard key");
     co_return set.merged_reply();
 }
 
-awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, const std::vector<uint16_t>& shards,
+awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user,
+                                         const std::vector<uint16_t>& shards,
                                          const std::map<std::string, std::string>& settings,
-                                         const std::function<std::string(ServerConn&)>& build, bool atomic,
-                                         std::vector<stats::ShardLeg>* legs, bool replicated,
-                                         const std::vector<int>* endpoints) {
+                                         const std::function<std::string(ServerConn&)>& build,
+                                         bool atomic, std::vector<stats::ShardLeg>* legs,
+                                         bool replicated, const std::vector<int>* endpoints) {
     ShardSet set(proxy, user, shards.size());
     if (atomic) {
         if (auto refusal = txn::participants_refusal(proxy.config(), shards.size()))
             co_return error_reply(refusal->sqlstate, refusal->message);
     }
     // (a write is never planned on a standby; an atomic statement takes the primaries regardless)
-    const std::vector<int>* legs_at = atomic || !endpoints || endpoints->size() != shards.size() ? nullptr : endpoints;
-    if (auto err = co_await set.acquire(shards, legs_at)) co_return error_reply(err->sqlstate, err->message);
-    if (std::string failed = co_await set.apply_settings(settings); !failed.empty()) co_return failed;
+    const std::vector<int>* legs_at =
+        atomic || !endpoints || endpoints->size() != shards.size() ? nullptr : endpoints;
+    if (auto err = co_await set.acquire(shards, legs_at))
+        co_return error_reply(err->sqlstate, err->message);
+    if (std::string failed = co_await set.apply_settings(settings); !failed.empty())
+        co_return failed;
     auto send = [&](size_t i) -> awaitable<void> {
         ServerConn& s = set.server(i);
         std::string out;
@@ -130,7 +143,8 @@ awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, c
     }
     co_await set.wait_ready();
     if (atomic) {
-        if (std::string failed = co_await set.finish_atomic(true); !failed.empty()) co_return failed;
+        if (std::string failed = co_await set.finish_atomic(true); !failed.empty())
+            co_return failed;
     }
     set.give_back();
     if (legs) set.legs(*legs);
@@ -138,9 +152,10 @@ awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, c
     co_return set.merged_reply(true);
 }
 
-awaitable<std::string> run_pieces_atomic(Proxy& proxy, const UserConfig& user, const std::vector<BatchPiece>& pieces,
-                                         const std::map<std::string, std::string>& settings,
-                                         const std::function<std::string(size_t, ServerConn&)>& build) {
+awaitable<std::string> run_pieces_atomic(
+    Proxy& proxy, const UserConfig& user, const std::vector<BatchPiece>& pieces,
+    const std::map<std::string, std::string>& settings,
+    const std::function<std::string(size_t, ServerConn&)>& build) {
     std::vector<uint16_t> shards;
     for (const auto& p : pieces) shards.push_back(p.shard);
     std::sort(shards.begin(), shards.end());
@@ -149,12 +164,14 @@ awaitable<std::string> run_pieces_atomic(Proxy& proxy, const UserConfig& user, c
         co_return error_reply(refusal->sqlstate, refusal->message);
     ShardSet set(proxy, user, shards.size());
     if (auto err = co_await set.acquire(shards)) co_return error_reply(err->sqlstate, err->message);
-    if (std::string failed = co_await set.apply_settings(settings); !failed.empty()) co_return failed;
+    if (std::string failed = co_await set.apply_settings(settings); !failed.empty())
+        co_return failed;
     // Each shard's part in a transaction of its own, ended below for all of them as one.
-    PiecesOutcome o = co_await pipeline_pieces(set, pieces, build, [&](ServerConn& s, std::string& out) {
-        s.add_quiet_query(out, settings_sync_statements(s.applied_settings(), settings));
-        s.add_quiet_query(out, "BEGIN");
-    });
+    PiecesOutcome o =
+        co_await pipeline_pieces(set, pieces, build, [&](ServerConn& s, std::string& out) {
+            s.add_quiet_query(out, settings_sync_statements(s.applied_settings(), settings));
+            s.add_quiet_query(out, "BEGIN");
+        });
     if (o.failed) {
         co_await proxy.txn().rollback(set);
         wire::append_ready_for_query(o.reply, 'I');
@@ -189,10 +206,12 @@ struct CopyFanout::Impl {
     }
 };
 
-CopyFanout::CopyFanout(Proxy& proxy, const UserConfig& user) : impl_(std::make_unique<Impl>(proxy, user)) {}
+CopyFanout::CopyFanout(Proxy& proxy, const UserConfig& user)
+    : impl_(std::make_unique<Impl>(proxy, user)) {}
 CopyFanout::~CopyFanout() = default;
 
-awaitable<std::string> CopyFanout::start(const std::string& sql, const std::map<std::string, std::string>& settings,
+awaitable<std::string> CopyFanout::start(const std::string& sql,
+                                         const std::map<std::string, std::string>& settings,
                                          bool& failed) {
     auto& im = *impl_;
     size_t n = im.proxy.config().shards.size();
@@ -206,8 +225,10 @@ awaitable<std::string> CopyFanout::start(const std::string& sql, const std::map<
         if (auto refusal = txn::participants_refusal(im.proxy.config(), n))
             co_return error_reply(refusal->sqlstate, refusal->message);
     }
-    if (auto err = co_await im.set->acquire(shards)) co_return error_reply(err->sqlstate, err->message);
-    if (std::string refused = co_await im.set->apply_settings(settings); !refused.empty()) co_return refused;
+    if (auto err = co_await im.set->acquire(shards))
+        co_return error_reply(err->sqlstate, err->message);
+    if (std::string refused = co_await im.set->apply_settings(settings); !refused.empty())
+        co_return refused;
     for (size_t i = 0; i < n; ++i) co_await im.set->query(i, sql, settings, im.atomic);
     co_await im.set->wait_copying();
     bool all_copy = true;
@@ -226,8 +247,10 @@ awaitable<std::string> CopyFanout::start(const std::string& sql, const std::map<
     co_return im.set->sink().replies().front().copy_response;
 }
 
-awaitable<std::string> CopyFanout::start_held(const std::vector<HeldLeg>& legs, const std::string& sql,
-                                              const std::map<std::string, std::string>& settings, bool& failed) {
+awaitable<std::string> CopyFanout::start_held(const std::vector<HeldLeg>& legs,
+                                              const std::string& sql,
+                                              const std::map<std::string, std::string>& settings,
+                                              bool& failed) {
     auto& im = *impl_;
     im.held = true;
     im.set = std::make_unique<ShardSet>(im.proxy, im.user, legs.size());
@@ -235,7 +258,8 @@ awaitable<std::string> CopyFanout::start_held(const std::vector<HeldLeg>& legs, 
     for (const auto& leg : legs) im.set->adopt(leg.conn);
     failed = true;
     im.failed = true;
-    if (std::string refused = co_await prepare_held_legs(*im.set, legs, settings); !refused.empty()) {
+    if (std::string refused = co_await prepare_held_legs(*im.set, legs, settings);
+        !refused.empty()) {
         im.set->hand_back();
         co_return refused;
     }
@@ -256,7 +280,9 @@ awaitable<std::string> CopyFanout::start_held(const std::vector<HeldLeg>& legs, 
     co_return im.set->sink().replies().front().copy_response;
 }
 
-bool CopyFanout::failed() const { return impl_->failed; }
+bool CopyFanout::failed() const {
+    return impl_->failed;
+}
 
 awaitable<void> CopyFanout::row(uint16_t shard, std::string_view data) {
     auto& im = *impl_;
@@ -290,7 +316,8 @@ awaitable<std::string> CopyFanout::finish(bool ok, const std::string& fail_messa
         co_return im.set->merged_reply(false, true);
     }
     if (im.atomic) {
-        if (std::string failed = co_await im.set->finish_atomic(false); !failed.empty()) co_return failed;
+        if (std::string failed = co_await im.set->finish_atomic(false); !failed.empty())
+            co_return failed;
     }
     im.set->give_back();
     co_return im.set->merged_reply();

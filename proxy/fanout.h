@@ -35,9 +35,11 @@ struct ShardQuery {
 // `atomic`: every shard runs its part in a transaction, and they commit as one (two-phase
 // commit, proxy/txn/coordinator.h) or all roll back; the client gets the first error.
 // `legs` (statistics), when given, is set to each shard's part: its time, rows, bytes, error.
-net::awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, const std::vector<ShardQuery>& queries,
-                                       const std::map<std::string, std::string>& settings, bool replicated = false,
-                                       bool atomic = false, std::vector<stats::ShardLeg>* legs = nullptr);
+net::awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user,
+                                       const std::vector<ShardQuery>& queries,
+                                       const std::map<std::string, std::string>& settings,
+                                       bool replicated = false, bool atomic = false,
+                                       std::vector<stats::ShardLeg>* legs = nullptr);
 
 // One extended-protocol batch (Parse/Bind/Describe/Execute/Sync of one statement) on several
 // shards: `build` returns the frames for one server (translated for it, ending with Sync and
@@ -46,11 +48,12 @@ net::awaitable<std::string> run_fanout(Proxy& proxy, const UserConfig& user, con
 // (a reference-table write reports one copy's count, as the one table's would be).
 // `endpoints` (one per shard, when given): a read's standby endpoint on that shard, -1 the
 // primary, as ShardQuery::read_endpoint; ignored for an atomic statement.
-net::awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user, const std::vector<uint16_t>& shards,
-                                              const std::map<std::string, std::string>& settings,
-                                              const std::function<std::string(class ServerConn&)>& build,
-                                              bool atomic = false, std::vector<stats::ShardLeg>* legs = nullptr,
-                                              bool replicated = false, const std::vector<int>* endpoints = nullptr);
+net::awaitable<std::string> run_fanout_frames(
+    Proxy& proxy, const UserConfig& user, const std::vector<uint16_t>& shards,
+    const std::map<std::string, std::string>& settings,
+    const std::function<std::string(class ServerConn&)>& build, bool atomic = false,
+    std::vector<stats::ShardLeg>* legs = nullptr, bool replicated = false,
+    const std::vector<int>* endpoints = nullptr);
 
 // An extended-protocol batch whose Binds go to several shards, outside a transaction: its
 // pieces (consecutive messages for one shard) run in order, each shard inside one transaction,
@@ -62,9 +65,10 @@ struct BatchPiece {
     uint16_t shard = 0;
     bool writes = true;  // false: only reads (its shard may commit without PREPARE)
 };
-net::awaitable<std::string> run_pieces_atomic(Proxy& proxy, const UserConfig& user, const std::vector<BatchPiece>& pieces,
-                                              const std::map<std::string, std::string>& settings,
-                                              const std::function<std::string(size_t, class ServerConn&)>& build);
+net::awaitable<std::string> run_pieces_atomic(
+    Proxy& proxy, const UserConfig& user, const std::vector<BatchPiece>& pieces,
+    const std::map<std::string, std::string>& settings,
+    const std::function<std::string(size_t, class ServerConn&)>& build);
 
 // COPY ... FROM STDIN split by row: every shard gets the COPY statement, the client one
 // CopyInResponse, and each row goes to the shard owning its key. Built by the session, which
@@ -76,13 +80,15 @@ public:
     ~CopyFanout();
     // Starts COPY on every shard. Returns the CopyInResponse to relay, or (on failure) the
     // complete error reply up to ReadyForQuery, with `failed` set.
-    net::awaitable<std::string> start(const std::string& sql, const std::map<std::string, std::string>& settings,
+    net::awaitable<std::string> start(const std::string& sql,
+                                      const std::map<std::string, std::string>& settings,
                                       bool& failed);
     // The same inside a transaction, on its participants (`legs`, one per shard, in shard
     // order; fanout_held.h): no transaction of the COPY's own; it commits or rolls back with
     // the client's transaction, and a failure fails that transaction.
     net::awaitable<std::string> start_held(const std::vector<HeldLeg>& legs, const std::string& sql,
-                                           const std::map<std::string, std::string>& settings, bool& failed);
+                                           const std::map<std::string, std::string>& settings,
+                                           bool& failed);
     // After finish(): whether some shard's COPY failed (inside a transaction: it is failed).
     bool failed() const;
     // Queues a row for `shard`; sends it once enough is buffered.

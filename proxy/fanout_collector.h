@@ -3,33 +3,32 @@
 // and the small frame helpers of the fan-out. Internal to proxy/fanout.cpp.
 #pragma once
 
-#include "proxy/fanout_legs.h"
-#include "proxy/notice_merge.h"
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <optional>
 #include <cstring>
+#include <optional>
+#include "proxy/fanout_legs.h"
+#include "proxy/notice_merge.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/server_conn.h"
 #include "proxy/session_settings.h"
+#include "proxy/spawn.h"
 #include "proxy/txn/coordinator.h"
 #include "proxy/txn/participants.h"
 #include "proxy/txn/policy.h"
-#include "proxy/wire/messages/error_response.h"
-#include "proxy/wire/writer.h"
-#include "proxy/spawn.h"
 #include "proxy/wire/frame_cursor.h"
+#include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/session_status.h"
+#include "proxy/wire/writer.h"
 
 namespace sg::proxy::fanout_detail {
 
 namespace asio = net::asio;
-
 
 // What one shard answered.
 struct ShardReply {
@@ -37,17 +36,17 @@ struct ShardReply {
     std::string row_description;  // the first RowDescription frame
     std::string rows;             // DataRow frames
     std::vector<std::string> tags;
-    std::string notices;          // NoticeResponse frames
-    std::string error;            // the first ErrorResponse frame
+    std::string notices;  // NoticeResponse frames
+    std::string error;    // the first ErrorResponse frame
     std::string error_message;
     bool ready = false;
     bool lost = false;
     bool copy = false;
-    std::string copy_response;    // the CopyInResponse / CopyOutResponse frame
-    std::string head;             // extended protocol: ParseComplete, BindComplete, descriptions
+    std::string copy_response;  // the CopyInResponse / CopyOutResponse frame
+    std::string head;           // extended protocol: ParseComplete, BindComplete, descriptions
     bool copy_in = false;
-    std::string raw;              // every frame but ReadyForQuery, in order (batch pieces)
-    std::vector<size_t> ready_at; // raw.size() at each ReadyForQuery: where each Sync's reply ends
+    std::string raw;               // every frame but ReadyForQuery, in order (batch pieces)
+    std::vector<size_t> ready_at;  // raw.size() at each ReadyForQuery: where each Sync's reply ends
     // Statistics of this leg (steady-clock nanoseconds; bytes as framed on the wire).
     int shard = -1;
     int64_t pool_wait_ns = 0, sent_ns = 0, ready_ns = 0;
@@ -55,7 +54,9 @@ struct ShardReply {
 };
 
 inline int64_t steady_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(net::Clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               net::Clock::now().time_since_epoch())
+        .count();
 }
 
 // The rows of a leg: the counts of its command tags ("SELECT 3", "UPDATE 2", "INSERT 0 1"),
@@ -79,7 +80,8 @@ inline uint64_t leg_rows(const ShardReply& r) {
 class Collector : public ServerSink {
 public:
     // `budget`: the bytes of rows all shards' replies may hold together ([proxy] max_merge_bytes).
-    Collector(asio::any_io_executor ex, size_t n, size_t budget) : done_(ex), replies_(n), budget_(budget) {}
+    Collector(asio::any_io_executor ex, size_t n, size_t budget)
+        : done_(ex), replies_(n), budget_(budget) {}
     // The rows went past the budget: the rest are dropped and the statement fails.
     bool overflowed() const { return overflowed_; }
 
@@ -127,23 +129,33 @@ public:
         }
     }
 
-    awaitable<void> relay(ServerConn& s, const std::vector<asio::const_buffer>& frames, size_t) override {
+    awaitable<void> relay(ServerConn& s, const std::vector<asio::const_buffer>& frames,
+                          size_t) override {
         ShardReply& r = replies_[index_of_[&s]];
         for (const auto& b : frames) {
             r.bytes_received += b.size();
             // The server connection relays whole frames only.
-            wire::FrameCursor cursor(std::string_view(static_cast<const char*>(b.data()), b.size()));
+            wire::FrameCursor cursor(
+                std::string_view(static_cast<const char*>(b.data()), b.size()));
             while (auto f = cursor.next()) {
                 const char type = f->type;
                 const std::string_view frame = f->whole;
-                if (type != 'Z') r.raw.append(frame);
-                else r.ready_at.push_back(r.raw.size());
+                if (type != 'Z')
+                    r.raw.append(frame);
+                else
+                    r.ready_at.push_back(r.raw.size());
                 switch (type) {
                     case 'T':
                         if (r.row_description.empty()) r.row_description.assign(frame);
                         r.head.append(frame);
                         break;
-                    case '1': case '2': case '3': case 't': case 'n': r.head.append(frame); break;
+                    case '1':
+                    case '2':
+                    case '3':
+                    case 't':
+                    case 'n':
+                        r.head.append(frame);
+                        break;
                     case 'D':
                     case 'd':  // COPY TO: concatenated like rows
                         if (overflowed_) break;
@@ -156,22 +168,30 @@ public:
                         r.rows.append(frame);
                         if (frame[0] == 'D') ++r.data_rows;
                         break;
-                    case 'C': r.tags.emplace_back(frame.substr(5, frame.size() - 6)); break;
-                    case 'N': r.notices.append(frame); break;
+                    case 'C':
+                        r.tags.emplace_back(frame.substr(5, frame.size() - 6));
+                        break;
+                    case 'N':
+                        r.notices.append(frame);
+                        break;
                     case 'E':
                         if (r.error.empty()) {
                             r.error.assign(frame);
                             wire::ErrorResponse e;
-                            if (wire::decode(wire::as_bytes(frame.substr(5)), e).ok()) r.error_message = e.message();
+                            if (wire::decode(wire::as_bytes(frame.substr(5)), e).ok())
+                                r.error_message = e.message();
                         }
                         break;
-                    case 'G': case 'H': case 'W':
+                    case 'G':
+                    case 'H':
+                    case 'W':
                         r.copy = true;
                         r.copy_in = type == 'G';
                         if (r.copy_response.empty()) r.copy_response.assign(frame);
                         done_.notify_all();
                         break;
-                    default: break;
+                    default:
+                        break;
                 }
             }
         }
@@ -217,7 +237,8 @@ inline std::string copy_fail_frame(std::string_view why) {
     return out;
 }
 
-inline std::string error_reply(std::string_view sqlstate, const std::string& message, const std::string& detail = {}) {
+inline std::string error_reply(std::string_view sqlstate, const std::string& message,
+                               const std::string& detail = {}) {
     std::string out;
     wire::MessageWriter w(out);
     wire::ErrorBuilder b(wire::Severity::Error, sqlstate, message);
@@ -226,6 +247,5 @@ inline std::string error_reply(std::string_view sqlstate, const std::string& mes
     wire::append_ready_for_query(out, 'I');
     return out;
 }
-
 
 }  // namespace sg::proxy::fanout_detail

@@ -32,7 +32,9 @@ awaitable<std::string> prepare_held_legs(ShardSet& set, const std::vector<HeldLe
                               ? std::string("it did not start the transaction")
                               : joined[i].message;
         co_return error_reply(
-            joined[i].lost ? sqlstate::kConnectionFailure : (joined[i].sqlstate.empty() ? sqlstate::kInternalError : joined[i].sqlstate),
+            joined[i].lost
+                ? sqlstate::kConnectionFailure
+                : (joined[i].sqlstate.empty() ? sqlstate::kInternalError : joined[i].sqlstate),
             fmt::format("joining shard \"{}\" to the transaction: {}",
                         legs[i].conn->target().shard_name, why));
     }

@@ -9,9 +9,13 @@ namespace {
 thread_local FanoutLegs* t_armed = nullptr;
 }
 
-void FanoutLegs::arm(FanoutLegs& legs) { t_armed = &legs; }
+void FanoutLegs::arm(FanoutLegs& legs) {
+    t_armed = &legs;
+}
 
-FanoutLegs* FanoutLegs::take_armed() { return std::exchange(t_armed, nullptr); }
+FanoutLegs* FanoutLegs::take_armed() {
+    return std::exchange(t_armed, nullptr);
+}
 
 void FanoutLegs::disarm(FanoutLegs& legs) {
     if (t_armed == &legs) t_armed = nullptr;

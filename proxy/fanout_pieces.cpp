@@ -55,8 +55,10 @@ net::awaitable<PiecesOutcome> pipeline_pieces(
             // The shard's connection broke before this piece's reply ended: what came of it
             // is relayed, then the loss.
             o.reply += r.raw.substr(j == 0 ? 0 : std::min(r.ready_at[j - 1], r.raw.size()));
-            std::string e = error_reply(sqlstate::kConnectionFailure, fmt::format("shard \"{}\": {}", r.shard_name,
-                                                             r.error_message.empty() ? "connection lost" : r.error_message));
+            std::string e = error_reply(
+                sqlstate::kConnectionFailure,
+                fmt::format("shard \"{}\": {}", r.shard_name,
+                            r.error_message.empty() ? "connection lost" : r.error_message));
             o.reply += e.substr(0, e.size() - 6);  // without its ReadyForQuery
             o.failed = true;
             break;

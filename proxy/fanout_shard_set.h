@@ -4,13 +4,13 @@
 #pragma once
 
 #include "common/sqlstate.h"
+#include "proxy/copy_out_binary.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_collector.h"
-#include "proxy/copy_out_binary.h"
 #include "proxy/fanout_held.h"
 #include "proxy/wire/messages/session_status.h"
-#include "proxy/wire/writer.h"
 #include "proxy/wire/protocol.h"
+#include "proxy/wire/writer.h"
 
 namespace sg::proxy::fanout_detail {
 
@@ -21,7 +21,8 @@ public:
     ShardSet(Proxy& proxy, const UserConfig& user, size_t n)
         : proxy_(proxy),
           user_(user),
-          sink_(proxy.io().get_executor(), n, static_cast<size_t>(proxy.config().proxy.max_merge_bytes)),
+          sink_(proxy.io().get_executor(), n,
+                static_cast<size_t>(proxy.config().proxy.max_merge_bytes)),
           legs_(FanoutLegs::take_armed()) {}
     ~ShardSet() { give_back(); }
 
@@ -33,7 +34,8 @@ public:
         for (size_t k = 0; k < shards.size(); ++k) {
             const uint16_t shard = shards[k];
             const int endpoint = endpoints ? (*endpoints)[k] : -1;
-            Pool& pool = endpoint >= 0 ? proxy_.read_or_primary_pool(shard, endpoint, user_) : proxy_.pool(shard, user_);
+            Pool& pool = endpoint >= 0 ? proxy_.read_or_primary_pool(shard, endpoint, user_)
+                                       : proxy_.pool(shard, user_);
             const int64_t wait_start = steady_ns();
             auto got = co_await pool.acquire();
             if (auto* err = std::get_if<PoolError>(&got)) {
@@ -93,8 +95,8 @@ public:
 
     // Sends `sql` as a simple Query to server i, after the session's settings (and, with
     // `begin`, inside a transaction the commit protocol ends).
-    awaitable<void> query(size_t i, const std::string& sql, const std::map<std::string, std::string>& settings,
-                          bool begin = false) {
+    awaitable<void> query(size_t i, const std::string& sql,
+                          const std::map<std::string, std::string>& settings, bool begin = false) {
         ServerConn& s = *servers_[i].second;
         std::string out;
         s.add_quiet_query(out, settings_sync_statements(s.applied_settings(), settings));
@@ -123,8 +125,8 @@ public:
         for (const auto& r : sink_.replies()) {
             if (r.shard < 0) continue;
             const int64_t end = r.ready_ns ? r.ready_ns : steady_ns();
-            out.push_back({r.shard, r.sent_ns ? end - r.sent_ns : 0, r.pool_wait_ns, leg_rows(r), r.bytes_sent,
-                           r.bytes_received, !r.error.empty() || r.lost});
+            out.push_back({r.shard, r.sent_ns ? end - r.sent_ns : 0, r.pool_wait_ns, leg_rows(r),
+                           r.bytes_sent, r.bytes_received, !r.error.empty() || r.lost});
         }
     }
 
@@ -157,7 +159,8 @@ public:
         for (;;) {
             bool waiting = false;
             for (size_t i = 0; i < servers_.size(); ++i)
-                waiting = waiting || (servers_[i].second->usable() && servers_[i].second->quiet_done() < sent[i].last);
+                waiting = waiting || (servers_[i].second->usable() &&
+                                      servers_[i].second->quiet_done() < sent[i].last);
             const auto now = net::Clock::now();
             if (!waiting || now >= deadline) break;
             co_await sink_.done().wait_for(deadline - now);
@@ -170,20 +173,27 @@ public:
             if (!s.usable() || s.quiet_done() < sent[i].last) {
                 why = "the shard did not confirm them";
                 if (failure.empty())
-                    failure = error_reply(sqlstate::kConnectionFailure, fmt::format("shard \"{}\" did not confirm this session's settings",
-                                                               s.target().shard_name));
+                    failure = error_reply(
+                        sqlstate::kConnectionFailure,
+                        fmt::format("shard \"{}\" did not confirm this session's settings",
+                                    s.target().shard_name));
             }
             for (const auto& f : s.quiet_failures_since(sent[i].first)) {
                 if (f.number >= sent[i].last) continue;
                 const auto& [name, statement] = sent[i].list[f.number - sent[i].first];
-                spdlog::warn("shard {} refused the session setting \"{}\" when shardgate applied it for a multi-shard "
-                             "statement ({}): {} [{}]; the statement did not run and the client gets the error",
-                             s.target().shard_name, name.empty() ? "all" : name, statement, f.message, f.sqlstate);
+                spdlog::warn(
+                    "shard {} refused the session setting \"{}\" when shardgate applied it for a "
+                    "multi-shard "
+                    "statement ({}): {} [{}]; the statement did not run and the client gets the "
+                    "error",
+                    s.target().shard_name, name.empty() ? "all" : name, statement, f.message,
+                    f.sqlstate);
                 if (failure.empty())
-                    failure = error_reply(f.sqlstate.empty() ? sqlstate::kInternalError : f.sqlstate,
-                                          fmt::format("shardgate could not apply the session setting \"{}\" on shard "
-                                                      "\"{}\": {}; the statement did not run",
-                                                      name, s.target().shard_name, f.message));
+                    failure = error_reply(
+                        f.sqlstate.empty() ? sqlstate::kInternalError : f.sqlstate,
+                        fmt::format("shardgate could not apply the session setting \"{}\" on shard "
+                                    "\"{}\": {}; the statement did not run",
+                                    name, s.target().shard_name, f.message));
                 why = f.message;
             }
             // What that server carries is not known now: reset before its next use.
@@ -198,7 +208,9 @@ public:
     // txn::Participants
     size_t count() const override { return servers_.size(); }
     int shard(size_t i) const override { return servers_[i].second->target().shard; }
-    std::string shard_name(size_t i) const override { return servers_[i].second->target().shard_name; }
+    std::string shard_name(size_t i) const override {
+        return servers_[i].second->target().shard_name;
+    }
     awaitable<std::vector<txn::StepOutcome>> step(const std::vector<std::string>& sql) override {
         sink_.reset();
         for (size_t i = 0; i < servers_.size(); ++i) {
@@ -221,7 +233,8 @@ public:
         }
         // Bounded: a shard that does not answer is cut off and counts as broken (its part is
         // then resolved by recovery).
-        const auto deadline = net::Clock::now() + std::chrono::milliseconds(proxy_.config().transactions.step_timeout_ms);
+        const auto deadline = net::Clock::now() + std::chrono::milliseconds(
+                                                      proxy_.config().transactions.step_timeout_ms);
         while (!sink_.all_ready()) {
             auto left = deadline - net::Clock::now();
             if (left <= net::Clock::duration::zero() || !co_await sink_.done().wait_for(left)) {
@@ -299,8 +312,8 @@ public:
                 for (auto& [pool, s] : servers_)
                     if (s->usable() && s->outstanding() > 0)
                         asio::co_spawn(proxy_.io(),
-                                       send_cancel(proxy_.io().get_executor(), s->target(), s->backend_pid(),
-                                                   s->backend_secret()),
+                                       send_cancel(proxy_.io().get_executor(), s->target(),
+                                                   s->backend_pid(), s->backend_secret()),
                                        LogUnhandled("fan-out cancel"));
             }
             co_await sink_.done().wait();
@@ -314,8 +327,9 @@ public:
     std::vector<size_t> shard_order() const {
         std::vector<size_t> order(servers_.size());
         for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-        std::stable_sort(order.begin(), order.end(),
-                         [&](size_t a, size_t b) { return servers_[a].second->target().shard < servers_[b].second->target().shard; });
+        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+            return servers_[a].second->target().shard < servers_[b].second->target().shard;
+        });
         return order;
     }
     // An atomic multi-shard write runs on one shard after another, in shard order, each
@@ -354,29 +368,37 @@ public:
     std::string merged_reply(bool extended = false, bool atomic = false) {
         auto& replies = sink_.replies();
         if (sink_.overflowed())
-            return error_reply(sqlstate::kProgramLimitExceeded,
-                               fmt::format("the rows of this multi-shard statement exceed [proxy] max_merge_bytes "
-                                           "({} bytes), what shardgate may buffer to merge them; the statement was "
-                                           "cancelled on every shard",
-                                           proxy_.config().proxy.max_merge_bytes),
-                               "add a LIMIT or narrower conditions, or raise max_merge_bytes");
+            return error_reply(
+                sqlstate::kProgramLimitExceeded,
+                fmt::format(
+                    "the rows of this multi-shard statement exceed [proxy] max_merge_bytes "
+                    "({} bytes), what shardgate may buffer to merge them; the statement was "
+                    "cancelled on every shard",
+                    proxy_.config().proxy.max_merge_bytes),
+                "add a LIMIT or narrower conditions, or raise max_merge_bytes");
         std::vector<std::string> failed;
         for (const auto& r : replies)
             if (!r.error.empty() || r.lost) failed.push_back(r.shard_name);
         if (!failed.empty()) {
             // Without a transaction around it, the others ran (and committed) their part: say so.
             std::string detail =
-                atomic ? fmt::format("failed on shard(s): {}; no shard's change was kept", fmt::join(failed, ", "))
-                       : fmt::format("failed on shard(s): {}; succeeded on {} of {} shard(s)", fmt::join(failed, ", "),
-                                     replies.size() - failed.size(), replies.size());
+                atomic ? fmt::format("failed on shard(s): {}; no shard's change was kept",
+                                     fmt::join(failed, ", "))
+                       : fmt::format("failed on shard(s): {}; succeeded on {} of {} shard(s)",
+                                     fmt::join(failed, ", "), replies.size() - failed.size(),
+                                     replies.size());
             for (const auto& r : replies) {
                 if (r.error.empty() && !r.lost) continue;
-                if (r.lost) return error_reply(sqlstate::kConnectionFailure, fmt::format("shard \"{}\": {}", r.shard_name, r.error_message), detail);
+                if (r.lost)
+                    return error_reply(
+                        sqlstate::kConnectionFailure,
+                        fmt::format("shard \"{}\": {}", r.shard_name, r.error_message), detail);
                 wire::ErrorResponse e;
                 if (wire::decode(wire::as_bytes(std::string_view(r.error).substr(5)), e).ok()) {
                     std::string out;
-                    wire::ErrorBuilder b(wire::Severity::Error, e.sqlstate(),
-                                         fmt::format("shard \"{}\": {}", r.shard_name, e.message()));
+                    wire::ErrorBuilder b(
+                        wire::Severity::Error, e.sqlstate(),
+                        fmt::format("shard \"{}\": {}", r.shard_name, e.message()));
                     b.detail(detail);
                     if (!e.hint().empty()) b.hint(std::string(e.hint()));
                     wire::MessageWriter w(out);
@@ -384,7 +406,8 @@ public:
                     wire::append_ready_for_query(out, 'I');
                     return out;
                 }
-                return error_reply(sqlstate::kInternalError, fmt::format("shard \"{}\" failed", r.shard_name), detail);
+                return error_reply(sqlstate::kInternalError,
+                                   fmt::format("shard \"{}\" failed", r.shard_name), detail);
             }
         }
         std::string out;
@@ -425,7 +448,8 @@ public:
             w.cstr(merge_command_tags(tags));
             w.end();
         }
-        if (ntags == 0 && !extended) wire::MessageWriter(out).empty_message(wire::be::kEmptyQueryResponse);
+        if (ntags == 0 && !extended)
+            wire::MessageWriter(out).empty_message(wire::be::kEmptyQueryResponse);
         wire::append_ready_for_query(out, 'I');
         return out;
     }

@@ -8,7 +8,8 @@ namespace sg::proxy {
 namespace {
 
 bool ident_char(char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' || static_cast<unsigned char>(c) >= 0x80;
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' ||
+           static_cast<unsigned char>(c) >= 0x80;
 }
 
 }  // namespace
@@ -18,14 +19,16 @@ std::string risky_functions_query(const std::vector<TableConfig>& tables) {
     std::string reads = "f.src ~ '\\mexecute\\M'";
     for (const auto& t : tables) {
         if (t.kind != TableKind::Sharded) continue;
-        std::string name = t.name.substr(t.name.rfind('.') == std::string::npos ? 0 : t.name.rfind('.') + 1);
+        std::string name =
+            t.name.substr(t.name.rfind('.') == std::string::npos ? 0 : t.name.rfind('.') + 1);
         for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
         reads += " OR strpos(f.src, " + quote_sql_literal(name) + ") > 0";
     }
     return "WITH RECURSIVE f AS (SELECT DISTINCT lower(p.proname) AS name, lower(p.prosrc) AS src "
            "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
            "JOIN pg_catalog.pg_language l ON l.oid = p.prolang "
-           "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND l.lanname NOT IN ('c', 'internal')), "
+           "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND l.lanname NOT IN ('c', "
+           "'internal')), "
            "risky(name) AS (SELECT f.name FROM f WHERE " +
            reads +
            " UNION SELECT f.name FROM f JOIN risky r ON strpos(f.src, r.name) > 0) "
@@ -37,7 +40,8 @@ bool may_call_function(std::string_view sql) {
         if (sql[i] != '(') continue;
         size_t j = i;
         while (j > 0 && std::isspace(static_cast<unsigned char>(sql[j - 1]))) --j;
-        if (j > 0 && (std::isalnum(static_cast<unsigned char>(sql[j - 1])) || sql[j - 1] == '_' || sql[j - 1] == '"'))
+        if (j > 0 && (std::isalnum(static_cast<unsigned char>(sql[j - 1])) || sql[j - 1] == '_' ||
+                      sql[j - 1] == '"'))
             return true;
     }
     return false;

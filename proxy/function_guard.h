@@ -30,7 +30,9 @@ struct RiskyFunctions {
     std::optional<std::chrono::steady_clock::time_point> loaded;
     bool loading = false;
 
-    bool fresh(std::chrono::steady_clock::time_point now) const { return loaded && now - *loaded < kRefresh; }
+    bool fresh(std::chrono::steady_clock::time_point now) const {
+        return loaded && now - *loaded < kRefresh;
+    }
 };
 
 // The catalog query: one row per risky function name (lower case), for these tables.

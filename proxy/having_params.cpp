@@ -10,20 +10,34 @@ namespace {
 // SQL names of the parameter types a HAVING commonly compares with.
 const char* type_name(uint32_t oid) {
     switch (oid) {
-        case 16: return "bool";
-        case 20: return "int8";
-        case 21: return "int2";
-        case 23: return "int4";
-        case 25: return "text";
-        case 700: return "float4";
-        case 701: return "float8";
-        case 1043: return "varchar";
-        case 1082: return "date";
-        case 1114: return "timestamp";
-        case 1184: return "timestamptz";
-        case 1186: return "interval";
-        case 1700: return "numeric";
-        default: return nullptr;
+        case 16:
+            return "bool";
+        case 20:
+            return "int8";
+        case 21:
+            return "int2";
+        case 23:
+            return "int4";
+        case 25:
+            return "text";
+        case 700:
+            return "float4";
+        case 701:
+            return "float8";
+        case 1043:
+            return "varchar";
+        case 1082:
+            return "date";
+        case 1114:
+            return "timestamp";
+        case 1184:
+            return "timestamptz";
+        case 1186:
+            return "interval";
+        case 1700:
+            return "numeric";
+        default:
+            return nullptr;
     }
 }
 
@@ -49,14 +63,17 @@ std::optional<std::string> scan_params(std::string_view having, Value&& value) {
             i = end + 1;
             continue;
         }
-        if (c != '$' || i + 1 >= having.size() || !std::isdigit(static_cast<unsigned char>(having[i + 1])) ||
-            (i > 0 && (std::isalnum(static_cast<unsigned char>(having[i - 1])) || having[i - 1] == '_'))) {
+        if (c != '$' || i + 1 >= having.size() ||
+            !std::isdigit(static_cast<unsigned char>(having[i + 1])) ||
+            (i > 0 &&
+             (std::isalnum(static_cast<unsigned char>(having[i - 1])) || having[i - 1] == '_'))) {
             out += c;
             ++i;
             continue;
         }
         size_t end = i + 1, n = 0;
-        while (end < having.size() && std::isdigit(static_cast<unsigned char>(having[end])) && n < 100000)
+        while (end < having.size() && std::isdigit(static_cast<unsigned char>(having[end])) &&
+               n < 100000)
             n = n * 10 + size_t(having[end++] - '0');
         auto v = value(n);
         if (!v) return std::nullopt;
@@ -77,7 +94,8 @@ std::vector<bool> mentioned_params(std::string_view sql, size_t n) {
     return out;
 }
 
-void declare_unused_params(std::vector<uint32_t>& types, std::string_view sql, const wire::Bind& bind) {
+void declare_unused_params(std::vector<uint32_t>& types, std::string_view sql,
+                           const wire::Bind& bind) {
     const size_t n = bind.params.size();
     const std::vector<bool> used = mentioned_params(sql, n);
     for (size_t i = 0; i < n; ++i) {
@@ -88,7 +106,8 @@ void declare_unused_params(std::vector<uint32_t>& types, std::string_view sql, c
 }
 
 std::optional<std::string> bind_having_params(std::string_view having, const wire::Bind* bind,
-                                              const std::vector<uint32_t>* types, std::string& why) {
+                                              const std::vector<uint32_t>* types,
+                                              std::string& why) {
     return scan_params(having, [&](size_t n) -> std::optional<std::string> {
         if (!bind || n == 0 || n > bind->params.size()) {
             why = "its HAVING uses $" + std::to_string(n) + ", which has no bound value";
@@ -97,7 +116,8 @@ std::optional<std::string> bind_having_params(std::string_view having, const wir
         const uint32_t type = types && n <= types->size() ? (*types)[n - 1] : 0;
         const char* name = type ? type_name(type) : nullptr;
         if (type && !name) {
-            why = "its HAVING compares with $" + std::to_string(n) + " of a type the proxy cannot name";
+            why = "its HAVING compares with $" + std::to_string(n) +
+                  " of a type the proxy cannot name";
             return std::nullopt;
         }
         const wire::Value& v = bind->params[n - 1];
@@ -107,7 +127,8 @@ std::optional<std::string> bind_having_params(std::string_view having, const wir
         } else if (bind->param_format(n - 1) == wire::FormatCode::Binary) {
             // Binary integers only (their width is their type).
             const std::string_view b = wire::as_chars(*v);
-            if ((b.size() != 2 && b.size() != 4 && b.size() != 8) || (type && type != 20 && type != 21 && type != 23)) {
+            if ((b.size() != 2 && b.size() != 4 && b.size() != 8) ||
+                (type && type != 20 && type != 21 && type != 23)) {
                 why = "its HAVING uses $" + std::to_string(n) + " bound in binary format";
                 return std::nullopt;
             }

@@ -27,6 +27,7 @@ std::vector<bool> mentioned_params(std::string_view sql, size_t n);
 // Gives every parameter of `bind` that `sql` does not mention and `types` leaves undeclared a
 // type that takes any value in its format (text, or bytea for binary), so the shards' Parse of
 // `sql` accepts the client's Bind.
-void declare_unused_params(std::vector<uint32_t>& types, std::string_view sql, const wire::Bind& bind);
+void declare_unused_params(std::vector<uint32_t>& types, std::string_view sql,
+                           const wire::Bind& bind);
 
 }  // namespace sg::proxy

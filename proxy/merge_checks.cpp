@@ -31,21 +31,25 @@ std::optional<long> integer_value(const std::string& statement) {
 
 }  // namespace
 
-std::optional<std::string> text_round_trip_hazard(const std::map<std::string, std::string>& settings, uint32_t oid) {
+std::optional<std::string> text_round_trip_hazard(
+    const std::map<std::string, std::string>& settings, uint32_t oid) {
     if (oid == 1184) {  // timestamptz
         if (const std::string* s = setting(settings, "datestyle")) {
             const std::string v = lower(*s);
             if (v.find("iso") == std::string::npos && v.find("default") == std::string::npos)
-                return std::string("DateStyle other than ISO prints timestamptz values with time zone abbreviations, "
-                                   "which do not read back unambiguously");
+                return std::string(
+                    "DateStyle other than ISO prints timestamptz values with time zone "
+                    "abbreviations, "
+                    "which do not read back unambiguously");
         }
     }
     if (oid == 700 || oid == 701) {  // float4, float8
         if (const std::string* s = setting(settings, "extra_float_digits")) {
             auto v = integer_value(*s);
             if (v && *v < 1)
-                return std::string("extra_float_digits below 1 rounds float values, so the shards' values do not "
-                                   "read back exactly");
+                return std::string(
+                    "extra_float_digits below 1 rounds float values, so the shards' values do not "
+                    "read back exactly");
         }
     }
     return std::nullopt;
@@ -61,8 +65,10 @@ const char* const kAnyNondeterministicCollation =
 std::string nondeterministic_collation_query(uint32_t table_oid, int16_t column_attr) {
     return fmt::format(
         "SELECT CASE WHEN c.collisdeterministic THEN '' ELSE quote_ident(n.nspname) || '.' || "
-        "quote_ident(c.collname) END FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_collation c ON c.oid = "
-        "a.attcollation JOIN pg_catalog.pg_namespace n ON n.oid = c.collnamespace WHERE a.attrelid = {} AND "
+        "quote_ident(c.collname) END FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_collation c "
+        "ON c.oid = "
+        "a.attcollation JOIN pg_catalog.pg_namespace n ON n.oid = c.collnamespace WHERE a.attrelid "
+        "= {} AND "
         "a.attnum = {}",
         table_oid, column_attr);
 }

@@ -15,7 +15,8 @@ namespace sg::proxy {
 // nullopt when it does. DateStyle SQL/Postgres/German print timestamptz with time zone
 // abbreviations ("IST"), which input reads with its own abbreviation table (Israel, not India);
 // extra_float_digits below 1 rounds floats, so distinct values read back equal and sums drift.
-std::optional<std::string> text_round_trip_hazard(const std::map<std::string, std::string>& settings, uint32_t oid);
+std::optional<std::string> text_round_trip_hazard(
+    const std::map<std::string, std::string>& settings, uint32_t oid);
 
 // Text types whose equality depends on a collation (text, varchar, bpchar).
 bool is_collatable(uint32_t oid);

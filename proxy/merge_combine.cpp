@@ -32,7 +32,8 @@ size_t frame_length(std::string_view frames, size_t pos) {
     return len;
 }
 
-std::string order_by_clause(const std::vector<router::Analysis::SortKey>& keys, const std::vector<std::string>& columns) {
+std::string order_by_clause(const std::vector<router::Analysis::SortKey>& keys,
+                            const std::vector<std::string>& columns) {
     std::string sql;
     for (size_t i = 0; i < keys.size(); ++i) {
         sql += (i ? ", " : " ORDER BY ") + columns[i];
@@ -52,17 +53,20 @@ std::string limit_clause(const router::Analysis::MergePlan& plan) {
 
 // A LIMIT/OFFSET parameter's bound value, as PostgreSQL reads it for a bigint: nullopt for
 // NULL; on a bad value, `error` is set to (SQLSTATE, message).
-std::optional<int64_t> bound_integer(const wire::Bind& b, uint32_t number, const std::vector<uint32_t>& types,
+std::optional<int64_t> bound_integer(const wire::Bind& b, uint32_t number,
+                                     const std::vector<uint32_t>& types,
                                      std::pair<std::string, std::string>& error) {
     if (number == 0 || number > b.params.size()) {
-        error = {sqlstate::kProtocolViolation, fmt::format("bind message supplies {} parameters, but the statement uses ${}",
-                                      b.params.size(), number)};
+        error = {sqlstate::kProtocolViolation,
+                 fmt::format("bind message supplies {} parameters, but the statement uses ${}",
+                             b.params.size(), number)};
         return std::nullopt;
     }
     const wire::Value& v = b.params[number - 1];
     if (!v) return std::nullopt;
-    const auto format = b.param_format(number - 1) == wire::FormatCode::Binary ? router::ParamFormat::Binary
-                                                                                 : router::ParamFormat::Text;
+    const auto format = b.param_format(number - 1) == wire::FormatCode::Binary
+                            ? router::ParamFormat::Binary
+                            : router::ParamFormat::Text;
     const uint32_t type = number <= types.size() ? types[number - 1] : 0;
     auto value = router::bigint_param(format, wire::as_chars(*v), type);
     if (!value) {
@@ -90,8 +94,8 @@ bool read_shard_rows(const std::string& reply, ShardRows& out) {
             if (!wire::decode(f->body, row).ok()) return false;
             auto& values = out.rows.emplace_back();
             for (const auto& v : row.columns)
-                values.push_back(v ? std::optional<std::string>(
-                                         std::string(reinterpret_cast<const char*>(v->data()), v->size()))
+                values.push_back(v ? std::optional<std::string>(std::string(
+                                         reinterpret_cast<const char*>(v->data()), v->size()))
                                    : std::nullopt);
             out.frames.push_back(whole);
         } else if (f->type == 'N') {
@@ -104,10 +108,12 @@ bool read_shard_rows(const std::string& reply, ShardRows& out) {
 
 // Combines the shards' rows by a query PostgreSQL runs on the default shard (see
 // Analysis::MergePlan). `formats`: the result formats the client asked for (empty: text).
-awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const std::map<std::string, std::string>& settings,
-                                   const router::Analysis& a, const ShardRows& in, const std::vector<int16_t>& formats,
-                                   uint16_t description_shard, const wire::Bind* bind,
-                                   const std::vector<uint32_t>* param_types, const CombineRunner* runner) {
+awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user,
+                                   const std::map<std::string, std::string>& settings,
+                                   const router::Analysis& a, const ShardRows& in,
+                                   const std::vector<int16_t>& formats, uint16_t description_shard,
+                                   const wire::Bind* bind, const std::vector<uint32_t>* param_types,
+                                   const CombineRunner* runner) {
     using Merge = router::Analysis::Merge;
     const router::Analysis::MergePlan& plan = *a.merge;
     const auto& fields = in.desc.fields;
@@ -115,10 +121,11 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
     MergedRows out;
     auto refuse = [&](const std::string& why) {
         wire::MessageWriter w(out.error);
-        wire::encode_error(w, wire::Severity::Error, sqlstate::kFeatureNotSupported,
-                           "statement on sharded table \"" + a.table + "\" uses " + a.fanout_blocker +
-                               ", which the proxy cannot combine across shards here: " + why +
-                               "; add a condition on the shard key or route it with /* shardgate.shard=NAME */");
+        wire::encode_error(
+            w, wire::Severity::Error, sqlstate::kFeatureNotSupported,
+            "statement on sharded table \"" + a.table + "\" uses " + a.fanout_blocker +
+                ", which the proxy cannot combine across shards here: " + why +
+                "; add a condition on the shard key or route it with /* shardgate.shard=NAME */");
         return out;
     };
     // The shards' rows travel back to a shard as literals: bounded, so a huge result is refused
@@ -129,7 +136,8 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
     if (in.rows.size() > kMaxCombinedRows)
         co_return refuse("the shards returned more than 100000 rows");
     for (const auto& r : in.rows)
-        if (r.size() != ncols) co_return refuse("the shards answered with rows of different widths");
+        if (r.size() != ncols)
+            co_return refuse("the shards answered with rows of different widths");
     // The client's columns; the shards' extra ORDER BY columns follow them.
     if (plan.hidden > ncols) co_return refuse("the shards answered without its ORDER BY columns");
     const size_t shown = ncols - plan.hidden;
@@ -141,14 +149,16 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
     for (const auto& key : plan.order) {
         if (key.hidden) {
             sort_cols.push_back(shown + key.hidden - 1);
-            if (!key.collation.empty()) explicit_collation[sort_cols.back()] = " COLLATE " + key.collation;
+            if (!key.collation.empty())
+                explicit_collation[sort_cols.back()] = " COLLATE " + key.collation;
             if (key.collation_from && shown + key.collation_from - 1 < ncols)
                 collation_source[sort_cols.back()] = shown + key.collation_from - 1;
             continue;
         }
         if (key.position) {
             if (key.position > shown)
-                co_return refuse("ORDER BY " + std::to_string(key.position) + " is not an output column");
+                co_return refuse("ORDER BY " + std::to_string(key.position) +
+                                 " is not an output column");
             sort_cols.push_back(key.position - 1);
             continue;
         }
@@ -156,22 +166,28 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         for (size_t i = 0; i < shown; ++i)
             if (fields[i].name == key.name) found = i, ++matches;
         if (matches != 1)
-            co_return refuse("ORDER BY " + quote_sql_identifier(key.name) +
-                             (matches ? " names several output columns" : " is not an output column"));
+            co_return refuse(
+                "ORDER BY " + quote_sql_identifier(key.name) +
+                (matches ? " names several output columns" : " is not an output column"));
         sort_cols.push_back(found);
     }
     // Whether the combining query can sort by column c (by the value it computes there).
     auto sortable = [&](size_t c) {
-        if (plan.aggregates.empty() || c >= shown) return orderable_type_name(fields[c].type_oid) != nullptr;
+        if (plan.aggregates.empty() || c >= shown)
+            return orderable_type_name(fields[c].type_oid) != nullptr;
         switch (plan.aggregates[c]) {
-            case Merge::CountDistinct: return true;  // a count
-            case Merge::Group: return mergeable_type_name(fields[c].type_oid) != nullptr;  // not text
-            default: return orderable_type_name(fields[c].type_oid) != nullptr;
+            case Merge::CountDistinct:
+                return true;  // a count
+            case Merge::Group:
+                return mergeable_type_name(fields[c].type_oid) != nullptr;  // not text
+            default:
+                return orderable_type_name(fields[c].type_oid) != nullptr;
         }
     };
     const auto default_shard = static_cast<uint16_t>(proxy.config().default_shard_index());
     // One row of a query run on one shard (simple protocol), or nothing.
-    auto ask = [&](uint16_t shard, std::string sql) -> awaitable<std::vector<std::optional<std::string>>> {
+    auto ask = [&](uint16_t shard,
+                   std::string sql) -> awaitable<std::vector<std::optional<std::string>>> {
         std::string reply;
         if (runner) {
             reply = co_await runner->query(shard, sql);
@@ -180,7 +196,8 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
             reply = co_await run_fanout(proxy, user, q, settings);
         }
         ShardRows got;
-        if (!read_shard_rows(reply, got) || got.rows.size() != 1) co_return std::vector<std::optional<std::string>>{};
+        if (!read_shard_rows(reply, got) || got.rows.size() != 1)
+            co_return std::vector<std::optional<std::string>>{};
         co_return got.rows.front();
     };
     // A text key that is a table column sorts by that column's collation: read it from the
@@ -189,16 +206,20 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
     std::vector<std::string> collate(ncols);
     auto collation_of = [&](size_t c) -> awaitable<std::optional<std::string>> {
         const auto& f = fields[c];
-        if (!groupable_type_name(f.type_oid) || f.table_oid == 0 || f.column_attr <= 0) co_return std::nullopt;
+        if (!groupable_type_name(f.type_oid) || f.table_oid == 0 || f.column_attr <= 0)
+            co_return std::nullopt;
         const std::string db_locale =
-            "SELECT datlocprovider::text || '/' || datcollate || '/' || datctype || '/' || coalesce(daticulocale, '') "
+            "SELECT datlocprovider::text || '/' || datcollate || '/' || datctype || '/' || "
+            "coalesce(daticulocale, '') "
             "FROM pg_database WHERE datname = current_database()";
-        auto col = co_await ask(description_shard,
-                                fmt::format("SELECT CASE WHEN c.oid = 100 THEN '' ELSE quote_ident(n.nspname) || '.' || "
-                                            "quote_ident(c.collname) END, ({}) FROM pg_attribute a JOIN pg_collation c "
-                                            "ON c.oid = a.attcollation JOIN pg_namespace n ON n.oid = c.collnamespace "
-                                            "WHERE a.attrelid = {} AND a.attnum = {}",
-                                            db_locale, f.table_oid, f.column_attr));
+        auto col = co_await ask(
+            description_shard,
+            fmt::format(
+                "SELECT CASE WHEN c.oid = 100 THEN '' ELSE quote_ident(n.nspname) || '.' || "
+                "quote_ident(c.collname) END, ({}) FROM pg_attribute a JOIN pg_collation c "
+                "ON c.oid = a.attcollation JOIN pg_namespace n ON n.oid = c.collnamespace "
+                "WHERE a.attrelid = {} AND a.attnum = {}",
+                db_locale, f.table_oid, f.column_attr));
         if (col.size() != 2 || !col[0] || !col[1]) co_return std::nullopt;
         if (!col[0]->empty()) co_return " COLLATE " + *col[0];
         if (description_shard == default_shard) co_return std::string();
@@ -209,7 +230,8 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
     for (size_t c : sort_cols) {
         if (!explicit_collation[c].empty()) {
             if (!groupable_type_name(fields[c].type_oid))
-                co_return refuse("an ORDER BY expression with COLLATE has a type the proxy cannot compare");
+                co_return refuse(
+                    "an ORDER BY expression with COLLATE has a type the proxy cannot compare");
             collate[c] = explicit_collation[c];  // the shard computed the value; this is its order
             continue;
         }
@@ -217,20 +239,23 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         // A text expression over one column sorts by that column's collation.
         std::optional<std::string> clause;
         if (collation_source[c] < ncols) {
-            if (groupable_type_name(fields[c].type_oid)) clause = co_await collation_of(collation_source[c]);
+            if (groupable_type_name(fields[c].type_oid))
+                clause = co_await collation_of(collation_source[c]);
         } else {
             clause = co_await collation_of(c);
         }
         if (!clause)
             co_return refuse("the order of " +
-                             (c < shown ? "column " + quote_sql_identifier(fields[c].name) : std::string("an ORDER BY expression")) +
+                             (c < shown ? "column " + quote_sql_identifier(fields[c].name)
+                                        : std::string("an ORDER BY expression")) +
                              " depends on a collation (or a type) the proxy cannot reproduce");
         collate[c] = *clause;
         if (collate[c].empty()) collate[c] = " COLLATE \"default\"";  // the database's own order
     }
     auto column = [](size_t i) { return "c" + std::to_string(i + 1); };
     // One value as a typed literal of the combining query.
-    auto literal = [&](size_t row, size_t c, const std::string& type) -> std::optional<std::string> {
+    auto literal = [&](size_t row, size_t c,
+                       const std::string& type) -> std::optional<std::string> {
         const auto& v = in.rows[row][c];
         if (!v) return "NULL::" + type;
         if (fields[c].format == 0) return quote_sql_literal(*v) + "::" + type;
@@ -258,13 +283,14 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         }
         if (!*any_nondeterministic) co_return std::string();
         if (fields[c].table_oid == 0 || fields[c].column_attr <= 0) co_return std::nullopt;
-        auto got = co_await ask(description_shard, nondeterministic_collation_query(fields[c].table_oid,
-                                                                                    fields[c].column_attr));
+        auto got = co_await ask(description_shard, nondeterministic_collation_query(
+                                                       fields[c].table_oid, fields[c].column_attr));
         if (got.size() != 1 || !got[0]) co_return std::nullopt;
         co_return got[0]->empty() ? std::string() : " COLLATE " + *got[0];
     };
     // Runs a combining query (extended protocol, the client's result formats); its reply.
-    auto run_combining = [&](const std::string& sql, const std::vector<int16_t>& result_formats) -> awaitable<std::string> {
+    auto run_combining = [&](const std::string& sql,
+                             const std::vector<int16_t>& result_formats) -> awaitable<std::string> {
         std::string frames;
         wire::MessageWriter w(frames);
         wire::Parse p;
@@ -303,9 +329,12 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
 
     if (!plan.aggregates.empty()) {
         // The same aggregates over the shards' partial results, computed by PostgreSQL itself.
-        const bool grouped = std::find(plan.aggregates.begin(), plan.aggregates.end(), Merge::Group) != plan.aggregates.end();
-        if (shown != plan.aggregates.size()) co_return refuse("the shards answered with other columns");
-        const size_t avgs = size_t(std::count(plan.aggregates.begin(), plan.aggregates.end(), Merge::Avg));
+        const bool grouped = std::find(plan.aggregates.begin(), plan.aggregates.end(),
+                                       Merge::Group) != plan.aggregates.end();
+        if (shown != plan.aggregates.size())
+            co_return refuse("the shards answered with other columns");
+        const size_t avgs =
+            size_t(std::count(plan.aggregates.begin(), plan.aggregates.end(), Merge::Avg));
         if (ncols != shown + avgs + plan.extra_aggregates.size())
             co_return refuse("the shards answered with other columns");
         // How column i combines: the client's columns, avg's counts, then HAVING's aggregates.
@@ -316,46 +345,61 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         };
         std::vector<const char*> types;
         std::vector<std::string> typed(ncols);  // with a GROUP BY column's type modifier
-        std::vector<std::string> grouped_by(ncols);  // a GROUP BY / count(DISTINCT) column's COLLATE
+        std::vector<std::string> grouped_by(
+            ncols);  // a GROUP BY / count(DISTINCT) column's COLLATE
         for (size_t i = 0; i < ncols; ++i) {
             if (auto why = hazard(i)) co_return refuse(*why);
-            if (i >= shown && i < shown + avgs) types.push_back(fields[i].type_oid == 20 ? "int8" : nullptr);
+            if (i >= shown && i < shown + avgs)
+                types.push_back(fields[i].type_oid == 20 ? "int8" : nullptr);
             else if (kind_of(i) == Merge::Group || kind_of(i) == Merge::CountDistinct)
                 types.push_back(groupable_type_name(fields[i].type_oid));
             else if (kind_of(i) == Merge::StringAgg)
-                types.push_back(fields[i].type_oid == 25 && i < plan.separators.size() ? "text" : nullptr);
+                types.push_back(fields[i].type_oid == 25 && i < plan.separators.size() ? "text"
+                                                                                       : nullptr);
             else if (kind_of(i) == Merge::BoolAnd || kind_of(i) == Merge::BoolOr)
                 types.push_back(fields[i].type_oid == 16 ? "bool" : nullptr);
-            else if (kind_of(i) == Merge::BitAnd || kind_of(i) == Merge::BitOr || kind_of(i) == Merge::BitXor)  // integers
-                types.push_back(fields[i].type_oid == 20 || fields[i].type_oid == 21 || fields[i].type_oid == 23
+            else if (kind_of(i) == Merge::BitAnd || kind_of(i) == Merge::BitOr ||
+                     kind_of(i) == Merge::BitXor)  // integers
+                types.push_back(fields[i].type_oid == 20 || fields[i].type_oid == 21 ||
+                                        fields[i].type_oid == 23
                                     ? mergeable_type_name(fields[i].type_oid)
                                     : nullptr);
-            else if (kind_of(i) != Merge::Avg) types.push_back(mergeable_type_name(fields[i].type_oid));
+            else if (kind_of(i) != Merge::Avg)
+                types.push_back(mergeable_type_name(fields[i].type_oid));
             else {
                 // avg(x) over the shards' sum(x): PostgreSQL's avg keeps numeric for integers and
                 // numerics, interval for interval; float4 sums lose digits. avg(float8) raises
-                // 22003 when its running sum of squares overflows, which the shards' sums cannot show.
+                // 22003 when its running sum of squares overflows, which the shards' sums cannot
+                // show.
                 const uint32_t t = fields[i].type_oid;
                 if (t == 701)
-                    co_return refuse("avg() of float8 checks for overflow over every input row (22003), which "
-                                     "partial sums cannot reproduce");
-                types.push_back(t == 20 || t == 1700 || t == 1186 ? mergeable_type_name(t) : nullptr);
+                    co_return refuse(
+                        "avg() of float8 checks for overflow over every input row (22003), which "
+                        "partial sums cannot reproduce");
+                types.push_back(t == 20 || t == 1700 || t == 1186 ? mergeable_type_name(t)
+                                                                  : nullptr);
             }
-            if (!types.back()) co_return refuse("a result column has a type the proxy cannot combine (min/max of text depend on a collation)");
+            if (!types.back())
+                co_return refuse(
+                    "a result column has a type the proxy cannot combine (min/max of text depend "
+                    "on a collation)");
             typed[i] = types.back();
             if (kind_of(i) == Merge::Group || kind_of(i) == Merge::CountDistinct) {
                 // A GROUP BY column keeps its type modifier (numeric(12,2), varchar(40)).
                 if (kind_of(i) == Merge::Group && i < shown) {
-                    auto t = type_with_modifier(fields[i].type_oid, fields[i].type_modifier, types.back());
-                    if (!t) co_return refuse("column " + quote_sql_identifier(fields[i].name) +
-                                             " has a type modifier the proxy cannot reproduce");
+                    auto t = type_with_modifier(fields[i].type_oid, fields[i].type_modifier,
+                                                types.back());
+                    if (!t)
+                        co_return refuse("column " + quote_sql_identifier(fields[i].name) +
+                                         " has a type modifier the proxy cannot reproduce");
                     typed[i] = *t;
                 }
                 auto coll = co_await group_collation(i);
                 if (!coll)
-                    co_return refuse("column " + quote_sql_identifier(fields[i].name) +
-                                     " is text whose collation the proxy cannot tell, and the database has "
-                                     "nondeterministic collations");
+                    co_return refuse(
+                        "column " + quote_sql_identifier(fields[i].name) +
+                        " is text whose collation the proxy cannot tell, and the database has "
+                        "nondeterministic collations");
                 grouped_by[i] = *coll;
             }
         }
@@ -366,43 +410,61 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         auto combined = [&](size_t i) -> std::string {
             std::string col = column(i);
             switch (kind_of(i)) {
-                case Merge::Sum: return "sum(" + col + ")::" + types[i];
-                case Merge::Count: return "coalesce(sum(" + col + "), 0)::int8";  // no partial rows: 0
-                case Merge::Min: return "min(" + col + ")";
-                case Merge::Max: return "max(" + col + ")";
+                case Merge::Sum:
+                    return "sum(" + col + ")::" + types[i];
+                case Merge::Count:
+                    return "coalesce(sum(" + col + "), 0)::int8";  // no partial rows: 0
+                case Merge::Min:
+                    return "min(" + col + ")";
+                case Merge::Max:
+                    return "max(" + col + ")";
                 case Merge::Avg: {
                     // The same division PostgreSQL's avg ends with (numeric_div for numerics).
                     std::string count = "nullif(sum(" + column(avg_count[i]) + "), 0)";
                     const uint32_t t = fields[i].type_oid;
-                    if (t == 20 || t == 1700) return "sum(" + col + ")::numeric / " + count + "::numeric";
+                    if (t == 20 || t == 1700)
+                        return "sum(" + col + ")::numeric / " + count + "::numeric";
                     return "sum(" + col + ") / " + count + "::float8";
                 }
-                case Merge::Group: return col;
-                case Merge::CountDistinct: return "count(DISTINCT " + col + ")";
-                case Merge::BoolAnd: return "bool_and(" + col + ")";
-                case Merge::BoolOr: return "bool_or(" + col + ")";
-                case Merge::BitAnd: return "bit_and(" + col + ")";
-                case Merge::BitOr: return "bit_or(" + col + ")";
-                case Merge::BitXor: return "bit_xor(" + col + ")";
-                case Merge::StringAgg: return "string_agg(" + col + ", " + plan.separators[i] + ")";
+                case Merge::Group:
+                    return col;
+                case Merge::CountDistinct:
+                    return "count(DISTINCT " + col + ")";
+                case Merge::BoolAnd:
+                    return "bool_and(" + col + ")";
+                case Merge::BoolOr:
+                    return "bool_or(" + col + ")";
+                case Merge::BitAnd:
+                    return "bit_and(" + col + ")";
+                case Merge::BitOr:
+                    return "bit_or(" + col + ")";
+                case Merge::BitXor:
+                    return "bit_xor(" + col + ")";
+                case Merge::StringAgg:
+                    return "string_agg(" + col + ", " + plan.separators[i] + ")";
             }
             return col;
         };
         std::string sql = "SELECT ";
         for (size_t i = 0; i < shown; ++i)
-            sql += combined(i) + " AS " + quote_sql_identifier(fields[i].name) + (i + 1 < shown ? ", " : "");
+            sql += combined(i) + " AS " + quote_sql_identifier(fields[i].name) +
+                   (i + 1 < shown ? ", " : "");
         // No group on any shard: no rows (a one-row answer needs at least one partial row).
         sql += " FROM (VALUES ";
         if (in.rows.empty()) {
             sql += "(";
-            for (size_t i = 0; i < ncols; ++i) sql += "NULL::" + typed[i] + grouped_by[i] + (i + 1 < ncols ? ", " : "");
+            for (size_t i = 0; i < ncols; ++i)
+                sql += "NULL::" + typed[i] + grouped_by[i] + (i + 1 < ncols ? ", " : "");
             sql += ")";
         }
         for (size_t r = 0; r < in.rows.size(); ++r) {
             sql += r ? ", (" : "(";
             for (size_t i = 0; i < ncols; ++i) {
                 auto lit = literal(r, i, typed[i]);
-                if (!lit) co_return refuse("a result column has a type the proxy cannot combine (min/max of text depend on a collation)");
+                if (!lit)
+                    co_return refuse(
+                        "a result column has a type the proxy cannot combine (min/max of text "
+                        "depend on a collation)");
                 // The VALUES column takes the collation its values carry: GROUP BY and
                 // count(DISTINCT) then compare as the shards did.
                 sql += *lit + grouped_by[i] + (i + 1 < ncols ? ", " : "");
@@ -416,7 +478,8 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         if (grouped) {
             std::string by;
             for (size_t i = 0; i < shown; ++i)
-                if (plan.aggregates[i] == Merge::Group) by += (by.empty() ? "" : ", ") + std::to_string(i + 1);
+                if (plan.aggregates[i] == Merge::Group)
+                    by += (by.empty() ? "" : ", ") + std::to_string(i + 1);
             sql += " GROUP BY " + by;
         }
         if (!plan.having.empty()) {
@@ -431,9 +494,11 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
                 }
                 having.append(plan.having, pos, at - pos);
                 size_t end = at + mark.size(), n = 0;
-                while (end < plan.having.size() && std::isdigit(static_cast<unsigned char>(plan.having[end])))
+                while (end < plan.having.size() &&
+                       std::isdigit(static_cast<unsigned char>(plan.having[end])))
                     n = n * 10 + size_t(plan.having[end++] - '0');
-                if (end == at + mark.size() || n >= ncols) co_return refuse("its HAVING could not be rewritten");
+                if (end == at + mark.size() || n >= ncols)
+                    co_return refuse("its HAVING could not be rewritten");
                 having += "(" + combined(n) + ")";
                 pos = end;
             }
@@ -442,8 +507,11 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
             if (!bound) co_return refuse(why);
             sql += " HAVING " + *bound;
         }
-        std::vector<std::string> positions;  // (a collated key by its column: "1 COLLATE x" is no position)
-        for (size_t c : sort_cols) positions.push_back(collate[c].empty() ? std::to_string(c + 1) : column(c) + collate[c]);
+        std::vector<std::string>
+            positions;  // (a collated key by its column: "1 COLLATE x" is no position)
+        for (size_t c : sort_cols)
+            positions.push_back(collate[c].empty() ? std::to_string(c + 1)
+                                                   : column(c) + collate[c]);
         sql += order_by_clause(plan.order, positions) + limit_clause(plan);
         const std::string reply = co_await run_combining(sql, formats);
         ShardRows got;
@@ -463,7 +531,8 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
     } else if (sort_cols.empty() && !plan.distinct) {
         // Only LIMIT/OFFSET: without an order, any rows that many are the answer.
         size_t first = std::min<size_t>(size_t(plan.offset), in.rows.size());
-        size_t last = plan.limit ? std::min<size_t>(first + size_t(*plan.limit), in.rows.size()) : in.rows.size();
+        size_t last = plan.limit ? std::min<size_t>(first + size_t(*plan.limit), in.rows.size())
+                                 : in.rows.size();
         for (size_t r = first; r < last; ++r) picked.push_back(r);
     } else {
         std::vector<size_t> sent;  // columns given to the combining query
@@ -477,9 +546,10 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
                                      " has a type the proxy cannot compare");
                 auto coll = co_await group_collation(i);
                 if (!coll)
-                    co_return refuse("column " + quote_sql_identifier(fields[i].name) +
-                                     " is text whose collation the proxy cannot tell, and the database has "
-                                     "nondeterministic collations");
+                    co_return refuse(
+                        "column " + quote_sql_identifier(fields[i].name) +
+                        " is text whose collation the proxy cannot tell, and the database has "
+                        "nondeterministic collations");
                 grouped_by[i] = *coll;
                 sent.push_back(i);
             }
@@ -499,8 +569,9 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
             for (size_t c : sent) {
                 auto lit = literal(r, c, types[c] + grouped_by[c]);
                 if (!lit)
-                    co_return refuse("column " + quote_sql_identifier(fields[c].name) +
-                                     " comes in a binary format the proxy cannot read; ask for text results");
+                    co_return refuse(
+                        "column " + quote_sql_identifier(fields[c].name) +
+                        " comes in a binary format the proxy cannot read; ask for text results");
                 sql += ", " + *lit;
             }
             sql += ")";
@@ -519,8 +590,10 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         ShardRows numbers;
         if (!read_combined(reply, numbers)) co_return out;
         for (const auto& r : numbers.rows) {
-            size_t n = (r.size() == 1 && r[0]) ? size_t(std::strtoull(r[0]->c_str(), nullptr, 10)) : 0;
-            if (n < 1 || n > in.rows.size()) co_return refuse("the combining query answered unexpectedly");
+            size_t n =
+                (r.size() == 1 && r[0]) ? size_t(std::strtoull(r[0]->c_str(), nullptr, 10)) : 0;
+            if (n < 1 || n > in.rows.size())
+                co_return refuse("the combining query answered unexpectedly");
             picked.push_back(n - 1);
         }
     }
@@ -537,7 +610,9 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
         std::vector<wire::Value> values(shown);
         for (size_t r : picked) {
             for (size_t i = 0; i < shown; ++i)
-                values[i] = in.rows[r][i] ? wire::Value(wire::as_bytes(std::string_view(*in.rows[r][i]))) : std::nullopt;
+                values[i] = in.rows[r][i]
+                                ? wire::Value(wire::as_bytes(std::string_view(*in.rows[r][i])))
+                                : std::nullopt;
             wire::encode_data_row(values, w);
         }
     }
@@ -547,7 +622,8 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user, const s
 
 // LIMIT $n / OFFSET $n of a combined statement: the plan with this execution's values in place
 // of the parameters. False (with `error` set) when a value is not one PostgreSQL would take.
-bool bind_limits(router::Analysis::MergePlan& plan, const wire::Bind& b, const std::vector<uint32_t>& param_types,
+bool bind_limits(router::Analysis::MergePlan& plan, const wire::Bind& b,
+                 const std::vector<uint32_t>& param_types,
                  std::pair<std::string, std::string>& error) {
     if (plan.limit_param) {
         plan.limit = bound_integer(b, plan.limit_param, param_types, error);
@@ -558,7 +634,8 @@ bool bind_limits(router::Analysis::MergePlan& plan, const wire::Bind& b, const s
         }
     }
     if (plan.offset_param) {
-        plan.offset = bound_integer(b, plan.offset_param, param_types, error).value_or(0);  // OFFSET NULL: 0
+        plan.offset =
+            bound_integer(b, plan.offset_param, param_types, error).value_or(0);  // OFFSET NULL: 0
         if (!error.first.empty()) return false;
         if (plan.offset < 0) {
             error = {sqlstate::kInvalidRowCountInResultOffsetClause, "OFFSET must not be negative"};

@@ -52,7 +52,8 @@ class ServerConn;
 // the transaction changed is seen as it sees it). Each returns the complete reply.
 struct CombineRunner {
     std::function<net::awaitable<std::string>(uint16_t shard, const std::string& sql)> query;
-    std::function<net::awaitable<std::string>(uint16_t shard, const std::function<std::string(ServerConn&)>& build)>
+    std::function<net::awaitable<std::string>(uint16_t shard,
+                                              const std::function<std::string(ServerConn&)>& build)>
         frames;
 };
 
@@ -61,18 +62,17 @@ struct CombineRunner {
 // `settings`: the client's session settings; the combining query runs under them, so the
 // combined values print as the client expects. `bind` / `param_types`: the client's Bind and
 // its Parse's declared types (extended protocol), whose values a HAVING $n takes.
-net::awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user,
-                                        const std::map<std::string, std::string>& settings,
-                                        const router::Analysis& a, const ShardRows& in,
-                                        const std::vector<int16_t>& formats, uint16_t description_shard,
-                                        const wire::Bind* bind = nullptr,
-                                        const std::vector<uint32_t>* param_types = nullptr,
-                                        const CombineRunner* runner = nullptr);
+net::awaitable<MergedRows> combine_rows(
+    Proxy& proxy, const UserConfig& user, const std::map<std::string, std::string>& settings,
+    const router::Analysis& a, const ShardRows& in, const std::vector<int16_t>& formats,
+    uint16_t description_shard, const wire::Bind* bind = nullptr,
+    const std::vector<uint32_t>* param_types = nullptr, const CombineRunner* runner = nullptr);
 
 // LIMIT $n / OFFSET $n of a combined statement: the plan with this execution's values in place
 // of the parameters, read as the types the client declared (`param_types`, from its Parse: a
 // numeric 2.5 is LIMIT 3). False (with `error` set) when a value is not one PostgreSQL would take.
-bool bind_limits(router::Analysis::MergePlan& plan, const wire::Bind& b, const std::vector<uint32_t>& param_types,
+bool bind_limits(router::Analysis::MergePlan& plan, const wire::Bind& b,
+                 const std::vector<uint32_t>& param_types,
                  std::pair<std::string, std::string>& error);
 
 // A CommandComplete "SELECT n".

@@ -12,43 +12,68 @@ namespace sg::proxy {
 // column's collation, which the combining query would not have.
 const char* mergeable_type_name(uint32_t oid) {
     switch (oid) {
-        case 20: return "int8";
-        case 21: return "int2";
-        case 23: return "int4";
-        case 26: return "oid";
-        case 700: return "float4";
-        case 701: return "float8";
-        case 790: return "money";
-        case 1700: return "numeric";
-        case 1082: return "date";
-        case 1083: return "time";
-        case 1114: return "timestamp";
-        case 1184: return "timestamptz";
-        case 1186: return "interval";
-        case 1266: return "timetz";
-        default: return nullptr;
+        case 20:
+            return "int8";
+        case 21:
+            return "int2";
+        case 23:
+            return "int4";
+        case 26:
+            return "oid";
+        case 700:
+            return "float4";
+        case 701:
+            return "float8";
+        case 790:
+            return "money";
+        case 1700:
+            return "numeric";
+        case 1082:
+            return "date";
+        case 1083:
+            return "time";
+        case 1114:
+            return "timestamp";
+        case 1184:
+            return "timestamptz";
+        case 1186:
+            return "interval";
+        case 1266:
+            return "timetz";
+        default:
+            return nullptr;
     }
 }
 
 // A GROUP BY column is only compared for equality again: text-like types are fine there.
 const char* groupable_type_name(uint32_t oid) {
     switch (oid) {
-        case 16: return "bool";
-        case 19: return "name";
-        case 25: return "text";
-        case 1042: return "bpchar";
-        case 1043: return "varchar";
-        case 2950: return "uuid";
-        default: return mergeable_type_name(oid);
+        case 16:
+            return "bool";
+        case 19:
+            return "name";
+        case 25:
+            return "text";
+        case 1042:
+            return "bpchar";
+        case 1043:
+            return "varchar";
+        case 2950:
+            return "uuid";
+        default:
+            return mergeable_type_name(oid);
     }
 }
 
 // Types whose order does not depend on a collation: ORDER BY keys the combining query can sort.
 const char* orderable_type_name(uint32_t oid) {
     switch (oid) {
-        case 16: return "bool";
-        case 2950: return "uuid";
-        default: return mergeable_type_name(oid);
+        case 16:
+            return "bool";
+        case 2950:
+            return "uuid";
+        default:
+            return mergeable_type_name(oid);
     }
 }
 
@@ -73,10 +98,18 @@ std::optional<std::string> binary_as_text(uint32_t oid, std::string_view v) {
     };
     constexpr int64_t kEpoch2000 = 10957;  // days from 1970-01-01 to 2000-01-01
     switch (oid) {
-        case 16: return v.size() == 1 ? std::optional<std::string>(v[0] ? "true" : "false") : std::nullopt;
-        case 21: return v.size() == 2 ? std::optional<std::string>(std::to_string(int16_t(be(2)))) : std::nullopt;
-        case 23: return v.size() == 4 ? std::optional<std::string>(std::to_string(int32_t(be(4)))) : std::nullopt;
-        case 20: return v.size() == 8 ? std::optional<std::string>(std::to_string(int64_t(be(8)))) : std::nullopt;
+        case 16:
+            return v.size() == 1 ? std::optional<std::string>(v[0] ? "true" : "false")
+                                 : std::nullopt;
+        case 21:
+            return v.size() == 2 ? std::optional<std::string>(std::to_string(int16_t(be(2))))
+                                 : std::nullopt;
+        case 23:
+            return v.size() == 4 ? std::optional<std::string>(std::to_string(int32_t(be(4))))
+                                 : std::nullopt;
+        case 20:
+            return v.size() == 8 ? std::optional<std::string>(std::to_string(int64_t(be(8))))
+                                 : std::nullopt;
         case 700:
         case 701: {
             double x;
@@ -128,10 +161,12 @@ std::optional<std::string> binary_as_text(uint32_t oid, std::string_view v) {
             unsigned m, d;
             civil(days + kEpoch2000, y, m, d);
             if (y < 1) return std::nullopt;
-            return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}{}", y, m, d, rest / 3600000000LL,
-                               rest / 60000000LL % 60, rest / 1000000 % 60, rest % 1000000, oid == 1184 ? "+00" : "");
+            return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}{}", y, m, d,
+                               rest / 3600000000LL, rest / 60000000LL % 60, rest / 1000000 % 60,
+                               rest % 1000000, oid == 1184 ? "+00" : "");
         }
-        default: return std::nullopt;
+        default:
+            return std::nullopt;
     }
 }
 

@@ -38,7 +38,8 @@ std::size_t send_now(int fd, const asio::const_buffer* bufs, std::size_t count, 
         }
         if (n < 0) {
             if (errno == EINTR) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) ec = error_code(errno, boost::system::system_category());
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                ec = error_code(errno, boost::system::system_category());
             break;
         }
         total += std::size_t(n);
@@ -55,8 +56,8 @@ std::size_t send_now(int fd, const asio::const_buffer* bufs, std::size_t count, 
     return total;
 }
 
-awaitable<std::size_t> write_rest(tcp::socket& sock, const asio::const_buffer* bufs, std::size_t count,
-                                  std::size_t done, error_code& ec) {
+awaitable<std::size_t> write_rest(tcp::socket& sock, const asio::const_buffer* bufs,
+                                  std::size_t count, std::size_t done, error_code& ec) {
     std::vector<asio::const_buffer> rest;
     for (std::size_t i = 0; i < count; ++i) {
         if (done >= bufs[i].size()) {
@@ -70,7 +71,9 @@ awaitable<std::size_t> write_rest(tcp::socket& sock, const asio::const_buffer* b
     co_return awaited;
 }
 
-ClientStream::~ClientStream() { unregister(); }
+ClientStream::~ClientStream() {
+    unregister();
+}
 
 void ClientStream::unregister() {
     if (readiness_handle_) readiness_->remove(readiness_handle_, socket().native_handle());
@@ -97,7 +100,8 @@ awaitable<std::size_t> ClientStream::read_some(asio::mutable_buffer b, error_cod
         readiness_handle_ = readiness_->add(sock_.native_handle());
     }
     if (readiness_handle_) {
-        auto awaited = co_await readiness_->read_some(readiness_handle_, sock_.native_handle(), b, ec);
+        auto awaited =
+            co_await readiness_->read_some(readiness_handle_, sock_.native_handle(), b, ec);
         co_return awaited;
     }
     auto awaited = co_await sock_.async_read_some(b, ec_token(ec));
@@ -114,7 +118,9 @@ bool ClientStream::would_wait() const {
 }
 
 namespace {
-awaitable<void> nothing_to_wait() { co_return; }
+awaitable<void> nothing_to_wait() {
+    co_return;
+}
 }  // namespace
 
 // Not a coroutine itself: the caller awaits the readiness wait directly.

@@ -25,7 +25,9 @@ using awaitable = asio::awaitable<T>;
 using asio::use_awaitable;
 
 // Errors are values on the data path: every async op is awaited through this token.
-inline auto ec_token(error_code& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
+inline auto ec_token(error_code& ec) {
+    return asio::redirect_error(asio::use_awaitable, ec);
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -34,8 +36,8 @@ using Clock = std::chrono::steady_clock;
 inline Clock::time_point coarse_now() {
     timespec ts;
     ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(ts.tv_sec) +
-                                                                         std::chrono::nanoseconds(ts.tv_nsec)));
+    return Clock::time_point(std::chrono::duration_cast<Clock::duration>(
+        std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
 }
 
 // Writes as much of `bufs` as the socket takes now, without waiting: the bytes written (all of
@@ -45,14 +47,14 @@ std::size_t send_now(int fd, const asio::const_buffer* bufs, std::size_t count, 
 
 // Writes what send_now() left of `bufs` (skipping `done` bytes), waiting for the socket: the slow
 // path of a write, taken only when the peer reads slower than the proxy writes.
-awaitable<std::size_t> write_rest(tcp::socket& sock, const asio::const_buffer* bufs, std::size_t count,
-                                  std::size_t done, error_code& ec);
+awaitable<std::size_t> write_rest(tcp::socket& sock, const asio::const_buffer* bufs,
+                                  std::size_t count, std::size_t done, error_code& ec);
 
 // Writes all of `bufs` on a plain TCP socket, suspending only when the socket cannot take it
 // at once (Asio's async_write always completes through the scheduler, even when its first
 // send wrote everything: a coroutine round trip per message).
-inline awaitable<std::size_t> write_plain(tcp::socket& sock, const asio::const_buffer* bufs, std::size_t count,
-                                          error_code& ec) {
+inline awaitable<std::size_t> write_plain(tcp::socket& sock, const asio::const_buffer* bufs,
+                                          std::size_t count, error_code& ec) {
     ec = {};
     std::size_t n = send_now(sock.native_handle(), bufs, count, ec);
     if (ec) co_return n;
@@ -112,8 +114,10 @@ public:
     awaitable<void> wait_readable(error_code& ec);
 
     awaitable<void> write_all(asio::const_buffer b, error_code& ec) {
-        if (tls_) co_await asio::async_write(*tls_, b, ec_token(ec));
-        else co_await write_plain(sock_, &b, 1, ec);
+        if (tls_)
+            co_await asio::async_write(*tls_, b, ec_token(ec));
+        else
+            co_await write_plain(sock_, &b, 1, ec);
     }
 
     // Wakes a pending read with operation_aborted and closes the socket.

@@ -7,8 +7,8 @@
 namespace sg::proxy {
 
 std::string merge_notices(const std::vector<std::string_view>& per_shard) {
-    std::vector<std::string_view> order;           // distinct frames, first seen first
-    std::map<std::string_view, size_t> most;       // frame -> the most copies one shard sent
+    std::vector<std::string_view> order;      // distinct frames, first seen first
+    std::map<std::string_view, size_t> most;  // frame -> the most copies one shard sent
     for (std::string_view frames : per_shard) {
         std::map<std::string_view, size_t> here;
         wire::FrameCursor cursor(frames);

@@ -8,14 +8,18 @@
 
 namespace sg::proxy {
 
-const char* to_string(PauseKind k) { return k == PauseKind::Proxy ? "proxy" : "buckets"; }
+const char* to_string(PauseKind k) {
+    return k == PauseKind::Proxy ? "proxy" : "buckets";
+}
 
 PauseControl::PauseControl(net::asio::any_io_executor ex)
     : ex_(ex),
       proxy_changed_(std::make_unique<net::Event>(ex)),
       buckets_changed_(std::make_unique<net::Event>(ex)) {}
 
-PauseControl::~PauseControl() { *alive_ = false; }
+PauseControl::~PauseControl() {
+    *alive_ = false;
+}
 
 uint64_t PauseControl::pause_proxy(std::string owner, std::chrono::milliseconds lease) {
     const uint64_t id = next_id_++;
@@ -41,8 +45,9 @@ uint64_t PauseControl::pause_buckets(const Ranges& ranges, uint32_t bucket_count
     bits_.assign(bucket_count, false);
     std::string runs;
     for (auto [first, last] : ranges) {
-        runs += fmt::format("{}{}", runs.empty() ? "" : ",", first == last ? std::to_string(first)
-                                                                           : fmt::format("{}-{}", first, last));
+        runs +=
+            fmt::format("{}{}", runs.empty() ? "" : ",",
+                        first == last ? std::to_string(first) : fmt::format("{}-{}", first, last));
         for (uint32_t b = first; b <= last && b < bits_.size(); ++b)
             if (!bits_[b]) {
                 bits_[b] = true;
@@ -77,7 +82,8 @@ void PauseControl::clear_bits() {
 std::vector<PauseView> PauseControl::views() const {
     std::vector<PauseView> out;
     if (const auto& h = proxy_.held()) out.push_back(PauseView{PauseKind::Proxy, *h, ""});
-    if (const auto& h = buckets_.held()) out.push_back(PauseView{PauseKind::Buckets, *h, bucket_runs_});
+    if (const auto& h = buckets_.held())
+        out.push_back(PauseView{PauseKind::Buckets, *h, bucket_runs_});
     return out;
 }
 
@@ -92,9 +98,10 @@ void PauseControl::lapse_due(net::Clock::time_point now) {
     const int held = held_clients_;
     if (auto gone = proxy_.lapse_if_due(now)) {
         ++expired_total_;
-        spdlog::warn("pause {} (PAUSE by {}) lapsed: no RESUME or renewal within its {} ms lease; the proxy "
-                     "is resumed ({} client(s) were held)",
-                     gone->id, gone->owner, gone->lease.count(), held);
+        spdlog::warn(
+            "pause {} (PAUSE by {}) lapsed: no RESUME or renewal within its {} ms lease; the proxy "
+            "is resumed ({} client(s) were held)",
+            gone->id, gone->owner, gone->lease.count(), held);
         proxy_changed_->notify_all();
     }
     const std::string runs = bucket_runs_;
@@ -102,9 +109,12 @@ void PauseControl::lapse_due(net::Clock::time_point now) {
         ++expired_total_;
         if (on_buckets_lapsed_) on_buckets_lapsed_();
         clear_bits();
-        spdlog::warn("pause {} (PAUSE BUCKETS {} by {}) lapsed: no RESUME or renewal within its {} ms lease; "
-                     "the buckets are released and their current owner keeps serving ({} client(s) were held)",
-                     gone->id, runs, gone->owner, gone->lease.count(), held);
+        spdlog::warn(
+            "pause {} (PAUSE BUCKETS {} by {}) lapsed: no RESUME or renewal within its {} ms "
+            "lease; "
+            "the buckets are released and their current owner keeps serving ({} client(s) were "
+            "held)",
+            gone->id, runs, gone->owner, gone->lease.count(), held);
     }
 }
 
@@ -137,15 +147,18 @@ net::awaitable<void> PauseControl::tick(std::shared_ptr<bool> alive) {
     ticking_ = false;
 }
 
-std::string stuck_pauses(const PauseControl& pauses, std::chrono::milliseconds bound, net::Clock::time_point now) {
+std::string stuck_pauses(const PauseControl& pauses, std::chrono::milliseconds bound,
+                         net::Clock::time_point now) {
     std::string out;
     for (const auto& v : pauses.views()) {
         const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(now - v.lease.since);
         if (now < v.lease.expires && age <= bound) continue;
-        out += fmt::format("pause {} ({}{}{} by {}) stuck: in force for {} ms, lease {} ms, [proxy] max_pause_ms {}\n",
-                           v.lease.id, v.kind == PauseKind::Proxy ? "PAUSE" : "PAUSE BUCKETS",
-                           v.buckets.empty() ? "" : " ", v.buckets, v.lease.owner, age.count(), v.lease.lease.count(),
-                           bound.count());
+        out += fmt::format(
+            "pause {} ({}{}{} by {}) stuck: in force for {} ms, lease {} ms, [proxy] max_pause_ms "
+            "{}\n",
+            v.lease.id, v.kind == PauseKind::Proxy ? "PAUSE" : "PAUSE BUCKETS",
+            v.buckets.empty() ? "" : " ", v.buckets, v.lease.owner, age.count(),
+            v.lease.lease.count(), bound.count());
     }
     return out;
 }

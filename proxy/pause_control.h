@@ -104,6 +104,7 @@ private:
 // that does not finish. /readyz reports them (503): a load balancer should send new clients to
 // another proxy; a liveness probe should not restart this one (that drops every client, and the
 // lease lifts the pause anyway).
-std::string stuck_pauses(const PauseControl& pauses, std::chrono::milliseconds bound, net::Clock::time_point now);
+std::string stuck_pauses(const PauseControl& pauses, std::chrono::milliseconds bound,
+                         net::Clock::time_point now);
 
 }  // namespace sg::proxy

@@ -8,10 +8,14 @@ constexpr size_t kHistory = 64;
 
 const char* to_string(LeaseCheck c) {
     switch (c) {
-        case LeaseCheck::Held: return "held";
-        case LeaseCheck::Lapsed: return "lapsed";
-        case LeaseCheck::Ended: return "ended";
-        case LeaseCheck::Unknown: return "unknown";
+        case LeaseCheck::Held:
+            return "held";
+        case LeaseCheck::Lapsed:
+            return "lapsed";
+        case LeaseCheck::Ended:
+            return "ended";
+        case LeaseCheck::Unknown:
+            return "unknown";
     }
     return "unknown";
 }
@@ -21,7 +25,8 @@ void PauseLease::remember(uint64_t id, LeaseCheck how) {
     while (history_.size() > kHistory) history_.pop_front();
 }
 
-void PauseLease::begin(uint64_t id, std::string owner, std::chrono::milliseconds lease, Clock::time_point now) {
+void PauseLease::begin(uint64_t id, std::string owner, std::chrono::milliseconds lease,
+                       Clock::time_point now) {
     if (held_) remember(held_->id, LeaseCheck::Ended);
     held_ = PauseLeaseInfo{id, std::move(owner), lease, now, now + lease, 0};
 }

@@ -25,10 +25,10 @@ namespace sg::proxy {
 struct PauseLeaseInfo {
     using Clock = std::chrono::steady_clock;
     uint64_t id = 0;
-    std::string owner;                  // who paused: "console user@addr", "rebalance <run id>"
-    std::chrono::milliseconds lease{0}; // how long it lasts without a renewal
-    Clock::time_point since;            // when the pause began
-    Clock::time_point expires;          // when it lapses unless renewed or ended
+    std::string owner;                   // who paused: "console user@addr", "rebalance <run id>"
+    std::chrono::milliseconds lease{0};  // how long it lasts without a renewal
+    Clock::time_point since;             // when the pause began
+    Clock::time_point expires;           // when it lapses unless renewed or ended
     uint64_t renewals = 0;
 };
 
@@ -47,7 +47,8 @@ public:
 
     // Starts pause `id` (ids come from the caller, unique and increasing); a pause in force is
     // replaced and counts as ended.
-    void begin(uint64_t id, std::string owner, std::chrono::milliseconds lease, Clock::time_point now);
+    void begin(uint64_t id, std::string owner, std::chrono::milliseconds lease,
+               Clock::time_point now);
     // Extends pause `id` to now + its lease when it is in force (Held); otherwise says why not.
     LeaseCheck renew(uint64_t id, Clock::time_point now);
     // Ends the pause: `id` 0 ends whatever is in force (an operator's RESUME); another id ends

@@ -21,9 +21,13 @@ Pool::~Pool() {
     close_all("pool destroyed");
 }
 
-bool Pool::refused() const { return checks_.health && !checks_.health->admits(); }
+bool Pool::refused() const {
+    return checks_.health && !checks_.health->admits();
+}
 
-PoolError Pool::refusal() const { return PoolError{sqlstate::kConnectionFailure, checks_.health->refusal()}; }
+PoolError Pool::refusal() const {
+    return PoolError{sqlstate::kConnectionFailure, checks_.health->refusal()};
+}
 
 awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> Pool::open_new() {
     if (refused()) {
@@ -52,8 +56,9 @@ awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> Pool::open_new()
             checks_.health->failure("connect: " + err);
         }
         if (refused()) co_return refusal();
-        co_return PoolError{sqlstate::kConnectionFailure, fmt::format("cannot connect to shard \"{}\" ({}:{}): {}", target_.shard_name,
-                                                 target_.host, target_.port, err)};
+        co_return PoolError{sqlstate::kConnectionFailure,
+                            fmt::format("cannot connect to shard \"{}\" ({}:{}): {}",
+                                        target_.shard_name, target_.host, target_.port, err)};
     }
     std::weak_ptr<bool> alive = alive_;
     s->on_closed = [this, alive](ServerConn& c) {
@@ -70,7 +75,8 @@ std::shared_ptr<ServerConn> Pool::take_idle() {
         // Unused for longer than server_check_delay_ms: acquire() checks it first. The newest
         // is at the back, so the rest are at least as old.
         if (checks_.check_delay_ms > 0 &&
-            idle_.back()->last_used() < net::coarse_now() - std::chrono::milliseconds(checks_.check_delay_ms))
+            idle_.back()->last_used() <
+                net::coarse_now() - std::chrono::milliseconds(checks_.check_delay_ms))
             return nullptr;
         auto s = std::move(idle_.back());  // most recently used: warm caches, fewer idle closes
         idle_.pop_back();
@@ -91,7 +97,8 @@ awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> Pool::acquire() 
         auto s = std::move(idle_.back());
         idle_.pop_back();
         if (!s->usable()) continue;
-        std::string err = co_await health::probe(*s, std::chrono::milliseconds(checks_.check_timeout_ms));
+        std::string err =
+            co_await health::probe(*s, std::chrono::milliseconds(checks_.check_timeout_ms));
         if (err.empty() && s->usable()) {
             s->touch();
             ++stats_.checkouts;
@@ -126,10 +133,12 @@ awaitable<std::variant<std::shared_ptr<ServerConn>, PoolError>> Pool::acquire() 
             std::erase(waiters_, &w);
             ++stats_.timeouts;
             stats_.wait_seconds += std::chrono::duration<double>(net::Clock::now() - start).count();
-            co_return PoolError{sqlstate::kTooManyConnections, fmt::format("no server connection to shard \"{}\" became free within "
-                                                     "pool_timeout_ms={} (pool_size={}); raise pool_size or "
-                                                     "shorten transactions",
-                                                     target_.shard_name, timeout_ms_, size_)};
+            co_return PoolError{
+                sqlstate::kTooManyConnections,
+                fmt::format("no server connection to shard \"{}\" became free within "
+                            "pool_timeout_ms={} (pool_size={}); raise pool_size or "
+                            "shorten transactions",
+                            target_.shard_name, timeout_ms_, size_)};
         }
         // Woken without a hand-off: a slot freed up (a connection closed or failed to open).
         if (total_ < size_) {
@@ -147,11 +156,13 @@ void Pool::release(std::shared_ptr<ServerConn> s) {
     if (!s) return;
     s->detach();
     if (!s->idle_clean()) {
-        s->close(s->usable() ? "returned in a bad state (transaction open or replies owed)" : "broken");
+        s->close(s->usable() ? "returned in a bad state (transaction open or replies owed)"
+                             : "broken");
         return;
     }
     if (s->listened()) {
-        s->close("it ran LISTEN for its last client; its notifications must not reach the next one");
+        s->close(
+            "it ran LISTEN for its last client; its notifications must not reach the next one");
         return;
     }
     s->touch();
@@ -167,7 +178,8 @@ void Pool::release(std::shared_ptr<ServerConn> s) {
         s->close("the shard's address changed (RELOAD)");
         return;
     }
-    if (checks_.lifetime_s > 0 && s->last_used() - s->created_at() > std::chrono::seconds(checks_.lifetime_s)) {
+    if (checks_.lifetime_s > 0 &&
+        s->last_used() - s->created_at() > std::chrono::seconds(checks_.lifetime_s)) {
         ++stats_.lifetime_closes;
         s->close("server_lifetime_s");
         return;

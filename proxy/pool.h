@@ -24,8 +24,8 @@ struct PoolStats {
     uint64_t waits = 0;
     uint64_t timeouts = 0;
     uint64_t connect_failures = 0;
-    uint64_t check_failures = 0;    // idle connections that failed the server_check_delay check
-    uint64_t lifetime_closes = 0;   // closed for being older than server_lifetime_s
+    uint64_t check_failures = 0;   // idle connections that failed the server_check_delay check
+    uint64_t lifetime_closes = 0;  // closed for being older than server_lifetime_s
     double wait_seconds = 0;
 };
 
@@ -35,7 +35,7 @@ struct PoolChecks {
     health::ShardHealth* health = nullptr;  // null: no breaker (tests, tools)
     int check_delay_ms = 0;                 // check idle connections unused this long; 0 = never
     int check_timeout_ms = 1000;
-    int lifetime_s = 0;                     // close connections this old when released; 0 = never
+    int lifetime_s = 0;  // close connections this old when released; 0 = never
 };
 
 struct PoolError {
@@ -61,7 +61,10 @@ public:
     void close_all(const std::string& why);
     // RECONNECT: idle connections close now, the others when given back.
     void reconnect();
-    void resize(int size, int timeout_ms) { size_ = size; timeout_ms_ = timeout_ms; }
+    void resize(int size, int timeout_ms) {
+        size_ = size;
+        timeout_ms_ = timeout_ms;
+    }
     void set_checks(const PoolChecks& c) { checks_ = c; }
     // Fails every connection (those logging in too) with `sqlstate`/`why` told to their owners,
     // and wakes the waiters (an opened breaker: nobody may keep waiting on a frozen shard).

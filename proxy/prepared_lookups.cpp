@@ -6,7 +6,9 @@ namespace {
 uint64_t g_next_statement_id = 1;
 }
 
-uint64_t next_statement_id() { return g_next_statement_id++; }
+uint64_t next_statement_id() {
+    return g_next_statement_id++;
+}
 
 std::string PreparedLookups::table_key(const std::string& schema, const std::string& table,
                                        std::string_view search_path) {
@@ -31,15 +33,18 @@ void PreparedLookups::make_key(std::string_view shape, const std::vector<uint32_
     key_ += search_path;
 }
 
-PreparedLookups::Statement* PreparedLookups::find(std::string_view shape, const std::vector<uint32_t>& types,
+PreparedLookups::Statement* PreparedLookups::find(std::string_view shape,
+                                                  const std::vector<uint32_t>& types,
                                                   std::string_view search_path) {
     make_key(shape, types, search_path);
     auto it = statements_.find(key_);
     return it == statements_.end() ? nullptr : &it->second;
 }
 
-PreparedLookups::Statement* PreparedLookups::add(std::string_view shape, const std::vector<uint32_t>& types,
-                                                 std::string_view search_path, std::string table_key) {
+PreparedLookups::Statement* PreparedLookups::add(std::string_view shape,
+                                                 const std::vector<uint32_t>& types,
+                                                 std::string_view search_path,
+                                                 std::string table_key) {
     if (statements_.size() >= kMaxStatements) return nullptr;
     make_key(shape, types, search_path);
     Statement& st = statements_[key_];

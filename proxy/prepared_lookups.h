@@ -45,14 +45,16 @@ public:
     };
 
     // "schema\0table\0search_path": the same name means another table under another path.
-    static std::string table_key(const std::string& schema, const std::string& table, std::string_view search_path);
+    static std::string table_key(const std::string& schema, const std::string& table,
+                                 std::string_view search_path);
 
     // The entry of `shape` with parameters of `types` under `search_path`, or null. Entries
     // are never removed: a pointer stays valid for the proxy's life.
-    Statement* find(std::string_view shape, const std::vector<uint32_t>& types, std::string_view search_path);
+    Statement* find(std::string_view shape, const std::vector<uint32_t>& types,
+                    std::string_view search_path);
     // Creates it (null when the registry is full).
-    Statement* add(std::string_view shape, const std::vector<uint32_t>& types, std::string_view search_path,
-                   std::string table_key);
+    Statement* add(std::string_view shape, const std::vector<uint32_t>& types,
+                   std::string_view search_path, std::string table_key);
     Table& table(const std::string& table_key) { return tables_[table_key]; }
 
     // A server said the statement is gone or its plan no longer fits: give the shape a new name,
@@ -69,7 +71,8 @@ public:
 private:
     std::unordered_map<std::string, Statement> statements_;
     std::unordered_map<std::string, Table> tables_;
-    void make_key(std::string_view shape, const std::vector<uint32_t>& types, std::string_view search_path);
+    void make_key(std::string_view shape, const std::vector<uint32_t>& types,
+                  std::string_view search_path);
     std::string key_;  // reused for lookups
 };
 

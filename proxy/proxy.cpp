@@ -15,16 +15,16 @@
 #include "proxy/http/http_server.h"
 #include "proxy/notify/service.h"
 #include "proxy/session.h"
+#include "proxy/spawn.h"
 #include "proxy/stamp_watcher.h"
-#include "rebalance/map_gate.h"
 #include "proxy/stats/live_report.h"
 #include "proxy/stats/prometheus.h"
 #include "proxy/txn/coordinator.h"
 #include "proxy/txn/startup.h"
+#include "proxy/wire/frame_cursor.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/writer.h"
-#include "proxy/spawn.h"
-#include "proxy/wire/frame_cursor.h"
+#include "rebalance/map_gate.h"
 
 namespace sg::proxy {
 
@@ -71,8 +71,8 @@ void Proxy::remember_columns(const std::string& table, std::vector<std::string> 
 
 Proxy::~Proxy() {
     analysis_workers_.reset();  // waits for the jobs running; their results are posted to io_
-    etcd_agent_.reset();  // joins its threads before anything they post to goes away
-    recovery_.reset();  // joins its thread before the coordinator it reads goes
+    etcd_agent_.reset();        // joins its threads before anything they post to goes away
+    recovery_.reset();          // joins its thread before the coordinator it reads goes
     if (http_) http_->stop();
     stamp_watcher_.reset();  // joins its thread before anything it reports to goes away
 }
@@ -85,7 +85,8 @@ stats::ProxyMetrics Proxy::metrics() const {
         pm.user = pool->target().user;
         pm.active = pool->active_count();
         pm.idle = pool->idle_count();
-        pm.waiting = pool->waiting() + held_clients(key.first, key.second);  // as SHOW POOLS' cl_waiting
+        pm.waiting =
+            pool->waiting() + held_clients(key.first, key.second);  // as SHOW POOLS' cl_waiting
         pm.total = pool->total();
         pm.checkouts = pool->stats().checkouts;
         pm.timeouts = pool->stats().timeouts;
@@ -105,12 +106,14 @@ stats::ProxyMetrics Proxy::metrics() const {
     return m;
 }
 
-std::string Proxy::build_credentials(const Config& cfg, std::map<std::string, auth::Credential>& out) {
+std::string Proxy::build_credentials(const Config& cfg,
+                                     std::map<std::string, auth::Credential>& out) {
     for (const auto& u : cfg.users) {
         if (u.auth == AuthMethod::Trust) continue;
         auth::Credential c;
         if (auto st = auth::parse_credential(u.name, u.password, c); !st.ok())
-            return fmt::format("{}: users: user \"{}\": password: {}", cfg.source, u.name, st.error());
+            return fmt::format("{}: users: user \"{}\": password: {}", cfg.source, u.name,
+                               st.error());
         out.emplace(u.name, std::move(c));
     }
     return {};
@@ -125,12 +128,17 @@ std::string Proxy::setup_tls() {
     if (cfg_.proxy.tls_cert.empty()) return {};
     auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
     ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                     asio::ssl::context::no_tlsv1_1);
     error_code ec;
     ctx->use_certificate_chain_file(cfg_.proxy.tls_cert, ec);
-    if (ec) return fmt::format("{}: proxy.tls_cert: cannot load '{}': {}", cfg_.source, cfg_.proxy.tls_cert, ec.message());
+    if (ec)
+        return fmt::format("{}: proxy.tls_cert: cannot load '{}': {}", cfg_.source,
+                           cfg_.proxy.tls_cert, ec.message());
     ctx->use_private_key_file(cfg_.proxy.tls_key, asio::ssl::context::pem, ec);
-    if (ec) return fmt::format("{}: proxy.tls_key: cannot load '{}': {}", cfg_.source, cfg_.proxy.tls_key, ec.message());
+    if (ec)
+        return fmt::format("{}: proxy.tls_key: cannot load '{}': {}", cfg_.source,
+                           cfg_.proxy.tls_key, ec.message());
     tls_ = std::move(ctx);
     return {};
 }
@@ -148,10 +156,12 @@ std::string Proxy::start() {
     if (!map_->fence().empty())
         spdlog::error("sharded statements are refused: {}", map_->fence());
     else
-        spdlog::info("shard map {} version {} (hash {}): {} buckets over {} shard(s)", cfg_.map_path(),
-                     map_->version(), router::content_hash(*map_), map_->bucket_count(), cfg_.shards.size());
+        spdlog::info("shard map {} version {} (hash {}): {} buckets over {} shard(s)",
+                     cfg_.map_path(), map_->version(), router::content_hash(*map_),
+                     map_->bucket_count(), cfg_.shards.size());
     stamp_watcher_ = std::make_unique<StampWatcher>(
-        io_, cfg_, std::chrono::milliseconds(cfg_.proxy.stamp_poll_ms), [this](std::vector<router::ShardStampReading> r) { on_stamp_readings(std::move(r)); });
+        io_, cfg_, std::chrono::milliseconds(cfg_.proxy.stamp_poll_ms),
+        [this](std::vector<router::ShardStampReading> r) { on_stamp_readings(std::move(r)); });
     if (auto err = setup_tls(); !err.empty()) return err;
     // Prepared leftovers of this instance's previous life are resolved before clients can
     // connect (and before the port accepts, so "accepting" means "recovered").
@@ -159,13 +169,17 @@ std::string Proxy::start() {
     deadlocks_ = std::make_unique<txn::DeadlockDetector>(*this);
     error_code ec;
     auto addr = asio::ip::make_address(cfg_.proxy.listen_addr, ec);
-    if (ec) return fmt::format("{}: proxy.listen_addr: '{}' is not an IP address", cfg_.source, cfg_.proxy.listen_addr);
+    if (ec)
+        return fmt::format("{}: proxy.listen_addr: '{}' is not an IP address", cfg_.source,
+                           cfg_.proxy.listen_addr);
     net::tcp::endpoint ep(addr, cfg_.proxy.port);
     acceptor_.open(ep.protocol(), ec);
     if (!ec) acceptor_.set_option(net::tcp::acceptor::reuse_address(true), ec);
     if (!ec) acceptor_.bind(ep, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return fmt::format("cannot listen on {}:{}: {}", cfg_.proxy.listen_addr, cfg_.proxy.port, ec.message());
+    if (ec)
+        return fmt::format("cannot listen on {}:{}: {}", cfg_.proxy.listen_addr, cfg_.proxy.port,
+                           ec.message());
     if (!cfg_.admin.http_listen.empty()) {
         http_ = std::make_unique<http::HttpServer>();
         // The live report is built on this event loop (QueryStats is single-threaded) when a
@@ -185,25 +199,29 @@ std::string Proxy::start() {
             [this] {
                 auto r = health::readiness(*health_);
                 // A pause stuck past its bound: not ready for new clients (proxy/pause_control.h).
-                std::string stuck = stuck_pauses(*pauses_, std::chrono::milliseconds(cfg_.proxy.max_pause_ms),
-                                                 net::Clock::now());
-                if (!stuck.empty()) r = {false, (r.ready ? std::string("degraded\n") : r.text) + stuck};
+                std::string stuck =
+                    stuck_pauses(*pauses_, std::chrono::milliseconds(cfg_.proxy.max_pause_ms),
+                                 net::Clock::now());
+                if (!stuck.empty())
+                    r = {false, (r.ready ? std::string("degraded\n") : r.text) + stuck};
                 return r;
             },
             [pages] { return pages->html(); }, [pages] { return pages->json(); },
             [this] { return cfg_.admin.http_auth; }};
         std::string err = http_->start(io_, cfg_.admin.http_listen, std::move(endpoints));
         if (!err.empty()) return fmt::format("{}: admin.http_listen: {}", cfg_.source, err);
-        spdlog::info("metrics on http://{}/metrics, live report on http://{}/{}", cfg_.admin.http_listen,
-                     cfg_.admin.http_listen, cfg_.admin.http_auth.empty() ? "" : " (http_auth)");
+        spdlog::info("metrics on http://{}/metrics, live report on http://{}/{}",
+                     cfg_.admin.http_listen, cfg_.admin.http_listen,
+                     cfg_.admin.http_auth.empty() ? "" : " (http_auth)");
     }
     setup_signals();
     asio::co_spawn(io_, accept_loop(), LogUnhandled("accept loop"));
     asio::co_spawn(io_, housekeeping(), LogUnhandled("housekeeping"));
     health_->start();
     start_etcd_agent();
-    spdlog::info("shardgate listening on {}:{} ({} shard(s), pool_mode={}, pool_size={})", cfg_.proxy.listen_addr,
-                 cfg_.proxy.port, cfg_.shards.size(), to_string(cfg_.proxy.pool_mode), cfg_.proxy.pool_size);
+    spdlog::info("shardgate listening on {}:{} ({} shard(s), pool_mode={}, pool_size={})",
+                 cfg_.proxy.listen_addr, cfg_.proxy.port, cfg_.shards.size(),
+                 to_string(cfg_.proxy.pool_mode), cfg_.proxy.pool_size);
     return {};
 }
 
@@ -232,8 +250,9 @@ awaitable<void> Proxy::accept_loop() {
             if (auto pause = accept_backoff(ec)) {
                 // The connection stays in the backlog: accepting again at once would spin.
                 if (counters_.accept_backoffs++ % 100 == 0)
-                    spdlog::error("accept failed: {} ({} time(s) so far); pausing accepts for {} ms", ec.message(),
-                                  counters_.accept_backoffs, pause->count());
+                    spdlog::error(
+                        "accept failed: {} ({} time(s) so far); pausing accepts for {} ms",
+                        ec.message(), counters_.accept_backoffs, pause->count());
                 asio::steady_timer t(io_, *pause);
                 co_await t.async_wait(net::ec_token(ec));
                 continue;
@@ -247,22 +266,28 @@ awaitable<void> Proxy::accept_loop() {
             std::string out;
             wire::MessageWriter w(out);
             wire::ErrorBuilder(wire::Severity::Fatal, sqlstate::kTooManyConnections,
-                               fmt::format("too many client connections (max_client_conn={})", cfg_.proxy.max_client_conn))
+                               fmt::format("too many client connections (max_client_conn={})",
+                                           cfg_.proxy.max_client_conn))
                 .encode_error(w);
-            asio::co_spawn(io_, refuse_connection(std::move(sock), std::move(out), std::chrono::milliseconds(2000)),
-                           LogUnhandled("max_client_conn refusal"));
+            asio::co_spawn(
+                io_,
+                refuse_connection(std::move(sock), std::move(out), std::chrono::milliseconds(2000)),
+                LogUnhandled("max_client_conn refusal"));
             continue;
         }
         ++counters_.clients_accepted;
         auto session = std::make_shared<Session>(*this, std::move(sock));
         ++*live_clients_;
-        asio::co_spawn(io_, [live = live_clients_, session]() -> awaitable<void> {
-            struct Count {  // the session's coroutine ends however it ends
-                std::shared_ptr<int> n;
-                ~Count() { --*n; }
-            } count{live};
-            co_await session->run();
-        }, LogUnhandled("client session"));
+        asio::co_spawn(
+            io_,
+            [live = live_clients_, session]() -> awaitable<void> {
+                struct Count {  // the session's coroutine ends however it ends
+                    std::shared_ptr<int> n;
+                    ~Count() { --*n; }
+                } count{live};
+                co_await session->run();
+            },
+            LogUnhandled("client session"));
     }
 }
 
@@ -275,14 +300,20 @@ awaitable<void> Proxy::housekeeping() {
         report_to_etcd();  // pauses come and go without a map change
         check_etcd_session();
         if (cfg_.proxy.idle_server_timeout_s > 0)
-            for (auto& [key, pool] : pools_) pool->close_idle(std::chrono::seconds(cfg_.proxy.idle_server_timeout_s));
+            for (auto& [key, pool] : pools_)
+                pool->close_idle(std::chrono::seconds(cfg_.proxy.idle_server_timeout_s));
         if (cfg_.proxy.idle_client_timeout_s > 0) {
-            auto cutoff = net::Clock::now() - std::chrono::seconds(cfg_.proxy.idle_client_timeout_s);
+            auto cutoff =
+                net::Clock::now() - std::chrono::seconds(cfg_.proxy.idle_client_timeout_s);
             std::vector<Session*> idle;
             for (auto& [pid, s] : sessions_)
-                if (s->state() == SessionState::Ready && !s->server() && s->last_activity() < cutoff) idle.push_back(s);
+                if (s->state() == SessionState::Ready && !s->server() &&
+                    s->last_activity() < cutoff)
+                    idle.push_back(s);
             for (auto* s : idle)
-                s->terminate_with(sqlstate::kAdminShutdown, "terminating connection due to idle_client_timeout_s", "idle_client_timeout");
+                s->terminate_with(sqlstate::kAdminShutdown,
+                                  "terminating connection due to idle_client_timeout_s",
+                                  "idle_client_timeout");
         }
     }
 }
@@ -292,14 +323,17 @@ Pool& Proxy::pool(int shard, const UserConfig& user) {
     auto key = std::make_pair(shard, login.user);
     auto it = pools_.find(key);
     if (it != pools_.end()) return *it->second;
-    // After a failover the shard's primary is not the configured host (proxy/health/role_watch.cpp).
+    // After a failover the shard's primary is not the configured host
+    // (proxy/health/role_watch.cpp).
     health::ShardHealth* h = health_->shard(shard);
     const auto& sc = cfg_.shards[shard];
-    return add_pool(std::move(key), shard, login, h ? h->host : sc.host, h ? h->port : sc.port, -1, h);
+    return add_pool(std::move(key), shard, login, h ? h->host : sc.host, h ? h->port : sc.port, -1,
+                    h);
 }
 
-Pool& Proxy::add_pool(std::pair<int, std::string> key, int shard, const ServerLogin& login, const std::string& host,
-                      uint16_t port, int read_endpoint, health::ShardHealth* breaker) {
+Pool& Proxy::add_pool(std::pair<int, std::string> key, int shard, const ServerLogin& login,
+                      const std::string& host, uint16_t port, int read_endpoint,
+                      health::ShardHealth* breaker) {
     const HealthConfig& hc = cfg_.health;
     ServerTarget t{shard,
                    cfg_.shards[shard].name,
@@ -309,12 +343,14 @@ Pool& Proxy::add_pool(std::pair<int, std::string> key, int shard, const ServerLo
                    login.user,
                    login.password,
                    cfg_.proxy.connect_timeout_ms,
-                   health::TcpOptions{hc.tcp_keepalive, hc.tcp_keepidle_s, hc.tcp_keepintvl_s, hc.tcp_keepcnt,
-                                      hc.tcp_user_timeout_ms},
+                   health::TcpOptions{hc.tcp_keepalive, hc.tcp_keepidle_s, hc.tcp_keepintvl_s,
+                                      hc.tcp_keepcnt, hc.tcp_user_timeout_ms},
                    0,
                    read_endpoint};
-    auto p = std::make_unique<Pool>(io_.get_executor(), t, cfg_.proxy.pool_size, cfg_.proxy.pool_timeout_ms);
-    p->set_checks(PoolChecks{breaker, hc.server_check_delay_ms, hc.check_timeout_ms, hc.server_lifetime_s});
+    auto p = std::make_unique<Pool>(io_.get_executor(), t, cfg_.proxy.pool_size,
+                                    cfg_.proxy.pool_timeout_ms);
+    p->set_checks(
+        PoolChecks{breaker, hc.server_check_delay_ms, hc.check_timeout_ms, hc.server_lifetime_s});
     auto& ref = *p;
     pools_.emplace(std::move(key), std::move(p));
     return ref;
@@ -350,13 +386,14 @@ std::string Proxy::reload_map() {
     if (!map) return map.error().message;
     if (map_from_file_) {
         if (map->version() < map_->version())
-            return fmt::format("{}: version {} is older than the version {} in use", cfg_.map_path(), map->version(),
-                               map_->version());
+            return fmt::format("{}: version {} is older than the version {} in use",
+                               cfg_.map_path(), map->version(), map_->version());
         if (map->bucket_bits() != map_->bucket_bits() && map->version() == map_->version())
             return fmt::format("{}: bucket_bits changed without a new version", cfg_.map_path());
     }
     if (map->version() != map_->version() || !map_from_file_)
-        spdlog::info("shard map {}: version {} -> {}", cfg_.map_path(), map_->version(), map->version());
+        spdlog::info("shard map {}: version {} -> {}", cfg_.map_path(), map_->version(),
+                     map->version());
     *map_ = std::move(map.value());
     ++map_generation_;
     map_from_file_ = true;
@@ -374,7 +411,8 @@ void Proxy::on_stamp_readings(std::vector<router::ShardStampReading> readings) {
 void Proxy::refresh_fence(bool try_file) {
     if (!map_) return;
     const std::string before = map_->fence();
-    auto verdict = router::judge_map(map_from_file_ ? map_.get() : nullptr, stamp_readings_, cfg_.map_path());
+    auto verdict =
+        router::judge_map(map_from_file_ ? map_.get() : nullptr, stamp_readings_, cfg_.map_path());
     // A newer stamp usually means the rebalancer switched buckets and has written the file
     // already (it writes the file before it commits): load it rather than refuse.
     if (!verdict.fence.empty() && try_file && verdict.newest &&
@@ -383,8 +421,9 @@ void Proxy::refresh_fence(bool try_file) {
         if (file && (!map_from_file_ || file->version() > map_->version())) {
             auto v2 = router::judge_map(&*file, stamp_readings_, cfg_.map_path());
             if (v2.fence.empty()) {
-                spdlog::info("shard map {}: version {} -> {} (a shard carries version {})", cfg_.map_path(),
-                             map_->version(), file->version(), verdict.newest->version);
+                spdlog::info("shard map {}: version {} -> {} (a shard carries version {})",
+                             cfg_.map_path(), map_->version(), file->version(),
+                             verdict.newest->version);
                 *map_ = std::move(*file);
                 ++map_generation_;
                 map_from_file_ = true;
@@ -394,13 +433,15 @@ void Proxy::refresh_fence(bool try_file) {
     }
     std::string fence = verdict.fence;
     // A placeholder (no map file at start) never routes, whatever the shards say.
-    if (!map_from_file_ && fence.empty()) fence = before.empty() ? "no shard map file " + cfg_.map_path() : before;
+    if (!map_from_file_ && fence.empty())
+        fence = before.empty() ? "no shard map file " + cfg_.map_path() : before;
     // Cut off from etcd past its lease, this proxy may have missed a newer map (proxy_etcd.cpp).
     if (fence.empty()) fence = etcd_fence();
     if (fence != before) {
         if (fence.empty())
-            spdlog::info("shard map version {} agrees with the shards again: routing sharded statements",
-                         map_->version());
+            spdlog::info(
+                "shard map version {} agrees with the shards again: routing sharded statements",
+                map_->version());
         else
             spdlog::error("sharded statements are refused: {}", fence);
     }
@@ -431,24 +472,28 @@ std::string Proxy::reload() {
     // Shards may be appended (a new shard owns no buckets until `shardgate rebalance run`
     // moves some); removing or reordering them would change what every shard index means.
     if (next.shards.size() < cfg_.shards.size())
-        return "[[shards]] entries were removed: drain a shard with `shardgate rebalance run --drain NAME`, "
+        return "[[shards]] entries were removed: drain a shard with `shardgate rebalance run "
+               "--drain NAME`, "
                "then restart the proxy without it";
     for (size_t i = 0; i < cfg_.shards.size(); ++i)
         if (next.shards[i].name != cfg_.shards[i].name)
-            return fmt::format("shards[{}].name changed from '{}' to '{}': not supported by RELOAD", i,
-                               cfg_.shards[i].name, next.shards[i].name);
+            return fmt::format("shards[{}].name changed from '{}' to '{}': not supported by RELOAD",
+                               i, cfg_.shards[i].name, next.shards[i].name);
     std::map<std::string, auth::Credential> creds;
     if (auto err = build_credentials(next, creds); !err.empty()) return err;
     auto map = router::load_configured_map(next.map_path(), next);
     if (!map && map_from_file_) return map.error().message;
     // A proxy never routes by an older map than one it has used.
     if (map && map->version() < map_->version())
-        return fmt::format("{}: version {} is older than the version {} in use", next.map_path(), map->version(),
-                           map_->version());
+        return fmt::format("{}: version {} is older than the version {} in use", next.map_path(),
+                           map->version(), map_->version());
     bool same_users = next.users.size() == cfg_.users.size();
-    for (size_t i = 0; same_users && i < next.users.size(); ++i) same_users = next.users[i].name == cfg_.users[i].name;
+    for (size_t i = 0; same_users && i < next.users.size(); ++i)
+        same_users = next.users[i].name == cfg_.users[i].name;
     if (!same_users && !sessions_.empty())
-        spdlog::info("reload: the user list changed; connected clients keep their login until they reconnect");
+        spdlog::info(
+            "reload: the user list changed; connected clients keep their login until they "
+            "reconnect");
     users_ = std::make_shared<const std::vector<UserConfig>>(next.users);
     cfg_.users = next.users;
     credentials_ = std::move(creds);
@@ -472,8 +517,9 @@ std::string Proxy::reload() {
     cfg_.health = next.health;
     stats_->reconfigure(cfg_.stats);
     for (size_t i = cfg_.shards.size(); i < next.shards.size(); ++i) {
-        spdlog::info("reload: shard \"{}\" ({}:{}) added; it serves no buckets until a rebalance moves some",
-                     next.shards[i].name, next.shards[i].host, next.shards[i].port);
+        spdlog::info(
+            "reload: shard \"{}\" ({}:{}) added; it serves no buckets until a rebalance moves some",
+            next.shards[i].name, next.shards[i].host, next.shards[i].port);
         shard_totals_.push_back(stats::ShardTotals{next.shards[i].name});
     }
     cfg_.shards = next.shards;
@@ -488,12 +534,13 @@ std::string Proxy::reload() {
     cfg_.sharding.default_shard = next.sharding.default_shard;
     set_log_level(cfg_.proxy.log_level);
     health_->reconfigure();  // after cfg_.shards: moved endpoints, new shards
-    primary_moved();  // after the monitor: its primaries are the live addresses
+    primary_moved();         // after the monitor: its primaries are the live addresses
     for (auto& [key, pool] : pools_) {
         pool->resize(cfg_.proxy.pool_size, cfg_.proxy.pool_timeout_ms);
         const HealthConfig& hc = cfg_.health;
-        pool->set_checks(PoolChecks{pool->target().read_endpoint < 0 ? health_->shard(key.first) : nullptr,
-                                    hc.server_check_delay_ms, hc.check_timeout_ms, hc.server_lifetime_s});
+        pool->set_checks(
+            PoolChecks{pool->target().read_endpoint < 0 ? health_->shard(key.first) : nullptr,
+                       hc.server_check_delay_ms, hc.check_timeout_ms, hc.server_lifetime_s});
     }
     spdlog::info("configuration reloaded from {}", config_path_);
     return {};
@@ -519,7 +566,9 @@ awaitable<void> Proxy::drain_and_stop() {
         std::vector<Session*> idle;
         for (auto& [pid, s] : sessions_)
             if (!s->server()) idle.push_back(s);
-        for (auto* s : idle) s->terminate_with(sqlstate::kAdminShutdown, "terminating connection: shardgate is shutting down", "shutdown");
+        for (auto* s : idle)
+            s->terminate_with(sqlstate::kAdminShutdown,
+                              "terminating connection: shardgate is shutting down", "shutdown");
         if (sessions_.empty() || active_sessions() == 0 || net::Clock::now() >= deadline) break;
         t.expires_after(std::chrono::milliseconds(50));
         error_code ec;
@@ -528,8 +577,10 @@ awaitable<void> Proxy::drain_and_stop() {
     std::vector<Session*> rest;
     for (auto& [pid, s] : sessions_) rest.push_back(s);
     for (auto* s : rest)
-        s->terminate_with(sqlstate::kAdminShutdown, "terminating connection: shardgate is shutting down (shutdown_timeout_s passed)",
-                          "shutdown");
+        s->terminate_with(
+            sqlstate::kAdminShutdown,
+            "terminating connection: shardgate is shutting down (shutdown_timeout_s passed)",
+            "shutdown");
     notify_->stop();
     for (auto& [key, pool] : pools_) pool->close_all("shutdown");
     // Give the sessions' coroutines a moment to unwind, then stop.
@@ -546,8 +597,8 @@ namespace {
 // Order: run, shut down (destroys pending handlers and frames), destroy Proxy, destroy loop.
 class EventLoop : public asio::io_context {
 public:
-    using asio::io_context::io_context;
     using asio::execution_context::shutdown;
+    using asio::io_context::io_context;
 };
 }  // namespace
 

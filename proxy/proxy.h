@@ -10,10 +10,10 @@
 #include <unordered_map>
 
 #include "common/config.h"
-#include "proxy/net.h"
 #include "proxy/auth/credential.h"
 #include "proxy/function_guard.h"
 #include "proxy/health/monitor.h"
+#include "proxy/net.h"
 #include "proxy/pause_control.h"
 #include "proxy/pool.h"
 #include "proxy/prepared_lookups.h"
@@ -89,7 +89,9 @@ public:
     // read_pool() when `endpoint` is still one of the shard's standbys, else the primary pool
     // (the endpoint left the configuration, or was promoted, since the read was planned).
     Pool& read_or_primary_pool(int shard, int endpoint, const UserConfig& user);
-    const std::map<std::pair<int, std::string>, std::unique_ptr<Pool>>& pools() const { return pools_; }
+    const std::map<std::pair<int, std::string>, std::unique_ptr<Pool>>& pools() const {
+        return pools_;
+    }
     // Shard health: breakers, checks, query_timeout_ms (proxy/health).
     health::Monitor& health() { return *health_; }
     const health::Monitor& health() const { return *health_; }
@@ -191,8 +193,9 @@ public:
 private:
     // A new pool of server connections to host:port as `login` (the primary's when read_endpoint
     // is -1, else a standby's read pool), registered under `key`; `breaker`: the shard's, or null.
-    Pool& add_pool(std::pair<int, std::string> key, int shard, const ServerLogin& login, const std::string& host,
-                   uint16_t port, int read_endpoint, health::ShardHealth* breaker);
+    Pool& add_pool(std::pair<int, std::string> key, int shard, const ServerLogin& login,
+                   const std::string& host, uint16_t port, int read_endpoint,
+                   health::ShardHealth* breaker);
     awaitable<void> accept_loop();
     awaitable<void> housekeeping();
     awaitable<void> drain_and_stop();
@@ -226,7 +229,8 @@ private:
     // pauses, the same one renews, nullptr (the key is gone) resumes; acknowledged in the
     // registration. etcd_pause_lapsed() runs when a bucket pause lapses.
     void on_etcd_pause(const cluster::PauseOrder* order);
-    net::awaitable<void> drain_etcd_pause(std::string id, uint64_t local, std::chrono::milliseconds bound);
+    net::awaitable<void> drain_etcd_pause(std::string id, uint64_t local,
+                                          std::chrono::milliseconds bound);
     void etcd_pause_lapsed();
     void end_etcd_pause();
 
@@ -264,11 +268,11 @@ private:
     std::shared_ptr<int> live_clients_ = std::make_shared<int>(0);
     // Last: its threads post to the event loop and read cfg_, so it goes first.
     std::unique_ptr<cluster::EtcdAgent> etcd_agent_;
-    bool etcd_fenced_ = false;  // etcd_fence() was non-empty at the last check
+    bool etcd_fenced_ = false;       // etcd_fence() was non-empty at the last check
     std::string etcd_pause_id_;      // the etcd pause order seen last ("": none in force)
     uint64_t etcd_pause_local_ = 0;  // its PauseControl id while it holds buckets (0: not)
     std::optional<std::vector<ShardConfig>> etcd_shards_;  // etcd's shard list, as last watched
-    std::set<std::string> etcd_shard_notes_;              // differences logged already
+    std::set<std::string> etcd_shard_notes_;               // differences logged already
     ProxyCounters counters_;
     std::vector<std::string> spare_read_buffers_;
     std::unordered_map<std::string, std::vector<std::string>> table_columns_;

@@ -2,16 +2,18 @@
 
 namespace sg::proxy {
 
-ReadFrom effective_read_from(const router::Analysis& a, const UserConfig* user, const ProxyConfig& p) {
+ReadFrom effective_read_from(const router::Analysis& a, const UserConfig* user,
+                             const ProxyConfig& p) {
     if (a.hints.read_from)
-        if (auto r = parse_read_from(*a.hints.read_from)) return *r;  // (invalid ones the router refused)
+        if (auto r = parse_read_from(*a.hints.read_from))
+            return *r;  // (invalid ones the router refused)
     if (user && user->read_from) return *user->read_from;
     return p.read_from;
 }
 
 bool read_may_use_standby(const router::Analysis& a, bool in_transaction, PoolMode mode) {
-    return a.kind == router::StatementKind::Select && !a.is_write && a.replica_safe && !a.refusal && !in_transaction &&
-           mode == PoolMode::Transaction;
+    return a.kind == router::StatementKind::Select && !a.is_write && a.replica_safe && !a.refusal &&
+           !in_transaction && mode == PoolMode::Transaction;
 }
 
 bool counts_as_write(const router::Analysis& a) {
@@ -35,7 +37,8 @@ bool counts_as_write(const router::Analysis& a) {
     }
 }
 
-int choose_read_endpoint(ReadFrom mode, bool primary_up, int primary_busy, std::span<const ReadOption> standbys) {
+int choose_read_endpoint(ReadFrom mode, bool primary_up, int primary_busy,
+                         std::span<const ReadOption> standbys) {
     if (mode == ReadFrom::Primary) return -1;
     const ReadOption* best = nullptr;
     for (const auto& o : standbys)

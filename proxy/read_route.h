@@ -12,7 +12,8 @@
 namespace sg::proxy {
 
 // The read_from in force: the statement's hint, else the user's, else [proxy] read_from.
-ReadFrom effective_read_from(const router::Analysis& a, const UserConfig* user, const ProxyConfig& p);
+ReadFrom effective_read_from(const router::Analysis& a, const UserConfig* user,
+                             const ProxyConfig& p);
 
 // The statement may run on a standby at all: a replica-safe SELECT (router/replica_safe.h),
 // outside any transaction, in transaction pooling (a session-pooled client keeps one server).
@@ -30,6 +31,7 @@ struct ReadOption {
 // The endpoint for a read: -1 for the primary. Replica: the least busy standby, the primary
 // when none is eligible (a read on the primary is always right). Any: the least busy of the
 // primary (when it is up) and the standbys, a standby on a tie.
-int choose_read_endpoint(ReadFrom mode, bool primary_up, int primary_busy, std::span<const ReadOption> standbys);
+int choose_read_endpoint(ReadFrom mode, bool primary_up, int primary_busy,
+                         std::span<const ReadOption> standbys);
 
 }  // namespace sg::proxy

@@ -47,8 +47,12 @@ void waiter_free(void* p, size_t n) {
     ::operator delete(p);
 }
 
-uint32_t slot_index(uint64_t handle) { return uint32_t(handle & 0xffffffffu); }
-uint32_t slot_generation(uint64_t handle) { return uint32_t(handle >> 32); }
+uint32_t slot_index(uint64_t handle) {
+    return uint32_t(handle & 0xffffffffu);
+}
+uint32_t slot_generation(uint64_t handle) {
+    return uint32_t(handle >> 32);
+}
 }  // namespace
 
 template <typename Handler>
@@ -80,12 +84,14 @@ struct ReadinessService::WaiterImpl final : Waiter {
 struct ReadinessService::ArmOp final : asio::detail::reactor_op {
     ReadinessService* service;
 
-    explicit ArmOp(ReadinessService* s) : reactor_op(error_code(), &ArmOp::do_perform, &ArmOp::do_complete), service(s) {}
+    explicit ArmOp(ReadinessService* s)
+        : reactor_op(error_code(), &ArmOp::do_perform, &ArmOp::do_complete), service(s) {}
 
     static status do_perform(reactor_op*) { return done_and_exhausted; }
 
     // owner is null when the scheduler destroys the operation unrun (shutdown).
-    static void do_complete(void* owner, asio::detail::operation* base, const error_code&, std::size_t) {
+    static void do_complete(void* owner, asio::detail::operation* base, const error_code&,
+                            std::size_t) {
         auto* op = static_cast<ArmOp*>(base);
         ReadinessService* s = op->service;
         error_code ec = op->ec_;
@@ -102,8 +108,10 @@ ReadinessService::ReadinessService(asio::io_context& io)
         return;
     }
     if (int err = reactor_.register_descriptor(epfd_, reactor_data_); err != 0) {
-        spdlog::warn("cannot watch the read-readiness epoll set (errno {}); socket reads use Asio's reactor only",
-                     err);
+        spdlog::warn(
+            "cannot watch the read-readiness epoll set (errno {}); socket reads use Asio's reactor "
+            "only",
+            err);
         reactor_.cleanup_descriptor_data(reactor_data_);
         ::close(epfd_);
         epfd_ = -1;
@@ -242,7 +250,8 @@ auto ReadinessService::async_wait_readable(uint64_t handle, Token&& token) {
             using H = decltype(handler);
             Slot* s = slot(handle);
             if (!s || stopped_ || s->readable) {
-                error_code ec = (!s || stopped_) ? error_code(asio::error::operation_aborted) : error_code();
+                error_code ec =
+                    (!s || stopped_) ? error_code(asio::error::operation_aborted) : error_code();
                 auto ex = asio::get_associated_executor(handler);
                 asio::post(ex, [h = std::move(handler), ec]() mutable { std::move(h)(ec); });
                 return;
@@ -250,7 +259,9 @@ auto ReadinessService::async_wait_readable(uint64_t handle, Token&& token) {
             if (s->waiter) {  // one reader per socket: a second one is a bug, fail it loudly
                 spdlog::error("two readers waiting on one socket");
                 auto ex = asio::get_associated_executor(handler);
-                asio::post(ex, [h = std::move(handler)]() mutable { std::move(h)(error_code(asio::error::in_progress)); });
+                asio::post(ex, [h = std::move(handler)]() mutable {
+                    std::move(h)(error_code(asio::error::in_progress));
+                });
                 return;
             }
             s->waiter = new WaiterImpl<H>(std::move(handler));
@@ -272,7 +283,8 @@ net::awaitable<void> ReadinessService::wait_readable(uint64_t handle, error_code
     return async_wait_readable(handle, net::ec_token(ec));
 }
 
-std::optional<size_t> ReadinessService::try_read(uint64_t handle, int fd, asio::mutable_buffer b, error_code& ec) {
+std::optional<size_t> ReadinessService::try_read(uint64_t handle, int fd, asio::mutable_buffer b,
+                                                 error_code& ec) {
     ec = {};
     if (b.size() == 0) return 0;
     for (;;) {
@@ -304,7 +316,8 @@ std::optional<size_t> ReadinessService::try_read(uint64_t handle, int fd, asio::
     }
 }
 
-net::awaitable<size_t> ReadinessService::read_some(uint64_t handle, int fd, asio::mutable_buffer b, error_code& ec) {
+net::awaitable<size_t> ReadinessService::read_some(uint64_t handle, int fd, asio::mutable_buffer b,
+                                                   error_code& ec) {
     for (;;) {
         if (auto n = try_read(handle, fd, b, ec)) co_return *n;
         co_await async_wait_readable(handle, net::ec_token(ec));

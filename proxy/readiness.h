@@ -50,11 +50,13 @@ public:
 
     // Reads what is there (at most b.size() bytes), waiting for epoll when nothing is.
     // eof when the peer closed; operation_aborted after cancel()/remove().
-    net::awaitable<size_t> read_some(uint64_t handle, int fd, net::asio::mutable_buffer b, net::error_code& ec);
+    net::awaitable<size_t> read_some(uint64_t handle, int fd, net::asio::mutable_buffer b,
+                                     net::error_code& ec);
 
     // read_some without suspending: the bytes read (0 with ec set at eof or on an error), or
     // nullopt when the socket has nothing now and the caller must wait (read_some does).
-    std::optional<size_t> try_read(uint64_t handle, int fd, net::asio::mutable_buffer b, net::error_code& ec);
+    std::optional<size_t> try_read(uint64_t handle, int fd, net::asio::mutable_buffer b,
+                                   net::error_code& ec);
 
     // Waits until a read may find data (or the socket was cancelled/removed), reading nothing:
     // a caller can hold no buffer while it waits.
@@ -80,8 +82,10 @@ private:
     struct Slot {
         uint32_t generation = 0;
         bool in_use = false;
-        bool readable = true;  // a read may find data: new sockets, epoll said so, or last read was full
-        bool hangup = false;   // epoll reported the peer's FIN or an error: keep reading until recv says so
+        bool readable =
+            true;  // a read may find data: new sockets, epoll said so, or last read was full
+        bool hangup =
+            false;  // epoll reported the peer's FIN or an error: keep reading until recv says so
         Waiter* waiter = nullptr;
     };
 

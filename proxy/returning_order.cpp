@@ -8,7 +8,8 @@
 
 namespace sg::proxy {
 
-std::string returning_in_values_order(const std::string& reply, const std::vector<router::ShardRows>& parts) {
+std::string returning_in_values_order(const std::string& reply,
+                                      const std::vector<router::ShardRows>& parts) {
     size_t total = 0;
     for (const auto& p : parts) total += p.rows.size();
     // The DataRows, which run_fanout keeps together: [first, last) bytes of the reply.
@@ -17,8 +18,10 @@ std::string returning_in_values_order(const std::string& reply, const std::vecto
     wire::FrameCursor cursor(reply);
     while (auto f = cursor.next()) {
         if (f->type == wire::be::kDataRow) {
-            if (first == std::string::npos) first = f->offset;
-            else if (last != f->offset) return reply;  // not contiguous: not run_fanout's shape
+            if (first == std::string::npos)
+                first = f->offset;
+            else if (last != f->offset)
+                return reply;  // not contiguous: not run_fanout's shape
             rows.push_back(f->whole);
             last = f->offset + f->whole.size();
         }

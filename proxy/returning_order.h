@@ -14,6 +14,7 @@ namespace sg::proxy {
 // `reply`: the merged reply of the parts in `parts` order (DataRows of part 0, then part 1 ...).
 // Returns it with the DataRows in VALUES order; unchanged when the row count is not one per
 // VALUES row (an error reply, or a statement that returned fewer rows).
-std::string returning_in_values_order(const std::string& reply, const std::vector<router::ShardRows>& parts);
+std::string returning_in_values_order(const std::string& reply,
+                                      const std::vector<router::ShardRows>& parts);
 
 }  // namespace sg::proxy

@@ -8,11 +8,11 @@
 #include <cstring>
 
 #include "proxy/server_login.h"
+#include "proxy/spawn.h"
+#include "proxy/wire/frame_cursor.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/protocol.h"
 #include "proxy/wire/writer.h"
-#include "proxy/spawn.h"
-#include "proxy/wire/frame_cursor.h"
 
 namespace sg::proxy {
 
@@ -20,16 +20,19 @@ namespace asio = net::asio;
 
 const char* to_string(ServerState s) {
     switch (s) {
-        case ServerState::Connecting: return "connecting";
-        case ServerState::Idle: return "idle";
-        case ServerState::Active: return "active";
-        case ServerState::Closed: return "closed";
+        case ServerState::Connecting:
+            return "connecting";
+        case ServerState::Idle:
+            return "idle";
+        case ServerState::Active:
+            return "active";
+        case ServerState::Closed:
+            return "closed";
     }
     return "?";
 }
 
 namespace {
-
 
 // The ErrorResponse a deadlock victim gets (see ServerConn::mark_deadlock_victim).
 std::string deadlock_error(const std::string& detail) {
@@ -79,15 +82,19 @@ awaitable<std::string> ServerConn::connect() {
         broken_ = true;
         error_code ec;
         sock_.close(ec);
-        co_return "connection to shard lost right after login" + (opt_ec ? ": " + opt_ec.message() : std::string());
+        co_return "connection to shard lost right after login" +
+            (opt_ec ? ": " + opt_ec.message() : std::string());
     }
     tx_status_ = 'I';
     state_ = ServerState::Idle;
-    if (std::string err = health::apply_tcp_options(sock_.native_handle(), target_.tcp); !err.empty())
+    if (std::string err = health::apply_tcp_options(sock_.native_handle(), target_.tcp);
+        !err.empty())
         spdlog::warn("server {} ({}): {}", id_, target_.shard_name, err);
     readiness_ = &ReadinessService::of(sock_.get_executor());
     readiness_handle_ = readiness_->add(sock_.native_handle());
-    asio::co_spawn(sock_.get_executor(), [self]() { return self->read_loop(); }, LogUnhandled("server read loop"));
+    asio::co_spawn(
+        sock_.get_executor(), [self]() { return self->read_loop(); },
+        LogUnhandled("server read loop"));
     co_return std::string();
 }
 
@@ -125,7 +132,8 @@ void ServerConn::close(const std::string& why) {
     sock_.non_blocking(true, ec);
     sock_.write_some(asio::buffer(terminate), ec);
     sock_.shutdown(net::tcp::socket::shutdown_both, ec);
-    if (readiness_handle_) readiness_->remove(readiness_handle_, sock_.native_handle());  // wakes read_loop
+    if (readiness_handle_)
+        readiness_->remove(readiness_handle_, sock_.native_handle());  // wakes read_loop
     readiness_handle_ = 0;
     sock_.close(ec);
     if (on_closed) on_closed(*this);
@@ -184,7 +192,8 @@ constexpr size_t kHoldBytes = 32 * 1024;
 
 }  // namespace
 
-size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char>& readies, std::string& first_error) {
+size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char>& readies,
+                        std::string& first_error) {
     rewritten_.clear();  // the previous scan's relay is written by now
     size_t pos = 0;
     const char* base = rbuf_.data();
@@ -208,8 +217,10 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
         while (!expects_.empty() && expects_.front() == Expect::ParseSynthesize) {
             static constexpr char kParseComplete[] = {wire::be::kParseComplete, 0, 0, 0, 4};
             flush_run();
-            if (holding_) held_.append(kParseComplete, sizeof kParseComplete);
-            else relay.emplace_back(kParseComplete, sizeof kParseComplete);
+            if (holding_)
+                held_.append(kParseComplete, sizeof kParseComplete);
+            else
+                relay.emplace_back(kParseComplete, sizeof kParseComplete);
             expects_.pop_front();
         }
 
@@ -224,7 +235,8 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                     f.sqlstate = std::string(e.sqlstate());
                     f.message = std::string(e.message());
                 }
-                spdlog::debug("server {}: quiet query {} failed: {} ({})", id_, f.number, f.message, f.sqlstate);
+                spdlog::debug("server {}: quiet query {} failed: {} ({})", id_, f.number, f.message,
+                              f.sqlstate);
                 if (quiet_failures_.size() == 16) quiet_failures_.pop_front();
                 quiet_failures_.push_back(std::move(f));
             }
@@ -234,14 +246,16 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                 ++quiet_done_;
                 quiet_answered_ = true;
             }
-        } else if (holding_ && (type == wire::be::kNoticeResponse || type == wire::be::kErrorResponse) &&
+        } else if (holding_ &&
+                   (type == wire::be::kNoticeResponse || type == wire::be::kErrorResponse) &&
                    is_goodbye(body, body_len)) {
             forward = false;  // the shard's last words: held (hold_answer_start)
             held_.append(base + pos, total);
         } else {
             if (holding_ && (type == wire::be::kReadyForQuery || type == wire::be::kErrorResponse ||
                              held_.size() + total > kHoldBytes)) {
-                // The answer ends (or is large): what was held goes out first, nothing more is held.
+                // The answer ends (or is large): what was held goes out first, nothing more is
+                // held.
                 holding_ = false;
                 if (!held_.empty()) {
                     flush_run();
@@ -276,13 +290,15 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                     break;
                 }
                 case wire::be::kCloseComplete:
-                    if (!expects_.empty() && expects_.front() == Expect::CloseForward) expects_.pop_front();
+                    if (!expects_.empty() && expects_.front() == Expect::CloseForward)
+                        expects_.pop_front();
                     break;
                 case wire::be::kErrorResponse: {
                     error_before_ready_ = true;
                     // The shard skips everything up to the next Sync: so do our expectations.
                     while (!expects_.empty() && expects_.front() != Expect::Ready &&
-                           expects_.front() != Expect::SwallowToReady && expects_.front() != Expect::SyncQuiet)
+                           expects_.front() != Expect::SwallowToReady &&
+                           expects_.front() != Expect::SyncQuiet)
                         expects_.pop_front();
                     // Find the SQLSTATE field ('C').
                     std::string code;
@@ -317,9 +333,11 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                         quiet_readies_.push_back(tx_status_);
                         break;
                     }
-                    if (!expects_.empty() && expects_.front() == Expect::Ready) expects_.pop_front();
+                    if (!expects_.empty() && expects_.front() == Expect::Ready)
+                        expects_.pop_front();
                     if (outstanding_ > 0) --outstanding_;
-                    deadlock_detail_.clear();  // the victim's request ended (a cancel that came too late)
+                    deadlock_detail_
+                        .clear();  // the victim's request ended (a cancel that came too late)
                     readies.push_back(tx_status_);
                     ready_errors_.push_back(std::exchange(error_before_ready_, false));
                     break;
@@ -328,19 +346,23 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                     if (nul) {
                         size_t nlen = size_t(nul - body);
                         const char* v = nul + 1;
-                        const char* vend = static_cast<const char*>(std::memchr(v, 0, body_len - nlen - 1));
-                        if (vend) params_[std::string(body, nlen)] = std::string(v, size_t(vend - v));
+                        const char* vend =
+                            static_cast<const char*>(std::memchr(v, 0, body_len - nlen - 1));
+                        if (vend)
+                            params_[std::string(body, nlen)] = std::string(v, size_t(vend - v));
                     }
                     break;
                 }
-                default: break;
+                default:
+                    break;
             }
         }
         if (forward && holding_) {
             flush_run();
             held_.append(base + pos, total);
         } else if (forward) {
-            if (run_len && run_start + run_len == pos) run_len += total;
+            if (run_len && run_start + run_len == pos)
+                run_len += total;
             else {
                 flush_run();
                 run_start = pos;
@@ -368,7 +390,8 @@ awaitable<void> ServerConn::read_loop() {
         if (readiness_handle_) {
             // Most replies are there already: no suspension for them. Otherwise wait for epoll
             // in this frame (no nested read coroutine) and read what arrived.
-            std::optional<size_t> now = readiness_->try_read(readiness_handle_, sock_.native_handle(), space, ec);
+            std::optional<size_t> now =
+                readiness_->try_read(readiness_handle_, sock_.native_handle(), space, ec);
             if (!now) {
                 co_await readiness_->wait_readable(readiness_handle_, ec);
                 if (!ec && state_ != ServerState::Closed) continue;
@@ -379,7 +402,8 @@ awaitable<void> ServerConn::read_loop() {
             n = co_await sock_.async_read_some(space, net::ec_token(ec));
         }
         if (ec || state_ == ServerState::Closed) {
-            fail(ec == asio::error::eof ? "the shard closed the connection" : "read from shard failed: " + ec.message());
+            fail(ec == asio::error::eof ? "the shard closed the connection"
+                                        : "read from shard failed: " + ec.message());
             co_return;
         }
         rlen_ += n;
@@ -411,7 +435,8 @@ awaitable<void> ServerConn::read_loop() {
             }
             if (!first_error.empty() && sink_ == sink) sink->on_error(*this, first_error);
         } else if (!relay.empty()) {
-            spdlog::debug("server {}: {} unsolicited bytes while idle", id_, asio::buffer_size(relay));
+            spdlog::debug("server {}: {} unsolicited bytes while idle", id_,
+                          asio::buffer_size(relay));
         }
         if (consumed < rlen_) std::memmove(rbuf_.data(), rbuf_.data() + consumed, rlen_ - consumed);
         rlen_ -= consumed;
@@ -428,13 +453,15 @@ awaitable<void> ServerConn::read_loop() {
     }
 }
 
-awaitable<void> send_cancel(asio::any_io_executor ex, const ServerTarget& target, int32_t pid, int32_t secret) {
+awaitable<void> send_cancel(asio::any_io_executor ex, const ServerTarget& target, int32_t pid,
+                            int32_t secret) {
     net::tcp::socket s(ex);
     error_code ec;
     net::tcp::endpoint ep(asio::ip::make_address(target.host, ec), target.port);
     if (ec) {
         net::tcp::resolver res(ex);
-        auto results = co_await res.async_resolve(target.host, std::to_string(target.port), net::ec_token(ec));
+        auto results =
+            co_await res.async_resolve(target.host, std::to_string(target.port), net::ec_token(ec));
         if (ec || results.empty()) co_return;
         ep = *results.begin();
     }

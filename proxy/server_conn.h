@@ -38,7 +38,9 @@ public:
     // The common case without starting a coroutine: the bytes of `frames` written at once,
     // without waiting; relay() is then called for the rest only if some are left. A sink that
     // cannot write at once (busy, TLS) writes nothing here.
-    virtual size_t relay_now(ServerConn& s, const std::vector<net::asio::const_buffer>& frames) { return 0; }
+    virtual size_t relay_now(ServerConn& s, const std::vector<net::asio::const_buffer>& frames) {
+        return 0;
+    }
     // A ReadyForQuery for a client-visible request arrived; `status` is I, T or E.
     virtual void on_ready(ServerConn& s, char status) = 0;
     // An ErrorResponse (client-visible) was relayed; for statistics and transaction state.
@@ -88,15 +90,15 @@ public:
 
     // Replies expected for what the owner sends, in order (the protocol answers in order).
     enum class Expect : uint8_t {
-        ParseForward,   // client's Parse: relay its ParseComplete
-        ParseSwallow,   // injected Parse: drop its ParseComplete
-        BindSwallow,    // injected Bind: drop its BindComplete
-        ParseSynthesize,// client's Parse answered by the proxy: a ParseComplete goes to the
-                        // client before the next reply (the statement was prepared already)
+        ParseForward,     // client's Parse: relay its ParseComplete
+        ParseSwallow,     // injected Parse: drop its ParseComplete
+        BindSwallow,      // injected Bind: drop its BindComplete
+        ParseSynthesize,  // client's Parse answered by the proxy: a ParseComplete goes to the
+                          // client before the next reply (the statement was prepared already)
         CloseForward,
-        Ready,          // client's Sync or Query: relay its ReadyForQuery
-        SwallowToReady, // injected simple query: drop everything up to and including its RFQ
-        SyncQuiet       // a Sync the proxy added to split a batch: its RFQ is not relayed
+        Ready,           // client's Sync or Query: relay its ReadyForQuery
+        SwallowToReady,  // injected simple query: drop everything up to and including its RFQ
+        SyncQuiet        // a Sync the proxy added to split a batch: its RFQ is not relayed
     };
     void expect(Expect e) {
         expects_.push_back(e);
@@ -127,7 +129,10 @@ public:
     uint64_t map_checked() const { return map_checked_; }
     void set_map_checked(uint64_t generation) { map_checked_ = generation; }
 
-    void attach(ServerSink* sink) { sink_ = sink; state_ = ServerState::Active; }
+    void attach(ServerSink* sink) {
+        sink_ = sink;
+        state_ = ServerState::Active;
+    }
     void detach() {
         sink_ = nullptr;
         holding_ = false;
@@ -219,14 +224,15 @@ public:
 private:
     awaitable<void> read_loop();
     // Splits the buffered bytes into relayed ranges and events; returns the bytes consumed.
-    size_t scan(std::vector<net::asio::const_buffer>& relay, std::vector<char>& readies, std::string& first_error);
+    size_t scan(std::vector<net::asio::const_buffer>& relay, std::vector<char>& readies,
+                std::string& first_error);
     std::vector<char> quiet_readies_;
     std::vector<bool> ready_errors_;  // per entry of `readies`: an error came before it
     bool error_before_ready_ = false;
     bool ready_failed_ = false;
     uint64_t quiet_sent_ = 0, quiet_done_ = 0;
     uint64_t map_checked_ = 0;
-    bool quiet_answered_ = false;  // in this scan
+    bool quiet_answered_ = false;              // in this scan
     std::deque<QuietFailure> quiet_failures_;  // the last few
     void fail(const std::string& why);
     void start_busy() {
@@ -275,6 +281,7 @@ private:
 };
 
 // Sends a CancelRequest for (pid, secret) to the shard at `target` (a fresh connection).
-awaitable<void> send_cancel(net::asio::any_io_executor ex, const ServerTarget& target, int32_t pid, int32_t secret);
+awaitable<void> send_cancel(net::asio::any_io_executor ex, const ServerTarget& target, int32_t pid,
+                            int32_t secret);
 
 }  // namespace sg::proxy

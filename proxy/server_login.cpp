@@ -1,7 +1,7 @@
 #include "proxy/server_login.h"
 
-#include <memory>
 #include <fmt/format.h>
+#include <memory>
 
 #include "common/sqlstate.h"
 #include "proxy/auth/client_auth.h"
@@ -27,22 +27,26 @@ awaitable<std::string> connect_socket(net::tcp::socket& sock, const ServerTarget
         eps.emplace_back(addr, t.port);
     } else {
         net::tcp::resolver res(ex);
-        auto results = co_await res.async_resolve(t.host, std::to_string(t.port), net::ec_token(ec));
+        auto results =
+            co_await res.async_resolve(t.host, std::to_string(t.port), net::ec_token(ec));
         if (ec) co_return fmt::format("cannot resolve host \"{}\": {}", t.host, ec.message());
         for (const auto& r : results) eps.push_back(r.endpoint());
     }
     co_await asio::async_connect(sock, eps, net::ec_token(ec));
-    if (ec) co_return ec == asio::error::operation_aborted ? std::string("connect timed out") : ec.message();
+    if (ec)
+        co_return ec == asio::error::operation_aborted ? std::string("connect timed out")
+                                                       : ec.message();
     co_return std::string();
 }
 
 }  // namespace
 
-awaitable<LoginResult> login_to_server(net::tcp::socket& sock, const ServerTarget& t, std::string& rbuf,
-                                       size_t& rlen) {
+awaitable<LoginResult> login_to_server(net::tcp::socket& sock, const ServerTarget& t,
+                                       std::string& rbuf, size_t& rlen) {
     LoginResult r;
     // One deadline for connect + login: closing the socket aborts whatever is pending.
-    asio::steady_timer deadline(sock.get_executor(), std::chrono::milliseconds(t.connect_timeout_ms));
+    asio::steady_timer deadline(sock.get_executor(),
+                                std::chrono::milliseconds(t.connect_timeout_ms));
     bool timed_out = false;
     // A deadline that fired just as the login ended has its handler queued already (cancel()
     // cannot withdraw it): it acts only while this frame, which `alive` lives in, exists.
@@ -56,7 +60,8 @@ awaitable<LoginResult> login_to_server(net::tcp::socket& sock, const ServerTarge
     });
     auto finish = [&](std::string err) {
         deadline.cancel();
-        if (timed_out) err = fmt::format("no answer within connect_timeout_ms={}", t.connect_timeout_ms);
+        if (timed_out)
+            err = fmt::format("no answer within connect_timeout_ms={}", t.connect_timeout_ms);
         r.error = std::move(err);
         return r;
     };
@@ -81,24 +86,31 @@ awaitable<LoginResult> login_to_server(net::tcp::socket& sock, const ServerTarge
         auto st = wire::parse_frame(wire::as_bytes(std::string_view(rbuf.data(), rlen)), 1 << 20);
         if (std::holds_alternative<wire::NeedMore>(st)) {
             if (rlen == rbuf.size()) rbuf.resize(rbuf.size() * 2);
-            size_t n = co_await sock.async_read_some(asio::buffer(rbuf.data() + rlen, rbuf.size() - rlen),
-                                                     net::ec_token(ec));
-            if (ec) co_return finish(ec == asio::error::eof ? "the shard closed the connection during login"
-                                                              : "reading from the shard failed: " + ec.message());
+            size_t n = co_await sock.async_read_some(
+                asio::buffer(rbuf.data() + rlen, rbuf.size() - rlen), net::ec_token(ec));
+            if (ec)
+                co_return finish(ec == asio::error::eof
+                                     ? "the shard closed the connection during login"
+                                     : "reading from the shard failed: " + ec.message());
             rlen += n;
             continue;
         }
-        if (std::holds_alternative<wire::Malformed>(st)) co_return finish("the shard sent a malformed message");
+        if (std::holds_alternative<wire::Malformed>(st))
+            co_return finish("the shard sent a malformed message");
         const auto f = std::get<wire::Frame>(st);
         const size_t size = f.size;
         switch (f.type) {
             case 'R': {
                 wire::Authentication req;
-                if (!wire::decode(f.body, req).ok()) co_return finish("the shard sent a malformed authentication request");
+                if (!wire::decode(f.body, req).ok())
+                    co_return finish("the shard sent a malformed authentication request");
                 out.clear();
                 auth::AuthStep step = ca.on_request(req, w);
-                if (step.failed()) r.refused_sqlstate = sqlstate::kInvalidAuthorizationSpecification;
-                if (step.failed()) co_return finish(fmt::format("authentication as \"{}\" failed: {}", t.user, step.reason));
+                if (step.failed())
+                    r.refused_sqlstate = sqlstate::kInvalidAuthorizationSpecification;
+                if (step.failed())
+                    co_return finish(
+                        fmt::format("authentication as \"{}\" failed: {}", t.user, step.reason));
                 if (!out.empty()) {
                     co_await asio::async_write(sock, asio::buffer(out), net::ec_token(ec));
                     if (ec) co_return finish("sending credentials failed: " + ec.message());
@@ -107,7 +119,8 @@ awaitable<LoginResult> login_to_server(net::tcp::socket& sock, const ServerTarge
             }
             case 'S': {
                 wire::ParameterStatus ps;
-                if (wire::decode(f.body, ps).ok()) r.parameters[std::string(ps.name)] = std::string(ps.value);
+                if (wire::decode(f.body, ps).ok())
+                    r.parameters[std::string(ps.name)] = std::string(ps.value);
                 break;
             }
             case 'K': {
@@ -133,7 +146,8 @@ awaitable<LoginResult> login_to_server(net::tcp::socket& sock, const ServerTarge
                 rlen -= size;
                 co_return finish({});
             }
-            default: break;  // NoticeResponse, NegotiateProtocolVersion: nothing to do
+            default:
+                break;  // NoticeResponse, NegotiateProtocolVersion: nothing to do
         }
         std::memmove(rbuf.data(), rbuf.data() + size, rlen - size);
         rlen -= size;

@@ -13,16 +13,16 @@
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/session_settings.h"
+#include "proxy/spawn.h"
 #include "proxy/stats/query_event.h"
 #include "proxy/wire/frame.h"
-#include "proxy/wire/messages/error_response.h"
-#include "proxy/wire/messages/extended_query.h"
-#include "proxy/wire/messages/startup.h"
-#include "proxy/wire/writer.h"
-#include "proxy/spawn.h"
 #include "proxy/wire/frame_cursor.h"
 #include "proxy/wire/messages/command_complete.h"
+#include "proxy/wire/messages/error_response.h"
+#include "proxy/wire/messages/extended_query.h"
 #include "proxy/wire/messages/session_status.h"
+#include "proxy/wire/messages/startup.h"
+#include "proxy/wire/writer.h"
 
 namespace sg::proxy {
 
@@ -32,10 +32,10 @@ namespace {
 uint64_t g_next_client_id = 1;
 
 int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(net::Clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               net::Clock::now().time_since_epoch())
+        .count();
 }
-
-
 
 // The bytes of one ErrorResponse.
 std::string error_frame(wire::Severity sev, std::string_view sqlstate, const std::string& message,
@@ -61,11 +61,16 @@ std::string describe_type(char type) {
 
 const char* to_string(SessionState s) {
     switch (s) {
-        case SessionState::Startup: return "startup";
-        case SessionState::Authenticating: return "authenticating";
-        case SessionState::Ready: return "ready";
-        case SessionState::Busy: return "busy";
-        case SessionState::Closed: return "closed";
+        case SessionState::Startup:
+            return "startup";
+        case SessionState::Authenticating:
+            return "authenticating";
+        case SessionState::Ready:
+            return "ready";
+        case SessionState::Busy:
+            return "busy";
+        case SessionState::Closed:
+            return "closed";
     }
     return "?";
 }
@@ -101,13 +106,25 @@ void Session::transition(SessionState to) {
     // Legal moves only; anything else is a bug in this file, logged loudly.
     bool ok = false;
     switch (state_) {
-        case SessionState::Startup: ok = to == SessionState::Authenticating || to == SessionState::Closed; break;
-        case SessionState::Authenticating: ok = to == SessionState::Ready || to == SessionState::Closed; break;
-        case SessionState::Ready: ok = to == SessionState::Busy || to == SessionState::Closed; break;
-        case SessionState::Busy: ok = to == SessionState::Ready || to == SessionState::Closed; break;
-        case SessionState::Closed: ok = to == SessionState::Closed; break;
+        case SessionState::Startup:
+            ok = to == SessionState::Authenticating || to == SessionState::Closed;
+            break;
+        case SessionState::Authenticating:
+            ok = to == SessionState::Ready || to == SessionState::Closed;
+            break;
+        case SessionState::Ready:
+            ok = to == SessionState::Busy || to == SessionState::Closed;
+            break;
+        case SessionState::Busy:
+            ok = to == SessionState::Ready || to == SessionState::Closed;
+            break;
+        case SessionState::Closed:
+            ok = to == SessionState::Closed;
+            break;
     }
-    if (!ok) spdlog::error("client {}: illegal state change {} -> {}", peer_, to_string(state_), to_string(to));
+    if (!ok)
+        spdlog::error("client {}: illegal state change {} -> {}", peer_, to_string(state_),
+                      to_string(to));
     state_ = to;
 }
 
@@ -149,7 +166,8 @@ size_t Session::relay_now(ServerConn& s, const std::vector<asio::const_buffer>& 
     return n;
 }
 
-awaitable<void> Session::relay(ServerConn& s, const std::vector<asio::const_buffer>& frames, size_t done) {
+awaitable<void> Session::relay(ServerConn& s, const std::vector<asio::const_buffer>& frames,
+                               size_t done) {
     // The server's reader calls in through a plain pointer; hold the session until the write
     // completes even if the client's coroutine ends meanwhile.
     auto self = shared_from_this();
@@ -189,7 +207,8 @@ void Session::on_ready(ServerConn& s, char status) {
     if (status == 'I' && s.outstanding() == 0) forget_touched_buckets();
     if (s.outstanding() == 0) lookups_unconfirmed_.clear();
     if (server_.get() != &s) return;
-    if (s.outstanding() == 0 && status == 'I' && proxy_.config().proxy.pool_mode == PoolMode::Transaction)
+    if (s.outstanding() == 0 && status == 'I' &&
+        proxy_.config().proxy.pool_mode == PoolMode::Transaction)
         release_server();
     if (s.outstanding() == 0) {
         if (state_ == SessionState::Busy && !server_) transition(SessionState::Ready);
@@ -215,8 +234,8 @@ void Session::on_error(ServerConn& s, std::string_view sqlstate) {
     }
 }
 
-void Session::stats_sent(std::string_view text, uint64_t param_hash, const std::vector<std::string>* params,
-                         int shard) {
+void Session::stats_sent(std::string_view text, uint64_t param_hash,
+                         const std::vector<std::string>* params, int shard) {
     if (!proxy_.stats().enabled()) return;
     if (inflight_count_ == inflight_ring_.size()) {
         // Grow, keeping order: the oldest request first.
@@ -259,7 +278,9 @@ void Session::stats_complete(ServerConn& s) {
     InflightRequest& r = inflight_ring_[inflight_head_];
     inflight_head_ = (inflight_head_ + 1) % inflight_ring_.size();
     --inflight_count_;
-    int64_t end = std::chrono::duration_cast<std::chrono::nanoseconds>(s.ready_at().time_since_epoch()).count();
+    int64_t end =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(s.ready_at().time_since_epoch())
+            .count();
     stats::QueryEvent e;
     e.text = r.text;
     e.shape = r.shape ? &r.shape : nullptr;
@@ -279,13 +300,15 @@ void Session::stats_complete(ServerConn& s) {
     e.param_hash = r.param_hash;
     e.end_ns = end;
     e.held_ns = r.held_ns;
-    const stats::ShardLeg leg{r.shard, e.server_ns, r.pool_wait_ns, e.rows, r.bytes_in, e.bytes_out, !r.sqlstate.empty()};
+    const stats::ShardLeg leg{r.shard,    e.server_ns, r.pool_wait_ns,     e.rows,
+                              r.bytes_in, e.bytes_out, !r.sqlstate.empty()};
     if (r.shard >= 0) e.legs = {&leg, 1};
     proxy_.stats().record(e);
     count_shard_legs(e.legs);
 }
 
-void Session::stats_merged(std::string_view text, uint64_t param_hash, uint32_t shards, std::string_view reply) {
+void Session::stats_merged(std::string_view text, uint64_t param_hash, uint32_t shards,
+                           std::string_view reply) {
     if (!proxy_.stats().enabled()) return;
     // Rows and the error come from the merged reply the client got.
     uint64_t rows = 0;
@@ -321,12 +344,15 @@ void Session::stats_merged(std::string_view text, uint64_t param_hash, uint32_t 
     e.sqlstate = sqlstate;
     e.param_hash = param_hash;
     e.held_ns = std::exchange(held_ns_, 0);
-    e.server_ns -= std::min(e.held_ns, e.server_ns);  // a fan-out's time is the shards' except what a pause held
+    e.server_ns -= std::min(
+        e.held_ns, e.server_ns);  // a fan-out's time is the shards' except what a pause held
     e.legs = leg_stats_;
     // A refusal raised after the shards answered (the combining step could not show its
     // answer right) is a refusal of its construct, like one raised before they ran.
-    if (sqlstate == sqlstate::kFeatureNotSupported && message.rfind("shard \"", 0) != 0) proxy_.stats().record_refusal(e, message);
-    else proxy_.stats().record(e);
+    if (sqlstate == sqlstate::kFeatureNotSupported && message.rfind("shard \"", 0) != 0)
+        proxy_.stats().record_refusal(e, message);
+    else
+        proxy_.stats().record(e);
     count_shard_legs(e.legs);
     leg_stats_.clear();
     pool_wait_ns_ = 0;
@@ -342,7 +368,9 @@ void Session::on_quiet_ready(ServerConn& s, char status) {
     released_.notify_all();
 }
 
-void Session::on_quiet_done(ServerConn&) { released_.notify_all(); }
+void Session::on_quiet_done(ServerConn&) {
+    released_.notify_all();
+}
 
 bool Session::touches_paused_bucket() const {
     if (!proxy_.any_bucket_paused()) return false;
@@ -381,15 +409,21 @@ void Session::on_lost(ServerConn& s, const std::string& why) {
         spdlog::warn("client {}: lost its shard connection mid-request: {}", peer_, why);
         // A connection the proxy failed on purpose (query_timeout_ms) carries its own SQLSTATE.
         bool lost = s.lost_sqlstate() == sqlstate::kConnectionFailure;
-        // The shard's last words first, when they were held for a retry (ServerConn::hold_answer_start).
-        std::string msg = s.take_held() +
-                          error_frame(wire::Severity::Fatal, s.lost_sqlstate(),
-                                      lost ? "shardgate lost the connection to the shard serving this session: " + why
-                                           : why);
-        asio::co_spawn(proxy_.io(), [self = shared_from_this(), msg]() -> awaitable<void> {
-            co_await self->send(msg);
-            self->terminate("server lost");
-        }, LogUnhandled("session: server-lost notice"));
+        // The shard's last words first, when they were held for a retry
+        // (ServerConn::hold_answer_start).
+        std::string msg =
+            s.take_held() +
+            error_frame(
+                wire::Severity::Fatal, s.lost_sqlstate(),
+                lost ? "shardgate lost the connection to the shard serving this session: " + why
+                     : why);
+        asio::co_spawn(
+            proxy_.io(),
+            [self = shared_from_this(), msg]() -> awaitable<void> {
+                co_await self->send(msg);
+                self->terminate("server lost");
+            },
+            LogUnhandled("session: server-lost notice"));
     }
 }
 
@@ -399,8 +433,10 @@ void Session::release_server() {
     Pool* pool = server_pool_;
     server_pool_ = nullptr;
     s->detach();
-    if (pool) pool->release(std::move(s));
-    else s->close("no pool");
+    if (pool)
+        pool->release(std::move(s));
+    else
+        s->close("no pool");
 }
 
 void Session::terminate(const std::string& why) {
@@ -414,18 +450,23 @@ void Session::cancel_running() {
     fanout_legs_.cancel_all(proxy_.io().get_executor());  // a multi-shard statement: every leg
     if (!server_ || server_->outstanding() == 0) return;
     // Bounded: a frozen shard accepts the cancel's connection but never acts on it.
-    health::send_cancel_bounded(proxy_.io().get_executor(), server_->target(), server_->backend_pid(),
-                                server_->backend_secret(), std::chrono::milliseconds(proxy_.config().proxy.connect_timeout_ms));
+    health::send_cancel_bounded(
+        proxy_.io().get_executor(), server_->target(), server_->backend_pid(),
+        server_->backend_secret(),
+        std::chrono::milliseconds(proxy_.config().proxy.connect_timeout_ms));
 }
 
 char Session::transaction_status() const {
-    if (held_failed()) return 'E';  // a multi-shard transaction failed in the proxy (session_txn.cpp)
+    if (held_failed())
+        return 'E';  // a multi-shard transaction failed in the proxy (session_txn.cpp)
     if (server_) return server_->tx_status();
     if (pending_begin_.empty()) return 'I';
     return virtual_failed_ ? 'E' : 'T';
 }
 
-bool Session::in_transaction() const { return transaction_status() != 'I'; }
+bool Session::in_transaction() const {
+    return transaction_status() != 'I';
+}
 
 awaitable<void> Session::wait_replies_out() {
     while (server_ && server_->outstanding() > 0) co_await released_.wait();
@@ -463,8 +504,11 @@ awaitable<bool> Session::read_more() {
     auto space = asio::buffer(cbuf_.data() + clen_, cbuf_.size() - clen_);
     auto now = stream_.try_read(space, ec);  // usually there: the wait above said so
     size_t n = 0;
-    if (now) n = *now;
-    else n = co_await stream_.read_some(space, ec);  // (not in ?: — GCC 12 miscompiles co_await there)
+    if (now)
+        n = *now;
+    else
+        n = co_await stream_.read_some(space,
+                                       ec);  // (not in ?: — GCC 12 miscompiles co_await there)
     if (ec || closing_) co_return false;
     clen_ += n;
     last_activity_ = net::coarse_now();
@@ -476,23 +520,28 @@ awaitable<void> Session::fatal(std::string_view sqlstate, const std::string& mes
     co_await send(error_frame(wire::Severity::Fatal, sqlstate, message));
 }
 
-awaitable<bool> Session::abort_transaction_for_refusal(std::string_view sqlstate, const std::string& message) {
+awaitable<bool> Session::abort_transaction_for_refusal(std::string_view sqlstate,
+                                                       const std::string& message) {
     // A refused statement inside a transaction must fail the transaction, as any error does in
     // PostgreSQL: a later COMMIT then rolls back instead of committing half of the work.
     if (server_ && server_->tx_status() == 'T') {
         // (Not a setting that failed: the log says which case it is.)
-        spdlog::info("client {}: statement refused inside a transaction on shard {}, whose transaction is now failed "
-                     "(the client's settings stay): {} [{}]",
-                     peer_, server_->target().shard_name, message, sqlstate);
-        std::string sql = "DO $shardgate$ BEGIN RAISE EXCEPTION USING ERRCODE = '" + std::string(sqlstate) +
-                          "', MESSAGE = " + quote_sql_literal("shardgate refused a statement: " + message) +
-                          "; END $shardgate$";
+        spdlog::info(
+            "client {}: statement refused inside a transaction on shard {}, whose transaction is "
+            "now failed "
+            "(the client's settings stay): {} [{}]",
+            peer_, server_->target().shard_name, message, sqlstate);
+        std::string sql =
+            "DO $shardgate$ BEGIN RAISE EXCEPTION USING ERRCODE = '" + std::string(sqlstate) +
+            "', MESSAGE = " + quote_sql_literal("shardgate refused a statement: " + message) +
+            "; END $shardgate$";
         std::string out;
         server_->add_quiet_query(out, sql);
         co_await server_->write(out);
         // The client is told the transaction status next: wait (briefly) for the shard to take it.
         auto deadline = net::Clock::now() + std::chrono::seconds(2);
-        while (server_ && server_->usable() && server_->tx_status() == 'T' && net::Clock::now() < deadline)
+        while (server_ && server_->usable() && server_->tx_status() == 'T' &&
+               net::Clock::now() < deadline)
             co_await released_.wait_for(std::chrono::milliseconds(1));
         co_return true;
     }
@@ -500,7 +549,8 @@ awaitable<bool> Session::abort_transaction_for_refusal(std::string_view sqlstate
     co_return false;
 }
 
-awaitable<void> Session::error_and_ready(std::string_view sqlstate, const std::string& message, std::string hint) {
+awaitable<void> Session::error_and_ready(std::string_view sqlstate, const std::string& message,
+                                         std::string hint) {
     co_await wait_replies_out();
     co_await abort_transaction_for_refusal(sqlstate, message);
     if (sqlstate == sqlstate::kFeatureNotSupported) stats_refused({}, message);
@@ -530,8 +580,8 @@ awaitable<void> Session::run() {
             // closed connection until it writes. Cancel it first.
             if (server_->outstanding() > 0)
                 asio::co_spawn(proxy_.io(),
-                               send_cancel(proxy_.io().get_executor(), server_->target(), server_->backend_pid(),
-                                           server_->backend_secret()),
+                               send_cancel(proxy_.io().get_executor(), server_->target(),
+                                           server_->backend_pid(), server_->backend_secret()),
                                LogUnhandled("session: cancel on leaving"));
             server_->close("client left mid-transaction");
             server_.reset();

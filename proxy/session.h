@@ -16,18 +16,18 @@
 
 #include "common/config.h"
 #include "proxy/cursor_places.h"
-#include "proxy/net.h"
 #include "proxy/fanout_held.h"
 #include "proxy/fanout_legs.h"
 #include "proxy/large_statement.h"
 #include "proxy/merge_combine.h"
+#include "proxy/net.h"
 #include "proxy/pool.h"
 #include "proxy/prepared_lookups.h"
 #include "proxy/server_conn.h"
 #include "proxy/session_state.h"
 #include "proxy/settings_tracker.h"
-#include "proxy/txn/savepoints.h"
 #include "proxy/stats/shard_figures.h"
+#include "proxy/txn/savepoints.h"
 #include "proxy/wire/messages/extended_query.h"
 #include "router/analyzer.h"
 #include "router/literals.h"
@@ -44,7 +44,7 @@ struct HeldTransaction;
 namespace notify {
 class Inbox;
 struct ListenStatement;
-}
+}  // namespace notify
 
 enum class SessionState { Startup, Authenticating, Ready, Busy, Closed };
 const char* to_string(SessionState s);
@@ -63,7 +63,7 @@ std::string describe_type(char type);
 
 // A request sent to a shard whose ReadyForQuery has not come back yet (statistics).
 struct InflightRequest {
-    std::string text;  // literal-free shape or exact text
+    std::string text;                           // literal-free shape or exact text
     std::shared_ptr<const stats::Shape> shape;  // text's shape, computed off the loop (large text)
     uint64_t param_hash = 0;
     std::vector<std::string> params;  // only with [stats] log_parameters
@@ -135,7 +135,8 @@ public:
     // Closes the client connection (SHUTDOWN, idle timeout).
     void terminate(const std::string& why);
     // The same after a best-effort FATAL ErrorResponse (session_goodbye.cpp).
-    void terminate_with(std::string_view sqlstate, const std::string& message, const std::string& why);
+    void terminate_with(std::string_view sqlstate, const std::string& message,
+                        const std::string& why);
 
     // ServerSink
     awaitable<void> relay(ServerConn& s, const std::vector<net::asio::const_buffer>& frames,
@@ -167,7 +168,8 @@ private:
     awaitable<void> run_with_columns(const router::Analysis& a, std::string_view sql);
     // The columns such a statement lists implicitly (read from the default shard's catalog):
     // for INSERT the table's first a.values_per_row columns (cached), for COPY every stored one.
-    awaitable<router::Expected<std::vector<std::string>>> missing_columns(const router::Analysis& a);
+    awaitable<router::Expected<std::vector<std::string>>> missing_columns(
+        const router::Analysis& a);
     // The same for the extended protocol: Parse messages of such INSERTs in `batch` get the
     // column list written into their query.
     awaitable<void> add_column_lists(std::string& batch);
@@ -177,13 +179,16 @@ private:
     // default shard: aggregates re-aggregated, or the shards' own rows ordered, made distinct
     // and cut to LIMIT/OFFSET.
     // description_shard: the shard whose RowDescription the reply carries (its table OIDs).
-    awaitable<std::string> merge_rows(const router::Analysis& a, const std::string& reply, uint16_t description_shard);
+    awaitable<std::string> merge_rows(const router::Analysis& a, const std::string& reply,
+                                      uint16_t description_shard);
     router::RouterContext merging_context() const;
     awaitable<void> flush_batch(bool sync);
     awaitable<void> fatal(std::string_view sqlstate, const std::string& message);
     // Returns true when an abort was sent to the shard (and taken: its transaction is failed).
-    awaitable<bool> abort_transaction_for_refusal(std::string_view sqlstate, const std::string& message);
-    awaitable<void> error_and_ready(std::string_view sqlstate, const std::string& message, std::string hint = {});
+    awaitable<bool> abort_transaction_for_refusal(std::string_view sqlstate,
+                                                  const std::string& message);
+    awaitable<void> error_and_ready(std::string_view sqlstate, const std::string& message,
+                                    std::string hint = {});
     // Gets a server on `shard` attached (waiting for the current one to be given back first
     // when it is on another shard). Returns false after reporting the error to the client.
     awaitable<bool> attach_server(int shard, bool report_with_ready);
@@ -203,7 +208,7 @@ private:
     // Tells settings_tracker_ what a Sync'ed extended batch about to go to `s` executes.
     void track_batch_settings(ServerConn& s, std::string_view batch);
     std::vector<std::string_view> batch_texts_;  // its buffer, reused
-    FanoutLegs fanout_legs_;  // the servers of the multi-shard statement running (cancel)
+    FanoutLegs fanout_legs_;         // the servers of the multi-shard statement running (cancel)
     bool client_watch_ = false;      // a ClientWatch is in force
     uint64_t client_watch_gen_ = 0;  // which one (its coroutine may start after it ended)
     void translate_into(std::string& out, ServerConn& s, char type, std::string_view frame);
@@ -232,7 +237,8 @@ private:
     // INSERT): the client's reads keep to the primaries for read_your_writes_ms.
     void note_client_write();
     // The legs of a multi-shard statement: each shard's endpoint (-1 the primary).
-    std::vector<int> plan_fanout_reads(const router::Analysis& a, const std::vector<uint16_t>& shards);
+    std::vector<int> plan_fanout_reads(const router::Analysis& a,
+                                       const std::vector<uint16_t>& shards);
     int read_endpoint_for(const router::Analysis& a, int shard);
     // The endpoint for a read by `mode` on `shard`, never `exclude` (-1 the primary, -2 none);
     // `primary_failed`: the primary just failed this read (its standbys may serve it at once).
@@ -249,7 +255,8 @@ private:
     // `batch`: an extended-protocol batch, armed only when made of Parse, Bind, Describe,
     // Execute and its closing Sync (a Close or Flush among them would not replay the same).
     bool arm_lost_read(std::string_view batch = {});
-    awaitable<void> await_read_or_retry(int shard, const std::function<void(ServerConn&, std::string&)>& resend);
+    awaitable<void> await_read_or_retry(
+        int shard, const std::function<void(ServerConn&, std::string&)>& resend);
     bool lost_read_taken(ServerConn& s, const std::string& why);
     Pool& pool_for(int shard, int plan);
     // The attached server may serve a statement for `shard` planned for `plan` (a primary
@@ -258,9 +265,11 @@ private:
     void forget_touched_buckets();
     // Statistics: a request sent to one shard (completed at its ReadyForQuery), or one the
     // proxy ran on several shards and merged itself (`reply` is what the client got).
-    void stats_sent(std::string_view text, uint64_t param_hash, const std::vector<std::string>* params, int shard);
+    void stats_sent(std::string_view text, uint64_t param_hash,
+                    const std::vector<std::string>* params, int shard);
     void stats_complete(ServerConn& s);
-    void stats_merged(std::string_view text, uint64_t param_hash, uint32_t shards, std::string_view reply);
+    void stats_merged(std::string_view text, uint64_t param_hash, uint32_t shards,
+                      std::string_view reply);
     // A statement the proxy refused with 0A000 (session_stats.cpp): `text` may be empty (then
     // the simple query being handled, else the batch's statement).
     void stats_refused(std::string_view text, std::string_view message);
@@ -329,7 +338,8 @@ private:
                                   std::string_view stats_text = {});
     // The current simple query goes to `s` (attached, of `shard`): its statistics (under
     // `stats_text`, else `sql`), the Busy state, the server's query count.
-    void note_simple_query_sent(ServerConn& s, int shard, std::string_view sql, std::string_view stats_text);
+    void note_simple_query_sent(ServerConn& s, int shard, std::string_view sql,
+                                std::string_view stats_text);
     awaitable<void> handle_local(const router::Analysis& a);
     // [proxy] prepare_lookups (see prepared_lookups.h): the prepared statement the current
     // simple query (routed by its shape_) runs as, or null when it runs as it came.
@@ -353,20 +363,25 @@ private:
         std::string reply;
         bool failed = false;
     };
-    awaitable<std::optional<CopyEnd>> copy_rows(const router::Analysis& a, std::string_view sql, CopyFanout& copy);
+    awaitable<std::optional<CopyEnd>> copy_rows(const router::Analysis& a, std::string_view sql,
+                                                CopyFanout& copy);
     awaitable<void> hold_set_local(std::string_view sql);
     bool holdable_session_batch(std::string_view batch);
     awaitable<void> hold_session_batch(std::string_view batch);
     awaitable<void> answer_failed_transaction(std::string_view batch, bool sync);
     awaitable<std::string> check_set_local(std::string_view sql);
     void hold_with_begin(std::string_view sql);
-    awaitable<void> handle_session_statement(const router::Analysis& a, std::string_view frame, std::string_view sql);
+    awaitable<void> handle_session_statement(const router::Analysis& a, std::string_view frame,
+                                             std::string_view sql);
     // The shard an extended-protocol batch goes to, -1 after reporting why it cannot go, or
     // kSplitBatch when its Binds target several shards (then `bind_shards` says which, in order).
     static constexpr int kSplitBatch = -2;
-    static constexpr int kFanoutBatch = -3;  // one statement on several shards: `bind_shards` lists them
-    static constexpr int kInsertSplitBatch = -4;  // one multi-row INSERT split per shard: see insert_split_
-    static constexpr int kMergedBatch = -5;  // one SELECT on several shards, combined: see merged_analysis_
+    static constexpr int kFanoutBatch =
+        -3;  // one statement on several shards: `bind_shards` lists them
+    static constexpr int kInsertSplitBatch =
+        -4;  // one multi-row INSERT split per shard: see insert_split_
+    static constexpr int kMergedBatch =
+        -5;  // one SELECT on several shards, combined: see merged_analysis_
     // The extended-protocol multi-row INSERT being split: each shard gets an INSERT of its rows
     // with the parameters renumbered.
     struct InsertSplit {
@@ -407,7 +422,8 @@ private:
     // A statement on several shards inside an open transaction (session_txn_fanout.cpp): each
     // shard's part runs on the transaction's participant there (a missing shard joins, in
     // shard order), so reads see the transaction's own writes and writes commit with it.
-    awaitable<void> fanout_in_transaction(const router::Analysis& a, const router::Route& r, std::string_view sql);
+    awaitable<void> fanout_in_transaction(const router::Analysis& a, const router::Route& r,
+                                          std::string_view sql);
     // The participants on `shards` (the order the reply keeps) run `run`, then go back to the
     // transaction. Returns its result with the reply's ReadyForQuery status set, or nothing
     // when the statement was refused (already answered). `writes`: the shards become writers.
@@ -471,8 +487,8 @@ private:
     // The 0A000 refusal of a statement calling a user-defined function that reads sharded
     // tables (proxy/function_guard.h), or nullopt. See proxy/session_functions.cpp.
     // `calls`: may_call_function(sql) when already known (computed off the loop for a large text).
-    net::awaitable<std::optional<router::Error>> risky_function_refusal(std::string_view sql,
-                                                                       std::optional<bool> calls = std::nullopt);
+    net::awaitable<std::optional<router::Error>> risky_function_refusal(
+        std::string_view sql, std::optional<bool> calls = std::nullopt);
     std::shared_ptr<const router::Analysis> analysis_of(std::string_view sql);
     // Large simple queries (proxy/session_large_query.cpp): read into a buffer of their own and
     // analysed on the proxy's analysis workers, so the event loop keeps serving other clients.
@@ -484,10 +500,9 @@ private:
     awaitable<bool> study_large(std::string_view sql);
     awaitable<std::shared_ptr<const router::Analysis>> analyse_large(std::string_view sql);
     // The shards' statements of a multi-shard route, and txn::atomic_statement of the text.
-    awaitable<std::pair<std::vector<ShardQuery>, bool>> large_fanout_off_loop(std::shared_ptr<const router::Analysis> a,
-                                                                              std::string_view sql,
-                                                                              const router::Route& r,
-                                                                              const std::vector<int>& read_legs);
+    awaitable<std::pair<std::vector<ShardQuery>, bool>> large_fanout_off_loop(
+        std::shared_ptr<const router::Analysis> a, std::string_view sql, const router::Route& r,
+        const std::vector<int>& read_legs);
     // The statistics' shape of a large `text`, computed off the loop for stats_sent/_merged.
     awaitable<void> prepare_large_stats(std::string_view text);
     const std::shared_ptr<const stats::Shape>* large_stats_shape_for(std::string_view text) const;
@@ -514,7 +529,7 @@ private:
     net::Clock::time_point last_activity_ = net::Clock::now();
     std::map<std::string, std::string> startup_params_;
 
-    std::string cbuf_;         // bytes read from the client, [cstart_, clen_) unconsumed
+    std::string cbuf_;  // bytes read from the client, [cstart_, clen_) unconsumed
     size_t cstart_ = 0, clen_ = 0;
 
     std::shared_ptr<ServerConn> server_;
@@ -532,13 +547,13 @@ private:
         int endpoint = -1;                 // its endpoint (-1 the primary)
         uint64_t relayed_at = 0;           // relayed_total_ when it was sent
         bool lost = false;                 // on_lost took it: no byte reached the client
-        std::string why, held;             // the loss, and what the shard sent (ServerConn::take_held)
+        std::string why, held;  // the loss, and what the shard sent (ServerConn::take_held)
     } lost_read_;
     uint64_t relayed_total_ = 0;  // reply bytes relayed to the client, ever
-    bool batch_writes_ = false;   // route_batch(): some Bind of the batch is not a replica-safe read
+    bool batch_writes_ = false;  // route_batch(): some Bind of the batch is not a replica-safe read
     net::Clock::time_point last_write_at_{};
-    char last_status_ = 'I';   // transaction status the client last saw
-    net::Event released_;      // a server was given back (or lost)
+    char last_status_ = 'I';  // transaction status the client last saw
+    net::Event released_;     // a server was given back (or lost)
     bool writing_ = false;
     net::Event write_done_;
 
@@ -549,7 +564,7 @@ private:
     std::unordered_map<std::string, ClientStatement> statements_;
     std::string unnamed_parse_;  // the client's last unnamed Parse
     std::shared_ptr<const router::Analysis> unnamed_analysis_;
-    std::string pending_begin_;  // BEGIN held back until a statement picks the shard
+    std::string pending_begin_;    // BEGIN held back until a statement picks the shard
     bool virtual_failed_ = false;  // a statement was refused inside the held-back transaction
     uint64_t unnamed_seq_ = 0;
     uint64_t client_id_;
@@ -557,9 +572,9 @@ private:
     // server accepted them, with transaction semantics; settings_ is its current view.
     SettingsTracker settings_tracker_;
     const std::map<std::string, std::string>& settings_ = settings_tracker_.current();
-    std::string query_copy_;  // the Query message being handled (serve_loop)
-    std::string forced_shard_;  // SET shardgate.shard
-    router::LiteralShape shape_;    // reused buffers for the simple-protocol fast path
+    std::string query_copy_;      // the Query message being handled (serve_loop)
+    std::string forced_shard_;    // SET shardgate.shard
+    router::LiteralShape shape_;  // reused buffers for the simple-protocol fast path
     router::Params shape_params_;
     bool used_shape_ = false;  // the current simple query was routed by its literal-free shape
     // Lookups sent to the attached server whose ReadyForQuery has not come (statement, its id
@@ -567,23 +582,23 @@ private:
     std::vector<std::pair<PreparedLookups::Statement*, uint64_t>> lookups_unconfirmed_;
     std::string lookup_out_;  // the messages of send_lookup, reused
     bool closing_ = false;
-    bool split_piece_done_ = false;   // the running piece of a split batch got its RFQ
-    bool split_error_ = false;        // a piece of a split batch failed
-    bool touched_all_buckets_ = false;     // this transaction ran a statement on every bucket
+    bool split_piece_done_ = false;     // the running piece of a split batch got its RFQ
+    bool split_error_ = false;          // a piece of a split batch failed
+    bool touched_all_buckets_ = false;  // this transaction ran a statement on every bucket
     // A ring of in-flight requests: slots (and their strings' buffers) are reused, so recording
     // costs no allocation in steady state.
     std::vector<InflightRequest> inflight_ring_;
     size_t inflight_head_ = 0, inflight_count_ = 0;
-    int64_t req_start_ns_ = 0;   // when the current request's first message was read
-    int64_t pool_wait_ns_ = 0;   // time the current request waited for a server connection
-    uint64_t req_bytes_in_ = 0;  // bytes of the current request's messages
-    uint64_t relayed_bytes_ = 0; // reply bytes relayed since the last completed request
-    std::string batch_text_;     // statement text of the batch's first Bind (statistics)
+    int64_t req_start_ns_ = 0;    // when the current request's first message was read
+    int64_t pool_wait_ns_ = 0;    // time the current request waited for a server connection
+    uint64_t req_bytes_in_ = 0;   // bytes of the current request's messages
+    uint64_t relayed_bytes_ = 0;  // reply bytes relayed since the last completed request
+    std::string batch_text_;      // statement text of the batch's first Bind (statistics)
     // The simple query being handled (a view into the client's buffer, valid while
     // handle_query runs; emptied when an extended-protocol batch is routed): what a refusal
     // is recorded under.
     std::string_view query_text_;
-    int64_t held_ns_ = 0;        // time the current request was held by a pause
+    int64_t held_ns_ = 0;                     // time the current request was held by a pause
     std::vector<stats::ShardLeg> leg_stats_;  // the legs of the last fan-out (statistics)
     uint64_t batch_param_hash_ = 0;
     std::string unnamed_query_;

@@ -1,13 +1,13 @@
 // Attaching a pooled server connection to a client session: the settings prelude that makes
 // the connection look like the client's own session, and the pool checkout itself.
-#include <boost/container/small_vector.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
+#include <boost/container/small_vector.hpp>
 #include <cctype>
 #include <climits>
 #include <cmath>
 #include <cstring>
-#include <strings.h>
 #include "common/sqlstate.h"
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
@@ -15,26 +15,26 @@
 #include "proxy/having_params.h"
 #include "proxy/health/monitor.h"
 #include "proxy/merge_combine.h"
-#include "proxy/returning_order.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
+#include "proxy/returning_order.h"
 #include "proxy/session.h"
+#include "proxy/session_frames.h"
 #include "proxy/session_settings.h"
+#include "proxy/spawn.h"
+#include "proxy/stats/query_event.h"
 #include "proxy/table_columns.h"
 #include "proxy/txn/policy.h"
 #include "proxy/wire/frame.h"
 #include "proxy/wire/messages/command_complete.h"
+#include "proxy/wire/messages/copy.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/extended_query.h"
 #include "proxy/wire/messages/extended_replies.h"
 #include "proxy/wire/messages/row_data.h"
 #include "proxy/wire/writer.h"
-#include "proxy/stats/query_event.h"
 #include "router/copy_split.h"
 #include "router/literals.h"
-#include "proxy/wire/messages/copy.h"
-#include "proxy/spawn.h"
-#include "proxy/session_frames.h"
 
 namespace sg::proxy {
 
@@ -95,11 +95,16 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
         }
         if (transaction_status() != 'I') {
             std::string msg = fmt::format(
-                "this transaction runs on shard \"{}\" and the statement needs shard \"{}\"; a transaction "
+                "this transaction runs on shard \"{}\" and the statement needs shard \"{}\"; a "
+                "transaction "
                 "cannot span shards in this version",
                 server_->target().shard_name, proxy_.config().shards[shard].name);
-            if (report_with_ready) co_await error_and_ready(sqlstate::kFeatureNotSupported, msg, "commit first, or keep a transaction's statements on one shard key");
-            else co_await send(std::string());
+            if (report_with_ready)
+                co_await error_and_ready(
+                    sqlstate::kFeatureNotSupported, msg,
+                    "commit first, or keep a transaction's statements on one shard key");
+            else
+                co_await send(std::string());
             co_return false;
         }
         // The previous request's replies are still coming: wait for its ReadyForQuery.
@@ -122,8 +127,8 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
         retry_read_ = retry;
         Pool* other = read_retry_pool(shard, pool_used->target().read_endpoint, pool_used);
         if (!other) return nullptr;
-        spdlog::info("client {}: read retried on {}:{} of shard \"{}\": {}", peer_, other->target().host,
-                     other->target().port, other->target().shard_name, why);
+        spdlog::info("client {}: read retried on {}:{} of shard \"{}\": {}", peer_,
+                     other->target().host, other->target().port, other->target().shard_name, why);
         if (health::ShardHealth* h = proxy_.health().shard(shard)) ++h->read_retries;
         retried = true;
         return other;
@@ -131,9 +136,13 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
     for (;;) {
         auto wait_start = net::Clock::now();
         std::variant<std::shared_ptr<ServerConn>, PoolError> got = PoolError{};
-        if (refused) got = *refused;
-        else got = co_await pool_used->acquire();
-        pool_wait_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(net::Clock::now() - wait_start).count();
+        if (refused)
+            got = *refused;
+        else
+            got = co_await pool_used->acquire();
+        pool_wait_ns_ +=
+            std::chrono::duration_cast<std::chrono::nanoseconds>(net::Clock::now() - wait_start)
+                .count();
         if (auto* err = std::get_if<PoolError>(&got)) {
             if (!refused && err->sqlstate == sqlstate::kConnectionFailure) {
                 if (Pool* other = retry_pool(err->message)) {
@@ -141,11 +150,13 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
                     continue;
                 }
             }
-            if (report_with_ready) co_await error_and_ready(err->sqlstate, err->message);
+            if (report_with_ready)
+                co_await error_and_ready(err->sqlstate, err->message);
             else {
                 std::string out;
                 wire::MessageWriter w(out);
-                wire::ErrorBuilder(wire::Severity::Error, err->sqlstate, err->message).encode_error(w);
+                wire::ErrorBuilder(wire::Severity::Error, err->sqlstate, err->message)
+                    .encode_error(w);
                 co_await send(out);
                 skip_until_sync_ = true;
             }
@@ -157,13 +168,15 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
         server_->take_rows();  // rows counted for a previous owner are not this client's
         if (server_->map_checked() != proxy_.map_generation()) {
             std::string lost;
-            bool checked = co_await check_map_stamp(report_with_ready, retry && !retried ? &lost : nullptr);
+            bool checked =
+                co_await check_map_stamp(report_with_ready, retry && !retried ? &lost : nullptr);
             if (!checked && !lost.empty()) {
                 if (Pool* other = retry_pool(lost)) {
                     pool_used = other;
                     continue;
                 }
-                co_await report_attach_failure(report_with_ready, sqlstate::kConnectionFailure, lost);
+                co_await report_attach_failure(report_with_ready, sqlstate::kConnectionFailure,
+                                               lost);
                 co_return false;
             }
             if (!checked) co_return false;

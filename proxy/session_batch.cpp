@@ -1,43 +1,43 @@
 // The extended-protocol batch dispatcher: a batch (Parse/Bind/Describe/Execute up to Sync or
 // Flush) is routed as a whole and sent to one shard, split by shard, merged, or answered here.
-#include <boost/container/small_vector.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
+#include <boost/container/small_vector.hpp>
 #include <cctype>
 #include <climits>
 #include <cmath>
 #include <cstring>
-#include <strings.h>
 #include "common/sqlstate.h"
-#include "proxy/cursor_statement.h"
 #include "proxy/admin.h"
+#include "proxy/cursor_statement.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_legs.h"
 #include "proxy/having_params.h"
 #include "proxy/merge_combine.h"
 #include "proxy/notify/listen_statement.h"
-#include "proxy/returning_order.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/read_route.h"
+#include "proxy/returning_order.h"
 #include "proxy/session.h"
+#include "proxy/session_frames.h"
 #include "proxy/session_settings.h"
+#include "proxy/spawn.h"
+#include "proxy/stats/query_event.h"
 #include "proxy/table_columns.h"
 #include "proxy/txn/policy.h"
 #include "proxy/wire/frame.h"
 #include "proxy/wire/messages/command_complete.h"
+#include "proxy/wire/messages/copy.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/extended_query.h"
 #include "proxy/wire/messages/extended_replies.h"
 #include "proxy/wire/messages/row_data.h"
+#include "proxy/wire/messages/session_status.h"
 #include "proxy/wire/writer.h"
-#include "proxy/stats/query_event.h"
 #include "router/copy_split.h"
 #include "router/literals.h"
-#include "proxy/wire/messages/copy.h"
-#include "proxy/spawn.h"
-#include "proxy/session_frames.h"
-#include "proxy/wire/messages/session_status.h"
 
 namespace sg::proxy {
 
@@ -63,14 +63,16 @@ awaitable<void> Session::flush_batch(bool sync) {
         co_return;
     }
     // A lone unnamed statement with its Sync may be a lookup (translate_lookup_batch).
-    const bool lookup_candidate = sync && batch_has_parse_ && proxy_.config().proxy.prepare_lookups &&
-                                  pending_begin_.empty() && batch.size() > 5 && batch[0] == 'P' && batch[5] == 0;
+    const bool lookup_candidate = sync && batch_has_parse_ &&
+                                  proxy_.config().proxy.prepare_lookups && pending_begin_.empty() &&
+                                  batch.size() > 5 && batch[0] == 'P' && batch[5] == 0;
     // LISTEN / UNLISTEN prepared or run in transaction pooling: answered here
     // (session_listen_batch.cpp) when the batch holds nothing else, ending with Sync or Flush.
     if (proxy_.config().proxy.pool_mode == PoolMode::Transaction &&
         ((batch_has_parse_ && notify::first_parse_listens(batch)) || listen_prepared_) &&
         batch.size() >= 5 && (sync || batch[batch.size() - 5] == 'H')) {
-        bool answered = co_await answer_listen_batch(batch);  // session_listen_batch.cpp (not in an if: GCC 12)
+        bool answered =
+            co_await answer_listen_batch(batch);  // session_listen_batch.cpp (not in an if: GCC 12)
         if (answered) {
             batch_has_parse_ = false;
             co_return;
@@ -89,14 +91,16 @@ awaitable<void> Session::flush_batch(bool sync) {
         co_return;
     }
     if (merged_portal_suspended_) {
-        bool refused = co_await refuse_suspended_merged_portal(batch, sync);  // session_multishard.cpp
+        bool refused =
+            co_await refuse_suspended_merged_portal(batch, sync);  // session_multishard.cpp
         if (refused) co_return;
     }
     if (in_transaction()) {  // (no co_await inside && or ?:, which GCC 12 miscompiles)
         bool handled = co_await transaction_control_batch(batch, sync);
         if (handled) co_return;
     }  // session_txn.cpp
-    std::vector<int>& bind_shards = bind_shards_;  // flush_batch is never re-entered (serve_loop awaits it)
+    std::vector<int>& bind_shards =
+        bind_shards_;  // flush_batch is never re-entered (serve_loop awaits it)
     bind_shards.clear();
     int shard = co_await route_batch(batch, sync, bind_shards);
     if (shard == kSplitBatch) {
@@ -137,8 +141,9 @@ awaitable<void> Session::flush_batch(bool sync) {
         std::vector<uint16_t> shards(bind_shards.begin(), bind_shards.end());
         if (state_ == SessionState::Ready) transition(SessionState::Busy);
         ClientWatch client_watch(*this);  // a client that leaves cancels every leg
-        FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
-        const bool atomic = txn::atomic_statement(proxy_.config(), analysis_of(batch_text_)->is_write, batch_text_);
+        FanoutLegs::arm(fanout_legs_);    // taken by the fan-out at once (see fanout_legs.h)
+        const bool atomic =
+            txn::atomic_statement(proxy_.config(), analysis_of(batch_text_)->is_write, batch_text_);
         // Each leg's endpoint by the simple protocol's rules (session_read_route.cpp); a write:
         // reads follow it to the primary.
         const std::vector<int> read_legs = plan_fanout_reads(*analysis_of(batch_text_), shards);
@@ -149,7 +154,8 @@ awaitable<void> Session::flush_batch(bool sync) {
                 translate_frames(out, s, batch);
                 return out;
             },
-            atomic, &leg_stats_, router::writes_reference_table(*analysis_of(batch_text_)), &read_legs);
+            atomic, &leg_stats_, router::writes_reference_table(*analysis_of(batch_text_)),
+            &read_legs);
         stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
         forget_touched_buckets();
         if (state_ == SessionState::Busy) transition(SessionState::Ready);
@@ -161,9 +167,10 @@ awaitable<void> Session::flush_batch(bool sync) {
         auto ba = batch_text_.empty() ? nullptr : analysis_of(batch_text_);
         // A cursor's DECLARE (of a read) and FETCH/MOVE/CLOSE only read: that shard need not
         // PREPARE (which PostgreSQL refuses after a cursor WITH HOLD was declared).
-        note_transaction_write(!ba || ba->is_write ||
-                                   (ba->kind != router::StatementKind::Select && !cursor_statement(batch_text_)),
-                               shard);
+        note_transaction_write(
+            !ba || ba->is_write ||
+                (ba->kind != router::StatementKind::Select && !cursor_statement(batch_text_)),
+            shard);
         // Several statements in one batch (a pipeline): the primary (the first one's plan would
         // take the others along to a standby); a write among them counts for read_your_writes_ms.
         if (count_frames(batch, 'B') > 1) {
@@ -188,15 +195,18 @@ awaitable<void> Session::flush_batch(bool sync) {
     if (sync) track_batch_settings(s, batch);
     add_prelude(out, s);
     if (sync) stats_sent(batch_text_, batch_param_hash_, nullptr, shard);
-    if (!lookup_candidate || !translate_lookup_batch(out, s, batch)) translate_frames(out, s, batch);
+    if (!lookup_candidate || !translate_lookup_batch(out, s, batch))
+        translate_frames(out, s, batch);
     // Messages sent without a Sync leave the shard expecting one: such a connection is not
     // reusable by anyone else until a Sync arrives.
     s.set_synced(sync);
     // A read that may go elsewhere if this connection is lost before it is answered
     // (session_read_retry.cpp): armed before the write, which may fail at once.
     bool armed = false;
-    if (sync) armed = arm_lost_read(batch);
-    else lost_read_.attached.reset();
+    if (sync)
+        armed = arm_lost_read(batch);
+    else
+        lost_read_.attached.reset();
     size_t sent = s.write_now(out);  // all of it, almost always: no write coroutine
     if (sent < out.size()) co_await s.write(std::string_view(out).substr(sent));
     if (armed)
@@ -206,7 +216,8 @@ awaitable<void> Session::flush_batch(bool sync) {
         });
 }
 
-awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vector<int>& bind_shards) {
+awaitable<int> Session::route_batch(std::string_view batch, bool sync,
+                                    std::vector<int>& bind_shards) {
     // Every Bind of the batch must land on one shard: the batch is one implicit transaction.
     // The batch's Parse messages: statement name, its analysis and text (views into `batch`;
     // a later Parse of the same name wins, as on the server).
@@ -232,7 +243,8 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
     std::string shard_reason;
     // parsed_before: the refused Bind's offset when only Parse messages come before it: those
     // succeed first, as on a server (ParseComplete each, and the statements exist afterwards).
-    auto refuse = [&](std::string_view sqlstate, const std::string& msg, size_t parsed_before = 0) -> awaitable<int> {
+    auto refuse = [&](std::string_view sqlstate, const std::string& msg,
+                      size_t parsed_before = 0) -> awaitable<int> {
         co_await wait_replies_out();
         co_await abort_transaction_for_refusal(sqlstate, msg);
         if (sqlstate == sqlstate::kFeatureNotSupported) stats_refused({}, msg);
@@ -240,7 +252,8 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         wire::MessageWriter w(out);
         if (parsed_before > 0) {
             bool only_parses = true;
-            for (BatchFrames f{batch.substr(0, parsed_before)}; f.next();) only_parses = only_parses && f.type == 'P';
+            for (BatchFrames f{batch.substr(0, parsed_before)}; f.next();)
+                only_parses = only_parses && f.type == 'P';
             for (BatchFrames f{batch.substr(0, parsed_before)}; only_parses && f.next();) {
                 wire::Parse p;
                 if (!wire::decode(bytes_of(f.body), p).ok()) break;
@@ -250,8 +263,10 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         }
         wire::ErrorBuilder(wire::Severity::Error, sqlstate, msg).encode_error(w);
         ++proxy_.counters().errors;
-        if (sync) wire::append_ready_for_query(out, transaction_status());
-        else skip_until_sync_ = true;
+        if (sync)
+            wire::append_ready_for_query(out, transaction_status());
+        else
+            skip_until_sync_ = true;
         co_await send(out);
         co_return -1;
     };
@@ -269,7 +284,8 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         if (type == 'P') {
             wire::Parse p;
             if (!wire::decode(bytes_of(body), p).ok()) {
-                auto awaited = co_await refuse(sqlstate::kProtocolViolation, "invalid Parse message");
+                auto awaited =
+                    co_await refuse(sqlstate::kProtocolViolation, "invalid Parse message");
                 co_return awaited;
             }
             if (auto refusal = co_await risky_function_refusal(p.query)) {
@@ -280,7 +296,9 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
                 auto awaited = co_await refuse(sqlstate::kFeatureNotSupported, why);
                 co_return awaited;
             }
-            if (inbox_) listen_discard_all(p.query);  // DISCARD ALL unlistens everything (session_listen.cpp)
+            if (inbox_)
+                listen_discard_all(
+                    p.query);  // DISCARD ALL unlistens everything (session_listen.cpp)
             auto a = analysis_of(p.query);
             parsed.push_back({p.statement, a, p.query, std::move(p.param_types)});
             if (!first_parsed) {
@@ -317,8 +335,10 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         }
         auto a = it ? it->analysis : statement_analysis(b.statement);
         if (binds_seen == 1) {
-            if (it) batch_text_.assign(it->text);
-            else if (b.statement.empty()) batch_text_ = unnamed_query_;
+            if (it)
+                batch_text_.assign(it->text);
+            else if (b.statement.empty())
+                batch_text_ = unnamed_query_;
             else if (auto st = statements_.find(std::string(b.statement)); st != statements_.end())
                 batch_text_ = st->second.query;
             batch_param_hash_ = stats::text_hash(body);
@@ -338,8 +358,10 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         declare_param_types(params, it ? &it->param_types : nullptr, *a, b.statement);
         // A SELECT the proxy can combine across shards, alone before its Sync and outside a
         // transaction, is routed as a merging caller.
-        const bool may_merge = a->merge && sync && (!in_transaction() || proxy_.config().transactions.two_phase_commit) &&
-                               binds_seen == 1 && count_frames(batch, 'B') == 1;
+        const bool may_merge =
+            a->merge && sync &&
+            (!in_transaction() || proxy_.config().transactions.two_phase_commit) &&
+            binds_seen == 1 && count_frames(batch, 'B') == 1;
         // A mergeable statement that may not merge here (batched with others) is still routed
         // as a merging caller would, so that it is refused below for being batched, naming that,
         // rather than for its merge.
@@ -354,9 +376,11 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         if (r.kind == K::Local || r.kind == K::Session) continue;
         // The Bind's statement text (for its cursor, if it declares or uses one).
         std::string_view bind_text = it ? it->text : std::string_view();
-        if (!it && b.statement.empty()) bind_text = unnamed_query_;
+        if (!it && b.statement.empty())
+            bind_text = unnamed_query_;
         else if (!it)
-            if (auto st = statements_.find(std::string(b.statement)); st != statements_.end()) bind_text = st->second.query;
+            if (auto st = statements_.find(std::string(b.statement)); st != statements_.end())
+                bind_text = st->second.query;
         if (r.any_shard) {
             // A FETCH/MOVE/CLOSE of a cursor declared on a participant goes there; others go
             // with the batch's other statements, or where the session is.
@@ -383,17 +407,21 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
             // shards: session_txn_fanout.cpp.)
             if (in_transaction() && !proxy_.config().transactions.two_phase_commit) {
                 auto awaited = co_await refuse(
-                    sqlstate::kFeatureNotSupported, fmt::format("this statement touches {} shards and a transaction is open; a transaction "
-                                         "cannot span shards in this version",
-                                         r.shards.size()));
+                    sqlstate::kFeatureNotSupported,
+                    fmt::format(
+                        "this statement touches {} shards and a transaction is open; a transaction "
+                        "cannot span shards in this version",
+                        r.shards.size()));
                 co_return awaited;
             }
             if (!only_bind || !sync) {
                 auto awaited = co_await refuse(
-                    sqlstate::kFeatureNotSupported, fmt::format("this statement needs {} shards and is batched with other statements "
-                                         "before one Sync (a pipeline); a statement on several shards must be "
-                                         "alone before its Sync (or sent with the simple protocol)",
-                                         r.shards.size()));
+                    sqlstate::kFeatureNotSupported,
+                    fmt::format(
+                        "this statement needs {} shards and is batched with other statements "
+                        "before one Sync (a pipeline); a statement on several shards must be "
+                        "alone before its Sync (or sent with the simple protocol)",
+                        r.shards.size()));
                 co_return awaited;
             }
             if (r.insert_rows.size() > 1) {
@@ -423,23 +451,28 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
         // COMMIT). Without a Sync yet (Flush), or without two-phase commit inside a transaction,
         // there is no way to keep them all-or-nothing: refused.
         if (!sync) {
-            auto awaited = co_await refuse(
-                sqlstate::kFeatureNotSupported, "the statements sent before a Flush target different shards; send them with a Sync");
+            auto awaited = co_await refuse(sqlstate::kFeatureNotSupported,
+                                           "the statements sent before a Flush target different "
+                                           "shards; send them with a Sync");
             co_return awaited;
         }
         if (in_transaction() && !proxy_.config().transactions.two_phase_commit) {
             auto awaited = co_await refuse(
-                sqlstate::kFeatureNotSupported, "the statements sent before one Sync target different shards and a transaction is open; "
-                         "a transaction spans shards only with [transactions] two_phase_commit = true");
+                sqlstate::kFeatureNotSupported,
+                "the statements sent before one Sync target different shards and a transaction is "
+                "open; "
+                "a transaction spans shards only with [transactions] two_phase_commit = true");
             co_return awaited;
         }
         // Its pieces go straight to the participants: a COMMIT, ROLLBACK, SAVEPOINT or SET among
         // them would end or change one participant's transaction behind the two-phase commit.
         if (in_transaction() && session_statement) {
-            auto awaited = co_await refuse(
-                sqlstate::kFeatureNotSupported, "the statements sent before one Sync target different shards of the open transaction and "
-                         "include transaction control or a SET (COMMIT, ROLLBACK, SAVEPOINT, ...); send those after "
-                         "a Sync of their own");
+            auto awaited = co_await refuse(sqlstate::kFeatureNotSupported,
+                                           "the statements sent before one Sync target different "
+                                           "shards of the open transaction and "
+                                           "include transaction control or a SET (COMMIT, "
+                                           "ROLLBACK, SAVEPOINT, ...); send those after "
+                                           "a Sync of their own");
             co_return awaited;
         }
         // Binds without a route of their own (session statements) go with the previous one.
@@ -461,7 +494,8 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync, std::vect
     // No Bind (Parse/Describe only): where the text alone points, else the default shard.
     if (first_parsed) {
         router::Route r = router::route(*first_parsed, {}, proxy_.shard_map(), router_context());
-        if (r.kind != router::Route::Kind::Error && r.shards.size() == 1) co_return r.shards.front();
+        if (r.kind != router::Route::Kind::Error && r.shards.size() == 1)
+            co_return r.shards.front();
     }
     co_return proxy_.config().default_shard_index();
 }

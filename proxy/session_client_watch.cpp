@@ -24,22 +24,30 @@ Session::ClientWatch::ClientWatch(Session& s) : s_(s) {
     if (s.client_watch_ || !s.stream_.watchable() || s.cstart_ < s.clen_) return;
     s.client_watch_ = owner_ = true;
     const uint64_t gen = ++s.client_watch_gen_;
-    asio::co_spawn(s.proxy_.io(), [self = s.shared_from_this(), gen]() -> awaitable<void> {
-        auto mine = [&] { return self->client_watch_ && self->client_watch_gen_ == gen; };
-        // Started after its statement ended (a fast fan-out): the session may be reading the
-        // client itself by now, and a socket has one reader. Leave it alone.
-        if (!mine() || self->closing_) co_return;
-        error_code ec;
-        co_await self->stream_.wait_readable(ec);
-        // Woken by ~ClientWatch (operation_aborted): the statement is over.
-        if (ec || !mine() || self->closing_) co_return;
-        self->client_watch_ = false;
-        char byte;
-        const ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) co_return;
-        spdlog::info("client {}: left during a statement: cancelling it on every shard it runs on", self->peer_);
-        self->cancel_running();  // a fan-out's legs, or the one server of a read awaited for its retry
-    }, LogUnhandled("session: client watch"));
+    asio::co_spawn(
+        s.proxy_.io(),
+        [self = s.shared_from_this(), gen]() -> awaitable<void> {
+            auto mine = [&] { return self->client_watch_ && self->client_watch_gen_ == gen; };
+            // Started after its statement ended (a fast fan-out): the session may be reading the
+            // client itself by now, and a socket has one reader. Leave it alone.
+            if (!mine() || self->closing_) co_return;
+            error_code ec;
+            co_await self->stream_.wait_readable(ec);
+            // Woken by ~ClientWatch (operation_aborted): the statement is over.
+            if (ec || !mine() || self->closing_) co_return;
+            self->client_watch_ = false;
+            char byte;
+            const ssize_t n =
+                ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+                co_return;
+            spdlog::info(
+                "client {}: left during a statement: cancelling it on every shard it runs on",
+                self->peer_);
+            self->cancel_running();  // a fan-out's legs, or the one server of a read awaited for
+                                     // its retry
+        },
+        LogUnhandled("session: client watch"));
 }
 
 Session::ClientWatch::~ClientWatch() {

@@ -1,50 +1,52 @@
 // INSERTs without a column list are given one (read from the table on the default shard),
 // so that a row split by shard keeps its columns' order.
-#include <boost/container/small_vector.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
+#include <boost/container/small_vector.hpp>
 #include <cctype>
 #include <climits>
 #include <cmath>
 #include <cstring>
-#include <strings.h>
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_legs.h"
 #include "proxy/having_params.h"
 #include "proxy/merge_combine.h"
-#include "proxy/returning_order.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
+#include "proxy/returning_order.h"
 #include "proxy/session.h"
+#include "proxy/session_frames.h"
 #include "proxy/session_settings.h"
+#include "proxy/spawn.h"
+#include "proxy/stats/query_event.h"
 #include "proxy/table_columns.h"
 #include "proxy/txn/policy.h"
 #include "proxy/wire/frame.h"
 #include "proxy/wire/messages/command_complete.h"
+#include "proxy/wire/messages/copy.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/extended_query.h"
 #include "proxy/wire/messages/extended_replies.h"
 #include "proxy/wire/messages/row_data.h"
 #include "proxy/wire/writer.h"
-#include "proxy/stats/query_event.h"
 #include "router/copy_split.h"
 #include "router/literals.h"
-#include "proxy/wire/messages/copy.h"
-#include "proxy/spawn.h"
-#include "proxy/session_frames.h"
 
 namespace sg::proxy {
 
 namespace asio = net::asio;
 using namespace session_frames;
 
-awaitable<router::Expected<std::vector<std::string>>> Session::missing_columns(const router::Analysis& a) {
+awaitable<router::Expected<std::vector<std::string>>> Session::missing_columns(
+    const router::Analysis& a) {
     const std::string table = a.table;
     // Read from the default shard's catalog, with the client's settings (its search_path
     // decides which table an unqualified name means). Kept in this frame: the fetch holds them
     // by reference.
-    const ServerTarget& target = proxy_.pool(proxy_.config().default_shard_index(), *user_).target();
+    const ServerTarget& target =
+        proxy_.pool(proxy_.config().default_shard_index(), *user_).target();
     std::map<std::string, std::string> none;
     const std::string settings = settings_sync_statements(none, settings_);
     // COPY without a column list reads every stored column: read them now, not from the cache,
@@ -63,14 +65,16 @@ awaitable<router::Expected<std::vector<std::string>>> Session::missing_columns(c
     const std::vector<std::string>* known = proxy_.known_columns(key);
     if (!known || known->size() < wanted) {
         // Not known yet (or columns were added since): ask the default shard.
-        auto fetched = co_await fetch_table_columns(proxy_.io().get_executor(), target, table, settings);
+        auto fetched =
+            co_await fetch_table_columns(proxy_.io().get_executor(), target, table, settings);
         if (!fetched) co_return fetched.error();
         proxy_.remember_columns(key, std::move(*fetched));
         known = proxy_.known_columns(key);
     }
     // As many columns as the longest row has values (PostgreSQL's positional rule); a row with
     // more values than the table has columns keeps PostgreSQL's own error.
-    co_return std::vector<std::string>(known->begin(), known->begin() + std::min<size_t>(known->size(), wanted));
+    co_return std::vector<std::string>(known->begin(),
+                                       known->begin() + std::min<size_t>(known->size(), wanted));
 }
 
 awaitable<void> Session::run_with_columns(const router::Analysis& a, std::string_view sql) {

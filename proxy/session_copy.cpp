@@ -1,41 +1,41 @@
 // COPY FROM STDIN into a sharded table: rows are split by shard key as they stream in and
 // the whole COPY commits on every shard or none.
-#include <boost/container/small_vector.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
+#include <boost/container/small_vector.hpp>
 #include <cctype>
 #include <climits>
 #include <cmath>
 #include <cstring>
-#include <strings.h>
 #include "common/sqlstate.h"
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_legs.h"
 #include "proxy/having_params.h"
 #include "proxy/merge_combine.h"
-#include "proxy/returning_order.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
+#include "proxy/returning_order.h"
 #include "proxy/session.h"
+#include "proxy/session_frames.h"
 #include "proxy/session_settings.h"
+#include "proxy/spawn.h"
+#include "proxy/stats/query_event.h"
 #include "proxy/table_columns.h"
 #include "proxy/txn/policy.h"
 #include "proxy/wire/frame.h"
 #include "proxy/wire/messages/command_complete.h"
+#include "proxy/wire/messages/copy.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/extended_query.h"
 #include "proxy/wire/messages/extended_replies.h"
 #include "proxy/wire/messages/row_data.h"
+#include "proxy/wire/messages/session_status.h"
 #include "proxy/wire/writer.h"
-#include "proxy/stats/query_event.h"
 #include "router/copy_split.h"
 #include "router/copy_split_binary.h"
 #include "router/literals.h"
-#include "proxy/wire/messages/copy.h"
-#include "proxy/spawn.h"
-#include "proxy/session_frames.h"
-#include "proxy/wire/messages/session_status.h"
 
 namespace sg::proxy {
 
@@ -45,21 +45,25 @@ using namespace session_frames;
 awaitable<void> Session::copy_in_split(const router::Analysis& a, std::string_view sql) {
     if (in_transaction()) {
         if (!proxy_.config().transactions.two_phase_commit) {
-            co_await error_and_ready(sqlstate::kFeatureNotSupported,
-                                     "COPY into a sharded table writes to every shard, and a transaction spans "
-                                     "shards only with [transactions] two_phase_commit = true",
-                                     "run the COPY outside the transaction");
+            co_await error_and_ready(
+                sqlstate::kFeatureNotSupported,
+                "COPY into a sharded table writes to every shard, and a transaction spans "
+                "shards only with [transactions] two_phase_commit = true",
+                "run the COPY outside the transaction");
             co_return;
         }
         // On the transaction's participants (every shard joins): the rows stay uncommitted until
         // the client's COMMIT, and a failed COPY fails the transaction, as in PostgreSQL.
         std::vector<uint16_t> shards;
-        for (size_t i = 0; i < proxy_.config().shards.size(); ++i) shards.push_back(static_cast<uint16_t>(i));
+        for (size_t i = 0; i < proxy_.config().shards.size(); ++i)
+            shards.push_back(static_cast<uint16_t>(i));
         auto res = co_await run_on_participants(
-            shards, true, sql, [&](const std::vector<HeldLeg>& legs) -> awaitable<HeldFanoutResult> {
+            shards, true, sql,
+            [&](const std::vector<HeldLeg>& legs) -> awaitable<HeldFanoutResult> {
                 CopyFanout copy(proxy_, *user_);
                 bool failed = false;
-                std::string first = co_await copy.start_held(legs, std::string(sql), settings_, failed);
+                std::string first =
+                    co_await copy.start_held(legs, std::string(sql), settings_, failed);
                 HeldFanoutResult out;
                 out.failed = true;
                 if (failed) {
@@ -74,7 +78,8 @@ awaitable<void> Session::copy_in_split(const router::Analysis& a, std::string_vi
                 co_return out;
             });
         if (res && !res->reply.empty()) {
-            stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(shards.size()), res->reply);
+            stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(shards.size()),
+                         res->reply);
             co_await send(res->reply);
         }
         co_return;
@@ -94,14 +99,16 @@ awaitable<void> Session::copy_in_split(const router::Analysis& a, std::string_vi
     std::optional<CopyEnd> end = co_await copy_rows(a, sql, copy);
     if (end) {
         if (!end->failed)
-            stats_merged(sql, stats::text_hash(sql), static_cast<uint32_t>(proxy_.config().shards.size()), end->reply);
+            stats_merged(sql, stats::text_hash(sql),
+                         static_cast<uint32_t>(proxy_.config().shards.size()), end->reply);
         co_await send(end->reply);
     }
     forget_touched_buckets();
     if (state_ == SessionState::Busy) transition(SessionState::Ready);
 }
 
-awaitable<std::optional<Session::CopyEnd>> Session::copy_rows(const router::Analysis& a, std::string_view sql,
+awaitable<std::optional<Session::CopyEnd>> Session::copy_rows(const router::Analysis& a,
+                                                              std::string_view sql,
                                                               CopyFanout& copy) {
     const auto& map = proxy_.shard_map();
     const auto& pcfg = proxy_.config().proxy;
@@ -124,9 +131,11 @@ awaitable<std::optional<Session::CopyEnd>> Session::copy_rows(const router::Anal
                                           : router::canonical_from_text(a.key_type, *row.key);
                 if (!key) {
                     wire::MessageWriter w(error);
-                    wire::ErrorBuilder(wire::Severity::Error, key.error().sqlstate,
-                                       fmt::format("COPY {}, row {}: shard key: {}", a.table, is_binary ? binary.rows_seen() : splitter.rows_seen(),
-                                                   key.error().message))
+                    wire::ErrorBuilder(
+                        wire::Severity::Error, key.error().sqlstate,
+                        fmt::format("COPY {}, row {}: shard key: {}", a.table,
+                                    is_binary ? binary.rows_seen() : splitter.rows_seen(),
+                                    key.error().message))
                         .encode_error(w);
                     break;
                 }
@@ -136,10 +145,13 @@ awaitable<std::optional<Session::CopyEnd>> Session::copy_rows(const router::Anal
         }
         rows.clear();
     };
-    auto abort_copy = [&](const std::string& why) -> awaitable<void> { co_await copy.finish(false, why); };
+    auto abort_copy = [&](const std::string& why) -> awaitable<void> {
+        co_await copy.finish(false, why);
+    };
     for (;;) {
-        auto st = wire::parse_frame(wire::as_bytes(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_)),
-                                    static_cast<size_t>(pcfg.max_message_bytes));
+        auto st = wire::parse_frame(
+            wire::as_bytes(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_)),
+            static_cast<size_t>(pcfg.max_message_bytes));
         if (std::holds_alternative<wire::NeedMore>(st)) {
             if (!co_await read_more()) {
                 if (error.empty()) co_await abort_copy("client connection lost during COPY");
@@ -149,7 +161,8 @@ awaitable<std::optional<Session::CopyEnd>> Session::copy_rows(const router::Anal
         }
         if (auto* bad = std::get_if<wire::Malformed>(&st)) {
             if (error.empty()) co_await abort_copy("client sent an invalid message during COPY");
-            co_await fatal(sqlstate::kProtocolViolation, fmt::format("invalid message from client during COPY: {}", bad->reason));
+            co_await fatal(sqlstate::kProtocolViolation,
+                           fmt::format("invalid message from client during COPY: {}", bad->reason));
             closing_ = true;
             co_return std::nullopt;
         }
@@ -193,7 +206,8 @@ awaitable<std::optional<Session::CopyEnd>> Session::copy_rows(const router::Anal
         }
         if (f.type == 'f') {
             wire::CopyFail cf;
-            std::string why = wire::decode(f.body, cf).ok() ? std::string(cf.message) : "COPY failed";
+            std::string why =
+                wire::decode(f.body, cf).ok() ? std::string(cf.message) : "COPY failed";
             std::optional<CopyEnd> end(std::in_place);
             end->failed = true;
             if (error.empty()) {
@@ -206,7 +220,9 @@ awaitable<std::optional<Session::CopyEnd>> Session::copy_rows(const router::Anal
         }
         if (f.type == 'H' || f.type == 'S') continue;  // ignored during COPY, as by PostgreSQL
         if (error.empty()) co_await abort_copy("unexpected message during COPY");
-        co_await fatal(sqlstate::kProtocolViolation, fmt::format("unexpected message type {} during COPY", describe_type(f.type)));
+        co_await fatal(
+            sqlstate::kProtocolViolation,
+            fmt::format("unexpected message type {} during COPY", describe_type(f.type)));
         closing_ = true;
         co_return std::nullopt;
     }

@@ -21,8 +21,10 @@ std::optional<Session::SpanningTransaction> Session::spanning_transaction() cons
     int first = -1;
     bool several = false;
     for (const auto& c : t.conns) {
-        if (first < 0) first = c->target().shard;
-        else if (c->target().shard != first) several = true;
+        if (first < 0)
+            first = c->target().shard;
+        else if (c->target().shard != first)
+            several = true;
     }
     if (!several) return std::nullopt;
     return t;
@@ -48,10 +50,12 @@ int Session::abort_parked_participants() {
     int n = 0;
     for (auto& m : held_->parked) {
         const auto& c = m.conn;
-        if (!c || !c->usable() || c->sink() || c->outstanding() > 0 || c->tx_status() != 'T') continue;
+        if (!c || !c->usable() || c->sink() || c->outstanding() > 0 || c->tx_status() != 'T')
+            continue;
         std::string out;
-        c->add_quiet_query(
-            out, "SELECT 'shardgate: this transaction was chosen to break a deadlock across shards'::int");
+        c->add_quiet_query(out,
+                           "SELECT 'shardgate: this transaction was chosen to break a deadlock "
+                           "across shards'::int");
         if (c->write_now(out) < out.size())
             c->close("failing a deadlock victim's participant: the write did not go out at once");
         ++n;

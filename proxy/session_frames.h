@@ -5,21 +5,22 @@
 #pragma once
 
 #include <fmt/format.h>
-#include <cctype>
 #include <strings.h>
 #include <algorithm>
+#include <cctype>
 #include <string>
 #include <string_view>
 
+#include "proxy/wire/frame_cursor.h"
 #include "proxy/wire/messages/extended_replies.h"
 #include "proxy/wire/writer.h"
 #include "router/literals.h"
-#include "proxy/wire/frame_cursor.h"
 
 namespace sg::proxy::session_frames {
 
-
-inline std::string statement_server_name(uint64_t id) { return fmt::format("sg{}", id); }
+inline std::string statement_server_name(uint64_t id) {
+    return fmt::format("sg{}", id);
+}
 
 // DISCARD ALL and DEALLOCATE [PREPARE] ALL drop every prepared statement of the server
 // connection they run on, the proxy's own names included.
@@ -27,7 +28,8 @@ inline bool drops_prepared_statements(std::string_view sql) {
     size_t i = 0;
     auto word = [&](std::string_view w) {
         while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
-        if (sql.size() - i < w.size() || strncasecmp(sql.data() + i, w.data(), w.size()) != 0) return false;
+        if (sql.size() - i < w.size() || strncasecmp(sql.data() + i, w.data(), w.size()) != 0)
+            return false;
         size_t end = i + w.size();
         if (end < sql.size() && router::sql_ident_byte(sql[end])) return false;
         i = end;
@@ -64,7 +66,8 @@ inline size_t frame_length(std::string_view frames, size_t pos) {
     return wire::load_be32(frames.data() + pos + 1);
 }
 
-// Walks the whole messages of a batch: `for (BatchFrames f{batch}; f.next();) use f.type, f.frame, f.body`.
+// Walks the whole messages of a batch: `for (BatchFrames f{batch}; f.next();) use f.type, f.frame,
+// f.body`.
 struct BatchFrames {
     std::string_view batch;
     size_t pos = 0;
@@ -74,7 +77,8 @@ struct BatchFrames {
 
     bool next() {
         wire::FrameCursor cursor(batch.substr(std::min(pos, batch.size())));
-        const auto f = cursor.next();  // whole messages only: a short or malformed one ends the walk
+        const auto f =
+            cursor.next();  // whole messages only: a short or malformed one ends the walk
         if (!f) return false;
         type = f->type;
         frame = f->whole;
@@ -89,13 +93,18 @@ struct BatchFrames {
 // (of a statement) and NoData. Execute and Sync are the caller's.
 inline void acknowledge(char type, std::string_view body, wire::MessageWriter& w) {
     switch (type) {
-        case 'P': wire::encode(wire::ParseComplete{}, w); break;
-        case 'B': wire::encode(wire::BindComplete{}, w); break;
+        case 'P':
+            wire::encode(wire::ParseComplete{}, w);
+            break;
+        case 'B':
+            wire::encode(wire::BindComplete{}, w);
+            break;
         case 'D':
             if (!body.empty() && body[0] == 'S') wire::encode(wire::ParameterDescription{}, w);
             wire::encode(wire::NoData{}, w);
             break;
-        default: break;
+        default:
+            break;
     }
 }
 
@@ -109,14 +118,18 @@ inline size_t count_frames(std::string_view frames, char type) {
     return n;
 }
 
-inline std::string_view frame_body(std::string_view frame) { return frame.substr(5); }
+inline std::string_view frame_body(std::string_view frame) {
+    return frame.substr(5);
+}
 
-inline wire::Bytes bytes_of(std::string_view s) { return wire::as_bytes(s); }
+inline wire::Bytes bytes_of(std::string_view s) {
+    return wire::as_bytes(s);
+}
 
 // Rewrites the statement name of a Bind/Describe/Close: [prefix][old name\0][rest] ->
 // [prefix][new name\0][rest]. `name_offset` is the offset of the name in the body.
-inline void append_renamed(std::string& out, char type, std::string_view body, size_t name_offset, std::string_view old_name,
-                    std::string_view new_name) {
+inline void append_renamed(std::string& out, char type, std::string_view body, size_t name_offset,
+                           std::string_view old_name, std::string_view new_name) {
     wire::MessageWriter w(out);
     w.begin(type);
     w.bytes(body.substr(0, name_offset));
@@ -124,6 +137,5 @@ inline void append_renamed(std::string& out, char type, std::string_view body, s
     w.bytes(body.substr(name_offset + old_name.size() + 1));
     w.end();
 }
-
 
 }  // namespace sg::proxy::session_frames

@@ -1,14 +1,14 @@
 // Statements the session answers or holds back itself: BEGIN held until the transaction's
 // first statement picks its shard, SET LOCAL, session-mode statements, and the failed
 // transaction's 25P02 answers.
-#include <boost/container/small_vector.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
+#include <boost/container/small_vector.hpp>
 #include <cctype>
 #include <climits>
 #include <cmath>
 #include <cstring>
-#include <strings.h>
 #include "common/sqlstate.h"
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
@@ -16,27 +16,27 @@
 #include "proxy/having_params.h"
 #include "proxy/merge_combine.h"
 #include "proxy/notify/listen_statement.h"
-#include "proxy/returning_order.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
+#include "proxy/returning_order.h"
 #include "proxy/session.h"
+#include "proxy/session_frames.h"
 #include "proxy/session_settings.h"
+#include "proxy/spawn.h"
+#include "proxy/stats/query_event.h"
 #include "proxy/table_columns.h"
 #include "proxy/txn/policy.h"
 #include "proxy/wire/frame.h"
 #include "proxy/wire/messages/command_complete.h"
+#include "proxy/wire/messages/copy.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/extended_query.h"
 #include "proxy/wire/messages/extended_replies.h"
 #include "proxy/wire/messages/row_data.h"
+#include "proxy/wire/messages/session_status.h"
 #include "proxy/wire/writer.h"
-#include "proxy/stats/query_event.h"
 #include "router/copy_split.h"
 #include "router/literals.h"
-#include "proxy/wire/messages/copy.h"
-#include "proxy/spawn.h"
-#include "proxy/session_frames.h"
-#include "proxy/wire/messages/session_status.h"
 
 namespace sg::proxy {
 
@@ -46,9 +46,10 @@ using namespace session_frames;
 // An extended-protocol batch holding only BEGIN and SET LOCAL (and, in transaction pooling,
 // LISTEN / UNLISTEN, which the proxy answers), all unnamed and without parameters (JDBC with
 // autocommit off sends its BEGIN along with the first statement, so a first `SET LOCAL` comes
-// as [BEGIN, SET LOCAL, Sync]): answered here and held back with the transaction, as in the simple protocol, instead of settling it on the default shard.
-// holdable_session_batch() tells such a batch (no side effects, no coroutine: every extended
-// batch with a Parse asks); hold_session_batch() answers it.
+// as [BEGIN, SET LOCAL, Sync]): answered here and held back with the transaction, as in the simple
+// protocol, instead of settling it on the default shard. holdable_session_batch() tells such a
+// batch (no side effects, no coroutine: every extended batch with a Parse asks);
+// hold_session_batch() answers it.
 bool Session::holdable_session_batch(std::string_view batch) {
     if (server_ || virtual_failed_ || !forced_shard_.empty()) return false;
     using SK = router::StatementKind;
@@ -65,14 +66,16 @@ bool Session::holdable_session_batch(std::string_view batch) {
                 // Named: only a BEGIN (pgjdbc names the statements it ran 5 times).
                 if (!p.statement.empty() && current->kind != SK::Begin) return false;
                 // Also LISTEN / UNLISTEN in transaction pooling (in effect at COMMIT).
-                if (current->kind != SK::Begin && !(current->kind == SK::Set && current->set_local) &&
+                if (current->kind != SK::Begin &&
+                    !(current->kind == SK::Set && current->set_local) &&
                     !(listens && notify::parse_listen_statement(p.query)))
                     return false;
                 break;
             }
             case 'B': {
                 wire::Bind& b = bind_scratch_;
-                if (!wire::decode(bytes_of(body), b).ok() || !b.portal.empty() || !b.params.empty()) return false;
+                if (!wire::decode(bytes_of(body), b).ok() || !b.portal.empty() || !b.params.empty())
+                    return false;
                 if (!b.statement.empty()) {
                     // A BEGIN the client prepared under a name (pgjdbc, after 5 uses); a name
                     // parsed in this batch is found the same way once registered, so ask the
@@ -86,7 +89,8 @@ bool Session::holdable_session_batch(std::string_view batch) {
                 break;
             }
             case 'D':
-                if (body.size() != 2 || (body[0] != 'P' && body[0] != 'S') || body[1] != 0) return false;
+                if (body.size() != 2 || (body[0] != 'P' && body[0] != 'S') || body[1] != 0)
+                    return false;
                 break;
             case 'E':
                 if (!current || body.empty() || body[0] != 0) return false;
@@ -98,8 +102,10 @@ bool Session::holdable_session_batch(std::string_view batch) {
             case 'C':  // pgjdbc's Close of statements it freed, sent before its next query
                 if (current || body.size() < 2 || (body[0] != 'S' && body[0] != 'P')) return false;
                 break;
-            case 'S': break;
-            default: return false;
+            case 'S':
+                break;
+            default:
+                return false;
         }
     }
     return true;
@@ -143,8 +149,12 @@ awaitable<void> Session::hold_session_batch(std::string_view batch) {
                 acknowledge(type, body, w);
                 break;
             }
-            case 'D': acknowledge(type, body, w); break;
-            case 'C': answer_close(body, w); break;  // session_listen.cpp
+            case 'D':
+                acknowledge(type, body, w);
+                break;
+            case 'C':
+                answer_close(body, w);
+                break;  // session_listen.cpp
             case 'E': {
                 if (current->kind == SK::Begin) {
                     if (!in_transaction()) begin_transaction(current_sql);
@@ -157,7 +167,8 @@ awaitable<void> Session::hold_session_batch(std::string_view batch) {
                     if (!ok) skip_until_sync_ = true;
                     break;
                 }
-                std::string error = co_await check_set_local(current_sql);  // (not in an if: GCC 12)
+                std::string error =
+                    co_await check_set_local(current_sql);  // (not in an if: GCC 12)
                 if (!error.empty()) {
                     out += error;
                     virtual_failed_ = true;
@@ -190,8 +201,9 @@ awaitable<void> Session::answer_failed_transaction(std::string_view batch, bool 
         return a && (a->kind == SK::Commit || a->kind == SK::Rollback);
     };
     auto reject = [&] {
-        wire::ErrorBuilder(wire::Severity::Error, sqlstate::kInFailedSqlTransaction,
-                           "current transaction is aborted, commands ignored until end of transaction block")
+        wire::ErrorBuilder(
+            wire::Severity::Error, sqlstate::kInFailedSqlTransaction,
+            "current transaction is aborted, commands ignored until end of transaction block")
             .encode_error(w);
         ++proxy_.counters().errors;
         skip_until_sync_ = true;
@@ -226,7 +238,9 @@ awaitable<void> Session::answer_failed_transaction(std::string_view batch, bool 
                 acknowledge(type, body, w);
                 break;
             }
-            case 'D': acknowledge(type, body, w); break;
+            case 'D':
+                acknowledge(type, body, w);
+                break;
             case 'E':
                 if (!ends(current)) {
                     reject();
@@ -252,7 +266,8 @@ awaitable<void> Session::answer_failed_transaction(std::string_view batch, bool 
 // PostgreSQL's ErrorResponse for `sql` (a SET LOCAL) run on the default shard outside any
 // transaction, where it only validates the setting; empty when it is valid.
 awaitable<std::string> Session::check_set_local(std::string_view sql) {
-    std::vector<ShardQuery> check{{static_cast<uint16_t>(proxy_.config().default_shard_index()), std::string(sql)}};
+    std::vector<ShardQuery> check{
+        {static_cast<uint16_t>(proxy_.config().default_shard_index()), std::string(sql)}};
     std::string reply = co_await run_fanout(proxy_, *user_, check, settings_);
     for (size_t pos = 0; pos < reply.size();) {
         auto st = wire::parse_frame(wire::as_bytes(std::string_view(reply).substr(pos)));
@@ -333,7 +348,8 @@ awaitable<void> Session::handle_session_statement(const router::Analysis& a, std
                 co_return;
             }
             break;
-        default: break;
+        default:
+            break;
     }
     int shard = default_shard;
     if (!forced_shard_.empty()) shard = std::max(0, proxy_.config().shard_index(forced_shard_));

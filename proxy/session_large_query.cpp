@@ -77,7 +77,8 @@ awaitable<bool> Session::serve_large_query(size_t frame_size) {
     if (!batch_.empty()) co_await flush_batch(false);
     const std::string_view body = std::string_view(*frame).substr(wire::kFrameHeaderSize);
     if (body.empty() || body.back() != '\0') {
-        co_await fatal(sqlstate::kProtocolViolation, "invalid Query message: missing string terminator");
+        co_await fatal(sqlstate::kProtocolViolation,
+                       "invalid Query message: missing string terminator");
         co_return false;
     }
     large_frame_ = frame;
@@ -128,7 +129,8 @@ awaitable<std::shared_ptr<const router::Analysis>> Session::analyse_large(std::s
         (void)owner;
         return analyze_large_text(sql, catalog);
     };
-    auto result = co_await proxy_.analysis_workers().run(std::move(job));  // (not co_return co_await: GCC 12)
+    auto result =
+        co_await proxy_.analysis_workers().run(std::move(job));  // (not co_return co_await: GCC 12)
     co_return result;
 }
 
@@ -142,7 +144,8 @@ awaitable<std::pair<std::vector<ShardQuery>, bool>> Session::large_fanout_off_lo
         return std::pair{shard_queries(*a, sql, r, read_legs),
                          txn::atomic_statement(cfg, a->is_write, sql)};
     };
-    auto result = co_await proxy_.analysis_workers().run(std::move(job));  // (not co_return co_await: GCC 12)
+    auto result =
+        co_await proxy_.analysis_workers().run(std::move(job));  // (not co_return co_await: GCC 12)
     co_return result;
 }
 

@@ -39,9 +39,10 @@ awaitable<void> Session::handle_listen(std::string_view sql) {
     auto st = notify::parse_listen_statement(sql);
     if (!st) {
         co_await error_and_ready(
-            sqlstate::kFeatureNotSupported, fmt::format("LISTEN / UNLISTEN together with other statements in one query "
-                                 "is not supported {}; send it as a query of its own",
-                                 kMode));
+            sqlstate::kFeatureNotSupported,
+            fmt::format("LISTEN / UNLISTEN together with other statements in one query "
+                        "is not supported {}; send it as a query of its own",
+                        kMode));
         co_return;
     }
     co_await wait_replies_out();
@@ -56,9 +57,10 @@ awaitable<void> Session::handle_listen(std::string_view sql) {
 void Session::ensure_inbox() {
     if (inbox_) return;
     std::weak_ptr<Session> weak = weak_from_this();
-    inbox_ = std::make_unique<notify::Inbox>(proxy_.notify(), user_->name, client_id_, peer_, [weak] {
-        if (auto self = weak.lock()) self->wake_notifications();
-    });
+    inbox_ =
+        std::make_unique<notify::Inbox>(proxy_.notify(), user_->name, client_id_, peer_, [weak] {
+            if (auto self = weak.lock()) self->wake_notifications();
+        });
     settings_tracker_.set_observer(inbox_.get());  // its transaction's end applies what waits
 }
 
@@ -83,16 +85,18 @@ awaitable<bool> Session::run_listen(const notify::ListenStatement& st, wire::Mes
     auto& service = proxy_.notify();
     const std::string key = user_->name;
     if (notice && !st.truncated.empty())
-        wire::ErrorBuilder(wire::Severity::Notice, sqlstate::kNameTooLong, notify::truncation_notice(st))
+        wire::ErrorBuilder(wire::Severity::Notice, sqlstate::kNameTooLong,
+                           notify::truncation_notice(st))
             .encode_notice(w);
     const bool listen = st.kind == notify::ListenStatement::Listen;
     // At most a login and one round trip per shard, each bounded by connect_timeout_ms.
     const auto timeout =
         std::chrono::milliseconds(2 * std::max(proxy_.config().proxy.connect_timeout_ms, 500));
     if (in_transaction() || implicit_block) {
-        // Answered now, in effect at COMMIT (of an implicit block: its caller ends it). A new channel is subscribed at once (its
-        // notifications are dropped unless the transaction commits): the COMMIT itself then
-        // needs no I/O of the proxy's, and a NOTIFY of this same transaction reaches it.
+        // Answered now, in effect at COMMIT (of an implicit block: its caller ends it). A new
+        // channel is subscribed at once (its notifications are dropped unless the transaction
+        // commits): the COMMIT itself then needs no I/O of the proxy's, and a NOTIFY of this same
+        // transaction reaches it.
         if (listen) {
             ensure_inbox();
             auto& channels = inbox_->channels();

@@ -1,39 +1,39 @@
 // Simple-protocol lookups by a unique column run as prepared statements on the shard
 // ([proxy] prepare_lookups): the unique-column registry and the statements' translation.
-#include <boost/container/small_vector.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
+#include <boost/container/small_vector.hpp>
 #include <cctype>
 #include <climits>
 #include <cmath>
 #include <cstring>
-#include <strings.h>
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_legs.h"
 #include "proxy/having_params.h"
 #include "proxy/merge_combine.h"
-#include "proxy/returning_order.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
+#include "proxy/returning_order.h"
 #include "proxy/session.h"
+#include "proxy/session_frames.h"
 #include "proxy/session_settings.h"
+#include "proxy/spawn.h"
+#include "proxy/stats/query_event.h"
 #include "proxy/table_columns.h"
 #include "proxy/txn/policy.h"
 #include "proxy/wire/frame.h"
 #include "proxy/wire/messages/command_complete.h"
+#include "proxy/wire/messages/copy.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/extended_query.h"
 #include "proxy/wire/messages/extended_replies.h"
 #include "proxy/wire/messages/row_data.h"
+#include "proxy/wire/protocol.h"
 #include "proxy/wire/writer.h"
-#include "proxy/stats/query_event.h"
 #include "router/copy_split.h"
 #include "router/literals.h"
-#include "proxy/wire/messages/copy.h"
-#include "proxy/spawn.h"
-#include "proxy/session_frames.h"
-#include "proxy/wire/protocol.h"
 
 namespace sg::proxy {
 
@@ -44,8 +44,8 @@ namespace {
 
 // Looks up the unique columns of a table in the background and records them in the registry
 // (by value: the session that asked may be gone when this ends).
-awaitable<void> read_unique_columns(Proxy& proxy, ServerTarget target, std::string table_key, std::string name,
-                                    std::string settings) {
+awaitable<void> read_unique_columns(Proxy& proxy, ServerTarget target, std::string table_key,
+                                    std::string name, std::string settings) {
     auto unique = co_await fetch_unique_columns(proxy.io().get_executor(), target, name, settings);
     PreparedLookups::Table& t = proxy.lookups().table(table_key);
     t.fetching = false;
@@ -61,29 +61,35 @@ awaitable<void> read_unique_columns(Proxy& proxy, ServerTarget target, std::stri
 
 }  // namespace
 
-PreparedLookups::Statement* Session::lookup_statement(const router::Analysis& a, std::string_view text,
-                                                     const std::vector<uint32_t>& types) {
-    if (!a.simple_lookup || a.kind != router::StatementKind::Select || !proxy_.config().proxy.prepare_lookups)
+PreparedLookups::Statement* Session::lookup_statement(const router::Analysis& a,
+                                                      std::string_view text,
+                                                      const std::vector<uint32_t>& types) {
+    if (!a.simple_lookup || a.kind != router::StatementKind::Select ||
+        !proxy_.config().proxy.prepare_lookups)
         return nullptr;
     // Outside transactions only: a prepared statement whose table changed under it fails where
     // the text would not (PostgreSQL: "cached plan must not change result type"), and such a
     // failure must not abort a client's transaction.
     if (transaction_status() != 'I' || !pending_begin_.empty() || virtual_failed_) return nullptr;
     auto path = settings_.find("search_path");
-    std::string_view search_path = path == settings_.end() ? std::string_view() : std::string_view(path->second);
+    std::string_view search_path =
+        path == settings_.end() ? std::string_view() : std::string_view(path->second);
     PreparedLookups& lookups = proxy_.lookups();
     PreparedLookups::Statement* st = lookups.find(text, types, search_path);
     if (!st) {
         st = lookups.add(text, types, search_path,
-                         PreparedLookups::table_key(a.simple_lookup->schema, a.simple_lookup->table, search_path));
+                         PreparedLookups::table_key(a.simple_lookup->schema, a.simple_lookup->table,
+                                                    search_path));
         if (!st) return nullptr;
     }
     PreparedLookups::Table& t = lookups.table(st->table_key);
     // Read on first use and again every kRecheck (also after a failed read: a shard that is
     // down is not asked again on every lookup).
-    if (!t.fetching && (t.read_at == net::Clock::time_point{} || net::coarse_now() - t.read_at > PreparedLookups::kRecheck)) {
+    if (!t.fetching && (t.read_at == net::Clock::time_point{} ||
+                        net::coarse_now() - t.read_at > PreparedLookups::kRecheck)) {
         t.fetching = true;
-        const ServerTarget& target = proxy_.pool(proxy_.config().default_shard_index(), *user_).target();
+        const ServerTarget& target =
+            proxy_.pool(proxy_.config().default_shard_index(), *user_).target();
         std::map<std::string, std::string> none;
         std::string name = a.simple_lookup->schema.empty()
                                ? quote_sql_identifier(a.simple_lookup->table)
@@ -110,7 +116,8 @@ PreparedLookups::Statement* Session::lookup_statement(const router::Analysis& a)
                                (a.key_type == KeyType::Text || a.key_type == KeyType::Varchar ||
                                 a.key_type == KeyType::Uuid);
     for (size_t i = 0; i < shape_.types.size(); ++i)
-        if (shape_.types[i] == 0 && (!quoted_key_ok || a.simple_lookup->columns[i] != a.table_config->shard_key))
+        if (shape_.types[i] == 0 &&
+            (!quoted_key_ok || a.simple_lookup->columns[i] != a.table_config->shard_key))
             return nullptr;
     return lookup_statement(a, shape_.text, shape_.types);
 }
@@ -124,15 +131,24 @@ bool Session::translate_lookup_batch(std::string& out, ServerConn& s, std::strin
         if (synced) return false;
         std::string_view* slot = nullptr;
         switch (f.type) {
-            case 'P': slot = &parse; break;
-            case 'B': slot = &bind; break;
+            case 'P':
+                slot = &parse;
+                break;
+            case 'B':
+                slot = &bind;
+                break;
             case 'D':
                 slot = &describe;
                 describe_first = bind.empty();
                 break;
-            case 'E': slot = &execute; break;
-            case 'S': synced = true; continue;
-            default: return false;
+            case 'E':
+                slot = &execute;
+                break;
+            case 'S':
+                synced = true;
+                continue;
+            default:
+                return false;
         }
         // Each once; the Parse first, the Execute after the others.
         if (!slot->empty() || (f.type != 'P' && parse.empty()) || !execute.empty()) return false;
@@ -143,10 +159,12 @@ bool Session::translate_lookup_batch(std::string& out, ServerConn& s, std::strin
     if (!wire::decode(bytes_of(frame_body(parse)), p).ok() || !p.statement.empty()) return false;
     std::string_view bind_body = frame_body(bind);
     const char* nul = static_cast<const char*>(std::memchr(bind_body.data(), 0, bind_body.size()));
-    if (!nul || size_t(nul - bind_body.data()) + 1 >= bind_body.size() || nul[1] != 0) return false;  // of ""
+    if (!nul || size_t(nul - bind_body.data()) + 1 >= bind_body.size() || nul[1] != 0)
+        return false;  // of ""
     const size_t stmt_at = size_t(nul - bind_body.data()) + 1;
     std::string_view describe_body = describe.empty() ? std::string_view() : frame_body(describe);
-    if (!describe.empty() && (describe_body.size() != 2 || describe_body[1] != 0)) return false;  // "" only
+    if (!describe.empty() && (describe_body.size() != 2 || describe_body[1] != 0))
+        return false;  // "" only
     auto a = analysis_of(p.query);
     PreparedLookups::Statement* st = lookup_statement(*a, p.query, p.param_types);
     if (!st) return false;
@@ -154,10 +172,12 @@ bool Session::translate_lookup_batch(std::string& out, ServerConn& s, std::strin
     const uint64_t id = st->id;
     const bool prepared = s.prepared().count(id) > 0;
     if (!prepared && s.lookups_prepared() >= PreparedLookups::kMaxPerServer) return false;
-    register_parse(parse, p);  // the client's unnamed statement, re-prepared if a later Bind needs it
+    register_parse(parse,
+                   p);  // the client's unnamed statement, re-prepared if a later Bind needs it
     const std::string sname = statement_server_name(id);
     if (prepared) {
-        s.expect(ServerConn::Expect::ParseSynthesize);  // the client's ParseComplete, from the proxy
+        s.expect(
+            ServerConn::Expect::ParseSynthesize);  // the client's ParseComplete, from the proxy
     } else {
         wire::Parse renamed = p;
         renamed.statement = sname;
@@ -169,8 +189,10 @@ bool Session::translate_lookup_batch(std::string& out, ServerConn& s, std::strin
     }
     auto append_describe = [&] {
         if (describe.empty()) return;
-        if (describe_body[0] == 'S') append_renamed(out, 'D', describe_body, 1, "", sname);
-        else out.append(describe);
+        if (describe_body[0] == 'S')
+            append_renamed(out, 'D', describe_body, 1, "", sname);
+        else
+            out.append(describe);
     };
     if (describe_first) append_describe();
     append_renamed(out, 'B', bind_body, stmt_at, "", sname);
@@ -183,8 +205,8 @@ bool Session::translate_lookup_batch(std::string& out, ServerConn& s, std::strin
     return true;
 }
 
-awaitable<void> Session::send_lookup(int shard, PreparedLookups::Statement& st, std::string_view frame,
-                                     std::string_view sql) {
+awaitable<void> Session::send_lookup(int shard, PreparedLookups::Statement& st,
+                                     std::string_view frame, std::string_view sql) {
     if (!attach_idle_server(shard)) {
         if (!co_await attach_server(shard, true)) co_return;
     }
@@ -226,7 +248,8 @@ awaitable<void> Session::send_lookup(int shard, PreparedLookups::Statement& st, 
     for (const auto& v : shape_.values) b.params.emplace_back(wire::as_bytes(v));
     wire::encode(b, w);
     s.expect(ServerConn::Expect::BindSwallow);
-    wire::encode(wire::Describe{wire::Target::Portal, {}}, w);  // the simple protocol's RowDescription
+    wire::encode(wire::Describe{wire::Target::Portal, {}},
+                 w);  // the simple protocol's RowDescription
     wire::encode(wire::Execute{}, w);
     wire::encode(wire::Sync{}, w);
     s.expect(ServerConn::Expect::Ready);

@@ -44,11 +44,13 @@ std::string stamp_check_sql(uint64_t version, const std::string& hash) {
         version, hash, kMarker);
 }
 
-bool same_owners(const router::ShardMap& a, const router::ShardMap& b, const std::vector<uint32_t>& buckets) {
+bool same_owners(const router::ShardMap& a, const router::ShardMap& b,
+                 const std::vector<uint32_t>& buckets) {
     if (a.bucket_count() != b.bucket_count()) return false;
     for (uint32_t x : buckets) {
         if (x >= a.bucket_count()) return false;
-        if (a.shard_names()[a.shard_of_bucket(x)] != b.shard_names()[b.shard_of_bucket(x)]) return false;
+        if (a.shard_names()[a.shard_of_bucket(x)] != b.shard_names()[b.shard_of_bucket(x)])
+            return false;
     }
     return true;
 }
@@ -76,11 +78,13 @@ awaitable<bool> Session::check_map_stamp(bool report_with_ready, std::string* lo
     const std::string& shard = s.target().shard_name;
     if (!s.usable() || server_ != keep) {
         sqlstate = sqlstate::kConnectionFailure;
-        message = fmt::format("shardgate lost the connection to shard \"{}\" while checking its map stamp", shard);
+        message = fmt::format(
+            "shardgate lost the connection to shard \"{}\" while checking its map stamp", shard);
     } else if (s.quiet_done() <= first) {
         sqlstate = sqlstate::kConnectionFailure;
-        message = fmt::format("shard \"{}\" did not answer the map stamp check within {} s", shard,
-                              std::chrono::duration_cast<std::chrono::seconds>(kCheckTimeout).count());
+        message =
+            fmt::format("shard \"{}\" did not answer the map stamp check within {} s", shard,
+                        std::chrono::duration_cast<std::chrono::seconds>(kCheckTimeout).count());
     } else {
         for (const auto& f : s.quiet_failures_since(first)) {
             if (f.number != first) continue;
@@ -103,13 +107,16 @@ awaitable<bool> Session::check_map_stamp(bool report_with_ready, std::string* lo
                 }
                 sqlstate = sqlstate::kObjectNotInPrerequisiteState;
                 message = fmt::format(
-                    "this proxy routes by shard map version {} (hash {}) but shard \"{}\" carries version {} (hash "
-                    "{}): the cluster has moved past this proxy's map, so the statement did not run. Give the "
+                    "this proxy routes by shard map version {} (hash {}) but shard \"{}\" carries "
+                    "version {} (hash "
+                    "{}): the cluster has moved past this proxy's map, so the statement did not "
+                    "run. Give the "
                     "proxy the current map file ({}) and run RELOAD MAP, or restart it",
                     version, hash, shard, theirs.version, theirs.hash, proxy_.config().map_path());
                 spdlog::error("client {}: {}", peer_, message);
             } else {
-                message = fmt::format("shardgate could not check the map stamp of shard \"{}\": {}", shard, f.message);
+                message = fmt::format("shardgate could not check the map stamp of shard \"{}\": {}",
+                                      shard, f.message);
             }
         }
         if (sqlstate.empty()) {

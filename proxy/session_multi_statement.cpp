@@ -120,11 +120,12 @@ awaitable<bool> Session::guard_multi_statement(const router::Analysis& a, std::s
     if (any_listen && !control.empty()) {
         multi_texts_.clear();
         co_await error_and_ready(
-            sqlstate::kFeatureNotSupported, fmt::format("LISTEN together with transaction control ({}) in one query is "
-                                 "not supported in transaction pooling: the proxy could not tell "
-                                 "whether the LISTEN took effect; send the transaction control "
-                                 "statements as queries of their own",
-                                 shorten(control)));
+            sqlstate::kFeatureNotSupported,
+            fmt::format("LISTEN together with transaction control ({}) in one query is "
+                        "not supported in transaction pooling: the proxy could not tell "
+                        "whether the LISTEN took effect; send the transaction control "
+                        "statements as queries of their own",
+                        shorten(control)));
         co_return true;
     }
     if (any_listen) {

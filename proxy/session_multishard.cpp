@@ -1,42 +1,42 @@
 // Extended-protocol batches that span shards: merged reads (combined by SQL), multi-row
 // INSERT split by shard, and per-Bind split batches, each atomic across shards.
-#include <boost/container/small_vector.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
+#include <boost/container/small_vector.hpp>
 #include <cctype>
 #include <climits>
 #include <cmath>
 #include <cstring>
-#include <strings.h>
 #include "common/sqlstate.h"
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_legs.h"
 #include "proxy/having_params.h"
 #include "proxy/merge_combine.h"
-#include "proxy/returning_order.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
+#include "proxy/returning_order.h"
 #include "proxy/session.h"
-#include "proxy/txn/held.h"
+#include "proxy/session_frames.h"
 #include "proxy/session_settings.h"
+#include "proxy/spawn.h"
+#include "proxy/stats/query_event.h"
 #include "proxy/table_columns.h"
+#include "proxy/txn/held.h"
 #include "proxy/txn/policy.h"
 #include "proxy/wire/frame.h"
 #include "proxy/wire/messages/command_complete.h"
+#include "proxy/wire/messages/copy.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/extended_query.h"
 #include "proxy/wire/messages/extended_replies.h"
 #include "proxy/wire/messages/row_data.h"
-#include "proxy/wire/writer.h"
-#include "proxy/stats/query_event.h"
-#include "router/copy_split.h"
-#include "router/literals.h"
-#include "proxy/wire/messages/copy.h"
-#include "proxy/spawn.h"
-#include "proxy/session_frames.h"
 #include "proxy/wire/messages/session_status.h"
 #include "proxy/wire/protocol.h"
+#include "proxy/wire/writer.h"
+#include "router/copy_split.h"
+#include "router/literals.h"
 
 namespace sg::proxy {
 
@@ -57,8 +57,8 @@ awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std:
     const bool in_txn = in_transaction();
     CombineRunner runner;
     if (in_txn) runner = transaction_combine_runner();
-    MergedRows m =
-        co_await combine_rows(proxy_, *user_, settings_, a, in, {}, description_shard, nullptr, nullptr, in_txn ? &runner : nullptr);
+    MergedRows m = co_await combine_rows(proxy_, *user_, settings_, a, in, {}, description_shard,
+                                         nullptr, nullptr, in_txn ? &runner : nullptr);
     std::string out = in.notices;
     if (!m.error.empty()) {
         out += m.error;
@@ -96,7 +96,8 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
     // The statement's text and types: from its Parse frame (this batch's or an earlier one).
     wire::Parse orig;
     if (!statement_parse(bind_stmt_name, orig)) {
-        co_await error_and_ready(sqlstate::kProtocolViolation, "the INSERT to split has no Parse the proxy knows of");
+        co_await error_and_ready(sqlstate::kProtocolViolation,
+                                 "the INSERT to split has no Parse the proxy knows of");
         co_return;
     }
     sp.query.assign(orig.query);
@@ -115,7 +116,8 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
         wire::Parse p;
         p.query = ri.sql;
         for (int old : ri.param_map)
-            p.param_types.push_back(old - 1 < static_cast<int>(sp.param_types.size()) ? sp.param_types[old - 1] : 0);
+            p.param_types.push_back(
+                old - 1 < static_cast<int>(sp.param_types.size()) ? sp.param_types[old - 1] : 0);
         wire::encode(p, w);
         wire::Bind b;
         b.result_formats = bind.result_formats;
@@ -142,7 +144,7 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
     const bool in_txn = in_transaction();
     std::string reply;
     ClientWatch client_watch(*this);  // a client that leaves cancels every leg
-    if (in_txn) {  // on the transaction's participants (session_txn_fanout.cpp)
+    if (in_txn) {                     // on the transaction's participants (session_txn_fanout.cpp)
         auto got = co_await frames_in_transaction(shards, true, sp.query, build, false);
         if (!got) co_return;
         reply = std::move(*got);
@@ -151,11 +153,13 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
         release_server();
         if (state_ == SessionState::Ready) transition(SessionState::Busy);
         FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
-        reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, build, txn::atomic_writes(proxy_.config()),
-                                           &leg_stats_);
+        reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, build,
+                                           txn::atomic_writes(proxy_.config()), &leg_stats_);
     }
-    if (!sp.had_parse && !reply.empty() && reply[0] == '1') reply.erase(0, 5);  // the client sent no Parse
-    if (sp.analysis->returning) reply = returning_in_values_order(reply, sp.parts);  // parts: in shard order
+    if (!sp.had_parse && !reply.empty() && reply[0] == '1')
+        reply.erase(0, 5);  // the client sent no Parse
+    if (sp.analysis->returning)
+        reply = returning_in_values_order(reply, sp.parts);  // parts: in shard order
     stats_merged(sp.query, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
     if (!in_txn) {
         forget_touched_buckets();
@@ -189,7 +193,8 @@ awaitable<bool> Session::refuse_suspended_merged_portal(std::string_view batch, 
         }
         if (type == 'E' && unnamed) {
             const std::string msg =
-                "a statement combined across shards is read whole: the unnamed portal was cut at its row limit and "
+                "a statement combined across shards is read whole: the unnamed portal was cut at "
+                "its row limit and "
                 "its remaining rows cannot be fetched (run it without a row limit)";
             co_await wait_replies_out();
             co_await abort_transaction_for_refusal(sqlstate::kFeatureNotSupported, msg);
@@ -197,9 +202,12 @@ awaitable<bool> Session::refuse_suspended_merged_portal(std::string_view batch, 
             stats_refused({}, msg);
             std::string out;
             wire::MessageWriter w(out);
-            wire::ErrorBuilder(wire::Severity::Error, sqlstate::kFeatureNotSupported, msg).encode_error(w);
-            if (sync) wire::append_ready_for_query(out, transaction_status());
-            else skip_until_sync_ = true;
+            wire::ErrorBuilder(wire::Severity::Error, sqlstate::kFeatureNotSupported, msg)
+                .encode_error(w);
+            if (sync)
+                wire::append_ready_for_query(out, transaction_status());
+            else
+                skip_until_sync_ = true;
             co_await send(out);
             co_return true;
         }
@@ -207,7 +215,8 @@ awaitable<bool> Session::refuse_suspended_merged_portal(std::string_view batch, 
     co_return false;
 }
 
-awaitable<void> Session::run_merged_batch(const std::string& batch, const std::vector<int>& bind_shards) {
+awaitable<void> Session::run_merged_batch(const std::string& batch,
+                                          const std::vector<int>& bind_shards) {
     auto analysis = std::move(merged_analysis_);
     const router::Analysis& a = *analysis;
     const router::Analysis::MergePlan& plan = *a.merge;
@@ -238,7 +247,8 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
             // Execute without a Bind before it is refused meanwhile (merged_portal_suspended_).
             // A named portal inside a transaction is a cursor the client may go on fetching.
             wire::Execute e;
-            if (wire::decode(bytes_of(body), e).ok() && e.max_rows > 0) row_limit = static_cast<size_t>(e.max_rows);
+            if (wire::decode(bytes_of(body), e).ok() && e.max_rows > 0)
+                row_limit = static_cast<size_t>(e.max_rows);
         } else if (frame[0] == 'C' && body.size() >= 2 && body[0] == 'S') {
             // Closed here; the shards' copies of it go with their connections.
             statements_.erase(std::string(body.substr(1, body.size() - 2)));
@@ -251,15 +261,18 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
     if (in_transaction() && !bind.portal.empty()) {
         // A named portal outlives this Sync inside a transaction, and a later Execute of it
         // (a cursor fetched in pieces) would find no such portal on any shard.
-        co_await error_and_ready(sqlstate::kFeatureNotSupported,
-                                 "a statement combined across shards is read whole: a named portal (a cursor fetched "
-                                 "in pieces) over it inside a transaction is not supported; fetch it with the unnamed "
-                                 "portal");
+        co_await error_and_ready(
+            sqlstate::kFeatureNotSupported,
+            "a statement combined across shards is read whole: a named portal (a cursor fetched "
+            "in pieces) over it inside a transaction is not supported; fetch it with the unnamed "
+            "portal");
         co_return;
     }
     wire::Parse orig;
     if (!statement_parse(bind.statement, orig)) {
-        co_await error_and_ready(sqlstate::kInvalidSqlStatementName, "the statement to combine across shards has no Parse the proxy knows of");
+        co_await error_and_ready(
+            sqlstate::kInvalidSqlStatementName,
+            "the statement to combine across shards has no Parse the proxy knows of");
         co_return;
     }
     // LIMIT $n / OFFSET $n: this execution's values, for the combining step (`bound`); the
@@ -333,8 +346,8 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
         // Each leg's endpoint by the simple protocol's rules (session_read_route.cpp).
         const std::vector<int> read_legs = plan_fanout_reads(a, shards);
         FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
-        reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, build, false, &leg_stats_, false,
-                                           &read_legs);
+        reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, build, false,
+                                           &leg_stats_, false, &read_legs);
         forget_touched_buckets();
     }
     // The first shard's answers to Describe (statement), then the rows of every shard.
@@ -348,17 +361,32 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
         std::string_view frame(reply.data() + pos, total);
         pos += total;
         switch (frame[0]) {
-            case 'E': failed = true; break;
-            case 'N': notices.append(frame); break;
-            case 't': param_description.assign(frame); break;
-            case 'n': if (!seen_bind) statement_description.assign(frame); break;
-            case '2': seen_bind = true; break;
-            case 'T':
-                if (!seen_bind) statement_description.assign(frame);
-                else rows_part.append(frame);
+            case 'E':
+                failed = true;
                 break;
-            case 'D': rows_part.append(frame); break;
-            default: break;
+            case 'N':
+                notices.append(frame);
+                break;
+            case 't':
+                param_description.assign(frame);
+                break;
+            case 'n':
+                if (!seen_bind) statement_description.assign(frame);
+                break;
+            case '2':
+                seen_bind = true;
+                break;
+            case 'T':
+                if (!seen_bind)
+                    statement_description.assign(frame);
+                else
+                    rows_part.append(frame);
+                break;
+            case 'D':
+                rows_part.append(frame);
+                break;
+            default:
+                break;
         }
     }
     std::string out;
@@ -367,8 +395,9 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
     } else {
         CombineRunner runner;
         if (in_txn) runner = transaction_combine_runner();
-        MergedRows m = co_await combine_rows(proxy_, *user_, settings_, bound ? *bound : a, in, bind.result_formats,
-                                             shards.front(), &bind, &orig.param_types, in_txn ? &runner : nullptr);
+        MergedRows m = co_await combine_rows(proxy_, *user_, settings_, bound ? *bound : a, in,
+                                             bind.result_formats, shards.front(), &bind,
+                                             &orig.param_types, in_txn ? &runner : nullptr);
         out = std::move(notices);
         if (!m.error.empty()) {
             out += m.error;
@@ -379,9 +408,11 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
             // not), as a statement's description has them (text format).
             if (statement_description.size() > 5 && statement_description[0] == 'T' &&
                 (!plan.aggregates.empty() || plan.hidden)) {
-                const std::string& from = plan.aggregates.empty() ? statement_description : m.row_description;
+                const std::string& from =
+                    plan.aggregates.empty() ? statement_description : m.row_description;
                 wire::RowDescription d;
-                if (from.size() > 5 && wire::decode(wire::as_bytes(std::string_view(from).substr(5)), d).ok() &&
+                if (from.size() > 5 &&
+                    wire::decode(wire::as_bytes(std::string_view(from).substr(5)), d).ok() &&
                     d.fields.size() >= (plan.aggregates.empty() ? plan.hidden : 0)) {
                     if (plan.aggregates.empty()) d.fields.resize(d.fields.size() - plan.hidden);
                     for (auto& f : d.fields) f.format = 0;
@@ -399,11 +430,17 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
                 char target = len >= 5 ? batch[p3 + 5] : 0;
                 p3 += len + 1;
                 switch (type) {
-                    case 'P': w.empty_message('1'); break;
-                    case 'B': w.empty_message('2'); break;
+                    case 'P':
+                        w.empty_message('1');
+                        break;
+                    case 'B':
+                        w.empty_message('2');
+                        break;
                     case 'D':
-                        if (target == 'S') out += param_description + statement_description;
-                        else out += m.row_description;
+                        if (target == 'S')
+                            out += param_description + statement_description;
+                        else
+                            out += m.row_description;
                         break;
                     case 'E':
                         if (row_limit > 0 && row_limit < m.count) {
@@ -415,19 +452,24 @@ awaitable<void> Session::run_merged_batch(const std::string& batch, const std::v
                             append_select_tag(out, m.count);
                         }
                         break;
-                    case 'C': w.empty_message('3'); break;
-                    default: break;
+                    case 'C':
+                        w.empty_message('3');
+                        break;
+                    default:
+                        break;
                 }
             }
         }
         wire::append_ready_for_query(out, transaction_status());
     }
-    stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()), out);  // a refusal counts as one
+    stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()),
+                 out);  // a refusal counts as one
     if (state_ == SessionState::Busy && !in_txn) transition(SessionState::Ready);
     co_await send(out);
 }
 
-awaitable<void> Session::run_split_batch(const std::string& batch, const std::vector<int>& bind_shards) {
+awaitable<void> Session::run_split_batch(const std::string& batch,
+                                         const std::vector<int>& bind_shards) {
     // Cut the batch into pieces: a Bind opens a unit on its shard; what precedes a Bind
     // (Parse, Describe of a statement) travels with it; Execute/Describe/Close of the portal
     // stay with their Bind. Consecutive units on one shard form one piece.
@@ -455,9 +497,12 @@ awaitable<void> Session::run_split_batch(const std::string& batch, const std::ve
             pieces.back().frames.append(frame);
             continue;
         }
-        bool statement_level = type == 'P' || ((type == 'D' || type == 'C') && frame.size() > 5 && frame[5] == 'S');
-        if (statement_level || pieces.empty()) pending.append(frame);
-        else pieces.back().frames.append(frame);
+        bool statement_level =
+            type == 'P' || ((type == 'D' || type == 'C') && frame.size() > 5 && frame[5] == 'S');
+        if (statement_level || pieces.empty())
+            pending.append(frame);
+        else
+            pieces.back().frames.append(frame);
     }
     if (!pending.empty()) pieces.back().frames += pending;
 

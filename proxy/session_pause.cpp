@@ -4,7 +4,8 @@
 // Invariants:
 //  - a client is held at most [proxy] max_pause_ms, even while its pause is renewed; then its
 //    statement gets 57014 naming the pause (a lapsed pause lets it run earlier);
-//  - while held, the client is visible: Session::paused_hold() (SHOW CLIENTS state "paused", SHOW POOLS
+//  - while held, the client is visible: Session::paused_hold() (SHOW CLIENTS state "paused", SHOW
+//  POOLS
 //    cl_waiting) and PauseControl::held_clients() (/metrics shardgate_clients_paused);
 //  - the time held is counted apart from the proxy's and the shards' cost (held_ns_).
 #include <fmt/format.h>
@@ -43,7 +44,8 @@ int64_t ns_between(net::Clock::time_point a, net::Clock::time_point b) {
 
 std::string held_too_long(const std::string& pause, int bound_ms) {
     return fmt::format(
-        "statement held {} ms by {}, the longest [proxy] max_pause_ms allows: it did not run; retry it, or "
+        "statement held {} ms by {}, the longest [proxy] max_pause_ms allows: it did not run; "
+        "retry it, or "
         "ask whoever paused to RESUME",
         bound_ms, pause);
 }
@@ -61,7 +63,8 @@ awaitable<std::optional<PoolError>> Session::hold_while_paused(int shard) {
         HeldMark mark(pauses, paused_hold_, pauses.proxy_lease().held()->id, shard);
         while (pauses.proxy_paused()) {
             if (net::Clock::now() >= deadline) {
-                refused = PoolError{sqlstate::kQueryCanceled, held_too_long(pauses.describe(PauseKind::Proxy), bound_ms)};
+                refused = PoolError{sqlstate::kQueryCanceled,
+                                    held_too_long(pauses.describe(PauseKind::Proxy), bound_ms)};
                 break;
             }
             co_await pauses.wait_proxy_change();
@@ -98,7 +101,8 @@ awaitable<bool> Session::hold_for_paused_buckets(const router::Analysis& a, rout
     bool too_long = false;
     {
         const auto& lease = pauses.bucket_lease().held();
-        HeldMark mark(pauses, paused_hold_, lease ? lease->id : 0, r.shards.empty() ? -1 : int(r.shards.front()));
+        HeldMark mark(pauses, paused_hold_, lease ? lease->id : 0,
+                      r.shards.empty() ? -1 : int(r.shards.front()));
         while (blocked()) {
             if (net::Clock::now() >= deadline) {
                 too_long = true;
@@ -107,11 +111,13 @@ awaitable<bool> Session::hold_for_paused_buckets(const router::Analysis& a, rout
             co_await pauses.wait_buckets_change();
         }
     }
-    held_ns_ += ns_between(start, net::Clock::now());  // the statistics report it apart from the proxy's cost
+    held_ns_ += ns_between(
+        start, net::Clock::now());  // the statistics report it apart from the proxy's cost
     if (too_long) {
         r = router::Route{};
         r.kind = router::Route::Kind::Error;
-        r.error = router::Error{sqlstate::kQueryCanceled, held_too_long(pauses.describe(PauseKind::Buckets), bound_ms)};
+        r.error = router::Error{sqlstate::kQueryCanceled,
+                                held_too_long(pauses.describe(PauseKind::Buckets), bound_ms)};
         co_return false;
     }
     if (all) touched_all_buckets_ = true;

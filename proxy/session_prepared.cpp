@@ -1,40 +1,40 @@
 // A client session's prepared statements: registering the client's Parse, finding a
 // statement's analysis, and translating client statement names into the server connection's
 // own (prepared there on first use).
-#include <boost/container/small_vector.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
+#include <boost/container/small_vector.hpp>
 #include <cctype>
 #include <climits>
 #include <cmath>
 #include <cstring>
-#include <strings.h>
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_legs.h"
 #include "proxy/having_params.h"
 #include "proxy/merge_combine.h"
 #include "proxy/notify/listen_statement.h"
-#include "proxy/returning_order.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
+#include "proxy/returning_order.h"
 #include "proxy/session.h"
+#include "proxy/session_frames.h"
 #include "proxy/session_settings.h"
+#include "proxy/spawn.h"
+#include "proxy/stats/query_event.h"
 #include "proxy/table_columns.h"
 #include "proxy/txn/policy.h"
 #include "proxy/wire/frame.h"
 #include "proxy/wire/messages/command_complete.h"
+#include "proxy/wire/messages/copy.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/extended_query.h"
 #include "proxy/wire/messages/extended_replies.h"
 #include "proxy/wire/messages/row_data.h"
 #include "proxy/wire/writer.h"
-#include "proxy/stats/query_event.h"
 #include "router/copy_split.h"
 #include "router/literals.h"
-#include "proxy/wire/messages/copy.h"
-#include "proxy/spawn.h"
-#include "proxy/session_frames.h"
 
 namespace sg::proxy {
 
@@ -69,7 +69,8 @@ const ClientStatement& Session::register_parse(std::string_view frame, const wir
 
 std::shared_ptr<const router::Analysis> Session::analysis_of(std::string_view sql) {
     auto& cache = proxy_.statements();
-    if (memo_analysis_ && memo_generation_ == cache.generation() && sql == memo_sql_) return memo_analysis_;
+    if (memo_analysis_ && memo_generation_ == cache.generation() && sql == memo_sql_)
+        return memo_analysis_;
     auto a = cache.find(sql);
     if (!a) a = cache.get(std::string(sql));
     memo_sql_.assign(sql);
@@ -89,7 +90,8 @@ std::shared_ptr<const router::Analysis> Session::statement_analysis(std::string_
 }
 
 std::string_view Session::statement_text(std::string_view name) const {
-    if (name.empty()) return unnamed_parse_.empty() ? std::string_view() : std::string_view(unnamed_query_);
+    if (name.empty())
+        return unnamed_parse_.empty() ? std::string_view() : std::string_view(unnamed_query_);
     auto it = statements_.find(std::string(name));
     return it == statements_.end() ? std::string_view() : std::string_view(it->second.query);
 }
@@ -146,7 +148,8 @@ void Session::translate_into(std::string& out, ServerConn& s, char type, std::st
             const char* nul = static_cast<const char*>(std::memchr(body.data(), 0, body.size()));
             if (!nul) break;
             size_t off = size_t(nul - body.data()) + 1;
-            const char* nul2 = static_cast<const char*>(std::memchr(body.data() + off, 0, body.size() - off));
+            const char* nul2 =
+                static_cast<const char*>(std::memchr(body.data() + off, 0, body.size() - off));
             if (!nul2) break;
             std::string_view stmt(body.data() + off, size_t(nul2 - (body.data() + off)));
             ensure_prepared(out, s, stmt);
@@ -171,8 +174,11 @@ void Session::translate_into(std::string& out, ServerConn& s, char type, std::st
             }
             return;
         }
-        case 'S': s.expect(ServerConn::Expect::Ready); break;
-        default: break;
+        case 'S':
+            s.expect(ServerConn::Expect::Ready);
+            break;
+        default:
+            break;
     }
     out.append(frame);
 }

@@ -1,43 +1,43 @@
 // The simple-query side of a client session: the read loop (serve_loop), the simple-query
 // dispatcher, statements answered locally, and sending a statement to one shard. The rest of
 // the request side lives in the other proxy/session_*.cpp files, one concern each.
-#include <boost/container/small_vector.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
+#include <boost/container/small_vector.hpp>
 #include <cctype>
 #include <climits>
 #include <cmath>
 #include <cstring>
-#include <strings.h>
 #include <utility>
 #include "common/sqlstate.h"
-#include "proxy/cursor_statement.h"
 #include "proxy/admin.h"
+#include "proxy/cursor_statement.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_legs.h"
 #include "proxy/having_params.h"
 #include "proxy/merge_combine.h"
-#include "proxy/returning_order.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
+#include "proxy/returning_order.h"
 #include "proxy/session.h"
+#include "proxy/session_frames.h"
 #include "proxy/session_settings.h"
+#include "proxy/spawn.h"
+#include "proxy/stats/query_event.h"
 #include "proxy/table_columns.h"
 #include "proxy/txn/policy.h"
 #include "proxy/wire/frame.h"
 #include "proxy/wire/messages/command_complete.h"
+#include "proxy/wire/messages/copy.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/extended_query.h"
 #include "proxy/wire/messages/extended_replies.h"
 #include "proxy/wire/messages/row_data.h"
+#include "proxy/wire/messages/session_status.h"
 #include "proxy/wire/writer.h"
-#include "proxy/stats/query_event.h"
 #include "router/copy_split.h"
 #include "router/literals.h"
-#include "proxy/wire/messages/copy.h"
-#include "proxy/spawn.h"
-#include "proxy/session_frames.h"
-#include "proxy/wire/messages/session_status.h"
 
 namespace sg::proxy {
 
@@ -58,12 +58,15 @@ router::RouterContext Session::router_context() const {
 // attached between transactions, and NOTIFY, nextval() or a pg_stat_activity read must not
 // depend on which shard the session used last.
 int Session::route_target(const router::Route& r, bool uses_cursor) const {
-    if (r.any_shard && server_ && (uses_cursor || transaction_status() != 'I')) return server_->target().shard;
+    if (r.any_shard && server_ && (uses_cursor || transaction_status() != 'I'))
+        return server_->target().shard;
     return r.shards.front();
 }
 
-void Session::note_simple_query_sent(ServerConn& s, int shard, std::string_view sql, std::string_view stats_text) {
-    const uint64_t hash = large_facts_ && is_large(sql) ? large_facts_->text_hash : stats::text_hash(sql);
+void Session::note_simple_query_sent(ServerConn& s, int shard, std::string_view sql,
+                                     std::string_view stats_text) {
+    const uint64_t hash =
+        large_facts_ && is_large(sql) ? large_facts_->text_hash : stats::text_hash(sql);
     stats_sent(stats_text.empty() ? sql : stats_text, hash, used_shape_ ? &shape_.values : nullptr,
                shard);
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
@@ -82,7 +85,8 @@ awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::s
     ServerConn& s = *server_;
     note_simple_query_sent(s, shard, sql, stats_text);
     // A SET counts once the server accepted it (at its ReadyForQuery), with transaction semantics;
-    // the statements of a query of several as one implicit transaction (session_multi_statement.cpp).
+    // the statements of a query of several as one implicit transaction
+    // (session_multi_statement.cpp).
     if (!multi_texts_.empty()) {
         settings_tracker_.sent_batch(multi_texts_, s.outstanding(), in_transaction(),
                                      std::exchange(multi_observed_, false));
@@ -172,7 +176,8 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     if (virtual_failed_ && !server_) {
         // The held-back transaction failed before reaching a shard: only its end is accepted.
         auto a = analysis_of(sql);
-        if (a->kind == router::StatementKind::Commit || a->kind == router::StatementKind::Rollback) {
+        if (a->kind == router::StatementKind::Commit ||
+            a->kind == router::StatementKind::Rollback) {
             pending_begin_.clear();
             virtual_failed_ = false;
             listen_transaction_ended(false);
@@ -184,7 +189,9 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
             wire::append_ready_for_query(out, 'I');
             co_await send(out);
         } else {
-            co_await error_and_ready(sqlstate::kInFailedSqlTransaction, "current transaction is aborted, commands ignored until end of transaction block");
+            co_await error_and_ready(
+                sqlstate::kInFailedSqlTransaction,
+                "current transaction is aborted, commands ignored until end of transaction block");
         }
         co_return;
     }
@@ -205,7 +212,8 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         co_await send_to_shard(server_->target().shard, frame, sql);
         co_return;
     }
-    std::optional<bool> calls_function;  // (computed here: GCC 12 miscompiles ?: in a co_await's operands)
+    std::optional<bool>
+        calls_function;  // (computed here: GCC 12 miscompiles ?: in a co_await's operands)
     if (large) calls_function = large_facts_->calls_function;
     if (auto refusal = co_await risky_function_refusal(sql, calls_function)) {
         co_await error_and_ready(refusal->sqlstate, refusal->message);
@@ -229,10 +237,11 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
             if (!a) a = cache.get(shape_.text);
         }
         using SK = router::StatementKind;
-        if (!a->parse_error && (a->kind == SK::Select || a->kind == SK::Insert || a->kind == SK::Update ||
-                                a->kind == SK::Delete)) {
+        if (!a->parse_error && (a->kind == SK::Select || a->kind == SK::Insert ||
+                                a->kind == SK::Update || a->kind == SK::Delete)) {
             shape_params_.clear();
-            for (const auto& v : shape_.values) shape_params_.push_back({false, router::ParamFormat::Text, v});
+            for (const auto& v : shape_.values)
+                shape_params_.push_back({false, router::ParamFormat::Text, v});
             r = router::route(*a, shape_params_, proxy_.shard_map(), router_context());
             if (r.kind == K::Single || r.kind == K::Default) {
                 analysis = std::move(a);
@@ -251,12 +260,14 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         r = router::route(*analysis, {}, proxy_.shard_map(), merging_context());
     }
     const router::Analysis& a = *analysis;
-    if (state_use.kind != SessionStateUse::None && r.kind != K::Error) {  // (the router's refusal first)
+    if (state_use.kind != SessionStateUse::None &&
+        r.kind != K::Error) {                                     // (the router's refusal first)
         bool answered = co_await guard_session_state(state_use);  // (not in an if: GCC 12)
         if (answered) co_return;
     }
     bool held = false;
-    if (r.kind != K::Error && r.kind != K::Local && r.kind != K::Session && !touch_buckets_unless_paused(a, r))
+    if (r.kind != K::Error && r.kind != K::Local && r.kind != K::Session &&
+        !touch_buckets_unless_paused(a, r))
         held = co_await hold_for_paused_buckets(a, r);
     if (held)
         r = used_shape_ ? router::route(a, shape_params_, proxy_.shard_map(), router_context())
@@ -274,15 +285,20 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
             }
             co_await error_and_ready(r.error.sqlstate, r.error.message);
             co_return;
-        case K::Local: co_await handle_local(a); co_return;
-        case K::Session: co_await handle_session_statement(a, frame, sql); co_return;
+        case K::Local:
+            co_await handle_local(a);
+            co_return;
+        case K::Session:
+            co_await handle_session_statement(a, frame, sql);
+            co_return;
         case K::Single:
         case K::Default: {
             // A cursor's statements go where it was declared (session_cursors.cpp).
             const int target = cursor_target(sql, uses_cursor, route_target(r, uses_cursor));
             // A cursor's DECLARE (of a read) and FETCH/MOVE/CLOSE only read (cursor_places.h).
-            note_transaction_write(a.is_write || (a.kind != router::StatementKind::Select && !cursor_statement(sql)),
-                                   uses_cursor ? target : route_target(r));
+            note_transaction_write(
+                a.is_write || (a.kind != router::StatementKind::Select && !cursor_statement(sql)),
+                uses_cursor ? target : route_target(r));
             plan_read(&a, target);
             if (used_shape_) {
                 if (PreparedLookups::Statement* st = lookup_statement(a)) {
@@ -290,16 +306,20 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
                     co_return;
                 }
             }
-            if (large) co_await prepare_large_stats(used_shape_ ? std::string_view(shape_.text) : sql);
-            co_await send_to_shard(target, frame, sql, used_shape_ ? std::string_view(shape_.text) : sql);
+            if (large)
+                co_await prepare_large_stats(used_shape_ ? std::string_view(shape_.text) : sql);
+            co_await send_to_shard(target, frame, sql,
+                                   used_shape_ ? std::string_view(shape_.text) : sql);
             co_return;
         }
         case K::Multi:
-        case K::All: break;
+        case K::All:
+            break;
     }
     // Each leg's endpoint (session_read_route.cpp); a write: reads follow it to the primary.
     const std::vector<int> read_legs = plan_fanout_reads(a, r.shards);
-    if (a.kind == router::StatementKind::Copy && a.is_write && a.copy && a.placement == router::Placement::Sharded) {
+    if (a.kind == router::StatementKind::Copy && a.is_write && a.copy &&
+        a.placement == router::Placement::Sharded) {
         co_await copy_in_split(a, sql);
         co_return;
     }
@@ -310,14 +330,15 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         co_return;
     }
     if (in_transaction() && proxy_.config().transactions.two_phase_commit) {
-        ClientWatch client_watch(*this);  // a client that leaves cancels every leg
+        ClientWatch client_watch(*this);            // a client that leaves cancels every leg
         co_await fanout_in_transaction(a, r, sql);  // session_txn_fanout.cpp
         co_return;
     }
     if (in_transaction()) {
         co_await error_and_ready(
             sqlstate::kFeatureNotSupported,
-            fmt::format("this statement touches {} shards and a transaction is open; a statement on several "
+            fmt::format("this statement touches {} shards and a transaction is open; a statement "
+                        "on several "
                         "shards cannot run inside a transaction in this version",
                         r.shards.size()),
             "run it outside the transaction, or restrict it to one shard key");
@@ -338,12 +359,14 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
     // A reference table is written on every shard, but it is one table: report one copy's result.
     bool replicated = a.placement == router::Placement::Reference;
     ClientWatch client_watch(*this);  // a client that leaves cancels every leg
-    FanoutLegs::arm(fanout_legs_);  // taken by the fan-out at once (see fanout_legs.h)
-    std::string reply = co_await run_fanout(proxy_, *user_, queries, settings_, replicated,
-                                            atomic, &leg_stats_);
-    if (a.returning && r.insert_rows.size() > 1) reply = returning_in_values_order(reply, r.insert_rows);
+    FanoutLegs::arm(fanout_legs_);    // taken by the fan-out at once (see fanout_legs.h)
+    std::string reply =
+        co_await run_fanout(proxy_, *user_, queries, settings_, replicated, atomic, &leg_stats_);
+    if (a.returning && r.insert_rows.size() > 1)
+        reply = returning_in_values_order(reply, r.insert_rows);
     if (a.merge && queries.size() > 1) reply = co_await merge_rows(a, reply, queries.front().shard);
-    stats_merged(sql, large ? large_facts_->text_hash : stats::text_hash(sql), static_cast<uint32_t>(queries.size()),
+    stats_merged(sql, large ? large_facts_->text_hash : stats::text_hash(sql),
+                 static_cast<uint32_t>(queries.size()),
                  reply);  // after: refusals count
     forget_touched_buckets();
     if (state_ == SessionState::Busy) transition(SessionState::Ready);
@@ -354,20 +377,24 @@ awaitable<bool> Session::serve_loop() {
     const auto& pcfg = proxy_.config().proxy;
     for (;;) {
         if (closing_) co_return false;
-        auto st = wire::parse_frame(wire::as_bytes(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_)),
-                                    static_cast<size_t>(pcfg.max_message_bytes));
+        auto st = wire::parse_frame(
+            wire::as_bytes(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_)),
+            static_cast<size_t>(pcfg.max_message_bytes));
         if (auto* need = std::get_if<wire::NeedMore>(&st)) {
-            if (large_query_ahead(need->at_least)) {  // read and analysed apart (session_large_query.cpp)
+            if (large_query_ahead(
+                    need->at_least)) {  // read and analysed apart (session_large_query.cpp)
                 bool served = co_await serve_large_query(need->at_least);  // (not in an if: GCC 12)
                 if (!served) co_return false;
                 continue;
             }
-            if (cstart_ == clen_ && stream_.would_wait()) co_return true;  // idle: waited for by run()
+            if (cstart_ == clen_ && stream_.would_wait())
+                co_return true;  // idle: waited for by run()
             if (!co_await read_more()) co_return false;
             continue;
         }
         if (auto* bad = std::get_if<wire::Malformed>(&st)) {
-            co_await fatal(sqlstate::kProtocolViolation, fmt::format("invalid message from client: {}", bad->reason));
+            co_await fatal(sqlstate::kProtocolViolation,
+                           fmt::format("invalid message from client: {}", bad->reason));
             co_return false;
         }
         const auto& f = std::get<wire::Frame>(st);
@@ -383,30 +410,40 @@ awaitable<bool> Session::serve_loop() {
                 cstart_ += f.size;
                 req_bytes_in_ = f.size;
                 req_start_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                    net::Clock::now().time_since_epoch()).count();
+                                    net::Clock::now().time_since_epoch())
+                                    .count();
                 if (!batch_.empty()) co_await flush_batch(false);
                 std::string_view body = frame_body(frame);
                 std::string_view sql(body.data(), body.empty() ? 0 : body.size() - 1);
                 if (body.empty() || body.back() != '\0') {
-                    co_await fatal(sqlstate::kProtocolViolation, "invalid Query message: missing string terminator");
+                    co_await fatal(sqlstate::kProtocolViolation,
+                                   "invalid Query message: missing string terminator");
                     co_return false;
                 }
                 // The frame lives in cbuf_ until the next read; copy what must outlive it (into
                 // a buffer kept for it: handle_query is never re-entered).
                 query_copy_.assign(frame);
-                co_await handle_query(query_copy_, std::string_view(query_copy_.data() + 5, sql.size()));
-                if (query_copy_.capacity() > 64 * 1024) std::string().swap(query_copy_);  // idle sessions stay small
+                co_await handle_query(query_copy_,
+                                      std::string_view(query_copy_.data() + 5, sql.size()));
+                if (query_copy_.capacity() > 64 * 1024)
+                    std::string().swap(query_copy_);  // idle sessions stay small
                 break;
             }
-            case 'P': case 'B': case 'D': case 'E': case 'C':
+            case 'P':
+            case 'B':
+            case 'D':
+            case 'E':
+            case 'C':
                 if (admin_) {
                     cstart_ += f.size;
-                    co_await fatal(sqlstate::kFeatureNotSupported, "the admin console supports only the simple query protocol");
+                    co_await fatal(sqlstate::kFeatureNotSupported,
+                                   "the admin console supports only the simple query protocol");
                     co_return false;
                 }
                 if (batch_.empty())
                     req_start_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        net::Clock::now().time_since_epoch()).count();
+                                        net::Clock::now().time_since_epoch())
+                                        .count();
                 if (!skip_until_sync_) batch_.append(frame);
                 if (type == 'P') batch_has_parse_ = true;
                 req_bytes_in_ += f.size;
@@ -422,13 +459,16 @@ awaitable<bool> Session::serve_loop() {
                 cstart_ += f.size;
                 co_await flush_batch(false);
                 break;
-            case 'd': case 'c': case 'f': {
+            case 'd':
+            case 'c':
+            case 'f': {
                 // COPY data: stream every consecutive copy message to the attached shard at once.
                 size_t start = cstart_;
                 cstart_ += f.size;
                 for (;;) {
-                    auto more = wire::parse_frame(wire::as_bytes(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_)),
-                                                  static_cast<size_t>(pcfg.max_message_bytes));
+                    auto more = wire::parse_frame(
+                        wire::as_bytes(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_)),
+                        static_cast<size_t>(pcfg.max_message_bytes));
                     auto* mf = std::get_if<wire::Frame>(&more);
                     if (!mf || (mf->type != 'd' && mf->type != 'c' && mf->type != 'f')) break;
                     cstart_ += mf->size;
@@ -445,13 +485,15 @@ awaitable<bool> Session::serve_loop() {
                 // (its transaction's shard, SET shardgate.shard) or on the default shard.
                 cstart_ += f.size;
                 if (admin_) {
-                    co_await fatal(sqlstate::kFeatureNotSupported, "the admin console supports only the simple query protocol");
+                    co_await fatal(sqlstate::kFeatureNotSupported,
+                                   "the admin console supports only the simple query protocol");
                     co_return false;
                 }
                 if (!batch_.empty()) co_await flush_batch(false);
                 req_bytes_in_ = f.size;
                 req_start_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                    net::Clock::now().time_since_epoch()).count();
+                                    net::Clock::now().time_since_epoch())
+                                    .count();
                 ++proxy_.counters().queries;
                 std::string copy(frame);
                 int shard = proxy_.config().default_shard_index();
@@ -470,7 +512,9 @@ awaitable<bool> Session::serve_loop() {
                 co_return false;
             default:
                 cstart_ += f.size;
-                co_await fatal(sqlstate::kProtocolViolation, fmt::format("unsupported frontend message type {}", describe_type(type)));
+                co_await fatal(
+                    sqlstate::kProtocolViolation,
+                    fmt::format("unsupported frontend message type {}", describe_type(type)));
                 co_return false;
         }
     }

@@ -63,7 +63,8 @@ bool Session::lost_read_taken(ServerConn& s, const std::string& why) {
     if (!lost_read_.mode || lost_read_.server != &s || lost_read_.lost) return false;
     // Something of the answer was written (or is being written) to the client: no retry.
     if (relayed_total_ != lost_read_.relayed_at || writing_) return false;
-    if (s.lost_sqlstate() != sqlstate::kConnectionFailure) return false;  // failed on purpose (query_timeout_ms)
+    if (s.lost_sqlstate() != sqlstate::kConnectionFailure)
+        return false;  // failed on purpose (query_timeout_ms)
     lost_read_.lost = true;
     lost_read_.why = why;
     lost_read_.held = s.take_held();

@@ -30,7 +30,8 @@ void Session::plan_read(const router::Analysis* a, int shard) {
     const Config& cfg = proxy_.config();
     const health::ShardHealth* h = proxy_.health().shard(shard);
     if (h && h->endpoints.size() >= 2 &&
-        read_may_use_standby(*a, in_transaction() || !pending_begin_.empty(), cfg.proxy.pool_mode)) {
+        read_may_use_standby(*a, in_transaction() || !pending_begin_.empty(),
+                             cfg.proxy.pool_mode)) {
         const ReadFrom mode = effective_read_from(*a, user_, cfg.proxy);
         if (mode != ReadFrom::Primary) retry_read_ = mode;
     }
@@ -40,7 +41,8 @@ void Session::note_client_write() {
     if (proxy_.config().proxy.read_your_writes_ms > 0) last_write_at_ = net::Clock::now();
 }
 
-std::vector<int> Session::plan_fanout_reads(const router::Analysis& a, const std::vector<uint16_t>& shards) {
+std::vector<int> Session::plan_fanout_reads(const router::Analysis& a,
+                                            const std::vector<uint16_t>& shards) {
     read_plan_ = -1;
     retry_read_.reset();
     std::vector<int> plan(shards.size(), -1);
@@ -59,7 +61,8 @@ int Session::read_endpoint_for(const router::Analysis& a, int shard) {
     const Config& cfg = proxy_.config();
     const health::ShardHealth* h = proxy_.health().shard(shard);
     if (!h || h->endpoints.size() < 2) return -1;  // no standbys: the common case stops here
-    if (!read_may_use_standby(a, in_transaction() || !pending_begin_.empty(), cfg.proxy.pool_mode)) return -1;
+    if (!read_may_use_standby(a, in_transaction() || !pending_begin_.empty(), cfg.proxy.pool_mode))
+        return -1;
     const ReadFrom mode = effective_read_from(a, user_, cfg.proxy);
     if (mode == ReadFrom::Primary) return -1;
     return pick_read_endpoint(mode, shard, -2, false);
@@ -70,7 +73,8 @@ int Session::pick_read_endpoint(ReadFrom mode, int shard, int exclude, bool prim
     const health::ShardHealth* h = proxy_.health().shard(shard);
     if (!h) return -1;
     if (cfg.proxy.read_your_writes_ms > 0 && last_write_at_ != net::Clock::time_point{} &&
-        net::Clock::now() - last_write_at_ < std::chrono::milliseconds(cfg.proxy.read_your_writes_ms))
+        net::Clock::now() - last_write_at_ <
+            std::chrono::milliseconds(cfg.proxy.read_your_writes_ms))
         return -1;
     // Eligibility from the last role check's reading, judged now: a primary that just went down
     // makes a standby cut off from it usable at once, not at its next check.
@@ -101,7 +105,8 @@ Pool* Session::read_retry_pool(int shard, int failed_endpoint, const Pool* faile
 }
 
 Pool& Session::pool_for(int shard, int plan) {
-    return plan >= 0 ? proxy_.read_or_primary_pool(shard, plan, *user_) : proxy_.pool(shard, *user_);
+    return plan >= 0 ? proxy_.read_or_primary_pool(shard, plan, *user_)
+                     : proxy_.pool(shard, *user_);
 }
 
 bool Session::server_fits(int shard, int plan) const {

@@ -30,8 +30,10 @@ std::string unquote(std::string_view v) {
 bool has_unquoted_semicolon(std::string_view v) {
     bool in_quote = false;
     for (char c : v) {
-        if (c == '\'') in_quote = !in_quote;
-        else if (c == ';' && !in_quote) return true;
+        if (c == '\'')
+            in_quote = !in_quote;
+        else if (c == ';' && !in_quote)
+            return true;
     }
     return false;
 }
@@ -43,9 +45,11 @@ std::optional<SettingChange> parse_setting_statement(std::string_view sql) {
     // Every statement passes through here: rule out the others by their first word, quickly.
     c.skip();
     auto starts_with = [&](std::string_view kw) {
-        return sql.size() - c.i >= kw.size() && strncasecmp(sql.data() + c.i, kw.data(), kw.size()) == 0;
+        return sql.size() - c.i >= kw.size() &&
+               strncasecmp(sql.data() + c.i, kw.data(), kw.size()) == 0;
     };
-    if (!starts_with("set") && !starts_with("reset") && !starts_with("discard")) return std::nullopt;
+    if (!starts_with("set") && !starts_with("reset") && !starts_with("discard"))
+        return std::nullopt;
     SettingChange ch;
     if (c.keyword("discard")) {
         if (!c.keyword("all") || !c.rest().empty()) return std::nullopt;
@@ -69,8 +73,8 @@ std::optional<SettingChange> parse_setting_statement(std::string_view sql) {
     c.keyword("session");
     size_t save = c.i;
     std::string name = c.ident();
-    if (name.empty() || name == "transaction" || name == "characteristics" || name == "authorization" ||
-        name == "role" || name == "constraints")
+    if (name.empty() || name == "transaction" || name == "characteristics" ||
+        name == "authorization" || name == "role" || name == "constraints")
         return std::nullopt;
     if (name == "time") {  // SET TIME ZONE value
         if (!c.keyword("zone")) return std::nullopt;
@@ -83,8 +87,10 @@ std::optional<SettingChange> parse_setting_statement(std::string_view sql) {
     }
     (void)save;
     c.skip();
-    if (c.i < sql.size() && sql[c.i] == '=') ++c.i;
-    else if (!c.keyword("to")) return std::nullopt;
+    if (c.i < sql.size() && sql[c.i] == '=')
+        ++c.i;
+    else if (!c.keyword("to"))
+        return std::nullopt;
     std::string_view value = c.rest();
     if (value.empty() || has_unquoted_semicolon(value)) return std::nullopt;
     ch.name = name;
@@ -98,7 +104,9 @@ std::optional<SettingChange> parse_setting_statement(std::string_view sql) {
     return ch;
 }
 
-std::string quote_sql_literal(std::string_view v) { return router::sql_string_literal(v); }
+std::string quote_sql_literal(std::string_view v) {
+    return router::sql_string_literal(v);
+}
 
 std::string quote_sql_identifier(std::string_view name) {
     std::string out = "\"";
@@ -110,11 +118,13 @@ std::string quote_sql_identifier(std::string_view name) {
 }
 
 std::string startup_setting_statement(std::string_view name, std::string_view value) {
-    return "SELECT pg_catalog.set_config(" + quote_sql_literal(name) + ", " + quote_sql_literal(value) + ", false)";
+    return "SELECT pg_catalog.set_config(" + quote_sql_literal(name) + ", " +
+           quote_sql_literal(value) + ", false)";
 }
 
-std::vector<std::pair<std::string, std::string>> settings_sync_list(std::map<std::string, std::string>& applied,
-                                                                    const std::map<std::string, std::string>& desired) {
+std::vector<std::pair<std::string, std::string>> settings_sync_list(
+    std::map<std::string, std::string>& applied,
+    const std::map<std::string, std::string>& desired) {
     std::vector<std::pair<std::string, std::string>> out;
     if (applied == desired) return out;
     if (applied.count(kUnknownSettings)) {
@@ -127,8 +137,9 @@ std::vector<std::pair<std::string, std::string>> settings_sync_list(std::map<std
             // (dotted) identifier is quoted.
             bool plain = !name.empty();
             for (char c : name)
-                plain = plain && (std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-                                  c == '_' || c == '.' || c == '$');
+                plain = plain && (std::islower(static_cast<unsigned char>(c)) ||
+                                  std::isdigit(static_cast<unsigned char>(c)) || c == '_' ||
+                                  c == '.' || c == '$');
             out.emplace_back(name, "RESET " + (plain ? name : quote_sql_identifier(name)));
         }
     for (const auto& [name, stmt] : desired) {

@@ -17,8 +17,8 @@ namespace sg::proxy {
 
 struct SettingChange {
     enum Kind { Set, Reset, ResetAll } kind = Set;
-    std::string name;       // lower-cased GUC name
-    std::string statement;  // SQL that applies it on a server (for Set)
+    std::string name;          // lower-cased GUC name
+    std::string statement;     // SQL that applies it on a server (for Set)
     bool proxy_local = false;  // shardgate.* settings never reach a server
     std::string value;         // the value as text (for proxy-local settings)
 };
@@ -42,8 +42,8 @@ inline constexpr char kUnknownSettings[] = "\x01unknown";
 // The statements that bring a server's `applied` settings in line with `desired` (resetting
 // what a previous owner set), one per setting (name, statement; name "" for RESET ALL), and
 // records them as applied. Empty when they already match.
-std::vector<std::pair<std::string, std::string>> settings_sync_list(std::map<std::string, std::string>& applied,
-                                                                    const std::map<std::string, std::string>& desired);
+std::vector<std::pair<std::string, std::string>> settings_sync_list(
+    std::map<std::string, std::string>& applied, const std::map<std::string, std::string>& desired);
 // The same as one text (statements separated by ';').
 std::string settings_sync_statements(std::map<std::string, std::string>& applied,
                                      const std::map<std::string, std::string>& desired);

@@ -15,9 +15,9 @@
 #include "proxy/fanout_held.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
+#include "proxy/wire/frame_cursor.h"
 #include "proxy/wire/messages/extended_query.h"
 #include "proxy/wire/writer.h"
-#include "proxy/wire/frame_cursor.h"
 
 namespace sg::proxy {
 
@@ -58,11 +58,13 @@ awaitable<bool> Session::run_split_batch_atomic(
                 using SK = router::StatementKind;
                 if (a && (a->kind == SK::Begin || a->kind == SK::Commit ||
                           a->kind == SK::Rollback || a->kind == SK::Savepoint)) {
-                    if (!in_transaction()) co_return false;  // the batch manages its own transaction
-                    co_await error_and_ready(
-                        sqlstate::kFeatureNotSupported,
-                        "transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT) in a batch whose statements "
-                        "go to several shards inside a transaction is not supported; send it after a Sync");
+                    if (!in_transaction())
+                        co_return false;  // the batch manages its own transaction
+                    co_await error_and_ready(sqlstate::kFeatureNotSupported,
+                                             "transaction control (BEGIN, COMMIT, ROLLBACK, "
+                                             "SAVEPOINT) in a batch whose statements "
+                                             "go to several shards inside a transaction is not "
+                                             "supported; send it after a Sync");
                     co_return true;
                 }
                 if (!a || a->is_write || a->kind != SK::Select) spec.writes = true;
@@ -80,23 +82,26 @@ awaitable<bool> Session::run_split_batch_atomic(
     std::sort(shards.begin(), shards.end());
     shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
     if (in_transaction()) {
-        const bool writes = std::any_of(specs.begin(), specs.end(), [](const BatchPiece& p) { return p.writes; });
+        const bool writes =
+            std::any_of(specs.begin(), specs.end(), [](const BatchPiece& p) { return p.writes; });
         ClientWatch client_watch(*this);  // a client that leaves cancels every leg
         auto res = co_await run_on_participants(
-            shards, writes, batch_text_, [&](const std::vector<HeldLeg>& legs) -> awaitable<HeldFanoutResult> {
-                auto awaited = co_await run_pieces_held(proxy_, *user_, legs, settings_, specs, build);
+            shards, writes, batch_text_,
+            [&](const std::vector<HeldLeg>& legs) -> awaitable<HeldFanoutResult> {
+                auto awaited =
+                    co_await run_pieces_held(proxy_, *user_, legs, settings_, specs, build);
                 co_return awaited;
             });
         if (!res) co_return true;  // refused, answered
-        stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()), res->reply);
+        stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()),
+                     res->reply);
         co_await send(res->reply);
         co_return true;
     }
     co_await wait_replies_out();
     release_server();
     if (state_ == SessionState::Ready) transition(SessionState::Busy);
-    std::string reply =
-        co_await run_pieces_atomic(proxy_, *user_, specs, settings_, build);
+    std::string reply = co_await run_pieces_atomic(proxy_, *user_, specs, settings_, build);
     stats_merged(batch_text_, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
     forget_touched_buckets();
     if (state_ == SessionState::Busy) transition(SessionState::Ready);

@@ -24,10 +24,16 @@ namespace {
 // shard down): the values libpq and the drivers need to start.
 const std::map<std::string, std::string>& fallback_parameters() {
     static const std::map<std::string, std::string> p{
-        {"server_version", "15.0 (shardgate)"}, {"server_encoding", "UTF8"},  {"client_encoding", "UTF8"},
-        {"DateStyle", "ISO, MDY"},              {"TimeZone", "UTC"},          {"integer_datetimes", "on"},
-        {"IntervalStyle", "postgres"},          {"standard_conforming_strings", "on"},
-        {"is_superuser", "off"},                {"application_name", ""},
+        {"server_version", "15.0 (shardgate)"},
+        {"server_encoding", "UTF8"},
+        {"client_encoding", "UTF8"},
+        {"DateStyle", "ISO, MDY"},
+        {"TimeZone", "UTC"},
+        {"integer_datetimes", "on"},
+        {"IntervalStyle", "postgres"},
+        {"standard_conforming_strings", "on"},
+        {"is_superuser", "off"},
+        {"application_name", ""},
     };
     return p;
 }
@@ -37,11 +43,14 @@ const std::map<std::string, std::string>& fallback_parameters() {
 awaitable<bool> Session::startup() {
     const auto& pcfg = proxy_.config().proxy;
     // Login watchdog: a client that does not finish startup + authentication in time is cut off.
-    auto watchdog = std::make_shared<asio::steady_timer>(proxy_.io(), std::chrono::milliseconds(pcfg.login_timeout_ms));
+    auto watchdog = std::make_shared<asio::steady_timer>(
+        proxy_.io(), std::chrono::milliseconds(pcfg.login_timeout_ms));
     watchdog->async_wait([this, watchdog](error_code ec) {
         if (!ec && (state_ == SessionState::Startup || state_ == SessionState::Authenticating)) {
             spdlog::info("client {}: login timeout", peer_);
-            terminate_with(sqlstate::kProtocolViolation, "canceling authentication due to timeout (login_timeout_ms)", "login timeout");
+            terminate_with(sqlstate::kProtocolViolation,
+                           "canceling authentication due to timeout (login_timeout_ms)",
+                           "login timeout");
         }
     });
     struct Disarm {
@@ -51,13 +60,15 @@ awaitable<bool> Session::startup() {
 
     wire::StartupMessage msg;
     for (;;) {
-        auto st = wire::parse_startup_frame(wire::as_bytes(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_)));
+        auto st = wire::parse_startup_frame(
+            wire::as_bytes(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_)));
         if (std::holds_alternative<wire::NeedMore>(st)) {
             if (!co_await read_more()) co_return false;
             continue;
         }
         if (auto* bad = std::get_if<wire::Malformed>(&st)) {
-            co_await fatal(sqlstate::kProtocolViolation, fmt::format("invalid startup packet: {}", bad->reason));
+            co_await fatal(sqlstate::kProtocolViolation,
+                           fmt::format("invalid startup packet: {}", bad->reason));
             co_return false;
         }
         const auto& f = std::get<wire::StartupFrame>(st);
@@ -67,7 +78,8 @@ awaitable<bool> Session::startup() {
                 // Bytes pipelined behind SSLRequest were sent before the client knew whether
                 // TLS would be used: refuse them as PostgreSQL does, whatever the answer.
                 if (cstart_ != clen_) {
-                    co_await fatal(sqlstate::kProtocolViolation, "received unencrypted data after SSL request");
+                    co_await fatal(sqlstate::kProtocolViolation,
+                                   "received unencrypted data after SSL request");
                     co_return false;
                 }
                 if (!proxy_.tls() || stream_.is_tls()) {
@@ -100,7 +112,8 @@ awaitable<bool> Session::startup() {
                 co_return false;  // a cancel connection never gets a reply
             }
             case wire::StartupKind::UnsupportedProtocol:
-                co_await fatal(sqlstate::kFeatureNotSupported, wire::unsupported_protocol_message(f.code));
+                co_await fatal(sqlstate::kFeatureNotSupported,
+                               wire::unsupported_protocol_message(f.code));
                 co_return false;
             case wire::StartupKind::Startup:
                 if (!wire::decode(f, msg).ok()) {
@@ -114,9 +127,11 @@ awaitable<bool> Session::startup() {
     transition(SessionState::Authenticating);
     user_name_ = std::string(msg.user());
     database_ = std::string(msg.database());
-    for (const auto& p : msg.parameters) startup_params_[std::string(p.name)] = std::string(p.value);
+    for (const auto& p : msg.parameters)
+        startup_params_[std::string(p.name)] = std::string(p.value);
     if (user_name_.empty()) {
-        co_await fatal(sqlstate::kInvalidAuthorizationSpecification, "no PostgreSQL user name specified in startup packet");
+        co_await fatal(sqlstate::kInvalidAuthorizationSpecification,
+                       "no PostgreSQL user name specified in startup packet");
         co_return false;
     }
     const Config& cfg = proxy_.config();
@@ -132,12 +147,15 @@ awaitable<bool> Session::startup() {
     bool authenticated = co_await authenticate(login_user);
     if (!authenticated) co_return false;
     if (admin_ && !user_->admin) {
-        co_await fatal(sqlstate::kInvalidAuthorizationSpecification, fmt::format("user \"{}\" is not an admin user of the shardgate console", user_name_));
+        co_await fatal(
+            sqlstate::kInvalidAuthorizationSpecification,
+            fmt::format("user \"{}\" is not an admin user of the shardgate console", user_name_));
         co_return false;
     }
     if (!admin_ && database_ != cfg.sharding.database) {
-        co_await fatal(sqlstate::kInvalidCatalogName, fmt::format("database \"{}\" does not exist (this shardgate serves \"{}\")", database_,
-                                            cfg.sharding.database));
+        co_await fatal(sqlstate::kInvalidCatalogName,
+                       fmt::format("database \"{}\" does not exist (this shardgate serves \"{}\")",
+                                   database_, cfg.sharding.database));
         co_return false;
     }
     if (proxy_.shutting_down()) {
@@ -151,7 +169,8 @@ awaitable<bool> Session::startup() {
         Pool& pool = proxy_.pool(cfg.default_shard_index(), *user_);
         if (pool.server_parameters().empty()) {
             auto got = co_await pool.acquire();
-            if (auto* s = std::get_if<std::shared_ptr<ServerConn>>(&got)) pool.release(std::move(*s));
+            if (auto* s = std::get_if<std::shared_ptr<ServerConn>>(&got))
+                pool.release(std::move(*s));
         }
         params = pool.server_parameters();
     }
@@ -189,7 +208,8 @@ awaitable<bool> Session::authenticate(const UserConfig& user) {
             out.clear();
             sa.encode_failure(step, w);
             ++proxy_.counters().login_failures;
-            spdlog::info("client {}: authentication failed for user \"{}\": {}", peer_, user_name_, step.reason);
+            spdlog::info("client {}: authentication failed for user \"{}\": {}", peer_, user_name_,
+                         step.reason);
             co_await send(out);
             co_return false;
         }
@@ -205,19 +225,23 @@ awaitable<bool> Session::authenticate(const UserConfig& user) {
         out.clear();
         // The client's answer: one 'p' message, small.
         for (;;) {
-            auto st = wire::parse_frame(wire::as_bytes(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_)), 8192);
+            auto st = wire::parse_frame(
+                wire::as_bytes(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_)), 8192);
             if (std::holds_alternative<wire::NeedMore>(st)) {
                 if (!co_await read_more()) co_return false;
                 continue;
             }
             if (auto* bad = std::get_if<wire::Malformed>(&st)) {
-                co_await fatal(sqlstate::kProtocolViolation, fmt::format("invalid authentication message: {}", bad->reason));
+                co_await fatal(sqlstate::kProtocolViolation,
+                               fmt::format("invalid authentication message: {}", bad->reason));
                 co_return false;
             }
             const auto& f = std::get<wire::Frame>(st);
             cstart_ += f.size;
             if (f.type != 'p') {
-                co_await fatal(sqlstate::kProtocolViolation, fmt::format("expected a password message, got message type {}", describe_type(f.type)));
+                co_await fatal(sqlstate::kProtocolViolation,
+                               fmt::format("expected a password message, got message type {}",
+                                           describe_type(f.type)));
                 co_return false;
             }
             step = sa.on_message(f.body, w);

@@ -15,7 +15,9 @@ namespace {
 std::vector<std::string> words_of(std::string_view s) {
     std::vector<std::string> out;
     size_t i = 0;
-    auto is_word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$'; };
+    auto is_word = [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$';
+    };
     while (i < s.size()) {
         char c = s[i];
         if (c == '-' && s.substr(i, 2) == "--") {
@@ -28,8 +30,10 @@ std::vector<std::string> words_of(std::string_view s) {
                 if (s[i] == '\\' && i + 1 < s.size()) {
                     ++i;  // E'...' escapes (harmless in standard strings: only skips a char)
                 } else if (s[i] == '\'') {
-                    if (i + 1 < s.size() && s[i + 1] == '\'') ++i;
-                    else break;
+                    if (i + 1 < s.size() && s[i + 1] == '\'')
+                        ++i;
+                    else
+                        break;
                 }
             }
             ++i;
@@ -41,7 +45,8 @@ std::vector<std::string> words_of(std::string_view s) {
         } else if (c == '$' && (i == 0 || !is_word(s[i - 1]))) {
             // $tag$ ... $tag$ (or a parameter $1, which is a word of its own)
             size_t j = i + 1;
-            while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '_')) ++j;
+            while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '_'))
+                ++j;
             if (j < s.size() && s[j] == '$') {
                 std::string_view tag = s.substr(i, j - i + 1);
                 size_t end = s.find(tag, j + 1);
@@ -77,7 +82,8 @@ bool contains_nocase(std::string_view s, std::string_view needle) {
     if (needle.size() > s.size()) return false;
     for (size_t i = 0; i + needle.size() <= s.size(); ++i) {
         size_t k = 0;
-        while (k < needle.size() && std::tolower(static_cast<unsigned char>(s[i + k])) == needle[k]) ++k;
+        while (k < needle.size() && std::tolower(static_cast<unsigned char>(s[i + k])) == needle[k])
+            ++k;
         if (k == needle.size()) return true;
     }
     return false;
@@ -88,7 +94,8 @@ bool may_use_session_state(std::string_view sql) {
     sql_words::Cursor c{sql};
     c.skip();
     std::string_view rest = sql.substr(c.i);
-    for (std::string_view kw : {"set", "declare", "prepare", "execute", "deallocate", "listen", "unlisten", "fetch", "move", "close"})
+    for (std::string_view kw : {"set", "declare", "prepare", "execute", "deallocate", "listen",
+                                "unlisten", "fetch", "move", "close"})
         if (rest.size() >= kw.size() && contains_nocase(rest.substr(0, kw.size()), kw)) return true;
     return contains_nocase(sql, "temp") || contains_nocase(sql, "advisory");
 }
@@ -107,7 +114,8 @@ SessionStateUse session_state_use(std::string_view sql) {
         size_t i = 1;
         if (i + 1 < w.size() && w[i] == "or" && w[i + 1] == "replace") i += 2;
         if (i < w.size() && (w[i] == "global" || w[i] == "local")) ++i;
-        if (i < w.size() && (w[i] == "temp" || w[i] == "temporary") && !(has_pair(w, "on", "commit") && has(w, "drop")))
+        if (i < w.size() && (w[i] == "temp" || w[i] == "temporary") &&
+            !(has_pair(w, "on", "commit") && has(w, "drop")))
             use.kind = SessionStateUse::TempTable;
         return use;
     }
@@ -119,7 +127,8 @@ SessionStateUse session_state_use(std::string_view sql) {
         }
     }
     if (first == "declare") {
-        // DECLARE name [BINARY] [ASENSITIVE|INSENSITIVE] [[NO] SCROLL] CURSOR [{WITH|WITHOUT} HOLD] FOR
+        // DECLARE name [BINARY] [ASENSITIVE|INSENSITIVE] [[NO] SCROLL] CURSOR [{WITH|WITHOUT} HOLD]
+        // FOR
         for (size_t i = 1; i + 1 < w.size() && w[i] != "for"; ++i)
             if (w[i] == "with" && w[i + 1] == "hold") use.kind = SessionStateUse::HoldCursor;
         return use;
@@ -139,7 +148,8 @@ SessionStateUse session_state_use(std::string_view sql) {
         use.kind = SessionStateUse::Deallocate;
         if (c.keyword("all") && c.rest().empty()) return use;
         use.name = c.ident();
-        if (use.name.empty() || !c.rest().empty()) use.kind = SessionStateUse::None;  // PostgreSQL's error
+        if (use.name.empty() || !c.rest().empty())
+            use.kind = SessionStateUse::None;  // PostgreSQL's error
         return use;
     }
     if (first == "set") {
@@ -165,7 +175,8 @@ SessionStateUse session_state_use(std::string_view sql) {
     // as they would for a client holding none (pool resets such as asyncpg's call
     // pg_advisory_unlock_all()).
     static constexpr std::string_view kLocks[] = {"pg_advisory_lock", "pg_advisory_lock_shared",
-                                                  "pg_try_advisory_lock", "pg_try_advisory_lock_shared"};
+                                                  "pg_try_advisory_lock",
+                                                  "pg_try_advisory_lock_shared"};
     for (const auto& word : w)
         for (auto lock : kLocks)
             if (word == lock) {
@@ -178,24 +189,29 @@ SessionStateUse session_state_use(std::string_view sql) {
 
 std::string transaction_pooling_refusal(const SessionStateUse& use) {
     const char* tail =
-        " is session state, and in transaction pooling (pool_mode = \"transaction\") the next transaction may run "
-        "on another server connection while this one serves other clients; use pool_mode = \"session\"";
+        " is session state, and in transaction pooling (pool_mode = \"transaction\") the next "
+        "transaction may run "
+        "on another server connection while this one serves other clients; use pool_mode = "
+        "\"session\"";
     switch (use.kind) {
         case SessionStateUse::TempTable:
             return std::string("a temporary table") + tail +
                    ", or CREATE TEMP TABLE ... ON COMMIT DROP inside a transaction";
         case SessionStateUse::HoldCursor:
-            return std::string("a cursor WITH HOLD") + tail + ", or a cursor without HOLD inside a transaction";
+            return std::string("a cursor WITH HOLD") + tail +
+                   ", or a cursor without HOLD inside a transaction";
         case SessionStateUse::AdvisoryLock:
             return "the session-level advisory lock function " + use.name + "()" + tail +
-                   ", or the transaction-level forms (pg_advisory_xact_lock, pg_try_advisory_xact_lock)";
+                   ", or the transaction-level forms (pg_advisory_xact_lock, "
+                   "pg_try_advisory_xact_lock)";
         case SessionStateUse::SqlPrepare:
             return std::string("an SQL prepared statement (PREPARE / EXECUTE)") + tail +
                    ", or the extended protocol's prepared statements, which shardgate carries";
         case SessionStateUse::SetRole:
             return std::string("SET ROLE / SET SESSION AUTHORIZATION") + tail +
                    ", or SET LOCAL ROLE inside a transaction";
-        default: return {};
+        default:
+            return {};
     }
 }
 

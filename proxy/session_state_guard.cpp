@@ -11,8 +11,8 @@
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 #include "proxy/wire/messages/command_complete.h"
-#include "proxy/wire/writer.h"
 #include "proxy/wire/messages/session_status.h"
+#include "proxy/wire/writer.h"
 
 namespace sg::proxy {
 
@@ -28,12 +28,14 @@ awaitable<bool> Session::guard_session_state(const SessionStateUse& use) {
     };
     switch (use.kind) {
         case SessionStateUse::None:
-        case SessionStateUse::CursorOp: co_return false;
+        case SessionStateUse::CursorOp:
+            co_return false;
         case SessionStateUse::Listen:
         case SessionStateUse::Unlisten:
             // Session pooling: the server connection stays the client's, LISTEN goes to it.
             if (!transaction_pooling) co_return false;
-            // Among other statements: carried by guard_multi_statement (session_multi_statement.cpp).
+            // Among other statements: carried by guard_multi_statement
+            // (session_multi_statement.cpp).
             if (!notify::parse_listen_statement(query_text_) &&
                 analysis_of(query_text_)->kind == router::StatementKind::Multi)
                 co_return false;
@@ -41,7 +43,8 @@ awaitable<bool> Session::guard_session_state(const SessionStateUse& use) {
             co_return true;
         case SessionStateUse::Deallocate: {
             if (use.name.empty()) {
-                if (!transaction_pooling) co_return false;  // the server drops its SQL-prepared ones too
+                if (!transaction_pooling)
+                    co_return false;  // the server drops its SQL-prepared ones too
                 // Every statement the client prepared is gone, as in PostgreSQL; their server
                 // copies (under the proxy's names) are never used again.
                 statements_.clear();
@@ -55,10 +58,12 @@ awaitable<bool> Session::guard_session_state(const SessionStateUse& use) {
             }
             if (!transaction_pooling) co_return false;
             // SQL PREPARE is refused in transaction pooling: no such statement exists anywhere.
-            co_await error_and_ready(sqlstate::kInvalidSqlStatementName, "prepared statement \"" + use.name + "\" does not exist");
+            co_await error_and_ready(sqlstate::kInvalidSqlStatementName,
+                                     "prepared statement \"" + use.name + "\" does not exist");
             co_return true;
         }
-        default: break;
+        default:
+            break;
     }
     if (!transaction_pooling) co_return false;
     co_await error_and_ready(sqlstate::kFeatureNotSupported, transaction_pooling_refusal(use));

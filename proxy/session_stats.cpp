@@ -12,7 +12,8 @@ namespace sg::proxy {
 
 namespace {
 int64_t steady_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
         .count();
 }
 }  // namespace
@@ -52,7 +53,8 @@ void Session::stats_refused(std::string_view text, std::string_view message) {
 void Session::count_shard_legs(std::span<const stats::ShardLeg> legs) {
     const size_t shards = proxy_.config().shards.size();
     for (const auto& l : legs)
-        if (l.shard >= 0 && size_t(l.shard) < shards) stats::add_leg(proxy_.shard_totals(l.shard), l);
+        if (l.shard >= 0 && size_t(l.shard) < shards)
+            stats::add_leg(proxy_.shard_totals(l.shard), l);
 }
 
 }  // namespace sg::proxy

@@ -48,25 +48,32 @@ awaitable<bool> Session::sync_settings(bool report_with_ready) {
     std::string sqlstate, message;
     if (!s.usable() || server_ != keep) {
         sqlstate = sqlstate::kConnectionFailure;
-        message = fmt::format("shardgate lost the connection to shard \"{}\" while re-applying this session's settings",
-                              s.target().shard_name);
+        message = fmt::format(
+            "shardgate lost the connection to shard \"{}\" while re-applying this session's "
+            "settings",
+            s.target().shard_name);
     } else if (s.quiet_done() < last) {
         sqlstate = sqlstate::kConnectionFailure;
-        message = fmt::format("shard \"{}\" did not confirm this session's settings within {} s", s.target().shard_name,
-                              std::chrono::duration_cast<std::chrono::seconds>(kSyncTimeout).count());
+        message =
+            fmt::format("shard \"{}\" did not confirm this session's settings within {} s",
+                        s.target().shard_name,
+                        std::chrono::duration_cast<std::chrono::seconds>(kSyncTimeout).count());
     } else {
         const auto failures = s.quiet_failures_since(first);
         for (const auto& f : failures) {
             if (f.number >= last) continue;
             const auto& [name, statement] = list[f.number - first];
             spdlog::warn(
-                "client {}: shard {} refused the session setting \"{}\" when shardgate re-applied it ({}): {} "
+                "client {}: shard {} refused the session setting \"{}\" when shardgate re-applied "
+                "it ({}): {} "
                 "[{}]; the setting is dropped from the session and the client gets the error",
-                peer_, s.target().shard_name, name.empty() ? "all" : name, statement, f.message, f.sqlstate);
+                peer_, s.target().shard_name, name.empty() ? "all" : name, statement, f.message,
+                f.sqlstate);
             if (sqlstate.empty()) {
                 sqlstate = f.sqlstate.empty() ? sqlstate::kInternalError : f.sqlstate;
                 message = fmt::format(
-                    "shardgate could not re-apply the session setting \"{}\" on shard \"{}\": {}; the setting was "
+                    "shardgate could not re-apply the session setting \"{}\" on shard \"{}\": {}; "
+                    "the setting was "
                     "removed from this session and the statement did not run",
                     name, s.target().shard_name, f.message);
             }
@@ -137,8 +144,10 @@ void Session::track_batch_settings(ServerConn& s, std::string_view batch) {
         size_t at = 0;
         if (type == 'P') {
             std::string_view name = cstr_at(body, at), text = cstr_at(body, at);
-            if (name.empty()) unnamed = text;
-            else parsed.emplace_back(name, text);
+            if (name.empty())
+                unnamed = text;
+            else
+                parsed.emplace_back(name, text);
         } else if (type == 'B') {
             cstr_at(body, at);  // the portal
             std::string_view name = cstr_at(body, at);
@@ -151,7 +160,8 @@ void Session::track_batch_settings(ServerConn& s, std::string_view batch) {
                         break;
                     }
                 if (current.empty())
-                    if (auto st = statements_.find(std::string(name)); st != statements_.end()) current = st->second.query;
+                    if (auto st = statements_.find(std::string(name)); st != statements_.end())
+                        current = st->second.query;
             }
         } else if (type == 'E') {
             texts.push_back(current);

@@ -20,12 +20,12 @@
 #include "proxy/txn/conn_participants.h"
 #include "proxy/txn/coordinator.h"
 #include "proxy/txn/held.h"
+#include "proxy/wire/frame_cursor.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/extended_query.h"
+#include "proxy/wire/messages/session_status.h"
 #include "proxy/wire/reader.h"
 #include "proxy/wire/writer.h"
-#include "proxy/wire/messages/session_status.h"
-#include "proxy/wire/frame_cursor.h"
 
 namespace sg::proxy {
 
@@ -62,7 +62,7 @@ bool maybe_transaction_control(std::string_view sql) {
     while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
     if (i < sql.size() && (sql[i] == '/' || sql[i] == '-' || sql[i] == '('))
         return true;  // comments: analyse
-    char buf[10];  // the first word, lower case (no allocation: this runs per statement)
+    char buf[10];     // the first word, lower case (no allocation: this runs per statement)
     size_t n = 0;
     while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i])) && n < sizeof buf)
         buf[n++] = static_cast<char>(std::tolower(static_cast<unsigned char>(sql[i++])));
@@ -122,9 +122,10 @@ awaitable<bool> Session::join_shard(int shard, bool report_with_ready) {
     if (max > 0 && participants > static_cast<size_t>(max)) {
         held_->failed = true;
         co_await refuse(
-            sqlstate::kFeatureNotSupported, fmt::format("this transaction would span {} shards, more than [transactions] "
-                                 "max_participants = {}",
-                                 participants, max));
+            sqlstate::kFeatureNotSupported,
+            fmt::format("this transaction would span {} shards, more than [transactions] "
+                        "max_participants = {}",
+                        participants, max));
         co_return false;
     }
     // Park the attached server; its transaction stays open.

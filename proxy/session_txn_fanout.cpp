@@ -67,9 +67,10 @@ awaitable<std::optional<HeldFanoutResult>> Session::run_on_participants(
     const size_t participants = have.size() + missing.size();
     if (max > 0 && participants > static_cast<size_t>(max)) {
         co_await error_and_ready(
-            sqlstate::kFeatureNotSupported, fmt::format("this transaction would span {} shards, more than [transactions] "
-                                 "max_participants = {}",
-                                 participants, max));
+            sqlstate::kFeatureNotSupported,
+            fmt::format("this transaction would span {} shards, more than [transactions] "
+                        "max_participants = {}",
+                        participants, max));
         co_return std::nullopt;
     }
     // A participant whose settings differ from the session's (a SET in the transaction ran on
@@ -187,8 +188,8 @@ awaitable<void> Session::fanout_in_transaction(const router::Analysis& a, const 
         shards, writes, sql, [&](const std::vector<HeldLeg>& given) -> awaitable<HeldFanoutResult> {
             std::vector<HeldLeg> legs = given;
             for (size_t i = 0; i < legs.size(); ++i) legs[i].sql = texts[i];
-            auto awaited = co_await run_fanout_held(proxy_, *user_, legs, settings_, replicated, writes,
-                                               &leg_stats_);
+            auto awaited = co_await run_fanout_held(proxy_, *user_, legs, settings_, replicated,
+                                                    writes, &leg_stats_);
             co_return awaited;
         });
     if (!res) co_return;
@@ -257,8 +258,8 @@ CombineRunner Session::transaction_combine_runner() {
             conn, [&](const std::vector<HeldLeg>& legs) -> awaitable<HeldFanoutResult> {
                 std::vector<HeldLeg> l = legs;
                 l[0].sql = sql;
-                auto awaited = co_await run_fanout_held(proxy_, *user_, l, settings_, false, false,
-                                                   nullptr);
+                auto awaited =
+                    co_await run_fanout_held(proxy_, *user_, l, settings_, false, false, nullptr);
                 co_return awaited;
             });
         co_return awaited;

@@ -73,16 +73,20 @@ void SettingsTracker::add_startup(const std::string& name, const std::string& st
 std::optional<SettingsTracker::Step> SettingsTracker::step_of(std::string_view sql) {
     // Most statements are neither: ruled out by their first word, without allocating.
     size_t i = 0;
-    while (i < sql.size() && (std::isspace(static_cast<unsigned char>(sql[i])) || sql[i] == '(')) ++i;
+    while (i < sql.size() && (std::isspace(static_cast<unsigned char>(sql[i])) || sql[i] == '('))
+        ++i;
     std::string_view head = sql.substr(i);
     bool candidate = head.starts_with("/*") || head.starts_with("--");
-    for (std::string_view kw : {"set", "reset", "discard", "commit", "end", "abort", "prepare", "rollback", "release",
-                                "savepoint"})
-        candidate = candidate || (head.size() >= kw.size() && strncasecmp(head.data(), kw.data(), kw.size()) == 0);
+    for (std::string_view kw : {"set", "reset", "discard", "commit", "end", "abort", "prepare",
+                                "rollback", "release", "savepoint"})
+        candidate = candidate || (head.size() >= kw.size() &&
+                                  strncasecmp(head.data(), kw.data(), kw.size()) == 0);
     if (!candidate) return std::nullopt;
     Step step;
-    if (auto ch = parse_setting_statement(sql); ch && !ch->proxy_local) step.change = std::move(*ch);
-    else step.control = parse_transaction_control(sql);
+    if (auto ch = parse_setting_statement(sql); ch && !ch->proxy_local)
+        step.change = std::move(*ch);
+    else
+        step.control = parse_transaction_control(sql);
     if (!step.change && step.control.kind == TransactionControl::None) return std::nullopt;
     return step;
 }
@@ -92,7 +96,9 @@ namespace {
 // npos when nothing follows.
 size_t first_word(std::string_view sql, size_t i) {
     for (;;) {
-        while (i < sql.size() && (std::isspace(static_cast<unsigned char>(sql[i])) || sql[i] == '(')) ++i;
+        while (i < sql.size() &&
+               (std::isspace(static_cast<unsigned char>(sql[i])) || sql[i] == '('))
+            ++i;
         if (sql.substr(i).starts_with("--")) {
             i = sql.find('\n', i);
         } else if (sql.substr(i).starts_with("/*")) {
@@ -113,12 +119,13 @@ size_t first_word(std::string_view sql, size_t i) {
 // `UPDATE ... SET ...;`) starts nothing: such a text is one statement.
 bool may_hold_untracked_setting(std::string_view sql) {
     if (sql.find(';') == std::string_view::npos) return false;  // one statement: step_of judged it
-    for (size_t start = 0;;) {  // 0, then just after each ';'
+    for (size_t start = 0;;) {                                  // 0, then just after each ';'
         if (size_t i = first_word(sql, start); i != std::string_view::npos) {
             for (std::string_view kw : {"set", "reset", "discard"}) {
                 const size_t end = i + kw.size();
                 if (end <= sql.size() && strncasecmp(sql.data() + i, kw.data(), kw.size()) == 0 &&
-                    (end == sql.size() || !(std::isalnum(static_cast<unsigned char>(sql[end])) || sql[end] == '_')))
+                    (end == sql.size() ||
+                     !(std::isalnum(static_cast<unsigned char>(sql[end])) || sql[end] == '_')))
                     return true;
             }
         }
@@ -142,8 +149,8 @@ void SettingsTracker::sent(std::string_view sql, int ahead, bool in_transaction)
     pending_.push_back(std::move(p));
 }
 
-void SettingsTracker::sent_batch(const std::vector<std::string_view>& texts, int ahead, bool in_transaction,
-                                 bool observed) {
+void SettingsTracker::sent_batch(const std::vector<std::string_view>& texts, int ahead,
+                                 bool in_transaction, bool observed) {
     Pending p;
     p.observed = observed;
     for (std::string_view t : texts)
@@ -164,7 +171,8 @@ void SettingsTracker::apply(const SettingChange& ch, Settings& applied) {
                 // the complete value, which differs from the server's record, so it is synced
                 // before the client's next statement.
                 auto prev = current_.find(ch.name);
-                std::string_view before = prev != current_.end() ? datestyle_of_statement(prev->second) : "";
+                std::string_view before =
+                    prev != current_.end() ? datestyle_of_statement(prev->second) : "";
                 if (auto full = complete_datestyle(before, ch.value))
                     statement = "SET datestyle TO " + quote_sql_literal(*full);
             }
@@ -176,8 +184,10 @@ void SettingsTracker::apply(const SettingChange& ch, Settings& applied) {
             // RESET returns a setting to the session's startup value, which on a pooled server
             // is the client's startup parameter: the server itself fell back to its own default,
             // so the startup value is re-applied before the client's next statement.
-            if (auto it = startup_.find(ch.name); it != startup_.end()) current_[ch.name] = it->second;
-            else current_.erase(ch.name);
+            if (auto it = startup_.find(ch.name); it != startup_.end())
+                current_[ch.name] = it->second;
+            else
+                current_.erase(ch.name);
             applied.erase(ch.name);
             break;
         case SettingChange::ResetAll:
@@ -197,7 +207,8 @@ void SettingsTracker::roll_back(Settings& applied) {
 
 void SettingsTracker::ready(char status, bool failed, Settings& applied) {
     const uint64_t number = readies_++;
-    while (!pending_.empty() && pending_.front().at < number) pending_.pop_front();  // (never answered)
+    while (!pending_.empty() && pending_.front().at < number)
+        pending_.pop_front();  // (never answered)
     std::optional<Pending> mine;
     if (!pending_.empty() && pending_.front().at == number) {
         mine = std::move(pending_.front());
@@ -205,13 +216,15 @@ void SettingsTracker::ready(char status, bool failed, Settings& applied) {
     }
     const bool was_open = open_ || (mine && mine->in_transaction);
     // A query of several statements outside a transaction block: one implicit transaction.
-    if (mine && mine->observed && !was_open && observer_ && status == 'I') observer_->ended(!failed);
-    bool ended = false;      // a COMMIT or ROLLBACK among the steps settled the transaction
+    if (mine && mine->observed && !was_open && observer_ && status == 'I')
+        observer_->ended(!failed);
+    bool ended = false;       // a COMMIT or ROLLBACK among the steps settled the transaction
     bool ends_tried = false;  // there was one, but the request failed
     if (mine) {
         for (const Step& step : mine->steps) {
             const auto& tc = step.control;
-            if (tc.kind == TransactionControl::Commit || tc.kind == TransactionControl::Rollback) ends_tried = true;
+            if (tc.kind == TransactionControl::Commit || tc.kind == TransactionControl::Rollback)
+                ends_tried = true;
             if (failed) continue;  // nothing of a failed request took
             if (step.change) apply(*step.change, applied);
             auto find = [&]() -> long {
@@ -220,7 +233,9 @@ void SettingsTracker::ready(char status, bool failed, Settings& applied) {
                 return -1;
             };
             switch (tc.kind) {
-                case TransactionControl::Savepoint: savepoints_.emplace_back(tc.savepoint, current_); break;
+                case TransactionControl::Savepoint:
+                    savepoints_.emplace_back(tc.savepoint, current_);
+                    break;
                 case TransactionControl::RollbackTo:
                     if (long i = find(); i >= 0) {
                         // The server undid every SET since: it carries what it had then.
@@ -238,8 +253,10 @@ void SettingsTracker::ready(char status, bool failed, Settings& applied) {
                     break;
                 case TransactionControl::Commit:
                     // COMMIT of a failed transaction rolls it back (its tag is ROLLBACK).
-                    if (aborted_) roll_back(applied);
-                    else committed_ = current_;  // also COMMIT AND CHAIN, which stays open
+                    if (aborted_)
+                        roll_back(applied);
+                    else
+                        committed_ = current_;  // also COMMIT AND CHAIN, which stays open
                     savepoints_.clear();
                     if (observer_) observer_->ended(!aborted_);
                     ended = true;
@@ -249,7 +266,8 @@ void SettingsTracker::ready(char status, bool failed, Settings& applied) {
                     if (observer_) observer_->ended(false);
                     ended = true;
                     break;
-                case TransactionControl::None: break;
+                case TransactionControl::None:
+                    break;
             }
         }
     }
@@ -273,13 +291,16 @@ void SettingsTracker::ready(char status, bool failed, Settings& applied) {
             // The transaction ended in a way not seen here (a multi-statement text). Best
             // guess for the client; the server is reset before its next use, so what it
             // carries is known again.
-            if (!failed && !aborted_) committed_ = current_;
-            else current_ = committed_;
+            if (!failed && !aborted_)
+                committed_ = current_;
+            else
+                current_ = committed_;
             applied.clear();
             applied[kUnknownSettings] = std::string();
         }
         // A transaction that ended unseen (see above): committed unless something failed.
-        if (observer_ && was_open && !ended && !(failed && ends_tried)) observer_->ended(!failed && !aborted_);
+        if (observer_ && was_open && !ended && !(failed && ends_tried))
+            observer_->ended(!failed && !aborted_);
         savepoints_.clear();
     }
     open_ = status != 'I';

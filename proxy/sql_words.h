@@ -55,8 +55,8 @@ struct Cursor {
             }
             return std::nullopt;
         }
-        while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' || s[i] == '$' ||
-                                static_cast<unsigned char>(s[i]) >= 0x80)) {
+        while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' ||
+                                s[i] == '$' || static_cast<unsigned char>(s[i]) >= 0x80)) {
             out += static_cast<char>(std::tolower(static_cast<unsigned char>(s[i])));
             ++i;
         }
@@ -97,7 +97,9 @@ struct Cursor {
     std::string_view rest() {
         skip();
         std::string_view r = s.substr(i);
-        while (!r.empty() && (std::isspace(static_cast<unsigned char>(r.back())) || r.back() == ';')) r.remove_suffix(1);
+        while (!r.empty() &&
+               (std::isspace(static_cast<unsigned char>(r.back())) || r.back() == ';'))
+            r.remove_suffix(1);
         return r;
     }
 };

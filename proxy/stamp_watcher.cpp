@@ -5,7 +5,8 @@
 namespace sg::proxy {
 
 StampWatcher::StampWatcher(net::asio::io_context& io, const Config& cfg,
-                           std::chrono::milliseconds interval, std::function<void(Readings)> deliver)
+                           std::chrono::milliseconds interval,
+                           std::function<void(Readings)> deliver)
     : io_(io), interval_(interval), deliver_(std::move(deliver)) {
     thread_ = std::thread([this, cfg] { run(cfg); });
 }

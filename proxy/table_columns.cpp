@@ -10,27 +10,27 @@
 #include "proxy/wire/frame.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/row_data.h"
-#include "proxy/wire/writer.h"
 #include "proxy/wire/protocol.h"
+#include "proxy/wire/writer.h"
 
 namespace sg::proxy {
 
 namespace asio = net::asio;
 using net::error_code;
 
-
 namespace {
 
 // Runs `query` (one text, settings first) on a short-lived connection of its own: the first
 // column of every row, or 08006 saying it could not read the `what` of `table`.
-net::awaitable<router::Expected<std::vector<std::string>>> catalog_column(asio::any_io_executor ex,
-                                                                          const ServerTarget& target,
-                                                                          const std::string& table,
-                                                                          std::string_view what, std::string query) {
+net::awaitable<router::Expected<std::vector<std::string>>> catalog_column(
+    asio::any_io_executor ex, const ServerTarget& target, const std::string& table,
+    std::string_view what, std::string query) {
     using Result = router::Expected<std::vector<std::string>>;
     auto failed = [&](const std::string& why) {
-        return Result(router::Error{sqlstate::kConnectionFailure, "cannot read the " + std::string(what) + " of table \"" + table +
-                                                 "\" on shard \"" + target.shard_name + "\": " + why});
+        return Result(router::Error{sqlstate::kConnectionFailure,
+                                    "cannot read the " + std::string(what) + " of table \"" +
+                                        table + "\" on shard \"" + target.shard_name +
+                                        "\": " + why});
     };
     std::vector<std::string> values;
     std::string failure;
@@ -62,13 +62,15 @@ net::awaitable<router::Expected<std::vector<std::string>>> catalog_column(asio::
     wire::DataRow row;
     size_t pos = 0;  // rbuf[pos, rlen) is not parsed yet
     for (bool done = false; !done;) {
-        auto st = wire::parse_frame(wire::as_bytes(std::string_view(rbuf.data() + pos, rlen - pos)));
+        auto st =
+            wire::parse_frame(wire::as_bytes(std::string_view(rbuf.data() + pos, rlen - pos)));
         if (auto* f = std::get_if<wire::Frame>(&st)) {
             if (f->type == 'T') {
                 // A new result set: only the last one (the catalog query, after the settings
                 // statements, which may return rows of their own: set_config(...)) is the answer.
                 values.clear();
-            } else if (f->type == 'D' && wire::decode(f->body, row).ok() && !row.columns.empty() && row.columns[0]) {
+            } else if (f->type == 'D' && wire::decode(f->body, row).ok() && !row.columns.empty() &&
+                       row.columns[0]) {
                 const auto& v = *row.columns[0];
                 values.emplace_back(reinterpret_cast<const char*>(v.data()), v.size());
             } else if (f->type == 'E' && failure.empty()) {
@@ -87,8 +89,8 @@ net::awaitable<router::Expected<std::vector<std::string>>> catalog_column(asio::
         rlen -= pos;
         pos = 0;
         if (rlen == rbuf.size()) rbuf.resize(rbuf.size() * 2);
-        size_t n = co_await sock.async_read_some(asio::buffer(rbuf.data() + rlen, rbuf.size() - rlen),
-                                                 net::ec_token(ec));
+        size_t n = co_await sock.async_read_some(
+            asio::buffer(rbuf.data() + rlen, rbuf.size() - rlen), net::ec_token(ec));
         if (ec) {
             failure = "reading from the shard: " + ec.message();
             break;
@@ -105,45 +107,54 @@ net::awaitable<router::Expected<std::vector<std::string>>> catalog_column(asio::
 }  // namespace
 
 net::awaitable<router::Expected<std::vector<std::string>>> fetch_catalog_values(
-    asio::any_io_executor ex, const ServerTarget& target, const std::string& what, std::string query) {
+    asio::any_io_executor ex, const ServerTarget& target, const std::string& what,
+    std::string query) {
     auto awaited = co_await catalog_column(ex, target, "pg_catalog", what, std::move(query));
     co_return awaited;
 }
 
 net::awaitable<router::Expected<std::vector<std::string>>> fetch_table_columns(
-    asio::any_io_executor ex, const ServerTarget& target, const std::string& table, const std::string& settings,
-    bool stored_only) {
+    asio::any_io_executor ex, const ServerTarget& target, const std::string& table,
+    const std::string& settings, bool stored_only) {
     using Result = router::Expected<std::vector<std::string>>;
     Result columns = co_await catalog_column(
         ex, target, table, "columns",
-        settings + "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass(" +
+        settings +
+            "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = pg_catalog.to_regclass(" +
             quote_sql_literal(table) + ") AND attnum > 0 AND NOT attisdropped" +
             (stored_only ? " AND attgenerated = ''" : "") + " ORDER BY attnum");
     if (columns && columns->empty())
-        co_return Result(router::Error{sqlstate::kUndefinedTable, "relation \"" + table + "\" does not exist"});
+        co_return Result(
+            router::Error{sqlstate::kUndefinedTable, "relation \"" + table + "\" does not exist"});
     co_return columns;
 }
 
 net::awaitable<router::Expected<std::vector<std::string>>> fetch_unique_columns(
-    asio::any_io_executor ex, const ServerTarget& target, const std::string& table, const std::string& settings) {
+    asio::any_io_executor ex, const ServerTarget& target, const std::string& table,
+    const std::string& settings) {
     // Valid, non-partial unique indexes (a primary key is one) over exactly one plain column.
     auto awaited = co_await catalog_column(
         ex, target, table, "unique columns",
-        settings + "SELECT a.attname FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = "
-                   "i.indrelid AND a.attnum = i.indkey[0] WHERE i.indrelid = pg_catalog.to_regclass(" +
+        settings +
+            "SELECT a.attname FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON "
+            "a.attrelid = "
+            "i.indrelid AND a.attnum = i.indkey[0] WHERE i.indrelid = pg_catalog.to_regclass(" +
             quote_sql_literal(table) +
-            ") AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL");
+            ") AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1 AND i.indpred IS NULL AND "
+            "i.indexprs IS NULL");
     co_return awaited;
 }
 
 std::string column_list_text(const std::vector<std::string>& columns) {
     std::string list = "(";
-    for (size_t i = 0; i < columns.size(); ++i) list += (i ? ", " : "") + quote_sql_identifier(columns[i]);
+    for (size_t i = 0; i < columns.size(); ++i)
+        list += (i ? ", " : "") + quote_sql_identifier(columns[i]);
     list += ") ";
     return list;
 }
 
-std::string with_column_list(std::string_view sql, uint32_t at, const std::vector<std::string>& columns) {
+std::string with_column_list(std::string_view sql, uint32_t at,
+                             const std::vector<std::string>& columns) {
     const std::string list = column_list_text(columns);
     std::string out(sql.substr(0, at));
     out += list;

@@ -32,11 +32,13 @@ net::awaitable<router::Expected<std::vector<std::string>>> fetch_unique_columns(
 // The first column of every row `query` returns, read on a short-lived connection of its own
 // (any catalog query); 08006 saying it could not read `what` when the shard cannot be reached.
 net::awaitable<router::Expected<std::vector<std::string>>> fetch_catalog_values(
-    net::asio::any_io_executor ex, const ServerTarget& target, const std::string& what, std::string query);
+    net::asio::any_io_executor ex, const ServerTarget& target, const std::string& what,
+    std::string query);
 
 // "INSERT INTO t VALUES ..." (or "COPY t FROM ...") with "(c1, c2) " inserted at `at` (quoted
 // identifiers).
-std::string with_column_list(std::string_view sql, uint32_t at, const std::vector<std::string>& columns);
+std::string with_column_list(std::string_view sql, uint32_t at,
+                             const std::vector<std::string>& columns);
 // The inserted text alone: "(c1, c2) ".
 std::string column_list_text(const std::vector<std::string>& columns);
 

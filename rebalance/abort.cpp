@@ -17,7 +17,8 @@ namespace sg::rebalance {
 Expected<std::vector<RebalanceObject>> abort_rebalance(const Config& cfg,
                                                        const std::vector<std::string>& proxies,
                                                        const std::string& journal_path,
-                                                       SwitchParticipants* participants, MapPublisher publish) {
+                                                       SwitchParticipants* participants,
+                                                       MapPublisher publish) {
     auto loaded = load_journal(journal_path);
     if (!loaded) return loaded.error();
     if (loaded->has_value() && !(*loaded)->finished) {
@@ -34,8 +35,8 @@ Expected<std::vector<RebalanceObject>> abort_rebalance(const Config& cfg,
         CutoverEnv env{cfg, j, journal_path, *set, 100, 2000, std::move(publish)};
         // Before anything is dropped: a decided switch must commit, not vanish with the rest.
         if (auto st = resolve_pending(env); !st) return st.error();
-        spdlog::info("aborting rebalance {}: {} buckets already switched stay where they are", j.run_id,
-                     [&] {
+        spdlog::info("aborting rebalance {}: {} buckets already switched stay where they are",
+                     j.run_id, [&] {
                          size_t n = 0;
                          for (const auto& m : j.moves) n += m.switched.size();
                          return n;

@@ -17,8 +17,9 @@ constexpr size_t kFlushBytes = 256 * 1024;
 Status put(TargetConn& t, std::string& buf) {
     if (buf.empty()) return Ok{};
     if (PQputCopyData(t.conn.get(), buf.data(), static_cast<int>(buf.size())) != 1)
-        return Error{sqlstate::kConnectionFailure, t.endpoint.label +
-                                  ": COPY into staging failed: " + PQerrorMessage(t.conn.get())};
+        return Error{
+            sqlstate::kConnectionFailure,
+            t.endpoint.label + ": COPY into staging failed: " + PQerrorMessage(t.conn.get())};
     buf.clear();
     return Ok{};
 }
@@ -65,8 +66,8 @@ Status copy_table(SourceContext& ctx, PGconn* source, size_t ti, CopyStats& stat
         if (stats.rows_scanned % 65536 == 0) progress(stats);
     }
     if (n == -2)
-        failed =
-            Error{sqlstate::kConnectionFailure, ctx.source_endpoint.label + ": COPY failed: " + PQerrorMessage(source)};
+        failed = Error{sqlstate::kConnectionFailure,
+                       ctx.source_endpoint.label + ": COPY failed: " + PQerrorMessage(source)};
     if (auto st = finish_copy(source, ctx.source_endpoint.label); !st && failed.ok()) failed = st;
     for (size_t i = 0; i < ctx.targets.size(); ++i) {
         auto& tg = ctx.targets[i];

@@ -109,7 +109,8 @@ Expected<router::ShardMap> assigned_map(const Config& cfg, const std::vector<uin
     auto map = router::load_configured_map(cfg.map_path(), cfg);
     if (!map) return map.error();
     int idx = map->shard_index(target);
-    if (idx < 0) return Error{sqlstate::kInvalidParameterValue, "shard " + target + " is not in the map"};
+    if (idx < 0)
+        return Error{sqlstate::kInvalidParameterValue, "shard " + target + " is not in the map"};
     std::vector<uint16_t> b = map->buckets();
     bool changed = false;
     for (uint32_t x : buckets) {
@@ -162,8 +163,10 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
     if (!next_map) return next_map.error();
     const router::MapStamp next_stamp = router::stamp_of(*next_map);
     if (auto st = check_stamp_before(tc, tlabel, next_stamp); !st) return st.error();
-    if (auto st = check_stamp_before(source, ctx.source_endpoint.label, next_stamp); !st) return st.error();
-    const std::string stamp_and_prepare = stamp_statement(next_stamp) + "; PREPARE TRANSACTION '" + token + "'";
+    if (auto st = check_stamp_before(source, ctx.source_endpoint.label, next_stamp); !st)
+        return st.error();
+    const std::string stamp_and_prepare =
+        stamp_statement(next_stamp) + "; PREPARE TRANSACTION '" + token + "'";
 
     // Catch up before pausing, so the fence has little to wait for. An empty socket does not
     // mean caught up (the walsender may be decoding far behind under write load): a fence
@@ -187,7 +190,8 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
     if (auto st = save_journal(env.journal, env.journal_path); !st) return st.error();
     const auto paused = Clock::now();  // clients wait from the PAUSE on, drain included
     SwitchInProgress in_switch;  // Ctrl-C now aborts the switch instead of killing the process
-    if (auto st = env.proxies.pause(runs, next_map->version() - 1, std::max(5, env.max_pause_ms / 3), env.lease_ms);
+    if (auto st = env.proxies.pause(runs, next_map->version() - 1,
+                                    std::max(5, env.max_pause_ms / 3), env.lease_ms);
         !st) {
         // A registered proxy that did not answer: the next switch's refresh waits for it.
         if (env.proxies.any_unanswered()) {
@@ -215,7 +219,8 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
         return seen.error();
     }
     if (!*seen) return abort("catch-up did not reach the fence within the bound", false);
-    if (interrupted()) return abort(fmt::format("interrupted by signal {}", interrupt_signal()), false);
+    if (interrupted())
+        return abort(fmt::format("interrupted by signal {}", interrupt_signal()), false);
     const double fence_ms = ms_since(paused);
 
     const std::string arr = int_array(buckets);
@@ -243,12 +248,14 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
     // they have taken up to ~40% of a 100 ms bound).
     const double moved_ms = ms_since(paused);
     if (moved_ms > bound * 0.6) return abort("the move took too long for the bound", true);
-    if (interrupted()) return abort(fmt::format("interrupted by signal {}", interrupt_signal()), true);
+    if (interrupted())
+        return abort(fmt::format("interrupted by signal {}", interrupt_signal()), true);
     // Every proxy must still hold this switch's pause: one whose lease lapsed served the old
     // owner meanwhile, and those writes are not in the moved rows. The renewal also gives the
     // rest of the switch (decision, commits, reload) a full lease.
     if (auto st = env.proxies.renew(); !st)
-        return abort("the pause could not be renewed before the decision: " + st.error().message, true);
+        return abort("the pause could not be renewed before the decision: " + st.error().message,
+                     true);
 
     crash_point("switch-deciding");
     // The decision is the map file itself: once it assigns the group to the target, a resumed
@@ -277,9 +284,10 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
     std::vector<std::string> lapsed;
     if (auto st = env.proxies.resume(&lapsed); !st) return st.error();
     for (const auto& proxy : lapsed)
-        spdlog::error("{}: the pause of buckets {} lapsed after the switch was decided (the lease is {} ms): "
-                      "that proxy may have routed to {} meanwhile; run `shardgate rebalance verify`",
-                      proxy, runs, env.lease_ms, ctx.source);
+        spdlog::error(
+            "{}: the pause of buckets {} lapsed after the switch was decided (the lease is {} ms): "
+            "that proxy may have routed to {} meanwhile; run `shardgate rebalance verify`",
+            proxy, runs, env.lease_ms, ctx.source);
     res.pause_ms = ms_since(paused);
     res.switched = true;
     for (const auto& m : *moved) res.rows += m.first;
@@ -339,7 +347,8 @@ Status resolve_pending(CutoverEnv& env) {
     }
     uint64_t version = 0;
     if (decided) {
-        auto v = publish_assignment(env.cfg, j.pending->buckets, j.pending->target, env.publish_map);
+        auto v =
+            publish_assignment(env.cfg, j.pending->buckets, j.pending->target, env.publish_map);
         if (!v) return v.error();
         version = *v;
         for (auto& mv : j.moves) {

@@ -21,8 +21,8 @@
 #include "rebalance/context.h"
 #include "rebalance/journal.h"
 #include "rebalance/map_publisher.h"
-#include "rebalance/switch_participants.h"
 #include "rebalance/stream.h"
+#include "rebalance/switch_participants.h"
 #include "router/shard_map.h"
 
 namespace sg::rebalance {

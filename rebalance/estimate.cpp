@@ -14,7 +14,9 @@ Expected<std::vector<MoveEstimate>> estimate_moves(const Config& cfg, const Plan
     for (const auto& m : plan.moves) {
         if (per_source.count(m.source)) continue;
         const ShardConfig* s = cfg.find_shard(plan.shard_names[m.source]);
-        if (!s) return Error{sqlstate::kInvalidParameterValue, "shard " + plan.shard_names[m.source] + " not in config"};
+        if (!s)
+            return Error{sqlstate::kInvalidParameterValue,
+                         "shard " + plan.shard_names[m.source] + " not in config"};
         Endpoint ep = shard_endpoint(cfg, *s);
         auto c = connect(ep);
         if (!c) return c.error();
@@ -28,7 +30,8 @@ Expected<std::vector<MoveEstimate>> estimate_moves(const Config& cfg, const Plan
                                  {t.name});
             if (!r) return r.error();
             if (PQntuples(r->get()) == 0)
-                return Error{sqlstate::kUndefinedTable, ep.label + ": table " + t.name + " does not exist"};
+                return Error{sqlstate::kUndefinedTable,
+                             ep.label + ": table " + t.name + " does not exist"};
             double rows = std::atof(PQgetvalue(r->get(), 0, 0));
             total.bytes += std::atof(PQgetvalue(r->get(), 0, 1));
             if (exact || rows == 0) {

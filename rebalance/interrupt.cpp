@@ -32,10 +32,18 @@ void install_interrupt_handlers() {
     sigaction(SIGTERM, &sa, nullptr);
 }
 
-int interrupt_signal() { return g_signal; }
-bool interrupted() { return g_signal != 0; }
+int interrupt_signal() {
+    return g_signal;
+}
+bool interrupted() {
+    return g_signal != 0;
+}
 
-SwitchInProgress::SwitchInProgress() { g_in_switch = 1; }
-SwitchInProgress::~SwitchInProgress() { g_in_switch = 0; }
+SwitchInProgress::SwitchInProgress() {
+    g_in_switch = 1;
+}
+SwitchInProgress::~SwitchInProgress() {
+    g_in_switch = 0;
+}
 
 }  // namespace sg::rebalance

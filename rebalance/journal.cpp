@@ -2,7 +2,6 @@
 
 #include "common/files.h"
 
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -156,7 +155,8 @@ router::Expected<std::optional<Journal>> load_journal(const std::string& path) {
 }
 
 router::Status save_journal(const Journal& j, const std::string& path) {
-    if (auto p = replace_file_atomically(path, journal_to_json(j))) return journal_error(p->path, p->problem);
+    if (auto p = replace_file_atomically(path, journal_to_json(j)))
+        return journal_error(p->path, p->problem);
     return router::Ok{};
 }
 

@@ -26,6 +26,7 @@ std::string start_hash_from(const Journal& j, const router::ShardMap& current);
 // Ok when `j` belongs to `current` and `ids`; otherwise an error naming both and what to do.
 // Journals written before the binding existed (no start_hash) pass.
 Status check_binding(const Journal& j, const router::ShardMap& current,
-                     const std::map<std::string, std::string>& ids, const std::string& journal_path);
+                     const std::map<std::string, std::string>& ids,
+                     const std::string& journal_path);
 
 }  // namespace sg::rebalance

@@ -33,7 +33,8 @@ Expected<GatedMap> open_cluster_map(const Config& cfg, GateMode mode) {
         g.from_file = true;
         g.verdict = router::judge_map(&g.map, g.readings, path);
         if (!g.verdict.fence.empty()) {
-            if (mode == GateMode::Init) return Error{sqlstate::kObjectNotInPrerequisiteState, g.verdict.fence};
+            if (mode == GateMode::Init)
+                return Error{sqlstate::kObjectNotInPrerequisiteState, g.verdict.fence};
             g.map.set_fence(g.verdict.fence);
             return g;
         }
@@ -72,10 +73,11 @@ Expected<GatedMap> open_cluster_map(const Config& cfg, GateMode mode) {
         // The map stands (it is the default any first start creates), but without stamps a
         // proxy started without the file cannot be fenced: say so loudly, and how to fix it.
         if (mode == GateMode::Init) return st.error();
-        spdlog::error("created {} but could not stamp every shard ({}); stale or missing map "
-                      "files cannot be detected until `shardgate init -c {}` succeeds (its shard "
-                      "login needs CREATE on the database)",
-                      path, st.error().message, cfg.source);
+        spdlog::error(
+            "created {} but could not stamp every shard ({}); stale or missing map "
+            "files cannot be detected until `shardgate init -c {}` succeeds (its shard "
+            "login needs CREATE on the database)",
+            path, st.error().message, cfg.source);
     }
     g.from_file = true;
     g.created = true;

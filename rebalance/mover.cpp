@@ -16,12 +16,12 @@
 
 #include "rebalance/copier.h"
 #include "rebalance/crash_point.h"
-#include "rebalance/interrupt.h"
 #include "rebalance/cutover.h"
-#include "rebalance/proxies.h"
+#include "rebalance/interrupt.h"
 #include "rebalance/journal_binding.h"
 #include "rebalance/leftovers.h"
 #include "rebalance/progress.h"
+#include "rebalance/proxies.h"
 #include "rebalance/schema.h"
 #include "rebalance/staging.h"
 #include "rebalance/stream.h"
@@ -148,7 +148,9 @@ void SourceMover::set_phase(Phase p) {
 
 Status SourceMover::open_context() {
     const ShardConfig* src = cfg_.find_shard(source_);
-    if (!src) return Error{sqlstate::kInvalidParameterValue, "journal names shard " + source_ + ", absent from the config"};
+    if (!src)
+        return Error{sqlstate::kInvalidParameterValue,
+                     "journal names shard " + source_ + ", absent from the config"};
     ctx_.source = source_;
     ctx_.source_endpoint = shard_endpoint(cfg_, *src);
     auto c = connect(ctx_.source_endpoint);
@@ -178,7 +180,8 @@ Status SourceMover::open_context() {
 Status SourceMover::open_target(MoveState& mv, const router::ShardMap& map) {
     const ShardConfig* dst = cfg_.find_shard(mv.target);
     if (!dst)
-        return Error{sqlstate::kInvalidParameterValue, "journal names shard " + mv.target + ", absent from the config"};
+        return Error{sqlstate::kInvalidParameterValue,
+                     "journal names shard " + mv.target + ", absent from the config"};
     TargetConn tc{mv.target, shard_endpoint(cfg_, *dst), nullptr, mv.reference};
     auto tconn = connect(tc.endpoint);
     if (!tconn) return tconn.error();
@@ -266,7 +269,8 @@ Expected<Conn> SourceMover::create_slot_and_copy() {
     if (!stats) return stats.error();
     auto indexing = std::chrono::steady_clock::now();
     if (auto st = index_staging(ctx_); !st) return st.error();
-    stats->seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - indexing).count();
+    stats->seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - indexing).count();
     {
         std::lock_guard lock(shared_);
         summary_.rows_copied += stats->rows_moved;
@@ -301,10 +305,12 @@ Status SourceMover::switch_all(ChangeStream& stream) {
             auto r = switch_group(env_, ctx_, stream, data_.get(), target, mi, left);
             if (!r) return r.error();
             if (interrupted())  // the switch aborted (or finished) and every proxy resumed
-                return Error{sqlstate::kQueryCanceled, fmt::format("interrupted by signal {}: the paused buckets were resumed; run "
-                                                  "`shardgate rebalance run` to continue or `shardgate rebalance "
-                                                  "abort` to undo",
-                                                  interrupt_signal())};
+                return Error{
+                    sqlstate::kQueryCanceled,
+                    fmt::format("interrupted by signal {}: the paused buckets were resumed; run "
+                                "`shardgate rebalance run` to continue or `shardgate rebalance "
+                                "abort` to undo",
+                                interrupt_signal())};
             if (r->switched) {
                 aborts = 0;
                 if (ctx_.targets[target].reference == ReferenceCopy::Copied) {
@@ -332,10 +338,11 @@ Status SourceMover::switch_all(ChangeStream& stream) {
                 left.size(), source_, mv.target, r->reason);
             group = std::max<uint32_t>(1, group / 2);
             if (++aborts >= kMaxAbortsInARow)
-                return Error{sqlstate::kQueryCanceled, fmt::format("{} consecutive switches {} -> {} could not "
-                                                  "finish within --max-pause-ms {}; raise the "
-                                                  "bound or lower the write load, then rerun",
-                                                  aborts, source_, mv.target, opts_.max_pause_ms)};
+                return Error{sqlstate::kQueryCanceled,
+                             fmt::format("{} consecutive switches {} -> {} could not "
+                                         "finish within --max-pause-ms {}; raise the "
+                                         "bound or lower the write load, then rerun",
+                                         aborts, source_, mv.target, opts_.max_pause_ms)};
             std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1000, 50 * aborts)));
         }
     }
@@ -489,8 +496,13 @@ Expected<RunSummary> run_rebalance_moves(const Config& cfg, const RunOptions& op
         proxies = &*consoles;
     }
     if (auto st = proxies->refresh(); !st) return st.error();
-    CutoverEnv env{cfg, j, opts.journal_path, *proxies, opts.max_pause_ms,
-                   opts.lease_ms > 0 ? opts.lease_ms : std::max(2000, 10 * opts.max_pause_ms), opts.publish_map};
+    CutoverEnv env{cfg,
+                   j,
+                   opts.journal_path,
+                   *proxies,
+                   opts.max_pause_ms,
+                   opts.lease_ms > 0 ? opts.lease_ms : std::max(2000, 10 * opts.max_pause_ms),
+                   opts.publish_map};
     if (auto st = resolve_pending(env); !st) return st.error();
 
     uint32_t total = 0;

@@ -67,9 +67,10 @@ Expected<Endpoint> proxy_endpoint(const Config& cfg, const std::string& host, in
                             u.name,
                             u.password};
     }
-    return Error{sqlstate::kInvalidAuthorizationSpecification, cfg.source +
-                              ": [[users]]: the rebalancer needs an admin user (admin = true) "
-                              "with a plain-text password to reach the proxy admin console"};
+    return Error{sqlstate::kInvalidAuthorizationSpecification,
+                 cfg.source +
+                     ": [[users]]: the rebalancer needs an admin user (admin = true) "
+                     "with a plain-text password to reach the proxy admin console"};
 }
 
 Expected<Conn> connect(const Endpoint& ep, bool replication) {
@@ -106,8 +107,9 @@ Expected<Conn> connect(const Endpoint& ep, bool replication) {
     if (!replication) keys[11] = nullptr;
     Conn c(PQconnectdbParams(keys, vals, 0));
     if (PQstatus(c.get()) != CONNECTION_OK)
-        return Error{sqlstate::kSqlclientUnableToEstablishSqlconnection, ep.label + " (" + ep.host + ":" + port +
-                                  "): cannot connect: " + trimmed(PQerrorMessage(c.get()))};
+        return Error{sqlstate::kSqlclientUnableToEstablishSqlconnection,
+                     ep.label + " (" + ep.host + ":" + port +
+                         "): cannot connect: " + trimmed(PQerrorMessage(c.get()))};
     // Server notices (DROP ... IF EXISTS, ROLLBACK outside a transaction) are expected here;
     // they go to the debug log instead of the terminal.
     PQsetNoticeProcessor(

@@ -97,9 +97,10 @@ Status ProxySet::reload(uint64_t version) {
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
         if (got < version)
-            return Error{sqlstate::kObjectNotInPrerequisiteState, fmt::format("{}: RELOAD MAP answered version {}, expected {} or "
-                                              "newer; is it reading the same map file?",
-                                              p.endpoint.label, got, version)};
+            return Error{sqlstate::kObjectNotInPrerequisiteState,
+                         fmt::format("{}: RELOAD MAP answered version {}, expected {} or "
+                                     "newer; is it reading the same map file?",
+                                     p.endpoint.label, got, version)};
     }
     return Ok{};
 }

@@ -28,7 +28,8 @@ Status exec_checked(const std::string& label, PGresult* raw) {
     auto st = PQresultStatus(raw);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return Ok{};
     const char* state = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
-    return Error{state ? state : sqlstate::kConnectionFailure, label + ": " + PQresultErrorMessage(raw)};
+    return Error{state ? state : sqlstate::kConnectionFailure,
+                 label + ": " + PQresultErrorMessage(raw)};
 }
 
 Status exec_prepared(TargetConn& t, const std::string& name, const Tuple& row,
@@ -62,8 +63,9 @@ Status copy_one(SourceContext& ctx, PGconn* source, const TableInfo& t,
         for (TargetConn* tg : targets)
             if (failed.ok() &&
                 PQputCopyData(tg->conn.get(), buf.data(), static_cast<int>(buf.size())) != 1)
-                failed = Error{sqlstate::kConnectionFailure, tg->endpoint.label + ": COPY into " + t.name +
-                                            " failed: " + PQerrorMessage(tg->conn.get())};
+                failed = Error{sqlstate::kConnectionFailure,
+                               tg->endpoint.label + ": COPY into " + t.name +
+                                   " failed: " + PQerrorMessage(tg->conn.get())};
         buf.clear();
     };
     char* row = nullptr;
@@ -75,8 +77,9 @@ Status copy_one(SourceContext& ctx, PGconn* source, const TableInfo& t,
         if (buf.size() >= kFlushBytes) flush();
     }
     if (n == -2)
-        failed = Error{sqlstate::kConnectionFailure, ctx.source_endpoint.label + ": COPY of " + t.name +
-                                    " failed: " + PQerrorMessage(source)};
+        failed =
+            Error{sqlstate::kConnectionFailure, ctx.source_endpoint.label + ": COPY of " + t.name +
+                                                    " failed: " + PQerrorMessage(source)};
     if (auto st = finish_copy(source, ctx.source_endpoint.label); !st && failed.ok()) failed = st;
     if (!buf.empty()) flush();
     for (TargetConn* tg : targets) {
@@ -160,7 +163,8 @@ Status ReferenceWriter::prepare(size_t target, size_t table) {
          {std::pair{stmt_name("up", table), upsert}, std::pair{stmt_name("del", table), del}}) {
         Result r(PQprepare(c, name.c_str(), sql.c_str(), 0, nullptr));
         if (PQresultStatus(r.get()) != PGRES_COMMAND_OK)
-            return Error{sqlstate::kInternalError, tg.endpoint.label + ": " + PQresultErrorMessage(r.get())};
+            return Error{sqlstate::kInternalError,
+                         tg.endpoint.label + ": " + PQresultErrorMessage(r.get())};
     }
     prepared_[target][table] = true;
     return Ok{};

@@ -84,12 +84,14 @@ Status run_one(const Command& cmd, int in, int out, const TempFd& err) {
     int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0)
-        return Error{sqlstate::kUndefinedFile, "cannot run " + cmd.argv[0] + ": " + std::strerror(rc) +
-                                  " (it comes with Debian's postgresql-client; scripts/deps.sh "
-                                  "installs it)"};
+        return Error{sqlstate::kUndefinedFile,
+                     "cannot run " + cmd.argv[0] + ": " + std::strerror(rc) +
+                         " (it comes with Debian's postgresql-client; scripts/deps.sh "
+                         "installs it)"};
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return Error{sqlstate::kSystemError, "waitpid " + cmd.argv[0] + " failed"};
+        if (errno != EINTR)
+            return Error{sqlstate::kSystemError, "waitpid " + cmd.argv[0] + " failed"};
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Ok{};
     std::string why = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
                                         : "signal " + std::to_string(WTERMSIG(status));
@@ -124,9 +126,10 @@ Expected<std::string> dump_pattern(PGconn* c, const std::string& label, const st
                          {table});
     if (!r) return r.error();
     if (PQntuples(r->get()) != 1)
-        return Error{sqlstate::kUndefinedTable, label + ": table " + table +
-                                  " does not exist on the source either; create it on every "
-                                  "shard, or remove it from [[tables]]"};
+        return Error{sqlstate::kUndefinedTable,
+                     label + ": table " + table +
+                         " does not exist on the source either; create it on every "
+                         "shard, or remove it from [[tables]]"};
     return std::string(PQgetvalue(r->get(), 0, 0));
 }
 
@@ -157,21 +160,22 @@ Status compare_columns(const Config& cfg, const Endpoint& source, PGconn* sc,
         for (const auto& [col, type] : *want) {
             auto it = got->find(col);
             if (it == got->end() || it->second != type)
-                return Error{sqlstate::kDatatypeMismatch, target.label + ": table " + t.name + " differs from " +
-                                          source.label + ": column " + col + " is " +
-                                          (it == got->end() ? "missing" : it->second) + " there, " +
-                                          type + " on " + source.label +
-                                          "; give it the same definition (or drop the table on " +
-                                          target.label +
-                                          " to have the rebalancer copy it), then rerun"};
+                return Error{sqlstate::kDatatypeMismatch,
+                             target.label + ": table " + t.name + " differs from " + source.label +
+                                 ": column " + col + " is " +
+                                 (it == got->end() ? "missing" : it->second) + " there, " + type +
+                                 " on " + source.label +
+                                 "; give it the same definition (or drop the table on " +
+                                 target.label + " to have the rebalancer copy it), then rerun"};
         }
         for (const auto& [col, type] : *got)
             if (!want->count(col))
-                return Error{sqlstate::kDatatypeMismatch, target.label + ": table " + t.name + " has column " + col +
-                                          ", which " + source.label +
-                                          " lacks; give every shard the same definition (or "
-                                          "drop the table on " +
-                                          target.label + "), then rerun"};
+                return Error{sqlstate::kDatatypeMismatch,
+                             target.label + ": table " + t.name + " has column " + col +
+                                 ", which " + source.label +
+                                 " lacks; give every shard the same definition (or "
+                                 "drop the table on " +
+                                 target.label + "), then rerun"};
     }
     return Ok{};
 }
@@ -230,9 +234,10 @@ Status ensure_schema(const Config& cfg, const Endpoint& source, PGconn* source_c
         auto still = missing_tables(target_conn, target.label, cfg);
         if (!still) return still.error();
         if (!still->empty())
-            return Error{sqlstate::kUndefinedTable, target.label + ": table(s) " + join(*still) +
-                                      " still missing after copying the schema from " +
-                                      source.label + "; create them there, then rerun"};
+            return Error{sqlstate::kUndefinedTable,
+                         target.label + ": table(s) " + join(*still) +
+                             " still missing after copying the schema from " + source.label +
+                             "; create them there, then rerun"};
     }
     return compare_columns(cfg, source, source_conn, target, target_conn, {});
 }

@@ -26,7 +26,8 @@ Status exec_checked(PGconn* c, const std::string& label, PGresult* raw) {
     auto st = PQresultStatus(raw);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return Ok{};
     const char* state = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
-    return Error{state ? state : sqlstate::kConnectionFailure, label + ": " + PQresultErrorMessage(raw)};
+    return Error{state ? state : sqlstate::kConnectionFailure,
+                 label + ": " + PQresultErrorMessage(raw)};
 }
 
 }  // namespace
@@ -41,7 +42,8 @@ Status prepare_staging(SourceContext& ctx, bool reset) {
             // A fresh copy loads a table without indexes (bulk load, then one index build each,
             // as pg_dump restores); an existing staging table is one being resumed.
             std::string sql = fmt::format(
-                "{2}CREATE TABLE IF NOT EXISTS {0} (LIKE {1} INCLUDING DEFAULTS INCLUDING GENERATED);"
+                "{2}CREATE TABLE IF NOT EXISTS {0} (LIKE {1} INCLUDING DEFAULTS INCLUDING "
+                "GENERATED);"
                 "ALTER TABLE {0} ADD COLUMN IF NOT EXISTS shardgate_bucket integer;",
                 stg, real, reset ? fmt::format("DROP TABLE IF EXISTS {};", stg) : "");
             auto r = exec(c, t.endpoint.label, sql);
@@ -59,10 +61,12 @@ Status index_staging(SourceContext& ctx) {
             const auto& tab = ctx.tables[i];
             std::string stg = ctx.staging_ident(c, i);
             std::string pk;
-            for (int k : tab.primary_key) pk += (pk.empty() ? "" : ", ") + quote_ident(c, tab.columns[k]);
+            for (int k : tab.primary_key)
+                pk += (pk.empty() ? "" : ", ") + quote_ident(c, tab.columns[k]);
             // Idempotent: a resumed run may find either index already built.
             std::string sql = fmt::format(
-                "DO $sg$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {1}::regclass "
+                "DO $sg$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = "
+                "{1}::regclass "
                 "AND contype = 'p') THEN ALTER TABLE {0} ADD PRIMARY KEY ({2}); END IF; END $sg$;"
                 "CREATE INDEX IF NOT EXISTS {3} ON {0} (shardgate_bucket);",
                 stg, quote_literal(c, stg), pk, quote_ident(c, ctx.staging[i] + "_bucket"));

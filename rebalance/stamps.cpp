@@ -45,39 +45,45 @@ Expected<std::optional<router::MapStamp>> read_stamp(PGconn* c, const std::strin
 }
 
 Status write_stamp(PGconn* c, const std::string& label, const router::MapStamp& stamp) {
-    auto r = exec_params(
-        c, label,
-        "INSERT INTO shardgate.map_stamp AS s (singleton, version, content_hash) "
-        "VALUES (true, $1, $2) ON CONFLICT (singleton) DO UPDATE SET version = "
-        "EXCLUDED.version, content_hash = EXCLUDED.content_hash, stamped_at = now() "
-        "WHERE s.version < EXCLUDED.version OR (s.version = EXCLUDED.version AND "
-        "s.content_hash = EXCLUDED.content_hash)",
-        {std::to_string(stamp.version), stamp.hash});
+    auto r =
+        exec_params(c, label,
+                    "INSERT INTO shardgate.map_stamp AS s (singleton, version, content_hash) "
+                    "VALUES (true, $1, $2) ON CONFLICT (singleton) DO UPDATE SET version = "
+                    "EXCLUDED.version, content_hash = EXCLUDED.content_hash, stamped_at = now() "
+                    "WHERE s.version < EXCLUDED.version OR (s.version = EXCLUDED.version AND "
+                    "s.content_hash = EXCLUDED.content_hash)",
+                    {std::to_string(stamp.version), stamp.hash});
     if (!r) return r.error();
     if (std::string(PQcmdTuples(r->get())) != "0") return Ok{};
     auto now = read_stamp(c, label);
-    std::string theirs = now && *now ? fmt::format("version {} (hash {})", (*now)->version, (*now)->hash)
-                                     : std::string("another stamp");
-    return Error{sqlstate::kObjectNotInPrerequisiteState, fmt::format("{}: carries map {}, refusing to stamp version {} (hash {}): "
-                                      "the map being written is stale or forked",
-                                      label, theirs, stamp.version, stamp.hash)};
+    std::string theirs = now && *now
+                             ? fmt::format("version {} (hash {})", (*now)->version, (*now)->hash)
+                             : std::string("another stamp");
+    return Error{sqlstate::kObjectNotInPrerequisiteState,
+                 fmt::format("{}: carries map {}, refusing to stamp version {} (hash {}): "
+                             "the map being written is stale or forked",
+                             label, theirs, stamp.version, stamp.hash)};
 }
 
 Status check_stamp_before(PGconn* c, const std::string& label, const router::MapStamp& next) {
     if (auto st = ensure_stamp_table(c, label); !st) return st;
     auto cur = read_stamp(c, label);
     if (!cur) return cur.error();
-    if (*cur && ((*cur)->version > next.version || ((*cur)->version == next.version && (*cur)->hash != next.hash)))
-        return Error{sqlstate::kObjectNotInPrerequisiteState, fmt::format("{}: carries map version {} (hash {}); this switch would stamp version {} "
-                                          "(hash {}): the map file is stale or forked, not switching",
-                                          label, (*cur)->version, (*cur)->hash, next.version, next.hash)};
+    if (*cur && ((*cur)->version > next.version ||
+                 ((*cur)->version == next.version && (*cur)->hash != next.hash)))
+        return Error{
+            sqlstate::kObjectNotInPrerequisiteState,
+            fmt::format("{}: carries map version {} (hash {}); this switch would stamp version {} "
+                        "(hash {}): the map file is stale or forked, not switching",
+                        label, (*cur)->version, (*cur)->hash, next.version, next.hash)};
     return Ok{};
 }
 
 std::string stamp_statement(const router::MapStamp& next) {
     // Both values are ours (a number and 16 hex digits): no quoting issue.
     return fmt::format(
-        "INSERT INTO shardgate.map_stamp AS s (singleton, version, content_hash) VALUES (true, {0}, '{1}') "
+        "INSERT INTO shardgate.map_stamp AS s (singleton, version, content_hash) VALUES (true, "
+        "{0}, '{1}') "
         "ON CONFLICT (singleton) DO UPDATE SET version = EXCLUDED.version, content_hash = "
         "EXCLUDED.content_hash, stamped_at = now() WHERE s.version <= EXCLUDED.version",
         next.version, next.hash);
@@ -142,7 +148,8 @@ Status stamp_shards(const Config& cfg, const router::MapStamp& stamp, bool only_
         }
         if (auto st = ensure_stamp_table(c->get(), ep.label); !st) return st;
         if (auto st = write_stamp(c->get(), ep.label, stamp); !st) return st;
-        spdlog::info("{}: stamped with map version {} (hash {})", ep.label, stamp.version, stamp.hash);
+        spdlog::info("{}: stamped with map version {} (hash {})", ep.label, stamp.version,
+                     stamp.hash);
     }
     return Ok{};
 }

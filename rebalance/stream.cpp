@@ -2,8 +2,8 @@
 #include "common/sqlstate.h"
 
 #include <fmt/format.h>
-#include <algorithm>
 #include <sys/select.h>
+#include <algorithm>
 
 namespace sg::rebalance {
 namespace {
@@ -40,8 +40,9 @@ Status ChangeStream::start(const std::string& slot, const std::string& publicati
         quote_ident(c, slot), quote_literal(c, publication));
     Result r(PQexec(c, sql.c_str()));
     if (PQresultStatus(r.get()) != PGRES_COPY_BOTH)
-        return Error{sqlstate::kObjectNotInPrerequisiteState, ctx_.source_endpoint.label +
-                                  ": START_REPLICATION failed: " + PQerrorMessage(c)};
+        return Error{
+            sqlstate::kObjectNotInPrerequisiteState,
+            ctx_.source_endpoint.label + ": START_REPLICATION failed: " + PQerrorMessage(c)};
     return Ok{};
 }
 
@@ -52,8 +53,9 @@ Status ChangeStream::send_status(bool force) {
     std::string msg = encode_status_update(flushed_, pg_now_us());
     if (PQputCopyData(repl_.get(), msg.data(), static_cast<int>(msg.size())) != 1 ||
         PQflush(repl_.get()) != 0)
-        return Error{sqlstate::kConnectionFailure, ctx_.source_endpoint.label +
-                                  ": cannot send standby status: " + PQerrorMessage(repl_.get())};
+        return Error{sqlstate::kConnectionFailure,
+                     ctx_.source_endpoint.label +
+                         ": cannot send standby status: " + PQerrorMessage(repl_.get())};
     return Ok{};
 }
 
@@ -94,8 +96,9 @@ Expected<bool> ChangeStream::pump_changes(Clock::time_point until, const std::st
             continue;
         }
         if (n == -1 || n == -2) {
-            Error e{sqlstate::kConnectionFailure, ctx_.source_endpoint.label +
-                                 ": replication stream ended: " + PQerrorMessage(c)};
+            Error e{
+                sqlstate::kConnectionFailure,
+                ctx_.source_endpoint.label + ": replication stream ended: " + PQerrorMessage(c)};
             last_error_ = e;
             return e;
         }
@@ -112,10 +115,12 @@ Expected<bool> ChangeStream::pump_changes(Clock::time_point until, const std::st
         timeval tv{static_cast<time_t>(left.count() / 1000000),
                    static_cast<suseconds_t>(left.count() % 1000000)};
         if (select(fd + 1, &rd, nullptr, nullptr, &tv) < 0 && errno != EINTR)
-            return Error{sqlstate::kConnectionFailure, ctx_.source_endpoint.label + ": select failed"};
+            return Error{sqlstate::kConnectionFailure,
+                         ctx_.source_endpoint.label + ": select failed"};
         if (PQconsumeInput(c) != 1)
-            return Error{sqlstate::kConnectionFailure, ctx_.source_endpoint.label +
-                                      ": replication connection lost: " + PQerrorMessage(c)};
+            return Error{
+                sqlstate::kConnectionFailure,
+                ctx_.source_endpoint.label + ": replication connection lost: " + PQerrorMessage(c)};
     }
 }
 
@@ -147,8 +152,10 @@ Status ChangeStream::handle(const PgOutputMsg& m, const std::string& fence, bool
             // Applied inside the targets' open transactions; the slot may forget it once they
             // commit (at most every 256 source transactions, and whenever pump returns).
             committed_lsn_ = m.lsn;
-            if (!writer_.in_transaction()) flushed_ = m.lsn;
-            else if (++batched_ >= 256) return flush();
+            if (!writer_.in_transaction())
+                flushed_ = m.lsn;
+            else if (++batched_ >= 256)
+                return flush();
             return Ok{};
         case PgOutputMsg::Type::Message:
             if (!fence.empty() && m.prefix == kFencePrefix && m.content == fence) seen = true;

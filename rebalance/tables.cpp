@@ -24,9 +24,10 @@ Expected<TableInfo> describe_table(PGconn* c, const std::string& label, const Ta
                            {t.name});
     if (!rel) return rel.error();
     if (PQntuples(rel->get()) != 1)
-        return Error{sqlstate::kUndefinedTable, label + ": table " + t.name +
-                                  " does not exist; create it on every shard (new ones too) "
-                                  "with the same definition before rebalancing"};
+        return Error{sqlstate::kUndefinedTable,
+                     label + ": table " + t.name +
+                         " does not exist; create it on every shard (new ones too) "
+                         "with the same definition before rebalancing"};
     info.schema = PQgetvalue(rel->get(), 0, 0);
     info.relname = PQgetvalue(rel->get(), 0, 1);
     auto cols = exec_params(c, label,
@@ -39,8 +40,9 @@ Expected<TableInfo> describe_table(PGconn* c, const std::string& label, const Ta
         info.columns.push_back(PQgetvalue(cols->get(), i, 0));
     info.key_column = t.kind == TableKind::Sharded ? info.column_index(t.shard_key) : -1;
     if (t.kind == TableKind::Sharded && info.key_column < 0)
-        return Error{sqlstate::kUndefinedColumn, label + ": table " + t.name + " has no column " + t.shard_key +
-                                  " (its shard_key in the config); fix [[tables]]"};
+        return Error{sqlstate::kUndefinedColumn,
+                     label + ": table " + t.name + " has no column " + t.shard_key +
+                         " (its shard_key in the config); fix [[tables]]"};
     auto pk = exec_params(c, label,
                           "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON "
                           "a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
@@ -50,10 +52,11 @@ Expected<TableInfo> describe_table(PGconn* c, const std::string& label, const Ta
     for (int i = 0; i < PQntuples(pk->get()); ++i)
         info.primary_key.push_back(info.column_index(PQgetvalue(pk->get(), i, 0)));
     if (info.primary_key.empty())
-        return Error{sqlstate::kObjectNotInPrerequisiteState, label + ": table " + t.name +
-                                  " has no primary key; the rebalancer replicates updates and "
-                                  "deletes by primary key: ALTER TABLE " +
-                                  t.name + " ADD PRIMARY KEY (...) on every shard, then retry"};
+        return Error{sqlstate::kObjectNotInPrerequisiteState,
+                     label + ": table " + t.name +
+                         " has no primary key; the rebalancer replicates updates and "
+                         "deletes by primary key: ALTER TABLE " +
+                         t.name + " ADD PRIMARY KEY (...) on every shard, then retry"};
     return info;
 }
 

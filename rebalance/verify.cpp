@@ -35,7 +35,8 @@ Status scan(PGconn* c, const std::string& label, const TableInfo& t, bool sharde
         }
         PQfreemem(row);
     }
-    if (n == -2) return Error{sqlstate::kConnectionFailure, label + ": COPY failed: " + PQerrorMessage(c)};
+    if (n == -2)
+        return Error{sqlstate::kConnectionFailure, label + ": COPY failed: " + PQerrorMessage(c)};
     return finish_copy(c, label);
 }
 
@@ -84,7 +85,8 @@ Expected<VerifyReport> verify_placement(const Config& cfg) {
                                         {tc.name});
                 if (!cols) return cols.error();
                 if (PQntuples(cols->get()) == 0)
-                    return Error{sqlstate::kUndefinedTable, ep.label + ": table " + tc.name + " does not exist"};
+                    return Error{sqlstate::kUndefinedTable,
+                                 ep.label + ": table " + tc.name + " does not exist"};
                 tc.shard_key = PQgetvalue(cols->get(), 0, 0);
             }
             auto info = describe_table(c->get(), ep.label, tc);

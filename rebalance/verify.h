@@ -24,8 +24,9 @@ struct TableReport {
     std::string table;
     bool sharded = true;
     std::vector<ShardTableReport> shards;
-    uint64_t rows = 0, misplaced = 0, checksum = 0;  // sharded: totals over shards; reference: rows of one copy
-    bool reference_consistent = true;                // reference: every shard equal
+    uint64_t rows = 0, misplaced = 0,
+             checksum = 0;             // sharded: totals over shards; reference: rows of one copy
+    bool reference_consistent = true;  // reference: every shard equal
 };
 
 struct VerifyReport {

@@ -16,8 +16,8 @@ namespace {
 bool is_serial_type(const PgQuery__TypeName* tn) {
     if (!tn || tn->n_names != 1) return false;
     const std::string_view n = string_value(tn->names[0]);
-    return n == "serial" || n == "bigserial" || n == "smallserial" || n == "serial2" || n == "serial4" ||
-           n == "serial8";
+    return n == "serial" || n == "bigserial" || n == "smallserial" || n == "serial2" ||
+           n == "serial4" || n == "serial8";
 }
 
 // The sequence function a message calls (nextval, currval, setval, lastval), or "".
@@ -30,7 +30,8 @@ std::string sequence_call(const ProtobufCMessage* m) {
         if (f.n_funcname == 0 || f.n_funcname > 2) return true;
         if (f.n_funcname == 2 && string_value(f.funcname[0]) != "pg_catalog") return true;
         const std::string_view name = string_value(f.funcname[f.n_funcname - 1]);
-        if (name == "nextval" || name == "currval" || name == "setval" || name == "lastval") found = std::string(name);
+        if (name == "nextval" || name == "currval" || name == "setval" || name == "lastval")
+            found = std::string(name);
         return found.empty();
     });
     return found;
@@ -57,10 +58,11 @@ struct Column {
 };
 
 void check_column(const Column& c, Analysis& a) {
-    const std::string where = "column \"" + std::string(c.name) + "\" of " + to_string(c.table.kind) + " table \"" +
-                              c.table.name + "\"";
-    const char* why = " would take its values from a sequence, and every shard has its own copy of it (the same "
-                      "values on every shard); generate keys in the application (e.g. uuid) instead";
+    const std::string where = "column \"" + std::string(c.name) + "\" of " +
+                              to_string(c.table.kind) + " table \"" + c.table.name + "\"";
+    const char* why =
+        " would take its values from a sequence, and every shard has its own copy of it (the same "
+        "values on every shard); generate keys in the application (e.g. uuid) instead";
     if (is_serial_type(c.type)) return refuse(a, "serial type of " + where + why);
     if (c.identity) return refuse(a, "identity " + where + why);
     if (c.default_expr && !sequence_call(&c.default_expr->base).empty())
@@ -68,8 +70,10 @@ void check_column(const Column& c, Analysis& a) {
     if (c.table.kind == TableKind::Sharded && c.name == c.table.shard_key && c.collation &&
         !known_deterministic(*c.collation))
         refuse(a, "COLLATE on shard key " + where +
-                      ": a nondeterministic collation makes equal keys hash to different shards, and the router "
-                      "cannot tell this one is deterministic; use the default collation, \"C\" or a predefined "
+                      ": a nondeterministic collation makes equal keys hash to different shards, "
+                      "and the router "
+                      "cannot tell this one is deterministic; use the default collation, \"C\" or "
+                      "a predefined "
                       "ICU collation");
 }
 
@@ -80,7 +84,8 @@ void check_column_def(const TableConfig& t, const PgQuery__ColumnDef& d, Analysi
         if (d.constraints[i]->node_case != PG_QUERY__NODE__NODE_CONSTRAINT) continue;
         const PgQuery__Constraint& k = *d.constraints[i]->constraint;
         if (k.contype == PG_QUERY__CONSTR_TYPE__CONSTR_IDENTITY) c.identity = true;
-        if (k.contype == PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT && k.raw_expr) c.default_expr = k.raw_expr;
+        if (k.contype == PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT && k.raw_expr)
+            c.default_expr = k.raw_expr;
         check_unique_constraint(t, k, c.name, a);
     }
     check_column(c, a);
@@ -91,12 +96,14 @@ void check_column_def(const TableConfig& t, const PgQuery__ColumnDef& d, Analysi
 void check_table_ddl(const PgQuery__Node& stmt, const Context& ctx, Analysis& a) {
     const PgQuery__RangeVar* rv = nullptr;
     if (stmt.node_case == PG_QUERY__NODE__NODE_CREATE_STMT) rv = stmt.create_stmt->relation;
-    if (stmt.node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_STMT) rv = stmt.alter_table_stmt->relation;
+    if (stmt.node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_STMT)
+        rv = stmt.alter_table_stmt->relation;
     if (stmt.node_case == PG_QUERY__NODE__NODE_INDEX_STMT) rv = stmt.index_stmt->relation;
     if (!rv) return;
     const TableConfig* t = make_rel(*rv, ctx.catalog).cfg;
     if (!t) return;
-    if (stmt.node_case == PG_QUERY__NODE__NODE_INDEX_STMT) return check_unique_index(*stmt.index_stmt, *t, a);
+    if (stmt.node_case == PG_QUERY__NODE__NODE_INDEX_STMT)
+        return check_unique_index(*stmt.index_stmt, *t, a);
     if (stmt.node_case == PG_QUERY__NODE__NODE_CREATE_STMT) {
         const PgQuery__CreateStmt& s = *stmt.create_stmt;
         for (size_t i = 0; i < s.n_table_elts; ++i) {
@@ -129,7 +136,8 @@ void check_table_ddl(const PgQuery__Node& stmt, const Context& ctx, Analysis& a)
                     check_unique_constraint(*t, *def->constraint, "", a);
                 break;
             case PG_QUERY__ALTER_TABLE_TYPE__AT_AddIdentity:
-                check_column(Column{*t, cmd.name ? cmd.name : "", nullptr, nullptr, nullptr, true}, a);
+                check_column(Column{*t, cmd.name ? cmd.name : "", nullptr, nullptr, nullptr, true},
+                             a);
                 break;
             default:
                 break;
@@ -139,13 +147,14 @@ void check_table_ddl(const PgQuery__Node& stmt, const Context& ctx, Analysis& a)
 
 void check_sequence_use(const PgQuery__Node& stmt, Analysis& a) {
     if (a.placement != Placement::Sharded && a.placement != Placement::Reference) return;
-    if (a.kind != StatementKind::Select && a.kind != StatementKind::Insert && a.kind != StatementKind::Update &&
-        a.kind != StatementKind::Delete)
+    if (a.kind != StatementKind::Select && a.kind != StatementKind::Insert &&
+        a.kind != StatementKind::Update && a.kind != StatementKind::Delete)
         return;
     const std::string f = sequence_call(&stmt.base);
     if (f.empty()) return;
     refuse(a, "sequence function " + f + "() in a statement on " +
-                  std::string(a.placement == Placement::Sharded ? "sharded" : "reference") + " table \"" + a.table +
+                  std::string(a.placement == Placement::Sharded ? "sharded" : "reference") +
+                  " table \"" + a.table +
                   "\": sequences live on the default shard only, so the shards cannot evaluate it");
 }
 

@@ -62,7 +62,8 @@ void collect_params(const PgQuery__InsertStmt& s, const Context& ctx, Analysis& 
 
 // ON CONFLICT DO NOTHING, or DO UPDATE ... WHERE: a VALUES row may return no RETURNING row.
 bool may_skip_rows(const PgQuery__OnConflictClause* oc) {
-    return oc && (oc->action != PG_QUERY__ON_CONFLICT_ACTION__ONCONFLICT_UPDATE || oc->where_clause);
+    return oc &&
+           (oc->action != PG_QUERY__ON_CONFLICT_ACTION__ONCONFLICT_UPDATE || oc->where_clause);
 }
 
 // ON CONFLICT DO UPDATE SET key = ...: `excluded.key` keeps the row's key; anything else is
@@ -97,11 +98,13 @@ void analyze_sharded_rows(const PgQuery__InsertStmt& s, const PgQuery__SelectStm
         refuse(a, "INSERT into sharded table \"" + t.name +
                       "\" must list its columns, so the router can find shard key \"" +
                       t.shard_key + "\"");
-        a.column_list_at = column_list_position(ctx, a, s.relation->location, PG_QUERY__TOKEN__VALUES);
+        a.column_list_at =
+            column_list_position(ctx, a, s.relation->location, PG_QUERY__TOKEN__VALUES);
         for (size_t r = 0; r < values.n_values_lists; ++r) {
             const PgQuery__Node* row = values.values_lists[r];
             if (row->node_case == PG_QUERY__NODE__NODE_LIST)
-                a.values_per_row = std::max(a.values_per_row, static_cast<uint32_t>(row->list->n_items));
+                a.values_per_row =
+                    std::max(a.values_per_row, static_cast<uint32_t>(row->list->n_items));
         }
         return;
     }
@@ -173,26 +176,34 @@ void analyze_colocated_insert_select(const PgQuery__InsertStmt& s, const PgQuery
     int key_index = -1;
     for (size_t i = 0; i < s.n_cols; ++i) {
         const auto* c = s.cols[i];
-        if (c->node_case == PG_QUERY__NODE__NODE_RES_TARGET && c->res_target->name && t.shard_key == c->res_target->name)
+        if (c->node_case == PG_QUERY__NODE__NODE_RES_TARGET && c->res_target->name &&
+            t.shard_key == c->res_target->name)
             key_index = static_cast<int>(i);
     }
-    if (key_index < 0) return refuse_it("does not list shard key \"" + t.shard_key + "\" among its columns");
+    if (key_index < 0)
+        return refuse_it("does not list shard key \"" + t.shard_key + "\" among its columns");
     // The SELECT is analysed on its own: a CTE of the INSERT would look like a table to it.
     if (s.with_clause) return refuse_it("has a WITH clause");
-    if (sel.op != PG_QUERY__SET_OPERATION__SET_OPERATION_UNDEFINED && sel.op != PG_QUERY__SET_OPERATION__SETOP_NONE)
+    if (sel.op != PG_QUERY__SET_OPERATION__SET_OPERATION_UNDEFINED &&
+        sel.op != PG_QUERY__SET_OPERATION__SETOP_NONE)
         return refuse_it("selects a set operation");
     // `*` or `t.*` in the select list: the positions of the columns are unknown.
-    if (std::any_of(sel.target_list, sel.target_list + sel.n_target_list, [](const PgQuery__Node* n) {
-            const PgQuery__Node* v = n->node_case == PG_QUERY__NODE__NODE_RES_TARGET ? n->res_target->val : nullptr;
-            if (!v || v->node_case != PG_QUERY__NODE__NODE_COLUMN_REF || v->column_ref->n_fields == 0) return false;
-            const PgQuery__ColumnRef& c = *v->column_ref;
-            return c.fields[c.n_fields - 1]->node_case == PG_QUERY__NODE__NODE_A_STAR;
-        }))
+    if (std::any_of(
+            sel.target_list, sel.target_list + sel.n_target_list, [](const PgQuery__Node* n) {
+                const PgQuery__Node* v =
+                    n->node_case == PG_QUERY__NODE__NODE_RES_TARGET ? n->res_target->val : nullptr;
+                if (!v || v->node_case != PG_QUERY__NODE__NODE_COLUMN_REF ||
+                    v->column_ref->n_fields == 0)
+                    return false;
+                const PgQuery__ColumnRef& c = *v->column_ref;
+                return c.fields[c.n_fields - 1]->node_case == PG_QUERY__NODE__NODE_A_STAR;
+            }))
         return refuse_it("selects *");
     if (static_cast<size_t>(key_index) >= sel.n_target_list ||
         sel.target_list[key_index]->node_case != PG_QUERY__NODE__NODE_RES_TARGET ||
         !selects_shard_key(sel, sel.target_list[key_index]->res_target->val, ctx))
-        return refuse_it("takes \"" + t.shard_key + "\" from something else than a co-located table's shard key");
+        return refuse_it("takes \"" + t.shard_key +
+                         "\" from something else than a co-located table's shard key");
     Analysis from;
     analyze_select(sel, ctx, from);
     if (from.refusal) {
@@ -208,10 +219,14 @@ void analyze_colocated_insert_select(const PgQuery__InsertStmt& s, const PgQuery
             window = true;
         return !window;
     });
-    bool distinct_on = std::any_of(sel.distinct_clause, sel.distinct_clause + sel.n_distinct_clause,
-                                   [](const PgQuery__Node* n) { return n && n->node_case != PG_QUERY__NODE__NODE__NOT_SET; });
-    const char* across_keys = sel.limit_count ? "LIMIT" : sel.limit_offset ? "OFFSET" : window ? "a window function"
-                              : distinct_on ? "DISTINCT ON" : nullptr;
+    bool distinct_on = std::any_of(
+        sel.distinct_clause, sel.distinct_clause + sel.n_distinct_clause,
+        [](const PgQuery__Node* n) { return n && n->node_case != PG_QUERY__NODE__NODE__NOT_SET; });
+    const char* across_keys = sel.limit_count    ? "LIMIT"
+                              : sel.limit_offset ? "OFFSET"
+                              : window           ? "a window function"
+                              : distinct_on      ? "DISTINCT ON"
+                                                 : nullptr;
     a.keys = std::move(from.keys);
     a.nested_keys = std::move(from.nested_keys);
     a.why = std::move(from.why);
@@ -278,7 +293,8 @@ void analyze_insert(const PgQuery__InsertStmt& s, const Context& ctx, Analysis& 
     if (s.on_conflict_clause) read_on_conflict(*s.on_conflict_clause, *target.cfg, a);
 }
 
-uint32_t column_list_position(const Context& ctx, const Analysis& a, int32_t relation_at, int keyword) {
+uint32_t column_list_position(const Context& ctx, const Analysis& a, int32_t relation_at,
+                              int keyword) {
     auto tokens = scan_sql(ctx.sql);
     if (!tokens) return 0;
     int depth = 0;
@@ -287,8 +303,8 @@ uint32_t column_list_position(const Context& ctx, const Analysis& a, int32_t rel
         if (static_cast<uint32_t>(t.start) >= a.stmt_end) return 0;
         if (t.kind == PG_QUERY__TOKEN__ASCII_40) ++depth;
         if (t.kind == PG_QUERY__TOKEN__ASCII_41) --depth;
-        if (depth == 0 && (t.kind == keyword ||
-                           (keyword == PG_QUERY__TOKEN__VALUES && t.kind == PG_QUERY__TOKEN__OVERRIDING)))
+        if (depth == 0 && (t.kind == keyword || (keyword == PG_QUERY__TOKEN__VALUES &&
+                                                 t.kind == PG_QUERY__TOKEN__OVERRIDING)))
             return static_cast<uint32_t>(t.start);
     }
     return 0;

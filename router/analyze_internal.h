@@ -47,7 +47,8 @@ void analyze_utility(const PgQuery__Node& stmt, const Context& ctx, Analysis& a)
 // Where a missing column list goes in an INSERT or COPY naming the table at `relation_at`: the
 // offset of the first `keyword` token (or OVERRIDING, for INSERT) at parenthesis depth 0 after
 // the table (after any alias). 0: not found.
-uint32_t column_list_position(const Context& ctx, const Analysis& a, int32_t relation_at, int keyword);
+uint32_t column_list_position(const Context& ctx, const Analysis& a, int32_t relation_at,
+                              int keyword);
 // Whether `expr` is the shard key column of a sharded table in the FROM clause of `s`.
 bool selects_shard_key(const PgQuery__SelectStmt& s, const PgQuery__Node* expr, const Context& ctx);
 // Dispatch on one statement node (used for EXPLAIN / DECLARE / PREPARE bodies too).
@@ -59,8 +60,8 @@ void check_table_ddl(const PgQuery__Node& stmt, const Context& ctx, Analysis& a)
 // PRIMARY KEY / UNIQUE constraints and unique indexes on a sharded table that leave out its
 // shard key (unique per shard only): refused (analyze_unique.cpp). `column`: the column a
 // column constraint is declared on ("" for a table constraint).
-void check_unique_constraint(const TableConfig& t, const PgQuery__Constraint& c, std::string_view column,
-                             Analysis& a);
+void check_unique_constraint(const TableConfig& t, const PgQuery__Constraint& c,
+                             std::string_view column, Analysis& a);
 void check_unique_index(const PgQuery__IndexStmt& s, const TableConfig& t, Analysis& a);
 // nextval()/currval()/setval()/lastval() in a statement on sharded or reference tables: refused
 // (sequences live on the default shard).

@@ -5,9 +5,9 @@
 #include <set>
 
 #include "router/analyze_internal.h"
-#include "router/replica_safe.h"
 #include "router/fanout.h"
 #include "router/pg_array.h"
+#include "router/replica_safe.h"
 #include "router/sql_nodes.h"
 
 namespace sg::router::detail {
@@ -133,7 +133,8 @@ bool add_any_keys(const PgQuery__Node* rhs, KeyType t, Candidate& c, Analysis& a
         }
         for (auto& k : *keys) {
             std::string shown = display_key(t, k);  // before k is moved from
-            c.keys.push_back(KeyRef{KeyRef::Source::Value, std::move(k), 0, std::move(shown), std::nullopt});
+            c.keys.push_back(
+                KeyRef{KeyRef::Source::Value, std::move(k), 0, std::move(shown), std::nullopt});
         }
         return true;
     }
@@ -224,7 +225,8 @@ size_t find_root(std::vector<size_t>& parent, size_t x) {
 // A FROM item missing from `all` names a CTE, not a table, whatever [[tables]] says.
 void forget_cte_names(Scope& scope, const std::vector<Rel>& all) {
     for (Rel& s : scope.rels) {
-        if (std::none_of(all.begin(), all.end(), [&](const Rel& r) { return r.rv == s.rv; })) s.cfg = nullptr;
+        if (std::none_of(all.begin(), all.end(), [&](const Rel& r) { return r.rv == s.rv; }))
+            s.cfg = nullptr;
     }
 }
 
@@ -235,7 +237,8 @@ void from_names(const PgQuery__Node* n, std::set<std::string_view>& out) {
     switch (n->node_case) {
         case PG_QUERY__NODE__NODE_RANGE_VAR: {
             const auto& rv = *n->range_var;
-            out.insert(rv.alias && rv.alias->aliasname ? rv.alias->aliasname : (rv.relname ? rv.relname : ""));
+            out.insert(rv.alias && rv.alias->aliasname ? rv.alias->aliasname
+                                                       : (rv.relname ? rv.relname : ""));
             break;
         }
         case PG_QUERY__NODE__NODE_RANGE_SUBSELECT:
@@ -247,7 +250,8 @@ void from_names(const PgQuery__Node* n, std::set<std::string_view>& out) {
                 out.insert(n->range_function->alias->aliasname);
             break;
         case PG_QUERY__NODE__NODE_JOIN_EXPR:
-            if (n->join_expr->alias && n->join_expr->alias->aliasname) out.insert(n->join_expr->alias->aliasname);
+            if (n->join_expr->alias && n->join_expr->alias->aliasname)
+                out.insert(n->join_expr->alias->aliasname);
             from_names(n->join_expr->larg, out);
             from_names(n->join_expr->rarg, out);
             break;
@@ -264,7 +268,8 @@ const PgQuery__SelectStmt* key_semi_join(const PgQuery__Node* n, const Scope& sc
     if (!n || n->node_case != PG_QUERY__NODE__NODE_SUB_LINK) return nullptr;
     const PgQuery__SubLink& l = *n->sub_link;
     if (l.sub_link_type != PG_QUERY__SUB_LINK_TYPE__ANY_SUBLINK) return nullptr;
-    if (l.n_oper_name > 1 || (l.n_oper_name == 1 && string_value(l.oper_name[0]) != "=")) return nullptr;
+    if (l.n_oper_name > 1 || (l.n_oper_name == 1 && string_value(l.oper_name[0]) != "="))
+        return nullptr;
     if (key_column_rel(l.testexpr, scope) < 0) return nullptr;
     if (!l.subselect || l.subselect->node_case != PG_QUERY__NODE__NODE_SELECT_STMT) return nullptr;
     const PgQuery__SelectStmt* sub = l.subselect->select_stmt;
@@ -278,9 +283,9 @@ const PgQuery__SelectStmt* key_semi_join(const PgQuery__Node* n, const Scope& sc
 // keeps one row per group of all shards, window functions see every shard's rows, aggregates
 // and HAVING do unless the groups include the key (LIMIT/OFFSET: see key_semi_join).
 std::string cross_shard_construct(const PgQuery__SelectStmt& sub, const Scope& sc) {
-    if (sub.n_distinct_clause &&
-        !(sub.n_distinct_clause == 1 &&
-          (!sub.distinct_clause[0] || sub.distinct_clause[0]->node_case == PG_QUERY__NODE__NODE__NOT_SET)))
+    if (sub.n_distinct_clause && !(sub.n_distinct_clause == 1 &&
+                                   (!sub.distinct_clause[0] || sub.distinct_clause[0]->node_case ==
+                                                                   PG_QUERY__NODE__NODE__NOT_SET)))
         return "DISTINCT ON";
     if (sub.limit_count) return "LIMIT";  // its first n rows of all shards
     if (sub.limit_offset) return "OFFSET";
@@ -312,9 +317,9 @@ std::string cross_shard_construct(const PgQuery__SelectStmt& sub, const Scope& s
 // Anything else is left out of `covered`, and the caller refuses the statement. The sharded
 // tables of one such SELECT must be joined on their keys, as in the statement's FROM.
 void place_nested(const ProtobufCMessage* root, const void* self, const Scope& outer,
-                  const std::set<const PgQuery__SelectStmt*>& semi_joins, const std::vector<Rel>& all,
-                  const Context& ctx, std::optional<KeyType>& key_type, Analysis& a,
-                  std::vector<const PgQuery__RangeVar*>& covered) {
+                  const std::set<const PgQuery__SelectStmt*>& semi_joins,
+                  const std::vector<Rel>& all, const Context& ctx, std::optional<KeyType>& key_type,
+                  Analysis& a, std::vector<const PgQuery__RangeVar*>& covered) {
     std::vector<const PgQuery__SelectStmt*> nested;
     walk(root, [&](const ProtobufCMessage& m) {
         if (m.descriptor == &pg_query__select_stmt__descriptor && &m != self)
@@ -338,7 +343,8 @@ void place_nested(const ProtobufCMessage* root, const void* self, const Scope& o
             if (!sc.rels[i].sharded()) continue;
             sharded.push_back(i);
             if (!key_type) key_type = sc.rels[i].cfg->key_type;
-            if (sc.rels[i].cfg->key_type != *key_type) return;  // not co-located: refused by the caller
+            if (sc.rels[i].cfg->key_type != *key_type)
+                return;  // not co-located: refused by the caller
         }
         if (sharded.empty()) continue;
         std::vector<const PgQuery__Node*> conjuncts, join_conjuncts;
@@ -355,11 +361,14 @@ void place_nested(const ProtobufCMessage* root, const void* self, const Scope& o
         }
         std::optional<Candidate> best;
         for (const auto* q : conjuncts) {
-            if (q->node_case == PG_QUERY__NODE__NODE_A_EXPR && q->a_expr->kind == PG_QUERY__A__EXPR__KIND__AEXPR_OP &&
+            if (q->node_case == PG_QUERY__NODE__NODE_A_EXPR &&
+                q->a_expr->kind == PG_QUERY__A__EXPR__KIND__AEXPR_OP &&
                 operator_name(*q->a_expr) == "=") {
-                // inner.key = outer.key, the outer side named by a qualifier no nested FROM defines.
+                // inner.key = outer.key, the outer side named by a qualifier no nested FROM
+                // defines.
                 const PgQuery__AExpr& e = *q->a_expr;
-                for (auto [mine, theirs] : {std::pair{e.lexpr, e.rexpr}, std::pair{e.rexpr, e.lexpr}}) {
+                for (auto [mine, theirs] :
+                     {std::pair{e.lexpr, e.rexpr}, std::pair{e.rexpr, e.lexpr}}) {
                     auto col = column_name(theirs);
                     if (key_column_rel(mine, sc) >= 0 && col && !col->relation.empty() &&
                         !nested_names.count(col->relation) && key_column_rel(theirs, outer) >= 0) {
@@ -378,9 +387,11 @@ void place_nested(const ProtobufCMessage* root, const void* self, const Scope& o
         });
         if (!joined || (!best && !correlated)) {  // not covered: refused by the caller
             if (joined && !semi_join_blocker.empty())
-                refuse(a, "subquery of a `" + sc.rels[sharded.front()].cfg->shard_key + " IN (SELECT ...)` on sharded table \"" +
+                refuse(a, "subquery of a `" + sc.rels[sharded.front()].cfg->shard_key +
+                              " IN (SELECT ...)` on sharded table \"" +
                               sc.rels[sharded.front()].cfg->name + "\" uses " + semi_join_blocker +
-                              ", which would pick its rows on each shard separately; restrict the subquery by its "
+                              ", which would pick its rows on each shard separately; restrict the "
+                              "subquery by its "
                               "shard key");
             continue;
         }
@@ -389,7 +400,8 @@ void place_nested(const ProtobufCMessage* root, const void* self, const Scope& o
                             "\" follows the outer rows by shard key");
         } else {
             a.nested_keys.push_back(std::move(best->keys));
-            a.why.push_back("subquery on \"" + sc.rels[sharded.front()].cfg->name + "\": WHERE " + best->describe);
+            a.why.push_back("subquery on \"" + sc.rels[sharded.front()].cfg->name + "\": WHERE " +
+                            best->describe);
         }
         for (const Rel& r : sc.rels) covered.push_back(r.rv);
     }
@@ -397,8 +409,8 @@ void place_nested(const ProtobufCMessage* root, const void* self, const Scope& o
 
 // The placement shared by SELECT/UPDATE/DELETE once the scope is known. `all` holds every
 // table of the statement, including the scope's.
-void place(Scope& scope, const std::vector<Rel>& all, const PgQuery__Node* where, const ProtobufCMessage* root,
-           const void* self, const Context& ctx, Analysis& a) {
+void place(Scope& scope, const std::vector<Rel>& all, const PgQuery__Node* where,
+           const ProtobufCMessage* root, const void* self, const Context& ctx, Analysis& a) {
     forget_cte_names(scope, all);
     std::vector<size_t> sharded;
     for (size_t i = 0; i < scope.rels.size(); ++i) {
@@ -429,16 +441,19 @@ void place(Scope& scope, const std::vector<Rel>& all, const PgQuery__Node* where
         if (!r.sharded()) continue;
         if (!lead_rel) lead_rel = &r;
         if (r.cfg->key_type != lead_rel->cfg->key_type) {
-            refuse(a, "tables \"" + lead_rel->cfg->name + "\" (" + to_string(lead_rel->cfg->key_type) +
-                          ") and \"" + r.cfg->name + "\" (" + to_string(r.cfg->key_type) +
+            refuse(a, "tables \"" + lead_rel->cfg->name + "\" (" +
+                          to_string(lead_rel->cfg->key_type) + ") and \"" + r.cfg->name + "\" (" +
+                          to_string(r.cfg->key_type) +
                           ") are sharded on different key types, so they are not co-located");
             return;
         }
         if (!is_covered(r.rv)) {
-            refuse(a, "subquery or CTE reads sharded table \"" + r.cfg->name +
-                          "\" without a shard-key condition of its own or a correlation on the shard key "
-                          "with the outer query, so its rows are spread over several shards; restrict it "
-                          "by its shard key or join it on the shard key in the main FROM clause instead");
+            refuse(
+                a,
+                "subquery or CTE reads sharded table \"" + r.cfg->name +
+                    "\" without a shard-key condition of its own or a correlation on the shard key "
+                    "with the outer query, so its rows are spread over several shards; restrict it "
+                    "by its shard key or join it on the shard key in the main FROM clause instead");
             return;
         }
     }
@@ -497,7 +512,8 @@ void place(Scope& scope, const std::vector<Rel>& all, const PgQuery__Node* where
 
 }  // namespace
 
-bool selects_shard_key(const PgQuery__SelectStmt& s, const PgQuery__Node* expr, const Context& ctx) {
+bool selects_shard_key(const PgQuery__SelectStmt& s, const PgQuery__Node* expr,
+                       const Context& ctx) {
     Scope scope;
     for (size_t i = 0; i < s.n_from_clause; ++i) add_from_item(s.from_clause[i], ctx, scope);
     forget_cte_names(scope, all_relations(&s.base, ctx.catalog));

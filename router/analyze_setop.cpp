@@ -4,9 +4,9 @@
 #include <numeric>
 #include <set>
 #include "router/analyze_internal.h"
-#include "router/replica_safe.h"
 #include "router/fanout.h"
 #include "router/pg_array.h"
+#include "router/replica_safe.h"
 #include "router/sql_nodes.h"
 
 namespace sg::router::detail {
@@ -34,7 +34,8 @@ void analyze_set_operation(const PgQuery__SelectStmt& s, const Context& ctx, Ana
     // set operation of its own needing more).
     const bool arms_concatenate = left.fanout_blocker.empty() && right.fanout_blocker.empty();
     // Every row of both arms comes from exactly one shard: UNION ALL of them concatenates.
-    const bool arms_partitioned = left.placement == Placement::Sharded && right.placement == Placement::Sharded;
+    const bool arms_partitioned =
+        left.placement == Placement::Sharded && right.placement == Placement::Sharded;
     a = std::move(left);
     a.simple_lookup.reset();  // the left arm's, not the statement's
     if (right.refusal) refuse(a, right.refusal->message, right.refusal->sqlstate.c_str());
@@ -75,11 +76,14 @@ void analyze_set_operation(const PgQuery__SelectStmt& s, const Context& ctx, Ana
     // UNION ALL of partitioned arms is the shards' rows together; UNION is the same, made
     // distinct again (a reference or table-less arm's rows, on every shard, collapse too).
     // INTERSECT and EXCEPT compare rows that live on different shards: refused.
-    if (s.op == PG_QUERY__SET_OPERATION__SETOP_UNION && arms_concatenate && (!s.all || arms_partitioned)) {
+    if (s.op == PG_QUERY__SET_OPERATION__SETOP_UNION && arms_concatenate &&
+        (!s.all || arms_partitioned)) {
         if (s.all && !s.n_sort_clause && !s.limit_count && !s.limit_offset) {
             a.fanout_blocker.clear();
         } else {
-            if (s.all) a.fanout_blocker = s.n_sort_clause ? "ORDER BY" : (s.limit_count ? "LIMIT" : "OFFSET");
+            if (s.all)
+                a.fanout_blocker =
+                    s.n_sort_clause ? "ORDER BY" : (s.limit_count ? "LIMIT" : "OFFSET");
             a.merge = set_operation_merge_plan(s);
         }
     }

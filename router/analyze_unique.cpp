@@ -19,12 +19,15 @@ void refuse_constraint(const TableConfig& t, std::string_view what, const char* 
     std::string named = name && *name ? " \"" + std::string(name) + "\"" : std::string();
     refuse(a, std::string(what) + named + " on sharded table \"" + t.name +
                   "\" does not include shard key \"" + t.shard_key +
-                  "\": each shard would enforce it only over its own rows, so duplicates on different shards "
-                  "would be accepted; add \"" + t.shard_key + "\" to it");
+                  "\": each shard would enforce it only over its own rows, so duplicates on "
+                  "different shards "
+                  "would be accepted; add \"" +
+                  t.shard_key + "\" to it");
 }
 
 const char* kind_name(PgQuery__ConstrType t) {
-    return t == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? "PRIMARY KEY constraint" : "UNIQUE constraint";
+    return t == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY ? "PRIMARY KEY constraint"
+                                                      : "UNIQUE constraint";
 }
 
 bool unique_kind(PgQuery__ConstrType t) {
@@ -33,12 +36,13 @@ bool unique_kind(PgQuery__ConstrType t) {
 
 }  // namespace
 
-void check_unique_constraint(const TableConfig& t, const PgQuery__Constraint& c, std::string_view column,
-                             Analysis& a) {
+void check_unique_constraint(const TableConfig& t, const PgQuery__Constraint& c,
+                             std::string_view column, Analysis& a) {
     if (t.kind != TableKind::Sharded || !unique_kind(c.contype) || a.refusal) return;
     if (c.indexname && *c.indexname) return;  // USING INDEX: the index was checked when created
     // A column constraint covers its own column; a table constraint its key list.
-    const bool covered = c.n_keys == 0 ? column == t.shard_key : names_key(c.keys, c.n_keys, t.shard_key);
+    const bool covered =
+        c.n_keys == 0 ? column == t.shard_key : names_key(c.keys, c.n_keys, t.shard_key);
     if (!covered) refuse_constraint(t, kind_name(c.contype), c.conname, a);
 }
 

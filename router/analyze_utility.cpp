@@ -139,11 +139,13 @@ void add_dropped_tables(const PgQuery__DropStmt& d, const Context& ctx,
 // The table COMMENT ON TABLE / VIEW / COLUMN / SEQUENCE ... names (a name list, not a
 // RangeVar): the comment goes where that relation lives (an unlisted one: the default shard
 // only; sent to every shard it fails with 42P01 on those without it).
-void add_commented_table(const PgQuery__CommentStmt& c, const Context& ctx, std::vector<std::string>& names,
-                         std::vector<const TableConfig*>& cfgs) {
+void add_commented_table(const PgQuery__CommentStmt& c, const Context& ctx,
+                         std::vector<std::string>& names, std::vector<const TableConfig*>& cfgs) {
     const bool column = c.objtype == PG_QUERY__OBJECT_TYPE__OBJECT_COLUMN;
-    if (!column && c.objtype != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE && c.objtype != PG_QUERY__OBJECT_TYPE__OBJECT_VIEW &&
-        c.objtype != PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW && c.objtype != PG_QUERY__OBJECT_TYPE__OBJECT_FOREIGN_TABLE &&
+    if (!column && c.objtype != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE &&
+        c.objtype != PG_QUERY__OBJECT_TYPE__OBJECT_VIEW &&
+        c.objtype != PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW &&
+        c.objtype != PG_QUERY__OBJECT_TYPE__OBJECT_FOREIGN_TABLE &&
         c.objtype != PG_QUERY__OBJECT_TYPE__OBJECT_SEQUENCE)
         return;
     auto parts = name_list(c.object);
@@ -208,14 +210,17 @@ void analyze_copy(const PgQuery__CopyStmt& s, const Context& ctx, Analysis& a) {
     if (a.copy->key_column < 0 && s.n_attlist == 0) {
         // All the table's columns, in its order: refused as analysed, but the proxy can read
         // them from the catalog, write them in and analyse the rewritten text (as for INSERT).
-        refuse(a, "COPY into sharded table \"" + a.table + "\" without a column list: the router needs "
-                      "the table's columns to find shard key \"" + r.cfg->shard_key + "\"");
-        a.column_list_at = column_list_position(ctx, a, s.relation->location, PG_QUERY__TOKEN__FROM);
+        refuse(a, "COPY into sharded table \"" + a.table +
+                      "\" without a column list: the router needs "
+                      "the table's columns to find shard key \"" +
+                      r.cfg->shard_key + "\"");
+        a.column_list_at =
+            column_list_position(ctx, a, s.relation->location, PG_QUERY__TOKEN__FROM);
         return;
     }
     if (a.copy->key_column < 0) {
-        refuse(a, "COPY into sharded table \"" + a.table +
-                      "\" must list its shard key \"" + r.cfg->shard_key + "\" among its columns");
+        refuse(a, "COPY into sharded table \"" + a.table + "\" must list its shard key \"" +
+                      r.cfg->shard_key + "\" among its columns");
         return;
     }
     a.why.push_back("COPY rows split by column " + std::to_string(a.copy->key_column + 1) + " (" +
@@ -235,7 +240,8 @@ void analyze_utility(const PgQuery__Node& stmt, const Context& ctx, Analysis& a)
     if (stmt.node_case == PG_QUERY__NODE__NODE_DROP_STMT) {
         add_dropped_tables(*stmt.drop_stmt, ctx, names, cfgs);
     }
-    if (stmt.node_case == PG_QUERY__NODE__NODE_COMMENT_STMT) add_commented_table(*stmt.comment_stmt, ctx, names, cfgs);
+    if (stmt.node_case == PG_QUERY__NODE__NODE_COMMENT_STMT)
+        add_commented_table(*stmt.comment_stmt, ctx, names, cfgs);
     if (const PgQuery__Node* q = defining_query(stmt)) {
         for (const Rel& r : all_relations(&q->base, ctx.catalog)) {
             if (r.cfg) {
@@ -252,8 +258,9 @@ void analyze_utility(const PgQuery__Node& stmt, const Context& ctx, Analysis& a)
     if (distributed != cfgs.end() && ddl) check_table_ddl(stmt, ctx, a);
     // Sequences are unlisted objects: they live on the default shard, where CREATE SEQUENCE
     // (naming no [[tables]] table) goes, and so does their DROP.
-    const bool drops_sequences = stmt.node_case == PG_QUERY__NODE__NODE_DROP_STMT &&
-                                 stmt.drop_stmt->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_SEQUENCE;
+    const bool drops_sequences =
+        stmt.node_case == PG_QUERY__NODE__NODE_DROP_STMT &&
+        stmt.drop_stmt->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_SEQUENCE;
     if (drops_sequences) {
         a.placement = Placement::Unsharded;
         a.why.push_back("DROP SEQUENCE: sequences live on the default shard");

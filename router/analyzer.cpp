@@ -98,8 +98,10 @@ void analyze_set(const PgQuery__VariableSetStmt& s, Analysis& a) {
     a.kind = StatementKind::Set;
     std::string_view name = s.name ? s.name : "";
     if (name.rfind("shardgate.", 0) != 0) {
-        // SET LOCAL, and SET TRANSACTION (isolation, read only): both last only for the transaction.
-        a.set_local = s.is_local || (s.kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_MULTI && name == "TRANSACTION");
+        // SET LOCAL, and SET TRANSACTION (isolation, read only): both last only for the
+        // transaction.
+        a.set_local = s.is_local || (s.kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_MULTI &&
+                                     name == "TRANSACTION");
         return;
     }
     if (name != kShardSetting) {
@@ -127,7 +129,8 @@ void analyze_wrapped(const PgQuery__Node& inner, const char* wrapper, const Cont
     analyze_node(inner, ctx, a);
     a.kind = StatementKind::Utility;
     // The wrapper is named first: without the inner construct it would still be refused.
-    a.fanout_blocker = a.fanout_blocker.empty() ? std::string(wrapper) : std::string(wrapper) + " of " + a.fanout_blocker;
+    a.fanout_blocker = a.fanout_blocker.empty() ? std::string(wrapper)
+                                                : std::string(wrapper) + " of " + a.fanout_blocker;
     // The proxy combines a SELECT's rows, never a plan's text or a cursor's later FETCHes
     // (which would reach one shard): the statement's merge plan does not carry over.
     a.merge.reset();
@@ -251,7 +254,9 @@ Analysis analyze(const std::string& sql, const TableCatalog& catalog) {
         }
     }
     if (a.hints.read_from && !parse_read_from(*a.hints.read_from))
-        detail::refuse(a, "hint shardgate.read_from='" + *a.hints.read_from + "' is not one of: primary, replica, any",
+        detail::refuse(a,
+                       "hint shardgate.read_from='" + *a.hints.read_from +
+                           "' is not one of: primary, replica, any",
                        sqlstate::kInvalidParameterValue);
     return a;
 }

@@ -55,9 +55,9 @@ const char* to_string(Placement p);
 struct KeyRef {
     enum class Source : uint8_t { Value, Param, ArrayParam };
     Source source = Source::Value;
-    Key value;         // Source::Value
-    int param = 0;     // 1-based $n for Param / ArrayParam
-    std::string text;  // as written ("42", "'a'", "$1"), for explanations
+    Key value;                    // Source::Value
+    int param = 0;                // 1-based $n for Param / ArrayParam
+    std::string text;             // as written ("42", "'a'", "$1"), for explanations
     std::optional<KeyType> cast;  // Source::Param: `$n::type` (see KeyExpr::cast)
 };
 
@@ -123,7 +123,8 @@ struct Analysis {
     uint32_t column_list_at = 0;
     uint32_t values_per_row = 0;
     bool returning = false;
-    bool on_conflict = false;  // ON CONFLICT DO NOTHING or DO UPDATE ... WHERE: rows may return nothing
+    bool on_conflict =
+        false;  // ON CONFLICT DO NOTHING or DO UPDATE ... WHERE: rows may return nothing
     bool set_local = false;  // SET LOCAL or SET TRANSACTION: for the transaction only (kind Set)
     // INSERT ... SELECT of a co-located table's shard key: runs on the SELECT's shards, each
     // copying its own rows (keys are the SELECT's; a multi-shard run is refused when
@@ -148,13 +149,27 @@ struct Analysis {
     // carried through and grouped by again; CountDistinct: count(DISTINCT x), for which each
     // shard groups by x as well and returns x in its place, and the combined value counts the
     // distinct x of all shards.
-    // BoolAnd/BoolOr/BitAnd/BitOr/BitXor: bool_and (and every), bool_or, bit_and, bit_or, bit_xor, combined by
-    // the same aggregate over the shards' partial values. StringAgg: string_agg(x, 'sep') of
-    // text without ORDER BY (its order is unspecified): the shards' strings joined by the same
-    // separator (MergePlan::separators).
-    // Count: count(*) / count(x), summed like Sum but 0 (not NULL) when no shard has a partial
-    // row (each shard returns none when it groups, as for count(DISTINCT x) beside it).
-    enum class Merge : uint8_t { Sum, Min, Max, Avg, Group, CountDistinct, BoolAnd, BoolOr, BitAnd, BitOr, BitXor, StringAgg, Count };
+    // BoolAnd/BoolOr/BitAnd/BitOr/BitXor: bool_and (and every), bool_or, bit_and, bit_or, bit_xor,
+    // combined by the same aggregate over the shards' partial values. StringAgg: string_agg(x,
+    // 'sep') of text without ORDER BY (its order is unspecified): the shards' strings joined by the
+    // same separator (MergePlan::separators). Count: count(*) / count(x), summed like Sum but 0
+    // (not NULL) when no shard has a partial row (each shard returns none when it groups, as for
+    // count(DISTINCT x) beside it).
+    enum class Merge : uint8_t {
+        Sum,
+        Min,
+        Max,
+        Avg,
+        Group,
+        CountDistinct,
+        BoolAnd,
+        BoolOr,
+        BitAnd,
+        BitOr,
+        BitXor,
+        StringAgg,
+        Count
+    };
     struct SortKey {
         uint32_t position = 0;  // 1-based output column; 0: the output column named `name`
         std::string name;
@@ -179,10 +194,10 @@ struct Analysis {
         std::vector<Merge> aggregates;
         // Per output column, for StringAgg: the separator as an SQL string literal ('…').
         std::vector<std::string> separators;
-        bool distinct = false;        // SELECT DISTINCT (plain rows): duplicates across shards go
-        std::vector<SortKey> order;   // ORDER BY output columns (by position or name)
-        std::optional<int64_t> limit; // LIMIT constant (none: LIMIT ALL or no LIMIT)
-        int64_t offset = 0;           // OFFSET constant
+        bool distinct = false;         // SELECT DISTINCT (plain rows): duplicates across shards go
+        std::vector<SortKey> order;    // ORDER BY output columns (by position or name)
+        std::optional<int64_t> limit;  // LIMIT constant (none: LIMIT ALL or no LIMIT)
+        int64_t offset = 0;            // OFFSET constant
         // LIMIT $n / OFFSET $n: the 1-based parameter whose bound value replaces `limit` /
         // `offset` at each execution (0: the constant above). Each shard runs its own bigint
         // LIMIT: `$n`, or the sum of the limit and the offset when there is an offset. When
@@ -191,7 +206,7 @@ struct Analysis {
         // the shards' Parse.
         uint32_t limit_param = 0;
         uint32_t offset_param = 0;
-        std::string shard_sql;        // what each shard runs, when not the client's text
+        std::string shard_sql;  // what each shard runs, when not the client's text
         // Extra columns shard_sql selects after the client's, dropped from the answer: the
         // ORDER BY expressions of plain rows that are not output columns; for aggregates, the
         // count(x) of each avg(x) (in the order of the avg columns), then extra_aggregates.

@@ -149,10 +149,10 @@ Status CopySplitter::end_row(std::vector<CopyRow>& out) {
     if (!row.header) {
         if (field_ < info_.key_column) {
             failed_ = true;
-            return Error{sqlstate::kBadCopyFileFormat, "COPY row " + std::to_string(rows_) + " has " +
-                                      std::to_string(field_ + 1) +
-                                      " column(s); the shard key is column " +
-                                      std::to_string(info_.key_column + 1)};
+            return Error{sqlstate::kBadCopyFileFormat, "COPY row " + std::to_string(rows_) +
+                                                           " has " + std::to_string(field_ + 1) +
+                                                           " column(s); the shard key is column " +
+                                                           std::to_string(info_.key_column + 1)};
         }
         // A \r before \n belongs to the line ending, not to a last-column key.
         if (field_ == info_.key_column && !key_raw_.empty() && key_raw_.back() == '\r' &&

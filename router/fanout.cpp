@@ -2,16 +2,16 @@
 
 #include <algorithm>
 #include <array>
-#include <deque>
 #include <climits>
 #include <cstdint>
+#include <deque>
 #include <iterator>
 #include <memory>
 #include <string_view>
 
+#include "router/node_factory.h"
 #include "router/parser.h"
 #include "router/sql_nodes.h"
-#include "router/node_factory.h"
 
 namespace sg::router::detail {
 namespace {
@@ -25,11 +25,11 @@ std::optional<std::string> string_agg_separator(const PgQuery__FuncCall& f) {
 }
 
 // How the shards' partial results of one aggregate call combine: count(*), count(x), sum(x),
-// min(x), max(x), avg(x), bool_and/every/bool_or(x), bit_and/bit_or/bit_xor(x) (plain, built in, the
-// argument free of aggregates); nullopt otherwise.
+// min(x), max(x), avg(x), bool_and/every/bool_or(x), bit_and/bit_or/bit_xor(x) (plain, built in,
+// the argument free of aggregates); nullopt otherwise.
 std::optional<Analysis::Merge> aggregate_kind(const PgQuery__FuncCall& f) {
-    if (f.over || f.agg_distinct || f.n_agg_order || f.agg_filter || f.agg_within_group || f.func_variadic ||
-        f.n_funcname == 0 || f.n_funcname > 2)
+    if (f.over || f.agg_distinct || f.n_agg_order || f.agg_filter || f.agg_within_group ||
+        f.func_variadic || f.n_funcname == 0 || f.n_funcname > 2)
         return std::nullopt;
     if (f.n_funcname == 2 && string_value(f.funcname[0]) != "pg_catalog") return std::nullopt;
     std::string_view name = string_value(f.funcname[f.n_funcname - 1]);
@@ -57,17 +57,19 @@ std::optional<Analysis::Merge> aggregate_kind(const PgQuery__FuncCall& f) {
 
 // count(DISTINCT x), plain (x free of aggregates).
 bool is_count_distinct(const PgQuery__FuncCall& f) {
-    if (!f.agg_distinct || f.over || f.agg_star || f.n_agg_order || f.agg_filter || f.agg_within_group ||
-        f.func_variadic || f.n_args != 1 || f.n_funcname == 0 || f.n_funcname > 2)
+    if (!f.agg_distinct || f.over || f.agg_star || f.n_agg_order || f.agg_filter ||
+        f.agg_within_group || f.func_variadic || f.n_args != 1 || f.n_funcname == 0 ||
+        f.n_funcname > 2)
         return false;
     if (f.n_funcname == 2 && string_value(f.funcname[0]) != "pg_catalog") return false;
-    return string_value(f.funcname[f.n_funcname - 1]) == "count" && find_aggregate(&f.args[0]->base).empty();
+    return string_value(f.funcname[f.n_funcname - 1]) == "count" &&
+           find_aggregate(&f.args[0]->base).empty();
 }
 
 // Per output column, how an aggregating SELECT's partial results combine: count/sum/min/max/avg
 // and the plain GROUP BY columns (all of them selected); nullopt for anything else.
-std::optional<std::vector<Analysis::Merge>> aggregate_columns(const PgQuery__SelectStmt& s,
-                                                             std::vector<std::string>& separators) {
+std::optional<std::vector<Analysis::Merge>> aggregate_columns(
+    const PgQuery__SelectStmt& s, std::vector<std::string>& separators) {
     auto same_column = [](const ColumnName& x, const ColumnName& y) {
         return x.column == y.column && x.relation == y.relation && x.schema == y.schema;
     };
@@ -81,7 +83,8 @@ std::optional<std::vector<Analysis::Merge>> aggregate_columns(const PgQuery__Sel
     std::vector<Analysis::Merge> out;
     for (size_t i = 0; i < s.n_target_list; ++i) {
         const PgQuery__Node* n = s.target_list[i];
-        if (n->node_case != PG_QUERY__NODE__NODE_RES_TARGET || !n->res_target->val) return std::nullopt;
+        if (n->node_case != PG_QUERY__NODE__NODE_RES_TARGET || !n->res_target->val)
+            return std::nullopt;
         if (auto c = column_name(n->res_target->val)) {
             bool found = false;
             for (size_t g = 0; g < groups.size(); ++g)
@@ -139,7 +142,8 @@ PgQuery__Node* sole_column(PgQuery__Node* expr) {
     bool ok = true;
     rewrite_nodes(&expr->base, [&](PgQuery__Node& n) {
         if (!ok) return false;
-        if (n.node_case == PG_QUERY__NODE__NODE_SUB_LINK || n.node_case == PG_QUERY__NODE__NODE_COLLATE_CLAUSE) {
+        if (n.node_case == PG_QUERY__NODE__NODE_SUB_LINK ||
+            n.node_case == PG_QUERY__NODE__NODE_COLLATE_CLAUSE) {
             ok = false;  // a collation of its own, or one from elsewhere
             return false;
         }
@@ -150,7 +154,8 @@ PgQuery__Node* sole_column(PgQuery__Node* expr) {
         } else if (!name) {
             name = c;
             found = &n;
-        } else if (name->column != c->column || name->relation != c->relation || name->schema != c->schema) {
+        } else if (name->column != c->column || name->relation != c->relation ||
+                   name->schema != c->schema) {
             ok = false;  // two columns: their collations may differ
         }
         return false;
@@ -172,10 +177,9 @@ bool read_limits(const PgQuery__SelectStmt& s, Analysis::MergePlan& plan) {
 }
 
 bool plain_distinct(const PgQuery__SelectStmt& s) {
-    return s.n_distinct_clause == 1 &&
-           (!s.distinct_clause[0] || s.distinct_clause[0]->node_case == PG_QUERY__NODE__NODE__NOT_SET);
+    return s.n_distinct_clause == 1 && (!s.distinct_clause[0] || s.distinct_clause[0]->node_case ==
+                                                                     PG_QUERY__NODE__NODE__NOT_SET);
 }
-
 
 // One ORDER BY item: its direction, its NULLS placement and its position when it is one
 // (ORDER BY 2; `outputs` columns, any number with a `*`). nullopt for what the combining query
@@ -187,7 +191,8 @@ struct SortItem {
 std::optional<SortItem> sort_item(const PgQuery__Node* n, size_t outputs, bool star) {
     if (n->node_case != PG_QUERY__NODE__NODE_SORT_BY) return std::nullopt;
     const PgQuery__SortBy& by = *n->sort_by;
-    if (by.n_use_op || by.sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_USING || !by.node) return std::nullopt;
+    if (by.n_use_op || by.sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_USING || !by.node)
+        return std::nullopt;
     SortItem item;
     item.by = &by;
     item.key.descending = by.sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
@@ -195,7 +200,8 @@ std::optional<SortItem> sort_item(const PgQuery__Node* n, size_t outputs, bool s
     if (by.sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST) item.key.nulls_first = 0;
     if (by.node->node_case == PG_QUERY__NODE__NODE_A_CONST) {
         const PgQuery__AConst& c = *by.node->a_const;
-        if (c.isnull || c.val_case != PG_QUERY__A__CONST__VAL_IVAL || c.ival->ival < 1) return std::nullopt;
+        if (c.isnull || c.val_case != PG_QUERY__A__CONST__VAL_IVAL || c.ival->ival < 1)
+            return std::nullopt;
         if (!star && size_t(c.ival->ival) > outputs) return std::nullopt;
         item.key.position = uint32_t(c.ival->ival);
     }
@@ -266,7 +272,8 @@ std::optional<Analysis::MergePlan> set_operation_merge_plan(const PgQuery__Selec
         if (!key.position) {
             auto c = column_name(by.node);
             if (!c || !c->relation.empty()) return std::nullopt;
-            if (!star && std::find(names.begin(), names.end(), c->column) == names.end()) return std::nullopt;
+            if (!star && std::find(names.begin(), names.end(), c->column) == names.end())
+                return std::nullopt;
             key.name = std::string(c->column);
         }
         plan.order.push_back(std::move(key));
@@ -284,8 +291,8 @@ std::optional<Analysis::MergePlan> set_operation_merge_plan(const PgQuery__Selec
 }
 
 std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
-    if (s.n_target_list == 0 || s.n_window_clause || s.larg || s.rarg ||
-        s.n_locking_clause || s.into_clause || s.n_values_lists)
+    if (s.n_target_list == 0 || s.n_window_clause || s.larg || s.rarg || s.n_locking_clause ||
+        s.into_clause || s.n_values_lists)
         return std::nullopt;
     if (s.n_distinct_clause && !plain_distinct(s)) return std::nullopt;  // DISTINCT ON
     if (s.limit_option == PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_WITH_TIES) return std::nullopt;
@@ -319,7 +326,8 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
         if (t.name && *t.name) aliases.push_back(t.name);
         if (t.val && t.val->node_case == PG_QUERY__NODE__NODE_COLUMN_REF) {
             const PgQuery__ColumnRef& c = *t.val->column_ref;
-            if (c.n_fields && c.fields[c.n_fields - 1]->node_case == PG_QUERY__NODE__NODE_A_STAR) has_star = true;
+            if (c.n_fields && c.fields[c.n_fields - 1]->node_case == PG_QUERY__NODE__NODE_A_STAR)
+                has_star = true;
         }
     }
     auto output_name = [&](const ColumnName& col) {
@@ -340,7 +348,8 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
                 if (!c || c->column != col.column) continue;
                 ++named;
                 same = same || c->relation.empty() ||
-                       (c->relation == col.relation && (col.schema.empty() || c->schema == col.schema));
+                       (c->relation == col.relation &&
+                        (col.schema.empty() || c->schema == col.schema));
             }
             return named == 1 && same;
         }
@@ -364,11 +373,15 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
         for (size_t i = 0; i < s.n_target_list; ++i) {
             const PgQuery__ResTarget& t = *s.target_list[i]->res_target;
             auto c = t.val ? column_name(t.val) : std::nullopt;
-            const std::string_view out = t.name && *t.name ? std::string_view(t.name) : c ? c->column : "";
+            const std::string_view out = t.name && *t.name ? std::string_view(t.name)
+                                         : c               ? c->column
+                                                           : "";
             if (out != name) continue;
             if (!c || (t.name && *t.name)) return 0;
-            if (count++ == 0) first = c, at = uint32_t(i + 1);
-            else if (c->column != first->column || c->relation != first->relation || c->schema != first->schema)
+            if (count++ == 0)
+                first = c, at = uint32_t(i + 1);
+            else if (c->column != first->column || c->relation != first->relation ||
+                     c->schema != first->schema)
                 return 0;
         }
         return count > 1 ? at : 0;
@@ -383,10 +396,13 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
         const PgQuery__SortBy& by = *item->by;
         if (!key.position) {
             auto col = column_name(by.node);
-            const bool shadowed = col && std::find(aliases.begin(), aliases.end(), col->column) != aliases.end();
+            const bool shadowed =
+                col && std::find(aliases.begin(), aliases.end(), col->column) != aliases.end();
             if (col && col->relation.empty() && shadowed) {
-                key.name = std::string(col->column);  // an output alias: PostgreSQL looks there first
-            } else if (col && !shadowed && !has_star && col->relation.empty() && repeated_output(col->column)) {
+                key.name =
+                    std::string(col->column);  // an output alias: PostgreSQL looks there first
+            } else if (col && !shadowed && !has_star && col->relation.empty() &&
+                       repeated_output(col->column)) {
                 key.position = repeated_output(col->column);  // one column selected more than once
             } else if (col && !shadowed && !has_star && output_name(*col)) {
                 key.name = std::string(col->column);  // a selected column
@@ -404,16 +420,19 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
                 } else {
                     const PgQuery__CollateClause& cc = *by.node->collate_clause;
                     for (size_t k = 0; k < cc.n_collname; ++k) {
-                        if (cc.collname[k]->node_case != PG_QUERY__NODE__NODE_STRING) return std::nullopt;
+                        if (cc.collname[k]->node_case != PG_QUERY__NODE__NODE_STRING)
+                            return std::nullopt;
                         std::string_view part = cc.collname[k]->string->sval;
                         key.collation += k ? ".\"" : "\"";
-                        for (char ch : part) key.collation += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+                        for (char ch : part)
+                            key.collation += ch == '"' ? std::string("\"\"") : std::string(1, ch);
                         key.collation += '"';
                     }
                     if (key.collation.empty()) return std::nullopt;
                 }
             } else if (col && !shadowed && output_name(*col)) {
-                key.name = std::string(col->column);  // found among the shards' columns, or refused then
+                key.name =
+                    std::string(col->column);  // found among the shards' columns, or refused then
             } else {
                 return std::nullopt;  // DISTINCT and aggregates sort by output columns only
             }
@@ -436,9 +455,11 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
             if (!t) return std::nullopt;
             target_text.push_back(std::move(*t));
         }
-        const size_t avgs = std::count(plan.aggregates.begin(), plan.aggregates.end(), Analysis::Merge::Avg);
+        const size_t avgs =
+            std::count(plan.aggregates.begin(), plan.aggregates.end(), Analysis::Merge::Avg);
         auto placeholder = [&](PgQuery__Node& n, size_t column) {
-            make.make_column_ref(n, std::string(Analysis::kHavingPlaceholder) + std::to_string(column));
+            make.make_column_ref(
+                n, std::string(Analysis::kHavingPlaceholder) + std::to_string(column));
         };
         bool ok = true;
         rewrite_nodes(&having_copy->base, [&](PgQuery__Node& n) {
@@ -453,7 +474,8 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
                     if (plan.aggregates[i] != Analysis::Merge::Group) continue;
                     auto t = column_name(s.target_list[i]->res_target->val);
                     if (t && t->column == c->column &&
-                        (c->relation.empty() || t->relation.empty() || c->relation == t->relation)) {
+                        (c->relation.empty() || t->relation.empty() ||
+                         c->relation == t->relation)) {
                         placeholder(n, i);
                         return false;
                     }
@@ -529,11 +551,14 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
     std::vector<PgQuery__Node*> avg_counts;
     for (size_t i = 0; i < plan.aggregates.size(); ++i) {
         const PgQuery__ResTarget& t = *s.target_list[i]->res_target;
-        auto name_or = [&](const char* fallback) { return t.name && *t.name ? std::string(t.name) : std::string(fallback); };
+        auto name_or = [&](const char* fallback) {
+            return t.name && *t.name ? std::string(t.name) : std::string(fallback);
+        };
         if (plan.aggregates[i] == Analysis::Merge::Avg) {
             targets[i] = make.target(name_or("avg"), make.call_renamed(*t.val->func_call, "sum"));
-            avg_counts.push_back(make.target("shardgate_avg_count_" + std::to_string(avg_counts.size() + 1),
-                                             make.call_renamed(*t.val->func_call, "count")));
+            avg_counts.push_back(
+                make.target("shardgate_avg_count_" + std::to_string(avg_counts.size() + 1),
+                            make.call_renamed(*t.val->func_call, "count")));
             targets_changed = true;
         } else if (plan.aggregates[i] == Analysis::Merge::CountDistinct) {
             PgQuery__Node* arg = t.val->func_call->args[0];
@@ -544,7 +569,8 @@ std::optional<Analysis::MergePlan> merge_plan(const PgQuery__SelectStmt& s) {
     }
     targets.insert(targets.end(), avg_counts.begin(), avg_counts.end());
     for (size_t k = 0; k < having_extras.size(); ++k)
-        targets.push_back(make.target("shardgate_having_" + std::to_string(k + 1), make.call(having_extras[k])));
+        targets.push_back(
+            make.target("shardgate_having_" + std::to_string(k + 1), make.call(having_extras[k])));
     plan.hidden += uint32_t(avg_counts.size() + having_extras.size());
     if (targets_changed || targets.size() != s.n_target_list) {
         shard.target_list = targets.data();

@@ -1,15 +1,15 @@
 // Why a SELECT's rows cannot simply be concatenated across shards (its "fan-out blocker"):
 // an aggregate (found anywhere in the target list or ORDER BY, FILTER/OVER/WITHIN GROUP
 // included), DISTINCT, ORDER BY, LIMIT, ... The merge planner (fanout.cpp) lifts some.
-#include "router/fanout.h"
 #include <algorithm>
 #include <array>
-#include <deque>
 #include <climits>
 #include <cstdint>
+#include <deque>
 #include <iterator>
 #include <memory>
 #include <string_view>
+#include "router/fanout.h"
 #include "router/parser.h"
 #include "router/sql_nodes.h"
 
@@ -27,7 +27,6 @@ bool is_known_aggregate(std::string_view f) {
     // clang-format on
     return std::find(std::begin(kAggregates), std::end(kAggregates), f) != std::end(kAggregates);
 }
-
 
 std::string find_aggregate(const ProtobufCMessage* m) {
     std::string found;

@@ -140,8 +140,8 @@ Expected<int64_t> bigint_value(ParamFormat f, std::string_view value) {
     if (f == ParamFormat::Text) return int_value_from_text(KeyType::BigInt, value);
     if (value.size() != 2 && value.size() != 4 && value.size() != 8) {
         return Error{sqlstate::kInvalidBinaryRepresentation,
-                     "incorrect binary data format in bind parameter: " + std::to_string(value.size()) +
-                         " bytes for an integer"};
+                     "incorrect binary data format in bind parameter: " +
+                         std::to_string(value.size()) + " bytes for an integer"};
     }
     return read_be_signed(value);
 }

@@ -1,10 +1,10 @@
 // An INSERT ... VALUES rebuilt with only some of its rows (those one shard receives), for
 // the proxy's split of a multi-row INSERT across shards.
-#include "router/router.h"
 #include <algorithm>
 #include <map>
 #include "router/param_keys.h"
 #include "router/pg_array.h"
+#include "router/router.h"
 
 namespace sg::router {
 

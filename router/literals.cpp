@@ -1,14 +1,19 @@
 #include "router/literals.h"
 
-
 namespace sg::router {
 
 namespace {
 
 // Plain comparisons (<cctype> calls are not inlined, and this runs per byte).
-inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
-inline bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-inline bool ident_char(char c) { return sql_ident_byte(c); }
+inline bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+inline bool is_space(char c) {
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+inline bool ident_char(char c) {
+    return sql_ident_byte(c);
+}
 
 }  // namespace
 
@@ -19,7 +24,9 @@ uint32_t numeric_constant_type(std::string_view v) {
     size_t i = 0;
     while (i + 1 < v.size() && v[i] == '0') ++i;  // leading zeros do not count
     std::string_view d = v.substr(i);
-    auto fits = [&](std::string_view max) { return d.size() < max.size() || (d.size() == max.size() && d <= max); };
+    auto fits = [&](std::string_view max) {
+        return d.size() < max.size() || (d.size() == max.size() && d <= max);
+    };
     if (fits("2147483647")) return kInt4;
     if (fits("9223372036854775807")) return kInt8;
     return kNumeric;
@@ -103,8 +110,7 @@ bool extract_literals(std::string_view s, LiteralShape& out) {
             // $n parameter or $tag$ dollar quote: either way, not for this fast path.
             return false;
         }
-        if (is_digit(c) &&
-            (i == 0 || (!ident_char(s[i - 1]) && s[i - 1] != '.'))) {
+        if (is_digit(c) && (i == 0 || (!ident_char(s[i - 1]) && s[i - 1] != '.'))) {
             // A numeric constant: digits, an optional fraction, an optional exponent.
             size_t j = i;
             auto digits = [&] {

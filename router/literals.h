@@ -32,7 +32,8 @@ uint32_t numeric_constant_type(std::string_view digits);
 // comparisons: it runs per byte of every simple-protocol statement.
 inline bool sql_ident_byte(char c) {
     auto u = static_cast<unsigned char>(c);
-    return ((u | 0x20) >= 'a' && (u | 0x20) <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '$' || u >= 0x80;
+    return ((u | 0x20) >= 'a' && (u | 0x20) <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '$' || u >= 0x80;
 }
 
 // False when the text has no constants, already has $n parameters, or looks unusual.

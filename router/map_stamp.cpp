@@ -15,7 +15,9 @@ std::string content_hash(const ShardMap& map) {
     return fmt::format("{:016x}", key_hash(text));
 }
 
-MapStamp stamp_of(const ShardMap& map) { return MapStamp{map.version(), content_hash(map)}; }
+MapStamp stamp_of(const ShardMap& map) {
+    return MapStamp{map.version(), content_hash(map)};
+}
 
 FenceVerdict judge_map(const ShardMap* map, const std::vector<ShardStampReading>& readings,
                        const std::string& map_source) {
@@ -33,7 +35,8 @@ FenceVerdict judge_map(const ShardMap* map, const std::vector<ShardStampReading>
         auto [it, fresh] = by_version.try_emplace(r.stamp->version, r.stamp->hash, r.shard);
         if (!fresh && it->second.first != r.stamp->hash && v.fence.empty())
             v.fence = fmt::format(
-                "shards \"{}\" and \"{}\" carry different maps under version {} (hashes {} and {}); "
+                "shards \"{}\" and \"{}\" carry different maps under version {} (hashes {} and "
+                "{}); "
                 "the cluster's map history forked: find the map file that matches, or restore "
                 "one, before routing",
                 it->second.second, r.shard, r.stamp->version, it->second.first, r.stamp->hash);
@@ -58,17 +61,18 @@ FenceVerdict judge_map(const ShardMap* map, const std::vector<ShardStampReading>
             "stale shard map: {} has version {} (hash {}) but shard \"{}\" carries version {} "
             "(hash {}); another proxy or the rebalancer moved buckets since. Copy the current map "
             "file to {} and run RELOAD MAP",
-            map_source, mine.version, mine.hash, v.newest_shard, v.newest->version,
-            v.newest->hash, map_source);
+            map_source, mine.version, mine.hash, v.newest_shard, v.newest->version, v.newest->hash,
+            map_source);
         return v;
     }
-    if (auto it = by_version.find(mine.version); it != by_version.end() && it->second.first != mine.hash)
+    if (auto it = by_version.find(mine.version);
+        it != by_version.end() && it->second.first != mine.hash)
         v.fence = fmt::format(
             "shard map mismatch: {} has version {} with hash {}, but shard \"{}\" carries version "
             "{} with hash {}: the file is not the cluster's map (was it created afresh?). Copy "
             "the current map file to {} and run RELOAD MAP",
-            map_source, mine.version, mine.hash, it->second.second, mine.version,
-            it->second.first, map_source);
+            map_source, mine.version, mine.hash, it->second.second, mine.version, it->second.first,
+            map_source);
     return v;
 }
 

@@ -15,8 +15,8 @@ namespace {
 constexpr uint32_t kInt8 = 20, kInt2 = 21, kInt4 = 23, kFloat4 = 700, kFloat8 = 701, kBpchar = 1042,
                    kNumeric = 1700;
 constexpr uint32_t kName = 19, kText = 25, kUnknown = 705, kVarchar = 1043, kUuid = 2950;
-constexpr uint32_t kInt4Array = 1007, kInt8Array = 1016, kFloat4Array = 1021,
-                   kFloat8Array = 1022, kBpcharArray = 1014, kNumericArray = 1231;
+constexpr uint32_t kInt4Array = 1007, kInt8Array = 1016, kFloat4Array = 1021, kFloat8Array = 1022,
+                   kBpcharArray = 1014, kNumericArray = 1231;
 
 bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
@@ -29,8 +29,9 @@ std::string_view trim(std::string_view s) {
 }
 
 const char* range_message(KeyType t) {
-    return t == KeyType::SmallInt ? "smallint out of range" : t == KeyType::Integer ? "integer out of range"
-                                                                                   : "bigint out of range";
+    return t == KeyType::SmallInt  ? "smallint out of range"
+           : t == KeyType::Integer ? "integer out of range"
+                                   : "bigint out of range";
 }
 
 // A decimal number as numeric_in reads it ([sign] digits [. digits] [e [sign] digits]), reduced
@@ -51,9 +52,12 @@ std::optional<Decimal> read_decimal(std::string_view s) {
     int point = -1;      // digits before the point
     size_t i = 0;
     for (; i < s.size(); ++i) {
-        if (s[i] >= '0' && s[i] <= '9') digits += s[i];
-        else if (s[i] == '.' && point < 0) point = int(digits.size());
-        else break;
+        if (s[i] >= '0' && s[i] <= '9')
+            digits += s[i];
+        else if (s[i] == '.' && point < 0)
+            point = int(digits.size());
+        else
+            break;
     }
     if (digits.empty()) return std::nullopt;
     if (point < 0) point = int(digits.size());
@@ -133,8 +137,8 @@ Status integer_key(int64_t v, KeyType t, KeyUse use, ParamKeys& out) {
 }
 
 // A scalar parameter of a declared non-key type against an integer key. True when handled.
-std::optional<Status> numeric_against_integer(ParamFormat f, std::string_view bytes, uint32_t oid, KeyType t,
-                                              KeyUse use, ParamKeys& out) {
+std::optional<Status> numeric_against_integer(ParamFormat f, std::string_view bytes, uint32_t oid,
+                                              KeyType t, KeyUse use, ParamKeys& out) {
     if (oid == kInt2 || oid == kInt4 || oid == kInt8) {
         auto v = bigint_value(f, bytes);
         if (!v) return Status(v.error());
@@ -144,9 +148,12 @@ std::optional<Status> numeric_against_integer(ParamFormat f, std::string_view by
         std::optional<Decimal> d;
         if (f == ParamFormat::Text) d = read_decimal(bytes);
         if (!d) {  // NaN, Infinity, binary numerics, values beyond bigint: left to the shards
-            if (use == KeyUse::Compare) out.unbounded = true;
-            else return Status(Error{sqlstate::kFeatureNotSupported,
-                                     "a numeric shard-key parameter must be a finite number in text format"});
+            if (use == KeyUse::Compare)
+                out.unbounded = true;
+            else
+                return Status(
+                    Error{sqlstate::kFeatureNotSupported,
+                          "a numeric shard-key parameter must be a finite number in text format"});
             return Status(Ok{});
         }
         if (use == KeyUse::Compare && !d->exact) return Status(Ok{});  // 5.5 equals no integer
@@ -156,9 +163,12 @@ std::optional<Status> numeric_against_integer(ParamFormat f, std::string_view by
         auto x = read_float(f, bytes, oid);
         // Beyond 2^53 several integers compare equal to one float: left to the shards.
         if (!x || !std::isfinite(*x) || std::fabs(*x) >= 9007199254740992.0) {
-            if (use == KeyUse::Compare) out.unbounded = true;
-            else return Status(Error{sqlstate::kFeatureNotSupported,
-                                     "a float shard-key parameter must be a finite number below 2^53"});
+            if (use == KeyUse::Compare)
+                out.unbounded = true;
+            else
+                return Status(
+                    Error{sqlstate::kFeatureNotSupported,
+                          "a float shard-key parameter must be a finite number below 2^53"});
             return Status(Ok{});
         }
         if (use == KeyUse::Compare) {
@@ -192,8 +202,8 @@ int64_t key_int(const Key& k) {
 
 }  // namespace
 
-Status cast_param_keys(bool null, ParamFormat format, std::string_view bytes, uint32_t type_oid, KeyType cast,
-                       KeyType t, KeyUse use, ParamKeys& out) {
+Status cast_param_keys(bool null, ParamFormat format, std::string_view bytes, uint32_t type_oid,
+                       KeyType cast, KeyType t, KeyUse use, ParamKeys& out) {
     if (null) {
         out.keys.push_back(Key::null_key());
         return Ok{};
@@ -209,7 +219,8 @@ Status cast_param_keys(bool null, ParamFormat format, std::string_view bytes, ui
         as_cast.keys.push_back(std::move(k.value()));
     } else if (type_oid == 0 || (type_oid == kUuid && cast == KeyType::Uuid)) {
         // Left to the server, the parameter takes the cast's type.
-        auto k = format == ParamFormat::Text ? canonical_from_text(cast, bytes) : canonical_from_binary(cast, bytes);
+        auto k = format == ParamFormat::Text ? canonical_from_text(cast, bytes)
+                                             : canonical_from_binary(cast, bytes);
         if (!k) return k.error();
         as_cast.keys.push_back(std::move(k.value()));
     } else if (is_integer_key(cast)) {
@@ -221,7 +232,8 @@ Status cast_param_keys(bool null, ParamFormat format, std::string_view bytes, ui
                 return Ok{};
             }
             return Error{sqlstate::kFeatureNotSupported,
-                         "a shard-key parameter cast to an integer type must be bound as an integer, numeric, "
+                         "a shard-key parameter cast to an integer type must be bound as an "
+                         "integer, numeric, "
                          "float or text"};
         }
         if (!*st) return *st;
@@ -232,8 +244,9 @@ Status cast_param_keys(bool null, ParamFormat format, std::string_view bytes, ui
             out.unbounded = true;
             return Ok{};
         }
-        return Error{sqlstate::kFeatureNotSupported,
-                     "a shard-key parameter cast to the key's type must be bound as text or as that type"};
+        return Error{
+            sqlstate::kFeatureNotSupported,
+            "a shard-key parameter cast to the key's type must be bound as text or as that type"};
     }
     for (auto& k : as_cast.keys) {
         // A wider cast type than the key's (`int_key = $1::bigint`) compares across types: a
@@ -247,8 +260,8 @@ Status cast_param_keys(bool null, ParamFormat format, std::string_view bytes, ui
     return Ok{};
 }
 
-Status param_keys(bool null, ParamFormat format, std::string_view bytes, uint32_t type_oid, bool array, KeyType t,
-                  KeyUse use, ParamKeys& out) {
+Status param_keys(bool null, ParamFormat format, std::string_view bytes, uint32_t type_oid,
+                  bool array, KeyType t, KeyUse use, ParamKeys& out) {
     if (array) {
         if (null) return Ok{};  // = ANY(NULL) matches nothing
         const bool integer = is_integer_key(t);
@@ -256,8 +269,9 @@ Status param_keys(bool null, ParamFormat format, std::string_view bytes, uint32_
         // that type: which keys they match is not theirs read as the key type.
         const int key_width = t == KeyType::SmallInt ? 2 : t == KeyType::Integer ? 4 : 8;
         const bool cross_type =
-            (integer && (type_oid == kNumericArray || type_oid == kFloat4Array || type_oid == kFloat8Array ||
-                         (type_oid == kInt8Array && key_width < 8) || (type_oid == kInt4Array && key_width < 4))) ||
+            (integer && (type_oid == kNumericArray || type_oid == kFloat4Array ||
+                         type_oid == kFloat8Array || (type_oid == kInt8Array && key_width < 8) ||
+                         (type_oid == kInt4Array && key_width < 4))) ||
             (!integer && type_oid == kBpcharArray);
         // A scalar text type bound for an array (`= ANY($1::int[])`, $1 declared text) is the
         // array's text form in either format.
@@ -275,7 +289,8 @@ Status param_keys(bool null, ParamFormat format, std::string_view bytes, uint32_
             out.unbounded = true;  // compared element by element as another type: the shards decide
             return Ok{};
         }
-        auto keys = format == ParamFormat::Text ? parse_text_array(t, bytes) : parse_binary_array(t, bytes);
+        auto keys =
+            format == ParamFormat::Text ? parse_text_array(t, bytes) : parse_binary_array(t, bytes);
         if (!keys) return keys.error();
         for (auto& k : *keys) out.keys.push_back(std::move(k));
         return Ok{};
@@ -298,17 +313,22 @@ Status param_keys(bool null, ParamFormat format, std::string_view bytes, uint32_
     }
     // A text type's binary form is its text.
     if (format == ParamFormat::Binary && textual(type_oid)) format = ParamFormat::Text;
-    auto k = format == ParamFormat::Text ? canonical_from_text(t, bytes) : canonical_from_binary(t, bytes);
+    auto k = format == ParamFormat::Text ? canonical_from_text(t, bytes)
+                                         : canonical_from_binary(t, bytes);
     if (!k) return k.error();
     out.keys.push_back(std::move(k.value()));
     return Ok{};
 }
 
 Expected<int64_t> bigint_param(ParamFormat format, std::string_view bytes, uint32_t type_oid) {
-    if (type_oid != kNumeric && type_oid != kFloat4 && type_oid != kFloat8) return bigint_value(format, bytes);
+    if (type_oid != kNumeric && type_oid != kFloat4 && type_oid != kFloat8)
+        return bigint_value(format, bytes);
     ParamKeys got;
-    if (auto st = numeric_against_integer(format, bytes, type_oid, KeyType::BigInt, KeyUse::Assign, got); !st || !*st)
-        return st ? st->error() : Error{sqlstate::kInvalidTextRepresentation, "invalid bigint parameter"};
+    if (auto st =
+            numeric_against_integer(format, bytes, type_oid, KeyType::BigInt, KeyUse::Assign, got);
+        !st || !*st)
+        return st ? st->error()
+                  : Error{sqlstate::kInvalidTextRepresentation, "invalid bigint parameter"};
     const std::string& b = got.keys.front().bytes;  // 8 little-endian bytes (hash.h)
     uint64_t u = 0;
     for (int i = 7; i >= 0; --i) u = (u << 8) | uint8_t(b[size_t(i)]);

@@ -28,14 +28,14 @@ struct ParamKeys {
 // One parameter (`array`: for `= ANY($n)`) of declared type `type_oid` (0: left to the server,
 // which then gives it the key column's type) against a key of type `t`. A NULL parameter is
 // the NULL key (or no key, for an array). Errors are those PostgreSQL raises for the value.
-Status param_keys(bool null, ParamFormat format, std::string_view bytes, uint32_t type_oid, bool array,
-                  KeyType t, KeyUse use, ParamKeys& out);
+Status param_keys(bool null, ParamFormat format, std::string_view bytes, uint32_t type_oid,
+                  bool array, KeyType t, KeyUse use, ParamKeys& out);
 
 // A scalar parameter written with one explicit cast in the key's family (`$1::integer`,
 // `$1::text`): the value the cast produces from the declared type, then compared with (or
 // stored into) the key of type `t`.
-Status cast_param_keys(bool null, ParamFormat format, std::string_view bytes, uint32_t type_oid, KeyType cast,
-                       KeyType t, KeyUse use, ParamKeys& out);
+Status cast_param_keys(bool null, ParamFormat format, std::string_view bytes, uint32_t type_oid,
+                       KeyType cast, KeyType t, KeyUse use, ParamKeys& out);
 
 // A parameter of declared type `type_oid` as PostgreSQL converts it to bigint for LIMIT/OFFSET:
 // integers as they are, numeric rounded half away from zero, float4/float8 rounded half to even.

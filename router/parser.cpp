@@ -99,9 +99,10 @@ std::shared_ptr<PgQuery__Node> copy_node(const PgQuery__Node& node) {
     std::string packed(pg_query__node__get_packed_size(&node), '\0');
     pg_query__node__pack(&node, reinterpret_cast<uint8_t*>(packed.data()));
     auto arena = std::make_shared<ParseTree::Arena>();
-    ProtobufCAllocator allocator{&ParseTree::Arena::alloc_cb, &ParseTree::Arena::free_cb, arena.get()};
-    PgQuery__Node* copy =
-        pg_query__node__unpack(&allocator, packed.size(), reinterpret_cast<const uint8_t*>(packed.data()));
+    ProtobufCAllocator allocator{&ParseTree::Arena::alloc_cb, &ParseTree::Arena::free_cb,
+                                 arena.get()};
+    PgQuery__Node* copy = pg_query__node__unpack(&allocator, packed.size(),
+                                                 reinterpret_cast<const uint8_t*>(packed.data()));
     if (!copy) return nullptr;
     return std::shared_ptr<PgQuery__Node>(arena, copy);  // shares the arena's lifetime
 }
@@ -265,9 +266,12 @@ std::vector<std::string> scan_identifiers(const std::string& sql) {
                 std::string name;
                 size_t j = i + 1;
                 for (; j < sql.size(); ++j) {
-                    if (sql[j] != '"') name += sql[j];
-                    else if (j + 1 < sql.size() && sql[j + 1] == '"') name += sql[j++];
-                    else break;
+                    if (sql[j] != '"')
+                        name += sql[j];
+                    else if (j + 1 < sql.size() && sql[j + 1] == '"')
+                        name += sql[j++];
+                    else
+                        break;
                 }
                 out.push_back(std::move(name));
                 i = j + 1;

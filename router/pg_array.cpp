@@ -36,7 +36,8 @@ bool is_multidimensional_text_array(std::string_view text) {
     while (i < text.size() && is_space(text[i])) ++i;
     if (i < text.size() && text[i] == '[') {  // bounds: one "[lo:hi]" per dimension
         auto eq = text.find('=', i);
-        std::string_view bounds = text.substr(i, eq == std::string_view::npos ? std::string_view::npos : eq - i);
+        std::string_view bounds =
+            text.substr(i, eq == std::string_view::npos ? std::string_view::npos : eq - i);
         if (std::count(bounds.begin(), bounds.end(), '[') > 1) return true;
         if (eq == std::string_view::npos) return false;
         i = eq + 1;

@@ -4,9 +4,9 @@
 #include <numeric>
 #include <set>
 #include "router/analyze_internal.h"
-#include "router/replica_safe.h"
 #include "router/fanout.h"
 #include "router/pg_array.h"
+#include "router/replica_safe.h"
 #include "router/sql_nodes.h"
 
 namespace sg::router::detail {

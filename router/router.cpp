@@ -76,13 +76,14 @@ Status resolve(const KeyRef& ref, const Params& params, KeyType t, std::vector<K
         return Ok{};
     }
     if (ref.param < 1 || static_cast<size_t>(ref.param) > params.size()) {
-        return Error{sqlstate::kProtocolViolation, "statement uses parameter $" + std::to_string(ref.param) +
-                                                       " but only " + std::to_string(params.size()) +
-                                                       " were bound"};
+        return Error{sqlstate::kProtocolViolation,
+                     "statement uses parameter $" + std::to_string(ref.param) + " but only " +
+                         std::to_string(params.size()) + " were bound"};
     }
     const Param& p = params[ref.param - 1];
     ParamKeys got;
-    if (auto st = ref.cast ? cast_param_keys(p.null, p.format, p.bytes, p.type_oid, *ref.cast, t, use, got)
+    if (auto st = ref.cast ? cast_param_keys(p.null, p.format, p.bytes, p.type_oid, *ref.cast, t,
+                                             use, got)
                            : param_keys(p.null, p.format, p.bytes, p.type_oid,
                                         ref.source == KeyRef::Source::ArrayParam, t, use, got);
         !st)
@@ -135,15 +136,19 @@ Route reference_read(const ShardMap& map, const RouterContext& ctx) {
     Route r = any_one_shard(ctx);
     if (!map.owns_any(ctx.default_shard) && !map.serving_shards().empty()) {
         r.shards = {map.serving_shards().front()};
-        r.any_shard = false;  // a shard without buckets (a session may be pinned to one) may be stale
+        r.any_shard =
+            false;  // a shard without buckets (a session may be pinned to one) may be stale
         return because(std::move(r), ctx, [] {
-            return "read of reference table: the default shard owns no buckets, so the first shard that does";
+            return "read of reference table: the default shard owns no buckets, so the first shard "
+                   "that does";
         });
     }
-    return because(std::move(r), ctx, [] { return "read of reference table: any shard (the default one)"; });
+    return because(std::move(r), ctx,
+                   [] { return "read of reference table: any shard (the default one)"; });
 }
 
-Route route_insert_rows(const Analysis& a, const Params& params, const ShardMap& map, const RouterContext& ctx) {
+Route route_insert_rows(const Analysis& a, const Params& params, const ShardMap& map,
+                        const RouterContext& ctx) {
     std::map<uint16_t, std::vector<uint32_t>> by_shard;
     std::vector<uint16_t> shards;
     Route r;
@@ -162,11 +167,12 @@ Route route_insert_rows(const Analysis& a, const Params& params, const ShardMap&
         r.keys.push_back(std::move(rk));
     }
     if (a.key_assignment_unusable) {  // ON CONFLICT DO UPDATE SET key = <an expression>
-        return error_route(Error{sqlstate::kFeatureNotSupported,
-                                 "ON CONFLICT DO UPDATE sets shard key \"" + a.table_config->shard_key +
-                                     "\" to an expression the router cannot place (only a constant, a "
-                                     "parameter or excluded." + a.table_config->shard_key +
-                                     "); moving rows between shards is not supported"});
+        return error_route(Error{
+            sqlstate::kFeatureNotSupported,
+            "ON CONFLICT DO UPDATE sets shard key \"" + a.table_config->shard_key +
+                "\" to an expression the router cannot place (only a constant, a "
+                "parameter or excluded." +
+                a.table_config->shard_key + "); moving rows between shards is not supported"});
     }
     if (a.key_assignment) {  // ON CONFLICT DO UPDATE SET key = ...
         std::vector<Key> target;
@@ -185,11 +191,13 @@ Route route_insert_rows(const Analysis& a, const Params& params, const ShardMap&
     // places, which needs every row to return one. ON CONFLICT DO NOTHING and DO UPDATE ...
     // WHERE may skip rows (a.on_conflict), and then which returned row is which cannot be told.
     if (a.returning && a.on_conflict && by_shard.size() > 1) {
-        return error_route(Error{sqlstate::kFeatureNotSupported,
-                                 "INSERT ... ON CONFLICT DO NOTHING (or DO UPDATE ... WHERE) ... RETURNING into sharded table \"" + a.table +
-                                     "\" with rows for " + std::to_string(by_shard.size()) +
-                                     " shards: the returned rows could not be put in VALUES order; insert the "
-                                     "rows of each shard key separately"});
+        return error_route(
+            Error{sqlstate::kFeatureNotSupported,
+                  "INSERT ... ON CONFLICT DO NOTHING (or DO UPDATE ... WHERE) ... RETURNING into "
+                  "sharded table \"" +
+                      a.table + "\" with rows for " + std::to_string(by_shard.size()) +
+                      " shards: the returned rows could not be put in VALUES order; insert the "
+                      "rows of each shard key separately"});
     }
     Route placed = with_shards(std::move(shards), map);
     placed.keys = std::move(r.keys);
@@ -232,9 +240,12 @@ bool reads_rows(const Analysis& a) {
 // How a merged fan-out is answered, for `shardgate route` and the logs.
 std::string describe_merge(const Analysis::MergePlan& m, const std::string& blocker) {
     std::string out = "uses " + blocker + ": ";
-    if (!m.aggregates.empty()) out += "each shard's partial aggregates are combined by the same aggregates";
-    else if (m.distinct) out += "the shards' distinct rows are made distinct again";
-    else out += "the shards' rows are merged";
+    if (!m.aggregates.empty())
+        out += "each shard's partial aggregates are combined by the same aggregates";
+    else if (m.distinct)
+        out += "the shards' distinct rows are made distinct again";
+    else
+        out += "the shards' rows are merged";
     if (!m.having.empty()) out += ", HAVING applied to the combined groups";
     if (!m.order.empty()) out += ", in ORDER BY order";
     if (m.limit) out += ", LIMIT " + std::to_string(*m.limit);
@@ -255,11 +266,13 @@ std::optional<Error> place_nested_keys(const Analysis& a, const Params& params, 
         std::vector<Key> keys;
         bool unbounded = false;
         for (const auto& ref : refs) {
-            if (auto st = resolve(ref, params, a.key_type, keys, KeyUse::Compare, &unbounded); !st) return st.error();
+            if (auto st = resolve(ref, params, a.key_type, keys, KeyUse::Compare, &unbounded); !st)
+                return st.error();
         }
         if (unbounded)
             return Error{sqlstate::kFeatureNotSupported,
-                         "a subquery or CTE of this statement compares the shard key with a parameter whose declared "
+                         "a subquery or CTE of this statement compares the shard key with a "
+                         "parameter whose declared "
                          "type leaves its shard unknown; bind it as the key's type"};
         for (const auto& k : keys) placed.push_back(place_key(k, a.key_type, map, ctx.explain));
     }
@@ -267,7 +280,8 @@ std::optional<Error> place_nested_keys(const Analysis& a, const Params& params, 
         // Only they read sharded tables: any one shard answers (never all: the reference or
         // table-less rows around them would come once per shard).
         if (a.nested_only) {
-            const bool default_serves = map.owns_any(ctx.default_shard) || map.serving_shards().empty();
+            const bool default_serves =
+                map.owns_any(ctx.default_shard) || map.serving_shards().empty();
             r = single(default_serves ? ctx.default_shard : map.serving_shards().front());
         }
         return std::nullopt;
@@ -283,37 +297,42 @@ std::optional<Error> place_nested_keys(const Analysis& a, const Params& params, 
     for (const auto& k : placed) {
         if (r.kind == Route::Kind::Single && k.shard == r.shards.front()) continue;
         return Error{sqlstate::kFeatureNotSupported,
-                     "a subquery or CTE of this statement reads sharded table rows on shard \"" + name(k.shard) +
-                         "\" while the statement " +
-                         (r.kind == Route::Kind::Single ? "runs on shard \"" + name(r.shards.front()) + "\""
-                                                        : "needs " + std::to_string(r.shards.size()) + " shards") +
+                     "a subquery or CTE of this statement reads sharded table rows on shard \"" +
+                         name(k.shard) + "\" while the statement " +
+                         (r.kind == Route::Kind::Single
+                              ? "runs on shard \"" + name(r.shards.front()) + "\""
+                              : "needs " + std::to_string(r.shards.size()) + " shards") +
                          "; a statement and its subqueries must stay on one shard in this version"};
     }
     for (auto& k : placed) r.keys.push_back(std::move(k));
     return std::nullopt;
 }
 
-Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map, const RouterContext& ctx,
-                    bool ignore_keys = false);
+Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map,
+                    const RouterContext& ctx, bool ignore_keys = false);
 
 // A statement whose keys a parameter leaves unknown: it runs where it would without them.
-Route route_unbounded(const Analysis& a, const Params& params, const ShardMap& map, const RouterContext& ctx) {
+Route route_unbounded(const Analysis& a, const Params& params, const ShardMap& map,
+                      const RouterContext& ctx) {
     return route_sharded(a, params, map, ctx, true);
 }
 
-Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map, const RouterContext& ctx,
-                    bool ignore_keys) {
+Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map,
+                    const RouterContext& ctx, bool ignore_keys) {
     const bool can_merge = ctx.merge_results;
     if (!a.rows.empty()) return route_insert_rows(a, params, map, ctx);
     if (a.kind == StatementKind::Copy && a.is_write) {
         return because(all_shards(map), ctx, [&] {
-            return "COPY rows are split by shard key column " + std::to_string(a.copy->key_column + 1);
+            return "COPY rows are split by shard key column " +
+                   std::to_string(a.copy->key_column + 1);
         });
     }
     Route r;
     if (a.keys.empty() || ignore_keys) {
-        r = serving_shards(map, ctx, ignore_keys ? "a parameter's declared type leaves the matching keys unknown"
-                                                 : "no shard-key value");
+        r = serving_shards(map, ctx,
+                           ignore_keys
+                               ? "a parameter's declared type leaves the matching keys unknown"
+                               : "no shard-key value");
     } else {
         std::vector<Key> keys;
         bool unbounded = false;
@@ -330,7 +349,8 @@ Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map
             shards.push_back(r.keys.back().shard);
         }
         if (shards.empty())
-            return because(single(0), ctx, [] { return "the key list is empty: no shard holds a match"; });
+            return because(single(0), ctx,
+                           [] { return "the key list is empty: no shard holds a match"; });
         Route placed = with_shards(std::move(shards), map);
         placed.keys = std::move(r.keys);
         r = std::move(placed);
@@ -342,11 +362,12 @@ Route route_sharded(const Analysis& a, const Params& params, const ShardMap& map
         if (auto e = place_nested_keys(a, params, map, ctx, r)) return error_route(*e);
     }
     if (a.colocated_select && r.kind != Route::Kind::Single && !a.fanout_blocker.empty()) {
-        return error_route(Error{sqlstate::kFeatureNotSupported,
-                                 "INSERT ... SELECT into sharded table \"" + a.table + "\" needs " +
-                                     std::to_string(r.shards.size()) + " shards and uses " + a.fanout_blocker +
-                                     ", which each shard would apply to its own rows only; restrict the SELECT "
-                                     "to one shard by its shard key"});
+        return error_route(
+            Error{sqlstate::kFeatureNotSupported,
+                  "INSERT ... SELECT into sharded table \"" + a.table + "\" needs " +
+                      std::to_string(r.shards.size()) + " shards and uses " + a.fanout_blocker +
+                      ", which each shard would apply to its own rows only; restrict the SELECT "
+                      "to one shard by its shard key"});
     }
     if (r.kind != Route::Kind::Single && reads_rows(a) && !a.fanout_blocker.empty()) {
         if (can_merge && a.merge.has_value()) {
@@ -372,7 +393,8 @@ std::optional<Error> misplaced_insert(const Analysis& a, const Params& params, c
     if (a.kind != StatementKind::Insert || a.placement != Placement::Sharded) return std::nullopt;
     for (const auto& row : a.rows) {
         std::vector<Key> keys;
-        if (!resolve(row.key, params, a.key_type, keys) || keys.empty()) continue;  // reported when routed
+        if (!resolve(row.key, params, a.key_type, keys) || keys.empty())
+            continue;  // reported when routed
         RoutedKey rk = place_key(keys.front(), a.key_type, map, false);
         if (rk.shard == shard) continue;
         auto name = [&](uint16_t i) {
@@ -381,19 +403,22 @@ std::optional<Error> misplaced_insert(const Analysis& a, const Params& params, c
         };
         return Error{sqlstate::kFeatureNotSupported,
                      "INSERT of a row whose shard key " + display_key(a.key_type, keys.front()) +
-                         " belongs on shard \"" + name(rk.shard) +
-                         "\" (bucket " + std::to_string(rk.bucket) + "), but " + how + " sends it to shard \"" +
+                         " belongs on shard \"" + name(rk.shard) + "\" (bucket " +
+                         std::to_string(rk.bucket) + "), but " + how + " sends it to shard \"" +
                          name(shard) + "\"; drop the manual routing for this INSERT"};
     }
     return std::nullopt;
 }
 
-Route route_hinted(const Analysis& a, const Params& params, const ShardMap& map, const RouterContext& ctx) {
+Route route_hinted(const Analysis& a, const Params& params, const ShardMap& map,
+                   const RouterContext& ctx) {
     if (a.hints.shard) {
         auto idx = named_shard(map, *a.hints.shard, "shardgate.shard hint");
         if (!idx) return error_route(idx.error());
-        if (auto e = misplaced_insert(a, params, map, *idx, "the shardgate.shard hint")) return error_route(*e);
-        return because(single(*idx), ctx, [&] { return "/* shardgate.shard=" + *a.hints.shard + " */ hint"; });
+        if (auto e = misplaced_insert(a, params, map, *idx, "the shardgate.shard hint"))
+            return error_route(*e);
+        return because(single(*idx), ctx,
+                       [&] { return "/* shardgate.shard=" + *a.hints.shard + " */ hint"; });
     }
     if (!a.hint_key_type) {
         return error_route(Error{sqlstate::kInvalidParameterValue,
@@ -406,8 +431,10 @@ Route route_hinted(const Analysis& a, const Params& params, const ShardMap& map,
     r.keys.push_back(place_key(*key, *a.hint_key_type, map, ctx.explain));
     r.kind = Route::Kind::Single;
     r.shards = {r.keys.front().shard};
-    if (auto e = misplaced_insert(a, params, map, r.shards.front(), "the shardgate.key hint")) return error_route(*e);
-    return because(std::move(r), ctx, [&] { return "/* shardgate.key=" + *a.hints.key + " */ hint"; });
+    if (auto e = misplaced_insert(a, params, map, r.shards.front(), "the shardgate.key hint"))
+        return error_route(*e);
+    return because(std::move(r), ctx,
+                   [&] { return "/* shardgate.key=" + *a.hints.key + " */ hint"; });
 }
 
 bool is_session_kind(StatementKind k) {
@@ -466,7 +493,8 @@ Route route_multi(const Analysis& a, const Params& params, const ShardMap& map,
         r.kind = Route::Kind::Session;
         return r;
     }
-    return because(std::move(*chosen), ctx, [] { return "every statement of the query goes to the same shard(s)"; });
+    return because(std::move(*chosen), ctx,
+                   [] { return "every statement of the query goes to the same shard(s)"; });
 }
 
 Route route_one(const Analysis& a, const Params& params, const ShardMap& map,
@@ -506,20 +534,26 @@ Route route_one(const Analysis& a, const Params& params, const ShardMap& map,
     if (ctx.session_shard) {
         auto idx = named_shard(map, *ctx.session_shard, "SET shardgate.shard");
         if (!idx) return error_route(idx.error());
-        if (auto e = misplaced_insert(a, params, map, *idx, "SET shardgate.shard")) return error_route(*e);
-        return because(single(*idx), ctx, [&] { return "session setting shardgate.shard = " + *ctx.session_shard; });
+        if (auto e = misplaced_insert(a, params, map, *idx, "SET shardgate.shard"))
+            return error_route(*e);
+        return because(single(*idx), ctx,
+                       [&] { return "session setting shardgate.shard = " + *ctx.session_shard; });
     }
     if (a.kind == StatementKind::Unparseable) {
         if (a.names_distributed_table) {
             return error_route(Error{a.parse_error->sqlstate, a.parse_error->message});
         }
-        return because(default_shard(ctx), ctx, [] { return "unparseable, names no sharded or reference table"; });
+        return because(default_shard(ctx), ctx,
+                       [] { return "unparseable, names no sharded or reference table"; });
     }
     switch (a.placement) {
         case Placement::None:
-            return because(any_one_shard(ctx), ctx, [] { return "no table: any shard (the default one)"; });
+            return because(any_one_shard(ctx), ctx,
+                           [] { return "no table: any shard (the default one)"; });
         case Placement::Unsharded:
-            return because(default_shard(ctx), ctx, [&] { return "\"" + a.table + "\" is not in [[tables]]: default shard"; });
+            return because(default_shard(ctx), ctx, [&] {
+                return "\"" + a.table + "\" is not in [[tables]]: default shard";
+            });
         case Placement::Reference:
             if (a.is_write) return reference_write(map, ctx);
             return reference_read(map, ctx);
@@ -561,7 +595,8 @@ Expected<Key> param_key(const Params& params, int n, KeyType t) {
     }
     const Param& p = params[n - 1];
     ParamKeys got;
-    if (auto st = param_keys(p.null, p.format, p.bytes, p.type_oid, false, t, KeyUse::Assign, got); !st)
+    if (auto st = param_keys(p.null, p.format, p.bytes, p.type_oid, false, t, KeyUse::Assign, got);
+        !st)
         return st.error();
     return std::move(got.keys.front());
 }

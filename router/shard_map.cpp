@@ -2,7 +2,6 @@
 
 #include "common/files.h"
 
-
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -170,7 +169,8 @@ Expected<ShardMap> load_shard_map(const std::string& path) {
 }
 
 Status save_shard_map(const ShardMap& map, const std::string& path) {
-    if (auto p = replace_file_atomically(path, map.to_json())) return file_error(p->path, p->problem);
+    if (auto p = replace_file_atomically(path, map.to_json()))
+        return file_error(p->path, p->problem);
     return Ok{};
 }
 

@@ -4,9 +4,9 @@
 #include <numeric>
 #include <set>
 #include "router/analyze_internal.h"
-#include "router/replica_safe.h"
 #include "router/fanout.h"
 #include "router/pg_array.h"
+#include "router/replica_safe.h"
 #include "router/sql_nodes.h"
 
 namespace sg::router::detail {
@@ -14,8 +14,9 @@ namespace sg::router::detail {
 // Analysis::simple_lookup: one table, no `*`, and every $n one side of a `column = $n`
 // conjunct of the WHERE clause.
 std::optional<Analysis::Lookup> simple_lookup(const PgQuery__SelectStmt& s) {
-    if (set_operation_name(s) || s.with_clause || s.into_clause || s.n_values_lists || s.n_from_clause != 1 ||
-        s.from_clause[0]->node_case != PG_QUERY__NODE__NODE_RANGE_VAR || !s.where_clause || !s.n_target_list)
+    if (set_operation_name(s) || s.with_clause || s.into_clause || s.n_values_lists ||
+        s.n_from_clause != 1 || s.from_clause[0]->node_case != PG_QUERY__NODE__NODE_RANGE_VAR ||
+        !s.where_clause || !s.n_target_list)
         return std::nullopt;
     bool star = false;
     for (size_t i = 0; i < s.n_target_list && !star; ++i) {
@@ -31,7 +32,9 @@ std::optional<Analysis::Lookup> simple_lookup(const PgQuery__SelectStmt& s) {
     for (const PgQuery__Node* c : conjuncts) {
         if (c->node_case != PG_QUERY__NODE__NODE_A_EXPR) continue;
         const PgQuery__AExpr& e = *c->a_expr;
-        if (e.kind != PG_QUERY__A__EXPR__KIND__AEXPR_OP || operator_name(e) != "=" || !e.lexpr || !e.rexpr) continue;
+        if (e.kind != PG_QUERY__A__EXPR__KIND__AEXPR_OP || operator_name(e) != "=" || !e.lexpr ||
+            !e.rexpr)
+            continue;
         const PgQuery__Node* col = e.lexpr;
         const PgQuery__Node* par = e.rexpr;
         if (col->node_case == PG_QUERY__NODE__NODE_PARAM_REF) std::swap(col, par);

@@ -49,7 +49,8 @@ void rewrite_message(ProtobufCMessage* m, const NodeRewriter& fn) {
         const ProtobufCFieldDescriptor* f =
             protobuf_c_message_descriptor_get_field(d, static_cast<unsigned>(node->node_case));
         if (f == nullptr) return;
-        if (auto* child = *reinterpret_cast<ProtobufCMessage**>(reinterpret_cast<char*>(m) + f->offset))
+        if (auto* child =
+                *reinterpret_cast<ProtobufCMessage**>(reinterpret_cast<char*>(m) + f->offset))
             rewrite_message(child, fn);
         return;
     }
@@ -67,7 +68,8 @@ void rewrite_message(ProtobufCMessage* m, const NodeRewriter& fn) {
         if ((f.flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
             *reinterpret_cast<const uint32_t*>(base + f.quantifier_offset) != f.id)
             continue;
-        if (auto* child = *reinterpret_cast<ProtobufCMessage**>(base + f.offset)) rewrite_message(child, fn);
+        if (auto* child = *reinterpret_cast<ProtobufCMessage**>(base + f.offset))
+            rewrite_message(child, fn);
     }
 }
 
@@ -104,7 +106,8 @@ bool value_preserving_cast(const PgQuery__TypeCast& c, KeyType key) {
 
 bool value_preserving_array_cast(const PgQuery__TypeCast& c, KeyType key) {
     const PgQuery__TypeName* tn = c.type_name;
-    if (tn == nullptr || tn->n_names == 0 || tn->n_array_bounds != 1 || tn->n_typmods > 0) return false;
+    if (tn == nullptr || tn->n_names == 0 || tn->n_array_bounds != 1 || tn->n_typmods > 0)
+        return false;
     const std::string_view type = string_value(tn->names[tn->n_names - 1]);
     if (!in_family(key, type)) return false;
     if (!is_integer_key(key)) return true;

@@ -41,8 +41,7 @@ AuthStep ScramClient::on_server_first(std::string_view message, std::string& cli
         return AuthStep::protocol_violation("SCRAM server nonce does not extend the client nonce");
     }
     const auto keys = derive_scram_keys(password_, first.salt, first.iterations);
-    if (!keys)
-        return AuthStep::failure(sqlstate::kInternalError, "SCRAM key derivation failed");
+    if (!keys) return AuthStep::failure(sqlstate::kInternalError, "SCRAM key derivation failed");
 
     std::string without_proof = "c=";
     without_proof.append(kGs2HeaderBase64).append(",r=").append(first.nonce);

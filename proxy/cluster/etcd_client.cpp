@@ -201,11 +201,11 @@ EtcdResult<TxnResult> EtcdClient::cas(std::string_view key, std::string_view val
 EtcdResult<TxnResult> EtcdClient::cas_guarded(std::string_view key, std::string_view value,
                                               int64_t expected_mod_revision,
                                               std::string_view guard_key, int64_t guard_lease,
-                                              std::string_view stable_prefix,
-                                              int64_t stable_since, const KeyRevisions& unchanged) {
-    auto body = post("/v3/kv/txn", encode_cas_guarded(key, value, expected_mod_revision, guard_key,
-                                                      guard_lease, stable_prefix, stable_since,
-                                                      unchanged));
+                                              std::string_view stable_prefix, int64_t stable_since,
+                                              const KeyRevisions& unchanged) {
+    auto body =
+        post("/v3/kv/txn", encode_cas_guarded(key, value, expected_mod_revision, guard_key,
+                                              guard_lease, stable_prefix, stable_since, unchanged));
     if (!body) return body.error();
     return decode_txn(*body);
 }

@@ -54,17 +54,18 @@ public:
     EtcdResult<int64_t> lease_keepalive(int64_t id);
     EtcdResult<router::Ok> lease_revoke(int64_t id);
 
-    // Watches `key` (with `prefix`: every key under it) from `start_revision` (0: from now), handing each message to `on_message`
-    // until it returns false, `stop` becomes true (checked at least every `poll`) or nothing
-    // arrived for `idle_limit` (a member that hangs without closing the connection sends
-    // nothing either): then it returns Ok. Returns the error that broke the stream (an
-    // endpoint failing, a canceled watch). Either way the caller re-reads the key and watches
-    // again from the revision it has seen, so no change is missed.
+    // Watches `key` (with `prefix`: every key under it) from `start_revision` (0: from now),
+    // handing each message to `on_message` until it returns false, `stop` becomes true (checked at
+    // least every `poll`) or nothing arrived for `idle_limit` (a member that hangs without closing
+    // the connection sends nothing either): then it returns Ok. Returns the error that broke the
+    // stream (an endpoint failing, a canceled watch). Either way the caller re-reads the key and
+    // watches again from the revision it has seen, so no change is missed.
     EtcdResult<router::Ok> watch(
         std::string_view key, int64_t start_revision,
         const std::function<bool(const WatchMessage&)>& on_message, const std::atomic<bool>& stop,
         std::chrono::milliseconds poll = std::chrono::milliseconds(100),
-        std::chrono::milliseconds idle_limit = std::chrono::milliseconds(5000), bool prefix = false);
+        std::chrono::milliseconds idle_limit = std::chrono::milliseconds(5000),
+        bool prefix = false);
 
     // The endpoint that answered last ("" before the first success).
     std::string current_endpoint() const;

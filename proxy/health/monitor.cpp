@@ -47,7 +47,8 @@ std::string EndpointHealth::endpoint() const {
 
 std::string ShardHealth::refusal() const {
     if (!write_block.empty() && breaker.admits())
-        return fmt::format("shard \"{}\" refuses statements for its primary: {}", name, write_block);
+        return fmt::format("shard \"{}\" refuses statements for its primary: {}", name,
+                           write_block);
     return fmt::format(
         "shard \"{}\" ({}) is unavailable since {}: {} (circuit breaker {}; statements for it "
         "fail at once until a health check gets an answer)",
@@ -87,7 +88,8 @@ void Monitor::add_shard(int i) {
     h->monitor = this;
     shards_.push_back(std::move(h));
     if (started_) {
-        asio::co_spawn(proxy_.io(), check_loop(shards_.back().get(), alive_), LogUnhandled("health check"));
+        asio::co_spawn(proxy_.io(), check_loop(shards_.back().get(), alive_),
+                       LogUnhandled("health check"));
         sync_endpoints(*shards_.back());
     }
 }
@@ -111,10 +113,12 @@ void Monitor::reconfigure() {
         for (const auto& e : h->endpoints) before.push_back(e.endpoint());
         sync_endpoints(*h);
         for (size_t i = before.size(); i < h->endpoints.size(); ++i)
-            spdlog::warn("shard \"{}\": endpoint {} added (RELOAD)", h->name, h->endpoints[i].endpoint());
+            spdlog::warn("shard \"{}\": endpoint {} added (RELOAD)", h->name,
+                         h->endpoints[i].endpoint());
         for (size_t i = h->endpoints.size(); i < before.size(); ++i)
-            spdlog::warn("shard \"{}\": endpoint {} removed (RELOAD): reads leave it, its connections drain",
-                         h->name, before[i]);
+            spdlog::warn(
+                "shard \"{}\": endpoint {} removed (RELOAD): reads leave it, its connections drain",
+                h->name, before[i]);
         // Compared with what the config said, not with the current primary: after a failover
         // h->host is the promoted standby, and an unrelated RELOAD must not move writes back.
         if (sc.host == h->config_host && sc.port == h->config_port) continue;
@@ -246,8 +250,10 @@ awaitable<void> Monitor::check_loop(ShardHealth* h, std::shared_ptr<bool> alive)
                 // statement in flight on a shard that is serving them.
                 ++h->check_failures;
                 ++h->checks_overruled;
-                spdlog::debug("shard \"{}\": health check failed ({}) but pooled connections got answers meanwhile",
-                              h->name, err);
+                spdlog::debug(
+                    "shard \"{}\": health check failed ({}) but pooled connections got answers "
+                    "meanwhile",
+                    h->name, err);
             } else {
                 ++h->check_failures;
                 report(*h, h->breaker.on_failure(sys_now(), "health check: " + err));

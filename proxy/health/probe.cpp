@@ -2,13 +2,13 @@
 
 #include <fmt/format.h>
 
+#include "proxy/spawn.h"
+#include "proxy/wire/frame_cursor.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/row_data.h"
 #include "proxy/wire/messages/simple_query.h"
 #include "proxy/wire/messages/startup.h"
 #include "proxy/wire/writer.h"
-#include "proxy/spawn.h"
-#include "proxy/wire/frame_cursor.h"
 
 namespace sg::proxy::health {
 
@@ -25,14 +25,17 @@ public:
     awaitable<void> relay(ServerConn&, const std::vector<asio::const_buffer>& frames,
                           size_t) override {
         for (const auto& b : frames) {
-            wire::FrameCursor cursor(std::string_view(static_cast<const char*>(b.data()), b.size()));
+            wire::FrameCursor cursor(
+                std::string_view(static_cast<const char*>(b.data()), b.size()));
             while (auto f = cursor.next()) {
                 if (f->type == wire::be::kDataRow && !got_row) {
                     wire::DataRow r;
                     if (wire::decode(wire::as_bytes(f->body), r).ok()) {
                         got_row = true;
                         for (const auto& v : r.columns)
-                            row.push_back(v ? std::optional<std::string>(std::string(wire::as_chars(*v))) : std::nullopt);
+                            row.push_back(
+                                v ? std::optional<std::string>(std::string(wire::as_chars(*v)))
+                                  : std::nullopt);
                     }
                 }
                 if (f->type == wire::be::kErrorResponse && error.empty()) {

@@ -4,8 +4,8 @@
 
 #include <chrono>
 #include <optional>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "proxy/server_conn.h"
 

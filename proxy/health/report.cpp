@@ -58,7 +58,8 @@ std::string render_prometheus(const Monitor& m) {
         {"shardgate_shard_check_failures_total", "counter", "health checks that got no answer",
          [](const ShardHealth& h) { return std::to_string(h.check_failures); }},
         {"shardgate_shard_checks_overruled_total", "counter",
-         "failed health checks not counted against the shard: its pooled statements got answers meanwhile",
+         "failed health checks not counted against the shard: its pooled statements got answers "
+         "meanwhile",
          [](const ShardHealth& h) { return std::to_string(h.checks_overruled); }},
         {"shardgate_shard_connect_failures_total", "counter", "server connects that got no answer",
          [](const ShardHealth& h) { return std::to_string(h.connect_failures); }},
@@ -74,13 +75,19 @@ std::string render_prometheus(const Monitor& m) {
     }
     // By reason: "unreachable" (connect failure, breaker open: nothing was sent), "lost" (the
     // connection was lost after the read was sent, before any byte of its answer was relayed).
-    out += "# HELP shardgate_shard_read_retries_total reads sent once to another endpoint of the shard after "
-           "theirs could not be reached (reason unreachable) or was lost before answering (reason lost)\n"
-           "# TYPE shardgate_shard_read_retries_total counter\n";
+    out +=
+        "# HELP shardgate_shard_read_retries_total reads sent once to another endpoint of the "
+        "shard after "
+        "theirs could not be reached (reason unreachable) or was lost before answering (reason "
+        "lost)\n"
+        "# TYPE shardgate_shard_read_retries_total counter\n";
     for (const auto& h : m.shards())
-        for (const auto& [reason, n] : {std::pair{"unreachable", h->read_retries}, std::pair{"lost", h->read_retries_lost}})
-            out += fmt::format("shardgate_shard_read_retries_total{{shard=\"{}\",endpoint=\"{}\",reason=\"{}\"}} {}\n",
-                               label_escape(h->name), label_escape(h->endpoint()), reason, n);
+        for (const auto& [reason, n] :
+             {std::pair{"unreachable", h->read_retries}, std::pair{"lost", h->read_retries_lost}})
+            out += fmt::format(
+                "shardgate_shard_read_retries_total{{shard=\"{}\",endpoint=\"{}\",reason=\"{}\"}} "
+                "{}\n",
+                label_escape(h->name), label_escape(h->endpoint()), reason, n);
     render_endpoints(m, out);
     return out;
 }
@@ -89,11 +96,13 @@ void render_endpoints(const Monitor& m, std::string& out) {
     bool any = false;
     for (const auto& h : m.shards()) any = any || !h->endpoints.empty();
     if (!any) return;
-    out += "# HELP shardgate_failovers_total times the shard's primary moved to a promoted standby\n"
-           "# TYPE shardgate_failovers_total counter\n";
+    out +=
+        "# HELP shardgate_failovers_total times the shard's primary moved to a promoted standby\n"
+        "# TYPE shardgate_failovers_total counter\n";
     for (const auto& h : m.shards())
         if (!h->endpoints.empty())
-            out += fmt::format("shardgate_failovers_total{{shard=\"{}\"}} {}\n", label_escape(h->name), h->failovers);
+            out += fmt::format("shardgate_failovers_total{{shard=\"{}\"}} {}\n",
+                               label_escape(h->name), h->failovers);
     auto each = [&](const char* name, const char* type, const char* help, auto value) {
         out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
         for (const auto& h : m.shards())
@@ -106,14 +115,16 @@ void render_endpoints(const Monitor& m, std::string& out) {
             }
     };
     each("shardgate_endpoint_up", "gauge",
-         "1 when the endpoint answered its last role check (and, for a standby, may serve reads), else 0",
+         "1 when the endpoint answered its last role check (and, for a standby, may serve reads), "
+         "else 0",
          [](const ShardHealth& h, const EndpointHealth& e) {
              return std::string(e.answered && (e.index == h.primary || e.eligible) ? "1" : "0");
          });
     each("shardgate_replica_lag_seconds", "gauge",
          "a standby's replay lag (0 when it replayed all it received; -1 unknown)",
          [](const ShardHealth& h, const EndpointHealth& e) {
-             if (e.index == h.primary || !e.answered || e.reading.role != Role::Standby) return std::string();
+             if (e.index == h.primary || !e.answered || e.reading.role != Role::Standby)
+                 return std::string();
              return fmt::format("{:.3f}", standby_lag_s(e.reading));
          });
     each("shardgate_endpoint_check_failures_total", "counter", "role checks that got no answer",
@@ -125,8 +136,8 @@ http::Readiness readiness(const Monitor& m) {
     for (const auto& h : m.shards()) {
         if (h->admits()) continue;
         r.ready = false;
-        r.text += fmt::format("shard {} ({}): {} since {}: {}\n", h->name, h->endpoint(), h->state_name(),
-                              format_utc(h->breaker.since()),
+        r.text += fmt::format("shard {} ({}): {} since {}: {}\n", h->name, h->endpoint(),
+                              h->state_name(), format_utc(h->breaker.since()),
                               h->write_block.empty() ? h->breaker.open_reason() : h->write_block);
     }
     r.text = r.ready ? "ready\n" : "degraded\n" + r.text;
@@ -134,8 +145,8 @@ http::Readiness readiness(const Monitor& m) {
 }
 
 std::vector<std::string> shard_health_columns() {
-    return {"state", "since", "last_error", "last_error_at", "check_ms", "connect_failures", "primary", "failovers",
-            "endpoints"};
+    return {"state",   "since",     "last_error", "last_error_at", "check_ms", "connect_failures",
+            "primary", "failovers", "endpoints"};
 }
 
 std::vector<std::string> shard_health_values(const Monitor& m, int i) {
@@ -156,8 +167,9 @@ std::string endpoints_summary(const ShardHealth& h) {
     std::string out;
     for (const auto& e : h.endpoints) {
         if (!out.empty()) out += "; ";
-        out += fmt::format("{} {} {} since {}", e.endpoint(), e.index == h.primary ? "primary" : "standby", e.state,
-                           format_utc(e.since));
+        out +=
+            fmt::format("{} {} {} since {}", e.endpoint(),
+                        e.index == h.primary ? "primary" : "standby", e.state, format_utc(e.since));
         if (e.answered && e.reading.role == Role::Standby) {
             double lag = standby_lag_s(e.reading);
             out += lag < 0 ? " lag unknown" : fmt::format(" lag {:.3f}s", lag);

@@ -11,8 +11,8 @@
 // writes for the shard. Two endpoints answering as primary (split brain): writes for the
 // shard are refused until only one does, rather than guessed.
 #include <fmt/format.h>
-#include <algorithm>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 
 #include "common/sqlstate.h"
 #include "proxy/health/monitor.h"
@@ -50,8 +50,8 @@ void Monitor::sync_endpoints(ShardHealth& h) {
         if (i < had) {
             auto& e = h.endpoints[i];
             if (e.host == want[i].first && e.port == want[i].second) continue;
-            spdlog::warn("shard \"{}\": endpoint {} -> {}:{} (RELOAD)", h.name, e.endpoint(), want[i].first,
-                         want[i].second);
+            spdlog::warn("shard \"{}\": endpoint {} -> {}:{} (RELOAD)", h.name, e.endpoint(),
+                         want[i].first, want[i].second);
             if (e.conn) e.conn->close("the endpoint's address changed");
             e.conn.reset();
             e.host = want[i].first;
@@ -82,13 +82,15 @@ void Monitor::sync_endpoints(ShardHealth& h) {
         auto& gone = h.endpoints.back();
         if (gone.conn) gone.conn->close("the endpoint left the configuration");
         for (auto& [key, pool] : proxy_.pools())
-            if (pool->target().shard == h.shard && pool->target().read_endpoint == gone.index) pool->reconnect();
+            if (pool->target().shard == h.shard && pool->target().read_endpoint == gone.index)
+                pool->reconnect();
         h.endpoints.pop_back();
     }
     if (h.primary >= int(h.endpoints.size())) h.primary = 0;
     if (started_)
         for (size_t i = had; i < h.endpoints.size(); ++i)
-            asio::co_spawn(proxy_.io(), role_loop(&h, int(i), alive_), LogUnhandled("endpoint role check"));
+            asio::co_spawn(proxy_.io(), role_loop(&h, int(i), alive_),
+                           LogUnhandled("endpoint role check"));
 }
 
 awaitable<std::string> Monitor::role_check_once(ShardHealth& h, int endpoint, RoleReading& out) {
@@ -108,8 +110,10 @@ awaitable<std::string> Monitor::role_check_once(ShardHealth& h, int endpoint, Ro
     std::string err = co_await probe_query(*conn, kRoleQuery, timeout, &row);
     if (err.empty()) {
         auto r = parse_role_row(row);
-        if (r) out = *r;
-        else err = "the role check's answer is not understood";
+        if (r)
+            out = *r;
+        else
+            err = "the role check's answer is not understood";
     }
     if (!err.empty()) {
         conn->close("role check failed: " + err);
@@ -140,7 +144,8 @@ awaitable<void> Monitor::role_loop(ShardHealth* h, int endpoint, std::shared_ptr
     }
 }
 
-void Monitor::note_role(ShardHealth& h, int endpoint, const std::string& err, const RoleReading& r) {
+void Monitor::note_role(ShardHealth& h, int endpoint, const std::string& err,
+                        const RoleReading& r) {
     auto& e = h.endpoints[endpoint];
     ++e.checks;
     e.answered = err.empty();
@@ -156,45 +161,58 @@ void Monitor::note_role(ShardHealth& h, int endpoint, const std::string& err, co
     const bool primary_up = h.breaker.admits() && h.primary != endpoint;
     e.eligible = endpoint != h.primary && read_eligible(e.answered, e.reading, primary_up, max_lag);
     std::string state;
-    if (!e.answered) state = "down";
-    else if (e.reading.role == Role::Primary) state = "primary";
-    else if (e.eligible) state = "standby";
-    else if (!e.reading.streaming && primary_up) state = "detached";
-    else state = "lagging";
+    if (!e.answered)
+        state = "down";
+    else if (e.reading.role == Role::Primary)
+        state = "primary";
+    else if (e.eligible)
+        state = "standby";
+    else if (!e.reading.streaming && primary_up)
+        state = "detached";
+    else
+        state = "lagging";
     if (state == e.state) return;
     const double lag = standby_lag_s(e.reading);
-    std::string detail = !e.answered ? err
-                         : e.reading.role == Role::Standby
-                             ? fmt::format("replay lag {}, max_replica_lag_ms={}, receiver {}",
-                                           lag < 0 ? std::string("unknown") : fmt::format("{:.3f} s", lag),
-                                           max_lag, e.reading.streaming ? "streaming" : "not streaming")
-                             : std::string("pg_is_in_recovery() = false");
+    std::string detail =
+        !e.answered ? err
+        : e.reading.role == Role::Standby
+            ? fmt::format("replay lag {}, max_replica_lag_ms={}, receiver {}",
+                          lag < 0 ? std::string("unknown") : fmt::format("{:.3f} s", lag), max_lag,
+                          e.reading.streaming ? "streaming" : "not streaming")
+            : std::string("pg_is_in_recovery() = false");
     if (state == "down" || state == "lagging" || state == "detached")
-        spdlog::warn("shard \"{}\" endpoint {}: {} -> {} ({}){}", h.name, e.endpoint(), e.state, state, detail,
-                     endpoint == h.primary ? "" : ": no reads go to it until it is back within the bound");
+        spdlog::warn(
+            "shard \"{}\" endpoint {}: {} -> {} ({}){}", h.name, e.endpoint(), e.state, state,
+            detail,
+            endpoint == h.primary ? "" : ": no reads go to it until it is back within the bound");
     else
-        spdlog::info("shard \"{}\" endpoint {}: {} -> {} ({})", h.name, e.endpoint(), e.state, state, detail);
+        spdlog::info("shard \"{}\" endpoint {}: {} -> {} ({})", h.name, e.endpoint(), e.state,
+                     state, detail);
     e.state = std::move(state);
     e.since = sys_now();
 }
 
 void Monitor::apply_roles(ShardHealth& h) {
     std::vector<EndpointView> views;
-    for (const auto& e : h.endpoints) views.push_back({e.answered, e.answered ? e.reading.role : Role::Unknown});
+    for (const auto& e : h.endpoints)
+        views.push_back({e.answered, e.answered ? e.reading.role : Role::Unknown});
     PrimaryDecision d = decide_primary(h.primary, views);
     if (!d.split_brain && d.primary != h.primary) fail_over(h, d.primary);
     std::string block;
     if (d.split_brain) {
         std::string who;
         for (const auto& e : h.endpoints)
-            if (e.answered && e.reading.role == Role::Primary) who += (who.empty() ? "" : ", ") + e.endpoint();
+            if (e.answered && e.reading.role == Role::Primary)
+                who += (who.empty() ? "" : ", ") + e.endpoint();
         block = fmt::format(
-            "split brain: {} all answer as primary (pg_is_in_recovery() = false); writes are refused until only one "
+            "split brain: {} all answer as primary (pg_is_in_recovery() = false); writes are "
+            "refused until only one "
             "does (demote the others)",
             who);
     } else if (d.current_in_recovery) {
         block = fmt::format(
-            "its primary {} is in recovery (a standby) and no other endpoint answers as primary; promote one",
+            "its primary {} is in recovery (a standby) and no other endpoint answers as primary; "
+            "promote one",
             h.endpoint());
     }
     if (block == h.write_block) return;
@@ -212,10 +230,13 @@ void Monitor::fail_over(ShardHealth& h, int to) {
     const auto& e = h.endpoints[to];
     const std::string from = h.endpoint();
     ++h.failovers;
-    spdlog::warn("shard \"{}\": failover: primary {} -> {} (it answers pg_is_in_recovery() = false); writes go there now",
-                 h.name, from, e.endpoint());
+    spdlog::warn(
+        "shard \"{}\": failover: primary {} -> {} (it answers pg_is_in_recovery() = false); writes "
+        "go there now",
+        h.name, from, e.endpoint());
     const std::string why = fmt::format(
-        "shard \"{}\" failed over from {} to {}: this connection was to the old primary and is closed; a transaction "
+        "shard \"{}\" failed over from {} to {}: this connection was to the old primary and is "
+        "closed; a transaction "
         "on it did not commit unless its COMMIT was answered; run it again",
         h.name, from, e.endpoint());
     for (auto& [key, pool] : proxy_.pools()) {

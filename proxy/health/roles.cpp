@@ -6,9 +6,12 @@ namespace sg::proxy::health {
 
 const char* to_string(Role r) {
     switch (r) {
-        case Role::Primary: return "primary";
-        case Role::Standby: return "standby";
-        case Role::Unknown: return "unknown";
+        case Role::Primary:
+            return "primary";
+        case Role::Standby:
+            return "standby";
+        case Role::Unknown:
+            return "unknown";
     }
     return "unknown";
 }
@@ -79,8 +82,8 @@ PrimaryDecision decide_primary(int current, std::span<const EndpointView> endpoi
         d.primary = other;
         return d;
     }
-    if (primaries == 0 && current >= 0 && current < int(endpoints.size()) && endpoints[current].answered &&
-        endpoints[current].role == Role::Standby)
+    if (primaries == 0 && current >= 0 && current < int(endpoints.size()) &&
+        endpoints[current].answered && endpoints[current].role == Role::Standby)
         d.current_in_recovery = true;
     return d;
 }

@@ -57,7 +57,8 @@ struct EndpointView {
 struct PrimaryDecision {
     int primary = 0;           // the endpoint writes go to
     bool split_brain = false;  // several endpoints answered as primary: writes must stop
-    bool current_in_recovery = false;  // the current primary answered as a standby and no other is primary
+    bool current_in_recovery =
+        false;  // the current primary answered as a standby and no other is primary
 };
 // `current` stays the primary unless exactly one other endpoint answered as primary (a
 // promotion); an endpoint that did not answer keeps no role.

@@ -26,13 +26,13 @@ struct EndpointHealth {
     int index = 0;
     std::string host;
     uint16_t port = 0;
-    bool answered = false;  // the last role check got an answer
-    RoleReading reading;    // of the last answer
-    bool eligible = false;  // may serve reads now (read_eligible)
+    bool answered = false;          // the last role check got an answer
+    RoleReading reading;            // of the last answer
+    bool eligible = false;          // may serve reads now (read_eligible)
     std::string state = "unknown";  // primary, standby, lagging, detached, down, unknown
     std::string last_error;
     SysTime last_error_at{};
-    SysTime since{};        // of `state`
+    SysTime since{};  // of `state`
     uint64_t checks = 0;
     uint64_t failures = 0;
     std::shared_ptr<ServerConn> conn;  // the role check's own connection
@@ -52,10 +52,10 @@ struct ShardHealth {
     uint64_t checks_overruled = 0;
     uint64_t read_retries = 0;  // reads sent to another endpoint after theirs could not be reached
     uint64_t read_retries_lost = 0;  // ... after their connection was lost before any answer
-    uint64_t connect_failures = 0;  // pool connects that got no answer (passive signal)
-    uint64_t query_timeouts = 0;    // statements past query_timeout_ms (cancel sent)
-    uint64_t dropped_timeouts = 0;  // of those, connections dropped: the cancel got no answer
-    double last_check_seconds = 0;  // latency of the last check (connect when needed + query)
+    uint64_t connect_failures = 0;   // pool connects that got no answer (passive signal)
+    uint64_t query_timeouts = 0;     // statements past query_timeout_ms (cancel sent)
+    uint64_t dropped_timeouts = 0;   // of those, connections dropped: the cancel got no answer
+    double last_check_seconds = 0;   // latency of the last check (connect when needed + query)
     double check_seconds_sum = 0;
     SysTime last_check_at{};
     bool last_check_ok = false;
@@ -67,7 +67,7 @@ struct ShardHealth {
     std::string config_host;
     uint16_t config_port = 0;
     std::vector<EndpointHealth> endpoints;
-    int primary = 0;           // index into endpoints
+    int primary = 0;  // index into endpoints
     uint64_t failovers = 0;
     // Non-empty: writes are refused with this reason (split brain, primary in recovery).
     std::string write_block;

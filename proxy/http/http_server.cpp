@@ -76,8 +76,9 @@ net::awaitable<void> serve_connection(std::shared_ptr<ServerState> st, tcp::sock
         const bool keep_alive = req.keep_alive() && !st->stopped;
         auto sv = [](auto s) { return std::string_view(s.data(), s.size()); };
         auto authorization = req.find(bhttp::field::authorization);
-        const Request request{sv(req.method_string()), sv(req.target()),
-                              authorization == req.end() ? std::string_view() : sv(authorization->value())};
+        const Request request{
+            sv(req.method_string()), sv(req.target()),
+            authorization == req.end() ? std::string_view() : sv(authorization->value())};
         auto res = make_response(handle_request(request, st->endpoints), req.version(), keep_alive);
         stream.expires_after(st->limits.io_timeout);
         co_await bhttp::async_write(stream, res, net::ec_token(ec));
@@ -127,7 +128,8 @@ Response handle_request(const Request& request, const Endpoints& e) {
     const bool known = path == "/metrics" || path == "/healthz" || path == "/readyz" ||
                        (path == "/" && e.report_html) || (path == "/report.json" && e.report_json);
     if (!known) return {404, "text/plain; charset=utf-8", "not found\n", {}};
-    if (request.method != "GET") return {405, "text/plain; charset=utf-8", "only GET is supported\n", {}};
+    if (request.method != "GET")
+        return {405, "text/plain; charset=utf-8", "only GET is supported\n", {}};
     if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n", {}};
     if (path == "/readyz") {
         Readiness r = e.ready ? e.ready() : Readiness{true, "ready\n"};
@@ -136,8 +138,11 @@ Response handle_request(const Request& request, const Endpoints& e) {
     if (report) {
         const std::string expected = e.credentials ? e.credentials() : std::string();
         if (!expected.empty() && !basic_auth_ok(request.authorization, expected))
-            return {401, "text/plain; charset=utf-8", "authentication required ([admin] http_auth)\n",
-                    {{"WWW-Authenticate", std::string(kBasicChallenge)}, {"Cache-Control", "no-store"}}};
+            return {401,
+                    "text/plain; charset=utf-8",
+                    "authentication required ([admin] http_auth)\n",
+                    {{"WWW-Authenticate", std::string(kBasicChallenge)},
+                     {"Cache-Control", "no-store"}}};
         if (path == "/report.json")
             return {200, "application/json", e.report_json(), {{"Cache-Control", "no-store"}}};
         return {200, "text/html; charset=utf-8", e.report_html(), {{"Cache-Control", "no-store"}}};
@@ -145,8 +150,8 @@ Response handle_request(const Request& request, const Endpoints& e) {
     return {200, stats::kPrometheusContentType, e.metrics ? e.metrics() : std::string(), {}};
 }
 
-Response handle_request(std::string_view method, std::string_view target, const BodyFn& metrics_body,
-                        const ReadyFn& ready) {
+Response handle_request(std::string_view method, std::string_view target,
+                        const BodyFn& metrics_body, const ReadyFn& ready) {
     return handle_request(Request{method, target, {}}, Endpoints{metrics_body, ready, {}, {}, {}});
 }
 
@@ -167,8 +172,8 @@ HttpServer::~HttpServer() {
     stop();
 }
 
-std::string HttpServer::start(net::asio::io_context& io, const std::string& listen, Endpoints served,
-                              Limits limits) {
+std::string HttpServer::start(net::asio::io_context& io, const std::string& listen,
+                              Endpoints served, Limits limits) {
     stop();
     std::string host;
     uint16_t port = 0;

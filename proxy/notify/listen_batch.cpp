@@ -4,8 +4,8 @@
 #include <set>
 #include <string>
 
-#include "proxy/wire/messages/extended_query.h"
 #include "proxy/wire/frame_cursor.h"
+#include "proxy/wire/messages/extended_query.h"
 
 namespace sg::proxy::notify {
 

@@ -25,9 +25,15 @@ std::vector<std::string> ListenTransaction::end(bool committed) {
     if (committed) {
         for (const auto& a : actions_) {
             switch (a.st.kind) {
-                case ListenStatement::Listen: next.insert(a.st.channel); break;
-                case ListenStatement::Unlisten: next.erase(a.st.channel); break;
-                case ListenStatement::UnlistenAll: next.clear(); break;
+                case ListenStatement::Listen:
+                    next.insert(a.st.channel);
+                    break;
+                case ListenStatement::Unlisten:
+                    next.erase(a.st.channel);
+                    break;
+                case ListenStatement::UnlistenAll:
+                    next.clear();
+                    break;
             }
         }
     }

@@ -16,11 +16,13 @@ std::vector<net::asio::const_buffer> without_notifications(
         wire::FrameCursor cursor(buf);  // (bytes after the whole messages are kept as they are)
         while (auto f = cursor.next()) {
             if (f->type == wire::be::kNotificationResponse) {
-                if (f->offset > kept_from) out.emplace_back(buf.data() + kept_from, f->offset - kept_from);
+                if (f->offset > kept_from)
+                    out.emplace_back(buf.data() + kept_from, f->offset - kept_from);
                 kept_from = f->offset + f->whole.size();
             }
         }
-        if (buf.size() > kept_from) out.emplace_back(buf.data() + kept_from, buf.size() - kept_from);
+        if (buf.size() > kept_from)
+            out.emplace_back(buf.data() + kept_from, buf.size() - kept_from);
     }
     return out;
 }

@@ -133,8 +133,9 @@ net::awaitable<std::optional<ListenFailure>> NotifyService::listen(
     if (!g.hub.channels_of(id)) g.subscribers.erase(id);
     pump_all(g);
     ++counters_.listens_failed;
-    co_return ListenFailure{sqlstate::kConnectionFailure, fmt::format("LISTEN {} failed: {} (waited at most {} ms)",
-                                                 quote_channel(channel), detail, timeout.count())};
+    co_return ListenFailure{sqlstate::kConnectionFailure,
+                            fmt::format("LISTEN {} failed: {} (waited at most {} ms)",
+                                        quote_channel(channel), detail, timeout.count())};
 }
 
 void NotifyService::unlisten(const std::string& login, SubscriberId id,

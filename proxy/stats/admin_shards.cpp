@@ -16,8 +16,10 @@ std::string shard_name(std::span<const std::string> names, size_t i) {
 }
 
 std::string iso(std::chrono::system_clock::time_point t) {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
-    return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(t)), ms);
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
+    return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z",
+                       fmt::gmtime(std::chrono::system_clock::to_time_t(t)), ms);
 }
 
 std::vector<std::string> shard_cells(const std::string& shard, const std::string& fingerprint,
@@ -43,15 +45,16 @@ std::vector<std::string> shard_cells(const std::string& shard, const std::string
 }  // namespace
 
 Table show_shard_stats(const QueryStats& stats, std::span<const std::string> shard_names) {
-    Table t{{"shard", "fingerprint", "user", "database", "calls", "errors", "rows", "bytes_sent", "bytes_received",
-             "total_ms", "mean_ms", "p50_ms", "p95_ms", "max_ms", "pool_wait_ms", "straggler", "over_median_ms",
-             "over_median_ratio", "query"},
+    Table t{{"shard", "fingerprint", "user", "database", "calls", "errors", "rows", "bytes_sent",
+             "bytes_received", "total_ms", "mean_ms", "p50_ms", "p95_ms", "max_ms", "pool_wait_ms",
+             "straggler", "over_median_ms", "over_median_ratio", "query"},
             {},
             {}};
     const PerShard& all = stats.shard_figures();
     for (size_t i = 0; i < std::max(all.size(), shard_names.size()); ++i) {
         static const ShardFigures kNone;
-        auto row = shard_cells(shard_name(shard_names, i), "all", "", "", i < all.size() ? all[i] : kNone);
+        auto row =
+            shard_cells(shard_name(shard_names, i), "all", "", "", i < all.size() ? all[i] : kNone);
         row.insert(row.end(), {"", "", "", ""});
         t.rows.push_back(std::move(row));
     }
@@ -71,7 +74,8 @@ Table show_shard_stats(const QueryStats& stats, std::span<const std::string> sha
         for (size_t i = 0; i < g->shards.size(); ++i) {
             const ShardFigures& f = g->shards[i];
             if (f.calls == 0) continue;
-            auto row = shard_cells(shard_name(shard_names, i), g->shape->hex, key->user, key->database, f);
+            auto row =
+                shard_cells(shard_name(shard_names, i), g->shape->hex, key->user, key->database, f);
             const bool is_straggler = marked && straggler->shard == int(i);
             row.push_back(is_straggler ? "yes" : "");
             row.push_back(is_straggler ? format_ms(double(straggler->over_ns())) : "");
@@ -91,13 +95,14 @@ Table show_refusals(const QueryStats& stats) {
         return std::tie(a->construct, a->shape->hex, a->user, a->database) <
                std::tie(b->construct, b->shape->hex, b->user, b->database);
     });
-    Table t{{"construct", "count", "fingerprint", "user", "database", "first_at", "last_at", "query", "message",
-             "way_around"},
+    Table t{{"construct", "count", "fingerprint", "user", "database", "first_at", "last_at",
+             "query", "message", "way_around"},
             {},
             {}};
     for (const auto* r : rows)
-        t.rows.push_back({r->construct, std::to_string(r->count), r->shape->hex, r->user, r->database,
-                          iso(r->first), iso(r->last), r->shape->normalized, r->message, r->way_around});
+        t.rows.push_back({r->construct, std::to_string(r->count), r->shape->hex, r->user,
+                          r->database, iso(r->first), iso(r->last), r->shape->normalized,
+                          r->message, r->way_around});
     return t;
 }
 

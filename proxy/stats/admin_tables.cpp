@@ -142,12 +142,14 @@ Table show_queries(const QueryStats& stats, const QueriesRequest& request) {
     for (const auto& ref : stats.refusals().rows()) {
         QueryRow* same = nullptr;
         for (auto& r : rows)
-            if (!r.refused && r.fingerprint == ref.shape->hex && r.user == ref.user && r.database == ref.database)
+            if (!r.refused && r.fingerprint == ref.shape->hex && r.user == ref.user &&
+                r.database == ref.database)
                 same = &r;
         if (same) {
             same->refused = &ref;
         } else {
-            rows.push_back({ref.shape->hex, ref.user, ref.database, &kNotRun, ref.shape->normalized, &ref});
+            rows.push_back(
+                {ref.shape->hex, ref.user, ref.database, &kNotRun, ref.shape->normalized, &ref});
         }
     }
     std::sort(rows.begin(), rows.end(), [&](const QueryRow& a, const QueryRow& b) {
@@ -158,34 +160,20 @@ Table show_queries(const QueryStats& stats, const QueriesRequest& request) {
     });
     if (request.limit && rows.size() > *request.limit) rows.resize(*request.limit);
 
-    Table t{{"fingerprint",
-             "user",
-             "database",
-             "calls",
-             "errors",
-             "errors_by_sqlstate",
-             "rows",
-             "total_ms",
-             "mean_ms",
-             "min_ms",
-             "max_ms",
-             "p50_ms",
-             "p95_ms",
-             "p99_ms",
-             "pool_wait_ms",
-             "shard_ms",
-             "proxy_ms",
-             "held_ms",
-             "local_calls",
-             "single_shard_calls",
-             "fanout_calls",
-             "avg_shards",
-             "max_shards",
-             "bytes_in",
-             "bytes_out",
-             "query",
-             "refused",
-             "refused_construct"},
+    Table t{{"fingerprint",  "user",
+             "database",     "calls",
+             "errors",       "errors_by_sqlstate",
+             "rows",         "total_ms",
+             "mean_ms",      "min_ms",
+             "max_ms",       "p50_ms",
+             "p95_ms",       "p99_ms",
+             "pool_wait_ms", "shard_ms",
+             "proxy_ms",     "held_ms",
+             "local_calls",  "single_shard_calls",
+             "fanout_calls", "avg_shards",
+             "max_shards",   "bytes_in",
+             "bytes_out",    "query",
+             "refused",      "refused_construct"},
             {},
             {}};
     for (const auto& r : rows) {

@@ -36,24 +36,27 @@ bool parse_count(const std::string& s, size_t& out) {
 
 // The figures columns shared with SHOW QUERIES (same names, so the report reads either).
 void figure_cells(std::vector<std::string>& row, const Figures& f) {
-    row.insert(row.end(), {std::to_string(f.calls), std::to_string(f.errors), std::to_string(f.rows),
-                           format_ms(double(f.total_ns())), format_ms(f.mean_ns()),
-                           format_ms(double(f.latency.percentile(0.50))), format_ms(double(f.latency.percentile(0.95))),
-                           format_ms(double(f.latency.percentile(0.99))), format_ms(double(f.pool_wait_ns)),
-                           format_ms(double(f.server_ns)), format_ms(double(f.proxy_ns)), format_ms(double(f.held_ns)),
+    row.insert(row.end(), {std::to_string(f.calls), std::to_string(f.errors),
+                           std::to_string(f.rows), format_ms(double(f.total_ns())),
+                           format_ms(f.mean_ns()), format_ms(double(f.latency.percentile(0.50))),
+                           format_ms(double(f.latency.percentile(0.95))),
+                           format_ms(double(f.latency.percentile(0.99))),
+                           format_ms(double(f.pool_wait_ns)), format_ms(double(f.server_ns)),
+                           format_ms(double(f.proxy_ns)), format_ms(double(f.held_ns)),
                            std::to_string(f.fanout), fmt::format("{:.2f}", f.shards_per_call())});
 }
 
-const std::vector<std::string> kFigureColumns{"calls",   "errors",       "rows",     "total_ms", "mean_ms",
-                                              "p50_ms",  "p95_ms",       "p99_ms",   "pool_wait_ms",
-                                              "shard_ms", "proxy_ms",    "held_ms",  "fanout_calls",
-                                              "avg_shards"};
+const std::vector<std::string> kFigureColumns{
+    "calls",  "errors",       "rows",     "total_ms", "mean_ms", "p50_ms",       "p95_ms",
+    "p99_ms", "pool_wait_ms", "shard_ms", "proxy_ms", "held_ms", "fanout_calls", "avg_shards"};
 
 }  // namespace
 
 std::string iso_time(std::chrono::system_clock::time_point t) {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
-    return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(t)), ms);
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
+    return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z",
+                       fmt::gmtime(std::chrono::system_clock::to_time_t(t)), ms);
 }
 
 router::Expected<WindowRequest, std::string> parse_show_window(std::string_view tail) {
@@ -93,7 +96,8 @@ Table show_window(const QueryStats& stats, const WindowRequest& request) {
                 m.shape = c.shape;
                 m.figures.merge(c.figures);
             }
-    std::vector<std::pair<const std::tuple<uint64_t, std::string, std::string>*, const Merged*>> rows;
+    std::vector<std::pair<const std::tuple<uint64_t, std::string, std::string>*, const Merged*>>
+        rows;
     for (const auto& [k, m] : merged) rows.emplace_back(&k, &m);
     std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
         if (a.second->figures.working_ns() != b.second->figures.working_ns())
@@ -119,7 +123,8 @@ Table show_windows(const QueryStats& stats) {
     Table t{{"window_start", "window_end"}, {}, {}};
     t.columns.insert(t.columns.end(), kFigureColumns.begin(), kFigureColumns.end());
     for (const auto* w : win.between(now - int64_t(win.count()) + 1, now)) {
-        std::vector<std::string> row{iso_time(win.start_of(w->index)), iso_time(win.start_of(w->index + 1))};
+        std::vector<std::string> row{iso_time(win.start_of(w->index)),
+                                     iso_time(win.start_of(w->index + 1))};
         figure_cells(row, w->total);
         t.rows.push_back(std::move(row));
     }
@@ -129,8 +134,9 @@ Table show_windows(const QueryStats& stats) {
 Table show_stats_period(const QueryStats& stats) {
     const Windows& win = stats.windows();
     return Table{{"started_at", "reset_at", "now", "window_seconds", "windows_kept"},
-                 {{iso_time(stats.started()), iso_time(stats.since()), iso_time(std::chrono::system_clock::now()),
-                   std::to_string(win.width().count()), std::to_string(win.count())}},
+                 {{iso_time(stats.started()), iso_time(stats.since()),
+                   iso_time(std::chrono::system_clock::now()), std::to_string(win.width().count()),
+                   std::to_string(win.count())}},
                  {}};
 }
 

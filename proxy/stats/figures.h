@@ -36,8 +36,9 @@ struct Figures {
     uint64_t pool_wait_ns = 0;
     uint64_t server_ns = 0;  // time in the shards
     uint64_t held_ns = 0;    // held by a pause (an operator's PAUSE or a rebalance switch)
-    uint64_t proxy_ns = 0;   // latency - server_ns - held_ns: what the proxy added (pool wait included)
-    LogHistogram latency;    // client-visible latency; its sum is the total time
+    uint64_t proxy_ns =
+        0;  // latency - server_ns - held_ns: what the proxy added (pool wait included)
+    LogHistogram latency;                     // client-visible latency; its sum is the total time
     std::vector<ErrorCount> errors_by_state;  // sorted by SQLSTATE; a handful at most
 
     void add(const QueryEvent& e);

@@ -86,8 +86,9 @@ bool NPlusOneDetector::observe(const QueryEvent& e, const std::shared_ptr<const 
                            [&](const Run& r) { return r.repeated->fingerprint == fp; });
     if (it == t.runs.end()) {
         if (t.runs.size() >= kMaxBody) {
-            auto oldest = std::min_element(t.runs.begin(), t.runs.end(),
-                                           [](const Run& a, const Run& b) { return a.last_seq < b.last_seq; });
+            auto oldest = std::min_element(
+                t.runs.begin(), t.runs.end(),
+                [](const Run& a, const Run& b) { return a.last_seq < b.last_seq; });
             t.runs.erase(oldest);
         }
         Run r;
@@ -103,7 +104,8 @@ bool NPlusOneDetector::observe(const QueryEvent& e, const std::shared_ptr<const 
     } else {
         Run& r = *it;
         // The same statement again: only a call with other parameters is another "N".
-        const bool differs = shape->parameters > 0 && (e.param_hash == 0 || e.param_hash != r.last_param);
+        const bool differs =
+            shape->parameters > 0 && (e.param_hash == 0 || e.param_hash != r.last_param);
         r.last_param = e.param_hash;
         r.last_seq = t.seq;
         r.last_end_ns = end_ns;
@@ -158,7 +160,8 @@ NPlusOneFinding* NPlusOneDetector::finding_for(const Run& r) {
         return nullptr;
     }
     if (findings_.size() >= max_findings_) {
-        // The statement seen in the fewest bursts makes room: findings are bounded like fingerprints.
+        // The statement seen in the fewest bursts makes room: findings are bounded like
+        // fingerprints.
         auto victim = std::min_element(
             findings_.begin(), findings_.end(),
             [](const auto& a, const auto& b) { return a.second.bursts < b.second.bursts; });

@@ -85,10 +85,10 @@ private:
         uint64_t start_seq = 0, last_seq = 0;
         int64_t last_end_ns = 0;
         uint64_t last_param = 0;
-        uint64_t count = 0;       // calls with parameters differing from the call before
-        uint64_t ns = 0;          // their client-visible time
-        bool fanout = false;      // a counted call touched more than one shard
-        bool flagged = false;     // the run is a counted burst
+        uint64_t count = 0;    // calls with parameters differing from the call before
+        uint64_t ns = 0;       // their client-visible time
+        bool fanout = false;   // a counted call touched more than one shard
+        bool flagged = false;  // the run is a counted burst
     };
     struct Trail {
         std::shared_ptr<const Shape> previous;  // the last statement that is not transparent

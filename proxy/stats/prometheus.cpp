@@ -167,15 +167,18 @@ void query_families(Exposition& x, const QueryStats& stats) {
 // Per-shard leg latency since the last reset (quantiles), by shard name.
 void shard_legs(Exposition& x, const QueryStats& stats, const ProxyMetrics& p) {
     x.family("shardgate_shard_leg_duration_seconds", "summary",
-             "Time statement legs spent in each shard (single-shard and fan-out legs), since RESET QUERIES.");
+             "Time statement legs spent in each shard (single-shard and fan-out legs), since RESET "
+             "QUERIES.");
     const PerShard& legs = stats.shard_figures();
     for (size_t i = 0; i < p.shards.size() && i < legs.size(); ++i) {
         const ShardFigures& f = legs[i];
         const std::string_view shard = p.shards[i].shard;
         for (double q : {0.5, 0.95, 0.99})
-            x.sample("shardgate_shard_leg_duration_seconds", {{"shard", shard}, {"quantile", fmt::format("{}", q)}},
+            x.sample("shardgate_shard_leg_duration_seconds",
+                     {{"shard", shard}, {"quantile", fmt::format("{}", q)}},
                      double(f.latency.percentile(q)) / 1e9);
-        x.sample("shardgate_shard_leg_duration_seconds_sum", {{"shard", shard}}, seconds(f.total_ns()));
+        x.sample("shardgate_shard_leg_duration_seconds_sum", {{"shard", shard}},
+                 seconds(f.total_ns()));
         x.sample("shardgate_shard_leg_duration_seconds_count", {{"shard", shard}}, f.calls);
     }
 }
@@ -272,11 +275,13 @@ void proxy_families(Exposition& x, const ProxyMetrics& p) {
         double (*value)(const ShardTotals&);
     };
     static const ShardCounter shard[] = {
-        {"shardgate_shard_queries_total", "Statement legs sent to the shard (single-shard and fan-out).",
+        {"shardgate_shard_queries_total",
+         "Statement legs sent to the shard (single-shard and fan-out).",
          [](const ShardTotals& s) { return double(s.queries); }},
         {"shardgate_shard_rows_total", "Rows the shard returned or affected.",
          [](const ShardTotals& s) { return double(s.rows); }},
-        {"shardgate_shard_pool_wait_seconds_total", "Time legs waited for a connection to the shard.",
+        {"shardgate_shard_pool_wait_seconds_total",
+         "Time legs waited for a connection to the shard.",
          [](const ShardTotals& s) { return s.pool_wait_seconds; }},
         {"shardgate_shard_errors_total", "Errors the shard returned.",
          [](const ShardTotals& s) { return double(s.errors); }},
@@ -295,15 +300,17 @@ void proxy_families(Exposition& x, const ProxyMetrics& p) {
     x.sample("shardgate_client_connections", {}, p.clients);
     x.family("shardgate_clients_accepted_total", "counter", "Client connections accepted.");
     x.sample("shardgate_clients_accepted_total", {}, p.clients_accepted);
-    x.family("shardgate_clients_paused", "gauge", "Clients held by a pause (PAUSE, PAUSE BUCKETS) now.");
+    x.family("shardgate_clients_paused", "gauge",
+             "Clients held by a pause (PAUSE, PAUSE BUCKETS) now.");
     x.sample("shardgate_clients_paused", {}, p.clients_paused);
     x.family("shardgate_pauses_active", "gauge", "Pauses in force now (SHOW PAUSES).");
     x.sample("shardgate_pauses_active", {}, p.pauses_active);
     x.family("shardgate_pause_expired_total", "counter",
              "Pauses lifted because their lease ran out (no RESUME or renewal in time).");
     x.sample("shardgate_pause_expired_total", {}, p.pause_expired);
-    x.family("shardgate_lookups_prepared_total", "counter",
-             "Lookups run as statements prepared once per server connection ([proxy] prepare_lookups).");
+    x.family(
+        "shardgate_lookups_prepared_total", "counter",
+        "Lookups run as statements prepared once per server connection ([proxy] prepare_lookups).");
     x.sample("shardgate_lookups_prepared_total", {}, p.lookups_prepared);
     x.family("shardgate_client_received_bytes_total", "counter", "Bytes received from clients.");
     x.sample("shardgate_client_received_bytes_total", {}, p.bytes_in);

@@ -24,7 +24,7 @@ struct ShardTotals {
     uint64_t errors = 0;   // ErrorResponses it returned
     uint64_t rows = 0;     // rows it returned or affected
     uint64_t bytes_in = 0, bytes_out = 0;
-    double server_seconds = 0;  // first byte sent -> its ReadyForQuery
+    double server_seconds = 0;     // first byte sent -> its ReadyForQuery
     double pool_wait_seconds = 0;  // legs waiting for a connection to it
 };
 

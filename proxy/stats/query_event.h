@@ -23,10 +23,10 @@ struct QueryEvent {
     bool in_transaction = false;  // inside an explicit transaction
     int64_t latency_ns = 0;       // client-visible: request received -> ReadyForQuery sent
     int64_t pool_wait_ns = 0;     // time waiting for a server connection
-    int64_t held_ns = 0;          // time held by a pause (PAUSE, PAUSE BUCKETS): not the proxy's cost
-    int64_t server_ns = 0;        // first byte sent to a shard -> its ReadyForQuery received
-    uint32_t shards = 1;          // shards touched (0 = answered by the proxy itself)
-    uint64_t rows = 0;            // rows from CommandComplete / DataRow count
+    int64_t held_ns = 0;    // time held by a pause (PAUSE, PAUSE BUCKETS): not the proxy's cost
+    int64_t server_ns = 0;  // first byte sent to a shard -> its ReadyForQuery received
+    uint32_t shards = 1;    // shards touched (0 = answered by the proxy itself)
+    uint64_t rows = 0;      // rows from CommandComplete / DataRow count
     uint64_t bytes_in = 0, bytes_out = 0;
     std::string_view sqlstate;  // empty = success
     const std::vector<std::string>* params =

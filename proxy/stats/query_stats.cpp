@@ -74,7 +74,8 @@ void QueryStats::reconfigure(const StatsConfig& cfg) {
 void QueryStats::record(const QueryEvent& e) {
     if (!cfg_.enabled) return;
     const int64_t end_ns = e.end_ns ? e.end_ns : steady_now_ns();
-    const std::shared_ptr<const Shape>& shape = e.shape && *e.shape ? *e.shape : shapes_.get(e.text);
+    const std::shared_ptr<const Shape>& shape =
+        e.shape && *e.shape ? *e.shape : shapes_.get(e.text);
     Group& g = group_for(shape, e);
     g.figures.add(e);
     g.usage += 1;
@@ -133,7 +134,8 @@ void QueryStats::evict_round(size_t keep) {
 void QueryStats::record_refusal(const QueryEvent& e, std::string_view message) {
     if (!cfg_.enabled) return;
     record(e);
-    refusals_.record(e.shape && *e.shape ? *e.shape : shapes_.get(e.text), e.user, e.database, message);
+    refusals_.record(e.shape && *e.shape ? *e.shape : shapes_.get(e.text), e.user, e.database,
+                     message);
 }
 
 void QueryStats::reset() {

@@ -24,8 +24,8 @@
 #include "proxy/stats/nplusone.h"
 #include "proxy/stats/query_event.h"
 #include "proxy/stats/refusals.h"
-#include "proxy/stats/shard_figures.h"
 #include "proxy/stats/shape_cache.h"
+#include "proxy/stats/shard_figures.h"
 #include "proxy/stats/slow_log.h"
 #include "proxy/stats/windows.h"
 

@@ -16,20 +16,23 @@ struct Rule {
 // Most specific first: the first rule whose phrase the message contains wins.
 constexpr std::array kRules{
     Rule{"a transaction cannot span shards", "transaction across shards",
-         "keep each transaction's statements on one shard key, or run the multi-shard statement outside the "
+         "keep each transaction's statements on one shard key, or run the multi-shard statement "
+         "outside the "
          "transaction"},
     Rule{"UPDATE of shard key", "UPDATE of the shard key",
          "DELETE the row and INSERT it again with the new key, in two statements"},
     Rule{"ON CONFLICT DO UPDATE", "ON CONFLICT DO UPDATE of the shard key",
          "leave the shard key out of the SET list (set it only to excluded.<key>)"},
     Rule{"INSERT ... SELECT", "INSERT ... SELECT across shards",
-         "SELECT the rows first and INSERT them with VALUES, or select a co-located table's shard key"},
+         "SELECT the rows first and INSERT them with VALUES, or select a co-located table's shard "
+         "key"},
     Rule{"INSERT reads sharded table", "INSERT ... SELECT across shards",
          "SELECT the rows first and INSERT them with VALUES"},
     Rule{"must use VALUES", "INSERT without VALUES into a sharded table",
          "use INSERT ... VALUES with the shard key"},
     Rule{"subquery or CTE", "subquery or CTE across shards",
-         "give the subquery its own shard-key condition, or join it on the shard key in the main FROM"},
+         "give the subquery its own shard-key condition, or join it on the shard key in the main "
+         "FROM"},
     Rule{"join of sharded tables", "join not on the shard keys",
          "join sharded tables on their shard keys (co-located), or fetch one side first"},
     Rule{"different key types", "tables sharded on different key types",
@@ -38,7 +41,8 @@ constexpr std::array kRules{
          "declare the other table in [[tables]] (sharded or reference), or query it separately"},
     Rule{"is not in [[tables]]", "sharded table with an unlisted table",
          "declare the other table in [[tables]] (sharded or reference), or query it separately"},
-    Rule{"SELECT INTO", "SELECT INTO from a sharded table", "CREATE the table, then INSERT into it"},
+    Rule{"SELECT INTO", "SELECT INTO from a sharded table",
+         "CREATE the table, then INSERT into it"},
     Rule{"reference table", "write to a reference table reading other tables",
          "compute the values first, then write them as constants"},
     Rule{"server-side file or program", "COPY with a server file or program",
@@ -57,8 +61,10 @@ constexpr std::array kRules{
          "Execute it without a row limit (no cursor fetch size), or restrict it to one shard key"},
     Rule{"must be alone before its Sync", "multi-shard statement in a pipelined batch",
          "send the statement alone before its Sync, or restrict it to one shard key"},
-    Rule{"multi-statement query", "multi-statement query across shards", "send the statements separately"},
-    Rule{"must be sent on its own", "multi-statement query across shards", "send the statements separately"},
+    Rule{"multi-statement query", "multi-statement query across shards",
+         "send the statements separately"},
+    Rule{"must be sent on its own", "multi-statement query across shards",
+         "send the statements separately"},
 };
 
 // "... needs 2 shards and uses ORDER BY, which ..." -> "ORDER BY across shards".
@@ -85,8 +91,9 @@ std::string first_words(std::string_view m) {
 
 RefusalKind classify_refusal(std::string_view message) {
     if (std::string c = fanout_construct(message); !c.empty())
-        return {std::move(c), "add a shard-key condition so it runs on one shard, or a form the proxy combines "
-                              "(see the refusal's message)"};
+        return {std::move(c),
+                "add a shard-key condition so it runs on one shard, or a form the proxy combines "
+                "(see the refusal's message)"};
     for (const auto& r : kRules)
         if (message.find(r.phrase) != std::string_view::npos)
             return {std::string(r.construct), std::string(r.way_around)};
@@ -94,8 +101,9 @@ RefusalKind classify_refusal(std::string_view message) {
 }
 
 void RefusalLog::evict_oldest() {
-    auto oldest = std::min_element(rows_.begin(), rows_.end(),
-                                   [](const RefusalRow& a, const RefusalRow& b) { return a.seq < b.seq; });
+    auto oldest =
+        std::min_element(rows_.begin(), rows_.end(),
+                         [](const RefusalRow& a, const RefusalRow& b) { return a.seq < b.seq; });
     if (oldest != rows_.end()) rows_.erase(oldest);
 }
 
@@ -104,14 +112,14 @@ void RefusalLog::set_max_rows(size_t n) {
     while (rows_.size() > max_rows_) evict_oldest();
 }
 
-void RefusalLog::record(const std::shared_ptr<const Shape>& shape, std::string_view user, std::string_view database,
-                        std::string_view message) {
+void RefusalLog::record(const std::shared_ptr<const Shape>& shape, std::string_view user,
+                        std::string_view database, std::string_view message) {
     RefusalKind kind = classify_refusal(message);
     ++by_construct_[kind.construct];
     const auto now = std::chrono::system_clock::now();
     for (auto& r : rows_) {
-        if (r.shape->fingerprint == shape->fingerprint && r.construct == kind.construct && r.user == user &&
-            r.database == database) {
+        if (r.shape->fingerprint == shape->fingerprint && r.construct == kind.construct &&
+            r.user == user && r.database == database) {
             ++r.count;
             r.last = now;
             r.seq = ++seq_;
@@ -120,8 +128,9 @@ void RefusalLog::record(const std::shared_ptr<const Shape>& shape, std::string_v
         }
     }
     while (rows_.size() >= max_rows_) evict_oldest();
-    rows_.push_back(RefusalRow{shape, std::string(user), std::string(database), std::move(kind.construct),
-                               std::move(kind.way_around), std::string(message), 1, now, now, ++seq_});
+    rows_.push_back(RefusalRow{shape, std::string(user), std::string(database),
+                               std::move(kind.construct), std::move(kind.way_around),
+                               std::string(message), 1, now, now, ++seq_});
 }
 
 }  // namespace sg::stats

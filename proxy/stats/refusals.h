@@ -41,8 +41,8 @@ class RefusalLog {
 public:
     explicit RefusalLog(size_t max_rows) : max_rows_(max_rows > 0 ? max_rows : 1) {}
     void set_max_rows(size_t n);
-    void record(const std::shared_ptr<const Shape>& shape, std::string_view user, std::string_view database,
-                std::string_view message);
+    void record(const std::shared_ptr<const Shape>& shape, std::string_view user,
+                std::string_view database, std::string_view message);
     void clear() { rows_.clear(); }  // RESET QUERIES; the lifetime counters keep counting
 
     const std::vector<RefusalRow>& rows() const { return rows_; }

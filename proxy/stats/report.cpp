@@ -89,7 +89,8 @@ void statement_findings(const Statement& s, double total_ms, std::vector<Finding
 }
 
 int kind_rank(const std::string& kind) {
-    static const char* order[] = {"fan-out N+1", "N+1", "slow shard", "fan-out", "errors", "pool wait"};
+    static const char* order[] = {"fan-out N+1", "N+1",    "slow shard",
+                                  "fan-out",     "errors", "pool wait"};
     for (int i = 0; i < 6; ++i)
         if (kind == order[i]) return i;
     return 6;
@@ -115,7 +116,9 @@ Report build(const Inputs& in) {
     for (const auto& row : queries.rows) all.push_back(read_statement(RowReader(queries, row)));
     // Time held by a pause is the operator's (or the rebalancer's), not the statement's: it is
     // left out of the ranking and the shares unless asked for.
-    auto ranked_ms = [&](const Statement& s) { return in.include_held ? s.total_ms : s.total_ms - s.held_ms; };
+    auto ranked_ms = [&](const Statement& s) {
+        return in.include_held ? s.total_ms : s.total_ms - s.held_ms;
+    };
     for (const auto& s : all) {
         r.calls += s.calls;
         r.total_ms += ranked_ms(s);
@@ -137,8 +140,10 @@ Report build(const Inputs& in) {
                          n.str("source_query"), n.str("total_ms")),
              n.str("suggestion"), n.num("total_ms")});
     }
-    add_shard_sections(r, in.shard_stats, in.refusals);  // adds a "slow shard" finding per straggler
-    add_window_sections(r, in.period, in.windows, in.current.columns.empty() ? in.queries : in.current, in.previous,
+    add_shard_sections(r, in.shard_stats,
+                       in.refusals);  // adds a "slow shard" finding per straggler
+    add_window_sections(r, in.period, in.windows,
+                        in.current.columns.empty() ? in.queries : in.current, in.previous,
                         in.scope);
     std::stable_sort(r.findings.begin(), r.findings.end(), [](const Finding& a, const Finding& b) {
         if (kind_rank(a.kind) != kind_rank(b.kind)) return kind_rank(a.kind) < kind_rank(b.kind);
@@ -156,23 +161,24 @@ Report build(const Inputs& in) {
 }
 
 std::string render_text(const Report& r) {
-    std::string out =
-        fmt::format("shardgate query cost report\n{} statements, {} calls, {:.3f} ms in all{}\n",
-                    r.statement_count, r.calls, r.total_ms,
-                    r.held_ms > 0 ? fmt::format(" ({} {:.3f} ms held by pauses)",
-                                                r.include_held ? "including" : "not counting", r.held_ms)
-                                  : std::string());
+    std::string out = fmt::format(
+        "shardgate query cost report\n{} statements, {} calls, {:.3f} ms in all{}\n",
+        r.statement_count, r.calls, r.total_ms,
+        r.held_ms > 0 ? fmt::format(" ({} {:.3f} ms held by pauses)",
+                                    r.include_held ? "including" : "not counting", r.held_ms)
+                      : std::string());
     out += render_period_text(r) + "\n";
-    out +=
-        fmt::format("{:>3} {:>6} {:>12} {:>9} {:>10} {:>10} {:>10} {:>10} {:>9} {:>7} {:>6} {:>7} {:>10}  {}\n",
-                    "#", "time%", "total_ms", "calls", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "rows/call",
-                    "shards", "err%", "proxy%", "held_ms", "statement");
+    out += fmt::format(
+        "{:>3} {:>6} {:>12} {:>9} {:>10} {:>10} {:>10} {:>10} {:>9} {:>7} {:>6} {:>7} {:>10}  {}\n",
+        "#", "time%", "total_ms", "calls", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "rows/call",
+        "shards", "err%", "proxy%", "held_ms", "statement");
     int rank = 0;
     for (const auto& s : r.top) {
         std::string q = s.query.size() > 80 ? s.query.substr(0, 77) + "..." : s.query;
         std::replace(q.begin(), q.end(), '\n', ' ');
         out += fmt::format(
-            "{:>3} {:>6.1f} {:>12.3f} {:>9} {:>10.3f} {:>10.3f} {:>10.3f} {:>10.3f} {:>9.1f} {:>7.2f} "
+            "{:>3} {:>6.1f} {:>12.3f} {:>9} {:>10.3f} {:>10.3f} {:>10.3f} {:>10.3f} {:>9.1f} "
+            "{:>7.2f} "
             "{:>6.1f} {:>7.1f} {:>10.3f}  {}\n",
             ++rank, s.pct_total, s.total_ms, s.calls, s.mean_ms, s.p50_ms, s.p95_ms, s.p99_ms,
             s.rows_per_call, s.avg_shards, s.error_rate, s.proxy_pct, s.held_ms, q);
@@ -251,39 +257,70 @@ std::string render_json(const Report& r) {
                              {"query", s.query}});
     }
     j["summary"]["held_ms"] = r.held_ms;
-    j["period"] = {{"from", r.covers_from}, {"to", r.covers_to}, {"reset_at", r.reset_at}, {"scope", r.scope},
-                   {"window_seconds", r.window_seconds}, {"window_count", r.window_count}};
+    j["period"] = {{"from", r.covers_from},
+                   {"to", r.covers_to},
+                   {"reset_at", r.reset_at},
+                   {"scope", r.scope},
+                   {"window_seconds", r.window_seconds},
+                   {"window_count", r.window_count}};
     j["intervals"] = nlohmann::json::array();
     for (const auto& i : r.intervals)
-        j["intervals"].push_back({{"start", i.start}, {"calls", i.calls}, {"total_ms", i.total_ms},
-                                  {"p50_ms", i.p50_ms}, {"p95_ms", i.p95_ms}});
+        j["intervals"].push_back({{"start", i.start},
+                                  {"calls", i.calls},
+                                  {"total_ms", i.total_ms},
+                                  {"p50_ms", i.p50_ms},
+                                  {"p95_ms", i.p95_ms}});
     if (r.compared) {
-        j["compared"] = {{"from", r.current_from}, {"to", r.current_to}, {"previous_from", r.previous_from},
+        j["compared"] = {{"from", r.current_from},
+                         {"to", r.current_to},
+                         {"previous_from", r.previous_from},
                          {"previous_to", r.previous_to}};
         j["slower"] = nlohmann::json::array();
         for (const auto& s : r.slower)
-            j["slower"].push_back({{"fingerprint", s.fingerprint}, {"query", s.query}, {"p95_before_ms", s.p95_before},
-                                   {"p95_now_ms", s.p95_now}, {"total_before_ms", s.total_before},
-                                   {"total_now_ms", s.total_now}, {"calls_before", s.calls_before},
+            j["slower"].push_back({{"fingerprint", s.fingerprint},
+                                   {"query", s.query},
+                                   {"p95_before_ms", s.p95_before},
+                                   {"p95_now_ms", s.p95_now},
+                                   {"total_before_ms", s.total_before},
+                                   {"total_now_ms", s.total_now},
+                                   {"calls_before", s.calls_before},
                                    {"calls_now", s.calls_now}});
     }
     j["summary"]["include_held"] = r.include_held;
     j["shards"] = nlohmann::json::array();
     for (const auto& s : r.shards)
-        j["shards"].push_back({{"shard", s.shard}, {"calls", s.calls}, {"errors", s.errors}, {"rows", s.rows},
-                               {"bytes_sent", s.bytes_sent}, {"bytes_received", s.bytes_received},
-                               {"total_ms", s.total_ms}, {"mean_ms", s.mean_ms}, {"p50_ms", s.p50_ms},
-                               {"p95_ms", s.p95_ms}, {"max_ms", s.max_ms}, {"pool_wait_ms", s.pool_wait_ms}});
+        j["shards"].push_back({{"shard", s.shard},
+                               {"calls", s.calls},
+                               {"errors", s.errors},
+                               {"rows", s.rows},
+                               {"bytes_sent", s.bytes_sent},
+                               {"bytes_received", s.bytes_received},
+                               {"total_ms", s.total_ms},
+                               {"mean_ms", s.mean_ms},
+                               {"p50_ms", s.p50_ms},
+                               {"p95_ms", s.p95_ms},
+                               {"max_ms", s.max_ms},
+                               {"pool_wait_ms", s.pool_wait_ms}});
     j["stragglers"] = nlohmann::json::array();
     for (const auto& s : r.stragglers)
-        j["stragglers"].push_back({{"shard", s.shard}, {"fingerprint", s.fingerprint}, {"query", s.query},
-                                   {"calls", s.calls}, {"p50_ms", s.p50_ms}, {"over_median_ms", s.over_median_ms},
-                                   {"ratio", s.ratio}, {"rows_share_pct", s.rows_share},
-                                   {"pool_wait_ms", s.pool_wait_ms}, {"shard_ms", s.shard_ms}});
+        j["stragglers"].push_back({{"shard", s.shard},
+                                   {"fingerprint", s.fingerprint},
+                                   {"query", s.query},
+                                   {"calls", s.calls},
+                                   {"p50_ms", s.p50_ms},
+                                   {"over_median_ms", s.over_median_ms},
+                                   {"ratio", s.ratio},
+                                   {"rows_share_pct", s.rows_share},
+                                   {"pool_wait_ms", s.pool_wait_ms},
+                                   {"shard_ms", s.shard_ms}});
     j["refusals"] = nlohmann::json::array();
     for (const auto& f : r.refusals)
-        j["refusals"].push_back({{"construct", f.construct}, {"count", f.count}, {"fingerprint", f.fingerprint},
-                                 {"query", f.query}, {"message", f.message}, {"way_around", f.way_around}});
+        j["refusals"].push_back({{"construct", f.construct},
+                                 {"count", f.count},
+                                 {"fingerprint", f.fingerprint},
+                                 {"query", f.query},
+                                 {"message", f.message},
+                                 {"way_around", f.way_around}});
     // Replace, not throw, on text that is not UTF-8: a report must always come out.
     return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }

@@ -21,7 +21,7 @@ struct Statement {
     double total_ms = 0, mean_ms = 0, p95_ms = 0, p99_ms = 0;
     double pool_wait_ms = 0, shard_ms = 0, proxy_ms = 0, avg_shards = 0;
     double p50_ms = 0;
-    double held_ms = 0;  // held by a pause: its own component, neither shard nor proxy time
+    double held_ms = 0;    // held by a pause: its own component, neither shard nor proxy time
     double pct_total = 0;  // share of all statements' time, in percent
     double rows_per_call = 0;
     double error_rate = 0;  // percent of calls
@@ -59,11 +59,11 @@ struct ShardSummary {
 // A statement whose legs on one shard are slowest, by how much, and what explains it.
 struct Straggler {
     std::string shard, fingerprint, query;
-    uint64_t calls = 0;        // legs on the straggler shard
-    double p50_ms = 0;         // its median leg there
-    double over_median_ms = 0; // over the median shard's median leg
+    uint64_t calls = 0;         // legs on the straggler shard
+    double p50_ms = 0;          // its median leg there
+    double over_median_ms = 0;  // over the median shard's median leg
     double ratio = 0;
-    double rows_share = 0;     // percent of the statement's rows on this shard (skew by key)
+    double rows_share = 0;  // percent of the statement's rows on this shard (skew by key)
     double pool_wait_ms = 0, shard_ms = 0;  // on this shard: waiting for a connection vs in it
 };
 
@@ -95,7 +95,8 @@ struct Report {
     double held_ms = 0;                 // all statements' pause-held time
     // The period: what the figures cover, and when the statistics were last reset.
     std::string covers_from, covers_to, reset_at, generated_at, scope;
-    long window_seconds = 0, window_count = 0;  // the proxy's intervals ([stats] window_*); 0: unknown
+    long window_seconds = 0,
+         window_count = 0;  // the proxy's intervals ([stats] window_*); 0: unknown
     std::vector<IntervalPoint> intervals;
     bool compared = false;  // --window: the window against the one before it
     std::string current_from, current_to, previous_from, previous_to;
@@ -107,9 +108,9 @@ struct Report {
 struct Inputs {
     Table queries, nplusone, slow, shard_stats, refusals;
     Table period, windows;  // SHOW STATS_PERIOD, SHOW WINDOWS
-    Table previous;         // the window before (SHOW WINDOW n OFFSET n): compared when it has columns
-    Table current;          // what `previous` is compared with; no columns: `queries`
-    std::string scope;      // e.g. "the last 10 minutes" when `queries` is a window
+    Table previous;     // the window before (SHOW WINDOW n OFFSET n): compared when it has columns
+    Table current;      // what `previous` is compared with; no columns: `queries`
+    std::string scope;  // e.g. "the last 10 minutes" when `queries` is a window
     int top = 10;
     bool include_held = false;  // rank statements by their time including pause-held time
 };

@@ -11,7 +11,6 @@ namespace sg::stats::report {
 
 namespace {
 
-
 std::string shorten(std::string_view q, size_t n) {
     std::string s(q.substr(0, n));
     std::replace(s.begin(), s.end(), '\n', ' ');
@@ -78,21 +77,25 @@ std::string chart(const Report& r) {
 
 std::string statements_table(const Report& r) {
     std::string t =
-        "<table class=\"sortable\" id=\"statements\"><thead><tr><th>#</th><th>time %</th><th>total ms</th><th>calls</th><th>mean "
+        "<table class=\"sortable\" id=\"statements\"><thead><tr><th>#</th><th>time %</th><th>total "
+        "ms</th><th>calls</th><th>mean "
         "ms</th><th>p50 ms</th><th>p95 ms</th>"
-        "<th>p99 ms</th><th>rows/call</th><th>shards/call</th><th>error %</th><th>proxy %</th><th>held ms</th>"
+        "<th>p99 ms</th><th>rows/call</th><th>shards/call</th><th>error %</th><th>proxy "
+        "%</th><th>held ms</th>"
         "<th class=\"q\">statement</th></tr></thead><tbody>";
     int rank = 0;
     for (const auto& s : r.top) {
         t += fmt::format(
-            "<tr><td>{}</td><td>{:.1f}</td><td>{:.3f}</td><td>{}</td><td>{:.3f}</td><td>{:.3f}</td><td>{:.3f}</"
+            "<tr><td>{}</td><td>{:.1f}</td><td>{:.3f}</td><td>{}</td><td>{:.3f}</td><td>{:.3f}</"
+            "td><td>{:.3f}</"
             "td><td>{:.3f}</td>"
             "<td>{:.1f}</td><td>{:.2f}</td><td>{:.1f}</td><td>{:.1f}</td><td>{:.3f}</td><td "
             "class=\"q\"><code>{}</code><br>"
             "<span class=\"muted\">{} &middot; {} @ {}</span></td></tr>",
             ++rank, s.pct_total, s.total_ms, s.calls, s.mean_ms, s.p50_ms, s.p95_ms, s.p99_ms,
-            s.rows_per_call, s.avg_shards, s.error_rate, s.proxy_pct, s.held_ms, html_escape(s.query),
-            html_escape(s.fingerprint), html_escape(s.user), html_escape(s.database));
+            s.rows_per_call, s.avg_shards, s.error_rate, s.proxy_pct, s.held_ms,
+            html_escape(s.query), html_escape(s.fingerprint), html_escape(s.user),
+            html_escape(s.database));
     }
     return t + "</tbody></table>";
 }
@@ -102,12 +105,15 @@ std::string findings_html(const Report& r) {
         return "<p>No N+1 loops, fan-out hot spots, error-prone statements or pool waits.</p>";
     std::string out;
     for (const auto& f : r.findings) {
-        const int sev = f.kind == "fan-out N+1" ? 0 : (f.kind == "N+1" || f.kind == "slow shard") ? 1 : 2;
+        const int sev = f.kind == "fan-out N+1"                       ? 0
+                        : (f.kind == "N+1" || f.kind == "slow shard") ? 1
+                                                                      : 2;
         out += fmt::format(
             "<div class=\"finding sev{}\"><span class=\"kind\">{}</span> <span "
             "class=\"muted\">{}</span><br>"
             "<code>{}</code><br>{}<br><span class=\"do\">What to do:</span> {}</div>",
-            sev, html_escape(f.kind), html_escape(f.fingerprint), html_escape(f.query), html_escape(f.detail), html_escape(f.advice));
+            sev, html_escape(f.kind), html_escape(f.fingerprint), html_escape(f.query),
+            html_escape(f.detail), html_escape(f.advice));
     }
     return out;
 }
@@ -123,7 +129,8 @@ std::string slow_table(const Report& r) {
             "<tr><td class=\"q\">{}</td><td>{:.3f}</td><td>{}</td><td>{}</td><td>{}</td><td "
             "class=\"q\"><code>{}</code>"
             "</td></tr>",
-            html_escape(s.at), s.duration_ms, s.shards, s.rows, html_escape(s.sqlstate), html_escape(s.query));
+            html_escape(s.at), s.duration_ms, s.shards, s.rows, html_escape(s.sqlstate),
+            html_escape(s.query));
     }
     return t + "</tbody></table>";
 }
@@ -135,18 +142,23 @@ std::string html_style() {
 }
 
 std::string render_html_sections(const Report& r) {
-    std::string page = fmt::format("<p class=\"summary\">{} statements, {} calls, {:.3f} ms in all.</p>",
-                        r.statement_count, r.calls, r.total_ms);
+    std::string page =
+        fmt::format("<p class=\"summary\">{} statements, {} calls, {:.3f} ms in all.</p>",
+                    r.statement_count, r.calls, r.total_ms);
     if (!r.covers_from.empty())
-        page += fmt::format("<p class=\"summary\" id=\"period\">Covers {} to {}{}; statistics last reset at {}{}.</p>",
-                            html_escape(r.covers_from), html_escape(r.covers_to), r.scope.empty() ? "" : " (" + html_escape(r.scope) + ")",
-                            html_escape(r.reset_at), html_escape(render_intervals_note(r)));
+        page += fmt::format(
+            "<p class=\"summary\" id=\"period\">Covers {} to {}{}; statistics last reset at "
+            "{}{}.</p>",
+            html_escape(r.covers_from), html_escape(r.covers_to),
+            r.scope.empty() ? "" : " (" + html_escape(r.scope) + ")", html_escape(r.reset_at),
+            html_escape(render_intervals_note(r)));
     page += "<h2>Where the time goes</h2>" + chart(r);
     page += "<h2>Top statements by total time</h2>" + statements_table(r);
     page += "<h2>Findings</h2>" + findings_html(r);
     page += render_windows_html(r);
     page += "<h2>Shards</h2>" + render_shards_html(r);
-    page += "<h2>Refused statements, by construct, with a way around each</h2>" + render_refusals_html(r);
+    page += "<h2>Refused statements, by construct, with a way around each</h2>" +
+            render_refusals_html(r);
     page += "<h2>Recent slow statements</h2>" + slow_table(r);
     return page;
 }

@@ -16,7 +16,6 @@ namespace sg::stats::report {
 
 namespace {
 
-
 constexpr const char* kLiveStyle = R"(
 table.sortable th{cursor:pointer;user-select:none}table.sortable th:hover{background:#e6ebf2}
 th[aria-sort=ascending]::after{content:" \25B2"}th[aria-sort=descending]::after{content:" \25BC"}
@@ -128,7 +127,8 @@ std::string render_live_html(const Report& r, int refresh_seconds, const std::st
     page +=
         "</style></head><body><h1>shardgate query cost report <span "
         "class=\"muted\">live</span></h1>";
-    page += fmt::format("<p id=\"live-status\">{}; refreshes every {} s</p>", html_escape(status), refresh);
+    page += fmt::format("<p id=\"live-status\">{}; refreshes every {} s</p>", html_escape(status),
+                        refresh);
     page += "<main id=\"report\">";
     page += render_html_sections(r);
     page += "</main><script>";

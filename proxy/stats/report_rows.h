@@ -21,7 +21,9 @@ public:
         return {};
     }
     double num(std::string_view col) const { return std::strtod(str(col).c_str(), nullptr); }
-    uint64_t count(std::string_view col) const { return std::strtoull(str(col).c_str(), nullptr, 10); }
+    uint64_t count(std::string_view col) const {
+        return std::strtoull(str(col).c_str(), nullptr, 10);
+    }
 
 private:
     const Table& t_;

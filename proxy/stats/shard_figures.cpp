@@ -35,7 +35,8 @@ void add_legs(PerShard& per_shard, std::span<const ShardLeg> legs) {
 std::optional<Straggler> find_straggler(const PerShard& per_shard) {
     std::vector<std::pair<int64_t, int>> medians;  // (median leg, shard)
     for (size_t i = 0; i < per_shard.size(); ++i)
-        if (per_shard[i].calls > 0) medians.emplace_back(per_shard[i].latency.percentile(0.5), int(i));
+        if (per_shard[i].calls > 0)
+            medians.emplace_back(per_shard[i].latency.percentile(0.5), int(i));
     if (medians.size() < 2) return std::nullopt;
     std::sort(medians.begin(), medians.end());
     Straggler s;
@@ -46,7 +47,8 @@ std::optional<Straggler> find_straggler(const PerShard& per_shard) {
 }
 
 bool notable(const Straggler& s) {
-    return s.over_ns() >= kStragglerMinOverNs && double(s.p50_ns) >= kStragglerRatio * double(s.median_shard_ns);
+    return s.over_ns() >= kStragglerMinOverNs &&
+           double(s.p50_ns) >= kStragglerRatio * double(s.median_shard_ns);
 }
 
 void add_leg(ShardTotals& t, const ShardLeg& leg) {

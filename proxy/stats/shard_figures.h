@@ -16,13 +16,13 @@ namespace sg::stats {
 
 // One shard's part of one statement, as the proxy saw it.
 struct ShardLeg {
-    int shard = -1;             // index in the configuration's shard list
-    int64_t server_ns = 0;      // request sent -> the shard's ReadyForQuery (its time in the shard)
-    int64_t pool_wait_ns = 0;   // waiting for this leg's server connection
-    uint64_t rows = 0;          // rows the shard returned or affected
-    uint64_t bytes_sent = 0;    // request bytes sent to the shard
+    int shard = -1;            // index in the configuration's shard list
+    int64_t server_ns = 0;     // request sent -> the shard's ReadyForQuery (its time in the shard)
+    int64_t pool_wait_ns = 0;  // waiting for this leg's server connection
+    uint64_t rows = 0;         // rows the shard returned or affected
+    uint64_t bytes_sent = 0;   // request bytes sent to the shard
     uint64_t bytes_received = 0;  // reply bytes received from it
-    bool error = false;         // the shard answered with an ErrorResponse (or was lost)
+    bool error = false;           // the shard answered with an ErrorResponse (or was lost)
 };
 
 // The figures of many legs on one shard. Additive, like Figures.
@@ -46,9 +46,11 @@ void add_legs(PerShard& per_shard, std::span<const ShardLeg> legs);
 // two shards it is the other one). Needs legs on at least two shards.
 struct Straggler {
     int shard = -1;
-    int64_t p50_ns = 0;         // the straggler's median leg
+    int64_t p50_ns = 0;           // the straggler's median leg
     int64_t median_shard_ns = 0;  // the median shard's median leg
-    double ratio() const { return median_shard_ns > 0 ? double(p50_ns) / double(median_shard_ns) : 0.0; }
+    double ratio() const {
+        return median_shard_ns > 0 ? double(p50_ns) / double(median_shard_ns) : 0.0;
+    }
     int64_t over_ns() const { return p50_ns - median_shard_ns; }
 };
 std::optional<Straggler> find_straggler(const PerShard& per_shard);

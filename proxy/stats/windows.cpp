@@ -6,7 +6,8 @@ namespace sg::stats {
 
 namespace {
 int64_t steady_now() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
         .count();
 }
 }  // namespace
@@ -28,7 +29,8 @@ void Windows::configure(std::chrono::seconds width, size_t count, size_t max_cel
     }
 }
 
-void Windows::record(const QueryEvent& e, const std::shared_ptr<const Shape>& shape, int64_t end_ns) {
+void Windows::record(const QueryEvent& e, const std::shared_ptr<const Shape>& shape,
+                     int64_t end_ns) {
     const int64_t index = end_ns / width_ns_;
     WindowInterval& w = ring_[size_t(index % int64_t(ring_.size()))];
     if (w.index != index) {
@@ -69,7 +71,8 @@ std::vector<const WindowInterval*> Windows::between(int64_t first, int64_t last)
     std::vector<const WindowInterval*> out;
     for (const auto& w : ring_)
         if (w.index >= 0 && w.index >= first && w.index <= last) out.push_back(&w);
-    std::sort(out.begin(), out.end(), [](const auto* a, const auto* b) { return a->index < b->index; });
+    std::sort(out.begin(), out.end(),
+              [](const auto* a, const auto* b) { return a->index < b->index; });
     return out;
 }
 

@@ -32,7 +32,8 @@ struct WindowCell {
 struct WindowInterval {
     int64_t index = -1;  // steady-clock ns / width; -1: unused
     Figures total;
-    std::unordered_map<uint64_t, std::vector<WindowCell>> cells;  // by fingerprint; few users per fingerprint
+    std::unordered_map<uint64_t, std::vector<WindowCell>>
+        cells;  // by fingerprint; few users per fingerprint
     size_t cell_count = 0;
 };
 

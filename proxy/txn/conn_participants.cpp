@@ -3,9 +3,9 @@
 #include <chrono>
 
 #include "common/sqlstate.h"
+#include "proxy/wire/frame_cursor.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/writer.h"
-#include "proxy/wire/frame_cursor.h"
 
 namespace sg::proxy::txn {
 

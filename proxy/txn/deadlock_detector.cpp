@@ -44,10 +44,12 @@ std::string conn_key(const ServerTarget& t) {
 
 Conn connect(const ServerTarget& t, std::string& error) {
     const std::string port = std::to_string(t.port), timeout = std::to_string(kConnectTimeoutS);
-    const char* keys[] = {"host",     "port",           "dbname",           "user", "password",
-                          "options",  "connect_timeout", "application_name", nullptr};
-    const char* vals[] = {t.host.c_str(), port.c_str(),    t.dbname.c_str(),         t.user.c_str(), t.password.c_str(),
-                          kOptions,       timeout.c_str(), "shardgate-deadlocks", nullptr};
+    const char* keys[] = {"host",     "port",    "dbname",          "user",
+                          "password", "options", "connect_timeout", "application_name",
+                          nullptr};
+    const char* vals[] = {t.host.c_str(),  port.c_str(),          t.dbname.c_str(),
+                          t.user.c_str(),  t.password.c_str(),    kOptions,
+                          timeout.c_str(), "shardgate-deadlocks", nullptr};
     Conn c(PQconnectdbParams(keys, vals, 0));
     if (!c || PQstatus(c.get()) != CONNECTION_OK) {
         error = c ? PQerrorMessage(c.get()) : "out of memory";
@@ -77,7 +79,8 @@ net::awaitable<void> DeadlockDetector::loop(std::shared_ptr<bool> alive) {
     asio::steady_timer timer(proxy_.io());
     while (*alive && !proxy_.shutting_down()) {
         const int bound = proxy_.config().transactions.deadlock_timeout_ms;
-        timer.expires_after(std::chrono::milliseconds(bound > 0 ? std::clamp(bound / 4, 20, 250) : 1000));
+        timer.expires_after(
+            std::chrono::milliseconds(bound > 0 ? std::clamp(bound / 4, 20, 250) : 1000));
         net::error_code ec;
         co_await timer.async_wait(net::ec_token(ec));
         if (!*alive) co_return;
@@ -158,9 +161,10 @@ void DeadlockDetector::worker() {
         }
         std::vector<DeadlockVictim> victims = find_deadlocks(s.backends, s.started, waits);
         std::shared_ptr<bool> alive = alive_;
-        asio::post(proxy_.io(), [this, alive, victims = std::move(victims), s = std::move(s)]() mutable {
-            if (*alive) found(std::move(victims), s);
-        });
+        asio::post(proxy_.io(),
+                   [this, alive, victims = std::move(victims), s = std::move(s)]() mutable {
+                       if (*alive) found(std::move(victims), s);
+                   });
     }
 }
 
@@ -196,7 +200,8 @@ void DeadlockDetector::cancel(const DeadlockVictim& v, const Search& s) {
         return it == s.shards.end() ? std::to_string(shard) : it->second.shard_name;
     };
     std::string shards, others;
-    for (int shard : v.shards) shards += (shards.empty() ? "\"" : ", \"") + shard_name(shard) + "\"";
+    for (int shard : v.shards)
+        shards += (shards.empty() ? "\"" : ", \"") + shard_name(shard) + "\"";
     for (uint64_t txn : v.cycle)
         if (txn != v.txn) others += (others.empty() ? "" : ", ") + std::to_string(txn);
     bool acted = false;
@@ -206,14 +211,18 @@ void DeadlockDetector::cancel(const DeadlockVictim& v, const Search& s) {
                 c->deadlock_victim())
                 continue;
             std::string detail = fmt::format(
-                "Its statement waited for a lock on shard \"{}\" in a cycle of lock waits across shards {} "
-                "with the transactions of clients {}; no single PostgreSQL sees such a cycle, and shardgate "
+                "Its statement waited for a lock on shard \"{}\" in a cycle of lock waits across "
+                "shards {} "
+                "with the transactions of clients {}; no single PostgreSQL sees such a cycle, and "
+                "shardgate "
                 "cancelled the youngest transaction in it.",
                 shard_name(shard), shards, others);
             spdlog::warn(
-                "deadlock across shards {}: cancelling the statement of client {} (the youngest of the "
+                "deadlock across shards {}: cancelling the statement of client {} (the youngest of "
+                "the "
                 "transactions of clients {}) waiting on shard \"{}\" (backend {})",
-                shards, v.txn, others.empty() ? std::to_string(v.txn) : others + ", " + std::to_string(v.txn),
+                shards, v.txn,
+                others.empty() ? std::to_string(v.txn) : others + ", " + std::to_string(v.txn),
                 shard_name(shard), pid);
             c->mark_deadlock_victim(std::move(detail));
             health::send_cancel_bounded(proxy_.io().get_executor(), c->target(), c->backend_pid(),

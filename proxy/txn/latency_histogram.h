@@ -15,8 +15,8 @@ namespace sg::proxy::txn {
 class LatencyHistogram {
 public:
     // Upper bounds in microseconds: 0.25 ms .. 5 s, the range of a commit on a LAN.
-    static constexpr std::array<uint64_t, 12> kBoundsUs = {250,    500,    1000,    2500,    5000,    10000,
-                                                           25000,  50000,  100000,  250000,  1000000, 5000000};
+    static constexpr std::array<uint64_t, 12> kBoundsUs = {
+        250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, 5000000};
 
     void observe(uint64_t us) {
         for (size_t i = 0; i < kBoundsUs.size(); ++i)
@@ -36,11 +36,14 @@ public:
         uint64_t cumulative = 0;
         for (size_t i = 0; i < kBoundsUs.size(); ++i) {
             cumulative += buckets_[i].load(std::memory_order_relaxed);
-            out += fmt::format("{}_bucket{{{},le=\"{}\"}} {}\n", name, label, kBoundsUs[i] / 1e6, cumulative);
+            out += fmt::format("{}_bucket{{{},le=\"{}\"}} {}\n", name, label, kBoundsUs[i] / 1e6,
+                               cumulative);
         }
-        out += fmt::format("{}_bucket{{{},le=\"+Inf\"}} {}\n", name, label, count_.load(std::memory_order_relaxed));
+        out += fmt::format("{}_bucket{{{},le=\"+Inf\"}} {}\n", name, label,
+                           count_.load(std::memory_order_relaxed));
         out += fmt::format("{}_sum{{{}}} {}\n", name, label, sum_us() / 1e6);
-        out += fmt::format("{}_count{{{}}} {}\n", name, label, count_.load(std::memory_order_relaxed));
+        out +=
+            fmt::format("{}_count{{{}}} {}\n", name, label, count_.load(std::memory_order_relaxed));
         return out;
     }
 

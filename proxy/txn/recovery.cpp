@@ -95,17 +95,24 @@ void grant_decisions(const Config& cfg, int shard, PGconn* c) {
                           "SELECT has_schema_privilege($1, 'shardgate', 'USAGE') AND "
                           "has_table_privilege($1, 'shardgate.commit_decisions', 'SELECT, INSERT')",
                           {role}, err);
-        if (!has || (PQntuples(has.get()) == 1 && std::string_view(PQgetvalue(has.get(), 0, 0)) == "t")) {
-            if (!err.empty()) spdlog::debug("recovery: shard \"{}\": role {}: {}", cfg.shards[shard].name, role, err);
+        if (!has ||
+            (PQntuples(has.get()) == 1 && std::string_view(PQgetvalue(has.get(), 0, 0)) == "t")) {
+            if (!err.empty())
+                spdlog::debug("recovery: shard \"{}\": role {}: {}", cfg.shards[shard].name, role,
+                              err);
             continue;
         }
         char* quoted = PQescapeIdentifier(c, role.c_str(), role.size());
         if (!quoted) continue;
         const std::string q(quoted);
         PQfreemem(quoted);
-        exec(c, "GRANT USAGE ON SCHEMA shardgate TO " + q + "; GRANT SELECT, INSERT ON shardgate.commit_decisions TO " + q,
+        exec(c,
+             "GRANT USAGE ON SCHEMA shardgate TO " + q +
+                 "; GRANT SELECT, INSERT ON shardgate.commit_decisions TO " + q,
              {}, err);
-        if (!err.empty()) spdlog::debug("recovery: shard \"{}\": grant to {}: {}", cfg.shards[shard].name, role, err);
+        if (!err.empty())
+            spdlog::debug("recovery: shard \"{}\": grant to {}: {}", cfg.shards[shard].name, role,
+                          err);
     }
 }
 

@@ -80,8 +80,10 @@ std::string render_metrics(Coordinator& c) {
     counter("shardgate_txn_two_phase_commit_seconds_total", "Time spent in two-phase commits.",
             k.two_phase_latency.sum_us() / 1e6);
     out +=
-        "# HELP shardgate_txn_commit_seconds Commit latency of multi-shard units: kind=\"two_phase\" "
-        "(several shards wrote: PREPARE, decision, COMMIT PREPARED), kind=\"single\" (one plain COMMIT).\n"
+        "# HELP shardgate_txn_commit_seconds Commit latency of multi-shard units: "
+        "kind=\"two_phase\" "
+        "(several shards wrote: PREPARE, decision, COMMIT PREPARED), kind=\"single\" (one plain "
+        "COMMIT).\n"
         "# TYPE shardgate_txn_commit_seconds histogram\n";
     out += k.two_phase_latency.render("shardgate_txn_commit_seconds", "kind=\"two_phase\"");
     out += k.single_latency.render("shardgate_txn_commit_seconds", "kind=\"single\"");

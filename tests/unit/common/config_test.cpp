@@ -115,7 +115,8 @@ TEST(Config, EnvironmentOverridesKeys) {
 
 TEST(Config, BadEnvironmentOverrideNamesTheVariable) {
     expect_error(kGood, "proxy.port", "SHARDGATE_PROXY_PORT", {{"SHARDGATE_PROXY_PORT", "abc"}});
-    expect_error(kGood, "sharding.bucket_bits", "out of range", {{"SHARDGATE_SHARDING_BUCKET_BITS", "40"}});
+    expect_error(kGood, "sharding.bucket_bits", "out of range",
+                 {{"SHARDGATE_SHARDING_BUCKET_BITS", "40"}});
 }
 
 TEST(Config, BadFilesNameTheKeyAndTheProblem) {
@@ -126,18 +127,21 @@ TEST(Config, BadFilesNameTheKeyAndTheProblem) {
     expect_error(shard + "[proxy]\npool_mode = \"statement\"\n", "proxy.pool_mode", "not one of");
     expect_error(shard + "[sharding]\nbucket_bits = 0\n", "sharding.bucket_bits", "out of range");
     expect_error(shard + "[sharding]\nbucket_bits = 17\n", "sharding.bucket_bits", "out of range");
-    expect_error(shard + "[sharding]\ndefault_shard = \"nope\"\n", "sharding.default_shard", "not the name");
-    expect_error(shard + "[[shards]]\nname = \"s0\"\n", "shards[1].name", "duplicate shard name 's0'");
+    expect_error(shard + "[sharding]\ndefault_shard = \"nope\"\n", "sharding.default_shard",
+                 "not the name");
+    expect_error(shard + "[[shards]]\nname = \"s0\"\n", "shards[1].name",
+                 "duplicate shard name 's0'");
     expect_error(shard + "[[shards]]\nport = 1\n", "shards[1].name", "missing");
     expect_error(shard + "[[tables]]\nname = \"t\"\n", "tables[0].shard_key", "has no shard_key");
-    expect_error(shard + "[[tables]]\nname = \"t\"\nshard_key = \"id\"\n", "tables[0].key_type", "has no key_type");
+    expect_error(shard + "[[tables]]\nname = \"t\"\nshard_key = \"id\"\n", "tables[0].key_type",
+                 "has no key_type");
     expect_error(shard + "[[tables]]\nname = \"t\"\nshard_key = \"id\"\nkey_type = \"float\"\n",
                  "tables[0].key_type", "not one of");
     expect_error(shard + "[[tables]]\nname = \"t\"\nkind = \"reference\"\nshard_key = \"id\"\n",
                  "tables[0].shard_key", "cannot have");
     expect_error(shard + "[[users]]\nname = \"u\"\n", "users[0].password", "no password");
-    expect_error(shard + "[[users]]\nname = \"u\"\npassword = \"p\"\nauth = \"ldap\"\n", "users[0].auth",
-                 "not one of");
+    expect_error(shard + "[[users]]\nname = \"u\"\npassword = \"p\"\nauth = \"ldap\"\n",
+                 "users[0].auth", "not one of");
     expect_error(shard + "[bogus]\n", "bogus", "unknown section");
     expect_error("[proxy]\nport = 1\n", "shards", "at least one");
     expect_error(shard + "[proxy\n", "line 3", "");
@@ -169,7 +173,8 @@ TEST(Config, LoadsFromFileAndReportsMissingFile) {
 }
 
 TEST(Config, ExampleConfigsAreValid) {
-    for (const auto& entry : std::filesystem::directory_iterator(SHARDGATE_TEST_DATA "/../../configs")) {
+    for (const auto& entry :
+         std::filesystem::directory_iterator(SHARDGATE_TEST_DATA "/../../configs")) {
         if (entry.path().extension() != ".toml") continue;
         SCOPED_TRACE(entry.path().string());
         EXPECT_NO_THROW(load_config(entry.path().string()));
@@ -188,21 +193,27 @@ TEST(Config, StatsWindowsAndHttpAuth) {
     EXPECT_EQ(d.stats.window_seconds, 60);
     EXPECT_EQ(d.stats.window_count, 60);
     EXPECT_EQ(d.admin.http_auth, "");
-    Config c = parse_config(shard + "[stats]\nwindow_seconds = 10\nwindow_count = 360\n[admin]\nhttp_auth = "
-                                    "\"ops:pa:ss\"\n",
-                            "test.toml");
+    Config c =
+        parse_config(shard +
+                         "[stats]\nwindow_seconds = 10\nwindow_count = 360\n[admin]\nhttp_auth = "
+                         "\"ops:pa:ss\"\n",
+                     "test.toml");
     EXPECT_EQ(c.stats.window_seconds, 10);
     EXPECT_EQ(c.stats.window_count, 360);
     EXPECT_EQ(c.admin.http_auth, "ops:pa:ss");  // the password may hold colons, the user may not
     expect_error(shard + "[stats]\nwindow_seconds = 0\n", "stats.window_seconds", "out of range");
-    expect_error(shard + "[stats]\nwindow_seconds = 3601\n", "stats.window_seconds", "out of range");
+    expect_error(shard + "[stats]\nwindow_seconds = 3601\n", "stats.window_seconds",
+                 "out of range");
     expect_error(shard + "[stats]\nwindow_count = 1\n", "stats.window_count", "out of range");
     expect_error(shard + "[stats]\nwindow_count = 1441\n", "stats.window_count", "out of range");
-    expect_error(shard + "[stats]\nwindow_count = \"many\"\n", "stats.window_count", "expected an integer");
-    expect_error(shard + "[admin]\nhttp_auth = \"nopassword\"\n", "admin.http_auth", "user:password");
+    expect_error(shard + "[stats]\nwindow_count = \"many\"\n", "stats.window_count",
+                 "expected an integer");
+    expect_error(shard + "[admin]\nhttp_auth = \"nopassword\"\n", "admin.http_auth",
+                 "user:password");
     expect_error(shard + "[admin]\nhttp_auth = \":secret\"\n", "admin.http_auth", "user:password");
     expect_error(shard + "[admin]\nhttp_auth = \"ops:\"\n", "admin.http_auth", "user:password");
-    expect_error(shard + "[admin]\nhttp_auth = \"ops:a\\nb\"\n", "admin.http_auth", "control characters");
+    expect_error(shard + "[admin]\nhttp_auth = \"ops:a\\nb\"\n", "admin.http_auth",
+                 "control characters");
 }
 
 }  // namespace

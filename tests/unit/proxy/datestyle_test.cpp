@@ -18,7 +18,8 @@ TEST(DateStyle, PartialValuesKeepTheSessionsOtherPart) {
     EXPECT_FALSE(complete_datestyle("ISO, MDY", "Postgrs"));
     EXPECT_FALSE(complete_datestyle("ISO, MDY", "ISO, SQL"));
     EXPECT_EQ(datestyle_of_statement("SET datestyle TO 'SQL, DMY'"), "'SQL, DMY'");
-    EXPECT_EQ(datestyle_of_statement("SELECT pg_catalog.set_config('DateStyle', 'ISO', false)"), "");
+    EXPECT_EQ(datestyle_of_statement("SELECT pg_catalog.set_config('DateStyle', 'ISO', false)"),
+              "");
 }
 
 }  // namespace

@@ -33,9 +33,11 @@ std::string tag(const std::string& t) {
 TEST(MergeHelpers, ReturningRowsComeBackInValuesOrder) {
     // VALUES rows 0..3; shard parts: {1, 3} then {0, 2}; run_fanout concatenated part by part.
     std::vector<router::ShardRows> parts{{0, {1, 3}}, {2, {0, 2}}};
-    std::string reply = data_row("b") + data_row("d") + data_row("a") + data_row("c") + tag("INSERT 0 4");
+    std::string reply =
+        data_row("b") + data_row("d") + data_row("a") + data_row("c") + tag("INSERT 0 4");
     std::string got = returning_in_values_order(reply, parts);
-    EXPECT_EQ(got, data_row("a") + data_row("b") + data_row("c") + data_row("d") + tag("INSERT 0 4"));
+    EXPECT_EQ(got,
+              data_row("a") + data_row("b") + data_row("c") + data_row("d") + tag("INSERT 0 4"));
     // A row count that is not one per VALUES row: left as it is.
     std::string short_reply = data_row("b") + data_row("a") + tag("INSERT 0 2");
     EXPECT_EQ(returning_in_values_order(short_reply, parts), short_reply);
@@ -44,16 +46,19 @@ TEST(MergeHelpers, ReturningRowsComeBackInValuesOrder) {
 TEST(MergeHelpers, HavingParametersBecomeLiterals) {
     wire::Bind b;
     std::string seven = "7", name = "it's";
-    b.params = {wire::Value(wire::as_bytes(std::string_view(seven))), wire::Value(wire::as_bytes(std::string_view(name))),
-                std::nullopt};
+    b.params = {wire::Value(wire::as_bytes(std::string_view(seven))),
+                wire::Value(wire::as_bytes(std::string_view(name))), std::nullopt};
     std::vector<uint32_t> types{0, 25};
     std::string why;
-    auto out = bind_having_params("count(*) > $1 AND max(x) <> $2 OR '$1' = \"$2\" OR y = $3", &b, &types, why);
+    auto out = bind_having_params("count(*) > $1 AND max(x) <> $2 OR '$1' = \"$2\" OR y = $3", &b,
+                                  &types, why);
     ASSERT_TRUE(out) << why;
-    EXPECT_EQ(*out, "count(*) > ('7') AND max(x) <> ('it''s'::text) OR '$1' = \"$2\" OR y = (NULL)");
+    EXPECT_EQ(*out,
+              "count(*) > ('7') AND max(x) <> ('it''s'::text) OR '$1' = \"$2\" OR y = (NULL)");
     EXPECT_FALSE(bind_having_params("count(*) > $4", &b, &types, why));
     EXPECT_FALSE(bind_having_params("count(*) > $1", nullptr, nullptr, why));
-    EXPECT_EQ(mentioned_params("SELECT a FROM t WHERE b = $2 AND c = '$1'", 3), (std::vector<bool>{false, true, false}));
+    EXPECT_EQ(mentioned_params("SELECT a FROM t WHERE b = $2 AND c = '$1'", 3),
+              (std::vector<bool>{false, true, false}));
 }
 
 TEST(MergeHelpers, SettingsWhoseTextDoesNotReadBack) {

@@ -22,7 +22,8 @@ std::string notice(const std::string& message) {
 }
 
 TEST(NoticeMerge, EachDistinctNoticeAsOftenAsTheShardThatSentItMost) {
-    const std::string a = notice("table \"t\" does not exist, skipping"), b = notice("row 1"), c = notice("other");
+    const std::string a = notice("table \"t\" does not exist, skipping"), b = notice("row 1"),
+                      c = notice("other");
     const std::string s0 = a + b + b, s1 = a + b + c, s2 = a;
     EXPECT_EQ(merge_notices({s0, s1, s2}), a + b + b + c);
     EXPECT_EQ(merge_notices({a, a, a, a}), a);  // not once per shard

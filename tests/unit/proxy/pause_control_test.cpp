@@ -15,8 +15,10 @@ TEST(PauseControl, BucketPauseMarksOnlyItsBucketsAndEndsById) {
     PauseControl pc(io.get_executor());
     const uint64_t id = pc.pause_buckets({{2, 4}, {9, 9}}, 16, "rebalance r1", milliseconds(1000));
     EXPECT_TRUE(pc.any_bucket_paused());
-    for (uint32_t b = 0; b < 16; ++b) EXPECT_EQ(pc.bucket_paused(b), (b >= 2 && b <= 4) || b == 9) << b;
-    EXPECT_EQ(pc.describe(PauseKind::Buckets), "pause " + std::to_string(id) + " (PAUSE BUCKETS 2-4,9 by rebalance r1)");
+    for (uint32_t b = 0; b < 16; ++b)
+        EXPECT_EQ(pc.bucket_paused(b), (b >= 2 && b <= 4) || b == 9) << b;
+    EXPECT_EQ(pc.describe(PauseKind::Buckets),
+              "pause " + std::to_string(id) + " (PAUSE BUCKETS 2-4,9 by rebalance r1)");
     EXPECT_EQ(pc.resume_buckets(id + 100), LeaseCheck::Unknown);
     EXPECT_TRUE(pc.any_bucket_paused());
     EXPECT_EQ(pc.resume_buckets(id), LeaseCheck::Held);

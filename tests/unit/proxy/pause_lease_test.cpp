@@ -9,7 +9,9 @@ namespace {
 using std::chrono::milliseconds;
 using TP = PauseLease::Clock::time_point;
 
-TP at(int ms) { return TP(milliseconds(ms)); }
+TP at(int ms) {
+    return TP(milliseconds(ms));
+}
 
 TEST(PauseLease, LapsesAtItsExpiryExactlyOnce) {
     PauseLease l;

@@ -19,7 +19,8 @@ TEST(PreparedLookups, OneNamePerShapeTypesAndSearchPath) {
     EXPECT_EQ(reg.add(shape, kInt4, "", tk), a);  // adding again finds it
     // Other parameter types (id = 5000000000 is int8) or another search_path: another statement.
     auto* b = reg.add(shape, kInt8, "", tk);
-    auto* c = reg.add(shape, kInt4, "SET search_path = s2", PreparedLookups::table_key("", "t", "SET search_path = s2"));
+    auto* c = reg.add(shape, kInt4, "SET search_path = s2",
+                      PreparedLookups::table_key("", "t", "SET search_path = s2"));
     ASSERT_NE(b, nullptr);
     ASSERT_NE(c, nullptr);
     EXPECT_NE(a, b);
@@ -34,7 +35,8 @@ TEST(PreparedLookups, OneNamePerShapeTypesAndSearchPath) {
 
 TEST(PreparedLookups, RetireAndSchemaChangesGiveNewNames) {
     PreparedLookups reg;
-    auto* st = reg.add("SELECT v FROM t WHERE id = $1", kInt4, "", PreparedLookups::table_key("", "t", ""));
+    auto* st = reg.add("SELECT v FROM t WHERE id = $1", kInt4, "",
+                       PreparedLookups::table_key("", "t", ""));
     ASSERT_NE(st, nullptr);
     const uint64_t first = st->id;
     reg.retire(*st, first);
@@ -47,7 +49,7 @@ TEST(PreparedLookups, RetireAndSchemaChangesGiveNewNames) {
     t.known = true;
     t.unique = {"id"};
     reg.schema_changed();
-    EXPECT_NE(st->id, second);                   // same entry (pointer still valid), new name
+    EXPECT_NE(st->id, second);                     // same entry (pointer still valid), new name
     EXPECT_FALSE(reg.table(st->table_key).known);  // unique columns are read again
 }
 
@@ -55,7 +57,9 @@ TEST(PreparedLookups, BoundedRegistry) {
     PreparedLookups reg;
     const std::string tk = PreparedLookups::table_key("", "t", "");
     for (size_t i = 0; i < PreparedLookups::kMaxStatements; ++i)
-        ASSERT_NE(reg.add("SELECT v FROM t WHERE id = $1 AND k" + std::to_string(i) + " = $2", kInt4, "", tk), nullptr);
+        ASSERT_NE(reg.add("SELECT v FROM t WHERE id = $1 AND k" + std::to_string(i) + " = $2",
+                          kInt4, "", tk),
+                  nullptr);
     EXPECT_EQ(reg.add("SELECT one FROM more WHERE id = $1", kInt4, "", tk), nullptr);
     EXPECT_NE(reg.find("SELECT v FROM t WHERE id = $1 AND k7 = $2", kInt4, ""), nullptr);
 }

@@ -36,11 +36,14 @@ Pair connected_pair(asio::io_context& io) {
 template <typename F>
 void run(asio::io_context& io, F body) {
     bool done = false;
-    asio::co_spawn(io, [&]() -> net::awaitable<void> {
-        co_await body();
-        done = true;
-        io.stop();  // the service keeps a wait armed: the loop never runs out of work
-    }, asio::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> net::awaitable<void> {
+            co_await body();
+            done = true;
+            io.stop();  // the service keeps a wait armed: the loop never runs out of work
+        },
+        asio::detached);
     io.run_for(std::chrono::seconds(5));
     ASSERT_TRUE(done) << "the coroutine did not finish";
 }
@@ -165,26 +168,36 @@ TEST(Readiness, EdgesThatComeWhileTheSetIsNotWatchedAreNotLost) {
     for (int i = 0; i < kPairs; ++i) {
         // Reader i echoes each byte back once it has read it; the writer below sends the next
         // byte to a socket only after its echo, so every round needs a fresh edge.
-        asio::co_spawn(io, [&, i]() -> net::awaitable<void> {
-            char buf[8];
-            while (got[i] < size_t(kRounds)) {
-                error_code ec;
-                size_t n = co_await rs.read_some(handles[i], pairs[i].server.native_handle(), asio::buffer(buf), ec);
-                if (ec) co_return;
-                got[i] += n;
-                co_await asio::async_write(pairs[i].server, asio::buffer(buf, n), net::ec_token(ec));
-            }
-        }, asio::detached);
-        asio::co_spawn(io, [&, i]() -> net::awaitable<void> {
-            char c = 'x', echo;
-            for (int r = 0; r < kRounds; ++r) {
-                error_code ec;
-                co_await asio::async_write(pairs[i].client, asio::buffer(&c, 1), net::ec_token(ec));
-                co_await asio::async_read(pairs[i].client, asio::buffer(&echo, 1), net::ec_token(ec));
-                if (ec) co_return;
-            }
-            if (++finished == kPairs) io.stop();
-        }, asio::detached);
+        asio::co_spawn(
+            io,
+            [&, i]() -> net::awaitable<void> {
+                char buf[8];
+                while (got[i] < size_t(kRounds)) {
+                    error_code ec;
+                    size_t n = co_await rs.read_some(handles[i], pairs[i].server.native_handle(),
+                                                     asio::buffer(buf), ec);
+                    if (ec) co_return;
+                    got[i] += n;
+                    co_await asio::async_write(pairs[i].server, asio::buffer(buf, n),
+                                               net::ec_token(ec));
+                }
+            },
+            asio::detached);
+        asio::co_spawn(
+            io,
+            [&, i]() -> net::awaitable<void> {
+                char c = 'x', echo;
+                for (int r = 0; r < kRounds; ++r) {
+                    error_code ec;
+                    co_await asio::async_write(pairs[i].client, asio::buffer(&c, 1),
+                                               net::ec_token(ec));
+                    co_await asio::async_read(pairs[i].client, asio::buffer(&echo, 1),
+                                              net::ec_token(ec));
+                    if (ec) co_return;
+                }
+                if (++finished == kPairs) io.stop();
+            },
+            asio::detached);
     }
     io.run_for(std::chrono::seconds(10));
     EXPECT_EQ(finished, kPairs) << "a reader missed an edge and waited for data already there";
@@ -232,16 +245,20 @@ TEST(PlainWrite, PartialSendsResumeWhereTheyStopped) {
     size_t now = net::send_now(server.native_handle(), bufs.data(), bufs.size(), ec);
     EXPECT_FALSE(ec);
     EXPECT_GT(now, 0u);
-    EXPECT_LT(now, a.size() + c.size()) << "the socket took everything; the test needs a partial write";
+    EXPECT_LT(now, a.size() + c.size())
+        << "the socket took everything; the test needs a partial write";
 
     std::string got;
     size_t written = 0;
     error_code wec;
     bool done = false;
-    asio::co_spawn(io, [&]() -> net::awaitable<void> {
-        written = now + co_await net::write_rest(server, bufs.data(), bufs.size(), now, wec);
-        done = true;
-    }, asio::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> net::awaitable<void> {
+            written = now + co_await net::write_rest(server, bufs.data(), bufs.size(), now, wec);
+            done = true;
+        },
+        asio::detached);
     // The reader drains the client side while the rest is written.
     std::function<void()> drain;
     std::array<char, 8192> rb{};

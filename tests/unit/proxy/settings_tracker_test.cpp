@@ -162,8 +162,9 @@ TEST(SettingsTracker, UpdateSetWithATrailingSemicolonLeavesTheServerKnown) {
     c.run("UPDATE t SET a = ';'; SELECT 1 /* reset */", 'I');
     EXPECT_FALSE(c.applied.count(kUnknownSettings));
     // A SET as a later statement, behind blanks, comments or '(' is still seen.
-    for (const char* text : {"SELECT 1; set work_mem = '1MB'", "SELECT 1;\n  -- why\n /* c */ RESET work_mem",
-                             "SELECT 1;DISCARD ALL", "SET work_mem = 1; SELECT 1"}) {
+    for (const char* text :
+         {"SELECT 1; set work_mem = '1MB'", "SELECT 1;\n  -- why\n /* c */ RESET work_mem",
+          "SELECT 1;DISCARD ALL", "SET work_mem = 1; SELECT 1"}) {
         Client d;
         d.run(text, 'I');
         EXPECT_TRUE(d.applied.count(kUnknownSettings)) << text;
@@ -187,7 +188,8 @@ TEST(TransactionControl, Recognises) {
     EXPECT_EQ(parse_transaction_control("commit").kind, TransactionControl::Commit);
     EXPECT_EQ(parse_transaction_control("END WORK;").kind, TransactionControl::Commit);
     EXPECT_EQ(parse_transaction_control("COMMIT AND CHAIN").kind, TransactionControl::Commit);
-    EXPECT_EQ(parse_transaction_control("PREPARE TRANSACTION 'x'").kind, TransactionControl::Commit);
+    EXPECT_EQ(parse_transaction_control("PREPARE TRANSACTION 'x'").kind,
+              TransactionControl::Commit);
     EXPECT_EQ(parse_transaction_control("ABORT").kind, TransactionControl::Rollback);
     auto to = parse_transaction_control("ROLLBACK WORK TO SAVEPOINT Sp1");
     EXPECT_EQ(to.kind, TransactionControl::RollbackTo);
@@ -238,7 +240,9 @@ TEST(SessionStateUse, RecognisesSessionScopedState) {
 // What an observer (LISTEN inside a transaction) is told.
 struct Recorder : TransactionObserver {
     std::vector<std::string> events;
-    void rolled_back_to(size_t depth) override { events.push_back("rollback_to " + std::to_string(depth)); }
+    void rolled_back_to(size_t depth) override {
+        events.push_back("rollback_to " + std::to_string(depth));
+    }
     void released(size_t depth) override { events.push_back("release " + std::to_string(depth)); }
     void ended(bool committed) override { events.push_back(committed ? "commit" : "rollback"); }
 };

@@ -12,7 +12,8 @@ using router::ShardMap;
 
 // The reproduction: a plan from a 1-shard map (every bucket on s0) to 5 shards.
 struct Fixture {
-    ShardMap start = *ShardMap::from_parts(1, 4, {"s0", "s1", "s2", "s3", "s4"}, std::vector<uint16_t>(16, 0), "m");
+    ShardMap start = *ShardMap::from_parts(1, 4, {"s0", "s1", "s2", "s3", "s4"},
+                                           std::vector<uint16_t>(16, 0), "m");
     Journal j;
     Fixture() {
         j.start_version = 1;
@@ -44,8 +45,9 @@ TEST(JournalBinding, TheStartMapAndItsSwitchedDescendantsMatch) {
 TEST(JournalBinding, AMapCreatedAfreshWithTheSameVersionIsRefused) {
     Fixture f;
     // Version 1 again, for 4 shards: b mod 4.
-    auto fresh = *ShardMap::from_parts(1, 4, {"s0", "s1", "s2", "s3", "s4"},
-                                       ShardMap::make_default(4, {"s0", "s1", "s2", "s3"}).buckets(), "m");
+    auto fresh =
+        *ShardMap::from_parts(1, 4, {"s0", "s1", "s2", "s3", "s4"},
+                              ShardMap::make_default(4, {"s0", "s1", "s2", "s3"}).buckets(), "m");
     auto st = check_binding(f.j, fresh, {}, "/var/lib/sg/rebalance.json");
     ASSERT_FALSE(st);
     EXPECT_EQ(st.error().sqlstate, "55000");

@@ -26,10 +26,13 @@ TEST(ReadRoute, OnlyPlainReadsMayUseAStandby) {
     EXPECT_TRUE(standby_ok("WITH x AS (SELECT id FROM items WHERE id = 1) SELECT * FROM x"));
     EXPECT_FALSE(standby_ok("SELECT * FROM items WHERE id = 1 FOR UPDATE"));
     EXPECT_FALSE(standby_ok("SELECT * FROM items WHERE id = 1 FOR SHARE"));
-    EXPECT_FALSE(standby_ok("WITH d AS (DELETE FROM items WHERE id = 1 RETURNING id) SELECT * FROM d"));
-    EXPECT_FALSE(standby_ok("WITH u AS (UPDATE items SET id = id WHERE id = 1 RETURNING id) SELECT 1"));
+    EXPECT_FALSE(
+        standby_ok("WITH d AS (DELETE FROM items WHERE id = 1 RETURNING id) SELECT * FROM d"));
+    EXPECT_FALSE(
+        standby_ok("WITH u AS (UPDATE items SET id = id WHERE id = 1 RETURNING id) SELECT 1"));
     EXPECT_FALSE(standby_ok("SELECT nextval('s')"));
-    EXPECT_FALSE(standby_ok("SELECT my_function(id) FROM items WHERE id = 1"));  // its body is unseen
+    EXPECT_FALSE(
+        standby_ok("SELECT my_function(id) FROM items WHERE id = 1"));  // its body is unseen
     EXPECT_FALSE(standby_ok("SELECT app.lower(name) FROM items WHERE id = 1"));  // not the built-in
     EXPECT_FALSE(standby_ok("SELECT set_config('a.b', 'c', false)"));
     EXPECT_FALSE(standby_ok("SELECT pg_advisory_lock(1)"));
@@ -42,7 +45,9 @@ TEST(ReadRoute, OnlyPlainReadsMayUseAStandby) {
 }
 
 TEST(ReadRoute, WritesForReadYourWrites) {
-    auto w = [](const std::string& sql) { return counts_as_write(router::analyze(sql, catalog())); };
+    auto w = [](const std::string& sql) {
+        return counts_as_write(router::analyze(sql, catalog()));
+    };
     EXPECT_TRUE(w("INSERT INTO items VALUES (1)"));
     EXPECT_TRUE(w("UPDATE items SET id = 2 WHERE id = 1"));
     EXPECT_TRUE(w("SELECT * FROM items WHERE id = 1 FOR UPDATE"));
@@ -70,9 +75,10 @@ TEST(ReadRoute, ChoosesTheLeastBusy) {
     EXPECT_EQ(choose_read_endpoint(ReadFrom::Primary, true, 0, two), -1);
     EXPECT_EQ(choose_read_endpoint(ReadFrom::Replica, true, 0, two), 2);
     EXPECT_EQ(choose_read_endpoint(ReadFrom::Any, true, 0, two), -1);
-    EXPECT_EQ(choose_read_endpoint(ReadFrom::Any, true, 1, two), 2);  // a tie: the standby
+    EXPECT_EQ(choose_read_endpoint(ReadFrom::Any, true, 1, two), 2);   // a tie: the standby
     EXPECT_EQ(choose_read_endpoint(ReadFrom::Any, false, 0, two), 2);  // the primary is down
-    EXPECT_EQ(choose_read_endpoint(ReadFrom::Replica, true, 5, {}), -1);  // none eligible: the primary
+    EXPECT_EQ(choose_read_endpoint(ReadFrom::Replica, true, 5, {}),
+              -1);  // none eligible: the primary
     EXPECT_EQ(choose_read_endpoint(ReadFrom::Any, false, 0, {}), -1);
 }
 

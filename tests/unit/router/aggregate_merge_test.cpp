@@ -24,7 +24,8 @@ TEST(AggregateMerge, PlainAggregatesAreMergeable) {
         {"SELECT name FROM users GROUP BY name", {M::Group}},
         {"SELECT avg(id), name FROM users GROUP BY name", {M::Avg, M::Group}},
         {"SELECT count(DISTINCT name), count(*) FROM users", {M::CountDistinct, M::Count}},
-        {"SELECT bool_and(id > 0), every(id > 1), bool_or(name = 'x'), bit_and(id), bit_or(id), bit_xor(id) "
+        {"SELECT bool_and(id > 0), every(id > 1), bool_or(name = 'x'), bit_and(id), bit_or(id), "
+         "bit_xor(id) "
          "FROM users",
          {M::BoolAnd, M::BoolAnd, M::BoolOr, M::BitAnd, M::BitOr, M::BitXor}},
         {"SELECT name, string_agg(name, ', ') FROM users GROUP BY name", {M::Group, M::StringAgg}},
@@ -104,46 +105,104 @@ TEST(AggregateMerge, OrderLimitAndDistinctArePlanned) {
         bool distinct;
         const char* shard_sql;  // "" when the shards run the client's text
     } cases[] = {
-        {"SELECT id, name FROM users ORDER BY id DESC LIMIT 10", {{0, "id", true, -1}}, 10, 0, false, ""},
-        {"SELECT * FROM users ORDER BY 2, id NULLS FIRST", {{2, "", false, -1}, {0, "", false, 1, 1}}, {}, 0, false,
+        {"SELECT id, name FROM users ORDER BY id DESC LIMIT 10",
+         {{0, "id", true, -1}},
+         10,
+         0,
+         false,
+         ""},
+        {"SELECT * FROM users ORDER BY 2, id NULLS FIRST",
+         {{2, "", false, -1}, {0, "", false, 1, 1}},
+         {},
+         0,
+         false,
          "SELECT *, id AS shardgate_sort_1 FROM users ORDER BY 2, id NULLS FIRST"},
-        {"SELECT u.id AS k FROM users u ORDER BY k LIMIT 5 OFFSET 20", {{0, "k", false, -1}}, 5, 20, false,
+        {"SELECT u.id AS k FROM users u ORDER BY k LIMIT 5 OFFSET 20",
+         {{0, "k", false, -1}},
+         5,
+         20,
+         false,
          "SELECT u.id AS k FROM users u ORDER BY k LIMIT 25"},
         {"SELECT id FROM users OFFSET 3", {}, {}, 3, false, "SELECT id FROM users"},
-        {"SELECT id FROM users ORDER BY users.id DESC NULLS LAST FETCH FIRST 2 ROWS ONLY", {{0, "id", true, 0}}, 2, 0,
-         false, ""},
+        {"SELECT id FROM users ORDER BY users.id DESC NULLS LAST FETCH FIRST 2 ROWS ONLY",
+         {{0, "id", true, 0}},
+         2,
+         0,
+         false,
+         ""},
         {"SELECT id FROM users LIMIT ALL", {}, {}, 0, false, ""},
-        {"SELECT DISTINCT name FROM users ORDER BY name LIMIT 3", {{0, "name", false, -1}}, 3, 0, true, ""},
+        {"SELECT DISTINCT name FROM users ORDER BY name LIMIT 3",
+         {{0, "name", false, -1}},
+         3,
+         0,
+         true,
+         ""},
         // Not output columns: the shards select them after the client's columns.
-        {"SELECT id FROM users ORDER BY name DESC, 1", {{0, "", true, -1, 1}, {1, "", false, -1}}, {}, 0, false,
+        {"SELECT id FROM users ORDER BY name DESC, 1",
+         {{0, "", true, -1, 1}, {1, "", false, -1}},
+         {},
+         0,
+         false,
          "SELECT id, name AS shardgate_sort_1 FROM users ORDER BY name DESC, 1"},
         // A text expression over one column: that column comes back too, for its collation.
         {"SELECT id AS name FROM users ORDER BY users.name, lower(name) LIMIT 4 OFFSET 1",
-         {{0, "", false, -1, 1}, {0, "", false, -1, 2, "", 3}}, 4, 1, false,
-         "SELECT id AS name, users.name AS shardgate_sort_1, lower(name) AS shardgate_sort_2, name AS "
-         "shardgate_sort_3 FROM users ORDER BY users.name, lower(name) LIMIT 5"},
-        {"SELECT id FROM users ORDER BY name || name, id", {{0, "", false, -1, 1, "", 2}, {0, "id", false, -1}}, {}, 0,
+         {{0, "", false, -1, 1}, {0, "", false, -1, 2, "", 3}},
+         4,
+         1,
          false,
-         "SELECT id, name || name AS shardgate_sort_1, name AS shardgate_sort_2 FROM users ORDER BY name || name, id"},
+         "SELECT id AS name, users.name AS shardgate_sort_1, lower(name) AS shardgate_sort_2, name "
+         "AS "
+         "shardgate_sort_3 FROM users ORDER BY users.name, lower(name) LIMIT 5"},
+        {"SELECT id FROM users ORDER BY name || name, id",
+         {{0, "", false, -1, 1, "", 2}, {0, "id", false, -1}},
+         {},
+         0,
+         false,
+         "SELECT id, name || name AS shardgate_sort_1, name AS shardgate_sort_2 FROM users ORDER "
+         "BY name || name, id"},
         // Two columns (or none): no single collation to read; the proxy decides by the type.
-        {"SELECT id FROM users ORDER BY name || id::text", {{0, "", false, -1, 1}}, {}, 0, false,
+        {"SELECT id FROM users ORDER BY name || id::text",
+         {{0, "", false, -1, 1}},
+         {},
+         0,
+         false,
          "SELECT id, name || id::text AS shardgate_sort_1 FROM users ORDER BY name || id::text"},
         {"SELECT id FROM users ORDER BY lower(name) COLLATE pg_catalog.\"C\" DESC",
-         {{0, "", true, -1, 1, "\"pg_catalog\".\"C\""}}, {}, 0, false,
-         "SELECT id, lower(name) COLLATE pg_catalog.\"C\" AS shardgate_sort_1 FROM users ORDER BY lower(name) "
+         {{0, "", true, -1, 1, "\"pg_catalog\".\"C\""}},
+         {},
+         0,
+         false,
+         "SELECT id, lower(name) COLLATE pg_catalog.\"C\" AS shardgate_sort_1 FROM users ORDER BY "
+         "lower(name) "
          "COLLATE pg_catalog.\"C\" DESC"},
-        {"SELECT * FROM users u ORDER BY u.id", {{0, "", false, -1, 1}}, {}, 0, false,
+        {"SELECT * FROM users u ORDER BY u.id",
+         {{0, "", false, -1, 1}},
+         {},
+         0,
+         false,
          "SELECT *, u.id AS shardgate_sort_1 FROM users u ORDER BY u.id"},
         // avg(x): the shards return sum(x) in its place and count(x) after the client's columns.
-        {"SELECT name, avg(id) AS a, avg(id + 1) FROM users GROUP BY name ORDER BY a DESC", {{0, "a", true, -1}}, {}, 0,
+        {"SELECT name, avg(id) AS a, avg(id + 1) FROM users GROUP BY name ORDER BY a DESC",
+         {{0, "a", true, -1}},
+         {},
+         0,
          false,
-         "SELECT name, sum(id) AS a, sum(id + 1) AS avg, count(id) AS shardgate_avg_count_1, count(id + 1) AS "
+         "SELECT name, sum(id) AS a, sum(id + 1) AS avg, count(id) AS shardgate_avg_count_1, "
+         "count(id + 1) AS "
          "shardgate_avg_count_2 FROM users GROUP BY name"},
         // count(DISTINCT x): x grouped on the shards, counted by the combining query.
-        {"SELECT name, count(DISTINCT id) AS ids, sum(id) FROM users GROUP BY name ORDER BY ids", {{0, "ids", false, -1}},
-         {}, 0, false, "SELECT name, id AS ids, sum(id) FROM users GROUP BY name, id"},
+        {"SELECT name, count(DISTINCT id) AS ids, sum(id) FROM users GROUP BY name ORDER BY ids",
+         {{0, "ids", false, -1}},
+         {},
+         0,
+         false,
+         "SELECT name, id AS ids, sum(id) FROM users GROUP BY name, id"},
         {"SELECT name, count(*) AS n FROM users GROUP BY name ORDER BY n DESC LIMIT 3 OFFSET 1",
-         {{0, "n", true, -1}}, 3, 1, false, "SELECT name, count(*) AS n FROM users GROUP BY name"},
+         {{0, "n", true, -1}},
+         3,
+         1,
+         false,
+         "SELECT name, count(*) AS n FROM users GROUP BY name"},
     };
     for (const auto& c : cases) {
         Analysis a = analyze(c.sql, testing::test_catalog());
@@ -177,9 +236,18 @@ TEST(AggregateMerge, UnionsAreConcatenatedOrMadeDistinct) {
     } cases[] = {
         {"SELECT id FROM users UNION SELECT user_id FROM orders", true, {}, {}, 0, ""},
         // A reference arm's rows, on every shard, collapse in the distinct rows.
-        {"SELECT id FROM users UNION SELECT id FROM countries ORDER BY 1 DESC", true, {{1, "", true, -1}}, {}, 0, ""},
-        {"SELECT id, name AS n FROM users UNION ALL SELECT id, name FROM users ORDER BY n LIMIT 3 OFFSET 1", false,
-         {{0, "n", false, -1}}, 3, 1,
+        {"SELECT id FROM users UNION SELECT id FROM countries ORDER BY 1 DESC",
+         true,
+         {{1, "", true, -1}},
+         {},
+         0,
+         ""},
+        {"SELECT id, name AS n FROM users UNION ALL SELECT id, name FROM users ORDER BY n LIMIT 3 "
+         "OFFSET 1",
+         false,
+         {{0, "n", false, -1}},
+         3,
+         1,
          "SELECT id, name AS n FROM users UNION ALL SELECT id, name FROM users ORDER BY n LIMIT 4"},
     };
     for (const auto& c : cases) {
@@ -195,8 +263,9 @@ TEST(AggregateMerge, UnionsAreConcatenatedOrMadeDistinct) {
 }
 
 TEST(AggregateMerge, StringAggKeepsItsSeparator) {
-    Analysis a = analyze("SELECT string_agg(name, 'it''s'), count(*), string_agg(name, '') FROM users",
-                         testing::test_catalog());
+    Analysis a =
+        analyze("SELECT string_agg(name, 'it''s'), count(*), string_agg(name, '') FROM users",
+                testing::test_catalog());
     ASSERT_TRUE(a.merge);
     EXPECT_EQ(a.merge->aggregates, (std::vector<M>{M::StringAgg, M::Count, M::StringAgg}));
     EXPECT_EQ(a.merge->separators, (std::vector<std::string>{"'it''s'", "", "''"}));
@@ -217,15 +286,32 @@ TEST(AggregateMerge, LimitAndOffsetParametersAreBoundPerExecution) {
         // The shards apply the client's own LIMIT $n.
         {"SELECT id FROM users ORDER BY id LIMIT $1", 1, 0, {}, 0, ""},
         // With an OFFSET, each shard returns the first limit + offset rows, as bigint arithmetic.
-        {"SELECT id FROM users WHERE name = $1 ORDER BY id LIMIT $2 OFFSET $3", 2, 3, {}, 0,
+        {"SELECT id FROM users WHERE name = $1 ORDER BY id LIMIT $2 OFFSET $3",
+         2,
+         3,
+         {},
+         0,
          "SELECT id FROM users WHERE name = $1 ORDER BY id LIMIT ($2::bigint + $3::bigint)"},
         {"SELECT id FROM users ORDER BY id LIMIT 10 OFFSET $1", 0, 1, 10, 0,
          "SELECT id FROM users ORDER BY id LIMIT (10 + $1::bigint)"},
-        {"SELECT id FROM users ORDER BY id LIMIT $1 OFFSET 5", 1, 0, {}, 5,
+        {"SELECT id FROM users ORDER BY id LIMIT $1 OFFSET 5",
+         1,
+         0,
+         {},
+         5,
          "SELECT id FROM users ORDER BY id LIMIT ($1::bigint + 5)"},
-        {"SELECT id FROM users ORDER BY id OFFSET $1", 0, 1, {}, 0, "SELECT id FROM users ORDER BY id"},
+        {"SELECT id FROM users ORDER BY id OFFSET $1",
+         0,
+         1,
+         {},
+         0,
+         "SELECT id FROM users ORDER BY id"},
         // Aggregates: the shards return every group, LIMIT and OFFSET apply to the combined ones.
-        {"SELECT name, count(*) FROM users GROUP BY name ORDER BY 2 DESC LIMIT $1 OFFSET $2", 1, 2, {}, 0,
+        {"SELECT name, count(*) FROM users GROUP BY name ORDER BY 2 DESC LIMIT $1 OFFSET $2",
+         1,
+         2,
+         {},
+         0,
          "SELECT name, count(*) FROM users GROUP BY name"},
     };
     for (const auto& c : cases) {
@@ -246,15 +332,21 @@ TEST(AggregateMerge, HavingIsAppliedToTheCombinedGroups) {
         std::vector<M> extra;
         const char* shard_sql;
     } cases[] = {
-        {"SELECT count(*) FROM users HAVING count(*) > 2", "shardgate_having_column_0 > 2", {},
+        {"SELECT count(*) FROM users HAVING count(*) > 2",
+         "shardgate_having_column_0 > 2",
+         {},
          "SELECT count(*) FROM users"},
         {"SELECT name, count(*) FROM users GROUP BY name HAVING max(id) > 3 AND users.name <> 'x'",
-         "shardgate_having_column_2 > 3 AND shardgate_having_column_0 <> 'x'", {M::Max},
+         "shardgate_having_column_2 > 3 AND shardgate_having_column_0 <> 'x'",
+         {M::Max},
          "SELECT name, count(*), max(id) AS shardgate_having_1 FROM users GROUP BY name"},
-        {"SELECT name, avg(id) AS a FROM users GROUP BY name HAVING abs(avg(id)) < 10 OR COUNT(*) = 1 "
+        {"SELECT name, avg(id) AS a FROM users GROUP BY name HAVING abs(avg(id)) < 10 OR COUNT(*) "
+         "= 1 "
          "ORDER BY a LIMIT 5",
-         "abs(shardgate_having_column_1) < 10 OR shardgate_having_column_3 = 1", {M::Count},
-         "SELECT name, sum(id) AS a, count(id) AS shardgate_avg_count_1, count(*) AS shardgate_having_1 FROM users "
+         "abs(shardgate_having_column_1) < 10 OR shardgate_having_column_3 = 1",
+         {M::Count},
+         "SELECT name, sum(id) AS a, count(id) AS shardgate_avg_count_1, count(*) AS "
+         "shardgate_having_1 FROM users "
          "GROUP BY name"},
     };
     for (const auto& c : cases) {
@@ -263,8 +355,9 @@ TEST(AggregateMerge, HavingIsAppliedToTheCombinedGroups) {
         EXPECT_EQ(a.merge->having, c.having) << c.sql;
         EXPECT_EQ(a.merge->extra_aggregates, c.extra) << c.sql;
         EXPECT_EQ(a.merge->shard_sql, c.shard_sql) << c.sql;
-        EXPECT_EQ(a.merge->hidden, std::count(a.merge->aggregates.begin(), a.merge->aggregates.end(), M::Avg) +
-                                       c.extra.size())
+        EXPECT_EQ(a.merge->hidden,
+                  std::count(a.merge->aggregates.begin(), a.merge->aggregates.end(), M::Avg) +
+                      c.extra.size())
             << c.sql;
     }
 }

@@ -49,13 +49,18 @@ TEST(FuzzFound, TextParameterCastToTheKeyTypeIsReadAsText) {
     EXPECT_EQ(wide.kind, K::Single) << wide.error.message;
     EXPECT_TRUE(wide.keys.empty());
     // Without a cast, a text type in binary is still its text.
-    EXPECT_EQ(route_sql("SELECT * FROM docs WHERE name = $1", {declared("alice", 25, ParamFormat::Binary)}).shards,
+    EXPECT_EQ(route_sql("SELECT * FROM docs WHERE name = $1",
+                        {declared("alice", 25, ParamFormat::Binary)})
+                  .shards,
               route_sql("SELECT * FROM docs WHERE name = 'alice'").shards);
     // An int4 cast to text is its output text, not its bytes: the shards decide.
-    EXPECT_EQ(route_sql("SELECT * FROM docs WHERE name = $1::text", {declared(be32(5), 23, ParamFormat::Binary)}).kind,
+    EXPECT_EQ(route_sql("SELECT * FROM docs WHERE name = $1::text",
+                        {declared(be32(5), 23, ParamFormat::Binary)})
+                  .kind,
               K::All);
     // Chains of casts are left to the shards.
-    EXPECT_EQ(route_sql("SELECT * FROM users WHERE id = $1::int::bigint", {text_param("5")}).kind, K::All);
+    EXPECT_EQ(route_sql("SELECT * FROM users WHERE id = $1::int::bigint", {text_param("5")}).kind,
+              K::All);
 }
 
 TEST(FuzzFound, CommentOnAnUnlistedTableGoesWhereItLives) {
@@ -70,28 +75,33 @@ TEST(FuzzFound, UniqueConstraintsWithoutTheShardKeyAreRefused) {
     const std::pair<const char*, const char*> refused[] = {
         {"CREATE TABLE users (id bigint, email text PRIMARY KEY)", "PRIMARY KEY constraint"},
         {"CREATE TABLE users (id bigint, email text UNIQUE)", "UNIQUE constraint"},
-        {"CREATE TABLE users (id bigint, email text, CONSTRAINT u_email UNIQUE (email))", "\"u_email\""},
+        {"CREATE TABLE users (id bigint, email text, CONSTRAINT u_email UNIQUE (email))",
+         "\"u_email\""},
         {"CREATE TABLE users (id bigint, cid int, PRIMARY KEY (cid))", "PRIMARY KEY"},
         {"ALTER TABLE users ADD CONSTRAINT u_name UNIQUE (name)", "\"u_name\""},
         {"ALTER TABLE users ADD PRIMARY KEY (name)", "PRIMARY KEY"},
         {"ALTER TABLE users ADD COLUMN email text UNIQUE", "UNIQUE"},
         {"CREATE UNIQUE INDEX users_name ON users (name)", "\"users_name\""},
-        {"CREATE UNIQUE INDEX ON users ((id + 1))", "unique index"},  // an expression is not the key
+        {"CREATE UNIQUE INDEX ON users ((id + 1))",
+         "unique index"},  // an expression is not the key
     };
     for (const auto& [sql, construct] : refused) {
         Route r = route_sql(sql);
         ASSERT_EQ(r.kind, K::Error) << sql;
         EXPECT_EQ(r.error.sqlstate, "0A000") << sql;
-        EXPECT_NE(r.error.message.find(construct), std::string::npos) << sql << ": " << r.error.message;
+        EXPECT_NE(r.error.message.find(construct), std::string::npos)
+            << sql << ": " << r.error.message;
         EXPECT_NE(r.error.message.find("shard key \"id\""), std::string::npos) << r.error.message;
     }
-    for (const char* sql : {"CREATE TABLE users (id bigint PRIMARY KEY, email text)",
-                            "CREATE TABLE users (id bigint, cid int, PRIMARY KEY (cid, id), UNIQUE (id))",
-                            "ALTER TABLE users ADD CONSTRAINT u UNIQUE (name, id)",
-                            "CREATE UNIQUE INDEX ON users (name, id)", "CREATE UNIQUE INDEX ON users (lower(name), id)",
-                            "CREATE INDEX ON users (name)",
-                            "CREATE TABLE countries (code text, name text UNIQUE)",  // reference: every row everywhere
-                            "CREATE TABLE unlisted (a int PRIMARY KEY, b int UNIQUE)"}) {
+    for (const char* sql :
+         {"CREATE TABLE users (id bigint PRIMARY KEY, email text)",
+          "CREATE TABLE users (id bigint, cid int, PRIMARY KEY (cid, id), UNIQUE (id))",
+          "ALTER TABLE users ADD CONSTRAINT u UNIQUE (name, id)",
+          "CREATE UNIQUE INDEX ON users (name, id)",
+          "CREATE UNIQUE INDEX ON users (lower(name), id)", "CREATE INDEX ON users (name)",
+          "CREATE TABLE countries (code text, name text UNIQUE)",  // reference: every row
+                                                                   // everywhere
+          "CREATE TABLE unlisted (a int PRIMARY KEY, b int UNIQUE)"}) {
         Route r = route_sql(sql);
         EXPECT_NE(r.kind, K::Error) << sql << ": " << r.error.message;
     }
@@ -99,23 +109,27 @@ TEST(FuzzFound, UniqueConstraintsWithoutTheShardKeyAreRefused) {
 
 TEST(FuzzFound, QualifiedOrderByNamesTheTablesColumn) {
     // `SELECT c.id ... ORDER BY a.id`: the output column id is c's; the merge must sort by a.id.
-    Analysis a = analyze("SELECT o.id FROM users u LEFT JOIN public.orders o ON o.user_id = u.id "
-                         "ORDER BY u.id, o.amount",
-                         test_catalog());
+    Analysis a = analyze(
+        "SELECT o.id FROM users u LEFT JOIN public.orders o ON o.user_id = u.id "
+        "ORDER BY u.id, o.amount",
+        test_catalog());
     ASSERT_TRUE(a.merge) << (a.refusal ? a.refusal->message : "");
     ASSERT_EQ(a.merge->order.size(), 2u);
-    EXPECT_TRUE(a.merge->order[0].name.empty()) << "sorted by output column " << a.merge->order[0].name;
+    EXPECT_TRUE(a.merge->order[0].name.empty())
+        << "sorted by output column " << a.merge->order[0].name;
     EXPECT_NE(a.merge->order[0].hidden, 0u);
     // The same name selected from the same table (or unqualified) is the output column.
-    for (const char* sql : {"SELECT u.id, u.name FROM users u ORDER BY u.id", "SELECT id FROM users ORDER BY users.id"}) {
+    for (const char* sql : {"SELECT u.id, u.name FROM users u ORDER BY u.id",
+                            "SELECT id FROM users ORDER BY users.id"}) {
         Analysis same = analyze(sql, test_catalog());
         ASSERT_TRUE(same.merge) << sql;
         EXPECT_EQ(same.merge->order[0].name, "id") << sql;
     }
     // Aggregates sort by output columns only: a qualified name of another table is refused.
-    Analysis agg = analyze("SELECT o.id, count(*) FROM users u JOIN public.orders o ON o.user_id = u.id "
-                           "GROUP BY o.id ORDER BY u.id",
-                           test_catalog());
+    Analysis agg = analyze(
+        "SELECT o.id, count(*) FROM users u JOIN public.orders o ON o.user_id = u.id "
+        "GROUP BY o.id ORDER BY u.id",
+        test_catalog());
     EXPECT_FALSE(agg.merge && !agg.merge->order.empty() && agg.merge->order[0].name == "id");
 }
 
@@ -127,10 +141,12 @@ TEST(FuzzFound, OneColumnSelectedTwiceSortsByItsFirstOutput) {
     EXPECT_EQ(a.merge->order[0].position, 1u);
     EXPECT_TRUE(a.merge->order[0].descending);
     // Different columns under one name are ambiguous (PostgreSQL fails): not resolved here.
-    Analysis two = analyze("SELECT u.id, v.id FROM users u JOIN users v ON v.id = u.id ORDER BY id", test_catalog());
+    Analysis two = analyze("SELECT u.id, v.id FROM users u JOIN users v ON v.id = u.id ORDER BY id",
+                           test_catalog());
     EXPECT_FALSE(two.merge && !two.merge->order.empty() && two.merge->order[0].position != 0);
     Analysis aliased = analyze("SELECT id, name AS id FROM users ORDER BY id", test_catalog());
-    EXPECT_FALSE(aliased.merge && !aliased.merge->order.empty() && aliased.merge->order[0].position != 0);
+    EXPECT_FALSE(aliased.merge && !aliased.merge->order.empty() &&
+                 aliased.merge->order[0].position != 0);
 }
 
 }  // namespace

@@ -52,7 +52,8 @@ TEST(InsertSplit, MissingColumnListIsLocated) {
         EXPECT_EQ(a.values_per_row, c.values) << c.sql;
     }
     // With a column list, nothing to supply.
-    EXPECT_EQ(analyze("INSERT INTO users (id) VALUES (1)", testing::test_catalog()).column_list_at, 0u);
+    EXPECT_EQ(analyze("INSERT INTO users (id) VALUES (1)", testing::test_catalog()).column_list_at,
+              0u);
 }
 
 // COPY ... FROM STDIN without a column list: the list goes before FROM (the proxy supplies every

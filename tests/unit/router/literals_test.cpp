@@ -58,10 +58,11 @@ TEST(Literals, ShapesAndValues) {
 // means what the constant meant.
 TEST(Literals, ConstantTypes) {
     LiteralShape out;
-    ASSERT_TRUE(extract_literals(
-        "SELECT 0, 2147483647, 2147483648, 000002147483647, 9223372036854775807, 9223372036854775808, "
-        "1.5, 1e5, '7'",
-        out));
+    ASSERT_TRUE(
+        extract_literals("SELECT 0, 2147483647, 2147483648, 000002147483647, 9223372036854775807, "
+                         "9223372036854775808, "
+                         "1.5, 1e5, '7'",
+                         out));
     EXPECT_EQ(out.types, (std::vector<uint32_t>{23, 23, 20, 23, 20, 1700, 1700, 1700, 0}));
     EXPECT_EQ(numeric_constant_type("99999999999999999999"), 1700u);
     EXPECT_EQ(numeric_constant_type("0"), 23u);

@@ -11,13 +11,18 @@ namespace {
 ShardStampReading stamped(std::string shard, const ShardMap& m) {
     return {std::move(shard), true, stamp_of(m), ""};
 }
-ShardStampReading unstamped(std::string shard) { return {std::move(shard), true, std::nullopt, ""}; }
-ShardStampReading down(std::string shard) { return {std::move(shard), false, std::nullopt, "refused"}; }
+ShardStampReading unstamped(std::string shard) {
+    return {std::move(shard), true, std::nullopt, ""};
+}
+ShardStampReading down(std::string shard) {
+    return {std::move(shard), false, std::nullopt, "refused"};
+}
 
 TEST(MapStamp, HashFollowsOwnershipNotVersionOrNameOrder) {
     auto a = ShardMap::make_default(4, {"s0", "s1"});
-    auto b = *ShardMap::from_parts(7, 4, {"s1", "s0"},
-                                   std::vector<uint16_t>{1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0}, "m");
+    auto b = *ShardMap::from_parts(
+        7, 4, {"s1", "s0"}, std::vector<uint16_t>{1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0},
+        "m");
     EXPECT_EQ(content_hash(a), content_hash(b));  // same owners per bucket
     auto moved = *a.with_assignment(0, 0, 1);
     EXPECT_NE(content_hash(a), content_hash(moved));
@@ -53,7 +58,8 @@ TEST(MapStamp, AnotherMapUnderTheSameVersionIsFenced) {
     // The reproduction: a map created afresh (version 1 again) over a cluster whose
     // shards carry a different version 1.
     auto cluster = ShardMap::make_default(4, {"s0"});
-    auto fresh = *ShardMap::from_parts(1, 4, {"s0", "s1"}, ShardMap::make_default(4, {"s0", "s1"}).buckets(), "m");
+    auto fresh = *ShardMap::from_parts(1, 4, {"s0", "s1"},
+                                       ShardMap::make_default(4, {"s0", "s1"}).buckets(), "m");
     auto v = judge_map(&fresh, {stamped("s0", cluster), unstamped("s1")}, "map.json");
     EXPECT_NE(v.fence.find("mismatch"), std::string::npos) << v.fence;
     EXPECT_NE(v.fence.find(content_hash(cluster)), std::string::npos) << v.fence;
@@ -80,7 +86,9 @@ TEST(MapStamp, AFencedMapRefusesWhatDependsOnOwnership) {
     auto catalog = testing::test_catalog();
     auto map = testing::test_map();
     map.set_fence("stale shard map: test");
-    auto go = [&](const std::string& sql, RouterContext ctx = {}) { return route(analyze(sql, catalog), {}, map, ctx); };
+    auto go = [&](const std::string& sql, RouterContext ctx = {}) {
+        return route(analyze(sql, catalog), {}, map, ctx);
+    };
     for (const char* sql : {"SELECT * FROM users WHERE id = 1", "SELECT * FROM users",
                             "INSERT INTO users (id) VALUES (1), (2)", "UPDATE users SET id = 1",
                             "SELECT * FROM countries", "INSERT INTO countries VALUES (1)"}) {

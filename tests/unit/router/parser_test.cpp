@@ -17,8 +17,8 @@ TEST(Parser, ParsesStatements) {
     EXPECT_EQ(moved.size(), 2u);
 }
 
-std::string repeated(const std::string& head, const std::string& item, const std::string& sep, int n,
-                     const std::string& tail = "") {
+std::string repeated(const std::string& head, const std::string& item, const std::string& sep,
+                     int n, const std::string& tail = "") {
     std::string out = head;
     for (int i = 0; i < n; ++i) out += (i ? sep : "") + item;
     return out + tail;
@@ -28,14 +28,17 @@ std::string repeated(const std::string& head, const std::string& item, const std
 // long but flat statements (which it must not refuse).
 TEST(Parser, NestingBoundFollowsDepthNotLength) {
     EXPECT_LE(*nesting_bound("SELECT 1"), 4);
-    EXPECT_GE(*nesting_bound(repeated("SELECT ", "1", "+", 60000)), 60000);             // operator chain
+    EXPECT_GE(*nesting_bound(repeated("SELECT ", "1", "+", 60000)), 60000);  // operator chain
     EXPECT_GE(*nesting_bound(repeated("SELECT ", "(", "", 500) + "1" + std::string(500, ')')), 500);
-    EXPECT_GE(*nesting_bound(repeated("", "SELECT 1, 2", " UNION ", 4000)), 4000);     // across commas
+    EXPECT_GE(*nesting_bound(repeated("", "SELECT 1, 2", " UNION ", 4000)), 4000);  // across commas
     EXPECT_GE(*nesting_bound(repeated("SELECT * FROM t0", " JOIN t ON true", "", 4000)), 4000);
     EXPECT_GE(*nesting_bound(repeated("SELECT x", "::int", "", 4000)), 4000);
     // Long and flat: an IN list, a multi-row INSERT, several statements.
-    EXPECT_LE(*nesting_bound(repeated("SELECT * FROM t WHERE id IN (", "12345", ", ", 20000, ")")), 20);
-    EXPECT_LE(*nesting_bound(repeated("INSERT INTO t (a, b) VALUES ", "(1, 'x' || 'y')", ", ", 20000)), 20);
+    EXPECT_LE(*nesting_bound(repeated("SELECT * FROM t WHERE id IN (", "12345", ", ", 20000, ")")),
+              20);
+    EXPECT_LE(
+        *nesting_bound(repeated("INSERT INTO t (a, b) VALUES ", "(1, 'x' || 'y')", ", ", 20000)),
+        20);
     EXPECT_LE(*nesting_bound(repeated("", "SELECT 1 + 2", "; ", 20000)), 20);
     EXPECT_LE(*nesting_bound(repeated("SELECT ", "a = 1", " OR ", 3)), 20);
 }
@@ -44,7 +47,8 @@ TEST(Parser, FallbackPathRefusesWhatIsTooDeepButNotWhatIsLong) {
     auto deep = parse_sql(repeated("CREATE TABLE t AS SELECT ", "1", "+", 60000));  // not converted
     ASSERT_FALSE(deep);
     EXPECT_EQ(deep.error().sqlstate, "54001");
-    auto wide = parse_sql(repeated("CREATE TABLE t AS SELECT * FROM u WHERE id IN (", "12345", ", ", 20000, ")"));
+    auto wide = parse_sql(
+        repeated("CREATE TABLE t AS SELECT * FROM u WHERE id IN (", "12345", ", ", 20000, ")"));
     EXPECT_TRUE(wide) << wide.error().message;
 }
 

@@ -360,11 +360,14 @@ const std::vector<Case>& corpus() {
         {"INSERT INTO t DEFAULT VALUES", true},
         {"INSERT INTO t SELECT * FROM u WHERE u.a > 1", true},
         // Shapes the router reads for co-located subqueries, ORs of keys and INSERT ... SELECT.
-        {"INSERT INTO t (a, k) SELECT x.a, x.k FROM x JOIN y USING (k) WHERE x.k = 1 OR (x.k = 2 AND y.b) "
+        {"INSERT INTO t (a, k) SELECT x.a, x.k FROM x JOIN y USING (k) WHERE x.k = 1 OR (x.k = 2 "
+         "AND y.b) "
          "ON CONFLICT (k) DO UPDATE SET a = excluded.a RETURNING k",
          true},
-        {"SELECT * FROM t u WHERE u.k IN (SELECT k FROM v GROUP BY k HAVING count(*) > 1) AND EXISTS "
-         "(SELECT 1 FROM w AS ww JOIN z AS zz ON zz.k = ww.k WHERE ww.k = u.k) AND u.k = ANY (SELECT k FROM q)",
+        {"SELECT * FROM t u WHERE u.k IN (SELECT k FROM v GROUP BY k HAVING count(*) > 1) AND "
+         "EXISTS "
+         "(SELECT 1 FROM w AS ww JOIN z AS zz ON zz.k = ww.k WHERE ww.k = u.k) AND u.k = ANY "
+         "(SELECT k FROM q)",
          true},
         {"UPDATE t SET a = (SELECT max(b) FROM u WHERE u.k = t.k) WHERE k = 1 OR k = 2", true},
         {"SELECT * FROM (t JOIN u USING (k)) AS j, LATERAL generate_series(1, j.k) AS g(n)", true},
@@ -616,7 +619,8 @@ TEST(RawTree, TooDeepIsAnErrorNotACrash) {
     auto ctas = parse_sql(chain("CREATE TABLE t AS SELECT ", 60000, ""));
     ASSERT_FALSE(ctas);
     EXPECT_EQ(ctas.error().sqlstate, "54001");
-    EXPECT_NE(ctas.error().message.find("may be nested"), std::string::npos) << ctas.error().message;
+    EXPECT_NE(ctas.error().message.find("may be nested"), std::string::npos)
+        << ctas.error().message;
 }
 
 TEST(RawTree, DeepButWithinTheLimitConvertsExactly) {

@@ -189,34 +189,43 @@ const Case kOneShard[] = {
     {"or_of_keys_same_shard", "SELECT * FROM users WHERE id = 4 OR id = 5", {}, K::Single, {0}},
     // Subqueries and CTE bodies: restricted by their own shard key to the statement's shard, or
     // correlated with it on the shard key (4, 5 and 42 are on shard 0).
-    {"cte_restricted", "WITH x AS (SELECT * FROM users WHERE id = 4) SELECT * FROM x", {}, K::Single, {0}},
+    {"cte_restricted",
+     "WITH x AS (SELECT * FROM users WHERE id = 4) SELECT * FROM x",
+     {},
+     K::Single,
+     {0}},
     {"insert_select_colocated_one_key",
      "INSERT INTO public.orders (user_id, amount) SELECT id, 1 FROM users WHERE id = 4 LIMIT 1",
      {},
      K::Single,
      {0}},
     {"subquery_same_shard",
-     "SELECT * FROM users WHERE id = 4 AND name IN (SELECT note FROM public.orders WHERE user_id = 5)",
+     "SELECT * FROM users WHERE id = 4 AND name IN (SELECT note FROM public.orders WHERE user_id = "
+     "5)",
      {},
      K::Single,
      {0}},
     {"subquery_in_from_restricted",
-     "SELECT * FROM users u JOIN (SELECT user_id, sum(amount) AS s FROM public.orders WHERE user_id = 42 "
+     "SELECT * FROM users u JOIN (SELECT user_id, sum(amount) AS s FROM public.orders WHERE "
+     "user_id = 42 "
      "GROUP BY user_id) t ON t.user_id = u.id WHERE u.id = 4",
      {},
      K::Single,
      {0}},
     {"correlated_exists",
-     "SELECT * FROM users u WHERE u.id = 4 AND EXISTS (SELECT 1 FROM public.orders o WHERE o.user_id = u.id)",
+     "SELECT * FROM users u WHERE u.id = 4 AND EXISTS (SELECT 1 FROM public.orders o WHERE "
+     "o.user_id = u.id)",
      {},
      K::Single,
      {0}},
     {"subquery_params",
-     "SELECT * FROM users WHERE id = $1 AND EXISTS (SELECT 1 FROM public.orders WHERE user_id = $2)",
+     "SELECT * FROM users WHERE id = $1 AND EXISTS (SELECT 1 FROM public.orders WHERE user_id = "
+     "$2)",
      {text_param("4"), text_param("5")},
      K::Single,
      {0}},
-    {"only_subquery_matches_nothing",  // one shard answers, never every shard (the rows would repeat)
+    {"only_subquery_matches_nothing",  // one shard answers, never every shard (the rows would
+                                       // repeat)
      "SELECT * FROM countries WHERE code NOT IN (SELECT country FROM users WHERE id = ANY('{}'))",
      {},
      K::Single,
@@ -230,7 +239,8 @@ const Case kOneShard[] = {
 
 const Case kSeveralShards[] = {
     {"or_of_keys",
-     "UPDATE pgbench_accounts SET abalance = 0 WHERE aid = 1 OR (aid = 2 AND abalance > 0) OR aid IN (4, 5)",
+     "UPDATE pgbench_accounts SET abalance = 0 WHERE aid = 1 OR (aid = 2 AND abalance > 0) OR aid "
+     "IN (4, 5)",
      {},
      K::Multi,
      {0, 2, 3}},
@@ -295,7 +305,8 @@ const Case kAllShards[] = {
      {0, 1, 2, 3}},
     // Co-located subqueries: each shard answers for its own rows.
     {"correlated_exists_fanout",
-     "SELECT * FROM users u WHERE EXISTS (SELECT 1 FROM public.orders o WHERE o.user_id = u.id AND o.amount > 5)",
+     "SELECT * FROM users u WHERE EXISTS (SELECT 1 FROM public.orders o WHERE o.user_id = u.id AND "
+     "o.amount > 5)",
      {},
      K::All,
      {0, 1, 2, 3}},
@@ -427,7 +438,8 @@ const Case kRefusals[] = {
      {},
      "not co-located"},
     {"subquery_on_other_shard",
-     "SELECT * FROM users WHERE id = 4 AND name IN (SELECT note FROM public.orders WHERE user_id = 1)",
+     "SELECT * FROM users WHERE id = 4 AND name IN (SELECT note FROM public.orders WHERE user_id = "
+     "1)",
      {},
      K::Error,
      {},
@@ -464,14 +476,21 @@ const Case kRefusals[] = {
      {},
      "from something else than"},
     {"insert_select_key_from_other_column",
-     "INSERT INTO public.orders (user_id, amount) SELECT amount, user_id FROM public.orders WHERE user_id = 4",
+     "INSERT INTO public.orders (user_id, amount) SELECT amount, user_id FROM public.orders WHERE "
+     "user_id = 4",
      {},
      K::Error,
      {},
      "from something else than"},
-    {"insert_select_star", "INSERT INTO public.orders (user_id) SELECT * FROM users", {}, K::Error, {}, "selects *"},
+    {"insert_select_star",
+     "INSERT INTO public.orders (user_id) SELECT * FROM users",
+     {},
+     K::Error,
+     {},
+     "selects *"},
     {"insert_select_cte_named_like_a_table",  // "users" here is the CTE: orders rows, not users
-     "WITH users AS (SELECT * FROM public.orders WHERE user_id = 4) INSERT INTO public.orders (user_id) "
+     "WITH users AS (SELECT * FROM public.orders WHERE user_id = 4) INSERT INTO public.orders "
+     "(user_id) "
      "SELECT id FROM users",
      {},
      K::Error,
@@ -490,7 +509,8 @@ const Case kRefusals[] = {
      {},
      "does not list shard key"},
     {"semi_join_with_limit",  // the subquery's first 10 rows of all shards, not of each
-     "SELECT * FROM users WHERE id IN (SELECT user_id FROM public.orders ORDER BY amount DESC LIMIT 10)",
+     "SELECT * FROM users WHERE id IN (SELECT user_id FROM public.orders ORDER BY amount DESC "
+     "LIMIT 10)",
      {},
      K::Error,
      {},
@@ -515,7 +535,8 @@ const Case kRefusals[] = {
      {},
      "subquery or CTE reads sharded table"},
     {"correlation_under_or",
-     "SELECT * FROM users u WHERE EXISTS (SELECT 1 FROM public.orders o WHERE o.user_id = u.id OR o.amount > 1)",
+     "SELECT * FROM users u WHERE EXISTS (SELECT 1 FROM public.orders o WHERE o.user_id = u.id OR "
+     "o.amount > 1)",
      {},
      K::Error,
      {},
@@ -591,11 +612,22 @@ const Case kRefusals[] = {
      "syntax error at or near \"SELEC\"",
      "42601"},
     // Text even the scanner rejects still names its tables: never run on the default shard.
-    {"unscannable_sharded", "SELECT * FROM \"Users\", users WHERE id = 1_000", {}, K::Error, {}, "", "42601"},
+    {"unscannable_sharded",
+     "SELECT * FROM \"Users\", users WHERE id = 1_000",
+     {},
+     K::Error,
+     {},
+     "",
+     "42601"},
     {"unscannable_unsharded", "SELECT * FROM logs WHERE id = 1_000", {}, K::Default, {0}},
     {"create_view", "CREATE VIEW v AS SELECT * FROM users", {}, K::Error, {}, "CREATE VIEW"},
     {"copy_no_columns", "COPY users FROM STDIN", {}, K::Error, {}, "without a column list"},
-    {"copy_without_key", "COPY users (name) FROM STDIN", {}, K::Error, {}, "must list its shard key"},
+    {"copy_without_key",
+     "COPY users (name) FROM STDIN",
+     {},
+     K::Error,
+     {},
+     "must list its shard key"},
     {"copy_server_file", "COPY users (id) FROM '/tmp/x'", {}, K::Error, {}, "server-side file"},
     {"multi_statement_spread",
      "SELECT * FROM users WHERE id = 1; SELECT * FROM users WHERE id = 2",
@@ -644,13 +676,15 @@ const Case kKeyUpdates[] = {
      {},
      "to an expression"},
     {"on_conflict_multi_assign",
-     "INSERT INTO users (id, name) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET (id, name) = (users.id * 2, 'b')",
+     "INSERT INTO users (id, name) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET (id, name) = "
+     "(users.id * 2, 'b')",
      {},
      K::Error,
      {},
      "to an expression"},
     {"on_conflict_keeps_key",
-     "INSERT INTO users (id, name) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET id = excluded.id, name = 'b'",
+     "INSERT INTO users (id, name) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE SET id = "
+     "excluded.id, name = 'b'",
      {},
      K::Single,
      {2}},
@@ -672,10 +706,22 @@ const Case kSessionAndHints[] = {
     {"hint_unparseable", "/* shardgate.key=42 */ SELEC * FROM users", {}, K::Single, {0}},
     {"hint_bad_shard", "/* shardgate.shard=zz */ SELECT 1", {}, K::Error, {}, "unknown shard"},
     // Manual routing never stores a row where its key does not belong (1 -> s2, 4 -> s0).
-    {"hint_insert_elsewhere", "/* shardgate.shard=s0 */ INSERT INTO users (id) VALUES (1)", {}, K::Error, {},
+    {"hint_insert_elsewhere",
+     "/* shardgate.shard=s0 */ INSERT INTO users (id) VALUES (1)",
+     {},
+     K::Error,
+     {},
      "belongs on shard \"s2\""},
-    {"hint_insert_its_shard", "/* shardgate.shard=s2 */ INSERT INTO users (id) VALUES (1)", {}, K::Single, {2}},
-    {"key_hint_insert_elsewhere", "/* shardgate.key=4 */ INSERT INTO users (id) VALUES (1)", {}, K::Error, {},
+    {"hint_insert_its_shard",
+     "/* shardgate.shard=s2 */ INSERT INTO users (id) VALUES (1)",
+     {},
+     K::Single,
+     {2}},
+    {"key_hint_insert_elsewhere",
+     "/* shardgate.key=4 */ INSERT INTO users (id) VALUES (1)",
+     {},
+     K::Error,
+     {},
      "belongs on shard \"s2\""},
     {"multi_same_shard",
      "BEGIN; UPDATE users SET n = 1 WHERE id = 4; SELECT * FROM logs; COMMIT",
@@ -692,7 +738,11 @@ const Case kSessionAndHints[] = {
     {"explain", "EXPLAIN SELECT * FROM users WHERE id = 1", {}, K::Single, {2}},
     {"explain_fanout", "EXPLAIN SELECT * FROM users", {}, K::Error, {}, "EXPLAIN"},
     // The wrapper is named before what it wraps: without the ORDER BY it is still refused.
-    {"declare_ordered_fanout", "DECLARE c CURSOR FOR SELECT * FROM users ORDER BY id", {}, K::Error, {},
+    {"declare_ordered_fanout",
+     "DECLARE c CURSOR FOR SELECT * FROM users ORDER BY id",
+     {},
+     K::Error,
+     {},
      "uses DECLARE CURSOR of ORDER BY"},
 };
 
@@ -720,8 +770,10 @@ TEST(Router, SessionShardOverridesAnalysis) {
     // A row is never stored on a shard its key does not belong to (1 -> s2, 3 -> s1, 2 -> s3).
     Route misplaced = route_sql("INSERT INTO users (id) VALUES (2), (1)", {}, ctx);
     ASSERT_EQ(misplaced.kind, Route::Kind::Error);
-    EXPECT_NE(misplaced.error.message.find("belongs on shard \"s2\""), std::string::npos) << misplaced.error.message;
-    EXPECT_EQ(route_sql("INSERT INTO users (id) VALUES (2)", {}, ctx).shards, std::vector<uint16_t>{3});
+    EXPECT_NE(misplaced.error.message.find("belongs on shard \"s2\""), std::string::npos)
+        << misplaced.error.message;
+    EXPECT_EQ(route_sql("INSERT INTO users (id) VALUES (2)", {}, ctx).shards,
+              std::vector<uint16_t>{3});
 }
 
 TEST(Router, DefaultShardComesFromContext) {

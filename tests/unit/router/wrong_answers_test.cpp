@@ -27,7 +27,8 @@ TEST(WrongAnswers, ArrayLiteralKeysAreExplainedWithTheirValues) {
     // The keys were moved from before being displayed: `shardgate route` printed "ANY ()".
     Analysis a = analyze("SELECT * FROM users WHERE id = ANY('{4,5}')", test_catalog());
     EXPECT_TRUE(why_mentions(a, "id = ANY (4, 5)")) << (a.why.empty() ? "" : a.why.back());
-    Analysis t = analyze("SELECT * FROM docs WHERE name = ANY('{alice,bob}'::text[])", test_catalog());
+    Analysis t =
+        analyze("SELECT * FROM docs WHERE name = ANY('{alice,bob}'::text[])", test_catalog());
     EXPECT_TRUE(why_mentions(t, "name = ANY (alice, bob)"));
 }
 
@@ -52,11 +53,16 @@ TEST(WrongAnswers, CastsThatChangeArrayElementsLeaveTheShardsToDecide) {
 
 TEST(WrongAnswers, SemiJoinsWhoseSubqueryPicksRowsAcrossShardsAreRefused) {
     const std::pair<const char*, const char*> refused[] = {
-        {"SELECT * FROM users WHERE id IN (SELECT DISTINCT ON (name) id FROM users ORDER BY name, id)", "DISTINCT ON"},
-        {"DELETE FROM users WHERE id IN (SELECT DISTINCT ON (name) id FROM users ORDER BY name, id)", "DISTINCT ON"},
+        {"SELECT * FROM users WHERE id IN (SELECT DISTINCT ON (name) id FROM users ORDER BY name, "
+         "id)",
+         "DISTINCT ON"},
+        {"DELETE FROM users WHERE id IN (SELECT DISTINCT ON (name) id FROM users ORDER BY name, "
+         "id)",
+         "DISTINCT ON"},
         {"SELECT * FROM users WHERE id IN (SELECT id FROM users ORDER BY name LIMIT 3)", "LIMIT"},
         {"SELECT * FROM users WHERE id IN (SELECT id FROM users OFFSET 3)", "OFFSET"},
-        {"SELECT * FROM users WHERE id IN (SELECT id FROM users ORDER BY row_number() OVER (ORDER BY name))",
+        {"SELECT * FROM users WHERE id IN (SELECT id FROM users ORDER BY row_number() OVER (ORDER "
+         "BY name))",
          "window function"},
         {"SELECT * FROM users u WHERE u.id IN (SELECT o.user_id FROM orders o GROUP BY o.amount)",
          "GROUP BY without the shard key"},
@@ -65,13 +71,15 @@ TEST(WrongAnswers, SemiJoinsWhoseSubqueryPicksRowsAcrossShardsAreRefused) {
         Route r = route_sql(sql);
         ASSERT_EQ(r.kind, K::Error) << sql;
         EXPECT_EQ(r.error.sqlstate, "0A000") << sql;
-        EXPECT_NE(r.error.message.find(construct), std::string::npos) << sql << ": " << r.error.message;
+        EXPECT_NE(r.error.message.find(construct), std::string::npos)
+            << sql << ": " << r.error.message;
     }
     // Each row's fate depends on itself or its key's group: every shard answers for its rows.
-    for (const char* sql : {"SELECT * FROM users WHERE id IN (SELECT DISTINCT id FROM users WHERE name > 'b')",
-                            "SELECT * FROM users WHERE id IN (SELECT id FROM users GROUP BY id HAVING count(*) > 0)",
-                            "SELECT * FROM users u WHERE u.id IN (SELECT o.user_id FROM orders o GROUP BY o.user_id "
-                            "HAVING sum(o.amount) > 10)"}) {
+    for (const char* sql :
+         {"SELECT * FROM users WHERE id IN (SELECT DISTINCT id FROM users WHERE name > 'b')",
+          "SELECT * FROM users WHERE id IN (SELECT id FROM users GROUP BY id HAVING count(*) > 0)",
+          "SELECT * FROM users u WHERE u.id IN (SELECT o.user_id FROM orders o GROUP BY o.user_id "
+          "HAVING sum(o.amount) > 10)"}) {
         EXPECT_EQ(route_sql(sql).kind, K::All) << sql << ": " << route_sql(sql).error.message;
     }
 }
@@ -79,16 +87,20 @@ TEST(WrongAnswers, SemiJoinsWhoseSubqueryPicksRowsAcrossShardsAreRefused) {
 TEST(WrongAnswers, WindowFunctionInOrderByIsNotMerged) {
     RouterContext merging;
     merging.merge_results = true;
-    Route r = route_sql("SELECT id FROM users ORDER BY row_number() OVER (ORDER BY id DESC) LIMIT 3", {}, merging);
+    Route r = route_sql(
+        "SELECT id FROM users ORDER BY row_number() OVER (ORDER BY id DESC) LIMIT 3", {}, merging);
     ASSERT_EQ(r.kind, K::Error);
-    EXPECT_NE(r.error.message.find("window function row_number()"), std::string::npos) << r.error.message;
+    EXPECT_NE(r.error.message.find("window function row_number()"), std::string::npos)
+        << r.error.message;
 }
 
 TEST(WrongAnswers, ParametersAreReadAsTheirDeclaredTypes) {
     const std::string text_key = "SELECT * FROM docs WHERE name = $1";
     // bpchar meets text without its padding.
-    EXPECT_EQ(route_sql(text_key, {typed("alice   ", 1042)}).shards, route_sql(text_key, {text_param("alice")}).shards);
-    EXPECT_NE(route_sql(text_key, {text_param("alice   ")}).shards, route_sql(text_key, {text_param("alice")}).shards)
+    EXPECT_EQ(route_sql(text_key, {typed("alice   ", 1042)}).shards,
+              route_sql(text_key, {text_param("alice")}).shards);
+    EXPECT_NE(route_sql(text_key, {text_param("alice   ")}).shards,
+              route_sql(text_key, {text_param("alice")}).shards)
         << "a text parameter keeps its spaces";
     // A numeric or float equal to an integer key finds it; one that is not finds nothing.
     const std::string int_key = "SELECT * FROM users WHERE id = $1";
@@ -109,12 +121,16 @@ TEST(WrongAnswers, ParametersAreReadAsTheirDeclaredTypes) {
     ASSERT_EQ(undeclared.kind, K::Error);
     EXPECT_EQ(undeclared.error.sqlstate, "22003");
     // Arrays of another element type: every shard.
-    EXPECT_EQ(route_sql("SELECT * FROM users WHERE id = ANY($1)", {typed("{5.0,6}", 1231)}).kind, K::All);
-    EXPECT_EQ(route_sql("SELECT * FROM users WHERE id = ANY($1)", {text_param("{{1,2},{3,4}}")}).kind, K::All);
+    EXPECT_EQ(route_sql("SELECT * FROM users WHERE id = ANY($1)", {typed("{5.0,6}", 1231)}).kind,
+              K::All);
+    EXPECT_EQ(
+        route_sql("SELECT * FROM users WHERE id = ANY($1)", {text_param("{{1,2},{3,4}}")}).kind,
+        K::All);
     // Stored into an integer key, a numeric is rounded half away from zero.
     EXPECT_EQ(route_sql("INSERT INTO users (id) VALUES ($1)", {typed("5.5", 1700)}).shards,
               route_sql("INSERT INTO users (id) VALUES (6)").shards);
-    EXPECT_EQ(route_sql("INSERT INTO tiny (k) VALUES ($1)", {typed("40000", 23)}).error.sqlstate, "22003");
+    EXPECT_EQ(route_sql("INSERT INTO tiny (k) VALUES ($1)", {typed("40000", 23)}).error.sqlstate,
+              "22003");
 }
 
 TEST(WrongAnswers, LimitParametersConvertAsPostgresDoes) {
@@ -144,11 +160,14 @@ TEST(WrongAnswers, SequencesStayOffShardedTables) {
         Route r = route_sql(sql);
         ASSERT_EQ(r.kind, K::Error) << sql;
         EXPECT_EQ(r.error.sqlstate, "0A000") << sql;
-        EXPECT_NE(r.error.message.find(construct), std::string::npos) << sql << ": " << r.error.message;
+        EXPECT_NE(r.error.message.find(construct), std::string::npos)
+            << sql << ": " << r.error.message;
     }
-    EXPECT_EQ(route_sql("CREATE TABLE docs (name text COLLATE \"C\" PRIMARY KEY, n serial)").kind, K::Error);
+    EXPECT_EQ(route_sql("CREATE TABLE docs (name text COLLATE \"C\" PRIMARY KEY, n serial)").kind,
+              K::Error);
     EXPECT_EQ(route_sql("CREATE TABLE docs (name text COLLATE \"C\" PRIMARY KEY)").kind, K::All);
-    EXPECT_EQ(route_sql("CREATE TABLE docs (name text COLLATE \"de-x-icu\" PRIMARY KEY)").kind, K::All);
+    EXPECT_EQ(route_sql("CREATE TABLE docs (name text COLLATE \"de-x-icu\" PRIMARY KEY)").kind,
+              K::All);
     EXPECT_EQ(route_sql("CREATE TABLE unlisted (id bigserial)").kind, K::Default);
     // Sequences are default-shard objects: created, used and dropped there.
     EXPECT_EQ(route_sql("CREATE SEQUENCE s").kind, K::Default);
@@ -157,19 +176,26 @@ TEST(WrongAnswers, SequencesStayOffShardedTables) {
 }
 
 TEST(WrongAnswers, ReturningAcrossShardsWithOnConflictIsRefused) {
-    Route r = route_sql("INSERT INTO users (id) VALUES (1), (2) ON CONFLICT DO NOTHING RETURNING id");
+    Route r =
+        route_sql("INSERT INTO users (id) VALUES (1), (2) ON CONFLICT DO NOTHING RETURNING id");
     ASSERT_EQ(r.kind, K::Error);
     EXPECT_NE(r.error.message.find("RETURNING"), std::string::npos);
     EXPECT_EQ(route_sql("INSERT INTO users (id) VALUES (1), (2) RETURNING id").kind, K::Multi);
-    EXPECT_EQ(route_sql("INSERT INTO users (id) VALUES (4), (5) ON CONFLICT DO NOTHING RETURNING id").kind, K::Single);
+    EXPECT_EQ(
+        route_sql("INSERT INTO users (id) VALUES (4), (5) ON CONFLICT DO NOTHING RETURNING id")
+            .kind,
+        K::Single);
     // DO UPDATE without WHERE returns one row per VALUES row: put back in order by the proxy.
-    EXPECT_EQ(route_sql("INSERT INTO users (id) VALUES (1), (2) ON CONFLICT (id) DO UPDATE SET name = 'x' RETURNING id")
+    EXPECT_EQ(route_sql("INSERT INTO users (id) VALUES (1), (2) ON CONFLICT (id) DO UPDATE SET "
+                        "name = 'x' RETURNING id")
                   .kind,
               K::Multi);
-    EXPECT_EQ(route_sql("INSERT INTO users (id) VALUES (1), (2) ON CONFLICT (id) DO UPDATE SET name = 'x' "
-                        "WHERE users.name IS NULL RETURNING id")
-                  .kind,
-              K::Error);
+    EXPECT_EQ(
+        route_sql(
+            "INSERT INTO users (id) VALUES (1), (2) ON CONFLICT (id) DO UPDATE SET name = 'x' "
+            "WHERE users.name IS NULL RETURNING id")
+            .kind,
+        K::Error);
 }
 
 }  // namespace

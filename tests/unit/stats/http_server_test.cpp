@@ -73,16 +73,17 @@ protected:
         Limits limits;
         limits.max_header_bytes = 1024;
         limits.io_timeout = std::chrono::milliseconds(300);
-        ASSERT_EQ(
-            server.start(
-                io, "127.0.0.1:0",
-                Endpoints{[this] { return "shardgate_queries_total " + std::to_string(++scrapes) + "\n"; },
-                          {},
-                          [] { return std::string("<!DOCTYPE html><p>report</p>"); },
-                          [] { return std::string("{}"); },
-                          [this] { return credentials; }},
-                limits),
-            "");
+        ASSERT_EQ(server.start(io, "127.0.0.1:0",
+                               Endpoints{[this] {
+                                             return "shardgate_queries_total " +
+                                                    std::to_string(++scrapes) + "\n";
+                                         },
+                                         {},
+                                         [] { return std::string("<!DOCTYPE html><p>report</p>"); },
+                                         [] { return std::string("{}"); },
+                                         [this] { return credentials; }},
+                               limits),
+                  "");
         ASSERT_NE(server.port(), 0);
     }
     asio::io_context io;
@@ -92,7 +93,8 @@ protected:
 };
 
 TEST_F(HttpServerTest, ReportPagesAskForBasicAuthWhenConfigured) {
-    std::string r = exchange(io, server.port(), "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    std::string r =
+        exchange(io, server.port(), "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
     EXPECT_NE(r.find("Content-Type: text/html; charset=utf-8"), std::string::npos) << r;
     credentials = "admin:s3cret";
@@ -107,7 +109,8 @@ TEST_F(HttpServerTest, ReportPagesAskForBasicAuthWhenConfigured) {
     EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
     EXPECT_NE(r.find("Content-Type: application/json"), std::string::npos) << r;
     // Metrics and probes stay open.
-    r = exchange(io, server.port(), "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    r = exchange(io, server.port(),
+                 "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
 }
 

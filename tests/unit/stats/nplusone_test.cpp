@@ -197,7 +197,8 @@ TEST(NPlusOne, TheSameLoopIsFoundWhateverPrecededIt) {
             for (const auto& p : prefix) c.run(p, 1);
             c.run("SELECT id FROM orders WHERE customer_id = $1", 7, false, 1, pause);
             c.loop(200);
-            const NPlusOneFinding* f = finding_of(s, "SELECT * FROM order_lines WHERE order_id = $1");
+            const NPlusOneFinding* f =
+                finding_of(s, "SELECT * FROM order_lines WHERE order_id = $1");
             ASSERT_NE(f, nullptr) << "prefix of " << prefix.size() << ", pause " << pause;
             EXPECT_EQ(f->bursts, 1u);
             EXPECT_EQ(f->repeats, 200u);

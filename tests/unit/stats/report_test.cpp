@@ -103,7 +103,8 @@ TEST(Report, HtmlIsSelfContainedAndEscaped) {
     Inputs in = inputs();
     const auto query_col = std::find(in.queries.columns.begin(), in.queries.columns.end(), "query");
     ASSERT_NE(query_col, in.queries.columns.end());
-    in.queries.rows[0][size_t(query_col - in.queries.columns.begin())] = "SELECT '<script>alert(1)</script>'";
+    in.queries.rows[0][size_t(query_col - in.queries.columns.begin())] =
+        "SELECT '<script>alert(1)</script>'";
     const std::string h = render_html(build(in.queries, in.nplusone, in.slow, 3));
     EXPECT_EQ(h.rfind("<!DOCTYPE html>", 0), 0u);
     EXPECT_NE(h.find("<svg"), std::string::npos);

@@ -26,7 +26,8 @@ ShardLeg leg(int shard, int64_t ns, uint64_t rows = 1, bool error = false) {
 const std::vector<std::string> kNames{"s0", "s1", "s2"};
 
 // The rows of `t` whose `col` is `value`.
-std::vector<std::vector<std::string>> rows_where(const Table& t, const std::string& col, const std::string& value) {
+std::vector<std::vector<std::string>> rows_where(const Table& t, const std::string& col,
+                                                 const std::string& value) {
     const size_t i = size_t(std::find(t.columns.begin(), t.columns.end(), col) - t.columns.begin());
     std::vector<std::vector<std::string>> out;
     for (const auto& r : t.rows)
@@ -114,25 +115,34 @@ TEST(QueryStats, FanOutLegsCountPerStatementAndPerShard) {
 }
 
 TEST(Refusals, ConstructsAreNamedFromTheRoutersMessages) {
-    EXPECT_EQ(classify_refusal("join of sharded tables \"a\" and \"b\" is not on their shard keys (a.id = b.id)")
+    EXPECT_EQ(classify_refusal(
+                  "join of sharded tables \"a\" and \"b\" is not on their shard keys (a.id = b.id)")
                   .construct,
               "join not on the shard keys");
-    EXPECT_EQ(classify_refusal("statement on sharded table \"items\" needs 2 shards and uses window function, which "
-                               "cannot be answered by concatenating the shards' rows")
-                  .construct,
-              "window function across shards");
-    EXPECT_EQ(classify_refusal("UPDATE of shard key \"id\" on sharded table \"items\" is refused: x").construct,
-              "UPDATE of the shard key");
-    EXPECT_EQ(classify_refusal("this statement touches 2 shards and a transaction is open; a transaction cannot "
-                               "span shards in this version")
+    EXPECT_EQ(
+        classify_refusal(
+            "statement on sharded table \"items\" needs 2 shards and uses window function, which "
+            "cannot be answered by concatenating the shards' rows")
+            .construct,
+        "window function across shards");
+    EXPECT_EQ(
+        classify_refusal("UPDATE of shard key \"id\" on sharded table \"items\" is refused: x")
+            .construct,
+        "UPDATE of the shard key");
+    EXPECT_EQ(classify_refusal(
+                  "this statement touches 2 shards and a transaction is open; a transaction cannot "
+                  "span shards in this version")
                   .construct,
               "transaction across shards");
     // Raised by the combining step after the shards answered: not a binary COPY.
-    EXPECT_EQ(classify_refusal("statement on sharded table \"t\" uses ORDER BY, which the proxy cannot combine "
-                               "across shards here: column \"k\" comes in a binary format the proxy cannot read")
+    EXPECT_EQ(classify_refusal(
+                  "statement on sharded table \"t\" uses ORDER BY, which the proxy cannot combine "
+                  "across shards here: column \"k\" comes in a binary format the proxy cannot read")
                   .construct,
               "combining binary results across shards");
-    EXPECT_EQ(classify_refusal("COPY FROM STDIN in binary format into sharded table \"t\" is not supported").construct,
+    EXPECT_EQ(classify_refusal(
+                  "COPY FROM STDIN in binary format into sharded table \"t\" is not supported")
+                  .construct,
               "COPY in binary format into a sharded table");
     const auto unknown = classify_refusal("frobnicating a widget is not supported: never");
     EXPECT_EQ(unknown.construct, "frobnicating a widget is not supported");
@@ -143,7 +153,8 @@ TEST(Refusals, CountedPerShapeAndConstructAndAsFailedStatements) {
     QueryStats s(config());
     const std::string msg = "join of sharded tables \"a\" and \"b\" is not on their shard keys";
     for (int i = 0; i < 3; ++i) {
-        const std::string text = "SELECT * FROM a JOIN b ON a.x = b.y WHERE a.id = " + std::to_string(i);
+        const std::string text =
+            "SELECT * FROM a JOIN b ON a.x = b.y WHERE a.id = " + std::to_string(i);
         auto e = event(text, kMs / 10, "0A000");
         e.shards = 0;
         s.record_refusal(e, msg);
@@ -165,7 +176,8 @@ TEST(Refusals, CountedPerShapeAndConstructAndAsFailedStatements) {
     EXPECT_EQ(cell(q, q.rows[0], "refused_construct"), "join not on the shard keys");
     s.reset();
     EXPECT_TRUE(s.refusals().rows().empty());
-    EXPECT_EQ(s.refusals().by_construct_total().at("join not on the shard keys"), 3u);  // a counter: kept
+    EXPECT_EQ(s.refusals().by_construct_total().at("join not on the shard keys"),
+              3u);  // a counter: kept
 }
 
 TEST(Refusals, BoundedByLeastRecentlySeen) {
@@ -221,7 +233,8 @@ TEST(Report, ShardsAndRefusalsSections) {
     EXPECT_NE(html.find("id=\"shard-chart\""), std::string::npos);
     EXPECT_NE(html.find("straggler\">s1<"), std::string::npos);
     bool slow_shard_finding = false;
-    for (const auto& f : rep.findings) slow_shard_finding = slow_shard_finding || f.kind == "slow shard";
+    for (const auto& f : rep.findings)
+        slow_shard_finding = slow_shard_finding || f.kind == "slow shard";
     EXPECT_TRUE(slow_shard_finding);
 }
 

@@ -17,11 +17,13 @@ using testing::event;
 using testing::kMs;
 
 int64_t steady_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
         .count();
 }
 
-constexpr int64_t kWidthNs = 10'000'000'000;  // 10 s intervals: a test never straddles one by chance
+constexpr int64_t kWidthNs =
+    10'000'000'000;  // 10 s intervals: a test never straddles one by chance
 
 // `calls` calls of `text` taking `latency` each, ended `intervals_ago` intervals before now.
 void record(QueryStats& s, const std::string& text, int64_t latency, int calls, int intervals_ago) {
@@ -98,7 +100,6 @@ TEST(Windows, ComparisonFindsWhatGotSlower) {
     EXPECT_NE(html.find("id=\"slower\""), std::string::npos);
 }
 
-
 TEST(Windows, WidthAndCountComeFromTheConfiguration) {
     StatsConfig c = config();
     c.window_seconds = 10;
@@ -107,7 +108,8 @@ TEST(Windows, WidthAndCountComeFromTheConfiguration) {
     EXPECT_EQ(s.windows().width(), std::chrono::seconds(10));
     EXPECT_EQ(s.windows().count(), 3u);
     // Five intervals with calls, only the last three kept.
-    for (int ago = 0; ago < 5; ++ago) record(s, "SELECT * FROM items WHERE id = 1", kMs, ago + 1, ago);
+    for (int ago = 0; ago < 5; ++ago)
+        record(s, "SELECT * FROM items WHERE id = 1", kMs, ago + 1, ago);
     const Table all = show_windows(s);
     ASSERT_EQ(all.rows.size(), 3u);
     const Table period = show_stats_period(s);

@@ -167,8 +167,7 @@ TEST(ScramServer, RejectsAWrongNonceAndMessagesOutOfOrder) {
 
     ScramServer other(*parse_scram_verifier(kPgVerifier), "differentServerNonce");
     ASSERT_FALSE(other.on_client_first(kPgClientFirst, out).failed());
-    EXPECT_EQ(other.on_client_final(kPgClientFinal, out).sqlstate,
-              sqlstate::kProtocolViolation);
+    EXPECT_EQ(other.on_client_final(kPgClientFinal, out).sqlstate, sqlstate::kProtocolViolation);
     EXPECT_TRUE(other.on_client_first(kPgClientFirst, out).failed()) << "no second round";
 }
 

@@ -5,8 +5,12 @@
 namespace sg::proxy::notify {
 namespace {
 
-ListenStatement listen(const std::string& ch) { return {ListenStatement::Listen, ch, {}}; }
-ListenStatement unlisten(const std::string& ch) { return {ListenStatement::Unlisten, ch, {}}; }
+ListenStatement listen(const std::string& ch) {
+    return {ListenStatement::Listen, ch, {}};
+}
+ListenStatement unlisten(const std::string& ch) {
+    return {ListenStatement::Unlisten, ch, {}};
+}
 
 using Channels = ListenTransaction::Channels;
 

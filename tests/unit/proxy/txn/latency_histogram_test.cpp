@@ -8,9 +8,9 @@ namespace {
 
 TEST(LatencyHistogram, BucketsAreCumulativeWithSumAndCount) {
     LatencyHistogram h;
-    h.observe(100);       // <= 0.25 ms
-    h.observe(700);       // <= 1 ms
-    h.observe(9000000);   // past the last bound: only +Inf
+    h.observe(100);      // <= 0.25 ms
+    h.observe(700);      // <= 1 ms
+    h.observe(9000000);  // past the last bound: only +Inf
     const std::string out = h.render("m", "kind=\"x\"");
     EXPECT_NE(out.find("m_bucket{kind=\"x\",le=\"0.00025\"} 1\n"), std::string::npos) << out;
     EXPECT_NE(out.find("m_bucket{kind=\"x\",le=\"0.0005\"} 1\n"), std::string::npos) << out;

@@ -47,16 +47,19 @@ TEST(WaitGraph, ACycleOnOneShardIsLeftToThatShardsPostgreSQL) {
 TEST(WaitGraph, ACycleThroughABackendOfAnotherTransactionIsFound) {
     // 1001 waits on shard 1 for backend 50 (a single-shard transaction), which waits on shard 1
     // for 1002; 1002 waits on shard 0 for 1001.
-    auto v = find_deadlocks(two_spanning(), kStarted, {{1, 11, {50}}, {1, 50, {21}}, {0, 20, {10}}});
+    auto v =
+        find_deadlocks(two_spanning(), kStarted, {{1, 11, {50}}, {1, 50, {21}}, {0, 20, {10}}});
     ASSERT_EQ(v.size(), 1u);
     EXPECT_EQ(v[0].txn, 1002u);
     EXPECT_EQ(v[0].cycle, (std::vector<uint64_t>{1001, 1002}));
 }
 
 TEST(WaitGraph, ThreeTransactionsOverThreeShards) {
-    std::vector<TxnBackend> b = {{1, 0, 10}, {1, 1, 11}, {2, 1, 21}, {2, 2, 22}, {3, 2, 32}, {3, 0, 30}};
+    std::vector<TxnBackend> b = {{1, 0, 10}, {1, 1, 11}, {2, 1, 21},
+                                 {2, 2, 22}, {3, 2, 32}, {3, 0, 30}};
     // 1 waits on shard 1 for 2; 2 waits on shard 2 for 3; 3 waits on shard 0 for 1.
-    auto v = find_deadlocks(b, {{1, 5}, {2, 7}, {3, 6}}, {{1, 11, {21}}, {2, 22, {32}}, {0, 30, {10}}});
+    auto v =
+        find_deadlocks(b, {{1, 5}, {2, 7}, {3, 6}}, {{1, 11, {21}}, {2, 22, {32}}, {0, 30, {10}}});
     ASSERT_EQ(v.size(), 1u);
     EXPECT_EQ(v[0].txn, 2u);
     EXPECT_EQ(v[0].waiting, (Pairs{{2, 22}}));

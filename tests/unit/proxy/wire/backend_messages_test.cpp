@@ -1,8 +1,8 @@
 // Every backend message round-trips, and every truncation of it is rejected.
 #include <gtest/gtest.h>
 
-#include "proxy/wire/messages.h"
 #include "common/sqlstate.h"
+#include "proxy/wire/messages.h"
 #include "tests/unit/proxy/wire/wire_test_util.h"
 
 namespace sg::wire {

@@ -76,7 +76,9 @@ TEST(LoadBe32, ReadsNetworkOrder) {
 TEST(AppendReadyForQuery, IsTheSixByteFrame) {
     std::string out;
     append_ready_for_query(out, 'E');
-    EXPECT_EQ(out, std::string("Z\0\0\0\x05" "E", 6));
+    EXPECT_EQ(out, std::string("Z\0\0\0\x05"
+                               "E",
+                               6));
 }
 
 }  // namespace
