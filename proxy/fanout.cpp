@@ -21,6 +21,7 @@
 #include "proxy/proxy.h"
 #include "proxy/server_conn.h"
 #include "proxy/session_settings.h"
+#include "proxy/shard_request.h"
 #include "proxy/spawn.h"
 #include "proxy/txn/coordinator.h"
 #include "proxy/txn/participants.h"
@@ -130,8 +131,8 @@ awaitable<std::string> run_fanout_frames(Proxy& proxy, const UserConfig& user,
     auto send = [&](size_t i) -> awaitable<void> {
         ServerConn& s = set.server(i);
         std::string out;
-        s.add_quiet_query(out, settings_sync_statements(s.applied_settings(), settings));
-        if (atomic) s.add_quiet_query(out, "BEGIN");
+        ShardRequest(out, s).quiet_query(settings_sync_statements(s.applied_settings(), settings));
+        if (atomic) ShardRequest(out, s).quiet_query("BEGIN");
         out += build(s);
         set.note_sent(i, out.size());
         co_await set.write(i, out);
@@ -169,8 +170,9 @@ awaitable<std::string> run_pieces_atomic(
     // Each shard's part in a transaction of its own, ended below for all of them as one.
     PiecesOutcome o =
         co_await pipeline_pieces(set, pieces, build, [&](ServerConn& s, std::string& out) {
-            s.add_quiet_query(out, settings_sync_statements(s.applied_settings(), settings));
-            s.add_quiet_query(out, "BEGIN");
+            ShardRequest(out, s).quiet_query(
+                settings_sync_statements(s.applied_settings(), settings));
+            ShardRequest(out, s).quiet_query("BEGIN");
         });
     if (o.failed) {
         co_await proxy.txn().rollback(set);

@@ -4,6 +4,7 @@
 
 #include "common/sqlstate.h"
 #include "proxy/server_conn.h"
+#include "proxy/shard_request.h"
 #include "proxy/wire/frame_cursor.h"
 #include "proxy/wire/protocol.h"
 #include "proxy/wire/writer.h"
@@ -34,9 +35,7 @@ net::awaitable<PiecesOutcome> pipeline_pieces(
         o.wrote[k] = o.wrote[k] || pieces[i].writes;
         out[k] += build(i, s);
         // Our Sync ends the piece (inside the shard's transaction: it commits nothing).
-        wire::MessageWriter w(out[k]);
-        w.empty_message('S');
-        s.expect(ServerConn::Expect::Ready);
+        ShardRequest(out[k], s).sync();
         s.set_synced(true);
     }
     for (size_t k = 0; k < set.size(); ++k)

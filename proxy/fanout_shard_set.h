@@ -8,6 +8,7 @@
 #include "proxy/fanout.h"
 #include "proxy/fanout_collector.h"
 #include "proxy/fanout_held.h"
+#include "proxy/shard_request.h"
 #include "proxy/wire/messages/session_status.h"
 #include "proxy/wire/protocol.h"
 #include "proxy/wire/writer.h"
@@ -81,12 +82,9 @@ public:
     awaitable<void> query_after(size_t i, const std::string& prelude, const std::string& sql) {
         ServerConn& s = *servers_[i].second;
         std::string out;
-        s.add_quiet_query(out, prelude);
-        wire::MessageWriter w(out);
-        w.begin('Q');
-        w.cstr(sql);
-        w.end();
-        s.expect(ServerConn::Expect::Ready);
+        ShardRequest req(out, s);
+        req.quiet_query(prelude);
+        req.query(sql);
         s.count_query();
         s.unnamed_owner() = {0, 0};
         note_sent(i, out.size());
@@ -99,13 +97,10 @@ public:
                           const std::map<std::string, std::string>& settings, bool begin = false) {
         ServerConn& s = *servers_[i].second;
         std::string out;
-        s.add_quiet_query(out, settings_sync_statements(s.applied_settings(), settings));
-        if (begin) s.add_quiet_query(out, "BEGIN");
-        wire::MessageWriter w(out);
-        w.begin('Q');
-        w.cstr(sql);
-        w.end();
-        s.expect(ServerConn::Expect::Ready);
+        ShardRequest req(out, s);
+        req.quiet_query(settings_sync_statements(s.applied_settings(), settings));
+        if (begin) req.quiet_query("BEGIN");
+        req.query(sql);
         s.count_query();
         s.unnamed_owner() = {0, 0};
         note_sent(i, out.size());
@@ -150,7 +145,8 @@ public:
             any = true;
             sent[i].first = s.quiet_sent();
             std::string out;
-            for (const auto& [name, statement] : sent[i].list) s.add_quiet_query(out, statement);
+            for (const auto& [name, statement] : sent[i].list)
+                ShardRequest(out, s).quiet_query(statement);
             sent[i].last = s.quiet_sent();
             co_await write(i, out);
         }
@@ -224,11 +220,7 @@ public:
                 continue;
             }
             std::string out;
-            wire::MessageWriter w(out);
-            w.begin('Q');
-            w.cstr(sql[i]);
-            w.end();
-            s.expect(ServerConn::Expect::Ready);
+            ShardRequest(out, s).query(sql[i]);
             co_await s.write(out);
         }
         // Bounded: a shard that does not answer is cut off and counts as broken (its part is

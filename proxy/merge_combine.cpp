@@ -15,6 +15,7 @@
 #include "proxy/proxy.h"
 #include "proxy/server_conn.h"
 #include "proxy/session_settings.h"
+#include "proxy/shard_request.h"
 #include "proxy/wire/frame.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/writer.h"
@@ -303,9 +304,10 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user,
         wire::encode(wire::Execute{"", 0}, w);
         w.empty_message('S');
         auto build = [&](ServerConn& s) {
-            s.expect(ServerConn::Expect::Ready);
+            std::string out;
+            ShardRequest(out, s).forward_all(frames);
             s.unnamed_owner() = {0, 0};
-            return frames;
+            return out;
         };
         if (runner) {
             auto awaited = co_await runner->frames(default_shard, build);

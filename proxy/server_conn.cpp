@@ -148,17 +148,6 @@ void ServerConn::fail(const std::string& why) {
     close(why);
 }
 
-bool ServerConn::add_quiet_query(std::string& out, std::string_view sql) {
-    if (sql.empty()) return false;
-    wire::MessageWriter w(out);
-    w.begin('Q');
-    w.cstr(sql);
-    w.end();
-    expect(Expect::SwallowToReady);
-    ++quiet_sent_;
-    return true;
-}
-
 std::vector<ServerConn::QuietFailure> ServerConn::quiet_failures_since(uint64_t from) const {
     std::vector<QuietFailure> out;
     for (const auto& f : quiet_failures_)
@@ -213,19 +202,20 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
         if (rlen_ - pos < total) break;
         const char* body = base + pos + 5;
         const size_t body_len = len - 4;
-        bool forward = true;
-        while (!expects_.empty() && expects_.front() == Expect::ParseSynthesize) {
+        // What this reply is owed for (proxy/core/reply_expectations.h): relayed or dropped,
+        // the ParseCompletes the proxy answers ahead of it, which request it ends.
+        const core::Disposition d = expects_.on_reply(type);
+        bool forward = d.forward;
+        for (int k = 0; k < d.parse_completes; ++k) {
             static constexpr char kParseComplete[] = {wire::be::kParseComplete, 0, 0, 0, 4};
             flush_run();
             if (holding_)
                 held_.append(kParseComplete, sizeof kParseComplete);
             else
                 relay.emplace_back(kParseComplete, sizeof kParseComplete);
-            expects_.pop_front();
         }
 
-        if (!expects_.empty() && expects_.front() == Expect::SwallowToReady) {
-            forward = false;
+        if (d.quiet) {
             if (type == wire::be::kErrorResponse) {
                 // Recorded for the sender (which reports it, naming what failed); kept few.
                 QuietFailure f;
@@ -240,8 +230,7 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                 if (quiet_failures_.size() == 16) quiet_failures_.pop_front();
                 quiet_failures_.push_back(std::move(f));
             }
-            if (type == wire::be::kReadyForQuery) {
-                expects_.pop_front();
+            if (d.ready == core::Disposition::Ready::QuietQuery) {
                 if (body_len >= 1) tx_status_ = body[0];
                 ++quiet_done_;
                 quiet_answered_ = true;
@@ -264,20 +253,6 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                 }
             }
             switch (type) {
-                case wire::be::kParseComplete:
-                    if (!expects_.empty() && expects_.front() == Expect::ParseSwallow) {
-                        forward = false;
-                        expects_.pop_front();
-                    } else if (!expects_.empty() && expects_.front() == Expect::ParseForward) {
-                        expects_.pop_front();
-                    }
-                    break;
-                case wire::be::kBindComplete:
-                    if (!expects_.empty() && expects_.front() == Expect::BindSwallow) {
-                        forward = false;
-                        expects_.pop_front();
-                    }
-                    break;
                 case wire::be::kCommandComplete: {
                     // "SELECT 5", "INSERT 0 5", "UPDATE 5": the count is the last word.
                     size_t end = body_len ? body_len - 1 : 0, i = end;
@@ -289,17 +264,8 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                     if (body_len == 7 && std::memcmp(body, "LISTEN", 6) == 0) listened_ = true;
                     break;
                 }
-                case wire::be::kCloseComplete:
-                    if (!expects_.empty() && expects_.front() == Expect::CloseForward)
-                        expects_.pop_front();
-                    break;
                 case wire::be::kErrorResponse: {
-                    error_before_ready_ = true;
-                    // The shard skips everything up to the next Sync: so do our expectations.
-                    while (!expects_.empty() && expects_.front() != Expect::Ready &&
-                           expects_.front() != Expect::SwallowToReady &&
-                           expects_.front() != Expect::SyncQuiet)
-                        expects_.pop_front();
+                    error_before_ready_ = true;  // (the expectations skipped to the Sync)
                     // Find the SQLSTATE field ('C').
                     std::string code;
                     size_t i = 0;
@@ -326,16 +292,11 @@ size_t ServerConn::scan(std::vector<asio::const_buffer>& relay, std::vector<char
                 }
                 case wire::be::kReadyForQuery:
                     if (body_len >= 1) tx_status_ = body[0];
-                    if (!expects_.empty() && expects_.front() == Expect::SyncQuiet) {
-                        expects_.pop_front();
-                        forward = false;
+                    if (d.ready == core::Disposition::Ready::QuietSync) {
                         error_before_ready_ = false;  // the piece's error: reported by the session
                         quiet_readies_.push_back(tx_status_);
                         break;
                     }
-                    if (!expects_.empty() && expects_.front() == Expect::Ready)
-                        expects_.pop_front();
-                    if (outstanding_ > 0) --outstanding_;
                     deadlock_detail_
                         .clear();  // the victim's request ended (a cancel that came too late)
                     readies.push_back(tx_status_);
@@ -423,7 +384,8 @@ awaitable<void> ServerConn::read_loop() {
         ServerSink* sink = sink_;
         if (!readies.empty()) {
             ready_at_ = net::Clock::now();
-            if (outstanding_ > 0) {  // the next pipelined request starts now (query_timeout_ms)
+            if (expects_.outstanding() >
+                0) {  // the next pipelined request starts now (query_timeout_ms)
                 busy_since_ = ready_at_;
                 cancel_sent_ = false;
             }

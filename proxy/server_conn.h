@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/sqlstate.h"
+#include "proxy/core/reply_expectations.h"
 #include "proxy/health/tcp_options.h"
 #include "proxy/net.h"
 
@@ -47,7 +48,7 @@ public:
     virtual void on_error(ServerConn& s, std::string_view sqlstate) {}
     // The ReadyForQuery of a Sync the proxy added (not relayed to the client).
     virtual void on_quiet_ready(ServerConn& s, char status) {}
-    // A quiet query (add_quiet_query) was answered; see ServerConn::quiet_done().
+    // A quiet query (ShardRequest::quiet_query) was answered; see ServerConn::quiet_done().
     virtual void on_quiet_done(ServerConn& s) {}
     // The connection broke; the sink must not use `s` any more.
     virtual void on_lost(ServerConn& s, const std::string& why) = 0;
@@ -88,28 +89,8 @@ public:
     // write() when fewer. An error fails the connection as write() does and counts as written.
     size_t write_now(std::string_view bytes);
 
-    // Replies expected for what the owner sends, in order (the protocol answers in order).
-    enum class Expect : uint8_t {
-        ParseForward,     // client's Parse: relay its ParseComplete
-        ParseSwallow,     // injected Parse: drop its ParseComplete
-        BindSwallow,      // injected Bind: drop its BindComplete
-        ParseSynthesize,  // client's Parse answered by the proxy: a ParseComplete goes to the
-                          // client before the next reply (the statement was prepared already)
-        CloseForward,
-        Ready,           // client's Sync or Query: relay its ReadyForQuery
-        SwallowToReady,  // injected simple query: drop everything up to and including its RFQ
-        SyncQuiet        // a Sync the proxy added to split a batch: its RFQ is not relayed
-    };
-    void expect(Expect e) {
-        expects_.push_back(e);
-        if (e == Expect::Ready && outstanding_++ == 0) start_busy();
-    }
-    // Appends `sql` to `out` as a simple Query the proxy itself sends (session settings, a held
-    // BEGIN): its replies, up to and including its ReadyForQuery, are not relayed. Nothing when
-    // `sql` is empty; returns whether something was appended.
-    bool add_quiet_query(std::string& out, std::string_view sql);
     // Client-visible ReadyForQuery messages still to come.
-    int outstanding() const { return outstanding_; }
+    int outstanding() const { return expects_.outstanding(); }
     // Quiet queries sent and answered so far (numbered from 0 in the order sent), and the
     // errors some of them got: a quiet query's failure is never only swallowed, its sender
     // can tell which one failed and why.
@@ -186,7 +167,8 @@ public:
     // is closed instead of going back to its pool.
     bool listened() const { return listened_; }
     bool idle_clean() const {
-        return usable() && tx_status_ == 'I' && outstanding_ == 0 && expects_.empty() && synced_;
+        return usable() && tx_status_ == 'I' && expects_.outstanding() == 0 && expects_.empty() &&
+               synced_;
     }
     // False after extended-protocol messages were sent without a closing Sync.
     void set_synced(bool synced) { synced_ = synced; }
@@ -222,6 +204,10 @@ public:
     std::function<void(ServerConn&)> on_closed;
 
 private:
+    friend class ShardRequest;
+    void expect(core::Expect e) {
+        if (expects_.push(e)) start_busy();
+    }
     awaitable<void> read_loop();
     // Splits the buffered bytes into relayed ranges and events; returns the bytes consumed.
     size_t scan(std::vector<net::asio::const_buffer>& relay, std::vector<char>& readies,
@@ -250,8 +236,8 @@ private:
     bool listened_ = false;
     bool synced_ = true;
     char tx_status_ = 'I';
-    int outstanding_ = 0;
-    std::deque<Expect> expects_;
+    // The replies owed for what was sent, in order (written only through ShardRequest).
+    core::ReplyExpectations expects_;
     ServerSink* sink_ = nullptr;
     std::string rbuf_;
     size_t rlen_ = 0;

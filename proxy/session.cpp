@@ -13,6 +13,7 @@
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/session_settings.h"
+#include "proxy/shard_request.h"
 #include "proxy/spawn.h"
 #include "proxy/stats/query_event.h"
 #include "proxy/wire/frame.h"
@@ -52,12 +53,6 @@ void ready_frame(std::string& out, char status) {
     wire::append_ready_for_query(out, status);
 }
 }  // namespace
-
-std::string describe_type(char type) {
-    auto u = static_cast<unsigned char>(type);
-    if (u >= 0x21 && u < 0x7f) return fmt::format("'{}'", type);
-    return fmt::format("0x{:02x}", u);
-}
 
 const char* to_string(SessionState s) {
     switch (s) {
@@ -536,7 +531,7 @@ awaitable<bool> Session::abort_transaction_for_refusal(std::string_view sqlstate
             "', MESSAGE = " + quote_sql_literal("shardgate refused a statement: " + message) +
             "; END $shardgate$";
         std::string out;
-        server_->add_quiet_query(out, sql);
+        ShardRequest(out, *server_).quiet_query(sql);
         co_await server_->write(out);
         // The client is told the transaction status next: wait (briefly) for the shard to take it.
         auto deadline = net::Clock::now() + std::chrono::seconds(2);

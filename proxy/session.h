@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "common/config.h"
+#include "proxy/core/client_machine.h"
 #include "proxy/cursor_places.h"
 #include "proxy/fanout_held.h"
 #include "proxy/fanout_legs.h"
@@ -56,10 +57,6 @@ struct ClientStatement {
     std::string parse_frame;  // the Parse message to send to a server lacking it
     std::shared_ptr<const router::Analysis> analysis;  // analysed once, at Parse
 };
-
-// How a message type byte is named in errors: printable as 'X', anything else in hex (a NUL
-// must never reach a wire string).
-std::string describe_type(char type);
 
 // A request sent to a shard whose ReadyForQuery has not come back yet (statistics).
 struct InflightRequest {
@@ -195,7 +192,7 @@ private:
     void release_server();
     std::string settings_sync_query(ServerConn& s);
     // That and the held-back BEGIN, as the quiet Query that starts a request to `s` (see
-    // ServerConn::add_quiet_query); false when there is nothing to send.
+    // ShardRequest::quiet_query); false when there is nothing to send.
     bool add_prelude(std::string& out, ServerConn& s);
     // Brings the attached server's settings in line with the client's before a request (see
     // session_sync.cpp): false after the client was told why not (the request must not run).
@@ -557,10 +554,10 @@ private:
     bool writing_ = false;
     net::Event write_done_;
 
-    // Extended-protocol messages held until Sync/Flush (routing needs the Bind).
-    std::string batch_;
-    bool batch_has_parse_ = false;
-    bool skip_until_sync_ = false;
+    // The client's side of the protocol (proxy/core/client_machine.h): framing, the
+    // extended-protocol messages held until Sync/Flush (routing needs the Bind), skipping to
+    // Sync after an error. serve_loop carries out what it decides.
+    core::ClientMachine client_;
     std::unordered_map<std::string, ClientStatement> statements_;
     std::string unnamed_parse_;  // the client's last unnamed Parse
     std::shared_ptr<const router::Analysis> unnamed_analysis_;

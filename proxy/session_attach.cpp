@@ -21,6 +21,7 @@
 #include "proxy/session.h"
 #include "proxy/session_frames.h"
 #include "proxy/session_settings.h"
+#include "proxy/shard_request.h"
 #include "proxy/spawn.h"
 #include "proxy/stats/query_event.h"
 #include "proxy/table_columns.h"
@@ -48,8 +49,8 @@ std::string Session::settings_sync_query(ServerConn& s) {
 bool Session::add_prelude(std::string& out, ServerConn& s) {
     // Settings were synced by sync_settings() already (nothing left here then). Never in one
     // text with the BEGIN: a failing SET would make PostgreSQL skip the BEGIN.
-    bool any = s.add_quiet_query(out, settings_sync_query(s));
-    any = s.add_quiet_query(out, pending_begin_) || any;
+    bool any = ShardRequest(out, s).quiet_query(settings_sync_query(s));
+    any = ShardRequest(out, s).quiet_query(pending_begin_) || any;
     pending_begin_.clear();
     return any;
 }
@@ -158,7 +159,7 @@ awaitable<bool> Session::attach_server(int shard, bool report_with_ready) {
                 wire::ErrorBuilder(wire::Severity::Error, err->sqlstate, err->message)
                     .encode_error(w);
                 co_await send(out);
-                skip_until_sync_ = true;
+                client_.skip_to_sync();
             }
             co_return false;
         }

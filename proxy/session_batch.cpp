@@ -43,19 +43,19 @@ namespace sg::proxy {
 
 namespace asio = net::asio;
 using namespace session_frames;
+using core::TakenBatch;
 
 awaitable<void> Session::flush_batch(bool sync) {
-    if (batch_.empty()) co_return;
-    // The batch leaves batch_ (messages read meanwhile start the next one); both buffers come
-    // back when this flush ends.
-    std::string batch = std::move(batch_);
-    batch_ = std::move(batch_spare_);
-    batch_.clear();
+    if (!client_.has_batch()) co_return;
+    // The batch leaves the client machine (messages read meanwhile start the next one); both
+    // buffers come back when this flush ends.
+    TakenBatch taken = client_.take_batch(std::move(batch_spare_));
+    std::string& batch = taken.bytes;
     Recycled keep_batch(batch, batch_spare_);
-    if (skip_until_sync_) {
+    if (client_.skipping()) {
         // After an error the protocol discards everything up to Sync, which gets a ReadyForQuery.
         if (sync) {
-            skip_until_sync_ = false;
+            client_.stop_skipping();
             std::string out;
             wire::append_ready_for_query(out, transaction_status());
             co_await send(out);
@@ -63,23 +63,19 @@ awaitable<void> Session::flush_batch(bool sync) {
         co_return;
     }
     // A lone unnamed statement with its Sync may be a lookup (translate_lookup_batch).
-    const bool lookup_candidate = sync && batch_has_parse_ &&
+    const bool lookup_candidate = sync && taken.has_parse &&
                                   proxy_.config().proxy.prepare_lookups && pending_begin_.empty() &&
                                   batch.size() > 5 && batch[0] == 'P' && batch[5] == 0;
     // LISTEN / UNLISTEN prepared or run in transaction pooling: answered here
     // (session_listen_batch.cpp) when the batch holds nothing else, ending with Sync or Flush.
     if (proxy_.config().proxy.pool_mode == PoolMode::Transaction &&
-        ((batch_has_parse_ && notify::first_parse_listens(batch)) || listen_prepared_) &&
+        ((taken.has_parse && notify::first_parse_listens(batch)) || listen_prepared_) &&
         batch.size() >= 5 && (sync || batch[batch.size() - 5] == 'H')) {
         bool answered =
             co_await answer_listen_batch(batch);  // session_listen_batch.cpp (not in an if: GCC 12)
-        if (answered) {
-            batch_has_parse_ = false;
-            co_return;
-        }
+        if (answered) co_return;
     }
-    if (batch_has_parse_) {
-        batch_has_parse_ = false;
+    if (taken.has_parse) {
         if (needs_column_lists(batch)) co_await add_column_lists(batch);
         if (sync && holdable_session_batch(batch)) {
             co_await hold_session_batch(batch);
@@ -266,7 +262,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync,
         if (sync)
             wire::append_ready_for_query(out, transaction_status());
         else
-            skip_until_sync_ = true;
+            client_.skip_to_sync();
         co_await send(out);
         co_return -1;
     };

@@ -10,6 +10,7 @@
 #include <cstring>
 #include "common/sqlstate.h"
 #include "proxy/admin.h"
+#include "proxy/core/client_machine.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_legs.h"
 #include "proxy/having_params.h"
@@ -220,9 +221,9 @@ awaitable<std::optional<Session::CopyEnd>> Session::copy_rows(const router::Anal
         }
         if (f.type == 'H' || f.type == 'S') continue;  // ignored during COPY, as by PostgreSQL
         if (error.empty()) co_await abort_copy("unexpected message during COPY");
-        co_await fatal(
-            sqlstate::kProtocolViolation,
-            fmt::format("unexpected message type {} during COPY", describe_type(f.type)));
+        co_await fatal(sqlstate::kProtocolViolation,
+                       fmt::format("unexpected message type {} during COPY",
+                                   core::describe_message_type(f.type)));
         closing_ = true;
         co_return std::nullopt;
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "proxy/session.h"
+#include "proxy/shard_request.h"
 #include "proxy/txn/held.h"
 
 namespace sg::proxy {
@@ -53,9 +54,9 @@ int Session::abort_parked_participants() {
         if (!c || !c->usable() || c->sink() || c->outstanding() > 0 || c->tx_status() != 'T')
             continue;
         std::string out;
-        c->add_quiet_query(out,
-                           "SELECT 'shardgate: this transaction was chosen to break a deadlock "
-                           "across shards'::int");
+        ShardRequest(out, *c).quiet_query(
+            "SELECT 'shardgate: this transaction was chosen to break a deadlock "
+            "across shards'::int");
         if (c->write_now(out) < out.size())
             c->close("failing a deadlock victim's participant: the write did not go out at once");
         ++n;

@@ -123,7 +123,7 @@ awaitable<void> Session::hold_session_batch(std::string_view batch) {
     for (BatchFrames f{batch}; f.next();) {
         const char type = f.type;
         std::string_view frame = f.frame, body = f.body;
-        if (skip_until_sync_ && type != 'S') continue;
+        if (client_.skipping() && type != 'S') continue;
         switch (type) {
             case 'P': {
                 wire::Parse p;
@@ -164,7 +164,7 @@ awaitable<void> Session::hold_session_batch(std::string_view batch) {
                 }
                 if (auto st = notify::parse_listen_statement(current_sql)) {
                     bool ok = co_await run_listen(*st, w);  // session_listen.cpp
-                    if (!ok) skip_until_sync_ = true;
+                    if (!ok) client_.skip_to_sync();
                     break;
                 }
                 std::string error =
@@ -172,7 +172,7 @@ awaitable<void> Session::hold_session_batch(std::string_view batch) {
                 if (!error.empty()) {
                     out += error;
                     virtual_failed_ = true;
-                    skip_until_sync_ = true;
+                    client_.skip_to_sync();
                     break;
                 }
                 hold_with_begin(current_sql);
@@ -180,7 +180,7 @@ awaitable<void> Session::hold_session_batch(std::string_view batch) {
                 break;
             }
             case 'S':
-                skip_until_sync_ = false;
+                client_.stop_skipping();
                 wire::append_ready_for_query(out, transaction_status());
                 break;
         }
@@ -206,12 +206,12 @@ awaitable<void> Session::answer_failed_transaction(std::string_view batch, bool 
             "current transaction is aborted, commands ignored until end of transaction block")
             .encode_error(w);
         ++proxy_.counters().errors;
-        skip_until_sync_ = true;
+        client_.skip_to_sync();
     };
     for (BatchFrames f{batch}; f.next();) {
         const char type = f.type;
         std::string_view frame = f.frame, body = f.body;
-        if (skip_until_sync_ && type != 'S') continue;
+        if (client_.skipping() && type != 'S') continue;
         switch (type) {
             case 'P': {
                 wire::Parse p;
@@ -252,7 +252,7 @@ awaitable<void> Session::answer_failed_transaction(std::string_view batch, bool 
                 wire::encode(wire::CommandComplete{"ROLLBACK"}, w);
                 break;
             case 'S':
-                skip_until_sync_ = false;
+                client_.stop_skipping();
                 wire::append_ready_for_query(out, transaction_status());
                 break;
             default:  // Close, Flush: nothing to say

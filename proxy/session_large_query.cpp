@@ -74,7 +74,7 @@ awaitable<bool> Session::serve_large_query(size_t frame_size) {
     }
     req_bytes_in_ = frame_size;
     req_start_ns_ = now_ns();
-    if (!batch_.empty()) co_await flush_batch(false);
+    if (client_.has_batch()) co_await flush_batch(false);
     const std::string_view body = std::string_view(*frame).substr(wire::kFrameHeaderSize);
     if (body.empty() || body.back() != '\0') {
         co_await fatal(sqlstate::kProtocolViolation,

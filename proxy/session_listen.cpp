@@ -185,7 +185,7 @@ std::string Session::listen_batch_refusal(std::string_view query) const {
 
 bool Session::notifications_deliverable() const {
     return parked_ && !closing_ && transaction_status() == 'I' &&
-           (!server_ || server_->outstanding() == 0) && batch_.empty() && !skip_until_sync_;
+           (!server_ || server_->outstanding() == 0) && client_.idle();
 }
 
 void Session::wake_notifications() {

@@ -86,7 +86,7 @@ awaitable<bool> Session::answer_listen_batch(std::string_view batch) {
                     w);
                 break;
             case Step::Flush:
-                if (failed) skip_until_sync_ = true;  // the rest up to Sync is discarded
+                if (failed) client_.skip_to_sync();  // the rest up to Sync is discarded
                 break;
         }
     }

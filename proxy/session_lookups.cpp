@@ -19,6 +19,7 @@
 #include "proxy/session.h"
 #include "proxy/session_frames.h"
 #include "proxy/session_settings.h"
+#include "proxy/shard_request.h"
 #include "proxy/spawn.h"
 #include "proxy/stats/query_event.h"
 #include "proxy/table_columns.h"
@@ -175,31 +176,28 @@ bool Session::translate_lookup_batch(std::string& out, ServerConn& s, std::strin
     register_parse(parse,
                    p);  // the client's unnamed statement, re-prepared if a later Bind needs it
     const std::string sname = statement_server_name(id);
+    ShardRequest req(out, s);
     if (prepared) {
-        s.expect(
-            ServerConn::Expect::ParseSynthesize);  // the client's ParseComplete, from the proxy
+        req.answered_parse();  // the client's ParseComplete, from the proxy
     } else {
         wire::Parse renamed = p;
         renamed.statement = sname;
-        wire::MessageWriter w(out);
-        wire::encode(renamed, w);
-        s.expect(ServerConn::Expect::ParseForward);
+        req.forward_message(renamed);
         s.prepared().insert(id);
         ++s.lookups_prepared();
     }
     auto append_describe = [&] {
         if (describe.empty()) return;
         if (describe_body[0] == 'S')
-            append_renamed(out, 'D', describe_body, 1, "", sname);
+            append_renamed(req.untracked(), 'D', describe_body, 1, "", sname);
         else
-            out.append(describe);
+            req.forward(describe);
     };
     if (describe_first) append_describe();
-    append_renamed(out, 'B', bind_body, stmt_at, "", sname);
+    append_renamed(req.untracked(), 'B', bind_body, stmt_at, "", sname);
     if (!describe_first) append_describe();
-    out.append(execute);
-    wire::MessageWriter(out).empty_message(wire::fe::kSync);
-    s.expect(ServerConn::Expect::Ready);
+    req.forward(execute);
+    req.sync();
     lookups_unconfirmed_.emplace_back(st, id);
     ++proxy_.counters().lookups_prepared;
     return true;
@@ -230,10 +228,9 @@ awaitable<void> Session::send_lookup(int shard, PreparedLookups::Statement& st,
     out.clear();
     add_prelude(out, s);
     const std::string name = statement_server_name(id);
-    wire::MessageWriter w(out);
+    ShardRequest req(out, s);
     if (!prepared) {
-        wire::encode(wire::Parse{name, shape_.text, shape_.types}, w);
-        s.expect(ServerConn::Expect::ParseSwallow);
+        req.inject_parse(wire::Parse{name, shape_.text, shape_.types});
         s.prepared().insert(id);
         ++s.lookups_prepared();
     }
@@ -246,13 +243,10 @@ awaitable<void> Session::send_lookup(int shard, PreparedLookups::Statement& st,
     b.result_formats.clear();
     b.params.clear();
     for (const auto& v : shape_.values) b.params.emplace_back(wire::as_bytes(v));
-    wire::encode(b, w);
-    s.expect(ServerConn::Expect::BindSwallow);
-    wire::encode(wire::Describe{wire::Target::Portal, {}},
-                 w);  // the simple protocol's RowDescription
-    wire::encode(wire::Execute{}, w);
-    wire::encode(wire::Sync{}, w);
-    s.expect(ServerConn::Expect::Ready);
+    req.inject_bind(b);
+    req.forward_message(wire::Describe{wire::Target::Portal, {}});  // the simple protocol's
+    req.forward_message(wire::Execute{});                           // RowDescription, rows
+    req.sync();
     lookups_unconfirmed_.emplace_back(&st, id);
     ++proxy_.counters().lookups_prepared;
     // A read that may go elsewhere if this connection is lost before it is answered
@@ -264,8 +258,7 @@ awaitable<void> Session::send_lookup(int shard, PreparedLookups::Statement& st,
     if (armed)
         co_await await_read_or_retry(shard, [&](ServerConn& n, std::string& o) {
             n.unnamed_owner() = {0, 0};
-            n.expect(ServerConn::Expect::Ready);
-            o += resent;
+            ShardRequest(o, n).forward(resent);
         });
 }
 

@@ -20,6 +20,7 @@
 #include "common/sqlstate.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
+#include "proxy/shard_request.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/writer.h"
 #include "router/map_stamp.h"
@@ -66,7 +67,7 @@ awaitable<bool> Session::check_map_stamp(bool report_with_ready, std::string* lo
     const std::string hash = router::content_hash(map);
     const uint64_t first = s.quiet_sent();
     std::string out;
-    s.add_quiet_query(out, stamp_check_sql(version, hash));
+    ShardRequest(out, s).quiet_query(stamp_check_sql(version, hash));
     co_await s.write(out);
     const auto deadline = net::Clock::now() + kCheckTimeout;
     while (server_ == keep && s.usable() && s.quiet_done() <= first) {

@@ -20,6 +20,7 @@
 #include "proxy/session.h"
 #include "proxy/session_frames.h"
 #include "proxy/session_settings.h"
+#include "proxy/shard_request.h"
 #include "proxy/spawn.h"
 #include "proxy/stats/query_event.h"
 #include "proxy/table_columns.h"
@@ -134,12 +135,10 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
     std::vector<uint16_t> shards;
     for (const auto& [shard, f] : frames) shards.push_back(shard);
     auto build = [&](ServerConn& s) {
-        const std::string& f = frames[static_cast<uint16_t>(s.target().shard)];
-        // Mirror the replies the shard owes for these frames: Parse, Sync.
-        s.expect(ServerConn::Expect::ParseForward);
-        s.expect(ServerConn::Expect::Ready);
+        std::string out;  // this shard's rows as Parse ... Sync, with the replies they owe
+        ShardRequest(out, s).forward_all(frames[static_cast<uint16_t>(s.target().shard)]);
         s.unnamed_owner() = {0, 0};
-        return f;
+        return out;
     };
     const bool in_txn = in_transaction();
     std::string reply;
@@ -207,7 +206,7 @@ awaitable<bool> Session::refuse_suspended_merged_portal(std::string_view batch, 
             if (sync)
                 wire::append_ready_for_query(out, transaction_status());
             else
-                skip_until_sync_ = true;
+                client_.skip_to_sync();
             co_await send(out);
             co_return true;
         }
@@ -327,10 +326,10 @@ awaitable<void> Session::run_merged_batch(const std::string& batch,
     }
     std::vector<uint16_t> shards(bind_shards.begin(), bind_shards.end());
     auto build = [&](ServerConn& s) {
-        s.expect(ServerConn::Expect::ParseForward);
-        s.expect(ServerConn::Expect::Ready);
+        std::string out;
+        ShardRequest(out, s).forward_all(frames);
         s.unnamed_owner() = {0, 0};
-        return frames;
+        return out;
     };
     const bool in_txn = in_transaction();
     std::string reply;
@@ -532,8 +531,7 @@ awaitable<void> Session::run_split_batch(const std::string& batch,
             co_await s.write(out);
             co_return;
         }
-        wire::MessageWriter(out).empty_message(wire::fe::kSync);
-        s.expect(ServerConn::Expect::SyncQuiet);
+        ShardRequest(out, s).quiet_sync();
         split_piece_done_ = false;
         co_await s.write(out);
         while (!split_piece_done_ && server_) co_await released_.wait();

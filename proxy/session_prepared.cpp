@@ -21,6 +21,7 @@
 #include "proxy/session.h"
 #include "proxy/session_frames.h"
 #include "proxy/session_settings.h"
+#include "proxy/shard_request.h"
 #include "proxy/spawn.h"
 #include "proxy/stats/query_event.h"
 #include "proxy/table_columns.h"
@@ -111,35 +112,32 @@ void Session::ensure_prepared(std::string& out, ServerConn& s, std::string_view 
         if (unnamed_parse_.empty()) return;
         auto owner = std::make_pair(client_id_, unnamed_seq_);
         if (s.unnamed_owner() != owner) {
-            out += unnamed_parse_;
-            s.expect(ServerConn::Expect::ParseSwallow);
+            ShardRequest(out, s).inject_parse(unnamed_parse_);
             s.unnamed_owner() = owner;
         }
         return;
     }
     auto it = statements_.find(std::string(name));
     if (it == statements_.end()) return;  // the shard reports the unknown statement
-    if (s.prepared().insert(it->second.id).second) {
-        out += it->second.parse_frame;
-        s.expect(ServerConn::Expect::ParseSwallow);
-    }
+    if (s.prepared().insert(it->second.id).second)
+        ShardRequest(out, s).inject_parse(it->second.parse_frame);
 }
 
 void Session::translate_into(std::string& out, ServerConn& s, char type, std::string_view frame) {
     std::string_view body = frame_body(frame);
+    ShardRequest req(out, s);
     switch (type) {
         case 'P': {
             wire::Parse p;
             if (!wire::decode(bytes_of(body), p).ok()) break;
-            s.expect(ServerConn::Expect::ParseForward);
             if (p.statement.empty()) {
                 register_parse(frame, p);
                 s.unnamed_owner() = {client_id_, unnamed_seq_};
-                out.append(frame);
+                req.forward(frame);
                 return;
             }
             const ClientStatement& st = register_parse(frame, p);
-            out += st.parse_frame;
+            req.forward(st.parse_frame);  // the client's Parse under the server's name
             s.prepared().insert(st.id);
             return;
         }
@@ -155,32 +153,32 @@ void Session::translate_into(std::string& out, ServerConn& s, char type, std::st
             ensure_prepared(out, s, stmt);
             auto it = stmt.empty() ? statements_.end() : statements_.find(std::string(stmt));
             if (it == statements_.end()) break;
-            append_renamed(out, 'B', body, off, stmt, statement_server_name(it->second.id));
+            append_renamed(req.untracked(), 'B', body, off, stmt,
+                           statement_server_name(it->second.id));
             return;
         }
         case 'D':
         case 'C': {
-            if (body.size() < 2) break;
-            if (type == 'C') s.expect(ServerConn::Expect::CloseForward);
-            if (body[0] != 'S') break;
+            if (body.size() < 2 || body[0] != 'S') break;
             std::string_view stmt(body.data() + 1, body.size() - 2);
             if (type == 'D') ensure_prepared(out, s, stmt);
             auto it = stmt.empty() ? statements_.end() : statements_.find(std::string(stmt));
             if (it == statements_.end()) break;
-            append_renamed(out, type, body, 1, stmt, statement_server_name(it->second.id));
+            // The client's message under the server's name (a Close's CloseComplete is the
+            // client's: expected here, the renamed bytes written by the encoder).
+            if (type == 'C') req.forward_unbuffered(frame);
+            append_renamed(req.untracked(), type, body, 1, stmt,
+                           statement_server_name(it->second.id));
             if (type == 'C') {
                 s.prepared().erase(it->second.id);
                 statements_.erase(it);
             }
             return;
         }
-        case 'S':
-            s.expect(ServerConn::Expect::Ready);
-            break;
         default:
             break;
     }
-    out.append(frame);
+    req.forward(frame);  // as it came: its reply, if tracked, expected from its type
 }
 
 void Session::translate_frames(std::string& out, ServerConn& s, std::string_view frames) {

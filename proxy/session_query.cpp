@@ -23,6 +23,7 @@
 #include "proxy/session.h"
 #include "proxy/session_frames.h"
 #include "proxy/session_settings.h"
+#include "proxy/shard_request.h"
 #include "proxy/spawn.h"
 #include "proxy/stats/query_event.h"
 #include "proxy/table_columns.h"
@@ -102,7 +103,7 @@ awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::s
         s.prepared().clear();
         s.lookups_prepared() = 0;
     }
-    s.expect(ServerConn::Expect::Ready);
+    ShardRequest(out, s).forward_unbuffered(frame);  // written below, as it came
     // A read that may go elsewhere if this connection is lost before it is answered
     // (session_read_retry.cpp): armed before the write, which may fail at once.
     const bool armed = arm_lost_read();
@@ -117,8 +118,7 @@ awaitable<void> Session::send_to_shard(int shard, std::string_view frame, std::s
     if (armed)
         co_await await_read_or_retry(shard, [&](ServerConn& n, std::string& o) {
             n.unnamed_owner() = {0, 0};
-            n.expect(ServerConn::Expect::Ready);
-            o += resent;
+            ShardRequest(o, n).forward(resent);
         });
 }
 
@@ -375,12 +375,20 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
 
 awaitable<bool> Session::serve_loop() {
     const auto& pcfg = proxy_.config().proxy;
+    client_.configure(static_cast<size_t>(pcfg.max_message_bytes), admin_);
+    auto now_ns = [] {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   net::Clock::now().time_since_epoch())
+            .count();
+    };
+    // The client machine (proxy/core/client_machine.h) decides; this loop reads, runs and
+    // keeps the request's statistics. It is the only code here that awaits.
     for (;;) {
         if (closing_) co_return false;
-        auto st = wire::parse_frame(
-            wire::as_bytes(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_)),
-            static_cast<size_t>(pcfg.max_message_bytes));
-        if (auto* need = std::get_if<wire::NeedMore>(&st)) {
+        const std::string_view input(cbuf_.data() + cstart_, clen_ - cstart_);
+        core::ClientStep step = client_.step(input);
+        const auto& action = step.action;
+        if (const auto* need = std::get_if<core::client::NeedMore>(&action)) {
             if (large_query_ahead(
                     need->at_least)) {  // read and analysed apart (session_large_query.cpp)
                 bool served = co_await serve_large_query(need->at_least);  // (not in an if: GCC 12)
@@ -392,130 +400,59 @@ awaitable<bool> Session::serve_loop() {
             if (!co_await read_more()) co_return false;
             continue;
         }
-        if (auto* bad = std::get_if<wire::Malformed>(&st)) {
-            co_await fatal(sqlstate::kProtocolViolation,
-                           fmt::format("invalid message from client: {}", bad->reason));
-            co_return false;
+        if (const auto* q = std::get_if<core::client::Query>(&action)) {
+            if (large_query_ahead(q->frame.size())) {  // (already buffered whole: a grown buffer)
+                bool served =
+                    co_await serve_large_query(q->frame.size());  // (GCC 12: not in an if)
+                if (!served) co_return false;
+                continue;
+            }
+            cstart_ += step.consumed;
+            req_bytes_in_ = q->frame.size();
+            req_start_ns_ = now_ns();
+            // The frame lives in cbuf_ until the next read; copy what must outlive it (into
+            // a buffer kept for it: handle_query is never re-entered).
+            const size_t sql_size = q->sql.size();
+            query_copy_.assign(q->frame);
+            co_await handle_query(query_copy_, std::string_view(query_copy_.data() + 5, sql_size));
+            if (query_copy_.capacity() > 64 * 1024)
+                std::string().swap(query_copy_);  // idle sessions stay small
+            continue;
         }
-        const auto& f = std::get<wire::Frame>(st);
-        std::string_view frame(cbuf_.data() + cstart_, f.size);
-        const char type = f.type;
-        switch (type) {
-            case 'Q': {
-                if (large_query_ahead(f.size)) {  // (already buffered whole: a grown read buffer)
-                    bool served = co_await serve_large_query(f.size);  // (not in an if: GCC 12)
-                    if (!served) co_return false;
-                    break;
-                }
-                cstart_ += f.size;
-                req_bytes_in_ = f.size;
-                req_start_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                    net::Clock::now().time_since_epoch())
-                                    .count();
-                if (!batch_.empty()) co_await flush_batch(false);
-                std::string_view body = frame_body(frame);
-                std::string_view sql(body.data(), body.empty() ? 0 : body.size() - 1);
-                if (body.empty() || body.back() != '\0') {
-                    co_await fatal(sqlstate::kProtocolViolation,
-                                   "invalid Query message: missing string terminator");
-                    co_return false;
-                }
-                // The frame lives in cbuf_ until the next read; copy what must outlive it (into
-                // a buffer kept for it: handle_query is never re-entered).
-                query_copy_.assign(frame);
-                co_await handle_query(query_copy_,
-                                      std::string_view(query_copy_.data() + 5, sql.size()));
-                if (query_copy_.capacity() > 64 * 1024)
-                    std::string().swap(query_copy_);  // idle sessions stay small
-                break;
+        cstart_ += step.consumed;
+        if (const auto* held = std::get_if<core::client::Held>(&action)) {
+            if (held->first) req_start_ns_ = now_ns();
+            req_bytes_in_ += held->size;
+        } else if (const auto* run = std::get_if<core::client::RunBatch>(&action)) {
+            co_await flush_batch(run->sync);
+        } else if (const auto* copy = std::get_if<core::client::Copy>(&action)) {
+            // COPY data: every consecutive copy message streamed to the attached shard at once.
+            if (server_) {
+                std::string chunk(copy->chunk);
+                co_await server_->write(chunk);
             }
-            case 'P':
-            case 'B':
-            case 'D':
-            case 'E':
-            case 'C':
-                if (admin_) {
-                    cstart_ += f.size;
-                    co_await fatal(sqlstate::kFeatureNotSupported,
-                                   "the admin console supports only the simple query protocol");
-                    co_return false;
-                }
-                if (batch_.empty())
-                    req_start_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        net::Clock::now().time_since_epoch())
-                                        .count();
-                if (!skip_until_sync_) batch_.append(frame);
-                if (type == 'P') batch_has_parse_ = true;
-                req_bytes_in_ += f.size;
-                cstart_ += f.size;
-                break;
-            case 'S':
-                batch_.append(frame);
-                cstart_ += f.size;
-                co_await flush_batch(true);
-                break;
-            case 'H':
-                batch_.append(frame);
-                cstart_ += f.size;
-                co_await flush_batch(false);
-                break;
-            case 'd':
-            case 'c':
-            case 'f': {
-                // COPY data: stream every consecutive copy message to the attached shard at once.
-                size_t start = cstart_;
-                cstart_ += f.size;
-                for (;;) {
-                    auto more = wire::parse_frame(
-                        wire::as_bytes(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_)),
-                        static_cast<size_t>(pcfg.max_message_bytes));
-                    auto* mf = std::get_if<wire::Frame>(&more);
-                    if (!mf || (mf->type != 'd' && mf->type != 'c' && mf->type != 'f')) break;
-                    cstart_ += mf->size;
-                }
-                if (server_) {
-                    std::string chunk(cbuf_.data() + start, cstart_ - start);
-                    co_await server_->write(chunk);
-                }
-                break;
+        } else if (const auto* call = std::get_if<core::client::FunctionCall>(&action)) {
+            // FunctionCall (libpq's PQfn: large objects, lo_import/lo_export). The proxy
+            // cannot see which tables the function touches: it runs where the session is
+            // (its transaction's shard, SET shardgate.shard) or on the default shard.
+            req_bytes_in_ = call->frame.size();
+            req_start_ns_ = now_ns();
+            ++proxy_.counters().queries;
+            std::string call_frame(call->frame);
+            int shard = proxy_.config().default_shard_index();
+            if (server_) {
+                shard = server_->target().shard;
+            } else if (!forced_shard_.empty()) {
+                int idx = proxy_.shard_map().shard_index(forced_shard_);
+                if (idx >= 0) shard = idx;
             }
-            case 'F': {
-                // FunctionCall (libpq's PQfn: large objects, lo_import/lo_export). The proxy
-                // cannot see which tables the function touches: it runs where the session is
-                // (its transaction's shard, SET shardgate.shard) or on the default shard.
-                cstart_ += f.size;
-                if (admin_) {
-                    co_await fatal(sqlstate::kFeatureNotSupported,
-                                   "the admin console supports only the simple query protocol");
-                    co_return false;
-                }
-                if (!batch_.empty()) co_await flush_batch(false);
-                req_bytes_in_ = f.size;
-                req_start_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                    net::Clock::now().time_since_epoch())
-                                    .count();
-                ++proxy_.counters().queries;
-                std::string copy(frame);
-                int shard = proxy_.config().default_shard_index();
-                if (server_) {
-                    shard = server_->target().shard;
-                } else if (!forced_shard_.empty()) {
-                    int idx = proxy_.shard_map().shard_index(forced_shard_);
-                    if (idx >= 0) shard = idx;
-                }
-                used_shape_ = false;
-                co_await send_to_shard(shard, copy, "<function call>");
-                break;
-            }
-            case 'X':
-                cstart_ += f.size;
-                co_return false;
-            default:
-                cstart_ += f.size;
-                co_await fatal(
-                    sqlstate::kProtocolViolation,
-                    fmt::format("unsupported frontend message type {}", describe_type(type)));
-                co_return false;
+            used_shape_ = false;
+            co_await send_to_shard(shard, call_frame, "<function call>");
+        } else if (std::holds_alternative<core::client::Terminate>(action)) {
+            co_return false;
+        } else if (const auto* bad = std::get_if<core::client::Fatal>(&action)) {
+            co_await fatal(bad->sqlstate, bad->message);
+            co_return false;
         }
     }
 }

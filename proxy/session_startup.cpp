@@ -5,6 +5,8 @@
 
 #include "common/sqlstate.h"
 #include "proxy/auth/server_auth.h"
+#include "proxy/core/client_machine.h"
+#include "proxy/core/startup_machine.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
@@ -58,70 +60,44 @@ awaitable<bool> Session::startup() {
         ~Disarm() { t->cancel(); }
     } disarm{watchdog};
 
+    // The startup machine (proxy/core/startup_machine.h) decides; this loop reads and acts.
+    core::StartupMachine machine(proxy_.tls() != nullptr);
     wire::StartupMessage msg;
     for (;;) {
-        auto st = wire::parse_startup_frame(
-            wire::as_bytes(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_)));
-        if (std::holds_alternative<wire::NeedMore>(st)) {
+        core::StartupStep step =
+            machine.step(std::string_view(cbuf_.data() + cstart_, clen_ - cstart_));
+        cstart_ += step.consumed;
+        const auto& action = step.action;
+        if (std::holds_alternative<core::startup::NeedMore>(action)) {
             if (!co_await read_more()) co_return false;
             continue;
         }
-        if (auto* bad = std::get_if<wire::Malformed>(&st)) {
-            co_await fatal(sqlstate::kProtocolViolation,
-                           fmt::format("invalid startup packet: {}", bad->reason));
+        if (const auto* answer = std::get_if<core::startup::AnswerByte>(&action)) {
+            co_await send(std::string_view(&answer->byte, 1));
+            continue;
+        }
+        if (std::holds_alternative<core::startup::StartTls>(action)) {
+            co_await send(std::string_view(&wire::kSslAccepted, 1));
+            cstart_ = clen_ = 0;
+            if (auto ec = co_await stream_.start_tls(*proxy_.tls())) {
+                spdlog::info("client {}: TLS handshake failed: {}", peer_, ec.message());
+                co_return false;
+            }
+            machine.tls_established();
+            continue;
+        }
+        if (const auto* cancel = std::get_if<core::startup::Cancel>(&action)) {
+            Session* target = proxy_.find_session(cancel->process_id);
+            if (target && target->secret() == cancel->secret_key) target->cancel_running();
+            co_return false;  // a cancel connection never gets a reply
+        }
+        if (const auto* bad = std::get_if<core::startup::Fatal>(&action)) {
+            co_await fatal(bad->sqlstate, bad->message);
             co_return false;
         }
-        const auto& f = std::get<wire::StartupFrame>(st);
-        cstart_ += f.size;
-        switch (f.kind) {
-            case wire::StartupKind::SslRequest: {
-                // Bytes pipelined behind SSLRequest were sent before the client knew whether
-                // TLS would be used: refuse them as PostgreSQL does, whatever the answer.
-                if (cstart_ != clen_) {
-                    co_await fatal(sqlstate::kProtocolViolation,
-                                   "received unencrypted data after SSL request");
-                    co_return false;
-                }
-                if (!proxy_.tls() || stream_.is_tls()) {
-                    co_await send("N");
-                    continue;
-                }
-                // Bytes after SSLRequest but before the handshake would be read as plaintext
-                // outside TLS — a man-in-the-middle injection vector (CVE-2021-23222): refuse.
-                if (cstart_ != clen_) {
-                    spdlog::warn("client {}: sent data before the TLS handshake; closing", peer_);
-                    co_return false;
-                }
-                co_await send("S");
-                cstart_ = clen_ = 0;
-                if (auto ec = co_await stream_.start_tls(*proxy_.tls())) {
-                    spdlog::info("client {}: TLS handshake failed: {}", peer_, ec.message());
-                    co_return false;
-                }
-                continue;
-            }
-            case wire::StartupKind::GssEncRequest:
-                co_await send("N");
-                continue;
-            case wire::StartupKind::CancelRequest: {
-                wire::CancelRequest c;
-                if (wire::decode(f, c).ok()) {
-                    Session* target = proxy_.find_session(c.process_id);
-                    if (target && target->secret() == c.secret_key) target->cancel_running();
-                }
-                co_return false;  // a cancel connection never gets a reply
-            }
-            case wire::StartupKind::UnsupportedProtocol:
-                co_await fatal(sqlstate::kFeatureNotSupported,
-                               wire::unsupported_protocol_message(f.code));
-                co_return false;
-            case wire::StartupKind::Startup:
-                if (!wire::decode(f, msg).ok()) {
-                    co_await fatal(sqlstate::kProtocolViolation, "invalid startup packet");
-                    co_return false;
-                }
-                break;
-        }
+        if (std::holds_alternative<core::startup::Close>(action)) co_return false;
+        // The parameters are views into cbuf_, which stays as it is until the next read.
+        msg = std::get<core::startup::Login>(action).message;
         break;
     }
     transition(SessionState::Authenticating);
@@ -129,11 +105,6 @@ awaitable<bool> Session::startup() {
     database_ = std::string(msg.database());
     for (const auto& p : msg.parameters)
         startup_params_[std::string(p.name)] = std::string(p.value);
-    if (user_name_.empty()) {
-        co_await fatal(sqlstate::kInvalidAuthorizationSpecification,
-                       "no PostgreSQL user name specified in startup packet");
-        co_return false;
-    }
     const Config& cfg = proxy_.config();
     user_list_ = proxy_.users();
     user_ = nullptr;
@@ -241,7 +212,7 @@ awaitable<bool> Session::authenticate(const UserConfig& user) {
             if (f.type != 'p') {
                 co_await fatal(sqlstate::kProtocolViolation,
                                fmt::format("expected a password message, got message type {}",
-                                           describe_type(f.type)));
+                                           core::describe_message_type(f.type)));
                 co_return false;
             }
             step = sa.on_message(f.body, w);

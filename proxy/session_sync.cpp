@@ -17,6 +17,7 @@
 #include "proxy/proxy.h"
 #include "proxy/session.h"
 #include "proxy/session_settings.h"
+#include "proxy/shard_request.h"
 #include "proxy/wire/frame_cursor.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/writer.h"
@@ -36,7 +37,7 @@ awaitable<bool> Session::sync_settings(bool report_with_ready) {
     if (list.empty()) co_return true;
     const uint64_t first = s.quiet_sent();
     std::string out;
-    for (const auto& [name, statement] : list) s.add_quiet_query(out, statement);
+    for (const auto& [name, statement] : list) ShardRequest(out, s).quiet_query(statement);
     co_await s.write(out);
     const uint64_t last = first + list.size();
     const auto deadline = net::Clock::now() + kSyncTimeout;
@@ -113,7 +114,7 @@ awaitable<void> Session::report_attach_failure(bool report_with_ready, std::stri
     wire::ErrorBuilder(wire::Severity::Error, sqlstate, message).encode_error(w);
     ++proxy_.counters().errors;
     co_await send(err);
-    skip_until_sync_ = true;
+    client_.skip_to_sync();
 }
 
 namespace {

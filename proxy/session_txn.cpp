@@ -102,7 +102,7 @@ awaitable<bool> Session::join_shard(int shard, bool report_with_ready) {
             wire::MessageWriter w(out);
             wire::ErrorBuilder(wire::Severity::Error, sqlstate, msg).encode_error(w);
             co_await send(out);
-            skip_until_sync_ = true;
+            client_.skip_to_sync();
         }
     };
     while (server_ && server_->outstanding() > 0) co_await released_.wait();

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "proxy/shard_request.h"
 #include "proxy/spawn.h"
 #include "proxy/wire/frame_cursor.h"
 #include "proxy/wire/messages/error_response.h"
@@ -81,9 +82,7 @@ awaitable<std::string> probe_query(ServerConn& s, std::string_view sql,
     auto sink = std::make_shared<ProbeSink>(ex);
     s.attach(sink.get());
     std::string out;
-    wire::MessageWriter w(out);
-    wire::encode(wire::Query{sql}, w);
-    s.expect(ServerConn::Expect::Ready);
+    ShardRequest(out, s).query(sql);
     auto deadline = net::Clock::now() + timeout;
     size_t n = s.write_now(out);
     if (n < out.size() && s.usable()) co_await s.write(std::string_view(out).substr(n));

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "common/sqlstate.h"
+#include "proxy/shard_request.h"
 #include "proxy/wire/frame_cursor.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/writer.h"
@@ -84,11 +85,7 @@ net::awaitable<std::vector<StepOutcome>> ConnParticipants::step(
             continue;
         }
         std::string out;
-        wire::MessageWriter w(out);
-        w.begin('Q');
-        w.cstr(sql[i]);
-        w.end();
-        conns_[i]->expect(ServerConn::Expect::Ready);
+        ShardRequest(out, *conns_[i]).query(sql[i]);
         st.waiting = true;
         co_await conns_[i]->write(out);
     }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the frontend decoder fuzzer with Debian's clang (no CMake needed) and runs it.
-#   tests/fuzz/run.sh [SECONDS]      default 60
-# Prints the number of executions and whether the run was clean; exits non-zero on a crash,
+# Builds the libFuzzer targets with Debian's clang (no CMake needed) and runs each in turn:
+#   frontend_decoder_fuzz  startup/normal framing, every frontend decoder, server-side auth
+#   session_core_fuzz      the session core (proxy/core): client machine and reply expectations
+#   tests/fuzz/run.sh [SECONDS]      seconds per target, default 60
+# Prints each target's executions and whether its run was clean; exits non-zero on a crash,
 # leaving the crashing input under $FUZZ_ARTIFACTS (default /tmp).
 set -euo pipefail
 
@@ -12,12 +14,13 @@ cxx="${CXX_FUZZ:-clang++}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-echo "building fuzzer in $work"
-"$cxx" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I"$root" \
-    "$root/tests/fuzz/frontend_decoder_fuzz.cpp" \
-    "$root"/proxy/wire/*.cpp "$root"/proxy/wire/messages/*.cpp "$root"/proxy/auth/*.cpp \
-    -lssl -lcrypto -o "$work/frontend_decoder_fuzz"
+echo "building fuzzers in $work"
+cflags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$root")
+wire_srcs=("$root"/proxy/wire/*.cpp "$root"/proxy/wire/messages/*.cpp)
+"$cxx" "${cflags[@]}" "$root/tests/fuzz/frontend_decoder_fuzz.cpp" "${wire_srcs[@]}" \
+    "$root"/proxy/auth/*.cpp -lssl -lcrypto -o "$work/frontend_decoder_fuzz"
+"$cxx" "${cflags[@]}" "$root/tests/fuzz/session_core_fuzz.cpp" "${wire_srcs[@]}" \
+    "$root"/proxy/core/*.cpp -o "$work/session_core_fuzz"
 
 # A small seed corpus of valid traffic, so mutations start from real message shapes.
 corpus="$work/corpus"
@@ -50,20 +53,29 @@ seed sasl_initial msg p 'SCRAM-SHA-256\x00\x00\x00\x00\x11n,,n=,r=abcdefghi'
 seed sasl_final   msg p 'c=biws,r=abcdefghisrv,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ='
 seed password     msg p 'md5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\x00'
 
-log="$work/fuzz.log"
-echo "fuzzing for ${seconds}s"
-set +e
-"$work/frontend_decoder_fuzz" -max_total_time="$seconds" -print_final_stats=1 \
-    -artifact_prefix="$artifacts/sg-frontend-fuzz-" "$corpus" > "$log" 2>&1
-status=$?
-set -e
+# run_target NAME: fuzzes NAME for $seconds from the seed corpus; returns its exit status.
+run_target() {
+    local name=$1 log="$work/$1.log" status executions
+    echo "fuzzing $name for ${seconds}s"
+    mkdir -p "$work/corpus_$name"
+    cp "$corpus"/* "$work/corpus_$name/"
+    set +e
+    "$work/$name" -max_total_time="$seconds" -print_final_stats=1 \
+        -artifact_prefix="$artifacts/sg-$name-" "$work/corpus_$name" > "$log" 2>&1
+    status=$?
+    set -e
+    executions="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
+    echo "$name executions: ${executions:-unknown}"
+    if [[ $status -eq 0 ]]; then
+        echo "$name result: clean (no crash, leak, sanitizer report or broken invariant)"
+    else
+        echo "$name result: FAILED (exit $status); crash input under $artifacts/sg-$name-*"
+        grep -m1 -A30 -E '^==[0-9]+==ERROR|runtime error|deadly signal' "$log" || tail -40 "$log"
+    fi
+    return "$status"
+}
 
-executions="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
-echo "executions: ${executions:-unknown}"
-if [[ $status -eq 0 ]]; then
-    echo "result: clean (no crash, leak or sanitizer report)"
-else
-    echo "result: FAILED (exit $status); crash input under $artifacts/sg-frontend-fuzz-*"
-    grep -m1 -A30 -E '^==[0-9]+==ERROR|runtime error|deadly signal' "$log" || tail -40 "$log"
-fi
-exit "$status"
+failed=0
+run_target frontend_decoder_fuzz || failed=1
+run_target session_core_fuzz || failed=1
+exit "$failed"
