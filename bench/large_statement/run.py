@@ -20,10 +20,9 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "harness"))
-import pgcluster  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, ".."))  # bench/: sharded_vs_direct (it adds tests/harness)
+import sharded_vs_direct  # noqa: E402
 import pgwire  # noqa: E402
-from sgfixture import Proxy, shard_conn, shard_rows  # noqa: E402
 
 SCHEMA = "CREATE TABLE docs (id bigint PRIMARY KEY, body text NOT NULL)"
 TABLES = [{"name": "docs", "kind": "sharded", "shard_key": "id", "key_type": "bigint"}]
@@ -73,35 +72,21 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     body = "x" * (args.mb * 1024 * 1024)
-    with pgcluster.Cluster(2) as shards, pgcluster.Cluster(1) as direct:
-        for cl, n in ((shards, 2), (direct, 1)):
-            for i in range(n):
-                c = shard_conn(cl, i)
-                shard_rows(c, SCHEMA)
-                c.close()
-        sg = Proxy(shards, "bench_large_statement", tables=TABLES).start()
-        try:
-            d = direct.shards[0]
-            targets = {
-                "direct": (d.host, d.port, direct.dbname, direct.superuser),
-                "shardgate": ("127.0.0.1", sg.port, shards.dbname, shards.superuser),
-            }
-            for t in targets.values():
-                c = pgwire.WireConn(t[0], t[1], timeout=60)
-                c.startup(t[3], t[2])
-                c.query("INSERT INTO docs VALUES (1, 'small')")
-                c.terminate()
-            res = {k: [] for k in targets}
-            for r in range(args.rounds):
-                order = list(targets) if r % 2 == 0 else list(reversed(targets))
-                for k in order:
-                    big_id = 1000 + r
-                    out = one_round(targets[k], f"INSERT INTO docs VALUES ({big_id}, '{body}')", big_id)
-                    res[k].append(out)
-                    print(f"round {r + 1} {k:10} statement {out[0]:.3f} s; point reads during it: "
-                          f"{out[3]}, slowest {out[1] * 1000:.1f} ms, p99 {out[2] * 1000:.1f} ms", flush=True)
-        finally:
-            sg.stop()
+    with sharded_vs_direct.targets(2, SCHEMA, TABLES, "bench_large_statement") as targets:
+        for t in targets.values():
+            c = pgwire.WireConn(t[0], t[1], timeout=60)
+            c.startup(t[3], t[2])
+            c.query("INSERT INTO docs VALUES (1, 'small')")
+            c.terminate()
+        res = {k: [] for k in targets}
+        for r in range(args.rounds):
+            order = list(targets) if r % 2 == 0 else list(reversed(targets))
+            for k in order:
+                big_id = 1000 + r
+                out = one_round(targets[k], f"INSERT INTO docs VALUES ({big_id}, '{body}')", big_id)
+                res[k].append(out)
+                print(f"round {r + 1} {k:10} statement {out[0]:.3f} s; point reads during it: "
+                      f"{out[3]}, slowest {out[1] * 1000:.1f} ms, p99 {out[2] * 1000:.1f} ms", flush=True)
     print(f"\n{args.mb} MB INSERT by one client, point reads by another; median of {args.rounds} rounds")
     med = {}
     for k, v in res.items():

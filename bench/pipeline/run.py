@@ -20,10 +20,9 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "harness"))
-import pgcluster  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, ".."))  # bench/: sharded_vs_direct (it adds tests/harness)
+import sharded_vs_direct  # noqa: E402
 import pgwire  # noqa: E402
-from sgfixture import Proxy, shard_conn, shard_rows  # noqa: E402
 
 SCHEMA = "CREATE TABLE items (id bigint PRIMARY KEY, v text NOT NULL)"
 SQL = "INSERT INTO items VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET v = excluded.v"
@@ -62,34 +61,20 @@ def main():
     ap.add_argument("--rows", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    with pgcluster.Cluster(4) as shards, pgcluster.Cluster(1) as direct:
-        for cl, n in ((shards, 4), (direct, 1)):
-            for i in range(n):
-                c = shard_conn(cl, i)
-                shard_rows(c, SCHEMA)
-                c.close()
-        sg = Proxy(shards, "bench_pipeline", tables=TABLES).start()
-        try:
-            d = direct.shards[0]
-            targets = {
-                "direct": (d.host, d.port, direct.dbname, direct.superuser),
-                "shardgate": ("127.0.0.1", sg.port, shards.dbname, shards.superuser),
-            }
-            times = {k: [] for k in targets}
-            warm = batch_bytes(min(args.rows, 1000), -1)
-            for k, t in targets.items():
-                run_batch(*t, warm, min(args.rows, 1000))
-            for r in range(args.rounds):
-                payload = batch_bytes(args.rows, r)
-                order = list(targets)
-                if r % 2:
-                    order.reverse()
-                for k in order:
-                    s = run_batch(*targets[k], payload, args.rows)
-                    times[k].append(s)
-                    print(f"round {r + 1} {k:10} {s:.3f} s", flush=True)
-        finally:
-            sg.stop()
+    with sharded_vs_direct.targets(4, SCHEMA, TABLES, "bench_pipeline") as targets:
+        times = {k: [] for k in targets}
+        warm = batch_bytes(min(args.rows, 1000), -1)
+        for k, t in targets.items():
+            run_batch(*t, warm, min(args.rows, 1000))
+        for r in range(args.rounds):
+            payload = batch_bytes(args.rows, r)
+            order = list(targets)
+            if r % 2:
+                order.reverse()
+            for k in order:
+                s = run_batch(*targets[k], payload, args.rows)
+                times[k].append(s)
+                print(f"round {r + 1} {k:10} {s:.3f} s", flush=True)
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\none Parse + {args.rows} Bind/Execute + one Sync (upsert by key), median of {args.rounds} rounds")
     for k, v in med.items():

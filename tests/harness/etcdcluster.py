@@ -29,6 +29,7 @@ import tempfile
 import time
 import weakref
 
+import pgcluster
 from pgcluster import child_setup, log_tail, _pid_alive
 
 ETCD = os.environ.get("SG_ETCD_BIN", "/usr/bin/etcd")
@@ -293,3 +294,55 @@ def range_http(endpoint, prefix, timeout=2.0):
         kvs[base64.b64decode(kv["key"]).decode()] = (base64.b64decode(kv.get("value", "")).decode(),
                                                      int(kv.get("mod_revision", 0)), int(kv.get("lease", 0)))
     return int(j["header"]["revision"]), kvs
+
+
+# ---------------------------------------------------------------------------------------------
+# The multi-proxy tests' setup: PostgreSQL shards, a 3-member etcd and proxies following its map.
+
+def start_with_pg(test, n_shards, load):
+    """A PostgreSQL cluster of `n_shards` and a 3-member etcd for one test (from its setUp),
+    each stopped by a cleanup of `test`; `load(cluster)` fills the shards once both run, before
+    any proxy starts. Returns (cluster, etcd)."""
+    cluster = pgcluster.Cluster(n_shards).start()
+    test.addCleanup(cluster.stop)
+    etcd = EtcdCluster(3).start()
+    test.addCleanup(etcd.stop)
+    load(cluster)
+    return cluster, etcd
+
+
+def cluster_section(etcd, prefix, lease_ttl_s=3):
+    """A proxy's [cluster] keys: every member of `etcd`, its keys under `prefix`; a short etcd
+    timeout so a test of etcd failures does not wait long for each call."""
+    return {"etcd": etcd.endpoints(), "prefix": prefix, "lease_ttl_s": lease_ttl_s,
+            "etcd_timeout_ms": 500}
+
+
+def start_following_proxies(test, cluster, etcd, names, prefix, tables, loaded, proxy,
+                            lease_ttl_s=3, sharding=None, proxy_of=None, after_publish=None):
+    """Proxies named `names` over `cluster` that all follow the map in `etcd` under `prefix`,
+    each stopped by a cleanup of `test`. Returns them in the order of `names`.
+
+    The first proxy of a brand-new etcd prefix publishes map v1 over the shards its config
+    lists: so it starts once with only shards 0..loaded-1 (the loaded ones) and stops, and
+    `after_publish()` (if given) runs then. Then every proxy starts with all of the cluster's
+    shards listed: the others own nothing until a rebalance moves buckets to them.
+    proxy: [proxy] keys of every proxy; proxy_of: {name: more [proxy] keys of that one};
+    sharding: [sharding] keys besides each proxy's own map_file (<name>.map.json)."""
+    from sgfixture import Proxy  # here, not at the top: the benchmarks use etcd without psycopg2
+    section = cluster_section(etcd, prefix, lease_ttl_s)
+    proxies = []
+    for name in names:
+        p = Proxy(cluster, name, tables=tables, shards=list(range(loaded)),
+                  proxy={**proxy, **(proxy_of or {}).get(name, {})},
+                  sharding={"map_file": f"{name}.map.json", **(sharding or {})},
+                  cluster_section=section)
+        test.addCleanup(p.stop)
+        proxies.append(p)
+    proxies[0].start().stop()
+    if after_publish:
+        after_publish()
+    for p in proxies:
+        p.shards = None
+        p.start()
+    return proxies

@@ -25,6 +25,7 @@ import argparse
 import atexit
 import concurrent.futures
 import ctypes
+import faulthandler
 import json
 import os
 import pwd
@@ -36,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+import unittest
 import weakref
 
 PG_BIN = os.environ.get("SG_PG_BIN", "/usr/lib/postgresql/15/bin")
@@ -579,6 +581,24 @@ class Cluster:
                 return True
             time.sleep(0.05)
         return False
+
+
+def start_module_cluster(n, schema, watchdog_s, standbys_of=()):
+    """The cluster of a test module, for its setUpModule: a watchdog that ends a hung module
+    after `watchdog_s` with every thread's traceback; `n` shards, each given `schema` (SQL run
+    by psql); a streaming standby of each shard index in `standbys_of`. Returns
+    (cluster, [standby Shard per index of standbys_of]).
+
+    The module cleanups undo all of it, the cluster's stop first (it stops the standbys too);
+    its stop is registered before the start, so even a failed setup leaves no server behind."""
+    faulthandler.dump_traceback_later(watchdog_s, exit=True)
+    unittest.addModuleCleanup(faulthandler.cancel_dump_traceback_later)
+    cluster = Cluster(n)
+    unittest.addModuleCleanup(cluster.stop)
+    cluster.start()
+    for i in range(n):
+        cluster.psql(i, schema)
+    return cluster, [cluster.add_replica(i) for i in standbys_of]
 
 
 def run_psql(env, sql, timeout=PSQL_TIMEOUT_S):

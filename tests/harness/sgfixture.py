@@ -19,6 +19,7 @@ import socket
 import threading
 import struct
 import tempfile
+import unittest
 import uuid as uuid_mod
 
 import psycopg2
@@ -201,6 +202,29 @@ class Proxy:
         finally:
             if own:
                 conn.close()
+
+
+def start_pool_mode_proxies(cluster, name, tables, transaction, session):
+    """A proxy over `cluster` in each pool mode, for a setUpModule that checks both against one
+    plain PostgreSQL: {"transaction": Proxy, "session": Proxy}, started in that order, named
+    <name>_transaction and <name>_session, each stopped by a module cleanup.
+    `transaction` / `session`: that proxy's [proxy] keys besides pool_mode."""
+    proxies = {}
+    for mode, keys in (("transaction", transaction), ("session", session)):
+        p = Proxy(cluster, f"{name}_{mode}", tables=tables, proxy={"pool_mode": mode, **keys}).start()
+        unittest.addModuleCleanup(p.stop)
+        proxies[mode] = p
+    return proxies
+
+
+def direct_connect(cluster, shard=0):
+    """connect(autocommit=False) straight to one shard (shard_conn's bounded waits): the plain
+    PostgreSQL that a test compares the proxy's answers with."""
+    def connect(autocommit=False):
+        c = shard_conn(cluster, shard)
+        c.autocommit = autocommit
+        return c
+    return connect
 
 
 def wait_readable(conn_or_sock, timeout):

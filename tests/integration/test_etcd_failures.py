@@ -39,8 +39,8 @@ import psycopg2
 
 import pgcluster
 import test_rebalance as tr
-from etcdcluster import EtcdCluster
-from sgfixture import Proxy, bucket_of, log_dir, shard_conn, shard_rows
+from etcdcluster import start_following_proxies, start_with_pg
+from sgfixture import bucket_of, log_dir, shard_conn, shard_rows
 
 tr.ROWS = 20000
 PREFIX = "/shardgate/rbfail"
@@ -160,26 +160,12 @@ class Clients:
 
 class EtcdFailures(unittest.TestCase):
     def setUp(self):
-        self.cluster = pgcluster.Cluster(N_SHARDS).start()
-        self.addCleanup(self.cluster.stop)
-        self.etcd = EtcdCluster(3).start()
-        self.addCleanup(self.etcd.stop)
-        tr.load_initial(self.cluster, 4)
-        section = {"etcd": self.etcd.endpoints(), "prefix": PREFIX, "lease_ttl_s": TTL_S,
-                   "etcd_timeout_ms": 500}
-        self.proxies = []
-        for name in ("fail-a", "fail-b", "fail-c"):
-            p = Proxy(self.cluster, name, tables=tr.TABLES, shards=[0, 1, 2, 3], proxy={"pool_size": 8},
-                      sharding={"map_file": f"{name}.map.json", "bucket_bits": BUCKET_BITS},
-                      cluster_section=section)
-            self.addCleanup(p.stop)
-            self.addCleanup(self._cont, p)   # runs first: a frozen proxy cannot stop
-            self.proxies.append(p)
-        a = self.proxies[0].start()
-        a.stop()
+        self.cluster, self.etcd = start_with_pg(self, N_SHARDS, lambda c: tr.load_initial(c, 4))
+        self.proxies = start_following_proxies(
+            self, self.cluster, self.etcd, ("fail-a", "fail-b", "fail-c"), PREFIX, tr.TABLES, loaded=4,
+            proxy={"pool_size": 8}, lease_ttl_s=TTL_S, sharding={"bucket_bits": BUCKET_BITS})
         for p in self.proxies:
-            p.shards = None
-            p.start()
+            self.addCleanup(self._cont, p)   # runs before the stops: a frozen proxy cannot stop
         self.config = self.proxies[0].config_path
 
     @staticmethod

@@ -19,10 +19,9 @@ import unittest
 
 import psycopg2
 
-import pgcluster
 import test_rebalance as tr
-from etcdcluster import EtcdCluster
-from sgfixture import Proxy, bucket_of, shard_conn, shard_rows
+from etcdcluster import start_following_proxies, start_with_pg
+from sgfixture import bucket_of, shard_conn, shard_rows
 
 tr.ROWS = 3000
 PREFIX = "/shardgate/pausekeys"
@@ -32,25 +31,10 @@ BUCKET_BITS = 8
 
 class PauseKeys(unittest.TestCase):
     def setUp(self):
-        self.cluster = pgcluster.Cluster(3).start()
-        self.addCleanup(self.cluster.stop)
-        self.etcd = EtcdCluster(3).start()
-        self.addCleanup(self.etcd.stop)
-        tr.load_initial(self.cluster, 2)
-        section = {"etcd": self.etcd.endpoints(), "prefix": PREFIX, "lease_ttl_s": TTL_S,
-                   "etcd_timeout_ms": 500}
-        self.proxies = []
-        for name in ("pk-a", "pk-b", "pk-c"):
-            p = Proxy(self.cluster, name, tables=tr.TABLES, shards=[0, 1], proxy={"pool_size": 4},
-                      sharding={"map_file": f"{name}.map.json", "bucket_bits": BUCKET_BITS},
-                      cluster_section=section)
-            self.addCleanup(p.stop)
-            self.proxies.append(p)
-        a = self.proxies[0].start()
-        a.stop()
-        for p in self.proxies:
-            p.shards = None
-            p.start()
+        self.cluster, self.etcd = start_with_pg(self, 3, lambda c: tr.load_initial(c, 2))
+        self.proxies = start_following_proxies(
+            self, self.cluster, self.etcd, ("pk-a", "pk-b", "pk-c"), PREFIX, tr.TABLES, loaded=2,
+            proxy={"pool_size": 4}, lease_ttl_s=TTL_S, sharding={"bucket_bits": BUCKET_BITS})
         self.config = self.proxies[0].config_path
 
     def registrations(self):

@@ -25,10 +25,9 @@ import unittest
 
 import psycopg2
 
-import pgcluster
 import test_rebalance as tr
-from etcdcluster import EtcdCluster, range_http
-from sgfixture import Proxy, bucket_of, shard_conn, shard_rows
+from etcdcluster import range_http, start_following_proxies, start_with_pg
+from sgfixture import bucket_of, shard_conn, shard_rows
 
 tr.ROWS = 2000
 PREFIX = "/shardgate/pauselapse"
@@ -103,27 +102,12 @@ class Writers:
 
 class PauseLapse(unittest.TestCase):
     def setUp(self):
-        self.cluster = pgcluster.Cluster(3).start()
-        self.addCleanup(self.cluster.stop)
-        self.etcd = EtcdCluster(3).start()
-        self.addCleanup(self.etcd.stop)
-        tr.load_initial(self.cluster, 2)   # (b mod 2 is the same for every bucket_bits)
-        section = {"etcd": self.etcd.endpoints(), "prefix": PREFIX, "lease_ttl_s": 3,
-                   "etcd_timeout_ms": 500}
-        self.proxies = []
-        for name in ("pl-a", "pl-b", "pl-c"):
-            keys = {"pool_size": 4}
-            if name == "pl-c":
-                keys["max_pause_ms"] = C_MAX_PAUSE_MS
-            p = Proxy(self.cluster, name, tables=tr.TABLES, shards=[0, 1], proxy=keys,
-                      sharding={"map_file": f"{name}.map.json", "bucket_bits": BITS}, cluster_section=section)
-            self.addCleanup(p.stop)
-            self.proxies.append(p)
-        a = self.proxies[0].start()
-        a.stop()
-        for p in self.proxies:
-            p.shards = None
-            p.start()
+        # (b mod 2 is the same for every bucket_bits)
+        self.cluster, self.etcd = start_with_pg(self, 3, lambda c: tr.load_initial(c, 2))
+        self.proxies = start_following_proxies(
+            self, self.cluster, self.etcd, ("pl-a", "pl-b", "pl-c"), PREFIX, tr.TABLES, loaded=2,
+            proxy={"pool_size": 4}, proxy_of={"pl-c": {"max_pause_ms": C_MAX_PAUSE_MS}},
+            sharding={"bucket_bits": BITS})
         self.c = self.proxies[2]
         self.c_address = f"127.0.0.1:{self.c.port}"
 

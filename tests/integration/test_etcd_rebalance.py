@@ -24,10 +24,8 @@ import threading
 import time
 import unittest
 
-import pgcluster
 import test_rebalance as tr
-from etcdcluster import EtcdCluster, range_http
-from sgfixture import Proxy
+from etcdcluster import range_http, start_following_proxies, start_with_pg
 
 tr.ROWS = 20000          # enough rows for ~800 buckets of data; keeps the test well under 90 s
 PREFIX = "/shardgate/rbtest"
@@ -92,27 +90,13 @@ def normalized_runs(runs):
 
 class EtcdRebalance(unittest.TestCase):
     def setUp(self):
-        self.cluster = pgcluster.Cluster(5).start()
-        self.addCleanup(self.cluster.stop)
-        self.etcd = EtcdCluster(3).start()
-        self.addCleanup(self.etcd.stop)
-        tr.load_initial(self.cluster, 4)
-        section = {"etcd": self.etcd.endpoints(), "prefix": PREFIX, "lease_ttl_s": 3,
-                   "etcd_timeout_ms": 500}
-        self.proxies = []
-        for name in ("rbe-a", "rbe-b", "rbe-c"):
-            p = Proxy(self.cluster, name, tables=tr.TABLES, shards=[0, 1, 2, 3], proxy={"pool_size": 8},
-                      sharding={"map_file": f"{name}.map.json"}, cluster_section=section)
-            self.addCleanup(p.stop)
-            self.proxies.append(p)
+        self.cluster, self.etcd = start_with_pg(self, 5, lambda c: tr.load_initial(c, 4))
         # The first proxy of the brand-new cluster publishes map v1 over the 4 loaded shards;
         # then every proxy runs with the 5th shard listed (it owns nothing until the run).
-        a = self.proxies[0].start()
-        a.stop()
-        self.assertEqual(json.loads(self.etcd.get(PREFIX + "/map"))["version"], 1)
-        for p in self.proxies:
-            p.shards = None
-            p.start()
+        self.proxies = start_following_proxies(
+            self, self.cluster, self.etcd, ("rbe-a", "rbe-b", "rbe-c"), PREFIX, tr.TABLES, loaded=4,
+            proxy={"pool_size": 8},
+            after_publish=lambda: self.assertEqual(json.loads(self.etcd.get(PREFIX + "/map"))["version"], 1))
         self.config = self.proxies[0].config_path
 
     def registrations(self):

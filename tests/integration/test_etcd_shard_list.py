@@ -22,7 +22,7 @@ import unittest
 
 import pgcluster
 import test_rebalance as tr
-from etcdcluster import EtcdCluster
+from etcdcluster import cluster_section, start_with_pg
 from sgfixture import Proxy, bucket_of, shard_conn, shard_rows, shard_of
 
 BITS = 6                 # 64 buckets: a 2 -> 3 run is a handful of switches
@@ -58,13 +58,8 @@ def with_passwords(text):
 
 class EtcdShardList(unittest.TestCase):
     def setUp(self):
-        self.cluster = pgcluster.Cluster(3).start()
-        self.addCleanup(self.cluster.stop)
-        self.etcd = EtcdCluster(3).start()
-        self.addCleanup(self.etcd.stop)
-        tr.load_initial(self.cluster, 2)
-        section = {"etcd": self.etcd.endpoints(), "prefix": PREFIX, "lease_ttl_s": 3,
-                   "etcd_timeout_ms": 500}
+        self.cluster, self.etcd = start_with_pg(self, 3, lambda c: tr.load_initial(c, 2))
+        section = cluster_section(self.etcd, PREFIX)
         sharding = {"bucket_bits": BITS}
         s1_port = self.cluster.shards[1].port
         self.wrong_port = pgcluster.free_port()

@@ -9,7 +9,6 @@ default shard outside a transaction, on the transaction's shard inside one.
 pool_size = 1 per shard: the listening connections must not take the pool's only slot.
 """
 
-import faulthandler
 import re
 import select
 import socket
@@ -45,13 +44,8 @@ def key_on(shard, skip=0):
 
 def setUpModule():
     global cluster, shards, tx, sess, metrics_port
-    faulthandler.dump_traceback_later(120, exit=True)
-    unittest.addModuleCleanup(faulthandler.cancel_dump_traceback_later)
-    cluster = pgcluster.Cluster(N)
-    cluster.start()
-    unittest.addModuleCleanup(cluster.stop)
+    cluster, _ = pgcluster.start_module_cluster(N, SCHEMA, watchdog_s=120)
     for i in range(N):
-        cluster.psql(i, SCHEMA)
         cluster.psql(i, f"CREATE ROLE nolisten {'LOGIN' if i == 0 else 'NOLOGIN'}; GRANT ALL ON items TO nolisten;")
     shards = [shard_conn(cluster, i) for i in range(N)]
     for c in shards:

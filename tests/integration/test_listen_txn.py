@@ -11,7 +11,6 @@ for COMMIT too; a transaction receives its own NOTIFY after COMMIT; PREPARE TRAN
 (0A000); JDBC's autocommit-off form ([BEGIN, LISTEN, Sync] in one extended batch).
 """
 
-import faulthandler
 import select
 import time
 import unittest
@@ -21,7 +20,7 @@ import psycopg2.errors
 
 import pgcluster
 import pgwire
-from sgfixture import Proxy, shard_conn, shard_of
+from sgfixture import direct_connect, shard_of, start_pool_mode_proxies
 
 N = 2
 TABLES = [{"name": "items", "shard_key": "id", "key_type": "bigint"}]
@@ -41,28 +40,13 @@ def key_on(shard, skip=0):
 
 def setUpModule():
     global cluster
-    faulthandler.dump_traceback_later(150, exit=True)
-    unittest.addModuleCleanup(faulthandler.cancel_dump_traceback_later)
-    cluster = pgcluster.Cluster(N)
-    cluster.start()
-    unittest.addModuleCleanup(cluster.stop)
-    for i in range(N):
-        cluster.psql(i, SCHEMA)
-    tx = Proxy(cluster, "listen_txn_tx", tables=TABLES,
-               proxy={"pool_mode": "transaction", "pool_size": 1, "pool_timeout_ms": 3000}).start()
-    unittest.addModuleCleanup(tx.stop)
-    sess = Proxy(cluster, "listen_txn_session", tables=TABLES,
-                 proxy={"pool_mode": "session", "pool_size": 4}).start()
-    unittest.addModuleCleanup(sess.stop)
-
-    def direct(autocommit=False):
-        c = shard_conn(cluster, 0)
-        c.autocommit = autocommit
-        return c
-
-    targets["direct"] = (direct, None)
-    targets["transaction"] = (tx.connect, tx)
-    targets["session"] = (sess.connect, sess)
+    cluster, _ = pgcluster.start_module_cluster(N, SCHEMA, watchdog_s=150)
+    proxies = start_pool_mode_proxies(cluster, "listen_txn", TABLES,
+                                      transaction={"pool_size": 1, "pool_timeout_ms": 3000},
+                                      session={"pool_size": 4})
+    targets["direct"] = (direct_connect(cluster), None)
+    for mode, p in proxies.items():
+        targets[mode] = (p.connect, p)
 
 
 def run(conn, sql, params=None):

@@ -9,14 +9,13 @@ A SET mixed with transaction control in one query, or in a query that runs on se
 is refused (0A000 naming the construct), never silently lost.
 """
 
-import faulthandler
 import unittest
 
 import psycopg2
 import psycopg2.errors
 
 import pgcluster
-from sgfixture import Proxy, shard_conn, shard_of
+from sgfixture import direct_connect, shard_of, start_pool_mode_proxies
 
 N = 2
 TABLES = [{"name": "items", "shard_key": "id", "key_type": "bigint"}]
@@ -32,25 +31,14 @@ def key_on(shard):
 
 def setUpModule():
     global cluster
-    faulthandler.dump_traceback_later(120, exit=True)
-    unittest.addModuleCleanup(faulthandler.cancel_dump_traceback_later)
-    cluster = pgcluster.Cluster(N)
-    cluster.start()
-    unittest.addModuleCleanup(cluster.stop)
-    for i in range(N):
-        cluster.psql(i, SCHEMA)
+    cluster, _ = pgcluster.start_module_cluster(N, SCHEMA, watchdog_s=120)
     # Session pooling keeps a server connection per client and shard: two clients need two.
-    for mode, size in (("transaction", 1), ("session", 2)):
-        p = Proxy(cluster, f"multi_set_{mode}", tables=TABLES,
-                  proxy={"pool_mode": mode, "pool_size": size, "pool_timeout_ms": 3000}).start()
-        unittest.addModuleCleanup(p.stop)
+    proxies = start_pool_mode_proxies(cluster, "multi_set", TABLES,
+                                      transaction={"pool_size": 1, "pool_timeout_ms": 3000},
+                                      session={"pool_size": 2, "pool_timeout_ms": 3000})
+    for mode, p in proxies.items():
         targets[mode] = p.connect
-
-    def direct(autocommit=False):
-        c = shard_conn(cluster, 0)
-        c.autocommit = autocommit
-        return c
-    targets["direct"] = direct
+    targets["direct"] = direct_connect(cluster)
 
 
 def one(conn, sql, params=None):

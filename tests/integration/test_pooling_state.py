@@ -20,7 +20,6 @@ pool_size = 1 per shard: consecutive transactions of different clients share the
 connection of a shard, so whatever leaks would show.
 """
 
-import faulthandler
 import io
 import os
 import socket
@@ -33,7 +32,7 @@ import psycopg2.errors
 
 import pgcluster
 import pgwire
-from sgfixture import Proxy, shard_conn, shard_of, shard_rows
+from sgfixture import Proxy, shard_conn, shard_of, shard_rows, start_pool_mode_proxies
 
 N = 2
 TABLES = [{"name": "items", "shard_key": "id", "key_type": "bigint"}]
@@ -55,13 +54,7 @@ def key_on(shard, skip=0):
 
 def setUpModule():
     global cluster, shards, tx, sess
-    faulthandler.dump_traceback_later(240, exit=True)
-    unittest.addModuleCleanup(faulthandler.cancel_dump_traceback_later)
-    cluster = pgcluster.Cluster(N)
-    cluster.start()
-    unittest.addModuleCleanup(cluster.stop)
-    for i in range(N):
-        cluster.psql(i, SCHEMA)
+    cluster, _ = pgcluster.start_module_cluster(N, SCHEMA, watchdog_s=240)
     # Only the default shard s0 has these: a setting naming it is valid there, refused on s1.
     cluster.psql(0, "CREATE TEXT SEARCH CONFIGURATION public.sg_only_s0 (COPY = english);"
                     "CREATE SEQUENCE notes_id_seq;")
@@ -70,12 +63,9 @@ def setUpModule():
         unittest.addModuleCleanup(c.close)
     for i in range(N):
         shard_rows(shards[i], "INSERT INTO items VALUES (%s, 'resident')", (key_on(i, 500),))
-    tx = Proxy(cluster, "pooling_tx", tables=TABLES,
-               proxy={"pool_mode": "transaction", "pool_size": 1}).start()
-    unittest.addModuleCleanup(tx.stop)
-    sess = Proxy(cluster, "pooling_session", tables=TABLES,
-                 proxy={"pool_mode": "session", "pool_size": 4}).start()
-    unittest.addModuleCleanup(sess.stop)
+    proxies = start_pool_mode_proxies(cluster, "pooling", TABLES,
+                                      transaction={"pool_size": 1}, session={"pool_size": 4})
+    tx, sess = proxies["transaction"], proxies["session"]
 
 
 def one(conn, sql, params=None):

@@ -6,7 +6,6 @@ without pg_read_all_stats (as an application's role usually is), and clients as 
 Figures are printed with a "FIGURE" prefix (ctest -V shows them).
 """
 
-import faulthandler
 import itertools
 import os
 import re
@@ -44,14 +43,7 @@ def keys_on(shard, n, start=1):
 
 def setUpModule():
     global cluster, standbys, sg
-    faulthandler.dump_traceback_later(WATCHDOG_S, exit=True)
-    unittest.addModuleCleanup(faulthandler.cancel_dump_traceback_later)
-    cluster = pgcluster.Cluster(N)
-    unittest.addModuleCleanup(cluster.stop)  # stops the standbys too, even on failure
-    cluster.start()
-    for i in range(N):
-        cluster.psql(i, SCHEMA)
-    standbys = [cluster.add_replica(i) for i in range(N)]
+    cluster, standbys = pgcluster.start_module_cluster(N, SCHEMA, WATCHDOG_S, standbys_of=range(N))
     sg = Proxy(cluster, "replica_reads", tables=TABLES, users=USERS, user="app",
                proxy={"read_from": "replica", "max_replica_lag_ms": 1000, "read_your_writes_ms": 1000,
                       "pool_size": 8},

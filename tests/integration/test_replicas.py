@@ -7,7 +7,6 @@ s1 is crashed under load and the standby promoted), which ends the standby's lif
 Figures are printed with a "FIGURE" prefix (ctest -V shows them).
 """
 
-import faulthandler
 import itertools
 import os
 import re
@@ -42,14 +41,7 @@ def keys_on(shard, n, start=1):
 
 def setUpModule():
     global cluster, standby, sg, metrics_port
-    faulthandler.dump_traceback_later(WATCHDOG_S, exit=True)
-    unittest.addModuleCleanup(faulthandler.cancel_dump_traceback_later)
-    cluster = pgcluster.Cluster(N)
-    unittest.addModuleCleanup(cluster.stop)  # stops the standby too, even on failure
-    cluster.start()
-    for i in range(N):
-        cluster.psql(i, SCHEMA)
-    standby = cluster.add_replica(REPLICATED)
+    cluster, (standby,) = pgcluster.start_module_cluster(N, SCHEMA, WATCHDOG_S, standbys_of=[REPLICATED])
     metrics_port = pgcluster.free_port()
     sg = Proxy(cluster, "replicas", tables=TABLES,
                proxy={"read_from": "replica", "max_replica_lag_ms": MAX_LAG_MS,
