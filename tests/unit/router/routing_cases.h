@@ -26,7 +26,7 @@ struct Case {
     std::string sqlstate = "";
 };
 
-void PrintTo(const Case& c, std::ostream* os) {
+inline void PrintTo(const Case& c, std::ostream* os) {
     *os << c.sql;
 }
 
