@@ -16,10 +16,8 @@
 #include "proxy/server_conn.h"
 #include "proxy/session_settings.h"
 #include "proxy/shard_request.h"
-#include "proxy/wire/frame.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/writer.h"
-#include "router/param_keys.h"
 
 namespace sg::proxy {
 
@@ -52,60 +50,7 @@ std::string limit_clause(const router::Analysis::MergePlan& plan) {
     return sql;
 }
 
-// A LIMIT/OFFSET parameter's bound value, as PostgreSQL reads it for a bigint: nullopt for
-// NULL; on a bad value, `error` is set to (SQLSTATE, message).
-std::optional<int64_t> bound_integer(const wire::Bind& b, uint32_t number,
-                                     const std::vector<uint32_t>& types,
-                                     std::pair<std::string, std::string>& error) {
-    if (number == 0 || number > b.params.size()) {
-        error = {sqlstate::kProtocolViolation,
-                 fmt::format("bind message supplies {} parameters, but the statement uses ${}",
-                             b.params.size(), number)};
-        return std::nullopt;
-    }
-    const wire::Value& v = b.params[number - 1];
-    if (!v) return std::nullopt;
-    const auto format = b.param_format(number - 1) == wire::FormatCode::Binary
-                            ? router::ParamFormat::Binary
-                            : router::ParamFormat::Text;
-    const uint32_t type = number <= types.size() ? types[number - 1] : 0;
-    auto value = router::bigint_param(format, wire::as_chars(*v), type);
-    if (!value) {
-        error = {value.error().sqlstate, value.error().message};
-        return std::nullopt;
-    }
-    return *value;
-}
-
 }  // namespace
-
-// Reads `reply`; false when it is not a plain result (an error, or frames that do not decode).
-bool read_shard_rows(const std::string& reply, ShardRows& out) {
-    size_t pos = 0;
-    while (pos < reply.size()) {
-        auto st = wire::parse_frame(wire::as_bytes(std::string_view(reply).substr(pos)));
-        auto* f = std::get_if<wire::Frame>(&st);
-        if (!f || f->type == 'E') return false;
-        std::string_view whole = std::string_view(reply).substr(pos, f->size);
-        if (f->type == 'T') {
-            if (!wire::decode(f->body, out.desc).ok()) return false;
-            out.row_description.assign(whole);
-        } else if (f->type == 'D') {
-            wire::DataRow row;
-            if (!wire::decode(f->body, row).ok()) return false;
-            auto& values = out.rows.emplace_back();
-            for (const auto& v : row.columns)
-                values.push_back(v ? std::optional<std::string>(std::string(
-                                         reinterpret_cast<const char*>(v->data()), v->size()))
-                                   : std::nullopt);
-            out.frames.push_back(whole);
-        } else if (f->type == 'N') {
-            out.notices.append(whole);
-        }
-        pos += f->size;
-    }
-    return !out.row_description.empty();
-}
 
 // Combines the shards' rows by a query PostgreSQL runs on the default shard (see
 // Analysis::MergePlan). `formats`: the result formats the client asked for (empty: text).
@@ -620,39 +565,6 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user,
     }
     out.count = picked.size();
     co_return out;
-}
-
-// LIMIT $n / OFFSET $n of a combined statement: the plan with this execution's values in place
-// of the parameters. False (with `error` set) when a value is not one PostgreSQL would take.
-bool bind_limits(router::Analysis::MergePlan& plan, const wire::Bind& b,
-                 const std::vector<uint32_t>& param_types,
-                 std::pair<std::string, std::string>& error) {
-    if (plan.limit_param) {
-        plan.limit = bound_integer(b, plan.limit_param, param_types, error);
-        if (!error.first.empty()) return false;
-        if (plan.limit && *plan.limit < 0) {
-            error = {sqlstate::kInvalidRowCountInLimitClause, "LIMIT must not be negative"};
-            return false;
-        }
-    }
-    if (plan.offset_param) {
-        plan.offset =
-            bound_integer(b, plan.offset_param, param_types, error).value_or(0);  // OFFSET NULL: 0
-        if (!error.first.empty()) return false;
-        if (plan.offset < 0) {
-            error = {sqlstate::kInvalidRowCountInResultOffsetClause, "OFFSET must not be negative"};
-            return false;
-        }
-    }
-    plan.limit_param = plan.offset_param = 0;
-    return true;
-}
-
-void append_select_tag(std::string& out, size_t count) {
-    wire::MessageWriter w(out);
-    w.begin('C');
-    w.cstr("SELECT " + std::to_string(count));
-    w.end();
 }
 
 }  // namespace sg::proxy

@@ -14,6 +14,7 @@
 #include "proxy/fanout_legs.h"
 #include "proxy/having_params.h"
 #include "proxy/merge_combine.h"
+#include "proxy/merge_limits.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/returning_order.h"

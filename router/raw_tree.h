@@ -1,6 +1,6 @@
 // The fast way to a parse tree: PostgreSQL's raw parse tree (libpg_query's grammar) converted
 // straight into libpg_query's protobuf-c structs, skipping the pack and unpack that
-// pg_query_parse_protobuf() costs. PostgreSQL's server headers stay inside raw_tree.cpp.
+// pg_query_parse_protobuf() costs. PostgreSQL's server headers stay inside raw_tree*.cpp.
 #pragma once
 
 #include <pg_query/pg_query.pb-c.h>

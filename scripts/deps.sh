@@ -7,7 +7,7 @@ set -euo pipefail
 # asyncpg, SQLAlchemy, Ruby pg, ActiveRecord, PHP PDO and Go pgx v4 from Debian's packages.
 # chromium renders the live report page headless in tests/integration/test_live_page.py.
 # postgresql-client-15 also gives the rebalancer pg_dump and psql (the schema copy to a new
-# shard). postgresql-server-dev-15 has the parse node headers router/raw_tree.cpp reads
+# shard). postgresql-server-dev-15 has the parse node headers router/raw_tree*.cpp read
 # libpg_query's raw parse trees with. etcd-server/etcd-client run the 3-node etcd cluster
 # the multi-proxy tests coordinate through (tests/harness/etcdcluster.py).
 PKGS=(
