@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "common/config.h"
+#include "proxy/batch_plan.h"
 #include "proxy/cursor_places.h"
 #include "proxy/fanout_held.h"
 #include "proxy/fanout_legs.h"
@@ -373,27 +374,6 @@ private:
     void hold_with_begin(std::string_view sql);
     awaitable<void> handle_session_statement(const router::Analysis& a, std::string_view frame,
                                              std::string_view sql);
-    // The shard an extended-protocol batch goes to, -1 after reporting why it cannot go, or
-    // kSplitBatch when its Binds target several shards (then `bind_shards` says which, in order).
-    static constexpr int kSplitBatch = -2;
-    static constexpr int kFanoutBatch =
-        -3;  // one statement on several shards: `bind_shards` lists them
-    static constexpr int kInsertSplitBatch =
-        -4;  // one multi-row INSERT split per shard: see insert_split_
-    static constexpr int kMergedBatch =
-        -5;  // one SELECT on several shards, combined: see merged_analysis_
-    // The extended-protocol multi-row INSERT being split: each shard gets an INSERT of its rows
-    // with the parameters renumbered.
-    struct InsertSplit {
-        std::shared_ptr<const router::Analysis> analysis;
-        std::string query;
-        std::vector<uint32_t> param_types;
-        std::string bind_body;  // the client's Bind (a copy: the batch buffer is reused)
-        std::vector<router::ShardRows> parts;
-        bool had_parse = false;
-        bool had_describe = false;
-    };
-    InsertSplit insert_split_;
     // A transaction spanning shards (session_txn.cpp). The attached server runs the current
     // statement; held_ parks the other participants. txn_begin_ (the client's BEGIN) and the
     // open savepoints are replayed on each shard the transaction joins; txn_wrote_ lists the
@@ -439,11 +419,7 @@ private:
     awaitable<std::optional<std::string>> frames_in_transaction(
         const std::vector<uint16_t>& shards, bool writes, std::string_view sql,
         const std::function<std::string(ServerConn&)>& build, bool replicated);
-    awaitable<void> run_insert_split(const std::string& batch);
-    // The extended protocol's form of merge_rows: the batch's one Bind runs on `shards` (each
-    // with the statement's Analysis::merge shard_sql, as its own unnamed statement), and the
-    // client gets the replies its messages call for, around the combined rows.
-    std::shared_ptr<const router::Analysis> merged_analysis_;
+    awaitable<void> run_insert_split(const std::string& batch, const batch_plan::InsertSplit& sp);
     // A combined statement's unnamed portal was suspended at its row limit inside a transaction:
     // an Execute before the next Bind cannot get the rest and is refused (session_multishard.cpp).
     bool merged_portal_suspended_ = false;
@@ -459,11 +435,16 @@ private:
     std::optional<int> portal_shard(char type, std::string_view body);
     void note_cursor(std::string_view sql, std::string_view portal, int shard);
     awaitable<bool> refuse_suspended_merged_portal(std::string_view batch, bool sync);
-    awaitable<void> run_merged_batch(const std::string& batch, const std::vector<int>& shards);
-    awaitable<int> route_batch(std::string_view batch, bool sync, std::vector<int>& bind_shards);
+    // The extended protocol's form of merge_rows: the batch's one Bind runs on the plan's shards
+    // (each with the statement's Analysis::merge shard_sql, as its own unnamed statement), and
+    // the client gets the replies its messages call for, around the combined rows.
+    awaitable<void> run_merged_batch(const std::string& batch, const batch_plan::Merged& plan);
+    // Where an extended-protocol batch goes (batch_plan.h); Reported after it told the client
+    // why it cannot go anywhere.
+    awaitable<BatchPlan> route_batch(std::string_view batch, bool sync);
     // Runs a batch whose Binds target several shards as consecutive per-shard pieces, each
     // ended by a Sync of the proxy's, presenting the client one reply stream and one RFQ.
-    awaitable<void> run_split_batch(const std::string& batch, const std::vector<int>& bind_shards);
+    awaitable<void> run_split_batch(const std::string& batch, std::span<const int> bind_shards);
     // Its form when the batch ends with the client's Sync (session_split_atomic.cpp), the
     // pieces being (shard, frames without the Sync): outside a transaction they commit on every
     // shard as one at the Sync, or none does; inside one they run on the transaction's
@@ -550,7 +531,6 @@ private:
         std::string why, held;  // the loss, and what the shard sent (ServerConn::take_held)
     } lost_read_;
     uint64_t relayed_total_ = 0;  // reply bytes relayed to the client, ever
-    bool batch_writes_ = false;  // route_batch(): some Bind of the batch is not a replica-safe read
     net::Clock::time_point last_write_at_{};
     char last_status_ = 'I';  // transaction status the client last saw
     net::Event released_;     // a server was given back (or lost)
@@ -608,7 +588,7 @@ private:
     // session_query.cpp for how they are lent and taken back).
     std::string batch_spare_;
     std::string out_spare_;
-    std::vector<int> bind_shards_;
+    std::vector<int> bind_shards_;  // route_batch(): each Bind's shard (a SplitByShard views it)
     wire::Bind bind_scratch_;
     router::Params bind_params_;
     // The last statement text analysis_of() looked up, with its analysis and the statement

@@ -72,10 +72,11 @@ awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std:
     co_return out;
 }
 
-awaitable<void> Session::run_insert_split(const std::string& batch) {
-    InsertSplit& sp = insert_split_;
+awaitable<void> Session::run_insert_split(const std::string& batch,
+                                          const batch_plan::InsertSplit& sp) {
     // Register the client's Parse (it is not sent as is: each shard gets its own INSERT), and
     // find the statement's text and parameter types.
+    bool had_parse = false, had_describe = false;
     size_t pos = 0;
     std::string bind_stmt_name;
     {
@@ -86,11 +87,11 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
         size_t len = frame_length(batch, pos);
         std::string_view frame(batch.data() + pos, len + 1);
         pos += len + 1;
-        if (frame[0] == 'D') sp.had_describe = true;
+        if (frame[0] == 'D') had_describe = true;
         if (frame[0] != 'P') continue;
         wire::Parse p;
         if (!wire::decode(bytes_of(frame_body(frame)), p).ok()) continue;
-        sp.had_parse = true;
+        had_parse = true;
         register_parse(frame, p);
     }
     // The statement's text and types: from its Parse frame (this batch's or an earlier one).
@@ -100,8 +101,8 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
                                  "the INSERT to split has no Parse the proxy knows of");
         co_return;
     }
-    sp.query.assign(orig.query);
-    sp.param_types = orig.param_types;
+    const std::string query(orig.query);
+    const std::vector<uint32_t>& param_types = orig.param_types;
     wire::Bind bind;
     if (!wire::decode(bytes_of(sp.bind_body), bind).ok()) {
         co_await error_and_ready(sqlstate::kProtocolViolation, "invalid Bind message");
@@ -110,14 +111,14 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
     // Per shard: Parse (unnamed) + Bind with its parameters + [Describe] + Execute + Sync.
     std::map<uint16_t, std::string> frames;
     for (const auto& part : sp.parts) {
-        router::RenderedInsert ri = router::render_insert_subset(*sp.analysis, sp.query, part.rows);
+        router::RenderedInsert ri = router::render_insert_subset(*sp.analysis, query, part.rows);
         std::string out;
         wire::MessageWriter w(out);
         wire::Parse p;
         p.query = ri.sql;
         for (int old : ri.param_map)
             p.param_types.push_back(
-                old - 1 < static_cast<int>(sp.param_types.size()) ? sp.param_types[old - 1] : 0);
+                old - 1 < static_cast<int>(param_types.size()) ? param_types[old - 1] : 0);
         wire::encode(p, w);
         wire::Bind b;
         b.result_formats = bind.result_formats;
@@ -126,7 +127,7 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
             b.param_formats.push_back(static_cast<int16_t>(bind.param_format(old - 1)));
         }
         wire::encode(b, w);
-        if (sp.had_describe) wire::encode(wire::Describe{wire::Target::Portal, ""}, w);
+        if (had_describe) wire::encode(wire::Describe{wire::Target::Portal, ""}, w);
         wire::encode(wire::Execute{"", 0}, w);
         w.empty_message('S');
         frames[part.shard] = std::move(out);
@@ -145,7 +146,7 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
     std::string reply;
     ClientWatch client_watch(*this);  // a client that leaves cancels every leg
     if (in_txn) {                     // on the transaction's participants (session_txn_fanout.cpp)
-        auto got = co_await frames_in_transaction(shards, true, sp.query, build, false);
+        auto got = co_await frames_in_transaction(shards, true, query, build, false);
         if (!got) co_return;
         reply = std::move(*got);
     } else {
@@ -156,11 +157,11 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
         reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, build,
                                            txn::atomic_writes(proxy_.config()), &leg_stats_);
     }
-    if (!sp.had_parse && !reply.empty() && reply[0] == '1')
+    if (!had_parse && !reply.empty() && reply[0] == '1')
         reply.erase(0, 5);  // the client sent no Parse
     if (sp.analysis->returning)
         reply = returning_in_values_order(reply, sp.parts);  // parts: in shard order
-    stats_merged(sp.query, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
+    stats_merged(query, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
     if (!in_txn) {
         forget_touched_buckets();
         if (state_ == SessionState::Busy) transition(SessionState::Ready);
@@ -216,9 +217,8 @@ awaitable<bool> Session::refuse_suspended_merged_portal(std::string_view batch, 
 }
 
 awaitable<void> Session::run_merged_batch(const std::string& batch,
-                                          const std::vector<int>& bind_shards) {
-    auto analysis = std::move(merged_analysis_);
-    const router::Analysis& a = *analysis;
+                                          const batch_plan::Merged& merged) {
+    const router::Analysis& a = *merged.analysis;
     const router::Analysis::MergePlan& plan = *a.merge;
     // The client's messages: statements it defines are registered as usual; the shards run
     // their own unnamed statement instead.
@@ -325,7 +325,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch,
         wire::encode(wire::Execute{"", 0}, w);
         w.empty_message('S');
     }
-    std::vector<uint16_t> shards(bind_shards.begin(), bind_shards.end());
+    const std::vector<uint16_t>& shards = merged.shards;
     auto build = [&](ServerConn& s) {
         s.expect(ServerConn::Expect::ParseForward);
         s.expect(ServerConn::Expect::Ready);
@@ -469,7 +469,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch,
 }
 
 awaitable<void> Session::run_split_batch(const std::string& batch,
-                                         const std::vector<int>& bind_shards) {
+                                         std::span<const int> bind_shards) {
     // Cut the batch into pieces: a Bind opens a unit on its shard; what precedes a Bind
     // (Parse, Describe of a statement) travels with it; Execute/Describe/Close of the portal
     // stay with their Bind. Consecutive units on one shard form one piece.
