@@ -275,17 +275,15 @@ awaitable<BatchPlan> Session::route_batch(std::string_view batch, bool sync) {
         co_await send(out);
         co_return Reported{};
     };
-    size_t pos = 0;
     size_t binds_seen = 0;
     bool mixed = false;
     bool session_statement = false;  // a Bind of transaction control or a setting
     std::shared_ptr<const router::Analysis> first_parsed;
     std::string_view first_parsed_text;
-    while (pos + 5 <= batch.size()) {
-        size_t len = frame_length(batch, pos);
-        char type = batch[pos];
-        std::string_view body = batch.substr(pos + 5, len - 4);
-        pos += len + 1;
+    wire::FrameCursor frames(batch);
+    while (const auto frame = frames.next()) {
+        const char type = frame->type;
+        const std::string_view body = frame->body;
         if (type == 'P') {
             wire::Parse p;
             if (!wire::decode(bytes_of(body), p).ok()) {
@@ -322,7 +320,7 @@ awaitable<BatchPlan> Session::route_batch(std::string_view batch, bool sync) {
             }
             continue;
         }
-        const size_t bind_at = pos - (len + 1);
+        const size_t bind_at = frame->offset;
         ++binds_seen;
         size_t bind_index = binds_seen - 1;
         bind_shards.resize(binds_seen, -1);
