@@ -53,12 +53,6 @@ void ready_frame(std::string& out, char status) {
 }
 }  // namespace
 
-std::string describe_type(char type) {
-    auto u = static_cast<unsigned char>(type);
-    if (u >= 0x21 && u < 0x7f) return fmt::format("'{}'", type);
-    return fmt::format("0x{:02x}", u);
-}
-
 const char* to_string(SessionState s) {
     switch (s) {
         case SessionState::Startup:

@@ -16,10 +16,13 @@
 
 #include "common/config.h"
 #include "proxy/batch_plan.h"
+#include "proxy/client_statement.h"
 #include "proxy/cursor_places.h"
 #include "proxy/fanout_held.h"
 #include "proxy/fanout_legs.h"
+#include "proxy/inflight_request.h"
 #include "proxy/large_statement.h"
+#include "proxy/lost_read.h"
 #include "proxy/merge_combine.h"
 #include "proxy/net.h"
 #include "proxy/pool.h"
@@ -49,31 +52,6 @@ struct ListenStatement;
 
 enum class SessionState { Startup, Authenticating, Ready, Busy, Closed };
 const char* to_string(SessionState s);
-
-// A statement the client prepared, re-preparable on any server under a proxy-chosen name.
-struct ClientStatement {
-    uint64_t id = 0;          // server-side name is "sg<id>"
-    std::string query;        // its text (statistics)
-    std::string parse_frame;  // the Parse message to send to a server lacking it
-    std::shared_ptr<const router::Analysis> analysis;  // analysed once, at Parse
-};
-
-// How a message type byte is named in errors: printable as 'X', anything else in hex (a NUL
-// must never reach a wire string).
-std::string describe_type(char type);
-
-// A request sent to a shard whose ReadyForQuery has not come back yet (statistics).
-struct InflightRequest {
-    std::string text;                           // literal-free shape or exact text
-    std::shared_ptr<const stats::Shape> shape;  // text's shape, computed off the loop (large text)
-    uint64_t param_hash = 0;
-    std::vector<std::string> params;  // only with [stats] log_parameters
-    int64_t start_ns = 0, sent_ns = 0, pool_wait_ns = 0, held_ns = 0;
-    uint64_t bytes_in = 0;
-    int shard = -1;
-    bool in_transaction = false;
-    std::string sqlstate;
-};
 
 class Session : public ServerSink, public std::enable_shared_from_this<Session> {
 public:
@@ -519,17 +497,8 @@ private:
     // cannot be had (its read_from); consumed by the attach like read_plan_.
     std::optional<ReadFrom> retry_read_;
     int read_plan_ = -1;  // plan_read(): the next attach's standby endpoint; -1 the primary
-    // The read whose server the last attach gave (its read_from while it may be retried after
-    // a loss; session_read_retry.cpp), and the one armed for that after it was sent.
-    struct LostRead {
-        std::optional<ReadFrom> attached;  // set by the attach, consumed by arm_lost_read()
-        std::optional<ReadFrom> mode;      // armed
-        ServerConn* server = nullptr;      // the connection it was sent on (compared, never used)
-        int endpoint = -1;                 // its endpoint (-1 the primary)
-        uint64_t relayed_at = 0;           // relayed_total_ when it was sent
-        bool lost = false;                 // on_lost took it: no byte reached the client
-        std::string why, held;  // the loss, and what the shard sent (ServerConn::take_held)
-    } lost_read_;
+    // The read whose server the last attach gave, and the one armed after it was sent.
+    LostRead lost_read_;
     uint64_t relayed_total_ = 0;  // reply bytes relayed to the client, ever
     net::Clock::time_point last_write_at_{};
     char last_status_ = 'I';  // transaction status the client last saw
@@ -600,11 +569,7 @@ private:
     // never reads freed memory, even when the session ends first (session_large_query.cpp).
     std::shared_ptr<const std::string> large_frame_;
     std::optional<LargeTextFacts> large_facts_;  // study_large's results for the text in it
-    struct LargeStats {
-        const char* data = nullptr;  // the text the shape is of (a view: compared, not read)
-        size_t size = 0;
-        std::shared_ptr<const stats::Shape> shape;
-    } large_stats_;
+    LargeStatsShape large_stats_;                // prepare_large_stats' result
 };
 
 }  // namespace sg::proxy

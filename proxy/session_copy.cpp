@@ -10,6 +10,7 @@
 #include <cstring>
 #include "common/sqlstate.h"
 #include "proxy/admin.h"
+#include "proxy/describe_type.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_legs.h"
 #include "proxy/having_params.h"

@@ -13,6 +13,7 @@
 #include "common/sqlstate.h"
 #include "proxy/admin.h"
 #include "proxy/cursor_statement.h"
+#include "proxy/describe_type.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_legs.h"
 #include "proxy/having_params.h"

@@ -5,6 +5,7 @@
 
 #include "common/sqlstate.h"
 #include "proxy/auth/server_auth.h"
+#include "proxy/describe_type.h"
 #include "proxy/pool.h"
 #include "proxy/proxy.h"
 #include "proxy/session.h"
