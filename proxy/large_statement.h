@@ -47,6 +47,14 @@ std::shared_ptr<const router::Analysis> analyze_large_text(std::string_view sql,
 // normalization, two more passes over the text).
 std::shared_ptr<const stats::Shape> large_stats_shape(std::string_view text);
 
+// A large text's statistics' shape, as the session keeps it for the statement it is handling:
+// the text is identified by address and size, never read again (it may be gone).
+struct LargeStatsShape {
+    const char* data = nullptr;
+    size_t size = 0;
+    std::shared_ptr<const stats::Shape> shape;
+};
+
 // The statement each shard of a multi-shard route runs (the inline path's too): the INSERT's rows
 // for that shard (router::render_insert_subset), the merge plan's shard text, or the text itself.
 std::vector<ShardQuery> shard_queries(const router::Analysis& a, std::string_view sql,

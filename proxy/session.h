@@ -15,11 +15,15 @@
 #include <unordered_map>
 
 #include "common/config.h"
+#include "proxy/batch_plan.h"
+#include "proxy/client_statement.h"
 #include "proxy/core/client_machine.h"
 #include "proxy/cursor_places.h"
 #include "proxy/fanout_held.h"
 #include "proxy/fanout_legs.h"
+#include "proxy/inflight_request.h"
 #include "proxy/large_statement.h"
+#include "proxy/lost_read.h"
 #include "proxy/merge_combine.h"
 #include "proxy/net.h"
 #include "proxy/pool.h"
@@ -49,27 +53,6 @@ struct ListenStatement;
 
 enum class SessionState { Startup, Authenticating, Ready, Busy, Closed };
 const char* to_string(SessionState s);
-
-// A statement the client prepared, re-preparable on any server under a proxy-chosen name.
-struct ClientStatement {
-    uint64_t id = 0;          // server-side name is "sg<id>"
-    std::string query;        // its text (statistics)
-    std::string parse_frame;  // the Parse message to send to a server lacking it
-    std::shared_ptr<const router::Analysis> analysis;  // analysed once, at Parse
-};
-
-// A request sent to a shard whose ReadyForQuery has not come back yet (statistics).
-struct InflightRequest {
-    std::string text;                           // literal-free shape or exact text
-    std::shared_ptr<const stats::Shape> shape;  // text's shape, computed off the loop (large text)
-    uint64_t param_hash = 0;
-    std::vector<std::string> params;  // only with [stats] log_parameters
-    int64_t start_ns = 0, sent_ns = 0, pool_wait_ns = 0, held_ns = 0;
-    uint64_t bytes_in = 0;
-    int shard = -1;
-    bool in_transaction = false;
-    std::string sqlstate;
-};
 
 class Session : public ServerSink, public std::enable_shared_from_this<Session> {
 public:
@@ -370,27 +353,6 @@ private:
     void hold_with_begin(std::string_view sql);
     awaitable<void> handle_session_statement(const router::Analysis& a, std::string_view frame,
                                              std::string_view sql);
-    // The shard an extended-protocol batch goes to, -1 after reporting why it cannot go, or
-    // kSplitBatch when its Binds target several shards (then `bind_shards` says which, in order).
-    static constexpr int kSplitBatch = -2;
-    static constexpr int kFanoutBatch =
-        -3;  // one statement on several shards: `bind_shards` lists them
-    static constexpr int kInsertSplitBatch =
-        -4;  // one multi-row INSERT split per shard: see insert_split_
-    static constexpr int kMergedBatch =
-        -5;  // one SELECT on several shards, combined: see merged_analysis_
-    // The extended-protocol multi-row INSERT being split: each shard gets an INSERT of its rows
-    // with the parameters renumbered.
-    struct InsertSplit {
-        std::shared_ptr<const router::Analysis> analysis;
-        std::string query;
-        std::vector<uint32_t> param_types;
-        std::string bind_body;  // the client's Bind (a copy: the batch buffer is reused)
-        std::vector<router::ShardRows> parts;
-        bool had_parse = false;
-        bool had_describe = false;
-    };
-    InsertSplit insert_split_;
     // A transaction spanning shards (session_txn.cpp). The attached server runs the current
     // statement; held_ parks the other participants. txn_begin_ (the client's BEGIN) and the
     // open savepoints are replayed on each shard the transaction joins; txn_wrote_ lists the
@@ -436,11 +398,7 @@ private:
     awaitable<std::optional<std::string>> frames_in_transaction(
         const std::vector<uint16_t>& shards, bool writes, std::string_view sql,
         const std::function<std::string(ServerConn&)>& build, bool replicated);
-    awaitable<void> run_insert_split(const std::string& batch);
-    // The extended protocol's form of merge_rows: the batch's one Bind runs on `shards` (each
-    // with the statement's Analysis::merge shard_sql, as its own unnamed statement), and the
-    // client gets the replies its messages call for, around the combined rows.
-    std::shared_ptr<const router::Analysis> merged_analysis_;
+    awaitable<void> run_insert_split(const std::string& batch, const batch_plan::InsertSplit& sp);
     // A combined statement's unnamed portal was suspended at its row limit inside a transaction:
     // an Execute before the next Bind cannot get the rest and is refused (session_multishard.cpp).
     bool merged_portal_suspended_ = false;
@@ -456,11 +414,16 @@ private:
     std::optional<int> portal_shard(char type, std::string_view body);
     void note_cursor(std::string_view sql, std::string_view portal, int shard);
     awaitable<bool> refuse_suspended_merged_portal(std::string_view batch, bool sync);
-    awaitable<void> run_merged_batch(const std::string& batch, const std::vector<int>& shards);
-    awaitable<int> route_batch(std::string_view batch, bool sync, std::vector<int>& bind_shards);
+    // The extended protocol's form of merge_rows: the batch's one Bind runs on the plan's shards
+    // (each with the statement's Analysis::merge shard_sql, as its own unnamed statement), and
+    // the client gets the replies its messages call for, around the combined rows.
+    awaitable<void> run_merged_batch(const std::string& batch, const batch_plan::Merged& plan);
+    // Where an extended-protocol batch goes (batch_plan.h); Reported after it told the client
+    // why it cannot go anywhere.
+    awaitable<BatchPlan> route_batch(std::string_view batch, bool sync);
     // Runs a batch whose Binds target several shards as consecutive per-shard pieces, each
     // ended by a Sync of the proxy's, presenting the client one reply stream and one RFQ.
-    awaitable<void> run_split_batch(const std::string& batch, const std::vector<int>& bind_shards);
+    awaitable<void> run_split_batch(const std::string& batch, std::span<const int> bind_shards);
     // Its form when the batch ends with the client's Sync (session_split_atomic.cpp), the
     // pieces being (shard, frames without the Sync): outside a transaction they commit on every
     // shard as one at the Sync, or none does; inside one they run on the transaction's
@@ -535,19 +498,9 @@ private:
     // cannot be had (its read_from); consumed by the attach like read_plan_.
     std::optional<ReadFrom> retry_read_;
     int read_plan_ = -1;  // plan_read(): the next attach's standby endpoint; -1 the primary
-    // The read whose server the last attach gave (its read_from while it may be retried after
-    // a loss; session_read_retry.cpp), and the one armed for that after it was sent.
-    struct LostRead {
-        std::optional<ReadFrom> attached;  // set by the attach, consumed by arm_lost_read()
-        std::optional<ReadFrom> mode;      // armed
-        ServerConn* server = nullptr;      // the connection it was sent on (compared, never used)
-        int endpoint = -1;                 // its endpoint (-1 the primary)
-        uint64_t relayed_at = 0;           // relayed_total_ when it was sent
-        bool lost = false;                 // on_lost took it: no byte reached the client
-        std::string why, held;  // the loss, and what the shard sent (ServerConn::take_held)
-    } lost_read_;
+    // The read whose server the last attach gave, and the one armed after it was sent.
+    LostRead lost_read_;
     uint64_t relayed_total_ = 0;  // reply bytes relayed to the client, ever
-    bool batch_writes_ = false;  // route_batch(): some Bind of the batch is not a replica-safe read
     net::Clock::time_point last_write_at_{};
     char last_status_ = 'I';  // transaction status the client last saw
     net::Event released_;     // a server was given back (or lost)
@@ -605,7 +558,7 @@ private:
     // session_query.cpp for how they are lent and taken back).
     std::string batch_spare_;
     std::string out_spare_;
-    std::vector<int> bind_shards_;
+    std::vector<int> bind_shards_;  // route_batch(): each Bind's shard (a SplitByShard views it)
     wire::Bind bind_scratch_;
     router::Params bind_params_;
     // The last statement text analysis_of() looked up, with its analysis and the statement
@@ -617,11 +570,7 @@ private:
     // never reads freed memory, even when the session ends first (session_large_query.cpp).
     std::shared_ptr<const std::string> large_frame_;
     std::optional<LargeTextFacts> large_facts_;  // study_large's results for the text in it
-    struct LargeStats {
-        const char* data = nullptr;  // the text the shape is of (a view: compared, not read)
-        size_t size = 0;
-        std::shared_ptr<const stats::Shape> shape;
-    } large_stats_;
+    LargeStatsShape large_stats_;                // prepare_large_stats' result
 };
 
 }  // namespace sg::proxy

@@ -95,27 +95,26 @@ awaitable<void> Session::flush_batch(bool sync) {
         bool handled = co_await transaction_control_batch(batch, sync);
         if (handled) co_return;
     }  // session_txn.cpp
-    std::vector<int>& bind_shards =
-        bind_shards_;  // flush_batch is never re-entered (serve_loop awaits it)
-    bind_shards.clear();
-    int shard = co_await route_batch(batch, sync, bind_shards);
-    if (shard == kSplitBatch) {
-        if (batch_writes_) note_client_write();
-        co_await run_split_batch(batch, bind_shards);
+    const BatchPlan plan = co_await route_batch(batch, sync);
+    if (std::holds_alternative<batch_plan::Reported>(plan)) co_return;
+    if (const auto* split = std::get_if<batch_plan::SplitByShard>(&plan)) {
+        if (split->writes) note_client_write();
+        co_await run_split_batch(batch, split->bind_shards);
         co_return;
     }
-    if (shard == kInsertSplitBatch) {
+    if (const auto* insert = std::get_if<batch_plan::InsertSplit>(&plan)) {
         note_client_write();
-        co_await run_insert_split(batch);
+        co_await run_insert_split(batch, *insert);
         co_return;
     }
-    if (shard == kMergedBatch) {
-        co_await run_merged_batch(batch, bind_shards);
+    if (const auto* merged = std::get_if<batch_plan::Merged>(&plan)) {
+        co_await run_merged_batch(batch, *merged);
         co_return;
     }
-    if (shard == kFanoutBatch && in_transaction()) {
+    const auto* fanout = std::get_if<batch_plan::FanOut>(&plan);
+    if (fanout && in_transaction()) {
         // Inside a transaction: on its participants (session_txn_fanout.cpp).
-        std::vector<uint16_t> shards(bind_shards.begin(), bind_shards.end());
+        const std::vector<uint16_t>& shards = fanout->shards;
         auto ba = analysis_of(batch_text_);
         if (counts_as_write(*ba)) note_client_write();  // read_your_writes_ms after the COMMIT too
         auto reply = co_await frames_in_transaction(
@@ -131,10 +130,10 @@ awaitable<void> Session::flush_batch(bool sync) {
         co_await send(*reply);
         co_return;
     }
-    if (shard == kFanoutBatch) {
+    if (fanout) {
         co_await wait_replies_out();
         release_server();
-        std::vector<uint16_t> shards(bind_shards.begin(), bind_shards.end());
+        const std::vector<uint16_t>& shards = fanout->shards;
         if (state_ == SessionState::Ready) transition(SessionState::Busy);
         ClientWatch client_watch(*this);  // a client that leaves cancels every leg
         FanoutLegs::arm(fanout_legs_);    // taken by the fan-out at once (see fanout_legs.h)
@@ -158,7 +157,9 @@ awaitable<void> Session::flush_batch(bool sync) {
         co_await send(reply);
         co_return;
     }
-    if (shard < 0) co_return;
+    const batch_plan::OneShard& one = std::get<batch_plan::OneShard>(plan);
+    const int shard = one.shard;
+    if (shard < 0) co_return;  // (a default shard the map lacks: config validation prevents it)
     {
         auto ba = batch_text_.empty() ? nullptr : analysis_of(batch_text_);
         // A cursor's DECLARE (of a read) and FETCH/MOVE/CLOSE only read: that shard need not
@@ -171,7 +172,7 @@ awaitable<void> Session::flush_batch(bool sync) {
         // take the others along to a standby); a write among them counts for read_your_writes_ms.
         if (count_frames(batch, 'B') > 1) {
             plan_read(nullptr, shard);
-            if (batch_writes_) note_client_write();
+            if (one.writes) note_client_write();
         } else {
             plan_read(ba.get(), shard);
         }
@@ -212,8 +213,8 @@ awaitable<void> Session::flush_batch(bool sync) {
         });
 }
 
-awaitable<int> Session::route_batch(std::string_view batch, bool sync,
-                                    std::vector<int>& bind_shards) {
+awaitable<BatchPlan> Session::route_batch(std::string_view batch, bool sync) {
+    using namespace batch_plan;
     // Every Bind of the batch must land on one shard: the batch is one implicit transaction.
     // The batch's Parse messages: statement name, its analysis and text (views into `batch`;
     // a later Parse of the same name wins, as on the server).
@@ -232,15 +233,19 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync,
     batch_text_.clear();
     query_text_ = {};
     batch_param_hash_ = 0;
-    batch_writes_ = false;
+    // Each Bind's shard, in a buffer reused from batch to batch (flush_batch, its only caller,
+    // is never re-entered: serve_loop awaits it).
+    std::vector<int>& bind_shards = bind_shards_;
+    bind_shards.clear();
+    bool writes = false;  // some Bind is not a replica-safe read (unknown: the shard reports it)
     // A failed transaction accepts only its end: its shard answers as PostgreSQL does.
-    if (server_ && server_->tx_status() == 'E') co_return server_->target().shard;
+    if (server_ && server_->tx_status() == 'E') co_return OneShard{server_->target().shard};
     int shard = -1;
     std::string shard_reason;
     // parsed_before: the refused Bind's offset when only Parse messages come before it: those
     // succeed first, as on a server (ParseComplete each, and the statements exist afterwards).
     auto refuse = [&](std::string_view sqlstate, const std::string& msg,
-                      size_t parsed_before = 0) -> awaitable<int> {
+                      size_t parsed_before = 0) -> awaitable<BatchPlan> {
         co_await wait_replies_out();
         co_await abort_transaction_for_refusal(sqlstate, msg);
         if (sqlstate == sqlstate::kFeatureNotSupported) stats_refused({}, msg);
@@ -264,19 +269,17 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync,
         else
             client_.skip_to_sync();
         co_await send(out);
-        co_return -1;
+        co_return Reported{};
     };
-    size_t pos = 0;
     size_t binds_seen = 0;
     bool mixed = false;
     bool session_statement = false;  // a Bind of transaction control or a setting
     std::shared_ptr<const router::Analysis> first_parsed;
     std::string_view first_parsed_text;
-    while (pos + 5 <= batch.size()) {
-        size_t len = frame_length(batch, pos);
-        char type = batch[pos];
-        std::string_view body = batch.substr(pos + 5, len - 4);
-        pos += len + 1;
+    wire::FrameCursor frames(batch);
+    while (const auto frame = frames.next()) {
+        const char type = frame->type;
+        const std::string_view body = frame->body;
         if (type == 'P') {
             wire::Parse p;
             if (!wire::decode(bytes_of(body), p).ok()) {
@@ -313,7 +316,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync,
             }
             continue;
         }
-        const size_t bind_at = pos - (len + 1);
+        const size_t bind_at = frame->offset;
         ++binds_seen;
         size_t bind_index = binds_seen - 1;
         bind_shards.resize(binds_seen, -1);
@@ -339,7 +342,7 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync,
                 batch_text_ = st->second.query;
             batch_param_hash_ = stats::text_hash(body);
         }
-        if (!a || counts_as_write(*a)) batch_writes_ = true;  // (unknown: the shard reports it)
+        if (!a || counts_as_write(*a)) writes = true;
         if (!a) continue;
         router::Params& params = bind_params_;
         params.clear();
@@ -420,19 +423,10 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync,
                         r.shards.size()));
                 co_return awaited;
             }
-            if (r.insert_rows.size() > 1) {
-                insert_split_ = InsertSplit{};
-                insert_split_.analysis = a;
-                insert_split_.bind_body.assign(body);
-                insert_split_.parts = r.insert_rows;
-                co_return kInsertSplitBatch;
-            }
-            bind_shards.assign(r.shards.begin(), r.shards.end());
-            if (may_merge && r.insert_rows.empty()) {
-                merged_analysis_ = a;
-                co_return kMergedBatch;
-            }
-            co_return kFanoutBatch;
+            if (r.insert_rows.size() > 1)
+                co_return InsertSplit{a, std::string(body), std::move(r.insert_rows)};
+            if (may_merge && r.insert_rows.empty()) co_return Merged{a, std::move(r.shards)};
+            co_return FanOut{std::move(r.shards)};
         }
         int target = r.shards.front();
         bind_shards.resize(bind_index + 1, -1);
@@ -477,23 +471,23 @@ awaitable<int> Session::route_batch(std::string_view batch, bool sync,
             if (b < 0) b = last;
             last = b;
         }
-        co_return kSplitBatch;
+        co_return SplitByShard{bind_shards, writes};
     }
     if (batch_text_.empty()) batch_text_.assign(first_parsed_text);  // a batch without Bind
-    if (shard >= 0) co_return shard;
+    if (shard >= 0) co_return OneShard{shard, writes};
     // Statements any shard answers (no table: LISTEN, NOTIFY, nextval) run where the session's
     // transaction is; outside one on the default shard, as in the simple protocol (route_target):
     // in session pooling they must not depend on the shard the session used last.
     // (Transaction control and settings stay where the session is, as before.)
     if (server_ && (transaction_status() != 'I' || binds_seen == 0 || session_statement))
-        co_return server_->target().shard;
+        co_return OneShard{server_->target().shard, writes};
     // No Bind (Parse/Describe only): where the text alone points, else the default shard.
     if (first_parsed) {
         router::Route r = router::route(*first_parsed, {}, proxy_.shard_map(), router_context());
         if (r.kind != router::Route::Kind::Error && r.shards.size() == 1)
-            co_return r.shards.front();
+            co_return OneShard{r.shards.front(), writes};
     }
-    co_return proxy_.config().default_shard_index();
+    co_return OneShard{proxy_.config().default_shard_index(), writes};
 }
 
 }  // namespace sg::proxy

@@ -102,16 +102,14 @@ awaitable<void> Session::run_with_columns(const router::Analysis& a, std::string
 // checked first so the common batch does not start that coroutine.
 bool Session::needs_column_lists(std::string_view batch) {
     wire::Parse p;
-    for (size_t pos = 0; pos + 5 <= batch.size();) {
-        size_t len = frame_length(batch, pos);
-        if (len < 4 || pos + len + 1 > batch.size()) return true;  // odd: let add_column_lists look
-        if (batch[pos] == 'P' && wire::decode(bytes_of(batch.substr(pos + 5, len - 4)), p).ok()) {
+    wire::FrameCursor frames(batch);
+    while (const auto f = frames.next()) {
+        if (f->type == 'P' && wire::decode(bytes_of(f->body), p).ok()) {
             auto a = analysis_of(p.query);
             if (a->column_list_at > 0 && !a->table.empty()) return true;
         }
-        pos += len + 1;
     }
-    return false;
+    return !frames.at_end();  // a frame the walk could not read: let add_column_lists look
 }
 
 awaitable<void> Session::add_column_lists(std::string& batch) {

@@ -41,8 +41,6 @@ inline bool drops_prepared_statements(std::string_view sql) {
     return word("all");
 }
 
-// The length field of the frame at `pos` (frames in the proxy's own buffers are complete and
-// were validated when they were read from the client).
 // Lends a session's kept buffer to one pass of the per-transaction path and takes it back,
 // emptied, when the pass ends (whichever way), so steady traffic reuses one allocation. A
 // buffer grown past 64 KiB is let go instead: an idle session stays small.
@@ -61,10 +59,6 @@ private:
     std::string& lent_;
     std::string& home_;
 };
-
-inline size_t frame_length(std::string_view frames, size_t pos) {
-    return wire::load_be32(frames.data() + pos + 1);
-}
 
 // Walks the whole messages of a batch: `for (BatchFrames f{batch}; f.next();) use f.type, f.frame,
 // f.body`.
@@ -109,12 +103,9 @@ inline void acknowledge(char type, std::string_view body, wire::MessageWriter& w
 }
 
 inline size_t count_frames(std::string_view frames, char type) {
-    size_t n = 0, pos = 0;
-    while (pos + 5 <= frames.size()) {
-        size_t len = frame_length(frames, pos);
-        n += frames[pos] == type;
-        pos += len + 1;
-    }
+    size_t n = 0;
+    wire::FrameCursor cursor(frames);
+    while (const auto f = cursor.next()) n += f->type == type;
     return n;
 }
 

@@ -74,26 +74,23 @@ awaitable<std::string> Session::merge_rows(const router::Analysis& a, const std:
     co_return out;
 }
 
-awaitable<void> Session::run_insert_split(const std::string& batch) {
-    InsertSplit& sp = insert_split_;
+awaitable<void> Session::run_insert_split(const std::string& batch,
+                                          const batch_plan::InsertSplit& sp) {
     // Register the client's Parse (it is not sent as is: each shard gets its own INSERT), and
     // find the statement's text and parameter types.
-    size_t pos = 0;
+    bool had_parse = false, had_describe = false;
     std::string bind_stmt_name;
     {
         wire::Bind b;
         if (wire::decode(bytes_of(sp.bind_body), b).ok()) bind_stmt_name = b.statement;
     }
-    while (pos + 5 <= batch.size()) {
-        size_t len = frame_length(batch, pos);
-        std::string_view frame(batch.data() + pos, len + 1);
-        pos += len + 1;
-        if (frame[0] == 'D') sp.had_describe = true;
-        if (frame[0] != 'P') continue;
+    for (BatchFrames f{batch}; f.next();) {
+        if (f.type == 'D') had_describe = true;
+        if (f.type != 'P') continue;
         wire::Parse p;
-        if (!wire::decode(bytes_of(frame_body(frame)), p).ok()) continue;
-        sp.had_parse = true;
-        register_parse(frame, p);
+        if (!wire::decode(bytes_of(f.body), p).ok()) continue;
+        had_parse = true;
+        register_parse(f.frame, p);
     }
     // The statement's text and types: from its Parse frame (this batch's or an earlier one).
     wire::Parse orig;
@@ -102,8 +99,8 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
                                  "the INSERT to split has no Parse the proxy knows of");
         co_return;
     }
-    sp.query.assign(orig.query);
-    sp.param_types = orig.param_types;
+    const std::string query(orig.query);
+    const std::vector<uint32_t>& param_types = orig.param_types;
     wire::Bind bind;
     if (!wire::decode(bytes_of(sp.bind_body), bind).ok()) {
         co_await error_and_ready(sqlstate::kProtocolViolation, "invalid Bind message");
@@ -112,14 +109,14 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
     // Per shard: Parse (unnamed) + Bind with its parameters + [Describe] + Execute + Sync.
     std::map<uint16_t, std::string> frames;
     for (const auto& part : sp.parts) {
-        router::RenderedInsert ri = router::render_insert_subset(*sp.analysis, sp.query, part.rows);
+        router::RenderedInsert ri = router::render_insert_subset(*sp.analysis, query, part.rows);
         std::string out;
         wire::MessageWriter w(out);
         wire::Parse p;
         p.query = ri.sql;
         for (int old : ri.param_map)
             p.param_types.push_back(
-                old - 1 < static_cast<int>(sp.param_types.size()) ? sp.param_types[old - 1] : 0);
+                old - 1 < static_cast<int>(param_types.size()) ? param_types[old - 1] : 0);
         wire::encode(p, w);
         wire::Bind b;
         b.result_formats = bind.result_formats;
@@ -128,7 +125,7 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
             b.param_formats.push_back(static_cast<int16_t>(bind.param_format(old - 1)));
         }
         wire::encode(b, w);
-        if (sp.had_describe) wire::encode(wire::Describe{wire::Target::Portal, ""}, w);
+        if (had_describe) wire::encode(wire::Describe{wire::Target::Portal, ""}, w);
         wire::encode(wire::Execute{"", 0}, w);
         w.empty_message('S');
         frames[part.shard] = std::move(out);
@@ -145,7 +142,7 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
     std::string reply;
     ClientWatch client_watch(*this);  // a client that leaves cancels every leg
     if (in_txn) {                     // on the transaction's participants (session_txn_fanout.cpp)
-        auto got = co_await frames_in_transaction(shards, true, sp.query, build, false);
+        auto got = co_await frames_in_transaction(shards, true, query, build, false);
         if (!got) co_return;
         reply = std::move(*got);
     } else {
@@ -156,11 +153,11 @@ awaitable<void> Session::run_insert_split(const std::string& batch) {
         reply = co_await run_fanout_frames(proxy_, *user_, shards, settings_, build,
                                            txn::atomic_writes(proxy_.config()), &leg_stats_);
     }
-    if (!sp.had_parse && !reply.empty() && reply[0] == '1')
+    if (!had_parse && !reply.empty() && reply[0] == '1')
         reply.erase(0, 5);  // the client sent no Parse
     if (sp.analysis->returning)
         reply = returning_in_values_order(reply, sp.parts);  // parts: in shard order
-    stats_merged(sp.query, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
+    stats_merged(query, batch_param_hash_, static_cast<uint32_t>(shards.size()), reply);
     if (!in_txn) {
         forget_touched_buckets();
         if (state_ == SessionState::Busy) transition(SessionState::Ready);
@@ -172,9 +169,10 @@ namespace {
 
 // The first `n` DataRow frames of `rows` (frames back to back).
 std::string_view first_data_rows(std::string_view rows, size_t n) {
-    size_t pos = 0;
-    for (size_t i = 0; i < n && pos + 5 <= rows.size(); ++i) pos += frame_length(rows, pos) + 1;
-    return rows.substr(0, pos);
+    wire::FrameCursor frames(rows);
+    for (size_t i = 0; i < n; ++i)
+        if (!frames.next()) break;
+    return rows.substr(0, frames.offset());
 }
 
 }  // namespace
@@ -182,11 +180,9 @@ std::string_view first_data_rows(std::string_view rows, size_t n) {
 awaitable<bool> Session::refuse_suspended_merged_portal(std::string_view batch, bool sync) {
     if (!in_transaction()) merged_portal_suspended_ = false;  // the portal ended with it
     if (!merged_portal_suspended_) co_return false;
-    for (size_t pos = 0; pos + 5 <= batch.size();) {
-        const size_t len = frame_length(batch, pos);
-        const char type = batch[pos];
-        const bool unnamed = len >= 5 && batch[pos + 5] == '\0';  // the portal name comes first
-        pos += len + 1;
+    for (BatchFrames f{batch}; f.next();) {
+        const char type = f.type;
+        const bool unnamed = !f.body.empty() && f.body[0] == '\0';  // the portal name comes first
         if (type == 'B' && unnamed) {
             merged_portal_suspended_ = false;  // a new unnamed portal replaces it
             co_return false;
@@ -216,9 +212,8 @@ awaitable<bool> Session::refuse_suspended_merged_portal(std::string_view batch, 
 }
 
 awaitable<void> Session::run_merged_batch(const std::string& batch,
-                                          const std::vector<int>& bind_shards) {
-    auto analysis = std::move(merged_analysis_);
-    const router::Analysis& a = *analysis;
+                                          const batch_plan::Merged& merged) {
+    const router::Analysis& a = *merged.analysis;
     const router::Analysis::MergePlan& plan = *a.merge;
     // The client's messages: statements it defines are registered as usual; the shards run
     // their own unnamed statement instead.
@@ -226,20 +221,16 @@ awaitable<void> Session::run_merged_batch(const std::string& batch,
     std::string bind_body;
     bool describe_statement = false;
     size_t row_limit = 0;  // Execute's max_rows; 0: every row
-    size_t pos = 0;
-    while (pos + 5 <= batch.size()) {
-        size_t len = frame_length(batch, pos);
-        std::string_view frame(batch.data() + pos, len + 1);
-        pos += len + 1;
-        std::string_view body = frame_body(frame);
-        if (frame[0] == 'P') {
+    for (BatchFrames f{batch}; f.next();) {
+        const std::string_view body = f.body;
+        if (f.type == 'P') {
             wire::Parse p;
-            if (wire::decode(bytes_of(body), p).ok()) register_parse(frame, p);
-        } else if (frame[0] == 'B') {
+            if (wire::decode(bytes_of(body), p).ok()) register_parse(f.frame, p);
+        } else if (f.type == 'B') {
             bind_body.assign(body);
-        } else if (frame[0] == 'D' && !body.empty() && body[0] == 'S') {
+        } else if (f.type == 'D' && !body.empty() && body[0] == 'S') {
             describe_statement = true;
-        } else if (frame[0] == 'E') {
+        } else if (f.type == 'E') {
             // A row limit: the combined rows are cut after max_rows and the portal reported
             // suspended, as PostgreSQL does. Only where no later Execute can ask for the rest:
             // the batch ends with Sync (this path), which outside a transaction closes every
@@ -249,7 +240,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch,
             wire::Execute e;
             if (wire::decode(bytes_of(body), e).ok() && e.max_rows > 0)
                 row_limit = static_cast<size_t>(e.max_rows);
-        } else if (frame[0] == 'C' && body.size() >= 2 && body[0] == 'S') {
+        } else if (f.type == 'C' && body.size() >= 2 && body[0] == 'S') {
             // Closed here; the shards' copies of it go with their connections.
             statements_.erase(std::string(body.substr(1, body.size() - 2)));
         }
@@ -325,7 +316,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch,
         wire::encode(wire::Execute{"", 0}, w);
         w.empty_message('S');
     }
-    std::vector<uint16_t> shards(bind_shards.begin(), bind_shards.end());
+    const std::vector<uint16_t>& shards = merged.shards;
     auto build = [&](ServerConn& s) {
         std::string out;
         ShardRequest(out, s).forward_all(frames);
@@ -355,12 +346,9 @@ awaitable<void> Session::run_merged_batch(const std::string& batch,
     ShardRows in;
     bool failed = false, seen_bind = false;
     std::string rows_part;
-    pos = 0;
-    while (pos + 5 <= reply.size()) {
-        size_t total = frame_length(reply, pos) + 1;
-        std::string_view frame(reply.data() + pos, total);
-        pos += total;
-        switch (frame[0]) {
+    for (wire::FrameCursor replies(reply); const auto r = replies.next();) {
+        const std::string_view frame = r->whole;
+        switch (r->type) {
             case 'E':
                 failed = true;
                 break;
@@ -424,12 +412,9 @@ awaitable<void> Session::run_merged_batch(const std::string& batch,
             }
             // Answer each message of the batch in its order.
             wire::MessageWriter w(out);
-            for (size_t p3 = 0; p3 + 5 <= batch.size();) {
-                size_t len = frame_length(batch, p3);
-                char type = batch[p3];
-                char target = len >= 5 ? batch[p3 + 5] : 0;
-                p3 += len + 1;
-                switch (type) {
+            for (BatchFrames msg{batch}; msg.next();) {
+                const char target = msg.body.empty() ? 0 : msg.body[0];
+                switch (msg.type) {
                     case 'P':
                         w.empty_message('1');
                         break;
@@ -469,7 +454,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch,
 }
 
 awaitable<void> Session::run_split_batch(const std::string& batch,
-                                         const std::vector<int>& bind_shards) {
+                                         std::span<const int> bind_shards) {
     // Cut the batch into pieces: a Bind opens a unit on its shard; what precedes a Bind
     // (Parse, Describe of a statement) travels with it; Execute/Describe/Close of the portal
     // stay with their Bind. Consecutive units on one shard form one piece.
@@ -479,12 +464,10 @@ awaitable<void> Session::run_split_batch(const std::string& batch,
     };
     std::vector<Piece> pieces;
     std::string pending, sync_frame;
-    size_t pos = 0, bind_index = 0;
-    while (pos + 5 <= batch.size()) {
-        size_t len = frame_length(batch, pos);
-        std::string_view frame(batch.data() + pos, len + 1);
-        pos += len + 1;
-        char type = frame[0];
+    size_t bind_index = 0;
+    for (BatchFrames f{batch}; f.next();) {
+        const std::string_view frame = f.frame;
+        const char type = f.type;
         if (type == 'S') {
             sync_frame.assign(frame);
             continue;

@@ -182,16 +182,13 @@ void Session::translate_into(std::string& out, ServerConn& s, char type, std::st
 }
 
 void Session::translate_frames(std::string& out, ServerConn& s, std::string_view frames) {
-    size_t pos = 0;
-    while (pos + 5 <= frames.size()) {
-        size_t len = frame_length(frames, pos);
-        std::string_view frame(frames.data() + pos, len + 1);
-        if (frame[0] == 'E') {
+    wire::FrameCursor cursor(frames);
+    while (const auto f = cursor.next()) {
+        if (f->type == 'E') {
             ++proxy_.counters().queries;
             s.count_query();
         }
-        translate_into(out, s, frame[0], frame);
-        pos += len + 1;
+        translate_into(out, s, f->type, f->whole);
     }
 }
 

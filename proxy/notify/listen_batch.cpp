@@ -11,25 +11,6 @@ namespace sg::proxy::notify {
 
 namespace {
 
-struct Frame {
-    char type = 0;
-    std::string_view frame, body;
-};
-
-// The next whole message of `batch` at `pos` (the session validated its frames when it read
-// them; a short one ends the walk).
-bool next_frame(std::string_view batch, size_t& pos, Frame& f) {
-    if (pos > batch.size()) return false;
-    wire::FrameCursor cursor(batch.substr(pos));
-    const auto next = cursor.next();
-    if (!next) return false;
-    f.type = next->type;
-    f.frame = next->whole;
-    f.body = next->body;
-    pos += next->whole.size();
-    return true;
-}
-
 wire::Bytes bytes(std::string_view s) {
     return wire::as_bytes(s);
 }
@@ -52,18 +33,19 @@ std::optional<ListenBatchPlan> plan_listen_batch(std::string_view batch,
         if (!text) return std::nullopt;
         return parse_listen_statement(*text);
     };
-    size_t pos = 0;
-    Frame f;
+    // The session validated the batch's frames when it read them; a short one ends the walk (and
+    // the batch is not one of these).
+    wire::FrameCursor frames(batch);
     bool ended = false;
-    while (next_frame(batch, pos, f)) {
+    while (const auto f = frames.next()) {
         if (ended) return std::nullopt;  // nothing after the Sync / Flush
         ListenBatchStep step;
-        step.frame = f.frame;
-        step.body = f.body;
-        switch (f.type) {
+        step.frame = f->whole;
+        step.body = f->body;
+        switch (f->type) {
             case 'P': {
                 wire::Parse p;
-                if (!wire::decode(bytes(f.body), p).ok() || !p.param_types.empty())
+                if (!wire::decode(bytes(f->body), p).ok() || !p.param_types.empty())
                     return std::nullopt;
                 auto st = parse_listen_statement(p.query);
                 if (!st) return std::nullopt;
@@ -82,7 +64,7 @@ std::optional<ListenBatchPlan> plan_listen_batch(std::string_view batch,
             }
             case 'B': {
                 wire::Bind b;
-                if (!wire::decode(bytes(f.body), b).ok() || !b.params.empty()) return std::nullopt;
+                if (!wire::decode(bytes(f->body), b).ok() || !b.params.empty()) return std::nullopt;
                 // A named portal bound twice: PostgreSQL's 42P03 comes from the shard path.
                 if (!b.portal.empty() && portals.count(b.portal)) return std::nullopt;
                 auto st = listen_statement(b.statement);
@@ -96,7 +78,7 @@ std::optional<ListenBatchPlan> plan_listen_batch(std::string_view batch,
             }
             case 'D': {
                 wire::Describe d;
-                if (!wire::decode(bytes(f.body), d).ok()) return std::nullopt;
+                if (!wire::decode(bytes(f->body), d).ok()) return std::nullopt;
                 if (d.target == wire::Target::Statement) {
                     if (!listen_statement(d.name)) return std::nullopt;
                     step.kind = ListenBatchStep::DescribeStatement;
@@ -109,7 +91,7 @@ std::optional<ListenBatchPlan> plan_listen_batch(std::string_view batch,
             }
             case 'E': {
                 wire::Execute e;
-                if (!wire::decode(bytes(f.body), e).ok()) return std::nullopt;
+                if (!wire::decode(bytes(f->body), e).ok()) return std::nullopt;
                 auto it = portals.find(e.portal);
                 if (it == portals.end()) return std::nullopt;  // a portal of another batch
                 step.kind = ListenBatchStep::Execute;
@@ -122,7 +104,7 @@ std::optional<ListenBatchPlan> plan_listen_batch(std::string_view batch,
             }
             case 'C': {
                 wire::Close c;
-                if (!wire::decode(bytes(f.body), c).ok()) return std::nullopt;
+                if (!wire::decode(bytes(f->body), c).ok()) return std::nullopt;
                 if (c.target == wire::Target::Statement) {
                     if (auto it = parsed.find(c.name); it != parsed.end())
                         it->second.reset();
@@ -149,7 +131,7 @@ std::optional<ListenBatchPlan> plan_listen_batch(std::string_view batch,
         }
         plan.steps.push_back(std::move(step));
     }
-    if (!ended || !listens || pos != batch.size() || !portals.empty()) return std::nullopt;
+    if (!ended || !listens || !frames.at_end() || !portals.empty()) return std::nullopt;
     // Outside a transaction block an Execute commits at the Sync: it must be in this batch.
     if (!in_block && plan.executes > 0 && plan.steps.back().kind != ListenBatchStep::Sync)
         return std::nullopt;
