@@ -72,7 +72,19 @@ LeaseCheck PauseControl::renew_buckets(uint64_t id) {
     return buckets_.renew(id, net::Clock::now());
 }
 
+void PauseControl::release_in_doubt() {
+    if (in_doubt_since_ && !buckets_.active()) clear_bits();
+}
+
+std::vector<uint32_t> PauseControl::held_buckets() const {
+    std::vector<uint32_t> out;
+    for (uint32_t b = 0; b < bits_.size(); ++b)
+        if (bits_[b]) out.push_back(b);
+    return out;
+}
+
 void PauseControl::clear_bits() {
+    in_doubt_since_.reset();
     bits_.clear();
     buckets_paused_ = 0;
     bucket_runs_.clear();
@@ -84,10 +96,18 @@ std::vector<PauseView> PauseControl::views() const {
     if (const auto& h = proxy_.held()) out.push_back(PauseView{PauseKind::Proxy, *h, ""});
     if (const auto& h = buckets_.held())
         out.push_back(PauseView{PauseKind::Buckets, *h, bucket_runs_});
+    else if (in_doubt_since_ && buckets_.last_lapsed())
+        out.push_back(PauseView{PauseKind::Buckets, *buckets_.last_lapsed(), bucket_runs_});
     return out;
 }
 
 std::string PauseControl::describe(PauseKind kind) const {
+    if (kind == PauseKind::Buckets && !buckets_.active() && in_doubt_since_ &&
+        buckets_.last_lapsed())
+        return fmt::format(
+            "pause {} (PAUSE BUCKETS {} by {}), lapsed while a rebalance switch may be in doubt "
+            "on the shards",
+            buckets_.last_lapsed()->id, bucket_runs_, buckets_.last_lapsed()->owner);
     const auto& h = (kind == PauseKind::Proxy ? proxy_ : buckets_).held();
     if (!h) return std::string("no ") + (kind == PauseKind::Proxy ? "PAUSE" : "PAUSE BUCKETS");
     if (kind == PauseKind::Proxy) return fmt::format("pause {} (PAUSE by {})", h->id, h->owner);
@@ -107,14 +127,20 @@ void PauseControl::lapse_due(net::Clock::time_point now) {
     const std::string runs = bucket_runs_;
     if (auto gone = buckets_.lapse_if_due(now)) {
         ++expired_total_;
-        if (on_buckets_lapsed_) on_buckets_lapsed_();
-        clear_bits();
+        // In doubt before the callback runs: it may settle (and release) at once.
+        in_doubt_since_ = now;
+        const bool hold = on_buckets_lapsed_ && on_buckets_lapsed_();
+        if (!hold) clear_bits();
         spdlog::warn(
             "pause {} (PAUSE BUCKETS {} by {}) lapsed: no RESUME or renewal within its {} ms "
-            "lease; "
-            "the buckets are released and their current owner keeps serving ({} client(s) were "
-            "held)",
-            gone->id, runs, gone->owner, gone->lease.count(), held);
+            "lease; {} ({} client(s) were held)",
+            gone->id, runs, gone->owner, gone->lease.count(),
+            in_doubt_since_ ? "its buckets stay held until no shard holds a rebalance switch in "
+                              "doubt (prepared, not yet committed or rolled back): a decided "
+                              "switch must not be served by the old owner"
+                            : "the buckets are released and their current owner keeps serving",
+            held);
+        if (in_doubt_since_) buckets_changed_->notify_all();
     }
 }
 
@@ -125,17 +151,17 @@ void PauseControl::ensure_ticker() {
 }
 
 // Lifts pauses whose lease ran out, and wakes held clients every kTick so each can check its
-// own bound; ends when no pause is in force.
+// own bound; ends when no pause is in force and no lapsed one holds its buckets in doubt.
 net::awaitable<void> PauseControl::tick(std::shared_ptr<bool> alive) {
     net::asio::steady_timer t(ex_);
     for (;;) {
         if (!*alive) co_return;
         auto now = net::Clock::now();
         lapse_due(now);
-        if (!proxy_.active() && !buckets_.active()) break;
+        if (!proxy_.active() && !buckets_.active() && !in_doubt_since_) break;
         if (held_clients_ > 0) {
             if (proxy_.active()) proxy_changed_->notify_all();
-            if (buckets_.active()) buckets_changed_->notify_all();
+            if (buckets_.active() || in_doubt_since_) buckets_changed_->notify_all();
         }
         auto next = now + kTick;
         for (const auto& d : {proxy_.deadline(), buckets_.deadline()})

@@ -5,15 +5,21 @@
 // Invariants:
 //  - every pause ends: by RESUME, or when its lease runs out (then one log line, one count in
 //    shardgate_pause_expired_total), so no owner that disappears leaves clients held;
+//  - a bucket pause that lapses may leave its buckets held "in doubt" (the lapse callback
+//    says so): the rebalancer that paused them may have prepared or decided its switch before
+//    it vanished, and then the old owner must not serve them; they stay held until
+//    release_in_doubt() (the shards show no switch in doubt) or a RESUME; held clients still
+//    wait at most max_pause_ms;
 //  - a held client waits at most [proxy] max_pause_ms in all (even while its pause is renewed),
 //    then its statement runs, or gets 57014 naming the pause;
 //  - held clients are visible: counted here, shown by SHOW CLIENTS / SHOW POOLS / /metrics.
-// The timer that lifts lapsed pauses runs only while a pause is in force.
+// The timer that lifts lapsed pauses runs only while a pause is in force (or held in doubt).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,6 +60,12 @@ public:
     LeaseCheck resume_buckets(uint64_t id);  // id 0: whatever is in force
     LeaseCheck renew_buckets(uint64_t id);
     bool any_bucket_paused() const { return buckets_paused_ > 0; }
+    // A lapsed bucket pause whose buckets stay held until release_in_doubt(), and since when.
+    bool buckets_in_doubt() const { return in_doubt_since_.has_value(); }
+    std::optional<net::Clock::time_point> in_doubt_since() const { return in_doubt_since_; }
+    void release_in_doubt();
+    // The buckets a bucket pause holds (in force or in doubt), ascending.
+    std::vector<uint32_t> held_buckets() const;
     bool bucket_paused(uint32_t b) const { return b < bits_.size() && bits_[b]; }
 
     // Wakes when a pause ends or lapses, and at least every kTick while one is in force, so a
@@ -67,9 +79,10 @@ public:
     // "pause 7 (buckets 3-5, by rebalance x)": how messages name a pause.
     std::string describe(PauseKind kind) const;
 
-    // Runs when a bucket pause lapses, before its held clients are released: with etcd the
-    // switch may have been decided meanwhile, so the proxy re-reads the map before it routes.
-    void set_on_buckets_lapsed(std::function<void()> fn) { on_buckets_lapsed_ = std::move(fn); }
+    // Runs when a bucket pause lapses, before its held clients are released: the switch may
+    // have been prepared or decided meanwhile (with etcd the proxy re-reads the map). Returning
+    // true keeps the buckets held in doubt until release_in_doubt(); false releases them.
+    void set_on_buckets_lapsed(std::function<bool()> fn) { on_buckets_lapsed_ = std::move(fn); }
 
     uint64_t expired_total() const { return expired_total_; }
     int held_clients() const { return held_clients_; }
@@ -95,7 +108,8 @@ private:
     int held_clients_ = 0;
     bool ticking_ = false;
     std::unique_ptr<net::Event> proxy_changed_, buckets_changed_;
-    std::function<void()> on_buckets_lapsed_;
+    std::function<bool()> on_buckets_lapsed_;
+    std::optional<net::Clock::time_point> in_doubt_since_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

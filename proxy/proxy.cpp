@@ -161,7 +161,12 @@ std::string Proxy::start() {
                      map_->bucket_count(), cfg_.shards.size());
     stamp_watcher_ = std::make_unique<StampWatcher>(
         io_, cfg_, std::chrono::milliseconds(cfg_.proxy.stamp_poll_ms),
-        [this](std::vector<router::ShardStampReading> r) { on_stamp_readings(std::move(r)); });
+        [this](std::vector<router::ShardStampReading> r, net::Clock::time_point began) {
+            on_stamp_readings(std::move(r), began);
+        });
+    // A switch's pause that lapses holds its buckets until the shards show no switch in doubt
+    // (settle_lapsed_pause); with etcd, proxy_etcd.cpp adds its own steps.
+    pauses_->set_on_buckets_lapsed([this] { return on_bucket_pause_lapsed(); });
     if (auto err = setup_tls(); !err.empty()) return err;
     // Prepared leftovers of this instance's previous life are resolved before clients can
     // connect (and before the port accepts, so "accepting" means "recovered").

@@ -107,7 +107,9 @@ public:
     std::string reload_map();
     // The shards' map stamps, as the StampWatcher read them: the map is fenced while a shard
     // carries a newer map (or another map of its version), after first trying the map file.
-    void on_stamp_readings(std::vector<router::ShardStampReading> readings);
+    // `began`: when that reading started (proxy/stamp_watcher.h).
+    void on_stamp_readings(std::vector<router::ShardStampReading> readings,
+                           net::Clock::time_point began);
     // A shard failed over (health/role_watch.cpp): the proxy's own libpq clients of the shards
     // (the map-stamp watcher, two-phase-commit recovery) follow it to the new primary, as the
     // pools do, so prepared transactions there are still resolved.
@@ -205,6 +207,13 @@ private:
     // Judges map_ against the last stamp readings and sets or lifts its fence; when fenced by
     // a newer stamp, first loads the map file, which the rebalancer may have written already.
     void refresh_fence(bool try_file);
+    // A bucket pause that lapsed holds its buckets in doubt (pause_control.h) until, with the
+    // map confirmed current (file re-read, or etcd reconfirmed), the switch shows as never
+    // decided, or as committed by a stamp reading begun after the lapse (`began`; nullopt when
+    // no reading comes with the call). See proxy_map.cpp.
+    void settle_lapsed_pause(std::optional<net::Clock::time_point> began);
+    // At a lapse: who owned each held bucket by the map in use (in_doubt_owners_).
+    bool on_bucket_pause_lapsed();
     // cfg_ with each shard's address replaced by its current primary's (after failovers).
     Config live_config() const;
     // Before the map is opened: makes the map file hold the etcd map (or publishes the first
@@ -248,6 +257,8 @@ private:
     std::unique_ptr<router::ShardMap> map_;
     bool map_from_file_ = false;  // false: a fenced placeholder (no usable map file at start)
     std::vector<router::ShardStampReading> stamp_readings_;
+    // The buckets a lapsed pause holds in doubt and their owner (shard name) at the lapse.
+    std::vector<std::pair<uint32_t, std::string>> in_doubt_owners_;
     std::unique_ptr<StampWatcher> stamp_watcher_;
     std::unique_ptr<stats::QueryStats> stats_;
     std::vector<stats::ShardTotals> shard_totals_;

@@ -11,6 +11,7 @@
 #include "proxy/cluster/etcd_bootstrap.h"
 #include "proxy/pause_control.h"
 #include "proxy/proxy.h"
+#include "proxy/stamp_watcher.h"
 #include "proxy/txn/coordinator.h"
 
 namespace sg::proxy {
@@ -48,6 +49,7 @@ void Proxy::start_etcd_agent() {
         etcd_pause_lapsed();  // the acknowledgement first: reconfirm() writes it before routing
         etcd_agent_->reconfirm();
         check_etcd_session();
+        return on_bucket_pause_lapsed();  // held until settled (Proxy::settle_lapsed_pause)
     });
     report_to_etcd();
 }
@@ -111,6 +113,7 @@ void Proxy::check_etcd_session() {
     etcd_fenced_ = fenced;
     if (!fenced) spdlog::info("etcd session back: sharded statements are routed again");
     refresh_fence(false);
+    if (!fenced) settle_lapsed_pause(std::nullopt);  // the map is etcd's again
 }
 
 std::optional<cluster::EtcdState> Proxy::etcd_state() const {

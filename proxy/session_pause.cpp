@@ -3,7 +3,8 @@
 //
 // Invariants:
 //  - a client is held at most [proxy] max_pause_ms, even while its pause is renewed; then its
-//    statement gets 57014 naming the pause (a lapsed pause lets it run earlier);
+//    statement gets 57014 naming the pause (a lapsed pause lets it run earlier), or 55000 when
+//    the pause lapsed and its switch is still in doubt (pause_control.h: retrying is safe);
 //  - while held, the client is visible: Session::paused_hold() (SHOW CLIENTS state "paused", SHOW
 //  POOLS
 //    cl_waiting) and PauseControl::held_clients() (/metrics shardgate_clients_paused);
@@ -116,8 +117,13 @@ awaitable<bool> Session::hold_for_paused_buckets(const router::Analysis& a, rout
     if (too_long) {
         r = router::Route{};
         r.kind = router::Route::Kind::Error;
-        r.error = router::Error{sqlstate::kQueryCanceled,
-                                held_too_long(pauses.describe(PauseKind::Buckets), bound_ms)};
+        // Held past the bound while a lapsed pause is in doubt: like a fenced map, the
+        // statement did not run and a retry will find the switch settled.
+        r.error = pauses.buckets_in_doubt()
+                      ? router::Error{sqlstate::kObjectNotInPrerequisiteState,
+                                      held_too_long(pauses.describe(PauseKind::Buckets), bound_ms)}
+                      : router::Error{sqlstate::kQueryCanceled,
+                                      held_too_long(pauses.describe(PauseKind::Buckets), bound_ms)};
         co_return false;
     }
     if (all) touched_all_buckets_ = true;

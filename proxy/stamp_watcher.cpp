@@ -5,8 +5,7 @@
 namespace sg::proxy {
 
 StampWatcher::StampWatcher(net::asio::io_context& io, const Config& cfg,
-                           std::chrono::milliseconds interval,
-                           std::function<void(Readings)> deliver)
+                           std::chrono::milliseconds interval, Deliver deliver)
     : io_(io), interval_(interval), deliver_(std::move(deliver)) {
     thread_ = std::thread([this, cfg] { run(cfg); });
 }
@@ -51,8 +50,10 @@ void StampWatcher::run(Config cfg) {
                 next_cfg_.reset();
             }
         }
+        const auto began = net::Clock::now();
         Readings r = reader.read_all();
-        net::asio::post(io_, [d = deliver_, r = std::move(r)]() mutable { d(std::move(r)); });
+        net::asio::post(
+            io_, [d = deliver_, r = std::move(r), began]() mutable { d(std::move(r), began); });
     }
 }
 

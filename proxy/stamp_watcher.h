@@ -23,9 +23,11 @@ namespace sg::proxy {
 class StampWatcher {
 public:
     using Readings = std::vector<router::ShardStampReading>;
-    // `deliver` runs on `io`'s thread.
+    // `deliver` runs on `io`'s thread, with the moment that reading began (a reading begun
+    // before some event proves nothing about the shards after it).
+    using Deliver = std::function<void(Readings, net::Clock::time_point began)>;
     StampWatcher(net::asio::io_context& io, const Config& cfg, std::chrono::milliseconds interval,
-                 std::function<void(Readings)> deliver);
+                 Deliver deliver);
     ~StampWatcher();  // stops the thread and waits for it
     StampWatcher(const StampWatcher&) = delete;
     StampWatcher& operator=(const StampWatcher&) = delete;
@@ -40,7 +42,7 @@ private:
 
     net::asio::io_context& io_;
     std::chrono::milliseconds interval_;
-    std::function<void(Readings)> deliver_;
+    Deliver deliver_;
     std::mutex mu_;
     std::condition_variable cv_;
     bool stop_ = false;

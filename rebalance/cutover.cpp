@@ -154,7 +154,7 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
     // mistaken for this one (that would switch before staging has every change).
     static uint64_t attempts = 0;
     const std::string token =
-        fmt::format("sg_rb_{}_{}_{}", env.journal.run_id, ::getpid(), ++attempts);
+        fmt::format("{}{}_{}_{}", kSwitchGidPrefix, env.journal.run_id, ::getpid(), ++attempts);
     PGconn* tc = ctx.targets[target].conn.get();
     const std::string& tlabel = ctx.targets[target].endpoint.label;
     // The map after this switch, stamped on both shards inside the prepared transactions that
@@ -266,6 +266,19 @@ Expected<SwitchResult> switch_group(CutoverEnv& env, SourceContext& ctx, ChangeS
     if (!version && version.error().sqlstate == kDecidedElsewhere) return version.error();
     if (!version) return abort("map: " + version.error().message, true);
     crash_point("switch-decided");
+    // File map: nothing stops a proxy whose lease ran out just before the file was written from
+    // finding the switch undecided and serving the old owner (Proxy::settle_lapsed_pause).
+    // Renewing once more tells: a pause not held everywhere undoes the decision — the map
+    // reassigns the buckets to the source (a newer version) while both sides are still
+    // prepared, then they roll back. (With etcd the decision itself compares the pauses.)
+    if (!env.publish_map)
+        if (auto st = env.proxies.renew(); !st) {
+            auto back = publish_assignment(env.cfg, buckets, ctx.source);
+            if (!back) return back.error();  // decided stays decided: the rerun commits
+            return abort("the pause lapsed while the map was written (undone by map v" +
+                             std::to_string(*back) + "): " + st.error().message,
+                         true);
+        }
     // Decided: from here on only forward. A failure leaves the journal to finish the job.
     // With etcd the proxies' watches load the decided version at once; every proxy must route
     // by it before the commits stamp the shards with it, or a statement of an unpaused bucket
@@ -325,7 +338,7 @@ Status resolve_pending(CutoverEnv& env) {
         if (!d) return d.error();
         decided = *d;
     }
-    const std::string prefix = "sg_rb_" + j.run_id + "_";
+    const std::string prefix = std::string(kSwitchGidPrefix) + j.run_id + "_";
     for (const auto& shard : env.cfg.shards) {
         Endpoint ep = shard_endpoint(env.cfg, shard);
         auto c = connect(ep);

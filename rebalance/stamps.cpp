@@ -65,6 +65,15 @@ Status write_stamp(PGconn* c, const std::string& label, const router::MapStamp& 
                              label, theirs, stamp.version, stamp.hash)};
 }
 
+Expected<bool> switch_prepared(PGconn* c, const std::string& label) {
+    auto r = exec_params(c, label,
+                         "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_prepared_xacts WHERE "
+                         "starts_with(gid, $1) AND database = current_database())",
+                         {std::string(kSwitchGidPrefix)});
+    if (!r) return r.error();
+    return std::string(PQgetvalue(r->get(), 0, 0)) == "t";
+}
+
 Status check_stamp_before(PGconn* c, const std::string& label, const router::MapStamp& next) {
     if (auto st = ensure_stamp_table(c, label); !st) return st;
     auto cur = read_stamp(c, label);
@@ -127,9 +136,13 @@ std::vector<router::ShardStampReading> StampReader::read_all() {
         if (!st) {
             r.error = st.error().message;
             s.conn.reset();  // a broken connection is reopened next time
+        } else if (auto in_doubt = switch_prepared(s.conn.get(), s.endpoint.label); !in_doubt) {
+            r.error = in_doubt.error().message;
+            s.conn.reset();
         } else {
             r.reachable = true;
             r.stamp = *st;
+            r.switch_prepared = *in_doubt;
         }
         out.push_back(std::move(r));
     }

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rebalance/pg.h"
@@ -29,6 +30,12 @@ Status check_stamp_before(PGconn* c, const std::string& label, const router::Map
 // PREPARE TRANSACTION in one round trip (the pause pays no extra one). Monotonic: a newer
 // stamp is left alone (check_stamp_before refused that case already).
 std::string stamp_statement(const router::MapStamp& next);
+
+// The rebalancer's switch transactions are prepared under global ids starting so (the
+// proxy's own two-phase commits use another prefix, proxy/txn/gid.h).
+inline constexpr std::string_view kSwitchGidPrefix = "sg_rb_";
+// Whether a switch of any rebalancer run is prepared (in doubt) on this shard's database.
+Expected<bool> switch_prepared(PGconn* c, const std::string& label);
 
 // Keeps one connection per shard and reads every shard's stamp; a shard that cannot be reached
 // is a reading with reachable = false (its connection is retried on the next read).

@@ -36,6 +36,10 @@ struct ShardStampReading {
     bool reachable = false;
     std::optional<MapStamp> stamp;  // nullopt: the shard carries no stamp yet
     std::string error;              // when unreachable
+    // A rebalancer's switch is prepared on this shard and not yet committed or rolled back
+    // (PREPARE TRANSACTION 'sg_rb_...'): its rows and its stamp are in doubt until the run, or
+    // the next one, settles it.
+    bool switch_prepared = false;
 };
 
 struct FenceVerdict {

@@ -394,11 +394,18 @@ class RebalanceCase(unittest.TestCase):
             self.assertEqual(r.returncode, -9, f"{point}: expected a crash\n{r.stderr[-3000:]}")
             st = run_rebalance(self.config, "status")
             self.assertIn("interrupted", st.stdout, st.stdout + st.stderr)
+            if point.startswith("switch-"):
+                # The dead run's pause lapses before the rerun (lease 10 x the pause bound):
+                # a switch prepared, decided or committed must not be served by its old owner
+                # meanwhile; the proxy holds those buckets until no shard has it in doubt.
+                time.sleep(10 * int(PAUSE_MS) / 1000 + 1)
         r = run_rebalance(self.config, "run", "--json", "--max-pause-ms", PAUSE_MS)
         time.sleep(1)
         work.finish()
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr[-4000:])
         self.check_final(work)
+        with open(self.proxy.log_path) as f:  # the lapse path above was taken
+            self.assertIn("stay held until no shard holds a rebalance switch in doubt", f.read())
 
 
 class SchemaCopyCase(unittest.TestCase):

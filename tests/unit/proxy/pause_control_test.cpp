@@ -64,6 +64,57 @@ TEST(PauseControl, TheTimerLiftsALapsedPauseAndCountsIt) {
     EXPECT_EQ(pc.proxy_lease().last_lapsed()->owner, "console");
 }
 
+// A lapsed switch pause whose callback says "in doubt" keeps its buckets held (the old owner
+// must not serve a switch that may be decided) until release_in_doubt() or a RESUME.
+TEST(PauseControl, ALapseInDoubtKeepsTheBucketsHeldUntilReleased) {
+    net::asio::io_context io;
+    PauseControl pc(io.get_executor());
+    int lapses = 0;
+    pc.set_on_buckets_lapsed([&] {
+        ++lapses;
+        return true;
+    });
+    const uint64_t id = pc.pause_buckets({{2, 3}}, 8, "rebalance r3", milliseconds(20));
+    io.run_for(milliseconds(200));
+    EXPECT_EQ(lapses, 1);
+    EXPECT_EQ(pc.expired_total(), 1u);
+    EXPECT_FALSE(pc.bucket_lease().active());
+    EXPECT_TRUE(pc.buckets_in_doubt());
+    EXPECT_TRUE(pc.bucket_paused(2));
+    EXPECT_FALSE(pc.bucket_paused(4));
+    EXPECT_NE(
+        pc.describe(PauseKind::Buckets).find("lapsed while a rebalance switch may be in doubt"),
+        std::string::npos)
+        << pc.describe(PauseKind::Buckets);
+    ASSERT_EQ(pc.views().size(), 1u);  // still shown (and stuck for /readyz)
+    EXPECT_NE(stuck_pauses(pc, milliseconds(1000), net::Clock::now()), "");
+    EXPECT_EQ(pc.renew_buckets(id), LeaseCheck::Lapsed);  // a renewal cannot revive it
+    pc.release_in_doubt();
+    EXPECT_FALSE(pc.buckets_in_doubt());
+    EXPECT_FALSE(pc.any_bucket_paused());
+    EXPECT_TRUE(pc.views().empty());
+}
+
+TEST(PauseControl, ALapseNotInDoubtReleasesAtOnceAndResumeEndsADoubt) {
+    net::asio::io_context io;
+    PauseControl pc(io.get_executor());
+    bool in_doubt = false;
+    pc.set_on_buckets_lapsed([&] { return in_doubt; });
+    pc.pause_buckets({{1, 1}}, 4, "console", milliseconds(20));
+    io.run_for(milliseconds(200));
+    EXPECT_FALSE(pc.any_bucket_paused());
+    EXPECT_FALSE(pc.buckets_in_doubt());
+    in_doubt = true;
+    const uint64_t id = pc.pause_buckets({{1, 1}}, 4, "rebalance r4", milliseconds(20));
+    io.restart();
+    io.run_for(milliseconds(200));
+    EXPECT_TRUE(pc.buckets_in_doubt());
+    // The rebalancer that settles the switch resumes it (by its id, told it lapsed).
+    EXPECT_EQ(pc.resume_buckets(id), LeaseCheck::Lapsed);
+    EXPECT_FALSE(pc.buckets_in_doubt());
+    EXPECT_FALSE(pc.bucket_paused(1));
+}
+
 TEST(AdminPause, BucketRuns) {
     std::vector<std::pair<uint32_t, uint32_t>> r;
     std::string why;
