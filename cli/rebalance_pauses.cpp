@@ -318,15 +318,23 @@ Status EtcdPauses::resume(std::vector<std::string>* lapsed) {
             }
     }
     order_.reset();
-    // Only the key under this run's lease (a dead run's went with its lease).
-    auto d = lock_.client().delete_if_lease(cfg_.cluster.pause_key(), lock_.lease());
-    if (!d)
-        return Error{
-            sqlstate::kConnectionFailure,
-            fmt::format("etcd: the pause {} could not be deleted ({}); it ends when the rebalance "
-                        "lock's lease expires",
-                        id, d.error().message)};
-    return Ok{};
+    // Only the key under this run's lease (a dead run's went with its lease). etcd answering
+    // late for a moment (an election, a loaded host) must not stop the run: retried until the
+    // lock's lease would have expired, when the key goes with it anyway. A delete that was
+    // applied but whose answer was lost fails its compare on the retry: done as well.
+    const auto deadline = Clock::now() + std::chrono::seconds(cfg_.cluster.lease_ttl_s);
+    for (;;) {
+        auto d = lock_.client().delete_if_lease(cfg_.cluster.pause_key(), lock_.lease());
+        if (d) return Ok{};
+        if (Clock::now() >= deadline)
+            return Error{sqlstate::kConnectionFailure,
+                         fmt::format("etcd: the pause {} could not be deleted within {} s ({}); "
+                                     "it ends when the rebalance lock's lease expires",
+                                     id, cfg_.cluster.lease_ttl_s, d.error().message)};
+        spdlog::warn("etcd: the pause {} could not be deleted yet ({}); retrying", id,
+                     d.error().message);
+        std::this_thread::sleep_for(milliseconds(100));
+    }
 }
 
 }  // namespace sg::cli

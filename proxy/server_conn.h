@@ -68,6 +68,9 @@ struct ServerTarget {
     // -1: the shard's primary (writes and reads); >= 0: a read pool of that standby endpoint
     // (proxy/health/shard_health.h), which only replica-safe reads outside transactions use.
     int read_endpoint = -1;
+    // The setting that bounds the connect and login, as errors name it (the health checks'
+    // logins are bounded by [health] check_timeout_ms, not connect_timeout_ms).
+    const char* connect_timeout_key = "connect_timeout_ms";
 };
 
 enum class ServerState { Connecting, Idle, Active, Closed };

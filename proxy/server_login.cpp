@@ -61,7 +61,8 @@ awaitable<LoginResult> login_to_server(net::tcp::socket& sock, const ServerTarge
     auto finish = [&](std::string err) {
         deadline.cancel();
         if (timed_out)
-            err = fmt::format("no answer within connect_timeout_ms={}", t.connect_timeout_ms);
+            err =
+                fmt::format("no answer within {}={}", t.connect_timeout_key, t.connect_timeout_ms);
         r.error = std::move(err);
         return r;
     };

@@ -455,8 +455,7 @@ char Session::transaction_status() const {
     if (held_failed())
         return 'E';  // a multi-shard transaction failed in the proxy (session_txn.cpp)
     if (server_) return server_->tx_status();
-    if (pending_begin_.empty()) return 'I';
-    return virtual_failed_ ? 'E' : 'T';
+    return begin_.status();
 }
 
 bool Session::in_transaction() const {
@@ -540,7 +539,7 @@ awaitable<bool> Session::abort_transaction_for_refusal(std::string_view sqlstate
             co_await released_.wait_for(std::chrono::milliseconds(1));
         co_return true;
     }
-    if (!server_ && !pending_begin_.empty()) virtual_failed_ = true;
+    if (!server_) begin_.fail();
     co_return false;
 }
 

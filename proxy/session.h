@@ -18,6 +18,7 @@
 #include "proxy/batch_plan.h"
 #include "proxy/client_statement.h"
 #include "proxy/core/client_machine.h"
+#include "proxy/core/held_begin.h"
 #include "proxy/cursor_places.h"
 #include "proxy/fanout_held.h"
 #include "proxy/fanout_legs.h"
@@ -514,8 +515,9 @@ private:
     std::unordered_map<std::string, ClientStatement> statements_;
     std::string unnamed_parse_;  // the client's last unnamed Parse
     std::shared_ptr<const router::Analysis> unnamed_analysis_;
-    std::string pending_begin_;    // BEGIN held back until a statement picks the shard
-    bool virtual_failed_ = false;  // a statement was refused inside the held-back transaction
+    // The BEGIN (and SET LOCALs) held back until a statement picks the shard; or the BEGIN a
+    // joining shard needs before its first statement (proxy/core/held_begin.h).
+    core::HeldBegin begin_;
     uint64_t unnamed_seq_ = 0;
     uint64_t client_id_;
     // Session settings (name -> the statement that sets it on a server), recorded once a

@@ -50,8 +50,7 @@ bool Session::add_prelude(std::string& out, ServerConn& s) {
     // Settings were synced by sync_settings() already (nothing left here then). Never in one
     // text with the BEGIN: a failing SET would make PostgreSQL skip the BEGIN.
     bool any = ShardRequest(out, s).quiet_query(settings_sync_query(s));
-    any = ShardRequest(out, s).quiet_query(pending_begin_) || any;
-    pending_begin_.clear();
+    any = ShardRequest(out, s).quiet_query(begin_.take()) || any;
     return any;
 }
 

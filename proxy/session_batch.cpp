@@ -64,7 +64,7 @@ awaitable<void> Session::flush_batch(bool sync) {
     }
     // A lone unnamed statement with its Sync may be a lookup (translate_lookup_batch).
     const bool lookup_candidate = sync && taken.has_parse &&
-                                  proxy_.config().proxy.prepare_lookups && pending_begin_.empty() &&
+                                  proxy_.config().proxy.prepare_lookups && !begin_.held() &&
                                   batch.size() > 5 && batch[0] == 'P' && batch[5] == 0;
     // LISTEN / UNLISTEN prepared or run in transaction pooling: answered here
     // (session_listen_batch.cpp) when the batch holds nothing else, ending with Sync or Flush.
@@ -82,7 +82,7 @@ awaitable<void> Session::flush_batch(bool sync) {
             co_return;
         }
     }
-    if (virtual_failed_ && !server_) {
+    if (begin_.failed() && !server_) {
         co_await answer_failed_transaction(batch, sync);
         co_return;
     }

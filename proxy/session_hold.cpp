@@ -51,10 +51,10 @@ using namespace session_frames;
 // batch (no side effects, no coroutine: every extended batch with a Parse asks);
 // hold_session_batch() answers it.
 bool Session::holdable_session_batch(std::string_view batch) {
-    if (server_ || virtual_failed_ || !forced_shard_.empty()) return false;
+    if (server_ || begin_.failed() || !forced_shard_.empty()) return false;
     using SK = router::StatementKind;
     std::shared_ptr<const router::Analysis> current;
-    bool in_tx = !pending_begin_.empty();
+    bool in_tx = begin_.held();
     const bool listens = proxy_.config().proxy.pool_mode == PoolMode::Transaction;
     for (BatchFrames f{batch}; f.next();) {
         std::string_view body = f.body;
@@ -158,7 +158,7 @@ awaitable<void> Session::hold_session_batch(std::string_view batch) {
             case 'E': {
                 if (current->kind == SK::Begin) {
                     if (!in_transaction()) begin_transaction(current_sql);
-                    pending_begin_.assign(current_sql);
+                    begin_.begin(current_sql);
                     wire::encode(wire::CommandComplete{"BEGIN"}, w);
                     break;
                 }
@@ -171,7 +171,7 @@ awaitable<void> Session::hold_session_batch(std::string_view batch) {
                     co_await check_set_local(current_sql);  // (not in an if: GCC 12)
                 if (!error.empty()) {
                     out += error;
-                    virtual_failed_ = true;
+                    begin_.fail();
                     client_.skip_to_sync();
                     break;
                 }
@@ -246,8 +246,7 @@ awaitable<void> Session::answer_failed_transaction(std::string_view batch, bool 
                     reject();
                     break;
                 }
-                pending_begin_.clear();
-                virtual_failed_ = false;
+                begin_.clear();
                 listen_transaction_ended(false);
                 wire::encode(wire::CommandComplete{"ROLLBACK"}, w);
                 break;
@@ -283,9 +282,7 @@ awaitable<std::string> Session::check_set_local(std::string_view sql) {
 }
 
 void Session::hold_with_begin(std::string_view sql) {
-    pending_begin_ += "\n;\n";  // the newlines end a trailing -- comment of either text
-    pending_begin_ += sql;
-    pending_begin_ += '\n';
+    begin_.append(sql);
 }
 
 // SET LOCAL while the BEGIN is held back (`BEGIN; SET LOCAL app.tenant = '7'; SELECT ... WHERE
@@ -296,7 +293,7 @@ awaitable<void> Session::hold_set_local(std::string_view sql) {
     co_await wait_replies_out();
     std::string out = co_await check_set_local(sql);  // the client sees PostgreSQL's error
     if (!out.empty()) {
-        virtual_failed_ = true;  // as PostgreSQL: the transaction is aborted
+        begin_.fail();  // as PostgreSQL: the transaction is aborted
     } else {
         hold_with_begin(sql);
         wire::MessageWriter w(out);
@@ -328,21 +325,21 @@ awaitable<void> Session::handle_session_statement(const router::Analysis& a, std
     switch (a.kind) {
         case SK::Begin:
             // Held back: the transaction's first statement decides which shard runs it.
-            if (pending_begin_.empty()) pending_begin_.assign(sql);
+            begin_.begin(sql);
             co_await local_reply("BEGIN", 'T');
             co_return;
         case SK::Set:
-            if (a.set_local && !pending_begin_.empty() && forced_shard_.empty()) {
+            if (a.set_local && begin_.held() && forced_shard_.empty()) {
                 co_await hold_set_local(sql);
                 co_return;
             }
             break;
         case SK::Commit:
         case SK::Rollback:
-            if (!pending_begin_.empty() && !a.is_write) {
+            if (begin_.held() && !a.is_write) {
                 // Nothing ran: there is nothing to commit anywhere (LISTEN / UNLISTEN of the
                 // transaction take effect now).
-                pending_begin_.clear();
+                begin_.clear();
                 listen_transaction_ended(a.kind == SK::Commit);
                 co_await local_reply(a.kind == SK::Commit ? "COMMIT" : "ROLLBACK", 'I');
                 co_return;

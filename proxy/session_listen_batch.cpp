@@ -25,7 +25,7 @@ using namespace session_frames;
 
 awaitable<bool> Session::answer_listen_batch(std::string_view batch) {
     // A failed transaction answers 25P02 (or its end) as usual: not here.
-    if (virtual_failed_ || held_failed() || (server_ && server_->tx_status() == 'E'))
+    if (begin_.failed() || held_failed() || (server_ && server_->tx_status() == 'E'))
         co_return false;
     // A server still owes the replies of messages sent before a Flush: the batch goes there,
     // after them (and is refused on the shard path when it LISTENs).

@@ -71,7 +71,7 @@ PreparedLookups::Statement* Session::lookup_statement(const router::Analysis& a,
     // Outside transactions only: a prepared statement whose table changed under it fails where
     // the text would not (PostgreSQL: "cached plan must not change result type"), and such a
     // failure must not abort a client's transaction.
-    if (transaction_status() != 'I' || !pending_begin_.empty() || virtual_failed_) return nullptr;
+    if (transaction_status() != 'I' || begin_.held()) return nullptr;
     auto path = settings_.find("search_path");
     std::string_view search_path =
         path == settings_.end() ? std::string_view() : std::string_view(path->second);

@@ -119,11 +119,9 @@ awaitable<bool> Session::hold_for_paused_buckets(const router::Analysis& a, rout
         r.kind = router::Route::Kind::Error;
         // Held past the bound while a lapsed pause is in doubt: like a fenced map, the
         // statement did not run and a retry will find the switch settled.
-        r.error = pauses.buckets_in_doubt()
-                      ? router::Error{sqlstate::kObjectNotInPrerequisiteState,
-                                      held_too_long(pauses.describe(PauseKind::Buckets), bound_ms)}
-                      : router::Error{sqlstate::kQueryCanceled,
-                                      held_too_long(pauses.describe(PauseKind::Buckets), bound_ms)};
+        r.error = router::Error{pauses.buckets_in_doubt() ? sqlstate::kObjectNotInPrerequisiteState
+                                                          : sqlstate::kQueryCanceled,
+                                held_too_long(pauses.describe(PauseKind::Buckets), bound_ms)};
         co_return false;
     }
     if (all) touched_all_buckets_ = true;

@@ -173,13 +173,12 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
         co_return;
     }
     using K = router::Route::Kind;
-    if (virtual_failed_ && !server_) {
+    if (begin_.failed() && !server_) {
         // The held-back transaction failed before reaching a shard: only its end is accepted.
         auto a = analysis_of(sql);
         if (a->kind == router::StatementKind::Commit ||
             a->kind == router::StatementKind::Rollback) {
-            pending_begin_.clear();
-            virtual_failed_ = false;
+            begin_.clear();
             listen_transaction_ended(false);
             std::string out;
             wire::MessageWriter w(out);

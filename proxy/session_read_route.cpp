@@ -30,8 +30,7 @@ void Session::plan_read(const router::Analysis* a, int shard) {
     const Config& cfg = proxy_.config();
     const health::ShardHealth* h = proxy_.health().shard(shard);
     if (h && h->endpoints.size() >= 2 &&
-        read_may_use_standby(*a, in_transaction() || !pending_begin_.empty(),
-                             cfg.proxy.pool_mode)) {
+        read_may_use_standby(*a, in_transaction() || begin_.held(), cfg.proxy.pool_mode)) {
         const ReadFrom mode = effective_read_from(*a, user_, cfg.proxy);
         if (mode != ReadFrom::Primary) retry_read_ = mode;
     }
@@ -61,8 +60,7 @@ int Session::read_endpoint_for(const router::Analysis& a, int shard) {
     const Config& cfg = proxy_.config();
     const health::ShardHealth* h = proxy_.health().shard(shard);
     if (!h || h->endpoints.size() < 2) return -1;  // no standbys: the common case stops here
-    if (!read_may_use_standby(a, in_transaction() || !pending_begin_.empty(), cfg.proxy.pool_mode))
-        return -1;
+    if (!read_may_use_standby(a, in_transaction() || begin_.held(), cfg.proxy.pool_mode)) return -1;
     const ReadFrom mode = effective_read_from(a, user_, cfg.proxy);
     if (mode == ReadFrom::Primary) return -1;
     return pick_read_endpoint(mode, shard, -2, false);

@@ -108,7 +108,7 @@ awaitable<void> Session::report_attach_failure(bool report_with_ready, std::stri
         co_return;
     }
     // Inside an extended batch: the error now, the rest of the batch skipped until its Sync.
-    if (!pending_begin_.empty()) virtual_failed_ = true;
+    begin_.fail();
     std::string err;
     wire::MessageWriter w(err);
     wire::ErrorBuilder(wire::Severity::Error, sqlstate, message).encode_error(w);

@@ -170,8 +170,8 @@ awaitable<bool> Session::join_shard(int shard, bool report_with_ready) {
         server_->take_rows();
         // Sent quietly before the statement (add_prelude), like a held-back BEGIN.
         // (A BEGIN the client sent inside an extended batch was not seen apart: plain BEGIN.)
-        pending_begin_ =
-            (txn_begin_.empty() ? std::string("BEGIN") : txn_begin_) + txn_savepoints_.replay();
+        begin_.prelude((txn_begin_.empty() ? std::string("BEGIN") : txn_begin_) +
+                       txn_savepoints_.replay());
         co_return true;
     }
     co_await refuse(sqlstate::kConnectionFailure,
@@ -265,7 +265,7 @@ awaitable<std::string> Session::end_multi_shard(bool commit) {
     txn_begin_.clear();
     txn_savepoints_.clear();
     txn_wrote_.clear();
-    pending_begin_.clear();
+    begin_.clear();
     last_status_ = 'I';
     forget_touched_buckets();
     ++proxy_.counters().transactions;

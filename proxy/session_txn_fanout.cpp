@@ -120,10 +120,10 @@ awaitable<std::optional<HeldFanoutResult>> Session::run_on_participants(
     }
     // What a joining shard runs first: the BEGIN still held back (with what was queued behind
     // it), else the client's BEGIN and the open savepoints.
-    const bool begin_held = !server_ && !pending_begin_.empty();
+    const bool begin_held = !server_ && begin_.held();
     const std::string join_sql =
         begin_held
-            ? pending_begin_
+            ? begin_.text()
             : (txn_begin_.empty() ? std::string("BEGIN") : txn_begin_) + txn_savepoints_.replay();
     std::vector<HeldLeg> legs;
     for (uint16_t shard : shards) {
@@ -150,7 +150,7 @@ awaitable<std::optional<HeldFanoutResult>> Session::run_on_participants(
         joined.erase(first);
     }
     for (auto& [shard, m] : joined) held_->parked.push_back({std::move(m.first), m.second});
-    if (begin_held) pending_begin_.clear();
+    if (begin_held) begin_.clear();
     for (int shard : needed) note_transaction_write(writes, shard);
     if (res.failed) {
         held_->failed = true;

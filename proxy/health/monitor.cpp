@@ -184,17 +184,19 @@ ServerTarget Monitor::check_target(const ShardHealth& h) const {
     if (!user && !cfg.users.empty()) user = &cfg.users.front();
     ServerLogin login = server_login(sc, user);
     const HealthConfig& hc = cfg.health;
-    return ServerTarget{h.shard,
-                        sc.name,
-                        h.host,
-                        h.port,
-                        sc.dbname,
-                        login.user,
-                        login.password,
-                        hc.check_timeout_ms,
-                        TcpOptions{hc.tcp_keepalive, hc.tcp_keepidle_s, hc.tcp_keepintvl_s,
-                                   hc.tcp_keepcnt, hc.tcp_user_timeout_ms},
-                        0};
+    ServerTarget t{h.shard,
+                   sc.name,
+                   h.host,
+                   h.port,
+                   sc.dbname,
+                   login.user,
+                   login.password,
+                   hc.check_timeout_ms,
+                   TcpOptions{hc.tcp_keepalive, hc.tcp_keepidle_s, hc.tcp_keepintvl_s,
+                              hc.tcp_keepcnt, hc.tcp_user_timeout_ms},
+                   0};
+    t.connect_timeout_key = "[health] check_timeout_ms";
+    return t;
 }
 
 awaitable<std::string> Monitor::check_once(ShardHealth& h) {

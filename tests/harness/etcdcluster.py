@@ -98,7 +98,12 @@ class EtcdCluster:
         if n < 1:
             raise EtcdError("an etcd cluster needs at least one member")
         self._own_dir = workdir is None
-        self.dir = workdir or tempfile.mkdtemp(prefix="sg-etcd-")
+        # Data on tmpfs when there is one: on this machine's disk a loaded run saw fsyncs stall
+        # the leader's heartbeats ("leader is overloaded likely from slow disk") and etcd calls
+        # time out; the tests are about what the proxies and the rebalancer do with etcd's
+        # answers, not about the disk under etcd (members restarted on their data dir keep it).
+        shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+        self.dir = workdir or tempfile.mkdtemp(prefix="sg-etcd-", dir=shm)
         taken = set()
         self.members = []
         for i in range(n):
@@ -192,6 +197,16 @@ class EtcdCluster:
             self._stop_member(m, signal.SIGTERM)
         _live.discard(self)
         if self._own_dir:
+            # The members' logs outlive the cluster (next to the proxies' logs): a run that
+            # failed on an etcd timeout can tell an election from a slow disk.
+            logs = os.path.join(tempfile.gettempdir(), "shardgate-logs")
+            try:
+                os.makedirs(logs, exist_ok=True)
+                for m in self.members:
+                    if os.path.exists(m.logpath):
+                        shutil.copyfile(m.logpath, os.path.join(logs, f"etcd-member-{m.name}.log"))
+            except OSError:
+                pass
             shutil.rmtree(self.dir, ignore_errors=True)
 
     # ---- one member ----------------------------------------------------------------------
@@ -319,7 +334,8 @@ def cluster_section(etcd, prefix, lease_ttl_s=3):
 
 
 def start_following_proxies(test, cluster, etcd, names, prefix, tables, loaded, proxy,
-                            lease_ttl_s=3, sharding=None, proxy_of=None, after_publish=None):
+                            lease_ttl_s=3, sharding=None, proxy_of=None, after_publish=None,
+                            health=None):
     """Proxies named `names` over `cluster` that all follow the map in `etcd` under `prefix`,
     each stopped by a cleanup of `test`. Returns them in the order of `names`.
 
@@ -328,7 +344,8 @@ def start_following_proxies(test, cluster, etcd, names, prefix, tables, loaded, 
     `after_publish()` (if given) runs then. Then every proxy starts with all of the cluster's
     shards listed: the others own nothing until a rebalance moves buckets to them.
     proxy: [proxy] keys of every proxy; proxy_of: {name: more [proxy] keys of that one};
-    sharding: [sharding] keys besides each proxy's own map_file (<name>.map.json)."""
+    sharding: [sharding] keys besides each proxy's own map_file (<name>.map.json);
+    health: [health] keys of every proxy."""
     from sgfixture import Proxy  # here, not at the top: the benchmarks use etcd without psycopg2
     section = cluster_section(etcd, prefix, lease_ttl_s)
     proxies = []
@@ -336,7 +353,7 @@ def start_following_proxies(test, cluster, etcd, names, prefix, tables, loaded, 
         p = Proxy(cluster, name, tables=tables, shards=list(range(loaded)),
                   proxy={**proxy, **(proxy_of or {}).get(name, {})},
                   sharding={"map_file": f"{name}.map.json", **(sharding or {})},
-                  cluster_section=section)
+                  cluster_section=section, health=health)
         test.addCleanup(p.stop)
         proxies.append(p)
     proxies[0].start().stop()
