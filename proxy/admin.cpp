@@ -11,6 +11,7 @@
 #include "common/sqlstate.h"
 #include "proxy/admin_pause.h"
 #include "proxy/admin_pgbouncer.h"
+#include "proxy/admin_result.h"
 #include "proxy/cluster/etcd_agent.h"
 #include "proxy/health/report.h"
 #include "proxy/pool.h"
@@ -34,73 +35,12 @@ namespace sg::proxy {
 
 namespace {
 
-// A text-only result set: RowDescription, DataRows, CommandComplete.
-class ResultSet {
-public:
-    explicit ResultSet(std::vector<std::string> columns) : columns_(std::move(columns)) {}
-    void row(std::vector<std::string> values) { rows_.push_back(std::move(values)); }
-
-    void encode(std::string& out, const std::string& tag = {}) const {
-        wire::MessageWriter w(out);
-        w.begin('T');
-        w.i16(static_cast<int16_t>(columns_.size()));
-        for (const auto& c : columns_) {
-            w.cstr(c);
-            w.i32(0);   // table oid
-            w.i16(0);   // column number
-            w.i32(25);  // text
-            w.i16(-1);  // varlena
-            w.i32(-1);  // typmod
-            w.i16(0);   // text format
-        }
-        w.end();
-        for (const auto& r : rows_) {
-            w.begin('D');
-            w.i16(static_cast<int16_t>(r.size()));
-            for (const auto& v : r) {
-                w.i32(static_cast<int32_t>(v.size()));
-                w.bytes(v);
-            }
-            w.end();
-        }
-        w.begin('C');
-        w.cstr(tag.empty() ? fmt::format("SHOW {}", rows_.size()) : tag);
-        w.end();
-    }
-
-private:
-    std::vector<std::string> columns_;
-    std::vector<std::vector<std::string>> rows_;
-};
-
-void command_complete(std::string& out, std::string_view tag) {
-    wire::MessageWriter w(out);
-    w.begin('C');
-    w.cstr(tag);
-    w.end();
-}
-
-void error(std::string& out, std::string_view sqlstate, const std::string& msg) {
-    wire::MessageWriter w(out);
-    wire::ErrorBuilder(wire::Severity::Error, sqlstate, msg).encode_error(w);
-}
-
-int64_t ms_since(net::Clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(net::Clock::now() - t).count();
-}
-
-std::string utc_time(std::chrono::system_clock::time_point t) {
-    const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    return buf;
-}
-
-std::string seconds_since(net::Clock::time_point t) {
-    return fmt::format("{:.1f}", std::chrono::duration<double>(net::Clock::now() - t).count());
-}
+using admin::command_complete;
+using admin::error;
+using admin::ms_since;
+using admin::ResultSet;
+using admin::seconds_since;
+using admin::utc_time;
 
 // A handler gets the (upper-cased) text after the command name; most take none.
 using Handler = std::function<net::awaitable<void>(Proxy&, Session&, std::string&)>;

@@ -8,6 +8,7 @@
 
 #include "common/sqlstate.h"
 #include "proxy/wire/frame_cursor.h"
+#include "proxy/wire/messages/copy.h"
 #include "proxy/wire/protocol.h"
 #include "proxy/wire/writer.h"
 
@@ -85,9 +86,7 @@ router::Expected<std::string> join_binary_copy_out(const std::vector<std::string
         for (auto p : parts) {
             const size_t from = std::max(at, keep_from), to = std::min(at + p.size(), keep_to);
             if (from < to) {
-                w.begin('d');
-                w.bytes(p.substr(from - at, to - from));
-                w.end();
+                wire::encode(wire::CopyData{wire::as_bytes(p.substr(from - at, to - from))}, w);
             }
             at += p.size();
         }

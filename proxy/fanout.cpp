@@ -26,6 +26,7 @@
 #include "proxy/txn/coordinator.h"
 #include "proxy/txn/participants.h"
 #include "proxy/txn/policy.h"
+#include "proxy/wire/messages/copy.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/session_status.h"
 #include "proxy/wire/protocol.h"
@@ -200,9 +201,7 @@ struct CopyFanout::Impl {
         if (pending[i].empty()) co_return;
         std::string msg;
         wire::MessageWriter w(msg);
-        w.begin('d');
-        w.bytes(pending[i]);
-        w.end();
+        wire::encode(wire::CopyData{wire::as_bytes(pending[i])}, w);
         pending[i].clear();
         co_await set->write(i, msg);
     }

@@ -22,6 +22,7 @@
 #include "proxy/txn/participants.h"
 #include "proxy/txn/policy.h"
 #include "proxy/wire/frame_cursor.h"
+#include "proxy/wire/messages/copy.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/session_status.h"
 #include "proxy/wire/writer.h"
@@ -231,9 +232,7 @@ private:
 inline std::string copy_fail_frame(std::string_view why) {
     std::string out;
     wire::MessageWriter w(out);
-    w.begin('f');
-    w.cstr(why);
-    w.end();
+    wire::encode(wire::CopyFail{why}, w);
     return out;
 }
 

@@ -9,6 +9,7 @@
 #include "proxy/fanout_collector.h"
 #include "proxy/fanout_held.h"
 #include "proxy/shard_request.h"
+#include "proxy/wire/messages/command_complete.h"
 #include "proxy/wire/messages/session_status.h"
 #include "proxy/wire/protocol.h"
 #include "proxy/wire/writer.h"
@@ -436,9 +437,7 @@ public:
             for (const auto& r : replies)
                 if (i < r.tags.size()) tags.push_back(r.tags[i]);
             wire::MessageWriter w(out);
-            w.begin('C');
-            w.cstr(merge_command_tags(tags));
-            w.end();
+            wire::encode(wire::CommandComplete{merge_command_tags(tags)}, w);
         }
         if (ntags == 0 && !extended)
             wire::MessageWriter(out).empty_message(wire::be::kEmptyQueryResponse);

@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "common/pg_types.h"
 #include "proxy/session_settings.h"
 
 namespace sg::proxy {
@@ -10,31 +11,31 @@ namespace {
 // SQL names of the parameter types a HAVING commonly compares with.
 const char* type_name(uint32_t oid) {
     switch (oid) {
-        case 16:
+        case pg_type::kBool:
             return "bool";
-        case 20:
+        case pg_type::kInt8:
             return "int8";
-        case 21:
+        case pg_type::kInt2:
             return "int2";
-        case 23:
+        case pg_type::kInt4:
             return "int4";
-        case 25:
+        case pg_type::kText:
             return "text";
-        case 700:
+        case pg_type::kFloat4:
             return "float4";
-        case 701:
+        case pg_type::kFloat8:
             return "float8";
-        case 1043:
+        case pg_type::kVarchar:
             return "varchar";
-        case 1082:
+        case pg_type::kDate:
             return "date";
-        case 1114:
+        case pg_type::kTimestamp:
             return "timestamp";
-        case 1184:
+        case pg_type::kTimestamptz:
             return "timestamptz";
-        case 1186:
+        case pg_type::kInterval:
             return "interval";
-        case 1700:
+        case pg_type::kNumeric:
             return "numeric";
         default:
             return nullptr;

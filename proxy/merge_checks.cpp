@@ -5,6 +5,8 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "common/pg_types.h"
+
 namespace sg::proxy {
 namespace {
 
@@ -33,7 +35,7 @@ std::optional<long> integer_value(const std::string& statement) {
 
 std::optional<std::string> text_round_trip_hazard(
     const std::map<std::string, std::string>& settings, uint32_t oid) {
-    if (oid == 1184) {  // timestamptz
+    if (oid == pg_type::kTimestamptz) {  // timestamptz
         if (const std::string* s = setting(settings, "datestyle")) {
             const std::string v = lower(*s);
             if (v.find("iso") == std::string::npos && v.find("default") == std::string::npos)
@@ -43,7 +45,7 @@ std::optional<std::string> text_round_trip_hazard(
                     "which do not read back unambiguously");
         }
     }
-    if (oid == 700 || oid == 701) {  // float4, float8
+    if (oid == pg_type::kFloat4 || oid == pg_type::kFloat8) {  // float4, float8
         if (const std::string* s = setting(settings, "extra_float_digits")) {
             auto v = integer_value(*s);
             if (v && *v < 1)
@@ -56,7 +58,7 @@ std::optional<std::string> text_round_trip_hazard(
 }
 
 bool is_collatable(uint32_t oid) {
-    return oid == 25 || oid == 1042 || oid == 1043;
+    return oid == pg_type::kText || oid == pg_type::kBpchar || oid == pg_type::kVarchar;
 }
 
 const char* const kAnyNondeterministicCollation =

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "common/pg_types.h"
 #include "common/sqlstate.h"
 #include "proxy/fanout.h"
 #include "proxy/having_params.h"
@@ -297,18 +298,20 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user,
         for (size_t i = 0; i < ncols; ++i) {
             if (auto why = hazard(i)) co_return refuse(*why);
             if (i >= shown && i < shown + avgs)
-                types.push_back(fields[i].type_oid == 20 ? "int8" : nullptr);
+                types.push_back(fields[i].type_oid == pg_type::kInt8 ? "int8" : nullptr);
             else if (kind_of(i) == Merge::Group || kind_of(i) == Merge::CountDistinct)
                 types.push_back(groupable_type_name(fields[i].type_oid));
             else if (kind_of(i) == Merge::StringAgg)
-                types.push_back(fields[i].type_oid == 25 && i < plan.separators.size() ? "text"
-                                                                                       : nullptr);
+                types.push_back(fields[i].type_oid == pg_type::kText && i < plan.separators.size()
+                                    ? "text"
+                                    : nullptr);
             else if (kind_of(i) == Merge::BoolAnd || kind_of(i) == Merge::BoolOr)
-                types.push_back(fields[i].type_oid == 16 ? "bool" : nullptr);
+                types.push_back(fields[i].type_oid == pg_type::kBool ? "bool" : nullptr);
             else if (kind_of(i) == Merge::BitAnd || kind_of(i) == Merge::BitOr ||
                      kind_of(i) == Merge::BitXor)  // integers
-                types.push_back(fields[i].type_oid == 20 || fields[i].type_oid == 21 ||
-                                        fields[i].type_oid == 23
+                types.push_back(fields[i].type_oid == pg_type::kInt8 ||
+                                        fields[i].type_oid == pg_type::kInt2 ||
+                                        fields[i].type_oid == pg_type::kInt4
                                     ? mergeable_type_name(fields[i].type_oid)
                                     : nullptr);
             else if (kind_of(i) != Merge::Avg)
@@ -319,12 +322,14 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user,
                 // 22003 when its running sum of squares overflows, which the shards' sums cannot
                 // show.
                 const uint32_t t = fields[i].type_oid;
-                if (t == 701)
+                if (t == pg_type::kFloat8)
                     co_return refuse(
                         "avg() of float8 checks for overflow over every input row (22003), which "
                         "partial sums cannot reproduce");
-                types.push_back(t == 20 || t == 1700 || t == 1186 ? mergeable_type_name(t)
-                                                                  : nullptr);
+                types.push_back(t == pg_type::kInt8 || t == pg_type::kNumeric ||
+                                        t == pg_type::kInterval
+                                    ? mergeable_type_name(t)
+                                    : nullptr);
             }
             if (!types.back())
                 co_return refuse(
@@ -369,7 +374,7 @@ awaitable<MergedRows> combine_rows(Proxy& proxy, const UserConfig& user,
                     // The same division PostgreSQL's avg ends with (numeric_div for numerics).
                     std::string count = "nullif(sum(" + column(avg_count[i]) + "), 0)";
                     const uint32_t t = fields[i].type_oid;
-                    if (t == 20 || t == 1700)
+                    if (t == pg_type::kInt8 || t == pg_type::kNumeric)
                         return "sum(" + col + ")::numeric / " + count + "::numeric";
                     return "sum(" + col + ") / " + count + "::float8";
                 }

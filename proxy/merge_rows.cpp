@@ -2,6 +2,7 @@
 #include "proxy/merge_rows.h"
 
 #include "proxy/wire/frame.h"
+#include "proxy/wire/messages/command_complete.h"
 #include "proxy/wire/writer.h"
 
 namespace sg::proxy {
@@ -36,9 +37,7 @@ bool read_shard_rows(const std::string& reply, ShardRows& out) {
 
 void append_select_tag(std::string& out, size_t count) {
     wire::MessageWriter w(out);
-    w.begin('C');
-    w.cstr("SELECT " + std::to_string(count));
-    w.end();
+    wire::encode(wire::CommandComplete{"SELECT " + std::to_string(count)}, w);
 }
 
 }  // namespace sg::proxy

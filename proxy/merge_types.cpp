@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "common/pg_types.h"
+
 namespace sg::proxy {
 
 // Type names for the literals of a combining query: the types count/sum/min/max return over
@@ -12,33 +14,33 @@ namespace sg::proxy {
 // column's collation, which the combining query would not have.
 const char* mergeable_type_name(uint32_t oid) {
     switch (oid) {
-        case 20:
+        case pg_type::kInt8:
             return "int8";
-        case 21:
+        case pg_type::kInt2:
             return "int2";
-        case 23:
+        case pg_type::kInt4:
             return "int4";
-        case 26:
+        case pg_type::kOid:
             return "oid";
-        case 700:
+        case pg_type::kFloat4:
             return "float4";
-        case 701:
+        case pg_type::kFloat8:
             return "float8";
-        case 790:
+        case pg_type::kMoney:
             return "money";
-        case 1700:
+        case pg_type::kNumeric:
             return "numeric";
-        case 1082:
+        case pg_type::kDate:
             return "date";
-        case 1083:
+        case pg_type::kTime:
             return "time";
-        case 1114:
+        case pg_type::kTimestamp:
             return "timestamp";
-        case 1184:
+        case pg_type::kTimestamptz:
             return "timestamptz";
-        case 1186:
+        case pg_type::kInterval:
             return "interval";
-        case 1266:
+        case pg_type::kTimetz:
             return "timetz";
         default:
             return nullptr;
@@ -48,17 +50,17 @@ const char* mergeable_type_name(uint32_t oid) {
 // A GROUP BY column is only compared for equality again: text-like types are fine there.
 const char* groupable_type_name(uint32_t oid) {
     switch (oid) {
-        case 16:
+        case pg_type::kBool:
             return "bool";
-        case 19:
+        case pg_type::kName:
             return "name";
-        case 25:
+        case pg_type::kText:
             return "text";
-        case 1042:
+        case pg_type::kBpchar:
             return "bpchar";
-        case 1043:
+        case pg_type::kVarchar:
             return "varchar";
-        case 2950:
+        case pg_type::kUuid:
             return "uuid";
         default:
             return mergeable_type_name(oid);
@@ -68,9 +70,9 @@ const char* groupable_type_name(uint32_t oid) {
 // Types whose order does not depend on a collation: ORDER BY keys the combining query can sort.
 const char* orderable_type_name(uint32_t oid) {
     switch (oid) {
-        case 16:
+        case pg_type::kBool:
             return "bool";
-        case 2950:
+        case pg_type::kUuid:
             return "uuid";
         default:
             return mergeable_type_name(oid);
@@ -98,20 +100,20 @@ std::optional<std::string> binary_as_text(uint32_t oid, std::string_view v) {
     };
     constexpr int64_t kEpoch2000 = 10957;  // days from 1970-01-01 to 2000-01-01
     switch (oid) {
-        case 16:
+        case pg_type::kBool:
             return v.size() == 1 ? std::optional<std::string>(v[0] ? "true" : "false")
                                  : std::nullopt;
-        case 21:
+        case pg_type::kInt2:
             return v.size() == 2 ? std::optional<std::string>(std::to_string(int16_t(be(2))))
                                  : std::nullopt;
-        case 23:
+        case pg_type::kInt4:
             return v.size() == 4 ? std::optional<std::string>(std::to_string(int32_t(be(4))))
                                  : std::nullopt;
-        case 20:
+        case pg_type::kInt8:
             return v.size() == 8 ? std::optional<std::string>(std::to_string(int64_t(be(8))))
                                  : std::nullopt;
-        case 700:
-        case 701: {
+        case pg_type::kFloat4:
+        case pg_type::kFloat8: {
             double x;
             if (v.size() == 4) {
                 uint32_t bits = uint32_t(be(4));
@@ -128,7 +130,7 @@ std::optional<std::string> binary_as_text(uint32_t oid, std::string_view v) {
             if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
             return fmt::format("{}", x);  // shortest text that reads back as the same value
         }
-        case 2950: {
+        case pg_type::kUuid: {
             if (v.size() != 16) return std::nullopt;
             std::string out;
             for (size_t i = 0; i < 16; ++i) {
@@ -137,7 +139,7 @@ std::optional<std::string> binary_as_text(uint32_t oid, std::string_view v) {
             }
             return out;
         }
-        case 1082: {
+        case pg_type::kDate: {
             if (v.size() != 4) return std::nullopt;
             int32_t days = int32_t(be(4));
             if (days == INT32_MAX) return "infinity";
@@ -148,8 +150,8 @@ std::optional<std::string> binary_as_text(uint32_t oid, std::string_view v) {
             if (y < 1) return std::nullopt;
             return fmt::format("{:04}-{:02}-{:02}", y, m, d);
         }
-        case 1114:
-        case 1184: {
+        case pg_type::kTimestamp:
+        case pg_type::kTimestamptz: {
             if (v.size() != 8) return std::nullopt;
             int64_t us = int64_t(be(8));
             if (us == INT64_MAX) return "infinity";
@@ -163,7 +165,7 @@ std::optional<std::string> binary_as_text(uint32_t oid, std::string_view v) {
             if (y < 1) return std::nullopt;
             return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}{}", y, m, d,
                                rest / 3600000000LL, rest / 60000000LL % 60, rest / 1000000 % 60,
-                               rest % 1000000, oid == 1184 ? "+00" : "");
+                               rest % 1000000, oid == pg_type::kTimestamptz ? "+00" : "");
         }
         default:
             return std::nullopt;
@@ -173,19 +175,19 @@ std::optional<std::string> binary_as_text(uint32_t oid, std::string_view v) {
 std::optional<std::string> type_with_modifier(uint32_t oid, int32_t typmod, const char* name) {
     if (typmod < 0) return std::string(name);
     switch (oid) {
-        case 1700: {  // numeric(p,s): ((p << 16) | s) + VARHDRSZ
+        case pg_type::kNumeric: {  // numeric(p,s): ((p << 16) | s) + VARHDRSZ
             const int32_t t = typmod - 4;
             if (t < 0) return std::nullopt;
             return fmt::format("numeric({},{})", (t >> 16) & 0xffff, int16_t(t & 0xffff));
         }
-        case 1042:  // bpchar(n) / varchar(n): n + VARHDRSZ
-        case 1043:
+        case pg_type::kBpchar:  // bpchar(n) / varchar(n): n + VARHDRSZ
+        case pg_type::kVarchar:
             if (typmod < 4) return std::nullopt;
             return fmt::format("{}({})", name, typmod - 4);
-        case 1083:  // time(p), timestamp(p), timestamptz(p), timetz(p): p
-        case 1114:
-        case 1184:
-        case 1266:
+        case pg_type::kTime:  // time(p), timestamp(p), timestamptz(p), timetz(p): p
+        case pg_type::kTimestamp:
+        case pg_type::kTimestamptz:
+        case pg_type::kTimetz:
             return fmt::format("{}({})", name, typmod);
         default:
             return std::nullopt;

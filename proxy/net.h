@@ -11,6 +11,8 @@
 #include <memory>
 #include <optional>
 
+#include "proxy/clock.h"
+
 namespace sg::proxy {
 class ReadinessService;
 }
@@ -27,17 +29,6 @@ using asio::use_awaitable;
 // Errors are values on the data path: every async op is awaited through this token.
 inline auto ec_token(error_code& ec) {
     return asio::redirect_error(asio::use_awaitable, ec);
-}
-
-using Clock = std::chrono::steady_clock;
-
-// The steady clock at the kernel's tick resolution (a few milliseconds), cheaper to read than
-// now(): for "last used" stamps that idle timeouts compare in seconds, never for latencies.
-inline Clock::time_point coarse_now() {
-    timespec ts;
-    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return Clock::time_point(std::chrono::duration_cast<Clock::duration>(
-        std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
 }
 
 // Writes as much of `bufs` as the socket takes now, without waiting: the bytes written (all of

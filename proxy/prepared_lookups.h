@@ -18,7 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "proxy/net.h"
+#include "proxy/clock.h"
 
 namespace sg::proxy {
 

@@ -30,6 +30,7 @@
 #include "proxy/wire/messages/extended_query.h"
 #include "proxy/wire/messages/extended_replies.h"
 #include "proxy/wire/messages/row_data.h"
+#include "proxy/wire/messages/simple_query.h"
 #include "proxy/wire/writer.h"
 #include "router/copy_split.h"
 #include "router/literals.h"
@@ -91,9 +92,7 @@ awaitable<void> Session::run_with_columns(const router::Analysis& a, std::string
     std::string rewritten = with_column_list(sql, at, *columns);
     std::string frame;
     wire::MessageWriter w(frame);
-    w.begin('Q');
-    w.cstr(rewritten);
-    w.end();
+    wire::encode(wire::Query{rewritten}, w);
     --proxy_.counters().queries;  // one client statement, counted again by handle_query
     co_await handle_query(frame, std::string_view(frame.data() + 5, rewritten.size()));
 }

@@ -316,9 +316,7 @@ awaitable<void> Session::handle_session_statement(const router::Analysis& a, std
         co_await wait_replies_out();
         std::string out;
         wire::MessageWriter w(out);
-        w.begin('C');
-        w.cstr(tag);
-        w.end();
+        wire::encode(wire::CommandComplete{tag}, w);
         wire::append_ready_for_query(out, status);
         co_await send(out);
     };

@@ -8,6 +8,7 @@
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include "common/pg_types.h"
 #include "common/sqlstate.h"
 #include "proxy/admin.h"
 #include "proxy/fanout.h"
@@ -301,7 +302,7 @@ awaitable<void> Session::run_merged_batch(const std::string& batch,
         for (uint32_t n : {plan.limit_param, plan.offset_param}) {
             if (n == 0) continue;
             if (p.param_types.size() < n) p.param_types.resize(n, 0);
-            if (p.param_types[n - 1] == 0) p.param_types[n - 1] = 20;  // int8
+            if (p.param_types[n - 1] == 0) p.param_types[n - 1] = pg_type::kInt8;
         }
         // A parameter only the dropped HAVING used: the shards ignore it, but must type it.
         declare_unused_params(p.param_types, p.query, bind);

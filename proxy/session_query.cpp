@@ -12,6 +12,7 @@
 #include <utility>
 #include "common/sqlstate.h"
 #include "proxy/admin.h"
+#include "proxy/admin_result.h"
 #include "proxy/cursor_statement.h"
 #include "proxy/fanout.h"
 #include "proxy/fanout_legs.h"
@@ -129,33 +130,14 @@ awaitable<void> Session::handle_local(const router::Analysis& a) {
     using SK = router::StatementKind;
     if (a.kind == SK::SetShard) {
         forced_shard_ = a.session_shard;
-        w.begin('C');
-        w.cstr("SET");
-        w.end();
+        wire::encode(wire::CommandComplete{"SET"}, w);
     } else if (a.kind == SK::ResetShard) {
         forced_shard_.clear();
-        w.begin('C');
-        w.cstr("RESET");
-        w.end();
+        wire::encode(wire::CommandComplete{"RESET"}, w);
     } else {  // SHOW shardgate.shard
-        w.begin('T');
-        w.i16(1);
-        w.cstr("shardgate.shard");
-        w.i32(0);
-        w.i16(0);
-        w.i32(25);
-        w.i16(-1);
-        w.i32(-1);
-        w.i16(0);
-        w.end();
-        w.begin('D');
-        w.i16(1);
-        w.i32(static_cast<int32_t>(forced_shard_.size()));
-        w.bytes(forced_shard_);
-        w.end();
-        w.begin('C');
-        w.cstr("SHOW");
-        w.end();
+        admin::ResultSet rs({"shardgate.shard"});
+        rs.row({forced_shard_});
+        rs.encode(out, "SHOW");
     }
     wire::append_ready_for_query(out, transaction_status());
     co_await send(out);
@@ -182,9 +164,7 @@ awaitable<void> Session::handle_query(std::string_view frame, std::string_view s
             listen_transaction_ended(false);
             std::string out;
             wire::MessageWriter w(out);
-            w.begin('C');
-            w.cstr("ROLLBACK");
-            w.end();
+            wire::encode(wire::CommandComplete{"ROLLBACK"}, w);
             wire::append_ready_for_query(out, 'I');
             co_await send(out);
         } else {

@@ -21,8 +21,10 @@
 #include "proxy/txn/coordinator.h"
 #include "proxy/txn/held.h"
 #include "proxy/wire/frame_cursor.h"
+#include "proxy/wire/messages/command_complete.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/extended_query.h"
+#include "proxy/wire/messages/extended_replies.h"
 #include "proxy/wire/messages/session_status.h"
 #include "proxy/wire/reader.h"
 #include "proxy/wire/writer.h"
@@ -230,9 +232,7 @@ awaitable<std::string> Session::end_multi_shard(bool commit) {
             txn::CommitResult r = co_await proxy_.txn().commit(p, wrote);
             listen_transaction_ended(r.committed());  // after every shard's answer (2PC too)
             if (r.committed()) {
-                w.begin('C');
-                w.cstr("COMMIT");
-                w.end();
+                wire::encode(wire::CommandComplete{"COMMIT"}, w);
             } else {
                 wire::ErrorBuilder b(wire::Severity::Error, r.sqlstate, r.message);
                 if (!r.detail.empty()) b.detail(r.detail);
@@ -241,9 +241,8 @@ awaitable<std::string> Session::end_multi_shard(bool commit) {
         } else {
             co_await proxy_.txn().rollback(p);
             listen_transaction_ended(false);
-            w.begin('C');
-            w.cstr("ROLLBACK");  // what PostgreSQL answers to COMMIT of a failed transaction too
-            w.end();
+            // What PostgreSQL answers to COMMIT of a failed transaction too.
+            wire::encode(wire::CommandComplete{"ROLLBACK"}, w);
         }
     }
     // Every connection back where it belongs (a broken one is dropped by its pool).
@@ -392,9 +391,7 @@ awaitable<bool> Session::transaction_control_batch(std::string_view batch, bool 
                 break;
             case 'D':
                 if (frame.size() > 5 && frame[5] == 'S') {
-                    w.begin('t');
-                    w.i16(0);
-                    w.end();
+                    wire::encode(wire::ParameterDescription{}, w);
                 }
                 w.empty_message('n');
                 break;

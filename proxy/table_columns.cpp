@@ -10,6 +10,7 @@
 #include "proxy/wire/frame.h"
 #include "proxy/wire/messages/error_response.h"
 #include "proxy/wire/messages/row_data.h"
+#include "proxy/wire/messages/simple_query.h"
 #include "proxy/wire/protocol.h"
 #include "proxy/wire/writer.h"
 
@@ -41,9 +42,7 @@ net::awaitable<router::Expected<std::vector<std::string>>> catalog_column(
     if (!login.error.empty()) co_return failed(login.error);
     std::string out;
     wire::MessageWriter w(out);
-    w.begin('Q');
-    w.cstr(query);
-    w.end();
+    wire::encode(wire::Query{query}, w);
     w.empty_message(wire::fe::kTerminate);
     // Bounded: a shard that stops answering closes this connection instead of hanging the client.
     asio::steady_timer timer(ex);

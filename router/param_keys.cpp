@@ -6,17 +6,17 @@
 #include <optional>
 #include <string>
 
+#include "common/pg_types.h"
 #include "router/pg_array.h"
 
 namespace sg::router {
 namespace {
 
-// Type OIDs of pg_type (stable since PostgreSQL 7).
-constexpr uint32_t kInt8 = 20, kInt2 = 21, kInt4 = 23, kFloat4 = 700, kFloat8 = 701, kBpchar = 1042,
-                   kNumeric = 1700;
-constexpr uint32_t kName = 19, kText = 25, kUnknown = 705, kVarchar = 1043, kUuid = 2950;
-constexpr uint32_t kInt4Array = 1007, kInt8Array = 1016, kFloat4Array = 1021, kFloat8Array = 1022,
-                   kBpcharArray = 1014, kNumericArray = 1231;
+using pg_type::kBpchar, pg_type::kFloat4, pg_type::kFloat8, pg_type::kInt2, pg_type::kInt4,
+    pg_type::kInt8, pg_type::kName, pg_type::kNumeric, pg_type::kText, pg_type::kUnknown,
+    pg_type::kUuid, pg_type::kVarchar;
+using pg_type::kBpcharArray, pg_type::kFloat4Array, pg_type::kFloat8Array, pg_type::kInt4Array,
+    pg_type::kInt8Array, pg_type::kNumericArray;
 
 bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';

@@ -392,7 +392,9 @@ class BreakerTest(unittest.TestCase):
                     with self.assertRaises(psycopg2.Error) as cm:
                         q(c, "SELECT count(*) FROM items")
                     self.assertEqual(cm.exception.pgcode, "08006")
-                    self.assertLess(time.monotonic() - t0, 0.5)  # not the 3 s connect timeout
+                    # Not the 3 s connect timeout (an order of magnitude again: 0.61 s once
+                    # with a build running beside the suite).
+                    self.assertLess(time.monotonic() - t0, 1.5)
                     # Visibility while it is down.
                     status, body = self.fetch("/readyz")
                     self.assertEqual(status, 503, body)

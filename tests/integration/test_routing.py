@@ -1144,6 +1144,11 @@ class ReadWriteTest(RoutingCase):
             self.assertEqual(self.q("SELECT name FROM whereami", conn=conn), [("s3",)])
         self.q("SET shardgate.shard = 's1'", conn=conn)
         self.assertEqual(self.q("SELECT name FROM whereami", conn=conn), [("s1",)])
+        # SHOW answers it as PostgreSQL answers SHOW: one text column named after the setting.
+        with conn.cursor() as cur:
+            cur.execute("SHOW shardgate.shard")
+            self.assertEqual([(d.name, d.type_code) for d in cur.description], [("shardgate.shard", 25)])
+            self.assertEqual((cur.fetchall(), cur.statusmessage), ([("s1",)], "SHOW"))
         with self.assertRaises(psycopg2.Error):
             self.q("SET shardgate.shard = 'no_such_shard'", conn=conn)
         self.assertEqual(self.q("SELECT 1", conn=conn), [(1,)])
